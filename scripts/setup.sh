@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages idflow needs to build, test and run its demo.
+# Idempotent: packages already installed are left alone, and apt-get runs only
+# when something is missing. Called by `make` (through the .deps stamp) and by
+# .ci/run; safe to run by hand. Needs root (or sudo) on Debian 12.
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential pkg-config
+  libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libjq-dev libonig-dev
+  libyaml-dev libsqlite3-dev libsodium-dev libpq-dev libcmocka-dev
+)
+TEST_PKGS=(curl ca-certificates sqlite3 jq procps)
+
+want=("${BUILD_PKGS[@]}")
+if [ "${1:-}" != "--build-only" ]; then
+  want+=("${TEST_PKGS[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done" >&2

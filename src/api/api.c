@@ -1,0 +1,298 @@
+/* api.c — routes of `idflow serve` (see api.h and docs/api.md).
+ *
+ * Owns request parsing and JSON answers; leaves matching and durability to
+ * the engine and persistence to the store. Called concurrently on the HTTP
+ * server's threads; the only per-thread state is a store connection kept
+ * behind a pthread key. Every error answer is {"error": message}. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/engine.h"
+#include "store/store.h"
+
+#define API_MAX_ID_LEN 200 /* longest client-chosen event id */
+
+static pthread_key_t store_key;
+static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+
+static void store_key_free(void *p) { store_close(p); }
+static void store_key_init(void) { pthread_key_create(&store_key, store_key_free); }
+
+static struct store *thread_store(struct api *a, struct idf_err *err)
+{
+    struct store *s;
+    pthread_once(&store_once, store_key_init);
+    s = pthread_getspecific(store_key);
+    if (!s && store_open(a->db_url, &s, err) == 0)
+        pthread_setspecific(store_key, s);
+    return s;
+}
+
+void api_thread_cleanup(void)
+{
+    struct store *s;
+    pthread_once(&store_once, store_key_init);
+    s = pthread_getspecific(store_key);
+    store_close(s);
+    pthread_setspecific(store_key, NULL);
+}
+
+static void error_json(struct http_resp *resp, int status, const char *msg)
+{
+    http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
+}
+
+static int status_for(int rc)
+{
+    switch (rc) {
+    case IDF_ENOTFOUND: return 404;
+    case IDF_EINVAL:
+    case IDF_EPARSE: return 400;
+    case IDF_ESTATE:
+    case IDF_EEXIST: return 409;
+    case IDF_ETOOBIG: return 413;
+    case IDF_EBUSY: return 503;
+    default: return 500;
+    }
+}
+
+/* POST /api/v1/events {"workflow": NAME, "id": OPTIONAL, "data": {...}} */
+static void post_event(struct api *a, const struct http_req *req, struct http_resp *resp)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
+    const char *wf, *id = NULL;
+    json_t *idv, *data;
+    struct engine_event ev;
+    struct engine_ack ack;
+    struct idf_err err;
+    char msg[400];
+    json_t *out, *ids;
+
+    if (!body) {
+        snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        error_json(resp, 400, msg);
+        return;
+    }
+    if (!json_is_object(body)) {
+        error_json(resp, 400, "the body must be a JSON object {\"workflow\": NAME, \"id\": ID, \"data\": {...}}");
+        goto out;
+    }
+    wf = json_string_value(json_object_get(body, "workflow"));
+    if (!wf || !*wf) {
+        error_json(resp, 400, "missing \"workflow\": the name of a workflow whose trigger is manual");
+        goto out;
+    }
+    idv = json_object_get(body, "id");
+    if (idv && !json_is_null(idv)) {
+        if (!json_is_string(idv) || json_string_length(idv) == 0 || json_string_length(idv) > API_MAX_ID_LEN) {
+            error_json(resp, 400, "\"id\" must be a non-empty string of at most 200 characters");
+            goto out;
+        }
+        id = json_string_value(idv);
+    }
+    data = json_object_get(body, "data");
+    memset(&ev, 0, sizeof ev);
+    ev.source = "manual";
+    ev.source_id = NULL;
+    ev.type = "manual";
+    ev.workflow = wf;
+    ev.data = data ? data : json_null();
+    /* a client id is scoped to the workflow it starts */
+    {
+        char sid[API_MAX_ID_LEN + 300];
+        if (id) {
+            snprintf(sid, sizeof sid, "%s:%s", wf, id);
+            ev.source_id = sid;
+        }
+        if (engine_submit(a->engine, &ev, &ack, &err)) {
+            error_json(resp, status_for(err.code), err.msg);
+            goto out;
+        }
+    }
+    ids = json_array();
+    for (size_t i = 0; i < ack.n_runs; i++)
+        json_array_append_new(ids, json_integer(ack.run_ids[i]));
+    out = json_pack("{s:I,s:b,s:o}", "event_id", (json_int_t)ack.event_id, "duplicate", ack.duplicate, "run_ids", ids);
+    http_resp_json(resp, ack.duplicate ? 200 : 202, out);
+out:
+    json_decref(body);
+}
+
+static json_t *run_json(const struct store_run *r)
+{
+    json_t *o = json_pack("{s:I,s:s,s:I,s:I,s:s,s:i,s:I,s:I,s:I}", "id", (json_int_t)r->id, "workflow", r->workflow,
+                          "version", (json_int_t)r->version, "event_id", (json_int_t)r->event_id, "status", r->status,
+                          "pc", r->pc, "created_at", (json_int_t)r->created_at, "updated_at",
+                          (json_int_t)r->updated_at, "finished_at", (json_int_t)r->finished_at);
+    if (r->error)
+        json_object_set_new(o, "error", json_string(r->error));
+    if (r->wake_at)
+        json_object_set_new(o, "wake_at", json_integer(r->wake_at));
+    if (r->rerun_of)
+        json_object_set_new(o, "rerun_of", json_integer(r->rerun_of));
+    if (r->event) {
+        json_t *ev = json_loads(r->event, JSON_DECODE_ANY, NULL);
+        if (ev)
+            json_object_set_new(o, "event", ev);
+    }
+    return o;
+}
+
+static bool parse_id(const char *s, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || (*end && *end != '/') || v <= 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* /api/v1/runs[/ID[/rerun|approve|reject]] */
+static void runs_route(struct api *a, const struct http_req *req, struct http_resp *resp, const char *rest)
+{
+    struct idf_err err;
+    struct store *st = thread_store(a, &err);
+    int64_t id = 0;
+    const char *action;
+    int rc;
+
+    if (!st) {
+        error_json(resp, 503, "the store is not available");
+        return;
+    }
+    if (*rest == '\0') {
+        struct store_run_filter f;
+        json_t *list = NULL;
+        const char *lim = http_req_query(req, "limit");
+        const char *before = http_req_query(req, "before");
+        if (strcmp(req->method, "GET") != 0) {
+            error_json(resp, 405, "use GET");
+            return;
+        }
+        memset(&f, 0, sizeof f);
+        f.status = http_req_query(req, "status");
+        f.workflow = http_req_query(req, "workflow");
+        f.limit = lim ? atoi(lim) : 50;
+        f.before_id = before ? atoll(before) : 0;
+        rc = store_run_list(st, &f, &list);
+        if (rc) {
+            error_json(resp, 500, "could not list runs");
+            return;
+        }
+        http_resp_json(resp, 200, json_pack("{s:o}", "runs", list));
+        return;
+    }
+    if (*rest != '/' || !parse_id(rest + 1, &id)) {
+        error_json(resp, 404, "no such run");
+        return;
+    }
+    action = strchr(rest + 1, '/');
+    if (!action) {
+        struct store_run *r = NULL;
+        json_t *steps = NULL, *o;
+        if (store_run_get(st, id, &r)) {
+            error_json(resp, 404, "no such run");
+            return;
+        }
+        o = run_json(r);
+        if (store_step_list(st, id, &steps) == 0)
+            json_object_set_new(o, "steps", steps);
+        store_run_free(r);
+        http_resp_json(resp, 200, o);
+        return;
+    }
+    if (strcmp(req->method, "POST") != 0) {
+        error_json(resp, 405, "use POST");
+        return;
+    }
+    idf_err_clear(&err);
+    if (strcmp(action, "/rerun") == 0) {
+        int64_t nid = 0;
+        rc = store_run_rerun(st, id, time_now_ms(), &nid, &err);
+        if (rc == 0) {
+            http_resp_json(resp, 202, json_pack("{s:I,s:I}", "run_id", (json_int_t)nid, "rerun_of", (json_int_t)id));
+            return;
+        }
+    } else if (strcmp(action, "/approve") == 0 || strcmp(action, "/reject") == 0) {
+        bool ok = strcmp(action, "/approve") == 0;
+        json_t *b = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
+        const char *actor = json_string_value(json_object_get(b, "actor"));
+        const char *comment = json_string_value(json_object_get(b, "comment"));
+        rc = store_approval_decide(st, id, ok, actor ? actor : "api", comment, time_now_ms(), &err);
+        json_decref(b);
+        if (rc == 0) {
+            http_resp_json(resp, 200, json_pack("{s:I,s:s}", "run_id", (json_int_t)id, "decision",
+                                                ok ? "approved" : "rejected"));
+            return;
+        }
+    } else {
+        error_json(resp, 404, "unknown run action");
+        return;
+    }
+    error_json(resp, status_for(rc), err.msg[0] ? err.msg : idf_strerror(rc));
+}
+
+void api_handle(void *ud, const struct http_req *req, struct http_resp *resp)
+{
+    struct api *a = ud;
+    const char *p = req->path;
+    struct idf_err err;
+
+    if (strcmp(p, "/healthz") == 0) {
+        http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+    } else if (strcmp(p, "/readyz") == 0) {
+        bool ready = engine_ready(a->engine);
+        http_resp_json(resp, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "starting"));
+    } else if (strcmp(p, "/metrics") == 0) {
+        char *m = engine_metrics(a->engine);
+        struct store *st = thread_store(a, &err);
+        json_t *counts = NULL;
+        struct buf b;
+        buf_init(&b, BUF_CAP_SMALL);
+        if (m && buf_puts(&b, m) == 0 && st && store_run_counts(st, &counts) == 0) {
+            const char *k;
+            json_t *v;
+            int rc = buf_puts(&b, "# HELP idflow_runs Runs in the store, by status.\n# TYPE idflow_runs gauge\n");
+            json_object_foreach(counts, k, v)
+            {
+                if (rc == 0)
+                    rc = buf_printf(&b, "idflow_runs{status=\"%s\"} %" JSON_INTEGER_FORMAT "\n", k,
+                                    json_integer_value(v));
+            }
+        }
+        http_resp_text(resp, 200, "text/plain; version=0.0.4", b.data ? b.data : "");
+        buf_free(&b);
+        json_decref(counts);
+        free(m);
+    } else if (strcmp(p, "/api/v1/events") == 0) {
+        if (strcmp(req->method, "POST") != 0)
+            error_json(resp, 405, "use POST");
+        else
+            post_event(a, req, resp);
+    } else if (strncmp(p, "/api/v1/runs", 12) == 0) {
+        runs_route(a, req, resp, p + 12);
+    } else if (strcmp(p, "/api/v1/workflows") == 0) {
+        struct store *st = thread_store(a, &err);
+        json_t *list = NULL;
+        if (!st || store_workflow_list(st, &list))
+            error_json(resp, 500, "could not list workflows");
+        else
+            http_resp_json(resp, 200, json_pack("{s:o}", "workflows", list));
+    } else if (strcmp(p, "/api/v1/approvals") == 0) {
+        struct store *st = thread_store(a, &err);
+        json_t *list = NULL;
+        if (!st || store_approval_list(st, &list))
+            error_json(resp, 500, "could not list approvals");
+        else
+            http_resp_json(resp, 200, json_pack("{s:o}", "approvals", list));
+    } else {
+        error_json(resp, 404, "not found");
+    }
+}

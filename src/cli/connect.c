@@ -1,0 +1,575 @@
+/* connect.c — `idflow connect KIND NAME ...` (store, re-check or remove a
+ * connection) and `idflow connections` (list them, never their secrets).
+ *
+ * Generic over the connector's connection descriptor (conn_field list): each
+ * non-secret field is an option `--<field> VALUE`; each secret field is read
+ * from `--<field>-file F`, `--<field>-env VAR` or `--<field> -` (stdin) and
+ * never taken as a plain argument (argv is visible to every local user in
+ * ps). Field names with '_' are spelled with '-' on the command line
+ * (api_key -> --api-key-file). Saving runs: validate (the connector's rules),
+ * a real call (the connector's check, which says whom the credentials belong
+ * to), then seal and store with an audit record by "cli:<user>".
+ *
+ * Exit codes: 0 ok, 1 the thing asked failed (invalid value, check failed,
+ * store failed), 2 usage. Single-threaded (the CLI). Secrets read here are
+ * wiped before exit and registered with the logger's mask. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "connections/connections.h"
+#include "connectors/connector.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "crypto/seal.h"
+#include "net/http.h"
+#include "store/store.h"
+
+#define OPT_MAX 96 /* bytes of one option name */
+
+struct opts {
+    const struct connector *conn; /* the kind */
+    const char *name;             /* the connection's name */
+    const char *db;               /* --db or NULL */
+    const char *key_file;         /* --key-file or NULL */
+    bool test, remove, sandbox, help;
+    bool stdin_used;              /* one secret may come from stdin */
+    json_t *config;               /* fields given (secrets included): wiped at the end */
+};
+
+static const char *field_opt(const char *field, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", field);
+    for (char *p = buf; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    return buf;
+}
+
+static void usage_kind(FILE *f, const struct connector *c)
+{
+    char o[OPT_MAX];
+    fprintf(f, "usage: idflow connect %s NAME [options] [--sandbox] [--db URL] [--key-file F]\n"
+               "       idflow connect %s NAME --test | --remove [--db URL] [--key-file F]\n",
+            c->name, c->name);
+    for (const struct conn_field *fl = c->connection->fields; fl && fl->name; fl++) {
+        field_opt(fl->name, o, sizeof o);
+        if (!strcmp(fl->name, "sandbox"))
+            fprintf(f, "  --sandbox   %s\n", fl->doc ? fl->doc : "");
+        else if (fl->secret)
+            fprintf(f, "  --%s-file F | --%s-env VAR | --%s -   %s%s (secret)\n", o, o, o, fl->doc ? fl->doc : "",
+                    fl->required ? ", required" : "");
+        else
+            fprintf(f, "  --%s VALUE   %s%s\n", o, fl->doc ? fl->doc : "", fl->required ? ", required" : "");
+    }
+}
+
+static void usage_all(FILE *f)
+{
+    fprintf(f, "usage: idflow connect KIND NAME [options]   (idflow connect KIND --help lists the options)\n"
+               "kinds:");
+    for (int i = 0; connector_table[i]; i++)
+        if (connector_table[i]->connection)
+            fprintf(f, " %s", connector_table[i]->name);
+    fputc('\n', f);
+}
+
+/* Reads at most CONNECTIONS_SECRET_MAX bytes of fd into a JSON string with
+ * trailing white space (the newline of `echo` or an editor) removed. */
+static int read_secret_fd(int fd, const char *what, json_t **out)
+{
+    size_t cap = CONNECTIONS_SECRET_MAX + 2, len = 0;
+    char *b = malloc(cap);
+    int rc = CLI_OK;
+
+    *out = NULL;
+    if (!b)
+        return CLI_FAIL;
+    for (;;) {
+        ssize_t r = read(fd, b + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            fprintf(stderr, "idflow connect: cannot read %s: %s\n", what, strerror(errno));
+            rc = CLI_FAIL;
+            goto out;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+        if (len > CONNECTIONS_SECRET_MAX) {
+            fprintf(stderr, "idflow connect: %s is larger than %u bytes\n", what, CONNECTIONS_SECRET_MAX);
+            rc = CLI_FAIL;
+            goto out;
+        }
+    }
+    while (len && (b[len - 1] == '\n' || b[len - 1] == '\r' || b[len - 1] == ' ' || b[len - 1] == '\t'))
+        len--;
+    if (len == 0 || memchr(b, '\0', len)) {
+        fprintf(stderr, "idflow connect: %s is empty or not text\n", what);
+        rc = CLI_FAIL;
+        goto out;
+    }
+    *out = json_stringn(b, len);
+    if (!*out)
+        rc = CLI_FAIL;
+out:
+    seal_wipe(b, cap);
+    free(b);
+    return rc;
+}
+
+static int secret_from_file(const char *path, json_t **out)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+    if (fd < 0) {
+        fprintf(stderr, "idflow connect: cannot open %s: %s\n", path, strerror(errno));
+        return CLI_FAIL;
+    }
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IROTH))
+        fprintf(stderr, "idflow connect: warning: %s is readable by every local user (chmod 600 %s, or delete it "
+                        "once the connection is saved)\n",
+                path, path);
+    rc = read_secret_fd(fd, path, out);
+    close(fd);
+    return rc;
+}
+
+static int secret_from_env(const char *var, json_t **out)
+{
+    const char *v = getenv(var);
+
+    *out = NULL;
+    if (!v || !*v) {
+        fprintf(stderr, "idflow connect: environment variable %s is not set\n", var);
+        return CLI_USAGE;
+    }
+    if (strlen(v) > CONNECTIONS_SECRET_MAX) {
+        fprintf(stderr, "idflow connect: %s is longer than %u bytes\n", var, CONNECTIONS_SECRET_MAX);
+        return CLI_FAIL;
+    }
+    *out = json_string(v);
+    return *out ? CLI_OK : CLI_FAIL;
+}
+
+/* A non-secret value as JSON. conn_field carries no type, so the command
+ * line's text is typed here: true/false become booleans and plain decimal
+ * integers numbers (a connector's validate accepts either form); anything
+ * else stays a string. */
+static json_t *plain_value(const char *s)
+{
+    size_t n = strlen(s), i = s[0] == '-' ? 1 : 0;
+
+    if (!strcmp(s, "true") || !strcmp(s, "false"))
+        return json_boolean(s[0] == 't');
+    if (n > i && n - i <= 15 && strspn(s + i, "0123456789") == n - i && (s[i] != '0' || n - i == 1))
+        return json_integer(strtoll(s, NULL, 10));
+    return json_string(s);
+}
+
+/* Takes the value of option `opt`: after '=' or the next argument. */
+static const char *opt_value(const char *eq, int argc, char **argv, int *i, const char *opt)
+{
+    if (eq)
+        return eq + 1;
+    if (*i + 1 < argc)
+        return argv[++*i];
+    fprintf(stderr, "idflow connect: --%s needs a value\n", opt);
+    return NULL;
+}
+
+/* Handles --<field>, --<field>-file, --<field>-env for the connector's fields. */
+static int field_option(struct opts *o, const char *opt, const char *eq, int argc, char **argv, int *i)
+{
+    char fo[OPT_MAX], want_file[OPT_MAX + 8], want_env[OPT_MAX + 8];
+    json_t *v = NULL;
+    const char *val;
+    int rc;
+
+    for (const struct conn_field *f = o->conn->connection->fields; f && f->name; f++) {
+        enum { PLAIN, FROM_FILE, FROM_ENV } how;
+        field_opt(f->name, fo, sizeof fo);
+        snprintf(want_file, sizeof want_file, "%s-file", fo);
+        snprintf(want_env, sizeof want_env, "%s-env", fo);
+        if (!strcmp(opt, fo) || !strcmp(opt, f->name))
+            how = PLAIN;
+        else if (f->secret && !strcmp(opt, want_file))
+            how = FROM_FILE;
+        else if (f->secret && !strcmp(opt, want_env))
+            how = FROM_ENV;
+        else
+            continue;
+        if (json_object_get(o->config, f->name)) {
+            fprintf(stderr, "idflow connect: %s given twice\n", f->name);
+            return CLI_USAGE;
+        }
+        if (f->secret && how == PLAIN) {
+            if (!eq && *i + 1 < argc && !strcmp(argv[*i + 1], "-"))
+                (*i)++;
+            else if (!eq || strcmp(eq + 1, "-") != 0) {
+                /* Skip the value so it is not mistaken for NAME, but never echo it. */
+                fprintf(stderr,
+                        "idflow connect: refusing a %s on the command line: arguments are visible to every local "
+                        "user (ps, /proc). Use --%s-file F, --%s-env VAR, or --%s - to read it from stdin\n",
+                        f->name, fo, fo, fo);
+                return CLI_USAGE;
+            }
+            if (o->stdin_used) {
+                fprintf(stderr, "idflow connect: only one secret can be read from stdin\n");
+                return CLI_USAGE;
+            }
+            o->stdin_used = true;
+            rc = read_secret_fd(0, "stdin", &v);
+        } else {
+            val = opt_value(eq, argc, argv, i, opt);
+            if (!val)
+                return CLI_USAGE;
+            if (how == FROM_FILE)
+                rc = secret_from_file(val, &v);
+            else if (how == FROM_ENV)
+                rc = secret_from_env(val, &v);
+            else
+                rc = (v = plain_value(val)) ? CLI_OK : CLI_FAIL;
+        }
+        if (rc)
+            return rc;
+        if (f->secret)
+            log_add_secret(json_string_value(v));
+        json_object_set_new(o->config, f->name, v);
+        return CLI_OK;
+    }
+    fprintf(stderr, "idflow connect: unknown option --%s for %s (idflow connect %s --help)\n", opt, o->conn->name,
+            o->conn->name);
+    return CLI_USAGE;
+}
+
+static const struct connector *find_kind(const char *kind)
+{
+    for (int i = 0; connector_table[i]; i++)
+        if (!strcmp(connector_table[i]->name, kind) && connector_table[i]->connection)
+            return connector_table[i];
+    return NULL;
+}
+
+static int parse(struct opts *o, int argc, char **argv)
+{
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0, rc;
+
+    if (argc >= 2 && strncmp(argv[1], "--", 2) != 0) {
+        o->conn = find_kind(argv[1]);
+        if (!o->conn) {
+            fprintf(stderr, "idflow connect: unknown kind '%s'\n", argv[1]);
+            usage_all(stderr);
+            return CLI_USAGE;
+        }
+        pos[npos++] = argv[1];
+    }
+    for (int i = pos[0] ? 2 : 1; i < argc; i++) {
+        char opt[OPT_MAX];
+        const char *a = argv[i], *eq;
+        if (strncmp(a, "--", 2) != 0) {
+            if (npos == 2) {
+                fprintf(stderr, "idflow connect: unexpected argument (values go after their --option)\n");
+                return CLI_USAGE;
+            }
+            pos[npos++] = a;
+            continue;
+        }
+        eq = strchr(a, '=');
+        snprintf(opt, sizeof opt, "%.*s", (int)(eq ? (size_t)(eq - a - 2) : strlen(a + 2)), a + 2);
+        if (!strcmp(opt, "help")) {
+            o->help = true;
+        } else if (!strcmp(opt, "test")) {
+            o->test = true;
+        } else if (!strcmp(opt, "remove")) {
+            o->remove = true;
+        } else if (!strcmp(opt, "sandbox")) {
+            o->sandbox = true;
+        } else if (!strcmp(opt, "db") || !strcmp(opt, "key-file")) {
+            const char *v = opt_value(eq, argc, argv, &i, opt);
+            if (!v)
+                return CLI_USAGE;
+            *(!strcmp(opt, "db") ? &o->db : &o->key_file) = v;
+        } else if (!o->conn) {
+            break; /* options before KIND: report the usage below */
+        } else {
+            rc = field_option(o, opt, eq, argc, argv, &i);
+            if (rc)
+                return rc;
+        }
+    }
+    if (o->help)
+        return CLI_OK;
+    if (!o->conn || npos < 2) {
+        if (o->conn)
+            usage_kind(stderr, o->conn);
+        else
+            usage_all(stderr);
+        return CLI_USAGE;
+    }
+    o->name = pos[1];
+    if (!connections_name_valid(o->name)) {
+        fprintf(stderr,
+                "idflow connect: '%.80s' is not a valid name (1 to %d letters, digits, '-', '_' or '.', starting "
+                "with a letter or digit)\n",
+                o->name, CONNECTIONS_NAME_MAX);
+        return CLI_USAGE;
+    }
+    if (o->test + o->remove > 1 || ((o->test || o->remove) && (json_object_size(o->config) || o->sandbox))) {
+        fprintf(stderr, "idflow connect: --test and --remove take no other field and not each other\n");
+        return CLI_USAGE;
+    }
+    for (const struct conn_field *f = o->conn->connection->fields; !o->test && !o->remove && f && f->name; f++) {
+        char fo[OPT_MAX];
+        if (!f->required || json_object_get(o->config, f->name))
+            continue;
+        field_opt(f->name, fo, sizeof fo);
+        if (f->secret)
+            fprintf(stderr, "idflow connect: %s is required: --%s-file F, --%s-env VAR or --%s - (stdin)\n", f->name,
+                    fo, fo, fo);
+        else
+            fprintf(stderr, "idflow connect: %s is required: --%s VALUE\n", f->name, fo);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+static void actor_name(char *out, size_t n)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_name)
+        snprintf(out, n, "cli:%s", pw->pw_name);
+    else
+        snprintf(out, n, "cli:uid%u", (unsigned)geteuid());
+}
+
+/* Runs the connector's check; prints whom the credentials belong to. */
+static int check(const struct connector *c, const json_t *config, const char *name)
+{
+    struct http_client *http = NULL;
+    json_t *who = NULL, *named = NULL;
+    struct idf_err err;
+    char *w = NULL;
+    int rc = CLI_FAIL;
+
+    idf_err_clear(&err);
+    if (!c->connection->check) {
+        printf("%s connection %s: this kind has no credential check\n", c->name, name);
+        return CLI_OK;
+    }
+    /* The check sees what actions will see: the fields plus name and kind
+     * (a shallow copy: the values stay the caller's, wiped by the caller). */
+    named = json_copy((json_t *)config);
+    if (!named || json_object_set_new(named, "name", json_string(name)) ||
+        json_object_set_new(named, "kind", json_string(c->name)) || http_client_new(&http)) {
+        fprintf(stderr, "idflow connect: out of memory\n");
+        goto out;
+    }
+    if (c->connection->check(http, named, &who, &err)) {
+        log_mask_secrets(err.msg);
+        fprintf(stderr, "idflow connect: %s connection %s: the credential check failed: %s\n", c->name, name,
+                err.msg);
+        goto out;
+    }
+    w = who ? json_dumps(who, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (w)
+        log_mask_secrets(w);
+    printf("%s connection %s: credentials checked; they belong to %s\n", c->name, name, w ? w : "(not reported)");
+    rc = CLI_OK;
+out:
+    free(w);
+    json_decref(who);
+    json_decref(named);
+    http_client_free(http);
+    return rc;
+}
+
+static int do_remove(struct store *st, const struct opts *o)
+{
+    struct idf_err err;
+    char actor[300];
+
+    actor_name(actor, sizeof actor);
+    if (store_connection_delete(st, o->name, actor, &err)) {
+        fprintf(stderr, "idflow connect: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    printf("%s connection %s removed\n", o->conn->name, o->name);
+    return CLI_OK;
+}
+
+static int do_test(struct store *st, const struct seal_key *key, const struct opts *o)
+{
+    struct idf_err err;
+    json_t *conn = NULL;
+    const char *kind;
+    int rc = CLI_FAIL;
+
+    if (connections_load(st, key, o->name, &conn, &err)) {
+        fprintf(stderr, "idflow connect: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    kind = json_string_value(json_object_get(conn, "kind"));
+    if (!kind || strcmp(kind, o->conn->name) != 0)
+        fprintf(stderr, "idflow connect: connection %s is a %s connection, not %s\n", o->name, kind ? kind : "?",
+                o->conn->name);
+    else
+        rc = check(o->conn, conn, o->name);
+    connections_wipe_free(conn);
+    return rc;
+}
+
+static int do_save(struct store *st, const struct seal_key *key, struct opts *o)
+{
+    struct idf_err err;
+    char actor[300];
+    bool created = false;
+    int rc;
+
+    if (connections_validate(o->conn, o->config, &err)) {
+        log_mask_secrets(err.msg);
+        fprintf(stderr, "idflow connect: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    rc = check(o->conn, o->config, o->name);
+    if (rc) {
+        fprintf(stderr, "idflow connect: nothing was stored\n");
+        return rc;
+    }
+    actor_name(actor, sizeof actor);
+    if (connections_save(st, key, o->conn, o->name, o->config, actor, &created, &err)) {
+        log_mask_secrets(err.msg);
+        fprintf(stderr, "idflow connect: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    printf("%s connection %s %s (secrets sealed)\n", o->conn->name, o->name, created ? "saved" : "replaced");
+    return CLI_OK;
+}
+
+int cli_connect(int argc, char **argv)
+{
+    struct opts o;
+    struct store *st = NULL;
+    struct seal_key *key = NULL;
+    struct idf_err err;
+    char dbbuf[1100], keypath[4200];
+    const char *db;
+    bool created = false;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    o.config = json_object();
+    if (!o.config)
+        return CLI_FAIL;
+    rc = parse(&o, argc, argv);
+    if (rc || o.help) {
+        if (o.help) {
+            if (o.conn)
+                usage_kind(stdout, o.conn);
+            else
+                usage_all(stdout);
+        }
+        goto out;
+    }
+    if (o.sandbox && json_object_set_new(o.config, "sandbox", json_true())) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    db = cli_db_url(o.db, dbbuf, sizeof dbbuf);
+    /* The key first: IDFLOW_MASTER_KEY leaves the environment before anything
+     * else runs, and a key problem stops us before any remote call. */
+    if (!o.remove) {
+        rc = connections_load_key(db, o.key_file, !o.test, &key, &created, &err);
+        if (rc) {
+            fprintf(stderr, "idflow connect: %s\n", err.msg);
+            rc = CLI_FAIL;
+            goto out;
+        }
+        if (created && connections_key_path(db, o.key_file, keypath, sizeof keypath, &err) == 0)
+            fprintf(stderr,
+                    "idflow connect: created the master key file %s (mode 0600); back it up: without it the "
+                    "stored secrets cannot be opened\n",
+                    keypath);
+    }
+    if (store_open(db, &st, &err)) {
+        fprintf(stderr, "idflow connect: %s\n", err.msg);
+        rc = CLI_FAIL;
+        goto out;
+    }
+    if (o.remove)
+        rc = do_remove(st, &o);
+    else if (o.test)
+        rc = do_test(st, key, &o);
+    else
+        rc = do_save(st, key, &o);
+out:
+    store_close(st);
+    seal_key_free(key);
+    connections_wipe_free(o.config);
+    return rc;
+}
+
+int cli_connections(int argc, char **argv)
+{
+    const char *db = NULL;
+    bool as_json = false;
+    struct store *st = NULL;
+    struct idf_err err;
+    json_t *list = NULL, *row;
+    char dbbuf[1100];
+    size_t i;
+    int rc = CLI_FAIL;
+
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--json"))
+            as_json = true;
+        else if (!strcmp(argv[a], "--db") && a + 1 < argc)
+            db = argv[++a];
+        else if (!strncmp(argv[a], "--db=", 5))
+            db = argv[a] + 5;
+        else {
+            fprintf(stderr, "usage: idflow connections [--json] [--db URL]\n");
+            return CLI_USAGE;
+        }
+    }
+    if (store_open(cli_db_url(db, dbbuf, sizeof dbbuf), &st, &err)) {
+        fprintf(stderr, "idflow connections: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    if (store_connection_list(st, &list)) {
+        fprintf(stderr, "idflow connections: cannot list connections\n");
+        goto out;
+    }
+    if (as_json) {
+        char *s = json_dumps(list, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (s)
+            puts(s);
+        free(s);
+    } else if (json_array_size(list) == 0) {
+        printf("no connections (add one with: idflow connect okta NAME --url URL --token-file F)\n");
+    } else {
+        printf("%-24s %-10s %-24s %s\n", "NAME", "KIND", "UPDATED", "CONFIG (secrets not shown)");
+        json_array_foreach(list, i, row) {
+            char ts[40];
+            char *cfg = json_dumps(json_object_get(row, "config"), JSON_COMPACT | JSON_SORT_KEYS);
+            time_format_iso(json_integer_value(json_object_get(row, "updated_at")), ts, sizeof ts);
+            printf("%-24s %-10s %-24s %s\n", json_string_value(json_object_get(row, "name")),
+                   json_string_value(json_object_get(row, "kind")), ts, cfg ? cfg : "{}");
+            free(cfg);
+        }
+    }
+    rc = CLI_OK;
+out:
+    json_decref(list);
+    store_close(st);
+    return rc;
+}

@@ -1,0 +1,322 @@
+/* history.c — the run-history subcommands, which work on the store directly
+ * (so they also work while a server runs): runs, show, rerun, approve,
+ * reject, migrate. Output is a human table, or JSON with --json. */
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/timeutil.h"
+#include "store/store.h"
+
+static int open_store(const char *db, struct store **st)
+{
+    char buf[1100];
+    struct idf_err err;
+    if (store_open(cli_db_url(db, buf, sizeof buf), st, &err)) {
+        fprintf(stderr, "idflow: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+static void fmt_time(int64_t ms, char *out, size_t n)
+{
+    if (ms <= 0)
+        snprintf(out, n, "-");
+    else
+        time_format_iso(ms, out, n);
+}
+
+static bool parse_run_id(const char *s, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*end || v <= 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+int cli_runs(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"status", required_argument, NULL, 's'}, {"workflow", required_argument, NULL, 'w'},
+        {"limit", required_argument, NULL, 'l'},  {"json", no_argument, NULL, 'j'},
+        {"db", required_argument, NULL, 'd'},     {NULL, 0, NULL, 0},
+    };
+    struct store_run_filter f;
+    const char *db = NULL;
+    bool as_json = false;
+    struct store *st = NULL;
+    json_t *list = NULL;
+    int c, rc;
+
+    memset(&f, 0, sizeof f);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': f.status = optarg; break;
+        case 'w': f.workflow = optarg; break;
+        case 'l': f.limit = atoi(optarg); break;
+        case 'j': as_json = true; break;
+        case 'd': db = optarg; break;
+        default:
+            fprintf(stderr, "usage: idflow runs [--status S] [--workflow NAME] [--limit N] [--json] [--db URL]\n");
+            return CLI_USAGE;
+        }
+    }
+    if (f.status && strcmp(f.status, STORE_RUN_QUEUED) && strcmp(f.status, STORE_RUN_RUNNING) &&
+        strcmp(f.status, STORE_RUN_WAITING) && strcmp(f.status, STORE_RUN_SUCCEEDED) &&
+        strcmp(f.status, STORE_RUN_FAILED) && strcmp(f.status, STORE_RUN_CANCELLED)) {
+        fprintf(stderr, "idflow runs: unknown status '%s' (queued, running, waiting, succeeded, failed, cancelled)\n",
+                f.status);
+        return CLI_USAGE;
+    }
+    if (open_store(db, &st))
+        return CLI_FAIL;
+    rc = store_run_list(st, &f, &list);
+    if (rc) {
+        fprintf(stderr, "idflow runs: cannot list runs: %s\n", idf_strerror(rc));
+        store_close(st);
+        return CLI_FAIL;
+    }
+    if (as_json) {
+        char *s = json_dumps(list, JSON_INDENT(2));
+        puts(s ? s : "[]");
+        free(s);
+    } else {
+        size_t i;
+        json_t *r;
+        printf("%-8s %-28s %-4s %-10s %-24s %s\n", "RUN", "WORKFLOW", "VER", "STATUS", "CREATED", "ERROR");
+        json_array_foreach(list, i, r)
+        {
+            char ts[40];
+            const char *e = json_string_value(json_object_get(r, "error"));
+            fmt_time(json_integer_value(json_object_get(r, "created_at")), ts, sizeof ts);
+            printf("%-8lld %-28s %-4lld %-10s %-24s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
+                   json_string_value(json_object_get(r, "workflow")),
+                   (long long)json_integer_value(json_object_get(r, "version")),
+                   json_string_value(json_object_get(r, "status")), ts, e ? e : "");
+        }
+    }
+    json_decref(list);
+    store_close(st);
+    return CLI_OK;
+}
+
+static void print_value(const char *label, const json_t *v)
+{
+    char *s;
+    if (!v || json_is_null(v))
+        return;
+    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s && strlen(s) > 400)
+        strcpy(s + 397, "...");
+    printf("      %-7s %s\n", label, s ? s : "");
+    free(s);
+}
+
+int cli_show(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"db", required_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = NULL;
+    bool as_json = false;
+    struct store *st = NULL;
+    struct store_run *r = NULL;
+    json_t *steps = NULL;
+    int64_t id;
+    int c, rc = CLI_FAIL;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': as_json = true; break;
+        case 'd': db = optarg; break;
+        default: goto usage;
+        }
+    }
+    if (optind != argc - 1 || !parse_run_id(argv[optind], &id))
+        goto usage;
+    if (open_store(db, &st))
+        return CLI_FAIL;
+    if (store_run_get(st, id, &r)) {
+        fprintf(stderr, "idflow show: no run %lld\n", (long long)id);
+        goto out;
+    }
+    if (store_step_list(st, id, &steps)) {
+        fprintf(stderr, "idflow show: cannot read the steps of run %lld\n", (long long)id);
+        goto out;
+    }
+    if (as_json) {
+        json_t *o = json_pack("{s:I,s:s,s:I,s:I,s:s,s:s?,s:I,s:I,s:I,s:I,s:O}", "id", (json_int_t)r->id, "workflow",
+                              r->workflow, "version", (json_int_t)r->version, "event_id", (json_int_t)r->event_id,
+                              "status", r->status, "error", r->error, "created_at", (json_int_t)r->created_at,
+                              "finished_at", (json_int_t)r->finished_at, "wake_at", (json_int_t)r->wake_at,
+                              "rerun_of", (json_int_t)r->rerun_of, "steps", steps);
+        json_t *ev = r->event ? json_loads(r->event, JSON_DECODE_ANY, NULL) : NULL;
+        char *s;
+        if (ev)
+            json_object_set_new(o, "event", ev);
+        s = json_dumps(o, JSON_INDENT(2));
+        puts(s ? s : "{}");
+        free(s);
+        json_decref(o);
+    } else {
+        char c1[40], c2[40];
+        size_t i;
+        json_t *sp;
+        fmt_time(r->created_at, c1, sizeof c1);
+        fmt_time(r->finished_at, c2, sizeof c2);
+        printf("run %lld  %s v%lld  %s\n", (long long)r->id, r->workflow, (long long)r->version, r->status);
+        printf("  created %s  finished %s  event %lld%s\n", c1, c2, (long long)r->event_id,
+               r->rerun_of ? "  (rerun)" : "");
+        if (r->rerun_of)
+            printf("  rerun of run %lld\n", (long long)r->rerun_of);
+        if (r->error)
+            printf("  error: %s\n", r->error);
+        if (!strcmp(r->status, STORE_RUN_WAITING)) {
+            fmt_time(r->wake_at, c1, sizeof c1);
+            printf("  waiting until %s\n", c1);
+        }
+        printf("  steps:\n");
+        json_array_foreach(steps, i, sp)
+        {
+            int item = (int)json_integer_value(json_object_get(sp, "item"));
+            int64_t st0 = json_integer_value(json_object_get(sp, "started_at"));
+            int64_t st1 = json_integer_value(json_object_get(sp, "finished_at"));
+            char itembuf[32] = "";
+            if (item >= 0)
+                snprintf(itembuf, sizeof itembuf, "[%d]", item);
+            printf("    %-3lld %-22s%-6s %-10s attempts %lld  %lld ms\n",
+                   (long long)json_integer_value(json_object_get(sp, "index")),
+                   json_string_value(json_object_get(sp, "step_id")), itembuf,
+                   json_string_value(json_object_get(sp, "status")),
+                   (long long)json_integer_value(json_object_get(sp, "attempts")),
+                   (long long)(st1 > st0 ? st1 - st0 : 0));
+            print_value("input", json_object_get(sp, "input"));
+            print_value("output", json_object_get(sp, "output"));
+            print_value("error", json_object_get(sp, "error"));
+        }
+    }
+    rc = CLI_OK;
+    goto out;
+usage:
+    fprintf(stderr, "usage: idflow show RUN [--json] [--db URL]\n");
+    return CLI_USAGE;
+out:
+    json_decref(steps);
+    store_run_free(r);
+    store_close(st);
+    return rc;
+}
+
+int cli_rerun(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    struct store *st = NULL;
+    struct idf_err err;
+    int64_t id, nid = 0;
+    int c, rc = CLI_FAIL;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'd')
+            db = optarg;
+        else
+            goto usage;
+    }
+    if (optind != argc - 1 || !parse_run_id(argv[optind], &id))
+        goto usage;
+    if (open_store(db, &st))
+        return CLI_FAIL;
+    if (store_run_rerun(st, id, time_now_ms(), &nid, &err)) {
+        fprintf(stderr, "idflow rerun: %s\n", err.msg);
+    } else {
+        printf("run %lld queued: rerun of run %lld from its failed step (idflow serve executes it)\n",
+               (long long)nid, (long long)id);
+        rc = CLI_OK;
+    }
+    store_close(st);
+    return rc;
+usage:
+    fprintf(stderr, "usage: idflow rerun RUN [--db URL]\n");
+    return CLI_USAGE;
+}
+
+int cli_decide(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"comment", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
+    };
+    bool approve = strcmp(argv[0], "approve") == 0;
+    const char *db = NULL, *comment = NULL;
+    struct store *st = NULL;
+    struct idf_err err;
+    struct passwd *pw = getpwuid(getuid());
+    char actor[300];
+    int64_t id;
+    int c, rc = CLI_FAIL;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': comment = optarg; break;
+        case 'd': db = optarg; break;
+        default: goto usage;
+        }
+    }
+    if (optind != argc - 1 || !parse_run_id(argv[optind], &id))
+        goto usage;
+    snprintf(actor, sizeof actor, "cli:%s", pw ? pw->pw_name : "unknown");
+    if (open_store(db, &st))
+        return CLI_FAIL;
+    if (store_approval_decide(st, id, approve, actor, comment, time_now_ms(), &err)) {
+        fprintf(stderr, "idflow %s: %s\n", argv[0], err.msg);
+    } else {
+        printf("run %lld %s by %s\n", (long long)id, approve ? "approved" : "rejected", actor);
+        rc = CLI_OK;
+    }
+    store_close(st);
+    return rc;
+usage:
+    fprintf(stderr, "usage: idflow %s RUN [--comment TEXT] [--db URL]\n", argv[0]);
+    return CLI_USAGE;
+}
+
+int cli_migrate(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    struct store *st = NULL;
+    int c, v = 0;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 'd') {
+            fprintf(stderr, "usage: idflow migrate [--db URL]\n");
+            return CLI_USAGE;
+        }
+        db = optarg;
+    }
+    if (open_store(db, &st))
+        return CLI_FAIL;
+    if (store_schema_version(st, &v)) {
+        fprintf(stderr, "idflow migrate: cannot read the schema version\n");
+        store_close(st);
+        return CLI_FAIL;
+    }
+    printf("schema version %d\n", v);
+    store_close(st);
+    return CLI_OK;
+}

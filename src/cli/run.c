@@ -1,0 +1,257 @@
+/* run.c — `idflow validate` and `idflow run` (one run in the foreground).
+ *
+ * `run` stores the workflow version and the event like the server would,
+ * then executes the run on this thread with the same executor. Short waits
+ * (retry backoff, short delays) are waited out here, in the foreground; a
+ * long wait (an approval, a long delay) ends the command with the run left
+ * waiting in the store for `idflow serve` to continue. --dry-run uses a
+ * throw-away in-memory store and calls no action. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "connectors/connector.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/engine.h"
+#include "expr/expr.h"
+#include "flow/flow.h"
+#include "net/http.h"
+#include "store/store.h"
+
+#define RUN_MAX_FOREGROUND_WAIT_MS 60000 /* longer waits are left to `idflow serve` */
+
+const char *cli_db_url(const char *flag, char *buf, unsigned long n)
+{
+    struct cfg cfg;
+    struct idf_err err;
+    if (flag)
+        return flag;
+    if (cfg_load(NULL, &cfg, &err) == 0) {
+        snprintf(buf, n, "%s", cfg.db);
+        return buf;
+    }
+    return "sqlite:idflow.db";
+}
+
+int cli_validate(int argc, char **argv)
+{
+    struct expr_ctx *ectx = NULL;
+    int bad = 0;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: idflow validate FILE...\n");
+        return CLI_USAGE;
+    }
+    if (expr_ctx_new(&ectx)) {
+        fprintf(stderr, "idflow validate: out of memory\n");
+        return CLI_FAIL;
+    }
+    for (int i = 1; i < argc; i++) {
+        struct flow *f = NULL;
+        struct flow_diags *d = calloc(1, sizeof *d);
+        if (!d || flow_load_file(argv[i], ectx, &f, d)) {
+            if (d)
+                flow_diags_print(argv[i], d, stderr);
+            bad++;
+        } else {
+            printf("%s: ok (workflow %s, trigger %s, %zu steps)\n", argv[i], f->name, f->trigger->name, f->n_steps);
+        }
+        flow_free(f);
+        free(d);
+    }
+    expr_ctx_free(ectx);
+    return bad ? CLI_FAIL : CLI_OK;
+}
+
+static json_t *load_json_file(const char *path, struct idf_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf b;
+    char chunk[8192];
+    size_t n;
+    json_error_t je;
+    json_t *v = NULL;
+
+    buf_init(&b, BUF_CAP_EVENT);
+    if (!f) {
+        idf_err_set(err, IDF_ENOTFOUND, "cannot open '%s'", path);
+        return NULL;
+    }
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (buf_append(&b, chunk, n)) {
+            idf_err_set(err, IDF_ETOOBIG, "%s: larger than %u bytes", path, BUF_CAP_EVENT);
+            goto out;
+        }
+    }
+    v = json_loadb(b.data ? b.data : "", b.len, 0, &je);
+    if (!v)
+        idf_err_set(err, IDF_EPARSE, "%s:%d:%d: malformed JSON: %s", path, je.line, je.column, je.text);
+    else if (!json_is_object(v)) {
+        idf_err_set(err, IDF_EINVAL, "%s: the event must be a JSON object", path);
+        json_decref(v);
+        v = NULL;
+    }
+out:
+    fclose(f);
+    buf_free(&b);
+    return v;
+}
+
+int cli_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"event", required_argument, NULL, 'e'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"db", required_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *event_path = NULL, *db = NULL, *file;
+    bool dry = false;
+    char dbbuf[1100], owner[64];
+    struct idf_err err;
+    struct expr_ctx *ectx = NULL;
+    struct flow *f = NULL;
+    struct flow_diags *diags = NULL;
+    struct store *st = NULL;
+    struct http_client *http = NULL;
+    json_t *event = NULL;
+    char *event_text = NULL;
+    struct exec_env env;
+    int c, rc = CLI_FAIL;
+    int64_t version = 0, run_id = 0;
+    bool created;
+
+    memset(&env, 0, sizeof env);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': event_path = optarg; break;
+        case 'n': dry = true; break;
+        case 'd': db = optarg; break;
+        default: goto usage;
+        }
+    }
+    if (optind != argc - 1 || !event_path)
+        goto usage;
+    file = argv[optind];
+    if (expr_ctx_new(&ectx) || !(diags = calloc(1, sizeof *diags)))
+        goto oom;
+    if (flow_load_file(file, ectx, &f, diags)) {
+        flow_diags_print(file, diags, stderr);
+        goto out;
+    }
+    event = load_json_file(event_path, &err);
+    if (!event) {
+        fprintf(stderr, "idflow run: %s\n", err.msg);
+        goto out;
+    }
+    if (!json_object_get(event, "type"))
+        json_object_set_new(event, "type", json_string(f->trigger->name));
+    if (!json_object_get(event, "source"))
+        json_object_set_new(event, "source", json_string("cli"));
+    event_text = json_dumps(event, JSON_COMPACT);
+    if (!event_text)
+        goto oom;
+
+    if (store_open(dry ? "sqlite::memory:" : cli_db_url(db, dbbuf, sizeof dbbuf), &st, &err) ||
+        store_workflow_save(st, f->name, f->source, f->hash, &version, &created, &err)) {
+        fprintf(stderr, "idflow run: %s\n", err.msg);
+        goto out;
+    }
+    {
+        struct store_run_in rin = {f->name, version};
+        struct store_ingest_item item;
+        memset(&item, 0, sizeof item);
+        item.event.source = "cli";
+        item.event.type = f->trigger->name;
+        item.event.data = event_text;
+        item.runs = &rin;
+        item.n_runs = 1;
+        item.run_ids = &run_id;
+        if (store_ingest(st, &item, 1, &err)) {
+            fprintf(stderr, "idflow run: %s\n", err.msg);
+            goto out;
+        }
+    }
+    if (http_client_new(&http))
+        goto oom;
+    snprintf(owner, sizeof owner, "cli-%d", (int)getpid());
+    env.store = st;
+    env.expr = ectx;
+    env.http = http;
+    env.owner = owner;
+    env.lease_ms = ENGINE_DEFAULT_LEASE_MS;
+    env.dry_run = dry;
+    env.trace = stdout;
+    printf("%srun %lld of %s (version %lld)\n", dry ? "dry " : "", (long long)run_id, f->name, (long long)version);
+    for (;;) {
+        struct store_run *r = NULL;
+        struct exec_outcome oc;
+        int64_t now = time_now_ms();
+
+        if (store_run_get(st, run_id, &r)) {
+            fprintf(stderr, "idflow run: run %lld vanished\n", (long long)run_id);
+            goto out;
+        }
+        if (!strcmp(r->status, STORE_RUN_WAITING) && r->wake_at > now) {
+            int64_t wait = r->wake_at - now;
+            if (wait > RUN_MAX_FOREGROUND_WAIT_MS || r->wake_at == 0) {
+                char ts[40];
+                time_format_iso(r->wake_at, ts, sizeof ts);
+                printf("run %lld is waiting (until %s at the latest); `idflow serve` continues it, "
+                       "`idflow approve %lld` approves a pending approval\n",
+                       (long long)run_id, ts, (long long)run_id);
+                store_run_free(r);
+                rc = CLI_OK;
+                goto out;
+            }
+            store_run_free(r);
+            usleep((useconds_t)(wait * 1000));
+            continue;
+        }
+        if (strcmp(r->status, STORE_RUN_SUCCEEDED) == 0 || strcmp(r->status, STORE_RUN_FAILED) == 0 ||
+            strcmp(r->status, STORE_RUN_CANCELLED) == 0) {
+            printf("run %lld %s%s%s\n", (long long)run_id, r->status, r->error ? ": " : "", r->error ? r->error : "");
+            rc = strcmp(r->status, STORE_RUN_SUCCEEDED) == 0 ? CLI_OK : CLI_FAIL;
+            store_run_free(r);
+            goto out;
+        }
+        store_run_free(r);
+        r = NULL;
+        env.lease_renewed_at = time_now_ms();
+        if (store_run_claim_id(st, run_id, owner, env.lease_renewed_at, env.lease_ms, &r, &err) || !r) {
+            fprintf(stderr, "idflow run: could not claim run %lld: %s\n", (long long)run_id,
+                    r ? err.msg : "another process holds it");
+            goto out;
+        }
+        if (exec_run(&env, f, r, &oc, &err)) {
+            fprintf(stderr, "idflow run: %s\n", err.msg);
+            store_run_free(r);
+            goto out;
+        }
+        store_run_free(r);
+    }
+usage:
+    fprintf(stderr, "usage: idflow run FILE --event EVENT.json [--dry-run] [--db URL]\n");
+    rc = CLI_USAGE;
+    goto out;
+oom:
+    fprintf(stderr, "idflow run: out of memory\n");
+out:
+    exec_env_release(&env);
+    http_client_free(http);
+    store_close(st);
+    free(event_text);
+    json_decref(event);
+    flow_free(f);
+    free(diags);
+    expr_ctx_free(ectx);
+    return rc;
+}

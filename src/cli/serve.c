@@ -1,0 +1,136 @@
+/* serve.c — `idflow serve`: the engine plus the HTTP listener, until SIGINT
+ * or SIGTERM. Blocks those signals before any thread starts and waits for
+ * them with sigwait, so no handler runs on a random thread. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "engine/engine.h"
+#include "net/http.h"
+
+static bool addr_is_loopback(const char *a)
+{
+    return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0 || strcmp(a, "localhost") == 0;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},  {"db", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},  {"workflows", required_argument, NULL, 'w'},
+        {"workers", required_argument, NULL, 'n'}, {"node-id", required_argument, NULL, 'i'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *db = NULL, *listen = NULL, *wfdir = NULL, *node = NULL;
+    int workers = 0;
+    struct cfg cfg;
+    struct idf_err err;
+    struct engine *eng = NULL;
+    struct http_server *srv = NULL;
+    struct http_server_opts so;
+    struct engine_opts eo;
+    struct api api;
+    char addr[256];
+    int port = 0, c, sig = 0, rc = CLI_FAIL;
+    sigset_t set;
+    enum log_level lvl;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'd': db = optarg; break;
+        case 'l': listen = optarg; break;
+        case 'w': wfdir = optarg; break;
+        case 'i': node = optarg; break;
+        case 'n':
+            workers = atoi(optarg);
+            if (workers < 1 || workers > ENGINE_MAX_WORKERS) {
+                fprintf(stderr, "idflow serve: --workers must be from 1 to %d\n", ENGINE_MAX_WORKERS);
+                return CLI_USAGE;
+            }
+            break;
+        default:
+            fprintf(stderr, "usage: idflow serve [--config FILE] [--db URL] [--listen ADDR:PORT] [--workflows DIR] "
+                            "[--workers N] [--node-id ID]\n");
+            return CLI_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "idflow serve: unexpected argument '%s'\n", argv[optind]);
+        return CLI_USAGE;
+    }
+    if (cfg_load(config, &cfg, &err)) {
+        fprintf(stderr, "idflow serve: %s\n", err.msg);
+        return CLI_USAGE;
+    }
+    if (log_level_parse(cfg.log_level, &lvl) == 0)
+        log_set_level(lvl);
+    if (db)
+        snprintf(cfg.db, sizeof cfg.db, "%s", db);
+    if (listen)
+        snprintf(cfg.listen, sizeof cfg.listen, "%s", listen);
+    if (wfdir)
+        snprintf(cfg.workflows, sizeof cfg.workflows, "%s", wfdir);
+    if (node)
+        snprintf(cfg.node_id, sizeof cfg.node_id, "%s", node);
+    if (workers)
+        cfg.workers = workers;
+    if (cfg_split_listen(cfg.listen, addr, sizeof addr, &port)) {
+        fprintf(stderr, "idflow serve: --listen must be ADDR:PORT, got '%s'\n", cfg.listen);
+        return CLI_USAGE;
+    }
+    if (!addr_is_loopback(addr)) {
+        fprintf(stderr, "idflow serve: refusing to listen on %s: until access control exists, idflow only listens "
+                        "on a loopback address (put a TLS reverse proxy in front of it)\n", addr);
+        return CLI_USAGE;
+    }
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&eo, 0, sizeof eo);
+    eo.db_url = cfg.db;
+    eo.workflows_dir = cfg.workflows;
+    eo.workers = cfg.workers;
+    eo.node_id = cfg.node_id[0] ? cfg.node_id : NULL;
+    if (engine_new(&eo, &eng, &err) || engine_start(eng, &err)) {
+        fprintf(stderr, "idflow serve: %s\n", err.msg);
+        goto out;
+    }
+    api.engine = eng;
+    api.db_url = cfg.db;
+    memset(&so, 0, sizeof so);
+    so.addr = addr;
+    so.port = port;
+    so.max_body = BUF_CAP_HTTP_BODY;
+    so.threads = 8;
+    so.handler = api_handle;
+    so.ud = &api;
+    if (http_server_start(&so, &srv, &err)) {
+        fprintf(stderr, "idflow serve: %s\n", err.msg);
+        goto out;
+    }
+    {
+        json_t *f = json_pack("{s:s,s:i,s:s,s:s,s:i}", "addr", addr, "port", http_server_port(srv), "db", cfg.db,
+                              "workflows", cfg.workflows, "workers", cfg.workers);
+        log_msg(LOG_INFO, f, "idflow serve listening on http://%s:%d", addr, http_server_port(srv));
+        json_decref(f);
+    }
+    sigwait(&set, &sig);
+    log_info("received signal %d, shutting down", sig);
+    rc = CLI_OK;
+out:
+    http_server_stop(srv);
+    engine_free(eng);
+    return rc;
+}

@@ -1,0 +1,271 @@
+/* core.c — the `core` connector: the generic http.request action, the
+ * control steps (set, delay, fail, approval: carried out by the engine, only
+ * described here) and the `manual` trigger (webhook and schedule triggers
+ * arrive with the triggers issue).
+ *
+ * http.request runs on worker threads with the thread's http client; it keeps
+ * no state of its own. Plain http:// is refused unless the URL is loopback or
+ * the workflow opted in (`allow_http: true`). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "connectors/connector.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "net/http.h"
+
+#define HTTP_ACTION_MAX_HEADERS 32
+#define HTTP_ACTION_TIMEOUT_MS 30000
+
+static const struct conn_param http_params[] = {
+    {"method", CONN_P_STRING, false, "GET (default), POST, PUT, PATCH, DELETE or HEAD"},
+    {"url", CONN_P_STRING, true, "https URL (plain http only for loopback or with allow_http)"},
+    {"headers", CONN_P_OBJECT, false, "request headers, name to value"},
+    {"query", CONN_P_OBJECT, false, "query parameters, name to value (URL-encoded for you)"},
+    {"json", CONN_P_ANY, false, "a JSON body (sets Content-Type: application/json)"},
+    {"body", CONN_P_STRING, false, "a text body"},
+    {"timeout", CONN_P_DURATION, false, "whole-request timeout (default 30s)"},
+    {NULL, 0, false, NULL},
+};
+
+static bool method_ok(const char *m)
+{
+    static const char *const ok[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", NULL};
+    for (int i = 0; ok[i]; i++) {
+        if (strcmp(ok[i], m) == 0)
+            return true;
+    }
+    return false;
+}
+
+static char *value_text(const json_t *v)
+{
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+/* url + "?" or "&" + encoded query pairs; caller frees. */
+static char *build_url(const char *url, const json_t *query)
+{
+    struct buf b;
+    const char *k;
+    json_t *v;
+    bool first = strchr(url, '?') == NULL;
+
+    buf_init(&b, HTTP_MAX_URL);
+    if (buf_puts(&b, url))
+        goto fail;
+    json_object_foreach((json_t *)query, k, v)
+    {
+        char *text = value_text(v);
+        char *ek = http_urlencode(k);
+        char *ev = text ? http_urlencode(text) : NULL;
+        int rc = (ek && ev) ? buf_printf(&b, "%s%s=%s", first ? "?" : "&", ek, ev) : IDF_ENOMEM;
+        free(text);
+        free(ek);
+        free(ev);
+        if (rc)
+            goto fail;
+        first = false;
+    }
+    return buf_take(&b);
+fail:
+    buf_free(&b);
+    return NULL;
+}
+
+static int http_request_fn(struct conn_call *call, const json_t *params, struct conn_result *res)
+{
+    const char *method = "GET";
+    const json_t *hdrs = json_object_get(params, "headers");
+    const json_t *query = json_object_get(params, "query");
+    const json_t *jbody = json_object_get(params, "json");
+    const json_t *tbody = json_object_get(params, "body");
+    const json_t *timeout = json_object_get(params, "timeout");
+    const char *header_list[HTTP_ACTION_MAX_HEADERS + 2];
+    char *owned[HTTP_ACTION_MAX_HEADERS + 1];
+    int n_h = 0;
+    char *url = NULL;
+    char *body = NULL;
+    struct http_request rq;
+    struct http_response rs;
+    struct idf_err err;
+    json_t *out = NULL;
+    json_t *parsed = NULL;
+    int rc = 0;
+
+    memset(&rs, 0, sizeof rs);
+    memset(owned, 0, sizeof owned);
+    if (json_is_string(json_object_get(params, "method")))
+        method = json_string_value(json_object_get(params, "method"));
+    if (!method_ok(method)) {
+        rc = conn_fail(res, IDF_EINVAL, false, "http.request: unsupported method '%s'", method);
+        goto out;
+    }
+    if (jbody && tbody && !json_is_null(jbody) && !json_is_null(tbody)) {
+        rc = conn_fail(res, IDF_EINVAL, false, "http.request: give either 'json' or 'body', not both");
+        goto out;
+    }
+    url = query && json_is_object(query)
+              ? build_url(json_string_value(json_object_get(params, "url")), query)
+              : strdup(json_string_value(json_object_get(params, "url")));
+    if (!url) {
+        rc = conn_fail(res, IDF_ETOOBIG, false, "http.request: URL too long");
+        goto out;
+    }
+    if (hdrs && json_is_object(hdrs)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)hdrs, k, v)
+        {
+            char *text;
+            if (n_h >= HTTP_ACTION_MAX_HEADERS) {
+                rc = conn_fail(res, IDF_EINVAL, false, "http.request: more than %d headers",
+                               HTTP_ACTION_MAX_HEADERS);
+                goto out;
+            }
+            if (strpbrk(k, "\r\n:") || !*k) {
+                rc = conn_fail(res, IDF_EINVAL, false, "http.request: invalid header name '%s'", k);
+                goto out;
+            }
+            text = value_text(v);
+            if (!text || strpbrk(text, "\r\n")) {
+                free(text);
+                rc = conn_fail(res, IDF_EINVAL, false, "http.request: invalid value for header '%s'", k);
+                goto out;
+            }
+            if (asprintf(&owned[n_h], "%s: %s", k, text) < 0)
+                owned[n_h] = NULL;
+            free(text);
+            if (!owned[n_h]) {
+                rc = conn_fail(res, IDF_ENOMEM, false, "out of memory");
+                goto out;
+            }
+            header_list[n_h] = owned[n_h];
+            n_h++;
+        }
+    }
+    if (jbody && !json_is_null(jbody)) {
+        body = json_dumps(jbody, JSON_ENCODE_ANY | JSON_COMPACT);
+        header_list[n_h++] = "Content-Type: application/json";
+    } else if (tbody && json_is_string(tbody)) {
+        body = strdup(json_string_value(tbody));
+    }
+    header_list[n_h] = NULL;
+
+    memset(&rq, 0, sizeof rq);
+    rq.method = method;
+    rq.url = url;
+    rq.headers = header_list;
+    rq.body = body;
+    rq.body_len = body ? strlen(body) : 0;
+    rq.timeout_ms = HTTP_ACTION_TIMEOUT_MS;
+    if (timeout) {
+        int64_t ms = 0;
+        if (json_is_integer(timeout))
+            ms = json_integer_value(timeout) * 1000;
+        else if (time_parse_duration(json_string_value(timeout), &ms))
+            ms = 0;
+        if (ms <= 0) {
+            rc = conn_fail(res, IDF_EINVAL, false, "http.request: invalid timeout");
+            goto out;
+        }
+        rq.timeout_ms = ms;
+    }
+    if (call->timeout_ms > 0 && call->timeout_ms < rq.timeout_ms)
+        rq.timeout_ms = call->timeout_ms;
+    rq.https_only = !call->allow_http;
+
+    idf_err_clear(&err);
+    rc = http_client_do(call->http, &rq, &rs, &err);
+    if (rc) {
+        conn_fail(res, rc, rc != IDF_EDENIED && rc != IDF_EINVAL, "http.request: %s", err.msg);
+        if (rc == IDF_EDENIED)
+            snprintf(res->message, sizeof res->message,
+                     "http.request: %s (plain http is allowed only for loopback, or with "
+                     "`allow_http: true` in the workflow)", err.msg);
+        goto out;
+    }
+
+    out = json_object();
+    json_object_set_new(out, "status", json_integer(rs.status));
+    json_object_set(out, "headers", rs.headers ? rs.headers : json_object());
+    {
+        const char *ct = rs.headers ? json_string_value(json_object_get(rs.headers, "content-type")) : NULL;
+        if (ct && strstr(ct, "json") && rs.body.len)
+            parsed = json_loadb(rs.body.data, rs.body.len, JSON_DECODE_ANY, NULL);
+        if (parsed)
+            json_object_set_new(out, "json", parsed);
+        else
+            json_object_set_new(out, "body", json_stringn(rs.body.data ? rs.body.data : "", rs.body.len));
+        if (!json_object_get(out, "body") && !parsed)
+            json_object_set_new(out, "body", json_string(""));
+    }
+    if (rs.status >= 400) {
+        bool retry = rs.status == 408 || rs.status == 429 || rs.status >= 500;
+        rc = conn_fail(res, IDF_EREMOTE, retry, "http.request: %s %s answered HTTP %ld", method,
+                       json_string_value(json_object_get(params, "url")), rs.status);
+        res->detail = out;
+        out = NULL;
+        goto out;
+    }
+    res->output = out;
+    out = NULL;
+out:
+    for (int i = 0; i < HTTP_ACTION_MAX_HEADERS + 1; i++)
+        free(owned[i]);
+    json_decref(out);
+    http_response_free(&rs);
+    free(url);
+    free(body);
+    return rc;
+}
+
+static const struct conn_param set_params[] = {{NULL, 0, false, NULL}};
+static const struct conn_param delay_params[] = {
+    {"duration", CONN_P_DURATION, true, "how long the run waits (durably: a restart does not reset it)"},
+    {NULL, 0, false, NULL},
+};
+static const struct conn_param fail_params[] = {
+    {"message", CONN_P_STRING, true, "why the run fails"},
+    {NULL, 0, false, NULL},
+};
+static const struct conn_param approval_params[] = {
+    {"message", CONN_P_STRING, false, "what the approver is asked"},
+    {"timeout", CONN_P_DURATION, false, "how long to wait before the step fails (default 7d)"},
+    {NULL, 0, false, NULL},
+};
+
+static const struct conn_action core_actions[] = {
+    {"http.request",
+     "Calls any HTTP API. A status >= 400 fails the step with the response attached (retryable for "
+     "408, 429 and 5xx).",
+     http_params, CONN_K_ACTION, http_request_fn, true,
+     "status, headers, and json (when the response is JSON) or body"},
+    {"set", "Computes values into .vars: every parameter becomes .vars.<name>.", set_params,
+     CONN_K_SET, NULL, false, "the values set"},
+    {"delay", "Waits for a duration. The wait is durable: it survives restarts.", delay_params,
+     CONN_K_DELAY, NULL, false, "waited_ms"},
+    {"fail", "Ends the run as failed with a message.", fail_params, CONN_K_FAIL, NULL, false, "none"},
+    {"approval",
+     "Waits until someone approves or rejects the run (idflow approve|reject RUN, or the API). "
+     "Rejection or the timeout fails the step.",
+     approval_params, CONN_K_APPROVAL, NULL, false, "approved, actor"},
+    {NULL, NULL, NULL, 0, NULL, false, NULL},
+};
+
+static const struct conn_param manual_params[] = {{NULL, 0, false, NULL}};
+static const struct conn_trigger core_triggers[] = {
+    {"manual",
+     "Started by name from the CLI or POST /api/v1/events, with the caller's JSON as .event.data.",
+     manual_params, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+const struct connector connector_core = {
+    .name = "core",
+    .actions = core_actions,
+    .triggers = core_triggers,
+};

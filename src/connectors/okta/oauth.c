@@ -1,0 +1,548 @@
+/* oauth.c — the OAuth 2.0 service-app credential of an Okta connection:
+ * client credentials with a private_key_jwt assertion against the org
+ * authorization server (POST {org}/oauth2/v1/token), and a cache of the
+ * access tokens it returns.
+ *
+ * Connection fields: client_id, private_key (PEM, or a private JWK as JSON:
+ * RSA or EC P-256/P-384/P-521), key_id (the `kid`; a JWK's own kid is used
+ * when absent), scopes (space-separated string or array; default the
+ * users/groups/apps read and manage scopes). The assertion is signed with
+ * RS256 (RSA) or ES256/384/512 (EC), lives OKTAC_ASSERTION_TTL_S, and has a
+ * random jti; Okta's token lives an hour and is renewed OKTAC_RENEW_MS
+ * before it expires.
+ *
+ * Threads: any. The cache `tok_cache` is a documented singleton guarded by
+ * `tok_lock`; it holds access tokens (secrets) in memory only, wiped when
+ * replaced. The token request itself is made outside the lock (two threads
+ * may both renew; the later one wins, both tokens are valid). */
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connectors/okta/okta_internal.h"
+#include "core/buf.h"
+#include "core/timeutil.h"
+#include "net/http.h"
+
+#define OKTAC_TOKEN_CACHE 64                 /* cached access tokens (connections x scope sets) */
+#define OKTAC_RENEW_MS (5LL * 60 * 1000)     /* renew this long before expiry */
+#define OKTAC_ASSERTION_TTL_S 300            /* the client assertion's lifetime (Okta: at most 1 h) */
+#define OKTAC_MAX_KEY_TEXT (64u << 10)       /* a private key, PEM or JWK */
+#define OKTAC_MAX_CACHE_KEY 1024
+#define OKTAC_DEFAULT_SCOPES "okta.users.read okta.users.manage okta.groups.read okta.groups.manage " \
+                            "okta.apps.read okta.apps.manage"
+#define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+struct tok_entry {
+    char key[OKTAC_MAX_CACHE_KEY]; /* base|client_id|scopes|key digest */
+    char *token;                  /* owned, wiped when replaced */
+    int64_t expires_ms;
+    int64_t used_ms;
+};
+
+static pthread_mutex_t tok_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tok_entry tok_cache[OKTAC_TOKEN_CACHE]; /* guarded by tok_lock */
+
+/* ------------------------------------------------------------ encoding */
+
+static char *b64url(const unsigned char *p, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *out = malloc(n * 4 / 3 + 4), *w = out;
+    size_t i;
+
+    if (!out)
+        return NULL;
+    for (i = 0; i + 2 < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+        *w++ = abc[v >> 18];
+        *w++ = abc[(v >> 12) & 63];
+        *w++ = abc[(v >> 6) & 63];
+        *w++ = abc[v & 63];
+    }
+    if (i < n) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
+        *w++ = abc[v >> 18];
+        *w++ = abc[(v >> 12) & 63];
+        if (i + 1 < n)
+            *w++ = abc[(v >> 6) & 63];
+    }
+    *w = '\0';
+    return out;
+}
+
+static unsigned char *b64url_decode(const char *s, size_t *out_len)
+{
+    size_t len = strlen(s), o = 0;
+    unsigned char *out = malloc(len * 3 / 4 + 3);
+    unsigned acc = 0;
+    int bits = 0;
+
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len && s[i] != '='; i++) {
+        int c = (unsigned char)s[i], v;
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '-' || c == '+')
+            v = 62;
+        else if (c == '_' || c == '/')
+            v = 63;
+        else {
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    *out_len = o;
+    return out;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static BIGNUM *jwk_bn(const json_t *jwk, const char *k)
+{
+    const char *s = json_string_value(json_object_get(jwk, k));
+    size_t n = 0;
+    unsigned char *raw = s ? b64url_decode(s, &n) : NULL;
+    BIGNUM *bn = raw ? BN_bin2bn(raw, (int)n, NULL) : NULL;
+
+    if (raw)
+        OPENSSL_cleanse(raw, n);
+    free(raw);
+    return bn;
+}
+
+/* A private key from a JWK (RSA, or EC P-256/384/521); NULL otherwise. */
+static EVP_PKEY *jwk_private(const json_t *jwk)
+{
+    static const char *const rsa[][2] = {
+        {"n", OSSL_PKEY_PARAM_RSA_N},           {"e", OSSL_PKEY_PARAM_RSA_E},
+        {"d", OSSL_PKEY_PARAM_RSA_D},           {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
+        {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},     {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
+        {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2}, {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
+    };
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    EVP_PKEY *pkey = NULL;
+    BIGNUM *bn[8] = {0};
+    unsigned char *x = NULL, *y = NULL, pub[1 + 2 * 66];
+
+    if (!bld || !kty)
+        goto out;
+    if (strcmp(kty, "RSA") == 0) {
+        for (int i = 0; i < 8; i++) {
+            bn[i] = jwk_bn(jwk, rsa[i][0]);
+            if (!bn[i] && i < 3)
+                goto out; /* n, e, d are required; the CRT values are optional */
+            if (bn[i] && !OSSL_PARAM_BLD_push_BN(bld, rsa[i][1], bn[i]))
+                goto out;
+        }
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    } else if (strcmp(kty, "EC") == 0) {
+        const char *crv = json_string_value(json_object_get(jwk, "crv")), *group = NULL;
+        const char *xs = json_string_value(json_object_get(jwk, "x")), *ys = json_string_value(json_object_get(jwk, "y"));
+        size_t want = 0, xl = 0, yl = 0;
+        if (crv && strcmp(crv, "P-256") == 0)
+            group = "prime256v1", want = 32;
+        else if (crv && strcmp(crv, "P-384") == 0)
+            group = "secp384r1", want = 48;
+        else if (crv && strcmp(crv, "P-521") == 0)
+            group = "secp521r1", want = 66;
+        bn[0] = jwk_bn(jwk, "d");
+        if (!group || !xs || !ys || !bn[0] || !(x = b64url_decode(xs, &xl)) || !(y = b64url_decode(ys, &yl)) ||
+            xl != want || yl != want)
+            goto out;
+        pub[0] = 0x04;
+        memcpy(pub + 1, x, want);
+        memcpy(pub + 1 + want, y, want);
+        if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
+            !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * want) ||
+            !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn[0]))
+            goto out;
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    } else {
+        goto out;
+    }
+    params = OSSL_PARAM_BLD_to_param(bld);
+    if (!ctx || !params || EVP_PKEY_fromdata_init(ctx) <= 0 || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) <= 0)
+        pkey = NULL;
+out:
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    for (int i = 0; i < 8; i++)
+        BN_clear_free(bn[i]);
+    free(x);
+    free(y);
+    return pkey;
+}
+
+/* Loads the connection's private key (PEM or private JWK); NULL when it
+ * cannot be read. Caller frees with EVP_PKEY_free. */
+static EVP_PKEY *load_key(const json_t *conn)
+{
+    const char *text = json_string_value(json_object_get(conn, "private_key"));
+    EVP_PKEY *pkey = NULL;
+    BIO *bio;
+
+    if (!text || strlen(text) > OKTAC_MAX_KEY_TEXT)
+        return NULL;
+    if (text[strspn(text, " \t\r\n")] == '{') {
+        json_t *jwk = json_loads(text, 0, NULL);
+        pkey = jwk_private(jwk);
+        json_decref(jwk);
+        return pkey;
+    }
+    bio = BIO_new_mem_buf(text, -1);
+    if (bio)
+        pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    return pkey;
+}
+
+/* The kid to put in the JWT header (new string or NULL). */
+static char *key_id(const json_t *conn)
+{
+    const char *kid = json_string_value(json_object_get(conn, "key_id"));
+    const char *text = json_string_value(json_object_get(conn, "private_key"));
+    char *out = NULL;
+
+    if (kid)
+        return strdup(kid);
+    if (text && text[strspn(text, " \t\r\n")] == '{') {
+        json_t *jwk = json_loads(text, 0, NULL);
+        const char *k = json_string_value(json_object_get(jwk, "kid"));
+        out = k ? strdup(k) : NULL;
+        json_decref(jwk);
+    }
+    return out;
+}
+
+/* ---------------------------------------------------------------- JWT */
+
+/* Signs "header.claims" with pkey; returns the compact JWS or NULL. */
+static char *sign_jwt(EVP_PKEY *pkey, const char *kid, const json_t *claims)
+{
+    const char *alg = "RS256";
+    const EVP_MD *md = EVP_sha256();
+    size_t coord = 0, siglen = 0;
+    int bits = EVP_PKEY_get_bits(pkey);
+    json_t *hdr = NULL;
+    char *h = NULL, *c = NULL, *h64 = NULL, *c64 = NULL, *input = NULL, *s64 = NULL, *jwt = NULL;
+    unsigned char *sig = NULL, raw[2 * 66];
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    ECDSA_SIG *es = NULL;
+
+    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
+        if (bits <= 256)
+            alg = "ES256", coord = 32;
+        else if (bits <= 384)
+            alg = "ES384", md = EVP_sha384(), coord = 48;
+        else
+            alg = "ES512", md = EVP_sha512(), coord = 66;
+    } else if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
+        goto out;
+    }
+    hdr = kid ? json_pack("{s:s, s:s, s:s}", "alg", alg, "typ", "JWT", "kid", kid)
+              : json_pack("{s:s, s:s}", "alg", alg, "typ", "JWT");
+    h = json_dumps(hdr, JSON_COMPACT);
+    c = json_dumps(claims, JSON_COMPACT);
+    h64 = h ? b64url((const unsigned char *)h, strlen(h)) : NULL;
+    c64 = c ? b64url((const unsigned char *)c, strlen(c)) : NULL;
+    if (!mctx || !h64 || !c64 || asprintf(&input, "%s.%s", h64, c64) < 0) {
+        input = NULL;
+        goto out;
+    }
+    if (EVP_DigestSignInit(mctx, NULL, md, NULL, pkey) != 1 ||
+        EVP_DigestSign(mctx, NULL, &siglen, (const unsigned char *)input, strlen(input)) != 1 ||
+        !(sig = OPENSSL_malloc(siglen)) ||
+        EVP_DigestSign(mctx, sig, &siglen, (const unsigned char *)input, strlen(input)) != 1)
+        goto out;
+    if (coord) { /* OpenSSL gives DER; JWS wants r||s of fixed width */
+        const unsigned char *p = sig;
+        const BIGNUM *r, *s;
+        if (!(es = d2i_ECDSA_SIG(NULL, &p, (long)siglen)))
+            goto out;
+        ECDSA_SIG_get0(es, &r, &s);
+        if (BN_bn2binpad(r, raw, (int)coord) < 0 || BN_bn2binpad(s, raw + coord, (int)coord) < 0)
+            goto out;
+        s64 = b64url(raw, 2 * coord);
+    } else {
+        s64 = b64url(sig, siglen);
+    }
+    if (s64 && asprintf(&jwt, "%s.%s", input, s64) < 0)
+        jwt = NULL;
+out:
+    json_decref(hdr);
+    free(h);
+    free(c);
+    free(h64);
+    free(c64);
+    free(input);
+    free(s64);
+    OPENSSL_free(sig);
+    ECDSA_SIG_free(es);
+    EVP_MD_CTX_free(mctx);
+    return jwt;
+}
+
+/* "scope1 scope2" from the config (string or array); caller frees. */
+static char *scopes_of(const json_t *conn)
+{
+    const json_t *s = json_object_get(conn, "scopes");
+    struct buf b;
+    size_t i;
+    json_t *v;
+
+    if (json_is_string(s))
+        return strdup(json_string_value(s));
+    if (!json_is_array(s) || json_array_size(s) == 0)
+        return strdup(OKTAC_DEFAULT_SCOPES);
+    buf_init(&b, 4096);
+    json_array_foreach(s, i, v)
+    {
+        if (!json_is_string(v) || buf_printf(&b, "%s%s", b.len ? " " : "", json_string_value(v)) != 0) {
+            buf_free(&b);
+            return NULL;
+        }
+    }
+    return buf_take(&b);
+}
+
+int oktac__oauth_validate(const json_t *config, struct idf_err *err)
+{
+    EVP_PKEY *pkey;
+    char *scopes;
+
+    if (!json_is_string(json_object_get(config, "client_id")) || !*json_string_value(json_object_get(config, "client_id")))
+        return idf_err_set(err, IDF_EINVAL, "client_id must be a non-empty string");
+    if (!json_is_string(json_object_get(config, "private_key")))
+        return idf_err_set(err, IDF_EINVAL, "private_key (PEM or JWK) is required with client_id");
+    pkey = load_key(config);
+    if (!pkey)
+        return idf_err_set(err, IDF_EINVAL, "private_key is not a readable RSA or EC private key (PEM or JWK)");
+    EVP_PKEY_free(pkey);
+    scopes = scopes_of(config);
+    if (!scopes)
+        return idf_err_set(err, IDF_EINVAL, "scopes must be a space-separated string or an array of strings");
+    free(scopes);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- cache */
+
+static char *cache_get(const char *key, int64_t now)
+{
+    char *tok = NULL;
+
+    pthread_mutex_lock(&tok_lock);
+    for (int i = 0; i < OKTAC_TOKEN_CACHE; i++) {
+        struct tok_entry *e = &tok_cache[i];
+        if (e->token && strcmp(e->key, key) == 0 && e->expires_ms - OKTAC_RENEW_MS > now) {
+            e->used_ms = now;
+            tok = strdup(e->token);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&tok_lock);
+    return tok;
+}
+
+static void wipe(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static void cache_put(const char *key, const char *token, int64_t expires_ms, int64_t now)
+{
+    int slot = -1;
+
+    pthread_mutex_lock(&tok_lock);
+    for (int i = 0; i < OKTAC_TOKEN_CACHE && slot < 0; i++) {
+        if (strcmp(tok_cache[i].key, key) == 0)
+            slot = i;
+    }
+    for (int i = 0; i < OKTAC_TOKEN_CACHE && slot < 0; i++) {
+        if (!tok_cache[i].token)
+            slot = i;
+    }
+    if (slot < 0) { /* evict the least recently used */
+        slot = 0;
+        for (int i = 1; i < OKTAC_TOKEN_CACHE; i++) {
+            if (tok_cache[i].used_ms < tok_cache[slot].used_ms)
+                slot = i;
+        }
+    }
+    wipe(tok_cache[slot].token);
+    snprintf(tok_cache[slot].key, sizeof tok_cache[slot].key, "%s", key);
+    tok_cache[slot].token = strdup(token);
+    tok_cache[slot].expires_ms = expires_ms;
+    tok_cache[slot].used_ms = now;
+    pthread_mutex_unlock(&tok_lock);
+}
+
+/* --------------------------------------------------------------- token */
+
+/* POSTs the token request; on success *token_out and *ttl_s. */
+static int request_token(struct oktac *o, const char *form, char **token_out, int64_t *ttl_s)
+{
+    const char *headers[] = {"Accept: application/json", "Content-Type: application/x-www-form-urlencoded", NULL};
+    char url[OKTAC_MAX_BASE + 32];
+    struct http_request rq = {0};
+    struct http_response hr = {0};
+    struct ratelimit_grant g;
+    struct ratelimit_obs obs;
+    struct idf_err err = {0};
+    json_t *j = NULL;
+    int64_t wait;
+    int rc;
+
+    *token_out = NULL;
+    wait = ratelimit_acquire(o->scope, "token", time_now_ms(), &g);
+    if (wait > 0)
+        return oktac__fail(o, IDF_EBUSY, true, wait, "%s: OAuth token request paced by the rate limiter; next in %lld ms",
+                          o->action, (long long)wait);
+    snprintf(url, sizeof url, "%s/oauth2/v1/token", o->base);
+    rq.method = "POST";
+    rq.url = url;
+    rq.headers = headers;
+    rq.body = form;
+    rq.body_len = strlen(form);
+    rq.timeout_ms = OKTAC_TIMEOUT_MS;
+    rq.connect_timeout_ms = OKTAC_CONNECT_TIMEOUT_MS;
+    rq.max_response = 64u << 10;
+    rq.https_only = !o->sandbox;
+    rc = http_client_do(o->call->http, &rq, &hr, &err);
+    if (rc) {
+        ratelimit_release(&g, NULL);
+        return oktac__fail(o, rc, rc == IDF_EIO || rc == IDF_ETIMEOUT, 0, "%s: OAuth token request: %s", o->action,
+                          err.msg);
+    }
+    ratelimit_parse_headers(hr.headers, hr.status, time_now_ms(), &obs);
+    ratelimit_release(&g, &obs);
+    j = hr.body.len ? json_loadb(hr.body.data, hr.body.len, 0, NULL) : NULL;
+    if (hr.status == 200 && json_is_string(json_object_get(j, "access_token"))) {
+        *token_out = strdup(json_string_value(json_object_get(j, "access_token")));
+        *ttl_s = json_is_integer(json_object_get(j, "expires_in")) ? json_integer_value(json_object_get(j, "expires_in"))
+                                                                    : 3600;
+        rc = *token_out ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+    } else {
+        bool retry = hr.status == 429 || hr.status >= 500;
+        rc = oktac__fail(o, hr.status == 401 || hr.status == 400 ? IDF_EAUTH : IDF_EREMOTE, retry,
+                        hr.status == 429 ? ratelimit_retry_after_ms(&obs) : 0,
+                        "%s: the OAuth token request was refused: HTTP %ld %s%s%s", o->action, hr.status,
+                        json_string_value(json_object_get(j, "error")) ?: "",
+                        json_object_get(j, "error_description") ? ": " : "",
+                        json_string_value(json_object_get(j, "error_description")) ?: "");
+    }
+    if (j) { /* the body held the access token */
+        json_t *at = json_object_get(j, "access_token");
+        if (json_is_string(at))
+            explicit_bzero((char *)json_string_value(at), json_string_length(at));
+    }
+    if (hr.body.data)
+        explicit_bzero(hr.body.data, hr.body.len);
+    json_decref(j);
+    http_response_free(&hr);
+    return rc;
+}
+
+int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
+{
+    const char *cid = json_string_value(json_object_get(conn, "client_id"));
+    const char *keytext = json_string_value(json_object_get(conn, "private_key"));
+    char *scopes = scopes_of(conn), *kid = key_id(conn), *jwt = NULL, *form = NULL, *e_jwt = NULL,
+         *e_scope = NULL, *e_cid = NULL, *tok = NULL;
+    char cache_key[OKTAC_MAX_CACHE_KEY], aud[OKTAC_MAX_BASE + 32], digest_hex[33] = "";
+    unsigned char digest[EVP_MAX_MD_SIZE], jti_raw[16];
+    unsigned dlen = 0;
+    EVP_PKEY *pkey = NULL;
+    json_t *claims = NULL;
+    int64_t now = time_now_ms(), ttl = 3600;
+    int rc = 0;
+
+    *token_out = NULL;
+    if (!cid || !keytext || !scopes) {
+        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s' has an incomplete OAuth service app (client_id, "
+                                                "private_key, scopes)", o->action, o->conn_name);
+        goto out;
+    }
+    if (EVP_Digest(keytext, strlen(keytext), digest, &dlen, EVP_sha256(), NULL) == 1)
+        for (unsigned i = 0; i < 16 && i < dlen; i++)
+            snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
+    snprintf(cache_key, sizeof cache_key, "%.400s|%.200s|%.300s|%s", o->base, cid, scopes, digest_hex);
+    *token_out = cache_get(cache_key, now);
+    if (*token_out)
+        goto out;
+
+    pkey = load_key(conn);
+    if (!pkey) {
+        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s': the private key cannot be read", o->action,
+                        o->conn_name);
+        goto out;
+    }
+    if (RAND_bytes(jti_raw, sizeof jti_raw) != 1) {
+        rc = oktac__fail(o, IDF_EIO, true, 0, "%s: no randomness for the client assertion", o->action);
+        goto out;
+    }
+    char jti[33];
+    for (size_t i = 0; i < sizeof jti_raw; i++)
+        snprintf(jti + 2 * i, 3, "%02x", jti_raw[i]);
+    snprintf(aud, sizeof aud, "%s/oauth2/v1/token", o->base);
+    claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", cid, "sub", cid, "aud", aud, "iat",
+                       (json_int_t)(now / 1000), "exp", (json_int_t)(now / 1000 + OKTAC_ASSERTION_TTL_S), "jti", jti);
+    jwt = claims ? sign_jwt(pkey, kid, claims) : NULL;
+    e_jwt = jwt ? http_urlencode(jwt) : NULL;
+    e_scope = http_urlencode(scopes);
+    e_cid = http_urlencode(cid);
+    if (!e_jwt || !e_scope || !e_cid ||
+        asprintf(&form, "grant_type=client_credentials&scope=%s&client_assertion_type=%s&client_assertion=%s",
+                 e_scope, "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", e_jwt) < 0) {
+        form = NULL;
+        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: cannot sign the OAuth client assertion", o->action);
+        goto out;
+    }
+    rc = request_token(o, form, &tok, &ttl);
+    if (rc)
+        goto out;
+    if (ttl < 60)
+        ttl = 60;
+    cache_put(cache_key, tok, now + ttl * 1000, now);
+    *token_out = tok;
+    tok = NULL;
+out:
+    EVP_PKEY_free(pkey);
+    json_decref(claims);
+    wipe(jwt);
+    wipe(form);
+    wipe(e_jwt);
+    wipe(tok);
+    free(e_scope);
+    free(e_cid);
+    free(scopes);
+    free(kid);
+    return rc;
+}

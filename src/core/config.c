@@ -1,0 +1,168 @@
+/* config.c — settings from defaults, idflow.yaml and IDFLOW_* (see config.h).
+ * Called once from main() before threads start; stateless otherwise. */
+#include "core/config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define CFG_FILE_MAX (64u << 10)
+
+static int set_key(struct cfg *c, const char *k, const char *v, struct idf_err *err, const char *where)
+{
+    size_t n = strlen(v);
+    if (strcmp(k, "db") == 0 && n < sizeof c->db) {
+        memcpy(c->db, v, n + 1);
+    } else if (strcmp(k, "listen") == 0 && n < sizeof c->listen) {
+        memcpy(c->listen, v, n + 1);
+    } else if (strcmp(k, "workflows") == 0 && n < sizeof c->workflows) {
+        memcpy(c->workflows, v, n + 1);
+    } else if (strcmp(k, "log_level") == 0 && n < sizeof c->log_level) {
+        memcpy(c->log_level, v, n + 1);
+    } else if (strcmp(k, "node_id") == 0 && n < sizeof c->node_id) {
+        memcpy(c->node_id, v, n + 1);
+    } else if (strcmp(k, "workers") == 0) {
+        char *end;
+        long w = strtol(v, &end, 10);
+        if (*end || w < 1 || w > 64)
+            return idf_err_set(err, IDF_EINVAL, "%s: workers must be a number from 1 to 64", where);
+        c->workers = (int)w;
+    } else if (strcmp(k, "db") == 0 || strcmp(k, "listen") == 0 || strcmp(k, "workflows") == 0 ||
+               strcmp(k, "log_level") == 0 || strcmp(k, "node_id") == 0) {
+        return idf_err_set(err, IDF_EINVAL, "%s: value of '%s' is too long", where, k);
+    } else {
+        return idf_err_set(err, IDF_EINVAL,
+                           "%s: unknown setting '%s' (known: db, listen, workflows, workers, log_level, node_id)",
+                           where, k);
+    }
+    return 0;
+}
+
+static int load_file(const char *path, struct cfg *c, struct idf_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    yaml_parser_t p;
+    yaml_event_t ev;
+    char key[128] = "";
+    int depth = 0;
+    bool have_key = false;
+    int rc = 0;
+    bool done = false;
+
+    if (!f)
+        return idf_err_set(err, IDF_ENOTFOUND, "cannot open config file '%s'", path);
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    while (!done) {
+        char where[300];
+        if (!yaml_parser_parse(&p, &ev)) {
+            rc = idf_err_set(err, IDF_EINVAL, "%s:%zu:%zu: %s", path, p.problem_mark.line + 1,
+                             p.problem_mark.column + 1, p.problem ? p.problem : "YAML error");
+            break;
+        }
+        snprintf(where, sizeof where, "%s:%zu:%zu", path, ev.start_mark.line + 1, ev.start_mark.column + 1);
+        switch (ev.type) {
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > 1)
+                rc = idf_err_set(err, IDF_EINVAL, "%s: settings are flat: nested mappings are not allowed", where);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            rc = idf_err_set(err, IDF_EINVAL, "%s: settings are flat: lists are not allowed", where);
+            break;
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_SCALAR_EVENT:
+            if (!have_key) {
+                snprintf(key, sizeof key, "%s", (const char *)ev.data.scalar.value);
+                have_key = true;
+            } else {
+                rc = set_key(c, key, (const char *)ev.data.scalar.value, err, where);
+                have_key = false;
+            }
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        if (ftell(f) > (long)CFG_FILE_MAX)
+            rc = idf_err_set(err, IDF_ETOOBIG, "%s: larger than %u bytes", path, CFG_FILE_MAX);
+        yaml_event_delete(&ev);
+        if (rc)
+            break;
+    }
+    yaml_parser_delete(&p);
+    fclose(f);
+    return rc;
+}
+
+int cfg_load(const char *path, struct cfg *c, struct idf_err *err)
+{
+    static const char *const env_keys[][2] = {
+        {"IDFLOW_DB", "db"},
+        {"IDFLOW_LISTEN", "listen"},
+        {"IDFLOW_WORKFLOWS", "workflows"},
+        {"IDFLOW_WORKERS", "workers"},
+        {"IDFLOW_LOG_LEVEL", "log_level"},
+        {"IDFLOW_NODE_ID", "node_id"},
+    };
+    int rc;
+
+    memset(c, 0, sizeof *c);
+    snprintf(c->db, sizeof c->db, "sqlite:idflow.db");
+    snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");
+    snprintf(c->workflows, sizeof c->workflows, "./workflows");
+    snprintf(c->log_level, sizeof c->log_level, "info");
+    c->workers = 4;
+    if (path) {
+        rc = load_file(path, c, err);
+        if (rc)
+            return rc;
+    } else if (access("idflow.yaml", R_OK) == 0) {
+        rc = load_file("idflow.yaml", c, err);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < sizeof env_keys / sizeof env_keys[0]; i++) {
+        const char *v = getenv(env_keys[i][0]);
+        if (v && *v) {
+            rc = set_key(c, env_keys[i][1], v, err, env_keys[i][0]);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int cfg_split_listen(const char *s, char *addr, size_t addr_len, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    const char *a = s;
+    size_t n;
+    char *end;
+    long p;
+
+    if (!colon)
+        return IDF_EINVAL;
+    n = (size_t)(colon - s);
+    if (*s == '[') {
+        if (n < 2 || s[n - 1] != ']')
+            return IDF_EINVAL;
+        a = s + 1;
+        n -= 2;
+    }
+    if (n == 0 || n >= addr_len)
+        return IDF_EINVAL;
+    p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || end == colon + 1)
+        return IDF_EINVAL;
+    memcpy(addr, a, n);
+    addr[n] = '\0';
+    *port = (int)p;
+    return 0;
+}

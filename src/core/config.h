@@ -1,0 +1,28 @@
+/* config.h — idflow's settings: defaults, then idflow.yaml, then IDFLOW_*
+ * environment variables, then command-line flags (each overrides the one
+ * before). The file is a flat YAML mapping of the keys below. */
+#ifndef IDF_CORE_CONFIG_H
+#define IDF_CORE_CONFIG_H
+
+#include "core/err.h"
+
+#define CFG_MAX_VALUE 1024
+
+struct cfg {
+    char db[CFG_MAX_VALUE];        /* db:        IDFLOW_DB         default sqlite:idflow.db */
+    char listen[CFG_MAX_VALUE];    /* listen:    IDFLOW_LISTEN     default 127.0.0.1:8080 */
+    char workflows[CFG_MAX_VALUE]; /* workflows: IDFLOW_WORKFLOWS  default ./workflows */
+    char log_level[32];            /* log_level: IDFLOW_LOG_LEVEL  default info */
+    char node_id[256];             /* node_id:   IDFLOW_NODE_ID    default the host name */
+    int workers;                   /* workers:   IDFLOW_WORKERS    default 4 */
+};
+
+/* Fills defaults, then reads path (NULL: "idflow.yaml" if it exists, else
+ * nothing), then the environment. IDF_EINVAL with file:line for a bad file or
+ * an unknown key; a missing explicit path is IDF_ENOTFOUND. */
+int cfg_load(const char *path, struct cfg *out, struct idf_err *err) IDF_MUST_USE;
+
+/* Splits "ADDR:PORT" ("[::1]:8080" for IPv6) into addr and port. */
+int cfg_split_listen(const char *s, char *addr, size_t addr_len, int *port) IDF_MUST_USE;
+
+#endif

@@ -1,0 +1,604 @@
+/* engine.c — engine life cycle, event ingestion with group commit, workers
+ * and metrics (see engine.h).
+ *
+ * Threads: submitters (HTTP threads) match an event against the workflows,
+ * queue it and wait; the ingest thread takes everything queued (up to
+ * ENGINE_INGEST_BATCH) and writes it in ONE durable store transaction, then
+ * wakes the submitters and the workers. Workers claim runs with a lease and
+ * execute them (exec.c); when idle they sleep on `work_cond` until woken by
+ * new runs or for at most idle_poll_ms (to pick up due timers).
+ *
+ * Invariants: a submission is answered only after store_ingest returned for
+ * its batch; `q_head..q_tail` and `stopping` are guarded by `q_lock`. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "connectors/connector.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/engine_internal.h"
+#include "expr/expr.h"
+#include "flow/flow.h"
+#include "net/http.h"
+#include "store/store.h"
+
+struct pending {
+    struct store_ingest_item item;
+    struct store_run_in runs[ENGINE_ACK_MAX_RUNS];
+    int64_t run_ids[ENGINE_ACK_MAX_RUNS];
+    char *data_text;
+    bool done;
+    int rc;
+    char errmsg[256];
+    struct pending *next;
+};
+
+struct engine {
+    struct engine_opts opts;
+    char *db_url;
+    char *node_id;
+    struct store *store;    /* the main thread's connection (loading) */
+    struct wfset *wfs;
+    /* ingest queue */
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_cond;    /* ingest thread waits for work */
+    pthread_cond_t done_cond; /* submitters wait for their batch */
+    struct pending *q_head, *q_tail; /* guarded by q_lock */
+    bool stopping;            /* guarded by q_lock */
+    pthread_t ingest_thread;
+    bool ingest_started;
+    /* workers */
+    pthread_mutex_t work_lock;
+    pthread_cond_t work_cond;
+    unsigned long work_gen;   /* guarded by work_lock: bumped when runs are created */
+    pthread_t workers[ENGINE_MAX_WORKERS];
+    int n_workers;
+    atomic_int workers_ready;
+    /* metrics */
+    atomic_llong m_events, m_events_dup, m_runs_created, m_batches;
+    atomic_llong m_steps_ok, m_steps_failed, m_steps_retrying, m_steps_skipped, m_steps_waiting;
+    atomic_llong m_runs_succeeded, m_runs_failed;
+};
+
+/* ------------------------------------------------------- thread expr ctx */
+
+static pthread_key_t expr_key;
+static pthread_once_t expr_once = PTHREAD_ONCE_INIT;
+
+static void expr_key_free(void *p) { expr_ctx_free(p); }
+static void expr_key_init(void) { pthread_key_create(&expr_key, expr_key_free); }
+
+struct expr_ctx *engine__thread_expr(void)
+{
+    struct expr_ctx *c;
+    pthread_once(&expr_once, expr_key_init);
+    c = pthread_getspecific(expr_key);
+    if (!c && expr_ctx_new(&c) == 0)
+        pthread_setspecific(expr_key, c);
+    return c;
+}
+
+/* ------------------------------------------------------------- metrics */
+
+void engine__count_step(struct engine *e, const char *step_status, const char *run_status)
+{
+    if (step_status) {
+        if (!strcmp(step_status, STORE_STEP_SUCCEEDED))
+            atomic_fetch_add(&e->m_steps_ok, 1);
+        else if (!strcmp(step_status, STORE_STEP_FAILED))
+            atomic_fetch_add(&e->m_steps_failed, 1);
+        else if (!strcmp(step_status, STORE_STEP_RETRYING))
+            atomic_fetch_add(&e->m_steps_retrying, 1);
+        else if (!strcmp(step_status, STORE_STEP_SKIPPED))
+            atomic_fetch_add(&e->m_steps_skipped, 1);
+        else if (!strcmp(step_status, STORE_STEP_WAITING))
+            atomic_fetch_add(&e->m_steps_waiting, 1);
+    }
+    if (!strcmp(run_status, STORE_RUN_SUCCEEDED))
+        atomic_fetch_add(&e->m_runs_succeeded, 1);
+    else if (!strcmp(run_status, STORE_RUN_FAILED))
+        atomic_fetch_add(&e->m_runs_failed, 1);
+}
+
+char *engine_metrics(struct engine *e)
+{
+    char *out = NULL;
+    if (asprintf(&out,
+                 "# HELP idflow_events_total Events acknowledged (stored durably).\n"
+                 "# TYPE idflow_events_total counter\n"
+                 "idflow_events_total %lld\n"
+                 "# HELP idflow_events_duplicate_total Events ignored because they were already stored.\n"
+                 "# TYPE idflow_events_duplicate_total counter\n"
+                 "idflow_events_duplicate_total %lld\n"
+                 "# HELP idflow_ingest_batches_total Store transactions that acknowledged events.\n"
+                 "# TYPE idflow_ingest_batches_total counter\n"
+                 "idflow_ingest_batches_total %lld\n"
+                 "# HELP idflow_runs_created_total Runs created by events.\n"
+                 "# TYPE idflow_runs_created_total counter\n"
+                 "idflow_runs_created_total %lld\n"
+                 "# HELP idflow_runs_finished_total Runs finished by this process, by status.\n"
+                 "# TYPE idflow_runs_finished_total counter\n"
+                 "idflow_runs_finished_total{status=\"succeeded\"} %lld\n"
+                 "idflow_runs_finished_total{status=\"failed\"} %lld\n"
+                 "# HELP idflow_steps_total Step outcomes recorded by this process, by status.\n"
+                 "# TYPE idflow_steps_total counter\n"
+                 "idflow_steps_total{status=\"succeeded\"} %lld\n"
+                 "idflow_steps_total{status=\"failed\"} %lld\n"
+                 "idflow_steps_total{status=\"retrying\"} %lld\n"
+                 "idflow_steps_total{status=\"skipped\"} %lld\n"
+                 "idflow_steps_total{status=\"waiting\"} %lld\n"
+                 "# HELP idflow_workers Worker threads running.\n"
+                 "# TYPE idflow_workers gauge\n"
+                 "idflow_workers %d\n",
+                 (long long)e->m_events, (long long)e->m_events_dup, (long long)e->m_batches,
+                 (long long)e->m_runs_created, (long long)e->m_runs_succeeded, (long long)e->m_runs_failed,
+                 (long long)e->m_steps_ok, (long long)e->m_steps_failed, (long long)e->m_steps_retrying,
+                 (long long)e->m_steps_skipped, (long long)e->m_steps_waiting, atomic_load(&e->workers_ready)) < 0)
+        return NULL;
+    return out;
+}
+
+bool engine_ready(struct engine *e)
+{
+    return atomic_load(&e->workers_ready) == e->n_workers && e->n_workers > 0;
+}
+
+/* ------------------------------------------------------------ matching */
+
+struct match_ctx {
+    const struct engine_event *ev;
+    json_t *event;      /* normalized event (jq .event) */
+    struct pending *p;
+    struct expr_ctx *ectx;
+    bool found_named;   /* the named workflow exists */
+    bool named_wrong_trigger;
+    int err_rc;
+    char errmsg[600];
+};
+
+static bool conditions_hold(struct match_ctx *m, const struct flow *f)
+{
+    json_t *in = json_pack("{s:O,s:{s:s}}", "event", m->event, "workflow", "name", f->name);
+    bool ok = true;
+    struct idf_err e;
+
+    for (size_t i = 0; ok && i < f->n_when; i++) {
+        bool yes = false;
+        if (expr_truthy(m->ectx, f->when[i], in, &yes, &e)) {
+            log_warn("workflow %s: when[%zu] failed: %s", f->name, i, e.msg);
+            yes = false;
+        }
+        ok = yes;
+    }
+    if (ok && f->n_when_any) {
+        bool any = false;
+        for (size_t i = 0; !any && i < f->n_when_any; i++) {
+            if (expr_truthy(m->ectx, f->when_any[i], in, &any, &e)) {
+                log_warn("workflow %s: when_any[%zu] failed: %s", f->name, i, e.msg);
+                any = false;
+            }
+        }
+        ok = any;
+    }
+    json_decref(in);
+    return ok;
+}
+
+static void match_one(void *ud, const struct flow *f, int64_t version)
+{
+    struct match_ctx *m = ud;
+    const struct engine_event *ev = m->ev;
+
+    if (ev->workflow) {
+        if (strcmp(ev->workflow, f->name) != 0)
+            return;
+        m->found_named = true;
+        if (strcmp(f->trigger->name, ev->type) != 0) {
+            m->named_wrong_trigger = true;
+            return;
+        }
+    } else if (strcmp(f->trigger->name, ev->type) != 0) {
+        return;
+    }
+    if (!f->enabled)
+        return;
+    if (f->trigger->match && !f->trigger->match(f->trigger_params, m->event))
+        return;
+    if (!conditions_hold(m, f))
+        return;
+    if (m->p->item.n_runs >= ENGINE_ACK_MAX_RUNS) {
+        log_warn("event matches more than %d workflows; %s not started", ENGINE_ACK_MAX_RUNS, f->name);
+        return;
+    }
+    m->p->runs[m->p->item.n_runs].workflow = f->name;
+    m->p->runs[m->p->item.n_runs].version = version;
+    m->p->item.n_runs++;
+}
+
+/* -------------------------------------------------------------- ingest */
+
+int engine_submit(struct engine *e, const struct engine_event *ev, struct engine_ack *ack, struct idf_err *err)
+{
+    struct pending *p = calloc(1, sizeof *p);
+    struct match_ctx m;
+    char ts[40];
+    int rc = 0;
+
+    memset(&m, 0, sizeof m);
+    memset(ack, 0, sizeof *ack);
+    if (!p)
+        return idf_err_set(err, IDF_ENOMEM, "out of memory");
+    time_format_iso(time_now_ms(), ts, sizeof ts);
+    m.ev = ev;
+    m.p = p;
+    m.ectx = engine__thread_expr();
+    m.event = json_pack("{s:s?,s:s,s:s,s:s,s:s?,s:O}", "id", ev->source_id, "source", ev->source, "type", ev->type,
+                        "time", ts, "connection", ev->connection, "data", ev->data ? ev->data : json_null());
+    if (!m.event || !m.ectx) {
+        rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+        goto out;
+    }
+    engine__wfset_each(e->wfs, match_one, &m);
+    if (ev->workflow && !m.found_named) {
+        rc = idf_err_set(err, IDF_ENOTFOUND, "unknown workflow '%s'", ev->workflow);
+        goto out;
+    }
+    if (ev->workflow && m.named_wrong_trigger) {
+        rc = idf_err_set(err, IDF_EINVAL, "workflow '%s' is not started by a '%s' event", ev->workflow, ev->type);
+        goto out;
+    }
+    p->data_text = json_dumps(m.event, JSON_COMPACT);
+    if (!p->data_text) {
+        rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+        goto out;
+    }
+    p->item.event.source = ev->source;
+    p->item.event.source_id = ev->source_id;
+    p->item.event.type = ev->type;
+    p->item.event.connection = ev->connection;
+    p->item.event.data = p->data_text;
+    p->item.runs = p->runs;
+    p->item.run_ids = p->run_ids;
+
+    pthread_mutex_lock(&e->q_lock);
+    if (e->stopping) {
+        pthread_mutex_unlock(&e->q_lock);
+        rc = idf_err_set(err, IDF_EBUSY, "the server is shutting down");
+        goto out;
+    }
+    if (e->q_tail)
+        e->q_tail->next = p;
+    else
+        e->q_head = p;
+    e->q_tail = p;
+    pthread_cond_signal(&e->q_cond);
+    while (!p->done)
+        pthread_cond_wait(&e->done_cond, &e->q_lock);
+    pthread_mutex_unlock(&e->q_lock);
+
+    if (p->rc) {
+        rc = idf_err_set(err, p->rc, "%s", p->errmsg);
+        goto out;
+    }
+    ack->event_id = p->item.event_id;
+    ack->duplicate = p->item.duplicate;
+    if (!p->item.duplicate) {
+        ack->n_runs = p->item.n_runs;
+        memcpy(ack->run_ids, p->run_ids, sizeof(int64_t) * p->item.n_runs);
+    }
+out:
+    json_decref(m.event);
+    if (p) {
+        free(p->data_text);
+        free(p);
+    }
+    return rc;
+}
+
+static void wake_workers(struct engine *e)
+{
+    pthread_mutex_lock(&e->work_lock);
+    e->work_gen++;
+    pthread_cond_broadcast(&e->work_cond);
+    pthread_mutex_unlock(&e->work_lock);
+}
+
+static void *ingest_main(void *arg)
+{
+    struct engine *e = arg;
+    struct store *st = NULL;
+    struct idf_err err;
+    struct store_ingest_item *items = calloc(ENGINE_INGEST_BATCH, sizeof *items);
+    struct pending *batch[ENGINE_INGEST_BATCH];
+
+    if (!items || store_open(e->db_url, &st, &err)) {
+        log_error("ingest: cannot open the store: %s", items ? err.msg : "out of memory");
+        /* fail every submission from now on */
+    }
+    pthread_mutex_lock(&e->q_lock);
+    for (;;) {
+        size_t n = 0;
+        int rc;
+        bool created = false;
+
+        while (!e->q_head && !e->stopping)
+            pthread_cond_wait(&e->q_cond, &e->q_lock);
+        if (!e->q_head && e->stopping)
+            break;
+        while (e->q_head && n < ENGINE_INGEST_BATCH) {
+            batch[n] = e->q_head;
+            e->q_head = e->q_head->next;
+            n++;
+        }
+        if (!e->q_head)
+            e->q_tail = NULL;
+        pthread_mutex_unlock(&e->q_lock);
+
+        for (size_t i = 0; i < n; i++)
+            items[i] = batch[i]->item;
+        idf_err_clear(&err);
+        rc = st ? store_ingest(st, items, n, &err) : IDF_EDB;
+        if (rc && !st)
+            snprintf(err.msg, sizeof err.msg, "the store is not available");
+        atomic_fetch_add(&e->m_batches, 1);
+
+        pthread_mutex_lock(&e->q_lock);
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->rc = rc;
+            if (rc) {
+                snprintf(batch[i]->errmsg, sizeof batch[i]->errmsg, "could not store the event: %s", err.msg);
+                continue;
+            }
+            batch[i]->item.event_id = items[i].event_id;
+            batch[i]->item.duplicate = items[i].duplicate;
+            atomic_fetch_add(&e->m_events, 1);
+            if (items[i].duplicate) {
+                atomic_fetch_add(&e->m_events_dup, 1);
+            } else if (items[i].n_runs) {
+                atomic_fetch_add(&e->m_runs_created, (long long)items[i].n_runs);
+                created = true;
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            batch[i]->done = true;
+        pthread_cond_broadcast(&e->done_cond);
+        pthread_mutex_unlock(&e->q_lock);
+        if (created)
+            wake_workers(e);
+        pthread_mutex_lock(&e->q_lock);
+    }
+    pthread_mutex_unlock(&e->q_lock);
+    store_close(st);
+    free(items);
+    return NULL;
+}
+
+/* -------------------------------------------------------------- workers */
+
+struct worker_arg {
+    struct engine *e;
+    int index;
+};
+
+static void fail_unloadable(struct store *st, const char *owner, const struct store_run *r, const char *msg)
+{
+    struct store_run_next next;
+    struct idf_err err;
+    memset(&next, 0, sizeof next);
+    next.status = STORE_RUN_FAILED;
+    next.pc = r->pc;
+    next.item = r->item;
+    next.attempt = r->attempt;
+    next.error = msg;
+    if (store_step_commit(st, r->id, owner, time_now_ms(), NULL, &next, &err))
+        log_error("run %lld: could not record failure: %s", (long long)r->id, err.msg);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker_arg *wa = arg;
+    struct engine *e = wa->e;
+    struct exec_env env;
+    struct store *st = NULL;
+    struct http_client *http = NULL;
+    struct idf_err err;
+    struct store_run *runs[ENGINE_CLAIM_BATCH];
+    char owner[300];
+    bool ready = false;
+
+    memset(&env, 0, sizeof env);
+    /* each worker leases under its own owner id: a sibling can never commit
+     * into a run this worker still executes after its lease expired */
+    snprintf(owner, sizeof owner, "%s/w%d", e->node_id, wa->index);
+    free(wa);
+    if (store_open(e->db_url, &st, &err)) {
+        log_error("worker: cannot open the store: %s", err.msg);
+        return NULL;
+    }
+    if (http_client_new(&http)) {
+        log_error("worker: cannot create an http client");
+        store_close(st);
+        return NULL;
+    }
+    env.store = st;
+    env.expr = engine__thread_expr();
+    env.http = http;
+    env.owner = owner;
+    env.lease_ms = e->opts.lease_ms;
+    env.engine = e;
+    atomic_fetch_add(&e->workers_ready, 1);
+    ready = true;
+
+    for (;;) {
+        size_t n = 0;
+        unsigned long gen;
+        int rc;
+
+        pthread_mutex_lock(&e->work_lock);
+        gen = e->work_gen;
+        pthread_mutex_unlock(&e->work_lock);
+        pthread_mutex_lock(&e->q_lock);
+        if (e->stopping) {
+            pthread_mutex_unlock(&e->q_lock);
+            break;
+        }
+        pthread_mutex_unlock(&e->q_lock);
+
+        env.lease_renewed_at = time_now_ms();
+        rc = store_run_claim(st, owner, env.lease_renewed_at, e->opts.lease_ms, ENGINE_CLAIM_BATCH, runs, &n,
+                             &err);
+        if (rc) {
+            log_error("worker: claim failed: %s", err.msg);
+            n = 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const struct flow *f = engine__wfset_get(e->wfs, st, env.expr, runs[i]->workflow, runs[i]->version, &err);
+            struct exec_outcome oc;
+            if (!f) {
+                fail_unloadable(st, owner, runs[i], err.msg);
+            } else if (exec_run(&env, f, runs[i], &oc, &err)) {
+                log_error("run %lld: %s", (long long)runs[i]->id, err.msg);
+            }
+            store_run_free(runs[i]);
+        }
+        if (n == ENGINE_CLAIM_BATCH)
+            continue;
+        if (n > 0)
+            continue; /* there may be more right away */
+        {
+            struct timespec ts;
+            int64_t wait_ms = e->opts.idle_poll_ms;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += wait_ms / 1000;
+            ts.tv_nsec += (wait_ms % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_mutex_lock(&e->work_lock);
+            while (e->work_gen == gen) {
+                if (pthread_cond_timedwait(&e->work_cond, &e->work_lock, &ts) == ETIMEDOUT)
+                    break;
+            }
+            pthread_mutex_unlock(&e->work_lock);
+        }
+    }
+    if (ready)
+        atomic_fetch_sub(&e->workers_ready, 1);
+    exec_env_release(&env);
+    http_client_free(http);
+    store_close(st);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_err *err)
+{
+    struct engine *e = calloc(1, sizeof *e);
+    char host[256];
+    int64_t released = 0;
+    int rc = 0;
+
+    *out = NULL;
+    if (!e)
+        return idf_err_set(err, IDF_ENOMEM, "out of memory");
+    e->opts = *opts;
+    if (e->opts.workers <= 0)
+        e->opts.workers = 4;
+    if (e->opts.workers > ENGINE_MAX_WORKERS)
+        e->opts.workers = ENGINE_MAX_WORKERS;
+    if (e->opts.lease_ms <= 0)
+        e->opts.lease_ms = ENGINE_DEFAULT_LEASE_MS;
+    if (e->opts.idle_poll_ms <= 0)
+        e->opts.idle_poll_ms = 200;
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "idflow");
+    host[sizeof host - 1] = '\0';
+    e->node_id = strdup(opts->node_id ? opts->node_id : host);
+    e->db_url = strdup(opts->db_url);
+    pthread_mutex_init(&e->q_lock, NULL);
+    pthread_cond_init(&e->q_cond, NULL);
+    pthread_cond_init(&e->done_cond, NULL);
+    pthread_mutex_init(&e->work_lock, NULL);
+    pthread_cond_init(&e->work_cond, NULL);
+    if (!e->node_id || !e->db_url) {
+        rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = store_open(e->db_url, &e->store, err);
+    if (rc)
+        goto out;
+    rc = engine__wfset_new(&e->wfs);
+    if (rc)
+        goto out;
+    if (opts->workflows_dir)
+        rc = engine__wfset_load_dir(e->wfs, e->store, engine__thread_expr(), opts->workflows_dir, err);
+    else
+        rc = engine__wfset_load_store(e->wfs, e->store, engine__thread_expr(), err);
+    if (rc)
+        goto out;
+    rc = store_release_leases(e->store, e->node_id, &released);
+    if (rc) {
+        idf_err_set(err, rc, "cannot release the leases of an earlier run of node '%s'", e->node_id);
+        goto out;
+    }
+    if (released)
+        log_info("resuming %lld run(s) left running by an earlier process of node %s", (long long)released,
+                 e->node_id);
+out:
+    if (rc) {
+        engine_free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+int engine_start(struct engine *e, struct idf_err *err)
+{
+    if (pthread_create(&e->ingest_thread, NULL, ingest_main, e) != 0)
+        return idf_err_set(err, IDF_ENOMEM, "cannot start the ingest thread");
+    e->ingest_started = true;
+    for (int i = 0; i < e->opts.workers; i++) {
+        struct worker_arg *wa = malloc(sizeof *wa);
+        if (!wa)
+            return idf_err_set(err, IDF_ENOMEM, "out of memory");
+        wa->e = e;
+        wa->index = i;
+        if (pthread_create(&e->workers[i], NULL, worker_main, wa) != 0) {
+            free(wa);
+            return idf_err_set(err, IDF_ENOMEM, "cannot start worker %d", i);
+        }
+        e->n_workers++;
+    }
+    return 0;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->q_lock);
+    e->stopping = true;
+    pthread_cond_broadcast(&e->q_cond);
+    pthread_mutex_unlock(&e->q_lock);
+    wake_workers(e);
+    for (int i = 0; i < e->n_workers; i++)
+        pthread_join(e->workers[i], NULL);
+    if (e->ingest_started)
+        pthread_join(e->ingest_thread, NULL);
+    engine__wfset_free(e->wfs);
+    store_close(e->store);
+    pthread_mutex_destroy(&e->q_lock);
+    pthread_cond_destroy(&e->q_cond);
+    pthread_cond_destroy(&e->done_cond);
+    pthread_mutex_destroy(&e->work_lock);
+    pthread_cond_destroy(&e->work_cond);
+    free(e->node_id);
+    free(e->db_url);
+    free(e);
+}

@@ -1,0 +1,121 @@
+/* engine.h — the workflow engine: workflow set, event ingestion (dispatch +
+ * group commit), worker threads, and the run executor.
+ *
+ * Life cycle: engine_new() opens the store and loads workflows; engine_start()
+ * starts the ingest thread and N workers; engine_submit() may then be called
+ * from any thread (the HTTP server's); engine_stop() drains and joins. The
+ * executor (exec_run) is also used alone by `idflow run` in the foreground.
+ *
+ * Guarantees (see docs/internals/engine.md): an event is acknowledged only
+ * after it and its runs are durable; a run resumes at the first step whose
+ * result was not recorded; retries, delays and approvals are waiting states
+ * stored with a wake time, never a sleeping worker. */
+#ifndef IDF_ENGINE_ENGINE_H
+#define IDF_ENGINE_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+
+struct flow;
+struct store;
+struct store_run;
+struct expr_ctx;
+struct http_client;
+
+#define ENGINE_MAX_WORKERS 64
+#define ENGINE_DEFAULT_LEASE_MS 60000
+#define ENGINE_INGEST_BATCH 512     /* events committed in one transaction at most */
+#define ENGINE_CLAIM_BATCH 16       /* runs claimed by a worker at once */
+#define ENGINE_MAX_CONNECTORS 16    /* per-thread connector slots */
+
+struct engine_opts {
+    const char *db_url;        /* store URL */
+    const char *workflows_dir; /* NULL: only workflows already in the store */
+    int workers;               /* default 4 */
+    const char *node_id;       /* lease owner id; default "<hostname>" */
+    int64_t lease_ms;          /* default ENGINE_DEFAULT_LEASE_MS */
+    int64_t idle_poll_ms;      /* how often idle workers look for due timers; default 200 */
+};
+
+struct engine;
+
+/* Opens the store, releases leases left by a previous life of this node,
+ * loads and validates the workflow files (an invalid file is an error naming
+ * every problem; nothing is loaded then). Caller frees with engine_free. */
+int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_err *err) IDF_MUST_USE;
+
+/* Starts the ingest thread and the workers. */
+int engine_start(struct engine *e, struct idf_err *err) IDF_MUST_USE;
+
+/* Stops the threads (in-flight steps finish first) and frees. e may be NULL. */
+void engine_free(struct engine *e);
+
+/* One event to ingest. */
+struct engine_event {
+    const char *source;     /* "manual", "okta", ... */
+    const char *source_id;  /* dedup id within the source, or NULL */
+    const char *type;       /* trigger name the event raises ("manual", "okta.user_locked") */
+    const char *connection; /* or NULL */
+    const char *workflow;   /* for "manual": the one workflow to start; NULL = every match */
+    json_t *data;           /* the event's payload (borrowed); becomes .event.data */
+};
+
+#define ENGINE_ACK_MAX_RUNS 64
+
+struct engine_ack {
+    int64_t event_id;
+    bool duplicate;
+    size_t n_runs;
+    int64_t run_ids[ENGINE_ACK_MAX_RUNS];
+};
+
+/* Matches the event against enabled workflows, then stores it and its runs
+ * durably (batched with concurrent submissions into one transaction) and
+ * returns when they are on disk. IDF_ENOTFOUND: the named workflow does not
+ * exist; IDF_EINVAL: it is not started that way. Thread-safe. */
+int engine_submit(struct engine *e, const struct engine_event *ev, struct engine_ack *ack,
+                  struct idf_err *err) IDF_MUST_USE;
+
+/* Prometheus text exposition of the engine's metrics; caller frees. */
+char *engine_metrics(struct engine *e);
+
+/* True once workers run and the store answers. */
+bool engine_ready(struct engine *e);
+
+/* ------------------------------------------------------------ executor */
+
+/* What a thread needs to execute runs. Everything is borrowed. */
+struct exec_env {
+    struct store *store;
+    struct expr_ctx *expr;
+    struct http_client *http;
+    void *slots[ENGINE_MAX_CONNECTORS]; /* per-connector, per-thread caches */
+    const char *owner;                  /* lease owner */
+    int64_t lease_ms;
+    int64_t lease_renewed_at;           /* when the lease was taken or last extended (ms) */
+    bool dry_run;                       /* call no action; print what would be called */
+    FILE *trace;                        /* when set, one line per step outcome */
+    struct engine *engine;              /* for metrics; may be NULL */
+};
+
+struct exec_outcome {
+    char status[16];  /* the run's status afterwards */
+    int64_t wake_at;  /* when status is "waiting" */
+};
+
+/* Executes a claimed run (run->status "running", lease held by env->owner)
+ * step by step, committing each step with the run's next state, until it
+ * finishes or waits. Returns 0 when the run's state was recorded (whatever
+ * the run's outcome), IDF_ESTATE when the lease was lost, another code when
+ * the store failed. */
+int exec_run(struct exec_env *env, const struct flow *f, const struct store_run *run,
+             struct exec_outcome *out, struct idf_err *err) IDF_MUST_USE;
+
+/* Frees per-connector slots of env (call before the thread exits). */
+void exec_env_release(struct exec_env *env);
+
+#endif

@@ -1,0 +1,39 @@
+/* engine_internal.h — shared between the engine's files (private). */
+#ifndef IDF_ENGINE_INTERNAL_H
+#define IDF_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/engine.h"
+
+struct flow;
+
+/* The set of workflows: the current version of each (from the files), plus
+ * older versions loaded on demand for runs that started on them. Guarded by
+ * its own rwlock; flows are immutable and live until engine_free. */
+struct wfset;
+
+int engine__wfset_new(struct wfset **out);
+void engine__wfset_free(struct wfset *ws);
+/* Loads every *.yaml / *.yml in dir, validates all (diagnostics to stderr),
+ * saves new versions in the store. IDF_EINVAL when any file is invalid. */
+int engine__wfset_load_dir(struct wfset *ws, struct store *st, struct expr_ctx *ectx, const char *dir,
+                           struct idf_err *err);
+/* Loads the newest version of every workflow in the store (no files). */
+int engine__wfset_load_store(struct wfset *ws, struct store *st, struct expr_ctx *ectx, struct idf_err *err);
+/* The flow for (name, version), loading it from the store if needed; NULL
+ * when it cannot be found or no longer parses (err says why). Borrowed. */
+const struct flow *engine__wfset_get(struct wfset *ws, struct store *st, struct expr_ctx *ectx, const char *name,
+                                     int64_t version, struct idf_err *err);
+/* Current flows: calls fn for each (name, version, flow, enabled) under the read lock. */
+typedef void (*wfset_each_fn)(void *ud, const struct flow *f, int64_t version);
+void engine__wfset_each(struct wfset *ws, wfset_each_fn fn, void *ud);
+
+/* Metrics (engine.c). */
+void engine__count_step(struct engine *e, const char *step_status, const char *run_status);
+
+/* The calling thread's expression context (created on first use, freed at thread exit). */
+struct expr_ctx *engine__thread_expr(void);
+
+#endif

@@ -1,0 +1,518 @@
+/* exec.c — executes one claimed run, step by step (see exec_run in engine.h).
+ *
+ * The run's durable state is (pc, item, attempt, context): pc is the next
+ * step, item the next foreach item, attempt the attempts already made of
+ * that step/item, and context a JSON object
+ *     {"steps": {id: output}, "vars": {...},
+ *      "foreach": {id: {"items": [...], "outputs": [...]}},
+ *      "wait_until": ms}
+ * Every step outcome is committed together with the next state in one
+ * store transaction (store_step_commit), so after a crash the run resumes at
+ * the first step whose result was not recorded. Waiting (retry backoff,
+ * delay, approval) is a stored state with a wake time: the worker returns.
+ *
+ * Called on worker threads (and by `idflow run`); uses only the env given. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connectors/connector.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/engine.h"
+#include "engine/engine_internal.h"
+#include "expr/expr.h"
+#include "flow/flow.h"
+#include "store/store.h"
+
+#define EXEC_APPROVAL_DEFAULT_MS (7LL * 24 * 3600 * 1000)
+#define EXEC_MAX_OUTPUT_TEXT (1u << 20) /* a step output larger than this is truncated in history */
+
+struct exec_state {
+    struct exec_env *env;
+    const struct flow *f;
+    const struct store_run *run;
+    json_t *event;   /* parsed run->event */
+    json_t *ctx;     /* context, owned */
+    int pc, item, attempt;
+};
+
+static char *dump(const json_t *v)
+{
+    return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
+
+/* The jq input {event, steps, vars, run, workflow[, item/<as>]}. */
+static json_t *jq_input(struct exec_state *st, const json_t *item, const char *as)
+{
+    json_t *in = json_object();
+    json_t *run = json_object();
+    json_t *wf = json_object();
+
+    json_object_set(in, "event", st->event);
+    json_object_set(in, "steps", json_object_get(st->ctx, "steps"));
+    json_object_set(in, "vars", json_object_get(st->ctx, "vars"));
+    json_object_set_new(run, "id", json_integer(st->run->id));
+    json_object_set_new(run, "attempt", json_integer(st->attempt + 1));
+    json_object_set_new(in, "run", run);
+    json_object_set_new(wf, "name", json_string(st->f->name));
+    json_object_set_new(wf, "version", json_integer(st->run->version));
+    json_object_set_new(in, "workflow", wf);
+    if (item) {
+        json_object_set(in, "item", (json_t *)item);
+        if (as && strcmp(as, "item") != 0)
+            json_object_set(in, as, (json_t *)item);
+    }
+    return in;
+}
+
+static void trace(struct exec_state *st, const struct flow_step *s, int item, const char *what,
+                  const char *detail)
+{
+    FILE *t = st->env->trace;
+    if (!t)
+        return;
+    if (item >= 0)
+        fprintf(t, "  %-24s [%d] %-10s %s\n", s->id, item, what, detail ? detail : "");
+    else
+        fprintf(t, "  %-24s %-14s %s\n", s->id, what, detail ? detail : "");
+    fflush(t);
+}
+
+/* Commits a step record and the next run state. */
+static int commit(struct exec_state *st, const struct flow_step *s, int item, const char *step_status,
+                  int attempts, const json_t *input, const json_t *output, const json_t *error,
+                  int64_t started, const char *run_status, int64_t wake_at, const char *run_error,
+                  const char *approval_msg, struct idf_err *err)
+{
+    struct store_step_rec rec;
+    struct store_run_next next;
+    char *in_text = NULL, *out_text = NULL, *err_text = NULL, *ctx_text = NULL;
+    json_t *red_in = NULL, *red_out = NULL;
+    int64_t now = time_now_ms();
+    int rc;
+
+    if (s) {
+        red_in = input ? log_redact(input) : NULL;
+        red_out = output ? log_redact(output) : NULL;
+        in_text = dump(red_in);
+        out_text = dump(red_out);
+        if (out_text && strlen(out_text) > EXEC_MAX_OUTPUT_TEXT) {
+            free(out_text);
+            out_text = strdup("{\"truncated\":true}");
+        }
+        err_text = dump(error);
+        memset(&rec, 0, sizeof rec);
+        rec.index = (int)(s - st->f->steps);
+        rec.step_id = s->id;
+        rec.item = item;
+        rec.status = step_status;
+        rec.attempts = attempts;
+        rec.input = in_text;
+        rec.output = out_text;
+        rec.error = err_text;
+        rec.started_at = started;
+        rec.finished_at = strcmp(step_status, STORE_STEP_WAITING) == 0 ? 0 : now;
+    }
+    ctx_text = dump(st->ctx);
+    memset(&next, 0, sizeof next);
+    next.status = run_status;
+    next.pc = st->pc;
+    next.item = st->item;
+    next.attempt = st->attempt;
+    next.context = ctx_text;
+    next.wake_at = wake_at;
+    next.error = run_error;
+    if (approval_msg) {
+        next.approval_step_id = s->id;
+        next.approval_message = approval_msg;
+    }
+    rc = store_step_commit(st->env->store, st->run->id, st->env->owner, now, s ? &rec : NULL, &next, err);
+    if (rc == 0 && st->env->engine)
+        engine__count_step(st->env->engine, s ? step_status : NULL, run_status);
+    free(in_text);
+    free(out_text);
+    free(err_text);
+    free(ctx_text);
+    json_decref(red_in);
+    json_decref(red_out);
+    return rc;
+}
+
+static json_t *error_obj(const char *message, const json_t *detail)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "message", json_string(message));
+    if (detail)
+        json_object_set(e, "detail", (json_t *)detail);
+    return e;
+}
+
+/* Records `output` as the result of step s (item `item`, or -1) and advances. */
+static void record_output(struct exec_state *st, const struct flow_step *s, int item, json_t *output)
+{
+    json_t *steps = json_object_get(st->ctx, "steps");
+    if (item >= 0) {
+        json_t *fe = json_object_get(json_object_get(st->ctx, "foreach"), s->id);
+        json_array_append(json_object_get(fe, "outputs"), output ? output : json_null());
+        st->item++;
+    } else {
+        json_object_set(steps, s->id, output ? output : json_null());
+        st->pc++;
+        st->item = 0;
+    }
+    st->attempt = 0;
+}
+
+/* Finishes a foreach step: outputs array becomes steps.<id>. */
+static void finish_foreach(struct exec_state *st, const struct flow_step *s)
+{
+    json_t *foreach = json_object_get(st->ctx, "foreach");
+    json_t *fe = json_object_get(foreach, s->id);
+    json_object_set(json_object_get(st->ctx, "steps"), s->id, json_object_get(fe, "outputs"));
+    json_object_del(foreach, s->id);
+    st->pc++;
+    st->item = 0;
+    st->attempt = 0;
+}
+
+/* A step failed with message/detail. Decides retry / continue / fail and commits. */
+static int on_failure(struct exec_state *st, const struct flow_step *s, int item, const json_t *input,
+                      const char *message, const json_t *detail, bool retryable, int64_t retry_after_ms,
+                      int64_t started, struct exec_outcome *out, bool *stop, struct idf_err *err)
+{
+    int attempts = st->attempt + 1;
+    json_t *e = error_obj(message, detail);
+    int rc;
+
+    json_object_set_new(e, "retryable", json_boolean(retryable));
+    if (retryable && attempts < s->retry_max) {
+        int64_t delay = time_backoff_ms(attempts, s->retry_backoff_ms, s->retry_max_delay_ms);
+        int64_t wake;
+        if (retry_after_ms > delay)
+            delay = retry_after_ms;
+        wake = time_now_ms() + delay;
+        st->attempt = attempts;
+        trace(st, s, item, "retrying", message);
+        rc = commit(st, s, item, STORE_STEP_RETRYING, attempts, input, NULL, e, started,
+                    STORE_RUN_WAITING, wake, NULL, NULL, err);
+        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
+        out->wake_at = wake;
+        *stop = true;
+    } else if (s->continue_on_error) {
+        json_t *o = json_object();
+        json_object_set(o, "error", e);
+        trace(st, s, item, "failed", message);
+        record_output(st, s, item, o);
+        json_decref(o);
+        rc = commit(st, s, item, STORE_STEP_FAILED, attempts, input, NULL, e, started, STORE_RUN_RUNNING,
+                    0, NULL, NULL, err);
+    } else {
+        char run_err[1200];
+        snprintf(run_err, sizeof run_err, "step '%s' failed: %s", s->id, message);
+        trace(st, s, item, "failed", message);
+        rc = commit(st, s, item, STORE_STEP_FAILED, attempts, input, NULL, e, started, STORE_RUN_FAILED,
+                    0, run_err, NULL, err);
+        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_FAILED);
+        *stop = true;
+    }
+    json_decref(e);
+    return rc;
+}
+
+/* delay and approval: the first visit stores wait_until and a waiting state;
+ * later visits (woken by the timer or a decision) finish or wait again. */
+static int wait_step(struct exec_state *st, const struct flow_step *s, int item, const json_t *params,
+                     int64_t started, struct exec_outcome *out, bool *stop, struct idf_err *err)
+{
+    bool approval = s->action->kind == CONN_K_APPROVAL;
+    json_t *until_v = json_object_get(st->ctx, "wait_until");
+    const json_t *dur_v = json_object_get(params, approval ? "timeout" : "duration");
+    int64_t now = time_now_ms();
+    int64_t dur = approval ? EXEC_APPROVAL_DEFAULT_MS : 0;
+    const int attempts = st->attempt + 1;
+    json_t *o = NULL;
+    int rc = 0;
+
+    if (json_is_integer(dur_v))
+        dur = json_integer_value(dur_v) * 1000;
+    else if (json_is_string(dur_v) && time_parse_duration(json_string_value(dur_v), &dur))
+        return on_failure(st, s, item, params, "invalid duration", NULL, false, 0, started, out, stop, err);
+
+    if (st->env->dry_run) {
+        trace(st, s, item, approval ? "would wait for approval" : "would wait", NULL);
+        o = json_pack("{s:b}", "dry_run", 1);
+        record_output(st, s, item, o);
+        rc = commit(st, s, item, STORE_STEP_SUCCEEDED, 1, params, o, NULL, started, STORE_RUN_RUNNING, 0, NULL,
+                    NULL, err);
+        json_decref(o);
+        return rc;
+    }
+    if (!until_v) {
+        int64_t until = now + dur;
+        json_object_set_new(st->ctx, "wait_until", json_integer(until));
+        trace(st, s, item, "waiting", approval ? "for approval" : NULL);
+        rc = commit(st, s, item, STORE_STEP_WAITING, st->attempt + 1, params, NULL, NULL, started,
+                    STORE_RUN_WAITING, until, NULL,
+                    approval ? (json_string_value(json_object_get(params, "message"))
+                                    ? json_string_value(json_object_get(params, "message"))
+                                    : "approval requested")
+                             : NULL,
+                    err);
+        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
+        out->wake_at = until;
+        *stop = true;
+        return rc;
+    }
+    if (approval) {
+        char *status = NULL, *actor = NULL;
+        int arc = store_approval_get(st->env->store, st->run->id, s->id, &status, &actor);
+        if (arc == 0 && strcmp(status, "approved") == 0) {
+            o = json_pack("{s:b,s:s?}", "approved", 1, "actor", actor);
+        } else if (arc == 0 && strcmp(status, "rejected") == 0) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "rejected by %s", actor ? actor : "an approver");
+            json_object_del(st->ctx, "wait_until");
+            free(status);
+            free(actor);
+            return on_failure(st, s, item, params, msg, NULL, false, 0, started, out, stop, err);
+        }
+        free(status);
+        free(actor);
+    } else if (now >= json_integer_value(until_v)) {
+        o = json_pack("{s:I}", "waited_ms", (json_int_t)dur);
+    }
+    if (!o && now >= json_integer_value(until_v)) {
+        json_object_del(st->ctx, "wait_until");
+        return on_failure(st, s, item, params, "approval timed out", NULL, false, 0, started, out, stop, err);
+    }
+    if (!o) { /* woken early: wait again */
+        rc = commit(st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_WAITING, json_integer_value(until_v),
+                    NULL, NULL, err);
+        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
+        out->wake_at = json_integer_value(until_v);
+        *stop = true;
+        return rc;
+    }
+    json_object_del(st->ctx, "wait_until");
+    trace(st, s, item, approval ? "approved" : "succeeded", NULL);
+    record_output(st, s, item, o);
+    rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, o, NULL, started, STORE_RUN_RUNNING,
+                0, NULL, NULL, err);
+    json_decref(o);
+    return rc;
+}
+
+/* Runs one step (or one foreach item). Sets *stop when the run waits or ends. */
+static int run_step(struct exec_state *st, const struct flow_step *s, struct exec_outcome *out, bool *stop,
+                    struct idf_err *err)
+{
+    struct idf_err e2;
+    json_t *input = NULL, *params = NULL, *item_v = NULL, *items = NULL;
+    int item = -1;
+    int64_t started = time_now_ms();
+    const int attempts = st->attempt + 1; /* this attempt, counted from 1 (record_output resets st->attempt) */
+    int rc = 0;
+
+    idf_err_clear(&e2);
+    /* if: evaluated once, before the first attempt of the step */
+    if (s->if_expr && st->item == 0 && st->attempt == 0 &&
+        !json_object_get(json_object_get(st->ctx, "foreach"), s->id)) {
+        bool yes = false;
+        input = jq_input(st, NULL, NULL);
+        if (expr_truthy(st->env->expr, s->if_expr, input, &yes, &e2)) {
+            rc = on_failure(st, s, -1, NULL, e2.msg, NULL, false, 0, started, out, stop, err);
+            goto out;
+        }
+        if (!yes) {
+            trace(st, s, -1, "skipped", "if: false");
+            record_output(st, s, -1, NULL);
+            rc = commit(st, s, -1, STORE_STEP_SKIPPED, 0, NULL, NULL, NULL, started, STORE_RUN_RUNNING, 0,
+                        NULL, NULL, err);
+            goto out;
+        }
+        json_decref(input);
+        input = NULL;
+    }
+    if (s->foreach_expr) {
+        json_t *foreach = json_object_get(st->ctx, "foreach");
+        json_t *fe = json_object_get(foreach, s->id);
+        if (!fe) {
+            json_t *tmpl = json_string(s->foreach_expr);
+            input = jq_input(st, NULL, NULL);
+            rc = expr_render(st->env->expr, tmpl, input, &items, &e2);
+            json_decref(tmpl);
+            json_decref(input);
+            input = NULL;
+            if (rc || !json_is_array(items)) {
+                char msg[1100];
+                snprintf(msg, sizeof msg, "foreach: %s", rc ? e2.msg : "the expression must give an array");
+                rc = on_failure(st, s, -1, NULL, msg, NULL, false, 0, started, out, stop, err);
+                goto out;
+            }
+            fe = json_object();
+            json_object_set(fe, "items", items);
+            json_object_set_new(fe, "outputs", json_array());
+            json_object_set_new(foreach, s->id, fe);
+        }
+        items = json_incref(json_object_get(fe, "items"));
+        if ((size_t)st->item >= json_array_size(items)) {
+            finish_foreach(st, s);
+            trace(st, s, -1, "done", NULL);
+            rc = commit(st, NULL, -1, NULL, 0, NULL, NULL, NULL, started, STORE_RUN_RUNNING, 0, NULL, NULL, err);
+            goto out;
+        }
+        item = st->item;
+        item_v = json_incref(json_array_get(items, (size_t)item));
+    }
+
+    input = jq_input(st, item_v, s->as);
+    if (expr_render(st->env->expr, s->with, input, &params, &e2)) {
+        rc = on_failure(st, s, item, NULL, e2.msg, NULL, false, 0, started, out, stop, err);
+        goto out;
+    }
+    if (s->action->kind != CONN_K_SET && conn_params_check(s->action, params, &e2)) {
+        rc = on_failure(st, s, item, params, e2.msg, NULL, false, 0, started, out, stop, err);
+        goto out;
+    }
+
+    switch (s->action->kind) {
+    case CONN_K_SET: {
+        json_t *vars = json_object_get(st->ctx, "vars");
+        json_object_update(vars, params);
+        trace(st, s, item, "succeeded", NULL);
+        record_output(st, s, item, params);
+        rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, params, NULL, started,
+                    STORE_RUN_RUNNING, 0, NULL, NULL, err);
+        break;
+    }
+    case CONN_K_FAIL:
+        rc = on_failure(st, s, item, params, json_string_value(json_object_get(params, "message")), NULL,
+                        false, 0, started, out, stop, err);
+        break;
+    case CONN_K_DELAY:
+    case CONN_K_APPROVAL:
+        rc = wait_step(st, s, item, params, started, out, stop, err);
+        break;
+    case CONN_K_ACTION:
+    default: {
+        struct conn_result res;
+        struct conn_call call;
+        const struct connector *owner = registry_action_owner(s->action);
+        int idx = registry_connector_index(owner);
+
+        memset(&res, 0, sizeof res);
+        if (st->env->dry_run) {
+            char *p = dump(log_redact(params));
+            if (st->env->trace)
+                fprintf(st->env->trace, "  %-24s would call %s %s\n", s->id, s->action->name, p ? p : "{}");
+            free(p);
+            res.output = json_pack("{s:b,s:s}", "dry_run", 1, "action", s->action->name);
+            record_output(st, s, item, res.output);
+            rc = commit(st, s, item, STORE_STEP_SUCCEEDED, 1, params, res.output, NULL, started,
+                        STORE_RUN_RUNNING, 0, NULL, NULL, err);
+            json_decref(res.output);
+            break;
+        }
+        memset(&call, 0, sizeof call);
+        call.http = st->env->http;
+        call.run_id = st->run->id;
+        call.step_id = s->id;
+        call.attempt = st->attempt + 1;
+        call.allow_http = st->f->allow_http;
+        call.timeout_ms = s->timeout_ms;
+        call.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &st->env->slots[idx] : NULL;
+        if (s->action->fn(&call, params, &res) == 0) {
+            trace(st, s, item, "succeeded", NULL);
+            record_output(st, s, item, res.output);
+            rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, res.output, NULL, started,
+                        STORE_RUN_RUNNING, 0, NULL, NULL, err);
+        } else {
+            rc = on_failure(st, s, item, params, res.message[0] ? res.message : "action failed", res.detail,
+                            res.retryable, res.retry_after_ms, started, out, stop, err);
+        }
+        json_decref(res.output);
+        json_decref(res.detail);
+        break;
+    }
+    }
+out:
+    json_decref(input);
+    json_decref(params);
+    json_decref(item_v);
+    json_decref(items);
+    return rc;
+}
+
+int exec_run(struct exec_env *env, const struct flow *f, const struct store_run *run, struct exec_outcome *out,
+             struct idf_err *err)
+{
+    struct exec_state st;
+    struct idf_err e2;
+    json_t *input = NULL;
+    bool stop = false;
+    int rc = 0;
+
+    memset(&st, 0, sizeof st);
+    memset(out, 0, sizeof *out);
+    snprintf(out->status, sizeof out->status, "%s", STORE_RUN_RUNNING);
+    st.env = env;
+    st.f = f;
+    st.run = run;
+    st.pc = run->pc;
+    st.item = run->item;
+    st.attempt = run->attempt;
+    st.event = run->event ? json_loads(run->event, JSON_DECODE_ANY, NULL) : NULL;
+    if (!st.event)
+        st.event = json_object();
+    st.ctx = run->context ? json_loads(run->context, 0, NULL) : NULL;
+    idf_err_clear(&e2);
+    if (!st.ctx) {
+        json_t *vars = NULL;
+        st.ctx = json_pack("{s:{},s:{},s:{}}", "steps", "vars", "foreach");
+        if (f->vars && json_object_size(f->vars)) {
+            input = jq_input(&st, NULL, NULL);
+            if (expr_render(env->expr, f->vars, input, &vars, &e2)) {
+                char msg[1200];
+                snprintf(msg, sizeof msg, "vars: %s", e2.msg);
+                rc = commit(&st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_FAILED, 0, msg, NULL, err);
+                snprintf(out->status, sizeof out->status, "%s", STORE_RUN_FAILED);
+                goto out;
+            }
+            json_object_set_new(st.ctx, "vars", vars);
+        }
+    }
+    while (!stop && st.pc < (int)f->n_steps) {
+        int64_t now = time_now_ms();
+        if (env->lease_ms > 0 && now - env->lease_renewed_at > env->lease_ms / 3) {
+            rc = store_run_renew(env->store, run->id, env->owner, now + env->lease_ms);
+            if (rc) {
+                idf_err_set(err, rc, "run %lld: lease lost", (long long)run->id);
+                goto out;
+            }
+            env->lease_renewed_at = now;
+        }
+        rc = run_step(&st, &f->steps[st.pc], out, &stop, err);
+        if (rc)
+            goto out;
+    }
+    if (!stop) {
+        rc = commit(&st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_SUCCEEDED, 0, NULL, NULL, err);
+        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_SUCCEEDED);
+    }
+out:
+    json_decref(input);
+    json_decref(st.event);
+    json_decref(st.ctx);
+    return rc;
+}
+
+void exec_env_release(struct exec_env *env)
+{
+    for (int i = 0; connector_table[i] && i < ENGINE_MAX_CONNECTORS; i++) {
+        if (env->slots[i] && connector_table[i]->thread_slot_free)
+            connector_table[i]->thread_slot_free(env->slots[i]);
+        env->slots[i] = NULL;
+    }
+}

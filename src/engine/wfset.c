@@ -1,0 +1,260 @@
+/* wfset.c — the engine's set of workflows (see engine_internal.h).
+ *
+ * Invariant: `cur` holds the current version of each workflow name, at most
+ * one entry per name; `old` holds older versions loaded for runs that began
+ * on them. Entries are never removed before engine__wfset_free, so borrowed
+ * flow pointers stay valid for the engine's life. Any thread; `lock` guards
+ * both arrays. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "engine/engine_internal.h"
+#include "flow/flow.h"
+#include "store/store.h"
+
+#define WFSET_MAX 1024 /* workflows in one directory */
+
+struct wf_entry {
+    struct flow *flow;
+    int64_t version;
+};
+
+struct wfset {
+    pthread_rwlock_t lock;
+    struct wf_entry *cur; /* guarded by lock */
+    size_t n_cur;
+    struct wf_entry *old; /* guarded by lock */
+    size_t n_old;
+};
+
+int engine__wfset_new(struct wfset **out)
+{
+    struct wfset *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return IDF_ENOMEM;
+    pthread_rwlock_init(&ws->lock, NULL);
+    *out = ws;
+    return 0;
+}
+
+void engine__wfset_free(struct wfset *ws)
+{
+    if (!ws)
+        return;
+    for (size_t i = 0; i < ws->n_cur; i++)
+        flow_free(ws->cur[i].flow);
+    for (size_t i = 0; i < ws->n_old; i++)
+        flow_free(ws->old[i].flow);
+    free(ws->cur);
+    free(ws->old);
+    pthread_rwlock_destroy(&ws->lock);
+    free(ws);
+}
+
+static int has_yaml_ext(const char *n)
+{
+    size_t l = strlen(n);
+    return (l > 5 && strcmp(n + l - 5, ".yaml") == 0) || (l > 4 && strcmp(n + l - 4, ".yml") == 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_entry(struct wf_entry **arr, size_t *n, struct flow *f, int64_t version)
+{
+    struct wf_entry *p = realloc(*arr, (*n + 1) * sizeof **arr);
+    if (!p)
+        return IDF_ENOMEM;
+    *arr = p;
+    p[*n].flow = f;
+    p[*n].version = version;
+    (*n)++;
+    return 0;
+}
+
+int engine__wfset_load_dir(struct wfset *ws, struct store *st, struct expr_ctx *ectx, const char *dir,
+                           struct idf_err *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char *names[WFSET_MAX];
+    struct flow *flows[WFSET_MAX];
+    size_t n = 0, bad = 0;
+    int rc = 0;
+
+    memset(flows, 0, sizeof flows);
+    if (!d)
+        return idf_err_set(err, IDF_ENOTFOUND, "cannot open workflows directory '%s'", dir);
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || !has_yaml_ext(de->d_name))
+            continue;
+        if (n == WFSET_MAX) {
+            closedir(d);
+            for (size_t i = 0; i < n; i++)
+                free(names[i]);
+            return idf_err_set(err, IDF_ETOOBIG, "more than %d workflow files in '%s'", WFSET_MAX, dir);
+        }
+        if (asprintf(&names[n], "%s/%s", dir, de->d_name) < 0) {
+            closedir(d);
+            for (size_t i = 0; i < n; i++)
+                free(names[i]);
+            return IDF_ENOMEM;
+        }
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], cmp_str);
+
+    for (size_t i = 0; i < n; i++) {
+        struct flow_diags *diags = calloc(1, sizeof *diags);
+        if (!diags) {
+            rc = IDF_ENOMEM;
+            goto out;
+        }
+        if (flow_load_file(names[i], ectx, &flows[i], diags)) {
+            flow_diags_print(names[i], diags, stderr);
+            bad++;
+        }
+        free(diags);
+    }
+    for (size_t i = 0; i < n && !bad; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(flows[i]->name, flows[j]->name) == 0) {
+                fprintf(stderr, "%s: workflow name '%s' is also used by %s\n", names[i], flows[i]->name, names[j]);
+                bad++;
+            }
+        }
+    }
+    if (bad) {
+        rc = idf_err_set(err, IDF_EINVAL, "%zu workflow file(s) in '%s' are invalid; nothing was loaded", bad, dir);
+        goto out;
+    }
+    pthread_rwlock_wrlock(&ws->lock);
+    for (size_t i = 0; i < n; i++) {
+        int64_t version = 0;
+        bool created = false;
+        rc = store_workflow_save(st, flows[i]->name, flows[i]->source, flows[i]->hash, &version, &created, err);
+        if (rc == 0 && !flows[i]->enabled)
+            rc = store_workflow_set_enabled(st, flows[i]->name, false);
+        if (rc == 0)
+            rc = add_entry(&ws->cur, &ws->n_cur, flows[i], version);
+        if (rc) {
+            pthread_rwlock_unlock(&ws->lock);
+            goto out;
+        }
+        log_info("loaded workflow %s version %lld%s", flows[i]->name, (long long)version,
+                 created ? " (new version)" : "");
+        flows[i] = NULL;
+    }
+    pthread_rwlock_unlock(&ws->lock);
+out:
+    for (size_t i = 0; i < n; i++) {
+        flow_free(flows[i]);
+        free(names[i]);
+    }
+    return rc;
+}
+
+int engine__wfset_load_store(struct wfset *ws, struct store *st, struct expr_ctx *ectx, struct idf_err *err)
+{
+    json_t *list = NULL;
+    size_t i;
+    json_t *w;
+    int rc = store_workflow_list(st, &list);
+
+    if (rc)
+        return idf_err_set(err, rc, "cannot list workflows in the store");
+    json_array_foreach(list, i, w)
+    {
+        const char *name = json_string_value(json_object_get(w, "name"));
+        int64_t version = json_integer_value(json_object_get(w, "version"));
+        const struct flow *f = engine__wfset_get(ws, st, ectx, name, version, err);
+        if (!f) {
+            log_warn("workflow %s version %lld no longer loads: %s", name, (long long)version, err->msg);
+            continue;
+        }
+        pthread_rwlock_wrlock(&ws->lock);
+        /* move it from old to cur */
+        for (size_t j = 0; j < ws->n_old; j++) {
+            if (ws->old[j].flow == f) {
+                rc = add_entry(&ws->cur, &ws->n_cur, ws->old[j].flow, version);
+                if (rc == 0) {
+                    ws->old[j] = ws->old[ws->n_old - 1];
+                    ws->n_old--;
+                }
+                break;
+            }
+        }
+        pthread_rwlock_unlock(&ws->lock);
+        if (rc)
+            break;
+    }
+    json_decref(list);
+    return rc;
+}
+
+static const struct flow *find(struct wf_entry *arr, size_t n, const char *name, int64_t version)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (arr[i].version == version && strcmp(arr[i].flow->name, name) == 0)
+            return arr[i].flow;
+    }
+    return NULL;
+}
+
+const struct flow *engine__wfset_get(struct wfset *ws, struct store *st, struct expr_ctx *ectx, const char *name,
+                                     int64_t version, struct idf_err *err)
+{
+    const struct flow *f;
+    struct flow *nf = NULL;
+    struct flow_diags *diags = NULL;
+    char *src = NULL;
+    int64_t got = 0;
+
+    pthread_rwlock_rdlock(&ws->lock);
+    f = find(ws->cur, ws->n_cur, name, version);
+    if (!f)
+        f = find(ws->old, ws->n_old, name, version);
+    pthread_rwlock_unlock(&ws->lock);
+    if (f)
+        return f;
+
+    if (store_workflow_source(st, name, version, &src, &got)) {
+        idf_err_set(err, IDF_ENOTFOUND, "workflow %s version %lld is not in the store", name, (long long)version);
+        return NULL;
+    }
+    diags = calloc(1, sizeof *diags);
+    if (!diags || flow_parse(name, src, strlen(src), ectx, &nf, diags)) {
+        idf_err_set(err, IDF_EINVAL, "workflow %s version %lld no longer validates%s%s", name, (long long)version,
+                    diags && diags->n ? ": " : "", diags && diags->n ? diags->items[0].msg : "");
+        free(diags);
+        free(src);
+        return NULL;
+    }
+    free(diags);
+    free(src);
+    free(nf->name);
+    nf->name = strdup(name);
+    pthread_rwlock_wrlock(&ws->lock);
+    f = find(ws->old, ws->n_old, name, version);
+    if (!f && add_entry(&ws->old, &ws->n_old, nf, version) == 0) {
+        f = nf;
+        nf = NULL;
+    }
+    pthread_rwlock_unlock(&ws->lock);
+    flow_free(nf);
+    return f;
+}
+
+void engine__wfset_each(struct wfset *ws, wfset_each_fn fn, void *ud)
+{
+    pthread_rwlock_rdlock(&ws->lock);
+    for (size_t i = 0; i < ws->n_cur; i++)
+        fn(ud, ws->cur[i].flow, ws->cur[i].version);
+    pthread_rwlock_unlock(&ws->lock);
+}

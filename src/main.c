@@ -1,0 +1,90 @@
+/* main.c — the idflow command line: parses the subcommand and dispatches to
+ * src/cli/. Sets up logging from the environment before anything else; no
+ * other global state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+
+int sandbox_main(int argc, char **argv);
+
+static const char usage[] =
+    "idflow " IDFLOW_VERSION " — workflows for IT identity operations (Okta + HappyFox)\n"
+    "\n"
+    "usage: idflow COMMAND [OPTIONS]\n"
+    "\n"
+    "  serve    [--config FILE] [--db URL] [--listen ADDR:PORT] [--workflows DIR] [--workers N]\n"
+    "           run the engine and the HTTP API (defaults: --db sqlite:idflow.db\n"
+    "           --listen 127.0.0.1:8080 --workflows ./workflows)\n"
+    "  validate FILE...            check workflow files; every error as file:line:column: message\n"
+    "  run      FILE --event EVENT.json [--dry-run] [--db URL]\n"
+    "           one run in the foreground (--dry-run calls nothing and prints what it would call)\n"
+    "  runs     [--status S] [--workflow NAME] [--limit N] [--json] [--db URL]\n"
+    "  show     RUN [--json] [--db URL]    a run with each step's input, output and error\n"
+    "  rerun    RUN [--db URL]             start a failed run again from its failed step\n"
+    "  approve  RUN [--comment TEXT]      approve the run's pending approval step\n"
+    "  reject   RUN [--comment TEXT]      reject it (the step fails)\n"
+    "  sandbox  [--listen ADDR:PORT] [--seed FILE] [--token T] [--faults SPEC] [--rate-limit N]\n"
+    "           the local Okta + HappyFox emulator\n"
+    "  connect  okta|happyfox NAME ...  store a connection (secrets sealed); --test re-checks one\n"
+    "  connections                  list connections (never their secrets)\n"
+    "  catalogue [--markdown]       every trigger and action with its parameters\n"
+    "  migrate  [--db URL]          create or upgrade the database schema\n"
+    "  version                      print the version\n"
+    "  help                         this text\n"
+    "\n"
+    "Exit status: 0 ok, 1 the thing asked failed, 2 usage error.\n"
+    "Settings: idflow.yaml (or --config FILE), overridden by IDFLOW_* variables, then by flags.\n";
+
+int main(int argc, char **argv)
+{
+    const char *cmd;
+    const char *lvl = getenv("IDFLOW_LOG_LEVEL");
+    enum log_level level;
+
+    if (lvl && log_level_parse(lvl, &level) == 0)
+        log_set_level(level);
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    cmd = argv[1];
+    argc--;
+    argv++;
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("idflow %s\n", IDFLOW_VERSION);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "serve"))
+        return cli_serve(argc, argv);
+    if (!strcmp(cmd, "validate"))
+        return cli_validate(argc, argv);
+    if (!strcmp(cmd, "run"))
+        return cli_run(argc, argv);
+    if (!strcmp(cmd, "runs"))
+        return cli_runs(argc, argv);
+    if (!strcmp(cmd, "show"))
+        return cli_show(argc, argv);
+    if (!strcmp(cmd, "rerun"))
+        return cli_rerun(argc, argv);
+    if (!strcmp(cmd, "approve") || !strcmp(cmd, "reject"))
+        return cli_decide(argc, argv);
+    if (!strcmp(cmd, "sandbox"))
+        return sandbox_main(argc, argv);
+    if (!strcmp(cmd, "catalogue") || !strcmp(cmd, "catalog"))
+        return cli_catalogue(argc, argv);
+    if (!strcmp(cmd, "connect"))
+        return cli_connect(argc, argv);
+    if (!strcmp(cmd, "connections"))
+        return cli_connections(argc, argv);
+    if (!strcmp(cmd, "migrate"))
+        return cli_migrate(argc, argv);
+    fprintf(stderr, "idflow: unknown command '%s' (try: idflow help)\n", cmd);
+    return CLI_USAGE;
+}

@@ -1,0 +1,133 @@
+/* http.h — the HTTP server (libmicrohttpd) and client (libcurl) wrappers.
+ *
+ * Server: one listener with a thread pool; the whole request body is read
+ * (up to a cap) before the handler is called, so handlers see a complete
+ * request and fill a response. Handlers run on the server's threads and must
+ * be thread-safe.
+ *
+ * Client: one `struct http_client` per thread (it reuses one CURL easy handle,
+ * so connections are kept alive); never shared between threads. */
+#ifndef IDF_NET_HTTP_H
+#define IDF_NET_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+/* ---------------------------------------------------------------- server */
+
+#define HTTP_MAX_HEADERS 64
+#define HTTP_MAX_URL 8192
+
+struct http_req {
+    const char *method;   /* "GET", "POST", ... */
+    const char *path;     /* decoded path without the query ("/api/v1/users/a%40b" stays raw: see raw_path) */
+    const char *raw_path; /* the path as sent, percent-encoding kept */
+    const char *query;    /* raw query string after '?', "" when none */
+    const char *body;     /* NUL-terminated body, "" when none */
+    size_t body_len;
+    bool has_content_length; /* the request carried Content-Length (or a chunked body) */
+    const char *remote;   /* peer address as text */
+    void *impl;           /* private to http_server.c */
+};
+
+struct http_resp {
+    int status;        /* default 200 */
+    struct buf body;   /* capped at BUF_CAP_HTTP_RESPONSE */
+    char *headers[HTTP_MAX_HEADERS]; /* "Name: value" strings, owned */
+    int n_headers;
+    const char *content_type; /* static string; default "application/json" */
+    int64_t delay_ms;  /* >0: the server waits this long before answering (sandbox latency) */
+    bool drop;         /* true: close the connection without answering (sandbox faults) */
+};
+
+/* Request accessors. Returned strings are borrowed, valid during the handler. */
+const char *http_req_header(const struct http_req *req, const char *name); /* case-insensitive, NULL when absent */
+
+/* Calls fn(ud, name, value) for every request header in the order received
+ * (names as sent); stops early when fn returns false. Strings are borrowed,
+ * valid during the handler. */
+void http_req_each_header(const struct http_req *req, bool (*fn)(void *ud, const char *name, const char *value),
+                          void *ud);
+
+/* Returns the decoded value of a query parameter (first occurrence), or NULL.
+ * The returned string is owned by the request (freed after the handler). */
+const char *http_req_query(const struct http_req *req, const char *name);
+
+/* Response helpers. */
+int http_resp_header(struct http_resp *resp, const char *name, const char *value) IDF_MUST_USE;
+/* Sets status and a JSON body; steals body (may be NULL for an empty body). */
+void http_resp_json(struct http_resp *resp, int status, json_t *body);
+/* Sets status and a text body with the given content type (static string). */
+void http_resp_text(struct http_resp *resp, int status, const char *content_type, const char *text);
+
+typedef void (*http_handler_fn)(void *ud, const struct http_req *req, struct http_resp *resp);
+
+struct http_server_opts {
+    const char *addr;      /* "127.0.0.1", "::1", "0.0.0.0" */
+    int port;              /* 0 = pick a free port (read it back with http_server_port) */
+    size_t max_body;       /* bodies above this get 413 before the handler runs */
+    int threads;           /* thread-pool size, default 8 */
+    http_handler_fn handler;
+    void *ud;              /* passed to the handler, borrowed */
+};
+
+struct http_server;
+
+/* Starts listening. On error nothing is left running and err says why
+ * (e.g. the port is taken). Caller stops with http_server_stop. */
+int http_server_start(const struct http_server_opts *opts, struct http_server **out,
+                      struct idf_err *err) IDF_MUST_USE;
+int http_server_port(const struct http_server *srv);
+/* Stops accepting, waits for handlers to finish, frees. srv may be NULL. */
+void http_server_stop(struct http_server *srv);
+
+/* ---------------------------------------------------------------- client */
+
+struct http_client;
+
+struct http_request {
+    const char *method;          /* "GET", "POST", "PUT", "DELETE", "PATCH" */
+    const char *url;
+    const char *const *headers;  /* NULL-terminated "Name: value" list, may be NULL */
+    const char *body;            /* may be NULL: then POST/PUT send Content-Length: 0 */
+    size_t body_len;
+    int64_t timeout_ms;          /* whole request; 0 = 30 s */
+    int64_t connect_timeout_ms;  /* 0 = 10 s */
+    size_t max_response;         /* 0 = BUF_CAP_HTTP_RESPONSE */
+    bool https_only;             /* refuse http:// unless the host is loopback */
+};
+
+struct http_response {
+    long status;
+    struct buf body;
+    json_t *headers; /* object: lower-cased header name -> string (last value wins) */
+};
+
+/* Creates a client for the calling thread. Caller frees with http_client_free. */
+int http_client_new(struct http_client **out) IDF_MUST_USE;
+void http_client_free(struct http_client *c);
+
+/* Sets the User-Agent for later requests (default "idflow/<version>"). */
+void http_client_set_user_agent(struct http_client *c, const char *ua);
+
+/* Performs one request; never follows redirects. On success (any HTTP status)
+ * fills *resp, which the caller frees with http_response_free. On a network
+ * failure (DNS, connect, reset, timeout) returns IDF_EIO or IDF_ETIMEOUT, a
+ * too-large response IDF_ETOOBIG, a refused plain-http URL IDF_EDENIED; *resp
+ * is then empty (safe to free). */
+int http_client_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
+                   struct idf_err *err) IDF_MUST_USE;
+void http_response_free(struct http_response *resp);
+
+/* True when the URL's host is 127.0.0.0/8, ::1 or "localhost". */
+bool http_url_is_loopback(const char *url);
+
+/* Percent-encodes s for use in a path segment or query value; caller frees. */
+char *http_urlencode(const char *s);
+
+#endif

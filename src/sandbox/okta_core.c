@@ -1,0 +1,379 @@
+/* okta_core.c — the Okta half's entry points: init/free/dump, and one
+ * request's way through authentication, rate limits and routing.
+ *
+ * A request under /api/v1/ goes: request id → concurrency and bucket budget
+ * (X-Rate-Limit-* on every answer) → 411 for a body-less POST/PUT without
+ * Content-Length → credentials (SSWS token or OAuth bearer token; 401
+ * E0000011 otherwise) → route → the scope the route needs (403 E0000006) →
+ * handler → the events the request caused go to the event hooks as one
+ * batch. /oauth2/v1/token skips credentials (it is how a service app gets
+ * them).
+ *
+ * Called on HTTP server threads with sb->lock held. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "sandbox/okta_internal.h"
+
+typedef void (*route_fn)(struct okta_ctx *c);
+
+struct route {
+    const char *method;
+    const char *pattern; /* segments after /api/v1/, '*' = any one segment */
+    route_fn fn;
+    const char *scope;   /* "okta.users": + ".read" for GET, ".manage" otherwise */
+};
+
+static void users_replace(struct okta_ctx *c) { okta__users_update(c, true); }
+static void users_update(struct okta_ctx *c) { okta__users_update(c, false); }
+
+static const struct route routes[] = {
+    {"GET", "users", okta__users_list, "okta.users"},
+    {"POST", "users", okta__users_create, "okta.users"},
+    {"GET", "users/*", okta__users_get, "okta.users"},
+    {"POST", "users/*", users_update, "okta.users"},
+    {"PUT", "users/*", users_replace, "okta.users"},
+    {"DELETE", "users/*", okta__users_delete, "okta.users"},
+    {"POST", "users/*/lifecycle/*", okta__lifecycle, "okta.users"},
+    {"DELETE", "users/*/sessions", okta__sessions_clear, "okta.users"},
+    {"GET", "users/*/groups", okta__users_groups, "okta.users"},
+    {"GET", "users/*/appLinks", okta__users_app_links, "okta.users"},
+    {"GET", "groups", okta__groups_list, "okta.groups"},
+    {"GET", "groups/*", okta__groups_get, "okta.groups"},
+    {"GET", "groups/*/users", okta__groups_members, "okta.groups"},
+    {"PUT", "groups/*/users/*", okta__groups_add_member, "okta.groups"},
+    {"DELETE", "groups/*/users/*", okta__groups_remove_member, "okta.groups"},
+    {"GET", "apps", okta__apps_list, "okta.apps"},
+    {"GET", "apps/*", okta__apps_get, "okta.apps"},
+    {"GET", "apps/*/users", okta__apps_users, "okta.apps"},
+    {"POST", "apps/*/users", okta__apps_assign, "okta.apps"},
+    {"GET", "apps/*/users/*", okta__apps_get_user, "okta.apps"},
+    {"DELETE", "apps/*/users/*", okta__apps_unassign, "okta.apps"},
+    {"GET", "logs", okta__logs_list, "okta.logs"},
+    {"GET", "eventHooks", okta__hooks_list, "okta.eventHooks"},
+    {"POST", "eventHooks", okta__hooks_create, "okta.eventHooks"},
+    {"GET", "eventHooks/*", okta__hooks_get, "okta.eventHooks"},
+    {"PUT", "eventHooks/*", okta__hooks_replace, "okta.eventHooks"},
+    {"DELETE", "eventHooks/*", okta__hooks_delete, "okta.eventHooks"},
+    {"POST", "eventHooks/*/lifecycle/*", okta__hooks_lifecycle, "okta.eventHooks"},
+};
+
+/* ------------------------------------------------------------ context */
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = tolower(ch);
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* Splits the raw path after the prefix into decoded segments. A segment
+ * that is too long, or too many of them, leaves nseg = -1 (no route). */
+static void split_path(struct okta_ctx *c, const char *rest)
+{
+    c->nseg = 0;
+    while (*rest == '/')
+        rest++;
+    while (*rest) {
+        size_t len = strcspn(rest, "/");
+        char *s = c->nseg < OKTA_MAX_PATH_SEGS && len < OKTA_MAX_SEG_LEN ? malloc(len + 1) : NULL, *w = s;
+        if (!s) { /* too many or too long segments: no route matches */
+            for (int i = 0; i < c->nseg; i++)
+                free(c->seg[i]);
+            c->nseg = -1;
+            return;
+        }
+        for (size_t i = 0; i < len; i++) {
+            int h, l;
+            if (rest[i] == '%' && i + 2 < len && (h = hexval(rest[i + 1])) >= 0 &&
+                (l = hexval(rest[i + 2])) >= 0) {
+                *w++ = (char)(h * 16 + l);
+                i += 2;
+            } else {
+                *w++ = rest[i];
+            }
+        }
+        *w = '\0';
+        c->seg[c->nseg++] = s;
+        rest += len;
+        while (*rest == '/')
+            rest++;
+    }
+}
+
+void okta__ctx_init(struct okta_ctx *c, struct sandbox *sb, const struct http_req *req, struct http_resp *resp,
+                    const char *path_after)
+{
+    memset(c, 0, sizeof *c);
+    c->sb = sb;
+    c->o = sb->okta;
+    c->req = req;
+    c->resp = resp;
+    memcpy(c->request_id, "req", 3);
+    okta__rand_alnum(c->request_id + 3, 22);
+    const char *host = req ? http_req_header(req, "Host") : NULL;
+    if (host && strlen(host) < 200 && !strpbrk(host, " <>\"\r\n"))
+        snprintf(c->base, sizeof c->base, "http://%s", host);
+    else
+        snprintf(c->base, sizeof c->base, "http://%s:%d", sb->opts.addr ? sb->opts.addr : "127.0.0.1",
+                 sandbox_port(sb));
+    c->ua = req ? http_req_header(req, "User-Agent") : NULL;
+    c->ip = req ? req->remote : NULL;
+    if (path_after)
+        split_path(c, path_after);
+}
+
+void okta__ctx_free(struct okta_ctx *c)
+{
+    for (int i = 0; i < c->nseg; i++)
+        free(c->seg[i]);
+    json_decref(c->actor);
+    json_decref(c->body);
+    json_decref(c->events);
+    memset(c, 0, sizeof *c);
+}
+
+void okta__ctx_flush_events(struct okta_ctx *c)
+{
+    if (c->events && json_array_size(c->events) > 0)
+        okta__hooks_deliver(c, c->events);
+    json_decref(c->events);
+    c->events = NULL;
+}
+
+/* ------------------------------------------------------ credentials */
+
+/* The LogActor of the admin who owns the API token. */
+static json_t *token_actor(struct sbx_okta *o)
+{
+    const char *uid = json_string_value(json_object_get(o->org, "apiTokenUserId"));
+    json_t *u = okta__find_id(o->users, uid);
+    if (!u)
+        return json_pack("{s:s, s:s, s:s, s:s}", "id", uid ? uid : "00u0000000000000api0", "type", "User",
+                         "alternateId", "api-token-owner", "displayName", "API Token Owner");
+    char name[256];
+    okta__user_display(u, name, sizeof name);
+    return json_pack("{s:s, s:s, s:s, s:s}", "id", json_string_value(json_object_get(u, "id")), "type", "User",
+                     "alternateId", json_string_value(json_object_get(json_object_get(u, "profile"), "login")),
+                     "displayName", name);
+}
+
+/* Constant-time comparison of two NUL-terminated strings. */
+static bool secret_eq(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++)
+        d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return d == 0;
+}
+
+/* Fills the caller's identity; false after answering 401. */
+static bool authenticate(struct okta_ctx *c)
+{
+    const char *auth = http_req_header(c->req, "Authorization");
+    const char *tok = c->sb->opts.token ? c->sb->opts.token : "sandbox-okta-token";
+    if (auth && strncasecmp(auth, "SSWS ", 5) == 0 && secret_eq(auth + 5, tok)) {
+        c->actor = token_actor(c->o);
+        snprintf(c->token_id, sizeof c->token_id, "%s",
+                 json_string_value(json_object_get(c->o->org, "apiTokenId")) ?: "00Tsandbox000000000");
+        return true;
+    }
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        const json_t *scopes = okta__oauth_lookup(c, auth + 7);
+        if (scopes) {
+            c->scopes = scopes;
+            return true;
+        }
+        okta__header(c, "WWW-Authenticate", "Bearer error=\"invalid_token\", "
+                                            "error_description=\"The token is not valid.\"");
+    }
+    okta__error(c, 401, "E0000011", "Invalid token provided", NULL);
+    return false;
+}
+
+/* ------------------------------------------------------------ routes */
+
+static bool pattern_match(const char *pattern, char *const *seg, int nseg)
+{
+    int i = 0;
+    const char *p = pattern;
+    while (*p) {
+        size_t len = strcspn(p, "/");
+        if (i >= nseg)
+            return false;
+        if (!(len == 1 && *p == '*') && (strlen(seg[i]) != len || strncmp(seg[i], p, len) != 0))
+            return false;
+        i++;
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    return i == nseg;
+}
+
+static void dispatch(struct okta_ctx *c)
+{
+    const struct route *hit = NULL;
+    bool other_method = false;
+    for (size_t i = 0; c->nseg >= 0 && i < sizeof routes / sizeof routes[0]; i++) {
+        if (!pattern_match(routes[i].pattern, c->seg, c->nseg))
+            continue;
+        if (strcmp(routes[i].method, c->req->method) == 0) {
+            hit = &routes[i];
+            break;
+        }
+        other_method = true;
+    }
+    if (!hit) {
+        if (other_method)
+            okta__error(c, 405, "E0000022", "The endpoint does not support the provided HTTP method", NULL);
+        else
+            okta__not_found(c, c->req->path, "Page");
+        return;
+    }
+    if (c->scopes) {
+        char need[64];
+        snprintf(need, sizeof need, "%s.%s", hit->scope, strcmp(c->req->method, "GET") == 0 ? "read" : "manage");
+        if (!okta__scope_allows(c->scopes, need)) {
+            char h[160];
+            snprintf(h, sizeof h, "Bearer error=\"insufficient_scope\", scope=\"%s\"", need);
+            okta__header(c, "WWW-Authenticate", h);
+            okta__error(c, 403, "E0000006", "You do not have permission to perform the requested action", NULL);
+            return;
+        }
+    }
+    hit->fn(c);
+}
+
+bool sbx__okta_handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
+{
+    const char *path = req->raw_path;
+    bool api = strcmp(path, "/api/v1") == 0 || strncmp(path, "/api/v1/", 8) == 0;
+    bool oauth = strcmp(path, "/oauth2/v1/token") == 0;
+    if (!api && !oauth && strncmp(path, "/oauth2/", 8) != 0)
+        return false;
+    struct okta_ctx c;
+    okta__ctx_init(&c, sb, req, resp, api ? path + 7 : NULL);
+    okta__users_tick(c.o);
+    okta__header(&c, "X-Okta-Request-Id", c.request_id);
+    if (!okta__rate_check(&c, okta__bucket_for(req->method, c.seg, c.nseg > 0 ? c.nseg : 0, !api)))
+        goto out;
+    if ((strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) && !req->has_content_length) {
+        http_resp_text(resp, 411, "text/html", "<html><body><h1>411 Length Required</h1></body></html>\n");
+        goto out;
+    }
+    if (!api) {
+        if (oauth && strcmp(req->method, "POST") == 0)
+            okta__oauth_token(&c);
+        else
+            okta__not_found(&c, req->path, "Page");
+        goto out;
+    }
+    if (!authenticate(&c))
+        goto out;
+    dispatch(&c);
+    okta__ctx_flush_events(&c);
+out:
+    okta__ctx_free(&c);
+    return true;
+}
+
+bool sbx__okta_admin(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
+{
+    const char *pfx = "/_sandbox/okta";
+    size_t n = strlen(pfx);
+    if (strncmp(req->raw_path, pfx, n) != 0 || (req->raw_path[n] && req->raw_path[n] != '/'))
+        return false;
+    struct okta_ctx c;
+    okta__ctx_init(&c, sb, req, resp, req->raw_path + n);
+    okta__users_tick(c.o);
+    okta__header(&c, "X-Okta-Request-Id", c.request_id);
+    if (!okta__admin(&c, req->raw_path + n))
+        okta__not_found(&c, req->path, "Page");
+    okta__ctx_flush_events(&c);
+    okta__ctx_free(&c);
+    return true;
+}
+
+/* ----------------------------------------------------- init and dump */
+
+int sbx__okta_init(struct sandbox *sb, const json_t *seed, struct sbx_okta **out, struct idf_err *err)
+{
+    *out = NULL;
+    struct sbx_okta *o = calloc(1, sizeof *o);
+    if (!o)
+        return idf_err_set(err, IDF_ENOMEM, "out of memory");
+    o->users = json_array();
+    o->groups = json_array();
+    o->apps = json_array();
+    o->logs = json_array();
+    o->hooks = json_array();
+    o->tokens = json_array();
+    o->jtis = json_array();
+    o->org = json_object();
+    o->rate_override = sb->opts.rate_limit;
+    o->concurrency_limit = OKTA_DEFAULT_CONCURRENCY;
+    o->lockout_attempts = OKTA_DEFAULT_LOCKOUT;
+    okta__rate_reset(o);
+    int rc = okta__seed_load(sb, o, seed, err);
+    if (rc != 0) {
+        sbx__okta_free(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+void sbx__okta_free(struct sbx_okta *o)
+{
+    if (!o)
+        return;
+    json_decref(o->org);
+    json_decref(o->users);
+    json_decref(o->groups);
+    json_decref(o->apps);
+    json_decref(o->logs);
+    json_decref(o->hooks);
+    json_decref(o->tokens);
+    json_decref(o->jtis);
+    free(o);
+}
+
+json_t *sbx__okta_dump(struct sandbox *sb)
+{
+    struct sbx_okta *o = sb->okta;
+    if (!o)
+        return json_null();
+    json_t *hooks = json_deep_copy(o->hooks);
+    size_t i;
+    json_t *h;
+    json_array_foreach(hooks, i, h)
+    {
+        json_t *s = json_object_get(h, "_sbx");
+        if (json_object_get(s, "authValue"))
+            json_object_set_new(s, "authValue", json_string("[redacted]"));
+    }
+    json_t *tokens = json_array();
+    json_array_foreach(o->tokens, i, h)
+    {
+        json_array_append_new(tokens, json_pack("{s:O, s:O, s:O}", "clientId", json_object_get(h, "clientId"),
+                                                "scopes", json_object_get(h, "scopes"), "expMs",
+                                                json_object_get(h, "expMs")));
+    }
+    json_t *buckets = json_object();
+    for (int b = 0; b < OKTA_B_COUNT; b++)
+        json_object_set_new(buckets, okta__bucket_name(b),
+                            json_pack("{s:i, s:i, s:I}", "limit", o->buckets[b].limit, "used", o->buckets[b].used,
+                                      "resetMs", (json_int_t)o->buckets[b].reset_ms));
+    return json_pack("{s:O, s:O, s:O, s:O, s:i, s:o, s:o, s:o, s:{s:i, s:i, s:I}}", "org", o->org, "users",
+                     o->users, "groups", o->groups, "apps", o->apps, "logEvents", (int)json_array_size(o->logs),
+                     "eventHooks", hooks, "tokens", tokens, "rateLimits", buckets, "settings",
+                     "concurrencyLimit", o->concurrency_limit, "lockoutAttempts", o->lockout_attempts,
+                     "activationDelayMs", (json_int_t)o->activation_ms);
+}

@@ -1,0 +1,475 @@
+/* okta_oauth.c — OAuth 2.0 for Okta service apps: POST /oauth2/v1/token
+ * (client credentials with a private_key_jwt assertion) and the bearer
+ * tokens it issues, checked per endpoint scope.
+ *
+ * The assertion is verified as Okta's org authorization server does: RS256/
+ * RS384/RS512 or ES256/ES384/ES512 against the public JWK registered on the
+ * service app ("_sbx.jwks", picked by `kid`), iss = sub = client_id, aud =
+ * the token endpoint URL, exp in the future and at most one hour ahead, a
+ * `jti` not seen before. Requested scopes must all be granted to the app.
+ * Access tokens are opaque random strings valid for one hour (Okta issues
+ * JWTs; clients must treat them as opaque). Errors use the OAuth shape
+ * {"error", "error_description"}: 401 invalid_client, 400 invalid_request,
+ * unsupported_grant_type, invalid_scope.
+ *
+ * Called with sb->lock held. Uses OpenSSL's libcrypto (libsodium has no RSA). */
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+#include "sandbox/okta_internal.h"
+
+#define OAUTH_MAX_FIELD 8192      /* one form field */
+#define OAUTH_MAX_SCOPES 32
+#define OAUTH_SKEW_S 60
+#define JWT_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+static void oauth_error(struct okta_ctx *c, int status, const char *error, const char *desc)
+{
+    okta__header(c, "Cache-Control", "no-store");
+    okta__header(c, "Pragma", "no-cache");
+    okta__json(c, status, json_pack("{s:s, s:s}", "error", error, "error_description", desc));
+}
+
+/* ---------------------------------------------------------- decoding */
+
+static int b64val(int ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '-' || ch == '+')
+        return 62;
+    if (ch == '_' || ch == '/')
+        return 63;
+    return -1;
+}
+
+/* Decodes base64url (padding optional) of len bytes; caller frees. */
+static unsigned char *b64url_decode(const char *s, size_t len, size_t *out_len)
+{
+    while (len > 0 && s[len - 1] == '=')
+        len--;
+    unsigned char *out = malloc(len * 3 / 4 + 3);
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64val((unsigned char)s[i]);
+        if (v < 0) {
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    *out_len = o;
+    return out;
+}
+
+static json_t *b64url_json(const char *s, size_t len)
+{
+    size_t n;
+    unsigned char *raw = b64url_decode(s, len, &n);
+    json_t *j = raw ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
+    free(raw);
+    return j;
+}
+
+/* Percent-decodes a form value in place ('+' is a space). */
+static void form_decode(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (*r == '+') {
+            *w++ = ' ';
+        } else if (*r == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2])) {
+            char hex[3] = {r[1], r[2], 0};
+            *w++ = (char)strtol(hex, NULL, 16);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+/* Parses an application/x-www-form-urlencoded body into an object. */
+static json_t *parse_form(const char *body, size_t len)
+{
+    json_t *f = json_object();
+    const char *p = body, *end = body + len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        size_t n = amp ? (size_t)(amp - p) : (size_t)(end - p);
+        if (n > 0 && n < OAUTH_MAX_FIELD) {
+            char *pair = strndup(p, n), *eq = pair ? strchr(pair, '=') : NULL;
+            if (eq) {
+                *eq = '\0';
+                form_decode(pair);
+                form_decode(eq + 1);
+                if (!json_object_get(f, pair))
+                    json_object_set_new(f, pair, json_string(eq + 1));
+            }
+            free(pair);
+        }
+        p += n + 1;
+    }
+    return f;
+}
+
+/* ---------------------------------------------------------- keys */
+
+static BIGNUM *jwk_bn(const json_t *jwk, const char *k)
+{
+    const char *s = json_string_value(json_object_get(jwk, k));
+    size_t n;
+    unsigned char *raw = s ? b64url_decode(s, strlen(s), &n) : NULL;
+    BIGNUM *bn = raw ? BN_bin2bn(raw, (int)n, NULL) : NULL;
+    free(raw);
+    return bn;
+}
+
+/* A public EVP_PKEY from a JWK (RSA or EC P-256/384/521); NULL otherwise. */
+static EVP_PKEY *jwk_key(const json_t *jwk)
+{
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    EVP_PKEY *pkey = NULL;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    BIGNUM *n = NULL, *e = NULL;
+    unsigned char *x = NULL, *y = NULL, pub[1 + 2 * 66];
+    if (!bld || !kty)
+        goto out;
+    if (strcmp(kty, "RSA") == 0) {
+        n = jwk_bn(jwk, "n");
+        e = jwk_bn(jwk, "e");
+        if (!n || !e || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+            !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+            goto out;
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    } else if (strcmp(kty, "EC") == 0) {
+        const char *crv = json_string_value(json_object_get(jwk, "crv")), *group = NULL;
+        const char *xs = json_string_value(json_object_get(jwk, "x")), *ys = json_string_value(json_object_get(jwk, "y"));
+        size_t want = 0, xl = 0, yl = 0;
+        if (crv && strcmp(crv, "P-256") == 0)
+            group = "prime256v1", want = 32;
+        else if (crv && strcmp(crv, "P-384") == 0)
+            group = "secp384r1", want = 48;
+        else if (crv && strcmp(crv, "P-521") == 0)
+            group = "secp521r1", want = 66;
+        if (!group || !xs || !ys || !(x = b64url_decode(xs, strlen(xs), &xl)) ||
+            !(y = b64url_decode(ys, strlen(ys), &yl)) || xl != want || yl != want)
+            goto out;
+        pub[0] = 0x04;
+        memcpy(pub + 1, x, want);
+        memcpy(pub + 1 + want, y, want);
+        if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
+            !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * want))
+            goto out;
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    } else {
+        goto out;
+    }
+    params = OSSL_PARAM_BLD_to_param(bld);
+    if (!ctx || !params || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+        pkey = NULL;
+out:
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    BN_free(n);
+    BN_free(e);
+    free(x);
+    free(y);
+    return pkey;
+}
+
+/* Verifies sig over data with the JWK for alg. */
+static bool jws_verify(const json_t *jwk, const char *alg, const unsigned char *data, size_t dlen,
+                       const unsigned char *sig, size_t slen)
+{
+    const EVP_MD *md = NULL;
+    bool ec = alg[0] == 'E';
+    size_t coord = 0;
+    if (strcmp(alg + 2, "256") == 0)
+        md = EVP_sha256(), coord = 32;
+    else if (strcmp(alg + 2, "384") == 0)
+        md = EVP_sha384(), coord = 48;
+    else if (strcmp(alg + 2, "512") == 0)
+        md = EVP_sha512(), coord = 66;
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    if (!md || !kty || strcmp(kty, ec ? "EC" : "RSA") != 0)
+        return false;
+    EVP_PKEY *pkey = jwk_key(jwk);
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    unsigned char *der = NULL;
+    ECDSA_SIG *es = NULL;
+    bool ok = false;
+    if (!pkey || !mctx)
+        goto out;
+    if (ec) { /* JWS carries r||s; OpenSSL wants DER */
+        if (slen != 2 * coord)
+            goto out;
+        es = ECDSA_SIG_new();
+        BIGNUM *r = BN_bin2bn(sig, (int)coord, NULL), *s = BN_bin2bn(sig + coord, (int)coord, NULL);
+        if (!es || !r || !s || !ECDSA_SIG_set0(es, r, s)) {
+            BN_free(r);
+            BN_free(s);
+            goto out;
+        }
+        int dl = i2d_ECDSA_SIG(es, &der);
+        if (dl <= 0)
+            goto out;
+        sig = der;
+        slen = (size_t)dl;
+    }
+    ok = EVP_DigestVerifyInit(mctx, NULL, md, NULL, pkey) == 1 && EVP_DigestVerify(mctx, sig, slen, data, dlen) == 1;
+out:
+    OPENSSL_free(der);
+    ECDSA_SIG_free(es);
+    EVP_MD_CTX_free(mctx);
+    EVP_PKEY_free(pkey);
+    return ok;
+}
+
+/* ---------------------------------------------------------- token */
+
+static json_t *find_client(struct sbx_okta *o, const char *client_id)
+{
+    size_t i;
+    json_t *app;
+    json_array_foreach(o->apps, i, app)
+    {
+        const char *cid = json_string_value(
+            json_object_get(json_object_get(json_object_get(app, "credentials"), "oauthClient"), "client_id"));
+        if (cid && strcmp(cid, client_id) == 0)
+            return app;
+    }
+    return NULL;
+}
+
+/* Checks the assertion; returns the client app or NULL after answering. */
+static json_t *check_assertion(struct okta_ctx *c, const char *jwt)
+{
+    const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    json_t *hdr = NULL, *claims = NULL, *app = NULL;
+    unsigned char *sig = NULL;
+    size_t slen = 0;
+    const char *why = "The client_assertion is not a valid JWT.";
+    if (!d1 || !d2 || strchr(d2 + 1, '.'))
+        goto fail;
+    hdr = b64url_json(jwt, (size_t)(d1 - jwt));
+    claims = b64url_json(d1 + 1, (size_t)(d2 - d1 - 1));
+    sig = b64url_decode(d2 + 1, strlen(d2 + 1), &slen);
+    if (!json_is_object(hdr) || !json_is_object(claims) || !sig)
+        goto fail;
+    const char *alg = json_string_value(json_object_get(hdr, "alg"));
+    const char *kid = json_string_value(json_object_get(hdr, "kid"));
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    const char *aud = json_string_value(json_object_get(claims, "aud"));
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    json_t *exp = json_object_get(claims, "exp");
+    if (!alg || strlen(alg) != 5 || (strncmp(alg, "RS", 2) != 0 && strncmp(alg, "ES", 2) != 0)) {
+        why = "The client_assertion signature algorithm is not supported (RS256/384/512, ES256/384/512).";
+        goto fail;
+    }
+    why = "The client_id in the client_assertion is invalid.";
+    if (!iss || !(app = find_client(c->o, iss)))
+        goto fail;
+    if (!sub || strcmp(sub, iss) != 0) {
+        why = "The 'sub' claim of the client_assertion must equal the client_id.";
+        goto fail;
+    }
+    char want[320], org_aud[320];
+    snprintf(want, sizeof want, "%s/oauth2/v1/token", c->base);
+    snprintf(org_aud, sizeof org_aud, "%s/oauth2/v1/token", json_string_value(json_object_get(c->o->org, "url")) ?: "-");
+    if (!aud || (strcmp(aud, want) != 0 && strcmp(aud, org_aud) != 0)) {
+        why = "The audience claim for client_assertion must be the endpoint invoked for the request.";
+        goto fail;
+    }
+    int64_t now = time_now_ms() / 1000;
+    if (!json_is_integer(exp) || json_integer_value(exp) <= now - OAUTH_SKEW_S) {
+        why = "The client_assertion token is expired.";
+        goto fail;
+    }
+    if (json_integer_value(exp) > now + 3600 + OAUTH_SKEW_S) {
+        why = "The client_assertion token has an expiration too far in the future.";
+        goto fail;
+    }
+    bool verified = false;
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(json_object_get(json_object_get(app, "_sbx"), "jwks"), "keys"), i, k)
+    {
+        const char *kk = json_string_value(json_object_get(k, "kid"));
+        if (kid && kk && strcmp(kid, kk) != 0)
+            continue;
+        if (jws_verify(k, alg, (const unsigned char *)jwt, (size_t)(d2 - jwt), sig, slen)) {
+            verified = true;
+            break;
+        }
+    }
+    if (!verified) {
+        why = "The client_assertion signature is invalid.";
+        goto fail;
+    }
+    json_array_foreach(c->o->jtis, i, k)
+    {
+        if (jti && strcmp(json_string_value(k) ?: "", jti) == 0) {
+            why = "The client_assertion token has already been used.";
+            goto fail;
+        }
+    }
+    if (jti) {
+        json_array_append_new(c->o->jtis, json_string(jti));
+        if (json_array_size(c->o->jtis) > OKTA_MAX_JTIS)
+            json_array_remove(c->o->jtis, 0);
+    }
+    if (strcmp(json_string_value(json_object_get(app, "status")) ?: "", "ACTIVE") != 0) {
+        why = "The client is not active.";
+        goto fail;
+    }
+    json_decref(hdr);
+    json_decref(claims);
+    free(sig);
+    return app;
+fail:
+    json_decref(hdr);
+    json_decref(claims);
+    free(sig);
+    oauth_error(c, 401, "invalid_client", why);
+    return NULL;
+}
+
+void okta__oauth_token(struct okta_ctx *c)
+{
+    json_t *form = parse_form(c->req->body, c->req->body_len);
+    const char *grant = json_string_value(json_object_get(form, "grant_type"));
+    const char *scope = json_string_value(json_object_get(form, "scope"));
+    const char *atype = json_string_value(json_object_get(form, "client_assertion_type"));
+    const char *assertion = json_string_value(json_object_get(form, "client_assertion"));
+    json_t *app = NULL, *scopes = NULL;
+    if (!grant) {
+        oauth_error(c, 400, "invalid_request", "The request is missing a required parameter: grant_type.");
+        goto out;
+    }
+    if (strcmp(grant, "client_credentials") != 0) {
+        oauth_error(c, 400, "unsupported_grant_type",
+                    "The authorization grant type is not supported by the authorization server.");
+        goto out;
+    }
+    if (!atype || strcmp(atype, JWT_ASSERTION_TYPE) != 0 || !assertion) {
+        oauth_error(c, 401, "invalid_client",
+                    "Client authentication failed: service apps must use private_key_jwt (client_assertion).");
+        goto out;
+    }
+    if (!(app = check_assertion(c, assertion)))
+        goto out;
+    if (!scope || !*scope) {
+        oauth_error(c, 400, "invalid_scope", "The authorization server requires a scope for client_credentials.");
+        goto out;
+    }
+    scopes = json_array();
+    const json_t *granted = json_object_get(json_object_get(app, "_sbx"), "scopes");
+    char *copy = strdup(scope), *save = NULL;
+    bool bad = copy == NULL;
+    for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save)) {
+        bool ok = false;
+        size_t i;
+        json_t *g;
+        json_array_foreach(granted, i, g)
+        {
+            if (strcmp(json_string_value(g) ?: "", t) == 0)
+                ok = true;
+        }
+        if (!ok || json_array_size(scopes) >= OAUTH_MAX_SCOPES)
+            bad = true;
+        else
+            json_array_append_new(scopes, json_string(t));
+    }
+    free(copy);
+    if (bad) {
+        oauth_error(c, 400, "invalid_scope", "One or more scopes are not configured for the authorization server "
+                                             "resource.");
+        goto out;
+    }
+    /* Drop expired tokens; keep the table under its cap. */
+    int64_t now = time_now_ms();
+    for (size_t i = json_array_size(c->o->tokens); i-- > 0;)
+        if (json_integer_value(json_object_get(json_array_get(c->o->tokens, i), "expMs")) <= now)
+            json_array_remove(c->o->tokens, i);
+    while (json_array_size(c->o->tokens) >= OKTA_MAX_TOKENS)
+        json_array_remove(c->o->tokens, 0);
+    char tok[64];
+    okta__rand_alnum(tok, 48);
+    const char *cid = json_string_value(
+        json_object_get(json_object_get(json_object_get(app, "credentials"), "oauthClient"), "client_id"));
+    json_array_append_new(c->o->tokens, json_pack("{s:s, s:s, s:O, s:I}", "token", tok, "clientId", cid, "scopes",
+                                                  scopes, "expMs", (json_int_t)(now + OKTA_TOKEN_LIFETIME_S * 1000)));
+    okta__header(c, "Cache-Control", "no-store");
+    okta__header(c, "Pragma", "no-cache");
+    okta__json(c, 200, json_pack("{s:s, s:i, s:s, s:s}", "token_type", "Bearer", "expires_in", OKTA_TOKEN_LIFETIME_S,
+                                 "access_token", tok, "scope", scope));
+out:
+    json_decref(scopes);
+    json_decref(form);
+}
+
+const json_t *okta__oauth_lookup(struct okta_ctx *c, const char *token)
+{
+    size_t i;
+    json_t *t;
+    int64_t now = time_now_ms();
+    json_array_foreach(c->o->tokens, i, t)
+    {
+        if (strcmp(json_string_value(json_object_get(t, "token")) ?: "", token) != 0)
+            continue;
+        if (json_integer_value(json_object_get(t, "expMs")) <= now)
+            return NULL;
+        const char *cid = json_string_value(json_object_get(t, "clientId"));
+        json_t *app = find_client(c->o, cid ? cid : "");
+        json_decref(c->actor);
+        c->actor = json_pack("{s:s, s:s, s:s, s:s}", "id", cid ? cid : "", "type", "PublicClientApp", "alternateId",
+                             cid ? cid : "", "displayName", json_string_value(json_object_get(app, "label")) ?: "");
+        return json_object_get(t, "scopes");
+    }
+    return NULL;
+}
+
+bool okta__scope_allows(const json_t *scopes, const char *need)
+{
+    size_t i, n = strlen(need);
+    json_t *s;
+    bool read = n > 5 && strcmp(need + n - 5, ".read") == 0;
+    json_array_foreach(scopes, i, s)
+    {
+        const char *v = json_string_value(s) ?: "";
+        if (strcmp(v, need) == 0)
+            return true;
+        /* okta.X.manage also allows okta.X.read */
+        size_t vn = strlen(v);
+        if (read && vn > 7 && strcmp(v + vn - 7, ".manage") == 0 && vn - 7 == n - 5 && strncmp(v, need, n - 5) == 0)
+            return true;
+    }
+    return false;
+}

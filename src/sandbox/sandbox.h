@@ -1,0 +1,43 @@
+/* sandbox.h — idflow's local emulator of the Okta and HappyFox APIs.
+ *
+ * One HTTP listener serves the emulated Okta org under /api/v1/ (and
+ * /oauth2/v1/token), the emulated HappyFox account under /api/1.1/json/, and
+ * admin endpoints under /_sandbox/. State is seeded from a JSON file (a
+ * default seed ships in the binary) and kept in memory. See docs/sandbox.md
+ * for what is emulated and every behaviour chosen where the sources were
+ * silent. Thread-safe: all state sits behind one lock. */
+#ifndef IDF_SANDBOX_SANDBOX_H
+#define IDF_SANDBOX_SANDBOX_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct sandbox_opts {
+    const char *addr;       /* default "127.0.0.1" */
+    int port;               /* 0 = pick a free port */
+    const char *seed_path;  /* NULL = the embedded default seed */
+    const char *token;      /* Okta SSWS token accepted (default "sandbox-okta-token") */
+    const char *faults;     /* fault spec, see docs/sandbox.md; NULL = none */
+    int rate_limit;         /* Okta per-bucket requests/minute override; 0 = the notes' defaults */
+    int hf_get_limit;       /* HappyFox GET/minute; 0 = 500 */
+    int hf_post_limit;      /* HappyFox POST/minute; 0 = 300 */
+};
+
+struct sandbox;
+
+/* Starts the sandbox; err says why not (bad seed, port taken). */
+int sandbox_start(const struct sandbox_opts *opts, struct sandbox **out, struct idf_err *err) IDF_MUST_USE;
+int sandbox_port(const struct sandbox *sb);
+/* Stops the listener and any delivery threads; frees. sb may be NULL. */
+void sandbox_stop(struct sandbox *sb);
+
+/* The embedded default seed (JSON text, static). */
+const char *sandbox_default_seed(void);
+
+/* `idflow sandbox [flags]` (argv[0] is the subcommand name): serves until
+ * SIGINT/SIGTERM. Returns the exit status: 0, 1 (cannot start), 2 (usage). */
+int sandbox_main(int argc, char **argv);
+
+#endif

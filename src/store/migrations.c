@@ -1,0 +1,257 @@
+/* migrations.c — the SQLite schema as embedded, numbered migrations.
+ *
+ * Each migration is applied once, in order, inside one write transaction
+ * together with its row in schema_migrations, so a crash leaves the schema at
+ * a whole version. Several connections may open a fresh database at once: the
+ * version is read without a lock first (the common case: nothing to do), and
+ * when something is due it is read again inside BEGIN IMMEDIATE, so exactly
+ * one connection applies each migration and the others see it done.
+ *
+ * Migrations are append-only: never edit one that has shipped; add the next
+ * number. A database newer than this binary (a higher version) is refused.
+ * Called from store__sqlite_open on the opening thread. */
+#include "store/sqlite_internal.h"
+
+#include <string.h>
+
+#include "core/timeutil.h"
+
+struct migration {
+    int version;
+    const char *sql;
+};
+
+/* Runs: status strings are the six STORE_RUN_*; wake_at is 0 unless waiting;
+ * lease_owner/lease_until are set exactly while running. run_counts mirrors
+ * count(*) per status through triggers, in the same transaction as the change.
+ * The partial indexes on waiting and running runs hold only live runs, so a
+ * claim never reads a finished run however long the history is. */
+static const char MIGRATION_1[] =
+    "CREATE TABLE workflows ("
+    "  name TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  hash TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (name, version));"
+    "CREATE TABLE workflow_state ("
+    "  name TEXT PRIMARY KEY,"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  updated_at INTEGER NOT NULL);"
+
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  source TEXT NOT NULL,"
+    "  source_id TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  connection TEXT,"
+    "  received_at INTEGER NOT NULL,"
+    "  data TEXT NOT NULL,"
+    "  UNIQUE (source, source_id));"
+
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  workflow TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  event_id INTEGER NOT NULL REFERENCES events(id),"
+    "  status TEXT NOT NULL CHECK (status IN"
+    "    ('queued','running','waiting','succeeded','failed','cancelled')),"
+    "  pc INTEGER NOT NULL DEFAULT 0,"
+    "  item INTEGER NOT NULL DEFAULT 0,"
+    "  attempt INTEGER NOT NULL DEFAULT 0,"
+    "  context TEXT,"
+    "  error TEXT,"
+    "  wake_at INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  finished_at INTEGER NOT NULL DEFAULT 0,"
+    "  rerun_of INTEGER NOT NULL DEFAULT 0,"
+    "  lease_owner TEXT,"
+    "  lease_until INTEGER);"
+    "CREATE INDEX runs_status ON runs (status);"
+    "CREATE INDEX runs_waiting ON runs (status, wake_at) WHERE status = 'waiting';"
+    "CREATE INDEX runs_running ON runs (status, lease_until) WHERE status = 'running';"
+    "CREATE INDEX runs_workflow ON runs (workflow);"
+    "CREATE INDEX runs_event ON runs (event_id);"
+    "CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at > 0;"
+
+    "CREATE TABLE run_counts ("
+    "  status TEXT PRIMARY KEY,"
+    "  n INTEGER NOT NULL);"
+    "INSERT INTO run_counts (status, n) VALUES ('queued', 0), ('running', 0), ('waiting', 0),"
+    "  ('succeeded', 0), ('failed', 0), ('cancelled', 0);"
+    "CREATE TRIGGER runs_count_insert AFTER INSERT ON runs BEGIN"
+    "  UPDATE run_counts SET n = n + 1 WHERE status = NEW.status;"
+    "END;"
+    "CREATE TRIGGER runs_count_update AFTER UPDATE OF status ON runs"
+    "  WHEN OLD.status <> NEW.status BEGIN"
+    "  UPDATE run_counts SET n = n - 1 WHERE status = OLD.status;"
+    "  UPDATE run_counts SET n = n + 1 WHERE status = NEW.status;"
+    "END;"
+    "CREATE TRIGGER runs_count_delete AFTER DELETE ON runs BEGIN"
+    "  UPDATE run_counts SET n = n - 1 WHERE status = OLD.status;"
+    "END;"
+
+    "CREATE TABLE steps ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  item INTEGER NOT NULL,"
+    "  step_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  input TEXT,"
+    "  output TEXT,"
+    "  error TEXT,"
+    "  started_at INTEGER NOT NULL DEFAULT 0,"
+    "  finished_at INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run_id, idx, item));"
+
+    "CREATE TABLE approvals ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  step_id TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','approved','rejected')),"
+    "  message TEXT,"
+    "  actor TEXT,"
+    "  comment TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  decided_at INTEGER,"
+    "  PRIMARY KEY (run_id, step_id));"
+    "CREATE INDEX approvals_pending ON approvals (created_at) WHERE status = 'pending';"
+
+    "CREATE TABLE cursors ("
+    "  name TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT,"
+    "  detail TEXT);"
+
+    /* For later issues: sealed connection secrets and API tokens. */
+    "CREATE TABLE connections ("
+    "  name TEXT PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  config TEXT NOT NULL DEFAULT '{}',"
+    "  secret BLOB,"
+    "  nonce BLOB,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  last_used_at INTEGER);";
+
+static const struct migration MIGRATIONS[] = {
+    {1, MIGRATION_1},
+};
+
+#define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
+
+static const char SQL_CREATE_META[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                      "  version INTEGER PRIMARY KEY,"
+                                      "  applied_at INTEGER NOT NULL)";
+
+/* Reads the applied version (0 for a database without schema_migrations). */
+static int read_version(struct store__sq *c, int *out, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *out = 0;
+    rc = sqlite3_prepare_v2(c->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store__sq_fail(c, rc, "read schema version", err);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return store__sq_fail(c, rc, "read schema version", err);
+
+    rc = store__sq_prep(c, SQ_SCHEMA_VERSION, "SELECT coalesce(max(version), 0) FROM schema_migrations", &st, err);
+    if (rc)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        rc = 0;
+    } else {
+        rc = store__sq_fail(c, rc, "read schema version", err);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
+int store__sq_migrate(struct store__sq *c, struct idf_err *err)
+{
+    const int latest = MIGRATIONS[N_MIGRATIONS - 1].version;
+    sqlite3_stmt *ins = NULL;
+    int version = 0;
+    int rc;
+
+    rc = read_version(c, &version, err);
+    if (rc)
+        return rc;
+    if (version > latest)
+        return idf_err_set(err, IDF_EDB, "store: database schema version %d is newer than this idflow (%d)", version,
+                           latest);
+    if (version == latest)
+        return 0;
+
+    rc = store__sq_begin(c, SQ_SYNC_FULL, err);
+    if (rc)
+        return rc;
+    rc = sqlite3_exec(c->db, SQL_CREATE_META, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = store__sq_fail(c, rc, "create schema_migrations", err);
+        goto out;
+    }
+    rc = read_version(c, &version, err); /* again, under the write lock */
+    if (rc)
+        goto out;
+    rc = sqlite3_prepare_v2(c->db, "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", -1, &ins,
+                            NULL);
+    if (rc != SQLITE_OK) {
+        rc = store__sq_fail(c, rc, "record migration", err);
+        goto out;
+    }
+    for (size_t i = 0; i < N_MIGRATIONS; i++) {
+        if (MIGRATIONS[i].version <= version)
+            continue;
+        rc = sqlite3_exec(c->db, MIGRATIONS[i].sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            rc = store__sq_fail(c, rc, "apply migration", err);
+            idf_err_prefix(err, "migration %d: ", MIGRATIONS[i].version);
+            goto out;
+        }
+        sqlite3_reset(ins);
+        sqlite3_bind_int(ins, 1, MIGRATIONS[i].version);
+        sqlite3_bind_int64(ins, 2, time_now_ms());
+        rc = sqlite3_step(ins);
+        if (rc != SQLITE_DONE) {
+            rc = store__sq_fail(c, rc, "record migration", err);
+            goto out;
+        }
+    }
+    sqlite3_finalize(ins);
+    ins = NULL;
+    rc = store__sq_commit(c, err);
+out:
+    sqlite3_finalize(ins);
+    if (rc)
+        store__sq_rollback(c);
+    return rc;
+}
+
+int store__sq_schema_version(struct store *s, int *out)
+{
+    return read_version(store__sq(s), out, NULL);
+}

@@ -1,0 +1,323 @@
+/* sqlite.c — the SQLite backend's connection: open and close, the per-
+ * connection prepared-statement cache, write transactions, shared column
+ * helpers, and the ops table that store.c dispatches through.
+ *
+ * The SQL of each area lives with its code: workflows, events, cursors and
+ * audit in sqlite_events.c; claims, leases and step commits in sqlite_runs.c;
+ * rerun, cancel, approvals and pruning in sqlite_admin.c; connections in
+ * sqlite_conn.c and sqlite_connections.c; the schema in migrations.c.
+ *
+ * Threads: a connection is opened SQLITE_OPEN_NOMUTEX and is used by one
+ * thread at a time (store.h); many connections, in this process or others,
+ * share one database file. Concurrency comes from WAL (readers never block,
+ * one writer at a time) and BEGIN IMMEDIATE for every write transaction, so a
+ * writer takes the write lock up front and waits (busy_timeout) instead of
+ * failing half-way through with SQLITE_BUSY on a read-to-write upgrade.
+ *
+ * Durability: PRAGMA synchronous=NORMAL by default (in WAL mode a committed
+ * transaction survives a process crash; a power loss may lose the last few
+ * transactions) and FULL for store_ingest (the WAL is fsynced at commit, so an
+ * acknowledged event survives a power loss). The level is a per-connection
+ * setting changed between transactions (see store__sq_begin). */
+#include "store/sqlite_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+
+static void sq_close(struct store *s);
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .schema_version = store__sq_schema_version,
+    .workflow_save = store__sq_workflow_save,
+    .workflow_source = store__sq_workflow_source,
+    .workflow_set_enabled = store__sq_workflow_set_enabled,
+    .workflow_list = store__sq_workflow_list,
+    .ingest = store__sq_ingest,
+    .event_get = store__sq_event_get,
+    .run_claim = store__sq_run_claim,
+    .run_renew = store__sq_run_renew,
+    .run_claim_id = store__sq_run_claim_id,
+    .release_leases = store__sq_release_leases,
+    .next_wake = store__sq_next_wake,
+    .step_commit = store__sq_step_commit,
+    .run_get = store__sq_run_get,
+    .run_list = store__sq_run_list,
+    .step_list = store__sq_step_list,
+    .run_counts = store__sq_run_counts,
+    .run_rerun = store__sq_run_rerun,
+    .run_cancel = store__sq_run_cancel,
+    .approval_decide = store__sq_approval_decide,
+    .approval_get = store__sq_approval_get,
+    .approval_list = store__sq_approval_list,
+    .cursor_get = store__sq_cursor_get,
+    .cursor_set = store__sq_cursor_set,
+    .audit_add = store__sq_audit_add,
+    .audit_list = store__sq_audit_list,
+    .connection_put = store__sq_connection_put,
+    .connection_get = store__sq_connection_get,
+    .connection_list = store__sq_connection_list,
+    .connection_delete = store__sq_connection_delete,
+    .prune = store__sq_prune,
+};
+
+/* ------------------------------------------------------------- errors */
+
+int store__sq_fail(struct store__sq *c, int sqlite_rc, const char *what, struct idf_err *err)
+{
+    int code;
+    const char *msg = c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(sqlite_rc);
+
+    switch (sqlite_rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: code = IDF_EBUSY; break;
+    case SQLITE_NOMEM: code = IDF_ENOMEM; break;
+    default: code = IDF_EDB; break;
+    }
+    /* Callers of the functions without an err get only the code: log why. */
+    if (!err)
+        log_warn("store: %s: %s", what, msg);
+    return idf_err_set(err, code, "store: %s: %s", what, msg);
+}
+
+/* ------------------------------------------------------ statement cache */
+
+int store__sq_prep(struct store__sq *c, enum store__sq_slot slot, const char *sql, sqlite3_stmt **out,
+                   struct idf_err *err)
+{
+    int rc;
+
+    *out = NULL;
+    if (!c->stmts[slot]) {
+        rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[slot], NULL);
+        if (rc != SQLITE_OK) {
+            c->stmts[slot] = NULL;
+            return store__sq_fail(c, rc, "prepare", err);
+        }
+    }
+    sqlite3_reset(c->stmts[slot]);
+    sqlite3_clear_bindings(c->stmts[slot]);
+    *out = c->stmts[slot];
+    return 0;
+}
+
+void store__sq_done(sqlite3_stmt *st)
+{
+    if (st)
+        sqlite3_reset(st);
+}
+
+/* Steps a cached statement that returns no rows. */
+static int run_simple(struct store__sq *c, enum store__sq_slot slot, const char *sql, const char *what,
+                      struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, slot, sql, &st, err);
+    if (rc)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    if (rc != SQLITE_DONE)
+        rc = store__sq_fail(c, rc, what, err);
+    else
+        rc = 0;
+    store__sq_done(st);
+    return rc;
+}
+
+/* --------------------------------------------------------- transactions */
+
+int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_err *err)
+{
+    int rc;
+
+    if (c->sync != sync) {
+        rc = sync == SQ_SYNC_FULL
+                 ? run_simple(c, SQ_SYNC_FULL_STMT, "PRAGMA synchronous=FULL", "set synchronous", err)
+                 : run_simple(c, SQ_SYNC_NORMAL_STMT, "PRAGMA synchronous=NORMAL", "set synchronous", err);
+        if (rc)
+            return rc;
+        c->sync = sync;
+    }
+    rc = run_simple(c, SQ_BEGIN, "BEGIN IMMEDIATE", "begin", err);
+    if (rc)
+        return rc;
+    c->in_tx = true;
+    return 0;
+}
+
+int store__sq_commit(struct store__sq *c, struct idf_err *err)
+{
+    int rc = run_simple(c, SQ_COMMIT, "COMMIT", "commit", err);
+    if (rc) {
+        store__sq_rollback(c);
+        return rc;
+    }
+    c->in_tx = false;
+    return 0;
+}
+
+void store__sq_rollback(struct store__sq *c)
+{
+    if (!c->in_tx)
+        return;
+    c->in_tx = false;
+    if (sqlite3_get_autocommit(c->db))
+        return; /* SQLite already rolled back by itself (after an I/O error) */
+    (void)run_simple(c, SQ_ROLLBACK, "ROLLBACK", "rollback", NULL);
+}
+
+/* ------------------------------------------------------ column helpers */
+
+int store__sq_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+char *store__sq_col_dup(sqlite3_stmt *st, int col, bool *oom)
+{
+    const unsigned char *t;
+    char *p;
+    int n;
+
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return NULL;
+    t = sqlite3_column_text(st, col);
+    n = sqlite3_column_bytes(st, col);
+    if (!t) {
+        *oom = true;
+        return NULL;
+    }
+    p = malloc((size_t)n + 1);
+    if (!p) {
+        *oom = true;
+        return NULL;
+    }
+    memcpy(p, t, (size_t)n);
+    p[n] = '\0';
+    return p;
+}
+
+json_t *store__sq_col_jstr(sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return json_null();
+    return json_stringn((const char *)sqlite3_column_text(st, col), (size_t)sqlite3_column_bytes(st, col));
+}
+
+json_t *store__sq_col_json(sqlite3_stmt *st, int col)
+{
+    json_t *v;
+    const char *t;
+    size_t n;
+
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return json_null();
+    t = (const char *)sqlite3_column_text(st, col);
+    n = (size_t)sqlite3_column_bytes(st, col);
+    if (!t)
+        return NULL;
+    v = json_loadb(t, n, JSON_DECODE_ANY, NULL);
+    return v ? v : json_stringn(t, n);
+}
+
+/* ------------------------------------------------------------ open/close */
+
+static int exec_pragma(struct store__sq *c, const char *sql, struct idf_err *err)
+{
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : store__sq_fail(c, rc, sql, err);
+}
+
+/* Switches the database to WAL (a file database must end up in WAL; an
+ * in-memory one stays "memory"). Another connection switching at the same
+ * moment makes this wait out the busy timeout, then retry until a deadline. */
+static int set_wal(struct store__sq *c, bool memory, struct idf_err *err)
+{
+    int64_t deadline = time_mono_ns() + (int64_t)STORE__SQ_BUSY_MS * 1000000;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    for (;;) {
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW) {
+                const char *mode = (const char *)sqlite3_column_text(st, 0);
+                bool wal = mode && strcmp(mode, "wal") == 0;
+                sqlite3_finalize(st);
+                if (!wal && !memory)
+                    return idf_err_set(err, IDF_EDB, "store: the database cannot use WAL mode (journal_mode %s)",
+                                       mode ? mode : "?");
+                return 0;
+            }
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if ((rc & 0xff) != SQLITE_BUSY || time_mono_ns() > deadline)
+            return store__sq_fail(c, rc, "set WAL mode", err);
+        sqlite3_sleep(5);
+    }
+}
+
+int store__sqlite_open(const char *path, struct store **out, struct idf_err *err)
+{
+    struct store__sq *c = NULL;
+    bool memory = strcmp(path, ":memory:") == 0;
+    int rc;
+
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+    c->base.ops = &sqlite_ops;
+    rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = store__sq_fail(c, rc, "open", err);
+        goto out;
+    }
+    sqlite3_busy_timeout(c->db, STORE__SQ_BUSY_MS);
+    rc = set_wal(c, memory, err);
+    if (rc)
+        goto out;
+    rc = exec_pragma(c, "PRAGMA foreign_keys=ON", err);
+    if (rc)
+        goto out;
+    rc = exec_pragma(c, "PRAGMA journal_size_limit=" STORE__SQ_WAL_KEEP, err);
+    if (rc)
+        goto out;
+    rc = exec_pragma(c, "PRAGMA cache_size=" STORE__SQ_CACHE_KIB, err);
+    if (rc)
+        goto out;
+    rc = exec_pragma(c, "PRAGMA synchronous=NORMAL", err);
+    if (rc)
+        goto out;
+    c->sync = SQ_SYNC_NORMAL;
+    rc = store__sq_migrate(c, err);
+    if (rc)
+        goto out;
+    *out = &c->base;
+    c = NULL;
+out:
+    if (c) {
+        idf_err_prefix(err, "%s: ", path);
+        sq_close(&c->base);
+    }
+    return rc;
+}
+
+static void sq_close(struct store *s)
+{
+    struct store__sq *c = store__sq(s);
+
+    if (!c)
+        return;
+    store__sq_rollback(c);
+    for (size_t i = 0; i < SQ__COUNT; i++)
+        sqlite3_finalize(c->stmts[i]);
+    sqlite3_close_v2(c->db); /* NULL is a no-op */
+    free(c);
+}

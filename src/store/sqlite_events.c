@@ -1,0 +1,435 @@
+/* sqlite_events.c — the SQLite backend's workflows, event ingestion, cursors
+ * and audit log.
+ *
+ * store_ingest is the durable acknowledgement path: the whole batch (events,
+ * dedup look-ups and the runs they start) is one BEGIN IMMEDIATE transaction
+ * committed with synchronous=FULL, so one fsync covers every event of the
+ * batch and an acknowledged event survives a power loss. Deduplication rests
+ * on the UNIQUE (source, source_id) constraint: INSERT ... ON CONFLICT DO
+ * NOTHING, then a look-up of the existing id when nothing was inserted.
+ *
+ * Workflow versions are immutable rows (name, version); workflow_state holds
+ * what changes (enabled). The caller's thread owns the connection. */
+#include "store/sqlite_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+
+/* ------------------------------------------------------------- workflows */
+
+int store__sq_workflow_save(struct store *s, const char *name, const char *source, const char *hash,
+                            int64_t *version_out, bool *created_out, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int64_t newest = 0;
+    int64_t now = time_now_ms();
+    bool same = false;
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        return rc;
+    rc = store__sq_prep(c, SQ_WF_NEWEST,
+                        "SELECT version, hash FROM workflows WHERE name = ?1 ORDER BY version DESC LIMIT 1", &st, err);
+    if (rc)
+        goto out;
+    store__sq_bind_text(st, 1, name);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        newest = sqlite3_column_int64(st, 0);
+        same = strcmp((const char *)sqlite3_column_text(st, 1), hash) == 0;
+    } else if (rc != SQLITE_DONE) {
+        rc = store__sq_fail(c, rc, "read workflow", err);
+        goto out;
+    }
+    store__sq_done(st);
+    if (same) {
+        *version_out = newest;
+        *created_out = false;
+        rc = store__sq_commit(c, err);
+        goto out;
+    }
+
+    rc = store__sq_prep(c, SQ_WF_INSERT,
+                        "INSERT INTO workflows (name, version, source, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        &st, err);
+    if (rc)
+        goto out;
+    store__sq_bind_text(st, 1, name);
+    sqlite3_bind_int64(st, 2, newest + 1);
+    store__sq_bind_text(st, 3, source);
+    store__sq_bind_text(st, 4, hash);
+    sqlite3_bind_int64(st, 5, now);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = store__sq_fail(c, rc, "save workflow", err);
+        goto out;
+    }
+    store__sq_done(st);
+    rc = store__sq_prep(c, SQ_WF_STATE_INSERT,
+                        "INSERT INTO workflow_state (name, enabled, updated_at) VALUES (?1, 1, ?2) "
+                        "ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
+                        &st, err);
+    if (rc)
+        goto out;
+    store__sq_bind_text(st, 1, name);
+    sqlite3_bind_int64(st, 2, now);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = store__sq_fail(c, rc, "save workflow state", err);
+        goto out;
+    }
+    store__sq_done(st);
+    st = NULL;
+    rc = store__sq_commit(c, err);
+    if (rc == 0) {
+        *version_out = newest + 1;
+        *created_out = true;
+    }
+out:
+    store__sq_done(st);
+    if (rc)
+        store__sq_rollback(c);
+    return rc;
+}
+
+int store__sq_workflow_source(struct store *s, const char *name, int64_t version, char **source_out,
+                              int64_t *version_out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    bool oom = false;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_WF_SOURCE,
+                        "SELECT source, version FROM workflows WHERE name = ?1 AND (?2 = 0 OR version = ?2) "
+                        "ORDER BY version DESC LIMIT 1",
+                        &st, NULL);
+    if (rc)
+        return rc;
+    store__sq_bind_text(st, 1, name);
+    sqlite3_bind_int64(st, 2, version);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *source_out = store__sq_col_dup(st, 0, &oom);
+        if (version_out)
+            *version_out = sqlite3_column_int64(st, 1);
+        rc = oom ? IDF_ENOMEM : 0;
+    } else {
+        rc = rc == SQLITE_DONE ? IDF_ENOTFOUND : store__sq_fail(c, rc, "read workflow", NULL);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
+int store__sq_workflow_set_enabled(struct store *s, const char *name, bool enabled)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, NULL);
+    if (rc)
+        return rc;
+    rc = store__sq_prep(c, SQ_WF_SET_ENABLED, "UPDATE workflow_state SET enabled = ?2, updated_at = ?3 WHERE name = ?1",
+                        &st, NULL);
+    if (rc)
+        goto out;
+    store__sq_bind_text(st, 1, name);
+    sqlite3_bind_int(st, 2, enabled ? 1 : 0);
+    sqlite3_bind_int64(st, 3, time_now_ms());
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = store__sq_fail(c, rc, "enable workflow", NULL);
+        goto out;
+    }
+    rc = sqlite3_changes(c->db) == 0 ? IDF_ENOTFOUND : 0;
+    store__sq_done(st);
+    st = NULL;
+    if (rc == 0)
+        rc = store__sq_commit(c, NULL);
+out:
+    store__sq_done(st);
+    if (rc)
+        store__sq_rollback(c);
+    return rc;
+}
+
+int store__sq_workflow_list(struct store *s, json_t **out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    json_t *arr = json_array();
+    int rc;
+
+    if (!arr)
+        return IDF_ENOMEM;
+    rc = store__sq_prep(c, SQ_WF_LIST,
+                        "SELECT w.name, w.version, s.enabled, w.hash, s.updated_at FROM workflow_state s "
+                        "JOIN workflows w ON w.name = s.name "
+                        "AND w.version = (SELECT max(version) FROM workflows WHERE name = s.name) "
+                        "ORDER BY s.name",
+                        &st, NULL);
+    if (rc)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_pack("{s:o, s:I, s:b, s:o, s:I}", "name", store__sq_col_jstr(st, 0), "version",
+                              (json_int_t)sqlite3_column_int64(st, 1), "enabled", sqlite3_column_int(st, 2) != 0,
+                              "hash", store__sq_col_jstr(st, 3), "updated_at", (json_int_t)sqlite3_column_int64(st, 4));
+        if (!o || json_array_append_new(arr, o)) {
+            rc = IDF_ENOMEM;
+            goto out;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "list workflows", NULL);
+out:
+    store__sq_done(st);
+    if (rc)
+        json_decref(arr);
+    else
+        *out = arr;
+    return rc;
+}
+
+/* --------------------------------------------------------------- events */
+
+/* Stores one item inside the open ingest transaction. */
+static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t now, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_EV_INSERT,
+                        "INSERT INTO events (source, source_id, type, connection, received_at, data) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (source, source_id) DO NOTHING",
+                        &st, err);
+    if (rc)
+        return rc;
+    store__sq_bind_text(st, 1, it->event.source);
+    store__sq_bind_text(st, 2, it->event.source_id);
+    store__sq_bind_text(st, 3, it->event.type);
+    store__sq_bind_text(st, 4, it->event.connection);
+    sqlite3_bind_int64(st, 5, now);
+    store__sq_bind_text(st, 6, it->event.data);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    if (rc != SQLITE_DONE)
+        return store__sq_fail(c, rc, "store event", err);
+
+    if (sqlite3_changes(c->db) == 0) {
+        rc = store__sq_prep(c, SQ_EV_FIND, "SELECT id FROM events WHERE source = ?1 AND source_id = ?2", &st, err);
+        if (rc)
+            return rc;
+        store__sq_bind_text(st, 1, it->event.source);
+        store__sq_bind_text(st, 2, it->event.source_id);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            it->event_id = sqlite3_column_int64(st, 0);
+            it->duplicate = true;
+            rc = 0;
+        } else {
+            rc = store__sq_fail(c, rc, "find duplicate event", err);
+        }
+        store__sq_done(st);
+        return rc;
+    }
+    it->event_id = sqlite3_last_insert_rowid(c->db);
+
+    for (size_t j = 0; j < it->n_runs; j++) {
+        rc = store__sq_prep(c, SQ_RUN_INSERT,
+                            "INSERT INTO runs (workflow, version, event_id, status, created_at, updated_at) "
+                            "VALUES (?1, ?2, ?3, 'queued', ?4, ?4)",
+                            &st, err);
+        if (rc)
+            return rc;
+        store__sq_bind_text(st, 1, it->runs[j].workflow);
+        sqlite3_bind_int64(st, 2, it->runs[j].version);
+        sqlite3_bind_int64(st, 3, it->event_id);
+        sqlite3_bind_int64(st, 4, now);
+        rc = sqlite3_step(st);
+        store__sq_done(st);
+        if (rc != SQLITE_DONE)
+            return store__sq_fail(c, rc, "create run", err);
+        it->run_ids[j] = sqlite3_last_insert_rowid(c->db);
+    }
+    return 0;
+}
+
+int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    int64_t now = time_now_ms();
+    int rc;
+
+    for (size_t i = 0; i < n; i++) {
+        items[i].event_id = 0;
+        items[i].duplicate = false;
+    }
+    rc = store__sq_begin(c, SQ_SYNC_FULL, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = ingest_one(c, &items[i], now, err);
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
+    if (rc) {
+        store__sq_rollback(c);
+        for (size_t i = 0; i < n; i++) {
+            items[i].event_id = 0;
+            items[i].duplicate = false;
+        }
+    }
+    return rc;
+}
+
+int store__sq_event_get(struct store *s, int64_t id, json_t **out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_EV_GET,
+                        "SELECT id, source, source_id, type, connection, received_at, data FROM events WHERE id = ?1",
+                        &st, NULL);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = json_pack("{s:I, s:o, s:o, s:o, s:o, s:I, s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0), "source",
+                         store__sq_col_jstr(st, 1), "source_id", store__sq_col_jstr(st, 2), "type",
+                         store__sq_col_jstr(st, 3), "connection", store__sq_col_jstr(st, 4), "received_at",
+                         (json_int_t)sqlite3_column_int64(st, 5), "data", store__sq_col_json(st, 6));
+        rc = *out ? 0 : IDF_ENOMEM;
+    } else {
+        rc = rc == SQLITE_DONE ? IDF_ENOTFOUND : store__sq_fail(c, rc, "read event", NULL);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
+/* -------------------------------------------------------------- cursors */
+
+int store__sq_cursor_get(struct store *s, const char *name, char **value_out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    bool oom = false;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_CURSOR_GET, "SELECT value FROM cursors WHERE name = ?1", &st, NULL);
+    if (rc)
+        return rc;
+    store__sq_bind_text(st, 1, name);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *value_out = store__sq_col_dup(st, 0, &oom);
+        rc = oom ? IDF_ENOMEM : 0;
+    } else {
+        rc = rc == SQLITE_DONE ? IDF_ENOTFOUND : store__sq_fail(c, rc, "read cursor", NULL);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
+/* Runs one cached single-statement write in its own transaction. bind fills
+ * the parameters; arg is passed through. */
+static int write_one(struct store__sq *c, enum store__sq_slot slot, const char *sql, const char *what,
+                     void (*bind)(sqlite3_stmt *st, const void *arg), const void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, NULL);
+    if (rc)
+        return rc;
+    rc = store__sq_prep(c, slot, sql, &st, NULL);
+    if (rc)
+        goto out;
+    bind(st, arg);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, what, NULL);
+    store__sq_done(st);
+    if (rc == 0)
+        rc = store__sq_commit(c, NULL);
+out:
+    if (rc)
+        store__sq_rollback(c);
+    return rc;
+}
+
+struct kv {
+    const char *a, *b, *c, *d;
+};
+
+static void bind_cursor(sqlite3_stmt *st, const void *arg)
+{
+    const struct kv *kv = arg;
+    store__sq_bind_text(st, 1, kv->a);
+    store__sq_bind_text(st, 2, kv->b);
+    sqlite3_bind_int64(st, 3, time_now_ms());
+}
+
+int store__sq_cursor_set(struct store *s, const char *name, const char *value)
+{
+    struct kv kv = {name, value, NULL, NULL};
+    return write_one(store__sq(s), SQ_CURSOR_SET,
+                     "INSERT INTO cursors (name, value, updated_at) VALUES (?1, ?2, ?3) "
+                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                     "save cursor", bind_cursor, &kv);
+}
+
+/* ---------------------------------------------------------------- audit */
+
+static void bind_audit(sqlite3_stmt *st, const void *arg)
+{
+    const struct kv *kv = arg;
+    sqlite3_bind_int64(st, 1, time_now_ms());
+    store__sq_bind_text(st, 2, kv->a);
+    store__sq_bind_text(st, 3, kv->b);
+    store__sq_bind_text(st, 4, kv->c);
+    store__sq_bind_text(st, 5, kv->d);
+}
+
+int store__sq_audit_add(struct store *s, const char *actor, const char *action, const char *target, const char *detail)
+{
+    struct kv kv = {actor, action, target, detail};
+    return write_one(store__sq(s), SQ_AUDIT_ADD, SQ_SQL_AUDIT_ADD, "add audit record", bind_audit, &kv);
+}
+
+int store__sq_audit_list(struct store *s, int limit, json_t **out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    json_t *arr = json_array();
+    int rc;
+
+    if (!arr)
+        return IDF_ENOMEM;
+    rc = store__sq_prep(c, SQ_AUDIT_LIST,
+                        "SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1", &st, NULL);
+    if (rc)
+        goto out;
+    sqlite3_bind_int(st, 1, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0), "at",
+                              (json_int_t)sqlite3_column_int64(st, 1), "actor", store__sq_col_jstr(st, 2), "action",
+                              store__sq_col_jstr(st, 3), "target", store__sq_col_jstr(st, 4), "detail",
+                              store__sq_col_json(st, 5));
+        if (!o || json_array_append_new(arr, o)) {
+            rc = IDF_ENOMEM;
+            goto out;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "list audit", NULL);
+out:
+    store__sq_done(st);
+    if (rc)
+        json_decref(arr);
+    else
+        *out = arr;
+    return rc;
+}

@@ -1,0 +1,195 @@
+/* sqlite_internal.h — shared internals of the SQLite backend (sqlite*.c,
+ * migrations.c). Private to src/store/.
+ *
+ * struct store__sq is one SQLite connection. Invariants:
+ *  - base is first, so a struct store * of this backend casts to it;
+ *  - stmts[k] is NULL or a statement prepared on db for slot k, reset and
+ *    unbound whenever no call is in progress (store__sq_prep hands it out
+ *    reset; callers never keep it across calls);
+ *  - sync is the connection's current PRAGMA synchronous level (SQ_SYNC_*),
+ *    changed only between transactions by store__sq_begin;
+ *  - in_tx is true between a successful store__sq_begin and the matching
+ *    commit or rollback. */
+#ifndef IDF_STORE_SQLITE_INTERNAL_H
+#define IDF_STORE_SQLITE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store/store_internal.h"
+
+#define STORE__SQ_BUSY_MS 5000        /* how long a statement waits for another writer */
+#define STORE__SQ_CACHE_KIB "-16384"  /* page cache per connection: 16 MiB (negative = KiB) */
+#define STORE__SQ_WAL_KEEP "67108864" /* bytes of WAL file kept after a checkpoint: 64 MiB */
+
+/* Every cached statement has a slot. The SQL text is written where it is
+ * used and passed to store__sq_prep, which prepares it on first use. */
+enum store__sq_slot {
+    SQ_BEGIN,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_SYNC_FULL_STMT,
+    SQ_SYNC_NORMAL_STMT,
+    /* migrations.c */
+    SQ_SCHEMA_VERSION,
+    /* sqlite_events.c */
+    SQ_WF_NEWEST,
+    SQ_WF_INSERT,
+    SQ_WF_STATE_INSERT,
+    SQ_WF_SOURCE,
+    SQ_WF_SET_ENABLED,
+    SQ_WF_LIST,
+    SQ_EV_INSERT,
+    SQ_EV_FIND,
+    SQ_RUN_INSERT,
+    SQ_EV_GET,
+    SQ_CURSOR_GET,
+    SQ_CURSOR_SET,
+    SQ_AUDIT_ADD,
+    SQ_AUDIT_LIST,
+    /* sqlite_runs.c */
+    SQ_CLAIM_QUEUED,
+    SQ_CLAIM_WAKE,
+    SQ_CLAIM_EXPIRED,
+    SQ_CLAIM_SET,
+    SQ_RUN_GET,
+    SQ_RENEW,
+    SQ_CLAIM_ID,
+    SQ_RELEASE,
+    SQ_NEXT_WAKE,
+    SQ_LEASE_CHECK,
+    SQ_STEP_UPSERT,
+    SQ_RUN_ADVANCE,
+    SQ_APPROVAL_OPEN,
+    SQ_RUN_COUNTS,
+    SQ_RUN_LIST_ALL,
+    SQ_RUN_LIST_STATUS,
+    SQ_RUN_LIST_WORKFLOW,
+    SQ_RUN_LIST_BOTH,
+    SQ_STEP_LIST,
+    /* sqlite_admin.c */
+    SQ_RUN_STATE,
+    SQ_RERUN_INSERT,
+    SQ_RERUN_STEPS,
+    SQ_CANCEL,
+    SQ_APPROVAL_PENDING,
+    SQ_APPROVAL_ANY,
+    SQ_APPROVAL_SET,
+    SQ_RUN_REQUEUE,
+    SQ_APPROVAL_GET,
+    SQ_APPROVAL_LIST,
+    SQ_PRUNE_RUNS,
+    SQ_PRUNE_EVENTS,
+    SQ_EVENTS_MAX_ID,
+    /* sqlite_conn.c */
+    SQ_CONN_EXISTS,
+    SQ_CONN_PUT,
+    SQ_CONN_GET,
+    SQ_CONN_LIST,
+    SQ__COUNT
+};
+
+/* The audit insert, shared by store_audit_add and the writes that audit
+ * themselves (slot SQ_AUDIT_ADD): ?1 at, ?2 actor, ?3 action, ?4 target, ?5 detail. */
+#define SQ_SQL_AUDIT_ADD "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)"
+
+enum store__sq_sync { SQ_SYNC_NORMAL = 1, SQ_SYNC_FULL = 2 };
+
+struct store__sq {
+    struct store base;              /* must be first */
+    sqlite3 *db;                    /* the connection, opened NOMUTEX: one thread at a time */
+    sqlite3_stmt *stmts[SQ__COUNT]; /* prepared statement cache, see above */
+    enum store__sq_sync sync;       /* current PRAGMA synchronous */
+    bool in_tx;                     /* inside BEGIN IMMEDIATE ... COMMIT */
+};
+
+static inline struct store__sq *store__sq(struct store *s)
+{
+    return (struct store__sq *)s;
+}
+
+/* Hands out the cached statement of slot, preparing sql on first use.
+ * The statement is reset with no bindings. IDF_EDB with a message on failure. */
+int store__sq_prep(struct store__sq *c, enum store__sq_slot slot, const char *sql, sqlite3_stmt **out,
+                   struct idf_err *err) IDF_MUST_USE;
+
+/* Resets a statement handed out by store__sq_prep (NULL is fine). */
+void store__sq_done(sqlite3_stmt *st);
+
+/* Maps a SQLite result code to IDF_E* (BUSY/LOCKED: IDF_EBUSY, NOMEM: IDF_ENOMEM,
+ * anything else: IDF_EDB) and sets err (may be NULL) to "store: what: <sqlite message>". */
+int store__sq_fail(struct store__sq *c, int sqlite_rc, const char *what, struct idf_err *err);
+
+/* Starts a write transaction (BEGIN IMMEDIATE) with PRAGMA synchronous set to
+ * sync first. IDF_EBUSY when the write lock stays taken for STORE__SQ_BUSY_MS. */
+int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_err *err) IDF_MUST_USE;
+int store__sq_commit(struct store__sq *c, struct idf_err *err) IDF_MUST_USE;
+/* Rolls back when a transaction is open; a no-op otherwise. */
+void store__sq_rollback(struct store__sq *c);
+
+/* Binds text or NULL. */
+int store__sq_bind_text(sqlite3_stmt *st, int i, const char *v);
+
+/* A copy of column col as a C string, or NULL for SQL NULL. *oom set on ENOMEM. */
+char *store__sq_col_dup(sqlite3_stmt *st, int col, bool *oom);
+
+/* Column col as a JSON string, or json null for SQL NULL. */
+json_t *store__sq_col_jstr(sqlite3_stmt *st, int col);
+
+/* Column col parsed as JSON (json null for SQL NULL; a JSON string holding the
+ * text when it does not parse). */
+json_t *store__sq_col_json(sqlite3_stmt *st, int col);
+
+/* Applies the embedded migrations (migrations.c). */
+int store__sq_migrate(struct store__sq *c, struct idf_err *err) IDF_MUST_USE;
+int store__sq_schema_version(struct store *s, int *out) IDF_MUST_USE;
+
+/* sqlite_events.c */
+int store__sq_workflow_save(struct store *s, const char *name, const char *source, const char *hash,
+                            int64_t *version_out, bool *created_out, struct idf_err *err);
+int store__sq_workflow_source(struct store *s, const char *name, int64_t version, char **source_out,
+                              int64_t *version_out);
+int store__sq_workflow_set_enabled(struct store *s, const char *name, bool enabled);
+int store__sq_workflow_list(struct store *s, json_t **out);
+int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err);
+int store__sq_event_get(struct store *s, int64_t id, json_t **out);
+int store__sq_cursor_get(struct store *s, const char *name, char **value_out);
+int store__sq_cursor_set(struct store *s, const char *name, const char *value);
+int store__sq_audit_add(struct store *s, const char *actor, const char *action, const char *target, const char *detail);
+int store__sq_audit_list(struct store *s, int limit, json_t **out);
+
+/* sqlite_runs.c */
+/* Reads run id (with its event's data) into a new struct; IDF_ENOTFOUND when absent. */
+int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, struct idf_err *err);
+int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
+                        struct store_run **out, size_t *n_out, struct idf_err *err);
+int store__sq_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
+int store__sq_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
+                           struct store_run **out, struct idf_err *err);
+int store__sq_release_leases(struct store *s, const char *owner, int64_t *n_out);
+int store__sq_next_wake(struct store *s, int64_t *wake_at_out);
+int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
+                          const struct store_step_rec *step, const struct store_run_next *next, struct idf_err *err);
+int store__sq_run_get(struct store *s, int64_t id, struct store_run **out);
+int store__sq_run_list(struct store *s, const struct store_run_filter *f, json_t **out);
+int store__sq_step_list(struct store *s, int64_t run_id, json_t **out);
+int store__sq_run_counts(struct store *s, json_t **out);
+
+/* sqlite_admin.c */
+int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out, struct idf_err *err);
+int store__sq_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
+int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
+                              int64_t now_ms, struct idf_err *err);
+int store__sq_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
+int store__sq_approval_list(struct store *s, json_t **out);
+int store__sq_prune(struct store *s, int64_t before_ms, int64_t *n_out);
+
+/* sqlite_conn.c (put, get, list) and sqlite_connections.c (delete) */
+int store__sq_connection_put(struct store *s, const char *name, const char *kind, const char *config,
+                             const unsigned char *sealed, size_t sealed_len, const char *actor, bool *created_out,
+                             struct idf_err *err);
+int store__sq_connection_get(struct store *s, const char *name, char **kind_out, char **config_out,
+                             unsigned char **sealed_out, size_t *sealed_len_out, int64_t *updated_at_out);
+int store__sq_connection_list(struct store *s, json_t **out);
+int store__sq_connection_delete(struct store *s, const char *name, const char *actor, struct idf_err *err);
+
+#endif

@@ -1,0 +1,562 @@
+/* sqlite_runs.c — the SQLite backend's run life cycle: claims and leases,
+ * step commits, and reading runs, steps and counts.
+ *
+ * A claim is one BEGIN IMMEDIATE transaction: it picks candidates with three
+ * index-only range scans (queued runs by id through runs_status; due waiting
+ * runs through the partial index runs_waiting; runs whose lease expired
+ * through the partial index runs_running), merges them oldest first (by id)
+ * and marks the chosen ones running with the caller's lease. Because SQLite
+ * has a single writer, two connections can never take the same run; the
+ * PostgreSQL backend gets the same property from FOR UPDATE SKIP LOCKED. No
+ * scan touches a finished run, so a long history does not slow claims.
+ *
+ * A step commit checks the lease (status running and lease_owner = owner),
+ * upserts the step record, moves the run to its next state and opens an
+ * approval, all in one transaction, or writes nothing. The lease is held
+ * until another owner claims the run: a commit after lease_until but before
+ * anyone else claimed the run still succeeds (nobody else ran it).
+ *
+ * Callers: any thread, each on its own connection. */
+#include "store/sqlite_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+
+#define RUN_COLUMNS                                                                                                    \
+    "r.id, r.workflow, r.version, r.event_id, r.status, r.pc, r.item, r.attempt, r.context, e.data, "                  \
+    "r.error, r.wake_at, r.created_at, r.updated_at, r.finished_at, r.rerun_of "                                       \
+    "FROM runs r LEFT JOIN events e ON e.id = r.event_id "
+
+/* ------------------------------------------------------------ reading */
+
+int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, struct idf_err *err)
+{
+    struct store_run *r = NULL;
+    sqlite3_stmt *st = NULL;
+    bool oom = false;
+    int rc;
+
+    *out = NULL;
+    rc = store__sq_prep(c, SQ_RUN_GET, "SELECT " RUN_COLUMNS "WHERE r.id = ?1", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? IDF_ENOTFOUND : store__sq_fail(c, rc, "read run", err);
+        if (rc == IDF_ENOTFOUND)
+            idf_err_set(err, rc, "store: no run %lld", (long long)id);
+        goto out;
+    }
+    r = calloc(1, sizeof *r);
+    if (!r) {
+        rc = IDF_ENOMEM;
+        goto out;
+    }
+    r->id = sqlite3_column_int64(st, 0);
+    r->workflow = store__sq_col_dup(st, 1, &oom);
+    r->version = sqlite3_column_int64(st, 2);
+    r->event_id = sqlite3_column_int64(st, 3);
+    r->status = store__sq_col_dup(st, 4, &oom);
+    r->pc = sqlite3_column_int(st, 5);
+    r->item = sqlite3_column_int(st, 6);
+    r->attempt = sqlite3_column_int(st, 7);
+    r->context = store__sq_col_dup(st, 8, &oom);
+    r->event = store__sq_col_dup(st, 9, &oom);
+    r->error = store__sq_col_dup(st, 10, &oom);
+    r->wake_at = sqlite3_column_int64(st, 11);
+    r->created_at = sqlite3_column_int64(st, 12);
+    r->updated_at = sqlite3_column_int64(st, 13);
+    r->finished_at = sqlite3_column_int64(st, 14);
+    r->rerun_of = sqlite3_column_int64(st, 15);
+    rc = oom ? idf_err_set(err, IDF_ENOMEM, "store: out of memory") : 0;
+out:
+    store__sq_done(st);
+    if (rc)
+        store_run_free(r);
+    else
+        *out = r;
+    return rc;
+}
+
+int store__sq_run_get(struct store *s, int64_t id, struct store_run **out)
+{
+    return store__sq_read_run(store__sq(s), id, out, NULL);
+}
+
+/* --------------------------------------------------------------- claims */
+
+/* Appends up to max ids from a candidate query (?1 limit, ?2 now) to ids. */
+static int candidates(struct store__sq *c, enum store__sq_slot slot, const char *sql, int64_t now, size_t max,
+                      int64_t *ids, size_t *n, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, slot, sql, &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+    sqlite3_bind_int64(st, 2, now);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ids[(*n)++] = sqlite3_column_int64(st, 0);
+    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "find runnable runs", err);
+    store__sq_done(st);
+    return rc;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
+                        struct store_run **out, size_t *n_out, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    int64_t *ids = NULL;
+    size_t n_ids = 0, n = 0;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    ids = malloc(3 * max * sizeof *ids);
+    if (!ids)
+        return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        goto out;
+    rc = candidates(c, SQ_CLAIM_QUEUED, "SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT ?1", now_ms, max,
+                    ids, &n_ids, err);
+    if (rc == 0)
+        rc = candidates(c, SQ_CLAIM_WAKE,
+                        "SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 AND wake_at <= ?2 "
+                        "ORDER BY wake_at LIMIT ?1",
+                        now_ms, max, ids, &n_ids, err);
+    if (rc == 0)
+        rc = candidates(c, SQ_CLAIM_EXPIRED,
+                        "SELECT id FROM runs WHERE status = 'running' AND lease_until < ?2 "
+                        "ORDER BY lease_until LIMIT ?1",
+                        now_ms, max, ids, &n_ids, err);
+    if (rc)
+        goto out;
+    qsort(ids, n_ids, sizeof *ids, cmp_id);
+    if (n_ids > max)
+        n_ids = max;
+
+    for (size_t i = 0; i < n_ids; i++) {
+        rc = store__sq_prep(c, SQ_CLAIM_SET,
+                            "UPDATE runs SET status = 'running', lease_owner = ?2, lease_until = ?3, "
+                            "updated_at = ?4 WHERE id = ?1",
+                            &st, err);
+        if (rc)
+            goto out;
+        sqlite3_bind_int64(st, 1, ids[i]);
+        store__sq_bind_text(st, 2, owner);
+        sqlite3_bind_int64(st, 3, now_ms + lease_ms);
+        sqlite3_bind_int64(st, 4, now_ms);
+        rc = sqlite3_step(st);
+        store__sq_done(st);
+        if (rc != SQLITE_DONE) {
+            rc = store__sq_fail(c, rc, "claim run", err);
+            goto out;
+        }
+        rc = store__sq_read_run(c, ids[i], &out[n], err);
+        if (rc)
+            goto out;
+        n++;
+    }
+    rc = store__sq_commit(c, err);
+out:
+    if (rc) {
+        store__sq_rollback(c);
+        for (size_t i = 0; i < n; i++) {
+            store_run_free(out[i]);
+            out[i] = NULL;
+        }
+        n = 0;
+    }
+    *n_out = n;
+    free(ids);
+    return rc;
+}
+
+int store__sq_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
+                           struct store_run **out, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        return rc;
+    rc = store__sq_prep(c, SQ_CLAIM_ID,
+                        "UPDATE runs SET status = 'running', lease_owner = ?2, lease_until = ?3, updated_at = ?4 "
+                        "WHERE id = ?1 AND (status = 'queued' OR (status = 'waiting' AND wake_at > 0 AND "
+                        "wake_at <= ?4) OR (status = 'running' AND lease_until < ?4))",
+                        &st, err);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(st, 1, run_id);
+    store__sq_bind_text(st, 2, owner);
+    sqlite3_bind_int64(st, 3, now_ms + lease_ms);
+    sqlite3_bind_int64(st, 4, now_ms);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    if (rc != SQLITE_DONE) {
+        rc = store__sq_fail(c, rc, "claim run", err);
+        goto out;
+    }
+    rc = 0;
+    if (sqlite3_changes(c->db) == 1)
+        rc = store__sq_read_run(c, run_id, out, err);
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
+out:
+    if (rc) {
+        store__sq_rollback(c);
+        store_run_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Runs one cached write statement (bound by the caller through st) in its
+ * own transaction; *changes_out: rows it changed. */
+static int write_changes(struct store__sq *c, sqlite3_stmt *st, const char *what, int64_t *changes_out)
+{
+    int rc = sqlite3_step(st);
+    store__sq_done(st);
+    if (rc != SQLITE_DONE)
+        return store__sq_fail(c, rc, what, NULL);
+    *changes_out = sqlite3_changes(c->db);
+    return store__sq_commit(c, NULL);
+}
+
+int store__sq_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int64_t changed = 0;
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, NULL);
+    if (rc)
+        return rc;
+    rc = store__sq_prep(c, SQ_RENEW,
+                        "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+                        &st, NULL);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, run_id);
+        store__sq_bind_text(st, 2, owner);
+        sqlite3_bind_int64(st, 3, lease_until);
+        rc = write_changes(c, st, "renew lease", &changed);
+    }
+    if (rc)
+        store__sq_rollback(c);
+    return rc ? rc : changed ? 0 : IDF_ESTATE;
+}
+
+int store__sq_release_leases(struct store *s, const char *owner, int64_t *n_out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, NULL);
+    if (rc)
+        return rc;
+    rc = store__sq_prep(c, SQ_RELEASE,
+                        "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ?2 "
+                        "WHERE status = 'running' AND (lease_owner = ?1 OR substr(lease_owner, 1, length(?1) + 1) = ?1 || '/')",
+                        &st, NULL);
+    if (rc == 0) {
+        store__sq_bind_text(st, 1, owner);
+        sqlite3_bind_int64(st, 2, time_now_ms());
+        rc = write_changes(c, st, "release leases", n_out);
+    }
+    if (rc)
+        store__sq_rollback(c);
+    return rc;
+}
+
+int store__sq_next_wake(struct store *s, int64_t *wake_at_out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_NEXT_WAKE, "SELECT min(wake_at) FROM runs WHERE status = 'waiting' AND wake_at > 0", &st,
+                        NULL);
+    if (rc)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *wake_at_out = sqlite3_column_int64(st, 0); /* NULL reads as 0 */
+        rc = 0;
+    } else {
+        rc = store__sq_fail(c, rc, "read next wake", NULL);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
+/* ---------------------------------------------------------- step commit */
+
+static int check_lease(struct store__sq *c, int64_t run_id, const char *owner, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, SQ_LEASE_CHECK, "SELECT status, lease_owner FROM runs WHERE id = ?1", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *status = (const char *)sqlite3_column_text(st, 0);
+        const char *holder = (const char *)sqlite3_column_text(st, 1);
+        if (status && strcmp(status, STORE_RUN_RUNNING) == 0 && holder && strcmp(holder, owner) == 0)
+            rc = 0;
+        else
+            rc = idf_err_set(err, IDF_ESTATE, "store: run %lld: lease lost (the run is %s%s)", (long long)run_id,
+                             status ? status : "?", holder ? " and leased by another owner" : "");
+    } else if (rc == SQLITE_DONE) {
+        rc = idf_err_set(err, IDF_ENOTFOUND, "store: no run %lld", (long long)run_id);
+    } else {
+        rc = store__sq_fail(c, rc, "check lease", err);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
+static int upsert_step(struct store__sq *c, int64_t run_id, const struct store_step_rec *step, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, SQ_STEP_UPSERT,
+                            "INSERT INTO steps (run_id, idx, item, step_id, status, attempts, input, output, error, "
+                            "started_at, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                            "ON CONFLICT (run_id, idx, item) DO UPDATE SET step_id = excluded.step_id, "
+                            "status = excluded.status, attempts = excluded.attempts, input = excluded.input, "
+                            "output = excluded.output, error = excluded.error, started_at = excluded.started_at, "
+                            "finished_at = excluded.finished_at",
+                            &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, step->index);
+    sqlite3_bind_int(st, 3, step->item);
+    store__sq_bind_text(st, 4, step->step_id);
+    store__sq_bind_text(st, 5, step->status);
+    sqlite3_bind_int(st, 6, step->attempts);
+    store__sq_bind_text(st, 7, step->input);
+    store__sq_bind_text(st, 8, step->output);
+    store__sq_bind_text(st, 9, step->error);
+    sqlite3_bind_int64(st, 10, step->started_at);
+    sqlite3_bind_int64(st, 11, step->finished_at);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "save step", err);
+}
+
+static int advance_run(struct store__sq *c, int64_t run_id, int64_t now_ms, const struct store_run_next *next,
+                       struct idf_err *err)
+{
+    bool waiting = strcmp(next->status, STORE_RUN_WAITING) == 0;
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, SQ_RUN_ADVANCE,
+                            "UPDATE runs SET status = ?2, pc = ?3, item = ?4, attempt = ?5, "
+                            "context = coalesce(?6, context), wake_at = ?7, error = ?8, updated_at = ?9, "
+                            "finished_at = ?10, "
+                            "lease_owner = CASE WHEN ?2 = 'running' THEN lease_owner END, "
+                            "lease_until = CASE WHEN ?2 = 'running' THEN lease_until END "
+                            "WHERE id = ?1",
+                            &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    store__sq_bind_text(st, 2, next->status);
+    sqlite3_bind_int(st, 3, next->pc);
+    sqlite3_bind_int(st, 4, next->item);
+    sqlite3_bind_int(st, 5, next->attempt);
+    store__sq_bind_text(st, 6, next->context);
+    sqlite3_bind_int64(st, 7, waiting ? next->wake_at : 0);
+    store__sq_bind_text(st, 8, next->error);
+    sqlite3_bind_int64(st, 9, now_ms);
+    sqlite3_bind_int64(st, 10, store__run_status_final(next->status) ? now_ms : 0);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "update run", err);
+}
+
+/* Opens a pending approval; an approval already recorded for this step
+ * (pending or decided) is kept as it is. */
+static int open_approval(struct store__sq *c, int64_t run_id, int64_t now_ms, const struct store_run_next *next,
+                         struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, SQ_APPROVAL_OPEN,
+                            "INSERT INTO approvals (run_id, step_id, status, message, created_at) "
+                            "VALUES (?1, ?2, 'pending', ?3, ?4) ON CONFLICT (run_id, step_id) DO NOTHING",
+                            &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    store__sq_bind_text(st, 2, next->approval_step_id);
+    store__sq_bind_text(st, 3, next->approval_message);
+    sqlite3_bind_int64(st, 4, now_ms);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "open approval", err);
+}
+
+int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
+                          const struct store_step_rec *step, const struct store_run_next *next, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        return rc;
+    rc = check_lease(c, run_id, owner, err);
+    if (rc == 0 && step)
+        rc = upsert_step(c, run_id, step, err);
+    if (rc == 0)
+        rc = advance_run(c, run_id, now_ms, next, err);
+    if (rc == 0 && next->approval_step_id)
+        rc = open_approval(c, run_id, now_ms, next, err);
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
+    if (rc)
+        store__sq_rollback(c);
+    return rc;
+}
+
+/* -------------------------------------------------------------- listing */
+
+int store__sq_run_list(struct store *s, const struct store_run_filter *f, json_t **out)
+{
+    /* One statement per filter shape, so each uses its own index
+     * (runs_status or runs_workflow, walked by id descending). */
+    static const char *const sql[4] = {
+        "SELECT id, workflow, version, event_id, status, pc, error, created_at, updated_at, finished_at, rerun_of "
+        "FROM runs WHERE id < ?3 ORDER BY id DESC LIMIT ?4",
+        "SELECT id, workflow, version, event_id, status, pc, error, created_at, updated_at, finished_at, rerun_of "
+        "FROM runs WHERE status = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?4",
+        "SELECT id, workflow, version, event_id, status, pc, error, created_at, updated_at, finished_at, rerun_of "
+        "FROM runs WHERE workflow = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
+        "SELECT id, workflow, version, event_id, status, pc, error, created_at, updated_at, finished_at, rerun_of "
+        "FROM runs INDEXED BY runs_workflow WHERE workflow = ?2 AND status = ?1 AND id < ?3 "
+        "ORDER BY id DESC LIMIT ?4",
+    };
+    static const enum store__sq_slot slots[4] = {SQ_RUN_LIST_ALL, SQ_RUN_LIST_STATUS, SQ_RUN_LIST_WORKFLOW,
+                                                 SQ_RUN_LIST_BOTH};
+    struct store__sq *c = store__sq(s);
+    int shape = (f->status ? 1 : 0) + (f->workflow ? 2 : 0);
+    sqlite3_stmt *st = NULL;
+    json_t *arr = json_array();
+    int rc;
+
+    if (!arr)
+        return IDF_ENOMEM;
+    rc = store__sq_prep(c, slots[shape], sql[shape], &st, NULL);
+    if (rc)
+        goto out;
+    store__sq_bind_text(st, 1, f->status);
+    store__sq_bind_text(st, 2, f->workflow);
+    sqlite3_bind_int64(st, 3, f->before_id > 0 ? f->before_id : INT64_MAX);
+    sqlite3_bind_int(st, 4, f->limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o =
+            json_pack("{s:I, s:o, s:I, s:I, s:o, s:i, s:o, s:I, s:I, s:I, s:I}", "id",
+                      (json_int_t)sqlite3_column_int64(st, 0), "workflow", store__sq_col_jstr(st, 1), "version",
+                      (json_int_t)sqlite3_column_int64(st, 2), "event_id", (json_int_t)sqlite3_column_int64(st, 3),
+                      "status", store__sq_col_jstr(st, 4), "pc", sqlite3_column_int(st, 5), "error",
+                      store__sq_col_jstr(st, 6), "created_at", (json_int_t)sqlite3_column_int64(st, 7), "updated_at",
+                      (json_int_t)sqlite3_column_int64(st, 8), "finished_at", (json_int_t)sqlite3_column_int64(st, 9),
+                      "rerun_of", (json_int_t)sqlite3_column_int64(st, 10));
+        if (!o || json_array_append_new(arr, o)) {
+            rc = IDF_ENOMEM;
+            goto out;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "list runs", NULL);
+out:
+    store__sq_done(st);
+    if (rc)
+        json_decref(arr);
+    else
+        *out = arr;
+    return rc;
+}
+
+int store__sq_step_list(struct store *s, int64_t run_id, json_t **out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    json_t *arr = json_array();
+    int rc;
+
+    if (!arr)
+        return IDF_ENOMEM;
+    rc = store__sq_prep(c, SQ_STEP_LIST,
+                        "SELECT idx, step_id, item, status, attempts, input, output, error, started_at, finished_at "
+                        "FROM steps WHERE run_id = ?1 ORDER BY idx, item",
+                        &st, NULL);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(st, 1, run_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_pack("{s:i, s:o, s:i, s:o, s:i, s:o, s:o, s:o, s:I, s:I}", "index", sqlite3_column_int(st, 0),
+                              "step_id", store__sq_col_jstr(st, 1), "item", sqlite3_column_int(st, 2), "status",
+                              store__sq_col_jstr(st, 3), "attempts", sqlite3_column_int(st, 4), "input",
+                              store__sq_col_json(st, 5), "output", store__sq_col_json(st, 6), "error",
+                              store__sq_col_json(st, 7), "started_at", (json_int_t)sqlite3_column_int64(st, 8),
+                              "finished_at", (json_int_t)sqlite3_column_int64(st, 9));
+        if (!o || json_array_append_new(arr, o)) {
+            rc = IDF_ENOMEM;
+            goto out;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "list steps", NULL);
+out:
+    store__sq_done(st);
+    if (rc)
+        json_decref(arr);
+    else
+        *out = arr;
+    return rc;
+}
+
+int store__sq_run_counts(struct store *s, json_t **out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    json_t *obj = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", STORE_RUN_QUEUED, 0, STORE_RUN_RUNNING, 0,
+                            STORE_RUN_WAITING, 0, STORE_RUN_SUCCEEDED, 0, STORE_RUN_FAILED, 0, STORE_RUN_CANCELLED, 0);
+    int rc;
+
+    if (!obj)
+        return IDF_ENOMEM;
+    /* run_counts is kept by triggers in the transaction of every change. */
+    rc = store__sq_prep(c, SQ_RUN_COUNTS, "SELECT status, n FROM run_counts", &st, NULL);
+    if (rc)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *status = (const char *)sqlite3_column_text(st, 0);
+        if (status && json_object_get(obj, status) &&
+            json_object_set_new(obj, status, json_integer(sqlite3_column_int64(st, 1)))) {
+            rc = IDF_ENOMEM;
+            goto out;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "count runs", NULL);
+out:
+    store__sq_done(st);
+    if (rc)
+        json_decref(obj);
+    else
+        *out = obj;
+    return rc;
+}

@@ -1,0 +1,590 @@
+/* store.c — the public store_* API: URL parsing, input caps and validation,
+ * and dispatch through the backend's ops table (store_internal.h).
+ *
+ * It contains no SQL and keeps no state: every call goes to s->ops with
+ * arguments already checked, so each backend implements only the contract.
+ * Any thread may call it, each with its own connection (a connection is used
+ * by one thread at a time). */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/err.h"
+#include "core/timeutil.h"
+
+#define SQLITE_PREFIX "sqlite:"
+
+/* ------------------------------------------------------------- helpers */
+
+bool store__run_status_valid(const char *status)
+{
+    static const char *const all[] = {STORE_RUN_QUEUED,    STORE_RUN_RUNNING, STORE_RUN_WAITING,
+                                      STORE_RUN_SUCCEEDED, STORE_RUN_FAILED,  STORE_RUN_CANCELLED};
+    if (!status)
+        return false;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(status, all[i]) == 0)
+            return true;
+    return false;
+}
+
+bool store__run_status_final(const char *status)
+{
+    return status && (strcmp(status, STORE_RUN_SUCCEEDED) == 0 || strcmp(status, STORE_RUN_FAILED) == 0 ||
+                      strcmp(status, STORE_RUN_CANCELLED) == 0);
+}
+
+static bool step_status_valid(const char *status)
+{
+    static const char *const all[] = {STORE_STEP_STARTED,  STORE_STEP_SUCCEEDED, STORE_STEP_FAILED, STORE_STEP_SKIPPED,
+                                      STORE_STEP_RETRYING, STORE_STEP_WAITING,   STORE_STEP_REUSED};
+    if (!status)
+        return false;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(status, all[i]) == 0)
+            return true;
+    return false;
+}
+
+int store__gen_source_id(char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[STORE__SOURCE_ID_LEN / 2];
+    uint64_t ms = (uint64_t)time_now_ms();
+    size_t got = 6;
+
+    if (n < STORE__SOURCE_ID_LEN + 1)
+        return IDF_EINVAL;
+    /* 48 bits of milliseconds first (like UUIDv7), so generated ids of
+     * successive events sort together and land on the same index pages. */
+    for (int i = 0; i < 6; i++)
+        raw[i] = (unsigned char)(ms >> (8 * (5 - i)));
+    while (got < sizeof raw) {
+        ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return IDF_EIO;
+        }
+        got += (size_t)r;
+    }
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[STORE__SOURCE_ID_LEN] = '\0';
+    return 0;
+}
+
+/* A required name: non-NULL, non-empty, at most STORE__NAME_MAX bytes. */
+static bool name_ok(const char *v)
+{
+    return v && *v && strnlen(v, STORE__NAME_MAX + 1) <= STORE__NAME_MAX;
+}
+
+/* An optional name: NULL or a valid name. */
+static bool opt_name_ok(const char *v)
+{
+    return !v || name_ok(v);
+}
+
+/* An optional text: NULL or at most STORE__TEXT_MAX bytes. */
+static bool text_ok(const char *v)
+{
+    return !v || strnlen(v, STORE__TEXT_MAX + 1) <= STORE__TEXT_MAX;
+}
+
+static int clamp_limit(int limit)
+{
+    if (limit <= 0)
+        return STORE__DEFAULT_LIST;
+    return limit > STORE_LIST_MAX ? STORE_LIST_MAX : limit;
+}
+
+/* ------------------------------------------------------------ open/close */
+
+int store_open(const char *url, struct store **out, struct idf_err *err)
+{
+    const char *path = NULL;
+    size_t len;
+
+    idf_err_clear(err);
+    if (!out)
+        return idf_err_set(err, IDF_EINVAL, "store: no output pointer");
+    *out = NULL;
+    if (!url || !*url)
+        return idf_err_set(err, IDF_EINVAL, "store: empty database URL");
+    len = strnlen(url, STORE__PATH_MAX + 1);
+    if (len > STORE__PATH_MAX)
+        return idf_err_set(err, IDF_ETOOBIG, "store: database URL longer than %u bytes", STORE__PATH_MAX);
+
+    if (strncmp(url, SQLITE_PREFIX, strlen(SQLITE_PREFIX)) == 0) {
+        path = url + strlen(SQLITE_PREFIX);
+        if (!*path)
+            return idf_err_set(err, IDF_EINVAL, "store: \"sqlite:\" needs a path (sqlite:idflow.db)");
+    } else if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+        return idf_err_set(err, IDF_EINVAL, "store: PostgreSQL backend not built yet");
+    } else if (len > 3 && strcmp(url + len - 3, ".db") == 0 && !strstr(url, "://")) {
+        path = url;
+    } else {
+        return idf_err_set(err, IDF_EINVAL,
+                           "store: unsupported database URL (use sqlite:PATH, a path ending in .db, "
+                           "or postgresql://...)");
+    }
+    return store__sqlite_open(path, out, err);
+}
+
+void store_close(struct store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+int store_schema_version(struct store *s, int *out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    return s->ops->schema_version(s, out);
+}
+
+/* ------------------------------------------------------------- workflows */
+
+int store_workflow_save(struct store *s, const char *name, const char *source, const char *hash, int64_t *version_out,
+                        bool *created_out, struct idf_err *err)
+{
+    struct idf_err local;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !version_out || !created_out)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (!name_ok(name) || !name_ok(hash))
+        return idf_err_set(err, IDF_EINVAL, "store: workflow name and hash must be 1..%u bytes", STORE__NAME_MAX);
+    if (!source || !text_ok(source))
+        return idf_err_set(err, IDF_ETOOBIG, "store: workflow source missing or over %u bytes", STORE__TEXT_MAX);
+    return s->ops->workflow_save(s, name, source, hash, version_out, created_out, err);
+}
+
+int store_workflow_source(struct store *s, const char *name, int64_t version, char **source_out, int64_t *version_out)
+{
+    if (!s || !name_ok(name) || version < 0 || !source_out)
+        return IDF_EINVAL;
+    *source_out = NULL;
+    return s->ops->workflow_source(s, name, version, source_out, version_out);
+}
+
+int store_workflow_set_enabled(struct store *s, const char *name, bool enabled)
+{
+    if (!s || !name_ok(name))
+        return IDF_EINVAL;
+    return s->ops->workflow_set_enabled(s, name, enabled);
+}
+
+int store_workflow_list(struct store *s, json_t **out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    return s->ops->workflow_list(s, out);
+}
+
+/* --------------------------------------------------------------- events */
+
+int store_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err)
+{
+    struct idf_err local;
+    char(*gen)[STORE__SOURCE_ID_LEN + 1] = NULL;
+    const char **saved = NULL;
+    int rc = 0;
+
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || (n && !items))
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (n > STORE__INGEST_MAX)
+        return idf_err_set(err, IDF_ETOOBIG, "store: %zu events in one batch (max %u)", n, STORE__INGEST_MAX);
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_ingest_item *it = &items[i];
+        if (!name_ok(it->event.source) || !name_ok(it->event.type) || !opt_name_ok(it->event.source_id) ||
+            !opt_name_ok(it->event.connection))
+            return idf_err_set(err, IDF_EINVAL,
+                               "store: event %zu: source and type must be 1..%u bytes, source_id and "
+                               "connection absent or 1..%u bytes",
+                               i, STORE__NAME_MAX, STORE__NAME_MAX);
+        if (!it->event.data || !text_ok(it->event.data))
+            return idf_err_set(err, IDF_ETOOBIG, "store: event %zu: data missing or over %u bytes", i, STORE__TEXT_MAX);
+        if (it->n_runs > STORE__RUNS_PER_EVENT_MAX)
+            return idf_err_set(err, IDF_ETOOBIG, "store: event %zu starts %zu runs (max %u)", i, it->n_runs,
+                               STORE__RUNS_PER_EVENT_MAX);
+        if (it->n_runs && (!it->runs || !it->run_ids))
+            return idf_err_set(err, IDF_EINVAL, "store: event %zu: runs or run_ids missing", i);
+        for (size_t j = 0; j < it->n_runs; j++)
+            if (!name_ok(it->runs[j].workflow) || it->runs[j].version < 1)
+                return idf_err_set(err, IDF_EINVAL, "store: event %zu run %zu: bad workflow or version", i, j);
+    }
+
+    /* Give events without a source_id a fresh one; the caller's items are
+     * restored before returning (the generated ids live only in this call). */
+    gen = calloc(n, sizeof *gen);
+    saved = calloc(n, sizeof *saved);
+    if (!gen || !saved) {
+        rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        saved[i] = items[i].event.source_id;
+        if (!saved[i]) {
+            rc = store__gen_source_id(gen[i], sizeof gen[i]);
+            if (rc) {
+                idf_err_set(err, rc, "store: no random bytes for a source id");
+                goto restore;
+            }
+            items[i].event.source_id = gen[i];
+        }
+    }
+    rc = s->ops->ingest(s, items, n, err);
+restore:
+    for (size_t i = 0; i < n; i++)
+        items[i].event.source_id = saved[i];
+out:
+    free(gen);
+    free(saved);
+    return rc;
+}
+
+int store_event_get(struct store *s, int64_t id, json_t **out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    return s->ops->event_get(s, id, out);
+}
+
+/* ----------------------------------------------------------------- runs */
+
+void store_run_free(struct store_run *r)
+{
+    if (!r)
+        return;
+    free(r->workflow);
+    free(r->status);
+    free(r->context);
+    free(r->event);
+    free(r->error);
+    free(r);
+}
+
+int store_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
+                    struct store_run **out, size_t *n_out, struct idf_err *err)
+{
+    struct idf_err local;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !n_out || (max && !out))
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    *n_out = 0;
+    if (!name_ok(owner))
+        return idf_err_set(err, IDF_EINVAL, "store: lease owner must be 1..%u bytes", STORE__NAME_MAX);
+    if (lease_ms <= 0)
+        return idf_err_set(err, IDF_EINVAL, "store: lease must be positive");
+    if (max == 0)
+        return 0;
+    if (max > STORE__CLAIM_MAX)
+        max = STORE__CLAIM_MAX;
+    return s->ops->run_claim(s, owner, now_ms, lease_ms, max, out, n_out, err);
+}
+
+int store_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
+                       struct store_run **out, struct idf_err *err)
+{
+    struct idf_err local;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !out)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    *out = NULL;
+    if (!name_ok(owner))
+        return idf_err_set(err, IDF_EINVAL, "store: lease owner must be 1..%u bytes", STORE__NAME_MAX);
+    if (lease_ms <= 0)
+        return idf_err_set(err, IDF_EINVAL, "store: lease must be positive");
+    return s->ops->run_claim_id(s, run_id, owner, now_ms, lease_ms, out, err);
+}
+
+int store_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until)
+{
+    if (!s || !name_ok(owner))
+        return IDF_EINVAL;
+    return s->ops->run_renew(s, run_id, owner, lease_until);
+}
+
+int store_release_leases(struct store *s, const char *owner, int64_t *n_out)
+{
+    int64_t n = 0;
+    int rc;
+    if (!s || !name_ok(owner))
+        return IDF_EINVAL;
+    rc = s->ops->release_leases(s, owner, &n);
+    if (n_out)
+        *n_out = rc ? 0 : n;
+    return rc;
+}
+
+int store_next_wake(struct store *s, int64_t *wake_at_out)
+{
+    if (!s || !wake_at_out)
+        return IDF_EINVAL;
+    *wake_at_out = 0;
+    return s->ops->next_wake(s, wake_at_out);
+}
+
+int store_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
+                      const struct store_step_rec *step, const struct store_run_next *next, struct idf_err *err)
+{
+    struct idf_err local;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !next)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (!name_ok(owner))
+        return idf_err_set(err, IDF_EINVAL, "store: lease owner must be 1..%u bytes", STORE__NAME_MAX);
+    if (!store__run_status_valid(next->status))
+        return idf_err_set(err, IDF_EINVAL, "store: unknown run status");
+    if (next->pc < 0 || next->item < 0 || next->attempt < 0)
+        return idf_err_set(err, IDF_EINVAL, "store: negative pc, item or attempt");
+    if (!text_ok(next->context) || !text_ok(next->error) || !opt_name_ok(next->approval_step_id) ||
+        !text_ok(next->approval_message))
+        return idf_err_set(err, IDF_ETOOBIG, "store: run state field over its cap");
+    if (next->approval_step_id && strcmp(next->status, STORE_RUN_WAITING) != 0)
+        return idf_err_set(err, IDF_EINVAL, "store: an approval needs the run to be waiting");
+    if (step) {
+        if (!name_ok(step->step_id) || !step_status_valid(step->status) || step->index < 0 || step->item < -1 ||
+            step->attempts < 0)
+            return idf_err_set(err, IDF_EINVAL, "store: bad step record (id, status, index or item)");
+        if (!text_ok(step->input) || !text_ok(step->output) || !text_ok(step->error))
+            return idf_err_set(err, IDF_ETOOBIG, "store: step input, output or error over %u bytes", STORE__TEXT_MAX);
+    }
+    return s->ops->step_commit(s, run_id, owner, now_ms, step, next, err);
+}
+
+int store_run_get(struct store *s, int64_t id, struct store_run **out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    return s->ops->run_get(s, id, out);
+}
+
+int store_run_list(struct store *s, const struct store_run_filter *f, json_t **out)
+{
+    struct store_run_filter fl = {0};
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    if (f)
+        fl = *f;
+    if (fl.status && !store__run_status_valid(fl.status))
+        return IDF_EINVAL;
+    if (!opt_name_ok(fl.workflow) || fl.before_id < 0)
+        return IDF_EINVAL;
+    fl.limit = clamp_limit(fl.limit);
+    return s->ops->run_list(s, &fl, out);
+}
+
+int store_step_list(struct store *s, int64_t run_id, json_t **out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    return s->ops->step_list(s, run_id, out);
+}
+
+int store_run_counts(struct store *s, json_t **out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    return s->ops->run_counts(s, out);
+}
+
+int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out, struct idf_err *err)
+{
+    struct idf_err local;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !new_id_out)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    *new_id_out = 0;
+    return s->ops->run_rerun(s, run_id, now_ms, new_id_out, err);
+}
+
+int store_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err)
+{
+    struct idf_err local;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (!text_ok(reason))
+        return idf_err_set(err, IDF_ETOOBIG, "store: reason over %u bytes", STORE__TEXT_MAX);
+    return s->ops->run_cancel(s, run_id, reason, now_ms, err);
+}
+
+/* ------------------------------------------------------------ approvals */
+
+int store_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
+                          int64_t now_ms, struct idf_err *err)
+{
+    struct idf_err local;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (!name_ok(actor))
+        return idf_err_set(err, IDF_EINVAL, "store: an approval needs an actor (1..%u bytes)", STORE__NAME_MAX);
+    if (!text_ok(comment))
+        return idf_err_set(err, IDF_ETOOBIG, "store: comment over %u bytes", STORE__TEXT_MAX);
+    return s->ops->approval_decide(s, run_id, approve, actor, comment, now_ms, err);
+}
+
+int store_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out)
+{
+    if (!s || !name_ok(step_id) || !status_out)
+        return IDF_EINVAL;
+    *status_out = NULL;
+    if (actor_out)
+        *actor_out = NULL;
+    return s->ops->approval_get(s, run_id, step_id, status_out, actor_out);
+}
+
+int store_approval_list(struct store *s, json_t **out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    return s->ops->approval_list(s, out);
+}
+
+/* -------------------------------------------------------- cursors, audit */
+
+int store_cursor_get(struct store *s, const char *name, char **value_out)
+{
+    if (!s || !name_ok(name) || !value_out)
+        return IDF_EINVAL;
+    *value_out = NULL;
+    return s->ops->cursor_get(s, name, value_out);
+}
+
+int store_cursor_set(struct store *s, const char *name, const char *value)
+{
+    if (!s || !name_ok(name) || !value)
+        return IDF_EINVAL;
+    if (!text_ok(value))
+        return IDF_ETOOBIG;
+    return s->ops->cursor_set(s, name, value);
+}
+
+int store_audit_add(struct store *s, const char *actor, const char *action, const char *target, const char *detail)
+{
+    if (!s || !name_ok(actor) || !name_ok(action) || !opt_name_ok(target))
+        return IDF_EINVAL;
+    if (!text_ok(detail))
+        return IDF_ETOOBIG;
+    return s->ops->audit_add(s, actor, action, target, detail);
+}
+
+int store_audit_list(struct store *s, int limit, json_t **out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    return s->ops->audit_list(s, clamp_limit(limit), out);
+}
+
+/* ---------------------------------------------------------- connections */
+
+int store_connection_put(struct store *s, const char *name, const char *kind, const char *config,
+                         const unsigned char *sealed, size_t sealed_len, const char *actor, bool *created_out,
+                         struct idf_err *err)
+{
+    struct idf_err local;
+    bool created = false;
+    int rc;
+
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !config || (sealed_len && !sealed))
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (!name_ok(name) || !name_ok(kind) || !name_ok(actor))
+        return idf_err_set(err, IDF_EINVAL, "store: connection name, kind and actor must be 1..%u bytes",
+                           STORE__NAME_MAX);
+    if (!text_ok(config) || sealed_len > STORE__TEXT_MAX)
+        return idf_err_set(err, IDF_ETOOBIG, "store: connection config or secret over %u bytes", STORE__TEXT_MAX);
+    rc = s->ops->connection_put(s, name, kind, config, sealed_len ? sealed : NULL, sealed_len, actor, &created, err);
+    if (created_out)
+        *created_out = rc == 0 && created;
+    return rc;
+}
+
+int store_connection_get(struct store *s, const char *name, char **kind_out, char **config_out,
+                         unsigned char **sealed_out, size_t *sealed_len_out, int64_t *updated_at_out)
+{
+    int64_t updated = 0;
+    int rc;
+
+    if (!s || !name_ok(name) || !kind_out || !config_out || !sealed_out || !sealed_len_out)
+        return IDF_EINVAL;
+    *kind_out = NULL;
+    *config_out = NULL;
+    *sealed_out = NULL;
+    *sealed_len_out = 0;
+    rc = s->ops->connection_get(s, name, kind_out, config_out, sealed_out, sealed_len_out, &updated);
+    if (updated_at_out)
+        *updated_at_out = rc ? 0 : updated;
+    return rc;
+}
+
+int store_connection_list(struct store *s, json_t **out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    return s->ops->connection_list(s, out);
+}
+
+int store_connection_delete(struct store *s, const char *name, const char *actor, struct idf_err *err)
+{
+    struct idf_err local;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !name_ok(name) || !name_ok(actor))
+        return idf_err_set(err, IDF_EINVAL, "store: connection name and actor must be 1..%u bytes", STORE__NAME_MAX);
+    return s->ops->connection_delete(s, name, actor, err);
+}
+
+/* ------------------------------------------------------------ retention */
+
+int store_prune(struct store *s, int64_t before_ms, int64_t *n_out)
+{
+    int64_t n = 0;
+    int rc;
+    if (!s)
+        return IDF_EINVAL;
+    rc = s->ops->prune(s, before_ms, &n);
+    if (n_out)
+        *n_out = n;
+    return rc;
+}

@@ -1,0 +1,298 @@
+/* store.h — idflow's durable state, behind an ops table with a written contract.
+ *
+ * A `struct store` is ONE connection to the database, used by ONE thread at a
+ * time (each worker, the HTTP threads and the CLI open their own). Backends:
+ * sqlite.c ("sqlite:PATH", the default) and, later, postgres.c
+ * ("postgresql://..."). Nothing outside a backend file contains SQL.
+ *
+ * Contract every backend keeps (tests/unit/test_store.c runs against each):
+ *  - store_open() creates the schema on first use (numbered migrations,
+ *    applied in order inside a transaction, recorded in the database), so
+ *    every later call sees the current schema.
+ *  - store_ingest() writes a batch of events and their runs in ONE durable
+ *    transaction (fsynced before it returns: an acknowledged event survives a
+ *    power loss). An event whose (source, source_id) already exists is a
+ *    duplicate: nothing is written for it, `duplicate` is set, and `event_id`
+ *    is the existing one. Callers batch concurrent acknowledgements into one
+ *    call (group commit).
+ *  - A run is claimed with a lease: store_run_claim() hands a runnable run to
+ *    one owner only. Runnable = queued; or waiting with wake_at <= now; or
+ *    running with lease_until < now (its owner died). The claim sets status
+ *    "running", lease_owner, lease_until.
+ *  - store_step_commit() writes one step record AND the run's next state in
+ *    ONE transaction, and only if the caller still holds the lease (else
+ *    IDF_ESTATE and nothing is written). So a crash leaves either both or
+ *    neither, and a run resumes at the first step whose result was not
+ *    recorded.
+ *  - Timestamps are ms since the Unix epoch (int64). JSON values cross this
+ *    interface as text (char *), never parsed by the store.
+ *  - Returned structs and strings are owned by the caller and freed with the
+ *    matching *_free function or free(). Every free function accepts NULL.
+ *  - On failure functions return a negative IDF_E* code and, where an err is
+ *    passed, a message; IDF_ENOTFOUND for a missing row.
+ */
+#ifndef IDF_STORE_STORE_H
+#define IDF_STORE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+/* Run statuses, stored as these exact strings. */
+#define STORE_RUN_QUEUED "queued"
+#define STORE_RUN_RUNNING "running"
+#define STORE_RUN_WAITING "waiting"
+#define STORE_RUN_SUCCEEDED "succeeded"
+#define STORE_RUN_FAILED "failed"
+#define STORE_RUN_CANCELLED "cancelled"
+
+/* Step record statuses. */
+#define STORE_STEP_STARTED "started"     /* intent recorded before a non-idempotent call */
+#define STORE_STEP_SUCCEEDED "succeeded"
+#define STORE_STEP_FAILED "failed"
+#define STORE_STEP_SKIPPED "skipped"     /* if: was false */
+#define STORE_STEP_RETRYING "retrying"   /* failed, next attempt scheduled */
+#define STORE_STEP_WAITING "waiting"     /* delay or approval under way */
+#define STORE_STEP_REUSED "reused"       /* copied from the run a rerun started from */
+
+#define STORE_LIST_MAX 1000 /* cap on rows one list call returns */
+
+struct store;
+
+/* ------------------------------------------------------------ open/close */
+
+/* Opens a connection for the calling thread. url: "sqlite:PATH" (PATH may be
+ * ":memory:" only for single-connection tests) or a bare path ending in .db.
+ * Creates the database and applies migrations when needed. */
+int store_open(const char *url, struct store **out, struct idf_err *err) IDF_MUST_USE;
+void store_close(struct store *s);
+
+/* Schema version after migrations. */
+int store_schema_version(struct store *s, int *out) IDF_MUST_USE;
+
+/* ------------------------------------------------------------- workflows */
+
+/* Saves source as the newest version of workflow `name` unless the newest
+ * version already has this hash. *version_out is the version now current;
+ * *created_out tells whether a new version row was written. New versions are
+ * enabled unless the workflow was disabled. */
+int store_workflow_save(struct store *s, const char *name, const char *source, const char *hash,
+                        int64_t *version_out, bool *created_out, struct idf_err *err) IDF_MUST_USE;
+
+/* Fetches the source of one version (version 0: the newest). */
+int store_workflow_source(struct store *s, const char *name, int64_t version, char **source_out,
+                          int64_t *version_out) IDF_MUST_USE;
+
+int store_workflow_set_enabled(struct store *s, const char *name, bool enabled) IDF_MUST_USE;
+
+/* Array of {name, version, enabled, hash, updated_at} for every workflow's newest version. */
+int store_workflow_list(struct store *s, json_t **out) IDF_MUST_USE;
+
+/* --------------------------------------------------------------- events */
+
+struct store_event_in {
+    const char *source;     /* "okta", "happyfox", "manual", "webhook", ... */
+    const char *source_id;  /* dedup key within source; NULL: a fresh unique one is generated */
+    const char *type;       /* normalized event type ("okta.user_locked", "manual") */
+    const char *connection; /* may be NULL */
+    const char *data;       /* the normalized event, JSON text */
+};
+
+struct store_run_in {
+    const char *workflow;
+    int64_t version;
+};
+
+struct store_ingest_item {
+    /* in */
+    struct store_event_in event;
+    const struct store_run_in *runs; /* runs to create for this event (may be 0) */
+    size_t n_runs;
+    /* out */
+    int64_t event_id;
+    bool duplicate;                  /* the event existed: no runs were created */
+    int64_t *run_ids;                /* caller-provided array of n_runs, filled when !duplicate */
+};
+
+/* Writes all items in one durable transaction (see the contract above). */
+int store_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err) IDF_MUST_USE;
+
+/* The event row as {id, source, source_id, type, connection, received_at, data}. */
+int store_event_get(struct store *s, int64_t id, json_t **out) IDF_MUST_USE;
+
+/* ----------------------------------------------------------------- runs */
+
+struct store_run {
+    int64_t id;
+    char *workflow;
+    int64_t version;
+    int64_t event_id;
+    char *status;        /* STORE_RUN_* */
+    int pc;              /* index of the next step to execute */
+    int item;            /* next foreach item index within step pc (0 when not in a foreach) */
+    int attempt;         /* attempts already made of the current step/item */
+    char *context;       /* engine state, JSON text; NULL for a fresh run */
+    char *event;         /* the event's data, JSON text */
+    char *error;         /* final error message, or NULL */
+    int64_t wake_at;     /* for waiting runs, 0 otherwise */
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t finished_at; /* 0 while not finished */
+    int64_t rerun_of;    /* 0 unless started by a rerun */
+};
+
+void store_run_free(struct store_run *r);
+
+/* Claims up to max runnable runs (oldest first) for owner, with lease_until =
+ * now_ms + lease_ms, in one transaction. *n_out may be 0. out is a caller
+ * array of max pointers; each claimed run is freed by the caller. */
+int store_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
+                    struct store_run **out, size_t *n_out, struct idf_err *err) IDF_MUST_USE;
+
+/* Claims one specific run (used by `idflow run` in the foreground) if it is
+ * runnable now, like store_run_claim. *out NULL (and 0 returned) when it is
+ * not runnable (held by someone else, waiting, or finished). */
+int store_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
+                       struct store_run **out, struct idf_err *err) IDF_MUST_USE;
+
+/* Extends the lease of a run the owner holds; IDF_ESTATE when lost. */
+int store_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until) IDF_MUST_USE;
+
+/* Puts every run leased by owner, or by an owner "owner/<anything>" (a
+ * node's workers are "<node>/w<N>"), back to "queued": used at start-up by a
+ * node that restarts under the same node id. *n_out: how many. */
+int store_release_leases(struct store *s, const char *owner, int64_t *n_out) IDF_MUST_USE;
+
+/* Earliest wake_at among waiting runs, or 0 when none (for timer sleeps). */
+int store_next_wake(struct store *s, int64_t *wake_at_out) IDF_MUST_USE;
+
+struct store_step_rec {
+    int index;           /* the step's position in the workflow */
+    const char *step_id;
+    int item;            /* foreach item index; -1 for a plain step */
+    const char *status;  /* STORE_STEP_* */
+    int attempts;
+    const char *input;   /* JSON text (redacted) or NULL */
+    const char *output;  /* JSON text or NULL */
+    const char *error;   /* JSON text {message, detail?} or NULL */
+    int64_t started_at;
+    int64_t finished_at; /* 0 when not finished */
+};
+
+struct store_run_next {
+    const char *status;   /* STORE_RUN_*: "running" keeps the lease, any other releases it */
+    int pc;
+    int item;
+    int attempt;
+    const char *context;  /* JSON text; NULL keeps the stored one */
+    int64_t wake_at;      /* for "waiting" (0 = wait without a deadline) */
+    const char *error;    /* for "failed"/"cancelled": the run's error message */
+    const char *approval_step_id; /* non-NULL: open a pending approval for this step */
+    const char *approval_message; /* shown to approvers; may be NULL */
+};
+
+/* Upserts the step record (keyed by run, index, item) if step != NULL, and
+ * updates the run to next, in one transaction, only while owner holds the
+ * lease (IDF_ESTATE otherwise). updated_at/finished_at are set from now_ms. */
+int store_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
+                      const struct store_step_rec *step, const struct store_run_next *next,
+                      struct idf_err *err) IDF_MUST_USE;
+
+int store_run_get(struct store *s, int64_t id, struct store_run **out) IDF_MUST_USE;
+
+struct store_run_filter {
+    const char *status;   /* NULL: any */
+    const char *workflow; /* NULL: any */
+    int64_t before_id;    /* 0: from the newest; else only ids < before_id */
+    int limit;            /* 0: 50; capped at STORE_LIST_MAX */
+};
+
+/* Runs newest first, as an array of objects {id, workflow, version, event_id,
+ * status, pc, error, created_at, updated_at, finished_at, rerun_of} (no
+ * context/event, to keep lists light). */
+int store_run_list(struct store *s, const struct store_run_filter *f, json_t **out) IDF_MUST_USE;
+
+/* Step records of a run in (index, item) order, as an array of objects
+ * {index, step_id, item, status, attempts, input, output, error, started_at,
+ * finished_at} with input/output/error parsed back to JSON. */
+int store_step_list(struct store *s, int64_t run_id, json_t **out) IDF_MUST_USE;
+
+/* Counts of runs by status: {"queued": n, ...} (all six keys present). */
+int store_run_counts(struct store *s, json_t **out) IDF_MUST_USE;
+
+/* Starts a new queued run from a failed or cancelled run: same workflow,
+ * version and event, pc/item/context copied (so outputs of succeeded steps
+ * are kept), attempt 0, rerun_of set; step records with index < pc are copied
+ * with status "reused". IDF_ESTATE when the run is not failed/cancelled. */
+int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out,
+                    struct idf_err *err) IDF_MUST_USE;
+
+/* Cancels a queued or waiting run (IDF_ESTATE otherwise). */
+int store_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms,
+                     struct idf_err *err) IDF_MUST_USE;
+
+/* ------------------------------------------------------------ approvals */
+
+/* Decides the pending approval of a waiting run and makes the run runnable
+ * (status "queued") in one transaction. IDF_ENOTFOUND: no such run or no
+ * approval; IDF_ESTATE: already decided. */
+int store_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor,
+                          const char *comment, int64_t now_ms, struct idf_err *err) IDF_MUST_USE;
+
+/* The approval of (run, step): *status_out "pending" | "approved" | "rejected"
+ * (caller frees), *actor_out the decider or NULL. IDF_ENOTFOUND when none. */
+int store_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out,
+                       char **actor_out) IDF_MUST_USE;
+
+/* Pending approvals: array of {run_id, step_id, workflow, message, created_at}. */
+int store_approval_list(struct store *s, json_t **out) IDF_MUST_USE;
+
+/* -------------------------------------------------------- cursors, audit */
+
+/* Poller checkpoints and other small durable values. get: IDF_ENOTFOUND when unset. */
+int store_cursor_get(struct store *s, const char *name, char **value_out) IDF_MUST_USE;
+int store_cursor_set(struct store *s, const char *name, const char *value) IDF_MUST_USE;
+
+/* Appends an audit record; detail is JSON text or NULL. */
+int store_audit_add(struct store *s, const char *actor, const char *action, const char *target,
+                    const char *detail) IDF_MUST_USE;
+/* Newest first: array of {id, at, actor, action, target, detail}. */
+int store_audit_list(struct store *s, int limit, json_t **out) IDF_MUST_USE;
+
+/* ---------------------------------------------------------- connections */
+
+/* Creates or replaces connection `name`: kind (the connector's name), config
+ * (JSON text of the NON-secret fields) and the sealed secret blob (may be
+ * NULL with sealed_len 0; the store never sees plaintext secrets). Appends an
+ * audit record by actor ("connection.create" or "connection.update", target
+ * "connection:<name>") in the same transaction. updated_at strictly increases
+ * on every put, so readers can cache by it. *created_out (may be NULL) tells
+ * whether the connection is new. */
+int store_connection_put(struct store *s, const char *name, const char *kind, const char *config,
+                         const unsigned char *sealed, size_t sealed_len, const char *actor, bool *created_out,
+                         struct idf_err *err) IDF_MUST_USE;
+
+/* Reads connection `name`: *kind_out and *config_out (caller frees), the
+ * sealed blob (caller frees; NULL and 0 when none), *updated_at_out (may be
+ * NULL). IDF_ENOTFOUND when there is none. */
+int store_connection_get(struct store *s, const char *name, char **kind_out, char **config_out,
+                         unsigned char **sealed_out, size_t *sealed_len_out, int64_t *updated_at_out) IDF_MUST_USE;
+
+/* Every connection by name, as an array of {name, kind, config, created_at,
+ * updated_at} with config parsed back to JSON; never the sealed secret. */
+int store_connection_list(struct store *s, json_t **out) IDF_MUST_USE;
+
+/* Deletes connection `name` with an audit record by actor
+ * ("connection.delete", target "connection:<name>") in one transaction. IDF_ENOTFOUND when there is none. */
+int store_connection_delete(struct store *s, const char *name, const char *actor, struct idf_err *err) IDF_MUST_USE;
+
+/* ------------------------------------------------------------ retention */
+
+/* Deletes finished runs (and their steps) finished before before_ms, and
+ * events no run refers to any more. *n_out: runs deleted. */
+int store_prune(struct store *s, int64_t before_ms, int64_t *n_out) IDF_MUST_USE;
+
+#endif

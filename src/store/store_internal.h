@@ -1,0 +1,119 @@
+/* store_internal.h — the backend contract behind store.h (private to src/store/).
+ *
+ * A backend is a table of functions, like SQLite's sqlite3_io_methods: one
+ * `struct store_ops` per backend, shared read-only by all its connections, and
+ * a connection struct whose FIRST member is a `struct store` (so a backend
+ * casts `struct store *` to its own type). store.c owns URL parsing and input
+ * validation and then dispatches; backends own all SQL.
+ *
+ * What store.c guarantees before calling an op:
+ *  - s is an open connection of this backend; pointers the header marks as
+ *    required are non-NULL; names are non-empty and at most STORE__NAME_MAX
+ *    bytes; JSON texts are at most STORE__TEXT_MAX bytes; batch sizes are
+ *    within their caps; run/step statuses are one of the STORE_* strings;
+ *    an event with a NULL source_id has been given a generated one (the
+ *    backend sees a non-NULL source_id in every item).
+ *  - err, where the op takes one, is non-NULL and cleared.
+ *
+ * What every op must do (the rest of the contract is the comment in store.h):
+ *  - Return 0 or a negative IDF_E* code; on a write op's failure nothing is
+ *    written (roll the transaction back) and *_out parameters hold no
+ *    allocation the caller must free.
+ *  - Map lock contention that outlasts the backend's wait to IDF_EBUSY, a
+ *    missing row to IDF_ENOTFOUND, any other database failure to IDF_EDB.
+ *  - Never put a JSON value (event data, step input/output, context) into an
+ *    error message: they may hold personal data.
+ *  - close accepts a connection in any state, including a failed transaction.
+ */
+#ifndef IDF_STORE_STORE_INTERNAL_H
+#define IDF_STORE_STORE_INTERNAL_H
+
+#include "store/store.h"
+
+/* Caps on what enters the store (checked in store.c). */
+#define STORE__NAME_MAX 256u            /* names, ids, owners, statuses, sources */
+#define STORE__TEXT_MAX (16u << 20)     /* one JSON text or workflow source: 16 MiB */
+#define STORE__PATH_MAX 4096u           /* a database path */
+#define STORE__INGEST_MAX 4096u         /* items in one store_ingest call */
+#define STORE__RUNS_PER_EVENT_MAX 1024u /* runs one event may start */
+#define STORE__CLAIM_MAX 256u           /* runs one claim may return */
+#define STORE__SOURCE_ID_LEN 32u        /* hex chars of a generated source_id */
+#define STORE__DEFAULT_LIST 50          /* rows of a list call without a limit */
+
+struct store_ops {
+    const char *name; /* "sqlite", "postgresql": for messages */
+
+    void (*close)(struct store *s);
+    int (*schema_version)(struct store *s, int *out);
+
+    int (*workflow_save)(struct store *s, const char *name, const char *source, const char *hash, int64_t *version_out,
+                         bool *created_out, struct idf_err *err);
+    int (*workflow_source)(struct store *s, const char *name, int64_t version, char **source_out, int64_t *version_out);
+    int (*workflow_set_enabled)(struct store *s, const char *name, bool enabled);
+    int (*workflow_list)(struct store *s, json_t **out);
+
+    /* items: every event.source_id is non-NULL (store.c generated the missing). */
+    int (*ingest)(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err);
+    int (*event_get)(struct store *s, int64_t id, json_t **out);
+
+    /* 1 <= max <= STORE__CLAIM_MAX */
+    int (*run_claim)(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
+                     struct store_run **out, size_t *n_out, struct idf_err *err);
+    int (*run_renew)(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
+    /* Claims run_id if runnable now (same rule as run_claim); *out NULL when not. */
+    int (*run_claim_id)(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
+                        struct store_run **out, struct idf_err *err);
+    int (*release_leases)(struct store *s, const char *owner, int64_t *n_out);
+    int (*next_wake)(struct store *s, int64_t *wake_at_out);
+    int (*step_commit)(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
+                       const struct store_step_rec *step, const struct store_run_next *next, struct idf_err *err);
+    int (*run_get)(struct store *s, int64_t id, struct store_run **out);
+    /* f->limit is already resolved to 1..STORE_LIST_MAX */
+    int (*run_list)(struct store *s, const struct store_run_filter *f, json_t **out);
+    int (*step_list)(struct store *s, int64_t run_id, json_t **out);
+    int (*run_counts)(struct store *s, json_t **out);
+    int (*run_rerun)(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out, struct idf_err *err);
+    int (*run_cancel)(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
+
+    int (*approval_decide)(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
+                           int64_t now_ms, struct idf_err *err);
+    int (*approval_get)(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
+    int (*approval_list)(struct store *s, json_t **out);
+
+    int (*cursor_get)(struct store *s, const char *name, char **value_out);
+    int (*cursor_set)(struct store *s, const char *name, const char *value);
+    /* limit is already resolved to 1..STORE_LIST_MAX */
+    int (*audit_add)(struct store *s, const char *actor, const char *action, const char *target, const char *detail);
+    int (*audit_list)(struct store *s, int limit, json_t **out);
+
+    int (*connection_put)(struct store *s, const char *name, const char *kind, const char *config,
+                          const unsigned char *sealed, size_t sealed_len, const char *actor, bool *created_out,
+                          struct idf_err *err);
+    /* every out pointer is non-NULL (store.c substitutes locals) */
+    int (*connection_get)(struct store *s, const char *name, char **kind_out, char **config_out,
+                          unsigned char **sealed_out, size_t *sealed_len_out, int64_t *updated_at_out);
+    int (*connection_list)(struct store *s, json_t **out);
+    int (*connection_delete)(struct store *s, const char *name, const char *actor, struct idf_err *err);
+
+    int (*prune)(struct store *s, int64_t before_ms, int64_t *n_out);
+};
+
+/* The head of every backend connection. */
+struct store {
+    const struct store_ops *ops; /* the backend; never NULL while open */
+};
+
+/* Opens the SQLite backend on path (a file path or ":memory:"). */
+int store__sqlite_open(const char *path, struct store **out, struct idf_err *err) IDF_MUST_USE;
+
+/* Fills out (STORE__SOURCE_ID_LEN + 1 bytes) with 32 hex chars: 48 bits of
+ * the current time in ms, then 80 random bits (unique, and time-ordered). */
+int store__gen_source_id(char *out, size_t n) IDF_MUST_USE;
+
+/* A run status the store accepts (one of the six STORE_RUN_* strings). */
+bool store__run_status_valid(const char *status);
+
+/* A terminal run status (succeeded, failed, cancelled). */
+bool store__run_status_final(const char *status);
+
+#endif

@@ -1,0 +1,97 @@
+/* testutil.h — small helpers shared by the test programs.
+ *
+ * Temporary directories and files, child processes with captured output,
+ * one-call HTTP requests, and polling with a deadline (tests never sleep for
+ * luck: they poll a condition until it holds or a deadline passes). Any
+ * thread, except where noted. */
+#ifndef IDF_TESTS_TESTUTIL_H
+#define IDF_TESTS_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ---------------------------------------------------------------- files */
+
+/* A port that was free a moment ago on 127.0.0.1 (bound to 0, read back,
+ * closed). Prefer port 0 where the code under test can report its port:
+ * another process may take this one first. Returns -1 on failure. */
+int tu_free_port(void);
+
+/* Creates a fresh directory /tmp/idflow-test-XXXXXX (mode 0700). Caller frees
+ * the returned path with free() and removes the tree with tu_rm_rf. NULL on
+ * failure. */
+char *tu_mktemp_dir(void);
+
+/* Removes path and everything below it (no symlinks followed). Missing is ok.
+ * Returns 0 or -1. */
+int tu_rm_rf(const char *path);
+
+/* Whole file as a NUL-terminated string (len in *len_out when not NULL);
+ * caller frees. NULL when it cannot be read. */
+char *tu_read_file(const char *path, size_t *len_out);
+
+/* Writes text to path (created 0600 or truncated). Returns 0 or -1. */
+int tu_write_file(const char *path, const char *text);
+
+/* "dir/name" in a new string; caller frees. */
+char *tu_path(const char *dir, const char *name);
+
+/* ---------------------------------------------------------------- processes */
+
+struct tu_proc {
+    pid_t pid;          /* 0 once reaped */
+    int status;         /* exit code, or 128 + signal, once reaped */
+    char out_path[256]; /* captured stdout */
+    char err_path[256]; /* captured stderr */
+    char dir[200];      /* private directory holding the two files */
+};
+
+/* Starts argv[0] (searched in PATH when it has no '/') with posix_spawn.
+ * env: NULL-terminated "NAME=value" entries added to (or replacing in) a copy
+ * of the current environment; NULL = inherit as is. stdin is /dev/null;
+ * stdout and stderr go to p->out_path and p->err_path. Returns 0 or -1.
+ * Release with tu_proc_cleanup. */
+int tu_spawn(const char *const argv[], const char *const env[], struct tu_proc *p);
+
+/* Sends sig to the process (if it is still running). Returns 0 or -1. */
+int tu_kill(struct tu_proc *p, int sig);
+
+/* Waits for the process to end, at most timeout_ms (< 0 = forever). Returns
+ * its exit code (0..255), 128 + signal if a signal ended it, or -1 when it is
+ * still running at the deadline (it is left running). */
+int tu_wait(struct tu_proc *p, int timeout_ms);
+
+/* Captured output so far; caller frees. Never NULL ("" when empty). */
+char *tu_proc_stdout(const struct tu_proc *p);
+char *tu_proc_stderr(const struct tu_proc *p);
+
+/* SIGKILLs the process if it still runs, reaps it, deletes its capture files.
+ * Safe to call twice. */
+void tu_proc_cleanup(struct tu_proc *p);
+
+/* ---------------------------------------------------------------- HTTP */
+
+/* One request through a fresh http_client (no https_only, 10 s timeout).
+ * headers: NULL-terminated "Name: value" list or NULL. body may be NULL.
+ * On success returns 0 with the HTTP status in *status and, when body_out is
+ * not NULL, the response body in *body_out (caller frees). Otherwise returns
+ * the http_client_do error (IDF_EIO, IDF_ETIMEOUT, ...) and *body_out is
+ * NULL. */
+int tu_http(const char *method, const char *url, const char *body, const char *const *headers, long *status,
+            char **body_out);
+
+/* Polls GET url until it answers 200: 0, or IDF_ETIMEOUT after timeout_ms. */
+int tu_wait_http_ok(const char *url, int timeout_ms);
+
+/* ---------------------------------------------------------------- polling */
+
+/* Milliseconds on the monotonic clock. */
+int64_t tu_now_ms(void);
+
+/* Calls pred(ud) every few milliseconds until it returns true (-> true) or
+ * timeout_ms passes (-> false). */
+bool tu_wait_until(bool (*pred)(void *ud), void *ud, int timeout_ms);
+
+#endif

@@ -1,0 +1,194 @@
+/* test_core.c — buffers with caps, redaction, durations, backoff, config. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+
+static void buf_cap_refuses_and_keeps_contents(void **state)
+{
+    struct buf b;
+    (void)state;
+    buf_init(&b, 8);
+    assert_int_equal(buf_puts(&b, "abcd"), 0);
+    assert_int_equal(buf_puts(&b, "efghi"), IDF_ETOOBIG);
+    assert_string_equal(b.data, "abcd");
+    assert_int_equal(buf_printf(&b, "%d", 1234), 0);
+    assert_string_equal(b.data, "abcd1234");
+    assert_int_equal(buf_printf(&b, "x"), IDF_ETOOBIG);
+    buf_free(&b);
+}
+
+static void buf_printf_long_text(void **state)
+{
+    struct buf b;
+    char big[2000];
+    (void)state;
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    buf_init(&b, 4096);
+    assert_int_equal(buf_printf(&b, "<%s>", big), 0);
+    assert_int_equal(b.len, 2001);
+    assert_int_equal(b.data[0], '<');
+    assert_int_equal(b.data[2000], '>');
+    buf_free(&b);
+}
+
+static void redact_secret_keys_at_any_depth(void **state)
+{
+    json_t *in = json_pack("{s:s,s:{s:s,s:s},s:[{s:s}]}", "url", "https://x", "headers", "Authorization",
+                           "SSWS 00abcdefgh", "Accept", "application/json", "items", "api_key", "k-123456");
+    json_t *out = log_redact(in);
+    (void)state;
+    assert_string_equal(json_string_value(json_object_get(out, "url")), "https://x");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "headers"), "Authorization")),
+                        "[redacted]");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "headers"), "Accept")),
+                        "application/json");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(out, "items"), 0), "api_key")),
+                        "[redacted]");
+    json_decref(in);
+    json_decref(out);
+}
+
+static void registered_secret_masked_in_log_lines(void **state)
+{
+    char path[] = "/tmp/idflow-log-XXXXXX";
+    int fd = mkstemp(path);
+    char text[4096] = "";
+    FILE *f;
+    (void)state;
+    assert_true(fd >= 0);
+    log_add_secret("s3cr3t-token-value");
+    log_set_fd(fd);
+    log_info("calling with token s3cr3t-token-value now");
+    {
+        json_t *fields = json_pack("{s:s}", "note", "value s3cr3t-token-value inside");
+        log_msg(LOG_WARN, fields, "fields");
+        json_decref(fields);
+    }
+    log_set_fd(2);
+    close(fd);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(path);
+    assert_null(strstr(text, "s3cr3t-token-value"));
+    assert_non_null(strstr(text, "\"level\":\"info\""));
+    assert_non_null(strstr(text, "******************"));
+}
+
+static void durations(void **state)
+{
+    int64_t ms = 0;
+    (void)state;
+    assert_int_equal(time_parse_duration("250ms", &ms), 0);
+    assert_int_equal(ms, 250);
+    assert_int_equal(time_parse_duration("2s", &ms), 0);
+    assert_int_equal(ms, 2000);
+    assert_int_equal(time_parse_duration("1h30m", &ms), 0);
+    assert_int_equal(ms, 5400000);
+    assert_int_equal(time_parse_duration("45", &ms), 0);
+    assert_int_equal(ms, 45000);
+    assert_int_equal(time_parse_duration("", &ms), IDF_EINVAL);
+    assert_int_equal(time_parse_duration("5 minutes", &ms), IDF_EINVAL);
+    assert_int_equal(time_parse_duration("s", &ms), IDF_EINVAL);
+    assert_int_equal(time_parse_duration("999999d", &ms), IDF_EINVAL);
+}
+
+static void iso_round_trip(void **state)
+{
+    int64_t ms = 0;
+    char buf[40];
+    (void)state;
+    assert_int_equal(time_parse_iso("2026-11-24T12:00:00.123Z", &ms), 0);
+    time_format_iso(ms, buf, sizeof buf);
+    assert_string_equal(buf, "2026-11-24T12:00:00.123Z");
+    assert_int_equal(time_parse_iso("2026-11-24T13:00:00+01:00", &ms), 0);
+    time_format_iso(ms, buf, sizeof buf);
+    assert_string_equal(buf, "2026-11-24T12:00:00.000Z");
+    assert_int_equal(time_parse_iso("yesterday", &ms), IDF_EINVAL);
+}
+
+static void backoff_grows_within_bounds(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 200; i++) {
+        int64_t d1 = time_backoff_ms(1, 1000, 60000);
+        int64_t d5 = time_backoff_ms(5, 1000, 60000);
+        int64_t d20 = time_backoff_ms(20, 1000, 60000);
+        assert_true(d1 >= 500 && d1 <= 1000);
+        assert_true(d5 >= 500 && d5 <= 16000);
+        assert_true(d20 >= 500 && d20 <= 60000);
+    }
+}
+
+static void config_file_env_and_errors(void **state)
+{
+    char path[] = "/tmp/idflow-cfg-XXXXXX";
+    int fd = mkstemp(path);
+    struct cfg c;
+    struct idf_err err;
+    (void)state;
+    assert_true(fd >= 0);
+    assert_true(write(fd, "db: sqlite:/tmp/x.db\nworkers: 7\n", 32) == 32);
+    close(fd);
+    unsetenv("IDFLOW_WORKERS");
+    setenv("IDFLOW_LISTEN", "127.0.0.1:9999", 1);
+    assert_int_equal(cfg_load(path, &c, &err), 0);
+    assert_string_equal(c.db, "sqlite:/tmp/x.db");
+    assert_int_equal(c.workers, 7);
+    assert_string_equal(c.listen, "127.0.0.1:9999");
+    unsetenv("IDFLOW_LISTEN");
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(write(fd, "db: x\nworkerz: 3\n", 17) == 17);
+    close(fd);
+    assert_int_equal(cfg_load(path, &c, &err), IDF_EINVAL);
+    assert_non_null(strstr(err.msg, "unknown setting 'workerz'"));
+    assert_non_null(strstr(err.msg, ":2:"));
+    unlink(path);
+    assert_int_equal(cfg_load("/nonexistent/idflow.yaml", &c, &err), IDF_ENOTFOUND);
+}
+
+static void listen_split(void **state)
+{
+    char a[64];
+    int port;
+    (void)state;
+    assert_int_equal(cfg_split_listen("127.0.0.1:8080", a, sizeof a, &port), 0);
+    assert_string_equal(a, "127.0.0.1");
+    assert_int_equal(port, 8080);
+    assert_int_equal(cfg_split_listen("[::1]:0", a, sizeof a, &port), 0);
+    assert_string_equal(a, "::1");
+    assert_int_equal(cfg_split_listen("localhost", a, sizeof a, &port), IDF_EINVAL);
+    assert_int_equal(cfg_split_listen("1.2.3.4:99999", a, sizeof a, &port), IDF_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(buf_cap_refuses_and_keeps_contents),
+        cmocka_unit_test(buf_printf_long_text),
+        cmocka_unit_test(redact_secret_keys_at_any_depth),
+        cmocka_unit_test(registered_secret_masked_in_log_lines),
+        cmocka_unit_test(durations),
+        cmocka_unit_test(iso_round_trip),
+        cmocka_unit_test(backoff_grows_within_bounds),
+        cmocka_unit_test(config_file_env_and_errors),
+        cmocka_unit_test(listen_split),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}

@@ -1,0 +1,698 @@
+/* test_flow.c — the workflow language: YAML files -> validated model.
+ *
+ * Fixtures live in tests/data/workflows/ (found through $IDFLOW_SRC, else the
+ * current directory). Each error class is checked with the exact
+ * line:column a user will read, and hostile input (huge, deep, aliased,
+ * binary, truncated, mutated) must be rejected cleanly, also under ASan. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "connectors/connector.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "expr/expr.h"
+#include "flow/flow.h"
+#include "support/testutil.h"
+
+#define FUZZ_MUTATIONS 400 /* seeded mutations of the fuzz seed file */
+
+struct want {
+    int line, col;
+    const char *has; /* a substring of the message */
+};
+
+static struct expr_ctx *ectx;
+static struct flow_diags diags; /* large: static, reset by every parse */
+
+static int setup(void **state)
+{
+    (void)state;
+    return expr_ctx_new(&ectx);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    expr_ctx_free(ectx);
+    return 0;
+}
+
+static char *fixture(const char *name)
+{
+    const char *src = getenv("IDFLOW_SRC");
+    char *p = NULL;
+    assert_true(asprintf(&p, "%s/tests/data/workflows/%s", src ? src : ".", name) > 0);
+    return p;
+}
+
+static void dump_diags(const char *what)
+{
+    print_message("%s: %zu problem(s)%s\n", what, diags.n, diags.truncated ? " (truncated)" : "");
+    for (size_t i = 0; i < diags.n; i++)
+        print_message("  %d:%d: %s\n", diags.items[i].line, diags.items[i].col, diags.items[i].msg);
+}
+
+/* Checks that diags holds exactly the wanted problems, in order. */
+static void check_diags(const char *what, const struct want *w, size_t n)
+{
+    bool ok = diags.n == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = diags.items[i].line == w[i].line && diags.items[i].col == w[i].col &&
+             strstr(diags.items[i].msg, w[i].has) != NULL;
+        if (!ok)
+            print_message("mismatch at #%zu: want %d:%d '%s'\n", i, w[i].line, w[i].col, w[i].has);
+    }
+    if (!ok)
+        dump_diags(what);
+    assert_true(ok);
+}
+
+static void expect_file(const char *name, int want_rc, const struct want *w, size_t n)
+{
+    char *path = fixture(name);
+    struct flow *f = (struct flow *)0x1;
+    int rc = flow_load_file(path, ectx, &f, &diags);
+    if (rc != want_rc)
+        dump_diags(name);
+    assert_int_equal(rc, want_rc);
+    assert_null(f);
+    check_diags(name, w, n);
+    free(path);
+}
+
+static struct flow *parse_ok(const char *path, const char *text)
+{
+    struct flow *f = NULL;
+    int rc = flow_parse(path, text, strlen(text), ectx, &f, &diags);
+    if (rc)
+        dump_diags(path);
+    assert_int_equal(rc, 0);
+    assert_int_equal(diags.n, 0);
+    assert_non_null(f);
+    return f;
+}
+
+/* ---------------------------------------------------------------- the model */
+
+static void valid_workflow_builds_the_model(void **state)
+{
+    char *path = fixture("valid.yaml");
+    size_t len = 0;
+    char *text = tu_read_file(path, &len);
+    unsigned char h[crypto_hash_sha256_BYTES];
+    char hex[65];
+    struct flow *f = NULL;
+    const struct flow_step *s;
+    (void)state;
+
+    assert_non_null(text);
+    assert_int_equal(flow_load_file(path, ectx, &f, &diags), 0);
+    assert_int_equal(diags.n, 0);
+    assert_string_equal(f->name, "offboard-demo");
+    assert_string_equal(f->description, "Remove a leaver from every group, then tell someone.");
+    assert_string_equal(f->path, path);
+    assert_ptr_equal(f->trigger, registry_find_trigger("manual"));
+    assert_true(json_is_object(f->trigger_params) && json_object_size(f->trigger_params) == 0);
+    assert_int_equal(f->n_when, 1);
+    assert_string_equal(f->when[0], ".event.data.login | endswith(\"@acme.com\")");
+    assert_int_equal(f->n_when_any, 2);
+    assert_string_equal(f->when_any[1], ".event.data.force");
+    assert_true(f->allow_http);
+    assert_false(f->enabled);
+
+    /* plain scalars are typed, quoted ones stay strings */
+    assert_string_equal(json_string_value(json_object_get(f->vars, "api")), "https://api.example.com");
+    assert_true(json_is_integer(json_object_get(f->vars, "limit")));
+    assert_int_equal(json_integer_value(json_object_get(f->vars, "limit")), 25);
+    assert_true(json_is_false(json_object_get(f->vars, "dry")));
+    assert_true(json_is_real(json_object_get(f->vars, "ratio")));
+    assert_true(json_is_null(json_object_get(f->vars, "nothing")));
+    assert_string_equal(json_string_value(json_object_get(f->vars, "quoted")), "123");
+    assert_string_equal(json_string_value(json_object_get(f->vars, "login")),
+                        "${{ .event.data.login }}");
+
+    assert_int_equal(f->n_steps, 6);
+    s = &f->steps[0];
+    assert_string_equal(s->id, "groups");
+    assert_ptr_equal(s->action, registry_find_action("http.request"));
+    assert_string_equal(json_string_value(json_object_get(s->with, "url")),
+                        "${{ .vars.api }}/users/${{ .vars.login }}/groups");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(s->with, "headers"), "Accept")),
+                        "application/json");
+    assert_int_equal(s->retry_max, 5);
+    assert_int_equal(s->retry_backoff_ms, 2000);
+    assert_int_equal(s->retry_max_delay_ms, 60000);
+    assert_int_equal(s->timeout_ms, 30000);
+    assert_false(s->continue_on_error);
+    assert_null(s->if_expr);
+    assert_null(s->foreach_expr);
+    assert_int_equal(s->line, 22);
+    assert_int_equal(s->col, 5);
+
+    s = &f->steps[1];
+    assert_string_equal(s->foreach_expr, "${{ .steps.groups.json }}");
+    assert_string_equal(s->as, "group");
+    assert_string_equal(s->if_expr, "(.steps.groups.json | length) > 0");
+    assert_true(s->continue_on_error);
+    assert_int_equal(s->retry_max, 1);
+    assert_int_equal(s->retry_backoff_ms, 1000);
+    assert_int_equal(s->retry_max_delay_ms, 300000);
+    assert_int_equal(s->timeout_ms, 0);
+    {
+        json_t *j = json_object_get(s->with, "json");
+        assert_string_equal(json_string_value(json_object_get(j, "reason")), "leaver");
+        assert_int_equal(json_integer_value(json_object_get(j, "count")), 3);
+        assert_true(json_is_true(json_object_get(j, "notify")));
+    }
+
+    s = &f->steps[2];
+    assert_int_equal(s->action->kind, CONN_K_SET);
+    assert_string_equal(json_string_value(json_object_get(s->with, "label")),
+                        "removed ${{ .steps.remove | length }} groups");
+    assert_string_equal(s->as, "item");
+
+    s = &f->steps[3];
+    assert_int_equal(s->action->kind, CONN_K_DELAY);
+    assert_int_equal(json_integer_value(json_object_get(s->with, "duration")), 90);
+
+    s = &f->steps[4];
+    assert_int_equal(s->action->kind, CONN_K_APPROVAL);
+    assert_string_equal(json_string_value(json_object_get(s->with, "timeout")), "2d");
+    assert_false(s->continue_on_error);
+
+    /* a plain number given to a string parameter keeps every digit */
+    s = &f->steps[5];
+    assert_string_equal(json_string_value(json_object_get(s->with, "message")),
+                        "12345678901234567890");
+    assert_string_equal(s->if_expr, ".vars.dry");
+
+    assert_int_equal(flow_step_index(f, "note"), 2);
+    assert_int_equal(flow_step_index(f, "stop"), 5);
+    assert_int_equal(flow_step_index(f, "nope"), -1);
+    assert_int_equal(strlen(f->source), len);
+    assert_memory_equal(f->source, text, len);
+    crypto_hash_sha256(h, (const unsigned char *)text, len);
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    assert_string_equal(f->hash, hex);
+    flow_free(f);
+    free(text);
+    free(path);
+}
+
+static void defaults_and_the_trigger_shorthand(void **state)
+{
+    struct flow *f;
+    (void)state;
+
+    f = parse_ok("some/dir/my-flow.yml", "on: manual\nsteps:\n  - id: only\n    do: set\n");
+    assert_string_equal(f->name, "my-flow");
+    assert_null(f->description);
+    assert_ptr_equal(f->trigger, registry_find_trigger("manual"));
+    assert_true(json_is_object(f->trigger_params));
+    assert_true(f->enabled);
+    assert_false(f->allow_http);
+    assert_int_equal(f->n_when, 0);
+    assert_int_equal(f->n_when_any, 0);
+    assert_true(json_is_object(f->vars) && json_object_size(f->vars) == 0);
+    assert_int_equal(f->n_steps, 1);
+    assert_true(json_is_object(f->steps[0].with) && json_object_size(f->steps[0].with) == 0);
+    assert_int_equal(f->steps[0].retry_max, 1);
+    assert_string_equal(f->steps[0].as, "item");
+    assert_int_equal(strlen(f->hash), 64);
+    flow_free(f);
+
+    /* one string is a list of one condition; `on: {manual: {}}` */
+    f = parse_ok("w.yaml", "name: w2\non: {manual: {}}\nwhen: .event.data.go\n"
+                           "steps: [{id: a, do: fail, with: {message: stop}}]\n");
+    assert_string_equal(f->name, "w2");
+    assert_int_equal(f->n_when, 1);
+    assert_string_equal(f->when[0], ".event.data.go");
+    flow_free(f);
+}
+
+static void names_must_be_valid(void **state)
+{
+    static const char body[] = "on: manual\nsteps: [{id: a, do: set}]\n";
+    struct flow *f = NULL;
+    (void)state;
+
+    assert_int_equal(flow_parse("flows/Bad Name.yaml", body, strlen(body), ectx, &f, &diags),
+                     IDF_EINVAL);
+    assert_null(f);
+    assert_int_equal(diags.n, 1);
+    assert_non_null(strstr(diags.items[0].msg, "'Bad Name' is not a valid workflow name"));
+
+    assert_int_equal(flow_parse(NULL, body, strlen(body), ectx, &f, &diags), IDF_EINVAL);
+    assert_int_equal(diags.n, 1);
+    assert_non_null(strstr(diags.items[0].msg, "missing 'name'"));
+}
+
+/* ---------------------------------------------------------------- error classes */
+
+static void yaml_syntax_error(void **state)
+{
+    static const struct want w[] = {{6, 4, "YAML syntax error: did not find expected '-'"}};
+    (void)state;
+    expect_file("syntax-error.yaml", IDF_EPARSE, w, 1);
+}
+
+static void unquoted_template_in_flow_mapping(void **state)
+{
+    static const struct want w[] = {{6, 21, "put templates in quotes"}};
+    (void)state;
+    expect_file("flow-template.yaml", IDF_EPARSE, w, 1);
+}
+
+static void unknown_keys(void **state)
+{
+    static const struct want w[] = {
+        {3, 1, "unknown key 'stpes' (did you mean 'steps'?)"},
+        {9, 5, "unknown step key 'whith' (did you mean 'with'?)"},
+        {10, 22, "unknown key 'retry.jitter'"},
+    };
+    (void)state;
+    expect_file("unknown-key.yaml", IDF_EINVAL, w, 3);
+}
+
+static void unknown_trigger(void **state)
+{
+    static const struct want w[] = {
+        {3, 3, "unknown trigger 'manuel' (did you mean 'manual'?); known triggers: "},
+    };
+    (void)state;
+    expect_file("unknown-trigger.yaml", IDF_EINVAL, w, 1);
+    assert_non_null(strstr(strstr(diags.items[0].msg, "known triggers: "), "manual"));
+}
+
+static void unknown_action(void **state)
+{
+    static const struct want w[] = {
+        {5, 9, "unknown action 'http.reqest' (did you mean 'http.request'?)"},
+        {7, 16, "bad jq in ${{ }}"}, /* the templates of an unknown action are still checked */
+        {9, 9, "unknown action 'okta.frobnicate'"},
+    };
+    (void)state;
+    expect_file("unknown-action.yaml", IDF_EINVAL, w, 3);
+}
+
+static void parameters(void **state)
+{
+    static const struct want w[] = {
+        {6, 5, "http.request (step 'call'): missing required parameter 'url'"},
+        {7, 15, "parameter 'method' of http.request (step 'call') must be a string, not a boolean "
+                "(quote it: \"true\")"},
+        {8, 16, "parameter 'headers' of http.request (step 'call') must be a mapping, not a string"},
+        {9, 14, "parameter 'query' of http.request (step 'call') must be a mapping, not a list"},
+        {11, 7, "unknown parameter 'bodyy' for http.request (step 'call') (did you mean 'body'?)"},
+        {15, 12, "parameter 'url' of http.request (step 'call2') is required; it cannot be null"},
+        {16, 16, "must be a mapping; this value renders as text"},
+        {17, 5, "delay (step 'wait'): missing required parameter 'duration'"},
+        {22, 17, "parameter 'duration' of delay (step 'wait2') must be a duration such as 30s, 5m "
+                 "or 1h, not '5 minutes'"},
+    };
+    (void)state;
+    /* step 'ok': whole templates are not type-checked, a plain 123 is a fine
+     * string, 90 is a duration in seconds */
+    expect_file("params.yaml", IDF_EINVAL, w, sizeof w / sizeof w[0]);
+}
+
+static void bad_jq(void **state)
+{
+    static const struct want w[] = {
+        {4, 5, "bad jq in when: "},
+        {7, 5, "'when_any' is a bare jq expression: write it without ${{ }}"},
+        {9, 24, "bad jq in ${{ }}: "},  /* column of the expression inside the quoted string */
+        {13, 9, "bad jq in if: "},
+        {15, 16, "bad jq in ${{ }}: "},
+        {17, 38, "bad jq in ${{ }}: "}, /* the second template of a nested string */
+    };
+    (void)state;
+    expect_file("bad-jq.yaml", IDF_EINVAL, w, sizeof w / sizeof w[0]);
+}
+
+static void unterminated_template(void **state)
+{
+    static const struct want w[] = {{7, 26, "unterminated '${{' (no closing '}}')"}};
+    (void)state;
+    expect_file("unterminated.yaml", IDF_EINVAL, w, 1);
+}
+
+static void references(void **state)
+{
+    static const struct want w[] = {
+        {4, 5, "'when' refers to step 'first', but no step has run"},
+        {6, 14, "'vars' refers to step 'first', but no step has run"},
+        {11, 14, "step 'second' is defined later (line 12)"},
+        {14, 9, "step 'second' refers to its own output"},
+        {18, 14, "no step 'frist' is defined (did you mean 'first'?)"},
+        {20, 9, "duplicate step id 'first' (first at line 8)"},
+        {23, 15, "no step 'third' is defined"},
+        {29, 14, "bad jq in ${{ }}"},
+        {29, 14, "write .steps[\"my-step\"]"},
+        {31, 14, "no step 'Nope' is defined before step 'last'"},
+    };
+    (void)state;
+    /* .steps["first"], .event.steps.unknown and .steps["my-step"] are fine */
+    expect_file("references.yaml", IDF_EINVAL, w, sizeof w / sizeof w[0]);
+}
+
+static void durations_and_retry(void **state)
+{
+    static const struct want w[] = {
+        {6, 14, "'timeout' must be longer than 0"},
+        {7, 19, "retry.max must be an integer from 1 to 100"},
+        {10, 14, "'timeout' must be a duration such as 30s, 5m or 1h, not 'forever'"},
+        {11, 19, "retry.max must be an integer from 1 to 100 (the total number of attempts), not '101'"},
+        {11, 49, "retry.max_delay must not be shorter than retry.backoff"},
+        {14, 12, "'retry' needs 'max'"},
+        {14, 23, "retry.backoff must be a duration such as 2s, not '1 hour'"},
+        {15, 15, "'on_error' must be fail or continue"},
+        {18, 12, "'retry' must be a mapping"},
+    };
+    (void)state;
+    expect_file("durations.yaml", IDF_EINVAL, w, sizeof w / sizeof w[0]);
+}
+
+static void foreach_and_as(void **state)
+{
+    static const struct want w[] = {
+        {16, 14, "'foreach' must be one template"},
+        {19, 5, "'as' is only used with 'foreach'"},
+        {22, 18, "step 'later' is defined later (line 28)"},
+        {23, 9, "'as: steps' would hide .steps"},
+        {27, 9, "'as' must be a name"},
+    };
+    (void)state;
+    expect_file("foreach.yaml", IDF_EINVAL, w, sizeof w / sizeof w[0]);
+}
+
+static void shapes_of_keys(void **state)
+{
+    static const struct want w[] = {
+        {1, 7, "'name' must be lowercase"},
+        {2, 14, "'description' must be text"},
+        {3, 10, "'enabled' must be true or false, not a string"},
+        {4, 13, "'allow_http' must be true or false, not an integer"},
+        {6, 3, "'on' must name exactly one trigger"},
+        {9, 3, "'when' must be a list of jq expressions"},
+        {10, 7, "'vars' must be a mapping"},
+        {12, 5, "a step must be a mapping"},
+        {13, 5, "step 2 is missing 'id'"},
+        {14, 9, "step id must be lowercase letters"},
+        {16, 5, "step 'no-do' is missing 'do'"},
+        {19, 9, "'do' must be an action name"},
+        {22, 8, "'if' needs a jq expression"},
+        {26, 7, "templates are not allowed in keys"},
+    };
+    (void)state;
+    expect_file("misc.yaml", IDF_EINVAL, w, sizeof w / sizeof w[0]);
+}
+
+static void literal_block_positions(void **state)
+{
+    static const struct want w[] = {
+        {8, 9, "step 'later' is defined later (line 13)"},
+        {12, 18, "step 'later' is defined later (line 13)"},
+    };
+    (void)state;
+    expect_file("literal-block.yaml", IDF_EINVAL, w, 2);
+}
+
+static void every_error_of_a_file_is_reported(void **state)
+{
+    static const struct want w[] = {
+        {3, 3, "unknown trigger 'manul'"},
+        {4, 1, "unknown key 'stpes'"},
+        {6, 5, "bad jq in when"},
+        {9, 9, "unknown action 'http.requst'"},
+        {12, 5, "missing required parameter 'url'"},
+        {14, 7, "unknown parameter 'urll'"},
+        {18, 17, "must be a duration"},
+        {19, 9, "duplicate step id 'second'"},
+        {22, 14, "step 'fourth' is defined later (line 23)"},
+        {26, 20, "no step 'nope' is defined before step 'fourth'"},
+        {27, 19, "retry.max must be an integer from 1 to 100"},
+        {27, 31, "retry.backoff must be a duration"},
+        {28, 14, "'timeout' must be a duration"},
+        {29, 15, "'on_error' must be fail or continue"},
+        {30, 9, "step 'fourth' refers to its own output"},
+    };
+    (void)state;
+    expect_file("many-errors.yaml", IDF_EINVAL, w, sizeof w / sizeof w[0]);
+}
+
+static void diags_print_as_path_line_col(void **state)
+{
+    char *path = fixture("unterminated.yaml");
+    struct flow *f = NULL;
+    char *out = NULL;
+    size_t n = 0;
+    FILE *mem;
+    char *want = NULL;
+    (void)state;
+
+    assert_int_equal(flow_load_file(path, ectx, &f, &diags), IDF_EINVAL);
+    diags.items[diags.n].line = 0; /* a problem without position prints without one */
+    snprintf(diags.items[diags.n].msg, sizeof diags.items[0].msg, "no position");
+    diags.n++;
+    mem = open_memstream(&out, &n);
+    assert_non_null(mem);
+    flow_diags_print(path, &diags, mem);
+    fclose(mem);
+    assert_true(asprintf(&want,
+                         "%s:7:26: unterminated '${{' (no closing '}}')\n%s: no position\n",
+                         path, path) > 0);
+    assert_string_equal(out, want);
+    free(want);
+    free(out);
+    free(path);
+}
+
+/* ---------------------------------------------------------------- hostile input */
+
+static void expect_text(const char *text, size_t len, int want_rc, const char *has)
+{
+    struct flow *f = NULL;
+    int rc = flow_parse("hostile.yaml", text, len, ectx, &f, &diags);
+    if (rc != want_rc || diags.n == 0 || !strstr(diags.items[0].msg, has))
+        dump_diags(has);
+    assert_int_equal(rc, want_rc);
+    assert_null(f);
+    assert_true(diags.n >= 1);
+    assert_non_null(strstr(diags.items[0].msg, has));
+}
+
+static void aliases_are_refused(void **state)
+{
+    static const struct want w[] = {{5, 10, "YAML aliases (*a) are not supported"}};
+    (void)state;
+    expect_file("billion-laughs.yaml", IDF_EINVAL, w, 1); /* once, not per alias */
+}
+
+static void oversized_input_is_refused(void **state)
+{
+    size_t n = BUF_CAP_WORKFLOW_FILE + 1;
+    char *big = malloc(n + 1);
+    char *dir = tu_mktemp_dir();
+    char *path;
+    struct flow *f = NULL;
+    (void)state;
+
+    assert_non_null(big);
+    assert_non_null(dir);
+    memset(big, '#', n);
+    memcpy(big, "on: manual\n", 11);
+    big[n] = '\0';
+    expect_text(big, n, IDF_ETOOBIG, "larger than 256 KiB");
+
+    path = tu_path(dir, "big.yaml");
+    assert_int_equal(tu_write_file(path, big), 0);
+    assert_int_equal(flow_load_file(path, ectx, &f, &diags), IDF_ETOOBIG);
+    assert_null(f);
+    assert_int_equal(diags.n, 1);
+    assert_int_equal(diags.items[0].line, 0);
+    free(path);
+
+    assert_int_equal(flow_load_file("/nonexistent/flow.yaml", ectx, &f, &diags), IDF_ENOTFOUND);
+    assert_int_equal(diags.n, 1);
+    assert_non_null(strstr(diags.items[0].msg, "cannot open"));
+    assert_int_equal(tu_rm_rf(dir), 0);
+    free(dir);
+    free(big);
+}
+
+static void deep_and_wide_input_is_refused(void **state)
+{
+    struct buf b;
+    (void)state;
+
+    buf_init(&b, BUF_CAP_WORKFLOW_FILE);
+    assert_int_equal(buf_puts(&b, "on: manual\nsteps: "), 0);
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(buf_puts(&b, "["), 0);
+    expect_text(b.data, b.len, IDF_EPARSE, "nested deeper than 64 levels");
+    assert_int_equal(diags.items[0].line, 2);
+
+    buf_reset(&b);
+    assert_int_equal(buf_puts(&b, "on: manual\nsteps:\n  - id: a\n    do: set\n    with:\n      x:\n"),
+                     0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(buf_printf(&b, "%*sy:\n", 8 + 2 * i, ""), 0);
+    expect_text(b.data, b.len, IDF_EPARSE, "nested deeper than 64 levels");
+
+    buf_reset(&b);
+    assert_int_equal(buf_puts(&b, "on: manual\nvars: {x: ["), 0);
+    for (int i = 0; i < 110000; i++)
+        assert_int_equal(buf_puts(&b, "1,"), 0);
+    assert_int_equal(buf_puts(&b, "1]}\n"), 0);
+    expect_text(b.data, b.len, IDF_EPARSE, "more than 100000 YAML nodes");
+
+    buf_reset(&b);
+    assert_int_equal(buf_puts(&b, "on: manual\nsteps:\n"), 0);
+    for (int i = 0; i < FLOW_MAX_STEPS + 5; i++)
+        assert_int_equal(buf_printf(&b, "  - {id: s%d, do: set}\n", i), 0);
+    expect_text(b.data, b.len, IDF_EINVAL, "more than 200 steps");
+    assert_int_equal(diags.n, 1);
+    assert_int_equal(diags.items[0].line, 3 + FLOW_MAX_STEPS);
+
+    /* more problems than fit: the list is cut and says so */
+    buf_reset(&b);
+    assert_int_equal(buf_puts(&b, "on: manual\nsteps:\n"), 0);
+    for (int i = 0; i < 150; i++)
+        assert_int_equal(buf_printf(&b, "  - {id: s%d, do: nothing%d}\n", i, i), 0);
+    expect_text(b.data, b.len, IDF_EINVAL, "unknown action 'nothing0'");
+    assert_int_equal(diags.n, FLOW_MAX_DIAGS);
+    assert_true(diags.truncated);
+    buf_free(&b);
+}
+
+static void binary_and_odd_documents_are_refused(void **state)
+{
+    static const char nul[] = "on: manual\nsteps: x\0y\n";
+    static const char two[] = "on: manual\nsteps: [{id: a, do: set}]\n---\non: manual\n";
+    static const char tags[] = "on: manual\nsteps: [{id: a, do: set, with: {x: !!binary aGk=}}]\n";
+    static const char dups[] = "name: a\non: manual\nname: b\nsteps: [{id: a, do: set}]\n";
+    static const char bad_utf8[] = "on: manual\nname: \xff\xfe\n";
+    (void)state;
+
+    expect_text(nul, sizeof nul - 1, IDF_EPARSE, "NUL byte");
+    assert_int_equal(diags.items[0].line, 2);
+    assert_int_equal(diags.items[0].col, 9);
+    expect_text(two, strlen(two), IDF_EPARSE, "one YAML document");
+    assert_int_equal(diags.items[0].line, 3);
+    expect_text(tags, strlen(tags), IDF_EINVAL, "YAML tags are not supported ('!!binary')");
+    expect_text(dups, strlen(dups), IDF_EINVAL, "duplicate key 'name' (first at line 1)");
+    assert_int_equal(diags.items[0].line, 3);
+    expect_text(bad_utf8, strlen(bad_utf8), IDF_EPARSE, "YAML syntax error");
+    assert_int_equal(diags.items[0].line, 2);
+    expect_text("", 0, IDF_EINVAL, "the file is empty");
+    expect_text("# only a comment\n", 17, IDF_EINVAL, "the file is empty");
+    expect_text("- a\n- b\n", 8, IDF_EINVAL, "must be a mapping of keys");
+    expect_text("just text", 9, IDF_EINVAL, "must be a mapping of keys");
+}
+
+/* rc == 0 exactly when there is a model and no problem; never a crash. */
+static void parse_any(const char *text, size_t len)
+{
+    struct flow *f = NULL;
+    int rc = flow_parse("fuzz.yaml", text, len, ectx, &f, &diags);
+    if (rc == 0) {
+        assert_non_null(f);
+        assert_int_equal(diags.n, 0);
+        assert_true(f->n_steps >= 1);
+        for (size_t i = 0; i < f->n_steps; i++)
+            assert_non_null(f->steps[i].action);
+        flow_free(f);
+    } else {
+        assert_null(f);
+        assert_true(diags.n >= 1);
+    }
+}
+
+static void truncated_and_mutated_files_never_crash(void **state)
+{
+    static const char alphabet[] = "-:{}[],&*!|>'%@`#?$\n \t.\\";
+    char *path = fixture("fuzz-seed.yaml");
+    size_t len = 0;
+    char *seed = tu_read_file(path, &len);
+    char *buf = malloc(len + 64);
+    unsigned int rs = 20261124;
+    (void)state;
+
+    assert_non_null(seed);
+    assert_non_null(buf);
+    for (size_t t = 0; t <= len; t++) {
+        memcpy(buf, seed, t); /* not NUL-terminated on purpose */
+        parse_any(buf, t);
+    }
+    for (int i = 0; i < FUZZ_MUTATIONS; i++) {
+        size_t n = len;
+        int edits = 1 + (int)(rand_r(&rs) % 8);
+        memcpy(buf, seed, len);
+        for (int e = 0; e < edits && n > 1; e++) {
+            size_t pos = (size_t)rand_r(&rs) % n;
+            switch (rand_r(&rs) % 4) {
+            case 0: buf[pos] = alphabet[rand_r(&rs) % (sizeof alphabet - 1)]; break;
+            case 1: buf[pos] = (char)(0x80 + rand_r(&rs) % 0x80); break; /* broken UTF-8 */
+            case 2:
+                memmove(buf + pos + 1, buf + pos, n - pos);
+                buf[pos] = alphabet[rand_r(&rs) % (sizeof alphabet - 1)];
+                n++;
+                break;
+            default:
+                memmove(buf + pos, buf + pos + 1, n - pos - 1);
+                n--;
+                break;
+            }
+        }
+        parse_any(buf, n);
+    }
+    for (int i = 0; i < 50; i++) { /* random bytes without NUL */
+        for (size_t k = 0; k < len; k++) {
+            char c = (char)(1 + rand_r(&rs) % 255);
+            buf[k] = c == '"' ? '!' : c;
+        }
+        parse_any(buf, len);
+    }
+    free(buf);
+    free(seed);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(valid_workflow_builds_the_model),
+        cmocka_unit_test(defaults_and_the_trigger_shorthand),
+        cmocka_unit_test(names_must_be_valid),
+        cmocka_unit_test(yaml_syntax_error),
+        cmocka_unit_test(unquoted_template_in_flow_mapping),
+        cmocka_unit_test(unknown_keys),
+        cmocka_unit_test(unknown_trigger),
+        cmocka_unit_test(unknown_action),
+        cmocka_unit_test(parameters),
+        cmocka_unit_test(bad_jq),
+        cmocka_unit_test(unterminated_template),
+        cmocka_unit_test(references),
+        cmocka_unit_test(durations_and_retry),
+        cmocka_unit_test(foreach_and_as),
+        cmocka_unit_test(shapes_of_keys),
+        cmocka_unit_test(literal_block_positions),
+        cmocka_unit_test(every_error_of_a_file_is_reported),
+        cmocka_unit_test(diags_print_as_path_line_col),
+        cmocka_unit_test(aliases_are_refused),
+        cmocka_unit_test(oversized_input_is_refused),
+        cmocka_unit_test(deep_and_wide_input_is_refused),
+        cmocka_unit_test(binary_and_odd_documents_are_refused),
+        cmocka_unit_test(truncated_and_mutated_files_never_crash),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

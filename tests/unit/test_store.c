@@ -1,0 +1,1211 @@
+/* test_store.c — the store contract suite (store.h), written against the
+ * public API only so it runs unchanged against every backend.
+ *
+ * Backend: IDFLOW_TEST_STORE_URL selects the database; "%s" in it is replaced
+ * by a name unique to each test (each test needs an empty database). Unset:
+ * every test gets a fresh temp-file SQLite database, removed afterwards.
+ *
+ * Times: claims and commits take explicit now_ms values (T0 + offsets), so
+ * lease expiry and wake-ups are tested without sleeping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/timeutil.h"
+#include "store/store.h"
+
+#define T0 1700000000000LL /* a fixed "now" for claims */
+#define LEASE 60000
+#define OK(x) assert_int_equal((x), 0)
+
+struct fx {
+    char dir[256];  /* temp dir for the sqlite default, "" otherwise */
+    char url[1024]; /* the database of this test */
+    struct store *s;
+};
+
+static int n_tests;
+
+static void make_url(struct fx *f)
+{
+    const char *env = getenv("IDFLOW_TEST_STORE_URL");
+    char tag[64];
+
+    snprintf(tag, sizeof tag, "t%d_%d", (int)getpid(), ++n_tests);
+    if (env && *env) {
+        const char *p = strstr(env, "%s");
+        if (p)
+            snprintf(f->url, sizeof f->url, "%.*s%s%s", (int)(p - env), env, tag, p + 2);
+        else
+            snprintf(f->url, sizeof f->url, "%s", env);
+        return;
+    }
+    snprintf(f->dir, sizeof f->dir, "%s/idflow-store-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->url, sizeof f->url, "sqlite:%s/test.db", f->dir);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    struct idf_err err = {0};
+    make_url(f);
+    if (store_open(f->url, &f->s, &err) != 0) {
+        fprintf(stderr, "store_open(%s): %s\n", f->url, err.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static void rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[512];
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->s);
+    if (f->dir[0])
+        rm_dir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+/* Ingests one event (source "test") starting n_runs runs of workflow wf v1. */
+static int64_t ingest(struct store *s, const char *source_id, const char *wf, size_t n_runs, int64_t *run_ids,
+                      bool *dup)
+{
+    struct store_run_in runs[8];
+    struct store_ingest_item it = {0};
+    struct idf_err err = {0};
+
+    assert_true(n_runs <= 8);
+    for (size_t i = 0; i < n_runs; i++)
+        runs[i] = (struct store_run_in){wf, 1};
+    it.event = (struct store_event_in){"test", source_id, "manual", NULL, "{\"user\":\"ann@example.com\"}"};
+    it.runs = runs;
+    it.n_runs = n_runs;
+    it.run_ids = run_ids;
+    assert_int_equal(store_ingest(s, &it, 1, &err), 0);
+    if (dup)
+        *dup = it.duplicate;
+    return it.event_id;
+}
+
+/* One queued run of workflow wf; returns its id. */
+static int64_t new_run(struct store *s, const char *wf)
+{
+    int64_t id = 0;
+    ingest(s, NULL, wf, 1, &id, NULL);
+    assert_true(id > 0);
+    return id;
+}
+
+/* Claims exactly one run for owner at now and returns it. */
+static struct store_run *claim1(struct store *s, const char *owner, int64_t now)
+{
+    struct store_run *r[1] = {NULL};
+    size_t n = 9;
+    struct idf_err err = {0};
+    assert_int_equal(store_run_claim(s, owner, now, LEASE, 1, r, &n, &err), 0);
+    assert_int_equal(n, 1);
+    return r[0];
+}
+
+static size_t claim_count(struct store *s, const char *owner, int64_t now)
+{
+    struct store_run *r[8] = {NULL};
+    size_t n = 9;
+    OK(store_run_claim(s, owner, now, LEASE, 8, r, &n, NULL));
+    for (size_t i = 0; i < n; i++)
+        store_run_free(r[i]);
+    return n;
+}
+
+static int commit(struct store *s, int64_t run_id, const char *owner, int64_t now, const char *status, int pc,
+                  int64_t wake_at)
+{
+    struct store_run_next nx = {.status = status, .pc = pc, .wake_at = wake_at};
+    return store_step_commit(s, run_id, owner, now, NULL, &nx, NULL);
+}
+
+static json_int_t count_of(struct store *s, const char *status)
+{
+    json_t *c = NULL;
+    json_int_t n;
+    OK(store_run_counts(s, &c));
+    assert_int_equal(json_object_size(c), 6);
+    n = json_integer_value(json_object_get(c, status));
+    json_decref(c);
+    return n;
+}
+
+static char *run_status(struct store *s, int64_t id)
+{
+    static char buf[32];
+    struct store_run *r = NULL;
+    OK(store_run_get(s, id, &r));
+    snprintf(buf, sizeof buf, "%s", r->status);
+    store_run_free(r);
+    return buf;
+}
+
+/* ------------------------------------------------------- open, migrate */
+
+static void test_open_and_migrations(void **state)
+{
+    struct fx *f = *state;
+    struct store *s2 = NULL;
+    struct idf_err err = {0};
+    int v1 = 0, v2 = 0;
+    int64_t ev;
+    json_t *e = NULL;
+
+    OK(store_schema_version(f->s, &v1));
+    assert_true(v1 >= 1);
+    ev = ingest(f->s, "persist-1", "wf", 0, NULL, NULL);
+
+    /* Reopening applies nothing new and sees the data. */
+    store_close(f->s);
+    f->s = NULL;
+    OK(store_open(f->url, &f->s, &err));
+    OK(store_schema_version(f->s, &v2));
+    assert_int_equal(v1, v2);
+    OK(store_event_get(f->s, ev, &e));
+    assert_string_equal(json_string_value(json_object_get(e, "source_id")), "persist-1");
+    json_decref(e);
+
+    /* A second connection at the same time sees the same schema. */
+    OK(store_open(f->url, &s2, &err));
+    OK(store_schema_version(s2, &v2));
+    assert_int_equal(v1, v2);
+    store_close(s2);
+}
+
+static void test_open_urls(void **state)
+{
+    struct store *s = (struct store *)state; /* any non-NULL value: must be reset */
+    struct idf_err err = {0};
+
+    assert_int_equal(store_open("postgresql://localhost/idflow", &s, &err), IDF_EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "PostgreSQL backend not built yet"));
+    assert_int_equal(store_open("postgres://localhost/idflow", &s, &err), IDF_EINVAL);
+    assert_int_equal(store_open("mysql://localhost/idflow", &s, &err), IDF_EINVAL);
+    assert_int_equal(store_open("notes.txt", &s, &err), IDF_EINVAL);
+    assert_int_equal(store_open("sqlite:", &s, &err), IDF_EINVAL);
+    assert_int_equal(store_open("", &s, &err), IDF_EINVAL);
+    assert_true(store_open("sqlite:/nonexistent-dir-idflow/x.db", &s, &err) < 0);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "/nonexistent-dir-idflow/x.db"));
+    store_close(NULL);
+
+    /* An in-memory database works for one connection. */
+    int v = 0;
+    OK(store_open("sqlite::memory:", &s, &err));
+    OK(store_schema_version(s, &v));
+    assert_true(v >= 1);
+    assert_true(new_run(s, "wf") > 0);
+    store_close(s);
+}
+
+/* A bare path ending in .db is a SQLite database. */
+static void test_open_bare_path(void **state)
+{
+    struct fx *f = *state;
+    char path[512];
+    struct store *s = NULL;
+    int v = 0;
+
+    if (!f->dir[0])
+        snprintf(path, sizeof path, "idflow-test-%d.db", (int)getpid());
+    else
+        snprintf(path, sizeof path, "%s/bare.db", f->dir);
+    OK(store_open(path, &s, NULL));
+    OK(store_schema_version(s, &v));
+    assert_true(v >= 1);
+    store_close(s);
+    assert_int_equal(access(path, F_OK), 0);
+    if (!f->dir[0]) {
+        char p2[600];
+        unlink(path);
+        snprintf(p2, sizeof p2, "%s-wal", path);
+        unlink(p2);
+        snprintf(p2, sizeof p2, "%s-shm", path);
+        unlink(p2);
+    }
+}
+
+struct opener {
+    const char *url;
+    pthread_barrier_t *go;
+    int rc;
+    int version;
+};
+
+static void *open_thread(void *arg)
+{
+    struct opener *o = arg;
+    struct store *s = NULL;
+    pthread_barrier_wait(o->go);
+    o->rc = store_open(o->url, &s, NULL);
+    if (o->rc == 0)
+        o->rc = store_schema_version(s, &o->version);
+    store_close(s);
+    return NULL;
+}
+
+/* Several connections creating the same fresh database at once all succeed. */
+static void test_open_concurrent(void **state)
+{
+    struct fx *f = *state;
+    char url[1100];
+    pthread_t t[4];
+    struct opener o[4];
+    pthread_barrier_t go;
+    int v = 0;
+
+    if (!f->dir[0]) /* only meaningful where the test makes its own database */
+        snprintf(url, sizeof url, "%s", f->url);
+    else
+        snprintf(url, sizeof url, "sqlite:%s/fresh.db", f->dir);
+    OK(store_schema_version(f->s, &v));
+    pthread_barrier_init(&go, NULL, 4);
+    for (int i = 0; i < 4; i++) {
+        o[i] = (struct opener){url, &go, -100, 0};
+        pthread_create(&t[i], NULL, open_thread, &o[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(o[i].rc, 0);
+        assert_int_equal(o[i].version, v);
+    }
+    pthread_barrier_destroy(&go);
+}
+
+/* ------------------------------------------------------------ workflows */
+
+static void test_workflow_versions(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t v = 0;
+    bool created = false;
+    char *src = NULL;
+    json_t *list = NULL, *w;
+
+    OK(store_workflow_save(s, "onboard", "name: onboard # v1", "h1", &v, &created, NULL));
+    assert_int_equal(v, 1);
+    assert_true(created);
+    OK(store_workflow_save(s, "onboard", "name: onboard # v1", "h1", &v, &created, NULL));
+    assert_int_equal(v, 1);
+    assert_false(created);
+    OK(store_workflow_save(s, "onboard", "name: onboard # v2", "h2", &v, &created, NULL));
+    assert_int_equal(v, 2);
+    assert_true(created);
+    OK(store_workflow_save(s, "lockout", "name: lockout", "h9", &v, &created, NULL));
+    assert_int_equal(v, 1);
+
+    OK(store_workflow_source(s, "onboard", 0, &src, &v));
+    assert_string_equal(src, "name: onboard # v2");
+    assert_int_equal(v, 2);
+    free(src);
+    OK(store_workflow_source(s, "onboard", 1, &src, NULL));
+    assert_string_equal(src, "name: onboard # v1");
+    free(src);
+    assert_int_equal(store_workflow_source(s, "onboard", 3, &src, &v), IDF_ENOTFOUND);
+    assert_null(src);
+    assert_int_equal(store_workflow_source(s, "nope", 0, &src, &v), IDF_ENOTFOUND);
+
+    /* A disabled workflow stays disabled across new versions. */
+    OK(store_workflow_set_enabled(s, "onboard", false));
+    OK(store_workflow_save(s, "onboard", "name: onboard # v3", "h3", &v, &created, NULL));
+    assert_int_equal(v, 3);
+    assert_int_equal(store_workflow_set_enabled(s, "nope", true), IDF_ENOTFOUND);
+
+    OK(store_workflow_list(s, &list));
+    assert_int_equal(json_array_size(list), 2);
+    w = json_array_get(list, 1); /* sorted by name: lockout, onboard */
+    assert_string_equal(json_string_value(json_object_get(w, "name")), "onboard");
+    assert_int_equal(json_integer_value(json_object_get(w, "version")), 3);
+    assert_true(json_is_false(json_object_get(w, "enabled")));
+    assert_string_equal(json_string_value(json_object_get(w, "hash")), "h3");
+    assert_true(json_integer_value(json_object_get(w, "updated_at")) > 0);
+    assert_true(json_is_true(json_object_get(json_array_get(list, 0), "enabled")));
+    json_decref(list);
+}
+
+/* --------------------------------------------------------------- events */
+
+static void test_ingest_dedup(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct store_run_in two[2] = {{"wf-a", 1}, {"wf-b", 2}};
+    int64_t ids[4][2] = {{0}};
+    struct store_ingest_item it[4] = {0};
+    json_t *e = NULL;
+    struct idf_err err = {0};
+
+    for (int i = 0; i < 4; i++) {
+        it[i].runs = two;
+        it[i].n_runs = 2;
+        it[i].run_ids = ids[i];
+    }
+    it[0].event = (struct store_event_in){"okta", "uuid-1", "okta.user_locked", "okta-prod", "{\"n\":1}"};
+    it[1].event = (struct store_event_in){"okta", "uuid-1", "okta.user_locked", "okta-prod", "{\"n\":2}"};
+    it[2].event = (struct store_event_in){"happyfox", "uuid-1", "happyfox.ticket_created", NULL, "{\"n\":3}"};
+    it[3].event = (struct store_event_in){"manual", NULL, "manual", NULL, "[1,2]"};
+    OK(store_ingest(s, it, 4, &err));
+
+    assert_false(it[0].duplicate);
+    assert_true(it[1].duplicate); /* same source + id within the batch */
+    assert_int_equal(it[1].event_id, it[0].event_id);
+    assert_int_equal(ids[1][0], 0); /* no runs for a duplicate */
+    assert_false(it[2].duplicate);  /* same id, other source */
+    assert_false(it[3].duplicate);
+    assert_null(it[3].event.source_id); /* the caller's item is left as it was */
+    assert_true(ids[0][0] > 0 && ids[0][1] > ids[0][0]);
+    assert_true(ids[2][0] > 0 && ids[3][1] > 0);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 6);
+
+    /* Delivered again later: duplicate, same event id, nothing new. */
+    it[0].duplicate = false;
+    it[0].run_ids = ids[1];
+    OK(store_ingest(s, it, 1, &err));
+    assert_true(it[0].duplicate);
+    assert_int_equal(it[0].event_id, it[1].event_id);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 6);
+
+    /* Two events without an id are never duplicates of each other. */
+    bool dup = true;
+    int64_t a = ingest(s, NULL, "wf", 0, NULL, &dup);
+    assert_false(dup);
+    int64_t b = ingest(s, NULL, "wf", 0, NULL, &dup);
+    assert_false(dup);
+    assert_true(b != a);
+
+    OK(store_event_get(s, it[0].event_id, &e));
+    assert_string_equal(json_string_value(json_object_get(e, "source")), "okta");
+    assert_string_equal(json_string_value(json_object_get(e, "source_id")), "uuid-1");
+    assert_string_equal(json_string_value(json_object_get(e, "type")), "okta.user_locked");
+    assert_string_equal(json_string_value(json_object_get(e, "connection")), "okta-prod");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "data"), "n")), 1); /* first wins */
+    assert_true(json_integer_value(json_object_get(e, "received_at")) > 0);
+    json_decref(e);
+    OK(store_event_get(s, it[3].event_id, &e));
+    assert_int_equal(strlen(json_string_value(json_object_get(e, "source_id"))), 32);
+    assert_true(json_is_null(json_object_get(e, "connection")));
+    json_decref(e);
+    assert_int_equal(store_event_get(s, 999999, &e), IDF_ENOTFOUND);
+
+    /* The run carries its event's data. */
+    struct store_run *r = NULL;
+    OK(store_run_get(s, ids[0][1], &r));
+    assert_string_equal(r->workflow, "wf-b");
+    assert_int_equal(r->version, 2);
+    assert_int_equal(r->event_id, it[1].event_id);
+    assert_string_equal(r->status, STORE_RUN_QUEUED);
+    assert_string_equal(r->event, "{\"n\":1}");
+    assert_null(r->context);
+    assert_int_equal(r->pc, 0);
+    assert_int_equal(r->finished_at, 0);
+    assert_int_equal(r->rerun_of, 0);
+    store_run_free(r);
+}
+
+/* A batch that fails validation writes nothing at all. */
+static void test_ingest_rejects_whole_batch(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct store_run_in run = {"wf", 1};
+    int64_t ids[2][1];
+    struct store_ingest_item it[2] = {0};
+    char big[400];
+    struct idf_err err = {0};
+
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    it[0].event = (struct store_event_in){"okta", "ok-1", "okta.user_locked", NULL, "{}"};
+    it[1].event = (struct store_event_in){"okta", big, "okta.user_locked", NULL, "{}"};
+    for (int i = 0; i < 2; i++) {
+        it[i].runs = &run;
+        it[i].n_runs = 1;
+        it[i].run_ids = ids[i];
+    }
+    assert_int_equal(store_ingest(s, it, 2, &err), IDF_EINVAL);
+    assert_non_null(strstr(err.msg, "event 1"));
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 0);
+    it[1].event.source_id = "ok-2";
+    it[1].event.data = NULL;
+    assert_true(store_ingest(s, it, 2, &err) < 0);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 0);
+}
+
+#define BATCH 32
+#define BATCHES 20
+
+struct batch_writer {
+    const char *url;
+    int rc;
+};
+
+static void *ingest_batches(void *arg)
+{
+    struct batch_writer *w = arg;
+    struct store *s = NULL;
+    struct store_run_in run = {"wf", 1};
+    int64_t ids[BATCH];
+    struct store_ingest_item it[BATCH];
+
+    w->rc = store_open(w->url, &s, NULL);
+    for (int b = 0; b < BATCHES && w->rc == 0; b++) {
+        memset(it, 0, sizeof it);
+        for (int i = 0; i < BATCH; i++) {
+            it[i].event = (struct store_event_in){"test", NULL, "manual", NULL, "{}"};
+            it[i].runs = &run;
+            it[i].n_runs = 1;
+            it[i].run_ids = &ids[i];
+        }
+        w->rc = store_ingest(s, it, BATCH, NULL);
+    }
+    store_close(s);
+    return NULL;
+}
+
+/* A batch is one transaction: a reader on another connection sees all of a
+ * batch's runs or none of them, never a part. */
+static void test_ingest_batch_is_one_transaction(void **state)
+{
+    struct fx *f = *state;
+    struct batch_writer w = {f->url, -100};
+    pthread_t t;
+    int64_t deadline = time_mono_ns() + 30LL * 1000000000;
+    json_int_t seen = 0;
+    int observations = 0;
+
+    pthread_create(&t, NULL, ingest_batches, &w);
+    while (seen < BATCH * BATCHES && time_mono_ns() < deadline) {
+        seen = count_of(f->s, STORE_RUN_QUEUED);
+        assert_int_equal(seen % BATCH, 0);
+        observations++;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(count_of(f->s, STORE_RUN_QUEUED), BATCH * BATCHES);
+    assert_true(observations > 0);
+}
+
+/* ------------------------------------------------------------- claiming */
+
+static void test_claim_oldest_first_one_owner(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t id[5];
+    struct store_run *r[8] = {NULL};
+    size_t n = 0;
+
+    for (int i = 0; i < 5; i++)
+        id[i] = new_run(s, "wf");
+    OK(store_run_claim(s, "node-a", T0, LEASE, 3, r, &n, NULL));
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r[i]->id, id[i]);
+        assert_string_equal(r[i]->status, STORE_RUN_RUNNING);
+        assert_string_equal(r[i]->workflow, "wf");
+        assert_non_null(r[i]->event);
+        store_run_free(r[i]);
+    }
+    OK(store_run_claim(s, "node-b", T0, LEASE, 8, r, &n, NULL));
+    assert_int_equal(n, 2);
+    assert_int_equal(r[0]->id, id[3]);
+    assert_int_equal(r[1]->id, id[4]);
+    store_run_free(r[0]);
+    store_run_free(r[1]);
+    assert_int_equal(claim_count(s, "node-c", T0), 0); /* all leased */
+    assert_int_equal(count_of(s, STORE_RUN_RUNNING), 5);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 0);
+    OK(store_run_claim(s, "node-c", T0, LEASE, 0, NULL, &n, NULL));
+    assert_int_equal(n, 0);
+}
+
+#define CONC_RUNS 300
+
+struct claimer {
+    const char *url;
+    const char *owner;
+    pthread_barrier_t *go;
+    int64_t got[CONC_RUNS];
+    size_t n;
+    int rc;
+};
+
+static void *claim_loop(void *arg)
+{
+    struct claimer *c = arg;
+    struct store *s = NULL;
+    struct store_run *r[4];
+    size_t n;
+
+    c->rc = store_open(c->url, &s, NULL);
+    pthread_barrier_wait(c->go);
+    while (c->rc == 0) {
+        c->rc = store_run_claim(s, c->owner, T0, LEASE, 4, r, &n, NULL);
+        if (c->rc || n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            struct store_step_rec st = {0, "only", -1, STORE_STEP_SUCCEEDED, 1, NULL, "{}", NULL, T0, T0};
+            struct store_run_next nx = {.status = STORE_RUN_SUCCEEDED, .pc = 1};
+            if (c->rc == 0)
+                c->rc = store_step_commit(s, r[i]->id, c->owner, T0, &st, &nx, NULL);
+            if (c->n < CONC_RUNS)
+                c->got[c->n++] = r[i]->id;
+            store_run_free(r[i]);
+        }
+    }
+    store_close(s);
+    return NULL;
+}
+
+/* Two connections on two threads claiming at once never get the same run. */
+static void test_claim_concurrent_threads(void **state)
+{
+    struct fx *f = *state;
+    static struct claimer c[2];
+    pthread_t t[2];
+    pthread_barrier_t go;
+    int64_t first = 0;
+    unsigned char *seen = calloc(CONC_RUNS, 1);
+
+    for (int i = 0; i < CONC_RUNS; i++) {
+        int64_t id = new_run(f->s, "wf");
+        if (i == 0)
+            first = id;
+    }
+    pthread_barrier_init(&go, NULL, 2);
+    for (int i = 0; i < 2; i++) {
+        memset(&c[i], 0, sizeof c[i]);
+        c[i].url = f->url;
+        c[i].owner = i ? "worker-b" : "worker-a";
+        c[i].go = &go;
+        pthread_create(&t[i], NULL, claim_loop, &c[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(c[i].rc, 0);
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(c[0].n + c[1].n, CONC_RUNS);
+    for (int i = 0; i < 2; i++)
+        for (size_t j = 0; j < c[i].n; j++) {
+            int64_t k = c[i].got[j] - first;
+            assert_true(k >= 0 && k < CONC_RUNS);
+            assert_int_equal(seen[k], 0); /* claimed once only */
+            seen[k] = 1;
+        }
+    free(seen);
+    assert_int_equal(count_of(f->s, STORE_RUN_SUCCEEDED), CONC_RUNS);
+    assert_int_equal(count_of(f->s, STORE_RUN_RUNNING), 0);
+}
+
+/* A dead owner's lease expires; the run is taken over, and the old owner can
+ * neither commit nor renew. */
+static void test_lease_expiry(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t id = new_run(s, "wf");
+    struct store_run *r = claim1(s, "node-a", T0);
+    struct store_step_rec st = {0, "user", -1, STORE_STEP_SUCCEEDED, 1, "{}", "{\"id\":\"00u1\"}", NULL, T0, T0};
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1, .context = "{\"late\":true}"};
+    json_t *steps = NULL;
+    struct idf_err err = {0};
+
+    assert_int_equal(r->id, id);
+    store_run_free(r);
+    assert_int_equal(claim_count(s, "node-b", T0 + LEASE - 1), 0); /* still leased */
+    OK(store_run_renew(s, id, "node-a", T0 + 2 * LEASE));
+    assert_int_equal(claim_count(s, "node-b", T0 + LEASE + 1), 0); /* renewed */
+
+    r = claim1(s, "node-b", T0 + 2 * LEASE + 1); /* expired: taken over */
+    assert_int_equal(r->id, id);
+    store_run_free(r);
+
+    assert_int_equal(store_step_commit(s, id, "node-a", T0 + 2 * LEASE + 2, &st, &nx, &err), IDF_ESTATE);
+    assert_non_null(strstr(err.msg, "lease"));
+    OK(store_step_list(s, id, &steps));
+    assert_int_equal(json_array_size(steps), 0); /* nothing written */
+    json_decref(steps);
+    OK(store_run_get(s, id, &r));
+    assert_int_equal(r->pc, 0);
+    assert_null(r->context);
+    store_run_free(r);
+    assert_int_equal(store_run_renew(s, id, "node-a", T0 + 5 * LEASE), IDF_ESTATE);
+
+    OK(store_step_commit(s, id, "node-b", T0 + 2 * LEASE + 3, &st, &nx, &err)); /* the new owner can */
+    assert_int_equal(store_step_commit(s, 424242, "node-b", T0, NULL, &nx, &err), IDF_ENOTFOUND);
+}
+
+/* Waiting runs become claimable at wake_at; wake_at 0 waits for a decision. */
+static void test_waiting_wake(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a = new_run(s, "wf"), b = new_run(s, "wf"), wake = 0;
+    struct store_run *r;
+
+    r = claim1(s, "w", T0);
+    store_run_free(r);
+    r = claim1(s, "w", T0);
+    store_run_free(r);
+    OK(commit(s, a, "w", T0 + 1, STORE_RUN_WAITING, 1, T0 + 5000));
+    OK(commit(s, b, "w", T0 + 1, STORE_RUN_WAITING, 1, 0));
+    assert_int_equal(count_of(s, STORE_RUN_WAITING), 2);
+    OK(store_next_wake(s, &wake));
+    assert_int_equal(wake, T0 + 5000);
+
+    assert_int_equal(claim_count(s, "w", T0 + 4999), 0);
+    r = claim1(s, "w", T0 + 5000);
+    assert_int_equal(r->id, a);
+    assert_int_equal(r->pc, 1);
+    store_run_free(r);
+    OK(commit(s, a, "w", T0 + 5001, STORE_RUN_SUCCEEDED, 2, 0));
+    assert_int_equal(claim_count(s, "w", T0 + 1000000), 0); /* b: no deadline */
+    OK(store_next_wake(s, &wake));
+    assert_int_equal(wake, 0);
+}
+
+static void test_step_commit_states(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t id = new_run(s, "wf");
+    struct store_run *r = claim1(s, "w", T0);
+    struct store_step_rec st = {0, "user", -1, STORE_STEP_STARTED, 1, "{\"login\":\"ann\"}", NULL, NULL, T0, 0};
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 0, .context = "{\"steps\":{}}"};
+    json_t *steps = NULL, *x;
+    struct idf_err err = {0};
+
+    store_run_free(r);
+    /* "running" keeps the lease: nobody else can claim before it expires. */
+    OK(store_step_commit(s, id, "w", T0 + 10, &st, &nx, &err));
+    assert_int_equal(claim_count(s, "other", T0 + LEASE - 1), 0);
+
+    /* The step record is an upsert on (run, index, item). */
+    st.status = STORE_STEP_SUCCEEDED;
+    st.output = "{\"id\":\"00u1\"}";
+    st.finished_at = T0 + 20;
+    nx.pc = 1;
+    nx.context = NULL; /* keeps the stored context */
+    OK(store_step_commit(s, id, "w", T0 + 20, &st, &nx, &err));
+    struct store_step_rec st2 = {1,       "groups", 0, STORE_STEP_FAILED, 3, NULL, NULL, "{\"message\":\"E0000007\"}",
+                                 T0 + 21, T0 + 22};
+    struct store_run_next fin = {.status = STORE_RUN_FAILED, .pc = 1, .attempt = 3, .error = "step groups failed"};
+    OK(store_step_commit(s, id, "w", T0 + 30, &st2, &fin, &err));
+
+    OK(store_run_get(s, id, &r));
+    assert_string_equal(r->status, STORE_RUN_FAILED);
+    assert_string_equal(r->context, "{\"steps\":{}}");
+    assert_string_equal(r->error, "step groups failed");
+    assert_int_equal(r->attempt, 3);
+    assert_int_equal(r->finished_at, T0 + 30);
+    assert_int_equal(r->updated_at, T0 + 30);
+    store_run_free(r);
+    /* Finished: no lease left; the old owner cannot write any more. */
+    assert_int_equal(store_step_commit(s, id, "w", T0 + 40, NULL, &nx, &err), IDF_ESTATE);
+    assert_int_equal(claim_count(s, "other", T0 + 10 * LEASE), 0);
+
+    OK(store_step_list(s, id, &steps));
+    assert_int_equal(json_array_size(steps), 2);
+    x = json_array_get(steps, 0);
+    assert_int_equal(json_integer_value(json_object_get(x, "index")), 0);
+    assert_int_equal(json_integer_value(json_object_get(x, "item")), -1);
+    assert_string_equal(json_string_value(json_object_get(x, "step_id")), "user");
+    assert_string_equal(json_string_value(json_object_get(x, "status")), "succeeded");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(x, "input"), "login")), "ann");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(x, "output"), "id")), "00u1");
+    assert_true(json_is_null(json_object_get(x, "error")));
+    assert_int_equal(json_integer_value(json_object_get(x, "finished_at")), T0 + 20);
+    x = json_array_get(steps, 1);
+    assert_int_equal(json_integer_value(json_object_get(x, "attempts")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(x, "error"), "message")), "E0000007");
+    json_decref(steps);
+
+    /* Bad input is refused before anything is written. */
+    nx.status = "exploded";
+    assert_int_equal(store_step_commit(s, id, "w", T0, NULL, &nx, &err), IDF_EINVAL);
+
+    /* "queued" hands the run back: claimable at once by anyone. */
+    int64_t id2 = new_run(s, "wf");
+    r = claim1(s, "w", T0);
+    assert_int_equal(r->id, id2);
+    store_run_free(r);
+    OK(commit(s, id2, "w", T0 + 1, STORE_RUN_QUEUED, 2, 0));
+    r = claim1(s, "other", T0 + 2);
+    assert_int_equal(r->id, id2);
+    assert_int_equal(r->pc, 2);
+    store_run_free(r);
+}
+
+static void test_release_leases(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t n = -1;
+
+    new_run(s, "wf");
+    new_run(s, "wf");
+    new_run(s, "wf");
+    store_run_free(claim1(s, "node-a", T0));
+    store_run_free(claim1(s, "node-a", T0));
+    store_run_free(claim1(s, "node-b", T0));
+    OK(store_release_leases(s, "node-a", &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 2);
+    assert_int_equal(claim_count(s, "node-c", T0 + 1), 2); /* at once, no expiry needed */
+    OK(store_release_leases(s, "node-z", &n));
+    assert_int_equal(n, 0);
+    assert_int_equal(claim_count(s, "node-d", T0 + 2), 0);
+}
+
+/* --------------------------------------------------------- list, counts */
+
+static void test_run_list_filter(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a[3], b[3];
+    struct store_run_filter f = {0};
+    json_t *l = NULL;
+
+    for (int i = 0; i < 3; i++) {
+        a[i] = new_run(s, "alpha");
+        b[i] = new_run(s, "beta");
+    }
+    /* fail b[1] */
+    struct store_run *r[8];
+    size_t n = 0;
+    OK(store_run_claim(s, "w", T0, LEASE, 8, r, &n, NULL));
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        const char *st = r[i]->id == b[1] ? STORE_RUN_FAILED : STORE_RUN_SUCCEEDED;
+        OK(commit(s, r[i]->id, "w", T0 + 1, st, 1, 0));
+        store_run_free(r[i]);
+    }
+
+    OK(store_run_list(s, NULL, &l));
+    assert_int_equal(json_array_size(l), 6);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "id")), b[2]); /* newest first */
+    assert_null(json_object_get(json_array_get(l, 0), "context"));
+    json_decref(l);
+
+    f.workflow = "alpha";
+    OK(store_run_list(s, &f, &l));
+    assert_int_equal(json_array_size(l), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 2), "id")), a[0]);
+    json_decref(l);
+
+    f.workflow = NULL;
+    f.status = STORE_RUN_FAILED;
+    OK(store_run_list(s, &f, &l));
+    assert_int_equal(json_array_size(l), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "id")), b[1]);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "workflow")), "beta");
+    json_decref(l);
+
+    f.workflow = "alpha";
+    OK(store_run_list(s, &f, &l));
+    assert_int_equal(json_array_size(l), 0);
+    json_decref(l);
+
+    /* Paging: limit and before_id. */
+    f = (struct store_run_filter){.limit = 2};
+    OK(store_run_list(s, &f, &l));
+    assert_int_equal(json_array_size(l), 2);
+    f.before_id = json_integer_value(json_object_get(json_array_get(l, 1), "id"));
+    json_decref(l);
+    OK(store_run_list(s, &f, &l));
+    assert_int_equal(json_array_size(l), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "id")), b[1]);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 1), "id")), a[1]);
+    json_decref(l);
+
+    f = (struct store_run_filter){.status = "bogus"};
+    assert_int_equal(store_run_list(s, &f, &l), IDF_EINVAL);
+}
+
+static void test_run_counts(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t ids[4];
+    json_t *c = NULL;
+
+    OK(store_run_counts(s, &c));
+    assert_int_equal(json_object_size(c), 6);
+    json_decref(c);
+    for (int i = 0; i < 4; i++)
+        ids[i] = new_run(s, "wf");
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 4);
+    store_run_free(claim1(s, "w", T0));
+    store_run_free(claim1(s, "w", T0));
+    store_run_free(claim1(s, "w", T0));
+    OK(commit(s, ids[0], "w", T0, STORE_RUN_SUCCEEDED, 1, 0));
+    OK(commit(s, ids[1], "w", T0, STORE_RUN_WAITING, 1, T0 + 1));
+    OK(store_run_cancel(s, ids[3], "no longer needed", T0, NULL));
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 0);
+    assert_int_equal(count_of(s, STORE_RUN_RUNNING), 1);
+    assert_int_equal(count_of(s, STORE_RUN_WAITING), 1);
+    assert_int_equal(count_of(s, STORE_RUN_SUCCEEDED), 1);
+    assert_int_equal(count_of(s, STORE_RUN_FAILED), 0);
+    assert_int_equal(count_of(s, STORE_RUN_CANCELLED), 1);
+}
+
+/* ---------------------------------------------------- rerun and cancel */
+
+static void test_rerun(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t id = new_run(s, "wf"), re = 0;
+    struct store_run *r = claim1(s, "w", T0);
+    struct store_step_rec s0 = {0, "user", -1, STORE_STEP_SUCCEEDED, 1, NULL, "{\"id\":\"00u1\"}", NULL, T0, T0};
+    struct store_step_rec s1 = {1, "ticket", -1, STORE_STEP_FAILED, 2, NULL, NULL, "{\"message\":\"500\"}", T0, T0};
+    struct store_run_next n0 = {.status = STORE_RUN_RUNNING, .pc = 1, .context = "{\"steps\":{\"user\":1}}"};
+    struct store_run_next n1 = {.status = STORE_RUN_FAILED, .pc = 1, .attempt = 2, .error = "ticket failed"};
+    json_t *steps = NULL;
+    struct idf_err err = {0};
+
+    store_run_free(r);
+    assert_int_equal(store_run_rerun(s, id, T0, &re, &err), IDF_ESTATE); /* running */
+    OK(store_step_commit(s, id, "w", T0 + 1, &s0, &n0, NULL));
+    OK(store_step_commit(s, id, "w", T0 + 2, &s1, &n1, NULL));
+
+    OK(store_run_rerun(s, id, T0 + 100, &re, &err));
+    assert_true(re > id);
+    OK(store_run_get(s, re, &r));
+    assert_string_equal(r->status, STORE_RUN_QUEUED);
+    assert_int_equal(r->rerun_of, id);
+    assert_int_equal(r->pc, 1);
+    assert_int_equal(r->attempt, 0);
+    assert_string_equal(r->context, "{\"steps\":{\"user\":1}}");
+    assert_string_equal(r->workflow, "wf");
+    assert_null(r->error);
+    assert_int_equal(r->finished_at, 0);
+    assert_int_equal(r->created_at, T0 + 100);
+    assert_non_null(r->event);
+    store_run_free(r);
+
+    OK(store_step_list(s, re, &steps));
+    assert_int_equal(json_array_size(steps), 1); /* only steps before pc */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 0), "status")), "reused");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(steps, 0), "output"), "id")),
+                        "00u1");
+    json_decref(steps);
+
+    assert_int_equal(store_run_rerun(s, re, T0, &re, &err), IDF_ESTATE); /* queued */
+    assert_int_equal(store_run_rerun(s, 987654, T0, &re, &err), IDF_ENOTFOUND);
+    /* The new run is claimable and starts at pc. */
+    r = claim1(s, "w", T0 + 200);
+    assert_int_equal(r->pc, 1);
+    store_run_free(r);
+}
+
+static void test_cancel(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t q = new_run(s, "wf"), w = new_run(s, "wf"), run = new_run(s, "wf"), re = 0;
+    struct store_run *r;
+    struct idf_err err = {0};
+
+    OK(store_run_cancel(s, q, "operator said so", T0 + 5, &err));
+    OK(store_run_get(s, q, &r));
+    assert_string_equal(r->status, STORE_RUN_CANCELLED);
+    assert_string_equal(r->error, "operator said so");
+    assert_int_equal(r->finished_at, T0 + 5);
+    store_run_free(r);
+    assert_int_equal(store_run_cancel(s, q, NULL, T0, &err), IDF_ESTATE);
+
+    r = claim1(s, "x", T0);
+    assert_int_equal(r->id, w);
+    store_run_free(r);
+    OK(commit(s, w, "x", T0, STORE_RUN_WAITING, 1, T0 + 100));
+    OK(store_run_cancel(s, w, NULL, T0 + 6, &err));
+    assert_string_equal(run_status(s, w), STORE_RUN_CANCELLED);
+    assert_int_equal(claim_count(s, "y", T0 + 1000), 1);                    /* only `run` */
+    assert_int_equal(store_run_cancel(s, run, NULL, T0, &err), IDF_ESTATE); /* running */
+    assert_int_equal(store_run_cancel(s, 55555, NULL, T0, &err), IDF_ENOTFOUND);
+
+    OK(store_run_rerun(s, w, T0 + 7, &re, &err)); /* a cancelled run can be re-run */
+    assert_string_equal(run_status(s, re), STORE_RUN_QUEUED);
+}
+
+/* ------------------------------------------------------------ approvals */
+
+static void test_approvals(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a = new_run(s, "offboard"), b = new_run(s, "offboard"), plain = new_run(s, "wf");
+    struct store_run_next wait = {.status = STORE_RUN_WAITING,
+                                  .pc = 2,
+                                  .wake_at = T0 + 86400000,
+                                  .approval_step_id = "manager_ok",
+                                  .approval_message = "Deactivate ann?"};
+    char *status = NULL, *actor = NULL;
+    json_t *l = NULL;
+    struct idf_err err = {0};
+
+    for (int i = 0; i < 3; i++)
+        store_run_free(claim1(s, "w", T0));
+    OK(store_step_commit(s, a, "w", T0 + 1, NULL, &wait, &err));
+    OK(store_step_commit(s, b, "w", T0 + 2, NULL, &wait, &err));
+
+    OK(store_approval_get(s, a, "manager_ok", &status, &actor));
+    assert_string_equal(status, "pending");
+    assert_null(actor);
+    free(status);
+    OK(store_approval_list(s, &l));
+    assert_int_equal(json_array_size(l), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "run_id")), a);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "step_id")), "manager_ok");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "workflow")), "offboard");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "message")), "Deactivate ann?");
+    json_decref(l);
+
+    OK(store_approval_decide(s, a, true, "boss@example.com", "fine", T0 + 10, &err));
+    assert_string_equal(run_status(s, a), STORE_RUN_QUEUED); /* runnable at once */
+    OK(store_approval_get(s, a, "manager_ok", &status, &actor));
+    assert_string_equal(status, "approved");
+    assert_string_equal(actor, "boss@example.com");
+    free(status);
+    free(actor);
+    assert_int_equal(store_approval_decide(s, a, false, "other@example.com", NULL, T0 + 11, &err), IDF_ESTATE);
+
+    OK(store_approval_decide(s, b, false, "boss@example.com", NULL, T0 + 12, &err));
+    OK(store_approval_get(s, b, "manager_ok", &status, NULL));
+    assert_string_equal(status, "rejected");
+    free(status);
+    OK(store_approval_list(s, &l));
+    assert_int_equal(json_array_size(l), 0);
+    json_decref(l);
+
+    assert_int_equal(store_approval_decide(s, plain, true, "boss", NULL, T0, &err), IDF_ENOTFOUND);
+    assert_int_equal(store_approval_decide(s, 777777, true, "boss", NULL, T0, &err), IDF_ENOTFOUND);
+    assert_int_equal(store_approval_get(s, plain, "manager_ok", &status, &actor), IDF_ENOTFOUND);
+
+    /* An approval needs a waiting run. */
+    struct store_run_next bad = wait;
+    bad.status = STORE_RUN_RUNNING;
+    assert_int_equal(store_step_commit(s, plain, "w", T0, NULL, &bad, &err), IDF_EINVAL);
+}
+
+/* -------------------------------------------------------- cursors, audit */
+
+static void test_cursors(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    char *v = NULL;
+
+    assert_int_equal(store_cursor_get(s, "okta-prod/logs", &v), IDF_ENOTFOUND);
+    assert_null(v);
+    OK(store_cursor_set(s, "okta-prod/logs", "https://example.okta.com/api/v1/logs?after=1"));
+    OK(store_cursor_get(s, "okta-prod/logs", &v));
+    assert_string_equal(v, "https://example.okta.com/api/v1/logs?after=1");
+    free(v);
+    OK(store_cursor_set(s, "okta-prod/logs", "after=2"));
+    OK(store_cursor_get(s, "okta-prod/logs", &v));
+    assert_string_equal(v, "after=2");
+    free(v);
+}
+
+static void test_audit(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    json_t *l = NULL, *x;
+
+    OK(store_audit_add(s, "admin", "workflow.disable", "workflow:onboard", NULL));
+    OK(store_audit_add(s, "admin", "connection.create", "connection:okta-prod", "{\"kind\":\"okta\"}"));
+    OK(store_audit_add(s, "api", "run.rerun", NULL, "{\"run\":7}"));
+    OK(store_audit_list(s, 0, &l));
+    assert_int_equal(json_array_size(l), 3);
+    x = json_array_get(l, 0); /* newest first */
+    assert_string_equal(json_string_value(json_object_get(x, "action")), "run.rerun");
+    assert_true(json_is_null(json_object_get(x, "target")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(x, "detail"), "run")), 7);
+    assert_true(json_integer_value(json_object_get(x, "at")) > 0);
+    x = json_array_get(l, 1);
+    assert_string_equal(json_string_value(json_object_get(x, "actor")), "admin");
+    assert_string_equal(json_string_value(json_object_get(x, "target")), "connection:okta-prod");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(x, "detail"), "kind")), "okta");
+    json_decref(l);
+    OK(store_audit_list(s, 1, &l));
+    assert_int_equal(json_array_size(l), 1);
+    json_decref(l);
+    assert_int_equal(store_audit_add(s, "", "x", NULL, NULL), IDF_EINVAL);
+}
+
+/* ---------------------------------------------------------- connections */
+
+static void test_connections(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const unsigned char blob[5] = {0x00, 0x01, 0xfe, 0x00, 0x7f}; /* opaque, with NUL bytes */
+    char *kind = NULL, *config = NULL;
+    unsigned char *sealed = NULL;
+    size_t len = 0;
+    int64_t up1 = 0, up2 = 0;
+    bool created = false;
+    json_t *l = NULL, *x;
+    struct idf_err err = {0};
+
+    assert_int_equal(store_connection_get(s, "okta-prod", &kind, &config, &sealed, &len, &up1), IDF_ENOTFOUND);
+    OK(store_connection_put(s, "okta-prod", "okta", "{\"org_url\":\"https://acme.okta.com\"}", blob, sizeof blob,
+                            "cli:alice", &created, &err));
+    assert_true(created);
+    OK(store_connection_get(s, "okta-prod", &kind, &config, &sealed, &len, &up1));
+    assert_string_equal(kind, "okta");
+    assert_string_equal(config, "{\"org_url\":\"https://acme.okta.com\"}");
+    assert_int_equal(len, sizeof blob);
+    assert_memory_equal(sealed, blob, sizeof blob);
+    free(kind);
+    free(config);
+    free(sealed);
+
+    /* Replacing: not created, updated_at moves on even within the same ms. */
+    OK(store_connection_put(s, "okta-prod", "okta", "{}", NULL, 0, "cli:bob", &created, &err));
+    assert_false(created);
+    OK(store_connection_get(s, "okta-prod", &kind, &config, &sealed, &len, &up2));
+    assert_true(up2 > up1);
+    assert_null(sealed);
+    assert_int_equal(len, 0);
+    free(kind);
+    free(config);
+    OK(store_connection_put(s, "hf", "happyfox", "{\"account\":\"acme\"}", blob, 2, "cli:alice", NULL, &err));
+
+    OK(store_connection_list(s, &l));
+    assert_int_equal(json_array_size(l), 2);
+    x = json_array_get(l, 0); /* by name */
+    assert_string_equal(json_string_value(json_object_get(x, "name")), "hf");
+    assert_string_equal(json_string_value(json_object_get(x, "kind")), "happyfox");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(x, "config"), "account")), "acme");
+    assert_null(json_object_get(x, "secret"));
+    assert_null(json_object_get(x, "sealed"));
+    json_decref(l);
+
+    /* Each put is audited, by its actor. */
+    OK(store_audit_list(s, 10, &l));
+    assert_int_equal(json_array_size(l), 3);
+    x = json_array_get(l, 1);
+    assert_string_equal(json_string_value(json_object_get(x, "actor")), "cli:bob");
+    assert_string_equal(json_string_value(json_object_get(x, "action")), "connection.update");
+    assert_string_equal(json_string_value(json_object_get(x, "target")), "connection:okta-prod");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 2), "action")), "connection.create");
+    json_decref(l);
+
+    assert_int_equal(store_connection_put(s, "x", "okta", "{}", NULL, 0, "", NULL, &err), IDF_EINVAL);
+
+    OK(store_connection_delete(s, "hf", "cli:alice", &err));
+    assert_int_equal(store_connection_get(s, "hf", &kind, &config, &sealed, &len, NULL), IDF_ENOTFOUND);
+    assert_int_equal(store_connection_delete(s, "hf", "cli:alice", &err), IDF_ENOTFOUND);
+    OK(store_audit_list(s, 1, &l));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "action")), "connection.delete");
+    json_decref(l);
+}
+
+/* ------------------------------------------------------------ retention */
+
+static void test_prune(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t old_done = 0, old_wait = 0, recent = 0, n = -1;
+    int64_t now = time_now_ms();
+    int64_t ev_done, ev_wait, ev_none;
+    struct store_step_rec st = {0, "a", -1, STORE_STEP_SUCCEEDED, 1, NULL, "{}", NULL, now, now};
+    struct store_run_next fin = {.status = STORE_RUN_SUCCEEDED, .pc = 1};
+    json_t *x = NULL;
+    struct store_run *r;
+
+    ev_done = ingest(s, "e-done", "wf", 1, &old_done, NULL);
+    ev_wait = ingest(s, "e-wait", "wf", 1, &old_wait, NULL);
+    ev_none = ingest(s, "e-none", "wf", 0, NULL, NULL);
+    ingest(s, "e-recent", "wf", 1, &recent, NULL);
+    for (int i = 0; i < 3; i++)
+        store_run_free(claim1(s, "w", now));
+    OK(store_step_commit(s, old_done, "w", now - 10000, &st, &fin, NULL));
+    OK(commit(s, old_wait, "w", now - 10000, STORE_RUN_WAITING, 1, 0));
+    OK(store_step_commit(s, recent, "w", now, &st, &fin, NULL));
+
+    OK(store_prune(s, now - 5000, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(store_run_get(s, old_done, &r), IDF_ENOTFOUND);
+    OK(store_step_list(s, old_done, &x));
+    assert_int_equal(json_array_size(x), 0); /* its steps went with it */
+    json_decref(x);
+    OK(store_event_get(s, ev_done, &x)); /* received after the cut-off: kept for dedup */
+    json_decref(x);
+    OK(store_event_get(s, ev_none, &x));
+    json_decref(x);
+    OK(store_run_get(s, recent, &r));
+    store_run_free(r);
+    OK(store_run_get(s, old_wait, &r));
+    store_run_free(r);
+    assert_int_equal(count_of(s, STORE_RUN_SUCCEEDED), 1);
+
+    /* Events received before the cut-off that no run refers to go too. */
+    OK(store_prune(s, now + 60000, &n));
+    assert_int_equal(n, 1); /* the recent run is now old enough */
+    assert_int_equal(store_event_get(s, ev_done, &x), IDF_ENOTFOUND);
+    assert_int_equal(store_event_get(s, ev_none, &x), IDF_ENOTFOUND);
+    OK(store_event_get(s, ev_wait, &x)); /* its run is still waiting */
+    json_decref(x);
+    assert_int_equal(count_of(s, STORE_RUN_SUCCEEDED), 0);
+    assert_int_equal(count_of(s, STORE_RUN_WAITING), 1);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_open_and_migrations),
+        cmocka_unit_test(test_open_urls),
+        T(test_open_bare_path),
+        T(test_open_concurrent),
+        T(test_workflow_versions),
+        T(test_ingest_dedup),
+        T(test_ingest_rejects_whole_batch),
+        T(test_ingest_batch_is_one_transaction),
+        T(test_claim_oldest_first_one_owner),
+        T(test_claim_concurrent_threads),
+        T(test_lease_expiry),
+        T(test_waiting_wake),
+        T(test_step_commit_states),
+        T(test_release_leases),
+        T(test_run_list_filter),
+        T(test_run_counts),
+        T(test_rerun),
+        T(test_cancel),
+        T(test_approvals),
+        T(test_cursors),
+        T(test_audit),
+        T(test_connections),
+        T(test_prune),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}

@@ -1,0 +1,228 @@
+/* test_store_connections.c — contract tests of the store's connections
+ * (store.h "connections"), against the public API only: put/get/list/delete,
+ * each change with its audit record, the sealed blob never in a list, and
+ * updated_at moving on every put (what the workers' cache relies on).
+ *
+ * Backend: IDFLOW_TEST_STORE_URL selects the database ("%s" replaced by a
+ * name unique to each test); unset, each test gets a fresh SQLite file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "support/testutil.h"
+
+#define OK(x) assert_int_equal((x), 0)
+
+/* Stands for a sealed blob: bytes the store must hand back untouched and
+ * never list; the marker lets a test look for leaks. */
+static const unsigned char BLOB[] = {0x01, 'S', 'E', 'A', 'L', 'E', 'D', '-', 'M', 'A', 'R', 'K', 0x00, 0xff, 0x7f};
+#define BLOB_MARK "SEALED-MARK"
+
+struct fx {
+    char *dir;
+    struct store *s;
+};
+
+static int setup(void **state)
+{
+    static int n;
+    struct fx *f = calloc(1, sizeof *f);
+    const char *tmpl = getenv("IDFLOW_TEST_STORE_URL");
+    char url[1024], name[64];
+    struct idf_err err;
+
+    if (!f)
+        return -1;
+    if (tmpl && *tmpl) {
+        snprintf(name, sizeof name, "conn_%d_%d", (int)getpid(), n++);
+        const char *pct = strstr(tmpl, "%s");
+        if (pct)
+            snprintf(url, sizeof url, "%.*s%s%s", (int)(pct - tmpl), tmpl, name, pct + 2);
+        else
+            snprintf(url, sizeof url, "%s", tmpl);
+    } else {
+        f->dir = tu_mktemp_dir();
+        snprintf(url, sizeof url, "sqlite:%s/idflow.db", f->dir);
+    }
+    if (store_open(url, &f->s, &err)) {
+        fprintf(stderr, "store_open: %s\n", err.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->s);
+    if (f->dir) {
+        tu_rm_rf(f->dir);
+        free(f->dir);
+    }
+    free(f);
+    return 0;
+}
+
+/* The newest audit records, newest first. */
+static json_t *audit(struct store *s)
+{
+    json_t *a = NULL;
+    assert_int_equal(store_audit_list(s, 50, &a), 0);
+    return a;
+}
+
+static void put_get_list_delete_with_audit(void **state)
+{
+    struct fx *f = *state;
+    struct idf_err err;
+    char *kind = NULL, *config = NULL;
+    unsigned char *sealed = NULL;
+    size_t len = 0;
+    int64_t up = 0;
+    bool created = false;
+    json_t *list = NULL, *a, *row;
+    char *dump;
+
+    OK(store_connection_put(f->s, "okta-prod", "okta", "{\"url\":\"https://acme.okta.com\"}", BLOB, sizeof BLOB,
+                            "cli:alice", &created, &err));
+    assert_true(created);
+    OK(store_connection_put(f->s, "hf", "happyfox", "{}", NULL, 0, "cli:alice", &created, &err));
+    assert_true(created);
+
+    OK(store_connection_get(f->s, "okta-prod", &kind, &config, &sealed, &len, &up));
+    assert_string_equal(kind, "okta");
+    assert_string_equal(config, "{\"url\":\"https://acme.okta.com\"}");
+    assert_int_equal(len, sizeof BLOB);
+    assert_memory_equal(sealed, BLOB, sizeof BLOB);
+    free(kind);
+    free(config);
+    free(sealed);
+    OK(store_connection_get(f->s, "hf", &kind, &config, &sealed, &len, &up));
+    assert_null(sealed);
+    assert_int_equal(len, 0);
+    free(kind);
+    free(config);
+
+    /* The list: names in order, config parsed, no blob anywhere. */
+    OK(store_connection_list(f->s, &list));
+    assert_int_equal(json_array_size(list), 2);
+    row = json_array_get(list, 0);
+    assert_string_equal(json_string_value(json_object_get(row, "name")), "hf");
+    row = json_array_get(list, 1);
+    assert_string_equal(json_string_value(json_object_get(row, "name")), "okta-prod");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(row, "config"), "url")),
+                        "https://acme.okta.com");
+    assert_true(json_integer_value(json_object_get(row, "created_at")) > 0);
+    assert_null(json_object_get(row, "secret"));
+    assert_null(json_object_get(row, "sealed"));
+    assert_int_equal(json_object_size(row), 5);
+    dump = json_dumps(list, 0);
+    assert_null(strstr(dump, BLOB_MARK));
+    free(dump);
+    json_decref(list);
+
+    /* Delete: gone, audited with the actor, the blob not in the audit. */
+    OK(store_connection_delete(f->s, "okta-prod", "cli:bob", &err));
+    assert_int_equal(store_connection_get(f->s, "okta-prod", &kind, &config, &sealed, &len, &up), IDF_ENOTFOUND);
+    a = audit(f->s);
+    row = json_array_get(a, 0);
+    assert_string_equal(json_string_value(json_object_get(row, "actor")), "cli:bob");
+    assert_string_equal(json_string_value(json_object_get(row, "action")), "connection.delete");
+    assert_string_equal(json_string_value(json_object_get(row, "target")), "connection:okta-prod");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(row, "detail"), "kind")), "okta");
+    assert_int_equal(json_array_size(a), 3);
+    dump = json_dumps(a, 0);
+    assert_null(strstr(dump, BLOB_MARK));
+    free(dump);
+    json_decref(a);
+
+    /* Deleting what is not there: not found, nothing audited. */
+    assert_int_equal(store_connection_delete(f->s, "okta-prod", "cli:bob", &err), IDF_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "okta-prod"));
+    a = audit(f->s);
+    assert_int_equal(json_array_size(a), 3);
+    json_decref(a);
+    OK(store_connection_list(f->s, &list));
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+
+    /* Bad arguments. */
+    assert_int_equal(store_connection_delete(f->s, "", "cli:bob", &err), IDF_EINVAL);
+    assert_int_equal(store_connection_delete(f->s, "hf", "", &err), IDF_EINVAL);
+}
+
+static void replace_keeps_created_at_and_moves_updated_at(void **state)
+{
+    struct fx *f = *state;
+    struct idf_err err;
+    char *kind = NULL, *config = NULL;
+    unsigned char *sealed = NULL;
+    size_t len = 0;
+    int64_t prev = 0, up = 0, created_at;
+    bool created = true;
+    json_t *list = NULL, *a;
+
+    OK(store_connection_put(f->s, "c", "okta", "{}", BLOB, sizeof BLOB, "cli:a", &created, &err));
+    OK(store_connection_list(f->s, &list));
+    created_at = json_integer_value(json_object_get(json_array_get(list, 0), "created_at"));
+    json_decref(list);
+    /* Ten puts in a tight loop (most within one millisecond): updated_at
+     * strictly increases every time. */
+    for (int i = 0; i < 10; i++) {
+        OK(store_connection_put(f->s, "c", "okta", "{}", BLOB, (size_t)(i % 2 ? 3 : sizeof BLOB), "cli:a", &created,
+                                &err));
+        assert_false(created);
+        OK(store_connection_get(f->s, "c", &kind, &config, &sealed, &len, &up));
+        assert_true(up > prev);
+        assert_int_equal(len, i % 2 ? 3 : sizeof BLOB);
+        prev = up;
+        free(kind);
+        free(config);
+        free(sealed);
+    }
+    OK(store_connection_list(f->s, &list));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "created_at")), created_at);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "updated_at")), prev);
+    json_decref(list);
+    /* One audit record per change. */
+    a = audit(f->s);
+    assert_int_equal(json_array_size(a), 11);
+    json_decref(a);
+}
+
+/* A delete that is re-created starts over (created, with a fresh audit trail entry). */
+static void delete_then_recreate(void **state)
+{
+    struct fx *f = *state;
+    struct idf_err err;
+    bool created = false;
+    json_t *a;
+
+    OK(store_connection_put(f->s, "c", "okta", "{}", NULL, 0, "cli:a", &created, &err));
+    OK(store_connection_delete(f->s, "c", "cli:a", &err));
+    OK(store_connection_put(f->s, "c", "happyfox", "{}", NULL, 0, "cli:a", &created, &err));
+    assert_true(created);
+    a = audit(f->s);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "action")), "connection.create");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 1), "action")), "connection.delete");
+    json_decref(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(put_get_list_delete_with_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(replace_keeps_created_at_and_moves_updated_at, setup, teardown),
+        cmocka_unit_test_setup_teardown(delete_then_recreate, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
