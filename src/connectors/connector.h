@@ -70,6 +70,10 @@ struct conn_call {
     const char *step_id;
     int attempt;                  /* 1 for the first attempt */
     int64_t timeout_ms;           /* the step's `timeout:` per attempt, 0 = the action's default */
+    int item;                     /* foreach item index, -1 for a plain step */
+    bool uncertain;               /* records_intent actions: an earlier attempt of this step/item
+                                     was started and its outcome never recorded (crash, timeout):
+                                     look for what it made (the marker) before writing again */
     bool allow_http;              /* the workflow opted in to plain http:// */
     void **thread_slot;           /* per-thread, per-connector cache slot (starts NULL) */
 };
@@ -84,6 +88,9 @@ struct conn_action {
     conn_action_fn fn;              /* CONN_K_ACTION only */
     bool mutating;                  /* changes remote state (shown as such in dry runs) */
     const char *output_doc;         /* what the output object holds, for the catalogue */
+    bool records_intent;            /* not idempotent: the engine durably records "started" before
+                                       each call and sets call->uncertain on the next attempt when
+                                       no outcome was recorded (see exec.c) */
 };
 
 /* Returns true when the event (normalized, see DESIGN.md §1) matches the

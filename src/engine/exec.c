@@ -5,7 +5,7 @@
  * that step/item, and context a JSON object
  *     {"steps": {id: output}, "vars": {...},
  *      "foreach": {id: {"items": [...], "outputs": [...]}},
- *      "wait_until": ms}
+ *      "wait_until": ms, "intent": "<step id>#<item>"}
  * Every step outcome is committed together with the next state in one
  * store transaction (store_step_commit), so after a crash the run resumes at
  * the first step whose result was not recorded. Waiting (retry backoff,
@@ -153,6 +153,7 @@ static json_t *error_obj(const char *message, const json_t *detail)
 static void record_output(struct exec_state *st, const struct flow_step *s, int item, json_t *output)
 {
     json_t *steps = json_object_get(st->ctx, "steps");
+    json_object_del(st->ctx, "intent"); /* the outcome is known */
     if (item >= 0) {
         json_t *fe = json_object_get(json_object_get(st->ctx, "foreach"), s->id);
         json_array_append(json_object_get(fe, "outputs"), output ? output : json_null());
@@ -187,6 +188,11 @@ static int on_failure(struct exec_state *st, const struct flow_step *s, int item
     int rc;
 
     json_object_set_new(e, "retryable", json_boolean(retryable));
+    /* A failure answered by the remote API is a known outcome; a retryable one
+     * (timeout, dropped connection) may have landed: keep the intent so the next
+     * attempt looks before it writes. */
+    if (!retryable)
+        json_object_del(st->ctx, "intent");
     if (retryable && attempts < s->retry_max) {
         int64_t delay = time_backoff_ms(attempts, s->retry_backoff_ms, s->retry_max_delay_ms);
         int64_t wake;
@@ -404,10 +410,12 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
 
         memset(&res, 0, sizeof res);
         if (st->env->dry_run) {
-            char *p = dump(log_redact(params));
+            json_t *red = log_redact(params);
+            char *p = dump(red);
             if (st->env->trace)
                 fprintf(st->env->trace, "  %-24s would call %s %s\n", s->id, s->action->name, p ? p : "{}");
             free(p);
+            json_decref(red);
             res.output = json_pack("{s:b,s:s}", "dry_run", 1, "action", s->action->name);
             record_output(st, s, item, res.output);
             rc = commit(st, s, item, STORE_STEP_SUCCEEDED, 1, params, res.output, NULL, started,
@@ -416,6 +424,20 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
             break;
         }
         memset(&call, 0, sizeof call);
+        if (s->action->records_intent) {
+            /* a non-idempotent write: record the intent durably before the call, so a
+             * crash in the window is known on resume (call.uncertain) */
+            char key[300];
+            const char *prev = json_string_value(json_object_get(st->ctx, "intent"));
+            snprintf(key, sizeof key, "%s#%d", s->id, item);
+            call.uncertain = prev && strcmp(prev, key) == 0;
+            json_object_set_new(st->ctx, "intent", json_string(key));
+            rc = commit(st, s, item, STORE_STEP_STARTED, attempts, params, NULL, NULL, started, STORE_RUN_RUNNING, 0,
+                        NULL, NULL, err);
+            if (rc)
+                break;
+        }
+        call.item = item;
         call.http = st->env->http;
         call.run_id = st->run->id;
         call.step_id = s->id;

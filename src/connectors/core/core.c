@@ -239,21 +239,32 @@ static const struct conn_param approval_params[] = {
 };
 
 static const struct conn_action core_actions[] = {
-    {"http.request",
-     "Calls any HTTP API. A status >= 400 fails the step with the response attached (retryable for "
-     "408, 429 and 5xx).",
-     http_params, CONN_K_ACTION, http_request_fn, true,
-     "status, headers, and json (when the response is JSON) or body"},
-    {"set", "Computes values into .vars: every parameter becomes .vars.<name>.", set_params,
-     CONN_K_SET, NULL, false, "the values set"},
-    {"delay", "Waits for a duration. The wait is durable: it survives restarts.", delay_params,
-     CONN_K_DELAY, NULL, false, "waited_ms"},
-    {"fail", "Ends the run as failed with a message.", fail_params, CONN_K_FAIL, NULL, false, "none"},
-    {"approval",
-     "Waits until someone approves or rejects the run (idflow approve|reject RUN, or the API). "
-     "Rejection or the timeout fails the step.",
-     approval_params, CONN_K_APPROVAL, NULL, false, "approved, actor"},
-    {NULL, NULL, NULL, 0, NULL, false, NULL},
+    {.name = "http.request",
+     .doc = "Calls any HTTP API. A status >= 400 fails the step with the response attached (retryable for "
+            "408, 429 and 5xx).",
+     .params = http_params,
+     .kind = CONN_K_ACTION,
+     .fn = http_request_fn,
+     .mutating = true,
+     .output_doc = "status, headers, and json (when the response is JSON) or body"},
+    {.name = "set",
+     .doc = "Computes values into .vars: every parameter becomes .vars.<name>.",
+     .params = set_params,
+     .kind = CONN_K_SET,
+     .output_doc = "the values set"},
+    {.name = "delay",
+     .doc = "Waits for a duration. The wait is durable: it survives restarts.",
+     .params = delay_params,
+     .kind = CONN_K_DELAY,
+     .output_doc = "waited_ms"},
+    {.name = "fail", .doc = "Ends the run as failed with a message.", .params = fail_params, .kind = CONN_K_FAIL},
+    {.name = "approval",
+     .doc = "Waits until someone approves or rejects the run (idflow approve|reject RUN, or the API). "
+            "Rejection or the timeout fails the step.",
+     .params = approval_params,
+     .kind = CONN_K_APPROVAL,
+     .output_doc = "approved, actor"},
+    {.name = NULL},
 };
 
 static const struct conn_param manual_params[] = {{NULL, 0, false, NULL}};
