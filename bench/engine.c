@@ -67,11 +67,11 @@ static void stop_server(struct server *s)
 struct load {
     const char *url;
     const char *workflow;
-    const char *data;  /* JSON */
+    const char *data; /* JSON */
     int total;
     atomic_int next;
     atomic_int errors;
-    int64_t *lat_us;   /* per request */
+    int64_t *lat_us; /* per request */
 };
 
 static void *load_thread(void *arg)
@@ -233,25 +233,31 @@ static void fill_history(const char *db, long count)
             items[i].n_runs = 1;
             items[i].run_ids = &ids[i];
         }
-        if (store_ingest(st, items, B, &err) ||
-            store_run_claim(st, "history", time_now_ms(), 600000, B, claimed, &n, &err)) {
+        if (store_ingest(st, items, B, &err)) {
             fprintf(stderr, "store: %s\n", err.msg);
             exit(1);
         }
-        for (size_t i = 0; i < n; i++) {
-            struct store_run_next next = {STORE_RUN_SUCCEEDED, 1, 0, 0, "{}", 0, NULL, NULL, NULL};
-            struct store_step_rec rec = {0, "call", -1, STORE_STEP_SUCCEEDED, 1, "{}", "{\"status\":200}", NULL,
-                                         time_now_ms(), time_now_ms()};
-            if (store_step_commit(st, claimed[i]->id, "history", time_now_ms(), &rec, &next, &err)) {
-                fprintf(stderr, "store: %s\n", err.msg);
+        /* the store caps one claim; claim until this batch is all finished */
+        for (size_t got = 0; got < B; got += n) {
+            if (store_run_claim(st, "history", time_now_ms(), 600000, B, claimed, &n, &err) || n == 0) {
+                fprintf(stderr, "store: cannot claim the history runs: %s\n", err.msg);
                 exit(1);
             }
-            store_run_free(claimed[i]);
+            for (size_t i = 0; i < n; i++) {
+                struct store_run_next next = {STORE_RUN_SUCCEEDED, 1, 0, 0, "{}", 0, NULL, NULL, NULL};
+                struct store_step_rec rec = {
+                    0,    "call",        -1,           STORE_STEP_SUCCEEDED, 1, "{}", "{\"status\":200}",
+                    NULL, time_now_ms(), time_now_ms()};
+                if (store_step_commit(st, claimed[i]->id, "history", time_now_ms(), &rec, &next, &err)) {
+                    fprintf(stderr, "store: %s\n", err.msg);
+                    exit(1);
+                }
+                store_run_free(claimed[i]);
+            }
         }
-        done += (long)n;
+        done += B;
     }
-    fprintf(stderr, "(history of %ld finished runs written in %.0f s)\n", count,
-            (double)(time_mono_ns() - t0) / 1e9);
+    fprintf(stderr, "(history of %ld finished runs written in %.0f s)\n", count, (double)(time_mono_ns() - t0) / 1e9);
     store_close(st);
 }
 

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "connections/connections.h"
 #include "connectors/connector.h"
+#include "crypto/seal.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -121,6 +123,7 @@ int cli_run(int argc, char **argv)
     struct flow_diags *diags = NULL;
     struct store *st = NULL;
     struct http_client *http = NULL;
+    struct seal_key *key = NULL;
     json_t *event = NULL;
     char *event_text = NULL;
     struct exec_env env;
@@ -180,7 +183,16 @@ int cli_run(int argc, char **argv)
             goto out;
         }
     }
-    if (http_client_new(&http))
+    if (!dry) {
+        /* the master key opens sealed connections; without one, actions that need a
+         * connection fail with a clear error */
+        const char *url = cli_db_url(db, dbbuf, sizeof dbbuf);
+        if (connections_load_key(url, NULL, false, &key, NULL, &err) && err.code != IDF_ENOTFOUND) {
+            fprintf(stderr, "idflow run: %s\n", err.msg);
+            goto out;
+        }
+    }
+    if (http_client_new(&http) || connections_cache_new(key, CONNECTIONS_RECHECK_MS, &env.conns))
         goto oom;
     snprintf(owner, sizeof owner, "cli-%d", (int)getpid());
     env.store = st;
@@ -246,6 +258,8 @@ oom:
     fprintf(stderr, "idflow run: out of memory\n");
 out:
     exec_env_release(&env);
+    connections_cache_free(env.conns);
+    seal_key_free(key);
     http_client_free(http);
     store_close(st);
     free(event_text);

@@ -9,7 +9,9 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "connections/connections.h"
 #include "core/config.h"
+#include "crypto/seal.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "net/http.h"
@@ -47,6 +49,7 @@ int cli_serve(int argc, char **argv)
     struct http_server_opts so;
     struct engine_opts eo;
     struct api api;
+    struct seal_key *key = NULL;
     char addr[256];
     int port = 0, c, sig = 0, rc = CLI_FAIL;
     sigset_t set;
@@ -109,7 +112,14 @@ int cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* the master key, before any thread starts (reading IDFLOW_MASTER_KEY removes it
+     * from the environment, which must not change once threads run) */
+    if (connections_load_key(cfg.db, NULL, true, &key, NULL, &err)) {
+        fprintf(stderr, "idflow serve: %s\n", err.msg);
+        goto out;
+    }
     memset(&eo, 0, sizeof eo);
+    eo.key = key;
     eo.db_url = cfg.db;
     eo.workflows_dir = cfg.workflows;
     eo.workers = cfg.workers;
@@ -146,5 +156,6 @@ int cli_serve(int argc, char **argv)
 out:
     http_server_stop(srv);
     engine_free(eng);
+    seal_key_free(key);
     return rc;
 }

@@ -203,9 +203,13 @@ static void wipe(json_t *v)
     if (json_is_string(v)) {
         seal_wipe((void *)json_string_value(v), json_string_length(v));
     } else if (json_is_object(v)) {
-        json_object_foreach(v, k, x) wipe(x);
+        json_object_foreach(v, k, x) {
+            wipe(x);
+        }
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x) wipe(x);
+        json_array_foreach(v, i, x) {
+            wipe(x);
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "connections/connections.h"
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -418,8 +419,9 @@ static void *worker_main(void *arg)
         log_error("worker: cannot open the store: %s", err.msg);
         return NULL;
     }
-    if (http_client_new(&http)) {
-        log_error("worker: cannot create an http client");
+    if (http_client_new(&http) || connections_cache_new(e->opts.key, CONNECTIONS_RECHECK_MS, &env.conns)) {
+        log_error("worker: cannot create an http client or a connection cache");
+        http_client_free(http);
         store_close(st);
         return NULL;
     }
@@ -489,6 +491,7 @@ static void *worker_main(void *arg)
     if (ready)
         atomic_fetch_sub(&e->workers_ready, 1);
     exec_env_release(&env);
+    connections_cache_free(env.conns);
     http_client_free(http);
     store_close(st);
     return NULL;

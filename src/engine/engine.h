@@ -25,6 +25,8 @@ struct store;
 struct store_run;
 struct expr_ctx;
 struct http_client;
+struct connections_cache;
+struct seal_key;
 
 #define ENGINE_MAX_WORKERS 64
 #define ENGINE_DEFAULT_LEASE_MS 60000
@@ -39,6 +41,7 @@ struct engine_opts {
     const char *node_id;       /* lease owner id; default "<hostname>" */
     int64_t lease_ms;          /* default ENGINE_DEFAULT_LEASE_MS */
     int64_t idle_poll_ms;      /* how often idle workers look for due timers; default 200 */
+    const struct seal_key *key;/* master key for sealed connections (borrowed; may be NULL) */
 };
 
 struct engine;
@@ -93,6 +96,7 @@ struct exec_env {
     struct store *store;
     struct expr_ctx *expr;
     struct http_client *http;
+    struct connections_cache *conns;    /* resolves an action's connection; NULL: none available */
     void *slots[ENGINE_MAX_CONNECTORS]; /* per-connector, per-thread caches */
     const char *owner;                  /* lease owner */
     int64_t lease_ms;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "connections/connections.h"
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -36,6 +37,7 @@ struct exec_state {
     json_t *event;   /* parsed run->event */
     json_t *ctx;     /* context, owned */
     int pc, item, attempt;
+    bool finished;   /* the run's final "succeeded" state is already committed */
 };
 
 static char *dump(const json_t *v)
@@ -114,6 +116,11 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
         rec.error = err_text;
         rec.started_at = started;
         rec.finished_at = strcmp(step_status, STORE_STEP_WAITING) == 0 ? 0 : now;
+    }
+    /* the last step's outcome and the run's success share one transaction */
+    if (strcmp(run_status, STORE_RUN_RUNNING) == 0 && st->pc >= (int)st->f->n_steps) {
+        run_status = STORE_RUN_SUCCEEDED;
+        st->finished = true;
     }
     ctx_text = dump(st->ctx);
     memset(&next, 0, sizeof next);
@@ -424,6 +431,23 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
             break;
         }
         memset(&call, 0, sizeof call);
+        if (owner && owner->connection) {
+            /* the step's `connection:`, else the connection the event came from, else the
+             * only connection of that kind */
+            struct idf_err ce;
+            const char *cname = s->connection;
+            const char *src = json_string_value(json_object_get(st->event, "source"));
+            if (!cname && src && strcmp(src, owner->name) == 0)
+                cname = json_string_value(json_object_get(st->event, "connection"));
+            idf_err_clear(&ce);
+            rc = connections_for_action(st->env->conns, st->env->store, owner, cname, &call.connection, &ce);
+            if (rc) {
+                rc = on_failure(st, s, item, params, ce.msg, NULL, rc == IDF_EBUSY || rc == IDF_EDB, 0, started,
+                                out, stop, err);
+                break;
+            }
+            call.connection_name = json_string_value(json_object_get(call.connection, "name"));
+        }
         if (s->action->records_intent) {
             /* a non-idempotent write: record the intent durably before the call, so a
              * crash in the window is known on resume (call.uncertain) */
@@ -520,7 +544,8 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
             goto out;
     }
     if (!stop) {
-        rc = commit(&st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_SUCCEEDED, 0, NULL, NULL, err);
+        if (!st.finished)
+            rc = commit(&st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_SUCCEEDED, 0, NULL, NULL, err);
         snprintf(out->status, sizeof out->status, "%s", STORE_RUN_SUCCEEDED);
     }
 out:

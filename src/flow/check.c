@@ -140,6 +140,46 @@ static void scan_refs(struct flow__xctx *x, const char *jq, const struct flow__y
     }
 }
 
+static bool seen(const struct flow__xctx *x, const char *jq)
+{
+    for (size_t i = 0; i < x->n_seen; i++) {
+        if (strcmp(x->seen[i], jq) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Adds jq to the distinct expressions. Out of memory only loses the entry:
+ * it is still counted (n_lost), so the cap holds. */
+static void remember(struct flow__xctx *x, const char *jq)
+{
+    char *copy = strdup(jq);
+
+    if (copy && x->n_seen == x->cap_seen) {
+        size_t ncap = x->cap_seen ? x->cap_seen * 2 : 32;
+        char **p = realloc(x->seen, ncap * sizeof *p);
+        if (p) {
+            x->seen = p;
+            x->cap_seen = ncap;
+        }
+    }
+    if (copy && x->n_seen < x->cap_seen) {
+        x->seen[x->n_seen++] = copy;
+    } else {
+        free(copy);
+        x->n_lost++;
+    }
+}
+
+void flow__xctx_clear(struct flow__xctx *x)
+{
+    for (size_t i = 0; i < x->n_seen; i++)
+        free(x->seen[i]);
+    free(x->seen);
+    x->seen = NULL;
+    x->n_seen = x->cap_seen = x->n_lost = 0;
+}
+
 /* Compiles one expression found at byte offset base of n's text. */
 static void check_expr(struct flow__xctx *x, const char *jq, const struct flow__ynode *n, size_t base,
                        const char *what)
@@ -148,14 +188,16 @@ static void check_expr(struct flow__xctx *x, const char *jq, const struct flow__
     int line, col;
 
     flow__ypos(x->doc, n, base, &line, &col);
-    if (x->n_checked >= FLOW__MAX_EXPRESSIONS) {
-        if (!x->cap_reported)
-            flow__diag(x->d, line, col, "more than %d expressions in one workflow",
-                       FLOW__MAX_EXPRESSIONS);
-        x->cap_reported = true;
-        return;
+    if (!seen(x, jq)) {
+        if (x->n_seen + x->n_lost >= FLOW__MAX_EXPRESSIONS) {
+            if (!x->cap_reported)
+                flow__diag(x->d, line, col, "more than %d different expressions in one workflow",
+                           FLOW__MAX_EXPRESSIONS);
+            x->cap_reported = true;
+            return;
+        }
+        remember(x, jq);
     }
-    x->n_checked++;
     idf_err_clear(&err);
     if (expr_check(x->ectx, jq, &err) != 0)
         flow__diag(x->d, line, col, "bad jq in %s: %s", what,

@@ -297,7 +297,6 @@ static int step_ids(struct parse *ps, const struct flow__ynode *steps)
 static int parse_steps(struct parse *ps)
 {
     const struct flow__ynode *v = flow__ymap_get(ps->root, "steps");
-    int rc;
 
     if (!v) {
         flow__diag(ps->x.d, ps->root->line, ps->root->col, "missing 'steps'");
@@ -307,9 +306,7 @@ static int parse_steps(struct parse *ps)
         flow__diag(ps->x.d, v->line, v->col, "'steps' must be a list of at least one step");
         return 0;
     }
-    if ((rc = step_ids(ps, v)))
-        return rc;
-    return 0;
+    return step_ids(ps, v);
 }
 
 static int parse_steps_pass_two(struct parse *ps)
@@ -438,6 +435,7 @@ out:
         rc = IDF_EINVAL; /* e.g. a duplicate key reported while reading the YAML */
     flow__diags_sort(diags);
     flow_free(ps.f);
+    flow__xctx_clear(&ps.x);
     free(ps.step_line);
     flow__yaml_free(&doc);
     return rc;

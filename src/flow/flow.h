@@ -40,6 +40,7 @@ struct flow_step {
     int64_t retry_max_delay_ms;       /* cap on one delay (default 300000) */
     int64_t timeout_ms;               /* per attempt; 0 = the action's default */
     bool continue_on_error;           /* on_error: continue */
+    char *connection;                 /* `connection:` NAME for actions of connectors with connections, or NULL */
     int line, col;                    /* where the step starts */
 };
 

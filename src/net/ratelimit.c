@@ -16,6 +16,10 @@
  *  - a slot is recycled only when s->inflight == 0;
  *  - b->known implies b->limit > 0 and b->reset_s > 0; b->remaining is the
  *    lowest X-Rate-Limit-Remaining seen for the window ending at b->reset_s;
+ *  - b->tokens <= burst_of(b) (negative: debt of follow-up calls): calls that may go
+ *    back to back, refilled at (budget left) / (time to the reset), so the
+ *    budget is spread over the window while an action's few sequential
+ *    calls do not wait on an idle connection;
  *  - s->skew_ms never exceeds the true (server − local) clock offset plus
  *    zero: it is a max over samples that are each <= that offset. */
 #include "net/ratelimit.h"
@@ -37,7 +41,8 @@ struct rl_bucket {
     long limit;            /* X-Rate-Limit-Limit of the current window */
     long remaining;        /* lowest remaining seen in the current window */
     int64_t reset_s;       /* end of the current window, server epoch seconds */
-    int64_t next_ms;       /* pacing: earliest local time of the next grant */
+    double tokens;         /* pacing: calls that may go at once (refilled at budget / time left) */
+    int64_t tok_ms;        /* when tokens were last refilled */
     int64_t blocked_until; /* after a 429: no grant before this local time */
     int pending;           /* granted, not released */
     uint64_t granted, waits, seen_429;
@@ -132,8 +137,14 @@ static int64_t window_end(const struct rl_scope *s, const struct rl_bucket *b)
     return b->reset_s * 1000 + RL_NO_DATE_PAD_MS;
 }
 
+/* Calls that may go back to back: RATELIMIT_BURST, or 1% of the limit. */
+static long burst_of(const struct rl_bucket *b)
+{
+    return b->limit / 100 > RATELIMIT_BURST ? b->limit / 100 : RATELIMIT_BURST;
+}
+
 /* The wait (0 = go) for one more call in b at now. Updates pacing on go. */
-static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now)
+static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now, bool follow_up)
 {
     if (s->blocked_until > now)
         return s->blocked_until - now;
@@ -153,13 +164,24 @@ static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now)
     long budget = b->remaining - reserve - margin - b->pending;
     if (budget <= 0)
         return end - now;
-    if (now < b->next_ms)
-        return b->next_ms - now;
-    b->next_ms = now + (end - now) / budget;
+    /* Refill at the rate that spends the budget exactly by the reset. */
+    double rate = (double)budget / (double)(end - now); /* calls per ms */
+    double cap = (double)burst_of(b);
+    if (cap > (double)budget)
+        cap = (double)budget;
+    if (now > b->tok_ms)
+        b->tokens += rate * (double)(now - b->tok_ms);
+    b->tok_ms = now;
+    if (b->tokens > cap)
+        b->tokens = cap;
+    if (b->tokens < 1.0 && !follow_up)
+        return (int64_t)((1.0 - b->tokens) / rate) + 1;
+    b->tokens -= 1.0; /* a follow-up may run into debt: later admissions repay it */
     return 0;
 }
 
-int64_t ratelimit_acquire(const char *scope, const char *bucket, int64_t now_ms, struct ratelimit_grant *g)
+int64_t ratelimit_acquire(const char *scope, const char *bucket, int64_t now_ms, bool follow_up,
+                          struct ratelimit_grant *g)
 {
     int64_t wait = 0;
 
@@ -175,7 +197,7 @@ int64_t ratelimit_acquire(const char *scope, const char *bucket, int64_t now_ms,
         goto out; /* tables full: let the call through untracked */
     struct rl_bucket *b = &s->b[bi];
     s->last_use = now_ms;
-    wait = decide(s, b, now_ms);
+    wait = decide(s, b, now_ms, follow_up);
     if (wait > 0) {
         b->waits++;
         wait = clamp_wait(wait);
@@ -216,6 +238,8 @@ static void observe_window(struct rl_bucket *b, const struct ratelimit_obs *obs)
         b->limit = obs->limit;
         b->remaining = obs->remaining;
         b->reset_s = obs->reset_s;
+        b->tokens = (double)burst_of(b);
+        b->tok_ms = obs->recv_ms;
     } else if (obs->reset_s == b->reset_s) {
         b->limit = obs->limit;
         if (obs->remaining < b->remaining)

@@ -20,7 +20,8 @@
  * of the current window is left and when it ends; acquire spreads what is
  * left (minus calls in flight and a safety margin of 1% of the limit, at
  * least 1) evenly over the time to the reset, so a steady load never meets a
- * 429. The reset (epoch seconds on the server's clock) is moved onto the
+ * 429; a few calls (RATELIMIT_BURST, or 1% of the limit) may go back to
+ * back within that pace, so an action's sequential calls do not wait. The reset (epoch seconds on the server's clock) is moved onto the
  * local clock with the server's Date header (skew estimated as the largest
  * Date − arrival seen, which never overshoots, so the local reset is never
  * early). Until a bucket's headers are known, and after its window has
@@ -43,6 +44,7 @@
 #define RATELIMIT_MAX_BUCKETS 24          /* buckets per scope */
 #define RATELIMIT_DEFAULT_CONCURRENCY 10  /* calls in flight per scope */
 #define RATELIMIT_MAX_CONCURRENCY 1000
+#define RATELIMIT_BURST 3                 /* calls that may go back to back (or 1% of the limit) */
 #define RATELIMIT_PROBE_WAIT_MS 50        /* wait while a bucket's first call is out */
 #define RATELIMIT_CONC_WAIT_MS 100        /* wait when the scope's concurrency cap is reached */
 #define RATELIMIT_CONC_429_BLOCK_MS 2000  /* scope pause after a concurrency 429 */
@@ -81,9 +83,15 @@ struct ratelimit_stats {
 /* Asks to make one call in (scope, bucket) at now_ms. Returns 0 and fills g
  * when the call may go (then ratelimit_release(g) is due), or the number of
  * milliseconds to wait before asking again (g->scope is then -1 and nothing
- * is due). Unknown scopes and buckets are created; when the tables are full
- * the call is let through untracked. */
-int64_t ratelimit_acquire(const char *scope, const char *bucket, int64_t now_ms, struct ratelimit_grant *g);
+ * is due). follow_up marks a later call of an operation already admitted
+ * (the next page of a list, the write after a read): it is not held to the
+ * pace, only to the hard limits (budget left, a 429 block, the concurrency
+ * cap), and its cost is still counted, so the next admission waits longer;
+ * an admitted operation thus finishes instead of restarting forever.
+ * Unknown scopes and buckets are created; when the tables are full the call
+ * is let through untracked. */
+int64_t ratelimit_acquire(const char *scope, const char *bucket, int64_t now_ms, bool follow_up,
+                          struct ratelimit_grant *g);
 
 /* Reports how the granted call ended (obs may be NULL: no response). Safe on
  * a grant that was not given (scope -1) and after the scope was forgotten. */

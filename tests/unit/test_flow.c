@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "expr/expr.h"
 #include "flow/flow.h"
+#include "flow/flow_internal.h"
 #include "support/testutil.h"
 
 #define FUZZ_MUTATIONS 400 /* seeded mutations of the fuzz seed file */
@@ -256,6 +257,123 @@ static void names_must_be_valid(void **state)
 }
 
 /* ---------------------------------------------------------------- error classes */
+
+/* Every parameter type, through the checker shared by actions and triggers
+ * (the core connector has no integer or boolean parameter). */
+static const struct conn_param typed_params[] = {
+    {"s", CONN_P_STRING, false, ""},   {"i", CONN_P_INT, true, ""},
+    {"b", CONN_P_BOOL, false, ""},     {"o", CONN_P_OBJECT, false, ""},
+    {"a", CONN_P_ARRAY, false, ""},    {"d", CONN_P_DURATION, false, ""},
+    {"any", CONN_P_ANY, false, ""},    {NULL, 0, false, NULL},
+};
+
+static json_t *check_params(const char *yaml)
+{
+    struct flow__ydoc doc;
+    struct flow__xctx x;
+    struct flow f;
+    json_t *out = NULL;
+
+    memset(&x, 0, sizeof x);
+    memset(&f, 0, sizeof f);
+    diags.n = 0;
+    diags.truncated = false;
+    assert_int_equal(flow__yaml_load(&doc, yaml, strlen(yaml), &diags), 0);
+    x.ectx = ectx;
+    x.d = &diags;
+    x.doc = &doc;
+    x.f = &f;
+    x.self = -1;
+    x.where = "test";
+    assert_int_equal(flow__params(&x, doc.root, doc.root, "t", typed_params, false, true, &out), 0);
+    flow__xctx_clear(&x);
+    flow__yaml_free(&doc);
+    return out;
+}
+
+static void literal_types_against_every_parameter_type(void **state)
+{
+    static const struct want bad[] = {
+        {1, 4, "parameter 's' of t must be a string, not a boolean (quote it: \"true\")"},
+        {2, 4, "parameter 'i' of t must be an integer, not a string"},
+        {3, 4, "parameter 'b' of t must be true or false, not a string"}, /* yes is text */
+        {4, 4, "parameter 'o' of t must be a mapping, not a list"},
+        {5, 4, "parameter 'a' of t must be a list, not a mapping"},
+        {6, 4, "parameter 'd' of t must be a duration such as 30s, 5m or 1h, not '-5'"},
+    };
+    json_t *o;
+    (void)state;
+
+    o = check_params("s: 007\ni: 42\nb: false\no: {x: 1}\na: [1]\nd: 1h30m\nany: [x]\n");
+    check_diags("good", NULL, 0);
+    assert_string_equal(json_string_value(json_object_get(o, "s")), "007");
+    assert_int_equal(json_integer_value(json_object_get(o, "i")), 42);
+    assert_true(json_is_false(json_object_get(o, "b")));
+    assert_true(json_is_object(json_object_get(o, "o")));
+    assert_true(json_is_array(json_object_get(o, "a")));
+    assert_string_equal(json_string_value(json_object_get(o, "d")), "1h30m");
+    json_decref(o);
+
+    o = check_params("s: true\ni: '42'\nb: yes\no: [1]\na: {x: 1}\nd: -5\nany: null\n");
+    check_diags("bad", bad, 6);
+    json_decref(o);
+    o = check_params("i: ${{ .n }}\nb: \"on ${{ .x }}\"\n");
+    assert_int_equal(diags.n, 1);
+    assert_int_equal(diags.items[0].line, 2);
+    assert_non_null(strstr(diags.items[0].msg,
+                           "parameter 'b' of t must be true or false; this value renders as text"));
+    json_decref(o);
+
+    o = check_params("{}");
+    assert_int_equal(diags.n, 1);
+    assert_non_null(strstr(diags.items[0].msg, "t: missing required parameter 'i'"));
+    json_decref(o);
+}
+
+static void expressions_are_capped_per_file_not_per_use(void **state)
+{
+    struct buf b;
+    struct flow *f;
+    struct flow__ydoc doc;
+    struct flow__xctx x;
+    struct flow fl;
+    static const char two[] = "- .a\n- .b\n";
+    (void)state;
+
+    /* the same expression any number of times is compiled once and counted once */
+    buf_init(&b, BUF_CAP_WORKFLOW_FILE);
+    assert_int_equal(buf_puts(&b, "on: manual\nsteps:\n  - id: a\n    do: set\n    with:\n"), 0);
+    for (int i = 0; i < FLOW__MAX_EXPRESSIONS + 100; i++)
+        assert_int_equal(buf_printf(&b, "      v%d: ${{ .event.data.x }}\n", i), 0);
+    f = parse_ok("many.yaml", b.data);
+    assert_int_equal(json_object_size(f->steps[0].with), FLOW__MAX_EXPRESSIONS + 100);
+    flow_free(f);
+    buf_free(&b);
+
+    /* past the cap of different ones, one message (compiling 500 takes ~8 s: start near it) */
+    memset(&x, 0, sizeof x);
+    memset(&fl, 0, sizeof fl);
+    diags.n = 0;
+    assert_int_equal(flow__yaml_load(&doc, two, strlen(two), &diags), 0);
+    x.ectx = ectx;
+    x.d = &diags;
+    x.doc = &doc;
+    x.f = &fl;
+    x.self = -1;
+    x.where = "when";
+    x.n_lost = FLOW__MAX_EXPRESSIONS - 1;
+    flow__check_jq(&x, doc.root->kids[0], "when");
+    assert_int_equal(diags.n, 0);
+    flow__check_jq(&x, doc.root->kids[0], "when"); /* seen: free */
+    flow__check_jq(&x, doc.root->kids[1], "when");
+    flow__check_jq(&x, doc.root->kids[1], "when");
+    assert_int_equal(diags.n, 1);
+    assert_int_equal(diags.items[0].line, 2);
+    assert_int_equal(diags.items[0].col, 3);
+    assert_non_null(strstr(diags.items[0].msg, "more than 500 different expressions"));
+    flow__xctx_clear(&x);
+    flow__yaml_free(&doc);
+}
 
 static void yaml_syntax_error(void **state)
 {
@@ -673,6 +791,8 @@ int main(void)
         cmocka_unit_test(valid_workflow_builds_the_model),
         cmocka_unit_test(defaults_and_the_trigger_shorthand),
         cmocka_unit_test(names_must_be_valid),
+        cmocka_unit_test(literal_types_against_every_parameter_type),
+        cmocka_unit_test(expressions_are_capped_per_file_not_per_use),
         cmocka_unit_test(yaml_syntax_error),
         cmocka_unit_test(unquoted_template_in_flow_mapping),
         cmocka_unit_test(unknown_keys),

@@ -4,7 +4,7 @@
  *
  * Membership is idempotent in effect: the user's groups are read first and
  * a member is not added twice nor a non-member removed (changed: false).
- * Only OKTAC_GROUP memberships change through the API: an APP_GROUP (owned
+ * Only OKTA_GROUP memberships change through the API: an APP_GROUP (owned
  * by an app import such as Active Directory) or the BUILT_IN "Everyone" is
  * refused before any write, with Okta's reason. A group is given by id or by
  * exact name (search=profile.name eq "...", the match count checked).
@@ -28,7 +28,7 @@ static int check_type(struct oktac *o, const json_t *grp, const char *verb, cons
     const char *type = json_string_value(json_object_get(grp, "type")) ?: "";
     const char *name = json_string_value(json_object_get(json_object_get(grp, "profile"), "name")) ?: "?";
 
-    if (strcmp(type, "OKTAC_GROUP") == 0)
+    if (strcmp(type, "OKTA_GROUP") == 0)
         return 0;
     json_decref(o->res->detail);
     o->res->detail = json_pack("{s:s, s:s}", "group_type", type, "group_id",
@@ -36,10 +36,10 @@ static int check_type(struct oktac *o, const json_t *grp, const char *verb, cons
     if (strcmp(type, "APP_GROUP") == 0)
         return oktac__fail(o, IDF_EDENIED, false, 0,
                           "%s: cannot %s %s: group '%s' is an APP_GROUP; Okta only changes memberships of "
-                          "OKTAC_GROUP groups through the API (app imports, e.g. Active Directory, manage APP_GROUP "
+                          "OKTA_GROUP groups through the API (app imports, e.g. Active Directory, manage APP_GROUP "
                           "memberships)", o->action, verb, login, name);
     return oktac__fail(o, IDF_EDENIED, false, 0,
-                      "%s: cannot %s %s: group '%s' is of type %s; only OKTAC_GROUP memberships can be changed "
+                      "%s: cannot %s %s: group '%s' is of type %s; only OKTA_GROUP memberships can be changed "
                       "through the API", o->action, verb, login, name, type);
 }
 

@@ -75,9 +75,9 @@ static int resolve_groups(struct oktac *o, const json_t *groups, json_t **ids_ou
         rc = oktac__group_resolve(o, ref, &grp);
         if (rc)
             goto out;
-        if (strcmp(json_string_value(json_object_get(grp, "type")) ?: "", "OKTAC_GROUP") != 0) {
+        if (strcmp(json_string_value(json_object_get(grp, "type")) ?: "", "OKTA_GROUP") != 0) {
             rc = oktac__fail(o, IDF_EDENIED, false, 0,
-                            "%s: group '%s' is of type %s: only OKTAC_GROUP memberships can be set through the "
+                            "%s: group '%s' is of type %s: only OKTA_GROUP memberships can be set through the "
                             "API (app imports manage the others)",
                             o->action, ref, json_string_value(json_object_get(grp, "type")) ?: "?");
             json_decref(grp);

@@ -414,7 +414,7 @@ int oktac__send(struct oktac *o, const char *method, const char *path, const jso
     if (rc)
         return rc;
     bucket = oktac__bucket(method, url + strlen(o->base));
-    wait = ratelimit_acquire(o->scope, bucket, time_now_ms(), &g);
+    wait = ratelimit_acquire(o->scope, bucket, time_now_ms(), o->sent > 0, &g);
     if (wait > 0) {
         json_decref(o->res->detail);
         o->res->detail = json_pack("{s:b, s:b, s:s, s:I}", "rate_limited", 1, "sent", 0, "bucket", bucket,
@@ -448,6 +448,7 @@ int oktac__send(struct oktac *o, const char *method, const char *path, const jso
     rq.max_response = OKTAC_MAX_RESPONSE;
     rq.https_only = !o->sandbox;
     http_client_set_user_agent(o->call->http, OKTAC_USER_AGENT);
+    o->sent++;
     rc = http_client_do(o->call->http, &rq, &hr, &err);
     if (rc) {
         bool retry = rc == IDF_EIO || rc == IDF_ETIMEOUT || rc == IDF_ENOMEM;

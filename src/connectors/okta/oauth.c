@@ -421,7 +421,7 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
     int rc;
 
     *token_out = NULL;
-    wait = ratelimit_acquire(o->scope, "token", time_now_ms(), &g);
+    wait = ratelimit_acquire(o->scope, "token", time_now_ms(), false, &g);
     if (wait > 0)
         return oktac__fail(o, IDF_EBUSY, true, wait, "%s: OAuth token request paced by the rate limiter; next in %lld ms",
                           o->action, (long long)wait);

@@ -249,7 +249,7 @@ static const struct conn_param p_clear_sessions[] = {
 };
 static const struct conn_param p_group_member[] = {
     P_USER,
-    {"group", CONN_P_STRING, true, "the group: id (00g...) or exact name (an OKTAC_GROUP)"},
+    {"group", CONN_P_STRING, true, "the group: id (00g...) or exact name (an OKTA_GROUP)"},
     P_END,
 };
 static const struct conn_param p_assign_app[] = {
@@ -348,11 +348,11 @@ static const struct conn_action okta_actions[] = {
     {"okta.clear_sessions", "Ends the user's Okta sessions (optionally OAuth tokens and remembered devices).",
      p_clear_sessions, CONN_K_ACTION, oktac__act_clear_sessions, true, USER_OUT " (changed is always true)"},
     {"okta.add_to_group",
-     "Adds the user to an OKTAC_GROUP (by id or exact name). Already a member: changed: false. APP_GROUP "
+     "Adds the user to an OKTA_GROUP (by id or exact name). Already a member: changed: false. APP_GROUP "
      "memberships are refused (app imports own them).",
      p_group_member, CONN_K_ACTION, oktac__act_add_to_group, true, "changed, group, user {id, login}, request_id"},
     {"okta.remove_from_group",
-     "Removes the user from an OKTAC_GROUP (by id or exact name). Not a member: changed: false.", p_group_member,
+     "Removes the user from an OKTA_GROUP (by id or exact name). Not a member: changed: false.", p_group_member,
      CONN_K_ACTION, oktac__act_remove_from_group, true, "changed, group, user {id, login}, request_id"},
     {"okta.assign_app",
      "Assigns an app (by id or exact label) to the user. Already assigned: changed: false.", p_assign_app,

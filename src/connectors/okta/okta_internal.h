@@ -50,6 +50,7 @@ struct oktac {
     char *secret;                  /* owned copy of the token / access token, for scrubbing; wiped */
     bool sandbox;                  /* plain http allowed */
     char request_id[OKTAC_MAX_REQUEST_ID]; /* X-Okta-Request-Id of the last response */
+    int sent;                      /* requests sent so far: later ones are rate-limit follow-ups */
 };
 
 /* One response. Free with oktac__resp_free. */
