@@ -4,8 +4,8 @@
  *
  * Compiling is expr_check()'s (src/expr), which also enforces the fence;
  * this file only finds the expressions, places errors at line:column, and
- * caps the number compiled per file (FLOW__MAX_EXPRESSIONS: compiling is the
- * slow part of validation). The reference scan is textual: `.steps.NAME`,
+ * caps the number of different expressions per file (FLOW__MAX_EXPRESSIONS:
+ * compiling is the slow part of validation; a repeated one is cached). The reference scan is textual: `.steps.NAME`,
  * `.steps."NAME"` and `.steps["NAME"]` not preceded by a name character, so
  * `.event.steps.x` is not a reference; computed keys (`.steps[$k]`) are not
  * followed. Called by flow_parse() on its thread. */

@@ -26,8 +26,8 @@
 #define KNOWN_LIST_MAX 300 /* characters of "known: a, b, c" in a message */
 #define MAX_DURATION_S (366LL * 24 * 3600)
 
-static const char *const step_keys[] = {"id",    "do",      "with",    "if",       "foreach",
-                                        "as",    "retry",   "timeout", "on_error", NULL};
+static const char *const step_keys[] = {"id", "do",      "with",    "if",       "foreach",   "as",
+                                        "retry", "timeout", "on_error", "connection", NULL};
 static const char *const retry_keys[] = {"max", "backoff", "max_delay", NULL};
 static const char *const reserved_names[] = {"event", "steps", "vars", "run", "workflow", NULL};
 
@@ -337,6 +337,7 @@ int flow__step_parse(struct flow__xctx *x, const struct flow__ynode *n, struct f
 {
     const struct flow__ynode *v, *with = NULL, *with_key = NULL;
     const struct flow__ynode *as = NULL;
+    const struct flow__ynode *connection = NULL;
     const char *name = s->id ? s->id : "?";
     char owner[FLOW__MAX_ID + 160];
     int rc = 0;
@@ -400,6 +401,14 @@ int flow__step_parse(struct flow__xctx *x, const struct flow__ynode *n, struct f
                 flow__diag(x->d, v->line, v->col,
                            "'timeout' must be a duration such as 30s, 5m or 1h, not '%s'",
                            v->kind == FLOW__Y_SCALAR ? v->text : flow__ydescribe(v));
+        } else if (!strcmp(key, "connection")) {
+            if (v->kind != FLOW__Y_SCALAR || !v->text[0] || strstr(v->text, "${{")) {
+                flow__diag(x->d, v->line, v->col, "'connection' must be the name of a connection (no template)");
+                continue;
+            }
+            if (!(s->connection = strdup(v->text)))
+                return IDF_ENOMEM;
+            connection = k;
         } else if (!strcmp(key, "on_error")) {
             if (v->kind == FLOW__Y_SCALAR && !strcmp(v->text, "continue"))
                 s->continue_on_error = true;
@@ -409,6 +418,10 @@ int flow__step_parse(struct flow__xctx *x, const struct flow__ynode *n, struct f
             unknown_step_key(x, k);
         }
     }
+    if (connection && s->action && !(registry_action_owner(s->action) &&
+                                     registry_action_owner(s->action)->connection))
+        flow__diag(x->d, connection->line, connection->col, "'connection' is not used by %s: it needs no connection",
+                   s->action->name);
     if (as && !s->foreach_expr && !flow__ymap_get(n, "foreach"))
         flow__diag(x->d, as->line, as->col, "'as' is only used with 'foreach'");
     if (!flow__ymap_get(n, "do")) {
@@ -436,5 +449,6 @@ void flow__step_clear(struct flow_step *s)
     free(s->if_expr);
     free(s->foreach_expr);
     free(s->as);
+    free(s->connection);
     memset(s, 0, sizeof *s);
 }

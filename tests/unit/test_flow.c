@@ -101,6 +101,26 @@ static struct flow *parse_ok(const char *path, const char *text)
     return f;
 }
 
+/* `connection:` names the connection of a step whose action needs one */
+static void step_connection_key(void **state)
+{
+    struct flow *f;
+    const char *bad = "name: c\non: manual\nsteps:\n  - id: a\n    do: okta.get_user\n    connection: okta-prod\n"
+                      "    with: {user: x@y.z}\n  - id: b\n    do: set\n    connection: nope\n";
+    (void)state;
+    f = parse_ok("c.yaml", "name: c\non: manual\nsteps:\n  - id: a\n    do: okta.get_user\n"
+                           "    connection: okta-prod\n    with: {user: x@y.z}\n  - id: b\n    do: set\n");
+    assert_string_equal(f->steps[0].connection, "okta-prod");
+    assert_null(f->steps[1].connection);
+    flow_free(f);
+    f = (struct flow *)0x1;
+    assert_int_equal(flow_parse("c.yaml", bad, strlen(bad), ectx, &f, &diags), IDF_EINVAL);
+    assert_null(f);
+    assert_int_equal(diags.n, 1);
+    assert_non_null(strstr(diags.items[0].msg, "'connection' is not used by set"));
+    assert_int_equal(diags.items[0].line, 10);
+}
+
 /* ---------------------------------------------------------------- the model */
 
 static void valid_workflow_builds_the_model(void **state)
@@ -790,6 +810,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_workflow_builds_the_model),
         cmocka_unit_test(defaults_and_the_trigger_shorthand),
+        cmocka_unit_test(step_connection_key),
         cmocka_unit_test(names_must_be_valid),
         cmocka_unit_test(literal_types_against_every_parameter_type),
         cmocka_unit_test(expressions_are_capped_per_file_not_per_use),
