@@ -87,7 +87,7 @@ bench: $(BUILD)/idflow $(BENCH_BIN)
 
 demo: idflow
 	@bash scripts/setup.sh
-	./idflow demo
+	@bash scripts/demo.sh
 
 fmt:
 	clang-format -i $(SRC_ALL) $(wildcard src/*/*.h src/*/*/*.h tests/*/*.c tests/*/*.h bench/*.c)
