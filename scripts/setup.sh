@@ -11,10 +11,17 @@ BUILD_PKGS=(
   libyaml-dev libsqlite3-dev libsodium-dev libpq-dev libcmocka-dev
 )
 TEST_PKGS=(curl ca-certificates sqlite3 jq procps)
+# tests/conformance/run.sh runs Prism (@stoplight/prism-cli, pinned, from npm):
+# Node.js >= 18.20 and npm (Debian 12 has 18.20.4). Asked for only when node or
+# npm is missing: a NodeSource nodejs bundles npm and conflicts with Debian's.
+CONFORMANCE_PKGS=()
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  CONFORMANCE_PKGS=(nodejs npm)
+fi
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" != "--build-only" ]; then
-  want+=("${TEST_PKGS[@]}")
+  want+=("${TEST_PKGS[@]}" "${CONFORMANCE_PKGS[@]}")
 fi
 
 missing=()

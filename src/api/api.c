@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/api_internal.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/engine.h"
@@ -276,6 +277,8 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *resp)
             error_json(resp, 405, "use POST");
         else
             post_event(a, req, resp);
+    } else if (strncmp(p, API_HOOKS_PREFIX, strlen(API_HOOKS_PREFIX)) == 0) {
+        api__hooks_route(a, req, resp, p + strlen(API_HOOKS_PREFIX));
     } else if (strncmp(p, "/api/v1/runs", 12) == 0) {
         runs_route(a, req, resp, p + 12);
     } else if (strcmp(p, "/api/v1/workflows") == 0) {

@@ -7,10 +7,12 @@
 #include "net/http.h"
 
 struct engine;
+struct seal_key;
 
 struct api {
-    struct engine *engine; /* borrowed */
-    const char *db_url;    /* borrowed */
+    struct engine *engine;      /* borrowed */
+    const char *db_url;         /* borrowed */
+    const struct seal_key *key; /* borrowed; unseals connections for /hooks/ (NULL: hooks answer 503) */
 };
 
 /* The http_handler_fn for the server; ud is a struct api *. */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_hooks.h"
 #include "connections/connections.h"
 #include "connectors/connector.h"
 #include "core/log.h"
@@ -39,6 +40,7 @@ struct opts {
     const char *db;               /* --db or NULL */
     const char *key_file;         /* --key-file or NULL */
     bool test, remove, sandbox, help;
+    const char *register_hook;    /* --register-hook URL or NULL */
     bool stdin_used;              /* one secret may come from stdin */
     json_t *config;               /* fields given (secrets included): wiped at the end */
 };
@@ -58,6 +60,9 @@ static void usage_kind(FILE *f, const struct connector *c)
     fprintf(f, "usage: idflow connect %s NAME [options] [--sandbox] [--db URL] [--key-file F]\n"
                "       idflow connect %s NAME --test | --remove [--db URL] [--key-file F]\n",
             c->name, c->name);
+    if (c->ingress && c->ingress->register_hook)
+        fprintf(f, "       idflow connect %s NAME --register-hook https://HOST/hooks/%s/NAME [--db URL]\n", c->name,
+                c->name);
     for (const struct conn_field *fl = c->connection->fields; fl && fl->name; fl++) {
         field_opt(fl->name, o, sizeof o);
         if (!strcmp(fl->name, "sandbox"))
@@ -294,6 +299,9 @@ static int parse(struct opts *o, int argc, char **argv)
             o->remove = true;
         } else if (!strcmp(opt, "sandbox")) {
             o->sandbox = true;
+        } else if (!strcmp(opt, "register-hook")) {
+            if (!(o->register_hook = opt_value(eq, argc, argv, &i, opt)))
+                return CLI_USAGE;
         } else if (!strcmp(opt, "db") || !strcmp(opt, "key-file")) {
             const char *v = opt_value(eq, argc, argv, &i, opt);
             if (!v)
@@ -324,11 +332,14 @@ static int parse(struct opts *o, int argc, char **argv)
                 o->name, CONNECTIONS_NAME_MAX);
         return CLI_USAGE;
     }
-    if (o->test + o->remove > 1 || ((o->test || o->remove) && (json_object_size(o->config) || o->sandbox))) {
-        fprintf(stderr, "idflow connect: --test and --remove take no other field and not each other\n");
+    if (o->test + o->remove + !!o->register_hook > 1 ||
+        ((o->test || o->remove || o->register_hook) && (json_object_size(o->config) || o->sandbox))) {
+        fprintf(stderr, "idflow connect: --test, --remove and --register-hook take no other field and not each "
+                        "other\n");
         return CLI_USAGE;
     }
-    for (const struct conn_field *f = o->conn->connection->fields; !o->test && !o->remove && f && f->name; f++) {
+    for (const struct conn_field *f = o->conn->connection->fields;
+         !o->test && !o->remove && !o->register_hook && f && f->name; f++) {
         char fo[OPT_MAX];
         if (!f->required || json_object_get(o->config, f->name))
             continue;
@@ -509,6 +520,8 @@ int cli_connect(int argc, char **argv)
         rc = do_remove(st, &o);
     else if (o.test)
         rc = do_test(st, key, &o);
+    else if (o.register_hook)
+        rc = cli__register_hook(st, key, o.conn, o.name, o.register_hook);
     else
         rc = do_save(st, key, &o);
 out:

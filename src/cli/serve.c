@@ -130,6 +130,7 @@ int cli_serve(int argc, char **argv)
     }
     api.engine = eng;
     api.db_url = cfg.db;
+    api.key = key;
     memset(&so, 0, sizeof so);
     so.addr = addr;
     so.port = port;

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <strings.h>
 
 #include "core/err.h"
 
@@ -58,6 +59,9 @@ struct conn_result {
     json_t *detail;
     bool retryable;
     int64_t retry_after_ms;
+    bool deferred;        /* the operation was NOT carried out (paced by a rate budget, a busy
+                             ticket, Okta's 429 or E0000112): the engine waits retry_after_ms and
+                             calls again WITHOUT counting an attempt, whatever the step's retry: */
     char message[1024];
 };
 
@@ -68,7 +72,9 @@ struct conn_call {
     const char *connection_name;  /* or NULL */
     int64_t run_id;               /* for idempotency markers */
     const char *step_id;
-    int attempt;                  /* 1 for the first attempt */
+    int attempt;                  /* 1 for the first attempt; > 1 also when an earlier attempt was
+                                     interrupted (crash, lease expiry) before its outcome was
+                                     recorded, so it may have landed */
     int64_t timeout_ms;           /* the step's `timeout:` per attempt, 0 = the action's default */
     int item;                     /* foreach item index, -1 for a plain step */
     bool uncertain;               /* records_intent actions: an earlier attempt of this step/item
@@ -126,12 +132,135 @@ struct conn_connection_kind {
     int (*check)(struct http_client *http, const json_t *config, json_t **whoami_out, struct idf_err *err);
 };
 
+/* ---- ingress: how a connector's events reach the engine ----
+ *
+ * A connector whose remote system can push events (webhooks, event hooks)
+ * or be polled (an event log, a list sorted by update time) describes that
+ * in a `struct conn_ingress`. Both paths hand back NORMALIZED events: a JSON
+ * array whose items are objects
+ *
+ *   {"id":   the remote's event id: the deduplication key (a string, required),
+ *    "type": the trigger name the event raises ("okta.user_locked"; required),
+ *    "time": when it happened (ISO-8601), "user", "group", "app", "ticket",
+ *    "actor", "changes", "raw": the remote's own object, ...}
+ *
+ * (DESIGN.md §1). The caller — src/api/hooks.c for pushes, src/engine/
+ * poller.c for polls, neither of which knows any connector by name —
+ * submits each item through engine_submit with source = the connector's
+ * name, source_id = "id", type = "type", connection = the connection's
+ * name, and the item as the event (its members become .event.*). The engine
+ * deduplicates on (source, source_id), so the same event pushed twice, or
+ * pushed and polled, starts its workflows once. Items without a string "id"
+ * and "type" are skipped by the caller.
+ *
+ * Which paths a connection uses is its `mode` config field (a convention of
+ * every connector with an ingress: declare it as a conn_field): "hook" (the
+ * default), "poll" or "both"; see conn_ingress_mode(). */
+
+#define CONN_INGRESS_MAX_EVENTS 1000 /* events one delivery or one poll page may yield; more is an error */
+
+struct http_req;
+
+/* What a hook handler decides about one request. */
+struct conn_hook_out {
+    int status;        /* HTTP status to answer: 200, or a 4xx when nothing may be stored */
+    json_t *body;      /* JSON answer body, or NULL for an empty body (caller decrefs) */
+    json_t *events;    /* normalized events to acknowledge durably BEFORE answering: an array or
+                          NULL (caller decrefs); ignored when status >= 300 */
+    char message[256]; /* for a 4xx: why, shown to the sender; never quotes a secret */
+};
+
+/* Handles one request to /hooks/<connector>/<connection> (GET or POST; the
+ * body is complete and already capped by the server). `connection` is the
+ * resolved connection with its secrets unsealed (borrowed). The handler
+ * authenticates the request before it parses anything, comparing secrets in
+ * constant time (sodium_memcmp over fixed-size digests), and fills out:
+ * a 401 for a missing or wrong secret, a 400 for a malformed body, else 200
+ * with the events. Returns 0 when out is filled (whatever the status), a
+ * negative code only when it could not decide (out of memory): the caller
+ * answers 500. Called on the HTTP server's threads, concurrently. */
+typedef int (*conn_hook_fn)(const json_t *connection, const struct http_req *req, struct conn_hook_out *out);
+
+/* One poll of one connection. The poller fills the inputs; poll fills the
+ * outputs. All inputs are borrowed for the call. */
+struct conn_poll {
+    /* in */
+    struct http_client *http;   /* the poller thread's client */
+    const json_t *connection;   /* resolved, secrets unsealed */
+    const char *connection_name;
+    const char *cursor;         /* the checkpoint stored after the last acknowledged poll; NULL the first time */
+    void **thread_slot;         /* the poller thread's slot for this connector (as for actions) */
+    /* out */
+    json_t *events;             /* normalized events (array) or NULL; caller decrefs */
+    char *cursor_out;           /* the new checkpoint (malloc'd, caller frees) or NULL for "unchanged";
+                                   stored by the caller only AFTER every event was acknowledged */
+    int64_t next_poll_ms;       /* wait before the next poll: short when more is waiting, the
+                                   connector's idle interval when caught up; 0 = poller default */
+    bool retryable;             /* on failure: try again later (network, 5xx, 429) */
+    int64_t retry_after_ms;     /* on failure: the least wait (a 429's rate-limit reset), 0 = backoff */
+    char message[512];          /* on failure: why; never quotes a secret */
+};
+
+/* Fetches the events after p->cursor (one page). Returns 0 with the outputs
+ * set, or a negative code with message/retryable/retry_after_ms set (then
+ * events and cursor_out are NULL and nothing is stored). Called on the
+ * poller thread only, one connection at a time. */
+typedef int (*conn_poll_fn)(struct conn_poll *p);
+
+/* Registering the push endpoint in the remote system (`idflow connect KIND
+ * NAME --register-hook URL`). The CLI fills the inputs; register fills the
+ * outputs. All inputs are borrowed for the call. */
+struct conn_hook_reg {
+    /* in */
+    struct http_client *http;   /* the caller's client */
+    const json_t *connection;   /* resolved, secrets unsealed, with the hook secret to use */
+    const char *connection_name;
+    const char *url;            /* the public URL of /hooks/<connector>/<connection> */
+    const json_t *triggers;     /* [{"name": trigger, "params": {...}}] of the enabled workflows
+                                   that listen to this connection */
+    /* out */
+    json_t *info;               /* on success: what was done, e.g. {id, created, events, verified}
+                                   (caller decrefs) */
+    char message[512];          /* on failure: why; never quotes a secret */
+};
+
+/* Creates the remote hook for the events the triggers need, or updates the
+ * one already pointing at url, with the connection's secret, and has the
+ * remote verify it (the server must answer at url). Returns 0 or a negative
+ * code with message set. Called on the CLI's thread. */
+typedef int (*conn_register_fn)(struct conn_hook_reg *r);
+
+struct conn_ingress {
+    conn_hook_fn hook;          /* NULL: no push endpoint */
+    conn_poll_fn poll;          /* NULL: cannot be polled */
+    int64_t poll_interval_ms;   /* pause between polls when caught up (0: CONN_POLL_DEFAULT_MS) */
+    conn_register_fn register_hook; /* NULL: hooks are registered by hand */
+    const char *hook_secret_field;  /* the connection's secret field holding the hook secret */
+};
+
+#define CONN_POLL_DEFAULT_MS 10000 /* default pause between polls of a caught-up connection */
+
+enum conn_ingress_mode { CONN_MODE_HOOK = 1, CONN_MODE_POLL = 2, CONN_MODE_BOTH = 3 };
+
+/* The ingress mode of a connection config: its "mode" string ("hook",
+ * "poll", "both", case-insensitive); absent or unknown means hook. */
+static inline enum conn_ingress_mode conn_ingress_mode(const json_t *config)
+{
+    const char *m = json_string_value(json_object_get(config, "mode"));
+    if (m && strcasecmp(m, "poll") == 0)
+        return CONN_MODE_POLL;
+    if (m && strcasecmp(m, "both") == 0)
+        return CONN_MODE_BOTH;
+    return CONN_MODE_HOOK;
+}
+
 struct connector {
     const char *name;                  /* "core", "okta", "happyfox" */
     const struct conn_connection_kind *connection; /* NULL when the connector needs no credentials */
     const struct conn_action *actions; /* terminated by name == NULL */
     const struct conn_trigger *triggers; /* terminated by name == NULL; may be NULL */
     void (*thread_slot_free)(void *slot); /* frees what actions cached in *thread_slot; may be NULL */
+    const struct conn_ingress *ingress; /* how its events arrive (hooks, polling); NULL: none */
 };
 
 /* ---- registry (connectors/registry.c) ---- */

@@ -10,10 +10,14 @@
 
 extern const struct connector connector_core;
 extern const struct connector connector_okta;
+extern const struct connector connector_happyfox;
+extern const struct connector connector_webhook;
 
 const struct connector *const connector_table[] = {
     &connector_core,
     &connector_okta,
+    &connector_happyfox,
+    &connector_webhook,
     NULL,
 };
 

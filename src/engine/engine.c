@@ -58,6 +58,7 @@ struct engine {
     pthread_t workers[ENGINE_MAX_WORKERS];
     int n_workers;
     atomic_int workers_ready;
+    struct pollers *pollers;  /* poller.c: the System Log / list pollers, or NULL */
     /* metrics */
     atomic_llong m_events, m_events_dup, m_runs_created, m_batches;
     atomic_llong m_steps_ok, m_steps_failed, m_steps_retrying, m_steps_skipped, m_steps_waiting;
@@ -236,8 +237,23 @@ int engine_submit(struct engine *e, const struct engine_event *ev, struct engine
     m.ev = ev;
     m.p = p;
     m.ectx = engine__thread_expr();
-    m.event = json_pack("{s:s?,s:s,s:s,s:s,s:s?,s:O}", "id", ev->source_id, "source", ev->source, "type", ev->type,
-                        "time", ts, "connection", ev->connection, "data", ev->data ? ev->data : json_null());
+    if (ev->fields) {
+        /* a connector's normalized event: its members are .event's */
+        m.event = json_deep_copy(ev->fields);
+        if (m.event && (json_object_set_new(m.event, "source", json_string(ev->source)) ||
+                        json_object_set_new(m.event, "type", json_string(ev->type)) ||
+                        (ev->source_id && json_object_set_new(m.event, "id", json_string(ev->source_id))) ||
+                        (ev->connection && json_object_set_new(m.event, "connection", json_string(ev->connection))) ||
+                        (!json_is_string(json_object_get(m.event, "time")) &&
+                         json_object_set_new(m.event, "time", json_string(ts))))) {
+            json_decref(m.event);
+            m.event = NULL;
+        }
+    } else {
+        m.event = json_pack("{s:s?,s:s,s:s,s:s,s:s?,s:O}", "id", ev->source_id, "source", ev->source, "type",
+                            ev->type, "time", ts, "connection", ev->connection, "data",
+                            ev->data ? ev->data : json_null());
+    }
     if (!m.event || !m.ectx) {
         rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
         goto out;
@@ -578,13 +594,14 @@ int engine_start(struct engine *e, struct idf_err *err)
         }
         e->n_workers++;
     }
-    return 0;
+    return engine__pollers_start(e, &e->opts, &e->pollers, err);
 }
 
 void engine_free(struct engine *e)
 {
     if (!e)
         return;
+    engine__pollers_stop(e->pollers);
     pthread_mutex_lock(&e->q_lock);
     e->stopping = true;
     pthread_cond_broadcast(&e->q_cond);

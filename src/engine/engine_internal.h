@@ -33,6 +33,16 @@ void engine__wfset_each(struct wfset *ws, wfset_each_fn fn, void *ud);
 /* Metrics (engine.c). */
 void engine__count_step(struct engine *e, const char *step_status, const char *run_status);
 
+/* The pull ingress (poller.c): one thread polling the connections whose
+ * connector has an ingress poll and whose mode is poll or both. Start after
+ * the ingest thread; stop BEFORE the engine stops accepting submissions.
+ * *out stays NULL (and 0 is returned) when no connector can be polled. */
+struct pollers;
+int engine__pollers_start(struct engine *e, const struct engine_opts *opts, struct pollers **out,
+                          struct idf_err *err);
+/* Signals and joins the poller thread (an in-flight poll finishes first); frees. p may be NULL. */
+void engine__pollers_stop(struct pollers *p);
+
 /* The calling thread's expression context (created on first use, freed at thread exit). */
 struct expr_ctx *engine__thread_expr(void);
 

@@ -29,6 +29,8 @@
 
 #define EXEC_APPROVAL_DEFAULT_MS (7LL * 24 * 3600 * 1000)
 #define EXEC_MAX_OUTPUT_TEXT (1u << 20) /* a step output larger than this is truncated in history */
+#define EXEC_MIN_DEFER_MS 50            /* shortest wait after a deferred call */
+#define EXEC_MAX_DEFERRALS 10000        /* deferred calls of one step before it fails */
 
 struct exec_state {
     struct exec_env *env;
@@ -161,6 +163,7 @@ static void record_output(struct exec_state *st, const struct flow_step *s, int 
 {
     json_t *steps = json_object_get(st->ctx, "steps");
     json_object_del(st->ctx, "intent"); /* the outcome is known */
+    json_object_del(st->ctx, "deferrals");
     if (item >= 0) {
         json_t *fe = json_object_get(json_object_get(st->ctx, "foreach"), s->id);
         json_array_append(json_object_get(fe, "outputs"), output ? output : json_null());
@@ -200,6 +203,7 @@ static int on_failure(struct exec_state *st, const struct flow_step *s, int item
      * attempt looks before it writes. */
     if (!retryable)
         json_object_del(st->ctx, "intent");
+    json_object_del(st->ctx, "deferrals");
     if (retryable && attempts < s->retry_max) {
         int64_t delay = time_backoff_ms(attempts, s->retry_backoff_ms, s->retry_max_delay_ms);
         int64_t wake;
@@ -314,6 +318,38 @@ static int wait_step(struct exec_state *st, const struct flow_step *s, int item,
     rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, o, NULL, started, STORE_RUN_RUNNING,
                 0, NULL, NULL, err);
     json_decref(o);
+    return rc;
+}
+
+/* The action was not carried out (paced, busy, refused before doing anything):
+ * wait and call again without counting an attempt. The number of deferrals of
+ * the current step is kept in the context and capped. */
+static int on_deferred(struct exec_state *st, const struct flow_step *s, int item, const json_t *input,
+                       const char *message, const json_t *detail, int64_t retry_after_ms, int64_t started,
+                       struct exec_outcome *out, bool *stop, struct idf_err *err)
+{
+    json_int_t n = json_integer_value(json_object_get(st->ctx, "deferrals")) + 1;
+    json_t *e;
+    int64_t wake;
+    int rc;
+
+    if (n > EXEC_MAX_DEFERRALS) {
+        char msg[1200];
+        json_object_del(st->ctx, "deferrals");
+        snprintf(msg, sizeof msg, "deferred %d times, giving up: %s", EXEC_MAX_DEFERRALS, message);
+        return on_failure(st, s, item, input, msg, detail, false, 0, started, out, stop, err);
+    }
+    json_object_set_new(st->ctx, "deferrals", json_integer(n));
+    wake = time_now_ms() + (retry_after_ms > EXEC_MIN_DEFER_MS ? retry_after_ms : EXEC_MIN_DEFER_MS);
+    e = error_obj(message, detail);
+    json_object_set_new(e, "deferred", json_true());
+    trace(st, s, item, "deferred", message);
+    rc = commit(st, s, item, STORE_STEP_RETRYING, st->attempt, input, NULL, e, started, STORE_RUN_WAITING, wake, NULL,
+                NULL, err);
+    json_decref(e);
+    snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
+    out->wake_at = wake;
+    *stop = true;
     return rc;
 }
 
@@ -474,6 +510,9 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
             record_output(st, s, item, res.output);
             rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, res.output, NULL, started,
                         STORE_RUN_RUNNING, 0, NULL, NULL, err);
+        } else if (res.deferred) {
+            rc = on_deferred(st, s, item, params, res.message[0] ? res.message : "deferred", res.detail,
+                             res.retry_after_ms, started, out, stop, err);
         } else {
             rc = on_failure(st, s, item, params, res.message[0] ? res.message : "action failed", res.detail,
                             res.retryable, res.retry_after_ms, started, out, stop, err);

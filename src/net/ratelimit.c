@@ -16,12 +16,13 @@
  *  - a slot is recycled only when s->inflight == 0;
  *  - b->known implies b->limit > 0 and b->reset_s > 0; b->remaining is the
  *    lowest X-Rate-Limit-Remaining seen for the window ending at b->reset_s;
- *  - b->tokens <= burst_of(b) (negative: debt of follow-up calls): calls that may go
- *    back to back, refilled at (budget left) / (time to the reset), so the
- *    budget is spread over the window while an action's few sequential
- *    calls do not wait on an idle connection;
- *  - s->skew_ms never exceeds the true (server − local) clock offset plus
- *    zero: it is a max over samples that are each <= that offset. */
+ *  - b->tokens <= burst_of(b) (negative: the debt of follow-up calls) are
+ *    the calls that may go back to back, refilled at (budget left) / (time
+ *    to the reset): the budget is spread over the window while an action's
+ *    few sequential calls do not wait on an idle connection;
+ *  - s->skew_ms never exceeds the true (server - local) clock offset: it
+ *    follows the largest sample (each <= that offset), decaying slowly
+ *    towards newer samples so a clock change is followed. */
 #include "net/ratelimit.h"
 
 #include <curl/curl.h>
@@ -33,6 +34,7 @@
 
 #define RL_SKEW_DECAY_MS 10        /* per sample, so a clock change is followed */
 #define RL_NO_DATE_PAD_MS 1000     /* reset padding when the server sent no Date */
+#define RL_WINDOW_GUESS_MS 60000.0 /* window length assumed to spread waiters past a reset (Okta: a minute) */
 
 struct rl_bucket {
     char name[RATELIMIT_MAX_BUCKET_NAME];
@@ -43,21 +45,22 @@ struct rl_bucket {
     int64_t reset_s;       /* end of the current window, server epoch seconds */
     double tokens;         /* pacing: calls that may go at once (refilled at budget / time left) */
     int64_t tok_ms;        /* when tokens were last refilled */
+    int64_t promised_ms;   /* latest time a waiter was told to come back */
     int64_t blocked_until; /* after a 429: no grant before this local time */
     int pending;           /* granted, not released */
     uint64_t granted, waits, seen_429;
 };
 
 struct rl_scope {
-    unsigned gen;          /* bumped when the slot is (re)assigned */
+    unsigned gen; /* bumped when the slot is (re)assigned */
     char key[RATELIMIT_MAX_KEY];
     int max_conc;          /* calls in flight allowed */
     int share_pct;         /* share of each bucket's limit this scope may use */
     int inflight;          /* granted, not released */
     int64_t blocked_until; /* after a concurrency 429 */
     bool skew_known;
-    int64_t skew_ms;       /* server clock − local clock (estimate, <= truth) */
-    int64_t last_use;      /* for recycling idle slots */
+    int64_t skew_ms;  /* server clock - local clock (estimate, <= truth) */
+    int64_t last_use; /* for recycling idle slots */
     int nb;
     struct rl_bucket b[RATELIMIT_MAX_BUCKETS];
 };
@@ -143,6 +146,22 @@ static long burst_of(const struct rl_bucket *b)
     return b->limit / 100 > RATELIMIT_BURST ? b->limit / 100 : RATELIMIT_BURST;
 }
 
+/* A waiter's time to come back: `earliest`, or one pace interval after the
+ * previous waiter's, whichever is later. Waiters are so spread over the
+ * pace instead of all waking at the same moment (with durable waits, a herd
+ * of runs re-reading and re-asking); a grant still goes to whoever asks when
+ * a call may go, so a waiter that never returns costs nothing. */
+static int64_t promise(struct rl_bucket *b, int64_t now, int64_t earliest, double interval_ms)
+{
+    int64_t slot = earliest;
+    int64_t next = b->promised_ms + (int64_t)(interval_ms + 0.5);
+
+    if (b->promised_ms > now && next > slot)
+        slot = next;
+    b->promised_ms = slot;
+    return slot - now;
+}
+
 /* The wait (0 = go) for one more call in b at now. Updates pacing on go. */
 static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now, bool follow_up)
 {
@@ -162,8 +181,8 @@ static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now, bool
     long margin = b->limit / 100 > 1 ? b->limit / 100 : 1;
     long reserve = b->limit * (100 - s->share_pct) / 100;
     long budget = b->remaining - reserve - margin - b->pending;
-    if (budget <= 0)
-        return end - now;
+    if (budget <= 0) /* spent: come back after the reset, spread at the limit's pace */
+        return promise(b, now, end, RL_WINDOW_GUESS_MS / (double)b->limit);
     /* Refill at the rate that spends the budget exactly by the reset. */
     double rate = (double)budget / (double)(end - now); /* calls per ms */
     double cap = (double)burst_of(b);
@@ -175,7 +194,7 @@ static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now, bool
     if (b->tokens > cap)
         b->tokens = cap;
     if (b->tokens < 1.0 && !follow_up)
-        return (int64_t)((1.0 - b->tokens) / rate) + 1;
+        return promise(b, now, now + (int64_t)((1.0 - b->tokens) / rate) + 1, 1.0 / rate);
     b->tokens -= 1.0; /* a follow-up may run into debt: later admissions repay it */
     return 0;
 }

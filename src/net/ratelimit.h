@@ -9,7 +9,7 @@
  * Protocol for one remote call:
  *
  *     struct ratelimit_grant g;
- *     int64_t wait = ratelimit_acquire(scope, bucket, time_now_ms(), &g);
+ *     int64_t wait = ratelimit_acquire(scope, bucket, time_now_ms(), false, &g);
  *     if (wait > 0)  -> do not call; come back in `wait` ms (the caller turns
  *                       this into a retryable failure: nobody sleeps)
  *     ... perform the call ...
@@ -21,13 +21,17 @@
  * left (minus calls in flight and a safety margin of 1% of the limit, at
  * least 1) evenly over the time to the reset, so a steady load never meets a
  * 429; a few calls (RATELIMIT_BURST, or 1% of the limit) may go back to
- * back within that pace, so an action's sequential calls do not wait. The reset (epoch seconds on the server's clock) is moved onto the
- * local clock with the server's Date header (skew estimated as the largest
- * Date − arrival seen, which never overshoots, so the local reset is never
- * early). Until a bucket's headers are known, and after its window has
- * passed, one call at a time goes out to learn the new window. A 429 blocks
- * the bucket until its reset (a concurrency 429, X-Rate-Limit-Limit: 0,
- * blocks the whole scope briefly). A scope also caps calls in flight.
+ * back within that pace, so an action's sequential calls do not wait.
+ * Waiters are told staggered times (one pace interval apart), so many runs
+ * waiting on one bucket come back one by one instead of as a herd.
+ *
+ * The reset (epoch seconds on the server's clock) is moved onto the local
+ * clock with the server's Date header (skew estimated as the largest Date -
+ * arrival seen, which never overshoots, so the local reset is never early).
+ * Until a bucket's headers are known, and after its window has passed, one
+ * call at a time goes out to learn the new window. A 429 blocks the bucket
+ * until its reset (a concurrency 429, X-Rate-Limit-Limit: 0, blocks the
+ * whole scope briefly). A scope also caps calls in flight.
  *
  * Thread-safe; every function may be called from any thread. Times are
  * milliseconds on the wall clock (time_now_ms()). */
@@ -38,46 +42,46 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RATELIMIT_MAX_KEY 256             /* scope key length, including NUL */
-#define RATELIMIT_MAX_BUCKET_NAME 32      /* bucket name length, including NUL */
-#define RATELIMIT_MAX_SCOPES 256          /* scopes kept (idle ones are recycled) */
-#define RATELIMIT_MAX_BUCKETS 24          /* buckets per scope */
-#define RATELIMIT_DEFAULT_CONCURRENCY 10  /* calls in flight per scope */
+#define RATELIMIT_MAX_KEY 256            /* scope key length, including NUL */
+#define RATELIMIT_MAX_BUCKET_NAME 32     /* bucket name length, including NUL */
+#define RATELIMIT_MAX_SCOPES 256         /* scopes kept (idle ones are recycled) */
+#define RATELIMIT_MAX_BUCKETS 24         /* buckets per scope */
+#define RATELIMIT_DEFAULT_CONCURRENCY 10 /* calls in flight per scope */
 #define RATELIMIT_MAX_CONCURRENCY 1000
-#define RATELIMIT_BURST 3                 /* calls that may go back to back (or 1% of the limit) */
-#define RATELIMIT_PROBE_WAIT_MS 50        /* wait while a bucket's first call is out */
-#define RATELIMIT_CONC_WAIT_MS 100        /* wait when the scope's concurrency cap is reached */
-#define RATELIMIT_CONC_429_BLOCK_MS 2000  /* scope pause after a concurrency 429 */
+#define RATELIMIT_BURST 3                   /* calls that may go back to back (or 1% of the limit) */
+#define RATELIMIT_PROBE_WAIT_MS 50          /* wait while a bucket's first call is out */
+#define RATELIMIT_CONC_WAIT_MS 100          /* wait when the scope's concurrency cap is reached */
+#define RATELIMIT_CONC_429_BLOCK_MS 2000    /* scope pause after a concurrency 429 */
 #define RATELIMIT_DEFAULT_429_WAIT_MS 60000 /* 429 without a usable reset header */
-#define RATELIMIT_MAX_WAIT_MS 3600000     /* no wait is ever longer than an hour */
+#define RATELIMIT_MAX_WAIT_MS 3600000       /* no wait is ever longer than an hour */
 
 /* What acquire handed out; pass it to release exactly once. */
 struct ratelimit_grant {
-    int scope;        /* slot index, -1 when nothing was granted */
-    unsigned gen;     /* slot generation (a recycled slot ignores old grants) */
-    int bucket;       /* bucket index in the scope */
-    int64_t at_ms;    /* when it was granted */
+    int scope;     /* slot index, -1 when nothing was granted */
+    unsigned gen;  /* slot generation (a recycled slot ignores old grants) */
+    int bucket;    /* bucket index in the scope */
+    int64_t at_ms; /* when it was granted */
 };
 
 /* What one response said; -1 marks an absent header. */
 struct ratelimit_obs {
-    long status;      /* HTTP status, 0 when no response arrived */
-    long limit;       /* X-Rate-Limit-Limit */
-    long remaining;   /* X-Rate-Limit-Remaining */
-    int64_t reset_s;  /* X-Rate-Limit-Reset, epoch seconds (server clock) */
-    int64_t date_ms;  /* Date, epoch ms (server clock, 1 s resolution) */
-    int64_t recv_ms;  /* local wall clock when the response arrived */
+    long status;     /* HTTP status, 0 when no response arrived */
+    long limit;      /* X-Rate-Limit-Limit */
+    long remaining;  /* X-Rate-Limit-Remaining */
+    int64_t reset_s; /* X-Rate-Limit-Reset, epoch seconds (server clock) */
+    int64_t date_ms; /* Date, epoch ms (server clock, 1 s resolution) */
+    int64_t recv_ms; /* local wall clock when the response arrived */
 };
 
 /* Counters of one bucket, for tests, benchmarks and metrics. */
 struct ratelimit_stats {
-    long limit;           /* last limit seen, 0 when unknown */
-    long remaining;       /* lowest remaining seen in the current window */
-    int64_t reset_ms;     /* local time the current window ends, 0 when unknown */
-    int pending;          /* granted, not yet released */
-    uint64_t granted;     /* calls let through */
-    uint64_t waits;       /* acquires answered with a wait */
-    uint64_t seen_429;    /* 429 answers observed */
+    long limit;        /* last limit seen, 0 when unknown */
+    long remaining;    /* lowest remaining seen in the current window */
+    int64_t reset_ms;  /* local time the current window ends, 0 when unknown */
+    int pending;       /* granted, not yet released */
+    uint64_t granted;  /* calls let through */
+    uint64_t waits;    /* acquires answered with a wait */
+    uint64_t seen_429; /* 429 answers observed */
 };
 
 /* Asks to make one call in (scope, bucket) at now_ms. Returns 0 and fills g

@@ -156,6 +156,10 @@ bool okta__body(struct okta_ctx *c, bool allow_empty);
 void okta__json(struct okta_ctx *c, int status, json_t *obj);
 /* Answers 204 with no body. */
 void okta__no_content(struct okta_ctx *c);
+/* Answers 200 with no body (deactivate, reset_factors). The spec declares no
+ * content there and an empty body is not a JSON document, so the answer is
+ * not labelled application/json (a JSON client would fail to parse it). */
+void okta__empty_ok(struct okta_ctx *c);
 
 /* Public copy of a stored object (no "_sbx"); caller owns. */
 json_t *okta__public(const json_t *obj);

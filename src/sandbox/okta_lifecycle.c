@@ -99,7 +99,7 @@ static void op_deactivate(struct okta_ctx *c, json_t *u)
     if (is(u, "DEPROVISIONED"))
         return okta__not_found(c, c->seg[1], "User");
     okta__user_deactivate(c, u);
-    http_resp_json(c->resp, 200, NULL);
+    okta__empty_ok(c);
 }
 
 static void op_suspend(struct okta_ctx *c, json_t *u)
@@ -179,7 +179,7 @@ static void op_reset_factors(struct okta_ctx *c, json_t *u)
     json_object_set_new(okta__sbx(u), "factors", json_array());
     okta__user_touch(u);
     okta__event_user(c, "user.mfa.factor.reset_all", u);
-    http_resp_json(c->resp, 200, NULL);
+    okta__empty_ok(c);
 }
 
 void okta__lifecycle(struct okta_ctx *c)

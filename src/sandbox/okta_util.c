@@ -93,6 +93,11 @@ void okta__no_content(struct okta_ctx *c)
     http_resp_json(c->resp, 204, NULL);
 }
 
+void okta__empty_ok(struct okta_ctx *c)
+{
+    http_resp_text(c->resp, 200, "text/plain", "");
+}
+
 json_t *okta__public(const json_t *obj)
 {
     json_t *copy = json_deep_copy(obj);

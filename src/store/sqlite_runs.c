@@ -10,6 +10,10 @@
  * PostgreSQL backend gets the same property from FOR UPDATE SKIP LOCKED. No
  * scan touches a finished run, so a long history does not slow claims.
  *
+ * Taking a run from a dead owner (an expired lease, or releasing a restarted
+ * node's leases) adds one to its attempt: the attempt under way when the owner
+ * died may have reached the remote side, and the next one must know.
+ *
  * A step commit checks the lease (status running and lease_owner = owner),
  * upserts the step record, moves the run to its next state and opens an
  * approval, all in one transaction, or writes nothing. The lease is held
@@ -146,8 +150,8 @@ int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
 
     for (size_t i = 0; i < n_ids; i++) {
         rc = store__sq_prep(c, SQ_CLAIM_SET,
-                            "UPDATE runs SET status = 'running', lease_owner = ?2, lease_until = ?3, "
-                            "updated_at = ?4 WHERE id = ?1",
+                            "UPDATE runs SET attempt = CASE WHEN status = 'running' THEN attempt + 1 ELSE attempt END, "
+                            "status = 'running', lease_owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1",
                             &st, err);
         if (rc)
             goto out;
@@ -193,8 +197,8 @@ int store__sq_run_claim_id(struct store *s, int64_t run_id, const char *owner, i
     if (rc)
         return rc;
     rc = store__sq_prep(c, SQ_CLAIM_ID,
-                        "UPDATE runs SET status = 'running', lease_owner = ?2, lease_until = ?3, updated_at = ?4 "
-                        "WHERE id = ?1 AND (status = 'queued' OR (status = 'waiting' AND wake_at > 0 AND "
+                        "UPDATE runs SET attempt = CASE WHEN status = 'running' THEN attempt + 1 ELSE attempt END, "
+                        "status = 'running', lease_owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1 AND (status = 'queued' OR (status = 'waiting' AND wake_at > 0 AND "
                         "wake_at <= ?4) OR (status = 'running' AND lease_until < ?4))",
                         &st, err);
     if (rc)
@@ -269,7 +273,7 @@ int store__sq_release_leases(struct store *s, const char *owner, int64_t *n_out)
     if (rc)
         return rc;
     rc = store__sq_prep(c, SQ_RELEASE,
-                        "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ?2 "
+                        "UPDATE runs SET status = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_until = NULL, updated_at = ?2 "
                         "WHERE status = 'running' AND (lease_owner = ?1 OR substr(lease_owner, 1, length(?1) + 1) = ?1 || '/')",
                         &st, NULL);
     if (rc == 0) {

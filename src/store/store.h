@@ -18,7 +18,9 @@
  *  - A run is claimed with a lease: store_run_claim() hands a runnable run to
  *    one owner only. Runnable = queued; or waiting with wake_at <= now; or
  *    running with lease_until < now (its owner died). The claim sets status
- *    "running", lease_owner, lease_until.
+ *    "running", lease_owner, lease_until. Taking a run from a dead owner
+ *    (here, or in store_release_leases) adds one to `attempt`: the attempt
+ *    that owner had under way may have landed.
  *  - store_step_commit() writes one step record AND the run's next state in
  *    ONE transaction, and only if the caller still holds the lease (else
  *    IDF_ESTATE and nothing is written). So a crash leaves either both or

@@ -578,7 +578,7 @@ static void test_search_and_pagination(void **state)
     res_clear(&r);
 
     /* pages of 5: the Link rel="next" chain is followed to the end */
-    sbx(f, "DELETE", "/_sandbox/calls", NULL);
+    json_decref(sbx(f, "DELETE", "/_sandbox/calls", NULL));
     MUST(ofx_actf(f, "okta.request", 1, &r, "{\"path\": \"/api/v1/users\", \"query\": {\"search\": \"status eq "
                                            "\\\"ACTIVE\\\"\", \"limit\": 5}, \"paginate\": true}"), r);
     size_t active = (size_t)json_integer_value(json_object_get(r.output, "count"));

@@ -5,7 +5,14 @@
  * A fixture is a real sandbox on 127.0.0.1:0 (default seed unless a seed
  * text is given) and one http_client. ok_call() sends one request with the
  * SSWS token and returns the status; the parsed body and the response
- * headers stay in the fixture until the next call. */
+ * headers stay in the fixture until the next call.
+ *
+ * External mode (tests/conformance/run.sh): when IDFLOW_TEST_OKTA_URL is set,
+ * no sandbox is started. Okta API calls go to that URL (the conformance
+ * front: Prism checks each exchange against Okta's spec), admin calls
+ * (/_sandbox/...) and raw-socket requests go straight to the sandbox at
+ * IDFLOW_TEST_SANDBOX_URL (started with --token TOKEN), and each fixture
+ * resets that sandbox to its seed instead. */
 #ifndef IDF_TESTS_SANDBOX_COMMON_H
 #define IDF_TESTS_SANDBOX_COMMON_H
 
@@ -32,13 +39,49 @@
 struct fx {
     struct sandbox *sb;
     struct http_client *c;
-    char base[64];
-    long status;      /* last answer */
-    json_t *json;     /* last body parsed (NULL when not JSON) */
-    json_t *headers;  /* last headers (lower-case names) */
-    char *body;       /* last body text */
-    char *dir;        /* temp dir when a seed file was written */
+    char base[64];   /* where Okta API calls go */
+    char admin[64];  /* where /_sandbox/ calls go (the sandbox itself) */
+    int raw_port;    /* the sandbox's port, for raw-socket requests */
+    long status;     /* last answer */
+    json_t *json;    /* last body parsed (NULL when not JSON) */
+    json_t *headers; /* last headers (lower-case names) */
+    char *body;      /* last body text */
+    char *dir;       /* temp dir when a seed file was written */
 };
+
+TFN long fx_raw(struct fx *f, const char *method, const char *path, const char *body, const char *const *headers);
+
+/* External mode: reset the sandbox at IDFLOW_TEST_SANDBOX_URL to the seed
+ * (the default one unless given) and apply the options that have an admin
+ * equivalent; the others cannot be honoured and fail the test. */
+TFN struct fx *fx_start_external(struct fx *f, const char *okta_url, const char *seed_text, struct sandbox_opts o)
+{
+    const char *sbx = getenv("IDFLOW_TEST_SANDBOX_URL");
+    const char *colon = sbx ? strrchr(sbx, ':') : NULL;
+    if (!colon || strlen(okta_url) >= sizeof f->base || strlen(sbx) >= sizeof f->admin)
+        fail_msg("IDFLOW_TEST_OKTA_URL needs IDFLOW_TEST_SANDBOX_URL=http://127.0.0.1:PORT");
+    if (o.faults || o.hf_get_limit || o.hf_post_limit || o.seed_path || (o.token && strcmp(o.token, TOKEN) != 0))
+        fail_msg("option not supported against an external sandbox");
+    snprintf(f->base, sizeof f->base, "%s", okta_url);
+    snprintf(f->admin, sizeof f->admin, "%s", sbx);
+    f->raw_port = atoi(colon + 1);
+    assert_int_equal(http_client_new(&f->c), 0);
+    json_t *seed = json_loads(seed_text ? seed_text : sandbox_default_seed(), 0, NULL);
+    assert_non_null(seed);
+    json_t *rq = json_pack("{s:o}", "seed", seed);
+    char *body = json_dumps(rq, JSON_COMPACT);
+    json_decref(rq);
+    if (fx_raw(f, "POST", "/_sandbox/reset", body, NULL) != 200)
+        fail_msg("reset %s: %ld %s", sbx, f->status, f->body ? f->body : "");
+    free(body);
+    assert_int_equal(fx_raw(f, "DELETE", "/_sandbox/faults", NULL, NULL), 204);
+    if (o.rate_limit) {
+        char cfg[64];
+        snprintf(cfg, sizeof cfg, "{\"rateLimit\": %d}", o.rate_limit);
+        assert_int_equal(fx_raw(f, "POST", "/_sandbox/okta/config", cfg, NULL), 200);
+    }
+    return f;
+}
 
 TFN struct fx *fx_start_opts(const char *seed_text, struct sandbox_opts o)
 {
@@ -46,6 +89,9 @@ TFN struct fx *fx_start_opts(const char *seed_text, struct sandbox_opts o)
     struct idf_err err = {0};
     char *seed = NULL;
     assert_non_null(f);
+    const char *ext = getenv("IDFLOW_TEST_OKTA_URL");
+    if (ext && *ext)
+        return fx_start_external(f, ext, seed_text, o);
     if (seed_text) {
         f->dir = tu_mktemp_dir();
         assert_non_null(f->dir);
@@ -61,6 +107,8 @@ TFN struct fx *fx_start_opts(const char *seed_text, struct sandbox_opts o)
         fail_msg("sandbox_start: %s", err.msg);
     free(seed);
     snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", sandbox_port(f->sb));
+    snprintf(f->admin, sizeof f->admin, "%s", f->base);
+    f->raw_port = sandbox_port(f->sb);
     assert_int_equal(http_client_new(&f->c), 0);
     return f;
 }
@@ -100,7 +148,7 @@ TFN long fx_raw(struct fx *f, const char *method, const char *path, const char *
     char url[HTTP_MAX_URL];
     struct http_response r = {0};
     struct idf_err err = {0};
-    snprintf(url, sizeof url, "%s%s", f->base, path);
+    snprintf(url, sizeof url, "%s%s", strncmp(path, "/_sandbox/", 10) == 0 ? f->admin : f->base, path);
     struct http_request rq = {.method = method, .url = url, .headers = headers, .body = body,
                               .body_len = body ? strlen(body) : 0, .timeout_ms = 20000};
     fx_clear(f);
@@ -216,6 +264,13 @@ TFN char *user_status(struct fx *f, const char *id)
     snprintf(path, sizeof path, "/api/v1/users/%s", id);
     assert_int_equal(ok_call(f, "GET", path, NULL), 200);
     return strdup(jstr(f->json, "status"));
+}
+
+/* The port raw-socket requests go to: the sandbox's own (never a proxy,
+ * which would re-frame the request). */
+TFN int fx_port(const struct fx *f)
+{
+    return f->raw_port;
 }
 
 /* Sends raw bytes on a new connection and returns the status of the answer

@@ -49,13 +49,13 @@ static void test_auth_and_conventions(void **state)
              "POST /api/v1/users/me/lifecycle/suspend HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
              "Connection: close\r\n\r\n",
              SSWS);
-    assert_int_equal(raw_http_status(sandbox_port(f->sb), req), 411);
+    assert_int_equal(raw_http_status(fx_port(f), req), 411);
     /* The same with Content-Length: 0 reaches the handler (suspend of the token owner works). */
     snprintf(req, sizeof req,
              "POST /api/v1/groups HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\nContent-Length: 0\r\n"
              "Connection: close\r\n\r\n",
              SSWS);
-    assert_int_equal(raw_http_status(sandbox_port(f->sb), req), 405);
+    assert_int_equal(raw_http_status(fx_port(f), req), 405);
 
     assert_int_equal(ok_call(f, "GET", "/api/v1/nothing/here", NULL), 404);
     assert_okta_error(f, 404, "E0000007");
@@ -595,6 +595,17 @@ static void test_lifecycle_answers(void **state)
     snprintf(path, sizeof path, "/api/v1/users/%s/lifecycle/expire_password_with_temp_password", a3);
     assert_int_equal(ok_call(f, "POST", path, NULL), 200);
     assert_non_null(jstr(f->json, "tempPassword"));
+
+    /* deactivate and reset_factors: 200 with no body, not labelled JSON
+     * (the spec declares no content; an empty body is not a JSON document) */
+    snprintf(path, sizeof path, "/api/v1/users/%s/lifecycle/reset_factors", a3);
+    assert_int_equal(ok_call(f, "POST", path, NULL), 200);
+    assert_string_equal(f->body, "");
+    assert_null(strstr(fx_header(f, "content-type") ?: "", "json"));
+    snprintf(path, sizeof path, "/api/v1/users/%s/lifecycle/deactivate", a3);
+    assert_int_equal(ok_call(f, "POST", path, NULL), 200);
+    assert_string_equal(f->body, "");
+    assert_null(strstr(fx_header(f, "content-type") ?: "", "json"));
 
     /* lifecycle by login works; unknown op and unknown user are 404 */
     assert_int_equal(ok_call(f, "POST", "/api/v1/users/sofia.rossi%40acme.example/lifecycle/suspend", NULL), 200);

@@ -15,14 +15,18 @@
 #include "test_sandbox_common.h"
 
 /* The path+query of the rel="next" link (the client keeps the last Link
- * header, and `next` is always sent last). */
+ * header, and `next` is always sent last; a proxy may join both links into
+ * one header, so the link starts at the '<' before rel="next"). */
 static char *next_link(struct fx *f)
 {
     const char *l = fx_header(f, "link");
     const char *n = l ? strstr(l, ">; rel=\"next\"") : NULL;
     if (!n)
         return NULL;
-    const char *path = strstr(l, "/api/v1/logs");
+    const char *start = n;
+    while (start > l && *start != '<')
+        start--;
+    const char *path = strstr(start, "/api/v1/logs");
     return path && path < n ? strndup(path, (size_t)(n - path)) : NULL;
 }
 

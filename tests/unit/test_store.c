@@ -652,6 +652,7 @@ static void test_lease_expiry(void **state)
 
     r = claim1(s, "node-b", T0 + 2 * LEASE + 1); /* expired: taken over */
     assert_int_equal(r->id, id);
+    assert_int_equal(r->attempt, 1); /* node-a's attempt may have landed: it counts */
     store_run_free(r);
 
     assert_int_equal(store_step_commit(s, id, "node-a", T0 + 2 * LEASE + 2, &st, &nx, &err), IDF_ESTATE);
@@ -786,6 +787,57 @@ static void test_release_leases(void **state)
     OK(store_release_leases(s, "node-z", &n));
     assert_int_equal(n, 0);
     assert_int_equal(claim_count(s, "node-d", T0 + 2), 0);
+}
+
+/* A node's workers lease as "<node>/w<N>"; a restarted node releases them all,
+ * and each released run counts the interrupted attempt. */
+static void test_release_worker_leases(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t n = -1, a = new_run(s, "wf"), b = new_run(s, "wf"), c = new_run(s, "wf");
+    struct store_run *r = NULL;
+
+    store_run_free(claim1(s, "node-a/w0", T0));
+    store_run_free(claim1(s, "node-a/w1", T0));
+    store_run_free(claim1(s, "node-ab/w0", T0)); /* another node whose name starts alike */
+    OK(store_release_leases(s, "node-a", &n));
+    assert_int_equal(n, 2);
+    OK(store_run_get(s, a, &r));
+    assert_string_equal(r->status, STORE_RUN_QUEUED);
+    assert_int_equal(r->attempt, 1);
+    store_run_free(r);
+    OK(store_run_get(s, b, &r));
+    assert_int_equal(r->attempt, 1);
+    store_run_free(r);
+    OK(store_run_get(s, c, &r));
+    assert_string_equal(r->status, STORE_RUN_RUNNING);
+    assert_int_equal(r->attempt, 0);
+    store_run_free(r);
+}
+
+/* store_run_claim_id takes exactly the named run, only when it is runnable. */
+static void test_claim_by_id(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a = new_run(s, "wf"), b = new_run(s, "wf");
+    struct store_run *r = NULL;
+    struct idf_err err = {0};
+
+    OK(store_run_claim_id(s, b, "cli-1", T0, LEASE, &r, &err));
+    assert_non_null(r);
+    assert_int_equal(r->id, b);
+    store_run_free(r);
+    OK(store_run_claim_id(s, b, "cli-2", T0 + 1, LEASE, &r, &err)); /* held: not runnable */
+    assert_null(r);
+    OK(store_run_claim_id(s, b, "cli-2", T0 + LEASE + 1, LEASE, &r, &err)); /* expired: taken, attempt counted */
+    assert_non_null(r);
+    assert_int_equal(r->attempt, 1);
+    store_run_free(r);
+    OK(store_run_get(s, a, &r));
+    assert_string_equal(r->status, STORE_RUN_QUEUED); /* the other run was not touched */
+    store_run_free(r);
+    OK(store_run_claim_id(s, 999999, "cli-3", T0, LEASE, &r, &err));
+    assert_null(r);
 }
 
 /* --------------------------------------------------------- list, counts */
@@ -1197,6 +1249,8 @@ int main(void)
         T(test_waiting_wake),
         T(test_step_commit_states),
         T(test_release_leases),
+        T(test_release_worker_leases),
+        T(test_claim_by_id),
         T(test_run_list_filter),
         T(test_run_counts),
         T(test_rerun),

@@ -45,7 +45,7 @@ static int get_assignment(struct oktac *o, const char *aid, const char *uid, con
         return rc;
     if (r.status == 404)
         rc = 0;
-    else if (r.status >= 400)
+    else if (!oktac__ok(&r))
         rc = oktac__fail_http(o, &r, what);
     else if (json_is_object(r.json))
         *au_out = oktac__strip(r.json);
@@ -78,9 +78,8 @@ static int targets(struct oktac *o, const json_t *params, struct target *t)
 
 static json_t *output(struct oktac *o, const struct target *t, bool changed, json_t *au)
 {
-    return json_pack("{s:b, s:o, s:o, s:{s:s, s:s}, s:s}", "changed", changed, "app", app_brief(t->app),
-                     "assignment", au ? au : json_null(), "user", "id", t->uid, "login", t->login, "request_id",
-                     o->request_id);
+    return json_pack("{s:b, s:o, s:o, s:{s:s, s:s}, s:s}", "changed", changed, "app", app_brief(t->app), "assignment",
+                     au ? au : json_null(), "user", "id", t->uid, "login", t->login, "request_id", o->request_id);
 }
 
 OKTAC__ACTION(oktac__act_assign_app)
@@ -106,8 +105,9 @@ OKTAC__ACTION(oktac__act_assign_app)
     }
     if (strcmp(json_string_value(json_object_get(t.user, "status")) ?: "", "DEPROVISIONED") == 0) {
         rc = oktac__fail_state(&o, NULL, IDF_ESTATE,
-                              "cannot assign app '%s' to %s: status is DEPROVISIONED, not an active status (Okta "
-                              "assigns no apps to inactive users)", t.label, t.login);
+                               "cannot assign app '%s' to %s: status is DEPROVISIONED, not an active status (Okta "
+                               "assigns no apps to inactive users)",
+                               t.label, t.login);
         goto out;
     }
     body = json_pack("{s:s, s:s}", "id", t.uid, "scope", "USER");
@@ -129,10 +129,10 @@ OKTAC__ACTION(oktac__act_assign_app)
     }
     if (r.status == 403 && strcmp(oktac__error_code(&r), "E0000117") == 0) {
         rc = oktac__fail_state(&o, &r, IDF_ESTATE, "cannot assign app '%s' to %s: the user is not active", t.label,
-                              t.login);
+                               t.login);
         goto out;
     }
-    if (r.status >= 400) {
+    if (!oktac__ok(&r)) {
         rc = oktac__fail_http(&o, &r, what);
         goto out;
     }
@@ -143,8 +143,7 @@ out:
     json_decref(body);
     json_decref(t.user);
     json_decref(t.app);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }
 
 OKTAC__ACTION(oktac__act_revoke_app)
@@ -170,8 +169,9 @@ OKTAC__ACTION(oktac__act_revoke_app)
         json_decref(o.res->detail);
         o.res->detail = json_pack("{s:s}", "scope", "GROUP");
         rc = oktac__fail(&o, IDF_EDENIED, false, 0,
-                        "okta.revoke_app: cannot revoke app '%s' from %s: the assignment comes from a group "
-                        "(scope GROUP); remove the user from that group instead", t.label, t.login);
+                         "okta.revoke_app: cannot revoke app '%s' from %s: the assignment comes from a group "
+                         "(scope GROUP); remove the user from that group instead",
+                         t.label, t.login);
         goto out;
     }
     snprintf(path, sizeof path, "/api/v1/apps/%s/users/%s?sendEmail=%s", t.aid, t.uid,
@@ -187,7 +187,7 @@ OKTAC__ACTION(oktac__act_revoke_app)
         rc = oktac__fail_state(&o, &r, IDF_EDENIED, "cannot revoke app '%s' from %s", t.label, t.login);
         goto out;
     }
-    if (r.status >= 400) {
+    if (!oktac__ok(&r)) {
         rc = oktac__fail_http(&o, &r, what);
         goto out;
     }
@@ -198,8 +198,7 @@ out:
     json_decref(au);
     json_decref(t.user);
     json_decref(t.app);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }
 
 OKTAC__ACTION(oktac__act_find_app)
@@ -221,8 +220,7 @@ OKTAC__ACTION(oktac__act_find_app)
                                 "request_id", o.request_id);
     }
     json_decref(app);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }
 
 OKTAC__ACTION(oktac__act_list_user_apps)
@@ -253,8 +251,7 @@ OKTAC__ACTION(oktac__act_list_user_apps)
     if (rc)
         goto out;
     apps = json_array();
-    json_array_foreach(items, i, a)
-    {
+    json_array_foreach (items, i, a) {
         json_t *b = app_brief(a);
         json_t *au = json_object_get(json_object_get(a, "_embedded"), "user");
         json_object_set_new(b, "assignment", au ? oktac__strip(au) : json_null());
@@ -268,6 +265,5 @@ out:
     free(expr);
     free(enc);
     free(path);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }

@@ -31,16 +31,18 @@ static int check_type(struct oktac *o, const json_t *grp, const char *verb, cons
     if (strcmp(type, "OKTA_GROUP") == 0)
         return 0;
     json_decref(o->res->detail);
-    o->res->detail = json_pack("{s:s, s:s}", "group_type", type, "group_id",
-                               json_string_value(json_object_get(grp, "id")) ?: "");
+    o->res->detail =
+        json_pack("{s:s, s:s}", "group_type", type, "group_id", json_string_value(json_object_get(grp, "id")) ?: "");
     if (strcmp(type, "APP_GROUP") == 0)
         return oktac__fail(o, IDF_EDENIED, false, 0,
-                          "%s: cannot %s %s: group '%s' is an APP_GROUP; Okta only changes memberships of "
-                          "OKTA_GROUP groups through the API (app imports, e.g. Active Directory, manage APP_GROUP "
-                          "memberships)", o->action, verb, login, name);
+                           "%s: cannot %s %s: group '%s' is an APP_GROUP; Okta only changes memberships of "
+                           "OKTA_GROUP groups through the API (app imports, e.g. Active Directory, manage APP_GROUP "
+                           "memberships)",
+                           o->action, verb, login, name);
     return oktac__fail(o, IDF_EDENIED, false, 0,
-                      "%s: cannot %s %s: group '%s' is of type %s; only OKTA_GROUP memberships can be changed "
-                      "through the API", o->action, verb, login, name, type);
+                       "%s: cannot %s %s: group '%s' is of type %s; only OKTA_GROUP memberships can be changed "
+                       "through the API",
+                       o->action, verb, login, name, type);
 }
 
 /* True (in *member) when the user's groups include gid. A list cut by its
@@ -59,8 +61,7 @@ static int is_member(struct oktac *o, const char *uid, const char *gid, bool *me
     rc = oktac__list(o, path, OKTAC_LIST_CAP_MAX, &items, &trunc);
     if (rc)
         return rc;
-    json_array_foreach(items, i, g)
-    {
+    json_array_foreach (items, i, g) {
         if (strcmp(json_string_value(json_object_get(g, "id")) ?: "", gid) == 0)
             *member = true;
     }
@@ -109,7 +110,7 @@ static int membership(struct conn_call *call, const json_t *params, struct conn_
         rc = 0; /* both exist (just read): the membership is already gone */
         goto done;
     }
-    if (r.status >= 400) {
+    if (!oktac__ok(&r)) {
         rc = oktac__fail_http(&o, &r, what);
         goto out;
     }
@@ -121,8 +122,7 @@ out:
     oktac__resp_free(&r);
     json_decref(user);
     json_decref(grp);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }
 
 OKTAC__ACTION(oktac__act_add_to_group)
@@ -148,15 +148,13 @@ OKTAC__ACTION(oktac__act_find_group)
         res->message[0] = '\0';
         json_decref(res->detail);
         res->detail = NULL;
-        res->output = json_pack("{s:b, s:n, s:b, s:s}", "found", 0, "group", "changed", 0, "request_id",
-                                o.request_id);
+        res->output = json_pack("{s:b, s:n, s:b, s:s}", "found", 0, "group", "changed", 0, "request_id", o.request_id);
     } else if (rc == 0) {
-        res->output = json_pack("{s:b, s:o, s:b, s:s}", "found", 1, "group", group_out(grp), "changed", 0,
-                                "request_id", o.request_id);
+        res->output = json_pack("{s:b, s:o, s:b, s:s}", "found", 1, "group", group_out(grp), "changed", 0, "request_id",
+                                o.request_id);
     }
     json_decref(grp);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }
 
 OKTAC__ACTION(oktac__act_list_user_groups)
@@ -194,16 +192,15 @@ OKTAC__ACTION(oktac__act_list_user_groups)
     if (rc)
         goto out;
     groups = json_array();
-    json_array_foreach(items, i, g)
+    json_array_foreach (items, i, g) {
         json_array_append_new(groups, group_out(g));
-    res->output = json_pack("{s:o, s:I, s:b, s:b, s:s}", "groups", groups, "count",
-                            (json_int_t)json_array_size(groups), "truncated", truncated, "changed", 0, "request_id",
-                            o.request_id);
+    }
+    res->output = json_pack("{s:o, s:I, s:b, s:b, s:s}", "groups", groups, "count", (json_int_t)json_array_size(groups),
+                            "truncated", truncated, "changed", 0, "request_id", o.request_id);
 out:
     json_decref(items);
     free(id);
     free(enc);
     free(path);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }

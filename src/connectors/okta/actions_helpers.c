@@ -36,8 +36,7 @@ static char *with_query(const char *path, const json_t *query)
     buf_init(&b, OKTAC_MAX_URL);
     if (buf_puts(&b, path))
         goto fail;
-    json_object_foreach((json_t *)query, k, v)
-    {
+    json_object_foreach ((json_t *)query, k, v) {
         char num[32];
         const char *text = json_is_string(v) ? json_string_value(v) : NULL;
         if (json_is_integer(v)) {
@@ -92,8 +91,9 @@ OKTAC__ACTION(oktac__act_request)
     full = json_is_object(query) ? with_query(path, query) : strdup(path);
     if (!full) {
         rc = oktac__fail(&o, IDF_EINVAL, false, 0,
-                        "okta.request: the query must map names to strings, numbers or booleans (and fit in %d "
-                        "bytes)", OKTAC_MAX_URL);
+                         "okta.request: the query must map names to strings, numbers or booleans (and fit in %d "
+                         "bytes)",
+                         OKTAC_MAX_URL);
         goto out;
     }
     if (oktac__param_bool(params, "paginate", false)) {
@@ -104,11 +104,12 @@ OKTAC__ACTION(oktac__act_request)
             rc = oktac__fail(&o, IDF_EINVAL, false, 0, "okta.request: paginate needs method GET");
             goto out;
         }
-        if ((rc = oktac__param_cap(&o, params, &cap)) != 0 || (rc = oktac__list(&o, full, cap, &items, &truncated)) != 0)
+        if ((rc = oktac__param_cap(&o, params, &cap)) != 0 ||
+            (rc = oktac__list(&o, full, cap, &items, &truncated)) != 0)
             goto out;
         res->output = json_pack("{s:i, s:o, s:I, s:b, s:b, s:s}", "status", 200, "items", items, "count",
-                                (json_int_t)json_array_size(items), "truncated", truncated, "changed", 0,
-                                "request_id", o.request_id);
+                                (json_int_t)json_array_size(items), "truncated", truncated, "changed", 0, "request_id",
+                                o.request_id);
         goto out;
     }
     rc = oktac__call(&o, method, full, json_is_null(body) ? NULL : body, &r, NULL);
@@ -121,6 +122,5 @@ OKTAC__ACTION(oktac__act_request)
 out:
     oktac__resp_free(&r);
     free(full);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }

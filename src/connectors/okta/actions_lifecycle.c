@@ -25,9 +25,9 @@
 
 #include "connectors/okta/okta_internal.h"
 
-static const char *const known_statuses[] = {"STAGED",           "PROVISIONED", "ACTIVE",     "RECOVERY",
-                                             "PASSWORD_EXPIRED", "LOCKED_OUT",  "SUSPENDED", "DEPROVISIONED",
-                                             NULL};
+static const char *const known_statuses[] = {"STAGED",    "PROVISIONED",      "ACTIVE",
+                                             "RECOVERY",  "PASSWORD_EXPIRED", "LOCKED_OUT",
+                                             "SUSPENDED", "DEPROVISIONED",    NULL};
 
 static bool in(const char *const *list, const char *s)
 {
@@ -91,8 +91,7 @@ static json_t *lc_output(struct oktac *o, json_t *user, bool changed, const char
 
     json_object_set_new(out, "previous_status", json_string(prev));
     if (json_is_object(answer)) {
-        json_object_foreach((json_t *)answer, k, v)
-        {
+        json_object_foreach ((json_t *)answer, k, v) {
             if (!json_object_get(out, k))
                 json_object_set(out, k, v);
         }
@@ -122,8 +121,8 @@ static bool converged_meanwhile(struct oktac *o, const struct oktac_lc_op *op, c
         return false;
     }
     st = json_string_value(json_object_get(u, "status")) ?: "";
-    if (in(op->done, st) || (op->is_done && op->is_done(u)) || (op->result && strcmp(op->result, st) == 0 &&
-                                                               !in(op->from, st))) {
+    if (in(op->done, st) || (op->is_done && op->is_done(u)) ||
+        (op->result && strcmp(op->result, st) == 0 && !in(op->from, st))) {
         *now = u;
         return true;
     }
@@ -145,6 +144,8 @@ int oktac__lifecycle(struct oktac *o, const struct oktac_lc_op *op, const char *
         goto out;
     status = json_string_value(json_object_get(user, "status")) ?: "";
     trans = json_string_value(json_object_get(user, "transitioningToStatus"));
+    if ((!trans || !*trans) && strcmp(status, "ACTIVATING") == 0)
+        trans = "ACTIVE"; /* the spec's transitional status: an activation under way */
     id = json_string_value(json_object_get(user, "id")) ?: key;
     login = oktac__login(user);
     snprintf(prev, sizeof prev, "%s", status);
@@ -157,8 +158,8 @@ int oktac__lifecycle(struct oktac *o, const struct oktac_lc_op *op, const char *
         json_decref(o->res->detail);
         o->res->detail = json_pack("{s:s, s:s}", "status", status, "transitioningToStatus", trans);
         rc = oktac__fail(o, IDF_EBUSY, true, OKTAC_TRANSITION_RETRY_MS,
-                        "%s: cannot %s %s yet: Okta is still moving the user to %s (status %s); retry later",
-                        o->action, op->verb, login, trans, status);
+                         "%s: cannot %s %s yet: Okta is still moving the user to %s (status %s); retry later",
+                         o->action, op->verb, login, trans, status);
         goto out;
     }
     if ((op->is_done && op->is_done(user)) || in(op->done, status) ||
@@ -169,8 +170,8 @@ int oktac__lifecycle(struct oktac *o, const struct oktac_lc_op *op, const char *
     if (!in(op->from, status) && !(op->can_do && op->can_do(user)) && !in(op->maybe, status) &&
         in(known_statuses, status)) {
         h = hint(status);
-        rc = oktac__fail_state(o, NULL, IDF_ESTATE, "cannot %s %s: status is %s, not %s%s%s%s", op->verb, login,
-                              status, op->from_text, h ? " (" : "", h ? h : "", h ? ")" : "");
+        rc = oktac__fail_state(o, NULL, IDF_ESTATE, "cannot %s %s: status is %s, not %s%s%s%s", op->verb, login, status,
+                               op->from_text, h ? " (" : "", h ? h : "", h ? ")" : "");
         json_object_set_new(o->res->detail, "status", json_string(status));
         json_object_set_new(o->res->detail, "expected", status_list(op->from, NULL));
         goto out;
@@ -184,7 +185,7 @@ int oktac__lifecycle(struct oktac *o, const struct oktac_lc_op *op, const char *
     rc = oktac__send(o, "POST", path, NULL, &r);
     if (rc)
         goto out;
-    if (r.status >= 400) {
+    if (!oktac__ok(&r)) {
         char what[200];
         if (strcmp(oktac__error_code(&r), "E0000112") != 0 && state_error(&r)) {
             if (converged_meanwhile(o, op, id, &now)) {
@@ -193,7 +194,7 @@ int oktac__lifecycle(struct oktac *o, const struct oktac_lc_op *op, const char *
                 goto out;
             }
             rc = oktac__fail_state(o, &r, IDF_ESTATE, "cannot %s %s: status is %s, not %s", op->verb, login, status,
-                                  op->from_text);
+                                   op->from_text);
             json_object_set_new(o->res->detail, "status", json_string(status));
             goto out;
         }
@@ -237,31 +238,52 @@ static const char *const S_LOCKED_OUT[] = {"LOCKED_OUT", NULL};
 static const char *const S_ACTIVATED[] = {"ACTIVE", "PROVISIONED", NULL};
 static const char *const S_ACTIVATE_FROM[] = {"STAGED", "DEPROVISIONED", NULL};
 static const char *const S_REACTIVATE_FROM[] = {"PROVISIONED", "RECOVERY", NULL};
-static const char *const S_NOT_DEPROVISIONED[] = {"STAGED",     "PROVISIONED", "ACTIVE",    "RECOVERY",
-                                                  "PASSWORD_EXPIRED", "LOCKED_OUT", "SUSPENDED", NULL};
+static const char *const S_NOT_DEPROVISIONED[] = {"STAGED",           "PROVISIONED", "ACTIVE",    "RECOVERY",
+                                                  "PASSWORD_EXPIRED", "LOCKED_OUT",  "SUSPENDED", NULL};
 
 static const struct oktac_lc_op op_activate = {
-    .verb = "activate user", .endpoint = "activate", .done = S_ACTIVATED, .from = S_ACTIVATE_FROM,
-    .trans_done = S_ACTIVATED, .from_text = "STAGED or DEPROVISIONED", .reread = true,
+    .verb = "activate user",
+    .endpoint = "activate",
+    .done = S_ACTIVATED,
+    .from = S_ACTIVATE_FROM,
+    .trans_done = S_ACTIVATED,
+    .from_text = "STAGED or DEPROVISIONED",
+    .reread = true,
 };
 /* Reactivation re-sends activation: from PROVISIONED it is never "done". */
 static const struct oktac_lc_op op_reactivate = {
-    .verb = "reactivate user", .endpoint = "reactivate", .result = "PROVISIONED", .from = S_REACTIVATE_FROM,
+    .verb = "reactivate user",
+    .endpoint = "reactivate",
+    .result = "PROVISIONED",
+    .from = S_REACTIVATE_FROM,
     .from_text = "PROVISIONED or RECOVERY",
 };
 static const struct oktac_lc_op op_deactivate = {
-    .verb = "deactivate user", .endpoint = "deactivate", .result = "DEPROVISIONED", .done = S_DEPROVISIONED,
-    .from = S_NOT_DEPROVISIONED, .trans_done = S_DEPROVISIONED, .from_text = "any status but DEPROVISIONED",
+    .verb = "deactivate user",
+    .endpoint = "deactivate",
+    .result = "DEPROVISIONED",
+    .done = S_DEPROVISIONED,
+    .from = S_NOT_DEPROVISIONED,
+    .trans_done = S_DEPROVISIONED,
+    .from_text = "any status but DEPROVISIONED",
 };
 static const struct oktac_lc_op op_suspend = {
-    .verb = "suspend user", .endpoint = "suspend", .result = "SUSPENDED", .done = S_SUSPENDED, .from = S_ACTIVE,
+    .verb = "suspend user",
+    .endpoint = "suspend",
+    .result = "SUSPENDED",
+    .done = S_SUSPENDED,
+    .from = S_ACTIVE,
     .from_text = "ACTIVE",
 };
 /* Unsuspending an ACTIVE user is refused (there is no suspension to lift),
  * except on a retry, where ACTIVE is the earlier attempt's result. */
 static const struct oktac_lc_op op_unsuspend = {
-    .verb = "unsuspend user", .endpoint = "unsuspend", .result = "ACTIVE", .from = S_SUSPENDED,
-    .retry_done = S_ACTIVE, .from_text = "SUSPENDED",
+    .verb = "unsuspend user",
+    .endpoint = "unsuspend",
+    .result = "ACTIVE",
+    .from = S_SUSPENDED,
+    .retry_done = S_ACTIVE,
+    .from_text = "SUSPENDED",
 };
 
 /* An ACTIVE user needs unlocking only when blocked from unknown devices,
@@ -276,14 +298,19 @@ static bool unlock_can(const json_t *u)
     return oktac__user_has_link(u, "unlock");
 }
 static const struct oktac_lc_op op_unlock = {
-    .verb = "unlock user", .endpoint = "unlock", .result = "ACTIVE", .from = S_LOCKED_OUT, .is_done = unlock_done,
-    .can_do = unlock_can, .from_text = "LOCKED_OUT",
+    .verb = "unlock user",
+    .endpoint = "unlock",
+    .result = "ACTIVE",
+    .from = S_LOCKED_OUT,
+    .is_done = unlock_done,
+    .can_do = unlock_can,
+    .from_text = "LOCKED_OUT",
 };
 
 /* ------------------------------------------------------------ actions */
 
-static int run_op(struct conn_call *call, const json_t *params, struct conn_result *res, const char *action,
-                  const struct oktac_lc_op *op, const char *query)
+int oktac__run_lifecycle(struct conn_call *call, const json_t *params, struct conn_result *res, const char *action,
+                         const struct oktac_lc_op *op, const char *query)
 {
     struct oktac o;
     char scratch[32];
@@ -291,8 +318,7 @@ static int run_op(struct conn_call *call, const json_t *params, struct conn_resu
 
     if (rc == 0)
         rc = oktac__lifecycle(&o, op, oktac__param_str(params, "user", scratch, sizeof scratch), query, &res->output);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }
 
 static const char *send_email_query(const json_t *params, bool dflt)
@@ -302,30 +328,32 @@ static const char *send_email_query(const json_t *params, bool dflt)
 
 OKTAC__ACTION(oktac__act_activate_user)
 {
-    return run_op(call, params, res, "okta.activate_user", &op_activate, send_email_query(params, true));
+    return oktac__run_lifecycle(call, params, res, "okta.activate_user", &op_activate, send_email_query(params, true));
 }
 
 OKTAC__ACTION(oktac__act_reactivate_user)
 {
-    return run_op(call, params, res, "okta.reactivate_user", &op_reactivate, send_email_query(params, false));
+    return oktac__run_lifecycle(call, params, res, "okta.reactivate_user", &op_reactivate,
+                                send_email_query(params, false));
 }
 
 OKTAC__ACTION(oktac__act_deactivate_user)
 {
-    return run_op(call, params, res, "okta.deactivate_user", &op_deactivate, send_email_query(params, false));
+    return oktac__run_lifecycle(call, params, res, "okta.deactivate_user", &op_deactivate,
+                                send_email_query(params, false));
 }
 
 OKTAC__ACTION(oktac__act_suspend_user)
 {
-    return run_op(call, params, res, "okta.suspend_user", &op_suspend, "");
+    return oktac__run_lifecycle(call, params, res, "okta.suspend_user", &op_suspend, "");
 }
 
 OKTAC__ACTION(oktac__act_unsuspend_user)
 {
-    return run_op(call, params, res, "okta.unsuspend_user", &op_unsuspend, "");
+    return oktac__run_lifecycle(call, params, res, "okta.unsuspend_user", &op_unsuspend, "");
 }
 
 OKTAC__ACTION(oktac__act_unlock_user)
 {
-    return run_op(call, params, res, "okta.unlock_user", &op_unlock, "");
+    return oktac__run_lifecycle(call, params, res, "okta.unlock_user", &op_unlock, "");
 }

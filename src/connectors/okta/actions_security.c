@@ -25,22 +25,38 @@ static const char *const S_RESET_FROM_FORCED[] = {"ACTIVE", "PASSWORD_EXPIRED", 
 static const char *const S_EXPIRE_MAYBE[] = {"RECOVERY", "LOCKED_OUT", NULL};
 
 static const struct oktac_lc_op op_reset_password = {
-    .verb = "reset the password of user", .endpoint = "reset_password", .result = "RECOVERY", .done = S_RECOVERY,
-    .from = S_RESET_FROM, .from_text = "ACTIVE, PASSWORD_EXPIRED or LOCKED_OUT",
+    .verb = "reset the password of user",
+    .endpoint = "reset_password",
+    .result = "RECOVERY",
+    .done = S_RECOVERY,
+    .from = S_RESET_FROM,
+    .from_text = "ACTIVE, PASSWORD_EXPIRED or LOCKED_OUT",
 };
 static const struct oktac_lc_op op_reset_password_forced = {
-    .verb = "reset the password of user", .endpoint = "reset_password", .result = "RECOVERY",
-    .from = S_RESET_FROM_FORCED, .from_text = "ACTIVE, PASSWORD_EXPIRED, LOCKED_OUT or RECOVERY",
+    .verb = "reset the password of user",
+    .endpoint = "reset_password",
+    .result = "RECOVERY",
+    .from = S_RESET_FROM_FORCED,
+    .from_text = "ACTIVE, PASSWORD_EXPIRED, LOCKED_OUT or RECOVERY",
 };
 static const struct oktac_lc_op op_expire_password = {
-    .verb = "expire the password of user", .endpoint = "expire_password", .result = "PASSWORD_EXPIRED",
-    .done = S_EXPIRED, .from = S_ACTIVE, .maybe = S_EXPIRE_MAYBE, .from_text = "ACTIVE",
+    .verb = "expire the password of user",
+    .endpoint = "expire_password",
+    .result = "PASSWORD_EXPIRED",
+    .done = S_EXPIRED,
+    .from = S_ACTIVE,
+    .maybe = S_EXPIRE_MAYBE,
+    .from_text = "ACTIVE",
     .answer_is_user = true,
 };
 static const struct oktac_lc_op op_expire_password_temp = {
-    .verb = "expire the password of user", .endpoint = "expire_password_with_temp_password",
-    .result = "PASSWORD_EXPIRED", .from = S_ACTIVE_EXPIRED, .maybe = S_EXPIRE_MAYBE,
-    .retry_done = S_EXPIRED, .from_text = "ACTIVE or PASSWORD_EXPIRED",
+    .verb = "expire the password of user",
+    .endpoint = "expire_password_with_temp_password",
+    .result = "PASSWORD_EXPIRED",
+    .from = S_ACTIVE_EXPIRED,
+    .maybe = S_EXPIRE_MAYBE,
+    .retry_done = S_EXPIRED,
+    .from_text = "ACTIVE or PASSWORD_EXPIRED",
 };
 
 static bool factors_done(const json_t *u)
@@ -53,22 +69,12 @@ static bool factors_can(const json_t *u)
     return oktac__user_has_link(u, "resetFactors");
 }
 static const struct oktac_lc_op op_reset_factors = {
-    .verb = "reset the factors of user", .endpoint = "reset_factors", .is_done = factors_done,
-    .can_do = factors_can, .from_text = "a status with enrolled factors (any but DEPROVISIONED)",
+    .verb = "reset the factors of user",
+    .endpoint = "reset_factors",
+    .is_done = factors_done,
+    .can_do = factors_can,
+    .from_text = "a status with enrolled factors (any but DEPROVISIONED)",
 };
-
-static int run_op(struct conn_call *call, const json_t *params, struct conn_result *res, const char *action,
-                  const struct oktac_lc_op *op, const char *query)
-{
-    struct oktac o;
-    char scratch[32];
-    int rc = oktac__open(&o, call, res, action);
-
-    if (rc == 0)
-        rc = oktac__lifecycle(&o, op, oktac__param_str(params, "user", scratch, sizeof scratch), query, &res->output);
-    oktac__close(&o);
-    return rc;
-}
 
 OKTAC__ACTION(oktac__act_reset_password)
 {
@@ -77,8 +83,9 @@ OKTAC__ACTION(oktac__act_reset_password)
     snprintf(query, sizeof query, "?sendEmail=%s&revokeSessions=%s",
              oktac__param_bool(params, "send_email", true) ? "true" : "false",
              oktac__param_bool(params, "revoke_sessions", false) ? "true" : "false");
-    return run_op(call, params, res, "okta.reset_password",
-                  oktac__param_bool(params, "force", false) ? &op_reset_password_forced : &op_reset_password, query);
+    return oktac__run_lifecycle(
+        call, params, res, "okta.reset_password",
+        oktac__param_bool(params, "force", false) ? &op_reset_password_forced : &op_reset_password, query);
 }
 
 OKTAC__ACTION(oktac__act_expire_password)
@@ -87,14 +94,14 @@ OKTAC__ACTION(oktac__act_expire_password)
         char query[40];
         snprintf(query, sizeof query, "?revokeSessions=%s",
                  oktac__param_bool(params, "revoke_sessions", false) ? "true" : "false");
-        return run_op(call, params, res, "okta.expire_password", &op_expire_password_temp, query);
+        return oktac__run_lifecycle(call, params, res, "okta.expire_password", &op_expire_password_temp, query);
     }
-    return run_op(call, params, res, "okta.expire_password", &op_expire_password, "");
+    return oktac__run_lifecycle(call, params, res, "okta.expire_password", &op_expire_password, "");
 }
 
 OKTAC__ACTION(oktac__act_reset_factors)
 {
-    return run_op(call, params, res, "okta.reset_factors", &op_reset_factors, "");
+    return oktac__run_lifecycle(call, params, res, "okta.reset_factors", &op_reset_factors, "");
 }
 
 OKTAC__ACTION(oktac__act_clear_sessions)
@@ -115,8 +122,8 @@ OKTAC__ACTION(oktac__act_clear_sessions)
     if (asprintf(&path, "/api/v1/users/%s/sessions?oauthTokens=%s%s%s",
                  json_string_value(json_object_get(user, "id")) ?: "",
                  oktac__param_bool(params, "oauth_tokens", false) ? "true" : "false",
-                 json_is_boolean(fd) ? "&forgetDevices=" : "", json_is_boolean(fd) ? (json_is_true(fd) ? "true" : "false")
-                                                                                  : "") < 0) {
+                 json_is_boolean(fd) ? "&forgetDevices=" : "",
+                 json_is_boolean(fd) ? (json_is_true(fd) ? "true" : "false") : "") < 0) {
         path = NULL;
         rc = oktac__fail(&o, IDF_ENOMEM, true, 0, "okta.clear_sessions: out of memory");
         goto out;
@@ -131,6 +138,5 @@ out:
     oktac__resp_free(&r);
     json_decref(user);
     free(path);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }

@@ -41,8 +41,7 @@ OKTAC__ACTION(oktac__act_get_user)
         user = NULL;
     }
     json_decref(user);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }
 
 /* ------------------------------------------------------------- create */
@@ -56,12 +55,13 @@ static int resolve_groups(struct oktac *o, const json_t *groups, json_t **ids_ou
 
     *ids_out = NULL;
     if (json_array_size(groups) > OKTAC_MAX_GROUP_IDS) {
-        rc = oktac__fail(o, IDF_EINVAL, false, 0, "%s: at most %d groups at creation (Okta's limit); add the others "
-                                                 "with okta.add_to_group", o->action, OKTAC_MAX_GROUP_IDS);
+        rc = oktac__fail(o, IDF_EINVAL, false, 0,
+                         "%s: at most %d groups at creation (Okta's limit); add the others "
+                         "with okta.add_to_group",
+                         o->action, OKTAC_MAX_GROUP_IDS);
         goto out;
     }
-    json_array_foreach(groups, i, g)
-    {
+    json_array_foreach (groups, i, g) {
         const char *ref = json_string_value(g);
         json_t *grp = NULL;
         if (!ref) {
@@ -77,9 +77,9 @@ static int resolve_groups(struct oktac *o, const json_t *groups, json_t **ids_ou
             goto out;
         if (strcmp(json_string_value(json_object_get(grp, "type")) ?: "", "OKTA_GROUP") != 0) {
             rc = oktac__fail(o, IDF_EDENIED, false, 0,
-                            "%s: group '%s' is of type %s: only OKTA_GROUP memberships can be set through the "
-                            "API (app imports manage the others)",
-                            o->action, ref, json_string_value(json_object_get(grp, "type")) ?: "?");
+                             "%s: group '%s' is of type %s: only OKTA_GROUP memberships can be set through the "
+                             "API (app imports manage the others)",
+                             o->action, ref, json_string_value(json_object_get(grp, "type")) ?: "?");
             json_decref(grp);
             goto out;
         }
@@ -137,7 +137,7 @@ OKTAC__ACTION(oktac__act_create_user)
     }
     if (change && (!password || !activate)) {
         rc = oktac__fail(&o, IDF_EINVAL, false, 0,
-                        "okta.create_user: must_change_password needs a password and activate: true");
+                         "okta.create_user: must_change_password needs a password and activate: true");
         goto out;
     }
     if (o.call->attempt > 1) { /* an earlier attempt may have created it, its answer lost */
@@ -175,10 +175,10 @@ OKTAC__ACTION(oktac__act_create_user)
             goto out;
         }
         rc = oktac__fail_state(&o, &r, IDF_EEXIST, "user %s already exists (if_exists: reuse returns it instead)",
-                              login);
+                               login);
         goto out;
     }
-    if (r.status >= 400) {
+    if (!oktac__ok(&r)) {
         char what[200];
         snprintf(what, sizeof what, "creating user %s", login);
         rc = oktac__fail_http(&o, &r, what);
@@ -196,8 +196,7 @@ out:
     json_decref(body); /* held the password: freed right away */
     json_decref(ids);
     json_decref(u);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }
 
 /* ------------------------------------------------------------- update */
@@ -225,13 +224,13 @@ OKTAC__ACTION(oktac__act_update_user)
         goto out;
     if (strcmp(json_string_value(json_object_get(user, "status")) ?: "", "DEPROVISIONED") == 0) {
         rc = oktac__fail_state(&o, NULL, IDF_ESTATE,
-                              "cannot update user %s: status is DEPROVISIONED (Okta ignores profile updates of "
-                              "deactivated users unless the org allows them)", oktac__login(user));
+                               "cannot update user %s: status is DEPROVISIONED (Okta ignores profile updates of "
+                               "deactivated users unless the org allows them)",
+                               oktac__login(user));
         goto out;
     }
     cur = json_object_get(user, "profile");
-    json_object_foreach((json_t *)profile, k, v)
-    {
+    json_object_foreach ((json_t *)profile, k, v) {
         json_t *have = json_object_get(cur, k);
         if (!(have ? json_equal(have, v) : json_is_null(v)))
             differs = true;
@@ -257,8 +256,7 @@ out:
     json_decref(user);
     json_decref(body);
     free(path);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }
 
 /* ------------------------------------------------------------- search */
@@ -284,8 +282,8 @@ OKTAC__ACTION(oktac__act_search_users)
     if (rc)
         goto out;
     enc = http_urlencode(search ? search : filter);
-    if (!enc || asprintf(&path, "/api/v1/users?%s=%s&limit=%d", search ? "search" : "filter", enc,
-                         OKTAC_PAGE_LIMIT) < 0) {
+    if (!enc ||
+        asprintf(&path, "/api/v1/users?%s=%s&limit=%d", search ? "search" : "filter", enc, OKTAC_PAGE_LIMIT) < 0) {
         path = NULL;
         rc = oktac__fail(&o, IDF_ENOMEM, true, 0, "okta.search_users: out of memory");
         goto out;
@@ -294,14 +292,14 @@ OKTAC__ACTION(oktac__act_search_users)
     if (rc)
         goto out;
     users = json_array();
-    json_array_foreach(items, i, it)
+    json_array_foreach (items, i, it) {
         json_array_append_new(users, oktac__strip(it));
+    }
     res->output = json_pack("{s:o, s:I, s:b, s:b, s:s}", "users", users, "count", (json_int_t)json_array_size(users),
                             "truncated", truncated, "changed", 0, "request_id", o.request_id);
 out:
     json_decref(items);
     free(enc);
     free(path);
-    oktac__close(&o);
-    return rc;
+    return oktac__close(&o, rc);
 }

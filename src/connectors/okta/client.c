@@ -52,8 +52,9 @@ int oktac__open(struct oktac *o, struct conn_call *call, struct conn_result *res
     o->action = action;
     if (!json_is_object(conn))
         return oktac__fail(o, IDF_EINVAL, false, 0,
-                          "%s: no Okta connection (define one with `idflow connect okta NAME`, and name it in the "
-                          "step's `connection:` when there are several)", action);
+                           "%s: no Okta connection (define one with `idflow connect okta NAME`, and name it in the "
+                           "step's `connection:` when there are several)",
+                           action);
     o->conn_name = call->connection_name ? call->connection_name : json_string_value(json_object_get(conn, "name"));
     if (!o->conn_name)
         o->conn_name = "okta";
@@ -83,11 +84,10 @@ int oktac__open(struct oktac *o, struct conn_call *call, struct conn_result *res
     } else {
         token = json_string_value(json_object_get(conn, "token"));
         if (!token || !*token)
-            return oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s' has no API token", action,
-                              o->conn_name);
+            return oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s' has no API token", action, o->conn_name);
         if (strlen(token) > OKTAC_MAX_TOKEN || strpbrk(token, "\r\n"))
             return oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s': the API token is malformed", action,
-                              o->conn_name);
+                               o->conn_name);
         o->secret = strdup(token);
         if (o->secret && asprintf(&o->auth, "Authorization: SSWS %s", token) < 0)
             o->auth = NULL;
@@ -127,7 +127,7 @@ static bool json_has(const json_t *v, const char *secret)
     return hit;
 }
 
-void oktac__close(struct oktac *o)
+int oktac__close(struct oktac *o, int rc)
 {
     if (o->secret && o->res) {
         mask(o->res->message, o->secret);
@@ -138,13 +138,16 @@ void oktac__close(struct oktac *o)
         if (json_has(o->res->output, o->secret)) {
             json_decref(o->res->output);
             o->res->output = NULL;
-            oktac__fail(o, IDF_EDENIED, false, 0, "%s: the answer contained the connection's credential; it was "
-                                                 "dropped", o->action);
+            rc = oktac__fail(o, IDF_EDENIED, false, 0,
+                             "%s: the answer contained the connection's credential; it "
+                             "was dropped",
+                             o->action);
         }
     }
     wipe_free(o->auth);
     wipe_free(o->secret);
     o->auth = o->secret = NULL;
+    return rc;
 }
 
 /* ------------------------------------------------------------ failures */
@@ -184,8 +187,7 @@ bool oktac__error_cause_has(const struct oktac_resp *r, const char *text)
     size_t i;
     bool hit = false;
 
-    json_array_foreach(causes, i, c)
-    {
+    json_array_foreach (causes, i, c) {
         const char *s = json_string_value(json_object_get(c, "errorSummary"));
         if (s && strcasestr(s, text))
             hit = true;
@@ -201,8 +203,7 @@ static void causes_text(const struct oktac_resp *r, char *out, size_t n)
     size_t i, o = 0;
 
     out[0] = '\0';
-    json_array_foreach(causes, i, c)
-    {
+    json_array_foreach (causes, i, c) {
         const char *s = json_string_value(json_object_get(c, "errorSummary"));
         if (!s || o + 4 >= n)
             continue;
@@ -257,21 +258,32 @@ static void okta_text(const struct oktac_resp *r, char *out, size_t n)
 
     causes_text(r, causes, sizeof causes);
     snprintf(out, n, "HTTP %ld%s%s%s%s%s%s%s%s", r->status, *code ? " " : "", code, summary ? " " : "",
-             summary ? summary : (r->json ? "" : " (no Okta error object)"), causes, r->request_id[0] ? " [request " : "",
-             r->request_id, r->request_id[0] ? "]" : "");
+             summary                               ? summary
+             : r->status >= 300 && r->status < 400 ? " (a redirect: not followed; check the org URL)"
+             : r->json                             ? ""
+                                                   : " (no Okta error object)",
+             causes, r->request_id[0] ? " [request " : "", r->request_id, r->request_id[0] ? "]" : "");
 }
 
 int oktac__fail_http(struct oktac *o, const struct oktac_resp *r, const char *what)
 {
     char text[700];
     bool e112 = strcmp(oktac__error_code(r), "E0000112") == 0;
-    bool retry = r->status == 408 || r->status == 429 || r->status >= 500 || e112;
+    /* An OAuth access token refused: forget it; the next attempt gets a new one. */
+    bool stale_token = r->status == 401 && o->oauth_key[0];
+    bool retry = r->status == 408 || r->status == 429 || r->status >= 500 || e112 || stale_token;
     int64_t after = r->status == 429 ? r->retry_after_ms : e112 ? OKTAC_TRANSITION_RETRY_MS : 0;
+    int rc;
 
+    if (stale_token)
+        oktac__oauth_forget(o);
     okta_text(r, text, sizeof text);
     json_decref(o->res->detail);
     o->res->detail = http_detail(r);
-    return oktac__fail(o, e112 ? IDF_EBUSY : code_for(r->status), retry, after, "%s: %s: %s", o->action, what, text);
+    rc = oktac__fail(o, e112 ? IDF_EBUSY : code_for(r->status), retry, after, "%s: %s: %s", o->action, what, text);
+    /* Okta refused before doing anything (rate limit, user still activating): not an attempt */
+    o->res->deferred = r->status == 429 || e112;
+    return rc;
 }
 
 int oktac__fail_state(struct oktac *o, const struct oktac_resp *r, int code, const char *fmt, ...)
@@ -376,8 +388,7 @@ static int target_url(struct oktac *o, const char *path, char **url_out)
     } else if (strncmp(path, o->base, nb) == 0 && (path[nb] == '/' || path[nb] == '\0')) {
         url = strdup(path);
     } else {
-        return oktac__fail(o, IDF_EDENIED, false, 0, "%s: refusing a URL outside the Okta org %s", o->action,
-                          o->base);
+        return oktac__fail(o, IDF_EDENIED, false, 0, "%s: refusing a URL outside the Okta org %s", o->action, o->base);
     }
     if (!url)
         return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
@@ -420,8 +431,9 @@ int oktac__send(struct oktac *o, const char *method, const char *path, const jso
         o->res->detail = json_pack("{s:b, s:b, s:s, s:I}", "rate_limited", 1, "sent", 0, "bucket", bucket,
                                    "retry_after_ms", (json_int_t)wait);
         rc = oktac__fail(o, IDF_EBUSY, true, wait,
-                        "%s: %s: paced by the rate limiter (connection '%s', bucket %s); next call in %lld ms",
-                        o->action, what, o->conn_name, bucket, (long long)wait);
+                         "%s: %s: paced by the rate limiter (connection '%s', bucket %s); next call in %lld ms",
+                         o->action, what, o->conn_name, bucket, (long long)wait);
+        o->res->deferred = true; /* nothing of this request was sent: not an attempt */
         goto out;
     }
     if (body) {
@@ -490,14 +502,14 @@ out:
 }
 
 int oktac__call(struct oktac *o, const char *method, const char *path, const json_t *body, struct oktac_resp *r,
-               const char *what)
+                const char *what)
 {
     char w[300];
     int rc = oktac__send(o, method, path, body, r);
 
     if (rc)
         return rc;
-    if (r->status >= 400) {
+    if (!oktac__ok(r)) {
         if (!what) {
             what_of(o, method, path, w, sizeof w);
             what = w;

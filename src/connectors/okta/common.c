@@ -60,7 +60,7 @@ int oktac__param_cap(struct oktac *o, const json_t *params, size_t *cap_out)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > OKTAC_LIST_CAP_MAX)
         return oktac__fail(o, IDF_EINVAL, false, 0, "%s: max must be an integer from 1 to %d", o->action,
-                          OKTAC_LIST_CAP_MAX);
+                           OKTAC_LIST_CAP_MAX);
     *cap_out = (size_t)json_integer_value(v);
     return 0;
 }
@@ -135,16 +135,17 @@ int oktac__list(struct oktac *o, const char *path, size_t cap, json_t **items_ou
         json_t *it;
 
         rc = oktac__call(o, "GET", cur, NULL, &r, NULL);
-        if (rc)
+        if (rc) {
+            oktac__resp_free(&r);
             goto out;
+        }
         if (!json_is_array(r.json)) {
             oktac__resp_free(&r);
             rc = oktac__fail(o, IDF_EREMOTE, true, 0, "%s: Okta answered a list with something else than a JSON array",
-                            o->action);
+                             o->action);
             goto out;
         }
-        json_array_foreach(r.json, i, it)
-        {
+        json_array_foreach (r.json, i, it) {
             if (json_array_size(items) >= cap) {
                 *truncated = true;
                 break;
@@ -187,11 +188,11 @@ static int get_object(struct oktac *o, const char *path, const char *kind, const
     snprintf(what, sizeof what, "reading %s '%s'", kind, ref);
     if (r.status == 404)
         rc = oktac__fail_state(o, &r, IDF_ENOTFOUND, "no Okta %s '%s'", kind, ref);
-    else if (r.status >= 400)
+    else if (!oktac__ok(&r))
         rc = oktac__fail_http(o, &r, what);
     else if (!json_is_object(r.json))
-        rc = oktac__fail(o, IDF_EREMOTE, true, 0, "%s: %s: Okta answered something else than a JSON object",
-                        o->action, what);
+        rc = oktac__fail(o, IDF_EREMOTE, true, 0, "%s: %s: Okta answered something else than a JSON object", o->action,
+                         what);
     else
         *out = json_incref(r.json);
     oktac__resp_free(&r);
@@ -216,8 +217,7 @@ static json_t *exact_matches(const json_t *items, const char *obj, const char *f
     json_t *exact = json_array(), *loose = json_array(), *it;
     size_t i;
 
-    json_array_foreach(items, i, it)
-    {
+    json_array_foreach (items, i, it) {
         const json_t *holder = obj ? json_object_get(it, obj) : it;
         const char *v = json_string_value(json_object_get(holder, field));
         if (!v || strcmp(json_string_value(json_object_get(it, "status")) ?: "", "DELETED") == 0)
@@ -236,8 +236,7 @@ static json_t *exact_matches(const json_t *items, const char *obj, const char *f
 }
 
 /* Picks the one match or fails naming the problem. Steals matches. */
-static int one_match(struct oktac *o, json_t *matches, const char *kind, const char *how, const char *ref,
-                     json_t **out)
+static int one_match(struct oktac *o, json_t *matches, const char *kind, const char *how, const char *ref, json_t **out)
 {
     size_t n = json_array_size(matches), i;
     char ids[OKTAC_AMBIGUOUS_IDS * (OKTAC_ID_LEN + 2) + 8] = "";
@@ -256,8 +255,8 @@ static int one_match(struct oktac *o, json_t *matches, const char *kind, const c
             snprintf(ids + l, sizeof ids - l, "%s%s", i ? ", " : "",
                      json_string_value(json_object_get(json_array_get(matches, i), "id")) ?: "?");
         }
-        rc = oktac__fail(o, IDF_EINVAL, false, 0, "%s: %zu Okta %ss are %s '%s' (%s%s); give the id instead",
-                        o->action, n, kind, how, ref, ids, n > OKTAC_AMBIGUOUS_IDS ? ", ..." : "");
+        rc = oktac__fail(o, IDF_EINVAL, false, 0, "%s: %zu Okta %ss are %s '%s' (%s%s); give the id instead", o->action,
+                         n, kind, how, ref, ids, n > OKTAC_AMBIGUOUS_IDS ? ", ..." : "");
     }
     json_decref(matches);
     return rc;

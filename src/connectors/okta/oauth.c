@@ -32,18 +32,18 @@
 #include "core/timeutil.h"
 #include "net/http.h"
 
-#define OKTAC_TOKEN_CACHE 64                 /* cached access tokens (connections x scope sets) */
-#define OKTAC_RENEW_MS (5LL * 60 * 1000)     /* renew this long before expiry */
-#define OKTAC_ASSERTION_TTL_S 300            /* the client assertion's lifetime (Okta: at most 1 h) */
-#define OKTAC_MAX_KEY_TEXT (64u << 10)       /* a private key, PEM or JWK */
-#define OKTAC_MAX_CACHE_KEY 1024
-#define OKTAC_DEFAULT_SCOPES "okta.users.read okta.users.manage okta.groups.read okta.groups.manage " \
-                            "okta.apps.read okta.apps.manage"
+#define OKTAC_TOKEN_CACHE 64             /* cached access tokens (connections x scope sets) */
+#define OKTAC_RENEW_MS (5LL * 60 * 1000) /* renew this long before expiry */
+#define OKTAC_ASSERTION_TTL_S 300        /* the client assertion's lifetime (Okta: at most 1 h) */
+#define OKTAC_MAX_KEY_TEXT (64u << 10)   /* a private key, PEM or JWK */
+#define OKTAC_DEFAULT_SCOPES                                                                                           \
+    "okta.users.read okta.users.manage okta.groups.read okta.groups.manage "                                           \
+    "okta.apps.read okta.apps.manage"
 #define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 struct tok_entry {
     char key[OKTAC_MAX_CACHE_KEY]; /* base|client_id|scopes|key digest */
-    char *token;                  /* owned, wiped when replaced */
+    char *token;                   /* owned, wiped when replaced */
     int64_t expires_ms;
     int64_t used_ms;
 };
@@ -134,9 +134,9 @@ static BIGNUM *jwk_bn(const json_t *jwk, const char *k)
 static EVP_PKEY *jwk_private(const json_t *jwk)
 {
     static const char *const rsa[][2] = {
-        {"n", OSSL_PKEY_PARAM_RSA_N},           {"e", OSSL_PKEY_PARAM_RSA_E},
-        {"d", OSSL_PKEY_PARAM_RSA_D},           {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
-        {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},     {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
+        {"n", OSSL_PKEY_PARAM_RSA_N},          {"e", OSSL_PKEY_PARAM_RSA_E},
+        {"d", OSSL_PKEY_PARAM_RSA_D},          {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
+        {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},    {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
         {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2}, {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
     };
     const char *kty = json_string_value(json_object_get(jwk, "kty"));
@@ -160,7 +160,8 @@ static EVP_PKEY *jwk_private(const json_t *jwk)
         ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
     } else if (strcmp(kty, "EC") == 0) {
         const char *crv = json_string_value(json_object_get(jwk, "crv")), *group = NULL;
-        const char *xs = json_string_value(json_object_get(jwk, "x")), *ys = json_string_value(json_object_get(jwk, "y"));
+        const char *xs = json_string_value(json_object_get(jwk, "x")),
+                   *ys = json_string_value(json_object_get(jwk, "y"));
         size_t want = 0, xl = 0, yl = 0;
         if (crv && strcmp(crv, "P-256") == 0)
             group = "prime256v1", want = 32;
@@ -184,7 +185,8 @@ static EVP_PKEY *jwk_private(const json_t *jwk)
         goto out;
     }
     params = OSSL_PARAM_BLD_to_param(bld);
-    if (!ctx || !params || EVP_PKEY_fromdata_init(ctx) <= 0 || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) <= 0)
+    if (!ctx || !params || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) <= 0)
         pkey = NULL;
 out:
     OSSL_PARAM_free(params);
@@ -319,8 +321,7 @@ static char *scopes_of(const json_t *conn)
     if (!json_is_array(s) || json_array_size(s) == 0)
         return strdup(OKTAC_DEFAULT_SCOPES);
     buf_init(&b, 4096);
-    json_array_foreach(s, i, v)
-    {
+    json_array_foreach (s, i, v) {
         if (!json_is_string(v) || buf_printf(&b, "%s%s", b.len ? " " : "", json_string_value(v)) != 0) {
             buf_free(&b);
             return NULL;
@@ -334,7 +335,8 @@ int oktac__oauth_validate(const json_t *config, struct idf_err *err)
     EVP_PKEY *pkey;
     char *scopes;
 
-    if (!json_is_string(json_object_get(config, "client_id")) || !*json_string_value(json_object_get(config, "client_id")))
+    if (!json_is_string(json_object_get(config, "client_id")) ||
+        !*json_string_value(json_object_get(config, "client_id")))
         return idf_err_set(err, IDF_EINVAL, "client_id must be a non-empty string");
     if (!json_is_string(json_object_get(config, "private_key")))
         return idf_err_set(err, IDF_EINVAL, "private_key (PEM or JWK) is required with client_id");
@@ -404,6 +406,21 @@ static void cache_put(const char *key, const char *token, int64_t expires_ms, in
     pthread_mutex_unlock(&tok_lock);
 }
 
+void oktac__oauth_forget(const struct oktac *o)
+{
+    if (!o->oauth_key[0])
+        return;
+    pthread_mutex_lock(&tok_lock);
+    for (int i = 0; i < OKTAC_TOKEN_CACHE; i++) {
+        if (tok_cache[i].token && strcmp(tok_cache[i].key, o->oauth_key) == 0) {
+            wipe(tok_cache[i].token);
+            tok_cache[i].token = NULL;
+            tok_cache[i].key[0] = '\0';
+        }
+    }
+    pthread_mutex_unlock(&tok_lock);
+}
+
 /* --------------------------------------------------------------- token */
 
 /* POSTs the token request; on success *token_out and *ttl_s. */
@@ -423,8 +440,9 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
     *token_out = NULL;
     wait = ratelimit_acquire(o->scope, "token", time_now_ms(), false, &g);
     if (wait > 0)
-        return oktac__fail(o, IDF_EBUSY, true, wait, "%s: OAuth token request paced by the rate limiter; next in %lld ms",
-                          o->action, (long long)wait);
+        return oktac__fail(o, IDF_EBUSY, true, wait,
+                           "%s: OAuth token request paced by the rate limiter; next in %lld ms", o->action,
+                           (long long)wait);
     snprintf(url, sizeof url, "%s/oauth2/v1/token", o->base);
     rq.method = "POST";
     rq.url = url;
@@ -439,24 +457,25 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
     if (rc) {
         ratelimit_release(&g, NULL);
         return oktac__fail(o, rc, rc == IDF_EIO || rc == IDF_ETIMEOUT, 0, "%s: OAuth token request: %s", o->action,
-                          err.msg);
+                           err.msg);
     }
     ratelimit_parse_headers(hr.headers, hr.status, time_now_ms(), &obs);
     ratelimit_release(&g, &obs);
     j = hr.body.len ? json_loadb(hr.body.data, hr.body.len, 0, NULL) : NULL;
     if (hr.status == 200 && json_is_string(json_object_get(j, "access_token"))) {
         *token_out = strdup(json_string_value(json_object_get(j, "access_token")));
-        *ttl_s = json_is_integer(json_object_get(j, "expires_in")) ? json_integer_value(json_object_get(j, "expires_in"))
-                                                                    : 3600;
+        *ttl_s = json_is_integer(json_object_get(j, "expires_in"))
+                     ? json_integer_value(json_object_get(j, "expires_in"))
+                     : 3600;
         rc = *token_out ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
     } else {
         bool retry = hr.status == 429 || hr.status >= 500;
         rc = oktac__fail(o, hr.status == 401 || hr.status == 400 ? IDF_EAUTH : IDF_EREMOTE, retry,
-                        hr.status == 429 ? ratelimit_retry_after_ms(&obs) : 0,
-                        "%s: the OAuth token request was refused: HTTP %ld %s%s%s", o->action, hr.status,
-                        json_string_value(json_object_get(j, "error")) ?: "",
-                        json_object_get(j, "error_description") ? ": " : "",
-                        json_string_value(json_object_get(j, "error_description")) ?: "");
+                         hr.status == 429 ? ratelimit_retry_after_ms(&obs) : 0,
+                         "%s: the OAuth token request was refused: HTTP %ld %s%s%s", o->action, hr.status,
+                         json_string_value(json_object_get(j, "error")) ?: "",
+                         json_object_get(j, "error_description") ? ": " : "",
+                         json_string_value(json_object_get(j, "error_description")) ?: "");
     }
     if (j) { /* the body held the access token */
         json_t *at = json_object_get(j, "access_token");
@@ -474,8 +493,8 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
 {
     const char *cid = json_string_value(json_object_get(conn, "client_id"));
     const char *keytext = json_string_value(json_object_get(conn, "private_key"));
-    char *scopes = scopes_of(conn), *kid = key_id(conn), *jwt = NULL, *form = NULL, *e_jwt = NULL,
-         *e_scope = NULL, *e_cid = NULL, *tok = NULL;
+    char *scopes = scopes_of(conn), *kid = key_id(conn), *jwt = NULL, *form = NULL, *e_jwt = NULL, *e_scope = NULL,
+         *e_cid = NULL, *tok = NULL;
     char cache_key[OKTAC_MAX_CACHE_KEY], aud[OKTAC_MAX_BASE + 32], digest_hex[33] = "";
     unsigned char digest[EVP_MAX_MD_SIZE], jti_raw[16];
     unsigned dlen = 0;
@@ -486,14 +505,17 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
 
     *token_out = NULL;
     if (!cid || !keytext || !scopes) {
-        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s' has an incomplete OAuth service app (client_id, "
-                                                "private_key, scopes)", o->action, o->conn_name);
+        rc = oktac__fail(o, IDF_EAUTH, false, 0,
+                         "%s: connection '%s' has an incomplete OAuth service app (client_id, "
+                         "private_key, scopes)",
+                         o->action, o->conn_name);
         goto out;
     }
     if (EVP_Digest(keytext, strlen(keytext), digest, &dlen, EVP_sha256(), NULL) == 1)
         for (unsigned i = 0; i < 16 && i < dlen; i++)
             snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
     snprintf(cache_key, sizeof cache_key, "%.400s|%.200s|%.300s|%s", o->base, cid, scopes, digest_hex);
+    snprintf(o->oauth_key, sizeof o->oauth_key, "%s", cache_key);
     *token_out = cache_get(cache_key, now);
     if (*token_out)
         goto out;
@@ -501,7 +523,7 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
     pkey = load_key(conn);
     if (!pkey) {
         rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s': the private key cannot be read", o->action,
-                        o->conn_name);
+                         o->conn_name);
         goto out;
     }
     if (RAND_bytes(jti_raw, sizeof jti_raw) != 1) {
@@ -519,8 +541,8 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
     e_scope = http_urlencode(scopes);
     e_cid = http_urlencode(cid);
     if (!e_jwt || !e_scope || !e_cid ||
-        asprintf(&form, "grant_type=client_credentials&scope=%s&client_assertion_type=%s&client_assertion=%s",
-                 e_scope, "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", e_jwt) < 0) {
+        asprintf(&form, "grant_type=client_credentials&scope=%s&client_assertion_type=%s&client_assertion=%s", e_scope,
+                 "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", e_jwt) < 0) {
         form = NULL;
         rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: cannot sign the OAuth client assertion", o->action);
         goto out;

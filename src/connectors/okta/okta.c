@@ -4,8 +4,8 @@
  *
  * What each action does is in actions_*.c; how requests are made in
  * client.c; docs/okta.md explains convergence, rate limits and errors.
- * Triggers (System Log / event hooks) are not described here yet: they
- * arrive with the triggers work and will join this file's table.
+ * Triggers and event ingress (hooks, System Log polling) are described in
+ * triggers.c, events.c and poll.c.
  *
  * Threads: the tables are constant; validate/check run on the caller's
  * thread (the CLI or an API handler) with their own http client. */
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "connectors/okta/events.h"
 #include "connectors/okta/okta_internal.h"
 #include "net/http.h"
 
@@ -101,6 +102,10 @@ static const struct conn_field okta_fields[] = {
     {"sandbox", false, false, "true for an idflow sandbox: allows plain http://"},
     {"max_concurrency", false, false, "calls in flight at once on this connection (default 10)"},
     {"rate_share", false, false, "percent of each Okta rate-limit bucket idflow may use (default 100)"},
+    {"hook_secret", true, false, "event hooks: the shared secret Okta sends in the Authorization header"},
+    {"mode", false, false, "how events arrive: hook (default), poll (System Log) or both"},
+    {"poll_interval", false, false, "System Log polling: seconds between polls when caught up (default 10)"},
+    {"token_id", false, false, "the API token's id (00T...): workflows may ignore the events it causes"},
     {NULL, false, false, NULL},
 };
 
@@ -178,7 +183,7 @@ static int okta_check(struct http_client *http, const json_t *config, json_t **w
                                 json_string_value(json_object_get(u, "status")) ?: "", "request_id", o.request_id);
     }
     oktac__resp_free(&r);
-    oktac__close(&o);
+    rc = oktac__close(&o, rc);
     if (rc)
         idf_err_set(err, rc, "%s", res.message);
     json_decref(res.detail);
@@ -382,7 +387,7 @@ static const struct conn_action okta_actions[] = {
      "users [...], count, truncated, changed (false), request_id"},
     {"okta.request",
      "Calls any Okta API path on the connection's org, with the same credentials, rate limiting and error "
-     "handling. A status >= 400 fails the step (retryable for 429, 5xx and E0000112).",
+     "handling. A status outside 2xx fails the step (retryable for 429, 5xx and E0000112).",
      p_request, CONN_K_ACTION, oktac__act_request, true,
      "status, json (the answer), next (Link rel=next), changed (true unless GET), request_id; with paginate: "
      "items, count, truncated"},
@@ -393,6 +398,7 @@ const struct connector connector_okta = {
     .name = "okta",
     .connection = &okta_connection,
     .actions = okta_actions,
-    .triggers = NULL,
+    .triggers = oktac__triggers,
     .thread_slot_free = NULL,
+    .ingress = &oktac__ingress,
 };

@@ -21,63 +21,72 @@
 /* ---------------------------------------------------------------- caps */
 
 #define OKTAC_USER_AGENT "idflow/0.1"
-#define OKTAC_TIMEOUT_MS 30000           /* one request, when the step sets no timeout */
+#define OKTAC_TIMEOUT_MS 30000 /* one request, when the step sets no timeout */
 #define OKTAC_CONNECT_TIMEOUT_MS 10000
-#define OKTAC_MAX_RESPONSE (8u << 20)    /* response body cap */
-#define OKTAC_MAX_URL 8192               /* a request URL (base + path + query) */
-#define OKTAC_MAX_BASE 512               /* the org URL */
+#define OKTAC_MAX_RESPONSE (8u << 20) /* response body cap */
+#define OKTAC_MAX_URL 8192            /* a request URL (base + path + query) */
+#define OKTAC_MAX_BASE 512            /* the org URL */
 #define OKTAC_MAX_REQUEST_ID 64
-#define OKTAC_LIST_CAP_DEFAULT 10000     /* items a list action collects by default */
-#define OKTAC_LIST_CAP_MAX 100000        /* the most a caller may ask for */
-#define OKTAC_PAGE_LIMIT 200             /* `limit` asked per page */
-#define OKTAC_MAX_PAGES 1000             /* pages followed by one list, whatever the cap */
-#define OKTAC_FIND_CAP 2000              /* candidates examined by find_group / find_app */
-#define OKTAC_MAX_GROUP_IDS 20           /* groupIds on createUser (Okta: E0000093 above) */
-#define OKTAC_TRANSITION_RETRY_MS 10000  /* wait before retrying a user still being activated */
-#define OKTAC_ID_LEN 20                  /* Okta object ids: 00u…, 00g…, 0oa… */
-#define OKTAC_MAX_TOKEN 4096             /* an API token or access token */
+#define OKTAC_LIST_CAP_DEFAULT 10000    /* items a list action collects by default */
+#define OKTAC_LIST_CAP_MAX 100000       /* the most a caller may ask for */
+#define OKTAC_PAGE_LIMIT 200            /* `limit` asked per page */
+#define OKTAC_MAX_PAGES 1000            /* pages followed by one list, whatever the cap */
+#define OKTAC_FIND_CAP 2000             /* candidates examined by find_group / find_app */
+#define OKTAC_MAX_GROUP_IDS 20          /* groupIds on createUser (Okta: E0000093 above) */
+#define OKTAC_TRANSITION_RETRY_MS 10000 /* wait before retrying a user still being activated */
+#define OKTAC_ID_LEN 20                 /* Okta object ids: 00u…, 00g…, 0oa… */
+#define OKTAC_MAX_TOKEN 4096            /* an API token or access token */
+#define OKTAC_MAX_CACHE_KEY 1024        /* an OAuth token cache key (org|client|scopes|key digest) */
 
 /* ----------------------------------------------------------- the call */
 
 struct oktac {
-    struct conn_call *call;        /* borrowed */
-    struct conn_result *res;       /* borrowed: failures are written here */
-    const char *action;            /* "okta.suspend_user", for messages */
-    char base[OKTAC_MAX_BASE];      /* "https://acme.okta.com", no trailing slash */
-    char scope[RATELIMIT_MAX_KEY]; /* rate-limit scope: "<connection name>|<base>" */
-    const char *conn_name;         /* borrowed, for messages */
-    char *auth;                    /* owned "Authorization: …" line; wiped on close */
-    char *secret;                  /* owned copy of the token / access token, for scrubbing; wiped */
-    bool sandbox;                  /* plain http allowed */
+    struct conn_call *call;                /* borrowed */
+    struct conn_result *res;               /* borrowed: failures are written here */
+    const char *action;                    /* "okta.suspend_user", for messages */
+    char base[OKTAC_MAX_BASE];             /* "https://acme.okta.com", no trailing slash */
+    char scope[RATELIMIT_MAX_KEY];         /* rate-limit scope: "<connection name>|<base>" */
+    const char *conn_name;                 /* borrowed, for messages */
+    char *auth;                            /* owned "Authorization: …" line; wiped on close */
+    char *secret;                          /* owned copy of the token / access token, for scrubbing; wiped */
+    bool sandbox;                          /* plain http allowed */
     char request_id[OKTAC_MAX_REQUEST_ID]; /* X-Okta-Request-Id of the last response */
-    int sent;                      /* requests sent so far: later ones are rate-limit follow-ups */
+    int sent;                              /* requests sent so far: later ones are rate-limit follow-ups */
+    char oauth_key[OKTAC_MAX_CACHE_KEY];   /* OAuth: the token cache key ("" for an API token) */
 };
 
 /* One response. Free with oktac__resp_free. */
 struct oktac_resp {
     long status;
-    json_t *json;                  /* parsed body, NULL when empty or not JSON */
-    json_t *headers;               /* lower-case name -> value */
+    json_t *json;    /* parsed body, NULL when empty or not JSON */
+    json_t *headers; /* lower-case name -> value */
     char request_id[OKTAC_MAX_REQUEST_ID];
-    char *next;                    /* Link rel="next" URL (same origin), or NULL */
-    int64_t retry_after_ms;        /* for a 429: the wait until the reset */
+    char *next;             /* Link rel="next" URL (same origin), or NULL */
+    int64_t retry_after_ms; /* for a 429: the wait until the reset */
 };
 
 /* client.c. oktac__open fills o from the call's connection (a failure is
- * written to res); oktac__close is due afterwards whatever open returned. */
+ * written to res); oktac__close is due afterwards whatever open returned: it
+ * wipes the credential and returns the action's final code (rc, or a
+ * failure when the output had to be dropped for carrying the secret). */
 int oktac__open(struct oktac *o, struct conn_call *call, struct conn_result *res, const char *action) IDF_MUST_USE;
-void oktac__close(struct oktac *o);
+int oktac__close(struct oktac *o, int rc) IDF_MUST_USE;
 /* Sends one request. path: "/api/v1/..." (with its query, already encoded)
  * or an absolute URL on the org's own origin (a `next` link). body may be
  * NULL. Returns 0 when a response arrived (any status; r filled), or a
  * negative code after writing the failure (rate-limit wait, network error,
  * refused URL) to o->res. */
 int oktac__send(struct oktac *o, const char *method, const char *path, const json_t *body,
-               struct oktac_resp *r) IDF_MUST_USE;
-/* oktac__send, then a status >= 400 becomes a failure too (oktac__fail_http with what). */
+                struct oktac_resp *r) IDF_MUST_USE;
+/* oktac__send, then a status outside 2xx becomes a failure too (oktac__fail_http with what). */
 int oktac__call(struct oktac *o, const char *method, const char *path, const json_t *body, struct oktac_resp *r,
-               const char *what) IDF_MUST_USE;
+                const char *what) IDF_MUST_USE;
 void oktac__resp_free(struct oktac_resp *r);
+/* A 2xx answer (anything else, redirects included, is a failure). */
+static inline bool oktac__ok(const struct oktac_resp *r)
+{
+    return r->status >= 200 && r->status < 300;
+}
 /* Writes the failure of an HTTP error answer: "<action>: <what>: HTTP 400
  * E0000001 <summary> (<causes>) [request <id>]", detail with the status and
  * Okta's error object and request id; retryable for 408, 429, 5xx and
@@ -100,6 +109,8 @@ const char *oktac__bucket(const char *method, const char *path);
  * process, renewed before expiry). On success *token_out is a new string
  * (caller wipes and frees). */
 int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out) IDF_MUST_USE;
+/* Drops the cached access token of o (after Okta answered 401 to it). */
+void oktac__oauth_forget(const struct oktac *o);
 /* Checks the OAuth fields of a connection config (key parses, ids present). */
 int oktac__oauth_validate(const json_t *config, struct idf_err *err) IDF_MUST_USE;
 
@@ -141,19 +152,19 @@ int oktac__param_cap(struct oktac *o, const json_t *params, size_t *cap_out) IDF
 /* One converging lifecycle operation (POST /users/{id}/lifecycle/<endpoint>).
  * A status list is NULL-terminated; NULL means empty. See docs/okta.md. */
 struct oktac_lc_op {
-    const char *verb;               /* "suspend user", for "cannot suspend user x: ..." */
-    const char *endpoint;           /* lifecycle/<endpoint> */
-    const char *result;             /* status after success; NULL = keep (or as answered / re-read) */
-    const char *const *done;        /* statuses meaning "already done": changed:false, no call */
-    const char *const *from;        /* statuses the call is made from */
-    const char *const *maybe;       /* statuses Okta documents nothing for: call, map a refusal */
-    const char *const *retry_done;  /* on a retried attempt, taken as an earlier attempt's result */
-    const char *const *trans_done;  /* transitioningToStatus values meaning "already underway" */
-    const char *from_text;          /* "ACTIVE", "STAGED or DEPROVISIONED" */
+    const char *verb;                    /* "suspend user", for "cannot suspend user x: ..." */
+    const char *endpoint;                /* lifecycle/<endpoint> */
+    const char *result;                  /* status after success; NULL = keep (or as answered / re-read) */
+    const char *const *done;             /* statuses meaning "already done": changed:false, no call */
+    const char *const *from;             /* statuses the call is made from */
+    const char *const *maybe;            /* statuses Okta documents nothing for: call, map a refusal */
+    const char *const *retry_done;       /* on a retried attempt, taken as an earlier attempt's result */
+    const char *const *trans_done;       /* transitioningToStatus values meaning "already underway" */
+    const char *from_text;               /* "ACTIVE", "STAGED or DEPROVISIONED" */
     bool (*is_done)(const json_t *user); /* extra "already done" test, may be NULL */
     bool (*can_do)(const json_t *user);  /* extra "may call" test, may be NULL */
-    bool reread;                    /* GET the user after the call (asynchronous results) */
-    bool answer_is_user;            /* the call answers the User object */
+    bool reread;                         /* GET the user after the call (asynchronous results) */
+    bool answer_is_user;                 /* the call answers the User object */
 };
 
 /* Runs op on the user named by key: read, decide, call, output. query is
@@ -161,7 +172,10 @@ struct oktac_lc_op {
  * the output (user + changed + previous_status + request_id + any fields the
  * call answered, e.g. activationUrl). */
 int oktac__lifecycle(struct oktac *o, const struct oktac_lc_op *op, const char *key, const char *query,
-                    json_t **out) IDF_MUST_USE;
+                     json_t **out) IDF_MUST_USE;
+/* A whole lifecycle action: open, oktac__lifecycle on params.user, close. */
+int oktac__run_lifecycle(struct conn_call *call, const json_t *params, struct conn_result *res, const char *action,
+                         const struct oktac_lc_op *op, const char *query) IDF_MUST_USE;
 /* True when the single-user `_links` offer the operation name. */
 bool oktac__user_has_link(const json_t *user, const char *name);
 

@@ -1,0 +1,197 @@
+/* hooks.c — the push ingress of `idflow serve`: POST (and the one-time
+ * verification GET) on /hooks/<connector>/<connection>.
+ *
+ * Generic: it finds the connector by the first path segment in the registry
+ * (one with an ingress hook), resolves the named connection of that kind
+ * with its secrets unsealed, and lets the connector's hook function
+ * authenticate and normalize the request (connectors/connector.h). It then
+ * submits every normalized event through engine_submit (source = connector,
+ * source_id = the event's id, connection = the name) and answers only after
+ * all were acknowledged: durable, deduplicated on (source, source_id). A
+ * failed submission answers 503 so the sender retries; events already
+ * stored are then deduplicated on the retry.
+ *
+ * Bad input changes nothing: an unknown connector or connection is 404, a
+ * body over API_HOOKS_MAX_BODY 413, a wrong secret 401 and malformed JSON
+ * 400, all decided before anything is submitted.
+ *
+ * Threads: the HTTP server's, concurrently. Each thread keeps its own store
+ * connection and connection cache behind a pthread key (freed at thread
+ * exit); the master key is shared read-only. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "connections/connections.h"
+#include "connectors/connector.h"
+#include "core/log.h"
+#include "engine/engine.h"
+#include "store/store.h"
+
+struct hook_thread {
+    struct store *store;             /* this thread's connection */
+    struct connections_cache *conns; /* this thread's resolved connections */
+};
+
+static pthread_key_t ht_key;
+static pthread_once_t ht_once = PTHREAD_ONCE_INIT;
+
+static void ht_free(void *p)
+{
+    struct hook_thread *t = p;
+    if (!t)
+        return;
+    connections_cache_free(t->conns);
+    store_close(t->store);
+    free(t);
+}
+
+static void ht_key_init(void) { pthread_key_create(&ht_key, ht_free); }
+
+static struct hook_thread *thread_ctx(struct api *a, struct idf_err *err)
+{
+    struct hook_thread *t;
+
+    pthread_once(&ht_once, ht_key_init);
+    t = pthread_getspecific(ht_key);
+    if (t)
+        return t;
+    t = calloc(1, sizeof *t);
+    if (!t) {
+        idf_err_set(err, IDF_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (store_open(a->db_url, &t->store, err) ||
+        connections_cache_new(a->key, CONNECTIONS_RECHECK_MS, &t->conns)) {
+        if (!err->code)
+            idf_err_set(err, IDF_ENOMEM, "cannot create a connection cache");
+        ht_free(t);
+        return NULL;
+    }
+    pthread_setspecific(ht_key, t);
+    return t;
+}
+
+static void error_json(struct http_resp *resp, int status, const char *msg)
+{
+    http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
+}
+
+static const struct connector *hook_connector(const char *name, size_t n)
+{
+    for (int i = 0; connector_table[i]; i++) {
+        const struct connector *c = connector_table[i];
+        if (strlen(c->name) == n && strncmp(c->name, name, n) == 0 && c->ingress && c->ingress->hook)
+            return c;
+    }
+    return NULL;
+}
+
+/* Submits every event; 0, or the first failure (err filled). */
+static int submit_all(struct api *a, const struct connector *c, const char *conn_name, const json_t *events,
+                      size_t *n_new, struct idf_err *err)
+{
+    size_t i;
+    const json_t *item;
+
+    json_array_foreach(events, i, item)
+    {
+        struct engine_event ev;
+        struct engine_ack ack;
+        const char *id = json_string_value(json_object_get(item, "id"));
+        const char *type = json_string_value(json_object_get(item, "type"));
+        int rc;
+
+        if (!id || !type) {
+            log_warn("hook %s/%s: event %zu has no id or type; skipped", c->name, conn_name, i);
+            continue;
+        }
+        memset(&ev, 0, sizeof ev);
+        ev.source = c->name;
+        ev.source_id = id;
+        ev.type = type;
+        ev.connection = conn_name;
+        ev.fields = item;
+        rc = engine_submit(a->engine, &ev, &ack, err);
+        if (rc)
+            return rc;
+        if (!ack.duplicate)
+            (*n_new)++;
+    }
+    return 0;
+}
+
+void api__hooks_route(struct api *a, const struct http_req *req, struct http_resp *resp, const char *rest)
+{
+    const char *slash = strchr(rest, '/');
+    const struct connector *c;
+    struct hook_thread *t;
+    const json_t *conn = NULL;
+    struct conn_hook_out out;
+    struct idf_err err;
+    char name[CONNECTIONS_NAME_MAX + 1], msg[600];
+    size_t n_new = 0;
+    int rc;
+
+    memset(&out, 0, sizeof out);
+    idf_err_clear(&err);
+    c = slash ? hook_connector(rest, (size_t)(slash - rest)) : NULL;
+    if (!c || !connections_name_valid(slash + 1)) {
+        error_json(resp, 404, "no such hook: use /hooks/<connector>/<connection>");
+        return;
+    }
+    snprintf(name, sizeof name, "%s", slash + 1);
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0) {
+        error_json(resp, 405, "use POST (deliveries) or GET (verification)");
+        return;
+    }
+    if (req->body_len > API_HOOKS_MAX_BODY) {
+        error_json(resp, 413, "the delivery is larger than 1 MiB");
+        return;
+    }
+    t = thread_ctx(a, &err);
+    if (!t) {
+        log_error("hook %s/%s: %s", c->name, name, err.msg);
+        error_json(resp, 503, "the store is not available");
+        return;
+    }
+    rc = connections_resolve(t->conns, t->store, c->name, name, &conn, &err);
+    if (rc == IDF_ENOTFOUND || rc == IDF_EINVAL) {
+        snprintf(msg, sizeof msg, "no %s connection named '%s'", c->name, name);
+        error_json(resp, 404, msg);
+        return;
+    }
+    if (rc) {
+        log_error("hook %s/%s: cannot resolve the connection: %s", c->name, name, err.msg);
+        error_json(resp, 503, "the connection cannot be opened");
+        return;
+    }
+    rc = c->ingress->hook(conn, req, &out);
+    if (rc) {
+        error_json(resp, 500, "the delivery could not be processed");
+        goto out;
+    }
+    if (out.status >= 300) {
+        log_warn("hook %s/%s: %d from %s: %s", c->name, name, out.status, req->remote ? req->remote : "?",
+                 out.message);
+        http_resp_json(resp, out.status, out.body);
+        out.body = NULL;
+        goto out;
+    }
+    if (out.events) {
+        rc = submit_all(a, c, name, out.events, &n_new, &err);
+        if (rc) {
+            log_error("hook %s/%s: could not acknowledge the delivery: %s", c->name, name, err.msg);
+            error_json(resp, 503, "the events could not be stored; retry");
+            goto out;
+        }
+        log_debug("hook %s/%s: %zu event(s), %zu new", c->name, name, json_array_size(out.events), n_new);
+    }
+    http_resp_json(resp, out.status ? out.status : 200, out.body);
+    out.body = NULL;
+out:
+    json_decref(out.body);
+    json_decref(out.events);
+}

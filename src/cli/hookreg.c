@@ -1,0 +1,193 @@
+/* hookreg.c — `idflow connect KIND NAME --register-hook URL`: registers
+ * idflow's /hooks/<connector>/<connection> endpoint in the remote system
+ * through the connector's ingress (connectors/connector.h,
+ * conn_ingress.register_hook), for exactly the triggers the enabled
+ * workflows in the store use, with a newly generated hook secret.
+ *
+ * Order: the new secret is sealed into the stored connection first (so the
+ * server, which re-reads connections within seconds, accepts the deliveries
+ * the verified hook sends), then the hook is created or updated and
+ * verified; when that fails the previous connection is stored back. The
+ * secret is never printed. Single-threaded (the CLI). */
+#include <pwd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cli_hooks.h"
+#include "connections/connections.h"
+#include "connectors/connector.h"
+#include "core/log.h"
+#include "expr/expr.h"
+#include "flow/flow.h"
+#include "net/http.h"
+#include "store/store.h"
+
+/* A copy of a loaded connection without its "name" and "kind": a config. */
+static json_t *config_of(const json_t *conn)
+{
+    json_t *c = json_deep_copy(conn);
+    if (c) {
+        json_object_del(c, "name");
+        json_object_del(c, "kind");
+    }
+    return c;
+}
+
+static bool trigger_of(const struct connector *c, const struct conn_trigger *t)
+{
+    for (const struct conn_trigger *x = c->triggers; x && x->name; x++)
+        if (x == t)
+            return true;
+    return false;
+}
+
+/* [{name, params}] of the enabled workflows whose trigger belongs to c and
+ * may listen to connection `name`. */
+static int collect_triggers(struct store *st, const struct connector *c, const char *name, json_t **out)
+{
+    json_t *list = NULL, *row, *res = json_array();
+    struct expr_ctx *ectx = NULL;
+    struct flow_diags *diags = calloc(1, sizeof *diags);
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    if (!res || !diags || expr_ctx_new(&ectx)) {
+        rc = IDF_ENOMEM;
+        goto out;
+    }
+    rc = store_workflow_list(st, &list);
+    if (rc)
+        goto out;
+    json_array_foreach(list, i, row)
+    {
+        const char *wf = json_string_value(json_object_get(row, "name"));
+        char *src = NULL;
+        int64_t version = 0;
+        struct flow *f = NULL;
+        const char *want;
+
+        if (!wf || !json_is_true(json_object_get(row, "enabled")) || store_workflow_source(st, wf, 0, &src, &version))
+            continue;
+        memset(diags, 0, sizeof *diags);
+        if (flow_parse(wf, src, strlen(src), ectx, &f, diags) == 0 && trigger_of(c, f->trigger)) {
+            want = json_string_value(json_object_get(f->trigger_params, "connection"));
+            if (!want || strcmp(want, name) == 0)
+                json_array_append_new(res, json_pack("{s:s,s:O}", "name", f->trigger->name, "params",
+                                                     f->trigger_params));
+        }
+        flow_free(f);
+        free(src);
+    }
+    *out = res;
+    res = NULL;
+out:
+    json_decref(res);
+    json_decref(list);
+    expr_ctx_free(ectx);
+    free(diags);
+    return rc;
+}
+
+static void actor(char *out, size_t n)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    snprintf(out, n, "cli:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+}
+
+int cli__register_hook(struct store *st, const struct seal_key *key, const struct connector *c, const char *name,
+                       const char *url)
+{
+    const struct conn_ingress *in = c->ingress;
+    json_t *conn = NULL, *old_cfg = NULL, *new_cfg = NULL, *triggers = NULL, *named = NULL;
+    struct http_client *http = NULL;
+    struct conn_hook_reg reg;
+    struct idf_err err;
+    unsigned char raw[CLI_HOOK_SECRET_BYTES];
+    char secret[CLI_HOOK_SECRET_BYTES * 2 + 1], who[300];
+    const char *kind;
+    bool saved = false;
+    int rc = CLI_FAIL;
+
+    memset(&reg, 0, sizeof reg);
+    if (!in || !in->register_hook || !in->hook_secret_field) {
+        fprintf(stderr, "idflow connect: %s connections cannot register a hook automatically\n", c->name);
+        return CLI_USAGE;
+    }
+    if (strncmp(url, "https://", 8) != 0 && !http_url_is_loopback(url)) {
+        fprintf(stderr, "idflow connect: --register-hook needs an https:// URL (plain http only for loopback)\n");
+        return CLI_USAGE;
+    }
+    if (connections_load(st, key, name, &conn, &err)) {
+        fprintf(stderr, "idflow connect: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    kind = json_string_value(json_object_get(conn, "kind"));
+    if (!kind || strcmp(kind, c->name) != 0) {
+        fprintf(stderr, "idflow connect: connection %s is not a %s connection\n", name, c->name);
+        goto out;
+    }
+    if (collect_triggers(st, c, name, &triggers)) {
+        fprintf(stderr, "idflow connect: cannot read the workflows\n");
+        goto out;
+    }
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(secret, sizeof secret, raw, sizeof raw);
+    sodium_memzero(raw, sizeof raw);
+    log_add_secret(secret);
+    old_cfg = config_of(conn);
+    new_cfg = config_of(conn);
+    if (!old_cfg || !new_cfg || json_object_set_new(new_cfg, in->hook_secret_field, json_string(secret))) {
+        fprintf(stderr, "idflow connect: out of memory\n");
+        goto out;
+    }
+    actor(who, sizeof who);
+    if (connections_save(st, key, c, name, new_cfg, who, NULL, &err)) {
+        log_mask_secrets(err.msg);
+        fprintf(stderr, "idflow connect: %s\n", err.msg);
+        goto out;
+    }
+    saved = true;
+    named = json_deep_copy(new_cfg);
+    if (!named || json_object_set_new(named, "name", json_string(name)) ||
+        json_object_set_new(named, "kind", json_string(c->name)) || http_client_new(&http)) {
+        fprintf(stderr, "idflow connect: out of memory\n");
+        goto out;
+    }
+    reg.http = http;
+    reg.connection = named;
+    reg.connection_name = name;
+    reg.url = url;
+    reg.triggers = triggers;
+    if (in->register_hook(&reg)) {
+        log_mask_secrets(reg.message);
+        fprintf(stderr, "idflow connect: %s\n", reg.message);
+        goto out;
+    }
+    {
+        char *s = json_dumps(reg.info, JSON_COMPACT);
+        printf("%s connection %s: event hook %s (new secret sealed in the connection)\n", c->name, name,
+               s ? s : "registered");
+        free(s);
+    }
+    saved = false; /* keep the new secret */
+    rc = CLI_OK;
+out:
+    if (saved && connections_save(st, key, c, name, old_cfg, who, NULL, &err))
+        fprintf(stderr, "idflow connect: could not restore the previous connection: %s\n", err.msg);
+    else if (saved)
+        fprintf(stderr, "idflow connect: the previous connection was restored; nothing changed\n");
+    sodium_memzero(secret, sizeof secret);
+    json_decref(reg.info);
+    http_client_free(http);
+    connections_wipe_free(named);
+    connections_wipe_free(new_cfg);
+    connections_wipe_free(old_cfg);
+    connections_wipe_free(conn);
+    json_decref(triggers);
+    return rc;
+}

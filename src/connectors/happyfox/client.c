@@ -1,0 +1,536 @@
+/* client.c — the HappyFox connector's HTTP layer: one `struct hfc` per action
+ * call (account URL, Basic credentials, budget slot, the ticket lock it
+ * holds), requests paced by the account budget (budget.c), and the mapping
+ * of every failure onto the step's conn_result — including HappyFox's 2xx
+ * answers whose body is {"error": ...}.
+ *
+ * Leaves to others: the HTTP mechanics (net/http_client.c: no redirects,
+ * timeouts, the response cap), the pacing rule and the lock table
+ * (budget.c), what each action asks (actions_*.c).
+ *
+ * Threads: worker threads, concurrently; a `struct hfc` belongs to one call
+ * on one thread. Nothing here is global.
+ *
+ * Invariants: h->auth and h->secrets[] are the only copies of the
+ * credentials this file makes, all wiped in hfc__close; messages are built
+ * from the method, the path and HappyFox's error text, never from request
+ * headers; hfc__close masks the secrets in the message and drops a detail or
+ * output that contains one (defence in depth). */
+#include <curl/curl.h>
+#include <ctype.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "connectors/happyfox/happyfox_internal.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "net/http.h"
+
+#define HFC_BODY_QUOTE 200 /* bytes of a non-JSON error body quoted in a message */
+
+static int64_t mono_ms(void)
+{
+    return time_mono_ns() / 1000000;
+}
+
+static void wipe_free(char *s)
+{
+    if (!s)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+/* ------------------------------------------------------------ the URL */
+
+bool hfc__conn_is_sandbox(const json_t *conn)
+{
+    const json_t *v = json_object_get(conn, "sandbox");
+    return json_is_true(v) || (json_is_string(v) && strcasecmp(json_string_value(v), "true") == 0);
+}
+
+int hfc__normalize_url(const char *url, bool sandbox, char *out, size_t n, struct idf_err *err)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL, *user = NULL;
+    int rc = 0;
+
+    if (!u)
+        return idf_err_set(err, IDF_ENOMEM, "out of memory");
+    if (!url || !*url || strlen(url) >= n || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
+        rc = idf_err_set(err, IDF_EINVAL, "url: not a URL (expected e.g. https://acme.happyfox.com)");
+        goto out;
+    }
+    curl_url_get(u, CURLUPART_PORT, &port, 0);
+    curl_url_get(u, CURLUPART_PATH, &path, 0);
+    curl_url_get(u, CURLUPART_QUERY, &query, 0);
+    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
+    curl_url_get(u, CURLUPART_USER, &user, 0);
+    for (char *p = host; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (strcasecmp(scheme, "https") != 0 && !(sandbox && strcasecmp(scheme, "http") == 0)) {
+        rc = idf_err_set(err, IDF_EINVAL,
+                         "url: %s:// is refused: HappyFox is reached over https only (its API handles a POST to "
+                         "http:// as a GET; plain http only for a connection marked \"sandbox\": true)",
+                         scheme);
+    } else if (user) {
+        rc = idf_err_set(err, IDF_EINVAL, "url: must not carry a user name or password");
+    } else if (query || frag) {
+        rc = idf_err_set(err, IDF_EINVAL, "url: must not have a query or fragment; give the account URL only");
+    } else if (path && strcmp(path, "/") != 0 && strcmp(path, "") != 0 && strcmp(path, HFC_API_PATH) != 0 &&
+               strcmp(path, HFC_API_PATH "/") != 0) {
+        rc = idf_err_set(err, IDF_EINVAL,
+                         "url: must be the account URL (e.g. https://acme.happyfox.com, or "
+                         "https://acme.happyfox.net for EU accounts), optionally ending in " HFC_API_PATH "/");
+    } else {
+        int w = snprintf(out, n, "%s://%s%s%s", strcasecmp(scheme, "https") == 0 ? "https" : "http", host,
+                         port ? ":" : "", port ? port : "");
+        if (w < 0 || (size_t)w >= n)
+            rc = idf_err_set(err, IDF_EINVAL, "url: too long");
+    }
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_free(frag);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static int64_t num_field(const json_t *conn, const char *key, double scale, int64_t dflt)
+{
+    const json_t *v = json_object_get(conn, key);
+    double d;
+
+    if (json_is_number(v))
+        d = json_number_value(v);
+    else if (json_is_string(v) && *json_string_value(v))
+        d = strtod(json_string_value(v), NULL);
+    else
+        return dflt;
+    if (!(d > 0)) /* also NaN */
+        return dflt;
+    if (d > 1e9) /* beyond every cap; keeps the conversion defined */
+        d = 1e9;
+    return (int64_t)(d * scale);
+}
+
+void hfc__limits_of(const json_t *conn, struct hfc_limits *out)
+{
+    int64_t g = num_field(conn, "get_per_minute", 1, HFC_DEFAULT_GET_LIMIT);
+    int64_t p = num_field(conn, "post_per_minute", 1, HFC_DEFAULT_POST_LIMIT);
+    int64_t w = num_field(conn, "rate_window_seconds", 1000, HFC_DEFAULT_WINDOW_MS);
+
+    out->get_limit = (int)(g < 1 ? 1 : g > HFC_LIMIT_MAX ? HFC_LIMIT_MAX : g);
+    out->post_limit = (int)(p < 1 ? 1 : p > HFC_LIMIT_MAX ? HFC_LIMIT_MAX : p);
+    out->window_ms = w < HFC_WINDOW_MIN_MS ? HFC_WINDOW_MIN_MS : w > HFC_WINDOW_MAX_MS ? HFC_WINDOW_MAX_MS : w;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static bool secret_ok(const char *s)
+{
+    if (!s || !*s || strlen(s) > HFC_MAX_SECRET)
+        return false;
+    for (; *s; s++) {
+        if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+            return false;
+    }
+    return true;
+}
+
+int hfc__open(struct hfc *h, struct conn_call *call, struct conn_result *res, const char *action)
+{
+    const json_t *conn = call->connection;
+    struct idf_err err = {0};
+    const char *url, *key, *code;
+    char *pair = NULL;
+    size_t b64len;
+    int rc = 0;
+
+    memset(h, 0, sizeof *h);
+    h->call = call;
+    h->res = res;
+    h->action = action;
+    h->acct = -1;
+    h->lock_slot = -1;
+    if (!json_is_object(conn))
+        return hfc__fail(h, IDF_EINVAL, false, 0,
+                         "%s: no HappyFox connection (define one with `idflow connect happyfox NAME`, and name it in "
+                         "the step's `connection:` when there are several)",
+                         action);
+    h->conn_name = call->connection_name ? call->connection_name : json_string_value(json_object_get(conn, "name"));
+    if (!h->conn_name)
+        h->conn_name = "happyfox";
+    h->sandbox = hfc__conn_is_sandbox(conn);
+    url = json_string_value(json_object_get(conn, "url"));
+    if (!url)
+        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: connection '%s' has no url", action, h->conn_name);
+    rc = hfc__normalize_url(url, h->sandbox, h->base, sizeof h->base, &err);
+    if (rc)
+        return hfc__fail(h, rc, false, 0, "%s: connection '%s': %s", action, h->conn_name, err.msg);
+    hfc__limits_of(conn, &h->limits);
+    key = json_string_value(json_object_get(conn, "api_key"));
+    code = json_string_value(json_object_get(conn, "auth_code"));
+    if (!key || !*key || !code || !*code)
+        return hfc__fail(h, IDF_EAUTH, false, 0, "%s: connection '%s' has no API key or auth code", action,
+                         h->conn_name);
+    if (!secret_ok(key) || !secret_ok(code) || strchr(key, ':'))
+        return hfc__fail(h, IDF_EAUTH, false, 0, "%s: connection '%s': the API key or auth code is malformed", action,
+                         h->conn_name);
+    h->secrets[0] = strdup(key);
+    h->secrets[1] = strdup(code);
+    if (asprintf(&pair, "%s:%s", key, code) < 0)
+        pair = NULL;
+    b64len = pair ? sodium_base64_encoded_len(strlen(pair), sodium_base64_VARIANT_ORIGINAL) : 0;
+    h->secrets[2] = pair ? malloc(b64len) : NULL;
+    if (!h->secrets[0] || !h->secrets[1] || !h->secrets[2]) {
+        rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", action);
+        goto out;
+    }
+    sodium_bin2base64(h->secrets[2], b64len, (const unsigned char *)pair, strlen(pair), sodium_base64_VARIANT_ORIGINAL);
+    if (asprintf(&h->auth, "Authorization: Basic %s", h->secrets[2]) < 0) {
+        h->auth = NULL;
+        rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", action);
+        goto out;
+    }
+    for (int i = 0; i < 3; i++)
+        log_add_secret(h->secrets[i]);
+    h->acct = hfc__account_slot(h->base);
+out:
+    wipe_free(pair);
+    return rc;
+}
+
+/* Replaces every occurrence of secret in s (in place, same length). */
+static void mask(char *s, const char *secret)
+{
+    size_t n = secret ? strlen(secret) : 0;
+    char *p;
+
+    if (n < 4)
+        return;
+    while ((p = strstr(s, secret)) != NULL)
+        memset(p, '*', n);
+}
+
+static bool json_has(const json_t *v, const char *secret)
+{
+    char *d;
+    bool hit;
+
+    if (!v || !secret || strlen(secret) < 4)
+        return false;
+    d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    hit = !d || strstr(d, secret) != NULL; /* unable to check: treat as tainted */
+    free(d);
+    return hit;
+}
+
+void hfc__close(struct hfc *h)
+{
+    if (h->locked_ticket) {
+        hfc__ticket_unlock(h->lock_slot, h->lock_gen);
+        h->locked_ticket = 0;
+    }
+    for (int i = 0; i < 3 && h->res; i++) {
+        if (!h->secrets[i])
+            continue;
+        mask(h->res->message, h->secrets[i]);
+        if (json_has(h->res->detail, h->secrets[i])) {
+            json_decref(h->res->detail);
+            h->res->detail = json_pack("{s:s}", "redacted", "the error detail contained a credential and was dropped");
+        }
+        if (json_has(h->res->output, h->secrets[i])) {
+            json_decref(h->res->output);
+            h->res->output = NULL;
+            hfc__fail(h, IDF_EDENIED, false, 0, "%s: the answer contained the connection's credential; it was dropped",
+                      h->action);
+        }
+    }
+    wipe_free(h->auth);
+    h->auth = NULL;
+    for (int i = 0; i < 3; i++) {
+        wipe_free(h->secrets[i]);
+        h->secrets[i] = NULL;
+    }
+}
+
+/* ------------------------------------------------------------ failures */
+
+int hfc__fail(struct hfc *h, int code, bool retryable, int64_t retry_after_ms, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(h->res->message, sizeof h->res->message, fmt, ap);
+    va_end(ap);
+    h->res->retryable = retryable;
+    h->res->retry_after_ms = retry_after_ms;
+    return code;
+}
+
+static void set_detail(struct hfc *h, json_t *d)
+{
+    json_decref(h->res->detail);
+    h->res->detail = d;
+}
+
+int hfc__lock_ticket(struct hfc *h, int64_t number)
+{
+    unsigned gen = 0;
+    int slot;
+
+    if (h->locked_ticket == number)
+        return 0;
+    if (h->locked_ticket) { /* one ticket per call: release the previous one */
+        hfc__ticket_unlock(h->lock_slot, h->lock_gen);
+        h->locked_ticket = 0;
+    }
+    slot = hfc__ticket_try_lock(h->acct, number, mono_ms(), &gen);
+    if (slot < 0) {
+        set_detail(h, json_pack("{s:b, s:b, s:I, s:I}", "ticket_busy", 1, "sent", 0, "ticket", (json_int_t)number,
+                                "retry_after_ms", (json_int_t)HFC_TICKET_BUSY_RETRY_MS));
+        return hfc__fail(h, IDF_EBUSY, true, HFC_TICKET_BUSY_RETRY_MS,
+                         "%s: ticket %lld is busy with another call from this process (HappyFox refuses concurrent "
+                         "calls on one ticket); retry in %d ms",
+                         h->action, (long long)number, HFC_TICKET_BUSY_RETRY_MS);
+    }
+    h->locked_ticket = number;
+    h->lock_slot = slot;
+    h->lock_gen = gen;
+    return 0;
+}
+
+static int code_for(long status)
+{
+    switch (status) {
+    case 400: return IDF_EINVAL;
+    case 401: return IDF_EAUTH;
+    case 403: return IDF_EDENIED;
+    case 404: return IDF_ENOTFOUND;
+    case 409:
+    case 429: return IDF_EBUSY;
+    default: return IDF_EREMOTE;
+    }
+}
+
+/* HappyFox's error text of an answer into out: the "error" string, else the
+ * "errors" object, else the start of a non-JSON body. */
+static void error_text(const json_t *j, const struct buf *body, char *out, size_t n)
+{
+    const char *e = json_string_value(json_object_get(j, "error"));
+    json_t *errs = json_object_get(j, "errors");
+
+    if (e) {
+        snprintf(out, n, "%s", e);
+    } else if (errs) {
+        char *d = json_dumps(errs, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(out, n, "%s", d ? d : "(errors)");
+        free(d);
+    } else if (json_object_get(j, "error")) {
+        char *d = json_dumps(json_object_get(j, "error"), JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(out, n, "%s", d ? d : "(error)");
+        free(d);
+    } else if (body->len) {
+        size_t k = 0;
+        for (size_t i = 0; i < body->len && k + 1 < n && i < HFC_BODY_QUOTE; i++)
+            out[k++] = isprint((unsigned char)body->data[i]) ? body->data[i] : ' ';
+        out[k] = '\0';
+    } else {
+        snprintf(out, n, "(empty answer)");
+    }
+}
+
+/* A 2xx error whose text says it is worth trying again. */
+static bool transient_text(const char *t)
+{
+    static const char *const words[] = {"try again",   "temporar",    "timeout", "timed out",
+                                        "unavailable", "in progress", "busy",    NULL};
+    for (int i = 0; words[i]; i++) {
+        if (strcasestr(t, words[i]))
+            return true;
+    }
+    return false;
+}
+
+static int64_t retry_after_header(const json_t *headers)
+{
+    const char *v = json_string_value(json_object_get(headers, "retry-after"));
+    char *end = NULL;
+    long long s;
+
+    if (!v)
+        return -1;
+    s = strtoll(v, &end, 10);
+    if (end == v || s < 0)
+        return -1;
+    return s > HFC_MAX_WAIT_MS / 1000 ? HFC_MAX_WAIT_MS : s * 1000;
+}
+
+/* Maps an answer that is not a success onto h->res. */
+static int fail_answer(struct hfc *h, const char *what, bool is_get, const struct http_response *hr, const json_t *j)
+{
+    char text[600];
+    json_t *d = json_pack("{s:i, s:s}", "http_status", (int)hr->status, "request", what);
+    bool retry = false;
+    int64_t after = 0;
+    int code = code_for(hr->status);
+    const char *hint = "";
+
+    error_text(j, &hr->body, text, sizeof text);
+    if (json_is_string(json_object_get(j, "error")))
+        json_object_set(d, "error", json_object_get(j, "error"));
+    if (json_object_get(j, "errors"))
+        json_object_set(d, "errors", json_object_get(j, "errors"));
+    if (hr->status >= 200 && hr->status < 300) {
+        /* HappyFox's quirk: a success status carrying an error */
+        retry = transient_text(text);
+        code = IDF_EREMOTE;
+        json_object_set_new(d, "error_in_2xx", json_true());
+        if (!is_get)
+            json_object_set_new(d, "outcome_unknown", json_true());
+        hint = " (an error inside a success answer)";
+    } else if (hr->status >= 300 && hr->status < 400) {
+        const char *loc = json_string_value(json_object_get(hr->headers, "location"));
+        code = IDF_EINVAL;
+        if (loc)
+            json_object_set_new(d, "location", json_string(loc));
+        snprintf(text, sizeof text, "redirected%s%s: check the account URL (EU accounts are on .happyfox.net)",
+                 loc ? " to " : "", loc ? loc : "");
+    } else if (hr->status == 429) {
+        after = retry_after_header(hr->headers);
+        if (after < 0)
+            after = HFC_LOCKOUT_MS;
+        hfc__budget_lockout(h->acct, mono_ms() + after);
+        retry = true;
+        json_object_set_new(d, "retry_after_ms", json_integer(after));
+        hint = " (the account is locked out; every call waits until it ends)";
+    } else if (hr->status == 409) {
+        retry = true;
+        after = HFC_REMOTE_BUSY_RETRY_MS;
+        json_object_set_new(d, "retry_after_ms", json_integer(after));
+    } else if (hr->status == 401) {
+        hint = " (check the connection's API key and auth code)";
+    } else if (hr->status == 408 || hr->status >= 500) {
+        retry = true;
+    }
+    set_detail(h, d);
+    return hfc__fail(h, code, retry, after, "%s: %s: HTTP %ld: %s%s", h->action, what, hr->status, text, hint);
+}
+
+/* Counts one call against the budget, or writes the paced failure. */
+static int pace(struct hfc *h, bool is_get, const char *what)
+{
+    int64_t wait = hfc__budget_acquire(h->acct, is_get, &h->limits, mono_ms());
+
+    if (wait <= 0)
+        return 0;
+    set_detail(h, json_pack("{s:b, s:b, s:s, s:I}", "rate_limited", 1, "sent", 0, "budget", is_get ? "GET" : "POST",
+                            "retry_after_ms", (json_int_t)wait));
+    return hfc__fail(h, IDF_EBUSY, true, wait,
+                     "%s: %s: paced by the account's %s budget (%d a window of %lld ms, connection '%s'); next call "
+                     "in %lld ms",
+                     h->action, what, is_get ? "GET" : "POST", is_get ? h->limits.get_limit : h->limits.post_limit,
+                     (long long)h->limits.window_ms, h->conn_name, (long long)wait);
+}
+
+int hfc__reserve_post(struct hfc *h)
+{
+    int rc;
+
+    if (h->post_reserved)
+        return 0;
+    if ((rc = pace(h, false, "POST")) == 0)
+        h->post_reserved = true;
+    return rc;
+}
+
+int hfc__request(struct hfc *h, const char *method, const char *path, const char *query, const json_t *body,
+                 json_t **json_out)
+{
+    const char *headers[4];
+    struct http_request rq;
+    struct http_response hr;
+    struct idf_err err = {0};
+    char what[300], *url = NULL, *text = NULL;
+    bool is_get = strcmp(method, "GET") == 0;
+    json_t *j = NULL;
+    int64_t tmo;
+    int rc;
+
+    *json_out = NULL;
+    memset(&hr, 0, sizeof hr);
+    snprintf(what, sizeof what, "%s %.*s", method, (int)strcspn(path, "?"), path);
+    if (strlen(path) + (query ? strlen(query) : 0) > HFC_MAX_PATH || strpbrk(path, "\r\n \t") ||
+        (query && strpbrk(query, "\r\n \t")))
+        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: invalid request path", h->action, what);
+    if (!is_get && h->post_reserved)
+        h->post_reserved = false; /* counted already */
+    else if ((rc = pace(h, is_get, what)) != 0)
+        return rc;
+    if (asprintf(&url, "%s%s%s%s%s", h->base, HFC_API_PATH, path, query && *query ? "?" : "", query ? query : "") < 0) {
+        url = NULL;
+        rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->action);
+        goto out;
+    }
+    if (body && !(text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY))) {
+        rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->action);
+        goto out;
+    }
+    headers[0] = "Accept: application/json";
+    headers[1] = text ? "Content-Type: application/json" : h->auth;
+    headers[2] = text ? h->auth : NULL;
+    headers[3] = NULL;
+    tmo = h->call->timeout_ms > 0 && h->call->timeout_ms < HFC_TIMEOUT_MS ? h->call->timeout_ms : HFC_TIMEOUT_MS;
+    memset(&rq, 0, sizeof rq);
+    rq.method = method;
+    rq.url = url;
+    rq.headers = headers;
+    rq.body = text;
+    rq.body_len = text ? strlen(text) : 0;
+    rq.timeout_ms = tmo;
+    rq.connect_timeout_ms = HFC_CONNECT_TIMEOUT_MS;
+    rq.max_response = HFC_MAX_RESPONSE;
+    rq.https_only = !h->sandbox;
+    http_client_set_user_agent(h->call->http, HFC_USER_AGENT);
+    rc = http_client_do(h->call->http, &rq, &hr, &err);
+    if (rc) {
+        bool retry = rc == IDF_EIO || rc == IDF_ETIMEOUT || rc == IDF_ENOMEM;
+        set_detail(h, json_pack("{s:b, s:s, s:b}", "network_error", 1, "request", what, "outcome_unknown", !is_get));
+        rc = hfc__fail(h, rc, retry, 0, "%s: %s: %s", h->action, what, err.msg);
+        goto out;
+    }
+    if (hr.body.len > 0)
+        j = json_loadb(hr.body.data, hr.body.len, JSON_DECODE_ANY, NULL);
+    if (hr.status < 200 || hr.status >= 300 ||
+        (json_is_object(j) && json_object_get(j, "error") && !json_is_null(json_object_get(j, "error")))) {
+        rc = fail_answer(h, what, is_get, &hr, j);
+        goto out;
+    }
+    if (hr.body.len > 0 && !j) {
+        set_detail(h, json_pack("{s:i, s:s}", "http_status", (int)hr.status, "request", what));
+        rc = hfc__fail(h, IDF_EREMOTE, false, 0,
+                       "%s: %s: HTTP %ld with an answer that is not JSON (is the url the HappyFox account?)", h->action,
+                       what, hr.status);
+        goto out;
+    }
+    *json_out = j ? j : json_null();
+    j = NULL;
+    rc = 0;
+out:
+    json_decref(j);
+    http_response_free(&hr);
+    free(url);
+    free(text);
+    return rc;
+}

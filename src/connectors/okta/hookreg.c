@@ -1,0 +1,138 @@
+/* hookreg.c — registering idflow's endpoint as an Okta event hook
+ * (conn_register_fn, for `idflow connect okta NAME --register-hook URL`).
+ *
+ * Through the eventHooks API (API-NOTES §g): the hook whose channel uri is
+ * URL is updated (PUT, the whole object), else one is created (POST); it is
+ * subscribed to exactly the event types the enabled workflows' triggers need
+ * (events.c), authenticates with `Authorization: <hook_secret>`, is activated
+ * when it was inactive, and is verified (Okta then GETs URL, which idflow
+ * serve answers). Okta never returns the secret; no message quotes it.
+ *
+ * Threads: the CLI's only. */
+#include <stdio.h>
+#include <string.h>
+
+#include "connectors/okta/events.h"
+#include "connectors/okta/okta_internal.h"
+
+#define OKTAC_HOOK_NAME_MAX 100
+
+static void copy_failure(struct conn_hook_reg *r, const struct conn_result *res)
+{
+    snprintf(r->message, sizeof r->message, "%.500s", res->message[0] ? res->message : "registering the hook failed");
+}
+
+/* The id of the hook already pointing at url, or NULL (borrowed from list). */
+static const char *find_hook(const json_t *list, const char *url, bool *active)
+{
+    size_t i;
+    const json_t *h;
+    json_array_foreach(list, i, h)
+    {
+        const char *u = json_string_value(
+            json_object_get(json_object_get(json_object_get(h, "channel"), "config"), "uri"));
+        if (u && strcmp(u, url) == 0) {
+            const char *st = json_string_value(json_object_get(h, "status"));
+            *active = st && strcmp(st, "ACTIVE") == 0;
+            return json_string_value(json_object_get(h, "id"));
+        }
+    }
+    return NULL;
+}
+
+int oktac__register_hook(struct conn_hook_reg *r)
+{
+    struct conn_call call;
+    struct conn_result res;
+    struct oktac o;
+    struct oktac_resp lr, wr, vr;
+    json_t *types = NULL, *body = NULL;
+    const char *secret = json_string_value(json_object_get(r->connection, "hook_secret"));
+    const char *id = NULL;
+    char path[300], name[OKTAC_HOOK_NAME_MAX];
+    bool active = false, created = false;
+    size_t i;
+    const json_t *t;
+    int rc;
+
+    memset(&call, 0, sizeof call);
+    memset(&res, 0, sizeof res);
+    memset(&lr, 0, sizeof lr);
+    memset(&wr, 0, sizeof wr);
+    memset(&vr, 0, sizeof vr);
+    r->info = NULL;
+    call.http = r->http;
+    call.connection = r->connection;
+    call.connection_name = r->connection_name;
+    call.step_id = "register_hook";
+    call.attempt = 1;
+    call.item = -1;
+    rc = oktac__open(&o, &call, &res, "okta event hook registration");
+    if (rc)
+        goto out;
+    if (!secret || !*secret) {
+        rc = oktac__fail(&o, IDF_EINVAL, false, 0, "the connection has no hook_secret");
+        goto out;
+    }
+    types = json_array();
+    json_array_foreach(r->triggers, i, t)
+    {
+        const char *tn = json_string_value(json_object_get(t, "name"));
+        if (tn)
+            (void)oktac__event_types_for(tn, json_object_get(t, "params"), types);
+    }
+    if (json_array_size(types) == 0) {
+        rc = oktac__fail(&o, IDF_EINVAL, false, 0,
+                         "no enabled workflow listens to an okta trigger of connection '%s': there is nothing to "
+                         "subscribe (load the workflows with idflow serve first)", r->connection_name);
+        goto out;
+    }
+    snprintf(name, sizeof name, "idflow %.80s", r->connection_name);
+    body = json_pack("{s:s,s:{s:s,s:O},s:{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s}}}}", "name", name, "events", "type",
+                     "EVENT_TYPE", "items", types, "channel", "type", "HTTP", "version", "1.0.0", "config", "uri",
+                     r->url, "authScheme", "type", "HEADER", "key", OKTAC_HOOK_HEADER, "value", secret);
+    if (!body) {
+        rc = oktac__fail(&o, IDF_ENOMEM, false, 0, "out of memory");
+        goto out;
+    }
+    rc = oktac__call(&o, "GET", "/api/v1/eventHooks", NULL, &lr, "list event hooks");
+    if (rc)
+        goto out;
+    id = find_hook(lr.json, r->url, &active);
+    if (id) {
+        snprintf(path, sizeof path, "/api/v1/eventHooks/%.200s", id);
+        rc = oktac__call(&o, "PUT", path, body, &wr, "update the event hook");
+    } else {
+        created = true;
+        rc = oktac__call(&o, "POST", "/api/v1/eventHooks", body, &wr, "create the event hook");
+        id = json_string_value(json_object_get(wr.json, "id"));
+        active = true;
+    }
+    if (rc)
+        goto out;
+    if (!id) {
+        rc = oktac__fail(&o, IDF_EREMOTE, false, 0, "Okta answered without an event hook id");
+        goto out;
+    }
+    snprintf(path, sizeof path, "/api/v1/eventHooks/%.200s/lifecycle/activate", id);
+    if (!active && (rc = oktac__call(&o, "POST", path, NULL, &vr, "activate the event hook")) != 0)
+        goto out;
+    oktac__resp_free(&vr);
+    snprintf(path, sizeof path, "/api/v1/eventHooks/%.200s/lifecycle/verify", id);
+    rc = oktac__call(&o, "POST", path, NULL, &vr,
+                     "verify the event hook (Okta must reach the URL, where idflow serve must answer)");
+    if (rc)
+        goto out;
+    r->info = json_pack("{s:s,s:b,s:O,s:s?}", "id", id, "created", created, "events", types, "verificationStatus",
+                        json_string_value(json_object_get(vr.json, "verificationStatus")));
+out:
+    oktac__resp_free(&lr);
+    oktac__resp_free(&wr);
+    oktac__resp_free(&vr);
+    rc = oktac__close(&o, rc);
+    if (rc)
+        copy_failure(r, &res);
+    json_decref(types);
+    json_decref(body);
+    return rc;
+}

@@ -1,0 +1,227 @@
+/* webhook.c — the generic `webhook` connector: any system that can POST
+ * JSON starts workflows through /hooks/webhook/<connection>.
+ *
+ * A webhook connection holds the shared `secret` (sealed) and how requests
+ * prove they know it (`auth`):
+ *   - "bearer" (default): `Authorization: Bearer <secret>`;
+ *   - "hmac": `X-Idflow-Timestamp: <unix seconds>` and
+ *     `X-Idflow-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`;
+ *     a timestamp further than `replay_window` seconds (default 300) from now
+ *     is refused, and inside the window the same (timestamp, body) is one
+ *     event (its id is derived from the signature), so a replay starts
+ *     nothing new.
+ * A sender may name its event with `X-Idflow-Event-Id` (at most
+ * WEBHOOK_MAX_ID bytes): the deduplication key (without one, a bearer
+ * request is always a new event). The event is
+ * {id, type: "webhook", time, data: <the JSON body>}.
+ *
+ * Threads: the hook runs on the HTTP server's threads; no state. Secrets
+ * are compared in constant time (sodium_memcmp over fixed-size digests) and
+ * never quoted in answers. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "connectors/connector.h"
+#include "core/timeutil.h"
+#include "net/http.h"
+
+#define WEBHOOK_MAX_ID 200             /* bytes of a sender-chosen event id */
+#define WEBHOOK_DEFAULT_WINDOW 300     /* seconds a signed timestamp stays valid */
+#define WEBHOOK_MAX_WINDOW 86400
+#define WEBHOOK_SIG_PREFIX "sha256="
+
+static const char *str_of(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* ---------------------------------------------------------- connection */
+
+static const struct conn_field webhook_fields[] = {
+    {"secret", true, true, "the shared secret senders prove they know"},
+    {"auth", false, false, "bearer (default: Authorization: Bearer <secret>) or hmac (signed body + timestamp)"},
+    {"replay_window", false, false, "hmac: seconds a signature's timestamp stays valid (default 300)"},
+    {NULL, false, false, NULL},
+};
+
+static int webhook_validate(json_t *config, struct idf_err *err)
+{
+    const char *auth = str_of(config, "auth");
+    const json_t *w = json_object_get(config, "replay_window");
+
+    if (auth && strcasecmp(auth, "bearer") != 0 && strcasecmp(auth, "hmac") != 0)
+        return idf_err_set(err, IDF_EINVAL, "auth must be bearer or hmac");
+    if (w && !json_is_null(w) &&
+        (!json_is_integer(w) || json_integer_value(w) < 1 || json_integer_value(w) > WEBHOOK_MAX_WINDOW))
+        return idf_err_set(err, IDF_EINVAL, "replay_window must be an integer from 1 to %d seconds",
+                           WEBHOOK_MAX_WINDOW);
+    return 0;
+}
+
+static const struct conn_connection_kind webhook_connection = {
+    .fields = webhook_fields,
+    .validate = webhook_validate,
+    .check = NULL,
+};
+
+/* ------------------------------------------------------------- trigger */
+
+static bool match_webhook(const json_t *params, const json_t *event)
+{
+    const char *want = str_of(params, "connection");
+    const char *got = str_of(event, "connection");
+    return !want || (got && strcmp(want, got) == 0);
+}
+
+static const struct conn_param p_webhook[] = {
+    {"connection", CONN_P_STRING, false, "only requests to /hooks/webhook/<this connection> (default: any)"},
+    {NULL, 0, false, NULL},
+};
+
+static const struct conn_trigger webhook_triggers[] = {
+    {"webhook",
+     "An authenticated POST to /hooks/webhook/<connection> (bearer secret or HMAC-SHA256 signature with a replay "
+     "window); the JSON body is .event.data.",
+     p_webhook, match_webhook},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* ---------------------------------------------------------------- hook */
+
+static void refuse(struct conn_hook_out *out, int status, const char *msg)
+{
+    out->status = status;
+    snprintf(out->message, sizeof out->message, "%s", msg);
+    out->body = json_pack("{s:s}", "error", msg);
+}
+
+static bool bearer_ok(const char *secret, const char *header)
+{
+    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
+    bool ok;
+    if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+        return false;
+    crypto_generichash(a, sizeof a, (const unsigned char *)secret, strlen(secret), NULL, 0);
+    crypto_generichash(b, sizeof b, (const unsigned char *)header + 7, strlen(header + 7), NULL, 0);
+    ok = sodium_memcmp(a, b, sizeof a) == 0;
+    sodium_memzero(a, sizeof a);
+    return ok;
+}
+
+/* Checks an HMAC signature; on success mac_hex (65 bytes) holds it, for the event id. */
+static const char *hmac_check(const json_t *conn, const struct http_req *req, char mac_hex[65])
+{
+    const char *secret = str_of(conn, "secret");
+    const char *ts = http_req_header(req, "X-Idflow-Timestamp");
+    const char *sig = http_req_header(req, "X-Idflow-Signature");
+    const json_t *w = json_object_get(conn, "replay_window");
+    int64_t window = json_is_integer(w) ? json_integer_value(w) : WEBHOOK_DEFAULT_WINDOW;
+    unsigned char want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    size_t got_len = 0;
+    char *end;
+    long long t;
+    bool ok;
+
+    if (!ts || !sig)
+        return "missing X-Idflow-Timestamp or X-Idflow-Signature";
+    t = strtoll(ts, &end, 10);
+    if (end == ts || *end || t <= 0)
+        return "X-Idflow-Timestamp must be unix seconds";
+    if (llabs(time_now_ms() / 1000 - t) > window)
+        return "the signature's timestamp is outside the replay window";
+    if (strncmp(sig, WEBHOOK_SIG_PREFIX, strlen(WEBHOOK_SIG_PREFIX)) != 0 ||
+        sodium_hex2bin(got, sizeof got, sig + strlen(WEBHOOK_SIG_PREFIX), strlen(sig + strlen(WEBHOOK_SIG_PREFIX)),
+                       NULL, &got_len, NULL) != 0 ||
+        got_len != sizeof got)
+        return "missing or wrong signature";
+    /* a secret of any length: HMAC keys longer than a block are hashed by the algorithm itself */
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, strlen(ts));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)req->body, req->body_len);
+    crypto_auth_hmacsha256_final(&st, want);
+    ok = sodium_memcmp(want, got, sizeof want) == 0;
+    sodium_memzero(&st, sizeof st);
+    if (!ok)
+        return "missing or wrong signature";
+    sodium_bin2hex(mac_hex, 65, want, sizeof want);
+    return NULL;
+}
+
+static int webhook_hook(const json_t *conn, const struct http_req *req, struct conn_hook_out *out)
+{
+    const char *secret = str_of(conn, "secret");
+    const char *auth = str_of(conn, "auth");
+    const char *id = http_req_header(req, "X-Idflow-Event-Id");
+    bool hmac = auth && strcasecmp(auth, "hmac") == 0;
+    char mac[65] = "", ts[40], msg[300];
+    json_error_t jerr;
+    json_t *body, *ev;
+
+    if (strcmp(req->method, "POST") != 0) {
+        refuse(out, 405, "use POST");
+        return 0;
+    }
+    if (!secret || !*secret) {
+        refuse(out, 401, "this connection has no secret");
+        return 0;
+    }
+    if (hmac) {
+        const char *why = hmac_check(conn, req, mac);
+        if (why) {
+            refuse(out, 401, why);
+            return 0;
+        }
+    } else if (!bearer_ok(secret, http_req_header(req, "Authorization"))) {
+        refuse(out, 401, "missing or wrong secret in the Authorization header (Bearer)");
+        return 0;
+    }
+    if (id && (!*id || strlen(id) > WEBHOOK_MAX_ID)) {
+        refuse(out, 400, "X-Idflow-Event-Id must be 1 to 200 bytes");
+        return 0;
+    }
+    body = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &jerr);
+    if (!body) {
+        snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        refuse(out, 400, msg);
+        return 0;
+    }
+    time_format_iso(time_now_ms(), ts, sizeof ts);
+    if (!id && hmac) {
+        id = mac; /* the same signed (timestamp, body) is the same event */
+    } else if (!id) {
+        unsigned char r[16];
+        randombytes_buf(r, sizeof r); /* an unnamed bearer request is always a new event */
+        sodium_bin2hex(mac, sizeof mac, r, sizeof r);
+        id = mac;
+    }
+    ev = json_pack("{s:s,s:s,s:s,s:o}", "id", id, "type", "webhook", "time", ts, "data", body);
+    out->events = ev ? json_pack("[o]", ev) : NULL;
+    if (!out->events)
+        return IDF_ENOMEM;
+    out->status = 200;
+    out->body = json_pack("{s:b}", "accepted", 1);
+    return 0;
+}
+
+static const struct conn_ingress webhook_ingress = {
+    .hook = webhook_hook,
+    .hook_secret_field = "secret",
+};
+
+static const struct conn_action webhook_actions[] = {
+    {NULL, NULL, NULL, 0, NULL, false, NULL, false},
+};
+
+const struct connector connector_webhook = {
+    .name = "webhook",
+    .connection = &webhook_connection,
+    .actions = webhook_actions,
+    .triggers = webhook_triggers,
+    .thread_slot_free = NULL,
+    .ingress = &webhook_ingress,
+};

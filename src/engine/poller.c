@@ -1,0 +1,331 @@
+/* poller.c — the pull ingress: one thread that polls every connection whose
+ * connector can be polled (connectors/connector.h, conn_ingress.poll) and
+ * whose `mode` is "poll" or "both", and submits what it finds.
+ *
+ * For each connection: read its checkpoint (store cursor
+ * "poll:<connector>:<connection>"), call the connector's poll, submit every
+ * event through engine_submit (durable and deduplicated on (source,
+ * source_id), so an event also pushed by a hook starts its workflows once),
+ * and only then store the new checkpoint. A crash between the two re-reads
+ * the page after the restart; the duplicates are absorbed by the dedup. A
+ * failed poll or submission keeps the old checkpoint and backs off
+ * exponentially (with jitter), never less than a rate-limit reset the
+ * connector reports (a 429's X-Rate-Limit-Reset).
+ *
+ * The engine knows no connector by name here: everything goes through the
+ * registry's descriptors. The set of connections is re-read every
+ * POLLER_RESCAN_MS, so connections added or switched to polling while the
+ * server runs are picked up.
+ *
+ * Threads: one poller thread owns its store connection, http client,
+ * connection cache and per-connector slots; engine__pollers_stop (the
+ * engine's owner thread) signals and joins it. `stopping` is guarded by
+ * `lock`. With several nodes on one database every node polls; the dedup
+ * keeps that correct, at the price of repeated requests. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "connections/connections.h"
+#include "connectors/connector.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/engine_internal.h"
+#include "net/http.h"
+#include "store/store.h"
+
+#define POLLER_MAX_CONNECTIONS 64   /* connections polled at once */
+#define POLLER_RESCAN_MS 5000       /* how often the connection list is re-read */
+#define POLLER_BACKOFF_BASE_MS 1000 /* first retry after a failure */
+#define POLLER_BACKOFF_MAX_MS 300000
+#define POLLER_CURSOR_MAX 300       /* bytes of a cursor name */
+
+struct poll_entry {
+    char name[CONNECTIONS_NAME_MAX + 1];
+    const struct connector *c;
+    int64_t next_at;  /* when to poll next (ms since the epoch) */
+    int attempt;      /* consecutive failures */
+    bool seen;        /* still listed at the last rescan */
+};
+
+struct pollers {
+    struct engine *e;          /* borrowed */
+    char *db_url;
+    const struct seal_key *key;/* borrowed */
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stopping;             /* guarded by lock */
+    /* thread-owned */
+    struct poll_entry entries[POLLER_MAX_CONNECTIONS];
+    int n;
+    void *slots[ENGINE_MAX_CONNECTORS];
+};
+
+static bool stopping(struct pollers *p)
+{
+    bool s;
+    pthread_mutex_lock(&p->lock);
+    s = p->stopping;
+    pthread_mutex_unlock(&p->lock);
+    return s;
+}
+
+/* Re-reads the connections to poll: adds new ones (due now), drops gone ones. */
+static void rescan(struct pollers *p, struct store *st)
+{
+    json_t *list = NULL, *row;
+    size_t i;
+
+    if (store_connection_list(st, &list)) {
+        log_warn("poller: cannot list connections");
+        return;
+    }
+    for (int k = 0; k < p->n; k++)
+        p->entries[k].seen = false;
+    json_array_foreach(list, i, row)
+    {
+        const char *name = json_string_value(json_object_get(row, "name"));
+        const char *kind = json_string_value(json_object_get(row, "kind"));
+        const struct connector *c = NULL;
+        enum conn_ingress_mode mode = conn_ingress_mode(json_object_get(row, "config"));
+        int k;
+
+        if (!name || !kind || strlen(name) > CONNECTIONS_NAME_MAX || !(mode & CONN_MODE_POLL))
+            continue;
+        for (int j = 0; connector_table[j]; j++)
+            if (!strcmp(connector_table[j]->name, kind))
+                c = connector_table[j];
+        if (!c || !c->ingress || !c->ingress->poll)
+            continue;
+        for (k = 0; k < p->n; k++)
+            if (p->entries[k].c == c && !strcmp(p->entries[k].name, name))
+                break;
+        if (k == p->n) {
+            if (p->n == POLLER_MAX_CONNECTIONS) {
+                log_warn("poller: more than %d connections to poll; %s is not polled", POLLER_MAX_CONNECTIONS, name);
+                continue;
+            }
+            memset(&p->entries[k], 0, sizeof p->entries[k]);
+            snprintf(p->entries[k].name, sizeof p->entries[k].name, "%s", name);
+            p->entries[k].c = c;
+            p->entries[k].next_at = 0;
+            p->n++;
+            log_info("poller: polling %s connection %s", c->name, name);
+        }
+        p->entries[k].seen = true;
+    }
+    for (int k = 0; k < p->n;) {
+        if (!p->entries[k].seen) {
+            log_info("poller: no longer polling %s", p->entries[k].name);
+            p->entries[k] = p->entries[--p->n];
+        } else {
+            k++;
+        }
+    }
+    json_decref(list);
+}
+
+/* Submits every event of one poll; 0 when all were acknowledged. */
+static int submit_events(struct pollers *p, struct poll_entry *pe, const json_t *events, size_t *n_new,
+                         struct idf_err *err)
+{
+    size_t i;
+    const json_t *item;
+
+    json_array_foreach(events, i, item)
+    {
+        struct engine_event ev;
+        struct engine_ack ack;
+        const char *id = json_string_value(json_object_get(item, "id"));
+        const char *type = json_string_value(json_object_get(item, "type"));
+        int rc;
+
+        if (!id || !type)
+            continue;
+        memset(&ev, 0, sizeof ev);
+        ev.source = pe->c->name;
+        ev.source_id = id;
+        ev.type = type;
+        ev.connection = pe->name;
+        ev.fields = item;
+        rc = engine_submit(p->e, &ev, &ack, err);
+        if (rc)
+            return rc;
+        if (!ack.duplicate)
+            (*n_new)++;
+    }
+    return 0;
+}
+
+static void fail_later(struct poll_entry *pe, int64_t now, int64_t at_least_ms, const char *what)
+{
+    int64_t wait;
+    pe->attempt++;
+    wait = time_backoff_ms(pe->attempt, POLLER_BACKOFF_BASE_MS, POLLER_BACKOFF_MAX_MS);
+    if (wait < at_least_ms)
+        wait = at_least_ms;
+    pe->next_at = now + wait;
+    log_warn("poller: %s: %s; next attempt in %lld ms", pe->name, what, (long long)wait);
+}
+
+/* Polls one connection once. */
+static void poll_one(struct pollers *p, struct store *st, struct http_client *http, struct connections_cache *cc,
+                     struct poll_entry *pe)
+{
+    struct conn_poll cp;
+    struct idf_err err;
+    const json_t *conn = NULL;
+    char cname[POLLER_CURSOR_MAX], *cursor = NULL;
+    int64_t now = time_now_ms();
+    int idx = registry_connector_index(pe->c);
+    size_t n_new = 0;
+    int rc;
+
+    memset(&cp, 0, sizeof cp);
+    idf_err_clear(&err);
+    snprintf(cname, sizeof cname, "poll:%s:%s", pe->c->name, pe->name);
+    if (connections_resolve(cc, st, pe->c->name, pe->name, &conn, &err)) {
+        fail_later(pe, now, 0, err.msg);
+        return;
+    }
+    rc = store_cursor_get(st, cname, &cursor);
+    if (rc && rc != IDF_ENOTFOUND) {
+        fail_later(pe, now, 0, "cannot read the checkpoint");
+        return;
+    }
+    cp.http = http;
+    cp.connection = conn;
+    cp.connection_name = pe->name;
+    cp.cursor = cursor;
+    cp.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &p->slots[idx] : NULL;
+    rc = pe->c->ingress->poll(&cp);
+    if (rc) {
+        fail_later(pe, time_now_ms(), cp.retryable ? cp.retry_after_ms : POLLER_BACKOFF_MAX_MS, cp.message);
+        goto out;
+    }
+    if (cp.events && submit_events(p, pe, cp.events, &n_new, &err)) {
+        fail_later(pe, time_now_ms(), 0, err.msg);
+        goto out;
+    }
+    /* every event is acknowledged: only now does the checkpoint move */
+    if (cp.cursor_out && (!cursor || strcmp(cursor, cp.cursor_out) != 0) &&
+        store_cursor_set(st, cname, cp.cursor_out)) {
+        fail_later(pe, time_now_ms(), 0, "cannot store the checkpoint");
+        goto out;
+    }
+    if (n_new)
+        log_info("poller: %s: %zu new event(s)", pe->name, n_new);
+    pe->attempt = 0;
+    pe->next_at = time_now_ms() + (cp.next_poll_ms > 0 ? cp.next_poll_ms
+                                   : pe->c->ingress->poll_interval_ms > 0 ? pe->c->ingress->poll_interval_ms
+                                                                          : CONN_POLL_DEFAULT_MS);
+out:
+    json_decref(cp.events);
+    free(cp.cursor_out);
+    free(cursor);
+}
+
+static void wait_until(struct pollers *p, int64_t at)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)(at / 1000);
+    ts.tv_nsec = (long)(at % 1000) * 1000000L;
+    pthread_mutex_lock(&p->lock);
+    while (!p->stopping) {
+        if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void *poller_main(void *arg)
+{
+    struct pollers *p = arg;
+    struct store *st = NULL;
+    struct http_client *http = NULL;
+    struct connections_cache *cc = NULL;
+    struct idf_err err;
+    int64_t next_scan = 0;
+
+    if (store_open(p->db_url, &st, &err) || http_client_new(&http) ||
+        connections_cache_new(p->key, CONNECTIONS_RECHECK_MS, &cc)) {
+        log_error("poller: cannot start (store, http client or connection cache)");
+        goto out;
+    }
+    while (!stopping(p)) {
+        int64_t now = time_now_ms(), next;
+        if (now >= next_scan) {
+            rescan(p, st);
+            next_scan = now + POLLER_RESCAN_MS;
+        }
+        for (int k = 0; k < p->n && !stopping(p); k++) {
+            if (p->entries[k].next_at <= time_now_ms())
+                poll_one(p, st, http, cc, &p->entries[k]);
+        }
+        next = next_scan;
+        for (int k = 0; k < p->n; k++)
+            if (p->entries[k].next_at < next)
+                next = p->entries[k].next_at;
+        if (next > time_now_ms())
+            wait_until(p, next);
+    }
+out:
+    for (int i = 0; connector_table[i] && i < ENGINE_MAX_CONNECTORS; i++) {
+        if (p->slots[i] && connector_table[i]->thread_slot_free)
+            connector_table[i]->thread_slot_free(p->slots[i]);
+        p->slots[i] = NULL;
+    }
+    connections_cache_free(cc);
+    http_client_free(http);
+    store_close(st);
+    return NULL;
+}
+
+int engine__pollers_start(struct engine *e, const struct engine_opts *opts, struct pollers **out,
+                          struct idf_err *err)
+{
+    struct pollers *p;
+    bool any = false;
+
+    *out = NULL;
+    for (int i = 0; connector_table[i]; i++)
+        any = any || (connector_table[i]->ingress && connector_table[i]->ingress->poll);
+    if (!any)
+        return 0;
+    p = calloc(1, sizeof *p);
+    if (!p || !(p->db_url = strdup(opts->db_url))) {
+        free(p);
+        return idf_err_set(err, IDF_ENOMEM, "out of memory");
+    }
+    p->e = e;
+    p->key = opts->key;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    if (pthread_create(&p->thread, NULL, poller_main, p) != 0) {
+        engine__pollers_stop(p);
+        return idf_err_set(err, IDF_ENOMEM, "cannot start the poller thread");
+    }
+    p->started = true;
+    *out = p;
+    return 0;
+}
+
+void engine__pollers_stop(struct pollers *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    if (p->started)
+        pthread_join(p->thread, NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p->db_url);
+    free(p);
+}

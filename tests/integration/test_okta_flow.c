@@ -1,0 +1,256 @@
+/* test_okta_flow.c — Okta workflows through the whole stack: the sandbox org
+ * (in process, with a small rate budget), `idflow connect` (token sealed),
+ * `idflow serve` with workflows whose steps have NO retry:, runs started
+ * through the API. Proves that:
+ *  - a paced call is deferred, not failed: runs without retry: still succeed,
+ *    each step with one attempt, and the sandbox never answered 429;
+ *  - the run's steps see the connection without naming it (the only one);
+ *  - the workflows converge: a second run changes nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sandbox/sandbox.h"
+#include "support/testutil.h"
+
+#define TOKEN "flow-test-okta-token"
+
+static const char *bin, *src;
+static struct sandbox *sb;
+static struct tu_proc serve;
+static char *dir, db[400], base[128], sbx[128], wfdir[600];
+
+static const char wf_lookup[] =
+    "name: lookup-many\n"
+    "on: manual\n"
+    "steps:\n"
+    "  - id: each\n"
+    "    foreach: ${{ .event.data.logins }}\n"
+    "    as: login\n"
+    "    do: okta.get_user\n"
+    "    with:\n"
+    "      user: ${{ .login }}\n"
+    "  - id: count\n"
+    "    do: set\n"
+    "    with:\n"
+    "      n: ${{ .steps.each | length }}\n";
+
+static const char wf_suspend[] =
+    "name: suspend\n"
+    "on: manual\n"
+    "steps:\n"
+    "  - id: suspend\n"
+    "    do: okta.suspend_user\n"
+    "    with:\n"
+    "      user: ${{ .event.data.login }}\n";
+
+static int setup(void **state)
+{
+    struct sandbox_opts so;
+    struct idf_err err;
+    char listen[64], p[700];
+    (void)state;
+    bin = getenv("IDFLOW_BIN");
+    src = getenv("IDFLOW_SRC");
+    if (!bin || !src)
+        return -1;
+    memset(&so, 0, sizeof so);
+    so.token = TOKEN;
+    so.rate_limit = 300; /* every Okta bucket: 300 requests a minute */
+    if (sandbox_start(&so, &sb, &err)) {
+        fprintf(stderr, "sandbox: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(sbx, sizeof sbx, "http://127.0.0.1:%d", sandbox_port(sb));
+    dir = tu_mktemp_dir();
+    snprintf(db, sizeof db, "sqlite:%s/idflow.db", dir);
+    snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
+    snprintf(p, sizeof p, "mkdir -p '%s'", wfdir);
+    if (system(p) != 0)
+        return -1;
+    snprintf(p, sizeof p, "%s/lookup.yaml", wfdir);
+    tu_write_file(p, wf_lookup);
+    snprintf(p, sizeof p, "%s/suspend.yaml", wfdir);
+    tu_write_file(p, wf_suspend);
+    {
+        struct tu_proc c;
+        const char *argv[] = {bin, "connect", "okta", "acme", "--url", sbx, "--token-env", "FLOW_TEST_TOKEN",
+                              "--sandbox", "--db", db, NULL};
+        const char *env[] = {"FLOW_TEST_TOKEN=" TOKEN, NULL};
+        int rc;
+        if (tu_spawn(argv, env, &c))
+            return -1;
+        rc = tu_wait(&c, 20000);
+        if (rc != 0) {
+            char *e = tu_proc_stderr(&c);
+            fprintf(stderr, "connect failed: %s\n", e);
+            free(e);
+        }
+        tu_proc_cleanup(&c);
+        if (rc != 0)
+            return -1;
+    }
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
+    snprintf(base, sizeof base, "http://%s", listen);
+    {
+        const char *argv[] = {bin, "serve", "--db", db, "--listen", listen, "--workflows", wfdir, "--workers", "4",
+                              NULL};
+        char url[200];
+        if (tu_spawn(argv, NULL, &serve))
+            return -1;
+        snprintf(url, sizeof url, "%s/readyz", base);
+        if (tu_wait_http_ok(url, 15000))
+            return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_kill(&serve, SIGTERM);
+    tu_wait(&serve, 10000);
+    tu_proc_cleanup(&serve);
+    sandbox_stop(sb);
+    tu_rm_rf(dir);
+    free(dir);
+    return 0;
+}
+
+static int64_t start(const char *workflow, const char *data)
+{
+    char url[200], body[2048], *resp = NULL;
+    long status = 0;
+    json_t *a;
+    int64_t id;
+    snprintf(url, sizeof url, "%s/api/v1/events", base);
+    snprintf(body, sizeof body, "{\"workflow\":\"%s\",\"data\":%s}", workflow, data);
+    assert_int_equal(tu_http("POST", url, body, NULL, &status, &resp), 0);
+    assert_int_equal(status, 202);
+    a = json_loads(resp, 0, NULL);
+    free(resp);
+    id = json_integer_value(json_array_get(json_object_get(a, "run_ids"), 0));
+    json_decref(a);
+    assert_true(id > 0);
+    return id;
+}
+
+static json_t *wait_final(int64_t id, int timeout_ms)
+{
+    int64_t deadline = tu_now_ms() + timeout_ms;
+    for (;;) {
+        char url[200], *resp = NULL;
+        long status = 0;
+        json_t *r;
+        const char *st;
+        snprintf(url, sizeof url, "%s/api/v1/runs/%lld", base, (long long)id);
+        assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
+        r = json_loads(resp, 0, NULL);
+        free(resp);
+        st = json_string_value(json_object_get(r, "status"));
+        if (st && (!strcmp(st, "succeeded") || !strcmp(st, "failed")))
+            return r;
+        json_decref(r);
+        assert_true(tu_now_ms() < deadline);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int sandbox_429s(void)
+{
+    char url[200], *resp = NULL;
+    long status = 0;
+    json_t *r, *c;
+    size_t i;
+    int n = 0;
+    snprintf(url, sizeof url, "%s/_sandbox/calls", sbx);
+    assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
+    r = json_loads(resp, 0, NULL);
+    free(resp);
+    json_array_foreach(json_object_get(r, "calls"), i, c)
+    {
+        if (json_integer_value(json_object_get(c, "status")) == 429)
+            n++;
+    }
+    json_decref(r);
+    return n;
+}
+
+static void paced_calls_are_deferred_not_failed(void **state)
+{
+    const char *logins = "[\"maria.gonzalez@acme.example\",\"james.okafor@acme.example\","
+                         "\"priya.raman@acme.example\",\"marcus.lee@acme.example\",\"sofia.rossi@acme.example\","
+                         "\"ethan.brooks@acme.example\",\"hannah.kim@acme.example\",\"noah.schmidt@acme.example\"]";
+    char data[1024];
+    int64_t ids[3];
+    int deferred = 0;
+    (void)state;
+    snprintf(data, sizeof data, "{\"logins\":%s}", logins);
+    for (int i = 0; i < 3; i++)
+        ids[i] = start("lookup-many", data);
+    for (int i = 0; i < 3; i++) {
+        json_t *r = wait_final(ids[i], 60000), *s;
+        size_t k;
+        assert_string_equal(json_string_value(json_object_get(r, "status")), "succeeded");
+        json_array_foreach(json_object_get(r, "steps"), k, s)
+        {
+            const char *st = json_string_value(json_object_get(s, "status"));
+            if (!strcmp(st, "succeeded"))
+                assert_int_equal(json_integer_value(json_object_get(s, "attempts")), 1);
+        }
+        /* the last step saw every lookup */
+        {
+            json_t *steps = json_object_get(r, "steps");
+            json_t *last = json_array_get(steps, json_array_size(steps) - 1);
+            assert_int_equal(json_integer_value(json_object_get(json_object_get(last, "output"), "n")), 8);
+        }
+        json_decref(r);
+    }
+    /* the three runs competed for the budget: some calls were paced */
+    {
+        char url[200], *resp = NULL;
+        long status = 0;
+        snprintf(url, sizeof url, "%s/metrics", base);
+        assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
+        char *p = strstr(resp, "idflow_steps_total{status=\"retrying\"} ");
+        assert_non_null(p);
+        deferred = atoi(p + strlen("idflow_steps_total{status=\"retrying\"} "));
+        free(resp);
+    }
+    assert_true(deferred > 0);
+    assert_int_equal(sandbox_429s(), 0);
+}
+
+static void suspension_converges(void **state)
+{
+    json_t *r;
+    (void)state;
+    r = wait_final(start("suspend", "{\"login\":\"grace.liu@acme.example\"}"), 30000);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "succeeded");
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_array_get(json_object_get(r, "steps"), 0), "output"), "changed")));
+    json_decref(r);
+    r = wait_final(start("suspend", "{\"login\":\"grace.liu@acme.example\"}"), 30000);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "succeeded");
+    assert_true(json_is_false(json_object_get(
+        json_object_get(json_array_get(json_object_get(r, "steps"), 0), "output"), "changed")));
+    json_decref(r);
+    assert_int_equal(sandbox_429s(), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(paced_calls_are_deferred_not_failed),
+        cmocka_unit_test(suspension_converges),
+    };
+    return cmocka_run_group_tests_name("okta_flow", tests, setup, teardown);
+}

@@ -1,0 +1,767 @@
+/* test_triggers.c — Okta events reaching workflows end to end: a real
+ * `idflow sandbox` and a real `idflow serve` as processes. The okta
+ * connection is made with `idflow connect okta --sandbox` (mode both, so
+ * the hook AND the System Log poller run), an event hook is registered and
+ * verified through the sandbox's eventHooks API, and people are simulated
+ * through /_sandbox/okta/. Asserts: a lock-out starts its workflow once with
+ * the locked user although it arrives by hook and by poll; a profile change
+ * carries its changes; a group add its group; loop prevention; a delivery
+ * posted twice runs once; events emitted while idflow is stopped are picked
+ * up by the poller after the restart; bad input is a 4xx that stores
+ * nothing while the server keeps serving; `idflow connect --register-hook`
+ * updates the hook for the workflows' event types and rotates its secret;
+ * the server exits cleanly (no sanitizer report) and never logs a secret.
+ * IDFLOW_BIN is the binary. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "support/testutil.h"
+
+#define TOKEN "sbx-0123456789-abcdefghij-TOKEN"
+#define HOOK_SECRET "hook-secret-0123456789-abcdefXYZ"
+#define TOKEN_ID "00Tsandboxidflow0001" /* the default seed's org.apiTokenId */
+#define WAIT_MS 15000
+
+struct env {
+    const char *bin;
+    const char *src;
+    struct tu_proc sandbox, serve;
+    char sb[128];      /* the sandbox's base URL */
+    char base[128];    /* idflow's base URL */
+    char listen[64];
+    char *dir;
+    char db[400];
+    char wfdir[400];
+    char hook_id[64];
+};
+
+static struct env E;
+
+/* ---------------------------------------------------------------- helpers */
+
+static json_t *http_json(const char *method, const char *url, const char *body, const char *const *headers,
+                         long *status)
+{
+    char *resp = NULL;
+    json_t *j;
+    assert_int_equal(tu_http(method, url, body, headers, status, &resp), 0);
+    j = resp && *resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
+    free(resp);
+    return j;
+}
+
+static json_t *okta_api(const char *method, const char *path, const char *body, long want)
+{
+    const char *h[] = {"Authorization: SSWS " TOKEN, "Content-Type: application/json", "Accept: application/json",
+                       NULL};
+    char url[600];
+    long status = 0;
+    json_t *j;
+    snprintf(url, sizeof url, "%s%s", E.sb, path);
+    j = http_json(method, url, body ? body : (strcmp(method, "GET") ? "" : NULL), h, &status);
+    if (status != want)
+        fail_msg("%s %s: HTTP %ld, expected %ld", method, path, status, want);
+    return j;
+}
+
+static void sandbox_admin(const char *path, const char *body)
+{
+    const char *h[] = {"Content-Type: application/json", NULL};
+    char url[600];
+    long status = 0;
+    json_t *j;
+    snprintf(url, sizeof url, "%s%s", E.sb, path);
+    j = http_json("POST", url, body, h, &status);
+    if (status != 200)
+        fail_msg("POST %s: HTTP %ld", path, status);
+    json_decref(j);
+}
+
+static bool sandbox_up(void *ud)
+{
+    char *err = tu_proc_stderr(&E.sandbox);
+    char *line = strstr(err, "sandbox listening");
+    bool ok = false;
+    (void)ud;
+    if (line) {
+        char *start = line, *end;
+        json_t *j;
+        while (start > err && start[-1] != '\n')
+            start--;
+        end = strchr(line, '\n');
+        if (end) {
+            j = json_loadb(start, (size_t)(end - start), 0, NULL);
+            if (j && json_string_value(json_object_get(j, "url"))) {
+                snprintf(E.sb, sizeof E.sb, "%s", json_string_value(json_object_get(j, "url")));
+                ok = true;
+            }
+            json_decref(j);
+        }
+    }
+    free(err);
+    return ok;
+}
+
+static int run_idflow(const char *first, ...)
+{
+    const char *argv[40];
+    struct tu_proc p;
+    va_list ap;
+    int n = 0, rc;
+
+    argv[n++] = E.bin;
+    argv[n++] = first;
+    va_start(ap, first);
+    while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    if (tu_spawn(argv, NULL, &p))
+        return -1;
+    rc = tu_wait(&p, 30000);
+    if (rc != 0) {
+        char *e = tu_proc_stderr(&p);
+        fprintf(stderr, "idflow %s failed (%d):\n%s\n", first, rc, e);
+        free(e);
+    }
+    tu_proc_cleanup(&p);
+    return rc;
+}
+
+static int start_serve(void)
+{
+    char url[200];
+    const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", E.listen, "--workflows", E.wfdir,
+                          "--workers", "2", NULL};
+    char lsan[700];
+    const char *env[] = {lsan, NULL};
+    /* ASan builds: leaks are errors (exit code), except libjq's own per-thread state */
+    snprintf(lsan, sizeof lsan, "LSAN_OPTIONS=suppressions=%s/tests/data/lsan-libjq.supp", E.src ? E.src : ".");
+    if (tu_spawn(argv, env, &E.serve))
+        return -1;
+    snprintf(url, sizeof url, "%s/readyz", E.base);
+    if (tu_wait_http_ok(url, WAIT_MS)) {
+        char *err = tu_proc_stderr(&E.serve);
+        fprintf(stderr, "idflow serve did not become ready:\n%s\n", err);
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stops idflow serve; returns its exit code (0 after a clean shutdown, with
+ * no sanitizer report: an ASan build exits non-zero on a leak or error). */
+static int stop_serve(void)
+{
+    int rc;
+    char *err;
+    tu_kill(&E.serve, SIGTERM);
+    rc = tu_wait(&E.serve, 15000);
+    err = tu_proc_stderr(&E.serve);
+    if (strstr(err, HOOK_SECRET) || strstr(err, TOKEN)) {
+        fprintf(stderr, "idflow serve logged a secret\n");
+        rc = rc ? rc : 1;
+    }
+    if (rc != 0 || strstr(err, "Sanitizer") || strstr(err, "runtime error")) {
+        fprintf(stderr, "idflow serve exited with %d:\n%s\n", rc, err);
+        if (rc == 0)
+            rc = 1;
+    }
+    free(err);
+    tu_proc_cleanup(&E.serve);
+    return rc;
+}
+
+static int write_wf(const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s.yaml", E.wfdir, name);
+    return tu_write_file(path, text);
+}
+
+static int group_setup(void **state)
+{
+    const char *argv[] = {NULL, "sandbox", "--listen", "127.0.0.1:0", "--token", TOKEN, NULL};
+    char tok[500], hs[500], body[1200];
+    int port;
+    json_t *h;
+    (void)state;
+
+    E.bin = getenv("IDFLOW_BIN");
+    E.src = getenv("IDFLOW_SRC");
+    if (!E.bin) {
+        fprintf(stderr, "IDFLOW_BIN must be set (make test sets it)\n");
+        return -1;
+    }
+    argv[0] = E.bin;
+    if (tu_spawn(argv, NULL, &E.sandbox) || !tu_wait_until(sandbox_up, NULL, WAIT_MS))
+        return -1;
+    E.dir = tu_mktemp_dir();
+    snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
+    snprintf(E.wfdir, sizeof E.wfdir, "%s/wf", E.dir);
+    snprintf(tok, sizeof tok, "%s/token", E.dir);
+    snprintf(hs, sizeof hs, "%s/hook_secret", E.dir);
+    if (tu_write_file(tok, TOKEN) || tu_write_file(hs, HOOK_SECRET))
+        return -1;
+    {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && chmod 600 '%s' '%s'", E.wfdir, tok, hs);
+        if (system(cmd) != 0)
+            return -1;
+    }
+    if (write_wf("lock", "name: on-lock\non:\n  okta.user_locked: {connection: sb}\nsteps:\n"
+                         "  - id: who\n    do: set\n    with: {login: '${{ .event.user.login }}'}\n") ||
+        write_wf("deact", "name: on-deactivate\non:\n  okta.user_deactivated: {}\nsteps:\n"
+                          "  - id: who\n    do: set\n    with: {login: '${{ .event.user.login }}'}\n") ||
+        write_wf("profile", "name: on-profile\non:\n  okta.user_profile_updated: {}\n"
+                            "when:\n  - .event.changes.department != null\nsteps:\n"
+                            "  - id: who\n    do: set\n    with: {to: '${{ .event.changes.department.to }}'}\n") ||
+        /* the marker of wait_poller_caught_up: a trailing '*' cannot be subscribed by a hook,
+         * so --register-hook leaves sign-ins to the poller */
+        write_wf("signin", "name: on-signin\non:\n  okta.event: {type: 'user.session.start*'}\n"
+                           "when:\n  - .event.outcome.result == \"SUCCESS\"\nsteps:\n"
+                           "  - id: who\n    do: set\n    with: {login: '${{ .event.user.login }}'}\n") ||
+        write_wf("webhook", "name: on-webhook\non:\n  webhook: {connection: gh}\nsteps:\n"
+                            "  - id: who\n    do: set\n    with: {name: '${{ .event.data.name }}'}\n") ||
+        write_wf("signed", "name: on-signed\non:\n  webhook: {connection: signed}\nsteps:\n"
+                           "  - id: who\n    do: set\n    with: {name: '${{ .event.data.name }}'}\n") ||
+        write_wf("group", "name: on-group\non:\n  okta.user_added_to_group: {}\nsteps:\n"
+                          "  - id: who\n    do: set\n    with: {group: '${{ .event.group.name }}'}\n") ||
+        write_wf("group-noloop", "name: on-group-noloop\non:\n  okta.user_added_to_group: {ignore_own_token: true}\n"
+                                 "steps:\n  - id: who\n    do: set\n    with: {group: '${{ .event.group.name }}'}\n"))
+        return -1;
+    if (run_idflow("connect", "webhook", "gh", "--secret-file", hs, "--db", E.db, NULL) != 0 ||
+        run_idflow("connect", "webhook", "signed", "--secret-file", hs, "--auth", "hmac", "--replay-window", "60",
+                   "--db", E.db, NULL) != 0)
+        return -1;
+    if (run_idflow("connect", "okta", "sb", "--url", E.sb, "--sandbox", "--token-file", tok, "--hook-secret-file", hs,
+                   "--mode", "both", "--poll-interval", "1", "--token-id", TOKEN_ID, "--db", E.db, NULL) != 0)
+        return -1;
+    port = tu_free_port();
+    snprintf(E.listen, sizeof E.listen, "127.0.0.1:%d", port);
+    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", port);
+    if (start_serve())
+        return -1;
+    /* register the event hook in the (sandbox) org and verify it */
+    snprintf(body, sizeof body,
+             "{\"name\":\"idflow\",\"events\":{\"type\":\"EVENT_TYPE\",\"items\":[\"user.account.lock\","
+             "\"user.account.update_profile\",\"group.user_membership.add\",\"user.lifecycle.deactivate\"]},"
+             "\"channel\":{\"type\":\"HTTP\",\"version\":\"1.0.0\",\"config\":{\"uri\":\"%s/hooks/okta/sb\","
+             "\"authScheme\":{\"type\":\"HEADER\",\"key\":\"Authorization\",\"value\":\"" HOOK_SECRET "\"}}}}",
+             E.base);
+    h = okta_api("POST", "/api/v1/eventHooks", body, 200);
+    snprintf(E.hook_id, sizeof E.hook_id, "%s", json_string_value(json_object_get(h, "id")));
+    json_decref(h);
+    {
+        char path[200];
+        snprintf(path, sizeof path, "/api/v1/eventHooks/%s/lifecycle/verify", E.hook_id);
+        h = okta_api("POST", path, NULL, 200);
+        if (strcmp(json_string_value(json_object_get(h, "verificationStatus")), "VERIFIED") != 0)
+            return -1;
+        json_decref(h);
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    int rc;
+    (void)state;
+    rc = stop_serve();
+    tu_kill(&E.sandbox, SIGTERM);
+    tu_wait(&E.sandbox, 10000);
+    tu_proc_cleanup(&E.sandbox);
+    if (E.dir) {
+        tu_rm_rf(E.dir);
+        free(E.dir);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* The value of one metric line of /metrics ("name value"). */
+static long long metric(const char *name)
+{
+    char url[200], *resp = NULL, pat[200], *p;
+    long status = 0;
+    long long v = -1;
+    snprintf(url, sizeof url, "%s/metrics", E.base);
+    assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
+    assert_int_equal(status, 200);
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    p = strstr(resp, pat);
+    if (p)
+        v = atoll(p + strlen(pat));
+    free(resp);
+    return v;
+}
+
+/* Runs of workflow whose output of step "who" has key == value; each run is read whole. */
+static int count_runs(const char *workflow, const char *key, const char *value)
+{
+    char url[300];
+    long status = 0;
+    json_t *list, *r;
+    size_t i;
+    int n = 0;
+    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", E.base, workflow);
+    list = http_json("GET", url, NULL, NULL, &status);
+    assert_int_equal(status, 200);
+    json_array_foreach(json_object_get(list, "runs"), i, r)
+    {
+        char u2[300];
+        json_t *full, *steps, *s;
+        size_t k;
+        snprintf(u2, sizeof u2, "%s/api/v1/runs/%lld", E.base,
+                 (long long)json_integer_value(json_object_get(r, "id")));
+        full = http_json("GET", u2, NULL, NULL, &status);
+        steps = json_object_get(full, "steps");
+        json_array_foreach(steps, k, s)
+        {
+            const char *got = json_string_value(json_object_get(json_object_get(s, "output"), key));
+            if (!strcmp(json_string_value(json_object_get(s, "step_id")), "who") && got && !strcmp(got, value))
+                n++;
+        }
+        json_decref(full);
+    }
+    json_decref(list);
+    return n;
+}
+
+/* Every run of workflow, whatever its state. */
+static int count_all_runs(const char *workflow)
+{
+    char url[300];
+    long status = 0;
+    json_t *list;
+    int n;
+    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", E.base, workflow);
+    list = http_json("GET", url, NULL, NULL, &status);
+    assert_int_equal(status, 200);
+    n = (int)json_array_size(json_object_get(list, "runs"));
+    json_decref(list);
+    return n;
+}
+
+struct want_runs {
+    const char *wf, *key, *value;
+    int n;
+};
+
+static bool runs_reached(void *ud)
+{
+    struct want_runs *w = ud;
+    return count_runs(w->wf, w->key, w->value) >= w->n;
+}
+
+static void wait_runs(const char *wf, const char *key, const char *value, int n)
+{
+    struct want_runs w = {wf, key, value, n};
+    if (!tu_wait_until(runs_reached, &w, WAIT_MS))
+        fail_msg("no %d run(s) of %s with %s=%s after %d ms", n, wf, key, value, WAIT_MS);
+}
+
+/* Waits until the poller has caught up with everything that happened so
+ * far: a sign-in appended now (user.session.start is not subscribed by the
+ * hook, only the poller brings it; events are submitted in log order) has
+ * started its marker workflow. */
+static void wait_poller_caught_up(void)
+{
+    int n = count_runs("on-signin", "login", "dana.whitfield@acme.example");
+    sandbox_admin("/_sandbox/okta/users/dana.whitfield%40acme.example/signin", "{}");
+    wait_runs("on-signin", "login", "dana.whitfield@acme.example", n + 1);
+}
+
+static long post_hook(const char *conn, const char *secret, const char *body, char **resp_out)
+{
+    char url[300], auth[300];
+    const char *h[] = {"Content-Type: application/json", auth, NULL};
+    long status = 0;
+    char *resp = NULL;
+    snprintf(url, sizeof url, "%s/hooks/okta/%s", E.base, conn);
+    if (secret)
+        snprintf(auth, sizeof auth, "Authorization: %s", secret);
+    else
+        h[1] = NULL;
+    assert_int_equal(tu_http("POST", url, body, h, &status, &resp), 0);
+    if (resp_out)
+        *resp_out = resp;
+    else
+        free(resp);
+    return status;
+}
+
+static char *sample(const char *name)
+{
+    char path[600];
+    char *s;
+    snprintf(path, sizeof path, "%s/tests/data/okta-samples/%s", E.src ? E.src : ".", name);
+    s = tu_read_file(path, NULL);
+    assert_non_null(s);
+    return s;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_lockout_by_hook_and_poll_runs_once(void **state)
+{
+    (void)state;
+    sandbox_admin("/_sandbox/okta/users/james.okafor%40acme.example/fail_signin", "{\"count\":10}");
+    wait_runs("on-lock", "login", "james.okafor@acme.example", 1);
+    /* the lock event came by hook and, with mode both, also by poll: once the
+     * poller has caught up, there is still exactly one run */
+    wait_poller_caught_up();
+    assert_int_equal(count_runs("on-lock", "login", "james.okafor@acme.example"), 1);
+    assert_int_equal(count_all_runs("on-lock"), 1);
+    {
+        char url[300], *resp = NULL;
+        long status = 0;
+        snprintf(url, sizeof url, "%s/_sandbox/deliveries", E.sb);
+        assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
+        assert_non_null(strstr(resp, "\"method\":\"POST\"")); /* it really was delivered by the hook */
+        free(resp);
+    }
+    assert_true(metric("idflow_events_duplicate_total") >= 1);
+}
+
+static void test_profile_change_carries_changes(void **state)
+{
+    (void)state;
+    sandbox_admin("/_sandbox/okta/users/maria.gonzalez%40acme.example/profile",
+                  "{\"profile\":{\"department\":\"Sales Engineering\"}}");
+    wait_runs("on-profile", "to", "Sales Engineering", 1);
+    /* a change without department does not match the workflow's `when` */
+    sandbox_admin("/_sandbox/okta/users/maria.gonzalez%40acme.example/profile", "{\"profile\":{\"title\":\"CTO\"}}");
+    wait_poller_caught_up();
+    assert_int_equal(count_runs("on-profile", "to", "Sales Engineering"), 1);
+}
+
+static void test_group_add_and_loop_prevention(void **state)
+{
+    json_t *groups, *user;
+    char path[300];
+    const char *gid, *uid;
+    (void)state;
+    groups = okta_api("GET", "/api/v1/groups?q=Finance", NULL, 200);
+    user = okta_api("GET", "/api/v1/users/james.okafor%40acme.example", NULL, 200);
+    gid = json_string_value(json_object_get(json_array_get(groups, 0), "id"));
+    uid = json_string_value(json_object_get(user, "id"));
+    assert_non_null(gid);
+    assert_non_null(uid);
+    snprintf(path, sizeof path, "/api/v1/groups/%s/users/%s", gid, uid);
+    json_decref(okta_api("PUT", path, NULL, 204));
+    wait_runs("on-group", "group", "Finance", 1);
+    wait_poller_caught_up();
+    /* the change was made with the connection's own API token: the workflow
+     * that ignores its own token's events did not run */
+    assert_int_equal(count_runs("on-group-noloop", "group", "Finance"), 0);
+    assert_int_equal(count_runs("on-group", "group", "Finance"), 1);
+    json_decref(groups);
+    json_decref(user);
+}
+
+static void test_delivery_posted_twice_runs_once(void **state)
+{
+    char *body = sample("03-eventhook-delivery-user.lifecycle.deactivate.RECONSTRUCTED.json");
+    (void)state;
+    assert_int_equal(post_hook("sb", HOOK_SECRET, body, NULL), 200);
+    /* answered after the event and its run were stored: the run exists already */
+    assert_int_equal(count_all_runs("on-deactivate"), 1);
+    assert_int_equal(post_hook("sb", HOOK_SECRET, body, NULL), 200);
+    assert_int_equal(count_all_runs("on-deactivate"), 1);
+    wait_runs("on-deactivate", "login", "john.doe@example.com", 1);
+    assert_int_equal(count_runs("on-deactivate", "login", "john.doe@example.com"), 1);
+    free(body);
+}
+
+static void test_every_sample_is_accepted(void **state)
+{
+    static const char *const deliveries[] = {
+        "01-eventhook-delivery-user.session.start.okta-docs.json",
+        "05-eventhook-delivery-group.user_membership.add.preview-aws-sample.json",
+        "07-eventhook-delivery-user.lifecycle.activate+update_profile.RECONSTRUCTED.json",
+    };
+    long long events = metric("idflow_events_total"), dups;
+    (void)state;
+    for (size_t i = 0; i < sizeof deliveries / sizeof deliveries[0]; i++) {
+        char *body = sample(deliveries[i]);
+        assert_int_equal(post_hook("sb", HOOK_SECRET, body, NULL), 200);
+        free(body);
+    }
+    /* four events acknowledged (the last delivery batches two) */
+    assert_true(metric("idflow_events_total") >= events + 4);
+    /* delivered again: all four are duplicates */
+    dups = metric("idflow_events_duplicate_total");
+    for (size_t i = 0; i < sizeof deliveries / sizeof deliveries[0]; i++) {
+        char *body = sample(deliveries[i]);
+        assert_int_equal(post_hook("sb", HOOK_SECRET, body, NULL), 200);
+        free(body);
+    }
+    assert_true(metric("idflow_events_duplicate_total") >= dups + 4);
+}
+
+static void test_bad_input_stores_nothing(void **state)
+{
+    long long before;
+    char *body = sample("03-eventhook-delivery-user.lifecycle.deactivate.RECONSTRUCTED.json");
+    char *big, *resp = NULL, url[300];
+    long status = 0;
+    (void)state;
+    wait_poller_caught_up(); /* nothing else arrives meanwhile */
+    before = metric("idflow_events_total");
+    assert_int_equal(post_hook("sb", "wrong-secret", body, &resp), 401);
+    assert_null(strstr(resp, HOOK_SECRET));
+    free(resp);
+    assert_int_equal(post_hook("sb", NULL, body, NULL), 401);
+    assert_int_equal(post_hook("sb", HOOK_SECRET "x", body, NULL), 401);
+    assert_int_equal(post_hook("sb", HOOK_SECRET, "{\"data\": {\"events\": [", NULL), 400);
+    assert_int_equal(post_hook("sb", HOOK_SECRET, "[1,2,3]", NULL), 400);
+    assert_int_equal(post_hook("nosuch", HOOK_SECRET, body, NULL), 404);
+    assert_int_equal(post_hook("a%2Fb", HOOK_SECRET, body, NULL), 404);
+    big = malloc((2u << 20) + 1);
+    memset(big, ' ', 2u << 20);
+    big[2u << 20] = '\0';
+    big[0] = '{';
+    big[(2u << 20) - 1] = '}';
+    assert_int_equal(post_hook("sb", HOOK_SECRET, big, NULL), 413);
+    free(big);
+    snprintf(url, sizeof url, "%s/hooks/nosuchconnector/sb", E.base);
+    assert_int_equal(tu_http("POST", url, "{}", NULL, &status, NULL), 0);
+    assert_int_equal(status, 404);
+    /* nothing was stored, and the server still serves */
+    assert_int_equal(metric("idflow_events_total"), before);
+    snprintf(url, sizeof url, "%s/healthz", E.base);
+    assert_int_equal(tu_http("GET", url, NULL, NULL, &status, NULL), 0);
+    assert_int_equal(status, 200);
+    /* the verification GET answers the challenge */
+    {
+        const char *h[] = {"x-okta-verification-challenge: abc123", NULL};
+        json_t *j;
+        snprintf(url, sizeof url, "%s/hooks/okta/sb", E.base);
+        j = http_json("GET", url, NULL, h, &status);
+        assert_int_equal(status, 200);
+        assert_string_equal(json_string_value(json_object_get(j, "verification")), "abc123");
+        json_decref(j);
+    }
+    free(body);
+}
+
+static void test_events_while_stopped_are_polled_after_restart(void **state)
+{
+    (void)state;
+    wait_poller_caught_up(); /* the checkpoint is past everything so far */
+    assert_int_equal(stop_serve(), 0);
+    /* the hook delivery fails now (nobody listens): only the poller can bring it */
+    sandbox_admin("/_sandbox/okta/users/olivia.chen%40acme.example/fail_signin", "{\"count\":10}");
+    assert_int_equal(start_serve(), 0);
+    wait_runs("on-lock", "login", "olivia.chen@acme.example", 1);
+    wait_poller_caught_up();
+    assert_int_equal(count_runs("on-lock", "login", "olivia.chen@acme.example"), 1);
+    /* and the earlier lock-out was not started again by re-reading old pages */
+    assert_int_equal(count_runs("on-lock", "login", "james.okafor@acme.example"), 1);
+}
+
+/* /api/v1/logs calls the sandbox received since seq, by status. */
+static void logs_calls(long long since, int *n_total, int *n_429, int *n_5xx)
+{
+    char url[300];
+    long status = 0;
+    json_t *j, *c;
+    size_t i;
+    *n_total = *n_429 = *n_5xx = 0;
+    snprintf(url, sizeof url, "%s/_sandbox/calls?since=%lld&path=/api/v1/logs", E.sb, since);
+    j = http_json("GET", url, NULL, NULL, &status);
+    assert_int_equal(status, 200);
+    json_array_foreach(json_object_get(j, "calls"), i, c)
+    {
+        json_int_t st = json_integer_value(json_object_get(c, "status"));
+        (*n_total)++;
+        *n_429 += st == 429;
+        *n_5xx += st >= 500;
+    }
+    json_decref(j);
+}
+
+static void test_poller_backs_off_on_429_and_5xx(void **state)
+{
+    char url[300];
+    long status = 0;
+    json_t *j;
+    long long seq;
+    int total, n429, n5xx;
+    (void)state;
+    wait_poller_caught_up();
+    snprintf(url, sizeof url, "%s/_sandbox/calls?path=/api/v1/logs", E.sb);
+    j = http_json("GET", url, NULL, NULL, &status);
+    seq = json_integer_value(json_object_get(j, "last"));
+    json_decref(j);
+    /* the next two polls get 429, the two after that 503 */
+    sandbox_admin("/_sandbox/faults", "{\"spec\": \"path=/api/v1/logs,burst429=2;"
+                                      "path=/api/v1/logs,error_rate=1,status=503,count=2\"}");
+    sandbox_admin("/_sandbox/okta/users/ethan.brooks%40acme.example/fail_signin", "{\"count\":10}");
+    /* the poller gets through (the sign-in marker only comes by poll) */
+    wait_poller_caught_up();
+    logs_calls(seq, &total, &n429, &n5xx);
+    assert_int_equal(n429, 2);
+    assert_int_equal(n5xx, 2);
+    /* it waited between attempts instead of hammering: a handful of calls, not hundreds */
+    assert_true(total <= 12);
+    assert_int_equal(count_runs("on-lock", "login", "ethan.brooks@acme.example"), 1);
+    snprintf(url, sizeof url, "%s/_sandbox/faults", E.sb);
+    assert_int_equal(tu_http("DELETE", url, NULL, NULL, &status, NULL), 0);
+}
+
+static void test_register_hook_rotates_secret(void **state)
+{
+    char url[300], *resp = NULL, *body;
+    long status = 0;
+    json_t *hooks, *items;
+    const json_t *h = NULL;
+    size_t i;
+    static const char *const want[] = {"user.account.lock", "user.lifecycle.deactivate",
+                                       "user.account.update_profile", "group.user_membership.add"};
+    (void)state;
+    snprintf(url, sizeof url, "%s/hooks/okta/sb", E.base);
+    /* the hook registered by hand in setup points at url: it is updated, not duplicated */
+    assert_int_equal(run_idflow("connect", "okta", "sb", "--register-hook", url, "--db", E.db, NULL), 0);
+    hooks = okta_api("GET", "/api/v1/eventHooks", NULL, 200);
+    assert_int_equal(json_array_size(hooks), 1);
+    h = json_array_get(hooks, 0);
+    assert_string_equal(json_string_value(json_object_get(h, "id")), E.hook_id);
+    assert_string_equal(json_string_value(json_object_get(h, "verificationStatus")), "VERIFIED");
+    items = json_object_get(json_object_get(h, "events"), "items");
+    /* exactly the event types of the enabled workflows' triggers */
+    assert_int_equal(json_array_size(items), 4);
+    for (size_t k = 0; k < 4; k++) {
+        bool found = false;
+        json_t *v;
+        json_array_foreach(items, i, v) found = found || !strcmp(json_string_value(v), want[k]);
+        assert_true(found);
+    }
+    json_decref(hooks);
+    /* the secret was rotated: the old one is refused ... */
+    body = sample("03-eventhook-delivery-user.lifecycle.deactivate.RECONSTRUCTED.json");
+    {
+        /* the server re-reads a connection within 2 s; until then the old secret
+         * still works (re-posting an already stored event is harmless) */
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        while (post_hook("sb", HOOK_SECRET, body, NULL) != 401) {
+            struct timespec ts = {0, 20 * 1000000};
+            if (tu_now_ms() > deadline)
+                fail_msg("the old hook secret is still accepted after %d ms", WAIT_MS);
+            nanosleep(&ts, NULL);
+        }
+    }
+    free(body);
+    /* ... and the hook's deliveries, with the new one, are accepted */
+    snprintf(url, sizeof url, "%s/_sandbox/deliveries", E.sb);
+    assert_int_equal(tu_http("DELETE", url, NULL, NULL, &status, NULL), 0);
+    sandbox_admin("/_sandbox/okta/users/sofia.rossi%40acme.example/fail_signin", "{\"count\":10}");
+    wait_runs("on-lock", "login", "sofia.rossi@acme.example", 1);
+    assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
+    assert_non_null(strstr(resp, "\"method\":\"POST\""));
+    assert_null(strstr(resp, "\"status\":401"));
+    free(resp);
+}
+
+static long post_webhook(const char *conn, const char *const *headers, const char *body)
+{
+    char url[300];
+    long status = 0;
+    snprintf(url, sizeof url, "%s/hooks/webhook/%s", E.base, conn);
+    assert_int_equal(tu_http("POST", url, body, headers, &status, NULL), 0);
+    return status;
+}
+
+static void test_webhook_bearer(void **state)
+{
+    const char *ok[] = {"Authorization: Bearer " HOOK_SECRET, "X-Idflow-Event-Id: build-1", NULL};
+    const char *bad[] = {"Authorization: Bearer nope", NULL};
+    const char *none[] = {"X-Idflow-Event-Id: build-2", NULL};
+    (void)state;
+    assert_int_equal(post_webhook("gh", ok, "{\"name\":\"wh-one\"}"), 200);
+    assert_int_equal(count_all_runs("on-webhook"), 1);
+    /* the same event id again: acknowledged, nothing new */
+    assert_int_equal(post_webhook("gh", ok, "{\"name\":\"wh-one\"}"), 200);
+    assert_int_equal(count_all_runs("on-webhook"), 1);
+    wait_runs("on-webhook", "name", "wh-one", 1);
+    assert_int_equal(post_webhook("gh", bad, "{\"name\":\"x\"}"), 401);
+    assert_int_equal(post_webhook("gh", none, "{\"name\":\"x\"}"), 401);
+    assert_int_equal(post_webhook("gh", ok, "{\"name\":"), 400);
+    assert_int_equal(post_webhook("nosuch", ok, "{}"), 404);
+    /* the other webhook connection's workflow is not started by this one */
+    assert_int_equal(count_all_runs("on-signed"), 0);
+    assert_int_equal(count_all_runs("on-webhook"), 1);
+}
+
+static void sign(const char *ts, const char *body, char *hdr, size_t n)
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    char hex[2 * crypto_auth_hmacsha256_BYTES + 1];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)HOOK_SECRET, strlen(HOOK_SECRET));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, strlen(ts));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, strlen(body));
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+    snprintf(hdr, n, "X-Idflow-Signature: sha256=%s", hex);
+}
+
+static void test_webhook_hmac_and_replay(void **state)
+{
+    const char *body = "{\"name\":\"signed-one\"}";
+    char ts[64], tsh[100], sig[200];
+    const char *h[] = {tsh, sig, NULL};
+    (void)state;
+    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+    snprintf(tsh, sizeof tsh, "X-Idflow-Timestamp: %s", ts);
+    sign(ts, body, sig, sizeof sig);
+    assert_int_equal(post_webhook("signed", h, body), 200);
+    assert_int_equal(count_all_runs("on-signed"), 1);
+    /* the same signed request replayed: one event, no new run */
+    assert_int_equal(post_webhook("signed", h, body), 200);
+    assert_int_equal(count_all_runs("on-signed"), 1);
+    wait_runs("on-signed", "name", "signed-one", 1);
+    /* a tampered body fails the signature */
+    assert_int_equal(post_webhook("signed", h, "{\"name\":\"signed-two\"}"), 401);
+    /* a correctly signed request outside the 60 s replay window is refused */
+    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL) - 3600);
+    snprintf(tsh, sizeof tsh, "X-Idflow-Timestamp: %s", ts);
+    sign(ts, body, sig, sizeof sig);
+    assert_int_equal(post_webhook("signed", h, body), 401);
+    /* bearer is not accepted on an hmac connection */
+    {
+        const char *b[] = {"Authorization: Bearer " HOOK_SECRET, NULL};
+        assert_int_equal(post_webhook("signed", b, body), 401);
+    }
+    assert_int_equal(count_all_runs("on-signed"), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lockout_by_hook_and_poll_runs_once),
+        cmocka_unit_test(test_profile_change_carries_changes),
+        cmocka_unit_test(test_group_add_and_loop_prevention),
+        cmocka_unit_test(test_delivery_posted_twice_runs_once),
+        cmocka_unit_test(test_every_sample_is_accepted),
+        cmocka_unit_test(test_bad_input_stores_nothing),
+        cmocka_unit_test(test_events_while_stopped_are_polled_after_restart),
+        cmocka_unit_test(test_poller_backs_off_on_429_and_5xx),
+        cmocka_unit_test(test_register_hook_rotates_secret),
+        cmocka_unit_test(test_webhook_bearer),
+        cmocka_unit_test(test_webhook_hmac_and_replay),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
