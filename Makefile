@@ -77,7 +77,7 @@ $(BUILD)/bench/%: bench/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libidflow.a | $(SETUP_S
 
 test: $(BUILD)/idflow $(TEST_BIN)
 	@bash scripts/setup.sh
-	@IDFLOW_BIN=$(abspath $(BUILD)/idflow) IDFLOW_SRC=$(CURDIR) bash tests/run.sh $(TEST_BIN)
+	@IDFLOW_BIN=$(abspath $(BUILD)/idflow) IDFLOW_SRC=$(CURDIR) bash tests/run.sh $(TEST_BIN) tests/conformance/run.sh
 
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test

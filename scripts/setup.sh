@@ -8,7 +8,7 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential pkg-config
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libjq-dev libonig-dev
-  libyaml-dev libsqlite3-dev libsodium-dev libpq-dev libcmocka-dev
+  libyaml-dev libsqlite3-dev libsodium-dev libpq-dev libcmocka-dev libssl-dev
 )
 TEST_PKGS=(curl ca-certificates sqlite3 jq procps)
 # tests/conformance/run.sh runs Prism (@stoplight/prism-cli, pinned, from npm):

@@ -340,6 +340,7 @@ static int on_deferred(struct exec_state *st, const struct flow_step *s, int ite
         return on_failure(st, s, item, input, msg, detail, false, 0, started, out, stop, err);
     }
     json_object_set_new(st->ctx, "deferrals", json_integer(n));
+    json_object_del(st->ctx, "intent"); /* nothing was sent: the next call is not uncertain */
     wake = time_now_ms() + (retry_after_ms > EXEC_MIN_DEFER_MS ? retry_after_ms : EXEC_MIN_DEFER_MS);
     e = error_obj(message, detail);
     json_object_set_new(e, "deferred", json_true());

@@ -100,6 +100,9 @@ struct http_request {
     int64_t connect_timeout_ms;  /* 0 = 10 s */
     size_t max_response;         /* 0 = BUF_CAP_HTTP_RESPONSE */
     bool https_only;             /* refuse http:// unless the host is loopback */
+    bool fresh_connection;       /* open a new connection: libcurl silently re-sends a request whose
+                                    reused keep-alive connection died before any answer, which for
+                                    a non-idempotent write (a new ticket, a reply) could duplicate it */
 };
 
 struct http_response {

@@ -300,10 +300,12 @@ int hfc__lock_ticket(struct hfc *h, int64_t number)
     if (slot < 0) {
         set_detail(h, json_pack("{s:b, s:b, s:I, s:I}", "ticket_busy", 1, "sent", 0, "ticket", (json_int_t)number,
                                 "retry_after_ms", (json_int_t)HFC_TICKET_BUSY_RETRY_MS));
-        return hfc__fail(h, IDF_EBUSY, true, HFC_TICKET_BUSY_RETRY_MS,
-                         "%s: ticket %lld is busy with another call from this process (HappyFox refuses concurrent "
-                         "calls on one ticket); retry in %d ms",
-                         h->action, (long long)number, HFC_TICKET_BUSY_RETRY_MS);
+        hfc__fail(h, IDF_EBUSY, true, HFC_TICKET_BUSY_RETRY_MS,
+                  "%s: ticket %lld is busy with another call from this process (HappyFox refuses concurrent "
+                  "calls on one ticket); retry in %d ms",
+                  h->action, (long long)number, HFC_TICKET_BUSY_RETRY_MS);
+        h->res->deferred = true; /* nothing was sent: not an attempt */
+        return IDF_EBUSY;
     }
     h->locked_ticket = number;
     h->lock_slot = slot;
@@ -380,6 +382,7 @@ static int64_t retry_after_header(const json_t *headers)
 /* Maps an answer that is not a success onto h->res. */
 static int fail_answer(struct hfc *h, const char *what, bool is_get, const struct http_response *hr, const json_t *j)
 {
+    int rc;
     char text[600];
     json_t *d = json_pack("{s:i, s:s}", "http_status", (int)hr->status, "request", what);
     bool retry = false;
@@ -425,7 +428,10 @@ static int fail_answer(struct hfc *h, const char *what, bool is_get, const struc
         retry = true;
     }
     set_detail(h, d);
-    return hfc__fail(h, code, retry, after, "%s: %s: HTTP %ld: %s%s", h->action, what, hr->status, text, hint);
+    rc = hfc__fail(h, code, retry, after, "%s: %s: HTTP %ld: %s%s", h->action, what, hr->status, text, hint);
+    /* HappyFox refused before doing anything (budget lock-out, a concurrent call on the ticket) */
+    h->res->deferred = hr->status == 429 || hr->status == 409;
+    return rc;
 }
 
 /* Counts one call against the budget, or writes the paced failure. */
@@ -437,11 +443,13 @@ static int pace(struct hfc *h, bool is_get, const char *what)
         return 0;
     set_detail(h, json_pack("{s:b, s:b, s:s, s:I}", "rate_limited", 1, "sent", 0, "budget", is_get ? "GET" : "POST",
                             "retry_after_ms", (json_int_t)wait));
-    return hfc__fail(h, IDF_EBUSY, true, wait,
-                     "%s: %s: paced by the account's %s budget (%d a window of %lld ms, connection '%s'); next call "
-                     "in %lld ms",
-                     h->action, what, is_get ? "GET" : "POST", is_get ? h->limits.get_limit : h->limits.post_limit,
-                     (long long)h->limits.window_ms, h->conn_name, (long long)wait);
+    hfc__fail(h, IDF_EBUSY, true, wait,
+              "%s: %s: paced by the account's %s budget (%d a window of %lld ms, connection '%s'); next call "
+              "in %lld ms",
+              h->action, what, is_get ? "GET" : "POST", is_get ? h->limits.get_limit : h->limits.post_limit,
+              (long long)h->limits.window_ms, h->conn_name, (long long)wait);
+    h->res->deferred = true; /* nothing was sent: not an attempt */
+    return IDF_EBUSY;
 }
 
 int hfc__reserve_post(struct hfc *h)
@@ -502,6 +510,7 @@ int hfc__request(struct hfc *h, const char *method, const char *path, const char
     rq.connect_timeout_ms = HFC_CONNECT_TIMEOUT_MS;
     rq.max_response = HFC_MAX_RESPONSE;
     rq.https_only = !h->sandbox;
+    rq.fresh_connection = !is_get; /* never let libcurl silently re-send a write */
     http_client_set_user_agent(h->call->http, HFC_USER_AGENT);
     rc = http_client_do(h->call->http, &rq, &hr, &err);
     if (rc) {

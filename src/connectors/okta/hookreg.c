@@ -134,5 +134,7 @@ out:
         copy_failure(r, &res);
     json_decref(types);
     json_decref(body);
+    json_decref(res.detail); /* the failure detail is not kept */
+    json_decref(res.output);
     return rc;
 }

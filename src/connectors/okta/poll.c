@@ -106,5 +106,7 @@ out:
         free(p->cursor_out);
         p->cursor_out = NULL;
     }
+    json_decref(res.detail); /* the failure detail is not kept */
+    json_decref(res.output);
     return rc;
 }
