@@ -130,6 +130,13 @@ void http_response_free(struct http_response *resp);
 /* True when the URL's host is 127.0.0.0/8, ::1 or "localhost". */
 bool http_url_is_loopback(const char *url);
 
+/* url followed by the pairs of the query object, each name and value
+ * percent-encoded, after "?" (or "&" when url has a query already). Values:
+ * strings as they are, numbers and booleans as text, null as "", objects and
+ * arrays as compact JSON. NULL when the result would pass max bytes or on
+ * ENOMEM. Caller frees. */
+char *http_url_with_query(const char *url, const json_t *query, size_t max);
+
 /* Percent-encodes s for use in a path segment or query value; caller frees. */
 char *http_urlencode(const char *s);
 

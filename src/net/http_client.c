@@ -483,3 +483,41 @@ out:
     }
     return rc;
 }
+
+static char *query_value_text(const json_t *v)
+{
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_null(v))
+        return strdup("");
+    return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+char *http_url_with_query(const char *url, const json_t *query, size_t max)
+{
+    struct buf b;
+    const char *k;
+    json_t *v;
+    bool first = strchr(url, '?') == NULL;
+
+    buf_init(&b, max);
+    if (buf_puts(&b, url))
+        goto fail;
+    json_object_foreach((json_t *)query, k, v)
+    {
+        char *text = query_value_text(v);
+        char *ek = http_urlencode(k);
+        char *ev = text ? http_urlencode(text) : NULL;
+        int rc = (ek && ev) ? buf_printf(&b, "%s%s=%s", first ? "?" : "&", ek, ev) : IDF_ENOMEM;
+        free(text);
+        free(ek);
+        free(ev);
+        if (rc)
+            goto fail;
+        first = false;
+    }
+    return buf_take(&b);
+fail:
+    buf_free(&b);
+    return NULL;
+}

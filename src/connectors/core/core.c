@@ -46,36 +46,6 @@ static char *value_text(const json_t *v)
     return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
-/* url + "?" or "&" + encoded query pairs; caller frees. */
-static char *build_url(const char *url, const json_t *query)
-{
-    struct buf b;
-    const char *k;
-    json_t *v;
-    bool first = strchr(url, '?') == NULL;
-
-    buf_init(&b, HTTP_MAX_URL);
-    if (buf_puts(&b, url))
-        goto fail;
-    json_object_foreach((json_t *)query, k, v)
-    {
-        char *text = value_text(v);
-        char *ek = http_urlencode(k);
-        char *ev = text ? http_urlencode(text) : NULL;
-        int rc = (ek && ev) ? buf_printf(&b, "%s%s=%s", first ? "?" : "&", ek, ev) : IDF_ENOMEM;
-        free(text);
-        free(ek);
-        free(ev);
-        if (rc)
-            goto fail;
-        first = false;
-    }
-    return buf_take(&b);
-fail:
-    buf_free(&b);
-    return NULL;
-}
-
 static int http_request_fn(struct conn_call *call, const json_t *params, struct conn_result *res)
 {
     const char *method = "GET";
@@ -109,7 +79,7 @@ static int http_request_fn(struct conn_call *call, const json_t *params, struct 
         goto out;
     }
     url = query && json_is_object(query)
-              ? build_url(json_string_value(json_object_get(params, "url")), query)
+              ? http_url_with_query(json_string_value(json_object_get(params, "url")), query, HTTP_MAX_URL)
               : strdup(json_string_value(json_object_get(params, "url")));
     if (!url) {
         rc = conn_fail(res, IDF_ETOOBIG, false, "http.request: URL too long");

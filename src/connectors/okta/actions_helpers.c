@@ -25,42 +25,6 @@ static bool method_ok(const char *m)
     return false;
 }
 
-/* path + the query object's pairs, URL-encoded; caller frees. */
-static char *with_query(const char *path, const json_t *query)
-{
-    struct buf b;
-    const char *k;
-    json_t *v;
-    bool first = strchr(path, '?') == NULL;
-
-    buf_init(&b, OKTAC_MAX_URL);
-    if (buf_puts(&b, path))
-        goto fail;
-    json_object_foreach ((json_t *)query, k, v) {
-        char num[32];
-        const char *text = json_is_string(v) ? json_string_value(v) : NULL;
-        if (json_is_integer(v)) {
-            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-            text = num;
-        } else if (json_is_boolean(v)) {
-            text = json_is_true(v) ? "true" : "false";
-        }
-        if (!text)
-            goto fail;
-        char *ek = http_urlencode(k), *ev = http_urlencode(text);
-        int rc = ek && ev ? buf_printf(&b, "%s%s=%s", first ? "?" : "&", ek, ev) : IDF_ENOMEM;
-        free(ek);
-        free(ev);
-        if (rc)
-            goto fail;
-        first = false;
-    }
-    return buf_take(&b);
-fail:
-    buf_free(&b);
-    return NULL;
-}
-
 OKTAC__ACTION(oktac__act_request)
 {
     struct oktac o;
@@ -88,7 +52,7 @@ OKTAC__ACTION(oktac__act_request)
         rc = oktac__fail(&o, IDF_EINVAL, false, 0, "okta.request: query must be an object");
         goto out;
     }
-    full = json_is_object(query) ? with_query(path, query) : strdup(path);
+    full = json_is_object(query) ? http_url_with_query(path, query, OKTAC_MAX_URL) : strdup(path);
     if (!full) {
         rc = oktac__fail(&o, IDF_EINVAL, false, 0,
                          "okta.request: the query must map names to strings, numbers or booleans (and fit in %d "
