@@ -83,6 +83,13 @@ struct expr_ctx *engine__thread_expr(void)
     return c;
 }
 
+void engine__thread_expr_release(void)
+{
+    pthread_once(&expr_once, expr_key_init);
+    expr_ctx_free(pthread_getspecific(expr_key));
+    pthread_setspecific(expr_key, NULL);
+}
+
 /* ------------------------------------------------------------- metrics */
 
 void engine__count_step(struct engine *e, const char *step_status, const char *run_status)
@@ -612,6 +619,7 @@ void engine_free(struct engine *e)
     if (e->ingest_started)
         pthread_join(e->ingest_thread, NULL);
     engine__wfset_free(e->wfs);
+    engine__thread_expr_release(); /* the context engine_new used on this thread */
     store_close(e->store);
     pthread_mutex_destroy(&e->q_lock);
     pthread_cond_destroy(&e->q_cond);

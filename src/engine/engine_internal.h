@@ -45,5 +45,8 @@ void engine__pollers_stop(struct pollers *p);
 
 /* The calling thread's expression context (created on first use, freed at thread exit). */
 struct expr_ctx *engine__thread_expr(void);
+/* Frees the calling thread's context now (for the main thread, whose key
+ * destructors never run because it leaves through exit()). */
+void engine__thread_expr_release(void);
 
 #endif

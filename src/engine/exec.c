@@ -402,7 +402,8 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
                 goto out;
             }
             fe = json_object();
-            json_object_set(fe, "items", items);
+            json_object_set_new(fe, "items", items); /* fe owns it now */
+            items = NULL;
             json_object_set_new(fe, "outputs", json_array());
             json_object_set_new(foreach, s->id, fe);
         }

@@ -167,7 +167,7 @@ static void kill_9_then_restart_loses_nothing_and_repeats_nothing(void **state)
         }
     }
     tu_kill(&serve, SIGTERM);
-    tu_wait(&serve, 10000);
+    assert_int_equal(tu_wait(&serve, 10000), 0); /* a clean shutdown (and no sanitizer report) */
     tu_proc_cleanup(&serve);
 
     pthread_mutex_lock(&calls_lock);

@@ -67,13 +67,27 @@ static int start_serve(void **state)
 static int stop_serve(void **state)
 {
     (void)state;
-    tu_kill(&E.serve, SIGTERM);
-    tu_wait(&E.serve, 10000);
-    tu_proc_cleanup(&E.serve);
+    tu_proc_cleanup(&E.serve); /* kills it if a test failed before serve_exits_cleanly */
     testsrv_stop(E.target);
     tu_rm_rf(E.dir);
     free(E.dir);
     return 0;
+}
+
+/* Last: SIGTERM ends serve cleanly (status 0; under ASan a leak or an error
+ * report would make it non-zero). */
+static void serve_exits_cleanly(void **state)
+{
+    int rc;
+    (void)state;
+    tu_kill(&E.serve, SIGTERM);
+    rc = tu_wait(&E.serve, 15000);
+    if (rc != 0) {
+        char *err = tu_proc_stderr(&E.serve);
+        print_message("idflow serve exited with %d:\n%s\n", rc, err);
+        free(err);
+    }
+    assert_int_equal(rc, 0);
 }
 
 /* POSTs an event; returns the HTTP status and the parsed answer in *out. */
@@ -527,6 +541,7 @@ int main(void)
         cmocka_unit_test(cli_runs_show_and_metrics),
         cmocka_unit_test(validate_reports_every_error_with_position),
         cmocka_unit_test(dry_run_calls_nothing_and_prints_parameters),
+        cmocka_unit_test(serve_exits_cleanly),
     };
     return cmocka_run_group_tests_name("serve", tests, start_serve, stop_serve);
 }
