@@ -558,6 +558,12 @@ static void test_connection_validate(void **state)
     assert_int_equal(validate("{\"url\": \"https://acme.okta.com/?x=1\", \"token\": \"t\"}", NULL, &err), IDF_EINVAL);
     assert_int_equal(validate("{\"url\": \"https://u:p@acme.okta.com\", \"token\": \"t\"}", NULL, &err), IDF_EINVAL);
     assert_int_equal(validate("{\"url\": \"not a url\", \"token\": \"t\"}", NULL, &err), IDF_EINVAL);
+    /* how events arrive: hook, poll or both, nothing else */
+    assert_int_equal(validate("{\"url\": \"https://acme.okta.com\", \"token\": \"t\", \"mode\": \"both\"}", &c, &err), 0);
+    json_decref(c);
+    assert_int_equal(validate("{\"url\": \"https://acme.okta.com\", \"token\": \"t\", \"mode\": \"pull\"}", NULL, &err),
+                     IDF_EINVAL);
+    assert_has(err.msg, "mode must be hook, poll or both");
     assert_int_equal(validate("{\"url\": \"https://acme.okta.com\"}", NULL, &err), IDF_EINVAL);
     assert_has(err.msg, "token");
     assert_int_equal(validate("{\"url\": \"https://acme.okta.com\", \"token\": \"a b\"}", NULL, &err), IDF_EINVAL);

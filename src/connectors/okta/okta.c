@@ -144,6 +144,14 @@ static int okta_validate(json_t *config, struct idf_err *err)
     if ((rc = int_field(config, "max_concurrency", 1, RATELIMIT_MAX_CONCURRENCY, err)) != 0 ||
         (rc = int_field(config, "rate_share", 1, 100, err)) != 0)
         return rc;
+    {
+        /* how events arrive: an unknown mode must not quietly mean "hook" */
+        const json_t *mode = json_object_get(config, "mode");
+        const char *m = json_string_value(mode);
+        if (mode && !json_is_null(mode) &&
+            (!m || (strcmp(m, "hook") != 0 && strcmp(m, "poll") != 0 && strcmp(m, "both") != 0)))
+            return idf_err_set(err, IDF_EINVAL, "mode must be hook, poll or both");
+    }
     if (json_object_get(config, "client_id"))
         return oktac__oauth_validate(config, err);
     tok = json_object_get(config, "token");
