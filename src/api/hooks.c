@@ -89,40 +89,6 @@ static const struct connector *hook_connector(const char *name, size_t n)
     return NULL;
 }
 
-/* Submits every event; 0, or the first failure (err filled). */
-static int submit_all(struct api *a, const struct connector *c, const char *conn_name, const json_t *events,
-                      size_t *n_new, struct idf_err *err)
-{
-    size_t i;
-    const json_t *item;
-
-    json_array_foreach(events, i, item)
-    {
-        struct engine_event ev;
-        struct engine_ack ack;
-        const char *id = json_string_value(json_object_get(item, "id"));
-        const char *type = json_string_value(json_object_get(item, "type"));
-        int rc;
-
-        if (!id || !type) {
-            log_warn("hook %s/%s: event %zu has no id or type; skipped", c->name, conn_name, i);
-            continue;
-        }
-        memset(&ev, 0, sizeof ev);
-        ev.source = c->name;
-        ev.source_id = id;
-        ev.type = type;
-        ev.connection = conn_name;
-        ev.fields = item;
-        rc = engine_submit(a->engine, &ev, &ack, err);
-        if (rc)
-            return rc;
-        if (!ack.duplicate)
-            (*n_new)++;
-    }
-    return 0;
-}
-
 void api__hooks_route(struct api *a, const struct http_req *req, struct http_resp *resp, const char *rest)
 {
     const char *slash = strchr(rest, '/');
@@ -181,7 +147,7 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
         goto out;
     }
     if (out.events) {
-        rc = submit_all(a, c, name, out.events, &n_new, &err);
+        rc = engine_submit_events(a->engine, c->name, name, out.events, &n_new, &err);
         if (rc) {
             log_error("hook %s/%s: could not acknowledge the delivery: %s", c->name, name, err.msg);
             error_json(resp, 503, "the events could not be stored; retry");

@@ -229,7 +229,17 @@ static void match_one(void *ud, const struct flow *f, int64_t version)
 
 /* -------------------------------------------------------------- ingest */
 
-int engine_submit(struct engine *e, const struct engine_event *ev, struct engine_ack *ack, struct idf_err *err)
+static void pending_free(struct pending *p)
+{
+    if (p) {
+        free(p->data_text);
+        free(p);
+    }
+}
+
+/* Normalizes ev, matches it against the workflows, and builds its ingest
+ * item (borrowing ev's strings). Nothing is queued. */
+static int prepare(struct engine *e, const struct engine_event *ev, struct pending **out, struct idf_err *err)
 {
     struct pending *p = calloc(1, sizeof *p);
     struct match_ctx m;
@@ -237,7 +247,7 @@ int engine_submit(struct engine *e, const struct engine_event *ev, struct engine
     int rc = 0;
 
     memset(&m, 0, sizeof m);
-    memset(ack, 0, sizeof *ack);
+    *out = NULL;
     if (!p)
         return idf_err_set(err, IDF_ENOMEM, "out of memory");
     time_format_iso(time_now_ms(), ts, sizeof ts);
@@ -286,39 +296,112 @@ int engine_submit(struct engine *e, const struct engine_event *ev, struct engine
     p->item.event.data = p->data_text;
     p->item.runs = p->runs;
     p->item.run_ids = p->run_ids;
+out:
+    json_decref(m.event);
+    if (rc)
+        pending_free(p);
+    else
+        *out = p;
+    return rc;
+}
 
+int engine_submit_many(struct engine *e, const struct engine_event *evs, size_t n, struct engine_ack *acks,
+                       struct idf_err *err)
+{
+    struct pending **ps = calloc(n ? n : 1, sizeof *ps);
+    int rc = 0;
+
+    if (!ps)
+        return idf_err_set(err, IDF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        memset(&acks[i], 0, sizeof acks[i]);
+        rc = prepare(e, &evs[i], &ps[i], err);
+        if (rc)
+            goto out; /* nothing was queued */
+    }
     pthread_mutex_lock(&e->q_lock);
     if (e->stopping) {
         pthread_mutex_unlock(&e->q_lock);
         rc = idf_err_set(err, IDF_EBUSY, "the server is shutting down");
         goto out;
     }
-    if (e->q_tail)
-        e->q_tail->next = p;
-    else
-        e->q_head = p;
-    e->q_tail = p;
+    for (size_t i = 0; i < n; i++) {
+        if (e->q_tail)
+            e->q_tail->next = ps[i];
+        else
+            e->q_head = ps[i];
+        e->q_tail = ps[i];
+    }
     pthread_cond_signal(&e->q_cond);
-    while (!p->done)
-        pthread_cond_wait(&e->done_cond, &e->q_lock);
+    for (size_t i = 0; i < n; i++) {
+        while (!ps[i]->done)
+            pthread_cond_wait(&e->done_cond, &e->q_lock);
+    }
     pthread_mutex_unlock(&e->q_lock);
 
-    if (p->rc) {
-        rc = idf_err_set(err, p->rc, "%s", p->errmsg);
-        goto out;
-    }
-    ack->event_id = p->item.event_id;
-    ack->duplicate = p->item.duplicate;
-    if (!p->item.duplicate) {
-        ack->n_runs = p->item.n_runs;
-        memcpy(ack->run_ids, p->run_ids, sizeof(int64_t) * p->item.n_runs);
+    for (size_t i = 0; i < n; i++) {
+        struct pending *p = ps[i];
+        if (p->rc) {
+            if (!rc)
+                rc = idf_err_set(err, p->rc, "%s", p->errmsg);
+            continue;
+        }
+        acks[i].event_id = p->item.event_id;
+        acks[i].duplicate = p->item.duplicate;
+        if (!p->item.duplicate) {
+            acks[i].n_runs = p->item.n_runs;
+            memcpy(acks[i].run_ids, p->run_ids, sizeof(int64_t) * p->item.n_runs);
+        }
     }
 out:
-    json_decref(m.event);
-    if (p) {
-        free(p->data_text);
-        free(p);
+    for (size_t i = 0; i < n; i++)
+        pending_free(ps[i]);
+    free(ps);
+    return rc;
+}
+
+int engine_submit(struct engine *e, const struct engine_event *ev, struct engine_ack *ack, struct idf_err *err)
+{
+    return engine_submit_many(e, ev, 1, ack, err);
+}
+
+int engine_submit_events(struct engine *e, const char *source, const char *connection, const json_t *events,
+                         size_t *n_new_out, struct idf_err *err)
+{
+    size_t i, n = 0, total = json_array_size(events);
+    const json_t *item;
+    struct engine_event *evs = calloc(total ? total : 1, sizeof *evs);
+    struct engine_ack *acks = calloc(total ? total : 1, sizeof *acks);
+    int rc;
+
+    *n_new_out = 0;
+    if (!evs || !acks) {
+        free(evs);
+        free(acks);
+        return idf_err_set(err, IDF_ENOMEM, "out of memory");
     }
+    json_array_foreach(events, i, item)
+    {
+        const char *id = json_string_value(json_object_get(item, "id"));
+        const char *type = json_string_value(json_object_get(item, "type"));
+        if (!id || !type) {
+            log_warn("%s/%s: event %zu has no id or type; skipped", source, connection ? connection : "-", i);
+            continue;
+        }
+        evs[n].source = source;
+        evs[n].source_id = id;
+        evs[n].type = type;
+        evs[n].connection = connection;
+        evs[n].fields = item;
+        n++;
+    }
+    rc = n ? engine_submit_many(e, evs, n, acks, err) : 0;
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        if (!acks[k].duplicate)
+            (*n_new_out)++;
+    }
+    free(evs);
+    free(acks);
     return rc;
 }
 

@@ -87,6 +87,21 @@ struct engine_ack {
 int engine_submit(struct engine *e, const struct engine_event *ev, struct engine_ack *ack,
                   struct idf_err *err) IDF_MUST_USE;
 
+/* The same for n events at once (an Okta delivery of several events): they
+ * are queued together, so they share the group commit, and the call returns
+ * when all are durable. acks is a caller array of n. Nothing is queued when
+ * one event cannot be prepared (unknown workflow, ...); when the store fails,
+ * the first failure is returned and the other acks are still filled. */
+int engine_submit_many(struct engine *e, const struct engine_event *evs, size_t n, struct engine_ack *acks,
+                       struct idf_err *err) IDF_MUST_USE;
+
+/* Submits a connector's normalized events (a JSON array of objects with at
+ * least "id" and "type"; others are skipped with a warning) from source and
+ * connection, all together as with engine_submit_many. *n_new_out: how many
+ * were not duplicates. */
+int engine_submit_events(struct engine *e, const char *source, const char *connection, const json_t *events,
+                         size_t *n_new_out, struct idf_err *err) IDF_MUST_USE;
+
 /* Prometheus text exposition of the engine's metrics; caller frees. */
 char *engine_metrics(struct engine *e);
 

@@ -129,38 +129,6 @@ static void rescan(struct pollers *p, struct store *st)
     json_decref(list);
 }
 
-/* Submits every event of one poll; 0 when all were acknowledged. */
-static int submit_events(struct pollers *p, struct poll_entry *pe, const json_t *events, size_t *n_new,
-                         struct idf_err *err)
-{
-    size_t i;
-    const json_t *item;
-
-    json_array_foreach(events, i, item)
-    {
-        struct engine_event ev;
-        struct engine_ack ack;
-        const char *id = json_string_value(json_object_get(item, "id"));
-        const char *type = json_string_value(json_object_get(item, "type"));
-        int rc;
-
-        if (!id || !type)
-            continue;
-        memset(&ev, 0, sizeof ev);
-        ev.source = pe->c->name;
-        ev.source_id = id;
-        ev.type = type;
-        ev.connection = pe->name;
-        ev.fields = item;
-        rc = engine_submit(p->e, &ev, &ack, err);
-        if (rc)
-            return rc;
-        if (!ack.duplicate)
-            (*n_new)++;
-    }
-    return 0;
-}
-
 static void fail_later(struct poll_entry *pe, int64_t now, int64_t at_least_ms, const char *what)
 {
     int64_t wait;
@@ -207,7 +175,7 @@ static void poll_one(struct pollers *p, struct store *st, struct http_client *ht
         fail_later(pe, time_now_ms(), cp.retryable ? cp.retry_after_ms : POLLER_BACKOFF_MAX_MS, cp.message);
         goto out;
     }
-    if (cp.events && submit_events(p, pe, cp.events, &n_new, &err)) {
+    if (cp.events && engine_submit_events(p->e, pe->c->name, pe->name, cp.events, &n_new, &err)) {
         fail_later(pe, time_now_ms(), 0, err.msg);
         goto out;
     }
