@@ -9,9 +9,10 @@
 # Then it keeps serving until Ctrl-C; DEMO_ONCE=1 (or no terminal) exits
 # after the report, with status 0 only if every scenario ended as expected.
 #
-# What runs today: the engine, the Okta connector and the sandbox, with
-# workflows started by hand (API). The ticket-driven versions of these
-# scenarios arrive with the triggers and HappyFox connector work.
+# What runs today: the engine, the Okta and HappyFox connectors, Okta event
+# hooks and the sandbox. Scenarios 1-5 start workflows through the API;
+# 6-7 are started by Okta events delivered to idflow's hook. Ticket-driven
+# starts (HappyFox triggers) are being built.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -56,12 +57,19 @@ wait_ok "$SANDBOX/_sandbox/state" "the sandbox"
 
 printf '%s' "$TOKEN" | "$BIN" connect okta acme --url "$SANDBOX" --token - --sandbox --db "$DB" \
   >"$WORK/connect.out" 2>&1 || { cat "$WORK/connect.out" >&2; exit 1; }
+HF_KEY=sandbox-hf-key HF_CODE=sandbox-hf-code "$BIN" connect happyfox helpdesk --url "$SANDBOX" \
+  --api-key-env HF_KEY --auth-code-env HF_CODE --staff "IT On-call" --sandbox --db "$DB" \
+  >>"$WORK/connect.out" 2>&1 || { cat "$WORK/connect.out" >&2; exit 1; }
 
 AP=$(free_port $((SP + 1)))
 "$BIN" serve --db "$DB" --listen "127.0.0.1:$AP" --workflows examples/workflows >"$WORK/serve.log" 2>&1 &
 PIDS+=($!)
 API="http://127.0.0.1:$AP"
 wait_ok "$API/readyz" "idflow serve"
+
+# Okta delivers its events to idflow: register the event hook (secret generated, sealed, verified)
+"$BIN" connect okta acme --register-hook "$API/hooks/okta/acme" --db "$DB" >>"$WORK/connect.out" 2>&1 ||
+  { cat "$WORK/connect.out" >&2; exit 1; }
 
 okta() { curl -fs -H "Authorization: SSWS $TOKEN" "$SANDBOX/api/v1/$1"; }
 user_state() { # login -> "STATUS, N groups, M apps"
@@ -117,6 +125,54 @@ report "4. Offboarding: groups, apps, then deactivation" offboard-user lucas.mar
   "DEPROVISIONED, 0 Okta groups, 0 apps"
 report "5. A refused transition names both states: suspend the offboarded user" \
   security-suspend lucas.martin@acme.example failed DEPROVISIONED
+
+# Event-driven scenarios: something happens in Okta, the event hook delivers it, a workflow runs.
+runs_of() { curl -fs "$API/api/v1/runs?workflow=$1&limit=1000" | jq '.runs | length'; }
+last_run_of() { curl -fs "$API/api/v1/runs?workflow=$1&limit=1" | jq -r '.runs[0].id'; }
+tickets() { curl -fs "$SANDBOX/_sandbox/state" | jq -r --arg s "$1" \
+  '[.happyfox.tickets[] | select(.subject | startswith($s))] | length'; }
+
+event_report() { # title, workflow, sandbox simulation path, its JSON body, expect a run (1/0), ticket subject
+  local before t0 t1 run st n
+  before=$(runs_of "$2")
+  t0=$(date +%s%N)
+  curl -fs -XPOST "$SANDBOX$3" -H 'Content-Type: application/json' -d "$4" >/dev/null
+  printf '\n%s\n' "$1"
+  if [ "$5" = 0 ]; then
+    sleep 1.5
+    n=$(runs_of "$2")
+    printf '  workflow %s: %s new run(s) (expected none)\n' "$2" $((n - before))
+    [ "$n" = "$before" ] || failures=$((failures + 1))
+    return
+  fi
+  for _ in $(seq 1 200); do
+    [ "$(runs_of "$2")" -gt "$before" ] && break
+    sleep 0.05
+  done
+  run=$(last_run_of "$2")
+  st=$(wait_run "$run")
+  t1=$(date +%s%N)
+  printf '  workflow %s, run %s (started by the Okta event hook): %s in %d ms\n' "$2" "$run" "$st" \
+    $(((t1 - t0) / 1000000))
+  curl -fs "$API/api/v1/runs/$run" | jq -r '.steps[] | "    \(.step_id): \(.status)" +
+      (if .output.changed != null then ", changed: \(.output.changed)" else "" end) +
+      (if .output.display_id != null then ", ticket \(.output.display_id) (\(.output.status.name // .output.status))" else "" end) +
+      (if .error then ", error: \(.error.message)" else "" end)'
+  n=$(tickets "$6")
+  printf '  HappyFox: %s ticket(s) "%s..."\n' "$n" "$6"
+  if [ "$st" != succeeded ] || [ "$n" != 1 ]; then
+    printf '  UNEXPECTED: wanted a succeeded run and one ticket\n'
+    failures=$((failures + 1))
+  fi
+}
+
+event_report "6. Okta locks an account after failed sign-ins: a ticket for the on-call agent" lockout-to-ticket \
+  "/_sandbox/okta/users/sofia.rossi%40acme.example/fail_signin" '{"count": 10}' 1 "Okta account locked: sofia.rossi"
+event_report "7. An admin moves someone to another department: an access-review ticket" profile-change-review \
+  "/_sandbox/okta/users/hannah.kim%40acme.example/profile" '{"profile": {"department": "Sales"}}' 1 \
+  "Access review after a profile change: hannah.kim"
+event_report "   ... a change of phone number starts nothing" profile-change-review \
+  "/_sandbox/okta/users/noah.schmidt%40acme.example/profile" '{"profile": {"mobilePhone": "+1 555 0100"}}' 0 ""
 
 echo
 if [ "$failures" -eq 0 ]; then
