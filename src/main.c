@@ -32,6 +32,7 @@ static const char usage[] =
     "  connections                  list connections (never their secrets)\n"
     "  catalogue [--markdown]       every trigger and action with its parameters\n"
     "  migrate  [--db URL]          create or upgrade the database schema\n"
+    "  prune    --older-than 90d [--db URL]   delete finished runs (and their steps) older than that\n"
     "  version                      print the version\n"
     "  help                         this text\n"
     "\n"
@@ -83,6 +84,8 @@ int main(int argc, char **argv)
         return cli_connect(argc, argv);
     if (!strcmp(cmd, "connections"))
         return cli_connections(argc, argv);
+    if (!strcmp(cmd, "prune"))
+        return cli_prune(argc, argv);
     if (!strcmp(cmd, "migrate"))
         return cli_migrate(argc, argv);
     fprintf(stderr, "idflow: unknown command '%s' (try: idflow help)\n", cmd);

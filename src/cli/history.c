@@ -320,3 +320,44 @@ int cli_migrate(int argc, char **argv)
     store_close(st);
     return CLI_OK;
 }
+
+int cli_prune(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"older-than", required_argument, NULL, 'o'},
+        {"db", required_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = NULL, *age = NULL;
+    struct store *st = NULL;
+    int64_t ms = 0, n = 0;
+    int c, rc;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': age = optarg; break;
+        case 'd': db = optarg; break;
+        default: goto usage;
+        }
+    }
+    if (optind != argc || !age)
+        goto usage;
+    if (time_parse_duration(age, &ms) || ms < 3600000) {
+        fprintf(stderr, "idflow prune: --older-than must be a duration of at least 1h (e.g. 90d), not '%s'\n", age);
+        return CLI_USAGE;
+    }
+    if (open_store(db, &st))
+        return CLI_FAIL;
+    rc = store_prune(st, time_now_ms() - ms, &n);
+    store_close(st);
+    if (rc) {
+        fprintf(stderr, "idflow prune: %s\n", idf_strerror(rc));
+        return CLI_FAIL;
+    }
+    printf("deleted %lld finished run(s) older than %s, with their steps and unreferenced events\n", (long long)n, age);
+    return CLI_OK;
+usage:
+    fprintf(stderr, "usage: idflow prune --older-than DURATION [--db URL]   (e.g. --older-than 90d)\n");
+    return CLI_USAGE;
+}

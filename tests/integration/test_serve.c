@@ -460,6 +460,15 @@ static void cli_runs_show_and_metrics(void **state)
         const char *argv[] = {E.bin, "runs", "--db", E.db, "--status", "bogus", NULL};
         assert_int_equal(run_cli(argv, NULL), 2);
     }
+    {
+        /* retention: nothing here is 90 days old; a too-short age is a usage error */
+        const char *argv[] = {E.bin, "prune", "--older-than", "90d", "--db", E.db, NULL};
+        const char *bad[] = {E.bin, "prune", "--older-than", "5m", "--db", E.db, NULL};
+        assert_int_equal(run_cli(argv, &out), 0);
+        assert_non_null(strstr(out, "deleted 0 finished run(s)"));
+        free(out);
+        assert_int_equal(run_cli(bad, NULL), 2);
+    }
     snprintf(url, sizeof url, "%s/metrics", E.base);
     assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
     assert_int_equal(status, 200);
