@@ -103,11 +103,20 @@ struct conn_action {
  * trigger's parameters. NULL means "the type matching is enough". */
 typedef bool (*conn_trigger_match_fn)(const json_t *params, const json_t *event);
 
+/* Checks a workflow's trigger parameters beyond their types, when the
+ * workflow is validated (a cron expression parses, a time zone exists).
+ * params were already type-checked (a value of the wrong type was reported:
+ * skip it). Returns 0, or a negative code with err's message and *param_out
+ * naming the parameter at fault (a static string; NULL for the trigger as a
+ * whole). Any thread. */
+typedef int (*conn_trigger_validate_fn)(const json_t *params, const char **param_out, struct idf_err *err);
+
 struct conn_trigger {
     const char *name;               /* "manual", "okta.user_locked": equals the event's "type" */
     const char *doc;
     const struct conn_param *params;/* terminated by name == NULL; may be NULL */
     conn_trigger_match_fn match;    /* may be NULL */
+    conn_trigger_validate_fn validate; /* may be NULL */
 };
 
 /* How a connector's connections (credentials for one remote account) look.
@@ -262,6 +271,26 @@ struct connector {
     void (*thread_slot_free)(void *slot); /* frees what actions cached in *thread_slot; may be NULL */
     const struct conn_ingress *ingress; /* how its events arrive (hooks, polling); NULL: none */
 };
+
+/* ---- base URLs of remote accounts (connectors/conn_url.c) ---- */
+
+#define CONN_URL_MAX 512
+
+struct conn_url {
+    char base[CONN_URL_MAX]; /* "https://host[:port]", no trailing slash */
+    char host[256];          /* lower-cased */
+    char path[CONN_URL_MAX]; /* as given ("" or "/" when none): the connector decides what it allows */
+};
+
+/* True when a connection's "sandbox" is true (or the string "true"). */
+bool conn_is_sandbox(const json_t *conn);
+
+/* The checks every connector makes of its account URL: a URL, https unless
+ * sandbox (then http too), no user name or password, no query or fragment.
+ * product ("Okta") and example ("https://acme.okta.com") go into messages.
+ * IDF_EINVAL / IDF_ETOOBIG with err naming the problem. */
+int conn_base_url(const char *url, bool sandbox, const char *product, const char *example, struct conn_url *out,
+                  struct idf_err *err) IDF_MUST_USE;
 
 /* ---- registry (connectors/registry.c) ---- */
 

@@ -49,61 +49,25 @@ static void wipe_free(char *s)
 
 bool hfc__conn_is_sandbox(const json_t *conn)
 {
-    const json_t *v = json_object_get(conn, "sandbox");
-    return json_is_true(v) || (json_is_string(v) && strcasecmp(json_string_value(v), "true") == 0);
+    return conn_is_sandbox(conn);
 }
 
 int hfc__normalize_url(const char *url, bool sandbox, char *out, size_t n, struct idf_err *err)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL, *user = NULL;
-    int rc = 0;
+    struct conn_url u;
+    int rc = conn_base_url(url, sandbox, "HappyFox (its API handles a POST to http:// as a GET)",
+                           "https://acme.happyfox.com", &u, err);
 
-    if (!u)
-        return idf_err_set(err, IDF_ENOMEM, "out of memory");
-    if (!url || !*url || strlen(url) >= n || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
-        rc = idf_err_set(err, IDF_EINVAL, "url: not a URL (expected e.g. https://acme.happyfox.com)");
-        goto out;
-    }
-    curl_url_get(u, CURLUPART_PORT, &port, 0);
-    curl_url_get(u, CURLUPART_PATH, &path, 0);
-    curl_url_get(u, CURLUPART_QUERY, &query, 0);
-    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
-    curl_url_get(u, CURLUPART_USER, &user, 0);
-    for (char *p = host; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    if (strcasecmp(scheme, "https") != 0 && !(sandbox && strcasecmp(scheme, "http") == 0)) {
-        rc = idf_err_set(err, IDF_EINVAL,
-                         "url: %s:// is refused: HappyFox is reached over https only (its API handles a POST to "
-                         "http:// as a GET; plain http only for a connection marked \"sandbox\": true)",
-                         scheme);
-    } else if (user) {
-        rc = idf_err_set(err, IDF_EINVAL, "url: must not carry a user name or password");
-    } else if (query || frag) {
-        rc = idf_err_set(err, IDF_EINVAL, "url: must not have a query or fragment; give the account URL only");
-    } else if (path && strcmp(path, "/") != 0 && strcmp(path, "") != 0 && strcmp(path, HFC_API_PATH) != 0 &&
-               strcmp(path, HFC_API_PATH "/") != 0) {
-        rc = idf_err_set(err, IDF_EINVAL,
-                         "url: must be the account URL (e.g. https://acme.happyfox.com, or "
-                         "https://acme.happyfox.net for EU accounts), optionally ending in " HFC_API_PATH "/");
-    } else {
-        int w = snprintf(out, n, "%s://%s%s%s", strcasecmp(scheme, "https") == 0 ? "https" : "http", host,
-                         port ? ":" : "", port ? port : "");
-        if (w < 0 || (size_t)w >= n)
-            rc = idf_err_set(err, IDF_EINVAL, "url: too long");
-    }
-out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_free(query);
-    curl_free(frag);
-    curl_free(user);
-    curl_url_cleanup(u);
-    return rc;
+    if (rc)
+        return rc;
+    if (strcmp(u.path, "/") != 0 && strcmp(u.path, "") != 0 && strcmp(u.path, HFC_API_PATH) != 0 &&
+        strcmp(u.path, HFC_API_PATH "/") != 0)
+        return idf_err_set(err, IDF_EINVAL,
+                           "url: must be the account URL (e.g. https://acme.happyfox.com, or https://acme.happyfox.net "
+                           "for EU accounts), optionally ending in " HFC_API_PATH "/");
+    if ((size_t)snprintf(out, n, "%s", u.base) >= n)
+        return idf_err_set(err, IDF_EINVAL, "url: too long");
+    return 0;
 }
 
 static int64_t num_field(const json_t *conn, const char *key, double scale, int64_t dflt)
