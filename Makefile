@@ -97,7 +97,7 @@ tidy:
 
 cppcheck:
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 \
-	  --suppress=missingIncludeSystem -Isrc src
+	  --suppress=missingIncludeSystem --include=/usr/include/jansson.h -Isrc src
 
 clean:
 	rm -rf build build-asan idflow

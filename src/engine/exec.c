@@ -598,7 +598,7 @@ out:
 
 void exec_env_release(struct exec_env *env)
 {
-    for (int i = 0; connector_table[i] && i < ENGINE_MAX_CONNECTORS; i++) {
+    for (int i = 0; i < ENGINE_MAX_CONNECTORS && connector_table[i]; i++) {
         if (env->slots[i] && connector_table[i]->thread_slot_free)
             connector_table[i]->thread_slot_free(env->slots[i]);
         env->slots[i] = NULL;

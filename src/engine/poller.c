@@ -242,7 +242,7 @@ static void *poller_main(void *arg)
             wait_until(p, next);
     }
 out:
-    for (int i = 0; connector_table[i] && i < ENGINE_MAX_CONNECTORS; i++) {
+    for (int i = 0; i < ENGINE_MAX_CONNECTORS && connector_table[i]; i++) {
         if (p->slots[i] && connector_table[i]->thread_slot_free)
             connector_table[i]->thread_slot_free(p->slots[i]);
         p->slots[i] = NULL;
