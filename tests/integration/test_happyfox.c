@@ -860,10 +860,11 @@ static void test_triggers(void **state)
                          "{\"status\": {\"from\": \"Solved\", \"to\": \"Open\"}}}";
 
     (void)state;
-    /* not registered: nothing can raise them until the triggers issue lands */
-    assert_null(registry_find_trigger("happyfox.ticket_created"));
-    assert_null(registry_find_trigger("happyfox.ticket_resolved"));
-    assert_null(hf_connector()->triggers);
+    /* registered, with the webhook and poll ingress that raises them */
+    assert_non_null(registry_find_trigger("happyfox.ticket_created"));
+    assert_non_null(registry_find_trigger("happyfox.ticket_resolved"));
+    assert_non_null(hf_connector()->triggers);
+    assert_non_null(hf_connector()->ingress);
 
     assert_true(matches("happyfox.ticket_status_changed", "{}", ev));
     assert_true(matches("happyfox.ticket_status_changed", "{\"from\": \"open\", \"to\": \"Solved\"}", ev));

@@ -7,9 +7,8 @@
  * requests are paced and made in client.c and budget.c; names to ids in
  * refs.c; docs/happyfox.md explains name resolution, the duplicate-write
  * guard, budgets and per-ticket serialization. The trigger descriptors are
- * in triggers.c and are not in this table yet: they join it with the
- * triggers work (webhook and poller ingress), since a workflow must never
- * validate while listening for an event nothing can raise.
+ * in triggers.c; the ingress that raises them (webhook and ticket-list
+ * polling) in ingress.c (docs/triggers.md, "HappyFox").
  *
  * Threads: the tables are constant; validate/check run on the caller's
  * thread (the CLI or an API handler) with their own http client. */
@@ -21,6 +20,9 @@
 
 #include "connectors/happyfox/happyfox_internal.h"
 #include "net/http.h"
+
+/* ingress.c (declared here rather than in happyfox_internal.h, which this
+ * change does not own): the webhook handler and the ticket-list poll. */
 
 /* ---------------------------------------------------------- connection */
 
@@ -34,6 +36,9 @@ static const struct conn_field hf_fields[] = {
     {"get_per_minute", false, false, "GET calls idflow may make per budget window (default 500)"},
     {"post_per_minute", false, false, "POST calls idflow may make per budget window (default 300)"},
     {"rate_window_seconds", false, false, "the budget window in seconds (default 60; shorter only for tests)"},
+    {"hook_secret", true, false, "webhooks: the shared secret the Smart Rule sends in the X-Idflow-Secret header"},
+    {"mode", false, false, "how ticket events arrive: hook (default), poll (the ticket list) or both"},
+    {"poll_interval", false, false, "ticket polling: seconds between polls when caught up (default 10)"},
     {NULL, false, false, NULL},
 };
 
@@ -113,6 +118,21 @@ static int hf_validate(json_t *config, struct idf_err *err)
         (rc = num_field(config, "rate_window_seconds", HFC_WINDOW_MIN_MS / 1000.0, HFC_WINDOW_MAX_MS / 1000.0, false,
                         err)) != 0)
         return rc;
+    if ((rc = num_field(config, "poll_interval", 1, 3600, true, err)) != 0)
+        return rc;
+    {
+        /* how events arrive: an unknown mode must not quietly mean "hook" */
+        const json_t *mode = json_object_get(config, "mode");
+        const char *m = json_string_value(mode);
+        const json_t *hs = json_object_get(config, "hook_secret");
+        if (mode && !json_is_null(mode) &&
+            (!m || (strcasecmp(m, "hook") != 0 && strcasecmp(m, "poll") != 0 && strcasecmp(m, "both") != 0)))
+            return idf_err_set(err, IDF_EINVAL, "mode must be hook, poll or both");
+        if (hs && !json_is_null(hs) &&
+            (!json_is_string(hs) || json_string_length(hs) == 0 || json_string_length(hs) > HFC_MAX_SECRET))
+            return idf_err_set(err, IDF_EINVAL, "hook_secret must be a non-empty string of at most %d bytes",
+                               HFC_MAX_SECRET);
+    }
     return 0;
 }
 
@@ -302,6 +322,7 @@ const struct connector connector_happyfox = {
     .name = "happyfox",
     .connection = &hf_connection,
     .actions = hf_actions,
-    .triggers = NULL,         /* hfc__triggers (triggers.c) joins with the triggers issue */
-    .thread_slot_free = NULL, /* caches are process-wide (refs.c, budget.c), not per thread */
+    .triggers = hfc__triggers, /* triggers.c */
+    .thread_slot_free = NULL,  /* caches are process-wide (refs.c, budget.c), not per thread */
+    .ingress = &hfc__ingress,  /* ingress.c: webhook and ticket-list polling */
 };

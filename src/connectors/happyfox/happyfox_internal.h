@@ -236,8 +236,10 @@ HFC__ACTION(hfc__act_assign);
 HFC__ACTION(hfc__act_update_custom_fields);
 HFC__ACTION(hfc__act_add_tags);
 
-/* triggers.c: the trigger descriptors (not registered yet: they land with
- * the triggers issue, when an ingress can raise them). */
+/* triggers.c: the trigger descriptors. */
 extern const struct conn_trigger hfc__triggers[];
+
+/* ingress.c: the webhook and poll ingress that raises them. */
+extern const struct conn_ingress hfc__ingress;
 
 #endif

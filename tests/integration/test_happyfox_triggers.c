@@ -1,0 +1,618 @@
+/* test_happyfox_triggers.c — HappyFox ticket events reaching workflows end
+ * to end: a real `idflow sandbox` and a real `idflow serve` as processes.
+ * The happyfox connection is made with `idflow connect happyfox --sandbox`
+ * (mode both, poll interval 1 s, a hook secret), and the sandbox's Smart-Rule
+ * stand-in (/_sandbox/happyfox/webhook) is pointed at
+ * /hooks/happyfox/hd with the secret in X-Idflow-Secret. People are
+ * simulated through the sandbox's HappyFox API.
+ *
+ * Asserts: a ticket created starts the ticket_created workflow once with the
+ * right ticket (category, requester), and a category filter (by name, any
+ * case) picks the Onboarding ticket, with its custom fields by name, and
+ * keeps other categories quiet; a move to a completed status raises
+ * ticket_status_changed (from/to) and ticket_resolved exactly once although
+ * the change arrives by webhook AND by poll; a note raises ticket_updated; the
+ * same delivery posted twice runs nothing again; bad input (wrong or missing
+ * secret, malformed JSON, no ticket number, unknown ticket, unknown
+ * connection, a body over 64 KiB) is a 4xx that starts nothing while the
+ * server keeps serving; a webhook-only connection ("hh", never polled)
+ * raises its events by webhook alone; a re-read that HappyFox fails is a 503
+ * that starts nothing, and the retry delivers;
+ * a ticket created while idflow is stopped is picked up by the poller after
+ * the restart; serve exits 0 (no sanitizer report) and never logs a secret.
+ * IDFLOW_BIN is the binary. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/testutil.h"
+
+#define HF_KEY "sandbox-hf-key"
+#define HF_CODE "sandbox-hf-code"
+#define HF_BASIC "Authorization: Basic c2FuZGJveC1oZi1rZXk6c2FuZGJveC1oZi1jb2Rl" /* key:code */
+#define HOOK_SECRET "hf-hook-secret-0123456789-abcXYZ"
+#define WAIT_MS 15000
+
+struct env {
+    const char *bin;
+    struct tu_proc sandbox, serve;
+    char sb[128];   /* the sandbox's base URL */
+    char base[128]; /* idflow's base URL */
+    char listen[64];
+    char *dir;
+    char db[400];
+    char wfdir[400];
+    int markers; /* poll markers made so far */
+};
+
+static struct env E;
+
+/* ---------------------------------------------------------------- helpers */
+
+static json_t *http_json(const char *method, const char *url, const char *body, const char *const *headers,
+                         long *status)
+{
+    char *resp = NULL;
+    json_t *j;
+    assert_int_equal(tu_http(method, url, body, headers, status, &resp), 0);
+    j = resp && *resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
+    free(resp);
+    return j;
+}
+
+static json_t *hf_api(const char *method, const char *path, const char *body, long want)
+{
+    const char *h[] = {HF_BASIC, "Content-Type: application/json", NULL};
+    char url[600];
+    long status = 0;
+    json_t *j;
+    snprintf(url, sizeof url, "%s/api/1.1/json%s", E.sb, path);
+    j = http_json(method, url, body, h, &status);
+    if (status != want)
+        fail_msg("%s %s: HTTP %ld, expected %ld", method, path, status, want);
+    return j;
+}
+
+static void sandbox_admin(const char *method, const char *path, const char *body)
+{
+    const char *h[] = {"Content-Type: application/json", NULL};
+    char url[600];
+    long status = 0;
+    json_t *j;
+    snprintf(url, sizeof url, "%s%s", E.sb, path);
+    j = http_json(method, url, body, h, &status);
+    if (status != 200 && status != 204)
+        fail_msg("%s %s: HTTP %ld", method, path, status);
+    json_decref(j);
+}
+
+static void webhook_on(void)
+{
+    char body[600];
+    snprintf(body, sizeof body,
+             "{\"url\":\"%s/hooks/happyfox/hd\",\"header_name\":\"X-Idflow-Secret\",\"header_value\":\"" HOOK_SECRET
+             "\"}",
+             E.base);
+    sandbox_admin("POST", "/_sandbox/happyfox/webhook", body);
+}
+
+static void webhook_off(void) { sandbox_admin("DELETE", "/_sandbox/happyfox/webhook", NULL); }
+
+/* Creates a ticket in IT Support (category 1); returns its number. */
+static long long create_ticket(const char *subject, const char *email)
+{
+    char body[600];
+    json_t *t;
+    long long n;
+    snprintf(body, sizeof body,
+             "{\"category\":1,\"subject\":\"%s\",\"text\":\"please help\",\"name\":\"Lin Chen\",\"email\":\"%s\"}",
+             subject, email);
+    t = hf_api("POST", "/tickets/", body, 200);
+    n = (long long)json_integer_value(json_object_get(t, "id"));
+    json_decref(t);
+    assert_true(n > 0);
+    return n;
+}
+
+static void staff_update(long long n, const char *kind, const char *body)
+{
+    char path[100];
+    snprintf(path, sizeof path, "/ticket/%lld/%s/", n, kind);
+    json_decref(hf_api("POST", path, body, 200));
+}
+
+static bool sandbox_up(void *ud)
+{
+    char *err = tu_proc_stderr(&E.sandbox);
+    char *line = strstr(err, "sandbox listening");
+    bool ok = false;
+    (void)ud;
+    if (line) {
+        char *start = line, *end;
+        json_t *j;
+        while (start > err && start[-1] != '\n')
+            start--;
+        end = strchr(line, '\n');
+        if (end) {
+            j = json_loadb(start, (size_t)(end - start), 0, NULL);
+            if (j && json_string_value(json_object_get(j, "url"))) {
+                snprintf(E.sb, sizeof E.sb, "%s", json_string_value(json_object_get(j, "url")));
+                ok = true;
+            }
+            json_decref(j);
+        }
+    }
+    free(err);
+    return ok;
+}
+
+static int run_idflow(const char *const *args, const char *const *env)
+{
+    const char *argv[40];
+    struct tu_proc p;
+    int n = 0, rc;
+
+    argv[n++] = E.bin;
+    for (; *args && n < 39; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    if (tu_spawn(argv, env, &p))
+        return -1;
+    rc = tu_wait(&p, 30000);
+    if (rc != 0) {
+        char *e = tu_proc_stderr(&p);
+        fprintf(stderr, "idflow %s failed (%d):\n%s\n", args[0], rc, e);
+        free(e);
+    }
+    tu_proc_cleanup(&p);
+    return rc;
+}
+
+static int start_serve(void)
+{
+    char url[200];
+    const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", E.listen, "--workflows", E.wfdir,
+                          "--workers", "2", NULL};
+    if (tu_spawn(argv, NULL, &E.serve))
+        return -1;
+    snprintf(url, sizeof url, "%s/readyz", E.base);
+    if (tu_wait_http_ok(url, WAIT_MS)) {
+        char *err = tu_proc_stderr(&E.serve);
+        fprintf(stderr, "idflow serve did not become ready:\n%s\n", err);
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stops idflow serve; its exit code (0 after a clean shutdown, no sanitizer
+ * report, no secret in its log). */
+static int stop_serve(void)
+{
+    int rc;
+    char *err;
+    tu_kill(&E.serve, SIGTERM);
+    rc = tu_wait(&E.serve, 15000);
+    err = tu_proc_stderr(&E.serve);
+    if (strstr(err, HOOK_SECRET) || strstr(err, HF_CODE) || strstr(err, "c2FuZGJveC1oZi1rZXk6")) {
+        fprintf(stderr, "idflow serve logged a secret\n");
+        rc = rc ? rc : 1;
+    }
+    if (rc != 0 || strstr(err, "Sanitizer") || strstr(err, "runtime error")) {
+        fprintf(stderr, "idflow serve exited with %d:\n%s\n", rc, err);
+        if (rc == 0)
+            rc = 1;
+    }
+    free(err);
+    tu_proc_cleanup(&E.serve);
+    return rc;
+}
+
+static int write_wf(const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s.yaml", E.wfdir, name);
+    return tu_write_file(path, text);
+}
+
+static int group_setup(void **state)
+{
+    const char *argv[] = {NULL, "sandbox", "--listen", "127.0.0.1:0", NULL};
+    char hs[500];
+    int port;
+    (void)state;
+
+    E.bin = getenv("IDFLOW_BIN");
+    if (!E.bin) {
+        fprintf(stderr, "IDFLOW_BIN must be set (make test sets it)\n");
+        return -1;
+    }
+    argv[0] = E.bin;
+    if (tu_spawn(argv, NULL, &E.sandbox) || !tu_wait_until(sandbox_up, NULL, WAIT_MS))
+        return -1;
+    E.dir = tu_mktemp_dir();
+    snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
+    snprintf(E.wfdir, sizeof E.wfdir, "%s/wf", E.dir);
+    snprintf(hs, sizeof hs, "%s/hook_secret", E.dir);
+    if (tu_write_file(hs, HOOK_SECRET))
+        return -1;
+    {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && chmod 600 '%s'", E.wfdir, hs);
+        if (system(cmd) != 0)
+            return -1;
+    }
+    if (write_wf("created", "name: hf-created\non:\n  happyfox.ticket_created: {}\n"
+                            "when:\n  - .event.connection == \"hd\"\nsteps:\n"
+                            "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
+                            "category: '${{ .event.ticket.category }}', email: '${{ .event.ticket.requester.email }}', "
+                            "status: '${{ .event.ticket.status }}'}\n") ||
+        write_wf("onboarding", "name: hf-onboarding\non:\n  happyfox.ticket_created: {category: onboarding}\n"
+                               "when:\n  - .event.ticket.category == \"Onboarding\"\n"
+                               "steps:\n  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
+                               "dept: '${{ .event.ticket.custom_fields.Department }}', "
+                               "first: '${{ .event.ticket.custom_fields[\"First Name\"] }}'}\n") ||
+        write_wf("resolved", "name: hf-resolved\non:\n  happyfox.ticket_resolved: {}\nsteps:\n"
+                             "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
+                             "to: '${{ .event.changes.status.to.name }}'}\n") ||
+        write_wf("status", "name: hf-status\non:\n  happyfox.ticket_status_changed: {from: New, to: Solved}\n"
+                           "steps:\n  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
+                           "from: '${{ .event.changes.status.from.name }}', "
+                           "to: '${{ .event.changes.status.to.name }}'}\n") ||
+        write_wf("status-other", "name: hf-status-other\non:\n  happyfox.ticket_status_changed: {to: Closed}\n"
+                                 "steps:\n  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}'}\n") ||
+        write_wf("hook-only", "name: hf-hook-only\non:\n  happyfox.ticket_created: {}\n"
+                              "when:\n  - .event.connection == \"hh\"\nsteps:\n"
+                              "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}'}\n") ||
+        write_wf("updated", "name: hf-updated\non:\n  happyfox.ticket_updated: {}\nsteps:\n"
+                            "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
+                            "private: '${{ .event.update.private | tostring }}'}\n"))
+        return -1;
+    {
+        const char *args[] = {"connect", "happyfox", "hd", "--url", E.sb, "--api-key-env", "HF_KEY",
+                              "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--mode", "both",
+                              "--poll-interval", "1", "--db", E.db, NULL};
+        const char *env[] = {"HF_KEY=" HF_KEY, "HF_CODE=" HF_CODE, NULL};
+        /* "hh": webhook only (never polled), to prove the webhook path on its own */
+        const char *args2[] = {"connect", "happyfox", "hh", "--url", E.sb, "--api-key-env", "HF_KEY",
+                               "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--db", E.db,
+                               NULL};
+        if (run_idflow(args, env) != 0 || run_idflow(args2, env) != 0)
+            return -1;
+    }
+    port = tu_free_port();
+    snprintf(E.listen, sizeof E.listen, "127.0.0.1:%d", port);
+    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", port);
+    if (start_serve())
+        return -1;
+    webhook_on();
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    int rc;
+    (void)state;
+    rc = stop_serve();
+    tu_kill(&E.sandbox, SIGTERM);
+    tu_wait(&E.sandbox, 10000);
+    tu_proc_cleanup(&E.sandbox);
+    if (E.dir) {
+        tu_rm_rf(E.dir);
+        free(E.dir);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* Runs of workflow whose step "who" output has key == value. */
+static int count_runs(const char *workflow, const char *key, const char *value)
+{
+    char url[300];
+    long status = 0;
+    json_t *list, *r;
+    size_t i;
+    int n = 0;
+    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", E.base, workflow);
+    list = http_json("GET", url, NULL, NULL, &status);
+    assert_int_equal(status, 200);
+    json_array_foreach(json_object_get(list, "runs"), i, r)
+    {
+        char u2[300];
+        json_t *full, *s;
+        size_t k;
+        snprintf(u2, sizeof u2, "%s/api/v1/runs/%lld", E.base,
+                 (long long)json_integer_value(json_object_get(r, "id")));
+        full = http_json("GET", u2, NULL, NULL, &status);
+        json_array_foreach(json_object_get(full, "steps"), k, s)
+        {
+            const char *got = json_string_value(json_object_get(json_object_get(s, "output"), key));
+            if (!strcmp(json_string_value(json_object_get(s, "step_id")), "who") && got && !strcmp(got, value))
+                n++;
+        }
+        json_decref(full);
+    }
+    json_decref(list);
+    return n;
+}
+
+static int count_all_runs(const char *workflow)
+{
+    char url[300];
+    long status = 0;
+    json_t *list;
+    int n;
+    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", E.base, workflow);
+    list = http_json("GET", url, NULL, NULL, &status);
+    assert_int_equal(status, 200);
+    n = (int)json_array_size(json_object_get(list, "runs"));
+    json_decref(list);
+    return n;
+}
+
+struct want_runs {
+    const char *wf, *key, *value;
+    int n;
+};
+
+static bool runs_reached(void *ud)
+{
+    struct want_runs *w = ud;
+    return count_runs(w->wf, w->key, w->value) >= w->n;
+}
+
+static void wait_runs(const char *wf, const char *key, const char *value, int n)
+{
+    struct want_runs w = {wf, key, value, n};
+    if (!tu_wait_until(runs_reached, &w, WAIT_MS))
+        fail_msg("no %d run(s) of %s with %s=%s after %d ms", n, wf, key, value, WAIT_MS);
+}
+
+/* Waits until the poller has caught up with everything so far: a ticket
+ * created now with the webhook off can only arrive by poll, and the poller
+ * submits changed tickets oldest first. */
+static void wait_poller_caught_up(void)
+{
+    char subject[64];
+    snprintf(subject, sizeof subject, "poll marker %d", ++E.markers);
+    webhook_off();
+    create_ticket(subject, "marker@acme.test");
+    wait_runs("hf-created", "subject", subject, 1);
+    webhook_on();
+}
+
+static long post_hook_resp(const char *conn, const char *secret, const char *body, json_t **resp_out)
+{
+    char url[300], hdr[300];
+    const char *h[] = {"Content-Type: application/json", hdr, NULL};
+    long status = 0;
+    char *resp = NULL;
+    snprintf(url, sizeof url, "%s/hooks/happyfox/%s", E.base, conn);
+    if (secret)
+        snprintf(hdr, sizeof hdr, "X-Idflow-Secret: %s", secret);
+    else
+        h[1] = NULL;
+    assert_int_equal(tu_http("POST", url, body, h, &status, &resp), 0);
+    if (resp && secret)
+        assert_null(strstr(resp, secret));
+    if (resp_out)
+        *resp_out = resp ? json_loads(resp, 0, NULL) : NULL;
+    free(resp);
+    return status;
+}
+
+static long post_hook(const char *conn, const char *secret, const char *body)
+{
+    return post_hook_resp(conn, secret, body, NULL);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static long long T1; /* the ticket of the first tests */
+
+static void test_created_runs_once_with_the_ticket(void **state)
+{
+    (void)state;
+    T1 = create_ticket("Laptop broken T1", "lin.t1@acme.test");
+    wait_runs("hf-created", "subject", "Laptop broken T1", 1);
+    wait_poller_caught_up(); /* the creation was also polled */
+    assert_int_equal(count_runs("hf-created", "subject", "Laptop broken T1"), 1);
+    assert_int_equal(count_runs("hf-created", "category", "IT Support"), 1 + E.markers);
+    assert_int_equal(count_runs("hf-created", "email", "lin.t1@acme.test"), 1);
+    assert_int_equal(count_runs("hf-created", "status", "New"), 1 + E.markers);
+    /* category filter: no IT Support ticket starts the Onboarding workflow */
+    assert_int_equal(count_all_runs("hf-onboarding"), 0);
+    /* creation is not an update */
+    assert_int_equal(count_runs("hf-updated", "subject", "Laptop broken T1"), 0);
+}
+
+static void test_category_filter_and_custom_fields(void **state)
+{
+    json_t *t;
+    (void)state;
+    t = hf_api("POST", "/tickets/",
+               "{\"category\":2,\"subject\":\"New starter: Lin\",\"text\":\"starts Monday\",\"name\":\"Lin Chen\","
+               "\"email\":\"lin.chen@acme.test\",\"t-cf-11\":\"Lin\",\"t-cf-12\":\"Chen\","
+               "\"t-cf-13\":\"lin.chen@acme.example\",\"t-cf-14\":101}",
+               200);
+    json_decref(t);
+    wait_runs("hf-onboarding", "subject", "New starter: Lin", 1);
+    wait_poller_caught_up();
+    assert_int_equal(count_all_runs("hf-onboarding"), 1);
+    assert_int_equal(count_runs("hf-onboarding", "dept", "Engineering"), 1);
+    assert_int_equal(count_runs("hf-onboarding", "first", "Lin"), 1);
+    assert_int_equal(count_runs("hf-created", "category", "Onboarding"), 1);
+}
+
+static void test_resolved_once_with_from_and_to(void **state)
+{
+    (void)state;
+    staff_update(T1, "staff_update", "{\"staff\":1,\"status\":4,\"text\":\"replaced the laptop\"}");
+    wait_runs("hf-resolved", "subject", "Laptop broken T1", 1);
+    wait_runs("hf-status", "from", "New", 1);
+    wait_poller_caught_up();
+    assert_int_equal(count_runs("hf-resolved", "subject", "Laptop broken T1"), 1);
+    assert_int_equal(count_runs("hf-resolved", "to", "Solved"), 1);
+    assert_int_equal(count_runs("hf-status", "subject", "Laptop broken T1"), 1);
+    assert_int_equal(count_runs("hf-status", "to", "Solved"), 1);
+    assert_int_equal(count_all_runs("hf-status-other"), 0); /* to: Closed does not match */
+    /* a status change is reported as such, not also as an update */
+    assert_int_equal(count_runs("hf-updated", "subject", "Laptop broken T1"), 0);
+
+    /* Solved -> Closed: a status change, but not a resolution (completed already) */
+    staff_update(T1, "staff_update", "{\"staff\":1,\"status\":5}");
+    wait_runs("hf-status-other", "subject", "Laptop broken T1", 1);
+    wait_poller_caught_up();
+    assert_int_equal(count_runs("hf-resolved", "subject", "Laptop broken T1"), 1);
+    assert_int_equal(count_runs("hf-status", "subject", "Laptop broken T1"), 1);
+}
+
+static void test_note_raises_updated(void **state)
+{
+    (void)state;
+    staff_update(T1, "staff_pvtnote", "{\"staff\":1,\"text\":\"checked the warranty\"}");
+    wait_runs("hf-updated", "subject", "Laptop broken T1", 1);
+    wait_poller_caught_up();
+    assert_int_equal(count_runs("hf-updated", "subject", "Laptop broken T1"), 1);
+    assert_int_equal(count_runs("hf-updated", "private", "true"), 1);
+}
+
+static void test_same_delivery_twice_runs_once(void **state)
+{
+    char body[200];
+    json_t *resp = NULL;
+    (void)state;
+    snprintf(body, sizeof body, "{\"event\":\"ticket_updated\",\"ticket_id\":%lld}", T1);
+    /* the re-read ticket's recent history is handed over again (closed, note: 2 events) ... */
+    assert_int_equal(post_hook_resp("hd", HOOK_SECRET, body, &resp), 200);
+    assert_true(json_integer_value(json_object_get(resp, "events")) >= 2);
+    json_decref(resp);
+    /* ... and deduplicated: nothing runs twice */
+    assert_int_equal(post_hook("hd", HOOK_SECRET, body), 200);
+    /* a body that lies about the ticket changes nothing: idflow re-reads it */
+    snprintf(body, sizeof body,
+             "{\"ticket_number\":\"%lld\",\"status\":{\"id\":4,\"name\":\"Solved\",\"behavior\":\"completed\"},"
+             "\"previous_status\":{\"id\":1,\"name\":\"New\"}}",
+             T1);
+    assert_int_equal(post_hook("hd", HOOK_SECRET, body), 200);
+    wait_poller_caught_up(); /* anything these could have started has started by now */
+    assert_int_equal(count_runs("hf-created", "subject", "Laptop broken T1"), 1);
+    assert_int_equal(count_runs("hf-resolved", "subject", "Laptop broken T1"), 1);
+    assert_int_equal(count_runs("hf-status", "subject", "Laptop broken T1"), 1);
+    assert_int_equal(count_runs("hf-updated", "subject", "Laptop broken T1"), 1);
+}
+
+static void test_bad_input_is_4xx_and_starts_nothing(void **state)
+{
+    char body[200], url[200];
+    int created, resolved, updated;
+    (void)state;
+    created = count_all_runs("hf-created");
+    resolved = count_all_runs("hf-resolved");
+    updated = count_all_runs("hf-updated");
+    snprintf(body, sizeof body, "{\"ticket_id\":%lld}", T1);
+    assert_int_equal(post_hook("hd", "not-the-secret", body), 401);
+    assert_int_equal(post_hook("hd", HOOK_SECRET "x", body), 401);
+    assert_int_equal(post_hook("hd", NULL, body), 401);
+    assert_int_equal(post_hook("hd", HOOK_SECRET, "{\"ticket_id\": 1,"), 400);
+    assert_int_equal(post_hook("hd", HOOK_SECRET, "[1,2]"), 400);
+    assert_int_equal(post_hook("hd", HOOK_SECRET, "{\"ticket_id\":\"12x\"}"), 400);
+    assert_int_equal(post_hook("hd", HOOK_SECRET, "{\"ticket_id\":-3}"), 400);
+    assert_int_equal(post_hook("hd", HOOK_SECRET, "{\"ticket_id\":999999}"), 404);
+    assert_int_equal(post_hook("nope", HOOK_SECRET, body), 404);
+    {
+        /* a webhook only names a ticket: more than 64 KiB is refused */
+        size_t pad = 100 * 1024, n;
+        char *big = malloc(pad + 128);
+        assert_non_null(big);
+        n = (size_t)snprintf(big, 64, "{\"ticket_id\":%lld,\"pad\":\"", T1);
+        memset(big + n, 'x', pad);
+        memcpy(big + n + pad, "\"}", 3);
+        assert_int_equal(post_hook("hd", HOOK_SECRET, big), 413);
+        free(big);
+    }
+    wait_poller_caught_up();
+    assert_int_equal(count_all_runs("hf-created"), created + 1); /* the marker only */
+    assert_int_equal(count_all_runs("hf-resolved"), resolved);
+    assert_int_equal(count_all_runs("hf-updated"), updated);
+    snprintf(url, sizeof url, "%s/readyz", E.base);
+    assert_int_equal(tu_wait_http_ok(url, 2000), 0);
+}
+
+/* HappyFox failing on the re-read: 503 (the sender retries), nothing
+ * stored; the retry delivers. */
+static void test_reread_failure_is_503_then_retry_delivers(void **state)
+{
+    char body[200];
+    long long n;
+    (void)state;
+    webhook_off();
+    n = create_ticket("Reread fails once", "reread@acme.test");
+    webhook_on();
+    sandbox_admin("POST", "/_sandbox/faults",
+                  "{\"rules\":[{\"path\":\"/api/1.1/json/ticket/\",\"method\":\"GET\",\"error_rate\":1,"
+                  "\"status\":502,\"count\":1}]}");
+    snprintf(body, sizeof body, "{\"ticket_id\":%lld}", n);
+    assert_int_equal(post_hook("hh", HOOK_SECRET, body), 503);
+    assert_int_equal(count_all_runs("hf-hook-only"), 1); /* the earlier test's only */
+    assert_int_equal(post_hook("hh", HOOK_SECRET, body), 200);
+    wait_runs("hf-hook-only", "subject", "Reread fails once", 1);
+    sandbox_admin("DELETE", "/_sandbox/faults", NULL);
+}
+
+static void test_webhook_alone_raises_events(void **state)
+{
+    char body[200];
+    long long n;
+    (void)state;
+    webhook_off();
+    n = create_ticket("Hook only", "hook.only@acme.test");
+    webhook_on();
+    snprintf(body, sizeof body, "{\"ticket_id\":%lld}", n);
+    assert_int_equal(post_hook("hh", HOOK_SECRET, body), 200);
+    wait_runs("hf-hook-only", "subject", "Hook only", 1);
+    assert_int_equal(post_hook("hh", HOOK_SECRET, body), 200);
+    wait_poller_caught_up();
+    assert_int_equal(count_all_runs("hf-hook-only"), 1);
+}
+
+static void test_poll_picks_up_changes_made_while_stopped(void **state)
+{
+    long long n;
+    (void)state;
+    assert_int_equal(stop_serve(), 0);
+    /* idflow is down: the webhook deliveries fail and are not retried */
+    n = create_ticket("Created while stopped", "offline@acme.test");
+    staff_update(n, "staff_update", "{\"staff\":1,\"status\":4,\"text\":\"fixed\"}");
+    assert_int_equal(start_serve(), 0);
+    wait_runs("hf-created", "subject", "Created while stopped", 1);
+    wait_runs("hf-resolved", "subject", "Created while stopped", 1);
+    wait_runs("hf-status", "subject", "Created while stopped", 1);
+    wait_poller_caught_up();
+    assert_int_equal(count_runs("hf-created", "subject", "Created while stopped"), 1);
+    assert_int_equal(count_runs("hf-resolved", "subject", "Created while stopped"), 1);
+    assert_int_equal(count_runs("hf-created", "email", "offline@acme.test"), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_created_runs_once_with_the_ticket),
+        cmocka_unit_test(test_category_filter_and_custom_fields),
+        cmocka_unit_test(test_resolved_once_with_from_and_to),
+        cmocka_unit_test(test_note_raises_updated),
+        cmocka_unit_test(test_same_delivery_twice_runs_once),
+        cmocka_unit_test(test_bad_input_is_4xx_and_starts_nothing),
+        cmocka_unit_test(test_webhook_alone_raises_events),
+        cmocka_unit_test(test_reread_failure_is_503_then_retry_delivers),
+        cmocka_unit_test(test_poll_picks_up_changes_made_while_stopped),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
