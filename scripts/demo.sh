@@ -9,10 +9,10 @@
 # Then it keeps serving until Ctrl-C; DEMO_ONCE=1 (or no terminal) exits
 # after the report, with status 0 only if every scenario ended as expected.
 #
-# What runs today: the engine, the Okta and HappyFox connectors, Okta event
-# hooks and the sandbox. Scenarios 1-5 start workflows through the API;
-# 6-7 are started by Okta events delivered to idflow's hook. Ticket-driven
-# starts (HappyFox triggers) are being built.
+# Scenarios 1-5 start workflows through the API; 6-7 are started by Okta
+# events delivered to idflow's event hook; 8-11 by HappyFox tickets, through
+# the Smart Rule webhook (the six use cases of DESIGN.md §9 are 8, 6, 9, 10,
+# 7 and 11).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -57,9 +57,10 @@ wait_ok "$SANDBOX/_sandbox/state" "the sandbox"
 
 printf '%s' "$TOKEN" | "$BIN" connect okta acme --url "$SANDBOX" --token - --sandbox --db "$DB" \
   >"$WORK/connect.out" 2>&1 || { cat "$WORK/connect.out" >&2; exit 1; }
-HF_KEY=sandbox-hf-key HF_CODE=sandbox-hf-code "$BIN" connect happyfox helpdesk --url "$SANDBOX" \
-  --api-key-env HF_KEY --auth-code-env HF_CODE --staff "IT On-call" --sandbox --db "$DB" \
-  >>"$WORK/connect.out" 2>&1 || { cat "$WORK/connect.out" >&2; exit 1; }
+HF_HOOK_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+HF_KEY=sandbox-hf-key HF_CODE=sandbox-hf-code HF_HOOK=$HF_HOOK_SECRET "$BIN" connect happyfox helpdesk \
+  --url "$SANDBOX" --api-key-env HF_KEY --auth-code-env HF_CODE --hook-secret-env HF_HOOK --staff "IT On-call" \
+  --sandbox --db "$DB" >>"$WORK/connect.out" 2>&1 || { cat "$WORK/connect.out" >&2; exit 1; }
 
 AP=$(free_port $((SP + 1)))
 "$BIN" serve --db "$DB" --listen "127.0.0.1:$AP" --workflows examples/workflows >"$WORK/serve.log" 2>&1 &
@@ -70,6 +71,11 @@ wait_ok "$API/readyz" "idflow serve"
 # Okta delivers its events to idflow: register the event hook (secret generated, sealed, verified)
 "$BIN" connect okta acme --register-hook "$API/hooks/okta/acme" --db "$DB" >>"$WORK/connect.out" 2>&1 ||
   { cat "$WORK/connect.out" >&2; exit 1; }
+
+# HappyFox calls idflow from a Smart Rule webhook (the sandbox stands in for it)
+curl -fs -XPOST "$SANDBOX/_sandbox/happyfox/webhook" -H 'Content-Type: application/json' \
+  -d "{\"url\":\"$API/hooks/happyfox/helpdesk\",\"header_name\":\"X-Idflow-Secret\",\"header_value\":\"$HF_HOOK_SECRET\"}" \
+  >/dev/null
 
 okta() { curl -fs -H "Authorization: SSWS $TOKEN" "$SANDBOX/api/v1/$1"; }
 user_state() { # login -> "STATUS, N groups, M apps"
@@ -173,6 +179,60 @@ event_report "7. An admin moves someone to another department: an access-review 
   "Access review after a profile change: hannah.kim"
 event_report "   ... a change of phone number starts nothing" profile-change-review \
   "/_sandbox/okta/users/noah.schmidt%40acme.example/profile" '{"profile": {"mobilePhone": "+1 555 0100"}}' 0 ""
+
+# Ticket-driven scenarios: a ticket is opened or resolved in HappyFox, the Smart Rule webhook
+# tells idflow, a workflow runs.
+hf() { curl -fs -u sandbox-hf-key:sandbox-hf-code -H 'Content-Type: application/json' "$SANDBOX/api/1.1/json$1" -d "$2"; }
+new_ticket() { # category, subject, extra JSON members -> ticket number
+  hf /tickets/ "{\"category\": $1, \"subject\": \"$2\", \"text\": \"Please handle.\", \"name\": \"HR Team\",
+    \"email\": \"hr@acme.example\"${3:+, $3}}" | jq -r .id
+}
+resolve() { hf "/ticket/$1/staff_update/" '{"staff": 2, "status": 4, "text": "Done on our side."}' >/dev/null; }
+
+ticket_report() { # title, workflow, login, expected user state prefix; the ticket action already happened
+  local before=$1 run st
+  shift
+  for _ in $(seq 1 200); do
+    [ "$(runs_of "$2")" -gt "$before" ] && break
+    sleep 0.05
+  done
+  run=$(last_run_of "$2")
+  st=$(wait_run "$run")
+  printf '\n%s\n  workflow %s, run %s (started by the HappyFox webhook): %s\n' "$1" "$2" "$run" "$st"
+  curl -fs "$API/api/v1/runs/$run" | jq -r '.steps[] | "    \(.step_id)\(if .item >= 0 then "[\(.item)]" else "" end): \(.status)" +
+      (if .output.changed != null then ", changed: \(.output.changed)" else "" end) +
+      (if .error then ", error: \(.error.message)" else "" end)'
+  printf '  %s: %s\n' "$3" "$(user_state "$3")"
+  if [ "$st" != succeeded ] || [[ "$(user_state "$3")" != "$4"* ]]; then
+    printf '  UNEXPECTED: wanted a succeeded run and user %s\n' "$4"
+    failures=$((failures + 1))
+  fi
+}
+
+b=$(runs_of onboarding-from-ticket)
+new_ticket 2 "New starter: Lin Chen" '"t-cf-11": "Lin", "t-cf-12": "Chen", "t-cf-13": "lin.chen@acme.example",
+  "t-cf-14": 101, "t-cf-15": [201, 202, 210], "t-cf-16": [301, 303, 305]' >/dev/null
+ticket_report "$b" "8. Onboarding ticket: create the user, groups, apps, reply and resolve" onboarding-from-ticket \
+  lin.chen@acme.example "PROVISIONED, 3 Okta groups, 5 apps"
+
+b=$(runs_of offboarding-on-resolve)
+t=$(new_ticket 3 "Leaver: James Okafor" '"t-cf-18": "james.okafor@acme.example"')
+resolve "$t"
+ticket_report "$b" "9. Offboarding ticket resolved: groups, apps, deactivation, private note" offboarding-on-resolve \
+  james.okafor@acme.example "DEPROVISIONED, 0 Okta groups, 0 apps"
+
+b=$(runs_of mfa-reset-on-resolve)
+t=$(new_ticket 4 "Lost my phone" '"t-cf-18": "priya.raman@acme.example"')
+resolve "$t"
+ticket_report "$b" "10. MFA Reset ticket resolved: factors reset" mfa-reset-on-resolve priya.raman@acme.example ACTIVE
+
+b=$(runs_of security-incident)
+t=$(new_ticket 5 "Phishing: credentials entered" '"t-cf-18": "omar.haddad@acme.example"')
+ticket_report "$b" "11. Security Incident ticket: suspend the account" security-incident omar.haddad@acme.example SUSPENDED
+b=$(runs_of security-incident-resolved)
+resolve "$t"
+ticket_report "$b" "    ... and the ticket resolved: lift the suspension" security-incident-resolved \
+  omar.haddad@acme.example ACTIVE
 
 echo
 if [ "$failures" -eq 0 ]; then

@@ -47,6 +47,13 @@ int main(int argc, char **argv)
 
     if (lvl && log_level_parse(lvl, &level) == 0)
         log_set_level(level);
+    /* The schedule trigger computes local times by setting TZ under a lock
+     * (core/cron.c). Put TZ in the environment now, before any thread: later
+     * changes then replace it in place, and never reallocate the environment
+     * under a thread reading it (libjq and libcurl call getenv). Nothing in
+     * idflow reads local time otherwise: logs and timestamps are UTC. */
+    if (!getenv("TZ"))
+        setenv("TZ", "UTC", 0);
     if (argc < 2) {
         fputs(usage, stderr);
         return CLI_USAGE;

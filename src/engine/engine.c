@@ -59,6 +59,7 @@ struct engine {
     int n_workers;
     atomic_int workers_ready;
     struct pollers *pollers;  /* poller.c: the System Log / list pollers, or NULL */
+    struct schedule *schedule;/* schedule.c: the ticker of scheduled workflows, or NULL */
     /* metrics */
     atomic_llong m_events, m_events_dup, m_runs_created, m_batches;
     atomic_llong m_steps_ok, m_steps_failed, m_steps_retrying, m_steps_skipped, m_steps_waiting;
@@ -684,13 +685,15 @@ int engine_start(struct engine *e, struct idf_err *err)
         }
         e->n_workers++;
     }
-    return engine__pollers_start(e, &e->opts, &e->pollers, err);
+    int rc = engine__pollers_start(e, &e->opts, &e->pollers, err);
+    return rc ? rc : engine__schedule_start(e, e->wfs, &e->opts, &e->schedule, err);
 }
 
 void engine_free(struct engine *e)
 {
     if (!e)
         return;
+    engine__schedule_stop(e->schedule);
     engine__pollers_stop(e->pollers);
     pthread_mutex_lock(&e->q_lock);
     e->stopping = true;

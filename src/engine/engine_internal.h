@@ -43,6 +43,16 @@ int engine__pollers_start(struct engine *e, const struct engine_opts *opts, stru
 /* Signals and joins the poller thread (an in-flight poll finishes first); frees. p may be NULL. */
 void engine__pollers_stop(struct pollers *p);
 
+/* The clock ingress (schedule.c): one thread firing the ticks of the
+ * enabled `schedule` workflows of ws. Start after the ingest thread; stop
+ * BEFORE the engine stops accepting submissions. *out stays NULL (and 0 is
+ * returned) when no workflow is scheduled. */
+struct schedule;
+int engine__schedule_start(struct engine *e, struct wfset *ws, const struct engine_opts *opts,
+                           struct schedule **out, struct idf_err *err);
+/* Wakes and joins the ticker (a submission in flight finishes first); frees. s may be NULL. */
+void engine__schedule_stop(struct schedule *s);
+
 /* The calling thread's expression context (created on first use, freed at thread exit). */
 struct expr_ctx *engine__thread_expr(void);
 /* Frees the calling thread's context now (for the main thread, whose key

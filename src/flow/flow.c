@@ -171,6 +171,7 @@ static int parse_on(struct parse *ps)
     const struct flow__ynode *k, *params = NULL;
     const struct conn_trigger *t;
     char owner[200];
+    int rc;
 
     if (!v) {
         flow__diag(ps->x.d, ps->root->line, ps->root->col,
@@ -194,7 +195,22 @@ static int parse_on(struct parse *ps)
     }
     ps->f->trigger = t;
     snprintf(owner, sizeof owner, "trigger %s", t->name);
-    return flow__params(&ps->x, params, k, owner, t->params, false, false, &ps->f->trigger_params);
+    rc = flow__params(&ps->x, params, k, owner, t->params, false, false, &ps->f->trigger_params);
+    if (rc)
+        return rc;
+    /* the connector's own checks of the values (a cron expression, a time zone) */
+    if (t->validate) {
+        struct idf_err err;
+        const char *bad = NULL;
+        idf_err_clear(&err);
+        if (t->validate(ps->f->trigger_params, &bad, &err)) {
+            const struct flow__ynode *at = bad ? flow__ymap_get(params, bad) : NULL;
+            if (!at)
+                at = k;
+            flow__diag(ps->x.d, at->line, at->col, "%s: %s", owner, err.msg);
+        }
+    }
+    return 0;
 }
 
 /* when / when_any: a list of bare jq expressions (one string is a list of one). */

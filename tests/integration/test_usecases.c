@@ -6,8 +6,12 @@
  * makes something happen in the sandbox, lets it reach idflow by hook, and
  * checks the final state of both sides and the run's step records; each
  * has a negative case that starts no run.
+ *   1. onboarding ticket -> Okta user, groups, apps, reply, resolved;
  *   2. lock-out -> ticket for the on-call agent;
- *   5. department/manager change -> access-review ticket. */
+ *   3. offboarding ticket resolved -> groups, apps, deactivation, private note;
+ *   4. MFA Reset ticket resolved -> factors reset;
+ *   5. department/manager change -> access-review ticket;
+ *   6. Security Incident ticket -> suspended; resolved -> unsuspended. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +27,7 @@
 #include "support/testutil.h"
 
 #define TOKEN "usecase-okta-token-0123456789"
+#define HF_HOOK_SECRET "usecase-hf-hook-secret-0123456789"
 
 static struct {
     const char *bin, *src;
@@ -89,11 +94,13 @@ static int setup(void **state)
     E.dir = tu_mktemp_dir();
     snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
     {
-        const char *env[] = {"UC_TOKEN=" TOKEN, "HF_KEY=sandbox-hf-key", "HF_CODE=sandbox-hf-code", NULL};
+        const char *env[] = {"UC_TOKEN=" TOKEN, "HF_KEY=sandbox-hf-key", "HF_CODE=sandbox-hf-code",
+                             "HF_HOOK=" HF_HOOK_SECRET, NULL};
         if (idflow(env, "connect", "okta", "acme", "--url", E.sb, "--token-env", "UC_TOKEN", "--sandbox", "--db",
                    E.db, NULL) ||
             idflow(env, "connect", "happyfox", "helpdesk", "--url", E.sb, "--api-key-env", "HF_KEY",
-                   "--auth-code-env", "HF_CODE", "--staff", "IT On-call", "--sandbox", "--db", E.db, NULL))
+                   "--auth-code-env", "HF_CODE", "--staff", "IT On-call", "--hook-secret-env", "HF_HOOK", "--sandbox",
+                   "--db", E.db, NULL))
             return -1;
     }
     snprintf(E.listen, sizeof E.listen, "127.0.0.1:%d", tu_free_port());
@@ -106,6 +113,19 @@ static int setup(void **state)
             return -1;
         snprintf(url, sizeof url, "%s/readyz", E.base);
         if (tu_wait_http_ok(url, 15000))
+            return -1;
+    }
+    /* HappyFox's Smart Rule webhook (the sandbox's stand-in) calls idflow */
+    {
+        char url[300], body[600];
+        long status = 0;
+        const char *h[] = {"Content-Type: application/json", NULL};
+        snprintf(url, sizeof url, "%s/_sandbox/happyfox/webhook", E.sb);
+        snprintf(body, sizeof body,
+                 "{\"url\":\"%s/hooks/happyfox/helpdesk\",\"header_name\":\"X-Idflow-Secret\","
+                 "\"header_value\":\"" HF_HOOK_SECRET "\"}",
+                 E.base);
+        if (tu_http("POST", url, body, h, &status, NULL) || status != 200)
             return -1;
     }
     snprintf(hook, sizeof hook, "%s/hooks/okta/acme", E.base);
@@ -316,6 +336,220 @@ static void other_profile_changes_start_nothing(void **state)
     assert_int_equal(runs_of("profile-change-review"), runs); /* ... and started nothing */
 }
 
+/* ------------------------------------------------ HappyFox and Okta state */
+
+/* POSTs to the sandbox's HappyFox API; returns the answer. */
+static json_t *hf(const char *path, const char *body)
+{
+    char url[600], *resp = NULL;
+    long status = 0;
+    const char *h[] = {"Content-Type: application/json", "Authorization: Basic c2FuZGJveC1oZi1rZXk6c2FuZGJveC1oZi1jb2Rl",
+                       NULL}; /* sandbox-hf-key:sandbox-hf-code */
+    json_t *j;
+    snprintf(url, sizeof url, "%s/api/1.1/json%s", E.sb, path);
+    assert_int_equal(tu_http("POST", url, body, h, &status, &resp), 0);
+    if (status != 200)
+        fail_msg("POST %s: HTTP %ld: %s", path, status, resp);
+    j = json_loads(resp, 0, NULL);
+    free(resp);
+    assert_non_null(j);
+    return j;
+}
+
+static int64_t new_ticket(int category, const char *subject, const char *fields)
+{
+    char body[2000];
+    json_t *t;
+    int64_t n;
+    snprintf(body, sizeof body,
+             "{\"category\": %d, \"subject\": \"%s\", \"text\": \"Please handle.\", \"name\": \"HR Team\", "
+             "\"email\": \"hr@acme.example\"%s%s}",
+             category, subject, fields ? ", " : "", fields ? fields : "");
+    t = hf("/tickets/", body);
+    n = json_integer_value(json_object_get(t, "id"));
+    json_decref(t);
+    assert_true(n > 0);
+    return n;
+}
+
+/* Moves ticket n to status (4 = Solved, 3 = On Hold) as the on-call agent. */
+static void ticket_status(int64_t n, int status)
+{
+    char path[100], body[200];
+    snprintf(path, sizeof path, "/ticket/%lld/staff_update/", (long long)n);
+    snprintf(body, sizeof body, "{\"staff\": 2, \"status\": %d, \"text\": \"Done on our side.\"}", status);
+    json_decref(hf(path, body));
+}
+
+static json_t *okta_user(const char *login)
+{
+    json_t *st = get(E.sb, "/_sandbox/state"), *u, *found = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(st, "okta"), "users"), i, u)
+    {
+        if (!strcmp(json_string_value(json_object_get(json_object_get(u, "profile"), "login")), login))
+            found = json_incref(u);
+    }
+    json_decref(st);
+    assert_non_null(found);
+    return found;
+}
+
+static const char *status_of(json_t *u)
+{
+    return json_string_value(json_object_get(u, "status"));
+}
+
+/* Names of the user's OKTA_GROUP groups, comma-joined, into out. */
+static void groups_of(const char *login, char *out, size_t n)
+{
+    char path[300];
+    const char *h[] = {"Authorization: SSWS " TOKEN, NULL};
+    char url[400], *resp = NULL;
+    long status = 0;
+    json_t *u = okta_user(login), *g, *arr;
+    size_t i;
+    snprintf(path, sizeof path, "/api/v1/users/%s/groups", json_string_value(json_object_get(u, "id")));
+    snprintf(url, sizeof url, "%s%s", E.sb, path);
+    json_decref(u);
+    assert_int_equal(tu_http("GET", url, NULL, h, &status, &resp), 0);
+    arr = json_loads(resp, 0, NULL);
+    free(resp);
+    out[0] = '\0';
+    json_array_foreach(arr, i, g)
+    {
+        if (!strcmp(json_string_value(json_object_get(g, "type")), "OKTA_GROUP")) {
+            size_t l = strlen(out);
+            snprintf(out + l, n - l, "%s%s", l ? "," : "", json_string_value(json_object_get(json_object_get(g, "profile"), "name")));
+        }
+    }
+    json_decref(arr);
+}
+
+static json_t *ticket_by_number(int64_t num)
+{
+    json_t *st = get(E.sb, "/_sandbox/state"), *t, *found = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(st, "happyfox"), "tickets"), i, t)
+    {
+        if (json_integer_value(json_object_get(t, "id")) == num)
+            found = json_incref(t);
+    }
+    json_decref(st);
+    assert_non_null(found);
+    return found;
+}
+
+/* The text of the ticket's last update. */
+static const char *last_update_text(json_t *t)
+{
+    json_t *ups = json_object_get(t, "updates");
+    return json_string_value(json_object_get(json_object_get(json_array_get(ups, json_array_size(ups) - 1), "message"),
+                                             "text"));
+}
+
+/* ------------------------------------------------------ the ticket cases */
+
+static void onboarding_ticket_creates_the_user(void **state)
+{
+    json_t *run, *u, *t;
+    char groups[400];
+    int64_t n;
+    (void)state;
+    n = new_ticket(2, "New starter: Lin Chen",
+                   "\"t-cf-11\": \"Lin\", \"t-cf-12\": \"Chen\", \"t-cf-13\": \"lin.chen@acme.example\", "
+                   "\"t-cf-14\": 101, \"t-cf-15\": [202, 210], \"t-cf-16\": [301, 303]");
+    run = finished_run("onboarding-from-ticket", 1);
+    if (strcmp(json_string_value(json_object_get(run, "status")), "succeeded") != 0)
+        fail_msg("onboarding run: %s", json_dumps(run, JSON_INDENT(1)));
+    json_decref(run);
+    u = okta_user("lin.chen@acme.example");
+    assert_string_equal(status_of(u), "PROVISIONED"); /* activated without a password: the email goes out */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(u, "profile"), "department")), "Engineering");
+    json_decref(u);
+    groups_of("lin.chen@acme.example", groups, sizeof groups);
+    assert_non_null(strstr(groups, "Engineering"));
+    assert_non_null(strstr(groups, "VPN Users"));
+    t = ticket_by_number(n);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(t, "status"), "name")), "Solved");
+    assert_non_null(strstr(last_update_text(t), "lin.chen@acme.example"));
+    json_decref(t);
+}
+
+static void a_ticket_in_another_category_starts_no_onboarding(void **state)
+{
+    long long before = metric("\nidflow_events_total ");
+    size_t runs = runs_of("onboarding-from-ticket");
+    (void)state;
+    new_ticket(1, "Printer jam on floor 3", NULL);
+    events_after(before);
+    assert_int_equal(runs_of("onboarding-from-ticket"), runs);
+}
+
+static void offboarding_ticket_resolved_deactivates(void **state)
+{
+    json_t *run, *u, *t;
+    char groups[400];
+    int64_t n;
+    (void)state;
+    n = new_ticket(3, "Leaver: James Okafor", "\"t-cf-18\": \"james.okafor@acme.example\"");
+    ticket_status(n, 3); /* On Hold: not resolved, nothing happens */
+    ticket_status(n, 4); /* Solved */
+    run = finished_run("offboarding-on-resolve", 1);
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "succeeded");
+    json_decref(run);
+    assert_int_equal(runs_of("offboarding-on-resolve"), 1); /* On Hold started nothing */
+    u = okta_user("james.okafor@acme.example");
+    assert_string_equal(status_of(u), "DEPROVISIONED");
+    json_decref(u);
+    groups_of("james.okafor@acme.example", groups, sizeof groups);
+    assert_string_equal(groups, "");
+    t = ticket_by_number(n);
+    assert_non_null(strstr(last_update_text(t), "Offboarded james.okafor@acme.example"));
+    assert_non_null(strstr(last_update_text(t), "removed from groups: "));
+    json_decref(t);
+}
+
+static void mfa_reset_ticket_resolved_resets_factors(void **state)
+{
+    json_t *run, *u;
+    int64_t n;
+    (void)state;
+    u = okta_user("priya.raman@acme.example");
+    assert_true(json_array_size(json_object_get(json_object_get(u, "_sbx"), "factors")) > 0);
+    json_decref(u);
+    n = new_ticket(4, "Lost my phone", "\"t-cf-18\": \"priya.raman@acme.example\"");
+    ticket_status(n, 4);
+    run = finished_run("mfa-reset-on-resolve", 1);
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "succeeded");
+    json_decref(run);
+    u = okta_user("priya.raman@acme.example");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(u, "_sbx"), "factors")), 0);
+    assert_string_equal(status_of(u), "ACTIVE");
+    json_decref(u);
+}
+
+static void security_ticket_suspends_then_resolution_unsuspends(void **state)
+{
+    json_t *run, *u;
+    int64_t n;
+    (void)state;
+    n = new_ticket(5, "Phishing: credentials entered", "\"t-cf-18\": \"omar.haddad@acme.example\"");
+    run = finished_run("security-incident", 1);
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "succeeded");
+    json_decref(run);
+    u = okta_user("omar.haddad@acme.example");
+    assert_string_equal(status_of(u), "SUSPENDED");
+    json_decref(u);
+    ticket_status(n, 4);
+    run = finished_run("security-incident-resolved", 1);
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "succeeded");
+    json_decref(run);
+    u = okta_user("omar.haddad@acme.example");
+    assert_string_equal(status_of(u), "ACTIVE");
+    json_decref(u);
+}
+
 static void serve_exits_cleanly(void **state)
 {
     (void)state;
@@ -330,6 +564,11 @@ int main(void)
         cmocka_unit_test(a_sign_in_that_does_not_lock_starts_nothing),
         cmocka_unit_test(department_change_opens_an_access_review),
         cmocka_unit_test(other_profile_changes_start_nothing),
+        cmocka_unit_test(onboarding_ticket_creates_the_user),
+        cmocka_unit_test(a_ticket_in_another_category_starts_no_onboarding),
+        cmocka_unit_test(offboarding_ticket_resolved_deactivates),
+        cmocka_unit_test(mfa_reset_ticket_resolved_resets_factors),
+        cmocka_unit_test(security_ticket_suspends_then_resolution_unsuspends),
         cmocka_unit_test(serve_exits_cleanly),
     };
     return cmocka_run_group_tests_name("usecases", tests, setup, teardown);

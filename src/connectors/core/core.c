@@ -1,7 +1,8 @@
 /* core.c — the `core` connector: the generic http.request action, the
  * control steps (set, delay, fail, approval: carried out by the engine, only
- * described here) and the `manual` trigger (webhook and schedule triggers
- * arrive with the triggers issue).
+ * described here), the `manual` trigger and the `schedule` trigger (its
+ * parameters are checked here; the ticker that raises its events is
+ * src/engine/schedule.c).
  *
  * http.request runs on worker threads with the thread's http client; it keeps
  * no state of its own. Plain http:// is refused unless the URL is loopback or
@@ -11,6 +12,7 @@
 
 #include "connectors/connector.h"
 #include "core/buf.h"
+#include "core/cron.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "net/http.h"
@@ -238,11 +240,41 @@ static const struct conn_action core_actions[] = {
 };
 
 static const struct conn_param manual_params[] = {{NULL, 0, false, NULL}};
+static const struct conn_param schedule_params[] = {
+    {"cron", CONN_P_STRING, true,
+     "when: minute hour day-of-month month day-of-week (a 6-field expression starts with seconds)"},
+    {"timezone", CONN_P_STRING, false, "IANA time zone the expression is read in (default UTC)"},
+    {NULL, 0, false, NULL},
+};
+
+/* schedule: the cron expression parses and the zone exists. */
+static int schedule_validate(const json_t *params, const char **param_out, struct idf_err *err)
+{
+    const char *cron = json_string_value(json_object_get(params, "cron"));
+    const char *tz = json_string_value(json_object_get(params, "timezone"));
+    struct cron_expr c;
+    int rc;
+
+    if (cron && (rc = cron_parse(cron, &c, err)) != 0) {
+        *param_out = "cron";
+        return rc;
+    }
+    if (tz && (rc = cron_tz_check(tz, err)) != 0) {
+        *param_out = "timezone";
+        return rc;
+    }
+    return 0;
+}
+
 static const struct conn_trigger core_triggers[] = {
     {"manual",
      "Started by name from the CLI or POST /api/v1/events, with the caller's JSON as .event.data.",
      manual_params, NULL},
-    {NULL, NULL, NULL, NULL},
+    {"schedule",
+     "Started by the clock at each tick of a cron expression, once per tick even across restarts and "
+     "nodes; .event.data is {scheduled_for, fired_at, timezone}.",
+     schedule_params, NULL, schedule_validate},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 const struct connector connector_core = {
