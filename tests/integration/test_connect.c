@@ -42,27 +42,8 @@ struct fx {
 
 static bool sandbox_up(void *ud)
 {
-    char *err = tu_proc_stderr(&E.sandbox);
-    char *line = strstr(err, "sandbox listening");
-    bool ok = false;
     (void)ud;
-    if (line) {
-        char *start = line, *end;
-        json_t *j;
-        while (start > err && start[-1] != '\n')
-            start--;
-        end = strchr(line, '\n');
-        if (end) {
-            j = json_loadb(start, (size_t)(end - start), 0, NULL);
-            if (j && json_string_value(json_object_get(j, "url"))) {
-                snprintf(E.url, sizeof E.url, "%s", json_string_value(json_object_get(j, "url")));
-                ok = true;
-            }
-            json_decref(j);
-        }
-    }
-    free(err);
-    return ok;
+    return tu_sandbox_url(&E.sandbox, E.url, sizeof E.url);
 }
 
 static int start_sandbox(void **state)

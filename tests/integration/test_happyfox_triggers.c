@@ -131,27 +131,8 @@ static void staff_update(long long n, const char *kind, const char *body)
 
 static bool sandbox_up(void *ud)
 {
-    char *err = tu_proc_stderr(&E.sandbox);
-    char *line = strstr(err, "sandbox listening");
-    bool ok = false;
     (void)ud;
-    if (line) {
-        char *start = line, *end;
-        json_t *j;
-        while (start > err && start[-1] != '\n')
-            start--;
-        end = strchr(line, '\n');
-        if (end) {
-            j = json_loadb(start, (size_t)(end - start), 0, NULL);
-            if (j && json_string_value(json_object_get(j, "url"))) {
-                snprintf(E.sb, sizeof E.sb, "%s", json_string_value(json_object_get(j, "url")));
-                ok = true;
-            }
-            json_decref(j);
-        }
-    }
-    free(err);
-    return ok;
+    return tu_sandbox_url(&E.sandbox, E.sb, sizeof E.sb);
 }
 
 static int run_idflow(const char *const *args, const char *const *env)

@@ -38,19 +38,8 @@ static struct {
 
 static bool sandbox_up(void *ud)
 {
-    char *err = tu_proc_stderr(&E.sandbox);
-    const char *u = strstr(err, "\"url\":\"");
-    bool ok = false;
     (void)ud;
-    if (u) {
-        const char *end = strchr(u + 7, '"');
-        if (end && end - (u + 7) < (int)sizeof E.sb) {
-            snprintf(E.sb, sizeof E.sb, "%.*s", (int)(end - (u + 7)), u + 7);
-            ok = true;
-        }
-    }
-    free(err);
-    return ok;
+    return tu_sandbox_url(&E.sandbox, E.sb, sizeof E.sb);
 }
 
 static int idflow(const char *const env[], const char *first, ...)

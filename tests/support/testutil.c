@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -386,4 +387,28 @@ int tu_wait_http_ok(const char *url, int timeout_ms)
     }
     http_client_free(c);
     return rc;
+}
+
+bool tu_sandbox_url(const struct tu_proc *p, char *out, size_t n)
+{
+    char *err = tu_proc_stderr(p);
+    char *line = strstr(err, "sandbox listening");
+    bool ok = false;
+
+    if (line) {
+        char *start = line, *end = strchr(line, '\n');
+        while (start > err && start[-1] != '\n')
+            start--;
+        if (end) {
+            json_t *j = json_loadb(start, (size_t)(end - start), 0, NULL);
+            const char *url = json_string_value(json_object_get(j, "url"));
+            if (url && strlen(url) < n) {
+                snprintf(out, n, "%s", url);
+                ok = true;
+            }
+            json_decref(j);
+        }
+    }
+    free(err);
+    return ok;
 }

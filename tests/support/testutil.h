@@ -71,6 +71,11 @@ char *tu_proc_stderr(const struct tu_proc *p);
  * Safe to call twice. */
 void tu_proc_cleanup(struct tu_proc *p);
 
+/* True once `idflow sandbox` (running as p) has logged its "sandbox
+ * listening" line; its base URL ("http://127.0.0.1:PORT") is then in out.
+ * Meant for tu_wait_until. */
+bool tu_sandbox_url(const struct tu_proc *p, char *out, size_t n);
+
 /* ---------------------------------------------------------------- HTTP */
 
 /* One request through a fresh http_client (no https_only, 10 s timeout).
