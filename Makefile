@@ -85,9 +85,10 @@ asan:
 bench: $(BUILD)/idflow $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; IDFLOW_BIN=$(abspath $(BUILD)/idflow) $$b || exit 1; done
 
+# make demo: keeps serving after the report until Ctrl-C; DEMO_ONCE=1 exits after it.
 demo: idflow
 	@bash scripts/setup.sh
-	@bash scripts/demo.sh
+	./idflow demo $(if $(DEMO_ONCE),--once)
 
 fmt:
 	clang-format -i $(SRC_ALL) $(wildcard src/*/*.h src/*/*/*.h tests/*/*.c tests/*/*.h bench/*.c)

@@ -30,6 +30,7 @@ static const char usage[] =
     "           the local Okta + HappyFox emulator\n"
     "  connect  okta|happyfox NAME ...  store a connection (secrets sealed); --test re-checks one\n"
     "  connections                  list connections (never their secrets)\n"
+    "  demo     [--once]            the sandbox, serve and the shipped workflows, played with a report\n"
     "  catalogue [--markdown]       every trigger and action with its parameters\n"
     "  migrate  [--db URL]          create or upgrade the database schema\n"
     "  prune    --older-than 90d [--db URL]   delete finished runs (and their steps) older than that\n"
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
         return cli_connect(argc, argv);
     if (!strcmp(cmd, "connections"))
         return cli_connections(argc, argv);
+    if (!strcmp(cmd, "demo"))
+        return cli_demo(argc, argv);
     if (!strcmp(cmd, "prune"))
         return cli_prune(argc, argv);
     if (!strcmp(cmd, "migrate"))

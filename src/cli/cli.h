@@ -19,7 +19,8 @@ int cli_rerun(int argc, char **argv);
 int cli_decide(int argc, char **argv); /* approve | reject */
 int cli_catalogue(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
-int cli_prune(int argc, char **argv);       /* retention: delete finished runs older than a duration */
+int cli_prune(int argc, char **argv);
+int cli_demo(int argc, char **argv);        /* the sandbox, serve and the shipped workflows, with a report */       /* retention: delete finished runs older than a duration */
 int cli_connect(int argc, char **argv);     /* connect KIND NAME ... (src/cli/connect.c) */
 int cli_connections(int argc, char **argv); /* list connections without secrets */
 

@@ -11,7 +11,9 @@
  *   3. offboarding ticket resolved -> groups, apps, deactivation, private note;
  *   4. MFA Reset ticket resolved -> factors reset;
  *   5. department/manager change -> access-review ticket;
- *   6. Security Incident ticket -> suspended; resolved -> unsuspended. */
+ *   6. Security Incident ticket -> suspended; resolved -> unsuspended;
+ * and the offboarding variant that waits for an approval (shipped disabled):
+ * serve restarts with it enabled in place of the plain one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -546,6 +548,91 @@ static void serve_exits_cleanly(void **state)
     assert_int_equal(tu_wait(&E.serve, 15000), 0);
 }
 
+/* serve again on the same port (the webhooks point there) with the approval
+ * variant of use case 3 enabled instead of the plain offboarding. */
+static void start_serve_with_the_approval_variant(void)
+{
+    char dir[600], cmd[2000], url[200];
+    snprintf(dir, sizeof dir, "%s/wf-approval", E.dir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && cp '%s'/examples/workflows/*.yaml '%s'/ && rm '%s/offboarding-on-resolve.yaml' && "
+             "sed -i 's/^enabled: false$/enabled: true/' '%s/offboarding-with-approval.yaml'",
+             dir, E.src, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    {
+        const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", E.listen, "--workflows", dir, NULL};
+        assert_int_equal(tu_spawn(argv, NULL, &E.serve), 0);
+    }
+    snprintf(url, sizeof url, "%s/readyz", E.base);
+    assert_int_equal(tu_wait_http_ok(url, 15000), 0);
+}
+
+/* Waits until the newest run of wf is waiting (at its approval); returns its id. */
+static int64_t waiting_run(const char *wf, size_t want_runs)
+{
+    int64_t deadline = tu_now_ms() + 20000;
+    for (;;) {
+        char path[200];
+        json_t *l;
+        snprintf(path, sizeof path, "/api/v1/runs?workflow=%s&limit=1", wf);
+        l = get(E.base, path);
+        if (runs_of(wf) >= want_runs) {
+            json_t *r = json_array_get(json_object_get(l, "runs"), 0);
+            if (!strcmp(json_string_value(json_object_get(r, "status")), "waiting")) {
+                int64_t id = json_integer_value(json_object_get(r, "id"));
+                json_decref(l);
+                return id;
+            }
+        }
+        json_decref(l);
+        assert_true(tu_now_ms() < deadline);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void offboarding_with_approval_waits_for_a_person(void **state)
+{
+    json_t *run, *u;
+    int64_t n, id;
+    char ids[32];
+    (void)state;
+    start_serve_with_the_approval_variant();
+
+    /* approved: the offboarding goes ahead */
+    n = new_ticket(3, "Leaver: Ethan Brooks", "\"t-cf-18\": \"ethan.brooks@acme.example\"");
+    ticket_status(n, 4);
+    id = waiting_run("offboarding-with-approval", 1);
+    u = okta_user("ethan.brooks@acme.example");
+    assert_string_equal(status_of(u), "ACTIVE"); /* nothing changed before the approval */
+    json_decref(u);
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    assert_int_equal(idflow(NULL, "approve", ids, "--db", E.db, "--comment", "HR confirmed", NULL), 0);
+    run = finished_run("offboarding-with-approval", 1);
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "succeeded");
+    json_decref(run);
+    u = okta_user("ethan.brooks@acme.example");
+    assert_string_equal(status_of(u), "DEPROVISIONED");
+    json_decref(u);
+
+    /* rejected: the run fails and the user is left as they were */
+    n = new_ticket(3, "Leaver (wrong person)", "\"t-cf-18\": \"chloe.dubois@acme.example\"");
+    ticket_status(n, 4);
+    id = waiting_run("offboarding-with-approval", 2);
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    assert_int_equal(idflow(NULL, "reject", ids, "--db", E.db, "--comment", "not leaving", NULL), 0);
+    run = finished_run("offboarding-with-approval", 2);
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "failed");
+    assert_non_null(strstr(json_string_value(json_object_get(run, "error")), "rejected"));
+    json_decref(run);
+    u = okta_user("chloe.dubois@acme.example");
+    assert_string_equal(status_of(u), "ACTIVE");
+    json_decref(u);
+
+    tu_kill(&E.serve, SIGTERM);
+    assert_int_equal(tu_wait(&E.serve, 15000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +646,7 @@ int main(void)
         cmocka_unit_test(mfa_reset_ticket_resolved_resets_factors),
         cmocka_unit_test(security_ticket_suspends_then_resolution_unsuspends),
         cmocka_unit_test(serve_exits_cleanly),
+        cmocka_unit_test(offboarding_with_approval_waits_for_a_person),
     };
     return cmocka_run_group_tests_name("usecases", tests, setup, teardown);
 }

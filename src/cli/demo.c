@@ -1,0 +1,621 @@
+/* demo.c — `idflow demo [--once]`: the whole product on one machine with
+ * nothing else installed. Starts `idflow sandbox` and `idflow serve` (as
+ * child processes of this binary) on free loopback ports with a fresh
+ * database in a temporary directory, connects both apps (secrets through the
+ * environment, sealed at rest), registers the Okta event hook, points the
+ * HappyFox Smart Rule stand-in at idflow, loads the shipped workflows, plays
+ * each scenario and prints a report. Then it keeps serving until Ctrl-C;
+ * with --once it exits after the report: 0 only if every scenario ended as
+ * expected. Single-threaded; all state is local to cli_demo. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/buf.h"
+#include "core/timeutil.h"
+#include "net/http.h"
+
+extern char **environ;
+
+#define DEMO_TOKEN "sandbox-okta-token"
+#define DEMO_WAIT_MS 20000
+
+struct demo {
+    char self[1024];   /* this binary */
+    char dir[64];      /* temporary directory */
+    char db[128];
+    char sandbox[128]; /* the sandbox's base URL */
+    char api[128];     /* idflow's base URL */
+    char wfdir[1100];
+    pid_t sandbox_pid, serve_pid;
+    struct http_client *http;
+    int failures;
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts this binary with args (NULL-terminated) and extra env entries; output to log. */
+static pid_t spawn_self(struct demo *d, const char *const *args, const char *const *env, const char *log)
+{
+    posix_spawn_file_actions_t fa;
+    const char *argv[32];
+    char *envp[256];
+    int n = 0, e = 0;
+    pid_t pid = -1;
+
+    argv[n++] = d->self;
+    for (; *args && n < 31; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    for (char **p = environ; *p && e < 200; p++)
+        envp[e++] = *p;
+    for (; env && *env && e < 255; env++)
+        envp[e++] = (char *)*env;
+    envp[e] = NULL;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    if (posix_spawn(&pid, d->self, &fa, NULL, (char *const *)argv, envp) != 0)
+        pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+static int run_self(struct demo *d, const char *const *args, const char *const *env)
+{
+    char log[128];
+    int st = 0;
+    pid_t pid;
+    snprintf(log, sizeof log, "%s/connect.log", d->dir);
+    pid = spawn_self(d, args, env, log);
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* One HTTP call; the parsed JSON answer (NULL when not JSON or on failure). */
+static json_t *call(struct demo *d, const char *method, const char *url, const char *body, bool okta, long *status)
+{
+    const char *h[] = {"Content-Type: application/json", okta ? "Authorization: SSWS " DEMO_TOKEN : NULL, NULL};
+    struct http_request rq;
+    struct http_response rs;
+    struct idf_err err;
+    json_t *j = NULL;
+
+    memset(&rq, 0, sizeof rq);
+    rq.method = method;
+    rq.url = url;
+    rq.headers = h;
+    rq.body = body;
+    rq.body_len = body ? strlen(body) : 0;
+    rq.timeout_ms = 10000;
+    if (http_client_do(d->http, &rq, &rs, &err) == 0) {
+        if (status)
+            *status = rs.status;
+        if (rs.body.len)
+            j = json_loadb(rs.body.data, rs.body.len, JSON_DECODE_ANY, NULL);
+    } else if (status) {
+        *status = 0;
+    }
+    http_response_free(&rs);
+    return j;
+}
+
+static json_t *getf(struct demo *d, bool okta, const char *fmt, ...) IDF_PRINTF(3, 4);
+static json_t *getf(struct demo *d, bool okta, const char *fmt, ...)
+{
+    char url[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(url, sizeof url, fmt, ap);
+    va_end(ap);
+    return call(d, "GET", url, NULL, okta, NULL);
+}
+
+static bool wait_ok(struct demo *d, const char *url)
+{
+    for (int i = 0; i < 400; i++) {
+        long st = 0;
+        json_decref(call(d, "GET", url, NULL, false, &st));
+        if (st == 200)
+            return true;
+        sleep_ms(50);
+    }
+    return false;
+}
+
+/* The sandbox's URL from its log line. */
+static bool sandbox_url(struct demo *d, const char *log)
+{
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(log, "r");
+        char line[2048];
+        while (f && fgets(line, sizeof line, f)) {
+            json_t *j = strstr(line, "sandbox listening") ? json_loads(line, 0, NULL) : NULL;
+            const char *u = json_string_value(json_object_get(j, "url"));
+            if (u)
+                snprintf(d->sandbox, sizeof d->sandbox, "%s", u);
+            json_decref(j);
+        }
+        if (f)
+            fclose(f);
+        if (d->sandbox[0])
+            return true;
+        sleep_ms(50);
+    }
+    return false;
+}
+
+/* "STATUS, N Okta groups, M apps" of a login, into out. */
+static void user_state(struct demo *d, const char *login, char *out, size_t n)
+{
+    char *enc = http_urlencode(login);
+    json_t *u = getf(d, true, "%s/api/v1/users/%s", d->sandbox, enc ? enc : login);
+    const char *id = json_string_value(json_object_get(u, "id"));
+    json_t *g = id ? getf(d, true, "%s/api/v1/users/%s/groups", d->sandbox, id) : NULL;
+    json_t *a = id ? getf(d, true, "%s/api/v1/users/%s/appLinks", d->sandbox, id) : NULL;
+    size_t i, groups = 0;
+    json_t *x;
+    json_array_foreach(g, i, x)
+    {
+        if (!strcmp(json_string_value(json_object_get(x, "type")) ?: "", "OKTA_GROUP"))
+            groups++;
+    }
+    snprintf(out, n, "%s, %zu Okta groups, %zu apps", json_string_value(json_object_get(u, "status")) ?: "?", groups,
+             json_array_size(a));
+    free(enc);
+    json_decref(u);
+    json_decref(g);
+    json_decref(a);
+}
+
+static size_t runs_of(struct demo *d, const char *wf)
+{
+    json_t *r = getf(d, false, "%s/api/v1/runs?workflow=%s&limit=1000", d->api, wf);
+    size_t n = json_array_size(json_object_get(r, "runs"));
+    json_decref(r);
+    return n;
+}
+
+/* Waits for a run of wf beyond `before` runs (or run_id when > 0) to finish; returns it. */
+static json_t *wait_run(struct demo *d, const char *wf, size_t before, int64_t run_id)
+{
+    int64_t deadline = time_now_ms() + DEMO_WAIT_MS;
+    while (time_now_ms() < deadline) {
+        json_t *r = NULL;
+        const char *st;
+        if (run_id <= 0 && runs_of(d, wf) > before) {
+            json_t *l = getf(d, false, "%s/api/v1/runs?workflow=%s&limit=1", d->api, wf);
+            run_id = json_integer_value(json_object_get(json_array_get(json_object_get(l, "runs"), 0), "id"));
+            json_decref(l);
+        }
+        if (run_id > 0) {
+            r = getf(d, false, "%s/api/v1/runs/%lld", d->api, (long long)run_id);
+            st = json_string_value(json_object_get(r, "status"));
+            if (st && (!strcmp(st, "succeeded") || !strcmp(st, "failed")))
+                return r;
+        }
+        json_decref(r);
+        sleep_ms(50);
+    }
+    return NULL;
+}
+
+static void print_steps(const json_t *run)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(run, "steps"), i, s)
+    {
+        const json_t *out = json_object_get(s, "output");
+        const json_t *ch = json_object_get(out, "changed");
+        int item = (int)json_integer_value(json_object_get(s, "item"));
+        char itembuf[24] = "";
+        if (item >= 0)
+            snprintf(itembuf, sizeof itembuf, "[%d]", item);
+        printf("    %s%s: %s", json_string_value(json_object_get(s, "step_id")), itembuf,
+               json_string_value(json_object_get(s, "status")));
+        if (json_is_boolean(ch))
+            printf(", changed: %s", json_is_true(ch) ? "true" : "false");
+        if (json_string_value(json_object_get(out, "display_id")))
+            printf(", ticket %s", json_string_value(json_object_get(out, "display_id")));
+        if (json_object_get(s, "error") && !json_is_null(json_object_get(s, "error")))
+            printf(", error: %s", json_string_value(json_object_get(json_object_get(s, "error"), "message")));
+        printf("\n");
+    }
+}
+
+enum how { BY_API, BY_OKTA, BY_TICKET, BY_RESOLVE };
+
+struct scenario {
+    const char *title;
+    enum how how;
+    const char *workflow;
+    const char *login;    /* the user whose Okta state is shown */
+    const char *arg;      /* BY_OKTA: simulation path + body "path|body"; BY_TICKET: ticket JSON members */
+    int category;         /* BY_TICKET */
+    const char *expect_run;   /* "succeeded" | "failed" | NULL (no run must start) */
+    const char *expect_state; /* prefix of user_state afterwards */
+};
+
+static const struct scenario scenarios[] = {
+    {"1. Lock-out: the help desk unlocks an account", BY_API, "unlock-user", "kevin.murphy@acme.example", NULL, 0,
+     "succeeded", "ACTIVE"},
+    {"   ... and a second click changes nothing (changed: false)", BY_API, "unlock-user",
+     "kevin.murphy@acme.example", NULL, 0, "succeeded", "ACTIVE"},
+    {"2. Security incident: suspend an account", BY_API, "security-suspend", "ethan.brooks@acme.example", NULL, 0,
+     "succeeded", "SUSPENDED"},
+    {"3. MFA reset after an identity check", BY_API, "mfa-reset", "maria.gonzalez@acme.example", NULL, 0, "succeeded",
+     "ACTIVE"},
+    {"4. Offboarding: groups, apps, then deactivation", BY_API, "offboard-user", "lucas.martin@acme.example", NULL, 0,
+     "succeeded", "DEPROVISIONED, 0 Okta groups, 0 apps"},
+    {"5. A refused transition names both states: suspend the offboarded user", BY_API, "security-suspend",
+     "lucas.martin@acme.example", NULL, 0, "failed", "DEPROVISIONED"},
+    {"6. Okta locks an account after failed sign-ins: a ticket for the on-call agent", BY_OKTA, "lockout-to-ticket",
+     "sofia.rossi@acme.example", "/_sandbox/okta/users/sofia.rossi%40acme.example/fail_signin|{\"count\": 10}", 0,
+     "succeeded", "LOCKED_OUT"},
+    {"7. An admin moves someone to another department: an access-review ticket", BY_OKTA, "profile-change-review",
+     "hannah.kim@acme.example",
+     "/_sandbox/okta/users/hannah.kim%40acme.example/profile|{\"profile\": {\"department\": \"Sales\"}}", 0,
+     "succeeded", "ACTIVE"},
+    {"   ... a change of phone number starts nothing", BY_OKTA, "profile-change-review", "noah.schmidt@acme.example",
+     "/_sandbox/okta/users/noah.schmidt%40acme.example/profile|{\"profile\": {\"mobilePhone\": \"+1 555 0100\"}}", 0,
+     NULL, "ACTIVE"},
+    {"8. Onboarding ticket: create the user, groups, apps, reply and resolve", BY_TICKET, "onboarding-from-ticket",
+     "lin.chen@acme.example",
+     "\"t-cf-11\": \"Lin\", \"t-cf-12\": \"Chen\", \"t-cf-13\": \"lin.chen@acme.example\", \"t-cf-14\": 101, "
+     "\"t-cf-15\": [201, 202, 210], \"t-cf-16\": [301, 303, 305]",
+     2, "succeeded", "PROVISIONED, 3 Okta groups"},
+    {"9. Offboarding ticket resolved: groups, apps, deactivation, private note", BY_RESOLVE, "offboarding-on-resolve",
+     "james.okafor@acme.example", "\"t-cf-18\": \"james.okafor@acme.example\"", 3, "succeeded",
+     "DEPROVISIONED, 0 Okta groups, 0 apps"},
+    {"10. MFA Reset ticket resolved: factors reset", BY_RESOLVE, "mfa-reset-on-resolve", "priya.raman@acme.example",
+     "\"t-cf-18\": \"priya.raman@acme.example\"", 4, "succeeded", "ACTIVE"},
+    {"11. Security Incident ticket: suspend the account", BY_TICKET, "security-incident", "omar.haddad@acme.example",
+     "\"t-cf-18\": \"omar.haddad@acme.example\"", 5, "succeeded", "SUSPENDED"},
+};
+
+/* Creates a HappyFox ticket in the sandbox; its number, or 0. */
+static int64_t new_ticket(struct demo *d, int category, const char *title, const char *members)
+{
+    char url[300], body[2000];
+    const char *h[] = {"Content-Type: application/json",
+                       "Authorization: Basic c2FuZGJveC1oZi1rZXk6c2FuZGJveC1oZi1jb2Rl", /* sandbox-hf-key:...-code */
+                       NULL};
+    struct http_request rq;
+    struct http_response rs;
+    struct idf_err err;
+    int64_t n = 0;
+
+    snprintf(url, sizeof url, "%s/api/1.1/json/tickets/", d->sandbox);
+    snprintf(body, sizeof body,
+             "{\"category\": %d, \"subject\": \"%.100s\", \"text\": \"Please handle.\", \"name\": \"HR Team\", "
+             "\"email\": \"hr@acme.example\", %s}",
+             category, title, members);
+    memset(&rq, 0, sizeof rq);
+    rq.method = "POST";
+    rq.url = url;
+    rq.headers = h;
+    rq.body = body;
+    rq.body_len = strlen(body);
+    if (http_client_do(d->http, &rq, &rs, &err) == 0 && rs.status == 200) {
+        json_t *j = json_loadb(rs.body.data, rs.body.len, 0, NULL);
+        n = json_integer_value(json_object_get(j, "id"));
+        json_decref(j);
+    }
+    http_response_free(&rs);
+    return n;
+}
+
+static void resolve_ticket(struct demo *d, int64_t n)
+{
+    char url[300];
+    const char *h[] = {"Content-Type: application/json",
+                       "Authorization: Basic c2FuZGJveC1oZi1rZXk6c2FuZGJveC1oZi1jb2Rl", NULL};
+    const char *body = "{\"staff\": 2, \"status\": 4, \"text\": \"Done on our side.\"}";
+    struct http_request rq;
+    struct http_response rs;
+    struct idf_err err;
+    snprintf(url, sizeof url, "%s/api/1.1/json/ticket/%lld/staff_update/", d->sandbox, (long long)n);
+    memset(&rq, 0, sizeof rq);
+    rq.method = "POST";
+    rq.url = url;
+    rq.headers = h;
+    rq.body = body;
+    rq.body_len = strlen(body);
+    if (http_client_do(d->http, &rq, &rs, &err) == 0)
+        http_response_free(&rs);
+}
+
+static long long events_total(struct demo *d)
+{
+    char url[200];
+    struct http_request rq;
+    struct http_response rs;
+    struct idf_err err;
+    long long v = -1;
+    snprintf(url, sizeof url, "%s/metrics", d->api);
+    memset(&rq, 0, sizeof rq);
+    rq.method = "GET";
+    rq.url = url;
+    if (http_client_do(d->http, &rq, &rs, &err) == 0) {
+        const char *p = rs.body.data ? strstr(rs.body.data, "\nidflow_events_total ") : NULL;
+        if (p)
+            v = atoll(p + strlen("\nidflow_events_total "));
+        http_response_free(&rs);
+    }
+    return v;
+}
+
+static void play(struct demo *d, const struct scenario *s)
+{
+    char before_state[200], after_state[200];
+    size_t before = runs_of(d, s->workflow);
+    int64_t t0 = time_mono_ns(), run_id = 0;
+    json_t *run = NULL;
+    bool ok;
+
+    user_state(d, s->login, before_state, sizeof before_state);
+    printf("\n%s\n", s->title);
+    if (s->how == BY_API) {
+        char url[300], body[400];
+        json_t *a;
+        snprintf(url, sizeof url, "%s/api/v1/events", d->api);
+        snprintf(body, sizeof body, "{\"workflow\": \"%s\", \"data\": {\"login\": \"%s\"}}", s->workflow, s->login);
+        a = call(d, "POST", url, body, false, NULL);
+        run_id = json_integer_value(json_array_get(json_object_get(a, "run_ids"), 0));
+        json_decref(a);
+    } else if (s->how == BY_OKTA) {
+        char path[400], url[600];
+        const char *bar = strchr(s->arg, '|');
+        long long ev = events_total(d);
+        snprintf(path, sizeof path, "%.*s", (int)(bar - s->arg), s->arg);
+        snprintf(url, sizeof url, "%s%s", d->sandbox, path);
+        json_decref(call(d, "POST", url, bar + 1, false, NULL));
+        if (!s->expect_run) { /* once the event is acknowledged, it provably started nothing */
+            int64_t deadline = time_now_ms() + DEMO_WAIT_MS;
+            while (events_total(d) <= ev && time_now_ms() < deadline)
+                sleep_ms(50);
+        }
+    } else {
+        int64_t n = new_ticket(d, s->category, s->title + 4, s->arg);
+        if (s->how == BY_RESOLVE && n > 0)
+            resolve_ticket(d, n);
+    }
+    if (s->expect_run)
+        run = wait_run(d, s->workflow, before, run_id);
+    user_state(d, s->login, after_state, sizeof after_state);
+    if (s->expect_run && run) {
+        printf("  workflow %s, run %lld (%s): %s in %lld ms\n", s->workflow,
+               (long long)json_integer_value(json_object_get(run, "id")),
+               s->how == BY_API ? "started through the API"
+               : s->how == BY_OKTA ? "started by the Okta event hook"
+                                   : "started by the HappyFox webhook",
+               json_string_value(json_object_get(run, "status")), (long long)((time_mono_ns() - t0) / 1000000));
+        print_steps(run);
+    } else if (!s->expect_run) {
+        printf("  workflow %s: %zu new run(s) (none expected)\n", s->workflow, runs_of(d, s->workflow) - before);
+    }
+    printf("  %s: before %s; after %s\n", s->login, before_state, after_state);
+    ok = strncmp(after_state, s->expect_state, strlen(s->expect_state)) == 0;
+    if (s->expect_run)
+        ok = ok && run && !strcmp(json_string_value(json_object_get(run, "status")), s->expect_run);
+    else
+        ok = ok && runs_of(d, s->workflow) == before;
+    if (!ok) {
+        printf("  UNEXPECTED: wanted %s %s and the user %s\n", s->expect_run ? "a run that" : "no run",
+               s->expect_run ? s->expect_run : "", s->expect_state);
+        d->failures++;
+    }
+    json_decref(run);
+}
+
+static int setup(struct demo *d, const char *wfdir)
+{
+    char log[128], listen[64], hook[300], url[300], body[600], secret[65];
+    unsigned char raw[24];
+    FILE *r = fopen("/dev/urandom", "rb");
+
+    if (!r || fread(raw, 1, sizeof raw, r) != sizeof raw) {
+        if (r)
+            fclose(r);
+        return -1;
+    }
+    fclose(r);
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(secret + 2 * i, 3, "%02x", raw[i]);
+    snprintf(d->db, sizeof d->db, "sqlite:%s/idflow.db", d->dir);
+    snprintf(log, sizeof log, "%s/sandbox.log", d->dir);
+    {
+        const char *args[] = {"sandbox", "--listen", "127.0.0.1:0", "--token", DEMO_TOKEN, NULL};
+        d->sandbox_pid = spawn_self(d, args, NULL, log);
+    }
+    if (d->sandbox_pid < 0 || !sandbox_url(d, log))
+        return fprintf(stderr, "idflow demo: the sandbox did not start (see %s)\n", log), -1;
+    {
+        char tok[80], hf[220];
+        const char *env[] = {tok, "DEMO_HF_KEY=sandbox-hf-key", "DEMO_HF_CODE=sandbox-hf-code", hf, NULL};
+        const char *okta[] = {"connect", "okta", "acme", "--url", d->sandbox, "--token-env", "DEMO_OKTA_TOKEN",
+                              "--sandbox", "--db", d->db, NULL};
+        const char *happyfox[] = {"connect", "happyfox", "helpdesk", "--url", d->sandbox, "--api-key-env",
+                                  "DEMO_HF_KEY", "--auth-code-env", "DEMO_HF_CODE", "--hook-secret-env",
+                                  "DEMO_HF_HOOK", "--staff", "IT On-call", "--sandbox", "--db", d->db, NULL};
+        snprintf(tok, sizeof tok, "DEMO_OKTA_TOKEN=%s", DEMO_TOKEN);
+        snprintf(hf, sizeof hf, "DEMO_HF_HOOK=%s", secret);
+        if (run_self(d, okta, env) != 0 || run_self(d, happyfox, env) != 0)
+            return fprintf(stderr, "idflow demo: connecting the sandbox failed (see %s/connect.log)\n", d->dir), -1;
+    }
+    {
+        int port = 0;
+        /* a free port: bind 0 through a throw-away socket */
+        {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in a;
+            socklen_t len = sizeof a;
+            memset(&a, 0, sizeof a);
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len))
+                return -1;
+            port = ntohs(a.sin_port);
+            close(fd);
+        }
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+        snprintf(d->api, sizeof d->api, "http://%s", listen);
+    }
+    snprintf(log, sizeof log, "%s/serve.log", d->dir);
+    {
+        const char *args[] = {"serve", "--db", d->db, "--listen", listen, "--workflows", wfdir, NULL};
+        d->serve_pid = spawn_self(d, args, NULL, log);
+    }
+    snprintf(url, sizeof url, "%s/readyz", d->api);
+    if (d->serve_pid < 0 || !wait_ok(d, url))
+        return fprintf(stderr, "idflow demo: idflow serve did not start (see %s)\n", log), -1;
+    snprintf(hook, sizeof hook, "%s/hooks/okta/acme", d->api);
+    {
+        const char *args[] = {"connect", "okta", "acme", "--register-hook", hook, "--db", d->db, NULL};
+        if (run_self(d, args, NULL) != 0)
+            return fprintf(stderr, "idflow demo: registering the Okta event hook failed\n"), -1;
+    }
+    snprintf(url, sizeof url, "%s/_sandbox/happyfox/webhook", d->sandbox);
+    snprintf(body, sizeof body,
+             "{\"url\": \"%s/hooks/happyfox/helpdesk\", \"header_name\": \"X-Idflow-Secret\", \"header_value\": "
+             "\"%s\"}",
+             d->api, secret);
+    json_decref(call(d, "POST", url, body, false, NULL));
+    return 0;
+}
+
+static void stop(struct demo *d)
+{
+    int st;
+    if (d->serve_pid > 0) {
+        kill(d->serve_pid, SIGTERM);
+        waitpid(d->serve_pid, &st, 0);
+    }
+    if (d->sandbox_pid > 0) {
+        kill(d->sandbox_pid, SIGTERM);
+        waitpid(d->sandbox_pid, &st, 0);
+    }
+}
+
+int cli_demo(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"once", no_argument, NULL, 'o'},
+        {"workflows", required_argument, NULL, 'w'},
+        {NULL, 0, NULL, 0},
+    };
+    struct demo d;
+    bool once = false;
+    const char *wfdir = "examples/workflows";
+    ssize_t n;
+    int c, rc = CLI_FAIL;
+    sigset_t set;
+
+    memset(&d, 0, sizeof d);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': once = true; break;
+        case 'w': wfdir = optarg; break;
+        default:
+            fprintf(stderr, "usage: idflow demo [--once] [--workflows DIR]   (DIR: the shipped examples/workflows)\n");
+            return CLI_USAGE;
+        }
+    }
+    n = readlink("/proc/self/exe", d.self, sizeof d.self - 1);
+    if (n <= 0 || !realpath(wfdir, d.wfdir)) {
+        fprintf(stderr, "idflow demo: cannot find the workflows directory '%s' (run it from the repository, or give "
+                        "--workflows)\n", wfdir);
+        return CLI_USAGE;
+    }
+    d.self[n] = '\0';
+    snprintf(d.dir, sizeof d.dir, "/tmp/idflow-demo-XXXXXX");
+    if (!mkdtemp(d.dir) || http_client_new(&d.http)) {
+        fprintf(stderr, "idflow demo: cannot create a temporary directory\n");
+        return CLI_FAIL;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    if (setup(&d, d.wfdir) == 0) {
+        printf("idflow demo: sandbox at %s, idflow at %s (database and logs in %s)\n", d.sandbox, d.api, d.dir);
+        for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+            play(&d, &scenarios[i]);
+        /* the security ticket's second half: resolve it, the suspension is lifted */
+        {
+            static const struct scenario lift = {"    ... and the Security Incident ticket resolved: lift the suspension",
+                                                 BY_RESOLVE, "security-incident-resolved", "omar.haddad@acme.example",
+                                                 NULL, 5, "succeeded", "ACTIVE"};
+            json_t *l = getf(&d, false, "%s/api/v1/runs?workflow=security-incident&limit=1", d.api);
+            json_t *r = getf(&d, false, "%s/api/v1/runs/%lld", d.api,
+                             (long long)json_integer_value(json_object_get(json_array_get(json_object_get(l, "runs"), 0),
+                                                                           "id")));
+            int64_t ticket = json_integer_value(json_object_get(json_object_get(json_object_get(r, "event"), "ticket"),
+                                                                "number"));
+            size_t before = runs_of(&d, lift.workflow);
+            char st[200];
+            json_t *run;
+            printf("\n%s\n", lift.title);
+            resolve_ticket(&d, ticket);
+            run = wait_run(&d, lift.workflow, before, 0);
+            user_state(&d, lift.login, st, sizeof st);
+            if (run) {
+                printf("  workflow %s, run %lld (started by the HappyFox webhook): %s\n", lift.workflow,
+                       (long long)json_integer_value(json_object_get(run, "id")),
+                       json_string_value(json_object_get(run, "status")));
+                print_steps(run);
+            }
+            printf("  %s: %s\n", lift.login, st);
+            if (!run || strcmp(json_string_value(json_object_get(run, "status")), "succeeded") ||
+                strncmp(st, "ACTIVE", 6)) {
+                printf("  UNEXPECTED: wanted a succeeded run and the user ACTIVE\n");
+                d.failures++;
+            }
+            json_decref(run);
+            json_decref(r);
+            json_decref(l);
+        }
+        printf("\n%s\n", d.failures ? "demo: some scenarios did not end as expected"
+                                    : "demo: every scenario ended as expected");
+        rc = d.failures ? CLI_FAIL : CLI_OK;
+        if (!once) {
+            int sig;
+            printf("run history: %s runs --db %s    one run: %s show RUN --db %s\n", d.self, d.db, d.self, d.db);
+            printf("idflow keeps serving at %s (API: %s/api/v1/runs, metrics: %s/metrics); Ctrl-C stops it.\n", d.api,
+                   d.api, d.api);
+            fflush(stdout);
+            sigwait(&set, &sig);
+        }
+    }
+    stop(&d);
+    http_client_free(d.http);
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", d.dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "idflow demo: could not remove %s\n", d.dir);
+    }
+    return rc;
+}
