@@ -185,28 +185,39 @@ static size_t runs_of(const char *wf)
     return n;
 }
 
-/* Waits for the newest run of wf to finish; returns it with its steps. */
+/* The newest run of wf (new reference) once wf has at least want_runs runs,
+ * else NULL; the count and the run come from one answer. */
+static json_t *newest_run(const char *wf, size_t want_runs)
+{
+    char path[200];
+    json_t *l, *r = NULL;
+    snprintf(path, sizeof path, "/api/v1/runs?workflow=%s&limit=1000", wf);
+    l = get(E.base, path);
+    if (json_array_size(json_object_get(l, "runs")) >= want_runs)
+        r = json_incref(json_array_get(json_object_get(l, "runs"), 0)); /* newest first */
+    json_decref(l);
+    return r;
+}
+
+/* Waits for the newest run of wf (once it has want_runs runs) to finish;
+ * returns it with its steps. */
 static json_t *finished_run(const char *wf, size_t want_runs)
 {
     int64_t deadline = tu_now_ms() + 20000;
     for (;;) {
-        char path[200];
-        json_t *l, *r;
-        const char *st;
-        snprintf(path, sizeof path, "/api/v1/runs?workflow=%s&limit=1", wf);
-        l = get(E.base, path);
-        if (runs_of(wf) >= want_runs && json_array_size(json_object_get(l, "runs")) == 1) {
-            snprintf(path, sizeof path, "/api/v1/runs/%lld",
-                     (long long)json_integer_value(json_object_get(json_array_get(json_object_get(l, "runs"), 0), "id")));
+        json_t *n = newest_run(wf, want_runs);
+        if (n) {
+            char path[200];
+            json_t *r;
+            const char *st;
+            snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)json_integer_value(json_object_get(n, "id")));
+            json_decref(n);
             r = get(E.base, path);
             st = json_string_value(json_object_get(r, "status"));
-            if (!strcmp(st, "succeeded") || !strcmp(st, "failed")) {
-                json_decref(l);
+            if (st && (!strcmp(st, "succeeded") || !strcmp(st, "failed")))
                 return r;
-            }
             json_decref(r);
         }
-        json_decref(l);
         assert_true(tu_now_ms() < deadline);
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
@@ -602,24 +613,20 @@ static void start_serve_with_the_approval_variant(void)
     assert_int_equal(tu_wait_http_ok(url, 15000), 0);
 }
 
-/* Waits until the newest run of wf is waiting (at its approval); returns its id. */
+/* Waits until the newest run of wf (once it has want_runs runs) is waiting
+ * at its approval; returns its id. */
 static int64_t waiting_run(const char *wf, size_t want_runs)
 {
     int64_t deadline = tu_now_ms() + 20000;
     for (;;) {
-        char path[200];
-        json_t *l;
-        snprintf(path, sizeof path, "/api/v1/runs?workflow=%s&limit=1", wf);
-        l = get(E.base, path);
-        if (runs_of(wf) >= want_runs) {
-            json_t *r = json_array_get(json_object_get(l, "runs"), 0);
-            if (!strcmp(json_string_value(json_object_get(r, "status")), "waiting")) {
-                int64_t id = json_integer_value(json_object_get(r, "id"));
-                json_decref(l);
-                return id;
-            }
+        json_t *n = newest_run(wf, want_runs);
+        const char *st = json_string_value(json_object_get(n, "status"));
+        if (st && !strcmp(st, "waiting")) {
+            int64_t id = json_integer_value(json_object_get(n, "id"));
+            json_decref(n);
+            return id;
         }
-        json_decref(l);
+        json_decref(n);
         assert_true(tu_now_ms() < deadline);
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
