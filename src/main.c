@@ -30,6 +30,9 @@ static const char usage[] =
     "           the local Okta + HappyFox emulator\n"
     "  connect  okta|happyfox NAME ...  store a connection (secrets sealed); --test re-checks one\n"
     "  connections                  list connections (never their secrets)\n"
+    "  token    create NAME --role R [--expires-in 90d] | list | revoke NAME\n"
+    "           API tokens; roles: viewer, approver, operator, admin (idflow token help)\n"
+    "  audit    [--limit N] [--json]   who changed what: connections, tokens, approvals, re-runs\n"
     "  demo     [--once]            the sandbox, serve and the shipped workflows, played with a report\n"
     "  catalogue [--markdown]       every trigger and action with its parameters\n"
     "  migrate  [--db URL]          create or upgrade the database schema\n"
@@ -96,6 +99,10 @@ int main(int argc, char **argv)
         return cli_demo(argc, argv);
     if (!strcmp(cmd, "prune"))
         return cli_prune(argc, argv);
+    if (!strcmp(cmd, "token") || !strcmp(cmd, "tokens"))
+        return cli_token(argc, argv);
+    if (!strcmp(cmd, "audit"))
+        return cli_audit(argc, argv);
     if (!strcmp(cmd, "migrate"))
         return cli_migrate(argc, argv);
     fprintf(stderr, "idflow: unknown command '%s' (try: idflow help)\n", cmd);

@@ -13,6 +13,7 @@
 #include "api/api_internal.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "crypto/token.h"
 #include "engine/engine.h"
 #include "store/store.h"
 
@@ -63,7 +64,8 @@ static int status_for(int rc)
 }
 
 /* POST /api/v1/events {"workflow": NAME, "id": OPTIONAL, "data": {...}} */
-static void post_event(struct api *a, const struct http_req *req, struct http_resp *resp)
+static void post_event(struct api *a, const struct api__caller *who, const struct http_req *req,
+                       struct http_resp *resp)
 {
     json_error_t jerr;
     json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
@@ -103,6 +105,7 @@ static void post_event(struct api *a, const struct http_req *req, struct http_re
     ev.source_id = NULL;
     ev.type = "manual";
     ev.workflow = wf;
+    ev.actor = who->actor;
     ev.data = data ? data : json_null();
     /* a client id is scoped to the workflow it starts */
     {
@@ -156,18 +159,14 @@ static bool parse_id(const char *s, int64_t *out)
 }
 
 /* /api/v1/runs[/ID[/rerun|approve|reject]] */
-static void runs_route(struct api *a, const struct http_req *req, struct http_resp *resp, const char *rest)
+static void runs_route(struct store *st, const struct api__caller *who, const struct http_req *req,
+                       struct http_resp *resp, const char *rest)
 {
     struct idf_err err;
-    struct store *st = thread_store(a, &err);
     int64_t id = 0;
     const char *action;
     int rc;
 
-    if (!st) {
-        error_json(resp, 503, "the store is not available");
-        return;
-    }
     if (*rest == '\0') {
         struct store_run_filter f;
         json_t *list = NULL;
@@ -218,15 +217,29 @@ static void runs_route(struct api *a, const struct http_req *req, struct http_re
         int64_t nid = 0;
         rc = store_run_rerun(st, id, time_now_ms(), &nid, &err);
         if (rc == 0) {
+            char target[40], detail[64];
+            snprintf(target, sizeof target, "run:%lld", (long long)id);
+            snprintf(detail, sizeof detail, "{\"new_run\":%lld}", (long long)nid);
+            if (store_audit_add(st, who->actor, "run.rerun", target, detail) != 0)
+                log_error("api: run %lld was re-run as %lld but the audit record could not be written", (long long)id,
+                          (long long)nid);
             http_resp_json(resp, 202, json_pack("{s:I,s:I}", "run_id", (json_int_t)nid, "rerun_of", (json_int_t)id));
             return;
         }
     } else if (strcmp(action, "/approve") == 0 || strcmp(action, "/reject") == 0) {
         bool ok = strcmp(action, "/approve") == 0;
         json_t *b = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
-        const char *actor = json_string_value(json_object_get(b, "actor"));
         const char *comment = json_string_value(json_object_get(b, "comment"));
-        rc = store_approval_decide(st, id, ok, actor ? actor : "api", comment, time_now_ms(), &err);
+        const char *claimed = json_string_value(json_object_get(b, "actor"));
+        char actor[sizeof who->actor + 80];
+        /* The decider is the caller: with a token, a name in the body is not
+         * evidence and is ignored. Without one (a fresh install on loopback)
+         * there is no identity, so the claimed name is kept, marked local. */
+        if (strcmp(who->actor, "local") == 0 && claimed && *claimed && strlen(claimed) <= 64)
+            snprintf(actor, sizeof actor, "local:%s", claimed);
+        else
+            snprintf(actor, sizeof actor, "%s", who->actor);
+        rc = store_approval_decide(st, id, ok, actor, comment, time_now_ms(), &err);
         json_decref(b);
         if (rc == 0) {
             http_resp_json(resp, 200, json_pack("{s:I,s:s}", "run_id", (json_int_t)id, "decision",
@@ -240,61 +253,108 @@ static void runs_route(struct api *a, const struct http_req *req, struct http_re
     error_json(resp, status_for(rc), err.msg[0] ? err.msg : idf_strerror(rc));
 }
 
+/* The role a route needs; every /api/ path and /metrics has one. */
+static enum token_role route_role(const struct http_req *req)
+{
+    const char *p = req->path;
+    const char *action;
+
+    if (strcmp(p, "/api/v1/events") == 0)
+        return TOKEN_OPERATOR;
+    if (strncmp(p, "/api/v1/runs/", 13) == 0 && (action = strchr(p + 13, '/')) != NULL) {
+        if (strcmp(action, "/approve") == 0 || strcmp(action, "/reject") == 0)
+            return TOKEN_APPROVER;
+        return TOKEN_OPERATOR;
+    }
+    if (strncmp(p, "/api/v1/tokens", 14) == 0 || strcmp(p, "/api/v1/audit") == 0)
+        return TOKEN_ADMIN;
+    return TOKEN_VIEWER;
+}
+
+static void metrics(struct api *a, struct store *st, struct http_resp *resp)
+{
+    char *m = engine_metrics(a->engine);
+    json_t *counts = NULL;
+    struct buf b;
+    buf_init(&b, BUF_CAP_SMALL);
+    if (m && buf_puts(&b, m) == 0 && store_run_counts(st, &counts) == 0) {
+        const char *k;
+        json_t *v;
+        int rc = buf_puts(&b, "# HELP idflow_runs Runs in the store, by status.\n# TYPE idflow_runs gauge\n");
+        json_object_foreach(counts, k, v)
+        {
+            if (rc == 0)
+                rc = buf_printf(&b, "idflow_runs{status=\"%s\"} %" JSON_INTEGER_FORMAT "\n", k, json_integer_value(v));
+        }
+    }
+    http_resp_text(resp, 200, "text/plain; version=0.0.4", b.data ? b.data : "");
+    buf_free(&b);
+    json_decref(counts);
+    free(m);
+}
+
+/* Everything under /api/v1/ and /metrics, once the caller is let in. */
+static void api_route(struct api *a, struct store *st, const struct api__caller *who, const struct http_req *req,
+                      struct http_resp *resp)
+{
+    const char *p = req->path;
+    json_t *list = NULL;
+
+    if (strcmp(p, "/metrics") == 0) {
+        metrics(a, st, resp);
+    } else if (strcmp(p, "/api/v1/events") == 0) {
+        if (strcmp(req->method, "POST") != 0)
+            error_json(resp, 405, "use POST");
+        else
+            post_event(a, who, req, resp);
+    } else if (strncmp(p, "/api/v1/runs", 12) == 0) {
+        runs_route(st, who, req, resp, p + 12);
+    } else if (strncmp(p, "/api/v1/tokens", 14) == 0) {
+        api__tokens_route(a, st, who, req, resp, p + 14);
+    } else if (strcmp(p, "/api/v1/me") == 0) {
+        http_resp_json(resp, 200, json_pack("{s:s,s:s}", "actor", who->actor, "role", token_role_name(who->role)));
+    } else if (strcmp(p, "/api/v1/audit") == 0) {
+        const char *lim = http_req_query(req, "limit");
+        if (store_audit_list(st, lim ? atoi(lim) : 100, &list))
+            error_json(resp, 500, "could not list the audit log");
+        else
+            http_resp_json(resp, 200, json_pack("{s:o}", "audit", list));
+    } else if (strcmp(p, "/api/v1/workflows") == 0) {
+        if (store_workflow_list(st, &list))
+            error_json(resp, 500, "could not list workflows");
+        else
+            http_resp_json(resp, 200, json_pack("{s:o}", "workflows", list));
+    } else if (strcmp(p, "/api/v1/approvals") == 0) {
+        if (store_approval_list(st, &list))
+            error_json(resp, 500, "could not list approvals");
+        else
+            http_resp_json(resp, 200, json_pack("{s:o}", "approvals", list));
+    } else {
+        error_json(resp, 404, "not found");
+    }
+}
+
 void api_handle(void *ud, const struct http_req *req, struct http_resp *resp)
 {
     struct api *a = ud;
     const char *p = req->path;
+    struct api__caller who;
     struct idf_err err;
+    struct store *st;
 
     if (strcmp(p, "/healthz") == 0) {
         http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
     } else if (strcmp(p, "/readyz") == 0) {
         bool ready = engine_ready(a->engine);
         http_resp_json(resp, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "starting"));
-    } else if (strcmp(p, "/metrics") == 0) {
-        char *m = engine_metrics(a->engine);
-        struct store *st = thread_store(a, &err);
-        json_t *counts = NULL;
-        struct buf b;
-        buf_init(&b, BUF_CAP_SMALL);
-        if (m && buf_puts(&b, m) == 0 && st && store_run_counts(st, &counts) == 0) {
-            const char *k;
-            json_t *v;
-            int rc = buf_puts(&b, "# HELP idflow_runs Runs in the store, by status.\n# TYPE idflow_runs gauge\n");
-            json_object_foreach(counts, k, v)
-            {
-                if (rc == 0)
-                    rc = buf_printf(&b, "idflow_runs{status=\"%s\"} %" JSON_INTEGER_FORMAT "\n", k,
-                                    json_integer_value(v));
-            }
-        }
-        http_resp_text(resp, 200, "text/plain; version=0.0.4", b.data ? b.data : "");
-        buf_free(&b);
-        json_decref(counts);
-        free(m);
-    } else if (strcmp(p, "/api/v1/events") == 0) {
-        if (strcmp(req->method, "POST") != 0)
-            error_json(resp, 405, "use POST");
-        else
-            post_event(a, req, resp);
     } else if (strncmp(p, API_HOOKS_PREFIX, strlen(API_HOOKS_PREFIX)) == 0) {
         api__hooks_route(a, req, resp, p + strlen(API_HOOKS_PREFIX));
-    } else if (strncmp(p, "/api/v1/runs", 12) == 0) {
-        runs_route(a, req, resp, p + 12);
-    } else if (strcmp(p, "/api/v1/workflows") == 0) {
-        struct store *st = thread_store(a, &err);
-        json_t *list = NULL;
-        if (!st || store_workflow_list(st, &list))
-            error_json(resp, 500, "could not list workflows");
-        else
-            http_resp_json(resp, 200, json_pack("{s:o}", "workflows", list));
-    } else if (strcmp(p, "/api/v1/approvals") == 0) {
-        struct store *st = thread_store(a, &err);
-        json_t *list = NULL;
-        if (!st || store_approval_list(st, &list))
-            error_json(resp, 500, "could not list approvals");
-        else
-            http_resp_json(resp, 200, json_pack("{s:o}", "approvals", list));
+    } else if (strcmp(p, "/metrics") == 0 || strncmp(p, "/api/", 5) == 0) {
+        st = thread_store(a, &err);
+        if (!st)
+            error_json(resp, 503, "the store is not available");
+        else if (api__authorize(a, st, req, route_role(req), &who, resp) == 0)
+            api_route(a, st, &who, req, resp);
     } else {
         error_json(resp, 404, "not found");
     }

@@ -13,6 +13,8 @@ struct api {
     struct engine *engine;      /* borrowed */
     const char *db_url;         /* borrowed */
     const struct seal_key *key; /* borrowed; unseals connections for /hooks/ (NULL: hooks answer 503) */
+    bool open_until_token;      /* loopback only: requests without a token are let in while the store
+                                   holds no API token at all (api/auth.c) */
 };
 
 /* The http_handler_fn for the server; ud is a struct api *. */

@@ -13,4 +13,23 @@
  * acknowledged by the engine (durable, deduplicated). */
 void api__hooks_route(struct api *a, const struct http_req *req, struct http_resp *resp, const char *rest);
 
+/* auth.c: the caller of an /api/ request, once let in. */
+#include "crypto/token.h"
+struct store;
+struct api__caller {
+    enum token_role role;
+    char actor[TOKEN_NAME_MAX + 16]; /* "token:<name>" or "local" */
+};
+
+/* Lets the request in when it carries a valid token whose role reaches
+ * `need` (or, see auth.c, when it may go without one): 0 and *out filled.
+ * Otherwise answers 401/403/503 into resp and returns -1. */
+int api__authorize(struct api *a, struct store *st, const struct http_req *req, enum token_role need,
+                   struct api__caller *out, struct http_resp *resp);
+
+/* tokens.c: /api/v1/tokens[/NAME] (admin) — list, create (the token is in
+ * the answer once), revoke. rest is the path after "/api/v1/tokens". */
+void api__tokens_route(struct api *a, struct store *st, const struct api__caller *who, const struct http_req *req,
+                       struct http_resp *resp, const char *rest);
+
 #endif

@@ -20,11 +20,23 @@ int cli_decide(int argc, char **argv); /* approve | reject */
 int cli_catalogue(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_prune(int argc, char **argv);
-int cli_demo(int argc, char **argv);        /* the sandbox, serve and the shipped workflows, with a report */       /* retention: delete finished runs older than a duration */
+int cli_demo(int argc, char **argv);        /* the sandbox, serve and the shipped workflows, with a report */
 int cli_connect(int argc, char **argv);     /* connect KIND NAME ... (src/cli/connect.c) */
 int cli_connections(int argc, char **argv); /* list connections without secrets */
 
+int cli_token(int argc, char **argv);       /* API tokens: create | list | revoke (src/cli/token.c) */
+int cli_audit(int argc, char **argv);       /* the audit log, newest first */
+
+/* common.c — shared by the subcommands. */
+#include <stdint.h>
+struct store;
 /* Resolves the store URL from --db, then the config/env, then the default. */
 const char *cli_db_url(const char *flag, char *buf, unsigned long n);
+/* Opens the store at that URL; prints the error and returns CLI_FAIL on failure. */
+int cli_open_store(const char *db, struct store **st);
+/* "cli:<user name>" of the effective user: the actor of audit records. */
+void cli_actor(char *out, unsigned long n);
+/* An ISO time, or "-" for 0. */
+void cli_fmt_time(int64_t ms, char *out, unsigned long n);
 
 #endif

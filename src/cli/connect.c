@@ -354,15 +354,6 @@ static int parse(struct opts *o, int argc, char **argv)
     return CLI_OK;
 }
 
-static void actor_name(char *out, size_t n)
-{
-    struct passwd *pw = getpwuid(geteuid());
-    if (pw && pw->pw_name)
-        snprintf(out, n, "cli:%s", pw->pw_name);
-    else
-        snprintf(out, n, "cli:uid%u", (unsigned)geteuid());
-}
-
 /* Runs the connector's check; prints whom the credentials belong to. */
 static int check(const struct connector *c, const json_t *config, const char *name)
 {
@@ -409,7 +400,7 @@ static int do_remove(struct store *st, const struct opts *o)
     struct idf_err err;
     char actor[300];
 
-    actor_name(actor, sizeof actor);
+    cli_actor(actor, sizeof actor);
     if (store_connection_delete(st, o->name, actor, &err)) {
         fprintf(stderr, "idflow connect: %s\n", err.msg);
         return CLI_FAIL;
@@ -456,7 +447,7 @@ static int do_save(struct store *st, const struct seal_key *key, struct opts *o)
         fprintf(stderr, "idflow connect: nothing was stored\n");
         return rc;
     }
-    actor_name(actor, sizeof actor);
+    cli_actor(actor, sizeof actor);
     if (connections_save(st, key, o->conn, o->name, o->config, actor, &created, &err)) {
         log_mask_secrets(err.msg);
         fprintf(stderr, "idflow connect: %s\n", err.msg);

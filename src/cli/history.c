@@ -12,25 +12,6 @@
 #include "core/timeutil.h"
 #include "store/store.h"
 
-static int open_store(const char *db, struct store **st)
-{
-    char buf[1100];
-    struct idf_err err;
-    if (store_open(cli_db_url(db, buf, sizeof buf), st, &err)) {
-        fprintf(stderr, "idflow: %s\n", err.msg);
-        return CLI_FAIL;
-    }
-    return CLI_OK;
-}
-
-static void fmt_time(int64_t ms, char *out, size_t n)
-{
-    if (ms <= 0)
-        snprintf(out, n, "-");
-    else
-        time_format_iso(ms, out, n);
-}
-
 static bool parse_run_id(const char *s, int64_t *out)
 {
     char *end;
@@ -76,7 +57,7 @@ int cli_runs(int argc, char **argv)
                 f.status);
         return CLI_USAGE;
     }
-    if (open_store(db, &st))
+    if (cli_open_store(db, &st))
         return CLI_FAIL;
     rc = store_run_list(st, &f, &list);
     if (rc) {
@@ -96,7 +77,7 @@ int cli_runs(int argc, char **argv)
         {
             char ts[40];
             const char *e = json_string_value(json_object_get(r, "error"));
-            fmt_time(json_integer_value(json_object_get(r, "created_at")), ts, sizeof ts);
+            cli_fmt_time(json_integer_value(json_object_get(r, "created_at")), ts, sizeof ts);
             printf("%-8lld %-28s %-4lld %-10s %-24s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
                    json_string_value(json_object_get(r, "workflow")),
                    (long long)json_integer_value(json_object_get(r, "version")),
@@ -145,7 +126,7 @@ int cli_show(int argc, char **argv)
     }
     if (optind != argc - 1 || !parse_run_id(argv[optind], &id))
         goto usage;
-    if (open_store(db, &st))
+    if (cli_open_store(db, &st))
         return CLI_FAIL;
     if (store_run_get(st, id, &r)) {
         fprintf(stderr, "idflow show: no run %lld\n", (long long)id);
@@ -173,8 +154,8 @@ int cli_show(int argc, char **argv)
         char c1[40], c2[40];
         size_t i;
         json_t *sp;
-        fmt_time(r->created_at, c1, sizeof c1);
-        fmt_time(r->finished_at, c2, sizeof c2);
+        cli_fmt_time(r->created_at, c1, sizeof c1);
+        cli_fmt_time(r->finished_at, c2, sizeof c2);
         printf("run %lld  %s v%lld  %s\n", (long long)r->id, r->workflow, (long long)r->version, r->status);
         printf("  created %s  finished %s  event %lld%s\n", c1, c2, (long long)r->event_id,
                r->rerun_of ? "  (rerun)" : "");
@@ -183,7 +164,7 @@ int cli_show(int argc, char **argv)
         if (r->error)
             printf("  error: %s\n", r->error);
         if (!strcmp(r->status, STORE_RUN_WAITING)) {
-            fmt_time(r->wake_at, c1, sizeof c1);
+            cli_fmt_time(r->wake_at, c1, sizeof c1);
             printf("  waiting until %s\n", c1);
         }
         printf("  steps:\n");
@@ -236,11 +217,17 @@ int cli_rerun(int argc, char **argv)
     }
     if (optind != argc - 1 || !parse_run_id(argv[optind], &id))
         goto usage;
-    if (open_store(db, &st))
+    if (cli_open_store(db, &st))
         return CLI_FAIL;
     if (store_run_rerun(st, id, time_now_ms(), &nid, &err)) {
         fprintf(stderr, "idflow rerun: %s\n", err.msg);
     } else {
+        char actor[300], target[40], detail[64];
+        cli_actor(actor, sizeof actor);
+        snprintf(target, sizeof target, "run:%lld", (long long)id);
+        snprintf(detail, sizeof detail, "{\"new_run\":%lld}", (long long)nid);
+        if (store_audit_add(st, actor, "run.rerun", target, detail) != 0)
+            fprintf(stderr, "idflow rerun: warning: the audit record could not be written\n");
         printf("run %lld queued: rerun of run %lld from its failed step (idflow serve executes it)\n",
                (long long)nid, (long long)id);
         rc = CLI_OK;
@@ -263,7 +250,6 @@ int cli_decide(int argc, char **argv)
     const char *db = NULL, *comment = NULL;
     struct store *st = NULL;
     struct idf_err err;
-    struct passwd *pw = getpwuid(getuid());
     char actor[300];
     int64_t id;
     int c, rc = CLI_FAIL;
@@ -278,8 +264,8 @@ int cli_decide(int argc, char **argv)
     }
     if (optind != argc - 1 || !parse_run_id(argv[optind], &id))
         goto usage;
-    snprintf(actor, sizeof actor, "cli:%s", pw ? pw->pw_name : "unknown");
-    if (open_store(db, &st))
+    cli_actor(actor, sizeof actor);
+    if (cli_open_store(db, &st))
         return CLI_FAIL;
     if (store_approval_decide(st, id, approve, actor, comment, time_now_ms(), &err)) {
         fprintf(stderr, "idflow %s: %s\n", argv[0], err.msg);
@@ -309,7 +295,7 @@ int cli_migrate(int argc, char **argv)
         }
         db = optarg;
     }
-    if (open_store(db, &st))
+    if (cli_open_store(db, &st))
         return CLI_FAIL;
     if (store_schema_version(st, &v)) {
         fprintf(stderr, "idflow migrate: cannot read the schema version\n");
@@ -347,7 +333,7 @@ int cli_prune(int argc, char **argv)
         fprintf(stderr, "idflow prune: --older-than must be a duration of at least 1h (e.g. 90d), not '%s'\n", age);
         return CLI_USAGE;
     }
-    if (open_store(db, &st))
+    if (cli_open_store(db, &st))
         return CLI_FAIL;
     rc = store_prune(st, time_now_ms() - ms, &n);
     store_close(st);

@@ -93,12 +93,6 @@ out:
     return rc;
 }
 
-static void actor(char *out, size_t n)
-{
-    struct passwd *pw = getpwuid(geteuid());
-    snprintf(out, n, "cli:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
-}
-
 int cli__register_hook(struct store *st, const struct seal_key *key, const struct connector *c, const char *name,
                        const char *url)
 {
@@ -145,7 +139,7 @@ int cli__register_hook(struct store *st, const struct seal_key *key, const struc
         fprintf(stderr, "idflow connect: out of memory\n");
         goto out;
     }
-    actor(who, sizeof who);
+    cli_actor(who, sizeof who);
     if (connections_save(st, key, c, name, new_cfg, who, NULL, &err)) {
         log_mask_secrets(err.msg);
         fprintf(stderr, "idflow connect: %s\n", err.msg);

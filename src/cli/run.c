@@ -29,19 +29,6 @@
 
 #define RUN_MAX_FOREGROUND_WAIT_MS 60000 /* longer waits are left to `idflow serve` */
 
-const char *cli_db_url(const char *flag, char *buf, unsigned long n)
-{
-    struct cfg cfg;
-    struct idf_err err;
-    if (flag)
-        return flag;
-    if (cfg_load(NULL, &cfg, &err) == 0) {
-        snprintf(buf, n, "%s", cfg.db);
-        return buf;
-    }
-    return "sqlite:idflow.db";
-}
-
 int cli_validate(int argc, char **argv)
 {
     struct expr_ctx *ectx = NULL;

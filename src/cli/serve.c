@@ -15,6 +15,8 @@
 #include "core/log.h"
 #include "engine/engine.h"
 #include "net/http.h"
+#include "core/timeutil.h"
+#include "store/store.h"
 
 /* The store URL without any "user:password@" part, for logs. */
 static void url_for_log(const char *url, char *out, size_t n)
@@ -30,6 +32,33 @@ static void url_for_log(const char *url, char *out, size_t n)
 static bool addr_is_loopback(const char *a)
 {
     return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0 || strcmp(a, "localhost") == 0;
+}
+
+/* Beyond loopback the API must never be open: listening there needs at
+ * least one API token in the store, and then every /api/ request needs one
+ * (api/auth.c). Prints why and returns -1 when there is none. */
+static int check_tokens_exist(const char *db, const char *addr)
+{
+    struct store *st = NULL;
+    struct idf_err err;
+    int64_t n = 0;
+    int rc;
+
+    if (store_open(db, &st, &err)) {
+        fprintf(stderr, "idflow serve: %s\n", err.msg);
+        return -1;
+    }
+    rc = store_token_count(st, time_now_ms(), &n);
+    store_close(st);
+    if (rc == 0 && n > 0)
+        return 0;
+    fprintf(stderr,
+            "idflow serve: refusing to listen on %s: the store holds no API token, so the API would have no "
+            "protection. Create one first (idflow token create NAME --role admin); from then on every /api/ "
+            "request needs a token. Put a TLS reverse proxy in front: tokens and hook secrets travel in "
+            "headers.\n",
+            addr);
+    return -1;
 }
 
 int cli_serve(int argc, char **argv)
@@ -100,11 +129,8 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "idflow serve: --listen must be ADDR:PORT, got '%s'\n", cfg.listen);
         return CLI_USAGE;
     }
-    if (!addr_is_loopback(addr)) {
-        fprintf(stderr, "idflow serve: refusing to listen on %s: until access control exists, idflow only listens "
-                        "on a loopback address (put a TLS reverse proxy in front of it)\n", addr);
+    if (!addr_is_loopback(addr) && check_tokens_exist(cfg.db, addr) != 0)
         return CLI_USAGE;
-    }
 
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -131,6 +157,7 @@ int cli_serve(int argc, char **argv)
     api.engine = eng;
     api.db_url = cfg.db;
     api.key = key;
+    api.open_until_token = addr_is_loopback(addr);
     memset(&so, 0, sizeof so);
     so.addr = addr;
     so.port = port;

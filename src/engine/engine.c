@@ -268,8 +268,8 @@ static int prepare(struct engine *e, const struct engine_event *ev, struct pendi
             m.event = NULL;
         }
     } else {
-        m.event = json_pack("{s:s?,s:s,s:s,s:s,s:s?,s:O}", "id", ev->source_id, "source", ev->source, "type",
-                            ev->type, "time", ts, "connection", ev->connection, "data",
+        m.event = json_pack("{s:s?,s:s,s:s,s:s,s:s?,s:s?,s:O}", "id", ev->source_id, "source", ev->source, "type",
+                            ev->type, "time", ts, "connection", ev->connection, "actor", ev->actor, "data",
                             ev->data ? ev->data : json_null());
     }
     if (!m.event || !m.ectx) {

@@ -65,6 +65,8 @@ struct engine_event {
     const char *connection; /* or NULL */
     const char *workflow;   /* for "manual": the one workflow to start; NULL = every match */
     json_t *data;           /* the event's payload (borrowed); becomes .event.data */
+    const char *actor;      /* who submitted it ("token:NAME", "local", "cli:USER") or NULL; becomes
+                               .event.actor (with data; a connector's fields carry their own actor) */
     const json_t *fields;   /* or: a connector's normalized event (an object, borrowed; connector.h
                                "ingress"): its members become .event's own (user, group, app, actor,
                                changes, time, raw ...); id, source, type and connection are set from

@@ -131,7 +131,7 @@ static const char MIGRATION_1[] =
     "  target TEXT,"
     "  detail TEXT);"
 
-    /* For later issues: sealed connection secrets and API tokens. */
+    /* Sealed connection secrets and API tokens (tokens: see migration 2). */
     "CREATE TABLE connections ("
     "  name TEXT PRIMARY KEY,"
     "  kind TEXT NOT NULL,"
@@ -148,8 +148,18 @@ static const char MIGRATION_1[] =
     "  created_at INTEGER NOT NULL,"
     "  last_used_at INTEGER);";
 
+/* API tokens (crypto/token.h): names are unique (revoked by name), the
+ * first characters of the token are kept so a listing tells tokens apart,
+ * expires_at 0 means never, created_by is the actor who made it. The hash
+ * column is already UNIQUE (an index: the lookup of every API request). */
+static const char MIGRATION_2[] = "ALTER TABLE tokens ADD COLUMN prefix TEXT NOT NULL DEFAULT '';"
+                                  "ALTER TABLE tokens ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;"
+                                  "ALTER TABLE tokens ADD COLUMN created_by TEXT;"
+                                  "CREATE UNIQUE INDEX tokens_name ON tokens (name);";
+
 static const struct migration MIGRATIONS[] = {
     {1, MIGRATION_1},
+    {2, MIGRATION_2},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

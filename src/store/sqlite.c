@@ -63,6 +63,11 @@ static const struct store_ops sqlite_ops = {
     .connection_list = store__sq_connection_list,
     .connection_delete = store__sq_connection_delete,
     .prune = store__sq_prune,
+    .token_create = store__sq_token_create,
+    .token_lookup = store__sq_token_lookup,
+    .token_list = store__sq_token_list,
+    .token_count = store__sq_token_count,
+    .token_revoke = store__sq_token_revoke,
 };
 
 /* ------------------------------------------------------------- errors */

@@ -232,6 +232,26 @@ int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, con
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int64(st, 2, now_ms);
     rc = step_write(c, st, "queue run", err);
+    if (rc)
+        goto out;
+    /* the decision's audit record, in the same transaction */
+    rc = store__sq_prep(c, SQ_AUDIT_ADD, SQ_SQL_AUDIT_ADD, &st, err);
+    if (rc)
+        goto out;
+    {
+        char target[40];
+        json_t *d = json_pack("{s:s}", "step", step);
+        char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        snprintf(target, sizeof target, "run:%lld", (long long)run_id);
+        sqlite3_bind_int64(st, 1, now_ms);
+        store__sq_bind_text(st, 2, actor);
+        store__sq_bind_text(st, 3, approve ? "approval.approve" : "approval.reject");
+        store__sq_bind_text(st, 4, target);
+        store__sq_bind_text(st, 5, detail);
+        rc = step_write(c, st, "audit approval", err);
+        free(detail);
+    }
     if (rc == 0)
         rc = store__sq_commit(c, err);
 out:

@@ -85,6 +85,10 @@ enum store__sq_slot {
     SQ_CONN_PUT,
     SQ_CONN_GET,
     SQ_CONN_LIST,
+    /* sqlite_tokens.c */
+    SQ_TOKEN_LOOKUP,
+    SQ_TOKEN_TOUCH,
+    SQ_TOKEN_COUNT,
     SQ__COUNT
 };
 
@@ -191,5 +195,13 @@ int store__sq_connection_get(struct store *s, const char *name, char **kind_out,
                              unsigned char **sealed_out, size_t *sealed_len_out, int64_t *updated_at_out);
 int store__sq_connection_list(struct store *s, json_t **out);
 int store__sq_connection_delete(struct store *s, const char *name, const char *actor, struct idf_err *err);
+
+/* sqlite_tokens.c */
+int store__sq_token_create(struct store *s, const char *name, const char *role, const char *hash, const char *prefix,
+                           int64_t expires_at, const char *actor, int64_t *id_out, struct idf_err *err);
+int store__sq_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct store_token **out);
+int store__sq_token_list(struct store *s, int64_t now_ms, json_t **out);
+int store__sq_token_count(struct store *s, int64_t now_ms, int64_t *n_out);
+int store__sq_token_revoke(struct store *s, const char *name, const char *actor, struct idf_err *err);
 
 #endif

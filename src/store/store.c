@@ -512,6 +512,81 @@ int store_audit_list(struct store *s, int limit, json_t **out)
     return s->ops->audit_list(s, clamp_limit(limit), out);
 }
 
+/* ------------------------------------------------------------ API tokens */
+
+static bool role_ok(const char *r)
+{
+    return r && (!strcmp(r, "viewer") || !strcmp(r, "approver") || !strcmp(r, "operator") || !strcmp(r, "admin"));
+}
+
+int store_token_create(struct store *s, const char *name, const char *role, const char *hash, const char *prefix,
+                       int64_t expires_at, const char *actor, int64_t *id_out, struct idf_err *err)
+{
+    struct idf_err local;
+    int64_t id = 0;
+    int rc;
+
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !prefix || expires_at < 0)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (!name_ok(name) || !name_ok(hash) || !name_ok(actor))
+        return idf_err_set(err, IDF_EINVAL, "store: a token needs a name, a hash and an actor");
+    if (!role_ok(role))
+        return idf_err_set(err, IDF_EINVAL, "store: unknown role (viewer, approver, operator or admin)");
+    rc = s->ops->token_create(s, name, role, hash, prefix, expires_at, actor, &id, err);
+    if (rc == 0 && id_out)
+        *id_out = id;
+    return rc;
+}
+
+int store_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct store_token **out)
+{
+    if (!s || !name_ok(hash) || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    return s->ops->token_lookup(s, hash, now_ms, out);
+}
+
+int store_token_list(struct store *s, int64_t now_ms, json_t **out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = NULL;
+    return s->ops->token_list(s, now_ms, out);
+}
+
+int store_token_count(struct store *s, int64_t now_ms, int64_t *n_out)
+{
+    if (!s || !n_out)
+        return IDF_EINVAL;
+    *n_out = 0;
+    return s->ops->token_count(s, now_ms, n_out);
+}
+
+int store_token_revoke(struct store *s, const char *name, const char *actor, struct idf_err *err)
+{
+    struct idf_err local;
+
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !name_ok(name) || !name_ok(actor))
+        return idf_err_set(err, IDF_EINVAL, "store: a revocation needs a token name and an actor");
+    return s->ops->token_revoke(s, name, actor, err);
+}
+
+void store_token_free(struct store_token *t)
+{
+    if (!t)
+        return;
+    free(t->name);
+    free(t->role);
+    free(t->prefix);
+    free(t);
+}
+
 /* ---------------------------------------------------------- connections */
 
 int store_connection_put(struct store *s, const char *name, const char *kind, const char *config,

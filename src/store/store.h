@@ -291,6 +291,44 @@ int store_connection_list(struct store *s, json_t **out) IDF_MUST_USE;
  * ("connection.delete", target "connection:<name>") in one transaction. IDF_ENOTFOUND when there is none. */
 int store_connection_delete(struct store *s, const char *name, const char *actor, struct idf_err *err) IDF_MUST_USE;
 
+/* ------------------------------------------------------------ API tokens */
+
+/* One API token as the store knows it: never the token itself, only its
+ * hash (crypto/token.h). expires_at and last_used_at are 0 when unset. */
+struct store_token {
+    int64_t id;
+    char *name;
+    char *role;   /* "viewer" | "approver" | "operator" | "admin" */
+    char *prefix; /* the token's first characters, for listings */
+    int64_t created_at, expires_at, last_used_at;
+};
+
+/* Stores a new token (name unique: IDF_EEXIST when taken) with an audit
+ * record by actor ("token.create", target "token:<name>", detail {role,
+ * expires_at}) in the same transaction. *id_out may be NULL. */
+int store_token_create(struct store *s, const char *name, const char *role, const char *hash, const char *prefix,
+                       int64_t expires_at, const char *actor, int64_t *id_out, struct idf_err *err) IDF_MUST_USE;
+
+/* The unexpired token whose hash is `hash` (caller frees with
+ * store_token_free). IDF_ENOTFOUND when there is none or it expired at or
+ * before now_ms. Sets last_used_at to now_ms when it is older than
+ * STORE_TOKEN_TOUCH_MS (so a busy client costs one write a minute). */
+int store_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct store_token **out) IDF_MUST_USE;
+#define STORE_TOKEN_TOUCH_MS 60000
+
+/* Every token by name: array of {id, name, role, prefix, created_at,
+ * created_by, expires_at, last_used_at, expired}; never a hash. */
+int store_token_list(struct store *s, int64_t now_ms, json_t **out) IDF_MUST_USE;
+
+/* Tokens that are not expired at now_ms. */
+int store_token_count(struct store *s, int64_t now_ms, int64_t *n_out) IDF_MUST_USE;
+
+/* Deletes token `name` with an audit record by actor ("token.revoke",
+ * target "token:<name>") in one transaction. IDF_ENOTFOUND when none. */
+int store_token_revoke(struct store *s, const char *name, const char *actor, struct idf_err *err) IDF_MUST_USE;
+
+void store_token_free(struct store_token *t);
+
 /* ------------------------------------------------------------ retention */
 
 /* Deletes finished runs (and their steps) finished before before_ms, and

@@ -95,6 +95,14 @@ struct store_ops {
     int (*connection_list)(struct store *s, json_t **out);
     int (*connection_delete)(struct store *s, const char *name, const char *actor, struct idf_err *err);
 
+    /* API tokens: names and roles are checked by store.c */
+    int (*token_create)(struct store *s, const char *name, const char *role, const char *hash, const char *prefix,
+                        int64_t expires_at, const char *actor, int64_t *id_out, struct idf_err *err);
+    int (*token_lookup)(struct store *s, const char *hash, int64_t now_ms, struct store_token **out);
+    int (*token_list)(struct store *s, int64_t now_ms, json_t **out);
+    int (*token_count)(struct store *s, int64_t now_ms, int64_t *n_out);
+    int (*token_revoke)(struct store *s, const char *name, const char *actor, struct idf_err *err);
+
     int (*prune)(struct store *s, int64_t before_ms, int64_t *n_out);
 };
 

@@ -299,7 +299,7 @@ static void approval_approved_and_rejected(void **state)
         free(resp);
     }
     run = wait_run(id2, "failed", 10000);
-    assert_non_null(strstr(json_string_value(json_object_get(run, "error")), "rejected by secops"));
+    assert_non_null(strstr(json_string_value(json_object_get(run, "error")), "rejected by local:secops")); /* no token: the claimed name, marked local */
     assert_int_equal(testsrv_calls(E.target, "/approved"), 1);
     json_decref(run);
 }

@@ -1,0 +1,241 @@
+/* sqlite_tokens.c — the SQLite backend's API tokens table (store.h, "API
+ * tokens"). Only hashes are stored: the token itself never reaches the store.
+ *
+ * Creation and revocation are one transaction with their audit record. A
+ * lookup is a read of the unique hash index; it writes (last_used_at) only
+ * when the stored time is older than STORE_TOKEN_TOUCH_MS, outside any
+ * caller's transaction, and a failure of that write (the database busy with
+ * the engine) is ignored: the time of last use is a hint, never a reason to
+ * refuse a request. The caller's thread owns the connection. */
+#include "store/sqlite_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+
+/* Appends the audit record of a token change inside the open transaction. */
+static int audit(struct store__sq *c, const char *actor, const char *action, const char *name, const char *detail,
+                 struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    char target[STORE__NAME_MAX + 16];
+    int rc;
+
+    snprintf(target, sizeof target, "token:%s", name);
+    rc = store__sq_prep(c, SQ_AUDIT_ADD, SQ_SQL_AUDIT_ADD, &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, time_now_ms());
+    store__sq_bind_text(st, 2, actor);
+    store__sq_bind_text(st, 3, action);
+    store__sq_bind_text(st, 4, target);
+    store__sq_bind_text(st, 5, detail);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "audit token", err);
+}
+
+int store__sq_token_create(struct store *s, const char *name, const char *role, const char *hash, const char *prefix,
+                           int64_t expires_at, const char *actor, int64_t *id_out, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    json_t *d = NULL;
+    char *detail = NULL;
+    int rc;
+
+    d = json_pack("{s:s,s:I}", "role", role, "expires_at", (json_int_t)expires_at);
+    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    if (!detail)
+        return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        goto out;
+    rc = sqlite3_prepare_v2(c->db,
+                            "INSERT INTO tokens (name, hash, role, prefix, created_at, expires_at, created_by) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        st = NULL;
+        rc = store__sq_fail(c, rc, "prepare", err);
+        goto out;
+    }
+    store__sq_bind_text(st, 1, name);
+    store__sq_bind_text(st, 2, hash);
+    store__sq_bind_text(st, 3, role);
+    store__sq_bind_text(st, 4, prefix);
+    sqlite3_bind_int64(st, 5, time_now_ms());
+    sqlite3_bind_int64(st, 6, expires_at);
+    store__sq_bind_text(st, 7, actor);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT) {
+        /* the name (the hash is 256 random bits: it does not collide) */
+        rc = idf_err_set(err, IDF_EEXIST, "store: a token named %s already exists (revoke it first)", name);
+        goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = store__sq_fail(c, rc, "create token", err);
+        goto out;
+    }
+    if (id_out)
+        *id_out = sqlite3_last_insert_rowid(c->db);
+    rc = audit(c, actor, "token.create", name, detail, err);
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
+out:
+    sqlite3_finalize(st);
+    free(detail);
+    if (rc)
+        store__sq_rollback(c);
+    return rc;
+}
+
+int store__sq_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct store_token **out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    struct store_token *t = NULL;
+    bool oom = false;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_TOKEN_LOOKUP,
+                        "SELECT id, name, role, prefix, created_at, expires_at, coalesce(last_used_at, 0) "
+                        "FROM tokens WHERE hash = ?1 AND (expires_at = 0 OR expires_at > ?2)",
+                        &st, NULL);
+    if (rc)
+        return rc;
+    store__sq_bind_text(st, 1, hash);
+    sqlite3_bind_int64(st, 2, now_ms);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        store__sq_done(st);
+        return IDF_ENOTFOUND;
+    }
+    if (rc != SQLITE_ROW) {
+        rc = store__sq_fail(c, rc, "look up token", NULL);
+        store__sq_done(st);
+        return rc;
+    }
+    t = calloc(1, sizeof *t);
+    if (t) {
+        t->id = sqlite3_column_int64(st, 0);
+        t->name = store__sq_col_dup(st, 1, &oom);
+        t->role = store__sq_col_dup(st, 2, &oom);
+        t->prefix = store__sq_col_dup(st, 3, &oom);
+        t->created_at = sqlite3_column_int64(st, 4);
+        t->expires_at = sqlite3_column_int64(st, 5);
+        t->last_used_at = sqlite3_column_int64(st, 6);
+    }
+    store__sq_done(st);
+    if (!t || oom || !t->name || !t->role) {
+        store_token_free(t);
+        return IDF_ENOMEM;
+    }
+    if (now_ms - t->last_used_at >= STORE_TOKEN_TOUCH_MS &&
+        store__sq_prep(c, SQ_TOKEN_TOUCH, "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1", &st, NULL) == 0) {
+        sqlite3_bind_int64(st, 1, t->id);
+        sqlite3_bind_int64(st, 2, now_ms);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            t->last_used_at = now_ms;
+        store__sq_done(st);
+    }
+    *out = t;
+    return 0;
+}
+
+int store__sq_token_list(struct store *s, int64_t now_ms, json_t **out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    json_t *list = json_array();
+    int rc;
+
+    rc = sqlite3_prepare_v2(c->db,
+                            "SELECT id, name, role, prefix, created_at, created_by, expires_at, "
+                            "coalesce(last_used_at, 0) FROM tokens ORDER BY name",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK || !list) {
+        json_decref(list);
+        return store__sq_fail(c, rc, "list tokens", NULL);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t exp = sqlite3_column_int64(st, 6);
+        json_t *o = json_pack("{s:I,s:o,s:o,s:o,s:I,s:o,s:I,s:I,s:b}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+                              "name", store__sq_col_jstr(st, 1), "role", store__sq_col_jstr(st, 2), "prefix",
+                              store__sq_col_jstr(st, 3), "created_at", (json_int_t)sqlite3_column_int64(st, 4),
+                              "created_by", store__sq_col_jstr(st, 5), "expires_at", (json_int_t)exp,
+                              "last_used_at", (json_int_t)sqlite3_column_int64(st, 7), "expired",
+                              exp != 0 && exp <= now_ms);
+        if (!o || json_array_append_new(list, o)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(list);
+        return rc == SQLITE_NOMEM ? IDF_ENOMEM : store__sq_fail(c, rc, "list tokens", NULL);
+    }
+    *out = list;
+    return 0;
+}
+
+int store__sq_token_count(struct store *s, int64_t now_ms, int64_t *n_out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_TOKEN_COUNT, "SELECT count(*) FROM tokens WHERE expires_at = 0 OR expires_at > ?1", &st,
+                        NULL);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, now_ms);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *n_out = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        rc = store__sq_fail(c, rc, "count tokens", NULL);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
+int store__sq_token_revoke(struct store *s, const char *name, const char *actor, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        return rc;
+    rc = sqlite3_prepare_v2(c->db, "DELETE FROM tokens WHERE name = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        st = NULL;
+        rc = store__sq_fail(c, rc, "prepare", err);
+        goto out;
+    }
+    store__sq_bind_text(st, 1, name);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = store__sq_fail(c, rc, "revoke token", err);
+        goto out;
+    }
+    if (sqlite3_changes(c->db) == 0) {
+        rc = idf_err_set(err, IDF_ENOTFOUND, "store: no token named %s", name);
+        goto out;
+    }
+    rc = audit(c, actor, "token.revoke", name, NULL, err);
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
+out:
+    sqlite3_finalize(st);
+    if (rc)
+        store__sq_rollback(c);
+    return rc;
+}
