@@ -108,7 +108,8 @@ struct http_request {
 struct http_response {
     long status;
     struct buf body;
-    json_t *headers; /* object: lower-cased header name -> string (last value wins) */
+    json_t *headers; /* object: lower-cased header name -> string; a repeated header's values
+                        joined with ", " in the order received (Set-Cookie: the last one) */
 };
 
 /* Creates a client for the calling thread. Caller frees with http_client_free. */

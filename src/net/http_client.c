@@ -35,6 +35,7 @@
 #define HTTP_CLIENT_MAX_RESP_HEADERS 256  /* header lines kept per response */
 #define HTTP_CLIENT_MAX_REQ_HEADERS 128   /* caller headers per request */
 #define HTTP_CLIENT_MAX_HEADER_LINE 16384 /* one request header line */
+#define HTTP_CLIENT_MAX_JOINED (64u << 10) /* a response header repeated, its values joined */
 
 struct http_client {
     CURL *h;                      /* the reused easy handle */
@@ -285,6 +286,26 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
         end--;
     val = header_string(v, (size_t)(end - v));
+    {
+        /* A repeated header is one list (RFC 9110 §5.3): join the values
+         * with ", " in the order received, so Okta's several Link headers
+         * all reach the caller whatever their order. Set-Cookie cannot be
+         * joined; the last one wins (idflow keeps no cookies). */
+        json_t *prev = json_object_get(x->resp->headers, key);
+        if (val && prev && strcmp(key, "set-cookie") != 0) {
+            size_t lp = json_string_length(prev), lv = json_string_length(val);
+            char *j = lp + lv + 2 <= HTTP_CLIENT_MAX_JOINED ? malloc(lp + lv + 3) : NULL;
+            if (j) {
+                memcpy(j, json_string_value(prev), lp);
+                memcpy(j + lp, ", ", 2);
+                memcpy(j + lp + 2, json_string_value(val), lv);
+                j[lp + lv + 2] = '\0';
+            }
+            json_decref(val);
+            val = j ? json_stringn(j, lp + lv + 2) : NULL;
+            free(j);
+        }
+    }
     if (!val || json_object_set_new(x->resp->headers, key, val) != 0) {
         x->hdr_fail = true;
         return 0;

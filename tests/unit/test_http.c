@@ -576,6 +576,38 @@ static void test_redirect_not_followed(void **state)
     testsrv_stop(s);
 }
 
+/* A repeated response header reaches the caller whole: Okta may send its
+ * Link headers in any order, and paging must find rel="next" in all of them. */
+static void test_repeated_headers_joined(void **state)
+{
+    static const char reply[] = "HTTP/1.1 200 OK\r\n"
+                                "Content-Type: application/json\r\n"
+                                "Link: <https://o.example/api/v1/users?after=abc&limit=2>; rel=\"next\"\r\n"
+                                "Set-Cookie: a=1\r\n"
+                                "Link: <https://o.example/api/v1/users?limit=2>; rel=\"self\"\r\n"
+                                "Set-Cookie: b=2\r\n"
+                                "Content-Length: 2\r\n\r\n[]";
+    struct one_conn oc;
+    struct http_client *c = NULL;
+    struct http_response r = {0};
+    struct idf_err err = {0};
+    char url[128];
+
+    (void)state;
+    one_conn_start(&oc, reply, 1);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/users", oc.port);
+    assert_int_equal(http_client_new(&c), 0);
+    assert_int_equal(do_req(c, "GET", url, NULL, NULL, 0, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(r.headers, "link"),
+                        "<https://o.example/api/v1/users?after=abc&limit=2>; rel=\"next\", "
+                        "<https://o.example/api/v1/users?limit=2>; rel=\"self\"");
+    assert_string_equal(jstr(r.headers, "set-cookie"), "b=2");
+    http_response_free(&r);
+    http_client_free(c);
+    one_conn_stop(&oc);
+}
+
 static void test_response_cap(void **state)
 {
     struct echo *e = echo_start(0, 2);
@@ -1088,6 +1120,7 @@ int main(void)
         cmocka_unit_test(test_port_taken),
         cmocka_unit_test(test_keepalive_reuse),
         cmocka_unit_test(test_redirect_not_followed),
+        cmocka_unit_test(test_repeated_headers_joined),
         cmocka_unit_test(test_response_cap),
         cmocka_unit_test(test_timeout_and_server_stays_responsive),
         cmocka_unit_test(test_drop_gives_eio),
