@@ -355,6 +355,8 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *resp)
             error_json(resp, 503, "the store is not available");
         else if (api__authorize(a, st, req, route_role(req), &who, resp) == 0)
             api_route(a, st, &who, req, resp);
+    } else if (strcmp(p, "/") == 0 || strncmp(p, "/ui/", 4) == 0) {
+        api__ui_route(a, req, resp);
     } else {
         error_json(resp, 404, "not found");
     }

@@ -32,4 +32,9 @@ int api__authorize(struct api *a, struct store *st, const struct http_req *req, 
 void api__tokens_route(struct api *a, struct store *st, const struct api__caller *who, const struct http_req *req,
                        struct http_resp *resp, const char *rest);
 
+/* ui.c: the web UI's static assets, embedded in the binary: "/" and
+ * "/ui/<file>". Needs no token (the assets hold no data); the pages call
+ * the API with the token the user gives them. */
+void api__ui_route(struct api *a, const struct http_req *req, struct http_resp *resp);
+
 #endif
