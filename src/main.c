@@ -26,6 +26,7 @@ static const char usage[] =
     "  rerun    RUN [--db URL]             start a failed run again from its failed step\n"
     "  approve  RUN [--comment TEXT]      approve the run's pending approval step\n"
     "  reject   RUN [--comment TEXT]      reject it (the step fails)\n"
+    "  cancel   RUN [--reason TEXT]       stop a run: at once when it waits, after its current step when it runs\n"
     "  sandbox  [--listen ADDR:PORT] [--seed FILE] [--token T] [--faults SPEC] [--rate-limit N]\n"
     "           the local Okta + HappyFox emulator\n"
     "  connect  okta|happyfox NAME ...  store a connection (secrets sealed); --test re-checks one\n"
@@ -85,6 +86,8 @@ int main(int argc, char **argv)
         return cli_show(argc, argv);
     if (!strcmp(cmd, "rerun"))
         return cli_rerun(argc, argv);
+    if (!strcmp(cmd, "cancel"))
+        return cli_cancel(argc, argv);
     if (!strcmp(cmd, "approve") || !strcmp(cmd, "reject"))
         return cli_decide(argc, argv);
     if (!strcmp(cmd, "sandbox"))

@@ -226,6 +226,21 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
             http_resp_json(resp, 202, json_pack("{s:I,s:I}", "run_id", (json_int_t)nid, "rerun_of", (json_int_t)id));
             return;
         }
+    } else if (strcmp(action, "/cancel") == 0) {
+        json_t *b = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
+        const char *reason = json_string_value(json_object_get(b, "reason"));
+        char why[400];
+        snprintf(why, sizeof why, "cancelled by %s%s%.300s", who->actor, reason ? ": " : "", reason ? reason : "");
+        rc = store_run_cancel(st, id, why, time_now_ms(), &err);
+        json_decref(b);
+        if (rc == 0) {
+            char target[40];
+            snprintf(target, sizeof target, "run:%lld", (long long)id);
+            if (store_audit_add(st, who->actor, "run.cancel", target, NULL) != 0)
+                log_error("api: run %lld was cancelled but the audit record could not be written", (long long)id);
+            http_resp_json(resp, 200, json_pack("{s:I,s:s}", "run_id", (json_int_t)id, "status", "cancelled"));
+            return;
+        }
     } else if (strcmp(action, "/approve") == 0 || strcmp(action, "/reject") == 0) {
         bool ok = strcmp(action, "/approve") == 0;
         json_t *b = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
@@ -253,6 +268,37 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
     error_json(resp, status_for(rc), err.msg[0] ? err.msg : idf_strerror(rc));
 }
 
+/* GET /api/v1/workflows/NAME: the newest version with its YAML. */
+static void workflow_get(struct store *st, struct http_resp *resp, const char *name)
+{
+    json_t *list = NULL, *w, *o = NULL;
+    char *source = NULL;
+    int64_t version = 0;
+    size_t i;
+
+    if (store_workflow_list(st, &list)) {
+        error_json(resp, 500, "could not list workflows");
+        return;
+    }
+    json_array_foreach(list, i, w)
+    {
+        if (strcmp(json_string_value(json_object_get(w, "name")) ? json_string_value(json_object_get(w, "name")) : "",
+                   name) == 0) {
+            o = json_deep_copy(w);
+            break;
+        }
+    }
+    json_decref(list);
+    if (!o) {
+        error_json(resp, 404, "no such workflow");
+        return;
+    }
+    if (store_workflow_source(st, name, 0, &source, &version) == 0)
+        json_object_set_new(o, "source", json_string(source));
+    free(source);
+    http_resp_json(resp, 200, o);
+}
+
 /* The role a route needs; every /api/ path and /metrics has one. */
 static enum token_role route_role(const struct http_req *req)
 {
@@ -268,6 +314,12 @@ static enum token_role route_role(const struct http_req *req)
     }
     if (strncmp(p, "/api/v1/tokens", 14) == 0 || strcmp(p, "/api/v1/audit") == 0)
         return TOKEN_ADMIN;
+    if (strncmp(p, "/api/v1/connections/", 20) == 0) {
+        size_t n = strlen(p);
+        if (n > 5 && strcmp(p + n - 5, "/test") == 0)
+            return TOKEN_OPERATOR;
+        return strcmp(req->method, "GET") == 0 ? TOKEN_VIEWER : TOKEN_ADMIN;
+    }
     return TOKEN_VIEWER;
 }
 
@@ -319,6 +371,12 @@ static void api_route(struct api *a, struct store *st, const struct api__caller 
             error_json(resp, 500, "could not list the audit log");
         else
             http_resp_json(resp, 200, json_pack("{s:o}", "audit", list));
+    } else if (strcmp(p, "/api/v1/connectors") == 0) {
+        api__connectors(resp);
+    } else if (strcmp(p, "/api/v1/connections") == 0 || strncmp(p, "/api/v1/connections/", 20) == 0) {
+        api__connections_route(a, st, who, req, resp, p + 19);
+    } else if (strncmp(p, "/api/v1/workflows/", 18) == 0) {
+        workflow_get(st, resp, p + 18);
     } else if (strcmp(p, "/api/v1/workflows") == 0) {
         if (store_workflow_list(st, &list))
             error_json(resp, 500, "could not list workflows");

@@ -37,4 +37,10 @@ void api__tokens_route(struct api *a, struct store *st, const struct api__caller
  * the API with the token the user gives them. */
 void api__ui_route(struct api *a, const struct http_req *req, struct http_resp *resp);
 
+/* connections.c: GET /api/v1/connectors; /api/v1/connections[/NAME[/test]]
+ * (rest is the path after "/api/v1/connections"). */
+void api__connectors(struct http_resp *resp);
+void api__connections_route(struct api *a, struct store *st, const struct api__caller *who,
+                            const struct http_req *req, struct http_resp *resp, const char *rest);
+
 #endif

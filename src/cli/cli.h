@@ -17,6 +17,7 @@ int cli_runs(int argc, char **argv);
 int cli_show(int argc, char **argv);
 int cli_rerun(int argc, char **argv);
 int cli_decide(int argc, char **argv); /* approve | reject */
+int cli_cancel(int argc, char **argv); /* cancel a queued, waiting or running run */
 int cli_catalogue(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_prune(int argc, char **argv);

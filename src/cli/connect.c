@@ -357,42 +357,26 @@ static int parse(struct opts *o, int argc, char **argv)
 /* Runs the connector's check; prints whom the credentials belong to. */
 static int check(const struct connector *c, const json_t *config, const char *name)
 {
-    struct http_client *http = NULL;
-    json_t *who = NULL, *named = NULL;
+    json_t *who = NULL;
     struct idf_err err;
     char *w = NULL;
-    int rc = CLI_FAIL;
 
-    idf_err_clear(&err);
     if (!c->connection->check) {
         printf("%s connection %s: this kind has no credential check\n", c->name, name);
         return CLI_OK;
     }
-    /* The check sees what actions will see: the fields plus name and kind
-     * (a shallow copy: the values stay the caller's, wiped by the caller). */
-    named = json_copy((json_t *)config);
-    if (!named || json_object_set_new(named, "name", json_string(name)) ||
-        json_object_set_new(named, "kind", json_string(c->name)) || http_client_new(&http)) {
-        fprintf(stderr, "idflow connect: out of memory\n");
-        goto out;
-    }
-    if (c->connection->check(http, named, &who, &err)) {
-        log_mask_secrets(err.msg);
+    if (connections_check(c, name, config, &who, &err)) {
         fprintf(stderr, "idflow connect: %s connection %s: the credential check failed: %s\n", c->name, name,
                 err.msg);
-        goto out;
+        return CLI_FAIL;
     }
     w = who ? json_dumps(who, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (w)
         log_mask_secrets(w);
     printf("%s connection %s: credentials checked; they belong to %s\n", c->name, name, w ? w : "(not reported)");
-    rc = CLI_OK;
-out:
     free(w);
     json_decref(who);
-    json_decref(named);
-    http_client_free(http);
-    return rc;
+    return CLI_OK;
 }
 
 static int do_remove(struct store *st, const struct opts *o)

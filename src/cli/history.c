@@ -239,6 +239,50 @@ usage:
     return CLI_USAGE;
 }
 
+int cli_cancel(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"reason", required_argument, NULL, 'r'},
+        {"db", required_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = NULL, *reason = NULL;
+    struct store *st = NULL;
+    struct idf_err err;
+    char actor[300], why[700], target[40];
+    int64_t id;
+    int c, rc = CLI_FAIL;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': reason = optarg; break;
+        case 'd': db = optarg; break;
+        default: goto usage;
+        }
+    }
+    if (optind != argc - 1 || !parse_run_id(argv[optind], &id))
+        goto usage;
+    if (cli_open_store(db, &st))
+        return CLI_FAIL;
+    cli_actor(actor, sizeof actor);
+    snprintf(why, sizeof why, "cancelled by %s%s%.300s", actor, reason ? ": " : "", reason ? reason : "");
+    if (store_run_cancel(st, id, why, time_now_ms(), &err)) {
+        fprintf(stderr, "idflow cancel: %s\n", err.msg);
+    } else {
+        snprintf(target, sizeof target, "run:%lld", (long long)id);
+        if (store_audit_add(st, actor, "run.cancel", target, NULL) != 0)
+            fprintf(stderr, "idflow cancel: warning: the audit record could not be written\n");
+        printf("run %lld cancelled\n", (long long)id);
+        rc = CLI_OK;
+    }
+    store_close(st);
+    return rc;
+usage:
+    fprintf(stderr, "usage: idflow cancel RUN [--reason TEXT] [--db URL]\n");
+    return CLI_USAGE;
+}
+
 int cli_decide(int argc, char **argv)
 {
     static const struct option opts[] = {

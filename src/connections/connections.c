@@ -24,6 +24,7 @@
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "crypto/seal.h"
+#include "net/http.h"
 #include "store/store.h"
 
 #define SANDBOX_FIELD "sandbox" /* a boolean every kind accepts: talk to the local emulator */
@@ -387,5 +388,68 @@ int connections_load(struct store *s, const struct seal_key *key, const char *na
     free(kind);
     free(config);
     free(sealed);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- check */
+
+/* Replaces every occurrence of secret in msg by "[redacted]" (in place). */
+static void mask_one(char *msg, size_t cap, const char *secret)
+{
+    static const char mark[] = "[redacted]";
+    size_t sl = strlen(secret), ml = sizeof mark - 1;
+    char *p;
+
+    if (sl < 4) /* too short to mask without destroying the message */
+        return;
+    while ((p = strstr(msg, secret)) != NULL) {
+        size_t tail = strlen(p + sl);
+        if ((size_t)(p - msg) + ml + tail + 1 > cap)
+            tail = cap - (size_t)(p - msg) - ml - 1;
+        memmove(p + ml, p + sl, tail);
+        memcpy(p, mark, ml);
+        p[ml + tail] = '\0';
+    }
+}
+
+int connections_check(const struct connector *c, const char *name, const json_t *config, json_t **whoami_out,
+                      struct idf_err *err)
+{
+    struct http_client *http = NULL;
+    json_t *who = NULL, *named = NULL;
+    int rc;
+
+    idf_err_clear(err);
+    if (whoami_out)
+        *whoami_out = NULL;
+    if (!c || !c->connection || !name || !json_is_object(config))
+        return idf_err_set(err, IDF_EINVAL, "connections: missing argument");
+    if (!c->connection->check)
+        return 0;
+    /* a shallow copy: the values stay the caller's, wiped by the caller */
+    named = json_copy((json_t *)config);
+    if (!named || json_object_set_new(named, "name", json_string(name)) ||
+        json_object_set_new(named, "kind", json_string(c->name)) || http_client_new(&http)) {
+        rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = c->connection->check(http, named, &who, err);
+    if (rc) {
+        for (const struct conn_field *f = c->connection->fields; f->name; f++) {
+            const char *v = f->secret ? json_string_value(json_object_get(config, f->name)) : NULL;
+            if (v)
+                mask_one(err->msg, sizeof err->msg, v);
+        }
+        log_mask_secrets(err->msg);
+        goto out;
+    }
+    if (whoami_out) {
+        *whoami_out = who;
+        who = NULL;
+    }
+out:
+    json_decref(who);
+    json_decref(named);
+    http_client_free(http);
     return rc;
 }

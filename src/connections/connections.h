@@ -75,6 +75,15 @@ int connections_validate(const struct connector *c, json_t *config, struct idf_e
 int connections_save(struct store *s, const struct seal_key *key, const struct connector *c, const char *name,
                      json_t *config, const char *actor, bool *created_out, struct idf_err *err) IDF_MUST_USE;
 
+/* Tries the credentials of config (validated, with secrets) with the
+ * connector's real call, as actions will see them (config plus "name" and
+ * "kind"). On success *whoami_out (may be NULL; caller decrefs) says whom
+ * they belong to, or is NULL when the kind does not report it; a kind
+ * without a check succeeds. On failure err says why, with every secret of
+ * config and every registered secret masked. */
+int connections_check(const struct connector *c, const char *name, const json_t *config, json_t **whoami_out,
+                      struct idf_err *err) IDF_MUST_USE;
+
 /* Reads one stored connection and unseals it: *out is {"name", "kind",
  * fields...} with secrets (caller frees with connections_wipe_free). Used by
  * `idflow connect --test`; workers use the cache below. IDF_ENOTFOUND when

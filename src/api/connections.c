@@ -1,0 +1,178 @@
+/* connections.c — /api/v1/connectors and /api/v1/connections: what
+ * `idflow connect` and `idflow connections` do, for the web UI and scripts
+ * (docs/api.md "Connections").
+ *
+ * Secrets go in and never come out: a PUT's secret values are checked,
+ * tried against the remote, sealed and stored, and wiped from memory when
+ * the request ends; lists carry only the non-secret config; error messages
+ * have every secret of the request masked (connections_check). Roles are
+ * checked before these routes run (api.c route_role): reading is viewer,
+ * testing operator, changing admin. HTTP server threads. */
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "connections/connections.h"
+#include "connectors/connector.h"
+#include "core/log.h"
+#include "store/store.h"
+
+static void error_json(struct http_resp *resp, int status, const char *msg)
+{
+    http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
+}
+
+static const struct connector *find_kind(const char *kind)
+{
+    for (int i = 0; kind && connector_table[i]; i++)
+        if (connector_table[i]->connection && strcmp(connector_table[i]->name, kind) == 0)
+            return connector_table[i];
+    return NULL;
+}
+
+/* GET /api/v1/connectors */
+void api__connectors(struct http_resp *resp)
+{
+    json_t *list = json_array();
+
+    for (int i = 0; list && connector_table[i]; i++) {
+        const struct connector *c = connector_table[i];
+        json_t *fields = json_array();
+        if (!c->connection)
+            continue;
+        for (const struct conn_field *f = c->connection->fields; f->name; f++)
+            json_array_append_new(fields, json_pack("{s:s,s:b,s:b,s:s}", "name", f->name, "required", f->required,
+                                                    "secret", f->secret, "description", f->doc ? f->doc : ""));
+        json_array_append_new(list, json_pack("{s:s,s:o}", "name", c->name, "fields", fields));
+    }
+    http_resp_json(resp, 200, json_pack("{s:o}", "connectors", list));
+}
+
+/* PUT /api/v1/connections/NAME {"kind", "config"} */
+static void put(struct api *a, struct store *st, const struct api__caller *who, const struct http_req *req,
+                struct http_resp *resp, const char *name)
+{
+    json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+    json_t *config = json_object_get(body, "config");
+    const struct connector *c = find_kind(json_string_value(json_object_get(body, "kind")));
+    json_t *whoami = NULL;
+    struct idf_err err;
+    bool created = false;
+
+    if (!json_is_object(body) || !json_is_object(config)) {
+        error_json(resp, 400, "the body must be a JSON object {\"kind\": \"okta\", \"config\": {...}}");
+        goto out;
+    }
+    if (!c) {
+        error_json(resp, 400, "unknown \"kind\" (GET /api/v1/connectors lists the kinds)");
+        goto out;
+    }
+    if (!a->key) {
+        error_json(resp, 503, "idflow serve has no master key: connections cannot be sealed");
+        goto out;
+    }
+    if (connections_validate(c, config, &err)) {
+        log_mask_secrets(err.msg);
+        error_json(resp, 400, err.msg);
+        goto out;
+    }
+    if (connections_check(c, name, config, &whoami, &err)) {
+        char msg[IDF_ERR_MSG_MAX + 64];
+        snprintf(msg, sizeof msg, "the credential check failed, nothing was stored: %s", err.msg);
+        http_resp_json(resp, 422, json_pack("{s:s,s:s}", "error", msg, "check", "failed"));
+        goto out;
+    }
+    if (connections_save(st, a->key, c, name, config, who->actor, &created, &err)) {
+        log_mask_secrets(err.msg);
+        error_json(resp, err.code == IDF_EINVAL ? 400 : 500, err.msg);
+        goto out;
+    }
+    http_resp_json(resp, created ? 201 : 200,
+                   json_pack("{s:s,s:s,s:b,s:o}", "name", name, "kind", c->name, "created", created, "whoami",
+                             whoami ? whoami : json_null()));
+    whoami = NULL;
+out:
+    json_decref(whoami);
+    connections_wipe_free(body); /* the secrets of the request */
+}
+
+/* POST /api/v1/connections/NAME/test */
+static void test(struct api *a, struct store *st, struct http_resp *resp, const char *name)
+{
+    json_t *conn = NULL, *whoami = NULL;
+    const struct connector *c;
+    struct idf_err err;
+    int rc;
+
+    if (!a->key) {
+        error_json(resp, 503, "idflow serve has no master key: connections cannot be unsealed");
+        return;
+    }
+    rc = connections_load(st, a->key, name, &conn, &err);
+    if (rc) {
+        log_mask_secrets(err.msg);
+        error_json(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such connection" : err.msg);
+        return;
+    }
+    c = find_kind(json_string_value(json_object_get(conn, "kind")));
+    if (!c)
+        http_resp_json(resp, 200, json_pack("{s:b,s:s}", "ok", 0, "error", "this idflow has no connector of that kind"));
+    else if (connections_check(c, name, conn, &whoami, &err))
+        http_resp_json(resp, 200, json_pack("{s:b,s:s}", "ok", 0, "error", err.msg));
+    else
+        http_resp_json(resp, 200, json_pack("{s:b,s:o}", "ok", 1, "whoami", whoami ? whoami : json_null()));
+    connections_wipe_free(conn);
+}
+
+void api__connections_route(struct api *a, struct store *st, const struct api__caller *who,
+                            const struct http_req *req, struct http_resp *resp, const char *rest)
+{
+    char name[CONNECTIONS_NAME_MAX + 1];
+    const char *slash;
+    size_t n;
+    struct idf_err err;
+    json_t *list = NULL;
+    int rc;
+
+    if (*rest == '\0') {
+        if (strcmp(req->method, "GET") != 0) {
+            error_json(resp, 405, "use GET (PUT /api/v1/connections/NAME stores one)");
+        } else if (store_connection_list(st, &list)) {
+            error_json(resp, 500, "could not list connections");
+        } else {
+            http_resp_json(resp, 200, json_pack("{s:o}", "connections", list));
+        }
+        return;
+    }
+    slash = strchr(rest + 1, '/');
+    n = slash ? (size_t)(slash - rest - 1) : strlen(rest + 1);
+    if (*rest != '/' || n == 0 || n > CONNECTIONS_NAME_MAX) {
+        error_json(resp, 404, "no such connection");
+        return;
+    }
+    memcpy(name, rest + 1, n);
+    name[n] = '\0';
+    if (!connections_name_valid(name)) {
+        error_json(resp, 400, "a connection name is a letter or digit, then letters, digits, '.', '_' or '-'");
+        return;
+    }
+    if (slash) {
+        if (strcmp(slash, "/test") != 0)
+            error_json(resp, 404, "unknown connection action");
+        else if (strcmp(req->method, "POST") != 0)
+            error_json(resp, 405, "use POST");
+        else
+            test(a, st, resp, name);
+        return;
+    }
+    if (strcmp(req->method, "PUT") == 0) {
+        put(a, st, who, req, resp, name);
+    } else if (strcmp(req->method, "DELETE") == 0) {
+        rc = store_connection_delete(st, name, who->actor, &err);
+        if (rc)
+            error_json(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such connection" : err.msg);
+        else
+            http_resp_json(resp, 200, json_pack("{s:s}", "deleted", name));
+    } else {
+        error_json(resp, 405, "use PUT to store a connection, DELETE to remove it");
+    }
+}

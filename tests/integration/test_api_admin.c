@@ -1,0 +1,351 @@
+/* test_api_admin.c — the API's administration routes against a real
+ * `idflow serve` and a real `idflow sandbox` on loopback: connections
+ * stored only after a real credential check and never returned with their
+ * secrets, testing and removing them, the connector catalogue, a
+ * workflow's YAML, and cancelling runs — each with its role and its audit
+ * record. Tokens are made with the real CLI. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "support/testutil.h"
+
+#define SBX_TOKEN "sbx-0123456789-abcdefghij-TOKEN" /* what the sandbox accepts */
+#define WRONG "sbx-wrong-token-zyxwvutsrq-9876"
+
+struct env {
+    const char *bin;
+    struct tu_proc sandbox, serve;
+    char sbx[128];
+    char *dir;
+    char db[300], wfdir[400], base[128];
+    char viewer[64], operator_[64], admin[64];
+};
+
+static struct env E;
+
+static const char WF_GATE[] = "name: gate\n"
+                              "on: manual\n"
+                              "steps:\n"
+                              "  - id: ok\n"
+                              "    do: approval\n"
+                              "    with: {message: \"go?\"}\n"
+                              "  - id: after\n"
+                              "    do: set\n"
+                              "    with: {done: true}\n";
+
+static bool sandbox_up(void *ud)
+{
+    (void)ud;
+    return tu_sandbox_url(&E.sandbox, E.sbx, sizeof E.sbx);
+}
+
+static int cli(char **out, ...)
+{
+    const char *argv[16];
+    struct tu_proc p;
+    va_list ap;
+    int n = 0, rc;
+    const char *a;
+
+    argv[n++] = E.bin;
+    va_start(ap, out);
+    while ((a = va_arg(ap, const char *)) != NULL && n < 12)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n++] = "--db";
+    argv[n++] = E.db;
+    argv[n] = NULL;
+    if (tu_spawn(argv, NULL, &p))
+        return -1;
+    rc = tu_wait(&p, 15000);
+    if (out)
+        *out = tu_proc_stdout(&p);
+    tu_proc_cleanup(&p);
+    return rc;
+}
+
+static void token(const char *name, const char *role, char *tok, size_t n)
+{
+    char *out = NULL;
+    size_t len;
+    assert_int_equal(cli(&out, "token", "create", name, "--role", role, NULL), 0);
+    len = strcspn(out, "\n");
+    assert_true(len > 0 && len < n);
+    memcpy(tok, out, len);
+    tok[len] = '\0';
+    free(out);
+}
+
+static int setup(void **state)
+{
+    char listen[64], url[200], *p;
+    const char *sargv[] = {NULL, "sandbox", "--listen", "127.0.0.1:0", "--token", SBX_TOKEN, NULL};
+    int port = tu_free_port();
+    (void)state;
+    E.bin = getenv("IDFLOW_BIN");
+    if (!E.bin) {
+        fprintf(stderr, "IDFLOW_BIN must be set (make test sets it)\n");
+        return -1;
+    }
+    sargv[0] = E.bin;
+    if (tu_spawn(sargv, NULL, &E.sandbox) || !tu_wait_until(sandbox_up, NULL, 15000)) {
+        fprintf(stderr, "the sandbox did not start\n");
+        return -1;
+    }
+    E.dir = tu_mktemp_dir();
+    snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
+    snprintf(E.wfdir, sizeof E.wfdir, "%s/wf", E.dir);
+    p = tu_path(E.dir, "wf");
+    mkdir(p, 0700);
+    free(p);
+    snprintf(url, sizeof url, "%s/gate.yaml", E.wfdir);
+    tu_write_file(url, WF_GATE);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", port);
+    {
+        const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", listen, "--workflows", E.wfdir, NULL};
+        if (tu_spawn(argv, NULL, &E.serve))
+            return -1;
+    }
+    snprintf(url, sizeof url, "%s/readyz", E.base);
+    if (tu_wait_http_ok(url, 15000)) {
+        char *err = tu_proc_stderr(&E.serve);
+        fprintf(stderr, "idflow serve did not become ready:\n%s\n", err);
+        free(err);
+        return -1;
+    }
+    token("view", "viewer", E.viewer, sizeof E.viewer);
+    token("ops", "operator", E.operator_, sizeof E.operator_);
+    token("root", "admin", E.admin, sizeof E.admin);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_proc_cleanup(&E.serve);
+    tu_kill(&E.sandbox, SIGTERM);
+    tu_wait(&E.sandbox, 10000);
+    tu_proc_cleanup(&E.sandbox);
+    tu_rm_rf(E.dir);
+    free(E.dir);
+    return 0;
+}
+
+/* One API call; the status, the raw answer in *raw (may be NULL), parsed in *ans. */
+static long call(const char *method, const char *path, const char *body, const char *tok, json_t **ans)
+{
+    char url[300], auth[200], *resp = NULL;
+    const char *h[3] = {"Content-Type: application/json", auth, NULL};
+    long status = 0;
+    snprintf(url, sizeof url, "%s%s", E.base, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+    assert_int_equal(tu_http(method, url, body, h, &status, &resp), 0);
+    if (resp) {
+        assert_null(strstr(resp, SBX_TOKEN)); /* no answer ever carries a secret */
+        assert_null(strstr(resp, WRONG));
+    }
+    if (ans)
+        *ans = resp ? json_loads(resp, 0, NULL) : NULL;
+    free(resp);
+    return status;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static void connector_catalogue_lists_fields_and_secrets(void **state)
+{
+    json_t *ans = NULL, *c, *f;
+    size_t i, j;
+    bool okta = false, token_secret = false, url_plain = false;
+    (void)state;
+    assert_int_equal(call("GET", "/api/v1/connectors", NULL, E.viewer, &ans), 200);
+    json_array_foreach(json_object_get(ans, "connectors"), i, c)
+    {
+        if (strcmp(str(c, "name"), "okta") != 0)
+            continue;
+        okta = true;
+        json_array_foreach(json_object_get(c, "fields"), j, f)
+        {
+            if (strcmp(str(f, "name"), "token") == 0)
+                token_secret = json_is_true(json_object_get(f, "secret"));
+            if (strcmp(str(f, "name"), "url") == 0)
+                url_plain = json_is_false(json_object_get(f, "secret")) && json_is_true(json_object_get(f, "required"));
+        }
+    }
+    assert_true(okta && token_secret && url_plain);
+    json_decref(ans);
+}
+
+static void connection_stored_only_after_a_real_check(void **state)
+{
+    char body[600];
+    json_t *ans = NULL, *list;
+    (void)state;
+    /* bad input: 400, nothing stored */
+    assert_int_equal(call("PUT", "/api/v1/connections/acme", "{\"kind\":", E.admin, NULL), 400);
+    assert_int_equal(call("PUT", "/api/v1/connections/acme", "{\"kind\":\"nope\",\"config\":{}}", E.admin, &ans), 400);
+    assert_non_null(strstr(str(ans, "error"), "kind"));
+    json_decref(ans);
+    snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"token\":\"%s\"}}", E.sbx, SBX_TOKEN);
+    assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 400); /* http without sandbox */
+    assert_non_null(strstr(str(ans, "error"), "url"));
+    json_decref(ans);
+    /* the remote refuses the credentials: 422, nothing stored, the secret not echoed */
+    snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"sandbox\":true,\"token\":\"%s\"}}",
+             E.sbx, WRONG);
+    assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 422);
+    assert_string_equal(str(ans, "check"), "failed");
+    assert_non_null(strstr(str(ans, "error"), "nothing was stored"));
+    json_decref(ans);
+    /* roles: viewers and operators may not store */
+    snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"sandbox\":true,\"token\":\"%s\"}}",
+             E.sbx, SBX_TOKEN);
+    assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.operator_, NULL), 403);
+    assert_int_equal(call("GET", "/api/v1/connections", NULL, E.viewer, &ans), 200);
+    assert_int_equal(json_array_size(json_object_get(ans, "connections")), 0);
+    json_decref(ans);
+
+    assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 201);
+    assert_true(json_is_true(json_object_get(ans, "created")));
+    assert_true(json_is_object(json_object_get(ans, "whoami")));
+    json_decref(ans);
+    assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 200); /* replaced */
+    assert_true(json_is_false(json_object_get(ans, "created")));
+    json_decref(ans);
+    assert_int_equal(call("GET", "/api/v1/connections", NULL, E.viewer, &ans), 200);
+    list = json_object_get(ans, "connections");
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(str(json_array_get(list, 0), "kind"), "okta");
+    assert_null(json_object_get(json_object_get(json_array_get(list, 0), "config"), "token"));
+    json_decref(ans);
+}
+
+static void connection_test_and_delete(void **state)
+{
+    json_t *ans = NULL, *a;
+    size_t i;
+    bool created = false, deleted = false;
+    (void)state;
+    assert_int_equal(call("POST", "/api/v1/connections/acme/test", NULL, E.viewer, NULL), 403);
+    assert_int_equal(call("POST", "/api/v1/connections/acme/test", NULL, E.operator_, &ans), 200);
+    assert_true(json_is_true(json_object_get(ans, "ok")));
+    json_decref(ans);
+    assert_int_equal(call("POST", "/api/v1/connections/nope/test", NULL, E.operator_, NULL), 404);
+    assert_int_equal(call("DELETE", "/api/v1/connections/acme", NULL, E.operator_, NULL), 403);
+    assert_int_equal(call("DELETE", "/api/v1/connections/acme", NULL, E.admin, NULL), 200);
+    assert_int_equal(call("DELETE", "/api/v1/connections/acme", NULL, E.admin, NULL), 404);
+    assert_int_equal(call("POST", "/api/v1/connections/acme/test", NULL, E.operator_, NULL), 404);
+    /* the audit log names the token that did each change */
+    assert_int_equal(call("GET", "/api/v1/audit", NULL, E.admin, &ans), 200);
+    json_array_foreach(json_object_get(ans, "audit"), i, a)
+    {
+        if (strcmp(str(a, "target"), "connection:acme") != 0)
+            continue;
+        assert_string_equal(str(a, "actor"), "token:root");
+        created |= strcmp(str(a, "action"), "connection.create") == 0;
+        deleted |= strcmp(str(a, "action"), "connection.delete") == 0;
+    }
+    assert_true(created && deleted);
+    json_decref(ans);
+}
+
+static void workflow_yaml_is_readable(void **state)
+{
+    json_t *ans = NULL;
+    (void)state;
+    assert_int_equal(call("GET", "/api/v1/workflows/gate", NULL, E.viewer, &ans), 200);
+    assert_string_equal(str(ans, "name"), "gate");
+    assert_string_equal(str(ans, "source"), WF_GATE);
+    json_decref(ans);
+    assert_int_equal(call("GET", "/api/v1/workflows/nope", NULL, E.viewer, NULL), 404);
+}
+
+struct wait_arg {
+    int64_t id;
+    const char *status;
+};
+
+static bool has_status(void *ud)
+{
+    struct wait_arg *w = ud;
+    char path[80];
+    json_t *ans = NULL;
+    bool ok;
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)w->id);
+    ok = call("GET", path, NULL, E.viewer, &ans) == 200 && strcmp(str(ans, "status"), w->status) == 0;
+    json_decref(ans);
+    return ok;
+}
+
+static void waiting_run_is_cancelled_by_an_operator(void **state)
+{
+    json_t *ans = NULL;
+    struct wait_arg w;
+    char path[100];
+    (void)state;
+    assert_int_equal(call("POST", "/api/v1/events", "{\"workflow\":\"gate\"}", E.operator_, &ans), 202);
+    w.id = json_integer_value(json_array_get(json_object_get(ans, "run_ids"), 0));
+    json_decref(ans);
+    w.status = "waiting";
+    assert_true(tu_wait_until(has_status, &w, 15000));
+
+    snprintf(path, sizeof path, "/api/v1/runs/%lld/cancel", (long long)w.id);
+    assert_int_equal(call("POST", path, "{\"reason\":\"ticket withdrawn\"}", E.viewer, NULL), 403);
+    assert_int_equal(call("POST", path, "{\"reason\":\"ticket withdrawn\"}", E.operator_, &ans), 200);
+    assert_string_equal(str(ans, "status"), "cancelled");
+    json_decref(ans);
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)w.id);
+    assert_int_equal(call("GET", path, NULL, E.viewer, &ans), 200);
+    assert_string_equal(str(ans, "status"), "cancelled");
+    assert_string_equal(str(ans, "error"), "cancelled by token:ops: ticket withdrawn");
+    json_decref(ans);
+    /* a finished run cannot be cancelled; the pending approval is gone with the run */
+    snprintf(path, sizeof path, "/api/v1/runs/%lld/cancel", (long long)w.id);
+    assert_int_equal(call("POST", path, NULL, E.operator_, NULL), 409);
+    snprintf(path, sizeof path, "/api/v1/runs/%lld/approve", (long long)w.id);
+    assert_int_equal(call("POST", path, NULL, E.admin, NULL), 409);
+    assert_int_equal(call("GET", "/api/v1/audit?limit=5", NULL, E.admin, &ans), 200);
+    assert_string_equal(str(json_array_get(json_object_get(ans, "audit"), 0), "action"), "run.cancel");
+    assert_string_equal(str(json_array_get(json_object_get(ans, "audit"), 0), "actor"), "token:ops");
+    json_decref(ans);
+}
+
+static void serve_log_holds_no_secret(void **state)
+{
+    char *log;
+    (void)state;
+    tu_kill(&E.serve, SIGTERM);
+    assert_int_equal(tu_wait(&E.serve, 15000), 0);
+    log = tu_proc_stderr(&E.serve);
+    assert_null(strstr(log, SBX_TOKEN));
+    assert_null(strstr(log, WRONG));
+    assert_null(strstr(log, E.admin));
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(connector_catalogue_lists_fields_and_secrets),
+        cmocka_unit_test(connection_stored_only_after_a_real_check),
+        cmocka_unit_test(connection_test_and_delete),
+        cmocka_unit_test(workflow_yaml_is_readable),
+        cmocka_unit_test(waiting_run_is_cancelled_by_an_operator),
+        cmocka_unit_test(serve_log_holds_no_secret),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
