@@ -51,6 +51,9 @@ $(BUILD)/%.o: %.c | $(SETUP_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
+# src/ui/assets.c embeds every other file of src/ui/ with .incbin, which -MMD cannot see.
+$(BUILD)/src/ui/assets.o: $(filter-out %.c %.h,$(wildcard src/ui/*))
+
 $(BUILD)/libidflow.a: $(OBJ_LIB)
 	@rm -f $@
 	ar rcs $@ $^
@@ -77,7 +80,7 @@ $(BUILD)/bench/%: bench/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libidflow.a | $(SETUP_S
 
 test: $(BUILD)/idflow $(TEST_BIN)
 	@bash scripts/setup.sh
-	@IDFLOW_BIN=$(abspath $(BUILD)/idflow) IDFLOW_SRC=$(CURDIR) bash tests/run.sh $(TEST_BIN) tests/conformance/run.sh
+	@IDFLOW_BIN=$(abspath $(BUILD)/idflow) IDFLOW_SRC=$(CURDIR) bash tests/run.sh $(TEST_BIN) tests/conformance/run.sh tests/e2e/run.sh
 
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
@@ -87,7 +90,7 @@ bench: $(BUILD)/idflow $(BENCH_BIN)
 
 # make demo: keeps serving after the report until Ctrl-C; DEMO_ONCE=1 exits after it.
 demo: idflow
-	@bash scripts/setup.sh
+	@bash scripts/setup.sh --build-only
 	./idflow demo $(if $(DEMO_ONCE),--once)
 
 fmt:

@@ -10,7 +10,9 @@ BUILD_PKGS=(
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libjq-dev libonig-dev
   libyaml-dev libsqlite3-dev libsodium-dev libpq-dev libcmocka-dev libssl-dev
 )
-TEST_PKGS=(curl ca-certificates sqlite3 jq procps)
+# chromium: tests/e2e/run.sh drives Debian's Chromium with playwright-core
+# (pinned in tests/e2e/package-lock.json, installed by that script with npm ci).
+TEST_PKGS=(curl ca-certificates sqlite3 jq procps chromium)
 # tests/conformance/run.sh runs Prism (@stoplight/prism-cli, pinned, from npm):
 # Node.js >= 18.20 and npm (Debian 12 has 18.20.4). Asked for only when node or
 # npm is missing: a NodeSource nodejs bundles npm and conflicts with Debian's.

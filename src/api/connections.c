@@ -36,9 +36,10 @@ void api__connectors(struct http_resp *resp)
 
     for (int i = 0; list && connector_table[i]; i++) {
         const struct connector *c = connector_table[i];
-        json_t *fields = json_array();
+        json_t *fields;
         if (!c->connection)
             continue;
+        fields = json_array();
         for (const struct conn_field *f = c->connection->fields; f->name; f++)
             json_array_append_new(fields, json_pack("{s:s,s:b,s:b,s:s}", "name", f->name, "required", f->required,
                                                     "secret", f->secret, "description", f->doc ? f->doc : ""));

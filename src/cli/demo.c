@@ -603,8 +603,9 @@ int cli_demo(int argc, char **argv)
         if (!once) {
             int sig;
             printf("run history: %s runs --db %s    one run: %s show RUN --db %s\n", d.self, d.db, d.self, d.db);
-            printf("idflow keeps serving at %s (API: %s/api/v1/runs, metrics: %s/metrics); Ctrl-C stops it.\n", d.api,
-                   d.api, d.api);
+            printf("idflow keeps serving at %s: open %s/ in a browser for the web console (API: %s/api/v1/runs, "
+                   "metrics: %s/metrics); Ctrl-C stops it.\n",
+                   d.api, d.api, d.api, d.api);
             printf("this demo's store holds no API token, so the API answers loopback callers without one; "
                    "try roles with: %s token create me --role viewer --db %s\n",
                    d.self, d.db);

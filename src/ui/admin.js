@@ -1,0 +1,131 @@
+// admin.js — the admin pages: the audit log (#/audit) and API tokens
+// (#/tokens: list, create — the new token is shown once — and revoke).
+import { api, enc, withQuery } from './api.js';
+import { badge, busy, confirmButton, fmtTime, h, messageSlot, option, table } from './dom.js';
+
+const AUDIT_LIMITS = [100, 500, 1000];
+const ROLES = ['viewer', 'approver', 'operator', 'admin'];
+
+// #/audit?limit=
+export async function audit(ctx, q) {
+  ctx.title('Audit log');
+  let limit = parseInt(q.get('limit') || '100', 10);
+  if (!AUDIT_LIMITS.includes(limit)) limit = 100;
+  const res = await api('GET', withQuery('/api/v1/audit', { limit }));
+  const items = res.audit || [];
+  const sel = h('select', { id: 'audit-limit' }, AUDIT_LIMITS.map((n) => option(String(n), `newest ${n}`, n === limit)));
+  sel.addEventListener('change', () => ctx.go('#/audit' + withQuery('', { limit: sel.value === '100' ? '' : sel.value })));
+  const rows = items.map((a) => h('tr', { dataset: { action: String(a.action) } },
+    h('td', { text: fmtTime(a.at) }),
+    h('td', { class: 'mono', text: a.actor }),
+    h('td', { text: a.action }),
+    h('td', { class: 'mono', text: a.target ?? '' }),
+    h('td', { class: 'mono small', text: typeof a.detail === 'string' ? a.detail : JSON.stringify(a.detail ?? '') })));
+  ctx.root.append(h('h1', { text: 'Audit log' }),
+    h('div', { class: 'filters' }, h('div', {}, h('label', { for: 'audit-limit', text: 'Show' }), sel)),
+    table(['When', 'Who', 'Action', 'Target', 'Detail'], rows, 'Nothing audited yet.'));
+}
+
+function copyButton(input) {
+  const btn = h('button', { type: 'button', id: 'copy-token', text: 'Copy' });
+  btn.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(input.value);
+    } catch {
+      input.select();
+      document.execCommand('copy');
+    }
+    btn.textContent = 'Copied';
+  });
+  return btn;
+}
+
+// The new token, once, with a copy button.
+function newTokenPanel(ctx, res, closedOpenInstall) {
+  const input = h('input', { type: 'text', id: 'new-token', readonly: true, value: res.token, spellcheck: 'false', 'aria-label': 'new API token' });
+  input.addEventListener('focus', () => input.select());
+  const panel = h('div', { class: 'panel token-once', id: 'token-once' },
+    h('h2', { text: `New token "${res.name}" (${res.role})` }),
+    h('div', { class: 'warn', role: 'alert', text: 'Copy this token now: it will not be shown again. idflow keeps only its hash.' }),
+    h('div', { class: 'row' }, input, copyButton(input)),
+    res.expires_at ? h('p', { class: 'muted small', text: `Expires ${fmtTime(res.expires_at)}.` }) : null);
+  if (closedOpenInstall) {
+    panel.append(h('div', { class: 'warn', text: 'This was the first token: the API now needs a token on every request, this console included.' }));
+    if (res.role === 'admin') {
+      panel.append(h('button', { type: 'button', class: 'primary', id: 'signin-new', text: 'Sign in with this token',
+        onclick: async (ev) => { await busy(ev.currentTarget, null, () => ctx.signInWith(res.token)); } }));
+    }
+  }
+  return panel;
+}
+
+function createForm(ctx, slot, onCreated) {
+  const name = h('input', { type: 'text', id: 'token-name', maxlength: 64, placeholder: 'e.g. it-oncall', spellcheck: 'false', autocomplete: 'off' });
+  const role = h('select', { id: 'token-role' }, ROLES.map((r) => option(r, r, r === 'viewer')));
+  const ttl = h('input', { type: 'text', id: 'token-expires', placeholder: 'never (or 90d, 12h)', maxlength: 16 });
+  const button = h('button', { type: 'submit', class: 'primary', id: 'create-token', text: 'Create token' });
+  const form = h('form', { class: 'filters panel', id: 'token-form', novalidate: true },
+    h('div', {}, h('label', { for: 'token-name', text: 'Name' }), name),
+    h('div', {}, h('label', { for: 'token-role', text: 'Role' }), role),
+    h('div', {}, h('label', { for: 'token-expires', text: 'Expires in' }), ttl),
+    button);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = { name: name.value.trim(), role: role.value };
+    if (ttl.value.trim()) body.expires_in = ttl.value.trim();
+    const res = await busy(button, slot, () => api('POST', '/api/v1/tokens', body));
+    if (!res) return;
+    name.value = '';
+    ttl.value = '';
+    slot.clear();
+    onCreated(res);
+  });
+  return form;
+}
+
+function tokenRows(ctx, tokens, slot) {
+  return tokens.map((t) => h('tr', { dataset: { token: String(t.name) } },
+    h('td', { class: 'mono' }, t.name, `token:${t.name}` === ctx.me.actor ? h('span', { class: 'muted small', text: ' (this session)' }) : null),
+    h('td', { text: t.role }),
+    h('td', { class: 'mono', text: t.prefix ? `${t.prefix}…` : '' }),
+    h('td', { text: fmtTime(t.created_at) }),
+    h('td', { class: 'mono small', text: t.created_by ?? '' }),
+    h('td', {}, t.expired ? badge('expired') : fmtTime(t.expires_at)),
+    h('td', { text: fmtTime(t.last_used_at) }),
+    h('td', {}, confirmButton('Revoke', `Revoke ${t.name}? Requests with it are refused from now on.`, 'Yes, revoke', async () => {
+      try {
+        const res = await api('DELETE', `/api/v1/tokens/${enc(t.name)}`);
+        ctx.reload(`Token ${res.revoked ?? t.name} revoked.`);
+      } catch (e) {
+        slot.error(e.message);
+      }
+    }))));
+}
+
+export async function tokens(ctx) {
+  ctx.title('API tokens');
+  const res = await api('GET', '/api/v1/tokens');
+  const slot = messageSlot();
+  const once = h('div', { id: 'token-once-slot' });
+  const listBox = h('div', { id: 'token-list' });
+  const cols = ['Name', 'Role', 'Prefix', 'Created', 'By', 'Expires', 'Last used', ''];
+  const showList = (list) => listBox.replaceChildren(table(cols, tokenRows(ctx, list, slot), 'No token yet.'));
+  showList(res.tokens || []);
+  const onCreated = async (created) => {
+    // On an open install the first token ends open access: listing again
+    // would be refused, so keep the page (and the token on it) as it is.
+    const wasOpen = ctx.open;
+    once.replaceChildren(newTokenPanel(ctx, created, wasOpen));
+    if (wasOpen) return;
+    try {
+      showList((await api('GET', '/api/v1/tokens')).tokens || []);
+    } catch (e) {
+      slot.error(e.message);
+    }
+  };
+  ctx.root.append(h('h1', { text: 'API tokens' }),
+    h('p', { class: 'muted' }, 'Roles are ordered: viewer < approver < operator < admin; each may do what the ones before it may. ',
+      'The same as ', h('code', { text: 'idflow token create|list|revoke' }), '.'),
+    slot.el, once, h('h2', { text: 'Create a token' }), createForm(ctx, slot, onCreated),
+    h('h2', { text: 'Tokens' }), listBox);
+}

@@ -1,0 +1,48 @@
+// approvals.js — the approvals inbox (#/approvals): every pending approval
+// with its message; approvers approve or reject it with a comment.
+import { api, enc } from './api.js';
+import { busy, fmtTime, h, messageSlot } from './dom.js';
+
+function card(ctx, a, pageSlot) {
+  const slot = messageSlot();
+  const el = h('div', { class: 'panel approval', dataset: { runId: String(a.run_id) } },
+    h('div', { class: 'row' },
+      h('a', { href: `#/runs/${enc(a.run_id)}`, text: `Run #${a.run_id}` }),
+      h('a', { href: `#/workflows/${enc(a.workflow)}`, text: a.workflow }),
+      h('span', { class: 'muted small', text: `step ${a.step_id} · asked ${fmtTime(a.created_at)}` })),
+    h('div', { class: 'message', text: a.message || '(no message)' }),
+    slot.el);
+  if (!ctx.can('approver')) return el;
+  const id = `comment-${a.run_id}`;
+  const comment = h('input', { type: 'text', id, class: 'comment', placeholder: 'Comment (optional)', maxlength: 1000 });
+  const decide = (action) => async (ev) => {
+    const body = comment.value.trim() ? { comment: comment.value.trim() } : {};
+    const res = await busy(ev.currentTarget, slot, () => api('POST', `/api/v1/runs/${enc(a.run_id)}/${action}`, body));
+    if (!res) return;
+    el.replaceWith(h('div', { class: 'notice', role: 'status', dataset: { runId: String(a.run_id) } },
+      `Run ${a.run_id} ${res.decision || action + 'd'}. `, h('a', { href: `#/runs/${enc(a.run_id)}`, text: 'Follow the run' })));
+    pageSlot.clear();
+  };
+  el.append(h('div', { class: 'field' }, h('label', { for: id, text: 'Comment' }), comment),
+    h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'primary approve', text: 'Approve', onclick: decide('approve') }),
+      h('button', { type: 'button', class: 'danger reject', text: 'Reject', onclick: decide('reject') })));
+  return el;
+}
+
+export async function render(ctx) {
+  ctx.title('Approvals');
+  const res = await api('GET', '/api/v1/approvals');
+  const items = res.approvals || [];
+  const slot = messageSlot();
+  ctx.root.append(h('h1', { text: 'Approvals' }), slot.el,
+    h('div', { class: 'actions' }, h('button', { type: 'button', id: 'refresh', text: 'Refresh', onclick: () => ctx.reload() })));
+  if (!ctx.can('approver') && items.length) {
+    ctx.root.append(h('div', { class: 'warn', text: `Deciding needs the approver role; you have the ${ctx.me.role} role.` }));
+  }
+  if (!items.length) {
+    ctx.root.append(h('div', { class: 'empty', id: 'no-approvals', text: 'No approval is waiting.' }));
+    return;
+  }
+  ctx.root.append(h('div', { id: 'approvals' }, items.map((a) => card(ctx, a, slot))));
+}

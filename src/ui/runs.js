@@ -1,0 +1,204 @@
+// runs.js — the run history (#/runs, the default page) and one run
+// (#/runs/ID): its event, each step coloured by status with its input,
+// output and error, and the actions the signed-in role may take.
+import { api, enc, withQuery } from './api.js';
+import {
+  badge, busy, confirmButton, errorBox, fmtDuration, fmtTime, h, jsonBlock, keepOpen, messageSlot, option,
+  stClass, table,
+} from './dom.js';
+
+export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled'];
+const ACTIVE = new Set(['queued', 'running', 'waiting']);
+const RERUNNABLE = new Set(['failed', 'cancelled']);
+const REFRESH_MS = 1500;
+const DEFAULT_LIMIT = 50;
+
+// A table of runs (the list and a workflow's page share it).
+export function runsTable(runs, emptyText) {
+  const rows = runs.map((r) => h('tr', { class: 'run-row', dataset: { runId: String(r.id), status: String(r.status) } },
+    h('td', {}, h('a', { href: `#/runs/${enc(r.id)}`, text: `#${r.id}` })),
+    h('td', {}, h('a', { href: `#/workflows/${enc(r.workflow)}`, text: r.workflow })),
+    h('td', {}, badge(r.status)),
+    h('td', { text: fmtTime(r.created_at) }),
+    h('td', { text: fmtTime(r.finished_at) }),
+    h('td', { class: 'muted', text: fmtDuration(r.created_at, r.finished_at) }),
+    h('td', { class: 'clip', title: r.error || '', text: r.error || '' })));
+  return table(['Run', 'Workflow', 'Status', 'Started', 'Finished', 'Took', 'Error'], rows, emptyText);
+}
+
+// #/runs?status=&workflow=&before=&limit=
+export async function list(ctx, q) {
+  const status = q.get('status') || '';
+  const workflow = q.get('workflow') || '';
+  const before = q.get('before') || '';
+  let limit = parseInt(q.get('limit') || '', 10);
+  if (!(limit >= 1 && limit <= 1000)) limit = DEFAULT_LIMIT;
+  ctx.title('Runs');
+
+  const [res, wfs] = await Promise.all([
+    api('GET', withQuery('/api/v1/runs', { status, workflow, before, limit })),
+    api('GET', '/api/v1/workflows').catch(() => ({ workflows: [] })),
+  ]);
+  const runs = res.runs || [];
+  const names = [...new Set((wfs.workflows || []).map((w) => w.name))].sort();
+  if (workflow && !names.includes(workflow)) names.push(workflow);
+
+  const stSel = h('select', { id: 'filter-status', name: 'status' }, option('', 'any status', !status),
+    RUN_STATUSES.map((s) => option(s, s, s === status)));
+  const wfSel = h('select', { id: 'filter-workflow', name: 'workflow' }, option('', 'any workflow', !workflow),
+    names.map((n) => option(n, n, n === workflow)));
+  const filters = h('form', { class: 'filters', id: 'run-filters' },
+    h('div', {}, h('label', { for: 'filter-status', text: 'Status' }), stSel),
+    h('div', {}, h('label', { for: 'filter-workflow', text: 'Workflow' }), wfSel),
+    h('button', { type: 'submit', class: 'primary', text: 'Filter' }),
+    h('a', { href: '#/runs', class: 'button', text: 'Clear' }),
+    h('button', { type: 'button', id: 'refresh', text: 'Refresh', onclick: () => ctx.reload() }));
+  filters.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    ctx.go('#/runs' + withQuery('', {
+      status: stSel.value, workflow: wfSel.value, limit: limit === DEFAULT_LIMIT ? '' : limit,
+    }));
+  });
+
+  const here = { status, workflow, limit: limit === DEFAULT_LIMIT ? '' : limit };
+  const pager = h('div', { class: 'pager' });
+  if (before) pager.append(h('a', { href: '#/runs' + withQuery('', here), id: 'newest', text: '← Newest runs' }));
+  if (runs.length === limit && runs.length) {
+    const last = runs[runs.length - 1].id;
+    pager.append(h('a', { href: '#/runs' + withQuery('', { ...here, before: last }), id: 'older', text: 'Older runs →' }));
+  }
+  ctx.root.append(h('h1', { text: 'Runs' }), filters,
+    runsTable(runs, status || workflow ? 'No run matches these filters.' : 'No run yet.'), pager);
+}
+
+// ------------------------------------------------------------ one run
+
+function stepRow(s) {
+  const key = `${s.index}`;
+  const name = s.item !== undefined && s.item !== null && s.item >= 0 ? `${s.step_id}[${s.item}]` : s.step_id;
+  let errText = '';
+  if (s.error) errText = typeof s.error === 'string' ? s.error : (s.error.message ?? JSON.stringify(s.error));
+  return h('div', { class: `step ${stClass(s.status)}`, dataset: { step: String(s.step_id), status: String(s.status) } },
+    h('div', { class: 'step-head' },
+      h('span', { class: 'idx', text: `${s.index}` }),
+      h('span', { class: 'step-id', text: name }),
+      badge(s.status),
+      h('span', { class: 'muted small', text: `attempts: ${s.attempts ?? 0}` }),
+      h('span', { class: 'muted small', text: `started ${fmtTime(s.started_at)}` }),
+      s.finished_at ? h('span', { class: 'muted small', text: `took ${fmtDuration(s.started_at, s.finished_at) || '0 ms'}` }) : null),
+    errText ? h('div', { class: 'step-error', text: errText }) : null,
+    h('div', { class: 'step-data' },
+      jsonBlock('Input', s.input, `${key}-input`),
+      jsonBlock('Output', s.output, `${key}-output`),
+      s.error ? jsonBlock('Error', s.error, `${key}-error`) : null));
+}
+
+function approvalBox(ctx, run, approval, slot) {
+  const box = h('div', { class: 'panel approval', id: 'approval' },
+    h('h2', { text: 'Waiting for an approval' }),
+    h('div', { class: 'message', text: approval.message || '(no message)' }),
+    h('div', { class: 'muted small', text: `step ${approval.step_id}, asked ${fmtTime(approval.created_at)}` }));
+  if (!ctx.can('approver')) return box;
+  const comment = h('input', { type: 'text', id: 'approval-comment', placeholder: 'Comment (optional)', maxlength: 1000 });
+  const decide = (action) => async (ev) => {
+    const body = comment.value.trim() ? { comment: comment.value.trim() } : {};
+    const res = await busy(ev.currentTarget, slot, () => api('POST', `/api/v1/runs/${enc(run.id)}/${action}`, body));
+    if (res) ctx.reload(`Run ${run.id} ${res.decision || action + 'd'}.`);
+  };
+  box.append(h('div', { class: 'field' }, h('label', { for: 'approval-comment', text: 'Comment' }), comment),
+    h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'primary', id: 'approve', text: 'Approve', onclick: decide('approve') }),
+      h('button', { type: 'button', class: 'danger', id: 'reject', text: 'Reject', onclick: decide('reject') })));
+  return box;
+}
+
+function actions(ctx, run, slot) {
+  const bar = h('div', { class: 'actions' });
+  if (ctx.can('operator') && RERUNNABLE.has(run.status)) {
+    bar.append(h('button', {
+      type: 'button', class: 'primary', id: 'rerun', text: 'Re-run from the failed step',
+      onclick: async (ev) => {
+        const res = await busy(ev.currentTarget, slot, () => api('POST', `/api/v1/runs/${enc(run.id)}/rerun`, {}));
+        if (res) ctx.go(`#/runs/${enc(res.run_id)}`, `Run ${run.id} re-run as run ${res.run_id}.`);
+      },
+    }));
+  }
+  if (ctx.can('operator') && ACTIVE.has(run.status)) {
+    const c = confirmButton('Cancel run', `Cancel run ${run.id}?`, 'Yes, cancel it', async () => {
+      try {
+        const res = await api('POST', `/api/v1/runs/${enc(run.id)}/cancel`, { reason: `cancelled from the console by ${ctx.me.actor}` });
+        ctx.reload(`Run ${run.id}: ${res.status}.`);
+      } catch (e) {
+        slot.error(e.message);
+      }
+    });
+    c.querySelector('button').id = 'cancel';
+    bar.append(c);
+  }
+  return bar.childNodes.length ? bar : null;
+}
+
+function runView(ctx, run, approval, slot) {
+  const meta = h('dl', { class: 'meta' },
+    h('dt', { text: 'Workflow' }), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}`, text: run.workflow }),
+      h('span', { class: 'muted', text: ` version ${run.version}` })),
+    h('dt', { text: 'Started' }), h('dd', { text: fmtTime(run.created_at) }),
+    h('dt', { text: 'Updated' }), h('dd', { text: fmtTime(run.updated_at) }),
+    h('dt', { text: 'Finished' }), h('dd', { text: `${fmtTime(run.finished_at)} ${fmtDuration(run.created_at, run.finished_at)}` }),
+    run.wake_at ? [h('dt', { text: 'Wakes at' }), h('dd', { text: fmtTime(run.wake_at) })] : null,
+    run.rerun_of ? [h('dt', { text: 'Re-run of' }), h('dd', {}, h('a', { href: `#/runs/${enc(run.rerun_of)}`, text: `run ${run.rerun_of}` }))] : null,
+    h('dt', { text: 'Event' }), h('dd', { text: `#${run.event_id}` }));
+  const steps = run.steps || [];
+  return h('div', { class: 'run-body' },
+    h('h1', {}, h('span', { text: `Run ${run.id}` }), badge(run.status), h('span', { class: 'muted', text: run.workflow })),
+    slot.el,
+    run.error ? errorBox(run.error) : null,
+    actions(ctx, run, slot),
+    approval ? approvalBox(ctx, run, approval, slot) : null,
+    h('div', { class: 'panel' }, meta, h('div', { class: 'step-data' }, jsonBlock('Event', run.event, 'event'))),
+    h('h2', { text: `Steps (${steps.length})` }),
+    steps.length ? h('div', { class: 'steps', id: 'steps' }, steps.map(stepRow))
+      : h('div', { class: 'empty', text: 'No step has run yet.' }));
+}
+
+async function loadRun(id) {
+  const run = await api('GET', `/api/v1/runs/${enc(id)}`);
+  let approval = null;
+  if (run.status === 'waiting') {
+    const res = await api('GET', '/api/v1/approvals');
+    approval = (res.approvals || []).find((a) => String(a.run_id) === String(run.id)) || null;
+  }
+  return { run, approval };
+}
+
+// #/runs/ID: refreshed while the run is not finished; the page is rebuilt
+// only when something changed, keeping open blocks open.
+export async function show(ctx, id) {
+  if (!/^[0-9]{1,18}$/.test(id)) {
+    ctx.root.append(h('h1', { text: 'Run' }), errorBox('no such run'));
+    return;
+  }
+  ctx.title(`Run ${id}`);
+  const slot = messageSlot();
+  let { run, approval } = await loadRun(id);
+  let sig = JSON.stringify([run, approval]);
+  let view = runView(ctx, run, approval, slot);
+  ctx.root.append(view);
+  if (!ACTIVE.has(run.status)) return;
+  ctx.every(async () => {
+    ({ run, approval } = await loadRun(id));
+    const now = JSON.stringify([run, approval]);
+    if (!ctx.alive()) return false;
+    if (now !== sig) {
+      sig = now;
+      const fresh = runView(ctx, run, approval, slot);
+      keepOpen(view, fresh);
+      const oldComment = view.querySelector('#approval-comment');
+      const newComment = fresh.querySelector('#approval-comment');
+      if (oldComment && newComment) newComment.value = oldComment.value;
+      view.replaceWith(fresh);
+      view = fresh;
+    }
+    return ACTIVE.has(run.status);
+  }, REFRESH_MS);
+}
