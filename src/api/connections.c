@@ -48,6 +48,33 @@ void api__connectors(struct http_resp *resp)
     http_resp_json(resp, 200, json_pack("{s:o}", "connectors", list));
 }
 
+/* An edit may leave out secrets: each one missing from config is taken
+ * from the stored connection of that name — but only when it is of the same
+ * kind and its "url" is unchanged. Otherwise whoever may edit connections
+ * could point a stored token at a server of their own and read it there. */
+static void keep_stored_secrets(struct api *a, struct store *st, const struct connector *c, const char *name,
+                                json_t *config)
+{
+    json_t *stored = NULL;
+    const char *kind, *old_url, *new_url;
+    struct idf_err err;
+
+    if (connections_load(st, a->key, name, &stored, &err) != 0)
+        return; /* a new connection (or one that no longer opens): nothing to keep */
+    kind = json_string_value(json_object_get(stored, "kind"));
+    old_url = json_string_value(json_object_get(stored, "url"));
+    new_url = json_string_value(json_object_get(config, "url"));
+    if (kind && strcmp(kind, c->name) == 0 && ((!old_url && !new_url) || (old_url && new_url && !strcmp(old_url, new_url)))) {
+        for (const struct conn_field *f = c->connection->fields; f->name; f++) {
+            const char *v = json_string_value(json_object_get(stored, f->name));
+            json_t *given = json_object_get(config, f->name);
+            if (f->secret && v && (!given || json_is_null(given) || (json_is_string(given) && !*json_string_value(given))))
+                json_object_set_new(config, f->name, json_string(v));
+        }
+    }
+    connections_wipe_free(stored);
+}
+
 /* PUT /api/v1/connections/NAME {"kind", "config"} */
 static void put(struct api *a, struct store *st, const struct api__caller *who, const struct http_req *req,
                 struct http_resp *resp, const char *name)
@@ -71,6 +98,7 @@ static void put(struct api *a, struct store *st, const struct api__caller *who, 
         error_json(resp, 503, "idflow serve has no master key: connections cannot be sealed");
         goto out;
     }
+    keep_stored_secrets(a, st, c, name, config);
     if (connections_validate(c, config, &err)) {
         log_mask_secrets(err.msg);
         error_json(resp, 400, err.msg);

@@ -4,8 +4,8 @@
 // #/connections/edit/NAME), built from the connector's fields, and delete.
 //
 // Secret fields are password inputs that are never pre-filled: the API
-// cannot give them back, so editing a connection means entering its secrets
-// again. The API checks the credentials with a real call before it stores
+// cannot give them back; an edit leaves a secret empty to keep the stored
+// one (the API allows that only while the URL is unchanged). The API checks the credentials with a real call before it stores
 // anything; its answer (the field at fault, the remote's refusal, or whom
 // the credentials belong to) is shown as it is.
 import { api, enc } from './api.js';
@@ -160,7 +160,7 @@ export async function form(ctx, name) {
     h('div', { class: 'field' }, h('label', { for: 'conn-name', text: 'Name' }), nameInput,
       h('div', { class: 'help', text: 'Letters, digits, . _ - (workflows refer to it with connection: NAME).' })),
     h('div', { class: 'field' }, h('label', { for: 'conn-kind', text: 'Kind' }), kindSel),
-    editing ? h('div', { class: 'warn', text: 'Secrets are never shown again: enter every secret this connection needs. A secret field left empty is removed.' }) : null,
+    editing ? h('div', { class: 'warn', text: 'Secrets are never shown again. Leave a secret empty to keep the stored one; that works only while the URL stays the same: a new URL needs every secret again.' }) : null,
     fieldsBox,
     h('p', { class: 'muted small', text: 'idflow tries the credentials with a real call before it stores anything; secrets are stored sealed.' }),
     h('div', { class: 'row' }, button, h('a', { class: 'button', href: '#/connections', text: 'Cancel' })));

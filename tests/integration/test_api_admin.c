@@ -226,9 +226,22 @@ static void connection_stored_only_after_a_real_check(void **state)
     assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 200); /* replaced */
     assert_true(json_is_false(json_object_get(ans, "created")));
     json_decref(ans);
+    /* an edit that keeps the url may leave the secret out: the stored one is kept (and checked) */
+    snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"sandbox\":true}}", E.sbx);
+    assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 200);
+    assert_true(json_is_object(json_object_get(ans, "whoami")));
+    json_decref(ans);
+    /* pointing the connection elsewhere needs the secret again: a stored token never
+     * follows a new url (it could be read there) */
+    snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"http://localhost%s\",\"sandbox\":true}}",
+             strrchr(E.sbx, ':')); /* the same sandbox under another name */
+    assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 400);
+    assert_non_null(strstr(str(ans, "error"), "token"));
+    json_decref(ans);
     assert_int_equal(call("GET", "/api/v1/connections", NULL, E.viewer, &ans), 200);
     list = json_object_get(ans, "connections");
     assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(str(json_object_get(json_array_get(list, 0), "config"), "url"), E.sbx);
     assert_string_equal(str(json_array_get(list, 0), "kind"), "okta");
     assert_null(json_object_get(json_object_get(json_array_get(list, 0), "config"), "token"));
     json_decref(ans);
