@@ -158,7 +158,7 @@ static bool parse_id(const char *s, int64_t *out)
     return true;
 }
 
-/* /api/v1/runs[/ID[/rerun|approve|reject]] */
+/* /api/v1/runs[/ID[/rerun|approve|reject|cancel]] */
 static void runs_route(struct store *st, const struct api__caller *who, const struct http_req *req,
                        struct http_resp *resp, const char *rest)
 {
@@ -231,14 +231,16 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
         const char *reason = json_string_value(json_object_get(b, "reason"));
         char why[400];
         snprintf(why, sizeof why, "cancelled by %s%s%.300s", who->actor, reason ? ": " : "", reason ? reason : "");
-        rc = store_run_cancel(st, id, why, time_now_ms(), &err);
+        bool pending = false;
         json_decref(b);
+        rc = store_run_stop(st, id, why, time_now_ms(), &pending, &err);
         if (rc == 0) {
             char target[40];
             snprintf(target, sizeof target, "run:%lld", (long long)id);
             if (store_audit_add(st, who->actor, "run.cancel", target, NULL) != 0)
                 log_error("api: run %lld was cancelled but the audit record could not be written", (long long)id);
-            http_resp_json(resp, 200, json_pack("{s:I,s:s}", "run_id", (json_int_t)id, "status", "cancelled"));
+            http_resp_json(resp, 200, json_pack("{s:I,s:s}", "run_id", (json_int_t)id, "status",
+                                                pending ? "cancelling" : "cancelled"));
             return;
         }
     } else if (strcmp(action, "/approve") == 0 || strcmp(action, "/reject") == 0) {

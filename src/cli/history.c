@@ -250,6 +250,7 @@ int cli_cancel(int argc, char **argv)
     struct store *st = NULL;
     struct idf_err err;
     char actor[300], why[700], target[40];
+    bool pending = false;
     int64_t id;
     int c, rc = CLI_FAIL;
 
@@ -267,13 +268,16 @@ int cli_cancel(int argc, char **argv)
         return CLI_FAIL;
     cli_actor(actor, sizeof actor);
     snprintf(why, sizeof why, "cancelled by %s%s%.300s", actor, reason ? ": " : "", reason ? reason : "");
-    if (store_run_cancel(st, id, why, time_now_ms(), &err)) {
+    if (store_run_stop(st, id, why, time_now_ms(), &pending, &err)) {
         fprintf(stderr, "idflow cancel: %s\n", err.msg);
     } else {
         snprintf(target, sizeof target, "run:%lld", (long long)id);
         if (store_audit_add(st, actor, "run.cancel", target, NULL) != 0)
             fprintf(stderr, "idflow cancel: warning: the audit record could not be written\n");
-        printf("run %lld cancelled\n", (long long)id);
+        if (pending)
+            printf("run %lld is running: it stops as cancelled once its current step is recorded\n", (long long)id);
+        else
+            printf("run %lld cancelled\n", (long long)id);
         rc = CLI_OK;
     }
     store_close(st);

@@ -58,6 +58,7 @@ const char *idf_strerror(int code)
     case IDF_EBUSY: return "busy";
     case IDF_EDB: return "database error";
     case IDF_EDENIED: return "denied";
+    case IDF_ECANCELLED: return "cancelled";
     default: return "unknown error";
     }
 }

@@ -28,6 +28,7 @@ enum {
     IDF_EBUSY = -12,    /* locked or contended; try again */
     IDF_EDB = -13,      /* the store failed */
     IDF_EDENIED = -14,  /* refused by policy (fence, loopback-only, role) */
+    IDF_ECANCELLED = -15, /* done, but the run was cancelled meanwhile: stop working on it */
 };
 
 /* Maximum length of an error message, including the terminating NUL. */

@@ -4,12 +4,24 @@
  * step, item the next foreach item, attempt the attempts already made of
  * that step/item, and context a JSON object
  *     {"steps": {id: output}, "vars": {...},
- *      "foreach": {id: {"items": [...], "outputs": [...]}},
- *      "wait_until": ms, "intent": "<step id>#<item>"}
+ *      "foreach": {id: {"n": number of items}},
+ *      "wait_until": ms, "intent": "<step id>#<item>", "deferrals": n}
  * Every step outcome is committed together with the next state in one
  * store transaction (store_step_commit), so after a crash the run resumes at
  * the first step whose result was not recorded. Waiting (retry backoff,
  * delay, approval) is a stored state with a wake time: the worker returns.
+ *
+ * A foreach step's items and outputs are not in the context (each item's
+ * commit would rewrite them all: O(N^2) bytes for N items). When the step
+ * begins, its items are stored once (store_foreach_begin) and the context
+ * gets only the marker foreach.<id> = {"n": N}; each item is read back from
+ * the store when it runs, and its commit saves what it adds to the outputs
+ * array (store_step_rec.result: the unredacted output, unlike the history
+ * record) beside it. When item == N the outputs array is read back
+ * (store_foreach_outputs), becomes steps.<id>, and the commit that records it
+ * deletes the stored items (store_run_next.foreach_clear). A context written
+ * by an older idflow, with foreach.<id> = {"items", "outputs"}, is moved to
+ * the store the first time the step runs again.
  *
  * Called on worker threads (and by `idflow run`); uses only the env given. */
 #include <inttypes.h>
@@ -31,6 +43,7 @@
 #define EXEC_MAX_OUTPUT_TEXT (1u << 20) /* a step output larger than this is truncated in history */
 #define EXEC_MIN_DEFER_MS 50            /* shortest wait after a deferred call */
 #define EXEC_MAX_DEFERRALS 10000        /* deferred calls of one step before it fails */
+#define EXEC_MAX_FOREACH_ITEMS STORE_FOREACH_MAX /* items of one foreach step */
 
 struct exec_state {
     struct exec_env *env;
@@ -40,6 +53,8 @@ struct exec_state {
     json_t *ctx;     /* context, owned */
     int pc, item, attempt;
     bool finished;   /* the run's final "succeeded" state is already committed */
+    json_t *result;  /* a foreach item's output recorded for the next commit to save, or NULL */
+    bool foreach_clear; /* the next commit ends the foreach step: its stored items go */
 };
 
 static char *dump(const json_t *v)
@@ -92,7 +107,7 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
 {
     struct store_step_rec rec;
     struct store_run_next next;
-    char *in_text = NULL, *out_text = NULL, *err_text = NULL, *ctx_text = NULL;
+    char *in_text = NULL, *out_text = NULL, *err_text = NULL, *ctx_text = NULL, *res_text = NULL;
     json_t *red_in = NULL, *red_out = NULL;
     int64_t now = time_now_ms();
     int rc;
@@ -118,6 +133,14 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
         rec.error = err_text;
         rec.started_at = started;
         rec.finished_at = strcmp(step_status, STORE_STEP_WAITING) == 0 ? 0 : now;
+        if (item >= 0 && st->result) {
+            res_text = dump(st->result);
+            if (!res_text) {
+                rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
+                goto out;
+            }
+            rec.result = res_text;
+        }
     }
     /* the last step's outcome and the run's success share one transaction */
     if (strcmp(run_status, STORE_RUN_RUNNING) == 0 && st->pc >= (int)st->f->n_steps) {
@@ -133,6 +156,7 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
     next.context = ctx_text;
     next.wake_at = wake_at;
     next.error = run_error;
+    next.foreach_clear = st->foreach_clear;
     if (approval_msg) {
         next.approval_step_id = s->id;
         next.approval_message = approval_msg;
@@ -140,10 +164,15 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
     rc = store_step_commit(st->env->store, st->run->id, st->env->owner, now, s ? &rec : NULL, &next, err);
     if (rc == 0 && st->env->engine)
         engine__count_step(st->env->engine, s ? step_status : NULL, run_status);
+out:
+    json_decref(st->result);
+    st->result = NULL;
+    st->foreach_clear = false;
     free(in_text);
     free(out_text);
     free(err_text);
     free(ctx_text);
+    free(res_text);
     json_decref(red_in);
     json_decref(red_out);
     return rc;
@@ -158,33 +187,27 @@ static json_t *error_obj(const char *message, const json_t *detail)
     return e;
 }
 
-/* Records `output` as the result of step s (item `item`, or -1) and advances. */
+/* Records `output` as the result of step s (item `item`, or -1) and advances.
+ * A foreach item's output is saved by the next commit (st->result). */
 static void record_output(struct exec_state *st, const struct flow_step *s, int item, json_t *output)
 {
     json_t *steps = json_object_get(st->ctx, "steps");
     json_object_del(st->ctx, "intent"); /* the outcome is known */
     json_object_del(st->ctx, "deferrals");
     if (item >= 0) {
-        json_t *fe = json_object_get(json_object_get(st->ctx, "foreach"), s->id);
-        json_array_append(json_object_get(fe, "outputs"), output ? output : json_null());
+        json_decref(st->result);
+        st->result = json_incref(output ? output : json_null());
         st->item++;
     } else {
+        json_t *foreach = json_object_get(st->ctx, "foreach");
+        if (json_object_get(foreach, s->id)) { /* the foreach step ends without its outputs array */
+            json_object_del(foreach, s->id);
+            st->foreach_clear = true;
+        }
         json_object_set(steps, s->id, output ? output : json_null());
         st->pc++;
         st->item = 0;
     }
-    st->attempt = 0;
-}
-
-/* Finishes a foreach step: outputs array becomes steps.<id>. */
-static void finish_foreach(struct exec_state *st, const struct flow_step *s)
-{
-    json_t *foreach = json_object_get(st->ctx, "foreach");
-    json_t *fe = json_object_get(foreach, s->id);
-    json_object_set(json_object_get(st->ctx, "steps"), s->id, json_object_get(fe, "outputs"));
-    json_object_del(foreach, s->id);
-    st->pc++;
-    st->item = 0;
     st->attempt = 0;
 }
 
@@ -354,12 +377,162 @@ static int on_deferred(struct exec_state *st, const struct flow_step *s, int ite
     return rc;
 }
 
+/* ------------------------------------------------------------ foreach */
+
+/* Stores the items of foreach step s and, for a context written by an older
+ * idflow, the outputs its first items produced, then commits the run with
+ * the step's marker foreach.<id> = {"n": N}, in one transaction. With no
+ * items only the marker is set (nothing to store). */
+static int foreach_begin(struct exec_state *st, const struct flow_step *s, const json_t *items, const json_t *outputs,
+                         struct idf_err *err)
+{
+    size_t n = json_array_size(items), n_res = json_array_size(outputs);
+    struct store_run_next next;
+    char **texts = NULL, *ctx_text = NULL;
+    int rc = 0;
+
+    json_object_set_new(json_object_get(st->ctx, "foreach"), s->id, json_pack("{s:I}", "n", (json_int_t)n));
+    if (n == 0)
+        return 0;
+    if (n_res > n)
+        n_res = n;
+    texts = calloc(n + n_res, sizeof *texts);
+    if (!texts)
+        return idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
+    for (size_t i = 0; i < n + n_res; i++) {
+        texts[i] = dump(i < n ? json_array_get(items, i) : json_array_get(outputs, i - n));
+        if (!texts[i]) {
+            rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
+            goto out;
+        }
+    }
+    ctx_text = dump(st->ctx);
+    if (!ctx_text) {
+        rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
+        goto out;
+    }
+    memset(&next, 0, sizeof next);
+    next.status = STORE_RUN_RUNNING;
+    next.pc = st->pc;
+    next.item = st->item;
+    next.attempt = st->attempt;
+    next.context = ctx_text;
+    rc = store_foreach_begin(st->env->store, st->run->id, st->env->owner, time_now_ms(), (int)(s - st->f->steps),
+                             (const char *const *)texts, n, (const char *const *)(texts + n), n_res, &next, err);
+out:
+    for (size_t i = 0; texts && i < n + n_res; i++)
+        free(texts[i]);
+    free(texts);
+    free(ctx_text);
+    return rc;
+}
+
+/* After the last item: the stored results become steps.<id> (the outputs
+ * array), and the commit that records it deletes the stored items. */
+static int foreach_finish(struct exec_state *st, const struct flow_step *s, int64_t started, struct exec_outcome *out,
+                          bool *stop, struct idf_err *err)
+{
+    char *text = NULL;
+    json_t *outputs = NULL;
+    int rc = store_foreach_outputs(st->env->store, st->run->id, (int)(s - st->f->steps), &text);
+
+    if (rc == IDF_ETOOBIG)
+        return on_failure(st, s, -1, NULL, "foreach: the outputs of its items are larger than a run may hold (16 MiB)",
+                          NULL, false, 0, started, out, stop, err);
+    if (rc)
+        return idf_err_set(err, rc, "run %lld: cannot read the outputs of foreach step '%s'", (long long)st->run->id,
+                           s->id);
+    outputs = json_loads(text, 0, NULL);
+    free(text);
+    if (!outputs)
+        return idf_err_set(err, IDF_EDB, "run %lld: the stored outputs of foreach step '%s' do not parse",
+                           (long long)st->run->id, s->id);
+    json_object_set_new(json_object_get(st->ctx, "steps"), s->id, outputs);
+    json_object_del(json_object_get(st->ctx, "foreach"), s->id);
+    st->foreach_clear = true;
+    st->pc++;
+    st->item = 0;
+    st->attempt = 0;
+    trace(st, s, -1, "done", NULL);
+    return commit(st, NULL, -1, NULL, 0, NULL, NULL, NULL, started, STORE_RUN_RUNNING, 0, NULL, NULL, err);
+}
+
+/* The foreach part of a step: begins it (the list is evaluated once), or
+ * ends it after the last item, or reads the current item from the store.
+ * *handled is set when the step's visit is over (begun and failed, or
+ * ended); otherwise *item_out and *item_v_out (new reference) are the item
+ * to run. */
+static int foreach_current(struct exec_state *st, const struct flow_step *s, int64_t started,
+                           struct exec_outcome *out, bool *stop, int *item_out, json_t **item_v_out, bool *handled,
+                           struct idf_err *err)
+{
+    json_t *foreach = json_object_get(st->ctx, "foreach");
+    json_t *fe = json_object_get(foreach, s->id);
+    json_t *items = NULL;
+    struct idf_err e2;
+    char *text = NULL;
+    char msg[1100];
+    int rc = 0;
+
+    idf_err_clear(&e2);
+    if (fe && json_is_array(json_object_get(fe, "items"))) {
+        /* a context from before foreach state was stored apart */
+        json_t *old = json_incref(fe);
+        rc = foreach_begin(st, s, json_object_get(old, "items"), json_object_get(old, "outputs"), err);
+        json_decref(old);
+        if (rc)
+            return rc;
+        fe = json_object_get(foreach, s->id);
+    }
+    if (!fe) {
+        json_t *tmpl = json_string(s->foreach_expr);
+        json_t *input = jq_input(st, NULL, NULL);
+        rc = expr_render(st->env->expr, tmpl, input, &items, &e2);
+        json_decref(tmpl);
+        json_decref(input);
+        if (rc || !json_is_array(items) || json_array_size(items) > EXEC_MAX_FOREACH_ITEMS) {
+            if (rc)
+                snprintf(msg, sizeof msg, "foreach: %s", e2.msg);
+            else if (!json_is_array(items))
+                snprintf(msg, sizeof msg, "foreach: the expression must give an array");
+            else
+                snprintf(msg, sizeof msg, "foreach: %zu items, more than the %d a step may have",
+                         json_array_size(items), EXEC_MAX_FOREACH_ITEMS);
+            json_decref(items);
+            *handled = true;
+            return on_failure(st, s, -1, NULL, msg, NULL, false, 0, started, out, stop, err);
+        }
+        rc = foreach_begin(st, s, items, NULL, err);
+        json_decref(items);
+        if (rc)
+            return rc;
+        fe = json_object_get(foreach, s->id);
+    }
+    if (st->item >= json_integer_value(json_object_get(fe, "n"))) {
+        *handled = true;
+        return foreach_finish(st, s, started, out, stop, err);
+    }
+    *item_out = st->item;
+    rc = store_foreach_item(st->env->store, st->run->id, (int)(s - st->f->steps), st->item, &text);
+    if (rc && rc != IDF_ENOTFOUND)
+        return idf_err_set(err, rc, "run %lld: cannot read item %d of foreach step '%s'", (long long)st->run->id,
+                           st->item, s->id);
+    *item_v_out = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    free(text);
+    if (!*item_v_out) {
+        snprintf(msg, sizeof msg, "foreach: item %d is %s", st->item, rc ? "not stored" : "not valid JSON");
+        *handled = true;
+        return on_failure(st, s, st->item, NULL, msg, NULL, false, 0, started, out, stop, err);
+    }
+    return 0;
+}
+
 /* Runs one step (or one foreach item). Sets *stop when the run waits or ends. */
 static int run_step(struct exec_state *st, const struct flow_step *s, struct exec_outcome *out, bool *stop,
                     struct idf_err *err)
 {
     struct idf_err e2;
-    json_t *input = NULL, *params = NULL, *item_v = NULL, *items = NULL;
+    json_t *input = NULL, *params = NULL, *item_v = NULL;
     int item = -1;
     int64_t started = time_now_ms();
     const int attempts = st->attempt + 1; /* this attempt, counted from 1 (record_output resets st->attempt) */
@@ -386,36 +559,10 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
         input = NULL;
     }
     if (s->foreach_expr) {
-        json_t *foreach = json_object_get(st->ctx, "foreach");
-        json_t *fe = json_object_get(foreach, s->id);
-        if (!fe) {
-            json_t *tmpl = json_string(s->foreach_expr);
-            input = jq_input(st, NULL, NULL);
-            rc = expr_render(st->env->expr, tmpl, input, &items, &e2);
-            json_decref(tmpl);
-            json_decref(input);
-            input = NULL;
-            if (rc || !json_is_array(items)) {
-                char msg[1100];
-                snprintf(msg, sizeof msg, "foreach: %s", rc ? e2.msg : "the expression must give an array");
-                rc = on_failure(st, s, -1, NULL, msg, NULL, false, 0, started, out, stop, err);
-                goto out;
-            }
-            fe = json_object();
-            json_object_set_new(fe, "items", items); /* fe owns it now */
-            items = NULL;
-            json_object_set_new(fe, "outputs", json_array());
-            json_object_set_new(foreach, s->id, fe);
-        }
-        items = json_incref(json_object_get(fe, "items"));
-        if ((size_t)st->item >= json_array_size(items)) {
-            finish_foreach(st, s);
-            trace(st, s, -1, "done", NULL);
-            rc = commit(st, NULL, -1, NULL, 0, NULL, NULL, NULL, started, STORE_RUN_RUNNING, 0, NULL, NULL, err);
+        bool handled = false;
+        rc = foreach_current(st, s, started, out, stop, &item, &item_v, &handled, err);
+        if (rc || handled)
             goto out;
-        }
-        item = st->item;
-        item_v = json_incref(json_array_get(items, (size_t)item));
     }
 
     input = jq_input(st, item_v, s->as);
@@ -528,7 +675,6 @@ out:
     json_decref(input);
     json_decref(params);
     json_decref(item_v);
-    json_decref(items);
     return rc;
 }
 
@@ -590,9 +736,17 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
         snprintf(out->status, sizeof out->status, "%s", STORE_RUN_SUCCEEDED);
     }
 out:
+    if (rc == IDF_ECANCELLED) {
+        /* cancelled while it ran (store_run_cancel_request): the last step is
+         * recorded and the run is already "cancelled" in the store */
+        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_CANCELLED);
+        idf_err_clear(err);
+        rc = 0;
+    }
     json_decref(input);
     json_decref(st.event);
     json_decref(st.ctx);
+    json_decref(st.result);
     return rc;
 }
 

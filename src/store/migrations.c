@@ -157,9 +157,28 @@ static const char MIGRATION_2[] = "ALTER TABLE tokens ADD COLUMN prefix TEXT NOT
                                   "ALTER TABLE tokens ADD COLUMN created_by TEXT;"
                                   "CREATE UNIQUE INDEX tokens_name ON tokens (name);";
 
+/* The items of the foreach step a run is in, written once when the step
+ * begins, and the result each item contributes to the step's output array
+ * (JSON text, not redacted: it is run state, like the context, and never
+ * listed in the history), written by the item's step commit. The rows of a
+ * step are deleted when it ends (sqlite_foreach.c). */
+static const char MIGRATION_3[] = "CREATE TABLE foreach_items ("
+                                  "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+                                  "  idx INTEGER NOT NULL,"
+                                  "  item INTEGER NOT NULL,"
+                                  "  value TEXT NOT NULL,"
+                                  "  result TEXT,"
+                                  "  PRIMARY KEY (run_id, idx, item));";
+
+/* A cancellation asked of a running run (store_run_cancel_request): the
+ * reason, applied by the run's next step commit. NULL when none. */
+static const char MIGRATION_4[] = "ALTER TABLE runs ADD COLUMN cancel_requested TEXT;";
+
 static const struct migration MIGRATIONS[] = {
     {1, MIGRATION_1},
     {2, MIGRATION_2},
+    {3, MIGRATION_3},
+    {4, MIGRATION_4},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -5,7 +5,8 @@
  * The SQL of each area lives with its code: workflows, events, cursors and
  * audit in sqlite_events.c; claims, leases and step commits in sqlite_runs.c;
  * rerun, cancel, approvals and pruning in sqlite_admin.c; connections in
- * sqlite_conn.c and sqlite_connections.c; the schema in migrations.c.
+ * sqlite_conn.c and sqlite_connections.c; the items and results of a run's
+ * current foreach step in sqlite_foreach.c; the schema in migrations.c.
  *
  * Threads: a connection is opened SQLITE_OPEN_NOMUTEX and is used by one
  * thread at a time (store.h); many connections, in this process or others,
@@ -51,6 +52,7 @@ static const struct store_ops sqlite_ops = {
     .run_counts = store__sq_run_counts,
     .run_rerun = store__sq_run_rerun,
     .run_cancel = store__sq_run_cancel,
+    .run_stop = store__sq_run_stop,
     .approval_decide = store__sq_approval_decide,
     .approval_get = store__sq_approval_get,
     .approval_list = store__sq_approval_list,
@@ -68,6 +70,9 @@ static const struct store_ops sqlite_ops = {
     .token_list = store__sq_token_list,
     .token_count = store__sq_token_count,
     .token_revoke = store__sq_token_revoke,
+    .foreach_begin = store__sq_foreach_begin,
+    .foreach_item = store__sq_foreach_item,
+    .foreach_outputs = store__sq_foreach_outputs,
 };
 
 /* ------------------------------------------------------------- errors */

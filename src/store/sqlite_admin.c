@@ -101,6 +101,11 @@ int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t
     rc = step_write(c, st, "copy steps", err);
     if (rc)
         goto out;
+    /* a run stopped inside a foreach step resumes at its item with the same
+     * items and the results of the items before it (sqlite_foreach.c) */
+    rc = store__sq_foreach_copy(c, run_id, new_id, err);
+    if (rc)
+        goto out;
     rc = store__sq_commit(c, err);
     if (rc == 0)
         *new_id_out = new_id;
@@ -141,6 +146,48 @@ int store__sq_run_cancel(struct store *s, int64_t run_id, const char *reason, in
     if (rc == 0)
         rc = store__sq_commit(c, err);
 out:
+    if (rc)
+        store__sq_rollback(c);
+    return rc;
+}
+
+int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, bool *pending_out,
+                       struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    char status[32];
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        return rc;
+    rc = run_state(c, run_id, status, sizeof status, NULL, err);
+    if (rc)
+        goto out;
+    if (strcmp(status, STORE_RUN_RUNNING) != 0) {
+        /* queued or waiting: cancelled now, under the same lock */
+        store__sq_rollback(c);
+        *pending_out = false;
+        return store__sq_run_cancel(s, run_id, reason, now_ms, err);
+    }
+    *pending_out = true;
+    rc = sqlite3_prepare_v2(c->db, "UPDATE runs SET cancel_requested = ?2, updated_at = ?3 WHERE id = ?1", -1, &st,
+                            NULL);
+    if (rc != SQLITE_OK) {
+        st = NULL;
+        rc = store__sq_fail(c, rc, "prepare", err);
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    store__sq_bind_text(st, 2, reason);
+    sqlite3_bind_int64(st, 3, now_ms);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "ask run to cancel", err);
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
+out:
+    sqlite3_finalize(st);
     if (rc)
         store__sq_rollback(c);
     return rc;

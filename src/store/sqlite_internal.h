@@ -66,6 +66,7 @@ enum store__sq_slot {
     SQ_RUN_LIST_WORKFLOW,
     SQ_RUN_LIST_BOTH,
     SQ_STEP_LIST,
+    SQ_CANCEL_REQUESTED,
     /* sqlite_admin.c */
     SQ_RUN_STATE,
     SQ_RERUN_INSERT,
@@ -89,6 +90,13 @@ enum store__sq_slot {
     SQ_TOKEN_LOOKUP,
     SQ_TOKEN_TOUCH,
     SQ_TOKEN_COUNT,
+    /* sqlite_foreach.c */
+    SQ_FE_CLEAR,
+    SQ_FE_INSERT,
+    SQ_FE_RESULT,
+    SQ_FE_COPY,
+    SQ_FE_ITEM,
+    SQ_FE_OUTPUTS,
     SQ__COUNT
 };
 
@@ -181,6 +189,8 @@ int store__sq_run_counts(struct store *s, json_t **out);
 /* sqlite_admin.c */
 int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out, struct idf_err *err);
 int store__sq_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
+int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, bool *pending_out,
+                       struct idf_err *err);
 int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
                               int64_t now_ms, struct idf_err *err);
 int store__sq_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
@@ -203,5 +213,24 @@ int store__sq_token_lookup(struct store *s, const char *hash, int64_t now_ms, st
 int store__sq_token_list(struct store *s, int64_t now_ms, json_t **out);
 int store__sq_token_count(struct store *s, int64_t now_ms, int64_t *n_out);
 int store__sq_token_revoke(struct store *s, const char *name, const char *actor, struct idf_err *err);
+
+/* sqlite_runs.c, shared with sqlite_foreach.c: inside an open transaction,
+ * check that owner holds the run's lease (IDF_ESTATE otherwise), and move
+ * the run to next. */
+int store__sq_check_lease(struct store__sq *c, int64_t run_id, const char *owner, struct idf_err *err);
+int store__sq_advance_run(struct store__sq *c, int64_t run_id, int64_t now_ms, const struct store_run_next *next,
+                          struct idf_err *err);
+
+/* sqlite_foreach.c: the ops, and the parts of other transactions (step
+ * commit: an item's result and the end of the step; rerun: the copy) */
+int store__sq_foreach_begin(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int index,
+                            const char *const *items, size_t n, const char *const *results, size_t n_results,
+                            const struct store_run_next *next, struct idf_err *err);
+int store__sq_foreach_item(struct store *s, int64_t run_id, int index, int item, char **item_out);
+int store__sq_foreach_outputs(struct store *s, int64_t run_id, int index, char **json_out);
+int store__sq_foreach_result(struct store__sq *c, int64_t run_id, const struct store_step_rec *step,
+                             struct idf_err *err);
+int store__sq_foreach_clear(struct store__sq *c, int64_t run_id, struct idf_err *err);
+int store__sq_foreach_copy(struct store__sq *c, int64_t from_run, int64_t to_run, struct idf_err *err);
 
 #endif

@@ -15,10 +15,12 @@
  * died may have reached the remote side, and the next one must know.
  *
  * A step commit checks the lease (status running and lease_owner = owner),
- * upserts the step record, moves the run to its next state and opens an
- * approval, all in one transaction, or writes nothing. The lease is held
- * until another owner claims the run: a commit after lease_until but before
- * anyone else claimed the run still succeeds (nobody else ran it).
+ * upserts the step record, saves a foreach item's result or deletes the
+ * foreach state the run leaves (sqlite_foreach.c), moves the run to its next
+ * state and opens an approval, all in one transaction, or writes nothing.
+ * The lease is held until another owner claims the run: a commit after
+ * lease_until but before anyone else claimed the run still succeeds (nobody
+ * else ran it).
  *
  * Callers: any thread, each on its own connection. */
 #include "store/sqlite_internal.h"
@@ -309,7 +311,7 @@ int store__sq_next_wake(struct store *s, int64_t *wake_at_out)
 
 /* ---------------------------------------------------------- step commit */
 
-static int check_lease(struct store__sq *c, int64_t run_id, const char *owner, struct idf_err *err)
+int store__sq_check_lease(struct store__sq *c, int64_t run_id, const char *owner, struct idf_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = store__sq_prep(c, SQ_LEASE_CHECK, "SELECT status, lease_owner FROM runs WHERE id = ?1", &st, err);
@@ -363,8 +365,8 @@ static int upsert_step(struct store__sq *c, int64_t run_id, const struct store_s
     return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "save step", err);
 }
 
-static int advance_run(struct store__sq *c, int64_t run_id, int64_t now_ms, const struct store_run_next *next,
-                       struct idf_err *err)
+int store__sq_advance_run(struct store__sq *c, int64_t run_id, int64_t now_ms, const struct store_run_next *next,
+                          struct idf_err *err)
 {
     bool waiting = strcmp(next->status, STORE_RUN_WAITING) == 0;
     sqlite3_stmt *st = NULL;
@@ -414,26 +416,74 @@ static int open_approval(struct store__sq *c, int64_t run_id, int64_t now_ms, co
     return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "open approval", err);
 }
 
+/* The reason of a cancellation asked of the run (store_run_cancel_request),
+ * copied into buf; "" when none was asked. */
+static int cancel_requested(struct store__sq *c, int64_t run_id, char *buf, size_t n, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    const char *v;
+    int rc = store__sq_prep(c, SQ_CANCEL_REQUESTED, "SELECT cancel_requested FROM runs WHERE id = ?1", &st, err);
+    if (rc)
+        return rc;
+    buf[0] = '\0';
+    sqlite3_bind_int64(st, 1, run_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        v = (const char *)sqlite3_column_text(st, 0);
+        if (v)
+            snprintf(buf, n, "%s", v);
+        rc = 0;
+    } else {
+        rc = store__sq_fail(c, rc, "read cancellation", err);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
 int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
-                          const struct store_step_rec *step, const struct store_run_next *next, struct idf_err *err)
+                          const struct store_step_rec *step, const struct store_run_next *next_in, struct idf_err *err)
 {
     struct store__sq *c = store__sq(s);
+    struct store_run_next cancelled;
+    const struct store_run_next *next = next_in;
+    char reason[1024];
     int rc;
 
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
     if (rc)
         return rc;
-    rc = check_lease(c, run_id, owner, err);
+    rc = store__sq_check_lease(c, run_id, owner, err);
+    /* a cancellation asked while the run ran: the step is recorded, the run
+     * ends here instead of moving on (the caller is told to stop) */
+    if (rc == 0 && !store__run_status_final(next_in->status)) {
+        rc = cancel_requested(c, run_id, reason, sizeof reason, err);
+        if (rc == 0 && reason[0]) {
+            cancelled = *next_in;
+            cancelled.status = STORE_RUN_CANCELLED;
+            cancelled.error = reason;
+            cancelled.wake_at = 0;
+            cancelled.approval_step_id = NULL;
+            cancelled.approval_message = NULL;
+            next = &cancelled;
+        }
+    }
     if (rc == 0 && step)
         rc = upsert_step(c, run_id, step, err);
+    /* foreach state (sqlite_foreach.c): the item's result, or the end of the step */
+    if (rc == 0 && step && step->item >= 0 && step->result)
+        rc = store__sq_foreach_result(c, run_id, step, err);
+    if (rc == 0 && next->foreach_clear)
+        rc = store__sq_foreach_clear(c, run_id, err);
     if (rc == 0)
-        rc = advance_run(c, run_id, now_ms, next, err);
+        rc = store__sq_advance_run(c, run_id, now_ms, next, err);
     if (rc == 0 && next->approval_step_id)
         rc = open_approval(c, run_id, now_ms, next, err);
     if (rc == 0)
         rc = store__sq_commit(c, err);
     if (rc)
         store__sq_rollback(c);
+    else if (next == &cancelled)
+        rc = idf_err_set(err, IDF_ECANCELLED, "run %lld was cancelled: %s", (long long)run_id, reason);
     return rc;
 }
 

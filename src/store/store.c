@@ -371,6 +371,10 @@ int store_step_commit(struct store *s, int64_t run_id, const char *owner, int64_
             return idf_err_set(err, IDF_EINVAL, "store: bad step record (id, status, index or item)");
         if (!text_ok(step->input) || !text_ok(step->output) || !text_ok(step->error))
             return idf_err_set(err, IDF_ETOOBIG, "store: step input, output or error over %u bytes", STORE__TEXT_MAX);
+        if (step->result && step->item < 0)
+            return idf_err_set(err, IDF_EINVAL, "store: a result belongs to a foreach item");
+        if (!text_ok(step->result))
+            return idf_err_set(err, IDF_ETOOBIG, "store: foreach item result over %u bytes", STORE__TEXT_MAX);
     }
     return s->ops->step_commit(s, run_id, owner, now_ms, step, next, err);
 }
@@ -425,6 +429,25 @@ int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *ne
         return idf_err_set(err, IDF_EINVAL, "store: missing argument");
     *new_id_out = 0;
     return s->ops->run_rerun(s, run_id, now_ms, new_id_out, err);
+}
+
+int store_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, bool *pending_out,
+                   struct idf_err *err)
+{
+    struct idf_err local;
+    bool pending = false;
+    int rc;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !reason || !*reason)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (!text_ok(reason))
+        return idf_err_set(err, IDF_ETOOBIG, "store: reason over %u bytes", STORE__TEXT_MAX);
+    rc = s->ops->run_stop(s, run_id, reason, now_ms, &pending, err);
+    if (pending_out)
+        *pending_out = rc == 0 && pending;
+    return rc;
 }
 
 int store_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err)
@@ -662,4 +685,51 @@ int store_prune(struct store *s, int64_t before_ms, int64_t *n_out)
     if (n_out)
         *n_out = n;
     return rc;
+}
+
+/* --------------------------------------------------------- foreach state */
+
+int store_foreach_begin(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int index,
+                        const char *const *items, size_t n, const char *const *results, size_t n_results,
+                        const struct store_run_next *next, struct idf_err *err)
+{
+    struct idf_err local;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !next || !items || (n_results && !results))
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (index < 0 || n == 0 || n > STORE_FOREACH_MAX || n_results > n)
+        return idf_err_set(err, IDF_EINVAL, "store: a foreach step has 1..%d items", STORE_FOREACH_MAX);
+    if (!name_ok(owner))
+        return idf_err_set(err, IDF_EINVAL, "store: lease owner must be 1..%u bytes", STORE__NAME_MAX);
+    if (!store__run_status_valid(next->status) || next->approval_step_id)
+        return idf_err_set(err, IDF_EINVAL, "store: bad run state");
+    if (next->pc < 0 || next->item < 0 || next->attempt < 0)
+        return idf_err_set(err, IDF_EINVAL, "store: negative pc, item or attempt");
+    if (!text_ok(next->context) || !text_ok(next->error))
+        return idf_err_set(err, IDF_ETOOBIG, "store: run state field over its cap");
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i] || (i < n_results && !results[i]))
+            return idf_err_set(err, IDF_EINVAL, "store: foreach item %zu is missing", i);
+        if (!text_ok(items[i]) || (i < n_results && !text_ok(results[i])))
+            return idf_err_set(err, IDF_ETOOBIG, "store: foreach item %zu over %u bytes", i, STORE__TEXT_MAX);
+    }
+    return s->ops->foreach_begin(s, run_id, owner, now_ms, index, items, n, results, n_results, next, err);
+}
+
+int store_foreach_item(struct store *s, int64_t run_id, int index, int item, char **item_out)
+{
+    if (!s || !item_out || index < 0 || item < 0)
+        return IDF_EINVAL;
+    *item_out = NULL;
+    return s->ops->foreach_item(s, run_id, index, item, item_out);
+}
+
+int store_foreach_outputs(struct store *s, int64_t run_id, int index, char **json_out)
+{
+    if (!s || !json_out || index < 0)
+        return IDF_EINVAL;
+    *json_out = NULL;
+    return s->ops->foreach_outputs(s, run_id, index, json_out);
 }

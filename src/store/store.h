@@ -182,6 +182,9 @@ struct store_step_rec {
     const char *error;   /* JSON text {message, detail?} or NULL */
     int64_t started_at;
     int64_t finished_at; /* 0 when not finished */
+    const char *result;  /* foreach item (item >= 0) whose outcome this is: what it adds to the step's
+                          * outputs array (JSON text, not redacted, never listed), saved with the
+                          * item's stored value (store_foreach_begin); NULL: no outcome yet */
 };
 
 struct store_run_next {
@@ -194,11 +197,19 @@ struct store_run_next {
     const char *error;    /* for "failed"/"cancelled": the run's error message */
     const char *approval_step_id; /* non-NULL: open a pending approval for this step */
     const char *approval_message; /* shown to approvers; may be NULL */
+    bool foreach_clear;   /* the run leaves its foreach step: delete its stored items and results */
 };
 
 /* Upserts the step record (keyed by run, index, item) if step != NULL, and
  * updates the run to next, in one transaction, only while owner holds the
- * lease (IDF_ESTATE otherwise). updated_at/finished_at are set from now_ms. */
+ * lease (IDF_ESTATE otherwise). updated_at/finished_at are set from now_ms.
+ * When a cancellation was asked (store_run_stop) and next is not a
+ * final state, the run becomes "cancelled" instead (no approval is opened)
+ * and the call returns IDF_ECANCELLED: everything was written, and the
+ * caller must stop executing the run.
+ * In the same transaction: step->result is saved on the stored foreach item
+ * (IDF_ESTATE when that item was not begun), and next->foreach_clear deletes
+ * the run's stored foreach items. */
 int store_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
                       const struct store_step_rec *step, const struct store_run_next *next,
                       struct idf_err *err) IDF_MUST_USE;
@@ -228,11 +239,21 @@ int store_run_counts(struct store *s, json_t **out) IDF_MUST_USE;
 /* Starts a new queued run from a failed or cancelled run: same workflow,
  * version and event, pc/item/context copied (so outputs of succeeded steps
  * are kept), attempt 0, rerun_of set; step records with index < pc are copied
- * with status "reused". IDF_ESTATE when the run is not failed/cancelled. */
+ * with status "reused", and the stored items and results of the foreach step
+ * it stopped in are copied (so it resumes at the same item with the outputs
+ * of the items before). IDF_ESTATE when the run is not failed/cancelled. */
 int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out,
                     struct idf_err *err) IDF_MUST_USE;
 
 /* Cancels a queued or waiting run (IDF_ESTATE otherwise). */
+/* Stops a run, in one transaction: a queued or waiting run is cancelled at
+ * once (as store_run_cancel; *pending_out false); a running one is asked to
+ * stop (*pending_out true): its worker's next store_step_commit records the
+ * step as given, then ends the run as cancelled with `reason` as its error
+ * instead of moving it on, and returns IDF_ECANCELLED. IDF_ESTATE when the
+ * run has finished, IDF_ENOTFOUND when there is none. */
+int store_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, bool *pending_out,
+                   struct idf_err *err) IDF_MUST_USE;
 int store_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms,
                      struct idf_err *err) IDF_MUST_USE;
 
@@ -334,5 +355,36 @@ void store_token_free(struct store_token *t);
 /* Deletes finished runs (and their steps) finished before before_ms, and
  * events no run refers to any more. *n_out: runs deleted. */
 int store_prune(struct store *s, int64_t before_ms, int64_t *n_out) IDF_MUST_USE;
+
+/* --------------------------------------------------------- foreach state */
+
+/* The items of the foreach step a run is in, stored once when the step
+ * begins, and each item's result (store_step_rec.result, saved by the item's
+ * step commit), so an item's commit writes that item's data only, never the
+ * whole list (docs/internals/engine.md, "Foreach state"). At most one foreach
+ * step of a run has stored items: the one it is in. They are run state, not
+ * history: store_step_list never shows them; store_run_rerun copies them;
+ * next->foreach_clear (when the step ends) and deleting the run remove them. */
+
+#define STORE_FOREACH_MAX 1000000 /* items one foreach step may have */
+
+/* Begins foreach step `index` of a run owner leases: stores items[0..n)
+ * (JSON texts, 1 <= n <= STORE_FOREACH_MAX) in place of any stored before,
+ * with results[0..n_results) (n_results <= n; may be 0 and NULL) as the
+ * results of the first items, and moves the run to next, in one
+ * transaction, only while owner holds the lease (IDF_ESTATE otherwise). */
+int store_foreach_begin(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int index,
+                        const char *const *items, size_t n, const char *const *results, size_t n_results,
+                        const struct store_run_next *next, struct idf_err *err) IDF_MUST_USE;
+
+/* The stored value of item `item` of foreach step `index`, as JSON text in
+ * *item_out (caller frees). IDF_ENOTFOUND when there is none. */
+int store_foreach_item(struct store *s, int64_t run_id, int index, int item, char **item_out) IDF_MUST_USE;
+
+/* The outputs array of foreach step `index`: JSON text "[r0,r1,...]" of the
+ * stored results in item order, null for an item without one ("[]" when
+ * nothing is stored), in *json_out (caller frees). IDF_ETOOBIG when it would
+ * be longer than a JSON text the store accepts (16 MiB). */
+int store_foreach_outputs(struct store *s, int64_t run_id, int index, char **json_out) IDF_MUST_USE;
 
 #endif

@@ -17,7 +17,8 @@
  *
  * What every op must do (the rest of the contract is the comment in store.h):
  *  - Return 0 or a negative IDF_E* code; on a write op's failure nothing is
- *    written (roll the transaction back) and *_out parameters hold no
+ *    written (the one exception: step_commit's IDF_ECANCELLED, which reports
+ *    a commit that WAS written, see store.h) (roll the transaction back) and *_out parameters hold no
  *    allocation the caller must free.
  *  - Map lock contention that outlasts the backend's wait to IDF_EBUSY, a
  *    missing row to IDF_ENOTFOUND, any other database failure to IDF_EDB.
@@ -74,6 +75,9 @@ struct store_ops {
     int (*run_counts)(struct store *s, json_t **out);
     int (*run_rerun)(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out, struct idf_err *err);
     int (*run_cancel)(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
+    /* pending_out is non-NULL */
+    int (*run_stop)(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, bool *pending_out,
+                    struct idf_err *err);
 
     int (*approval_decide)(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
                            int64_t now_ms, struct idf_err *err);
@@ -104,6 +108,16 @@ struct store_ops {
     int (*token_revoke)(struct store *s, const char *name, const char *actor, struct idf_err *err);
 
     int (*prune)(struct store *s, int64_t before_ms, int64_t *n_out);
+
+    /* foreach state: 1 <= n <= STORE_FOREACH_MAX, n_results <= n, every
+     * text non-NULL and within STORE__TEXT_MAX; index and item >= 0.
+     * step_commit also saves step->result (item >= 0) and honours
+     * next->foreach_clear; run_rerun copies the state (store.h). */
+    int (*foreach_begin)(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int index,
+                         const char *const *items, size_t n, const char *const *results, size_t n_results,
+                         const struct store_run_next *next, struct idf_err *err);
+    int (*foreach_item)(struct store *s, int64_t run_id, int index, int item, char **item_out);
+    int (*foreach_outputs)(struct store *s, int64_t run_id, int index, char **json_out);
 };
 
 /* The head of every backend connection. */

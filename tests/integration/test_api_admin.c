@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "support/testsrv.h"
 #include "support/testutil.h"
 
 #define SBX_TOKEN "sbx-0123456789-abcdefghij-TOKEN" /* what the sandbox accepts */
@@ -25,6 +26,7 @@
 struct env {
     const char *bin;
     struct tu_proc sandbox, serve;
+    struct testsrv *slow; /* what the "slow" workflow calls: 100 ms per answer */
     char sbx[128];
     char *dir;
     char db[300], wfdir[400], base[128];
@@ -42,6 +44,29 @@ static const char WF_GATE[] = "name: gate\n"
                               "  - id: after\n"
                               "    do: set\n"
                               "    with: {done: true}\n";
+
+static const char WF_SLOW[] = "name: slow\n"
+                              "on: manual\n"
+                              "steps:\n"
+                              "  - id: each\n"
+                              "    foreach: ${{ [range(40)] }}\n"
+                              "    as: n\n"
+                              "    do: http.request\n"
+                              "    with:\n"
+                              "      url: \"${{ .event.data.base }}/item/${{ .n }}\"\n"
+                              "  - id: never\n"
+                              "    do: http.request\n"
+                              "    with:\n"
+                              "      url: \"${{ .event.data.base }}/never\"\n";
+
+static bool answer_slowly(void *ud, const struct http_req *req, struct http_resp *resp)
+{
+    (void)ud;
+    (void)req;
+    resp->delay_ms = 100;
+    http_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
+    return true;
+}
 
 static bool sandbox_up(void *ud)
 {
@@ -110,6 +135,10 @@ static int setup(void **state)
     free(p);
     snprintf(url, sizeof url, "%s/gate.yaml", E.wfdir);
     tu_write_file(url, WF_GATE);
+    snprintf(url, sizeof url, "%s/slow.yaml", E.wfdir);
+    tu_write_file(url, WF_SLOW);
+    E.slow = testsrv_start();
+    testsrv_set_handler(E.slow, answer_slowly, NULL);
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", port);
     {
@@ -137,6 +166,7 @@ static int teardown(void **state)
     tu_kill(&E.sandbox, SIGTERM);
     tu_wait(&E.sandbox, 10000);
     tu_proc_cleanup(&E.sandbox);
+    testsrv_stop(E.slow);
     tu_rm_rf(E.dir);
     free(E.dir);
     return 0;
@@ -337,6 +367,48 @@ static void waiting_run_is_cancelled_by_an_operator(void **state)
     json_decref(ans);
 }
 
+/* A running run asked to stop records the call in flight, then ends as
+ * cancelled: no further item, no later step. */
+static void running_run_stops_after_its_current_step(void **state)
+{
+    json_t *ans = NULL, *steps, *s;
+    struct wait_arg w;
+    char body[300], path[100];
+    int calls, recorded = 0;
+    size_t i;
+    (void)state;
+    snprintf(body, sizeof body, "{\"workflow\":\"slow\",\"data\":{\"base\":\"%s\"}}", testsrv_url(E.slow));
+    assert_int_equal(call("POST", "/api/v1/events", body, E.operator_, &ans), 202);
+    w.id = json_integer_value(json_array_get(json_object_get(ans, "run_ids"), 0));
+    json_decref(ans);
+    assert_int_equal(testsrv_wait_calls(E.slow, NULL, 3, 15000), 0);
+
+    snprintf(path, sizeof path, "/api/v1/runs/%lld/cancel", (long long)w.id);
+    assert_int_equal(call("POST", path, "{\"reason\":\"wrong group\"}", E.operator_, &ans), 200);
+    assert_string_equal(str(ans, "status"), "cancelling");
+    json_decref(ans);
+    w.status = "cancelled";
+    assert_true(tu_wait_until(has_status, &w, 15000));
+
+    calls = testsrv_calls(E.slow, NULL);
+    assert_true(calls < 40);
+    assert_int_equal(testsrv_calls(E.slow, "/never"), 0);
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)w.id);
+    assert_int_equal(call("GET", path, NULL, E.viewer, &ans), 200);
+    assert_string_equal(str(ans, "error"), "cancelled by token:ops: wrong group");
+    steps = json_object_get(ans, "steps");
+    json_array_foreach(steps, i, s)
+    {
+        if (strcmp(str(s, "step_id"), "each") == 0 && strcmp(str(s, "status"), "succeeded") == 0)
+            recorded++;
+    }
+    assert_int_equal(recorded, calls); /* every call made is in the history, the last one included */
+    json_decref(ans);
+    /* a finished run stays finished */
+    snprintf(path, sizeof path, "/api/v1/runs/%lld/cancel", (long long)w.id);
+    assert_int_equal(call("POST", path, NULL, E.operator_, NULL), 409);
+}
+
 static void serve_log_holds_no_secret(void **state)
 {
     char *log;
@@ -358,6 +430,7 @@ int main(void)
         cmocka_unit_test(connection_test_and_delete),
         cmocka_unit_test(workflow_yaml_is_readable),
         cmocka_unit_test(waiting_run_is_cancelled_by_an_operator),
+        cmocka_unit_test(running_run_stops_after_its_current_step),
         cmocka_unit_test(serve_log_holds_no_secret),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1009,6 +1009,46 @@ static void test_cancel(void **state)
     assert_string_equal(run_status(s, re), STORE_RUN_QUEUED);
 }
 
+/* store_run_stop: a waiting run at once; a running run at its next commit,
+ * which is written and answers IDF_ECANCELLED; a final commit is kept. */
+static void test_stop(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t q = new_run(s, "wf"), a = new_run(s, "wf"), b = new_run(s, "wf");
+    struct store_run *r;
+    struct idf_err err = {0};
+    bool pending = true;
+
+    OK(store_run_stop(s, q, "not needed", T0, &pending, &err));
+    assert_false(pending);
+    assert_string_equal(run_status(s, q), STORE_RUN_CANCELLED);
+
+    r = claim1(s, "x", T0);
+    assert_int_equal(r->id, a);
+    store_run_free(r);
+    r = claim1(s, "x", T0);
+    assert_int_equal(r->id, b);
+    store_run_free(r);
+    OK(store_run_stop(s, a, "wrong user", T0 + 1, &pending, &err));
+    assert_true(pending);
+    assert_string_equal(run_status(s, a), STORE_RUN_RUNNING); /* until its worker commits */
+    assert_int_equal(commit(s, a, "x", T0 + 2, STORE_RUN_RUNNING, 1, 0), IDF_ECANCELLED);
+    OK(store_run_get(s, a, &r));
+    assert_string_equal(r->status, STORE_RUN_CANCELLED);
+    assert_string_equal(r->error, "wrong user");
+    assert_int_equal(r->pc, 1); /* the step's commit was written */
+    store_run_free(r);
+    assert_int_equal(commit(s, a, "x", T0 + 3, STORE_RUN_RUNNING, 2, 0), IDF_ESTATE); /* the worker stopped */
+
+    /* a run whose commit finishes it anyway ends as it finished */
+    OK(store_run_stop(s, b, "too late", T0 + 4, &pending, &err));
+    assert_true(pending);
+    OK(commit(s, b, "x", T0 + 5, STORE_RUN_SUCCEEDED, 1, 0));
+    assert_string_equal(run_status(s, b), STORE_RUN_SUCCEEDED);
+    assert_int_equal(store_run_stop(s, b, "again", T0 + 6, &pending, &err), IDF_ESTATE);
+    assert_int_equal(store_run_stop(s, 55555, "x", T0, &pending, &err), IDF_ENOTFOUND);
+}
+
 /* ------------------------------------------------------------ approvals */
 
 static void test_approvals(void **state)
@@ -1255,6 +1295,7 @@ int main(void)
         T(test_run_counts),
         T(test_rerun),
         T(test_cancel),
+        T(test_stop),
         T(test_approvals),
         T(test_cursors),
         T(test_audit),
