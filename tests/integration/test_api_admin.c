@@ -74,41 +74,9 @@ static bool sandbox_up(void *ud)
     return tu_sandbox_url(&E.sandbox, E.sbx, sizeof E.sbx);
 }
 
-static int cli(char **out, ...)
-{
-    const char *argv[16];
-    struct tu_proc p;
-    va_list ap;
-    int n = 0, rc;
-    const char *a;
-
-    argv[n++] = E.bin;
-    va_start(ap, out);
-    while ((a = va_arg(ap, const char *)) != NULL && n < 12)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n++] = "--db";
-    argv[n++] = E.db;
-    argv[n] = NULL;
-    if (tu_spawn(argv, NULL, &p))
-        return -1;
-    rc = tu_wait(&p, 15000);
-    if (out)
-        *out = tu_proc_stdout(&p);
-    tu_proc_cleanup(&p);
-    return rc;
-}
-
 static void token(const char *name, const char *role, char *tok, size_t n)
 {
-    char *out = NULL;
-    size_t len;
-    assert_int_equal(cli(&out, "token", "create", name, "--role", role, NULL), 0);
-    len = strcspn(out, "\n");
-    assert_true(len > 0 && len < n);
-    memcpy(tok, out, len);
-    tok[len] = '\0';
-    free(out);
+    assert_int_equal(tu_idflow_token(E.bin, E.db, name, role, tok, n), 0);
 }
 
 static int setup(void **state)

@@ -97,47 +97,12 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs `idflow ARGS... --db DB` (args NULL-terminated); returns its exit
- * code, with stdout in *out and stderr in *err when not NULL. */
-static int cli(char **out, char **err, ...)
-{
-    const char *argv[16];
-    struct tu_proc p;
-    va_list ap;
-    int n = 0, rc;
-    const char *a;
+#define cli(out, err, ...) tu_idflow_db(E.bin, E.db, out, err, __VA_ARGS__)
 
-    argv[n++] = E.bin;
-    va_start(ap, err);
-    while ((a = va_arg(ap, const char *)) != NULL && n < 12)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n++] = "--db";
-    argv[n++] = E.db;
-    argv[n] = NULL;
-    if (tu_spawn(argv, NULL, &p))
-        return -1;
-    rc = tu_wait(&p, 15000);
-    if (out)
-        *out = tu_proc_stdout(&p);
-    if (err)
-        *err = tu_proc_stderr(&p);
-    tu_proc_cleanup(&p);
-    return rc;
-}
-
-/* `idflow token create NAME --role ROLE`: the token, trimmed, into tok. */
+/* `idflow token create NAME --role ROLE`: the token, alone on stdout. */
 static void create_token(const char *name, const char *role, char *tok, size_t n)
 {
-    char *out = NULL;
-    size_t len;
-    assert_int_equal(cli(&out, NULL, "token", "create", name, "--role", role, NULL), 0);
-    len = strcspn(out, "\n");
-    assert_int_equal(len, 47); /* "idf_" + 43: alone on stdout */
-    assert_true(len < n);
-    memcpy(tok, out, len);
-    tok[len] = '\0';
-    free(out);
+    assert_int_equal(tu_idflow_token(E.bin, E.db, name, role, tok, n), 0);
 }
 
 /* One API call with an optional token; the status, and the answer parsed. */

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,4 +412,48 @@ bool tu_sandbox_url(const struct tu_proc *p, char *out, size_t n)
     }
     free(err);
     return ok;
+}
+
+int tu_idflow_db(const char *bin, const char *db, char **out, char **err, ...)
+{
+    const char *argv[20];
+    struct tu_proc p;
+    va_list ap;
+    int n = 0, rc;
+    const char *a;
+
+    argv[n++] = bin;
+    va_start(ap, err);
+    while ((a = va_arg(ap, const char *)) != NULL && n < 16)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n++] = "--db";
+    argv[n++] = db;
+    argv[n] = NULL;
+    if (tu_spawn(argv, NULL, &p))
+        return -1;
+    rc = tu_wait(&p, 15000);
+    if (out)
+        *out = tu_proc_stdout(&p);
+    if (err)
+        *err = tu_proc_stderr(&p);
+    tu_proc_cleanup(&p);
+    return rc;
+}
+
+int tu_idflow_token(const char *bin, const char *db, const char *name, const char *role, char *tok, size_t n)
+{
+    char *out = NULL;
+    size_t len;
+    int rc = tu_idflow_db(bin, db, &out, NULL, "token", "create", name, "--role", role, NULL);
+
+    len = out ? strcspn(out, "\n") : 0;
+    if (rc != 0 || len != 47 || len >= n || strncmp(out, "idf_", 4) != 0) { /* "idf_" + 43 */
+        free(out);
+        return -1;
+    }
+    memcpy(tok, out, len);
+    tok[len] = '\0';
+    free(out);
+    return 0;
 }

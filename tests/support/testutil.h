@@ -76,6 +76,16 @@ void tu_proc_cleanup(struct tu_proc *p);
  * Meant for tu_wait_until. */
 bool tu_sandbox_url(const struct tu_proc *p, char *out, size_t n);
 
+/* Runs `bin ARGS... --db DB` (ARGS NULL-terminated) to its end (at most
+ * 15 s); returns its exit code (-1 when it could not start), with stdout in
+ * *out and stderr in *err when not NULL (caller frees). */
+int tu_idflow_db(const char *bin, const char *db, char **out, char **err, ...);
+
+/* `idflow token create NAME --role ROLE --db DB`: the token (alone on its
+ * stdout) into tok. Returns 0, or -1 when the command failed or printed
+ * something else. */
+int tu_idflow_token(const char *bin, const char *db, const char *name, const char *role, char *tok, size_t n);
+
 /* ---------------------------------------------------------------- HTTP */
 
 /* One request through a fresh http_client (no https_only, 10 s timeout).
