@@ -44,11 +44,6 @@ void api_thread_cleanup(void)
     pthread_setspecific(store_key, NULL);
 }
 
-static void error_json(struct http_resp *resp, int status, const char *msg)
-{
-    http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
 static int status_for(int rc)
 {
     switch (rc) {
@@ -79,22 +74,22 @@ static void post_event(struct api *a, const struct api__caller *who, const struc
 
     if (!body) {
         snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        error_json(resp, 400, msg);
+        api__error(resp, 400, msg);
         return;
     }
     if (!json_is_object(body)) {
-        error_json(resp, 400, "the body must be a JSON object {\"workflow\": NAME, \"id\": ID, \"data\": {...}}");
+        api__error(resp, 400, "the body must be a JSON object {\"workflow\": NAME, \"id\": ID, \"data\": {...}}");
         goto out;
     }
     wf = json_string_value(json_object_get(body, "workflow"));
     if (!wf || !*wf) {
-        error_json(resp, 400, "missing \"workflow\": the name of a workflow whose trigger is manual");
+        api__error(resp, 400, "missing \"workflow\": the name of a workflow whose trigger is manual");
         goto out;
     }
     idv = json_object_get(body, "id");
     if (idv && !json_is_null(idv)) {
         if (!json_is_string(idv) || json_string_length(idv) == 0 || json_string_length(idv) > API_MAX_ID_LEN) {
-            error_json(resp, 400, "\"id\" must be a non-empty string of at most 200 characters");
+            api__error(resp, 400, "\"id\" must be a non-empty string of at most 200 characters");
             goto out;
         }
         id = json_string_value(idv);
@@ -115,7 +110,7 @@ static void post_event(struct api *a, const struct api__caller *who, const struc
             ev.source_id = sid;
         }
         if (engine_submit(a->engine, &ev, &ack, &err)) {
-            error_json(resp, status_for(err.code), err.msg);
+            api__error(resp, status_for(err.code), err.msg);
             goto out;
         }
     }
@@ -173,7 +168,7 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
         const char *lim = http_req_query(req, "limit");
         const char *before = http_req_query(req, "before");
         if (strcmp(req->method, "GET") != 0) {
-            error_json(resp, 405, "use GET");
+            api__error(resp, 405, "use GET");
             return;
         }
         memset(&f, 0, sizeof f);
@@ -183,14 +178,14 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
         f.before_id = before ? atoll(before) : 0;
         rc = store_run_list(st, &f, &list);
         if (rc) {
-            error_json(resp, 500, "could not list runs");
+            api__error(resp, 500, "could not list runs");
             return;
         }
         http_resp_json(resp, 200, json_pack("{s:o}", "runs", list));
         return;
     }
     if (*rest != '/' || !parse_id(rest + 1, &id)) {
-        error_json(resp, 404, "no such run");
+        api__error(resp, 404, "no such run");
         return;
     }
     action = strchr(rest + 1, '/');
@@ -198,7 +193,7 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
         struct store_run *r = NULL;
         json_t *steps = NULL, *o;
         if (store_run_get(st, id, &r)) {
-            error_json(resp, 404, "no such run");
+            api__error(resp, 404, "no such run");
             return;
         }
         o = run_json(r);
@@ -209,7 +204,7 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
         return;
     }
     if (strcmp(req->method, "POST") != 0) {
-        error_json(resp, 405, "use POST");
+        api__error(resp, 405, "use POST");
         return;
     }
     idf_err_clear(&err);
@@ -264,10 +259,10 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
             return;
         }
     } else {
-        error_json(resp, 404, "unknown run action");
+        api__error(resp, 404, "unknown run action");
         return;
     }
-    error_json(resp, status_for(rc), err.msg[0] ? err.msg : idf_strerror(rc));
+    api__error(resp, status_for(rc), err.msg[0] ? err.msg : idf_strerror(rc));
 }
 
 /* GET /api/v1/workflows/NAME: the newest version with its YAML. */
@@ -279,7 +274,7 @@ static void workflow_get(struct store *st, struct http_resp *resp, const char *n
     size_t i;
 
     if (store_workflow_list(st, &list)) {
-        error_json(resp, 500, "could not list workflows");
+        api__error(resp, 500, "could not list workflows");
         return;
     }
     json_array_foreach(list, i, w)
@@ -292,7 +287,7 @@ static void workflow_get(struct store *st, struct http_resp *resp, const char *n
     }
     json_decref(list);
     if (!o) {
-        error_json(resp, 404, "no such workflow");
+        api__error(resp, 404, "no such workflow");
         return;
     }
     if (store_workflow_source(st, name, 0, &source, &version) == 0)
@@ -358,7 +353,7 @@ static void api_route(struct api *a, struct store *st, const struct api__caller 
         metrics(a, st, resp);
     } else if (strcmp(p, "/api/v1/events") == 0) {
         if (strcmp(req->method, "POST") != 0)
-            error_json(resp, 405, "use POST");
+            api__error(resp, 405, "use POST");
         else
             post_event(a, who, req, resp);
     } else if (strncmp(p, "/api/v1/runs", 12) == 0) {
@@ -370,7 +365,7 @@ static void api_route(struct api *a, struct store *st, const struct api__caller 
     } else if (strcmp(p, "/api/v1/audit") == 0) {
         const char *lim = http_req_query(req, "limit");
         if (store_audit_list(st, lim ? atoi(lim) : 100, &list))
-            error_json(resp, 500, "could not list the audit log");
+            api__error(resp, 500, "could not list the audit log");
         else
             http_resp_json(resp, 200, json_pack("{s:o}", "audit", list));
     } else if (strcmp(p, "/api/v1/connectors") == 0) {
@@ -381,16 +376,16 @@ static void api_route(struct api *a, struct store *st, const struct api__caller 
         workflow_get(st, resp, p + 18);
     } else if (strcmp(p, "/api/v1/workflows") == 0) {
         if (store_workflow_list(st, &list))
-            error_json(resp, 500, "could not list workflows");
+            api__error(resp, 500, "could not list workflows");
         else
             http_resp_json(resp, 200, json_pack("{s:o}", "workflows", list));
     } else if (strcmp(p, "/api/v1/approvals") == 0) {
         if (store_approval_list(st, &list))
-            error_json(resp, 500, "could not list approvals");
+            api__error(resp, 500, "could not list approvals");
         else
             http_resp_json(resp, 200, json_pack("{s:o}", "approvals", list));
     } else {
-        error_json(resp, 404, "not found");
+        api__error(resp, 404, "not found");
     }
 }
 
@@ -412,12 +407,12 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *resp)
     } else if (strcmp(p, "/metrics") == 0 || strncmp(p, "/api/", 5) == 0) {
         st = thread_store(a, &err);
         if (!st)
-            error_json(resp, 503, "the store is not available");
+            api__error(resp, 503, "the store is not available");
         else if (api__authorize(a, st, req, route_role(req), &who, resp) == 0)
             api_route(a, st, &who, req, resp);
     } else if (strcmp(p, "/") == 0 || strncmp(p, "/ui/", 4) == 0) {
         api__ui_route(a, req, resp);
     } else {
-        error_json(resp, 404, "not found");
+        api__error(resp, 404, "not found");
     }
 }

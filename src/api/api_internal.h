@@ -7,6 +7,12 @@
 #define API_HOOKS_PREFIX "/hooks/"
 #define API_HOOKS_MAX_BODY (1u << 20) /* a hook delivery's body: 1 MiB (Okta batches stay far below) */
 
+/* Every error answer of the API: {"error": msg} with status. */
+static inline void api__error(struct http_resp *resp, int status, const char *msg)
+{
+    http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
+}
+
 /* hooks.c: /hooks/<connector>/<connection> — any connector whose descriptor
  * has an ingress hook (connectors/connector.h). rest is the path after
  * API_HOOKS_PREFIX. Answers only after every event of the delivery was

@@ -27,7 +27,7 @@ static void deny(struct http_resp *resp, int status, const char *msg)
 {
     if (status == 401 && http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"idflow\"") != 0)
         log_warn("api: could not add WWW-Authenticate");
-    http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
+    api__error(resp, status, msg);
 }
 
 int api__authorize(struct api *a, struct store *st, const struct http_req *req, enum token_role need,

@@ -16,11 +16,6 @@
 #include "core/log.h"
 #include "store/store.h"
 
-static void error_json(struct http_resp *resp, int status, const char *msg)
-{
-    http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
 static const struct connector *find_kind(const char *kind)
 {
     for (int i = 0; kind && connector_table[i]; i++)
@@ -87,21 +82,21 @@ static void put(struct api *a, struct store *st, const struct api__caller *who, 
     bool created = false;
 
     if (!json_is_object(body) || !json_is_object(config)) {
-        error_json(resp, 400, "the body must be a JSON object {\"kind\": \"okta\", \"config\": {...}}");
+        api__error(resp, 400, "the body must be a JSON object {\"kind\": \"okta\", \"config\": {...}}");
         goto out;
     }
     if (!c) {
-        error_json(resp, 400, "unknown \"kind\" (GET /api/v1/connectors lists the kinds)");
+        api__error(resp, 400, "unknown \"kind\" (GET /api/v1/connectors lists the kinds)");
         goto out;
     }
     if (!a->key) {
-        error_json(resp, 503, "idflow serve has no master key: connections cannot be sealed");
+        api__error(resp, 503, "idflow serve has no master key: connections cannot be sealed");
         goto out;
     }
     keep_stored_secrets(a, st, c, name, config);
     if (connections_validate(c, config, &err)) {
         log_mask_secrets(err.msg);
-        error_json(resp, 400, err.msg);
+        api__error(resp, 400, err.msg);
         goto out;
     }
     if (connections_check(c, name, config, &whoami, &err)) {
@@ -112,7 +107,7 @@ static void put(struct api *a, struct store *st, const struct api__caller *who, 
     }
     if (connections_save(st, a->key, c, name, config, who->actor, &created, &err)) {
         log_mask_secrets(err.msg);
-        error_json(resp, err.code == IDF_EINVAL ? 400 : 500, err.msg);
+        api__error(resp, err.code == IDF_EINVAL ? 400 : 500, err.msg);
         goto out;
     }
     http_resp_json(resp, created ? 201 : 200,
@@ -133,13 +128,13 @@ static void test(struct api *a, struct store *st, struct http_resp *resp, const 
     int rc;
 
     if (!a->key) {
-        error_json(resp, 503, "idflow serve has no master key: connections cannot be unsealed");
+        api__error(resp, 503, "idflow serve has no master key: connections cannot be unsealed");
         return;
     }
     rc = connections_load(st, a->key, name, &conn, &err);
     if (rc) {
         log_mask_secrets(err.msg);
-        error_json(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such connection" : err.msg);
+        api__error(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such connection" : err.msg);
         return;
     }
     c = find_kind(json_string_value(json_object_get(conn, "kind")));
@@ -164,9 +159,9 @@ void api__connections_route(struct api *a, struct store *st, const struct api__c
 
     if (*rest == '\0') {
         if (strcmp(req->method, "GET") != 0) {
-            error_json(resp, 405, "use GET (PUT /api/v1/connections/NAME stores one)");
+            api__error(resp, 405, "use GET (PUT /api/v1/connections/NAME stores one)");
         } else if (store_connection_list(st, &list)) {
-            error_json(resp, 500, "could not list connections");
+            api__error(resp, 500, "could not list connections");
         } else {
             http_resp_json(resp, 200, json_pack("{s:o}", "connections", list));
         }
@@ -175,20 +170,20 @@ void api__connections_route(struct api *a, struct store *st, const struct api__c
     slash = strchr(rest + 1, '/');
     n = slash ? (size_t)(slash - rest - 1) : strlen(rest + 1);
     if (*rest != '/' || n == 0 || n > CONNECTIONS_NAME_MAX) {
-        error_json(resp, 404, "no such connection");
+        api__error(resp, 404, "no such connection");
         return;
     }
     memcpy(name, rest + 1, n);
     name[n] = '\0';
     if (!connections_name_valid(name)) {
-        error_json(resp, 400, "a connection name is a letter or digit, then letters, digits, '.', '_' or '-'");
+        api__error(resp, 400, "a connection name is a letter or digit, then letters, digits, '.', '_' or '-'");
         return;
     }
     if (slash) {
         if (strcmp(slash, "/test") != 0)
-            error_json(resp, 404, "unknown connection action");
+            api__error(resp, 404, "unknown connection action");
         else if (strcmp(req->method, "POST") != 0)
-            error_json(resp, 405, "use POST");
+            api__error(resp, 405, "use POST");
         else
             test(a, st, resp, name);
         return;
@@ -198,10 +193,10 @@ void api__connections_route(struct api *a, struct store *st, const struct api__c
     } else if (strcmp(req->method, "DELETE") == 0) {
         rc = store_connection_delete(st, name, who->actor, &err);
         if (rc)
-            error_json(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such connection" : err.msg);
+            api__error(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such connection" : err.msg);
         else
             http_resp_json(resp, 200, json_pack("{s:s}", "deleted", name));
     } else {
-        error_json(resp, 405, "use PUT to store a connection, DELETE to remove it");
+        api__error(resp, 405, "use PUT to store a connection, DELETE to remove it");
     }
 }

@@ -74,11 +74,6 @@ static struct hook_thread *thread_ctx(struct api *a, struct idf_err *err)
     return t;
 }
 
-static void error_json(struct http_resp *resp, int status, const char *msg)
-{
-    http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
 static const struct connector *hook_connector(const char *name, size_t n)
 {
     for (int i = 0; connector_table[i]; i++) {
@@ -105,38 +100,38 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
     idf_err_clear(&err);
     c = slash ? hook_connector(rest, (size_t)(slash - rest)) : NULL;
     if (!c || !connections_name_valid(slash + 1)) {
-        error_json(resp, 404, "no such hook: use /hooks/<connector>/<connection>");
+        api__error(resp, 404, "no such hook: use /hooks/<connector>/<connection>");
         return;
     }
     snprintf(name, sizeof name, "%s", slash + 1);
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0) {
-        error_json(resp, 405, "use POST (deliveries) or GET (verification)");
+        api__error(resp, 405, "use POST (deliveries) or GET (verification)");
         return;
     }
     if (req->body_len > API_HOOKS_MAX_BODY) {
-        error_json(resp, 413, "the delivery is larger than 1 MiB");
+        api__error(resp, 413, "the delivery is larger than 1 MiB");
         return;
     }
     t = thread_ctx(a, &err);
     if (!t) {
         log_error("hook %s/%s: %s", c->name, name, err.msg);
-        error_json(resp, 503, "the store is not available");
+        api__error(resp, 503, "the store is not available");
         return;
     }
     rc = connections_resolve(t->conns, t->store, c->name, name, &conn, &err);
     if (rc == IDF_ENOTFOUND || rc == IDF_EINVAL) {
         snprintf(msg, sizeof msg, "no %s connection named '%s'", c->name, name);
-        error_json(resp, 404, msg);
+        api__error(resp, 404, msg);
         return;
     }
     if (rc) {
         log_error("hook %s/%s: cannot resolve the connection: %s", c->name, name, err.msg);
-        error_json(resp, 503, "the connection cannot be opened");
+        api__error(resp, 503, "the connection cannot be opened");
         return;
     }
     rc = c->ingress->hook(conn, req, &out);
     if (rc) {
-        error_json(resp, 500, "the delivery could not be processed");
+        api__error(resp, 500, "the delivery could not be processed");
         goto out;
     }
     if (out.status >= 300) {
@@ -150,7 +145,7 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
         rc = engine_submit_events(a->engine, c->name, name, out.events, &n_new, &err);
         if (rc) {
             log_error("hook %s/%s: could not acknowledge the delivery: %s", c->name, name, err.msg);
-            error_json(resp, 503, "the events could not be stored; retry");
+            api__error(resp, 503, "the events could not be stored; retry");
             goto out;
         }
         log_debug("hook %s/%s: %zu event(s), %zu new", c->name, name, json_array_size(out.events), n_new);

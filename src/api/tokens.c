@@ -17,11 +17,6 @@
 
 #define API_TOKEN_MAX_TTL_MS (3650LL * 24 * 3600 * 1000) /* ten years */
 
-static void error_json(struct http_resp *resp, int status, const char *msg)
-{
-    http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
 static void create(struct store *st, const struct api__caller *who, const struct http_req *req,
                    struct http_resp *resp)
 {
@@ -36,34 +31,34 @@ static void create(struct store *st, const struct api__caller *who, const struct
     if (!json_is_object(body)) {
         snprintf(msg, sizeof msg, "the body must be a JSON object {\"name\", \"role\", \"expires_in\"}%s%s",
                  body ? "" : ": ", body ? "" : jerr.text);
-        error_json(resp, 400, msg);
+        api__error(resp, 400, msg);
         goto out;
     }
     name = json_string_value(json_object_get(body, "name"));
     role = json_string_value(json_object_get(body, "role"));
     ttl = json_string_value(json_object_get(body, "expires_in"));
     if (!token_name_valid(name)) {
-        error_json(resp, 400, "\"name\" must be 1 to 64 of A-Z a-z 0-9 . _ -");
+        api__error(resp, 400, "\"name\" must be 1 to 64 of A-Z a-z 0-9 . _ -");
         goto out;
     }
     if (!token_role_parse(role)) {
-        error_json(resp, 400, "\"role\" must be viewer, approver, operator or admin");
+        api__error(resp, 400, "\"role\" must be viewer, approver, operator or admin");
         goto out;
     }
     if (json_object_get(body, "expires_in") &&
         (!ttl || time_parse_duration(ttl, &ttl_ms) != 0 || ttl_ms <= 0 || ttl_ms > API_TOKEN_MAX_TTL_MS)) {
-        error_json(resp, 400, "\"expires_in\" must be a duration such as \"90d\" or \"12h\", at most 3650d");
+        api__error(resp, 400, "\"expires_in\" must be a duration such as \"90d\" or \"12h\", at most 3650d");
         goto out;
     }
     if (ttl_ms)
         expires_at = time_now_ms() + ttl_ms;
     if (token_new(tok, sizeof tok, hash, sizeof hash, prefix, sizeof prefix) != 0) {
-        error_json(resp, 500, "could not generate a token");
+        api__error(resp, 500, "could not generate a token");
         goto out;
     }
     rc = store_token_create(st, name, role, hash, prefix, expires_at, who->actor, NULL, &err);
     if (rc) {
-        error_json(resp, rc == IDF_EEXIST ? 409 : 500, err.msg);
+        api__error(resp, rc == IDF_EEXIST ? 409 : 500, err.msg);
         goto out;
     }
     http_resp_json(resp, 201, json_pack("{s:s,s:s,s:s,s:I}", "token", tok, "name", name, "role", role,
@@ -84,27 +79,27 @@ void api__tokens_route(struct api *a, struct store *st, const struct api__caller
     if (*rest == '\0') {
         if (strcmp(req->method, "GET") == 0) {
             if (store_token_list(st, time_now_ms(), &list))
-                error_json(resp, 500, "could not list tokens");
+                api__error(resp, 500, "could not list tokens");
             else
                 http_resp_json(resp, 200, json_pack("{s:o}", "tokens", list));
         } else if (strcmp(req->method, "POST") == 0) {
             create(st, who, req, resp);
         } else {
-            error_json(resp, 405, "use GET or POST");
+            api__error(resp, 405, "use GET or POST");
         }
         return;
     }
     if (*rest != '/' || !token_name_valid(rest + 1)) {
-        error_json(resp, 404, "no such token");
+        api__error(resp, 404, "no such token");
         return;
     }
     if (strcmp(req->method, "DELETE") != 0) {
-        error_json(resp, 405, "use DELETE to revoke a token");
+        api__error(resp, 405, "use DELETE to revoke a token");
         return;
     }
     rc = store_token_revoke(st, rest + 1, who->actor, &err);
     if (rc)
-        error_json(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such token" : err.msg);
+        api__error(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such token" : err.msg);
     else
         http_resp_json(resp, 200, json_pack("{s:s}", "revoked", rest + 1));
 }

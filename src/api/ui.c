@@ -27,11 +27,6 @@ static const char *const ui_headers[][2] = {
     {"Cache-Control", "no-cache"},
 };
 
-static void error_json(struct http_resp *resp, int status, const char *msg)
-{
-    http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
-}
-
 void api__ui_route(struct api *a, const struct http_req *req, struct http_resp *resp)
 {
     const char *p = req->path;
@@ -46,7 +41,7 @@ void api__ui_route(struct api *a, const struct http_req *req, struct http_resp *
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
         if (http_resp_header(resp, "Allow", "GET, HEAD") != 0)
             log_warn("ui: could not add the Allow header");
-        error_json(resp, 405, "use GET");
+        api__error(resp, 405, "use GET");
         return;
     }
     if (strcmp(p, "/") == 0)
@@ -55,7 +50,7 @@ void api__ui_route(struct api *a, const struct http_req *req, struct http_resp *
         name = p + strlen(UI_PREFIX);
     /* names are flat ("app.js"): anything with a slash is not one of them */
     if (!name || strchr(name, '/') || !ui_asset_find(name, &asset)) {
-        error_json(resp, 404, "not found");
+        api__error(resp, 404, "not found");
         return;
     }
     resp->status = 200;
@@ -63,6 +58,6 @@ void api__ui_route(struct api *a, const struct http_req *req, struct http_resp *
     buf_reset(&resp->body);
     if (buf_append(&resp->body, asset.data, asset.len) != 0) {
         buf_reset(&resp->body);
-        error_json(resp, 500, "could not build the answer");
+        api__error(resp, 500, "could not build the answer");
     }
 }
