@@ -210,14 +210,8 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
     idf_err_clear(&err);
     if (strcmp(action, "/rerun") == 0) {
         int64_t nid = 0;
-        rc = store_run_rerun(st, id, time_now_ms(), &nid, &err);
+        rc = store_run_rerun(st, id, time_now_ms(), who->actor, &nid, &err);
         if (rc == 0) {
-            char target[40], detail[64];
-            snprintf(target, sizeof target, "run:%lld", (long long)id);
-            snprintf(detail, sizeof detail, "{\"new_run\":%lld}", (long long)nid);
-            if (store_audit_add(st, who->actor, "run.rerun", target, detail) != 0)
-                log_error("api: run %lld was re-run as %lld but the audit record could not be written", (long long)id,
-                          (long long)nid);
             http_resp_json(resp, 202, json_pack("{s:I,s:I}", "run_id", (json_int_t)nid, "rerun_of", (json_int_t)id));
             return;
         }
@@ -228,12 +222,8 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
         snprintf(why, sizeof why, "cancelled by %s%s%.300s", who->actor, reason ? ": " : "", reason ? reason : "");
         bool pending = false;
         json_decref(b);
-        rc = store_run_stop(st, id, why, time_now_ms(), &pending, &err);
+        rc = store_run_stop(st, id, why, time_now_ms(), who->actor, &pending, &err);
         if (rc == 0) {
-            char target[40];
-            snprintf(target, sizeof target, "run:%lld", (long long)id);
-            if (store_audit_add(st, who->actor, "run.cancel", target, NULL) != 0)
-                log_error("api: run %lld was cancelled but the audit record could not be written", (long long)id);
             http_resp_json(resp, 200, json_pack("{s:I,s:s}", "run_id", (json_int_t)id, "status",
                                                 pending ? "cancelling" : "cancelled"));
             return;

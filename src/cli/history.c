@@ -205,6 +205,7 @@ int cli_rerun(int argc, char **argv)
     const char *db = NULL;
     struct store *st = NULL;
     struct idf_err err;
+    char actor[300];
     int64_t id, nid = 0;
     int c, rc = CLI_FAIL;
 
@@ -219,15 +220,10 @@ int cli_rerun(int argc, char **argv)
         goto usage;
     if (cli_open_store(db, &st))
         return CLI_FAIL;
-    if (store_run_rerun(st, id, time_now_ms(), &nid, &err)) {
+    cli_actor(actor, sizeof actor);
+    if (store_run_rerun(st, id, time_now_ms(), actor, &nid, &err)) {
         fprintf(stderr, "idflow rerun: %s\n", err.msg);
     } else {
-        char actor[300], target[40], detail[64];
-        cli_actor(actor, sizeof actor);
-        snprintf(target, sizeof target, "run:%lld", (long long)id);
-        snprintf(detail, sizeof detail, "{\"new_run\":%lld}", (long long)nid);
-        if (store_audit_add(st, actor, "run.rerun", target, detail) != 0)
-            fprintf(stderr, "idflow rerun: warning: the audit record could not be written\n");
         printf("run %lld queued: rerun of run %lld from its failed step (idflow serve executes it)\n",
                (long long)nid, (long long)id);
         rc = CLI_OK;
@@ -249,7 +245,7 @@ int cli_cancel(int argc, char **argv)
     const char *db = NULL, *reason = NULL;
     struct store *st = NULL;
     struct idf_err err;
-    char actor[300], why[700], target[40];
+    char actor[300], why[700];
     bool pending = false;
     int64_t id;
     int c, rc = CLI_FAIL;
@@ -268,12 +264,9 @@ int cli_cancel(int argc, char **argv)
         return CLI_FAIL;
     cli_actor(actor, sizeof actor);
     snprintf(why, sizeof why, "cancelled by %s%s%.300s", actor, reason ? ": " : "", reason ? reason : "");
-    if (store_run_stop(st, id, why, time_now_ms(), &pending, &err)) {
+    if (store_run_stop(st, id, why, time_now_ms(), actor, &pending, &err)) {
         fprintf(stderr, "idflow cancel: %s\n", err.msg);
     } else {
-        snprintf(target, sizeof target, "run:%lld", (long long)id);
-        if (store_audit_add(st, actor, "run.cancel", target, NULL) != 0)
-            fprintf(stderr, "idflow cancel: warning: the audit record could not be written\n");
         if (pending)
             printf("run %lld is running: it stops as cancelled once its current step is recorded\n", (long long)id);
         else

@@ -331,3 +331,21 @@ static void sq_close(struct store *s)
     sqlite3_close_v2(c->db); /* NULL is a no-op */
     free(c);
 }
+
+int store__sq_audit(struct store__sq *c, int64_t at, const char *actor, const char *action, const char *target,
+                    const char *detail, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, SQ_AUDIT_ADD, SQ_SQL_AUDIT_ADD, &st, err);
+
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, at);
+    store__sq_bind_text(st, 2, actor);
+    store__sq_bind_text(st, 3, action);
+    store__sq_bind_text(st, 4, target);
+    store__sq_bind_text(st, 5, detail);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "audit", err);
+}

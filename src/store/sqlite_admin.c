@@ -52,7 +52,8 @@ static int step_write(struct store__sq *c, sqlite3_stmt *st, const char *what, s
 
 /* ---------------------------------------------------------- rerun, cancel */
 
-int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out, struct idf_err *err)
+int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
+                        struct idf_err *err)
 {
     struct store__sq *c = store__sq(s);
     sqlite3_stmt *st = NULL;
@@ -106,6 +107,14 @@ int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t
     rc = store__sq_foreach_copy(c, run_id, new_id, err);
     if (rc)
         goto out;
+    {
+        char target[40], detail[64];
+        snprintf(target, sizeof target, "run:%lld", (long long)run_id);
+        snprintf(detail, sizeof detail, "{\"new_run\":%lld}", (long long)new_id);
+        rc = store__sq_audit(c, now_ms, actor, "run.rerun", target, detail, err);
+    }
+    if (rc)
+        goto out;
     rc = store__sq_commit(c, err);
     if (rc == 0)
         *new_id_out = new_id;
@@ -115,48 +124,54 @@ out:
     return rc;
 }
 
-int store__sq_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err)
+/* Cancels run_id inside the open transaction: IDF_ESTATE unless it is
+ * queued or waiting (status is what run_state read). */
+static int cancel_now(struct store__sq *c, int64_t run_id, const char *status, const char *reason, int64_t now_ms,
+                      struct idf_err *err)
 {
-    struct store__sq *c = store__sq(s);
     sqlite3_stmt *st = NULL;
-    char status[32];
     int rc;
 
-    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
-    if (rc)
-        return rc;
-    rc = run_state(c, run_id, status, sizeof status, NULL, err);
-    if (rc)
-        goto out;
-    if (strcmp(status, STORE_RUN_QUEUED) != 0 && strcmp(status, STORE_RUN_WAITING) != 0) {
-        rc = idf_err_set(err, IDF_ESTATE, "store: run %lld is %s; only a queued or waiting run can be cancelled",
-                         (long long)run_id, status);
-        goto out;
-    }
+    if (strcmp(status, STORE_RUN_QUEUED) != 0 && strcmp(status, STORE_RUN_WAITING) != 0)
+        return idf_err_set(err, IDF_ESTATE, "store: run %lld is %s; only a queued or waiting run can be cancelled",
+                           (long long)run_id, status);
     rc = store__sq_prep(c, SQ_CANCEL,
                         "UPDATE runs SET status = 'cancelled', error = coalesce(?2, 'cancelled'), wake_at = 0, "
                         "updated_at = ?3, finished_at = ?3, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
                         &st, err);
     if (rc)
-        goto out;
+        return rc;
     sqlite3_bind_int64(st, 1, run_id);
     store__sq_bind_text(st, 2, reason);
     sqlite3_bind_int64(st, 3, now_ms);
-    rc = step_write(c, st, "cancel run", err);
+    return step_write(c, st, "cancel run", err);
+}
+
+int store__sq_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    char status[32];
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        return rc;
+    rc = run_state(c, run_id, status, sizeof status, NULL, err);
+    if (rc == 0)
+        rc = cancel_now(c, run_id, status, reason, now_ms, err);
     if (rc == 0)
         rc = store__sq_commit(c, err);
-out:
     if (rc)
         store__sq_rollback(c);
     return rc;
 }
 
-int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, bool *pending_out,
-                       struct idf_err *err)
+int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
+                       bool *pending_out, struct idf_err *err)
 {
     struct store__sq *c = store__sq(s);
     sqlite3_stmt *st = NULL;
-    char status[32];
+    char status[32], target[40];
     int rc;
 
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
@@ -165,25 +180,28 @@ int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int6
     rc = run_state(c, run_id, status, sizeof status, NULL, err);
     if (rc)
         goto out;
-    if (strcmp(status, STORE_RUN_RUNNING) != 0) {
+    *pending_out = strcmp(status, STORE_RUN_RUNNING) == 0;
+    if (!*pending_out) {
         /* queued or waiting: cancelled now, under the same lock */
-        store__sq_rollback(c);
-        *pending_out = false;
-        return store__sq_run_cancel(s, run_id, reason, now_ms, err);
+        rc = cancel_now(c, run_id, status, reason, now_ms, err);
+    } else {
+        /* running: its worker's next step commit applies it (sqlite_runs.c) */
+        rc = sqlite3_prepare_v2(c->db, "UPDATE runs SET cancel_requested = ?2, updated_at = ?3 WHERE id = ?1", -1,
+                                &st, NULL);
+        if (rc != SQLITE_OK) {
+            st = NULL;
+            rc = store__sq_fail(c, rc, "prepare", err);
+            goto out;
+        }
+        sqlite3_bind_int64(st, 1, run_id);
+        store__sq_bind_text(st, 2, reason);
+        sqlite3_bind_int64(st, 3, now_ms);
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "ask run to cancel", err);
     }
-    *pending_out = true;
-    rc = sqlite3_prepare_v2(c->db, "UPDATE runs SET cancel_requested = ?2, updated_at = ?3 WHERE id = ?1", -1, &st,
-                            NULL);
-    if (rc != SQLITE_OK) {
-        st = NULL;
-        rc = store__sq_fail(c, rc, "prepare", err);
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, run_id);
-    store__sq_bind_text(st, 2, reason);
-    sqlite3_bind_int64(st, 3, now_ms);
-    rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "ask run to cancel", err);
+    snprintf(target, sizeof target, "run:%lld", (long long)run_id);
+    if (rc == 0)
+        rc = store__sq_audit(c, now_ms, actor, "run.cancel", target, NULL, err);
     if (rc == 0)
         rc = store__sq_commit(c, err);
 out:
@@ -282,21 +300,13 @@ int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, con
     if (rc)
         goto out;
     /* the decision's audit record, in the same transaction */
-    rc = store__sq_prep(c, SQ_AUDIT_ADD, SQ_SQL_AUDIT_ADD, &st, err);
-    if (rc)
-        goto out;
     {
         char target[40];
         json_t *d = json_pack("{s:s}", "step", step);
         char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
         json_decref(d);
         snprintf(target, sizeof target, "run:%lld", (long long)run_id);
-        sqlite3_bind_int64(st, 1, now_ms);
-        store__sq_bind_text(st, 2, actor);
-        store__sq_bind_text(st, 3, approve ? "approval.approve" : "approval.reject");
-        store__sq_bind_text(st, 4, target);
-        store__sq_bind_text(st, 5, detail);
-        rc = step_write(c, st, "audit approval", err);
+        rc = store__sq_audit(c, now_ms, actor, approve ? "approval.approve" : "approval.reject", target, detail, err);
         free(detail);
     }
     if (rc == 0)

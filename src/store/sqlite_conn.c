@@ -76,20 +76,9 @@ int store__sq_connection_put(struct store *s, const char *name, const char *kind
         goto out;
     }
     snprintf(target, sizeof target, "connection:%s", name);
-    rc = store__sq_prep(c, SQ_AUDIT_ADD, SQ_SQL_AUDIT_ADD, &st, err);
+    rc = store__sq_audit(c, now, actor, exists ? "connection.update" : "connection.create", target, detail, err);
     if (rc)
         goto out;
-    sqlite3_bind_int64(st, 1, now);
-    store__sq_bind_text(st, 2, actor);
-    store__sq_bind_text(st, 3, exists ? "connection.update" : "connection.create");
-    store__sq_bind_text(st, 4, target);
-    store__sq_bind_text(st, 5, detail);
-    rc = sqlite3_step(st);
-    store__sq_done(st);
-    if (rc != SQLITE_DONE) {
-        rc = store__sq_fail(c, rc, "audit connection", err);
-        goto out;
-    }
     rc = store__sq_commit(c, err);
     if (rc == 0)
         *created_out = !exists;

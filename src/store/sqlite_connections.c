@@ -60,22 +60,9 @@ int store__sq_connection_delete(struct store *s, const char *name, const char *a
     st = NULL;
 
     snprintf(target, sizeof target, "connection:%s", name);
-    rc = store__sq_prep(c, SQ_AUDIT_ADD, SQ_SQL_AUDIT_ADD, &st, err);
-    if (rc)
-        goto out;
-    sqlite3_bind_int64(st, 1, time_now_ms());
-    store__sq_bind_text(st, 2, actor);
-    store__sq_bind_text(st, 3, "connection.delete");
-    store__sq_bind_text(st, 4, target);
-    store__sq_bind_text(st, 5, detail);
-    rc = sqlite3_step(st);
-    store__sq_done(st);
-    st = NULL;
-    if (rc != SQLITE_DONE) {
-        rc = store__sq_fail(c, rc, "audit connection", err);
-        goto out;
-    }
-    rc = store__sq_commit(c, err);
+    rc = store__sq_audit(c, time_now_ms(), actor, "connection.delete", target, detail, err);
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
 out:
     sqlite3_finalize(st); /* only the uncached DELETE is still held here */
     json_decref(d);

@@ -104,6 +104,7 @@ enum store__sq_slot {
  * themselves (slot SQ_AUDIT_ADD): ?1 at, ?2 actor, ?3 action, ?4 target, ?5 detail. */
 #define SQ_SQL_AUDIT_ADD "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)"
 
+
 enum store__sq_sync { SQ_SYNC_NORMAL = 1, SQ_SYNC_FULL = 2 };
 
 struct store__sq {
@@ -130,6 +131,12 @@ void store__sq_done(sqlite3_stmt *st);
 /* Maps a SQLite result code to IDF_E* (BUSY/LOCKED: IDF_EBUSY, NOMEM: IDF_ENOMEM,
  * anything else: IDF_EDB) and sets err (may be NULL) to "store: what: <sqlite message>". */
 int store__sq_fail(struct store__sq *c, int sqlite_rc, const char *what, struct idf_err *err);
+
+/* Appends an audit record inside the caller's open transaction (sqlite.c):
+ * how every change that audits itself records who made it. detail is JSON
+ * text or NULL. */
+int store__sq_audit(struct store__sq *c, int64_t at, const char *actor, const char *action, const char *target,
+                    const char *detail, struct idf_err *err) IDF_MUST_USE;
 
 /* Starts a write transaction (BEGIN IMMEDIATE) with PRAGMA synchronous set to
  * sync first. IDF_EBUSY when the write lock stays taken for STORE__SQ_BUSY_MS. */
@@ -187,10 +194,11 @@ int store__sq_step_list(struct store *s, int64_t run_id, json_t **out);
 int store__sq_run_counts(struct store *s, json_t **out);
 
 /* sqlite_admin.c */
-int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out, struct idf_err *err);
+int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
+                        struct idf_err *err);
 int store__sq_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
-int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, bool *pending_out,
-                       struct idf_err *err);
+int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
+                       bool *pending_out, struct idf_err *err);
 int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
                               int64_t now_ms, struct idf_err *err);
 int store__sq_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);

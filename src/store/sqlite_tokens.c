@@ -19,22 +19,10 @@
 static int audit(struct store__sq *c, const char *actor, const char *action, const char *name, const char *detail,
                  struct idf_err *err)
 {
-    sqlite3_stmt *st = NULL;
     char target[STORE__NAME_MAX + 16];
-    int rc;
 
     snprintf(target, sizeof target, "token:%s", name);
-    rc = store__sq_prep(c, SQ_AUDIT_ADD, SQ_SQL_AUDIT_ADD, &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, time_now_ms());
-    store__sq_bind_text(st, 2, actor);
-    store__sq_bind_text(st, 3, action);
-    store__sq_bind_text(st, 4, target);
-    store__sq_bind_text(st, 5, detail);
-    rc = sqlite3_step(st);
-    store__sq_done(st);
-    return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "audit token", err);
+    return store__sq_audit(c, time_now_ms(), actor, action, target, detail, err);
 }
 
 int store__sq_token_create(struct store *s, const char *name, const char *role, const char *hash, const char *prefix,

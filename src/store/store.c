@@ -419,7 +419,8 @@ int store_run_counts(struct store *s, json_t **out)
     return s->ops->run_counts(s, out);
 }
 
-int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out, struct idf_err *err)
+int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
+                    struct idf_err *err)
 {
     struct idf_err local;
     if (!err)
@@ -427,12 +428,14 @@ int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *ne
     idf_err_clear(err);
     if (!s || !new_id_out)
         return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (!name_ok(actor))
+        return idf_err_set(err, IDF_EINVAL, "store: a re-run needs an actor");
     *new_id_out = 0;
-    return s->ops->run_rerun(s, run_id, now_ms, new_id_out, err);
+    return s->ops->run_rerun(s, run_id, now_ms, actor, new_id_out, err);
 }
 
-int store_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, bool *pending_out,
-                   struct idf_err *err)
+int store_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
+                   bool *pending_out, struct idf_err *err)
 {
     struct idf_err local;
     bool pending = false;
@@ -442,9 +445,11 @@ int store_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t 
     idf_err_clear(err);
     if (!s || !reason || !*reason)
         return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (!name_ok(actor))
+        return idf_err_set(err, IDF_EINVAL, "store: a cancellation needs an actor");
     if (!text_ok(reason))
         return idf_err_set(err, IDF_ETOOBIG, "store: reason over %u bytes", STORE__TEXT_MAX);
-    rc = s->ops->run_stop(s, run_id, reason, now_ms, &pending, err);
+    rc = s->ops->run_stop(s, run_id, reason, now_ms, actor, &pending, err);
     if (pending_out)
         *pending_out = rc == 0 && pending;
     return rc;

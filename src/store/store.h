@@ -241,8 +241,10 @@ int store_run_counts(struct store *s, json_t **out) IDF_MUST_USE;
  * are kept), attempt 0, rerun_of set; step records with index < pc are copied
  * with status "reused", and the stored items and results of the foreach step
  * it stopped in are copied (so it resumes at the same item with the outputs
- * of the items before). IDF_ESTATE when the run is not failed/cancelled. */
-int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out,
+ * of the items before). An audit record by actor ("run.rerun", target
+ * "run:<id>", detail {new_run}) is written in the same transaction.
+ * IDF_ESTATE when the run is not failed/cancelled. */
+int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
                     struct idf_err *err) IDF_MUST_USE;
 
 /* Cancels a queued or waiting run (IDF_ESTATE otherwise). */
@@ -251,9 +253,11 @@ int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, int64_t *ne
  * stop (*pending_out true): its worker's next store_step_commit records the
  * step as given, then ends the run as cancelled with `reason` as its error
  * instead of moving it on, and returns IDF_ECANCELLED. IDF_ESTATE when the
- * run has finished, IDF_ENOTFOUND when there is none. */
-int store_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, bool *pending_out,
-                   struct idf_err *err) IDF_MUST_USE;
+ * run has finished, IDF_ENOTFOUND when there is none. Either way an audit
+ * record by actor ("run.cancel", target "run:<id>") is written in the same
+ * transaction. */
+int store_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
+                   bool *pending_out, struct idf_err *err) IDF_MUST_USE;
 int store_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms,
                      struct idf_err *err) IDF_MUST_USE;
 

@@ -73,11 +73,12 @@ struct store_ops {
     int (*run_list)(struct store *s, const struct store_run_filter *f, json_t **out);
     int (*step_list)(struct store *s, int64_t run_id, json_t **out);
     int (*run_counts)(struct store *s, json_t **out);
-    int (*run_rerun)(struct store *s, int64_t run_id, int64_t now_ms, int64_t *new_id_out, struct idf_err *err);
+    int (*run_rerun)(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
+                     struct idf_err *err);
     int (*run_cancel)(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
     /* pending_out is non-NULL */
-    int (*run_stop)(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, bool *pending_out,
-                    struct idf_err *err);
+    int (*run_stop)(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
+                    bool *pending_out, struct idf_err *err);
 
     int (*approval_decide)(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
                            int64_t now_ms, struct idf_err *err);

@@ -946,11 +946,11 @@ static void test_rerun(void **state)
     struct idf_err err = {0};
 
     store_run_free(r);
-    assert_int_equal(store_run_rerun(s, id, T0, &re, &err), IDF_ESTATE); /* running */
+    assert_int_equal(store_run_rerun(s, id, T0, "cli:test", &re, &err), IDF_ESTATE); /* running */
     OK(store_step_commit(s, id, "w", T0 + 1, &s0, &n0, NULL));
     OK(store_step_commit(s, id, "w", T0 + 2, &s1, &n1, NULL));
 
-    OK(store_run_rerun(s, id, T0 + 100, &re, &err));
+    OK(store_run_rerun(s, id, T0 + 100, "cli:test", &re, &err));
     assert_true(re > id);
     OK(store_run_get(s, re, &r));
     assert_string_equal(r->status, STORE_RUN_QUEUED);
@@ -972,8 +972,8 @@ static void test_rerun(void **state)
                         "00u1");
     json_decref(steps);
 
-    assert_int_equal(store_run_rerun(s, re, T0, &re, &err), IDF_ESTATE); /* queued */
-    assert_int_equal(store_run_rerun(s, 987654, T0, &re, &err), IDF_ENOTFOUND);
+    assert_int_equal(store_run_rerun(s, re, T0, "cli:test", &re, &err), IDF_ESTATE); /* queued */
+    assert_int_equal(store_run_rerun(s, 987654, T0, "cli:test", &re, &err), IDF_ENOTFOUND);
     /* The new run is claimable and starts at pc. */
     r = claim1(s, "w", T0 + 200);
     assert_int_equal(r->pc, 1);
@@ -1005,7 +1005,7 @@ static void test_cancel(void **state)
     assert_int_equal(store_run_cancel(s, run, NULL, T0, &err), IDF_ESTATE); /* running */
     assert_int_equal(store_run_cancel(s, 55555, NULL, T0, &err), IDF_ENOTFOUND);
 
-    OK(store_run_rerun(s, w, T0 + 7, &re, &err)); /* a cancelled run can be re-run */
+    OK(store_run_rerun(s, w, T0 + 7, "cli:test", &re, &err)); /* a cancelled run can be re-run */
     assert_string_equal(run_status(s, re), STORE_RUN_QUEUED);
 }
 
@@ -1019,7 +1019,7 @@ static void test_stop(void **state)
     struct idf_err err = {0};
     bool pending = true;
 
-    OK(store_run_stop(s, q, "not needed", T0, &pending, &err));
+    OK(store_run_stop(s, q, "not needed", T0, "cli:test", &pending, &err));
     assert_false(pending);
     assert_string_equal(run_status(s, q), STORE_RUN_CANCELLED);
 
@@ -1029,7 +1029,7 @@ static void test_stop(void **state)
     r = claim1(s, "x", T0);
     assert_int_equal(r->id, b);
     store_run_free(r);
-    OK(store_run_stop(s, a, "wrong user", T0 + 1, &pending, &err));
+    OK(store_run_stop(s, a, "wrong user", T0 + 1, "cli:test", &pending, &err));
     assert_true(pending);
     assert_string_equal(run_status(s, a), STORE_RUN_RUNNING); /* until its worker commits */
     assert_int_equal(commit(s, a, "x", T0 + 2, STORE_RUN_RUNNING, 1, 0), IDF_ECANCELLED);
@@ -1041,12 +1041,21 @@ static void test_stop(void **state)
     assert_int_equal(commit(s, a, "x", T0 + 3, STORE_RUN_RUNNING, 2, 0), IDF_ESTATE); /* the worker stopped */
 
     /* a run whose commit finishes it anyway ends as it finished */
-    OK(store_run_stop(s, b, "too late", T0 + 4, &pending, &err));
+    OK(store_run_stop(s, b, "too late", T0 + 4, "cli:test", &pending, &err));
     assert_true(pending);
     OK(commit(s, b, "x", T0 + 5, STORE_RUN_SUCCEEDED, 1, 0));
     assert_string_equal(run_status(s, b), STORE_RUN_SUCCEEDED);
-    assert_int_equal(store_run_stop(s, b, "again", T0 + 6, &pending, &err), IDF_ESTATE);
-    assert_int_equal(store_run_stop(s, 55555, "x", T0, &pending, &err), IDF_ENOTFOUND);
+    assert_int_equal(store_run_stop(s, b, "again", T0 + 6, "cli:test", &pending, &err), IDF_ESTATE);
+    assert_int_equal(store_run_stop(s, 55555, "x", T0, "cli:test", &pending, &err), IDF_ENOTFOUND);
+    /* each stop that took effect is audited with its actor, the refused ones not */
+    {
+        json_t *l = NULL;
+        OK(store_audit_list(s, 10, &l));
+        assert_int_equal(json_array_size(l), 3);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "action")), "run.cancel");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "actor")), "cli:test");
+        json_decref(l);
+    }
 }
 
 /* ------------------------------------------------------------ approvals */
