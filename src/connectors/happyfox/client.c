@@ -47,11 +47,6 @@ static void wipe_free(char *s)
 
 /* ------------------------------------------------------------ the URL */
 
-bool hfc__conn_is_sandbox(const json_t *conn)
-{
-    return conn_is_sandbox(conn);
-}
-
 int hfc__normalize_url(const char *url, bool sandbox, char *out, size_t n, struct idf_err *err)
 {
     struct conn_url u;
@@ -135,7 +130,7 @@ int hfc__open(struct hfc *h, struct conn_call *call, struct conn_result *res, co
     h->conn_name = call->connection_name ? call->connection_name : json_string_value(json_object_get(conn, "name"));
     if (!h->conn_name)
         h->conn_name = "happyfox";
-    h->sandbox = hfc__conn_is_sandbox(conn);
+    h->sandbox = conn_is_sandbox(conn);
     url = json_string_value(json_object_get(conn, "url"));
     if (!url)
         return hfc__fail(h, IDF_EINVAL, false, 0, "%s: connection '%s' has no url", action, h->conn_name);

@@ -98,11 +98,11 @@ static int hf_validate(json_t *config, struct idf_err *err)
         if (!json_is_string(sb) ||
             (strcasecmp(json_string_value(sb), "true") != 0 && strcasecmp(json_string_value(sb), "false") != 0))
             return idf_err_set(err, IDF_EINVAL, "sandbox must be true or false");
-        json_object_set_new(config, "sandbox", json_boolean(hfc__conn_is_sandbox(config)));
+        json_object_set_new(config, "sandbox", json_boolean(conn_is_sandbox(config)));
     }
     if (!json_is_string(json_object_get(config, "url")))
         return idf_err_set(err, IDF_EINVAL, "url is required (e.g. https://acme.happyfox.com)");
-    rc = hfc__normalize_url(json_string_value(json_object_get(config, "url")), hfc__conn_is_sandbox(config), norm,
+    rc = hfc__normalize_url(json_string_value(json_object_get(config, "url")), conn_is_sandbox(config), norm,
                             sizeof norm, err);
     if (rc)
         return rc;

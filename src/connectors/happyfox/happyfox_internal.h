@@ -129,8 +129,6 @@ int hfc__lock_ticket(struct hfc *h, int64_t number) IDF_MUST_USE;
 /* Validates and normalizes an account URL into out ("https://host[:port]").
  * Accepts an empty path or /api/1.1/json[/]; plain http only for a sandbox. */
 int hfc__normalize_url(const char *url, bool sandbox, char *out, size_t n, struct idf_err *err) IDF_MUST_USE;
-/* True when the connection config marks a sandbox. */
-bool hfc__conn_is_sandbox(const json_t *conn);
 /* The pacing configuration of a connection config (defaults filled in). */
 void hfc__limits_of(const json_t *conn, struct hfc_limits *out);
 

@@ -58,7 +58,7 @@ int oktac__open(struct oktac *o, struct conn_call *call, struct conn_result *res
     o->conn_name = call->connection_name ? call->connection_name : json_string_value(json_object_get(conn, "name"));
     if (!o->conn_name)
         o->conn_name = "okta";
-    o->sandbox = oktac__conn_is_sandbox(conn);
+    o->sandbox = conn_is_sandbox(conn);
     url = json_string_value(json_object_get(conn, "url"));
     if (!url)
         return oktac__fail(o, IDF_EINVAL, false, 0, "%s: connection '%s' has no url", action, o->conn_name);

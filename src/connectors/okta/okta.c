@@ -34,11 +34,6 @@ static bool admin_host(const char *host)
     return false;
 }
 
-bool oktac__conn_is_sandbox(const json_t *conn)
-{
-    return conn_is_sandbox(conn);
-}
-
 int oktac__normalize_url(const char *url, bool sandbox, char *out, size_t n, struct idf_err *err)
 {
     struct conn_url u;
@@ -100,11 +95,11 @@ static int okta_validate(json_t *config, struct idf_err *err)
         if (!json_is_string(sb) || (strcasecmp(json_string_value(sb), "true") != 0 &&
                                     strcasecmp(json_string_value(sb), "false") != 0))
             return idf_err_set(err, IDF_EINVAL, "sandbox must be true or false");
-        json_object_set_new(config, "sandbox", json_boolean(oktac__conn_is_sandbox(config)));
+        json_object_set_new(config, "sandbox", json_boolean(conn_is_sandbox(config)));
     }
     if (!json_is_string(json_object_get(config, "url")))
         return idf_err_set(err, IDF_EINVAL, "url is required (e.g. https://acme.okta.com)");
-    rc = oktac__normalize_url(json_string_value(json_object_get(config, "url")), oktac__conn_is_sandbox(config), norm,
+    rc = oktac__normalize_url(json_string_value(json_object_get(config, "url")), conn_is_sandbox(config), norm,
                              sizeof norm, err);
     if (rc)
         return rc;

@@ -215,7 +215,5 @@ OKTAC__ACTION(oktac__act_request);
 
 /* okta.c: validates and normalizes an org URL into out ("https://host[:port]"). */
 int oktac__normalize_url(const char *url, bool sandbox, char *out, size_t n, struct idf_err *err) IDF_MUST_USE;
-/* okta.c: true when the connection config marks a sandbox. */
-bool oktac__conn_is_sandbox(const json_t *conn);
 
 #endif
