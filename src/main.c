@@ -31,7 +31,8 @@ static const char usage[] =
     "           the local Okta + HappyFox emulator\n"
     "  connect  okta|happyfox NAME ...  store a connection (secrets sealed); --test re-checks one\n"
     "  connections                  list connections (never their secrets)\n"
-    "  token    create NAME --role R [--expires-in 90d] | list | revoke NAME\n"
+    "  init     [--db URL]   close the API for good: every request needs a token from now on\n"
+    "  token    create NAME --role R [--expires-in 90d] | list | revoke NAME [--force]\n"
     "           API tokens; roles: viewer, approver, operator, admin (idflow token help)\n"
     "  audit    [--limit N] [--json]   who changed what: connections, tokens, approvals, re-runs\n"
     "  demo     [--once]            the sandbox, serve and the shipped workflows, played with a report\n"
@@ -106,6 +107,8 @@ int main(int argc, char **argv)
         return cli_token(argc, argv);
     if (!strcmp(cmd, "audit"))
         return cli_audit(argc, argv);
+    if (!strcmp(cmd, "init"))
+        return cli_init(argc, argv);
     if (!strcmp(cmd, "migrate"))
         return cli_migrate(argc, argv);
     fprintf(stderr, "idflow: unknown command '%s' (try: idflow help)\n", cmd);

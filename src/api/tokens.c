@@ -3,7 +3,8 @@
  *   GET    /api/v1/tokens          {"tokens": [{id, name, role, prefix, ...}]}
  *   POST   /api/v1/tokens          {"name", "role", "expires_in": "90d"?}
  *                                  → 201 {"token": "idf_...", "name", "role", "expires_at"}
- *   DELETE /api/v1/tokens/NAME     → 200 {"revoked": NAME}
+ *   DELETE /api/v1/tokens/NAME     → 200 {"revoked": NAME}; the last admin token
+ *                                  → 409 unless ?force=true (store_token_revoke)
  *
  * The new token is in the 201 answer and nowhere else: the store keeps its
  * hash. Every change is audited by the store, with the caller as actor. The
@@ -73,6 +74,7 @@ void api__tokens_route(struct api *a, struct store *st, const struct api__caller
 {
     struct idf_err err;
     json_t *list = NULL;
+    const char *force;
     int rc;
 
     (void)a;
@@ -97,8 +99,11 @@ void api__tokens_route(struct api *a, struct store *st, const struct api__caller
         api__error(resp, 405, "use DELETE to revoke a token");
         return;
     }
-    rc = store_token_revoke(st, rest + 1, who->actor, &err);
-    if (rc)
+    force = http_req_query(req, "force");
+    rc = store_token_revoke(st, rest + 1, who->actor, force && strcmp(force, "true") == 0, &err);
+    if (rc == IDF_ESTATE)
+        api__error(resp, 409, strncmp(err.msg, "store: ", 7) == 0 ? err.msg + 7 : err.msg);
+    else if (rc)
         api__error(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such token" : err.msg);
     else
         http_resp_json(resp, 200, json_pack("{s:s}", "revoked", rest + 1));

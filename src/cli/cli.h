@@ -27,6 +27,7 @@ int cli_connections(int argc, char **argv); /* list connections without secrets 
 
 int cli_token(int argc, char **argv);       /* API tokens: create | list | revoke (src/cli/token.c) */
 int cli_audit(int argc, char **argv);       /* the audit log, newest first */
+int cli_init(int argc, char **argv);        /* marks the store's API initialized (src/cli/token.c) */
 
 /* common.c — shared by the subcommands. */
 #include <stdint.h>

@@ -1,5 +1,7 @@
-/* token.c — `idflow token create|list|revoke` (API tokens, crypto/token.h)
- * and `idflow audit` (the audit log).
+/* token.c — `idflow token create|list|revoke` (API tokens, crypto/token.h),
+ * `idflow init` (the store's permanent "initialized" mark: the API never
+ * serves a request without a token again) and `idflow audit` (the audit
+ * log).
  *
  * `create` prints the new token once, alone on standard output, so a script
  * can capture it (`T=$(idflow token create ci --role operator)`); what to do
@@ -23,7 +25,8 @@
 static const char token_usage[] =
     "usage: idflow token create NAME --role viewer|approver|operator|admin [--expires-in 90d] [--db URL]\n"
     "       idflow token list [--json] [--db URL]\n"
-    "       idflow token revoke NAME [--db URL]\n"
+    "       idflow token revoke NAME [--force] [--db URL]\n"
+    "       (--force: also the last admin token; the API stays closed, it never reopens)\n"
     "roles, each with what the previous ones may do:\n"
     "  viewer    read runs, workflows, approvals and metrics\n"
     "  approver  approve or reject waiting runs\n"
@@ -163,20 +166,28 @@ static int list(int argc, char **argv)
 
 static int revoke(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"force", no_argument, NULL, 'f'},
+        {NULL, 0, NULL, 0},
+    };
     const char *db = NULL;
     struct store *st = NULL;
     struct idf_err err;
     char actor[300];
+    bool force = false;
     int c, rc = CLI_FAIL;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 'd') {
+        if (c == 'f') {
+            force = true;
+        } else if (c == 'd') {
+            db = optarg;
+        } else {
             fputs(token_usage, stderr);
             return CLI_USAGE;
         }
-        db = optarg;
     }
     if (optind != argc - 1 || !token_name_valid(argv[optind])) {
         fputs(token_usage, stderr);
@@ -185,8 +196,11 @@ static int revoke(int argc, char **argv)
     if (cli_open_store(db, &st))
         return CLI_FAIL;
     cli_actor(actor, sizeof actor);
-    if (store_token_revoke(st, argv[optind], actor, &err)) {
-        fprintf(stderr, "idflow token revoke: %s\n", err.msg);
+    if (store_token_revoke(st, argv[optind], actor, force, &err)) {
+        fprintf(stderr, "idflow token revoke: %s\n", strncmp(err.msg, "store: ", 7) == 0 ? err.msg + 7 : err.msg);
+        if (err.code == IDF_ESTATE)
+            fprintf(stderr, "idflow token revoke: --force revokes it anyway: the API then answers 401 to every "
+                            "request until `idflow token create NAME --role admin` is run on this store\n");
     } else {
         printf("token '%s' revoked: requests carrying it are refused from now on\n", argv[optind]);
         rc = CLI_OK;
@@ -208,6 +222,42 @@ int cli_token(int argc, char **argv)
         return CLI_OK;
     }
     fputs(token_usage, stderr);
+    return CLI_USAGE;
+}
+
+int cli_init(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    struct store *st = NULL;
+    struct idf_err err;
+    char actor[300];
+    bool changed = false;
+    int c, rc = CLI_FAIL;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 'd')
+            goto usage;
+        db = optarg;
+    }
+    if (optind != argc)
+        goto usage;
+    if (cli_open_store(db, &st))
+        return CLI_FAIL;
+    cli_actor(actor, sizeof actor);
+    if (store_initialize(st, actor, &changed, &err)) {
+        fprintf(stderr, "idflow init: %s\n", err.msg);
+    } else {
+        printf("%s: every API request needs a token from now on (a running idflow serve sees it with the next "
+               "request); create one with: idflow token create NAME --role admin\n",
+               changed ? "initialized" : "already initialized");
+        rc = CLI_OK;
+    }
+    store_close(st);
+    return rc;
+usage:
+    fprintf(stderr, "usage: idflow init [--db URL]\n");
     return CLI_USAGE;
 }
 

@@ -174,11 +174,25 @@ static const char MIGRATION_3[] = "CREATE TABLE foreach_items ("
  * reason, applied by the run's next step commit. NULL when none. */
 static const char MIGRATION_4[] = "ALTER TABLE runs ADD COLUMN cancel_requested TEXT;";
 
+/* Store-wide settings, one row a key. "initialized" (store_initialize):
+ * from then on the API never serves a request without a valid token. A
+ * database that already made a token (one exists, or the audit log
+ * recorded one) was initialized by it, whatever became of the token since. */
+static const char MIGRATION_5[] = "CREATE TABLE settings ("
+                                  "  key TEXT PRIMARY KEY,"
+                                  "  value TEXT NOT NULL,"
+                                  "  updated_at INTEGER NOT NULL);"
+                                  "INSERT INTO settings (key, value, updated_at)"
+                                  "  SELECT 'initialized', 'first API token', 0"
+                                  "  WHERE EXISTS (SELECT 1 FROM tokens)"
+                                  "     OR EXISTS (SELECT 1 FROM audit WHERE action = 'token.create');";
+
 static const struct migration MIGRATIONS[] = {
     {1, MIGRATION_1},
     {2, MIGRATION_2},
     {3, MIGRATION_3},
     {4, MIGRATION_4},
+    {5, MIGRATION_5},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

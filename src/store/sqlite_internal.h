@@ -90,6 +90,7 @@ enum store__sq_slot {
     SQ_TOKEN_LOOKUP,
     SQ_TOKEN_TOUCH,
     SQ_TOKEN_COUNT,
+    SQ_INITIALIZED,
     /* sqlite_foreach.c */
     SQ_FE_CLEAR,
     SQ_FE_INSERT,
@@ -220,7 +221,9 @@ int store__sq_token_create(struct store *s, const char *name, const char *role, 
 int store__sq_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct store_token **out);
 int store__sq_token_list(struct store *s, int64_t now_ms, json_t **out);
 int store__sq_token_count(struct store *s, int64_t now_ms, int64_t *n_out);
-int store__sq_token_revoke(struct store *s, const char *name, const char *actor, struct idf_err *err);
+int store__sq_token_revoke(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err);
+int store__sq_initialized(struct store *s, bool *out);
+int store__sq_initialize(struct store *s, const char *actor, bool *changed_out, struct idf_err *err);
 
 /* sqlite_runs.c, shared with sqlite_foreach.c: inside an open transaction,
  * check that owner holds the run's lease (IDF_ESTATE otherwise), and move

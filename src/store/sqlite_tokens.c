@@ -1,7 +1,10 @@
 /* sqlite_tokens.c — the SQLite backend's API tokens table (store.h, "API
  * tokens"). Only hashes are stored: the token itself never reaches the store.
  *
- * Creation and revocation are one transaction with their audit record. A
+ * Creation and revocation are one transaction with their audit record; the
+ * first creation also sets the permanent "initialized" mark (settings table,
+ * migration 5) in that transaction, so no crash can leave a token without
+ * the mark. Revoking the last unexpired admin token needs `force`. A
  * lookup is a read of the unique hash index; it writes (last_used_at) only
  * when the stored time is older than STORE_TOKEN_TOUCH_MS, outside any
  * caller's transaction, and a failure of that write (the database busy with
@@ -23,6 +26,72 @@ static int audit(struct store__sq *c, const char *actor, const char *action, con
 
     snprintf(target, sizeof target, "token:%s", name);
     return store__sq_audit(c, time_now_ms(), actor, action, target, detail, err);
+}
+
+/* Sets the "initialized" mark inside the open transaction, with its audit
+ * record when it is new (*changed). */
+static int mark_initialized(struct store__sq *c, const char *actor, const char *how, bool *changed,
+                            struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t now = time_now_ms();
+    int rc;
+
+    *changed = false;
+    rc = sqlite3_prepare_v2(c->db,
+                            "INSERT INTO settings (key, value, updated_at) VALUES ('initialized', ?1, ?2) "
+                            "ON CONFLICT (key) DO NOTHING",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return store__sq_fail(c, rc, "mark initialized", err);
+    }
+    store__sq_bind_text(st, 1, how);
+    sqlite3_bind_int64(st, 2, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return store__sq_fail(c, rc, "mark initialized", err);
+    if (sqlite3_changes(c->db) == 0)
+        return 0;
+    *changed = true;
+    return store__sq_audit(c, now, actor, "api.initialize", "api", NULL, err);
+}
+
+int store__sq_initialized(struct store *s, bool *out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_INITIALIZED, "SELECT 1 FROM settings WHERE key = 'initialized'", &st, NULL);
+    if (rc)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        *out = rc == SQLITE_ROW;
+        rc = 0;
+    } else {
+        rc = store__sq_fail(c, rc, "read the initialized mark", NULL);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
+int store__sq_initialize(struct store *s, const char *actor, bool *changed_out, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_FULL, err);
+    if (rc)
+        return rc;
+    rc = mark_initialized(c, actor, "idflow init", changed_out, err);
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
+    if (rc)
+        store__sq_rollback(c);
+    return rc;
 }
 
 int store__sq_token_create(struct store *s, const char *name, const char *role, const char *hash, const char *prefix,
@@ -71,6 +140,10 @@ int store__sq_token_create(struct store *s, const char *name, const char *role, 
     if (id_out)
         *id_out = sqlite3_last_insert_rowid(c->db);
     rc = audit(c, actor, "token.create", name, detail, err);
+    if (rc == 0) {
+        bool first = false;
+        rc = mark_initialized(c, actor, "first API token", &first, err);
+    }
     if (rc == 0)
         rc = store__sq_commit(c, err);
 out:
@@ -193,7 +266,45 @@ int store__sq_token_count(struct store *s, int64_t now_ms, int64_t *n_out)
     return rc;
 }
 
-int store__sq_token_revoke(struct store *s, const char *name, const char *actor, struct idf_err *err)
+/* Refuses (IDF_ESTATE) to revoke `name` when it is the last unexpired
+ * admin token; IDF_ENOTFOUND when there is no such token. Inside the open
+ * transaction. */
+static int check_not_last_admin(struct store__sq *c, const char *name, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t now = time_now_ms();
+    int rc;
+
+    rc = sqlite3_prepare_v2(c->db,
+                            "SELECT t.role = 'admin' AND (t.expires_at = 0 OR t.expires_at > ?2), "
+                            "  (SELECT count(*) FROM tokens o WHERE o.role = 'admin' AND o.name <> t.name "
+                            "     AND (o.expires_at = 0 OR o.expires_at > ?2)) "
+                            "FROM tokens t WHERE t.name = ?1",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return store__sq_fail(c, rc, "prepare", err);
+    }
+    store__sq_bind_text(st, 1, name);
+    sqlite3_bind_int64(st, 2, now);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        rc = idf_err_set(err, IDF_ENOTFOUND, "store: no token named %s", name);
+    else if (rc != SQLITE_ROW)
+        rc = store__sq_fail(c, rc, "revoke token", err);
+    else if (sqlite3_column_int(st, 0) && sqlite3_column_int64(st, 1) == 0)
+        rc = idf_err_set(err, IDF_ESTATE,
+                         "store: %s is the last admin token: without it no API caller can manage tokens or read "
+                         "the audit log, and the API does not reopen (only `idflow token create` on the store "
+                         "makes a new one); create another admin token first, or revoke it with force",
+                         name);
+    else
+        rc = 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store__sq_token_revoke(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err)
 {
     struct store__sq *c = store__sq(s);
     sqlite3_stmt *st = NULL;
@@ -202,6 +313,11 @@ int store__sq_token_revoke(struct store *s, const char *name, const char *actor,
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
     if (rc)
         return rc;
+    if (!force) {
+        rc = check_not_last_admin(c, name, err);
+        if (rc)
+            goto out;
+    }
     rc = sqlite3_prepare_v2(c->db, "DELETE FROM tokens WHERE name = ?1", -1, &st, NULL);
     if (rc != SQLITE_OK) {
         st = NULL;
@@ -218,7 +334,7 @@ int store__sq_token_revoke(struct store *s, const char *name, const char *actor,
         rc = idf_err_set(err, IDF_ENOTFOUND, "store: no token named %s", name);
         goto out;
     }
-    rc = audit(c, actor, "token.revoke", name, NULL, err);
+    rc = audit(c, actor, "token.revoke", name, force ? "{\"force\":true}" : NULL, err);
     if (rc == 0)
         rc = store__sq_commit(c, err);
 out:

@@ -593,7 +593,7 @@ int store_token_count(struct store *s, int64_t now_ms, int64_t *n_out)
     return s->ops->token_count(s, now_ms, n_out);
 }
 
-int store_token_revoke(struct store *s, const char *name, const char *actor, struct idf_err *err)
+int store_token_revoke(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err)
 {
     struct idf_err local;
 
@@ -602,7 +602,32 @@ int store_token_revoke(struct store *s, const char *name, const char *actor, str
     idf_err_clear(err);
     if (!s || !name_ok(name) || !name_ok(actor))
         return idf_err_set(err, IDF_EINVAL, "store: a revocation needs a token name and an actor");
-    return s->ops->token_revoke(s, name, actor, err);
+    return s->ops->token_revoke(s, name, actor, force, err);
+}
+
+int store_initialized(struct store *s, bool *out)
+{
+    if (!s || !out)
+        return IDF_EINVAL;
+    *out = false;
+    return s->ops->initialized(s, out);
+}
+
+int store_initialize(struct store *s, const char *actor, bool *changed_out, struct idf_err *err)
+{
+    struct idf_err local;
+    bool changed = false;
+    int rc;
+
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || !name_ok(actor))
+        return idf_err_set(err, IDF_EINVAL, "store: initializing needs an actor");
+    rc = s->ops->initialize(s, actor, &changed, err);
+    if (changed_out)
+        *changed_out = rc == 0 && changed;
+    return rc;
 }
 
 void store_token_free(struct store_token *t)

@@ -349,8 +349,24 @@ int store_token_list(struct store *s, int64_t now_ms, json_t **out) IDF_MUST_USE
 int store_token_count(struct store *s, int64_t now_ms, int64_t *n_out) IDF_MUST_USE;
 
 /* Deletes token `name` with an audit record by actor ("token.revoke",
- * target "token:<name>") in one transaction. IDF_ENOTFOUND when none. */
-int store_token_revoke(struct store *s, const char *name, const char *actor, struct idf_err *err) IDF_MUST_USE;
+ * target "token:<name>") in one transaction. IDF_ENOTFOUND when none.
+ * Revoking the last unexpired admin token is refused (IDF_ESTATE, nothing
+ * changes) unless force: without one, no API caller can manage tokens any
+ * more (the API stays closed: store_initialized), and only the CLI on the
+ * store can make a new one. */
+int store_token_revoke(struct store *s, const char *name, const char *actor, bool force,
+                       struct idf_err *err) IDF_MUST_USE;
+
+/* Whether the API of this store was initialized: the first API token
+ * (store_token_create sets the mark in its transaction) or store_initialize
+ * did it. The mark is permanent: from then on every API request needs a
+ * valid token, whatever happens to the tokens (api/auth.c). */
+int store_initialized(struct store *s, bool *out) IDF_MUST_USE;
+
+/* Sets the mark (an audit record "api.initialize" by actor, in the same
+ * transaction); a store already initialized is left as it is (*changed_out
+ * false; may be NULL). */
+int store_initialize(struct store *s, const char *actor, bool *changed_out, struct idf_err *err) IDF_MUST_USE;
 
 void store_token_free(struct store_token *t);
 

@@ -2,7 +2,8 @@
  * "API tokens") and of crypto/token.h, against the public API only: a
  * token's shape and hash, lookup by hash with expiry, the throttled time of
  * last use, unique names, revocation, the audit record of each change in
- * the same transaction, and no hash in a listing. Each test gets a fresh
+ * the same transaction, no hash in a listing, the permanent "initialized"
+ * mark and the last admin token's protection. Each test gets a fresh
  * SQLite file. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include "crypto/token.h"
 #include "store/store.h"
@@ -155,8 +158,11 @@ static void names_are_unique_and_changes_audited(void **state)
     struct store_token *t = NULL;
     struct idf_err err;
     json_t *l = NULL, *a;
-    size_t n0 = audit_count(s);
+    size_t n0;
 
+    /* the first token of a store also initializes it (its own audit record) */
+    OK(store_token_create(s, "root", "admin", "h0", "idf_00000000", 0, "cli:alice", NULL, &err));
+    n0 = audit_count(s);
     OK(store_token_create(s, "ops", "operator", "h1", "idf_dddddddd", 0, "cli:alice", NULL, &err));
     assert_int_equal(audit_count(s), n0 + 1);
     assert_int_equal(store_token_create(s, "ops", "viewer", "h2", "idf_eeeeeeee", 0, "cli:alice", NULL, &err),
@@ -167,9 +173,9 @@ static void names_are_unique_and_changes_audited(void **state)
     assert_int_equal(store_token_create(s, "x", "root", "h3", "p", 0, "cli:alice", NULL, &err), IDF_EINVAL);
     assert_int_equal(audit_count(s), n0 + 1);
 
-    OK(store_token_revoke(s, "ops", "token:root", &err));
+    OK(store_token_revoke(s, "ops", "token:root", false, &err));
     assert_int_equal(store_token_lookup(s, "h1", T0, &t), IDF_ENOTFOUND);
-    assert_int_equal(store_token_revoke(s, "ops", "token:root", &err), IDF_ENOTFOUND);
+    assert_int_equal(store_token_revoke(s, "ops", "token:root", false, &err), IDF_ENOTFOUND);
     OK(store_audit_list(s, 10, &l));
     assert_int_equal(json_array_size(l), n0 + 2);
     a = json_array_get(l, 0);
@@ -184,6 +190,135 @@ static void names_are_unique_and_changes_audited(void **state)
     OK(store_token_create(s, "ops", "viewer", "h4", "idf_ffffffff", 0, "cli:alice", NULL, &err));
 }
 
+static bool is_initialized(struct store *s)
+{
+    bool init = true;
+    OK(store_initialized(s, &init));
+    return init;
+}
+
+/* The permanent mark: set by the first token (in its transaction) or by
+ * store_initialize, audited once, and kept whatever happens to the tokens. */
+static void first_token_or_init_marks_the_store_for_good(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = f->s, *s2 = NULL;
+    struct idf_err err;
+    char url[600];
+    json_t *l = NULL;
+    bool changed = true;
+
+    assert_false(is_initialized(s));
+    OK(store_token_create(s, "first", "admin", "h1", "idf_11111111", T0 + DAY, "cli:alice", NULL, &err));
+    assert_true(is_initialized(s));
+    OK(store_audit_list(s, 10, &l));
+    assert_int_equal(json_array_size(l), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "action")), "api.initialize");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "actor")), "cli:alice");
+    json_decref(l);
+    /* the last token gone (forced): still initialized, also for a new connection */
+    OK(store_token_revoke(s, "first", "cli:alice", true, &err));
+    snprintf(url, sizeof url, "sqlite:%s/idflow.db", f->dir);
+    OK(store_open(url, &s2, &err));
+    assert_true(is_initialized(s2));
+    /* initializing again changes nothing and audits nothing */
+    OK(store_initialize(s2, "cli:bob", &changed, &err));
+    assert_false(changed);
+    store_close(s2);
+    OK(store_audit_list(s, 10, &l));
+    assert_int_equal(json_array_size(l), 3); /* create, initialize, revoke */
+    json_decref(l);
+}
+
+/* A store from before the mark (schema 4) that ever made a token is
+ * initialized by the upgrade, even when every token is gone: the state in
+ * which the API used to reopen. */
+static void upgrade_marks_a_store_that_had_tokens(void **state)
+{
+    struct fx *f = *state;
+    struct store *s2 = NULL;
+    struct idf_err err;
+    sqlite3 *db = NULL;
+    char url[600], path[600];
+
+    OK(store_token_create(f->s, "gone", "admin", "h1", "idf_11111111", 0, "cli:alice", NULL, &err));
+    OK(store_token_revoke(f->s, "gone", "cli:alice", true, &err));
+    store_close(f->s);
+    f->s = NULL;
+    /* back to schema 4 */
+    snprintf(path, sizeof path, "%s/idflow.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; DELETE FROM schema_migrations WHERE version = 5", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    OK(store_open(url, &s2, &err));
+    assert_true(is_initialized(s2));
+    store_close(s2);
+    /* a schema-4 store that never made a token stays uninitialized */
+    snprintf(path, sizeof path, "%s/fresh.db", f->dir);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    OK(store_open(url, &s2, &err));
+    store_close(s2);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; DELETE FROM schema_migrations WHERE version = 5", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    OK(store_open(url, &s2, &err));
+    assert_false(is_initialized(s2));
+    store_close(s2);
+}
+
+static void init_without_a_token(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct idf_err err;
+    bool changed = false;
+    json_t *l = NULL;
+
+    OK(store_initialize(s, "cli:root", &changed, &err));
+    assert_true(changed);
+    assert_true(is_initialized(s));
+    OK(store_audit_list(s, 10, &l));
+    assert_int_equal(json_array_size(l), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "action")), "api.initialize");
+    json_decref(l);
+    assert_int_equal(store_initialize(s, "", NULL, &err), IDF_EINVAL);
+}
+
+/* The last unexpired admin token needs force; nothing changes without it. */
+static void last_admin_token_needs_force(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct store_token *t = NULL;
+    struct idf_err err;
+    size_t n;
+    int64_t now = tu_now_ms();
+
+    OK(store_token_create(s, "a1", "admin", "h1", "idf_11111111", 0, "cli:alice", NULL, &err));
+    OK(store_token_create(s, "v1", "viewer", "h2", "idf_22222222", 0, "cli:alice", NULL, &err));
+    /* an expired admin token does not count as another admin */
+    OK(store_token_create(s, "old", "admin", "h3", "idf_33333333", now - 1000, "cli:alice", NULL, &err));
+    n = audit_count(s);
+    assert_int_equal(store_token_revoke(s, "a1", "cli:alice", false, &err), IDF_ESTATE);
+    assert_non_null(strstr(err.msg, "last admin token"));
+    OK(store_token_lookup(s, "h1", now, &t)); /* still there, nothing audited */
+    store_token_free(t);
+    assert_int_equal(audit_count(s), n);
+    /* others go without force */
+    OK(store_token_revoke(s, "v1", "cli:alice", false, &err));
+    OK(store_token_revoke(s, "old", "cli:alice", false, &err));
+    /* with a second admin, the first goes; then the second is the last */
+    OK(store_token_create(s, "a2", "admin", "h4", "idf_44444444", 0, "cli:alice", NULL, &err));
+    OK(store_token_revoke(s, "a1", "cli:alice", false, &err));
+    assert_int_equal(store_token_revoke(s, "a2", "cli:alice", false, &err), IDF_ESTATE);
+    assert_int_equal(store_token_revoke(s, "nobody", "cli:alice", false, &err), IDF_ENOTFOUND);
+    OK(store_token_revoke(s, "a2", "cli:alice", true, &err));
+    assert_int_equal(store_token_lookup(s, "h4", now, &t), IDF_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +326,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(lookup_by_hash_honours_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(last_use_is_written_at_most_once_a_minute, setup, teardown),
         cmocka_unit_test_setup_teardown(names_are_unique_and_changes_audited, setup, teardown),
+        cmocka_unit_test_setup_teardown(first_token_or_init_marks_the_store_for_good, setup, teardown),
+        cmocka_unit_test_setup_teardown(init_without_a_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(upgrade_marks_a_store_that_had_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(last_admin_token_needs_force, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
