@@ -286,30 +286,6 @@ static void workflow_get(struct store *st, struct http_resp *resp, const char *n
     http_resp_json(resp, 200, o);
 }
 
-/* The role a route needs; every /api/ path and /metrics has one. */
-static enum token_role route_role(const struct http_req *req)
-{
-    const char *p = req->path;
-    const char *action;
-
-    if (strcmp(p, "/api/v1/events") == 0)
-        return TOKEN_OPERATOR;
-    if (strncmp(p, "/api/v1/runs/", 13) == 0 && (action = strchr(p + 13, '/')) != NULL) {
-        if (strcmp(action, "/approve") == 0 || strcmp(action, "/reject") == 0)
-            return TOKEN_APPROVER;
-        return TOKEN_OPERATOR;
-    }
-    if (strncmp(p, "/api/v1/tokens", 14) == 0 || strcmp(p, "/api/v1/audit") == 0)
-        return TOKEN_ADMIN;
-    if (strncmp(p, "/api/v1/connections/", 20) == 0) {
-        size_t n = strlen(p);
-        if (n > 5 && strcmp(p + n - 5, "/test") == 0)
-            return TOKEN_OPERATOR;
-        return strcmp(req->method, "GET") == 0 ? TOKEN_VIEWER : TOKEN_ADMIN;
-    }
-    return TOKEN_VIEWER;
-}
-
 static void metrics(struct api *a, struct store *st, struct http_resp *resp)
 {
     char *m = engine_metrics(a->engine);
@@ -394,11 +370,23 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *resp)
         http_resp_json(resp, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "starting"));
     } else if (strncmp(p, API_HOOKS_PREFIX, strlen(API_HOOKS_PREFIX)) == 0) {
         api__hooks_route(a, req, resp, p + strlen(API_HOOKS_PREFIX));
+    } else if (api__guard_host(a, req, resp) != 0) {
+        /* answered 421: a name this server does not go by (DNS rebinding) */
     } else if (strcmp(p, "/metrics") == 0 || strncmp(p, "/api/", 5) == 0) {
+        enum token_role need = TOKEN_VIEWER;
+        int found = api__route_find(req->method, p, &need);
+        if (api__guard_write(a, req, resp) != 0)
+            return;
         st = thread_store(a, &err);
         if (!st)
             api__error(resp, 503, "the store is not available");
-        else if (api__authorize(a, st, req, route_role(req), &who, resp) == 0)
+        else if (api__authorize(a, st, req, need, &who, resp) != 0)
+            return; /* answered 401/403/503 */
+        else if (found == 405)
+            api__error(resp, 405, "this method is not allowed here (docs/api.md lists the routes)");
+        else if (found == 404)
+            api__error(resp, 404, "not found");
+        else
             api_route(a, st, &who, req, resp);
     } else if (strcmp(p, "/") == 0 || strncmp(p, "/ui/", 4) == 0) {
         api__ui_route(a, req, resp);

@@ -27,11 +27,38 @@ struct api__caller {
     char actor[TOKEN_NAME_MAX + 16]; /* "token:<name>" or "local" */
 };
 
+/* One row of the route table (auth.c): every /api/ route and /metrics. */
+struct api__route {
+    const char *method;   /* "GET", "POST", "PUT", "DELETE" (HEAD is looked up as GET) */
+    const char *pattern;  /* "/api/v1/runs/ * /approve" without the spaces: "*" is one non-empty segment */
+    enum token_role role; /* the least role that may call it */
+};
+
+/* The table, terminated by a row whose method is NULL (for tests). */
+const struct api__route *api__routes(void);
+
+/* The role the route (method, path) needs: 0 and *role_out, or 405 when the
+ * path is a route with other methods, 404 when it is none. */
+int api__route_find(const char *method, const char *path, enum token_role *role_out);
+
 /* Lets the request in when it carries a valid token whose role reaches
  * `need` (or, see auth.c, when it may go without one): 0 and *out filled.
  * Otherwise answers 401/403/503 into resp and returns -1. */
 int api__authorize(struct api *a, struct store *st, const struct http_req *req, enum token_role need,
                    struct api__caller *out, struct http_resp *resp);
+
+/* guard.c: where a request may come from (see its opening comment). */
+/* Host names this server (loopback, the listen address, public_url, allowed_hosts). */
+bool api__host_allowed(const struct api *a, const char *host);
+bool api__host_is_loopback(const char *host);
+/* The peer address is loopback (127/8, ::1, ::ffff:127.x). */
+bool api__peer_is_loopback(const struct http_req *req);
+/* 0 when the Host is allowed; otherwise answers 421 and returns -1. */
+int api__guard_host(struct api *a, const struct http_req *req, struct http_resp *resp);
+/* 0 for a read, or a write (any method but GET/HEAD) sent as
+ * application/json whose Origin, when present, is this server; otherwise
+ * answers 415 or 403 and returns -1. */
+int api__guard_write(struct api *a, const struct http_req *req, struct http_resp *resp);
 
 /* tokens.c: /api/v1/tokens[/NAME] (admin) — list, create (the token is in
  * the answer once), revoke. rest is the path after "/api/v1/tokens". */

@@ -6,8 +6,8 @@
  * tried against the remote, sealed and stored, and wiped from memory when
  * the request ends; lists carry only the non-secret config; error messages
  * have every secret of the request masked (connections_check). Roles are
- * checked before these routes run (api.c route_role): reading is viewer,
- * testing operator, changing admin. HTTP server threads. */
+ * checked before these routes run (the route table of auth.c): reading is
+ * viewer, testing operator, changing admin. HTTP server threads. */
 #include <string.h>
 
 #include "api/api_internal.h"
@@ -147,6 +147,29 @@ static void test(struct api *a, struct store *st, struct http_resp *resp, const 
     connections_wipe_free(conn);
 }
 
+/* GET /api/v1/connections/NAME: its row of the list (never a secret). */
+static void get_one(struct store *st, struct http_resp *resp, const char *name)
+{
+    json_t *list = NULL, *c, *found = NULL;
+    size_t i;
+
+    if (store_connection_list(st, &list)) {
+        api__error(resp, 500, "could not list connections");
+        return;
+    }
+    json_array_foreach(list, i, c)
+    {
+        const char *n = json_string_value(json_object_get(c, "name"));
+        if (n && strcmp(n, name) == 0)
+            found = json_incref(c);
+    }
+    json_decref(list);
+    if (found)
+        http_resp_json(resp, 200, found);
+    else
+        api__error(resp, 404, "no such connection");
+}
+
 void api__connections_route(struct api *a, struct store *st, const struct api__caller *who,
                             const struct http_req *req, struct http_resp *resp, const char *rest)
 {
@@ -188,7 +211,9 @@ void api__connections_route(struct api *a, struct store *st, const struct api__c
             test(a, st, resp, name);
         return;
     }
-    if (strcmp(req->method, "PUT") == 0) {
+    if (strcmp(req->method, "GET") == 0) {
+        get_one(st, resp, name);
+    } else if (strcmp(req->method, "PUT") == 0) {
         put(a, st, who, req, resp, name);
     } else if (strcmp(req->method, "DELETE") == 0) {
         rc = store_connection_delete(st, name, who->actor, &err);
@@ -197,6 +222,6 @@ void api__connections_route(struct api *a, struct store *st, const struct api__c
         else
             http_resp_json(resp, 200, json_pack("{s:s}", "deleted", name));
     } else {
-        api__error(resp, 405, "use PUT to store a connection, DELETE to remove it");
+        api__error(resp, 405, "use GET to read a connection, PUT to store one, DELETE to remove it");
     }
 }

@@ -34,28 +34,32 @@ static bool addr_is_loopback(const char *a)
     return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0 || strcmp(a, "localhost") == 0;
 }
 
-/* Beyond loopback the API must never be open: listening there needs at
- * least one API token in the store, and then every /api/ request needs one
- * (api/auth.c). Prints why and returns -1 when there is none. */
-static int check_tokens_exist(const char *db, const char *addr)
+/* Reads whether the store's API was initialized (store_initialized).
+ * Beyond loopback the API must never be open: listening there needs the
+ * mark, and then every /api/ request needs a token (api/auth.c). Prints why
+ * and returns -1 when the store cannot be read or the address is refused. */
+static int check_initialized(const char *db, const char *addr, bool *init_out)
 {
     struct store *st = NULL;
     struct idf_err err;
-    int64_t n = 0;
     int rc;
 
     if (store_open(db, &st, &err)) {
         fprintf(stderr, "idflow serve: %s\n", err.msg);
         return -1;
     }
-    rc = store_token_count(st, time_now_ms(), &n);
+    rc = store_initialized(st, init_out);
     store_close(st);
-    if (rc == 0 && n > 0)
+    if (rc) {
+        fprintf(stderr, "idflow serve: cannot read the store's initialized mark\n");
+        return -1;
+    }
+    if (*init_out || addr_is_loopback(addr))
         return 0;
     fprintf(stderr,
-            "idflow serve: refusing to listen on %s: the store holds no API token, so the API would have no "
-            "protection. Create one first (idflow token create NAME --role admin); from then on every /api/ "
-            "request needs a token. Put a TLS reverse proxy in front: tokens and hook secrets travel in "
+            "idflow serve: refusing to listen on %s: this store has no API token yet, so the API would have no "
+            "protection. Create one first (idflow token create NAME --role admin) or run idflow init; from then on "
+            "every /api/ request needs a token. Put a TLS reverse proxy in front: tokens and hook secrets travel in "
             "headers.\n",
             addr);
     return -1;
@@ -79,7 +83,9 @@ int cli_serve(int argc, char **argv)
     struct engine_opts eo;
     struct api api;
     struct seal_key *key = NULL;
-    char addr[256];
+    char addr[256], public_origin[CFG_MAX_VALUE], hosts_buf[CFG_MAX_VALUE];
+    const char *hosts[CFG_MAX_HOSTS + 1];
+    bool initialized = false;
     int port = 0, c, sig = 0, rc = CLI_FAIL;
     sigset_t set;
     enum log_level lvl;
@@ -129,7 +135,16 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "idflow serve: --listen must be ADDR:PORT, got '%s'\n", cfg.listen);
         return CLI_USAGE;
     }
-    if (!addr_is_loopback(addr) && check_tokens_exist(cfg.db, addr) != 0)
+    if (cfg_public_origin(&cfg, public_origin, sizeof public_origin) != 0) {
+        fprintf(stderr, "idflow serve: public_url must be an http:// or https:// URL such as "
+                        "https://idflow.example.com, got '%s'\n", cfg.public_url);
+        return CLI_USAGE;
+    }
+    if (cfg_hosts(&cfg, hosts_buf, hosts) != 0) {
+        fprintf(stderr, "idflow serve: allowed_hosts holds more than %d names\n", CFG_MAX_HOSTS);
+        return CLI_USAGE;
+    }
+    if (check_initialized(cfg.db, addr, &initialized) != 0)
         return CLI_USAGE;
 
     sigemptyset(&set);
@@ -157,7 +172,10 @@ int cli_serve(int argc, char **argv)
     api.engine = eng;
     api.db_url = cfg.db;
     api.key = key;
-    api.open_until_token = addr_is_loopback(addr);
+    api.listen_addr = addr;
+    api.allowed_hosts = hosts;
+    api.public_origin = public_origin[0] ? public_origin : NULL;
+    atomic_init(&api.closed, initialized);
     memset(&so, 0, sizeof so);
     so.addr = addr;
     so.port = port;
@@ -178,6 +196,10 @@ int cli_serve(int argc, char **argv)
         log_msg(LOG_INFO, f, "idflow serve listening on http://%s:%d", addr, http_server_port(srv));
         json_decref(f);
     }
+    if (!initialized)
+        log_warn("the API is open: this store has no API token yet, so requests from this machine (loopback, not "
+                 "through a proxy) are served as admin without one. Create a token (idflow token create NAME "
+                 "--role admin) or run idflow init to close it for good");
     sigwait(&set, &sig);
     log_info("received signal %d, shutting down", sig);
     rc = CLI_OK;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -24,6 +25,10 @@ static int set_key(struct cfg *c, const char *k, const char *v, struct idf_err *
         memcpy(c->log_level, v, n + 1);
     } else if (strcmp(k, "node_id") == 0 && n < sizeof c->node_id) {
         memcpy(c->node_id, v, n + 1);
+    } else if (strcmp(k, "public_url") == 0 && n < sizeof c->public_url) {
+        memcpy(c->public_url, v, n + 1);
+    } else if (strcmp(k, "allowed_hosts") == 0 && n < sizeof c->allowed_hosts) {
+        memcpy(c->allowed_hosts, v, n + 1);
     } else if (strcmp(k, "workers") == 0) {
         char *end;
         long w = strtol(v, &end, 10);
@@ -31,11 +36,13 @@ static int set_key(struct cfg *c, const char *k, const char *v, struct idf_err *
             return idf_err_set(err, IDF_EINVAL, "%s: workers must be a number from 1 to 64", where);
         c->workers = (int)w;
     } else if (strcmp(k, "db") == 0 || strcmp(k, "listen") == 0 || strcmp(k, "workflows") == 0 ||
-               strcmp(k, "log_level") == 0 || strcmp(k, "node_id") == 0) {
+               strcmp(k, "log_level") == 0 || strcmp(k, "node_id") == 0 || strcmp(k, "public_url") == 0 ||
+               strcmp(k, "allowed_hosts") == 0) {
         return idf_err_set(err, IDF_EINVAL, "%s: value of '%s' is too long", where, k);
     } else {
         return idf_err_set(err, IDF_EINVAL,
-                           "%s: unknown setting '%s' (known: db, listen, workflows, workers, log_level, node_id)",
+                           "%s: unknown setting '%s' (known: db, listen, workflows, workers, log_level, node_id, "
+                           "public_url, allowed_hosts)",
                            where, k);
     }
     return 0;
@@ -110,6 +117,8 @@ int cfg_load(const char *path, struct cfg *c, struct idf_err *err)
         {"IDFLOW_WORKERS", "workers"},
         {"IDFLOW_LOG_LEVEL", "log_level"},
         {"IDFLOW_NODE_ID", "node_id"},
+        {"IDFLOW_PUBLIC_URL", "public_url"},
+        {"IDFLOW_ALLOWED_HOSTS", "allowed_hosts"},
     };
     int rc;
 
@@ -164,5 +173,43 @@ int cfg_split_listen(const char *s, char *addr, size_t addr_len, int *port)
     memcpy(addr, a, n);
     addr[n] = '\0';
     *port = (int)p;
+    return 0;
+}
+
+int cfg_hosts(const struct cfg *c, char buf[CFG_MAX_VALUE], const char *hosts[CFG_MAX_HOSTS + 1])
+{
+    size_t n = 0;
+    char *p, *save = NULL;
+
+    snprintf(buf, CFG_MAX_VALUE, "%s", c->allowed_hosts);
+    for (p = strtok_r(buf, ", \t", &save); p; p = strtok_r(NULL, ", \t", &save)) {
+        if (n == CFG_MAX_HOSTS)
+            return IDF_EINVAL;
+        hosts[n++] = p;
+    }
+    hosts[n] = NULL;
+    return 0;
+}
+
+int cfg_public_origin(const struct cfg *c, char *out, size_t n)
+{
+    const char *u = c->public_url, *host;
+    size_t len;
+
+    *out = '\0';
+    if (!*u)
+        return 0;
+    if (strncasecmp(u, "https://", 8) == 0)
+        host = u + 8;
+    else if (strncasecmp(u, "http://", 7) == 0)
+        host = u + 7;
+    else
+        return IDF_EINVAL;
+    len = strcspn(host, "/?#");
+    if (len == 0 || memchr(host, '@', len) || (size_t)(host - u) + len >= n)
+        return IDF_EINVAL;
+    for (size_t i = 0; i < (size_t)(host - u) + len; i++)
+        out[i] = (char)(u[i] >= 'A' && u[i] <= 'Z' ? u[i] - 'A' + 'a' : u[i]);
+    out[(size_t)(host - u) + len] = '\0';
     return 0;
 }

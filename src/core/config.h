@@ -15,7 +15,20 @@ struct cfg {
     char log_level[32];            /* log_level: IDFLOW_LOG_LEVEL  default info */
     char node_id[256];             /* node_id:   IDFLOW_NODE_ID    default the host name */
     int workers;                   /* workers:   IDFLOW_WORKERS    default 4 */
+    char public_url[CFG_MAX_VALUE];    /* public_url:    IDFLOW_PUBLIC_URL     "https://host[:port]", default none */
+    char allowed_hosts[CFG_MAX_VALUE]; /* allowed_hosts: IDFLOW_ALLOWED_HOSTS  "a.example.com, b:8443", default none */
 };
+
+#define CFG_MAX_HOSTS 32 /* names in allowed_hosts */
+
+/* Splits allowed_hosts (names separated by commas and/or spaces) into at
+ * most CFG_MAX_HOSTS strings: hosts[] points into buf (a copy made here,
+ * CFG_MAX_VALUE bytes), NULL-terminated. IDF_EINVAL when there are more. */
+int cfg_hosts(const struct cfg *c, char buf[CFG_MAX_VALUE], const char *hosts[CFG_MAX_HOSTS + 1]) IDF_MUST_USE;
+
+/* The origin ("scheme://host[:port]", lower-cased) of public_url into out;
+ * "" when public_url is unset. IDF_EINVAL when it is not an http(s) URL. */
+int cfg_public_origin(const struct cfg *c, char *out, size_t n) IDF_MUST_USE;
 
 /* Fills defaults, then reads path (NULL: "idflow.yaml" if it exists, else
  * nothing), then the environment. IDF_EINVAL with file:line for a bad file or

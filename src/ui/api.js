@@ -46,10 +46,10 @@ export async function api(method, path, body, opts = {}) {
   const token = opts.noToken ? null : (opts.token ?? getToken());
   if (token) headers.Authorization = `Bearer ${token}`;
   const init = { method, headers, credentials: 'omit', cache: 'no-store', redirect: 'error' };
-  if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
+  // idflow refuses a request that changes state unless it says JSON (a
+  // cross-origin page cannot send that without a preflight): always say it.
+  if (method !== 'GET') headers['Content-Type'] = 'application/json';
+  if (body !== undefined) init.body = JSON.stringify(body);
   let res;
   try {
     res = await fetch(path, init);

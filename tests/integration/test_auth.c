@@ -3,8 +3,9 @@
  * first token closes that; each role may do exactly its share; revocation
  * and bad tokens are refused at once; every decision and token change is in
  * the audit log with its actor; no token ever appears in serve's log, the
- * audit log or a listing; and serve refuses a non-loopback address until a
- * token exists. Tokens are created with the real CLI (`idflow token`). */
+ * audit log or a listing; the API never opens again once a token existed
+ * (the last one revoked or expired); and serve refuses a non-loopback
+ * address until a token exists. Tokens are created with the real CLI (`idflow token`). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,6 +159,11 @@ static bool run_has_status(void *ud)
     ok = strcmp(json_string_value(json_object_get(ans, "status")), w->status) == 0;
     json_decref(ans);
     return ok;
+}
+
+static bool token_refused(void *ud)
+{
+    return call("GET", "/api/v1/me", NULL, (const char *)ud, NULL) == 401;
 }
 
 /* 1. A fresh install on loopback answers without a token, as "local". */
@@ -333,6 +339,49 @@ static void admin_creates_and_revokes_tokens(void **state)
     assert_int_equal(cli(NULL, NULL, "token", "revoke", "approver1", NULL), 1);
 }
 
+/* 4b. Once a token existed the API never opens again: not when the last
+ * token is revoked (that needs --force, which says what it means), not when
+ * the last one expires. The API's own revocation of the last admin token is
+ * refused the same way. */
+static void api_never_reopens(void **state)
+{
+    char *out = NULL, *err = NULL, tmp[64], path[100];
+    json_t *ans = NULL;
+    (void)state;
+    /* the admin token is the last admin: refused over the API and the CLI, nothing changes */
+    assert_int_equal(call("DELETE", "/api/v1/tokens/root", NULL, E.admin, &ans), 409);
+    assert_non_null(strstr(err_of(ans), "last admin token"));
+    json_decref(ans);
+    assert_int_equal(cli(NULL, &err, "token", "revoke", "root", NULL), 1);
+    assert_non_null(strstr(err, "last admin token"));
+    assert_non_null(strstr(err, "--force"));
+    free(err);
+    assert_int_equal(call("GET", "/api/v1/me", NULL, E.admin, NULL), 200);
+
+    /* every token but one short-lived admin, then the admin too (forced) */
+    assert_int_equal(cli(NULL, NULL, "token", "revoke", "viewer1", NULL), 0);
+    assert_int_equal(cli(NULL, NULL, "token", "revoke", "ops1", NULL), 0);
+    assert_int_equal(cli(&out, NULL, "token", "create", "brief", "--role", "admin", "--expires-in", "1s", NULL), 0);
+    snprintf(tmp, sizeof tmp, "%.*s", (int)strcspn(out, "\n"), out);
+    free(out);
+    assert_int_equal(cli(NULL, NULL, "token", "revoke", "root", "--force", NULL), 0);
+    assert_int_equal(call("GET", "/api/v1/me", NULL, E.admin, NULL), 401);
+    /* the last live token expires: wait until the server says so, then no
+     * request without a token is served either */
+    snprintf(path, sizeof path, "%s", tmp);
+    assert_true(tu_wait_until(token_refused, path, 15000));
+    assert_int_equal(call("GET", "/api/v1/me", NULL, NULL, &ans), 401);
+    assert_non_null(strstr(err_of(ans), "needs an API token"));
+    json_decref(ans);
+    assert_int_equal(call("POST", "/api/v1/tokens", "{\"name\":\"x\",\"role\":\"admin\"}", NULL, NULL), 401);
+    assert_int_equal(call("GET", "/metrics", NULL, NULL, NULL), 401);
+    /* the CLI on the store is the way back in */
+    create_token("root", "admin", E.admin, sizeof E.admin);
+    create_token("viewer1", "viewer", E.viewer, sizeof E.viewer);
+    create_token("ops1", "operator", E.operator_, sizeof E.operator_);
+    assert_int_equal(call("GET", "/api/v1/me", NULL, E.admin, NULL), 200);
+}
+
 /* 5. The audit log names every actor; no token is anywhere it should not be. */
 static void audit_log_and_no_token_leaks(void **state)
 {
@@ -384,7 +433,7 @@ static void non_loopback_needs_a_token(void **state)
     assert_int_equal(start_serve_at(listen, &p), 0);
     assert_int_equal(tu_wait(&p, 15000), 2);
     err = tu_proc_stderr(&p);
-    assert_non_null(strstr(err, "holds no API token"));
+    assert_non_null(strstr(err, "has no API token yet"));
     free(err);
     tu_proc_cleanup(&p);
 
@@ -411,6 +460,7 @@ int main(void)
         cmocka_unit_test(bad_tokens_are_refused),
         cmocka_unit_test(roles_allow_exactly_their_share),
         cmocka_unit_test(admin_creates_and_revokes_tokens),
+        cmocka_unit_test(api_never_reopens),
         cmocka_unit_test(audit_log_and_no_token_leaks),
         cmocka_unit_test(non_loopback_needs_a_token),
     };

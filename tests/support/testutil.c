@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -330,6 +331,7 @@ int tu_http(const char *method, const char *url, const char *body, const char *c
     struct http_request rq = {0};
     struct http_response rs = {0};
     struct idf_err err = {0};
+    const char *hdrs[TU_HTTP_MAX_HEADERS + 2];
     int rc;
 
     if (body_out)
@@ -340,6 +342,20 @@ int tu_http(const char *method, const char *url, const char *body, const char *c
     rq.method = method;
     rq.url = url;
     rq.headers = headers;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        /* as every API client does: idflow refuses a write that is not JSON */
+        size_t n = 0;
+        bool has_ct = false;
+        for (; headers && headers[n]; n++)
+            has_ct = has_ct || strncasecmp(headers[n], "Content-Type:", 13) == 0;
+        if (!has_ct && n < TU_HTTP_MAX_HEADERS) {
+            for (size_t i = 0; i < n; i++)
+                hdrs[i] = headers[i];
+            hdrs[n] = "Content-Type: application/json";
+            hdrs[n + 1] = NULL;
+            rq.headers = hdrs;
+        }
+    }
     rq.body = body;
     rq.body_len = body ? strlen(body) : 0;
     rq.timeout_ms = TU_HTTP_TIMEOUT_MS;

@@ -88,8 +88,12 @@ int tu_idflow_token(const char *bin, const char *db, const char *name, const cha
 
 /* ---------------------------------------------------------------- HTTP */
 
+#define TU_HTTP_MAX_HEADERS 30
+
 /* One request through a fresh http_client (no https_only, 10 s timeout).
  * headers: NULL-terminated "Name: value" list or NULL. body may be NULL.
+ * A method other than GET and HEAD gets "Content-Type: application/json"
+ * when headers name no Content-Type (idflow's API requires it for writes). 
  * On success returns 0 with the HTTP status in *status and, when body_out is
  * not NULL, the response body in *body_out (caller frees). Otherwise returns
  * the http_client_do error (IDF_EIO, IDF_ETIMEOUT, ...) and *body_out is

@@ -177,6 +177,41 @@ static void listen_split(void **state)
     assert_int_equal(cfg_split_listen("1.2.3.4:99999", a, sizeof a, &port), IDF_EINVAL);
 }
 
+static void allowed_hosts_and_public_url(void **state)
+{
+    struct cfg c;
+    char buf[CFG_MAX_VALUE], origin[CFG_MAX_VALUE];
+    const char *hosts[CFG_MAX_HOSTS + 1];
+    (void)state;
+    memset(&c, 0, sizeof c);
+    snprintf(c.allowed_hosts, sizeof c.allowed_hosts, " idflow.corp.example,ops.example:9443  [::1]:8080,");
+    assert_int_equal(cfg_hosts(&c, buf, hosts), 0);
+    assert_string_equal(hosts[0], "idflow.corp.example");
+    assert_string_equal(hosts[1], "ops.example:9443");
+    assert_string_equal(hosts[2], "[::1]:8080");
+    assert_null(hosts[3]);
+    c.allowed_hosts[0] = '\0';
+    for (int i = 0; i <= CFG_MAX_HOSTS; i++)
+        strcat(c.allowed_hosts, "h.example,");
+    assert_int_equal(cfg_hosts(&c, buf, hosts), IDF_EINVAL);
+
+    snprintf(c.public_url, sizeof c.public_url, "HTTPS://Idflow.Example.com:8443/console?x=1");
+    assert_int_equal(cfg_public_origin(&c, origin, sizeof origin), 0);
+    assert_string_equal(origin, "https://idflow.example.com:8443");
+    snprintf(c.public_url, sizeof c.public_url, "http://idflow.example.com");
+    assert_int_equal(cfg_public_origin(&c, origin, sizeof origin), 0);
+    assert_string_equal(origin, "http://idflow.example.com");
+    c.public_url[0] = '\0';
+    assert_int_equal(cfg_public_origin(&c, origin, sizeof origin), 0);
+    assert_string_equal(origin, "");
+    snprintf(c.public_url, sizeof c.public_url, "ftp://idflow.example.com");
+    assert_int_equal(cfg_public_origin(&c, origin, sizeof origin), IDF_EINVAL);
+    snprintf(c.public_url, sizeof c.public_url, "https://user:pw@idflow.example.com");
+    assert_int_equal(cfg_public_origin(&c, origin, sizeof origin), IDF_EINVAL);
+    snprintf(c.public_url, sizeof c.public_url, "https:///path");
+    assert_int_equal(cfg_public_origin(&c, origin, sizeof origin), IDF_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +224,7 @@ int main(void)
         cmocka_unit_test(backoff_grows_within_bounds),
         cmocka_unit_test(config_file_env_and_errors),
         cmocka_unit_test(listen_split),
+        cmocka_unit_test(allowed_hosts_and_public_url),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
