@@ -54,7 +54,7 @@ static const char *str_of(const json_t *o, const char *k)
 
 static const struct conn_field webhook_fields[] = {
     {"secret", true, true, "the shared secret senders prove they know"},
-    {"auth", false, false, "bearer (default: Authorization: Bearer <secret>) or hmac (signed body + timestamp)"},
+    {"auth", false, false, "bearer (default: Authorization: Bearer <secret>) or hmac (signed timestamp, event id and body)"},
     {"replay_window", false, false, "hmac: seconds a signature's timestamp stays valid (default 300)"},
     {NULL, false, false, NULL},
 };
