@@ -10,6 +10,9 @@
  * up by the poller after the restart; bad input is a 4xx that stores
  * nothing while the server keeps serving; `idflow connect --register-hook`
  * updates the hook for the workflows' event types and rotates its secret;
+ * the generic webhook connector (bearer and hmac): a signed request replayed,
+ * or replayed under a new X-Idflow-Event-Id, starts nothing new, and event
+ * ids and timestamps outside their one spelling are refused;
  * the server exits cleanly (no sanitizer report) and never logs a secret.
  * IDFLOW_BIN is the binary. */
 #include <setjmp.h>
@@ -652,13 +655,18 @@ static void test_register_hook_rotates_secret(void **state)
     free(resp);
 }
 
-static long post_webhook(const char *conn, const char *const *headers, const char *body)
+static long post_webhook_resp(const char *conn, const char *const *headers, const char *body, char **resp_out)
 {
     char url[300];
     long status = 0;
     snprintf(url, sizeof url, "%s/hooks/webhook/%s", E.base, conn);
-    assert_int_equal(tu_http("POST", url, body, headers, &status, NULL), 0);
+    assert_int_equal(tu_http("POST", url, body, headers, &status, resp_out), 0);
     return status;
+}
+
+static long post_webhook(const char *conn, const char *const *headers, const char *body)
+{
+    return post_webhook_resp(conn, headers, body, NULL);
 }
 
 static void test_webhook_bearer(void **state)
@@ -666,6 +674,8 @@ static void test_webhook_bearer(void **state)
     const char *ok[] = {"Authorization: Bearer " HOOK_SECRET, "X-Idflow-Event-Id: build-1", NULL};
     const char *bad[] = {"Authorization: Bearer nope", NULL};
     const char *none[] = {"X-Idflow-Event-Id: build-2", NULL};
+    const char *dotted[] = {"Authorization: Bearer " HOOK_SECRET, "X-Idflow-Event-Id: build.3", NULL};
+    const char *unnamed[] = {"Authorization: Bearer " HOOK_SECRET, NULL};
     (void)state;
     assert_int_equal(post_webhook("gh", ok, "{\"name\":\"wh-one\"}"), 200);
     assert_int_equal(count_all_runs("on-webhook"), 1);
@@ -677,53 +687,228 @@ static void test_webhook_bearer(void **state)
     assert_int_equal(post_webhook("gh", none, "{\"name\":\"x\"}"), 401);
     assert_int_equal(post_webhook("gh", ok, "{\"name\":"), 400);
     assert_int_equal(post_webhook("nosuch", ok, "{}"), 404);
+    /* event ids follow one rule in both modes: no '.' */
+    assert_int_equal(post_webhook("gh", dotted, "{\"name\":\"x\"}"), 400);
     /* the other webhook connection's workflow is not started by this one */
     assert_int_equal(count_all_runs("on-signed"), 0);
     assert_int_equal(count_all_runs("on-webhook"), 1);
+    /* an unnamed bearer request is always a new event */
+    assert_int_equal(post_webhook("gh", unnamed, "{\"name\":\"wh-two\"}"), 200);
+    assert_int_equal(post_webhook("gh", unnamed, "{\"name\":\"wh-two\"}"), 200);
+    assert_int_equal(count_all_runs("on-webhook"), 3);
 }
 
-static void sign(const char *ts, const char *body, char *hdr, size_t n)
+/* "X-Idflow-Signature: sha256=<hex HMAC-SHA256(HOOK_SECRET, text)>" into hdr. */
+static void sign_text(const char *text, char *hdr, size_t n)
 {
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     char hex[2 * crypto_auth_hmacsha256_BYTES + 1];
     crypto_auth_hmacsha256_state st;
     crypto_auth_hmacsha256_init(&st, (const unsigned char *)HOOK_SECRET, strlen(HOOK_SECRET));
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, strlen(ts));
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, strlen(body));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)text, strlen(text));
     crypto_auth_hmacsha256_final(&st, mac);
     sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
     snprintf(hdr, n, "X-Idflow-Signature: sha256=%s", hex);
 }
 
+/* A request to the hmac connection "signed": the headers of one delivery. */
+struct signed_req {
+    char tsh[100], sig[200], idh[400];
+    const char *h[4]; /* tsh, sig, idh or NULL, NULL */
+};
+
+/* Signs "<ts>.<id>.<body>" (id NULL: no X-Idflow-Event-Id header, signed as empty). */
+static void signed_req(struct signed_req *r, const char *ts, const char *id, const char *body)
+{
+    char *text;
+    size_t n = strlen(ts) + (id ? strlen(id) : 0) + strlen(body) + 3;
+    assert_true(strlen(ts) < 80 && (!id || strlen(id) < 300));
+    text = malloc(n);
+    assert_non_null(text);
+    snprintf(text, n, "%s.%s.%s", ts, id ? id : "", body);
+    sign_text(text, r->sig, sizeof r->sig);
+    free(text);
+    snprintf(r->tsh, sizeof r->tsh, "X-Idflow-Timestamp: %s", ts);
+    r->h[0] = r->tsh;
+    r->h[1] = r->sig;
+    r->h[2] = NULL;
+    r->h[3] = NULL;
+    if (id) {
+        snprintf(r->idh, sizeof r->idh, "X-Idflow-Event-Id: %s", id);
+        r->h[2] = r->idh;
+    }
+}
+
+static void now_ts(char *ts, size_t n, long long delta)
+{
+    snprintf(ts, n, "%lld", (long long)time(NULL) + delta);
+}
+
+/* The .event.id of the newest run of workflow (caller frees). */
+static char *newest_run_event_id(const char *workflow)
+{
+    char url[300], *id;
+    long status = 0;
+    json_t *list, *full;
+    long long best = 0;
+    size_t i;
+    json_t *r;
+    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", E.base, workflow);
+    list = http_json("GET", url, NULL, NULL, &status);
+    assert_int_equal(status, 200);
+    json_array_foreach(json_object_get(list, "runs"), i, r)
+    {
+        long long v = (long long)json_integer_value(json_object_get(r, "id"));
+        best = v > best ? v : best;
+    }
+    json_decref(list);
+    assert_true(best > 0);
+    snprintf(url, sizeof url, "%s/api/v1/runs/%lld", E.base, best);
+    full = http_json("GET", url, NULL, NULL, &status);
+    assert_int_equal(status, 200);
+    id = strdup(json_string_value(json_object_get(json_object_get(full, "event"), "id")));
+    json_decref(full);
+    assert_non_null(id);
+    return id;
+}
+
 static void test_webhook_hmac_and_replay(void **state)
 {
     const char *body = "{\"name\":\"signed-one\"}";
-    char ts[64], tsh[100], sig[200];
-    const char *h[] = {tsh, sig, NULL};
+    char ts[64];
+    struct signed_req r;
+    int n0;
     (void)state;
-    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
-    snprintf(tsh, sizeof tsh, "X-Idflow-Timestamp: %s", ts);
-    sign(ts, body, sig, sizeof sig);
-    assert_int_equal(post_webhook("signed", h, body), 200);
-    assert_int_equal(count_all_runs("on-signed"), 1);
+    n0 = count_all_runs("on-signed");
+    now_ts(ts, sizeof ts, 0);
+    signed_req(&r, ts, NULL, body);
+    assert_int_equal(post_webhook("signed", r.h, body), 200);
+    assert_int_equal(count_all_runs("on-signed"), n0 + 1);
     /* the same signed request replayed: one event, no new run */
-    assert_int_equal(post_webhook("signed", h, body), 200);
-    assert_int_equal(count_all_runs("on-signed"), 1);
+    assert_int_equal(post_webhook("signed", r.h, body), 200);
+    assert_int_equal(count_all_runs("on-signed"), n0 + 1);
     wait_runs("on-signed", "name", "signed-one", 1);
     /* a tampered body fails the signature */
-    assert_int_equal(post_webhook("signed", h, "{\"name\":\"signed-two\"}"), 401);
+    assert_int_equal(post_webhook("signed", r.h, "{\"name\":\"signed-two\"}"), 401);
     /* a correctly signed request outside the 60 s replay window is refused */
-    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL) - 3600);
-    snprintf(tsh, sizeof tsh, "X-Idflow-Timestamp: %s", ts);
-    sign(ts, body, sig, sizeof sig);
-    assert_int_equal(post_webhook("signed", h, body), 401);
+    now_ts(ts, sizeof ts, -3600);
+    signed_req(&r, ts, NULL, body);
+    assert_int_equal(post_webhook("signed", r.h, body), 401);
     /* bearer is not accepted on an hmac connection */
     {
         const char *b[] = {"Authorization: Bearer " HOOK_SECRET, NULL};
         assert_int_equal(post_webhook("signed", b, body), 401);
     }
-    assert_int_equal(count_all_runs("on-signed"), 1);
+    assert_int_equal(count_all_runs("on-signed"), n0 + 1);
+}
+
+/* The event id is signed: a request replayed under new ids starts nothing. */
+static void test_webhook_hmac_replay_with_new_id_starts_nothing(void **state)
+{
+    const char *body = "{\"name\":\"signed-id\"}";
+    char ts[64], *resp = NULL, *ev_id;
+    struct signed_req r;
+    int n0;
+    (void)state;
+    n0 = count_all_runs("on-signed");
+    now_ts(ts, sizeof ts, 0);
+    /* a properly signed request with an id: one run, whose event id is that id */
+    signed_req(&r, ts, "order-7:created_A-1", body);
+    assert_int_equal(post_webhook("signed", r.h, body), 200);
+    assert_int_equal(count_all_runs("on-signed"), n0 + 1);
+    ev_id = newest_run_event_id("on-signed");
+    assert_string_equal(ev_id, "order-7:created_A-1");
+    free(ev_id);
+    /* the same request (same id) again: a duplicate, still one run */
+    assert_int_equal(post_webhook("signed", r.h, body), 200);
+    assert_int_equal(count_all_runs("on-signed"), n0 + 1);
+    /* replayed with other ids: the signature does not hold */
+    for (int i = 0; i < 5; i++) {
+        char idh[100];
+        snprintf(idh, sizeof idh, "X-Idflow-Event-Id: replay-%d", i);
+        r.h[2] = idh;
+        assert_int_equal(post_webhook_resp("signed", r.h, body, &resp), 401);
+        assert_non_null(strstr(resp, "signature"));
+        assert_null(strstr(resp, HOOK_SECRET));
+        free(resp);
+        resp = NULL;
+    }
+    assert_int_equal(count_all_runs("on-signed"), n0 + 1);
+    /* a request signed without an id, with an id added afterwards */
+    signed_req(&r, ts, NULL, body);
+    {
+        const char *h[] = {r.tsh, r.sig, "X-Idflow-Event-Id: added-later", NULL};
+        assert_int_equal(post_webhook("signed", h, body), 401);
+    }
+    /* the former format ("<timestamp>.<body>", the id unsigned) is refused */
+    {
+        char text[200], sig[200], tsh[100];
+        const char *h[] = {tsh, sig, "X-Idflow-Event-Id: old-format-1", NULL};
+        snprintf(text, sizeof text, "%s.%s", ts, body);
+        sign_text(text, sig, sizeof sig);
+        snprintf(tsh, sizeof tsh, "X-Idflow-Timestamp: %s", ts);
+        assert_int_equal(post_webhook("signed", h, body), 401);
+    }
+    assert_int_equal(count_all_runs("on-signed"), n0 + 1);
+}
+
+/* Event ids are 1 to 200 bytes of [A-Za-z0-9_:-]: a signed id outside that is a 400. */
+static void test_webhook_hmac_bad_event_id(void **state)
+{
+    const char *body = "{\"name\":\"signed-bad-id\"}";
+    char ts[64], long_id[202], *resp = NULL;
+    const char *bad[] = {"a.b", "team/build", "ci@acme", "two words", long_id};
+    struct signed_req r;
+    int n0;
+    (void)state;
+    memset(long_id, 'a', 201);
+    long_id[201] = '\0';
+    n0 = count_all_runs("on-signed");
+    now_ts(ts, sizeof ts, 0);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        signed_req(&r, ts, bad[i], body);
+        assert_int_equal(post_webhook_resp("signed", r.h, body, &resp), 400);
+        assert_non_null(strstr(resp, "X-Idflow-Event-Id"));
+        assert_non_null(strstr(resp, "A-Z a-z 0-9 _ : -"));
+        free(resp);
+        resp = NULL;
+    }
+    /* 200 bytes is allowed */
+    long_id[200] = '\0';
+    signed_req(&r, ts, long_id, body);
+    assert_int_equal(post_webhook("signed", r.h, body), 200);
+    assert_int_equal(count_all_runs("on-signed"), n0 + 1);
+}
+
+/* The timestamp is digits only: other spellings of a time are refused even when signed. */
+static void test_webhook_hmac_timestamp_digits_only(void **state)
+{
+    const char *body = "{\"name\":\"signed-ts\"}";
+    char now[64], ts[80];
+    struct signed_req r;
+    int n0;
+    (void)state;
+    n0 = count_all_runs("on-signed");
+    now_ts(now, sizeof now, 0);
+    {
+        /* each signed as sent; HTTP drops the spaces around a header value, so those two
+         * reach the server as the digits alone, and their signature then does not hold */
+        const char *around[][2] = {{"+", ""}, {"-", ""}, {" ", ""}, {"", " "}, {"", ".0"}, {"0x", ""}, {"", "s"}};
+        for (size_t i = 0; i < sizeof around / sizeof *around; i++) {
+            snprintf(ts, sizeof ts, "%s%s%s", around[i][0], now, around[i][1]);
+            signed_req(&r, ts, "ts-form", body);
+            assert_int_equal(post_webhook("signed", r.h, body), 401);
+        }
+    }
+    /* scientific notation near the current time */
+    snprintf(ts, sizeof ts, "%.9e", (double)time(NULL));
+    signed_req(&r, ts, "ts-form", body);
+    assert_int_equal(post_webhook("signed", r.h, body), 401);
+    assert_int_equal(count_all_runs("on-signed"), n0);
+    /* the plain digits are accepted */
+    signed_req(&r, now, "ts-form", body);
+    assert_int_equal(post_webhook("signed", r.h, body), 200);
+    assert_int_equal(count_all_runs("on-signed"), n0 + 1);
 }
 
 int main(void)
@@ -740,6 +925,9 @@ int main(void)
         cmocka_unit_test(test_register_hook_rotates_secret),
         cmocka_unit_test(test_webhook_bearer),
         cmocka_unit_test(test_webhook_hmac_and_replay),
+        cmocka_unit_test(test_webhook_hmac_replay_with_new_id_starts_nothing),
+        cmocka_unit_test(test_webhook_hmac_bad_event_id),
+        cmocka_unit_test(test_webhook_hmac_timestamp_digits_only),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -5,19 +5,26 @@
  * prove they know it (`auth`):
  *   - "bearer" (default): `Authorization: Bearer <secret>`;
  *   - "hmac": `X-Idflow-Timestamp: <unix seconds>` and
- *     `X-Idflow-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`;
- *     a timestamp further than `replay_window` seconds (default 300) from now
- *     is refused, and inside the window the same (timestamp, body) is one
- *     event (its id is derived from the signature), so a replay starts
- *     nothing new.
- * A sender may name its event with `X-Idflow-Event-Id` (at most
- * WEBHOOK_MAX_ID bytes): the deduplication key (without one, a bearer
- * request is always a new event). The event is
+ *     `X-Idflow-Signature: sha256=<hex HMAC-SHA256(secret, S)>` where
+ *     S = "<timestamp>.<event id>.<body>", the event id being the
+ *     `X-Idflow-Event-Id` value or empty when the header is absent
+ *     ("<timestamp>..<body>"). Neither the timestamp (digits only) nor an
+ *     event id may contain '.', so S splits one way only and no signed
+ *     request can be re-read with another timestamp, id or body. A
+ *     timestamp further than `replay_window` seconds (default 300) from now
+ *     is refused.
+ * A sender may name its event with `X-Idflow-Event-Id` (1 to WEBHOOK_MAX_ID
+ * bytes of [A-Za-z0-9_:-], in both modes): the deduplication key, so the
+ * same id again starts nothing new. Without one, a signed request's id is
+ * derived from its signature (the same signed (timestamp, body) is one
+ * event) and a bearer request is always a new event. Under hmac the id is
+ * signed, so a replay under a new id fails the signature instead of
+ * starting new runs. The event is
  * {id, type: "webhook", time, data: <the JSON body>}.
  *
  * Threads: the hook runs on the HTTP server's threads; no state. Secrets
  * are compared in constant time (sodium_memcmp over fixed-size digests) and
- * never quoted in answers. */
+ * never quoted in answers; neither is a refused event id. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +35,15 @@
 #include "core/timeutil.h"
 #include "net/http.h"
 
-#define WEBHOOK_MAX_ID 200             /* bytes of a sender-chosen event id */
-#define WEBHOOK_DEFAULT_WINDOW 300     /* seconds a signed timestamp stays valid */
+#define WEBHOOK_MAX_ID 200         /* bytes of a sender-chosen event id */
+#define WEBHOOK_MAX_TS_DIGITS 12   /* digits of a signed timestamp (unix seconds) */
+#define WEBHOOK_DEFAULT_WINDOW 300 /* seconds a signed timestamp stays valid */
 #define WEBHOOK_MAX_WINDOW 86400
 #define WEBHOOK_SIG_PREFIX "sha256="
+
+/* the 401 for a signature that does not hold; says what is signed, for senders of the old format */
+static const char BAD_SIGNATURE[] = "missing or wrong signature: X-Idflow-Signature must be sha256=<hex "
+                                    "HMAC-SHA256 of \"<timestamp>.<event id>.<body>\">";
 
 static const char *str_of(const json_t *o, const char *k)
 {
@@ -42,7 +54,7 @@ static const char *str_of(const json_t *o, const char *k)
 
 static const struct conn_field webhook_fields[] = {
     {"secret", true, true, "the shared secret senders prove they know"},
-    {"auth", false, false, "bearer (default: Authorization: Bearer <secret>) or hmac (signed body + timestamp)"},
+    {"auth", false, false, "bearer (default: Authorization: Bearer <secret>) or hmac (signed timestamp, event id and body)"},
     {"replay_window", false, false, "hmac: seconds a signature's timestamp stays valid (default 300)"},
     {NULL, false, false, NULL},
 };
@@ -111,8 +123,44 @@ static bool bearer_ok(const char *secret, const char *header)
     return ok;
 }
 
-/* Checks an HMAC signature; on success mac_hex (65 bytes) holds it, for the event id. */
-static const char *hmac_check(const json_t *conn, const struct http_req *req, char mac_hex[65])
+/* A sender's event id: 1 to WEBHOOK_MAX_ID bytes of [A-Za-z0-9_:-]. Never
+ * '.', the separator of the signed string. */
+static bool event_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > WEBHOOK_MAX_ID)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == ':' ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* A signed timestamp: 1 to WEBHOOK_MAX_TS_DIGITS ASCII digits and nothing
+ * else (no sign, space, point or exponent), so its text is one number. */
+static bool timestamp_parse(const char *ts, long long *out)
+{
+    size_t n = strlen(ts);
+    long long t = 0;
+    if (n == 0 || n > WEBHOOK_MAX_TS_DIGITS)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (ts[i] < '0' || ts[i] > '9')
+            return false;
+        t = t * 10 + (ts[i] - '0');
+    }
+    *out = t;
+    return true;
+}
+
+/* Checks an HMAC signature over "<timestamp>.<id>.<body>" (id: the
+ * X-Idflow-Event-Id value, borrowed, or NULL for none: signed as empty).
+ * Returns NULL when it holds, with mac_hex (65 bytes) holding it for the
+ * event id; else why not (a static string). */
+static const char *hmac_check(const json_t *conn, const struct http_req *req, const char *id, char mac_hex[65])
 {
     const char *secret = str_of(conn, "secret");
     const char *ts = http_req_header(req, "X-Idflow-Timestamp");
@@ -122,32 +170,34 @@ static const char *hmac_check(const json_t *conn, const struct http_req *req, ch
     unsigned char want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;
     size_t got_len = 0;
-    char *end;
-    long long t;
+    long long t = 0;
     bool ok;
 
     if (!ts || !sig)
         return "missing X-Idflow-Timestamp or X-Idflow-Signature";
-    t = strtoll(ts, &end, 10);
-    if (end == ts || *end || t <= 0)
-        return "X-Idflow-Timestamp must be unix seconds";
+    if (!timestamp_parse(ts, &t) || t <= 0)
+        return "X-Idflow-Timestamp must be unix seconds, digits only";
     if (llabs(time_now_ms() / 1000 - t) > window)
         return "the signature's timestamp is outside the replay window";
     if (strncmp(sig, WEBHOOK_SIG_PREFIX, strlen(WEBHOOK_SIG_PREFIX)) != 0 ||
         sodium_hex2bin(got, sizeof got, sig + strlen(WEBHOOK_SIG_PREFIX), strlen(sig + strlen(WEBHOOK_SIG_PREFIX)),
                        NULL, &got_len, NULL) != 0 ||
         got_len != sizeof got)
-        return "missing or wrong signature";
+        return BAD_SIGNATURE;
+    if (!id)
+        id = "";
     /* a secret of any length: HMAC keys longer than a block are hashed by the algorithm itself */
     crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, strlen(ts));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, strlen(id));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)req->body, req->body_len);
     crypto_auth_hmacsha256_final(&st, want);
     ok = sodium_memcmp(want, got, sizeof want) == 0;
     sodium_memzero(&st, sizeof st);
     if (!ok)
-        return "missing or wrong signature";
+        return BAD_SIGNATURE;
     sodium_bin2hex(mac_hex, 65, want, sizeof want);
     return NULL;
 }
@@ -171,7 +221,7 @@ static int webhook_hook(const json_t *conn, const struct http_req *req, struct c
         return 0;
     }
     if (hmac) {
-        const char *why = hmac_check(conn, req, mac);
+        const char *why = hmac_check(conn, req, id, mac);
         if (why) {
             refuse(out, 401, why);
             return 0;
@@ -180,8 +230,8 @@ static int webhook_hook(const json_t *conn, const struct http_req *req, struct c
         refuse(out, 401, "missing or wrong secret in the Authorization header (Bearer)");
         return 0;
     }
-    if (id && (!*id || strlen(id) > WEBHOOK_MAX_ID)) {
-        refuse(out, 400, "X-Idflow-Event-Id must be 1 to 200 bytes");
+    if (id && !event_id_valid(id)) {
+        refuse(out, 400, "X-Idflow-Event-Id must be 1 to 200 characters from A-Z a-z 0-9 _ : - (no '.')");
         return 0;
     }
     body = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &jerr);
@@ -192,7 +242,7 @@ static int webhook_hook(const json_t *conn, const struct http_req *req, struct c
     }
     time_format_iso(time_now_ms(), ts, sizeof ts);
     if (!id && hmac) {
-        id = mac; /* the same signed (timestamp, body) is the same event */
+        id = mac; /* the same signed (timestamp, body) without an id is the same event */
     } else if (!id) {
         unsigned char r[16];
         randombytes_buf(r, sizeof r); /* an unnamed bearer request is always a new event */
