@@ -124,6 +124,14 @@ static void refused_without_opt_in_and_nothing_arrives(void **state)
     assert_int_equal(call_action(f, url, false, false, &res), IDF_EDENIED);
     assert_non_null(strstr(res.message, "::ffff:127.0.0.1 is a loopback address"));
     clear_result(&res);
+    /* https too: cloud metadata, unique-local IPv6 (nothing listens there:
+     * a connection attempt would time out, a refusal is immediate) */
+    assert_int_equal(call_action(f, "https://169.254.169.254/latest/meta-data/", false, false, &res), IDF_EDENIED);
+    assert_non_null(strstr(res.message, "169.254.169.254 is a link-local address"));
+    clear_result(&res);
+    assert_int_equal(call_action(f, "https://[fd00::1]/", false, false, &res), IDF_EDENIED);
+    assert_non_null(strstr(res.message, "fd00::1 is a unique-local address"));
+    clear_result(&res);
     /* 0.0.0.0 connects to this host on Linux */
     snprintf(url, sizeof url, "http://0.0.0.0:%d/x", testsrv_port(f->srv));
     assert_int_equal(call_action(f, url, true, false, &res), IDF_EDENIED);
@@ -231,23 +239,43 @@ static void kept_alive_connection_is_judged_too(void **state)
 /* http_proxy & co are not used by guarded requests: through a proxy the
  * address judged would be the proxy's, and the proxy would reach the private
  * destination for us. */
+/* The proxy variables curl reads; saved by proxy_setup, put back by
+ * proxy_teardown (also when the test fails). */
+static const char *const proxy_vars[] = {"http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                                         "all_proxy",  "no_proxy",    "NO_PROXY"};
+#define N_PROXY_VARS (sizeof proxy_vars / sizeof proxy_vars[0])
+static char *proxy_saved[N_PROXY_VARS];
+
+static int proxy_setup(void **state)
+{
+    for (size_t i = 0; i < N_PROXY_VARS; i++) {
+        const char *v = getenv(proxy_vars[i]);
+        proxy_saved[i] = v ? strdup(v) : NULL;
+        unsetenv(proxy_vars[i]);
+    }
+    return setup(state);
+}
+
+static int proxy_teardown(void **state)
+{
+    for (size_t i = 0; i < N_PROXY_VARS; i++) {
+        if (proxy_saved[i])
+            setenv(proxy_vars[i], proxy_saved[i], 1);
+        else
+            unsetenv(proxy_vars[i]);
+        free(proxy_saved[i]);
+        proxy_saved[i] = NULL;
+    }
+    return teardown(state);
+}
+
 static void proxy_from_the_environment_is_not_used(void **state)
 {
     struct fx *f = *state;
     struct conn_result res;
-    char proxy[128];
-    const char *const names[] = {"http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
-                                 "all_proxy",  "no_proxy",    "NO_PROXY"};
-    char *saved[7];
 
-    for (size_t i = 0; i < 7; i++) {
-        const char *v = getenv(names[i]);
-        saved[i] = v ? strdup(v) : NULL;
-        unsetenv(names[i]);
-    }
-    snprintf(proxy, sizeof proxy, "%s", testsrv_url(f->srv));
-    setenv("http_proxy", proxy, 1);
-    setenv("ALL_PROXY", proxy, 1);
+    setenv("http_proxy", testsrv_url(f->srv), 1);
+    setenv("ALL_PROXY", testsrv_url(f->srv), 1);
 
     /* Through the proxy the peer would be 127.0.0.1 (refused as loopback, and
      * a public proxy would be let through); without it, the destination
@@ -260,14 +288,6 @@ static void proxy_from_the_environment_is_not_used(void **state)
     assert_non_null(strstr(res.message, "169.254.169.254 is a link-local address"));
     clear_result(&res);
     assert_int_equal(testsrv_calls(f->srv, NULL), 0);
-
-    for (size_t i = 0; i < 7; i++) {
-        if (saved[i])
-            setenv(names[i], saved[i], 1);
-        else
-            unsetenv(names[i]);
-        free(saved[i]);
-    }
 }
 
 /* A 302 to a private address is handed back as the step's output; the
@@ -412,7 +432,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(allowed_with_opt_in, setup, teardown),
         cmocka_unit_test_setup_teardown(refused_before_any_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(kept_alive_connection_is_judged_too, setup, teardown),
-        cmocka_unit_test_setup_teardown(proxy_from_the_environment_is_not_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(proxy_from_the_environment_is_not_used, proxy_setup, proxy_teardown),
         cmocka_unit_test_setup_teardown(redirect_is_not_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(unguarded_requests_reach_loopback, setup, teardown),
     };
