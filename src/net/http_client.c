@@ -573,8 +573,9 @@ static int map_curl_error(struct http_client *c, const struct http_request *req,
     safe_url(req->url, where, sizeof where);
     if (x->denied_kind && (cc == CURLE_COULDNT_CONNECT || cc == CURLE_ABORTED_BY_CALLBACK)) {
         const char *k = x->denied_kind;
+        bool an = strchr("aeio", k[0]) || (strncmp(k, "un", 2) == 0 && strncmp(k, "uni", 3) != 0);
         return idf_err_set(err, IDF_EDENIED, "%s %s: %s is %s %s address", req->method, where, x->denied_addr,
-                           strchr("aeiou", k[0]) ? "an" : "a", k);
+                           an ? "an" : "a", k);
     }
     if (x->too_big || cc == CURLE_FILESIZE_EXCEEDED)
         return idf_err_set(err, IDF_ETOOBIG, "%s %s: response body larger than %zu bytes", req->method, where, cap);
