@@ -81,6 +81,8 @@ struct conn_call {
                                      was started and its outcome never recorded (crash, timeout):
                                      look for what it made (the marker) before writing again */
     bool allow_http;              /* the workflow opted in to plain http:// */
+    bool allow_private_network;   /* the workflow opted in to loopback, private, link-local ...
+                                     destinations (http.request) */
     void **thread_slot;           /* per-thread, per-connector cache slot (starts NULL) */
 };
 

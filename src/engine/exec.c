@@ -652,6 +652,7 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
         call.step_id = s->id;
         call.attempt = st->attempt + 1;
         call.allow_http = st->f->allow_http;
+        call.allow_private_network = st->f->allow_private_network;
         call.timeout_ms = s->timeout_ms;
         call.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &st->env->slots[idx] : NULL;
         if (s->action->fn(&call, params, &res) == 0) {

@@ -1,9 +1,10 @@
 /* flow.c — flow_parse(): one workflow file -> a validated struct flow.
  *
  * It owns the top level of the language (name, description, on, when,
- * when_any, vars, allow_http, enabled, steps), the order of the checks, the
- * model's memory, the file reading and the source hash. The YAML tree is
- * yaml.c's, one step is step.c's, expressions and references are check.c's.
+ * when_any, vars, allow_http, allow_private_network, enabled, steps), the
+ * order of the checks, the model's memory, the file reading and the source
+ * hash. The YAML tree is yaml.c's, one step is step.c's, expressions and
+ * references are check.c's.
  *
  * Order: YAML -> top-level keys -> trigger -> step ids (pass one, so a
  * reference to a later step can say so) -> when/when_any/vars -> each step
@@ -26,9 +27,12 @@
 #define KNOWN_LIST_MAX 300
 #define READ_CHUNK 65536
 
-static const char *const top_keys[] = {"name",    "description", "on",         "when",
-                                       "when_any", "vars",        "allow_http", "enabled",
-                                       "steps",   NULL};
+static const char *const top_keys[] = {"name",       "description",
+                                       "on",         "when",
+                                       "when_any",   "vars",
+                                       "allow_http", "allow_private_network",
+                                       "enabled",    "steps",
+                                       NULL};
 
 struct parse {
     struct flow__xctx x;
@@ -83,7 +87,7 @@ static void check_top_keys(struct parse *ps)
         else
             flow__diag(ps->x.d, k->line, k->col,
                        "unknown key '%s' (a workflow has name, description, on, when, when_any, "
-                       "vars, allow_http, enabled, steps)",
+                       "vars, allow_http, allow_private_network, enabled, steps)",
                        k->text);
     }
 }
@@ -428,6 +432,7 @@ int flow_parse(const char *path, const char *text, size_t len, struct expr_ctx *
         }
     }
     parse_bool(&ps, "allow_http", &ps.f->allow_http);
+    parse_bool(&ps, "allow_private_network", &ps.f->allow_private_network);
     parse_bool(&ps, "enabled", &ps.f->enabled);
     if ((rc = parse_on(&ps)) || (rc = parse_steps(&ps)))
         goto out;

@@ -56,6 +56,8 @@ struct flow {
     size_t n_when_any;
     json_t *vars;                     /* initial .vars (object, possibly empty); templates allowed */
     bool allow_http;                  /* `allow_http: true`: http.request may use plain http:// */
+    bool allow_private_network;       /* `allow_private_network: true`: http.request may reach loopback,
+                                         private, link-local ... addresses */
     bool enabled;                     /* `enabled: false` loads it disabled */
     struct flow_step *steps;
     size_t n_steps;

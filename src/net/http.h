@@ -100,6 +100,11 @@ struct http_request {
     int64_t connect_timeout_ms;  /* 0 = 10 s */
     size_t max_response;         /* 0 = BUF_CAP_HTTP_RESPONSE */
     bool https_only;             /* refuse http:// unless the host is loopback */
+    bool public_only;            /* connect to public addresses only (see http_addr_kind): every
+                                    address curl is about to connect to (each one tried, after DNS)
+                                    and the peer of a reused connection is checked; no proxy from
+                                    the environment is used (the peer would be the proxy's). For
+                                    URLs built from untrusted data (http.request) */
     bool fresh_connection;       /* open a new connection: libcurl silently re-sends a request whose
                                     reused keep-alive connection died before any answer, which for
                                     a non-idempotent write (a new ticket, a reply) could duplicate it */
@@ -110,6 +115,8 @@ struct http_response {
     struct buf body;
     json_t *headers; /* object: lower-cased header name -> string; a repeated header's values
                         joined with ", " in the order received (Set-Cookie: the last one) */
+    bool denied_address; /* after IDF_EDENIED: public_only refused the address (else https_only
+                            refused the URL) */
 };
 
 /* Creates a client for the calling thread. Caller frees with http_client_free. */
@@ -122,11 +129,22 @@ void http_client_set_user_agent(struct http_client *c, const char *ua);
 /* Performs one request; never follows redirects. On success (any HTTP status)
  * fills *resp, which the caller frees with http_response_free. On a network
  * failure (DNS, connect, reset, timeout) returns IDF_EIO or IDF_ETIMEOUT, a
- * too-large response IDF_ETOOBIG, a refused plain-http URL IDF_EDENIED; *resp
- * is then empty (safe to free). */
+ * too-large response IDF_ETOOBIG, a refused plain-http URL or (public_only)
+ * a refused address IDF_EDENIED, nothing having been sent; *resp is then
+ * empty (safe to free) but for denied_address. */
 int http_client_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
                    struct idf_err *err) IDF_MUST_USE;
 void http_response_free(struct http_response *resp);
+
+/* What kind of non-public address addr is — "loopback", "private",
+ * "link-local", "unique-local", "site-local", "unspecified",
+ * "carrier-grade NAT", "multicast", "broadcast", "reserved" (a static string)
+ * — or NULL for a public unicast address. family is AF_INET (addr: a struct
+ * in_addr) or AF_INET6 (a struct in6_addr); any other family is "non-IP".
+ * IPv6 forms that carry an IPv4 address (IPv4-mapped ::ffff:0:0/96,
+ * IPv4-compatible ::/96, NAT64 64:ff9b::/96, 6to4 2002::/16, Teredo
+ * 2001::/32) are judged by that address. Stateless, any thread. */
+const char *http_addr_kind(int family, const void *addr);
 
 /* True when the URL's host is 127.0.0.0/8, ::1 or "localhost". */
 bool http_url_is_loopback(const char *url);

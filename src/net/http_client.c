@@ -3,9 +3,18 @@
  * the same host are kept alive.
  *
  * Owns: request policy (no redirects, http/https only, https_only with a
- * loopback exception, timeouts, a cap on the response body), collecting the
- * response, and mapping curl failures onto IDF_E* codes. Leaves to callers:
- * retries, rate limits, authentication headers, JSON parsing.
+ * loopback exception, public_only, timeouts, a cap on the response body),
+ * collecting the response, and mapping curl failures onto IDF_E* codes.
+ * Leaves to callers: retries, rate limits, authentication headers, JSON
+ * parsing.
+ *
+ * public_only judges addresses, never host names: curl's open-socket
+ * callback sees each address it is about to connect to (after DNS, once per
+ * address tried, so a second happy-eyeballs address too) and refuses the
+ * non-public ones before any packet leaves; the pre-request callback judges
+ * the peer once more, which covers a kept-alive connection an earlier,
+ * unguarded request opened. Such requests use no proxy: through one, the
+ * peer judged would be the proxy, not the destination.
  *
  * Threads: a client belongs to one thread at a time (never shared).
  * http_url_is_loopback and http_urlencode are stateless, any thread.
@@ -22,11 +31,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #define HTTP_CLIENT_DEFAULT_UA "idflow/0.1"
 #define HTTP_CLIENT_DEFAULT_TIMEOUT_MS 30000
@@ -46,9 +58,11 @@ struct http_client {
 /* Per-request state seen by the curl callbacks. */
 struct xfer {
     struct http_response *resp;
-    int n_headers; /* header lines kept so far */
-    bool too_big;  /* the body passed max_response */
-    bool hdr_fail; /* too many headers, or ENOMEM */
+    int n_headers;                      /* header lines kept so far */
+    bool too_big;                       /* the body passed max_response */
+    bool hdr_fail;                      /* too many headers, or ENOMEM */
+    const char *denied_kind;            /* public_only refused an address: its kind (static), else NULL */
+    char denied_addr[INET6_ADDRSTRLEN]; /* ... and that address, as text */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -103,6 +117,120 @@ void http_response_free(struct http_response *resp)
     json_decref(resp->headers);
     resp->headers = NULL;
     resp->status = 0;
+}
+
+/* ---------------------------------------------------------------- addresses */
+
+/* IPv4 blocks that are not public unicast (IANA special-purpose registry),
+ * most specific first where they nest. */
+static const struct {
+    uint32_t net;
+    int bits;
+    const char *kind;
+} v4_blocks[] = {
+    {0x00000000u, 8, "unspecified"},        /* 0.0.0.0/8 "this network" */
+    {0x0a000000u, 8, "private"},            /* 10/8 */
+    {0x64400000u, 10, "carrier-grade NAT"}, /* 100.64/10 */
+    {0x7f000000u, 8, "loopback"},           /* 127/8 */
+    {0xa9fe0000u, 16, "link-local"},        /* 169.254/16: cloud metadata lives here */
+    {0xac100000u, 12, "private"},           /* 172.16/12 */
+    {0xc0000000u, 24, "reserved"},          /* 192.0.0/24 protocol assignments */
+    {0xc0000200u, 24, "reserved"},          /* 192.0.2/24 documentation */
+    {0xc0586300u, 24, "reserved"},          /* 192.88.99/24 6to4 relays (deprecated) */
+    {0xc0a80000u, 16, "private"},           /* 192.168/16 */
+    {0xc6120000u, 15, "reserved"},          /* 198.18/15 benchmarking */
+    {0xc6336400u, 24, "reserved"},          /* 198.51.100/24 documentation */
+    {0xcb007100u, 24, "reserved"},          /* 203.0.113/24 documentation */
+    {0xe0000000u, 4, "multicast"},          /* 224/4 */
+    {0xffffffffu, 32, "broadcast"},         /* 255.255.255.255, before 240/4 */
+    {0xf0000000u, 4, "reserved"},           /* 240/4 */
+};
+
+/* a: host byte order. */
+static const char *v4_kind(uint32_t a)
+{
+    for (size_t i = 0; i < sizeof v4_blocks / sizeof v4_blocks[0]; i++) {
+        uint32_t mask = 0xffffffffu << (32 - v4_blocks[i].bits);
+        if ((a & mask) == v4_blocks[i].net)
+            return v4_blocks[i].kind;
+    }
+    return NULL;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+static const char *v6_kind(const unsigned char *b)
+{
+    if (all_zero(b, 16))
+        return "unspecified"; /* :: */
+    if (all_zero(b, 15) && b[15] == 1)
+        return "loopback"; /* ::1 */
+    if (all_zero(b, 10) && b[10] == 0xff && b[11] == 0xff)
+        return v4_kind(be32(b + 12)); /* ::ffff:a.b.c.d, IPv4-mapped */
+    if (all_zero(b, 12))
+        return v4_kind(be32(b + 12)); /* ::a.b.c.d, IPv4-compatible (deprecated) */
+    if (all_zero(b, 8) && b[8] == 0xff && b[9] == 0xff && all_zero(b + 10, 2))
+        return v4_kind(be32(b + 12)); /* ::ffff:0:a.b.c.d, IPv4-translated (SIIT) */
+    if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && all_zero(b + 4, 8))
+        return v4_kind(be32(b + 12)); /* 64:ff9b::a.b.c.d, NAT64 well-known prefix */
+    if (b[0] == 0x20 && b[1] == 0x02)
+        return v4_kind(be32(b + 2)); /* 2002:aabb:ccdd::/48, 6to4 */
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)
+        return v4_kind(~be32(b + 12)); /* 2001::/32, Teredo: the client's address, inverted */
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
+        return "reserved"; /* 2001:db8::/32 documentation */
+    if ((b[0] & 0xe0) == 0x20)
+        return NULL; /* 2000::/3, global unicast */
+    if ((b[0] & 0xfe) == 0xfc)
+        return "unique-local"; /* fc00::/7 */
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+        return "link-local"; /* fe80::/10 */
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
+        return "site-local"; /* fec0::/10 (deprecated) */
+    if (b[0] == 0xff)
+        return "multicast"; /* ff00::/8 */
+    return "reserved"; /* unassigned space, 100::/64 discard, 64:ff9b:1::/48 local NAT64 ... */
+}
+
+const char *http_addr_kind(int family, const void *addr)
+{
+    if (family == AF_INET)
+        return v4_kind(ntohl(((const struct in_addr *)addr)->s_addr));
+    if (family == AF_INET6)
+        return v6_kind(((const struct in6_addr *)addr)->s6_addr);
+    return "non-IP";
+}
+
+/* Judges the peer address text (curl's primary IP); records a refusal in x.
+ * True when allowed. */
+static bool judge_text(struct xfer *x, const char *ip)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    const char *kind;
+
+    if (inet_pton(AF_INET, ip, &a4) == 1)
+        kind = http_addr_kind(AF_INET, &a4);
+    else if (inet_pton(AF_INET6, ip, &a6) == 1)
+        kind = http_addr_kind(AF_INET6, &a6);
+    else
+        kind = "unrecognized"; /* refuse what cannot be judged */
+    if (!kind)
+        return true;
+    x->denied_kind = kind;
+    snprintf(x->denied_addr, sizeof x->denied_addr, "%s", ip);
+    return false;
 }
 
 /* ---------------------------------------------------------------- URLs */
@@ -313,6 +441,39 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* public_only, before each connect: curl hands over every address it is
+ * about to try (happy eyeballs too); CURL_SOCKET_BAD makes it skip one. */
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct xfer *x = ud;
+    const void *ip = NULL;
+    const char *kind;
+
+    (void)purpose;
+    if (a->family == AF_INET && a->addrlen >= sizeof(struct sockaddr_in))
+        ip = &((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr;
+    else if (a->family == AF_INET6 && a->addrlen >= sizeof(struct sockaddr_in6))
+        ip = &((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr;
+    kind = ip ? http_addr_kind(a->family, ip) : "non-IP";
+    if (kind) {
+        x->denied_kind = kind;
+        if (!ip || !inet_ntop(a->family, ip, x->denied_addr, sizeof x->denied_addr))
+            snprintf(x->denied_addr, sizeof x->denied_addr, "(address family %d)", a->family);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* public_only, after connecting and before sending: the peer once more, for
+ * a kept-alive connection that no open-socket check saw. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    return judge_text(ud, primary_ip) ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+}
+
 /* ---------------------------------------------------------------- request */
 
 static bool method_has_body(const char *m)
@@ -410,6 +571,12 @@ static int map_curl_error(struct http_client *c, const struct http_request *req,
     size_t cap = req->max_response ? req->max_response : BUF_CAP_HTTP_RESPONSE;
 
     safe_url(req->url, where, sizeof where);
+    if (x->denied_kind && (cc == CURLE_COULDNT_CONNECT || cc == CURLE_ABORTED_BY_CALLBACK)) {
+        const char *k = x->denied_kind;
+        bool an = strchr("aeio", k[0]) || (strncmp(k, "un", 2) == 0 && strncmp(k, "uni", 3) != 0);
+        return idf_err_set(err, IDF_EDENIED, "%s %s: %s is %s %s address", req->method, where, x->denied_addr,
+                           an ? "an" : "a", k);
+    }
     if (x->too_big || cc == CURLE_FILESIZE_EXCEEDED)
         return idf_err_set(err, IDF_ETOOBIG, "%s %s: response body larger than %zu bytes", req->method, where, cap);
     if (x->hdr_fail)
@@ -473,6 +640,13 @@ int http_client_do(struct http_client *c, const struct http_request *req, struct
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+    if (req->public_only) {
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &x);
+        curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(h, CURLOPT_PREREQDATA, &x);
+        curl_easy_setopt(h, CURLOPT_PROXY, ""); /* "" = no proxy, whatever http_proxy & co say */
+    }
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(method, "HEAD") == 0) {
@@ -501,6 +675,7 @@ out:
     if (rc) {
         http_response_free(resp);
         buf_init(&resp->body, cap);
+        resp->denied_address = rc == IDF_EDENIED && x.denied_kind;
     }
     return rc;
 }

@@ -47,6 +47,7 @@ static const char WF_GATE[] = "name: gate\n"
 
 static const char WF_SLOW[] = "name: slow\n"
                               "on: manual\n"
+                              "allow_private_network: true\n" /* the target is a loopback test server */
                               "steps:\n"
                               "  - id: each\n"
                               "    foreach: ${{ [range(40)] }}\n"

@@ -226,6 +226,35 @@ static void retries_exhausted_fail_the_run_with_the_error(void **state)
     json_decref(run);
 }
 
+/* A workflow without allow_private_network cannot reach loopback (idflow's
+ * own API, the sandbox), whatever the spelling of the host: the step fails
+ * at once, with the reason, and the engine does not retry it. */
+static void private_destination_refused_without_opt_in(void **state)
+{
+    static const char *const hosts[] = {"127.0.0.1", "localhost", "2130706433"};
+    (void)state;
+    testsrv_reset(E.target);
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char url[128], data[200];
+        json_t *run, *s;
+        const char *err;
+        int64_t id;
+
+        snprintf(url, sizeof url, "http://%s:%d/admin", hosts[i], testsrv_port(E.target));
+        snprintf(data, sizeof data, "{\"url\":\"%s\"}", url);
+        id = start_run("private-refused", "%s", data);
+        run = wait_run(id, "failed", 10000);
+        err = json_string_value(json_object_get(run, "error"));
+        if (!err || !strstr(err, "is a loopback address; set allow_private_network: true in the workflow"))
+            fail_msg("%s: unexpected error: %s", url, err ? err : "(none)");
+        s = step_of(run, "call", -1);
+        assert_non_null(s);
+        assert_int_equal(json_integer_value(json_object_get(s, "attempts")), 1); /* retry: max 3, not used */
+        json_decref(run);
+    }
+    assert_int_equal(testsrv_calls(E.target, NULL), 0);
+}
+
 static void delay_waits_durably_then_continues(void **state)
 {
     json_t *run;
@@ -541,6 +570,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(foreach_if_retry_against_a_flaky_server),
         cmocka_unit_test(retries_exhausted_fail_the_run_with_the_error),
+        cmocka_unit_test(private_destination_refused_without_opt_in),
         cmocka_unit_test(delay_waits_durably_then_continues),
         cmocka_unit_test(approval_approved_and_rejected),
         cmocka_unit_test(rerun_starts_from_the_failed_step),

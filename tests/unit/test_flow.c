@@ -147,6 +147,7 @@ static void valid_workflow_builds_the_model(void **state)
     assert_int_equal(f->n_when_any, 2);
     assert_string_equal(f->when_any[1], ".event.data.force");
     assert_true(f->allow_http);
+    assert_true(f->allow_private_network);
     assert_false(f->enabled);
 
     /* plain scalars are typed, quoted ones stay strings */
@@ -175,7 +176,7 @@ static void valid_workflow_builds_the_model(void **state)
     assert_false(s->continue_on_error);
     assert_null(s->if_expr);
     assert_null(s->foreach_expr);
-    assert_int_equal(s->line, 22);
+    assert_int_equal(s->line, 23);
     assert_int_equal(s->col, 5);
 
     s = &f->steps[1];
@@ -240,6 +241,7 @@ static void defaults_and_the_trigger_shorthand(void **state)
     assert_true(json_is_object(f->trigger_params));
     assert_true(f->enabled);
     assert_false(f->allow_http);
+    assert_false(f->allow_private_network); /* http.request: public destinations only */
     assert_int_equal(f->n_when, 0);
     assert_int_equal(f->n_when_any, 0);
     assert_true(json_is_object(f->vars) && json_object_size(f->vars) == 0);
@@ -554,6 +556,32 @@ static void shapes_of_keys(void **state)
     expect_file("misc.yaml", IDF_EINVAL, w, sizeof w / sizeof w[0]);
 }
 
+/* allow_private_network is a top-level key, a boolean like allow_http */
+static void allow_private_network_key(void **state)
+{
+    static const char text[] = "name: w\n"
+                               "on: manual\n"
+                               "allow_private_network: sure\n"
+                               "steps: [{id: a, do: fail, with: {message: stop}}]\n";
+    static const struct want w[] = {{3, 24, "'allow_private_network' must be true or false, not a string"}};
+    struct flow *f = NULL;
+    (void)state;
+
+    f = parse_ok("w.yaml", "name: w\non: manual\nallow_private_network: true\n"
+                           "steps: [{id: a, do: fail, with: {message: stop}}]\n");
+    assert_true(f->allow_private_network);
+    assert_false(f->allow_http);
+    flow_free(f);
+    f = parse_ok("w.yaml", "name: w\non: manual\nallow_private_network: false\n"
+                           "steps: [{id: a, do: fail, with: {message: stop}}]\n");
+    assert_false(f->allow_private_network);
+    flow_free(f);
+    f = NULL;
+    assert_int_equal(flow_parse("w.yaml", text, strlen(text), ectx, &f, &diags), IDF_EINVAL);
+    assert_null(f);
+    check_diags("w.yaml", w, 1);
+}
+
 static void literal_block_positions(void **state)
 {
     static const struct want w[] = {
@@ -826,6 +854,7 @@ int main(void)
         cmocka_unit_test(durations_and_retry),
         cmocka_unit_test(foreach_and_as),
         cmocka_unit_test(shapes_of_keys),
+        cmocka_unit_test(allow_private_network_key),
         cmocka_unit_test(literal_block_positions),
         cmocka_unit_test(every_error_of_a_file_is_reported),
         cmocka_unit_test(diags_print_as_path_line_col),

@@ -6,7 +6,12 @@
  *
  * http.request runs on worker threads with the thread's http client; it keeps
  * no state of its own. Plain http:// is refused unless the URL is loopback or
- * the workflow opted in (`allow_http: true`). */
+ * the workflow opted in (`allow_http: true`). Its URL is often built from
+ * event data, so it is treated as hostile: unless the workflow opted in
+ * (`allow_private_network: true`) the client connects to public addresses
+ * only (http_request.public_only: the address connected to is judged, not
+ * the host name), so a workflow cannot reach idflow's own API, the sandbox,
+ * cloud metadata or the internal network. Redirects are never followed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +27,9 @@
 
 static const struct conn_param http_params[] = {
     {"method", CONN_P_STRING, false, "GET (default), POST, PUT, PATCH, DELETE or HEAD"},
-    {"url", CONN_P_STRING, true, "https URL (plain http only for loopback or with allow_http)"},
+    {"url", CONN_P_STRING, true,
+     "https URL (plain http only for loopback or with allow_http; private addresses only with "
+     "allow_private_network)"},
     {"headers", CONN_P_OBJECT, false, "request headers, name to value"},
     {"query", CONN_P_OBJECT, false, "query parameters, name to value (URL-encoded for you)"},
     {"json", CONN_P_ANY, false, "a JSON body (sets Content-Type: application/json)"},
@@ -149,12 +156,17 @@ static int http_request_fn(struct conn_call *call, const json_t *params, struct 
     if (call->timeout_ms > 0 && call->timeout_ms < rq.timeout_ms)
         rq.timeout_ms = call->timeout_ms;
     rq.https_only = !call->allow_http;
+    rq.public_only = !call->allow_private_network;
 
     idf_err_clear(&err);
     rc = http_client_do(call->http, &rq, &rs, &err);
     if (rc) {
         conn_fail(res, rc, rc != IDF_EDENIED && rc != IDF_EINVAL, "http.request: %s", err.msg);
-        if (rc == IDF_EDENIED)
+        if (rc == IDF_EDENIED && rs.denied_address)
+            snprintf(res->message, sizeof res->message,
+                     "http.request: %s; set allow_private_network: true in the workflow to allow private "
+                     "destinations", err.msg);
+        else if (rc == IDF_EDENIED)
             snprintf(res->message, sizeof res->message,
                      "http.request: %s (plain http is allowed only for loopback, or with "
                      "`allow_http: true` in the workflow)", err.msg);
@@ -213,7 +225,9 @@ static const struct conn_param approval_params[] = {
 static const struct conn_action core_actions[] = {
     {.name = "http.request",
      .doc = "Calls any HTTP API. A status >= 400 fails the step with the response attached (retryable for "
-            "408, 429 and 5xx).",
+            "408, 429 and 5xx). Redirects are not followed. Loopback, private, link-local and other "
+            "non-public addresses are refused (the address connected to is checked, after DNS) unless the "
+            "workflow says allow_private_network: true.",
      .params = http_params,
      .kind = CONN_K_ACTION,
      .fn = http_request_fn,
