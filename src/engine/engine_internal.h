@@ -60,7 +60,12 @@ void engine__schedule_stop(struct schedule *s);
  * outputs"). The run's secrets are the array ctx["secrets"]. */
 #define ENGINE_SECRETS_MAX 10000 /* secret values one run may hold; more fails the step */
 
-/* Adds the non-empty string values of output's secret-named keys (any depth)
+/* True when the value of key k is a secret of the run: k names a secret
+ * (log_key_is_secret) and does not merely describe one (passwordChanged,
+ * tokenType, expires_at). */
+bool engine__secrets_key(const char *k);
+
+/* Adds the non-empty string values of output's secret keys (engine__secrets_key, any depth)
  * to ctx["secrets"]. IDF_ETOOBIG past ENGINE_SECRETS_MAX, IDF_ENOMEM. */
 int engine__secrets_collect(json_t *ctx, const json_t *output) IDF_MUST_USE;
 

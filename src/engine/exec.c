@@ -138,7 +138,7 @@ static void trace_secrets(struct exec_state *st, const struct flow_step *s, int 
         return;
     json_object_foreach((json_t *)output, k, v)
     {
-        if (json_is_string(v) && json_string_length(v) && log_key_is_secret(k)) {
+        if (json_is_string(v) && json_string_length(v) && engine__secrets_key(k)) {
             snprintf(line, sizeof line, "%s: %s (shown once; not stored)", k, json_string_value(v));
             trace(st, s, item, "secret", line);
             seal_wipe(line, sizeof line);

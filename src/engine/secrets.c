@@ -3,7 +3,7 @@
  * An action's output may carry a secret the caller asked for: Okta's
  * `tempPassword` (okta.expire_password with temp_password), an
  * `activationToken`, a `resetPasswordUrl`. The value is the string under a
- * secret-named key (log_key_is_secret), at any depth of the output. It is a
+ * secret-named key (engine__secrets_key), at any depth of the output. It is a
  * secret of the run: the later steps of the same run read it as usual
  * (`${{ .steps.<id>.tempPassword }}`), but no copy of it reaches the store
  * in clear:
@@ -22,6 +22,7 @@
  * Stateless; called by exec.c on the thread executing the run. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "crypto/seal.h"
@@ -31,6 +32,25 @@
 #define SECRETS_ENVELOPE "idflow:sealed" /* the member of a sealed envelope */
 #define SECRETS_REDACTED "[redacted]"
 #define SECRETS_MAX_DEPTH 64 /* deeper output is not searched (jansson caps parsing at 2048) */
+
+/* A secret-named key that describes a secret rather than holds one (Okta's
+ * passwordChanged, a tokenType, an expires_at): its value is not a secret. */
+static bool describes_secret(const char *k)
+{
+    static const char *const suffixes[] = {"changed", "_at", "type", "expires", NULL};
+    size_t n = strlen(k);
+    for (int i = 0; suffixes[i]; i++) {
+        size_t m = strlen(suffixes[i]);
+        if (n > m && strcasecmp(k + n - m, suffixes[i]) == 0)
+            return true;
+    }
+    return n > 2 && strcmp(k + n - 2, "At") == 0; /* camelCase time: expiresAt, createdAt */
+}
+
+bool engine__secrets_key(const char *k)
+{
+    return log_key_is_secret(k) && !describes_secret(k);
+}
 
 static bool known(const json_t *secrets, const char *v, size_t n)
 {
@@ -54,7 +74,7 @@ static int collect(json_t *secrets, const json_t *v, int depth)
         return 0;
     if (json_is_object(v)) {
         json_object_foreach ((json_t *)v, k, x) {
-            if (json_is_string(x) && log_key_is_secret(k)) {
+            if (json_is_string(x) && engine__secrets_key(k)) {
                 const char *s = json_string_value(x);
                 size_t n = json_string_length(x);
                 if (n == 0 || strcmp(s, SECRETS_REDACTED) == 0 || known(secrets, s, n))
