@@ -136,7 +136,8 @@ static json_t *run_json(const struct store_run *r)
     if (r->rerun_of)
         json_object_set_new(o, "rerun_of", json_integer(r->rerun_of));
     if (r->event) {
-        json_t *ev = json_loads(r->event, JSON_DECODE_ANY, NULL);
+        /* stored as sent (the run needs it); answers redact it like step records */
+        json_t *ev = log_redact_text(r->event);
         if (ev)
             json_object_set_new(o, "event", ev);
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 #include "store/store.h"
 
@@ -142,7 +143,7 @@ int cli_show(int argc, char **argv)
                               "status", r->status, "error", r->error, "created_at", (json_int_t)r->created_at,
                               "finished_at", (json_int_t)r->finished_at, "wake_at", (json_int_t)r->wake_at,
                               "rerun_of", (json_int_t)r->rerun_of, "steps", steps);
-        json_t *ev = r->event ? json_loads(r->event, JSON_DECODE_ANY, NULL) : NULL;
+        json_t *ev = log_redact_text(r->event); /* as the API answers it: redacted */
         char *s;
         if (ev)
             json_object_set_new(o, "event", ev);

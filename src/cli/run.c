@@ -189,6 +189,7 @@ int cli_run(int argc, char **argv)
     env.lease_ms = ENGINE_DEFAULT_LEASE_MS;
     env.dry_run = dry;
     env.trace = stdout;
+    env.key = key;
     printf("%srun %lld of %s (version %lld)\n", dry ? "dry " : "", (long long)run_id, f->name, (long long)version);
     for (;;) {
         struct store_run *r = NULL;

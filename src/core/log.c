@@ -123,6 +123,14 @@ json_t *log_redact(const json_t *v)
     return out;
 }
 
+json_t *log_redact_text(const char *text)
+{
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *out = log_redact(v);
+    json_decref(v);
+    return out;
+}
+
 void log_msg(enum log_level lvl, const json_t *fields, const char *fmt, ...)
 {
     static const char *const names[] = {"debug", "info", "warn", "error"};

@@ -44,6 +44,12 @@ bool log_key_is_secret(const char *key);
  * run history as well as logs. */
 json_t *log_redact(const json_t *v);
 
+/* The JSON text `text` (any JSON value) parsed and redacted as log_redact
+ * does: what every answer that shows a stored event or run payload returns
+ * (the API's runs, `idflow show`). NULL when text is NULL or does not parse.
+ * Caller frees with json_decref. */
+json_t *log_redact_text(const char *text);
+
 /* Masks registered secrets inside s in place (same length, '*'). */
 void log_mask_secrets(char *s);
 

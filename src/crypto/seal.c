@@ -360,6 +360,69 @@ int seal_ad_connection(const char *kind, const char *name, char *out, size_t n)
     return 0;
 }
 
+int seal_ad_run(long long run_id, char *out, size_t n)
+{
+    int w;
+
+    if (!out)
+        return IDF_EINVAL;
+    w = snprintf(out, n, "idflow-run:v1:%lld", run_id);
+    if (w < 0 || (size_t)w >= n)
+        return IDF_ETOOBIG;
+    return 0;
+}
+
+int seal_seal_text(const struct seal_key *k, const char *plain, size_t plain_len, const char *ad, char **out,
+                   struct idf_err *err)
+{
+    unsigned char *blob = NULL;
+    size_t blob_len = 0, n;
+    int rc;
+
+    *out = NULL;
+    rc = seal_seal(k, plain, plain_len, ad, &blob, &blob_len, err);
+    if (rc)
+        return rc;
+    n = sodium_base64_encoded_len(blob_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    *out = malloc(n);
+    if (!*out) {
+        rc = idf_err_set(err, IDF_ENOMEM, "seal: out of memory");
+        goto out;
+    }
+    sodium_bin2base64(*out, n, blob, blob_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+out:
+    free(blob);
+    return rc;
+}
+
+int seal_open_text(const struct seal_key *k, const char *text, const char *ad, char **plain_out,
+                   size_t *plain_len_out, struct idf_err *err)
+{
+    unsigned char *blob = NULL;
+    size_t len = text ? strlen(text) : 0, blob_len = 0;
+    int rc;
+
+    *plain_out = NULL;
+    *plain_len_out = 0;
+    rc = seal_init(err);
+    if (rc)
+        return rc;
+    if (!text || len / 4 * 3 > SEAL_PLAIN_MAX + SEAL_OVERHEAD + 3)
+        return idf_err_set(err, IDF_EINVAL, "seal: not a sealed value");
+    blob = malloc(len / 4 * 3 + 3);
+    if (!blob)
+        return idf_err_set(err, IDF_ENOMEM, "seal: out of memory");
+    if (sodium_base642bin(blob, len / 4 * 3 + 3, text, len, NULL, &blob_len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+        rc = idf_err_set(err, IDF_EINVAL, "seal: not a sealed value");
+        goto out;
+    }
+    rc = seal_open(k, blob, blob_len, ad, plain_out, plain_len_out, err);
+out:
+    free(blob);
+    return rc;
+}
+
 int seal_seal(const struct seal_key *k, const void *plain, size_t plain_len, const char *ad, unsigned char **out,
               size_t *out_len, struct idf_err *err)
 {

@@ -95,6 +95,20 @@ int seal_seal(const struct seal_key *k, const void *plain, size_t plain_len, con
 int seal_open(const struct seal_key *k, const unsigned char *sealed, size_t sealed_len, const char *ad,
               char **plain_out, size_t *plain_len_out, struct idf_err *err) IDF_MUST_USE;
 
+/* Writes the additional data of a secret a run produced (engine/secrets.c):
+ * "idflow-run:v1:<run_id>", so the value opens only in the run it belongs to. */
+int seal_ad_run(long long run_id, char *out, size_t n) IDF_MUST_USE;
+
+/* seal_seal, as text: *out (caller frees with free()) is the sealed blob in
+ * URL-safe base64 without padding, for values kept inside JSON. */
+int seal_seal_text(const struct seal_key *k, const char *plain, size_t plain_len, const char *ad, char **out,
+                   struct idf_err *err) IDF_MUST_USE;
+
+/* Opens what seal_seal_text wrote, as seal_open (the same errors; text that
+ * is not such base64 is IDF_EINVAL). */
+int seal_open_text(const struct seal_key *k, const char *text, const char *ad, char **plain_out,
+                   size_t *plain_len_out, struct idf_err *err) IDF_MUST_USE;
+
 /* Wipes len bytes of p (plus its NUL) and frees it. p may be NULL. */
 void seal_plain_free(char *p, size_t len);
 

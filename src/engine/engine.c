@@ -538,6 +538,7 @@ static void *worker_main(void *arg)
     env.owner = owner;
     env.lease_ms = e->opts.lease_ms;
     env.engine = e;
+    env.key = e->opts.key;
     atomic_fetch_add(&e->workers_ready, 1);
     ready = true;
 

@@ -125,6 +125,8 @@ struct exec_env {
     bool dry_run;                       /* call no action; print what would be called */
     FILE *trace;                        /* when set, one line per step outcome */
     struct engine *engine;              /* for metrics; may be NULL */
+    const struct seal_key *key;         /* seals secrets in action outputs while the run goes on
+                                           (engine/secrets.c); NULL: they are kept in memory only */
 };
 
 struct exec_outcome {

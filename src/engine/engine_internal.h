@@ -3,7 +3,10 @@
 #define IDF_ENGINE_INTERNAL_H
 
 #include <pthread.h>
+#include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "engine/engine.h"
 
@@ -52,6 +55,43 @@ int engine__schedule_start(struct engine *e, struct wfset *ws, const struct engi
                            struct schedule **out, struct idf_err *err);
 /* Wakes and joins the ticker (a submission in flight finishes first); frees. s may be NULL. */
 void engine__schedule_stop(struct schedule *s);
+
+/* Secrets in action outputs (secrets.c; docs/workflows.md, "Secrets in
+ * outputs"). The run's secrets are the array ctx["secrets"]. */
+#define ENGINE_SECRETS_MAX 10000 /* secret values one run may hold; more fails the step */
+
+/* True when the value of key k is a secret of the run: k names a secret
+ * (log_key_is_secret) and does not merely describe one (passwordChanged,
+ * tokenType, expires_at). */
+bool engine__secrets_key(const char *k);
+
+/* Adds the non-empty string values of output's secret keys (engine__secrets_key, any depth)
+ * to ctx["secrets"]. IDF_ETOOBIG past ENGINE_SECRETS_MAX, IDF_ENOMEM. */
+int engine__secrets_collect(json_t *ctx, const json_t *output) IDF_MUST_USE;
+
+/* ctx["secrets"] (borrowed from ctx), or NULL when the run has none. */
+const json_t *engine__secrets_of(const json_t *ctx);
+
+/* What to store of run state v: a copy (new reference; v itself when no
+ * secret occurs) in which every string holding one of `secrets` is a sealed
+ * envelope bound to run_id, or, when key is NULL, has them replaced by
+ * "[redacted]". NULL when v is NULL or memory ran out. */
+json_t *engine__secrets_persist(const json_t *v, const json_t *secrets, const struct seal_key *key,
+                                int64_t run_id);
+
+/* What history shows of v: log_redact(v) with every occurrence of one of
+ * `secrets` replaced by "[redacted]". New reference; NULL for NULL or OOM. */
+json_t *engine__secrets_history(const json_t *v, const json_t *secrets);
+
+/* s with every occurrence of one of `secrets` replaced by "[redacted]"; caller
+ * frees. NULL when s is NULL or memory ran out. */
+char *engine__secrets_mask_str(const char *s, const json_t *secrets);
+
+/* Opens the sealed envelopes in v (takes ownership of v, returns the result):
+ * each becomes its string again, or "[redacted]" when it cannot be opened
+ * (no key, another run's). With is_ctx, redacted entries of v["secrets"] are
+ * dropped (those secrets are gone). */
+json_t *engine__secrets_open(json_t *v, const struct seal_key *key, int64_t run_id, bool is_ctx);
 
 /* The calling thread's expression context (created on first use, freed at thread exit). */
 struct expr_ctx *engine__thread_expr(void);

@@ -23,6 +23,12 @@
  * by an older idflow, with foreach.<id> = {"items", "outputs"}, is moved to
  * the store the first time the step runs again.
  *
+ * Secrets an action gives (secret-named keys of its output: tempPassword,
+ * ...) are listed in context.secrets; everything written to the store goes
+ * through dump_state (run state: each string holding one is sealed with
+ * env->key, or redacted once the run ends) or dump_history (step records:
+ * redacted), see secrets.c.
+ *
  * Called on worker threads (and by `idflow run`); uses only the env given. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,6 +39,7 @@
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "crypto/seal.h"
 #include "engine/engine.h"
 #include "engine/engine_internal.h"
 #include "expr/expr.h"
@@ -60,6 +67,26 @@ struct exec_state {
 static char *dump(const json_t *v)
 {
     return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
+
+/* Run state v as stored: the run's secrets sealed, or redacted once the run
+ * ends (secrets.c). Caller frees; NULL when v is NULL or memory ran out. */
+static char *dump_state(const struct exec_state *st, const json_t *v, bool ends)
+{
+    json_t *p = engine__secrets_persist(v, engine__secrets_of(st->ctx), ends ? NULL : st->env->key, st->run->id);
+    char *t = dump(p);
+    json_decref(p);
+    return t;
+}
+
+/* v as history shows it: redacted, the run's secrets masked. Caller frees. */
+static char *dump_history(const struct exec_state *st, const json_t *v, bool redact)
+{
+    const json_t *secrets = engine__secrets_of(st->ctx);
+    json_t *h = redact ? engine__secrets_history(v, secrets) : engine__secrets_persist(v, secrets, NULL, 0);
+    char *t = dump(h);
+    json_decref(h);
+    return t;
 }
 
 /* The jq input {event, steps, vars, run, workflow[, item/<as>]}. */
@@ -99,6 +126,26 @@ static void trace(struct exec_state *st, const struct flow_step *s, int item, co
     fflush(t);
 }
 
+/* `idflow run` in the foreground: the secrets an action gave (tempPassword,
+ * ...) are shown once to the caller who ran it; history never holds them. */
+static void trace_secrets(struct exec_state *st, const struct flow_step *s, int item, const json_t *output)
+{
+    const char *k;
+    json_t *v;
+    char line[1200];
+
+    if (!st->env->trace || !json_is_object(output))
+        return;
+    json_object_foreach((json_t *)output, k, v)
+    {
+        if (json_is_string(v) && json_string_length(v) && engine__secrets_key(k)) {
+            snprintf(line, sizeof line, "%s: %s (shown once; not stored)", k, json_string_value(v));
+            trace(st, s, item, "secret", line);
+            seal_wipe(line, sizeof line);
+        }
+    }
+}
+
 /* Commits a step record and the next run state. */
 static int commit(struct exec_state *st, const struct flow_step *s, int item, const char *step_status,
                   int attempts, const json_t *input, const json_t *output, const json_t *error,
@@ -108,20 +155,20 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
     struct store_step_rec rec;
     struct store_run_next next;
     char *in_text = NULL, *out_text = NULL, *err_text = NULL, *ctx_text = NULL, *res_text = NULL;
-    json_t *red_in = NULL, *red_out = NULL;
+    char *run_err = NULL, *appr = NULL;
+    const json_t *secrets = engine__secrets_of(st->ctx);
+    bool ends;
     int64_t now = time_now_ms();
     int rc;
 
     if (s) {
-        red_in = input ? log_redact(input) : NULL;
-        red_out = output ? log_redact(output) : NULL;
-        in_text = dump(red_in);
-        out_text = dump(red_out);
+        in_text = dump_history(st, input, true);
+        out_text = dump_history(st, output, true);
         if (out_text && strlen(out_text) > EXEC_MAX_OUTPUT_TEXT) {
             free(out_text);
             out_text = strdup("{\"truncated\":true}");
         }
-        err_text = dump(error);
+        err_text = dump_history(st, error, false);
         memset(&rec, 0, sizeof rec);
         rec.index = (int)(s - st->f->steps);
         rec.step_id = s->id;
@@ -134,7 +181,7 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
         rec.started_at = started;
         rec.finished_at = strcmp(step_status, STORE_STEP_WAITING) == 0 ? 0 : now;
         if (item >= 0 && st->result) {
-            res_text = dump(st->result);
+            res_text = dump_state(st, st->result, false); /* kept until the step ends: sealed */
             if (!res_text) {
                 rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
                 goto out;
@@ -147,7 +194,15 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
         run_status = STORE_RUN_SUCCEEDED;
         st->finished = true;
     }
-    ctx_text = dump(st->ctx);
+    /* once the run ends, nothing secret stays: its secrets are redacted, not sealed */
+    ends = strcmp(run_status, STORE_RUN_RUNNING) != 0 && strcmp(run_status, STORE_RUN_WAITING) != 0;
+    ctx_text = dump_state(st, st->ctx, ends);
+    run_err = run_error ? engine__secrets_mask_str(run_error, secrets) : NULL;
+    appr = approval_msg ? engine__secrets_mask_str(approval_msg, secrets) : NULL;
+    if (!ctx_text || (run_error && !run_err) || (approval_msg && !appr)) {
+        rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
+        goto out;
+    }
     memset(&next, 0, sizeof next);
     next.status = run_status;
     next.pc = st->pc;
@@ -155,11 +210,11 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
     next.attempt = st->attempt;
     next.context = ctx_text;
     next.wake_at = wake_at;
-    next.error = run_error;
+    next.error = run_err;
     next.foreach_clear = st->foreach_clear;
     if (approval_msg) {
         next.approval_step_id = s->id;
-        next.approval_message = approval_msg;
+        next.approval_message = appr;
     }
     rc = store_step_commit(st->env->store, st->run->id, st->env->owner, now, s ? &rec : NULL, &next, err);
     if (rc == 0 && st->env->engine)
@@ -173,8 +228,8 @@ out:
     free(err_text);
     free(ctx_text);
     free(res_text);
-    json_decref(red_in);
-    json_decref(red_out);
+    free(run_err);
+    free(appr);
     return rc;
 }
 
@@ -400,13 +455,13 @@ static int foreach_begin(struct exec_state *st, const struct flow_step *s, const
     if (!texts)
         return idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
     for (size_t i = 0; i < n + n_res; i++) {
-        texts[i] = dump(i < n ? json_array_get(items, i) : json_array_get(outputs, i - n));
+        texts[i] = dump_state(st, i < n ? json_array_get(items, i) : json_array_get(outputs, i - n), false);
         if (!texts[i]) {
             rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
             goto out;
         }
     }
-    ctx_text = dump(st->ctx);
+    ctx_text = dump_state(st, st->ctx, false);
     if (!ctx_text) {
         rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
         goto out;
@@ -442,7 +497,7 @@ static int foreach_finish(struct exec_state *st, const struct flow_step *s, int6
     if (rc)
         return idf_err_set(err, rc, "run %lld: cannot read the outputs of foreach step '%s'", (long long)st->run->id,
                            s->id);
-    outputs = json_loads(text, 0, NULL);
+    outputs = engine__secrets_open(json_loads(text, 0, NULL), st->env->key, st->run->id, false);
     free(text);
     if (!outputs)
         return idf_err_set(err, IDF_EDB, "run %lld: the stored outputs of foreach step '%s' do not parse",
@@ -517,7 +572,8 @@ static int foreach_current(struct exec_state *st, const struct flow_step *s, int
     if (rc && rc != IDF_ENOTFOUND)
         return idf_err_set(err, rc, "run %lld: cannot read item %d of foreach step '%s'", (long long)st->run->id,
                            st->item, s->id);
-    *item_v_out = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    *item_v_out = text ? engine__secrets_open(json_loads(text, JSON_DECODE_ANY, NULL), st->env->key, st->run->id, false)
+                       : NULL;
     free(text);
     if (!*item_v_out) {
         snprintf(msg, sizeof msg, "foreach: item %d is %s", st->item, rc ? "not stored" : "not valid JSON");
@@ -656,7 +712,19 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
         call.timeout_ms = s->timeout_ms;
         call.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &st->env->slots[idx] : NULL;
         if (s->action->fn(&call, params, &res) == 0) {
+            int src = engine__secrets_collect(st->ctx, res.output);
+            if (src) {
+                json_decref(res.output);
+                res.output = NULL;
+                rc = on_failure(st, s, item, params,
+                                src == IDF_ETOOBIG ? "the run's actions gave more secrets than a run may hold"
+                                                   : "out of memory",
+                                NULL, false, 0, started, out, stop, err);
+                json_decref(res.detail);
+                break;
+            }
             trace(st, s, item, "succeeded", NULL);
+            trace_secrets(st, s, item, res.output);
             record_output(st, s, item, res.output);
             rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, res.output, NULL, started,
                         STORE_RUN_RUNNING, 0, NULL, NULL, err);
@@ -700,7 +768,7 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
     st.event = run->event ? json_loads(run->event, JSON_DECODE_ANY, NULL) : NULL;
     if (!st.event)
         st.event = json_object();
-    st.ctx = run->context ? json_loads(run->context, 0, NULL) : NULL;
+    st.ctx = run->context ? engine__secrets_open(json_loads(run->context, 0, NULL), env->key, run->id, true) : NULL;
     idf_err_clear(&e2);
     if (!st.ctx) {
         json_t *vars = NULL;

@@ -338,7 +338,7 @@ static void rerun_starts_from_the_failed_step(void **state)
     json_t *run, *ans = NULL;
     int64_t id, nid;
     char ids[32], *out = NULL, *p;
-    struct testsrv_answer ok_one = {200, "{\"token\":\"t-1\"}", NULL, {NULL}, 0, false};
+    struct testsrv_answer ok_one = {200, "{\"ref\":\"t-1\"}", NULL, {NULL}, 0, false};
     (void)state;
     testsrv_reset(E.target);
     testsrv_on(E.target, "/one", &ok_one, -1);

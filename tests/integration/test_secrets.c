@@ -1,0 +1,335 @@
+/* test_secrets.c — secrets in run history (issue 11), through the whole
+ * stack: the Okta sandbox in process, a recording loopback server standing
+ * for the agent's help desk, `idflow connect` and `idflow serve` with API
+ * tokens. Proves that:
+ *  - a run's event payload is answered redacted: GET /api/v1/runs/ID (viewer
+ *    token), GET /api/v1/runs, `idflow show ID --json` and `idflow show ID`
+ *    never contain a password sent in the event, and show "[redacted]";
+ *  - a temporary password okta.expire_password returns reaches the later
+ *    step of the same run that sends it to the caller who asked (after a
+ *    durable delay in between, so across two claims), yet no byte of the
+ *    database files (db, -wal, -shm) holds it, nor do the API or CLI answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sandbox/sandbox.h"
+#include "support/testsrv.h"
+#include "support/testutil.h"
+
+#define TOKEN "secrets-test-okta-token"
+#define EVENT_SECRET "hunter2-SECRET"
+#define NOTE_PREFIX "Your temporary password: "
+
+static const char *bin;
+static struct sandbox *sb;
+static struct testsrv *desk;
+static struct tu_proc serve;
+static char *dir, db[400], dbfile[400], base[128], sbx[128], wfdir[600];
+static char viewer[128], operator_[128];
+
+static const char wf_echo[] = "name: echo\n"
+                              "on: manual\n"
+                              "steps:\n"
+                              "  - id: who\n"
+                              "    do: set\n"
+                              "    with:\n"
+                              "      user: ${{ .event.data.user }}\n";
+
+/* the temporary password goes to the agent (the recording server), after a
+ * delay that makes the run wait: the next claim reads it back from the store */
+static const char wf_temp_fmt[] = "name: temp\n"
+                                  "on: manual\n"
+                                  "steps:\n"
+                                  "  - id: expire\n"
+                                  "    do: okta.expire_password\n"
+                                  "    with:\n"
+                                  "      user: ${{ .event.data.user }}\n"
+                                  "      temp_password: true\n"
+                                  "  - id: pause\n"
+                                  "    do: delay\n"
+                                  "    with:\n"
+                                  "      duration: 1s\n"
+                                  "  - id: tell\n"
+                                  "    do: http.request\n"
+                                  "    with:\n"
+                                  "      method: POST\n"
+                                  "      url: %s/note\n"
+                                  "      json:\n"
+                                  "        text: \"" NOTE_PREFIX "${{ .steps.expire.tempPassword }}\"\n"
+                                  "  - id: remember\n"
+                                  "    do: set\n"
+                                  "    with:\n"
+                                  "      note: \"sent ${{ .steps.expire.tempPassword }}\"\n";
+
+static int run_cli(const char *const argv[], const char *const env[])
+{
+    struct tu_proc c;
+    int rc;
+    if (tu_spawn(argv, env, &c))
+        return -1;
+    rc = tu_wait(&c, 20000);
+    if (rc != 0) {
+        char *e = tu_proc_stderr(&c);
+        fprintf(stderr, "%s %s failed: %s\n", argv[0], argv[1], e);
+        free(e);
+    }
+    tu_proc_cleanup(&c);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    struct sandbox_opts so;
+    struct idf_err err;
+    char listen[64], p[700], wf[2048];
+    (void)state;
+    bin = getenv("IDFLOW_BIN");
+    if (!bin)
+        return -1;
+    memset(&so, 0, sizeof so);
+    so.token = TOKEN;
+    if (sandbox_start(&so, &sb, &err)) {
+        fprintf(stderr, "sandbox: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(sbx, sizeof sbx, "http://127.0.0.1:%d", sandbox_port(sb));
+    desk = testsrv_start();
+    dir = tu_mktemp_dir();
+    snprintf(dbfile, sizeof dbfile, "%s/idflow.db", dir);
+    snprintf(db, sizeof db, "sqlite:%s", dbfile);
+    snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
+    snprintf(p, sizeof p, "mkdir -p '%s'", wfdir);
+    if (system(p) != 0)
+        return -1;
+    snprintf(p, sizeof p, "%s/echo.yaml", wfdir);
+    tu_write_file(p, wf_echo);
+    snprintf(wf, sizeof wf, wf_temp_fmt, testsrv_url(desk));
+    snprintf(p, sizeof p, "%s/temp.yaml", wfdir);
+    tu_write_file(p, wf);
+    {
+        const char *argv[] = {bin,         "connect", "okta", "acme", "--url", sbx, "--token-env", "SECRETS_TEST_TOKEN",
+                              "--sandbox", "--db",    db,     NULL};
+        const char *env[] = {"SECRETS_TEST_TOKEN=" TOKEN, NULL};
+        if (run_cli(argv, env) != 0)
+            return -1;
+    }
+    if (tu_idflow_token(bin, db, "reader", "viewer", viewer, sizeof viewer) ||
+        tu_idflow_token(bin, db, "starter", "operator", operator_, sizeof operator_))
+        return -1;
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
+    snprintf(base, sizeof base, "http://%s", listen);
+    {
+        const char *argv[] = {bin,           "serve", "--db",      db,  "--listen", listen,
+                              "--workflows", wfdir,   "--workers", "2", NULL};
+        char url[200];
+        if (tu_spawn(argv, NULL, &serve))
+            return -1;
+        snprintf(url, sizeof url, "%s/readyz", base);
+        if (tu_wait_http_ok(url, 15000))
+            return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_proc_cleanup(&serve);
+    testsrv_stop(desk);
+    sandbox_stop(sb);
+    tu_rm_rf(dir);
+    free(dir);
+    return 0;
+}
+
+/* GET path with the viewer token: the body (caller frees), asserting 200. */
+static char *get_as_viewer(const char *path)
+{
+    char url[300], auth[200], *resp = NULL;
+    const char *h[] = {auth, NULL};
+    long status = 0;
+    snprintf(url, sizeof url, "%s%s", base, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", viewer);
+    assert_int_equal(tu_http("GET", url, NULL, h, &status, &resp), 0);
+    assert_int_equal(status, 200);
+    return resp;
+}
+
+static int64_t start(const char *workflow, const char *data)
+{
+    char url[200], body[2048], auth[200], *resp = NULL;
+    const char *h[] = {auth, NULL};
+    long status = 0;
+    json_t *a;
+    int64_t id;
+    snprintf(url, sizeof url, "%s/api/v1/events", base);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", operator_);
+    snprintf(body, sizeof body, "{\"workflow\":\"%s\",\"data\":%s}", workflow, data);
+    assert_int_equal(tu_http("POST", url, body, h, &status, &resp), 0);
+    assert_int_equal(status, 202);
+    a = json_loads(resp, 0, NULL);
+    free(resp);
+    id = json_integer_value(json_array_get(json_object_get(a, "run_ids"), 0));
+    json_decref(a);
+    assert_true(id > 0);
+    return id;
+}
+
+/* Polls the run until it has ended; its answer as text (caller frees). */
+static char *wait_final(int64_t id, int timeout_ms)
+{
+    int64_t deadline = tu_now_ms() + timeout_ms;
+    char path[100];
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)id);
+    for (;;) {
+        char *resp = get_as_viewer(path);
+        json_t *r = json_loads(resp, 0, NULL);
+        const char *st = json_string_value(json_object_get(r, "status"));
+        bool done = st && (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "cancelled"));
+        json_decref(r);
+        if (done)
+            return resp;
+        free(resp);
+        assert_true(tu_now_ms() < deadline);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* `idflow show ID [--json]`: its stdout (caller frees), asserting success. */
+static char *show(int64_t id, bool as_json)
+{
+    char ids[32], *out = NULL;
+    int rc;
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    if (as_json)
+        rc = tu_idflow_db(bin, db, &out, NULL, "show", ids, "--json", NULL);
+    else
+        rc = tu_idflow_db(bin, db, &out, NULL, "show", ids, NULL);
+    assert_int_equal(rc, 0);
+    return out;
+}
+
+/* True when one of the database files holds `needle`. */
+static bool db_files_hold(const char *needle)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm", "-journal", NULL};
+    bool found = false;
+    for (int i = 0; sfx[i]; i++) {
+        char p[500];
+        size_t n = 0;
+        char *bytes;
+        snprintf(p, sizeof p, "%s%s", dbfile, sfx[i]);
+        bytes = tu_read_file(p, &n);
+        if (bytes && memmem(bytes, n, needle, strlen(needle)))
+            found = true;
+        free(bytes);
+    }
+    return found;
+}
+
+static void event_payload_is_answered_redacted(void **state)
+{
+    char *resp, *out;
+    json_t *r;
+    int64_t id;
+    (void)state;
+    id = start("echo", "{\"user\":\"maria.gonzalez@acme.example\",\"password\":\"" EVENT_SECRET "\"}");
+    resp = wait_final(id, 20000);
+    assert_null(strstr(resp, EVENT_SECRET));
+    r = json_loads(resp, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "succeeded");
+    /* redacted, not dropped: the other fields are there */
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(r, "event"), "data"), "password")),
+        "[redacted]");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(r, "event"), "data"), "user")),
+        "maria.gonzalez@acme.example");
+    json_decref(r);
+    free(resp);
+
+    resp = get_as_viewer("/api/v1/runs");
+    assert_null(strstr(resp, EVENT_SECRET));
+    free(resp);
+
+    out = show(id, true);
+    assert_null(strstr(out, EVENT_SECRET));
+    r = json_loads(out, 0, NULL);
+    assert_non_null(r);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(r, "event"), "data"), "password")),
+        "[redacted]");
+    json_decref(r);
+    free(out);
+
+    out = show(id, false);
+    assert_non_null(strstr(out, "succeeded"));
+    assert_null(strstr(out, EVENT_SECRET));
+    free(out);
+}
+
+static void temp_password_is_never_stored(void **state)
+{
+    char *resp, *out;
+    char pw[64] = "";
+    json_t *r, *note, *body;
+    const char *text;
+    int64_t id;
+    (void)state;
+    id = start("temp", "{\"user\":\"james.okafor@acme.example\"}");
+    resp = wait_final(id, 30000);
+    r = json_loads(resp, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "succeeded");
+    json_decref(r);
+
+    /* the caller who asked got it, after the run had waited (a second claim) */
+    assert_int_equal(testsrv_calls(desk, "/note"), 1);
+    note = testsrv_request(desk, "/note", -1);
+    body = testsrv_req_json(note);
+    text = json_string_value(json_object_get(body, "text"));
+    assert_non_null(text);
+    assert_int_equal(strncmp(text, NOTE_PREFIX, strlen(NOTE_PREFIX)), 0);
+    snprintf(pw, sizeof pw, "%s", text + strlen(NOTE_PREFIX));
+    json_decref(body);
+    json_decref(note);
+    assert_int_equal(strlen(pw), 10); /* the sandbox's temporary passwords: 10 letters and digits */
+    assert_null(strstr(pw, "redacted"));
+
+    /* no answer holds it */
+    assert_null(strstr(resp, pw));
+    assert_non_null(strstr(resp, "[redacted]"));
+    free(resp);
+    out = show(id, true);
+    assert_null(strstr(out, pw));
+    free(out);
+    out = show(id, false);
+    assert_null(strstr(out, pw));
+    free(out);
+    assert_int_equal(tu_idflow_db(bin, db, &out, NULL, "audit", "--json", NULL), 0);
+    assert_null(strstr(out, pw));
+    free(out);
+
+    /* nor any byte of the database, while serve runs and after it stopped */
+    assert_false(db_files_hold(pw));
+    tu_kill(&serve, SIGTERM);
+    assert_int_equal(tu_wait(&serve, 15000), 0);
+    assert_false(db_files_hold(pw));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(event_payload_is_answered_redacted),
+        cmocka_unit_test(temp_password_is_never_stored),
+    };
+    return cmocka_run_group_tests_name("secrets", tests, setup, teardown);
+}
