@@ -47,6 +47,7 @@ static const char wf_echo[] = "name: echo\n"
  * delay that makes the run wait: the next claim reads it back from the store */
 static const char wf_temp_fmt[] = "name: temp\n"
                                   "on: manual\n"
+                                  "allow_private_network: true\n" /* the recording server is on loopback */
                                   "steps:\n"
                                   "  - id: expire\n"
                                   "    do: okta.expire_password\n"
