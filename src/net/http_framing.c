@@ -3,14 +3,13 @@
  * smuggling, where a proxy in front and this server would read the same
  * bytes as different requests.
  *
- * Accepted: no framing header; exactly one Content-Length header; or one
- * Transfer-Encoding header whose value is "chunked" (any case, nothing
- * else, not even trailing blanks) and no Content-Length. Everything else is refused before the handler runs, and
- * the connection is closed after the answer (http_server.c does both).
- * Identical repeated Content-Length values are refused too: RFC 9112 §6.3
- * allows folding them into one, refusing is simpler and no honest client
- * sends them. The value of a single Content-Length is checked by
- * libmicrohttpd itself (it answers 400 and closes on anything but digits).
+ * Accepted: no framing header; exactly one Content-Length header; or, in an
+ * HTTP/1.1 request, one Transfer-Encoding header whose value is "chunked"
+ * (any case, nothing else, not even trailing blanks) and no Content-Length. Everything else is refused before the
+ * handler runs, and the connection is closed after the answer (http_server.c does both). Identical repeated
+ * Content-Length values are refused too: RFC 9112 §6.3 allows folding them into one, refusing is simpler and no honest
+ * client sends them. The value of a single Content-Length is checked by libmicrohttpd itself (it answers 400 and closes
+ * on anything but digits).
  *
  * Leaves to others: reading the body, the size limit. Pure functions; any
  * thread. */
@@ -80,6 +79,11 @@ int http__framing_verdict(const struct http__framing *f, const char **json)
         return 0;
     if (f->n_cl > 0) {
         *json = "{\"error\":\"both Content-Length and Transfer-Encoding: the body length is ambiguous\"}";
+        return 400;
+    }
+    if (f->http10) {
+        /* RFC 9112 6.1: an HTTP/1.0 intermediary would not have decoded it. */
+        *json = "{\"error\":\"Transfer-Encoding in an HTTP/1.0 request: the body length is ambiguous\"}";
         return 400;
     }
     if (f->n_te == 1 && f->exact_chunked)

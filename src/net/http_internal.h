@@ -33,6 +33,7 @@ size_t http__pct_decode_into(char *out, const char *s, size_t n, bool plus, bool
 /* What the framing headers of one request say (http_framing.c). Start
  * zeroed, then http__framing_add every header in the order received. */
 struct http__framing {
+    bool http10;        /* the request line says HTTP/1.0 (set by the caller) */
     int n_cl;           /* Content-Length headers */
     int n_te;           /* Transfer-Encoding headers */
     int n_chunked;      /* "chunked" codings over every Transfer-Encoding header */
@@ -44,7 +45,8 @@ struct http__framing {
 /* Counts one request header (name and value borrowed for the call). */
 void http__framing_add(struct http__framing *f, const char *name, const char *value);
 
-/* 0 when the request's body length is unambiguous. Otherwise the status to
+/* 0 when the request's body length is unambiguous (a chunked HTTP/1.0
+ * request is not: chunked did not exist then). Otherwise the status to
  * answer (400, or 501 for a transfer coding other than chunked), with *json
  * pointing at a static JSON error body naming the problem. */
 int http__framing_verdict(const struct http__framing *f, const char **json);

@@ -382,7 +382,7 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
 /* First call of a request: headers are in, no body yet. Every refusal here
  * closes the connection: MHD then reads none of the body, and nothing after
  * it is taken for a next request. */
-static enum MHD_Result on_headers(struct req_ctx *ctx)
+static enum MHD_Result on_headers(struct req_ctx *ctx, const char *version)
 {
     struct http__framing f;
     const char *cl, *json;
@@ -394,6 +394,7 @@ static enum MHD_Result on_headers(struct req_ctx *ctx)
     /* Every Content-Length and Transfer-Encoding header, not only the first
      * of each (which is all MHD_lookup_connection_value and MHD see). */
     memset(&f, 0, sizeof f);
+    f.http10 = version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
     (void)MHD_get_connection_values(ctx->conn, MHD_HEADER_KIND, framing_header, &f);
     status = http__framing_verdict(&f, &json);
     if (status)
@@ -500,7 +501,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
     (void)cls;
     (void)url;
-    (void)version;
     if (!ctx)
         return MHD_NO; /* ENOMEM in on_uri */
     if (ctx->resumed) {
@@ -513,7 +513,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return ret;
     }
     if (!ctx->started)
-        return on_headers(ctx);
+        return on_headers(ctx, version);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         int rc;

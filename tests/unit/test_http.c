@@ -991,16 +991,17 @@ static void test_too_large_chunked_and_expect(void **state)
  * with a JSON error containing `why`, the connection closed (the bytes
  * after the request are never read as a second request), and the handler
  * never called. */
-static void expect_refused(struct echo *e, const char *headers, int status, const char *why)
+static void expect_refused_version(struct echo *e, const char *version, const char *headers, int status,
+                                   const char *why)
 {
     char *req = NULL, *raw, line[32];
     bool closed = false;
     int calls = atomic_load(&e->calls);
 
     assert_true(asprintf(&req,
-                         "POST /echo HTTP/1.1\r\nHost: t\r\n%s\r\n5\r\nhello\r\n0\r\n\r\n"
+                         "POST /echo %s\r\nHost: t\r\nConnection: keep-alive\r\n%s\r\n5\r\nhello\r\n0\r\n\r\n"
                          "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n",
-                         headers) > 0);
+                         version, headers) > 0);
     raw = raw_send_recv(http_server_port(e->srv), req, strlen(req), &closed);
     snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
     if (strncmp(raw, line, strlen(line)) != 0 || !strstr(raw, why))
@@ -1012,6 +1013,11 @@ static void expect_refused(struct echo *e, const char *headers, int status, cons
     assert_int_equal(atomic_load(&e->calls), calls);
     free(raw);
     free(req);
+}
+
+static void expect_refused(struct echo *e, const char *headers, int status, const char *why)
+{
+    expect_refused_version(e, "HTTP/1.1", headers, status, why);
 }
 
 static void test_smuggling_cl_and_te(void **state)
@@ -1079,6 +1085,9 @@ static void test_bad_transfer_encoding(void **state)
     /* libmicrohttpd would read this body until the connection closes. */
     expect_refused(e, "Transfer-Encoding: chunked \r\n", 400, "invalid Transfer-Encoding");
     expect_refused(e, "Transfer-Encoding: chunked\t\r\n", 400, "invalid Transfer-Encoding");
+    /* chunked did not exist in HTTP/1.0 (libmicrohttpd decodes it and keeps
+     * the connection open). */
+    expect_refused_version(e, "HTTP/1.0", "Transfer-Encoding: chunked\r\n", 400, "HTTP/1.0");
     assert_int_equal(atomic_load(&e->calls), 0);
     /* Coding names are case-insensitive: "Chunked" is chunked (and blanks
      * before the value are not part of it). */
