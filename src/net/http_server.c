@@ -399,7 +399,7 @@ static enum MHD_Result on_headers(struct req_ctx *ctx, const char *version)
     status = http__framing_verdict(&f, &json);
     if (status)
         return queue_json(ctx->conn, status, json, true);
-    /* MHD answered 400 itself for a value that is not all digits. */
+    /* A value that is not all digits was answered 400 by MHD already. */
     cl = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;
