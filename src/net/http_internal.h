@@ -30,6 +30,27 @@ struct http__req_impl {
  * %00 was decoded. */
 size_t http__pct_decode_into(char *out, const char *s, size_t n, bool plus, bool *had_nul);
 
+/* What the framing headers of one request say (http_framing.c). Start
+ * zeroed, then http__framing_add every header in the order received. */
+struct http__framing {
+    bool http10;        /* the request line says HTTP/1.0 (set by the caller) */
+    int n_cl;           /* Content-Length headers */
+    int n_te;           /* Transfer-Encoding headers */
+    int n_chunked;      /* "chunked" codings over every Transfer-Encoding header */
+    int n_other;        /* any other coding */
+    bool last_chunked;  /* the final coding listed is "chunked" */
+    bool exact_chunked; /* the last Transfer-Encoding value is exactly "chunked" */
+};
+
+/* Counts one request header (name and value borrowed for the call). */
+void http__framing_add(struct http__framing *f, const char *name, const char *value);
+
+/* 0 when the request's body length is unambiguous (a chunked HTTP/1.0
+ * request is not: chunked did not exist then). Otherwise the status to
+ * answer (400, or 501 for a transfer coding other than chunked), with *json
+ * pointing at a static JSON error body naming the problem. */
+int http__framing_verdict(const struct http__framing *f, const char **json);
+
 /* Frees the strings handed out by http_req_query. */
 void http__req_impl_fini(struct http__req_impl *ri);
 

@@ -5,6 +5,14 @@
  * Leaves to others: routing, authentication, JSON parsing of bodies. TLS is
  * not terminated here (idflow listens on loopback or behind a proxy).
  *
+ * Refused before the handler runs, always with the connection closed after
+ * the JSON answer: ambiguous framing (http_framing.c: 400, or 501 for a
+ * transfer coding other than chunked), and a body over max_body (413). A
+ * declared Content-Length over the cap is answered from the headers alone
+ * and none of the body is read; a chunked body is answered the moment it
+ * passes the cap (see answer_413_raw). libmicrohttpd itself answers 400 and
+ * closes for a Content-Length value that is not a plain number.
+ *
  * Threads: MHD's thread pool (epoll, one listen socket shared) runs the
  * callbacks below and the handler, concurrently. One "delay" thread per server
  * resumes connections whose response asked for `delay_ms`: the connection is
@@ -47,12 +55,11 @@
 #define HTTP_SERVER_CONN_MEMORY (64u << 10) /* per-connection header + read buffer */
 #define HTTP_SERVER_IDLE_TIMEOUT_S 90       /* idle keep-alive connections are closed */
 #define HTTP_SERVER_MAX_DELAY_MS (10 * 60 * 1000)
-/* Bytes of an oversized body read and thrown away so that the 413 can be
- * answered after the whole request (the connection stays usable). A declared
- * Content-Length beyond max_body + this is answered 413 before its body is
- * read (MHD then closes the connection); a chunked body that goes beyond it
- * gets the connection closed without an answer. */
-#define HTTP_SERVER_DISCARD_MAX (4u << 20)
+/* Bytes of a chunked body still read and thrown away after its early 413
+ * (written past MHD, see answer_413_raw), so that a client that is still
+ * writing finds the answer instead of a reset; then the connection is
+ * closed. */
+#define HTTP_SERVER_LINGER_MAX (1u << 20)
 
 struct req_ctx {
     struct http__req_impl ri; /* the connection, and http_req_query's strings */
@@ -60,9 +67,9 @@ struct req_ctx {
     struct MHD_Connection *conn;  /* borrowed from MHD until on_completed */
     char *raw_uri;                /* the request target as sent, owned */
     struct buf body;              /* accumulated body, capped at max_body */
-    size_t discarded;             /* body bytes thrown away once too_large */
+    size_t lingered;              /* body bytes thrown away after answered_raw */
     bool started;                 /* the first (headers-only) call happened */
-    bool too_large;               /* the body is over max_body: answer 413 */
+    bool answered_raw;            /* a 413 went out past MHD: close soon */
     bool resumed;                 /* delayed answer: the next call sends it */
     bool pending_drop;            /* delayed answer is "close the connection" */
     struct MHD_Response *pending; /* delayed answer, owned */
@@ -177,7 +184,9 @@ static struct MHD_Response *to_mhd(struct http_resp *resp)
     return r;
 }
 
-static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, const char *json)
+/* Queues a JSON answer; with `close`, MHD closes the connection after it
+ * (and, queued from the headers-only call, never reads the body). */
+static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, const char *json, bool close)
 {
     struct MHD_Response *r;
     enum MHD_Result ret;
@@ -186,17 +195,61 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, const
     if (!r)
         return MHD_NO;
     (void)MHD_add_response_header(r, "Content-Type", "application/json");
+    if (close && MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES) {
+        MHD_destroy_response(r);
+        return MHD_NO;
+    }
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
+static void json_413(const struct req_ctx *ctx, char *out, size_t n)
+{
+    snprintf(out, n, "{\"error\":\"request body too large\",\"limit\":%zu}", ctx->srv->max_body);
+}
+
+/* The 413 for a declared Content-Length over the cap, from the headers-only
+ * call: MHD sends it, reads none of the body, and closes. */
 static enum MHD_Result queue_413(struct req_ctx *ctx)
 {
     char msg[128];
 
-    snprintf(msg, sizeof msg, "{\"error\":\"request body too large\",\"limit\":%zu}", ctx->srv->max_body);
-    return queue_json(ctx->conn, 413, msg);
+    json_413(ctx, msg, sizeof msg);
+    return queue_json(ctx->conn, 413, msg, true);
+}
+
+/* The 413 for a chunked body that grew past the cap. MHD 0.9.75 refuses a
+ * response queued in the middle of an upload (MHD_queue_response fails, the
+ * connection is closed unanswered), so the answer is written to the socket
+ * here, and its write side shut: MHD has sent nothing for this request
+ * (a "100 Continue", if any, went out whole before the body was read), and
+ * the connection is closed once the caller returns MHD_NO, so MHD never
+ * writes after it. The daemon runs without TLS, so the socket is the wire.
+ * Returns false when the answer could not be written whole. */
+static bool answer_413_raw(struct req_ctx *ctx)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(ctx->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char body[128], date[64], msg[512];
+    struct tm tm;
+    time_t now = time(NULL);
+    int n;
+
+    if (!ci)
+        return false;
+    json_413(ctx, body, sizeof body);
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    n = snprintf(msg, sizeof msg,
+                 "HTTP/1.1 413 Content Too Large\r\nDate: %s\r\nConnection: close\r\n"
+                 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                 date, strlen(body), body);
+    if (n <= 0 || (size_t)n >= sizeof msg)
+        return false;
+    if (send(ci->connect_fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+        return false;
+    (void)shutdown(ci->connect_fd, SHUT_WR);
+    return true;
 }
 
 /* ---------------------------------------------------------------- delays */
@@ -319,30 +372,45 @@ static void peer_text(struct MHD_Connection *conn, char *out, size_t n)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)n);
 }
 
-/* First call of a request: headers are in, no body yet. */
-static enum MHD_Result on_headers(struct req_ctx *ctx)
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-    const char *cl = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    (void)kind;
+    http__framing_add(cls, key, value);
+    return MHD_YES;
+}
+
+/* First call of a request: headers are in, no body yet. Every refusal here
+ * closes the connection: MHD then reads none of the body, and nothing after
+ * it is taken for a next request. */
+static enum MHD_Result on_headers(struct req_ctx *ctx, const char *version)
+{
+    struct http__framing f;
+    const char *cl, *json;
+    int status;
 
     ctx->started = true;
     if (strlen(ctx->raw_uri) > HTTP_MAX_URL)
-        return queue_json(ctx->conn, 414, "{\"error\":\"request URI too long\"}");
+        return queue_json(ctx->conn, 414, "{\"error\":\"request URI too long\"}", true);
+    /* Every Content-Length and Transfer-Encoding header, not only the first
+     * of each (which is all MHD_lookup_connection_value and MHD see). */
+    memset(&f, 0, sizeof f);
+    f.http10 = version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
+    (void)MHD_get_connection_values(ctx->conn, MHD_HEADER_KIND, framing_header, &f);
+    status = http__framing_verdict(&f, &json);
+    if (status)
+        return queue_json(ctx->conn, status, json, true);
+    /* A value that is not all digits was answered 400 by MHD already. */
+    cl = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;
         unsigned long long v;
 
         errno = 0;
         v = strtoull(cl, &end, 10);
-        if (errno == 0 && end != cl && v > ctx->srv->max_body) {
-            const char *expect = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-
-            ctx->too_large = true;
-            /* Answer now (MHD then closes) when the client waits for a
-             * 100-continue before sending, or when the body is far too large
-             * to read and throw away. */
-            if ((expect && strcasecmp(expect, "100-continue") == 0) || v - ctx->srv->max_body > HTTP_SERVER_DISCARD_MAX)
-                return queue_413(ctx);
-        }
+        if (end == cl || *end != '\0')
+            return queue_json(ctx->conn, 400, "{\"error\":\"invalid Content-Length\"}", true);
+        if (errno == ERANGE || v > ctx->srv->max_body)
+            return queue_413(ctx);
     }
     return MHD_YES;
 }
@@ -370,7 +438,7 @@ static enum MHD_Result run_handler(struct req_ctx *ctx, const char *method)
     if (!raw_path || !path)
         goto out;
     if (had_nul) {
-        ret = queue_json(ctx->conn, 400, "{\"error\":\"invalid path\"}");
+        ret = queue_json(ctx->conn, 400, "{\"error\":\"invalid path\"}", false);
         goto out;
     }
     peer_text(ctx->conn, remote, sizeof remote);
@@ -380,9 +448,8 @@ static enum MHD_Result run_handler(struct req_ctx *ctx, const char *method)
     req.raw_path = raw_path;
     req.body = ctx->body.data ? ctx->body.data : "";
     req.body_len = ctx->body.len;
-    req.has_content_length =
-        MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL ||
-        (te && strcasestr(te, "chunked") != NULL);
+    req.has_content_length = /* on_headers let only "chunked" through */
+        MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL || te != NULL;
     req.remote = remote;
     req.impl = &ctx->ri;
 
@@ -391,7 +458,7 @@ static enum MHD_Result run_handler(struct req_ctx *ctx, const char *method)
 
     if (resp.status < 200 || resp.status > 599) {
         log_warn("http server: handler returned status %d for %s, answering 500", resp.status, method);
-        ret = queue_json(ctx->conn, 500, "{\"error\":\"internal error\"}");
+        ret = queue_json(ctx->conn, 500, "{\"error\":\"internal error\"}", false);
         goto out;
     }
     if (!resp.drop) {
@@ -434,7 +501,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
     (void)cls;
     (void)url;
-    (void)version;
     if (!ctx)
         return MHD_NO; /* ENOMEM in on_uri */
     if (ctx->resumed) {
@@ -447,28 +513,31 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return ret;
     }
     if (!ctx->started)
-        return on_headers(ctx);
+        return on_headers(ctx, version);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
+        int rc;
 
         *upload_data_size = 0;
-        if (!ctx->too_large && buf_append(&ctx->body, upload_data, n) != 0) {
-            ctx->too_large = true;
-            buf_free(&ctx->body);
+        if (ctx->answered_raw) {
+            /* Lingering: let a client that is still writing read the 413
+             * before the close resets the connection. */
+            ctx->lingered += n;
+            return ctx->lingered > HTTP_SERVER_LINGER_MAX ? MHD_NO : MHD_YES;
         }
-        if (ctx->too_large) {
-            ctx->discarded += n;
-            /* MHD 0.9.75 cannot deliver a response queued in the middle of
-             * an upload, so past the discard allowance the connection is
-             * closed (only a chunked body gets here: a declared length that
-             * large was answered 413 before the body was read). */
-            if (ctx->discarded > HTTP_SERVER_DISCARD_MAX)
-                return MHD_NO;
-        }
+        rc = buf_append(&ctx->body, upload_data, n);
+        if (rc == 0)
+            return MHD_YES;
+        /* Only a chunked body gets past the cap here: a declared length
+         * over it was answered in on_headers, and MHD stops at it. */
+        buf_free(&ctx->body);
+        if (rc != IDF_ETOOBIG || !answer_413_raw(ctx))
+            return MHD_NO; /* close without an answer */
+        ctx->answered_raw = true;
         return MHD_YES;
     }
-    if (ctx->too_large)
-        return queue_413(ctx);
+    if (ctx->answered_raw)
+        return MHD_NO; /* the body ended after the 413: close */
     return run_handler(ctx, method);
 }
 

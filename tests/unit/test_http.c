@@ -162,15 +162,18 @@ static char *url_of(const struct echo *e, const char *path)
 
 /* ---------------------------------------------------------------- raw sockets */
 
-/* Sends raw bytes to 127.0.0.1:port and reads until the peer closes (5 s
- * cap). Returns the bytes read (caller frees). */
-static char *raw_exchange(int port, const char *bytes)
+/* Sends len raw bytes to 127.0.0.1:port, stopping quietly at the first send
+ * error (a server may answer early and close while the client still
+ * writes), then reads until the peer closes or 5 s pass. *closed (may be
+ * NULL) tells whether the peer closed (EOF or a reset) rather than the
+ * time running out. Returns the bytes read, NUL-terminated (caller frees). */
+static char *raw_send_recv(int port, const char *bytes, size_t len, bool *closed)
 {
     struct sockaddr_in a = {0};
     struct timeval tv = {5, 0};
     char *out = calloc(1, 65536);
-    size_t len = 0;
-    ssize_t n;
+    size_t got = 0, sent = 0;
+    ssize_t n = 0;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     assert_true(fd >= 0);
@@ -180,11 +183,21 @@ static char *raw_exchange(int port, const char *bytes)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    assert_int_equal(send(fd, bytes, strlen(bytes), MSG_NOSIGNAL), (ssize_t)strlen(bytes));
-    while (len < 65535 && (n = recv(fd, out + len, 65535 - len, 0)) > 0)
-        len += (size_t)n;
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    while (sent < len && (n = send(fd, bytes + sent, len - sent, MSG_NOSIGNAL)) > 0)
+        sent += (size_t)n;
+    while (got < 65535 && (n = recv(fd, out + got, 65535 - got, 0)) > 0)
+        got += (size_t)n;
+    if (closed)
+        *closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
     close(fd);
     return out;
+}
+
+/* raw_send_recv of a C string. */
+static char *raw_exchange(int port, const char *bytes)
+{
+    return raw_send_recv(port, bytes, strlen(bytes), NULL);
 }
 
 static int count_of(const char *hay, const char *needle)
@@ -599,9 +612,8 @@ static void test_repeated_headers_joined(void **state)
     assert_int_equal(http_client_new(&c), 0);
     assert_int_equal(do_req(c, "GET", url, NULL, NULL, 0, &r, &err), 0);
     assert_int_equal(r.status, 200);
-    assert_string_equal(jstr(r.headers, "link"),
-                        "<https://o.example/api/v1/users?after=abc&limit=2>; rel=\"next\", "
-                        "<https://o.example/api/v1/users?limit=2>; rel=\"self\"");
+    assert_string_equal(jstr(r.headers, "link"), "<https://o.example/api/v1/users?after=abc&limit=2>; rel=\"next\", "
+                                                 "<https://o.example/api/v1/users?limit=2>; rel=\"self\"");
     assert_string_equal(jstr(r.headers, "set-cookie"), "b=2");
     http_response_free(&r);
     http_client_free(c);
@@ -973,6 +985,271 @@ static void test_too_large_chunked_and_expect(void **state)
     echo_stop(e);
 }
 
+/* ---------------------------------------------------------------- framing and size limits */
+
+/* Sends a request whose framing is refused: the answer must be `status`
+ * with a JSON error containing `why`, the connection closed (the bytes
+ * after the request are never read as a second request), and the handler
+ * never called. */
+static void expect_refused_version(struct echo *e, const char *version, const char *headers, int status,
+                                   const char *why)
+{
+    char *req = NULL, *raw, line[32];
+    bool closed = false;
+    int calls = atomic_load(&e->calls);
+
+    assert_true(asprintf(&req,
+                         "POST /echo %s\r\nHost: t\r\nConnection: keep-alive\r\n%s\r\n5\r\nhello\r\n0\r\n\r\n"
+                         "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n",
+                         version, headers) > 0);
+    raw = raw_send_recv(http_server_port(e->srv), req, strlen(req), &closed);
+    snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
+    if (strncmp(raw, line, strlen(line)) != 0 || !strstr(raw, why))
+        fail_msg("headers \"%s\": wanted %d with \"%s\", got: %.300s", headers, status, why, raw);
+    assert_non_null(strstr(raw, "\r\nConnection: close\r\n"));
+    assert_non_null(strstr(raw, "{\"error\":\""));
+    assert_int_equal(count_of(raw, "HTTP/1.1 "), 1);
+    assert_true(closed);
+    assert_int_equal(atomic_load(&e->calls), calls);
+    free(raw);
+    free(req);
+}
+
+static void expect_refused(struct echo *e, const char *headers, int status, const char *why)
+{
+    expect_refused_version(e, "HTTP/1.1", headers, status, why);
+}
+
+static void test_smuggling_cl_and_te(void **state)
+{
+    struct echo *e = echo_start(0, 2);
+
+    (void)state;
+    expect_refused(e, "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400,
+                   "both Content-Length and Transfer-Encoding");
+    expect_refused(e, "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", 400,
+                   "both Content-Length and Transfer-Encoding");
+    expect_refused(e, "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n", 400,
+                   "both Content-Length and Transfer-Encoding");
+    assert_int_equal(atomic_load(&e->calls), 0);
+    echo_stop(e);
+}
+
+static void test_smuggling_two_content_lengths(void **state)
+{
+    struct echo *e = echo_start(0, 2);
+    const char *malformed[] = {"5, 7", "5,5", "-5", "abc", "+5", ""};
+    char req[256], *raw;
+    bool closed;
+    size_t i;
+
+    (void)state;
+    expect_refused(e, "Content-Length: 5\r\nContent-Length: 7\r\n", 400, "more than one Content-Length header");
+    expect_refused(e, "Content-Length: 7\r\nContent-Length: 5\r\n", 400, "more than one Content-Length header");
+    /* Identical repeats are refused too (RFC 9112 6.3 allows either). */
+    expect_refused(e, "Content-Length: 5\r\nContent-Length: 5\r\n", 400, "more than one Content-Length header");
+    /* One header with a malformed value: libmicrohttpd itself answers 400
+     * (with its own HTML body) and closes; the handler never runs. */
+    for (i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+        closed = false;
+        snprintf(req, sizeof req,
+                 "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %s\r\n\r\nhelloab"
+                 "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n",
+                 malformed[i]);
+        raw = raw_send_recv(http_server_port(e->srv), req, strlen(req), &closed);
+        if (strncmp(raw, "HTTP/1.1 400 ", 13) != 0)
+            fail_msg("Content-Length \"%s\": got %.200s", malformed[i], raw);
+        assert_true(closed);
+        assert_null(strstr(raw, "smuggled"));
+        free(raw);
+    }
+    assert_int_equal(atomic_load(&e->calls), 0);
+    echo_stop(e);
+}
+
+static void test_bad_transfer_encoding(void **state)
+{
+    struct echo *e = echo_start(0, 2);
+    char *raw;
+
+    (void)state;
+    expect_refused(e, "Transfer-Encoding: gzip, chunked\r\n", 501, "unsupported Transfer-Encoding");
+    expect_refused(e, "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", 501,
+                   "unsupported Transfer-Encoding");
+    expect_refused(e, "Transfer-Encoding: chunked, identity\r\n", 400, "invalid Transfer-Encoding");
+    expect_refused(e, "Transfer-Encoding: xchunked\r\n", 400, "invalid Transfer-Encoding");
+    expect_refused(e, "Transfer-Encoding: identity\r\n", 400, "invalid Transfer-Encoding");
+    expect_refused(e, "Transfer-Encoding: chunked, chunked\r\n", 400, "invalid Transfer-Encoding");
+    expect_refused(e, "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400, "invalid Transfer-Encoding");
+    expect_refused(e, "Transfer-Encoding: \r\n", 400, "invalid Transfer-Encoding");
+    /* libmicrohttpd would read this body until the connection closes. */
+    expect_refused(e, "Transfer-Encoding: chunked \r\n", 400, "invalid Transfer-Encoding");
+    expect_refused(e, "Transfer-Encoding: chunked\t\r\n", 400, "invalid Transfer-Encoding");
+    /* chunked did not exist in HTTP/1.0 (libmicrohttpd decodes it and keeps
+     * the connection open). */
+    expect_refused_version(e, "HTTP/1.0", "Transfer-Encoding: chunked\r\n", 400, "HTTP/1.0");
+    assert_int_equal(atomic_load(&e->calls), 0);
+    /* Coding names are case-insensitive: "Chunked" is chunked (and blanks
+     * before the value are not part of it). */
+    raw = raw_exchange(http_server_port(e->srv), "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:  Chunked\r\n"
+                                                 "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    assert_non_null(strstr(raw, "HTTP/1.1 201"));
+    assert_non_null(strstr(raw, "\"body\":\"hello\""));
+    free(raw);
+    assert_int_equal(atomic_load(&e->calls), 1);
+    echo_stop(e);
+}
+
+/* Expects a 413 with the JSON error for the default 1 MiB limit, and the
+ * connection closed. */
+static void expect_413_closed(const char *what, const char *raw, bool closed)
+{
+    if (strncmp(raw, "HTTP/1.1 413 ", 13) != 0 ||
+        !strstr(raw, "{\"error\":\"request body too large\",\"limit\":1048576}"))
+        fail_msg("%s: wanted 413, got: %.300s", what, raw);
+    assert_non_null(strstr(raw, "\r\nConnection: close\r\n"));
+    assert_null(strstr(raw, "100 Continue"));
+    assert_true(closed);
+}
+
+static void test_oversized_declared_body_413(void **state)
+{
+    struct echo *e = echo_start(0, 2); /* the default limit, 1 MiB */
+    const size_t sizes[] = {(1u << 20) + 1, 4900u << 10};
+    const size_t head_max = 256;
+    char *req, *raw, head[256];
+    bool closed;
+    size_t i, h;
+
+    (void)state;
+    /* A client that writes the whole body, then reads. */
+    for (i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        req = malloc(head_max + sizes[i]);
+        assert_non_null(req);
+        h = (size_t)snprintf(req, head_max, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", sizes[i]);
+        memset(req + h, 'a', sizes[i]);
+        closed = false;
+        raw = raw_send_recv(http_server_port(e->srv), req, h + sizes[i], &closed);
+        expect_413_closed("whole body", raw, closed);
+        free(raw);
+        free(req);
+    }
+    /* 100 MiB declared: headers and a little of the body are enough. */
+    req = malloc(head_max + 65536);
+    assert_non_null(req);
+    h = (size_t)snprintf(req, head_max, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n",
+                         (size_t)100 << 20);
+    memset(req + h, 'a', 65536);
+    closed = false;
+    raw = raw_send_recv(http_server_port(e->srv), req, h + 65536, &closed);
+    expect_413_closed("100 MiB declared", raw, closed);
+    free(raw);
+    free(req);
+    /* With Expect: 100-continue the body is never asked for. */
+    closed = false;
+    snprintf(head, sizeof head,
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 104857600\r\nExpect: 100-continue\r\n\r\n");
+    raw = raw_send_recv(http_server_port(e->srv), head, strlen(head), &closed);
+    expect_413_closed("100-continue", raw, closed);
+    free(raw);
+    closed = false;
+    snprintf(head, sizeof head,
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1048577\r\nExpect: 100-continue\r\n\r\n");
+    raw = raw_send_recv(http_server_port(e->srv), head, strlen(head), &closed);
+    expect_413_closed("100-continue, just over", raw, closed);
+    free(raw);
+    assert_int_equal(atomic_load(&e->calls), 0);
+    echo_stop(e);
+}
+
+/* A chunked body of n bytes in 64 KiB chunks, with the last chunk when
+ * `end`; its length goes to *len (caller frees). */
+static char *chunked_body(const char *head, size_t n, bool end, size_t *len)
+{
+    const size_t step = 65536;
+    size_t cap = strlen(head) + n + (n / step + 2) * 16, off;
+    char *p = malloc(cap);
+
+    assert_non_null(p);
+    off = (size_t)snprintf(p, cap, "%s", head);
+    while (n) {
+        size_t k = n < step ? n : step;
+
+        off += (size_t)snprintf(p + off, cap - off, "%zx\r\n", k);
+        memset(p + off, 'c', k);
+        off += k;
+        memcpy(p + off, "\r\n", 2);
+        off += 2;
+        n -= k;
+    }
+    if (end)
+        off += (size_t)snprintf(p + off, cap - off, "0\r\n\r\n");
+    *len = off;
+    return p;
+}
+
+static void test_oversized_chunked_body_413(void **state)
+{
+    struct echo *e = echo_start(0, 2);
+    const char *head = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const char *head_expect = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                              "Expect: 100-continue\r\n\r\n";
+    char *req, *raw;
+    bool closed;
+    size_t len;
+
+    (void)state;
+    /* Just over the limit, complete. */
+    req = chunked_body(head, (1u << 20) + 1, true, &len);
+    closed = false;
+    raw = raw_send_recv(http_server_port(e->srv), req, len, &closed);
+    expect_413_closed("chunked, just over", raw, closed);
+    free(raw);
+    free(req);
+    /* Far over the limit (a client that keeps streaming and never ends). */
+    req = chunked_body(head, 100u << 20, false, &len);
+    closed = false;
+    raw = raw_send_recv(http_server_port(e->srv), req, len, &closed);
+    expect_413_closed("chunked, streaming", raw, closed);
+    free(raw);
+    free(req);
+    /* After a 100 Continue, the 413 is the final answer. */
+    req = chunked_body(head_expect, 5u << 20, true, &len);
+    closed = false;
+    raw = raw_send_recv(http_server_port(e->srv), req, len, &closed);
+    if (strncmp(raw, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 ", 38) != 0)
+        fail_msg("chunked after 100-continue: %.300s", raw);
+    assert_non_null(strstr(raw, "{\"error\":\"request body too large\",\"limit\":1048576}"));
+    assert_true(closed);
+    free(raw);
+    free(req);
+    assert_int_equal(atomic_load(&e->calls), 0);
+    echo_stop(e);
+}
+
+static void test_keepalive_with_bodies(void **state)
+{
+    struct echo *e = echo_start(0, 2);
+    char *raw;
+    bool closed = false;
+    const char *req = "POST /one HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+                      "POST /two HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nworld\r\n0\r\n\r\n"
+                      "GET /three HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+
+    (void)state;
+    raw = raw_send_recv(http_server_port(e->srv), req, strlen(req), &closed);
+    assert_int_equal(count_of(raw, "HTTP/1.1 201"), 3);
+    assert_non_null(strstr(raw, "\"path\":\"/one\""));
+    assert_non_null(strstr(raw, "\"body\":\"hello\""));
+    assert_non_null(strstr(raw, "\"body\":\"world\""));
+    assert_non_null(strstr(raw, "\"path\":\"/three\""));
+    assert_int_equal(count_of(raw, "Connection: close"), 1);
+    assert_true(closed);
+    free(raw);
+    assert_int_equal(atomic_load(&e->calls), 3);
+    echo_stop(e);
+}
+
 static void test_resp_header_validation(void **state)
 {
     struct http_resp r;
@@ -1131,6 +1408,12 @@ int main(void)
         cmocka_unit_test(test_stop_with_parked_request),
         cmocka_unit_test(test_ipv6_and_port_released_on_stop),
         cmocka_unit_test(test_too_large_chunked_and_expect),
+        cmocka_unit_test(test_smuggling_cl_and_te),
+        cmocka_unit_test(test_smuggling_two_content_lengths),
+        cmocka_unit_test(test_bad_transfer_encoding),
+        cmocka_unit_test(test_oversized_declared_body_413),
+        cmocka_unit_test(test_oversized_chunked_body_413),
+        cmocka_unit_test(test_keepalive_with_bodies),
         cmocka_unit_test(test_resp_header_validation),
         cmocka_unit_test(test_testsrv_script_and_records),
         cmocka_unit_test(test_testutil_processes_and_files),
