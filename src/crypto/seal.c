@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
+
 struct seal_key {
     unsigned char k[SEAL_KEY_BYTES]; /* the key; page is read-only while alive */
 };
@@ -228,7 +230,8 @@ out:
 }
 
 /* Creates path with a fresh key: written to a temporary file in the same
- * directory (mkstemp: mode 0600), fsynced, then linked into place, which
+ * directory (its missing folders are created 0700; mkstemp: mode 0600),
+ * fsynced, then linked into place, which
  * fails with EEXIST when another process got there first. *raced_out then
  * tells the caller to load the winner's file. */
 static int create_key_file(const char *path, bool *raced_out, struct idf_err *err)
@@ -243,6 +246,11 @@ static int create_key_file(const char *path, bool *raced_out, struct idf_err *er
     *raced_out = false;
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
         return idf_err_set(err, IDF_ETOOBIG, "seal: key file path too long");
+    rc = fs_mkdir_parents(path, NULL, err);
+    if (rc) {
+        idf_err_prefix(err, "seal: key file %s: ", path);
+        return rc;
+    }
     fd = mkstemp(tmp);
     if (fd < 0)
         return idf_err_set(err, IDF_EIO, "seal: cannot create key file %s: %s", path, strerror(errno));

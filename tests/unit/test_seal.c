@@ -334,6 +334,38 @@ static void key_file_concurrent_first_use(void **state)
     free(dir);
 }
 
+/* The key file's folder is created when missing, private (0700), and the
+ * file in it 0600, whatever the umask lets through. */
+static void key_file_in_new_folder(void **state)
+{
+    char *dir = tu_mktemp_dir();
+    char path[512], sub[512];
+    struct seal_key *k = NULL;
+    struct idf_err err;
+    struct stat st;
+    bool created = false;
+    mode_t old = umask(022);
+    (void)state;
+
+    assert_non_null(dir);
+    snprintf(sub, sizeof sub, "%s/etc/idflow", dir);
+    snprintf(path, sizeof path, "%s/idflow.key", sub);
+    if (seal_key_file_load(path, true, &k, &created, &err) != 0)
+        fail_msg("seal_key_file_load: %s", err.msg);
+    assert_true(created);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(sub, sizeof sub, "%s/etc", dir);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    seal_key_free(k);
+    umask(old);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 static bool environ_mentions(const char *s)
 {
     for (char **e = environ; *e; e++)
@@ -389,6 +421,7 @@ int main(void)
         cmocka_unit_test(key_parsing),
         cmocka_unit_test(key_file_created_0600_and_reused),
         cmocka_unit_test(key_file_concurrent_first_use),
+        cmocka_unit_test(key_file_in_new_folder),
         cmocka_unit_test(env_key_removed_after_reading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
