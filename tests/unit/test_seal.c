@@ -403,6 +403,21 @@ static void env_key_removed_after_reading(void **state)
     seal_key_free(ref);
     k = NULL;
 
+    /* The value is wiped where the environment holds it (putenv: this
+     * buffer, as the initial environment block is for a started process). */
+    {
+        static char entry[] = SEAL_ENV_KEY "=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+        const char *val = entry + sizeof SEAL_ENV_KEY;
+        assert_int_equal(putenv(entry), 0);
+        OK(seal_key_from_env(&k, &found, &err));
+        assert_true(found);
+        assert_null(getenv(SEAL_ENV_KEY));
+        for (size_t i = 0; i < 64; i++)
+            assert_int_equal(val[i], 0);
+        seal_key_free(k);
+        k = NULL;
+    }
+
     /* A bad value is refused without quoting it, and removed all the same. */
     assert_int_equal(setenv(SEAL_ENV_KEY, "definitely-not-a-key-value", 1), 0);
     assert_int_equal(seal_key_from_env(&k, &found, &err), IDF_EINVAL);
