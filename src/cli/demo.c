@@ -6,7 +6,9 @@
  * HappyFox Smart Rule stand-in at idflow, loads the shipped workflows, plays
  * each scenario and prints a report. Then it keeps serving until Ctrl-C;
  * with --once it exits after the report: 0 only if every scenario ended as
- * expected. Single-threaded; all state is local to cli_demo. */
+ * expected. An operator's IDFLOW_MASTER_KEY and IDFLOW_KEY_FILE are neither
+ * used nor passed on: the demo's secrets are sealed with a key file of its
+ * own. Single-threaded; all state is local to cli_demo. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,6 +28,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/timeutil.h"
+#include "crypto/seal.h"
 #include "net/http.h"
 
 extern char **environ;
@@ -64,8 +67,12 @@ static pid_t spawn_self(struct demo *d, const char *const *args, const char *con
     for (; *args && n < 31; args++)
         argv[n++] = *args;
     argv[n] = NULL;
+    /* The demo's database is a throwaway with its own key file next to it:
+     * an operator's key file setting is not passed on (IDFLOW_MASTER_KEY is
+     * already gone, see cli_demo). */
     for (char **p = environ; *p && e < 200; p++)
-        envp[e++] = *p;
+        if (strncmp(*p, SEAL_ENV_KEY_FILE "=", sizeof SEAL_ENV_KEY_FILE) != 0)
+            envp[e++] = *p;
     for (; env && *env && e < 255; env++)
         envp[e++] = (char *)*env;
     envp[e] = NULL;
@@ -531,6 +538,10 @@ int cli_demo(int argc, char **argv)
     int c, rc = CLI_FAIL;
     sigset_t set;
 
+    /* The demo never uses an operator's master key: wipe it from this
+     * process's memory and keep it from the sandbox, serve and connect
+     * children (they seal with idflow.key in the demo's own folder). */
+    seal_env_scrub();
     memset(&d, 0, sizeof d);
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

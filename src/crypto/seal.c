@@ -28,6 +28,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
+
+extern char **environ;
+
 struct seal_key {
     unsigned char k[SEAL_KEY_BYTES]; /* the key; page is read-only while alive */
 };
@@ -157,12 +161,23 @@ int seal_key_from_env(struct seal_key **out, bool *found_out, struct idf_err *er
     rc = seal_key_parse(v, n, out, err);
     if (rc)
         idf_err_prefix(err, "%s: ", SEAL_ENV_KEY);
-    /* Wipe the value where it lives (the initial environment block is what
-     * /proc/<pid>/environ shows), then drop the variable so no child process
-     * inherits it. */
-    sodium_memzero(v, n);
-    unsetenv(SEAL_ENV_KEY);
+    seal_env_scrub();
     return rc;
+}
+
+void seal_env_scrub(void)
+{
+    static const char name[] = SEAL_ENV_KEY "=";
+
+    /* Wipe every value where it lives: the strings of the initial
+     * environment are what /proc/<pid>/environ shows, and execve allows the
+     * name more than once (getenv sees the first, unsetenv removes them all
+     * from environ but not from that memory). Then drop the variable so no
+     * child process inherits it. */
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, name, sizeof name - 1) == 0)
+            sodium_memzero(*e + sizeof name - 1, strlen(*e + sizeof name - 1));
+    unsetenv(SEAL_ENV_KEY);
 }
 
 void seal_key_fingerprint(const struct seal_key *k, char *out, size_t n)
@@ -228,7 +243,8 @@ out:
 }
 
 /* Creates path with a fresh key: written to a temporary file in the same
- * directory (mkstemp: mode 0600), fsynced, then linked into place, which
+ * directory (its missing folders are created 0700; mkstemp: mode 0600),
+ * fsynced, then linked into place, which
  * fails with EEXIST when another process got there first. *raced_out then
  * tells the caller to load the winner's file. */
 static int create_key_file(const char *path, bool *raced_out, struct idf_err *err)
@@ -243,6 +259,11 @@ static int create_key_file(const char *path, bool *raced_out, struct idf_err *er
     *raced_out = false;
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
         return idf_err_set(err, IDF_ETOOBIG, "seal: key file path too long");
+    rc = fs_mkdir_parents(path, NULL, err);
+    if (rc) {
+        idf_err_prefix(err, "seal: key file %s: ", path);
+        return rc;
+    }
     fd = mkstemp(tmp);
     if (fd < 0)
         return idf_err_set(err, IDF_EIO, "seal: cannot create key file %s: %s", path, strerror(errno));

@@ -54,12 +54,19 @@ int seal_key_parse(const char *text, size_t len, struct seal_key **out, struct i
 /* A fresh random key (tests, and the key file's first use). */
 int seal_key_random(struct seal_key **out, struct idf_err *err) IDF_MUST_USE;
 
-/* Reads IDFLOW_MASTER_KEY. When it is set, the value is parsed, its bytes in
- * the environment block are wiped and the variable is removed, whether or not
- * it parsed; *found_out is true and *out the key (an unparsable value is
- * IDF_EINVAL). When unset: 0, *found_out false, *out NULL. Not thread-safe
- * (call before threads start). */
+/* Reads IDFLOW_MASTER_KEY. When it is set, the value is parsed, then the
+ * bytes of every IDFLOW_MASTER_KEY value in the environment are wiped and the
+ * variable is removed (seal_env_scrub), whether or not it parsed; *found_out
+ * is true and *out the key (an unparsable value is IDF_EINVAL). When unset:
+ * 0, *found_out false, *out NULL. Not thread-safe (call before threads
+ * start). */
 int seal_key_from_env(struct seal_key **out, bool *found_out, struct idf_err *err) IDF_MUST_USE;
+
+/* Wipes the value of every IDFLOW_MASTER_KEY entry of the environment in
+ * place (also in the process's initial environment block, which
+ * /proc/<pid>/environ shows) and removes the variable. For processes that
+ * must not hold or pass on a master key they do not use. Not thread-safe. */
+void seal_env_scrub(void);
 
 /* Loads the key file at path. It must be a regular file that neither group
  * nor others can read or write (else IDF_EDENIED naming the chmod fix). When

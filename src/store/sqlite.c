@@ -19,12 +19,23 @@
  * transaction survives a process crash; a power loss may lose the last few
  * transactions) and FULL for store_ingest (the WAL is fsynced at commit, so an
  * acknowledged event survives a power loss). The level is a per-connection
- * setting changed between transactions (see store__sq_begin). */
+ * setting changed between transactions (see store__sq_begin).
+ *
+ * Files: the database holds run history and sealed secrets, so a new database
+ * file is created here with mode 0600 (core/fsutil.h) before SQLite opens it,
+ * in folders created 0700 when they are missing; SQLite gives the -wal and
+ * -shm files the mode of the database file. An existing database keeps the
+ * modes its operator gave it (a warning is logged when group or others can
+ * read it). The path is always a file name, never an SQLite "file:" URI. */
 #include "store/sqlite_internal.h"
 
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 
@@ -276,17 +287,58 @@ static int set_wal(struct store__sq *c, bool memory, struct idf_err *err)
     }
 }
 
+/* Set by the first warning about an open database file: a process opens its
+ * database once per thread, and says so once. Lock-free (atomic). */
+static atomic_flag mode_warned = ATOMIC_FLAG_INIT;
+
+/* Makes sure the database file at path exists before SQLite opens it: the
+ * missing folders are created 0700 and a missing file 0600 (SQLite would
+ * create it 0644 less the umask, and its -wal and -shm files follow the
+ * database's mode). An existing file is not changed; when group or others
+ * may read it, a warning says so (once per process). */
+static int prepare_file(const char *path, struct idf_err *err)
+{
+    struct stat st;
+    bool created = false;
+    int rc;
+
+    rc = fs_mkdir_parents(path, NULL, err);
+    if (rc == 0)
+        rc = fs_create_private(path, &created, err);
+    if (rc) {
+        idf_err_prefix(err, "store: ");
+        return rc;
+    }
+    if (!created && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO)) &&
+        !atomic_flag_test_and_set(&mode_warned))
+        log_warn("store: database %s can be read or written by group or others (mode %04o); it holds run history "
+                 "and sealed secrets: chmod 600 it (and its -wal and -shm files while idflow is stopped)",
+                 path, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
 int store__sqlite_open(const char *path, struct store **out, struct idf_err *err)
 {
     struct store__sq *c = NULL;
     bool memory = strcmp(path, ":memory:") == 0;
+    char fname[STORE__PATH_MAX + 3];
     int rc;
 
+    /* SQLite (built with SQLITE_USE_URI) reads "file:..." as a URI: make it
+     * the plain relative file name it is everywhere else in idflow. */
+    snprintf(fname, sizeof fname, "%s%s", strncmp(path, "file:", 5) == 0 ? "./" : "", path);
+    if (!memory) {
+        rc = prepare_file(fname, err);
+        if (rc) {
+            idf_err_prefix(err, "%s: ", path);
+            return rc;
+        }
+    }
     c = calloc(1, sizeof *c);
     if (!c)
         return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     c->base.ops = &sqlite_ops;
-    rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = sqlite3_open_v2(fname, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = store__sq_fail(c, rc, "open", err);
         goto out;

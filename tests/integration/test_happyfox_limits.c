@@ -4,11 +4,13 @@
  * (concurrent calls on one ticket never overlap: no 409 reaches the sandbox
  * and every note lands exactly once), HappyFox's own 409 and 429 answers
  * (retryable; a 429 stops every call of the account until Retry-After), and
- * network failures. The sandbox's budget window is shortened (1 s instead
+ * network failures, and a server echoing the credential in its errors (never
+ * quoted, not even in part). The sandbox's budget window is shortened (1 s instead
  * of 60 s) so the burst takes seconds; the connection is told the same. */
 #include <pthread.h>
 
 #include "integration/happyfox_fixture.h"
+#include "support/testsrv.h"
 
 static int setup(void **state)
 {
@@ -341,6 +343,135 @@ static void test_network_failure(void **state)
     }
 }
 
+/* ------------------------------------------------------------ credentials */
+
+/* A server that echoes the request's credential back in its errors, as a
+ * misbehaving proxy could: mode and pad are set by the test before each call
+ * (the request orders the write before the read). */
+struct echo {
+    int mode; /* ECHO_* */
+    int pad;  /* 'x' characters before the echoed credential */
+};
+
+enum { ECHO_JSON_400, ECHO_TEXT_500, ECHO_TEXT_PADDED, ECHO_JSON_PADDED };
+#define ECHO_PAD_MAX 1200 /* beyond every length cap of a step's message */
+
+static bool echo_credential(void *ud, const struct http_req *req, struct http_resp *resp)
+{
+    const struct echo *e = ud;
+    const char *auth = http_req_header(req, "Authorization");
+    char pad[ECHO_PAD_MAX + 1], text[ECHO_PAD_MAX + 600];
+
+    if (!auth || e->pad < 0 || e->pad > ECHO_PAD_MAX)
+        return false;
+    memset(pad, 'x', (size_t)e->pad);
+    pad[e->pad] = '\0';
+    switch (e->mode) {
+    case ECHO_JSON_400:
+        snprintf(text, sizeof text, "Authorization: %s is not valid", auth);
+        http_resp_json(resp, 400, json_pack("{s:s}", "error", text));
+        break;
+    case ECHO_TEXT_500:
+        snprintf(text, sizeof text, "upstream failed for Authorization: %s", auth);
+        http_resp_text(resp, 500, "text/plain", text);
+        break;
+    case ECHO_TEXT_PADDED:
+        snprintf(text, sizeof text, "%s%s", pad, auth + strlen("Basic "));
+        http_resp_text(resp, 500, "text/plain", text);
+        break;
+    default:
+        snprintf(text, sizeof text, "%s%s", pad, auth + strlen("Basic "));
+        http_resp_json(resp, 400, json_pack("{s:s}", "error", text));
+        break;
+    }
+    return true;
+}
+
+/* No piece of the credential (the first or last 12 characters of the
+ * base64 sent, of the key, of the code) in s. */
+static void no_credential_part(const struct hfx *f, const char *what, const char *s)
+{
+    const char *creds[] = {f->b64, HFX_KEY, HFX_CODE, NULL};
+
+    for (int i = 0; s && creds[i]; i++) {
+        size_t n = strlen(creds[i]);
+        char head[13], tail[13];
+        snprintf(head, sizeof head, "%s", creds[i]);
+        snprintf(tail, sizeof tail, "%s", creds[i] + n - 12);
+        if (strstr(s, head) || strstr(s, tail))
+            fail_msg("%s contains a piece of a credential: %s", what, s);
+    }
+}
+
+static void no_credential_part_json(const struct hfx *f, const char *what, const json_t *v)
+{
+    char *d = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    no_credential_part(f, what, d);
+    free(d);
+}
+
+/* The server echoes the credential in its error answers: the step's
+ * message and detail never carry it, whole or cut by a length cap. */
+static void test_credential_echoed_by_server_is_masked(void **state)
+{
+    struct hfx *f = *state;
+    struct testsrv *srv = testsrv_start();
+    json_t *conn = json_deep_copy(f->conn), *req;
+    struct hfx_call c = {.item = -1, .raw = true};
+    struct echo e = {0};
+    struct conn_result r;
+    char want[200];
+
+    json_object_set_new(conn, "url", json_string(testsrv_url(srv)));
+    json_object_set_new(conn, "name", json_string("hf-echo"));
+    c.conn = conn;
+    testsrv_set_handler(srv, echo_credential, &e);
+
+    /* 400 with the credential in the JSON error */
+    e.mode = ECHO_JSON_400;
+    assert_int_equal(hfx_callf(f, &c, "happyfox.get_ticket", &r, "{\"ticket\": 1}"), IDF_EINVAL);
+    req = testsrv_request(srv, NULL, -1);
+    snprintf(want, sizeof want, "Basic %s", f->b64);
+    assert_string_equal(testsrv_req_header(req, "authorization"), want); /* it had it to echo */
+    json_decref(req);
+    hfx_has(r.message, "HTTP 400");
+    no_credential_part(f, "message", r.message);
+    no_credential_part_json(f, "detail", r.detail);
+    hfx_clear(&r);
+
+    /* 500 with the credential in a text body */
+    e.mode = ECHO_TEXT_500;
+    assert_int_equal(hfx_callf(f, &c, "happyfox.get_ticket", &r, "{\"ticket\": 1}"), IDF_EREMOTE);
+    hfx_has(r.message, "HTTP 500: upstream failed");
+    no_credential_part(f, "message", r.message);
+    no_credential_part_json(f, "detail", r.detail);
+    hfx_clear(&r);
+
+    /* Padded so that a length cap (the quoted body, the error text, the
+     * message) cuts the credential: the part that fits is not left in clear
+     * either. The pad grows in steps shorter than half the credential, so
+     * whatever the caps are, some call cuts it with 12 characters kept. */
+    for (e.mode = ECHO_TEXT_PADDED; e.mode <= ECHO_JSON_PADDED; e.mode++) {
+        int cut = 0;
+        for (e.pad = 12; e.pad <= ECHO_PAD_MAX; e.pad += 12) {
+            const char *after;
+            size_t masked;
+            assert_true(hfx_callf(f, &c, "happyfox.get_ticket", &r, "{\"ticket\": 1}") < 0);
+            no_credential_part(f, "message", r.message);
+            no_credential_part_json(f, "detail", r.detail);
+            after = strrchr(r.message, 'x');
+            masked = after ? strspn(after + 1, "*") : 0;
+            if (masked > 0 && masked < strlen(f->b64))
+                cut++;
+            hfx_clear(&r);
+        }
+        assert_true(cut > 0); /* some calls did cut the credential */
+    }
+
+    json_decref(conn);
+    testsrv_stop(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +480,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_ticket_serialized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remote_409_is_retryable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_network_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credential_echoed_by_server_is_masked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

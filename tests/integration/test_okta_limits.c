@@ -411,14 +411,15 @@ static void test_wire_format(void **state)
     assert_string_equal(testsrv_req_header(req, "content-type"), "application/json");
     json_decref(req);
 
-    /* an error object echoing the token: masked in the message, detail dropped */
+    /* an error object echoing the token: masked in the message and the detail */
     testsrv_on(s, "/api/v1/users/echo@x.example",
                &(struct testsrv_answer){400, "{\"errorCode\":\"E0000001\",\"errorSummary\":\"bad " OFX_TOKEN "\","
                                              "\"errorCauses\":[{\"errorSummary\":\"" OFX_TOKEN "\"}]}"},
                -1);
     assert_int_equal(ofx_actf(&fx, "okta.get_user", 1, &r, "{\"user\": \"echo@x.example\"}"), IDF_EINVAL);
     assert_has(r.message, "****");
-    assert_non_null(ostr(r.detail, "redacted"));
+    assert_string_equal(ostr(r.detail, "errorCode"), "E0000001");
+    assert_has(ostr(r.detail, "errorSummary"), "bad ****");
     res_clear(&r);
     /* a success echoing it: dropped, the step fails */
     testsrv_on(s, "/api/v1/echo", &(struct testsrv_answer){200, "{\"auth\":\"SSWS " OFX_TOKEN "\"}"}, -1);
@@ -444,6 +445,142 @@ static void test_wire_format(void **state)
 }
 
 /* The token never appears in a message, detail or output, whatever fails. */
+/* A server that echoes the request's credential back in its errors, as a
+ * misbehaving proxy or a verbose Okta error could. mode and pad are set by
+ * the test before each call (the request orders the write before the read). */
+struct echo {
+    int mode; /* ECHO_* */
+    int pad;  /* 'x' characters before the echoed credential */
+};
+
+enum { ECHO_SUMMARY_AND_CAUSE, ECHO_TEXT_500, ECHO_SUMMARY_PADDED, ECHO_CAUSE_PADDED };
+#define ECHO_PAD_MAX 1200 /* beyond every length cap of a step's message */
+
+static bool echo_credential(void *ud, const struct http_req *req, struct http_resp *resp)
+{
+    const struct echo *e = ud;
+    const char *auth = http_req_header(req, "Authorization");
+    const char *tok = auth && strncmp(auth, "SSWS ", 5) == 0 ? auth + 5 : "";
+    char pad[ECHO_PAD_MAX + 1], text[ECHO_PAD_MAX + 600];
+
+    if (!auth || e->pad < 0 || e->pad >= (int)sizeof pad)
+        return false;
+    memset(pad, 'x', (size_t)e->pad);
+    pad[e->pad] = '\0';
+    switch (e->mode) {
+    case ECHO_SUMMARY_AND_CAUSE:
+        snprintf(text, sizeof text, "Api validation failed: %s", auth);
+        http_resp_json(resp, 400,
+                       json_pack("{s:s, s:s, s:[{s:s}]}", "errorCode", "E0000001", "errorSummary", text, "errorCauses",
+                                 "errorSummary", tok));
+        break;
+    case ECHO_TEXT_500:
+        snprintf(text, sizeof text, "upstream failed for Authorization: %s (token %s)", auth, tok);
+        http_resp_text(resp, 500, "text/plain", text);
+        break;
+    case ECHO_SUMMARY_PADDED:
+        snprintf(text, sizeof text, "%s%s", pad, auth);
+        http_resp_json(resp, 400, json_pack("{s:s, s:s}", "errorCode", "E0000001", "errorSummary", text));
+        break;
+    default:
+        snprintf(text, sizeof text, "%s%s", pad, tok);
+        http_resp_json(resp, 400,
+                       json_pack("{s:s, s:s, s:[{s:s}]}", "errorCode", "E0000001", "errorSummary", "bad",
+                                 "errorCauses", "errorSummary", text));
+        break;
+    }
+    return true;
+}
+
+/* No piece of the token (its first or last 12 characters) in s. */
+static void no_token_part(const char *what, const char *s)
+{
+    static const char tok[] = OFX_TOKEN;
+    char head[13], tail[13];
+
+    snprintf(head, sizeof head, "%s", tok);
+    snprintf(tail, sizeof tail, "%s", tok + sizeof tok - 13);
+    if (s && (strstr(s, head) || strstr(s, tail)))
+        fail_msg("%s contains a piece of the token: %s", what, s);
+}
+
+static void no_token_part_json(const char *what, const json_t *v)
+{
+    char *d = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    no_token_part(what, d);
+    free(d);
+}
+
+/* The server echoes the token in its error answers: the step's message and
+ * detail never carry it, whole or cut by a length cap, and the error stays
+ * useful (code, summary with the token masked). */
+static void test_token_echoed_by_server_is_masked(void **state)
+{
+    (void)state;
+    struct ofx *f = ofx_start();
+    struct testsrv *srv = testsrv_start();
+    struct echo e = {0};
+    struct conn_result r;
+    const char *user = "{\"user\": \"james.okafor" ST "\"}";
+    json_t *conn = json_deep_copy(f->conn), *req;
+
+    json_object_set_new(conn, "url", json_string(testsrv_url(srv)));
+    json_object_set_new(conn, "name", json_string("okta-echo"));
+    testsrv_set_handler(srv, echo_credential, &e);
+
+    /* 400: the token in errorSummary ("SSWS <token>") and in a cause */
+    e.mode = ECHO_SUMMARY_AND_CAUSE;
+    assert_int_equal(ofx_act_conn(f, conn, "okta.get_user", 1, &r, user), IDF_EINVAL);
+    req = testsrv_request(srv, NULL, -1);
+    assert_string_equal(testsrv_req_header(req, "authorization"), "SSWS " OFX_TOKEN); /* it had it to echo */
+    json_decref(req);
+    assert_has(r.message, "E0000001 Api validation failed: SSWS ****");
+    no_token_part("message", r.message);
+    no_token_part_json("detail", r.detail);
+    if (!json_object_get(r.detail, "errorCode"))
+        fail_msg("the detail lost Okta's error code (dropped instead of masked?)");
+    assert_string_equal(json_string_value(json_object_get(r.detail, "errorCode")), "E0000001");
+    res_clear(&r);
+
+    /* 500 with the token in a text body */
+    e.mode = ECHO_TEXT_500;
+    assert_int_equal(ofx_act_conn(f, conn, "okta.get_user", 1, &r, user), IDF_EREMOTE);
+    assert_true(r.retryable);
+    assert_has(r.message, "HTTP 500");
+    no_token_part("message", r.message);
+    no_token_part_json("detail", r.detail);
+    res_clear(&r);
+
+    /* Padded so that a length cap (of the causes, of the message) cuts the
+     * token: the part that fits is not left in clear either. The pad grows
+     * in steps shorter than half the token, so whatever the caps are, some
+     * call cuts the token with at least 12 of its characters kept. */
+    for (e.mode = ECHO_SUMMARY_PADDED; e.mode <= ECHO_CAUSE_PADDED; e.mode++) {
+        int cut = 0;
+        for (e.pad = 12; e.pad <= ECHO_PAD_MAX; e.pad += 12) {
+            const char *after;
+            size_t masked;
+            assert_int_equal(ofx_act_conn(f, conn, "okta.get_user", 1, &r, user), IDF_EINVAL);
+            no_token_part("message", r.message);
+            no_token_part_json("detail", r.detail);
+            /* what follows the pad: "SSWS " and the masked token, all or part */
+            after = strrchr(r.message, 'x');
+            after = after ? after + 1 : "";
+            if (strncmp(after, "SSWS ", 5) == 0)
+                after += 5;
+            masked = strspn(after, "*");
+            if (masked > 0 && masked < strlen(OFX_TOKEN))
+                cut++;
+            res_clear(&r);
+        }
+        assert_true(cut > 0); /* some calls did cut the token */
+    }
+
+    json_decref(conn);
+    testsrv_stop(srv);
+    ofx_stop(f);
+}
+
 static void test_token_never_leaks(void **state)
 {
     (void)state;
@@ -795,6 +932,7 @@ int main(void)
         cmocka_unit_test(test_pacing_across_threads),
         cmocka_unit_test(test_wire_format),
         cmocka_unit_test(test_token_never_leaks),
+        cmocka_unit_test(test_token_echoed_by_server_is_masked),
         cmocka_unit_test(test_connection_validate),
         cmocka_unit_test(test_connection_check),
         cmocka_unit_test(test_oauth_service_app),

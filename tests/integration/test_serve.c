@@ -1,7 +1,8 @@
 /* test_serve.c — drives a real `idflow serve` on loopback: manual events
  * through the API, foreach/if/retry against a recording loopback server,
  * delay, approval, rerun, deduplication, bad input, and the CLI's validate,
- * runs, show and dry-run. The crash test lives in test_crash.c. */
+ * runs, show and dry-run, and the master key not left in a running serve's
+ * /proc/PID/environ. The crash test lives in test_crash.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -565,6 +566,64 @@ static void dry_run_calls_nothing_and_prints_parameters(void **state)
     assert_int_equal(testsrv_calls(E.target, "/two"), 1);
 }
 
+static bool serve_listening(void *ud)
+{
+    char *err = tu_proc_stderr(ud);
+    bool up = strstr(err, "idflow serve listening") != NULL;
+    free(err);
+    return up;
+}
+
+/* A running `idflow serve` given IDFLOW_MASTER_KEY (once, then twice: execve
+ * allows a name more than once) does not hold the value in its environment
+ * block, which /proc/PID/environ shows to the same user and root: the
+ * values are wiped in place when the key is read, not only unset. */
+static void master_key_not_in_proc_environ(void **state)
+{
+    static const char k1[] = "6b1e0c0ff5e5b1d1a2c3e4f5061728394a5b6c7d8e9fa0b1c2d3e4f5a6b7c8d9";
+    static const char k2[] = "f00dfacecafe0123456789abcdeffedcba98765432100123456789abcdefabcd";
+    char *dir = tu_mktemp_dir(), db[400], wfdir[600], proc[64], path[128], e1[100], e2[100];
+    const char *e_path = getenv("PATH");
+    (void)state;
+
+    snprintf(e1, sizeof e1, "IDFLOW_MASTER_KEY=%s", k1);
+    snprintf(e2, sizeof e2, "IDFLOW_MASTER_KEY=%s", k2);
+    assert_non_null(dir);
+    snprintf(db, sizeof db, "sqlite:%s/idflow.db", dir);
+    snprintf(wfdir, sizeof wfdir, "%s/tests/data/serve", E.src);
+    snprintf(path, sizeof path, "PATH=%s", e_path ? e_path : "/usr/bin:/bin");
+    for (int twice = 0; twice < 2; twice++) {
+        const char *argv[] = {E.bin, "serve", "--db", db, "--listen", "127.0.0.1:0", "--workflows", wfdir, NULL};
+        const char *envp[] = {path, e1, twice ? e2 : NULL, NULL};
+        struct tu_proc p;
+        size_t len = 0;
+        char *env;
+
+        assert_int_equal(tu_spawn_envp(argv, envp, &p), 0);
+        if (!tu_wait_until(serve_listening, &p, 15000)) {
+            char *err = tu_proc_stderr(&p);
+            tu_proc_cleanup(&p);
+            fail_msg("idflow serve did not start:\n%s", err);
+        }
+        snprintf(proc, sizeof proc, "/proc/%d/environ", (int)p.pid);
+        env = tu_read_file(proc, &len);
+        assert_non_null(env);
+        assert_true(len > 0);
+        assert_non_null(memmem(env, len, path, strlen(path))); /* it is the child's environment */
+        if (memmem(env, len, k1, sizeof k1 - 1) || memmem(env, len, k2, sizeof k2 - 1)) {
+            free(env);
+            tu_proc_cleanup(&p);
+            fail_msg("%s still holds the master key (%s)", proc, twice ? "given twice" : "given once");
+        }
+        free(env);
+        tu_kill(&p, SIGTERM);
+        assert_int_equal(tu_wait(&p, 15000), 0);
+        tu_proc_cleanup(&p);
+    }
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +639,7 @@ int main(void)
         cmocka_unit_test(cli_runs_show_and_metrics),
         cmocka_unit_test(validate_reports_every_error_with_position),
         cmocka_unit_test(dry_run_calls_nothing_and_prints_parameters),
+        cmocka_unit_test(master_key_not_in_proc_environ),
         cmocka_unit_test(serve_exits_cleanly),
     };
     return cmocka_run_group_tests_name("serve", tests, start_serve, stop_serve);

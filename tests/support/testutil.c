@@ -214,7 +214,7 @@ static char **merged_env(const char *const extra[])
     return out;
 }
 
-int tu_spawn(const char *const argv[], const char *const env[], struct tu_proc *p)
+static int spawn_with(const char *const argv[], const char *const env[], bool exact, struct tu_proc *p)
 {
     posix_spawn_file_actions_t fa;
     char **envp = NULL;
@@ -228,7 +228,7 @@ int tu_spawn(const char *const argv[], const char *const env[], struct tu_proc *
     snprintf(p->dir, sizeof p->dir, "%s", dir);
     snprintf(p->out_path, sizeof p->out_path, "%s/stdout", dir);
     snprintf(p->err_path, sizeof p->err_path, "%s/stderr", dir);
-    envp = env ? merged_env(env) : environ;
+    envp = exact ? (char **)env : env ? merged_env(env) : environ;
     if (!envp)
         goto out;
     if (posix_spawn_file_actions_init(&fa) != 0)
@@ -246,12 +246,22 @@ int tu_spawn(const char *const argv[], const char *const env[], struct tu_proc *
 out:
     if (fa_ok)
         posix_spawn_file_actions_destroy(&fa);
-    if (envp && envp != environ)
+    if (!exact && envp && envp != environ)
         free(envp);
     if (rc != 0 && dir)
         tu_rm_rf(dir);
     free(dir);
     return rc;
+}
+
+int tu_spawn(const char *const argv[], const char *const env[], struct tu_proc *p)
+{
+    return spawn_with(argv, env, false, p);
+}
+
+int tu_spawn_envp(const char *const argv[], const char *const envp[], struct tu_proc *p)
+{
+    return spawn_with(argv, envp, true, p);
 }
 
 int tu_kill(struct tu_proc *p, int sig)

@@ -55,6 +55,10 @@ struct tu_proc {
  * Release with tu_proc_cleanup. */
 int tu_spawn(const char *const argv[], const char *const env[], struct tu_proc *p);
 
+/* tu_spawn with envp (NULL-terminated "NAME=value" entries) as the child's
+ * whole environment, passed as is (a name given twice stays twice). */
+int tu_spawn_envp(const char *const argv[], const char *const envp[], struct tu_proc *p);
+
 /* Sends sig to the process (if it is still running). Returns 0 or -1. */
 int tu_kill(struct tu_proc *p, int sig);
 

@@ -334,6 +334,38 @@ static void key_file_concurrent_first_use(void **state)
     free(dir);
 }
 
+/* The key file's folder is created when missing, private (0700), and the
+ * file in it 0600, whatever the umask lets through. */
+static void key_file_in_new_folder(void **state)
+{
+    char *dir = tu_mktemp_dir();
+    char path[512], sub[512];
+    struct seal_key *k = NULL;
+    struct idf_err err;
+    struct stat st;
+    bool created = false;
+    mode_t old = umask(022);
+    (void)state;
+
+    assert_non_null(dir);
+    snprintf(sub, sizeof sub, "%s/etc/idflow", dir);
+    snprintf(path, sizeof path, "%s/idflow.key", sub);
+    if (seal_key_file_load(path, true, &k, &created, &err) != 0)
+        fail_msg("seal_key_file_load: %s", err.msg);
+    assert_true(created);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(sub, sizeof sub, "%s/etc", dir);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    seal_key_free(k);
+    umask(old);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 static bool environ_mentions(const char *s)
 {
     for (char **e = environ; *e; e++)
@@ -371,6 +403,21 @@ static void env_key_removed_after_reading(void **state)
     seal_key_free(ref);
     k = NULL;
 
+    /* The value is wiped where the environment holds it (putenv: this
+     * buffer, as the initial environment block is for a started process). */
+    {
+        static char entry[] = SEAL_ENV_KEY "=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+        const char *val = entry + sizeof SEAL_ENV_KEY;
+        assert_int_equal(putenv(entry), 0);
+        OK(seal_key_from_env(&k, &found, &err));
+        assert_true(found);
+        assert_null(getenv(SEAL_ENV_KEY));
+        for (size_t i = 0; i < 64; i++)
+            assert_int_equal(val[i], 0);
+        seal_key_free(k);
+        k = NULL;
+    }
+
     /* A bad value is refused without quoting it, and removed all the same. */
     assert_int_equal(setenv(SEAL_ENV_KEY, "definitely-not-a-key-value", 1), 0);
     assert_int_equal(seal_key_from_env(&k, &found, &err), IDF_EINVAL);
@@ -389,6 +436,7 @@ int main(void)
         cmocka_unit_test(key_parsing),
         cmocka_unit_test(key_file_created_0600_and_reused),
         cmocka_unit_test(key_file_concurrent_first_use),
+        cmocka_unit_test(key_file_in_new_folder),
         cmocka_unit_test(env_key_removed_after_reading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,8 +13,9 @@
  *
  * Invariants: h->auth and h->secrets[] are the only copies of the
  * credentials this file makes, all wiped in hfc__close; messages are built
- * from the method, the path and HappyFox's error text, never from request
- * headers; hfc__close masks the secrets in the message and drops a detail or
+ * from the method, the path and HappyFox's error text (secrets masked in it
+ * before any length cap can cut one), never from request headers;
+ * hfc__close masks the secrets in the message and drops a detail or
  * output that contains one (defence in depth). */
 #include <curl/curl.h>
 #include <ctype.h>
@@ -286,30 +287,41 @@ static int code_for(long status)
 }
 
 /* HappyFox's error text of an answer into out: the "error" string, else the
- * "errors" object, else the start of a non-JSON body. */
-static void error_text(const json_t *j, const struct buf *body, char *out, size_t n)
+ * "errors" object, else the start of a non-JSON body (HFC_BODY_QUOTE bytes);
+ * the connection's secrets masked. */
+static void error_text(const struct hfc *h, const json_t *j, const struct buf *body, char *out, size_t n)
 {
     const char *e = json_string_value(json_object_get(j, "error"));
     json_t *errs = json_object_get(j, "errors");
+    const char *none = "(empty answer)";
+    char *full = NULL;
+    bool quote = false; /* full is the raw body: cut it to HFC_BODY_QUOTE */
 
+    /* The whole text first: the secrets are masked in it before it is cut
+     * to fit, so a cut never leaves part of one in clear. */
     if (e) {
-        snprintf(out, n, "%s", e);
+        full = strdup(e);
     } else if (errs) {
-        char *d = json_dumps(errs, JSON_COMPACT | JSON_ENCODE_ANY);
-        snprintf(out, n, "%s", d ? d : "(errors)");
-        free(d);
+        full = json_dumps(errs, JSON_COMPACT | JSON_ENCODE_ANY);
+        none = "(errors)";
     } else if (json_object_get(j, "error")) {
-        char *d = json_dumps(json_object_get(j, "error"), JSON_COMPACT | JSON_ENCODE_ANY);
-        snprintf(out, n, "%s", d ? d : "(error)");
-        free(d);
+        full = json_dumps(json_object_get(j, "error"), JSON_COMPACT | JSON_ENCODE_ANY);
+        none = "(error)";
     } else if (body->len) {
-        size_t k = 0;
-        for (size_t i = 0; i < body->len && k + 1 < n && i < HFC_BODY_QUOTE; i++)
-            out[k++] = isprint((unsigned char)body->data[i]) ? body->data[i] : ' ';
-        out[k] = '\0';
-    } else {
-        snprintf(out, n, "(empty answer)");
+        full = malloc(body->len + 1);
+        for (size_t i = 0; full && i < body->len; i++)
+            full[i] = isprint((unsigned char)body->data[i]) ? body->data[i] : ' ';
+        if (full)
+            full[body->len] = '\0';
+        none = "(error body)";
+        quote = true;
     }
+    for (int i = 0; full && i < 3; i++)
+        mask(full, h->secrets[i]);
+    if (full && quote && strlen(full) > HFC_BODY_QUOTE)
+        full[HFC_BODY_QUOTE] = '\0';
+    snprintf(out, n, "%s", full ? full : none);
+    free(full);
 }
 
 /* A 2xx error whose text says it is worth trying again. */
@@ -349,7 +361,7 @@ static int fail_answer(struct hfc *h, const char *what, bool is_get, const struc
     int code = code_for(hr->status);
     const char *hint = "";
 
-    error_text(j, &hr->body, text, sizeof text);
+    error_text(h, j, &hr->body, text, sizeof text);
     if (json_is_string(json_object_get(j, "error")))
         json_object_set(d, "error", json_object_get(j, "error"));
     if (json_object_get(j, "errors"))

@@ -12,9 +12,11 @@
  *
  * Invariants: o->auth and o->secret are the only copies of the credential
  * this file makes, and both are wiped in oktac__close; messages are built
- * from the method, the path and Okta's error object, never from request
- * headers; oktac__close drops any message, detail or output that still
- * contains the secret (defence in depth: e.g. an okta.request echo). */
+ * from the method, the path and a copy of Okta's error object in which the
+ * secret is masked before any length cap can cut it, never from request
+ * headers; oktac__close masks the secret in the message and drops any
+ * detail or output that still contains it (defence in depth: e.g. an
+ * okta.request echo). */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -265,8 +267,42 @@ static void okta_text(const struct oktac_resp *r, char *out, size_t n)
              causes, r->request_id[0] ? " [request " : "", r->request_id, r->request_id[0] ? "]" : "");
 }
 
+/* Masks secret in every string of v, in place (v is a private copy). */
+static void mask_strings(json_t *v, const char *secret)
+{
+    const char *key;
+    json_t *x;
+    size_t i;
+
+    if (json_is_string(v)) {
+        char *t = strdup(json_string_value(v));
+        if (t && mask(t, secret))
+            json_string_set(v, t);
+        free(t);
+    } else if (json_is_object(v)) {
+        json_object_foreach (v, key, x)
+            mask_strings(x, secret);
+    } else if (json_is_array(v)) {
+        json_array_foreach (v, i, x)
+            mask_strings(x, secret);
+    }
+}
+
+/* r with its error object replaced by a copy in which the connection's
+ * secret is masked (the caller frees safe->json). Messages and details are
+ * built from this copy, so a server echoing the credential in its error
+ * never has it quoted, not even the part left when a length cap cuts it. */
+static void resp_masked(const struct oktac *o, const struct oktac_resp *r, struct oktac_resp *safe)
+{
+    *safe = *r;
+    safe->json = r->json ? json_deep_copy(r->json) : NULL;
+    if (safe->json && o->secret)
+        mask_strings(safe->json, o->secret);
+}
+
 int oktac__fail_http(struct oktac *o, const struct oktac_resp *r, const char *what)
 {
+    struct oktac_resp safe;
     char text[700];
     bool e112 = strcmp(oktac__error_code(r), "E0000112") == 0;
     /* An OAuth access token refused: forget it; the next attempt gets a new one. */
@@ -277,12 +313,14 @@ int oktac__fail_http(struct oktac *o, const struct oktac_resp *r, const char *wh
 
     if (stale_token)
         oktac__oauth_forget(o);
-    okta_text(r, text, sizeof text);
+    resp_masked(o, r, &safe);
+    okta_text(&safe, text, sizeof text);
     json_decref(o->res->detail);
-    o->res->detail = http_detail(r);
+    o->res->detail = http_detail(&safe);
     rc = oktac__fail(o, e112 ? IDF_EBUSY : code_for(r->status), retry, after, "%s: %s: %s", o->action, what, text);
     /* Okta refused before doing anything (rate limit, user still activating): not an attempt */
     o->res->deferred = r->status == 429 || e112;
+    json_decref(safe.json);
     return rc;
 }
 
@@ -295,11 +333,15 @@ int oktac__fail_state(struct oktac *o, const struct oktac_resp *r, int code, con
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     json_decref(o->res->detail);
-    o->res->detail = r ? http_detail(r) : json_object();
     if (r) {
-        okta_text(r, text, sizeof text);
+        struct oktac_resp safe;
+        resp_masked(o, r, &safe);
+        o->res->detail = http_detail(&safe);
+        okta_text(&safe, text, sizeof text);
+        json_decref(safe.json);
         return oktac__fail(o, code, false, 0, "%s: %s (Okta: %s)", o->action, msg, text);
     }
+    o->res->detail = json_object();
     return oktac__fail(o, code, false, 0, "%s: %s", o->action, msg);
 }
 
