@@ -35,6 +35,10 @@ struct srv {
 };
 
 static const char *BIN;
+/* A copy of the running server's process, so a test that fails half-way
+ * (cmocka leaves the function) does not leave it running: see per_test. */
+static struct tu_proc LIVE;
+static bool LIVE_SET;
 static char *DIR_;
 static char WFDIR[400];
 
@@ -57,6 +61,8 @@ static void srv_start(struct srv *s, const char *dbname, const char *const *env)
     snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
     const char *argv[] = {BIN, "serve", "--db", s->db, "--listen", listen, "--workflows", WFDIR, NULL};
     assert_int_equal(tu_spawn(argv, env, &s->p), 0);
+    LIVE = s->p;
+    LIVE_SET = true;
     snprintf(url, sizeof url, "%s/readyz", s->base);
     if (tu_wait_http_ok(url, 15000)) {
         char *err = tu_proc_stderr(&s->p);
@@ -70,6 +76,7 @@ static void srv_start(struct srv *s, const char *dbname, const char *const *env)
 static char *srv_stop(struct srv *s)
 {
     char *log;
+    LIVE_SET = false;
     tu_kill(&s->p, SIGTERM);
     assert_int_equal(tu_wait(&s->p, 15000), 0);
     log = tu_proc_stderr(&s->p);
@@ -468,13 +475,23 @@ static void every_route_every_role(void **state)
     free(srv_stop(&s));
 }
 
+/* After each test: the server a failed test left running is stopped. */
+static int per_test(void **state)
+{
+    (void)state;
+    if (LIVE_SET)
+        tu_proc_cleanup(&LIVE);
+    LIVE_SET = false;
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(foreign_host_is_refused),
-        cmocka_unit_test(cross_origin_writes_are_refused),
-        cmocka_unit_test(open_only_to_local_callers_until_init),
-        cmocka_unit_test(every_route_every_role),
+        cmocka_unit_test_teardown(foreign_host_is_refused, per_test),
+        cmocka_unit_test_teardown(cross_origin_writes_are_refused, per_test),
+        cmocka_unit_test_teardown(open_only_to_local_callers_until_init, per_test),
+        cmocka_unit_test_teardown(every_route_every_role, per_test),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
