@@ -102,7 +102,7 @@ void api__tokens_route(struct api *a, struct store *st, const struct api__caller
     force = http_req_query(req, "force");
     rc = store_token_revoke(st, rest + 1, who->actor, force && strcmp(force, "true") == 0, &err);
     if (rc == IDF_ESTATE)
-        api__error(resp, 409, strncmp(err.msg, "store: ", 7) == 0 ? err.msg + 7 : err.msg);
+        api__error(resp, 409, err.msg);
     else if (rc)
         api__error(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such token" : err.msg);
     else

@@ -197,7 +197,7 @@ static int revoke(int argc, char **argv)
         return CLI_FAIL;
     cli_actor(actor, sizeof actor);
     if (store_token_revoke(st, argv[optind], actor, force, &err)) {
-        fprintf(stderr, "idflow token revoke: %s\n", strncmp(err.msg, "store: ", 7) == 0 ? err.msg + 7 : err.msg);
+        fprintf(stderr, "idflow token revoke: %s\n", err.msg);
         if (err.code == IDF_ESTATE)
             fprintf(stderr, "idflow token revoke: --force revokes it anyway: the API then answers 401 to every "
                             "request until `idflow token create NAME --role admin` is run on this store\n");
