@@ -79,7 +79,6 @@ static const struct store_ops sqlite_ops = {
     .token_create = store__sq_token_create,
     .token_lookup = store__sq_token_lookup,
     .token_list = store__sq_token_list,
-    .token_count = store__sq_token_count,
     .token_revoke = store__sq_token_revoke,
     .initialized = store__sq_initialized,
     .initialize = store__sq_initialize,

@@ -89,7 +89,6 @@ enum store__sq_slot {
     /* sqlite_tokens.c */
     SQ_TOKEN_LOOKUP,
     SQ_TOKEN_TOUCH,
-    SQ_TOKEN_COUNT,
     SQ_INITIALIZED,
     /* sqlite_foreach.c */
     SQ_FE_CLEAR,
@@ -220,7 +219,6 @@ int store__sq_token_create(struct store *s, const char *name, const char *role, 
                            int64_t expires_at, const char *actor, int64_t *id_out, struct idf_err *err);
 int store__sq_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct store_token **out);
 int store__sq_token_list(struct store *s, int64_t now_ms, json_t **out);
-int store__sq_token_count(struct store *s, int64_t now_ms, int64_t *n_out);
 int store__sq_token_revoke(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err);
 int store__sq_initialized(struct store *s, bool *out);
 int store__sq_initialize(struct store *s, const char *actor, bool *changed_out, struct idf_err *err);

@@ -244,28 +244,6 @@ int store__sq_token_list(struct store *s, int64_t now_ms, json_t **out)
     return 0;
 }
 
-int store__sq_token_count(struct store *s, int64_t now_ms, int64_t *n_out)
-{
-    struct store__sq *c = store__sq(s);
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    rc = store__sq_prep(c, SQ_TOKEN_COUNT, "SELECT count(*) FROM tokens WHERE expires_at = 0 OR expires_at > ?1", &st,
-                        NULL);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, now_ms);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *n_out = sqlite3_column_int64(st, 0);
-        rc = 0;
-    } else {
-        rc = store__sq_fail(c, rc, "count tokens", NULL);
-    }
-    store__sq_done(st);
-    return rc;
-}
-
 /* Refuses (IDF_ESTATE) to revoke `name` when it is the last unexpired
  * admin token; IDF_ENOTFOUND when there is no such token. Inside the open
  * transaction. */

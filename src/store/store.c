@@ -585,14 +585,6 @@ int store_token_list(struct store *s, int64_t now_ms, json_t **out)
     return s->ops->token_list(s, now_ms, out);
 }
 
-int store_token_count(struct store *s, int64_t now_ms, int64_t *n_out)
-{
-    if (!s || !n_out)
-        return IDF_EINVAL;
-    *n_out = 0;
-    return s->ops->token_count(s, now_ms, n_out);
-}
-
 int store_token_revoke(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err)
 {
     struct idf_err local;

@@ -345,9 +345,6 @@ int store_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct
  * created_by, expires_at, last_used_at, expired}; never a hash. */
 int store_token_list(struct store *s, int64_t now_ms, json_t **out) IDF_MUST_USE;
 
-/* Tokens that are not expired at now_ms. */
-int store_token_count(struct store *s, int64_t now_ms, int64_t *n_out) IDF_MUST_USE;
-
 /* Deletes token `name` with an audit record by actor ("token.revoke",
  * target "token:<name>") in one transaction. IDF_ENOTFOUND when none.
  * Revoking the last unexpired admin token is refused (IDF_ESTATE, nothing

@@ -105,7 +105,6 @@ struct store_ops {
                         int64_t expires_at, const char *actor, int64_t *id_out, struct idf_err *err);
     int (*token_lookup)(struct store *s, const char *hash, int64_t now_ms, struct store_token **out);
     int (*token_list)(struct store *s, int64_t now_ms, json_t **out);
-    int (*token_count)(struct store *s, int64_t now_ms, int64_t *n_out);
     int (*token_revoke)(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err);
     int (*initialized)(struct store *s, bool *out);
     int (*initialize)(struct store *s, const char *actor, bool *changed_out, struct idf_err *err);
