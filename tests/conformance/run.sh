@@ -18,8 +18,8 @@
 # violation), so tests/run.sh sums it with the cmocka suites. Exit status 0
 # when every line is ok. Environment: IDFLOW_BIN (default build/idflow),
 # IDFLOW_TEST_BIN_DIR (default <dir of IDFLOW_BIN>/tests/unit),
-# IDFLOW_OKTA_SPEC (default ../shared/okta/okta-management-openapi.yaml
-# beside the repository), CONFORMANCE_OUT (default <dir of IDFLOW_BIN>/conformance:
+# IDFLOW_OKTA_SPEC (default: spec/okta-management-openapi.yaml.gz here,
+# Okta's spec as spec/SOURCE.md says, checked against SPEC_SHA256), CONFORMANCE_OUT (default <dir of IDFLOW_BIN>/conformance:
 # logs of every process and the recorded exchanges). See docs/sandbox.md,
 # "Conformance".
 set -u
@@ -28,7 +28,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=${IDFLOW_BIN:-$root/build/idflow}
 tests_dir=${IDFLOW_TEST_BIN_DIR:-$(dirname "$bin")/tests/unit}
-spec=${IDFLOW_OKTA_SPEC:-$root/../shared/okta/okta-management-openapi.yaml}
+spec=${IDFLOW_OKTA_SPEC:-}
+spec_gz=$here/spec/okta-management-openapi.yaml.gz
+SPEC_SHA256=291293032a071bc368f139fea20442cc72e30fe1adfcff3b9753a2b9ddfece52 # spec/SOURCE.md
 out=${CONFORMANCE_OUT:-$(dirname "$bin")/conformance}
 exceptions=${CONFORMANCE_EXCEPTIONS:-$here/exceptions.json}
 token=test-okta-token-123 # the token tests/unit/test_sandbox_common.h sends
@@ -83,6 +85,12 @@ command -v node >/dev/null && command -v npm >/dev/null || fail_all "node and np
 node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 18 || (a === 18 && b >= 20) ? 0 : 1)' ||
   fail_all "Prism needs Node.js >= 18.20, this is $(node --version)"
 [ -x "$bin" ] || fail_all "no idflow binary at $bin"
+if [ -z "$spec" ]; then
+  spec=$out/okta-management-openapi.yaml
+  gzip -dc "$spec_gz" >"$spec" 2>/dev/null || fail_all "cannot decompress $spec_gz"
+  [ "$(sha256sum "$spec" | cut -d' ' -f1)" = "$SPEC_SHA256" ] ||
+    fail_all "$spec_gz is not the spec spec/SOURCE.md names (sha256 differs)"
+fi
 [ -f "$spec" ] || fail_all "no spec at $spec"
 for p in "${programs[@]}"; do
   [ -x "$tests_dir/$p" ] || fail_all "no test program $tests_dir/$p (build it first)"
