@@ -5,10 +5,13 @@
  * (one with an ingress hook), resolves the named connection of that kind
  * with its secrets unsealed, and lets the connector's hook function
  * authenticate and normalize the request (connectors/connector.h). It then
- * submits every normalized event through engine_submit (source = connector,
- * source_id = the event's id, connection = the name) and answers only after
- * all were acknowledged: durable, deduplicated on (source, source_id). A
- * failed submission answers 503 so the sender retries; events already
+ * stores every normalized event (engine_submit_events: source = connector,
+ * source_id = the event's id, connection = the name) and every delivery the
+ * connector must still read from its remote (engine_submit_deliveries), and
+ * answers only after all are durable, deduplicated on (source, source_id).
+ * Nothing here waits on a workflow or a remote: the events are matched, and
+ * the deliveries expanded, by the engine after the answer (engine/match.c).
+ * A failed submission answers 503 so the sender retries; events already
  * stored are then deduplicated on the retry.
  *
  * Bad input changes nothing: an unknown connector or connection is 404, a
@@ -141,6 +144,14 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
         out.body = NULL;
         goto out;
     }
+    if (out.deliveries) {
+        rc = engine_submit_deliveries(a->engine, c->name, name, out.deliveries, &err);
+        if (rc) {
+            log_error("hook %s/%s: could not acknowledge the delivery: %s", c->name, name, err.msg);
+            api__error(resp, 503, "the delivery could not be stored; retry");
+            goto out;
+        }
+    }
     if (out.events) {
         rc = engine_submit_events(a->engine, c->name, name, out.events, &n_new, &err);
         if (rc) {
@@ -155,4 +166,5 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
 out:
     json_decref(out.body);
     json_decref(out.events);
+    json_decref(out.deliveries);
 }

@@ -178,6 +178,10 @@ struct conn_hook_out {
     json_t *body;      /* JSON answer body, or NULL for an empty body (caller decrefs) */
     json_t *events;    /* normalized events to acknowledge durably BEFORE answering: an array or
                           NULL (caller decrefs); ignored when status >= 300 */
+    json_t *deliveries;/* things the remote must be asked about first (a HappyFox webhook names a
+                          ticket to re-read): an array of objects or NULL (caller decrefs), stored
+                          durably BEFORE answering and turned into events afterwards by the
+                          ingress's expand, in the engine; ignored when status >= 300 */
     char message[256]; /* for a 4xx: why, shown to the sender; never quotes a secret */
 };
 
@@ -191,6 +195,33 @@ struct conn_hook_out {
  * negative code only when it could not decide (out of memory): the caller
  * answers 500. Called on the HTTP server's threads, concurrently. */
 typedef int (*conn_hook_fn)(const json_t *connection, const struct http_req *req, struct conn_hook_out *out);
+
+/* Handling a request never waits on the remote system: the remote's own
+ * sender gives up after a few seconds (Okta: 3 s, then one retry) and a slow
+ * remote would hold every HTTP thread. What needs a remote call goes into
+ * out->deliveries and is done by expand after the answer. */
+
+/* Turning one stored delivery into events, in the engine's expander thread
+ * (src/engine/match.c), after the delivery was acknowledged. The engine
+ * fills the inputs; expand fills the outputs. Inputs are borrowed. */
+struct conn_expand {
+    /* in */
+    struct http_client *http;   /* the expander thread's client */
+    const json_t *connection;   /* resolved, secrets unsealed */
+    const char *connection_name;
+    const json_t *delivery;     /* one item of conn_hook_out.deliveries, as stored */
+    void **thread_slot;         /* the expander thread's slot for this connector (as for actions) */
+    /* out */
+    json_t *events;             /* normalized events (an array, possibly empty) or NULL; caller decrefs */
+    bool retryable;             /* on failure: try again later (network, 5xx, 429) */
+    int64_t retry_after_ms;     /* on failure: the least wait, 0 = the engine's backoff */
+    char message[512];          /* on failure: why; never quotes a secret */
+};
+
+/* Returns 0 with x->events set, or a negative code with message/retryable
+ * set (a delivery that can never be expanded, such as a ticket that does
+ * not exist, is not retryable: it is given up with the message). */
+typedef int (*conn_expand_fn)(struct conn_expand *x);
 
 /* One poll of one connection. The poller fills the inputs; poll fills the
  * outputs. All inputs are borrowed for the call. */
@@ -244,6 +275,7 @@ typedef int (*conn_register_fn)(struct conn_hook_reg *r);
 struct conn_ingress {
     conn_hook_fn hook;          /* NULL: no push endpoint */
     conn_poll_fn poll;          /* NULL: cannot be polled */
+    conn_expand_fn expand;      /* NULL: the hook never returns deliveries */
     int64_t poll_interval_ms;   /* pause between polls when caught up (0: CONN_POLL_DEFAULT_MS) */
     conn_register_fn register_hook; /* NULL: hooks are registered by hand */
     const char *hook_secret_field;  /* the connection's secret field holding the hook secret */

@@ -28,7 +28,7 @@
 
 struct pending {
     struct store_ingest_item item;
-    struct store_run_in runs[ENGINE_ACK_MAX_RUNS];
+    struct engine__match match; /* for an event matched now: its runs (item.runs points here) */
     int64_t run_ids[ENGINE_ACK_MAX_RUNS];
     char *data_text;
     bool done;
@@ -60,6 +60,7 @@ struct engine {
     atomic_int workers_ready;
     struct pollers *pollers;  /* poller.c: the System Log / list pollers, or NULL */
     struct schedule *schedule;/* schedule.c: the ticker of scheduled workflows, or NULL */
+    struct matcher *matcher;  /* match.c: matches events after their acknowledgement, expands deliveries */
     /* metrics */
     atomic_llong m_events, m_events_dup, m_runs_created, m_batches;
     atomic_llong m_steps_ok, m_steps_failed, m_steps_retrying, m_steps_skipped, m_steps_waiting;
@@ -156,78 +157,6 @@ bool engine_ready(struct engine *e)
     return atomic_load(&e->workers_ready) == e->n_workers && e->n_workers > 0;
 }
 
-/* ------------------------------------------------------------ matching */
-
-struct match_ctx {
-    const struct engine_event *ev;
-    json_t *event;      /* normalized event (jq .event) */
-    struct pending *p;
-    struct expr_ctx *ectx;
-    bool found_named;   /* the named workflow exists */
-    bool named_wrong_trigger;
-    int err_rc;
-    char errmsg[600];
-};
-
-static bool conditions_hold(struct match_ctx *m, const struct flow *f)
-{
-    json_t *in = json_pack("{s:O,s:{s:s}}", "event", m->event, "workflow", "name", f->name);
-    bool ok = true;
-    struct idf_err e;
-
-    for (size_t i = 0; ok && i < f->n_when; i++) {
-        bool yes = false;
-        if (expr_truthy(m->ectx, f->when[i], in, &yes, &e)) {
-            log_warn("workflow %s: when[%zu] failed: %s", f->name, i, e.msg);
-            yes = false;
-        }
-        ok = yes;
-    }
-    if (ok && f->n_when_any) {
-        bool any = false;
-        for (size_t i = 0; !any && i < f->n_when_any; i++) {
-            if (expr_truthy(m->ectx, f->when_any[i], in, &any, &e)) {
-                log_warn("workflow %s: when_any[%zu] failed: %s", f->name, i, e.msg);
-                any = false;
-            }
-        }
-        ok = any;
-    }
-    json_decref(in);
-    return ok;
-}
-
-static void match_one(void *ud, const struct flow *f, int64_t version)
-{
-    struct match_ctx *m = ud;
-    const struct engine_event *ev = m->ev;
-
-    if (ev->workflow) {
-        if (strcmp(ev->workflow, f->name) != 0)
-            return;
-        m->found_named = true;
-        if (strcmp(f->trigger->name, ev->type) != 0) {
-            m->named_wrong_trigger = true;
-            return;
-        }
-    } else if (strcmp(f->trigger->name, ev->type) != 0) {
-        return;
-    }
-    if (!f->enabled)
-        return;
-    if (f->trigger->match && !f->trigger->match(f->trigger_params, m->event))
-        return;
-    if (!conditions_hold(m, f))
-        return;
-    if (m->p->item.n_runs >= ENGINE_ACK_MAX_RUNS) {
-        log_warn("event matches more than %d workflows; %s not started", ENGINE_ACK_MAX_RUNS, f->name);
-        return;
-    }
-    m->p->runs[m->p->item.n_runs].workflow = f->name;
-    m->p->runs[m->p->item.n_runs].version = version;
-    m->p->item.n_runs++;
-}
-
 /* -------------------------------------------------------------- ingest */
 
 static void pending_free(struct pending *p)
@@ -238,67 +167,93 @@ static void pending_free(struct pending *p)
     }
 }
 
-/* Normalizes ev, matches it against the workflows, and builds its ingest
- * item (borrowing ev's strings). Nothing is queued. */
-static int prepare(struct engine *e, const struct engine_event *ev, struct pending **out, struct idf_err *err)
+json_t *engine__event_json(const struct engine_event *ev)
+{
+    char ts[40];
+    json_t *event;
+
+    time_format_iso(time_now_ms(), ts, sizeof ts);
+    if (!ev->fields)
+        return json_pack("{s:s?,s:s,s:s,s:s,s:s?,s:s?,s:O}", "id", ev->source_id, "source", ev->source, "type",
+                         ev->type, "time", ts, "connection", ev->connection, "actor", ev->actor, "data",
+                         ev->data ? ev->data : json_null());
+    /* a connector's normalized event: its members are .event's */
+    event = json_deep_copy(ev->fields);
+    if (event && (json_object_set_new(event, "source", json_string(ev->source)) ||
+                  json_object_set_new(event, "type", json_string(ev->type)) ||
+                  (ev->source_id && json_object_set_new(event, "id", json_string(ev->source_id))) ||
+                  (ev->connection && json_object_set_new(event, "connection", json_string(ev->connection))) ||
+                  (!json_is_string(json_object_get(event, "time")) &&
+                   json_object_set_new(event, "time", json_string(ts))))) {
+        json_decref(event);
+        event = NULL;
+    }
+    return event;
+}
+
+/* Builds ev's ingest item (borrowing ev's strings). stage DONE: the event is
+ * normalized and matched now (its runs go into the same transaction); MATCH:
+ * it is normalized and stored for the matcher; EXPAND: ev->data is stored
+ * as it is, a delivery for the expander. Nothing is queued. */
+static int prepare(struct engine *e, const struct engine_event *ev, enum store_event_stage stage,
+                   struct pending **out, struct idf_err *err)
 {
     struct pending *p = calloc(1, sizeof *p);
-    struct match_ctx m;
-    char ts[40];
+    json_t *event = NULL;
     int rc = 0;
 
-    memset(&m, 0, sizeof m);
     *out = NULL;
     if (!p)
         return idf_err_set(err, IDF_ENOMEM, "out of memory");
-    time_format_iso(time_now_ms(), ts, sizeof ts);
-    m.ev = ev;
-    m.p = p;
-    m.ectx = engine__thread_expr();
-    if (ev->fields) {
-        /* a connector's normalized event: its members are .event's */
-        m.event = json_deep_copy(ev->fields);
-        if (m.event && (json_object_set_new(m.event, "source", json_string(ev->source)) ||
-                        json_object_set_new(m.event, "type", json_string(ev->type)) ||
-                        (ev->source_id && json_object_set_new(m.event, "id", json_string(ev->source_id))) ||
-                        (ev->connection && json_object_set_new(m.event, "connection", json_string(ev->connection))) ||
-                        (!json_is_string(json_object_get(m.event, "time")) &&
-                         json_object_set_new(m.event, "time", json_string(ts))))) {
-            json_decref(m.event);
-            m.event = NULL;
+    if (stage == STORE_EVENT_EXPAND) {
+        p->data_text = json_dumps(ev->data ? ev->data : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!p->data_text) {
+            rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+            goto out;
         }
-    } else {
-        m.event = json_pack("{s:s?,s:s,s:s,s:s,s:s?,s:s?,s:O}", "id", ev->source_id, "source", ev->source, "type",
-                            ev->type, "time", ts, "connection", ev->connection, "actor", ev->actor, "data",
-                            ev->data ? ev->data : json_null());
+        goto fill;
     }
-    if (!m.event || !m.ectx) {
+    event = engine__event_json(ev);
+    if (!event) {
         rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
         goto out;
     }
-    engine__wfset_each(e->wfs, match_one, &m);
-    if (ev->workflow && !m.found_named) {
-        rc = idf_err_set(err, IDF_ENOTFOUND, "unknown workflow '%s'", ev->workflow);
-        goto out;
+    if (stage == STORE_EVENT_DONE) {
+        struct engine__match *m = &p->match;
+        struct expr_ctx *ectx = engine__thread_expr();
+        if (!ectx) {
+            rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+            goto out;
+        }
+        m->type = ev->type;
+        m->workflow = ev->workflow;
+        engine__match(e->wfs, ectx, event, m);
+        if (ev->workflow && !m->found_named) {
+            rc = idf_err_set(err, IDF_ENOTFOUND, "unknown workflow '%s'", ev->workflow);
+            goto out;
+        }
+        if (ev->workflow && m->named_wrong_trigger) {
+            rc = idf_err_set(err, IDF_EINVAL, "workflow '%s' is not started by a '%s' event", ev->workflow, ev->type);
+            goto out;
+        }
+        p->item.runs = m->runs;
+        p->item.n_runs = m->n_runs;
+        p->item.run_ids = p->run_ids;
     }
-    if (ev->workflow && m.named_wrong_trigger) {
-        rc = idf_err_set(err, IDF_EINVAL, "workflow '%s' is not started by a '%s' event", ev->workflow, ev->type);
-        goto out;
-    }
-    p->data_text = json_dumps(m.event, JSON_COMPACT);
+    p->data_text = json_dumps(event, JSON_COMPACT);
     if (!p->data_text) {
         rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
         goto out;
     }
+fill:
     p->item.event.source = ev->source;
     p->item.event.source_id = ev->source_id;
     p->item.event.type = ev->type;
     p->item.event.connection = ev->connection;
     p->item.event.data = p->data_text;
-    p->item.runs = p->runs;
-    p->item.run_ids = p->run_ids;
+    p->item.event.stage = stage;
 out:
-    json_decref(m.event);
+    json_decref(event);
     if (rc)
         pending_free(p);
     else
@@ -306,8 +261,9 @@ out:
     return rc;
 }
 
-int engine_submit_many(struct engine *e, const struct engine_event *evs, size_t n, struct engine_ack *acks,
-                       struct idf_err *err)
+/* Queues n events (all in `stage`), waits until their batch is durable, and fills acks. */
+static int submit(struct engine *e, const struct engine_event *evs, size_t n, enum store_event_stage stage,
+                  struct engine_ack *acks, struct idf_err *err)
 {
     struct pending **ps = calloc(n ? n : 1, sizeof *ps);
     int rc = 0;
@@ -316,7 +272,7 @@ int engine_submit_many(struct engine *e, const struct engine_event *evs, size_t 
         return idf_err_set(err, IDF_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         memset(&acks[i], 0, sizeof acks[i]);
-        rc = prepare(e, &evs[i], &ps[i], err);
+        rc = prepare(e, &evs[i], stage, &ps[i], err);
         if (rc)
             goto out; /* nothing was queued */
     }
@@ -361,9 +317,44 @@ out:
     return rc;
 }
 
+int engine_submit_many(struct engine *e, const struct engine_event *evs, size_t n, struct engine_ack *acks,
+                       struct idf_err *err)
+{
+    return submit(e, evs, n, STORE_EVENT_DONE, acks, err);
+}
+
 int engine_submit(struct engine *e, const struct engine_event *ev, struct engine_ack *ack, struct idf_err *err)
 {
-    return engine_submit_many(e, ev, 1, ack, err);
+    return submit(e, ev, 1, STORE_EVENT_DONE, ack, err);
+}
+
+int engine_submit_deliveries(struct engine *e, const char *source, const char *connection, const json_t *deliveries,
+                             struct idf_err *err)
+{
+    size_t i, n = json_array_size(deliveries);
+    const json_t *item;
+    struct engine_event *evs = calloc(n ? n : 1, sizeof *evs);
+    struct engine_ack *acks = calloc(n ? n : 1, sizeof *acks);
+    char type[128];
+    int rc;
+
+    if (!evs || !acks) {
+        free(evs);
+        free(acks);
+        return idf_err_set(err, IDF_ENOMEM, "out of memory");
+    }
+    snprintf(type, sizeof type, "%s.delivery", source);
+    json_array_foreach(deliveries, i, item)
+    {
+        evs[i].source = source;
+        evs[i].type = type;
+        evs[i].connection = connection;
+        evs[i].data = (json_t *)item;
+    }
+    rc = n ? submit(e, evs, n, STORE_EVENT_EXPAND, acks, err) : 0;
+    free(evs);
+    free(acks);
+    return rc;
 }
 
 int engine_submit_events(struct engine *e, const char *source, const char *connection, const json_t *events,
@@ -396,7 +387,7 @@ int engine_submit_events(struct engine *e, const char *source, const char *conne
         evs[n].fields = item;
         n++;
     }
-    rc = n ? engine_submit_many(e, evs, n, acks, err) : 0;
+    rc = n ? submit(e, evs, n, STORE_EVENT_MATCH, acks, err) : 0;
     for (size_t k = 0; rc == 0 && k < n; k++) {
         if (!acks[k].duplicate)
             (*n_new_out)++;
@@ -412,6 +403,14 @@ static void wake_workers(struct engine *e)
     e->work_gen++;
     pthread_cond_broadcast(&e->work_cond);
     pthread_mutex_unlock(&e->work_lock);
+}
+
+void engine__runs_created(struct engine *e, size_t n)
+{
+    if (!n)
+        return;
+    atomic_fetch_add(&e->m_runs_created, (long long)n);
+    wake_workers(e);
 }
 
 static void *ingest_main(void *arg)
@@ -430,7 +429,7 @@ static void *ingest_main(void *arg)
     for (;;) {
         size_t n = 0;
         int rc;
-        bool created = false;
+        bool created = false, later = false;
 
         while (!e->q_head && !e->stopping)
             pthread_cond_wait(&e->q_cond, &e->q_lock);
@@ -455,6 +454,8 @@ static void *ingest_main(void *arg)
 
         pthread_mutex_lock(&e->q_lock);
         for (size_t i = 0; i < n; i++) {
+            if (!rc && !items[i].duplicate && items[i].event.stage != STORE_EVENT_DONE)
+                later = true;
             batch[i]->rc = rc;
             if (rc) {
                 snprintf(batch[i]->errmsg, sizeof batch[i]->errmsg, "could not store the event: %s", err.msg);
@@ -476,6 +477,8 @@ static void *ingest_main(void *arg)
         pthread_mutex_unlock(&e->q_lock);
         if (created)
             wake_workers(e);
+        if (later)
+            engine__matcher_wake(e->matcher);
         pthread_mutex_lock(&e->q_lock);
     }
     pthread_mutex_unlock(&e->q_lock);
@@ -686,7 +689,10 @@ int engine_start(struct engine *e, struct idf_err *err)
         }
         e->n_workers++;
     }
-    int rc = engine__pollers_start(e, &e->opts, &e->pollers, err);
+    int rc = engine__matcher_start(e, e->wfs, &e->opts, &e->matcher, err);
+    if (rc)
+        return rc;
+    rc = engine__pollers_start(e, &e->opts, &e->pollers, err);
     return rc ? rc : engine__schedule_start(e, e->wfs, &e->opts, &e->schedule, err);
 }
 
@@ -705,6 +711,7 @@ void engine_free(struct engine *e)
         pthread_join(e->workers[i], NULL);
     if (e->ingest_started)
         pthread_join(e->ingest_thread, NULL);
+    engine__matcher_stop(e->matcher); /* after ingest: nothing wakes it any more */
     engine__wfset_free(e->wfs);
     engine__thread_expr_release(); /* the context engine_new used on this thread */
     store_close(e->store);

@@ -99,10 +99,20 @@ int engine_submit_many(struct engine *e, const struct engine_event *evs, size_t 
 
 /* Submits a connector's normalized events (a JSON array of objects with at
  * least "id" and "type"; others are skipped with a warning) from source and
- * connection, all together as with engine_submit_many. *n_new_out: how many
- * were not duplicates. */
+ * connection, all together as with engine_submit_many, but NOT matched: they
+ * are stored for the matcher thread, which creates their runs after this
+ * returns (so a hook's answer never waits on a workflow's expressions).
+ * *n_new_out: how many were not duplicates. */
 int engine_submit_events(struct engine *e, const char *source, const char *connection, const json_t *events,
                          size_t *n_new_out, struct idf_err *err) IDF_MUST_USE;
+
+/* Stores a connector's deliveries (conn_hook_out.deliveries: a JSON array of
+ * objects) from source and connection durably, as events of type
+ * "<source>.delivery" in stage EXPAND, and returns when they are on disk;
+ * the expander thread turns each into the events it stands for (the
+ * connector's ingress->expand) after this returns. */
+int engine_submit_deliveries(struct engine *e, const char *source, const char *connection, const json_t *deliveries,
+                             struct idf_err *err) IDF_MUST_USE;
 
 /* Prometheus text exposition of the engine's metrics; caller frees. */
 char *engine_metrics(struct engine *e);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "engine/engine.h"
+#include "store/store.h"
 
 struct flow;
 
@@ -32,6 +33,45 @@ const struct flow *engine__wfset_get(struct wfset *ws, struct store *st, struct 
 /* Current flows: calls fn for each (name, version, flow, enabled) under the read lock. */
 typedef void (*wfset_each_fn)(void *ud, const struct flow *f, int64_t version);
 void engine__wfset_each(struct wfset *ws, wfset_each_fn fn, void *ud);
+
+/* Matching (match.c): which workflows an event starts. */
+struct engine__match {
+    /* in */
+    const char *type;     /* the event's type (trigger name) */
+    const char *workflow; /* only this workflow (a manual start), or NULL for every match */
+    /* out */
+    bool found_named;     /* the named workflow exists */
+    bool named_wrong_trigger;
+    struct store_run_in runs[ENGINE_ACK_MAX_RUNS]; /* workflow names borrowed from the set */
+    size_t n_runs;
+    char note[1024];      /* conditions that failed (a jq error or a limit), "" when none */
+};
+
+/* Runs the trigger filters and conditions of the enabled workflows of ws on
+ * event (the normalized .event) with ectx, filling out (type and workflow
+ * set by the caller). A condition that fails counts as false, is logged and
+ * noted. */
+void engine__match(struct wfset *ws, struct expr_ctx *ectx, const json_t *event, struct engine__match *out);
+
+/* The normalized event (jq .event) of ev: a connector's fields with source,
+ * type, id, connection (and time when missing) set, or the envelope around
+ * ev->data. New reference; NULL when memory ran out. */
+json_t *engine__event_json(const struct engine_event *ev);
+
+/* The matcher and expander threads (match.c): events stored in stage MATCH
+ * are matched and their runs created after the acknowledgement; deliveries
+ * in stage EXPAND are turned into events by their connector. Start after the
+ * workers; stop before them. */
+struct matcher;
+int engine__matcher_start(struct engine *e, struct wfset *ws, const struct engine_opts *opts, struct matcher **out,
+                          struct idf_err *err);
+/* Tells both threads that something was stored for them. m may be NULL. */
+void engine__matcher_wake(struct matcher *m);
+/* Signals and joins both (an expansion in flight finishes first); frees. m may be NULL. */
+void engine__matcher_stop(struct matcher *m);
+
+/* n runs were created outside the ingest path: counts them and wakes the workers (engine.c). */
+void engine__runs_created(struct engine *e, size_t n);
 
 /* Metrics (engine.c). */
 void engine__count_step(struct engine *e, const char *step_status, const char *run_status);

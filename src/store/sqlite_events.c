@@ -196,6 +196,33 @@ out:
 
 /* --------------------------------------------------------------- events */
 
+/* Creates the n queued runs of event_id inside the open transaction. */
+static int create_runs(struct store__sq *c, int64_t event_id, const struct store_run_in *runs, size_t n,
+                       int64_t *run_ids, int64_t now, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    for (size_t j = 0; j < n; j++) {
+        rc = store__sq_prep(c, SQ_RUN_INSERT,
+                            "INSERT INTO runs (workflow, version, event_id, status, created_at, updated_at) "
+                            "VALUES (?1, ?2, ?3, 'queued', ?4, ?4)",
+                            &st, err);
+        if (rc)
+            return rc;
+        store__sq_bind_text(st, 1, runs[j].workflow);
+        sqlite3_bind_int64(st, 2, runs[j].version);
+        sqlite3_bind_int64(st, 3, event_id);
+        sqlite3_bind_int64(st, 4, now);
+        rc = sqlite3_step(st);
+        store__sq_done(st);
+        if (rc != SQLITE_DONE)
+            return store__sq_fail(c, rc, "create run", err);
+        run_ids[j] = sqlite3_last_insert_rowid(c->db);
+    }
+    return 0;
+}
+
 /* Stores one item inside the open ingest transaction. */
 static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t now, struct idf_err *err)
 {
@@ -203,8 +230,8 @@ static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t
     int rc;
 
     rc = store__sq_prep(c, SQ_EV_INSERT,
-                        "INSERT INTO events (source, source_id, type, connection, received_at, data) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (source, source_id) DO NOTHING",
+                        "INSERT INTO events (source, source_id, type, connection, received_at, data, stage) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (source, source_id) DO NOTHING",
                         &st, err);
     if (rc)
         return rc;
@@ -214,6 +241,7 @@ static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t
     store__sq_bind_text(st, 4, it->event.connection);
     sqlite3_bind_int64(st, 5, now);
     store__sq_bind_text(st, 6, it->event.data);
+    sqlite3_bind_int(st, 7, (int)it->event.stage);
     rc = sqlite3_step(st);
     store__sq_done(st);
     if (rc != SQLITE_DONE)
@@ -237,25 +265,7 @@ static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t
         return rc;
     }
     it->event_id = sqlite3_last_insert_rowid(c->db);
-
-    for (size_t j = 0; j < it->n_runs; j++) {
-        rc = store__sq_prep(c, SQ_RUN_INSERT,
-                            "INSERT INTO runs (workflow, version, event_id, status, created_at, updated_at) "
-                            "VALUES (?1, ?2, ?3, 'queued', ?4, ?4)",
-                            &st, err);
-        if (rc)
-            return rc;
-        store__sq_bind_text(st, 1, it->runs[j].workflow);
-        sqlite3_bind_int64(st, 2, it->runs[j].version);
-        sqlite3_bind_int64(st, 3, it->event_id);
-        sqlite3_bind_int64(st, 4, now);
-        rc = sqlite3_step(st);
-        store__sq_done(st);
-        if (rc != SQLITE_DONE)
-            return store__sq_fail(c, rc, "create run", err);
-        it->run_ids[j] = sqlite3_last_insert_rowid(c->db);
-    }
-    return 0;
+    return create_runs(c, it->event_id, it->runs, it->n_runs, it->run_ids, now, err);
 }
 
 int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err)
@@ -285,6 +295,11 @@ int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n,
     return rc;
 }
 
+static const char *stage_name(int stage)
+{
+    return stage == STORE_EVENT_MATCH ? "match" : stage == STORE_EVENT_EXPAND ? "expand" : "done";
+}
+
 int store__sq_event_get(struct store *s, int64_t id, json_t **out)
 {
     struct store__sq *c = store__sq(s);
@@ -292,22 +307,193 @@ int store__sq_event_get(struct store *s, int64_t id, json_t **out)
     int rc;
 
     rc = store__sq_prep(c, SQ_EV_GET,
-                        "SELECT id, source, source_id, type, connection, received_at, data FROM events WHERE id = ?1",
+                        "SELECT id, source, source_id, type, connection, received_at, data, stage, tries, note "
+                        "FROM events WHERE id = ?1",
                         &st, NULL);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *out = json_pack("{s:I, s:o, s:o, s:o, s:o, s:I, s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0), "source",
-                         store__sq_col_jstr(st, 1), "source_id", store__sq_col_jstr(st, 2), "type",
-                         store__sq_col_jstr(st, 3), "connection", store__sq_col_jstr(st, 4), "received_at",
-                         (json_int_t)sqlite3_column_int64(st, 5), "data", store__sq_col_json(st, 6));
+        *out = json_pack("{s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:s, s:i, s:o}", "id",
+                         (json_int_t)sqlite3_column_int64(st, 0), "source", store__sq_col_jstr(st, 1), "source_id",
+                         store__sq_col_jstr(st, 2), "type", store__sq_col_jstr(st, 3), "connection",
+                         store__sq_col_jstr(st, 4), "received_at", (json_int_t)sqlite3_column_int64(st, 5), "data",
+                         store__sq_col_json(st, 6), "stage", stage_name(sqlite3_column_int(st, 7)), "tries",
+                         sqlite3_column_int(st, 8), "note", store__sq_col_jstr(st, 9));
         rc = *out ? 0 : IDF_ENOMEM;
     } else {
         rc = rc == SQLITE_DONE ? IDF_ENOTFOUND : store__sq_fail(c, rc, "read event", NULL);
     }
     store__sq_done(st);
+    return rc;
+}
+
+int store__sq_events_pending(struct store *s, enum store_event_stage stage, int64_t now_ms, size_t max,
+                             struct store_event **out, size_t *n_out, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    bool oom = false;
+    size_t n = 0;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_EV_PENDING,
+                        "SELECT id, source, source_id, type, connection, data, tries FROM events "
+                        "WHERE stage = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3",
+                        &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(st, 1, (int)stage);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_event *ev = calloc(1, sizeof *ev);
+        if (!ev) {
+            oom = true;
+            break;
+        }
+        out[n++] = ev;
+        ev->id = sqlite3_column_int64(st, 0);
+        ev->source = store__sq_col_dup(st, 1, &oom);
+        ev->source_id = store__sq_col_dup(st, 2, &oom);
+        ev->type = store__sq_col_dup(st, 3, &oom);
+        ev->connection = store__sq_col_dup(st, 4, &oom);
+        ev->data = store__sq_col_dup(st, 5, &oom);
+        ev->tries = sqlite3_column_int(st, 6);
+        if (oom)
+            break;
+    }
+    if (oom)
+        rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+    else
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "find waiting events", err);
+    store__sq_done(st);
+    if (rc) {
+        for (size_t i = 0; i < n; i++) {
+            store_event_free(out[i]);
+            out[i] = NULL;
+        }
+        n = 0;
+    }
+    *n_out = n;
+    return rc;
+}
+
+/* Marks event id done (with note) inside the open transaction if it is in
+ * stage `from`; *changed tells whether it was. */
+static int mark_done(struct store__sq *c, int64_t id, int from, const char *note, bool *changed, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, SQ_EV_SETTLE, "UPDATE events SET stage = 0, note = ?3 WHERE id = ?1 AND stage = ?2",
+                            &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, from);
+    store__sq_bind_text(st, 3, note);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    if (rc != SQLITE_DONE)
+        return store__sq_fail(c, rc, "settle event", err);
+    *changed = sqlite3_changes(c->db) > 0;
+    return 0;
+}
+
+int store__sq_events_settle(struct store *s, struct store_settle *items, size_t n, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    int64_t now = time_now_ms();
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        bool changed = false;
+        rc = mark_done(c, items[i].event_id, STORE_EVENT_MATCH, items[i].note, &changed, err);
+        if (rc == 0 && changed)
+            rc = create_runs(c, items[i].event_id, items[i].runs, items[i].n_runs, items[i].run_ids, now, err);
+        items[i].settled = rc == 0 && changed;
+    }
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
+    if (rc) {
+        store__sq_rollback(c);
+        for (size_t i = 0; i < n; i++)
+            items[i].settled = false;
+    }
+    return rc;
+}
+
+int store__sq_event_expand(struct store *s, int64_t delivery_id, struct store_ingest_item *items, size_t n,
+                           const char *note, struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    int64_t now = time_now_ms();
+    bool changed = false;
+    int rc;
+
+    for (size_t i = 0; i < n; i++) {
+        items[i].event_id = 0;
+        items[i].duplicate = false;
+    }
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        return rc;
+    rc = mark_done(c, delivery_id, STORE_EVENT_EXPAND, note, &changed, err);
+    if (rc == 0 && !changed)
+        rc = idf_err_set(err, IDF_ESTATE, "store: event %lld is not a delivery waiting to be expanded",
+                         (long long)delivery_id);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = ingest_one(c, &items[i], now, err);
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
+    if (rc) {
+        store__sq_rollback(c);
+        for (size_t i = 0; i < n; i++) {
+            items[i].event_id = 0;
+            items[i].duplicate = false;
+        }
+    }
+    return rc;
+}
+
+int store__sq_event_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *note, bool give_up,
+                          struct idf_err *err)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        return rc;
+    rc = store__sq_prep(c, SQ_EV_RETRY,
+                        "UPDATE events SET tries = tries + 1, note = ?3, next_at = ?2, "
+                        "stage = CASE WHEN ?4 THEN 0 ELSE stage END WHERE id = ?1 AND stage > 0",
+                        &st, err);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, next_at_ms);
+    store__sq_bind_text(st, 3, note);
+    sqlite3_bind_int(st, 4, give_up ? 1 : 0);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    st = NULL;
+    if (rc != SQLITE_DONE) {
+        rc = store__sq_fail(c, rc, "put off event", err);
+        goto out;
+    }
+    rc = sqlite3_changes(c->db) == 0
+             ? idf_err_set(err, IDF_ESTATE, "store: event %lld is not waiting in a stage", (long long)id)
+             : 0;
+    if (rc == 0)
+        rc = store__sq_commit(c, err);
+out:
+    if (rc)
+        store__sq_rollback(c);
     return rc;
 }
 

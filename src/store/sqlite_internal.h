@@ -42,6 +42,9 @@ enum store__sq_slot {
     SQ_EV_FIND,
     SQ_RUN_INSERT,
     SQ_EV_GET,
+    SQ_EV_PENDING,
+    SQ_EV_SETTLE,
+    SQ_EV_RETRY,
     SQ_CURSOR_GET,
     SQ_CURSOR_SET,
     SQ_AUDIT_ADD,
@@ -171,6 +174,13 @@ int store__sq_workflow_set_enabled(struct store *s, const char *name, bool enabl
 int store__sq_workflow_list(struct store *s, json_t **out);
 int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err);
 int store__sq_event_get(struct store *s, int64_t id, json_t **out);
+int store__sq_events_pending(struct store *s, enum store_event_stage stage, int64_t now_ms, size_t max,
+                             struct store_event **out, size_t *n_out, struct idf_err *err);
+int store__sq_events_settle(struct store *s, struct store_settle *items, size_t n, struct idf_err *err);
+int store__sq_event_expand(struct store *s, int64_t delivery_id, struct store_ingest_item *items, size_t n,
+                           const char *note, struct idf_err *err);
+int store__sq_event_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *note, bool give_up,
+                          struct idf_err *err);
 int store__sq_cursor_get(struct store *s, const char *name, char **value_out);
 int store__sq_cursor_set(struct store *s, const char *name, const char *value);
 int store__sq_audit_add(struct store *s, const char *actor, const char *action, const char *target, const char *detail);

@@ -193,22 +193,14 @@ int store_workflow_list(struct store *s, json_t **out)
 
 /* --------------------------------------------------------------- events */
 
-int store_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err)
+/* Checks a batch of items for store_ingest / store_event_expand (expand:
+ * no runs may be given, the stage is DONE or MATCH). */
+static int check_items(const struct store_ingest_item *items, size_t n, bool expand, struct idf_err *err)
 {
-    struct idf_err local;
-    char(*gen)[STORE__SOURCE_ID_LEN + 1] = NULL;
-    const char **saved = NULL;
-    int rc = 0;
-
-    if (!err)
-        err = &local;
-    idf_err_clear(err);
-    if (!s || (n && !items))
+    if (n && !items)
         return idf_err_set(err, IDF_EINVAL, "store: missing argument");
     if (n > STORE__INGEST_MAX)
         return idf_err_set(err, IDF_ETOOBIG, "store: %zu events in one batch (max %u)", n, STORE__INGEST_MAX);
-    if (n == 0)
-        return 0;
     for (size_t i = 0; i < n; i++) {
         const struct store_ingest_item *it = &items[i];
         if (!name_ok(it->event.source) || !name_ok(it->event.type) || !opt_name_ok(it->event.source_id) ||
@@ -219,43 +211,170 @@ int store_ingest(struct store *s, struct store_ingest_item *items, size_t n, str
                                i, STORE__NAME_MAX, STORE__NAME_MAX);
         if (!it->event.data || !text_ok(it->event.data))
             return idf_err_set(err, IDF_ETOOBIG, "store: event %zu: data missing or over %u bytes", i, STORE__TEXT_MAX);
+        if (it->event.stage != STORE_EVENT_DONE && it->event.stage != STORE_EVENT_MATCH &&
+            (expand || it->event.stage != STORE_EVENT_EXPAND))
+            return idf_err_set(err, IDF_EINVAL, "store: event %zu: bad stage %d", i, (int)it->event.stage);
         if (it->n_runs > STORE__RUNS_PER_EVENT_MAX)
             return idf_err_set(err, IDF_ETOOBIG, "store: event %zu starts %zu runs (max %u)", i, it->n_runs,
                                STORE__RUNS_PER_EVENT_MAX);
+        if (it->n_runs && (expand || it->event.stage != STORE_EVENT_DONE))
+            return idf_err_set(err, IDF_EINVAL, "store: event %zu: runs given for an event not matched now", i);
         if (it->n_runs && (!it->runs || !it->run_ids))
             return idf_err_set(err, IDF_EINVAL, "store: event %zu: runs or run_ids missing", i);
         for (size_t j = 0; j < it->n_runs; j++)
             if (!name_ok(it->runs[j].workflow) || it->runs[j].version < 1)
                 return idf_err_set(err, IDF_EINVAL, "store: event %zu run %zu: bad workflow or version", i, j);
     }
+    return 0;
+}
 
-    /* Give events without a source_id a fresh one; the caller's items are
-     * restored before returning (the generated ids live only in this call). */
-    gen = calloc(n, sizeof *gen);
-    saved = calloc(n, sizeof *saved);
+/* Calls the backend's ingest (delivery 0) or event_expand with a generated
+ * source_id for every item without one; the caller's items are restored
+ * before returning (the generated ids live only in this call). */
+static int ingest_with_ids(struct store *s, struct store_ingest_item *items, size_t n, int64_t delivery,
+                           const char *note, struct idf_err *err)
+{
+    char(*gen)[STORE__SOURCE_ID_LEN + 1] = NULL;
+    const char **saved = NULL;
+    size_t done = 0; /* items whose source_id is saved */
+    int rc = 0;
+
+    gen = calloc(n ? n : 1, sizeof *gen);
+    saved = calloc(n ? n : 1, sizeof *saved);
     if (!gen || !saved) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        saved[i] = items[i].event.source_id;
-        if (!saved[i]) {
-            rc = store__gen_source_id(gen[i], sizeof gen[i]);
+    for (; done < n; done++) {
+        saved[done] = items[done].event.source_id;
+        if (!saved[done]) {
+            rc = store__gen_source_id(gen[done], sizeof gen[done]);
             if (rc) {
                 idf_err_set(err, rc, "store: no random bytes for a source id");
                 goto restore;
             }
-            items[i].event.source_id = gen[i];
+            items[done].event.source_id = gen[done];
         }
     }
-    rc = s->ops->ingest(s, items, n, err);
+    rc = delivery ? s->ops->event_expand(s, delivery, items, n, note, err) : s->ops->ingest(s, items, n, err);
 restore:
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < done; i++)
         items[i].event.source_id = saved[i];
 out:
     free(gen);
     free(saved);
     return rc;
+}
+
+int store_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err)
+{
+    struct idf_err local;
+    int rc;
+
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    rc = check_items(items, n, false, err);
+    if (rc || n == 0)
+        return rc;
+    return ingest_with_ids(s, items, n, 0, NULL, err);
+}
+
+int store_event_expand(struct store *s, int64_t delivery_id, struct store_ingest_item *items, size_t n,
+                       const char *note, struct idf_err *err)
+{
+    struct idf_err local;
+    int rc;
+
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || delivery_id <= 0)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (note && !text_ok(note))
+        return idf_err_set(err, IDF_ETOOBIG, "store: note over %u bytes", STORE__TEXT_MAX);
+    rc = check_items(items, n, true, err);
+    if (rc)
+        return rc;
+    return ingest_with_ids(s, items, n, delivery_id, note, err);
+}
+
+void store_event_free(struct store_event *ev)
+{
+    if (!ev)
+        return;
+    free(ev->source);
+    free(ev->source_id);
+    free(ev->type);
+    free(ev->connection);
+    free(ev->data);
+    free(ev);
+}
+
+int store_events_pending(struct store *s, enum store_event_stage stage, int64_t now_ms, size_t max,
+                         struct store_event **out, size_t *n_out, struct idf_err *err)
+{
+    struct idf_err local;
+
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (n_out)
+        *n_out = 0;
+    if (!s || !out || !n_out || max == 0)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (stage != STORE_EVENT_MATCH && stage != STORE_EVENT_EXPAND)
+        return idf_err_set(err, IDF_EINVAL, "store: bad stage %d", (int)stage);
+    if (max > STORE__INGEST_MAX)
+        max = STORE__INGEST_MAX;
+    return s->ops->events_pending(s, stage, now_ms, max, out, n_out, err);
+}
+
+int store_events_settle(struct store *s, struct store_settle *items, size_t n, struct idf_err *err)
+{
+    struct idf_err local;
+
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || (n && !items))
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (n > STORE__INGEST_MAX)
+        return idf_err_set(err, IDF_ETOOBIG, "store: %zu events in one batch (max %u)", n, STORE__INGEST_MAX);
+    for (size_t i = 0; i < n; i++) {
+        const struct store_settle *it = &items[i];
+        items[i].settled = false;
+        if (it->event_id <= 0 || (it->n_runs && (!it->runs || !it->run_ids)))
+            return idf_err_set(err, IDF_EINVAL, "store: settle %zu: bad event id, or runs/run_ids missing", i);
+        if (it->n_runs > STORE__RUNS_PER_EVENT_MAX)
+            return idf_err_set(err, IDF_ETOOBIG, "store: event %zu starts %zu runs (max %u)", i, it->n_runs,
+                               STORE__RUNS_PER_EVENT_MAX);
+        if (it->note && !text_ok(it->note))
+            return idf_err_set(err, IDF_ETOOBIG, "store: settle %zu: note over %u bytes", i, STORE__TEXT_MAX);
+        for (size_t j = 0; j < it->n_runs; j++)
+            if (!name_ok(it->runs[j].workflow) || it->runs[j].version < 1)
+                return idf_err_set(err, IDF_EINVAL, "store: settle %zu run %zu: bad workflow or version", i, j);
+    }
+    if (n == 0)
+        return 0;
+    return s->ops->events_settle(s, items, n, err);
+}
+
+int store_event_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *note, bool give_up,
+                      struct idf_err *err)
+{
+    struct idf_err local;
+
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s || id <= 0)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (note && !text_ok(note))
+        return idf_err_set(err, IDF_ETOOBIG, "store: note over %u bytes", STORE__TEXT_MAX);
+    return s->ops->event_retry(s, id, next_at_ms, note, give_up, err);
 }
 
 int store_event_get(struct store *s, int64_t id, json_t **out)

@@ -95,12 +95,26 @@ int store_workflow_list(struct store *s, json_t **out) IDF_MUST_USE;
 
 /* --------------------------------------------------------------- events */
 
+/* What is left to do for an acknowledged event (its `stage`). An event
+ * stored with STORE_EVENT_MATCH is acknowledged before any workflow looked at
+ * it: a matcher later creates its runs and marks it done in one transaction
+ * (store_events_settle), so a crash in between loses nothing and starts
+ * nothing twice. A STORE_EVENT_EXPAND row is a connector's delivery that
+ * names something to read from the remote first (a HappyFox ticket): it is
+ * replaced by the events it expands to (store_event_expand). */
+enum store_event_stage {
+    STORE_EVENT_DONE = 0,   /* matched: the runs it starts exist */
+    STORE_EVENT_MATCH = 1,  /* acknowledged, not yet matched against the workflows */
+    STORE_EVENT_EXPAND = 2, /* a delivery not yet expanded into events */
+};
+
 struct store_event_in {
     const char *source;     /* "okta", "happyfox", "manual", "webhook", ... */
     const char *source_id;  /* dedup key within source; NULL: a fresh unique one is generated */
     const char *type;       /* normalized event type ("okta.user_locked", "manual") */
     const char *connection; /* may be NULL */
     const char *data;       /* the normalized event, JSON text */
+    enum store_event_stage stage; /* DONE (the default): runs are given now; MATCH, EXPAND: none may be given */
 };
 
 struct store_run_in {
@@ -122,8 +136,60 @@ struct store_ingest_item {
 /* Writes all items in one durable transaction (see the contract above). */
 int store_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err) IDF_MUST_USE;
 
-/* The event row as {id, source, source_id, type, connection, received_at, data}. */
+/* The event row as {id, source, source_id, type, connection, received_at, data,
+ * stage ("done", "match", "expand"), tries, note (null when none)}. */
 int store_event_get(struct store *s, int64_t id, json_t **out) IDF_MUST_USE;
+
+/* An event waiting in a stage (store_events_pending). */
+struct store_event {
+    int64_t id;
+    char *source;
+    char *source_id;
+    char *type;
+    char *connection; /* or NULL */
+    char *data;       /* JSON text */
+    int tries;        /* earlier attempts that were put off (store_event_retry) */
+};
+
+void store_event_free(struct store_event *ev);
+
+/* Up to max events in `stage` (MATCH or EXPAND) that are due (put off until
+ * <= now_ms), oldest first. out is a caller array of max pointers; each is
+ * freed by the caller. Reads only: two matchers may be handed the same
+ * event, and settle/expand write it once. */
+int store_events_pending(struct store *s, enum store_event_stage stage, int64_t now_ms, size_t max,
+                         struct store_event **out, size_t *n_out, struct idf_err *err) IDF_MUST_USE;
+
+/* One matched event: the runs it starts. */
+struct store_settle {
+    /* in */
+    int64_t event_id;
+    const struct store_run_in *runs; /* may be 0 */
+    size_t n_runs;
+    const char *note;                /* why a workflow could not be decided (a `when:` failed), or NULL */
+    /* out */
+    int64_t *run_ids;                /* caller array of n_runs, filled when settled */
+    bool settled;                    /* false: the event was not in stage MATCH (settled already) */
+};
+
+/* In one transaction: for each item whose event is still in stage MATCH,
+ * creates its runs and marks it done (with its note); others are left alone
+ * (settled = false). */
+int store_events_settle(struct store *s, struct store_settle *items, size_t n, struct idf_err *err) IDF_MUST_USE;
+
+/* In one transaction: ingests items as store_ingest does (their stage must
+ * be DONE without runs, or MATCH) and marks delivery_id done with note (may
+ * be NULL). IDF_ESTATE, nothing written, when delivery_id is not in stage
+ * EXPAND. */
+int store_event_expand(struct store *s, int64_t delivery_id, struct store_ingest_item *items, size_t n,
+                       const char *note, struct idf_err *err) IDF_MUST_USE;
+
+/* Puts off an event still in stage MATCH or EXPAND: one more try, due again
+ * at next_at_ms, note says why (no personal data). With give_up it is marked
+ * done instead (nothing more will be tried; note says why). IDF_ESTATE when
+ * it is not waiting in a stage. */
+int store_event_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *note, bool give_up,
+                      struct idf_err *err) IDF_MUST_USE;
 
 /* ----------------------------------------------------------------- runs */
 

@@ -56,6 +56,16 @@ struct store_ops {
     /* items: every event.source_id is non-NULL (store.c generated the missing). */
     int (*ingest)(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err);
     int (*event_get)(struct store *s, int64_t id, json_t **out);
+    /* stage MATCH or EXPAND, 1 <= max <= STORE__INGEST_MAX */
+    int (*events_pending)(struct store *s, enum store_event_stage stage, int64_t now_ms, size_t max,
+                          struct store_event **out, size_t *n_out, struct idf_err *err);
+    /* 1 <= n <= STORE__INGEST_MAX, items checked; settled is false on entry */
+    int (*events_settle)(struct store *s, struct store_settle *items, size_t n, struct idf_err *err);
+    /* items checked as for ingest (no runs, stage DONE or MATCH), source_ids set */
+    int (*event_expand)(struct store *s, int64_t delivery_id, struct store_ingest_item *items, size_t n,
+                        const char *note, struct idf_err *err);
+    int (*event_retry)(struct store *s, int64_t id, int64_t next_at_ms, const char *note, bool give_up,
+                       struct idf_err *err);
 
     /* 1 <= max <= STORE__CLAIM_MAX */
     int (*run_claim)(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,

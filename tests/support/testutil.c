@@ -25,6 +25,7 @@
 
 #include "core/buf.h"
 #include "net/http.h"
+#include "store/store.h"
 
 extern char **environ;
 
@@ -59,6 +60,31 @@ bool tu_wait_until(bool (*pred)(void *ud), void *ud, int timeout_ms)
             return false;
         pause_poll();
     }
+}
+
+static bool events_settled(void *ud)
+{
+    static const enum store_event_stage stages[] = {STORE_EVENT_MATCH, STORE_EVENT_EXPAND};
+    struct store *s = NULL;
+    struct store_event *ev = NULL;
+    size_t n = 0;
+    bool settled = true;
+
+    if (store_open(ud, &s, NULL))
+        return false;
+    for (size_t i = 0; settled && i < 2; i++) {
+        if (store_events_pending(s, stages[i], INT64_MAX, 1, &ev, &n, NULL) || n) {
+            settled = false;
+            store_event_free(n ? ev : NULL);
+        }
+    }
+    store_close(s);
+    return settled;
+}
+
+bool tu_wait_events_settled(const char *db_url, int timeout_ms)
+{
+    return tu_wait_until(events_settled, (void *)db_url, timeout_ms);
 }
 
 /* ---------------------------------------------------------------- files */

@@ -117,4 +117,9 @@ int64_t tu_now_ms(void);
  * timeout_ms passes (-> false). */
 bool tu_wait_until(bool (*pred)(void *ud), void *ud, int timeout_ms);
 
+/* Waits until the store at db_url ("sqlite:PATH") holds no event waiting to
+ * be matched or expanded (every acknowledged event has had its runs
+ * created): true, or false after timeout_ms. */
+bool tu_wait_events_settled(const char *db_url, int timeout_ms);
+
 #endif

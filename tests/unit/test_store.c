@@ -439,6 +439,104 @@ static void test_ingest_dedup(void **state)
     store_run_free(r);
 }
 
+/* Events acknowledged before matching (stage MATCH) and deliveries to expand
+ * (stage EXPAND): listed while waiting, settled or expanded exactly once, put
+ * off and given up with a note. */
+static void test_event_stages(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct store_ingest_item it[3] = {0}, ex[2] = {0};
+    struct store_event *w[8] = {0};
+    struct store_run_in runs[2] = {{"wf-a", 1}, {"wf-b", 1}};
+    struct store_settle st[2] = {0};
+    int64_t ids[2][2] = {{0}}, created;
+    size_t n = 0;
+    json_t *e = NULL;
+    struct idf_err err = {0};
+
+    it[0].event = (struct store_event_in){"okta", "e-1", "okta.user_locked", "sb", "{\"n\":1}", STORE_EVENT_MATCH};
+    it[1].event = (struct store_event_in){"happyfox", NULL, "happyfox.delivery", "hd", "{\"ticket\":7}",
+                                          STORE_EVENT_EXPAND};
+    it[2].event = (struct store_event_in){"okta", "e-2", "okta.user_locked", "sb", "{\"n\":2}", STORE_EVENT_MATCH};
+    OK(store_ingest(s, it, 3, &err));
+    /* runs cannot be given with an event that is matched later */
+    {
+        struct store_ingest_item bad = it[0];
+        int64_t rid = 0;
+        bad.event.source_id = "e-3";
+        bad.runs = runs;
+        bad.n_runs = 1;
+        bad.run_ids = &rid;
+        assert_int_equal(store_ingest(s, &bad, 1, &err), IDF_EINVAL);
+    }
+
+    OK(store_events_pending(s, STORE_EVENT_MATCH, T0, 8, w, &n, &err));
+    assert_int_equal(n, 2);
+    assert_int_equal(w[0]->id, it[0].event_id); /* oldest first */
+    assert_string_equal(w[0]->type, "okta.user_locked");
+    assert_string_equal(w[0]->data, "{\"n\":1}");
+    assert_string_equal(w[1]->connection, "sb");
+    for (size_t i = 0; i < n; i++)
+        store_event_free(w[i]);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 0);
+
+    /* settling creates the runs and takes the events out of the stage, once */
+    st[0] = (struct store_settle){.event_id = it[0].event_id, .runs = runs, .n_runs = 2, .run_ids = ids[0]};
+    st[1] = (struct store_settle){.event_id = it[2].event_id, .note = "workflow x: when[0] failed", .run_ids = ids[1]};
+    OK(store_events_settle(s, st, 2, &err));
+    assert_true(st[0].settled && st[1].settled);
+    assert_true(ids[0][0] > 0 && ids[0][1] > ids[0][0]);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 2);
+    OK(store_events_settle(s, st, 2, &err)); /* a second matcher: nothing more */
+    assert_false(st[0].settled || st[1].settled);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 2);
+    OK(store_events_pending(s, STORE_EVENT_MATCH, T0, 8, w, &n, &err));
+    assert_int_equal(n, 0);
+    OK(store_event_get(s, it[2].event_id, &e));
+    assert_string_equal(json_string_value(json_object_get(e, "stage")), "done");
+    assert_string_equal(json_string_value(json_object_get(e, "note")), "workflow x: when[0] failed");
+    json_decref(e);
+
+    /* the delivery: put off (not due before its time), then expanded into
+     * events in its place, once */
+    OK(store_events_pending(s, STORE_EVENT_EXPAND, T0, 8, w, &n, &err));
+    assert_int_equal(n, 1);
+    assert_int_equal(w[0]->tries, 0);
+    store_event_free(w[0]);
+    OK(store_event_retry(s, it[1].event_id, T0 + 5000, "HappyFox answered 502", false, &err));
+    OK(store_events_pending(s, STORE_EVENT_EXPAND, T0, 8, w, &n, &err));
+    assert_int_equal(n, 0);
+    OK(store_events_pending(s, STORE_EVENT_EXPAND, T0 + 5000, 8, w, &n, &err));
+    assert_int_equal(n, 1);
+    assert_int_equal(w[0]->tries, 1);
+    store_event_free(w[0]);
+    ex[0].event = (struct store_event_in){"happyfox", "hd:7:created", "happyfox.ticket_created", "hd", "{}",
+                                          STORE_EVENT_MATCH};
+    ex[1].event = (struct store_event_in){"okta", "e-1", "okta.user_locked", "sb", "{}", STORE_EVENT_MATCH};
+    OK(store_event_expand(s, it[1].event_id, ex, 2, NULL, &err));
+    assert_false(ex[0].duplicate);
+    assert_true(ex[1].duplicate); /* deduplicated as any ingest */
+    created = ex[0].event_id;
+    assert_int_equal(store_event_expand(s, it[1].event_id, ex, 1, NULL, &err), IDF_ESTATE);
+    OK(store_events_pending(s, STORE_EVENT_EXPAND, INT64_MAX, 8, w, &n, &err));
+    assert_int_equal(n, 0);
+    OK(store_events_pending(s, STORE_EVENT_MATCH, T0, 8, w, &n, &err));
+    assert_int_equal(n, 1);
+    assert_int_equal(w[0]->id, created);
+    store_event_free(w[0]);
+
+    /* given up: out of every stage, with the reason */
+    OK(store_event_retry(s, created, 0, "given up: no such ticket", true, &err));
+    OK(store_events_pending(s, STORE_EVENT_MATCH, INT64_MAX, 8, w, &n, &err));
+    assert_int_equal(n, 0);
+    assert_int_equal(store_event_retry(s, created, 0, "again", false, &err), IDF_ESTATE);
+    OK(store_event_get(s, created, &e));
+    assert_string_equal(json_string_value(json_object_get(e, "stage")), "done");
+    assert_string_equal(json_string_value(json_object_get(e, "note")), "given up: no such ticket");
+    json_decref(e);
+    assert_int_equal(store_events_pending(s, STORE_EVENT_DONE, T0, 8, w, &n, &err), IDF_EINVAL);
+}
+
 /* A batch that fails validation writes nothing at all. */
 static void test_ingest_rejects_whole_batch(void **state)
 {
@@ -1291,6 +1389,7 @@ int main(void)
         T(test_open_concurrent),
         T(test_workflow_versions),
         T(test_ingest_dedup),
+        T(test_event_stages),
         T(test_ingest_rejects_whole_batch),
         T(test_ingest_batch_is_one_transaction),
         T(test_claim_oldest_first_one_owner),

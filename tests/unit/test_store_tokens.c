@@ -232,6 +232,12 @@ static void first_token_or_init_marks_the_store_for_good(void **state)
     json_decref(l);
 }
 
+/* Undoes every migration after 4 (5: settings; 7: the events' stage). */
+#define BACK_TO_SCHEMA_4                                                                                               \
+    "DROP TABLE settings; DROP INDEX events_pending; ALTER TABLE events DROP COLUMN stage; "                           \
+    "ALTER TABLE events DROP COLUMN tries; ALTER TABLE events DROP COLUMN next_at; "                                   \
+    "ALTER TABLE events DROP COLUMN note; DELETE FROM schema_migrations WHERE version > 4"
+
 /* A store from before the mark (schema 4) that ever made a token is
  * initialized by the upgrade, even when every token is gone: the state in
  * which the API used to reopen. */
@@ -250,7 +256,7 @@ static void upgrade_marks_a_store_that_had_tokens(void **state)
     /* back to schema 4 */
     snprintf(path, sizeof path, "%s/idflow.db", f->dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; DELETE FROM schema_migrations WHERE version = 5", NULL,
+    assert_int_equal(sqlite3_exec(db, BACK_TO_SCHEMA_4, NULL,
                                   NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -264,7 +270,7 @@ static void upgrade_marks_a_store_that_had_tokens(void **state)
     OK(store_open(url, &s2, &err));
     store_close(s2);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; DELETE FROM schema_migrations WHERE version = 5", NULL,
+    assert_int_equal(sqlite3_exec(db, BACK_TO_SCHEMA_4, NULL,
                                   NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);

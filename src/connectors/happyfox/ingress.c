@@ -312,20 +312,17 @@ static int64_t body_ticket(const json_t *body)
     return 0;
 }
 
+/* Authenticates a webhook and stores what it names: the ticket is re-read
+ * AFTER the answer, by hf_expand in the engine's expander, so a slow HappyFox
+ * never holds the HTTP threads (every other hook, /healthz) hostage. */
 static int hf_hook(const json_t *conn, const struct http_req *req, struct conn_hook_out *out)
 {
-    struct http_client *http = NULL;
-    struct conn_call call;
-    struct conn_result res;
-    struct hfc h;
-    json_t *body = NULL, *ticket = NULL, *events = NULL;
+    json_t *body = NULL;
     json_error_t jerr;
-    const char *name = json_string_value(json_object_get(conn, "name"));
     char msg[300];
     int64_t number;
-    int rc = 0, hrc;
+    int rc = 0;
 
-    memset(&res, 0, sizeof res);
     if (strcmp(req->method, "POST") != 0) {
         answer(out, 405, "use POST");
         return 0;
@@ -353,59 +350,81 @@ static int hf_hook(const json_t *conn, const struct http_req *req, struct conn_h
         answer(out, 400, "expected a JSON object naming the ticket: {\"ticket_id\": N} or {\"ticket_number\": N}");
         goto out;
     }
-    if (http_client_new(&http)) {
+    out->deliveries = json_pack("[{s:I}]", "ticket", (json_int_t)number);
+    out->body = json_pack("{s:b, s:I, s:b}", "ok", 1, "ticket", (json_int_t)number, "queued", 1);
+    if (!out->deliveries || !out->body) {
         rc = IDF_ENOMEM;
         goto out;
     }
+    out->status = 200;
+out:
+    json_decref(body);
+    return rc;
+}
+
+/* Re-reads the ticket a webhook named and turns its recent updates into
+ * events (see the top of this file). A ticket that does not exist is given
+ * up; other failures are retried by the engine when retryable. */
+static int hf_expand(struct conn_expand *x)
+{
+    struct conn_call call;
+    struct conn_result res;
+    struct hfc h;
+    json_t *ticket = NULL, *events = NULL;
+    const char *name = x->connection_name;
+    json_int_t number = json_integer_value(json_object_get(x->delivery, "ticket"));
+    int rc;
+
+    memset(&res, 0, sizeof res);
+    if (number <= 0) {
+        snprintf(x->message, sizeof x->message, "the delivery names no ticket");
+        return IDF_EINVAL;
+    }
     memset(&call, 0, sizeof call);
-    call.http = http;
-    call.connection = conn;
+    call.http = x->http;
+    call.connection = x->connection;
     call.connection_name = name;
     call.step_id = "webhook";
     call.attempt = 1;
     call.item = -1;
-    hrc = hfc__open(&h, &call, &res, "happyfox webhook");
-    if (hrc == 0)
-        hrc = hfc__ticket_get(&h, number, "", &ticket);
+    rc = hfc__open(&h, &call, &res, "happyfox webhook");
+    if (rc == 0)
+        rc = hfc__ticket_get(&h, number, "", &ticket);
     hfc__close(&h);
-    if (hrc) {
+    if (rc) {
         json_int_t st = json_integer_value(json_object_get(res.detail, "http_status"));
         if (st == 404) {
-            snprintf(msg, sizeof msg, "no ticket %lld in the HappyFox account", (long long)number);
-            answer(out, 404, msg);
+            snprintf(x->message, sizeof x->message, "no ticket %lld in the HappyFox account", (long long)number);
+            x->retryable = false;
         } else {
-            log_warn("happyfox webhook %s: re-reading ticket %lld failed: %s", name ? name : "?", (long long)number,
+            snprintf(x->message, sizeof x->message, "re-reading ticket %lld failed: %s", (long long)number,
                      res.message);
-            answer(out, res.retryable ? 503 : 502, "the ticket could not be re-read from HappyFox; retry");
+            x->retryable = res.retryable;
+            x->retry_after_ms = res.retry_after_ms;
         }
         goto out;
     }
     events = json_array();
     if (!events) {
         rc = IDF_ENOMEM;
+        snprintf(x->message, sizeof x->message, "out of memory");
+        x->retryable = true;
         goto out;
     }
-    hrc = ticket_events(name ? name : "happyfox", ticket, NULL, events);
-    if (hrc == IDF_ENOMEM) {
-        rc = hrc;
+    rc = ticket_events(name ? name : "happyfox", ticket, NULL, events);
+    if (rc) {
+        snprintf(x->message, sizeof x->message, "%s",
+                 rc == IDF_ENOMEM ? "out of memory" : "HappyFox answered with a ticket without a number");
+        x->retryable = rc == IDF_ENOMEM;
         goto out;
     }
-    if (hrc) {
-        answer(out, 502, "HappyFox answered with a ticket without a number");
-        goto out;
-    }
-    out->status = 200;
-    out->body = json_pack("{s:b, s:I, s:I}", "ok", 1, "ticket", (json_int_t)number, "events",
-                          (json_int_t)json_array_size(events));
-    out->events = events;
+    x->events = events;
     events = NULL;
 out:
     json_decref(events);
     json_decref(ticket);
-    json_decref(body);
     json_decref(res.detail);
     json_decref(res.output);
-    http_client_free(http);
     return rc;
 }
 
@@ -622,6 +641,7 @@ out:
 const struct conn_ingress hfc__ingress = {
     .hook = hf_hook,
     .poll = hf_poll,
+    .expand = hf_expand,
     .poll_interval_ms = CONN_POLL_DEFAULT_MS,
     .register_hook = NULL, /* HappyFox has no API for Smart Rules: configured by hand (docs/triggers.md) */
     .hook_secret_field = "hook_secret",

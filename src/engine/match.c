@@ -1,0 +1,562 @@
+/* match.c — deciding which workflows an event starts, and doing it after the
+ * acknowledgement: the matcher and the expander threads.
+ *
+ * Matching (engine__match) runs a workflow's trigger filter and its `when:`
+ * / `when_any:` conditions on the normalized event. It is called inline by
+ * engine_submit for events whose submitter wants the run ids in its answer
+ * (the API's POST /api/v1/events, the schedule), and by the matcher thread
+ * for everything that arrives from outside (hooks, polls): those events are
+ * stored in stage MATCH, acknowledged, and only then matched, so a hook's
+ * answer never waits on a workflow's expressions.
+ *
+ * The matcher takes the events waiting in stage MATCH (oldest first, up to
+ * MATCHER_BATCH), matches each, and settles the batch in ONE transaction:
+ * the runs are created and the events marked done together
+ * (store_events_settle), so a crash in between leaves the events waiting and
+ * they are matched again at the next start; an event starts its runs once.
+ * A condition that fails (a jq error, or a limit of the isolated evaluator)
+ * does not start that workflow; the event's note and the log say which
+ * condition, where, and why.
+ *
+ * The expander takes the deliveries waiting in stage EXPAND (a HappyFox
+ * webhook names a ticket to re-read), asks the connector's ingress->expand
+ * for the events they stand for, and replaces each delivery by its events
+ * (stage MATCH) in one transaction (store_event_expand). A retryable failure
+ * puts the delivery off with an exponential backoff (EXPANDER_BACKOFF_*),
+ * never less than a rate-limit reset the connector reports, and gives it up
+ * after EXPANDER_MAX_TRIES; a permanent one gives it up at once, with a note
+ * on the delivery and an error in the log. It is a thread of its own so a
+ * slow remote delays only its own deliveries, never matching.
+ *
+ * Threads: one matcher and one expander, each with its own store connection
+ * (and, for the expander, http client, connection cache and per-connector
+ * slots). The ingest thread wakes them (engine__matcher_wake) after storing
+ * events for them; each also looks again every MATCHER_IDLE_MS. `stopping`
+ * and `gen` are guarded by `lock`. engine__matcher_stop (the engine's owner
+ * thread) signals and joins both; an expansion in flight finishes first. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "connections/connections.h"
+#include "connectors/connector.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/engine_internal.h"
+#include "expr/expr.h"
+#include "flow/flow.h"
+#include "net/http.h"
+#include "store/store.h"
+
+#define MATCHER_BATCH 256              /* events matched and settled in one transaction */
+#define MATCHER_IDLE_MS 1000           /* how often an idle thread looks again without a wake-up */
+#define MATCHER_FAIL_MS 1000           /* pause after a store failure */
+#define EXPANDER_BATCH 16              /* deliveries read at once */
+#define EXPANDER_MAX_TRIES 20          /* retryable failures before a delivery is given up */
+#define EXPANDER_BACKOFF_BASE_MS 1000  /* first retry after a failure */
+#define EXPANDER_BACKOFF_MAX_MS 300000 /* longest pause between two tries */
+
+/* ------------------------------------------------------------ matching */
+
+struct match_ctx {
+    const json_t *event; /* normalized event (jq .event), borrowed */
+    struct expr_ctx *ectx;
+    struct engine__match *out;
+};
+
+/* Appends "; " and the formatted text to out->note (truncated when full). */
+static void note_add(struct engine__match *out, const char *fmt, ...) IDF_PRINTF(2, 3);
+
+static void note_add(struct engine__match *out, const char *fmt, ...)
+{
+    size_t n = strlen(out->note);
+    va_list ap;
+
+    if (n + 3 >= sizeof out->note)
+        return;
+    if (n) {
+        memcpy(out->note + n, "; ", 3);
+        n += 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(out->note + n, sizeof out->note - n, fmt, ap);
+    va_end(ap);
+}
+
+/* One condition; a failure counts as false and is noted. */
+static bool condition(struct match_ctx *m, const struct flow *f, const char *kind, size_t i, const char *jq,
+                      const json_t *in)
+{
+    struct idf_err e;
+    bool yes = false;
+
+    idf_err_clear(&e);
+    if (expr_truthy(m->ectx, jq, in, &yes, &e)) {
+        log_warn("workflow %s (%s): %s[%zu] `%.200s` failed, the event does not start it: %s", f->name, f->path, kind,
+                 i, jq, e.msg);
+        note_add(m->out, "workflow %s (%s): %s[%zu] `%.120s` failed: %s", f->name, f->path, kind, i, jq, e.msg);
+        return false;
+    }
+    return yes;
+}
+
+static bool conditions_hold(struct match_ctx *m, const struct flow *f)
+{
+    json_t *in = json_pack("{s:O,s:{s:s}}", "event", m->event, "workflow", "name", f->name);
+    bool ok = in != NULL;
+
+    for (size_t i = 0; ok && i < f->n_when; i++)
+        ok = condition(m, f, "when", i, f->when[i], in);
+    if (ok && f->n_when_any) {
+        bool any = false;
+        for (size_t i = 0; !any && i < f->n_when_any; i++)
+            any = condition(m, f, "when_any", i, f->when_any[i], in);
+        ok = any;
+    }
+    json_decref(in);
+    return ok;
+}
+
+static void match_one(void *ud, const struct flow *f, int64_t version)
+{
+    struct match_ctx *m = ud;
+    struct engine__match *o = m->out;
+
+    if (o->workflow) {
+        if (strcmp(o->workflow, f->name) != 0)
+            return;
+        o->found_named = true;
+        if (strcmp(f->trigger->name, o->type) != 0) {
+            o->named_wrong_trigger = true;
+            return;
+        }
+    } else if (strcmp(f->trigger->name, o->type) != 0) {
+        return;
+    }
+    if (!f->enabled)
+        return;
+    if (f->trigger->match && !f->trigger->match(f->trigger_params, m->event))
+        return;
+    if (!conditions_hold(m, f))
+        return;
+    if (o->n_runs >= ENGINE_ACK_MAX_RUNS) {
+        log_warn("event matches more than %d workflows; %s not started", ENGINE_ACK_MAX_RUNS, f->name);
+        note_add(o, "more than %d workflows match: %s not started", ENGINE_ACK_MAX_RUNS, f->name);
+        return;
+    }
+    o->runs[o->n_runs].workflow = f->name;
+    o->runs[o->n_runs].version = version;
+    o->n_runs++;
+}
+
+void engine__match(struct wfset *ws, struct expr_ctx *ectx, const json_t *event, struct engine__match *out)
+{
+    struct match_ctx m = {.event = event, .ectx = ectx, .out = out};
+
+    out->found_named = false;
+    out->named_wrong_trigger = false;
+    out->n_runs = 0;
+    out->note[0] = '\0';
+    engine__wfset_each(ws, match_one, &m);
+}
+
+/* ------------------------------------------------------------- threads */
+
+struct matcher {
+    struct engine *e; /* borrowed */
+    struct wfset *ws; /* borrowed */
+    char *db_url;
+    const struct seal_key *key; /* borrowed */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned long gen; /* guarded by lock: bumped by every wake-up */
+    bool stopping;     /* guarded by lock */
+    pthread_t match_thread, expand_thread;
+    bool match_started, expand_started;
+};
+
+void engine__matcher_wake(struct matcher *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->gen++;
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Waits until woken after gen, stopped, or ms passed. False when stopping. */
+static bool wait_for(struct matcher *m, unsigned long gen, int64_t ms)
+{
+    struct timespec ts;
+    bool go;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&m->lock);
+    while (!m->stopping && m->gen == gen)
+        if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) == ETIMEDOUT)
+            break;
+    go = !m->stopping;
+    pthread_mutex_unlock(&m->lock);
+    return go;
+}
+
+static unsigned long current_gen(struct matcher *m, bool *stopping)
+{
+    unsigned long g;
+    pthread_mutex_lock(&m->lock);
+    g = m->gen;
+    *stopping = m->stopping;
+    pthread_mutex_unlock(&m->lock);
+    return g;
+}
+
+/* Matches and settles one batch of waiting events; *n_out how many were read. */
+static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ectx, size_t *n_out)
+{
+    struct store_event *evs[MATCHER_BATCH];
+    struct store_settle *items = NULL;
+    struct engine__match *res = NULL;
+    int64_t *ids = NULL;
+    struct idf_err err;
+    size_t n = 0, created = 0;
+    int rc;
+
+    *n_out = 0;
+    rc = store_events_pending(st, STORE_EVENT_MATCH, time_now_ms(), MATCHER_BATCH, evs, &n, &err);
+    if (rc) {
+        log_error("matcher: cannot read the waiting events: %s", err.msg);
+        return rc;
+    }
+    if (n == 0)
+        return 0;
+    items = calloc(n, sizeof *items);
+    res = calloc(n, sizeof *res);
+    ids = calloc(n * ENGINE_ACK_MAX_RUNS, sizeof *ids);
+    if (!items || !res || !ids) {
+        rc = IDF_ENOMEM;
+        log_error("matcher: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_error_t jerr;
+        json_t *event = json_loads(evs[i]->data, JSON_DECODE_ANY, &jerr);
+
+        res[i].type = evs[i]->type;
+        items[i].event_id = evs[i]->id;
+        items[i].run_ids = ids + i * ENGINE_ACK_MAX_RUNS;
+        if (!event) {
+            snprintf(res[i].note, sizeof res[i].note, "the stored event is not JSON: %s", jerr.text);
+            log_error("matcher: event %lld: %s", (long long)evs[i]->id, res[i].note);
+        } else {
+            engine__match(m->ws, ectx, event, &res[i]);
+            json_decref(event);
+        }
+        items[i].runs = res[i].runs;
+        items[i].n_runs = res[i].n_runs;
+        items[i].note = res[i].note[0] ? res[i].note : NULL;
+    }
+    rc = store_events_settle(st, items, n, &err);
+    if (rc) {
+        log_error("matcher: cannot store the runs of %zu event(s); they stay waiting: %s", n, err.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (items[i].settled)
+            created += items[i].n_runs;
+    engine__runs_created(m->e, created);
+    *n_out = n;
+out:
+    for (size_t i = 0; i < n; i++)
+        store_event_free(evs[i]);
+    free(items);
+    free(res);
+    free(ids);
+    return rc;
+}
+
+static void *matcher_main(void *arg)
+{
+    struct matcher *m = arg;
+    struct store *st = NULL;
+    struct expr_ctx *ectx = engine__thread_expr();
+    struct idf_err err;
+
+    if (store_open(m->db_url, &st, &err) || !ectx) {
+        log_error("matcher: cannot start: %s", ectx ? err.msg : "no expression context");
+        store_close(st);
+        return NULL;
+    }
+    for (;;) {
+        bool stopping;
+        unsigned long gen = current_gen(m, &stopping);
+        size_t n = 0;
+        int rc;
+
+        if (stopping)
+            break;
+        rc = match_batch(m, st, ectx, &n);
+        if (rc == 0 && n == MATCHER_BATCH)
+            continue; /* more may be waiting */
+        if (!wait_for(m, gen, rc ? MATCHER_FAIL_MS : MATCHER_IDLE_MS))
+            break;
+    }
+    store_close(st);
+    return NULL;
+}
+
+/* ---------------------------------------------------------- expander */
+
+struct expander {
+    struct matcher *m;
+    struct store *st;
+    struct http_client *http;
+    struct connections_cache *conns;
+    void *slots[ENGINE_MAX_CONNECTORS];
+};
+
+static const struct connector *expanding_connector(const char *name)
+{
+    for (int i = 0; connector_table[i]; i++)
+        if (!strcmp(connector_table[i]->name, name) && connector_table[i]->ingress &&
+            connector_table[i]->ingress->expand)
+            return connector_table[i];
+    return NULL;
+}
+
+/* Puts a delivery off after a failure, or gives it up (permanent, or too many tries). */
+static void put_off(struct expander *x, const struct store_event *d, bool retryable, int64_t least_ms, const char *why)
+{
+    struct idf_err err;
+    bool give_up = !retryable || d->tries + 1 >= EXPANDER_MAX_TRIES;
+    int64_t wait = EXPANDER_BACKOFF_BASE_MS << (d->tries < 12 ? d->tries : 12);
+    char note[700];
+
+    if (wait > EXPANDER_BACKOFF_MAX_MS)
+        wait = EXPANDER_BACKOFF_MAX_MS;
+    if (wait < least_ms)
+        wait = least_ms;
+    if (give_up) {
+        snprintf(note, sizeof note, "given up after %d tr%s: %s", d->tries + 1, d->tries ? "ies" : "y", why);
+        log_error("expander: %s/%s delivery %lld %s", d->source, d->connection ? d->connection : "-", (long long)d->id,
+                  note);
+    } else {
+        snprintf(note, sizeof note, "try %d failed, next in %lld ms: %s", d->tries + 1, (long long)wait, why);
+        log_warn("expander: %s/%s delivery %lld: %s", d->source, d->connection ? d->connection : "-", (long long)d->id,
+                 note);
+    }
+    if (store_event_retry(x->st, d->id, time_now_ms() + wait, note, give_up, &err))
+        log_error("expander: cannot put delivery %lld off: %s", (long long)d->id, err.msg);
+}
+
+/* Expands one delivery into its events and stores them in its place. */
+static void expand_one(struct expander *x, const struct store_event *d)
+{
+    const struct connector *c = expanding_connector(d->source);
+    struct conn_expand ce;
+    struct store_ingest_item *items = NULL;
+    struct engine_event *evs = NULL;
+    char **texts = NULL;
+    const json_t *conn = NULL;
+    json_t *delivery = NULL, *item;
+    struct idf_err err;
+    size_t n = 0, i;
+    int idx, rc;
+
+    memset(&ce, 0, sizeof ce);
+    idf_err_clear(&err);
+    if (!c) {
+        put_off(x, d, false, 0, "no connector expands this delivery");
+        return;
+    }
+    if (!d->connection) {
+        put_off(x, d, false, 0, "the delivery names no connection");
+        return;
+    }
+    rc = connections_resolve(x->conns, x->st, c->name, d->connection, &conn, &err);
+    if (rc) {
+        put_off(x, d, rc != IDF_ENOTFOUND && rc != IDF_EINVAL, 0, err.msg);
+        return;
+    }
+    delivery = json_loads(d->data, 0, NULL);
+    if (!delivery) {
+        put_off(x, d, false, 0, "the stored delivery is not JSON");
+        return;
+    }
+    idx = registry_connector_index(c);
+    ce.http = x->http;
+    ce.connection = conn;
+    ce.connection_name = d->connection;
+    ce.delivery = delivery;
+    ce.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &x->slots[idx] : NULL;
+    rc = c->ingress->expand(&ce);
+    if (rc) {
+        put_off(x, d, ce.retryable, ce.retry_after_ms, ce.message[0] ? ce.message : "the connector failed");
+        goto out;
+    }
+    n = json_array_size(ce.events);
+    if (n > CONN_INGRESS_MAX_EVENTS) {
+        put_off(x, d, false, 0, "the delivery stands for more events than one delivery may yield");
+        goto out;
+    }
+    items = calloc(n ? n : 1, sizeof *items);
+    evs = calloc(n ? n : 1, sizeof *evs);
+    texts = calloc(n ? n : 1, sizeof *texts);
+    if (!items || !evs || !texts) {
+        put_off(x, d, true, 0, "out of memory");
+        goto out;
+    }
+    n = 0;
+    json_array_foreach (ce.events, i, item) {
+        const char *id = json_string_value(json_object_get(item, "id"));
+        const char *type = json_string_value(json_object_get(item, "type"));
+        json_t *ev;
+        if (!id || !type) {
+            log_warn("expander: %s/%s: event %zu has no id or type; skipped", c->name, d->connection, i);
+            continue;
+        }
+        evs[n].source = c->name;
+        evs[n].source_id = id;
+        evs[n].type = type;
+        evs[n].connection = d->connection;
+        evs[n].fields = item;
+        ev = engine__event_json(&evs[n]);
+        texts[n] = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+        json_decref(ev);
+        if (!texts[n]) {
+            put_off(x, d, true, 0, "out of memory");
+            goto out;
+        }
+        items[n].event.source = c->name;
+        items[n].event.source_id = id;
+        items[n].event.type = type;
+        items[n].event.connection = d->connection;
+        items[n].event.data = texts[n];
+        items[n].event.stage = STORE_EVENT_MATCH;
+        n++;
+    }
+    rc = store_event_expand(x->st, d->id, items, n, NULL, &err);
+    if (rc == IDF_ESTATE) {
+        log_debug("expander: delivery %lld was expanded already", (long long)d->id);
+    } else if (rc) {
+        put_off(x, d, true, 0, err.msg);
+    } else {
+        size_t fresh = 0;
+        for (size_t k = 0; k < n; k++)
+            fresh += !items[k].duplicate;
+        log_debug("expander: %s/%s delivery %lld: %zu event(s), %zu new", c->name, d->connection, (long long)d->id, n,
+                  fresh);
+        if (fresh)
+            engine__matcher_wake(x->m);
+    }
+out:
+    for (size_t k = 0; texts && k < n; k++)
+        free(texts[k]);
+    free(texts);
+    free(items);
+    free(evs);
+    json_decref(ce.events);
+    json_decref(delivery);
+}
+
+static void *expander_main(void *arg)
+{
+    struct matcher *m = arg;
+    struct expander x;
+    struct idf_err err;
+
+    memset(&x, 0, sizeof x);
+    x.m = m;
+    if (store_open(m->db_url, &x.st, &err) || http_client_new(&x.http) ||
+        connections_cache_new(m->key, CONNECTIONS_RECHECK_MS, &x.conns)) {
+        log_error("expander: cannot start: %s", x.st ? "no http client or connection cache" : err.msg);
+        goto out;
+    }
+    for (;;) {
+        struct store_event *ds[EXPANDER_BATCH];
+        bool stopping;
+        unsigned long gen = current_gen(m, &stopping);
+        size_t n = 0;
+        int rc;
+
+        if (stopping)
+            break;
+        rc = store_events_pending(x.st, STORE_EVENT_EXPAND, time_now_ms(), EXPANDER_BATCH, ds, &n, &err);
+        if (rc)
+            log_error("expander: cannot read the waiting deliveries: %s", err.msg);
+        for (size_t i = 0; i < n; i++) {
+            bool stop_now;
+            (void)current_gen(m, &stop_now);
+            if (!stop_now)
+                expand_one(&x, ds[i]);
+            store_event_free(ds[i]);
+        }
+        if (rc == 0 && n == EXPANDER_BATCH)
+            continue;
+        if (!wait_for(m, gen, rc ? MATCHER_FAIL_MS : MATCHER_IDLE_MS))
+            break;
+    }
+out:
+    for (int i = 0; i < ENGINE_MAX_CONNECTORS && connector_table[i]; i++)
+        if (x.slots[i] && connector_table[i]->thread_slot_free)
+            connector_table[i]->thread_slot_free(x.slots[i]);
+    connections_cache_free(x.conns);
+    http_client_free(x.http);
+    store_close(x.st);
+    return NULL;
+}
+
+/* ---------------------------------------------------------- life cycle */
+
+int engine__matcher_start(struct engine *e, struct wfset *ws, const struct engine_opts *opts, struct matcher **out,
+                          struct idf_err *err)
+{
+    struct matcher *m = calloc(1, sizeof *m);
+
+    *out = NULL;
+    if (!m || !(m->db_url = strdup(opts->db_url))) {
+        free(m);
+        return idf_err_set(err, IDF_ENOMEM, "out of memory");
+    }
+    m->e = e;
+    m->ws = ws;
+    m->key = opts->key;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->cond, NULL);
+    *out = m;
+    if (pthread_create(&m->match_thread, NULL, matcher_main, m) != 0)
+        return idf_err_set(err, IDF_ENOMEM, "cannot start the matcher thread");
+    m->match_started = true;
+    if (pthread_create(&m->expand_thread, NULL, expander_main, m) != 0)
+        return idf_err_set(err, IDF_ENOMEM, "cannot start the expander thread");
+    m->expand_started = true;
+    return 0;
+}
+
+void engine__matcher_stop(struct matcher *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->stopping = true;
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+    if (m->match_started)
+        pthread_join(m->match_thread, NULL);
+    if (m->expand_started)
+        pthread_join(m->expand_thread, NULL);
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->cond);
+    free(m->db_url);
+    free(m);
+}
