@@ -269,7 +269,9 @@ int cli_cancel(int argc, char **argv)
         fprintf(stderr, "idflow cancel: %s\n", err.msg);
     } else {
         if (pending)
-            printf("run %lld is running: it stops as cancelled once its current step is recorded\n", (long long)id);
+            printf("run %lld is running: it stops as cancelled once its current step is recorded (or, if its process "
+                   "died, when it is next claimed, without running again)\n",
+                   (long long)id);
         else
             printf("run %lld cancelled\n", (long long)id);
         rc = CLI_OK;

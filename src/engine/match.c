@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,7 @@ struct matcher {
     pthread_cond_t cond;
     unsigned long gen; /* guarded by lock: bumped by every wake-up */
     bool stopping;     /* guarded by lock */
+    atomic_bool abort; /* set when stopping: abandons the expander's request in flight */
     pthread_t match_thread, expand_thread;
     bool match_started, expand_started;
 };
@@ -400,6 +402,8 @@ static void expand_one(struct expander *x, const struct store_event *d)
     ce.delivery = delivery;
     ce.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &x->slots[idx] : NULL;
     rc = c->ingress->expand(&ce);
+    if (rc && atomic_load(&x->m->abort))
+        goto out; /* abandoned because idflow stops: not a failure of the delivery */
     if (rc) {
         put_off(x, d, ce.retryable, ce.retry_after_ms, ce.message[0] ? ce.message : "the connector failed");
         goto out;
@@ -482,6 +486,7 @@ static void *expander_main(void *arg)
         log_error("expander: cannot start: %s", x.st ? "no http client or connection cache" : err.msg);
         goto out;
     }
+    http_client_set_abort(x.http, &m->abort);
     for (;;) {
         struct store_event *ds[EXPANDER_BATCH];
         bool stopping;
@@ -547,6 +552,7 @@ void engine__matcher_stop(struct matcher *m)
 {
     if (!m)
         return;
+    atomic_store(&m->abort, true);
     pthread_mutex_lock(&m->lock);
     m->stopping = true;
     pthread_cond_broadcast(&m->cond);

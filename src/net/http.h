@@ -11,6 +11,7 @@
 #define IDF_NET_HTTP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -122,6 +123,12 @@ struct http_response {
 /* Creates a client for the calling thread. Caller frees with http_client_free. */
 int http_client_new(struct http_client **out) IDF_MUST_USE;
 void http_client_free(struct http_client *c);
+
+/* Makes later requests watch *flag (borrowed; NULL: stop watching): once it
+ * is true, a request in progress is abandoned within about a second and
+ * returns IDF_ECANCELLED, and none is started. For threads that must stop
+ * promptly while a slow remote holds their request. */
+void http_client_set_abort(struct http_client *c, const atomic_bool *flag);
 
 /* Sets the User-Agent for later requests (default "idflow/<version>"). */
 void http_client_set_user_agent(struct http_client *c, const char *ua);

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -51,6 +52,7 @@
 
 struct http_client {
     CURL *h;                      /* the reused easy handle */
+    const atomic_bool *abort;     /* when set and true, requests in progress are abandoned (or NULL) */
     char ua[HTTP_CLIENT_MAX_UA];  /* User-Agent sent with every request */
     char errbuf[CURL_ERROR_SIZE]; /* curl's text for the last failure */
 };
@@ -590,6 +592,23 @@ static int map_curl_error(struct http_client *c, const struct http_request *req,
     return idf_err_set(err, IDF_EIO, "%s %s: %s", req->method, where, text);
 }
 
+void http_client_set_abort(struct http_client *c, const atomic_bool *flag)
+{
+    c->abort = flag;
+}
+
+/* curl's progress callback (about once a second even while idle): a
+ * non-zero answer abandons the transfer. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    const struct http_client *c = ud;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(c->abort) ? 1 : 0;
+}
+
 int http_client_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
                    struct idf_err *err)
 {
@@ -661,7 +680,16 @@ int http_client_do(struct http_client *c, const struct http_request *req, struct
         }
     }
 
-    cc = curl_easy_perform(h);
+    if (c->abort) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+    }
+    cc = c->abort && atomic_load(c->abort) ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(h);
+    if (cc == CURLE_ABORTED_BY_CALLBACK && c->abort && atomic_load(c->abort) && !x.denied_kind) {
+        rc = idf_err_set(err, IDF_ECANCELLED, "%s: abandoned, idflow is stopping", req->method);
+        goto out;
+    }
     if (cc != CURLE_OK) {
         rc = map_curl_error(c, req, cc, &x, err);
         goto out;

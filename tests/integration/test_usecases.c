@@ -222,6 +222,7 @@ static json_t *finished_run(const char *wf, size_t want_runs)
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
     }
+    assert_true(tu_wait_events_settled(E.db, 15000));
 }
 
 /* The sandbox ticket whose subject is `subject`; asserts there is exactly one. */
@@ -479,7 +480,8 @@ static void onboarding_ticket_creates_the_user(void **state)
 }
 
 /* Webhook deliveries to idflow's HappyFox hook that idflow acknowledged: it
- * answers only once the events and their runs are durable. */
+ * answers once the delivery is durable; the ticket is re-read and the runs
+ * created after (wait_deliveries waits for that too). */
 static size_t hf_deliveries_ok(void)
 {
     json_t *d = get(E.sb, "/_sandbox/deliveries"), *x;

@@ -363,6 +363,12 @@ void tu_proc_cleanup(struct tu_proc *p)
 int tu_http(const char *method, const char *url, const char *body, const char *const *headers, long *status,
             char **body_out)
 {
+    return tu_http_within(method, url, body, headers, TU_HTTP_TIMEOUT_MS, status, body_out);
+}
+
+int tu_http_within(const char *method, const char *url, const char *body, const char *const *headers,
+                   int timeout_ms, long *status, char **body_out)
+{
     struct http_client *c = NULL;
     struct http_request rq = {0};
     struct http_response rs = {0};
@@ -394,7 +400,7 @@ int tu_http(const char *method, const char *url, const char *body, const char *c
     }
     rq.body = body;
     rq.body_len = body ? strlen(body) : 0;
-    rq.timeout_ms = TU_HTTP_TIMEOUT_MS;
+    rq.timeout_ms = timeout_ms;
     rc = http_client_do(c, &rq, &rs, &err);
     if (rc)
         goto out;

@@ -105,6 +105,11 @@ int tu_idflow_token(const char *bin, const char *db, const char *name, const cha
 int tu_http(const char *method, const char *url, const char *body, const char *const *headers, long *status,
             char **body_out);
 
+/* tu_http giving up (IDF_ETIMEOUT) when no answer came within timeout_ms,
+ * as a sender that waits only so long (Okta: 3 s) does. */
+int tu_http_within(const char *method, const char *url, const char *body, const char *const *headers,
+                   int timeout_ms, long *status, char **body_out);
+
 /* Polls GET url until it answers 200: 0, or IDF_ETIMEOUT after timeout_ms. */
 int tu_wait_http_ok(const char *url, int timeout_ms);
 
