@@ -295,7 +295,8 @@ int engine__wfset_caps(struct wfset *ws, struct wfset_caps *wc)
             n++;
         }
     }
-    qsort(v, n, sizeof *v, cmp_cap); /* names are unique in cur */
+    if (n)
+        qsort(v, n, sizeof *v, cmp_cap); /* names are unique in cur */
     free(wc->v);
     wc->v = v;
     wc->n = n;

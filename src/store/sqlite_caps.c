@@ -214,7 +214,8 @@ int store__sq_claim_capped(struct store__sq *c, const struct store_cap *caps, si
         rc = gather(c, &DUE, caps, n_caps, used, now_ms, max, &cs, err);
     if (rc)
         goto out;
-    qsort(cs.v, cs.n, sizeof *cs.v, cmp_cand);
+    if (cs.n)
+        qsort(cs.v, cs.n, sizeof *cs.v, cmp_cand);
     for (size_t i = 0, taken = 0; i < cs.n && taken < max; i++) {
         int k = cs.v[i].cap;
         if (k >= 0) {
