@@ -197,8 +197,8 @@ static int cmp_cand(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int store__sq_claim_capped(struct store__sq *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms,
-                           size_t max, int64_t *ids, size_t *n_ids, struct idf_err *err)
+int store__sq_claim_capped(struct store__sq *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms, size_t max,
+                           int64_t *ids, size_t *n_ids, struct idf_err *err)
 {
     struct cands cs = {NULL, 0, 0};
     int *used = NULL;

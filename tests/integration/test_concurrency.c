@@ -24,7 +24,7 @@
 #include "support/testutil.h"
 
 #define N_FLOOD 40
-#define FLOOD_DELAY_MS 250    /* each flood run holds its worker this long */
+#define FLOOD_DELAY_MS 250     /* each flood run holds its worker this long */
 #define OTHER_DEADLINE_MS 3000 /* the other run succeeds within this (uncapped: >= 4 s behind 16 x 250 ms) */
 #define DRAIN_DEADLINE_MS 60000
 
