@@ -261,7 +261,7 @@ static void fill_history(const char *db, long count)
         }
         /* the store caps one claim; claim until this batch is all finished */
         for (size_t got = 0; got < B; got += n) {
-            if (store_run_claim(st, "history", time_now_ms(), 600000, B, claimed, &n, &err) || n == 0) {
+            if (store_run_claim(st, "history", time_now_ms(), 600000, B, NULL, 0, claimed, &n, &err) || n == 0) {
                 fprintf(stderr, "store: cannot claim the history runs: %s\n", err.msg);
                 exit(1);
             }

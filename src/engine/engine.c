@@ -517,6 +517,7 @@ static void *worker_main(void *arg)
     struct http_client *http = NULL;
     struct idf_err err;
     struct store_run *runs[ENGINE_CLAIM_BATCH];
+    struct wfset_caps caps = {NULL, 0, 0}; /* this worker's copy of the workflows' `concurrency:` */
     char owner[300];
     bool ready = false;
 
@@ -561,8 +562,10 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&e->q_lock);
 
         env.lease_renewed_at = time_now_ms();
-        rc = store_run_claim(st, owner, env.lease_renewed_at, e->opts.lease_ms, ENGINE_CLAIM_BATCH, runs, &n,
-                             &err);
+        if (engine__wfset_caps(e->wfs, &caps))
+            log_error("worker: out of memory reading the workflows' caps; claiming with the previous ones");
+        rc = store_run_claim(st, owner, env.lease_renewed_at, e->opts.lease_ms, ENGINE_CLAIM_BATCH, caps.v, caps.n,
+                             runs, &n, &err);
         if (rc) {
             log_error("worker: claim failed: %s", err.msg);
             n = 0;
@@ -575,6 +578,8 @@ static void *worker_main(void *arg)
             } else if (exec_run(&env, f, runs[i], &oc, &err)) {
                 log_error("run %lld: %s", (long long)runs[i]->id, err.msg);
             }
+            if (f && f->concurrency > 0)
+                wake_workers(e); /* it freed a slot: an idle worker may take the next run of f */
             store_run_free(runs[i]);
         }
         if (n == ENGINE_CLAIM_BATCH)
@@ -601,6 +606,7 @@ static void *worker_main(void *arg)
     }
     if (ready)
         atomic_fetch_sub(&e->workers_ready, 1);
+    engine__wfset_caps_clear(&caps);
     exec_env_release(&env);
     connections_cache_free(env.conns);
     http_client_free(http);

@@ -73,6 +73,18 @@ void engine__matcher_stop(struct matcher *m);
 /* n runs were created outside the ingest path: counts them and wakes the workers (engine.c). */
 void engine__runs_created(struct engine *e, size_t n);
 
+/* The caps (`concurrency:`) of the current flows, for store_run_claim: a
+ * worker's own copy, rebuilt by engine__wfset_caps only when the set changed.
+ * v[i].workflow is borrowed from the set's flows (valid until engine_free). */
+struct wfset_caps {
+    struct store_cap *v; /* sorted by workflow name; caller frees with engine__wfset_caps_clear */
+    size_t n;
+    unsigned long gen;   /* the set's generation v was built from; 0 = never */
+};
+/* Brings wc up to date with the set; on IDF_ENOMEM wc keeps its old caps. */
+int engine__wfset_caps(struct wfset *ws, struct wfset_caps *wc) IDF_MUST_USE;
+void engine__wfset_caps_clear(struct wfset_caps *wc);
+
 /* Metrics (engine.c). */
 void engine__count_step(struct engine *e, const char *step_status, const char *run_status);
 

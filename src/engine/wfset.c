@@ -3,8 +3,9 @@
  * Invariant: `cur` holds the current version of each workflow name, at most
  * one entry per name; `old` holds older versions loaded for runs that began
  * on them. Entries are never removed before engine__wfset_free, so borrowed
- * flow pointers stay valid for the engine's life. Any thread; `lock` guards
- * both arrays. */
+ * flow pointers stay valid for the engine's life. `gen` changes with every
+ * change of `cur`, so a worker rebuilds its copy of the caps (`concurrency:`)
+ * only then. Any thread; `lock` guards both arrays and gen. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@
 
 #define WFSET_MAX 1024 /* workflows in one directory */
 
+_Static_assert(WFSET_MAX <= STORE_CAPS_MAX && FLOW_MAX_CONCURRENCY <= STORE_CAP_MAX,
+               "every current workflow's cap must fit one claim");
+
 struct wf_entry {
     struct flow *flow;
     int64_t version;
@@ -26,6 +30,7 @@ struct wfset {
     pthread_rwlock_t lock;
     struct wf_entry *cur; /* guarded by lock */
     size_t n_cur;
+    unsigned long gen;    /* guarded by lock; 1 + changes of cur (for engine__wfset_caps) */
     struct wf_entry *old; /* guarded by lock */
     size_t n_old;
 };
@@ -36,6 +41,7 @@ int engine__wfset_new(struct wfset **out)
     if (!ws)
         return IDF_ENOMEM;
     pthread_rwlock_init(&ws->lock, NULL);
+    ws->gen = 1;
     *out = ws;
     return 0;
 }
@@ -143,6 +149,7 @@ int engine__wfset_load_dir(struct wfset *ws, struct store *st, struct expr_ctx *
             rc = store_workflow_set_enabled(st, flows[i]->name, false);
         if (rc == 0)
             rc = add_entry(&ws->cur, &ws->n_cur, flows[i], version);
+        ws->gen++;
         if (rc) {
             pthread_rwlock_unlock(&ws->lock);
             goto out;
@@ -183,6 +190,7 @@ int engine__wfset_load_store(struct wfset *ws, struct store *st, struct expr_ctx
         for (size_t j = 0; j < ws->n_old; j++) {
             if (ws->old[j].flow == f) {
                 rc = add_entry(&ws->cur, &ws->n_cur, ws->old[j].flow, version);
+                ws->gen++;
                 if (rc == 0) {
                     ws->old[j] = ws->old[ws->n_old - 1];
                     ws->n_old--;
@@ -257,4 +265,53 @@ void engine__wfset_each(struct wfset *ws, wfset_each_fn fn, void *ud)
     for (size_t i = 0; i < ws->n_cur; i++)
         fn(ud, ws->cur[i].flow, ws->cur[i].version);
     pthread_rwlock_unlock(&ws->lock);
+}
+
+static int cmp_cap(const void *a, const void *b)
+{
+    return strcmp(((const struct store_cap *)a)->workflow, ((const struct store_cap *)b)->workflow);
+}
+
+int engine__wfset_caps(struct wfset *ws, struct wfset_caps *wc)
+{
+    struct store_cap *v = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    pthread_rwlock_rdlock(&ws->lock);
+    if (wc->gen == ws->gen)
+        goto out;
+    for (size_t i = 0; i < ws->n_cur; i++)
+        n += ws->cur[i].flow->concurrency > 0;
+    if (n && !(v = malloc(n * sizeof *v))) {
+        rc = IDF_ENOMEM;
+        goto out;
+    }
+    n = 0;
+    for (size_t i = 0; i < ws->n_cur; i++) {
+        if (ws->cur[i].flow->concurrency > 0) {
+            v[n].workflow = ws->cur[i].flow->name;
+            v[n].max = ws->cur[i].flow->concurrency;
+            n++;
+        }
+    }
+    if (n)
+        qsort(v, n, sizeof *v, cmp_cap); /* names are unique in cur */
+    free(wc->v);
+    wc->v = v;
+    wc->n = n;
+    wc->gen = ws->gen;
+out:
+    pthread_rwlock_unlock(&ws->lock);
+    return rc;
+}
+
+void engine__wfset_caps_clear(struct wfset_caps *wc)
+{
+    if (!wc)
+        return;
+    free(wc->v);
+    wc->v = NULL;
+    wc->n = 0;
+    wc->gen = 0;
 }

@@ -1,7 +1,8 @@
 /* flow.c — flow_parse(): one workflow file -> a validated struct flow.
  *
  * It owns the top level of the language (name, description, on, when,
- * when_any, vars, allow_http, allow_private_network, enabled, steps), the
+ * when_any, vars, allow_http, allow_private_network, enabled, concurrency,
+ * steps), the
  * order of the checks, the model's memory, the file reading and the source
  * hash. The YAML tree is yaml.c's, one step is step.c's, expressions and
  * references are check.c's.
@@ -31,8 +32,8 @@ static const char *const top_keys[] = {"name",       "description",
                                        "on",         "when",
                                        "when_any",   "vars",
                                        "allow_http", "allow_private_network",
-                                       "enabled",    "steps",
-                                       NULL};
+                                       "enabled",    "concurrency",
+                                       "steps",      NULL};
 
 struct parse {
     struct flow__xctx x;
@@ -87,7 +88,7 @@ static void check_top_keys(struct parse *ps)
         else
             flow__diag(ps->x.d, k->line, k->col,
                        "unknown key '%s' (a workflow has name, description, on, when, when_any, "
-                       "vars, allow_http, allow_private_network, enabled, steps)",
+                       "vars, allow_http, allow_private_network, enabled, concurrency, steps)",
                        k->text);
     }
 }
@@ -142,6 +143,28 @@ static void parse_bool(struct parse *ps, const char *key, bool *out)
                    flow__ydescribe(v));
     else
         *out = v->text[0] == 't' || v->text[0] == 'T';
+}
+
+/* concurrency: N, an integer from 1 to FLOW_MAX_CONCURRENCY (absent: 0, no cap). */
+static void parse_concurrency(struct parse *ps)
+{
+    const struct flow__ynode *v = flow__ymap_get(ps->root, "concurrency");
+    long long n = 0;
+    bool ok;
+
+    if (!v)
+        return;
+    ok = v->kind == FLOW__Y_SCALAR && flow__yresolve(v) == FLOW__V_INT && v->len < 12;
+    if (ok)
+        n = strtoll(v->text, NULL, 10);
+    if (!ok || n < 1 || n > FLOW_MAX_CONCURRENCY)
+        flow__diag(ps->x.d, v->line, v->col,
+                   "'concurrency' must be an integer from 1 to %d (the most runs of this workflow running at "
+                   "once), not %s%s%s",
+                   FLOW_MAX_CONCURRENCY, v->kind == FLOW__Y_SCALAR ? "'" : "",
+                   v->kind == FLOW__Y_SCALAR ? v->text : flow__ydescribe(v), v->kind == FLOW__Y_SCALAR ? "'" : "");
+    else
+        ps->f->concurrency = (int)n;
 }
 
 static void unknown_trigger(struct parse *ps, const struct flow__ynode *k)
@@ -434,6 +457,7 @@ int flow_parse(const char *path, const char *text, size_t len, struct expr_ctx *
     parse_bool(&ps, "allow_http", &ps.f->allow_http);
     parse_bool(&ps, "allow_private_network", &ps.f->allow_private_network);
     parse_bool(&ps, "enabled", &ps.f->enabled);
+    parse_concurrency(&ps);
     if ((rc = parse_on(&ps)) || (rc = parse_steps(&ps)))
         goto out;
     ps.x.step_line = ps.step_line;

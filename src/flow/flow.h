@@ -27,6 +27,7 @@ struct expr_ctx;
 #define FLOW_MAX_STEPS 200
 #define FLOW_MAX_DIAGS 100
 #define FLOW_RETRY_MAX_ATTEMPTS 100
+#define FLOW_MAX_CONCURRENCY 1000 /* the largest `concurrency:` */
 
 struct flow_step {
     char *id;                         /* unique within the workflow: [a-z_][a-z0-9_-]* */
@@ -59,6 +60,8 @@ struct flow {
     bool allow_private_network;       /* `allow_private_network: true`: http.request may reach loopback,
                                          private, link-local ... addresses */
     bool enabled;                     /* `enabled: false` loads it disabled */
+    int concurrency;                  /* `concurrency: N` (1..FLOW_MAX_CONCURRENCY): at most N runs of this
+                                         workflow running at once; 0 = no cap */
     struct flow_step *steps;
     size_t n_steps;
     char *source;                     /* the YAML text */

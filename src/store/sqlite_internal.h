@@ -70,6 +70,12 @@ enum store__sq_slot {
     SQ_RUN_LIST_BOTH,
     SQ_STEP_LIST,
     SQ_CANCEL_REQUESTED,
+    /* sqlite_caps.c */
+    SQ_CAP_RUNNING,
+    SQ_CAP_QUEUED_NEXT,
+    SQ_CAP_QUEUED,
+    SQ_CAP_DUE_NEXT,
+    SQ_CAP_DUE,
     /* sqlite_admin.c */
     SQ_RUN_STATE,
     SQ_RERUN_INSERT,
@@ -190,7 +196,17 @@ int store__sq_audit_list(struct store *s, int limit, json_t **out);
 /* Reads run id (with its event's data) into a new struct; IDF_ENOTFOUND when absent. */
 int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, struct idf_err *err);
 int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
-                        struct store_run **out, size_t *n_out, struct idf_err *err);
+                        const struct store_cap *caps, size_t n_caps, struct store_run **out, size_t *n_out,
+                        struct idf_err *err);
+
+/* sqlite_caps.c */
+/* Inside a claim's transaction: appends to ids (room for max more) the ids of
+ * at most max queued and due waiting runs, oldest first, that caps (n_caps >
+ * 0, sorted by name) let start now. */
+int store__sq_claim_capped(struct store__sq *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms,
+                           size_t max, int64_t *ids, size_t *n_ids, struct idf_err *err);
+
+/* sqlite_runs.c, continued */
 int store__sq_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
 int store__sq_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
                            struct store_run **out, struct idf_err *err);

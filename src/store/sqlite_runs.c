@@ -5,7 +5,9 @@
  * index-only range scans (queued runs by id through runs_status; due waiting
  * runs through the partial index runs_waiting; runs whose lease expired
  * through the partial index runs_running), merges them oldest first (by id)
- * and marks the chosen ones running with the caller's lease. Because SQLite
+ * and marks the chosen ones running with the caller's lease. When workflows
+ * are capped (`concurrency:`), the queued and due runs are chosen per
+ * workflow instead, within each one's free slots (sqlite_caps.c). Because SQLite
  * has a single writer, two connections can never take the same run; the
  * PostgreSQL backend gets the same property from FOR UPDATE SKIP LOCKED. No
  * scan touches a finished run, so a long history does not slow claims.
@@ -118,7 +120,8 @@ static int cmp_id(const void *a, const void *b)
 }
 
 int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
-                        struct store_run **out, size_t *n_out, struct idf_err *err)
+                        const struct store_cap *caps, size_t n_caps, struct store_run **out, size_t *n_out,
+                        struct idf_err *err)
 {
     struct store__sq *c = store__sq(s);
     int64_t *ids = NULL;
@@ -132,9 +135,12 @@ int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
     if (rc)
         goto out;
-    rc = candidates(c, SQ_CLAIM_QUEUED, "SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT ?1", now_ms, max,
-                    ids, &n_ids, err);
-    if (rc == 0)
+    if (n_caps) /* capped workflows: queued and due runs per workflow (sqlite_caps.c) */
+        rc = store__sq_claim_capped(c, caps, n_caps, now_ms, max, ids, &n_ids, err);
+    else
+        rc = candidates(c, SQ_CLAIM_QUEUED, "SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT ?1", now_ms,
+                        max, ids, &n_ids, err);
+    if (rc == 0 && !n_caps)
         rc = candidates(c, SQ_CLAIM_WAKE,
                         "SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 AND wake_at <= ?2 "
                         "ORDER BY wake_at LIMIT ?1",

@@ -399,10 +399,35 @@ void store_run_free(struct store_run *r)
     free(r);
 }
 
+/* Caps: at most STORE_CAPS_MAX, each a valid name with 1..STORE_CAP_MAX, in
+ * strictly ascending strcmp order of name (so no name twice, and the backend
+ * may search them). */
+static int caps_ok(const struct store_cap *caps, size_t n, struct idf_err *err)
+{
+    if (n && !caps)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (n > STORE_CAPS_MAX)
+        return idf_err_set(err, IDF_EINVAL, "store: more than %u workflow caps in one claim", STORE_CAPS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        if (!name_ok(caps[i].workflow))
+            return idf_err_set(err, IDF_EINVAL, "store: a capped workflow's name must be 1..%u bytes",
+                               STORE__NAME_MAX);
+        if (caps[i].max < 1 || caps[i].max > STORE_CAP_MAX)
+            return idf_err_set(err, IDF_EINVAL, "store: workflow %s: cap %d is not within 1..%d", caps[i].workflow,
+                               caps[i].max, STORE_CAP_MAX);
+        if (i > 0 && strcmp(caps[i - 1].workflow, caps[i].workflow) >= 0)
+            return idf_err_set(err, IDF_EINVAL, "store: workflow caps must be sorted by name, each name once (%s)",
+                               caps[i].workflow);
+    }
+    return 0;
+}
+
 int store_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
-                    struct store_run **out, size_t *n_out, struct idf_err *err)
+                    const struct store_cap *caps, size_t n_caps, struct store_run **out, size_t *n_out,
+                    struct idf_err *err)
 {
     struct idf_err local;
+    int rc;
     if (!err)
         err = &local;
     idf_err_clear(err);
@@ -413,11 +438,13 @@ int store_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t 
         return idf_err_set(err, IDF_EINVAL, "store: lease owner must be 1..%u bytes", STORE__NAME_MAX);
     if (lease_ms <= 0)
         return idf_err_set(err, IDF_EINVAL, "store: lease must be positive");
+    if ((rc = caps_ok(caps, n_caps, err)))
+        return rc;
     if (max == 0)
         return 0;
     if (max > STORE__CLAIM_MAX)
         max = STORE__CLAIM_MAX;
-    return s->ops->run_claim(s, owner, now_ms, lease_ms, max, out, n_out, err);
+    return s->ops->run_claim(s, owner, now_ms, lease_ms, max, n_caps ? caps : NULL, n_caps, out, n_out, err);
 }
 
 int store_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,

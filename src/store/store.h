@@ -21,6 +21,14 @@
  *    "running", lease_owner, lease_until. Taking a run from a dead owner
  *    (here, or in store_release_leases) adds one to `attempt`: the attempt
  *    that owner had under way may have landed.
+ *  - The claim takes per-workflow caps (struct store_cap, from the workflows'
+ *    `concurrency:`): a run of a capped workflow is claimed only while fewer
+ *    than max runs of that workflow (any version) are "running", counted in
+ *    the claim's own transaction, so the cap holds across connections and
+ *    nodes sharing the database. Taking over a running run whose lease
+ *    expired keeps the count and is always allowed. Runs over a cap stay as
+ *    they are, in their order; runs of other workflows are claimed past them
+ *    however many there are.
  *  - store_step_commit() writes one step record AND the run's next state in
  *    ONE transaction, and only if the caller still holds the lease (else
  *    IDF_ESTATE and nothing is written). So a crash leaves either both or
@@ -214,15 +222,33 @@ struct store_run {
 
 void store_run_free(struct store_run *r);
 
+/* A cap on one workflow's running runs, for store_run_claim. */
+struct store_cap {
+    const char *workflow; /* borrowed for the call */
+    int max;              /* 1..STORE_CAP_MAX runs "running" at once */
+};
+
+#define STORE_CAP_MAX 1000    /* the largest cap */
+#define STORE_CAPS_MAX 1024u  /* caps in one claim */
+
 /* Claims up to max runnable runs (oldest first) for owner, with lease_until =
- * now_ms + lease_ms, in one transaction. *n_out may be 0. out is a caller
- * array of max pointers; each claimed run is freed by the caller. */
+ * now_ms + lease_ms, in one transaction. caps (n_caps entries sorted by
+ * workflow name in strcmp order, each name once; NULL when n_caps is 0) limit
+ * how many runs of a workflow are running at once, counted inside the
+ * transaction (see the contract above): a queued or due run of a workflow at
+ * its cap is left as it is and runs behind it are claimed. IDF_EINVAL for bad
+ * caps (an empty or long name, max out of 1..STORE_CAP_MAX, more than
+ * STORE_CAPS_MAX, out of order or a name twice), nothing claimed.
+ * *n_out may be 0. out is a caller array of max pointers; each claimed run
+ * is freed by the caller. */
 int store_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
-                    struct store_run **out, size_t *n_out, struct idf_err *err) IDF_MUST_USE;
+                    const struct store_cap *caps, size_t n_caps, struct store_run **out, size_t *n_out,
+                    struct idf_err *err) IDF_MUST_USE;
 
 /* Claims one specific run (used by `idflow run` in the foreground) if it is
- * runnable now, like store_run_claim. *out NULL (and 0 returned) when it is
- * not runnable (held by someone else, waiting, or finished). */
+ * runnable now, like store_run_claim but without caps (an operator's explicit
+ * run). *out NULL (and 0 returned) when it is not runnable (held by someone
+ * else, waiting, or finished). */
 int store_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
                        struct store_run **out, struct idf_err *err) IDF_MUST_USE;
 

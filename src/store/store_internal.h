@@ -67,9 +67,11 @@ struct store_ops {
     int (*event_retry)(struct store *s, int64_t id, int64_t next_at_ms, const char *note, bool give_up,
                        struct idf_err *err);
 
-    /* 1 <= max <= STORE__CLAIM_MAX */
+    /* 1 <= max <= STORE__CLAIM_MAX; caps checked by store.c (n_caps <= STORE_CAPS_MAX,
+     * names valid and distinct, 1 <= max <= STORE_CAP_MAX) */
     int (*run_claim)(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
-                     struct store_run **out, size_t *n_out, struct idf_err *err);
+                     const struct store_cap *caps, size_t n_caps, struct store_run **out, size_t *n_out,
+                     struct idf_err *err);
     int (*run_renew)(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
     /* Claims run_id if runnable now (same rule as run_claim); *out NULL when not. */
     int (*run_claim_id)(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,

@@ -582,6 +582,62 @@ static void allow_private_network_key(void **state)
     check_diags("w.yaml", w, 1);
 }
 
+/* concurrency: N caps the workflow's running runs: 1..FLOW_MAX_CONCURRENCY,
+ * absent = 0 (no cap); anything else is refused at the value, and a typo of
+ * the key is suggested. */
+static void concurrency_key(void **state)
+{
+    static const char text[] = "name: w\n"
+                               "on: manual\n"
+                               "concurrency: 0\n"
+                               "steps: [{id: a, do: fail, with: {message: stop}}]\n";
+    static const char *const bad[] = {"0", "-1", "1001", "2.5", "'3'", "many", "[1]", "{n: 1}", "~", "true",
+                                      "99999999999999999999"};
+    static const struct want typo[] = {{3, 1, "unknown key 'concurency' (did you mean 'concurrency'?)"}};
+    struct flow *f = NULL;
+    (void)state;
+
+    f = parse_ok("w.yaml", "name: w\non: manual\nsteps: [{id: a, do: fail, with: {message: stop}}]\n");
+    assert_int_equal(f->concurrency, 0);
+    flow_free(f);
+    f = parse_ok("w.yaml", "name: w\non: manual\nconcurrency: 1\n"
+                           "steps: [{id: a, do: fail, with: {message: stop}}]\n");
+    assert_int_equal(f->concurrency, 1);
+    flow_free(f);
+    f = parse_ok("w.yaml", "name: w\non: manual\nconcurrency: 1000\n"
+                           "steps: [{id: a, do: fail, with: {message: stop}}]\n");
+    assert_int_equal(f->concurrency, FLOW_MAX_CONCURRENCY);
+    flow_free(f);
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *t = NULL;
+        assert_true(asprintf(&t, "name: w\non: manual\nconcurrency: %s\n"
+                                 "steps: [{id: a, do: fail, with: {message: stop}}]\n",
+                             bad[i]) > 0);
+        f = NULL;
+        assert_int_equal(flow_parse("w.yaml", t, strlen(t), ectx, &f, &diags), IDF_EINVAL);
+        assert_null(f);
+        if (diags.n != 1 || diags.items[0].line != 3 || diags.items[0].col != 14 ||
+            !strstr(diags.items[0].msg, "'concurrency' must be an integer from 1 to 1000"))
+            dump_diags(bad[i]);
+        assert_int_equal(diags.n, 1);
+        assert_int_equal(diags.items[0].line, 3);
+        assert_int_equal(diags.items[0].col, 14);
+        assert_non_null(strstr(diags.items[0].msg, "'concurrency' must be an integer from 1 to 1000"));
+        free(t);
+    }
+    /* the message quotes the value the user wrote */
+    f = NULL;
+    assert_int_equal(flow_parse("w.yaml", text, strlen(text), ectx, &f, &diags), IDF_EINVAL);
+    assert_non_null(strstr(diags.items[0].msg, "not '0'"));
+    {
+        static const char t2[] = "name: w\non: manual\nconcurency: 2\n"
+                                 "steps: [{id: a, do: fail, with: {message: stop}}]\n";
+        assert_int_equal(flow_parse("w.yaml", t2, strlen(t2), ectx, &f, &diags), IDF_EINVAL);
+        check_diags("typo", typo, 1);
+    }
+}
+
 static void literal_block_positions(void **state)
 {
     static const struct want w[] = {
@@ -855,6 +911,7 @@ int main(void)
         cmocka_unit_test(foreach_and_as),
         cmocka_unit_test(shapes_of_keys),
         cmocka_unit_test(allow_private_network_key),
+        cmocka_unit_test(concurrency_key),
         cmocka_unit_test(literal_block_positions),
         cmocka_unit_test(every_error_of_a_file_is_reported),
         cmocka_unit_test(diags_print_as_path_line_col),

@@ -133,7 +133,7 @@ static struct store_run *claim1(struct store *s, const char *owner, int64_t now)
     struct store_run *r[1] = {NULL};
     size_t n = 9;
     struct idf_err err = {0};
-    assert_int_equal(store_run_claim(s, owner, now, LEASE, 1, r, &n, &err), 0);
+    assert_int_equal(store_run_claim(s, owner, now, LEASE, 1, NULL, 0, r, &n, &err), 0);
     assert_int_equal(n, 1);
     return r[0];
 }
@@ -142,7 +142,7 @@ static size_t claim_count(struct store *s, const char *owner, int64_t now)
 {
     struct store_run *r[8] = {NULL};
     size_t n = 9;
-    OK(store_run_claim(s, owner, now, LEASE, 8, r, &n, NULL));
+    OK(store_run_claim(s, owner, now, LEASE, 8, NULL, 0, r, &n, NULL));
     for (size_t i = 0; i < n; i++)
         store_run_free(r[i]);
     return n;
@@ -630,7 +630,7 @@ static void test_claim_oldest_first_one_owner(void **state)
 
     for (int i = 0; i < 5; i++)
         id[i] = new_run(s, "wf");
-    OK(store_run_claim(s, "node-a", T0, LEASE, 3, r, &n, NULL));
+    OK(store_run_claim(s, "node-a", T0, LEASE, 3, NULL, 0, r, &n, NULL));
     assert_int_equal(n, 3);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(r[i]->id, id[i]);
@@ -639,7 +639,7 @@ static void test_claim_oldest_first_one_owner(void **state)
         assert_non_null(r[i]->event);
         store_run_free(r[i]);
     }
-    OK(store_run_claim(s, "node-b", T0, LEASE, 8, r, &n, NULL));
+    OK(store_run_claim(s, "node-b", T0, LEASE, 8, NULL, 0, r, &n, NULL));
     assert_int_equal(n, 2);
     assert_int_equal(r[0]->id, id[3]);
     assert_int_equal(r[1]->id, id[4]);
@@ -648,7 +648,7 @@ static void test_claim_oldest_first_one_owner(void **state)
     assert_int_equal(claim_count(s, "node-c", T0), 0); /* all leased */
     assert_int_equal(count_of(s, STORE_RUN_RUNNING), 5);
     assert_int_equal(count_of(s, STORE_RUN_QUEUED), 0);
-    OK(store_run_claim(s, "node-c", T0, LEASE, 0, NULL, &n, NULL));
+    OK(store_run_claim(s, "node-c", T0, LEASE, 0, NULL, 0, NULL, &n, NULL));
     assert_int_equal(n, 0);
 }
 
@@ -673,7 +673,7 @@ static void *claim_loop(void *arg)
     c->rc = store_open(c->url, &s, NULL);
     pthread_barrier_wait(c->go);
     while (c->rc == 0) {
-        c->rc = store_run_claim(s, c->owner, T0, LEASE, 4, r, &n, NULL);
+        c->rc = store_run_claim(s, c->owner, T0, LEASE, 4, NULL, 0, r, &n, NULL);
         if (c->rc || n == 0)
             break;
         for (size_t i = 0; i < n; i++) {
@@ -955,7 +955,7 @@ static void test_run_list_filter(void **state)
     /* fail b[1] */
     struct store_run *r[8];
     size_t n = 0;
-    OK(store_run_claim(s, "w", T0, LEASE, 8, r, &n, NULL));
+    OK(store_run_claim(s, "w", T0, LEASE, 8, NULL, 0, r, &n, NULL));
     assert_int_equal(n, 6);
     for (size_t i = 0; i < n; i++) {
         const char *st = r[i]->id == b[1] ? STORE_RUN_FAILED : STORE_RUN_SUCCEEDED;
@@ -1379,6 +1379,221 @@ static void test_prune(void **state)
     assert_int_equal(count_of(s, STORE_RUN_WAITING), 1);
 }
 
+/* ------------------------------------------------------ workflow caps */
+
+/* n queued runs of workflow wf at version, in events of up to 1000 runs
+ * (one durable transaction for all); ids (may be NULL) gets the first 8. */
+static void ingest_many(struct store *s, const char *wf, int64_t version, size_t n, int64_t *ids)
+{
+    enum { PER_EVENT = 1000 };
+    size_t n_ev = (n + PER_EVENT - 1) / PER_EVENT;
+    struct store_ingest_item *items = calloc(n_ev, sizeof *items);
+    struct store_run_in *runs = calloc(PER_EVENT, sizeof *runs);
+    int64_t *run_ids = calloc(n_ev * PER_EVENT, sizeof *run_ids);
+    struct idf_err err = {0};
+
+    assert_non_null(items);
+    assert_non_null(runs);
+    assert_non_null(run_ids);
+    for (size_t i = 0; i < PER_EVENT; i++)
+        runs[i] = (struct store_run_in){wf, version};
+    for (size_t e = 0; e < n_ev; e++) {
+        items[e].event = (struct store_event_in){"test", NULL, "manual", NULL, "{}"};
+        items[e].runs = runs;
+        items[e].n_runs = e + 1 < n_ev ? PER_EVENT : n - e * PER_EVENT;
+        items[e].run_ids = run_ids + e * PER_EVENT;
+    }
+    OK(store_ingest(s, items, n_ev, &err));
+    for (size_t i = 0; ids && i < 8 && i < n; i++)
+        ids[i] = run_ids[i];
+    free(items);
+    free(runs);
+    free(run_ids);
+}
+
+/* Claims up to max under caps; returns how many, ids in *got (caller's, max). */
+static size_t claim_capped(struct store *s, const char *owner, int64_t now, size_t max, const struct store_cap *caps,
+                           size_t n_caps, int64_t *got)
+{
+    struct store_run *r[16] = {NULL};
+    size_t n = 99;
+    struct idf_err err = {0};
+
+    assert_true(max <= 16);
+    assert_int_equal(store_run_claim(s, owner, now, LEASE, max, caps, n_caps, r, &n, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(r[i]->status, STORE_RUN_RUNNING);
+        if (got)
+            got[i] = r[i]->id;
+        store_run_free(r[i]);
+    }
+    return n;
+}
+
+/* Within one claim: a capped workflow gives at most its free slots, its
+ * oldest runs, and the rest of the claim goes to other workflows' runs
+ * behind them, oldest first. Versions of one workflow share its cap. */
+static void test_cap_within_one_claim(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const struct store_cap caps[] = {{"capped", 2}, {"zeta", 1}};
+    int64_t c[5], o[3], got[16];
+
+    for (int i = 0; i < 5; i++) {
+        ingest_many(s, "capped", i % 2 + 1, 1, &c[i]); /* versions 1 and 2 */
+        if (i < 3)
+            o[i] = new_run(s, "other");
+    }
+    assert_int_equal(claim_capped(s, "node-a", T0, 8, caps, 2, got), 5);
+    assert_int_equal(got[0], c[0]);
+    assert_int_equal(got[1], o[0]);
+    assert_int_equal(got[2], c[1]);
+    assert_int_equal(got[3], o[1]);
+    assert_int_equal(got[4], o[2]);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 3);
+    /* at the cap: nothing more for anyone, however large the claim */
+    assert_int_equal(claim_capped(s, "node-b", T0, 16, caps, 2, NULL), 0);
+    /* the cap counts status "running", not who holds it: a claim without the
+     * cap still sees the runs as queued (the contract leaves caps to the caller) */
+    assert_int_equal(count_of(s, STORE_RUN_RUNNING), 5);
+}
+
+/* Across claims on two connections (two owners, as two nodes): the count is
+ * read in the claim's transaction, not remembered; a slot frees when a run
+ * finishes or starts waiting, and the next run in order takes it. */
+static void test_cap_across_owners(void **state)
+{
+    struct fx *f = *state;
+    struct store *a = f->s, *b = NULL;
+    const struct store_cap cap1[] = {{"capped", 1}};
+    int64_t c[4], got[16];
+    struct idf_err err = {0};
+
+    OK(store_open(f->url, &b, &err));
+    ingest_many(a, "capped", 1, 4, c);
+    assert_int_equal(claim_capped(a, "node-a", T0, 4, cap1, 1, got), 1);
+    assert_int_equal(got[0], c[0]);
+    assert_int_equal(claim_capped(b, "node-b", T0, 4, cap1, 1, NULL), 0);
+    assert_int_equal(claim_capped(a, "node-a", T0, 4, cap1, 1, NULL), 0);
+
+    /* finishing frees the slot: the other node takes the next run */
+    OK(commit(a, c[0], "node-a", T0 + 1, STORE_RUN_SUCCEEDED, 1, 0));
+    assert_int_equal(claim_capped(b, "node-b", T0 + 2, 4, cap1, 1, got), 1);
+    assert_int_equal(got[0], c[1]);
+    assert_int_equal(claim_capped(a, "node-a", T0 + 2, 4, cap1, 1, NULL), 0);
+
+    /* waiting (delay, approval, retry) holds no slot */
+    OK(commit(b, c[1], "node-b", T0 + 3, STORE_RUN_WAITING, 1, T0 + 1000));
+    assert_int_equal(claim_capped(a, "node-a", T0 + 4, 4, cap1, 1, got), 1);
+    assert_int_equal(got[0], c[2]);
+    /* ...and needs one again when it wakes: due, but the slot is taken */
+    assert_int_equal(claim_capped(b, "node-b", T0 + 2000, 4, cap1, 1, NULL), 0);
+    assert_int_equal(count_of(a, STORE_RUN_WAITING), 1);
+    OK(commit(a, c[2], "node-a", T0 + 2001, STORE_RUN_FAILED, 1, 0));
+    /* oldest first again: the woken run (older id) before the queued one */
+    assert_int_equal(claim_capped(b, "node-b", T0 + 2002, 4, cap1, 1, got), 1);
+    assert_int_equal(got[0], c[1]);
+    OK(commit(b, c[1], "node-b", T0 + 2003, STORE_RUN_SUCCEEDED, 2, 0));
+    assert_int_equal(claim_capped(a, "node-a", T0 + 2004, 4, cap1, 1, got), 1);
+    assert_int_equal(got[0], c[3]);
+    assert_int_equal(count_of(a, STORE_RUN_QUEUED), 0);
+    store_close(b);
+}
+
+/* A capped workflow's backlog, however long, never hides the runs of other
+ * workflows from a claim: 10,000 queued runs ahead of one run of another
+ * workflow, and a crowd of due waiting runs ahead of another's due run. */
+static void test_cap_backlog_does_not_block_others(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const struct store_cap cap1[] = {{"flood", 1}};
+    int64_t first[8], got[16], other;
+
+    ingest_many(s, "flood", 1, 10000, first);
+    other = new_run(s, "other");
+    assert_int_equal(claim_capped(s, "w1", T0, 1, cap1, 1, got), 1);
+    assert_int_equal(got[0], first[0]);
+    assert_int_equal(claim_capped(s, "w2", T0, 1, cap1, 1, got), 1);
+    assert_int_equal(got[0], other); /* past 9,999 runs that may not start */
+    assert_int_equal(claim_capped(s, "w3", T0, 16, cap1, 1, NULL), 0);
+
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 9999);
+}
+
+/* The same for due waiting runs: 40 runs of a capped workflow due before one
+ * run of another workflow; each claim (of 4) finds the other's run. */
+static void test_cap_due_backlog_does_not_block_others(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const struct store_cap cap1[] = {{"flood", 1}};
+    int64_t first[8], got[16], late;
+    struct store_run *r[16] = {NULL};
+    size_t n = 0, total = 0;
+
+    ingest_many(s, "flood", 1, 40, first);
+    late = new_run(s, "late");
+    while (total < 41) { /* put all to wait, through claims without caps */
+        OK(store_run_claim(s, "setup", T0, LEASE, 16, NULL, 0, r, &n, NULL));
+        assert_true(n > 0);
+        for (size_t i = 0; i < n; i++) {
+            OK(commit(s, r[i]->id, "setup", T0 + 1, STORE_RUN_WAITING, 1, r[i]->id == late ? T0 + 500 : T0 + 100));
+            store_run_free(r[i]);
+        }
+        total += n;
+    }
+    assert_int_equal(count_of(s, STORE_RUN_WAITING), 41);
+    assert_int_equal(claim_capped(s, "w1", T0 + 1000, 4, cap1, 1, got), 2);
+    assert_int_equal(got[0], first[0]);
+    assert_int_equal(got[1], late);
+    assert_int_equal(claim_capped(s, "w2", T0 + 1000, 4, cap1, 1, NULL), 0);
+    assert_int_equal(count_of(s, STORE_RUN_WAITING), 39);
+}
+
+/* Taking over a run whose owner died keeps the workflow's count: allowed at
+ * the cap (no second slot), and only that run is taken. */
+static void test_cap_expired_lease_takeover(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const struct store_cap cap1[] = {{"capped", 1}};
+    int64_t c[2], got[16];
+
+    ingest_many(s, "capped", 1, 2, c);
+    assert_int_equal(claim_capped(s, "dead", T0, 4, cap1, 1, got), 1);
+    assert_int_equal(claim_capped(s, "alive", T0 + LEASE - 1, 4, cap1, 1, NULL), 0);
+    assert_int_equal(claim_capped(s, "alive", T0 + LEASE + 1, 4, cap1, 1, got), 1);
+    assert_int_equal(got[0], c[0]);
+    assert_int_equal(count_of(s, STORE_RUN_RUNNING), 1);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 1);
+}
+
+/* Bad caps are refused and nothing is claimed. */
+static void test_cap_bad_input(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const struct store_cap unsorted[] = {{"b", 1}, {"a", 1}};
+    const struct store_cap twice[] = {{"a", 1}, {"a", 2}};
+    const struct store_cap zero[] = {{"a", 0}};
+    const struct store_cap big[] = {{"a", STORE_CAP_MAX + 1}};
+    const struct store_cap empty[] = {{"", 1}};
+    const struct store_cap null_name[] = {{NULL, 1}};
+    const struct { const struct store_cap *c; size_t n; const char *msg; } bad[] = {
+        {unsorted, 2, "sorted by name"}, {twice, 2, "each name once"}, {zero, 1, "not within 1..1000"},
+        {big, 1, "not within 1..1000"},  {empty, 1, "name must be"},    {null_name, 1, "name must be"},
+        {NULL, 1, "missing argument"},
+    };
+    struct store_run *r[4] = {NULL};
+    size_t n = 0;
+    struct idf_err err = {0};
+
+    new_run(s, "a");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(store_run_claim(s, "w", T0, LEASE, 4, bad[i].c, bad[i].n, r, &n, &err), IDF_EINVAL);
+        assert_int_equal(n, 0);
+        assert_non_null(strstr(err.msg, bad[i].msg));
+    }
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1394,6 +1609,12 @@ int main(void)
         T(test_ingest_batch_is_one_transaction),
         T(test_claim_oldest_first_one_owner),
         T(test_claim_concurrent_threads),
+        T(test_cap_within_one_claim),
+        T(test_cap_across_owners),
+        T(test_cap_backlog_does_not_block_others),
+        T(test_cap_due_backlog_does_not_block_others),
+        T(test_cap_expired_lease_takeover),
+        T(test_cap_bad_input),
         T(test_lease_expiry),
         T(test_waiting_wake),
         T(test_step_commit_states),
