@@ -74,12 +74,13 @@ static pthread_once_t expr_once = PTHREAD_ONCE_INIT;
 static void expr_key_free(void *p) { expr_ctx_free(p); }
 static void expr_key_init(void) { pthread_key_create(&expr_key, expr_key_free); }
 
-struct expr_ctx *engine__thread_expr(void)
+struct expr_ctx *engine__thread_expr(const struct engine *e)
 {
+    struct expr_limits lim = {e->opts.expr_timeout_ms, e->opts.expr_memory_mb};
     struct expr_ctx *c;
     pthread_once(&expr_once, expr_key_init);
     c = pthread_getspecific(expr_key);
-    if (!c && expr_ctx_new(&c) == 0)
+    if (!c && expr_ctx_new_isolated(&lim, &c) == 0)
         pthread_setspecific(expr_key, c);
     return c;
 }
@@ -254,7 +255,7 @@ static int prepare(struct engine *e, const struct engine_event *ev, struct pendi
     time_format_iso(time_now_ms(), ts, sizeof ts);
     m.ev = ev;
     m.p = p;
-    m.ectx = engine__thread_expr();
+    m.ectx = engine__thread_expr(e);
     if (ev->fields) {
         /* a connector's normalized event: its members are .event's */
         m.event = json_deep_copy(ev->fields);
@@ -533,7 +534,7 @@ static void *worker_main(void *arg)
         return NULL;
     }
     env.store = st;
-    env.expr = engine__thread_expr();
+    env.expr = engine__thread_expr(e);
     env.http = http;
     env.owner = owner;
     env.lease_ms = e->opts.lease_ms;
@@ -647,9 +648,9 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
     if (rc)
         goto out;
     if (opts->workflows_dir)
-        rc = engine__wfset_load_dir(e->wfs, e->store, engine__thread_expr(), opts->workflows_dir, err);
+        rc = engine__wfset_load_dir(e->wfs, e->store, engine__thread_expr(e), opts->workflows_dir, err);
     else
-        rc = engine__wfset_load_store(e->wfs, e->store, engine__thread_expr(), err);
+        rc = engine__wfset_load_store(e->wfs, e->store, engine__thread_expr(e), err);
     if (rc)
         goto out;
     rc = store_release_leases(e->store, e->node_id, &released);
