@@ -179,7 +179,8 @@ static bool conditions_hold(struct match_ctx *m, const struct flow *f)
     for (size_t i = 0; ok && i < f->n_when; i++) {
         bool yes = false;
         if (expr_truthy(m->ectx, f->when[i], in, &yes, &e)) {
-            log_warn("workflow %s: when[%zu] failed: %s", f->name, i, e.msg);
+            log_warn("workflow %s: %s:%d:%d: when[%zu] '%.80s' failed, the event does not start it: %s", f->name,
+                     f->path, f->when_at[i].line, f->when_at[i].col, i, f->when[i], e.msg);
             yes = false;
         }
         ok = yes;
@@ -188,7 +189,8 @@ static bool conditions_hold(struct match_ctx *m, const struct flow *f)
         bool any = false;
         for (size_t i = 0; !any && i < f->n_when_any; i++) {
             if (expr_truthy(m->ectx, f->when_any[i], in, &any, &e)) {
-                log_warn("workflow %s: when_any[%zu] failed: %s", f->name, i, e.msg);
+                log_warn("workflow %s: %s:%d:%d: when_any[%zu] '%.80s' failed, the event does not start it: %s",
+                         f->name, f->path, f->when_any_at[i].line, f->when_any_at[i].col, i, f->when_any[i], e.msg);
                 any = false;
             }
         }
