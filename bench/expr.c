@@ -121,8 +121,8 @@ int main(int argc, char **argv)
     d = measure(iso, false, tmpl, in, n);
     e = measure_check(inproc, n);
     f = measure_check(iso, n);
-    printf("expression evaluation, %zu-byte input, median of %d rounds of %d calls (µs per call)\n",
-           strlen(INPUT), ROUNDS, n);
+    printf("expression evaluation, %zu-byte input, median of %d rounds of %d calls (µs per call)\n", strlen(INPUT),
+           ROUNDS, n);
     printf("  %-34s %10s %10s %10s\n", "", "in-process", "isolated", "overhead");
     printf("  %-34s %10.1f %10.1f %10.1f\n", "with: of 3 templates (expr_render)", a, b, b - a);
     printf("  %-34s %10.1f %10.1f %10.1f\n", "one condition (expr_truthy)", c, d, d - c);

@@ -56,17 +56,17 @@
 #define ENV_MAX 8 /* variables passed to the child, NULL included */
 
 struct expr__iso {
-    pid_t pid;             /* the child, 0 when none runs */
-    int fd;                /* our end of the socketpair, -1 when none */
-    int timeout_ms;        /* budget of one call */
-    int memory_mb;         /* budget of the child */
-    unsigned long spawns;  /* children started so far */
-    int note_fd;           /* the note page's memfd (EXPR__NOTE_FD in the child), -1 before the first spawn */
-    char *note;            /* the note page, mapped; NULL before the first spawn */
-    bool lost;             /* the child was stopped during the current call */
-    char *req;             /* the request frame being built */
+    pid_t pid;            /* the child, 0 when none runs */
+    int fd;               /* our end of the socketpair, -1 when none */
+    int timeout_ms;       /* budget of one call */
+    int memory_mb;        /* budget of the child */
+    unsigned long spawns; /* children started so far */
+    int note_fd;          /* the note page's memfd (EXPR__NOTE_FD in the child), -1 before the first spawn */
+    char *note;           /* the note page, mapped; NULL before the first spawn */
+    bool lost;            /* the child was stopped during the current call */
+    char *req;            /* the request frame being built */
     size_t req_len, req_cap;
-    char *ans;             /* the last answer's body */
+    char *ans; /* the last answer's body */
     size_t ans_len, ans_cap;
 };
 
@@ -79,8 +79,7 @@ static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
 static void env_save(void)
 {
-    static const char *const names[] = {"HOME",          "TZ",           "ASAN_OPTIONS",
-                                        "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"};
+    static const char *const names[] = {"HOME", "TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"};
     size_t n = 0;
 
     for (size_t i = 0; i < sizeof names / sizeof names[0] && n < ENV_MAX - 1; i++) {
@@ -279,8 +278,8 @@ static int spawn(struct expr__iso *iso, struct idf_err *err)
         /* RLIMIT_AS cannot hold ASan's shadow memory: under ASan the memory
          * budget is ASan's hard RSS limit, and ASan's exit is EXPR__EXIT_OOM */
         if (!strncmp(env_saved[i], "ASAN_OPTIONS=", 13)) {
-            if (asprintf(&asan, "%s:hard_rss_limit_mb=%d:exitcode=%d", env_saved[i], iso->memory_mb,
-                         EXPR__EXIT_OOM) < 0)
+            if (asprintf(&asan, "%s:hard_rss_limit_mb=%d:exitcode=%d", env_saved[i], iso->memory_mb, EXPR__EXIT_OOM) <
+                0)
                 asan = NULL;
             envp[n++] = asan ? asan : env_saved[i];
             continue;
@@ -289,8 +288,7 @@ static int spawn(struct expr__iso *iso, struct idf_err *err)
         envp[n++] = env_saved[i];
     }
 #ifdef UNDER_ASAN
-    if (!asan && asprintf(&asan, "ASAN_OPTIONS=hard_rss_limit_mb=%d:exitcode=%d", iso->memory_mb,
-                          EXPR__EXIT_OOM) >= 0)
+    if (!asan && asprintf(&asan, "ASAN_OPTIONS=hard_rss_limit_mb=%d:exitcode=%d", iso->memory_mb, EXPR__EXIT_OOM) >= 0)
         envp[n++] = asan;
 #endif
     envp[n] = NULL;
@@ -471,8 +469,7 @@ static int round_trip(struct expr__iso *iso, struct idf_err *err)
         rc = read_answer(iso, deadline);
     if (rc == IDF_ETIMEOUT) {
         child_end(iso, true, NULL);
-        return idf_err_set(err, IDF_ETIMEOUT,
-                           "the expression ran longer than its time budget (%d ms, expr_timeout_ms)",
+        return idf_err_set(err, IDF_ETIMEOUT, "the expression ran longer than its time budget (%d ms, expr_timeout_ms)",
                            iso->timeout_ms);
     }
     if (rc == IDF_ETOOBIG)
@@ -545,8 +542,7 @@ int expr__iso_truthy(struct expr__iso *iso, const char *jq, const json_t *input,
     return 0;
 }
 
-int expr__iso_render(struct expr__iso *iso, const json_t *tmpl, const json_t *input, json_t **out,
-                     struct idf_err *err)
+int expr__iso_render(struct expr__iso *iso, const json_t *tmpl, const json_t *input, json_t **out, struct idf_err *err)
 {
     int rc = req_begin(iso, EXPR__OP_RENDER, NULL);
 

@@ -66,7 +66,7 @@ static const char *const WORKFLOWS[][2] = {
                     "on:\n"
                     "  manual:\n"
                     "when_any:\n"
-                    "  - .event.data.ts | todate | length > 0\n"                               /* 5:5 */
+                    "  - .event.data.ts | todate | length > 0\n"                                  /* 5:5 */
                     "  - (.event.data.retries // 0) as $r | 0 | until(. >= $r; . + 1) | . >= 0\n" /* 6:5 */
                     "steps:\n"
                     "  - id: s\n"
@@ -122,8 +122,8 @@ static int start_serve(void **state)
             return -1;
     }
     {
-        const char *argv[] = {bin, "serve", "--db", db, "--listen", listen, "--workflows", wfdir, "--workers", "2",
-                              NULL};
+        const char *argv[] = {bin,           "serve", "--db",      db,  "--listen", listen,
+                              "--workflows", wfdir,   "--workers", "2", NULL};
         if (tu_spawn(argv, env, &E.serve))
             return -1;
     }
@@ -217,8 +217,7 @@ static json_t *step_of(json_t *run, const char *id)
 {
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(run, "steps"), i, s)
-    {
+    json_array_foreach (json_object_get(run, "steps"), i, s) {
         if (!strcmp(json_string_value(json_object_get(s, "step_id")), id))
             return s;
     }

@@ -104,9 +104,8 @@ static void results_match_the_in_process_context(void **state)
     assert_int_equal(expr_eval(ctx, ".id", in, &out, &err), 0);
     assert_json("\"9007199254740993\"", out); /* beyond 2^53: a string, exact */
     json_decref(out);
-    assert_int_equal(expr_eval(ctx, "[.n * 3, .f, .n / 4, (.o | keys_unsorted), .s, 1e17, nan, infinite]", in,
-                               &out, &err),
-                     0);
+    assert_int_equal(
+        expr_eval(ctx, "[.n * 3, .f, .n / 4, (.o | keys_unsorted), .s, 1e17, nan, infinite]", in, &out, &err), 0);
     assert_true(json_is_integer(json_array_get(out, 0)));
     assert_true(json_is_real(json_array_get(out, 2)));
     assert_true(json_is_real(json_array_get(out, 5)));
