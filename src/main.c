@@ -1,12 +1,14 @@
 /* main.c — the idflow command line: parses the subcommand and dispatches to
  * src/cli/. Sets up logging from the environment before anything else; no
- * other global state. */
+ * other global state. The hidden command `__expr-worker` is the expression
+ * evaluator child that isolated expression contexts start (src/expr/). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "expr/expr.h"
 
 int sandbox_main(int argc, char **argv);
 
@@ -51,6 +53,9 @@ int main(int argc, char **argv)
     const char *lvl = getenv("IDFLOW_LOG_LEVEL");
     enum log_level level;
 
+    /* the expression evaluator child (src/expr/worker.c): nothing else runs */
+    if (argc >= 2 && !strcmp(argv[1], "__expr-worker"))
+        return expr_worker_main(argc - 1, argv + 1);
     if (lvl && log_level_parse(lvl, &level) == 0)
         log_set_level(level);
     /* The schedule trigger computes local times by setting TZ under a lock

@@ -131,8 +131,17 @@ int cli_run(int argc, char **argv)
     if (optind != argc - 1 || !event_path)
         goto usage;
     file = argv[optind];
-    if (expr_ctx_new(&ectx) || !(diags = calloc(1, sizeof *diags)))
-        goto oom;
+    {
+        /* expressions run in an evaluator child with the configured budgets, as in serve */
+        struct cfg cfg;
+        struct expr_limits lim = {0, 0};
+        if (cfg_load(NULL, &cfg, &err) == 0) {
+            lim.timeout_ms = cfg.expr_timeout_ms;
+            lim.memory_mb = cfg.expr_memory_mb;
+        }
+        if (expr_ctx_new_isolated(&lim, &ectx) || !(diags = calloc(1, sizeof *diags)))
+            goto oom;
+    }
     if (flow_load_file(file, ectx, &f, diags)) {
         flow_diags_print(file, diags, stderr);
         goto out;

@@ -165,6 +165,8 @@ int cli_serve(int argc, char **argv)
     eo.workflows_dir = cfg.workflows;
     eo.workers = cfg.workers;
     eo.node_id = cfg.node_id[0] ? cfg.node_id : NULL;
+    eo.expr_timeout_ms = cfg.expr_timeout_ms;
+    eo.expr_memory_mb = cfg.expr_memory_mb;
     if (engine_new(&eo, &eng, &err) || engine_start(eng, &err)) {
         fprintf(stderr, "idflow serve: %s\n", err.msg);
         goto out;

@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "expr/expr.h"
+
 #define CFG_FILE_MAX (64u << 10)
 
 static int set_key(struct cfg *c, const char *k, const char *v, struct idf_err *err, const char *where)
@@ -35,6 +37,20 @@ static int set_key(struct cfg *c, const char *k, const char *v, struct idf_err *
         if (*end || w < 1 || w > 64)
             return idf_err_set(err, IDF_EINVAL, "%s: workers must be a number from 1 to 64", where);
         c->workers = (int)w;
+    } else if (strcmp(k, "expr_timeout_ms") == 0) {
+        char *end;
+        long w = strtol(v, &end, 10);
+        if (*end || end == v || w < EXPR_MIN_TIMEOUT_MS || w > EXPR_MAX_TIMEOUT_MS)
+            return idf_err_set(err, IDF_EINVAL, "%s: expr_timeout_ms must be a number of milliseconds from %d to %d",
+                               where, EXPR_MIN_TIMEOUT_MS, EXPR_MAX_TIMEOUT_MS);
+        c->expr_timeout_ms = (int)w;
+    } else if (strcmp(k, "expr_memory_mb") == 0) {
+        char *end;
+        long w = strtol(v, &end, 10);
+        if (*end || end == v || w < EXPR_MIN_MEMORY_MB || w > EXPR_MAX_MEMORY_MB)
+            return idf_err_set(err, IDF_EINVAL, "%s: expr_memory_mb must be a number of MiB from %d to %d", where,
+                               EXPR_MIN_MEMORY_MB, EXPR_MAX_MEMORY_MB);
+        c->expr_memory_mb = (int)w;
     } else if (strcmp(k, "db") == 0 || strcmp(k, "listen") == 0 || strcmp(k, "workflows") == 0 ||
                strcmp(k, "log_level") == 0 || strcmp(k, "node_id") == 0 || strcmp(k, "public_url") == 0 ||
                strcmp(k, "allowed_hosts") == 0) {
@@ -42,7 +58,7 @@ static int set_key(struct cfg *c, const char *k, const char *v, struct idf_err *
     } else {
         return idf_err_set(err, IDF_EINVAL,
                            "%s: unknown setting '%s' (known: db, listen, workflows, workers, log_level, node_id, "
-                           "public_url, allowed_hosts)",
+                           "public_url, allowed_hosts, expr_timeout_ms, expr_memory_mb)",
                            where, k);
     }
     return 0;
@@ -119,6 +135,8 @@ int cfg_load(const char *path, struct cfg *c, struct idf_err *err)
         {"IDFLOW_NODE_ID", "node_id"},
         {"IDFLOW_PUBLIC_URL", "public_url"},
         {"IDFLOW_ALLOWED_HOSTS", "allowed_hosts"},
+        {"IDFLOW_EXPR_TIMEOUT_MS", "expr_timeout_ms"},
+        {"IDFLOW_EXPR_MEMORY_MB", "expr_memory_mb"},
     };
     int rc;
 
@@ -128,6 +146,8 @@ int cfg_load(const char *path, struct cfg *c, struct idf_err *err)
     snprintf(c->workflows, sizeof c->workflows, "./workflows");
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->workers = 4;
+    c->expr_timeout_ms = EXPR_DEFAULT_TIMEOUT_MS;
+    c->expr_memory_mb = EXPR_DEFAULT_MEMORY_MB;
     if (path) {
         rc = load_file(path, c, err);
         if (rc)

@@ -17,6 +17,8 @@ struct cfg {
     int workers;                   /* workers:   IDFLOW_WORKERS    default 4 */
     char public_url[CFG_MAX_VALUE];    /* public_url:    IDFLOW_PUBLIC_URL     "https://host[:port]", default none */
     char allowed_hosts[CFG_MAX_VALUE]; /* allowed_hosts: IDFLOW_ALLOWED_HOSTS  "a.example.com, b:8443", default none */
+    int expr_timeout_ms; /* expr_timeout_ms: IDFLOW_EXPR_TIMEOUT_MS  one expression evaluation's time budget, default 1000 */
+    int expr_memory_mb;  /* expr_memory_mb:  IDFLOW_EXPR_MEMORY_MB   an expression evaluator's memory budget, default 256 */
 };
 
 #define CFG_MAX_HOSTS 32 /* names in allowed_hosts */

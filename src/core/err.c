@@ -59,6 +59,7 @@ const char *idf_strerror(int code)
     case IDF_EDB: return "database error";
     case IDF_EDENIED: return "denied";
     case IDF_ECANCELLED: return "cancelled";
+    case IDF_ECRASH: return "crashed";
     default: return "unknown error";
     }
 }

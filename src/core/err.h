@@ -29,6 +29,7 @@ enum {
     IDF_EDB = -13,      /* the store failed */
     IDF_EDENIED = -14,  /* refused by policy (fence, loopback-only, role) */
     IDF_ECANCELLED = -15, /* done, but the run was cancelled meanwhile: stop working on it */
+    IDF_ECRASH = -16,   /* a contained child process (the expression evaluator) crashed */
 };
 
 /* Maximum length of an error message, including the terminating NUL. */

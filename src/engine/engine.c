@@ -75,12 +75,13 @@ static pthread_once_t expr_once = PTHREAD_ONCE_INIT;
 static void expr_key_free(void *p) { expr_ctx_free(p); }
 static void expr_key_init(void) { pthread_key_create(&expr_key, expr_key_free); }
 
-struct expr_ctx *engine__thread_expr(void)
+struct expr_ctx *engine__thread_expr(const struct engine *e)
 {
+    struct expr_limits lim = {e->opts.expr_timeout_ms, e->opts.expr_memory_mb};
     struct expr_ctx *c;
     pthread_once(&expr_once, expr_key_init);
     c = pthread_getspecific(expr_key);
-    if (!c && expr_ctx_new(&c) == 0)
+    if (!c && expr_ctx_new_isolated(&lim, &c) == 0)
         pthread_setspecific(expr_key, c);
     return c;
 }
@@ -220,7 +221,7 @@ static int prepare(struct engine *e, const struct engine_event *ev, enum store_e
     }
     if (stage == STORE_EVENT_DONE) {
         struct engine__match *m = &p->match;
-        struct expr_ctx *ectx = engine__thread_expr();
+        struct expr_ctx *ectx = engine__thread_expr(e);
         if (!ectx) {
             rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
             goto out;
@@ -537,7 +538,7 @@ static void *worker_main(void *arg)
         return NULL;
     }
     env.store = st;
-    env.expr = engine__thread_expr();
+    env.expr = engine__thread_expr(e);
     env.http = http;
     env.owner = owner;
     env.lease_ms = e->opts.lease_ms;
@@ -656,9 +657,9 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
     if (rc)
         goto out;
     if (opts->workflows_dir)
-        rc = engine__wfset_load_dir(e->wfs, e->store, engine__thread_expr(), opts->workflows_dir, err);
+        rc = engine__wfset_load_dir(e->wfs, e->store, engine__thread_expr(e), opts->workflows_dir, err);
     else
-        rc = engine__wfset_load_store(e->wfs, e->store, engine__thread_expr(), err);
+        rc = engine__wfset_load_store(e->wfs, e->store, engine__thread_expr(e), err);
     if (rc)
         goto out;
     rc = store_release_leases(e->store, e->node_id, &released);

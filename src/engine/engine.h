@@ -42,6 +42,8 @@ struct engine_opts {
     int64_t lease_ms;          /* default ENGINE_DEFAULT_LEASE_MS */
     int64_t idle_poll_ms;      /* how often idle workers look for due timers; default 200 */
     const struct seal_key *key;/* master key for sealed connections (borrowed; may be NULL) */
+    int expr_timeout_ms;       /* each expression evaluation's time budget; default EXPR_DEFAULT_TIMEOUT_MS */
+    int expr_memory_mb;        /* each evaluator process's memory budget; default EXPR_DEFAULT_MEMORY_MB */
 };
 
 struct engine;

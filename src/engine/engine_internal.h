@@ -145,8 +145,10 @@ char *engine__secrets_mask_str(const char *s, const json_t *secrets);
  * dropped (those secrets are gone). */
 json_t *engine__secrets_open(json_t *v, const struct seal_key *key, int64_t run_id, bool is_ctx);
 
-/* The calling thread's expression context (created on first use, freed at thread exit). */
-struct expr_ctx *engine__thread_expr(void);
+/* The calling thread's expression context: isolated (its evaluator child
+ * has e's budgets), created on first use, freed at thread exit; NULL when
+ * memory ran out. */
+struct expr_ctx *engine__thread_expr(const struct engine *e);
 /* Frees the calling thread's context now (for the main thread, whose key
  * destructors never run because it leaves through exit()). */
 void engine__thread_expr_release(void);

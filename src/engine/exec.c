@@ -267,6 +267,19 @@ static void record_output(struct exec_state *st, const struct flow_step *s, int 
 }
 
 /* A step failed with message/detail. Decides retry / continue / fail and commits. */
+#define EXPR_MSG_MAX 1400 /* an expression failure's message: location, what, the expression's own */
+
+/* The message of an expression that failed: "file:line:col: what: msg", or
+ * "file:line:col: what.key: ..." when msg starts with the template path
+ * (".url: ${{ .x }}: ..."). Budgets (time, memory, a crash in jq) are named
+ * by msg itself (expr.h). */
+static void expr_failure(char msg[EXPR_MSG_MAX], const struct exec_state *st, struct flow_pos at, const char *what,
+                         const char *emsg)
+{
+    snprintf(msg, EXPR_MSG_MAX, "%s:%d:%d: %s%s%s", st->f->path ? st->f->path : st->f->name, at.line, at.col, what,
+             emsg[0] == '.' ? "" : ": ", emsg);
+}
+
 static int on_failure(struct exec_state *st, const struct flow_step *s, int item, const json_t *input,
                       const char *message, const json_t *detail, bool retryable, int64_t retry_after_ms,
                       int64_t started, struct exec_outcome *out, bool *stop, struct idf_err *err)
@@ -526,7 +539,7 @@ static int foreach_current(struct exec_state *st, const struct flow_step *s, int
     json_t *items = NULL;
     struct idf_err e2;
     char *text = NULL;
-    char msg[1100];
+    char msg[EXPR_MSG_MAX];
     int rc = 0;
 
     idf_err_clear(&e2);
@@ -547,7 +560,7 @@ static int foreach_current(struct exec_state *st, const struct flow_step *s, int
         json_decref(input);
         if (rc || !json_is_array(items) || json_array_size(items) > EXEC_MAX_FOREACH_ITEMS) {
             if (rc)
-                snprintf(msg, sizeof msg, "foreach: %s", e2.msg);
+                expr_failure(msg, st, s->foreach_at, "foreach", e2.msg);
             else if (!json_is_array(items))
                 snprintf(msg, sizeof msg, "foreach: the expression must give an array");
             else
@@ -601,7 +614,10 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
         bool yes = false;
         input = jq_input(st, NULL, NULL);
         if (expr_truthy(st->env->expr, s->if_expr, input, &yes, &e2)) {
-            rc = on_failure(st, s, -1, NULL, e2.msg, NULL, false, 0, started, out, stop, err);
+            char msg[EXPR_MSG_MAX], what[120];
+            snprintf(what, sizeof what, "if '%.80s%s'", s->if_expr, strlen(s->if_expr) > 80 ? "..." : "");
+            expr_failure(msg, st, s->if_at, what, e2.msg);
+            rc = on_failure(st, s, -1, NULL, msg, NULL, false, 0, started, out, stop, err);
             goto out;
         }
         if (!yes) {
@@ -623,7 +639,9 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
 
     input = jq_input(st, item_v, s->as);
     if (expr_render(st->env->expr, s->with, input, &params, &e2)) {
-        rc = on_failure(st, s, item, NULL, e2.msg, NULL, false, 0, started, out, stop, err);
+        char msg[EXPR_MSG_MAX];
+        expr_failure(msg, st, s->with_at, "with", e2.msg);
+        rc = on_failure(st, s, item, NULL, msg, NULL, false, 0, started, out, stop, err);
         goto out;
     }
     if (s->action->kind != CONN_K_SET && conn_params_check(s->action, params, &e2)) {
@@ -776,8 +794,8 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
         if (f->vars && json_object_size(f->vars)) {
             input = jq_input(&st, NULL, NULL);
             if (expr_render(env->expr, f->vars, input, &vars, &e2)) {
-                char msg[1200];
-                snprintf(msg, sizeof msg, "vars: %s", e2.msg);
+                char msg[EXPR_MSG_MAX];
+                expr_failure(msg, &st, f->vars_at, "vars", e2.msg);
                 rc = commit(&st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_FAILED, 0, msg, NULL, err);
                 snprintf(out->status, sizeof out->status, "%s", STORE_RUN_FAILED);
                 goto out;

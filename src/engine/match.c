@@ -88,18 +88,20 @@ static void note_add(struct engine__match *out, const char *fmt, ...)
     va_end(ap);
 }
 
-/* One condition; a failure counts as false and is noted. */
+/* One condition (kind "when" or "when_any", index i, written at `at`); a
+ * failure counts as false and is logged and noted with where it is. */
 static bool condition(struct match_ctx *m, const struct flow *f, const char *kind, size_t i, const char *jq,
-                      const json_t *in)
+                      struct flow_pos at, const json_t *in)
 {
     struct idf_err e;
     bool yes = false;
 
     idf_err_clear(&e);
     if (expr_truthy(m->ectx, jq, in, &yes, &e)) {
-        log_warn("workflow %s (%s): %s[%zu] `%.200s` failed, the event does not start it: %s", f->name, f->path, kind,
+        log_warn("workflow %s: %s:%d:%d: %s[%zu] '%.80s' failed, the event does not start it: %s", f->name, f->path,
+                 at.line, at.col, kind, i, jq, e.msg);
+        note_add(m->out, "workflow %s: %s:%d:%d: %s[%zu] '%.80s' failed: %s", f->name, f->path, at.line, at.col, kind,
                  i, jq, e.msg);
-        note_add(m->out, "workflow %s (%s): %s[%zu] `%.120s` failed: %s", f->name, f->path, kind, i, jq, e.msg);
         return false;
     }
     return yes;
@@ -111,11 +113,11 @@ static bool conditions_hold(struct match_ctx *m, const struct flow *f)
     bool ok = in != NULL;
 
     for (size_t i = 0; ok && i < f->n_when; i++)
-        ok = condition(m, f, "when", i, f->when[i], in);
+        ok = condition(m, f, "when", i, f->when[i], f->when_at[i], in);
     if (ok && f->n_when_any) {
         bool any = false;
         for (size_t i = 0; !any && i < f->n_when_any; i++)
-            any = condition(m, f, "when_any", i, f->when_any[i], in);
+            any = condition(m, f, "when_any", i, f->when_any[i], f->when_any_at[i], in);
         ok = any;
     }
     json_decref(in);
@@ -291,7 +293,7 @@ static void *matcher_main(void *arg)
 {
     struct matcher *m = arg;
     struct store *st = NULL;
-    struct expr_ctx *ectx = engine__thread_expr();
+    struct expr_ctx *ectx = engine__thread_expr(m->e);
     struct idf_err err;
 
     if (store_open(m->db_url, &st, &err) || !ectx) {

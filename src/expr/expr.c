@@ -20,10 +20,12 @@
  * lex.c before jq sees the text. jq 1.6 also loads $HOME/.jq into every
  * program when it is a file; compile refuses to run with one.
  *
- * No step budget: jq 1.6 has no way to interrupt an evaluation, so an
- * expression that loops (`repeat(1)`) or builds a huge value holds its
- * thread, and jq aborts the process when memory runs out. Expressions are
- * code written by authenticated editors; the cap here is on their length.
+ * No budget here: jq 1.6 has no way to interrupt an evaluation, so in this
+ * process an expression that loops (`repeat(1)`) or builds a huge value
+ * holds its thread, and jq aborts the process on some inputs and when
+ * memory runs out. An isolated context (ctx->iso, isolate.c) forwards every
+ * call to a child process that runs this same code under a time and memory
+ * budget; the daemon only uses those.
  *
  * Invariants of struct expr_ctx: `count` programs are reachable from
  * `buckets`, count <= EXPR_CACHE_MAX; a program with jq == NULL failed and
@@ -58,6 +60,7 @@ struct expr_ctx {
     uint64_t compiles;          /* jq_compile calls so far */
     char cmsg[IDF_ERR_MSG_MAX]; /* messages of the compile in progress */
     size_t cmsg_len;            /* bytes used in cmsg */
+    struct expr__iso *iso;      /* isolated: every call goes to its child; buckets is then NULL */
 };
 
 /* Oniguruma initializes itself on the first regex compiled, without a lock;
@@ -99,8 +102,38 @@ static void prog_free(struct prog *p)
     free(p);
 }
 
+int expr_ctx_new_isolated(const struct expr_limits *lim, struct expr_ctx **out)
+{
+    struct expr_ctx *ctx;
+    int rc;
+
+    *out = NULL;
+    ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return IDF_ENOMEM;
+    rc = expr__iso_new(lim, &ctx->iso);
+    if (rc) {
+        free(ctx);
+        return rc;
+    }
+    *out = ctx;
+    return 0;
+}
+
+bool expr_ctx_isolated(const struct expr_ctx *ctx)
+{
+    return ctx && ctx->iso;
+}
+
+struct expr__iso *expr__iso_of(const struct expr_ctx *ctx)
+{
+    return ctx->iso;
+}
+
 static void cache_clear(struct expr_ctx *ctx)
 {
+    if (!ctx->buckets)
+        return;
     for (size_t i = 0; i < NBUCKETS; i++) {
         struct prog *p = ctx->buckets[i];
         while (p) {
@@ -117,6 +150,7 @@ void expr_ctx_free(struct expr_ctx *ctx)
 {
     if (!ctx)
         return;
+    expr__iso_free(ctx->iso);
     cache_clear(ctx);
     free(ctx->buckets);
     free(ctx);
@@ -244,6 +278,8 @@ static int compile(struct expr_ctx *ctx, struct prog *p)
         ctx->cmsg_len = 0;
         ctx->cmsg[0] = '\0';
         jq_set_error_cb(p->jq, on_jq_error, ctx);
+        if (expr__nomem)
+            jq_set_nomem_handler(p->jq, expr__nomem, NULL);
         ctx->compiles++;
         if (!jq_compile(p->jq, full)) {
             jq_teardown(&p->jq);
@@ -303,6 +339,8 @@ int expr_check(struct expr_ctx *ctx, const char *jq, struct idf_err *err)
 
     if (!jq)
         return idf_err_set(err, IDF_EINVAL, "no expression");
+    if (ctx->iso)
+        return expr__iso_check(ctx->iso, jq, err);
     return get_prog(ctx, jq, &p, err);
 }
 
@@ -354,6 +392,8 @@ int expr_eval(struct expr_ctx *ctx, const char *jq, const json_t *input, json_t 
     int rc;
 
     *out = NULL;
+    if (ctx->iso)
+        return jq ? expr__iso_eval(ctx->iso, jq, input, out, err) : idf_err_set(err, IDF_EINVAL, "no expression");
     rc = expr__to_jv(input, &in, err);
     if (rc)
         return rc;
@@ -372,6 +412,8 @@ int expr_truthy(struct expr_ctx *ctx, const char *jq, const json_t *input, bool 
     int rc;
 
     *out = false;
+    if (ctx->iso)
+        return jq ? expr__iso_truthy(ctx->iso, jq, input, out, err) : idf_err_set(err, IDF_EINVAL, "no expression");
     rc = expr__to_jv(input, &in, err);
     if (rc)
         return rc;

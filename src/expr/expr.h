@@ -11,11 +11,15 @@
  * $HOME/.jq into every program when it is a file, so compiling refuses
  * (IDF_EDENIED) while one exists.
  *
- * Limitation: there is no step budget. jq 1.6 cannot interrupt an
- * evaluation, so an expression that loops (`repeat(1)`) or builds a huge
- * value holds its thread until it ends, and jq aborts the process when
- * memory runs out. Only the expression's length is capped (EXPR_MAX_TEXT);
- * expressions are code that only authenticated editors may write.
+ * Budgets: jq 1.6 cannot interrupt an evaluation and aborts the process on
+ * some inputs (`1e17|todate`) and when memory runs out, so an in-process
+ * context (expr_ctx_new) must only run trusted expressions on trusted input
+ * (`idflow validate`, tests). An isolated context (expr_ctx_new_isolated)
+ * evaluates in a child process of its own, with a time budget per call and
+ * a memory budget (docs/internals/expr.md): an evaluation that overruns it
+ * is IDF_ETIMEOUT, one that runs out of memory IDF_ETOOBIG, one that
+ * crashes jq IDF_ECRASH, each with a message naming the limit; the child is
+ * then replaced at the next call and the context keeps working.
  *
  * An `expr_ctx` belongs to one thread: it caches compiled programs (keyed by
  * expression text, so a workflow version's expressions compile once per
@@ -43,10 +47,43 @@
 #define EXPR_CACHE_MAX 4096        /* compiled programs cached per context */
 #define EXPR_MAX_OUTPUT (1u << 20) /* largest rendered text */
 
+#define EXPR_DEFAULT_TIMEOUT_MS 1000 /* an isolated evaluation's time budget */
+#define EXPR_DEFAULT_MEMORY_MB 256   /* an isolated evaluator's memory budget */
+#define EXPR_MIN_TIMEOUT_MS 10       /* accepted range of expr_timeout_ms */
+#define EXPR_MAX_TIMEOUT_MS 600000
+#define EXPR_MIN_MEMORY_MB 64        /* accepted range of expr_memory_mb (the idle evaluator maps ~25 MiB) */
+#define EXPR_MAX_MEMORY_MB 65536
+
 struct expr_ctx;
 
+/* The budgets of an isolated context; 0 takes the default. */
+struct expr_limits {
+    int timeout_ms; /* wall-clock time one call may take (compile + evaluate) */
+    int memory_mb;  /* address space of the evaluator process */
+};
+
+/* A context that evaluates in this process (no budget: see above). Caller
+ * frees with expr_ctx_free. */
 int expr_ctx_new(struct expr_ctx **out) IDF_MUST_USE;
+
+/* A context that evaluates in a child process, started at the first call by
+ * exec'ing /proc/self/exe with the argument "__expr-worker" (the program's
+ * main must hand that to expr_worker_main), and started again after it died.
+ * lim may be NULL (defaults). The child belongs to the calling thread: it is
+ * killed when that thread ends, so the context must stay on the thread that
+ * created it. Caller frees with expr_ctx_free (which kills the child). */
+int expr_ctx_new_isolated(const struct expr_limits *lim, struct expr_ctx **out) IDF_MUST_USE;
+
+/* True for a context made by expr_ctx_new_isolated. */
+bool expr_ctx_isolated(const struct expr_ctx *ctx);
+
 void expr_ctx_free(struct expr_ctx *ctx);
+
+/* The evaluator child's main: argv[0] is "__expr-worker", then the memory
+ * budget in MiB and the parent's pid. Serves requests on fd 3 until it is
+ * closed; returns the exit status. Never returns to an ordinary caller's
+ * code path with secrets: it is only ever run in a freshly exec'd process. */
+int expr_worker_main(int argc, char **argv);
 
 /* Compiles (and caches) an expression; IDF_EPARSE with jq's message, or
  * IDF_EDENIED for a fenced construct. */

@@ -6,6 +6,10 @@
  *               words) and for finding where a "${{" expression ends
  *   conv.c      jansson <-> jv conversion (big integers, depth cap)
  *   template.c  "${{ }}" scanning and rendering
+ *   isolate.c   the isolated context's parent side: starting the evaluator
+ *               child, one request/answer round trip per call, budgets
+ *   worker.c    the evaluator child: limits, then serving requests with an
+ *               in-process context
  *
  * Nothing here is thread-safe on a shared ctx; every function is safe to call
  * from several threads on different contexts. */
@@ -62,5 +66,65 @@ int expr__eval_jv(struct expr_ctx *ctx, const char *jq, jv input, jv *out, struc
  * (for tests: a cache hit compiles nothing). */
 uint64_t expr__compile_count(const struct expr_ctx *ctx);
 size_t expr__cache_size(const struct expr_ctx *ctx);
+
+/* True when ctx->iso is set (an isolated context). */
+struct expr__iso *expr__iso_of(const struct expr_ctx *ctx);
+
+/* -------------------------------------------------------- isolate.c, worker.c
+ *
+ * Protocol on the socketpair: every message is a frame, a 4-byte length (host
+ * order: both ends are the same binary) then that many bytes. A request is
+ *   op (1 byte) | jq length (4 bytes) | jq text | NUL | JSON text
+ * where the JSON is the input (CHECK: none; RENDER: the template, a NUL, then
+ * the input). An answer is
+ *   EXPR__ANS_OK (1 byte) | result       (EVAL, RENDER: JSON text; TRUTHY: 1 byte 0/1)
+ *   EXPR__ANS_ERR (1 byte) | code (4 bytes, an IDF_E*) | message text
+ * The child sends one EXPR__ANS_OK frame with no result when it is ready. */
+
+#define EXPR__FD 3                   /* the child's end of the socketpair */
+#define EXPR__NOTE_FD 4              /* the child's view of the note page */
+#define EXPR__NOTE_MAX 256           /* bytes of the note page used, NUL included */
+#define EXPR__MAX_FRAME (64u << 20)  /* largest request or answer, either way */
+#define EXPR__EXIT_OOM 86            /* the child's exit status after running out of memory */
+#define EXPR__SPAWN_TIMEOUT_MS 10000 /* how long a new child may take to say it is ready */
+#define EXPR__WORKER_ARG "__expr-worker"
+
+enum { EXPR__OP_CHECK = 'C', EXPR__OP_EVAL = 'E', EXPR__OP_TRUTHY = 'T', EXPR__OP_RENDER = 'R' };
+enum { EXPR__ANS_OK = 0, EXPR__ANS_ERR = 1 };
+
+/* The note page: a page shared by parent and child (a memfd) into which
+ * the child's template renderer writes which expression it is evaluating
+ * (".url: ${{ .ts | todate }}"), so that when a RENDER dies or overruns the
+ * parent can name the expression. NULL in every process but the child. */
+extern char *expr__note;
+
+/* jq's out-of-memory handler for every program compiled from now on (jq 1.6
+ * installs each jq_state's own handler as it runs, so it is set per
+ * program); NULL keeps jq's, which aborts. Set only in the child. */
+extern void (*expr__nomem)(void *);
+
+/* Writes "path: ${{ text }}" to the note page, when there is one. */
+void expr__note_set(const char *path, const char *text);
+
+struct expr__iso;
+
+/* A parent side with no child yet; caller frees with expr__iso_free. */
+int expr__iso_new(const struct expr_limits *lim, struct expr__iso **out) IDF_MUST_USE;
+/* Kills and reaps the child, frees. iso may be NULL. */
+void expr__iso_free(struct expr__iso *iso);
+
+/* The public calls, one round trip each (see expr.h for their contracts). */
+int expr__iso_check(struct expr__iso *iso, const char *jq, struct idf_err *err) IDF_MUST_USE;
+int expr__iso_eval(struct expr__iso *iso, const char *jq, const json_t *input, json_t **out,
+                   struct idf_err *err) IDF_MUST_USE;
+int expr__iso_truthy(struct expr__iso *iso, const char *jq, const json_t *input, bool *out,
+                     struct idf_err *err) IDF_MUST_USE;
+int expr__iso_render(struct expr__iso *iso, const json_t *tmpl, const json_t *input, json_t **out,
+                     struct idf_err *err) IDF_MUST_USE;
+
+/* The child's pid (0 when none runs) and how many children were started
+ * (for tests). */
+int expr__iso_pid(const struct expr_ctx *ctx);
+unsigned long expr__iso_spawns(const struct expr_ctx *ctx);
 
 #endif

@@ -104,6 +104,7 @@ static int eval_one(struct render *r, const char *text, jv *out, struct idf_err 
             return rc;
         r->have_in = true;
     }
+    expr__note_set(r->path, text);
     rc = expr__eval_jv(r->ctx, text, r->in, out, err);
     if (rc)
         idf_err_prefix(err, "%s%s${{ %.60s%s }}: ", r->path, r->plen ? ": " : "", text, strlen(text) > 60 ? "..." : "");
@@ -272,6 +273,33 @@ static int render_value(struct render *r, const json_t *t, int depth, json_t **o
     return 0;
 }
 
+/* True when a string anywhere in t holds "${{" (depth-capped: deeper trees
+ * are answered true and left to the evaluator's own error). */
+static bool has_template(const json_t *t, int depth)
+{
+    if (depth > EXPR__MAX_DEPTH)
+        return true;
+    switch (json_typeof(t)) {
+    case JSON_STRING: return memmem(json_string_value(t), json_string_length(t), "${{", 3) != NULL;
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)t, key, val)
+        {
+            if (has_template(val, depth + 1))
+                return true;
+        }
+        return false;
+    }
+    case JSON_ARRAY:
+        for (size_t i = 0; i < json_array_size(t); i++)
+            if (has_template(json_array_get(t, i), depth + 1))
+                return true;
+        return false;
+    default: return false;
+    }
+}
+
 int expr_render(struct expr_ctx *ctx, const json_t *tmpl, const json_t *input, json_t **out, struct idf_err *err)
 {
     struct render r;
@@ -280,6 +308,9 @@ int expr_render(struct expr_ctx *ctx, const json_t *tmpl, const json_t *input, j
     *out = NULL;
     if (!tmpl)
         return idf_err_set(err, IDF_EINVAL, "no template");
+    /* isolated: a template with no expression is copied here, with no round trip */
+    if (expr__iso_of(ctx) && has_template(tmpl, 0))
+        return expr__iso_render(expr__iso_of(ctx), tmpl, input, out, err);
     r.ctx = ctx;
     r.input = input;
     r.in = jv_null();

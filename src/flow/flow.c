@@ -241,7 +241,8 @@ static int parse_on(struct parse *ps)
 }
 
 /* when / when_any: a list of bare jq expressions (one string is a list of one). */
-static int parse_conditions(struct parse *ps, const char *key, char ***out, size_t *n_out)
+static int parse_conditions(struct parse *ps, const char *key, char ***out, struct flow_pos **at_out,
+                            size_t *n_out)
 {
     const struct flow__ynode *v = flow__ymap_get(ps->root, key);
     const struct flow__ynode *const *items;
@@ -258,7 +259,8 @@ static int parse_conditions(struct parse *ps, const char *key, char ***out, size
     if (n == 0)
         return 0;
     *out = calloc(n, sizeof **out);
-    if (!*out)
+    *at_out = calloc(n, sizeof **at_out);
+    if (!*out || !*at_out)
         return IDF_ENOMEM;
     ps->x.where = key;
     for (size_t i = 0; i < n; i++) {
@@ -269,6 +271,7 @@ static int parse_conditions(struct parse *ps, const char *key, char ***out, size
             continue;
         }
         flow__check_jq(&ps->x, it, key);
+        (*at_out)[*n_out] = (struct flow_pos){it->line, it->col};
         if (!((*out)[(*n_out)++] = strdup(it->text)))
             return IDF_ENOMEM;
     }
@@ -280,6 +283,7 @@ static int parse_vars(struct parse *ps)
     const struct flow__ynode *v = flow__ymap_get(ps->root, "vars");
 
     if (v && v->kind == FLOW__Y_MAP) {
+        ps->f->vars_at = (struct flow_pos){v->line, v->col};
         ps->x.where = "vars";
         flow__check_templates(&ps->x, v);
         ps->f->vars = flow__yjson(v);
@@ -461,8 +465,8 @@ int flow_parse(const char *path, const char *text, size_t len, struct expr_ctx *
     if ((rc = parse_on(&ps)) || (rc = parse_steps(&ps)))
         goto out;
     ps.x.step_line = ps.step_line;
-    if ((rc = parse_conditions(&ps, "when", &ps.f->when, &ps.f->n_when)) ||
-        (rc = parse_conditions(&ps, "when_any", &ps.f->when_any, &ps.f->n_when_any)) ||
+    if ((rc = parse_conditions(&ps, "when", &ps.f->when, &ps.f->when_at, &ps.f->n_when)) ||
+        (rc = parse_conditions(&ps, "when_any", &ps.f->when_any, &ps.f->when_any_at, &ps.f->n_when_any)) ||
         (rc = parse_vars(&ps)) || (rc = parse_steps_pass_two(&ps)))
         goto out;
     if (diags->n > 0 || diags->truncated) {
@@ -545,9 +549,11 @@ void flow_free(struct flow *f)
     for (size_t i = 0; i < f->n_when; i++)
         free(f->when[i]);
     free(f->when);
+    free(f->when_at);
     for (size_t i = 0; i < f->n_when_any; i++)
         free(f->when_any[i]);
     free(f->when_any);
+    free(f->when_any_at);
     json_decref(f->vars);
     for (size_t i = 0; i < f->n_steps; i++)
         flow__step_clear(&f->steps[i]);

@@ -29,6 +29,11 @@ struct expr_ctx;
 #define FLOW_RETRY_MAX_ATTEMPTS 100
 #define FLOW_MAX_CONCURRENCY 1000 /* the largest `concurrency:` */
 
+/* Where something starts in the workflow file (1-based; 0 when unknown). */
+struct flow_pos {
+    int line, col;
+};
+
 struct flow_step {
     char *id;                         /* unique within the workflow: [a-z_][a-z0-9_-]* */
     const struct conn_action *action; /* from the registry, never NULL after a successful parse */
@@ -43,6 +48,7 @@ struct flow_step {
     bool continue_on_error;           /* on_error: continue */
     char *connection;                 /* `connection:` NAME for actions of connectors with connections, or NULL */
     int line, col;                    /* where the step starts */
+    struct flow_pos if_at, foreach_at, with_at; /* where its if:, foreach: and with: values start */
 };
 
 struct flow {
@@ -52,10 +58,13 @@ struct flow {
     const struct conn_trigger *trigger;
     json_t *trigger_params;           /* object (possibly empty) */
     char **when;                      /* bare jq, all must be truthy */
+    struct flow_pos *when_at;         /* where each when[i] starts */
     size_t n_when;
     char **when_any;                  /* bare jq, one must be truthy (when n > 0) */
+    struct flow_pos *when_any_at;     /* where each when_any[i] starts */
     size_t n_when_any;
     json_t *vars;                     /* initial .vars (object, possibly empty); templates allowed */
+    struct flow_pos vars_at;          /* where vars: starts */
     bool allow_http;                  /* `allow_http: true`: http.request may use plain http:// */
     bool allow_private_network;       /* `allow_private_network: true`: http.request may reach loopback,
                                          private, link-local ... addresses */

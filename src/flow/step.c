@@ -369,6 +369,7 @@ int flow__step_parse(struct flow__xctx *x, const struct flow__ynode *n, struct f
         } else if (!strcmp(key, "with")) {
             with = v;
             with_key = k;
+            s->with_at = (struct flow_pos){v->line, v->col};
         } else if (!strcmp(key, "if")) {
             if (v->kind != FLOW__Y_SCALAR) {
                 flow__diag(x->d, v->line, v->col, "'if' must be a jq expression, not %s",
@@ -376,6 +377,7 @@ int flow__step_parse(struct flow__xctx *x, const struct flow__ynode *n, struct f
                 continue;
             }
             flow__check_jq(x, v, "if");
+            s->if_at = (struct flow_pos){v->line, v->col};
             if (!(s->if_expr = strdup(v->text)))
                 return IDF_ENOMEM;
         } else if (!strcmp(key, "foreach")) {
@@ -387,6 +389,7 @@ int flow__step_parse(struct flow__xctx *x, const struct flow__ynode *n, struct f
                 continue;
             }
             flow__check_templates(x, v);
+            s->foreach_at = (struct flow_pos){v->line, v->col};
             if (!(s->foreach_expr = strdup(v->text)))
                 return IDF_ENOMEM;
         } else if (!strcmp(key, "as")) {

@@ -163,6 +163,37 @@ static void config_file_env_and_errors(void **state)
     assert_int_equal(cfg_load("/nonexistent/idflow.yaml", &c, &err), IDF_ENOTFOUND);
 }
 
+/* expr_timeout_ms / expr_memory_mb: defaults, file, environment, range. */
+static void config_expression_budgets(void **state)
+{
+    char path[] = "/tmp/idflow-cfg-XXXXXX";
+    int fd = mkstemp(path);
+    struct cfg c;
+    struct idf_err err;
+    (void)state;
+    assert_true(fd >= 0);
+    assert_true(write(fd, "expr_timeout_ms: 250\n", 21) == 21);
+    close(fd);
+    unsetenv("IDFLOW_EXPR_TIMEOUT_MS");
+    setenv("IDFLOW_EXPR_MEMORY_MB", "512", 1);
+    assert_int_equal(cfg_load(path, &c, &err), 0);
+    assert_int_equal(c.expr_timeout_ms, 250);
+    assert_int_equal(c.expr_memory_mb, 512);
+    unsetenv("IDFLOW_EXPR_MEMORY_MB");
+    unlink(path);
+    assert_int_equal(cfg_load("/dev/null", &c, &err), 0);
+    assert_int_equal(c.expr_timeout_ms, 1000);
+    assert_int_equal(c.expr_memory_mb, 256);
+    setenv("IDFLOW_EXPR_TIMEOUT_MS", "0", 1);
+    assert_int_equal(cfg_load("/dev/null", &c, &err), IDF_EINVAL);
+    assert_non_null(strstr(err.msg, "expr_timeout_ms must be a number of milliseconds from 10 to 600000"));
+    unsetenv("IDFLOW_EXPR_TIMEOUT_MS");
+    setenv("IDFLOW_EXPR_MEMORY_MB", "16", 1);
+    assert_int_equal(cfg_load("/dev/null", &c, &err), IDF_EINVAL);
+    assert_non_null(strstr(err.msg, "expr_memory_mb must be a number of MiB from 64 to 65536"));
+    unsetenv("IDFLOW_EXPR_MEMORY_MB");
+}
+
 static void listen_split(void **state)
 {
     char a[64];
@@ -223,6 +254,7 @@ int main(void)
         cmocka_unit_test(iso_round_trip),
         cmocka_unit_test(backoff_grows_within_bounds),
         cmocka_unit_test(config_file_env_and_errors),
+        cmocka_unit_test(config_expression_budgets),
         cmocka_unit_test(listen_split),
         cmocka_unit_test(allowed_hosts_and_public_url),
     };
