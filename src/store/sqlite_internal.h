@@ -67,6 +67,8 @@ enum store__sq_slot {
     SQ_RUN_LIST_BOTH,
     SQ_STEP_LIST,
     SQ_CANCEL_REQUESTED,
+    SQ_CLAIM_CANCELLED,   /* poison runs: a dead owner's run whose cancellation was asked */
+    SQ_RELEASE_CANCELLED,
     /* sqlite_admin.c */
     SQ_RUN_STATE,
     SQ_RERUN_INSERT,
