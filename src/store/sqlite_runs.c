@@ -37,7 +37,7 @@
 
 #define RUN_COLUMNS                                                                                                    \
     "r.id, r.workflow, r.version, r.event_id, r.status, r.pc, r.item, r.attempt, r.context, e.data, "                  \
-    "r.error, r.wake_at, r.created_at, r.updated_at, r.finished_at, r.rerun_of, r.interrupted "                                     \
+    "r.error, r.wake_at, r.created_at, r.updated_at, r.finished_at, r.rerun_of, r.interrupted "                        \
     "FROM runs r LEFT JOIN events e ON e.id = r.event_id "
 
 /* ------------------------------------------------------------ reading */
