@@ -323,11 +323,12 @@ int store__sq_release_leases(struct store *s, const char *owner, int64_t *n_out)
         rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "end cancelled runs", NULL);
     }
     if (rc == 0)
-        rc = store__sq_prep(c, SQ_RELEASE,
-                            "UPDATE runs SET status = 'queued', attempt = attempt + 1, interrupted = interrupted + 1, "
-                            "lease_owner = NULL, lease_until = NULL, updated_at = ?2 "
-                            "WHERE status = 'running' AND (lease_owner = ?1 OR substr(lease_owner, 1, length(?1) + 1) = ?1 || '/')",
-                            &st, NULL);
+        rc = store__sq_prep(
+            c, SQ_RELEASE,
+            "UPDATE runs SET status = 'queued', attempt = attempt + 1, interrupted = interrupted + 1, "
+            "lease_owner = NULL, lease_until = NULL, updated_at = ?2 "
+            "WHERE status = 'running' AND (lease_owner = ?1 OR substr(lease_owner, 1, length(?1) + 1) = ?1 || '/')",
+            &st, NULL);
     if (rc == 0) {
         store__sq_bind_text(st, 1, owner);
         sqlite3_bind_int64(st, 2, time_now_ms());
