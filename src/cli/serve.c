@@ -164,6 +164,7 @@ int cli_serve(int argc, char **argv)
     eo.db_url = cfg.db;
     eo.workflows_dir = cfg.workflows;
     eo.workers = cfg.workers;
+    eo.max_interruptions = cfg.max_interruptions;
     eo.node_id = cfg.node_id[0] ? cfg.node_id : NULL;
     if (engine_new(&eo, &eng, &err) || engine_start(eng, &err)) {
         fprintf(stderr, "idflow serve: %s\n", err.msg);

@@ -35,14 +35,21 @@ static int set_key(struct cfg *c, const char *k, const char *v, struct idf_err *
         if (*end || w < 1 || w > 64)
             return idf_err_set(err, IDF_EINVAL, "%s: workers must be a number from 1 to 64", where);
         c->workers = (int)w;
+    } else if (strcmp(k, "max_interruptions") == 0) {
+        char *end;
+        long m = strtol(v, &end, 10);
+        if (*end || m < 1 || m > CFG_MAX_INTERRUPTIONS)
+            return idf_err_set(err, IDF_EINVAL, "%s: max_interruptions must be a number from 1 to %d", where,
+                               CFG_MAX_INTERRUPTIONS);
+        c->max_interruptions = (int)m;
     } else if (strcmp(k, "db") == 0 || strcmp(k, "listen") == 0 || strcmp(k, "workflows") == 0 ||
                strcmp(k, "log_level") == 0 || strcmp(k, "node_id") == 0 || strcmp(k, "public_url") == 0 ||
                strcmp(k, "allowed_hosts") == 0) {
         return idf_err_set(err, IDF_EINVAL, "%s: value of '%s' is too long", where, k);
     } else {
         return idf_err_set(err, IDF_EINVAL,
-                           "%s: unknown setting '%s' (known: db, listen, workflows, workers, log_level, node_id, "
-                           "public_url, allowed_hosts)",
+                           "%s: unknown setting '%s' (known: db, listen, workflows, workers, max_interruptions, "
+                           "log_level, node_id, public_url, allowed_hosts)",
                            where, k);
     }
     return 0;
@@ -115,6 +122,7 @@ int cfg_load(const char *path, struct cfg *c, struct idf_err *err)
         {"IDFLOW_LISTEN", "listen"},
         {"IDFLOW_WORKFLOWS", "workflows"},
         {"IDFLOW_WORKERS", "workers"},
+        {"IDFLOW_MAX_INTERRUPTIONS", "max_interruptions"},
         {"IDFLOW_LOG_LEVEL", "log_level"},
         {"IDFLOW_NODE_ID", "node_id"},
         {"IDFLOW_PUBLIC_URL", "public_url"},
@@ -128,6 +136,7 @@ int cfg_load(const char *path, struct cfg *c, struct idf_err *err)
     snprintf(c->workflows, sizeof c->workflows, "./workflows");
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->workers = 4;
+    c->max_interruptions = 3;
     if (path) {
         rc = load_file(path, c, err);
         if (rc)
