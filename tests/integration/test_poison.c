@@ -295,7 +295,10 @@ static void cancel_of_a_killed_running_run_ends_it_at_restart(void **state)
     json_t *r;
 
     serve_start(f);
+    /* one at a time: a worker claims every queued run at once (a batch) and
+     * runs them in turn, so b must be queued once a's worker is busy */
     a = start_run(f, "cancelme");
+    assert_int_equal(testsrv_wait_calls(f->target, "/cancelme/slow", 1, DEADLINE_MS), 0);
     b = start_run(f, "cancelme");
     assert_int_equal(testsrv_wait_calls(f->target, "/cancelme/slow", 2, DEADLINE_MS), 0);
 
