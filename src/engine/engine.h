@@ -145,7 +145,8 @@ struct exec_outcome {
  * env->max_interruptions (its process died that many times in a row while
  * it was at this step) is failed at once, executing nothing, with the error
  * "interrupted N times while running step 'S'; not retried" on the run and
- * on the step's record. Returns 0 when the run's state was recorded (whatever
+ * on the step's record. Otherwise the run is marked begun (store_run_begin)
+ * before anything of it is evaluated. Returns 0 when the run's state was recorded (whatever
  * the run's outcome), IDF_ESTATE when the lease was lost, another code when
  * the store failed. */
 int exec_run(struct exec_env *env, const struct flow *f, const struct store_run *run,

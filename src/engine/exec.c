@@ -817,6 +817,13 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
         rc = fail_interrupted(&st, fresh, out, err); /* before anything is evaluated or called */
         goto out;
     }
+    /* from here a death of this process counts against the run (store_run_begin) */
+    env->lease_renewed_at = time_now_ms();
+    rc = store_run_begin(env->store, run->id, env->owner, env->lease_renewed_at + env->lease_ms);
+    if (rc) {
+        idf_err_set(err, rc, "run %lld: lease lost", (long long)run->id);
+        goto out;
+    }
     if (fresh) {
         json_t *vars = NULL;
         if (f->vars && json_object_size(f->vars)) {

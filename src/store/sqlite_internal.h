@@ -69,6 +69,7 @@ enum store__sq_slot {
     SQ_CANCEL_REQUESTED,
     SQ_CLAIM_CANCELLED,   /* poison runs: a dead owner's run whose cancellation was asked */
     SQ_RELEASE_CANCELLED,
+    SQ_RUN_BEGIN,
     /* sqlite_admin.c */
     SQ_RUN_STATE,
     SQ_RERUN_INSERT,
@@ -184,6 +185,7 @@ int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, 
 int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
                         struct store_run **out, size_t *n_out, struct idf_err *err);
 int store__sq_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
+int store__sq_run_begin(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
 int store__sq_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
                            struct store_run **out, struct idf_err *err);
 int store__sq_release_leases(struct store *s, const char *owner, int64_t *n_out);

@@ -12,10 +12,12 @@
  *
  * Taking a run from a dead owner (an expired lease, or releasing a restarted
  * node's leases) adds one to its attempt: the attempt under way when the owner
- * died may have reached the remote side, and the next one must know. It also
- * adds one to `interrupted`, which a step commit that moves the run on (pc or
- * item changes) sets back to 0: the engine stops a run that kills its process
- * again and again (poison runs, docs/internals/engine.md). A dead owner's run
+ * died may have reached the remote side, and the next one must know. When the
+ * owner had begun executing it (store_run_begin sets `begun`; a run claimed in
+ * a batch waits for the runs before it), it also adds one to `interrupted`,
+ * which a step commit that moves the run on (pc or item changes) sets back to
+ * 0: the engine stops a run that kills its process again and again (poison
+ * runs, docs/internals/engine.md). A dead owner's run
  * whose cancellation was asked (cancel_requested) is not handed out: the claim
  * (end_cancelled) or the release ends it as cancelled in its transaction.
  *
@@ -182,7 +184,7 @@ int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
     for (size_t i = 0; i < n_ids; i++) {
         rc = store__sq_prep(c, SQ_CLAIM_SET,
                             "UPDATE runs SET attempt = CASE WHEN status = 'running' THEN attempt + 1 ELSE attempt END, "
-                            "interrupted = CASE WHEN status = 'running' THEN interrupted + 1 ELSE interrupted END, "
+                            "interrupted = CASE WHEN status = 'running' THEN interrupted + begun ELSE interrupted END, begun = 0, "
                             "status = 'running', lease_owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1",
                             &st, err);
         if (rc)
@@ -233,7 +235,7 @@ int store__sq_run_claim_id(struct store *s, int64_t run_id, const char *owner, i
         goto out;
     rc = store__sq_prep(c, SQ_CLAIM_ID,
                         "UPDATE runs SET attempt = CASE WHEN status = 'running' THEN attempt + 1 ELSE attempt END, "
-                        "interrupted = CASE WHEN status = 'running' THEN interrupted + 1 ELSE interrupted END, "
+                        "interrupted = CASE WHEN status = 'running' THEN interrupted + begun ELSE interrupted END, begun = 0, "
                         "status = 'running', lease_owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1 AND (status = 'queued' OR (status = 'waiting' AND wake_at > 0 AND "
                         "wake_at <= ?4) OR (status = 'running' AND lease_until < ?4))",
                         &st, err);
@@ -299,6 +301,31 @@ int store__sq_run_renew(struct store *s, int64_t run_id, const char *owner, int6
     return rc ? rc : changed ? 0 : IDF_ESTATE;
 }
 
+int store__sq_run_begin(struct store *s, int64_t run_id, const char *owner, int64_t lease_until)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int64_t changed = 0;
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, NULL);
+    if (rc)
+        return rc;
+    rc = store__sq_prep(c, SQ_RUN_BEGIN,
+                        "UPDATE runs SET lease_until = ?3, begun = 1 WHERE id = ?1 AND status = 'running' AND "
+                        "lease_owner = ?2",
+                        &st, NULL);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, run_id);
+        store__sq_bind_text(st, 2, owner);
+        sqlite3_bind_int64(st, 3, lease_until);
+        rc = write_changes(c, st, "begin run", &changed);
+    }
+    if (rc)
+        store__sq_rollback(c);
+    return rc ? rc : changed ? 0 : IDF_ESTATE;
+}
+
 int store__sq_release_leases(struct store *s, const char *owner, int64_t *n_out)
 {
     struct store__sq *c = store__sq(s);
@@ -325,7 +352,7 @@ int store__sq_release_leases(struct store *s, const char *owner, int64_t *n_out)
     if (rc == 0)
         rc = store__sq_prep(
             c, SQ_RELEASE,
-            "UPDATE runs SET status = 'queued', attempt = attempt + 1, interrupted = interrupted + 1, "
+            "UPDATE runs SET status = 'queued', attempt = attempt + 1, interrupted = interrupted + begun, begun = 0, "
             "lease_owner = NULL, lease_until = NULL, updated_at = ?2 "
             "WHERE status = 'running' AND (lease_owner = ?1 OR substr(lease_owner, 1, length(?1) + 1) = ?1 || '/')",
             &st, NULL);

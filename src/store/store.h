@@ -20,11 +20,13 @@
  *    running with lease_until < now (its owner died). The claim sets status
  *    "running", lease_owner, lease_until. Taking a run from a dead owner
  *    (here, or in store_release_leases) adds one to `attempt`: the attempt
- *    that owner had under way may have landed. It also adds one to
- *    `interrupted`, which every step commit that moves the run on (pc or item
- *    changes) sets back to 0: so it counts the process deaths in a row while
- *    the run was at the same step (the engine fails a run whose count reached
- *    its limit: poison runs).
+ *    that owner had under way may have landed. When that owner had begun
+ *    executing the run (store_run_begin), it also adds one to `interrupted`,
+ *    which every step commit that moves the run on (pc or item changes) sets
+ *    back to 0: so it counts the process deaths in a row while the run was
+ *    executing at the same step (the engine fails a run whose count reached
+ *    its limit: poison runs). A run claimed in a batch and still waiting its
+ *    turn when the owner died was not executing: it is not counted.
  *  - A cancellation asked of a running run (store_run_stop) is applied by the
  *    run's next step commit while its owner lives; if the owner died, the
  *    next claim (store_run_claim, store_run_claim_id) or store_release_leases
@@ -176,6 +178,12 @@ int store_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64
 
 /* Extends the lease of a run the owner holds; IDF_ESTATE when lost. */
 int store_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until) IDF_MUST_USE;
+
+/* The owner begins executing a run it claimed: extends the lease like
+ * store_run_renew and marks the run begun, so that if the owner dies before
+ * the run leaves "running", the takeover counts an interruption (see the
+ * contract above). IDF_ESTATE when the lease is lost. */
+int store_run_begin(struct store *s, int64_t run_id, const char *owner, int64_t lease_until) IDF_MUST_USE;
 
 /* Puts every run leased by owner, or by an owner "owner/<anything>" (a
  * node's workers are "<node>/w<N>"), back to "queued" (attempt and

@@ -61,6 +61,7 @@ struct store_ops {
     int (*run_claim)(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
                      struct store_run **out, size_t *n_out, struct idf_err *err);
     int (*run_renew)(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
+    int (*run_begin)(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
     /* Claims run_id if runnable now (same rule as run_claim); *out NULL when not. */
     int (*run_claim_id)(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
                         struct store_run **out, struct idf_err *err);

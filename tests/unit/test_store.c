@@ -831,11 +831,15 @@ static void test_interrupted_counts_dead_owners(void **state)
     r = claim1(s, "node-a/w0", T0);
     assert_int_equal(r->interrupted, 0); /* a queued run: nobody died */
     store_run_free(r);
-    r = claim1(s, "node-b/w0", T0 + LEASE + 1); /* node-a died: its lease expired */
+    OK(store_run_begin(s, id, "node-a/w0", T0 + LEASE));
+    assert_int_equal(claim_count(s, "node-b/w0", T0 + LEASE - 1), 0); /* still leased */
+    r = claim1(s, "node-b/w0", T0 + LEASE + 1);                       /* node-a died: its lease expired */
     assert_int_equal(r->id, id);
     assert_int_equal(r->interrupted, 1);
     assert_int_equal(r->attempt, 1);
     store_run_free(r);
+    assert_int_equal(store_run_begin(s, id, "node-a/w0", T0 + 3 * LEASE), IDF_ESTATE); /* not node-a's any more */
+    OK(store_run_begin(s, id, "node-b/w0", T0 + LEASE + 2));
     OK(store_release_leases(s, "node-b", &n)); /* node-b died and restarted */
     assert_int_equal(n, 1);
     OK(store_run_get(s, id, &r));
@@ -845,6 +849,7 @@ static void test_interrupted_counts_dead_owners(void **state)
     r = claim1(s, "node-b/w1", T0 + LEASE + 2); /* queued: the takeover was counted once */
     assert_int_equal(r->interrupted, 2);
     store_run_free(r);
+    OK(store_run_begin(s, id, "node-b/w1", T0 + LEASE + 2 + LEASE));
 
     /* commits at the same step (an intent, a retry's wait) keep the count */
     OK(store_step_commit(s, id, "node-b/w1", T0 + LEASE + 3, NULL, &nx, &err));
@@ -860,6 +865,7 @@ static void test_interrupted_counts_dead_owners(void **state)
     store_run_free(r);
 
     /* claim by id counts a takeover too; moving to the next foreach item resets */
+    OK(store_run_begin(s, id, "node-b/w1", T0 + 2 * LEASE));
     OK(store_run_claim_id(s, id, "cli-1", T0 + 3 * LEASE, LEASE, &r, &err));
     assert_non_null(r);
     assert_int_equal(r->interrupted, 1);
@@ -871,6 +877,45 @@ static void test_interrupted_counts_dead_owners(void **state)
     assert_int_equal(r->pc, 1);
     assert_int_equal(r->item, 1);
     store_run_free(r);
+}
+
+/* A worker claims runs in a batch and executes them in turn: when it dies,
+ * only the run it had begun (store_run_begin) counts an interruption, not
+ * those still waiting their turn (else one poison run would fail the innocent
+ * runs batched with it). */
+static void test_interrupted_only_begun(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a = new_run(s, "wf"), b = new_run(s, "wf"), c = new_run(s, "wf"), n = 0;
+    struct store_run *r[3] = {NULL};
+    size_t got = 0;
+
+    OK(store_run_claim(s, "node-a/w0", T0, LEASE, 3, r, &got, NULL));
+    assert_int_equal(got, 3);
+    for (size_t i = 0; i < got; i++)
+        store_run_free(r[i]);
+    OK(store_run_begin(s, a, "node-a/w0", T0 + LEASE)); /* a began; b and c wait their turn */
+    OK(store_release_leases(s, "node-a", &n));
+    assert_int_equal(n, 3);
+    OK(store_run_get(s, a, &r[0]));
+    assert_int_equal(r[0]->interrupted, 1);
+    store_run_free(r[0]);
+    OK(store_run_get(s, b, &r[0]));
+    assert_int_equal(r[0]->interrupted, 0);
+    store_run_free(r[0]);
+
+    /* the same through an expired lease */
+    OK(store_run_claim(s, "node-b/w0", T0 + 1, LEASE, 3, r, &got, NULL));
+    assert_int_equal(got, 3);
+    for (size_t i = 0; i < got; i++)
+        store_run_free(r[i]);
+    OK(store_run_begin(s, c, "node-b/w0", T0 + 1 + LEASE));
+    OK(store_run_claim(s, "node-c/w0", T0 + 2 * LEASE, LEASE, 3, r, &got, NULL));
+    assert_int_equal(got, 3);
+    for (size_t i = 0; i < got; i++) {
+        assert_int_equal(r[i]->interrupted, r[i]->id == a || r[i]->id == c ? 1 : 0);
+        store_run_free(r[i]);
+    }
 }
 
 /* A cancellation asked of a running run whose owner then died: the next
@@ -1411,6 +1456,7 @@ int main(void)
         T(test_release_worker_leases),
         T(test_claim_by_id),
         T(test_interrupted_counts_dead_owners),
+        T(test_interrupted_only_begun),
         T(test_stop_dead_owner),
         T(test_run_list_filter),
         T(test_run_counts),
