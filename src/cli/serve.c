@@ -164,6 +164,7 @@ int cli_serve(int argc, char **argv)
     eo.db_url = cfg.db;
     eo.workflows_dir = cfg.workflows;
     eo.workers = cfg.workers;
+    eo.max_interruptions = cfg.max_interruptions;
     eo.node_id = cfg.node_id[0] ? cfg.node_id : NULL;
     eo.expr_timeout_ms = cfg.expr_timeout_ms;
     eo.expr_memory_mb = cfg.expr_memory_mb;

@@ -51,14 +51,21 @@ static int set_key(struct cfg *c, const char *k, const char *v, struct idf_err *
             return idf_err_set(err, IDF_EINVAL, "%s: expr_memory_mb must be a number of MiB from %d to %d", where,
                                EXPR_MIN_MEMORY_MB, EXPR_MAX_MEMORY_MB);
         c->expr_memory_mb = (int)w;
+    } else if (strcmp(k, "max_interruptions") == 0) {
+        char *end;
+        long m = strtol(v, &end, 10);
+        if (*end || m < 1 || m > CFG_MAX_INTERRUPTIONS)
+            return idf_err_set(err, IDF_EINVAL, "%s: max_interruptions must be a number from 1 to %d", where,
+                               CFG_MAX_INTERRUPTIONS);
+        c->max_interruptions = (int)m;
     } else if (strcmp(k, "db") == 0 || strcmp(k, "listen") == 0 || strcmp(k, "workflows") == 0 ||
                strcmp(k, "log_level") == 0 || strcmp(k, "node_id") == 0 || strcmp(k, "public_url") == 0 ||
                strcmp(k, "allowed_hosts") == 0) {
         return idf_err_set(err, IDF_EINVAL, "%s: value of '%s' is too long", where, k);
     } else {
         return idf_err_set(err, IDF_EINVAL,
-                           "%s: unknown setting '%s' (known: db, listen, workflows, workers, log_level, node_id, "
-                           "public_url, allowed_hosts, expr_timeout_ms, expr_memory_mb)",
+                           "%s: unknown setting '%s' (known: db, listen, workflows, workers, max_interruptions, "
+                           "log_level, node_id, public_url, allowed_hosts, expr_timeout_ms, expr_memory_mb)",
                            where, k);
     }
     return 0;
@@ -131,6 +138,7 @@ int cfg_load(const char *path, struct cfg *c, struct idf_err *err)
         {"IDFLOW_LISTEN", "listen"},
         {"IDFLOW_WORKFLOWS", "workflows"},
         {"IDFLOW_WORKERS", "workers"},
+        {"IDFLOW_MAX_INTERRUPTIONS", "max_interruptions"},
         {"IDFLOW_LOG_LEVEL", "log_level"},
         {"IDFLOW_NODE_ID", "node_id"},
         {"IDFLOW_PUBLIC_URL", "public_url"},
@@ -148,6 +156,7 @@ int cfg_load(const char *path, struct cfg *c, struct idf_err *err)
     c->workers = 4;
     c->expr_timeout_ms = EXPR_DEFAULT_TIMEOUT_MS;
     c->expr_memory_mb = EXPR_DEFAULT_MEMORY_MB;
+    c->max_interruptions = 3;
     if (path) {
         rc = load_file(path, c, err);
         if (rc)

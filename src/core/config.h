@@ -15,6 +15,8 @@ struct cfg {
     char log_level[32];            /* log_level: IDFLOW_LOG_LEVEL  default info */
     char node_id[256];             /* node_id:   IDFLOW_NODE_ID    default the host name */
     int workers;                   /* workers:   IDFLOW_WORKERS    default 4 */
+    int max_interruptions;         /* max_interruptions: IDFLOW_MAX_INTERRUPTIONS  default 3: a run whose
+                                      process died this many times in a row at one step is failed */
     char public_url[CFG_MAX_VALUE];    /* public_url:    IDFLOW_PUBLIC_URL     "https://host[:port]", default none */
     char allowed_hosts[CFG_MAX_VALUE]; /* allowed_hosts: IDFLOW_ALLOWED_HOSTS  "a.example.com, b:8443", default none */
     int expr_timeout_ms; /* expr_timeout_ms: IDFLOW_EXPR_TIMEOUT_MS  one expression evaluation's time budget, default 1000 */
@@ -22,6 +24,7 @@ struct cfg {
 };
 
 #define CFG_MAX_HOSTS 32 /* names in allowed_hosts */
+#define CFG_MAX_INTERRUPTIONS 1000 /* highest max_interruptions accepted */
 
 /* Splits allowed_hosts (names separated by commas and/or spaces) into at
  * most CFG_MAX_HOSTS strings: hosts[] points into buf (a copy made here,

@@ -544,6 +544,7 @@ static void *worker_main(void *arg)
     env.lease_ms = e->opts.lease_ms;
     env.engine = e;
     env.key = e->opts.key;
+    env.max_interruptions = e->opts.max_interruptions;
     atomic_fetch_add(&e->workers_ready, 1);
     ready = true;
 
@@ -636,6 +637,8 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
         e->opts.lease_ms = ENGINE_DEFAULT_LEASE_MS;
     if (e->opts.idle_poll_ms <= 0)
         e->opts.idle_poll_ms = 200;
+    if (e->opts.max_interruptions <= 0)
+        e->opts.max_interruptions = ENGINE_DEFAULT_MAX_INTERRUPTIONS;
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "idflow");
     host[sizeof host - 1] = '\0';

@@ -33,6 +33,7 @@ struct seal_key;
 #define ENGINE_INGEST_BATCH 512     /* events committed in one transaction at most */
 #define ENGINE_CLAIM_BATCH 16       /* runs claimed by a worker at once */
 #define ENGINE_MAX_CONNECTORS 16    /* per-thread connector slots */
+#define ENGINE_DEFAULT_MAX_INTERRUPTIONS 3 /* deaths in a row at one step before a run is failed */
 
 struct engine_opts {
     const char *db_url;        /* store URL */
@@ -44,6 +45,9 @@ struct engine_opts {
     const struct seal_key *key;/* master key for sealed connections (borrowed; may be NULL) */
     int expr_timeout_ms;       /* each expression evaluation's time budget; default EXPR_DEFAULT_TIMEOUT_MS */
     int expr_memory_mb;        /* each evaluator process's memory budget; default EXPR_DEFAULT_MEMORY_MB */
+    int max_interruptions;     /* a run taken from a dead owner this many times in a row at the
+                                  same step is failed, not run again; default
+                                  ENGINE_DEFAULT_MAX_INTERRUPTIONS */
 };
 
 struct engine;
@@ -139,6 +143,7 @@ struct exec_env {
     struct engine *engine;              /* for metrics; may be NULL */
     const struct seal_key *key;         /* seals secrets in action outputs while the run goes on
                                            (engine/secrets.c); NULL: they are kept in memory only */
+    int max_interruptions;              /* see engine_opts; 0: ENGINE_DEFAULT_MAX_INTERRUPTIONS */
 };
 
 struct exec_outcome {
@@ -148,7 +153,12 @@ struct exec_outcome {
 
 /* Executes a claimed run (run->status "running", lease held by env->owner)
  * step by step, committing each step with the run's next state, until it
- * finishes or waits. Returns 0 when the run's state was recorded (whatever
+ * finishes or waits. A run whose run->interrupted reached
+ * env->max_interruptions (its process died that many times in a row while
+ * it was at this step) is failed at once, executing nothing, with the error
+ * "interrupted N times while running step 'S'; not retried" on the run and
+ * on the step's record. Otherwise the run is marked begun (store_run_begin)
+ * before anything of it is evaluated. Returns 0 when the run's state was recorded (whatever
  * the run's outcome), IDF_ESTATE when the lease was lost, another code when
  * the store failed. */
 int exec_run(struct exec_env *env, const struct flow *f, const struct store_run *run,

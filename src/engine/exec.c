@@ -765,13 +765,53 @@ out:
     return rc;
 }
 
+/* Poison runs: the run was taken from a dead owner run->interrupted times in
+ * a row while at this step (store.h: a commit that moves it on resets the
+ * count), so what it does here kills the process (an abort in a library, the
+ * memory killer, ...). It is failed without executing anything, through the
+ * normal commit: the step's record and the run say why. fresh: the run has no
+ * context yet (its vars were not rendered). */
+static int fail_interrupted(struct exec_state *st, bool fresh, struct exec_outcome *out, struct idf_err *err)
+{
+    const bool in_vars = fresh && st->f->vars && json_object_size(st->f->vars); /* a fresh run renders them first */
+    const struct flow_step *s = !in_vars && st->pc < (int)st->f->n_steps ? &st->f->steps[st->pc] : NULL;
+    int item = -1;
+    char where[400], msg[600];
+    json_t *e;
+    int rc;
+
+    if (s && json_object_get(json_object_get(st->ctx, "foreach"), s->id))
+        item = st->item; /* inside a begun foreach: that item */
+    if (in_vars)
+        snprintf(where, sizeof where, "the workflow's vars"); /* no step record: no step began */
+    else if (!s)
+        snprintf(where, sizeof where, "the end of the run");
+    else if (item >= 0)
+        snprintf(where, sizeof where, "step '%s' (item %d)", s->id, item);
+    else
+        snprintf(where, sizeof where, "step '%s'", s->id);
+    snprintf(msg, sizeof msg, "interrupted %d times while running %s; not retried", st->run->interrupted, where);
+    log_warn("run %lld: %s", (long long)st->run->id, msg);
+    e = error_obj(msg, NULL);
+    json_object_set_new(e, "retryable", json_false());
+    if (s)
+        trace(st, s, item, "failed", msg);
+    rc = commit(st, s, item, STORE_STEP_FAILED, st->attempt > 0 ? st->attempt : 1, NULL, NULL, e, time_now_ms(),
+                STORE_RUN_FAILED, 0, msg, NULL, err);
+    json_decref(e);
+    snprintf(out->status, sizeof out->status, "%s", STORE_RUN_FAILED);
+    return rc;
+}
+
 int exec_run(struct exec_env *env, const struct flow *f, const struct store_run *run, struct exec_outcome *out,
              struct idf_err *err)
 {
+    const int max_interruptions =
+        env->max_interruptions > 0 ? env->max_interruptions : ENGINE_DEFAULT_MAX_INTERRUPTIONS;
     struct exec_state st;
     struct idf_err e2;
     json_t *input = NULL;
-    bool stop = false;
+    bool stop = false, fresh;
     int rc = 0;
 
     memset(&st, 0, sizeof st);
@@ -788,9 +828,22 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
         st.event = json_object();
     st.ctx = run->context ? engine__secrets_open(json_loads(run->context, 0, NULL), env->key, run->id, true) : NULL;
     idf_err_clear(&e2);
-    if (!st.ctx) {
-        json_t *vars = NULL;
+    fresh = !st.ctx;
+    if (fresh)
         st.ctx = json_pack("{s:{},s:{},s:{}}", "steps", "vars", "foreach");
+    if (run->interrupted >= max_interruptions) {
+        rc = fail_interrupted(&st, fresh, out, err); /* before anything is evaluated or called */
+        goto out;
+    }
+    /* from here a death of this process counts against the run (store_run_begin) */
+    env->lease_renewed_at = time_now_ms();
+    rc = store_run_begin(env->store, run->id, env->owner, env->lease_renewed_at + env->lease_ms);
+    if (rc) {
+        idf_err_set(err, rc, "run %lld: lease lost", (long long)run->id);
+        goto out;
+    }
+    if (fresh) {
+        json_t *vars = NULL;
         if (f->vars && json_object_size(f->vars)) {
             input = jq_input(&st, NULL, NULL);
             if (expr_render(env->expr, f->vars, input, &vars, &e2)) {

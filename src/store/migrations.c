@@ -187,6 +187,19 @@ static const char MIGRATION_5[] = "CREATE TABLE settings ("
                                   "  WHERE EXISTS (SELECT 1 FROM tokens)"
                                   "     OR EXISTS (SELECT 1 FROM audit WHERE action = 'token.create');";
 
+/* Poison runs (docs/internals/engine.md, "Interrupted runs"): how many times
+ * in a row the run was taken from an owner that died (an expired lease, or a
+ * restarted node's release) while executing it (begun: store_run_begin)
+ * without a step commit moving it on; the engine fails a run whose count
+ * reached its limit instead of running it again. A
+ * run an older idflow put back to the queue with a cancellation asked
+ * (cancel_requested) ends cancelled here, as a claim now does. */
+static const char MIGRATION_6[] = "ALTER TABLE runs ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;"
+                                  "ALTER TABLE runs ADD COLUMN begun INTEGER NOT NULL DEFAULT 0;"
+                                  "UPDATE runs SET status = 'cancelled', error = cancel_requested, wake_at = 0,"
+                                  "  finished_at = updated_at, lease_owner = NULL, lease_until = NULL"
+                                  "  WHERE status = 'queued' AND cancel_requested IS NOT NULL;";
+
 /* What is left to do for an acknowledged event (store.h, enum
  * store_event_stage): 0 done (every event before this migration), 1 to be
  * matched, 2 a delivery to expand. tries/next_at put off a retry, note says
@@ -214,6 +227,7 @@ static const struct migration MIGRATIONS[] = {
     {3, MIGRATION_3},
     {4, MIGRATION_4},
     {5, MIGRATION_5},
+    {6, MIGRATION_6},
     {7, MIGRATION_7},
     {8, MIGRATION_8},
 };

@@ -57,6 +57,7 @@ static const struct store_ops sqlite_ops = {
     .event_retry = store__sq_event_retry,
     .run_claim = store__sq_run_claim,
     .run_renew = store__sq_run_renew,
+    .run_begin = store__sq_run_begin,
     .run_claim_id = store__sq_run_claim_id,
     .release_leases = store__sq_release_leases,
     .next_wake = store__sq_next_wake,

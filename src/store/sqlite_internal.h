@@ -76,6 +76,9 @@ enum store__sq_slot {
     SQ_CAP_QUEUED,
     SQ_CAP_DUE_NEXT,
     SQ_CAP_DUE,
+    SQ_CLAIM_CANCELLED,   /* poison runs: a dead owner's run whose cancellation was asked */
+    SQ_RELEASE_CANCELLED,
+    SQ_RUN_BEGIN,
     /* sqlite_admin.c */
     SQ_RUN_STATE,
     SQ_RERUN_INSERT,
@@ -208,6 +211,7 @@ int store__sq_claim_capped(struct store__sq *c, const struct store_cap *caps, si
 
 /* sqlite_runs.c, continued */
 int store__sq_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
+int store__sq_run_begin(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
 int store__sq_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
                            struct store_run **out, struct idf_err *err);
 int store__sq_release_leases(struct store *s, const char *owner, int64_t *n_out);

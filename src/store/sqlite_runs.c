@@ -14,7 +14,14 @@
  *
  * Taking a run from a dead owner (an expired lease, or releasing a restarted
  * node's leases) adds one to its attempt: the attempt under way when the owner
- * died may have reached the remote side, and the next one must know.
+ * died may have reached the remote side, and the next one must know. When the
+ * owner had begun executing it (store_run_begin sets `begun`; a run claimed in
+ * a batch waits for the runs before it), it also adds one to `interrupted`,
+ * which a step commit that moves the run on (pc or item changes) sets back to
+ * 0: the engine stops a run that kills its process again and again (poison
+ * runs, docs/internals/engine.md). A dead owner's run
+ * whose cancellation was asked (cancel_requested) is not handed out: the claim
+ * (end_cancelled) or the release ends it as cancelled in its transaction.
  *
  * A step commit checks the lease (status running and lease_owner = owner),
  * upserts the step record, saves a foreach item's result or deletes the
@@ -34,7 +41,7 @@
 
 #define RUN_COLUMNS                                                                                                    \
     "r.id, r.workflow, r.version, r.event_id, r.status, r.pc, r.item, r.attempt, r.context, e.data, "                  \
-    "r.error, r.wake_at, r.created_at, r.updated_at, r.finished_at, r.rerun_of "                                       \
+    "r.error, r.wake_at, r.created_at, r.updated_at, r.finished_at, r.rerun_of, r.interrupted "                        \
     "FROM runs r LEFT JOIN events e ON e.id = r.event_id "
 
 /* ------------------------------------------------------------ reading */
@@ -79,6 +86,7 @@ int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, 
     r->updated_at = sqlite3_column_int64(st, 13);
     r->finished_at = sqlite3_column_int64(st, 14);
     r->rerun_of = sqlite3_column_int64(st, 15);
+    r->interrupted = sqlite3_column_int(st, 16);
     rc = oom ? idf_err_set(err, IDF_ENOMEM, "store: out of memory") : 0;
 out:
     store__sq_done(st);
@@ -119,6 +127,26 @@ static int cmp_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Inside a claim's transaction: ends as cancelled, with the reason asked,
+ * every run whose owner died (running, lease expired) while a cancellation
+ * was pending (store_run_stop), so no claim hands it out again. The scan is
+ * the expired-lease range of runs_running that the claim reads anyway. */
+static int end_cancelled(struct store__sq *c, int64_t now_ms, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, SQ_CLAIM_CANCELLED,
+                            "UPDATE runs SET status = 'cancelled', error = cancel_requested, wake_at = 0, "
+                            "updated_at = ?1, finished_at = ?1, lease_owner = NULL, lease_until = NULL "
+                            "WHERE status = 'running' AND lease_until < ?1 AND cancel_requested IS NOT NULL",
+                            &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, now_ms);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "end cancelled runs", err);
+}
+
 int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
                         const struct store_cap *caps, size_t n_caps, struct store_run **out, size_t *n_out,
                         struct idf_err *err)
@@ -133,6 +161,9 @@ int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
     if (!ids)
         return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
+    if (rc)
+        goto out;
+    rc = end_cancelled(c, now_ms, err); /* before the candidates: a cancelled run is not one */
     if (rc)
         goto out;
     if (n_caps) /* capped workflows: queued and due runs per workflow (sqlite_caps.c) */
@@ -159,6 +190,7 @@ int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
     for (size_t i = 0; i < n_ids; i++) {
         rc = store__sq_prep(c, SQ_CLAIM_SET,
                             "UPDATE runs SET attempt = CASE WHEN status = 'running' THEN attempt + 1 ELSE attempt END, "
+                            "interrupted = CASE WHEN status = 'running' THEN interrupted + begun ELSE interrupted END, begun = 0, "
                             "status = 'running', lease_owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1",
                             &st, err);
         if (rc)
@@ -204,8 +236,12 @@ int store__sq_run_claim_id(struct store *s, int64_t run_id, const char *owner, i
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
     if (rc)
         return rc;
+    rc = end_cancelled(c, now_ms, err);
+    if (rc)
+        goto out;
     rc = store__sq_prep(c, SQ_CLAIM_ID,
                         "UPDATE runs SET attempt = CASE WHEN status = 'running' THEN attempt + 1 ELSE attempt END, "
+                        "interrupted = CASE WHEN status = 'running' THEN interrupted + begun ELSE interrupted END, begun = 0, "
                         "status = 'running', lease_owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1 AND (status = 'queued' OR (status = 'waiting' AND wake_at > 0 AND "
                         "wake_at <= ?4) OR (status = 'running' AND lease_until < ?4))",
                         &st, err);
@@ -271,6 +307,31 @@ int store__sq_run_renew(struct store *s, int64_t run_id, const char *owner, int6
     return rc ? rc : changed ? 0 : IDF_ESTATE;
 }
 
+int store__sq_run_begin(struct store *s, int64_t run_id, const char *owner, int64_t lease_until)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int64_t changed = 0;
+    int rc;
+
+    rc = store__sq_begin(c, SQ_SYNC_NORMAL, NULL);
+    if (rc)
+        return rc;
+    rc = store__sq_prep(c, SQ_RUN_BEGIN,
+                        "UPDATE runs SET lease_until = ?3, begun = 1 WHERE id = ?1 AND status = 'running' AND "
+                        "lease_owner = ?2",
+                        &st, NULL);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, run_id);
+        store__sq_bind_text(st, 2, owner);
+        sqlite3_bind_int64(st, 3, lease_until);
+        rc = write_changes(c, st, "begin run", &changed);
+    }
+    if (rc)
+        store__sq_rollback(c);
+    return rc ? rc : changed ? 0 : IDF_ESTATE;
+}
+
 int store__sq_release_leases(struct store *s, const char *owner, int64_t *n_out)
 {
     struct store__sq *c = store__sq(s);
@@ -280,10 +341,27 @@ int store__sq_release_leases(struct store *s, const char *owner, int64_t *n_out)
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, NULL);
     if (rc)
         return rc;
-    rc = store__sq_prep(c, SQ_RELEASE,
-                        "UPDATE runs SET status = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_until = NULL, updated_at = ?2 "
-                        "WHERE status = 'running' AND (lease_owner = ?1 OR substr(lease_owner, 1, length(?1) + 1) = ?1 || '/')",
+    /* a run whose cancellation was asked ends cancelled instead (as in a claim) */
+    rc = store__sq_prep(c, SQ_RELEASE_CANCELLED,
+                        "UPDATE runs SET status = 'cancelled', error = cancel_requested, wake_at = 0, "
+                        "updated_at = ?2, finished_at = ?2, lease_owner = NULL, lease_until = NULL "
+                        "WHERE status = 'running' AND cancel_requested IS NOT NULL "
+                        "AND (lease_owner = ?1 OR substr(lease_owner, 1, length(?1) + 1) = ?1 || '/')",
                         &st, NULL);
+    if (rc == 0) {
+        store__sq_bind_text(st, 1, owner);
+        sqlite3_bind_int64(st, 2, time_now_ms());
+        rc = sqlite3_step(st);
+        store__sq_done(st);
+        rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "end cancelled runs", NULL);
+    }
+    if (rc == 0)
+        rc = store__sq_prep(
+            c, SQ_RELEASE,
+            "UPDATE runs SET status = 'queued', attempt = attempt + 1, interrupted = interrupted + begun, begun = 0, "
+            "lease_owner = NULL, lease_until = NULL, updated_at = ?2 "
+            "WHERE status = 'running' AND (lease_owner = ?1 OR substr(lease_owner, 1, length(?1) + 1) = ?1 || '/')",
+            &st, NULL);
     if (rc == 0) {
         store__sq_bind_text(st, 1, owner);
         sqlite3_bind_int64(st, 2, time_now_ms());
@@ -378,6 +456,7 @@ int store__sq_advance_run(struct store__sq *c, int64_t run_id, int64_t now_ms, c
     sqlite3_stmt *st = NULL;
     int rc = store__sq_prep(c, SQ_RUN_ADVANCE,
                             "UPDATE runs SET status = ?2, pc = ?3, item = ?4, attempt = ?5, "
+                            "interrupted = CASE WHEN pc = ?3 AND item = ?4 THEN interrupted ELSE 0 END, "
                             "context = coalesce(?6, context), wake_at = ?7, error = ?8, updated_at = ?9, "
                             "finished_at = ?10, "
                             "lease_owner = CASE WHEN ?2 = 'running' THEN lease_owner END, "

@@ -471,6 +471,13 @@ int store_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t 
     return s->ops->run_renew(s, run_id, owner, lease_until);
 }
 
+int store_run_begin(struct store *s, int64_t run_id, const char *owner, int64_t lease_until)
+{
+    if (!s || !name_ok(owner))
+        return IDF_EINVAL;
+    return s->ops->run_begin(s, run_id, owner, lease_until);
+}
+
 int store_release_leases(struct store *s, const char *owner, int64_t *n_out)
 {
     int64_t n = 0;

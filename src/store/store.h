@@ -29,6 +29,21 @@
  *    expired keeps the count and is always allowed. Runs over a cap stay as
  *    they are, in their order; runs of other workflows are claimed past them
  *    however many there are.
+ *    that owner had under way may have landed. When that owner had begun
+ *    executing the run (store_run_begin), it also adds one to `interrupted`,
+ *    which every step commit that moves the run on (pc or item changes) sets
+ *    back to 0: so it counts the process deaths in a row while the run was
+ *    executing at the same step (the engine fails a run whose count reached
+ *    its limit: poison runs). A run claimed in a batch and still waiting its
+ *    turn when the owner died was not executing: it is not counted.
+ *  - A cancellation asked of a running run (store_run_stop) is applied by the
+ *    run's next step commit while its owner lives; if the owner died, the
+ *    next claim (store_run_claim, store_run_claim_id) or store_release_leases
+ *    ends the run as cancelled with the reason asked, in its own transaction,
+ *    and never hands it out: nothing of it runs again. (In the store, not in
+ *    the worker after the claim: so it holds for every caller, for a run
+ *    whose workflow no longer loads, and without a window where a claimed run
+ *    could start a step.)
  *  - store_step_commit() writes one step record AND the run's next state in
  *    ONE transaction, and only if the caller still holds the lease (else
  *    IDF_ESTATE and nothing is written). So a crash leaves either both or
@@ -218,6 +233,8 @@ struct store_run {
     int64_t updated_at;
     int64_t finished_at; /* 0 while not finished */
     int64_t rerun_of;    /* 0 unless started by a rerun */
+    int interrupted;     /* times in a row the run was taken from a dead owner without a step commit
+                          * moving it on (see the contract above) */
 };
 
 void store_run_free(struct store_run *r);
@@ -255,9 +272,17 @@ int store_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64
 /* Extends the lease of a run the owner holds; IDF_ESTATE when lost. */
 int store_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until) IDF_MUST_USE;
 
+/* The owner begins executing a run it claimed: extends the lease like
+ * store_run_renew and marks the run begun, so that if the owner dies before
+ * the run leaves "running", the takeover counts an interruption (see the
+ * contract above). IDF_ESTATE when the lease is lost. */
+int store_run_begin(struct store *s, int64_t run_id, const char *owner, int64_t lease_until) IDF_MUST_USE;
+
 /* Puts every run leased by owner, or by an owner "owner/<anything>" (a
- * node's workers are "<node>/w<N>"), back to "queued": used at start-up by a
- * node that restarts under the same node id. *n_out: how many. */
+ * node's workers are "<node>/w<N>"), back to "queued" (attempt and
+ * interrupted + 1): used at start-up by a node that restarts under the same
+ * node id. *n_out: how many. Such a run whose cancellation was asked ends
+ * cancelled instead, and is not counted. */
 int store_release_leases(struct store *s, const char *owner, int64_t *n_out) IDF_MUST_USE;
 
 /* Earliest wake_at among waiting runs, or 0 when none (for timer sleeps). */
@@ -344,7 +369,9 @@ int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char 
  * once (as store_run_cancel; *pending_out false); a running one is asked to
  * stop (*pending_out true): its worker's next store_step_commit records the
  * step as given, then ends the run as cancelled with `reason` as its error
- * instead of moving it on, and returns IDF_ECANCELLED. IDF_ESTATE when the
+ * instead of moving it on, and returns IDF_ECANCELLED; if that worker's
+ * process died, the next claim or lease release ends it cancelled without
+ * handing it out (see the contract above). IDF_ESTATE when the
  * run has finished, IDF_ENOTFOUND when there is none. Either way an audit
  * record by actor ("run.cancel", target "run:<id>") is written in the same
  * transaction. */

@@ -73,6 +73,7 @@ struct store_ops {
                      const struct store_cap *caps, size_t n_caps, struct store_run **out, size_t *n_out,
                      struct idf_err *err);
     int (*run_renew)(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
+    int (*run_begin)(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
     /* Claims run_id if runnable now (same rule as run_claim); *out NULL when not. */
     int (*run_claim_id)(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
                         struct store_run **out, struct idf_err *err);

@@ -194,6 +194,35 @@ static void config_expression_budgets(void **state)
     unsetenv("IDFLOW_EXPR_MEMORY_MB");
 }
 
+/* max_interruptions: default 3, the file, then IDFLOW_MAX_INTERRUPTIONS; a
+ * value that is not 1..CFG_MAX_INTERRUPTIONS is refused with its name. */
+static void config_max_interruptions(void **state)
+{
+    char path[] = "/tmp/idflow-cfg-XXXXXX";
+    int fd = mkstemp(path);
+    struct cfg c;
+    struct idf_err err;
+    (void)state;
+    assert_true(fd >= 0);
+    assert_true(write(fd, "max_interruptions: 5\n", 21) == 21);
+    close(fd);
+    unsetenv("IDFLOW_MAX_INTERRUPTIONS");
+    assert_int_equal(cfg_load("/dev/null", &c, &err), 0);
+    assert_int_equal(c.max_interruptions, 3);
+    assert_int_equal(cfg_load(path, &c, &err), 0);
+    assert_int_equal(c.max_interruptions, 5);
+    setenv("IDFLOW_MAX_INTERRUPTIONS", "2", 1);
+    assert_int_equal(cfg_load(path, &c, &err), 0);
+    assert_int_equal(c.max_interruptions, 2);
+    setenv("IDFLOW_MAX_INTERRUPTIONS", "0", 1);
+    assert_int_equal(cfg_load(path, &c, &err), IDF_EINVAL);
+    assert_non_null(strstr(err.msg, "IDFLOW_MAX_INTERRUPTIONS: max_interruptions must be a number from 1 to 1000"));
+    setenv("IDFLOW_MAX_INTERRUPTIONS", "3x", 1);
+    assert_int_equal(cfg_load(path, &c, &err), IDF_EINVAL);
+    unsetenv("IDFLOW_MAX_INTERRUPTIONS");
+    unlink(path);
+}
+
 static void listen_split(void **state)
 {
     char a[64];
@@ -255,6 +284,7 @@ int main(void)
         cmocka_unit_test(backoff_grows_within_bounds),
         cmocka_unit_test(config_file_env_and_errors),
         cmocka_unit_test(config_expression_budgets),
+        cmocka_unit_test(config_max_interruptions),
         cmocka_unit_test(listen_split),
         cmocka_unit_test(allowed_hosts_and_public_url),
     };

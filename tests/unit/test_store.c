@@ -914,6 +914,160 @@ static void test_release_worker_leases(void **state)
     store_run_free(r);
 }
 
+/* Poison runs: `interrupted` counts the takeovers from a dead owner (an
+ * expired lease in a claim or claim by id, a restarted node's release) in a
+ * row; a commit that leaves pc and item as they were keeps it, one that moves
+ * the run on (pc or item) sets it back to 0. */
+static void test_interrupted_counts_dead_owners(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t id = new_run(s, "wf"), n = 0;
+    struct store_run *r;
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING};
+    struct idf_err err = {0};
+
+    r = claim1(s, "node-a/w0", T0);
+    assert_int_equal(r->interrupted, 0); /* a queued run: nobody died */
+    store_run_free(r);
+    OK(store_run_begin(s, id, "node-a/w0", T0 + LEASE));
+    assert_int_equal(claim_count(s, "node-b/w0", T0 + LEASE - 1), 0); /* still leased */
+    r = claim1(s, "node-b/w0", T0 + LEASE + 1);                       /* node-a died: its lease expired */
+    assert_int_equal(r->id, id);
+    assert_int_equal(r->interrupted, 1);
+    assert_int_equal(r->attempt, 1);
+    store_run_free(r);
+    assert_int_equal(store_run_begin(s, id, "node-a/w0", T0 + 3 * LEASE), IDF_ESTATE); /* not node-a's any more */
+    OK(store_run_begin(s, id, "node-b/w0", T0 + LEASE + 2));
+    OK(store_release_leases(s, "node-b", &n)); /* node-b died and restarted */
+    assert_int_equal(n, 1);
+    OK(store_run_get(s, id, &r));
+    assert_string_equal(r->status, STORE_RUN_QUEUED);
+    assert_int_equal(r->interrupted, 2);
+    store_run_free(r);
+    r = claim1(s, "node-b/w1", T0 + LEASE + 2); /* queued: the takeover was counted once */
+    assert_int_equal(r->interrupted, 2);
+    store_run_free(r);
+    OK(store_run_begin(s, id, "node-b/w1", T0 + LEASE + 2 + LEASE));
+
+    /* commits at the same step (an intent, a retry's wait) keep the count */
+    OK(store_step_commit(s, id, "node-b/w1", T0 + LEASE + 3, NULL, &nx, &err));
+    OK(commit(s, id, "node-b/w1", T0 + LEASE + 4, STORE_RUN_WAITING, 0, T0 + LEASE + 5));
+    r = claim1(s, "node-b/w1", T0 + LEASE + 5); /* a due wait is no takeover */
+    assert_int_equal(r->interrupted, 2);
+    store_run_free(r);
+    /* a commit that moves pc on sets it back to 0 */
+    nx.pc = 1;
+    OK(store_step_commit(s, id, "node-b/w1", T0 + LEASE + 6, NULL, &nx, &err));
+    OK(store_run_get(s, id, &r));
+    assert_int_equal(r->interrupted, 0);
+    store_run_free(r);
+
+    /* claim by id counts a takeover too; moving to the next foreach item resets */
+    OK(store_run_begin(s, id, "node-b/w1", T0 + 2 * LEASE));
+    OK(store_run_claim_id(s, id, "cli-1", T0 + 3 * LEASE, LEASE, &r, &err));
+    assert_non_null(r);
+    assert_int_equal(r->interrupted, 1);
+    store_run_free(r);
+    nx.item = 1;
+    OK(store_step_commit(s, id, "cli-1", T0 + 3 * LEASE + 1, NULL, &nx, &err));
+    OK(store_run_get(s, id, &r));
+    assert_int_equal(r->interrupted, 0);
+    assert_int_equal(r->pc, 1);
+    assert_int_equal(r->item, 1);
+    store_run_free(r);
+}
+
+/* A worker claims runs in a batch and executes them in turn: when it dies,
+ * only the run it had begun (store_run_begin) counts an interruption, not
+ * those still waiting their turn (else one poison run would fail the innocent
+ * runs batched with it). */
+static void test_interrupted_only_begun(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a = new_run(s, "wf"), b = new_run(s, "wf"), c = new_run(s, "wf"), n = 0;
+    struct store_run *r[3] = {NULL};
+    size_t got = 0;
+
+    OK(store_run_claim(s, "node-a/w0", T0, LEASE, 3, NULL, 0, r, &got, NULL));
+    assert_int_equal(got, 3);
+    for (size_t i = 0; i < got; i++)
+        store_run_free(r[i]);
+    OK(store_run_begin(s, a, "node-a/w0", T0 + LEASE)); /* a began; b and c wait their turn */
+    OK(store_release_leases(s, "node-a", &n));
+    assert_int_equal(n, 3);
+    OK(store_run_get(s, a, &r[0]));
+    assert_int_equal(r[0]->interrupted, 1);
+    store_run_free(r[0]);
+    OK(store_run_get(s, b, &r[0]));
+    assert_int_equal(r[0]->interrupted, 0);
+    store_run_free(r[0]);
+
+    /* the same through an expired lease */
+    OK(store_run_claim(s, "node-b/w0", T0 + 1, LEASE, 3, NULL, 0, r, &got, NULL));
+    assert_int_equal(got, 3);
+    for (size_t i = 0; i < got; i++)
+        store_run_free(r[i]);
+    OK(store_run_begin(s, c, "node-b/w0", T0 + 1 + LEASE));
+    OK(store_run_claim(s, "node-c/w0", T0 + 2 * LEASE, LEASE, 3, NULL, 0, r, &got, NULL));
+    assert_int_equal(got, 3);
+    for (size_t i = 0; i < got; i++) {
+        assert_int_equal(r[i]->interrupted, r[i]->id == a || r[i]->id == c ? 1 : 0);
+        store_run_free(r[i]);
+    }
+}
+
+/* A cancellation asked of a running run whose owner then died: the next
+ * claim (or claim by id, or the restarted node's release) ends it cancelled
+ * with the reason asked and never hands it out. While the owner's lease
+ * lasts, nothing changes (its own next commit applies it). */
+static void test_stop_dead_owner(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a = new_run(s, "wf"), b = new_run(s, "wf"), c = new_run(s, "wf"), d = new_run(s, "wf"), n = -1;
+    struct store_run *r = NULL;
+    struct idf_err err = {0};
+    bool pending = false;
+
+    store_run_free(claim1(s, "node-a/w0", T0)); /* a */
+    store_run_free(claim1(s, "node-a/w0", T0)); /* b */
+    store_run_free(claim1(s, "node-z/w0", T0)); /* c */
+    store_run_free(claim1(s, "node-y/w0", T0)); /* d */
+    OK(store_run_stop(s, a, "cancelled by cli:ann: wrong user", T0 + 1, "cli:ann", &pending, &err));
+    assert_true(pending);
+    OK(store_run_stop(s, c, "cancelled by cli:ann", T0 + 1, "cli:ann", &pending, &err));
+    OK(store_run_stop(s, d, "cancelled by token:ops", T0 + 1, "token:ops", &pending, &err));
+
+    assert_int_equal(claim_count(s, "node-b/w0", T0 + LEASE - 1), 0); /* leases still held: nothing */
+    assert_string_equal(run_status(s, a), STORE_RUN_RUNNING);
+
+    /* node-a died: its runs' leases expire; a is ended, only b is handed out */
+    r = claim1(s, "node-b/w0", T0 + LEASE + 1);
+    assert_int_equal(r->id, b);
+    store_run_free(r);
+    OK(store_run_get(s, a, &r));
+    assert_string_equal(r->status, STORE_RUN_CANCELLED);
+    assert_string_equal(r->error, "cancelled by cli:ann: wrong user");
+    assert_int_equal(r->finished_at, T0 + LEASE + 1);
+    store_run_free(r);
+
+    /* claim by id: the same */
+    OK(store_run_claim_id(s, c, "cli-9", T0 + 2 * LEASE, LEASE, &r, &err));
+    assert_null(r);
+    assert_string_equal(run_status(s, c), STORE_RUN_CANCELLED);
+
+    /* a restarted node's release: cancelled, not queued, not counted */
+    OK(store_release_leases(s, "node-y", &n));
+    assert_int_equal(n, 0);
+    OK(store_run_get(s, d, &r));
+    assert_string_equal(r->status, STORE_RUN_CANCELLED);
+    assert_string_equal(r->error, "cancelled by token:ops");
+    assert_true(r->finished_at > 0);
+    store_run_free(r);
+    assert_int_equal(claim_count(s, "node-y/w0", T0 + LEASE + 2), 0);
+    assert_int_equal(count_of(s, STORE_RUN_CANCELLED), 3);
+    assert_int_equal(count_of(s, STORE_RUN_RUNNING), 1); /* b */
+}
+
 /* store_run_claim_id takes exactly the named run, only when it is runnable. */
 static void test_claim_by_id(void **state)
 {
@@ -1621,6 +1775,9 @@ int main(void)
         T(test_release_leases),
         T(test_release_worker_leases),
         T(test_claim_by_id),
+        T(test_interrupted_counts_dead_owners),
+        T(test_interrupted_only_begun),
+        T(test_stop_dead_owner),
         T(test_run_list_filter),
         T(test_run_counts),
         T(test_rerun),

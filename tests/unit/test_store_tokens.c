@@ -232,9 +232,11 @@ static void first_token_or_init_marks_the_store_for_good(void **state)
     json_decref(l);
 }
 
-/* Undoes every migration after 4 (5: settings; 7: the events' stage; 8: the claim's indexes by workflow). */
+/* Undoes every migration after 4 (5: settings; 6: runs' interruptions; 7: the events' stage; 8: the claim's
+ * indexes by workflow). */
 #define BACK_TO_SCHEMA_4                                                                                               \
     "DROP TABLE settings; DROP INDEX runs_queued_wf; DROP INDEX runs_due_wf; "                                         \
+    "ALTER TABLE runs DROP COLUMN interrupted; ALTER TABLE runs DROP COLUMN begun; "                                    \
     "DROP INDEX events_pending; ALTER TABLE events DROP COLUMN stage; "                                                \
     "ALTER TABLE events DROP COLUMN tries; ALTER TABLE events DROP COLUMN next_at; "                                   \
     "ALTER TABLE events DROP COLUMN note; DELETE FROM schema_migrations WHERE version > 4"
