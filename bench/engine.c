@@ -12,11 +12,17 @@
  * Acknowledgements are measured twice: as a fresh loopback install takes
  * them (no API token exists) and as production does, each request carrying
  * an operator token that is looked up and checked.
+ * Acknowledgements of hook deliveries (a generic webhook) are measured too:
+ * those are answered once stored, and matched after the answer.
  * Prints one line per figure. Env: IDFLOW_BIN (set by make bench),
  * BENCH_RUNS (default 20000), BENCH_HISTORY, BENCH_QUEUED (default 100000),
- * BENCH_ACKS_ONLY=1 (stop after the acknowledgements). */
+ * BENCH_ACKS_ONLY=1 (stop after the acknowledgements), BENCH_QUICK=1 (stop
+ * after the runs/s of 2.: what bench/isolation.sh compares between two
+ * binaries). The peak memory of 4. adds the expression evaluator processes. */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +37,7 @@
 #include "support/testutil.h"
 
 #define CONC 32
+#define HOOK_SECRET "bench-hook-secret-0123456789abcdef"
 
 static const char *bin;
 static char wfdir[600];
@@ -72,7 +79,7 @@ static void stop_server(struct server *s)
 
 struct load {
     const char *url;
-    const char *workflow;
+    const char *workflow; /* NULL: a webhook delivery of data itself */
     const char *data; /* JSON */
     int total;
     atomic_int next;
@@ -84,8 +91,8 @@ static void *load_thread(void *arg)
 {
     struct load *l = arg;
     struct http_client *c = NULL;
-    const char *h[] = {"Content-Type: application/json", auth_header[0] ? auth_header : NULL, NULL};
-    char body[1024];
+    const char *h[] = {"Content-Type: application/json", auth_header[0] ? auth_header : NULL, NULL, NULL};
+    char body[1024], id[64];
     if (http_client_new(&c))
         return NULL;
     for (;;) {
@@ -96,7 +103,14 @@ static void *load_thread(void *arg)
         int64_t t0;
         if (i >= l->total)
             break;
-        snprintf(body, sizeof body, "{\"workflow\":\"%s\",\"data\":%s}", l->workflow, l->data);
+        if (l->workflow) {
+            snprintf(body, sizeof body, "{\"workflow\":\"%s\",\"data\":%s}", l->workflow, l->data);
+        } else {
+            snprintf(body, sizeof body, "%s", l->data);
+            snprintf(id, sizeof id, "X-Idflow-Event-Id: bench-%d", i);
+            h[1] = "Authorization: Bearer " HOOK_SECRET;
+            h[2] = id;
+        }
         memset(&rq, 0, sizeof rq);
         rq.method = "POST";
         rq.url = l->url;
@@ -105,7 +119,7 @@ static void *load_thread(void *arg)
         rq.body_len = strlen(body);
         rq.timeout_ms = 60000;
         t0 = time_mono_ns();
-        if (http_client_do(c, &rq, &rs, &err) || rs.status != 202)
+        if (http_client_do(c, &rq, &rs, &err) || rs.status != (l->workflow ? 202 : 200))
             atomic_fetch_add(&l->errors, 1);
         l->lat_us[i] = (time_mono_ns() - t0) / 1000;
         http_response_free(&rs);
@@ -120,7 +134,8 @@ static int cmp64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Posts `total` events at concurrency CONC; returns elapsed seconds. */
+/* Posts `total` events at concurrency CONC (workflow NULL: to the webhook
+ * /hooks/webhook/bench, data as the body); returns elapsed seconds. */
 static double post_events(const char *base, const char *workflow, const char *data, int total, double *p99_ms)
 {
     pthread_t t[CONC];
@@ -128,7 +143,7 @@ static double post_events(const char *base, const char *workflow, const char *da
     struct load l;
     int64_t t0;
     double secs;
-    snprintf(url, sizeof url, "%s/api/v1/events", base);
+    snprintf(url, sizeof url, workflow ? "%s/api/v1/events" : "%s/hooks/webhook/bench", base);
     memset(&l, 0, sizeof l);
     l.url = url;
     l.workflow = workflow;
@@ -148,6 +163,25 @@ static double post_events(const char *base, const char *workflow, const char *da
         *p99_ms = (double)l.lat_us[(size_t)total * 99 / 100] / 1000.0;
     free(l.lat_us);
     return secs;
+}
+
+/* Creates the webhook connection "bench" (bearer HOOK_SECRET) in db with the binary under test. */
+static void connect_webhook(const char *db, const char *dir)
+{
+    char secret[600];
+    struct tu_proc p;
+    snprintf(secret, sizeof secret, "%s/hook-secret", dir);
+    if (tu_write_file(secret, HOOK_SECRET) || chmod(secret, 0600)) {
+        fprintf(stderr, "cannot write %s\n", secret);
+        exit(1);
+    }
+    const char *argv[] = {bin, "connect", "webhook", "bench", "--secret-file", secret, "--db", db, NULL};
+    if (tu_spawn(argv, NULL, &p) || tu_wait(&p, 60000) != 0) {
+        char *e = tu_proc_stderr(&p);
+        fprintf(stderr, "idflow connect webhook failed:\n%s\n", e);
+        exit(1);
+    }
+    tu_proc_cleanup(&p);
 }
 
 /* Stores an operator token in db and puts it in auth_header. */
@@ -283,6 +317,35 @@ static void fill_history(const char *db, long count)
     store_close(st);
 }
 
+/* Sum of the peak resident memory of pid's children (the expression
+ * evaluators of `idflow serve`), and how many there are. */
+static long children_rss_kb(pid_t pid, int *n_out)
+{
+    char path[64];
+    long kb = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    *n_out = 0;
+    while (d && (de = readdir(d)) != NULL) {
+        char *s, *p;
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/status", de->d_name);
+        s = tu_read_file(path, NULL);
+        if (!s)
+            continue;
+        p = strstr(s, "PPid:");
+        if (p && atol(p + 5) == (long)pid && (p = strstr(s, "VmHWM:")) != NULL) {
+            kb += atol(p + 6);
+            (*n_out)++;
+        }
+        free(s);
+    }
+    if (d)
+        closedir(d);
+    return kb;
+}
+
 static long peak_rss_kb(pid_t pid)
 {
     char path[64], *s, *p;
@@ -335,6 +398,13 @@ int main(void)
         printf("acks/s with an operator token on each request: %.0f  (p99 %.2f ms)\n", n / secs, p99);
         stop_server(&s);
         auth_header[0] = '\0';
+        /* hook deliveries (generic webhook, bearer secret): matched after the answer */
+        snprintf(db, sizeof db, "sqlite:%s/acks-hook.db", dir);
+        connect_webhook(db, dir);
+        start_server(&s, db, 4);
+        secs = post_events(s.base, NULL, "{\"start\":false}", n, &p99);
+        printf("hook acks/s (webhook deliveries, durable, no run started): %.0f  (p99 %.2f ms)\n", n / secs, p99);
+        stop_server(&s);
         if (getenv("BENCH_ACKS_ONLY"))
             return 0;
     }
@@ -345,6 +415,8 @@ int main(void)
     snprintf(db, sizeof db, "sqlite:%s/runs3.db", dir);
     three = runs_per_sec(db, "bench-three", n_runs / 2, target);
     printf("three-step runs/s (loopback HTTP steps): %.0f\n", three);
+    if (getenv("BENCH_QUICK"))
+        return 0;
 
     /* 3. with a large history */
     snprintf(db, sizeof db, "sqlite:%s/history.db", dir);
@@ -363,8 +435,13 @@ int main(void)
         snprintf(data, sizeof data, "{}");
         post_events(s.base, "bench-wait", data, queued, NULL);
         wait_metric(s.base, "idflow_runs{status=\"waiting\"} ", queued, 3600);
-        printf("peak resident memory with %d runs queued then waiting: %.1f MB\n", queued,
-               peak_rss_kb(s.p.pid) / 1024.0);
+        {
+            int n_eval = 0;
+            long eval_kb = children_rss_kb(s.p.pid, &n_eval);
+            printf("peak resident memory with %d runs queued then waiting: %.1f MB (+ %d expression evaluator(s): "
+                   "%.1f MB)\n",
+                   queued, peak_rss_kb(s.p.pid) / 1024.0, n_eval, eval_kb / 1024.0);
+        }
         stop_server(&s);
     }
     testsrv_stop(target);

@@ -663,6 +663,7 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
         rc = engine__wfset_load_dir(e->wfs, e->store, engine__thread_expr(e), opts->workflows_dir, err);
     else
         rc = engine__wfset_load_store(e->wfs, e->store, engine__thread_expr(e), err);
+    engine__thread_expr_release(); /* this thread evaluates nothing more: its evaluator goes */
     if (rc)
         goto out;
     rc = store_release_leases(e->store, e->node_id, &released);
