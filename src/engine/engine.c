@@ -575,6 +575,10 @@ static void *worker_main(void *arg)
         for (size_t i = 0; i < n; i++) {
             const struct flow *f = engine__wfset_get(e->wfs, st, env.expr, runs[i]->workflow, runs[i]->version, &err);
             struct exec_outcome oc;
+            /* the claim marked the first begun, the end of each the next: no transaction to start one */
+            env.begun = runs[i]->begun || env.next_begun;
+            env.next_begun = false;
+            env.begin_next = i + 1 < n ? runs[i + 1]->id : 0;
             if (!f) {
                 fail_unloadable(st, owner, runs[i], err.msg);
             } else if (exec_run(&env, f, runs[i], &oc, &err)) {
@@ -584,6 +588,8 @@ static void *worker_main(void *arg)
                 wake_workers(e); /* it freed a slot: an idle worker may take the next run of f */
             store_run_free(runs[i]);
         }
+        env.next_begun = false;
+        env.begin_next = 0;
         if (n == ENGINE_CLAIM_BATCH)
             continue;
         if (n > 0)

@@ -144,6 +144,12 @@ struct exec_env {
     const struct seal_key *key;         /* seals secrets in action outputs while the run goes on
                                            (engine/secrets.c); NULL: they are kept in memory only */
     int max_interruptions;              /* see engine_opts; 0: ENGINE_DEFAULT_MAX_INTERRUPTIONS */
+    int64_t begin_next;                 /* in: the run this thread executes after this one (0: none);
+                                           the commit that ends this one marks it begun in its
+                                           transaction (store_run_next.begin_run) */
+    bool begun;                         /* in: this run is marked begun already (by its claim or by
+                                           the commit that ended the run before it) */
+    bool next_begun;                    /* out: begin_next was marked begun */
 };
 
 struct exec_outcome {

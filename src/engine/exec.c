@@ -216,7 +216,16 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
         next.approval_step_id = s->id;
         next.approval_message = appr;
     }
+    if (strcmp(next.status, STORE_RUN_RUNNING) != 0 && st->env->begin_next > 0 && !st->env->next_begun) {
+        /* this thread leaves the run: the next one it executes begins in the same transaction */
+        next.begin_run = st->env->begin_next;
+        next.begin_lease_until = now + st->env->lease_ms;
+    }
     rc = store_step_commit(st->env->store, st->run->id, st->env->owner, now, s ? &rec : NULL, &next, err);
+    if ((rc == 0 || rc == IDF_ECANCELLED) && next.begin_run) {
+        st->env->next_begun = true;
+        st->env->lease_renewed_at = now; /* the next run's lease was extended with it */
+    }
     if (rc == 0 && st->env->engine)
         engine__count_step(st->env->engine, s ? step_status : NULL, run_status);
 out:
@@ -835,12 +844,15 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
         rc = fail_interrupted(&st, fresh, out, err); /* before anything is evaluated or called */
         goto out;
     }
-    /* from here a death of this process counts against the run (store_run_begin) */
-    env->lease_renewed_at = time_now_ms();
-    rc = store_run_begin(env->store, run->id, env->owner, env->lease_renewed_at + env->lease_ms);
-    if (rc) {
-        idf_err_set(err, rc, "run %lld: lease lost", (long long)run->id);
-        goto out;
+    /* from here a death of this process counts against the run (store_run_begin), unless its
+     * claim or the commit that ended the run before it marked it begun already */
+    if (!env->begun) {
+        env->lease_renewed_at = time_now_ms();
+        rc = store_run_begin(env->store, run->id, env->owner, env->lease_renewed_at + env->lease_ms);
+        if (rc) {
+            idf_err_set(err, rc, "run %lld: lease lost", (long long)run->id);
+            goto out;
+        }
     }
     if (fresh) {
         json_t *vars = NULL;

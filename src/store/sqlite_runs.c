@@ -41,7 +41,7 @@
 
 #define RUN_COLUMNS                                                                                                    \
     "r.id, r.workflow, r.version, r.event_id, r.status, r.pc, r.item, r.attempt, r.context, e.data, "                  \
-    "r.error, r.wake_at, r.created_at, r.updated_at, r.finished_at, r.rerun_of, r.interrupted "                        \
+    "r.error, r.wake_at, r.created_at, r.updated_at, r.finished_at, r.rerun_of, r.interrupted, r.begun "               \
     "FROM runs r LEFT JOIN events e ON e.id = r.event_id "
 
 /* ------------------------------------------------------------ reading */
@@ -87,6 +87,7 @@ int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, 
     r->finished_at = sqlite3_column_int64(st, 14);
     r->rerun_of = sqlite3_column_int64(st, 15);
     r->interrupted = sqlite3_column_int(st, 16);
+    r->begun = sqlite3_column_int(st, 17) != 0;
     rc = oom ? idf_err_set(err, IDF_ENOMEM, "store: out of memory") : 0;
 out:
     store__sq_done(st);
@@ -190,7 +191,7 @@ int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
     for (size_t i = 0; i < n_ids; i++) {
         rc = store__sq_prep(c, SQ_CLAIM_SET,
                             "UPDATE runs SET attempt = CASE WHEN status = 'running' THEN attempt + 1 ELSE attempt END, "
-                            "interrupted = CASE WHEN status = 'running' THEN interrupted + begun ELSE interrupted END, begun = 0, "
+                            "interrupted = CASE WHEN status = 'running' THEN interrupted + begun ELSE interrupted END, begun = ?5, "
                             "status = 'running', lease_owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1",
                             &st, err);
         if (rc)
@@ -199,6 +200,7 @@ int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
         store__sq_bind_text(st, 2, owner);
         sqlite3_bind_int64(st, 3, now_ms + lease_ms);
         sqlite3_bind_int64(st, 4, now_ms);
+        sqlite3_bind_int(st, 5, i == 0); /* the owner executes the first at once; the others wait their turn */
         rc = sqlite3_step(st);
         store__sq_done(st);
         if (rc != SQLITE_DONE) {
@@ -307,26 +309,44 @@ int store__sq_run_renew(struct store *s, int64_t run_id, const char *owner, int6
     return rc ? rc : changed ? 0 : IDF_ESTATE;
 }
 
+/* Marks run_id begun with lease_until inside the open transaction while
+ * owner holds it; *changed (may be NULL) tells whether it did. */
+static int begin_run(struct store__sq *c, int64_t run_id, const char *owner, int64_t lease_until, int64_t *changed,
+                     struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = 0;
+    int rc = store__sq_prep(c, SQ_RUN_BEGIN,
+                            "UPDATE runs SET lease_until = ?3, begun = 1 WHERE id = ?1 AND status = 'running' AND "
+                            "lease_owner = ?2",
+                            &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    store__sq_bind_text(st, 2, owner);
+    sqlite3_bind_int64(st, 3, lease_until);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    if (rc != SQLITE_DONE)
+        return store__sq_fail(c, rc, "begin run", err);
+    n = sqlite3_changes(c->db);
+    if (changed)
+        *changed = n;
+    return 0;
+}
+
 int store__sq_run_begin(struct store *s, int64_t run_id, const char *owner, int64_t lease_until)
 {
     struct store__sq *c = store__sq(s);
-    sqlite3_stmt *st = NULL;
     int64_t changed = 0;
     int rc;
 
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, NULL);
     if (rc)
         return rc;
-    rc = store__sq_prep(c, SQ_RUN_BEGIN,
-                        "UPDATE runs SET lease_until = ?3, begun = 1 WHERE id = ?1 AND status = 'running' AND "
-                        "lease_owner = ?2",
-                        &st, NULL);
-    if (rc == 0) {
-        sqlite3_bind_int64(st, 1, run_id);
-        store__sq_bind_text(st, 2, owner);
-        sqlite3_bind_int64(st, 3, lease_until);
-        rc = write_changes(c, st, "begin run", &changed);
-    }
+    rc = begin_run(c, run_id, owner, lease_until, &changed, NULL);
+    if (rc == 0)
+        rc = store__sq_commit(c, NULL);
     if (rc)
         store__sq_rollback(c);
     return rc ? rc : changed ? 0 : IDF_ESTATE;
@@ -563,6 +583,8 @@ int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, in
         rc = store__sq_advance_run(c, run_id, now_ms, next, err);
     if (rc == 0 && next->approval_step_id)
         rc = open_approval(c, run_id, now_ms, next, err);
+    if (rc == 0 && next_in->begin_run > 0)
+        rc = begin_run(c, next_in->begin_run, owner, next_in->begin_lease_until, NULL, err);
     if (rc == 0)
         rc = store__sq_commit(c, err);
     if (rc)

@@ -233,6 +233,8 @@ struct store_run {
     int64_t updated_at;
     int64_t finished_at; /* 0 while not finished */
     int64_t rerun_of;    /* 0 unless started by a rerun */
+    bool begun;          /* the claim marked it begun already (the first run a claim hands out: its
+                            owner executes it at once), so store_run_begin is not needed */
     int interrupted;     /* times in a row the run was taken from a dead owner without a step commit
                           * moving it on (see the contract above) */
 };
@@ -315,6 +317,11 @@ struct store_run_next {
     const char *approval_step_id; /* non-NULL: open a pending approval for this step */
     const char *approval_message; /* shown to approvers; may be NULL */
     bool foreach_clear;   /* the run leaves its foreach step: delete its stored items and results */
+    int64_t begin_run;    /* 0, or another run the same owner holds and executes next: marked begun
+                             (as store_run_begin, lease until begin_lease_until) in the same
+                             transaction, so starting it costs no transaction of its own; nothing
+                             happens when the owner no longer holds it */
+    int64_t begin_lease_until;
 };
 
 /* Upserts the step record (keyed by run, index, item) if step != NULL, and

@@ -990,6 +990,9 @@ static void test_interrupted_only_begun(void **state)
 
     OK(store_run_claim(s, "node-a/w0", T0, LEASE, 3, NULL, 0, r, &got, NULL));
     assert_int_equal(got, 3);
+    /* the owner executes the first run a claim hands out at once: the claim marks it begun */
+    assert_true(r[0]->id == a && r[0]->begun);
+    assert_false(r[1]->begun || r[2]->begun);
     for (size_t i = 0; i < got; i++)
         store_run_free(r[i]);
     OK(store_run_begin(s, a, "node-a/w0", T0 + LEASE)); /* a began; b and c wait their turn */
@@ -1011,8 +1014,26 @@ static void test_interrupted_only_begun(void **state)
     OK(store_run_claim(s, "node-c/w0", T0 + 2 * LEASE, LEASE, 3, NULL, 0, r, &got, NULL));
     assert_int_equal(got, 3);
     for (size_t i = 0; i < got; i++) {
-        assert_int_equal(r[i]->interrupted, r[i]->id == a || r[i]->id == c ? 1 : 0);
+        /* a: twice the first of a claim; c: begun; b: never */
+        assert_int_equal(r[i]->interrupted, r[i]->id == a ? 2 : r[i]->id == c ? 1 : 0);
         store_run_free(r[i]);
+    }
+
+    /* the commit that ends a run can begin the owner's next one in its transaction */
+    {
+        struct store_run_next done = {STORE_RUN_SUCCEEDED, 1, 0, 0, "{}", 0, NULL, NULL, NULL};
+        struct idf_err err = {0};
+        done.begin_run = b;
+        done.begin_lease_until = T0 + 4 * LEASE;
+        OK(store_step_commit(s, a, "node-c/w0", T0 + 2 * LEASE, NULL, &done, &err));
+        OK(store_release_leases(s, "node-c", &n));
+        assert_int_equal(n, 2);
+        OK(store_run_get(s, b, &r[0]));
+        assert_int_equal(r[0]->interrupted, 1); /* b had begun when node-c died */
+        store_run_free(r[0]);
+        OK(store_run_get(s, c, &r[0]));
+        assert_int_equal(r[0]->interrupted, 1); /* c waited its turn: not counted again */
+        store_run_free(r[0]);
     }
 }
 
