@@ -11,7 +11,9 @@
  * EXPR_MAX_OUTPUT.
  *
  * The input is converted to a jq value once per expr_render call, and only
- * when a template is met. Any thread, with its own expr_ctx. */
+ * when a template is met. In an isolated context, templates made of plain
+ * paths are rendered here and the rest in the evaluator ("fast paths"
+ * below). Any thread, with its own expr_ctx. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,7 @@ int expr_template_scan(const char *s, expr_scan_fn fn, void *ud, size_t *bad_off
 
 struct render {
     struct expr_ctx *ctx;
+    bool fast;                 /* simple paths only, walked here; anything else is FAST_NO */
     const json_t *input;       /* borrowed */
     jv in;                     /* input as a jq value, once converted */
     bool have_in;              /* in is set */
@@ -92,11 +95,97 @@ struct render {
     size_t plen;               /* bytes used in path */
 };
 
+/* ------------------------------------------------------------ fast paths
+ *
+ * An isolated context renders in its evaluator process; a round trip costs
+ * tens of microseconds, and most templates are plain paths into the input
+ * (`${{ .event.user.login }}`). A plain path cannot loop, allocate without
+ * bound or reach jq's aborts, so it is walked here, on the jansson input,
+ * and its value converted with the very conversion the evaluator applies to
+ * its whole input (conv.c): the same value, number for number, as jq would
+ * give. Only what is certain is walked: `.`, `.name` on an object or null,
+ * `[N]` / `.[N]` (N >= 0) on an array or null. Anything else, including a
+ * path that meets another type (jq's error message is jq's to give), is
+ * FAST_NO, and the whole template goes to the evaluator. */
+
+#define FAST_NO 1           /* not a plain path: render in the evaluator (a positive code, never an error) */
+#define FAST_MAX_INDEX 9    /* digits of an array index walked here */
+
+static bool word_char(char c, bool first)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (!first && c >= '0' && c <= '9');
+}
+
+/* jq 1.6 reads these after a "." as keywords, not field names. */
+static bool jq_keyword(const char *w, size_t n)
+{
+    static const char *const kw[] = {"as",  "def",     "if",    "then",   "elif",   "else",    "end",
+                                     "and", "or",      "not",   "reduce", "foreach", "try",    "catch",
+                                     "label", "import", "include", "__loc__", NULL};
+    for (int i = 0; kw[i]; i++)
+        if (strlen(kw[i]) == n && memcmp(kw[i], w, n) == 0)
+            return true;
+    return false;
+}
+
+/* Walks the plain path text over in: *node is the value (NULL for null), or FAST_NO. */
+static int fast_walk(const json_t *in, const char *text, const json_t **node)
+{
+    const char *p = text;
+    const json_t *cur = in;
+
+    if (*p != '.')
+        return FAST_NO;
+    if (p[1] == '\0') {
+        *node = json_is_null(cur) ? NULL : cur;
+        return 0;
+    }
+    while (*p) {
+        if (p[0] == '.' && word_char(p[1], true)) {
+            const char *w = ++p;
+            while (word_char(*p, false))
+                p++;
+            if (jq_keyword(w, (size_t)(p - w)))
+                return FAST_NO;
+            if (cur && !json_is_null(cur) && !json_is_object(cur))
+                return FAST_NO;
+            cur = cur && json_is_object(cur) ? json_object_getn(cur, w, (size_t)(p - w)) : NULL;
+        } else if (p[0] == '[' || (p[0] == '.' && p[1] == '[' && p == text)) {
+            const char *d;
+            size_t idx = 0;
+            p += p[0] == '.' ? 2 : 1;
+            for (d = p; *p >= '0' && *p <= '9'; p++)
+                idx = idx * 10 + (size_t)(*p - '0');
+            if (p == d || p - d > FAST_MAX_INDEX || *p != ']')
+                return FAST_NO;
+            p++;
+            if (cur && !json_is_null(cur) && !json_is_array(cur))
+                return FAST_NO;
+            cur = cur && json_is_array(cur) ? json_array_get(cur, idx) : NULL;
+        } else {
+            return FAST_NO;
+        }
+    }
+    *node = cur && !json_is_null(cur) ? cur : NULL;
+    return 0;
+}
+
 /* Evaluates one template expression; on error the message names the path
- * and the expression. */
+ * and the expression. In fast mode, FAST_NO for anything but a plain path. */
 static int eval_one(struct render *r, const char *text, jv *out, struct idf_err *err)
 {
     int rc;
+
+    if (r->fast) {
+        const json_t *node = NULL;
+        if (fast_walk(r->input, text, &node))
+            return FAST_NO;
+        if (!node) {
+            *out = jv_null();
+            return 0;
+        }
+        return expr__to_jv(node, out, err);
+    }
 
     if (!r->have_in) {
         rc = expr__to_jv(r->input, &r->in, err);
@@ -308,15 +397,22 @@ int expr_render(struct expr_ctx *ctx, const json_t *tmpl, const json_t *input, j
     *out = NULL;
     if (!tmpl)
         return idf_err_set(err, IDF_EINVAL, "no template");
-    /* isolated: a template with no expression is copied here, with no round trip */
-    if (expr__iso_of(ctx) && has_template(tmpl, 0))
-        return expr__iso_render(expr__iso_of(ctx), tmpl, input, out, err);
     r.ctx = ctx;
+    r.fast = false;
     r.input = input;
     r.in = jv_null();
     r.have_in = false;
     r.path[0] = '\0';
     r.plen = 0;
+    /* isolated: a template with no expression, or with plain paths only, is
+     * rendered here; any other goes to the evaluator, whole */
+    if (expr__iso_of(ctx) && has_template(tmpl, 0)) {
+        r.fast = true;
+        rc = render_value(&r, tmpl, 0, out, err);
+        if (rc != FAST_NO)
+            return rc;
+        return expr__iso_render(expr__iso_of(ctx), tmpl, input, out, err);
+    }
     rc = render_value(&r, tmpl, 0, out, err);
     jv_free(r.in);
     return rc;

@@ -125,6 +125,58 @@ static void results_match_the_in_process_context(void **state)
     json_decref(in);
 }
 
+/* Templates of plain paths are rendered without the evaluator, value for
+ * value as jq renders them (compared with an in-process context); anything
+ * else, and a plain path that meets the wrong type, goes to the evaluator. */
+static void plain_paths_render_without_the_evaluator(void **state)
+{
+    struct expr_ctx *ctx = *state, *local = NULL;
+    json_t *in = parse("{\"event\": {\"user\": {\"login\": \"ann@example.com\", \"id\": 1234567890123456789,"
+                       " \"n\": 9007199254740993, \"r\": 2.0, \"f\": 0.5, \"ok\": true, \"none\": null,"
+                       " \"groups\": [\"a\", {\"k\": [1, 2]}], \"o\": {\"b\": 1, \"a\": [true, null]}}},"
+                       " \"arr\": [10, 20]}");
+    static const char *const tmpls[] = {
+        "\"${{ .event.user.login }}\"", "\"${{ .event.user.id }}\"", "\"${{ .event.user.n }}\"",
+        "\"${{ .event.user.r }}\"", "\"${{ .event.user.f }}\"", "\"${{ .event.user.ok }}\"",
+        "\"${{ .event.user.none }}\"", "\"${{ .event.user.missing.deeper }}\"", "\"${{ .event.user.groups[1].k[1] }}\"",
+        "\"${{ .event.user.groups[7] }}\"", "\"${{ .arr[0] }}\"", "\"  ${{ .event.user.o }}  \"", "\"${{ . }}\"",
+        "\"id=${{ .event.user.id }} n=${{ .event.user.n }} r=${{ .event.user.r }} f=${{ .event.user.f }}"
+        " o=${{ .event.user.o }} g=${{ .event.user.groups }} none=${{ .event.user.none }} ok=${{.event.user.ok}}\"",
+        "{\"url\": \"https://x/${{ .event.user.login }}\", \"list\": [\"${{ .arr }}\", \"${{ .arr[1] }}\"]}",
+        NULL};
+    struct idf_err err;
+
+    assert_int_equal(expr_ctx_new(&local), 0);
+    for (int i = 0; tmpls[i]; i++) {
+        json_t *t = parse(tmpls[i]), *want = NULL, *got = NULL;
+        assert_int_equal(expr_render(local, t, in, &want, &err), 0);
+        assert_int_equal(expr_render(ctx, t, in, &got, &err), 0);
+        if (!json_equal(want, got)) {
+            char *w = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT), *g = json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT);
+            fail_msg("%s: in process %s, isolated %s", tmpls[i], w, g);
+        }
+        json_decref(t);
+        json_decref(want);
+        json_decref(got);
+    }
+    assert_int_equal(expr__iso_spawns(ctx), 0); /* not one of these needed the evaluator */
+    {
+        json_t *t = parse("\"${{ .event.user.groups | length }}\""), *got = NULL;
+        assert_int_equal(expr_render(ctx, t, in, &got, &err), 0);
+        assert_json("2", got);
+        assert_int_equal(expr__iso_spawns(ctx), 1);
+        json_decref(got);
+        json_decref(t);
+        /* a plain path that meets a string: jq's own error, from the evaluator */
+        t = parse("\"${{ .event.user.login.x }}\"");
+        assert_int_equal(expr_render(ctx, t, in, &got, &err), IDF_EINVAL);
+        assert_contains(err.msg, "${{ .event.user.login.x }}: Cannot index string with string \"x\"");
+        json_decref(t);
+    }
+    expr_ctx_free(local);
+    json_decref(in);
+}
+
 static void a_with_template_is_one_round_trip(void **state)
 {
     struct expr_ctx *ctx = *state;
@@ -284,6 +336,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(results_match_the_in_process_context, setup_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(plain_paths_render_without_the_evaluator, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(a_with_template_is_one_round_trip, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(aborting_expressions_cost_one_evaluation, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(an_aborting_template_is_named, setup_ctx, teardown_ctx),
