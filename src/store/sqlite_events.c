@@ -268,19 +268,32 @@ static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t
     return create_runs(c, it->event_id, it->runs, it->n_runs, it->run_ids, now, err);
 }
 
-int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err)
+static int mark_done(struct store__sq *c, int64_t id, int from, const char *note, bool *changed,
+                     struct idf_err *err);
+
+/* Stores items in one transaction at sync; with delivery > 0, also marks
+ * that delivery (stage EXPAND) done with note, or writes nothing
+ * (IDF_ESTATE) when it is not waiting to be expanded. */
+static int ingest_tx(struct store__sq *c, struct store_ingest_item *items, size_t n, int64_t delivery,
+                     const char *note, enum store__sq_sync sync, struct idf_err *err)
 {
-    struct store__sq *c = store__sq(s);
     int64_t now = time_now_ms();
+    bool changed = false;
     int rc;
 
     for (size_t i = 0; i < n; i++) {
         items[i].event_id = 0;
         items[i].duplicate = false;
     }
-    rc = store__sq_begin(c, SQ_SYNC_FULL, err);
+    rc = store__sq_begin(c, sync, err);
     if (rc)
         return rc;
+    if (delivery > 0) {
+        rc = mark_done(c, delivery, STORE_EVENT_EXPAND, note, &changed, err);
+        if (rc == 0 && !changed)
+            rc = idf_err_set(err, IDF_ESTATE, "store: event %lld is not a delivery waiting to be expanded",
+                             (long long)delivery);
+    }
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = ingest_one(c, &items[i], now, err);
     if (rc == 0)
@@ -293,6 +306,11 @@ int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n,
         }
     }
     return rc;
+}
+
+int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err)
+{
+    return ingest_tx(store__sq(s), items, n, 0, NULL, SQ_SYNC_FULL, err);
 }
 
 static const char *stage_name(int stage)
@@ -429,34 +447,8 @@ int store__sq_events_settle(struct store *s, struct store_settle *items, size_t 
 int store__sq_event_expand(struct store *s, int64_t delivery_id, struct store_ingest_item *items, size_t n,
                            const char *note, struct idf_err *err)
 {
-    struct store__sq *c = store__sq(s);
-    int64_t now = time_now_ms();
-    bool changed = false;
-    int rc;
-
-    for (size_t i = 0; i < n; i++) {
-        items[i].event_id = 0;
-        items[i].duplicate = false;
-    }
-    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
-    if (rc)
-        return rc;
-    rc = mark_done(c, delivery_id, STORE_EVENT_EXPAND, note, &changed, err);
-    if (rc == 0 && !changed)
-        rc = idf_err_set(err, IDF_ESTATE, "store: event %lld is not a delivery waiting to be expanded",
-                         (long long)delivery_id);
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = ingest_one(c, &items[i], now, err);
-    if (rc == 0)
-        rc = store__sq_commit(c, err);
-    if (rc) {
-        store__sq_rollback(c);
-        for (size_t i = 0; i < n; i++) {
-            items[i].event_id = 0;
-            items[i].duplicate = false;
-        }
-    }
-    return rc;
+    /* NORMAL: a delivery lost with its events at a power loss is still waiting, and is expanded again */
+    return ingest_tx(store__sq(s), items, n, delivery_id, note, SQ_SYNC_NORMAL, err);
 }
 
 int store__sq_event_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *note, bool give_up,
