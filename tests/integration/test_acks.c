@@ -11,6 +11,11 @@
  * acknowledged webhook has started its workflow exactly once: nothing
  * acknowledged was lost.
  *
+ * Eight webhooks whose event makes a workflow's `when:` loop are answered at
+ * once; the condition runs to the evaluator's budget after the answer,
+ * starts nothing and is logged with its place in the file, while /healthz,
+ * Okta's delivery and the Okta-driven run go through.
+ *
  * And an event acknowledged but not yet matched when the process died (a
  * stored event in stage "match", written here straight into the store) is
  * matched at the next start and starts its run once.
@@ -38,6 +43,9 @@
 #define N_TICKETS 4
 #define N_WEBHOOKS 24 /* N_TICKETS tickets, each delivered 6 times */
 #define WAIT_MS 20000
+#define EXPR_BUDGET_MS 300 /* the evaluator's time budget in these tests */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 struct env {
     const char *bin, *src;
@@ -147,7 +155,8 @@ static int start_serve(void)
     char url[200];
     const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", E.listen, "--workflows", E.wfdir,
                           "--workers", "2", NULL};
-    if (tu_spawn(argv, NULL, &E.serve))
+    const char *env[] = {"IDFLOW_EXPR_TIMEOUT_MS=" STR(EXPR_BUDGET_MS), NULL};
+    if (tu_spawn(argv, env, &E.serve))
         return -1;
     snprintf(url, sizeof url, "%s/readyz", E.base);
     if (tu_wait_http_ok(url, WAIT_MS)) {
@@ -222,7 +231,11 @@ static int group_setup(void **state)
         write_wf("ticket", "name: on-ticket\non:\n  happyfox.ticket_created: {}\nsteps:\n"
                            "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}'}\n") ||
         write_wf("manual", "name: by-hand\non:\n  manual: {}\nsteps:\n"
-                           "  - id: who\n    do: set\n    with: {n: '${{ .event.data.n }}'}\n"))
+                           "  - id: who\n    do: set\n    with: {n: '${{ .event.data.n }}'}\n") ||
+        /* a condition that loops as long as the event says */
+        write_wf("loop", "name: loop-hook\non:\n  webhook: {connection: gh}\nwhen:\n"
+                         "  - (.event.data.retries // 0) as $r | 0 | until(. >= $r; . + 1) | . >= 0\nsteps:\n"
+                         "  - id: who\n    do: set\n    with: {n: 1}\n"))
         return -1;
     {
         const char *okta[] = {"connect", "okta", "sb", "--url", E.sb, "--sandbox", "--token-file", tok,
@@ -230,7 +243,8 @@ static int group_setup(void **state)
         const char *hf[] = {"connect", "happyfox", "hd", "--url", E.sb, "--api-key-env", "HF_KEY",
                             "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--db", E.db, NULL};
         const char *env[] = {"HF_KEY=sandbox-hf-key", "HF_CODE=sandbox-hf-code", NULL};
-        if (run_idflow(okta, NULL) || run_idflow(hf, env))
+        const char *gh[] = {"connect", "webhook", "gh", "--secret-file", hs, "--db", E.db, NULL};
+        if (run_idflow(okta, NULL) || run_idflow(hf, env) || run_idflow(gh, NULL))
             return -1;
     }
     port = tu_free_port();
@@ -328,6 +342,71 @@ static void test_slow_happyfox_does_not_hold_okta_or_health(void **state)
     assert_int_equal(count_runs("on-deactivate", NULL), 1);
 }
 
+/* One webhook POSTed, answered within Okta's window or counted as a failure. */
+static void *post_loop(void *arg)
+{
+    struct poster *p = arg;
+    char url[300], id[64];
+    const char *h[] = {"Authorization: Bearer " HOOK_SECRET, id, NULL};
+    snprintf(url, sizeof url, "%s/hooks/webhook/gh", E.base);
+    snprintf(id, sizeof id, "X-Idflow-Event-Id: loop-%lld", p->ticket);
+    p->rc = tu_http_within("POST", url, "{\"retries\": 1e18}", h, OKTA_WINDOW_MS, &p->status, NULL);
+    return NULL;
+}
+
+/* Eight deliveries whose event makes a workflow's `when:` loop: each is
+ * answered at once (matching comes after the answer), the condition runs to
+ * its budget in the evaluator and starts nothing, the log names it, and
+ * meanwhile /healthz and Okta's delivery are answered and the unrelated run
+ * succeeds. */
+static void test_looping_condition_fed_by_hooks_holds_nothing(void **state)
+{
+    struct poster ps[8];
+    char url[300], path[600], *body, *log;
+    const char *okta_auth[] = {"Authorization: " HOOK_SECRET, NULL};
+    long status = 0;
+    int before;
+    (void)state;
+
+    before = count_runs("on-deactivate", "succeeded");
+    for (int i = 0; i < 8; i++) {
+        ps[i].ticket = i;
+        assert_int_equal(pthread_create(&ps[i].t, NULL, post_loop, &ps[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pthread_join(ps[i].t, NULL), 0);
+        assert_int_equal(ps[i].rc, 0);
+        assert_int_equal(ps[i].status, 200);
+    }
+    snprintf(url, sizeof url, "%s/healthz", E.base);
+    assert_int_equal(tu_http_within("GET", url, NULL, NULL, OKTA_WINDOW_MS, &status, NULL), 0);
+    assert_int_equal(status, 200);
+    /* a deactivation Okta has not delivered before (the sample's uuid changed) */
+    snprintf(path, sizeof path, "%s/tests/data/okta-samples/03-eventhook-delivery-user.lifecycle.deactivate."
+                                "RECONSTRUCTED.json",
+             E.src ? E.src : ".");
+    body = tu_read_file(path, NULL);
+    assert_non_null(body);
+    {
+        char *u = strstr(body, "\"uuid\"");
+        assert_non_null(u);
+        u = strchr(u + 6, '"');
+        assert_non_null(u);
+        u[1] = u[1] == 'f' ? 'e' : 'f'; /* another event id */
+    }
+    snprintf(url, sizeof url, "%s/hooks/okta/sb", E.base);
+    assert_int_equal(tu_http_within("POST", url, body, okta_auth, OKTA_WINDOW_MS, &status, NULL), 0);
+    assert_int_equal(status, 200);
+    free(body);
+    wait_runs("on-deactivate", "succeeded", before + 1);
+    assert_true(tu_wait_events_settled(E.db, WAIT_MS));
+    assert_int_equal(count_runs("loop-hook", NULL), 0);
+    log = tu_proc_stderr(&E.serve);
+    assert_non_null(strstr(log, "loop.yaml:5:5: when[0]"));
+    assert_non_null(strstr(log, "time budget (" STR(EXPR_BUDGET_MS) " ms, expr_timeout_ms)"));
+    free(log);
+}
+
 /* An event acknowledged but not matched when the process died is matched at
  * the next start, once. */
 static void test_event_stored_before_a_crash_is_matched_at_start(void **state)
@@ -355,6 +434,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slow_happyfox_does_not_hold_okta_or_health),
+        cmocka_unit_test(test_looping_condition_fed_by_hooks_holds_nothing),
         cmocka_unit_test(test_event_stored_before_a_crash_is_matched_at_start),
     };
     return cmocka_run_group_tests_name("acks", tests, group_setup, group_teardown);
