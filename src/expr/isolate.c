@@ -240,8 +240,11 @@ static int read_all(int fd, char *p, size_t n, int64_t deadline)
             n -= (size_t)r;
         } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             int rc;
-            if (!spun && (spun = true) && spin_readable(fd))
-                continue;
+            if (!spun) { /* once per read: look before sleeping */
+                spun = true;
+                if (spin_readable(fd))
+                    continue;
+            }
             rc = wait_fd(fd, POLLIN, deadline);
             if (rc)
                 return rc;
