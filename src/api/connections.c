@@ -18,10 +18,8 @@
 
 static const struct connector *find_kind(const char *kind)
 {
-    for (int i = 0; kind && connector_table[i]; i++)
-        if (connector_table[i]->connection && strcmp(connector_table[i]->name, kind) == 0)
-            return connector_table[i];
-    return NULL;
+    const struct connector *c = kind ? registry_find_connector(kind, strlen(kind)) : NULL;
+    return c && c->connection ? c : NULL;
 }
 
 /* GET /api/v1/connectors */

@@ -79,12 +79,8 @@ static struct hook_thread *thread_ctx(struct api *a, struct idf_err *err)
 
 static const struct connector *hook_connector(const char *name, size_t n)
 {
-    for (int i = 0; connector_table[i]; i++) {
-        const struct connector *c = connector_table[i];
-        if (strlen(c->name) == n && strncmp(c->name, name, n) == 0 && c->ingress && c->ingress->hook)
-            return c;
-    }
-    return NULL;
+    const struct connector *c = registry_find_connector(name, n);
+    return c && c->ingress && c->ingress->hook ? c : NULL;
 }
 
 void api__hooks_route(struct api *a, const struct http_req *req, struct http_resp *resp, const char *rest)

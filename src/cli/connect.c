@@ -258,10 +258,8 @@ static int field_option(struct opts *o, const char *opt, const char *eq, int arg
 
 static const struct connector *find_kind(const char *kind)
 {
-    for (int i = 0; connector_table[i]; i++)
-        if (!strcmp(connector_table[i]->name, kind) && connector_table[i]->connection)
-            return connector_table[i];
-    return NULL;
+    const struct connector *c = registry_find_connector(kind, strlen(kind));
+    return c && c->connection ? c : NULL;
 }
 
 static int parse(struct opts *o, int argc, char **argv)

@@ -336,6 +336,13 @@ const struct conn_action *registry_find_action(const char *name);
 const struct conn_trigger *registry_find_trigger(const char *name);
 /* The connector owning an action (for per-thread slots); NULL when unknown. */
 const struct connector *registry_action_owner(const struct conn_action *a);
+/* The connector named by the len bytes at name (not NUL-terminated when a
+ * path segment), or NULL when none is. */
+const struct connector *registry_find_connector(const char *name, size_t len);
+/* Frees the per-connector thread slots slots[0..n) (one per connector, in
+ * table order, as exec_env.slots) with each connector's thread_slot_free, and
+ * sets them to NULL. */
+void registry_free_slots(void **slots, size_t n);
 /* Index of a connector in connector_table, -1 when unknown. */
 int registry_connector_index(const struct connector *c);
 /* Number of connectors in connector_table. */

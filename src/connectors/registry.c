@@ -54,6 +54,23 @@ const struct connector *registry_action_owner(const struct conn_action *a)
     return NULL;
 }
 
+const struct connector *registry_find_connector(const char *name, size_t len)
+{
+    for (int i = 0; name && connector_table[i]; i++)
+        if (strlen(connector_table[i]->name) == len && memcmp(connector_table[i]->name, name, len) == 0)
+            return connector_table[i];
+    return NULL;
+}
+
+void registry_free_slots(void **slots, size_t n)
+{
+    for (size_t i = 0; i < n && connector_table[i]; i++) {
+        if (slots[i] && connector_table[i]->thread_slot_free)
+            connector_table[i]->thread_slot_free(slots[i]);
+        slots[i] = NULL;
+    }
+}
+
 int registry_connector_index(const struct connector *c)
 {
     for (int i = 0; connector_table[i]; i++) {

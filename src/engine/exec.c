@@ -904,9 +904,5 @@ out:
 
 void exec_env_release(struct exec_env *env)
 {
-    for (int i = 0; i < ENGINE_MAX_CONNECTORS && connector_table[i]; i++) {
-        if (env->slots[i] && connector_table[i]->thread_slot_free)
-            connector_table[i]->thread_slot_free(env->slots[i]);
-        env->slots[i] = NULL;
-    }
+    registry_free_slots(env->slots, ENGINE_MAX_CONNECTORS);
 }

@@ -331,11 +331,8 @@ struct expander {
 
 static const struct connector *expanding_connector(const char *name)
 {
-    for (int i = 0; connector_table[i]; i++)
-        if (!strcmp(connector_table[i]->name, name) && connector_table[i]->ingress &&
-            connector_table[i]->ingress->expand)
-            return connector_table[i];
-    return NULL;
+    const struct connector *c = registry_find_connector(name, strlen(name));
+    return c && c->ingress && c->ingress->expand ? c : NULL;
 }
 
 /* Puts a delivery off after a failure, or gives it up (permanent, or too many tries). */
@@ -514,9 +511,7 @@ static void *expander_main(void *arg)
             break;
     }
 out:
-    for (int i = 0; i < ENGINE_MAX_CONNECTORS && connector_table[i]; i++)
-        if (x.slots[i] && connector_table[i]->thread_slot_free)
-            connector_table[i]->thread_slot_free(x.slots[i]);
+    registry_free_slots(x.slots, ENGINE_MAX_CONNECTORS);
     connections_cache_free(x.conns);
     http_client_free(x.http);
     store_close(x.st);

@@ -96,9 +96,7 @@ static void rescan(struct pollers *p, struct store *st)
 
         if (!name || !kind || strlen(name) > CONNECTIONS_NAME_MAX || !(mode & CONN_MODE_POLL))
             continue;
-        for (int j = 0; connector_table[j]; j++)
-            if (!strcmp(connector_table[j]->name, kind))
-                c = connector_table[j];
+        c = registry_find_connector(kind, strlen(kind));
         if (!c || !c->ingress || !c->ingress->poll)
             continue;
         for (k = 0; k < p->n; k++)
@@ -242,11 +240,7 @@ static void *poller_main(void *arg)
             wait_until(p, next);
     }
 out:
-    for (int i = 0; i < ENGINE_MAX_CONNECTORS && connector_table[i]; i++) {
-        if (p->slots[i] && connector_table[i]->thread_slot_free)
-            connector_table[i]->thread_slot_free(p->slots[i]);
-        p->slots[i] = NULL;
-    }
+    registry_free_slots(p->slots, ENGINE_MAX_CONNECTORS);
     connections_cache_free(cc);
     http_client_free(http);
     store_close(st);
