@@ -226,4 +226,5 @@ const struct conn_ingress oktac__ingress = {
     .poll_interval_ms = CONN_POLL_DEFAULT_MS,
     .register_hook = oktac__register_hook,
     .hook_secret_field = "hook_secret",
+    .reachable = oktac__reachable,
 };
