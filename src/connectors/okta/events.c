@@ -1,6 +1,8 @@
 /* events.c — normalization of Okta System Log LogEvents into idflow events
  * (DESIGN.md §1 and §3): which trigger an eventType raises, and who "the
- * user", "the group", "the app" and "the actor" of an event are.
+ * user", "the group", "the app" and "the actor" of an event are; which of a
+ * trigger's event types an event hook can carry (Okta's list, eligible.h)
+ * and so when a hook-only connection can never receive them.
  *
  * Leaves authentication, HTTP and polling to triggers.c and poll.c. Pure
  * functions over jansson values: safe on any thread.
