@@ -53,6 +53,8 @@ $(BUILD)/%.o: %.c | $(SETUP_STAMP)
 
 # src/ui/assets.c embeds every other file of src/ui/ with .incbin, which -MMD cannot see.
 $(BUILD)/src/ui/assets.o: $(filter-out %.c %.h,$(wildcard src/ui/*))
+# src/connectors/okta/eligible.c embeds Okta's list of hook-eligible event types the same way.
+$(BUILD)/src/connectors/okta/eligible.o: src/connectors/okta/event-hook-eligible.txt
 
 $(BUILD)/libidflow.a: $(OBJ_LIB)
 	@rm -f $@

@@ -93,6 +93,34 @@ out:
     return rc;
 }
 
+/* Prints a warning for each trigger whose events the hook cannot carry and
+ * that this connection's mode leaves with no other way in
+ * (conn_ingress.reachable), each distinct message once. */
+static void warn_unreachable(const struct conn_ingress *in, const json_t *conn, const json_t *triggers)
+{
+    json_t *seen = json_array();
+    size_t i;
+    const json_t *t;
+
+    json_array_foreach(triggers, i, t)
+    {
+        const char *tn = json_string_value(json_object_get(t, "name"));
+        char why[600];
+        bool dup = false;
+        size_t k;
+        json_t *v;
+
+        if (!seen || !tn || !in->reachable || in->reachable(conn, tn, json_object_get(t, "params"), why, sizeof why))
+            continue;
+        json_array_foreach(seen, k, v) dup = dup || strcmp(json_string_value(v), why) == 0;
+        if (dup)
+            continue;
+        json_array_append_new(seen, json_string(why));
+        fprintf(stderr, "idflow connect: warning: trigger %s: %s\n", tn, why);
+    }
+    json_decref(seen);
+}
+
 int cli__register_hook(struct store *st, const struct seal_key *key, const struct connector *c, const char *name,
                        const char *url)
 {
@@ -168,6 +196,7 @@ int cli__register_hook(struct store *st, const struct seal_key *key, const struc
                s ? s : "registered");
         free(s);
     }
+    warn_unreachable(in, conn, triggers);
     saved = false; /* keep the new secret */
     rc = CLI_OK;
 out:

@@ -29,20 +29,79 @@
 
 #define RUN_MAX_FOREGROUND_WAIT_MS 60000 /* longer waits are left to `idflow serve` */
 
+/* True when the store at url exists already: a SQLite file that is there
+ * (validate must not create a database by looking for one). Other URLs are
+ * servers: assumed to exist. */
+static bool store_exists(const char *url)
+{
+    const char *path = NULL;
+    size_t len;
+
+    if (strncmp(url, "sqlite:", 7) == 0)
+        path = url + 7;
+    else if ((len = strlen(url)) > 3 && strcmp(url + len - 3, ".db") == 0 && !strstr(url, "://"))
+        path = url;
+    else
+        return true;
+    return *path && strcmp(path, ":memory:") != 0 && access(path, F_OK) == 0;
+}
+
+/* Prints to stderr, as "FILE: warning: ...", each stored connection that f's
+ * trigger listens to but would never receive its events on (a hook-only
+ * Okta connection and an event type Okta's event hooks cannot carry). A
+ * warning: the exit status does not change. */
+static void warn_unreachable(struct store *st, const char *file, const struct flow *f)
+{
+    json_t *warnings = json_array();
+    size_t i;
+    json_t *w;
+
+    if (!warnings || connections_reach_warnings(st, f->trigger, f->trigger_params, warnings)) {
+        fprintf(stderr, "%s: warning: could not read the connections to check trigger %s\n", file, f->trigger->name);
+        json_decref(warnings);
+        return;
+    }
+    json_array_foreach(warnings, i, w)
+    {
+        fprintf(stderr, "%s: warning: trigger %s, %s\n", file, f->trigger->name, json_string_value(w));
+    }
+    json_decref(warnings);
+}
+
 int cli_validate(int argc, char **argv)
 {
     struct expr_ctx *ectx = NULL;
-    int bad = 0;
+    struct store *st = NULL;
+    struct idf_err err;
+    const char *db = NULL, *url;
+    char dbbuf[1100];
+    int bad = 0, first = 1;
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: idflow validate FILE...\n");
+    if (argc >= 3 && strcmp(argv[1], "--db") == 0) {
+        db = argv[2];
+        first = 3;
+    } else if (argc >= 2 && strncmp(argv[1], "--db=", 5) == 0) {
+        db = argv[1] + 5;
+        first = 2;
+    }
+    if (first >= argc || (db && !*db)) {
+        fprintf(stderr, "usage: idflow validate [--db URL] FILE...\n");
         return CLI_USAGE;
     }
     if (expr_ctx_new(&ectx)) {
         fprintf(stderr, "idflow validate: out of memory\n");
         return CLI_FAIL;
     }
-    for (int i = 1; i < argc; i++) {
+    /* the connections a trigger listens to, when there is a store to read them from */
+    url = cli_db_url(db, dbbuf, sizeof dbbuf);
+    if (!store_exists(url)) {
+        if (db)
+            fprintf(stderr, "idflow validate: no store at %s: the connections were not checked\n", db);
+    } else if (store_open(url, &st, &err)) {
+        fprintf(stderr, "idflow validate: %s: the connections were not checked\n", err.msg);
+        st = NULL;
+    }
+    for (int i = first; i < argc; i++) {
         struct flow *f = NULL;
         struct flow_diags *d = calloc(1, sizeof *d);
         if (!d || flow_load_file(argv[i], ectx, &f, d)) {
@@ -51,10 +110,13 @@ int cli_validate(int argc, char **argv)
             bad++;
         } else {
             printf("%s: ok (workflow %s, trigger %s, %zu steps)\n", argv[i], f->name, f->trigger->name, f->n_steps);
+            if (st)
+                warn_unreachable(st, argv[i], f);
         }
         flow_free(f);
         free(d);
     }
+    store_close(st);
     expr_ctx_free(ectx);
     return bad ? CLI_FAIL : CLI_OK;
 }

@@ -127,4 +127,19 @@ int connections_resolve(struct connections_cache *c, struct store *s, const char
 int connections_for_action(struct connections_cache *c, struct store *s, const struct connector *owner,
                            const char *name, const json_t **conn_out, struct idf_err *err) IDF_MUST_USE;
 
+/* ---------------------------------------------------------------- reach */
+
+struct conn_trigger;
+
+/* Warnings about a workflow's trigger t (with its params) against the stored
+ * connections: for each connection of t's connector that the trigger listens
+ * to (the one its `connection:` parameter names, else every connection of
+ * that kind) on which the connector says its events would never arrive
+ * (conn_ingress.reachable: an Okta event type that event hooks cannot carry,
+ * on a hook-only connection), one string "connection 'NAME' (KIND): why and
+ * what to do" is appended to warnings (an array). Reads only the non-secret
+ * configs (no key needed). 0, or a store error (warnings unchanged). */
+int connections_reach_warnings(struct store *s, const struct conn_trigger *t, const json_t *params,
+                               json_t *warnings) IDF_MUST_USE;
+
 #endif

@@ -272,6 +272,16 @@ struct conn_hook_reg {
  * code with message set. Called on the CLI's thread. */
 typedef int (*conn_register_fn)(struct conn_hook_reg *r);
 
+/* Whether the events of a trigger (its name and params) can reach a
+ * connection configured as config (only its non-secret fields are read: its
+ * "mode" above all): false,
+ * with msg saying why and what to do, when none ever would (an Okta event
+ * type that event hooks cannot carry, on a hook-only connection). Used to
+ * warn, never to refuse: `idflow validate`, `idflow serve` at start and
+ * `idflow connect --register-hook`. Pure; any thread. */
+typedef bool (*conn_reach_fn)(const json_t *config, const char *trigger, const json_t *params, char *msg,
+                              size_t msg_n);
+
 struct conn_ingress {
     conn_hook_fn hook;          /* NULL: no push endpoint */
     conn_poll_fn poll;          /* NULL: cannot be polled */
@@ -279,6 +289,7 @@ struct conn_ingress {
     int64_t poll_interval_ms;   /* pause between polls when caught up (0: CONN_POLL_DEFAULT_MS) */
     conn_register_fn register_hook; /* NULL: hooks are registered by hand */
     const char *hook_secret_field;  /* the connection's secret field holding the hook secret */
+    conn_reach_fn reachable;        /* NULL: every trigger's events reach every connection */
 };
 
 #define CONN_POLL_DEFAULT_MS 10000 /* default pause between polls of a caught-up connection */
@@ -336,6 +347,8 @@ const struct conn_action *registry_find_action(const char *name);
 const struct conn_trigger *registry_find_trigger(const char *name);
 /* The connector owning an action (for per-thread slots); NULL when unknown. */
 const struct connector *registry_action_owner(const struct conn_action *a);
+/* The connector owning a trigger; NULL when unknown. */
+const struct connector *registry_trigger_owner(const struct conn_trigger *t);
 /* The connector named by the len bytes at name (not NUL-terminated when a
  * path segment), or NULL when none is. */
 const struct connector *registry_find_connector(const char *name, size_t len);

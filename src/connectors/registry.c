@@ -54,6 +54,17 @@ const struct connector *registry_action_owner(const struct conn_action *a)
     return NULL;
 }
 
+const struct connector *registry_trigger_owner(const struct conn_trigger *t)
+{
+    for (int i = 0; t && connector_table[i]; i++) {
+        for (const struct conn_trigger *x = connector_table[i]->triggers; x && x->name; x++) {
+            if (x == t)
+                return connector_table[i];
+        }
+    }
+    return NULL;
+}
+
 const struct connector *registry_find_connector(const char *name, size_t len)
 {
     for (int i = 0; name && connector_table[i]; i++)

@@ -624,6 +624,28 @@ static void *worker_main(void *arg)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* wfset_each_fn: logs, once, each stored connection the workflow's trigger
+ * listens to but would never receive its events on (connections_reach_warnings:
+ * an Okta event type that event hooks cannot carry, on a hook-only
+ * connection). ud: the engine's store. */
+static void warn_unreachable(void *ud, const struct flow *f, int64_t version)
+{
+    json_t *warnings = json_array();
+    size_t i;
+    json_t *w;
+
+    (void)version;
+    if (!warnings || !f->enabled || connections_reach_warnings(ud, f->trigger, f->trigger_params, warnings)) {
+        json_decref(warnings);
+        return;
+    }
+    json_array_foreach(warnings, i, w)
+    {
+        log_warn("workflow %s, trigger %s: %s", f->name, f->trigger->name, json_string_value(w));
+    }
+    json_decref(warnings);
+}
+
 int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_err *err)
 {
     struct engine *e = calloc(1, sizeof *e);
@@ -672,6 +694,7 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
     engine__thread_expr_release(); /* this thread evaluates nothing more: its evaluator goes */
     if (rc)
         goto out;
+    engine__wfset_each(e->wfs, warn_unreachable, e->store);
     rc = store_release_leases(e->store, e->node_id, &released);
     if (rc) {
         idf_err_set(err, rc, "cannot release the leases of an earlier run of node '%s'", e->node_id);

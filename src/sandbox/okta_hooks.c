@@ -6,6 +6,9 @@
  * Verification GETs the hook's uri with `x-okta-verification-challenge`, a
  * 3 s timeout and one retry; the hook becomes VERIFIED only when the answer
  * is 200 with {"verification": <the challenge>}, else the call is 400.
+ * Event types: only those in Okta's list of hook-eligible types (shared with
+ * the connector, connectors/okta/eligible.h), else 400 E0000001 naming the
+ * first one refused, for POST and PUT alike.
  * Deliveries: the events one request caused are batched into one
  * `com.okta.event_hook` envelope per ACTIVE + VERIFIED hook subscribed to any
  * of them, and queued (sbx__deliver_enqueue: 3 s timeout, one retry on 5xx
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "connectors/okta/eligible.h"
 #include "core/log.h"
 #include "sandbox/okta_internal.h"
 #include "sandbox/sandbox_core.h"
@@ -41,14 +45,13 @@ static json_t *hook_public(struct okta_ctx *c, const json_t *h)
     return p;
 }
 
-static bool event_type_shaped(const char *s)
+/* True when t is an event type Okta allows in an event hook, spelled as
+ * Okta's list spells it (connectors/okta/eligible.h: the list the connector
+ * registers from; unknown types are not in it either). */
+static bool hook_eligible(const char *t)
 {
-    if (!*s || strlen(s) > 128 || !strchr(s, '.'))
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '.' || *s == '_'))
-            return false;
-    return true;
+    struct oktac_eligible e;
+    return oktac_event_hook_eligible(t, &e) && strcmp(e.type, t) == 0;
 }
 
 /* Validates a create/replace body; fills *auth_value (borrowed). False after
@@ -82,7 +85,7 @@ static bool hook_body_ok(struct okta_ctx *c, const char **auth_value)
     json_array_foreach(items, i, it)
     {
         const char *t = json_string_value(it);
-        if (!t || !event_type_shaped(t) || okta__event_known_ineligible(t)) {
+        if (!t || !hook_eligible(t)) {
             char why[200];
             snprintf(why, sizeof why, "events.items: '%.120s' is not an event hook eligible event type", t ? t : "");
             okta__validation(c, "events", why);

@@ -240,9 +240,6 @@ void okta__event_target_app(json_t *ev, const json_t *app);
 void okta__event_commit(struct okta_ctx *c, json_t *ev);
 /* Shorthand: one event with the user as its only target. */
 void okta__event_user(struct okta_ctx *c, const char *event_type, const json_t *user);
-/* True for event types Okta can deliver to an event hook. */
-bool okta__event_hook_eligible(const char *event_type);
-bool okta__event_known_ineligible(const char *event_type);
 void okta__logs_list(struct okta_ctx *c); /* GET /api/v1/logs */
 
 /* ------------------------------------------------------ okta_users.c */

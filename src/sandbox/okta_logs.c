@@ -26,40 +26,42 @@
 #define LOG_MAX_SINCE_MS (180LL * 24 * 3600 * 1000)     /* E0000053 beyond 180 days */
 #define LOG_MAX_KEYWORD 40
 
+/* The event types the sandbox emits, with their display texts. Whether an
+ * event hook may subscribe to a type is not here: it is Okta's list
+ * (connectors/okta/eligible.h), shared with the connector. */
 struct evtype {
     const char *type;
     const char *display;  /* displayMessage (catalog description or real sample) */
     const char *legacy;   /* legacyEventType seen in a real sample, or NULL */
     const char *severity;
-    bool eligible;        /* event-hook-eligible in the catalog */
 };
 
 static const struct evtype evtypes[] = {
-    {"user.lifecycle.create", "Create Okta user", NULL, "INFO", true},
-    {"user.lifecycle.activate", "Activate Okta user", NULL, "INFO", true},
-    {"user.lifecycle.reactivate", "Reactivate Okta user", NULL, "INFO", true},
-    {"user.lifecycle.deactivate", "Deactivate Okta User", "core.user.config.user_deactivated", "INFO", true},
-    {"user.lifecycle.suspend", "Suspend Okta user", NULL, "INFO", true},
-    {"user.lifecycle.unsuspend", "Unsuspend Okta user", NULL, "INFO", true},
-    {"user.lifecycle.delete.initiated", "Delete Okta user initiated", NULL, "INFO", true},
-    {"user.lifecycle.delete.completed", "Delete Okta user completed", NULL, "INFO", false},
-    {"user.account.update_profile", "Update user profile for Okta", NULL, "INFO", true},
-    {"user.account.lock", "Max sign in attempts exceeded", "core.user_auth.account_locked", "DEBUG", true},
-    {"user.account.lock.limit", "User account lock limit reached", NULL, "WARN", false},
-    {"user.account.unlock", "Auto-unlock user account", NULL, "INFO", true},
-    {"user.account.unlock_by_admin", "User account unlock by admin", NULL, "INFO", true},
-    {"user.account.reset_password", "Reset user password", NULL, "INFO", true},
-    {"user.account.expire_password", "Expire user password", NULL, "INFO", false},
-    {"user.account.update_password", "Update user password", NULL, "INFO", true},
-    {"user.mfa.factor.reset_all", "Reset all factors for user", NULL, "INFO", true},
-    {"user.session.start", "User login to Okta", "core.user_auth.login_success", "INFO", true},
-    {"user.session.clear", "Clear user session", NULL, "INFO", true},
-    {"group.user_membership.add", "Add user to group membership", "core.user_group_member.user_add", "INFO", true},
-    {"group.user_membership.remove", "Remove user from group membership", NULL, "INFO", true},
-    {"application.user_membership.add", "Add user to application membership", NULL, "INFO", true},
-    {"application.user_membership.remove", "Remove user's application membership", NULL, "INFO", true},
-    {"application.user_membership.update", "Update user's application membership", NULL, "INFO", true},
-    {"event_hook.delivery", "Event hook delivery", NULL, "WARN", false},
+    {"user.lifecycle.create", "Create Okta user", NULL, "INFO"},
+    {"user.lifecycle.activate", "Activate Okta user", NULL, "INFO"},
+    {"user.lifecycle.reactivate", "Reactivate Okta user", NULL, "INFO"},
+    {"user.lifecycle.deactivate", "Deactivate Okta User", "core.user.config.user_deactivated", "INFO"},
+    {"user.lifecycle.suspend", "Suspend Okta user", NULL, "INFO"},
+    {"user.lifecycle.unsuspend", "Unsuspend Okta user", NULL, "INFO"},
+    {"user.lifecycle.delete.initiated", "Delete Okta user initiated", NULL, "INFO"},
+    {"user.lifecycle.delete.completed", "Delete Okta user completed", NULL, "INFO"},
+    {"user.account.update_profile", "Update user profile for Okta", NULL, "INFO"},
+    {"user.account.lock", "Max sign in attempts exceeded", "core.user_auth.account_locked", "DEBUG"},
+    {"user.account.lock.limit", "User account lock limit reached", NULL, "WARN"},
+    {"user.account.unlock", "Auto-unlock user account", NULL, "INFO"},
+    {"user.account.unlock_by_admin", "User account unlock by admin", NULL, "INFO"},
+    {"user.account.reset_password", "Reset user password", NULL, "INFO"},
+    {"user.account.expire_password", "Expire user password", NULL, "INFO"},
+    {"user.account.update_password", "Update user password", NULL, "INFO"},
+    {"user.mfa.factor.reset_all", "Reset all factors for user", NULL, "INFO"},
+    {"user.session.start", "User login to Okta", "core.user_auth.login_success", "INFO"},
+    {"user.session.clear", "Clear user session", NULL, "INFO"},
+    {"group.user_membership.add", "Add user to group membership", "core.user_group_member.user_add", "INFO"},
+    {"group.user_membership.remove", "Remove user from group membership", NULL, "INFO"},
+    {"application.user_membership.add", "Add user to application membership", NULL, "INFO"},
+    {"application.user_membership.remove", "Remove user's application membership", NULL, "INFO"},
+    {"application.user_membership.update", "Update user's application membership", NULL, "INFO"},
+    {"event_hook.delivery", "Event hook delivery", NULL, "WARN"},
 };
 
 static const struct evtype *evtype_of(const char *t)
@@ -68,18 +70,6 @@ static const struct evtype *evtype_of(const char *t)
         if (strcmp(evtypes[i].type, t) == 0)
             return &evtypes[i];
     return NULL;
-}
-
-bool okta__event_hook_eligible(const char *t)
-{
-    const struct evtype *e = evtype_of(t);
-    return e ? e->eligible : false;
-}
-
-bool okta__event_known_ineligible(const char *t)
-{
-    const struct evtype *e = evtype_of(t);
-    return e && !e->eligible;
 }
 
 json_t *okta__event_new(struct okta_ctx *c, const char *event_type)

@@ -217,6 +217,9 @@ static int group_setup(void **state)
                             "  - id: who\n    do: set\n    with: {name: '${{ .event.data.name }}'}\n") ||
         write_wf("signed", "name: on-signed\non:\n  webhook: {connection: signed}\nsteps:\n"
                            "  - id: who\n    do: set\n    with: {name: '${{ .event.data.name }}'}\n") ||
+        /* not hook-eligible (Okta's list): --register-hook leaves it to the poller */
+        write_wf("signon", "name: on-signon-policy\non:\n  okta.event: {type: policy.evaluate_sign_on}\nsteps:\n"
+                           "  - id: who\n    do: set\n    with: {login: '${{ .event.user.login }}'}\n") ||
         write_wf("group", "name: on-group\non:\n  okta.user_added_to_group: {}\nsteps:\n"
                           "  - id: who\n    do: set\n    with: {group: '${{ .event.group.name }}'}\n") ||
         write_wf("group-noloop", "name: on-group-noloop\non:\n  okta.user_added_to_group: {ignore_own_token: true}\n"
@@ -607,6 +610,107 @@ static void test_poller_backs_off_on_429_and_5xx(void **state)
     assert_int_equal(tu_http("DELETE", url, NULL, NULL, &status, NULL), 0);
 }
 
+/* Runs idflow with argv (NULL-terminated, argv[0] the binary); its exit
+ * code, with its stderr in *err (caller frees). */
+static int run_capture(const char *const argv[], char **err)
+{
+    struct tu_proc p;
+    int rc;
+    *err = NULL;
+    if (tu_spawn(argv, NULL, &p))
+        return -1;
+    rc = tu_wait(&p, 30000);
+    *err = tu_proc_stderr(&p);
+    tu_proc_cleanup(&p);
+    return rc;
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* A workflow listening to an event type Okta cannot put in an event hook, on
+ * a hook-only connection, would never run: idflow validate warns (naming the
+ * file, the type and the fix) without failing, and idflow serve logs it once
+ * at start. A hook-eligible type, or mode both, is no warning. */
+static void test_ineligible_type_on_hook_only_connection_warns(void **state)
+{
+    char dir[500], db[560], wfdir[560], tok[560], bad[600], good[600], listen[64], url[200], *err = NULL;
+    const char *msg = "Okta event type 'policy.evaluate_sign_on' is not eligible for event hooks";
+    struct tu_proc serve;
+    (void)state;
+
+    snprintf(dir, sizeof dir, "%s/hookonly", E.dir);
+    snprintf(db, sizeof db, "sqlite:%s/idflow.db", dir);
+    snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
+    snprintf(tok, sizeof tok, "%s/token", E.dir);
+    snprintf(bad, sizeof bad, "%s/signon.yaml", wfdir);
+    snprintf(good, sizeof good, "%s/sso.yaml", wfdir);
+    {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", wfdir);
+        assert_int_equal(system(cmd), 0);
+    }
+    assert_int_equal(tu_write_file(bad, "name: signon\non:\n  okta.event: {type: policy.evaluate_sign_on, connection: "
+                                        "ho}\nsteps:\n  - id: s\n    do: set\n    with: {a: 1}\n"),
+                     0);
+    assert_int_equal(tu_write_file(good, "name: sso\non:\n  okta.event: {type: user.authentication.sso}\nsteps:\n"
+                                         "  - id: s\n    do: set\n    with: {a: 1}\n"),
+                     0);
+    /* with no store to read connections from, validate checks the files only */
+    {
+        const char *argv[] = {E.bin, "validate", "--db", db, bad, NULL};
+        assert_int_equal(run_capture(argv, &err), 0);
+        assert_non_null(strstr(err, "no store at"));
+        assert_null(strstr(err, msg));
+        free(err);
+    }
+    /* mode hook: the default */
+    assert_int_equal(run_idflow("connect", "okta", "ho", "--url", E.sb, "--sandbox", "--token-file", tok, "--db", db,
+                                NULL),
+                     0);
+    {
+        const char *argv[] = {E.bin, "validate", "--db", db, bad, good, NULL};
+        char want[300];
+        assert_int_equal(run_capture(argv, &err), 0); /* a warning, not a failure */
+        snprintf(want, sizeof want, "%s: warning: trigger okta.event, connection 'ho' (okta): %s", bad, msg);
+        assert_non_null(strstr(err, want));
+        assert_non_null(strstr(err, "Set the connection's mode to both (or poll)"));
+        assert_int_equal(count_of(err, "warning:"), 1); /* not for sso.yaml: eligible */
+        free(err);
+    }
+    /* idflow serve logs it once, at start */
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
+    {
+        const char *argv[] = {E.bin, "serve", "--db", db, "--listen", listen, "--workflows", wfdir, "--workers", "1",
+                              NULL};
+        assert_int_equal(tu_spawn(argv, NULL, &serve), 0);
+    }
+    snprintf(url, sizeof url, "http://%s/readyz", listen);
+    assert_int_equal(tu_wait_http_ok(url, WAIT_MS), 0);
+    tu_kill(&serve, SIGTERM);
+    assert_int_equal(tu_wait(&serve, 15000), 0);
+    err = tu_proc_stderr(&serve);
+    tu_proc_cleanup(&serve);
+    assert_int_equal(count_of(err, msg), 1);
+    assert_non_null(strstr(err, "workflow signon, trigger okta.event: connection 'ho' (okta)"));
+    free(err);
+    /* mode both: the poller brings it, no warning */
+    assert_int_equal(run_idflow("connect", "okta", "ho", "--url", E.sb, "--sandbox", "--token-file", tok, "--mode",
+                                "both", "--db", db, NULL),
+                     0);
+    {
+        const char *argv[] = {E.bin, "validate", "--db", db, bad, good, NULL};
+        assert_int_equal(run_capture(argv, &err), 0);
+        assert_null(strstr(err, "warning:"));
+        free(err);
+    }
+}
+
 static void test_register_hook_rotates_secret(void **state)
 {
     char url[300], *resp = NULL, *body;
@@ -626,7 +730,8 @@ static void test_register_hook_rotates_secret(void **state)
     assert_string_equal(json_string_value(json_object_get(h, "id")), E.hook_id);
     assert_string_equal(json_string_value(json_object_get(h, "verificationStatus")), "VERIFIED");
     items = json_object_get(json_object_get(h, "events"), "items");
-    /* exactly the event types of the enabled workflows' triggers */
+    /* exactly the event types of the enabled workflows' triggers that Okta allows in a hook: not
+     * policy.evaluate_sign_on (on-signon-policy), which the poller brings (mode both) */
     assert_int_equal(json_array_size(items), 4);
     for (size_t k = 0; k < 4; k++) {
         bool found = false;
@@ -928,6 +1033,7 @@ int main(void)
         cmocka_unit_test(test_events_while_stopped_are_polled_after_restart),
         cmocka_unit_test(test_poller_backs_off_on_429_and_5xx),
         cmocka_unit_test(test_register_hook_rotates_secret),
+        cmocka_unit_test(test_ineligible_type_on_hook_only_connection_warns),
         cmocka_unit_test(test_webhook_bearer),
         cmocka_unit_test(test_webhook_hmac_and_replay),
         cmocka_unit_test(test_webhook_hmac_replay_with_new_id_starts_nothing),

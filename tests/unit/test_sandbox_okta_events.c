@@ -282,6 +282,65 @@ static void test_hooks_crud(void **state)
     fx_stop(f);
 }
 
+/* A create/replace body subscribing to items (a JSON array's contents). */
+static char *hook_body(const char *items)
+{
+    char *b = NULL;
+    if (asprintf(&b,
+                 "{\"name\":\"x\",\"events\":{\"type\":\"EVENT_TYPE\",\"items\":[%s]},\"channel\":{\"type\":"
+                 "\"HTTP\",\"version\":\"1.0.0\",\"config\":{\"uri\":\"https://svc.example.com/okta\"}}}",
+                 items) < 0)
+        fail_msg("out of memory");
+    return b;
+}
+
+/* POST and PUT /api/v1/eventHooks take only event types in Okta's list of
+ * hook-eligible types (connectors/okta/eligible.h, release 2026.08.1):
+ * anything else (a real but ineligible type, an unknown type, a different
+ * spelling) is 400 E0000001 naming it, and nothing changes. */
+static void test_hooks_refuse_ineligible_types(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start();
+    static const char *const refused[] = {
+        "\"policy.evaluate_sign_on\"",                         /* in Okta's catalog, not hook-eligible */
+        "\"user.lifecycle.create\",\"user.account.expire_password\"", /* one bad item refuses all */
+        "\"no.such.type\"",                                     /* unknown */
+        "\"USER.LIFECYCLE.CREATE\"",                            /* not Okta's spelling */
+    };
+    static const char *const named[] = {"policy.evaluate_sign_on", "user.account.expire_password", "no.such.type",
+                                        "USER.LIFECYCLE.CREATE"};
+    char path[256], *b, *id;
+
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        b = hook_body(refused[i]);
+        assert_int_equal(ok_call(f, "POST", "/api/v1/eventHooks", b), 400);
+        assert_non_null(strstr(assert_okta_error(f, 400, "E0000001") ?: "", named[i]));
+        assert_string_equal(jstr(f->json, "errorSummary"), "Api validation failed: events");
+        free(b);
+    }
+    assert_int_equal(ok_call(f, "GET", "/api/v1/eventHooks", NULL), 200);
+    assert_int_equal(json_array_size(f->json), 0);
+
+    /* eligible ones, in Okta's spelling, beta ones included */
+    b = hook_body("\"user.authentication.sso\",\"user.authentication.auth_via_IDP\",\"user.chrome.data.clear\"");
+    assert_int_equal(ok_call(f, "POST", "/api/v1/eventHooks", b), 200);
+    free(b);
+    id = strdup(jstr(f->json, "id"));
+
+    /* PUT refuses the same way and leaves the hook as it was */
+    snprintf(path, sizeof path, "/api/v1/eventHooks/%s", id);
+    b = hook_body("\"user.session.start\",\"user.authentication.verify\"");
+    assert_int_equal(ok_call(f, "PUT", path, b), 400);
+    assert_non_null(strstr(assert_okta_error(f, 400, "E0000001") ?: "", "user.authentication.verify"));
+    free(b);
+    assert_int_equal(ok_call(f, "GET", path, NULL), 200);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(f->json, "events"), "items")), 3);
+    assert_string_equal(jstr(f->json, "events.items.0"), "user.authentication.sso");
+    free(id);
+    fx_stop(f);
+}
+
 static void test_hook_verification(void **state)
 {
     (void)state;
@@ -652,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_logs_polling_returns_each_event_once),
         cmocka_unit_test(test_logs_queries_and_event_shape),
         cmocka_unit_test(test_hooks_crud),
+        cmocka_unit_test(test_hooks_refuse_ineligible_types),
         cmocka_unit_test(test_hook_verification),
         cmocka_unit_test(test_hook_delivery),
         cmocka_unit_test(test_hook_single_retry),

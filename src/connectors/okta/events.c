@@ -1,6 +1,8 @@
 /* events.c — normalization of Okta System Log LogEvents into idflow events
  * (DESIGN.md §1 and §3): which trigger an eventType raises, and who "the
- * user", "the group", "the app" and "the actor" of an event are.
+ * user", "the group", "the app" and "the actor" of an event are; which of a
+ * trigger's event types an event hook can carry (Okta's list, eligible.h)
+ * and so when a hook-only connection can never receive them.
  *
  * Leaves authentication, HTTP and polling to triggers.c and poll.c. Pure
  * functions over jansson values: safe on any thread.
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "connectors/okta/eligible.h"
 #include "connectors/okta/events.h"
 #include "core/log.h"
 
@@ -290,26 +293,31 @@ int oktac__events_normalize(const json_t *list, json_t **out, char *msg, size_t 
     return 0;
 }
 
-/* Event types Okta refuses in an event hook (API-NOTES §h: not hook-eligible). */
-static const char *const not_eligible[] = {"user.account.expire_password", "user.account.lock.limit",
-                                           "user.lifecycle.delete.completed", "event_hook.delivery", NULL};
-
-static void add_unique(json_t *types, const char *t)
+/* Appends t to arr (case-insensitively) unless it is there. */
+static void add_unique(json_t *arr, const char *t)
 {
     size_t i;
     json_t *v;
-    for (int k = 0; not_eligible[k]; k++)
-        if (strcasecmp(not_eligible[k], t) == 0)
-            return;
-    json_array_foreach(types, i, v)
+    json_array_foreach(arr, i, v)
     {
         if (strcasecmp(json_string_value(v), t) == 0)
             return;
     }
-    json_array_append_new(types, json_string(t));
+    json_array_append_new(arr, json_string(t));
 }
 
-bool oktac__event_types_for(const char *trigger, const json_t *params, json_t *types)
+/* Okta's spelling of t into types when event hooks may carry it, else t into
+ * left_out (when not NULL). */
+static void add_type(json_t *types, json_t *left_out, const char *t)
+{
+    struct oktac_eligible e;
+    if (oktac_event_hook_eligible(t, &e))
+        add_unique(types, e.type);
+    else if (left_out)
+        add_unique(left_out, t);
+}
+
+bool oktac__event_types_for(const char *trigger, const json_t *params, json_t *types, json_t *left_out)
 {
     const char *t;
     bool any = false;
@@ -318,14 +326,50 @@ bool oktac__event_types_for(const char *trigger, const json_t *params, json_t *t
         t = str_of(params, "type");
         if (!t || strchr(t, '*'))
             return false; /* a prefix cannot be subscribed: hooks take exact types */
-        add_unique(types, t);
+        add_type(types, left_out, t);
         return true;
     }
     for (const struct mapping *m = mappings; m->event_type; m++) {
         if (strcmp(m->trigger, trigger) == 0) {
-            add_unique(types, m->event_type);
+            add_type(types, left_out, m->event_type);
             any = true;
         }
     }
     return any;
+}
+
+bool oktac__reachable(const json_t *config, const char *trigger, const json_t *params, char *msg, size_t msg_n)
+{
+    const char *t = str_of(params, "type");
+    json_t *types, *left_out;
+    bool known, ok;
+
+    if (conn_ingress_mode(config) != CONN_MODE_HOOK || strncmp(trigger, "okta.", 5) != 0)
+        return true;
+    if (strcmp(trigger, "okta.event") == 0 && t && strchr(t, '*')) {
+        snprintf(msg, msg_n,
+                 "okta.event type '%.200s' is a prefix, which an event hook cannot subscribe, and the connection's "
+                 "mode is hook: its events would never arrive. Set the connection's mode to both (or poll) so the "
+                 "System Log poller delivers them",
+                 t);
+        return false;
+    }
+    types = json_array();
+    left_out = json_array();
+    if (!types || !left_out) {
+        json_decref(types);
+        json_decref(left_out);
+        return true; /* out of memory: no warning rather than a wrong one */
+    }
+    known = oktac__event_types_for(trigger, params, types, left_out);
+    ok = !known || json_array_size(left_out) == 0;
+    if (!ok)
+        snprintf(msg, msg_n,
+                 "Okta event type '%.200s' is not eligible for event hooks (Okta's list, release " OKTAC_ELIGIBLE_RELEASE
+                 "), and the connection's mode is hook: its events would never arrive. Set the connection's mode to "
+                 "both (or poll) so the System Log poller delivers them",
+                 json_string_value(json_array_get(left_out, 0)));
+    json_decref(types);
+    json_decref(left_out);
+    return ok;
 }

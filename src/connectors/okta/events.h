@@ -37,10 +37,18 @@ int oktac__event_normalize(const json_t *ev, json_t **out, char *msg, size_t msg
 int oktac__events_normalize(const json_t *list, json_t **out, char *msg, size_t msg_n) IDF_MUST_USE;
 
 /* Appends to types (an array) the eventTypes an event hook must subscribe
- * for trigger (with its params) to fire, without duplicates and without the
- * types Okta does not allow in hooks. False when none can be subscribed
- * (not an okta trigger, or okta.event with a '*' prefix). */
-bool oktac__event_types_for(const char *trigger, const json_t *params, json_t *types);
+ * for trigger (with its params) to fire, in Okta's spelling and without
+ * duplicates. Types Okta does not allow in event hooks (eligible.h) are
+ * appended to left_out instead (may be NULL): only System Log polling brings
+ * them. False when the trigger needs no hook-subscribable type at all (not an
+ * okta trigger, or okta.event with a '*' prefix). */
+bool oktac__event_types_for(const char *trigger, const json_t *params, json_t *types, json_t *left_out);
+
+/* conn_ingress.reachable of the okta connector: false, with msg saying why
+ * and what to do, when the connection's mode is hook and the trigger listens
+ * to an event type no event hook can carry (ineligible, or an okta.event
+ * prefix). */
+bool oktac__reachable(const json_t *config, const char *trigger, const json_t *params, char *msg, size_t msg_n);
 
 /* hookreg.c: the conn_register_fn of the okta ingress. */
 int oktac__register_hook(struct conn_hook_reg *r);

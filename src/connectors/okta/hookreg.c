@@ -4,12 +4,14 @@
  * Through the eventHooks API (API-NOTES §g): the hook whose channel uri is
  * URL is updated (PUT, the whole object), else one is created (POST); it is
  * subscribed to exactly the event types the enabled workflows' triggers need
- * (events.c), authenticates with `Authorization: <hook_secret>`, is activated
+ * that Okta allows in event hooks (events.c, eligible.h; the others are left
+ * to System Log polling and listed as "not_subscribed"), authenticates with `Authorization: <hook_secret>`, is activated
  * when it was inactive, and is verified (Okta then GETs URL, which idflow
  * serve answers). Okta never returns the secret; no message quotes it.
  *
  * Threads: the CLI's only. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "connectors/okta/events.h"
@@ -46,7 +48,7 @@ int oktac__register_hook(struct conn_hook_reg *r)
     struct conn_result res;
     struct oktac o;
     struct oktac_resp lr, wr, vr;
-    json_t *types = NULL, *body = NULL;
+    json_t *types = NULL, *left_out = NULL, *body = NULL;
     const char *secret = json_string_value(json_object_get(r->connection, "hook_secret"));
     const char *id = NULL;
     char path[300], name[OKTAC_HOOK_NAME_MAX];
@@ -75,11 +77,25 @@ int oktac__register_hook(struct conn_hook_reg *r)
         goto out;
     }
     types = json_array();
+    left_out = json_array();
+    if (!types || !left_out) {
+        rc = oktac__fail(&o, IDF_ENOMEM, false, 0, "out of memory");
+        goto out;
+    }
     json_array_foreach(r->triggers, i, t)
     {
         const char *tn = json_string_value(json_object_get(t, "name"));
         if (tn)
-            (void)oktac__event_types_for(tn, json_object_get(t, "params"), types);
+            (void)oktac__event_types_for(tn, json_object_get(t, "params"), types, left_out);
+    }
+    if (json_array_size(types) == 0 && json_array_size(left_out) > 0) {
+        char *s = json_dumps(left_out, JSON_COMPACT);
+        rc = oktac__fail(&o, IDF_EINVAL, false, 0,
+                         "the workflows of connection '%s' listen only to event types Okta does not allow in event "
+                         "hooks (%.300s): there is nothing to subscribe; System Log polling (mode both or poll) "
+                         "delivers them", r->connection_name, s ? s : "");
+        free(s);
+        goto out;
     }
     if (json_array_size(types) == 0) {
         rc = oktac__fail(&o, IDF_EINVAL, false, 0,
@@ -125,6 +141,8 @@ int oktac__register_hook(struct conn_hook_reg *r)
         goto out;
     r->info = json_pack("{s:s,s:b,s:O,s:s?}", "id", id, "created", created, "events", types, "verificationStatus",
                         json_string_value(json_object_get(vr.json, "verificationStatus")));
+    if (r->info && json_array_size(left_out) > 0)
+        json_object_set(r->info, "not_subscribed", left_out); /* not hook-eligible: left to polling */
 out:
     oktac__resp_free(&lr);
     oktac__resp_free(&wr);
@@ -133,6 +151,7 @@ out:
     if (rc)
         copy_failure(r, &res);
     json_decref(types);
+    json_decref(left_out);
     json_decref(body);
     json_decref(res.detail); /* the failure detail is not kept */
     json_decref(res.output);

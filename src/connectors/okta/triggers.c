@@ -101,7 +101,9 @@ const struct conn_trigger oktac__triggers[] = {
     T("okta.password_reset", "A user's password was reset (user.account.reset_password)."),
     {"okta.event",
      "Any other System Log event, by its eventType (event types with a dedicated okta.* trigger raise that "
-     "trigger instead). User, group and app are filled on a best-effort basis.",
+     "trigger instead). User, group and app are filled on a best-effort basis. An event hook carries only the "
+     "types Okta lists as hook-eligible (and no prefix): the others arrive by System Log polling, so their "
+     "connection needs mode both or poll (idflow validate warns).",
      p_event, match_event},
     {NULL, NULL, NULL, NULL},
 };
@@ -226,4 +228,5 @@ const struct conn_ingress oktac__ingress = {
     .poll_interval_ms = CONN_POLL_DEFAULT_MS,
     .register_hook = oktac__register_hook,
     .hook_secret_field = "hook_secret",
+    .reachable = oktac__reachable,
 };

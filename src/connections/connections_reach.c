@@ -1,0 +1,45 @@
+/* connections_reach.c — whether a workflow's trigger can ever receive events
+ * through the stored connections it listens to (connections.h,
+ * connections_reach_warnings).
+ *
+ * It asks each connection's connector (conn_ingress.reachable) with the
+ * connection's NON-secret config only: nothing is unsealed, no key is
+ * needed, and a warning never quotes a secret. It warns, never refuses:
+ * `idflow validate` prints the warnings, `idflow serve` logs them once at
+ * start, `idflow connect --register-hook` after registering. Knows no
+ * connector by name. Any thread, with the caller's store connection. */
+#include <stdio.h>
+#include <string.h>
+
+#include "connections/connections.h"
+#include "connectors/connector.h"
+#include "store/store.h"
+
+int connections_reach_warnings(struct store *s, const struct conn_trigger *t, const json_t *params, json_t *warnings)
+{
+    const struct connector *c = registry_trigger_owner(t);
+    const char *want = json_string_value(json_object_get(params, "connection"));
+    json_t *list = NULL, *row;
+    size_t i;
+    int rc = 0;
+
+    if (!c || !c->ingress || !c->ingress->reachable)
+        return 0;
+    rc = store_connection_list(s, &list);
+    if (rc)
+        return rc;
+    json_array_foreach(list, i, row)
+    {
+        const char *name = json_string_value(json_object_get(row, "name"));
+        const char *kind = json_string_value(json_object_get(row, "kind"));
+        char why[600];
+
+        if (!name || !kind || strcmp(kind, c->name) != 0 || (want && strcmp(want, name) != 0))
+            continue;
+        why[0] = '\0';
+        if (!c->ingress->reachable(json_object_get(row, "config"), t->name, params, why, sizeof why))
+            json_array_append_new(warnings, json_sprintf("connection '%s' (%s): %s", name, kind, why));
+    }
+    json_decref(list);
+    return 0;
+}
