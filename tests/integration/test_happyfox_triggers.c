@@ -723,6 +723,20 @@ static void test_secret_in_path(void **state)
     assert_int_equal(count_all_runs("hf-updated"), updated);
     /* the secret was in every delivery's URL, and is in no stored byte */
     assert_false(db_holds(HOOK_SECRET));
+    /* nor in what the sandbox shows of its Smart Rule stand-in */
+    {
+        static const char *const views[] = {"/_sandbox/happyfox/webhook", "/_sandbox/deliveries", NULL};
+        for (int i = 0; views[i]; i++) {
+            char url[300], *resp = NULL;
+            long status = 0;
+            snprintf(url, sizeof url, "%s%s", E.sb, views[i]);
+            assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
+            assert_int_equal(status, 200);
+            assert_non_null(strstr(resp, "/hooks/happyfox/hd/*"));
+            assert_null(strstr(resp, HOOK_SECRET));
+            free(resp);
+        }
+    }
 }
 
 /* A connection made without --mode is polled, takes no webhook (even with
