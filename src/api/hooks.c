@@ -4,7 +4,11 @@
  * Generic: it finds the connector by the first path segment in the registry
  * (one with an ingress hook), resolves the named connection of that kind
  * with its secrets unsealed, and lets the connector's hook function
- * authenticate and normalize the request (connectors/connector.h). It then
+ * authenticate and normalize the request (connectors/connector.h). A
+ * connector whose ingress sets secret_in_path is also reached at
+ * /hooks/<connector>/<connection>/<secret>: the extra segment goes to its
+ * hook with the request (conn_hook_path_secret) and is never logged, quoted
+ * in an answer or stored (the logger masks it wherever a path appears). It then
  * stores every normalized event (engine_submit_events: source = connector,
  * source_id = the event's id, connection = the name) and every delivery the
  * connector must still read from its remote (engine_submit_deliveries), and
@@ -85,7 +89,7 @@ static const struct connector *hook_connector(const char *name, size_t n)
 
 void api__hooks_route(struct api *a, const struct http_req *req, struct http_resp *resp, const char *rest)
 {
-    const char *slash = strchr(rest, '/');
+    const char *slash = strchr(rest, '/'), *end;
     const struct connector *c;
     struct hook_thread *t;
     const json_t *conn = NULL;
@@ -98,11 +102,19 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
     memset(&out, 0, sizeof out);
     idf_err_clear(&err);
     c = slash ? hook_connector(rest, (size_t)(slash - rest)) : NULL;
-    if (!c || !connections_name_valid(slash + 1)) {
+    /* <connection>, then optionally /<secret> for a connector that takes it
+     * there; the path is never quoted back (it may hold a secret) */
+    end = c ? strchr(slash + 1, '/') : NULL;
+    if (!c || (size_t)((end ? end : slash + 1 + strlen(slash + 1)) - (slash + 1)) > CONNECTIONS_NAME_MAX ||
+        (end && (!c->ingress->secret_in_path || !conn_hook_path_secret(req->path)))) {
         api__error(resp, 404, "no such hook: use /hooks/<connector>/<connection>");
         return;
     }
-    snprintf(name, sizeof name, "%s", slash + 1);
+    snprintf(name, sizeof name, "%.*s", (int)((end ? end : slash + 1 + strlen(slash + 1)) - (slash + 1)), slash + 1);
+    if (!connections_name_valid(name)) {
+        api__error(resp, 404, "no such hook: use /hooks/<connector>/<connection>");
+        return;
+    }
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0) {
         api__error(resp, 405, "use POST (deliveries) or GET (verification)");
         return;

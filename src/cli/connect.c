@@ -26,6 +26,7 @@
 #include "cli/cli_hooks.h"
 #include "connections/connections.h"
 #include "connectors/connector.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "crypto/seal.h"
@@ -412,6 +413,40 @@ static int do_test(struct store *st, const struct seal_key *key, const struct op
     return rc;
 }
 
+/* For a connector whose webhook takes its secret in the URL, and a
+ * connection that receives webhooks: prints the URL to paste into the
+ * remote's webhook setting, with the secret percent-encoded. Printed on
+ * stdout, once, for the operator: never logged. The host is public_url
+ * (idflow.yaml or IDFLOW_PUBLIC_URL) when set, else a placeholder. */
+static void print_hook_url(const struct opts *o)
+{
+    const struct conn_ingress *in = o->conn->ingress;
+    const char *secret;
+    struct cfg cfg;
+    struct idf_err err;
+    char origin[CFG_MAX_VALUE] = "";
+
+    if (!in || !in->hook || !in->secret_in_path || !in->hook_secret_field ||
+        !(conn_ingress_mode(o->config) & CONN_MODE_HOOK))
+        return;
+    secret = json_string_value(json_object_get(o->config, in->hook_secret_field));
+    if (!secret || !*secret)
+        return;
+    if (cfg_load(NULL, &cfg, &err) != 0 || cfg_public_origin(&cfg, origin, sizeof origin) != 0)
+        origin[0] = '\0';
+    printf("webhook URL (POST; it holds the secret: paste it into %s's webhook setting and keep it private):\n  %s/hooks/%s/%s/",
+           o->conn->name, origin[0] ? origin : "https://<idflow host>", o->conn->name, o->name);
+    for (const unsigned char *c = (const unsigned char *)secret; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("-._~", *c))
+            putchar(*c);
+        else
+            printf("%%%02X", *c);
+    }
+    putchar('\n');
+    if (!origin[0])
+        printf("  (replace <idflow host> with the address HappyFox reaches idflow serve at, or set public_url)\n");
+}
+
 static int do_save(struct store *st, const struct seal_key *key, struct opts *o)
 {
     struct idf_err err;
@@ -436,6 +471,7 @@ static int do_save(struct store *st, const struct seal_key *key, struct opts *o)
         return CLI_FAIL;
     }
     printf("%s connection %s %s (secrets sealed)\n", o->conn->name, o->name, created ? "saved" : "replaced");
+    print_hook_url(o);
     return CLI_OK;
 }
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <strings.h>
+#include <string.h>
 
 #include "core/err.h"
 
@@ -290,7 +291,27 @@ struct conn_ingress {
     conn_register_fn register_hook; /* NULL: hooks are registered by hand */
     const char *hook_secret_field;  /* the connection's secret field holding the hook secret */
     conn_reach_fn reachable;        /* NULL: every trigger's events reach every connection */
+    bool secret_in_path;            /* the hook also takes the secret as the path's last segment,
+                                       /hooks/<connector>/<connection>/<secret> (for senders that cannot
+                                       set a header); false: such a path is 404 */
 };
+
+/* The secret segment of a hook path "/hooks/<connector>/<connection>/<secret>"
+ * (the decoded path, as http_req.path): a pointer into path at <secret>
+ * (everything after the third '/' following "/hooks/", which may itself hold
+ * '/'), or NULL when the path has no such segment or it is empty. Borrowed
+ * from path. Used by hooks.c to route and by a connector's hook to read it;
+ * the logger masks the same span (core/log.c). */
+static inline const char *conn_hook_path_secret(const char *path)
+{
+    const char *p;
+
+    if (!path || strncmp(path, "/hooks/", 7) != 0)
+        return NULL;
+    p = strchr(path + 7, '/'); /* after <connector> */
+    p = p ? strchr(p + 1, '/') : NULL; /* after <connection> */
+    return p && p[1] ? p + 1 : NULL;
+}
 
 #define CONN_POLL_DEFAULT_MS 10000 /* default pause between polls of a caught-up connection */
 

@@ -72,10 +72,38 @@ bool log_key_is_secret(const char *key)
     return false;
 }
 
+/* True for a byte that ends a path inside a log line. */
+static bool path_end(char c)
+{
+    return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '"' || c == '\'' || c == '?' ||
+           c == '#' || c == '<' || c == '>';
+}
+
+/* Masks the secret segment of every hook path in s, "/hooks/<connector>/
+ * <connection>/<secret>" (connectors/connector.h, conn_hook_path_secret):
+ * whatever follows the connection up to the end of the path becomes '*'. */
+static void mask_hook_paths(char *s)
+{
+    char *p = s;
+
+    while ((p = strstr(p, "/hooks/")) != NULL) {
+        int slashes = 0;
+
+        for (p += 7; !path_end(*p) && slashes < 2; p++)
+            if (*p == '/')
+                slashes++;
+        if (slashes < 2)
+            continue; /* no secret segment in this one */
+        for (; !path_end(*p); p++)
+            *p = '*';
+    }
+}
+
 void log_mask_secrets(char *s)
 {
     if (!s)
         return;
+    mask_hook_paths(s);
     pthread_mutex_lock(&secrets_lock);
     for (size_t i = 0; i < n_secrets; i++) {
         size_t n = strlen(secrets[i]);

@@ -50,7 +50,9 @@ json_t *log_redact(const json_t *v);
  * Caller frees with json_decref. */
 json_t *log_redact_text(const char *text);
 
-/* Masks registered secrets inside s in place (same length, '*'). */
+/* Masks registered secrets inside s in place (same length, '*'), and the
+ * secret segment of every hook path, /hooks/<connector>/<connection>/<secret>
+ * (whatever follows the connection up to the end of the path). */
 void log_mask_secrets(char *s);
 
 #endif

@@ -38,7 +38,9 @@ static json_t *limits_view(struct sbx_happyfox *h)
 
 static json_t *webhook_view(const struct sbx_happyfox *h)
 {
-    return json_pack("{s:s?,s:s?,s:b,s:O?,s:I}", "url", h->wh_url, "header_name", h->wh_header_name, "header_value_set",
+    /* the URL may carry idflow's hook secret in its path: shown masked */
+    return json_pack("{s:o?,s:s?,s:b,s:O?,s:I}", "url", h->wh_url ? sbx__url_json(h->wh_url) : NULL, "header_name",
+                     h->wh_header_name, "header_value_set",
                      h->wh_header != NULL, "events", h->wh_events, "queued", (json_int_t)h->wh_queued);
 }
 

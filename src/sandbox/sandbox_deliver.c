@@ -37,6 +37,19 @@ struct sbx_delivery {
     bool started;
 };
 
+json_t *sbx__url_json(const char *url)
+{
+    char *c = strdup(url ? url : "");
+    json_t *j;
+
+    if (!c)
+        return json_string("");
+    log_mask_secrets(c); /* a webhook URL may carry a secret: /hooks/<c>/<conn>/<secret> */
+    j = json_string(c);
+    free(c);
+    return j ? j : json_string("");
+}
+
 static void item_free(struct item *it)
 {
     if (!it)
@@ -91,8 +104,9 @@ int sbx__fetch_unlocked(struct sandbox *sb, const struct sbx_outgoing *o, struct
     struct sbx_main *m = sbx__main(sb);
     char at[32];
     time_format_iso(time_now_ms(), at, sizeof at);
-    json_array_append_new(m->deliveries, json_pack("{s:I, s:s, s:s, s:s, s:o, s:b}", "seq",
-                                                   (json_int_t)++m->delivery_seq, "method", o->method, "url", o->url,
+    json_array_append_new(m->deliveries, json_pack("{s:I, s:s, s:o, s:s, s:o, s:b}", "seq",
+                                                   (json_int_t)++m->delivery_seq, "method", o->method, "url",
+                                                   sbx__url_json(o->url),
                                                    "at", at, "attempts", attempts,
                                                    "ok", rc == 0 && resp->status >= 200 && resp->status < 300));
     if (json_array_size(m->deliveries) > SBX_MAX_DELIVERIES)
@@ -133,9 +147,9 @@ static void *delivery_main(void *arg)
         struct sbx_main *m = sbx__main(sb);
         char at[32];
         time_format_iso(time_now_ms(), at, sizeof at);
-        json_array_append_new(m->deliveries, json_pack("{s:I, s:s, s:s, s:s, s:o, s:b}", "seq",
+        json_array_append_new(m->deliveries, json_pack("{s:I, s:s, s:o, s:s, s:o, s:b}", "seq",
                                                        (json_int_t)++m->delivery_seq, "method", it->method, "url",
-                                                       it->url, "at", at, "attempts", attempts, "ok", ok));
+                                                       sbx__url_json(it->url), "at", at, "attempts", attempts, "ok", ok));
         if (json_array_size(m->deliveries) > SBX_MAX_DELIVERIES)
             json_array_remove(m->deliveries, 0);
         item_free(it);

@@ -43,6 +43,11 @@ struct sbx_outgoing {
     int retries_on_5xx;            /* Okta: 1 (also on timeout); never on 4xx */
 };
 
+/* url as JSON for a view or a record, with the secret segment of a hook
+ * path ("/hooks/<connector>/<connection>/<secret>") masked: a webhook URL
+ * may carry its secret there. A new reference, never NULL. */
+json_t *sbx__url_json(const char *url);
+
 /* Copies o and queues it; returns immediately. */
 void sbx__deliver_enqueue(struct sandbox *sb, const struct sbx_outgoing *o);
 

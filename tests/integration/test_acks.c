@@ -241,7 +241,8 @@ static int group_setup(void **state)
         const char *okta[] = {"connect", "okta", "sb", "--url", E.sb, "--sandbox", "--token-file", tok,
                               "--hook-secret-file", hs, "--mode", "hook", "--db", E.db, NULL};
         const char *hf[] = {"connect", "happyfox", "hd", "--url", E.sb, "--api-key-env", "HF_KEY",
-                            "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--db", E.db, NULL};
+                            "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--mode", "hook",
+                            "--db", E.db, NULL};
         const char *env[] = {"HF_KEY=sandbox-hf-key", "HF_CODE=sandbox-hf-code", NULL};
         const char *gh[] = {"connect", "webhook", "gh", "--secret-file", hs, "--db", E.db, NULL};
         if (run_idflow(okta, NULL) || run_idflow(hf, env) || run_idflow(gh, NULL))

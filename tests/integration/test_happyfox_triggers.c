@@ -98,8 +98,7 @@ static void webhook_on(void)
 {
     char body[600];
     snprintf(body, sizeof body,
-             "{\"url\":\"%s/hooks/happyfox/hd\",\"header_name\":\"X-Idflow-Secret\",\"header_value\":\"" HOOK_SECRET
-             "\"}",
+             "{\"url\":\"%s/hooks/happyfox/hd/" HOOK_SECRET "\"}", /* what a Smart Rule can carry: a URL */
              E.base);
     sandbox_admin("POST", "/_sandbox/happyfox/webhook", body);
 }
@@ -253,6 +252,9 @@ static int group_setup(void **state)
         write_wf("hook-only", "name: hf-hook-only\non:\n  happyfox.ticket_created: {}\n"
                               "when:\n  - .event.connection == \"hh\"\nsteps:\n"
                               "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}'}\n") ||
+        write_wf("poll-default", "name: hf-poll-default\non:\n  happyfox.ticket_created: {}\n"
+                                 "when:\n  - .event.connection == \"hp\"\nsteps:\n"
+                                 "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}'}\n") ||
         write_wf("updated", "name: hf-updated\non:\n  happyfox.ticket_updated: {}\nsteps:\n"
                             "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
                             "private: '${{ .event.update.private | tostring }}'}\n"))
@@ -264,8 +266,8 @@ static int group_setup(void **state)
         const char *env[] = {"HF_KEY=" HF_KEY, "HF_CODE=" HF_CODE, NULL};
         /* "hh": webhook only (never polled), to prove the webhook path on its own */
         const char *args2[] = {"connect", "happyfox", "hh", "--url", E.sb, "--api-key-env", "HF_KEY",
-                               "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--db", E.db,
-                               NULL};
+                               "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--mode", "hook",
+                               "--db", E.db, NULL};
         if (run_idflow(args, env) != 0 || run_idflow(args2, env) != 0)
             return -1;
     }
@@ -396,6 +398,67 @@ static long post_hook_resp(const char *conn, const char *secret, const char *bod
 static long post_hook(const char *conn, const char *secret, const char *body)
 {
     return post_hook_resp(conn, secret, body, NULL);
+}
+
+/* POSTs to /hooks/happyfox/<conn>/<secret> (the secret in the URL, no
+ * header) with the given Content-Type; the answer must not quote the secret. */
+static long post_hook_path(const char *conn, const char *secret, const char *ctype, const char *body)
+{
+    char url[400], ct[200];
+    const char *h[] = {ct, NULL};
+    long status = 0;
+    char *resp = NULL;
+    snprintf(url, sizeof url, "%s/hooks/happyfox/%s/%s", E.base, conn, secret);
+    snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+    assert_int_equal(tu_http("POST", url, body, h, &status, &resp), 0);
+    if (resp)
+        assert_null(strstr(resp, secret));
+    free(resp);
+    return status;
+}
+
+/* Runs an idflow command; its exit code, and its stdout in *out (caller frees). */
+static int run_idflow_out(const char *const *args, const char *const *env, char **out)
+{
+    const char *argv[40];
+    struct tu_proc p;
+    int n = 0, rc;
+
+    argv[n++] = E.bin;
+    for (; *args && n < 39; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    assert_int_equal(tu_spawn(argv, env, &p), 0);
+    rc = tu_wait(&p, 30000);
+    *out = tu_proc_stdout(&p);
+    tu_proc_cleanup(&p);
+    return rc;
+}
+
+static bool serve_log_has(void *ud)
+{
+    char *log = tu_proc_stderr(&E.serve);
+    bool has = log && strstr(log, (const char *)ud);
+    free(log);
+    return has;
+}
+
+/* True when the database files hold the bytes of s anywhere. */
+static bool db_holds(const char *s)
+{
+    static const char *const files[] = {"idflow.db", "idflow.db-wal", NULL};
+    bool found = false;
+    for (int i = 0; files[i]; i++) {
+        char path[600];
+        size_t len = 0;
+        char *data;
+        snprintf(path, sizeof path, "%s/%s", E.dir, files[i]);
+        data = tu_read_file(path, &len);
+        if (data && memmem(data, len, s, strlen(s)))
+            found = true;
+        free(data);
+    }
+    return found;
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -595,6 +658,148 @@ static void test_poll_picks_up_changes_made_while_stopped(void **state)
     assert_int_equal(count_runs("hf-created", "email", "offline@acme.test"), 1);
 }
 
+/* The secret in the URL path, the form HappyFox can carry: accepted with
+ * the body shapes a sender may use; a wrong one is 401, decided before the
+ * body (an oversized body with a wrong secret is 401, not 413); a connector
+ * that does not take a path secret is 404; the secret is in no answer, in
+ * no stored event or delivery, and (stop_serve) in no log line. */
+static void test_secret_in_path(void **state)
+{
+    char body[200], form[100], big_url[300];
+    int created, resolved, updated;
+    (void)state;
+    created = count_all_runs("hf-created");
+    resolved = count_all_runs("hf-resolved");
+    updated = count_all_runs("hf-updated");
+    snprintf(body, sizeof body, "{\"ticket_id\":%lld}", T1);
+    assert_int_equal(post_hook_path("hd", HOOK_SECRET, "application/json", body), 200);
+    snprintf(form, sizeof form, "event=ticket_updated&ticket_id=%lld", T1);
+    assert_int_equal(post_hook_path("hd", HOOK_SECRET, "application/x-www-form-urlencoded", form), 200);
+    snprintf(body, sizeof body, "{\"id\":%lld,\"display_id\":\"#HF%08lld\",\"subject\":\"x\"}", T1, T1);
+    assert_int_equal(post_hook_path("hd", HOOK_SECRET, "application/json", body), 200);
+    snprintf(body, sizeof body, "{\"ticket\":{\"id\":%lld}}", T1);
+    assert_int_equal(post_hook_path("hd", HOOK_SECRET, "application/json", body), 200);
+    /* wrong secrets in the path */
+    assert_int_equal(post_hook_path("hd", "not-the-secret", "application/json", body), 401);
+    assert_int_equal(post_hook_path("hd", HOOK_SECRET "x", "application/json", body), 401);
+    assert_int_equal(post_hook_path("hd", "hf-hook-secret", "application/json", body), 401);
+    /* a wrong path secret wins over the right header: the path decides */
+    {
+        char url[300];
+        const char *h[] = {"X-Idflow-Secret: " HOOK_SECRET, NULL};
+        long status = 0;
+        snprintf(url, sizeof url, "%s/hooks/happyfox/hd/wrong-secret", E.base);
+        assert_int_equal(tu_http("POST", url, body, h, &status, NULL), 0);
+        assert_int_equal(status, 401);
+    }
+    /* decided before the body: a wrong secret with a body over 64 KiB is 401 */
+    {
+        size_t pad = 100 * 1024, n;
+        char *big = malloc(pad + 128);
+        assert_non_null(big);
+        n = (size_t)snprintf(big, 64, "{\"ticket_id\":%lld,\"pad\":\"", T1);
+        memset(big + n, 'x', pad);
+        memcpy(big + n + pad, "\"}", 3);
+        assert_int_equal(post_hook_path("hd", "wrong-secret", "application/json", big), 401);
+        assert_int_equal(post_hook_path("hd", HOOK_SECRET, "application/json", big), 413);
+        free(big);
+    }
+    assert_int_equal(post_hook_path("hd", HOOK_SECRET, "application/x-www-form-urlencoded", "ticket_id=12x"), 400);
+    assert_int_equal(post_hook_path("hd", HOOK_SECRET, "application/json", "{\"subject\":\"x\"}"), 400);
+    /* a connector that takes no secret in the path: no such hook */
+    {
+        long status = 0;
+        char *resp = NULL;
+        snprintf(big_url, sizeof big_url, "%s/hooks/okta/acme/" HOOK_SECRET, E.base);
+        assert_int_equal(tu_http("POST", big_url, "{}", NULL, &status, &resp), 0);
+        assert_int_equal(status, 404);
+        assert_null(resp ? strstr(resp, HOOK_SECRET) : NULL);
+        free(resp);
+    }
+    wait_poller_caught_up();
+    /* T1's changes were delivered long ago: nothing runs again */
+    assert_int_equal(count_all_runs("hf-created"), created + 1); /* the marker only */
+    assert_int_equal(count_all_runs("hf-resolved"), resolved);
+    assert_int_equal(count_all_runs("hf-updated"), updated);
+    /* the secret was in every delivery's URL, and is in no stored byte */
+    assert_false(db_holds(HOOK_SECRET));
+    /* nor in what the sandbox shows of its Smart Rule stand-in */
+    {
+        static const char *const views[] = {"/_sandbox/happyfox/webhook", "/_sandbox/deliveries", NULL};
+        for (int i = 0; views[i]; i++) {
+            char url[300], *resp = NULL;
+            long status = 0;
+            snprintf(url, sizeof url, "%s%s", E.sb, views[i]);
+            assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
+            assert_int_equal(status, 200);
+            assert_non_null(strstr(resp, "/hooks/happyfox/hd/*"));
+            assert_null(strstr(resp, HOOK_SECRET));
+            free(resp);
+        }
+    }
+}
+
+/* A connection made without --mode is polled, takes no webhook (even with
+ * a path secret), and connect prints no webhook URL; mode hook needs a
+ * hook_secret; a hook connection's connect prints the URL with the secret,
+ * once, on stdout. */
+static void test_default_mode_is_poll(void **state)
+{
+    const char *env[] = {"HF_KEY=" HF_KEY, "HF_CODE=" HF_CODE, NULL};
+    char hs[500], *out = NULL;
+    (void)state;
+    snprintf(hs, sizeof hs, "%s/hook_secret", E.dir);
+    {
+        const char *args[] = {"connect", "happyfox", "hp", "--url", E.sb, "--api-key-env", "HF_KEY",
+                              "--auth-code-env", "HF_CODE", "--sandbox", "--poll-interval", "1", "--db", E.db, NULL};
+        assert_int_equal(run_idflow_out(args, env, &out), 0);
+        assert_null(strstr(out, "/hooks/"));
+        free(out);
+    }
+    {
+        const char *args[] = {"connections", "--db", E.db, NULL};
+        assert_int_equal(run_idflow_out(args, NULL, &out), 0);
+        assert_non_null(strstr(out, "\"mode\":\"poll\""));
+        free(out);
+    }
+    {
+        /* mode hook without a secret is refused, nothing stored */
+        const char *args[] = {"connect", "happyfox", "hq", "--url", E.sb, "--api-key-env", "HF_KEY",
+                              "--auth-code-env", "HF_CODE", "--sandbox", "--mode", "hook", "--db", E.db, NULL};
+        assert_int_equal(run_idflow_out(args, env, &out), 1);
+        free(out);
+    }
+    {
+        const char *args[] = {"connect", "happyfox", "hw", "--url", E.sb, "--api-key-env", "HF_KEY",
+                              "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--mode", "hook",
+                              "--db", E.db, NULL};
+        assert_int_equal(run_idflow_out(args, env, &out), 0);
+        assert_non_null(strstr(out, "/hooks/happyfox/hw/" HOOK_SECRET "\n"));
+        free(out);
+    }
+    /* no hook_secret: a webhook, even with a secret in its URL, is 401 */
+    assert_int_equal(post_hook_path("hp", HOOK_SECRET, "application/json", "{\"ticket_id\":1}"), 401);
+    /* the poller takes hp up; its first poll starts from "now", so a ticket
+     * created before that poll is its starting point, not an event: create
+     * one per round until a round's ticket arrives by polling */
+    assert_true(tu_wait_until(serve_log_has, "polling happyfox connection hp", WAIT_MS));
+    webhook_off();
+    {
+        bool got = false;
+        for (int round = 0; round < 5 && !got; round++) {
+            char subject[64];
+            struct want_runs w = {"hf-poll-default", "subject", subject, 1};
+            snprintf(subject, sizeof subject, "Default poll %d", round);
+            create_ticket(subject, "poll.default@acme.test");
+            got = tu_wait_until(runs_reached, &w, 5000);
+            if (got)
+                assert_int_equal(count_runs("hf-poll-default", "subject", subject), 1);
+        }
+        assert_true(got);
+    }
+    webhook_on();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,7 +811,9 @@ int main(void)
         cmocka_unit_test(test_bad_input_is_4xx_and_starts_nothing),
         cmocka_unit_test(test_webhook_alone_raises_events),
         cmocka_unit_test(test_reread_failure_is_retried_after_the_answer),
+        cmocka_unit_test(test_secret_in_path),
         cmocka_unit_test(test_poll_picks_up_changes_made_while_stopped),
+        cmocka_unit_test(test_default_mode_is_poll),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -90,8 +90,8 @@ static int setup(void **state)
         if (idflow(env, "connect", "okta", "acme", "--url", E.sb, "--token-env", "UC_TOKEN", "--sandbox", "--db",
                    E.db, NULL) ||
             idflow(env, "connect", "happyfox", "helpdesk", "--url", E.sb, "--api-key-env", "HF_KEY",
-                   "--auth-code-env", "HF_CODE", "--staff", "IT On-call", "--hook-secret-env", "HF_HOOK", "--sandbox",
-                   "--db", E.db, NULL))
+                   "--auth-code-env", "HF_CODE", "--staff", "IT On-call", "--hook-secret-env", "HF_HOOK", "--mode",
+                   "hook", "--sandbox", "--db", E.db, NULL))
             return -1;
     }
     snprintf(E.listen, sizeof E.listen, "127.0.0.1:%d", tu_free_port());
@@ -113,8 +113,7 @@ static int setup(void **state)
         const char *h[] = {"Content-Type: application/json", NULL};
         snprintf(url, sizeof url, "%s/_sandbox/happyfox/webhook", E.sb);
         snprintf(body, sizeof body,
-                 "{\"url\":\"%s/hooks/happyfox/helpdesk\",\"header_name\":\"X-Idflow-Secret\","
-                 "\"header_value\":\"" HF_HOOK_SECRET "\"}",
+                 "{\"url\":\"%s/hooks/happyfox/helpdesk/" HF_HOOK_SECRET "\"}", /* the secret in the URL */
                  E.base);
         if (tu_http("POST", url, body, h, &status, NULL) || status != 200)
             return -1;

@@ -90,6 +90,43 @@ static void registered_secret_masked_in_log_lines(void **state)
     assert_non_null(strstr(text, "******************"));
 }
 
+/* The secret segment of a hook path (/hooks/<connector>/<connection>/<secret>,
+ * the form HappyFox's webhook URL takes) is masked in every log line and by
+ * log_mask_secrets, up to the end of the path; the rest of the line and
+ * paths without a secret segment stay as they were. */
+static void hook_path_secret_masked(void **state)
+{
+    char path[] = "/tmp/idflow-log-XXXXXX";
+    int fd = mkstemp(path);
+    char text[4096] = "";
+    char s1[] = "POST /hooks/happyfox/hd/pathsecret-AbC%2F/x?q=1 from 10.0.0.1";
+    char s2[] = "GET /hooks/okta/acme and /hooks/happyfox/hd, then \"/hooks/a/b/zz9secret\"";
+    FILE *f;
+    (void)state;
+    log_mask_secrets(s1);
+    assert_string_equal(s1, "POST /hooks/happyfox/hd/*******************?q=1 from 10.0.0.1");
+    log_mask_secrets(s2);
+    assert_string_equal(s2, "GET /hooks/okta/acme and /hooks/happyfox/hd, then \"/hooks/a/b/*********\"");
+    assert_true(fd >= 0);
+    log_set_fd(fd);
+    log_warn("hook: request for /hooks/happyfox/hd/unregistered-path-secret refused");
+    {
+        json_t *fields = json_pack("{s:s}", "url", "https://idflow.example/hooks/happyfox/hd/unregistered-path-secret");
+        log_msg(LOG_WARN, fields, "fields");
+        json_decref(fields);
+    }
+    log_set_fd(2);
+    close(fd);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(path);
+    assert_null(strstr(text, "unregistered-path-secret"));
+    assert_non_null(strstr(text, "/hooks/happyfox/hd/*****"));
+}
+
 static void durations(void **state)
 {
     int64_t ms = 0;
@@ -279,6 +316,7 @@ int main(void)
         cmocka_unit_test(buf_printf_long_text),
         cmocka_unit_test(redact_secret_keys_at_any_depth),
         cmocka_unit_test(registered_secret_masked_in_log_lines),
+        cmocka_unit_test(hook_path_secret_masked),
         cmocka_unit_test(durations),
         cmocka_unit_test(iso_round_trip),
         cmocka_unit_test(backoff_grows_within_bounds),

@@ -36,8 +36,11 @@ static const struct conn_field hf_fields[] = {
     {"get_per_minute", false, false, "GET calls idflow may make per budget window (default 500)"},
     {"post_per_minute", false, false, "POST calls idflow may make per budget window (default 300)"},
     {"rate_window_seconds", false, false, "the budget window in seconds (default 60; shorter only for tests)"},
-    {"hook_secret", true, false, "webhooks: the shared secret the Smart Rule sends in the X-Idflow-Secret header"},
-    {"mode", false, false, "how ticket events arrive: hook (default), poll (the ticket list) or both"},
+    {"hook_secret", true, false,
+     "webhooks (mode hook or both): the shared secret, sent in the webhook URL /hooks/happyfox/<name>/<secret> "
+     "(or an X-Idflow-Secret header)"},
+    {"mode", false, false,
+     "how ticket events arrive: poll (default: the ticket list), hook (a webhook; needs hook_secret) or both"},
     {"poll_interval", false, false, "ticket polling: seconds between polls when caught up (default 10)"},
     {NULL, false, false, NULL},
 };
@@ -132,6 +135,13 @@ static int hf_validate(json_t *config, struct idf_err *err)
             (!json_is_string(hs) || json_string_length(hs) == 0 || json_string_length(hs) > HFC_MAX_SECRET))
             return idf_err_set(err, IDF_EINVAL, "hook_secret must be a non-empty string of at most %d bytes",
                                HFC_MAX_SECRET);
+        /* Polling is the default: no public HappyFox source shows a Smart
+         * Rule able to carry a secret header (docs/happyfox.md, "Webhook"). */
+        if (!mode || json_is_null(mode))
+            json_object_set_new(config, "mode", json_string("poll"));
+        else if (strcasecmp(m, "poll") != 0 && (!hs || json_is_null(hs)))
+            return idf_err_set(err, IDF_EINVAL, "mode %s needs a hook_secret (--hook-secret-file F): the webhook "
+                               "URL carries it", m);
     }
     return 0;
 }

@@ -1,6 +1,8 @@
 /* ingress.c — how HappyFox ticket events reach the engine: the webhook
- * handler behind POST /hooks/happyfox/<connection> (a Smart Rule, or the
- * sandbox's stand-in, names a ticket) and the poll of the ticket list sorted
+ * handler behind POST /hooks/happyfox/<connection>[/<secret>] (a Smart
+ * Rule, or the sandbox's stand-in, names a ticket; the secret rides in the
+ * URL, since nothing public shows HappyFox sending a custom header, or in
+ * X-Idflow-Secret) and the poll of the ticket list sorted
  * by last modification (conn_ingress, connectors/connector.h).
  *
  * Both paths ALWAYS re-read the ticket through the API (the webhook body is
@@ -291,32 +293,90 @@ static bool secret_ok(const char *want, const char *got)
     return ok;
 }
 
-/* The ticket number of a webhook body: ticket_id or ticket_number, an
- * integer or a decimal string; 0 when absent or malformed. */
+/* A ticket number given as a JSON integer or a decimal string of at most
+ * 15 digits; 0 when absent or malformed. */
+static int64_t number_of(const json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v) > 0 ? json_integer_value(v) : 0;
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t len = strlen(s);
+        if (len == 0 || len > 15 || strspn(s, "0123456789") != len)
+            return 0;
+        return strtoll(s, NULL, 10);
+    }
+    return 0;
+}
+
+/* The ticket number a JSON webhook body names. What HappyFox sends is not
+ * documented (docs/happyfox.md, "Webhook"), so the usual shapes are read:
+ * ticket_id or ticket_number; a ticket object as the API returns it (its
+ * "id" is the ticket number, KB 1039); or {"ticket": N or {"id": N}}. The
+ * first key present decides; 0 when none names a ticket. */
 static int64_t body_ticket(const json_t *body)
 {
-    static const char *const keys[] = {"ticket_id", "ticket_number", NULL};
+    static const char *const keys[] = {"ticket_id", "ticket_number", "id", NULL};
+    const json_t *t = json_object_get(body, "ticket");
 
     for (int i = 0; keys[i]; i++) {
         const json_t *v = json_object_get(body, keys[i]);
-        if (json_is_integer(v))
-            return json_integer_value(v) > 0 ? json_integer_value(v) : 0;
-        if (json_is_string(v)) {
-            const char *s = json_string_value(v);
-            size_t len = strlen(s);
-            if (len == 0 || len > 15 || strspn(s, "0123456789") != len)
-                return 0;
-            return strtoll(s, NULL, 10);
+        if (v)
+            return number_of(v);
+    }
+    if (json_is_object(t))
+        return number_of(json_object_get(t, "id"));
+    return t ? number_of(t) : 0;
+}
+
+/* The ticket number of an application/x-www-form-urlencoded body
+ * (ticket_id=N, ticket_number=N or id=N; the first found decides); 0 when
+ * none. Values are digits only, so no percent-decoding is needed. */
+static int64_t form_ticket(const char *body, size_t len)
+{
+    static const char *const keys[] = {"ticket_id", "ticket_number", "id", NULL};
+
+    for (int k = 0; keys[k]; k++) {
+        size_t kl = strlen(keys[k]);
+        for (size_t i = 0; i < len;) {
+            size_t e = i;
+            while (e < len && body[e] != '&')
+                e++;
+            if (e - i > kl && strncmp(body + i, keys[k], kl) == 0 && body[i + kl] == '=') {
+                char v[16];
+                size_t vl = e - i - kl - 1;
+                if (vl == 0 || vl >= sizeof v)
+                    return 0;
+                memcpy(v, body + i + kl + 1, vl);
+                v[vl] = '\0';
+                if (strspn(v, "0123456789") != vl)
+                    return 0;
+                return strtoll(v, NULL, 10);
+            }
+            i = e + 1;
         }
     }
     return 0;
 }
 
+static bool is_form(const struct http_req *req)
+{
+    const char *ct = http_req_header(req, "Content-Type");
+    return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
 /* Authenticates a webhook and stores what it names: the ticket is re-read
  * AFTER the answer, by hf_expand in the engine's expander, so a slow HappyFox
- * never holds the HTTP threads (every other hook, /healthz) hostage. */
+ * never holds the HTTP threads (every other hook, /healthz) hostage.
+ *
+ * The secret comes from the path, /hooks/happyfox/<connection>/<secret> (what
+ * a sender that cannot set headers can carry), or else from the
+ * X-Idflow-Secret header; it is compared before the body is looked at, and
+ * no answer quotes it. */
 static int hf_hook(const json_t *conn, const struct http_req *req, struct conn_hook_out *out)
 {
+    const char *want = json_string_value(json_object_get(conn, "hook_secret"));
+    const char *in_path = conn_hook_path_secret(req->path);
     json_t *body = NULL;
     json_error_t jerr;
     char msg[300];
@@ -327,28 +387,45 @@ static int hf_hook(const json_t *conn, const struct http_req *req, struct conn_h
         answer(out, 405, "use POST");
         return 0;
     }
-    if (!json_string_value(json_object_get(conn, "hook_secret"))) {
+    if (!want || !*want) {
         answer(out, 401, "this connection has no hook_secret: webhooks are not enabled for it");
         return 0;
     }
-    if (!secret_ok(json_string_value(json_object_get(conn, "hook_secret")), http_req_header(req, HFC_HOOK_HEADER))) {
-        answer(out, 401, "missing or wrong hook secret in the " HFC_HOOK_HEADER " header");
+    if (conn_ingress_mode(conn) == CONN_MODE_POLL) {
+        answer(out, 401, "this connection is polled (mode poll): webhooks are not enabled for it");
+        return 0;
+    }
+    if (!secret_ok(want, in_path ? in_path : http_req_header(req, HFC_HOOK_HEADER))) {
+        answer(out, 401,
+               in_path ? "wrong hook secret in the webhook URL"
+                       : "missing or wrong hook secret (in the URL, /hooks/happyfox/<connection>/<secret>, or the "
+                         "" HFC_HOOK_HEADER " header)");
         return 0;
     }
     if (req->body_len > HFC_HOOK_MAX_BODY) {
         answer(out, 413, "the webhook body is larger than 64 KiB");
         return 0;
     }
-    body = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
-    if (!body) {
-        snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        answer(out, 400, msg);
-        return 0;
-    }
-    number = json_is_object(body) ? body_ticket(body) : 0;
-    if (number <= 0) {
-        answer(out, 400, "expected a JSON object naming the ticket: {\"ticket_id\": N} or {\"ticket_number\": N}");
-        goto out;
+    if (is_form(req)) {
+        number = form_ticket(req->body ? req->body : "", req->body_len);
+        if (number <= 0) {
+            answer(out, 400, "expected a form naming the ticket: ticket_id=N");
+            return 0;
+        }
+    } else {
+        body = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
+        if (!body) {
+            snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+            answer(out, 400, msg);
+            return 0;
+        }
+        number = json_is_object(body) ? body_ticket(body) : 0;
+        if (number <= 0) {
+            answer(out, 400,
+                   "expected a JSON object naming the ticket: {\"ticket_id\": N}, {\"ticket_number\": N}, the "
+                   "ticket itself ({\"id\": N, ...}) or {\"ticket\": {\"id\": N}}");
+            goto out;
+        }
     }
     out->deliveries = json_pack("[{s:I}]", "ticket", (json_int_t)number);
     out->body = json_pack("{s:b, s:I, s:b}", "ok", 1, "ticket", (json_int_t)number, "queued", 1);
@@ -645,4 +722,5 @@ const struct conn_ingress hfc__ingress = {
     .poll_interval_ms = CONN_POLL_DEFAULT_MS,
     .register_hook = NULL, /* HappyFox has no API for Smart Rules: configured by hand (docs/triggers.md) */
     .hook_secret_field = "hook_secret",
+    .secret_in_path = true, /* no HappyFox source shows a Smart Rule setting a header (docs/happyfox.md) */
 };
