@@ -5,7 +5,7 @@
  *   POST /users/{idOrLogin}/set_password                the user sets a password (→ ACTIVE)
  *   POST /users/{idOrLogin}/auto_unlock                 the lockout policy unlocks
  *   POST /users/{idOrLogin}/profile  {"profile": {..}, "actor": login}  an admin edits in the console
- *   POST /events  {"eventType": .., "target": [..], ...}  any other System Log event
+ *   POST /events  {"eventType": .., "target": [..], ..., "count": n}  any other System Log event (n of them)
  *   GET|POST /config  {"rateLimit","buckets","concurrencyLimit","lockoutAttempts","activationDelayMs"}
  *
  * Events from these carry the person as actor (sign-ins, the lock: as in
@@ -22,6 +22,7 @@
 #include "sandbox/okta_internal.h"
 
 #define ADMIN_MAX_FAIL_COUNT 100
+#define ADMIN_MAX_EVENT_COUNT 1000 /* events one POST /events may append */
 #define SIM_UA "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 #define SIM_IP "203.0.113.24"
 
@@ -207,20 +208,38 @@ static void console_profile(struct okta_ctx *c, json_t *u)
     okta__json(c, 200, okta__user_public(c, u));
 }
 
+/* Appends the event described by the body; with "count": n, n such events
+ * (each its own uuid) from one call, so they go to the hooks as one
+ * delivery (a large debugContext then makes an oversized delivery). */
 static void inject_event(struct okta_ctx *c)
 {
     const char *type = json_string_value(json_object_get(c->body, "eventType"));
+    json_t *jn = json_object_get(c->body, "count"), *all = NULL;
+    json_int_t n = 1;
     if (!type || !*type || strlen(type) > 128)
         return admin_error(c, 400, "eventType (a string) is required");
-    json_t *ev = okta__event_new(c, type);
-    const char *keys[] = {"actor", "target", "outcome", "displayMessage", "severity", "debugContext", NULL};
-    for (int i = 0; keys[i]; i++) {
-        json_t *v = json_object_get(c->body, keys[i]);
-        if (v)
-            json_object_set(ev, keys[i], v);
+    if (jn && (!json_is_integer(jn) || json_integer_value(jn) < 1 || json_integer_value(jn) > ADMIN_MAX_EVENT_COUNT))
+        return admin_error(c, 400, "count must be an integer from 1 to 1000");
+    if (jn) {
+        n = json_integer_value(jn);
+        all = json_array();
     }
-    okta__event_commit(c, ev);
-    okta__json(c, 200, okta__public(ev));
+    for (json_int_t k = 0; k < n; k++) {
+        json_t *ev = okta__event_new(c, type);
+        const char *keys[] = {"actor", "target", "outcome", "displayMessage", "severity", "debugContext", NULL};
+        if (!ev)
+            break;
+        for (int i = 0; keys[i]; i++) {
+            json_t *v = json_object_get(c->body, keys[i]);
+            if (v)
+                json_object_set(ev, keys[i], v);
+        }
+        okta__event_commit(c, ev);
+        if (!all)
+            return okta__json(c, 200, okta__public(ev));
+        json_array_append_new(all, json_pack("{s:O}", "uuid", json_object_get(ev, "uuid")));
+    }
+    okta__json(c, 200, json_pack("{s:o}", "events", all));
 }
 
 static bool int_field(struct okta_ctx *c, const char *k, json_int_t lo, json_int_t hi, json_int_t *out)

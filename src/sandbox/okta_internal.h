@@ -203,6 +203,9 @@ void okta__user_display(const json_t *user, char *out, size_t n);
 /* Finders: return the stored object (borrowed) or NULL. */
 json_t *okta__find_id(json_t *arr, const char *id);
 json_t *okta__user_find(struct sbx_okta *o, const char *id_or_login); /* id, login, short name */
+/* The user a path segment names: as okta__user_find, but never one named by a
+ * login holding '/' or '?' (Okta serves those only by id). */
+json_t *okta__user_find_path(struct sbx_okta *o, const char *id_or_login);
 json_t *okta__sbx(json_t *obj); /* the "_sbx" member (created when missing) */
 
 /* ------------------------------------------------------ okta_expr.c */

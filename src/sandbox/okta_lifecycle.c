@@ -184,7 +184,7 @@ static void op_reset_factors(struct okta_ctx *c, json_t *u)
 
 void okta__lifecycle(struct okta_ctx *c)
 {
-    json_t *u = okta__user_find(c->o, c->seg[1]);
+    json_t *u = okta__user_find_path(c->o, c->seg[1]);
     const char *op = c->seg[3];
     if (!u)
         return okta__not_found(c, c->seg[1], "User");

@@ -25,6 +25,7 @@
 #define LOG_DEFAULT_SINCE_MS (7LL * 24 * 3600 * 1000)   /* since defaults to 7 days ago */
 #define LOG_MAX_SINCE_MS (180LL * 24 * 3600 * 1000)     /* E0000053 beyond 180 days */
 #define LOG_MAX_KEYWORD 40
+#define LOG_MAX_FILTER_ECHO 200 /* characters of a bad filter quoted back in its error */
 
 /* The event types the sandbox emits, with their display texts. Whether an
  * event hook may subscribe to a type is not here: it is Okta's list
@@ -196,6 +197,23 @@ static bool q_match(const json_t *ev, char kw[][LOG_MAX_KEYWORD + 1], int nkw)
     return all;
 }
 
+/* 400 E0000001 for a since/until that does not parse, in the words of
+ * Okta's System Log query guide ("Errors": the `until` example). */
+static void bad_date(struct okta_ctx *c, const char *param)
+{
+    char summary[320], c1[160], c2[80];
+    snprintf(summary, sizeof summary,
+             "Api validation failed: '%s': The date format in your query is not recognized. Please enter dates "
+             "using ISO8601 string format. '%s': must be a valid date-time or empty.",
+             param, param);
+    snprintf(c1, sizeof c1,
+             "%s: The date format in your query is not recognized. Please enter dates using ISO8601 string format.",
+             param);
+    snprintf(c2, sizeof c2, "%s: must be a valid date-time or empty.", param);
+    const char *causes[] = {c1, c2, NULL};
+    okta__error(c, 400, "E0000001", summary, causes);
+}
+
 void okta__logs_list(struct okta_ctx *c)
 {
     struct sbx_okta *o = c->o;
@@ -209,27 +227,29 @@ void okta__logs_list(struct okta_ctx *c)
     char kw[OKTA_MAX_Q_KEYWORDS][LOG_MAX_KEYWORD + 1];
     int nkw = 0;
 
+    if (since_s && !*since_s) /* "must be a valid date-time or empty" */
+        since_s = NULL;
+    if (until_s && !*until_s)
+        until_s = NULL;
     if (!okta__q_limit(c, LOG_DEFAULT_LIMIT, LOG_MAX_LIMIT, &limit))
         return;
     bool desc = order && strcasecmp(order, "DESCENDING") == 0;
     if (order && !desc && strcasecmp(order, "ASCENDING") != 0) {
-        okta__error1(c, 400, "E0000053", "Invalid request.", "sortOrder: must be ASCENDING or DESCENDING");
+        okta__error1(c, 400, "E0000001", "Api validation failed: 'sortOrder': must be ASCENDING or DESCENDING.",
+                     "sortOrder: must be ASCENDING or DESCENDING.");
         return;
     }
     if (since_s && after_s) {
         okta__error1(c, 400, "E0000031", "Invalid search criteria.", "since and after are mutually exclusive");
         return;
     }
-    if (since_s && (since = okta__iso_ms(since_s)) < 0) {
-        okta__error1(c, 400, "E0000053", "Invalid request.", "since: not an ISO-8601 timestamp");
-        return;
-    }
+    if (since_s && (since = okta__iso_ms(since_s)) < 0)
+        return bad_date(c, "since");
+    if (until_s && (until = okta__iso_ms(until_s)) < 0)
+        return bad_date(c, "until");
     if (since < now - LOG_MAX_SINCE_MS) {
-        okta__error1(c, 400, "E0000053", "Invalid request.", "since: must be within the last 180 days");
-        return;
-    }
-    if (until_s && (until = okta__iso_ms(until_s)) < 0) {
-        okta__error1(c, 400, "E0000053", "Invalid request.", "until: not an ISO-8601 timestamp");
+        okta__error(c, 400, "E0000053",
+                    "Invalid parameter: The since parameter is over 180 days prior to the current day.", NULL);
         return;
     }
     if (after_s) {
@@ -243,7 +263,9 @@ void okta__logs_list(struct okta_ctx *c)
         since = -1; /* the cursor replaces since */
     }
     if (filter && okta__expr_parse(filter, OKTA_EXPR_LOG_FILTER, &expr, &err) != 0) {
-        okta__error1(c, 400, "E0000031", "Invalid search criteria.", err.msg);
+        char summary[LOG_MAX_FILTER_ECHO + sizeof err.msg + 32];
+        snprintf(summary, sizeof summary, "Invalid filter '%.*s': %s", LOG_MAX_FILTER_ECHO, filter, err.msg);
+        okta__error(c, 400, "E0000053", summary, NULL);
         return;
     }
     if (q) {
@@ -256,8 +278,14 @@ void okta__logs_list(struct okta_ctx *c)
                 break;
             if (len > LOG_MAX_KEYWORD || nkw >= OKTA_MAX_Q_KEYWORDS) {
                 okta__expr_free(expr);
-                okta__error1(c, 400, "E0000053", "Invalid request.",
-                             "q: at most 10 keywords of at most 40 characters");
+                okta__error(c, 400, "E0000001",
+                            len > LOG_MAX_KEYWORD
+                                ? "Api validation failed: 'q': Freeform search cannot contain items longer than 40 "
+                                  "characters. Please shorten the items in your search or use an advanced filter to "
+                                  "query by specific fields."
+                                : "Api validation failed: 'q': Freeform search cannot contain more than 10 items. "
+                                  "Please use an advanced filter to query by specific fields.",
+                            NULL);
                 return;
             }
             memcpy(kw[nkw], p, len);

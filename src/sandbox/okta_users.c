@@ -189,7 +189,7 @@ static json_t *path_user(struct okta_ctx *c, int i)
     if (strcmp(key, "me") == 0 && !c->scopes)
         u = okta__find_id(c->o->users, json_string_value(json_object_get(c->o->org, "apiTokenUserId")));
     else
-        u = okta__user_find(c->o, key);
+        u = okta__user_find_path(c->o, key);
     if (!u)
         okta__not_found(c, key, "User");
     return u;

@@ -337,3 +337,13 @@ json_t *okta__user_find(struct sbx_okta *o, const char *key)
     }
     return hit;
 }
+
+json_t *okta__user_find_path(struct sbx_okta *o, const char *key)
+{
+    /* Okta: "Logins with a / or ? character can only be fetched by id due to
+     * URL issues with escaping the / and ? characters" (the Users API's Get
+     * User). Ids never hold either, so a key with one names no user here. */
+    if (!key || strpbrk(key, "/?"))
+        return NULL;
+    return okta__user_find(o, key);
+}

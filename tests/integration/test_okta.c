@@ -75,6 +75,49 @@ static void test_get_user(void **state)
     res_clear(&r);
 }
 
+/* Okta serves a login holding '/' or '?' only by id ("Get User": "Logins
+ * with a / or ? character can only be fetched by id"); idflow also treats
+ * '#' and '%' so. Such a user is found by search, read and acted on by id,
+ * and no request puts the login in a path. */
+static void test_login_unsafe_in_path(void **state)
+{
+    struct ofx *f = *state;
+    struct conn_result r;
+    static const char *const logins[] = {"q?mark" ST, "a/b" ST, "hash#tag" ST, "pct%x" ST, NULL};
+    static const char *const encoded[] = {"q%3Fmark", "a%2Fb", "hash%23tag", "pct%25x", NULL};
+    char st[32];
+
+    for (int i = 0; logins[i]; i++) {
+        char id[32], part[64];
+        MUST(ofx_actf(f, "okta.create_user", 1, &r,
+                      "{\"profile\": {\"login\": \"%s\", \"email\": \"odd%d" ST "\", \"firstName\": \"O\", "
+                      "\"lastName\": \"D\"}, \"password\": \"Very-Secret-Pw-42\"}",
+                      logins[i], i),
+             r);
+        snprintf(id, sizeof id, "%s", ostr(r.output, "id"));
+        res_clear(&r);
+
+        MUST(ofx_actf(f, "okta.get_user", 1, &r, "{\"user\": \"%s\"}", logins[i]), r);
+        assert_string_equal(ostr(r.output, "id"), id);
+        res_clear(&r);
+        MUST(ofx_actf(f, "okta.suspend_user", 1, &r, "{\"user\": \"%s\"}", logins[i]), r);
+        assert_true(ochanged(&r));
+        res_clear(&r);
+        assert_string_equal(sbx_status(f, logins[i], st), "SUSPENDED");
+        MUST(ofx_actf(f, "okta.list_user_groups", 1, &r, "{\"user\": \"%s\"}", logins[i]), r);
+        assert_int_equal(json_integer_value(json_object_get(r.output, "count")), 1); /* Everyone */
+        res_clear(&r);
+
+        snprintf(part, sizeof part, "/api/v1/users/%s", encoded[i]);
+        assert_int_equal(count_calls(f, NULL, part, -1), 0);
+    }
+    /* one not found by search is reported as not found, not retried */
+    assert_int_equal(ofx_actf(f, "okta.get_user", 1, &r, "{\"user\": \"nobody?x" ST "\"}"), IDF_ENOTFOUND);
+    assert_false(r.retryable);
+    assert_has(r.message, "nobody?x" ST);
+    res_clear(&r);
+}
+
 /* ------------------------------------------------- the lifecycle table */
 
 struct lc_case {
@@ -671,6 +714,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_get_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_unsafe_in_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsuspend_refuses_active_but_converges_on_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle_extras, setup, teardown),

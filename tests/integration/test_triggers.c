@@ -10,6 +10,8 @@
  * up by the poller after the restart; bad input is a 4xx that stores
  * nothing while the server keeps serving; `idflow connect --register-hook`
  * updates the hook for the workflows' event types and rotates its secret;
+ * a delivery over 1 MiB (413, which Okta never retries) is repaired by the
+ * poller, each of its events starting its workflow once;
  * the generic webhook connector (bearer and hmac): a signed request replayed,
  * or replayed under a new X-Idflow-Event-Id, starts nothing new, and event
  * ids and timestamps outside their one spelling are refused;
@@ -711,6 +713,75 @@ static void test_ineligible_type_on_hook_only_connection_warns(void **state)
     }
 }
 
+/* The deliveries the sandbox recorded (its /_sandbox/deliveries list). */
+static json_t *deliveries(void)
+{
+    char url[300];
+    long status = 0;
+    json_t *j;
+    snprintf(url, sizeof url, "%s/_sandbox/deliveries", E.sb);
+    j = http_json("GET", url, NULL, NULL, &status);
+    assert_int_equal(status, 200);
+    return j;
+}
+
+static bool one_delivery_done(void *ud)
+{
+    json_t *j = deliveries();
+    bool done = json_array_size(json_object_get(j, "deliveries")) >= 1;
+    (void)ud;
+    json_decref(j);
+    return done;
+}
+
+#define OVERSIZE_EVENTS 4
+#define OVERSIZE_PAD 300000 /* bytes of debugData per event: 4 of them pass 1 MiB */
+
+/* A delivery over 1 MiB is answered 413; Okta does not retry a 4xx
+ * ("Responses with a 4xx status code are not retried"), so its events are
+ * lost to the hook path. With mode both the System Log poller brings each
+ * of them, and each starts its workflow exactly once. */
+static void test_oversized_delivery_is_repaired_by_the_poller(void **state)
+{
+    char url[300], *body, *p;
+    long status = 0;
+    json_t *j, *d, *attempts;
+    (void)state;
+    wait_poller_caught_up();
+    snprintf(url, sizeof url, "%s/_sandbox/deliveries", E.sb);
+    assert_int_equal(tu_http("DELETE", url, NULL, NULL, &status, NULL), 0);
+
+    body = malloc(OVERSIZE_PAD + 1000);
+    assert_non_null(body);
+    p = body + sprintf(body, "{\"eventType\":\"user.account.lock\",\"count\":%d,"
+                             "\"actor\":{\"id\":\"00uoversizedbatch001\",\"type\":\"User\","
+                             "\"alternateId\":\"big.batch@acme.example\",\"displayName\":\"Big Batch\"},"
+                             "\"outcome\":{\"result\":\"FAILURE\",\"reason\":\"LOCKED_OUT\"},"
+                             "\"debugContext\":{\"debugData\":{\"pad\":\"",
+                       OVERSIZE_EVENTS);
+    memset(p, 'x', OVERSIZE_PAD);
+    strcpy(p + OVERSIZE_PAD, "\"}}}");
+    sandbox_admin("/_sandbox/okta/events", body);
+    free(body);
+
+    /* the hook got one delivery with every event, answered 413, not retried */
+    assert_true(tu_wait_until(one_delivery_done, NULL, WAIT_MS));
+    j = deliveries();
+    assert_int_equal(json_array_size(json_object_get(j, "deliveries")), 1);
+    d = json_array_get(json_object_get(j, "deliveries"), 0);
+    assert_string_equal(json_string_value(json_object_get(d, "method")), "POST");
+    assert_true(json_is_false(json_object_get(d, "ok")));
+    attempts = json_object_get(d, "attempts");
+    assert_int_equal(json_array_size(attempts), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(attempts, 0), "status")), 413);
+    json_decref(j);
+
+    /* the poller repairs it: every event, once */
+    wait_runs("on-lock", "login", "big.batch@acme.example", OVERSIZE_EVENTS);
+    wait_poller_caught_up();
+    assert_int_equal(count_runs("on-lock", "login", "big.batch@acme.example"), OVERSIZE_EVENTS);
+}
+
 static void test_register_hook_rotates_secret(void **state)
 {
     char url[300], *resp = NULL, *body;
@@ -1032,6 +1103,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_stores_nothing),
         cmocka_unit_test(test_events_while_stopped_are_polled_after_restart),
         cmocka_unit_test(test_poller_backs_off_on_429_and_5xx),
+        cmocka_unit_test(test_oversized_delivery_is_repaired_by_the_poller),
         cmocka_unit_test(test_register_hook_rotates_secret),
         cmocka_unit_test(test_ineligible_type_on_hook_only_connection_warns),
         cmocka_unit_test(test_webhook_bearer),

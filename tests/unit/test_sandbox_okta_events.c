@@ -151,6 +151,8 @@ static void test_logs_queries_and_event_shape(void **state)
     assert_int_equal(ok_call(f, "GET", "/api/v1/logs?until=2001-01-01T00:00:00Z&since=2000-12-31T00:00:00Z", NULL),
                      400); /* since older than 180 days */
     assert_okta_error(f, 400, "E0000053");
+    assert_string_equal(jstr(f->json, "errorSummary"),
+                        "Invalid parameter: The since parameter is over 180 days prior to the current day.");
 
     /* refusals */
     char since[32];
@@ -158,10 +160,32 @@ static void test_logs_queries_and_event_shape(void **state)
     snprintf(path, sizeof path, "/api/v1/logs?since=%s&after=1_1", since);
     assert_int_equal(ok_call(f, "GET", path, NULL), 400);
     assert_okta_error(f, 400, "E0000031");
+    /* Okta's System Log query guide, "Errors": a bad filter is E0000053
+     * "Invalid filter '…': …"; a date that does not parse is E0000001 with
+     * two causes; a q item over 40 characters is E0000001 */
     assert_int_equal(ok_call(f, "GET", "/api/v1/logs?filter=eventType%20equals%20%22x%22", NULL), 400);
-    assert_okta_error(f, 400, "E0000031");
-    assert_int_equal(ok_call(f, "GET", "/api/v1/logs?since=yesterday", NULL), 400);
     assert_okta_error(f, 400, "E0000053");
+    {
+        const char *want = "Invalid filter 'eventType equals \"x\"': ";
+        assert_true(strncmp(jstr(f->json, "errorSummary"), want, strlen(want)) == 0);
+    }
+    assert_int_equal(ok_call(f, "GET", "/api/v1/logs?since=yesterday", NULL), 400);
+    assert_okta_error(f, 400, "E0000001");
+    assert_string_equal(jstr(f->json, "errorSummary"),
+                        "Api validation failed: 'since': The date format in your query is not recognized. Please "
+                        "enter dates using ISO8601 string format. 'since': must be a valid date-time or empty.");
+    assert_int_equal(json_array_size(json_object_get(f->json, "errorCauses")), 2);
+    assert_string_equal(jstr(json_array_get(json_object_get(f->json, "errorCauses"), 1), "errorSummary"),
+                        "since: must be a valid date-time or empty.");
+    assert_int_equal(ok_call(f, "GET", "/api/v1/logs?until=2024-13-45", NULL), 400);
+    assert_okta_error(f, 400, "E0000001");
+    assert_non_null(strstr(jstr(f->json, "errorSummary"), "'until': The date format"));
+    assert_int_equal(ok_call(f, "GET", "/api/v1/logs?since=&until=", NULL), 200); /* "or empty" */
+    assert_int_equal(ok_call(f, "GET", "/api/v1/logs?q=abcdefghijabcdefghijabcdefghijabcdefghijX", NULL), 400);
+    assert_okta_error(f, 400, "E0000001");
+    assert_non_null(strstr(jstr(f->json, "errorSummary"), "longer than 40 characters"));
+    assert_int_equal(ok_call(f, "GET", "/api/v1/logs?sortOrder=SIDEWAYS", NULL), 400);
+    assert_okta_error(f, 400, "E0000001");
     assert_int_equal(ok_call(f, "GET", "/api/v1/logs?limit=-1", NULL), 400);
     assert_okta_error(f, 400, "E0000029");
     assert_int_equal(ok_call(f, "GET", "/api/v1/logs?limit=5000&until=2999-01-01T00:00:00Z", NULL), 200);

@@ -176,7 +176,7 @@ OKTAC__ACTION(oktac__act_list_user_groups)
         rc = oktac__fail(&o, IDF_EINVAL, false, 0, "okta.list_user_groups: a user (login or id) is required");
         goto out;
     }
-    if (strchr(key, '/')) { /* not usable as a path segment: look the id up */
+    if (oktac__login_needs_search(key)) { /* not usable as a path segment: look the id up */
         rc = oktac__user_id(&o, key, &id);
         if (rc)
             goto out;

@@ -262,6 +262,15 @@ static int one_match(struct oktac *o, json_t *matches, const char *kind, const c
     return rc;
 }
 
+bool oktac__login_needs_search(const char *key)
+{
+    /* '/' and '?': Okta's Users API ("Get User": "Logins with a / or ?
+     * character can only be fetched by id due to URL issues with escaping");
+     * '#' and '%' by the same reading (a server that decodes the path before
+     * it routes it cuts at a decoded '#' and decodes a '%' twice). */
+    return key && strpbrk(key, OKTAC_LOGIN_PATH_UNSAFE) != NULL;
+}
+
 int oktac__user_get(struct oktac *o, const char *key, json_t **user_out)
 {
     char *path = NULL, *enc = NULL, *q = NULL, *expr = NULL;
@@ -272,14 +281,14 @@ int oktac__user_get(struct oktac *o, const char *key, json_t **user_out)
     *user_out = NULL;
     if (!key || !*key)
         return oktac__fail(o, IDF_EINVAL, false, 0, "%s: a user (login or id) is required", o->action);
-    if (!strchr(key, '/')) {
+    if (!oktac__login_needs_search(key)) {
         enc = http_urlencode(key);
         if (!enc || asprintf(&path, "/api/v1/users/%s", enc) < 0)
             path = NULL;
         rc = path ? get_object(o, path, "user", key, user_out) : oktac__fail(o, IDF_ENOMEM, true, 0, "out of memory");
         goto out;
     }
-    /* A login with '/' cannot be a path segment: search for it, then read by id. */
+    /* A login that cannot be a path segment: search for it, then read by id. */
     q = oktac__scim_quote(key);
     if (!q || asprintf(&expr, "profile.login eq %s", q) < 0)
         expr = NULL;

@@ -35,6 +35,7 @@
 #define OKTAC_MAX_GROUP_IDS 20          /* groupIds on createUser (Okta: E0000093 above) */
 #define OKTAC_TRANSITION_RETRY_MS 10000 /* wait before retrying a user still being activated */
 #define OKTAC_ID_LEN 20                 /* Okta object ids: 00u…, 00g…, 0oa… */
+#define OKTAC_LOGIN_PATH_UNSAFE "/?#%"  /* a login with one of these is found by search, not by path */
 #define OKTAC_MAX_TOKEN 4096            /* an API token or access token */
 #define OKTAC_MAX_CACHE_KEY 1024        /* an OAuth token cache key (org|client|scopes|key digest) */
 
@@ -124,6 +125,9 @@ const char *oktac__param_str(const json_t *params, const char *name, char *scrat
 bool oktac__param_bool(const json_t *params, const char *name, bool dflt);
 /* A SCIM string literal: "v" with quotes and backslashes escaped; caller frees. */
 char *oktac__scim_quote(const char *v);
+/* True when key (a login) cannot travel in a path segment: it holds one of
+ * OKTAC_LOGIN_PATH_UNSAFE, so it is looked up with search= and then read by id. */
+bool oktac__login_needs_search(const char *key);
 /* The user named by key (id, login or short name). On success *user_out is
  * the User object (caller decrefs). 404 -> IDF_ENOTFOUND failure. */
 int oktac__user_get(struct oktac *o, const char *key, json_t **user_out) IDF_MUST_USE;
