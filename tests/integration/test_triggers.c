@@ -764,7 +764,11 @@ static void test_oversized_delivery_is_repaired_by_the_poller(void **state)
     sandbox_admin("/_sandbox/okta/events", body);
     free(body);
 
-    /* the hook got one delivery with every event, answered 413, not retried */
+    /* the hook got one delivery with every event, and refused it: 413, and
+     * no retry after a 413. idflow closes the connection once the body passes
+     * 1 MiB, so a sender still writing may see the close before the answer: a
+     * network error, which Okta retries once (as the sandbox does), with the
+     * same outcome. Either way no attempt was accepted. */
     assert_true(tu_wait_until(one_delivery_done, NULL, WAIT_MS));
     j = deliveries();
     assert_int_equal(json_array_size(json_object_get(j, "deliveries")), 1);
@@ -772,8 +776,16 @@ static void test_oversized_delivery_is_repaired_by_the_poller(void **state)
     assert_string_equal(json_string_value(json_object_get(d, "method")), "POST");
     assert_true(json_is_false(json_object_get(d, "ok")));
     attempts = json_object_get(d, "attempts");
-    assert_int_equal(json_array_size(attempts), 1);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(attempts, 0), "status")), 413);
+    assert_in_range(json_array_size(attempts), 1, 2);
+    for (size_t k = 0; k < json_array_size(attempts); k++) {
+        const json_t *a = json_array_get(attempts, k);
+        if (json_object_get(a, "status")) {
+            assert_int_equal(json_integer_value(json_object_get(a, "status")), 413);
+            assert_int_equal(k, json_array_size(attempts) - 1); /* nothing after a 413 */
+        } else {
+            assert_non_null(json_string_value(json_object_get(a, "error")));
+        }
+    }
     json_decref(j);
 
     /* the poller repairs it: every event, once */
