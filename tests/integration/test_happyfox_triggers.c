@@ -134,26 +134,28 @@ static bool sandbox_up(void *ud)
     return tu_sandbox_url(&E.sandbox, E.sb, sizeof E.sb);
 }
 
-static int run_idflow(const char *const *args, const char *const *env)
+/* Runs an idflow command to its end: its exit code, and its stdout in *out
+ * when out is not NULL (caller frees); a failure's stderr is printed. */
+static int run_idflow_out(const char *const *args, const char *const *env, char **out)
 {
     const char *argv[40];
-    struct tu_proc p;
+    char *err = NULL;
     int n = 0, rc;
 
     argv[n++] = E.bin;
     for (; *args && n < 39; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    if (tu_spawn(argv, env, &p))
-        return -1;
-    rc = tu_wait(&p, 30000);
-    if (rc != 0) {
-        char *e = tu_proc_stderr(&p);
-        fprintf(stderr, "idflow %s failed (%d):\n%s\n", args[0], rc, e);
-        free(e);
-    }
-    tu_proc_cleanup(&p);
+    rc = tu_run(argv, env, 30000, out, &err);
+    if (rc != 0)
+        fprintf(stderr, "idflow %s failed (%d):\n%s\n", args[0], rc, err ? err : "");
+    free(err);
     return rc;
+}
+
+static int run_idflow(const char *const *args, const char *const *env)
+{
+    return run_idflow_out(args, env, NULL);
 }
 
 static int start_serve(void)
@@ -417,23 +419,6 @@ static long post_hook_path(const char *conn, const char *secret, const char *cty
     return status;
 }
 
-/* Runs an idflow command; its exit code, and its stdout in *out (caller frees). */
-static int run_idflow_out(const char *const *args, const char *const *env, char **out)
-{
-    const char *argv[40];
-    struct tu_proc p;
-    int n = 0, rc;
-
-    argv[n++] = E.bin;
-    for (; *args && n < 39; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    assert_int_equal(tu_spawn(argv, env, &p), 0);
-    rc = tu_wait(&p, 30000);
-    *out = tu_proc_stdout(&p);
-    tu_proc_cleanup(&p);
-    return rc;
-}
 
 static bool serve_log_has(void *ud)
 {

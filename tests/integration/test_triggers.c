@@ -612,21 +612,6 @@ static void test_poller_backs_off_on_429_and_5xx(void **state)
     assert_int_equal(tu_http("DELETE", url, NULL, NULL, &status, NULL), 0);
 }
 
-/* Runs idflow with argv (NULL-terminated, argv[0] the binary); its exit
- * code, with its stderr in *err (caller frees). */
-static int run_capture(const char *const argv[], char **err)
-{
-    struct tu_proc p;
-    int rc;
-    *err = NULL;
-    if (tu_spawn(argv, NULL, &p))
-        return -1;
-    rc = tu_wait(&p, 30000);
-    *err = tu_proc_stderr(&p);
-    tu_proc_cleanup(&p);
-    return rc;
-}
-
 static int count_of(const char *hay, const char *needle)
 {
     int n = 0;
@@ -666,7 +651,7 @@ static void test_ineligible_type_on_hook_only_connection_warns(void **state)
     /* with no store to read connections from, validate checks the files only */
     {
         const char *argv[] = {E.bin, "validate", "--db", db, bad, NULL};
-        assert_int_equal(run_capture(argv, &err), 0);
+        assert_int_equal(tu_run(argv, NULL, 30000, NULL, &err), 0);
         assert_non_null(strstr(err, "no store at"));
         assert_null(strstr(err, msg));
         free(err);
@@ -678,7 +663,7 @@ static void test_ineligible_type_on_hook_only_connection_warns(void **state)
     {
         const char *argv[] = {E.bin, "validate", "--db", db, bad, good, NULL};
         char want[300];
-        assert_int_equal(run_capture(argv, &err), 0); /* a warning, not a failure */
+        assert_int_equal(tu_run(argv, NULL, 30000, NULL, &err), 0); /* a warning, not a failure */
         snprintf(want, sizeof want, "%s: warning: trigger okta.event, connection 'ho' (okta): %s", bad, msg);
         assert_non_null(strstr(err, want));
         assert_non_null(strstr(err, "Set the connection's mode to both (or poll)"));
@@ -707,7 +692,7 @@ static void test_ineligible_type_on_hook_only_connection_warns(void **state)
                      0);
     {
         const char *argv[] = {E.bin, "validate", "--db", db, bad, good, NULL};
-        assert_int_equal(run_capture(argv, &err), 0);
+        assert_int_equal(tu_run(argv, NULL, 30000, NULL, &err), 0);
         assert_null(strstr(err, "warning:"));
         free(err);
     }

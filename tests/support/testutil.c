@@ -472,12 +472,31 @@ bool tu_sandbox_url(const struct tu_proc *p, char *out, size_t n)
     return ok;
 }
 
+int tu_run(const char *const argv[], const char *const env[], int timeout_ms, char **out, char **err)
+{
+    struct tu_proc p;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (err)
+        *err = NULL;
+    if (tu_spawn(argv, env, &p))
+        return -1;
+    rc = tu_wait(&p, timeout_ms);
+    if (out)
+        *out = tu_proc_stdout(&p);
+    if (err)
+        *err = tu_proc_stderr(&p);
+    tu_proc_cleanup(&p);
+    return rc;
+}
+
 int tu_idflow_db(const char *bin, const char *db, char **out, char **err, ...)
 {
     const char *argv[20];
-    struct tu_proc p;
     va_list ap;
-    int n = 0, rc;
+    int n = 0;
     const char *a;
 
     argv[n++] = bin;
@@ -488,15 +507,7 @@ int tu_idflow_db(const char *bin, const char *db, char **out, char **err, ...)
     argv[n++] = "--db";
     argv[n++] = db;
     argv[n] = NULL;
-    if (tu_spawn(argv, NULL, &p))
-        return -1;
-    rc = tu_wait(&p, 15000);
-    if (out)
-        *out = tu_proc_stdout(&p);
-    if (err)
-        *err = tu_proc_stderr(&p);
-    tu_proc_cleanup(&p);
-    return rc;
+    return tu_run(argv, NULL, 15000, out, err);
 }
 
 int tu_idflow_token(const char *bin, const char *db, const char *name, const char *role, char *tok, size_t n)

@@ -80,6 +80,12 @@ void tu_proc_cleanup(struct tu_proc *p);
  * Meant for tu_wait_until. */
 bool tu_sandbox_url(const struct tu_proc *p, char *out, size_t n);
 
+/* Runs argv (NULL-terminated, argv[0] the program) with env (as tu_spawn;
+ * may be NULL) to its end (at most timeout_ms); returns its exit code (-1
+ * when it could not start or did not end), with stdout in *out and stderr in
+ * *err when not NULL (caller frees). */
+int tu_run(const char *const argv[], const char *const env[], int timeout_ms, char **out, char **err);
+
 /* Runs `bin ARGS... --db DB` (ARGS NULL-terminated) to its end (at most
  * 15 s); returns its exit code (-1 when it could not start), with stdout in
  * *out and stderr in *err when not NULL (caller frees). */
