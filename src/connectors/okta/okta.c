@@ -64,7 +64,7 @@ static const struct conn_field okta_fields[] = {
     {"scopes", false, false, "OAuth 2.0 service app: scopes to request (default users/groups/apps read+manage)"},
     {"sandbox", false, false, "true for an idflow sandbox: allows plain http://"},
     {"max_concurrency", false, false, "calls in flight at once on this connection (default 10)"},
-    {"rate_share", false, false, "percent of each Okta rate-limit bucket idflow may use (default 100)"},
+    {"rate_share", false, false, "percent of each Okta rate-limit bucket idflow may use (default 50, Okta's per-token default; a 429 may lower it)"},
     {"hook_secret", true, false, "event hooks: the shared secret Okta sends in the Authorization header"},
     {"mode", false, false, "how events arrive: hook (default), poll (System Log) or both"},
     {"poll_interval", false, false, "System Log polling: seconds between polls when caught up (default 10)"},

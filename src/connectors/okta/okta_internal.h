@@ -37,6 +37,7 @@
 #define OKTAC_ID_LEN 20                 /* Okta object ids: 00u…, 00g…, 0oa… */
 #define OKTAC_MAX_TOKEN 4096            /* an API token or access token */
 #define OKTAC_MAX_CACHE_KEY 1024        /* an OAuth token cache key (org|client|scopes|key digest) */
+#define OKTAC_DEFAULT_RATE_SHARE 50     /* % of each bucket one API token / OAuth app gets by default (Okta) */
 
 /* ----------------------------------------------------------- the call */
 
