@@ -185,8 +185,8 @@ static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now, bool
     if (now >= end) /* the window is over: one call opens and reveals the next */
         return b->pending > 0 ? RATELIMIT_PROBE_WAIT_MS : 0;
 
-    long margin = b->limit / 100 > 1 ? b->limit / 100 : 1;
     long reserve = b->limit * (100 - share_of(s)) / 100;
+    long margin = (b->limit - reserve) / 100 > 1 ? (b->limit - reserve) / 100 : 1; /* 1 % of our share */
     long budget = b->remaining - reserve - margin - b->pending;
     if (budget <= 0) /* spent: come back after the reset, spread at the limit's pace */
         return promise(b, now, end, RL_WINDOW_GUESS_MS / (double)b->limit);

@@ -18,7 +18,7 @@
  *
  * Pacing. The server's X-Rate-Limit-Limit / -Remaining / -Reset say how much
  * of the current window is left and when it ends; acquire spreads what is
- * left (minus calls in flight and a safety margin of 1% of the limit, at
+ * left (minus calls in flight and a safety margin of 1% of our share, at
  * least 1) evenly over the time to the reset, so a steady load never meets a
  * 429; a few calls (RATELIMIT_BURST, or 1% of the limit) may go back to
  * back within that pace, so an action's sequential calls do not wait.
