@@ -55,7 +55,8 @@ struct rl_scope {
     unsigned gen; /* bumped when the slot is (re)assigned */
     char key[RATELIMIT_MAX_KEY];
     int max_conc;          /* calls in flight allowed */
-    int share_pct;         /* share of each bucket's limit this scope may use */
+    int share_pct;         /* share of each bucket's limit this scope may use, as configured */
+    int learned_pct;       /* share learned from a 429 (0 = none): the lower of the two is used */
     int inflight;          /* granted, not released */
     int64_t blocked_until; /* after a concurrency 429 */
     bool skew_known;
@@ -132,6 +133,12 @@ static int bucket_find(struct rl_scope *s, const char *name, bool create)
     return s->nb++;
 }
 
+/* The share of each bucket the scope may use now. */
+static int share_of(const struct rl_scope *s)
+{
+    return s->learned_pct > 0 && s->learned_pct < s->share_pct ? s->learned_pct : s->share_pct;
+}
+
 /* The local time at which bucket b's window ends. */
 static int64_t window_end(const struct rl_scope *s, const struct rl_bucket *b)
 {
@@ -178,8 +185,8 @@ static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now, bool
     if (now >= end) /* the window is over: one call opens and reveals the next */
         return b->pending > 0 ? RATELIMIT_PROBE_WAIT_MS : 0;
 
-    long margin = b->limit / 100 > 1 ? b->limit / 100 : 1;
-    long reserve = b->limit * (100 - s->share_pct) / 100;
+    long reserve = b->limit * (100 - share_of(s)) / 100;
+    long margin = (b->limit - reserve) / 100 > 1 ? (b->limit - reserve) / 100 : 1; /* 1 % of our share */
     long budget = b->remaining - reserve - margin - b->pending;
     if (budget <= 0) /* spent: come back after the reset, spread at the limit's pace */
         return promise(b, now, end, RL_WINDOW_GUESS_MS / (double)b->limit);
@@ -266,10 +273,34 @@ static void observe_window(struct rl_bucket *b, const struct ratelimit_obs *obs)
     } /* else: a late answer from an older window */
 }
 
-void ratelimit_release(struct ratelimit_grant *g, const struct ratelimit_obs *obs)
+/* A time-based 429 while the org-wide figures still showed room beyond what
+ * the reserve keeps: the credential's own share is smaller than we thought.
+ * The share becomes what the org had used at that moment (an upper bound of
+ * ours), never below RATELIMIT_MIN_SHARE; it only ever goes down. Returns
+ * the new share, or 0 when nothing was learned. */
+static int learn_share(struct rl_scope *s, const struct ratelimit_obs *obs)
 {
+    if (obs->limit <= 0 || obs->remaining < 0 || obs->remaining > obs->limit)
+        return 0;
+    long reserve = obs->limit * (100 - share_of(s)) / 100;
+    if (obs->remaining <= reserve) /* explained by the share we assumed (and others' use) */
+        return 0;
+    long used = obs->limit - obs->remaining;
+    int pct = (int)(used * 100 / obs->limit);
+    if (pct < RATELIMIT_MIN_SHARE)
+        pct = RATELIMIT_MIN_SHARE;
+    if (pct >= share_of(s))
+        return 0;
+    s->learned_pct = pct;
+    return pct;
+}
+
+int ratelimit_release(struct ratelimit_grant *g, const struct ratelimit_obs *obs)
+{
+    int learned = 0;
+
     if (!g || g->scope < 0)
-        return;
+        return 0;
     pthread_mutex_lock(&rl_lock);
     struct rl_scope *s = rl_scopes[g->scope];
     if (!s || s->gen != g->gen || g->bucket < 0 || g->bucket >= s->nb)
@@ -292,6 +323,7 @@ void ratelimit_release(struct ratelimit_grant *g, const struct ratelimit_obs *ob
             if (until > s->blocked_until)
                 s->blocked_until = until;
         } else {
+            learned = learn_share(s, obs);
             if (until > b->blocked_until)
                 b->blocked_until = until;
             if (obs->limit > 0 && obs->reset_s > 0) {
@@ -309,6 +341,7 @@ void ratelimit_release(struct ratelimit_grant *g, const struct ratelimit_obs *ob
 out:
     pthread_mutex_unlock(&rl_lock);
     g->scope = -1;
+    return learned;
 }
 
 /* Parses a whole non-negative decimal integer; -1 otherwise. */
@@ -403,6 +436,7 @@ bool ratelimit_stats(const char *scope, const char *bucket, struct ratelimit_sta
         out->granted = b->granted;
         out->waits = b->waits;
         out->seen_429 = b->seen_429;
+        out->share_pct = share_of(s);
         found = true;
     }
     pthread_mutex_unlock(&rl_lock);

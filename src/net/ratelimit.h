@@ -18,7 +18,7 @@
  *
  * Pacing. The server's X-Rate-Limit-Limit / -Remaining / -Reset say how much
  * of the current window is left and when it ends; acquire spreads what is
- * left (minus calls in flight and a safety margin of 1% of the limit, at
+ * left (minus calls in flight and a safety margin of 1% of our share, at
  * least 1) evenly over the time to the reset, so a steady load never meets a
  * 429; a few calls (RATELIMIT_BURST, or 1% of the limit) may go back to
  * back within that pace, so an action's sequential calls do not wait.
@@ -54,6 +54,7 @@
 #define RATELIMIT_CONC_429_BLOCK_MS 2000    /* scope pause after a concurrency 429 */
 #define RATELIMIT_DEFAULT_429_WAIT_MS 60000 /* 429 without a usable reset header */
 #define RATELIMIT_MAX_WAIT_MS 3600000       /* no wait is ever longer than an hour */
+#define RATELIMIT_MIN_SHARE 10              /* a share learned from a 429 never goes below this (percent) */
 
 /* What acquire handed out; pass it to release exactly once. */
 struct ratelimit_grant {
@@ -82,6 +83,7 @@ struct ratelimit_stats {
     uint64_t granted;  /* calls let through */
     uint64_t waits;    /* acquires answered with a wait */
     uint64_t seen_429; /* 429 answers observed */
+    int share_pct;     /* the scope's share of each bucket in use (configured, or lower when learned) */
 };
 
 /* Asks to make one call in (scope, bucket) at now_ms. Returns 0 and fills g
@@ -98,8 +100,18 @@ int64_t ratelimit_acquire(const char *scope, const char *bucket, int64_t now_ms,
                           struct ratelimit_grant *g);
 
 /* Reports how the granted call ended (obs may be NULL: no response). Safe on
- * a grant that was not given (scope -1) and after the scope was forgotten. */
-void ratelimit_release(struct ratelimit_grant *g, const struct ratelimit_obs *obs);
+ * a grant that was not given (scope -1) and after the scope was forgotten.
+ *
+ * Learning the share: a time-based 429 (X-Rate-Limit-Limit > 0) whose
+ * headers show more remaining than the scope's share leaves to others means
+ * the server holds this credential to a smaller share than configured (Okta
+ * gives one API token or OAuth app 50 % of each bucket by default while its
+ * headers show the org-wide figures). The scope's share then drops to what
+ * the org had used (limit - remaining) in percent, at least
+ * RATELIMIT_MIN_SHARE, for the scope's lifetime (ratelimit_configure never
+ * raises it again; ratelimit_forget does). Returns that new share when this
+ * call lowered it (the caller logs it), else 0. */
+int ratelimit_release(struct ratelimit_grant *g, const struct ratelimit_obs *obs);
 
 /* Fills obs from a response's headers (lower-case names to strings, as the
  * http client returns them; may be NULL). */
@@ -114,7 +126,8 @@ int64_t ratelimit_retry_after_ms(const struct ratelimit_obs *obs);
 
 /* Sets a scope's concurrency cap (1..RATELIMIT_MAX_CONCURRENCY; 0 = the
  * default) and the share of each bucket's limit it may use (1..100 percent;
- * 0 = 100), creating the scope when needed. */
+ * 0 = 100), creating the scope when needed. A share learned from a 429 that
+ * is lower stays in force. */
 void ratelimit_configure(const char *scope, int max_concurrency, int share_pct);
 
 /* Copies a bucket's counters; false when the scope or bucket is unknown. */

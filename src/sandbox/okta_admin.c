@@ -262,8 +262,9 @@ static void config(struct okta_ctx *c)
     struct sbx_okta *o = c->o;
     if (strcmp(c->req->method, "POST") == 0) {
         json_int_t rate = o->rate_override, conc = o->concurrency_limit, lock = o->lockout_attempts,
-                   act = o->activation_ms;
-        if (!int_field(c, "rateLimit", 0, 1000000, &rate) ||
+                   act = o->activation_ms, share = o->token_share, window = o->rate_window_ms;
+        if (!int_field(c, "rateLimit", 0, 1000000, &rate) || !int_field(c, "tokenShare", 1, 100, &share) ||
+            !int_field(c, "rateWindowMs", 1000, 3600000, &window) ||
             !int_field(c, "concurrencyLimit", 1, OKTA_MAX_CONCURRENCY_TRACK, &conc) ||
             !int_field(c, "lockoutAttempts", 1, 100, &lock) || !int_field(c, "activationDelayMs", 0, 600000, &act))
             return;
@@ -271,6 +272,8 @@ static void config(struct okta_ctx *c)
         if (buckets && !json_is_object(buckets))
             return admin_error(c, 400, "buckets must be an object {bucket name: limit}");
         o->rate_override = (int)rate;
+        o->token_share = (int)share;
+        o->rate_window_ms = window;
         o->concurrency_limit = (int)conc;
         o->lockout_attempts = (int)lock;
         o->activation_ms = act;
@@ -287,9 +290,11 @@ static void config(struct okta_ctx *c)
     json_t *buckets = json_object();
     for (int b = 0; b < OKTA_B_COUNT; b++)
         json_object_set_new(buckets, okta__bucket_name(b), json_integer(o->buckets[b].limit));
-    okta__json(c, 200, json_pack("{s:i, s:o, s:i, s:i, s:I}", "rateLimit", o->rate_override, "buckets", buckets,
-                                 "concurrencyLimit", o->concurrency_limit, "lockoutAttempts", o->lockout_attempts,
-                                 "activationDelayMs", (json_int_t)o->activation_ms));
+    okta__json(c, 200, json_pack("{s:i, s:o, s:i, s:I, s:i, s:i, s:I}", "rateLimit", o->rate_override, "buckets",
+                                 buckets, "tokenShare", o->token_share, "rateWindowMs",
+                                 (json_int_t)o->rate_window_ms, "concurrencyLimit", o->concurrency_limit,
+                                 "lockoutAttempts", o->lockout_attempts, "activationDelayMs",
+                                 (json_int_t)o->activation_ms));
 }
 
 bool okta__admin(struct okta_ctx *c, const char *rest)

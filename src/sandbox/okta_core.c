@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "sandbox/okta_internal.h"
 
 typedef void (*route_fn)(struct okta_ctx *c);
@@ -173,6 +174,35 @@ static bool secret_eq(const char *a, const char *b)
     return d == 0;
 }
 
+/* Names the credential the request presents, for its share of the rate
+ * limits: "ssws:<token id>" for the API token, "oauth:<client id>" for a
+ * live access token; "" when neither is valid (counted org-wide only). */
+static void identify(struct okta_ctx *c)
+{
+    const char *auth = http_req_header(c->req, "Authorization");
+    const char *tok = c->sb->opts.token ? c->sb->opts.token : "sandbox-okta-token";
+    size_t i;
+    json_t *t;
+
+    c->principal[0] = '\0';
+    if (auth && strncasecmp(auth, "SSWS ", 5) == 0 && secret_eq(auth + 5, tok)) {
+        snprintf(c->principal, sizeof c->principal, "ssws:%s",
+                 json_string_value(json_object_get(c->o->org, "apiTokenId")) ?: "00Tsandbox000000000");
+        return;
+    }
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return;
+    json_array_foreach(c->o->tokens, i, t)
+    {
+        if (strcmp(json_string_value(json_object_get(t, "token")) ?: "", auth + 7) != 0)
+            continue;
+        if (json_integer_value(json_object_get(t, "expMs")) > time_now_ms())
+            snprintf(c->principal, sizeof c->principal, "oauth:%s",
+                     json_string_value(json_object_get(t, "clientId")) ?: "");
+        return;
+    }
+}
+
 /* Fills the caller's identity; false after answering 401. */
 static bool authenticate(struct okta_ctx *c)
 {
@@ -262,6 +292,8 @@ bool sbx__okta_handle(struct sandbox *sb, const struct http_req *req, struct htt
     okta__ctx_init(&c, sb, req, resp, api ? path + 7 : NULL);
     okta__users_tick(c.o);
     okta__header(&c, "X-Okta-Request-Id", c.request_id);
+    if (api)
+        identify(&c);
     if (!okta__rate_check(&c, okta__bucket_for(req->method, c.seg, c.nseg > 0 ? c.nseg : 0, !api)))
         goto out;
     if ((strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) && !req->has_content_length) {
@@ -318,6 +350,8 @@ int sbx__okta_init(struct sandbox *sb, const json_t *seed, struct sbx_okta **out
     o->jtis = json_array();
     o->org = json_object();
     o->rate_override = sb->opts.rate_limit;
+    o->token_share = sb->opts.token_share > 0 ? sb->opts.token_share : OKTA_DEFAULT_TOKEN_SHARE;
+    o->rate_window_ms = sb->opts.rate_window_ms > 0 ? sb->opts.rate_window_ms : OKTA_DEFAULT_RATE_WINDOW_MS;
     o->concurrency_limit = OKTA_DEFAULT_CONCURRENCY;
     o->lockout_attempts = OKTA_DEFAULT_LOCKOUT;
     okta__rate_reset(o);

@@ -46,32 +46,46 @@
 #define OKTA_MAX_CONCURRENCY_TRACK 1024 /* in-flight requests tracked */
 #define OKTA_MAX_SESSIONS 50        /* sessions per user */
 #define OKTA_MAX_Q_KEYWORDS 10      /* System Log q= keywords (each <= 40 chars) */
+#define OKTA_MAX_PRINCIPALS 32      /* credentials counted apart per bucket window (more: org-wide only) */
+#define OKTA_MAX_PRINCIPAL_KEY 96   /* "ssws:<token id>" or "oauth:<client id>" */
 
 #define OKTA_DEFAULT_CONCURRENCY 75 /* Workforce orgs [DOCS-RLCONC] */
+#define OKTA_DEFAULT_TOKEN_SHARE 50 /* % of a bucket one API token / OAuth app may use [rl2-token-oauth] */
+#define OKTA_DEFAULT_RATE_WINDOW_MS 60000 /* Okta's windows last a minute */
 #define OKTA_DEFAULT_LOCKOUT 10     /* failed sign-ins before auto-lock */
 #define OKTA_HOOK_TIMEOUT_MS 3000   /* delivery and verification timeout */
 #define OKTA_TOKEN_LIFETIME_S 3600  /* OAuth access tokens live one hour */
 
 /* ------------------------------------------------------- rate limits */
 
+/* Okta's buckets: a path counts in its base URL's bucket, extensions
+ * included, unless the row says "only" (an exact match); see docs/okta.md. */
 enum okta_bucket {
-    OKTA_B_USERS,    /* GET|POST /api/v1/users */
-    OKTA_B_USER_GET, /* GET /api/v1/users/{idOrLogin}[/...] */
-    OKTA_B_USER_ID,  /* POST|PUT|DELETE /api/v1/users/{id}[/...] */
-    OKTA_B_GROUPS,   /* /api/v1/groups */
-    OKTA_B_GROUP_ID, /* /api/v1/groups/{id}[/...] */
-    OKTA_B_APPS,     /* /api/v1/apps */
-    OKTA_B_APP_ID,   /* /api/v1/apps/{id}[/...] */
+    OKTA_B_USERS,    /* GET|POST /api/v1/users, and GET|POST /api/v1/users/{id}/... */
+    OKTA_B_USER_GET, /* GET /api/v1/users/{idOrLogin} only */
+    OKTA_B_USER_ID,  /* POST|PUT|DELETE /api/v1/users/{id} only */
+    OKTA_B_GROUPS,   /* /api/v1/groups, and /api/v1/groups/{id}/... */
+    OKTA_B_GROUP_ID, /* /api/v1/groups/{id} only */
+    OKTA_B_APPS,     /* /api/v1/apps, and /api/v1/apps/{id}/... (app users) */
+    OKTA_B_APP_ID,   /* /api/v1/apps/{id} only */
     OKTA_B_LOGS,     /* /api/v1/logs */
     OKTA_B_TOKEN,    /* /oauth2/v1/token */
     OKTA_B_OTHER,    /* most other /api/v1 */
     OKTA_B_COUNT
 };
 
+/* One credential's use of a bucket in the current window. */
+struct okta_principal_use {
+    char key[OKTA_MAX_PRINCIPAL_KEY];
+    int used;
+};
+
 struct okta_bucket_state {
-    int limit;        /* requests per window */
-    int used;         /* requests counted in the current window */
+    int limit;        /* requests per window, org-wide */
+    int used;         /* requests counted in the current window, org-wide */
     int64_t reset_ms; /* end of the current window (0 = no window open) */
+    int nprincipals;  /* credentials seen in this window */
+    struct okta_principal_use principals[OKTA_MAX_PRINCIPALS];
 };
 
 /* -------------------------------------------------------------- state */
@@ -88,6 +102,8 @@ struct sbx_okta {
     int64_t seq;     /* last object / event sequence number handed out */
     struct okta_bucket_state buckets[OKTA_B_COUNT];
     int rate_override;        /* --rate-limit: every bucket's limit; 0 = table */
+    int token_share;          /* % of each bucket one credential may use (1..100) */
+    int64_t rate_window_ms;   /* length of a rate-limit window */
     int concurrency_limit;    /* simultaneous requests (429 above) */
     int64_t inflight[OKTA_MAX_CONCURRENCY_TRACK]; /* finish times (ms) of tracked requests */
     int lockout_attempts;     /* failed sign-ins before LOCKED_OUT */
@@ -105,6 +121,7 @@ struct okta_ctx {
     json_t *actor;            /* owned: LogActor for events this request causes */
     char token_id[32];        /* requestApiTokenId, "" for OAuth / simulations */
     const json_t *scopes;     /* borrowed: OAuth scopes granted, NULL for SSWS (all) */
+    char principal[OKTA_MAX_PRINCIPAL_KEY]; /* the credential the request presents, "" when none is valid */
     char *seg[OKTA_MAX_PATH_SEGS]; /* decoded path segments after /api/v1/ (owned) */
     int nseg;
     json_t *body;             /* owned: parsed body, NULL until okta__body() */
@@ -123,9 +140,11 @@ void okta__ctx_free(struct okta_ctx *c);
 /* Sends the events collected in c to the matching hooks and clears them. */
 void okta__ctx_flush_events(struct okta_ctx *c);
 
-/* Picks the bucket for a request; counts it; adds the X-Rate-Limit-* headers.
- * Returns false (after answering 429 E0000047) when the budget is spent or
- * the concurrency limit is reached. */
+/* Picks the bucket for a request; counts it org-wide and against c->principal
+ * (when set); adds the X-Rate-Limit-* headers, which show the org-wide
+ * figures. Returns false (after answering 429 E0000047) when the org's
+ * budget or the credential's share of it is spent, or the concurrency
+ * limit is reached. */
 bool okta__rate_check(struct okta_ctx *c, enum okta_bucket b);
 enum okta_bucket okta__bucket_for(const char *method, char *const *seg, int nseg, bool oauth);
 void okta__rate_reset(struct sbx_okta *o);

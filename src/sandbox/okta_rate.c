@@ -1,12 +1,22 @@
-/* okta_rate.c — Okta's per-bucket, per-minute rate limits and its
- * concurrency limit.
+/* okta_rate.c — Okta's per-bucket, per-minute rate limits, each
+ * credential's share of them, and the concurrency limit.
  *
- * Buckets follow the historical Workforce column of Okta's table (API-NOTES
- * §e); `--rate-limit N` (or /_sandbox/okta/config) sets every bucket to N a
- * minute. A bucket's window opens at its first request and lasts 60 s (Okta's
- * windows are not aligned to the clock). Every answer carries
- * X-Rate-Limit-Limit / -Remaining / -Reset (epoch seconds); over the budget
- * the answer is 429 E0000047 until the reset.
+ * Buckets follow the historical Workforce column of Okta's table
+ * (rl-global-mgmt; docs/okta.md): a path counts in its base URL's bucket,
+ * extensions included, unless the row says "only" — so
+ * /api/v1/apps/{id}/users is in the /api/v1/apps bucket (100), not
+ * /api/v1/apps/{id} (500). `--rate-limit N` (or /_sandbox/okta/config) sets
+ * every bucket to N a minute. A bucket's window opens at its first request
+ * and lasts rate_window_ms (60 s; Okta's windows are not aligned to the
+ * clock). Every answer carries X-Rate-Limit-Limit / -Remaining / -Reset
+ * (epoch seconds) with the org-wide figures; over the budget the answer is
+ * 429 E0000047 until the reset.
+ *
+ * Per-credential share (rl2-token-oauth): one API token or OAuth app may use
+ * at most token_share % (default 50) of each bucket per window; past it the
+ * answer is 429 E0000047 while the headers still show the org-wide figures
+ * (what Okta's headers show then is not documented: inferred). Requests
+ * without a valid credential count org-wide only.
  *
  * Concurrency: a request is in flight from the moment it is handled until
  * its answer is due (now + the injected latency). More than
@@ -17,8 +27,6 @@
 
 #include "core/timeutil.h"
 #include "sandbox/okta_internal.h"
-
-#define RATE_WINDOW_MS 60000
 
 static const struct {
     const char *name;
@@ -32,7 +40,7 @@ static const struct {
     [OKTA_B_APPS] = {"/api/v1/apps", 100},
     [OKTA_B_APP_ID] = {"/api/v1/apps/{id}", 500},
     [OKTA_B_LOGS] = {"/api/v1/logs", 120},
-    [OKTA_B_TOKEN] = {"/oauth2/v1/token", 1200},
+    [OKTA_B_TOKEN] = {"/oauth2/v1/token", 2000},
     [OKTA_B_OTHER] = {"/api/v1/*", 1200},
 };
 
@@ -52,16 +60,18 @@ enum okta_bucket okta__bucket_for(const char *method, char *const *seg, int nseg
         return OKTA_B_TOKEN;
     if (nseg == 0)
         return OKTA_B_OTHER;
-    bool get = strcmp(method, "GET") == 0;
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     if (strcmp(seg[0], "users") == 0) {
-        if (nseg == 1)
-            return OKTA_B_USERS;
-        return get ? OKTA_B_USER_GET : OKTA_B_USER_ID;
+        if (nseg == 2) /* the "only" rows: /api/v1/users/{idOrLogin} itself */
+            return get ? OKTA_B_USER_GET : OKTA_B_USER_ID;
+        /* "Only GET or POST to /api/v1/users", extensions included; other
+         * methods on a sub-path fall to "most other" (inferred). */
+        return get || post ? OKTA_B_USERS : OKTA_B_OTHER;
     }
     if (strcmp(seg[0], "groups") == 0)
-        return nseg == 1 ? OKTA_B_GROUPS : OKTA_B_GROUP_ID;
+        return nseg == 2 ? OKTA_B_GROUP_ID : OKTA_B_GROUPS;
     if (strcmp(seg[0], "apps") == 0)
-        return nseg == 1 ? OKTA_B_APPS : OKTA_B_APP_ID;
+        return nseg == 2 ? OKTA_B_APP_ID : OKTA_B_APPS;
     if (strcmp(seg[0], "logs") == 0)
         return OKTA_B_LOGS;
     return OKTA_B_OTHER;
@@ -73,6 +83,7 @@ void okta__rate_reset(struct sbx_okta *o)
         o->buckets[b].limit = o->rate_override > 0 ? o->rate_override : bucket_table[b].limit;
         o->buckets[b].used = 0;
         o->buckets[b].reset_ms = 0;
+        o->buckets[b].nprincipals = 0;
     }
     memset(o->inflight, 0, sizeof o->inflight);
 }
@@ -102,13 +113,38 @@ static bool concurrency_ok(struct okta_ctx *c, int64_t now)
     return true;
 }
 
+/* The credential's counter in st (added when new); NULL when the table is
+ * full (the request then counts org-wide only). */
+static struct okta_principal_use *principal_use(struct okta_bucket_state *st, const char *key)
+{
+    for (int i = 0; i < st->nprincipals; i++) {
+        if (strcmp(st->principals[i].key, key) == 0)
+            return &st->principals[i];
+    }
+    if (st->nprincipals >= OKTA_MAX_PRINCIPALS)
+        return NULL;
+    struct okta_principal_use *pu = &st->principals[st->nprincipals++];
+    snprintf(pu->key, sizeof pu->key, "%s", key);
+    pu->used = 0;
+    return pu;
+}
+
+/* What one credential may use of a bucket's limit: the share, rounded
+ * down, at least one call while the bucket allows any (inferred). */
+static int principal_cap(const struct sbx_okta *o, const struct okta_bucket_state *st)
+{
+    long cap = (long)st->limit * o->token_share / 100;
+    return st->limit > 0 && cap < 1 ? 1 : (int)cap;
+}
+
 bool okta__rate_check(struct okta_ctx *c, enum okta_bucket b)
 {
     struct okta_bucket_state *st = &c->o->buckets[b];
     int64_t now = time_now_ms();
     if (st->reset_ms <= now) {
         st->used = 0;
-        st->reset_ms = now + RATE_WINDOW_MS;
+        st->nprincipals = 0;
+        st->reset_ms = now + c->o->rate_window_ms;
     }
     if (!concurrency_ok(c, now)) {
         put_int(c, "X-Rate-Limit-Limit", 0);
@@ -118,8 +154,14 @@ bool okta__rate_check(struct okta_ctx *c, enum okta_bucket b)
         return false;
     }
     bool over = st->used >= st->limit;
-    if (!over)
+    struct okta_principal_use *pu = c->principal[0] && !over ? principal_use(st, c->principal) : NULL;
+    if (pu && pu->used >= principal_cap(c->o, st))
+        over = true; /* this credential's share is spent; the org's is not */
+    if (!over) {
         st->used++;
+        if (pu)
+            pu->used++;
+    }
     put_int(c, "X-Rate-Limit-Limit", st->limit);
     put_int(c, "X-Rate-Limit-Remaining", st->limit - st->used);
     put_int(c, "X-Rate-Limit-Reset", (st->reset_ms + 999) / 1000);

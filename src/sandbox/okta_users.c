@@ -327,8 +327,9 @@ void okta__users_create(struct okta_ctx *c)
         status = provider || password ? (expire ? "PASSWORD_EXPIRED" : "ACTIVE") : "PROVISIONED";
     json_t *empty = json_object();
     json_t *u = okta__user_new(c->sb, o, empty, "STAGED", password);
-    json_decref(empty);
-    if (!okta__profile_apply(c, u, profile ? profile : json_object(), true, NULL)) {
+    bool applied = okta__profile_apply(c, u, profile ? profile : empty, true, NULL);
+    json_decref(empty); /* borrowed by both calls, never kept (the profile is copied) */
+    if (!applied) {
         json_decref(u);
         return;
     }

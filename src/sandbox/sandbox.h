@@ -21,6 +21,8 @@ struct sandbox_opts {
     const char *token;      /* Okta SSWS token accepted (default "sandbox-okta-token") */
     const char *faults;     /* fault spec, see docs/sandbox.md; NULL = none */
     int rate_limit;         /* Okta per-bucket requests/minute override; 0 = the notes' defaults */
+    int token_share;        /* % of each Okta bucket one credential may use (1..100); 0 = 50, Okta's default */
+    int rate_window_ms;     /* length of an Okta rate-limit window; 0 = 60000 (tests shorten it) */
     int hf_get_limit;       /* HappyFox GET/minute; 0 = 500 */
     int hf_post_limit;      /* HappyFox POST/minute; 0 = 300 */
 };

@@ -3,7 +3,7 @@
  * SIGINT or SIGTERM.
  *
  *   idflow sandbox [--listen ADDR:PORT] [--seed FILE] [--token T]
- *                  [--faults SPEC] [--rate-limit N]
+ *                  [--faults SPEC] [--rate-limit N] [--token-share PCT]
  *
  * Runs on the main thread. SIGINT/SIGTERM are blocked before the server's
  * threads start (so they inherit the mask) and taken with sigwait().
@@ -25,12 +25,13 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: idflow sandbox [--listen ADDR:PORT] [--seed FILE] [--token T] [--faults SPEC]\n"
-               "                      [--rate-limit N]\n"
+               "                      [--rate-limit N] [--token-share PCT]\n"
                "  --listen ADDR:PORT  where to listen (default 127.0.0.1:8081; port 0 picks one)\n"
                "  --seed FILE         seed JSON (default: the embedded Acme seed)\n"
                "  --token T           the Okta API token (SSWS) accepted (default sandbox-okta-token)\n"
                "  --faults SPEC       fault rules, e.g. 'path=/api/v1/users,error_rate=0.1,status=503'\n"
                "  --rate-limit N      every Okta rate-limit bucket allows N requests a minute\n"
+               "  --token-share PCT   share of each bucket one API token or OAuth app may use (default 50)\n"
                "See docs/sandbox.md.\n");
 }
 
@@ -103,6 +104,14 @@ int sandbox_main(int argc, char **argv)
                 return 2;
             }
             opts.rate_limit = (int)n;
+        } else if (strcmp(a, "--token-share") == 0) {
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < 1 || n > 100) {
+                fprintf(stderr, "idflow sandbox: --token-share wants a percentage from 1 to 100\n");
+                return 2;
+            }
+            opts.token_share = (int)n;
         } else {
             fprintf(stderr, "idflow sandbox: unknown flag %s\n", a);
             usage(stderr);

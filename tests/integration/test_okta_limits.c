@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <pthread.h>
 
+#include "core/log.h"
 #include "integration/okta_fixture.h"
 #include "net/ratelimit.h"
 #include "support/testsrv.h"
@@ -123,7 +124,7 @@ static void test_every_action_is_paced(void **state)
 static void test_429_blocks_until_reset(void **state)
 {
     (void)state;
-    struct sandbox_opts o = {.rate_limit = 2};
+    struct sandbox_opts o = {.rate_limit = 2, .token_share = 100}; /* the org's budget, spent by others */
     struct ofx *f = ofx_start_opts(o);
     struct conn_result r;
     const char *p = "{\"user\": \"james.okafor" ST "\"}";
@@ -295,7 +296,8 @@ static void test_lost_answer_converges(void **state)
 
 #define PACE_THREADS 4
 #define PACE_CALLS 150
-#define PACE_BUDGET 600 /* per minute, every bucket */
+#define PACE_BUDGET 1200 /* per minute, every bucket (org-wide) */
+#define PACE_SHARE 50    /* the sandbox's and idflow's default share of one token */
 
 struct pace {
     struct ofx *f;
@@ -364,7 +366,7 @@ static void test_pacing_across_threads(void **state)
     int burst = PACE_BUDGET / 100 > RATELIMIT_BURST ? PACE_BUDGET / 100 : RATELIMIT_BURST;
     double steady = (double)(PACE_CALLS - 1 - burst) * 1000.0 / (double)(p.t[PACE_CALLS - 1] - p.t[burst]);
     double overall = (double)(PACE_CALLS - 1) * 1000.0 / (double)(p.t[PACE_CALLS - 1] - p.t[0]);
-    double budget = PACE_BUDGET / 60.0;
+    double budget = PACE_BUDGET * PACE_SHARE / 100 / 60.0; /* the token's budget, not the org's */
     print_message("pacing: %d calls, %d threads, budget %.2f/s: steady %.2f/s (%.1f%%), overall %.2f/s (%.1f%%), "
                   "%d waits, 0 429s\n",
                   PACE_CALLS, PACE_THREADS, budget, steady, 100 * steady / budget, overall, 100 * overall / budget,
@@ -374,6 +376,79 @@ static void test_pacing_across_threads(void **state)
     assert_true(p.waits > 0);
     pthread_mutex_destroy(&p.lock);
     ofx_stop(p.f);
+}
+
+/* ------------------------------------------------- the token's share */
+
+#define SHARE_WINDOW_MS 2000 /* the sandbox's window, shortened so a few windows pass in seconds */
+
+/* Runs n okta.get_user calls as the engine would (a retryable failure is
+ * retried after its wait); every one must succeed. */
+static void run_gets(struct ofx *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct conn_result r;
+        int rc = ofx_until(f, "okta.get_user", "{\"user\": \"james.okafor" ST "\"}", 20, 1, &r, NULL);
+        if (rc != 0)
+            fail_msg("get_user %d: %s", i, r.message);
+        res_clear(&r);
+    }
+}
+
+/* With default settings idflow paces to Okta's default share of one token
+ * (50 %), not to the org-wide figure the headers show: a burst against a
+ * sandbox that holds the token to its share meets no 429. */
+static void test_default_share_no_429(void **state)
+{
+    (void)state;
+    struct sandbox_opts o = {.rate_limit = 20, .rate_window_ms = SHARE_WINDOW_MS}; /* token share: default 50 */
+    struct ofx *f = ofx_start_opts(o);
+    struct ratelimit_stats st;
+    char scope[256];
+
+    assert_null(json_object_get(f->conn, "rate_share"));
+    run_gets(f, 25);
+    assert_int_equal(count_calls(f, "GET", "/api/v1/users/", 200), 25);
+    assert_int_equal(count_calls(f, NULL, NULL, 429), 0);
+    snprintf(scope, sizeof scope, "%s|%s", f->name, f->base);
+    assert_true(ratelimit_stats(scope, "user", &st));
+    assert_int_equal(st.share_pct, 50);
+    ofx_stop(f);
+}
+
+/* An org that gives the token less than idflow assumed: the first 429 (its
+ * headers still show room org-wide) teaches the share, and no other 429
+ * follows; a warning says so once, without the token. */
+static void test_share_learned_from_429(void **state)
+{
+    (void)state;
+    struct sandbox_opts o = {.rate_limit = 40, .token_share = 25, .rate_window_ms = SHARE_WINDOW_MS};
+    struct ofx *f = ofx_start_opts(o);
+    struct ratelimit_stats st;
+    char scope[256], logged[8192];
+    FILE *tmp = tmpfile();
+
+    assert_non_null(tmp);
+    log_set_fd(fileno(tmp));
+    run_gets(f, 30);
+    log_set_fd(2);
+    rewind(tmp);
+    size_t n = fread(logged, 1, sizeof logged - 1, tmp);
+    logged[n] = '\0';
+    fclose(tmp);
+    const char *hit = strstr(logged, "share of each bucket looks like 25 %");
+    if (!hit)
+        fail_msg("no warning about the learned share in: %s", logged);
+    assert_null(strstr(hit + 1, "share of each bucket looks like")); /* once */
+    assert_has(logged, f->name);
+    no_token("log", logged);
+    assert_int_equal(count_calls(f, "GET", "/api/v1/users/", 200), 30);
+    assert_int_equal(count_calls(f, NULL, NULL, 429), 1);
+    snprintf(scope, sizeof scope, "%s|%s", f->name, f->base);
+    assert_true(ratelimit_stats(scope, "user", &st));
+    assert_int_equal(st.share_pct, 25);
+    assert_int_equal((int)st.seen_429, 1);
+    ofx_stop(f);
 }
 
 /* ------------------------------------------------------------- the wire */
@@ -930,6 +1005,8 @@ int main(void)
         cmocka_unit_test(test_faults_converge),
         cmocka_unit_test(test_lost_answer_converges),
         cmocka_unit_test(test_pacing_across_threads),
+        cmocka_unit_test(test_default_share_no_429),
+        cmocka_unit_test(test_share_learned_from_429),
         cmocka_unit_test(test_wire_format),
         cmocka_unit_test(test_token_never_leaks),
         cmocka_unit_test(test_token_echoed_by_server_is_masked),

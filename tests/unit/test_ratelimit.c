@@ -24,6 +24,7 @@ struct sim {
     int64_t skew_ms;
     int64_t window_end; /* server clock, 0 = none open */
     long used;
+    long cap; /* this client's own share of the window (Okta's per-token share); 0 = the whole limit */
     long served, rejected;
 };
 
@@ -34,7 +35,7 @@ static void sim_answer(struct sim *s, int64_t local_now, struct ratelimit_obs *o
         s->window_end = srv + 60000;
         s->used = 0;
     }
-    bool over = s->used >= s->limit;
+    bool over = s->used >= s->limit || (s->cap > 0 && s->used >= s->cap);
     if (!over)
         s->used++;
     obs->status = over ? 429 : 200;
@@ -208,6 +209,51 @@ static void test_share(void **state)
     assert_true(s.served / 4.0 <= 51 && s.served / 4.0 >= 44);
 }
 
+/* The server holds this client to a smaller share than configured, while
+ * its headers show the org-wide figures: the first 429 (with room left
+ * org-wide) teaches the share, and no other 429 follows. */
+static void test_share_learned_from_429(void **state)
+{
+    (void)state;
+    struct sim s = {.limit = 100, .cap = 25};
+    struct ratelimit_stats st;
+    ratelimit_configure("learn", 0, 50);
+    saturate("learn", &s, 6000000000LL, 5);
+    assert_int_equal(s.rejected, 1);
+    assert_true(ratelimit_stats("learn", "b", &st));
+    assert_int_equal(st.share_pct, 25);
+    assert_true(s.served >= 4 * 25 * 95 / 100); /* the later windows: >= 95 % of the real share */
+    ratelimit_configure("learn", 0, 50); /* a connection re-read does not raise it */
+    assert_true(ratelimit_stats("learn", "b", &st));
+    assert_int_equal(st.share_pct, 25);
+
+    /* what does not teach: the org's budget spent, a concurrency 429 */
+    struct ratelimit_grant g;
+    struct ratelimit_obs o = {.status = 429, .limit = 100, .remaining = 0, .reset_s = 7000000, .recv_ms = 1};
+    ratelimit_configure("nolearn", 0, 50);
+    assert_int_equal(ratelimit_acquire("nolearn", "b", 1, false, &g), 0);
+    assert_int_equal(ratelimit_release(&g, &o), 0);
+    o.remaining = 50; /* exactly what the share leaves to others */
+    assert_int_equal(ratelimit_acquire("nolearn", "c", 1, false, &g), 0);
+    assert_int_equal(ratelimit_release(&g, &o), 0);
+    o.limit = 0;
+    o.remaining = 0;
+    assert_int_equal(ratelimit_acquire("nolearn", "d", 1, false, &g), 0);
+    assert_int_equal(ratelimit_release(&g, &o), 0);
+    assert_true(ratelimit_stats("nolearn", "b", &st));
+    assert_int_equal(st.share_pct, 50);
+    /* a 429 at almost nothing used: never below the floor */
+    o.limit = 100;
+    o.remaining = 99;
+    o.recv_ms = 5000;
+    assert_int_equal(ratelimit_acquire("nolearn", "e", 5000, false, &g), 0);
+    assert_int_equal(ratelimit_release(&g, &o), RATELIMIT_MIN_SHARE);
+    assert_true(ratelimit_stats("nolearn", "e", &st));
+    assert_int_equal(st.share_pct, RATELIMIT_MIN_SHARE);
+    ratelimit_forget("learn");
+    ratelimit_forget("nolearn");
+}
+
 static void test_parse_headers(void **state)
 {
     (void)state;
@@ -295,7 +341,8 @@ int main(void)
         cmocka_unit_test(test_saturation_never_429), cmocka_unit_test(test_429_blocks_bucket),
         cmocka_unit_test(test_concurrency_429_pauses_scope), cmocka_unit_test(test_concurrency_cap),
         cmocka_unit_test(test_first_contact_probe), cmocka_unit_test(test_follow_up),
-        cmocka_unit_test(test_share), cmocka_unit_test(test_parse_headers),
+        cmocka_unit_test(test_share), cmocka_unit_test(test_share_learned_from_429),
+        cmocka_unit_test(test_parse_headers),
         cmocka_unit_test(test_forget), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

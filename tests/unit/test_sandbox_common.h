@@ -60,7 +60,8 @@ TFN struct fx *fx_start_external(struct fx *f, const char *okta_url, const char 
     const char *colon = sbx ? strrchr(sbx, ':') : NULL;
     if (!colon || strlen(okta_url) >= sizeof f->base || strlen(sbx) >= sizeof f->admin)
         fail_msg("IDFLOW_TEST_OKTA_URL needs IDFLOW_TEST_SANDBOX_URL=http://127.0.0.1:PORT");
-    if (o.faults || o.hf_get_limit || o.hf_post_limit || o.seed_path || (o.token && strcmp(o.token, TOKEN) != 0))
+    if (o.faults || o.rate_window_ms || o.hf_get_limit || o.hf_post_limit || o.seed_path ||
+        (o.token && strcmp(o.token, TOKEN) != 0))
         fail_msg("option not supported against an external sandbox");
     snprintf(f->base, sizeof f->base, "%s", okta_url);
     snprintf(f->admin, sizeof f->admin, "%s", sbx);
@@ -75,9 +76,10 @@ TFN struct fx *fx_start_external(struct fx *f, const char *okta_url, const char 
         fail_msg("reset %s: %ld %s", sbx, f->status, f->body ? f->body : "");
     free(body);
     assert_int_equal(fx_raw(f, "DELETE", "/_sandbox/faults", NULL, NULL), 204);
-    if (o.rate_limit) {
-        char cfg[64];
-        snprintf(cfg, sizeof cfg, "{\"rateLimit\": %d}", o.rate_limit);
+    if (o.rate_limit || o.token_share) {
+        char cfg[96];
+        snprintf(cfg, sizeof cfg, "{\"rateLimit\": %d, \"tokenShare\": %d}", o.rate_limit,
+                 o.token_share ? o.token_share : 50);
         assert_int_equal(fx_raw(f, "POST", "/_sandbox/okta/config", cfg, NULL), 200);
     }
     return f;

@@ -20,7 +20,7 @@
 static void test_rate_limit_headers_and_429(void **state)
 {
     (void)state;
-    struct sandbox_opts o = {.rate_limit = 5};
+    struct sandbox_opts o = {.rate_limit = 5, .token_share = 100}; /* the org's budget: one token may spend it all */
     struct fx *f = fx_start_opts(NULL, o);
     for (int i = 0; i < 5; i++) {
         assert_int_equal(ok_call(f, "GET", "/api/v1/users?limit=1", NULL), 200);
@@ -50,6 +50,49 @@ static void test_rate_limit_headers_and_429(void **state)
     fx_stop(f);
 }
 
+/* One API token may use token_share % (default 50, Okta's default) of each
+ * bucket per window: past it, 429 E0000047 while the headers still show the
+ * org-wide figures; requests without a valid credential count org-wide
+ * only; the share is a knob of /_sandbox/okta/config. */
+static void test_token_share(void **state)
+{
+    (void)state;
+    struct sandbox_opts o = {.rate_limit = 10};
+    struct fx *f = fx_start_opts(NULL, o);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(ok_call(f, "GET", "/api/v1/users?limit=1", NULL), 200);
+        assert_string_equal(fx_header(f, "x-rate-limit-limit"), "10");
+        assert_int_equal(atoi(fx_header(f, "x-rate-limit-remaining")), 9 - i);
+    }
+    long long reset = atoll(fx_header(f, "x-rate-limit-reset"));
+    assert_int_equal(ok_call(f, "GET", "/api/v1/users?limit=1", NULL), 429);
+    assert_okta_error(f, 429, "E0000047");
+    /* the org-wide figures: half the bucket is still there, for others */
+    assert_string_equal(fx_header(f, "x-rate-limit-limit"), "10");
+    assert_string_equal(fx_header(f, "x-rate-limit-remaining"), "5");
+    assert_int_equal(atoll(fx_header(f, "x-rate-limit-reset")), reset);
+    /* the token's refused calls are not counted; another caller's are */
+    const char *bad[] = {"Authorization: SSWS not-the-token", NULL};
+    assert_int_equal(fx_raw(f, "GET", "/api/v1/users?limit=1", NULL, bad), 401);
+    assert_string_equal(fx_header(f, "x-rate-limit-remaining"), "4");
+    /* other buckets: the token's own share of each */
+    assert_int_equal(ok_call(f, "GET", "/api/v1/groups?limit=1", NULL), 200);
+    assert_string_equal(fx_header(f, "x-rate-limit-remaining"), "9");
+    /* the share is a knob; a bad value is refused and changes nothing */
+    assert_int_equal(fx_raw(f, "POST", "/_sandbox/okta/config", "{\"tokenShare\": 0}", NULL), 400);
+    assert_int_equal(fx_raw(f, "POST", "/_sandbox/okta/config", "{\"tokenShare\": 101}", NULL), 400);
+    assert_int_equal(fx_raw(f, "GET", "/_sandbox/okta/config", NULL, NULL), 200);
+    assert_int_equal(json_integer_value(json_object_get(f->json, "tokenShare")), 50);
+    assert_int_equal(fx_raw(f, "POST", "/_sandbox/okta/config", "{\"tokenShare\": 20, \"rateLimit\": 10}", NULL),
+                     200);
+    assert_int_equal(json_integer_value(json_object_get(f->json, "tokenShare")), 20);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(ok_call(f, "GET", "/api/v1/users?limit=1", NULL), 200);
+    assert_int_equal(ok_call(f, "GET", "/api/v1/users?limit=1", NULL), 429);
+    assert_string_equal(fx_header(f, "x-rate-limit-remaining"), "8");
+    fx_stop(f);
+}
+
 static void test_default_budgets(void **state)
 {
     (void)state;
@@ -60,7 +103,7 @@ static void test_default_budgets(void **state)
         {"GET", "/api/v1/users", "600"},       {"GET", "/api/v1/users/me", "2000"},
         {"GET", "/api/v1/groups", "500"},      {"GET", "/api/v1/apps", "100"},
         {"GET", "/api/v1/logs", "120"},        {"GET", "/api/v1/eventHooks", "1200"},
-        {"GET", "/api/v1/users/me/groups", "2000"},
+        {"GET", "/api/v1/users/me/groups", "600"}, /* GET on a users sub-path: the /api/v1/users bucket */
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         assert_int_equal(ok_call(f, want[i].method, want[i].path, NULL), 200);
@@ -467,6 +510,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rate_limit_headers_and_429),
+        cmocka_unit_test(test_token_share),
         cmocka_unit_test(test_default_budgets),
         cmocka_unit_test(test_concurrency_limit),
         cmocka_unit_test(test_faults_admin_endpoint),

@@ -71,8 +71,11 @@ int oktac__open(struct oktac *o, struct conn_call *call, struct conn_result *res
     {
         const json_t *conc = json_object_get(conn, "max_concurrency");
         const json_t *share = json_object_get(conn, "rate_share");
+        /* Okta holds one API token or OAuth app to 50 % of each bucket by
+         * default while its headers show the org-wide figures: pace to that
+         * unless the connection says otherwise (a 429 can lower it further). */
         ratelimit_configure(o->scope, json_is_integer(conc) ? (int)json_integer_value(conc) : 0,
-                            json_is_integer(share) ? (int)json_integer_value(share) : 0);
+                            json_is_integer(share) ? (int)json_integer_value(share) : OKTAC_DEFAULT_RATE_SHARE);
     }
 
     if (json_is_string(json_object_get(conn, "client_id"))) {
@@ -347,33 +350,56 @@ int oktac__fail_state(struct oktac *o, const struct oktac_resp *r, int code, con
 
 /* ------------------------------------------------------------ buckets */
 
+/* Okta's rate-limit buckets (rl-global-mgmt, the legacy page's rule: "Extensions to the base URLs listed
+ * below are included in the specified limit, unless the URL is followed by 'only'"), by our names:
+ *   users       GET|POST /api/v1/users, and GET|POST /api/v1/users/{id}/... (lifecycle, groups, ...)
+ *   user        GET /api/v1/users/{idOrLogin} only
+ *   user_write  POST|PUT|DELETE /api/v1/users/{id} only
+ *   groups      /api/v1/groups, and /api/v1/groups/{id}/... (membership)
+ *   group       /api/v1/groups/{id} only
+ *   apps        /api/v1/apps, and /api/v1/apps/{id}/... (app users: 100 a minute on Workforce)
+ *   app         /api/v1/apps/{id} only
+ *   logs        /api/v1/logs
+ *   token       /oauth2/v1/... (the org authorization server)
+ *   other       the rest of /api/v1 (eventHooks; PUT/DELETE on a users sub-path, e.g. sessions: inferred)
+ * The sandbox classifies on its own (sandbox/okta_rate.c); tests/unit/test_okta_buckets.c holds both to
+ * one table. */
 const char *oktac__bucket(const char *method, const char *path)
 {
     char seg[3][64];
     int nseg = 0;
     const char *p;
-    bool get = strcmp(method, "GET") == 0;
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 
     if (strncmp(path, "/oauth2/", 8) == 0)
         return "token";
     if (strncmp(path, "/api/v1/", 8) != 0)
         return "other";
     p = path + 8;
-    while (*p && *p != '?' && *p != '#' && nseg < 3) {
+    while (*p && *p != '?' && *p != '#') {
         size_t len = strcspn(p, "/?#");
-        snprintf(seg[nseg++], sizeof seg[0], "%.*s", (int)(len < 63 ? len : 63), p);
+        if (len == 0) { /* "//": skipped, as the server does */
+            p++;
+            continue;
+        }
+        if (nseg < 3)
+            snprintf(seg[nseg], sizeof seg[0], "%.*s", (int)(len < 63 ? len : 63), p);
+        nseg++;
         p += len;
         if (*p == '/')
             p++;
     }
     if (nseg == 0)
         return "other";
-    if (strcmp(seg[0], "users") == 0)
-        return nseg == 1 ? "users" : get ? "user" : "user_write";
+    if (strcmp(seg[0], "users") == 0) {
+        if (nseg == 2)
+            return get ? "user" : "user_write";
+        return get || post ? "users" : "other";
+    }
     if (strcmp(seg[0], "groups") == 0)
-        return nseg == 1 ? "groups" : "group";
+        return nseg == 2 ? "group" : "groups";
     if (strcmp(seg[0], "apps") == 0)
-        return nseg == 1 ? "apps" : "app";
+        return nseg == 2 ? "app" : "apps";
     if (strcmp(seg[0], "logs") == 0)
         return "logs";
     return "other";
@@ -513,7 +539,14 @@ int oktac__send(struct oktac *o, const char *method, const char *path, const jso
         goto out;
     }
     ratelimit_parse_headers(hr.headers, hr.status, time_now_ms(), &obs);
-    ratelimit_release(&g, &obs);
+    {
+        int learned = ratelimit_release(&g, &obs);
+        if (learned > 0)
+            log_warn("okta connection '%s': Okta answered 429 in bucket %s while its headers showed %ld of %ld "
+                     "calls left org-wide: this credential's share of each bucket looks like %d %%, not more; "
+                     "idflow paces at %d %% from now on (set rate_share: %d on the connection to start there)",
+                     o->conn_name, bucket, obs.remaining, obs.limit, learned, learned, learned);
+    }
     r->status = hr.status;
     r->headers = hr.headers;
     hr.headers = NULL;

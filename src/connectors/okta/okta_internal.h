@@ -38,6 +38,7 @@
 #define OKTAC_LOGIN_PATH_UNSAFE "/?#%"  /* a login with one of these is found by search, not by path */
 #define OKTAC_MAX_TOKEN 4096            /* an API token or access token */
 #define OKTAC_MAX_CACHE_KEY 1024        /* an OAuth token cache key (org|client|scopes|key digest) */
+#define OKTAC_DEFAULT_RATE_SHARE 50     /* % of each bucket one API token / OAuth app gets by default (Okta) */
 
 /* ----------------------------------------------------------- the call */
 
