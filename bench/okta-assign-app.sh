@@ -24,25 +24,13 @@ WORK=$(mktemp -d /tmp/idflow-bench-XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
-jq -n --argjson n "$N" --arg app "$APP_ID" '{okta: {org: {apiTokenOwner: "admin@bench.example"},
-  users: ([{status: "ACTIVE", profile: {login: "admin@bench.example", email: "admin@bench.example",
-             firstName: "Bench", lastName: "Admin"}}] + [range($n) | {status: "ACTIVE",
-  profile: {login: "user\(.)@bench.example", email: "user\(.)@bench.example", firstName: "Bench", lastName: "User\(.)"}}]),
-  apps: [{id: $app, name: "bench_app", label: "Bench App", status: "ACTIVE", signOnMode: "BOOKMARK"}]}}' \
-  >"$WORK/seed.json"
-"$BIN" sandbox --listen 127.0.0.1:0 --seed "$WORK/seed.json" --token-share "$SHARE" >"$WORK/sandbox.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do
-  SB=$(grep -o '"url":"[^"]*"' "$WORK/sandbox.log" | head -1 | cut -d'"' -f4) && [ -n "$SB" ] && break
-  sleep 0.1
-done
-curl -fs -XPOST "$SB/_sandbox/okta/config" -H "Content-Type: application/json" -d "{\"tokenShare\": $SHARE, \"buckets\": {\"/api/v1/apps\": $APPS}}" >/dev/null
-printf '%s' sandbox-okta-token | "$BIN" connect okta bench --url "$SB" --token - --sandbox --db "sqlite:$WORK/db" >/dev/null
-TOK=$("$BIN" token create bench --role admin --db "sqlite:$WORK/db")
-AUTH="Authorization: Bearer $TOK"
-mkdir -p "$WORK/wf"
-cat >"$WORK/wf/assign-all.yaml" <<WF
-name: assign-all
+. bench/okta-bulk.sh
+bulk_seed "$N" "$(jq -n --arg app "$APP_ID" '{apps: [{id: $app, name: "bench_app", label: "Bench App",
+  status: "ACTIVE", signOnMode: "BOOKMARK"}]}')"
+bulk_start --token-share "$SHARE"
+curl -fs -XPOST "$SB/_sandbox/okta/config" -H "Content-Type: application/json" \
+  -d "{\"tokenShare\": $SHARE, \"buckets\": {\"/api/v1/apps\": $APPS}}" >/dev/null
+bulk_serve "name: assign-all
 on: manual
 steps:
   - id: assign
@@ -51,22 +39,8 @@ steps:
     do: okta.assign_app
     with:
       user: \${{ .login }}
-      app: $APP_ID
-WF
-PORT=$((20000 + RANDOM % 20000))
-"$BIN" serve --db "sqlite:$WORK/db" --listen "127.0.0.1:$PORT" --workflows "$WORK/wf" >"$WORK/serve.log" 2>&1 &
-PIDS+=($!)
-until curl -fs -o /dev/null "http://127.0.0.1:$PORT/readyz"; do sleep 0.1; done
-
-jq -n --argjson n "$N" '{workflow: "assign-all", data: {logins: [range($n) | "user\(.)@bench.example"]}}' >"$WORK/event.json"
-t0=$(date +%s.%N)
-run=$(curl -fs -H "$AUTH" -H "Content-Type: application/json" -XPOST "http://127.0.0.1:$PORT/api/v1/events" --data-binary @"$WORK/event.json" | jq -r '.run_ids[0]')
-while :; do
-  st=$(curl -fs -H "$AUTH" "http://127.0.0.1:$PORT/api/v1/runs/$run" | jq -r .status)
-  case "$st" in succeeded|failed) break ;; esac
-  sleep 1
-done
-t1=$(date +%s.%N)
+      app: $APP_ID"
+bulk_run assign-all "$N"
 
 curl -fs "$SB/_sandbox/calls" >"$WORK/calls.json"
 jq -r --arg t0 "$t0" --arg t1 "$t1" --argjson apps "$APPS" --argjson share "$SHARE" --argjson n "$N" '
