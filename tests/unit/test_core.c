@@ -61,12 +61,29 @@ static void redact_secret_keys_at_any_depth(void **state)
     json_decref(out);
 }
 
+/* Ends a log capture begun with log_set_fd(fd) on the temporary file path:
+ * the log goes back to stderr, and what was written is read into text (n
+ * bytes at most, NUL-terminated); the file is removed. */
+static void log_end_capture(int fd, const char *path, char *text, size_t n)
+{
+    FILE *f;
+    size_t got;
+
+    log_set_fd(2);
+    close(fd);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    got = fread(text, 1, n - 1, f);
+    text[got] = '\0';
+    fclose(f);
+    unlink(path);
+}
+
 static void registered_secret_masked_in_log_lines(void **state)
 {
     char path[] = "/tmp/idflow-log-XXXXXX";
     int fd = mkstemp(path);
     char text[4096] = "";
-    FILE *f;
     (void)state;
     assert_true(fd >= 0);
     log_add_secret("s3cr3t-token-value");
@@ -77,14 +94,7 @@ static void registered_secret_masked_in_log_lines(void **state)
         log_msg(LOG_WARN, fields, "fields");
         json_decref(fields);
     }
-    log_set_fd(2);
-    close(fd);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    unlink(path);
+    log_end_capture(fd, path, text, sizeof text);
     assert_null(strstr(text, "s3cr3t-token-value"));
     assert_non_null(strstr(text, "\"level\":\"info\""));
     assert_non_null(strstr(text, "******************"));
@@ -101,7 +111,6 @@ static void hook_path_secret_masked(void **state)
     char text[4096] = "";
     char s1[] = "POST /hooks/happyfox/hd/pathsecret-AbC%2F/x?q=1 from 10.0.0.1";
     char s2[] = "GET /hooks/okta/acme and /hooks/happyfox/hd, then \"/hooks/a/b/zz9secret\"";
-    FILE *f;
     (void)state;
     log_mask_secrets(s1);
     assert_string_equal(s1, "POST /hooks/happyfox/hd/*******************?q=1 from 10.0.0.1");
@@ -115,14 +124,7 @@ static void hook_path_secret_masked(void **state)
         log_msg(LOG_WARN, fields, "fields");
         json_decref(fields);
     }
-    log_set_fd(2);
-    close(fd);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    unlink(path);
+    log_end_capture(fd, path, text, sizeof text);
     assert_null(strstr(text, "unregistered-path-secret"));
     assert_non_null(strstr(text, "/hooks/happyfox/hd/*****"));
 }
