@@ -422,6 +422,7 @@ static void print_hook_url(const struct opts *o)
 {
     const struct conn_ingress *in = o->conn->ingress;
     const char *secret;
+    char *enc;
     struct cfg cfg;
     struct idf_err err;
     char origin[CFG_MAX_VALUE] = "";
@@ -434,15 +435,16 @@ static void print_hook_url(const struct opts *o)
         return;
     if (cfg_load(NULL, &cfg, &err) != 0 || cfg_public_origin(&cfg, origin, sizeof origin) != 0)
         origin[0] = '\0';
-    printf("webhook URL (POST; it holds the secret: paste it into %s's webhook setting and keep it private):\n  %s/hooks/%s/%s/",
-           o->conn->name, origin[0] ? origin : "https://<idflow host>", o->conn->name, o->name);
-    for (const unsigned char *c = (const unsigned char *)secret; *c; c++) {
-        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("-._~", *c))
-            putchar(*c);
-        else
-            printf("%%%02X", *c);
+    enc = http_urlencode(secret);
+    if (!enc) {
+        fprintf(stderr, "idflow connect: out of memory: the webhook URL was not printed\n");
+        return;
     }
-    putchar('\n');
+    printf("webhook URL (POST; it holds the secret: paste it into %s's webhook setting and keep it private):\n"
+           "  %s/hooks/%s/%s/%s\n",
+           o->conn->name, origin[0] ? origin : "https://<idflow host>", o->conn->name, o->name, enc);
+    seal_wipe(enc, strlen(enc));
+    free(enc);
     if (!origin[0])
         printf("  (replace <idflow host> with the address HappyFox reaches idflow serve at, or set public_url)\n");
 }
