@@ -59,6 +59,10 @@ void http_req_each_header(const struct http_req *req, bool (*fn)(void *ud, const
  * The returned string is owned by the request (freed after the handler). */
 const char *http_req_query(const struct http_req *req, const char *name);
 
+/* The same for a pair of an application/x-www-form-urlencoded body ("a=1&b=2",
+ * the whole body_len bytes); the caller checks the Content-Type. */
+const char *http_req_form(const struct http_req *req, const char *name);
+
 /* Response helpers. */
 int http_resp_header(struct http_resp *resp, const char *name, const char *value) IDF_MUST_USE;
 /* Sets status and a JSON body; steals body (may be NULL for an empty body). */

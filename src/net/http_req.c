@@ -4,8 +4,9 @@
  * Leaves the request lifecycle (reading, answering, delaying) to
  * http_server.c. Handlers call these on the server thread that runs them;
  * a request or response belongs to that thread for the handler's duration.
- * Invariant: every string http_req_query returns is on the request's qvals
- * list and freed (http__req_impl_fini) right after the handler returns. */
+ * Invariant: every string http_req_query or http_req_form returns is on the
+ * request's qvals list and freed (http__req_impl_fini) right after the
+ * handler returns. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,16 +108,16 @@ static bool key_is(const char *k, size_t klen, const char *name)
     return yes;
 }
 
-const char *http_req_query(const struct http_req *req, const char *name)
+/* The decoded value of the first pair named name in the n bytes at p, an
+ * application/x-www-form-urlencoded list ("a=1&b=2", as a query string or a
+ * form body), kept on the request's qvals list; NULL when none. */
+static const char *pairs_lookup(struct http__req_impl *ri, const char *p, size_t n, const char *name)
 {
-    struct http__req_impl *ri = req->impl;
-    const char *p = req->query;
+    const char *end = p + n;
 
-    if (!ri || !name || !p)
-        return NULL;
-    while (*p) {
-        const char *amp = strchr(p, '&');
-        size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        size_t plen = amp ? (size_t)(amp - p) : (size_t)(end - p);
         const char *eq = memchr(p, '=', plen);
         size_t klen = eq ? (size_t)(eq - p) : plen;
 
@@ -132,10 +133,28 @@ const char *http_req_query(const struct http_req *req, const char *name)
             return q->s;
         }
         p += plen;
-        if (*p == '&')
+        if (p < end && *p == '&')
             p++;
     }
     return NULL;
+}
+
+const char *http_req_query(const struct http_req *req, const char *name)
+{
+    struct http__req_impl *ri = req->impl;
+
+    if (!ri || !name || !req->query)
+        return NULL;
+    return pairs_lookup(ri, req->query, strlen(req->query), name);
+}
+
+const char *http_req_form(const struct http_req *req, const char *name)
+{
+    struct http__req_impl *ri = req->impl;
+
+    if (!ri || !name || !req->body)
+        return NULL;
+    return pairs_lookup(ri, req->body, req->body_len, name);
 }
 
 /* ---------------------------------------------------------------- responses */

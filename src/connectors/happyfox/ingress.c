@@ -293,34 +293,41 @@ static bool secret_ok(const char *want, const char *got)
     return ok;
 }
 
-/* A ticket number given as a JSON integer or a decimal string of at most
- * 15 digits; 0 when absent or malformed. */
+/* The keys a webhook body may name the ticket by, in the order they decide:
+ * ticket_id or ticket_number, or a ticket object as the API returns it (its
+ * "id" is the ticket number, KB 1039). */
+static const char *const ticket_keys[] = {"ticket_id", "ticket_number", "id", NULL};
+
+/* The ticket number a decimal string of at most 15 digits gives; 0 when it
+ * is anything else. */
+static int64_t digits_number(const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+
+    if (len == 0 || len > 15 || strspn(s, "0123456789") != len)
+        return 0;
+    return strtoll(s, NULL, 10);
+}
+
+/* A ticket number given as a JSON integer or a decimal string; 0 when
+ * absent or malformed. */
 static int64_t number_of(const json_t *v)
 {
     if (json_is_integer(v))
         return json_integer_value(v) > 0 ? json_integer_value(v) : 0;
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t len = strlen(s);
-        if (len == 0 || len > 15 || strspn(s, "0123456789") != len)
-            return 0;
-        return strtoll(s, NULL, 10);
-    }
-    return 0;
+    return json_is_string(v) ? digits_number(json_string_value(v)) : 0;
 }
 
 /* The ticket number a JSON webhook body names. What HappyFox sends is not
  * documented (docs/happyfox.md, "Webhook"), so the usual shapes are read:
- * ticket_id or ticket_number; a ticket object as the API returns it (its
- * "id" is the ticket number, KB 1039); or {"ticket": N or {"id": N}}. The
- * first key present decides; 0 when none names a ticket. */
+ * ticket_keys, or {"ticket": N or {"id": N}}. The first key present decides;
+ * 0 when none names a ticket. */
 static int64_t body_ticket(const json_t *body)
 {
-    static const char *const keys[] = {"ticket_id", "ticket_number", "id", NULL};
     const json_t *t = json_object_get(body, "ticket");
 
-    for (int i = 0; keys[i]; i++) {
-        const json_t *v = json_object_get(body, keys[i]);
+    for (int i = 0; ticket_keys[i]; i++) {
+        const json_t *v = json_object_get(body, ticket_keys[i]);
         if (v)
             return number_of(v);
     }
@@ -329,32 +336,14 @@ static int64_t body_ticket(const json_t *body)
     return t ? number_of(t) : 0;
 }
 
-/* The ticket number of an application/x-www-form-urlencoded body
- * (ticket_id=N, ticket_number=N or id=N; the first found decides); 0 when
- * none. Values are digits only, so no percent-decoding is needed. */
-static int64_t form_ticket(const char *body, size_t len)
+/* The ticket number of an application/x-www-form-urlencoded body (the
+ * first of ticket_keys present decides); 0 when none names one. */
+static int64_t form_ticket(const struct http_req *req)
 {
-    static const char *const keys[] = {"ticket_id", "ticket_number", "id", NULL};
-
-    for (int k = 0; keys[k]; k++) {
-        size_t kl = strlen(keys[k]);
-        for (size_t i = 0; i < len;) {
-            size_t e = i;
-            while (e < len && body[e] != '&')
-                e++;
-            if (e - i > kl && strncmp(body + i, keys[k], kl) == 0 && body[i + kl] == '=') {
-                char v[16];
-                size_t vl = e - i - kl - 1;
-                if (vl == 0 || vl >= sizeof v)
-                    return 0;
-                memcpy(v, body + i + kl + 1, vl);
-                v[vl] = '\0';
-                if (strspn(v, "0123456789") != vl)
-                    return 0;
-                return strtoll(v, NULL, 10);
-            }
-            i = e + 1;
-        }
+    for (int k = 0; ticket_keys[k]; k++) {
+        const char *v = http_req_form(req, ticket_keys[k]);
+        if (v)
+            return digits_number(v);
     }
     return 0;
 }
@@ -407,7 +396,7 @@ static int hf_hook(const json_t *conn, const struct http_req *req, struct conn_h
         return 0;
     }
     if (is_form(req)) {
-        number = form_ticket(req->body ? req->body : "", req->body_len);
+        number = form_ticket(req);
         if (number <= 0) {
             answer(out, 400, "expected a form naming the ticket: ticket_id=N");
             return 0;
