@@ -29,23 +29,6 @@
 
 #define RUN_MAX_FOREGROUND_WAIT_MS 60000 /* longer waits are left to `idflow serve` */
 
-/* True when the store at url exists already: a SQLite file that is there
- * (validate must not create a database by looking for one). Other URLs are
- * servers: assumed to exist. */
-static bool store_exists(const char *url)
-{
-    const char *path = NULL;
-    size_t len;
-
-    if (strncmp(url, "sqlite:", 7) == 0)
-        path = url + 7;
-    else if ((len = strlen(url)) > 3 && strcmp(url + len - 3, ".db") == 0 && !strstr(url, "://"))
-        path = url;
-    else
-        return true;
-    return *path && strcmp(path, ":memory:") != 0 && access(path, F_OK) == 0;
-}
-
 /* Prints to stderr, as "FILE: warning: ...", each stored connection that f's
  * trigger listens to but would never receive its events on (a hook-only
  * Okta connection and an event type Okta's event hooks cannot carry). A

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/timeutil.h"
@@ -106,6 +107,29 @@ static int clamp_limit(int limit)
 
 /* ------------------------------------------------------------ open/close */
 
+/* The SQLite path a database URL names ("sqlite:PATH", or a bare path ending
+ * in .db that is not a URL), or NULL when the URL names no SQLite file. */
+static const char *sqlite_path(const char *url, size_t len)
+{
+    if (strncmp(url, SQLITE_PREFIX, strlen(SQLITE_PREFIX)) == 0)
+        return url + strlen(SQLITE_PREFIX);
+    if (len > 3 && strcmp(url + len - 3, ".db") == 0 && !strstr(url, "://"))
+        return url;
+    return NULL;
+}
+
+bool store_exists(const char *url)
+{
+    const char *path;
+
+    if (!url || !*url)
+        return false;
+    path = sqlite_path(url, strlen(url));
+    if (!path)
+        return true; /* a server: assumed to be there */
+    return *path && strcmp(path, ":memory:") != 0 && access(path, F_OK) == 0;
+}
+
 int store_open(const char *url, struct store **out, struct idf_err *err)
 {
     const char *path = NULL;
@@ -121,19 +145,15 @@ int store_open(const char *url, struct store **out, struct idf_err *err)
     if (len > STORE__PATH_MAX)
         return idf_err_set(err, IDF_ETOOBIG, "store: database URL longer than %u bytes", STORE__PATH_MAX);
 
-    if (strncmp(url, SQLITE_PREFIX, strlen(SQLITE_PREFIX)) == 0) {
-        path = url + strlen(SQLITE_PREFIX);
-        if (!*path)
-            return idf_err_set(err, IDF_EINVAL, "store: \"sqlite:\" needs a path (sqlite:idflow.db)");
-    } else if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+    path = sqlite_path(url, len);
+    if (path && !*path)
+        return idf_err_set(err, IDF_EINVAL, "store: \"sqlite:\" needs a path (sqlite:idflow.db)");
+    if (!path && (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0))
         return idf_err_set(err, IDF_EINVAL, "store: PostgreSQL backend not built yet");
-    } else if (len > 3 && strcmp(url + len - 3, ".db") == 0 && !strstr(url, "://")) {
-        path = url;
-    } else {
+    if (!path)
         return idf_err_set(err, IDF_EINVAL,
                            "store: unsupported database URL (use sqlite:PATH, a path ending in .db, "
                            "or postgresql://...)");
-    }
     return store__sqlite_open(path, out, err);
 }
 

@@ -93,6 +93,10 @@ struct store;
  * ":memory:" only for single-connection tests) or a bare path ending in .db.
  * Creates the database and applies migrations when needed. */
 int store_open(const char *url, struct store **out, struct idf_err *err) IDF_MUST_USE;
+/* True when the database url names exists already, so that opening it
+ * creates nothing: the SQLite file is there (":memory:" never is). A server
+ * URL is assumed to exist. Lets a read-only command look without creating. */
+bool store_exists(const char *url);
 void store_close(struct store *s);
 
 /* Schema version after migrations. */
