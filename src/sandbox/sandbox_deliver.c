@@ -62,6 +62,22 @@ static void item_free(struct item *it)
     free(it);
 }
 
+/* Appends one outgoing call to the delivery log (/_sandbox/deliveries),
+ * stealing attempts; the oldest entry goes beyond SBX_MAX_DELIVERIES. The
+ * URL is recorded masked (sbx__url_json). With sb->lock held. */
+static void record(struct sandbox *sb, const char *method, const char *url, json_t *attempts, bool ok)
+{
+    struct sbx_main *m = sbx__main(sb);
+    char at[32];
+
+    time_format_iso(time_now_ms(), at, sizeof at);
+    json_array_append_new(m->deliveries, json_pack("{s:I, s:s, s:o, s:s, s:o, s:b}", "seq",
+                                                   (json_int_t)++m->delivery_seq, "method", method, "url",
+                                                   sbx__url_json(url), "at", at, "attempts", attempts, "ok", ok));
+    if (json_array_size(m->deliveries) > SBX_MAX_DELIVERIES)
+        json_array_remove(m->deliveries, 0);
+}
+
 /* One request with the retry rule; fills attempts (array of {status}|{error}). */
 static int send_with_retry(struct http_client *cl, const struct sbx_outgoing *o, struct http_response *resp,
                            json_t *attempts, struct idf_err *err)
@@ -101,16 +117,7 @@ int sbx__fetch_unlocked(struct sandbox *sb, const struct sbx_outgoing *o, struct
         idf_err_set(err, rc, "cannot create an HTTP client");
     http_client_free(cl);
     pthread_mutex_lock(&sb->lock);
-    struct sbx_main *m = sbx__main(sb);
-    char at[32];
-    time_format_iso(time_now_ms(), at, sizeof at);
-    json_array_append_new(m->deliveries, json_pack("{s:I, s:s, s:o, s:s, s:o, s:b}", "seq",
-                                                   (json_int_t)++m->delivery_seq, "method", o->method, "url",
-                                                   sbx__url_json(o->url),
-                                                   "at", at, "attempts", attempts,
-                                                   "ok", rc == 0 && resp->status >= 200 && resp->status < 300));
-    if (json_array_size(m->deliveries) > SBX_MAX_DELIVERIES)
-        json_array_remove(m->deliveries, 0);
+    record(sb, o->method, o->url, attempts, rc == 0 && resp->status >= 200 && resp->status < 300);
     return rc;
 }
 
@@ -144,14 +151,7 @@ static void *delivery_main(void *arg)
         http_response_free(&resp);
 
         pthread_mutex_lock(&sb->lock);
-        struct sbx_main *m = sbx__main(sb);
-        char at[32];
-        time_format_iso(time_now_ms(), at, sizeof at);
-        json_array_append_new(m->deliveries, json_pack("{s:I, s:s, s:o, s:s, s:o, s:b}", "seq",
-                                                       (json_int_t)++m->delivery_seq, "method", it->method, "url",
-                                                       sbx__url_json(it->url), "at", at, "attempts", attempts, "ok", ok));
-        if (json_array_size(m->deliveries) > SBX_MAX_DELIVERIES)
-            json_array_remove(m->deliveries, 0);
+        record(sb, it->method, it->url, attempts, ok);
         item_free(it);
     }
     pthread_mutex_unlock(&sb->lock);
