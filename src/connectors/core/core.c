@@ -175,7 +175,7 @@ static int http_request_fn(struct conn_call *call, const json_t *params, struct 
 
     out = json_object();
     json_object_set_new(out, "status", json_integer(rs.status));
-    json_object_set(out, "headers", rs.headers ? rs.headers : json_object());
+    json_object_set_new(out, "headers", rs.headers ? json_incref(rs.headers) : json_object());
     {
         const char *ct = rs.headers ? json_string_value(json_object_get(rs.headers, "content-type")) : NULL;
         if (ct && strstr(ct, "json") && rs.body.len)

@@ -104,7 +104,7 @@ static json_t *ticket_view(const json_t *t)
     /* custom fields as {name: value}; the list with ids stays in .fields_list */
     v = json_object_get(o, "fields");
     json_object_set(o, "fields_list", json_object_get(o, "custom_fields"));
-    json_object_set(o, "custom_fields", v ? v : json_object());
+    json_object_set_new(o, "custom_fields", v ? json_incref(v) : json_object());
     json_object_del(o, "fields");
     return o;
 }

@@ -158,9 +158,10 @@ json_t *hfc__output(const json_t *ticket, const json_t *update_id, bool changed)
     json_object_set_new(o, "priority", pick(json_object_get(ticket, "priority"), ref_keys));
     json_object_set_new(o, "assignee", pick(json_object_get(ticket, "assigned_to"), who_keys));
     json_object_set_new(o, "contact", pick(json_object_get(ticket, "user"), who_keys));
-    json_object_set(o, "tags",
-                    json_is_array(json_object_get(ticket, "tags")) ? json_object_get(ticket, "tags") : json_array());
-    json_object_set(o, "custom_fields", json_is_array(cfs) ? (json_t *)cfs : json_array());
+    json_object_set_new(o, "tags", json_is_array(json_object_get(ticket, "tags"))
+                                       ? json_incref(json_object_get(ticket, "tags"))
+                                       : json_array());
+    json_object_set_new(o, "custom_fields", json_is_array(cfs) ? json_incref((json_t *)cfs) : json_array());
     json_object_set_new(o, "fields", fields_map(cfs));
     json_object_set(o, "update_id", update_id ? (json_t *)update_id : json_null());
     json_object_set_new(o, "changed", json_boolean(changed));
