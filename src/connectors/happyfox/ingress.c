@@ -506,7 +506,8 @@ static int64_t interval_ms(const json_t *conn)
     return (int64_t)s * 1000;
 }
 
-/* Parses a cursor {"t": last_modified, "n": [numbers seen at t]}; *seen_out
+/* Parses a cursor {"t": last_modified, "n": [[number, newest update_id]
+ * taken at t]} (an older cursor's plain numbers mean "taken whole"); *seen_out
  * is a new reference. False when malformed (then polling starts afresh). */
 static bool cursor_parse(const char *cur, char *t, size_t tn, json_t **seen_out)
 {
@@ -525,14 +526,54 @@ static bool cursor_parse(const char *cur, char *t, size_t tn, json_t **seen_out)
     return true;
 }
 
-static bool seen_has(const json_t *seen, json_int_t n)
+/* The highest update_id among a ticket's updates; 0 when it lists none (a
+ * minified list item). */
+static json_int_t newest_update(const json_t *tk)
+{
+    json_int_t newest = 0;
+    size_t i;
+    const json_t *u;
+
+    json_array_foreach (json_object_get(tk, "updates"), i, u) {
+        json_int_t id = json_integer_value(json_object_get(u, "update_id"));
+        if (id > newest)
+            newest = id;
+    }
+    return newest;
+}
+
+/* True when ticket n, whose newest update is upd, was taken at the cursor's
+ * second with that update already: a ticket changed again within the same
+ * second (same last_modified, a newer update) is not. An entry of an older
+ * cursor (a plain number) counts as taken whole. */
+static bool seen_has(const json_t *seen, json_int_t n, json_int_t upd)
 {
     size_t i;
     const json_t *v;
-    json_array_foreach (seen, i, v)
-        if (json_integer_value(v) == n)
+    json_array_foreach (seen, i, v) {
+        if (json_is_integer(v) && json_integer_value(v) == n)
             return true;
+        if (json_integer_value(json_array_get(v, 0)) == n)
+            return json_integer_value(json_array_get(v, 1)) >= upd;
+    }
     return false;
+}
+
+/* Records ticket n as taken at the cursor's second with its newest update
+ * upd, replacing what seen held for it; at most HFC_POLL_SEEN_MAX tickets. */
+static void seen_put(json_t *seen, json_int_t n, json_int_t upd)
+{
+    size_t i;
+    const json_t *v;
+
+    json_array_foreach (seen, i, v) {
+        if ((json_is_integer(v) ? json_integer_value(v) : json_integer_value(json_array_get(v, 0))) == n) {
+            json_array_set_new(seen, i, json_pack("[I,I]", n, upd));
+            return;
+        }
+    }
+    if (json_array_size(seen) < HFC_POLL_SEEN_MAX)
+        json_array_append_new(seen, json_pack("[I,I]", n, upd));
 }
 
 static char *cursor_make(const char *t, const json_t *seen)
@@ -550,9 +591,12 @@ static void poll_fail(struct conn_poll *p, const struct conn_result *res, const 
     p->retry_after_ms = res->retry_after_ms;
 }
 
-/* Reads list pages (newest modification first) until a ticket already seen
- * at the cursor, or HFC_POLL_PAGES_MAX pages; appends the new tickets to
- * fresh (newest first). first: only page 1 (to set the starting cursor). */
+/* Reads list pages (newest modification first) until a ticket modified
+ * before the cursor's second, or HFC_POLL_PAGES_MAX pages; appends the
+ * tickets not taken yet to fresh (newest first): those modified after the
+ * cursor, and those at its second unless taken with their newest update
+ * (seen_has; their order within a second is arbitrary). first: only page 1
+ * (to set the starting cursor). */
 static int list_new(struct hfc *h, const char *t, const json_t *seen, bool first, json_t *fresh, bool *more)
 {
     char query[128];
@@ -577,10 +621,13 @@ static int list_new(struct hfc *h, const char *t, const json_t *seen, bool first
         json_array_foreach (data, i, tk) {
             const char *lm = json_string_value(json_object_get(tk, "last_modified"));
             json_int_t n = json_integer_value(json_object_get(tk, "id"));
-            if (!first && lm && (strcmp(lm, t) < 0 || (strcmp(lm, t) == 0 && seen_has(seen, n)))) {
-                done = true;
+            if (!first && lm && strcmp(lm, t) < 0) {
+                done = true; /* older than the cursor: caught up */
                 break;
             }
+            /* at the cursor's second, in any order: skip what was taken */
+            if (!first && lm && strcmp(lm, t) == 0 && seen_has(seen, n, newest_update(tk)))
+                continue;
             if (lm && n > 0)
                 json_array_append(fresh, (json_t *)tk);
         }
@@ -634,7 +681,7 @@ static int hf_poll(struct conn_poll *p)
         snprintf(newt, sizeof newt, "%s", lm && strlen(lm) < sizeof newt ? lm : "");
         json_array_foreach (fresh, i, tk)
             if (lm && strcmp(json_string_value(json_object_get(tk, "last_modified")), lm) == 0)
-                json_array_append_new(newseen, json_integer(json_integer_value(json_object_get(tk, "id"))));
+                seen_put(newseen, json_integer_value(json_object_get(tk, "id")), newest_update(tk));
         p->cursor_out = newseen ? cursor_make(newt, newseen) : NULL;
         goto out;
     }
@@ -680,8 +727,8 @@ static int hf_poll(struct conn_poll *p)
             snprintf(newt, sizeof newt, "%s", lm);
             json_array_clear(newseen);
         }
-        if (strcmp(lm, newt) == 0 && json_array_size(newseen) < HFC_POLL_SEEN_MAX)
-            json_array_append_new(newseen, json_integer(n));
+        if (strcmp(lm, newt) == 0)
+            seen_put(newseen, n, newest_update(tk));
     }
     p->cursor_out = cursor_make(newt, newseen);
     if (!p->cursor_out)
