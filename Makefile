@@ -2,7 +2,8 @@
 #
 #   make            build ./idflow (installs missing Debian packages first)
 #   make test       build and run every test suite; last line "N passed, M failed"
-#   make asan       the same suite under AddressSanitizer + UBSan (build-asan/)
+#   make asan       the same suite under AddressSanitizer + UBSan (build-asan/), with
+#                   the invariant checks of core/invariant.h compiled in (INVARIANTS=1)
 #   make demo       the sandbox, the server and the shipped workflows, with a report
 #   make bench      the benchmarks in bench/
 #   make fmt | tidy | cppcheck    style and static checks
@@ -15,10 +16,11 @@ CC      ?= cc
 PKGS    := libmicrohttpd libcurl jansson yaml-0.1 sqlite3 libsodium oniguruma libcrypto
 OPT     ?= -O2
 SAN     ?=
+INVARIANTS ?=
 CFLAGS  ?=
 CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation \
            -Wshadow -Wstrict-prototypes -Wformat=2 -fno-strict-aliasing \
-           -D_GNU_SOURCE -Isrc $(SAN)
+           -D_GNU_SOURCE -Isrc $(SAN) $(if $(INVARIANTS),-DIDF_INVARIANTS)
 LDLIBS  += -ljq -lpthread -lm
 LDFLAGS += $(SAN)
 
@@ -85,7 +87,7 @@ test: $(BUILD)/idflow $(TEST_BIN)
 	@IDFLOW_BIN=$(abspath $(BUILD)/idflow) IDFLOW_SRC=$(CURDIR) bash tests/run.sh $(TEST_BIN) tests/conformance/run.sh tests/e2e/run.sh
 
 asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+	$(MAKE) BUILD=build-asan OPT=-O1 INVARIANTS=1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 bench: $(BUILD)/idflow $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; IDFLOW_BIN=$(abspath $(BUILD)/idflow) $$b || exit 1; done
