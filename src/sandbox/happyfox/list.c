@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
 #define HF_Q_KEY_MAX 32
 #define HF_Q_VAL_MAX 256

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define APPS_DEFAULT_LIMIT 20
 #define APPS_MAX_LIMIT 200

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "core/timeutil.h"
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
 int64_t sbx__hf_mono_ms(void)
 {

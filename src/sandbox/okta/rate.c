@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 static const struct {
     const char *name;

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define PROFILE_MAX_CAUSES 16
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define GROUPS_DEFAULT_LIMIT 10000
 #define GROUPS_MAX_LIMIT 10000

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
 static json_t *limits_view(struct sbx_happyfox *h)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define SEED_MAX_FACTORS 10
 

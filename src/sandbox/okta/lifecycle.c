@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 static bool is(const json_t *user, const char *status)
 {

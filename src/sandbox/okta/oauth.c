@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define OAUTH_MAX_FIELD 8192      /* one form field */
 #define OAUTH_MAX_SCOPES 32

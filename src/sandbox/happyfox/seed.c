@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
 enum ref_kind { REF_CATEGORY, REF_STATUS, REF_PRIORITY, REF_STAFF, REF_CF, REF_CONTACT };
 

@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
 /* ------------------------------------------------------- custom fields */
 

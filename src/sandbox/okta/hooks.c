@@ -22,7 +22,7 @@
 
 #include "connectors/okta/eligible.h"
 #include "core/log.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 #include "sandbox/sandbox_core.h"
 
 #define HOOK_MAX_NAME 255

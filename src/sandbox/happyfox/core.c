@@ -22,7 +22,7 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
 #define HF_AUTH_MAX 1024 /* bytes of a decoded Basic credential */
 #define HF_PATH_SEGS 4   /* /ticket/<n>/<action>/ */

@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 /* ------------------------------------------------------------ errors */
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
 /* ------------------------------------------------------------- webhook */
 

@@ -18,7 +18,7 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define LOG_DEFAULT_LIMIT 100
 #define LOG_MAX_LIMIT 1000

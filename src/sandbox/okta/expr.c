@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 enum node_kind { N_AND, N_OR, N_CMP };
 enum cmp_op { OP_EQ, OP_NE, OP_SW, OP_CO, OP_EW, OP_GT, OP_GE, OP_LT, OP_LE, OP_PR };

@@ -18,7 +18,7 @@
 
 #include "core/log.h"
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 typedef void (*route_fn)(struct okta_ctx *c);
 

@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define USERS_DEFAULT_LIMIT 200
 #define USERS_MAX_LIMIT 200

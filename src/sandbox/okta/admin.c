@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define ADMIN_MAX_FAIL_COUNT 100
 #define ADMIN_MAX_EVENT_COUNT 1000 /* events one POST /events may append */
