@@ -97,7 +97,11 @@ int store_open(const char *url, struct store **out, struct idf_err *err) IDF_MUS
  * creates nothing: the SQLite file is there (":memory:" never is). A server
  * URL is assumed to exist. Lets a read-only command look without creating. */
 bool store_exists(const char *url);
+/* Closes s (NULL is fine), rolling back a transaction left open. */
 void store_close(struct store *s);
+/* How many connections are open in this process (opened and not yet
+ * closed), over every thread: for tests and diagnostics. */
+int store_connections_open(void);
 
 /* Schema version after migrations. */
 int store_schema_version(struct store *s, int *out) IDF_MUST_USE;
