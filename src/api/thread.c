@@ -27,9 +27,9 @@ struct api__thread {
     struct connections_cache *conns; /* this thread's resolved connections, or NULL before /hooks/ */
 };
 
-static pthread_key_t thread_key;                      /* written once, by key_init */
+static pthread_key_t thread_key;                       /* written once, by key_init */
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT; /* guards thread_key's creation */
-static int thread_key_rc;                             /* pthread_key_create's result, set once */
+static int thread_key_rc;                              /* pthread_key_create's result, set once */
 
 /* The key's destructor: runs on the thread that ends, with its own slot. */
 static void thread_free(void *p)
@@ -43,7 +43,10 @@ static void thread_free(void *p)
     free(t);
 }
 
-static void key_init(void) { thread_key_rc = pthread_key_create(&thread_key, thread_free); }
+static void key_init(void)
+{
+    thread_key_rc = pthread_key_create(&thread_key, thread_free);
+}
 
 /* The calling thread's slot, created empty on first use; NULL when out of
  * memory (err set). */
