@@ -2,10 +2,9 @@
  *
  * Owns request parsing and JSON answers; leaves matching and durability to
  * the engine and persistence to the store. Called concurrently on the HTTP
- * server's threads; the only per-thread state is a store connection kept
- * behind a pthread key. Every error answer is {"error": message}. */
+ * server's threads; the per-thread store connection is thread.c's
+ * (api__thread_store). Every error answer is {"error": message}. */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,31 +17,6 @@
 #include "store/store.h"
 
 #define API_MAX_ID_LEN 200 /* longest client-chosen event id */
-
-static pthread_key_t store_key;
-static pthread_once_t store_once = PTHREAD_ONCE_INIT;
-
-static void store_key_free(void *p) { store_close(p); }
-static void store_key_init(void) { pthread_key_create(&store_key, store_key_free); }
-
-static struct store *thread_store(struct api *a, struct idf_err *err)
-{
-    struct store *s;
-    pthread_once(&store_once, store_key_init);
-    s = pthread_getspecific(store_key);
-    if (!s && store_open(a->db_url, &s, err) == 0)
-        pthread_setspecific(store_key, s);
-    return s;
-}
-
-void api_thread_cleanup(void)
-{
-    struct store *s;
-    pthread_once(&store_once, store_key_init);
-    s = pthread_getspecific(store_key);
-    store_close(s);
-    pthread_setspecific(store_key, NULL);
-}
 
 static int status_for(int rc)
 {
@@ -378,7 +352,7 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *resp)
         int found = api__route_find(req->method, p, &need);
         if (api__guard_write(a, req, resp) != 0)
             return;
-        st = thread_store(a, &err);
+        st = api__thread_store(a, &err);
         if (!st)
             api__error(resp, 503, "the store is not available");
         else if (api__authorize(a, st, req, need, &who, resp) != 0)

@@ -1,6 +1,7 @@
 /* api.h — the HTTP surface of `idflow serve`: health, metrics, the REST API
  * under /api/v1/ (docs/api.md). One handler, called on the HTTP server's
- * threads; each thread opens its own store connection on first use. */
+ * threads; each thread opens its own store connection on first use and
+ * closes it when the thread ends (api/thread.c). */
 #ifndef IDF_API_API_H
 #define IDF_API_API_H
 
@@ -28,8 +29,5 @@ struct api {
 
 /* The http_handler_fn for the server; ud is a struct api *. */
 void api_handle(void *ud, const struct http_req *req, struct http_resp *resp);
-
-/* Frees the calling thread's store connection, if any. */
-void api_thread_cleanup(void);
 
 #endif

@@ -13,6 +13,15 @@ static inline void api__error(struct http_resp *resp, int status, const char *ms
     http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
 }
 
+/* thread.c: the calling HTTP thread's store connection and connection
+ * cache, opened on first use and kept until the thread ends (one pthread key;
+ * its destructor closes both). Borrowed: valid until the thread ends, used by
+ * this thread only. NULL with err set when they cannot be opened. */
+struct store;
+struct connections_cache;
+struct store *api__thread_store(struct api *a, struct idf_err *err);
+struct connections_cache *api__thread_conns(struct api *a, struct idf_err *err);
+
 /* hooks.c: /hooks/<connector>/<connection> — any connector whose descriptor
  * has an ingress hook (connectors/connector.h). rest is the path after
  * API_HOOKS_PREFIX. Answers only after every event of the delivery was

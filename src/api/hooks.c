@@ -22,10 +22,9 @@
  * body over API_HOOKS_MAX_BODY 413, a wrong secret 401 and malformed JSON
  * 400, all decided before anything is submitted.
  *
- * Threads: the HTTP server's, concurrently. Each thread keeps its own store
- * connection and connection cache behind a pthread key (freed at thread
- * exit); the master key is shared read-only. */
-#include <pthread.h>
+ * Threads: the HTTP server's, concurrently. Each thread uses its own store
+ * connection and connection cache (api/thread.c: opened on first use, closed
+ * when the thread ends); the master key is shared read-only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,50 +36,6 @@
 #include "engine/engine.h"
 #include "store/store.h"
 
-struct hook_thread {
-    struct store *store;             /* this thread's connection */
-    struct connections_cache *conns; /* this thread's resolved connections */
-};
-
-static pthread_key_t ht_key;
-static pthread_once_t ht_once = PTHREAD_ONCE_INIT;
-
-static void ht_free(void *p)
-{
-    struct hook_thread *t = p;
-    if (!t)
-        return;
-    connections_cache_free(t->conns);
-    store_close(t->store);
-    free(t);
-}
-
-static void ht_key_init(void) { pthread_key_create(&ht_key, ht_free); }
-
-static struct hook_thread *thread_ctx(struct api *a, struct idf_err *err)
-{
-    struct hook_thread *t;
-
-    pthread_once(&ht_once, ht_key_init);
-    t = pthread_getspecific(ht_key);
-    if (t)
-        return t;
-    t = calloc(1, sizeof *t);
-    if (!t) {
-        idf_err_set(err, IDF_ENOMEM, "out of memory");
-        return NULL;
-    }
-    if (store_open(a->db_url, &t->store, err) ||
-        connections_cache_new(a->key, CONNECTIONS_RECHECK_MS, &t->conns)) {
-        if (!err->code)
-            idf_err_set(err, IDF_ENOMEM, "cannot create a connection cache");
-        ht_free(t);
-        return NULL;
-    }
-    pthread_setspecific(ht_key, t);
-    return t;
-}
-
 static const struct connector *hook_connector(const char *name, size_t n)
 {
     const struct connector *c = registry_find_connector(name, n);
@@ -91,7 +46,8 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
 {
     const char *slash = strchr(rest, '/'), *end;
     const struct connector *c;
-    struct hook_thread *t;
+    struct store *st;
+    struct connections_cache *conns;
     const json_t *conn = NULL;
     struct conn_hook_out out;
     struct idf_err err;
@@ -123,13 +79,14 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
         api__error(resp, 413, "the delivery is larger than 1 MiB");
         return;
     }
-    t = thread_ctx(a, &err);
-    if (!t) {
+    st = api__thread_store(a, &err);
+    conns = st ? api__thread_conns(a, &err) : NULL;
+    if (!conns) {
         log_error("hook %s/%s: %s", c->name, name, err.msg);
         api__error(resp, 503, "the store is not available");
         return;
     }
-    rc = connections_resolve(t->conns, t->store, c->name, name, &conn, &err);
+    rc = connections_resolve(conns, st, c->name, name, &conn, &err);
     if (rc == IDF_ENOTFOUND || rc == IDF_EINVAL) {
         snprintf(msg, sizeof msg, "no %s connection named '%s'", c->name, name);
         api__error(resp, 404, msg);

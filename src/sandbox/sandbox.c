@@ -85,18 +85,18 @@ out:
 /* Builds both halves from seed; on success swaps them in (freeing the old). */
 static int seed_halves(struct sandbox *sb, const json_t *seed, struct idf_err *err)
 {
-    struct sbx_okta *okta = NULL;
-    struct sbx_happyfox *hf = NULL;
-    int rc = sbx__okta_init(sb, json_object_get(seed, "okta"), &okta, err);
+    struct sbok_org *okta = NULL;
+    struct sbhf_account *hf = NULL;
+    int rc = sbok__init(sb, json_object_get(seed, "okta"), &okta, err);
     if (rc == 0)
-        rc = sbx__hf_init(sb, json_object_get(seed, "happyfox"), &hf, err);
+        rc = sbhf__init(sb, json_object_get(seed, "happyfox"), &hf, err);
     if (rc != 0) {
-        sbx__okta_free(okta);
-        sbx__hf_free(hf);
+        sbok__free(okta);
+        sbhf__free(hf);
         return rc;
     }
-    sbx__okta_free(sb->okta);
-    sbx__hf_free(sb->hf);
+    sbok__free(sb->okta);
+    sbhf__free(sb->hf);
     sb->okta = okta;
     sb->hf = hf;
     return 0;
@@ -199,7 +199,7 @@ static void handle_admin(struct sandbox *sb, const struct http_req *req, struct 
 {
     const char *p = req->raw_path;
     bool get = strcmp(req->method, "GET") == 0;
-    if (sbx__okta_admin(sb, req, resp) || sbx__hf_admin(sb, req, resp))
+    if (sbok__admin(sb, req, resp) || sbhf__admin(sb, req, resp))
         return;
     if (strcmp(p, "/_sandbox/calls") == 0 && (get || strcmp(req->method, "DELETE") == 0))
         return admin_calls(sb, req, resp);
@@ -215,7 +215,7 @@ static void handle_admin(struct sandbox *sb, const struct http_req *req, struct 
         return http_resp_json(resp, 200, json_pack("{s:O}", "deliveries", sbx__main(sb)->deliveries));
     }
     if (strcmp(p, "/_sandbox/state") == 0 && get) {
-        json_t *st = json_pack("{s:o, s:o, s:O, s:i, s:i}", "okta", sbx__okta_dump(sb), "happyfox", sbx__hf_dump(sb),
+        json_t *st = json_pack("{s:o, s:o, s:O, s:i, s:i}", "okta", sbok__dump(sb), "happyfox", sbhf__dump(sb),
                                "faults", sb->faults, "calls", (int)json_array_size(sb->calls), "deliveries",
                                (int)json_array_size(sbx__main(sb)->deliveries));
         return http_resp_json(resp, 200, st);
@@ -253,7 +253,7 @@ static void handle(void *ud, const struct http_req *req, struct http_resp *resp)
     if (strncmp(req->raw_path, "/_sandbox/", 10) == 0 || strcmp(req->raw_path, "/_sandbox") == 0) {
         handle_admin(sb, req, resp);
     } else {
-        if (!sbx__faults_apply(sb, req, resp) && !sbx__okta_handle(sb, req, resp) && !sbx__hf_handle(sb, req, resp))
+        if (!sbx__faults_apply(sb, req, resp) && !sbok__handle(sb, req, resp) && !sbhf__handle(sb, req, resp))
             http_resp_json(resp, 404, json_pack("{s:s}", "error", "not found: the sandbox serves /api/v1/ (Okta), "
                                                                   "/api/1.1/json/ (HappyFox) and /_sandbox/"));
         log_call(sb, req, resp, t0);
@@ -333,8 +333,8 @@ void sandbox_stop(struct sandbox *sb)
     http_server_stop(sb->srv); /* waits for handlers */
     sb->srv = NULL;
     sbx__deliver_stop(sb);
-    sbx__okta_free(sb->okta);
-    sbx__hf_free(sb->hf);
+    sbok__free(sb->okta);
+    sbhf__free(sb->hf);
     json_decref(sb->calls);
     json_decref(sb->faults);
     json_decref(m->seed);

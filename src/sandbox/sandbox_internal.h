@@ -2,12 +2,14 @@
  *
  * sandbox.c owns the listener, the state lock, the call log, fault injection,
  * the /_sandbox/ admin endpoints and routing; it hands each request to the
- * Okta half (okta_*.c) or the HappyFox half (happyfox*.c). Each half keeps its
- * own state struct, created from its part of the seed ("okta" and "happyfox"
- * keys of the seed JSON). Handlers are called WITH sb->lock held, so they
+ * Okta half (src/sandbox/okta/, prefix sbok) or the HappyFox half
+ * (src/sandbox/happyfox/, prefix sbhf). The core's own names (the files
+ * directly in src/sandbox/) use the prefix sbx. Each half keeps its own state
+ * struct, created from its part of the seed ("okta" and "happyfox" keys of
+ * the seed JSON). Handlers are called WITH sb->lock held, so they
  * may touch state freely but must not block on the network: outgoing
  * deliveries (Okta event hooks, HappyFox webhooks) are queued and sent by the
- * delivery thread (sbx_deliver_enqueue) without the lock. */
+ * delivery thread (sbx__deliver_enqueue) without the lock. */
 #ifndef IDF_SANDBOX_INTERNAL_H
 #define IDF_SANDBOX_INTERNAL_H
 
@@ -17,15 +19,15 @@
 #include "net/http.h"
 #include "sandbox/sandbox.h"
 
-struct sbx_okta;     /* okta_*.c */
-struct sbx_happyfox; /* happyfox*.c */
+struct sbok_org;     /* src/sandbox/okta/ */
+struct sbhf_account; /* src/sandbox/happyfox/ */
 
 struct sandbox {
     struct http_server *srv;
     pthread_mutex_t lock;          /* guards everything below */
     struct sandbox_opts opts;      /* strings copied */
-    struct sbx_okta *okta;
-    struct sbx_happyfox *hf;
+    struct sbok_org *okta;
+    struct sbhf_account *hf;
     json_t *calls;                 /* the call log: [{method, path, status, at}] (capped) */
     json_t *faults;                /* active fault rules */
     int64_t seq;                   /* for ids */
@@ -56,17 +58,17 @@ void sbx__new_id(struct sandbox *sb, const char *prefix, char out[32]);
 
 /* Okta half. init takes the "okta" object of the seed (borrowed). handle
  * returns true when it answered the request (paths /api/v1/..., /oauth2/...). */
-int sbx__okta_init(struct sandbox *sb, const json_t *seed, struct sbx_okta **out, struct idf_err *err);
-bool sbx__okta_handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
-json_t *sbx__okta_dump(struct sandbox *sb);          /* state snapshot for /_sandbox/state */
-bool sbx__okta_admin(struct sandbox *sb, const struct http_req *req, struct http_resp *resp); /* /_sandbox/okta/... */
-void sbx__okta_free(struct sbx_okta *o);
+int sbok__init(struct sandbox *sb, const json_t *seed, struct sbok_org **out, struct idf_err *err);
+bool sbok__handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
+json_t *sbok__dump(struct sandbox *sb);          /* state snapshot for /_sandbox/state */
+bool sbok__admin(struct sandbox *sb, const struct http_req *req, struct http_resp *resp); /* /_sandbox/okta/... */
+void sbok__free(struct sbok_org *o);
 
 /* HappyFox half, same shape (paths /api/1.1/json/..., /_sandbox/happyfox/...). */
-int sbx__hf_init(struct sandbox *sb, const json_t *seed, struct sbx_happyfox **out, struct idf_err *err);
-bool sbx__hf_handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
-json_t *sbx__hf_dump(struct sandbox *sb);
-bool sbx__hf_admin(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
-void sbx__hf_free(struct sbx_happyfox *h);
+int sbhf__init(struct sandbox *sb, const json_t *seed, struct sbhf_account **out, struct idf_err *err);
+bool sbhf__handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
+json_t *sbhf__dump(struct sandbox *sb);
+bool sbhf__admin(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
+void sbhf__free(struct sbhf_account *h);
 
 #endif

@@ -29,6 +29,7 @@
  * read it). The path is always a file name, never an SQLite "file:" URI. */
 #include "store/sqlite_internal.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,7 @@ int store__sq_prep(struct store__sq *c, enum store__sq_slot slot, const char *sq
     }
     sqlite3_reset(c->stmts[slot]);
     sqlite3_clear_bindings(c->stmts[slot]);
+    store__sq_check_stmt(c, slot, c->stmts[slot]);
     *out = c->stmts[slot];
     return 0;
 }
@@ -162,6 +164,7 @@ int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_er
 {
     int rc;
 
+    store__sq_check_begin(c);
     if (c->sync != sync) {
         rc = sync == SQ_SYNC_FULL
                  ? run_simple(c, SQ_SYNC_FULL_STMT, "PRAGMA synchronous=FULL", "set synchronous", err)
@@ -179,7 +182,10 @@ int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_er
 
 int store__sq_commit(struct store__sq *c, struct idf_err *err)
 {
-    int rc = run_simple(c, SQ_COMMIT, "COMMIT", "commit", err);
+    int rc;
+
+    store__sq_check_commit(c);
+    rc = run_simple(c, SQ_COMMIT, "COMMIT", "commit", err);
     if (rc) {
         store__sq_rollback(c);
         return rc;
@@ -196,6 +202,11 @@ void store__sq_rollback(struct store__sq *c)
     if (sqlite3_get_autocommit(c->db))
         return; /* SQLite already rolled back by itself (after an I/O error) */
     (void)run_simple(c, SQ_ROLLBACK, "ROLLBACK", "rollback", NULL);
+}
+
+bool store__sq_checks_on(void)
+{
+    return IDF_INVARIANTS_ON;
 }
 
 /* ------------------------------------------------------ column helpers */
@@ -342,6 +353,7 @@ int store__sqlite_open(const char *path, struct store **out, struct idf_err *err
     if (!c)
         return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     c->base.ops = &sqlite_ops;
+    c->opener = pthread_self();
     rc = sqlite3_open_v2(fname, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = store__sq_fail(c, rc, "open", err);

@@ -9,12 +9,19 @@
  *  - sync is the connection's current PRAGMA synchronous level (SQ_SYNC_*),
  *    changed only between transactions by store__sq_begin;
  *  - in_tx is true between a successful store__sq_begin and the matching
- *    commit or rollback. */
+ *    commit or rollback;
+ *  - opener is the thread that opened the connection: the only one that runs
+ *    its statements (store.h, "Transactions and threads").
+ * The store__sq_check_* functions below check these rules (and the others of
+ * store.h) with IDF_INVARIANT: sqlite.c calls them where each rule applies,
+ * and they compile to nothing unless IDF_INVARIANTS is defined (make asan). */
 #ifndef IDF_STORE_SQLITE_INTERNAL_H
 #define IDF_STORE_SQLITE_INTERNAL_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 
+#include "core/invariant.h"
 #include "store/store_internal.h"
 
 #define STORE__SQ_BUSY_MS 5000        /* how long a statement waits for another writer */
@@ -125,12 +132,68 @@ struct store__sq {
     sqlite3_stmt *stmts[SQ__COUNT]; /* prepared statement cache, see above */
     enum store__sq_sync sync;       /* current PRAGMA synchronous */
     bool in_tx;                     /* inside BEGIN IMMEDIATE ... COMMIT */
+    pthread_t opener;               /* the thread that opened it (store__sq_check_thread) */
 };
 
 static inline struct store__sq *store__sq(struct store *s)
 {
     return (struct store__sq *)s;
 }
+
+/* ------------------------------------------------- transaction rules */
+
+/* Statements that run outside a transaction although they are not read-only:
+ * the connection's own transaction control and synchronous level, and the
+ * one write that is a single statement on its own (a token's last_used_at,
+ * best effort, store_token_lookup). Every other write runs between
+ * store__sq_begin and store__sq_commit / store__sq_rollback. */
+static inline bool store__sq_slot_autocommit(enum store__sq_slot slot)
+{
+    return slot == SQ_BEGIN || slot == SQ_COMMIT || slot == SQ_ROLLBACK || slot == SQ_SYNC_FULL_STMT ||
+           slot == SQ_SYNC_NORMAL_STMT || slot == SQ_TOKEN_TOUCH;
+}
+
+/* The connection is used by the thread that opened it. */
+static inline void store__sq_check_thread(const struct store__sq *c, const char *what)
+{
+    (void)what; /* read only by the check */
+    IDF_INVARIANT(pthread_equal(c->opener, pthread_self()),
+                  "store: %s on a connection another thread opened (a connection is its opener's)", what);
+}
+
+/* A transaction begins only outside one: transactions do not nest. */
+static inline void store__sq_check_begin(const struct store__sq *c)
+{
+    store__sq_check_thread(c, "BEGIN");
+    IDF_INVARIANT(!c->in_tx && sqlite3_get_autocommit(c->db),
+                  "store: BEGIN on a connection already in a transaction (transactions do not nest)");
+}
+
+/* A commit ends a transaction this connection began. */
+static inline void store__sq_check_commit(const struct store__sq *c)
+{
+    IDF_INVARIANT(c->in_tx, "store: COMMIT outside a transaction");
+}
+
+/* A statement about to run (slot's, handed out by store__sq_prep): on the
+ * opener's thread, and a write only inside a transaction unless its slot is
+ * one of store__sq_slot_autocommit's. */
+static inline void store__sq_check_stmt(const struct store__sq *c, enum store__sq_slot slot, sqlite3_stmt *st)
+{
+    store__sq_check_thread(c, "a statement");
+    IDF_INVARIANT(c->in_tx || sqlite3_stmt_readonly(st) || store__sq_slot_autocommit(slot),
+                  "store: a write (statement slot %d) outside a transaction", (int)slot);
+}
+
+/* Between two store_* calls: no transaction is left open. */
+static inline void store__sq_check_idle(const struct store__sq *c)
+{
+    store__sq_check_thread(c, "a call");
+    IDF_INVARIANT(!c->in_tx && sqlite3_get_autocommit(c->db), "store: a transaction left open after a call");
+}
+
+/* Whether this backend was built with the checks above (IDF_INVARIANTS). */
+bool store__sq_checks_on(void);
 
 /* Hands out the cached statement of slot, preparing sql on first use.
  * The statement is reset with no bindings. IDF_EDB with a message on failure. */

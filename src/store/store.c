@@ -1,13 +1,15 @@
 /* store.c — the public store_* API: URL parsing, input caps and validation,
  * and dispatch through the backend's ops table (store_internal.h).
  *
- * It contains no SQL and keeps no state: every call goes to s->ops with
- * arguments already checked, so each backend implements only the contract.
- * Any thread may call it, each with its own connection (a connection is used
- * by one thread at a time). */
+ * It contains no SQL and keeps no state but one counter (the connections
+ * open in this process, for tests and diagnostics: atomic, no lock): every
+ * call goes to s->ops with arguments already checked, so each backend
+ * implements only the contract. Any thread may call it, each with its own
+ * connection (store.h, "Transactions and threads"). */
 #include "store/store_internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -17,6 +19,10 @@
 #include "core/timeutil.h"
 
 #define SQLITE_PREFIX "sqlite:"
+
+/* Connections open in this process: store_open adds one, store_close takes
+ * it away. Atomic; read by store_connections_open. */
+static atomic_int open_connections;
 
 /* ------------------------------------------------------------- helpers */
 
@@ -134,6 +140,7 @@ int store_open(const char *url, struct store **out, struct idf_err *err)
 {
     const char *path = NULL;
     size_t len;
+    int rc;
 
     idf_err_clear(err);
     if (!out)
@@ -154,13 +161,23 @@ int store_open(const char *url, struct store **out, struct idf_err *err)
         return idf_err_set(err, IDF_EINVAL,
                            "store: unsupported database URL (use sqlite:PATH, a path ending in .db, "
                            "or postgresql://...)");
-    return store__sqlite_open(path, out, err);
+    rc = store__sqlite_open(path, out, err);
+    if (rc == 0)
+        atomic_fetch_add(&open_connections, 1);
+    return rc;
 }
 
 void store_close(struct store *s)
 {
-    if (s)
-        s->ops->close(s);
+    if (!s)
+        return;
+    s->ops->close(s);
+    atomic_fetch_sub(&open_connections, 1);
+}
+
+int store_connections_open(void)
+{
+    return atomic_load(&open_connections);
 }
 
 int store_schema_version(struct store *s, int *out)

@@ -1,11 +1,27 @@
 /* store.h — idflow's durable state, behind an ops table with a written contract.
  *
- * A `struct store` is ONE connection to the database, used by ONE thread at a
- * time (each worker, the HTTP threads and the CLI open their own). Backends:
- * sqlite.c ("sqlite:PATH", the default) and, later, postgres.c
- * ("postgresql://..."). Nothing outside a backend file contains SQL.
+ * A `struct store` is ONE connection to the database (each worker, each HTTP
+ * thread and the CLI open their own). One backend exists: SQLite
+ * ("sqlite:PATH"; src/store/sqlite*.c and migrations.c). A PostgreSQL backend
+ * is planned behind the same ops table (docs/internals/store.md,
+ * "PostgreSQL") but not written: store_open refuses "postgresql://..." URLs
+ * with "not built yet". Nothing outside a backend file contains SQL.
  *
- * Contract every backend keeps (tests/unit/test_store.c runs against each):
+ * Transactions and threads (checked by the SQLite backend with IDF_INVARIANT
+ * in debug builds, `make asan` / INVARIANTS=1; tests/unit/test_store_invariants.c):
+ *  - A connection is used only by the thread that opened it: every statement
+ *    runs on that thread. (store_close may run on another thread once the
+ *    opener is done with it.)
+ *  - Every write runs in ONE transaction (BEGIN IMMEDIATE ... COMMIT, or
+ *    rolled back) that the call opens and ends: no transaction outlives a
+ *    store_* call, transactions never nest, and a commit only ends a
+ *    transaction the connection began. The one write outside a transaction
+ *    is a single statement on its own: the last_used_at touch of
+ *    store_token_lookup.
+ *
+ * Contract every backend keeps (tests/unit/test_store.c and
+ * test_store_connections.c are written against this header only;
+ * IDFLOW_TEST_STORE_URL points them at another database):
  *  - store_open() creates the schema on first use (numbered migrations,
  *    applied in order inside a transaction, recorded in the database), so
  *    every later call sees the current schema.
@@ -29,8 +45,8 @@
  *    expired keeps the count and is always allowed. Runs over a cap stay as
  *    they are, in their order; runs of other workflows are claimed past them
  *    however many there are.
- *    that owner had under way may have landed. When that owner had begun
- *    executing the run (store_run_begin), it also adds one to `interrupted`,
+ *  - When the dead owner of a run taken over had begun executing it
+ *    (store_run_begin), the takeover also adds one to `interrupted`,
  *    which every step commit that moves the run on (pc or item changes) sets
  *    back to 0: so it counts the process deaths in a row while the run was
  *    executing at the same step (the engine fails a run whose count reached
@@ -97,7 +113,11 @@ int store_open(const char *url, struct store **out, struct idf_err *err) IDF_MUS
  * creates nothing: the SQLite file is there (":memory:" never is). A server
  * URL is assumed to exist. Lets a read-only command look without creating. */
 bool store_exists(const char *url);
+/* Closes s (NULL is fine), rolling back a transaction left open. */
 void store_close(struct store *s);
+/* How many connections are open in this process (opened and not yet
+ * closed), over every thread: for tests and diagnostics. */
+int store_connections_open(void);
 
 /* Schema version after migrations. */
 int store_schema_version(struct store *s, int *out) IDF_MUST_USE;
@@ -375,7 +395,6 @@ int store_run_counts(struct store *s, json_t **out) IDF_MUST_USE;
 int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
                     struct idf_err *err) IDF_MUST_USE;
 
-/* Cancels a queued or waiting run (IDF_ESTATE otherwise). */
 /* Stops a run, in one transaction: a queued or waiting run is cancelled at
  * once (as store_run_cancel; *pending_out false); a running one is asked to
  * stop (*pending_out true): its worker's next store_step_commit records the
@@ -388,6 +407,7 @@ int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char 
  * transaction. */
 int store_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
                    bool *pending_out, struct idf_err *err) IDF_MUST_USE;
+/* Cancels a queued or waiting run (IDF_ESTATE otherwise). */
 int store_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms,
                      struct idf_err *err) IDF_MUST_USE;
 

@@ -1,6 +1,6 @@
 /* test_okta_buckets.c — Okta's rate-limit buckets, as the connector's client
  * (oktac__bucket, src/connectors/okta/client.c) and the sandbox
- * (okta__bucket_for, src/sandbox/okta_rate.c) each classify a request: one
+ * (sbok__bucket_for, src/sandbox/okta/rate.c) each classify a request: one
  * table of every method and path the connector calls, with the bucket
  * Okta's published table puts it in (docs/okta.md, "Rate limits"), and both
  * classifiers held to it.

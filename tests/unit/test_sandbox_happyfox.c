@@ -1,5 +1,5 @@
 /* test_sandbox_happyfox.c — the sandbox's emulated HappyFox account
- * (src/sandbox/happyfox*.c), driven over HTTP exactly as the connector will.
+ * (src/sandbox/happyfox/), driven over HTTP exactly as the connector will.
  *
  * Each test starts a real sandbox on 127.0.0.1:0 from a seed written here
  * (so the numbers asserted below are known), talks to it with the project's

@@ -362,7 +362,7 @@ int oktac__fail_state(struct oktac *o, const struct oktac_resp *r, int code, con
  *   logs        /api/v1/logs
  *   token       /oauth2/v1/... (the org authorization server)
  *   other       the rest of /api/v1 (eventHooks; PUT/DELETE on a users sub-path, e.g. sessions: inferred)
- * The sandbox classifies on its own (sandbox/okta_rate.c); tests/unit/test_okta_buckets.c holds both to
+ * The sandbox classifies on its own (src/sandbox/okta/rate.c); tests/unit/test_okta_buckets.c holds both to
  * one table. */
 const char *oktac__bucket(const char *method, const char *path)
 {

@@ -1,4 +1,4 @@
-/* happyfox_list.c — GET /tickets/ of the emulated HappyFox account: the
+/* happyfox/list.c — GET /tickets/ of the emulated HappyFox account: the
  * status filter (_all, _pending or a status id; _pending by default),
  * category=, the subset of q= listed in docs/sandbox.md, sort= and paging
  * (size 1..50, default 10; page from 1).
@@ -12,14 +12,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
-#define HF_Q_KEY_MAX 32
-#define HF_Q_VAL_MAX 256
+#define SBHF_Q_KEY_MAX 32
+#define SBHF_Q_VAL_MAX 256
 
 struct term {
-    char key[HF_Q_KEY_MAX]; /* "" for a bare word */
-    char val[HF_Q_VAL_MAX]; /* comma-separated alternatives, quotes removed */
+    char key[SBHF_Q_KEY_MAX]; /* "" for a bare word */
+    char val[SBHF_Q_VAL_MAX]; /* comma-separated alternatives, quotes removed */
 };
 
 static const char *const q_keys[] = {"assignee", "priority",    "status", "category", "tag",
@@ -39,8 +39,8 @@ static bool parse_q(const char *q, struct term *terms, int *n, char *why, size_t
             q++;
         if (!*q)
             break;
-        if (*n == HF_Q_TERMS_MAX) {
-            snprintf(why, whylen, "q: at most %d terms", HF_Q_TERMS_MAX);
+        if (*n == SBHF_Q_TERMS_MAX) {
+            snprintf(why, whylen, "q: at most %d terms", SBHF_Q_TERMS_MAX);
             return false;
         }
         t = &terms[(*n)++];
@@ -48,7 +48,7 @@ static bool parse_q(const char *q, struct term *terms, int *n, char *why, size_t
         colon = strchr(q, ':');
         if (*q != '"' && colon && (size_t)(colon - q) == strcspn(q, " +\t\":")) {
             k = (size_t)(colon - q);
-            if (k >= HF_Q_KEY_MAX) {
+            if (k >= SBHF_Q_KEY_MAX) {
                 snprintf(why, whylen, "q: unknown search key");
                 return false;
             }
@@ -66,7 +66,7 @@ static bool parse_q(const char *q, struct term *terms, int *n, char *why, size_t
             if (*q == '"') {
                 const char *end = strchr(q + 1, '"');
                 size_t n2 = end ? (size_t)(end - q - 1) : strlen(q + 1);
-                if (!end || vl + n2 >= HF_Q_VAL_MAX) {
+                if (!end || vl + n2 >= SBHF_Q_VAL_MAX) {
                     snprintf(why, whylen, "q: unterminated or too long quoted value");
                     return false;
                 }
@@ -74,10 +74,10 @@ static bool parse_q(const char *q, struct term *terms, int *n, char *why, size_t
                 vl += n2;
                 q = end + 1;
             } else {
-                while (*q && *q != ' ' && *q != '+' && *q != '\t' && *q != ',' && vl + 1 < HF_Q_VAL_MAX)
+                while (*q && *q != ' ' && *q != '+' && *q != '\t' && *q != ',' && vl + 1 < SBHF_Q_VAL_MAX)
                     t->val[vl++] = *q++;
             }
-            if (*q != ',' || vl + 1 >= HF_Q_VAL_MAX)
+            if (*q != ',' || vl + 1 >= SBHF_Q_VAL_MAX)
                 break;
             t->val[vl++] = *q++;
         }
@@ -89,7 +89,7 @@ static bool parse_q(const char *q, struct term *terms, int *n, char *why, size_t
 /* True when one of the comma-separated alternatives of alts matches s. */
 static bool any_of(const char *alts, const char *s, bool case_sensitive)
 {
-    char buf[HF_Q_VAL_MAX], *save = NULL, *p;
+    char buf[SBHF_Q_VAL_MAX], *save = NULL, *p;
 
     if (!s)
         return false;
@@ -189,7 +189,7 @@ static int cmp64(int64_t a, int64_t b)
 
 static int cmp_tickets(const void *pa, const void *pb, void *ud)
 {
-    const struct sbx_hf_ticket *a = *(struct sbx_hf_ticket *const *)pa, *b = *(struct sbx_hf_ticket *const *)pb;
+    const struct sbhf_ticket *a = *(struct sbhf_ticket *const *)pa, *b = *(struct sbhf_ticket *const *)pb;
     const struct sort_ctx *c = ud;
     const char *da, *db;
     int r = 0;
@@ -239,16 +239,16 @@ static const char *first(const json_t *q, const char *key)
 
 static bool category_ok(const json_t *cats, const json_t *tk)
 {
-    return !cats || sbx__hf_has_int(cats, json_integer_value(json_object_get(json_object_get(tk, "category"), "id")));
+    return !cats || sbhf__has_int(cats, json_integer_value(json_object_get(json_object_get(tk, "category"), "id")));
 }
 
-void sbx__hf_tickets_list(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
+void sbhf__tickets_list(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
 {
-    struct sbx_happyfox *h = sb->hf;
-    json_t *q = sbx__hf_form_parse(req->query ? req->query : "", req->query ? strlen(req->query) : 0);
+    struct sbhf_account *h = sb->hf;
+    json_t *q = sbhf__form_parse(req->query ? req->query : "", req->query ? strlen(req->query) : 0);
     json_t *cats = NULL, *data, *cq, *x;
-    struct sbx_hf_ticket **sel = NULL;
-    struct term terms[HF_Q_TERMS_MAX];
+    struct sbhf_ticket **sel = NULL;
+    struct term terms[SBHF_Q_TERMS_MAX];
     struct sort_ctx sc = {S_CREATED, true};
     const char *status, *sort, *qs;
     int64_t status_id = 0, size, page;
@@ -258,17 +258,17 @@ void sbx__hf_tickets_list(struct sandbox *sb, const struct http_req *req, struct
     bool minify;
 
     if (!q) {
-        sbx__hf_error(resp, 400, "Invalid query string");
+        sbhf__error(resp, 400, "Invalid query string");
         return;
     }
-    if (!sbx__hf_page_params(req, &size, &page, resp))
+    if (!sbhf__page_params(req, &size, &page, resp))
         goto out;
     status = first(q, "status");
     if (!status || !*status)
         status = "_pending";
     if (strcmp(status, "_all") != 0 && strcmp(status, "_pending") != 0 &&
-        (!sbx__hf_as_id(json_object_get(q, "status"), &status_id) || !sbx__hf_find(h->statuses, status_id))) {
-        sbx__hf_error(resp, 400, "status must be _all, _pending or a status id");
+        (!sbhf__as_id(json_object_get(q, "status"), &status_id) || !sbhf__find(h->statuses, status_id))) {
+        sbhf__error(resp, 400, "status must be _all, _pending or a status id");
         goto out;
     }
     if ((cq = json_object_get(q, "category"))) {
@@ -279,22 +279,22 @@ void sbx__hf_tickets_list(struct sandbox *sb, const struct http_req *req, struct
             json_array_extend(cats, cq);
         json_array_foreach (cats, j, x) {
             int64_t id;
-            if (!sbx__hf_as_id(x, &id)) {
-                sbx__hf_error(resp, 400, "category must be a category id");
+            if (!sbhf__as_id(x, &id)) {
+                sbhf__error(resp, 400, "category must be a category id");
                 goto out;
             }
         }
     }
     qs = first(q, "q");
     if (qs && !parse_q(qs, terms, &nterms, why, sizeof why)) {
-        sbx__hf_error(resp, 400, "%s", why);
+        sbhf__error(resp, 400, "%s", why);
         goto out;
     }
     if ((sort = first(q, "sort")) && *sort) {
         for (j = 0; j < sizeof sorts / sizeof sorts[0] && strcmp(sorts[j].name, sort) != 0; j++)
             ;
         if (j == sizeof sorts / sizeof sorts[0]) {
-            sbx__hf_error(resp, 400, "sort \"%s\" is not supported by the sandbox", sort);
+            sbhf__error(resp, 400, "sort \"%s\" is not supported by the sandbox", sort);
             goto out;
         }
         sc.f = sorts[j].f;
@@ -303,11 +303,11 @@ void sbx__hf_tickets_list(struct sandbox *sb, const struct http_req *req, struct
     minify = first(q, "minify_response") && strcasecmp(first(q, "minify_response"), "true") == 0;
     sel = calloc(h->n_tickets ? h->n_tickets : 1, sizeof *sel);
     if (!sel) {
-        sbx__hf_error(resp, 500, "out of memory");
+        sbhf__error(resp, 500, "out of memory");
         goto out;
     }
     for (j = 0; j < h->n_tickets; j++) {
-        struct sbx_hf_ticket *t = &h->tickets[j];
+        struct sbhf_ticket *t = &h->tickets[j];
         const json_t *st = json_object_get(t->obj, "status");
         bool ok = category_ok(cats, t->obj);
         if (strcmp(status, "_pending") == 0)
@@ -322,8 +322,8 @@ void sbx__hf_tickets_list(struct sandbox *sb, const struct http_req *req, struct
     qsort_r(sel, n, sizeof *sel, cmp_tickets, &sc);
     data = json_array();
     for (j = (size_t)((page - 1) * size); j < n && j < (size_t)(page * size); j++)
-        json_array_append_new(data, sbx__hf_ticket_render(sel[j], minify));
-    http_resp_json(resp, 200, sbx__hf_page_body((int64_t)n, size, page, data));
+        json_array_append_new(data, sbhf__ticket_render(sel[j], minify));
+    http_resp_json(resp, 200, sbhf__page_body((int64_t)n, size, page, data));
 out:
     free(sel);
     json_decref(cats);

@@ -1,14 +1,14 @@
-/* happyfox.c — the emulated HappyFox Help Desk account: its state, built from
+/* happyfox/core.c — the emulated HappyFox Help Desk account: its state, built from
  * the seed's "happyfox" object, and the front door of /api/1.1/json/: HTTP
  * Basic auth, the per-minute GET and POST budgets with their lock-out, the
  * "2xx with {error}" quirk, the per-ticket "call in flight" refusal, routing,
  * and the reference lists and contacts (/users/, /user/<id or email>/).
  *
- * Tickets live in happyfox_tickets.c and happyfox_updates.c; the admin
- * endpoints and the state dump in happyfox_admin.c. sandbox.c calls in from
+ * Tickets live in happyfox/tickets.c and happyfox/updates.c; the admin
+ * endpoints and the state dump in happyfox/admin.c. sandbox.c calls in from
  * the server's threads with sb->lock held; nothing here blocks.
  *
- * Invariants of struct sbx_happyfox (happyfox_internal.h): every reference
+ * Invariants of struct sbhf_account (happyfox/internal.h): every reference
  * item and contact has a unique positive integer "id"; tickets are sorted by
  * id and next_ticket is above every id; next_update only grows, so update_ids
  * increase across the whole account; locked_until != 0 only while locked out
@@ -22,18 +22,18 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
-#define HF_AUTH_MAX 1024 /* bytes of a decoded Basic credential */
-#define HF_PATH_SEGS 4   /* /ticket/<n>/<action>/ */
-#define HF_PATH_MAX 512
+#define SBHF_AUTH_MAX 1024 /* bytes of a decoded Basic credential */
+#define SBHF_PATH_SEGS 4   /* /ticket/<n>/<action>/ */
+#define SBHF_PATH_MAX 512
 
 static int pick_limit(int opt, const json_t *lim, const char *key, int dflt)
 {
     json_t *x = json_object_get(lim, key);
     if (opt > 0)
         return opt;
-    if (json_is_integer(x) && json_integer_value(x) >= 1 && json_integer_value(x) <= HF_LIMIT_MAX)
+    if (json_is_integer(x) && json_integer_value(x) >= 1 && json_integer_value(x) <= SBHF_LIMIT_MAX)
         return (int)json_integer_value(x);
     return dflt;
 }
@@ -52,9 +52,9 @@ static char *seed_str(const json_t *seed, const char *key, const char *dflt)
     return strdup(s && *s ? s : dflt);
 }
 
-int sbx__hf_init(struct sandbox *sb, const json_t *seed, struct sbx_happyfox **out, struct idf_err *err)
+int sbhf__init(struct sandbox *sb, const json_t *seed, struct sbhf_account **out, struct idf_err *err)
 {
-    struct sbx_happyfox *h = calloc(1, sizeof *h);
+    struct sbhf_account *h = calloc(1, sizeof *h);
     const json_t *lim = seed ? json_object_get(seed, "limits") : NULL;
     const json_t *wh = seed ? json_object_get(seed, "webhook") : NULL;
     int rc;
@@ -68,24 +68,24 @@ int sbx__hf_init(struct sandbox *sb, const json_t *seed, struct sbx_happyfox **o
         rc = idf_err_set(err, IDF_EINVAL, "seed \"happyfox\": expected an object");
         goto out;
     }
-    h->api_key = seed_str(seed, "api_key", HF_DEFAULT_API_KEY);
-    h->auth_code = seed_str(seed, "auth_code", HF_DEFAULT_AUTH_CODE);
-    h->prefix = seed_str(seed, "ticket_prefix", HF_DEFAULT_PREFIX);
+    h->api_key = seed_str(seed, "api_key", SBHF_DEFAULT_API_KEY);
+    h->auth_code = seed_str(seed, "auth_code", SBHF_DEFAULT_AUTH_CODE);
+    h->prefix = seed_str(seed, "ticket_prefix", SBHF_DEFAULT_PREFIX);
     h->next_ticket = 1;
     h->next_update = 1;
-    if ((rc = sbx__hf_seed_lists(h, seed, err)))
+    if ((rc = sbhf__seed_lists(h, seed, err)))
         goto out;
-    h->window_ms = pick_ms(lim, "window_seconds", HF_DEFAULT_WINDOW_MS, HF_WINDOW_MIN_MS);
-    h->lockout_ms = pick_ms(lim, "lockout_seconds", HF_DEFAULT_LOCKOUT_MS, HF_WINDOW_MIN_MS);
+    h->window_ms = pick_ms(lim, "window_seconds", SBHF_DEFAULT_WINDOW_MS, SBHF_WINDOW_MIN_MS);
+    h->lockout_ms = pick_ms(lim, "lockout_seconds", SBHF_DEFAULT_LOCKOUT_MS, SBHF_WINDOW_MIN_MS);
     h->lockout_extends = !json_is_false(json_object_get(lim, "lockout_extends"));
     if (json_is_integer(json_object_get(lim, "ticket_busy_ms")) &&
         json_integer_value(json_object_get(lim, "ticket_busy_ms")) >= 0 &&
-        json_integer_value(json_object_get(lim, "ticket_busy_ms")) <= HF_BUSY_MAX_MS)
+        json_integer_value(json_object_get(lim, "ticket_busy_ms")) <= SBHF_BUSY_MAX_MS)
         h->ticket_busy_ms = json_integer_value(json_object_get(lim, "ticket_busy_ms"));
-    if ((rc = sbx__hf_ring_init(
-             &h->get_ring, pick_limit(sb ? sb->opts.hf_get_limit : 0, lim, "get_per_minute", HF_DEFAULT_GET_LIMIT))) ||
-        (rc = sbx__hf_ring_init(&h->post_ring, pick_limit(sb ? sb->opts.hf_post_limit : 0, lim, "post_per_minute",
-                                                          HF_DEFAULT_POST_LIMIT)))) {
+    if ((rc = sbhf__ring_init(&h->get_ring, pick_limit(sb ? sb->opts.hf_get_limit : 0, lim, "get_per_minute",
+                                                       SBHF_DEFAULT_GET_LIMIT))) ||
+        (rc = sbhf__ring_init(&h->post_ring, pick_limit(sb ? sb->opts.hf_post_limit : 0, lim, "post_per_minute",
+                                                        SBHF_DEFAULT_POST_LIMIT)))) {
         idf_err_set(err, rc, "happyfox budgets: %s", idf_strerror(rc));
         goto out;
     }
@@ -108,16 +108,16 @@ int sbx__hf_init(struct sandbox *sb, const json_t *seed, struct sbx_happyfox **o
         rc = idf_err_set(err, IDF_EINVAL, "seed happyfox.ticket_prefix: up to 16 letters or digits");
         goto out;
     }
-    if ((rc = sbx__hf_seed_tickets(h, seed, err)))
+    if ((rc = sbhf__seed_tickets(h, seed, err)))
         goto out;
     *out = h;
     h = NULL;
 out:
-    sbx__hf_free(h);
+    sbhf__free(h);
     return rc;
 }
 
-void sbx__hf_free(struct sbx_happyfox *h)
+void sbhf__free(struct sbhf_account *h)
 {
     size_t i;
 
@@ -136,8 +136,8 @@ void sbx__hf_free(struct sbx_happyfox *h)
     for (i = 0; i < h->n_tickets; i++)
         json_decref(h->tickets[i].obj);
     free(h->tickets);
-    sbx__hf_ring_free(&h->get_ring);
-    sbx__hf_ring_free(&h->post_ring);
+    sbhf__ring_free(&h->get_ring);
+    sbhf__ring_free(&h->post_ring);
     free(h->wh_url);
     free(h->wh_header);
     free(h->wh_header_name);
@@ -150,14 +150,14 @@ void sbx__hf_free(struct sbx_happyfox *h)
 
 /* ------------------------------------------------------------ contacts */
 
-json_t *sbx__hf_contact_new(struct sbx_happyfox *h, const char *name, const char *email, const char *phone)
+json_t *sbhf__contact_new(struct sbhf_account *h, const char *name, const char *email, const char *phone)
 {
     json_t *c;
 
-    if (json_array_size(h->contacts) >= HF_CONTACTS_MAX)
+    if (json_array_size(h->contacts) >= SBHF_CONTACTS_MAX)
         return NULL;
     c = json_pack("{s:I,s:s,s:s,s:[],s:[],s:b,s:o}", "id", (json_int_t)h->next_contact, "name", name, "email", email,
-                  "phones", "custom_fields", "is_login_enabled", 1, "created_at", sbx__hf_time(time_now_ms()));
+                  "phones", "custom_fields", "is_login_enabled", 1, "created_at", sbhf__time(time_now_ms()));
     if (!c)
         return NULL;
     if (phone)
@@ -168,28 +168,28 @@ json_t *sbx__hf_contact_new(struct sbx_happyfox *h, const char *name, const char
     return c;
 }
 
-bool sbx__hf_page_params(const struct http_req *req, int64_t *size, int64_t *page, struct http_resp *resp)
+bool sbhf__page_params(const struct http_req *req, int64_t *size, int64_t *page, struct http_resp *resp)
 {
     const char *ps = http_req_query(req, "size"), *pp = http_req_query(req, "page");
     json_t *jsize = ps ? json_string(ps) : NULL, *jpage = pp ? json_string(pp) : NULL;
     bool ok;
 
-    *size = HF_PAGE_SIZE_DEFAULT;
+    *size = SBHF_PAGE_SIZE_DEFAULT;
     *page = 1;
-    ok = (!ps || (jsize && sbx__hf_as_id(jsize, size) && *size >= 1)) &&
-         (!pp || (jpage && sbx__hf_as_id(jpage, page) && *page >= 1 && *page <= (int64_t)1 << 30));
+    ok = (!ps || (jsize && sbhf__as_id(jsize, size) && *size >= 1)) &&
+         (!pp || (jpage && sbhf__as_id(jpage, page) && *page >= 1 && *page <= (int64_t)1 << 30));
     json_decref(jsize);
     json_decref(jpage);
     if (!ok) {
-        sbx__hf_error(resp, 400, "size and page must be positive integers");
+        sbhf__error(resp, 400, "size and page must be positive integers");
         return false;
     }
-    if (*size > HF_PAGE_SIZE_MAX)
-        *size = HF_PAGE_SIZE_MAX;
+    if (*size > SBHF_PAGE_SIZE_MAX)
+        *size = SBHF_PAGE_SIZE_MAX;
     return true;
 }
 
-json_t *sbx__hf_page_body(int64_t total, int64_t size, int64_t page, json_t *data)
+json_t *sbhf__page_body(int64_t total, int64_t size, int64_t page, json_t *data)
 {
     int64_t off = (page - 1) * size, n = (int64_t)json_array_size(data);
 
@@ -203,14 +203,14 @@ static bool icontains(const char *hay, const char *needle)
     return hay && strcasestr(hay, needle) != NULL;
 }
 
-static void users_list(struct sbx_happyfox *h, const struct http_req *req, struct http_resp *resp)
+static void users_list(struct sbhf_account *h, const struct http_req *req, struct http_resp *resp)
 {
     const char *q = http_req_query(req, "q");
     json_t *data, *c;
     int64_t size, page, total = 0;
     size_t i;
 
-    if (!sbx__hf_page_params(req, &size, &page, resp))
+    if (!sbhf__page_params(req, &size, &page, resp))
         return;
     data = json_array();
     json_array_foreach (h->contacts, i, c) {
@@ -226,21 +226,21 @@ static void users_list(struct sbx_happyfox *h, const struct http_req *req, struc
             json_array_append_new(data, json_deep_copy(c));
         total++;
     }
-    http_resp_json(resp, 200, sbx__hf_page_body(total, size, page, data));
+    http_resp_json(resp, 200, sbhf__page_body(total, size, page, data));
 }
 
-static void user_get(struct sbx_happyfox *h, const char *key, struct http_resp *resp)
+static void user_get(struct sbhf_account *h, const char *key, struct http_resp *resp)
 {
     json_t *jk = json_string(key), *c = NULL;
     int64_t id;
 
-    if (jk && sbx__hf_as_id(jk, &id))
-        c = sbx__hf_find(h->contacts, id);
+    if (jk && sbhf__as_id(jk, &id))
+        c = sbhf__find(h->contacts, id);
     else if (strchr(key, '@'))
-        c = sbx__hf_find_contact_email(h, key);
+        c = sbhf__find_contact_email(h, key);
     json_decref(jk);
     if (!c)
-        sbx__hf_error(resp, 404, "Contact not found");
+        sbhf__error(resp, 404, "Contact not found");
     else
         http_resp_json(resp, 200, json_deep_copy(c));
 }
@@ -257,10 +257,10 @@ static bool ct_equal(const char *a, size_t alen, const char *b)
     return diff == 0;
 }
 
-static bool authorized(const struct sbx_happyfox *h, const struct http_req *req)
+static bool authorized(const struct sbhf_account *h, const struct http_req *req)
 {
     const char *hdr = http_req_header(req, "Authorization");
-    unsigned char raw[HF_AUTH_MAX];
+    unsigned char raw[SBHF_AUTH_MAX];
     size_t n = 0;
     const char *colon;
     bool ok;
@@ -270,7 +270,7 @@ static bool authorized(const struct sbx_happyfox *h, const struct http_req *req)
     hdr += 6;
     while (*hdr == ' ')
         hdr++;
-    if (strlen(hdr) > HF_AUTH_MAX ||
+    if (strlen(hdr) > SBHF_AUTH_MAX ||
         sodium_base642bin(raw, sizeof raw, hdr, strlen(hdr), NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
         return false;
     colon = memchr(raw, ':', n);
@@ -282,22 +282,22 @@ static bool authorized(const struct sbx_happyfox *h, const struct http_req *req)
     return ok;
 }
 
-static void refuse_429(struct sbx_happyfox *h, int64_t now, struct http_resp *resp, const char *why)
+static void refuse_429(struct sbhf_account *h, int64_t now, struct http_resp *resp, const char *why)
 {
     char secs[32];
 
     h->n_429++;
     snprintf(secs, sizeof secs, "%lld", (long long)((h->locked_until - now + 999) / 1000));
-    sbx__hf_error(resp, 429, "%s; API calls from this account are refused for %s seconds", why, secs);
+    sbhf__error(resp, 429, "%s; API calls from this account are refused for %s seconds", why, secs);
     if (http_resp_header(resp, "Retry-After", secs))
         resp->status = 429;
 }
 
 /* True when the call may go on; otherwise resp holds the 429. */
-static bool budget_admit(struct sbx_happyfox *h, bool is_get, struct http_resp *resp)
+static bool budget_admit(struct sbhf_account *h, bool is_get, struct http_resp *resp)
 {
-    int64_t now = sbx__hf_mono_ms();
-    struct sbx_hf_ring *r = is_get ? &h->get_ring : &h->post_ring;
+    int64_t now = sbhf__mono_ms();
+    struct sbhf_ring *r = is_get ? &h->get_ring : &h->post_ring;
     char why[128];
 
     if (h->locked_until && now < h->locked_until) {
@@ -308,10 +308,10 @@ static bool budget_admit(struct sbx_happyfox *h, bool is_get, struct http_resp *
     }
     if (h->locked_until) { /* the lock-out has passed: a fresh budget */
         h->locked_until = 0;
-        sbx__hf_ring_clear(&h->get_ring);
-        sbx__hf_ring_clear(&h->post_ring);
+        sbhf__ring_clear(&h->get_ring);
+        sbhf__ring_clear(&h->post_ring);
     }
-    if (sbx__hf_ring_take(r, now, h->window_ms))
+    if (sbhf__ring_take(r, now, h->window_ms))
         return true;
     h->locked_until = now + h->lockout_ms;
     snprintf(why, sizeof why, "Rate limit exceeded: %d %s requests a minute", r->limit, is_get ? "GET" : "POST");
@@ -321,9 +321,9 @@ static bool budget_admit(struct sbx_happyfox *h, bool is_get, struct http_resp *
 
 /* The quirk applies to this call: true, and *applied says whether the call
  * still runs before its body is replaced. */
-static bool quirk_hits(struct sbx_happyfox *h, const struct http_req *req)
+static bool quirk_hits(struct sbhf_account *h, const struct http_req *req)
 {
-    struct sbx_hf_quirk *q = &h->quirk;
+    struct sbhf_quirk *q = &h->quirk;
 
     if (q->remaining <= 0 || strncmp(req->path, q->prefix, strlen(q->prefix)) != 0)
         return false;
@@ -335,45 +335,45 @@ static bool quirk_hits(struct sbx_happyfox *h, const struct http_req *req)
 
 /* ------------------------------------------------------------- routing */
 
-static bool ticket_busy(struct sbx_happyfox *h, struct sbx_hf_ticket *t, struct http_resp *resp)
+static bool ticket_busy(struct sbhf_account *h, struct sbhf_ticket *t, struct http_resp *resp)
 {
-    if (t->busy_until <= sbx__hf_mono_ms())
+    if (t->busy_until <= sbhf__mono_ms())
         return false;
     h->n_409++;
-    sbx__hf_error(resp, 409,
-                  "Another API call on ticket %lld is in progress; the API does not support concurrent "
-                  "calls to the same ticket",
-                  (long long)t->id);
+    sbhf__error(resp, 409,
+                "Another API call on ticket %lld is in progress; the API does not support concurrent "
+                "calls to the same ticket",
+                (long long)t->id);
     return true;
 }
 
 static void route_ticket(struct sandbox *sb, char **seg, int nseg, const struct http_req *req, struct http_resp *resp)
 {
-    struct sbx_happyfox *h = sb->hf;
+    struct sbhf_account *h = sb->hf;
     json_t *jid = json_string(seg[1]);
     int64_t id = 0;
-    struct sbx_hf_ticket *t = NULL;
+    struct sbhf_ticket *t = NULL;
     bool is_get = strcmp(req->method, "GET") == 0;
 
-    if (jid && sbx__hf_as_id(jid, &id))
-        t = sbx__hf_ticket_find(h, id);
+    if (jid && sbhf__as_id(jid, &id))
+        t = sbhf__ticket_find(h, id);
     json_decref(jid);
     if (!t) {
-        sbx__hf_error(resp, 404, "Ticket not found");
+        sbhf__error(resp, 404, "Ticket not found");
         return;
     }
     if (ticket_busy(h, t, resp))
         return;
     if (nseg == 2 && is_get)
-        sbx__hf_ticket_get(sb, t, req, resp);
+        sbhf__ticket_get(sb, t, req, resp);
     else if (nseg == 3 && strcmp(req->method, "POST") == 0)
-        sbx__hf_ticket_action(sb, t, seg[2], req, resp);
+        sbhf__ticket_action(sb, t, seg[2], req, resp);
     else
-        sbx__hf_error(resp, 405, "Method not allowed");
+        sbhf__error(resp, 405, "Method not allowed");
     /* The call stays "in flight" until its answer leaves: the server holds
      * the answer for ticket_busy_ms, and calls arriving meanwhile get 409. */
     if (h->ticket_busy_ms > 0) {
-        t->busy_until = sbx__hf_mono_ms() + h->ticket_busy_ms;
+        t->busy_until = sbhf__mono_ms() + h->ticket_busy_ms;
         if (resp->delay_ms < h->ticket_busy_ms)
             resp->delay_ms = h->ticket_busy_ms;
     }
@@ -385,27 +385,27 @@ static void route(struct sandbox *sb, const char *rest, const struct http_req *r
         const char *name;
         size_t off;
     } lists[] = {
-        {"statuses", offsetof(struct sbx_happyfox, statuses)},
-        {"categories", offsetof(struct sbx_happyfox, categories)},
-        {"staff", offsetof(struct sbx_happyfox, staff)},
-        {"priorities", offsetof(struct sbx_happyfox, priorities)},
-        {"ticket_custom_fields", offsetof(struct sbx_happyfox, ticket_cfs)},
-        {"user_custom_fields", offsetof(struct sbx_happyfox, user_cfs)},
+        {"statuses", offsetof(struct sbhf_account, statuses)},
+        {"categories", offsetof(struct sbhf_account, categories)},
+        {"staff", offsetof(struct sbhf_account, staff)},
+        {"priorities", offsetof(struct sbhf_account, priorities)},
+        {"ticket_custom_fields", offsetof(struct sbhf_account, ticket_cfs)},
+        {"user_custom_fields", offsetof(struct sbhf_account, user_cfs)},
     };
-    char path[HF_PATH_MAX], *seg[HF_PATH_SEGS + 1], *save = NULL, *p;
+    char path[SBHF_PATH_MAX], *seg[SBHF_PATH_SEGS + 1], *save = NULL, *p;
     int nseg = 0;
     size_t i;
     bool is_get = strcmp(req->method, "GET") == 0;
 
     if (strlen(rest) >= sizeof path) {
-        sbx__hf_error(resp, 404, "Not found");
+        sbhf__error(resp, 404, "Not found");
         return;
     }
     strcpy(path, rest);
-    for (p = strtok_r(path, "/", &save); p && nseg <= HF_PATH_SEGS; p = strtok_r(NULL, "/", &save))
+    for (p = strtok_r(path, "/", &save); p && nseg <= SBHF_PATH_SEGS; p = strtok_r(NULL, "/", &save))
         seg[nseg++] = p;
-    if (nseg == 0 || nseg > HF_PATH_SEGS - 1) {
-        sbx__hf_error(resp, 404, "Not found");
+    if (nseg == 0 || nseg > SBHF_PATH_SEGS - 1) {
+        sbhf__error(resp, 404, "Not found");
         return;
     }
     for (i = 0; nseg == 1 && i < sizeof lists / sizeof lists[0]; i++) {
@@ -414,7 +414,7 @@ static void route(struct sandbox *sb, const char *rest, const struct http_req *r
             if (is_get)
                 http_resp_json(resp, 200, json_deep_copy(arr));
             else
-                sbx__hf_error(resp, 405, "Method not allowed");
+                sbhf__error(resp, 405, "Method not allowed");
             return;
         }
     }
@@ -422,32 +422,32 @@ static void route(struct sandbox *sb, const char *rest, const struct http_req *r
         if (is_get)
             users_list(sb->hf, req, resp);
         else
-            sbx__hf_error(resp, 501, "Creating contacts is not emulated by the sandbox");
+            sbhf__error(resp, 501, "Creating contacts is not emulated by the sandbox");
     } else if (nseg == 2 && strcmp(seg[0], "user") == 0) {
         if (is_get)
             user_get(sb->hf, seg[1], resp);
         else
-            sbx__hf_error(resp, 501, "Editing contacts is not emulated by the sandbox");
+            sbhf__error(resp, 501, "Editing contacts is not emulated by the sandbox");
     } else if (nseg == 1 && strcmp(seg[0], "tickets") == 0) {
-        sbx__hf_tickets_route(sb, req, resp);
+        sbhf__tickets_route(sb, req, resp);
     } else if ((nseg == 2 || nseg == 3) && strcmp(seg[0], "ticket") == 0) {
         route_ticket(sb, seg, nseg, req, resp);
     } else {
-        sbx__hf_error(resp, 404, "Not found");
+        sbhf__error(resp, 404, "Not found");
     }
 }
 
-bool sbx__hf_handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
+bool sbhf__handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
 {
-    struct sbx_happyfox *h = sb->hf;
-    size_t plen = strlen(HF_API_PREFIX);
+    struct sbhf_account *h = sb->hf;
+    size_t plen = strlen(SBHF_API_PREFIX);
     bool is_get;
     bool quirk;
 
-    if (!h || strncmp(req->path, HF_API_PREFIX, plen) != 0 || (req->path[plen] != '/' && req->path[plen]))
+    if (!h || strncmp(req->path, SBHF_API_PREFIX, plen) != 0 || (req->path[plen] != '/' && req->path[plen]))
         return false;
     if (!authorized(h, req)) {
-        sbx__hf_error(resp, 401, "Authentication failed: send the API key and auth code with HTTP Basic auth");
+        sbhf__error(resp, 401, "Authentication failed: send the API key and auth code with HTTP Basic auth");
         if (http_resp_header(resp, "WWW-Authenticate", "Basic realm=\"HappyFox\""))
             resp->status = 401;
         return true;
@@ -460,7 +460,7 @@ bool sbx__hf_handle(struct sandbox *sb, const struct http_req *req, struct http_
         route(sb, req->path + plen, req, resp);
     if (quirk && (!h->quirk.applied || (resp->status >= 200 && resp->status < 300))) {
         int status = h->quirk.status;
-        sbx__hf_error(resp, status, "%s", h->quirk.message);
+        sbhf__error(resp, status, "%s", h->quirk.message);
     }
     return true;
 }

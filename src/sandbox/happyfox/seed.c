@@ -1,4 +1,4 @@
-/* happyfox_seed.c — builds the emulated HappyFox account's reference lists,
+/* happyfox/seed.c — builds the emulated HappyFox account's reference lists,
  * contacts and tickets from the seed's "happyfox" object.
  *
  * Reference items keep every field the seed gives and gain the fields the
@@ -6,14 +6,14 @@
  * "id". Seed tickets are lenient (category, status, priority, assignee and
  * contact by id, name or email) and go through the same validation as
  * POST /tickets/, so a seeded ticket looks exactly like a created one. Runs
- * once per sbx__hf_init (start or /_sandbox/reset), before the account serves. */
+ * once per sbhf__init (start or /_sandbox/reset), before the account serves. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
 enum ref_kind { REF_CATEGORY, REF_STATUS, REF_PRIORITY, REF_STAFF, REF_CF, REF_CONTACT };
 
@@ -71,7 +71,7 @@ static int ref_defaults(json_t *o, enum ref_kind kind, size_t idx)
         set_default(o, "phones", json_array());
         set_default(o, "custom_fields", json_array());
         set_default(o, "is_login_enabled", json_true());
-        set_default(o, "created_at", sbx__hf_time(time_now_ms()));
+        set_default(o, "created_at", sbhf__time(time_now_ms()));
         break;
     }
     return 0;
@@ -96,9 +96,9 @@ static int load_list(const json_t *seed, const char *key, enum ref_kind kind, js
     json_array_foreach (src, i, item) {
         int64_t id = 0;
         json_t *copy;
-        if (!json_is_object(item) || !sbx__hf_as_id(json_object_get(item, "id"), &id) || id <= 0)
+        if (!json_is_object(item) || !sbhf__as_id(json_object_get(item, "id"), &id) || id <= 0)
             return idf_err_set(err, IDF_EINVAL, "seed happyfox.%s[%zu]: needs a positive integer \"id\"", key, i);
-        if (sbx__hf_find(arr, id))
+        if (sbhf__find(arr, id))
             return idf_err_set(err, IDF_EINVAL, "seed happyfox.%s[%zu]: duplicate id %lld", key, i, (long long)id);
         copy = json_deep_copy(item);
         json_object_set_new(copy, "id", json_integer((json_int_t)id));
@@ -123,8 +123,8 @@ static bool seed_ref(const json_t *x, const json_t *arr, int64_t *out)
 
     if (json_is_object(x))
         x = json_object_get(x, "id");
-    if (sbx__hf_as_id(x, out))
-        return sbx__hf_find(arr, *out) != NULL;
+    if (sbhf__as_id(x, out))
+        return sbhf__find(arr, *out) != NULL;
     if (!json_is_string(x))
         return false;
     json_array_foreach (arr, i, it) {
@@ -139,7 +139,7 @@ static bool seed_ref(const json_t *x, const json_t *arr, int64_t *out)
 }
 
 /* Turns one seed ticket (lenient: names or ids) into a create request. */
-static json_t *seed_ticket_request(const struct sbx_happyfox *h, const json_t *st)
+static json_t *seed_ticket_request(const struct sbhf_account *h, const json_t *st)
 {
     static const char *const copy_keys[] = {
         "id",    "subject",    "text", "html",  "tags", "due_date", "visible_only_staff",
@@ -199,16 +199,16 @@ static json_t *seed_ticket_request(const struct sbx_happyfox *h, const json_t *s
     return req;
 }
 
-static int verr_to_err(struct sbx_hf_verr *v, struct idf_err *err, const char *what, size_t i)
+static int verr_to_err(struct sbhf_verr *v, struct idf_err *err, const char *what, size_t i)
 {
     char *dump = json_dumps(v->errors, JSON_COMPACT);
     idf_err_set(err, IDF_EINVAL, "seed happyfox.%s[%zu]: %s", what, i, dump ? dump : "invalid");
     free(dump);
-    sbx__hf_verr_free(v);
+    sbhf__verr_free(v);
     return IDF_EINVAL;
 }
 
-int sbx__hf_seed_tickets(struct sbx_happyfox *h, const json_t *seed, struct idf_err *err)
+int sbhf__seed_tickets(struct sbhf_account *h, const json_t *seed, struct idf_err *err)
 {
     const json_t *src = seed ? json_object_get(seed, "tickets") : NULL;
     size_t i, j;
@@ -219,22 +219,22 @@ int sbx__hf_seed_tickets(struct sbx_happyfox *h, const json_t *seed, struct idf_
     if (!json_is_array(src))
         return idf_err_set(err, IDF_EINVAL, "seed happyfox.tickets: expected a list");
     json_array_foreach (src, i, st) {
-        struct sbx_hf_verr v = {NULL};
-        struct sbx_hf_ticket *t = NULL;
+        struct sbhf_verr v = {NULL};
+        struct sbhf_ticket *t = NULL;
         json_t *req;
         int rc;
 
         if (!json_is_object(st))
             return idf_err_set(err, IDF_EINVAL, "seed happyfox.tickets[%zu]: expected an object", i);
         req = seed_ticket_request(h, st);
-        rc = sbx__hf_ticket_create(h, req, true, &t, &v);
+        rc = sbhf__ticket_create(h, req, true, &t, &v);
         json_decref(req);
-        if (sbx__hf_verr_any(&v))
+        if (sbhf__verr_any(&v))
             return verr_to_err(&v, err, "tickets", i);
         if (rc)
             return idf_err_set(err, rc, "seed happyfox.tickets[%zu]: %s", i, idf_strerror(rc));
         json_array_foreach (json_object_get(st, "updates"), j, su) {
-            struct sbx_hf_change chg = {NULL, NULL, false};
+            struct sbhf_change chg = {NULL, NULL, false};
             json_t *ureq = json_deep_copy(su);
             const json_t *by = json_object_get(su, "by");
             bool pvt = json_is_true(json_object_get(su, "private")) ||
@@ -245,17 +245,17 @@ int sbx__hf_seed_tickets(struct sbx_happyfox *h, const json_t *seed, struct idf_
                 json_object_set_new(ureq, "staff", json_integer((json_int_t)sid));
             if (json_is_string(json_object_get(su, "message")) && !json_object_get(ureq, "text"))
                 json_object_set(ureq, "text", json_object_get(su, "message"));
-            sbx__hf_staff_change(h, t, ureq, pvt, &v, &chg);
+            sbhf__staff_change(h, t, ureq, pvt, &v, &chg);
             json_decref(ureq);
             json_decref(chg.old_status);
-            if (sbx__hf_verr_any(&v))
+            if (sbhf__verr_any(&v))
                 return verr_to_err(&v, err, "tickets[].updates", j);
         }
     }
     return 0;
 }
 
-int sbx__hf_seed_lists(struct sbx_happyfox *h, const json_t *seed, struct idf_err *err)
+int sbhf__seed_lists(struct sbhf_account *h, const json_t *seed, struct idf_err *err)
 {
     int64_t max_contact = 0;
     int rc;

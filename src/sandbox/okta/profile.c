@@ -1,4 +1,4 @@
-/* okta_profile.c — the Okta user profile schema: validation of a profile
+/* okta/profile.c — the Okta user profile schema: validation of a profile
  * sent by a client, merge (POST) or replace (PUT), and the list of changes.
  *
  * The schema is Okta's base user profile (UserProfile in the spec) plus the
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define PROFILE_MAX_CAUSES 16
 
@@ -69,7 +69,7 @@ static bool email_shaped(const char *s)
 }
 
 /* Checks one attribute's new value. */
-static void check_attr(struct sbx_okta *o, const char *k, const json_t *v, struct causes *cs)
+static void check_attr(struct sbok_org *o, const char *k, const json_t *v, struct causes *cs)
 {
     const struct attr_rule *r = base_rule(k);
     const json_t *custom = json_object_get(json_object_get(o->org, "profileSchema"), k);
@@ -96,7 +96,7 @@ static void check_attr(struct sbx_okta *o, const char *k, const json_t *v, struc
             snprintf(why, sizeof why, "size must be between %d and %d", r->min, r->max);
             add_cause(cs, k, why);
         }
-        if (okta__has_4byte_utf8(s))
+        if (sbok__has_4byte_utf8(s))
             add_cause(cs, k, "The value contains a character Okta does not support (4-byte UTF-8)");
         if (strcmp(k, "login") == 0 && !email_shaped(s))
             add_cause(cs, k, "Username must be in the form of an email address");
@@ -125,7 +125,7 @@ static void check_attr(struct sbx_okta *o, const char *k, const json_t *v, struc
     }
 }
 
-bool okta__profile_apply(struct okta_ctx *c, json_t *user, const json_t *profile, bool replace,
+bool sbok__profile_apply(struct sbok_ctx *c, json_t *user, const json_t *profile, bool replace,
                          json_t **changes_out)
 {
     struct causes cs = {.n = 0};
@@ -153,15 +153,15 @@ bool okta__profile_apply(struct okta_ctx *c, json_t *user, const json_t *profile
     }
     /* Logins are unique regardless of case. */
     const char *login = json_string_value(json_object_get(merged, "login"));
-    json_t *same = login ? okta__user_find(c->o, login) : NULL;
-    if (login && same && same != user && okta__ieq(json_string_value(json_object_get(json_object_get(same, "profile"),
+    json_t *same = login ? sbok__user_find(c->o, login) : NULL;
+    if (login && same && same != user && sbok__ieq(json_string_value(json_object_get(json_object_get(same, "profile"),
                                                                                      "login")),
                                                    login))
         add_cause(&cs, "login", "An object with this field already exists in the current organization");
     if (cs.n > 0) {
         char summary[128];
         snprintf(summary, sizeof summary, "Api validation failed: %s", cs.first);
-        okta__error(c, 400, "E0000001", summary, cs.ptr);
+        sbok__error(c, 400, "E0000001", summary, cs.ptr);
         json_decref(merged);
         return false;
     }

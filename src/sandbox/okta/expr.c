@@ -1,4 +1,4 @@
-/* okta_expr.c — the SCIM-like expressions of Okta's search=/filter= query
+/* sbok_expr.c — the SCIM-like expressions of Okta's search=/filter= query
  * parameters: parse once, evaluate against stored objects.
  *
  * Grammar (operators and logical words case-insensitive):
@@ -14,13 +14,13 @@
  * ISO-8601, as numbers when both are numbers, else as strings.
  *
  * Pure functions; no state, any thread. Nodes live in one fixed array
- * (OKTA_MAX_EXPR_NODES) owned by the expression. */
+ * (SBOK_MAX_EXPR_NODES) owned by the expression. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 enum node_kind { N_AND, N_OR, N_CMP };
 enum cmp_op { OP_EQ, OP_NE, OP_SW, OP_CO, OP_EW, OP_GT, OP_GE, OP_LT, OP_LE, OP_PR };
@@ -33,17 +33,17 @@ struct node {
     json_t *value;     /* N_CMP: owned (NULL for pr) */
 };
 
-struct okta_expr {
-    enum okta_expr_mode mode;
+struct sbok_expr {
+    enum sbok_expr_mode mode;
     bool ci;           /* case-insensitive string values */
     int root;
     int n;
-    struct node nodes[OKTA_MAX_EXPR_NODES];
+    struct node nodes[SBOK_MAX_EXPR_NODES];
 };
 
 struct parser {
     const char *p;
-    struct okta_expr *e;
+    struct sbok_expr *e;
     struct idf_err *err;
 };
 
@@ -81,7 +81,7 @@ static bool peek_word(struct parser *ps, const char *kw)
 
 static int new_node(struct parser *ps, enum node_kind k)
 {
-    if (ps->e->n >= OKTA_MAX_EXPR_NODES) {
+    if (ps->e->n >= SBOK_MAX_EXPR_NODES) {
         idf_err_set(ps->err, IDF_ETOOBIG, "expression too complex");
         return -1;
     }
@@ -95,7 +95,7 @@ static json_t *parse_value(struct parser *ps)
 {
     skip_ws(ps);
     if (*ps->p == '"') {
-        char buf[OKTA_MAX_EXPR_LEN];
+        char buf[SBOK_MAX_EXPR_LEN];
         size_t i = 0;
         ps->p++;
         while (*ps->p && *ps->p != '"') {
@@ -136,7 +136,7 @@ static bool in_list(const char *s, const char *const *list)
 }
 
 /* Whether mode allows attr with op. */
-static bool allowed(enum okta_expr_mode mode, const char *attr, enum cmp_op op)
+static bool allowed(enum sbok_expr_mode mode, const char *attr, enum cmp_op op)
 {
     static const char *const user_top[] = {"id", "status", "created", "activated", "statusChanged",
                                            "lastUpdated", "lastLogin", "passwordChanged", "type.id", NULL};
@@ -152,25 +152,25 @@ static bool allowed(enum okta_expr_mode mode, const char *attr, enum cmp_op op)
     bool dated = strcmp(attr, "lastUpdated") == 0 || strcmp(attr, "lastMembershipUpdated") == 0;
     bool range = op == OP_GT || op == OP_GE || op == OP_LT || op == OP_LE;
     switch (mode) {
-    case OKTA_EXPR_USER_SEARCH:
+    case SBOK_EXPR_USER_SEARCH:
         if (!(strncmp(attr, "profile.", 8) == 0 || in_list(attr, user_top)))
             return false;
         if (op == OP_NE || op == OP_EW)
             return false; /* Okta: "ne is not supported" */
         return op != OP_CO || in_list(attr, user_co);
-    case OKTA_EXPR_USER_FILTER:
+    case SBOK_EXPR_USER_FILTER:
         return in_list(attr, user_filter) && (op == OP_EQ || (range && dated));
-    case OKTA_EXPR_GROUP_SEARCH:
+    case SBOK_EXPR_GROUP_SEARCH:
         if (!(strncmp(attr, "profile.", 8) == 0 || in_list(attr, group_top)))
             return false;
         if (op == OP_NE || op == OP_EW)
             return false;
         return op != OP_CO || strcmp(attr, "profile.name") == 0 || strcmp(attr, "profile.description") == 0;
-    case OKTA_EXPR_GROUP_FILTER:
+    case SBOK_EXPR_GROUP_FILTER:
         return in_list(attr, group_filter) && (op == OP_EQ || (range && dated));
-    case OKTA_EXPR_APP_FILTER:
+    case SBOK_EXPR_APP_FILTER:
         return in_list(attr, app_filter) && op == OP_EQ;
-    case OKTA_EXPR_LOG_FILTER:
+    case SBOK_EXPR_LOG_FILTER:
         return true;
     }
     return false;
@@ -253,30 +253,30 @@ static int parse_expr(struct parser *ps, int depth)
     return parse_binary(ps, depth, true);
 }
 
-int okta__expr_parse(const char *s, enum okta_expr_mode mode, struct okta_expr **out, struct idf_err *err)
+int sbok__expr_parse(const char *s, enum sbok_expr_mode mode, struct sbok_expr **out, struct idf_err *err)
 {
     *out = NULL;
-    if (!s || strlen(s) > OKTA_MAX_EXPR_LEN)
+    if (!s || strlen(s) > SBOK_MAX_EXPR_LEN)
         return idf_err_set(err, IDF_EINVAL, "expression missing or too long");
-    struct okta_expr *e = calloc(1, sizeof *e);
+    struct sbok_expr *e = calloc(1, sizeof *e);
     if (!e)
         return idf_err_set(err, IDF_ENOMEM, "out of memory");
     e->mode = mode;
-    e->ci = mode != OKTA_EXPR_USER_FILTER && mode != OKTA_EXPR_APP_FILTER;
+    e->ci = mode != SBOK_EXPR_USER_FILTER && mode != SBOK_EXPR_APP_FILTER;
     struct parser ps = {.p = s, .e = e, .err = err};
     e->root = parse_expr(&ps, 0);
     skip_ws(&ps);
     if (e->root >= 0 && *ps.p)
         e->root = -1, idf_err_set(err, IDF_EINVAL, "unexpected text near '%.20s'", ps.p);
     if (e->root < 0) {
-        okta__expr_free(e);
+        sbok__expr_free(e);
         return err && err->code ? err->code : IDF_EINVAL;
     }
     *out = e;
     return 0;
 }
 
-void okta__expr_free(struct okta_expr *e)
+void sbok__expr_free(struct sbok_expr *e)
 {
     if (!e)
         return;
@@ -289,12 +289,12 @@ void okta__expr_free(struct okta_expr *e)
 
 /* ------------------------------------------------------ evaluation */
 
-static int cmp_leaf(const struct okta_expr *e, const json_t *leaf, enum cmp_op op, const json_t *val, bool *ok)
+static int cmp_leaf(const struct sbok_expr *e, const json_t *leaf, enum cmp_op op, const json_t *val, bool *ok)
 {
     *ok = true;
     if (json_is_string(leaf) && json_is_string(val)) {
         const char *a = json_string_value(leaf), *b = json_string_value(val);
-        int64_t ta = okta__iso_ms(a), tb = okta__iso_ms(b);
+        int64_t ta = sbok__iso_ms(a), tb = sbok__iso_ms(b);
         if (ta >= 0 && tb >= 0)
             return ta < tb ? -1 : ta > tb;
         return e->ci ? strcasecmp(a, b) : strcmp(a, b);
@@ -312,7 +312,7 @@ static int cmp_leaf(const struct okta_expr *e, const json_t *leaf, enum cmp_op o
     return 1;
 }
 
-static bool str_test(const struct okta_expr *e, const char *a, const char *b, enum cmp_op op)
+static bool str_test(const struct sbok_expr *e, const char *a, const char *b, enum cmp_op op)
 {
     size_t la = strlen(a), lb = strlen(b);
     int (*ncmp)(const char *, const char *, size_t) = e->ci ? strncasecmp : strncmp;
@@ -331,7 +331,7 @@ static bool str_test(const struct okta_expr *e, const char *a, const char *b, en
     }
 }
 
-static bool test_leaf(const struct okta_expr *e, const struct node *nd, const json_t *leaf)
+static bool test_leaf(const struct sbok_expr *e, const struct node *nd, const json_t *leaf)
 {
     if (nd->op == OP_PR)
         return leaf && !json_is_null(leaf);
@@ -359,7 +359,7 @@ static bool test_leaf(const struct okta_expr *e, const struct node *nd, const js
 }
 
 /* Walks path from v; arrays on the way match when any element matches. */
-static bool walk(const struct okta_expr *e, const struct node *nd, const json_t *v, const char *path)
+static bool walk(const struct sbok_expr *e, const struct node *nd, const json_t *v, const char *path)
 {
     if (json_is_array(v)) {
         size_t i;
@@ -386,7 +386,7 @@ static bool walk(const struct okta_expr *e, const struct node *nd, const json_t 
     return walk(e, nd, child, dot ? dot + 1 : "");
 }
 
-static bool eval(const struct okta_expr *e, int i, const json_t *obj, okta_expr_resolve_fn resolve, void *ud)
+static bool eval(const struct sbok_expr *e, int i, const json_t *obj, sbok_expr_resolve_fn resolve, void *ud)
 {
     const struct node *nd = &e->nodes[i];
     switch (nd->kind) {
@@ -408,7 +408,7 @@ static bool eval(const struct okta_expr *e, int i, const json_t *obj, okta_expr_
     return false;
 }
 
-bool okta__expr_match(const struct okta_expr *e, const json_t *obj, okta_expr_resolve_fn resolve, void *ud)
+bool sbok__expr_match(const struct sbok_expr *e, const json_t *obj, sbok_expr_resolve_fn resolve, void *ud)
 {
     return e && e->root >= 0 && eval(e, e->root, obj, resolve, ud);
 }

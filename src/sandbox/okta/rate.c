@@ -1,4 +1,4 @@
-/* okta_rate.c — Okta's per-bucket, per-minute rate limits, each
+/* okta/rate.c — Okta's per-bucket, per-minute rate limits, each
  * credential's share of them, and the concurrency limit.
  *
  * Buckets follow the historical Workforce column of Okta's table
@@ -26,60 +26,60 @@
 #include <string.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 static const struct {
     const char *name;
     int limit;
-} bucket_table[OKTA_B_COUNT] = {
-    [OKTA_B_USERS] = {"/api/v1/users", 600},
-    [OKTA_B_USER_GET] = {"GET /api/v1/users/{idOrLogin}", 2000},
-    [OKTA_B_USER_ID] = {"POST|PUT|DELETE /api/v1/users/{id}", 600},
-    [OKTA_B_GROUPS] = {"/api/v1/groups", 500},
-    [OKTA_B_GROUP_ID] = {"/api/v1/groups/{id}", 1000},
-    [OKTA_B_APPS] = {"/api/v1/apps", 100},
-    [OKTA_B_APP_ID] = {"/api/v1/apps/{id}", 500},
-    [OKTA_B_LOGS] = {"/api/v1/logs", 120},
-    [OKTA_B_TOKEN] = {"/oauth2/v1/token", 2000},
-    [OKTA_B_OTHER] = {"/api/v1/*", 1200},
+} bucket_table[SBOK_B_COUNT] = {
+    [SBOK_B_USERS] = {"/api/v1/users", 600},
+    [SBOK_B_USER_GET] = {"GET /api/v1/users/{idOrLogin}", 2000},
+    [SBOK_B_USER_ID] = {"POST|PUT|DELETE /api/v1/users/{id}", 600},
+    [SBOK_B_GROUPS] = {"/api/v1/groups", 500},
+    [SBOK_B_GROUP_ID] = {"/api/v1/groups/{id}", 1000},
+    [SBOK_B_APPS] = {"/api/v1/apps", 100},
+    [SBOK_B_APP_ID] = {"/api/v1/apps/{id}", 500},
+    [SBOK_B_LOGS] = {"/api/v1/logs", 120},
+    [SBOK_B_TOKEN] = {"/oauth2/v1/token", 2000},
+    [SBOK_B_OTHER] = {"/api/v1/*", 1200},
 };
 
-int okta__bucket_default(enum okta_bucket b)
+int sbok__bucket_default(enum sbok_bucket b)
 {
     return bucket_table[b].limit;
 }
 
-const char *okta__bucket_name(enum okta_bucket b)
+const char *sbok__bucket_name(enum sbok_bucket b)
 {
     return bucket_table[b].name;
 }
 
-enum okta_bucket okta__bucket_for(const char *method, char *const *seg, int nseg, bool oauth)
+enum sbok_bucket sbok__bucket_for(const char *method, char *const *seg, int nseg, bool oauth)
 {
     if (oauth)
-        return OKTA_B_TOKEN;
+        return SBOK_B_TOKEN;
     if (nseg == 0)
-        return OKTA_B_OTHER;
+        return SBOK_B_OTHER;
     bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     if (strcmp(seg[0], "users") == 0) {
         if (nseg == 2) /* the "only" rows: /api/v1/users/{idOrLogin} itself */
-            return get ? OKTA_B_USER_GET : OKTA_B_USER_ID;
+            return get ? SBOK_B_USER_GET : SBOK_B_USER_ID;
         /* "Only GET or POST to /api/v1/users", extensions included; other
          * methods on a sub-path fall to "most other" (inferred). */
-        return get || post ? OKTA_B_USERS : OKTA_B_OTHER;
+        return get || post ? SBOK_B_USERS : SBOK_B_OTHER;
     }
     if (strcmp(seg[0], "groups") == 0)
-        return nseg == 2 ? OKTA_B_GROUP_ID : OKTA_B_GROUPS;
+        return nseg == 2 ? SBOK_B_GROUP_ID : SBOK_B_GROUPS;
     if (strcmp(seg[0], "apps") == 0)
-        return nseg == 2 ? OKTA_B_APP_ID : OKTA_B_APPS;
+        return nseg == 2 ? SBOK_B_APP_ID : SBOK_B_APPS;
     if (strcmp(seg[0], "logs") == 0)
-        return OKTA_B_LOGS;
-    return OKTA_B_OTHER;
+        return SBOK_B_LOGS;
+    return SBOK_B_OTHER;
 }
 
-void okta__rate_reset(struct sbx_okta *o)
+void sbok__rate_reset(struct sbok_org *o)
 {
-    for (int b = 0; b < OKTA_B_COUNT; b++) {
+    for (int b = 0; b < SBOK_B_COUNT; b++) {
         o->buckets[b].limit = o->rate_override > 0 ? o->rate_override : bucket_table[b].limit;
         o->buckets[b].used = 0;
         o->buckets[b].reset_ms = 0;
@@ -88,19 +88,19 @@ void okta__rate_reset(struct sbx_okta *o)
     memset(o->inflight, 0, sizeof o->inflight);
 }
 
-static void put_int(struct okta_ctx *c, const char *name, long long v)
+static void put_int(struct sbok_ctx *c, const char *name, long long v)
 {
     char s[32];
     snprintf(s, sizeof s, "%lld", v);
-    okta__header(c, name, s);
+    sbok__header(c, name, s);
 }
 
 /* Counts the request against the concurrency limit; false when over. */
-static bool concurrency_ok(struct okta_ctx *c, int64_t now)
+static bool concurrency_ok(struct sbok_ctx *c, int64_t now)
 {
-    struct sbx_okta *o = c->o;
+    struct sbok_org *o = c->o;
     int live = 0, free_slot = -1;
-    for (int i = 0; i < OKTA_MAX_CONCURRENCY_TRACK; i++) {
+    for (int i = 0; i < SBOK_MAX_CONCURRENCY_TRACK; i++) {
         if (o->inflight[i] > now)
             live++;
         else if (free_slot < 0)
@@ -115,15 +115,15 @@ static bool concurrency_ok(struct okta_ctx *c, int64_t now)
 
 /* The credential's counter in st (added when new); NULL when the table is
  * full (the request then counts org-wide only). */
-static struct okta_principal_use *principal_use(struct okta_bucket_state *st, const char *key)
+static struct sbok_principal_use *principal_use(struct sbok_bucket_state *st, const char *key)
 {
     for (int i = 0; i < st->nprincipals; i++) {
         if (strcmp(st->principals[i].key, key) == 0)
             return &st->principals[i];
     }
-    if (st->nprincipals >= OKTA_MAX_PRINCIPALS)
+    if (st->nprincipals >= SBOK_MAX_PRINCIPALS)
         return NULL;
-    struct okta_principal_use *pu = &st->principals[st->nprincipals++];
+    struct sbok_principal_use *pu = &st->principals[st->nprincipals++];
     snprintf(pu->key, sizeof pu->key, "%s", key);
     pu->used = 0;
     return pu;
@@ -131,15 +131,15 @@ static struct okta_principal_use *principal_use(struct okta_bucket_state *st, co
 
 /* What one credential may use of a bucket's limit: the share, rounded
  * down, at least one call while the bucket allows any (inferred). */
-static int principal_cap(const struct sbx_okta *o, const struct okta_bucket_state *st)
+static int principal_cap(const struct sbok_org *o, const struct sbok_bucket_state *st)
 {
     long cap = (long)st->limit * o->token_share / 100;
     return st->limit > 0 && cap < 1 ? 1 : (int)cap;
 }
 
-bool okta__rate_check(struct okta_ctx *c, enum okta_bucket b)
+bool sbok__rate_check(struct sbok_ctx *c, enum sbok_bucket b)
 {
-    struct okta_bucket_state *st = &c->o->buckets[b];
+    struct sbok_bucket_state *st = &c->o->buckets[b];
     int64_t now = time_now_ms();
     if (st->reset_ms <= now) {
         st->used = 0;
@@ -150,11 +150,11 @@ bool okta__rate_check(struct okta_ctx *c, enum okta_bucket b)
         put_int(c, "X-Rate-Limit-Limit", 0);
         put_int(c, "X-Rate-Limit-Remaining", 0);
         put_int(c, "X-Rate-Limit-Reset", (st->reset_ms + 999) / 1000);
-        okta__error(c, 429, "E0000047", "API call exceeded rate limit due to too many requests.", NULL);
+        sbok__error(c, 429, "E0000047", "API call exceeded rate limit due to too many requests.", NULL);
         return false;
     }
     bool over = st->used >= st->limit;
-    struct okta_principal_use *pu = c->principal[0] && !over ? principal_use(st, c->principal) : NULL;
+    struct sbok_principal_use *pu = c->principal[0] && !over ? principal_use(st, c->principal) : NULL;
     if (pu && pu->used >= principal_cap(c->o, st))
         over = true; /* this credential's share is spent; the org's is not */
     if (!over) {
@@ -166,7 +166,7 @@ bool okta__rate_check(struct okta_ctx *c, enum okta_bucket b)
     put_int(c, "X-Rate-Limit-Remaining", st->limit - st->used);
     put_int(c, "X-Rate-Limit-Reset", (st->reset_ms + 999) / 1000);
     if (over) {
-        okta__error(c, 429, "E0000047", "API call exceeded rate limit due to too many requests.", NULL);
+        sbok__error(c, 429, "E0000047", "API call exceeded rate limit due to too many requests.", NULL);
         return false;
     }
     return true;

@@ -1,4 +1,4 @@
-/* okta_hooks.c — Okta event hooks: CRUD, activate/deactivate, the one-time
+/* okta/hooks.c — Okta event hooks: CRUD, activate/deactivate, the one-time
  * verification, and deliveries of System Log events.
  *
  * A stored hook is the EventHook object plus "_sbx": {seq, authValue} — the
@@ -22,16 +22,16 @@
 
 #include "connectors/okta/eligible.h"
 #include "core/log.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 #include "sandbox/sandbox_core.h"
 
 #define HOOK_MAX_NAME 255
 #define HOOK_MAX_HEADERS 16
 #define HOOK_MAX_URI 1024
 
-static json_t *hook_public(struct okta_ctx *c, const json_t *h)
+static json_t *hook_public(struct sbok_ctx *c, const json_t *h)
 {
-    json_t *p = okta__public(h);
+    json_t *p = sbok__public(h);
     const char *id = json_string_value(json_object_get(h, "id"));
     bool active = strcmp(json_string_value(json_object_get(h, "status")) ?: "", "ACTIVE") == 0;
     char self[400], verify[440], life[440];
@@ -56,7 +56,7 @@ static bool hook_eligible(const char *t)
 
 /* Validates a create/replace body; fills *auth_value (borrowed). False after
  * answering. */
-static bool hook_body_ok(struct okta_ctx *c, const char **auth_value)
+static bool hook_body_ok(struct sbok_ctx *c, const char **auth_value)
 {
     json_t *b = c->body;
     json_t *name = json_object_get(b, "name"), *events = json_object_get(b, "events");
@@ -64,20 +64,20 @@ static bool hook_body_ok(struct okta_ctx *c, const char **auth_value)
     *auth_value = NULL;
     if ((name && !json_is_string(name)) || (events && !json_is_object(events)) ||
         (channel && !json_is_object(channel)) || (desc && !json_is_string(desc) && !json_is_null(desc))) {
-        okta__bad_body(c);
+        sbok__bad_body(c);
         return false;
     }
     if (!name || json_string_length(name) == 0 || json_string_length(name) > HOOK_MAX_NAME) {
-        okta__validation(c, "name", "name: The field cannot be left blank");
+        sbok__validation(c, "name", "name: The field cannot be left blank");
         return false;
     }
     json_t *items = json_object_get(events, "items"), *etype = json_object_get(events, "type");
     if (!events || !json_is_string(etype) || strcmp(json_string_value(etype), "EVENT_TYPE") != 0) {
-        okta__validation(c, "events", "events.type: must be EVENT_TYPE");
+        sbok__validation(c, "events", "events.type: must be EVENT_TYPE");
         return false;
     }
-    if (!json_is_array(items) || json_array_size(items) == 0 || json_array_size(items) > OKTA_MAX_HOOK_EVENT_TYPES) {
-        okta__validation(c, "events", "events.items: between 1 and 300 event types are required");
+    if (!json_is_array(items) || json_array_size(items) == 0 || json_array_size(items) > SBOK_MAX_HOOK_EVENT_TYPES) {
+        sbok__validation(c, "events", "events.items: between 1 and 300 event types are required");
         return false;
     }
     size_t i;
@@ -88,7 +88,7 @@ static bool hook_body_ok(struct okta_ctx *c, const char **auth_value)
         if (!t || !hook_eligible(t)) {
             char why[200];
             snprintf(why, sizeof why, "events.items: '%.120s' is not an event hook eligible event type", t ? t : "");
-            okta__validation(c, "events", why);
+            sbok__validation(c, "events", why);
             return false;
         }
     }
@@ -97,25 +97,25 @@ static bool hook_body_ok(struct okta_ctx *c, const char **auth_value)
     const char *ver = json_string_value(json_object_get(channel, "version"));
     if (!channel || !ctype || strcmp(ctype, "HTTP") != 0 || !ver || strcmp(ver, "1.0.0") != 0 ||
         !json_is_object(cfg)) {
-        okta__validation(c, "channel", "channel: type HTTP, version 1.0.0 and config are required");
+        sbok__validation(c, "channel", "channel: type HTTP, version 1.0.0 and config are required");
         return false;
     }
     const char *uri = json_string_value(json_object_get(cfg, "uri"));
     if (!uri || strlen(uri) > HOOK_MAX_URI ||
         !(strncmp(uri, "https://", 8) == 0 || (strncmp(uri, "http://", 7) == 0 && http_url_is_loopback(uri)))) {
-        okta__validation(c, "channel.config.uri", "channel.config.uri: must be an https URL");
+        sbok__validation(c, "channel.config.uri", "channel.config.uri: must be an https URL");
         return false;
     }
     json_t *hdrs = json_object_get(cfg, "headers"), *h;
     if (hdrs && !json_is_null(hdrs) && (!json_is_array(hdrs) || json_array_size(hdrs) > HOOK_MAX_HEADERS)) {
-        okta__bad_body(c);
+        sbok__bad_body(c);
         return false;
     }
     json_array_foreach(hdrs, i, h)
     {
         const char *k = json_string_value(json_object_get(h, "key")), *v = json_string_value(json_object_get(h, "value"));
         if (!k || !v || !*k || strpbrk(k, ": \r\n") || strpbrk(v, "\r\n")) {
-            okta__validation(c, "channel.config.headers", "channel.config.headers: key and value are required");
+            sbok__validation(c, "channel.config.headers", "channel.config.headers: key and value are required");
             return false;
         }
     }
@@ -126,7 +126,7 @@ static bool hook_body_ok(struct okta_ctx *c, const char **auth_value)
         const char *v = json_string_value(json_object_get(as, "value"));
         if (!json_is_object(as) || !t || strcmp(t, "HEADER") != 0 || !k || !*k || strpbrk(k, ": \r\n") ||
             (v && strpbrk(v, "\r\n"))) {
-            okta__validation(c, "channel.config.authScheme", "channel.config.authScheme: type HEADER and key required");
+            sbok__validation(c, "channel.config.authScheme", "channel.config.authScheme: type HEADER and key required");
             return false;
         }
         *auth_value = v;
@@ -135,7 +135,7 @@ static bool hook_body_ok(struct okta_ctx *c, const char **auth_value)
 }
 
 /* Copies the writable parts of the body into the stored hook h. */
-static void hook_store(struct okta_ctx *c, json_t *h, const char *auth_value)
+static void hook_store(struct sbok_ctx *c, json_t *h, const char *auth_value)
 {
     json_t *b = c->body, *cfg_in = json_object_get(json_object_get(b, "channel"), "config");
     json_t *as_in = json_object_get(cfg_in, "authScheme");
@@ -170,18 +170,18 @@ static void hook_store(struct okta_ctx *c, json_t *h, const char *auth_value)
         json_object_set(ev, "filter", filter);
     json_object_set_new(h, "events", ev);
     if (auth_value)
-        json_object_set_new(okta__sbx(h), "authValue", json_string(auth_value));
+        json_object_set_new(sbok__sbx(h), "authValue", json_string(auth_value));
     else if (!json_is_object(as_in))
-        json_object_del(okta__sbx(h), "authValue");
+        json_object_del(sbok__sbx(h), "authValue");
     if (changed) /* Okta: changing the channel requires verifying again */
         json_object_set_new(h, "verificationStatus", json_string("UNVERIFIED"));
     char now[32];
-    okta__now_iso(now);
+    sbok__now_iso(now);
     json_object_set_new(h, "lastUpdated", json_string(now));
     (void)c;
 }
 
-void okta__hooks_list(struct okta_ctx *c)
+void sbok__hooks_list(struct sbok_ctx *c)
 {
     json_t *out = json_array(), *h;
     size_t i;
@@ -189,65 +189,65 @@ void okta__hooks_list(struct okta_ctx *c)
     {
         json_array_append_new(out, hook_public(c, h));
     }
-    okta__json(c, 200, out);
+    sbok__json(c, 200, out);
 }
 
-void okta__hooks_create(struct okta_ctx *c)
+void sbok__hooks_create(struct sbok_ctx *c)
 {
     const char *auth = NULL;
-    if (!okta__body(c, false) || !hook_body_ok(c, &auth))
+    if (!sbok__body(c, false) || !hook_body_ok(c, &auth))
         return;
-    if (json_array_size(c->o->hooks) >= OKTA_MAX_HOOKS)
-        return okta__validation(c, "eventHook", "The org already has the maximum number of event hooks (25)");
+    if (json_array_size(c->o->hooks) >= SBOK_MAX_HOOKS)
+        return sbok__validation(c, "eventHook", "The org already has the maximum number of event hooks (25)");
     char id[32], now[32];
     sbx__new_id(c->sb, "who", id);
-    okta__now_iso(now);
+    sbok__now_iso(now);
     json_t *h = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:{s:I}}", "id", id, "status", "ACTIVE",
                           "verificationStatus", "UNVERIFIED", "created", now, "lastUpdated", now, "createdBy",
-                          json_object_get(c->actor, "id"), "_sbx", "seq", (json_int_t)okta__next_seq(c->o));
+                          json_object_get(c->actor, "id"), "_sbx", "seq", (json_int_t)sbok__next_seq(c->o));
     hook_store(c, h, auth);
     json_object_set_new(h, "verificationStatus", json_string("UNVERIFIED"));
     json_array_append_new(c->o->hooks, h);
-    okta__json(c, 200, hook_public(c, h));
+    sbok__json(c, 200, hook_public(c, h));
 }
 
-static json_t *path_hook(struct okta_ctx *c)
+static json_t *path_hook(struct sbok_ctx *c)
 {
-    json_t *h = okta__find_id(c->o->hooks, c->seg[1]);
+    json_t *h = sbok__find_id(c->o->hooks, c->seg[1]);
     if (!h)
-        okta__not_found(c, c->seg[1], "EventHook");
+        sbok__not_found(c, c->seg[1], "EventHook");
     return h;
 }
 
-void okta__hooks_get(struct okta_ctx *c)
+void sbok__hooks_get(struct sbok_ctx *c)
 {
     json_t *h = path_hook(c);
     if (h)
-        okta__json(c, 200, hook_public(c, h));
+        sbok__json(c, 200, hook_public(c, h));
 }
 
-void okta__hooks_replace(struct okta_ctx *c)
+void sbok__hooks_replace(struct sbok_ctx *c)
 {
     const char *auth = NULL;
     json_t *h = path_hook(c);
-    if (!h || !okta__body(c, false) || !hook_body_ok(c, &auth))
+    if (!h || !sbok__body(c, false) || !hook_body_ok(c, &auth))
         return;
     hook_store(c, h, auth);
-    okta__json(c, 200, hook_public(c, h));
+    sbok__json(c, 200, hook_public(c, h));
 }
 
-void okta__hooks_delete(struct okta_ctx *c)
+void sbok__hooks_delete(struct sbok_ctx *c)
 {
     json_t *h = path_hook(c);
     if (!h)
         return;
     if (strcmp(json_string_value(json_object_get(h, "status")) ?: "", "INACTIVE") != 0)
-        return okta__error(c, 403, "E0000107",
+        return sbok__error(c, 403, "E0000107",
                            "The entity is not in the expected state for the requested transition.", NULL);
     for (size_t i = json_array_size(c->o->hooks); i-- > 0;)
         if (json_array_get(c->o->hooks, i) == h)
             json_array_remove(c->o->hooks, i);
-    okta__no_content(c);
+    sbok__no_content(c);
 }
 
 /* Builds the NULL-terminated header list of a hook (auth + custom headers);
@@ -287,17 +287,17 @@ static void free_headers(char **h)
     free(h);
 }
 
-static void hook_verify(struct okta_ctx *c, json_t *h)
+static void hook_verify(struct sbok_ctx *c, json_t *h)
 {
     char id[32], challenge[48], extra[96], why[256] = "";
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(h, "id")));
-    okta__rand_alnum(challenge, 40);
+    sbok__rand_alnum(challenge, 40);
     snprintf(extra, sizeof extra, "x-okta-verification-challenge: %s", challenge);
     char **hdrs = hook_headers(h, extra);
     char *uri = strdup(json_string_value(json_object_get(json_object_get(json_object_get(h, "channel"), "config"),
                                                          "uri")) ?: "");
     struct sbx_outgoing out = {.method = "GET", .url = uri, .headers = (const char *const *)hdrs,
-                               .timeout_ms = OKTA_HOOK_TIMEOUT_MS, .retries_on_5xx = 1};
+                               .timeout_ms = SBOK_HOOK_TIMEOUT_MS, .retries_on_5xx = 1};
     struct http_response resp = {0};
     struct idf_err err = {0};
     bool ok = false;
@@ -318,19 +318,19 @@ static void hook_verify(struct okta_ctx *c, json_t *h)
     http_response_free(&resp);
     free_headers(hdrs);
     free(uri);
-    h = okta__find_id(c->o->hooks, id);
+    h = sbok__find_id(c->o->hooks, id);
     if (!h)
-        return okta__not_found(c, id, "EventHook");
+        return sbok__not_found(c, id, "EventHook");
     if (!ok)
-        return okta__validation(c, "verifyEventHook", why);
+        return sbok__validation(c, "verifyEventHook", why);
     char now[32];
-    okta__now_iso(now);
+    sbok__now_iso(now);
     json_object_set_new(h, "verificationStatus", json_string("VERIFIED"));
     json_object_set_new(h, "lastUpdated", json_string(now));
-    okta__json(c, 200, hook_public(c, h));
+    sbok__json(c, 200, hook_public(c, h));
 }
 
-void okta__hooks_lifecycle(struct okta_ctx *c)
+void sbok__hooks_lifecycle(struct sbok_ctx *c)
 {
     json_t *h = path_hook(c);
     const char *op = c->seg[3];
@@ -339,12 +339,12 @@ void okta__hooks_lifecycle(struct okta_ctx *c)
     if (strcmp(op, "verify") == 0)
         return hook_verify(c, h);
     if (strcmp(op, "activate") != 0 && strcmp(op, "deactivate") != 0)
-        return okta__not_found(c, c->req->path, "Page");
+        return sbok__not_found(c, c->req->path, "Page");
     char now[32];
-    okta__now_iso(now);
+    sbok__now_iso(now);
     json_object_set_new(h, "status", json_string(strcmp(op, "activate") == 0 ? "ACTIVE" : "INACTIVE"));
     json_object_set_new(h, "lastUpdated", json_string(now));
-    okta__json(c, 200, hook_public(c, h));
+    sbok__json(c, 200, hook_public(c, h));
 }
 
 /* ------------------------------------------------------- deliveries */
@@ -367,7 +367,7 @@ static bool deliverable(const json_t *h)
            strcmp(json_string_value(json_object_get(h, "verificationStatus")) ?: "", "VERIFIED") == 0;
 }
 
-void okta__hooks_deliver(struct okta_ctx *c, json_t *events)
+void sbok__hooks_deliver(struct sbok_ctx *c, json_t *events)
 {
     size_t i, j;
     json_t *ev, *h;
@@ -396,15 +396,15 @@ void okta__hooks_deliver(struct okta_ctx *c, json_t *events)
         json_array_foreach(events, i, ev)
         {
             if (subscribed(h, json_string_value(json_object_get(ev, "eventType")) ?: ""))
-                json_array_append_new(batch, okta__public(ev));
+                json_array_append_new(batch, sbok__public(ev));
         }
         if (json_array_size(batch) == 0) {
             json_decref(batch);
             continue;
         }
         char uuid[37], now[32], source[400];
-        okta__uuid(uuid);
-        okta__now_iso(now);
+        sbok__uuid(uuid);
+        sbok__now_iso(now);
         snprintf(source, sizeof source, "%s/api/v1/eventHooks/%s", c->base, json_string_value(json_object_get(h, "id")));
         json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:o}}", "eventType", "com.okta.event_hook",
                                 "eventTypeVersion", "1.0", "cloudEventsVersion", "0.1", "source", source, "eventId",
@@ -415,7 +415,7 @@ void okta__hooks_deliver(struct okta_ctx *c, json_t *events)
                                                             "uri"));
         if (body && hdrs && uri) {
             struct sbx_outgoing out = {.method = "POST", .url = uri, .headers = (const char *const *)hdrs,
-                                       .body = body, .timeout_ms = OKTA_HOOK_TIMEOUT_MS, .retries_on_5xx = 1};
+                                       .body = body, .timeout_ms = SBOK_HOOK_TIMEOUT_MS, .retries_on_5xx = 1};
             sbx__deliver_enqueue(c->sb, &out);
         }
         free(body);

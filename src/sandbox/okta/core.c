@@ -1,4 +1,4 @@
-/* okta_core.c — the Okta half's entry points: init/free/dump, and one
+/* okta/core.c — the Okta half's entry points: init/free/dump, and one
  * request's way through authentication, rate limits and routing.
  *
  * A request under /api/v1/ goes: request id → concurrency and bucket budget
@@ -18,9 +18,9 @@
 
 #include "core/log.h"
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
-typedef void (*route_fn)(struct okta_ctx *c);
+typedef void (*route_fn)(struct sbok_ctx *c);
 
 struct route {
     const char *method;
@@ -29,38 +29,38 @@ struct route {
     const char *scope;   /* "okta.users": + ".read" for GET, ".manage" otherwise */
 };
 
-static void users_replace(struct okta_ctx *c) { okta__users_update(c, true); }
-static void users_update(struct okta_ctx *c) { okta__users_update(c, false); }
+static void users_replace(struct sbok_ctx *c) { sbok__users_update(c, true); }
+static void users_update(struct sbok_ctx *c) { sbok__users_update(c, false); }
 
 static const struct route routes[] = {
-    {"GET", "users", okta__users_list, "okta.users"},
-    {"POST", "users", okta__users_create, "okta.users"},
-    {"GET", "users/*", okta__users_get, "okta.users"},
+    {"GET", "users", sbok__users_list, "okta.users"},
+    {"POST", "users", sbok__users_create, "okta.users"},
+    {"GET", "users/*", sbok__users_get, "okta.users"},
     {"POST", "users/*", users_update, "okta.users"},
     {"PUT", "users/*", users_replace, "okta.users"},
-    {"DELETE", "users/*", okta__users_delete, "okta.users"},
-    {"POST", "users/*/lifecycle/*", okta__lifecycle, "okta.users"},
-    {"DELETE", "users/*/sessions", okta__sessions_clear, "okta.users"},
-    {"GET", "users/*/groups", okta__users_groups, "okta.users"},
-    {"GET", "users/*/appLinks", okta__users_app_links, "okta.users"},
-    {"GET", "groups", okta__groups_list, "okta.groups"},
-    {"GET", "groups/*", okta__groups_get, "okta.groups"},
-    {"GET", "groups/*/users", okta__groups_members, "okta.groups"},
-    {"PUT", "groups/*/users/*", okta__groups_add_member, "okta.groups"},
-    {"DELETE", "groups/*/users/*", okta__groups_remove_member, "okta.groups"},
-    {"GET", "apps", okta__apps_list, "okta.apps"},
-    {"GET", "apps/*", okta__apps_get, "okta.apps"},
-    {"GET", "apps/*/users", okta__apps_users, "okta.apps"},
-    {"POST", "apps/*/users", okta__apps_assign, "okta.apps"},
-    {"GET", "apps/*/users/*", okta__apps_get_user, "okta.apps"},
-    {"DELETE", "apps/*/users/*", okta__apps_unassign, "okta.apps"},
-    {"GET", "logs", okta__logs_list, "okta.logs"},
-    {"GET", "eventHooks", okta__hooks_list, "okta.eventHooks"},
-    {"POST", "eventHooks", okta__hooks_create, "okta.eventHooks"},
-    {"GET", "eventHooks/*", okta__hooks_get, "okta.eventHooks"},
-    {"PUT", "eventHooks/*", okta__hooks_replace, "okta.eventHooks"},
-    {"DELETE", "eventHooks/*", okta__hooks_delete, "okta.eventHooks"},
-    {"POST", "eventHooks/*/lifecycle/*", okta__hooks_lifecycle, "okta.eventHooks"},
+    {"DELETE", "users/*", sbok__users_delete, "okta.users"},
+    {"POST", "users/*/lifecycle/*", sbok__lifecycle, "okta.users"},
+    {"DELETE", "users/*/sessions", sbok__sessions_clear, "okta.users"},
+    {"GET", "users/*/groups", sbok__users_groups, "okta.users"},
+    {"GET", "users/*/appLinks", sbok__users_app_links, "okta.users"},
+    {"GET", "groups", sbok__groups_list, "okta.groups"},
+    {"GET", "groups/*", sbok__groups_get, "okta.groups"},
+    {"GET", "groups/*/users", sbok__groups_members, "okta.groups"},
+    {"PUT", "groups/*/users/*", sbok__groups_add_member, "okta.groups"},
+    {"DELETE", "groups/*/users/*", sbok__groups_remove_member, "okta.groups"},
+    {"GET", "apps", sbok__apps_list, "okta.apps"},
+    {"GET", "apps/*", sbok__apps_get, "okta.apps"},
+    {"GET", "apps/*/users", sbok__apps_users, "okta.apps"},
+    {"POST", "apps/*/users", sbok__apps_assign, "okta.apps"},
+    {"GET", "apps/*/users/*", sbok__apps_get_user, "okta.apps"},
+    {"DELETE", "apps/*/users/*", sbok__apps_unassign, "okta.apps"},
+    {"GET", "logs", sbok__logs_list, "okta.logs"},
+    {"GET", "eventHooks", sbok__hooks_list, "okta.eventHooks"},
+    {"POST", "eventHooks", sbok__hooks_create, "okta.eventHooks"},
+    {"GET", "eventHooks/*", sbok__hooks_get, "okta.eventHooks"},
+    {"PUT", "eventHooks/*", sbok__hooks_replace, "okta.eventHooks"},
+    {"DELETE", "eventHooks/*", sbok__hooks_delete, "okta.eventHooks"},
+    {"POST", "eventHooks/*/lifecycle/*", sbok__hooks_lifecycle, "okta.eventHooks"},
 };
 
 /* ------------------------------------------------------------ context */
@@ -75,14 +75,14 @@ static int hexval(int ch)
 
 /* Splits the raw path after the prefix into decoded segments. A segment
  * that is too long, or too many of them, leaves nseg = -1 (no route). */
-static void split_path(struct okta_ctx *c, const char *rest)
+static void split_path(struct sbok_ctx *c, const char *rest)
 {
     c->nseg = 0;
     while (*rest == '/')
         rest++;
     while (*rest) {
         size_t len = strcspn(rest, "/");
-        char *s = c->nseg < OKTA_MAX_PATH_SEGS && len < OKTA_MAX_SEG_LEN ? malloc(len + 1) : NULL, *w = s;
+        char *s = c->nseg < SBOK_MAX_PATH_SEGS && len < SBOK_MAX_SEG_LEN ? malloc(len + 1) : NULL, *w = s;
         if (!s) { /* too many or too long segments: no route matches */
             for (int i = 0; i < c->nseg; i++)
                 free(c->seg[i]);
@@ -107,7 +107,7 @@ static void split_path(struct okta_ctx *c, const char *rest)
     }
 }
 
-void okta__ctx_init(struct okta_ctx *c, struct sandbox *sb, const struct http_req *req, struct http_resp *resp,
+void sbok__ctx_init(struct sbok_ctx *c, struct sandbox *sb, const struct http_req *req, struct http_resp *resp,
                     const char *path_after)
 {
     memset(c, 0, sizeof *c);
@@ -116,7 +116,7 @@ void okta__ctx_init(struct okta_ctx *c, struct sandbox *sb, const struct http_re
     c->req = req;
     c->resp = resp;
     memcpy(c->request_id, "req", 3);
-    okta__rand_alnum(c->request_id + 3, 22);
+    sbok__rand_alnum(c->request_id + 3, 22);
     const char *host = req ? http_req_header(req, "Host") : NULL;
     if (host && strlen(host) < 200 && !strpbrk(host, " <>\"\r\n"))
         snprintf(c->base, sizeof c->base, "http://%s", host);
@@ -129,7 +129,7 @@ void okta__ctx_init(struct okta_ctx *c, struct sandbox *sb, const struct http_re
         split_path(c, path_after);
 }
 
-void okta__ctx_free(struct okta_ctx *c)
+void sbok__ctx_free(struct sbok_ctx *c)
 {
     for (int i = 0; i < c->nseg; i++)
         free(c->seg[i]);
@@ -139,10 +139,10 @@ void okta__ctx_free(struct okta_ctx *c)
     memset(c, 0, sizeof *c);
 }
 
-void okta__ctx_flush_events(struct okta_ctx *c)
+void sbok__ctx_flush_events(struct sbok_ctx *c)
 {
     if (c->events && json_array_size(c->events) > 0)
-        okta__hooks_deliver(c, c->events);
+        sbok__hooks_deliver(c, c->events);
     json_decref(c->events);
     c->events = NULL;
 }
@@ -150,15 +150,15 @@ void okta__ctx_flush_events(struct okta_ctx *c)
 /* ------------------------------------------------------ credentials */
 
 /* The LogActor of the admin who owns the API token. */
-static json_t *token_actor(struct sbx_okta *o)
+static json_t *token_actor(struct sbok_org *o)
 {
     const char *uid = json_string_value(json_object_get(o->org, "apiTokenUserId"));
-    json_t *u = okta__find_id(o->users, uid);
+    json_t *u = sbok__find_id(o->users, uid);
     if (!u)
         return json_pack("{s:s, s:s, s:s, s:s}", "id", uid ? uid : "00u0000000000000api0", "type", "User",
                          "alternateId", "api-token-owner", "displayName", "API Token Owner");
     char name[256];
-    okta__user_display(u, name, sizeof name);
+    sbok__user_display(u, name, sizeof name);
     return json_pack("{s:s, s:s, s:s, s:s}", "id", json_string_value(json_object_get(u, "id")), "type", "User",
                      "alternateId", json_string_value(json_object_get(json_object_get(u, "profile"), "login")),
                      "displayName", name);
@@ -177,7 +177,7 @@ static bool secret_eq(const char *a, const char *b)
 /* Names the credential the request presents, for its share of the rate
  * limits: "ssws:<token id>" for the API token, "oauth:<client id>" for a
  * live access token; "" when neither is valid (counted org-wide only). */
-static void identify(struct okta_ctx *c)
+static void identify(struct sbok_ctx *c)
 {
     const char *auth = http_req_header(c->req, "Authorization");
     const char *tok = c->sb->opts.token ? c->sb->opts.token : "sandbox-okta-token";
@@ -204,7 +204,7 @@ static void identify(struct okta_ctx *c)
 }
 
 /* Fills the caller's identity; false after answering 401. */
-static bool authenticate(struct okta_ctx *c)
+static bool authenticate(struct sbok_ctx *c)
 {
     const char *auth = http_req_header(c->req, "Authorization");
     const char *tok = c->sb->opts.token ? c->sb->opts.token : "sandbox-okta-token";
@@ -215,15 +215,15 @@ static bool authenticate(struct okta_ctx *c)
         return true;
     }
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-        const json_t *scopes = okta__oauth_lookup(c, auth + 7);
+        const json_t *scopes = sbok__oauth_lookup(c, auth + 7);
         if (scopes) {
             c->scopes = scopes;
             return true;
         }
-        okta__header(c, "WWW-Authenticate", "Bearer error=\"invalid_token\", "
+        sbok__header(c, "WWW-Authenticate", "Bearer error=\"invalid_token\", "
                                             "error_description=\"The token is not valid.\"");
     }
-    okta__error(c, 401, "E0000011", "Invalid token provided", NULL);
+    sbok__error(c, 401, "E0000011", "Invalid token provided", NULL);
     return false;
 }
 
@@ -247,7 +247,7 @@ static bool pattern_match(const char *pattern, char *const *seg, int nseg)
     return i == nseg;
 }
 
-static void dispatch(struct okta_ctx *c)
+static void dispatch(struct sbok_ctx *c)
 {
     const struct route *hit = NULL;
     bool other_method = false;
@@ -262,39 +262,39 @@ static void dispatch(struct okta_ctx *c)
     }
     if (!hit) {
         if (other_method)
-            okta__error(c, 405, "E0000022", "The endpoint does not support the provided HTTP method", NULL);
+            sbok__error(c, 405, "E0000022", "The endpoint does not support the provided HTTP method", NULL);
         else
-            okta__not_found(c, c->req->path, "Page");
+            sbok__not_found(c, c->req->path, "Page");
         return;
     }
     if (c->scopes) {
         char need[64];
         snprintf(need, sizeof need, "%s.%s", hit->scope, strcmp(c->req->method, "GET") == 0 ? "read" : "manage");
-        if (!okta__scope_allows(c->scopes, need)) {
+        if (!sbok__scope_allows(c->scopes, need)) {
             char h[160];
             snprintf(h, sizeof h, "Bearer error=\"insufficient_scope\", scope=\"%s\"", need);
-            okta__header(c, "WWW-Authenticate", h);
-            okta__error(c, 403, "E0000006", "You do not have permission to perform the requested action", NULL);
+            sbok__header(c, "WWW-Authenticate", h);
+            sbok__error(c, 403, "E0000006", "You do not have permission to perform the requested action", NULL);
             return;
         }
     }
     hit->fn(c);
 }
 
-bool sbx__okta_handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
+bool sbok__handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
 {
     const char *path = req->raw_path;
     bool api = strcmp(path, "/api/v1") == 0 || strncmp(path, "/api/v1/", 8) == 0;
     bool oauth = strcmp(path, "/oauth2/v1/token") == 0;
     if (!api && !oauth && strncmp(path, "/oauth2/", 8) != 0)
         return false;
-    struct okta_ctx c;
-    okta__ctx_init(&c, sb, req, resp, api ? path + 7 : NULL);
-    okta__users_tick(c.o);
-    okta__header(&c, "X-Okta-Request-Id", c.request_id);
+    struct sbok_ctx c;
+    sbok__ctx_init(&c, sb, req, resp, api ? path + 7 : NULL);
+    sbok__users_tick(c.o);
+    sbok__header(&c, "X-Okta-Request-Id", c.request_id);
     if (api)
         identify(&c);
-    if (!okta__rate_check(&c, okta__bucket_for(req->method, c.seg, c.nseg > 0 ? c.nseg : 0, !api)))
+    if (!sbok__rate_check(&c, sbok__bucket_for(req->method, c.seg, c.nseg > 0 ? c.nseg : 0, !api)))
         goto out;
     if ((strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) && !req->has_content_length) {
         http_resp_text(resp, 411, "text/html", "<html><body><h1>411 Length Required</h1></body></html>\n");
@@ -302,43 +302,43 @@ bool sbx__okta_handle(struct sandbox *sb, const struct http_req *req, struct htt
     }
     if (!api) {
         if (oauth && strcmp(req->method, "POST") == 0)
-            okta__oauth_token(&c);
+            sbok__oauth_token(&c);
         else
-            okta__not_found(&c, req->path, "Page");
+            sbok__not_found(&c, req->path, "Page");
         goto out;
     }
     if (!authenticate(&c))
         goto out;
     dispatch(&c);
-    okta__ctx_flush_events(&c);
+    sbok__ctx_flush_events(&c);
 out:
-    okta__ctx_free(&c);
+    sbok__ctx_free(&c);
     return true;
 }
 
-bool sbx__okta_admin(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
+bool sbok__admin(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
 {
     const char *pfx = "/_sandbox/okta";
     size_t n = strlen(pfx);
     if (strncmp(req->raw_path, pfx, n) != 0 || (req->raw_path[n] && req->raw_path[n] != '/'))
         return false;
-    struct okta_ctx c;
-    okta__ctx_init(&c, sb, req, resp, req->raw_path + n);
-    okta__users_tick(c.o);
-    okta__header(&c, "X-Okta-Request-Id", c.request_id);
-    if (!okta__admin(&c, req->raw_path + n))
-        okta__not_found(&c, req->path, "Page");
-    okta__ctx_flush_events(&c);
-    okta__ctx_free(&c);
+    struct sbok_ctx c;
+    sbok__ctx_init(&c, sb, req, resp, req->raw_path + n);
+    sbok__users_tick(c.o);
+    sbok__header(&c, "X-Okta-Request-Id", c.request_id);
+    if (!sbok__admin_route(&c, req->raw_path + n))
+        sbok__not_found(&c, req->path, "Page");
+    sbok__ctx_flush_events(&c);
+    sbok__ctx_free(&c);
     return true;
 }
 
 /* ----------------------------------------------------- init and dump */
 
-int sbx__okta_init(struct sandbox *sb, const json_t *seed, struct sbx_okta **out, struct idf_err *err)
+int sbok__init(struct sandbox *sb, const json_t *seed, struct sbok_org **out, struct idf_err *err)
 {
     *out = NULL;
-    struct sbx_okta *o = calloc(1, sizeof *o);
+    struct sbok_org *o = calloc(1, sizeof *o);
     if (!o)
         return idf_err_set(err, IDF_ENOMEM, "out of memory");
     o->users = json_array();
@@ -350,21 +350,21 @@ int sbx__okta_init(struct sandbox *sb, const json_t *seed, struct sbx_okta **out
     o->jtis = json_array();
     o->org = json_object();
     o->rate_override = sb->opts.rate_limit;
-    o->token_share = sb->opts.token_share > 0 ? sb->opts.token_share : OKTA_DEFAULT_TOKEN_SHARE;
-    o->rate_window_ms = sb->opts.rate_window_ms > 0 ? sb->opts.rate_window_ms : OKTA_DEFAULT_RATE_WINDOW_MS;
-    o->concurrency_limit = OKTA_DEFAULT_CONCURRENCY;
-    o->lockout_attempts = OKTA_DEFAULT_LOCKOUT;
-    okta__rate_reset(o);
-    int rc = okta__seed_load(sb, o, seed, err);
+    o->token_share = sb->opts.token_share > 0 ? sb->opts.token_share : SBOK_DEFAULT_TOKEN_SHARE;
+    o->rate_window_ms = sb->opts.rate_window_ms > 0 ? sb->opts.rate_window_ms : SBOK_DEFAULT_RATE_WINDOW_MS;
+    o->concurrency_limit = SBOK_DEFAULT_CONCURRENCY;
+    o->lockout_attempts = SBOK_DEFAULT_LOCKOUT;
+    sbok__rate_reset(o);
+    int rc = sbok__seed_load(sb, o, seed, err);
     if (rc != 0) {
-        sbx__okta_free(o);
+        sbok__free(o);
         return rc;
     }
     *out = o;
     return 0;
 }
 
-void sbx__okta_free(struct sbx_okta *o)
+void sbok__free(struct sbok_org *o)
 {
     if (!o)
         return;
@@ -379,9 +379,9 @@ void sbx__okta_free(struct sbx_okta *o)
     free(o);
 }
 
-json_t *sbx__okta_dump(struct sandbox *sb)
+json_t *sbok__dump(struct sandbox *sb)
 {
-    struct sbx_okta *o = sb->okta;
+    struct sbok_org *o = sb->okta;
     if (!o)
         return json_null();
     json_t *hooks = json_deep_copy(o->hooks);
@@ -401,8 +401,8 @@ json_t *sbx__okta_dump(struct sandbox *sb)
                                                 json_object_get(h, "expMs")));
     }
     json_t *buckets = json_object();
-    for (int b = 0; b < OKTA_B_COUNT; b++)
-        json_object_set_new(buckets, okta__bucket_name(b),
+    for (int b = 0; b < SBOK_B_COUNT; b++)
+        json_object_set_new(buckets, sbok__bucket_name(b),
                             json_pack("{s:i, s:i, s:I}", "limit", o->buckets[b].limit, "used", o->buckets[b].used,
                                       "resetMs", (json_int_t)o->buckets[b].reset_ms));
     return json_pack("{s:O, s:O, s:O, s:O, s:i, s:o, s:o, s:o, s:{s:i, s:i, s:I}}", "org", o->org, "users",

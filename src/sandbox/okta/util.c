@@ -1,8 +1,8 @@
-/* okta_util.c — the Okta half's shared conventions: the error object, body
+/* okta/util.c — the Okta half's shared conventions: the error object, body
  * parsing, public copies, ids and times, query parameters, and Link-header
  * pagination.
  *
- * Called on HTTP server threads with sb->lock held (see okta_internal.h).
+ * Called on HTTP server threads with sb->lock held (see okta/internal.h).
  * Pagination invariant: an `after` cursor is the "_sbx.seq" of the last item
  * of the previous page; items are handed in ascending seq order, so a cursor
  * stays valid when objects are added or removed between pages. */
@@ -13,62 +13,62 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 /* ------------------------------------------------------------ errors */
 
-void okta__error(struct okta_ctx *c, int status, const char *code, const char *summary,
+void sbok__error(struct sbok_ctx *c, int status, const char *code, const char *summary,
                  const char *const *causes)
 {
     char eid[32] = "oae";
-    okta__rand_alnum(eid + 3, 22);
+    sbok__rand_alnum(eid + 3, 22);
     json_t *arr = json_array();
     for (size_t i = 0; causes && causes[i]; i++)
         json_array_append_new(arr, json_pack("{s:s}", "errorSummary", causes[i]));
     json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:o}", "errorCode", code, "errorSummary", summary,
                           "errorLink", code, "errorId", eid, "errorCauses", arr);
-    okta__json(c, status, e);
+    sbok__json(c, status, e);
 }
 
-void okta__error1(struct okta_ctx *c, int status, const char *code, const char *summary, const char *cause)
+void sbok__error1(struct sbok_ctx *c, int status, const char *code, const char *summary, const char *cause)
 {
     const char *causes[] = {cause, NULL};
-    okta__error(c, status, code, summary, cause ? causes : NULL);
+    sbok__error(c, status, code, summary, cause ? causes : NULL);
 }
 
-void okta__not_found(struct okta_ctx *c, const char *what, const char *type)
+void sbok__not_found(struct sbok_ctx *c, const char *what, const char *type)
 {
-    char msg[OKTA_MAX_SEG_LEN + 96];
+    char msg[SBOK_MAX_SEG_LEN + 96];
     snprintf(msg, sizeof msg, "Not found: Resource not found: %s (%s)", what, type);
-    okta__error(c, 404, "E0000007", msg, NULL);
+    sbok__error(c, 404, "E0000007", msg, NULL);
 }
 
-void okta__bad_body(struct okta_ctx *c)
+void sbok__bad_body(struct sbok_ctx *c)
 {
-    okta__error(c, 400, "E0000003", "The request body was not well-formed.", NULL);
+    sbok__error(c, 400, "E0000003", "The request body was not well-formed.", NULL);
 }
 
-void okta__validation(struct okta_ctx *c, const char *what, const char *cause)
+void sbok__validation(struct sbok_ctx *c, const char *what, const char *cause)
 {
     char msg[256];
     snprintf(msg, sizeof msg, "Api validation failed: %s", what);
-    okta__error1(c, 400, "E0000001", msg, cause);
+    sbok__error1(c, 400, "E0000001", msg, cause);
 }
 
-bool okta__body(struct okta_ctx *c, bool allow_empty)
+bool sbok__body(struct sbok_ctx *c, bool allow_empty)
 {
     if (c->body)
         return true;
     if (c->req->body_len == 0) {
         if (!allow_empty) {
-            okta__bad_body(c);
+            sbok__bad_body(c);
             return false;
         }
         c->body = json_object();
         return true;
     }
-    if (c->req->body_len > OKTA_MAX_BODY) {
-        okta__error1(c, 413, "E0000001", "Api validation failed: request body",
+    if (c->req->body_len > SBOK_MAX_BODY) {
+        sbok__error1(c, 413, "E0000001", "Api validation failed: request body",
                      "The request body is larger than the sandbox accepts (1 MiB).");
         return false;
     }
@@ -76,29 +76,29 @@ bool okta__body(struct okta_ctx *c, bool allow_empty)
     json_t *v = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!v || !json_is_object(v)) {
         json_decref(v);
-        okta__bad_body(c);
+        sbok__bad_body(c);
         return false;
     }
     c->body = v;
     return true;
 }
 
-void okta__json(struct okta_ctx *c, int status, json_t *obj)
+void sbok__json(struct sbok_ctx *c, int status, json_t *obj)
 {
     http_resp_json(c->resp, status, obj);
 }
 
-void okta__no_content(struct okta_ctx *c)
+void sbok__no_content(struct sbok_ctx *c)
 {
     http_resp_json(c->resp, 204, NULL);
 }
 
-void okta__empty_ok(struct okta_ctx *c)
+void sbok__empty_ok(struct sbok_ctx *c)
 {
     http_resp_text(c->resp, 200, "text/plain", "");
 }
 
-json_t *okta__public(const json_t *obj)
+json_t *sbok__public(const json_t *obj)
 {
     json_t *copy = json_deep_copy(obj);
     if (copy)
@@ -106,7 +106,7 @@ json_t *okta__public(const json_t *obj)
     return copy;
 }
 
-json_t *okta__sbx(json_t *obj)
+json_t *sbok__sbx(json_t *obj)
 {
     json_t *s = json_object_get(obj, "_sbx");
     if (!s) {
@@ -118,12 +118,12 @@ json_t *okta__sbx(json_t *obj)
 
 /* -------------------------------------------------------- ids, times */
 
-void okta__now_iso(char out[32])
+void sbok__now_iso(char out[32])
 {
     time_format_iso(time_now_ms(), out, 32);
 }
 
-int64_t okta__iso_ms(const char *iso)
+int64_t sbok__iso_ms(const char *iso)
 {
     int64_t ms;
     if (!iso || time_parse_iso(iso, &ms) != 0)
@@ -131,17 +131,17 @@ int64_t okta__iso_ms(const char *iso)
     return ms;
 }
 
-int64_t okta__next_seq(struct sbx_okta *o)
+int64_t sbok__next_seq(struct sbok_org *o)
 {
     return ++o->seq;
 }
 
-int64_t okta__seq_of(const json_t *obj)
+int64_t sbok__seq_of(const json_t *obj)
 {
     return json_integer_value(json_object_get(json_object_get(obj, "_sbx"), "seq"));
 }
 
-void okta__rand_alnum(char *out, size_t n)
+void sbok__rand_alnum(char *out, size_t n)
 {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     for (size_t i = 0; i < n; i++)
@@ -149,7 +149,7 @@ void okta__rand_alnum(char *out, size_t n)
     out[n] = '\0';
 }
 
-void okta__uuid(char out[37])
+void sbok__uuid(char out[37])
 {
     unsigned char b[16];
     arc4random_buf(b, sizeof b);
@@ -161,29 +161,29 @@ void okta__uuid(char out[37])
 
 /* ------------------------------------------------------ query params */
 
-const char *okta__q(struct okta_ctx *c, const char *name)
+const char *sbok__q(struct sbok_ctx *c, const char *name)
 {
     return http_req_query(c->req, name);
 }
 
-bool okta__q_bool(struct okta_ctx *c, const char *name, bool dflt)
+bool sbok__q_bool(struct sbok_ctx *c, const char *name, bool dflt)
 {
-    const char *v = okta__q(c, name);
+    const char *v = sbok__q(c, name);
     if (!v)
         return dflt;
     return strcasecmp(v, "true") == 0;
 }
 
-bool okta__q_limit(struct okta_ctx *c, int dflt, int max, int *out)
+bool sbok__q_limit(struct sbok_ctx *c, int dflt, int max, int *out)
 {
-    const char *v = okta__q(c, "limit");
+    const char *v = sbok__q(c, "limit");
     *out = dflt;
     if (!v)
         return true;
     char *end = NULL;
     long n = strtol(v, &end, 10);
     if (!*v || *end || n < 0) {
-        okta__error(c, 400, "E0000029", "Invalid paging request.", NULL);
+        sbok__error(c, 400, "E0000029", "Invalid paging request.", NULL);
         return false;
     }
     *out = n > max ? max : (int)n;
@@ -192,7 +192,7 @@ bool okta__q_limit(struct okta_ctx *c, int dflt, int max, int *out)
 
 /* --------------------------------------------------------- paging */
 
-void okta__header(struct okta_ctx *c, const char *name, const char *value)
+void sbok__header(struct sbok_ctx *c, const char *name, const char *value)
 {
     if (http_resp_header(c->resp, name, value) != 0)
         return; /* the header table is full: drop it rather than fail the call */
@@ -222,7 +222,7 @@ static void keep_query(struct buf *b, const char *query, bool cursor, bool *firs
     }
 }
 
-void okta__link(struct okta_ctx *c, const char *rel, const char *after, bool keep)
+void sbok__link(struct sbok_ctx *c, const char *rel, const char *after, bool keep)
 {
     struct buf b;
     buf_init(&b, HTTP_MAX_URL + 512);
@@ -240,15 +240,15 @@ void okta__link(struct okta_ctx *c, const char *rel, const char *after, bool kee
     }
     if (buf_printf(&b, ">; rel=\"%s\"", rel) != 0)
         goto out;
-    okta__header(c, "Link", b.data);
+    sbok__header(c, "Link", b.data);
 out:
     buf_free(&b);
 }
 
-void okta__page(struct okta_ctx *c, json_t *items, const int64_t *seqs, int limit, bool pageable)
+void sbok__page(struct sbok_ctx *c, json_t *items, const int64_t *seqs, int limit, bool pageable)
 {
     int64_t after = -1;
-    const char *a = okta__q(c, "after");
+    const char *a = sbok__q(c, "after");
     if (a && pageable)
         after = strtoll(a, NULL, 10);
     json_t *page = json_array();
@@ -260,24 +260,24 @@ void okta__page(struct okta_ctx *c, json_t *items, const int64_t *seqs, int limi
         json_array_append(page, json_array_get(items, i));
         last = seqs[i];
     }
-    okta__link(c, "self", NULL, true);
+    sbok__link(c, "self", NULL, true);
     if (pageable && i < n && last >= 0) {
         char cur[32];
         snprintf(cur, sizeof cur, "%lld", (long long)last);
-        okta__link(c, "next", cur, true);
+        sbok__link(c, "next", cur, true);
     }
     json_decref(items);
-    okta__json(c, 200, page);
+    sbok__json(c, 200, page);
 }
 
 /* ------------------------------------------------------------ misc */
 
-bool okta__ieq(const char *a, const char *b)
+bool sbok__ieq(const char *a, const char *b)
 {
     return a && b && strcasecmp(a, b) == 0;
 }
 
-bool okta__has_4byte_utf8(const char *s)
+bool sbok__has_4byte_utf8(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
         if (*p >= 0xF0)
@@ -285,7 +285,7 @@ bool okta__has_4byte_utf8(const char *s)
     return false;
 }
 
-void okta__user_display(const json_t *user, char *out, size_t n)
+void sbok__user_display(const json_t *user, char *out, size_t n)
 {
     const json_t *p = json_object_get(user, "profile");
     const char *f = json_string_value(json_object_get(p, "firstName"));
@@ -293,7 +293,7 @@ void okta__user_display(const json_t *user, char *out, size_t n)
     snprintf(out, n, "%s%s%s", f ? f : "", f && l ? " " : "", l ? l : "");
 }
 
-json_t *okta__find_id(json_t *arr, const char *id)
+json_t *sbok__find_id(json_t *arr, const char *id)
 {
     size_t i;
     json_t *v;
@@ -307,9 +307,9 @@ json_t *okta__find_id(json_t *arr, const char *id)
     return NULL;
 }
 
-json_t *okta__user_find(struct sbx_okta *o, const char *key)
+json_t *sbok__user_find(struct sbok_org *o, const char *key)
 {
-    json_t *u = okta__find_id(o->users, key);
+    json_t *u = sbok__find_id(o->users, key);
     if (u || !key || !*key)
         return u;
     size_t i;
@@ -317,7 +317,7 @@ json_t *okta__user_find(struct sbx_okta *o, const char *key)
     json_array_foreach(o->users, i, v)
     {
         const char *login = json_string_value(json_object_get(json_object_get(v, "profile"), "login"));
-        if (okta__ieq(login, key))
+        if (sbok__ieq(login, key))
             return v;
     }
     /* An unambiguous short name: the part of a login before '@'. */
@@ -338,12 +338,12 @@ json_t *okta__user_find(struct sbx_okta *o, const char *key)
     return hit;
 }
 
-json_t *okta__user_find_path(struct sbx_okta *o, const char *key)
+json_t *sbok__user_find_path(struct sbok_org *o, const char *key)
 {
     /* Okta: "Logins with a / or ? character can only be fetched by id due to
      * URL issues with escaping the / and ? characters" (the Users API's Get
      * User). Ids never hold either, so a key with one names no user here. */
     if (!key || strpbrk(key, "/?"))
         return NULL;
-    return okta__user_find(o, key);
+    return sbok__user_find(o, key);
 }

@@ -1,4 +1,4 @@
-/* okta_seed.c — builds the Okta half's state from the "okta" object of a
+/* okta/seed.c — builds the Okta half's state from the "okta" object of a
  * seed (the format is in docs/sandbox.md).
  *
  * Seeds name things by login and group name, so a seed file stays readable;
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define SEED_MAX_FACTORS 10
 
@@ -32,7 +32,7 @@ static void set_id(json_t *obj, const json_t *seed)
         json_object_set_new(obj, "id", json_string(id));
 }
 
-static int load_users(struct sandbox *sb, struct sbx_okta *o, const json_t *users, struct idf_err *err)
+static int load_users(struct sandbox *sb, struct sbok_org *o, const json_t *users, struct idf_err *err)
 {
     size_t i;
     json_t *su;
@@ -45,17 +45,17 @@ static int load_users(struct sandbox *sb, struct sbx_okta *o, const json_t *user
             status = "ACTIVE";
         if (!json_is_object(profile) || !login || !valid_status(status))
             return idf_err_set(err, IDF_EINVAL, "seed okta.users[%zu]: needs profile.login and a valid status", i);
-        if (okta__user_find(o, login))
+        if (sbok__user_find(o, login))
             return idf_err_set(err, IDF_EINVAL, "seed okta.users[%zu]: duplicate login %s", i, login);
-        if (json_array_size(o->users) >= OKTA_MAX_USERS)
-            return idf_err_set(err, IDF_ETOOBIG, "seed: more than %d users", OKTA_MAX_USERS);
+        if (json_array_size(o->users) >= SBOK_MAX_USERS)
+            return idf_err_set(err, IDF_ETOOBIG, "seed: more than %d users", SBOK_MAX_USERS);
         bool before_creds = strcmp(status, "STAGED") == 0 || strcmp(status, "PROVISIONED") == 0;
         json_t *pw = json_object_get(su, "password");
         bool password = pw ? json_is_true(pw) : !before_creds;
-        json_t *u = okta__user_new(sb, o, profile, status, password);
+        json_t *u = sbok__user_new(sb, o, profile, status, password);
         set_id(u, su);
         const char *created = json_string_value(json_object_get(su, "created"));
-        if (created && okta__iso_ms(created) >= 0) {
+        if (created && sbok__iso_ms(created) >= 0) {
             json_object_set_new(u, "created", json_string(created));
             if (!before_creds)
                 json_object_set_new(u, "activated", json_string(created));
@@ -63,7 +63,7 @@ static int load_users(struct sandbox *sb, struct sbx_okta *o, const json_t *user
         json_t *last = json_object_get(su, "lastLogin");
         if (json_is_string(last))
             json_object_set(u, "lastLogin", last);
-        json_t *s = okta__sbx(u), *factors = json_object_get(s, "factors"), *f;
+        json_t *s = sbok__sbx(u), *factors = json_object_get(s, "factors"), *f;
         size_t j;
         json_array_foreach(json_object_get(su, "factors"), j, f)
         {
@@ -78,11 +78,11 @@ static int load_users(struct sandbox *sb, struct sbx_okta *o, const json_t *user
         }
         json_int_t nsess = json_integer_value(json_object_get(su, "sessions"));
         json_t *sessions = json_object_get(s, "sessions");
-        for (json_int_t k = 0; k < nsess && k < OKTA_MAX_SESSIONS; k++) {
+        for (json_int_t k = 0; k < nsess && k < SBOK_MAX_SESSIONS; k++) {
             char sid[32], now[32];
             memcpy(sid, "102", 3);
-            okta__rand_alnum(sid + 3, 22);
-            okta__now_iso(now);
+            sbok__rand_alnum(sid + 3, 22);
+            sbok__now_iso(now);
             json_array_append_new(sessions, json_pack("{s:s, s:s}", "id", sid, "createdAt", now));
         }
         json_int_t failed = json_integer_value(json_object_get(su, "failedSignIns"));
@@ -92,19 +92,19 @@ static int load_users(struct sandbox *sb, struct sbx_okta *o, const json_t *user
     return 0;
 }
 
-static json_t *group_by_name(struct sbx_okta *o, const char *name)
+static json_t *group_by_name(struct sbok_org *o, const char *name)
 {
     size_t i;
     json_t *g;
     json_array_foreach(o->groups, i, g)
     {
-        if (okta__ieq(json_string_value(json_object_get(json_object_get(g, "profile"), "name")), name))
+        if (sbok__ieq(json_string_value(json_object_get(json_object_get(g, "profile"), "name")), name))
             return g;
     }
     return NULL;
 }
 
-static int load_groups(struct sandbox *sb, struct sbx_okta *o, const json_t *groups, struct idf_err *err)
+static int load_groups(struct sandbox *sb, struct sbok_org *o, const json_t *groups, struct idf_err *err)
 {
     size_t i, j;
     json_t *sg, *m;
@@ -117,14 +117,14 @@ static int load_groups(struct sandbox *sb, struct sbx_okta *o, const json_t *gro
         if (!json_is_object(profile) || !json_is_string(json_object_get(profile, "name")) ||
             (strcmp(type, "OKTA_GROUP") != 0 && strcmp(type, "APP_GROUP") != 0 && strcmp(type, "BUILT_IN") != 0))
             return idf_err_set(err, IDF_EINVAL, "seed okta.groups[%zu]: needs profile.name and a valid type", i);
-        if (json_array_size(o->groups) >= OKTA_MAX_GROUPS)
-            return idf_err_set(err, IDF_ETOOBIG, "seed: more than %d groups", OKTA_MAX_GROUPS);
-        json_t *g = okta__group_new(sb, o, type, profile);
+        if (json_array_size(o->groups) >= SBOK_MAX_GROUPS)
+            return idf_err_set(err, IDF_ETOOBIG, "seed: more than %d groups", SBOK_MAX_GROUPS);
+        json_t *g = sbok__group_new(sb, o, type, profile);
         set_id(g, sg);
         json_t *members = json_object_get(json_object_get(g, "_sbx"), "members");
         json_array_foreach(json_object_get(sg, "members"), j, m)
         {
-            json_t *u = okta__user_find(o, json_string_value(m) ?: "");
+            json_t *u = sbok__user_find(o, json_string_value(m) ?: "");
             if (!u) {
                 idf_err_set(err, IDF_EINVAL, "seed okta.groups[%zu]: unknown member %s", i, json_string_value(m) ?: "?");
                 json_decref(g);
@@ -136,14 +136,14 @@ static int load_groups(struct sandbox *sb, struct sbx_okta *o, const json_t *gro
     }
     if (!group_by_name(o, "Everyone")) {
         json_t *p = json_pack("{s:s, s:s}", "name", "Everyone", "description", "All users in your organization");
-        json_t *g = okta__group_new(sb, o, "BUILT_IN", p);
+        json_t *g = sbok__group_new(sb, o, "BUILT_IN", p);
         json_decref(p);
         json_array_insert_new(o->groups, 0, g);
     }
     return 0;
 }
 
-static int load_apps(struct sandbox *sb, struct sbx_okta *o, const json_t *apps, struct idf_err *err)
+static int load_apps(struct sandbox *sb, struct sbok_org *o, const json_t *apps, struct idf_err *err)
 {
     size_t i, j;
     json_t *sa, *x;
@@ -152,24 +152,24 @@ static int load_apps(struct sandbox *sb, struct sbx_okta *o, const json_t *apps,
     {
         if (!json_is_string(json_object_get(sa, "label")) || !json_is_string(json_object_get(sa, "signOnMode")))
             return idf_err_set(err, IDF_EINVAL, "seed okta.apps[%zu]: needs label and signOnMode", i);
-        if (json_array_size(o->apps) >= OKTA_MAX_APPS)
-            return idf_err_set(err, IDF_ETOOBIG, "seed: more than %d apps", OKTA_MAX_APPS);
+        if (json_array_size(o->apps) >= SBOK_MAX_APPS)
+            return idf_err_set(err, IDF_ETOOBIG, "seed: more than %d apps", SBOK_MAX_APPS);
         json_t *copy = json_deep_copy(sa);
         for (int k = 0; internal[k]; k++)
             json_object_del(copy, internal[k]);
-        json_t *a = okta__app_new(sb, o, copy);
+        json_t *a = sbok__app_new(sb, o, copy);
         json_decref(copy);
         set_id(a, sa);
-        json_t *s = okta__sbx(a);
+        json_t *s = sbok__sbx(a);
         json_array_foreach(json_object_get(sa, "assignedUsers"), j, x)
         {
-            json_t *u = okta__user_find(o, json_string_value(x) ?: "");
+            json_t *u = sbok__user_find(o, json_string_value(x) ?: "");
             if (!u) {
                 idf_err_set(err, IDF_EINVAL, "seed okta.apps[%zu]: unknown user %s", i, json_string_value(x) ?: "?");
                 json_decref(a);
                 return IDF_EINVAL;
             }
-            json_array_append_new(json_object_get(s, "users"), okta__app_user_new(a, u, NULL, NULL));
+            json_array_append_new(json_object_get(s, "users"), sbok__app_user_new(a, u, NULL, NULL));
         }
         json_array_foreach(json_object_get(sa, "assignedGroups"), j, x)
         {
@@ -192,7 +192,7 @@ static int load_apps(struct sandbox *sb, struct sbx_okta *o, const json_t *apps,
     return 0;
 }
 
-int okta__seed_load(struct sandbox *sb, struct sbx_okta *o, const json_t *seed, struct idf_err *err)
+int sbok__seed_load(struct sandbox *sb, struct sbok_org *o, const json_t *seed, struct idf_err *err)
 {
     if (seed && !json_is_object(seed))
         return idf_err_set(err, IDF_EINVAL, "seed: \"okta\" must be an object");
@@ -213,12 +213,12 @@ int okta__seed_load(struct sandbox *sb, struct sbx_okta *o, const json_t *seed, 
         return rc;
     const char *owner = json_string_value(json_object_get(org, "apiTokenOwner"));
     const char *console = json_string_value(json_object_get(org, "consoleAdmin"));
-    json_t *u = owner ? okta__user_find(o, owner) : NULL;
+    json_t *u = owner ? sbok__user_find(o, owner) : NULL;
     if (owner && !u)
         return idf_err_set(err, IDF_EINVAL, "seed okta.org.apiTokenOwner: unknown user %s", owner);
     if (u)
         json_object_set(o->org, "apiTokenUserId", json_object_get(u, "id"));
-    u = console ? okta__user_find(o, console) : NULL;
+    u = console ? sbok__user_find(o, console) : NULL;
     if (console && !u)
         return idf_err_set(err, IDF_EINVAL, "seed okta.org.consoleAdmin: unknown user %s", console);
     if (u)

@@ -1,10 +1,10 @@
-/* happyfox_util.c — small shared pieces of the sandbox's HappyFox half:
+/* happyfox/util.c — small shared pieces of the sandbox's HappyFox half:
  * clocks and timestamps, error bodies, field validation, request bodies (JSON
  * and form-urlencoded), value readers, lookups and the budget rings.
  *
- * Leaves routing and state to happyfox.c. Called from the server's threads
+ * Leaves routing and state to happyfox/core.c. Called from the server's threads
  * with sb->lock held (the helpers themselves keep no state). Every input
- * read here is capped (HF_FORM_FIELDS_MAX, the caller's max lengths). */
+ * read here is capped (SBHF_FORM_FIELDS_MAX, the caller's max lengths). */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,14 +14,14 @@
 #include <time.h>
 
 #include "core/timeutil.h"
-#include "sandbox/happyfox_internal.h"
+#include "sandbox/happyfox/internal.h"
 
-int64_t sbx__hf_mono_ms(void)
+int64_t sbhf__mono_ms(void)
 {
     return time_mono_ns() / 1000000;
 }
 
-json_t *sbx__hf_time(int64_t wall_ms)
+json_t *sbhf__time(int64_t wall_ms)
 {
     time_t secs = (time_t)(wall_ms / 1000);
     struct tm tm;
@@ -34,7 +34,7 @@ json_t *sbx__hf_time(int64_t wall_ms)
 
 /* ------------------------------------------------------------- errors */
 
-void sbx__hf_error(struct http_resp *resp, int status, const char *fmt, ...)
+void sbhf__error(struct http_resp *resp, int status, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -46,7 +46,7 @@ void sbx__hf_error(struct http_resp *resp, int status, const char *fmt, ...)
     http_resp_json(resp, status, json_pack("{s:s}", "error", msg));
 }
 
-void sbx__hf_verr_add(struct sbx_hf_verr *v, const char *field, const char *fmt, ...)
+void sbhf__verr_add(struct sbhf_verr *v, const char *field, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -67,12 +67,12 @@ void sbx__hf_verr_add(struct sbx_hf_verr *v, const char *field, const char *fmt,
     json_array_append_new(list, json_string(msg));
 }
 
-bool sbx__hf_verr_any(const struct sbx_hf_verr *v)
+bool sbhf__verr_any(const struct sbhf_verr *v)
 {
     return v->errors && json_object_size(v->errors) > 0;
 }
 
-void sbx__hf_verr_respond(struct sbx_hf_verr *v, struct http_resp *resp)
+void sbhf__verr_respond(struct sbhf_verr *v, struct http_resp *resp)
 {
     struct buf line;
     const char *k;
@@ -92,10 +92,10 @@ void sbx__hf_verr_respond(struct sbx_hf_verr *v, struct http_resp *resp)
     buf_free(&line);
     buf_reset(&resp->body);
     http_resp_json(resp, 400, body);
-    sbx__hf_verr_free(v);
+    sbhf__verr_free(v);
 }
 
-void sbx__hf_verr_free(struct sbx_hf_verr *v)
+void sbhf__verr_free(struct sbhf_verr *v)
 {
     json_decref(v->errors);
     v->errors = NULL;
@@ -140,7 +140,7 @@ static char *form_decode(const char *s, size_t n)
     return out;
 }
 
-json_t *sbx__hf_form_parse(const char *s, size_t len)
+json_t *sbhf__form_parse(const char *s, size_t len)
 {
     json_t *obj = json_object();
     size_t pos = 0;
@@ -155,7 +155,7 @@ json_t *sbx__hf_form_parse(const char *s, size_t len)
         json_t *jv, *prev;
 
         if (end > pos) {
-            if (++fields > HF_FORM_FIELDS_MAX)
+            if (++fields > SBHF_FORM_FIELDS_MAX)
                 goto fail;
             k = form_decode(s + pos, klen);
             val = eq ? form_decode(eq + 1, end - (size_t)(eq + 1 - s)) : strdup("");
@@ -191,7 +191,7 @@ static bool ct_is(const char *ct, const char *want)
     return ct && strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-bool sbx__hf_body_parse(const struct http_req *req, bool allow_array, struct sbx_hf_body *out, struct http_resp *resp)
+bool sbhf__body_parse(const struct http_req *req, bool allow_array, struct sbhf_body *out, struct http_resp *resp)
 {
     const char *ct = http_req_header(req, "Content-Type");
     const char *p = req->body ? req->body : "";
@@ -205,15 +205,15 @@ bool sbx__hf_body_parse(const struct http_req *req, bool allow_array, struct sbx
         len--;
     }
     if (ct_is(ct, "multipart/form-data")) {
-        sbx__hf_error(resp, 415,
-                      "multipart/form-data (attachments) is not emulated by the sandbox; "
-                      "send JSON or form-urlencoded");
+        sbhf__error(resp, 415,
+                    "multipart/form-data (attachments) is not emulated by the sandbox; "
+                    "send JSON or form-urlencoded");
         return false;
     }
     if (ct && !ct_is(ct, "application/json") && !ct_is(ct, "application/x-www-form-urlencoded")) {
-        sbx__hf_error(resp, 415,
-                      "Unsupported Content-Type; send application/json or "
-                      "application/x-www-form-urlencoded");
+        sbhf__error(resp, 415,
+                    "Unsupported Content-Type; send application/json or "
+                    "application/x-www-form-urlencoded");
         return false;
     }
     as_json = ct ? ct_is(ct, "application/json") : (len && (*p == '{' || *p == '['));
@@ -225,21 +225,21 @@ bool sbx__hf_body_parse(const struct http_req *req, bool allow_array, struct sbx
         json_error_t jerr;
         json_t *v = json_loadb(p, len, 0, &jerr);
         if (!v) {
-            sbx__hf_error(resp, 400, "Invalid JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+            sbhf__error(resp, 400, "Invalid JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
             return false;
         }
         if (!json_is_object(v) && !(allow_array && json_is_array(v))) {
             json_decref(v);
-            sbx__hf_error(resp, 400, "Invalid JSON: expected an object");
+            sbhf__error(resp, 400, "Invalid JSON: expected an object");
             return false;
         }
         out->obj = v;
         return true;
     }
-    out->obj = sbx__hf_form_parse(p, len);
+    out->obj = sbhf__form_parse(p, len);
     out->form = true;
     if (!out->obj) {
-        sbx__hf_error(resp, 400, "Invalid form body (bad encoding, or more than %d fields)", HF_FORM_FIELDS_MAX);
+        sbhf__error(resp, 400, "Invalid form body (bad encoding, or more than %d fields)", SBHF_FORM_FIELDS_MAX);
         return false;
     }
     return true;
@@ -252,7 +252,7 @@ static bool is_blank(const json_t *x)
     return !x || json_is_null(x) || (json_is_string(x) && json_string_length(x) == 0);
 }
 
-int sbx__hf_get_str(const json_t *obj, const char *key, size_t max, const char **out, struct sbx_hf_verr *v)
+int sbhf__get_str(const json_t *obj, const char *key, size_t max, const char **out, struct sbhf_verr *v)
 {
     const json_t *x = json_object_get(obj, key);
 
@@ -260,18 +260,18 @@ int sbx__hf_get_str(const json_t *obj, const char *key, size_t max, const char *
     if (is_blank(x))
         return 0;
     if (!json_is_string(x)) {
-        sbx__hf_verr_add(v, key, "expected a string");
+        sbhf__verr_add(v, key, "expected a string");
         return -1;
     }
     if (json_string_length(x) > max || strlen(json_string_value(x)) != json_string_length(x)) {
-        sbx__hf_verr_add(v, key, "is too long or holds a NUL (max %zu bytes)", max);
+        sbhf__verr_add(v, key, "is too long or holds a NUL (max %zu bytes)", max);
         return -1;
     }
     *out = json_string_value(x);
     return 1;
 }
 
-bool sbx__hf_as_id(const json_t *x, int64_t *out)
+bool sbhf__as_id(const json_t *x, int64_t *out)
 {
     if (json_is_integer(x)) {
         *out = (int64_t)json_integer_value(x);
@@ -294,21 +294,21 @@ bool sbx__hf_as_id(const json_t *x, int64_t *out)
     return false;
 }
 
-int sbx__hf_get_id(const json_t *obj, const char *key, int64_t *out, struct sbx_hf_verr *v)
+int sbhf__get_id(const json_t *obj, const char *key, int64_t *out, struct sbhf_verr *v)
 {
     const json_t *x = json_object_get(obj, key);
 
     *out = 0;
     if (is_blank(x))
         return 0;
-    if (!sbx__hf_as_id(x, out) || *out <= 0) {
-        sbx__hf_verr_add(v, key, "expected an id (a positive integer)");
+    if (!sbhf__as_id(x, out) || *out <= 0) {
+        sbhf__verr_add(v, key, "expected an id (a positive integer)");
         return -1;
     }
     return 1;
 }
 
-int sbx__hf_get_bool(const json_t *obj, const char *key, bool *out, struct sbx_hf_verr *v)
+int sbhf__get_bool(const json_t *obj, const char *key, bool *out, struct sbhf_verr *v)
 {
     const json_t *x = json_object_get(obj, key);
     static const char *const yes[] = {"true", "1", "yes", "on", NULL};
@@ -336,7 +336,7 @@ int sbx__hf_get_bool(const json_t *obj, const char *key, bool *out, struct sbx_h
                 return 1;
         }
     }
-    sbx__hf_verr_add(v, key, "expected true or false");
+    sbhf__verr_add(v, key, "expected true or false");
     return -1;
 }
 
@@ -359,7 +359,7 @@ static void split_commas(const char *s, json_t *arr)
     }
 }
 
-int sbx__hf_get_list(const json_t *obj, const char *key, json_t **out, struct sbx_hf_verr *v)
+int sbhf__get_list(const json_t *obj, const char *key, json_t **out, struct sbhf_verr *v)
 {
     const json_t *x = json_object_get(obj, key);
     size_t i;
@@ -387,13 +387,13 @@ int sbx__hf_get_list(const json_t *obj, const char *key, json_t **out, struct sb
 bad:
     json_decref(*out);
     *out = NULL;
-    sbx__hf_verr_add(v, key, "expected a list of strings or a comma-separated string");
+    sbhf__verr_add(v, key, "expected a list of strings or a comma-separated string");
     return -1;
 }
 
 /* ------------------------------------------------------------- lookups */
 
-json_t *sbx__hf_find(const json_t *arr, int64_t id)
+json_t *sbhf__find(const json_t *arr, int64_t id)
 {
     size_t i;
     json_t *x;
@@ -405,7 +405,7 @@ json_t *sbx__hf_find(const json_t *arr, int64_t id)
     return NULL;
 }
 
-bool sbx__hf_has_int(const json_t *arr, int64_t want)
+bool sbhf__has_int(const json_t *arr, int64_t want)
 {
     size_t i;
     json_t *x;
@@ -414,13 +414,13 @@ bool sbx__hf_has_int(const json_t *arr, int64_t want)
     json_array_foreach (arr, i, x) {
         if (json_is_object(x))
             x = json_object_get(x, "category"); /* [{"category": 3, "order": 1}] */
-        if (sbx__hf_as_id(x, &n) && n == want)
+        if (sbhf__as_id(x, &n) && n == want)
             return true;
     }
     return false;
 }
 
-json_t *sbx__hf_find_contact_email(const struct sbx_happyfox *h, const char *email)
+json_t *sbhf__find_contact_email(const struct sbhf_account *h, const char *email)
 {
     size_t i;
     json_t *x;
@@ -433,7 +433,7 @@ json_t *sbx__hf_find_contact_email(const struct sbx_happyfox *h, const char *ema
     return NULL;
 }
 
-json_t *sbx__hf_staff_summary(const json_t *staff)
+json_t *sbhf__staff_summary(const json_t *staff)
 {
     if (!staff)
         return json_null();
@@ -441,7 +441,7 @@ json_t *sbx__hf_staff_summary(const json_t *staff)
                      "email", json_object_get(staff, "email"));
 }
 
-json_t *sbx__hf_contact_summary(const json_t *contact)
+json_t *sbhf__contact_summary(const json_t *contact)
 {
     json_t *phones = json_object_get(contact, "phones");
     return json_pack("{s:O,s:O,s:O,s:O}", "id", json_object_get(contact, "id"), "name",
@@ -449,7 +449,7 @@ json_t *sbx__hf_contact_summary(const json_t *contact)
                      phones ? phones : json_array());
 }
 
-struct sbx_hf_ticket *sbx__hf_ticket_find(struct sbx_happyfox *h, int64_t id)
+struct sbhf_ticket *sbhf__ticket_find(struct sbhf_account *h, int64_t id)
 {
     size_t lo = 0, hi = h->n_tickets;
 
@@ -467,11 +467,11 @@ struct sbx_hf_ticket *sbx__hf_ticket_find(struct sbx_happyfox *h, int64_t id)
 
 /* --------------------------------------------------------------- rings */
 
-int sbx__hf_ring_init(struct sbx_hf_ring *r, int limit)
+int sbhf__ring_init(struct sbhf_ring *r, int limit)
 {
     int64_t *at;
 
-    if (limit < 1 || limit > HF_LIMIT_MAX)
+    if (limit < 1 || limit > SBHF_LIMIT_MAX)
         return IDF_EINVAL;
     at = calloc((size_t)limit, sizeof *at);
     if (!at)
@@ -484,20 +484,20 @@ int sbx__hf_ring_init(struct sbx_hf_ring *r, int limit)
     return 0;
 }
 
-void sbx__hf_ring_free(struct sbx_hf_ring *r)
+void sbhf__ring_free(struct sbhf_ring *r)
 {
     free(r->at);
     r->at = NULL;
     r->limit = r->count = r->head = 0;
 }
 
-void sbx__hf_ring_clear(struct sbx_hf_ring *r)
+void sbhf__ring_clear(struct sbhf_ring *r)
 {
     r->count = 0;
     r->head = 0;
 }
 
-bool sbx__hf_ring_take(struct sbx_hf_ring *r, int64_t now, int64_t window_ms)
+bool sbhf__ring_take(struct sbhf_ring *r, int64_t now, int64_t window_ms)
 {
     while (r->count > 0 && r->at[r->head] <= now - window_ms) {
         r->head = (r->head + 1) % r->limit;
@@ -510,7 +510,7 @@ bool sbx__hf_ring_take(struct sbx_hf_ring *r, int64_t now, int64_t window_ms)
     return true;
 }
 
-int sbx__hf_ring_used(const struct sbx_hf_ring *r, int64_t now, int64_t window_ms)
+int sbhf__ring_used(const struct sbhf_ring *r, int64_t now, int64_t window_ms)
 {
     int i, used = 0;
 

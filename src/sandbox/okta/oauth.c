@@ -1,4 +1,4 @@
-/* okta_oauth.c — OAuth 2.0 for Okta service apps: POST /oauth2/v1/token
+/* okta/oauth.c — OAuth 2.0 for Okta service apps: POST /oauth2/v1/token
  * (client credentials with a private_key_jwt assertion) and the bearer
  * tokens it issues, checked per endpoint scope.
  *
@@ -24,18 +24,18 @@
 #include <string.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define OAUTH_MAX_FIELD 8192      /* one form field */
 #define OAUTH_MAX_SCOPES 32
 #define OAUTH_SKEW_S 60
 #define JWT_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-static void oauth_error(struct okta_ctx *c, int status, const char *error, const char *desc)
+static void oauth_error(struct sbok_ctx *c, int status, const char *error, const char *desc)
 {
-    okta__header(c, "Cache-Control", "no-store");
-    okta__header(c, "Pragma", "no-cache");
-    okta__json(c, status, json_pack("{s:s, s:s}", "error", error, "error_description", desc));
+    sbok__header(c, "Cache-Control", "no-store");
+    sbok__header(c, "Pragma", "no-cache");
+    sbok__json(c, status, json_pack("{s:s, s:s}", "error", error, "error_description", desc));
 }
 
 /* ---------------------------------------------------------- decoding */
@@ -253,7 +253,7 @@ out:
 
 /* ---------------------------------------------------------- token */
 
-static json_t *find_client(struct sbx_okta *o, const char *client_id)
+static json_t *find_client(struct sbok_org *o, const char *client_id)
 {
     size_t i;
     json_t *app;
@@ -268,7 +268,7 @@ static json_t *find_client(struct sbx_okta *o, const char *client_id)
 }
 
 /* Checks the assertion; returns the client app or NULL after answering. */
-static json_t *check_assertion(struct okta_ctx *c, const char *jwt)
+static json_t *check_assertion(struct sbok_ctx *c, const char *jwt)
 {
     const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
     json_t *hdr = NULL, *claims = NULL, *app = NULL;
@@ -342,7 +342,7 @@ static json_t *check_assertion(struct okta_ctx *c, const char *jwt)
     }
     if (jti) {
         json_array_append_new(c->o->jtis, json_string(jti));
-        if (json_array_size(c->o->jtis) > OKTA_MAX_JTIS)
+        if (json_array_size(c->o->jtis) > SBOK_MAX_JTIS)
             json_array_remove(c->o->jtis, 0);
     }
     if (strcmp(json_string_value(json_object_get(app, "status")) ?: "", "ACTIVE") != 0) {
@@ -361,7 +361,7 @@ fail:
     return NULL;
 }
 
-void okta__oauth_token(struct okta_ctx *c)
+void sbok__oauth_token(struct sbok_ctx *c)
 {
     json_t *form = parse_form(c->req->body, c->req->body_len);
     const char *grant = json_string_value(json_object_get(form, "grant_type"));
@@ -418,24 +418,24 @@ void okta__oauth_token(struct okta_ctx *c)
     for (size_t i = json_array_size(c->o->tokens); i-- > 0;)
         if (json_integer_value(json_object_get(json_array_get(c->o->tokens, i), "expMs")) <= now)
             json_array_remove(c->o->tokens, i);
-    while (json_array_size(c->o->tokens) >= OKTA_MAX_TOKENS)
+    while (json_array_size(c->o->tokens) >= SBOK_MAX_TOKENS)
         json_array_remove(c->o->tokens, 0);
     char tok[64];
-    okta__rand_alnum(tok, 48);
+    sbok__rand_alnum(tok, 48);
     const char *cid = json_string_value(
         json_object_get(json_object_get(json_object_get(app, "credentials"), "oauthClient"), "client_id"));
     json_array_append_new(c->o->tokens, json_pack("{s:s, s:s, s:O, s:I}", "token", tok, "clientId", cid, "scopes",
-                                                  scopes, "expMs", (json_int_t)(now + OKTA_TOKEN_LIFETIME_S * 1000)));
-    okta__header(c, "Cache-Control", "no-store");
-    okta__header(c, "Pragma", "no-cache");
-    okta__json(c, 200, json_pack("{s:s, s:i, s:s, s:s}", "token_type", "Bearer", "expires_in", OKTA_TOKEN_LIFETIME_S,
+                                                  scopes, "expMs", (json_int_t)(now + SBOK_TOKEN_LIFETIME_S * 1000)));
+    sbok__header(c, "Cache-Control", "no-store");
+    sbok__header(c, "Pragma", "no-cache");
+    sbok__json(c, 200, json_pack("{s:s, s:i, s:s, s:s}", "token_type", "Bearer", "expires_in", SBOK_TOKEN_LIFETIME_S,
                                  "access_token", tok, "scope", scope));
 out:
     json_decref(scopes);
     json_decref(form);
 }
 
-const json_t *okta__oauth_lookup(struct okta_ctx *c, const char *token)
+const json_t *sbok__oauth_lookup(struct sbok_ctx *c, const char *token)
 {
     size_t i;
     json_t *t;
@@ -456,7 +456,7 @@ const json_t *okta__oauth_lookup(struct okta_ctx *c, const char *token)
     return NULL;
 }
 
-bool okta__scope_allows(const json_t *scopes, const char *need)
+bool sbok__scope_allows(const json_t *scopes, const char *need)
 {
     size_t i, n = strlen(need);
     json_t *s;

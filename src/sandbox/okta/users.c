@@ -1,4 +1,4 @@
-/* okta_users.c — Okta users: the stored record and its public form, create,
+/* okta/users.c — Okta users: the stored record and its public form, create,
  * get (id, login, short name, `me`), list (plain, search=, filter=, q=),
  * partial update and full replace, the two-step delete, a user's groups and
  * app links.
@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define USERS_DEFAULT_LIMIT 200
 #define USERS_MAX_LIMIT 200
@@ -22,36 +22,36 @@
 
 /* ------------------------------------------------------------ record */
 
-const char *okta__user_status(const json_t *user)
+const char *sbok__user_status(const json_t *user)
 {
     return json_string_value(json_object_get(user, "status")) ?: "";
 }
 
-void okta__user_touch(json_t *user)
+void sbok__user_touch(json_t *user)
 {
     char now[32];
-    okta__now_iso(now);
+    sbok__now_iso(now);
     json_object_set_new(user, "lastUpdated", json_string(now));
 }
 
-void okta__user_set_status(json_t *user, const char *status)
+void sbok__user_set_status(json_t *user, const char *status)
 {
     char now[32];
-    okta__now_iso(now);
+    sbok__now_iso(now);
     if (strcmp(status, "ACTIVE") == 0 && json_is_null(json_object_get(user, "activated")))
         json_object_set_new(user, "activated", json_string(now));
-    if (strcmp(okta__user_status(user), status) != 0)
+    if (strcmp(sbok__user_status(user), status) != 0)
         json_object_set_new(user, "statusChanged", json_string(now));
     json_object_set_new(user, "status", json_string(status));
     json_object_set_new(user, "lastUpdated", json_string(now));
 }
 
-json_t *okta__user_new(struct sandbox *sb, struct sbx_okta *o, const json_t *profile, const char *status,
+json_t *sbok__user_new(struct sandbox *sb, struct sbok_org *o, const json_t *profile, const char *status,
                        bool password)
 {
     char id[32], now[32];
     sbx__new_id(sb, "00u", id);
-    okta__now_iso(now);
+    sbok__now_iso(now);
     bool staged = strcmp(status, "STAGED") == 0;
     json_t *creds = json_pack("{s:{s:s, s:s}}", "provider", "type", "OKTA", "name", "OKTA");
     if (password)
@@ -64,11 +64,11 @@ json_t *okta__user_new(struct sandbox *sb, struct sbx_okta *o, const json_t *pro
                           "lastUpdated", now, "passwordChanged", password ? json_string(now) : json_null(), "type",
                           "id", json_string_value(json_object_get(o->org, "userTypeId")) ?: "oty1sandboxdefault00",
                           "profile", json_deep_copy(profile), "credentials", creds, "_sbx", "seq",
-                          (json_int_t)okta__next_seq(o), "password", password, "sessions", "factors", "failed", 0);
+                          (json_int_t)sbok__next_seq(o), "password", password, "sessions", "factors", "failed", 0);
     return u;
 }
 
-void okta__user_remove(struct sbx_okta *o, const char *user_id)
+void sbok__user_remove(struct sbok_org *o, const char *user_id)
 {
     size_t i, j;
     json_t *v, *arr;
@@ -91,11 +91,11 @@ void okta__user_remove(struct sbx_okta *o, const char *user_id)
             json_array_remove(o->users, j);
 }
 
-bool okta__user_busy(struct okta_ctx *c, json_t *user)
+bool sbok__user_busy(struct sbok_ctx *c, json_t *user)
 {
     json_int_t until = json_integer_value(json_object_get(json_object_get(user, "_sbx"), "transitionUntil"));
     if (until > 0 && until > time_now_ms()) {
-        okta__error(c, 409, "E0000112",
+        sbok__error(c, 409, "E0000112",
                     "Cannot update this user because they are still being activated. Please try again in a few "
                     "minutes.",
                     NULL);
@@ -104,7 +104,7 @@ bool okta__user_busy(struct okta_ctx *c, json_t *user)
     return false;
 }
 
-void okta__users_tick(struct sbx_okta *o)
+void sbok__users_tick(struct sbok_org *o)
 {
     size_t i;
     json_t *u;
@@ -116,7 +116,7 @@ void okta__users_tick(struct sbx_okta *o)
         const char *to = json_string_value(json_object_get(u, "transitioningToStatus"));
         if (until > 0 && until <= now) {
             if (to)
-                okta__user_set_status(u, to);
+                sbok__user_set_status(u, to);
             json_object_del(u, "transitioningToStatus");
             json_object_del(s, "transitionUntil");
         }
@@ -125,7 +125,7 @@ void okta__users_tick(struct sbx_okta *o)
 
 /* ------------------------------------------------------ public form */
 
-static void add_link(struct okta_ctx *c, json_t *links, const char *name, const char *id, const char *op)
+static void add_link(struct sbok_ctx *c, json_t *links, const char *name, const char *id, const char *op)
 {
     char href[512];
     if (op)
@@ -137,10 +137,10 @@ static void add_link(struct okta_ctx *c, json_t *links, const char *name, const 
 }
 
 /* The full `_links` of a single user: the operations its status allows. */
-static json_t *user_links(struct okta_ctx *c, const json_t *user, bool full)
+static json_t *user_links(struct sbok_ctx *c, const json_t *user, bool full)
 {
     const char *id = json_string_value(json_object_get(user, "id"));
-    const char *st = okta__user_status(user);
+    const char *st = sbok__user_status(user);
     json_t *l = json_object();
     add_link(c, l, "self", id, NULL);
     if (!full)
@@ -169,51 +169,51 @@ static json_t *user_links(struct okta_ctx *c, const json_t *user, bool full)
     return l;
 }
 
-static json_t *user_public(struct okta_ctx *c, const json_t *user, bool full)
+static json_t *user_public(struct sbok_ctx *c, const json_t *user, bool full)
 {
-    json_t *p = okta__public(user);
+    json_t *p = sbok__public(user);
     json_object_set_new(p, "_links", user_links(c, user, full));
     return p;
 }
 
-json_t *okta__user_public(struct okta_ctx *c, const json_t *user)
+json_t *sbok__user_public(struct sbok_ctx *c, const json_t *user)
 {
     return user_public(c, user, true);
 }
 
 /* The user named by path segment i, or NULL after answering 404. */
-static json_t *path_user(struct okta_ctx *c, int i)
+static json_t *path_user(struct sbok_ctx *c, int i)
 {
     const char *key = c->seg[i];
     json_t *u = NULL;
     if (strcmp(key, "me") == 0 && !c->scopes)
-        u = okta__find_id(c->o->users, json_string_value(json_object_get(c->o->org, "apiTokenUserId")));
+        u = sbok__find_id(c->o->users, json_string_value(json_object_get(c->o->org, "apiTokenUserId")));
     else
-        u = okta__user_find_path(c->o, key);
+        u = sbok__user_find_path(c->o, key);
     if (!u)
-        okta__not_found(c, key, "User");
+        sbok__not_found(c, key, "User");
     return u;
 }
 
 /* -------------------------------------------------------------- list */
 
-void okta__users_list(struct okta_ctx *c)
+void sbok__users_list(struct sbok_ctx *c)
 {
-    const char *search = okta__q(c, "search"), *filter = okta__q(c, "filter"), *q = okta__q(c, "q");
-    struct okta_expr *expr = NULL;
+    const char *search = sbok__q(c, "search"), *filter = sbok__q(c, "filter"), *q = sbok__q(c, "q");
+    struct sbok_expr *expr = NULL;
     struct idf_err err = {0};
     int limit;
-    if (search && okta__expr_parse(search, OKTA_EXPR_USER_SEARCH, &expr, &err) != 0) {
-        okta__error1(c, 400, "E0000031", "Invalid search criteria.", err.msg);
+    if (search && sbok__expr_parse(search, SBOK_EXPR_USER_SEARCH, &expr, &err) != 0) {
+        sbok__error1(c, 400, "E0000031", "Invalid search criteria.", err.msg);
         return;
     }
-    if (!search && filter && okta__expr_parse(filter, OKTA_EXPR_USER_FILTER, &expr, &err) != 0) {
-        okta__error1(c, 400, "E0000031", "Invalid search criteria.", err.msg);
+    if (!search && filter && sbok__expr_parse(filter, SBOK_EXPR_USER_FILTER, &expr, &err) != 0) {
+        sbok__error1(c, 400, "E0000031", "Invalid search criteria.", err.msg);
         return;
     }
     bool pageable = !q || search || filter;
-    if (!okta__q_limit(c, pageable ? USERS_DEFAULT_LIMIT : USERS_Q_LIMIT, USERS_MAX_LIMIT, &limit)) {
-        okta__expr_free(expr);
+    if (!sbok__q_limit(c, pageable ? USERS_DEFAULT_LIMIT : USERS_Q_LIMIT, USERS_MAX_LIMIT, &limit)) {
+        sbok__expr_free(expr);
         return;
     }
     json_t *items = json_array();
@@ -225,10 +225,10 @@ void okta__users_list(struct okta_ctx *c)
     {
         const json_t *p = json_object_get(u, "profile");
         if (expr) {
-            if (!okta__expr_match(expr, u, NULL, NULL))
+            if (!sbok__expr_match(expr, u, NULL, NULL))
                 continue;
         } else {
-            if (strcmp(okta__user_status(u), "DEPROVISIONED") == 0)
+            if (strcmp(sbok__user_status(u), "DEPROVISIONED") == 0)
                 continue; /* hidden from plain lists and q= */
             if (q) {
                 const char *f[] = {"firstName", "lastName", "email"};
@@ -242,92 +242,92 @@ void okta__users_list(struct okta_ctx *c)
             }
         }
         if (seqs)
-            seqs[k++] = okta__seq_of(u);
+            seqs[k++] = sbok__seq_of(u);
         json_array_append_new(items, user_public(c, u, false));
     }
-    okta__expr_free(expr);
+    sbok__expr_free(expr);
     if (!seqs) {
         json_decref(items);
-        okta__error(c, 500, "E0000009", "Internal Server Error", NULL);
+        sbok__error(c, 500, "E0000009", "Internal Server Error", NULL);
         return;
     }
-    okta__page(c, items, seqs, limit, pageable);
+    sbok__page(c, items, seqs, limit, pageable);
     free(seqs);
 }
 
 /* ------------------------------------------------------------ create */
 
 /* Validates credentials; false after answering. */
-static bool parse_credentials(struct okta_ctx *c, const json_t *cred, bool *password)
+static bool parse_credentials(struct sbok_ctx *c, const json_t *cred, bool *password)
 {
     *password = false;
     if (!cred)
         return true;
     if (!json_is_object(cred)) {
-        okta__bad_body(c);
+        sbok__bad_body(c);
         return false;
     }
     const json_t *pw = json_object_get(cred, "password");
     if (pw && !json_is_null(pw)) {
         const json_t *val = json_object_get(pw, "value");
         if (!json_is_object(pw) || (val && !json_is_string(val))) {
-            okta__bad_body(c);
+            sbok__bad_body(c);
             return false;
         }
         *password = val && json_string_length(val) > 0;
     }
     const json_t *rq = json_object_get(cred, "recovery_question");
     if (rq && !json_is_null(rq) && !json_is_object(rq)) {
-        okta__bad_body(c);
+        sbok__bad_body(c);
         return false;
     }
     return true;
 }
 
-void okta__users_create(struct okta_ctx *c)
+void sbok__users_create(struct sbok_ctx *c)
 {
-    struct sbx_okta *o = c->o;
-    if (!okta__body(c, false))
+    struct sbok_org *o = c->o;
+    if (!sbok__body(c, false))
         return;
     json_t *profile = json_object_get(c->body, "profile"), *groups = json_object_get(c->body, "groupIds");
     bool password = false;
     if ((profile && !json_is_object(profile)) || (groups && !json_is_array(groups)))
-        return okta__bad_body(c);
+        return sbok__bad_body(c);
     if (!parse_credentials(c, json_object_get(c->body, "credentials"), &password))
         return;
-    bool activate = okta__q_bool(c, "activate", true), provider = okta__q_bool(c, "provider", false);
-    const char *next_login = okta__q(c, "nextLogin");
+    bool activate = sbok__q_bool(c, "activate", true), provider = sbok__q_bool(c, "provider", false);
+    const char *next_login = sbok__q(c, "nextLogin");
     bool expire = next_login && strcmp(next_login, "changePassword") == 0;
     if (expire && !activate)
-        return okta__error(c, 400, "E0000125",
+        return sbok__error(c, 400, "E0000125",
                            "Could not create user. To create a user and expire their password immediately, "
                            "\"activate\" must be true.",
                            NULL);
     if (expire && !password)
-        return okta__error(c, 400, "E0000124",
+        return sbok__error(c, 400, "E0000124",
                            "Could not create user. To create a user and expire their password immediately, a "
                            "password must be specified.",
                            NULL);
-    if (json_array_size(groups) > OKTA_MAX_GROUP_IDS)
-        return okta__error(c, 400, "E0000093", "Target count limit exceeded", NULL);
+    if (json_array_size(groups) > SBOK_MAX_GROUP_IDS)
+        return sbok__error(c, 400, "E0000093", "Target count limit exceeded", NULL);
     size_t i;
     json_t *g;
     json_array_foreach(groups, i, g)
     {
         if (!json_is_string(g))
-            return okta__bad_body(c);
-        if (!okta__find_id(o->groups, json_string_value(g)))
-            return okta__not_found(c, json_string_value(g), "UserGroup");
+            return sbok__bad_body(c);
+        if (!sbok__find_id(o->groups, json_string_value(g)))
+            return sbok__not_found(c, json_string_value(g), "UserGroup");
     }
-    if (json_array_size(o->users) >= OKTA_MAX_USERS)
-        return okta__error1(c, 400, "E0000001", "Api validation failed: user", "The sandbox holds at most 20000 users");
+    if (json_array_size(o->users) >= SBOK_MAX_USERS)
+        return sbok__error1(c, 400, "E0000001", "Api validation failed: user", "The sandbox holds at most 20000 users");
 
     const char *status = "STAGED";
     if (activate)
         status = provider || password ? (expire ? "PASSWORD_EXPIRED" : "ACTIVE") : "PROVISIONED";
     json_t *empty = json_object();
-    json_t *u = okta__user_new(c->sb, o, empty, "STAGED", password);
-    bool applied = okta__profile_apply(c, u, profile ? profile : empty, true, NULL);
+    json_t *u = sbok__user_new(c->sb, o, empty, "STAGED", password);
+    bool applied = sbok__profile_apply(c, u, profile ? profile : empty, true, NULL);
     json_decref(empty); /* borrowed by both calls, never kept (the profile is copied) */
     if (!applied) {
         json_decref(u);
@@ -341,7 +341,7 @@ void okta__users_create(struct okta_ctx *c)
     if (json_is_object(json_object_get(c->body, "type")))
         json_object_set(u, "type", json_object_get(c->body, "type"));
     json_array_append_new(o->users, u);
-    okta__event_user(c, "user.lifecycle.create", u);
+    sbok__event_user(c, "user.lifecycle.create", u);
     if (activate) {
         if (o->activation_ms > 0) {
             json_object_set_new(u, "transitioningToStatus",
@@ -349,64 +349,64 @@ void okta__users_create(struct okta_ctx *c)
             json_object_set_new(json_object_get(u, "_sbx"), "transitionUntil",
                                 json_integer(time_now_ms() + o->activation_ms));
         } else {
-            okta__user_set_status(u, status);
+            sbok__user_set_status(u, status);
         }
-        okta__event_user(c, "user.lifecycle.activate", u);
+        sbok__event_user(c, "user.lifecycle.activate", u);
     }
     json_array_foreach(groups, i, g)
     {
-        json_t *grp = okta__find_id(o->groups, json_string_value(g));
-        json_t *members = json_object_get(okta__sbx(grp), "members");
+        json_t *grp = sbok__find_id(o->groups, json_string_value(g));
+        json_t *members = json_object_get(sbok__sbx(grp), "members");
         if (!members) {
             members = json_array();
             json_object_set_new(json_object_get(grp, "_sbx"), "members", members);
         }
-        if (!okta__group_has_member(grp, json_string_value(json_object_get(u, "id")))) {
+        if (!sbok__group_has_member(grp, json_string_value(json_object_get(u, "id")))) {
             json_array_append(members, json_object_get(u, "id"));
-            json_t *ev = okta__event_new(c, "group.user_membership.add");
-            okta__event_target_user(ev, u);
-            okta__event_target_group(ev, grp);
-            okta__event_commit(c, ev);
+            json_t *ev = sbok__event_new(c, "group.user_membership.add");
+            sbok__event_target_user(ev, u);
+            sbok__event_target_group(ev, grp);
+            sbok__event_commit(c, ev);
         }
     }
-    okta__json(c, 200, okta__user_public(c, u));
+    sbok__json(c, 200, sbok__user_public(c, u));
 }
 
 /* --------------------------------------------------- get and update */
 
-void okta__users_get(struct okta_ctx *c)
+void sbok__users_get(struct sbok_ctx *c)
 {
     json_t *u = path_user(c, 1);
     if (!u)
         return;
     char etag[64];
-    snprintf(etag, sizeof etag, "W/\"%lld\"", (long long)okta__iso_ms(json_string_value(json_object_get(u, "lastUpdated"))));
-    okta__header(c, "ETag", etag);
-    okta__json(c, 200, okta__user_public(c, u));
+    snprintf(etag, sizeof etag, "W/\"%lld\"", (long long)sbok__iso_ms(json_string_value(json_object_get(u, "lastUpdated"))));
+    sbok__header(c, "ETag", etag);
+    sbok__json(c, 200, sbok__user_public(c, u));
 }
 
-void okta__users_update(struct okta_ctx *c, bool replace)
+void sbok__users_update(struct sbok_ctx *c, bool replace)
 {
     json_t *u = path_user(c, 1);
-    if (!u || !okta__body(c, false))
+    if (!u || !sbok__body(c, false))
         return;
-    if (strcmp(okta__user_status(u), "DEPROVISIONED") == 0)
-        return okta__not_found(c, c->seg[1], "User");
-    if (okta__user_busy(c, u))
+    if (strcmp(sbok__user_status(u), "DEPROVISIONED") == 0)
+        return sbok__not_found(c, c->seg[1], "User");
+    if (sbok__user_busy(c, u))
         return;
     json_t *profile = json_object_get(c->body, "profile");
     bool password = false;
     if (profile && !json_is_object(profile))
-        return okta__bad_body(c);
+        return sbok__bad_body(c);
     if (!parse_credentials(c, json_object_get(c->body, "credentials"), &password))
         return;
     json_t *changes = NULL;
-    if ((profile || replace) && !okta__profile_apply(c, u, profile ? profile : json_object(), replace, &changes))
+    if ((profile || replace) && !sbok__profile_apply(c, u, profile ? profile : json_object(), replace, &changes))
         return;
-    okta__user_touch(u);
+    sbok__user_touch(u);
     if (changes) {
-        json_t *ev = okta__event_new(c, "user.account.update_profile");
-        okta__event_target_user(ev, u);
+        json_t *ev = sbok__event_new(c, "user.account.update_profile");
+        sbok__event_target_user(ev, u);
         json_t *t0 = json_array_get(json_object_get(ev, "target"), 0);
         json_object_set(t0, "changeDetails", changes);
         struct buf names;
@@ -421,40 +421,40 @@ void okta__users_update(struct okta_ctx *c, bool replace)
         json_object_set_new(json_object_get(json_object_get(ev, "debugContext"), "debugData"), "changedAttributes",
                             json_string(names.data ? names.data : ""));
         buf_free(&names);
-        okta__event_commit(c, ev);
+        sbok__event_commit(c, ev);
         json_decref(changes);
     }
     if (password) {
         char now[32];
-        okta__now_iso(now);
+        sbok__now_iso(now);
         json_object_set_new(u, "passwordChanged", json_string(now));
         json_object_set_new(json_object_get(u, "credentials"), "password", json_object());
-        json_object_set_new(okta__sbx(u), "password", json_true());
-        okta__event_user(c, "user.account.update_password", u);
+        json_object_set_new(sbok__sbx(u), "password", json_true());
+        sbok__event_user(c, "user.account.update_password", u);
     }
-    okta__json(c, 200, okta__user_public(c, u));
+    sbok__json(c, 200, sbok__user_public(c, u));
 }
 
-void okta__users_delete(struct okta_ctx *c)
+void sbok__users_delete(struct sbok_ctx *c)
 {
     json_t *u = path_user(c, 1);
-    if (!u || okta__user_busy(c, u))
+    if (!u || sbok__user_busy(c, u))
         return;
-    if (strcmp(okta__user_status(u), "DEPROVISIONED") != 0) {
-        okta__user_deactivate(c, u); /* the first DELETE only deactivates */
-        return okta__no_content(c);
+    if (strcmp(sbok__user_status(u), "DEPROVISIONED") != 0) {
+        sbok__user_deactivate(c, u); /* the first DELETE only deactivates */
+        return sbok__no_content(c);
     }
-    okta__event_user(c, "user.lifecycle.delete.initiated", u);
-    okta__event_user(c, "user.lifecycle.delete.completed", u);
+    sbok__event_user(c, "user.lifecycle.delete.initiated", u);
+    sbok__event_user(c, "user.lifecycle.delete.completed", u);
     char id[64];
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(u, "id")));
-    okta__user_remove(c->o, id);
-    okta__no_content(c);
+    sbok__user_remove(c->o, id);
+    sbok__no_content(c);
 }
 
 /* ------------------------------------------------ groups, app links */
 
-void okta__users_groups(struct okta_ctx *c)
+void sbok__users_groups(struct sbok_ctx *c)
 {
     json_t *u = path_user(c, 1);
     if (!u)
@@ -465,13 +465,13 @@ void okta__users_groups(struct okta_ctx *c)
     json_t *g;
     json_array_foreach(c->o->groups, i, g)
     {
-        if (okta__group_has_member(g, uid))
-            json_array_append_new(out, okta__group_public(c, g));
+        if (sbok__group_has_member(g, uid))
+            json_array_append_new(out, sbok__group_public(c, g));
     }
-    okta__json(c, 200, out);
+    sbok__json(c, 200, out);
 }
 
-void okta__users_app_links(struct okta_ctx *c)
+void sbok__users_app_links(struct sbok_ctx *c)
 {
     json_t *u = path_user(c, 1);
     if (!u)
@@ -484,7 +484,7 @@ void okta__users_app_links(struct okta_ctx *c)
     {
         if (strcmp(json_string_value(json_object_get(app, "status")) ?: "", "ACTIVE") != 0)
             continue;
-        json_t *au = okta__app_user_for(c, app, u);
+        json_t *au = sbok__app_user_for(c, app, u);
         if (!au)
             continue;
         const char *aid = json_string_value(json_object_get(app, "id"));
@@ -501,5 +501,5 @@ void okta__users_app_links(struct okta_ctx *c)
                                              "sortOrder", order++));
         json_decref(au);
     }
-    okta__json(c, 200, out);
+    sbok__json(c, 200, out);
 }

@@ -1,4 +1,4 @@
-/* okta_logs.c — the System Log: building LogEvents for what happens in the
+/* okta/logs.c — the System Log: building LogEvents for what happens in the
  * sandbox, and GET /api/v1/logs with Okta's polling contract.
  *
  * Events are spec-shaped (LogEvent of the official spec): properties the
@@ -18,7 +18,7 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
-#include "sandbox/okta_internal.h"
+#include "sandbox/okta/internal.h"
 
 #define LOG_DEFAULT_LIMIT 100
 #define LOG_MAX_LIMIT 1000
@@ -73,12 +73,12 @@ static const struct evtype *evtype_of(const char *t)
     return NULL;
 }
 
-json_t *okta__event_new(struct okta_ctx *c, const char *event_type)
+json_t *sbok__event_new(struct sbok_ctx *c, const char *event_type)
 {
     const struct evtype *et = evtype_of(event_type);
     char uuid[37], now[32], url[HTTP_MAX_URL + 2];
-    okta__uuid(uuid);
-    okta__now_iso(now);
+    sbok__uuid(uuid);
+    sbok__now_iso(now);
     snprintf(url, sizeof url, "%s?%s", c->req ? c->req->raw_path : "/", c->req ? c->req->query : "");
     if (!c->actor) /* nothing set the caller: Okta's own system principal */
         c->actor = json_pack("{s:s, s:s, s:s, s:s}", "id", "0oa1sandboxsystem000", "type", "SystemPrincipal",
@@ -115,7 +115,7 @@ json_t *okta__event_new(struct okta_ctx *c, const char *event_type)
     return ev;
 }
 
-void okta__event_target(json_t *ev, const char *type, const char *id, const char *alt, const char *display)
+void sbok__event_target(json_t *ev, const char *type, const char *id, const char *alt, const char *display)
 {
     json_t *t = json_object_get(ev, "target");
     if (!t) {
@@ -127,61 +127,61 @@ void okta__event_target(json_t *ev, const char *type, const char *id, const char
                                        display ? display : ""));
 }
 
-void okta__event_target_user(json_t *ev, const json_t *user)
+void sbok__event_target_user(json_t *ev, const json_t *user)
 {
     char name[256];
-    okta__user_display(user, name, sizeof name);
-    okta__event_target(ev, "User", json_string_value(json_object_get(user, "id")),
+    sbok__user_display(user, name, sizeof name);
+    sbok__event_target(ev, "User", json_string_value(json_object_get(user, "id")),
                        json_string_value(json_object_get(json_object_get(user, "profile"), "login")), name);
 }
 
-void okta__event_target_group(json_t *ev, const json_t *group)
+void sbok__event_target_group(json_t *ev, const json_t *group)
 {
-    okta__event_target(ev, "UserGroup", json_string_value(json_object_get(group, "id")), "unknown",
+    sbok__event_target(ev, "UserGroup", json_string_value(json_object_get(group, "id")), "unknown",
                        json_string_value(json_object_get(json_object_get(group, "profile"), "name")));
 }
 
-void okta__event_target_app(json_t *ev, const json_t *app)
+void sbok__event_target_app(json_t *ev, const json_t *app)
 {
     const char *label = json_string_value(json_object_get(app, "label"));
-    okta__event_target(ev, "AppInstance", json_string_value(json_object_get(app, "id")), label, label);
+    sbok__event_target(ev, "AppInstance", json_string_value(json_object_get(app, "id")), label, label);
 }
 
-void okta__event_commit(struct okta_ctx *c, json_t *ev)
+void sbok__event_commit(struct sbok_ctx *c, json_t *ev)
 {
-    struct sbx_okta *o = c->o;
+    struct sbok_org *o = c->o;
     if (!ev)
         return;
-    json_object_set_new(ev, "_sbx", json_pack("{s:I}", "seq", (json_int_t)okta__next_seq(o)));
+    json_object_set_new(ev, "_sbx", json_pack("{s:I}", "seq", (json_int_t)sbok__next_seq(o)));
     json_array_append(o->logs, ev);
     if (!c->events)
         c->events = json_array();
     json_array_append_new(c->events, ev);
     /* Retention: drop the oldest beyond the cap. */
     size_t n = json_array_size(o->logs);
-    if (n > OKTA_MAX_LOG_EVENTS) {
+    if (n > SBOK_MAX_LOG_EVENTS) {
         json_t *keep = json_array();
-        for (size_t i = n - OKTA_MAX_LOG_EVENTS; i < n; i++)
+        for (size_t i = n - SBOK_MAX_LOG_EVENTS; i < n; i++)
             json_array_append(keep, json_array_get(o->logs, i));
         json_decref(o->logs);
         o->logs = keep;
     }
 }
 
-void okta__event_user(struct okta_ctx *c, const char *event_type, const json_t *user)
+void sbok__event_user(struct sbok_ctx *c, const char *event_type, const json_t *user)
 {
-    json_t *ev = okta__event_new(c, event_type);
+    json_t *ev = sbok__event_new(c, event_type);
     if (!ev)
         return;
-    okta__event_target_user(ev, user);
-    okta__event_commit(c, ev);
+    sbok__event_target_user(ev, user);
+    sbok__event_commit(c, ev);
 }
 
 /* ---------------------------------------------------- GET /logs */
 
 static int64_t published_ms(const json_t *ev)
 {
-    return okta__iso_ms(json_string_value(json_object_get(ev, "published")));
+    return sbok__iso_ms(json_string_value(json_object_get(ev, "published")));
 }
 
 /* True when every keyword of q appears in the event's text fields. */
@@ -199,7 +199,7 @@ static bool q_match(const json_t *ev, char kw[][LOG_MAX_KEYWORD + 1], int nkw)
 
 /* 400 E0000001 for a since/until that does not parse, in the words of
  * Okta's System Log query guide ("Errors": the `until` example). */
-static void bad_date(struct okta_ctx *c, const char *param)
+static void bad_date(struct sbok_ctx *c, const char *param)
 {
     char summary[320], c1[160], c2[80];
     snprintf(summary, sizeof summary,
@@ -211,44 +211,44 @@ static void bad_date(struct okta_ctx *c, const char *param)
              param);
     snprintf(c2, sizeof c2, "%s: must be a valid date-time or empty.", param);
     const char *causes[] = {c1, c2, NULL};
-    okta__error(c, 400, "E0000001", summary, causes);
+    sbok__error(c, 400, "E0000001", summary, causes);
 }
 
-void okta__logs_list(struct okta_ctx *c)
+void sbok__logs_list(struct sbok_ctx *c)
 {
-    struct sbx_okta *o = c->o;
-    struct okta_expr *expr = NULL;
+    struct sbok_org *o = c->o;
+    struct sbok_expr *expr = NULL;
     struct idf_err err = {0};
-    const char *since_s = okta__q(c, "since"), *until_s = okta__q(c, "until");
-    const char *after_s = okta__q(c, "after"), *filter = okta__q(c, "filter");
-    const char *q = okta__q(c, "q"), *order = okta__q(c, "sortOrder");
+    const char *since_s = sbok__q(c, "since"), *until_s = sbok__q(c, "until");
+    const char *after_s = sbok__q(c, "after"), *filter = sbok__q(c, "filter");
+    const char *q = sbok__q(c, "q"), *order = sbok__q(c, "sortOrder");
     int64_t now = time_now_ms(), since = now - LOG_DEFAULT_SINCE_MS, until = -1, after = -1;
     int limit;
-    char kw[OKTA_MAX_Q_KEYWORDS][LOG_MAX_KEYWORD + 1];
+    char kw[SBOK_MAX_Q_KEYWORDS][LOG_MAX_KEYWORD + 1];
     int nkw = 0;
 
     if (since_s && !*since_s) /* "must be a valid date-time or empty" */
         since_s = NULL;
     if (until_s && !*until_s)
         until_s = NULL;
-    if (!okta__q_limit(c, LOG_DEFAULT_LIMIT, LOG_MAX_LIMIT, &limit))
+    if (!sbok__q_limit(c, LOG_DEFAULT_LIMIT, LOG_MAX_LIMIT, &limit))
         return;
     bool desc = order && strcasecmp(order, "DESCENDING") == 0;
     if (order && !desc && strcasecmp(order, "ASCENDING") != 0) {
-        okta__error1(c, 400, "E0000001", "Api validation failed: 'sortOrder': must be ASCENDING or DESCENDING.",
+        sbok__error1(c, 400, "E0000001", "Api validation failed: 'sortOrder': must be ASCENDING or DESCENDING.",
                      "sortOrder: must be ASCENDING or DESCENDING.");
         return;
     }
     if (since_s && after_s) {
-        okta__error1(c, 400, "E0000031", "Invalid search criteria.", "since and after are mutually exclusive");
+        sbok__error1(c, 400, "E0000031", "Invalid search criteria.", "since and after are mutually exclusive");
         return;
     }
-    if (since_s && (since = okta__iso_ms(since_s)) < 0)
+    if (since_s && (since = sbok__iso_ms(since_s)) < 0)
         return bad_date(c, "since");
-    if (until_s && (until = okta__iso_ms(until_s)) < 0)
+    if (until_s && (until = sbok__iso_ms(until_s)) < 0)
         return bad_date(c, "until");
     if (since < now - LOG_MAX_SINCE_MS) {
-        okta__error(c, 400, "E0000053",
+        sbok__error(c, 400, "E0000053",
                     "Invalid parameter: The since parameter is over 180 days prior to the current day.", NULL);
         return;
     }
@@ -257,15 +257,15 @@ void okta__logs_list(struct okta_ctx *c)
         char *end = NULL;
         after = strtoll(us ? us + 1 : after_s, &end, 10);
         if (!*after_s || *end || after < 0) {
-            okta__error(c, 400, "E0000029", "Invalid paging request.", NULL);
+            sbok__error(c, 400, "E0000029", "Invalid paging request.", NULL);
             return;
         }
         since = -1; /* the cursor replaces since */
     }
-    if (filter && okta__expr_parse(filter, OKTA_EXPR_LOG_FILTER, &expr, &err) != 0) {
+    if (filter && sbok__expr_parse(filter, SBOK_EXPR_LOG_FILTER, &expr, &err) != 0) {
         char summary[LOG_MAX_FILTER_ECHO + sizeof err.msg + 32];
         snprintf(summary, sizeof summary, "Invalid filter '%.*s': %s", LOG_MAX_FILTER_ECHO, filter, err.msg);
-        okta__error(c, 400, "E0000053", summary, NULL);
+        sbok__error(c, 400, "E0000053", summary, NULL);
         return;
     }
     if (q) {
@@ -276,9 +276,9 @@ void okta__logs_list(struct okta_ctx *c)
             size_t len = strcspn(p, " ");
             if (!len)
                 break;
-            if (len > LOG_MAX_KEYWORD || nkw >= OKTA_MAX_Q_KEYWORDS) {
-                okta__expr_free(expr);
-                okta__error(c, 400, "E0000001",
+            if (len > LOG_MAX_KEYWORD || nkw >= SBOK_MAX_Q_KEYWORDS) {
+                sbok__expr_free(expr);
+                sbok__error(c, 400, "E0000001",
                             len > LOG_MAX_KEYWORD
                                 ? "Api validation failed: 'q': Freeform search cannot contain items longer than 40 "
                                   "characters. Please shorten the items in your search or use an advanced filter to "
@@ -302,36 +302,36 @@ void okta__logs_list(struct okta_ctx *c)
     for (size_t k = 0; k < n; k++) {
         size_t i = desc ? n - 1 - k : k;
         json_t *ev = json_array_get(o->logs, i);
-        int64_t seq = okta__seq_of(ev), pub = published_ms(ev);
+        int64_t seq = sbok__seq_of(ev), pub = published_ms(ev);
         if (after >= 0 && (desc ? seq >= after : seq <= after))
             continue;
         if ((since >= 0 && pub < since) || (until >= 0 && pub >= until))
             continue;
-        bool match = (!expr || okta__expr_match(expr, ev, NULL, NULL)) && q_match(ev, kw, nkw);
+        bool match = (!expr || sbok__expr_match(expr, ev, NULL, NULL)) && q_match(ev, kw, nkw);
         if (match && (int)json_array_size(page) >= limit) {
             more = true;
             break;
         }
         if (match)
-            json_array_append_new(page, okta__public(ev));
+            json_array_append_new(page, sbok__public(ev));
         if (match || polling) { /* a polling cursor also moves past what did not match */
             cur_seq = seq;
             cur_ms = pub;
         }
     }
-    okta__expr_free(expr);
+    sbok__expr_free(expr);
 
-    okta__link(c, "self", NULL, true);
+    sbok__link(c, "self", NULL, true);
     if (polling || more) {
         char cur[48];
         if (cur_seq < 0) {
             /* Nothing after `since` yet: every later event is newer than the newest now. */
             json_t *tail = json_array_get(o->logs, n - 1);
-            cur_seq = n ? okta__seq_of(tail) : 0;
+            cur_seq = n ? sbok__seq_of(tail) : 0;
             cur_ms = n ? published_ms(tail) : now;
         }
         snprintf(cur, sizeof cur, "%lld_%lld", (long long)cur_ms, (long long)cur_seq);
-        okta__link(c, "next", cur, true);
+        sbok__link(c, "next", cur, true);
     }
-    okta__json(c, 200, page);
+    sbok__json(c, 200, page);
 }
