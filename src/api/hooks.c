@@ -83,7 +83,7 @@ static struct hook_thread *thread_ctx(struct api *a, struct idf_err *err)
 
 static const struct connector *hook_connector(const char *name, size_t n)
 {
-    const struct connector *c = registry_find_connector(name, n);
+    const struct connector *c = registry_find_n(registry_default(), name, n);
     return c && c->ingress && c->ingress->hook ? c : NULL;
 }
 
