@@ -139,7 +139,8 @@ struct registry;
  * (conn_ingress.reachable: an Okta event type that event hooks cannot carry,
  * on a hook-only connection), one string "connection 'NAME' (KIND): why and
  * what to do" is appended to warnings (an array). Reads only the non-secret
- * configs (no key needed). reg: the table t belongs to (borrowed). 0, or a store error (warnings unchanged). */
+ * configs (no key needed). reg: the connector table t belongs to (borrowed).
+ * 0, or a store error (warnings unchanged). */
 int connections_reach_warnings(struct store *s, const struct registry *reg, const struct conn_trigger *t,
                                const json_t *params, json_t *warnings) IDF_MUST_USE;
 

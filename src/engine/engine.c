@@ -631,13 +631,12 @@ static void *worker_main(void *arg)
  * connection). ud: the engine. */
 static void warn_unreachable(void *ud, const struct flow *f, int64_t version)
 {
+    const struct engine *e = ud;
     json_t *warnings = json_array();
     size_t i;
     json_t *w;
 
     (void)version;
-    const struct engine *e = ud;
-
     if (!warnings || !f->enabled ||
         connections_reach_warnings(e->store, e->opts.connectors, f->trigger, f->trigger_params, warnings)) {
         json_decref(warnings);
