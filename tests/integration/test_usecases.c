@@ -34,19 +34,8 @@
 
 static struct sfx F;
 
-static int idflow(const char *const env[], const char *first, ...)
-{
-    const char *args[32];
-    va_list ap;
-    int n = 0;
-    args[n++] = first;
-    va_start(ap, first);
-    while (n < 31 && (args[n] = va_arg(ap, const char *)) != NULL)
-        n++;
-    va_end(ap);
-    args[n] = NULL;
-    return sfx_idflow_argv(&F, args, env, NULL);
-}
+/* Runs `idflow ARGS... NULL` with env to its end: its exit code (a failure's stderr printed). */
+#define idflow(env, ...) sfx_idflow(&F, env, NULL, __VA_ARGS__)
 
 static int setup(void **state)
 {
