@@ -124,7 +124,7 @@ static void *share_thread(void *ud)
 {
     struct share *s = ud;
     struct http_client *http = NULL;
-    const struct conn_action *a = registry_find_action("okta.suspend_user");
+    const struct conn_action *a = registry_find_action(registry_default(), "okta.suspend_user");
 
     if (http_client_new(&http) != 0)
         return NULL;

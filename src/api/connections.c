@@ -18,17 +18,18 @@
 
 static const struct connector *find_kind(const char *kind)
 {
-    const struct connector *c = kind ? registry_find_connector(kind, strlen(kind)) : NULL;
+    const struct connector *c = registry_find(registry_default(), kind);
     return c && c->connection ? c : NULL;
 }
 
 /* GET /api/v1/connectors */
 void api__connectors(struct http_resp *resp)
 {
+    const struct registry *reg = registry_default();
     json_t *list = json_array();
 
-    for (int i = 0; list && connector_table[i]; i++) {
-        const struct connector *c = connector_table[i];
+    for (size_t i = 0; list && i < reg->n; i++) {
+        const struct connector *c = reg->list[i];
         json_t *fields;
         if (!c->connection)
             continue;

@@ -38,7 +38,7 @@
 
 static const struct connector *hook_connector(const char *name, size_t n)
 {
-    const struct connector *c = registry_find_connector(name, n);
+    const struct connector *c = registry_find_n(registry_default(), name, n);
     return c && c->ingress && c->ingress->hook ? c : NULL;
 }
 

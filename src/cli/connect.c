@@ -80,9 +80,11 @@ static void usage_all(FILE *f)
 {
     fprintf(f, "usage: idflow connect KIND NAME [options]   (idflow connect KIND --help lists the options)\n"
                "kinds:");
-    for (int i = 0; connector_table[i]; i++)
-        if (connector_table[i]->connection)
-            fprintf(f, " %s", connector_table[i]->name);
+    const struct registry *reg = registry_default();
+
+    for (size_t i = 0; i < reg->n; i++)
+        if (reg->list[i]->connection)
+            fprintf(f, " %s", reg->list[i]->name);
     fputc('\n', f);
 }
 
@@ -259,7 +261,7 @@ static int field_option(struct opts *o, const char *opt, const char *eq, int arg
 
 static const struct connector *find_kind(const char *kind)
 {
-    const struct connector *c = registry_find_connector(kind, strlen(kind));
+    const struct connector *c = registry_find(registry_default(), kind);
     return c && c->connection ? c : NULL;
 }
 

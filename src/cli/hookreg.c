@@ -74,7 +74,7 @@ static int collect_triggers(struct store *st, const struct connector *c, const c
         if (!wf || !json_is_true(json_object_get(row, "enabled")) || store_workflow_source(st, wf, 0, &src, &version))
             continue;
         memset(diags, 0, sizeof *diags);
-        if (flow_parse(wf, src, strlen(src), ectx, &f, diags) == 0 && trigger_of(c, f->trigger)) {
+        if (flow_parse(registry_default(), wf, src, strlen(src), ectx, &f, diags) == 0 && trigger_of(c, f->trigger)) {
             want = json_string_value(json_object_get(f->trigger_params, "connection"));
             if (!want || strcmp(want, name) == 0)
                 json_array_append_new(res, json_pack("{s:s,s:O}", "name", f->trigger->name, "params",

@@ -39,7 +39,7 @@ static void warn_unreachable(struct store *st, const char *file, const struct fl
     size_t i;
     json_t *w;
 
-    if (!warnings || connections_reach_warnings(st, f->trigger, f->trigger_params, warnings)) {
+    if (!warnings || connections_reach_warnings(st, registry_default(), f->trigger, f->trigger_params, warnings)) {
         fprintf(stderr, "%s: warning: could not read the connections to check trigger %s\n", file, f->trigger->name);
         json_decref(warnings);
         return;
@@ -87,7 +87,7 @@ int cli_validate(int argc, char **argv)
     for (int i = first; i < argc; i++) {
         struct flow *f = NULL;
         struct flow_diags *d = calloc(1, sizeof *d);
-        if (!d || flow_load_file(argv[i], ectx, &f, d)) {
+        if (!d || flow_load_file(registry_default(), argv[i], ectx, &f, d)) {
             if (d)
                 flow_diags_print(argv[i], d, stderr);
             bad++;
@@ -187,7 +187,7 @@ int cli_run(int argc, char **argv)
         if (expr_ctx_new_isolated(&lim, &ectx) || !(diags = calloc(1, sizeof *diags)))
             goto oom;
     }
-    if (flow_load_file(file, ectx, &f, diags)) {
+    if (flow_load_file(registry_default(), file, ectx, &f, diags)) {
         flow_diags_print(file, diags, stderr);
         goto out;
     }

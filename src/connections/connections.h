@@ -130,6 +130,7 @@ int connections_for_action(struct connections_cache *c, struct store *s, const s
 /* ---------------------------------------------------------------- reach */
 
 struct conn_trigger;
+struct registry;
 
 /* Warnings about a workflow's trigger t (with its params) against the stored
  * connections: for each connection of t's connector that the trigger listens
@@ -138,8 +139,9 @@ struct conn_trigger;
  * (conn_ingress.reachable: an Okta event type that event hooks cannot carry,
  * on a hook-only connection), one string "connection 'NAME' (KIND): why and
  * what to do" is appended to warnings (an array). Reads only the non-secret
- * configs (no key needed). 0, or a store error (warnings unchanged). */
-int connections_reach_warnings(struct store *s, const struct conn_trigger *t, const json_t *params,
-                               json_t *warnings) IDF_MUST_USE;
+ * configs (no key needed). reg: the connector table t belongs to (borrowed).
+ * 0, or a store error (warnings unchanged). */
+int connections_reach_warnings(struct store *s, const struct registry *reg, const struct conn_trigger *t,
+                               const json_t *params, json_t *warnings) IDF_MUST_USE;
 
 #endif

@@ -15,9 +15,10 @@
 #include "connectors/connector.h"
 #include "store/store.h"
 
-int connections_reach_warnings(struct store *s, const struct conn_trigger *t, const json_t *params, json_t *warnings)
+int connections_reach_warnings(struct store *s, const struct registry *reg, const struct conn_trigger *t,
+                               const json_t *params, json_t *warnings)
 {
-    const struct connector *c = registry_trigger_owner(t);
+    const struct connector *c = registry_trigger_owner(reg, t);
     const char *want = json_string_value(json_object_get(params, "connection"));
     json_t *list = NULL, *row;
     size_t i;

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "connectors/registry.h"
 
 struct http_client;
 struct store;
@@ -358,29 +359,7 @@ bool conn_is_sandbox(const json_t *conn);
 int conn_base_url(const char *url, bool sandbox, const char *product, const char *example, struct conn_url *out,
                   struct idf_err *err) IDF_MUST_USE;
 
-/* ---- registry (connectors/registry.c) ---- */
-
-/* The table of all connectors, NULL-terminated. Built at compile time. */
-extern const struct connector *const connector_table[];
-
-/* Finds an action or trigger by its full name; NULL when unknown. */
-const struct conn_action *registry_find_action(const char *name);
-const struct conn_trigger *registry_find_trigger(const char *name);
-/* The connector owning an action (for per-thread slots); NULL when unknown. */
-const struct connector *registry_action_owner(const struct conn_action *a);
-/* The connector owning a trigger; NULL when unknown. */
-const struct connector *registry_trigger_owner(const struct conn_trigger *t);
-/* The connector named by the len bytes at name (not NUL-terminated when a
- * path segment), or NULL when none is. */
-const struct connector *registry_find_connector(const char *name, size_t len);
-/* Frees the per-connector thread slots slots[0..n) (one per connector, in
- * table order, as exec_env.slots) with each connector's thread_slot_free, and
- * sets them to NULL. */
-void registry_free_slots(void **slots, size_t n);
-/* Index of a connector in connector_table, -1 when unknown. */
-int registry_connector_index(const struct connector *c);
-/* Number of connectors in connector_table. */
-int registry_count(void);
+/* ---- registry: connectors/registry.h ---- */
 
 /* Checks params (already rendered) against the action's descriptors: required
  * present, types right, no unknown names. Fills err naming the parameter. */

@@ -1,7 +1,8 @@
-/* registry.c — the table of connectors and look-ups by name.
+/* registry.c — the built-in table of connectors and look-ups in any registry
+ * (registry.h).
  *
  * The only place that names connectors: adding one is one line here plus its
- * folder. The table is constant, so look-ups are safe from any thread. */
+ * folder. Tables are constant, so look-ups are safe from any thread. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,18 +14,37 @@ extern const struct connector connector_okta;
 extern const struct connector connector_happyfox;
 extern const struct connector connector_webhook;
 
-const struct connector *const connector_table[] = {
+static const struct connector *const builtin[] = {
     &connector_core,
     &connector_okta,
     &connector_happyfox,
     &connector_webhook,
-    NULL,
 };
 
-const struct conn_action *registry_find_action(const char *name)
+static const struct registry builtin_registry = {builtin, sizeof builtin / sizeof builtin[0]};
+
+const struct registry *registry_default(void)
 {
-    for (int i = 0; connector_table[i]; i++) {
-        for (const struct conn_action *a = connector_table[i]->actions; a && a->name; a++) {
+    return &builtin_registry;
+}
+
+const struct connector *registry_find_n(const struct registry *reg, const char *name, size_t len)
+{
+    for (size_t i = 0; name && i < reg->n; i++)
+        if (strlen(reg->list[i]->name) == len && memcmp(reg->list[i]->name, name, len) == 0)
+            return reg->list[i];
+    return NULL;
+}
+
+const struct connector *registry_find(const struct registry *reg, const char *name)
+{
+    return name ? registry_find_n(reg, name, strlen(name)) : NULL;
+}
+
+const struct conn_action *registry_find_action(const struct registry *reg, const char *name)
+{
+    for (size_t i = 0; i < reg->n; i++) {
+        for (const struct conn_action *a = reg->list[i]->actions; a && a->name; a++) {
             if (strcmp(a->name, name) == 0)
                 return a;
         }
@@ -32,10 +52,10 @@ const struct conn_action *registry_find_action(const char *name)
     return NULL;
 }
 
-const struct conn_trigger *registry_find_trigger(const char *name)
+const struct conn_trigger *registry_find_trigger(const struct registry *reg, const char *name)
 {
-    for (int i = 0; connector_table[i]; i++) {
-        for (const struct conn_trigger *t = connector_table[i]->triggers; t && t->name; t++) {
+    for (size_t i = 0; i < reg->n; i++) {
+        for (const struct conn_trigger *t = reg->list[i]->triggers; t && t->name; t++) {
             if (strcmp(t->name, name) == 0)
                 return t;
         }
@@ -43,60 +63,44 @@ const struct conn_trigger *registry_find_trigger(const char *name)
     return NULL;
 }
 
-const struct connector *registry_action_owner(const struct conn_action *a)
+const struct connector *registry_action_owner(const struct registry *reg, const struct conn_action *a)
 {
-    for (int i = 0; connector_table[i]; i++) {
-        for (const struct conn_action *x = connector_table[i]->actions; x && x->name; x++) {
+    for (size_t i = 0; a && i < reg->n; i++) {
+        for (const struct conn_action *x = reg->list[i]->actions; x && x->name; x++) {
             if (x == a)
-                return connector_table[i];
+                return reg->list[i];
         }
     }
     return NULL;
 }
 
-const struct connector *registry_trigger_owner(const struct conn_trigger *t)
+const struct connector *registry_trigger_owner(const struct registry *reg, const struct conn_trigger *t)
 {
-    for (int i = 0; t && connector_table[i]; i++) {
-        for (const struct conn_trigger *x = connector_table[i]->triggers; x && x->name; x++) {
+    for (size_t i = 0; t && i < reg->n; i++) {
+        for (const struct conn_trigger *x = reg->list[i]->triggers; x && x->name; x++) {
             if (x == t)
-                return connector_table[i];
+                return reg->list[i];
         }
     }
     return NULL;
 }
 
-const struct connector *registry_find_connector(const char *name, size_t len)
+void registry_free_slots(const struct registry *reg, void **slots, size_t n)
 {
-    for (int i = 0; name && connector_table[i]; i++)
-        if (strlen(connector_table[i]->name) == len && memcmp(connector_table[i]->name, name, len) == 0)
-            return connector_table[i];
-    return NULL;
-}
-
-void registry_free_slots(void **slots, size_t n)
-{
-    for (size_t i = 0; i < n && connector_table[i]; i++) {
-        if (slots[i] && connector_table[i]->thread_slot_free)
-            connector_table[i]->thread_slot_free(slots[i]);
+    for (size_t i = 0; i < n && i < reg->n; i++) {
+        if (slots[i] && reg->list[i]->thread_slot_free)
+            reg->list[i]->thread_slot_free(slots[i]);
         slots[i] = NULL;
     }
 }
 
-int registry_connector_index(const struct connector *c)
+int registry_connector_index(const struct registry *reg, const struct connector *c)
 {
-    for (int i = 0; connector_table[i]; i++) {
-        if (connector_table[i] == c)
-            return i;
+    for (size_t i = 0; c && i < reg->n; i++) {
+        if (reg->list[i] == c)
+            return (int)i;
     }
     return -1;
-}
-
-int registry_count(void)
-{
-    int n = 0;
-    while (connector_table[n])
-        n++;
-    return n;
 }
 
 static const char *ptype_name(enum conn_ptype t)

@@ -545,6 +545,7 @@ static void *worker_main(void *arg)
     env.engine = e;
     env.key = e->opts.key;
     env.max_interruptions = e->opts.max_interruptions;
+    env.connectors = e->opts.connectors;
     atomic_fetch_add(&e->workers_ready, 1);
     ready = true;
 
@@ -627,15 +628,17 @@ static void *worker_main(void *arg)
 /* wfset_each_fn: logs, once, each stored connection the workflow's trigger
  * listens to but would never receive its events on (connections_reach_warnings:
  * an Okta event type that event hooks cannot carry, on a hook-only
- * connection). ud: the engine's store. */
+ * connection). ud: the engine. */
 static void warn_unreachable(void *ud, const struct flow *f, int64_t version)
 {
+    const struct engine *e = ud;
     json_t *warnings = json_array();
     size_t i;
     json_t *w;
 
     (void)version;
-    if (!warnings || !f->enabled || connections_reach_warnings(ud, f->trigger, f->trigger_params, warnings)) {
+    if (!warnings || !f->enabled ||
+        connections_reach_warnings(e->store, e->opts.connectors, f->trigger, f->trigger_params, warnings)) {
         json_decref(warnings);
         return;
     }
@@ -667,6 +670,8 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
         e->opts.idle_poll_ms = 200;
     if (e->opts.max_interruptions <= 0)
         e->opts.max_interruptions = ENGINE_DEFAULT_MAX_INTERRUPTIONS;
+    if (!e->opts.connectors)
+        e->opts.connectors = registry_default();
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "idflow");
     host[sizeof host - 1] = '\0';
@@ -681,10 +686,15 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
         rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
         goto out;
     }
+    if (e->opts.connectors->n > ENGINE_MAX_CONNECTORS) {
+        rc = idf_err_set(err, IDF_EINVAL, "%zu connectors: the engine holds at most %d", e->opts.connectors->n,
+                         ENGINE_MAX_CONNECTORS);
+        goto out;
+    }
     rc = store_open(e->db_url, &e->store, err);
     if (rc)
         goto out;
-    rc = engine__wfset_new(&e->wfs);
+    rc = engine__wfset_new(e->opts.connectors, &e->wfs);
     if (rc)
         goto out;
     if (opts->workflows_dir)
@@ -694,7 +704,7 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
     engine__thread_expr_release(); /* this thread evaluates nothing more: its evaluator goes */
     if (rc)
         goto out;
-    engine__wfset_each(e->wfs, warn_unreachable, e->store);
+    engine__wfset_each(e->wfs, warn_unreachable, e);
     rc = store_release_leases(e->store, e->node_id, &released);
     if (rc) {
         idf_err_set(err, rc, "cannot release the leases of an earlier run of node '%s'", e->node_id);

@@ -27,6 +27,7 @@ struct expr_ctx;
 struct http_client;
 struct connections_cache;
 struct seal_key;
+struct registry;
 
 #define ENGINE_MAX_WORKERS 64
 #define ENGINE_DEFAULT_LEASE_MS 60000
@@ -48,13 +49,19 @@ struct engine_opts {
     int max_interruptions;     /* a run taken from a dead owner this many times in a row at the
                                   same step is failed, not run again; default
                                   ENGINE_DEFAULT_MAX_INTERRUPTIONS */
+    const struct registry *connectors; /* the connector table workflows are parsed in and whose
+                                          actions, ingresses and pollers run (borrowed, outlives the
+                                          engine; at most ENGINE_MAX_CONNECTORS); NULL:
+                                          registry_default() */
 };
 
 struct engine;
 
 /* Opens the store, releases leases left by a previous life of this node,
- * loads and validates the workflow files (an invalid file is an error naming
- * every problem; nothing is loaded then). Caller frees with engine_free. */
+ * loads and validates the workflow files in opts->connectors (an invalid
+ * file is an error naming every problem; nothing is loaded then). IDF_EINVAL
+ * when the connector table has more than ENGINE_MAX_CONNECTORS entries.
+ * Caller frees with engine_free. */
 int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_err *err) IDF_MUST_USE;
 
 /* Starts the ingest thread and the workers. */
@@ -144,6 +151,8 @@ struct exec_env {
     const struct seal_key *key;         /* seals secrets in action outputs while the run goes on
                                            (engine/secrets.c); NULL: they are kept in memory only */
     int max_interruptions;              /* see engine_opts; 0: ENGINE_DEFAULT_MAX_INTERRUPTIONS */
+    const struct registry *connectors;  /* the table the flows were parsed in (per-thread slots are
+                                           indexed in it); NULL: registry_default() */
     int64_t begin_next;                 /* in: the run this thread executes after this one (0: none);
                                            the commit that ends this one marks it begun in its
                                            transaction (store_run_next.begin_run) */

@@ -18,7 +18,8 @@ struct flow;
  * its own rwlock; flows are immutable and live until engine_free. */
 struct wfset;
 
-int engine__wfset_new(struct wfset **out);
+/* A new empty set whose flows are parsed in reg (borrowed, outlives the set). */
+int engine__wfset_new(const struct registry *reg, struct wfset **out);
 void engine__wfset_free(struct wfset *ws);
 /* Loads every *.yaml / *.yml in dir, validates all (diagnostics to stderr),
  * saves new versions in the store. IDF_EINVAL when any file is invalid. */

@@ -680,8 +680,9 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
     default: {
         struct conn_result res;
         struct conn_call call;
-        const struct connector *owner = registry_action_owner(s->action);
-        int idx = registry_connector_index(owner);
+        const struct registry *reg = st->env->connectors ? st->env->connectors : registry_default();
+        const struct connector *owner = registry_action_owner(reg, s->action);
+        int idx = registry_connector_index(reg, owner);
 
         memset(&res, 0, sizeof res);
         if (st->env->dry_run) {
@@ -904,5 +905,6 @@ out:
 
 void exec_env_release(struct exec_env *env)
 {
-    registry_free_slots(env->slots, ENGINE_MAX_CONNECTORS);
+    registry_free_slots(env->connectors ? env->connectors : registry_default(), env->slots,
+                        ENGINE_MAX_CONNECTORS);
 }

@@ -174,6 +174,7 @@ struct matcher {
     struct wfset *ws; /* borrowed */
     char *db_url;
     const struct seal_key *key; /* borrowed */
+    const struct registry *reg; /* borrowed: the engine's connector table */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     unsigned long gen; /* guarded by lock: bumped by every wake-up */
@@ -329,9 +330,9 @@ struct expander {
     void *slots[ENGINE_MAX_CONNECTORS];
 };
 
-static const struct connector *expanding_connector(const char *name)
+static const struct connector *expanding_connector(const struct registry *reg, const char *name)
 {
-    const struct connector *c = registry_find_connector(name, strlen(name));
+    const struct connector *c = registry_find(reg, name);
     return c && c->ingress && c->ingress->expand ? c : NULL;
 }
 
@@ -363,7 +364,7 @@ static void put_off(struct expander *x, const struct store_event *d, bool retrya
 /* Expands one delivery into its events and stores them in its place. */
 static void expand_one(struct expander *x, const struct store_event *d)
 {
-    const struct connector *c = expanding_connector(d->source);
+    const struct connector *c = expanding_connector(x->m->reg, d->source);
     struct conn_expand ce;
     struct store_ingest_item *items = NULL;
     struct engine_event *evs = NULL;
@@ -394,7 +395,7 @@ static void expand_one(struct expander *x, const struct store_event *d)
         put_off(x, d, false, 0, "the stored delivery is not JSON");
         return;
     }
-    idx = registry_connector_index(c);
+    idx = registry_connector_index(x->m->reg, c);
     ce.http = x->http;
     ce.connection = conn;
     ce.connection_name = d->connection;
@@ -511,7 +512,7 @@ static void *expander_main(void *arg)
             break;
     }
 out:
-    registry_free_slots(x.slots, ENGINE_MAX_CONNECTORS);
+    registry_free_slots(x.m->reg, x.slots, ENGINE_MAX_CONNECTORS);
     connections_cache_free(x.conns);
     http_client_free(x.http);
     store_close(x.st);
@@ -533,6 +534,7 @@ int engine__matcher_start(struct engine *e, struct wfset *ws, const struct engin
     m->e = e;
     m->ws = ws;
     m->key = opts->key;
+    m->reg = opts->connectors;
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->cond, NULL);
     *out = m;

@@ -54,6 +54,7 @@ struct pollers {
     struct engine *e;          /* borrowed */
     char *db_url;
     const struct seal_key *key;/* borrowed */
+    const struct registry *reg;/* borrowed: the engine's connector table */
     pthread_t thread;
     bool started;
     pthread_mutex_t lock;
@@ -96,7 +97,7 @@ static void rescan(struct pollers *p, struct store *st)
 
         if (!name || !kind || strlen(name) > CONNECTIONS_NAME_MAX || !(mode & CONN_MODE_POLL))
             continue;
-        c = registry_find_connector(kind, strlen(kind));
+        c = registry_find(p->reg, kind);
         if (!c || !c->ingress || !c->ingress->poll)
             continue;
         for (k = 0; k < p->n; k++)
@@ -147,7 +148,7 @@ static void poll_one(struct pollers *p, struct store *st, struct http_client *ht
     const json_t *conn = NULL;
     char cname[POLLER_CURSOR_MAX], *cursor = NULL;
     int64_t now = time_now_ms();
-    int idx = registry_connector_index(pe->c);
+    int idx = registry_connector_index(p->reg, pe->c);
     size_t n_new = 0;
     int rc;
 
@@ -240,7 +241,7 @@ static void *poller_main(void *arg)
             wait_until(p, next);
     }
 out:
-    registry_free_slots(p->slots, ENGINE_MAX_CONNECTORS);
+    registry_free_slots(p->reg, p->slots, ENGINE_MAX_CONNECTORS);
     connections_cache_free(cc);
     http_client_free(http);
     store_close(st);
@@ -254,8 +255,8 @@ int engine__pollers_start(struct engine *e, const struct engine_opts *opts, stru
     bool any = false;
 
     *out = NULL;
-    for (int i = 0; connector_table[i]; i++)
-        any = any || (connector_table[i]->ingress && connector_table[i]->ingress->poll);
+    for (size_t i = 0; i < opts->connectors->n; i++)
+        any = any || (opts->connectors->list[i]->ingress && opts->connectors->list[i]->ingress->poll);
     if (!any)
         return 0;
     p = calloc(1, sizeof *p);
@@ -265,6 +266,7 @@ int engine__pollers_start(struct engine *e, const struct engine_opts *opts, stru
     }
     p->e = e;
     p->key = opts->key;
+    p->reg = opts->connectors;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     if (pthread_create(&p->thread, NULL, poller_main, p) != 0) {

@@ -33,15 +33,17 @@ struct wfset {
     unsigned long gen;    /* guarded by lock; 1 + changes of cur (for engine__wfset_caps) */
     struct wf_entry *old; /* guarded by lock */
     size_t n_old;
+    const struct registry *reg; /* borrowed: the connector table flows are parsed in */
 };
 
-int engine__wfset_new(struct wfset **out)
+int engine__wfset_new(const struct registry *reg, struct wfset **out)
 {
     struct wfset *ws = calloc(1, sizeof *ws);
     if (!ws)
         return IDF_ENOMEM;
     pthread_rwlock_init(&ws->lock, NULL);
     ws->gen = 1;
+    ws->reg = reg;
     *out = ws;
     return 0;
 }
@@ -122,7 +124,7 @@ int engine__wfset_load_dir(struct wfset *ws, struct store *st, struct expr_ctx *
             rc = IDF_ENOMEM;
             goto out;
         }
-        if (flow_load_file(names[i], ectx, &flows[i], diags)) {
+        if (flow_load_file(ws->reg, names[i], ectx, &flows[i], diags)) {
             flow_diags_print(names[i], diags, stderr);
             bad++;
         }
@@ -237,7 +239,7 @@ const struct flow *engine__wfset_get(struct wfset *ws, struct store *st, struct 
         return NULL;
     }
     diags = calloc(1, sizeof *diags);
-    if (!diags || flow_parse(name, src, strlen(src), ectx, &nf, diags)) {
+    if (!diags || flow_parse(ws->reg, name, src, strlen(src), ectx, &nf, diags)) {
         idf_err_set(err, IDF_EINVAL, "workflow %s version %lld no longer validates%s%s", name, (long long)version,
                     diags && diags->n ? ": " : "", diags && diags->n ? diags->items[0].msg : "");
         free(diags);

@@ -175,8 +175,8 @@ static void unknown_trigger(struct parse *ps, const struct flow__ynode *k)
     char dym[FLOW__MAX_ID + 40] = "";
 
     flow__suggest_init(&sg, k->text);
-    for (int i = 0; connector_table[i]; i++) {
-        for (const struct conn_trigger *t = connector_table[i]->triggers; t && t->name; t++) {
+    for (size_t i = 0; i < ps->x.reg->n; i++) {
+        for (const struct conn_trigger *t = ps->x.reg->list[i]->triggers; t && t->name; t++) {
             flow__suggest_add(&sg, t->name);
             if (used < KNOWN_LIST_MAX)
                 used += (size_t)snprintf(known + used, sizeof known - used, "%s%s",
@@ -215,7 +215,7 @@ static int parse_on(struct parse *ps)
                    "'on' must name exactly one trigger, e.g. on: { okta.user_locked: {} }");
         return 0;
     }
-    t = registry_find_trigger(k->text);
+    t = registry_find_trigger(ps->x.reg, k->text);
     if (!t) {
         unknown_trigger(ps, k);
         return 0;
@@ -386,8 +386,8 @@ static int finish(struct flow *f, const char *text, size_t len)
     return 0;
 }
 
-int flow_parse(const char *path, const char *text, size_t len, struct expr_ctx *ectx,
-               struct flow **out, struct flow_diags *diags)
+int flow_parse(const struct registry *reg, const char *path, const char *text, size_t len,
+               struct expr_ctx *ectx, struct flow **out, struct flow_diags *diags)
 {
     struct flow__ydoc doc;
     struct parse ps;
@@ -441,6 +441,7 @@ int flow_parse(const char *path, const char *text, size_t len, struct expr_ctx *
     ps.f->enabled = true;
     ps.root = doc.root;
     ps.x.ectx = ectx;
+    ps.x.reg = reg;
     ps.x.d = diags;
     ps.x.doc = &doc;
     ps.x.f = ps.f;
@@ -490,7 +491,7 @@ out:
     return rc;
 }
 
-int flow_load_file(const char *path, struct expr_ctx *ectx, struct flow **out,
+int flow_load_file(const struct registry *reg, const char *path, struct expr_ctx *ectx, struct flow **out,
                    struct flow_diags *diags)
 {
     struct buf b;
@@ -530,7 +531,7 @@ int flow_load_file(const char *path, struct expr_ctx *ectx, struct flow **out,
             goto out;
         }
     }
-    rc = flow_parse(path, b.data ? b.data : "", b.len, ectx, out, diags);
+    rc = flow_parse(reg, path, b.data ? b.data : "", b.len, ectx, out, diags);
 out:
     if (fd >= 0)
         close(fd);

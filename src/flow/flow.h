@@ -3,7 +3,7 @@
  * flow_parse() reads one YAML document (see docs/workflows.md for the
  * language) and checks it completely: YAML syntax, known top-level keys, a
  * known trigger and its parameters, known action names (through the
- * connector registry), required parameters present and no unknown ones,
+ * connector registry the caller gives), required parameters present and no unknown ones,
  * parameter types where literal, every jq expression and template compiles
  * (through expr_check), step ids unique and well-formed, and every
  * `.steps.<id>` reference names a step defined earlier. Every problem found
@@ -23,6 +23,7 @@
 struct conn_action;
 struct conn_trigger;
 struct expr_ctx;
+struct registry;
 
 #define FLOW_MAX_STEPS 200
 #define FLOW_MAX_DIAGS 100
@@ -90,13 +91,16 @@ struct flow_diags {
 
 /* Parses and validates. On success (*out set) diags->n == 0. On failure
  * returns IDF_EINVAL (or IDF_EPARSE for YAML syntax), *out stays NULL, and
- * diags holds every problem. path is used in messages only. ectx is a
- * caller-owned expression context used to compile-check expressions. */
-int flow_parse(const char *path, const char *text, size_t len, struct expr_ctx *ectx,
-               struct flow **out, struct flow_diags *diags) IDF_MUST_USE;
+ * diags holds every problem. reg is the connector table the trigger and the
+ * actions are looked up in (borrowed; the flow's action and trigger pointers
+ * point into it, so it must outlive the flow; registry_default() for the
+ * built-in one). path is used in messages only. ectx is a caller-owned
+ * expression context used to compile-check expressions. */
+int flow_parse(const struct registry *reg, const char *path, const char *text, size_t len,
+               struct expr_ctx *ectx, struct flow **out, struct flow_diags *diags) IDF_MUST_USE;
 
-/* Reads the file (capped at BUF_CAP_WORKFLOW_FILE) and parses it. */
-int flow_load_file(const char *path, struct expr_ctx *ectx, struct flow **out,
+/* Reads the file (capped at BUF_CAP_WORKFLOW_FILE) and parses it in reg. */
+int flow_load_file(const struct registry *reg, const char *path, struct expr_ctx *ectx, struct flow **out,
                    struct flow_diags *diags) IDF_MUST_USE;
 
 /* Prints diags as "path:line:col: message" lines to f (a FILE *). */

@@ -120,6 +120,7 @@ struct expr_ctx;
  * self == -1 means workflow level (when, vars), where no step has run yet. */
 struct flow__xctx {
     struct expr_ctx *ectx;         /* borrowed */
+    const struct registry *reg;    /* borrowed: where actions and triggers are looked up */
     struct flow_diags *d;          /* borrowed */
     const struct flow__ydoc *doc;  /* borrowed */
     const struct flow *f;          /* steps[].id filled (may be NULL for a bad step) */

@@ -225,8 +225,8 @@ static void unknown_action(struct flow__xctx *x, const struct flow__ynode *v)
     struct flow__suggest sg;
 
     flow__suggest_init(&sg, v->text);
-    for (int i = 0; connector_table[i]; i++) {
-        for (const struct conn_action *a = connector_table[i]->actions; a && a->name; a++)
+    for (size_t i = 0; i < x->reg->n; i++) {
+        for (const struct conn_action *a = x->reg->list[i]->actions; a && a->name; a++)
             flow__suggest_add(&sg, a->name);
     }
     if (flow__suggest_best(&sg))
@@ -364,7 +364,7 @@ int flow__step_parse(struct flow__xctx *x, const struct flow__ynode *n, struct f
         } else if (!strcmp(key, "do")) {
             if (v->kind != FLOW__Y_SCALAR || flow__yresolve(v) != FLOW__V_STRING)
                 flow__diag(x->d, v->line, v->col, "'do' must be an action name such as http.request");
-            else if (!(s->action = registry_find_action(v->text)))
+            else if (!(s->action = registry_find_action(x->reg, v->text)))
                 unknown_action(x, v);
         } else if (!strcmp(key, "with")) {
             with = v;
@@ -421,8 +421,8 @@ int flow__step_parse(struct flow__xctx *x, const struct flow__ynode *n, struct f
             unknown_step_key(x, k);
         }
     }
-    if (connection && s->action && !(registry_action_owner(s->action) &&
-                                     registry_action_owner(s->action)->connection))
+    if (connection && s->action && !(registry_action_owner(x->reg, s->action) &&
+                                     registry_action_owner(x->reg, s->action)->connection))
         flow__diag(x->d, connection->line, connection->col, "'connection' is not used by %s: it needs no connection",
                    s->action->name);
     if (as && !s->foreach_expr && !flow__ymap_get(n, "foreach"))

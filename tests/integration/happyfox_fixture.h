@@ -150,7 +150,7 @@ HFN void hfx_leak_check_json(const struct hfx *f, const char *what, const json_t
 HFN int hfx_run(struct hfx *f, struct hfx_call *c, const char *action, struct conn_result *res, const char *params,
                 char problem[HFX_PROBLEM])
 {
-    const struct conn_action *a = registry_find_action(action);
+    const struct conn_action *a = registry_find_action(registry_default(), action);
     json_error_t je;
     json_t *p;
     struct idf_err err = {0};

@@ -120,7 +120,7 @@ OFN void sleep_ms(int64_t ms)
 OFN int ofx_act_conn(struct ofx *f, const json_t *conn, const char *action, int attempt, struct conn_result *res,
                      const char *params)
 {
-    const struct conn_action *a = registry_find_action(action);
+    const struct conn_action *a = registry_find_action(registry_default(), action);
     json_error_t je;
     json_t *p = json_loads(params, 0, &je);
     struct idf_err err = {0};

@@ -26,12 +26,10 @@ static int teardown(void **state)
 
 static const struct connector *hf_connector(void)
 {
-    for (int i = 0; connector_table[i]; i++) {
-        if (strcmp(connector_table[i]->name, "happyfox") == 0)
-            return connector_table[i];
-    }
-    fail_msg("happyfox is not registered");
-    return NULL;
+    const struct connector *c = registry_find(registry_default(), "happyfox");
+    if (!c)
+        fail_msg("happyfox is not registered");
+    return c;
 }
 
 /* Creates an onboarding ticket (all required fields) and returns its number. */
@@ -861,8 +859,8 @@ static void test_triggers(void **state)
 
     (void)state;
     /* registered, with the webhook and poll ingress that raises them */
-    assert_non_null(registry_find_trigger("happyfox.ticket_created"));
-    assert_non_null(registry_find_trigger("happyfox.ticket_resolved"));
+    assert_non_null(registry_find_trigger(registry_default(), "happyfox.ticket_created"));
+    assert_non_null(registry_find_trigger(registry_default(), "happyfox.ticket_resolved"));
     assert_non_null(hf_connector()->triggers);
     assert_non_null(hf_connector()->ingress);
 

@@ -332,7 +332,7 @@ static void test_network_failure(void **state)
     /* no connection at all */
     c.conn = NULL;
     {
-        const struct conn_action *a = registry_find_action("happyfox.get_ticket");
+        const struct conn_action *a = registry_find_action(registry_default(), "happyfox.get_ticket");
         json_t *p = json_pack("{s:i}", "ticket", 1);
         struct conn_call call = {.http = f->http, .item = -1, .attempt = 1};
         memset(&r, 0, sizeof r);

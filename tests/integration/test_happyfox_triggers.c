@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/serve_fixture.h"
 #include "support/testutil.h"
 
 #define HF_KEY "sandbox-hf-key"
@@ -41,32 +42,14 @@
 #define HOOK_SECRET "hf-hook-secret-0123456789-abcXYZ"
 #define WAIT_MS 15000
 
-struct env {
-    const char *bin;
-    struct tu_proc sandbox, serve;
-    char sb[128];   /* the sandbox's base URL */
-    char base[128]; /* idflow's base URL */
-    char listen[64];
-    char *dir;
-    char db[400];
-    char wfdir[400];
-    int markers; /* poll markers made so far */
-};
-
-static struct env E;
+/* the sandbox help desk and serve (its log must never hold a secret: the hook secret, the
+ * auth code, the Basic credentials) */
+static struct sfx F = {.secrets = {HOOK_SECRET, HF_CODE, "c2FuZGJveC1oZi1rZXk6"}, .settle_ms = 20000};
+static int markers; /* poll markers made so far */
 
 /* ---------------------------------------------------------------- helpers */
 
-static json_t *http_json(const char *method, const char *url, const char *body, const char *const *headers,
-                         long *status)
-{
-    char *resp = NULL;
-    json_t *j;
-    assert_int_equal(tu_http(method, url, body, headers, status, &resp), 0);
-    j = resp && *resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
-    free(resp);
-    return j;
-}
+#define http_json sfx_assert_http_json
 
 static json_t *hf_api(const char *method, const char *path, const char *body, long want)
 {
@@ -74,7 +57,7 @@ static json_t *hf_api(const char *method, const char *path, const char *body, lo
     char url[600];
     long status = 0;
     json_t *j;
-    snprintf(url, sizeof url, "%s/api/1.1/json%s", E.sb, path);
+    snprintf(url, sizeof url, "%s/api/1.1/json%s", F.sb, path);
     j = http_json(method, url, body, h, &status);
     if (status != want)
         fail_msg("%s %s: HTTP %ld, expected %ld", method, path, status, want);
@@ -87,7 +70,7 @@ static void sandbox_admin(const char *method, const char *path, const char *body
     char url[600];
     long status = 0;
     json_t *j;
-    snprintf(url, sizeof url, "%s%s", E.sb, path);
+    snprintf(url, sizeof url, "%s%s", F.sb, path);
     j = http_json(method, url, body, h, &status);
     if (status != 200 && status != 204)
         fail_msg("%s %s: HTTP %ld", method, path, status);
@@ -99,7 +82,7 @@ static void webhook_on(void)
     char body[600];
     snprintf(body, sizeof body,
              "{\"url\":\"%s/hooks/happyfox/hd/" HOOK_SECRET "\"}", /* what a Smart Rule can carry: a URL */
-             E.base);
+             F.base);
     sandbox_admin("POST", "/_sandbox/happyfox/webhook", body);
 }
 
@@ -128,155 +111,61 @@ static void staff_update(long long n, const char *kind, const char *body)
     json_decref(hf_api("POST", path, body, 200));
 }
 
-static bool sandbox_up(void *ud)
-{
-    (void)ud;
-    return tu_sandbox_url(&E.sandbox, E.sb, sizeof E.sb);
-}
-
 /* Runs an idflow command to its end: its exit code, and its stdout in *out
  * when out is not NULL (caller frees); a failure's stderr is printed. */
-static int run_idflow_out(const char *const *args, const char *const *env, char **out)
-{
-    const char *argv[40];
-    char *err = NULL;
-    int n = 0, rc;
+#define run_idflow_out(args, env, out) sfx_idflow_argv(&F, args, env, out)
 
-    argv[n++] = E.bin;
-    for (; *args && n < 39; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    rc = tu_run(argv, env, 30000, out, &err);
-    if (rc != 0)
-        fprintf(stderr, "idflow %s failed (%d):\n%s\n", args[0], rc, err ? err : "");
-    free(err);
-    return rc;
-}
-
-static int run_idflow(const char *const *args, const char *const *env)
-{
-    return run_idflow_out(args, env, NULL);
-}
-
-static int start_serve(void)
-{
-    char url[200];
-    const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", E.listen, "--workflows", E.wfdir,
-                          "--workers", "2", NULL};
-    if (tu_spawn(argv, NULL, &E.serve))
-        return -1;
-    snprintf(url, sizeof url, "%s/readyz", E.base);
-    if (tu_wait_http_ok(url, WAIT_MS)) {
-        char *err = tu_proc_stderr(&E.serve);
-        fprintf(stderr, "idflow serve did not become ready:\n%s\n", err);
-        free(err);
-        return -1;
-    }
-    return 0;
-}
-
-/* Stops idflow serve; its exit code (0 after a clean shutdown, no sanitizer
- * report, no secret in its log). */
-static int stop_serve(void)
-{
-    int rc;
-    char *err;
-    tu_kill(&E.serve, SIGTERM);
-    rc = tu_wait(&E.serve, 15000);
-    err = tu_proc_stderr(&E.serve);
-    if (strstr(err, HOOK_SECRET) || strstr(err, HF_CODE) || strstr(err, "c2FuZGJveC1oZi1rZXk6")) {
-        fprintf(stderr, "idflow serve logged a secret\n");
-        rc = rc ? rc : 1;
-    }
-    if (rc != 0 || strstr(err, "Sanitizer") || strstr(err, "runtime error")) {
-        fprintf(stderr, "idflow serve exited with %d:\n%s\n", rc, err);
-        if (rc == 0)
-            rc = 1;
-    }
-    free(err);
-    tu_proc_cleanup(&E.serve);
-    return rc;
-}
-
-static int write_wf(const char *name, const char *text)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s.yaml", E.wfdir, name);
-    return tu_write_file(path, text);
-}
+static const char *const SERVE_ARGS[] = {"--workers", "2", NULL};
 
 static int group_setup(void **state)
 {
-    const char *argv[] = {NULL, "sandbox", "--listen", "127.0.0.1:0", NULL};
     char hs[500];
-    int port;
     (void)state;
 
-    E.bin = getenv("IDFLOW_BIN");
-    if (!E.bin) {
-        fprintf(stderr, "IDFLOW_BIN must be set (make test sets it)\n");
+    if (sfx_start(&F, NULL) || sfx_write_secret(&F, "hook_secret", HOOK_SECRET, hs, sizeof hs))
         return -1;
-    }
-    argv[0] = E.bin;
-    if (tu_spawn(argv, NULL, &E.sandbox) || !tu_wait_until(sandbox_up, NULL, WAIT_MS))
-        return -1;
-    E.dir = tu_mktemp_dir();
-    snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
-    snprintf(E.wfdir, sizeof E.wfdir, "%s/wf", E.dir);
-    snprintf(hs, sizeof hs, "%s/hook_secret", E.dir);
-    if (tu_write_file(hs, HOOK_SECRET))
-        return -1;
-    {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && chmod 600 '%s'", E.wfdir, hs);
-        if (system(cmd) != 0)
-            return -1;
-    }
-    if (write_wf("created", "name: hf-created\non:\n  happyfox.ticket_created: {}\n"
+    if (sfx_write_wf(&F, "created", "name: hf-created\non:\n  happyfox.ticket_created: {}\n"
                             "when:\n  - .event.connection == \"hd\"\nsteps:\n"
                             "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
                             "category: '${{ .event.ticket.category }}', email: '${{ .event.ticket.requester.email }}', "
                             "status: '${{ .event.ticket.status }}'}\n") ||
-        write_wf("onboarding", "name: hf-onboarding\non:\n  happyfox.ticket_created: {category: onboarding}\n"
+        sfx_write_wf(&F, "onboarding", "name: hf-onboarding\non:\n  happyfox.ticket_created: {category: onboarding}\n"
                                "when:\n  - .event.ticket.category == \"Onboarding\"\n"
                                "steps:\n  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
                                "dept: '${{ .event.ticket.custom_fields.Department }}', "
                                "first: '${{ .event.ticket.custom_fields[\"First Name\"] }}'}\n") ||
-        write_wf("resolved", "name: hf-resolved\non:\n  happyfox.ticket_resolved: {}\nsteps:\n"
+        sfx_write_wf(&F, "resolved", "name: hf-resolved\non:\n  happyfox.ticket_resolved: {}\nsteps:\n"
                              "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
                              "to: '${{ .event.changes.status.to.name }}'}\n") ||
-        write_wf("status", "name: hf-status\non:\n  happyfox.ticket_status_changed: {from: New, to: Solved}\n"
+        sfx_write_wf(&F, "status", "name: hf-status\non:\n  happyfox.ticket_status_changed: {from: New, to: Solved}\n"
                            "steps:\n  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
                            "from: '${{ .event.changes.status.from.name }}', "
                            "to: '${{ .event.changes.status.to.name }}'}\n") ||
-        write_wf("status-other", "name: hf-status-other\non:\n  happyfox.ticket_status_changed: {to: Closed}\n"
+        sfx_write_wf(&F, "status-other", "name: hf-status-other\non:\n  happyfox.ticket_status_changed: {to: Closed}\n"
                                  "steps:\n  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}'}\n") ||
-        write_wf("hook-only", "name: hf-hook-only\non:\n  happyfox.ticket_created: {}\n"
+        sfx_write_wf(&F, "hook-only", "name: hf-hook-only\non:\n  happyfox.ticket_created: {}\n"
                               "when:\n  - .event.connection == \"hh\"\nsteps:\n"
                               "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}'}\n") ||
-        write_wf("poll-default", "name: hf-poll-default\non:\n  happyfox.ticket_created: {}\n"
+        sfx_write_wf(&F, "poll-default", "name: hf-poll-default\non:\n  happyfox.ticket_created: {}\n"
                                  "when:\n  - .event.connection == \"hp\"\nsteps:\n"
                                  "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}'}\n") ||
-        write_wf("updated", "name: hf-updated\non:\n  happyfox.ticket_updated: {}\nsteps:\n"
+        sfx_write_wf(&F, "updated", "name: hf-updated\non:\n  happyfox.ticket_updated: {}\nsteps:\n"
                             "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}', "
                             "private: '${{ .event.update.private | tostring }}'}\n"))
         return -1;
     {
-        const char *args[] = {"connect", "happyfox", "hd", "--url", E.sb, "--api-key-env", "HF_KEY",
+        const char *args[] = {"connect", "happyfox", "hd", "--url", F.sb, "--api-key-env", "HF_KEY",
                               "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--mode", "both",
-                              "--poll-interval", "1", "--db", E.db, NULL};
+                              "--poll-interval", "1", "--db", F.db, NULL};
         const char *env[] = {"HF_KEY=" HF_KEY, "HF_CODE=" HF_CODE, NULL};
         /* "hh": webhook only (never polled), to prove the webhook path on its own */
-        const char *args2[] = {"connect", "happyfox", "hh", "--url", E.sb, "--api-key-env", "HF_KEY",
+        const char *args2[] = {"connect", "happyfox", "hh", "--url", F.sb, "--api-key-env", "HF_KEY",
                                "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--mode", "hook",
-                               "--db", E.db, NULL};
-        if (run_idflow(args, env) != 0 || run_idflow(args2, env) != 0)
+                               "--db", F.db, NULL};
+        if (run_idflow_out(args, env, NULL) != 0 || run_idflow_out(args2, env, NULL) != 0)
             return -1;
     }
-    port = tu_free_port();
-    snprintf(E.listen, sizeof E.listen, "127.0.0.1:%d", port);
-    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", port);
-    if (start_serve())
+    if (sfx_serve_start(&F, NULL, SERVE_ARGS))
         return -1;
     webhook_on();
     return 0;
@@ -284,85 +173,15 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    int rc;
     (void)state;
-    rc = stop_serve();
-    tu_kill(&E.sandbox, SIGTERM);
-    tu_wait(&E.sandbox, 10000);
-    tu_proc_cleanup(&E.sandbox);
-    if (E.dir) {
-        tu_rm_rf(E.dir);
-        free(E.dir);
-    }
-    return rc == 0 ? 0 : -1;
+    return sfx_stop(&F) == 0 ? 0 : -1;
 }
 
-/* Runs of workflow whose step "who" output has key == value. */
-static int count_runs(const char *workflow, const char *key, const char *value)
-{
-    char url[300];
-    long status = 0;
-    json_t *list, *r;
-    size_t i;
-    int n = 0;
-    /* every acknowledged delivery was re-read and its events matched */
-    assert_true(tu_wait_events_settled(E.db, 20000));
-    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", E.base, workflow);
-    list = http_json("GET", url, NULL, NULL, &status);
-    assert_int_equal(status, 200);
-    json_array_foreach(json_object_get(list, "runs"), i, r)
-    {
-        char u2[300];
-        json_t *full, *s;
-        size_t k;
-        snprintf(u2, sizeof u2, "%s/api/v1/runs/%lld", E.base,
-                 (long long)json_integer_value(json_object_get(r, "id")));
-        full = http_json("GET", u2, NULL, NULL, &status);
-        json_array_foreach(json_object_get(full, "steps"), k, s)
-        {
-            const char *got = json_string_value(json_object_get(json_object_get(s, "output"), key));
-            if (!strcmp(json_string_value(json_object_get(s, "step_id")), "who") && got && !strcmp(got, value))
-                n++;
-        }
-        json_decref(full);
-    }
-    json_decref(list);
-    return n;
-}
-
-static int count_all_runs(const char *workflow)
-{
-    char url[300];
-    long status = 0;
-    json_t *list;
-    int n;
-    /* every acknowledged delivery was re-read and its events matched */
-    assert_true(tu_wait_events_settled(E.db, 20000));
-    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", E.base, workflow);
-    list = http_json("GET", url, NULL, NULL, &status);
-    assert_int_equal(status, 200);
-    n = (int)json_array_size(json_object_get(list, "runs"));
-    json_decref(list);
-    return n;
-}
-
-struct want_runs {
-    const char *wf, *key, *value;
-    int n;
-};
-
-static bool runs_reached(void *ud)
-{
-    struct want_runs *w = ud;
-    return count_runs(w->wf, w->key, w->value) >= w->n;
-}
-
-static void wait_runs(const char *wf, const char *key, const char *value, int n)
-{
-    struct want_runs w = {wf, key, value, n};
-    if (!tu_wait_until(runs_reached, &w, WAIT_MS))
-        fail_msg("no %d run(s) of %s with %s=%s after %d ms", n, wf, key, value, WAIT_MS);
-}
+/* Runs of wf whose step "who" has output[key] == value (each run read whole, after every
+ * stored event was matched); every run of wf; waiting until n runs have it. */
+#define count_runs(wf, key, value) sfx_assert_count_runs(&F, wf, "who", key, value)
+#define count_all_runs(wf) sfx_assert_count_all_runs(&F, wf)
+#define wait_runs(wf, key, value, n) sfx_assert_wait_runs(&F, wf, "who", key, value, n, WAIT_MS)
 
 /* Waits until the poller has caught up with everything so far: a ticket
  * created now with the webhook off can only arrive by poll, and the poller
@@ -370,7 +189,7 @@ static void wait_runs(const char *wf, const char *key, const char *value, int n)
 static void wait_poller_caught_up(void)
 {
     char subject[64];
-    snprintf(subject, sizeof subject, "poll marker %d", ++E.markers);
+    snprintf(subject, sizeof subject, "poll marker %d", ++markers);
     webhook_off();
     create_ticket(subject, "marker@acme.test");
     wait_runs("hf-created", "subject", subject, 1);
@@ -383,7 +202,7 @@ static long post_hook_resp(const char *conn, const char *secret, const char *bod
     const char *h[] = {"Content-Type: application/json", hdr, NULL};
     long status = 0;
     char *resp = NULL;
-    snprintf(url, sizeof url, "%s/hooks/happyfox/%s", E.base, conn);
+    snprintf(url, sizeof url, "%s/hooks/happyfox/%s", F.base, conn);
     if (secret)
         snprintf(hdr, sizeof hdr, "X-Idflow-Secret: %s", secret);
     else
@@ -410,7 +229,7 @@ static long post_hook_path(const char *conn, const char *secret, const char *cty
     const char *h[] = {ct, NULL};
     long status = 0;
     char *resp = NULL;
-    snprintf(url, sizeof url, "%s/hooks/happyfox/%s/%s", E.base, conn, secret);
+    snprintf(url, sizeof url, "%s/hooks/happyfox/%s/%s", F.base, conn, secret);
     snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
     assert_int_equal(tu_http("POST", url, body, h, &status, &resp), 0);
     if (resp)
@@ -422,7 +241,7 @@ static long post_hook_path(const char *conn, const char *secret, const char *cty
 
 static bool serve_log_has(void *ud)
 {
-    char *log = tu_proc_stderr(&E.serve);
+    char *log = tu_proc_stderr(&F.serve);
     bool has = log && strstr(log, (const char *)ud);
     free(log);
     return has;
@@ -437,7 +256,7 @@ static bool db_holds(const char *s)
         char path[600];
         size_t len = 0;
         char *data;
-        snprintf(path, sizeof path, "%s/%s", E.dir, files[i]);
+        snprintf(path, sizeof path, "%s/%s", F.dir, files[i]);
         data = tu_read_file(path, &len);
         if (data && memmem(data, len, s, strlen(s)))
             found = true;
@@ -457,9 +276,9 @@ static void test_created_runs_once_with_the_ticket(void **state)
     wait_runs("hf-created", "subject", "Laptop broken T1", 1);
     wait_poller_caught_up(); /* the creation was also polled */
     assert_int_equal(count_runs("hf-created", "subject", "Laptop broken T1"), 1);
-    assert_int_equal(count_runs("hf-created", "category", "IT Support"), 1 + E.markers);
+    assert_int_equal(count_runs("hf-created", "category", "IT Support"), 1 + markers);
     assert_int_equal(count_runs("hf-created", "email", "lin.t1@acme.test"), 1);
-    assert_int_equal(count_runs("hf-created", "status", "New"), 1 + E.markers);
+    assert_int_equal(count_runs("hf-created", "status", "New"), 1 + markers);
     /* category filter: no IT Support ticket starts the Onboarding workflow */
     assert_int_equal(count_all_runs("hf-onboarding"), 0);
     /* creation is not an update */
@@ -579,10 +398,10 @@ static void test_bad_input_is_4xx_and_starts_nothing(void **state)
     assert_int_equal(count_all_runs("hf-created"), created + 1); /* the marker only */
     assert_int_equal(count_all_runs("hf-resolved"), resolved);
     assert_int_equal(count_all_runs("hf-updated"), updated);
-    snprintf(url, sizeof url, "%s/readyz", E.base);
+    snprintf(url, sizeof url, "%s/readyz", F.base);
     assert_int_equal(tu_wait_http_ok(url, 2000), 0);
     {
-        char *log = tu_proc_stderr(&E.serve);
+        char *log = tu_proc_stderr(&F.serve);
         assert_non_null(strstr(log, "no ticket 999999 in the HappyFox account"));
         free(log);
     }
@@ -629,11 +448,11 @@ static void test_poll_picks_up_changes_made_while_stopped(void **state)
 {
     long long n;
     (void)state;
-    assert_int_equal(stop_serve(), 0);
+    assert_int_equal(sfx_serve_stop(&F), 0);
     /* idflow is down: the webhook deliveries fail and are not retried */
     n = create_ticket("Created while stopped", "offline@acme.test");
     staff_update(n, "staff_update", "{\"staff\":1,\"status\":4,\"text\":\"fixed\"}");
-    assert_int_equal(start_serve(), 0);
+    assert_int_equal(sfx_serve_start(&F, NULL, SERVE_ARGS), 0);
     wait_runs("hf-created", "subject", "Created while stopped", 1);
     wait_runs("hf-resolved", "subject", "Created while stopped", 1);
     wait_runs("hf-status", "subject", "Created while stopped", 1);
@@ -647,7 +466,7 @@ static void test_poll_picks_up_changes_made_while_stopped(void **state)
  * the body shapes a sender may use; a wrong one is 401, decided before the
  * body (an oversized body with a wrong secret is 401, not 413); a connector
  * that does not take a path secret is 404; the secret is in no answer, in
- * no stored event or delivery, and (stop_serve) in no log line. */
+ * no stored event or delivery, and (sfx_serve_stop) in no log line. */
 static void test_secret_in_path(void **state)
 {
     char body[200], form[100], big_url[300];
@@ -673,7 +492,7 @@ static void test_secret_in_path(void **state)
         char url[300];
         const char *h[] = {"X-Idflow-Secret: " HOOK_SECRET, NULL};
         long status = 0;
-        snprintf(url, sizeof url, "%s/hooks/happyfox/hd/wrong-secret", E.base);
+        snprintf(url, sizeof url, "%s/hooks/happyfox/hd/wrong-secret", F.base);
         assert_int_equal(tu_http("POST", url, body, h, &status, NULL), 0);
         assert_int_equal(status, 401);
     }
@@ -695,7 +514,7 @@ static void test_secret_in_path(void **state)
     {
         long status = 0;
         char *resp = NULL;
-        snprintf(big_url, sizeof big_url, "%s/hooks/okta/acme/" HOOK_SECRET, E.base);
+        snprintf(big_url, sizeof big_url, "%s/hooks/okta/acme/" HOOK_SECRET, F.base);
         assert_int_equal(tu_http("POST", big_url, "{}", NULL, &status, &resp), 0);
         assert_int_equal(status, 404);
         assert_null(resp ? strstr(resp, HOOK_SECRET) : NULL);
@@ -714,7 +533,7 @@ static void test_secret_in_path(void **state)
         for (int i = 0; views[i]; i++) {
             char url[300], *resp = NULL;
             long status = 0;
-            snprintf(url, sizeof url, "%s%s", E.sb, views[i]);
+            snprintf(url, sizeof url, "%s%s", F.sb, views[i]);
             assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
             assert_int_equal(status, 200);
             assert_non_null(strstr(resp, "/hooks/happyfox/hd/*"));
@@ -733,31 +552,31 @@ static void test_default_mode_is_poll(void **state)
     const char *env[] = {"HF_KEY=" HF_KEY, "HF_CODE=" HF_CODE, NULL};
     char hs[500], *out = NULL;
     (void)state;
-    snprintf(hs, sizeof hs, "%s/hook_secret", E.dir);
+    snprintf(hs, sizeof hs, "%s/hook_secret", F.dir);
     {
-        const char *args[] = {"connect", "happyfox", "hp", "--url", E.sb, "--api-key-env", "HF_KEY",
-                              "--auth-code-env", "HF_CODE", "--sandbox", "--poll-interval", "1", "--db", E.db, NULL};
+        const char *args[] = {"connect", "happyfox", "hp", "--url", F.sb, "--api-key-env", "HF_KEY",
+                              "--auth-code-env", "HF_CODE", "--sandbox", "--poll-interval", "1", "--db", F.db, NULL};
         assert_int_equal(run_idflow_out(args, env, &out), 0);
         assert_null(strstr(out, "/hooks/"));
         free(out);
     }
     {
-        const char *args[] = {"connections", "--db", E.db, NULL};
+        const char *args[] = {"connections", "--db", F.db, NULL};
         assert_int_equal(run_idflow_out(args, NULL, &out), 0);
         assert_non_null(strstr(out, "\"mode\":\"poll\""));
         free(out);
     }
     {
         /* mode hook without a secret is refused, nothing stored */
-        const char *args[] = {"connect", "happyfox", "hq", "--url", E.sb, "--api-key-env", "HF_KEY",
-                              "--auth-code-env", "HF_CODE", "--sandbox", "--mode", "hook", "--db", E.db, NULL};
+        const char *args[] = {"connect", "happyfox", "hq", "--url", F.sb, "--api-key-env", "HF_KEY",
+                              "--auth-code-env", "HF_CODE", "--sandbox", "--mode", "hook", "--db", F.db, NULL};
         assert_int_equal(run_idflow_out(args, env, &out), 1);
         free(out);
     }
     {
-        const char *args[] = {"connect", "happyfox", "hw", "--url", E.sb, "--api-key-env", "HF_KEY",
+        const char *args[] = {"connect", "happyfox", "hw", "--url", F.sb, "--api-key-env", "HF_KEY",
                               "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--mode", "hook",
-                              "--db", E.db, NULL};
+                              "--db", F.db, NULL};
         assert_int_equal(run_idflow_out(args, env, &out), 0);
         assert_non_null(strstr(out, "/hooks/happyfox/hw/" HOOK_SECRET "\n"));
         free(out);
@@ -773,10 +592,9 @@ static void test_default_mode_is_poll(void **state)
         bool got = false;
         for (int round = 0; round < 5 && !got; round++) {
             char subject[64];
-            struct want_runs w = {"hf-poll-default", "subject", subject, 1};
             snprintf(subject, sizeof subject, "Default poll %d", round);
             create_ticket(subject, "poll.default@acme.test");
-            got = tu_wait_until(runs_reached, &w, 5000);
+            got = sfx_wait_runs(&F, "hf-poll-default", "who", "subject", subject, 1, 5000);
             if (got)
                 assert_int_equal(count_runs("hf-poll-default", "subject", subject), 1);
         }

@@ -31,12 +31,10 @@ static void assert_has(const char *hay, const char *needle)
 
 static const struct connector *okta_connector(void)
 {
-    for (int i = 0; connector_table[i]; i++) {
-        if (strcmp(connector_table[i]->name, "okta") == 0)
-            return connector_table[i];
-    }
-    fail_msg("no okta connector in the registry");
-    return NULL;
+    const struct connector *c = registry_find(registry_default(), "okta");
+    if (!c)
+        fail_msg("no okta connector in the registry");
+    return c;
 }
 
 /* ------------------------------------------------------- rate limits */
@@ -311,7 +309,7 @@ static void *pace_thread(void *ud)
 {
     struct pace *p = ud;
     struct http_client *http = NULL;
-    const struct conn_action *a = registry_find_action("okta.get_user");
+    const struct conn_action *a = registry_find_action(registry_default(), "okta.get_user");
     json_t *params = json_pack("{s:s}", "user", "james.okafor" ST);
 
     if (http_client_new(&http) != 0)

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "support/serve_fixture.h"
 #include "support/testutil.h"
 
 #define TOKEN "sbx-0123456789-abcdefghij-TOKEN"
@@ -38,33 +39,13 @@
 #define TOKEN_ID "00Tsandboxidflow0001" /* the default seed's org.apiTokenId */
 #define WAIT_MS 15000
 
-struct env {
-    const char *bin;
-    const char *src;
-    struct tu_proc sandbox, serve;
-    char sb[128];      /* the sandbox's base URL */
-    char base[128];    /* idflow's base URL */
-    char listen[64];
-    char *dir;
-    char db[400];
-    char wfdir[400];
-    char hook_id[64];
-};
-
-static struct env E;
+/* the sandbox org and serve (its log must never hold the token or the hook secret) */
+static struct sfx F = {.secrets = {HOOK_SECRET, TOKEN}};
+static char hook_id[64]; /* the event hook registered in the sandbox org */
 
 /* ---------------------------------------------------------------- helpers */
 
-static json_t *http_json(const char *method, const char *url, const char *body, const char *const *headers,
-                         long *status)
-{
-    char *resp = NULL;
-    json_t *j;
-    assert_int_equal(tu_http(method, url, body, headers, status, &resp), 0);
-    j = resp && *resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
-    free(resp);
-    return j;
-}
+#define http_json sfx_assert_http_json
 
 static json_t *okta_api(const char *method, const char *path, const char *body, long want)
 {
@@ -73,7 +54,7 @@ static json_t *okta_api(const char *method, const char *path, const char *body, 
     char url[600];
     long status = 0;
     json_t *j;
-    snprintf(url, sizeof url, "%s%s", E.sb, path);
+    snprintf(url, sizeof url, "%s%s", F.sb, path);
     j = http_json(method, url, body ? body : (strcmp(method, "GET") ? "" : NULL), h, &status);
     if (status != want)
         fail_msg("%s %s: HTTP %ld, expected %ld", method, path, status, want);
@@ -86,158 +67,57 @@ static void sandbox_admin(const char *path, const char *body)
     char url[600];
     long status = 0;
     json_t *j;
-    snprintf(url, sizeof url, "%s%s", E.sb, path);
+    snprintf(url, sizeof url, "%s%s", F.sb, path);
     j = http_json("POST", url, body, h, &status);
     if (status != 200)
         fail_msg("POST %s: HTTP %ld", path, status);
     json_decref(j);
 }
 
-static bool sandbox_up(void *ud)
-{
-    (void)ud;
-    return tu_sandbox_url(&E.sandbox, E.sb, sizeof E.sb);
-}
-
-static int run_idflow(const char *first, ...)
-{
-    const char *argv[40];
-    struct tu_proc p;
-    va_list ap;
-    int n = 0, rc;
-
-    argv[n++] = E.bin;
-    argv[n++] = first;
-    va_start(ap, first);
-    while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
-        n++;
-    va_end(ap);
-    argv[n] = NULL;
-    if (tu_spawn(argv, NULL, &p))
-        return -1;
-    rc = tu_wait(&p, 30000);
-    if (rc != 0) {
-        char *e = tu_proc_stderr(&p);
-        fprintf(stderr, "idflow %s failed (%d):\n%s\n", first, rc, e);
-        free(e);
-    }
-    tu_proc_cleanup(&p);
-    return rc;
-}
-
-static int start_serve(void)
-{
-    char url[200];
-    const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", E.listen, "--workflows", E.wfdir,
-                          "--workers", "2", NULL};
-    /* ASan builds: a leak makes serve exit non-zero, which the stop checks */
-    if (tu_spawn(argv, NULL, &E.serve))
-        return -1;
-    snprintf(url, sizeof url, "%s/readyz", E.base);
-    if (tu_wait_http_ok(url, WAIT_MS)) {
-        char *err = tu_proc_stderr(&E.serve);
-        fprintf(stderr, "idflow serve did not become ready:\n%s\n", err);
-        free(err);
-        return -1;
-    }
-    return 0;
-}
-
-/* Stops idflow serve; returns its exit code (0 after a clean shutdown, with
- * no sanitizer report: an ASan build exits non-zero on a leak or error). */
-static int stop_serve(void)
-{
-    int rc;
-    char *err;
-    tu_kill(&E.serve, SIGTERM);
-    rc = tu_wait(&E.serve, 15000);
-    err = tu_proc_stderr(&E.serve);
-    if (strstr(err, HOOK_SECRET) || strstr(err, TOKEN)) {
-        fprintf(stderr, "idflow serve logged a secret\n");
-        rc = rc ? rc : 1;
-    }
-    if (rc != 0 || strstr(err, "Sanitizer") || strstr(err, "runtime error")) {
-        fprintf(stderr, "idflow serve exited with %d:\n%s\n", rc, err);
-        if (rc == 0)
-            rc = 1;
-    }
-    free(err);
-    tu_proc_cleanup(&E.serve);
-    return rc;
-}
-
-static int write_wf(const char *name, const char *text)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s.yaml", E.wfdir, name);
-    return tu_write_file(path, text);
-}
+static const char *const SERVE_ARGS[] = {"--workers", "2", NULL};
 
 static int group_setup(void **state)
 {
-    const char *argv[] = {NULL, "sandbox", "--listen", "127.0.0.1:0", "--token", TOKEN, NULL};
+    const char *sandbox_args[] = {"--token", TOKEN, NULL};
     char tok[500], hs[500], body[1200];
-    int port;
     json_t *h;
     (void)state;
 
-    E.bin = getenv("IDFLOW_BIN");
-    E.src = getenv("IDFLOW_SRC");
-    if (!E.bin) {
-        fprintf(stderr, "IDFLOW_BIN must be set (make test sets it)\n");
+    if (sfx_start(&F, sandbox_args) || sfx_write_secret(&F, "token", TOKEN, tok, sizeof tok) ||
+        sfx_write_secret(&F, "hook_secret", HOOK_SECRET, hs, sizeof hs))
         return -1;
-    }
-    argv[0] = E.bin;
-    if (tu_spawn(argv, NULL, &E.sandbox) || !tu_wait_until(sandbox_up, NULL, WAIT_MS))
-        return -1;
-    E.dir = tu_mktemp_dir();
-    snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
-    snprintf(E.wfdir, sizeof E.wfdir, "%s/wf", E.dir);
-    snprintf(tok, sizeof tok, "%s/token", E.dir);
-    snprintf(hs, sizeof hs, "%s/hook_secret", E.dir);
-    if (tu_write_file(tok, TOKEN) || tu_write_file(hs, HOOK_SECRET))
-        return -1;
-    {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && chmod 600 '%s' '%s'", E.wfdir, tok, hs);
-        if (system(cmd) != 0)
-            return -1;
-    }
-    if (write_wf("lock", "name: on-lock\non:\n  okta.user_locked: {connection: sb}\nsteps:\n"
+    if (sfx_write_wf(&F, "lock", "name: on-lock\non:\n  okta.user_locked: {connection: sb}\nsteps:\n"
                          "  - id: who\n    do: set\n    with: {login: '${{ .event.user.login }}'}\n") ||
-        write_wf("deact", "name: on-deactivate\non:\n  okta.user_deactivated: {}\nsteps:\n"
+        sfx_write_wf(&F, "deact", "name: on-deactivate\non:\n  okta.user_deactivated: {}\nsteps:\n"
                           "  - id: who\n    do: set\n    with: {login: '${{ .event.user.login }}'}\n") ||
-        write_wf("profile", "name: on-profile\non:\n  okta.user_profile_updated: {}\n"
+        sfx_write_wf(&F, "profile", "name: on-profile\non:\n  okta.user_profile_updated: {}\n"
                             "when:\n  - .event.changes.department != null\nsteps:\n"
                             "  - id: who\n    do: set\n    with: {to: '${{ .event.changes.department.to }}'}\n") ||
         /* the marker of wait_poller_caught_up: a trailing '*' cannot be subscribed by a hook,
          * so --register-hook leaves sign-ins to the poller */
-        write_wf("signin", "name: on-signin\non:\n  okta.event: {type: 'user.session.start*'}\n"
+        sfx_write_wf(&F, "signin", "name: on-signin\non:\n  okta.event: {type: 'user.session.start*'}\n"
                            "when:\n  - .event.outcome.result == \"SUCCESS\"\nsteps:\n"
                            "  - id: who\n    do: set\n    with: {login: '${{ .event.user.login }}'}\n") ||
-        write_wf("webhook", "name: on-webhook\non:\n  webhook: {connection: gh}\nsteps:\n"
+        sfx_write_wf(&F, "webhook", "name: on-webhook\non:\n  webhook: {connection: gh}\nsteps:\n"
                             "  - id: who\n    do: set\n    with: {name: '${{ .event.data.name }}'}\n") ||
-        write_wf("signed", "name: on-signed\non:\n  webhook: {connection: signed}\nsteps:\n"
+        sfx_write_wf(&F, "signed", "name: on-signed\non:\n  webhook: {connection: signed}\nsteps:\n"
                            "  - id: who\n    do: set\n    with: {name: '${{ .event.data.name }}'}\n") ||
         /* not hook-eligible (Okta's list): --register-hook leaves it to the poller */
-        write_wf("signon", "name: on-signon-policy\non:\n  okta.event: {type: policy.evaluate_sign_on}\nsteps:\n"
+        sfx_write_wf(&F, "signon", "name: on-signon-policy\non:\n  okta.event: {type: policy.evaluate_sign_on}\nsteps:\n"
                            "  - id: who\n    do: set\n    with: {login: '${{ .event.user.login }}'}\n") ||
-        write_wf("group", "name: on-group\non:\n  okta.user_added_to_group: {}\nsteps:\n"
+        sfx_write_wf(&F, "group", "name: on-group\non:\n  okta.user_added_to_group: {}\nsteps:\n"
                           "  - id: who\n    do: set\n    with: {group: '${{ .event.group.name }}'}\n") ||
-        write_wf("group-noloop", "name: on-group-noloop\non:\n  okta.user_added_to_group: {ignore_own_token: true}\n"
+        sfx_write_wf(&F, "group-noloop", "name: on-group-noloop\non:\n  okta.user_added_to_group: {ignore_own_token: true}\n"
                                  "steps:\n  - id: who\n    do: set\n    with: {group: '${{ .event.group.name }}'}\n"))
         return -1;
-    if (run_idflow("connect", "webhook", "gh", "--secret-file", hs, "--db", E.db, NULL) != 0 ||
-        run_idflow("connect", "webhook", "signed", "--secret-file", hs, "--auth", "hmac", "--replay-window", "60",
-                   "--db", E.db, NULL) != 0)
+    if (sfx_idflow(&F, NULL, NULL, "connect", "webhook", "gh", "--secret-file", hs, "--db", F.db, NULL) != 0 ||
+        sfx_idflow(&F, NULL, NULL, "connect", "webhook", "signed", "--secret-file", hs, "--auth", "hmac", "--replay-window", "60",
+                   "--db", F.db, NULL) != 0)
         return -1;
-    if (run_idflow("connect", "okta", "sb", "--url", E.sb, "--sandbox", "--token-file", tok, "--hook-secret-file", hs,
-                   "--mode", "both", "--poll-interval", "1", "--token-id", TOKEN_ID, "--db", E.db, NULL) != 0)
+    if (sfx_idflow(&F, NULL, NULL, "connect", "okta", "sb", "--url", F.sb, "--sandbox", "--token-file", tok, "--hook-secret-file", hs,
+                   "--mode", "both", "--poll-interval", "1", "--token-id", TOKEN_ID, "--db", F.db, NULL) != 0)
         return -1;
-    port = tu_free_port();
-    snprintf(E.listen, sizeof E.listen, "127.0.0.1:%d", port);
-    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", port);
-    if (start_serve())
+    if (sfx_serve_start(&F, NULL, SERVE_ARGS))
         return -1;
     /* register the event hook in the (sandbox) org and verify it */
     snprintf(body, sizeof body,
@@ -245,13 +125,13 @@ static int group_setup(void **state)
              "\"user.account.update_profile\",\"group.user_membership.add\",\"user.lifecycle.deactivate\"]},"
              "\"channel\":{\"type\":\"HTTP\",\"version\":\"1.0.0\",\"config\":{\"uri\":\"%s/hooks/okta/sb\","
              "\"authScheme\":{\"type\":\"HEADER\",\"key\":\"Authorization\",\"value\":\"" HOOK_SECRET "\"}}}}",
-             E.base);
+             F.base);
     h = okta_api("POST", "/api/v1/eventHooks", body, 200);
-    snprintf(E.hook_id, sizeof E.hook_id, "%s", json_string_value(json_object_get(h, "id")));
+    snprintf(hook_id, sizeof hook_id, "%s", json_string_value(json_object_get(h, "id")));
     json_decref(h);
     {
         char path[200];
-        snprintf(path, sizeof path, "/api/v1/eventHooks/%s/lifecycle/verify", E.hook_id);
+        snprintf(path, sizeof path, "/api/v1/eventHooks/%s/lifecycle/verify", hook_id);
         h = okta_api("POST", path, NULL, 200);
         if (strcmp(json_string_value(json_object_get(h, "verificationStatus")), "VERIFIED") != 0)
             return -1;
@@ -262,104 +142,18 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    int rc;
     (void)state;
-    rc = stop_serve();
-    tu_kill(&E.sandbox, SIGTERM);
-    tu_wait(&E.sandbox, 10000);
-    tu_proc_cleanup(&E.sandbox);
-    if (E.dir) {
-        tu_rm_rf(E.dir);
-        free(E.dir);
-    }
-    return rc == 0 ? 0 : -1;
+    return sfx_stop(&F) == 0 ? 0 : -1;
 }
 
 /* The value of one metric line of /metrics ("name value"). */
-static long long metric(const char *name)
-{
-    char url[200], *resp = NULL, pat[200], *p;
-    long status = 0;
-    long long v = -1;
-    snprintf(url, sizeof url, "%s/metrics", E.base);
-    assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
-    assert_int_equal(status, 200);
-    snprintf(pat, sizeof pat, "\n%s ", name);
-    p = strstr(resp, pat);
-    if (p)
-        v = atoll(p + strlen(pat));
-    free(resp);
-    return v;
-}
+#define metric(name) sfx_assert_metric(&F, name)
 
-/* Runs of workflow whose output of step "who" has key == value; each run is read whole. */
-static int count_runs(const char *workflow, const char *key, const char *value)
-{
-    char url[300];
-    long status = 0;
-    json_t *list, *r;
-    size_t i;
-    int n = 0;
-    /* every acknowledged event has been matched: its runs exist */
-    assert_true(tu_wait_events_settled(E.db, 10000));
-    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", E.base, workflow);
-    list = http_json("GET", url, NULL, NULL, &status);
-    assert_int_equal(status, 200);
-    json_array_foreach(json_object_get(list, "runs"), i, r)
-    {
-        char u2[300];
-        json_t *full, *steps, *s;
-        size_t k;
-        snprintf(u2, sizeof u2, "%s/api/v1/runs/%lld", E.base,
-                 (long long)json_integer_value(json_object_get(r, "id")));
-        full = http_json("GET", u2, NULL, NULL, &status);
-        steps = json_object_get(full, "steps");
-        json_array_foreach(steps, k, s)
-        {
-            const char *got = json_string_value(json_object_get(json_object_get(s, "output"), key));
-            if (!strcmp(json_string_value(json_object_get(s, "step_id")), "who") && got && !strcmp(got, value))
-                n++;
-        }
-        json_decref(full);
-    }
-    json_decref(list);
-    return n;
-}
-
-/* Every run of workflow, whatever its state. */
-static int count_all_runs(const char *workflow)
-{
-    char url[300];
-    long status = 0;
-    json_t *list;
-    int n;
-    /* every acknowledged event has been matched: its runs exist */
-    assert_true(tu_wait_events_settled(E.db, 10000));
-    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", E.base, workflow);
-    list = http_json("GET", url, NULL, NULL, &status);
-    assert_int_equal(status, 200);
-    n = (int)json_array_size(json_object_get(list, "runs"));
-    json_decref(list);
-    return n;
-}
-
-struct want_runs {
-    const char *wf, *key, *value;
-    int n;
-};
-
-static bool runs_reached(void *ud)
-{
-    struct want_runs *w = ud;
-    return count_runs(w->wf, w->key, w->value) >= w->n;
-}
-
-static void wait_runs(const char *wf, const char *key, const char *value, int n)
-{
-    struct want_runs w = {wf, key, value, n};
-    if (!tu_wait_until(runs_reached, &w, WAIT_MS))
-        fail_msg("no %d run(s) of %s with %s=%s after %d ms", n, wf, key, value, WAIT_MS);
-}
+/* Runs of wf whose step "who" has output[key] == value (each run read whole, after every
+ * stored event was matched); every run of wf; waiting until n runs have it. */
+#define count_runs(wf, key, value) sfx_assert_count_runs(&F, wf, "who", key, value)
+#define count_all_runs(wf) sfx_assert_count_all_runs(&F, wf)
+#define wait_runs(wf, key, value, n) sfx_assert_wait_runs(&F, wf, "who", key, value, n, WAIT_MS)
 
 /* Waits until the poller has caught up with everything that happened so
  * far: a sign-in appended now (user.session.start is not subscribed by the
@@ -378,7 +172,7 @@ static long post_hook(const char *conn, const char *secret, const char *body, ch
     const char *h[] = {"Content-Type: application/json", auth, NULL};
     long status = 0;
     char *resp = NULL;
-    snprintf(url, sizeof url, "%s/hooks/okta/%s", E.base, conn);
+    snprintf(url, sizeof url, "%s/hooks/okta/%s", F.base, conn);
     if (secret)
         snprintf(auth, sizeof auth, "Authorization: %s", secret);
     else
@@ -395,7 +189,7 @@ static char *sample(const char *name)
 {
     char path[600];
     char *s;
-    snprintf(path, sizeof path, "%s/tests/data/okta-samples/%s", E.src ? E.src : ".", name);
+    snprintf(path, sizeof path, "%s/tests/data/okta-samples/%s", F.src ? F.src : ".", name);
     s = tu_read_file(path, NULL);
     assert_non_null(s);
     return s;
@@ -416,7 +210,7 @@ static void test_lockout_by_hook_and_poll_runs_once(void **state)
     {
         char url[300], *resp = NULL;
         long status = 0;
-        snprintf(url, sizeof url, "%s/_sandbox/deliveries", E.sb);
+        snprintf(url, sizeof url, "%s/_sandbox/deliveries", F.sb);
         assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
         assert_non_null(strstr(resp, "\"method\":\"POST\"")); /* it really was delivered by the hook */
         free(resp);
@@ -526,19 +320,19 @@ static void test_bad_input_stores_nothing(void **state)
     big[(2u << 20) - 1] = '}';
     assert_int_equal(post_hook("sb", HOOK_SECRET, big, NULL), 413);
     free(big);
-    snprintf(url, sizeof url, "%s/hooks/nosuchconnector/sb", E.base);
+    snprintf(url, sizeof url, "%s/hooks/nosuchconnector/sb", F.base);
     assert_int_equal(tu_http("POST", url, "{}", NULL, &status, NULL), 0);
     assert_int_equal(status, 404);
     /* nothing was stored, and the server still serves */
     assert_int_equal(metric("idflow_events_total"), before);
-    snprintf(url, sizeof url, "%s/healthz", E.base);
+    snprintf(url, sizeof url, "%s/healthz", F.base);
     assert_int_equal(tu_http("GET", url, NULL, NULL, &status, NULL), 0);
     assert_int_equal(status, 200);
     /* the verification GET answers the challenge */
     {
         const char *h[] = {"x-okta-verification-challenge: abc123", NULL};
         json_t *j;
-        snprintf(url, sizeof url, "%s/hooks/okta/sb", E.base);
+        snprintf(url, sizeof url, "%s/hooks/okta/sb", F.base);
         j = http_json("GET", url, NULL, h, &status);
         assert_int_equal(status, 200);
         assert_string_equal(json_string_value(json_object_get(j, "verification")), "abc123");
@@ -551,10 +345,10 @@ static void test_events_while_stopped_are_polled_after_restart(void **state)
 {
     (void)state;
     wait_poller_caught_up(); /* the checkpoint is past everything so far */
-    assert_int_equal(stop_serve(), 0);
+    assert_int_equal(sfx_serve_stop(&F), 0);
     /* the hook delivery fails now (nobody listens): only the poller can bring it */
     sandbox_admin("/_sandbox/okta/users/olivia.chen%40acme.example/fail_signin", "{\"count\":10}");
-    assert_int_equal(start_serve(), 0);
+    assert_int_equal(sfx_serve_start(&F, NULL, SERVE_ARGS), 0);
     wait_runs("on-lock", "login", "olivia.chen@acme.example", 1);
     wait_poller_caught_up();
     assert_int_equal(count_runs("on-lock", "login", "olivia.chen@acme.example"), 1);
@@ -570,7 +364,7 @@ static void logs_calls(long long since, int *n_total, int *n_429, int *n_5xx)
     json_t *j, *c;
     size_t i;
     *n_total = *n_429 = *n_5xx = 0;
-    snprintf(url, sizeof url, "%s/_sandbox/calls?since=%lld&path=/api/v1/logs", E.sb, since);
+    snprintf(url, sizeof url, "%s/_sandbox/calls?since=%lld&path=/api/v1/logs", F.sb, since);
     j = http_json("GET", url, NULL, NULL, &status);
     assert_int_equal(status, 200);
     json_array_foreach(json_object_get(j, "calls"), i, c)
@@ -592,7 +386,7 @@ static void test_poller_backs_off_on_429_and_5xx(void **state)
     int total, n429, n5xx;
     (void)state;
     wait_poller_caught_up();
-    snprintf(url, sizeof url, "%s/_sandbox/calls?path=/api/v1/logs", E.sb);
+    snprintf(url, sizeof url, "%s/_sandbox/calls?path=/api/v1/logs", F.sb);
     j = http_json("GET", url, NULL, NULL, &status);
     seq = json_integer_value(json_object_get(j, "last"));
     json_decref(j);
@@ -608,7 +402,7 @@ static void test_poller_backs_off_on_429_and_5xx(void **state)
     /* it waited between attempts instead of hammering: a handful of calls, not hundreds */
     assert_true(total <= 8);
     assert_int_equal(count_runs("on-lock", "login", "ethan.brooks@acme.example"), 1);
-    snprintf(url, sizeof url, "%s/_sandbox/faults", E.sb);
+    snprintf(url, sizeof url, "%s/_sandbox/faults", F.sb);
     assert_int_equal(tu_http("DELETE", url, NULL, NULL, &status, NULL), 0);
 }
 
@@ -631,10 +425,10 @@ static void test_ineligible_type_on_hook_only_connection_warns(void **state)
     struct tu_proc serve;
     (void)state;
 
-    snprintf(dir, sizeof dir, "%s/hookonly", E.dir);
+    snprintf(dir, sizeof dir, "%s/hookonly", F.dir);
     snprintf(db, sizeof db, "sqlite:%s/idflow.db", dir);
     snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
-    snprintf(tok, sizeof tok, "%s/token", E.dir);
+    snprintf(tok, sizeof tok, "%s/token", F.dir);
     snprintf(bad, sizeof bad, "%s/signon.yaml", wfdir);
     snprintf(good, sizeof good, "%s/sso.yaml", wfdir);
     {
@@ -650,18 +444,18 @@ static void test_ineligible_type_on_hook_only_connection_warns(void **state)
                      0);
     /* with no store to read connections from, validate checks the files only */
     {
-        const char *argv[] = {E.bin, "validate", "--db", db, bad, NULL};
+        const char *argv[] = {F.bin, "validate", "--db", db, bad, NULL};
         assert_int_equal(tu_run(argv, NULL, 30000, NULL, &err), 0);
         assert_non_null(strstr(err, "no store at"));
         assert_null(strstr(err, msg));
         free(err);
     }
     /* mode hook: the default */
-    assert_int_equal(run_idflow("connect", "okta", "ho", "--url", E.sb, "--sandbox", "--token-file", tok, "--db", db,
+    assert_int_equal(sfx_idflow(&F, NULL, NULL, "connect", "okta", "ho", "--url", F.sb, "--sandbox", "--token-file", tok, "--db", db,
                                 NULL),
                      0);
     {
-        const char *argv[] = {E.bin, "validate", "--db", db, bad, good, NULL};
+        const char *argv[] = {F.bin, "validate", "--db", db, bad, good, NULL};
         char want[300];
         assert_int_equal(tu_run(argv, NULL, 30000, NULL, &err), 0); /* a warning, not a failure */
         snprintf(want, sizeof want, "%s: warning: trigger okta.event, connection 'ho' (okta): %s", bad, msg);
@@ -673,7 +467,7 @@ static void test_ineligible_type_on_hook_only_connection_warns(void **state)
     /* idflow serve logs it once, at start */
     snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
     {
-        const char *argv[] = {E.bin, "serve", "--db", db, "--listen", listen, "--workflows", wfdir, "--workers", "1",
+        const char *argv[] = {F.bin, "serve", "--db", db, "--listen", listen, "--workflows", wfdir, "--workers", "1",
                               NULL};
         assert_int_equal(tu_spawn(argv, NULL, &serve), 0);
     }
@@ -687,11 +481,11 @@ static void test_ineligible_type_on_hook_only_connection_warns(void **state)
     assert_non_null(strstr(err, "workflow signon, trigger okta.event: connection 'ho' (okta)"));
     free(err);
     /* mode both: the poller brings it, no warning */
-    assert_int_equal(run_idflow("connect", "okta", "ho", "--url", E.sb, "--sandbox", "--token-file", tok, "--mode",
+    assert_int_equal(sfx_idflow(&F, NULL, NULL, "connect", "okta", "ho", "--url", F.sb, "--sandbox", "--token-file", tok, "--mode",
                                 "both", "--db", db, NULL),
                      0);
     {
-        const char *argv[] = {E.bin, "validate", "--db", db, bad, good, NULL};
+        const char *argv[] = {F.bin, "validate", "--db", db, bad, good, NULL};
         assert_int_equal(tu_run(argv, NULL, 30000, NULL, &err), 0);
         assert_null(strstr(err, "warning:"));
         free(err);
@@ -704,7 +498,7 @@ static json_t *deliveries(void)
     char url[300];
     long status = 0;
     json_t *j;
-    snprintf(url, sizeof url, "%s/_sandbox/deliveries", E.sb);
+    snprintf(url, sizeof url, "%s/_sandbox/deliveries", F.sb);
     j = http_json("GET", url, NULL, NULL, &status);
     assert_int_equal(status, 200);
     return j;
@@ -733,7 +527,7 @@ static void test_oversized_delivery_is_repaired_by_the_poller(void **state)
     json_t *j, *d, *attempts;
     (void)state;
     wait_poller_caught_up();
-    snprintf(url, sizeof url, "%s/_sandbox/deliveries", E.sb);
+    snprintf(url, sizeof url, "%s/_sandbox/deliveries", F.sb);
     assert_int_equal(tu_http("DELETE", url, NULL, NULL, &status, NULL), 0);
 
     body = malloc(OVERSIZE_PAD + 1000);
@@ -789,13 +583,13 @@ static void test_register_hook_rotates_secret(void **state)
     static const char *const want[] = {"user.account.lock", "user.lifecycle.deactivate",
                                        "user.account.update_profile", "group.user_membership.add"};
     (void)state;
-    snprintf(url, sizeof url, "%s/hooks/okta/sb", E.base);
+    snprintf(url, sizeof url, "%s/hooks/okta/sb", F.base);
     /* the hook registered by hand in setup points at url: it is updated, not duplicated */
-    assert_int_equal(run_idflow("connect", "okta", "sb", "--register-hook", url, "--db", E.db, NULL), 0);
+    assert_int_equal(sfx_idflow(&F, NULL, NULL, "connect", "okta", "sb", "--register-hook", url, "--db", F.db, NULL), 0);
     hooks = okta_api("GET", "/api/v1/eventHooks", NULL, 200);
     assert_int_equal(json_array_size(hooks), 1);
     h = json_array_get(hooks, 0);
-    assert_string_equal(json_string_value(json_object_get(h, "id")), E.hook_id);
+    assert_string_equal(json_string_value(json_object_get(h, "id")), hook_id);
     assert_string_equal(json_string_value(json_object_get(h, "verificationStatus")), "VERIFIED");
     items = json_object_get(json_object_get(h, "events"), "items");
     /* exactly the event types of the enabled workflows' triggers that Okta allows in a hook: not
@@ -823,7 +617,7 @@ static void test_register_hook_rotates_secret(void **state)
     }
     free(body);
     /* ... and the hook's deliveries, with the new one, are accepted */
-    snprintf(url, sizeof url, "%s/_sandbox/deliveries", E.sb);
+    snprintf(url, sizeof url, "%s/_sandbox/deliveries", F.sb);
     assert_int_equal(tu_http("DELETE", url, NULL, NULL, &status, NULL), 0);
     sandbox_admin("/_sandbox/okta/users/sofia.rossi%40acme.example/fail_signin", "{\"count\":10}");
     wait_runs("on-lock", "login", "sofia.rossi@acme.example", 1);
@@ -837,7 +631,7 @@ static long post_webhook_resp(const char *conn, const char *const *headers, cons
 {
     char url[300];
     long status = 0;
-    snprintf(url, sizeof url, "%s/hooks/webhook/%s", E.base, conn);
+    snprintf(url, sizeof url, "%s/hooks/webhook/%s", F.base, conn);
     assert_int_equal(tu_http("POST", url, body, headers, &status, resp_out), 0);
     return status;
 }
@@ -931,7 +725,7 @@ static char *newest_run_event_id(const char *workflow)
     long long best = 0;
     size_t i;
     json_t *r;
-    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", E.base, workflow);
+    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500", F.base, workflow);
     list = http_json("GET", url, NULL, NULL, &status);
     assert_int_equal(status, 200);
     json_array_foreach(json_object_get(list, "runs"), i, r)
@@ -941,7 +735,7 @@ static char *newest_run_event_id(const char *workflow)
     }
     json_decref(list);
     assert_true(best > 0);
-    snprintf(url, sizeof url, "%s/api/v1/runs/%lld", E.base, best);
+    snprintf(url, sizeof url, "%s/api/v1/runs/%lld", F.base, best);
     full = http_json("GET", url, NULL, NULL, &status);
     assert_int_equal(status, 200);
     id = strdup(json_string_value(json_object_get(json_object_get(full, "event"), "id")));

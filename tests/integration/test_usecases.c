@@ -26,111 +26,59 @@
 #include <string.h>
 #include <time.h>
 
+#include "support/serve_fixture.h"
 #include "support/testutil.h"
 
 #define TOKEN "usecase-okta-token-0123456789"
 #define HF_HOOK_SECRET "usecase-hf-hook-secret-0123456789"
 
-static struct {
-    const char *bin, *src;
-    struct tu_proc sandbox, serve;
-    char sb[128], base[128], listen[64], db[400];
-    char *dir;
-} E;
+static struct sfx F;
 
-static bool sandbox_up(void *ud)
-{
-    (void)ud;
-    return tu_sandbox_url(&E.sandbox, E.sb, sizeof E.sb);
-}
-
-static int idflow(const char *const env[], const char *first, ...)
-{
-    const char *argv[32];
-    struct tu_proc p;
-    va_list ap;
-    int n = 0, rc;
-    argv[n++] = E.bin;
-    argv[n++] = first;
-    va_start(ap, first);
-    while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-        n++;
-    va_end(ap);
-    argv[n] = NULL;
-    if (tu_spawn(argv, env, &p))
-        return -1;
-    rc = tu_wait(&p, 30000);
-    if (rc != 0) {
-        char *e = tu_proc_stderr(&p);
-        fprintf(stderr, "idflow %s: %d\n%s\n", first, rc, e);
-        free(e);
-    }
-    tu_proc_cleanup(&p);
-    return rc;
-}
+/* Runs `idflow ARGS... NULL` with env to its end: its exit code (a failure's stderr printed). */
+#define idflow(env, ...) sfx_idflow(&F, env, NULL, __VA_ARGS__)
 
 static int setup(void **state)
 {
+    const char *sandbox_args[] = {"--token", TOKEN, NULL};
     char wfdir[600], hook[300];
     (void)state;
-    E.bin = getenv("IDFLOW_BIN");
-    E.src = getenv("IDFLOW_SRC");
-    if (!E.bin || !E.src)
+    if (!getenv("IDFLOW_SRC") || sfx_start(&F, sandbox_args))
         return -1;
-    {
-        const char *argv[] = {E.bin, "sandbox", "--listen", "127.0.0.1:0", "--token", TOKEN, NULL};
-        if (tu_spawn(argv, NULL, &E.sandbox) || !tu_wait_until(sandbox_up, NULL, 15000))
-            return -1;
-    }
-    E.dir = tu_mktemp_dir();
-    snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
     {
         const char *env[] = {"UC_TOKEN=" TOKEN, "HF_KEY=sandbox-hf-key", "HF_CODE=sandbox-hf-code",
                              "HF_HOOK=" HF_HOOK_SECRET, NULL};
-        if (idflow(env, "connect", "okta", "acme", "--url", E.sb, "--token-env", "UC_TOKEN", "--sandbox", "--db",
-                   E.db, NULL) ||
-            idflow(env, "connect", "happyfox", "helpdesk", "--url", E.sb, "--api-key-env", "HF_KEY",
+        if (idflow(env, "connect", "okta", "acme", "--url", F.sb, "--token-env", "UC_TOKEN", "--sandbox", "--db",
+                   F.db, NULL) ||
+            idflow(env, "connect", "happyfox", "helpdesk", "--url", F.sb, "--api-key-env", "HF_KEY",
                    "--auth-code-env", "HF_CODE", "--staff", "IT On-call", "--hook-secret-env", "HF_HOOK", "--mode",
-                   "hook", "--sandbox", "--db", E.db, NULL))
+                   "hook", "--sandbox", "--db", F.db, NULL))
             return -1;
     }
-    snprintf(E.listen, sizeof E.listen, "127.0.0.1:%d", tu_free_port());
-    snprintf(E.base, sizeof E.base, "http://%s", E.listen);
-    snprintf(wfdir, sizeof wfdir, "%s/examples/workflows", E.src);
-    {
-        const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", E.listen, "--workflows", wfdir, NULL};
-        char url[200];
-        if (tu_spawn(argv, NULL, &E.serve))
-            return -1;
-        snprintf(url, sizeof url, "%s/readyz", E.base);
-        if (tu_wait_http_ok(url, 15000))
-            return -1;
-    }
+    snprintf(wfdir, sizeof wfdir, "%s/examples/workflows", F.src);
+    if (sfx_serve_start(&F, wfdir, NULL))
+        return -1;
     /* HappyFox's Smart Rule webhook (the sandbox's stand-in) calls idflow */
     {
         char url[300], body[600];
         long status = 0;
         const char *h[] = {"Content-Type: application/json", NULL};
-        snprintf(url, sizeof url, "%s/_sandbox/happyfox/webhook", E.sb);
+        snprintf(url, sizeof url, "%s/_sandbox/happyfox/webhook", F.sb);
         snprintf(body, sizeof body,
                  "{\"url\":\"%s/hooks/happyfox/helpdesk/" HF_HOOK_SECRET "\"}", /* the secret in the URL */
-                 E.base);
+                 F.base);
         if (tu_http("POST", url, body, h, &status, NULL) || status != 200)
             return -1;
     }
-    snprintf(hook, sizeof hook, "%s/hooks/okta/acme", E.base);
-    return idflow(NULL, "connect", "okta", "acme", "--register-hook", hook, "--db", E.db, NULL) == 0 ? 0 : -1;
+    snprintf(hook, sizeof hook, "%s/hooks/okta/acme", F.base);
+    return idflow(NULL, "connect", "okta", "acme", "--register-hook", hook, "--db", F.db, NULL) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tu_proc_cleanup(&E.serve);
-    tu_kill(&E.sandbox, SIGTERM);
-    tu_wait(&E.sandbox, 10000);
-    tu_proc_cleanup(&E.sandbox);
-    tu_rm_rf(E.dir);
-    free(E.dir);
+    /* serve_exits_cleanly and offboarding_with_approval_waits_for_a_person stop serve and
+     * assert its exit; after a failure before that, it is stopped here */
+    sfx_stop(&F);
     return 0;
 }
 
@@ -153,24 +101,12 @@ static void simulate(const char *path, const char *body)
     char url[600];
     long status = 0;
     const char *h[] = {"Content-Type: application/json", NULL};
-    snprintf(url, sizeof url, "%s%s", E.sb, path);
+    snprintf(url, sizeof url, "%s%s", F.sb, path);
     assert_int_equal(tu_http("POST", url, body, h, &status, NULL), 0);
     assert_true(status >= 200 && status < 300);
 }
 
-static long long metric(const char *name)
-{
-    char url[200], *resp = NULL, *p;
-    long status = 0;
-    long long v = -1;
-    snprintf(url, sizeof url, "%s/metrics", E.base);
-    assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
-    p = strstr(resp, name);
-    if (p)
-        v = atoll(p + strlen(name));
-    free(resp);
-    return v;
-}
+#define metric(name) sfx_assert_metric(&F, name)
 
 static size_t runs_of(const char *wf)
 {
@@ -178,7 +114,7 @@ static size_t runs_of(const char *wf)
     json_t *r;
     size_t n;
     snprintf(path, sizeof path, "/api/v1/runs?workflow=%s&limit=1000", wf);
-    r = get(E.base, path);
+    r = get(F.base, path);
     n = json_array_size(json_object_get(r, "runs"));
     json_decref(r);
     return n;
@@ -191,7 +127,7 @@ static json_t *newest_run(const char *wf, size_t want_runs)
     char path[200];
     json_t *l, *r = NULL;
     snprintf(path, sizeof path, "/api/v1/runs?workflow=%s&limit=1000", wf);
-    l = get(E.base, path);
+    l = get(F.base, path);
     if (json_array_size(json_object_get(l, "runs")) >= want_runs)
         r = json_incref(json_array_get(json_object_get(l, "runs"), 0)); /* newest first */
     json_decref(l);
@@ -211,7 +147,7 @@ static json_t *finished_run(const char *wf, size_t want_runs)
             const char *st;
             snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)json_integer_value(json_object_get(n, "id")));
             json_decref(n);
-            r = get(E.base, path);
+            r = get(F.base, path);
             st = json_string_value(json_object_get(r, "status"));
             if (st && (!strcmp(st, "succeeded") || !strcmp(st, "failed")))
                 return r;
@@ -221,13 +157,13 @@ static json_t *finished_run(const char *wf, size_t want_runs)
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
     }
-    assert_true(tu_wait_events_settled(E.db, 15000));
+    assert_true(tu_wait_events_settled(F.db, 15000));
 }
 
 /* The sandbox ticket whose subject is `subject`; asserts there is exactly one. */
 static json_t *the_ticket(const char *subject)
 {
-    json_t *st = get(E.sb, "/_sandbox/state"), *t, *found = NULL;
+    json_t *st = get(F.sb, "/_sandbox/state"), *t, *found = NULL;
     size_t i;
     int n = 0;
     json_array_foreach(json_object_get(json_object_get(st, "happyfox"), "tickets"), i, t)
@@ -248,7 +184,7 @@ static long long events_after(long long after)
 {
     int64_t deadline = tu_now_ms() + 15000;
     long long v;
-    while ((v = metric("\nidflow_events_total ")) <= after) {
+    while ((v = metric("idflow_events_total")) <= after) {
         assert_true(tu_now_ms() < deadline);
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
@@ -280,7 +216,7 @@ static void lockout_opens_a_ticket_for_the_on_call_agent(void **state)
     assert_non_null(strstr(text, "Department: Sales"));
     json_decref(t);
     /* idflow did not unlock the account: a person decides */
-    user = get(E.sb, "/_sandbox/state");
+    user = get(F.sb, "/_sandbox/state");
     {
         json_t *u;
         size_t i;
@@ -296,7 +232,7 @@ static void lockout_opens_a_ticket_for_the_on_call_agent(void **state)
 
 static void a_sign_in_that_does_not_lock_starts_nothing(void **state)
 {
-    long long before = metric("\nidflow_events_total ");
+    long long before = metric("idflow_events_total");
     size_t runs = runs_of("lockout-to-ticket");
     (void)state;
     simulate("/_sandbox/okta/users/ethan.brooks%40acme.example/fail_signin", "{\"count\": 2}");
@@ -329,7 +265,7 @@ static void department_change_opens_an_access_review(void **state)
 
 static void other_profile_changes_start_nothing(void **state)
 {
-    long long before = metric("\nidflow_events_total ");
+    long long before = metric("idflow_events_total");
     size_t runs = runs_of("profile-change-review");
     (void)state;
     simulate("/_sandbox/okta/users/noah.schmidt%40acme.example/profile",
@@ -348,7 +284,7 @@ static json_t *hf(const char *path, const char *body)
     const char *h[] = {"Content-Type: application/json", "Authorization: Basic c2FuZGJveC1oZi1rZXk6c2FuZGJveC1oZi1jb2Rl",
                        NULL}; /* sandbox-hf-key:sandbox-hf-code */
     json_t *j;
-    snprintf(url, sizeof url, "%s/api/1.1/json%s", E.sb, path);
+    snprintf(url, sizeof url, "%s/api/1.1/json%s", F.sb, path);
     assert_int_equal(tu_http("POST", url, body, h, &status, &resp), 0);
     if (status != 200)
         fail_msg("POST %s: HTTP %ld: %s", path, status, resp);
@@ -385,7 +321,7 @@ static void ticket_status(int64_t n, int status)
 
 static json_t *okta_user(const char *login)
 {
-    json_t *st = get(E.sb, "/_sandbox/state"), *u, *found = NULL;
+    json_t *st = get(F.sb, "/_sandbox/state"), *u, *found = NULL;
     size_t i;
     json_array_foreach(json_object_get(json_object_get(st, "okta"), "users"), i, u)
     {
@@ -412,7 +348,7 @@ static void groups_of(const char *login, char *out, size_t n)
     json_t *u = okta_user(login), *g, *arr;
     size_t i;
     snprintf(path, sizeof path, "/api/v1/users/%s/groups", json_string_value(json_object_get(u, "id")));
-    snprintf(url, sizeof url, "%s%s", E.sb, path);
+    snprintf(url, sizeof url, "%s%s", F.sb, path);
     json_decref(u);
     assert_int_equal(tu_http("GET", url, NULL, h, &status, &resp), 0);
     arr = json_loads(resp, 0, NULL);
@@ -430,7 +366,7 @@ static void groups_of(const char *login, char *out, size_t n)
 
 static json_t *ticket_by_number(int64_t num)
 {
-    json_t *st = get(E.sb, "/_sandbox/state"), *t, *found = NULL;
+    json_t *st = get(F.sb, "/_sandbox/state"), *t, *found = NULL;
     size_t i;
     json_array_foreach(json_object_get(json_object_get(st, "happyfox"), "tickets"), i, t)
     {
@@ -483,7 +419,7 @@ static void onboarding_ticket_creates_the_user(void **state)
  * created after (wait_deliveries waits for that too). */
 static size_t hf_deliveries_ok(void)
 {
-    json_t *d = get(E.sb, "/_sandbox/deliveries"), *x;
+    json_t *d = get(F.sb, "/_sandbox/deliveries"), *x;
     size_t i, n = 0;
     json_array_foreach(json_object_get(d, "deliveries"), i, x)
     {
@@ -591,27 +527,21 @@ static void security_ticket_suspends_then_resolution_unsuspends(void **state)
 static void serve_exits_cleanly(void **state)
 {
     (void)state;
-    tu_kill(&E.serve, SIGTERM);
-    assert_int_equal(tu_wait(&E.serve, 15000), 0);
+    assert_int_equal(sfx_serve_stop(&F), 0);
 }
 
 /* serve again on the same port (the webhooks point there) with the approval
  * variant of use case 3 enabled instead of the plain offboarding. */
 static void start_serve_with_the_approval_variant(void)
 {
-    char dir[600], cmd[2000], url[200];
-    snprintf(dir, sizeof dir, "%s/wf-approval", E.dir);
+    char dir[600], cmd[2000];
+    snprintf(dir, sizeof dir, "%s/wf-approval", F.dir);
     snprintf(cmd, sizeof cmd,
              "mkdir -p '%s' && cp '%s'/examples/workflows/*.yaml '%s'/ && rm '%s/offboarding-on-resolve.yaml' && "
              "sed -i 's/^enabled: false$/enabled: true/' '%s/offboarding-with-approval.yaml'",
-             dir, E.src, dir, dir, dir);
+             dir, F.src, dir, dir, dir);
     assert_int_equal(system(cmd), 0);
-    {
-        const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", E.listen, "--workflows", dir, NULL};
-        assert_int_equal(tu_spawn(argv, NULL, &E.serve), 0);
-    }
-    snprintf(url, sizeof url, "%s/readyz", E.base);
-    assert_int_equal(tu_wait_http_ok(url, 15000), 0);
+    assert_int_equal(sfx_serve_start(&F, dir, NULL), 0);
 }
 
 /* Waits until the newest run of wf (once it has want_runs runs) is waiting
@@ -650,7 +580,7 @@ static void offboarding_with_approval_waits_for_a_person(void **state)
     assert_string_equal(status_of(u), "ACTIVE"); /* nothing changed before the approval */
     json_decref(u);
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    assert_int_equal(idflow(NULL, "approve", ids, "--db", E.db, "--comment", "HR confirmed", NULL), 0);
+    assert_int_equal(idflow(NULL, "approve", ids, "--db", F.db, "--comment", "HR confirmed", NULL), 0);
     run = finished_run("offboarding-with-approval", 1);
     assert_string_equal(json_string_value(json_object_get(run, "status")), "succeeded");
     json_decref(run);
@@ -663,7 +593,7 @@ static void offboarding_with_approval_waits_for_a_person(void **state)
     ticket_status(n, 4);
     id = waiting_run("offboarding-with-approval", 2);
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    assert_int_equal(idflow(NULL, "reject", ids, "--db", E.db, "--comment", "not leaving", NULL), 0);
+    assert_int_equal(idflow(NULL, "reject", ids, "--db", F.db, "--comment", "not leaving", NULL), 0);
     run = finished_run("offboarding-with-approval", 2);
     assert_string_equal(json_string_value(json_object_get(run, "status")), "failed");
     assert_non_null(strstr(json_string_value(json_object_get(run, "error")), "rejected"));
@@ -672,8 +602,7 @@ static void offboarding_with_approval_waits_for_a_person(void **state)
     assert_string_equal(status_of(u), "ACTIVE");
     json_decref(u);
 
-    tu_kill(&E.serve, SIGTERM);
-    assert_int_equal(tu_wait(&E.serve, 15000), 0);
+    assert_int_equal(sfx_serve_stop(&F), 0);
 }
 
 int main(void)

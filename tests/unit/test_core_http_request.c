@@ -65,7 +65,7 @@ static int teardown(void **state)
  * caller's (free output/detail with clear_result). */
 static int call_action(struct fx *f, const char *url, bool allow_http, bool allow_private, struct conn_result *res)
 {
-    const struct conn_action *a = registry_find_action("http.request");
+    const struct conn_action *a = registry_find_action(registry_default(), "http.request");
     struct conn_call call = {.http = f->http,
                              .step_id = "call",
                              .attempt = 1,
@@ -186,7 +186,7 @@ static void refused_before_any_connection(void **state)
      * nobody answers) */
     assert_int_equal(fcntl(fd, F_SETFL, 0), 0);
     {
-        const struct conn_action *a = registry_find_action("http.request");
+        const struct conn_action *a = registry_find_action(registry_default(), "http.request");
         struct conn_call call = {.http = f->http,
                                  .step_id = "call",
                                  .attempt = 1,

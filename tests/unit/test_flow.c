@@ -80,7 +80,7 @@ static void expect_file(const char *name, int want_rc, const struct want *w, siz
 {
     char *path = fixture(name);
     struct flow *f = (struct flow *)0x1;
-    int rc = flow_load_file(path, ectx, &f, &diags);
+    int rc = flow_load_file(registry_default(), path, ectx, &f, &diags);
     if (rc != want_rc)
         dump_diags(name);
     assert_int_equal(rc, want_rc);
@@ -92,7 +92,7 @@ static void expect_file(const char *name, int want_rc, const struct want *w, siz
 static struct flow *parse_ok(const char *path, const char *text)
 {
     struct flow *f = NULL;
-    int rc = flow_parse(path, text, strlen(text), ectx, &f, &diags);
+    int rc = flow_parse(registry_default(), path, text, strlen(text), ectx, &f, &diags);
     if (rc)
         dump_diags(path);
     assert_int_equal(rc, 0);
@@ -114,7 +114,7 @@ static void step_connection_key(void **state)
     assert_null(f->steps[1].connection);
     flow_free(f);
     f = (struct flow *)0x1;
-    assert_int_equal(flow_parse("c.yaml", bad, strlen(bad), ectx, &f, &diags), IDF_EINVAL);
+    assert_int_equal(flow_parse(registry_default(), "c.yaml", bad, strlen(bad), ectx, &f, &diags), IDF_EINVAL);
     assert_null(f);
     assert_int_equal(diags.n, 1);
     assert_non_null(strstr(diags.items[0].msg, "'connection' is not used by set"));
@@ -135,12 +135,12 @@ static void valid_workflow_builds_the_model(void **state)
     (void)state;
 
     assert_non_null(text);
-    assert_int_equal(flow_load_file(path, ectx, &f, &diags), 0);
+    assert_int_equal(flow_load_file(registry_default(), path, ectx, &f, &diags), 0);
     assert_int_equal(diags.n, 0);
     assert_string_equal(f->name, "offboard-demo");
     assert_string_equal(f->description, "Remove a leaver from every group, then tell someone.");
     assert_string_equal(f->path, path);
-    assert_ptr_equal(f->trigger, registry_find_trigger("manual"));
+    assert_ptr_equal(f->trigger, registry_find_trigger(registry_default(), "manual"));
     assert_true(json_is_object(f->trigger_params) && json_object_size(f->trigger_params) == 0);
     assert_int_equal(f->n_when, 1);
     assert_string_equal(f->when[0], ".event.data.login | endswith(\"@acme.com\")");
@@ -164,7 +164,7 @@ static void valid_workflow_builds_the_model(void **state)
     assert_int_equal(f->n_steps, 6);
     s = &f->steps[0];
     assert_string_equal(s->id, "groups");
-    assert_ptr_equal(s->action, registry_find_action("http.request"));
+    assert_ptr_equal(s->action, registry_find_action(registry_default(), "http.request"));
     assert_string_equal(json_string_value(json_object_get(s->with, "url")),
                         "${{ .vars.api }}/users/${{ .vars.login }}/groups");
     assert_string_equal(json_string_value(json_object_get(json_object_get(s->with, "headers"), "Accept")),
@@ -237,7 +237,7 @@ static void defaults_and_the_trigger_shorthand(void **state)
     f = parse_ok("some/dir/my-flow.yml", "on: manual\nsteps:\n  - id: only\n    do: set\n");
     assert_string_equal(f->name, "my-flow");
     assert_null(f->description);
-    assert_ptr_equal(f->trigger, registry_find_trigger("manual"));
+    assert_ptr_equal(f->trigger, registry_find_trigger(registry_default(), "manual"));
     assert_true(json_is_object(f->trigger_params));
     assert_true(f->enabled);
     assert_false(f->allow_http);
@@ -267,13 +267,13 @@ static void names_must_be_valid(void **state)
     struct flow *f = NULL;
     (void)state;
 
-    assert_int_equal(flow_parse("flows/Bad Name.yaml", body, strlen(body), ectx, &f, &diags),
+    assert_int_equal(flow_parse(registry_default(), "flows/Bad Name.yaml", body, strlen(body), ectx, &f, &diags),
                      IDF_EINVAL);
     assert_null(f);
     assert_int_equal(diags.n, 1);
     assert_non_null(strstr(diags.items[0].msg, "'Bad Name' is not a valid workflow name"));
 
-    assert_int_equal(flow_parse(NULL, body, strlen(body), ectx, &f, &diags), IDF_EINVAL);
+    assert_int_equal(flow_parse(registry_default(), NULL, body, strlen(body), ectx, &f, &diags), IDF_EINVAL);
     assert_int_equal(diags.n, 1);
     assert_non_null(strstr(diags.items[0].msg, "missing 'name'"));
 }
@@ -577,7 +577,7 @@ static void allow_private_network_key(void **state)
     assert_false(f->allow_private_network);
     flow_free(f);
     f = NULL;
-    assert_int_equal(flow_parse("w.yaml", text, strlen(text), ectx, &f, &diags), IDF_EINVAL);
+    assert_int_equal(flow_parse(registry_default(), "w.yaml", text, strlen(text), ectx, &f, &diags), IDF_EINVAL);
     assert_null(f);
     check_diags("w.yaml", w, 1);
 }
@@ -615,7 +615,7 @@ static void concurrency_key(void **state)
                                  "steps: [{id: a, do: fail, with: {message: stop}}]\n",
                              bad[i]) > 0);
         f = NULL;
-        assert_int_equal(flow_parse("w.yaml", t, strlen(t), ectx, &f, &diags), IDF_EINVAL);
+        assert_int_equal(flow_parse(registry_default(), "w.yaml", t, strlen(t), ectx, &f, &diags), IDF_EINVAL);
         assert_null(f);
         if (diags.n != 1 || diags.items[0].line != 3 || diags.items[0].col != 14 ||
             !strstr(diags.items[0].msg, "'concurrency' must be an integer from 1 to 1000"))
@@ -628,12 +628,12 @@ static void concurrency_key(void **state)
     }
     /* the message quotes the value the user wrote */
     f = NULL;
-    assert_int_equal(flow_parse("w.yaml", text, strlen(text), ectx, &f, &diags), IDF_EINVAL);
+    assert_int_equal(flow_parse(registry_default(), "w.yaml", text, strlen(text), ectx, &f, &diags), IDF_EINVAL);
     assert_non_null(strstr(diags.items[0].msg, "not '0'"));
     {
         static const char t2[] = "name: w\non: manual\nconcurency: 2\n"
                                  "steps: [{id: a, do: fail, with: {message: stop}}]\n";
-        assert_int_equal(flow_parse("w.yaml", t2, strlen(t2), ectx, &f, &diags), IDF_EINVAL);
+        assert_int_equal(flow_parse(registry_default(), "w.yaml", t2, strlen(t2), ectx, &f, &diags), IDF_EINVAL);
         check_diags("typo", typo, 1);
     }
 }
@@ -681,7 +681,7 @@ static void diags_print_as_path_line_col(void **state)
     char *want = NULL;
     (void)state;
 
-    assert_int_equal(flow_load_file(path, ectx, &f, &diags), IDF_EINVAL);
+    assert_int_equal(flow_load_file(registry_default(), path, ectx, &f, &diags), IDF_EINVAL);
     diags.items[diags.n].line = 0; /* a problem without position prints without one */
     snprintf(diags.items[diags.n].msg, sizeof diags.items[0].msg, "no position");
     diags.n++;
@@ -703,7 +703,7 @@ static void diags_print_as_path_line_col(void **state)
 static void expect_text(const char *text, size_t len, int want_rc, const char *has)
 {
     struct flow *f = NULL;
-    int rc = flow_parse("hostile.yaml", text, len, ectx, &f, &diags);
+    int rc = flow_parse(registry_default(), "hostile.yaml", text, len, ectx, &f, &diags);
     if (rc != want_rc || diags.n == 0 || !strstr(diags.items[0].msg, has))
         dump_diags(has);
     assert_int_equal(rc, want_rc);
@@ -737,13 +737,13 @@ static void oversized_input_is_refused(void **state)
 
     path = tu_path(dir, "big.yaml");
     assert_int_equal(tu_write_file(path, big), 0);
-    assert_int_equal(flow_load_file(path, ectx, &f, &diags), IDF_ETOOBIG);
+    assert_int_equal(flow_load_file(registry_default(), path, ectx, &f, &diags), IDF_ETOOBIG);
     assert_null(f);
     assert_int_equal(diags.n, 1);
     assert_int_equal(diags.items[0].line, 0);
     free(path);
 
-    assert_int_equal(flow_load_file("/nonexistent/flow.yaml", ectx, &f, &diags), IDF_ENOTFOUND);
+    assert_int_equal(flow_load_file(registry_default(), "/nonexistent/flow.yaml", ectx, &f, &diags), IDF_ENOTFOUND);
     assert_int_equal(diags.n, 1);
     assert_non_null(strstr(diags.items[0].msg, "cannot open"));
     assert_int_equal(tu_rm_rf(dir), 0);
@@ -825,7 +825,7 @@ static void binary_and_odd_documents_are_refused(void **state)
 static void parse_any(const char *text, size_t len)
 {
     struct flow *f = NULL;
-    int rc = flow_parse("fuzz.yaml", text, len, ectx, &f, &diags);
+    int rc = flow_parse(registry_default(), "fuzz.yaml", text, len, ectx, &f, &diags);
     if (rc == 0) {
         assert_non_null(f);
         assert_int_equal(diags.n, 0);

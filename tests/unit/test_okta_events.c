@@ -249,7 +249,7 @@ static void test_every_trigger_mapping(void **state)
         json_t *e = normalize_one(le);
         assert_string_equal(sget(e, "type"), pairs[i][1]);
         /* every trigger name raised is a registered trigger */
-        assert_non_null(registry_find_trigger(pairs[i][1]));
+        assert_non_null(registry_find_trigger(registry_default(), pairs[i][1]));
         /* the target type is matched case-insensitively ("user") */
         if (strcmp(pairs[i][1], "okta.user_locked") != 0)
             assert_string_equal(sget(e, "user.login"), "t@x.com");
@@ -355,8 +355,8 @@ static void test_bad_events(void **state)
 
 static void test_trigger_matching(void **state)
 {
-    const struct conn_trigger *locked = registry_find_trigger("okta.user_locked");
-    const struct conn_trigger *any = registry_find_trigger("okta.event");
+    const struct conn_trigger *locked = registry_find_trigger(registry_default(), "okta.user_locked");
+    const struct conn_trigger *any = registry_find_trigger(registry_default(), "okta.event");
     json_t *ev = json_pack("{s:s,s:s,s:s,s:s}", "type", "okta.event", "event_type", "user.session.start",
                            "connection", "okta-prod", "api_token_id", "00Tmine");
     json_t *p;
