@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "connectors/connector.h"
+#include "connectors/toolkit.h"
 #include "core/err.h"
 
 /* ---------------------------------------------------------------- caps */
@@ -79,14 +80,8 @@ struct hfc_limits {
 };
 
 struct hfc {
-    struct conn_call *call;  /* borrowed */
-    struct conn_result *res; /* borrowed: failures are written here */
-    const char *action;      /* "happyfox.reply", for messages */
-    const char *conn_name;   /* borrowed, for messages and the cache key */
-    char base[HFC_MAX_BASE]; /* "https://acme.happyfox.com", no path, no trailing slash */
-    char *auth;              /* owned "Authorization: Basic ..." line; wiped on close */
-    char *secrets[3];        /* owned copies of api_key, auth_code and the base64 pair, for scrubbing; wiped */
-    bool sandbox;            /* plain http allowed */
+    struct ctk_session s;  /* the toolkit's session: call, result, base URL ("https://acme.happyfox.com", no path),
+                              the credentials (secrets: api_key, auth_code, the base64 pair) and the Basic line */
     struct hfc_limits limits;
     int acct;              /* budget.c slot of the account, -1 = untracked */
     int64_t locked_ticket; /* ticket number held in the lock table, 0 = none */

@@ -441,9 +441,9 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
     wait = ratelimit_acquire(o->scope, "token", time_now_ms(), false, &g);
     if (wait > 0)
         return oktac__fail(o, IDF_EBUSY, true, wait,
-                           "%s: OAuth token request paced by the rate limiter; next in %lld ms", o->action,
+                           "%s: OAuth token request paced by the rate limiter; next in %lld ms", o->s.action,
                            (long long)wait);
-    snprintf(url, sizeof url, "%s/oauth2/v1/token", o->base);
+    snprintf(url, sizeof url, "%s/oauth2/v1/token", o->s.base);
     rq.method = "POST";
     rq.url = url;
     rq.headers = headers;
@@ -452,11 +452,11 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
     rq.timeout_ms = OKTAC_TIMEOUT_MS;
     rq.connect_timeout_ms = OKTAC_CONNECT_TIMEOUT_MS;
     rq.max_response = 64u << 10;
-    rq.https_only = !o->sandbox;
-    rc = http_client_do(o->call->http, &rq, &hr, &err);
+    rq.https_only = !o->s.sandbox;
+    rc = http_client_do(o->s.call->http, &rq, &hr, &err);
     if (rc) {
         ratelimit_release(&g, NULL);
-        return oktac__fail(o, rc, rc == IDF_EIO || rc == IDF_ETIMEOUT, 0, "%s: OAuth token request: %s", o->action,
+        return oktac__fail(o, rc, rc == IDF_EIO || rc == IDF_ETIMEOUT, 0, "%s: OAuth token request: %s", o->s.action,
                            err.msg);
     }
     ratelimit_parse_headers(hr.headers, hr.status, time_now_ms(), &obs);
@@ -467,12 +467,12 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
         *ttl_s = json_is_integer(json_object_get(j, "expires_in"))
                      ? json_integer_value(json_object_get(j, "expires_in"))
                      : 3600;
-        rc = *token_out ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+        rc = *token_out ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
     } else {
         bool retry = hr.status == 429 || hr.status >= 500;
         rc = oktac__fail(o, hr.status == 401 || hr.status == 400 ? IDF_EAUTH : IDF_EREMOTE, retry,
                          hr.status == 429 ? ratelimit_retry_after_ms(&obs) : 0,
-                         "%s: the OAuth token request was refused: HTTP %ld %s%s%s", o->action, hr.status,
+                         "%s: the OAuth token request was refused: HTTP %ld %s%s%s", o->s.action, hr.status,
                          json_string_value(json_object_get(j, "error")) ?: "",
                          json_object_get(j, "error_description") ? ": " : "",
                          json_string_value(json_object_get(j, "error_description")) ?: "");
@@ -508,13 +508,13 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
         rc = oktac__fail(o, IDF_EAUTH, false, 0,
                          "%s: connection '%s' has an incomplete OAuth service app (client_id, "
                          "private_key, scopes)",
-                         o->action, o->conn_name);
+                         o->s.action, o->s.conn_name);
         goto out;
     }
     if (EVP_Digest(keytext, strlen(keytext), digest, &dlen, EVP_sha256(), NULL) == 1)
         for (unsigned i = 0; i < 16 && i < dlen; i++)
             snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
-    snprintf(cache_key, sizeof cache_key, "%.400s|%.200s|%.300s|%s", o->base, cid, scopes, digest_hex);
+    snprintf(cache_key, sizeof cache_key, "%.400s|%.200s|%.300s|%s", o->s.base, cid, scopes, digest_hex);
     snprintf(o->oauth_key, sizeof o->oauth_key, "%s", cache_key);
     *token_out = cache_get(cache_key, now);
     if (*token_out)
@@ -522,18 +522,18 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
 
     pkey = load_key(conn);
     if (!pkey) {
-        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s': the private key cannot be read", o->action,
-                         o->conn_name);
+        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s': the private key cannot be read", o->s.action,
+                         o->s.conn_name);
         goto out;
     }
     if (RAND_bytes(jti_raw, sizeof jti_raw) != 1) {
-        rc = oktac__fail(o, IDF_EIO, true, 0, "%s: no randomness for the client assertion", o->action);
+        rc = oktac__fail(o, IDF_EIO, true, 0, "%s: no randomness for the client assertion", o->s.action);
         goto out;
     }
     char jti[33];
     for (size_t i = 0; i < sizeof jti_raw; i++)
         snprintf(jti + 2 * i, 3, "%02x", jti_raw[i]);
-    snprintf(aud, sizeof aud, "%s/oauth2/v1/token", o->base);
+    snprintf(aud, sizeof aud, "%s/oauth2/v1/token", o->s.base);
     claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", cid, "sub", cid, "aud", aud, "iat",
                        (json_int_t)(now / 1000), "exp", (json_int_t)(now / 1000 + OKTAC_ASSERTION_TTL_S), "jti", jti);
     jwt = claims ? sign_jwt(pkey, kid, claims) : NULL;
@@ -544,7 +544,7 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
         asprintf(&form, "grant_type=client_credentials&scope=%s&client_assertion_type=%s&client_assertion=%s", e_scope,
                  "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", e_jwt) < 0) {
         form = NULL;
-        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: cannot sign the OAuth client assertion", o->action);
+        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: cannot sign the OAuth client assertion", o->s.action);
         goto out;
     }
     rc = request_token(o, form, &tok, &ttl);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "connectors/connector.h"
+#include "connectors/toolkit.h"
 #include "core/err.h"
 #include "net/ratelimit.h"
 
@@ -43,15 +44,9 @@
 /* ----------------------------------------------------------- the call */
 
 struct oktac {
-    struct conn_call *call;                /* borrowed */
-    struct conn_result *res;               /* borrowed: failures are written here */
-    const char *action;                    /* "okta.suspend_user", for messages */
-    char base[OKTAC_MAX_BASE];             /* "https://acme.okta.com", no trailing slash */
+    struct ctk_session s;                  /* the toolkit's session: call, result, base URL, the credential
+                                              (secrets[0]: the token or access token) and its auth line */
     char scope[RATELIMIT_MAX_KEY];         /* rate-limit scope: "<connection name>|<base>" */
-    const char *conn_name;                 /* borrowed, for messages */
-    char *auth;                            /* owned "Authorization: …" line; wiped on close */
-    char *secret;                          /* owned copy of the token / access token, for scrubbing; wiped */
-    bool sandbox;                          /* plain http allowed */
     char request_id[OKTAC_MAX_REQUEST_ID]; /* X-Okta-Request-Id of the last response */
     int sent;                              /* requests sent so far: later ones are rate-limit follow-ups */
     char oauth_key[OKTAC_MAX_CACHE_KEY];   /* OAuth: the token cache key ("" for an API token) */
