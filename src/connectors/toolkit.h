@@ -41,7 +41,7 @@ struct buf;
 #define CTK_MASK_MIN 4                 /* a shorter secret is not searched for in text (it would mask ordinary words) */
 #define CTK_MAX_HEADERS 8              /* headers a connector adds to one request (the auth line comes on top) */
 #define CTK_MAX_PATH 4096              /* path + query of one ctk_call request */
-#define CTK_ERROR_TEXT 1024            /* an error text before it is masked and cut into a message */
+#define CTK_ERROR_TEXT 4096            /* an error text before it is masked and cut into a message */
 #define CTK_QUOTE_MESSAGE 500          /* bytes of a step's message quoted in an ingress failure */
 #define CTK_MAX_RETRY_AFTER_MS 3600000 /* the longest Retry-After honoured */
 #define CTK_RETRY_AFTER_DEFAULT_MS 60000 /* a 429 without a readable Retry-After */
@@ -187,6 +187,23 @@ bool ctk_secret_equal(const char *want, const char *got);
 /* Fills a hook's answer: status, message (shown to the sender; never quote
  * a secret in it), and for a status >= 400 the body {"error": msg}. */
 void ctk_hook_answer(struct conn_hook_out *out, int status, const char *msg);
+
+/* True when the request is a POST; else answers 405 "use POST". */
+bool ctk_hook_post(const struct http_req *req, struct conn_hook_out *out);
+
+/* Authenticates a hook request before anything else is read: the
+ * connection's secret member `field` against the value of request header
+ * `header` (ctk_secret_equal). True when they match; else answers 401
+ * ("this connection has no <field>: hooks are not enabled for it", or
+ * "missing or wrong secret in the <header> header"; neither quotes a
+ * secret) and returns false. */
+bool ctk_hook_authenticate(const json_t *conn, const char *field, const struct http_req *req, const char *header,
+                           struct conn_hook_out *out);
+
+/* The request body parsed as JSON (jansson flags, e.g. 0 for an object or
+ * array only): 0 with *body_out (caller decrefs), or answers 400
+ * "malformed JSON at line L column C: why" and returns IDF_EINVAL. */
+int ctk_hook_json(const struct http_req *req, size_t flags, struct conn_hook_out *out, json_t **body_out);
 
 /* A conn_call for ingress work (a poll, a hook's expansion, a hook
  * registration) that goes through the connector's own client: the given

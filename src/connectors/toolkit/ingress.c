@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "connectors/toolkit.h"
+#include "net/http.h"
 
 bool ctk_secret_equal(const char *want, const char *got)
 {
@@ -35,6 +36,46 @@ void ctk_hook_answer(struct conn_hook_out *out, int status, const char *msg)
     snprintf(out->message, sizeof out->message, "%s", msg);
     if (status >= 400)
         out->body = json_pack("{s:s}", "error", msg);
+}
+
+bool ctk_hook_post(const struct http_req *req, struct conn_hook_out *out)
+{
+    if (strcmp(req->method, "POST") == 0)
+        return true;
+    ctk_hook_answer(out, 405, "use POST");
+    return false;
+}
+
+bool ctk_hook_authenticate(const json_t *conn, const char *field, const struct http_req *req, const char *header,
+                           struct conn_hook_out *out)
+{
+    const char *want = json_string_value(json_object_get(conn, field));
+    char msg[200];
+
+    if (!want || !*want) {
+        snprintf(msg, sizeof msg, "this connection has no %.60s: hooks are not enabled for it", field);
+        ctk_hook_answer(out, 401, msg);
+        return false;
+    }
+    if (!ctk_secret_equal(want, http_req_header(req, header))) {
+        snprintf(msg, sizeof msg, "missing or wrong secret in the %.60s header", header);
+        ctk_hook_answer(out, 401, msg);
+        return false;
+    }
+    return true;
+}
+
+int ctk_hook_json(const struct http_req *req, size_t flags, struct conn_hook_out *out, json_t **body_out)
+{
+    json_error_t jerr;
+    char msg[300];
+
+    *body_out = json_loadb(req->body ? req->body : "", req->body_len, flags, &jerr);
+    if (*body_out)
+        return 0;
+    snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    ctk_hook_answer(out, 400, msg);
+    return IDF_EINVAL;
 }
 
 void ctk_ingress_call(struct conn_call *call, struct http_client *http, const json_t *connection,
