@@ -167,6 +167,14 @@ typedef void (*ctk_error_body_fn)(const json_t *json, const struct buf *body, ch
  * {"http_status", "request"}. Returns the code. */
 int ctk_fail_http(struct ctk_session *s, const char *what, const struct http_response *hr, ctk_error_body_fn parse);
 
+/* The body of a 2xx answer, already parsed into json (NULL when empty or
+ * not JSON; takes ownership): 0 with *json_out = json, or JSON null for an
+ * empty body (caller decrefs); a body that is not JSON is the failure
+ * "<action>: <what>: HTTP <status> with an answer that is not JSON<hint>"
+ * (IDF_EREMOTE, not retryable). */
+int ctk_answer_json(struct ctk_session *s, const char *what, const struct http_response *hr, json_t *json,
+                    const char *hint, json_t **json_out) IDF_MUST_USE;
+
 /* The whole round trip for a JSON API: method on base + path (path starts
  * with '/', no spaces or line breaks, at most CTK_MAX_PATH), body as JSON
  * (may be NULL), Accept and (with a body) Content-Type headers plus the
@@ -215,6 +223,11 @@ void ctk_ingress_call(struct conn_call *call, struct http_client *http, const js
 /* The message of a failed ingress call's result into out (n bytes, at most
  * CTK_QUOTE_MESSAGE of it), or fallback when it has none. */
 void ctk_ingress_message(char *out, size_t n, const struct conn_result *res, const char *fallback);
+
+/* A poll failed with res (the conn_result of its internal call): the
+ * message (ctk_ingress_message with fallback), retryable and retry_after_ms
+ * copied to p, and the events and cursor it had gathered dropped. */
+void ctk_poll_fail(struct conn_poll *p, const struct conn_result *res, const char *fallback);
 
 /* Releases what a failed or finished internal call left in res (detail,
  * output) when the caller keeps none of it. */

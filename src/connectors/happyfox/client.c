@@ -51,16 +51,11 @@ static void wipe_free(char *s)
     free(s);
 }
 
+/* What the toolkit needs to know of HappyFox (see ctk_kind). */
 static const struct ctk_kind happyfox_kind = {
-    .connector = "happyfox",
-    .product = "HappyFox",
-    .normalize_url = hfc__normalize_url,
-    .max_base = HFC_MAX_BASE,
-    .user_agent = HFC_USER_AGENT,
-    .timeout_ms = HFC_TIMEOUT_MS,
-    .connect_timeout_ms = HFC_CONNECT_TIMEOUT_MS,
-    .max_response = HFC_MAX_RESPONSE,
-};
+    .connector = "happyfox", .product = "HappyFox", .normalize_url = hfc__normalize_url, .max_base = HFC_MAX_BASE,
+    .user_agent = HFC_USER_AGENT, .timeout_ms = HFC_TIMEOUT_MS, .connect_timeout_ms = HFC_CONNECT_TIMEOUT_MS,
+    .max_response = HFC_MAX_RESPONSE};
 
 /* ------------------------------------------------------------ the URL */
 
@@ -179,16 +174,6 @@ void hfc__close(struct hfc *h)
 }
 
 /* ------------------------------------------------------------ failures */
-
-int hfc__fail(struct hfc *h, int code, bool retryable, int64_t retry_after_ms, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    code = ctk_vfail(&h->s, code, retryable, retry_after_ms, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 static void set_detail(struct hfc *h, json_t *d)
 {
@@ -388,13 +373,9 @@ int hfc__request(struct hfc *h, const char *method, const char *path, const char
         goto out;
     }
     headers[1] = text ? "Content-Type: application/json" : NULL;
-    rq.method = method;
-    rq.url = url;
-    rq.what = what;
-    rq.headers = headers;
-    rq.body = text;
-    rq.body_len = text ? strlen(text) : 0;
-    rq.fresh_connection = !is_get; /* never let libcurl silently re-send a write */
+    rq = (struct ctk_request){.method = method, .url = url, .what = what, .headers = headers, .body = text,
+                              .body_len = text ? strlen(text) : 0,
+                              .fresh_connection = !is_get}; /* never let libcurl silently re-send a write */
     rc = ctk_send(&h->s, &rq, &hr);
     if (rc) {
         if (h->s.res->detail)
@@ -408,16 +389,8 @@ int hfc__request(struct hfc *h, const char *method, const char *path, const char
         rc = fail_answer(h, what, is_get, &hr, j);
         goto out;
     }
-    if (hr.body.len > 0 && !j) {
-        set_detail(h, json_pack("{s:i, s:s}", "http_status", (int)hr.status, "request", what));
-        rc = hfc__fail(h, IDF_EREMOTE, false, 0,
-                       "%s: %s: HTTP %ld with an answer that is not JSON (is the url the HappyFox account?)", h->s.action,
-                       what, hr.status);
-        goto out;
-    }
-    *json_out = j ? j : json_null();
+    rc = ctk_answer_json(&h->s, what, &hr, j, " (is the url the HappyFox account?)", json_out);
     j = NULL;
-    rc = 0;
 out:
     json_decref(j);
     http_response_free(&hr);

@@ -112,8 +112,9 @@ int hfc__request(struct hfc *h, const char *method, const char *path, const char
  * paced failure (as hfc__request's) when the budget is spent. */
 int hfc__reserve_post(struct hfc *h) IDF_MUST_USE;
 
-/* Writes a failure not tied to a response; returns code. */
-int hfc__fail(struct hfc *h, int code, bool retryable, int64_t retry_after_ms, const char *fmt, ...) IDF_PRINTF(5, 6);
+/* Writes a failure not tied to a response (ctk_fail on the session): (h,
+ * code, retryable, retry_after_ms, fmt, ...); returns code. */
+#define hfc__fail(h, ...) ctk_fail(&(h)->s, __VA_ARGS__)
 
 /* Takes the process-wide lock of one ticket for the rest of the call
  * (released by hfc__close). When another call holds it, writes a retryable

@@ -688,15 +688,8 @@ static int hf_poll(struct conn_poll *p)
         rc = hfc__fail(&h, IDF_ENOMEM, true, 0, "out of memory");
 out:
     hfc__close(&h);
-    if (rc) {
-        ctk_ingress_message(p->message, sizeof p->message, &res, "the HappyFox ticket poll failed");
-        p->retryable = res.retryable;
-        p->retry_after_ms = res.retry_after_ms;
-        json_decref(p->events);
-        p->events = NULL;
-        free(p->cursor_out);
-        p->cursor_out = NULL;
-    }
+    if (rc)
+        ctk_poll_fail(p, &res, "the HappyFox ticket poll failed");
     json_decref(full);
     json_decref(fresh);
     json_decref(seen);

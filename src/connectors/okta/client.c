@@ -35,16 +35,11 @@
 
 #define OKTAC_MAX_CAUSES_TEXT 400 /* errorCauses quoted in a message */
 
+/* What the toolkit needs to know of Okta (see ctk_kind). */
 static const struct ctk_kind okta_kind = {
-    .connector = "okta",
-    .product = "Okta",
-    .normalize_url = oktac__normalize_url,
-    .max_base = OKTAC_MAX_BASE,
-    .user_agent = OKTAC_USER_AGENT,
-    .timeout_ms = OKTAC_TIMEOUT_MS,
-    .connect_timeout_ms = OKTAC_CONNECT_TIMEOUT_MS,
-    .max_response = OKTAC_MAX_RESPONSE,
-};
+    .connector = "okta", .product = "Okta", .normalize_url = oktac__normalize_url, .max_base = OKTAC_MAX_BASE,
+    .user_agent = OKTAC_USER_AGENT, .timeout_ms = OKTAC_TIMEOUT_MS, .connect_timeout_ms = OKTAC_CONNECT_TIMEOUT_MS,
+    .max_response = OKTAC_MAX_RESPONSE};
 
 /* ---------------------------------------------------------------- open */
 
@@ -96,16 +91,6 @@ int oktac__close(struct oktac *o, int rc)
 }
 
 /* ------------------------------------------------------------ failures */
-
-int oktac__fail(struct oktac *o, int code, bool retryable, int64_t retry_after_ms, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    code = ctk_vfail(&o->s, code, retryable, retry_after_ms, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 const char *oktac__error_code(const struct oktac_resp *r)
 {
@@ -413,12 +398,8 @@ int oktac__send(struct oktac *o, const char *method, const char *path, const jso
             goto out;
         }
     }
-    rq.method = method;
-    rq.url = url;
-    rq.what = what;
-    rq.headers = headers;
-    rq.body = text;
-    rq.body_len = text ? strlen(text) : 0;
+    rq = (struct ctk_request){
+        .method = method, .url = url, .what = what, .headers = headers, .body = text, .body_len = text ? strlen(text) : 0};
     o->sent++;
     rc = ctk_send(&o->s, &rq, &hr);
     if (rc) {

@@ -92,9 +92,9 @@ int oktac__fail_http(struct oktac *o, const struct oktac_resp *r, const char *wh
 /* Like oktac__fail_http with a message of the caller's choosing (Okta's own
  * text is appended) and retryable forced to false. */
 int oktac__fail_state(struct oktac *o, const struct oktac_resp *r, int code, const char *fmt, ...) IDF_PRINTF(4, 5);
-/* A failure not tied to a response. */
-int oktac__fail(struct oktac *o, int code, bool retryable, int64_t retry_after_ms, const char *fmt, ...)
-    IDF_PRINTF(5, 6);
+/* A failure not tied to a response (ctk_fail on the session): (o, code,
+ * retryable, retry_after_ms, fmt, ...); returns code. */
+#define oktac__fail(o, ...) ctk_fail(&(o)->s, __VA_ARGS__)
 /* Okta's errorCode of a response, "" when none. */
 const char *oktac__error_code(const struct oktac_resp *r);
 /* True when one of the response's errorCauses contains text (case-insensitive). */

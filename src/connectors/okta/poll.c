@@ -85,15 +85,8 @@ int oktac__poll(struct conn_poll *p)
 out:
     oktac__resp_free(&r);
     rc = oktac__close(&o, rc);
-    if (rc) {
-        ctk_ingress_message(p->message, sizeof p->message, &res, "the System Log poll failed");
-        p->retryable = res.retryable;
-        p->retry_after_ms = res.retry_after_ms;
-        json_decref(p->events);
-        p->events = NULL;
-        free(p->cursor_out);
-        p->cursor_out = NULL;
-    }
+    if (rc)
+        ctk_poll_fail(p, &res, "the System Log poll failed");
     ctk_result_release(&res); /* the failure detail is not kept */
     return rc;
 }

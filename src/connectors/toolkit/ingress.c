@@ -9,6 +9,7 @@
  * Threads: any (hooks run on the HTTP server's threads); no state. */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "connectors/toolkit.h"
@@ -94,6 +95,17 @@ void ctk_ingress_call(struct conn_call *call, struct http_client *http, const js
 void ctk_ingress_message(char *out, size_t n, const struct conn_result *res, const char *fallback)
 {
     snprintf(out, n, "%.*s", CTK_QUOTE_MESSAGE, res->message[0] ? res->message : fallback);
+}
+
+void ctk_poll_fail(struct conn_poll *p, const struct conn_result *res, const char *fallback)
+{
+    ctk_ingress_message(p->message, sizeof p->message, res, fallback);
+    p->retryable = res->retryable;
+    p->retry_after_ms = res->retry_after_ms;
+    json_decref(p->events);
+    p->events = NULL;
+    free(p->cursor_out);
+    p->cursor_out = NULL;
 }
 
 void ctk_result_release(struct conn_result *res)

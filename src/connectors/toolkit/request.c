@@ -33,16 +33,16 @@ int ctk_send(struct ctk_session *s, const struct ctk_request *rq, struct http_re
     if (s->auth)
         headers[n++] = s->auth;
     headers[n] = NULL;
-    h.method = rq->method;
-    h.url = rq->url;
-    h.headers = headers;
-    h.body = rq->body;
-    h.body_len = rq->body_len;
-    h.timeout_ms = tmo;
-    h.connect_timeout_ms = k->connect_timeout_ms;
-    h.max_response = k->max_response;
-    h.https_only = !s->sandbox;
-    h.fresh_connection = rq->fresh_connection;
+    h = (struct http_request){.method = rq->method,
+                              .url = rq->url,
+                              .headers = headers,
+                              .body = rq->body,
+                              .body_len = rq->body_len,
+                              .timeout_ms = tmo,
+                              .connect_timeout_ms = k->connect_timeout_ms,
+                              .max_response = k->max_response,
+                              .https_only = !s->sandbox,
+                              .fresh_connection = rq->fresh_connection};
     if (k->user_agent)
         http_client_set_user_agent(s->call->http, k->user_agent);
     rc = http_client_do(s->call->http, &h, hr, &err);
@@ -52,6 +52,19 @@ int ctk_send(struct ctk_session *s, const struct ctk_request *rq, struct http_re
         rc = ctk_fail(s, rc, retry, 0, "%s: %s: %s", s->action, rq->what, err.msg);
     }
     return rc;
+}
+
+int ctk_answer_json(struct ctk_session *s, const char *what, const struct http_response *hr, json_t *json,
+                    const char *hint, json_t **json_out)
+{
+    *json_out = NULL;
+    if (hr->body.len > 0 && !json) {
+        ctk_detail(s, json_pack("{s:i, s:s}", "http_status", (int)hr->status, "request", what));
+        return ctk_fail(s, IDF_EREMOTE, false, 0, "%s: %s: HTTP %ld with an answer that is not JSON%s", s->action, what,
+                        hr->status, hint);
+    }
+    *json_out = json ? json : json_null();
+    return 0;
 }
 
 int ctk_status_code(long status)
@@ -135,13 +148,13 @@ int ctk_call(struct ctk_session *s, const char *method, const char *path, const 
         rc = ctk_fail(s, IDF_ENOMEM, true, 0, "%s: out of memory", s->action);
         goto out;
     }
-    rq.method = method;
-    rq.url = url;
-    rq.what = what;
-    rq.headers = headers;
-    rq.body = text;
-    rq.body_len = text ? strlen(text) : 0;
-    rq.fresh_connection = strcmp(method, "GET") != 0;
+    rq = (struct ctk_request){.method = method,
+                              .url = url,
+                              .what = what,
+                              .headers = headers,
+                              .body = text,
+                              .body_len = text ? strlen(text) : 0,
+                              .fresh_connection = strcmp(method, "GET") != 0};
     rc = ctk_send(s, &rq, &hr);
     if (rc)
         goto out;
@@ -149,17 +162,10 @@ int ctk_call(struct ctk_session *s, const char *method, const char *path, const 
         rc = ctk_fail_http(s, what, &hr, parse);
         goto out;
     }
-    if (hr.body.len > 0 && !(j = json_loadb(hr.body.data, hr.body.len, JSON_DECODE_ANY, NULL))) {
-        ctk_detail(s, json_pack("{s:i, s:s}", "http_status", (int)hr.status, "request", what));
-        rc = ctk_fail(s, IDF_EREMOTE, false, 0, "%s: %s: HTTP %ld with an answer that is not JSON", s->action, what,
-                      hr.status);
-        goto out;
-    }
-    *json_out = j ? j : json_null();
-    j = NULL;
-    rc = 0;
+    if (hr.body.len > 0)
+        j = json_loadb(hr.body.data, hr.body.len, JSON_DECODE_ANY, NULL);
+    rc = ctk_answer_json(s, what, &hr, j, "", json_out);
 out:
-    json_decref(j);
     http_response_free(&hr);
     free(url);
     free(text);
