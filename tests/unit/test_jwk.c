@@ -12,34 +12,21 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto/jwk.h"
 
+/* base64url without padding (libsodium's encoder), a new string. */
 static char *b64url(const unsigned char *p, size_t n)
 {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = malloc(n * 4 / 3 + 4), *w = out;
-    size_t i;
+    size_t len = sodium_base64_encoded_len(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *out = malloc(len);
 
     assert_non_null(out);
-    for (i = 0; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-        *w++ = abc[v >> 18];
-        *w++ = abc[(v >> 12) & 63];
-        *w++ = abc[(v >> 6) & 63];
-        *w++ = abc[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
-        *w++ = abc[v >> 18];
-        *w++ = abc[(v >> 12) & 63];
-        if (i + 1 < n)
-            *w++ = abc[(v >> 6) & 63];
-    }
-    *w = '\0';
+    sodium_bin2base64(out, len, p, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     return out;
 }
 
