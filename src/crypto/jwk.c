@@ -99,13 +99,15 @@ static bool rsa_params(const json_t *jwk, bool want_private, OSSL_PARAM_BLD *bld
     return true;
 }
 
-/* The EC members into bld: the curve, the point x||y (and d when private).
+/* The EC members into bld: the curve, the point x||y in pub (the caller's:
+ * bld refers to it until OSSL_PARAM_BLD_to_param) and d when private.
  * False for another curve or a malformed member. */
-static bool ec_params(const json_t *jwk, bool want_private, OSSL_PARAM_BLD *bld, BIGNUM **d)
+static bool ec_params(const json_t *jwk, bool want_private, OSSL_PARAM_BLD *bld,
+                      unsigned char pub[1 + 2 * JWK_EC_MAX_COORD], BIGNUM **d)
 {
     const char *crv = json_string_value(json_object_get(jwk, "crv")), *group = NULL;
     const char *xs = json_string_value(json_object_get(jwk, "x")), *ys = json_string_value(json_object_get(jwk, "y"));
-    unsigned char *x = NULL, *y = NULL, pub[1 + 2 * JWK_EC_MAX_COORD];
+    unsigned char *x = NULL, *y = NULL;
     size_t want = 0, xl = 0, yl = 0;
     bool ok = false;
 
@@ -140,6 +142,7 @@ EVP_PKEY *jwk_to_pkey(const json_t *jwk, bool want_private)
     EVP_PKEY_CTX *ctx = NULL;
     EVP_PKEY *pkey = NULL;
     BIGNUM *bn[JWK_RSA_MEMBERS] = {0};
+    unsigned char pub[1 + 2 * JWK_EC_MAX_COORD]; /* the EC point, referred to by bld */
     bool ok;
 
     if (!json_is_object(jwk) || !kty || !(bld = OSSL_PARAM_BLD_new()))
@@ -147,7 +150,7 @@ EVP_PKEY *jwk_to_pkey(const json_t *jwk, bool want_private)
     if (strcmp(kty, "RSA") == 0)
         ok = rsa_params(jwk, want_private, bld, bn);
     else if (strcmp(kty, "EC") == 0)
-        ok = ec_params(jwk, want_private, bld, &bn[0]);
+        ok = ec_params(jwk, want_private, bld, pub, &bn[0]);
     else
         ok = false;
     if (!ok)

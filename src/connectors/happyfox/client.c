@@ -148,8 +148,12 @@ int hfc__open(struct hfc *h, struct conn_call *call, struct conn_result *res, co
     b64 = pair ? malloc(b64len) : NULL;
     if (b64)
         sodium_bin2base64(b64, b64len, (const unsigned char *)pair, strlen(pair), sodium_base64_VARIANT_ORIGINAL);
-    if (ctk_secret_add(&h->s, key) || ctk_secret_add(&h->s, code) || !b64 || ctk_secret_take(&h->s, b64) ||
-        ctk_auth_set(&h->s, "Authorization: Basic %s", h->s.secrets[2])) {
+    if (ctk_secret_add(&h->s, key) || ctk_secret_add(&h->s, code)) {
+        wipe_free(b64);
+        rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", action);
+        goto out;
+    }
+    if (!b64 || ctk_secret_take(&h->s, b64) || ctk_auth_set(&h->s, "Authorization: Basic %s", h->s.secrets[2])) {
         rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", action);
         goto out;
     }
