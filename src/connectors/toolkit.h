@@ -1,6 +1,6 @@
-/* toolkit.h — what every connector that talks to a remote account shares
- * (prefix ctk_; src/connectors/toolkit/: session.c, request.c, ingress.c), beside the contract in
- * connector.h:
+/* toolkit.h — what every connector that talks to a remote account shares,
+ * beside the contract in connector.h (prefix ctk_; the code is in
+ * src/connectors/toolkit/: session.c, request.c, ingress.c):
  *
  *   - a session (`struct ctk_session`) opened from a conn_call: the
  *     connection checked, its base URL normalized, credentials copied and
@@ -11,9 +11,10 @@
  *     step's conn_result;
  *   - the mapping of HTTP statuses to IDF_E* codes and retryability, with the
  *     connector supplying only its error-body parser (ctk_fail_http);
- *   - for ingress: the constant-time secret comparison (ctk_secret_equal),
- *     the hook answer (ctk_hook_answer) and the conn_call a hook, poll or
- *     registration uses to reach the remote (ctk_ingress_call).
+ *   - for ingress: the constant-time secret comparison (ctk_secret_equal,
+ *     ctk_hook_authenticate), the hook answers (ctk_hook_answer, _post,
+ *     _json) and the conn_call a poll, an expansion or a registration uses
+ *     to reach the remote (ctk_ingress_call, ctk_poll_fail).
  *
  * What stays in a connector's folder is what is its own: the auth header,
  * rate-limit buckets, its error-body format, its actions and triggers.
