@@ -341,15 +341,11 @@ static int hf_hook(const json_t *conn, const struct http_req *req, struct conn_h
     const char *want = json_string_value(json_object_get(conn, "hook_secret"));
     const char *in_path = conn_hook_path_secret(req->path);
     json_t *body = NULL;
-    json_error_t jerr;
-    char msg[300];
     int64_t number;
     int rc = 0;
 
-    if (strcmp(req->method, "POST") != 0) {
-        ctk_hook_answer(out, 405, "use POST");
+    if (!ctk_hook_post(req, out))
         return 0;
-    }
     if (!want || !*want) {
         ctk_hook_answer(out, 401, "this connection has no hook_secret: webhooks are not enabled for it");
         return 0;
@@ -376,12 +372,8 @@ static int hf_hook(const json_t *conn, const struct http_req *req, struct conn_h
             return 0;
         }
     } else {
-        body = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
-        if (!body) {
-            snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-            ctk_hook_answer(out, 400, msg);
+        if (ctk_hook_json(req, 0, out, &body))
             return 0;
-        }
         number = json_is_object(body) ? body_ticket(body) : 0;
         if (number <= 0) {
             ctk_hook_answer(out, 400,

@@ -130,7 +130,6 @@ static void mark_own(json_t *events, const json_t *conn)
 static int okta_hook(const json_t *conn, const struct http_req *req, struct conn_hook_out *out)
 {
     json_t *body = NULL, *events = NULL;
-    json_error_t jerr;
     char msg[300];
     int rc;
 
@@ -161,12 +160,8 @@ static int okta_hook(const json_t *conn, const struct http_req *req, struct conn
         ctk_hook_answer(out, 401, "missing or wrong hook secret in the Authorization header");
         return 0;
     }
-    body = json_loadb(req->body, req->body_len, 0, &jerr);
-    if (!body) {
-        snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        ctk_hook_answer(out, 400, msg);
+    if (ctk_hook_json(req, 0, out, &body))
         return 0;
-    }
     if (!json_is_object(body) || !json_is_array(json_object_get(json_object_get(body, "data"), "events"))) {
         ctk_hook_answer(out, 400, "not an Okta event-hook delivery: expected {\"data\": {\"events\": [...]}}");
         goto out;

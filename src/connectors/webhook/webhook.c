@@ -197,14 +197,11 @@ static int webhook_hook(const json_t *conn, const struct http_req *req, struct c
     const char *auth = str_of(conn, "auth");
     const char *id = http_req_header(req, "X-Idflow-Event-Id");
     bool hmac = auth && strcasecmp(auth, "hmac") == 0;
-    char mac[65] = "", ts[40], msg[300];
-    json_error_t jerr;
+    char mac[65] = "", ts[40];
     json_t *body, *ev;
 
-    if (strcmp(req->method, "POST") != 0) {
-        ctk_hook_answer(out, 405, "use POST");
+    if (!ctk_hook_post(req, out))
         return 0;
-    }
     if (!secret || !*secret) {
         ctk_hook_answer(out, 401, "this connection has no secret");
         return 0;
@@ -223,12 +220,8 @@ static int webhook_hook(const json_t *conn, const struct http_req *req, struct c
         ctk_hook_answer(out, 400, "X-Idflow-Event-Id must be 1 to 200 characters from A-Z a-z 0-9 _ : - (no '.')");
         return 0;
     }
-    body = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &jerr);
-    if (!body) {
-        snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        ctk_hook_answer(out, 400, msg);
+    if (ctk_hook_json(req, JSON_DECODE_ANY, out, &body))
         return 0;
-    }
     time_format_iso(time_now_ms(), ts, sizeof ts);
     if (!id && hmac) {
         id = mac; /* the same signed (timestamp, body) without an id is the same event */
