@@ -102,18 +102,12 @@ static int run_self(struct demo *d, const char *const *args, const char *const *
 static json_t *call(struct demo *d, const char *method, const char *url, const char *body, bool okta, long *status)
 {
     const char *h[] = {"Content-Type: application/json", okta ? "Authorization: SSWS " DEMO_TOKEN : NULL, NULL};
-    struct http_request rq;
+    struct http_request rq = {
+        .method = method, .url = url, .headers = h, .body = body, .body_len = body ? strlen(body) : 0, .timeout_ms = 10000};
     struct http_response rs;
     struct idf_err err;
     json_t *j = NULL;
 
-    memset(&rq, 0, sizeof rq);
-    rq.method = method;
-    rq.url = url;
-    rq.headers = h;
-    rq.body = body;
-    rq.body_len = body ? strlen(body) : 0;
-    rq.timeout_ms = 10000;
     if (http_client_do(d->http, &rq, &rs, &err) == 0) {
         if (status)
             *status = rs.status;

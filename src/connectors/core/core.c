@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "connectors/connector.h"
+#include "connectors/toolkit.h"
 #include "core/buf.h"
 #include "core/cron.h"
 #include "core/log.h"
@@ -134,13 +135,12 @@ static int http_request_fn(struct conn_call *call, const json_t *params, struct 
     }
     header_list[n_h] = NULL;
 
-    memset(&rq, 0, sizeof rq);
-    rq.method = method;
-    rq.url = url;
-    rq.headers = header_list;
-    rq.body = body;
-    rq.body_len = body ? strlen(body) : 0;
-    rq.timeout_ms = HTTP_ACTION_TIMEOUT_MS;
+    rq = (struct http_request){.method = method,
+                               .url = url,
+                               .headers = header_list,
+                               .body = body,
+                               .body_len = body ? strlen(body) : 0,
+                               .timeout_ms = HTTP_ACTION_TIMEOUT_MS};
     if (timeout) {
         int64_t ms = 0;
         if (json_is_integer(timeout))
@@ -188,7 +188,7 @@ static int http_request_fn(struct conn_call *call, const json_t *params, struct 
             json_object_set_new(out, "body", json_string(""));
     }
     if (rs.status >= 400) {
-        bool retry = rs.status == 408 || rs.status == 429 || rs.status >= 500;
+        bool retry = ctk_status_retryable(rs.status);
         rc = conn_fail(res, IDF_EREMOTE, retry, "http.request: %s %s answered HTTP %ld", method,
                        json_string_value(json_object_get(params, "url")), rs.status);
         res->detail = out;

@@ -58,21 +58,21 @@ static int find_created(struct hfc *h, const char *marker, const char *subject, 
     *found_out = NULL;
     snprintf(q, sizeof q, "tag:\"%s\"", marker);
     if (!(eq = http_urlencode(q)))
-        return hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->action);
+        return hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->s.action);
     snprintf(query, sizeof query, "q=%s&status=_all&size=%d", eq, HFC_SEARCH_SIZE);
     free(eq);
     rc = hfc__request(h, "GET", "/tickets/", query, NULL, &answer);
     if (rc == 0)
         *found_out = pick_marked(answer, marker, subject);
-    else if (h->res->retryable)
+    else if (h->s.res->retryable)
         return rc;
     json_decref(answer);
     answer = NULL;
     if (*found_out)
         return 0;
     /* the search found nothing (or was refused): scan the newest tickets */
-    json_decref(h->res->detail);
-    h->res->detail = NULL;
+    json_decref(h->s.res->detail);
+    h->s.res->detail = NULL;
     snprintf(query, sizeof query, "status=_all&sort=created&size=%d&category=%lld", HFC_SEARCH_SIZE,
              (long long)category);
     rc = hfc__request(h, "GET", "/tickets/", query, NULL, &answer);
@@ -93,13 +93,13 @@ static int requester(struct hfc *h, const json_t *params, json_t *body)
     if (contact) {
         if (strspn(contact, "0123456789") != strlen(contact) || !*contact || strlen(contact) > 18)
             return hfc__fail(h, IDF_EINVAL, false, 0, "%s: contact: expected a contact id (or give `email`)",
-                             h->action);
+                             h->s.action);
         json_object_set_new(body, "client", json_integer(strtoll(contact, NULL, 10)));
         return 0;
     }
     if (!email || !*email || strlen(email) > 254 || !strchr(email, '@'))
         return hfc__fail(h, IDF_EINVAL, false, 0,
-                         "%s: give the requester as `email` (and `name`), or `contact` (a contact id)", h->action);
+                         "%s: give the requester as `email` (and `name`), or `contact` (a contact id)", h->s.action);
     json_object_set_new(body, "email", json_string(email));
     if (name && *name) {
         json_object_set_new(body, "name", json_string(name));
@@ -122,7 +122,7 @@ int hfc__act_create_ticket(struct conn_call *call, const json_t *params, struct 
     if ((rc = hfc__open(&h, call, res, "happyfox.create_ticket")) != 0)
         goto out;
     if (!subject || !*subject || strlen(subject) > HFC_MAX_SUBJECT) {
-        rc = hfc__fail(&h, IDF_EINVAL, false, 0, "%s: subject: expected 1 to %d bytes", h.action, HFC_MAX_SUBJECT);
+        rc = hfc__fail(&h, IDF_EINVAL, false, 0, "%s: subject: expected 1 to %d bytes", h.s.action, HFC_MAX_SUBJECT);
         goto out;
     }
     if ((rc = hfc__resolve(&h, HFC_REF_CATEGORY, json_object_get(params, "category"), "category", &cat)) != 0)
@@ -146,12 +146,12 @@ int hfc__act_create_ticket(struct conn_call *call, const json_t *params, struct 
     hfc__marker(call, marker, sizeof marker);
     json_array_append_new(tags, json_string(marker));
     if (json_array_size(tags) > HFC_MAX_TAGS) {
-        rc = hfc__fail(&h, IDF_EINVAL, false, 0, "%s: tags: at most %d (one is idflow's marker)", h.action,
+        rc = hfc__fail(&h, IDF_EINVAL, false, 0, "%s: tags: at most %d (one is idflow's marker)", h.s.action,
                        HFC_MAX_TAGS - 1);
         goto out;
     }
     if (!(joined = hfc__join(tags))) {
-        rc = hfc__fail(&h, IDF_ENOMEM, true, 0, "%s: out of memory", h.action);
+        rc = hfc__fail(&h, IDF_ENOMEM, true, 0, "%s: out of memory", h.s.action);
         goto out;
     }
     json_object_set_new(body, "tags", json_string(joined));
@@ -193,10 +193,10 @@ int hfc__act_create_ticket(struct conn_call *call, const json_t *params, struct 
     if ((rc = hfc__request(&h, "POST", "/tickets/", "", body, &t)) != 0)
         goto out;
     if (!json_is_object(t) || !json_is_integer(json_object_get(t, "id"))) {
-        json_decref(h.res->detail);
-        h.res->detail = json_pack("{s:b}", "outcome_unknown", 1);
+        json_decref(h.s.res->detail);
+        h.s.res->detail = json_pack("{s:b}", "outcome_unknown", 1);
         /* it may exist: retryable, and the next attempt looks for the marker first */
-        rc = hfc__fail(&h, IDF_EREMOTE, true, 0, "%s: POST /tickets/: the answer is not a ticket", h.action);
+        rc = hfc__fail(&h, IDF_EREMOTE, true, 0, "%s: POST /tickets/: the answer is not a ticket", h.s.action);
         goto out;
     }
     uid = hfc__max_update_id(t) ? json_integer(hfc__max_update_id(t)) : json_null();
@@ -230,7 +230,7 @@ int hfc__act_get_ticket(struct conn_call *call, const json_t *params, struct con
     if (json_is_integer(n)) {
         keep = json_integer_value(n);
         if (keep < 0 || keep > HFC_UPDATES_OUT_MAX) {
-            rc = hfc__fail(&h, IDF_EINVAL, false, 0, "%s: updates: expected 0 to %d", h.action, HFC_UPDATES_OUT_MAX);
+            rc = hfc__fail(&h, IDF_EINVAL, false, 0, "%s: updates: expected 0 to %d", h.s.action, HFC_UPDATES_OUT_MAX);
             goto out;
         }
     }

@@ -98,7 +98,7 @@ static int message_props(struct hfc *h, const json_t *params, bool note, json_t 
         return rc;
     if ((v = json_object_get(params, "time_spent")) && json_is_integer(v)) {
         if (json_integer_value(v) < 0 || json_integer_value(v) > 100000)
-            return hfc__fail(h, IDF_EINVAL, false, 0, "%s: time_spent: expected minutes, 0 to 100000", h->action);
+            return hfc__fail(h, IDF_EINVAL, false, 0, "%s: time_spent: expected minutes, 0 to 100000", h->s.action);
         json_object_set(body, "time_spent", (json_t *)v);
     }
     if (json_is_string(v = json_object_get(params, "due_date")) && json_string_length(v))
@@ -109,7 +109,7 @@ static int message_props(struct hfc *h, const json_t *params, bool note, json_t 
         if (json_array_size(tags)) {
             if (!(joined = hfc__join(tags))) {
                 json_decref(tags);
-                return hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->action);
+                return hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->s.action);
             }
             json_object_set_new(body, "tags", json_string(joined));
             free(joined);
@@ -438,7 +438,7 @@ static int tags_want(struct hfc *h, const json_t *params, const json_t *t, const
         (rc = hfc__tags_param(h, json_object_get(params, "remove"), "remove", &rm)) != 0)
         goto out;
     if (!json_array_size(add) && !json_array_size(rm)) {
-        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: give tags to add (tags) or to remove (remove)", h->action);
+        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: give tags to add (tags) or to remove (remove)", h->s.action);
         goto out;
     }
     json_array_foreach (add, i, x) {
@@ -451,7 +451,7 @@ static int tags_want(struct hfc *h, const json_t *params, const json_t *t, const
     }
     if (json_array_size(add2)) {
         if (!(joined = hfc__join(add2))) {
-            rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->action);
+            rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->s.action);
             goto out;
         }
         json_object_set_new(body, "add", json_string(joined));
@@ -459,7 +459,7 @@ static int tags_want(struct hfc *h, const json_t *params, const json_t *t, const
     }
     if (json_array_size(rm2)) {
         if (!(joined = hfc__join(rm2))) {
-            rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->action);
+            rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->s.action);
             goto out;
         }
         json_object_set_new(body, "remove", json_string(joined));

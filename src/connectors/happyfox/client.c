@@ -11,12 +11,17 @@
  * Threads: worker threads, concurrently; a `struct hfc` belongs to one call
  * on one thread. Nothing here is global.
  *
- * Invariants: h->auth and h->secrets[] are the only copies of the
- * credentials this file makes, all wiped in hfc__close; messages are built
- * from the method, the path and HappyFox's error text (secrets masked in it
- * before any length cap can cut one), never from request headers;
- * hfc__close masks the secrets in the message and drops a detail or
- * output that contains one (defence in depth). */
+ * The session itself (the connection checked, the credentials copied,
+ * masked and wiped, the request sent, statuses mapped) is the connector
+ * toolkit's (connectors/toolkit.h); this file adds what is HappyFox's: the
+ * Basic header, the account budget and ticket locks, its error bodies and
+ * the errors it hides in 2xx answers.
+ *
+ * Invariants: messages are built from the method, the path and HappyFox's
+ * error text (secrets masked in it before any length cap can cut one),
+ * never from request headers; hfc__close (ctk_close) masks the secrets in
+ * the message and drops a detail or output that contains one (defence in
+ * depth). */
 #include <curl/curl.h>
 #include <ctype.h>
 #include <sodium.h>
@@ -45,6 +50,12 @@ static void wipe_free(char *s)
     explicit_bzero(s, strlen(s));
     free(s);
 }
+
+/* What the toolkit needs to know of HappyFox (see ctk_kind). */
+static const struct ctk_kind happyfox_kind = {
+    .connector = "happyfox", .product = "HappyFox", .normalize_url = hfc__normalize_url, .max_base = HFC_MAX_BASE,
+    .user_agent = HFC_USER_AGENT, .timeout_ms = HFC_TIMEOUT_MS, .connect_timeout_ms = HFC_CONNECT_TIMEOUT_MS,
+    .max_response = HFC_MAX_RESPONSE};
 
 /* ------------------------------------------------------------ the URL */
 
@@ -111,138 +122,66 @@ static bool secret_ok(const char *s)
 int hfc__open(struct hfc *h, struct conn_call *call, struct conn_result *res, const char *action)
 {
     const json_t *conn = call->connection;
-    struct idf_err err = {0};
-    const char *url, *key, *code;
-    char *pair = NULL;
+    const char *key, *code;
+    char *pair = NULL, *b64 = NULL;
     size_t b64len;
     int rc = 0;
 
     memset(h, 0, sizeof *h);
-    h->call = call;
-    h->res = res;
-    h->action = action;
     h->acct = -1;
     h->lock_slot = -1;
-    if (!json_is_object(conn))
-        return hfc__fail(h, IDF_EINVAL, false, 0,
-                         "%s: no HappyFox connection (define one with `idflow connect happyfox NAME`, and name it in "
-                         "the step's `connection:` when there are several)",
-                         action);
-    h->conn_name = call->connection_name ? call->connection_name : json_string_value(json_object_get(conn, "name"));
-    if (!h->conn_name)
-        h->conn_name = "happyfox";
-    h->sandbox = conn_is_sandbox(conn);
-    url = json_string_value(json_object_get(conn, "url"));
-    if (!url)
-        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: connection '%s' has no url", action, h->conn_name);
-    rc = hfc__normalize_url(url, h->sandbox, h->base, sizeof h->base, &err);
+    rc = ctk_open(&h->s, &happyfox_kind, call, res, action);
     if (rc)
-        return hfc__fail(h, rc, false, 0, "%s: connection '%s': %s", action, h->conn_name, err.msg);
+        return rc;
     hfc__limits_of(conn, &h->limits);
     key = json_string_value(json_object_get(conn, "api_key"));
     code = json_string_value(json_object_get(conn, "auth_code"));
     if (!key || !*key || !code || !*code)
         return hfc__fail(h, IDF_EAUTH, false, 0, "%s: connection '%s' has no API key or auth code", action,
-                         h->conn_name);
+                         h->s.conn_name);
     if (!secret_ok(key) || !secret_ok(code) || strchr(key, ':'))
         return hfc__fail(h, IDF_EAUTH, false, 0, "%s: connection '%s': the API key or auth code is malformed", action,
-                         h->conn_name);
-    h->secrets[0] = strdup(key);
-    h->secrets[1] = strdup(code);
+                         h->s.conn_name);
     if (asprintf(&pair, "%s:%s", key, code) < 0)
         pair = NULL;
     b64len = pair ? sodium_base64_encoded_len(strlen(pair), sodium_base64_VARIANT_ORIGINAL) : 0;
-    h->secrets[2] = pair ? malloc(b64len) : NULL;
-    if (!h->secrets[0] || !h->secrets[1] || !h->secrets[2]) {
+    b64 = pair ? malloc(b64len) : NULL;
+    if (b64)
+        sodium_bin2base64(b64, b64len, (const unsigned char *)pair, strlen(pair), sodium_base64_VARIANT_ORIGINAL);
+    if (ctk_secret_add(&h->s, key) || ctk_secret_add(&h->s, code)) {
+        wipe_free(b64);
         rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", action);
         goto out;
     }
-    sodium_bin2base64(h->secrets[2], b64len, (const unsigned char *)pair, strlen(pair), sodium_base64_VARIANT_ORIGINAL);
-    if (asprintf(&h->auth, "Authorization: Basic %s", h->secrets[2]) < 0) {
-        h->auth = NULL;
+    if (!b64 || ctk_secret_take(&h->s, b64) || ctk_auth_set(&h->s, "Authorization: Basic %s", h->s.secrets[2])) {
         rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", action);
         goto out;
     }
-    for (int i = 0; i < 3; i++)
-        log_add_secret(h->secrets[i]);
-    h->acct = hfc__account_slot(h->base);
+    h->acct = hfc__account_slot(h->s.base);
 out:
     wipe_free(pair);
     return rc;
 }
 
-/* Replaces every occurrence of secret in s (in place, same length). */
-static void mask(char *s, const char *secret)
-{
-    size_t n = secret ? strlen(secret) : 0;
-    char *p;
-
-    if (n < 4)
-        return;
-    while ((p = strstr(s, secret)) != NULL)
-        memset(p, '*', n);
-}
-
-static bool json_has(const json_t *v, const char *secret)
-{
-    char *d;
-    bool hit;
-
-    if (!v || !secret || strlen(secret) < 4)
-        return false;
-    d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    hit = !d || strstr(d, secret) != NULL; /* unable to check: treat as tainted */
-    free(d);
-    return hit;
-}
-
 void hfc__close(struct hfc *h)
 {
+    int rc;
+
     if (h->locked_ticket) {
         hfc__ticket_unlock(h->lock_slot, h->lock_gen);
         h->locked_ticket = 0;
     }
-    for (int i = 0; i < 3 && h->res; i++) {
-        if (!h->secrets[i])
-            continue;
-        mask(h->res->message, h->secrets[i]);
-        if (json_has(h->res->detail, h->secrets[i])) {
-            json_decref(h->res->detail);
-            h->res->detail = json_pack("{s:s}", "redacted", "the error detail contained a credential and was dropped");
-        }
-        if (json_has(h->res->output, h->secrets[i])) {
-            json_decref(h->res->output);
-            h->res->output = NULL;
-            hfc__fail(h, IDF_EDENIED, false, 0, "%s: the answer contained the connection's credential; it was dropped",
-                      h->action);
-        }
-    }
-    wipe_free(h->auth);
-    h->auth = NULL;
-    for (int i = 0; i < 3; i++) {
-        wipe_free(h->secrets[i]);
-        h->secrets[i] = NULL;
-    }
+    /* The action's own code stands: an output dropped for carrying a
+     * credential leaves the message saying so (as before the toolkit). */
+    rc = ctk_close(&h->s, 0);
+    (void)rc;
 }
 
 /* ------------------------------------------------------------ failures */
 
-int hfc__fail(struct hfc *h, int code, bool retryable, int64_t retry_after_ms, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(h->res->message, sizeof h->res->message, fmt, ap);
-    va_end(ap);
-    h->res->retryable = retryable;
-    h->res->retry_after_ms = retry_after_ms;
-    return code;
-}
-
 static void set_detail(struct hfc *h, json_t *d)
 {
-    json_decref(h->res->detail);
-    h->res->detail = d;
+    ctk_detail(&h->s, d);
 }
 
 int hfc__lock_ticket(struct hfc *h, int64_t number)
@@ -263,27 +202,14 @@ int hfc__lock_ticket(struct hfc *h, int64_t number)
         hfc__fail(h, IDF_EBUSY, true, HFC_TICKET_BUSY_RETRY_MS,
                   "%s: ticket %lld is busy with another call from this process (HappyFox refuses concurrent "
                   "calls on one ticket); retry in %d ms",
-                  h->action, (long long)number, HFC_TICKET_BUSY_RETRY_MS);
-        h->res->deferred = true; /* nothing was sent: not an attempt */
+                  h->s.action, (long long)number, HFC_TICKET_BUSY_RETRY_MS);
+        h->s.res->deferred = true; /* nothing was sent: not an attempt */
         return IDF_EBUSY;
     }
     h->locked_ticket = number;
     h->lock_slot = slot;
     h->lock_gen = gen;
     return 0;
-}
-
-static int code_for(long status)
-{
-    switch (status) {
-    case 400: return IDF_EINVAL;
-    case 401: return IDF_EAUTH;
-    case 403: return IDF_EDENIED;
-    case 404: return IDF_ENOTFOUND;
-    case 409:
-    case 429: return IDF_EBUSY;
-    default: return IDF_EREMOTE;
-    }
 }
 
 /* HappyFox's error text of an answer into out: the "error" string, else the
@@ -316,8 +242,8 @@ static void error_text(const struct hfc *h, const json_t *j, const struct buf *b
         none = "(error body)";
         quote = true;
     }
-    for (int i = 0; full && i < 3; i++)
-        mask(full, h->secrets[i]);
+    if (full)
+        ctk_mask(&h->s, full);
     if (full && quote && strlen(full) > HFC_BODY_QUOTE)
         full[HFC_BODY_QUOTE] = '\0';
     snprintf(out, n, "%s", full ? full : none);
@@ -336,21 +262,7 @@ static bool transient_text(const char *t)
     return false;
 }
 
-static int64_t retry_after_header(const json_t *headers)
-{
-    const char *v = json_string_value(json_object_get(headers, "retry-after"));
-    char *end = NULL;
-    long long s;
-
-    if (!v)
-        return -1;
-    s = strtoll(v, &end, 10);
-    if (end == v || s < 0)
-        return -1;
-    return s > HFC_MAX_WAIT_MS / 1000 ? HFC_MAX_WAIT_MS : s * 1000;
-}
-
-/* Maps an answer that is not a success onto h->res. */
+/* Maps an answer that is not a success onto h->s.res. */
 static int fail_answer(struct hfc *h, const char *what, bool is_get, const struct http_response *hr, const json_t *j)
 {
     int rc;
@@ -358,7 +270,7 @@ static int fail_answer(struct hfc *h, const char *what, bool is_get, const struc
     json_t *d = json_pack("{s:i, s:s}", "http_status", (int)hr->status, "request", what);
     bool retry = false;
     int64_t after = 0;
-    int code = code_for(hr->status);
+    int code = hr->status == 409 ? IDF_EBUSY : ctk_status_code(hr->status); /* HappyFox: a busy ticket */
     const char *hint = "";
 
     error_text(h, j, &hr->body, text, sizeof text);
@@ -382,7 +294,7 @@ static int fail_answer(struct hfc *h, const char *what, bool is_get, const struc
         snprintf(text, sizeof text, "redirected%s%s: check the account URL (EU accounts are on .happyfox.net)",
                  loc ? " to " : "", loc ? loc : "");
     } else if (hr->status == 429) {
-        after = retry_after_header(hr->headers);
+        after = ctk_retry_after_ms(hr->headers);
         if (after < 0)
             after = HFC_LOCKOUT_MS;
         hfc__budget_lockout(h->acct, mono_ms() + after);
@@ -399,9 +311,9 @@ static int fail_answer(struct hfc *h, const char *what, bool is_get, const struc
         retry = true;
     }
     set_detail(h, d);
-    rc = hfc__fail(h, code, retry, after, "%s: %s: HTTP %ld: %s%s", h->action, what, hr->status, text, hint);
+    rc = hfc__fail(h, code, retry, after, "%s: %s: HTTP %ld: %s%s", h->s.action, what, hr->status, text, hint);
     /* HappyFox refused before doing anything (budget lock-out, a concurrent call on the ticket) */
-    h->res->deferred = hr->status == 429 || hr->status == 409;
+    h->s.res->deferred = hr->status == 429 || hr->status == 409;
     return rc;
 }
 
@@ -417,9 +329,9 @@ static int pace(struct hfc *h, bool is_get, const char *what)
     hfc__fail(h, IDF_EBUSY, true, wait,
               "%s: %s: paced by the account's %s budget (%d a window of %lld ms, connection '%s'); next call "
               "in %lld ms",
-              h->action, what, is_get ? "GET" : "POST", is_get ? h->limits.get_limit : h->limits.post_limit,
-              (long long)h->limits.window_ms, h->conn_name, (long long)wait);
-    h->res->deferred = true; /* nothing was sent: not an attempt */
+              h->s.action, what, is_get ? "GET" : "POST", is_get ? h->limits.get_limit : h->limits.post_limit,
+              (long long)h->limits.window_ms, h->s.conn_name, (long long)wait);
+    h->s.res->deferred = true; /* nothing was sent: not an attempt */
     return IDF_EBUSY;
 }
 
@@ -437,14 +349,12 @@ int hfc__reserve_post(struct hfc *h)
 int hfc__request(struct hfc *h, const char *method, const char *path, const char *query, const json_t *body,
                  json_t **json_out)
 {
-    const char *headers[4];
-    struct http_request rq;
+    const char *headers[3] = {"Accept: application/json", NULL, NULL};
+    struct ctk_request rq = {0};
     struct http_response hr;
-    struct idf_err err = {0};
     char what[300], *url = NULL, *text = NULL;
     bool is_get = strcmp(method, "GET") == 0;
     json_t *j = NULL;
-    int64_t tmo;
     int rc;
 
     *json_out = NULL;
@@ -452,42 +362,28 @@ int hfc__request(struct hfc *h, const char *method, const char *path, const char
     snprintf(what, sizeof what, "%s %.*s", method, (int)strcspn(path, "?"), path);
     if (strlen(path) + (query ? strlen(query) : 0) > HFC_MAX_PATH || strpbrk(path, "\r\n \t") ||
         (query && strpbrk(query, "\r\n \t")))
-        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: invalid request path", h->action, what);
+        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: invalid request path", h->s.action, what);
     if (!is_get && h->post_reserved)
         h->post_reserved = false; /* counted already */
     else if ((rc = pace(h, is_get, what)) != 0)
         return rc;
-    if (asprintf(&url, "%s%s%s%s%s", h->base, HFC_API_PATH, path, query && *query ? "?" : "", query ? query : "") < 0) {
+    if (asprintf(&url, "%s%s%s%s%s", h->s.base, HFC_API_PATH, path, query && *query ? "?" : "", query ? query : "") < 0) {
         url = NULL;
-        rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->action);
+        rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->s.action);
         goto out;
     }
     if (body && !(text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY))) {
-        rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->action);
+        rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", h->s.action);
         goto out;
     }
-    headers[0] = "Accept: application/json";
-    headers[1] = text ? "Content-Type: application/json" : h->auth;
-    headers[2] = text ? h->auth : NULL;
-    headers[3] = NULL;
-    tmo = h->call->timeout_ms > 0 && h->call->timeout_ms < HFC_TIMEOUT_MS ? h->call->timeout_ms : HFC_TIMEOUT_MS;
-    memset(&rq, 0, sizeof rq);
-    rq.method = method;
-    rq.url = url;
-    rq.headers = headers;
-    rq.body = text;
-    rq.body_len = text ? strlen(text) : 0;
-    rq.timeout_ms = tmo;
-    rq.connect_timeout_ms = HFC_CONNECT_TIMEOUT_MS;
-    rq.max_response = HFC_MAX_RESPONSE;
-    rq.https_only = !h->sandbox;
-    rq.fresh_connection = !is_get; /* never let libcurl silently re-send a write */
-    http_client_set_user_agent(h->call->http, HFC_USER_AGENT);
-    rc = http_client_do(h->call->http, &rq, &hr, &err);
+    headers[1] = text ? "Content-Type: application/json" : NULL;
+    rq = (struct ctk_request){.method = method, .url = url, .what = what, .headers = headers, .body = text,
+                              .body_len = text ? strlen(text) : 0,
+                              .fresh_connection = !is_get}; /* never let libcurl silently re-send a write */
+    rc = ctk_send(&h->s, &rq, &hr);
     if (rc) {
-        bool retry = rc == IDF_EIO || rc == IDF_ETIMEOUT || rc == IDF_ENOMEM;
-        set_detail(h, json_pack("{s:b, s:s, s:b}", "network_error", 1, "request", what, "outcome_unknown", !is_get));
-        rc = hfc__fail(h, rc, retry, 0, "%s: %s: %s", h->action, what, err.msg);
+        if (h->s.res->detail)
+            json_object_set_new(h->s.res->detail, "outcome_unknown", json_boolean(!is_get));
         goto out;
     }
     if (hr.body.len > 0)
@@ -497,16 +393,8 @@ int hfc__request(struct hfc *h, const char *method, const char *path, const char
         rc = fail_answer(h, what, is_get, &hr, j);
         goto out;
     }
-    if (hr.body.len > 0 && !j) {
-        set_detail(h, json_pack("{s:i, s:s}", "http_status", (int)hr.status, "request", what));
-        rc = hfc__fail(h, IDF_EREMOTE, false, 0,
-                       "%s: %s: HTTP %ld with an answer that is not JSON (is the url the HappyFox account?)", h->action,
-                       what, hr.status);
-        goto out;
-    }
-    *json_out = j ? j : json_null();
+    rc = ctk_answer_json(&h->s, what, &hr, j, " (is the url the HappyFox account?)", json_out);
     j = NULL;
-    rc = 0;
 out:
     json_decref(j);
     http_response_free(&hr);

@@ -160,12 +160,12 @@ static int hf_check(struct http_client *http, const json_t *config, json_t **who
     if (rc == 0)
         rc = hfc__request(&h, "GET", "/staff/", "", NULL, &staff);
     if (rc == 0 && !json_is_array(staff))
-        rc = hfc__fail(&h, IDF_EREMOTE, false, 0, "%s: GET /staff/: expected a list of agents", h.action);
+        rc = hfc__fail(&h, IDF_EREMOTE, false, 0, "%s: GET /staff/: expected a list of agents", h.s.action);
     if (rc == 0 && json_object_get(config, "staff") && !json_is_null(json_object_get(config, "staff")))
         rc = hfc__acting_staff(&h, none, false, &acting);
     if (rc == 0)
         *whoami_out =
-            json_pack("{s:s, s:i, s:o}", "account", h.base, "staff", (int)json_array_size(staff), "acting_staff",
+            json_pack("{s:s, s:i, s:o}", "account", h.s.base, "staff", (int)json_array_size(staff), "acting_staff",
                       acting ? json_pack("{s:O?, s:O?, s:O?}", "id", json_object_get(acting, "id"), "name",
                                          json_object_get(acting, "name"), "email", json_object_get(acting, "email"))
                              : json_null());

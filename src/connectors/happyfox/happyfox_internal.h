@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "connectors/connector.h"
+#include "connectors/toolkit.h"
 #include "core/err.h"
 
 /* ---------------------------------------------------------------- caps */
@@ -79,14 +80,8 @@ struct hfc_limits {
 };
 
 struct hfc {
-    struct conn_call *call;  /* borrowed */
-    struct conn_result *res; /* borrowed: failures are written here */
-    const char *action;      /* "happyfox.reply", for messages */
-    const char *conn_name;   /* borrowed, for messages and the cache key */
-    char base[HFC_MAX_BASE]; /* "https://acme.happyfox.com", no path, no trailing slash */
-    char *auth;              /* owned "Authorization: Basic ..." line; wiped on close */
-    char *secrets[3];        /* owned copies of api_key, auth_code and the base64 pair, for scrubbing; wiped */
-    bool sandbox;            /* plain http allowed */
+    struct ctk_session s;  /* the toolkit's session: call, result, base URL ("https://acme.happyfox.com", no path),
+                              the credentials (secrets: api_key, auth_code, the base64 pair) and the Basic line */
     struct hfc_limits limits;
     int acct;              /* budget.c slot of the account, -1 = untracked */
     int64_t locked_ticket; /* ticket number held in the lock table, 0 = none */
@@ -117,8 +112,9 @@ int hfc__request(struct hfc *h, const char *method, const char *path, const char
  * paced failure (as hfc__request's) when the budget is spent. */
 int hfc__reserve_post(struct hfc *h) IDF_MUST_USE;
 
-/* Writes a failure not tied to a response; returns code. */
-int hfc__fail(struct hfc *h, int code, bool retryable, int64_t retry_after_ms, const char *fmt, ...) IDF_PRINTF(5, 6);
+/* Writes a failure not tied to a response (ctk_fail on the session): (h,
+ * code, retryable, retry_after_ms, fmt, ...); returns code. */
+#define hfc__fail(h, ...) ctk_fail(&(h)->s, __VA_ARGS__)
 
 /* Takes the process-wide lock of one ticket for the rest of the call
  * (released by hfc__close). When another call holds it, writes a retryable

@@ -32,7 +32,6 @@
  * Threads: the hook handler runs on the HTTP server's threads concurrently
  * (its own http client per request, no state); poll on the poller thread.
  * Requests go through client.c, so they are paced by the account budget. */
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,31 +267,6 @@ out:
 
 /* ------------------------------------------------------------ webhook */
 
-static void answer(struct conn_hook_out *out, int status, const char *msg)
-{
-    out->status = status;
-    snprintf(out->message, sizeof out->message, "%s", msg);
-    if (status >= 400)
-        out->body = json_pack("{s:s}", "error", msg);
-}
-
-/* True when got equals the connection's hook secret (constant time over
- * digests, so neither content nor length leaks). */
-static bool secret_ok(const char *want, const char *got)
-{
-    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
-    bool ok;
-
-    if (!want || !*want || !got)
-        return false;
-    crypto_generichash(a, sizeof a, (const unsigned char *)want, strlen(want), NULL, 0);
-    crypto_generichash(b, sizeof b, (const unsigned char *)got, strlen(got), NULL, 0);
-    ok = sodium_memcmp(a, b, sizeof a) == 0;
-    sodium_memzero(a, sizeof a);
-    sodium_memzero(b, sizeof b);
-    return ok;
-}
-
 /* The keys a webhook body may name the ticket by, in the order they decide:
  * ticket_id or ticket_number, or a ticket object as the API returns it (its
  * "id" is the ticket number, KB 1039). */
@@ -367,50 +341,42 @@ static int hf_hook(const json_t *conn, const struct http_req *req, struct conn_h
     const char *want = json_string_value(json_object_get(conn, "hook_secret"));
     const char *in_path = conn_hook_path_secret(req->path);
     json_t *body = NULL;
-    json_error_t jerr;
-    char msg[300];
     int64_t number;
     int rc = 0;
 
-    if (strcmp(req->method, "POST") != 0) {
-        answer(out, 405, "use POST");
+    if (!ctk_hook_post(req, out))
         return 0;
-    }
     if (!want || !*want) {
-        answer(out, 401, "this connection has no hook_secret: webhooks are not enabled for it");
+        ctk_hook_answer(out, 401, "this connection has no hook_secret: webhooks are not enabled for it");
         return 0;
     }
     if (conn_ingress_mode(conn) == CONN_MODE_POLL) {
-        answer(out, 401, "this connection is polled (mode poll): webhooks are not enabled for it");
+        ctk_hook_answer(out, 401, "this connection is polled (mode poll): webhooks are not enabled for it");
         return 0;
     }
-    if (!secret_ok(want, in_path ? in_path : http_req_header(req, HFC_HOOK_HEADER))) {
-        answer(out, 401,
+    if (!ctk_secret_equal(want, in_path ? in_path : http_req_header(req, HFC_HOOK_HEADER))) {
+        ctk_hook_answer(out, 401,
                in_path ? "wrong hook secret in the webhook URL"
                        : "missing or wrong hook secret (in the URL, /hooks/happyfox/<connection>/<secret>, or the "
                          "" HFC_HOOK_HEADER " header)");
         return 0;
     }
     if (req->body_len > HFC_HOOK_MAX_BODY) {
-        answer(out, 413, "the webhook body is larger than 64 KiB");
+        ctk_hook_answer(out, 413, "the webhook body is larger than 64 KiB");
         return 0;
     }
     if (is_form(req)) {
         number = form_ticket(req);
         if (number <= 0) {
-            answer(out, 400, "expected a form naming the ticket: ticket_id=N");
+            ctk_hook_answer(out, 400, "expected a form naming the ticket: ticket_id=N");
             return 0;
         }
     } else {
-        body = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
-        if (!body) {
-            snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-            answer(out, 400, msg);
+        if (ctk_hook_json(req, 0, out, &body))
             return 0;
-        }
         number = json_is_object(body) ? body_ticket(body) : 0;
         if (number <= 0) {
-            answer(out, 400,
+            ctk_hook_answer(out, 400,
                    "expected a JSON object naming the ticket: {\"ticket_id\": N}, {\"ticket_number\": N}, the "
                    "ticket itself ({\"id\": N, ...}) or {\"ticket\": {\"id\": N}}");
             goto out;
@@ -446,13 +412,7 @@ static int hf_expand(struct conn_expand *x)
         snprintf(x->message, sizeof x->message, "the delivery names no ticket");
         return IDF_EINVAL;
     }
-    memset(&call, 0, sizeof call);
-    call.http = x->http;
-    call.connection = x->connection;
-    call.connection_name = name;
-    call.step_id = "webhook";
-    call.attempt = 1;
-    call.item = -1;
+    ctk_ingress_call(&call, x->http, x->connection, name, "webhook", NULL);
     rc = hfc__open(&h, &call, &res, "happyfox webhook");
     if (rc == 0)
         rc = hfc__ticket_get(&h, number, "", &ticket);
@@ -489,8 +449,7 @@ static int hf_expand(struct conn_expand *x)
 out:
     json_decref(events);
     json_decref(ticket);
-    json_decref(res.detail);
-    json_decref(res.output);
+    ctk_result_release(&res);
     return rc;
 }
 
@@ -584,13 +543,6 @@ static char *cursor_make(const char *t, const json_t *seen)
     return s;
 }
 
-static void poll_fail(struct conn_poll *p, const struct conn_result *res, const char *fallback)
-{
-    snprintf(p->message, sizeof p->message, "%.500s", res->message[0] ? res->message : fallback);
-    p->retryable = res->retryable;
-    p->retry_after_ms = res->retry_after_ms;
-}
-
 /* Reads list pages (newest modification first) until a ticket modified
  * before the cursor's second, or HFC_POLL_PAGES_MAX pages; appends the
  * tickets not taken yet to fresh (newest first): those modified after the
@@ -616,7 +568,7 @@ static int list_new(struct hfc *h, const char *t, const json_t *seen, bool first
         data = json_object_get(page, "data");
         if (!json_is_array(data)) {
             json_decref(page);
-            return hfc__fail(h, IDF_EREMOTE, false, 0, "%s: GET /tickets/: expected {\"data\": [...]}", h->action);
+            return hfc__fail(h, IDF_EREMOTE, false, 0, "%s: GET /tickets/: expected {\"data\": [...]}", h->s.action);
         }
         json_array_foreach (data, i, tk) {
             const char *lm = json_string_value(json_object_get(tk, "last_modified"));
@@ -653,17 +605,10 @@ static int hf_poll(struct conn_poll *p)
     size_t i;
     int rc;
 
-    memset(&call, 0, sizeof call);
     memset(&res, 0, sizeof res);
     p->events = NULL;
     p->cursor_out = NULL;
-    call.http = p->http;
-    call.connection = p->connection;
-    call.connection_name = p->connection_name;
-    call.step_id = "poll";
-    call.attempt = 1;
-    call.item = -1;
-    call.thread_slot = p->thread_slot;
+    ctk_ingress_call(&call, p->http, p->connection, p->connection_name, "poll", p->thread_slot);
     have = cursor_parse(p->cursor, t, sizeof t, &seen);
     rc = hfc__open(&h, &call, &res, "happyfox ticket poll");
     if (rc == 0 && !fresh)
@@ -717,7 +662,7 @@ static int hf_poll(struct conn_poll *p)
         }
         rc = ticket_events(p->connection_name, tk, t, p->events);
         if (rc) {
-            rc = hfc__fail(&h, rc, rc == IDF_ENOMEM, 0, "%s: ticket %lld could not be read into events", h.action,
+            rc = hfc__fail(&h, rc, rc == IDF_ENOMEM, 0, "%s: ticket %lld could not be read into events", h.s.action,
                            (long long)n);
             goto out;
         }
@@ -735,19 +680,13 @@ static int hf_poll(struct conn_poll *p)
         rc = hfc__fail(&h, IDF_ENOMEM, true, 0, "out of memory");
 out:
     hfc__close(&h);
-    if (rc) {
-        poll_fail(p, &res, "the HappyFox ticket poll failed");
-        json_decref(p->events);
-        p->events = NULL;
-        free(p->cursor_out);
-        p->cursor_out = NULL;
-    }
+    if (rc)
+        ctk_poll_fail(p, &res, "the HappyFox ticket poll failed");
     json_decref(full);
     json_decref(fresh);
     json_decref(seen);
     json_decref(newseen);
-    json_decref(res.detail);
-    json_decref(res.output);
+    ctk_result_release(&res);
     return rc;
 }
 

@@ -58,7 +58,7 @@ static int64_t mono_ms(void)
 
 static void cache_key(const struct hfc *h, char *out, size_t n)
 {
-    snprintf(out, n, "%.128s|%s", h->conn_name, h->base);
+    snprintf(out, n, "%.128s|%s", h->s.conn_name, h->s.base);
 }
 
 /* The slot of key (created when create), or NULL. Called with refs_mu held. */
@@ -133,7 +133,7 @@ static int list_get(struct hfc *h, enum hfc_ref_kind kind, bool refresh, json_t 
     arr = json_is_array(j) ? j : json_object_get(j, "data");
     if (!json_is_array(arr)) {
         json_decref(j);
-        return hfc__fail(h, IDF_EREMOTE, false, 0, "%s: GET %s: expected a list", h->action, kinds[kind].path);
+        return hfc__fail(h, IDF_EREMOTE, false, 0, "%s: GET %s: expected a list", h->s.action, kinds[kind].path);
     }
     arr = json_incref(arr);
     json_decref(j);
@@ -259,7 +259,7 @@ int hfc__resolve(struct hfc *h, enum hfc_ref_kind kind, const json_t *v, const c
     else if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= HFC_MAX_NAME)
         snprintf(shown, sizeof shown, "%s", json_string_value(v));
     else {
-        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: expected a %s name or id (at most %d bytes)", h->action, param,
+        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: expected a %s name or id (at most %d bytes)", h->s.action, param,
                        kinds[kind].what, HFC_MAX_NAME);
         goto out;
     }
@@ -273,18 +273,18 @@ int hfc__resolve(struct hfc *h, enum hfc_ref_kind kind, const json_t *v, const c
             break;
     }
     if (found < 0) {
-        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: several %s items are named '%s'; give the id", h->action,
+        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: several %s items are named '%s'; give the id", h->s.action,
                        param, kinds[kind].what, shown);
         goto out;
     }
     if (!item) {
         names_list(list, kind == HFC_REF_STAFF ? active_only : NULL, 0, &b);
-        rc = hfc__fail(h, IDF_ENOTFOUND, false, 0, "%s: %s: unknown %s '%s' (valid: %s)", h->action, param,
+        rc = hfc__fail(h, IDF_ENOTFOUND, false, 0, "%s: %s: unknown %s '%s' (valid: %s)", h->s.action, param,
                        kinds[kind].what, shown, b.data ? b.data : "");
         goto out;
     }
     if (kind == HFC_REF_STAFF && json_is_false(json_object_get(item, "active"))) {
-        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: agent '%s' is inactive", h->action, param, shown);
+        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: agent '%s' is inactive", h->s.action, param, shown);
         goto out;
     }
     *item_out = json_incref((json_t *)item);
@@ -302,7 +302,7 @@ int hfc__acting_staff(struct hfc *h, const json_t *params, bool required, json_t
 
     *staff_out = NULL;
     if (!v || json_is_null(v)) {
-        v = json_object_get(h->call->connection, "staff");
+        v = json_object_get(h->s.call->connection, "staff");
         param = "the connection's staff";
     }
     if (!v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
@@ -311,7 +311,7 @@ int hfc__acting_staff(struct hfc *h, const json_t *params, bool required, json_t
         return hfc__fail(h, IDF_EINVAL, false, 0,
                          "%s: no acting agent: HappyFox requires one on ticket updates; set `staff` on the step or "
                          "on connection '%s' (idflow connect happyfox %s --staff NAME)",
-                         h->action, h->conn_name, h->conn_name);
+                         h->s.action, h->s.conn_name, h->s.conn_name);
     }
     return hfc__resolve(h, HFC_REF_STAFF, v, param, staff_out);
 }
@@ -402,7 +402,7 @@ static int bad_choice(struct hfc *h, const json_t *def, const json_t *v)
             /* cut */
         }
     }
-    rc = hfc__fail(h, IDF_ENOTFOUND, false, 0, "%s: fields: '%s': unknown choice %.200s (valid: %s)", h->action,
+    rc = hfc__fail(h, IDF_ENOTFOUND, false, 0, "%s: fields: '%s': unknown choice %.200s (valid: %s)", h->s.action,
                    json_string_value(json_object_get(def, "name")) ?: "?", given ? given : "?",
                    b.data ? b.data : "none");
     free(given);
@@ -459,7 +459,7 @@ static int field_value(struct hfc *h, const json_t *def, const json_t *v, json_t
     } else if (json_is_string(v) || json_is_number(v) || json_is_boolean(v)) {
         *out = json_incref((json_t *)v);
     } else {
-        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: fields: '%s' takes a %s value, not a list or object", h->action,
+        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: fields: '%s' takes a %s value, not a list or object", h->s.action,
                          json_string_value(json_object_get(def, "name")) ?: "?", type);
     }
     return 0;
@@ -476,7 +476,7 @@ int hfc__resolve_fields(struct hfc *h, const json_t *fields, int64_t category, j
         *defs_out = NULL;
     buf_init(&b, BUF_CAP_SMALL);
     if (!json_is_object(fields) || json_object_size(fields) > HFC_MAX_FIELDS) {
-        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: fields: expected an object of at most %d fields", h->action,
+        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: fields: expected an object of at most %d fields", h->s.action,
                        HFC_MAX_FIELDS);
         goto out;
     }
@@ -499,13 +499,13 @@ int hfc__resolve_fields(struct hfc *h, const json_t *fields, int64_t category, j
         json_decref(key);
         if (found < 0) {
             rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: fields: several custom fields are named '%.200s'; give the id",
-                           h->action, k);
+                           h->s.action, k);
             goto out;
         }
         if (!def || !field_applies(def, category)) {
             names_list(list, applies_keep, category, &b);
             rc = hfc__fail(h, IDF_ENOTFOUND, false, 0,
-                           "%s: fields: %s custom field '%.200s' for category %lld (valid: %s)", h->action,
+                           "%s: fields: %s custom field '%.200s' for category %lld (valid: %s)", h->s.action,
                            def ? "not a" : "unknown", k, (long long)category, b.data ? b.data : "");
             goto out;
         }

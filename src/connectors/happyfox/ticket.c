@@ -49,7 +49,7 @@ int hfc__ticket_ref(struct hfc *h, const json_t *params, int64_t *number_out, ch
     *number_out = 0;
     display_out[0] = '\0';
     if (!s)
-        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: ticket: expected the ticket number or display id", h->action);
+        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: ticket: expected the ticket number or display id", h->s.action);
     while (isspace((unsigned char)*s))
         s++;
     snprintf(buf, sizeof buf, "%s", *s == '#' ? s + 1 : s);
@@ -63,10 +63,10 @@ int hfc__ticket_ref(struct hfc *h, const json_t *params, int64_t *number_out, ch
         strlen(s) >= sizeof buf)
         return hfc__fail(h, IDF_EINVAL, false, 0,
                          "%s: ticket: '%.64s' is neither a ticket number (12) nor a display id (#HF00000012)",
-                         h->action, s);
+                         h->s.action, s);
     *number_out = strtoll(buf + letters, NULL, 10);
     if (*number_out <= 0)
-        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: ticket: '%.64s' names no ticket", h->action, s);
+        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: ticket: '%.64s' names no ticket", h->s.action, s);
     if (letters)
         snprintf(display_out, n, "%s", buf);
     return 0;
@@ -85,13 +85,13 @@ int hfc__ticket_get(struct hfc *h, int64_t number, const char *display, json_t *
         return rc;
     if (!json_is_object(t) || !json_is_integer(json_object_get(t, "id"))) {
         json_decref(t);
-        return hfc__fail(h, IDF_EREMOTE, false, 0, "%s: GET %s: the answer is not a ticket", h->action, path);
+        return hfc__fail(h, IDF_EREMOTE, false, 0, "%s: GET %s: the answer is not a ticket", h->s.action, path);
     }
     have = json_string_value(json_object_get(t, "display_id"));
     if (display && *display && (!have || strcasecmp(*have == '#' ? have + 1 : have, display) != 0)) {
         rc = hfc__fail(h, IDF_ENOTFOUND, false, 0,
                        "%s: ticket: no ticket with display id #%s (ticket %lld is %s); give the ticket number",
-                       h->action, display, (long long)number, have ? have : "without a display id");
+                       h->s.action, display, (long long)number, have ? have : "without a display id");
         json_decref(t);
         return rc;
     }
@@ -278,11 +278,11 @@ int hfc__message(struct hfc *h, const json_t *params, const char *marker, json_t
     if (json_is_null(html))
         html = NULL;
     if ((text && !json_is_string(text)) || (html && !json_is_string(html)))
-        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: text and html must be strings", h->action);
+        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: text and html must be strings", h->s.action);
     if ((!text || json_string_length(text) == 0) && (!html || json_string_length(html) == 0))
-        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: give the message as `text` or `html`", h->action);
+        return hfc__fail(h, IDF_EINVAL, false, 0, "%s: give the message as `text` or `html`", h->s.action);
     if ((text && json_string_length(text) > HFC_MAX_TEXT) || (html && json_string_length(html) > HFC_MAX_TEXT))
-        return hfc__fail(h, IDF_ETOOBIG, false, 0, "%s: the message is longer than %u bytes", h->action,
+        return hfc__fail(h, IDF_ETOOBIG, false, 0, "%s: the message is longer than %u bytes", h->s.action,
                          (unsigned)HFC_MAX_TEXT);
     if (!marker) { /* as given */
         if (text && json_string_length(text) > 0)
@@ -300,7 +300,7 @@ int hfc__message(struct hfc *h, const json_t *params, const char *marker, json_t
         rc = buf_printf(&b, "\n<!-- " MARKER_PREFIX "%s: -->", marker);
     if (rc) {
         buf_free(&b);
-        return hfc__fail(h, rc, false, 0, "%s: the message is too long", h->action);
+        return hfc__fail(h, rc, false, 0, "%s: the message is too long", h->s.action);
     }
     if (text && json_string_length(text) > 0)
         json_object_set(body, "text", (json_t *)text);
@@ -384,7 +384,7 @@ int hfc__tags_param(struct hfc *h, const json_t *v, const char *param, json_t **
         free(dup);
     } else if (v && !json_is_null(v)) {
         rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: expected a list of tags or a comma-separated string",
-                       h->action, param);
+                       h->s.action, param);
         goto out;
     }
     json_array_foreach (in, i, x) {
@@ -393,7 +393,7 @@ int hfc__tags_param(struct hfc *h, const json_t *v, const char *param, json_t **
         size_t n;
 
         if (!s) {
-            rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: every tag must be a string", h->action, param);
+            rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: every tag must be a string", h->s.action, param);
             goto out;
         }
         while (isspace((unsigned char)*s))
@@ -405,12 +405,12 @@ int hfc__tags_param(struct hfc *h, const json_t *v, const char *param, json_t **
             continue;
         if (n > HFC_MAX_TAG || memchr(s, ',', n)) {
             rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: '%.40s...' is not a tag (at most %d bytes, no commas)",
-                           h->action, param, s, HFC_MAX_TAG);
+                           h->s.action, param, s, HFC_MAX_TAG);
             goto out;
         }
         for (size_t k = 0; k < n; k++) {
             if (iscntrl((unsigned char)s[k])) {
-                rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: tags must not contain control characters", h->action,
+                rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: tags must not contain control characters", h->s.action,
                                param);
                 goto out;
             }
@@ -420,7 +420,7 @@ int hfc__tags_param(struct hfc *h, const json_t *v, const char *param, json_t **
         json_array_append_new(out, json_string(tag));
     }
     if (json_array_size(out) > HFC_MAX_TAGS) {
-        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: at most %d tags", h->action, param, HFC_MAX_TAGS);
+        rc = hfc__fail(h, IDF_EINVAL, false, 0, "%s: %s: at most %d tags", h->s.action, param, HFC_MAX_TAGS);
         goto out;
     }
     *tags_out = out;

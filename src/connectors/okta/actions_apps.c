@@ -166,8 +166,8 @@ OKTAC__ACTION(oktac__act_revoke_app)
         goto out;
     }
     if (strcmp(json_string_value(json_object_get(au, "scope")) ?: "", "GROUP") == 0) {
-        json_decref(o.res->detail);
-        o.res->detail = json_pack("{s:s}", "scope", "GROUP");
+        json_decref(o.s.res->detail);
+        o.s.res->detail = json_pack("{s:s}", "scope", "GROUP");
         rc = oktac__fail(&o, IDF_EDENIED, false, 0,
                          "okta.revoke_app: cannot revoke app '%s' from %s: the assignment comes from a group "
                          "(scope GROUP); remove the user from that group instead",

@@ -30,19 +30,19 @@ static int check_type(struct oktac *o, const json_t *grp, const char *verb, cons
 
     if (strcmp(type, "OKTA_GROUP") == 0)
         return 0;
-    json_decref(o->res->detail);
-    o->res->detail =
+    json_decref(o->s.res->detail);
+    o->s.res->detail =
         json_pack("{s:s, s:s}", "group_type", type, "group_id", json_string_value(json_object_get(grp, "id")) ?: "");
     if (strcmp(type, "APP_GROUP") == 0)
         return oktac__fail(o, IDF_EDENIED, false, 0,
                            "%s: cannot %s %s: group '%s' is an APP_GROUP; Okta only changes memberships of "
                            "OKTA_GROUP groups through the API (app imports, e.g. Active Directory, manage APP_GROUP "
                            "memberships)",
-                           o->action, verb, login, name);
+                           o->s.action, verb, login, name);
     return oktac__fail(o, IDF_EDENIED, false, 0,
                        "%s: cannot %s %s: group '%s' is of type %s; only OKTA_GROUP memberships can be changed "
                        "through the API",
-                       o->action, verb, login, name, type);
+                       o->s.action, verb, login, name, type);
 }
 
 /* True (in *member) when the user's groups include gid. A list cut by its

@@ -101,11 +101,11 @@ static json_t *lc_output(struct oktac *o, json_t *user, bool changed, const char
 
 static void clear_failure(struct oktac *o)
 {
-    o->res->message[0] = '\0';
-    o->res->retryable = false;
-    o->res->retry_after_ms = 0;
-    json_decref(o->res->detail);
-    o->res->detail = NULL;
+    o->s.res->message[0] = '\0';
+    o->s.res->retryable = false;
+    o->s.res->retry_after_ms = 0;
+    json_decref(o->s.res->detail);
+    o->s.res->detail = NULL;
 }
 
 /* After a refusal: re-reads the user; true (with *now) when it is already
@@ -155,15 +155,15 @@ int oktac__lifecycle(struct oktac *o, const struct oktac_lc_op *op, const char *
             *out = lc_output(o, json_incref(user), false, prev, NULL);
             goto out;
         }
-        json_decref(o->res->detail);
-        o->res->detail = json_pack("{s:s, s:s}", "status", status, "transitioningToStatus", trans);
+        json_decref(o->s.res->detail);
+        o->s.res->detail = json_pack("{s:s, s:s}", "status", status, "transitioningToStatus", trans);
         rc = oktac__fail(o, IDF_EBUSY, true, OKTAC_TRANSITION_RETRY_MS,
                          "%s: cannot %s %s yet: Okta is still moving the user to %s (status %s); retry later",
-                         o->action, op->verb, login, trans, status);
+                         o->s.action, op->verb, login, trans, status);
         goto out;
     }
     if ((op->is_done && op->is_done(user)) || in(op->done, status) ||
-        (o->call->attempt > 1 && in(op->retry_done, status))) {
+        (o->s.call->attempt > 1 && in(op->retry_done, status))) {
         *out = lc_output(o, json_incref(user), false, prev, NULL);
         goto out;
     }
@@ -172,14 +172,14 @@ int oktac__lifecycle(struct oktac *o, const struct oktac_lc_op *op, const char *
         h = hint(status);
         rc = oktac__fail_state(o, NULL, IDF_ESTATE, "cannot %s %s: status is %s, not %s%s%s%s", op->verb, login, status,
                                op->from_text, h ? " (" : "", h ? h : "", h ? ")" : "");
-        json_object_set_new(o->res->detail, "status", json_string(status));
-        json_object_set_new(o->res->detail, "expected", status_list(op->from, NULL));
+        json_object_set_new(o->s.res->detail, "status", json_string(status));
+        json_object_set_new(o->s.res->detail, "expected", status_list(op->from, NULL));
         goto out;
     }
 
     if (asprintf(&path, "/api/v1/users/%s/lifecycle/%s%s", id, op->endpoint, query ? query : "") < 0) {
         path = NULL;
-        rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+        rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
         goto out;
     }
     rc = oktac__send(o, "POST", path, NULL, &r);
@@ -195,7 +195,7 @@ int oktac__lifecycle(struct oktac *o, const struct oktac_lc_op *op, const char *
             }
             rc = oktac__fail_state(o, &r, IDF_ESTATE, "cannot %s %s: status is %s, not %s", op->verb, login, status,
                                    op->from_text);
-            json_object_set_new(o->res->detail, "status", json_string(status));
+            json_object_set_new(o->s.res->detail, "status", json_string(status));
             goto out;
         }
         snprintf(what, sizeof what, "%s %s", op->verb, login);

@@ -58,14 +58,14 @@ static int resolve_groups(struct oktac *o, const json_t *groups, json_t **ids_ou
         rc = oktac__fail(o, IDF_EINVAL, false, 0,
                          "%s: at most %d groups at creation (Okta's limit); add the others "
                          "with okta.add_to_group",
-                         o->action, OKTAC_MAX_GROUP_IDS);
+                         o->s.action, OKTAC_MAX_GROUP_IDS);
         goto out;
     }
     json_array_foreach (groups, i, g) {
         const char *ref = json_string_value(g);
         json_t *grp = NULL;
         if (!ref) {
-            rc = oktac__fail(o, IDF_EINVAL, false, 0, "%s: groups[%zu] must be a group id or name", o->action, i);
+            rc = oktac__fail(o, IDF_EINVAL, false, 0, "%s: groups[%zu] must be a group id or name", o->s.action, i);
             goto out;
         }
         if (oktac__is_id(ref, "00g")) {
@@ -79,7 +79,7 @@ static int resolve_groups(struct oktac *o, const json_t *groups, json_t **ids_ou
             rc = oktac__fail(o, IDF_EDENIED, false, 0,
                              "%s: group '%s' is of type %s: only OKTA_GROUP memberships can be set through the "
                              "API (app imports manage the others)",
-                             o->action, ref, json_string_value(json_object_get(grp, "type")) ?: "?");
+                             o->s.action, ref, json_string_value(json_object_get(grp, "type")) ?: "?");
             json_decref(grp);
             goto out;
         }
@@ -140,7 +140,7 @@ OKTAC__ACTION(oktac__act_create_user)
                          "okta.create_user: must_change_password needs a password and activate: true");
         goto out;
     }
-    if (o.call->attempt > 1) { /* an earlier attempt may have created it, its answer lost */
+    if (o.s.call->attempt > 1) { /* an earlier attempt may have created it, its answer lost */
         rc = oktac__user_get(&o, login, &u);
         if (rc == 0 && (created_recently(u) || (if_exists && strcmp(if_exists, "reuse") == 0))) {
             res->output = oktac__user_output(&o, u, false);
@@ -151,9 +151,9 @@ OKTAC__ACTION(oktac__act_create_user)
             goto out;
         json_decref(u);
         u = NULL;
-        o.res->message[0] = '\0';
-        json_decref(o.res->detail);
-        o.res->detail = NULL;
+        o.s.res->message[0] = '\0';
+        json_decref(o.s.res->detail);
+        o.s.res->detail = NULL;
     }
     rc = resolve_groups(&o, json_object_get(params, "groups"), &ids);
     if (rc)

@@ -10,13 +10,17 @@
  * Threads: worker threads, concurrently; a `struct oktac` belongs to one call
  * on one thread. Nothing here is global except the rate limiter.
  *
- * Invariants: o->auth and o->secret are the only copies of the credential
- * this file makes, and both are wiped in oktac__close; messages are built
- * from the method, the path and a copy of Okta's error object in which the
- * secret is masked before any length cap can cut it, never from request
- * headers; oktac__close masks the secret in the message and drops any
- * detail or output that still contains it (defence in depth: e.g. an
- * okta.request echo). */
+ * The session itself (the connection checked, the credential copied, masked
+ * and wiped, the request sent, the status mapped) is the connector
+ * toolkit's (connectors/toolkit.h); this file adds what is Okta's: the SSWS
+ * or OAuth Bearer header, the rate-limit scope and buckets, Okta's error
+ * object (errorCode, errorSummary, errorCauses) and E0000112.
+ *
+ * Invariants: messages are built from the method, the path and a copy of
+ * Okta's error object in which the secret is masked before any length cap
+ * can cut it, never from request headers; oktac__close (ctk_close) masks
+ * the secret in the message and drops any detail or output that still
+ * contains it (defence in depth: e.g. an okta.request echo). */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,43 +35,25 @@
 
 #define OKTAC_MAX_CAUSES_TEXT 400 /* errorCauses quoted in a message */
 
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    explicit_bzero(s, strlen(s));
-    free(s);
-}
+/* What the toolkit needs to know of Okta (see ctk_kind). */
+static const struct ctk_kind okta_kind = {
+    .connector = "okta", .product = "Okta", .normalize_url = oktac__normalize_url, .max_base = OKTAC_MAX_BASE,
+    .user_agent = OKTAC_USER_AGENT, .timeout_ms = OKTAC_TIMEOUT_MS, .connect_timeout_ms = OKTAC_CONNECT_TIMEOUT_MS,
+    .max_response = OKTAC_MAX_RESPONSE};
 
 /* ---------------------------------------------------------------- open */
 
 int oktac__open(struct oktac *o, struct conn_call *call, struct conn_result *res, const char *action)
 {
     const json_t *conn = call->connection;
-    struct idf_err err = {0};
-    const char *url, *token;
+    const char *token;
     int rc;
 
     memset(o, 0, sizeof *o);
-    o->call = call;
-    o->res = res;
-    o->action = action;
-    if (!json_is_object(conn))
-        return oktac__fail(o, IDF_EINVAL, false, 0,
-                           "%s: no Okta connection (define one with `idflow connect okta NAME`, and name it in the "
-                           "step's `connection:` when there are several)",
-                           action);
-    o->conn_name = call->connection_name ? call->connection_name : json_string_value(json_object_get(conn, "name"));
-    if (!o->conn_name)
-        o->conn_name = "okta";
-    o->sandbox = conn_is_sandbox(conn);
-    url = json_string_value(json_object_get(conn, "url"));
-    if (!url)
-        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: connection '%s' has no url", action, o->conn_name);
-    rc = oktac__normalize_url(url, o->sandbox, o->base, sizeof o->base, &err);
+    rc = ctk_open(&o->s, &okta_kind, call, res, action);
     if (rc)
-        return oktac__fail(o, rc, false, 0, "%s: connection '%s': %s", action, o->conn_name, err.msg);
-    snprintf(o->scope, sizeof o->scope, "%.120s|%.*s", o->conn_name, (int)(sizeof o->scope - 130), o->base);
+        return rc;
+    snprintf(o->scope, sizeof o->scope, "%.120s|%.*s", o->s.conn_name, (int)(sizeof o->scope - 130), o->s.base);
     {
         const json_t *conc = json_object_get(conn, "max_concurrency");
         const json_t *share = json_object_get(conn, "rate_share");
@@ -83,91 +69,28 @@ int oktac__open(struct oktac *o, struct conn_call *call, struct conn_result *res
         rc = oktac__oauth_token(o, conn, &access);
         if (rc)
             return rc;
-        o->secret = access;
-        if (asprintf(&o->auth, "Authorization: Bearer %s", access) < 0)
-            o->auth = NULL;
+        if (ctk_secret_take(&o->s, access) || ctk_auth_set(&o->s, "Authorization: Bearer %s", o->s.secrets[0]))
+            return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", action);
     } else {
         token = json_string_value(json_object_get(conn, "token"));
         if (!token || !*token)
-            return oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s' has no API token", action, o->conn_name);
+            return oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s' has no API token", action,
+                               o->s.conn_name);
         if (strlen(token) > OKTAC_MAX_TOKEN || strpbrk(token, "\r\n"))
             return oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s': the API token is malformed", action,
-                               o->conn_name);
-        o->secret = strdup(token);
-        if (o->secret && asprintf(&o->auth, "Authorization: SSWS %s", token) < 0)
-            o->auth = NULL;
+                               o->s.conn_name);
+        if (ctk_secret_add(&o->s, token) || ctk_auth_set(&o->s, "Authorization: SSWS %s", token))
+            return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", action);
     }
-    if (!o->auth || !o->secret)
-        return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", action);
-    log_add_secret(o->secret);
     return 0;
-}
-
-/* Replaces every occurrence of secret in s (in place, same length). */
-static bool mask(char *s, const char *secret)
-{
-    size_t n = strlen(secret);
-    bool hit = false;
-    char *p;
-
-    if (n < 4)
-        return false;
-    while ((p = strstr(s, secret)) != NULL) {
-        memset(p, '*', n);
-        hit = true;
-    }
-    return hit;
-}
-
-static bool json_has(const json_t *v, const char *secret)
-{
-    char *d;
-    bool hit;
-
-    if (!v || strlen(secret) < 4)
-        return false;
-    d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    hit = !d || strstr(d, secret) != NULL; /* unable to check: treat as tainted */
-    free(d);
-    return hit;
 }
 
 int oktac__close(struct oktac *o, int rc)
 {
-    if (o->secret && o->res) {
-        mask(o->res->message, o->secret);
-        if (json_has(o->res->detail, o->secret)) {
-            json_decref(o->res->detail);
-            o->res->detail = json_pack("{s:s}", "redacted", "the error detail contained a credential and was dropped");
-        }
-        if (json_has(o->res->output, o->secret)) {
-            json_decref(o->res->output);
-            o->res->output = NULL;
-            rc = oktac__fail(o, IDF_EDENIED, false, 0,
-                             "%s: the answer contained the connection's credential; it "
-                             "was dropped",
-                             o->action);
-        }
-    }
-    wipe_free(o->auth);
-    wipe_free(o->secret);
-    o->auth = o->secret = NULL;
-    return rc;
+    return ctk_close(&o->s, rc);
 }
 
 /* ------------------------------------------------------------ failures */
-
-int oktac__fail(struct oktac *o, int code, bool retryable, int64_t retry_after_ms, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(o->res->message, sizeof o->res->message, fmt, ap);
-    va_end(ap);
-    o->res->retryable = retryable;
-    o->res->retry_after_ms = retry_after_ms;
-    return code;
-}
 
 const char *oktac__error_code(const struct oktac_resp *r)
 {
@@ -241,19 +164,6 @@ static json_t *http_detail(const struct oktac_resp *r)
     return d;
 }
 
-static int code_for(long status)
-{
-    switch (status) {
-    case 400: return IDF_EINVAL;
-    case 401: return IDF_EAUTH;
-    case 403: return IDF_EDENIED;
-    case 404: return IDF_ENOTFOUND;
-    case 409: return IDF_ESTATE;
-    case 429: return IDF_EBUSY;
-    default: return IDF_EREMOTE;
-    }
-}
-
 /* "HTTP 400 E0000001 summary (causes) [request id]" into out. */
 static void okta_text(const struct oktac_resp *r, char *out, size_t n)
 {
@@ -270,27 +180,6 @@ static void okta_text(const struct oktac_resp *r, char *out, size_t n)
              causes, r->request_id[0] ? " [request " : "", r->request_id, r->request_id[0] ? "]" : "");
 }
 
-/* Masks secret in every string of v, in place (v is a private copy). */
-static void mask_strings(json_t *v, const char *secret)
-{
-    const char *key;
-    json_t *x;
-    size_t i;
-
-    if (json_is_string(v)) {
-        char *t = strdup(json_string_value(v));
-        if (t && mask(t, secret))
-            json_string_set(v, t);
-        free(t);
-    } else if (json_is_object(v)) {
-        json_object_foreach (v, key, x)
-            mask_strings(x, secret);
-    } else if (json_is_array(v)) {
-        json_array_foreach (v, i, x)
-            mask_strings(x, secret);
-    }
-}
-
 /* r with its error object replaced by a copy in which the connection's
  * secret is masked (the caller frees safe->json). Messages and details are
  * built from this copy, so a server echoing the credential in its error
@@ -298,9 +187,7 @@ static void mask_strings(json_t *v, const char *secret)
 static void resp_masked(const struct oktac *o, const struct oktac_resp *r, struct oktac_resp *safe)
 {
     *safe = *r;
-    safe->json = r->json ? json_deep_copy(r->json) : NULL;
-    if (safe->json && o->secret)
-        mask_strings(safe->json, o->secret);
+    safe->json = ctk_masked_copy(&o->s, r->json);
 }
 
 int oktac__fail_http(struct oktac *o, const struct oktac_resp *r, const char *what)
@@ -310,7 +197,7 @@ int oktac__fail_http(struct oktac *o, const struct oktac_resp *r, const char *wh
     bool e112 = strcmp(oktac__error_code(r), "E0000112") == 0;
     /* An OAuth access token refused: forget it; the next attempt gets a new one. */
     bool stale_token = r->status == 401 && o->oauth_key[0];
-    bool retry = r->status == 408 || r->status == 429 || r->status >= 500 || e112 || stale_token;
+    bool retry = ctk_status_retryable(r->status) || e112 || stale_token;
     int64_t after = r->status == 429 ? r->retry_after_ms : e112 ? OKTAC_TRANSITION_RETRY_MS : 0;
     int rc;
 
@@ -318,11 +205,11 @@ int oktac__fail_http(struct oktac *o, const struct oktac_resp *r, const char *wh
         oktac__oauth_forget(o);
     resp_masked(o, r, &safe);
     okta_text(&safe, text, sizeof text);
-    json_decref(o->res->detail);
-    o->res->detail = http_detail(&safe);
-    rc = oktac__fail(o, e112 ? IDF_EBUSY : code_for(r->status), retry, after, "%s: %s: %s", o->action, what, text);
+    json_decref(o->s.res->detail);
+    o->s.res->detail = http_detail(&safe);
+    rc = oktac__fail(o, e112 ? IDF_EBUSY : ctk_status_code(r->status), retry, after, "%s: %s: %s", o->s.action, what, text);
     /* Okta refused before doing anything (rate limit, user still activating): not an attempt */
-    o->res->deferred = r->status == 429 || e112;
+    o->s.res->deferred = r->status == 429 || e112;
     json_decref(safe.json);
     return rc;
 }
@@ -335,17 +222,17 @@ int oktac__fail_state(struct oktac *o, const struct oktac_resp *r, int code, con
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_decref(o->res->detail);
+    json_decref(o->s.res->detail);
     if (r) {
         struct oktac_resp safe;
         resp_masked(o, r, &safe);
-        o->res->detail = http_detail(&safe);
+        o->s.res->detail = http_detail(&safe);
         okta_text(&safe, text, sizeof text);
         json_decref(safe.json);
-        return oktac__fail(o, code, false, 0, "%s: %s (Okta: %s)", o->action, msg, text);
+        return oktac__fail(o, code, false, 0, "%s: %s (Okta: %s)", o->s.action, msg, text);
     }
-    o->res->detail = json_object();
-    return oktac__fail(o, code, false, 0, "%s: %s", o->action, msg);
+    o->s.res->detail = json_object();
+    return oktac__fail(o, code, false, 0, "%s: %s", o->s.action, msg);
 }
 
 /* ------------------------------------------------------------ buckets */
@@ -444,22 +331,22 @@ void oktac__resp_free(struct oktac_resp *r)
  * when the path is malformed or points outside the org. */
 static int target_url(struct oktac *o, const char *path, char **url_out)
 {
-    size_t nb = strlen(o->base);
+    size_t nb = strlen(o->s.base);
     char *url = NULL;
 
     *url_out = NULL;
     if (strpbrk(path, "\r\n \t") || strlen(path) > OKTAC_MAX_URL - OKTAC_MAX_BASE)
-        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: invalid request path", o->action);
+        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: invalid request path", o->s.action);
     if (path[0] == '/' && path[1] != '/') {
-        if (asprintf(&url, "%s%s", o->base, path) < 0)
+        if (asprintf(&url, "%s%s", o->s.base, path) < 0)
             url = NULL;
-    } else if (strncmp(path, o->base, nb) == 0 && (path[nb] == '/' || path[nb] == '\0')) {
+    } else if (strncmp(path, o->s.base, nb) == 0 && (path[nb] == '/' || path[nb] == '\0')) {
         url = strdup(path);
     } else {
-        return oktac__fail(o, IDF_EDENIED, false, 0, "%s: refusing a URL outside the Okta org %s", o->action, o->base);
+        return oktac__fail(o, IDF_EDENIED, false, 0, "%s: refusing a URL outside the Okta org %s", o->s.action, o->s.base);
     }
     if (!url)
-        return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+        return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
     *url_out = url;
     return 0;
 }
@@ -467,23 +354,22 @@ static int target_url(struct oktac *o, const char *path, char **url_out)
 /* "GET /api/v1/users/x" for messages: the path without the query. */
 static void what_of(const struct oktac *o, const char *method, const char *path, char *out, size_t n)
 {
-    size_t nb = strlen(o->base);
-    if (strncmp(path, o->base, nb) == 0)
+    size_t nb = strlen(o->s.base);
+    if (strncmp(path, o->s.base, nb) == 0)
         path += nb;
     snprintf(out, n, "%s %.*s", method, (int)strcspn(path, "?"), path);
 }
 
 int oktac__send(struct oktac *o, const char *method, const char *path, const json_t *body, struct oktac_resp *r)
 {
-    const char *headers[5];
-    struct http_request rq;
+    static const char *const headers[] = {"Accept: application/json", "Content-Type: application/json", NULL};
+    struct ctk_request rq = {0};
     struct http_response hr;
     struct ratelimit_grant g;
     struct ratelimit_obs obs;
-    struct idf_err err = {0};
     char what[300], *url = NULL, *text = NULL;
     const char *bucket;
-    int64_t wait, tmo;
+    int64_t wait;
     int rc;
 
     memset(r, 0, sizeof *r);
@@ -492,50 +378,32 @@ int oktac__send(struct oktac *o, const char *method, const char *path, const jso
     rc = target_url(o, path, &url);
     if (rc)
         return rc;
-    bucket = oktac__bucket(method, url + strlen(o->base));
+    bucket = oktac__bucket(method, url + strlen(o->s.base));
     wait = ratelimit_acquire(o->scope, bucket, time_now_ms(), o->sent > 0, &g);
     if (wait > 0) {
-        json_decref(o->res->detail);
-        o->res->detail = json_pack("{s:b, s:b, s:s, s:I}", "rate_limited", 1, "sent", 0, "bucket", bucket,
+        json_decref(o->s.res->detail);
+        o->s.res->detail = json_pack("{s:b, s:b, s:s, s:I}", "rate_limited", 1, "sent", 0, "bucket", bucket,
                                    "retry_after_ms", (json_int_t)wait);
         rc = oktac__fail(o, IDF_EBUSY, true, wait,
                          "%s: %s: paced by the rate limiter (connection '%s', bucket %s); next call in %lld ms",
-                         o->action, what, o->conn_name, bucket, (long long)wait);
-        o->res->deferred = true; /* nothing of this request was sent: not an attempt */
+                         o->s.action, what, o->s.conn_name, bucket, (long long)wait);
+        o->s.res->deferred = true; /* nothing of this request was sent: not an attempt */
         goto out;
     }
     if (body) {
         text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!text) {
             ratelimit_release(&g, NULL);
-            rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+            rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
             goto out;
         }
     }
-    headers[0] = "Accept: application/json";
-    headers[1] = "Content-Type: application/json";
-    headers[2] = o->auth;
-    headers[3] = NULL;
-    tmo = o->call->timeout_ms > 0 && o->call->timeout_ms < OKTAC_TIMEOUT_MS ? o->call->timeout_ms : OKTAC_TIMEOUT_MS;
-    memset(&rq, 0, sizeof rq);
-    rq.method = method;
-    rq.url = url;
-    rq.headers = headers;
-    rq.body = text;
-    rq.body_len = text ? strlen(text) : 0;
-    rq.timeout_ms = tmo;
-    rq.connect_timeout_ms = OKTAC_CONNECT_TIMEOUT_MS;
-    rq.max_response = OKTAC_MAX_RESPONSE;
-    rq.https_only = !o->sandbox;
-    http_client_set_user_agent(o->call->http, OKTAC_USER_AGENT);
+    rq = (struct ctk_request){
+        .method = method, .url = url, .what = what, .headers = headers, .body = text, .body_len = text ? strlen(text) : 0};
     o->sent++;
-    rc = http_client_do(o->call->http, &rq, &hr, &err);
+    rc = ctk_send(&o->s, &rq, &hr);
     if (rc) {
-        bool retry = rc == IDF_EIO || rc == IDF_ETIMEOUT || rc == IDF_ENOMEM;
         ratelimit_release(&g, NULL);
-        json_decref(o->res->detail);
-        o->res->detail = json_pack("{s:b, s:s}", "network_error", 1, "request", what);
-        rc = oktac__fail(o, rc, retry, 0, "%s: %s: %s", o->action, what, err.msg);
         goto out;
     }
     ratelimit_parse_headers(hr.headers, hr.status, time_now_ms(), &obs);
@@ -545,7 +413,7 @@ int oktac__send(struct oktac *o, const char *method, const char *path, const jso
             log_warn("okta connection '%s': Okta answered 429 in bucket %s while its headers showed %ld of %ld "
                      "calls left org-wide: this credential's share of each bucket looks like %d %%, not more; "
                      "idflow paces at %d %% from now on (set rate_share: %d on the connection to start there)",
-                     o->conn_name, bucket, obs.remaining, obs.limit, learned, learned, learned);
+                     o->s.conn_name, bucket, obs.remaining, obs.limit, learned, learned, learned);
     }
     r->status = hr.status;
     r->headers = hr.headers;
@@ -561,9 +429,9 @@ int oktac__send(struct oktac *o, const char *method, const char *path, const jso
     {
         const char *link = json_string_value(json_object_get(r->headers, "link"));
         char *next = link ? link_next(link) : NULL;
-        size_t nb = strlen(o->base);
+        size_t nb = strlen(o->s.base);
         /* Follow only links back to the org itself (never send the token elsewhere). */
-        if (next && strncmp(next, o->base, nb) == 0 && next[nb] == '/')
+        if (next && strncmp(next, o->s.base, nb) == 0 && next[nb] == '/')
             r->next = next;
         else
             free(next);

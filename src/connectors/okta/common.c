@@ -5,7 +5,7 @@
  *
  * Threads: worker threads; stateless (everything lives in the caller's
  * struct oktac). Every function that fails has written the failure into
- * o->res already, so callers just return the code. */
+ * o->s.res already, so callers just return the code. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +59,7 @@ int oktac__param_cap(struct oktac *o, const json_t *params, size_t *cap_out)
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > OKTAC_LIST_CAP_MAX)
-        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: max must be an integer from 1 to %d", o->action,
+        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: max must be an integer from 1 to %d", o->s.action,
                            OKTAC_LIST_CAP_MAX);
     *cap_out = (size_t)json_integer_value(v);
     return 0;
@@ -126,7 +126,7 @@ int oktac__list(struct oktac *o, const char *path, size_t cap, json_t **items_ou
     *items_out = NULL;
     *truncated = false;
     if (!items || !cur) {
-        rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+        rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
         goto out;
     }
     while (cur) {
@@ -142,7 +142,7 @@ int oktac__list(struct oktac *o, const char *path, size_t cap, json_t **items_ou
         if (!json_is_array(r.json)) {
             oktac__resp_free(&r);
             rc = oktac__fail(o, IDF_EREMOTE, true, 0, "%s: Okta answered a list with something else than a JSON array",
-                             o->action);
+                             o->s.action);
             goto out;
         }
         json_array_foreach (r.json, i, it) {
@@ -191,7 +191,7 @@ static int get_object(struct oktac *o, const char *path, const char *kind, const
     else if (!oktac__ok(&r))
         rc = oktac__fail_http(o, &r, what);
     else if (!json_is_object(r.json))
-        rc = oktac__fail(o, IDF_EREMOTE, true, 0, "%s: %s: Okta answered something else than a JSON object", o->action,
+        rc = oktac__fail(o, IDF_EREMOTE, true, 0, "%s: %s: Okta answered something else than a JSON object", o->s.action,
                          what);
     else
         *out = json_incref(r.json);
@@ -246,16 +246,16 @@ static int one_match(struct oktac *o, json_t *matches, const char *kind, const c
     if (n == 1) {
         *out = json_incref(json_array_get(matches, 0));
     } else if (n == 0) {
-        json_decref(o->res->detail);
-        o->res->detail = json_pack("{s:s, s:s}", "not_found", kind, "name", ref);
-        rc = oktac__fail(o, IDF_ENOTFOUND, false, 0, "%s: no Okta %s %s '%s'", o->action, kind, how, ref);
+        json_decref(o->s.res->detail);
+        o->s.res->detail = json_pack("{s:s, s:s}", "not_found", kind, "name", ref);
+        rc = oktac__fail(o, IDF_ENOTFOUND, false, 0, "%s: no Okta %s %s '%s'", o->s.action, kind, how, ref);
     } else {
         for (i = 0; i < n && i < OKTAC_AMBIGUOUS_IDS; i++) {
             size_t l = strlen(ids);
             snprintf(ids + l, sizeof ids - l, "%s%s", i ? ", " : "",
                      json_string_value(json_object_get(json_array_get(matches, i), "id")) ?: "?");
         }
-        rc = oktac__fail(o, IDF_EINVAL, false, 0, "%s: %zu Okta %ss are %s '%s' (%s%s); give the id instead", o->action,
+        rc = oktac__fail(o, IDF_EINVAL, false, 0, "%s: %zu Okta %ss are %s '%s' (%s%s); give the id instead", o->s.action,
                          n, kind, how, ref, ids, n > OKTAC_AMBIGUOUS_IDS ? ", ..." : "");
     }
     json_decref(matches);
@@ -280,7 +280,7 @@ int oktac__user_get(struct oktac *o, const char *key, json_t **user_out)
 
     *user_out = NULL;
     if (!key || !*key)
-        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: a user (login or id) is required", o->action);
+        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: a user (login or id) is required", o->s.action);
     if (!oktac__login_needs_search(key)) {
         enc = http_urlencode(key);
         if (!enc || asprintf(&path, "/api/v1/users/%s", enc) < 0)
@@ -294,7 +294,7 @@ int oktac__user_get(struct oktac *o, const char *key, json_t **user_out)
         expr = NULL;
     path = expr ? query_path("users", "search", expr) : NULL;
     if (!path) {
-        rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+        rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
         goto out;
     }
     rc = oktac__list(o, path, OKTAC_FIND_CAP, &items, &trunc);
@@ -325,13 +325,13 @@ int oktac__user_id(struct oktac *o, const char *key, char **id_out)
     *id_out = NULL;
     if (oktac__is_id(key, "00u")) {
         *id_out = strdup(key);
-        return *id_out ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+        return *id_out ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
     }
     rc = oktac__user_get(o, key, &u);
     if (rc == 0) {
         *id_out = strdup(json_string_value(json_object_get(u, "id")) ?: "");
         if (!*id_out)
-            rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+            rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
     }
     json_decref(u);
     return rc;
@@ -346,10 +346,10 @@ int oktac__group_resolve(struct oktac *o, const char *ref, json_t **group_out)
 
     *group_out = NULL;
     if (!ref || !*ref)
-        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: a group (id or exact name) is required", o->action);
+        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: a group (id or exact name) is required", o->s.action);
     if (oktac__is_id(ref, "00g")) {
         if (asprintf(&path, "/api/v1/groups/%s", ref) < 0)
-            return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+            return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
         rc = get_object(o, path, "group", ref, group_out);
         free(path);
         return rc;
@@ -359,7 +359,7 @@ int oktac__group_resolve(struct oktac *o, const char *ref, json_t **group_out)
         expr = NULL;
     path = expr ? query_path("groups", "search", expr) : NULL;
     if (!path) {
-        rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+        rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
         goto out;
     }
     rc = oktac__list(o, path, OKTAC_FIND_CAP, &items, &trunc);
@@ -382,10 +382,10 @@ int oktac__app_resolve(struct oktac *o, const char *ref, json_t **app_out)
 
     *app_out = NULL;
     if (!ref || !*ref)
-        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: an app (id or label) is required", o->action);
+        return oktac__fail(o, IDF_EINVAL, false, 0, "%s: an app (id or label) is required", o->s.action);
     if (oktac__is_id(ref, "0oa")) {
         if (asprintf(&path, "/api/v1/apps/%s", ref) < 0)
-            return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+            return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
         rc = get_object(o, path, "app", ref, app_out);
         free(path);
         return rc;
@@ -393,7 +393,7 @@ int oktac__app_resolve(struct oktac *o, const char *ref, json_t **app_out)
     /* Labels cannot be filtered on; q= is a prefix match on name or label. */
     path = query_path("apps", "q", ref);
     if (!path)
-        return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+        return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
     rc = oktac__list(o, path, OKTAC_FIND_CAP, &items, &trunc);
     if (rc == 0)
         rc = one_match(o, exact_matches(items, NULL, "label", ref), "app", "labelled", ref, app_out);

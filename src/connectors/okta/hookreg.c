@@ -19,11 +19,6 @@
 
 #define OKTAC_HOOK_NAME_MAX 100
 
-static void copy_failure(struct conn_hook_reg *r, const struct conn_result *res)
-{
-    snprintf(r->message, sizeof r->message, "%.500s", res->message[0] ? res->message : "registering the hook failed");
-}
-
 /* The id of the hook already pointing at url, or NULL (borrowed from list). */
 static const char *find_hook(const json_t *list, const char *url, bool *active)
 {
@@ -57,18 +52,12 @@ int oktac__register_hook(struct conn_hook_reg *r)
     const json_t *t;
     int rc;
 
-    memset(&call, 0, sizeof call);
     memset(&res, 0, sizeof res);
     memset(&lr, 0, sizeof lr);
     memset(&wr, 0, sizeof wr);
     memset(&vr, 0, sizeof vr);
     r->info = NULL;
-    call.http = r->http;
-    call.connection = r->connection;
-    call.connection_name = r->connection_name;
-    call.step_id = "register_hook";
-    call.attempt = 1;
-    call.item = -1;
+    ctk_ingress_call(&call, r->http, r->connection, r->connection_name, "register_hook", NULL);
     rc = oktac__open(&o, &call, &res, "okta event hook registration");
     if (rc)
         goto out;
@@ -149,11 +138,10 @@ out:
     oktac__resp_free(&vr);
     rc = oktac__close(&o, rc);
     if (rc)
-        copy_failure(r, &res);
+        ctk_ingress_message(r->message, sizeof r->message, &res, "registering the hook failed");
     json_decref(types);
     json_decref(left_out);
     json_decref(body);
-    json_decref(res.detail); /* the failure detail is not kept */
-    json_decref(res.output);
+    ctk_result_release(&res); /* the failure detail is not kept */
     return rc;
 }

@@ -16,10 +16,8 @@
  * replaced. The token request itself is made outside the lock (two threads
  * may both renew; the later one wins, both tokens are valid). */
 #include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -29,6 +27,7 @@
 
 #include "connectors/okta/okta_internal.h"
 #include "core/buf.h"
+#include "crypto/jwk.h"
 #include "core/timeutil.h"
 #include "net/http.h"
 
@@ -79,125 +78,7 @@ static char *b64url(const unsigned char *p, size_t n)
     return out;
 }
 
-static unsigned char *b64url_decode(const char *s, size_t *out_len)
-{
-    size_t len = strlen(s), o = 0;
-    unsigned char *out = malloc(len * 3 / 4 + 3);
-    unsigned acc = 0;
-    int bits = 0;
-
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len && s[i] != '='; i++) {
-        int c = (unsigned char)s[i], v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '-' || c == '+')
-            v = 62;
-        else if (c == '_' || c == '/')
-            v = 63;
-        else {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    *out_len = o;
-    return out;
-}
-
 /* ---------------------------------------------------------------- keys */
-
-static BIGNUM *jwk_bn(const json_t *jwk, const char *k)
-{
-    const char *s = json_string_value(json_object_get(jwk, k));
-    size_t n = 0;
-    unsigned char *raw = s ? b64url_decode(s, &n) : NULL;
-    BIGNUM *bn = raw ? BN_bin2bn(raw, (int)n, NULL) : NULL;
-
-    if (raw)
-        OPENSSL_cleanse(raw, n);
-    free(raw);
-    return bn;
-}
-
-/* A private key from a JWK (RSA, or EC P-256/384/521); NULL otherwise. */
-static EVP_PKEY *jwk_private(const json_t *jwk)
-{
-    static const char *const rsa[][2] = {
-        {"n", OSSL_PKEY_PARAM_RSA_N},          {"e", OSSL_PKEY_PARAM_RSA_E},
-        {"d", OSSL_PKEY_PARAM_RSA_D},          {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
-        {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},    {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
-        {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2}, {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
-    };
-    const char *kty = json_string_value(json_object_get(jwk, "kty"));
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    EVP_PKEY *pkey = NULL;
-    BIGNUM *bn[8] = {0};
-    unsigned char *x = NULL, *y = NULL, pub[1 + 2 * 66];
-
-    if (!bld || !kty)
-        goto out;
-    if (strcmp(kty, "RSA") == 0) {
-        for (int i = 0; i < 8; i++) {
-            bn[i] = jwk_bn(jwk, rsa[i][0]);
-            if (!bn[i] && i < 3)
-                goto out; /* n, e, d are required; the CRT values are optional */
-            if (bn[i] && !OSSL_PARAM_BLD_push_BN(bld, rsa[i][1], bn[i]))
-                goto out;
-        }
-        ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    } else if (strcmp(kty, "EC") == 0) {
-        const char *crv = json_string_value(json_object_get(jwk, "crv")), *group = NULL;
-        const char *xs = json_string_value(json_object_get(jwk, "x")),
-                   *ys = json_string_value(json_object_get(jwk, "y"));
-        size_t want = 0, xl = 0, yl = 0;
-        if (crv && strcmp(crv, "P-256") == 0)
-            group = "prime256v1", want = 32;
-        else if (crv && strcmp(crv, "P-384") == 0)
-            group = "secp384r1", want = 48;
-        else if (crv && strcmp(crv, "P-521") == 0)
-            group = "secp521r1", want = 66;
-        bn[0] = jwk_bn(jwk, "d");
-        if (!group || !xs || !ys || !bn[0] || !(x = b64url_decode(xs, &xl)) || !(y = b64url_decode(ys, &yl)) ||
-            xl != want || yl != want)
-            goto out;
-        pub[0] = 0x04;
-        memcpy(pub + 1, x, want);
-        memcpy(pub + 1 + want, y, want);
-        if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
-            !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * want) ||
-            !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn[0]))
-            goto out;
-        ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    } else {
-        goto out;
-    }
-    params = OSSL_PARAM_BLD_to_param(bld);
-    if (!ctx || !params || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) <= 0)
-        pkey = NULL;
-out:
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    EVP_PKEY_CTX_free(ctx);
-    for (int i = 0; i < 8; i++)
-        BN_clear_free(bn[i]);
-    free(x);
-    free(y);
-    return pkey;
-}
 
 /* Loads the connection's private key (PEM or private JWK); NULL when it
  * cannot be read. Caller frees with EVP_PKEY_free. */
@@ -211,7 +92,7 @@ static EVP_PKEY *load_key(const json_t *conn)
         return NULL;
     if (text[strspn(text, " \t\r\n")] == '{') {
         json_t *jwk = json_loads(text, 0, NULL);
-        pkey = jwk_private(jwk);
+        pkey = jwk_to_pkey(jwk, true);
         json_decref(jwk);
         return pkey;
     }
@@ -441,9 +322,9 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
     wait = ratelimit_acquire(o->scope, "token", time_now_ms(), false, &g);
     if (wait > 0)
         return oktac__fail(o, IDF_EBUSY, true, wait,
-                           "%s: OAuth token request paced by the rate limiter; next in %lld ms", o->action,
+                           "%s: OAuth token request paced by the rate limiter; next in %lld ms", o->s.action,
                            (long long)wait);
-    snprintf(url, sizeof url, "%s/oauth2/v1/token", o->base);
+    snprintf(url, sizeof url, "%s/oauth2/v1/token", o->s.base);
     rq.method = "POST";
     rq.url = url;
     rq.headers = headers;
@@ -452,11 +333,11 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
     rq.timeout_ms = OKTAC_TIMEOUT_MS;
     rq.connect_timeout_ms = OKTAC_CONNECT_TIMEOUT_MS;
     rq.max_response = 64u << 10;
-    rq.https_only = !o->sandbox;
-    rc = http_client_do(o->call->http, &rq, &hr, &err);
+    rq.https_only = !o->s.sandbox;
+    rc = http_client_do(o->s.call->http, &rq, &hr, &err);
     if (rc) {
         ratelimit_release(&g, NULL);
-        return oktac__fail(o, rc, rc == IDF_EIO || rc == IDF_ETIMEOUT, 0, "%s: OAuth token request: %s", o->action,
+        return oktac__fail(o, rc, rc == IDF_EIO || rc == IDF_ETIMEOUT, 0, "%s: OAuth token request: %s", o->s.action,
                            err.msg);
     }
     ratelimit_parse_headers(hr.headers, hr.status, time_now_ms(), &obs);
@@ -467,12 +348,12 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
         *ttl_s = json_is_integer(json_object_get(j, "expires_in"))
                      ? json_integer_value(json_object_get(j, "expires_in"))
                      : 3600;
-        rc = *token_out ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->action);
+        rc = *token_out ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
     } else {
         bool retry = hr.status == 429 || hr.status >= 500;
         rc = oktac__fail(o, hr.status == 401 || hr.status == 400 ? IDF_EAUTH : IDF_EREMOTE, retry,
                          hr.status == 429 ? ratelimit_retry_after_ms(&obs) : 0,
-                         "%s: the OAuth token request was refused: HTTP %ld %s%s%s", o->action, hr.status,
+                         "%s: the OAuth token request was refused: HTTP %ld %s%s%s", o->s.action, hr.status,
                          json_string_value(json_object_get(j, "error")) ?: "",
                          json_object_get(j, "error_description") ? ": " : "",
                          json_string_value(json_object_get(j, "error_description")) ?: "");
@@ -508,13 +389,13 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
         rc = oktac__fail(o, IDF_EAUTH, false, 0,
                          "%s: connection '%s' has an incomplete OAuth service app (client_id, "
                          "private_key, scopes)",
-                         o->action, o->conn_name);
+                         o->s.action, o->s.conn_name);
         goto out;
     }
     if (EVP_Digest(keytext, strlen(keytext), digest, &dlen, EVP_sha256(), NULL) == 1)
         for (unsigned i = 0; i < 16 && i < dlen; i++)
             snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
-    snprintf(cache_key, sizeof cache_key, "%.400s|%.200s|%.300s|%s", o->base, cid, scopes, digest_hex);
+    snprintf(cache_key, sizeof cache_key, "%.400s|%.200s|%.300s|%s", o->s.base, cid, scopes, digest_hex);
     snprintf(o->oauth_key, sizeof o->oauth_key, "%s", cache_key);
     *token_out = cache_get(cache_key, now);
     if (*token_out)
@@ -522,18 +403,18 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
 
     pkey = load_key(conn);
     if (!pkey) {
-        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s': the private key cannot be read", o->action,
-                         o->conn_name);
+        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: connection '%s': the private key cannot be read", o->s.action,
+                         o->s.conn_name);
         goto out;
     }
     if (RAND_bytes(jti_raw, sizeof jti_raw) != 1) {
-        rc = oktac__fail(o, IDF_EIO, true, 0, "%s: no randomness for the client assertion", o->action);
+        rc = oktac__fail(o, IDF_EIO, true, 0, "%s: no randomness for the client assertion", o->s.action);
         goto out;
     }
     char jti[33];
     for (size_t i = 0; i < sizeof jti_raw; i++)
         snprintf(jti + 2 * i, 3, "%02x", jti_raw[i]);
-    snprintf(aud, sizeof aud, "%s/oauth2/v1/token", o->base);
+    snprintf(aud, sizeof aud, "%s/oauth2/v1/token", o->s.base);
     claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", cid, "sub", cid, "aud", aud, "iat",
                        (json_int_t)(now / 1000), "exp", (json_int_t)(now / 1000 + OKTAC_ASSERTION_TTL_S), "jti", jti);
     jwt = claims ? sign_jwt(pkey, kid, claims) : NULL;
@@ -544,7 +425,7 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
         asprintf(&form, "grant_type=client_credentials&scope=%s&client_assertion_type=%s&client_assertion=%s", e_scope,
                  "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", e_jwt) < 0) {
         form = NULL;
-        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: cannot sign the OAuth client assertion", o->action);
+        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: cannot sign the OAuth client assertion", o->s.action);
         goto out;
     }
     rc = request_token(o, form, &tok, &ttl);

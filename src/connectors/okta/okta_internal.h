@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "connectors/connector.h"
+#include "connectors/toolkit.h"
 #include "core/err.h"
 #include "net/ratelimit.h"
 
@@ -43,15 +44,9 @@
 /* ----------------------------------------------------------- the call */
 
 struct oktac {
-    struct conn_call *call;                /* borrowed */
-    struct conn_result *res;               /* borrowed: failures are written here */
-    const char *action;                    /* "okta.suspend_user", for messages */
-    char base[OKTAC_MAX_BASE];             /* "https://acme.okta.com", no trailing slash */
+    struct ctk_session s;                  /* the toolkit's session: call, result, base URL, the credential
+                                              (secrets[0]: the token or access token) and its auth line */
     char scope[RATELIMIT_MAX_KEY];         /* rate-limit scope: "<connection name>|<base>" */
-    const char *conn_name;                 /* borrowed, for messages */
-    char *auth;                            /* owned "Authorization: …" line; wiped on close */
-    char *secret;                          /* owned copy of the token / access token, for scrubbing; wiped */
-    bool sandbox;                          /* plain http allowed */
     char request_id[OKTAC_MAX_REQUEST_ID]; /* X-Okta-Request-Id of the last response */
     int sent;                              /* requests sent so far: later ones are rate-limit follow-ups */
     char oauth_key[OKTAC_MAX_CACHE_KEY];   /* OAuth: the token cache key ("" for an API token) */
@@ -97,9 +92,9 @@ int oktac__fail_http(struct oktac *o, const struct oktac_resp *r, const char *wh
 /* Like oktac__fail_http with a message of the caller's choosing (Okta's own
  * text is appended) and retryable forced to false. */
 int oktac__fail_state(struct oktac *o, const struct oktac_resp *r, int code, const char *fmt, ...) IDF_PRINTF(4, 5);
-/* A failure not tied to a response. */
-int oktac__fail(struct oktac *o, int code, bool retryable, int64_t retry_after_ms, const char *fmt, ...)
-    IDF_PRINTF(5, 6);
+/* A failure not tied to a response (ctk_fail on the session): (o, code,
+ * retryable, retry_after_ms, fmt, ...); returns code. */
+#define oktac__fail(o, ...) ctk_fail(&(o)->s, __VA_ARGS__)
 /* Okta's errorCode of a response, "" when none. */
 const char *oktac__error_code(const struct oktac_resp *r);
 /* True when one of the response's errorCauses contains text (case-insensitive). */

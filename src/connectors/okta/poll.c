@@ -32,13 +32,6 @@ static int64_t interval_ms(const json_t *conn)
     return (int64_t)s * 1000;
 }
 
-static void copy_failure(struct conn_poll *p, const struct conn_result *res)
-{
-    snprintf(p->message, sizeof p->message, "%.500s", res->message[0] ? res->message : "the System Log poll failed");
-    p->retryable = res->retryable;
-    p->retry_after_ms = res->retry_after_ms;
-}
-
 int oktac__poll(struct conn_poll *p)
 {
     struct conn_call call;
@@ -50,24 +43,17 @@ int oktac__poll(struct conn_poll *p)
     size_t nb;
     int rc;
 
-    memset(&call, 0, sizeof call);
     memset(&res, 0, sizeof res);
     memset(&r, 0, sizeof r);
     p->events = NULL;
     p->cursor_out = NULL;
-    call.http = p->http;
-    call.connection = p->connection;
-    call.connection_name = p->connection_name;
-    call.step_id = "poll";
-    call.attempt = 1;
-    call.item = -1;
-    call.thread_slot = p->thread_slot;
+    ctk_ingress_call(&call, p->http, p->connection, p->connection_name, "poll", p->thread_slot);
     rc = oktac__open(&o, &call, &res, "okta System Log poll");
     if (rc)
         goto out;
-    nb = strlen(o.base);
+    nb = strlen(o.s.base);
     url = p->cursor;
-    if (url && (strncmp(url, o.base, nb) != 0 || url[nb] != '/')) {
+    if (url && (strncmp(url, o.s.base, nb) != 0 || url[nb] != '/')) {
         /* the connection now points at another org: start afresh */
         url = NULL;
     }
@@ -99,14 +85,8 @@ int oktac__poll(struct conn_poll *p)
 out:
     oktac__resp_free(&r);
     rc = oktac__close(&o, rc);
-    if (rc) {
-        copy_failure(p, &res);
-        json_decref(p->events);
-        p->events = NULL;
-        free(p->cursor_out);
-        p->cursor_out = NULL;
-    }
-    json_decref(res.detail); /* the failure detail is not kept */
-    json_decref(res.output);
+    if (rc)
+        ctk_poll_fail(p, &res, "the System Log poll failed");
+    ctk_result_release(&res); /* the failure detail is not kept */
     return rc;
 }

@@ -12,12 +12,12 @@
  * Authorization header, API-NOTES §g) is compared in constant time over
  * BLAKE2b digests of both values, so neither the content nor the length of
  * the secret leaks through timing. Messages never quote the header. */
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "connectors/okta/events.h"
+#include "connectors/toolkit.h"
 #include "net/http.h"
 
 /* ------------------------------------------------------------ triggers */
@@ -110,30 +110,6 @@ const struct conn_trigger oktac__triggers[] = {
 
 /* ---------------------------------------------------------- event hook */
 
-static void answer(struct conn_hook_out *out, int status, const char *msg)
-{
-    out->status = status;
-    snprintf(out->message, sizeof out->message, "%s", msg);
-    if (status >= 400)
-        out->body = json_pack("{s:s}", "error", msg);
-}
-
-/* True when the request carries the connection's hook secret. */
-static bool secret_ok(const char *want, const char *got)
-{
-    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
-    bool ok;
-
-    if (!want || !*want || !got)
-        return false;
-    crypto_generichash(a, sizeof a, (const unsigned char *)want, strlen(want), NULL, 0);
-    crypto_generichash(b, sizeof b, (const unsigned char *)got, strlen(got), NULL, 0);
-    ok = sodium_memcmp(a, b, sizeof a) == 0;
-    sodium_memzero(a, sizeof a);
-    sodium_memzero(b, sizeof b);
-    return ok;
-}
-
 /* Marks events caused by this connection's own API token (loop prevention). */
 static void mark_own(json_t *events, const json_t *conn)
 {
@@ -154,7 +130,6 @@ static void mark_own(json_t *events, const json_t *conn)
 static int okta_hook(const json_t *conn, const struct http_req *req, struct conn_hook_out *out)
 {
     json_t *body = NULL, *events = NULL;
-    json_error_t jerr;
     char msg[300];
     int rc;
 
@@ -162,9 +137,9 @@ static int okta_hook(const json_t *conn, const struct http_req *req, struct conn
         /* Okta's one-time verification: echo the challenge (stores nothing) */
         const char *ch = http_req_header(req, "x-okta-verification-challenge");
         if (!ch || !*ch) {
-            answer(out, 400, "missing the x-okta-verification-challenge header");
+            ctk_hook_answer(out, 400, "missing the x-okta-verification-challenge header");
         } else if (strlen(ch) > OKTAC_HOOK_MAX_CHALLENGE) {
-            answer(out, 400, "the verification challenge is too long");
+            ctk_hook_answer(out, 400, "the verification challenge is too long");
         } else {
             out->status = 200;
             out->body = json_pack("{s:s}", "verification", ch);
@@ -174,25 +149,21 @@ static int okta_hook(const json_t *conn, const struct http_req *req, struct conn
         return 0;
     }
     if (strcmp(req->method, "POST") != 0) {
-        answer(out, 405, "use POST (deliveries) or GET (verification)");
+        ctk_hook_answer(out, 405, "use POST (deliveries) or GET (verification)");
         return 0;
     }
     if (!str_of(conn, "hook_secret")) {
-        answer(out, 401, "this connection has no hook_secret: event hooks are not enabled for it");
+        ctk_hook_answer(out, 401, "this connection has no hook_secret: event hooks are not enabled for it");
         return 0;
     }
-    if (!secret_ok(str_of(conn, "hook_secret"), http_req_header(req, OKTAC_HOOK_HEADER))) {
-        answer(out, 401, "missing or wrong hook secret in the Authorization header");
+    if (!ctk_secret_equal(str_of(conn, "hook_secret"), http_req_header(req, OKTAC_HOOK_HEADER))) {
+        ctk_hook_answer(out, 401, "missing or wrong hook secret in the Authorization header");
         return 0;
     }
-    body = json_loadb(req->body, req->body_len, 0, &jerr);
-    if (!body) {
-        snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        answer(out, 400, msg);
+    if (ctk_hook_json(req, 0, out, &body))
         return 0;
-    }
     if (!json_is_object(body) || !json_is_array(json_object_get(json_object_get(body, "data"), "events"))) {
-        answer(out, 400, "not an Okta event-hook delivery: expected {\"data\": {\"events\": [...]}}");
+        ctk_hook_answer(out, 400, "not an Okta event-hook delivery: expected {\"data\": {\"events\": [...]}}");
         goto out;
     }
     rc = oktac__events_normalize(json_object_get(json_object_get(body, "data"), "events"), &events, msg, sizeof msg);
@@ -201,7 +172,7 @@ static int okta_hook(const json_t *conn, const struct http_req *req, struct conn
         return rc;
     }
     if (rc) {
-        answer(out, rc == IDF_ETOOBIG ? 413 : 400, msg);
+        ctk_hook_answer(out, rc == IDF_ETOOBIG ? 413 : 400, msg);
         goto out;
     }
     mark_own(events, conn);

@@ -23,8 +23,9 @@
  * {id, type: "webhook", time, data: <the JSON body>}.
  *
  * Threads: the hook runs on the HTTP server's threads; no state. Secrets
- * are compared in constant time (sodium_memcmp over fixed-size digests) and
- * never quoted in answers; neither is a refused event id. */
+ * are compared in constant time (the bearer secret by the toolkit's
+ * ctk_secret_equal over fixed-size digests, the HMAC with sodium_memcmp)
+ * and never quoted in answers; neither is a refused event id. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include <strings.h>
 
 #include "connectors/connector.h"
+#include "connectors/toolkit.h"
 #include "core/timeutil.h"
 #include "net/http.h"
 
@@ -103,24 +105,11 @@ static const struct conn_trigger webhook_triggers[] = {
 
 /* ---------------------------------------------------------------- hook */
 
-static void refuse(struct conn_hook_out *out, int status, const char *msg)
-{
-    out->status = status;
-    snprintf(out->message, sizeof out->message, "%s", msg);
-    out->body = json_pack("{s:s}", "error", msg);
-}
-
+/* The Authorization header carries "Bearer <secret>" (ctk_secret_equal:
+ * constant time over digests). */
 static bool bearer_ok(const char *secret, const char *header)
 {
-    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
-    bool ok;
-    if (!header || strncasecmp(header, "Bearer ", 7) != 0)
-        return false;
-    crypto_generichash(a, sizeof a, (const unsigned char *)secret, strlen(secret), NULL, 0);
-    crypto_generichash(b, sizeof b, (const unsigned char *)header + 7, strlen(header + 7), NULL, 0);
-    ok = sodium_memcmp(a, b, sizeof a) == 0;
-    sodium_memzero(a, sizeof a);
-    return ok;
+    return header && strncasecmp(header, "Bearer ", 7) == 0 && ctk_secret_equal(secret, header + 7);
 }
 
 /* A sender's event id: 1 to WEBHOOK_MAX_ID bytes of [A-Za-z0-9_:-]. Never
@@ -208,38 +197,31 @@ static int webhook_hook(const json_t *conn, const struct http_req *req, struct c
     const char *auth = str_of(conn, "auth");
     const char *id = http_req_header(req, "X-Idflow-Event-Id");
     bool hmac = auth && strcasecmp(auth, "hmac") == 0;
-    char mac[65] = "", ts[40], msg[300];
-    json_error_t jerr;
+    char mac[65] = "", ts[40];
     json_t *body, *ev;
 
-    if (strcmp(req->method, "POST") != 0) {
-        refuse(out, 405, "use POST");
+    if (!ctk_hook_post(req, out))
         return 0;
-    }
     if (!secret || !*secret) {
-        refuse(out, 401, "this connection has no secret");
+        ctk_hook_answer(out, 401, "this connection has no secret");
         return 0;
     }
     if (hmac) {
         const char *why = hmac_check(conn, req, id, mac);
         if (why) {
-            refuse(out, 401, why);
+            ctk_hook_answer(out, 401, why);
             return 0;
         }
     } else if (!bearer_ok(secret, http_req_header(req, "Authorization"))) {
-        refuse(out, 401, "missing or wrong secret in the Authorization header (Bearer)");
+        ctk_hook_answer(out, 401, "missing or wrong secret in the Authorization header (Bearer)");
         return 0;
     }
     if (id && !event_id_valid(id)) {
-        refuse(out, 400, "X-Idflow-Event-Id must be 1 to 200 characters from A-Z a-z 0-9 _ : - (no '.')");
+        ctk_hook_answer(out, 400, "X-Idflow-Event-Id must be 1 to 200 characters from A-Z a-z 0-9 _ : - (no '.')");
         return 0;
     }
-    body = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &jerr);
-    if (!body) {
-        snprintf(msg, sizeof msg, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        refuse(out, 400, msg);
+    if (ctk_hook_json(req, JSON_DECODE_ANY, out, &body))
         return 0;
-    }
     time_format_iso(time_now_ms(), ts, sizeof ts);
     if (!id && hmac) {
         id = mac; /* the same signed (timestamp, body) without an id is the same event */

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/timeutil.h"
+#include "crypto/jwk.h"
 #include "sandbox/okta/internal.h"
 
 #define OAUTH_MAX_FIELD 8192      /* one form field */
@@ -40,53 +41,10 @@ static void oauth_error(struct sbok_ctx *c, int status, const char *error, const
 
 /* ---------------------------------------------------------- decoding */
 
-static int b64val(int ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '-' || ch == '+')
-        return 62;
-    if (ch == '_' || ch == '/')
-        return 63;
-    return -1;
-}
-
-/* Decodes base64url (padding optional) of len bytes; caller frees. */
-static unsigned char *b64url_decode(const char *s, size_t len, size_t *out_len)
-{
-    while (len > 0 && s[len - 1] == '=')
-        len--;
-    unsigned char *out = malloc(len * 3 / 4 + 3);
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64val((unsigned char)s[i]);
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    *out_len = o;
-    return out;
-}
-
 static json_t *b64url_json(const char *s, size_t len)
 {
     size_t n;
-    unsigned char *raw = b64url_decode(s, len, &n);
+    unsigned char *raw = jwk_b64url_decode(s, len, &n);
     json_t *j = raw ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
     free(raw);
     return j;
@@ -136,73 +94,6 @@ static json_t *parse_form(const char *body, size_t len)
 
 /* ---------------------------------------------------------- keys */
 
-static BIGNUM *jwk_bn(const json_t *jwk, const char *k)
-{
-    const char *s = json_string_value(json_object_get(jwk, k));
-    size_t n;
-    unsigned char *raw = s ? b64url_decode(s, strlen(s), &n) : NULL;
-    BIGNUM *bn = raw ? BN_bin2bn(raw, (int)n, NULL) : NULL;
-    free(raw);
-    return bn;
-}
-
-/* A public EVP_PKEY from a JWK (RSA or EC P-256/384/521); NULL otherwise. */
-static EVP_PKEY *jwk_key(const json_t *jwk)
-{
-    const char *kty = json_string_value(json_object_get(jwk, "kty"));
-    EVP_PKEY *pkey = NULL;
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    BIGNUM *n = NULL, *e = NULL;
-    unsigned char *x = NULL, *y = NULL, pub[1 + 2 * 66];
-    if (!bld || !kty)
-        goto out;
-    if (strcmp(kty, "RSA") == 0) {
-        n = jwk_bn(jwk, "n");
-        e = jwk_bn(jwk, "e");
-        if (!n || !e || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
-            !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
-            goto out;
-        ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    } else if (strcmp(kty, "EC") == 0) {
-        const char *crv = json_string_value(json_object_get(jwk, "crv")), *group = NULL;
-        const char *xs = json_string_value(json_object_get(jwk, "x")), *ys = json_string_value(json_object_get(jwk, "y"));
-        size_t want = 0, xl = 0, yl = 0;
-        if (crv && strcmp(crv, "P-256") == 0)
-            group = "prime256v1", want = 32;
-        else if (crv && strcmp(crv, "P-384") == 0)
-            group = "secp384r1", want = 48;
-        else if (crv && strcmp(crv, "P-521") == 0)
-            group = "secp521r1", want = 66;
-        if (!group || !xs || !ys || !(x = b64url_decode(xs, strlen(xs), &xl)) ||
-            !(y = b64url_decode(ys, strlen(ys), &yl)) || xl != want || yl != want)
-            goto out;
-        pub[0] = 0x04;
-        memcpy(pub + 1, x, want);
-        memcpy(pub + 1 + want, y, want);
-        if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
-            !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * want))
-            goto out;
-        ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    } else {
-        goto out;
-    }
-    params = OSSL_PARAM_BLD_to_param(bld);
-    if (!ctx || !params || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
-        pkey = NULL;
-out:
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    EVP_PKEY_CTX_free(ctx);
-    BN_free(n);
-    BN_free(e);
-    free(x);
-    free(y);
-    return pkey;
-}
-
 /* Verifies sig over data with the JWK for alg. */
 static bool jws_verify(const json_t *jwk, const char *alg, const unsigned char *data, size_t dlen,
                        const unsigned char *sig, size_t slen)
@@ -219,7 +110,7 @@ static bool jws_verify(const json_t *jwk, const char *alg, const unsigned char *
     const char *kty = json_string_value(json_object_get(jwk, "kty"));
     if (!md || !kty || strcmp(kty, ec ? "EC" : "RSA") != 0)
         return false;
-    EVP_PKEY *pkey = jwk_key(jwk);
+    EVP_PKEY *pkey = jwk_to_pkey(jwk, false);
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     unsigned char *der = NULL;
     ECDSA_SIG *es = NULL;
@@ -279,7 +170,7 @@ static json_t *check_assertion(struct sbok_ctx *c, const char *jwt)
         goto fail;
     hdr = b64url_json(jwt, (size_t)(d1 - jwt));
     claims = b64url_json(d1 + 1, (size_t)(d2 - d1 - 1));
-    sig = b64url_decode(d2 + 1, strlen(d2 + 1), &slen);
+    sig = jwk_b64url_decode(d2 + 1, strlen(d2 + 1), &slen);
     if (!json_is_object(hdr) || !json_is_object(claims) || !sig)
         goto fail;
     const char *alg = json_string_value(json_object_get(hdr, "alg"));
