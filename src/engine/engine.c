@@ -95,23 +95,19 @@ void engine__thread_expr_release(void)
 
 /* ------------------------------------------------------------- metrics */
 
-void engine__count_step(struct engine *e, const char *step_status, const char *run_status)
+void engine__count_step(struct engine *e, enum engine_step_status step, enum engine_run_status run)
 {
-    if (step_status) {
-        if (!strcmp(step_status, STORE_STEP_SUCCEEDED))
-            atomic_fetch_add(&e->m_steps_ok, 1);
-        else if (!strcmp(step_status, STORE_STEP_FAILED))
-            atomic_fetch_add(&e->m_steps_failed, 1);
-        else if (!strcmp(step_status, STORE_STEP_RETRYING))
-            atomic_fetch_add(&e->m_steps_retrying, 1);
-        else if (!strcmp(step_status, STORE_STEP_SKIPPED))
-            atomic_fetch_add(&e->m_steps_skipped, 1);
-        else if (!strcmp(step_status, STORE_STEP_WAITING))
-            atomic_fetch_add(&e->m_steps_waiting, 1);
+    switch (step) {
+    case ENGINE_STEP_SUCCEEDED: atomic_fetch_add(&e->m_steps_ok, 1); break;
+    case ENGINE_STEP_FAILED: atomic_fetch_add(&e->m_steps_failed, 1); break;
+    case ENGINE_STEP_RETRYING: atomic_fetch_add(&e->m_steps_retrying, 1); break;
+    case ENGINE_STEP_SKIPPED: atomic_fetch_add(&e->m_steps_skipped, 1); break;
+    case ENGINE_STEP_WAITING: atomic_fetch_add(&e->m_steps_waiting, 1); break;
+    default: break; /* none, started, reused: not counted */
     }
-    if (!strcmp(run_status, STORE_RUN_SUCCEEDED))
+    if (run == ENGINE_RUN_SUCCEEDED)
         atomic_fetch_add(&e->m_runs_succeeded, 1);
-    else if (!strcmp(run_status, STORE_RUN_FAILED))
+    else if (run == ENGINE_RUN_FAILED)
         atomic_fetch_add(&e->m_runs_failed, 1);
 }
 
@@ -500,7 +496,7 @@ static void fail_unloadable(struct store *st, const char *owner, const struct st
     struct store_run_next next;
     struct idf_err err;
     memset(&next, 0, sizeof next);
-    next.status = STORE_RUN_FAILED;
+    next.status = engine_run_status_name(ENGINE_RUN_FAILED);
     next.pc = r->pc;
     next.item = r->item;
     next.attempt = r->attempt;

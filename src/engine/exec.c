@@ -42,6 +42,7 @@
 #include "crypto/seal.h"
 #include "engine/engine.h"
 #include "engine/engine_internal.h"
+#include "engine/status.h"
 #include "expr/expr.h"
 #include "flow/flow.h"
 #include "store/store.h"
@@ -147,9 +148,9 @@ static void trace_secrets(struct exec_state *st, const struct flow_step *s, int 
 }
 
 /* Commits a step record and the next run state. */
-static int commit(struct exec_state *st, const struct flow_step *s, int item, const char *step_status,
+static int commit(struct exec_state *st, const struct flow_step *s, int item, enum engine_step_status step_status,
                   int attempts, const json_t *input, const json_t *output, const json_t *error,
-                  int64_t started, const char *run_status, int64_t wake_at, const char *run_error,
+                  int64_t started, enum engine_run_status run_status, int64_t wake_at, const char *run_error,
                   const char *approval_msg, struct idf_err *err)
 {
     struct store_step_rec rec;
@@ -173,13 +174,13 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
         rec.index = (int)(s - st->f->steps);
         rec.step_id = s->id;
         rec.item = item;
-        rec.status = step_status;
+        rec.status = engine_step_status_name(step_status);
         rec.attempts = attempts;
         rec.input = in_text;
         rec.output = out_text;
         rec.error = err_text;
         rec.started_at = started;
-        rec.finished_at = strcmp(step_status, STORE_STEP_WAITING) == 0 ? 0 : now;
+        rec.finished_at = step_status == ENGINE_STEP_WAITING ? 0 : now;
         if (item >= 0 && st->result) {
             res_text = dump_state(st, st->result, false); /* kept until the step ends: sealed */
             if (!res_text) {
@@ -190,12 +191,12 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
         }
     }
     /* the last step's outcome and the run's success share one transaction */
-    if (strcmp(run_status, STORE_RUN_RUNNING) == 0 && st->pc >= (int)st->f->n_steps) {
-        run_status = STORE_RUN_SUCCEEDED;
+    if (run_status == ENGINE_RUN_RUNNING && st->pc >= (int)st->f->n_steps) {
+        run_status = ENGINE_RUN_SUCCEEDED;
         st->finished = true;
     }
     /* once the run ends, nothing secret stays: its secrets are redacted, not sealed */
-    ends = strcmp(run_status, STORE_RUN_RUNNING) != 0 && strcmp(run_status, STORE_RUN_WAITING) != 0;
+    ends = run_status != ENGINE_RUN_RUNNING && run_status != ENGINE_RUN_WAITING;
     ctx_text = dump_state(st, st->ctx, ends);
     run_err = run_error ? engine__secrets_mask_str(run_error, secrets) : NULL;
     appr = approval_msg ? engine__secrets_mask_str(approval_msg, secrets) : NULL;
@@ -204,7 +205,7 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
         goto out;
     }
     memset(&next, 0, sizeof next);
-    next.status = run_status;
+    next.status = engine_run_status_name(run_status);
     next.pc = st->pc;
     next.item = st->item;
     next.attempt = st->attempt;
@@ -216,7 +217,7 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
         next.approval_step_id = s->id;
         next.approval_message = appr;
     }
-    if (strcmp(next.status, STORE_RUN_RUNNING) != 0 && st->env->begin_next > 0 && !st->env->next_begun) {
+    if (run_status != ENGINE_RUN_RUNNING && st->env->begin_next > 0 && !st->env->next_begun) {
         /* this thread leaves the run: the next one it executes begins in the same transaction */
         next.begin_run = st->env->begin_next;
         next.begin_lease_until = now + st->env->lease_ms;
@@ -227,7 +228,7 @@ static int commit(struct exec_state *st, const struct flow_step *s, int item, co
         st->env->lease_renewed_at = now; /* the next run's lease was extended with it */
     }
     if (rc == 0 && st->env->engine)
-        engine__count_step(st->env->engine, s ? step_status : NULL, run_status);
+        engine__count_step(st->env->engine, s ? step_status : ENGINE_STEP_NONE, run_status);
 out:
     json_decref(st->result);
     st->result = NULL;
@@ -312,9 +313,9 @@ static int on_failure(struct exec_state *st, const struct flow_step *s, int item
         wake = time_now_ms() + delay;
         st->attempt = attempts;
         trace(st, s, item, "retrying", message);
-        rc = commit(st, s, item, STORE_STEP_RETRYING, attempts, input, NULL, e, started,
-                    STORE_RUN_WAITING, wake, NULL, NULL, err);
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
+        rc = commit(st, s, item, ENGINE_STEP_RETRYING, attempts, input, NULL, e, started,
+                    ENGINE_RUN_WAITING, wake, NULL, NULL, err);
+        out->status = ENGINE_RUN_WAITING;
         out->wake_at = wake;
         *stop = true;
     } else if (s->continue_on_error) {
@@ -323,15 +324,15 @@ static int on_failure(struct exec_state *st, const struct flow_step *s, int item
         trace(st, s, item, "failed", message);
         record_output(st, s, item, o);
         json_decref(o);
-        rc = commit(st, s, item, STORE_STEP_FAILED, attempts, input, NULL, e, started, STORE_RUN_RUNNING,
+        rc = commit(st, s, item, ENGINE_STEP_FAILED, attempts, input, NULL, e, started, ENGINE_RUN_RUNNING,
                     0, NULL, NULL, err);
     } else {
         char run_err[1200];
         snprintf(run_err, sizeof run_err, "step '%s' failed: %s", s->id, message);
         trace(st, s, item, "failed", message);
-        rc = commit(st, s, item, STORE_STEP_FAILED, attempts, input, NULL, e, started, STORE_RUN_FAILED,
+        rc = commit(st, s, item, ENGINE_STEP_FAILED, attempts, input, NULL, e, started, ENGINE_RUN_FAILED,
                     0, run_err, NULL, err);
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_FAILED);
+        out->status = ENGINE_RUN_FAILED;
         *stop = true;
     }
     json_decref(e);
@@ -361,7 +362,7 @@ static int wait_step(struct exec_state *st, const struct flow_step *s, int item,
         trace(st, s, item, approval ? "would wait for approval" : "would wait", NULL);
         o = json_pack("{s:b}", "dry_run", 1);
         record_output(st, s, item, o);
-        rc = commit(st, s, item, STORE_STEP_SUCCEEDED, 1, params, o, NULL, started, STORE_RUN_RUNNING, 0, NULL,
+        rc = commit(st, s, item, ENGINE_STEP_SUCCEEDED, 1, params, o, NULL, started, ENGINE_RUN_RUNNING, 0, NULL,
                     NULL, err);
         json_decref(o);
         return rc;
@@ -370,24 +371,27 @@ static int wait_step(struct exec_state *st, const struct flow_step *s, int item,
         int64_t until = now + dur;
         json_object_set_new(st->ctx, "wait_until", json_integer(until));
         trace(st, s, item, "waiting", approval ? "for approval" : NULL);
-        rc = commit(st, s, item, STORE_STEP_WAITING, st->attempt + 1, params, NULL, NULL, started,
-                    STORE_RUN_WAITING, until, NULL,
+        rc = commit(st, s, item, ENGINE_STEP_WAITING, st->attempt + 1, params, NULL, NULL, started,
+                    ENGINE_RUN_WAITING, until, NULL,
                     approval ? (json_string_value(json_object_get(params, "message"))
                                     ? json_string_value(json_object_get(params, "message"))
                                     : "approval requested")
                              : NULL,
                     err);
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
+        out->status = ENGINE_RUN_WAITING;
         out->wake_at = until;
         *stop = true;
         return rc;
     }
     if (approval) {
         char *status = NULL, *actor = NULL;
+        enum engine_approval_status decided = ENGINE_APPROVAL_PENDING;
         int arc = store_approval_get(st->env->store, st->run->id, s->id, &status, &actor);
-        if (arc == 0 && strcmp(status, "approved") == 0) {
+        if (arc == 0 && engine_approval_status_parse(status, &decided))
+            decided = ENGINE_APPROVAL_PENDING; /* the schema allows no other text */
+        if (arc == 0 && decided == ENGINE_APPROVAL_APPROVED) {
             o = json_pack("{s:b,s:s?}", "approved", 1, "actor", actor);
-        } else if (arc == 0 && strcmp(status, "rejected") == 0) {
+        } else if (arc == 0 && decided == ENGINE_APPROVAL_REJECTED) {
             char msg[300];
             snprintf(msg, sizeof msg, "rejected by %s", actor ? actor : "an approver");
             json_object_del(st->ctx, "wait_until");
@@ -405,9 +409,9 @@ static int wait_step(struct exec_state *st, const struct flow_step *s, int item,
         return on_failure(st, s, item, params, "approval timed out", NULL, false, 0, started, out, stop, err);
     }
     if (!o) { /* woken early: wait again */
-        rc = commit(st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_WAITING, json_integer_value(until_v),
+        rc = commit(st, NULL, -1, ENGINE_STEP_NONE, 0, NULL, NULL, NULL, 0, ENGINE_RUN_WAITING, json_integer_value(until_v),
                     NULL, NULL, err);
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
+        out->status = ENGINE_RUN_WAITING;
         out->wake_at = json_integer_value(until_v);
         *stop = true;
         return rc;
@@ -415,7 +419,7 @@ static int wait_step(struct exec_state *st, const struct flow_step *s, int item,
     json_object_del(st->ctx, "wait_until");
     trace(st, s, item, approval ? "approved" : "succeeded", NULL);
     record_output(st, s, item, o);
-    rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, o, NULL, started, STORE_RUN_RUNNING,
+    rc = commit(st, s, item, ENGINE_STEP_SUCCEEDED, attempts, params, o, NULL, started, ENGINE_RUN_RUNNING,
                 0, NULL, NULL, err);
     json_decref(o);
     return rc;
@@ -445,10 +449,10 @@ static int on_deferred(struct exec_state *st, const struct flow_step *s, int ite
     e = error_obj(message, detail);
     json_object_set_new(e, "deferred", json_true());
     trace(st, s, item, "deferred", message);
-    rc = commit(st, s, item, STORE_STEP_RETRYING, st->attempt, input, NULL, e, started, STORE_RUN_WAITING, wake, NULL,
+    rc = commit(st, s, item, ENGINE_STEP_RETRYING, st->attempt, input, NULL, e, started, ENGINE_RUN_WAITING, wake, NULL,
                 NULL, err);
     json_decref(e);
-    snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
+    out->status = ENGINE_RUN_WAITING;
     out->wake_at = wake;
     *stop = true;
     return rc;
@@ -489,7 +493,7 @@ static int foreach_begin(struct exec_state *st, const struct flow_step *s, const
         goto out;
     }
     memset(&next, 0, sizeof next);
-    next.status = STORE_RUN_RUNNING;
+    next.status = engine_run_status_name(ENGINE_RUN_RUNNING);
     next.pc = st->pc;
     next.item = st->item;
     next.attempt = st->attempt;
@@ -531,7 +535,7 @@ static int foreach_finish(struct exec_state *st, const struct flow_step *s, int6
     st->item = 0;
     st->attempt = 0;
     trace(st, s, -1, "done", NULL);
-    return commit(st, NULL, -1, NULL, 0, NULL, NULL, NULL, started, STORE_RUN_RUNNING, 0, NULL, NULL, err);
+    return commit(st, NULL, -1, ENGINE_STEP_NONE, 0, NULL, NULL, NULL, started, ENGINE_RUN_RUNNING, 0, NULL, NULL, err);
 }
 
 /* The foreach part of a step: begins it (the list is evaluated once), or
@@ -632,7 +636,7 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
         if (!yes) {
             trace(st, s, -1, "skipped", "if: false");
             record_output(st, s, -1, NULL);
-            rc = commit(st, s, -1, STORE_STEP_SKIPPED, 0, NULL, NULL, NULL, started, STORE_RUN_RUNNING, 0,
+            rc = commit(st, s, -1, ENGINE_STEP_SKIPPED, 0, NULL, NULL, NULL, started, ENGINE_RUN_RUNNING, 0,
                         NULL, NULL, err);
             goto out;
         }
@@ -664,8 +668,8 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
         json_object_update(vars, params);
         trace(st, s, item, "succeeded", NULL);
         record_output(st, s, item, params);
-        rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, params, NULL, started,
-                    STORE_RUN_RUNNING, 0, NULL, NULL, err);
+        rc = commit(st, s, item, ENGINE_STEP_SUCCEEDED, attempts, params, params, NULL, started,
+                    ENGINE_RUN_RUNNING, 0, NULL, NULL, err);
         break;
     }
     case CONN_K_FAIL:
@@ -693,8 +697,8 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
             json_decref(red);
             res.output = json_pack("{s:b,s:s}", "dry_run", 1, "action", s->action->name);
             record_output(st, s, item, res.output);
-            rc = commit(st, s, item, STORE_STEP_SUCCEEDED, 1, params, res.output, NULL, started,
-                        STORE_RUN_RUNNING, 0, NULL, NULL, err);
+            rc = commit(st, s, item, ENGINE_STEP_SUCCEEDED, 1, params, res.output, NULL, started,
+                        ENGINE_RUN_RUNNING, 0, NULL, NULL, err);
             json_decref(res.output);
             break;
         }
@@ -724,7 +728,7 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
             snprintf(key, sizeof key, "%s#%d", s->id, item);
             call.uncertain = prev && strcmp(prev, key) == 0;
             json_object_set_new(st->ctx, "intent", json_string(key));
-            rc = commit(st, s, item, STORE_STEP_STARTED, attempts, params, NULL, NULL, started, STORE_RUN_RUNNING, 0,
+            rc = commit(st, s, item, ENGINE_STEP_STARTED, attempts, params, NULL, NULL, started, ENGINE_RUN_RUNNING, 0,
                         NULL, NULL, err);
             if (rc)
                 break;
@@ -753,8 +757,8 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct exe
             trace(st, s, item, "succeeded", NULL);
             trace_secrets(st, s, item, res.output);
             record_output(st, s, item, res.output);
-            rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, res.output, NULL, started,
-                        STORE_RUN_RUNNING, 0, NULL, NULL, err);
+            rc = commit(st, s, item, ENGINE_STEP_SUCCEEDED, attempts, params, res.output, NULL, started,
+                        ENGINE_RUN_RUNNING, 0, NULL, NULL, err);
         } else if (res.deferred) {
             rc = on_deferred(st, s, item, params, res.message[0] ? res.message : "deferred", res.detail,
                              res.retry_after_ms, started, out, stop, err);
@@ -805,10 +809,10 @@ static int fail_interrupted(struct exec_state *st, bool fresh, struct exec_outco
     json_object_set_new(e, "retryable", json_false());
     if (s)
         trace(st, s, item, "failed", msg);
-    rc = commit(st, s, item, STORE_STEP_FAILED, st->attempt > 0 ? st->attempt : 1, NULL, NULL, e, time_now_ms(),
-                STORE_RUN_FAILED, 0, msg, NULL, err);
+    rc = commit(st, s, item, ENGINE_STEP_FAILED, st->attempt > 0 ? st->attempt : 1, NULL, NULL, e, time_now_ms(),
+                ENGINE_RUN_FAILED, 0, msg, NULL, err);
     json_decref(e);
-    snprintf(out->status, sizeof out->status, "%s", STORE_RUN_FAILED);
+    out->status = ENGINE_RUN_FAILED;
     return rc;
 }
 
@@ -825,7 +829,7 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
 
     memset(&st, 0, sizeof st);
     memset(out, 0, sizeof *out);
-    snprintf(out->status, sizeof out->status, "%s", STORE_RUN_RUNNING);
+    out->status = ENGINE_RUN_RUNNING;
     st.env = env;
     st.f = f;
     st.run = run;
@@ -861,8 +865,8 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
             if (expr_render(env->expr, f->vars, input, &vars, &e2)) {
                 char msg[EXPR_MSG_MAX];
                 expr_failure(msg, &st, f->vars_at, "vars", e2.msg);
-                rc = commit(&st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_FAILED, 0, msg, NULL, err);
-                snprintf(out->status, sizeof out->status, "%s", STORE_RUN_FAILED);
+                rc = commit(&st, NULL, -1, ENGINE_STEP_NONE, 0, NULL, NULL, NULL, 0, ENGINE_RUN_FAILED, 0, msg, NULL, err);
+                out->status = ENGINE_RUN_FAILED;
                 goto out;
             }
             json_object_set_new(st.ctx, "vars", vars);
@@ -884,14 +888,14 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
     }
     if (!stop) {
         if (!st.finished)
-            rc = commit(&st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_SUCCEEDED, 0, NULL, NULL, err);
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_SUCCEEDED);
+            rc = commit(&st, NULL, -1, ENGINE_STEP_NONE, 0, NULL, NULL, NULL, 0, ENGINE_RUN_SUCCEEDED, 0, NULL, NULL, err);
+        out->status = ENGINE_RUN_SUCCEEDED;
     }
 out:
     if (rc == IDF_ECANCELLED) {
         /* cancelled while it ran (store_run_cancel_request): the last step is
          * recorded and the run is already "cancelled" in the store */
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_CANCELLED);
+        out->status = ENGINE_RUN_CANCELLED;
         idf_err_clear(err);
         rc = 0;
     }
