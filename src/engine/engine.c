@@ -505,6 +505,70 @@ static void fail_unloadable(struct store *st, const char *owner, const struct st
         log_error("run %lld: could not record failure: %s", (long long)r->id, err.msg);
 }
 
+/* Executes the n runs a worker claimed (env's thread), in turn, and frees
+ * them. The claim marked the first begun, the end of each marks the next
+ * (exec_env.begin_next): no transaction of its own starts one. */
+static void run_batch(struct engine *e, struct exec_env *env, struct store_run **runs, size_t n)
+{
+    struct idf_err err;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct flow *f =
+            engine__wfset_get(e->wfs, env->store, env->expr, runs[i]->workflow, runs[i]->version, &err);
+        struct exec_outcome oc;
+        env->begun = runs[i]->begun || env->next_begun;
+        env->next_begun = false;
+        env->begin_next = i + 1 < n ? runs[i + 1]->id : 0;
+        if (!f) {
+            fail_unloadable(env->store, env->owner, runs[i], err.msg);
+        } else if (exec_run(env, f, runs[i], &oc, &err)) {
+            log_error("run %lld: %s", (long long)runs[i]->id, err.msg);
+        }
+        if (f && f->concurrency > 0)
+            wake_workers(e); /* it freed a slot: an idle worker may take the next run of f */
+        store_run_free(runs[i]);
+    }
+    env->next_begun = false;
+    env->begin_next = 0;
+}
+
+/* An idle worker sleeps until runs are created (work_gen moves on from gen)
+ * or idle_poll_ms pass (due timers). */
+static void idle_wait(struct engine *e, unsigned long gen)
+{
+    struct timespec ts;
+    int64_t wait_ms = e->opts.idle_poll_ms;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += wait_ms / 1000;
+    ts.tv_nsec += (wait_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&e->work_lock);
+    while (e->work_gen == gen) {
+        if (pthread_cond_timedwait(&e->work_cond, &e->work_lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&e->work_lock);
+}
+
+/* Starts a worker's round: *gen_out is the work generation before it looks
+ * for runs (idle_wait wakes when it moves on). True when the engine stops. */
+static bool worker_round(struct engine *e, unsigned long *gen_out)
+{
+    bool stopping;
+
+    pthread_mutex_lock(&e->work_lock);
+    *gen_out = e->work_gen;
+    pthread_mutex_unlock(&e->work_lock);
+    pthread_mutex_lock(&e->q_lock);
+    stopping = e->stopping;
+    pthread_mutex_unlock(&e->q_lock);
+    return stopping;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker_arg *wa = arg;
@@ -549,16 +613,8 @@ static void *worker_main(void *arg)
         unsigned long gen;
         int rc;
 
-        pthread_mutex_lock(&e->work_lock);
-        gen = e->work_gen;
-        pthread_mutex_unlock(&e->work_lock);
-        pthread_mutex_lock(&e->q_lock);
-        if (e->stopping) {
-            pthread_mutex_unlock(&e->q_lock);
+        if (worker_round(e, &gen))
             break;
-        }
-        pthread_mutex_unlock(&e->q_lock);
-
         env.lease_renewed_at = time_now_ms();
         if (engine__wfset_caps(e->wfs, &caps))
             log_error("worker: out of memory reading the workflows' caps; claiming with the previous ones");
@@ -568,45 +624,12 @@ static void *worker_main(void *arg)
             log_error("worker: claim failed: %s", err.msg);
             n = 0;
         }
-        for (size_t i = 0; i < n; i++) {
-            const struct flow *f = engine__wfset_get(e->wfs, st, env.expr, runs[i]->workflow, runs[i]->version, &err);
-            struct exec_outcome oc;
-            /* the claim marked the first begun, the end of each the next: no transaction to start one */
-            env.begun = runs[i]->begun || env.next_begun;
-            env.next_begun = false;
-            env.begin_next = i + 1 < n ? runs[i + 1]->id : 0;
-            if (!f) {
-                fail_unloadable(st, owner, runs[i], err.msg);
-            } else if (exec_run(&env, f, runs[i], &oc, &err)) {
-                log_error("run %lld: %s", (long long)runs[i]->id, err.msg);
-            }
-            if (f && f->concurrency > 0)
-                wake_workers(e); /* it freed a slot: an idle worker may take the next run of f */
-            store_run_free(runs[i]);
-        }
-        env.next_begun = false;
-        env.begin_next = 0;
+        run_batch(e, &env, runs, n);
         if (n == ENGINE_CLAIM_BATCH)
             continue;
         if (n > 0)
             continue; /* there may be more right away */
-        {
-            struct timespec ts;
-            int64_t wait_ms = e->opts.idle_poll_ms;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += wait_ms / 1000;
-            ts.tv_nsec += (wait_ms % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_mutex_lock(&e->work_lock);
-            while (e->work_gen == gen) {
-                if (pthread_cond_timedwait(&e->work_cond, &e->work_lock, &ts) == ETIMEDOUT)
-                    break;
-            }
-            pthread_mutex_unlock(&e->work_lock);
-        }
+        idle_wait(e, gen);
     }
     if (ready)
         atomic_fetch_sub(&e->workers_ready, 1);
