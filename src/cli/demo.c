@@ -206,8 +206,7 @@ static size_t runs_of(struct demo *d, const char *wf)
 /* True when the API's run object has status want. */
 static bool run_is(const json_t *run, enum engine_run_status want)
 {
-    enum engine_run_status s;
-    return engine_run_status_parse(json_string_value(json_object_get(run, "status")), &s) == 0 && s == want;
+    return engine_run_status_is(json_string_value(json_object_get(run, "status")), want);
 }
 
 /* Waits for a run of wf beyond `before` runs (or run_id when > 0) to finish; returns it. */

@@ -113,7 +113,6 @@ int cli_show(int argc, char **argv)
     bool as_json = false;
     struct store *st = NULL;
     struct store_run *r = NULL;
-    enum engine_run_status status;
     json_t *steps = NULL;
     int64_t id;
     int c, rc = CLI_FAIL;
@@ -165,7 +164,7 @@ int cli_show(int argc, char **argv)
             printf("  rerun of run %lld\n", (long long)r->rerun_of);
         if (r->error)
             printf("  error: %s\n", r->error);
-        if (engine_run_status_parse(r->status, &status) == 0 && status == ENGINE_RUN_WAITING) {
+        if (engine_run_status_is(r->status, ENGINE_RUN_WAITING)) {
             cli_fmt_time(r->wake_at, c1, sizeof c1);
             printf("  waiting until %s\n", c1);
         }

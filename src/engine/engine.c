@@ -18,6 +18,7 @@
 
 #include "connections/connections.h"
 #include "connectors/connector.h"
+#include "core/invariant.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/engine_internal.h"
@@ -516,6 +517,9 @@ static void run_batch(struct engine *e, struct exec_env *env, struct store_run *
         const struct flow *f =
             engine__wfset_get(e->wfs, env->store, env->expr, runs[i]->workflow, runs[i]->version, &err);
         struct exec_outcome oc;
+        IDF_INVARIANT(engine_run_status_is(runs[i]->status, ENGINE_RUN_RUNNING),
+                      "claimed run %lld is %s: a finished run is never claimed", (long long)runs[i]->id,
+                      runs[i]->status ? runs[i]->status : "(null)");
         env->begun = runs[i]->begun || env->next_begun;
         env->next_begun = false;
         env->begin_next = i + 1 < n ? runs[i + 1]->id : 0;

@@ -45,6 +45,7 @@
 
 #include "connections/connections.h"
 #include "connectors/connector.h"
+#include "core/invariant.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "crypto/seal.h"
@@ -74,6 +75,11 @@ struct exec_state {
     int64_t started; /* when the current visit of a step began (ms): its record's started_at */
     bool stop;       /* the run waits or ended: the step loop stops */
     struct exec_outcome *out; /* the caller's: the run's status when it stops (borrowed) */
+    enum engine_run_status status; /* the run's status as committed: running from the claim on */
+    struct {
+        int index, item;              /* the step (and item) last recorded by this execution */
+        enum engine_step_status step; /* its record's status (NONE: none yet) */
+    } last;
 };
 
 /* What one visit of a step (or foreach item) came to. The step's code
@@ -255,6 +261,42 @@ static int fill_record(struct exec_state *st, const struct exec_commit *c, int64
     return 0;
 }
 
+/* The step record c would write next to the record this execution last
+ * wrote of the same step and item (ENGINE_STEP_NONE: none). */
+static enum engine_step_status step_before(const struct exec_state *st, const struct exec_commit *c)
+{
+    bool same = st->last.step != ENGINE_STEP_NONE && st->last.index == (int)(c->s - st->f->steps) &&
+                st->last.item == c->item;
+    return same ? st->last.step : ENGINE_STEP_NONE;
+}
+
+/* Invariants of a commit (core/invariant.h; debug builds): the executor
+ * commits only while the run is running under its lease (a run that
+ * finished, waits or was cancelled is never stepped again), and the run's
+ * and the step record's changes are ones the state machines allow
+ * (engine/status.c). */
+static void check_transition(const struct exec_state *st, const struct exec_commit *c, enum engine_run_status run)
+{
+    IDF_INVARIANT(st->status == ENGINE_RUN_RUNNING, "run %lld: a commit after the run became %s",
+                  (long long)st->run->id, engine_run_status_name(st->status));
+    IDF_INVARIANT(engine_run_transition_ok(st->status, run), "run %lld: %s -> %s", (long long)st->run->id,
+                  engine_run_status_name(st->status), engine_run_status_name(run));
+    IDF_INVARIANT(!c->s || engine_step_transition_ok(step_before(st, c), c->step),
+                  "run %lld step '%s' item %d: %s -> %s", (long long)st->run->id, c->s ? c->s->id : "", c->item,
+                  c->s ? engine_step_status_name(step_before(st, c)) : "", engine_step_status_name(c->step));
+}
+
+/* A commit of c was recorded: the run is now `run`, c's record the last one. */
+static void moved(struct exec_state *st, const struct exec_commit *c, enum engine_run_status run)
+{
+    st->status = run;
+    if (c->s) {
+        st->last.index = (int)(c->s - st->f->steps);
+        st->last.item = c->item;
+        st->last.step = c->step;
+    }
+}
+
 /* Writes c: the step's record and the run's next state in one transaction
  * (store_step_commit), only while the lease is held. The foreach result
  * and foreach_clear of st go with it and are reset. */
@@ -276,6 +318,7 @@ static int commit(struct exec_state *st, const struct exec_commit *c, struct idf
         run = ENGINE_RUN_SUCCEEDED;
         st->finished = true;
     }
+    check_transition(st, c, run);
     /* once the run ends, nothing secret stays: its secrets are redacted, not sealed */
     t.ctx = dump_state(st, st->ctx, run != ENGINE_RUN_RUNNING && run != ENGINE_RUN_WAITING);
     t.run_error = c->run_error ? engine__secrets_mask_str(c->run_error, secrets) : NULL;
@@ -307,6 +350,8 @@ static int commit(struct exec_state *st, const struct exec_commit *c, struct idf
         st->env->next_begun = true;
         st->env->lease_renewed_at = now; /* the next run's lease was extended with it */
     }
+    if (rc == 0 || rc == IDF_ECANCELLED)
+        moved(st, c, rc == IDF_ECANCELLED ? ENGINE_RUN_CANCELLED : run);
     if (rc == 0 && st->env->engine)
         engine__count_step(st->env->engine, c->s ? c->step : ENGINE_STEP_NONE, run);
 out:
@@ -1049,6 +1094,8 @@ static bool state_init(struct exec_state *st, struct exec_env *env, const struct
                        struct exec_outcome *out)
 {
     memset(st, 0, sizeof *st);
+    st->status = ENGINE_RUN_RUNNING; /* claimed (exec_run checks it) */
+    st->last.step = ENGINE_STEP_NONE;
     st->env = env;
     st->f = f;
     st->run = run;
@@ -1133,6 +1180,9 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
     bool fresh;
     int rc;
 
+    IDF_INVARIANT(engine_run_status_is(run->status, ENGINE_RUN_RUNNING),
+                  "run %lld is %s: only a claimed run is executed, a finished one never again", (long long)run->id,
+                  run->status ? run->status : "(null)");
     memset(out, 0, sizeof *out);
     out->status = ENGINE_RUN_RUNNING;
     fresh = state_init(&st, env, f, run, out);
@@ -1149,6 +1199,8 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
             rc = run_step(&st, &f->steps[st.pc], err);
     }
     if (!rc && !st.stop) {
+        IDF_INVARIANT(st.finished == (st.status == ENGINE_RUN_SUCCEEDED), "run %lld: finished but %s",
+                      (long long)run->id, engine_run_status_name(st.status));
         if (!st.finished)
             rc = finish(&st, NULL,
                         &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_SUCCEEDED}, err);

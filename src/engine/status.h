@@ -59,7 +59,20 @@ int engine_run_status_parse(const char *text, enum engine_run_status *out) IDF_M
 int engine_step_status_parse(const char *text, enum engine_step_status *out) IDF_MUST_USE;
 int engine_approval_status_parse(const char *text, enum engine_approval_status *out) IDF_MUST_USE;
 
+/* True when text is the name of run status s (false for NULL or unknown text). */
+bool engine_run_status_is(const char *text, enum engine_run_status s);
+
 /* True when a finished run's status: succeeded, failed, cancelled. */
 bool engine_run_status_final(enum engine_run_status s);
+
+/* True when the state machine lets a run go from `from` to `to` (a run
+ * that stays running, a step commit that moves it on, is `running ->
+ * running`). Whoever makes the change: a claim, a step commit, a cancel, an
+ * approval's decision, a restart releasing its leases. */
+bool engine_run_transition_ok(enum engine_run_status from, enum engine_run_status to);
+
+/* True when the record of one step (and foreach item) of a run may go from
+ * `from` to `to` (from ENGINE_STEP_NONE: its first record). */
+bool engine_step_transition_ok(enum engine_step_status from, enum engine_step_status to);
 
 #endif
