@@ -29,6 +29,7 @@
 #include "core/buf.h"
 #include "core/timeutil.h"
 #include "crypto/seal.h"
+#include "engine/status.h"
 #include "net/http.h"
 
 extern char **environ;
@@ -196,13 +197,18 @@ static size_t runs_of(struct demo *d, const char *wf)
     return n;
 }
 
+/* True when the API's run object has status want. */
+static bool run_is(const json_t *run, enum engine_run_status want)
+{
+    return engine_run_status_is(json_string_value(json_object_get(run, "status")), want);
+}
+
 /* Waits for a run of wf beyond `before` runs (or run_id when > 0) to finish; returns it. */
 static json_t *wait_run(struct demo *d, const char *wf, size_t before, int64_t run_id)
 {
     int64_t deadline = time_now_ms() + DEMO_WAIT_MS;
     while (time_now_ms() < deadline) {
         json_t *r = NULL;
-        const char *st;
         if (run_id <= 0 && runs_of(d, wf) > before) {
             json_t *l = getf(d, false, "%s/api/v1/runs?workflow=%s&limit=1", d->api, wf);
             run_id = json_integer_value(json_object_get(json_array_get(json_object_get(l, "runs"), 0), "id"));
@@ -210,8 +216,7 @@ static json_t *wait_run(struct demo *d, const char *wf, size_t before, int64_t r
         }
         if (run_id > 0) {
             r = getf(d, false, "%s/api/v1/runs/%lld", d->api, (long long)run_id);
-            st = json_string_value(json_object_get(r, "status"));
-            if (st && (!strcmp(st, "succeeded") || !strcmp(st, "failed")))
+            if (run_is(r, ENGINE_RUN_SUCCEEDED) || run_is(r, ENGINE_RUN_FAILED))
                 return r;
         }
         json_decref(r);
@@ -579,7 +584,7 @@ int cli_demo(int argc, char **argv)
                 print_steps(run);
             }
             printf("  %s: %s\n", lift.login, st);
-            if (!run || strcmp(json_string_value(json_object_get(run, "status")), "succeeded") ||
+            if (!run || !run_is(run, ENGINE_RUN_SUCCEEDED) ||
                 strncmp(st, "ACTIVE", 6)) {
                 printf("  UNEXPECTED: wanted a succeeded run and the user ACTIVE\n");
                 d.failures++;

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "engine/status.h"
 #include "store/store.h"
 
 static bool parse_run_id(const char *s, int64_t *out)
@@ -31,6 +32,7 @@ int cli_runs(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},     {NULL, 0, NULL, 0},
     };
     struct store_run_filter f;
+    enum engine_run_status status;
     const char *db = NULL;
     bool as_json = false;
     struct store *st = NULL;
@@ -51,9 +53,7 @@ int cli_runs(int argc, char **argv)
             return CLI_USAGE;
         }
     }
-    if (f.status && strcmp(f.status, STORE_RUN_QUEUED) && strcmp(f.status, STORE_RUN_RUNNING) &&
-        strcmp(f.status, STORE_RUN_WAITING) && strcmp(f.status, STORE_RUN_SUCCEEDED) &&
-        strcmp(f.status, STORE_RUN_FAILED) && strcmp(f.status, STORE_RUN_CANCELLED)) {
+    if (f.status && engine_run_status_parse(f.status, &status)) {
         fprintf(stderr, "idflow runs: unknown status '%s' (queued, running, waiting, succeeded, failed, cancelled)\n",
                 f.status);
         return CLI_USAGE;
@@ -164,7 +164,7 @@ int cli_show(int argc, char **argv)
             printf("  rerun of run %lld\n", (long long)r->rerun_of);
         if (r->error)
             printf("  error: %s\n", r->error);
-        if (!strcmp(r->status, STORE_RUN_WAITING)) {
+        if (engine_run_status_is(r->status, ENGINE_RUN_WAITING)) {
             cli_fmt_time(r->wake_at, c1, sizeof c1);
             printf("  waiting until %s\n", c1);
         }

@@ -248,13 +248,19 @@ int cli_run(int argc, char **argv)
     for (;;) {
         struct store_run *r = NULL;
         struct exec_outcome oc;
+        enum engine_run_status status;
         int64_t now = time_now_ms();
 
         if (store_run_get(st, run_id, &r)) {
             fprintf(stderr, "idflow run: run %lld vanished\n", (long long)run_id);
             goto out;
         }
-        if (!strcmp(r->status, STORE_RUN_WAITING) && r->wake_at > now) {
+        if (engine_run_status_parse(r->status, &status)) {
+            fprintf(stderr, "idflow run: run %lld has an unknown status\n", (long long)run_id);
+            store_run_free(r);
+            goto out;
+        }
+        if (status == ENGINE_RUN_WAITING && r->wake_at > now) {
             int64_t wait = r->wake_at - now;
             if (wait > RUN_MAX_FOREGROUND_WAIT_MS || r->wake_at == 0) {
                 char ts[40];
@@ -270,10 +276,9 @@ int cli_run(int argc, char **argv)
             usleep((useconds_t)(wait * 1000));
             continue;
         }
-        if (strcmp(r->status, STORE_RUN_SUCCEEDED) == 0 || strcmp(r->status, STORE_RUN_FAILED) == 0 ||
-            strcmp(r->status, STORE_RUN_CANCELLED) == 0) {
+        if (engine_run_status_final(status)) {
             printf("run %lld %s%s%s\n", (long long)run_id, r->status, r->error ? ": " : "", r->error ? r->error : "");
-            rc = strcmp(r->status, STORE_RUN_SUCCEEDED) == 0 ? CLI_OK : CLI_FAIL;
+            rc = status == ENGINE_RUN_SUCCEEDED ? CLI_OK : CLI_FAIL;
             store_run_free(r);
             goto out;
         }

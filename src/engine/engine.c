@@ -18,6 +18,7 @@
 
 #include "connections/connections.h"
 #include "connectors/connector.h"
+#include "core/invariant.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/engine_internal.h"
@@ -95,23 +96,19 @@ void engine__thread_expr_release(void)
 
 /* ------------------------------------------------------------- metrics */
 
-void engine__count_step(struct engine *e, const char *step_status, const char *run_status)
+void engine__count_step(struct engine *e, enum engine_step_status step, enum engine_run_status run)
 {
-    if (step_status) {
-        if (!strcmp(step_status, STORE_STEP_SUCCEEDED))
-            atomic_fetch_add(&e->m_steps_ok, 1);
-        else if (!strcmp(step_status, STORE_STEP_FAILED))
-            atomic_fetch_add(&e->m_steps_failed, 1);
-        else if (!strcmp(step_status, STORE_STEP_RETRYING))
-            atomic_fetch_add(&e->m_steps_retrying, 1);
-        else if (!strcmp(step_status, STORE_STEP_SKIPPED))
-            atomic_fetch_add(&e->m_steps_skipped, 1);
-        else if (!strcmp(step_status, STORE_STEP_WAITING))
-            atomic_fetch_add(&e->m_steps_waiting, 1);
+    switch (step) {
+    case ENGINE_STEP_SUCCEEDED: atomic_fetch_add(&e->m_steps_ok, 1); break;
+    case ENGINE_STEP_FAILED: atomic_fetch_add(&e->m_steps_failed, 1); break;
+    case ENGINE_STEP_RETRYING: atomic_fetch_add(&e->m_steps_retrying, 1); break;
+    case ENGINE_STEP_SKIPPED: atomic_fetch_add(&e->m_steps_skipped, 1); break;
+    case ENGINE_STEP_WAITING: atomic_fetch_add(&e->m_steps_waiting, 1); break;
+    default: break; /* none, started, reused: not counted */
     }
-    if (!strcmp(run_status, STORE_RUN_SUCCEEDED))
+    if (run == ENGINE_RUN_SUCCEEDED)
         atomic_fetch_add(&e->m_runs_succeeded, 1);
-    else if (!strcmp(run_status, STORE_RUN_FAILED))
+    else if (run == ENGINE_RUN_FAILED)
         atomic_fetch_add(&e->m_runs_failed, 1);
 }
 
@@ -500,13 +497,80 @@ static void fail_unloadable(struct store *st, const char *owner, const struct st
     struct store_run_next next;
     struct idf_err err;
     memset(&next, 0, sizeof next);
-    next.status = STORE_RUN_FAILED;
+    next.status = engine_run_status_name(ENGINE_RUN_FAILED);
     next.pc = r->pc;
     next.item = r->item;
     next.attempt = r->attempt;
     next.error = msg;
     if (store_step_commit(st, r->id, owner, time_now_ms(), NULL, &next, &err))
         log_error("run %lld: could not record failure: %s", (long long)r->id, err.msg);
+}
+
+/* Executes the n runs a worker claimed (env's thread), in turn, and frees
+ * them. The claim marked the first begun, the end of each marks the next
+ * (exec_env.begin_next): no transaction of its own starts one. */
+static void run_batch(struct engine *e, struct exec_env *env, struct store_run **runs, size_t n)
+{
+    struct idf_err err;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct flow *f =
+            engine__wfset_get(e->wfs, env->store, env->expr, runs[i]->workflow, runs[i]->version, &err);
+        struct exec_outcome oc;
+        IDF_INVARIANT(engine_run_status_is(runs[i]->status, ENGINE_RUN_RUNNING),
+                      "claimed run %lld is %s: a finished run is never claimed", (long long)runs[i]->id,
+                      runs[i]->status ? runs[i]->status : "(null)");
+        env->begun = runs[i]->begun || env->next_begun;
+        env->next_begun = false;
+        env->begin_next = i + 1 < n ? runs[i + 1]->id : 0;
+        if (!f) {
+            fail_unloadable(env->store, env->owner, runs[i], err.msg);
+        } else if (exec_run(env, f, runs[i], &oc, &err)) {
+            log_error("run %lld: %s", (long long)runs[i]->id, err.msg);
+        }
+        if (f && f->concurrency > 0)
+            wake_workers(e); /* it freed a slot: an idle worker may take the next run of f */
+        store_run_free(runs[i]);
+    }
+    env->next_begun = false;
+    env->begin_next = 0;
+}
+
+/* An idle worker sleeps until runs are created (work_gen moves on from gen)
+ * or idle_poll_ms pass (due timers). */
+static void idle_wait(struct engine *e, unsigned long gen)
+{
+    struct timespec ts;
+    int64_t wait_ms = e->opts.idle_poll_ms;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += wait_ms / 1000;
+    ts.tv_nsec += (wait_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&e->work_lock);
+    while (e->work_gen == gen) {
+        if (pthread_cond_timedwait(&e->work_cond, &e->work_lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&e->work_lock);
+}
+
+/* Starts a worker's round: *gen_out is the work generation before it looks
+ * for runs (idle_wait wakes when it moves on). True when the engine stops. */
+static bool worker_round(struct engine *e, unsigned long *gen_out)
+{
+    bool stopping;
+
+    pthread_mutex_lock(&e->work_lock);
+    *gen_out = e->work_gen;
+    pthread_mutex_unlock(&e->work_lock);
+    pthread_mutex_lock(&e->q_lock);
+    stopping = e->stopping;
+    pthread_mutex_unlock(&e->q_lock);
+    return stopping;
 }
 
 static void *worker_main(void *arg)
@@ -554,16 +618,8 @@ static void *worker_main(void *arg)
         unsigned long gen;
         int rc;
 
-        pthread_mutex_lock(&e->work_lock);
-        gen = e->work_gen;
-        pthread_mutex_unlock(&e->work_lock);
-        pthread_mutex_lock(&e->q_lock);
-        if (e->stopping) {
-            pthread_mutex_unlock(&e->q_lock);
+        if (worker_round(e, &gen))
             break;
-        }
-        pthread_mutex_unlock(&e->q_lock);
-
         env.lease_renewed_at = time_now_ms();
         if (engine__wfset_caps(e->wfs, &caps))
             log_error("worker: out of memory reading the workflows' caps; claiming with the previous ones");
@@ -573,45 +629,12 @@ static void *worker_main(void *arg)
             log_error("worker: claim failed: %s", err.msg);
             n = 0;
         }
-        for (size_t i = 0; i < n; i++) {
-            const struct flow *f = engine__wfset_get(e->wfs, st, env.expr, runs[i]->workflow, runs[i]->version, &err);
-            struct exec_outcome oc;
-            /* the claim marked the first begun, the end of each the next: no transaction to start one */
-            env.begun = runs[i]->begun || env.next_begun;
-            env.next_begun = false;
-            env.begin_next = i + 1 < n ? runs[i + 1]->id : 0;
-            if (!f) {
-                fail_unloadable(st, owner, runs[i], err.msg);
-            } else if (exec_run(&env, f, runs[i], &oc, &err)) {
-                log_error("run %lld: %s", (long long)runs[i]->id, err.msg);
-            }
-            if (f && f->concurrency > 0)
-                wake_workers(e); /* it freed a slot: an idle worker may take the next run of f */
-            store_run_free(runs[i]);
-        }
-        env.next_begun = false;
-        env.begin_next = 0;
+        run_batch(e, &env, runs, n);
         if (n == ENGINE_CLAIM_BATCH)
             continue;
         if (n > 0)
             continue; /* there may be more right away */
-        {
-            struct timespec ts;
-            int64_t wait_ms = e->opts.idle_poll_ms;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += wait_ms / 1000;
-            ts.tv_nsec += (wait_ms % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_mutex_lock(&e->work_lock);
-            while (e->work_gen == gen) {
-                if (pthread_cond_timedwait(&e->work_cond, &e->work_lock, &ts) == ETIMEDOUT)
-                    break;
-            }
-            pthread_mutex_unlock(&e->work_lock);
-        }
+        idle_wait(e, gen);
     }
     if (ready)
         atomic_fetch_sub(&e->workers_ready, 1);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "core/err.h"
+#include "engine/status.h"
 
 struct flow;
 struct store;
@@ -162,8 +163,8 @@ struct exec_env {
 };
 
 struct exec_outcome {
-    char status[16];  /* the run's status afterwards */
-    int64_t wake_at;  /* when status is "waiting" */
+    enum engine_run_status status; /* the run's status afterwards */
+    int64_t wake_at;               /* when status is ENGINE_RUN_WAITING */
 };
 
 /* Executes a claimed run (run->status "running", lease held by env->owner)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "engine/engine.h"
+#include "engine/status.h"
 #include "store/store.h"
 
 struct flow;
@@ -87,7 +88,8 @@ int engine__wfset_caps(struct wfset *ws, struct wfset_caps *wc) IDF_MUST_USE;
 void engine__wfset_caps_clear(struct wfset_caps *wc);
 
 /* Metrics (engine.c). */
-void engine__count_step(struct engine *e, const char *step_status, const char *run_status);
+/* Counts a committed step record (ENGINE_STEP_NONE: none) and the run's status after it. */
+void engine__count_step(struct engine *e, enum engine_step_status step, enum engine_run_status run);
 
 /* The pull ingress (poller.c): one thread polling the connections whose
  * connector has an ingress poll and whose mode is poll or both. Start after

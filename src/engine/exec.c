@@ -23,6 +23,14 @@
  * by an older idflow, with foreach.<id> = {"items", "outputs"}, is moved to
  * the store the first time the step runs again.
  *
+ * Each visit of a step (or foreach item) ends in one struct step_outcome
+ * (succeeded, skipped, failed, deferred, waiting, an intent, interrupted, or
+ * the run's state alone) handed to finish(), the one place that applies the
+ * step's policy (retries with backoff, on_error: continue, the deferral
+ * cap), moves the run's state on, and commits (commit(): the step's record
+ * and the run's next state, struct exec_commit). Statuses are enums
+ * (engine/status.h), named only where the store record is filled.
+ *
  * Secrets an action gives (secret-named keys of its output: tempPassword,
  * ...) are listed in context.secrets; everything written to the store goes
  * through dump_state (run state: each string holding one is sealed with
@@ -37,11 +45,13 @@
 
 #include "connections/connections.h"
 #include "connectors/connector.h"
+#include "core/invariant.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "crypto/seal.h"
 #include "engine/engine.h"
 #include "engine/engine_internal.h"
+#include "engine/status.h"
 #include "expr/expr.h"
 #include "flow/flow.h"
 #include "store/store.h"
@@ -62,6 +72,45 @@ struct exec_state {
     bool finished;   /* the run's final "succeeded" state is already committed */
     json_t *result;  /* a foreach item's output recorded for the next commit to save, or NULL */
     bool foreach_clear; /* the next commit ends the foreach step: its stored items go */
+    int64_t started; /* when the current visit of a step began (ms): its record's started_at */
+    bool stop;       /* the run waits or ended: the step loop stops */
+    struct exec_outcome *out; /* the caller's: the run's status when it stops (borrowed) */
+    enum engine_run_status status; /* the run's status as committed: running from the claim on */
+    struct {
+        int index, item;              /* the step (and item) last recorded by this execution */
+        enum engine_step_status step; /* its record's status (NONE: none yet) */
+    } last;
+};
+
+/* What one visit of a step (or foreach item) came to. The step's code
+ * fills one and hands it to finish(), the one place that turns it into the
+ * step's record and the run's next state. Pointers are borrowed. */
+enum outcome_kind {
+    OUTCOME_SUCCEEDED,   /* output is the step's (or item's) result */
+    OUTCOME_SKIPPED,     /* if: was false */
+    OUTCOME_FAILED,      /* message (+ detail): retried, continued or failing the run, as the step says */
+    OUTCOME_DEFERRED,    /* not carried out: called again after retry_after_ms, no attempt counted */
+    OUTCOME_WAITING,     /* a delay or an approval begins; it ends by wake_at */
+    OUTCOME_INTENT,      /* a non-idempotent call is about to be made: recorded first, the visit goes on */
+    OUTCOME_INTERRUPTED, /* a poison run: the step (when s) and the run fail with message as it is */
+    OUTCOME_RUN,         /* no step record: the run's state only, with status `run` */
+};
+
+struct step_outcome {
+    enum outcome_kind kind;
+    int item;                   /* the foreach item, or -1 */
+    const json_t *input;        /* the parameters as rendered (history), or NULL */
+    const json_t *output;       /* SUCCEEDED: the result */
+    const char *message;        /* FAILED, DEFERRED, INTERRUPTED: what happened; RUN: the run's error or NULL */
+    const json_t *detail;       /* FAILED, DEFERRED: what the connector adds, or NULL */
+    bool retryable;             /* FAILED: another attempt may succeed */
+    int64_t retry_after_ms;     /* FAILED, DEFERRED: the next call not before this (a rate-limit reset) */
+    int64_t wake_at;            /* WAITING, RUN (waiting): when the run is runnable again */
+    const char *approval;       /* WAITING: opens an approval with this message; NULL for a delay */
+    enum engine_run_status run; /* RUN: the run's next status */
+    const char *trace;          /* SUCCEEDED: the word of its trace line ("succeeded", "approved"), or NULL */
+    bool show_secrets;          /* SUCCEEDED: the foreground shows the output's secrets once */
+    int attempts;               /* SUCCEEDED, INTERRUPTED: the record's attempts; 0: this attempt */
 };
 
 static char *dump(const json_t *v)
@@ -146,99 +195,170 @@ static void trace_secrets(struct exec_state *st, const struct flow_step *s, int 
     }
 }
 
-/* Commits a step record and the next run state. */
-static int commit(struct exec_state *st, const struct flow_step *s, int item, const char *step_status,
-                  int attempts, const json_t *input, const json_t *output, const json_t *error,
-                  int64_t started, const char *run_status, int64_t wake_at, const char *run_error,
-                  const char *approval_msg, struct idf_err *err)
+/* ------------------------------------------------------------ outcomes */
+
+/* What one commit writes: the record of a step (none when s is NULL) and
+ * the run's next state, whose pc, item, attempt and context are st's. Every
+ * pointer is borrowed; history gets input, output and error redacted. */
+struct exec_commit {
+    const struct flow_step *s;    /* the step recorded, or NULL: the run's state only */
+    int item;                     /* its foreach item, or -1 */
+    enum engine_step_status step; /* the record's status */
+    int attempts;                 /* the record's attempts */
+    const json_t *input;          /* the parameters as rendered, or NULL */
+    const json_t *output;         /* what the step gave, or NULL */
+    const json_t *error;          /* {message, detail, retryable[, deferred]}, or NULL */
+    enum engine_run_status run;   /* the run's next status (running: it goes on) */
+    int64_t wake_at;              /* when run is waiting: when it is runnable again */
+    const char *run_error;        /* the run's error when it fails, or NULL */
+    const char *approval;         /* opens an approval of s with this message, or NULL */
+};
+
+/* The texts one commit writes (owned, freed by texts_free). */
+struct commit_texts {
+    char *input, *output, *error, *ctx, *result, *run_error, *approval;
+};
+
+static void texts_free(struct commit_texts *t)
+{
+    free(t->input);
+    free(t->output);
+    free(t->error);
+    free(t->ctx);
+    free(t->result);
+    free(t->run_error);
+    free(t->approval);
+}
+
+/* Fills rec, the history record of c's step, with texts kept in t. */
+static int fill_record(struct exec_state *st, const struct exec_commit *c, int64_t now, struct store_step_rec *rec,
+                       struct commit_texts *t, struct idf_err *err)
+{
+    t->input = dump_history(st, c->input, true);
+    t->output = dump_history(st, c->output, true);
+    if (t->output && strlen(t->output) > EXEC_MAX_OUTPUT_TEXT) {
+        free(t->output);
+        t->output = strdup("{\"truncated\":true}");
+    }
+    t->error = dump_history(st, c->error, false);
+    memset(rec, 0, sizeof *rec);
+    rec->index = (int)(c->s - st->f->steps);
+    rec->step_id = c->s->id;
+    rec->item = c->item;
+    rec->status = engine_step_status_name(c->step);
+    rec->attempts = c->attempts;
+    rec->input = t->input;
+    rec->output = t->output;
+    rec->error = t->error;
+    rec->started_at = st->started;
+    rec->finished_at = c->step == ENGINE_STEP_WAITING ? 0 : now;
+    if (c->item >= 0 && st->result) {
+        t->result = dump_state(st, st->result, false); /* kept until the step ends: sealed */
+        if (!t->result)
+            return idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
+        rec->result = t->result;
+    }
+    return 0;
+}
+
+/* The step record c would write next to the record this execution last
+ * wrote of the same step and item (ENGINE_STEP_NONE: none). */
+static enum engine_step_status step_before(const struct exec_state *st, const struct exec_commit *c)
+{
+    bool same = st->last.step != ENGINE_STEP_NONE && st->last.index == (int)(c->s - st->f->steps) &&
+                st->last.item == c->item;
+    return same ? st->last.step : ENGINE_STEP_NONE;
+}
+
+/* Invariants of a commit (core/invariant.h; debug builds): the executor
+ * commits only while the run is running under its lease (a run that
+ * finished, waits or was cancelled is never stepped again), and the run's
+ * and the step record's changes are ones the state machines allow
+ * (engine/status.c). */
+static void check_transition(const struct exec_state *st, const struct exec_commit *c, enum engine_run_status run)
+{
+    IDF_INVARIANT(st->status == ENGINE_RUN_RUNNING, "run %lld: a commit after the run became %s",
+                  (long long)st->run->id, engine_run_status_name(st->status));
+    IDF_INVARIANT(engine_run_transition_ok(st->status, run), "run %lld: %s -> %s", (long long)st->run->id,
+                  engine_run_status_name(st->status), engine_run_status_name(run));
+    IDF_INVARIANT(!c->s || engine_step_transition_ok(step_before(st, c), c->step),
+                  "run %lld step '%s' item %d: %s -> %s", (long long)st->run->id, c->s ? c->s->id : "", c->item,
+                  c->s ? engine_step_status_name(step_before(st, c)) : "", engine_step_status_name(c->step));
+}
+
+/* A commit of c was recorded: the run is now `run`, c's record the last one. */
+static void moved(struct exec_state *st, const struct exec_commit *c, enum engine_run_status run)
+{
+    st->status = run;
+    if (c->s) {
+        st->last.index = (int)(c->s - st->f->steps);
+        st->last.item = c->item;
+        st->last.step = c->step;
+    }
+}
+
+/* Writes c: the step's record and the run's next state in one transaction
+ * (store_step_commit), only while the lease is held. The foreach result
+ * and foreach_clear of st go with it and are reset. */
+static int commit(struct exec_state *st, const struct exec_commit *c, struct idf_err *err)
 {
     struct store_step_rec rec;
     struct store_run_next next;
-    char *in_text = NULL, *out_text = NULL, *err_text = NULL, *ctx_text = NULL, *res_text = NULL;
-    char *run_err = NULL, *appr = NULL;
+    struct commit_texts t;
     const json_t *secrets = engine__secrets_of(st->ctx);
-    bool ends;
+    enum engine_run_status run = c->run;
     int64_t now = time_now_ms();
-    int rc;
+    int rc = 0;
 
-    if (s) {
-        in_text = dump_history(st, input, true);
-        out_text = dump_history(st, output, true);
-        if (out_text && strlen(out_text) > EXEC_MAX_OUTPUT_TEXT) {
-            free(out_text);
-            out_text = strdup("{\"truncated\":true}");
-        }
-        err_text = dump_history(st, error, false);
-        memset(&rec, 0, sizeof rec);
-        rec.index = (int)(s - st->f->steps);
-        rec.step_id = s->id;
-        rec.item = item;
-        rec.status = step_status;
-        rec.attempts = attempts;
-        rec.input = in_text;
-        rec.output = out_text;
-        rec.error = err_text;
-        rec.started_at = started;
-        rec.finished_at = strcmp(step_status, STORE_STEP_WAITING) == 0 ? 0 : now;
-        if (item >= 0 && st->result) {
-            res_text = dump_state(st, st->result, false); /* kept until the step ends: sealed */
-            if (!res_text) {
-                rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
-                goto out;
-            }
-            rec.result = res_text;
-        }
-    }
+    memset(&t, 0, sizeof t);
+    if (c->s && (rc = fill_record(st, c, now, &rec, &t, err)))
+        goto out;
     /* the last step's outcome and the run's success share one transaction */
-    if (strcmp(run_status, STORE_RUN_RUNNING) == 0 && st->pc >= (int)st->f->n_steps) {
-        run_status = STORE_RUN_SUCCEEDED;
+    if (run == ENGINE_RUN_RUNNING && st->pc >= (int)st->f->n_steps) {
+        run = ENGINE_RUN_SUCCEEDED;
         st->finished = true;
     }
+    check_transition(st, c, run);
     /* once the run ends, nothing secret stays: its secrets are redacted, not sealed */
-    ends = strcmp(run_status, STORE_RUN_RUNNING) != 0 && strcmp(run_status, STORE_RUN_WAITING) != 0;
-    ctx_text = dump_state(st, st->ctx, ends);
-    run_err = run_error ? engine__secrets_mask_str(run_error, secrets) : NULL;
-    appr = approval_msg ? engine__secrets_mask_str(approval_msg, secrets) : NULL;
-    if (!ctx_text || (run_error && !run_err) || (approval_msg && !appr)) {
+    t.ctx = dump_state(st, st->ctx, run != ENGINE_RUN_RUNNING && run != ENGINE_RUN_WAITING);
+    t.run_error = c->run_error ? engine__secrets_mask_str(c->run_error, secrets) : NULL;
+    t.approval = c->approval ? engine__secrets_mask_str(c->approval, secrets) : NULL;
+    if (!t.ctx || (c->run_error && !t.run_error) || (c->approval && !t.approval)) {
         rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
         goto out;
     }
     memset(&next, 0, sizeof next);
-    next.status = run_status;
+    next.status = engine_run_status_name(run);
     next.pc = st->pc;
     next.item = st->item;
     next.attempt = st->attempt;
-    next.context = ctx_text;
-    next.wake_at = wake_at;
-    next.error = run_err;
+    next.context = t.ctx;
+    next.wake_at = c->wake_at;
+    next.error = t.run_error;
     next.foreach_clear = st->foreach_clear;
-    if (approval_msg) {
-        next.approval_step_id = s->id;
-        next.approval_message = appr;
+    if (c->approval) {
+        next.approval_step_id = c->s->id;
+        next.approval_message = t.approval;
     }
-    if (strcmp(next.status, STORE_RUN_RUNNING) != 0 && st->env->begin_next > 0 && !st->env->next_begun) {
+    if (run != ENGINE_RUN_RUNNING && st->env->begin_next > 0 && !st->env->next_begun) {
         /* this thread leaves the run: the next one it executes begins in the same transaction */
         next.begin_run = st->env->begin_next;
         next.begin_lease_until = now + st->env->lease_ms;
     }
-    rc = store_step_commit(st->env->store, st->run->id, st->env->owner, now, s ? &rec : NULL, &next, err);
+    rc = store_step_commit(st->env->store, st->run->id, st->env->owner, now, c->s ? &rec : NULL, &next, err);
     if ((rc == 0 || rc == IDF_ECANCELLED) && next.begin_run) {
         st->env->next_begun = true;
         st->env->lease_renewed_at = now; /* the next run's lease was extended with it */
     }
+    if (rc == 0 || rc == IDF_ECANCELLED)
+        moved(st, c, rc == IDF_ECANCELLED ? ENGINE_RUN_CANCELLED : run);
     if (rc == 0 && st->env->engine)
-        engine__count_step(st->env->engine, s ? step_status : NULL, run_status);
+        engine__count_step(st->env->engine, c->s ? c->step : ENGINE_STEP_NONE, run);
 out:
     json_decref(st->result);
     st->result = NULL;
     st->foreach_clear = false;
-    free(in_text);
-    free(out_text);
-    free(err_text);
-    free(ctx_text);
-    free(res_text);
-    free(run_err);
-    free(appr);
+    texts_free(&t);
     return rc;
 }
 
@@ -253,14 +373,14 @@ static json_t *error_obj(const char *message, const json_t *detail)
 
 /* Records `output` as the result of step s (item `item`, or -1) and advances.
  * A foreach item's output is saved by the next commit (st->result). */
-static void record_output(struct exec_state *st, const struct flow_step *s, int item, json_t *output)
+static void record_output(struct exec_state *st, const struct flow_step *s, int item, const json_t *output)
 {
     json_t *steps = json_object_get(st->ctx, "steps");
     json_object_del(st->ctx, "intent"); /* the outcome is known */
     json_object_del(st->ctx, "deferrals");
     if (item >= 0) {
         json_decref(st->result);
-        st->result = json_incref(output ? output : json_null());
+        st->result = json_incref(output ? (json_t *)output : json_null());
         st->item++;
     } else {
         json_t *foreach = json_object_get(st->ctx, "foreach");
@@ -268,15 +388,15 @@ static void record_output(struct exec_state *st, const struct flow_step *s, int 
             json_object_del(foreach, s->id);
             st->foreach_clear = true;
         }
-        json_object_set(steps, s->id, output ? output : json_null());
+        json_object_set(steps, s->id, output ? (json_t *)output : json_null());
         st->pc++;
         st->item = 0;
     }
     st->attempt = 0;
 }
 
-/* A step failed with message/detail. Decides retry / continue / fail and commits. */
 #define EXPR_MSG_MAX 1400 /* an expression failure's message: location, what, the expression's own */
+#define EXEC_RUN_ERROR_MAX 1200 /* "step '<id>' failed: <message>" */
 
 /* The message of an expression that failed: "file:line:col: what: msg", or
  * "file:line:col: what.key: ..." when msg starts with the template path
@@ -289,169 +409,251 @@ static void expr_failure(char msg[EXPR_MSG_MAX], const struct exec_state *st, st
              emsg[0] == '.' ? "" : ": ", emsg);
 }
 
-static int on_failure(struct exec_state *st, const struct flow_step *s, int item, const json_t *input,
-                      const char *message, const json_t *detail, bool retryable, int64_t retry_after_ms,
-                      int64_t started, struct exec_outcome *out, bool *stop, struct idf_err *err)
+/* SUCCEEDED: the output becomes the step's (or the item's) result. */
+static void settle_success(struct exec_state *st, const struct flow_step *s, const struct step_outcome *oc,
+                           struct exec_commit *c)
 {
-    int attempts = st->attempt + 1;
-    json_t *e = error_obj(message, detail);
-    int rc;
+    if (oc->trace)
+        trace(st, s, oc->item, oc->trace, NULL);
+    if (oc->show_secrets)
+        trace_secrets(st, s, oc->item, oc->output);
+    c->step = ENGINE_STEP_SUCCEEDED;
+    if (oc->attempts)
+        c->attempts = oc->attempts;
+    c->output = oc->output;
+    record_output(st, s, oc->item, oc->output);
+}
 
-    json_object_set_new(e, "retryable", json_boolean(retryable));
+/* FAILED: another attempt after a backoff while the step's retry allows it,
+ * else (on_error: continue) {error} becomes its output, else the run fails
+ * with "step '<id>' failed: <message>" (written into run_err). Returns the
+ * error object c->error points to; caller releases it. */
+static json_t *settle_failure(struct exec_state *st, const struct flow_step *s, const struct step_outcome *oc,
+                              struct exec_commit *c, char run_err[EXEC_RUN_ERROR_MAX])
+{
+    const int attempts = st->attempt + 1;
+    json_t *e = error_obj(oc->message, oc->detail);
+
+    json_object_set_new(e, "retryable", json_boolean(oc->retryable));
     /* A failure answered by the remote API is a known outcome; a retryable one
      * (timeout, dropped connection) may have landed: keep the intent so the next
      * attempt looks before it writes. */
-    if (!retryable)
+    if (!oc->retryable)
         json_object_del(st->ctx, "intent");
     json_object_del(st->ctx, "deferrals");
-    if (retryable && attempts < s->retry_max) {
+    c->step = ENGINE_STEP_FAILED;
+    c->attempts = attempts;
+    c->error = e;
+    if (oc->retryable && attempts < s->retry_max) {
         int64_t delay = time_backoff_ms(attempts, s->retry_backoff_ms, s->retry_max_delay_ms);
-        int64_t wake;
-        if (retry_after_ms > delay)
-            delay = retry_after_ms;
-        wake = time_now_ms() + delay;
+        if (oc->retry_after_ms > delay)
+            delay = oc->retry_after_ms;
+        c->step = ENGINE_STEP_RETRYING;
+        c->run = ENGINE_RUN_WAITING;
+        c->wake_at = time_now_ms() + delay;
         st->attempt = attempts;
-        trace(st, s, item, "retrying", message);
-        rc = commit(st, s, item, STORE_STEP_RETRYING, attempts, input, NULL, e, started,
-                    STORE_RUN_WAITING, wake, NULL, NULL, err);
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
-        out->wake_at = wake;
-        *stop = true;
+        trace(st, s, oc->item, "retrying", oc->message);
     } else if (s->continue_on_error) {
         json_t *o = json_object();
         json_object_set(o, "error", e);
-        trace(st, s, item, "failed", message);
-        record_output(st, s, item, o);
+        trace(st, s, oc->item, "failed", oc->message);
+        record_output(st, s, oc->item, o);
         json_decref(o);
-        rc = commit(st, s, item, STORE_STEP_FAILED, attempts, input, NULL, e, started, STORE_RUN_RUNNING,
-                    0, NULL, NULL, err);
     } else {
-        char run_err[1200];
-        snprintf(run_err, sizeof run_err, "step '%s' failed: %s", s->id, message);
-        trace(st, s, item, "failed", message);
-        rc = commit(st, s, item, STORE_STEP_FAILED, attempts, input, NULL, e, started, STORE_RUN_FAILED,
-                    0, run_err, NULL, err);
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_FAILED);
-        *stop = true;
+        snprintf(run_err, EXEC_RUN_ERROR_MAX, "step '%s' failed: %s", s->id, oc->message);
+        trace(st, s, oc->item, "failed", oc->message);
+        c->run = ENGINE_RUN_FAILED;
+        c->run_error = run_err;
+    }
+    return e;
+}
+
+/* DEFERRED (the action was not carried out: paced, busy, refused before
+ * doing anything): wait and call again without counting an attempt. The
+ * deferrals of the current step are counted in the context (capped by
+ * finish). Returns the error object c->error points to; caller releases it. */
+static json_t *settle_deferral(struct exec_state *st, const struct flow_step *s, const struct step_outcome *oc,
+                               struct exec_commit *c)
+{
+    json_int_t n = json_integer_value(json_object_get(st->ctx, "deferrals")) + 1;
+    json_t *e = error_obj(oc->message, oc->detail);
+
+    json_object_set_new(st->ctx, "deferrals", json_integer(n));
+    json_object_del(st->ctx, "intent"); /* nothing was sent: the next call is not uncertain */
+    json_object_set_new(e, "deferred", json_true());
+    trace(st, s, oc->item, "deferred", oc->message);
+    c->step = ENGINE_STEP_RETRYING;
+    c->attempts = st->attempt;
+    c->error = e;
+    c->run = ENGINE_RUN_WAITING;
+    c->wake_at = time_now_ms() + (oc->retry_after_ms > EXEC_MIN_DEFER_MS ? oc->retry_after_ms : EXEC_MIN_DEFER_MS);
+    return e;
+}
+
+/* Finishes one visit of step s (NULL for OUTCOME_RUN) as oc says: applies
+ * the step's policy (retry, on_error, the deferral cap), moves the run's
+ * state on, and commits the step's record with the run's next state. When
+ * the run waits or fails, st->out says so and st->stop is set. Returns the
+ * commit's answer (IDF_ECANCELLED: cancelled meanwhile, recorded anyway). */
+static int finish(struct exec_state *st, const struct flow_step *s, const struct step_outcome *oc, struct idf_err *err)
+{
+    struct exec_commit c = {.s = s, .item = oc->item, .attempts = st->attempt + 1, .input = oc->input,
+                            .run = ENGINE_RUN_RUNNING};
+    char run_err[EXEC_RUN_ERROR_MAX];
+    json_t *e = NULL;
+    int rc;
+
+    switch (oc->kind) {
+    case OUTCOME_SUCCEEDED: settle_success(st, s, oc, &c); break;
+    case OUTCOME_SKIPPED:
+        trace(st, s, -1, "skipped", "if: false");
+        record_output(st, s, -1, NULL);
+        c.item = -1;
+        c.step = ENGINE_STEP_SKIPPED;
+        c.attempts = 0;
+        break;
+    case OUTCOME_FAILED: e = settle_failure(st, s, oc, &c, run_err); break;
+    case OUTCOME_DEFERRED:
+        if (json_integer_value(json_object_get(st->ctx, "deferrals")) + 1 > EXEC_MAX_DEFERRALS) {
+            char msg[EXEC_RUN_ERROR_MAX];
+            json_object_del(st->ctx, "deferrals");
+            snprintf(msg, sizeof msg, "deferred %d times, giving up: %s", EXEC_MAX_DEFERRALS, oc->message);
+            return finish(st, s,
+                          &(struct step_outcome){.kind = OUTCOME_FAILED, .item = oc->item, .input = oc->input,
+                                                 .message = msg, .detail = oc->detail},
+                          err);
+        }
+        e = settle_deferral(st, s, oc, &c);
+        break;
+    case OUTCOME_WAITING:
+        json_object_set_new(st->ctx, "wait_until", json_integer(oc->wake_at));
+        trace(st, s, oc->item, "waiting", oc->approval ? "for approval" : NULL);
+        c.step = ENGINE_STEP_WAITING;
+        c.run = ENGINE_RUN_WAITING;
+        c.wake_at = oc->wake_at;
+        c.approval = oc->approval;
+        break;
+    case OUTCOME_INTENT: c.step = ENGINE_STEP_STARTED; break;
+    case OUTCOME_INTERRUPTED:
+        e = error_obj(oc->message, NULL);
+        json_object_set_new(e, "retryable", json_false());
+        if (s)
+            trace(st, s, oc->item, "failed", oc->message);
+        c.step = ENGINE_STEP_FAILED;
+        c.attempts = oc->attempts;
+        c.error = e;
+        c.run = ENGINE_RUN_FAILED;
+        c.run_error = oc->message;
+        break;
+    case OUTCOME_RUN:
+        c.s = NULL;
+        c.run = oc->run;
+        c.wake_at = oc->wake_at;
+        c.run_error = oc->message;
+        break;
+    }
+    rc = commit(st, &c, err);
+    if (c.run == ENGINE_RUN_WAITING || c.run == ENGINE_RUN_FAILED) {
+        st->out->status = c.run;
+        if (c.run == ENGINE_RUN_WAITING)
+            st->out->wake_at = c.wake_at;
+        st->stop = true;
     }
     json_decref(e);
+    return rc;
+}
+
+/* ------------------------------------------------------------ delay, approval */
+
+/* A later visit of a delay or an approval (woken by its timer or by a
+ * decision) that began at `until - dur`: it ends (approved, rejected, timed
+ * out, waited) or, woken early, waits again until `until`. */
+static int wait_over(struct exec_state *st, const struct flow_step *s, int item, const json_t *params, bool approval,
+                     int64_t dur, int64_t until, int64_t now, struct idf_err *err)
+{
+    json_t *o = NULL;
+    char msg[300];
+    int rc;
+
+    if (approval) {
+        char *status = NULL, *actor = NULL;
+        enum engine_approval_status decided = ENGINE_APPROVAL_PENDING;
+        if (store_approval_get(st->env->store, st->run->id, s->id, &status, &actor) == 0 &&
+            engine_approval_status_parse(status, &decided))
+            decided = ENGINE_APPROVAL_PENDING; /* the schema allows no other text */
+        if (decided == ENGINE_APPROVAL_APPROVED)
+            o = json_pack("{s:b,s:s?}", "approved", 1, "actor", actor);
+        else if (decided == ENGINE_APPROVAL_REJECTED)
+            snprintf(msg, sizeof msg, "rejected by %s", actor ? actor : "an approver");
+        free(status);
+        free(actor);
+        if (decided == ENGINE_APPROVAL_REJECTED) {
+            json_object_del(st->ctx, "wait_until");
+            return finish(st, s,
+                          &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params, .message = msg},
+                          err);
+        }
+    } else if (now >= until) {
+        o = json_pack("{s:I}", "waited_ms", (json_int_t)dur);
+    }
+    if (!o && now >= until) {
+        json_object_del(st->ctx, "wait_until");
+        return finish(st, s,
+                      &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                             .message = "approval timed out"},
+                      err);
+    }
+    if (!o) /* woken early: wait again */
+        return finish(st, NULL,
+                      &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_WAITING,
+                                             .wake_at = until},
+                      err);
+    json_object_del(st->ctx, "wait_until");
+    rc = finish(st, s,
+                &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = o,
+                                       .trace = approval ? "approved" : "succeeded"},
+                err);
+    json_decref(o);
     return rc;
 }
 
 /* delay and approval: the first visit stores wait_until and a waiting state;
  * later visits (woken by the timer or a decision) finish or wait again. */
 static int wait_step(struct exec_state *st, const struct flow_step *s, int item, const json_t *params,
-                     int64_t started, struct exec_outcome *out, bool *stop, struct idf_err *err)
+                     struct idf_err *err)
 {
     bool approval = s->action->kind == CONN_K_APPROVAL;
     json_t *until_v = json_object_get(st->ctx, "wait_until");
     const json_t *dur_v = json_object_get(params, approval ? "timeout" : "duration");
+    const char *message = json_string_value(json_object_get(params, "message"));
     int64_t now = time_now_ms();
     int64_t dur = approval ? EXEC_APPROVAL_DEFAULT_MS : 0;
-    const int attempts = st->attempt + 1;
-    json_t *o = NULL;
-    int rc = 0;
+    int rc;
 
     if (json_is_integer(dur_v))
         dur = json_integer_value(dur_v) * 1000;
     else if (json_is_string(dur_v) && time_parse_duration(json_string_value(dur_v), &dur))
-        return on_failure(st, s, item, params, "invalid duration", NULL, false, 0, started, out, stop, err);
-
+        return finish(st, s,
+                      &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                             .message = "invalid duration"},
+                      err);
     if (st->env->dry_run) {
+        json_t *o = json_pack("{s:b}", "dry_run", 1);
         trace(st, s, item, approval ? "would wait for approval" : "would wait", NULL);
-        o = json_pack("{s:b}", "dry_run", 1);
-        record_output(st, s, item, o);
-        rc = commit(st, s, item, STORE_STEP_SUCCEEDED, 1, params, o, NULL, started, STORE_RUN_RUNNING, 0, NULL,
-                    NULL, err);
+        rc = finish(st, s,
+                    &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = o,
+                                           .attempts = 1},
+                    err);
         json_decref(o);
         return rc;
     }
-    if (!until_v) {
-        int64_t until = now + dur;
-        json_object_set_new(st->ctx, "wait_until", json_integer(until));
-        trace(st, s, item, "waiting", approval ? "for approval" : NULL);
-        rc = commit(st, s, item, STORE_STEP_WAITING, st->attempt + 1, params, NULL, NULL, started,
-                    STORE_RUN_WAITING, until, NULL,
-                    approval ? (json_string_value(json_object_get(params, "message"))
-                                    ? json_string_value(json_object_get(params, "message"))
-                                    : "approval requested")
-                             : NULL,
-                    err);
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
-        out->wake_at = until;
-        *stop = true;
-        return rc;
-    }
-    if (approval) {
-        char *status = NULL, *actor = NULL;
-        int arc = store_approval_get(st->env->store, st->run->id, s->id, &status, &actor);
-        if (arc == 0 && strcmp(status, "approved") == 0) {
-            o = json_pack("{s:b,s:s?}", "approved", 1, "actor", actor);
-        } else if (arc == 0 && strcmp(status, "rejected") == 0) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "rejected by %s", actor ? actor : "an approver");
-            json_object_del(st->ctx, "wait_until");
-            free(status);
-            free(actor);
-            return on_failure(st, s, item, params, msg, NULL, false, 0, started, out, stop, err);
-        }
-        free(status);
-        free(actor);
-    } else if (now >= json_integer_value(until_v)) {
-        o = json_pack("{s:I}", "waited_ms", (json_int_t)dur);
-    }
-    if (!o && now >= json_integer_value(until_v)) {
-        json_object_del(st->ctx, "wait_until");
-        return on_failure(st, s, item, params, "approval timed out", NULL, false, 0, started, out, stop, err);
-    }
-    if (!o) { /* woken early: wait again */
-        rc = commit(st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_WAITING, json_integer_value(until_v),
-                    NULL, NULL, err);
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
-        out->wake_at = json_integer_value(until_v);
-        *stop = true;
-        return rc;
-    }
-    json_object_del(st->ctx, "wait_until");
-    trace(st, s, item, approval ? "approved" : "succeeded", NULL);
-    record_output(st, s, item, o);
-    rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, o, NULL, started, STORE_RUN_RUNNING,
-                0, NULL, NULL, err);
-    json_decref(o);
-    return rc;
-}
-
-/* The action was not carried out (paced, busy, refused before doing anything):
- * wait and call again without counting an attempt. The number of deferrals of
- * the current step is kept in the context and capped. */
-static int on_deferred(struct exec_state *st, const struct flow_step *s, int item, const json_t *input,
-                       const char *message, const json_t *detail, int64_t retry_after_ms, int64_t started,
-                       struct exec_outcome *out, bool *stop, struct idf_err *err)
-{
-    json_int_t n = json_integer_value(json_object_get(st->ctx, "deferrals")) + 1;
-    json_t *e;
-    int64_t wake;
-    int rc;
-
-    if (n > EXEC_MAX_DEFERRALS) {
-        char msg[1200];
-        json_object_del(st->ctx, "deferrals");
-        snprintf(msg, sizeof msg, "deferred %d times, giving up: %s", EXEC_MAX_DEFERRALS, message);
-        return on_failure(st, s, item, input, msg, detail, false, 0, started, out, stop, err);
-    }
-    json_object_set_new(st->ctx, "deferrals", json_integer(n));
-    json_object_del(st->ctx, "intent"); /* nothing was sent: the next call is not uncertain */
-    wake = time_now_ms() + (retry_after_ms > EXEC_MIN_DEFER_MS ? retry_after_ms : EXEC_MIN_DEFER_MS);
-    e = error_obj(message, detail);
-    json_object_set_new(e, "deferred", json_true());
-    trace(st, s, item, "deferred", message);
-    rc = commit(st, s, item, STORE_STEP_RETRYING, st->attempt, input, NULL, e, started, STORE_RUN_WAITING, wake, NULL,
-                NULL, err);
-    json_decref(e);
-    snprintf(out->status, sizeof out->status, "%s", STORE_RUN_WAITING);
-    out->wake_at = wake;
-    *stop = true;
-    return rc;
+    if (!until_v)
+        return finish(st, s,
+                      &(struct step_outcome){.kind = OUTCOME_WAITING, .item = item, .input = params,
+                                             .wake_at = now + dur,
+                                             .approval = approval ? (message ? message : "approval requested") : NULL},
+                      err);
+    return wait_over(st, s, item, params, approval, dur, json_integer_value(until_v), now, err);
 }
 
 /* ------------------------------------------------------------ foreach */
@@ -489,7 +691,7 @@ static int foreach_begin(struct exec_state *st, const struct flow_step *s, const
         goto out;
     }
     memset(&next, 0, sizeof next);
-    next.status = STORE_RUN_RUNNING;
+    next.status = engine_run_status_name(ENGINE_RUN_RUNNING);
     next.pc = st->pc;
     next.item = st->item;
     next.attempt = st->attempt;
@@ -504,18 +706,21 @@ out:
     return rc;
 }
 
+
 /* After the last item: the stored results become steps.<id> (the outputs
  * array), and the commit that records it deletes the stored items. */
-static int foreach_finish(struct exec_state *st, const struct flow_step *s, int64_t started, struct exec_outcome *out,
-                          bool *stop, struct idf_err *err)
+static int foreach_finish(struct exec_state *st, const struct flow_step *s, struct idf_err *err)
 {
     char *text = NULL;
     json_t *outputs = NULL;
     int rc = store_foreach_outputs(st->env->store, st->run->id, (int)(s - st->f->steps), &text);
 
     if (rc == IDF_ETOOBIG)
-        return on_failure(st, s, -1, NULL, "foreach: the outputs of its items are larger than a run may hold (16 MiB)",
-                          NULL, false, 0, started, out, stop, err);
+        return finish(st, s,
+                      &(struct step_outcome){.kind = OUTCOME_FAILED, .item = -1,
+                                             .message = "foreach: the outputs of its items are larger than a run "
+                                                        "may hold (16 MiB)"},
+                      err);
     if (rc)
         return idf_err_set(err, rc, "run %lld: cannot read the outputs of foreach step '%s'", (long long)st->run->id,
                            s->id);
@@ -531,27 +736,55 @@ static int foreach_finish(struct exec_state *st, const struct flow_step *s, int6
     st->item = 0;
     st->attempt = 0;
     trace(st, s, -1, "done", NULL);
-    return commit(st, NULL, -1, NULL, 0, NULL, NULL, NULL, started, STORE_RUN_RUNNING, 0, NULL, NULL, err);
+    return finish(st, NULL, &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_RUNNING}, err);
+}
+
+/* The first visit of foreach step s: its list is evaluated (once) and its
+ * items stored. A list that fails, is not an array or is too long fails
+ * the step (*done). */
+static int foreach_start(struct exec_state *st, const struct flow_step *s, bool *done, struct idf_err *err)
+{
+    json_t *tmpl = json_string(s->foreach_expr);
+    json_t *input = jq_input(st, NULL, NULL);
+    json_t *items = NULL;
+    struct idf_err e2;
+    char msg[EXPR_MSG_MAX];
+    int rc;
+
+    idf_err_clear(&e2);
+    rc = expr_render(st->env->expr, tmpl, input, &items, &e2);
+    json_decref(tmpl);
+    json_decref(input);
+    if (rc || !json_is_array(items) || json_array_size(items) > EXEC_MAX_FOREACH_ITEMS) {
+        if (rc)
+            expr_failure(msg, st, s->foreach_at, "foreach", e2.msg);
+        else if (!json_is_array(items))
+            snprintf(msg, sizeof msg, "foreach: the expression must give an array");
+        else
+            snprintf(msg, sizeof msg, "foreach: %zu items, more than the %d a step may have", json_array_size(items),
+                     EXEC_MAX_FOREACH_ITEMS);
+        json_decref(items);
+        *done = true;
+        return finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = -1, .message = msg}, err);
+    }
+    rc = foreach_begin(st, s, items, NULL, err);
+    json_decref(items);
+    return rc;
 }
 
 /* The foreach part of a step: begins it (the list is evaluated once), or
  * ends it after the last item, or reads the current item from the store.
- * *handled is set when the step's visit is over (begun and failed, or
- * ended); otherwise *item_out and *item_v_out (new reference) are the item
- * to run. */
-static int foreach_current(struct exec_state *st, const struct flow_step *s, int64_t started,
-                           struct exec_outcome *out, bool *stop, int *item_out, json_t **item_v_out, bool *handled,
-                           struct idf_err *err)
+ * *done is set when the step's visit is over (begun and failed, or ended);
+ * otherwise *item_out and *item_v_out (new reference) are the item to run. */
+static int foreach_current(struct exec_state *st, const struct flow_step *s, int *item_out, json_t **item_v_out,
+                           bool *done, struct idf_err *err)
 {
     json_t *foreach = json_object_get(st->ctx, "foreach");
     json_t *fe = json_object_get(foreach, s->id);
-    json_t *items = NULL;
-    struct idf_err e2;
     char *text = NULL;
     char msg[EXPR_MSG_MAX];
     int rc = 0;
 
-    idf_err_clear(&e2);
     if (fe && json_is_array(json_object_get(fe, "items"))) {
         /* a context from before foreach state was stored apart */
         json_t *old = json_incref(fe);
@@ -562,32 +795,14 @@ static int foreach_current(struct exec_state *st, const struct flow_step *s, int
         fe = json_object_get(foreach, s->id);
     }
     if (!fe) {
-        json_t *tmpl = json_string(s->foreach_expr);
-        json_t *input = jq_input(st, NULL, NULL);
-        rc = expr_render(st->env->expr, tmpl, input, &items, &e2);
-        json_decref(tmpl);
-        json_decref(input);
-        if (rc || !json_is_array(items) || json_array_size(items) > EXEC_MAX_FOREACH_ITEMS) {
-            if (rc)
-                expr_failure(msg, st, s->foreach_at, "foreach", e2.msg);
-            else if (!json_is_array(items))
-                snprintf(msg, sizeof msg, "foreach: the expression must give an array");
-            else
-                snprintf(msg, sizeof msg, "foreach: %zu items, more than the %d a step may have",
-                         json_array_size(items), EXEC_MAX_FOREACH_ITEMS);
-            json_decref(items);
-            *handled = true;
-            return on_failure(st, s, -1, NULL, msg, NULL, false, 0, started, out, stop, err);
-        }
-        rc = foreach_begin(st, s, items, NULL, err);
-        json_decref(items);
-        if (rc)
+        rc = foreach_start(st, s, done, err);
+        if (rc || *done)
             return rc;
         fe = json_object_get(foreach, s->id);
     }
     if (st->item >= json_integer_value(json_object_get(fe, "n"))) {
-        *handled = true;
-        return foreach_finish(st, s, started, out, stop, err);
+        *done = true;
+        return foreach_finish(st, s, err);
     }
     *item_out = st->item;
     rc = store_foreach_item(st->env->store, st->run->id, (int)(s - st->f->steps), st->item, &text);
@@ -599,181 +814,248 @@ static int foreach_current(struct exec_state *st, const struct flow_step *s, int
     free(text);
     if (!*item_v_out) {
         snprintf(msg, sizeof msg, "foreach: item %d is %s", st->item, rc ? "not stored" : "not valid JSON");
-        *handled = true;
-        return on_failure(st, s, st->item, NULL, msg, NULL, false, 0, started, out, stop, err);
+        *done = true;
+        return finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = st->item, .message = msg}, err);
     }
     return 0;
 }
 
-/* Runs one step (or one foreach item). Sets *stop when the run waits or ends. */
-static int run_step(struct exec_state *st, const struct flow_step *s, struct exec_outcome *out, bool *stop,
-                    struct idf_err *err)
+/* ------------------------------------------------------------ one step */
+
+/* if: evaluated once, before the first attempt of the step. *done when the
+ * visit is over: the condition was false (skipped) or failed. */
+static int step_if(struct exec_state *st, const struct flow_step *s, bool *done, struct idf_err *err)
 {
     struct idf_err e2;
-    json_t *input = NULL, *params = NULL, *item_v = NULL;
-    int item = -1;
-    int64_t started = time_now_ms();
-    const int attempts = st->attempt + 1; /* this attempt, counted from 1 (record_output resets st->attempt) */
+    json_t *input;
+    bool yes = false;
+    int rc = 0;
+
+    if (!s->if_expr || st->item != 0 || st->attempt != 0 || json_object_get(json_object_get(st->ctx, "foreach"), s->id))
+        return 0;
+    idf_err_clear(&e2);
+    input = jq_input(st, NULL, NULL);
+    if (expr_truthy(st->env->expr, s->if_expr, input, &yes, &e2)) {
+        char msg[EXPR_MSG_MAX], what[120];
+        snprintf(what, sizeof what, "if '%.80s%s'", s->if_expr, strlen(s->if_expr) > 80 ? "..." : "");
+        expr_failure(msg, st, s->if_at, what, e2.msg);
+        *done = true;
+        rc = finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = -1, .message = msg}, err);
+    } else if (!yes) {
+        *done = true;
+        rc = finish(st, s, &(struct step_outcome){.kind = OUTCOME_SKIPPED, .item = -1}, err);
+    }
+    json_decref(input);
+    return rc;
+}
+
+/* Renders the step's with: (for item item_v) into *params (new reference,
+ * caller releases it, also on failure) and checks it against the action's
+ * descriptor. *done when it failed (the visit is over). */
+static int step_params(struct exec_state *st, const struct flow_step *s, int item, const json_t *item_v,
+                       json_t **params, bool *done, struct idf_err *err)
+{
+    json_t *input = jq_input(st, item_v, s->as);
+    struct idf_err e2;
     int rc = 0;
 
     idf_err_clear(&e2);
-    /* if: evaluated once, before the first attempt of the step */
-    if (s->if_expr && st->item == 0 && st->attempt == 0 &&
-        !json_object_get(json_object_get(st->ctx, "foreach"), s->id)) {
-        bool yes = false;
-        input = jq_input(st, NULL, NULL);
-        if (expr_truthy(st->env->expr, s->if_expr, input, &yes, &e2)) {
-            char msg[EXPR_MSG_MAX], what[120];
-            snprintf(what, sizeof what, "if '%.80s%s'", s->if_expr, strlen(s->if_expr) > 80 ? "..." : "");
-            expr_failure(msg, st, s->if_at, what, e2.msg);
-            rc = on_failure(st, s, -1, NULL, msg, NULL, false, 0, started, out, stop, err);
-            goto out;
-        }
-        if (!yes) {
-            trace(st, s, -1, "skipped", "if: false");
-            record_output(st, s, -1, NULL);
-            rc = commit(st, s, -1, STORE_STEP_SKIPPED, 0, NULL, NULL, NULL, started, STORE_RUN_RUNNING, 0,
-                        NULL, NULL, err);
-            goto out;
-        }
-        json_decref(input);
-        input = NULL;
-    }
-    if (s->foreach_expr) {
-        bool handled = false;
-        rc = foreach_current(st, s, started, out, stop, &item, &item_v, &handled, err);
-        if (rc || handled)
-            goto out;
-    }
-
-    input = jq_input(st, item_v, s->as);
-    if (expr_render(st->env->expr, s->with, input, &params, &e2)) {
+    if (expr_render(st->env->expr, s->with, input, params, &e2)) {
         char msg[EXPR_MSG_MAX];
         expr_failure(msg, st, s->with_at, "with", e2.msg);
-        rc = on_failure(st, s, item, NULL, msg, NULL, false, 0, started, out, stop, err);
-        goto out;
+        *done = true;
+        rc = finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .message = msg}, err);
+    } else if (s->action->kind != CONN_K_SET && conn_params_check(s->action, *params, &e2)) {
+        *done = true;
+        rc = finish(st, s,
+                    &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = *params, .message = e2.msg},
+                    err);
     }
-    if (s->action->kind != CONN_K_SET && conn_params_check(s->action, params, &e2)) {
-        rc = on_failure(st, s, item, params, e2.msg, NULL, false, 0, started, out, stop, err);
-        goto out;
-    }
+    json_decref(input);
+    return rc;
+}
 
-    switch (s->action->kind) {
-    case CONN_K_SET: {
-        json_t *vars = json_object_get(st->ctx, "vars");
-        json_object_update(vars, params);
-        trace(st, s, item, "succeeded", NULL);
-        record_output(st, s, item, params);
-        rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, params, NULL, started,
-                    STORE_RUN_RUNNING, 0, NULL, NULL, err);
-        break;
+/* A dry run calls no action: it prints what it would call and succeeds. */
+static int dry_call(struct exec_state *st, const struct flow_step *s, int item, const json_t *params,
+                    struct idf_err *err)
+{
+    json_t *red = log_redact(params);
+    char *p = dump(red);
+    json_t *o;
+    int rc;
+
+    if (st->env->trace)
+        fprintf(st->env->trace, "  %-24s would call %s %s\n", s->id, s->action->name, p ? p : "{}");
+    free(p);
+    json_decref(red);
+    o = json_pack("{s:b,s:s}", "dry_run", 1, "action", s->action->name);
+    rc = finish(st, s,
+                &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = o,
+                                       .attempts = 1},
+                err);
+    json_decref(o);
+    return rc;
+}
+
+/* The connection the call uses: the step's `connection:`, else the
+ * connection the event came from, else the only connection of that kind.
+ * When none can be had the visit fails (*done; retryable when the store was
+ * busy). */
+static int action_connection(struct exec_state *st, const struct flow_step *s, const struct connector *owner, int item,
+                             const json_t *params, struct conn_call *call, bool *done, struct idf_err *err)
+{
+    const char *cname = s->connection;
+    const char *src = json_string_value(json_object_get(st->event, "source"));
+    struct idf_err ce;
+    int rc;
+
+    if (!owner || !owner->connection)
+        return 0;
+    if (!cname && src && strcmp(src, owner->name) == 0)
+        cname = json_string_value(json_object_get(st->event, "connection"));
+    idf_err_clear(&ce);
+    rc = connections_for_action(st->env->conns, st->env->store, owner, cname, &call->connection, &ce);
+    if (rc) {
+        *done = true;
+        return finish(st, s,
+                      &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params, .message = ce.msg,
+                                             .retryable = rc == IDF_EBUSY || rc == IDF_EDB},
+                      err);
     }
+    call->connection_name = json_string_value(json_object_get(call->connection, "name"));
+    return 0;
+}
+
+/* A non-idempotent write: its intent is recorded durably before the call,
+ * so a crash in the window is known on resume (call->uncertain: the same
+ * intent was recorded before). */
+static int record_intent(struct exec_state *st, const struct flow_step *s, int item, const json_t *params,
+                         struct conn_call *call, struct idf_err *err)
+{
+    char key[300];
+    const char *prev = json_string_value(json_object_get(st->ctx, "intent"));
+
+    snprintf(key, sizeof key, "%s#%d", s->id, item);
+    call->uncertain = prev && strcmp(prev, key) == 0;
+    json_object_set_new(st->ctx, "intent", json_string(key));
+    return finish(st, s, &(struct step_outcome){.kind = OUTCOME_INTENT, .item = item, .input = params}, err);
+}
+
+/* Calls the action and finishes the visit with what it answered. */
+static int call_action(struct exec_state *st, const struct flow_step *s, int item, const json_t *params,
+                       struct conn_call *call, struct idf_err *err)
+{
+    struct conn_result res;
+    int rc;
+
+    memset(&res, 0, sizeof res);
+    if (s->action->fn(call, params, &res) == 0) {
+        int src = engine__secrets_collect(st->ctx, res.output);
+        if (src)
+            rc = finish(st, s,
+                        &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                               .message = src == IDF_ETOOBIG
+                                                              ? "the run's actions gave more secrets than a run may hold"
+                                                              : "out of memory"},
+                        err);
+        else
+            rc = finish(st, s,
+                        &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params,
+                                               .output = res.output, .trace = "succeeded", .show_secrets = true},
+                        err);
+    } else if (res.deferred) {
+        rc = finish(st, s,
+                    &(struct step_outcome){.kind = OUTCOME_DEFERRED, .item = item, .input = params,
+                                           .message = res.message[0] ? res.message : "deferred",
+                                           .detail = res.detail, .retry_after_ms = res.retry_after_ms},
+                    err);
+    } else {
+        rc = finish(st, s,
+                    &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                           .message = res.message[0] ? res.message : "action failed",
+                                           .detail = res.detail, .retryable = res.retryable,
+                                           .retry_after_ms = res.retry_after_ms},
+                    err);
+    }
+    json_decref(res.output);
+    json_decref(res.detail);
+    return rc;
+}
+
+/* A connector's action: its connection, its intent when it records one, the call. */
+static int action_step(struct exec_state *st, const struct flow_step *s, int item, const json_t *params,
+                       struct idf_err *err)
+{
+    struct conn_call call;
+    bool done = false;
+    int rc;
+    const struct registry *reg = st->env->connectors ? st->env->connectors : registry_default();
+    const struct connector *owner = registry_action_owner(reg, s->action);
+    int idx = registry_connector_index(reg, owner);
+
+    if (st->env->dry_run)
+        return dry_call(st, s, item, params, err);
+    memset(&call, 0, sizeof call);
+    rc = action_connection(st, s, owner, item, params, &call, &done, err);
+    if (rc || done)
+        return rc;
+    if (s->action->records_intent && (rc = record_intent(st, s, item, params, &call, err)))
+        return rc;
+    call.item = item;
+    call.http = st->env->http;
+    call.run_id = st->run->id;
+    call.step_id = s->id;
+    call.attempt = st->attempt + 1;
+    call.allow_http = st->f->allow_http;
+    call.allow_private_network = st->f->allow_private_network;
+    call.timeout_ms = s->timeout_ms;
+    call.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &st->env->slots[idx] : NULL;
+    return call_action(st, s, item, params, &call, err);
+}
+
+/* Runs one step (or one foreach item): if:, foreach, with:, then the
+ * control step itself or the action. Sets st->stop when the run waits or ends. */
+static int run_step(struct exec_state *st, const struct flow_step *s, struct idf_err *err)
+{
+    json_t *params = NULL, *item_v = NULL;
+    int item = -1;
+    bool done = false;
+    int rc;
+
+    st->started = time_now_ms();
+    rc = step_if(st, s, &done, err);
+    if (!rc && !done && s->foreach_expr)
+        rc = foreach_current(st, s, &item, &item_v, &done, err);
+    if (!rc && !done)
+        rc = step_params(st, s, item, item_v, &params, &done, err);
+    if (rc || done)
+        goto out;
+    switch (s->action->kind) {
+    case CONN_K_SET:
+        json_object_update(json_object_get(st->ctx, "vars"), params);
+        rc = finish(st, s,
+                    &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = params,
+                                           .trace = "succeeded"},
+                    err);
+        break;
     case CONN_K_FAIL:
-        rc = on_failure(st, s, item, params, json_string_value(json_object_get(params, "message")), NULL,
-                        false, 0, started, out, stop, err);
+        rc = finish(st, s,
+                    &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                           .message = json_string_value(json_object_get(params, "message"))},
+                    err);
         break;
     case CONN_K_DELAY:
-    case CONN_K_APPROVAL:
-        rc = wait_step(st, s, item, params, started, out, stop, err);
-        break;
+    case CONN_K_APPROVAL: rc = wait_step(st, s, item, params, err); break;
     case CONN_K_ACTION:
-    default: {
-        struct conn_result res;
-        struct conn_call call;
-        const struct registry *reg = st->env->connectors ? st->env->connectors : registry_default();
-        const struct connector *owner = registry_action_owner(reg, s->action);
-        int idx = registry_connector_index(reg, owner);
-
-        memset(&res, 0, sizeof res);
-        if (st->env->dry_run) {
-            json_t *red = log_redact(params);
-            char *p = dump(red);
-            if (st->env->trace)
-                fprintf(st->env->trace, "  %-24s would call %s %s\n", s->id, s->action->name, p ? p : "{}");
-            free(p);
-            json_decref(red);
-            res.output = json_pack("{s:b,s:s}", "dry_run", 1, "action", s->action->name);
-            record_output(st, s, item, res.output);
-            rc = commit(st, s, item, STORE_STEP_SUCCEEDED, 1, params, res.output, NULL, started,
-                        STORE_RUN_RUNNING, 0, NULL, NULL, err);
-            json_decref(res.output);
-            break;
-        }
-        memset(&call, 0, sizeof call);
-        if (owner && owner->connection) {
-            /* the step's `connection:`, else the connection the event came from, else the
-             * only connection of that kind */
-            struct idf_err ce;
-            const char *cname = s->connection;
-            const char *src = json_string_value(json_object_get(st->event, "source"));
-            if (!cname && src && strcmp(src, owner->name) == 0)
-                cname = json_string_value(json_object_get(st->event, "connection"));
-            idf_err_clear(&ce);
-            rc = connections_for_action(st->env->conns, st->env->store, owner, cname, &call.connection, &ce);
-            if (rc) {
-                rc = on_failure(st, s, item, params, ce.msg, NULL, rc == IDF_EBUSY || rc == IDF_EDB, 0, started,
-                                out, stop, err);
-                break;
-            }
-            call.connection_name = json_string_value(json_object_get(call.connection, "name"));
-        }
-        if (s->action->records_intent) {
-            /* a non-idempotent write: record the intent durably before the call, so a
-             * crash in the window is known on resume (call.uncertain) */
-            char key[300];
-            const char *prev = json_string_value(json_object_get(st->ctx, "intent"));
-            snprintf(key, sizeof key, "%s#%d", s->id, item);
-            call.uncertain = prev && strcmp(prev, key) == 0;
-            json_object_set_new(st->ctx, "intent", json_string(key));
-            rc = commit(st, s, item, STORE_STEP_STARTED, attempts, params, NULL, NULL, started, STORE_RUN_RUNNING, 0,
-                        NULL, NULL, err);
-            if (rc)
-                break;
-        }
-        call.item = item;
-        call.http = st->env->http;
-        call.run_id = st->run->id;
-        call.step_id = s->id;
-        call.attempt = st->attempt + 1;
-        call.allow_http = st->f->allow_http;
-        call.allow_private_network = st->f->allow_private_network;
-        call.timeout_ms = s->timeout_ms;
-        call.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &st->env->slots[idx] : NULL;
-        if (s->action->fn(&call, params, &res) == 0) {
-            int src = engine__secrets_collect(st->ctx, res.output);
-            if (src) {
-                json_decref(res.output);
-                res.output = NULL;
-                rc = on_failure(st, s, item, params,
-                                src == IDF_ETOOBIG ? "the run's actions gave more secrets than a run may hold"
-                                                   : "out of memory",
-                                NULL, false, 0, started, out, stop, err);
-                json_decref(res.detail);
-                break;
-            }
-            trace(st, s, item, "succeeded", NULL);
-            trace_secrets(st, s, item, res.output);
-            record_output(st, s, item, res.output);
-            rc = commit(st, s, item, STORE_STEP_SUCCEEDED, attempts, params, res.output, NULL, started,
-                        STORE_RUN_RUNNING, 0, NULL, NULL, err);
-        } else if (res.deferred) {
-            rc = on_deferred(st, s, item, params, res.message[0] ? res.message : "deferred", res.detail,
-                             res.retry_after_ms, started, out, stop, err);
-        } else {
-            rc = on_failure(st, s, item, params, res.message[0] ? res.message : "action failed", res.detail,
-                            res.retryable, res.retry_after_ms, started, out, stop, err);
-        }
-        json_decref(res.output);
-        json_decref(res.detail);
-        break;
-    }
+    default: rc = action_step(st, s, item, params, err); break;
     }
 out:
-    json_decref(input);
     json_decref(params);
     json_decref(item_v);
     return rc;
 }
+
+/* ------------------------------------------------------------ the run */
 
 /* Poison runs: the run was taken from a dead owner run->interrupted times in
  * a row while at this step (store.h: a commit that moves it on resets the
@@ -781,14 +1063,12 @@ out:
  * memory killer, ...). It is failed without executing anything, through the
  * normal commit: the step's record and the run say why. fresh: the run has no
  * context yet (its vars were not rendered). */
-static int fail_interrupted(struct exec_state *st, bool fresh, struct exec_outcome *out, struct idf_err *err)
+static int fail_interrupted(struct exec_state *st, bool fresh, struct idf_err *err)
 {
     const bool in_vars = fresh && st->f->vars && json_object_size(st->f->vars); /* a fresh run renders them first */
     const struct flow_step *s = !in_vars && st->pc < (int)st->f->n_steps ? &st->f->steps[st->pc] : NULL;
     int item = -1;
     char where[400], msg[600];
-    json_t *e;
-    int rc;
 
     if (s && json_object_get(json_object_get(st->ctx, "foreach"), s->id))
         item = st->item; /* inside a begun foreach: that item */
@@ -802,15 +1082,94 @@ static int fail_interrupted(struct exec_state *st, bool fresh, struct exec_outco
         snprintf(where, sizeof where, "step '%s'", s->id);
     snprintf(msg, sizeof msg, "interrupted %d times while running %s; not retried", st->run->interrupted, where);
     log_warn("run %lld: %s", (long long)st->run->id, msg);
-    e = error_obj(msg, NULL);
-    json_object_set_new(e, "retryable", json_false());
-    if (s)
-        trace(st, s, item, "failed", msg);
-    rc = commit(st, s, item, STORE_STEP_FAILED, st->attempt > 0 ? st->attempt : 1, NULL, NULL, e, time_now_ms(),
-                STORE_RUN_FAILED, 0, msg, NULL, err);
-    json_decref(e);
-    snprintf(out->status, sizeof out->status, "%s", STORE_RUN_FAILED);
+    st->started = time_now_ms();
+    return finish(st, s,
+                  &(struct step_outcome){.kind = OUTCOME_INTERRUPTED, .item = item, .message = msg,
+                                         .attempts = st->attempt > 0 ? st->attempt : 1},
+                  err);
+}
+
+/* Sets st up for run (context opened, or a fresh one). Returns whether the
+ * run is fresh: no context yet, its vars not rendered. */
+static bool state_init(struct exec_state *st, struct exec_env *env, const struct flow *f, const struct store_run *run,
+                       struct exec_outcome *out)
+{
+    memset(st, 0, sizeof *st);
+    st->status = ENGINE_RUN_RUNNING; /* claimed (exec_run checks it) */
+    st->last.step = ENGINE_STEP_NONE;
+    st->env = env;
+    st->f = f;
+    st->run = run;
+    st->out = out;
+    st->pc = run->pc;
+    st->item = run->item;
+    st->attempt = run->attempt;
+    st->event = run->event ? json_loads(run->event, JSON_DECODE_ANY, NULL) : NULL;
+    if (!st->event)
+        st->event = json_object();
+    st->ctx = run->context ? engine__secrets_open(json_loads(run->context, 0, NULL), env->key, run->id, true) : NULL;
+    if (st->ctx)
+        return false;
+    st->ctx = json_pack("{s:{},s:{},s:{}}", "steps", "vars", "foreach");
+    return true;
+}
+
+/* Renders the workflow's vars: into the fresh run's context, or failing the run. */
+static int render_vars(struct exec_state *st, struct idf_err *err)
+{
+    struct idf_err e2;
+    json_t *input, *vars = NULL;
+    int rc = 0;
+
+    if (!st->f->vars || !json_object_size(st->f->vars))
+        return 0;
+    idf_err_clear(&e2);
+    input = jq_input(st, NULL, NULL);
+    if (expr_render(st->env->expr, st->f->vars, input, &vars, &e2)) {
+        char msg[EXPR_MSG_MAX];
+        expr_failure(msg, st, st->f->vars_at, "vars", e2.msg);
+        rc = finish(st, NULL,
+                    &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_FAILED, .message = msg},
+                    err);
+    } else {
+        json_object_set_new(st->ctx, "vars", vars);
+    }
+    json_decref(input);
     return rc;
+}
+
+/* From here a death of this process counts against the run (store_run_begin),
+ * unless its claim or the commit that ended the run before it marked it begun. */
+static int begin_run(struct exec_state *st, struct idf_err *err)
+{
+    struct exec_env *env = st->env;
+    int rc;
+
+    if (env->begun)
+        return 0;
+    env->lease_renewed_at = time_now_ms();
+    rc = store_run_begin(env->store, st->run->id, env->owner, env->lease_renewed_at + env->lease_ms);
+    if (rc)
+        idf_err_set(err, rc, "run %lld: lease lost", (long long)st->run->id);
+    return rc;
+}
+
+/* Extends the lease when a third of it has passed. */
+static int renew_lease(struct exec_state *st, struct idf_err *err)
+{
+    struct exec_env *env = st->env;
+    int64_t now = time_now_ms();
+    int rc;
+
+    if (env->lease_ms <= 0 || now - env->lease_renewed_at <= env->lease_ms / 3)
+        return 0;
+    rc = store_run_renew(env->store, st->run->id, env->owner, now + env->lease_ms);
+    if (rc) {
+        idf_err_set(err, rc, "run %lld: lease lost", (long long)st->run->id);
+        return rc;
+    }
+    env->lease_renewed_at = now;
+    return 0;
 }
 
 int exec_run(struct exec_env *env, const struct flow *f, const struct store_run *run, struct exec_outcome *out,
@@ -819,84 +1178,43 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
     const int max_interruptions =
         env->max_interruptions > 0 ? env->max_interruptions : ENGINE_DEFAULT_MAX_INTERRUPTIONS;
     struct exec_state st;
-    struct idf_err e2;
-    json_t *input = NULL;
-    bool stop = false, fresh;
-    int rc = 0;
+    bool fresh;
+    int rc;
 
-    memset(&st, 0, sizeof st);
+    IDF_INVARIANT(engine_run_status_is(run->status, ENGINE_RUN_RUNNING),
+                  "run %lld is %s: only a claimed run is executed, a finished one never again", (long long)run->id,
+                  run->status ? run->status : "(null)");
     memset(out, 0, sizeof *out);
-    snprintf(out->status, sizeof out->status, "%s", STORE_RUN_RUNNING);
-    st.env = env;
-    st.f = f;
-    st.run = run;
-    st.pc = run->pc;
-    st.item = run->item;
-    st.attempt = run->attempt;
-    st.event = run->event ? json_loads(run->event, JSON_DECODE_ANY, NULL) : NULL;
-    if (!st.event)
-        st.event = json_object();
-    st.ctx = run->context ? engine__secrets_open(json_loads(run->context, 0, NULL), env->key, run->id, true) : NULL;
-    idf_err_clear(&e2);
-    fresh = !st.ctx;
-    if (fresh)
-        st.ctx = json_pack("{s:{},s:{},s:{}}", "steps", "vars", "foreach");
+    out->status = ENGINE_RUN_RUNNING;
+    fresh = state_init(&st, env, f, run, out);
     if (run->interrupted >= max_interruptions) {
-        rc = fail_interrupted(&st, fresh, out, err); /* before anything is evaluated or called */
+        rc = fail_interrupted(&st, fresh, err); /* before anything is evaluated or called */
         goto out;
     }
-    /* from here a death of this process counts against the run (store_run_begin), unless its
-     * claim or the commit that ended the run before it marked it begun already */
-    if (!env->begun) {
-        env->lease_renewed_at = time_now_ms();
-        rc = store_run_begin(env->store, run->id, env->owner, env->lease_renewed_at + env->lease_ms);
-        if (rc) {
-            idf_err_set(err, rc, "run %lld: lease lost", (long long)run->id);
-            goto out;
-        }
+    rc = begin_run(&st, err);
+    if (!rc && fresh)
+        rc = render_vars(&st, err);
+    while (!rc && !st.stop && st.pc < (int)f->n_steps) {
+        rc = renew_lease(&st, err);
+        if (!rc)
+            rc = run_step(&st, &f->steps[st.pc], err);
     }
-    if (fresh) {
-        json_t *vars = NULL;
-        if (f->vars && json_object_size(f->vars)) {
-            input = jq_input(&st, NULL, NULL);
-            if (expr_render(env->expr, f->vars, input, &vars, &e2)) {
-                char msg[EXPR_MSG_MAX];
-                expr_failure(msg, &st, f->vars_at, "vars", e2.msg);
-                rc = commit(&st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_FAILED, 0, msg, NULL, err);
-                snprintf(out->status, sizeof out->status, "%s", STORE_RUN_FAILED);
-                goto out;
-            }
-            json_object_set_new(st.ctx, "vars", vars);
-        }
-    }
-    while (!stop && st.pc < (int)f->n_steps) {
-        int64_t now = time_now_ms();
-        if (env->lease_ms > 0 && now - env->lease_renewed_at > env->lease_ms / 3) {
-            rc = store_run_renew(env->store, run->id, env->owner, now + env->lease_ms);
-            if (rc) {
-                idf_err_set(err, rc, "run %lld: lease lost", (long long)run->id);
-                goto out;
-            }
-            env->lease_renewed_at = now;
-        }
-        rc = run_step(&st, &f->steps[st.pc], out, &stop, err);
-        if (rc)
-            goto out;
-    }
-    if (!stop) {
+    if (!rc && !st.stop) {
+        IDF_INVARIANT(st.finished == (st.status == ENGINE_RUN_SUCCEEDED), "run %lld: finished but %s",
+                      (long long)run->id, engine_run_status_name(st.status));
         if (!st.finished)
-            rc = commit(&st, NULL, -1, NULL, 0, NULL, NULL, NULL, 0, STORE_RUN_SUCCEEDED, 0, NULL, NULL, err);
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_SUCCEEDED);
+            rc = finish(&st, NULL,
+                        &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_SUCCEEDED}, err);
+        out->status = ENGINE_RUN_SUCCEEDED;
     }
 out:
     if (rc == IDF_ECANCELLED) {
         /* cancelled while it ran (store_run_cancel_request): the last step is
          * recorded and the run is already "cancelled" in the store */
-        snprintf(out->status, sizeof out->status, "%s", STORE_RUN_CANCELLED);
+        out->status = ENGINE_RUN_CANCELLED;
         idf_err_clear(err);
         rc = 0;
     }
-    json_decref(input);
     json_decref(st.event);
     json_decref(st.ctx);
     json_decref(st.result);

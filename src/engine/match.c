@@ -361,67 +361,35 @@ static void put_off(struct expander *x, const struct store_event *d, bool retrya
         log_error("expander: cannot put delivery %lld off: %s", (long long)d->id, err.msg);
 }
 
-/* Expands one delivery into its events and stores them in its place. */
-static void expand_one(struct expander *x, const struct store_event *d)
+/* Stores the events ce_events (a connector's answer for delivery d, borrowed)
+ * in place of the delivery, in stage match; puts the delivery off when it
+ * cannot (too many, out of memory, the store failed). */
+static void store_expansion(struct expander *x, const struct store_event *d, const struct connector *c,
+                            const json_t *ce_events)
 {
-    const struct connector *c = expanding_connector(x->m->reg, d->source);
-    struct conn_expand ce;
     struct store_ingest_item *items = NULL;
     struct engine_event *evs = NULL;
     char **texts = NULL;
-    const json_t *conn = NULL;
-    json_t *delivery = NULL, *item;
+    json_t *item;
     struct idf_err err;
-    size_t n = 0, i;
-    int idx, rc;
+    size_t n = json_array_size(ce_events), i;
+    int rc;
 
-    memset(&ce, 0, sizeof ce);
     idf_err_clear(&err);
-    if (!c) {
-        put_off(x, d, false, 0, "no connector expands this delivery");
-        return;
-    }
-    if (!d->connection) {
-        put_off(x, d, false, 0, "the delivery names no connection");
-        return;
-    }
-    rc = connections_resolve(x->conns, x->st, c->name, d->connection, &conn, &err);
-    if (rc) {
-        put_off(x, d, rc != IDF_ENOTFOUND && rc != IDF_EINVAL, 0, err.msg);
-        return;
-    }
-    delivery = json_loads(d->data, 0, NULL);
-    if (!delivery) {
-        put_off(x, d, false, 0, "the stored delivery is not JSON");
-        return;
-    }
-    idx = registry_connector_index(x->m->reg, c);
-    ce.http = x->http;
-    ce.connection = conn;
-    ce.connection_name = d->connection;
-    ce.delivery = delivery;
-    ce.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &x->slots[idx] : NULL;
-    rc = c->ingress->expand(&ce);
-    if (rc && atomic_load(&x->m->abort))
-        goto out; /* abandoned because idflow stops: not a failure of the delivery */
-    if (rc) {
-        put_off(x, d, ce.retryable, ce.retry_after_ms, ce.message[0] ? ce.message : "the connector failed");
-        goto out;
-    }
-    n = json_array_size(ce.events);
     if (n > CONN_INGRESS_MAX_EVENTS) {
         put_off(x, d, false, 0, "the delivery stands for more events than one delivery may yield");
-        goto out;
+        return;
     }
     items = calloc(n ? n : 1, sizeof *items);
     evs = calloc(n ? n : 1, sizeof *evs);
     texts = calloc(n ? n : 1, sizeof *texts);
     if (!items || !evs || !texts) {
+        n = 0;
         put_off(x, d, true, 0, "out of memory");
         goto out;
     }
     n = 0;
-    json_array_foreach (ce.events, i, item) {
+    json_array_foreach ((json_t *)ce_events, i, item) {
         const char *id = json_string_value(json_object_get(item, "id"));
         const char *type = json_string_value(json_object_get(item, "type"));
         json_t *ev;
@@ -469,6 +437,54 @@ out:
     free(texts);
     free(items);
     free(evs);
+}
+
+/* Expands one delivery into its events (its connector's ingress->expand)
+ * and stores them in its place (store_expansion). */
+static void expand_one(struct expander *x, const struct store_event *d)
+{
+    const struct connector *c = expanding_connector(x->m->reg, d->source);
+    struct conn_expand ce;
+    const json_t *conn = NULL;
+    json_t *delivery = NULL;
+    struct idf_err err;
+    int idx, rc;
+
+    memset(&ce, 0, sizeof ce);
+    idf_err_clear(&err);
+    if (!c) {
+        put_off(x, d, false, 0, "no connector expands this delivery");
+        return;
+    }
+    if (!d->connection) {
+        put_off(x, d, false, 0, "the delivery names no connection");
+        return;
+    }
+    rc = connections_resolve(x->conns, x->st, c->name, d->connection, &conn, &err);
+    if (rc) {
+        put_off(x, d, rc != IDF_ENOTFOUND && rc != IDF_EINVAL, 0, err.msg);
+        return;
+    }
+    delivery = json_loads(d->data, 0, NULL);
+    if (!delivery) {
+        put_off(x, d, false, 0, "the stored delivery is not JSON");
+        return;
+    }
+    idx = registry_connector_index(x->m->reg, c);
+    ce.http = x->http;
+    ce.connection = conn;
+    ce.connection_name = d->connection;
+    ce.delivery = delivery;
+    ce.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &x->slots[idx] : NULL;
+    rc = c->ingress->expand(&ce);
+    if (rc && atomic_load(&x->m->abort))
+        goto out; /* abandoned because idflow stops: not a failure of the delivery */
+    if (rc) {
+        put_off(x, d, ce.retryable, ce.retry_after_ms, ce.message[0] ? ce.message : "the connector failed");
+        goto out;
+    }
+    store_expansion(x, d, c, ce.events);
+out:
     json_decref(ce.events);
     json_decref(delivery);
 }

@@ -85,38 +85,53 @@ static int add_entry(struct wf_entry **arr, size_t *n, struct flow *f, int64_t v
     return 0;
 }
 
-int engine__wfset_load_dir(struct wfset *ws, struct store *st, struct expr_ctx *ectx, const char *dir,
-                           struct idf_err *err)
+/* The *.yaml / *.yml files of dir (hidden ones skipped), sorted: names[0..*n_out),
+ * each "dir/file", caller frees each. On failure nothing is left to free. */
+static int list_yaml(const char *dir, char *names[WFSET_MAX], size_t *n_out, struct idf_err *err)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
-    char *names[WFSET_MAX];
-    struct flow *flows[WFSET_MAX];
-    size_t n = 0, bad = 0;
+    size_t n = 0;
     int rc = 0;
 
-    memset(flows, 0, sizeof flows);
     if (!d)
         return idf_err_set(err, IDF_ENOTFOUND, "cannot open workflows directory '%s'", dir);
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.' || !has_yaml_ext(de->d_name))
             continue;
         if (n == WFSET_MAX) {
-            closedir(d);
-            for (size_t i = 0; i < n; i++)
-                free(names[i]);
-            return idf_err_set(err, IDF_ETOOBIG, "more than %d workflow files in '%s'", WFSET_MAX, dir);
+            rc = idf_err_set(err, IDF_ETOOBIG, "more than %d workflow files in '%s'", WFSET_MAX, dir);
+            break;
         }
         if (asprintf(&names[n], "%s/%s", dir, de->d_name) < 0) {
-            closedir(d);
-            for (size_t i = 0; i < n; i++)
-                free(names[i]);
-            return IDF_ENOMEM;
+            rc = IDF_ENOMEM;
+            break;
         }
         n++;
     }
     closedir(d);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        return rc;
+    }
     qsort(names, n, sizeof names[0], cmp_str);
+    *n_out = n;
+    return 0;
+}
+
+int engine__wfset_load_dir(struct wfset *ws, struct store *st, struct expr_ctx *ectx, const char *dir,
+                           struct idf_err *err)
+{
+    char *names[WFSET_MAX];
+    struct flow *flows[WFSET_MAX];
+    size_t n = 0, bad = 0;
+    int rc;
+
+    memset(flows, 0, sizeof flows);
+    rc = list_yaml(dir, names, &n, err);
+    if (rc)
+        return rc;
 
     for (size_t i = 0; i < n; i++) {
         struct flow_diags *diags = calloc(1, sizeof *diags);
