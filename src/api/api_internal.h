@@ -18,9 +18,9 @@ static inline void api__error(struct http_resp *resp, int status, const char *ms
  * its destructor closes both). Borrowed: valid until the thread ends, used by
  * this thread only. NULL with err set when they cannot be opened. */
 struct store;
-struct connections_cache;
+struct cred_cache;
 struct store *api__thread_store(struct api *a, struct idf_err *err);
-struct connections_cache *api__thread_conns(struct api *a, struct idf_err *err);
+struct cred_cache *api__thread_conns(struct api *a, struct idf_err *err);
 
 /* hooks.c: /hooks/<connector>/<connection> — any connector whose descriptor
  * has an ingress hook (connectors/connector.h). rest is the path after

@@ -5,13 +5,13 @@
  * Secrets go in and never come out: a PUT's secret values are checked,
  * tried against the remote, sealed and stored, and wiped from memory when
  * the request ends; lists carry only the non-secret config; error messages
- * have every secret of the request masked (connections_check). Roles are
+ * have every secret of the request masked (cred_check). Roles are
  * checked before these routes run (the route table of auth.c): reading is
  * viewer, testing operator, changing admin. HTTP server threads. */
 #include <string.h>
 
 #include "api/api_internal.h"
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -53,7 +53,7 @@ static void keep_stored_secrets(struct api *a, struct store *st, const struct co
     const char *kind, *old_url, *new_url;
     struct idf_err err;
 
-    if (connections_load(st, a->key, name, &stored, &err) != 0)
+    if (cred_load(st, a->key, name, &stored, &err) != 0)
         return; /* a new connection (or one that no longer opens): nothing to keep */
     kind = json_string_value(json_object_get(stored, "kind"));
     old_url = json_string_value(json_object_get(stored, "url"));
@@ -66,7 +66,7 @@ static void keep_stored_secrets(struct api *a, struct store *st, const struct co
                 json_object_set_new(config, f->name, json_string(v));
         }
     }
-    connections_wipe_free(stored);
+    cred_wipe_free(stored);
 }
 
 /* PUT /api/v1/connections/NAME {"kind", "config"} */
@@ -93,18 +93,18 @@ static void put(struct api *a, struct store *st, const struct api__caller *who, 
         goto out;
     }
     keep_stored_secrets(a, st, c, name, config);
-    if (connections_validate(c, config, &err)) {
+    if (cred_validate(c, config, &err)) {
         log_mask_secrets(err.msg);
         api__error(resp, 400, err.msg);
         goto out;
     }
-    if (connections_check(c, name, config, &whoami, &err)) {
+    if (cred_check(c, name, config, &whoami, &err)) {
         char msg[IDF_ERR_MSG_MAX + 64];
         snprintf(msg, sizeof msg, "the credential check failed, nothing was stored: %s", err.msg);
         http_resp_json(resp, 422, json_pack("{s:s,s:s}", "error", msg, "check", "failed"));
         goto out;
     }
-    if (connections_save(st, a->key, c, name, config, who->actor, &created, &err)) {
+    if (cred_save(st, a->key, c, name, config, who->actor, &created, &err)) {
         log_mask_secrets(err.msg);
         api__error(resp, err.code == IDF_EINVAL ? 400 : 500, err.msg);
         goto out;
@@ -115,7 +115,7 @@ static void put(struct api *a, struct store *st, const struct api__caller *who, 
     whoami = NULL;
 out:
     json_decref(whoami);
-    connections_wipe_free(body); /* the secrets of the request */
+    cred_wipe_free(body); /* the secrets of the request */
 }
 
 /* POST /api/v1/connections/NAME/test */
@@ -130,7 +130,7 @@ static void test(struct api *a, struct store *st, struct http_resp *resp, const 
         api__error(resp, 503, "idflow serve has no master key: connections cannot be unsealed");
         return;
     }
-    rc = connections_load(st, a->key, name, &conn, &err);
+    rc = cred_load(st, a->key, name, &conn, &err);
     if (rc) {
         log_mask_secrets(err.msg);
         api__error(resp, rc == IDF_ENOTFOUND ? 404 : 500, rc == IDF_ENOTFOUND ? "no such connection" : err.msg);
@@ -139,11 +139,11 @@ static void test(struct api *a, struct store *st, struct http_resp *resp, const 
     c = find_kind(json_string_value(json_object_get(conn, "kind")));
     if (!c)
         http_resp_json(resp, 200, json_pack("{s:b,s:s}", "ok", 0, "error", "this idflow has no connector of that kind"));
-    else if (connections_check(c, name, conn, &whoami, &err))
+    else if (cred_check(c, name, conn, &whoami, &err))
         http_resp_json(resp, 200, json_pack("{s:b,s:s}", "ok", 0, "error", err.msg));
     else
         http_resp_json(resp, 200, json_pack("{s:b,s:o}", "ok", 1, "whoami", whoami ? whoami : json_null()));
-    connections_wipe_free(conn);
+    cred_wipe_free(conn);
 }
 
 /* GET /api/v1/connections/NAME: its row of the list (never a secret). */
@@ -172,7 +172,7 @@ static void get_one(struct store *st, struct http_resp *resp, const char *name)
 void api__connections_route(struct api *a, struct store *st, const struct api__caller *who,
                             const struct http_req *req, struct http_resp *resp, const char *rest)
 {
-    char name[CONNECTIONS_NAME_MAX + 1];
+    char name[CRED_NAME_MAX + 1];
     const char *slash;
     size_t n;
     struct idf_err err;
@@ -191,13 +191,13 @@ void api__connections_route(struct api *a, struct store *st, const struct api__c
     }
     slash = strchr(rest + 1, '/');
     n = slash ? (size_t)(slash - rest - 1) : strlen(rest + 1);
-    if (*rest != '/' || n == 0 || n > CONNECTIONS_NAME_MAX) {
+    if (*rest != '/' || n == 0 || n > CRED_NAME_MAX) {
         api__error(resp, 404, "no such connection");
         return;
     }
     memcpy(name, rest + 1, n);
     name[n] = '\0';
-    if (!connections_name_valid(name)) {
+    if (!cred_name_valid(name)) {
         api__error(resp, 400, "a connection name is a letter or digit, then letters, digits, '.', '_' or '-'");
         return;
     }

@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "engine/engine.h"
@@ -47,11 +47,11 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
     const char *slash = strchr(rest, '/'), *end;
     const struct connector *c;
     struct store *st;
-    struct connections_cache *conns;
+    struct cred_cache *conns;
     const json_t *conn = NULL;
     struct conn_hook_out out;
     struct idf_err err;
-    char name[CONNECTIONS_NAME_MAX + 1], msg[600];
+    char name[CRED_NAME_MAX + 1], msg[600];
     size_t n_new = 0;
     int rc;
 
@@ -61,13 +61,13 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
     /* <connection>, then optionally /<secret> for a connector that takes it
      * there; the path is never quoted back (it may hold a secret) */
     end = c ? strchr(slash + 1, '/') : NULL;
-    if (!c || (size_t)((end ? end : slash + 1 + strlen(slash + 1)) - (slash + 1)) > CONNECTIONS_NAME_MAX ||
+    if (!c || (size_t)((end ? end : slash + 1 + strlen(slash + 1)) - (slash + 1)) > CRED_NAME_MAX ||
         (end && (!c->ingress->secret_in_path || !conn_hook_path_secret(req->path)))) {
         api__error(resp, 404, "no such hook: use /hooks/<connector>/<connection>");
         return;
     }
     snprintf(name, sizeof name, "%.*s", (int)((end ? end : slash + 1 + strlen(slash + 1)) - (slash + 1)), slash + 1);
-    if (!connections_name_valid(name)) {
+    if (!cred_name_valid(name)) {
         api__error(resp, 404, "no such hook: use /hooks/<connector>/<connection>");
         return;
     }
@@ -86,7 +86,7 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
         api__error(resp, 503, "the store is not available");
         return;
     }
-    rc = connections_resolve(conns, st, c->name, name, &conn, &err);
+    rc = cred_resolve(conns, st, c->name, name, &conn, &err);
     if (rc == IDF_ENOTFOUND || rc == IDF_EINVAL) {
         snprintf(msg, sizeof msg, "no %s connection named '%s'", c->name, name);
         api__error(resp, 404, msg);

@@ -19,12 +19,12 @@
 #include <stdlib.h>
 
 #include "api/api_internal.h"
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "store/store.h"
 
 struct api__thread {
     struct store *store;             /* this thread's connection, or NULL before the first use */
-    struct connections_cache *conns; /* this thread's resolved connections, or NULL before /hooks/ */
+    struct cred_cache *conns; /* this thread's resolved connections, or NULL before /hooks/ */
 };
 
 static pthread_key_t thread_key;                       /* written once, by key_init */
@@ -38,7 +38,7 @@ static void thread_free(void *p)
 
     if (!t)
         return;
-    connections_cache_free(t->conns);
+    cred_cache_free(t->conns);
     store_close(t->store);
     free(t);
 }
@@ -82,13 +82,13 @@ struct store *api__thread_store(struct api *a, struct idf_err *err)
     return t->store;
 }
 
-struct connections_cache *api__thread_conns(struct api *a, struct idf_err *err)
+struct cred_cache *api__thread_conns(struct api *a, struct idf_err *err)
 {
     struct api__thread *t = self(err);
 
     if (!t)
         return NULL;
-    if (!t->conns && connections_cache_new(a->key, CONNECTIONS_RECHECK_MS, &t->conns) != 0) {
+    if (!t->conns && cred_cache_new(a->key, CRED_RECHECK_MS, &t->conns) != 0) {
         t->conns = NULL;
         idf_err_set(err, IDF_ENOMEM, "cannot create a connection cache");
     }

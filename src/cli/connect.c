@@ -24,7 +24,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_hooks.h"
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -88,11 +88,11 @@ static void usage_all(FILE *f)
     fputc('\n', f);
 }
 
-/* Reads at most CONNECTIONS_SECRET_MAX bytes of fd into a JSON string with
+/* Reads at most CRED_SECRET_MAX bytes of fd into a JSON string with
  * trailing white space (the newline of `echo` or an editor) removed. */
 static int read_secret_fd(int fd, const char *what, json_t **out)
 {
-    size_t cap = CONNECTIONS_SECRET_MAX + 2, len = 0;
+    size_t cap = CRED_SECRET_MAX + 2, len = 0;
     char *b = malloc(cap);
     int rc = CLI_OK;
 
@@ -111,8 +111,8 @@ static int read_secret_fd(int fd, const char *what, json_t **out)
         if (r == 0)
             break;
         len += (size_t)r;
-        if (len > CONNECTIONS_SECRET_MAX) {
-            fprintf(stderr, "idflow connect: %s is larger than %u bytes\n", what, CONNECTIONS_SECRET_MAX);
+        if (len > CRED_SECRET_MAX) {
+            fprintf(stderr, "idflow connect: %s is larger than %u bytes\n", what, CRED_SECRET_MAX);
             rc = CLI_FAIL;
             goto out;
         }
@@ -160,8 +160,8 @@ static int secret_from_env(const char *var, json_t **out)
         fprintf(stderr, "idflow connect: environment variable %s is not set\n", var);
         return CLI_USAGE;
     }
-    if (strlen(v) > CONNECTIONS_SECRET_MAX) {
-        fprintf(stderr, "idflow connect: %s is longer than %u bytes\n", var, CONNECTIONS_SECRET_MAX);
+    if (strlen(v) > CRED_SECRET_MAX) {
+        fprintf(stderr, "idflow connect: %s is longer than %u bytes\n", var, CRED_SECRET_MAX);
         return CLI_FAIL;
     }
     *out = json_string(v);
@@ -326,11 +326,11 @@ static int parse(struct opts *o, int argc, char **argv)
         return CLI_USAGE;
     }
     o->name = pos[1];
-    if (!connections_name_valid(o->name)) {
+    if (!cred_name_valid(o->name)) {
         fprintf(stderr,
                 "idflow connect: '%.80s' is not a valid name (1 to %d letters, digits, '-', '_' or '.', starting "
                 "with a letter or digit)\n",
-                o->name, CONNECTIONS_NAME_MAX);
+                o->name, CRED_NAME_MAX);
         return CLI_USAGE;
     }
     if (o->test + o->remove + !!o->register_hook > 1 ||
@@ -366,7 +366,7 @@ static int check(const struct connector *c, const json_t *config, const char *na
         printf("%s connection %s: this kind has no credential check\n", c->name, name);
         return CLI_OK;
     }
-    if (connections_check(c, name, config, &who, &err)) {
+    if (cred_check(c, name, config, &who, &err)) {
         fprintf(stderr, "idflow connect: %s connection %s: the credential check failed: %s\n", c->name, name,
                 err.msg);
         return CLI_FAIL;
@@ -401,7 +401,7 @@ static int do_test(struct store *st, const struct seal_key *key, const struct op
     const char *kind;
     int rc = CLI_FAIL;
 
-    if (connections_load(st, key, o->name, &conn, &err)) {
+    if (cred_load(st, key, o->name, &conn, &err)) {
         fprintf(stderr, "idflow connect: %s\n", err.msg);
         return CLI_FAIL;
     }
@@ -411,7 +411,7 @@ static int do_test(struct store *st, const struct seal_key *key, const struct op
                 o->conn->name);
     else
         rc = check(o->conn, conn, o->name);
-    connections_wipe_free(conn);
+    cred_wipe_free(conn);
     return rc;
 }
 
@@ -458,7 +458,7 @@ static int do_save(struct store *st, const struct seal_key *key, struct opts *o)
     bool created = false;
     int rc;
 
-    if (connections_validate(o->conn, o->config, &err)) {
+    if (cred_validate(o->conn, o->config, &err)) {
         log_mask_secrets(err.msg);
         fprintf(stderr, "idflow connect: %s\n", err.msg);
         return CLI_FAIL;
@@ -469,7 +469,7 @@ static int do_save(struct store *st, const struct seal_key *key, struct opts *o)
         return rc;
     }
     cli_actor(actor, sizeof actor);
-    if (connections_save(st, key, o->conn, o->name, o->config, actor, &created, &err)) {
+    if (cred_save(st, key, o->conn, o->name, o->config, actor, &created, &err)) {
         log_mask_secrets(err.msg);
         fprintf(stderr, "idflow connect: %s\n", err.msg);
         return CLI_FAIL;
@@ -512,13 +512,13 @@ int cli_connect(int argc, char **argv)
     /* The key first: IDFLOW_MASTER_KEY leaves the environment before anything
      * else runs, and a key problem stops us before any remote call. */
     if (!o.remove) {
-        rc = connections_load_key(db, o.key_file, !o.test, &key, &created, &err);
+        rc = cred_load_key(db, o.key_file, !o.test, &key, &created, &err);
         if (rc) {
             fprintf(stderr, "idflow connect: %s\n", err.msg);
             rc = CLI_FAIL;
             goto out;
         }
-        if (created && connections_key_path(db, o.key_file, keypath, sizeof keypath, &err) == 0)
+        if (created && cred_key_path(db, o.key_file, keypath, sizeof keypath, &err) == 0)
             fprintf(stderr,
                     "idflow connect: created the master key file %s (mode 0600); back it up: without it the "
                     "stored secrets cannot be opened\n",
@@ -540,7 +540,7 @@ int cli_connect(int argc, char **argv)
 out:
     store_close(st);
     seal_key_free(key);
-    connections_wipe_free(o.config);
+    cred_wipe_free(o.config);
     return rc;
 }
 

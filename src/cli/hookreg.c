@@ -18,7 +18,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_hooks.h"
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "expr/expr.h"
@@ -144,7 +144,7 @@ int cli__register_hook(struct store *st, const struct seal_key *key, const struc
         fprintf(stderr, "idflow connect: --register-hook needs an https:// URL (plain http only for loopback)\n");
         return CLI_USAGE;
     }
-    if (connections_load(st, key, name, &conn, &err)) {
+    if (cred_load(st, key, name, &conn, &err)) {
         fprintf(stderr, "idflow connect: %s\n", err.msg);
         return CLI_FAIL;
     }
@@ -168,7 +168,7 @@ int cli__register_hook(struct store *st, const struct seal_key *key, const struc
         goto out;
     }
     cli_actor(who, sizeof who);
-    if (connections_save(st, key, c, name, new_cfg, who, NULL, &err)) {
+    if (cred_save(st, key, c, name, new_cfg, who, NULL, &err)) {
         log_mask_secrets(err.msg);
         fprintf(stderr, "idflow connect: %s\n", err.msg);
         goto out;
@@ -200,17 +200,17 @@ int cli__register_hook(struct store *st, const struct seal_key *key, const struc
     saved = false; /* keep the new secret */
     rc = CLI_OK;
 out:
-    if (saved && connections_save(st, key, c, name, old_cfg, who, NULL, &err))
+    if (saved && cred_save(st, key, c, name, old_cfg, who, NULL, &err))
         fprintf(stderr, "idflow connect: could not restore the previous connection: %s\n", err.msg);
     else if (saved)
         fprintf(stderr, "idflow connect: the previous connection was restored; nothing changed\n");
     sodium_memzero(secret, sizeof secret);
     json_decref(reg.info);
     http_client_free(http);
-    connections_wipe_free(named);
-    connections_wipe_free(new_cfg);
-    connections_wipe_free(old_cfg);
-    connections_wipe_free(conn);
+    cred_wipe_free(named);
+    cred_wipe_free(new_cfg);
+    cred_wipe_free(old_cfg);
+    cred_wipe_free(conn);
     json_decref(triggers);
     return rc;
 }

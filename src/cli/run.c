@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "crypto/seal.h"
 #include "core/buf.h"
@@ -39,7 +39,7 @@ static void warn_unreachable(struct store *st, const char *file, const struct fl
     size_t i;
     json_t *w;
 
-    if (!warnings || connections_reach_warnings(st, registry_default(), f->trigger, f->trigger_params, warnings)) {
+    if (!warnings || cred_reach_warnings(st, registry_default(), f->trigger, f->trigger_params, warnings)) {
         fprintf(stderr, "%s: warning: could not read the connections to check trigger %s\n", file, f->trigger->name);
         json_decref(warnings);
         return;
@@ -228,12 +228,12 @@ int cli_run(int argc, char **argv)
         /* the master key opens sealed connections; without one, actions that need a
          * connection fail with a clear error */
         const char *url = cli_db_url(db, dbbuf, sizeof dbbuf);
-        if (connections_load_key(url, NULL, false, &key, NULL, &err) && err.code != IDF_ENOTFOUND) {
+        if (cred_load_key(url, NULL, false, &key, NULL, &err) && err.code != IDF_ENOTFOUND) {
             fprintf(stderr, "idflow run: %s\n", err.msg);
             goto out;
         }
     }
-    if (http_client_new(&http) || connections_cache_new(key, CONNECTIONS_RECHECK_MS, &env.conns))
+    if (http_client_new(&http) || cred_cache_new(key, CRED_RECHECK_MS, &env.conns))
         goto oom;
     snprintf(owner, sizeof owner, "cli-%d", (int)getpid());
     env.store = st;
@@ -305,7 +305,7 @@ oom:
     fprintf(stderr, "idflow run: out of memory\n");
 out:
     exec_env_release(&env);
-    connections_cache_free(env.conns);
+    cred_cache_free(env.conns);
     seal_key_free(key);
     http_client_free(http);
     store_close(st);

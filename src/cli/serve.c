@@ -9,7 +9,7 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "core/config.h"
 #include "crypto/seal.h"
 #include "core/log.h"
@@ -155,7 +155,7 @@ int cli_serve(int argc, char **argv)
 
     /* the master key, before any thread starts (reading IDFLOW_MASTER_KEY removes it
      * from the environment, which must not change once threads run) */
-    if (connections_load_key(cfg.db, NULL, true, &key, NULL, &err)) {
+    if (cred_load_key(cfg.db, NULL, true, &key, NULL, &err)) {
         fprintf(stderr, "idflow serve: %s\n", err.msg);
         goto out;
     }

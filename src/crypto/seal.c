@@ -2,8 +2,8 @@
  * with XChaCha20-Poly1305 (libsodium); the format is described in seal.h.
  *
  * Owns: parsing and loading the key, creating the key file, seal/open. It
- * does not know what is sealed (connections.c decides that) nor where the key
- * file lives (connections_key_path).
+ * does not know what is sealed (credentials/credentials.c decides that) nor where the key
+ * file lives (cred_key_path).
  *
  * Invariants: a struct seal_key is sodium_malloc'd (guard pages, mlock'd) and
  * kept read-only (sodium_mprotect_readonly) from the moment it is filled to

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "core/invariant.h"
 #include "core/log.h"
@@ -595,7 +595,7 @@ static void *worker_main(void *arg)
         log_error("worker: cannot open the store: %s", err.msg);
         return NULL;
     }
-    if (http_client_new(&http) || connections_cache_new(e->opts.key, CONNECTIONS_RECHECK_MS, &env.conns)) {
+    if (http_client_new(&http) || cred_cache_new(e->opts.key, CRED_RECHECK_MS, &env.conns)) {
         log_error("worker: cannot create an http client or a connection cache");
         http_client_free(http);
         store_close(st);
@@ -640,7 +640,7 @@ static void *worker_main(void *arg)
         atomic_fetch_sub(&e->workers_ready, 1);
     engine__wfset_caps_clear(&caps);
     exec_env_release(&env);
-    connections_cache_free(env.conns);
+    cred_cache_free(env.conns);
     http_client_free(http);
     store_close(st);
     return NULL;
@@ -649,7 +649,7 @@ static void *worker_main(void *arg)
 /* ------------------------------------------------------------ lifecycle */
 
 /* wfset_each_fn: logs, once, each stored connection the workflow's trigger
- * listens to but would never receive its events on (connections_reach_warnings:
+ * listens to but would never receive its events on (cred_reach_warnings:
  * an Okta event type that event hooks cannot carry, on a hook-only
  * connection). ud: the engine. */
 static void warn_unreachable(void *ud, const struct flow *f, int64_t version)
@@ -661,7 +661,7 @@ static void warn_unreachable(void *ud, const struct flow *f, int64_t version)
 
     (void)version;
     if (!warnings || !f->enabled ||
-        connections_reach_warnings(e->store, e->opts.connectors, f->trigger, f->trigger_params, warnings)) {
+        cred_reach_warnings(e->store, e->opts.connectors, f->trigger, f->trigger_params, warnings)) {
         json_decref(warnings);
         return;
     }

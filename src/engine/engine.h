@@ -26,7 +26,7 @@ struct store;
 struct store_run;
 struct expr_ctx;
 struct http_client;
-struct connections_cache;
+struct cred_cache;
 struct seal_key;
 struct registry;
 
@@ -141,7 +141,7 @@ struct exec_env {
     struct store *store;
     struct expr_ctx *expr;
     struct http_client *http;
-    struct connections_cache *conns;    /* resolves an action's connection; NULL: none available */
+    struct cred_cache *conns;    /* resolves an action's connection; NULL: none available */
     void *slots[ENGINE_MAX_CONNECTORS]; /* per-connector, per-thread caches */
     const char *owner;                  /* lease owner */
     int64_t lease_ms;

@@ -43,7 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "core/invariant.h"
 #include "core/log.h"
@@ -914,7 +914,7 @@ static int action_connection(struct exec_state *st, const struct flow_step *s, c
     if (!cname && src && strcmp(src, owner->name) == 0)
         cname = json_string_value(json_object_get(st->event, "connection"));
     idf_err_clear(&ce);
-    rc = connections_for_action(st->env->conns, st->env->store, owner, cname, &call->connection, &ce);
+    rc = cred_for_action(st->env->conns, st->env->store, owner, cname, &call->connection, &ce);
     if (rc) {
         *done = true;
         return finish(st, s,

@@ -43,7 +43,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -326,7 +326,7 @@ struct expander {
     struct matcher *m;
     struct store *st;
     struct http_client *http;
-    struct connections_cache *conns;
+    struct cred_cache *conns;
     void *slots[ENGINE_MAX_CONNECTORS];
 };
 
@@ -460,7 +460,7 @@ static void expand_one(struct expander *x, const struct store_event *d)
         put_off(x, d, false, 0, "the delivery names no connection");
         return;
     }
-    rc = connections_resolve(x->conns, x->st, c->name, d->connection, &conn, &err);
+    rc = cred_resolve(x->conns, x->st, c->name, d->connection, &conn, &err);
     if (rc) {
         put_off(x, d, rc != IDF_ENOTFOUND && rc != IDF_EINVAL, 0, err.msg);
         return;
@@ -498,7 +498,7 @@ static void *expander_main(void *arg)
     memset(&x, 0, sizeof x);
     x.m = m;
     if (store_open(m->db_url, &x.st, &err) || http_client_new(&x.http) ||
-        connections_cache_new(m->key, CONNECTIONS_RECHECK_MS, &x.conns)) {
+        cred_cache_new(m->key, CRED_RECHECK_MS, &x.conns)) {
         log_error("expander: cannot start: %s", x.st ? "no http client or connection cache" : err.msg);
         goto out;
     }
@@ -529,7 +529,7 @@ static void *expander_main(void *arg)
     }
 out:
     registry_free_slots(x.m->reg, x.slots, ENGINE_MAX_CONNECTORS);
-    connections_cache_free(x.conns);
+    cred_cache_free(x.conns);
     http_client_free(x.http);
     store_close(x.st);
     return NULL;

@@ -28,7 +28,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -43,7 +43,7 @@
 #define POLLER_CURSOR_MAX 300       /* bytes of a cursor name */
 
 struct poll_entry {
-    char name[CONNECTIONS_NAME_MAX + 1];
+    char name[CRED_NAME_MAX + 1];
     const struct connector *c;
     int64_t next_at;  /* when to poll next (ms since the epoch) */
     int attempt;      /* consecutive failures */
@@ -95,7 +95,7 @@ static void rescan(struct pollers *p, struct store *st)
         enum conn_ingress_mode mode = conn_ingress_mode(json_object_get(row, "config"));
         int k;
 
-        if (!name || !kind || strlen(name) > CONNECTIONS_NAME_MAX || !(mode & CONN_MODE_POLL))
+        if (!name || !kind || strlen(name) > CRED_NAME_MAX || !(mode & CONN_MODE_POLL))
             continue;
         c = registry_find(p->reg, kind);
         if (!c || !c->ingress || !c->ingress->poll)
@@ -140,7 +140,7 @@ static void fail_later(struct poll_entry *pe, int64_t now, int64_t at_least_ms, 
 }
 
 /* Polls one connection once. */
-static void poll_one(struct pollers *p, struct store *st, struct http_client *http, struct connections_cache *cc,
+static void poll_one(struct pollers *p, struct store *st, struct http_client *http, struct cred_cache *cc,
                      struct poll_entry *pe)
 {
     struct conn_poll cp;
@@ -155,7 +155,7 @@ static void poll_one(struct pollers *p, struct store *st, struct http_client *ht
     memset(&cp, 0, sizeof cp);
     idf_err_clear(&err);
     snprintf(cname, sizeof cname, "poll:%s:%s", pe->c->name, pe->name);
-    if (connections_resolve(cc, st, pe->c->name, pe->name, &conn, &err)) {
+    if (cred_resolve(cc, st, pe->c->name, pe->name, &conn, &err)) {
         fail_later(pe, now, 0, err.msg);
         return;
     }
@@ -214,12 +214,12 @@ static void *poller_main(void *arg)
     struct pollers *p = arg;
     struct store *st = NULL;
     struct http_client *http = NULL;
-    struct connections_cache *cc = NULL;
+    struct cred_cache *cc = NULL;
     struct idf_err err;
     int64_t next_scan = 0;
 
     if (store_open(p->db_url, &st, &err) || http_client_new(&http) ||
-        connections_cache_new(p->key, CONNECTIONS_RECHECK_MS, &cc)) {
+        cred_cache_new(p->key, CRED_RECHECK_MS, &cc)) {
         log_error("poller: cannot start (store, http client or connection cache)");
         goto out;
     }
@@ -242,7 +242,7 @@ static void *poller_main(void *arg)
     }
 out:
     registry_free_slots(p->reg, p->slots, ENGINE_MAX_CONNECTORS);
-    connections_cache_free(cc);
+    cred_cache_free(cc);
     http_client_free(http);
     store_close(st);
     return NULL;

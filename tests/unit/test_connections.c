@@ -1,4 +1,4 @@
-/* test_connections.c — connections (connections/connections.h) through a
+/* test_connections.c — connections (credentials/credentials.h) through a
  * connector kind defined here (tests cannot add to the registry): saving
  * seals the secret fields and stores the rest as config; validation; the
  * per-thread cache resolving with 0, 1 and 2 connections of a kind, by name,
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "crypto/seal.h"
@@ -107,8 +107,8 @@ static int save(struct fx *f, const struct connector *c, const char *name, const
     int rc;
     if (api_key)
         json_object_set_new(cfg, "api_key", json_string(api_key));
-    rc = connections_save(f->s, f->key, c, name, cfg, "cli:tester", NULL, err);
-    connections_wipe_free(cfg);
+    rc = cred_save(f->s, f->key, c, name, cfg, "cli:tester", NULL, err);
+    cred_wipe_free(cfg);
     return rc;
 }
 
@@ -132,9 +132,9 @@ static void save_seals_secrets_and_keeps_config(void **state)
 
     cfg = json_pack("{s:s, s:s, s:s, s:s}", "url", "https://acme.example.com/", "token", TOKEN_A, "api_key",
                     API_KEY, "staff", "7");
-    OK(connections_save(f->s, f->key, &test_conn, "prod", cfg, "cli:tester", &created, &err));
+    OK(cred_save(f->s, f->key, &test_conn, "prod", cfg, "cli:tester", &created, &err));
     assert_true(created);
-    connections_wipe_free(cfg);
+    cred_wipe_free(cfg);
 
     /* The row: config without secrets (url normalized by validate), an opaque blob. */
     OK(store_connection_get(f->s, "prod", &kind, &config, &sealed, &sealed_len, &updated));
@@ -155,7 +155,7 @@ static void save_seals_secrets_and_keeps_config(void **state)
     free(dump);
 
     /* Loaded back: everything, secrets unsealed. */
-    OK(connections_load(f->s, f->key, "prod", &conn, &err));
+    OK(cred_load(f->s, f->key, "prod", &conn, &err));
     assert_string_equal(json_string_value(json_object_get(conn, "name")), "prod");
     assert_string_equal(json_string_value(json_object_get(conn, "kind")), "testkind");
     assert_string_equal(json_string_value(json_object_get(conn, "url")), "https://acme.example.com");
@@ -163,17 +163,17 @@ static void save_seals_secrets_and_keeps_config(void **state)
     assert_string_equal(json_string_value(json_object_get(conn, "api_key")), API_KEY);
     assert_string_equal(json_string_value(json_object_get(conn, "staff")), "7");
     assert_int_equal(json_object_size(conn), 6);
-    connections_wipe_free(conn);
+    cred_wipe_free(conn);
 
     /* Saving again replaces it (and says so). */
     cfg = json_pack("{s:s, s:s}", "url", "https://acme.example.com", "token", TOKEN_B);
-    OK(connections_save(f->s, f->key, &test_conn, "prod", cfg, "cli:tester", &created, &err));
+    OK(cred_save(f->s, f->key, &test_conn, "prod", cfg, "cli:tester", &created, &err));
     assert_false(created);
-    connections_wipe_free(cfg);
-    OK(connections_load(f->s, f->key, "prod", &conn, &err));
+    cred_wipe_free(cfg);
+    OK(cred_load(f->s, f->key, "prod", &conn, &err));
     assert_string_equal(json_string_value(json_object_get(conn, "token")), TOKEN_B);
     assert_null(json_object_get(conn, "api_key"));
-    connections_wipe_free(conn);
+    cred_wipe_free(conn);
 
     json_decref(list);
     free(kind);
@@ -189,13 +189,13 @@ static void validation(void **state)
 
     /* Missing required secret. */
     cfg = json_pack("{s:s}", "url", "https://a.example.com");
-    assert_int_equal(connections_save(f->s, f->key, &test_conn, "x", cfg, "cli:t", NULL, &err), IDF_EINVAL);
+    assert_int_equal(cred_save(f->s, f->key, &test_conn, "x", cfg, "cli:t", NULL, &err), IDF_EINVAL);
     assert_non_null(strstr(err.msg, "token is required"));
     json_decref(cfg);
 
     /* Unknown field, named with the valid ones. */
     cfg = json_pack("{s:s, s:s, s:s}", "url", "https://a.example.com", "token", TOKEN_A, "colour", "red");
-    assert_int_equal(connections_validate(&test_conn, cfg, &err), IDF_EINVAL);
+    assert_int_equal(cred_validate(&test_conn, cfg, &err), IDF_EINVAL);
     assert_non_null(strstr(err.msg, "colour"));
     assert_non_null(strstr(err.msg, "url, token, api_key"));
     assert_null(strstr(err.msg, TOKEN_A));
@@ -203,31 +203,31 @@ static void validation(void **state)
 
     /* A secret must be a non-empty string. */
     cfg = json_pack("{s:s, s:i}", "url", "https://a.example.com", "token", 5);
-    assert_int_equal(connections_validate(&test_conn, cfg, &err), IDF_EINVAL);
+    assert_int_equal(cred_validate(&test_conn, cfg, &err), IDF_EINVAL);
     json_decref(cfg);
     cfg = json_pack("{s:s, s:s}", "url", "https://a.example.com", "token", "");
-    assert_int_equal(connections_validate(&test_conn, cfg, &err), IDF_EINVAL);
+    assert_int_equal(cred_validate(&test_conn, cfg, &err), IDF_EINVAL);
     json_decref(cfg);
 
     /* The connector's own rule: plain http only for a sandbox; "sandbox" must be a boolean. */
     cfg = json_pack("{s:s, s:s}", "url", "http://127.0.0.1:9", "token", TOKEN_A);
-    assert_int_equal(connections_validate(&test_conn, cfg, &err), IDF_EINVAL);
+    assert_int_equal(cred_validate(&test_conn, cfg, &err), IDF_EINVAL);
     assert_non_null(strstr(err.msg, "https"));
     assert_null(strstr(err.msg, TOKEN_A));
     json_object_set_new(cfg, "sandbox", json_string("yes"));
-    assert_int_equal(connections_validate(&test_conn, cfg, &err), IDF_EINVAL);
+    assert_int_equal(cred_validate(&test_conn, cfg, &err), IDF_EINVAL);
     json_object_set_new(cfg, "sandbox", json_true());
-    OK(connections_validate(&test_conn, cfg, &err));
+    OK(cred_validate(&test_conn, cfg, &err));
     json_decref(cfg);
 
     /* Bad names; a kind without connections. */
     cfg = json_pack("{s:s, s:s}", "url", "https://a.example.com", "token", TOKEN_A);
-    assert_int_equal(connections_save(f->s, f->key, &test_conn, "", cfg, "cli:t", NULL, &err), IDF_EINVAL);
-    assert_int_equal(connections_save(f->s, f->key, &test_conn, "-x", cfg, "cli:t", NULL, &err), IDF_EINVAL);
-    assert_int_equal(connections_save(f->s, f->key, &test_conn, "a/b", cfg, "cli:t", NULL, &err), IDF_EINVAL);
-    assert_int_equal(connections_save(f->s, f->key, &test_conn, "a b", cfg, "cli:t", NULL, &err), IDF_EINVAL);
-    assert_int_equal(connections_save(f->s, f->key, &no_conn, "a", cfg, "cli:t", NULL, &err), IDF_EINVAL);
-    assert_true(connections_name_valid("okta-prod_2.eu"));
+    assert_int_equal(cred_save(f->s, f->key, &test_conn, "", cfg, "cli:t", NULL, &err), IDF_EINVAL);
+    assert_int_equal(cred_save(f->s, f->key, &test_conn, "-x", cfg, "cli:t", NULL, &err), IDF_EINVAL);
+    assert_int_equal(cred_save(f->s, f->key, &test_conn, "a/b", cfg, "cli:t", NULL, &err), IDF_EINVAL);
+    assert_int_equal(cred_save(f->s, f->key, &test_conn, "a b", cfg, "cli:t", NULL, &err), IDF_EINVAL);
+    assert_int_equal(cred_save(f->s, f->key, &no_conn, "a", cfg, "cli:t", NULL, &err), IDF_EINVAL);
+    assert_true(cred_name_valid("okta-prod_2.eu"));
     json_decref(cfg);
 
     /* Nothing was stored by any of these. */
@@ -241,71 +241,71 @@ static void validation(void **state)
 static void resolve_by_kind_with_0_1_2(void **state)
 {
     struct fx *f = *state;
-    struct connections_cache *c = NULL;
+    struct cred_cache *c = NULL;
     const json_t *conn = NULL;
     struct idf_err err;
 
-    OK(connections_cache_new(f->key, 0, &c));
+    OK(cred_cache_new(f->key, 0, &c));
     /* None of that kind (one of another kind does not count). */
     OK(save(f, &other_conn, "elsewhere", "https://o.example.com", TOKEN_B, NULL, &err));
-    assert_int_equal(connections_resolve(c, f->s, "testkind", NULL, &conn, &err), IDF_ENOTFOUND);
+    assert_int_equal(cred_resolve(c, f->s, "testkind", NULL, &conn, &err), IDF_ENOTFOUND);
     assert_null(conn);
     assert_non_null(strstr(err.msg, "no testkind connection"));
     assert_non_null(strstr(err.msg, "idflow connect testkind"));
 
     /* Exactly one: it is the one. */
     OK(save(f, &test_conn, "first", "https://a.example.com", TOKEN_A, NULL, &err));
-    OK(connections_resolve(c, f->s, "testkind", NULL, &conn, &err));
+    OK(cred_resolve(c, f->s, "testkind", NULL, &conn, &err));
     assert_string_equal(json_string_value(json_object_get(conn, "name")), "first");
     assert_string_equal(json_string_value(json_object_get(conn, "token")), TOKEN_A);
 
     /* Two: an error naming both. */
     OK(save(f, &test_conn, "second", "https://b.example.com", TOKEN_B, NULL, &err));
-    assert_int_equal(connections_resolve(c, f->s, "testkind", NULL, &conn, &err), IDF_EINVAL);
+    assert_int_equal(cred_resolve(c, f->s, "testkind", NULL, &conn, &err), IDF_EINVAL);
     assert_non_null(strstr(err.msg, "first, second"));
     assert_non_null(strstr(err.msg, "connection:"));
     /* ... while naming one still works. */
-    OK(connections_resolve(c, f->s, "testkind", "second", &conn, &err));
+    OK(cred_resolve(c, f->s, "testkind", "second", &conn, &err));
     assert_string_equal(json_string_value(json_object_get(conn, "url")), "https://b.example.com");
     assert_string_equal(json_string_value(json_object_get(conn, "token")), TOKEN_B);
 
     /* By name: missing, or of another kind. */
-    assert_int_equal(connections_resolve(c, f->s, "testkind", "nope", &conn, &err), IDF_ENOTFOUND);
+    assert_int_equal(cred_resolve(c, f->s, "testkind", "nope", &conn, &err), IDF_ENOTFOUND);
     assert_non_null(strstr(err.msg, "no connection named nope"));
-    assert_int_equal(connections_resolve(c, f->s, "testkind", "elsewhere", &conn, &err), IDF_EINVAL);
+    assert_int_equal(cred_resolve(c, f->s, "testkind", "elsewhere", &conn, &err), IDF_EINVAL);
     assert_non_null(strstr(err.msg, "otherkind"));
 
     /* An action whose connector needs no connection gets none. */
     conn = (const json_t *)1;
-    OK(connections_for_action(c, f->s, &no_conn, NULL, &conn, &err));
+    OK(cred_for_action(c, f->s, &no_conn, NULL, &conn, &err));
     assert_null(conn);
-    OK(connections_for_action(c, f->s, NULL, NULL, &conn, &err));
+    OK(cred_for_action(c, f->s, NULL, NULL, &conn, &err));
     assert_null(conn);
-    OK(connections_for_action(c, f->s, &test_conn, "first", &conn, &err));
+    OK(cred_for_action(c, f->s, &test_conn, "first", &conn, &err));
     assert_string_equal(json_string_value(json_object_get(conn, "token")), TOKEN_A);
-    assert_int_equal(connections_for_action(c, f->s, &test_conn, NULL, &conn, &err), IDF_EINVAL);
-    connections_cache_free(c);
+    assert_int_equal(cred_for_action(c, f->s, &test_conn, NULL, &conn, &err), IDF_EINVAL);
+    cred_cache_free(c);
 }
 
 static void cache_refreshes_after_update_and_removal(void **state)
 {
     struct fx *f = *state;
-    struct connections_cache *eager = NULL, *lazy = NULL;
+    struct cred_cache *eager = NULL, *lazy = NULL;
     const json_t *a = NULL, *b = NULL;
     struct idf_err err;
 
     OK(save(f, &test_conn, "prod", "https://a.example.com", TOKEN_A, NULL, &err));
-    OK(connections_cache_new(f->key, 0, &eager));
-    OK(connections_cache_new(f->key, 3600 * 1000, &lazy));
-    OK(connections_resolve(eager, f->s, "testkind", "prod", &a, &err));
-    OK(connections_resolve(lazy, f->s, "testkind", NULL, &b, &err));
+    OK(cred_cache_new(f->key, 0, &eager));
+    OK(cred_cache_new(f->key, 3600 * 1000, &lazy));
+    OK(cred_resolve(eager, f->s, "testkind", "prod", &a, &err));
+    OK(cred_resolve(lazy, f->s, "testkind", NULL, &b, &err));
     assert_string_equal(json_string_value(json_object_get(a, "token")), TOKEN_A);
     assert_string_equal(json_string_value(json_object_get(b, "token")), TOKEN_A);
 
     /* Unchanged row: the eager cache reads updated_at and keeps its object. */
     {
         const json_t *again = NULL;
-        OK(connections_resolve(eager, f->s, "testkind", "prod", &again, &err));
+        OK(cred_resolve(eager, f->s, "testkind", "prod", &again, &err));
         assert_ptr_equal(again, a);
     }
 
@@ -313,43 +313,43 @@ static void cache_refreshes_after_update_and_removal(void **state)
      * sees the last one at once; the lazy one keeps its copy until its
      * interval ends. */
     OK(save(f, &test_conn, "prod", "https://a.example.com", TOKEN_B, NULL, &err));
-    OK(connections_resolve(eager, f->s, "testkind", "prod", &a, &err));
+    OK(cred_resolve(eager, f->s, "testkind", "prod", &a, &err));
     assert_string_equal(json_string_value(json_object_get(a, "token")), TOKEN_B);
     OK(save(f, &test_conn, "prod", "https://c.example.com", TOKEN_A, NULL, &err));
-    OK(connections_resolve(eager, f->s, "testkind", "prod", &a, &err));
+    OK(cred_resolve(eager, f->s, "testkind", "prod", &a, &err));
     assert_string_equal(json_string_value(json_object_get(a, "token")), TOKEN_A);
     assert_string_equal(json_string_value(json_object_get(a, "url")), "https://c.example.com");
-    OK(connections_resolve(lazy, f->s, "testkind", NULL, &b, &err));
+    OK(cred_resolve(lazy, f->s, "testkind", NULL, &b, &err));
     assert_string_equal(json_string_value(json_object_get(b, "url")), "https://a.example.com");
 
     /* Removed: the eager cache says so and forgets it. */
     OK(store_connection_delete(f->s, "prod", "cli:tester", &err));
-    assert_int_equal(connections_resolve(eager, f->s, "testkind", "prod", &a, &err), IDF_ENOTFOUND);
-    assert_int_equal(connections_resolve(eager, f->s, "testkind", NULL, &a, &err), IDF_ENOTFOUND);
-    connections_cache_free(eager);
-    connections_cache_free(lazy);
+    assert_int_equal(cred_resolve(eager, f->s, "testkind", "prod", &a, &err), IDF_ENOTFOUND);
+    assert_int_equal(cred_resolve(eager, f->s, "testkind", NULL, &a, &err), IDF_ENOTFOUND);
+    cred_cache_free(eager);
+    cred_cache_free(lazy);
 }
 
 static void many_connections_evict(void **state)
 {
     struct fx *f = *state;
-    struct connections_cache *c = NULL;
+    struct cred_cache *c = NULL;
     const json_t *conn = NULL;
     struct idf_err err;
     char name[32], url[64];
 
-    OK(connections_cache_new(f->key, 60000, &c));
-    for (int i = 0; i < CONNECTIONS_CACHE_MAX + 5; i++) {
+    OK(cred_cache_new(f->key, 60000, &c));
+    for (int i = 0; i < CRED_CACHE_MAX + 5; i++) {
         snprintf(name, sizeof name, "c%d", i);
         snprintf(url, sizeof url, "https://h%d.example.com", i);
         OK(save(f, &test_conn, name, url, TOKEN_A, NULL, &err));
-        OK(connections_resolve(c, f->s, "testkind", name, &conn, &err));
+        OK(cred_resolve(c, f->s, "testkind", name, &conn, &err));
         assert_string_equal(json_string_value(json_object_get(conn, "url")), url);
     }
     /* The first ones were evicted and resolve again. */
-    OK(connections_resolve(c, f->s, "testkind", "c0", &conn, &err));
+    OK(cred_resolve(c, f->s, "testkind", "c0", &conn, &err));
     assert_string_equal(json_string_value(json_object_get(conn, "url")), "https://h0.example.com");
-    connections_cache_free(c);
+    cred_cache_free(c);
 }
 
 /* -------------------------------------------------------------- refusals */
@@ -357,7 +357,7 @@ static void many_connections_evict(void **state)
 static void refusals_wrong_key_moved_blob_tampered(void **state)
 {
     struct fx *f = *state;
-    struct connections_cache *c = NULL;
+    struct cred_cache *c = NULL;
     struct seal_key *other = NULL;
     const json_t *conn = NULL;
     struct idf_err err;
@@ -371,31 +371,31 @@ static void refusals_wrong_key_moved_blob_tampered(void **state)
 
     /* Another master key. */
     OK(seal_key_random(&other, &err));
-    OK(connections_cache_new(other, 0, &c));
-    assert_int_equal(connections_resolve(c, f->s, "testkind", "a", &conn, &err), IDF_EAUTH);
+    OK(cred_cache_new(other, 0, &c));
+    assert_int_equal(cred_resolve(c, f->s, "testkind", "a", &conn, &err), IDF_EAUTH);
     assert_null(conn);
     assert_non_null(strstr(err.msg, "wrong master key"));
     assert_null(strstr(err.msg, TOKEN_A));
-    connections_cache_free(c);
+    cred_cache_free(c);
     /* No key at all. */
-    OK(connections_cache_new(NULL, 0, &c));
-    assert_int_equal(connections_resolve(c, f->s, "testkind", "a", &conn, &err), IDF_EAUTH);
-    connections_cache_free(c);
+    OK(cred_cache_new(NULL, 0, &c));
+    assert_int_equal(cred_resolve(c, f->s, "testkind", "a", &conn, &err), IDF_EAUTH);
+    cred_cache_free(c);
 
     /* a's sealed blob copied into b's row does not open. */
-    OK(connections_cache_new(f->key, 0, &c));
+    OK(cred_cache_new(f->key, 0, &c));
     OK(store_connection_get(f->s, "a", &kind, &config, &sealed, &sealed_len, &up));
     OK(store_connection_put(f->s, "b", "testkind", "{\"url\":\"https://b.example.com\"}", sealed, sealed_len,
                             "attacker", NULL, &err));
-    assert_int_equal(connections_resolve(c, f->s, "testkind", "b", &conn, &err), IDF_EAUTH);
+    assert_int_equal(cred_resolve(c, f->s, "testkind", "b", &conn, &err), IDF_EAUTH);
     /* ... nor does it after a change of kind in place. */
     OK(store_connection_put(f->s, "a", "otherkind", config, sealed, sealed_len, "attacker", NULL, &err));
-    assert_int_equal(connections_resolve(c, f->s, "otherkind", "a", &conn, &err), IDF_EAUTH);
+    assert_int_equal(cred_resolve(c, f->s, "otherkind", "a", &conn, &err), IDF_EAUTH);
     /* A flipped byte in a stored blob. */
     sealed[sealed_len - 3] ^= 0x40;
     OK(store_connection_put(f->s, "a", "testkind", config, sealed, sealed_len, "attacker", NULL, &err));
-    assert_int_equal(connections_resolve(c, f->s, "testkind", "a", &conn, &err), IDF_EAUTH);
-    connections_cache_free(c);
+    assert_int_equal(cred_resolve(c, f->s, "testkind", "a", &conn, &err), IDF_EAUTH);
+    cred_cache_free(c);
     seal_key_free(other);
     free(kind);
     free(config);
@@ -406,7 +406,7 @@ static void refusals_wrong_key_moved_blob_tampered(void **state)
 static void secrets_are_masked_in_logs(void **state)
 {
     struct fx *f = *state;
-    struct connections_cache *c = NULL;
+    struct cred_cache *c = NULL;
     const json_t *conn = NULL;
     struct idf_err err;
     char *path = tu_path(f->dir, "log.txt");
@@ -415,7 +415,7 @@ static void secrets_are_masked_in_logs(void **state)
     char *text;
 
     /* Stored the way another process would (sealed here by hand, never
-     * through connections_save), so only resolving can register it. */
+     * through cred_save), so only resolving can register it. */
     {
         static const char plain[] = "{\"token\":\"zz-resolve-only-secret-9f8e7d6c5b4a\"}";
         unsigned char *blob = NULL;
@@ -427,8 +427,8 @@ static void secrets_are_masked_in_logs(void **state)
                                 "cli:t", NULL, &err));
         free(blob);
     }
-    OK(connections_cache_new(f->key, 0, &c));
-    OK(connections_resolve(c, f->s, "testkind", "masked", &conn, &err));
+    OK(cred_cache_new(f->key, 0, &c));
+    OK(cred_resolve(c, f->s, "testkind", "masked", &conn, &err));
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
     log_set_fd(fd);
@@ -443,7 +443,7 @@ static void secrets_are_masked_in_logs(void **state)
     assert_non_null(strstr(text, "https://m.example.com"));
     free(text);
     free(path);
-    connections_cache_free(c);
+    cred_cache_free(c);
 }
 
 /* ------------------------------------------------------------------- key */
@@ -461,31 +461,31 @@ static void key_location_and_loading(void **state)
 
     unsetenv(SEAL_ENV_KEY_FILE);
     unsetenv(SEAL_ENV_KEY);
-    OK(connections_key_path("sqlite:/var/lib/idflow/idflow.db", NULL, path, sizeof path, &err));
+    OK(cred_key_path("sqlite:/var/lib/idflow/idflow.db", NULL, path, sizeof path, &err));
     assert_string_equal(path, "/var/lib/idflow/idflow.key");
-    OK(connections_key_path("data/x.db", NULL, path, sizeof path, &err));
+    OK(cred_key_path("data/x.db", NULL, path, sizeof path, &err));
     assert_string_equal(path, "data/idflow.key");
-    OK(connections_key_path("sqlite:idflow.db", NULL, path, sizeof path, &err));
+    OK(cred_key_path("sqlite:idflow.db", NULL, path, sizeof path, &err));
     assert_string_equal(path, "./idflow.key");
-    OK(connections_key_path("postgresql://db/idflow", NULL, path, sizeof path, &err));
+    OK(cred_key_path("postgresql://db/idflow", NULL, path, sizeof path, &err));
     assert_string_equal(path, "idflow.key");
-    OK(connections_key_path("sqlite:/a/b.db", "/etc/idflow/key", path, sizeof path, &err));
+    OK(cred_key_path("sqlite:/a/b.db", "/etc/idflow/key", path, sizeof path, &err));
     assert_string_equal(path, "/etc/idflow/key");
     setenv(SEAL_ENV_KEY_FILE, "/run/secrets/idflow.key", 1);
-    OK(connections_key_path("sqlite:/a/b.db", NULL, path, sizeof path, &err));
+    OK(cred_key_path("sqlite:/a/b.db", NULL, path, sizeof path, &err));
     assert_string_equal(path, "/run/secrets/idflow.key");
-    OK(connections_key_path("sqlite:/a/b.db", "/flag/wins", path, sizeof path, &err));
+    OK(cred_key_path("sqlite:/a/b.db", "/flag/wins", path, sizeof path, &err));
     assert_string_equal(path, "/flag/wins");
     unsetenv(SEAL_ENV_KEY_FILE);
 
     /* First use next to the database: created 0600; then reused. */
-    assert_int_equal(connections_load_key(f->url, NULL, false, &k, &created, &err), IDF_ENOTFOUND);
-    OK(connections_load_key(f->url, NULL, true, &k, &created, &err));
+    assert_int_equal(cred_load_key(f->url, NULL, false, &k, &created, &err), IDF_ENOTFOUND);
+    OK(cred_load_key(f->url, NULL, true, &k, &created, &err));
     assert_true(created);
     snprintf(keyfile, sizeof keyfile, "%s/idflow.key", f->dir);
     assert_int_equal(stat(keyfile, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    OK(connections_load_key(f->url, NULL, true, &k2, &created, &err));
+    OK(cred_load_key(f->url, NULL, true, &k2, &created, &err));
     assert_false(created);
     seal_key_fingerprint(k, fa, sizeof fa);
     seal_key_fingerprint(k2, fb, sizeof fb);
@@ -495,7 +495,7 @@ static void key_location_and_loading(void **state)
 
     /* IDFLOW_MASTER_KEY wins over the file, and is gone afterwards. */
     setenv(SEAL_ENV_KEY, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", 1);
-    OK(connections_load_key(f->url, NULL, true, &k2, &created, &err));
+    OK(cred_load_key(f->url, NULL, true, &k2, &created, &err));
     assert_false(created);
     assert_null(getenv(SEAL_ENV_KEY));
     seal_key_fingerprint(k2, fb, sizeof fb);

@@ -1,8 +1,8 @@
-/* connections_cache.c — the per-thread cache that resolves a connection for
+/* cache.c — the per-thread cache that resolves a connection for
  * an action: (kind, name or NULL) -> {"name", "kind", fields...} with its
  * secrets unsealed.
  *
- * Design: a worker calls connections_resolve before every action that needs
+ * Design: a worker calls cred_resolve before every action that needs
  * a connection, so the common path is a look-up in a small array with no
  * store access. A resolved entry is trusted for recheck_ns; after that the
  * row is read again and, only when its updated_at moved (the store makes it
@@ -11,16 +11,16 @@
  * list is read again, so adding a second connection of that kind turns the
  * implicit choice into a clear error within recheck_ns.
  *
- * Invariants of struct connections_cache:
+ * Invariants of struct cred_cache:
  *  - entries[0..n) hold distinct names; each conn is an object built by
- *    connections__build (secrets unsealed and registered with the logger)
+ *    cred__build (secrets unsealed and registered with the logger)
  *    and is wiped when replaced, evicted or freed;
  *  - defaults[0..nd) hold distinct kinds;
- *  - a pointer handed out by connections_resolve stays valid until the next
+ *  - a pointer handed out by cred_resolve stays valid until the next
  *    call on the cache (a refresh or an eviction may free it).
  *
  * Threads: one cache per thread, never shared. */
-#include "connections/connections_internal.h"
+#include "credentials/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +33,8 @@
 #define KINDS_MAX 16 /* kinds with a remembered "only connection" */
 
 struct centry {
-    char name[CONNECTIONS_NAME_MAX + 1]; /* the connection's name (unique in the cache) */
-    char kind[CONNECTIONS__KIND_MAX];    /* its kind when resolved */
+    char name[CRED_NAME_MAX + 1]; /* the connection's name (unique in the cache) */
+    char kind[CRED__KIND_MAX];    /* its kind when resolved */
     int64_t updated_at;                  /* the row's updated_at when resolved */
     int64_t checked_ns;                  /* monotonic time of the last look at the row */
     int64_t used_ns;                     /* last hand-out, for eviction */
@@ -42,23 +42,23 @@ struct centry {
 };
 
 struct kdefault {
-    char kind[CONNECTIONS__KIND_MAX];    /* a kind */
-    char name[CONNECTIONS_NAME_MAX + 1]; /* its only connection when last listed */
+    char kind[CRED__KIND_MAX];    /* a kind */
+    char name[CRED_NAME_MAX + 1]; /* its only connection when last listed */
     int64_t checked_ns;                  /* when it was listed */
 };
 
-struct connections_cache {
+struct cred_cache {
     const struct seal_key *key;                  /* borrowed, read-only */
     int64_t recheck_ns;                          /* trust interval */
-    struct centry entries[CONNECTIONS_CACHE_MAX]; /* resolved connections */
+    struct centry entries[CRED_CACHE_MAX]; /* resolved connections */
     size_t n;                                    /* entries used */
     struct kdefault defaults[KINDS_MAX];         /* name-less resolutions */
     size_t nd;                                   /* defaults used */
 };
 
-int connections_cache_new(const struct seal_key *key, int64_t recheck_ms, struct connections_cache **out)
+int cred_cache_new(const struct seal_key *key, int64_t recheck_ms, struct cred_cache **out)
 {
-    struct connections_cache *c;
+    struct cred_cache *c;
 
     *out = NULL;
     if (recheck_ms < 0)
@@ -72,28 +72,28 @@ int connections_cache_new(const struct seal_key *key, int64_t recheck_ms, struct
     return 0;
 }
 
-void connections_cache_free(struct connections_cache *c)
+void cred_cache_free(struct cred_cache *c)
 {
     if (!c)
         return;
     for (size_t i = 0; i < c->n; i++)
-        connections_wipe_free(c->entries[i].conn);
+        cred_wipe_free(c->entries[i].conn);
     free(c);
 }
 
-static bool fresh(const struct connections_cache *c, int64_t checked_ns, int64_t now)
+static bool fresh(const struct cred_cache *c, int64_t checked_ns, int64_t now)
 {
     return c->recheck_ns > 0 && now - checked_ns < c->recheck_ns;
 }
 
-static void drop_entry(struct connections_cache *c, size_t i)
+static void drop_entry(struct cred_cache *c, size_t i)
 {
-    connections_wipe_free(c->entries[i].conn);
+    cred_wipe_free(c->entries[i].conn);
     c->entries[i] = c->entries[--c->n];
     memset(&c->entries[c->n], 0, sizeof c->entries[c->n]);
 }
 
-static struct centry *find_entry(struct connections_cache *c, const char *name)
+static struct centry *find_entry(struct cred_cache *c, const char *name)
 {
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->entries[i].name, name) == 0)
@@ -102,16 +102,16 @@ static struct centry *find_entry(struct connections_cache *c, const char *name)
 }
 
 /* A free slot, evicting the least recently used entry when full. */
-static struct centry *new_entry(struct connections_cache *c)
+static struct centry *new_entry(struct cred_cache *c)
 {
     size_t lru = 0;
 
-    if (c->n < CONNECTIONS_CACHE_MAX)
+    if (c->n < CRED_CACHE_MAX)
         return &c->entries[c->n++];
     for (size_t i = 1; i < c->n; i++)
         if (c->entries[i].used_ns < c->entries[lru].used_ns)
             lru = i;
-    connections_wipe_free(c->entries[lru].conn);
+    cred_wipe_free(c->entries[lru].conn);
     memset(&c->entries[lru], 0, sizeof c->entries[lru]);
     return &c->entries[lru];
 }
@@ -156,11 +156,11 @@ static int pick_only(struct store *s, const char *kind, char *name_out, size_t n
 }
 
 /* The name to use for kind when none was given: remembered for recheck_ns. */
-static int default_name(struct connections_cache *c, struct store *s, const char *kind, int64_t now,
+static int default_name(struct cred_cache *c, struct store *s, const char *kind, int64_t now,
                         const char **name_out, struct idf_err *err)
 {
     struct kdefault *d = NULL;
-    char name[CONNECTIONS_NAME_MAX + 1];
+    char name[CRED_NAME_MAX + 1];
     int rc;
 
     for (size_t i = 0; i < c->nd; i++)
@@ -188,7 +188,7 @@ static int default_name(struct connections_cache *c, struct store *s, const char
     return 0;
 }
 
-int connections_resolve(struct connections_cache *c, struct store *s, const char *kind, const char *name,
+int cred_resolve(struct cred_cache *c, struct store *s, const char *kind, const char *name,
                         const json_t **conn_out, struct idf_err *err)
 {
     char *row_kind = NULL, *config = NULL;
@@ -201,13 +201,13 @@ int connections_resolve(struct connections_cache *c, struct store *s, const char
 
     idf_err_clear(err);
     *conn_out = NULL;
-    if (!c || !s || !kind || !*kind || strlen(kind) >= CONNECTIONS__KIND_MAX)
+    if (!c || !s || !kind || !*kind || strlen(kind) >= CRED__KIND_MAX)
         return idf_err_set(err, IDF_EINVAL, "connections: missing or bad argument");
     if (!name) {
         rc = default_name(c, s, kind, now, &name, err);
         if (rc)
             return rc;
-    } else if (!connections_name_valid(name)) {
+    } else if (!cred_name_valid(name)) {
         return idf_err_set(err, IDF_EINVAL, "'%.80s' is not a valid connection name", name);
     }
 
@@ -238,12 +238,12 @@ int connections_resolve(struct connections_cache *c, struct store *s, const char
         *conn_out = e->conn;
         goto out;
     }
-    rc = connections__build(c->key, row_kind, name, config, sealed, sealed_len, &conn, err);
+    rc = cred__build(c->key, row_kind, name, config, sealed, sealed_len, &conn, err);
     if (rc)
         goto out;
     if (!e)
         e = new_entry(c);
-    connections_wipe_free(e->conn);
+    cred_wipe_free(e->conn);
     snprintf(e->name, sizeof e->name, "%s", name);
     snprintf(e->kind, sizeof e->kind, "%s", row_kind);
     e->updated_at = updated;
@@ -258,7 +258,7 @@ out:
     return rc;
 }
 
-int connections_for_action(struct connections_cache *c, struct store *s, const struct connector *owner,
+int cred_for_action(struct cred_cache *c, struct store *s, const struct connector *owner,
                            const char *name, const json_t **conn_out, struct idf_err *err)
 {
     *conn_out = NULL;
@@ -267,5 +267,5 @@ int connections_for_action(struct connections_cache *c, struct store *s, const s
         return 0;
     if (!c)
         return idf_err_set(err, IDF_ESTATE, "%s actions need a connection, and none can be resolved here", owner->name);
-    return connections_resolve(c, s, owner->name, name, conn_out, err);
+    return cred_resolve(c, s, owner->name, name, conn_out, err);
 }

@@ -1,5 +1,6 @@
-/* connections.h — stored connections (credentials for one remote account):
- * saving them with their secrets sealed, and resolving them for actions.
+/* credentials.h — stored connections (the credentials for one remote
+ * account; the module is named credentials/ so that it is not taken for
+ * connectors/, the code that talks to the remote): saving them with their secrets sealed, and resolving them for actions.
  *
  * A connection is a row of the store's `connections` table: a name, a kind
  * (the connector's name: "okta", "happyfox"), a config JSON holding the
@@ -8,18 +9,18 @@
  * "idflow-connection:v1:<kind>:<name>". Which fields are secret is the
  * connector's `struct conn_connection_kind` (connectors/connector.h).
  *
- * Resolving: each worker thread owns a `struct connections_cache`, which
+ * Resolving: each worker thread owns a `struct cred_cache`, which
  * turns (kind, name) into the object actions receive as call->connection:
  * {"name", "kind", <config fields...>, <secret fields...>}. It re-reads a
  * connection when its updated_at changed, checking at most every recheck_ms;
  * every secret it unseals is registered with log_add_secret(), so it is
  * masked in any later log line. Unsealed secrets are wiped when dropped.
  *
- * Threads: connections_cache is per thread (never shared); the master key is
- * loaded once before threads start and shared read-only. connections_save
+ * Threads: cred_cache is per thread (never shared); the master key is
+ * loaded once before threads start and shared read-only. cred_save
  * and friends take the caller's store connection. */
-#ifndef IDF_CONNECTIONS_CONNECTIONS_H
-#define IDF_CONNECTIONS_CONNECTIONS_H
+#ifndef IDF_CREDENTIALS_CREDENTIALS_H
+#define IDF_CREDENTIALS_CREDENTIALS_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -32,47 +33,47 @@ struct conn_connection_kind;
 struct seal_key;
 struct store;
 
-#define CONNECTIONS_NAME_MAX 64          /* bytes of a connection name: [A-Za-z0-9][A-Za-z0-9._-]* */
-#define CONNECTIONS_CACHE_MAX 64         /* connections one worker keeps resolved */
-#define CONNECTIONS_RECHECK_MS 2000      /* default: how long a resolved connection is trusted */
-#define CONNECTIONS_SECRET_MAX (64u << 10) /* one secret field value: 64 KiB (a PEM key fits) */
-#define CONNECTIONS_CONFIG_MAX (256u << 10) /* a whole config, as JSON text */
-#define CONNECTIONS_KEY_FILE "idflow.key" /* default key file name, next to the database */
+#define CRED_NAME_MAX 64          /* bytes of a connection name: [A-Za-z0-9][A-Za-z0-9._-]* */
+#define CRED_CACHE_MAX 64         /* connections one worker keeps resolved */
+#define CRED_RECHECK_MS 2000      /* default: how long a resolved connection is trusted */
+#define CRED_SECRET_MAX (64u << 10) /* one secret field value: 64 KiB (a PEM key fits) */
+#define CRED_CONFIG_MAX (256u << 10) /* a whole config, as JSON text */
+#define CRED_KEY_FILE "idflow.key" /* default key file name, next to the database */
 
 /* ---------------------------------------------------------------- key */
 
 /* Where the key file is: key_file_flag when set, else $IDFLOW_KEY_FILE, else
  * "idflow.key" in the directory of the SQLite database of db_url (the working
  * directory for other URLs). Writes the path into out. */
-int connections_key_path(const char *db_url, const char *key_file_flag, char *out, size_t n,
+int cred_key_path(const char *db_url, const char *key_file_flag, char *out, size_t n,
                          struct idf_err *err) IDF_MUST_USE;
 
 /* Loads the master key: IDFLOW_MASTER_KEY when set (then wiped and removed
- * from the environment), else the key file of connections_key_path, created
+ * from the environment), else the key file of cred_key_path, created
  * (mode 0600, 32 random bytes) when absent and create is true. *created_out
  * (may be NULL) tells whether a new key file was made. Call before threads
  * start. Caller frees the key with seal_key_free. */
-int connections_load_key(const char *db_url, const char *key_file_flag, bool create, struct seal_key **out,
+int cred_load_key(const char *db_url, const char *key_file_flag, bool create, struct seal_key **out,
                          bool *created_out, struct idf_err *err) IDF_MUST_USE;
 
 /* ---------------------------------------------------------------- save */
 
-/* True when name is a valid connection name (see CONNECTIONS_NAME_MAX). */
-bool connections_name_valid(const char *name);
+/* True when name is a valid connection name (see CRED_NAME_MAX). */
+bool cred_name_valid(const char *name);
 
 /* Checks config (an object of field values) against the connector's fields:
  * every required field present, secrets non-empty strings of at most
- * CONNECTIONS_SECRET_MAX bytes, no unknown field (except "sandbox", a
+ * CRED_SECRET_MAX bytes, no unknown field (except "sandbox", a
  * boolean every kind accepts), then runs the connector's validate, which may
  * rewrite config in place. IDF_EINVAL naming the field; never quotes a
  * secret. c->connection must be non-NULL. */
-int connections_validate(const struct connector *c, json_t *config, struct idf_err *err) IDF_MUST_USE;
+int cred_validate(const struct connector *c, json_t *config, struct idf_err *err) IDF_MUST_USE;
 
-/* Validates config (connections_validate; config may be rewritten), seals
+/* Validates config (cred_validate; config may be rewritten), seals
  * its secret fields with key, and stores the connection under name with an
  * audit record by actor ("cli:alice"), replacing any connection of that
  * name. *created_out (may be NULL) tells whether it is new. */
-int connections_save(struct store *s, const struct seal_key *key, const struct connector *c, const char *name,
+int cred_save(struct store *s, const struct seal_key *key, const struct connector *c, const char *name,
                      json_t *config, const char *actor, bool *created_out, struct idf_err *err) IDF_MUST_USE;
 
 /* Tries the credentials of config (validated, with secrets) with the
@@ -81,34 +82,34 @@ int connections_save(struct store *s, const struct seal_key *key, const struct c
  * they belong to, or is NULL when the kind does not report it; a kind
  * without a check succeeds. On failure err says why, with every secret of
  * config and every registered secret masked. */
-int connections_check(const struct connector *c, const char *name, const json_t *config, json_t **whoami_out,
+int cred_check(const struct connector *c, const char *name, const json_t *config, json_t **whoami_out,
                       struct idf_err *err) IDF_MUST_USE;
 
 /* Reads one stored connection and unseals it: *out is {"name", "kind",
- * fields...} with secrets (caller frees with connections_wipe_free). Used by
+ * fields...} with secrets (caller frees with cred_wipe_free). Used by
  * `idflow connect --test`; workers use the cache below. IDF_ENOTFOUND when
  * absent; IDF_EAUTH when the secrets do not open with key. */
-int connections_load(struct store *s, const struct seal_key *key, const char *name, json_t **out,
+int cred_load(struct store *s, const struct seal_key *key, const char *name, json_t **out,
                      struct idf_err *err) IDF_MUST_USE;
 
 /* Wipes every string in v (secrets) and decrefs it. v may be NULL. Only for
  * objects this module built (their strings are not shared elsewhere). */
-void connections_wipe_free(json_t *v);
+void cred_wipe_free(json_t *v);
 
 /* ---------------------------------------------------------------- cache */
 
-struct connections_cache;
+struct cred_cache;
 
 /* A cache for one thread. key is borrowed and must outlive the cache (NULL:
  * connections with secrets fail to resolve with a clear error). recheck_ms:
  * how long a resolved connection is used before its updated_at is read again
- * (0: on every call; CONNECTIONS_RECHECK_MS in production). Caller frees with
- * connections_cache_free. */
-int connections_cache_new(const struct seal_key *key, int64_t recheck_ms,
-                          struct connections_cache **out) IDF_MUST_USE;
+ * (0: on every call; CRED_RECHECK_MS in production). Caller frees with
+ * cred_cache_free. */
+int cred_cache_new(const struct seal_key *key, int64_t recheck_ms,
+                          struct cred_cache **out) IDF_MUST_USE;
 
 /* Wipes the secrets held and frees. c may be NULL. */
-void connections_cache_free(struct connections_cache *c);
+void cred_cache_free(struct cred_cache *c);
 
 /* Resolves the connection of kind named name, or, when name is NULL, the only
  * connection of that kind (an error naming the choices when there are none or
@@ -117,14 +118,14 @@ void connections_cache_free(struct connections_cache *c);
  * IDF_ENOTFOUND (no such connection, or none of that kind), IDF_EINVAL (it is
  * of another kind, or several match), IDF_EAUTH (the secrets do not open with
  * this key), store errors. */
-int connections_resolve(struct connections_cache *c, struct store *s, const char *kind, const char *name,
+int cred_resolve(struct cred_cache *c, struct store *s, const char *kind, const char *name,
                         const json_t **conn_out, struct idf_err *err) IDF_MUST_USE;
 
 /* What the engine calls before an action: when the action's connector needs
  * no connection (owner == NULL or owner->connection == NULL) *conn_out is
- * NULL and 0 is returned; otherwise connections_resolve(c, s, owner->name,
+ * NULL and 0 is returned; otherwise cred_resolve(c, s, owner->name,
  * name, ...). c NULL (no cache in this context): IDF_ESTATE. */
-int connections_for_action(struct connections_cache *c, struct store *s, const struct connector *owner,
+int cred_for_action(struct cred_cache *c, struct store *s, const struct connector *owner,
                            const char *name, const json_t **conn_out, struct idf_err *err) IDF_MUST_USE;
 
 /* ---------------------------------------------------------------- reach */
@@ -141,7 +142,7 @@ struct registry;
  * what to do" is appended to warnings (an array). Reads only the non-secret
  * configs (no key needed). reg: the connector table t belongs to (borrowed).
  * 0, or a store error (warnings unchanged). */
-int connections_reach_warnings(struct store *s, const struct registry *reg, const struct conn_trigger *t,
+int cred_reach_warnings(struct store *s, const struct registry *reg, const struct conn_trigger *t,
                                const json_t *params, json_t *warnings) IDF_MUST_USE;
 
 #endif

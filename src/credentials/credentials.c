@@ -1,8 +1,8 @@
-/* connections.c — saving and loading connections: the master key's location,
+/* credentials.c — saving and loading connections: the master key's location,
  * validation against a connector's fields, splitting secret fields from the
  * rest, sealing them, and building the resolved object of a stored row.
  *
- * Owns the storage format of a connection (see connections.h): the non-
+ * Owns the storage format of a connection (see credentials.h): the non-
  * secret fields as config JSON, the secret fields as ONE sealed JSON object
  * bound to "idflow-connection:v1:<kind>:<name>". It leaves the crypto to
  * crypto/seal.c, the SQL to the store, and what a valid URL or token is to
@@ -14,7 +14,7 @@
  * been registered with log_add_secret.
  *
  * Threads: any, each with its own store connection; the key is read-only. */
-#include "connections/connections_internal.h"
+#include "credentials/internal.h"
 
 #include <libgen.h>
 #include <stdio.h>
@@ -31,7 +31,7 @@
 
 /* ----------------------------------------------------------------- key */
 
-int connections_key_path(const char *db_url, const char *key_file_flag, char *out, size_t n, struct idf_err *err)
+int cred_key_path(const char *db_url, const char *key_file_flag, char *out, size_t n, struct idf_err *err)
 {
     const char *env = getenv(SEAL_ENV_KEY_FILE);
     const char *path = NULL;
@@ -52,9 +52,9 @@ int connections_key_path(const char *db_url, const char *key_file_flag, char *ou
         if (path && *path && strcmp(path, ":memory:") != 0) {
             if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
                 return idf_err_set(err, IDF_ETOOBIG, "connections: database path too long");
-            w = snprintf(out, n, "%s/%s", dirname(dir), CONNECTIONS_KEY_FILE);
+            w = snprintf(out, n, "%s/%s", dirname(dir), CRED_KEY_FILE);
         } else {
-            w = snprintf(out, n, "%s", CONNECTIONS_KEY_FILE);
+            w = snprintf(out, n, "%s", CRED_KEY_FILE);
         }
     }
     if (w < 0 || (size_t)w >= n)
@@ -62,7 +62,7 @@ int connections_key_path(const char *db_url, const char *key_file_flag, char *ou
     return 0;
 }
 
-int connections_load_key(const char *db_url, const char *key_file_flag, bool create, struct seal_key **out,
+int cred_load_key(const char *db_url, const char *key_file_flag, bool create, struct seal_key **out,
                          bool *created_out, struct idf_err *err)
 {
     char path[4200];
@@ -75,7 +75,7 @@ int connections_load_key(const char *db_url, const char *key_file_flag, bool cre
     rc = seal_key_from_env(out, &found, err);
     if (rc || found)
         return rc;
-    rc = connections_key_path(db_url, key_file_flag, path, sizeof path, err);
+    rc = cred_key_path(db_url, key_file_flag, path, sizeof path, err);
     if (rc)
         return rc;
     return seal_key_file_load(path, create, out, created_out, err);
@@ -83,14 +83,14 @@ int connections_load_key(const char *db_url, const char *key_file_flag, bool cre
 
 /* ------------------------------------------------------------ validate */
 
-bool connections_name_valid(const char *name)
+bool cred_name_valid(const char *name)
 {
     size_t n;
 
     if (!name || !*name)
         return false;
-    n = strnlen(name, CONNECTIONS_NAME_MAX + 1);
-    if (n > CONNECTIONS_NAME_MAX)
+    n = strnlen(name, CRED_NAME_MAX + 1);
+    if (n > CRED_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
         char ch = name[i];
@@ -132,16 +132,16 @@ static int check_secrets(const struct connector *c, const json_t *config, struct
             continue;
         if (!json_is_string(v) || json_string_length(v) == 0)
             return idf_err_set(err, IDF_EINVAL, "%s connection: %s must be a non-empty string", c->name, f->name);
-        if (json_string_length(v) > CONNECTIONS_SECRET_MAX)
+        if (json_string_length(v) > CRED_SECRET_MAX)
             return idf_err_set(err, IDF_ETOOBIG, "%s connection: %s is longer than %u bytes", c->name, f->name,
-                               CONNECTIONS_SECRET_MAX);
+                               CRED_SECRET_MAX);
         if (strlen(json_string_value(v)) != json_string_length(v))
             return idf_err_set(err, IDF_EINVAL, "%s connection: %s contains a NUL byte", c->name, f->name);
     }
     return 0;
 }
 
-int connections_validate(const struct connector *c, json_t *config, struct idf_err *err)
+int cred_validate(const struct connector *c, json_t *config, struct idf_err *err)
 {
     const struct conn_connection_kind *k;
     const char *key;
@@ -214,7 +214,7 @@ static void wipe(json_t *v)
     }
 }
 
-void connections_wipe_free(json_t *v)
+void cred_wipe_free(json_t *v)
 {
     if (!v)
         return;
@@ -224,7 +224,7 @@ void connections_wipe_free(json_t *v)
 
 /* ---------------------------------------------------------------- save */
 
-int connections_save(struct store *s, const struct seal_key *key, const struct connector *c, const char *name,
+int cred_save(struct store *s, const struct seal_key *key, const struct connector *c, const char *name,
                      json_t *config, const char *actor, bool *created_out, struct idf_err *err)
 {
     json_t *secrets = NULL, *pub = NULL;
@@ -242,12 +242,12 @@ int connections_save(struct store *s, const struct seal_key *key, const struct c
         *created_out = false;
     if (!s || !c || !config || !actor || !*actor)
         return idf_err_set(err, IDF_EINVAL, "connections: missing argument");
-    if (!connections_name_valid(name))
+    if (!cred_name_valid(name))
         return idf_err_set(err, IDF_EINVAL,
                            "connections: a connection name is 1 to %d letters, digits, '-', '_' or '.', starting "
                            "with a letter or digit",
-                           CONNECTIONS_NAME_MAX);
-    rc = connections_validate(c, config, err);
+                           CRED_NAME_MAX);
+    rc = cred_validate(c, config, err);
     if (rc)
         return rc;
     secrets = json_object();
@@ -290,8 +290,8 @@ int connections_save(struct store *s, const struct seal_key *key, const struct c
         rc = idf_err_set(err, IDF_ENOMEM, "connections: out of memory");
         goto out;
     }
-    if (strlen(pub_text) > CONNECTIONS_CONFIG_MAX) {
-        rc = idf_err_set(err, IDF_ETOOBIG, "connections: config larger than %u bytes", CONNECTIONS_CONFIG_MAX);
+    if (strlen(pub_text) > CRED_CONFIG_MAX) {
+        rc = idf_err_set(err, IDF_ETOOBIG, "connections: config larger than %u bytes", CRED_CONFIG_MAX);
         goto out;
     }
     rc = store_connection_put(s, name, c->name, pub_text, sealed, sealed_len, actor, created_out, err);
@@ -306,7 +306,7 @@ out:
 
 /* --------------------------------------------------------------- build */
 
-int connections__build(const struct seal_key *key, const char *kind, const char *name, const char *config_text,
+int cred__build(const struct seal_key *key, const char *kind, const char *name, const char *config_text,
                        const unsigned char *sealed, size_t sealed_len, json_t **out, struct idf_err *err)
 {
     json_t *obj = NULL, *secrets = NULL;
@@ -362,11 +362,11 @@ out:
     json_decref(obj); /* NULL on success */
     /* On success the secret strings are shared with *out (wipe skips them);
      * on failure this is their last reference and they are wiped. */
-    connections_wipe_free(secrets);
+    cred_wipe_free(secrets);
     return rc;
 }
 
-int connections_load(struct store *s, const struct seal_key *key, const char *name, json_t **out,
+int cred_load(struct store *s, const struct seal_key *key, const char *name, json_t **out,
                      struct idf_err *err)
 {
     char *kind = NULL, *config = NULL;
@@ -377,14 +377,14 @@ int connections_load(struct store *s, const struct seal_key *key, const char *na
 
     idf_err_clear(err);
     *out = NULL;
-    if (!connections_name_valid(name))
+    if (!cred_name_valid(name))
         return idf_err_set(err, IDF_EINVAL, "connections: invalid connection name");
     rc = store_connection_get(s, name, &kind, &config, &sealed, &sealed_len, &updated);
     if (rc == IDF_ENOTFOUND)
         return idf_err_set(err, rc, "no connection named %s", name);
     if (rc)
         return idf_err_set(err, rc, "connection %s: cannot read it from the store (%s)", name, idf_strerror(rc));
-    rc = connections__build(key, kind, name, config, sealed, sealed_len, out, err);
+    rc = cred__build(key, kind, name, config, sealed, sealed_len, out, err);
     free(kind);
     free(config);
     free(sealed);
@@ -412,7 +412,7 @@ static void mask_one(char *msg, size_t cap, const char *secret)
     }
 }
 
-int connections_check(const struct connector *c, const char *name, const json_t *config, json_t **whoami_out,
+int cred_check(const struct connector *c, const char *name, const json_t *config, json_t **whoami_out,
                       struct idf_err *err)
 {
     struct http_client *http = NULL;

@@ -1,6 +1,6 @@
-/* connections_reach.c — whether a workflow's trigger can ever receive events
- * through the stored connections it listens to (connections.h,
- * connections_reach_warnings).
+/* reach.c — whether a workflow's trigger can ever receive events
+ * through the stored connections it listens to (credentials.h,
+ * cred_reach_warnings).
  *
  * It asks each connection's connector (conn_ingress.reachable) with the
  * connection's NON-secret config only: nothing is unsealed, no key is
@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "connections/connections.h"
+#include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "store/store.h"
 
-int connections_reach_warnings(struct store *s, const struct registry *reg, const struct conn_trigger *t,
+int cred_reach_warnings(struct store *s, const struct registry *reg, const struct conn_trigger *t,
                                const json_t *params, json_t *warnings)
 {
     const struct connector *c = registry_trigger_owner(reg, t);
