@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/config.h"
+#include "cli/config.h"
 #include "core/timeutil.h"
 #include "store/store.h"
 

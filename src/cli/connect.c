@@ -26,7 +26,7 @@
 #include "cli/cli_hooks.h"
 #include "credentials/credentials.h"
 #include "connectors/connector.h"
-#include "core/config.h"
+#include "cli/config.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "crypto/seal.h"

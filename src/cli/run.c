@@ -18,7 +18,7 @@
 #include "connectors/connector.h"
 #include "crypto/seal.h"
 #include "core/buf.h"
-#include "core/config.h"
+#include "cli/config.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/engine.h"

@@ -10,7 +10,7 @@
 #include "api/api.h"
 #include "cli/cli.h"
 #include "credentials/credentials.h"
-#include "core/config.h"
+#include "cli/config.h"
 #include "crypto/seal.h"
 #include "core/log.h"
 #include "engine/engine.h"

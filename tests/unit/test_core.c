@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
-#include "core/config.h"
+#include "cli/config.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 

@@ -1,8 +1,10 @@
-/* config.h — idflow's settings: defaults, then idflow.yaml, then IDFLOW_*
+/* config.h — the settings of idflow's subcommands (in cli/: only they read
+ * them, and checking the evaluator's limits needs expr/, which core/ must not
+ * include): defaults, then idflow.yaml, then IDFLOW_*
  * environment variables, then command-line flags (each overrides the one
  * before). The file is a flat YAML mapping of the keys below. */
-#ifndef IDF_CORE_CONFIG_H
-#define IDF_CORE_CONFIG_H
+#ifndef IDF_CLI_CONFIG_H
+#define IDF_CLI_CONFIG_H
 
 #include "core/err.h"
 

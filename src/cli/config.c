@@ -1,6 +1,6 @@
 /* config.c — settings from defaults, idflow.yaml and IDFLOW_* (see config.h).
  * Called once from main() before threads start; stateless otherwise. */
-#include "core/config.h"
+#include "cli/config.h"
 
 #include <stdbool.h>
 #include <stdio.h>
