@@ -31,6 +31,7 @@ struct sfx {
     int settle_ms; /* how long sfx_count_runs waits for stored events to be matched (0: 10 s) */
     const char *const *serve_env; /* "NAME=value" strings added to serve's environment (as tu_spawn),
                                      NULL-terminated; NULL: none */
+    bool no_sandbox; /* sfx_start starts no sandbox (f->sb stays ""): tests of serve alone */
     /* set by sfx_start */
     const char *bin;        /* IDFLOW_BIN */
     const char *src;        /* IDFLOW_SRC, or NULL when unset */
@@ -48,8 +49,8 @@ struct sfx {
 /* Reads IDFLOW_BIN (required) and IDFLOW_SRC, creates the directory and the
  * workflows folder, picks serve's port, starts `idflow sandbox --listen
  * 127.0.0.1:0 [sandbox_args...]` (sandbox_args NULL-terminated, or NULL) and
- * waits until it listens (its URL in f->sb). 0, or -1 (printed). Call
- * sfx_stop in every case. */
+ * waits until it listens (its URL in f->sb); with f->no_sandbox, no sandbox.
+ * 0, or -1 (printed). Call sfx_stop in every case. */
 int sfx_start(struct sfx *f, const char *const *sandbox_args);
 
 /* Writes <wfdir>/<name>.yaml. 0 or -1. */
