@@ -1,7 +1,8 @@
 /* test_acks.c — acknowledgements never wait on a remote or a workflow.
  *
- * A real `idflow serve` and `idflow sandbox` on loopback; an Okta connection
- * ("sb", hooks only) and a HappyFox one ("hd", webhooks only). HappyFox is
+ * A real `idflow serve` and `idflow sandbox` on loopback (serve_fixture.h);
+ * an Okta connection ("sb", hooks only) and a HappyFox one ("hd", webhooks
+ * only). HappyFox is
  * made to answer every ticket read in 30 s (the sandbox's fault injection),
  * then 24 HappyFox webhooks arrive at once: each is answered within 3 s
  * (stored; the ticket is re-read after the answer). With those in the
@@ -28,13 +29,12 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store.h"
-#include "support/testutil.h"
+#include "support/serve_fixture.h"
 
 #define TOKEN "sbx-0123456789-abcdefghij-TOKEN"
 #define HOOK_SECRET "hook-secret-0123456789-abcdefXYZ"
@@ -46,37 +46,29 @@
 #define EXPR_BUDGET_MS 300 /* the evaluator's time budget in these tests */
 #define STR_(x) #x
 #define STR(x) STR_(x)
+#define SERVE_ARGS ((const char *[]){"--workers", "2", NULL})
 
-struct env {
-    const char *bin, *src;
-    struct tu_proc sandbox, serve;
-    char sb[128], base[128], listen[64];
-    char *dir;
-    char db[400], wfdir[400];
-    long long tickets[N_TICKETS];
-};
-
-static struct env E;
+static const char *const SERVE_ENV[] = {"IDFLOW_EXPR_TIMEOUT_MS=" STR(EXPR_BUDGET_MS), NULL};
+static struct sfx F = {.secrets = {HOOK_SECRET, TOKEN}, .serve_env = SERVE_ENV};
+static long long tickets[N_TICKETS];
 
 /* ---------------------------------------------------------------- helpers */
 
 static json_t *call(const char *method, const char *url, const char *body, const char *const *headers, long want)
 {
-    char *resp = NULL;
     long status = 0;
-    json_t *j;
-    assert_int_equal(tu_http(method, url, body, headers, &status, &resp), 0);
-    if (status != want)
-        fail_msg("%s %s: HTTP %ld, expected %ld: %s", method, url, status, want, resp ? resp : "");
-    j = resp && *resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
-    free(resp);
+    json_t *j = sfx_assert_http_json(method, url, body, headers, &status);
+    if (status != want) {
+        char *d = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        fail_msg("%s %s: HTTP %ld, expected %ld: %s", method, url, status, want, d ? d : "");
+    }
     return j;
 }
 
 static void sandbox_faults(const char *body)
 {
     char url[300];
-    snprintf(url, sizeof url, "%s/_sandbox/faults", E.sb);
+    snprintf(url, sizeof url, "%s/_sandbox/faults", F.sb);
     json_decref(call(body ? "POST" : "DELETE", url, body, NULL, body ? 200 : 204));
 }
 
@@ -86,7 +78,7 @@ static long long create_ticket(const char *subject)
     char url[300], body[400];
     json_t *t;
     long long n;
-    snprintf(url, sizeof url, "%s/api/1.1/json/tickets/", E.sb);
+    snprintf(url, sizeof url, "%s/api/1.1/json/tickets/", F.sb);
     snprintf(body, sizeof body,
              "{\"category\":1,\"subject\":\"%s\",\"text\":\"help\",\"name\":\"Lin Chen\",\"email\":\"lin@acme.test\"}",
              subject);
@@ -103,8 +95,8 @@ static int count_runs(const char *workflow, const char *status)
     char url[300];
     json_t *l;
     int n;
-    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500%s%s", E.base, workflow,
-             status ? "&status=" : "", status ? status : "");
+    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&limit=500%s%s", F.base, workflow, status ? "&status=" : "",
+             status ? status : "");
     l = call("GET", url, NULL, NULL, 200);
     n = (int)json_array_size(json_object_get(l, "runs"));
     json_decref(l);
@@ -129,145 +121,47 @@ static void wait_runs(const char *wf, const char *status, int n)
         fail_msg("no %d %s run(s) of %s after %d ms", n, status ? status : "", wf, WAIT_MS);
 }
 
-static int run_idflow(const char *const *args, const char *const *env)
-{
-    const char *argv[40];
-    struct tu_proc p;
-    int n = 0, rc;
-    argv[n++] = E.bin;
-    for (; *args && n < 39; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    if (tu_spawn(argv, env, &p))
-        return -1;
-    rc = tu_wait(&p, 30000);
-    if (rc) {
-        char *e = tu_proc_stderr(&p);
-        fprintf(stderr, "idflow %s failed (%d):\n%s\n", args[0], rc, e);
-        free(e);
-    }
-    tu_proc_cleanup(&p);
-    return rc;
-}
-
-static int start_serve(void)
-{
-    char url[200];
-    const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", E.listen, "--workflows", E.wfdir,
-                          "--workers", "2", NULL};
-    const char *env[] = {"IDFLOW_EXPR_TIMEOUT_MS=" STR(EXPR_BUDGET_MS), NULL};
-    if (tu_spawn(argv, env, &E.serve))
-        return -1;
-    snprintf(url, sizeof url, "%s/readyz", E.base);
-    if (tu_wait_http_ok(url, WAIT_MS)) {
-        char *err = tu_proc_stderr(&E.serve);
-        fprintf(stderr, "idflow serve did not become ready:\n%s\n", err);
-        free(err);
-        return -1;
-    }
-    return 0;
-}
-
-/* SIGTERM; serve's exit code (0 after a clean stop, no sanitizer report, no secret logged). */
-static int stop_serve(int timeout_ms)
-{
-    char *err;
-    int rc;
-    tu_kill(&E.serve, SIGTERM);
-    rc = tu_wait(&E.serve, timeout_ms);
-    err = tu_proc_stderr(&E.serve);
-    if (rc != 0 || strstr(err, "Sanitizer") || strstr(err, "runtime error") || strstr(err, HOOK_SECRET)) {
-        fprintf(stderr, "idflow serve exited with %d:\n%s\n", rc, err);
-        rc = rc ? rc : 1;
-    }
-    free(err);
-    tu_proc_cleanup(&E.serve);
-    return rc;
-}
-
-static int write_wf(const char *name, const char *text)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s.yaml", E.wfdir, name);
-    return tu_write_file(path, text);
-}
-
-static bool sandbox_up(void *ud)
-{
-    (void)ud;
-    return tu_sandbox_url(&E.sandbox, E.sb, sizeof E.sb);
-}
-
 /* -------------------------------------------------------------- fixture */
 
 static int group_setup(void **state)
 {
-    const char *sb_argv[] = {NULL, "sandbox", "--listen", "127.0.0.1:0", "--token", TOKEN, NULL};
-    char tok[500], hs[500], cmd[1200];
-    int port;
+    char tok[500], hs[500];
+    const char *hf_env[] = {"HF_KEY=sandbox-hf-key", "HF_CODE=sandbox-hf-code", NULL};
     (void)state;
 
-    E.bin = getenv("IDFLOW_BIN");
-    E.src = getenv("IDFLOW_SRC");
-    if (!E.bin) {
-        fprintf(stderr, "IDFLOW_BIN must be set (make test sets it)\n");
+    if (sfx_start(&F, (const char *[]){"--token", TOKEN, NULL}) ||
+        sfx_write_secret(&F, "token", TOKEN, tok, sizeof tok) ||
+        sfx_write_secret(&F, "hook_secret", HOOK_SECRET, hs, sizeof hs))
         return -1;
-    }
-    sb_argv[0] = E.bin;
-    if (tu_spawn(sb_argv, NULL, &E.sandbox) || !tu_wait_until(sandbox_up, NULL, WAIT_MS))
-        return -1;
-    E.dir = tu_mktemp_dir();
-    snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
-    snprintf(E.wfdir, sizeof E.wfdir, "%s/wf", E.dir);
-    snprintf(tok, sizeof tok, "%s/token", E.dir);
-    snprintf(hs, sizeof hs, "%s/hook_secret", E.dir);
-    if (tu_write_file(tok, TOKEN) || tu_write_file(hs, HOOK_SECRET))
-        return -1;
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && chmod 600 '%s' '%s'", E.wfdir, tok, hs);
-    if (system(cmd) != 0)
-        return -1;
-    if (write_wf("deact", "name: on-deactivate\non:\n  okta.user_deactivated: {}\nsteps:\n"
-                          "  - id: who\n    do: set\n    with: {login: '${{ .event.user.login }}'}\n") ||
-        write_wf("ticket", "name: on-ticket\non:\n  happyfox.ticket_created: {}\nsteps:\n"
-                           "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}'}\n") ||
-        write_wf("manual", "name: by-hand\non:\n  manual: {}\nsteps:\n"
-                           "  - id: who\n    do: set\n    with: {n: '${{ .event.data.n }}'}\n") ||
+    if (sfx_write_wf(&F, "deact",
+                     "name: on-deactivate\non:\n  okta.user_deactivated: {}\nsteps:\n"
+                     "  - id: who\n    do: set\n    with: {login: '${{ .event.user.login }}'}\n") ||
+        sfx_write_wf(&F, "ticket",
+                     "name: on-ticket\non:\n  happyfox.ticket_created: {}\nsteps:\n"
+                     "  - id: who\n    do: set\n    with: {subject: '${{ .event.ticket.subject }}'}\n") ||
+        sfx_write_wf(&F, "manual",
+                     "name: by-hand\non:\n  manual: {}\nsteps:\n"
+                     "  - id: who\n    do: set\n    with: {n: '${{ .event.data.n }}'}\n") ||
         /* a condition that loops as long as the event says */
-        write_wf("loop", "name: loop-hook\non:\n  webhook: {connection: gh}\nwhen:\n"
-                         "  - (.event.data.retries // 0) as $r | 0 | until(. >= $r; . + 1) | . >= 0\nsteps:\n"
-                         "  - id: who\n    do: set\n    with: {n: 1}\n"))
+        sfx_write_wf(&F, "loop",
+                     "name: loop-hook\non:\n  webhook: {connection: gh}\nwhen:\n"
+                     "  - (.event.data.retries // 0) as $r | 0 | until(. >= $r; . + 1) | . >= 0\nsteps:\n"
+                     "  - id: who\n    do: set\n    with: {n: 1}\n"))
         return -1;
-    {
-        const char *okta[] = {"connect", "okta", "sb", "--url", E.sb, "--sandbox", "--token-file", tok,
-                              "--hook-secret-file", hs, "--mode", "hook", "--db", E.db, NULL};
-        const char *hf[] = {"connect", "happyfox", "hd", "--url", E.sb, "--api-key-env", "HF_KEY",
-                            "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--mode", "hook",
-                            "--db", E.db, NULL};
-        const char *env[] = {"HF_KEY=sandbox-hf-key", "HF_CODE=sandbox-hf-code", NULL};
-        const char *gh[] = {"connect", "webhook", "gh", "--secret-file", hs, "--db", E.db, NULL};
-        if (run_idflow(okta, NULL) || run_idflow(hf, env) || run_idflow(gh, NULL))
-            return -1;
-    }
-    port = tu_free_port();
-    snprintf(E.listen, sizeof E.listen, "127.0.0.1:%d", port);
-    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", port);
-    return start_serve();
+    if (sfx_idflow(&F, NULL, NULL, "connect", "okta", "sb", "--url", F.sb, "--sandbox", "--token-file", tok,
+                   "--hook-secret-file", hs, "--mode", "hook", "--db", F.db, NULL) ||
+        sfx_idflow(&F, hf_env, NULL, "connect", "happyfox", "hd", "--url", F.sb, "--api-key-env", "HF_KEY",
+                   "--auth-code-env", "HF_CODE", "--sandbox", "--hook-secret-file", hs, "--mode", "hook", "--db", F.db,
+                   NULL) ||
+        sfx_idflow(&F, NULL, NULL, "connect", "webhook", "gh", "--secret-file", hs, "--db", F.db, NULL))
+        return -1;
+    return sfx_serve_start(&F, NULL, SERVE_ARGS);
 }
 
 static int group_teardown(void **state)
 {
-    int rc = 0;
     (void)state;
-    if (E.serve.pid > 0)
-        rc = stop_serve(15000);
-    tu_kill(&E.sandbox, SIGTERM);
-    tu_wait(&E.sandbox, 10000);
-    tu_proc_cleanup(&E.sandbox);
-    if (E.dir) {
-        tu_rm_rf(E.dir);
-        free(E.dir);
-    }
-    return rc == 0 ? 0 : -1;
+    return sfx_stop(&F) == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -285,7 +179,7 @@ static void *post_webhook(void *arg)
     struct poster *p = arg;
     char url[300], body[100];
     const char *h[] = {"X-Idflow-Secret: " HOOK_SECRET, NULL};
-    snprintf(url, sizeof url, "%s/hooks/happyfox/hd", E.base);
+    snprintf(url, sizeof url, "%s/hooks/happyfox/hd", F.base);
     snprintf(body, sizeof body, "{\"ticket_id\":%lld}", p->ticket);
     p->rc = tu_http_within("POST", url, body, h, OKTA_WINDOW_MS, &p->status, NULL);
     return NULL;
@@ -302,12 +196,12 @@ static void test_slow_happyfox_does_not_hold_okta_or_health(void **state)
     for (int i = 0; i < N_TICKETS; i++) {
         char subject[64];
         snprintf(subject, sizeof subject, "Slow HappyFox %d", i);
-        E.tickets[i] = create_ticket(subject);
+        tickets[i] = create_ticket(subject);
     }
     /* every ticket read now takes 30 s */
     sandbox_faults("{\"rules\":[{\"path\":\"/api/1.1/json/ticket/\",\"method\":\"GET\",\"latency\":\"30s\"}]}");
     for (int i = 0; i < N_WEBHOOKS; i++) {
-        ps[i].ticket = E.tickets[i % N_TICKETS];
+        ps[i].ticket = tickets[i % N_TICKETS];
         assert_int_equal(pthread_create(&ps[i].t, NULL, post_webhook, &ps[i]), 0);
     }
     for (int i = 0; i < N_WEBHOOKS; i++) {
@@ -316,16 +210,17 @@ static void test_slow_happyfox_does_not_hold_okta_or_health(void **state)
         assert_int_equal(ps[i].status, 200);
     }
     /* with the re-reads under way: Okta's delivery and /healthz within Okta's window */
-    snprintf(path, sizeof path, "%s/tests/data/okta-samples/03-eventhook-delivery-user.lifecycle.deactivate."
-                                "RECONSTRUCTED.json",
-             E.src ? E.src : ".");
+    snprintf(path, sizeof path,
+             "%s/tests/data/okta-samples/03-eventhook-delivery-user.lifecycle.deactivate."
+             "RECONSTRUCTED.json",
+             F.src ? F.src : ".");
     body = tu_read_file(path, NULL);
     assert_non_null(body);
-    snprintf(url, sizeof url, "%s/hooks/okta/sb", E.base);
+    snprintf(url, sizeof url, "%s/hooks/okta/sb", F.base);
     assert_int_equal(tu_http_within("POST", url, body, okta_auth, OKTA_WINDOW_MS, &status, NULL), 0);
     assert_int_equal(status, 200);
     free(body);
-    snprintf(url, sizeof url, "%s/healthz", E.base);
+    snprintf(url, sizeof url, "%s/healthz", F.base);
     assert_int_equal(tu_http_within("GET", url, NULL, NULL, OKTA_WINDOW_MS, &status, NULL), 0);
     assert_int_equal(status, 200);
     /* the unrelated, Okta-driven run goes through meanwhile */
@@ -333,12 +228,12 @@ static void test_slow_happyfox_does_not_hold_okta_or_health(void **state)
     assert_int_equal(count_runs("on-ticket", NULL), 0); /* HappyFox has not answered yet */
 
     /* stopping does not wait 30 s for HappyFox: the read in flight is abandoned */
-    assert_int_equal(stop_serve(10000), 0);
+    assert_int_equal(sfx_serve_stop_within(&F, 10000), 0);
     sandbox_faults(NULL);
-    assert_int_equal(start_serve(), 0);
+    assert_int_equal(sfx_serve_start(&F, NULL, SERVE_ARGS), 0);
     /* every acknowledged webhook was kept: each ticket starts its workflow once */
     wait_runs("on-ticket", "succeeded", N_TICKETS);
-    assert_true(tu_wait_events_settled(E.db, WAIT_MS));
+    assert_true(tu_wait_events_settled(F.db, WAIT_MS));
     assert_int_equal(count_runs("on-ticket", NULL), N_TICKETS);
     assert_int_equal(count_runs("on-deactivate", NULL), 1);
 }
@@ -349,7 +244,7 @@ static void *post_loop(void *arg)
     struct poster *p = arg;
     char url[300], id[64];
     const char *h[] = {"Authorization: Bearer " HOOK_SECRET, id, NULL};
-    snprintf(url, sizeof url, "%s/hooks/webhook/gh", E.base);
+    snprintf(url, sizeof url, "%s/hooks/webhook/gh", F.base);
     snprintf(id, sizeof id, "X-Idflow-Event-Id: loop-%lld", p->ticket);
     p->rc = tu_http_within("POST", url, "{\"retries\": 1e18}", h, OKTA_WINDOW_MS, &p->status, NULL);
     return NULL;
@@ -379,13 +274,14 @@ static void test_looping_condition_fed_by_hooks_holds_nothing(void **state)
         assert_int_equal(ps[i].rc, 0);
         assert_int_equal(ps[i].status, 200);
     }
-    snprintf(url, sizeof url, "%s/healthz", E.base);
+    snprintf(url, sizeof url, "%s/healthz", F.base);
     assert_int_equal(tu_http_within("GET", url, NULL, NULL, OKTA_WINDOW_MS, &status, NULL), 0);
     assert_int_equal(status, 200);
     /* a deactivation Okta has not delivered before (the sample's uuid changed) */
-    snprintf(path, sizeof path, "%s/tests/data/okta-samples/03-eventhook-delivery-user.lifecycle.deactivate."
-                                "RECONSTRUCTED.json",
-             E.src ? E.src : ".");
+    snprintf(path, sizeof path,
+             "%s/tests/data/okta-samples/03-eventhook-delivery-user.lifecycle.deactivate."
+             "RECONSTRUCTED.json",
+             F.src ? F.src : ".");
     body = tu_read_file(path, NULL);
     assert_non_null(body);
     {
@@ -395,14 +291,14 @@ static void test_looping_condition_fed_by_hooks_holds_nothing(void **state)
         assert_non_null(u);
         u[1] = u[1] == 'f' ? 'e' : 'f'; /* another event id */
     }
-    snprintf(url, sizeof url, "%s/hooks/okta/sb", E.base);
+    snprintf(url, sizeof url, "%s/hooks/okta/sb", F.base);
     assert_int_equal(tu_http_within("POST", url, body, okta_auth, OKTA_WINDOW_MS, &status, NULL), 0);
     assert_int_equal(status, 200);
     free(body);
     wait_runs("on-deactivate", "succeeded", before + 1);
-    assert_true(tu_wait_events_settled(E.db, WAIT_MS));
+    assert_true(tu_wait_events_settled(F.db, WAIT_MS));
     assert_int_equal(count_runs("loop-hook", NULL), 0);
-    log = tu_proc_stderr(&E.serve);
+    log = tu_proc_stderr(&F.serve);
     assert_non_null(strstr(log, "loop.yaml:5:5: when[0]"));
     assert_non_null(strstr(log, "time budget (" STR(EXPR_BUDGET_MS) " ms, expr_timeout_ms)"));
     free(log);
@@ -417,17 +313,20 @@ static void test_event_stored_before_a_crash_is_matched_at_start(void **state)
     struct idf_err err = {0};
     (void)state;
 
-    assert_int_equal(stop_serve(15000), 0);
-    assert_int_equal(store_open(E.db, &s, &err), 0);
-    it.event = (struct store_event_in){"manual", "left-behind-1", "manual", NULL,
+    assert_int_equal(sfx_serve_stop(&F), 0);
+    assert_int_equal(store_open(F.db, &s, &err), 0);
+    it.event = (struct store_event_in){"manual",
+                                       "left-behind-1",
+                                       "manual",
+                                       NULL,
                                        "{\"id\":\"left-behind-1\",\"source\":\"manual\",\"type\":\"manual\","
                                        "\"time\":\"2026-12-07T00:00:00Z\",\"data\":{\"n\":7}}",
                                        STORE_EVENT_MATCH};
     assert_int_equal(store_ingest(s, &it, 1, &err), 0);
     store_close(s);
-    assert_int_equal(start_serve(), 0);
+    assert_int_equal(sfx_serve_start(&F, NULL, SERVE_ARGS), 0);
     wait_runs("by-hand", "succeeded", 1);
-    assert_true(tu_wait_events_settled(E.db, WAIT_MS));
+    assert_true(tu_wait_events_settled(F.db, WAIT_MS));
     assert_int_equal(count_runs("by-hand", NULL), 1);
 }
 

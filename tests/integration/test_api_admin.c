@@ -11,29 +11,24 @@
 #include <cmocka.h>
 
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "support/serve_fixture.h"
 #include "support/testsrv.h"
-#include "support/testutil.h"
 
 #define SBX_TOKEN "sbx-0123456789-abcdefghij-TOKEN" /* what the sandbox accepts */
 #define WRONG "sbx-wrong-token-zyxwvutsrq-9876"
 
 struct env {
-    const char *bin;
-    struct tu_proc sandbox, serve;
     struct testsrv *slow; /* what the "slow" workflow calls: 100 ms per answer */
-    char sbx[128];
-    char *dir;
-    char db[300], wfdir[400], base[128];
     char viewer[64], operator_[64], admin[64];
 };
 
 static struct env E;
+/* the admin's API token joins the secrets once it is made */
+static struct sfx F = {.secrets = {SBX_TOKEN, WRONG}};
 
 static const char WF_GATE[] = "name: gate\n"
                               "on: manual\n"
@@ -69,75 +64,33 @@ static bool answer_slowly(void *ud, const struct http_req *req, struct http_resp
     return true;
 }
 
-static bool sandbox_up(void *ud)
-{
-    (void)ud;
-    return tu_sandbox_url(&E.sandbox, E.sbx, sizeof E.sbx);
-}
-
 static void token(const char *name, const char *role, char *tok, size_t n)
 {
-    assert_int_equal(tu_idflow_token(E.bin, E.db, name, role, tok, n), 0);
+    assert_int_equal(tu_idflow_token(F.bin, F.db, name, role, tok, n), 0);
 }
 
 static int setup(void **state)
 {
-    char listen[64], url[200], *p;
-    const char *sargv[] = {NULL, "sandbox", "--listen", "127.0.0.1:0", "--token", SBX_TOKEN, NULL};
-    int port = tu_free_port();
     (void)state;
-    E.bin = getenv("IDFLOW_BIN");
-    if (!E.bin) {
-        fprintf(stderr, "IDFLOW_BIN must be set (make test sets it)\n");
+    if (sfx_start(&F, (const char *[]){"--token", SBX_TOKEN, NULL}) || sfx_write_wf(&F, "gate", WF_GATE) ||
+        sfx_write_wf(&F, "slow", WF_SLOW))
         return -1;
-    }
-    sargv[0] = E.bin;
-    if (tu_spawn(sargv, NULL, &E.sandbox) || !tu_wait_until(sandbox_up, NULL, 15000)) {
-        fprintf(stderr, "the sandbox did not start\n");
-        return -1;
-    }
-    E.dir = tu_mktemp_dir();
-    snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
-    snprintf(E.wfdir, sizeof E.wfdir, "%s/wf", E.dir);
-    p = tu_path(E.dir, "wf");
-    mkdir(p, 0700);
-    free(p);
-    snprintf(url, sizeof url, "%s/gate.yaml", E.wfdir);
-    tu_write_file(url, WF_GATE);
-    snprintf(url, sizeof url, "%s/slow.yaml", E.wfdir);
-    tu_write_file(url, WF_SLOW);
     E.slow = testsrv_start();
     testsrv_set_handler(E.slow, answer_slowly, NULL);
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", port);
-    {
-        const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", listen, "--workflows", E.wfdir, NULL};
-        if (tu_spawn(argv, NULL, &E.serve))
-            return -1;
-    }
-    snprintf(url, sizeof url, "%s/readyz", E.base);
-    if (tu_wait_http_ok(url, 15000)) {
-        char *err = tu_proc_stderr(&E.serve);
-        fprintf(stderr, "idflow serve did not become ready:\n%s\n", err);
-        free(err);
+    if (sfx_serve_start(&F, NULL, NULL))
         return -1;
-    }
     token("view", "viewer", E.viewer, sizeof E.viewer);
     token("ops", "operator", E.operator_, sizeof E.operator_);
     token("root", "admin", E.admin, sizeof E.admin);
+    F.secrets[2] = E.admin;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tu_proc_cleanup(&E.serve);
-    tu_kill(&E.sandbox, SIGTERM);
-    tu_wait(&E.sandbox, 10000);
-    tu_proc_cleanup(&E.sandbox);
+    sfx_stop(&F); /* stops serve if a test failed before serve_log_holds_no_secret */
     testsrv_stop(E.slow);
-    tu_rm_rf(E.dir);
-    free(E.dir);
     return 0;
 }
 
@@ -147,7 +100,7 @@ static long call(const char *method, const char *path, const char *body, const c
     char url[300], auth[200], *resp = NULL;
     const char *h[3] = {"Content-Type: application/json", auth, NULL};
     long status = 0;
-    snprintf(url, sizeof url, "%s%s", E.base, path);
+    snprintf(url, sizeof url, "%s%s", F.base, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
     assert_int_equal(tu_http(method, url, body, h, &status, &resp), 0);
     if (resp) {
@@ -172,13 +125,11 @@ static void connector_catalogue_lists_fields_and_secrets(void **state)
     bool okta = false, token_secret = false, url_plain = false;
     (void)state;
     assert_int_equal(call("GET", "/api/v1/connectors", NULL, E.viewer, &ans), 200);
-    json_array_foreach(json_object_get(ans, "connectors"), i, c)
-    {
+    json_array_foreach (json_object_get(ans, "connectors"), i, c) {
         if (strcmp(str(c, "name"), "okta") != 0)
             continue;
         okta = true;
-        json_array_foreach(json_object_get(c, "fields"), j, f)
-        {
+        json_array_foreach (json_object_get(c, "fields"), j, f) {
             if (strcmp(str(f, "name"), "token") == 0)
                 token_secret = json_is_true(json_object_get(f, "secret"));
             if (strcmp(str(f, "name"), "url") == 0)
@@ -199,20 +150,20 @@ static void connection_stored_only_after_a_real_check(void **state)
     assert_int_equal(call("PUT", "/api/v1/connections/acme", "{\"kind\":\"nope\",\"config\":{}}", E.admin, &ans), 400);
     assert_non_null(strstr(str(ans, "error"), "kind"));
     json_decref(ans);
-    snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"token\":\"%s\"}}", E.sbx, SBX_TOKEN);
+    snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"token\":\"%s\"}}", F.sb, SBX_TOKEN);
     assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 400); /* http without sandbox */
     assert_non_null(strstr(str(ans, "error"), "url"));
     json_decref(ans);
     /* the remote refuses the credentials: 422, nothing stored, the secret not echoed */
     snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"sandbox\":true,\"token\":\"%s\"}}",
-             E.sbx, WRONG);
+             F.sb, WRONG);
     assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 422);
     assert_string_equal(str(ans, "check"), "failed");
     assert_non_null(strstr(str(ans, "error"), "nothing was stored"));
     json_decref(ans);
     /* roles: viewers and operators may not store */
     snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"sandbox\":true,\"token\":\"%s\"}}",
-             E.sbx, SBX_TOKEN);
+             F.sb, SBX_TOKEN);
     assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.operator_, NULL), 403);
     assert_int_equal(call("GET", "/api/v1/connections", NULL, E.viewer, &ans), 200);
     assert_int_equal(json_array_size(json_object_get(ans, "connections")), 0);
@@ -226,21 +177,21 @@ static void connection_stored_only_after_a_real_check(void **state)
     assert_true(json_is_false(json_object_get(ans, "created")));
     json_decref(ans);
     /* an edit that keeps the url may leave the secret out: the stored one is kept (and checked) */
-    snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"sandbox\":true}}", E.sbx);
+    snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"sandbox\":true}}", F.sb);
     assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 200);
     assert_true(json_is_object(json_object_get(ans, "whoami")));
     json_decref(ans);
     /* pointing the connection elsewhere needs the secret again: a stored token never
      * follows a new url (it could be read there) */
     snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"http://localhost%s\",\"sandbox\":true}}",
-             strrchr(E.sbx, ':')); /* the same sandbox under another name */
+             strrchr(F.sb, ':')); /* the same sandbox under another name */
     assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 400);
     assert_non_null(strstr(str(ans, "error"), "token"));
     json_decref(ans);
     assert_int_equal(call("GET", "/api/v1/connections", NULL, E.viewer, &ans), 200);
     list = json_object_get(ans, "connections");
     assert_int_equal(json_array_size(list), 1);
-    assert_string_equal(str(json_object_get(json_array_get(list, 0), "config"), "url"), E.sbx);
+    assert_string_equal(str(json_object_get(json_array_get(list, 0), "config"), "url"), F.sb);
     assert_string_equal(str(json_array_get(list, 0), "kind"), "okta");
     assert_null(json_object_get(json_object_get(json_array_get(list, 0), "config"), "token"));
     json_decref(ans);
@@ -263,8 +214,7 @@ static void connection_test_and_delete(void **state)
     assert_int_equal(call("POST", "/api/v1/connections/acme/test", NULL, E.operator_, NULL), 404);
     /* the audit log names the token that did each change */
     assert_int_equal(call("GET", "/api/v1/audit", NULL, E.admin, &ans), 200);
-    json_array_foreach(json_object_get(ans, "audit"), i, a)
-    {
+    json_array_foreach (json_object_get(ans, "audit"), i, a) {
         if (strcmp(str(a, "target"), "connection:acme") != 0)
             continue;
         assert_string_equal(str(a, "actor"), "token:root");
@@ -366,8 +316,7 @@ static void running_run_stops_after_its_current_step(void **state)
     assert_int_equal(call("GET", path, NULL, E.viewer, &ans), 200);
     assert_string_equal(str(ans, "error"), "cancelled by token:ops: wrong group");
     steps = json_object_get(ans, "steps");
-    json_array_foreach(steps, i, s)
-    {
+    json_array_foreach (steps, i, s) {
         if (strcmp(str(s, "step_id"), "each") == 0 && strcmp(str(s, "status"), "succeeded") == 0)
             recorded++;
     }
@@ -378,17 +327,14 @@ static void running_run_stops_after_its_current_step(void **state)
     assert_int_equal(call("POST", path, NULL, E.operator_, NULL), 409);
 }
 
+/* Last: SIGTERM ends serve with status 0, and its log holds neither the
+ * sandbox's token, the wrong one tried, nor the admin's API token
+ * (F.secrets: sfx_serve_stop fails on any of them). */
 static void serve_log_holds_no_secret(void **state)
 {
-    char *log;
     (void)state;
-    tu_kill(&E.serve, SIGTERM);
-    assert_int_equal(tu_wait(&E.serve, 15000), 0);
-    log = tu_proc_stderr(&E.serve);
-    assert_null(strstr(log, SBX_TOKEN));
-    assert_null(strstr(log, WRONG));
-    assert_null(strstr(log, E.admin));
-    free(log);
+    assert_non_null(F.secrets[2]);
+    assert_int_equal(sfx_serve_stop(&F), 0);
 }
 
 int main(void)

@@ -13,15 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
+#include "support/serve_fixture.h"
 #include "support/testsrv.h"
-#include "support/testutil.h"
 
 #define N_FLOOD 40
 #define FLOOD_DELAY_MS 250     /* each flood run holds its worker this long */
@@ -50,74 +48,26 @@ static const char OTHER_YAML[] = "name: other\n"
 
 struct env {
     struct testsrv *target;
-    struct tu_proc serve;
-    char *dir;
-    char db[300];
-    char base[128];
-    const char *bin;
 };
 
 static struct env E;
+static struct sfx F = {.no_sandbox = true};
 
 static int start_serve(void **state)
 {
-    char listen[64], *wfdir = NULL, *p;
-    int port = tu_free_port();
-    int rc = -1;
     (void)state;
-    E.bin = getenv("IDFLOW_BIN");
-    if (!E.bin) {
-        fprintf(stderr, "IDFLOW_BIN must be set (make test sets it)\n");
-        return -1;
-    }
     E.target = testsrv_start();
     testsrv_on(E.target, "/slow", &(struct testsrv_answer){200, "{}", .delay_ms = FLOOD_DELAY_MS}, -1);
-    E.dir = tu_mktemp_dir();
-    wfdir = tu_path(E.dir, "workflows");
-    if (!wfdir || mkdir(wfdir, 0700) != 0)
-        goto out;
-    p = tu_path(wfdir, "flood.yaml");
-    rc = tu_write_file(p, FLOOD_YAML);
-    free(p);
-    p = tu_path(wfdir, "other.yaml");
-    if (rc == 0)
-        rc = tu_write_file(p, OTHER_YAML);
-    free(p);
-    if (rc)
-        goto out;
-    rc = -1;
-    snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", port);
-    {
-        const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", listen, "--workflows", wfdir,
-                              "--workers", "2", NULL};
-        if (tu_spawn(argv, NULL, &E.serve))
-            goto out;
-    }
-    {
-        char url[200];
-        snprintf(url, sizeof url, "%s/readyz", E.base);
-        if (tu_wait_http_ok(url, 15000)) {
-            char *err = tu_proc_stderr(&E.serve);
-            fprintf(stderr, "idflow serve did not become ready:\n%s\n", err);
-            free(err);
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    free(wfdir);
-    return rc;
+    if (sfx_start(&F, NULL) || sfx_write_wf(&F, "flood", FLOOD_YAML) || sfx_write_wf(&F, "other", OTHER_YAML))
+        return -1;
+    return sfx_serve_start(&F, NULL, (const char *[]){"--workers", "2", NULL});
 }
 
 static int stop_serve(void **state)
 {
     (void)state;
-    tu_proc_cleanup(&E.serve); /* kills it if the test failed before stopping it */
+    sfx_stop(&F); /* stops serve if the test failed before stopping it */
     testsrv_stop(E.target);
-    tu_rm_rf(E.dir);
-    free(E.dir);
     return 0;
 }
 
@@ -129,7 +79,7 @@ static int64_t start_run(const char *wf, int i)
     json_t *a;
     int64_t id;
 
-    snprintf(url, sizeof url, "%s/api/v1/events", E.base);
+    snprintf(url, sizeof url, "%s/api/v1/events", F.base);
     snprintf(body, sizeof body, "{\"workflow\":\"%s\",\"id\":\"%s-%d\",\"data\":{\"base\":\"%s\"}}", wf, wf, i,
              testsrv_url(E.target));
     assert_int_equal(tu_http("POST", url, body, NULL, &status, &resp), 0);
@@ -151,7 +101,7 @@ static size_t count_runs(const char *wf, const char *st)
     json_t *r;
     size_t n;
 
-    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&status=%s&limit=1000", E.base, wf, st);
+    snprintf(url, sizeof url, "%s/api/v1/runs?workflow=%s&status=%s&limit=1000", F.base, wf, st);
     assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
     assert_int_equal(status, 200);
     r = json_loads(resp, 0, NULL);
@@ -169,7 +119,7 @@ static const char *run_status(int64_t id)
     long status = 0;
     json_t *r;
 
-    snprintf(url, sizeof url, "%s/api/v1/runs/%lld", E.base, (long long)id);
+    snprintf(url, sizeof url, "%s/api/v1/runs/%lld", F.base, (long long)id);
     assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
     assert_int_equal(status, 200);
     r = json_loads(resp, 0, NULL);
@@ -223,7 +173,7 @@ static void flood_does_not_take_every_worker(void **state)
     assert_int_equal(testsrv_calls(E.target, "/fast"), 1);
 
     /* /healthz answers while the flood drains */
-    snprintf(url, sizeof url, "%s/healthz", E.base);
+    snprintf(url, sizeof url, "%s/healthz", F.base);
     assert_int_equal(tu_wait_http_ok(url, 2000), 0);
 
     /* the flood drains one run at a time: never two running */
@@ -248,8 +198,7 @@ static void flood_does_not_take_every_worker(void **state)
     assert_int_equal(testsrv_calls(E.target, "/slow"), N_FLOOD);
     assert_int_equal(count_runs("flood", "queued"), 0);
 
-    tu_kill(&E.serve, SIGTERM);
-    assert_int_equal(tu_wait(&E.serve, 15000), 0);
+    assert_int_equal(sfx_serve_stop(&F), 0);
 }
 
 int main(void)

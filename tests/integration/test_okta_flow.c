@@ -1,7 +1,7 @@
 /* test_okta_flow.c — Okta workflows through the whole stack: the sandbox org
- * (in process, with a small rate budget), `idflow connect` (token sealed),
- * `idflow serve` with workflows whose steps have NO retry:, runs started
- * through the API. Proves that:
+ * (with a small rate budget), `idflow connect` (token sealed), `idflow
+ * serve` with workflows whose steps have NO retry:, runs started through the
+ * API (the processes: serve_fixture.h). Proves that:
  *  - a paced call is deferred, not failed: runs without retry: still succeed,
  *    each step with one attempt, and the sandbox never answered 429;
  *  - the run's steps see the connection without naming it (the only one);
@@ -11,114 +11,57 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "sandbox/sandbox.h"
-#include "support/testutil.h"
+#include "support/serve_fixture.h"
 
 #define TOKEN "flow-test-okta-token"
 
-static const char *bin, *src;
-static struct sandbox *sb;
-static struct tu_proc serve;
-static char *dir, db[400], base[128], sbx[128], wfdir[600];
+static struct sfx F = {.secrets = {TOKEN}};
 
-static const char wf_lookup[] =
-    "name: lookup-many\n"
-    "on: manual\n"
-    "steps:\n"
-    "  - id: each\n"
-    "    foreach: ${{ .event.data.logins }}\n"
-    "    as: login\n"
-    "    do: okta.get_user\n"
-    "    with:\n"
-    "      user: ${{ .login }}\n"
-    "  - id: count\n"
-    "    do: set\n"
-    "    with:\n"
-    "      n: ${{ .steps.each | length }}\n";
+static const char wf_lookup[] = "name: lookup-many\n"
+                                "on: manual\n"
+                                "steps:\n"
+                                "  - id: each\n"
+                                "    foreach: ${{ .event.data.logins }}\n"
+                                "    as: login\n"
+                                "    do: okta.get_user\n"
+                                "    with:\n"
+                                "      user: ${{ .login }}\n"
+                                "  - id: count\n"
+                                "    do: set\n"
+                                "    with:\n"
+                                "      n: ${{ .steps.each | length }}\n";
 
-static const char wf_suspend[] =
-    "name: suspend\n"
-    "on: manual\n"
-    "steps:\n"
-    "  - id: suspend\n"
-    "    do: okta.suspend_user\n"
-    "    with:\n"
-    "      user: ${{ .event.data.login }}\n";
+static const char wf_suspend[] = "name: suspend\n"
+                                 "on: manual\n"
+                                 "steps:\n"
+                                 "  - id: suspend\n"
+                                 "    do: okta.suspend_user\n"
+                                 "    with:\n"
+                                 "      user: ${{ .event.data.login }}\n";
 
 static int setup(void **state)
 {
-    struct sandbox_opts so;
-    struct idf_err err;
-    char listen[64], p[700];
+    const char *env[] = {"FLOW_TEST_TOKEN=" TOKEN, NULL};
     (void)state;
-    bin = getenv("IDFLOW_BIN");
-    src = getenv("IDFLOW_SRC");
-    if (!bin || !src)
+    /* every Okta bucket: 300 requests a minute */
+    if (sfx_start(&F, (const char *[]){"--token", TOKEN, "--rate-limit", "300", NULL}) ||
+        sfx_write_wf(&F, "lookup", wf_lookup) || sfx_write_wf(&F, "suspend", wf_suspend))
         return -1;
-    memset(&so, 0, sizeof so);
-    so.token = TOKEN;
-    so.rate_limit = 300; /* every Okta bucket: 300 requests a minute */
-    if (sandbox_start(&so, &sb, &err)) {
-        fprintf(stderr, "sandbox: %s\n", err.msg);
+    if (sfx_idflow(&F, env, NULL, "connect", "okta", "acme", "--url", F.sb, "--token-env", "FLOW_TEST_TOKEN",
+                   "--sandbox", "--db", F.db, NULL))
         return -1;
-    }
-    snprintf(sbx, sizeof sbx, "http://127.0.0.1:%d", sandbox_port(sb));
-    dir = tu_mktemp_dir();
-    snprintf(db, sizeof db, "sqlite:%s/idflow.db", dir);
-    snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
-    snprintf(p, sizeof p, "mkdir -p '%s'", wfdir);
-    if (system(p) != 0)
-        return -1;
-    snprintf(p, sizeof p, "%s/lookup.yaml", wfdir);
-    tu_write_file(p, wf_lookup);
-    snprintf(p, sizeof p, "%s/suspend.yaml", wfdir);
-    tu_write_file(p, wf_suspend);
-    {
-        struct tu_proc c;
-        const char *argv[] = {bin, "connect", "okta", "acme", "--url", sbx, "--token-env", "FLOW_TEST_TOKEN",
-                              "--sandbox", "--db", db, NULL};
-        const char *env[] = {"FLOW_TEST_TOKEN=" TOKEN, NULL};
-        int rc;
-        if (tu_spawn(argv, env, &c))
-            return -1;
-        rc = tu_wait(&c, 20000);
-        if (rc != 0) {
-            char *e = tu_proc_stderr(&c);
-            fprintf(stderr, "connect failed: %s\n", e);
-            free(e);
-        }
-        tu_proc_cleanup(&c);
-        if (rc != 0)
-            return -1;
-    }
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
-    snprintf(base, sizeof base, "http://%s", listen);
-    {
-        const char *argv[] = {bin, "serve", "--db", db, "--listen", listen, "--workflows", wfdir, "--workers", "4",
-                              NULL};
-        char url[200];
-        if (tu_spawn(argv, NULL, &serve))
-            return -1;
-        snprintf(url, sizeof url, "%s/readyz", base);
-        if (tu_wait_http_ok(url, 15000))
-            return -1;
-    }
-    return 0;
+    return sfx_serve_start(&F, NULL, (const char *[]){"--workers", "4", NULL});
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tu_proc_cleanup(&serve); /* kills it if a test failed before serve_exits_cleanly */
-    sandbox_stop(sb);
-    tu_rm_rf(dir);
-    free(dir);
+    sfx_stop(&F); /* stops serve if a test failed before serve_exits_cleanly */
     return 0;
 }
 
@@ -128,7 +71,7 @@ static int64_t start(const char *workflow, const char *data)
     long status = 0;
     json_t *a;
     int64_t id;
-    snprintf(url, sizeof url, "%s/api/v1/events", base);
+    snprintf(url, sizeof url, "%s/api/v1/events", F.base);
     snprintf(body, sizeof body, "{\"workflow\":\"%s\",\"data\":%s}", workflow, data);
     assert_int_equal(tu_http("POST", url, body, NULL, &status, &resp), 0);
     assert_int_equal(status, 202);
@@ -148,7 +91,7 @@ static json_t *wait_final(int64_t id, int timeout_ms)
         long status = 0;
         json_t *r;
         const char *st;
-        snprintf(url, sizeof url, "%s/api/v1/runs/%lld", base, (long long)id);
+        snprintf(url, sizeof url, "%s/api/v1/runs/%lld", F.base, (long long)id);
         assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
         r = json_loads(resp, 0, NULL);
         free(resp);
@@ -169,12 +112,11 @@ static int sandbox_429s(void)
     json_t *r, *c;
     size_t i;
     int n = 0;
-    snprintf(url, sizeof url, "%s/_sandbox/calls", sbx);
+    snprintf(url, sizeof url, "%s/_sandbox/calls", F.sb);
     assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
     r = json_loads(resp, 0, NULL);
     free(resp);
-    json_array_foreach(json_object_get(r, "calls"), i, c)
-    {
+    json_array_foreach (json_object_get(r, "calls"), i, c) {
         if (json_integer_value(json_object_get(c, "status")) == 429)
             n++;
     }
@@ -198,8 +140,7 @@ static void paced_calls_are_deferred_not_failed(void **state)
         json_t *r = wait_final(ids[i], 60000), *s;
         size_t k;
         assert_string_equal(json_string_value(json_object_get(r, "status")), "succeeded");
-        json_array_foreach(json_object_get(r, "steps"), k, s)
-        {
+        json_array_foreach (json_object_get(r, "steps"), k, s) {
             const char *st = json_string_value(json_object_get(s, "status"));
             if (!strcmp(st, "succeeded"))
                 assert_int_equal(json_integer_value(json_object_get(s, "attempts")), 1);
@@ -216,7 +157,7 @@ static void paced_calls_are_deferred_not_failed(void **state)
     {
         char url[200], *resp = NULL;
         long status = 0;
-        snprintf(url, sizeof url, "%s/metrics", base);
+        snprintf(url, sizeof url, "%s/metrics", F.base);
         assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
         char *p = strstr(resp, "idflow_steps_total{status=\"retrying\"} ");
         assert_non_null(p);
@@ -233,23 +174,23 @@ static void suspension_converges(void **state)
     (void)state;
     r = wait_final(start("suspend", "{\"login\":\"grace.liu@acme.example\"}"), 30000);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "succeeded");
-    assert_true(json_is_true(json_object_get(
-        json_object_get(json_array_get(json_object_get(r, "steps"), 0), "output"), "changed")));
+    assert_true(json_is_true(
+        json_object_get(json_object_get(json_array_get(json_object_get(r, "steps"), 0), "output"), "changed")));
     json_decref(r);
     r = wait_final(start("suspend", "{\"login\":\"grace.liu@acme.example\"}"), 30000);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "succeeded");
-    assert_true(json_is_false(json_object_get(
-        json_object_get(json_array_get(json_object_get(r, "steps"), 0), "output"), "changed")));
+    assert_true(json_is_false(
+        json_object_get(json_object_get(json_array_get(json_object_get(r, "steps"), 0), "output"), "changed")));
     json_decref(r);
     assert_int_equal(sandbox_429s(), 0);
 }
 
-/* Last: SIGTERM ends serve with status 0 (under ASan: no leak or error report). */
+/* Last: SIGTERM ends serve with status 0 (under ASan: no leak or error
+ * report), and its log never held the token. */
 static void serve_exits_cleanly(void **state)
 {
     (void)state;
-    tu_kill(&serve, SIGTERM);
-    assert_int_equal(tu_wait(&serve, 15000), 0);
+    assert_int_equal(sfx_serve_stop(&F), 0);
 }
 
 int main(void)

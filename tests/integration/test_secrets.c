@@ -1,7 +1,7 @@
 /* test_secrets.c — secrets in run history (issue 11), through the whole
- * stack: the Okta sandbox in process, a recording loopback server standing
- * for the agent's help desk, `idflow connect` and `idflow serve` with API
- * tokens. Proves that:
+ * stack: the Okta sandbox, a recording loopback server standing for the
+ * agent's help desk, `idflow connect` and `idflow serve` with API tokens
+ * (the processes: serve_fixture.h). Proves that:
  *  - a run's event payload is answered redacted: GET /api/v1/runs/ID (viewer
  *    token), GET /api/v1/runs, `idflow show ID --json` and `idflow show ID`
  *    never contain a password sent in the event, and show "[redacted]";
@@ -14,25 +14,21 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "sandbox/sandbox.h"
+#include "support/serve_fixture.h"
 #include "support/testsrv.h"
-#include "support/testutil.h"
 
 #define TOKEN "secrets-test-okta-token"
 #define EVENT_SECRET "hunter2-SECRET"
 #define NOTE_PREFIX "Your temporary password: "
 
-static const char *bin;
-static struct sandbox *sb;
+static struct sfx F = {.secrets = {TOKEN, EVENT_SECRET}};
 static struct testsrv *desk;
-static struct tu_proc serve;
-static char *dir, db[400], dbfile[400], base[128], sbx[128], wfdir[600];
+static char dbfile[600];
 static char viewer[128], operator_[128];
 
 static const char wf_echo[] = "name: echo\n"
@@ -70,84 +66,32 @@ static const char wf_temp_fmt[] = "name: temp\n"
                                   "    with:\n"
                                   "      note: \"sent ${{ .steps.expire.tempPassword }}\"\n";
 
-static int run_cli(const char *const argv[], const char *const env[])
-{
-    struct tu_proc c;
-    int rc;
-    if (tu_spawn(argv, env, &c))
-        return -1;
-    rc = tu_wait(&c, 20000);
-    if (rc != 0) {
-        char *e = tu_proc_stderr(&c);
-        fprintf(stderr, "%s %s failed: %s\n", argv[0], argv[1], e);
-        free(e);
-    }
-    tu_proc_cleanup(&c);
-    return rc;
-}
-
 static int setup(void **state)
 {
-    struct sandbox_opts so;
-    struct idf_err err;
-    char listen[64], p[700], wf[2048];
+    char wf[2048];
+    const char *env[] = {"SECRETS_TEST_TOKEN=" TOKEN, NULL};
     (void)state;
-    bin = getenv("IDFLOW_BIN");
-    if (!bin)
+    if (sfx_start(&F, (const char *[]){"--token", TOKEN, NULL}))
         return -1;
-    memset(&so, 0, sizeof so);
-    so.token = TOKEN;
-    if (sandbox_start(&so, &sb, &err)) {
-        fprintf(stderr, "sandbox: %s\n", err.msg);
-        return -1;
-    }
-    snprintf(sbx, sizeof sbx, "http://127.0.0.1:%d", sandbox_port(sb));
     desk = testsrv_start();
-    dir = tu_mktemp_dir();
-    snprintf(dbfile, sizeof dbfile, "%s/idflow.db", dir);
-    snprintf(db, sizeof db, "sqlite:%s", dbfile);
-    snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
-    snprintf(p, sizeof p, "mkdir -p '%s'", wfdir);
-    if (system(p) != 0)
-        return -1;
-    snprintf(p, sizeof p, "%s/echo.yaml", wfdir);
-    tu_write_file(p, wf_echo);
+    snprintf(dbfile, sizeof dbfile, "%s/idflow.db", F.dir);
     snprintf(wf, sizeof wf, wf_temp_fmt, testsrv_url(desk));
-    snprintf(p, sizeof p, "%s/temp.yaml", wfdir);
-    tu_write_file(p, wf);
-    {
-        const char *argv[] = {bin,         "connect", "okta", "acme", "--url", sbx, "--token-env", "SECRETS_TEST_TOKEN",
-                              "--sandbox", "--db",    db,     NULL};
-        const char *env[] = {"SECRETS_TEST_TOKEN=" TOKEN, NULL};
-        if (run_cli(argv, env) != 0)
-            return -1;
-    }
-    if (tu_idflow_token(bin, db, "reader", "viewer", viewer, sizeof viewer) ||
-        tu_idflow_token(bin, db, "starter", "operator", operator_, sizeof operator_))
+    if (sfx_write_wf(&F, "echo", wf_echo) || sfx_write_wf(&F, "temp", wf))
         return -1;
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
-    snprintf(base, sizeof base, "http://%s", listen);
-    {
-        const char *argv[] = {bin,           "serve", "--db",      db,  "--listen", listen,
-                              "--workflows", wfdir,   "--workers", "2", NULL};
-        char url[200];
-        if (tu_spawn(argv, NULL, &serve))
-            return -1;
-        snprintf(url, sizeof url, "%s/readyz", base);
-        if (tu_wait_http_ok(url, 15000))
-            return -1;
-    }
-    return 0;
+    if (sfx_idflow(&F, env, NULL, "connect", "okta", "acme", "--url", F.sb, "--token-env", "SECRETS_TEST_TOKEN",
+                   "--sandbox", "--db", F.db, NULL))
+        return -1;
+    if (tu_idflow_token(F.bin, F.db, "reader", "viewer", viewer, sizeof viewer) ||
+        tu_idflow_token(F.bin, F.db, "starter", "operator", operator_, sizeof operator_))
+        return -1;
+    return sfx_serve_start(&F, NULL, (const char *[]){"--workers", "2", NULL});
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tu_proc_cleanup(&serve);
+    sfx_stop(&F); /* stops serve if a test failed before temp_password_is_never_stored */
     testsrv_stop(desk);
-    sandbox_stop(sb);
-    tu_rm_rf(dir);
-    free(dir);
     return 0;
 }
 
@@ -157,7 +101,7 @@ static char *get_as_viewer(const char *path)
     char url[300], auth[200], *resp = NULL;
     const char *h[] = {auth, NULL};
     long status = 0;
-    snprintf(url, sizeof url, "%s%s", base, path);
+    snprintf(url, sizeof url, "%s%s", F.base, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", viewer);
     assert_int_equal(tu_http("GET", url, NULL, h, &status, &resp), 0);
     assert_int_equal(status, 200);
@@ -171,7 +115,7 @@ static int64_t start(const char *workflow, const char *data)
     long status = 0;
     json_t *a;
     int64_t id;
-    snprintf(url, sizeof url, "%s/api/v1/events", base);
+    snprintf(url, sizeof url, "%s/api/v1/events", F.base);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", operator_);
     snprintf(body, sizeof body, "{\"workflow\":\"%s\",\"data\":%s}", workflow, data);
     assert_int_equal(tu_http("POST", url, body, h, &status, &resp), 0);
@@ -212,9 +156,9 @@ static char *show(int64_t id, bool as_json)
     int rc;
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     if (as_json)
-        rc = tu_idflow_db(bin, db, &out, NULL, "show", ids, "--json", NULL);
+        rc = tu_idflow_db(F.bin, F.db, &out, NULL, "show", ids, "--json", NULL);
     else
-        rc = tu_idflow_db(bin, db, &out, NULL, "show", ids, NULL);
+        rc = tu_idflow_db(F.bin, F.db, &out, NULL, "show", ids, NULL);
     assert_int_equal(rc, 0);
     return out;
 }
@@ -315,14 +259,13 @@ static void temp_password_is_never_stored(void **state)
     out = show(id, false);
     assert_null(strstr(out, pw));
     free(out);
-    assert_int_equal(tu_idflow_db(bin, db, &out, NULL, "audit", "--json", NULL), 0);
+    assert_int_equal(tu_idflow_db(F.bin, F.db, &out, NULL, "audit", "--json", NULL), 0);
     assert_null(strstr(out, pw));
     free(out);
 
     /* nor any byte of the database, while serve runs and after it stopped */
     assert_false(db_files_hold(pw));
-    tu_kill(&serve, SIGTERM);
-    assert_int_equal(tu_wait(&serve, 15000), 0);
+    assert_int_equal(sfx_serve_stop(&F), 0); /* exit 0, and its log held neither the token nor the event's secret */
     assert_false(db_files_hold(pw));
 }
 

@@ -14,64 +14,36 @@
 #include <string.h>
 #include <time.h>
 
+#include "support/serve_fixture.h"
 #include "support/testsrv.h"
-#include "support/testutil.h"
 
 struct env {
     struct testsrv *target; /* the loopback API the workflows call */
-    struct tu_proc serve;
-    char *dir;
-    char db[300];
-    char base[128]; /* idflow's URL */
-    const char *bin;
-    const char *src;
 };
 
 static struct env E;
+static struct sfx F = {.no_sandbox = true}; /* serve alone, on the workflows of tests/data/serve */
 
 static int start_serve(void **state)
 {
-    char listen[64], wfdir[600];
-    int port = tu_free_port();
+    char wfdir[600];
     (void)state;
-    E.bin = getenv("IDFLOW_BIN");
-    E.src = getenv("IDFLOW_SRC");
-    if (!E.bin || !E.src) {
-        fprintf(stderr, "IDFLOW_BIN and IDFLOW_SRC must be set (make test sets them)\n");
+    if (sfx_start(&F, NULL))
+        return -1;
+    if (!F.src) {
+        fprintf(stderr, "IDFLOW_SRC must be set (make test sets it)\n");
         return -1;
     }
     E.target = testsrv_start();
-    E.dir = tu_mktemp_dir();
-    snprintf(E.db, sizeof E.db, "sqlite:%s/idflow.db", E.dir);
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    snprintf(wfdir, sizeof wfdir, "%s/tests/data/serve", E.src);
-    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", port);
-    {
-        const char *argv[] = {E.bin, "serve", "--db", E.db, "--listen", listen, "--workflows", wfdir,
-                              "--workers", "4", NULL};
-        if (tu_spawn(argv, NULL, &E.serve))
-            return -1;
-    }
-    {
-        char url[200];
-        snprintf(url, sizeof url, "%s/readyz", E.base);
-        if (tu_wait_http_ok(url, 15000)) {
-            char *err = tu_proc_stderr(&E.serve);
-            fprintf(stderr, "idflow serve did not become ready:\n%s\n", err);
-            free(err);
-            return -1;
-        }
-    }
-    return 0;
+    snprintf(wfdir, sizeof wfdir, "%s/tests/data/serve", F.src);
+    return sfx_serve_start(&F, wfdir, (const char *[]){"--workers", "4", NULL});
 }
 
 static int stop_serve(void **state)
 {
     (void)state;
-    tu_proc_cleanup(&E.serve); /* kills it if a test failed before serve_exits_cleanly */
+    sfx_stop(&F); /* stops serve if a test failed before serve_exits_cleanly */
     testsrv_stop(E.target);
-    tu_rm_rf(E.dir);
-    free(E.dir);
     return 0;
 }
 
@@ -79,16 +51,8 @@ static int stop_serve(void **state)
  * report would make it non-zero). */
 static void serve_exits_cleanly(void **state)
 {
-    int rc;
     (void)state;
-    tu_kill(&E.serve, SIGTERM);
-    rc = tu_wait(&E.serve, 15000);
-    if (rc != 0) {
-        char *err = tu_proc_stderr(&E.serve);
-        print_message("idflow serve exited with %d:\n%s\n", rc, err);
-        free(err);
-    }
-    assert_int_equal(rc, 0);
+    assert_int_equal(sfx_serve_stop(&F), 0);
 }
 
 /* POSTs an event; returns the HTTP status and the parsed answer in *out. */
@@ -97,7 +61,7 @@ static long post_event(const char *body, json_t **out)
     char url[200], *resp = NULL;
     long status = 0;
     const char *h[] = {"Content-Type: application/json", NULL};
-    snprintf(url, sizeof url, "%s/api/v1/events", E.base);
+    snprintf(url, sizeof url, "%s/api/v1/events", F.base);
     assert_int_equal(tu_http("POST", url, body, h, &status, &resp), 0);
     if (out)
         *out = resp ? json_loads(resp, 0, NULL) : NULL;
@@ -128,7 +92,7 @@ static json_t *get_run(int64_t id)
     char url[200], *resp = NULL;
     long status = 0;
     json_t *r;
-    snprintf(url, sizeof url, "%s/api/v1/runs/%lld", E.base, (long long)id);
+    snprintf(url, sizeof url, "%s/api/v1/runs/%lld", F.base, (long long)id);
     assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
     assert_int_equal(status, 200);
     r = json_loads(resp, 0, NULL);
@@ -160,8 +124,7 @@ static json_t *step_of(json_t *run, const char *id, int item)
 {
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(run, "steps"), i, s)
-    {
+    json_array_foreach (json_object_get(run, "steps"), i, s) {
         if (!strcmp(json_string_value(json_object_get(s, "step_id")), id) &&
             json_integer_value(json_object_get(s, "item")) == item)
             return s;
@@ -221,9 +184,8 @@ static void retries_exhausted_fail_the_run_with_the_error(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(run, "error")), "HTTP 500"));
     s = step_of(run, "each", 0);
     assert_int_equal(json_integer_value(json_object_get(s, "attempts")), 5);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(s, "error"), "detail"),
-                                                        "status")),
-                     500);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(json_object_get(s, "error"), "detail"), "status")), 500);
     json_decref(run);
 }
 
@@ -302,7 +264,7 @@ static void approval_approved_and_rejected(void **state)
     assert_int_equal(testsrv_calls(E.target, "/approved"), 0);
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     {
-        const char *argv[] = {E.bin, "approve", ids, "--db", E.db, "--comment", "ok", NULL};
+        const char *argv[] = {F.bin, "approve", ids, "--db", F.db, "--comment", "ok", NULL};
         assert_int_equal(run_cli(argv, NULL), 0);
         /* a second decision is refused */
         assert_int_equal(run_cli(argv, NULL), 1);
@@ -323,13 +285,14 @@ static void approval_approved_and_rejected(void **state)
     {
         char url[200], *resp = NULL;
         long status = 0;
-        snprintf(url, sizeof url, "%s/api/v1/runs/%lld/reject", E.base, (long long)id2);
+        snprintf(url, sizeof url, "%s/api/v1/runs/%lld/reject", F.base, (long long)id2);
         assert_int_equal(tu_http("POST", url, "{\"actor\":\"secops\"}", NULL, &status, &resp), 0);
         assert_int_equal(status, 200);
         free(resp);
     }
     run = wait_run(id2, "failed", 10000);
-    assert_non_null(strstr(json_string_value(json_object_get(run, "error")), "rejected by local:secops")); /* no token: the claimed name, marked local */
+    assert_non_null(strstr(json_string_value(json_object_get(run, "error")),
+                           "rejected by local:secops")); /* no token: the claimed name, marked local */
     assert_int_equal(testsrv_calls(E.target, "/approved"), 1);
     json_decref(run);
 }
@@ -352,7 +315,7 @@ static void rerun_starts_from_the_failed_step(void **state)
 
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     {
-        const char *argv[] = {E.bin, "rerun", ids, "--db", E.db, NULL};
+        const char *argv[] = {F.bin, "rerun", ids, "--db", F.db, NULL};
         assert_int_equal(run_cli(argv, &out), 0);
     }
     p = strstr(out, "run ");
@@ -375,7 +338,7 @@ static void rerun_starts_from_the_failed_step(void **state)
     /* a succeeded run cannot be rerun */
     {
         char nids[32];
-        const char *argv[] = {E.bin, "rerun", nids, "--db", E.db, NULL};
+        const char *argv[] = {F.bin, "rerun", nids, "--db", F.db, NULL};
         snprintf(nids, sizeof nids, "%lld", (long long)nid);
         assert_int_equal(run_cli(argv, NULL), 1);
     }
@@ -419,7 +382,7 @@ static int count_runs(void)
     long status = 0;
     json_t *r;
     int n;
-    snprintf(url, sizeof url, "%s/api/v1/runs?limit=1000", E.base);
+    snprintf(url, sizeof url, "%s/api/v1/runs?limit=1000", F.base);
     assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
     r = json_loads(resp, 0, NULL);
     free(resp);
@@ -462,7 +425,7 @@ static void bad_input_is_refused_and_changes_nothing(void **state)
     /* and the server still serves */
     {
         char url[200];
-        snprintf(url, sizeof url, "%s/healthz", E.base);
+        snprintf(url, sizeof url, "%s/healthz", F.base);
         assert_int_equal(tu_wait_http_ok(url, 2000), 0);
     }
 }
@@ -473,33 +436,33 @@ static void cli_runs_show_and_metrics(void **state)
     long status = 0;
     (void)state;
     {
-        const char *argv[] = {E.bin, "runs", "--db", E.db, "--status", "succeeded", NULL};
+        const char *argv[] = {F.bin, "runs", "--db", F.db, "--status", "succeeded", NULL};
         assert_int_equal(run_cli(argv, &out), 0);
         assert_non_null(strstr(out, "multi"));
         assert_null(strstr(out, "failed "));
         free(out);
     }
     {
-        const char *argv[] = {E.bin, "show", "1", "--db", E.db, NULL};
+        const char *argv[] = {F.bin, "show", "1", "--db", F.db, NULL};
         assert_int_equal(run_cli(argv, &out), 0);
         assert_non_null(strstr(out, "run 1"));
         assert_non_null(strstr(out, "steps:"));
         free(out);
     }
     {
-        const char *argv[] = {E.bin, "runs", "--db", E.db, "--status", "bogus", NULL};
+        const char *argv[] = {F.bin, "runs", "--db", F.db, "--status", "bogus", NULL};
         assert_int_equal(run_cli(argv, NULL), 2);
     }
     {
         /* retention: nothing here is 90 days old; a too-short age is a usage error */
-        const char *argv[] = {E.bin, "prune", "--older-than", "90d", "--db", E.db, NULL};
-        const char *bad[] = {E.bin, "prune", "--older-than", "5m", "--db", E.db, NULL};
+        const char *argv[] = {F.bin, "prune", "--older-than", "90d", "--db", F.db, NULL};
+        const char *bad[] = {F.bin, "prune", "--older-than", "5m", "--db", F.db, NULL};
         assert_int_equal(run_cli(argv, &out), 0);
         assert_non_null(strstr(out, "deleted 0 finished run(s)"));
         free(out);
         assert_int_equal(run_cli(bad, NULL), 2);
     }
-    snprintf(url, sizeof url, "%s/metrics", E.base);
+    snprintf(url, sizeof url, "%s/metrics", F.base);
     assert_int_equal(tu_http("GET", url, NULL, NULL, &status, &resp), 0);
     assert_int_equal(status, 200);
     assert_non_null(strstr(resp, "idflow_events_total "));
@@ -512,9 +475,9 @@ static void validate_reports_every_error_with_position(void **state)
     struct tu_proc p;
     char path[600], *err;
     (void)state;
-    snprintf(path, sizeof path, "%s/tests/data/invalid-workflow.yaml", E.src);
+    snprintf(path, sizeof path, "%s/tests/data/invalid-workflow.yaml", F.src);
     {
-        const char *argv[] = {E.bin, "validate", path, NULL};
+        const char *argv[] = {F.bin, "validate", path, NULL};
         assert_int_equal(tu_spawn(argv, NULL, &p), 0);
     }
     assert_int_equal(tu_wait(&p, 10000), 1);
@@ -530,8 +493,8 @@ static void validate_reports_every_error_with_position(void **state)
     tu_proc_cleanup(&p);
     {
         char ok[600];
-        const char *argv[] = {E.bin, "validate", ok, NULL};
-        snprintf(ok, sizeof ok, "%s/tests/data/serve/multi.yaml", E.src);
+        const char *argv[] = {F.bin, "validate", ok, NULL};
+        snprintf(ok, sizeof ok, "%s/tests/data/serve/multi.yaml", F.src);
         assert_int_equal(run_cli(argv, NULL), 0);
     }
 }
@@ -541,12 +504,12 @@ static void dry_run_calls_nothing_and_prints_parameters(void **state)
     char wf[600], ev[600], *out = NULL, body[400];
     (void)state;
     testsrv_reset(E.target);
-    snprintf(wf, sizeof wf, "%s/tests/data/serve/failing.yaml", E.src);
-    snprintf(ev, sizeof ev, "%s/event.json", E.dir);
+    snprintf(wf, sizeof wf, "%s/tests/data/serve/failing.yaml", F.src);
+    snprintf(ev, sizeof ev, "%s/event.json", F.dir);
     snprintf(body, sizeof body, "{\"data\":{\"base\":\"%s\"}}", testsrv_url(E.target));
     assert_int_equal(tu_write_file(ev, body), 0);
     {
-        const char *argv[] = {E.bin, "run", wf, "--event", ev, "--dry-run", NULL};
+        const char *argv[] = {F.bin, "run", wf, "--event", ev, "--dry-run", NULL};
         assert_int_equal(run_cli(argv, &out), 0);
     }
     assert_non_null(strstr(out, "would call http.request"));
@@ -556,8 +519,8 @@ static void dry_run_calls_nothing_and_prints_parameters(void **state)
     /* and a real foreground run calls the server */
     {
         char db[400];
-        const char *argv[] = {E.bin, "run", wf, "--event", ev, "--db", db, NULL};
-        snprintf(db, sizeof db, "sqlite:%s/fg.db", E.dir);
+        const char *argv[] = {F.bin, "run", wf, "--event", ev, "--db", db, NULL};
+        snprintf(db, sizeof db, "sqlite:%s/fg.db", F.dir);
         assert_int_equal(run_cli(argv, &out), 0);
         assert_non_null(strstr(out, "succeeded"));
         free(out);
@@ -590,10 +553,10 @@ static void master_key_not_in_proc_environ(void **state)
     snprintf(e2, sizeof e2, "IDFLOW_MASTER_KEY=%s", k2);
     assert_non_null(dir);
     snprintf(db, sizeof db, "sqlite:%s/idflow.db", dir);
-    snprintf(wfdir, sizeof wfdir, "%s/tests/data/serve", E.src);
+    snprintf(wfdir, sizeof wfdir, "%s/tests/data/serve", F.src);
     snprintf(path, sizeof path, "PATH=%s", e_path ? e_path : "/usr/bin:/bin");
     for (int twice = 0; twice < 2; twice++) {
-        const char *argv[] = {E.bin, "serve", "--db", db, "--listen", "127.0.0.1:0", "--workflows", wfdir, NULL};
+        const char *argv[] = {F.bin, "serve", "--db", db, "--listen", "127.0.0.1:0", "--workflows", wfdir, NULL};
         const char *envp[] = {path, e1, twice ? e2 : NULL, NULL};
         struct tu_proc p;
         size_t len = 0;

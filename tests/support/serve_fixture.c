@@ -51,6 +51,8 @@ int sfx_start(struct sfx *f, const char *const *sandbox_args)
     snprintf(f->listen, sizeof f->listen, "127.0.0.1:%d", port);
     snprintf(f->base, sizeof f->base, "http://%s", f->listen);
 
+    if (f->no_sandbox)
+        return 0;
     argv[n++] = f->bin;
     argv[n++] = "sandbox";
     argv[n++] = "--listen";
@@ -123,7 +125,7 @@ int sfx_serve_start(struct sfx *f, const char *wfdir, const char *const *extra)
         argv[n++] = *extra;
     argv[n] = NULL;
     /* ASan builds: a leak makes serve exit non-zero, which sfx_serve_stop reports */
-    if (tu_spawn(argv, NULL, &f->serve))
+    if (tu_spawn(argv, f->serve_env, &f->serve))
         return -1;
     f->serving = true;
     snprintf(url, sizeof url, "%s/readyz", f->base);
@@ -138,6 +140,11 @@ int sfx_serve_start(struct sfx *f, const char *wfdir, const char *const *extra)
 
 int sfx_serve_stop(struct sfx *f)
 {
+    return sfx_serve_stop_within(f, SFX_STOP_MS);
+}
+
+int sfx_serve_stop_within(struct sfx *f, int timeout_ms)
+{
     int rc;
     char *err;
 
@@ -145,7 +152,7 @@ int sfx_serve_stop(struct sfx *f)
         return 0;
     f->serving = false;
     tu_kill(&f->serve, SIGTERM);
-    rc = tu_wait(&f->serve, SFX_STOP_MS);
+    rc = tu_wait(&f->serve, timeout_ms);
     err = tu_proc_stderr(&f->serve);
     for (int i = 0; i < SFX_MAX_SECRETS && f->secrets[i]; i++) {
         if (strstr(err, f->secrets[i])) {

@@ -29,6 +29,9 @@ struct sfx {
     /* set by the test before sfx_start (or left zero) */
     const char *secrets[SFX_MAX_SECRETS + 1]; /* strings serve must never log; NULL-terminated */
     int settle_ms; /* how long sfx_count_runs waits for stored events to be matched (0: 10 s) */
+    const char *const *serve_env; /* "NAME=value" strings added to serve's environment (as tu_spawn),
+                                     NULL-terminated; NULL: none */
+    bool no_sandbox; /* sfx_start starts no sandbox (f->sb stays ""): tests of serve alone */
     /* set by sfx_start */
     const char *bin;        /* IDFLOW_BIN */
     const char *src;        /* IDFLOW_SRC, or NULL when unset */
@@ -46,8 +49,8 @@ struct sfx {
 /* Reads IDFLOW_BIN (required) and IDFLOW_SRC, creates the directory and the
  * workflows folder, picks serve's port, starts `idflow sandbox --listen
  * 127.0.0.1:0 [sandbox_args...]` (sandbox_args NULL-terminated, or NULL) and
- * waits until it listens (its URL in f->sb). 0, or -1 (printed). Call
- * sfx_stop in every case. */
+ * waits until it listens (its URL in f->sb); with f->no_sandbox, no sandbox.
+ * 0, or -1 (printed). Call sfx_stop in every case. */
 int sfx_start(struct sfx *f, const char *const *sandbox_args);
 
 /* Writes <wfdir>/<name>.yaml. 0 or -1. */
@@ -65,12 +68,17 @@ int sfx_idflow(struct sfx *f, const char *const *env, char **out, const char *fi
 int sfx_idflow_argv(struct sfx *f, const char *const *args, const char *const *env, char **out);
 
 /* Starts `idflow serve --db DB --listen LISTEN --workflows WFDIR [extra...]`
- * (wfdir NULL: f->wfdir; extra NULL-terminated, or NULL) and waits until
+ * (wfdir NULL: f->wfdir; extra NULL-terminated, or NULL) with f->serve_env
+ * added to its environment, and waits until
  * /readyz answers. 0, or -1 (serve's log printed). */
 int sfx_serve_start(struct sfx *f, const char *wfdir, const char *const *extra);
 /* Stops serve with SIGTERM: its exit code, or non-zero when it logged one of
- * f->secrets or a sanitizer report (printed). 0 when it was not serving. */
+ * f->secrets or a sanitizer report (printed), or did not exit within 15 s.
+ * 0 when it was not serving. */
 int sfx_serve_stop(struct sfx *f);
+/* The same with its own deadline: non-zero when serve did not exit within
+ * timeout_ms (a test that a stop does not wait for something slow). */
+int sfx_serve_stop_within(struct sfx *f, int timeout_ms);
 
 /* Stops serve (sfx_serve_stop) if it runs, then the sandbox, and removes the
  * directory. Returns what sfx_serve_stop returned (0 when serve was not up). */

@@ -3,7 +3,12 @@
  * Built on http_server. Server threads record each request and pick an
  * answer; the test thread adds rules and reads records. Everything mutable
  * sits behind s->mu. Records are JSON objects (an array in arrival order);
- * rules are a singly linked FIFO list. */
+ * rules are a singly linked FIFO list.
+ *
+ * An answer is copied into the response whole (status, body, headers, the
+ * content type as a header): a rule used up by this request is freed before
+ * the server sends the response, so nothing in the response may point into
+ * it (http_resp's content_type is a borrowed static string, never a rule's). */
 #include "testsrv.h"
 
 #include <stdio.h>
@@ -21,8 +26,7 @@
 struct answer {
     int status;
     char *body;
-    const char *content_type; /* static or NULL */
-    char *ct_copy;            /* owned copy when given */
+    char *content_type; /* owned; NULL = application/json */
     char *headers[TESTSRV_MAX_ANSWER_HEADERS];
     int64_t delay_ms;
     bool drop;
@@ -68,8 +72,7 @@ static void answer_copy(struct answer *dst, const struct testsrv_answer *src)
     memset(dst, 0, sizeof *dst);
     dst->status = src->status ? src->status : 200;
     dst->body = dup_or_null(src->body);
-    dst->ct_copy = dup_or_null(src->content_type);
-    dst->content_type = dst->ct_copy;
+    dst->content_type = dup_or_null(src->content_type);
     for (i = 0; i < TESTSRV_MAX_ANSWER_HEADERS && src->headers[i]; i++)
         dst->headers[i] = strdup(src->headers[i]);
     dst->delay_ms = src->delay_ms;
@@ -81,7 +84,7 @@ static void answer_free(struct answer *a)
     int i;
 
     free(a->body);
-    free(a->ct_copy);
+    free(a->content_type);
     for (i = 0; i < TESTSRV_MAX_ANSWER_HEADERS; i++)
         free(a->headers[i]);
     memset(a, 0, sizeof *a);
@@ -99,12 +102,19 @@ static bool path_matches(const char *pattern, const char *path)
     return strcmp(pattern, path) == 0;
 }
 
-/* Fills resp from a (the caller holds s->mu). */
+/* Fills resp from a (the caller holds s->mu) with copies only: resp keeps
+ * no pointer into a, which the caller may free right after. A Content-Type
+ * among a's headers wins over a's content type, as before. */
 static void answer_apply(const struct answer *a, struct http_resp *resp)
 {
+    bool ct_header = false;
     int i;
 
-    http_resp_text(resp, a->status, a->content_type ? a->content_type : "application/json", a->body ? a->body : "");
+    http_resp_text(resp, a->status, "application/json", a->body ? a->body : "");
+    for (i = 0; i < TESTSRV_MAX_ANSWER_HEADERS && a->headers[i]; i++)
+        ct_header = ct_header || strncasecmp(a->headers[i], "Content-Type:", 13) == 0;
+    if (a->content_type && !ct_header && http_resp_header(resp, "Content-Type", a->content_type) != 0)
+        fprintf(stderr, "testsrv: content type %s refused\n", a->content_type);
     for (i = 0; i < TESTSRV_MAX_ANSWER_HEADERS && a->headers[i]; i++) {
         const char *colon = strchr(a->headers[i], ':');
         char name[128];
