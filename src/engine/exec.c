@@ -25,17 +25,17 @@
  *
  * Each visit of a step (or foreach item) ends in one struct step_outcome
  * (succeeded, skipped, failed, deferred, waiting, an intent, interrupted, or
- * the run's state alone) handed to finish(), the one place that applies the
- * step's policy (retries with backoff, on_error: continue, the deferral
- * cap), moves the run's state on, and commits (commit(): the step's record
- * and the run's next state, struct exec_commit). Statuses are enums
+ * the run's state alone) handed to exec__finish(), the one place that
+ * applies the step's policy (retries with backoff, on_error: continue, the
+ * deferral cap), moves the run's state on, and commits (commit(): the
+ * step's record and the run's next state, struct exec_commit). Statuses are enums
  * (engine/status.h), named only where the store record is filled.
  *
  * Secrets an action gives (secret-named keys of its output: tempPassword,
  * ...) are listed in context.secrets; everything written to the store goes
- * through dump_state (run state: each string holding one is sealed with
- * env->key, or redacted once the run ends) or dump_history (step records:
- * redacted), see secrets.c.
+ * through exec__dump_state (run state: each string holding one is sealed
+ * with env->key, or redacted once the run ends) or dump_history (step
+ * records: redacted), see secrets.c.
  *
  * Called on worker threads (and by `idflow run`); uses only the env given. */
 #include <inttypes.h>
@@ -51,6 +51,7 @@
 #include "crypto/seal.h"
 #include "engine/engine.h"
 #include "engine/engine_internal.h"
+#include "engine/exec_internal.h"
 #include "engine/status.h"
 #include "expr/expr.h"
 #include "flow/flow.h"
@@ -62,68 +63,17 @@
 #define EXEC_MAX_DEFERRALS 10000        /* deferred calls of one step before it fails */
 #define EXEC_MAX_FOREACH_ITEMS STORE_FOREACH_MAX /* items of one foreach step */
 
-struct exec_state {
-    struct exec_env *env;
-    const struct flow *f;
-    const struct store_run *run;
-    json_t *event;   /* parsed run->event */
-    json_t *ctx;     /* context, owned */
-    int pc, item, attempt;
-    bool finished;   /* the run's final "succeeded" state is already committed */
-    json_t *result;  /* a foreach item's output recorded for the next commit to save, or NULL */
-    bool foreach_clear; /* the next commit ends the foreach step: its stored items go */
-    int64_t started; /* when the current visit of a step began (ms): its record's started_at */
-    bool stop;       /* the run waits or ended: the step loop stops */
-    struct exec_outcome *out; /* the caller's: the run's status when it stops (borrowed) */
-    enum engine_run_status status; /* the run's status as committed: running from the claim on */
-    struct {
-        int index, item;              /* the step (and item) last recorded by this execution */
-        enum engine_step_status step; /* its record's status (NONE: none yet) */
-    } last;
-};
-
-/* What one visit of a step (or foreach item) came to. The step's code
- * fills one and hands it to finish(), the one place that turns it into the
- * step's record and the run's next state. Pointers are borrowed. */
-enum outcome_kind {
-    OUTCOME_SUCCEEDED,   /* output is the step's (or item's) result */
-    OUTCOME_SKIPPED,     /* if: was false */
-    OUTCOME_FAILED,      /* message (+ detail): retried, continued or failing the run, as the step says */
-    OUTCOME_DEFERRED,    /* not carried out: called again after retry_after_ms, no attempt counted */
-    OUTCOME_WAITING,     /* a delay or an approval begins; it ends by wake_at */
-    OUTCOME_INTENT,      /* a non-idempotent call is about to be made: recorded first, the visit goes on */
-    OUTCOME_INTERRUPTED, /* a poison run: the step (when s) and the run fail with message as it is */
-    OUTCOME_RUN,         /* no step record: the run's state only, with status `run` */
-};
-
-struct step_outcome {
-    enum outcome_kind kind;
-    int item;                   /* the foreach item, or -1 */
-    const json_t *input;        /* the parameters as rendered (history), or NULL */
-    const json_t *output;       /* SUCCEEDED: the result */
-    const char *message;        /* FAILED, DEFERRED, INTERRUPTED: what happened; RUN: the run's error or NULL */
-    const json_t *detail;       /* FAILED, DEFERRED: what the connector adds, or NULL */
-    bool retryable;             /* FAILED: another attempt may succeed */
-    int64_t retry_after_ms;     /* FAILED, DEFERRED: the next call not before this (a rate-limit reset) */
-    int64_t wake_at;            /* WAITING, RUN (waiting): when the run is runnable again */
-    const char *approval;       /* WAITING: opens an approval with this message; NULL for a delay */
-    enum engine_run_status run; /* RUN: the run's next status */
-    const char *trace;          /* SUCCEEDED: the word of its trace line ("succeeded", "approved"), or NULL */
-    bool show_secrets;          /* SUCCEEDED: the foreground shows the output's secrets once */
-    int attempts;               /* SUCCEEDED, INTERRUPTED: the record's attempts; 0: this attempt */
-};
-
-static char *dump(const json_t *v)
+char *exec__dump(const json_t *v)
 {
     return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 }
 
 /* Run state v as stored: the run's secrets sealed, or redacted once the run
  * ends (secrets.c). Caller frees; NULL when v is NULL or memory ran out. */
-static char *dump_state(const struct exec_state *st, const json_t *v, bool ends)
+char *exec__dump_state(const struct exec_state *st, const json_t *v, bool ends)
 {
     json_t *p = engine__secrets_persist(v, engine__secrets_of(st->ctx), ends ? NULL : st->env->key, st->run->id);
-    char *t = dump(p);
+    char *t = exec__dump(p);
     json_decref(p);
     return t;
 }
@@ -133,13 +83,13 @@ static char *dump_history(const struct exec_state *st, const json_t *v, bool red
 {
     const json_t *secrets = engine__secrets_of(st->ctx);
     json_t *h = redact ? engine__secrets_history(v, secrets) : engine__secrets_persist(v, secrets, NULL, 0);
-    char *t = dump(h);
+    char *t = exec__dump(h);
     json_decref(h);
     return t;
 }
 
 /* The jq input {event, steps, vars, run, workflow[, item/<as>]}. */
-static json_t *jq_input(struct exec_state *st, const json_t *item, const char *as)
+json_t *exec__jq_input(struct exec_state *st, const json_t *item, const char *as)
 {
     json_t *in = json_object();
     json_t *run = json_object();
@@ -162,8 +112,7 @@ static json_t *jq_input(struct exec_state *st, const json_t *item, const char *a
     return in;
 }
 
-static void trace(struct exec_state *st, const struct flow_step *s, int item, const char *what,
-                  const char *detail)
+void exec__trace(struct exec_state *st, const struct flow_step *s, int item, const char *what, const char *detail)
 {
     FILE *t = st->env->trace;
     if (!t)
@@ -189,7 +138,7 @@ static void trace_secrets(struct exec_state *st, const struct flow_step *s, int 
     {
         if (json_is_string(v) && json_string_length(v) && engine__secrets_key(k)) {
             snprintf(line, sizeof line, "%s: %s (shown once; not stored)", k, json_string_value(v));
-            trace(st, s, item, "secret", line);
+            exec__trace(st, s, item, "secret", line);
             seal_wipe(line, sizeof line);
         }
     }
@@ -253,7 +202,7 @@ static int fill_record(struct exec_state *st, const struct exec_commit *c, int64
     rec->started_at = st->started;
     rec->finished_at = c->step == ENGINE_STEP_WAITING ? 0 : now;
     if (c->item >= 0 && st->result) {
-        t->result = dump_state(st, st->result, false); /* kept until the step ends: sealed */
+        t->result = exec__dump_state(st, st->result, false); /* kept until the step ends: sealed */
         if (!t->result)
             return idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
         rec->result = t->result;
@@ -320,7 +269,7 @@ static int commit(struct exec_state *st, const struct exec_commit *c, struct idf
     }
     check_transition(st, c, run);
     /* once the run ends, nothing secret stays: its secrets are redacted, not sealed */
-    t.ctx = dump_state(st, st->ctx, run != ENGINE_RUN_RUNNING && run != ENGINE_RUN_WAITING);
+    t.ctx = exec__dump_state(st, st->ctx, run != ENGINE_RUN_RUNNING && run != ENGINE_RUN_WAITING);
     t.run_error = c->run_error ? engine__secrets_mask_str(c->run_error, secrets) : NULL;
     t.approval = c->approval ? engine__secrets_mask_str(c->approval, secrets) : NULL;
     if (!t.ctx || (c->run_error && !t.run_error) || (c->approval && !t.approval)) {
@@ -395,15 +344,14 @@ static void record_output(struct exec_state *st, const struct flow_step *s, int 
     st->attempt = 0;
 }
 
-#define EXPR_MSG_MAX 1400 /* an expression failure's message: location, what, the expression's own */
 #define EXEC_RUN_ERROR_MAX 1200 /* "step '<id>' failed: <message>" */
 
 /* The message of an expression that failed: "file:line:col: what: msg", or
  * "file:line:col: what.key: ..." when msg starts with the template path
  * (".url: ${{ .x }}: ..."). Budgets (time, memory, a crash in jq) are named
  * by msg itself (expr.h). */
-static void expr_failure(char msg[EXPR_MSG_MAX], const struct exec_state *st, struct flow_pos at, const char *what,
-                         const char *emsg)
+void exec__expr_failure(char msg[EXPR_MSG_MAX], const struct exec_state *st, struct flow_pos at, const char *what,
+                        const char *emsg)
 {
     snprintf(msg, EXPR_MSG_MAX, "%s:%d:%d: %s%s%s", st->f->path ? st->f->path : st->f->name, at.line, at.col, what,
              emsg[0] == '.' ? "" : ": ", emsg);
@@ -414,7 +362,7 @@ static void settle_success(struct exec_state *st, const struct flow_step *s, con
                            struct exec_commit *c)
 {
     if (oc->trace)
-        trace(st, s, oc->item, oc->trace, NULL);
+        exec__trace(st, s, oc->item, oc->trace, NULL);
     if (oc->show_secrets)
         trace_secrets(st, s, oc->item, oc->output);
     c->step = ENGINE_STEP_SUCCEEDED;
@@ -452,16 +400,16 @@ static json_t *settle_failure(struct exec_state *st, const struct flow_step *s, 
         c->run = ENGINE_RUN_WAITING;
         c->wake_at = time_now_ms() + delay;
         st->attempt = attempts;
-        trace(st, s, oc->item, "retrying", oc->message);
+        exec__trace(st, s, oc->item, "retrying", oc->message);
     } else if (s->continue_on_error) {
         json_t *o = json_object();
         json_object_set(o, "error", e);
-        trace(st, s, oc->item, "failed", oc->message);
+        exec__trace(st, s, oc->item, "failed", oc->message);
         record_output(st, s, oc->item, o);
         json_decref(o);
     } else {
         snprintf(run_err, EXEC_RUN_ERROR_MAX, "step '%s' failed: %s", s->id, oc->message);
-        trace(st, s, oc->item, "failed", oc->message);
+        exec__trace(st, s, oc->item, "failed", oc->message);
         c->run = ENGINE_RUN_FAILED;
         c->run_error = run_err;
     }
@@ -481,7 +429,7 @@ static json_t *settle_deferral(struct exec_state *st, const struct flow_step *s,
     json_object_set_new(st->ctx, "deferrals", json_integer(n));
     json_object_del(st->ctx, "intent"); /* nothing was sent: the next call is not uncertain */
     json_object_set_new(e, "deferred", json_true());
-    trace(st, s, oc->item, "deferred", oc->message);
+    exec__trace(st, s, oc->item, "deferred", oc->message);
     c->step = ENGINE_STEP_RETRYING;
     c->attempts = st->attempt;
     c->error = e;
@@ -495,7 +443,7 @@ static json_t *settle_deferral(struct exec_state *st, const struct flow_step *s,
  * state on, and commits the step's record with the run's next state. When
  * the run waits or fails, st->out says so and st->stop is set. Returns the
  * commit's answer (IDF_ECANCELLED: cancelled meanwhile, recorded anyway). */
-static int finish(struct exec_state *st, const struct flow_step *s, const struct step_outcome *oc, struct idf_err *err)
+int exec__finish(struct exec_state *st, const struct flow_step *s, const struct step_outcome *oc, struct idf_err *err)
 {
     struct exec_commit c = {.s = s, .item = oc->item, .attempts = st->attempt + 1, .input = oc->input,
                             .run = ENGINE_RUN_RUNNING};
@@ -506,7 +454,7 @@ static int finish(struct exec_state *st, const struct flow_step *s, const struct
     switch (oc->kind) {
     case OUTCOME_SUCCEEDED: settle_success(st, s, oc, &c); break;
     case OUTCOME_SKIPPED:
-        trace(st, s, -1, "skipped", "if: false");
+        exec__trace(st, s, -1, "skipped", "if: false");
         record_output(st, s, -1, NULL);
         c.item = -1;
         c.step = ENGINE_STEP_SKIPPED;
@@ -518,16 +466,16 @@ static int finish(struct exec_state *st, const struct flow_step *s, const struct
             char msg[EXEC_RUN_ERROR_MAX];
             json_object_del(st->ctx, "deferrals");
             snprintf(msg, sizeof msg, "deferred %d times, giving up: %s", EXEC_MAX_DEFERRALS, oc->message);
-            return finish(st, s,
-                          &(struct step_outcome){.kind = OUTCOME_FAILED, .item = oc->item, .input = oc->input,
-                                                 .message = msg, .detail = oc->detail},
-                          err);
+            return exec__finish(st, s,
+                                &(struct step_outcome){.kind = OUTCOME_FAILED, .item = oc->item, .input = oc->input,
+                                                       .message = msg, .detail = oc->detail},
+                                err);
         }
         e = settle_deferral(st, s, oc, &c);
         break;
     case OUTCOME_WAITING:
         json_object_set_new(st->ctx, "wait_until", json_integer(oc->wake_at));
-        trace(st, s, oc->item, "waiting", oc->approval ? "for approval" : NULL);
+        exec__trace(st, s, oc->item, "waiting", oc->approval ? "for approval" : NULL);
         c.step = ENGINE_STEP_WAITING;
         c.run = ENGINE_RUN_WAITING;
         c.wake_at = oc->wake_at;
@@ -538,7 +486,7 @@ static int finish(struct exec_state *st, const struct flow_step *s, const struct
         e = error_obj(oc->message, NULL);
         json_object_set_new(e, "retryable", json_false());
         if (s)
-            trace(st, s, oc->item, "failed", oc->message);
+            exec__trace(st, s, oc->item, "failed", oc->message);
         c.step = ENGINE_STEP_FAILED;
         c.attempts = oc->attempts;
         c.error = e;
@@ -589,38 +537,39 @@ static int wait_over(struct exec_state *st, const struct flow_step *s, int item,
         free(actor);
         if (decided == ENGINE_APPROVAL_REJECTED) {
             json_object_del(st->ctx, "wait_until");
-            return finish(st, s,
-                          &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params, .message = msg},
-                          err);
+            return exec__finish(st, s,
+                                &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                                       .message = msg},
+                                err);
         }
     } else if (now >= until) {
         o = json_pack("{s:I}", "waited_ms", (json_int_t)dur);
     }
     if (!o && now >= until) {
         json_object_del(st->ctx, "wait_until");
-        return finish(st, s,
-                      &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
-                                             .message = "approval timed out"},
-                      err);
+        return exec__finish(st, s,
+                            &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                                   .message = "approval timed out"},
+                            err);
     }
     if (!o) /* woken early: wait again */
-        return finish(st, NULL,
-                      &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_WAITING,
-                                             .wake_at = until},
-                      err);
+        return exec__finish(st, NULL,
+                            &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_WAITING,
+                                                   .wake_at = until},
+                            err);
     json_object_del(st->ctx, "wait_until");
-    rc = finish(st, s,
-                &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = o,
-                                       .trace = approval ? "approved" : "succeeded"},
-                err);
+    rc = exec__finish(st, s,
+                      &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = o,
+                                             .trace = approval ? "approved" : "succeeded"},
+                      err);
     json_decref(o);
     return rc;
 }
 
 /* delay and approval: the first visit stores wait_until and a waiting state;
  * later visits (woken by the timer or a decision) finish or wait again. */
-static int wait_step(struct exec_state *st, const struct flow_step *s, int item, const json_t *params,
-                     struct idf_err *err)
+int exec__wait_step(struct exec_state *st, const struct flow_step *s, int item, const json_t *params,
+                    struct idf_err *err)
 {
     bool approval = s->action->kind == CONN_K_APPROVAL;
     json_t *until_v = json_object_get(st->ctx, "wait_until");
@@ -633,26 +582,27 @@ static int wait_step(struct exec_state *st, const struct flow_step *s, int item,
     if (json_is_integer(dur_v))
         dur = json_integer_value(dur_v) * 1000;
     else if (json_is_string(dur_v) && time_parse_duration(json_string_value(dur_v), &dur))
-        return finish(st, s,
-                      &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
-                                             .message = "invalid duration"},
-                      err);
+        return exec__finish(st, s,
+                            &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                                   .message = "invalid duration"},
+                            err);
     if (st->env->dry_run) {
         json_t *o = json_pack("{s:b}", "dry_run", 1);
-        trace(st, s, item, approval ? "would wait for approval" : "would wait", NULL);
-        rc = finish(st, s,
-                    &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = o,
-                                           .attempts = 1},
-                    err);
+        exec__trace(st, s, item, approval ? "would wait for approval" : "would wait", NULL);
+        rc = exec__finish(st, s,
+                          &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = o,
+                                                 .attempts = 1},
+                          err);
         json_decref(o);
         return rc;
     }
     if (!until_v)
-        return finish(st, s,
-                      &(struct step_outcome){.kind = OUTCOME_WAITING, .item = item, .input = params,
-                                             .wake_at = now + dur,
-                                             .approval = approval ? (message ? message : "approval requested") : NULL},
-                      err);
+        return exec__finish(st, s,
+                            &(struct step_outcome){.kind = OUTCOME_WAITING, .item = item, .input = params,
+                                                   .wake_at = now + dur,
+                                                   .approval = approval ? (message ? message : "approval requested")
+                                                                        : NULL},
+                            err);
     return wait_over(st, s, item, params, approval, dur, json_integer_value(until_v), now, err);
 }
 
@@ -679,13 +629,13 @@ static int foreach_begin(struct exec_state *st, const struct flow_step *s, const
     if (!texts)
         return idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
     for (size_t i = 0; i < n + n_res; i++) {
-        texts[i] = dump_state(st, i < n ? json_array_get(items, i) : json_array_get(outputs, i - n), false);
+        texts[i] = exec__dump_state(st, i < n ? json_array_get(items, i) : json_array_get(outputs, i - n), false);
         if (!texts[i]) {
             rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
             goto out;
         }
     }
-    ctx_text = dump_state(st, st->ctx, false);
+    ctx_text = exec__dump_state(st, st->ctx, false);
     if (!ctx_text) {
         rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
         goto out;
@@ -716,11 +666,11 @@ static int foreach_finish(struct exec_state *st, const struct flow_step *s, stru
     int rc = store_foreach_outputs(st->env->store, st->run->id, (int)(s - st->f->steps), &text);
 
     if (rc == IDF_ETOOBIG)
-        return finish(st, s,
-                      &(struct step_outcome){.kind = OUTCOME_FAILED, .item = -1,
-                                             .message = "foreach: the outputs of its items are larger than a run "
-                                                        "may hold (16 MiB)"},
-                      err);
+        return exec__finish(st, s,
+                            &(struct step_outcome){.kind = OUTCOME_FAILED, .item = -1,
+                                                   .message = "foreach: the outputs of its items are larger than a run "
+                                                              "may hold (16 MiB)"},
+                            err);
     if (rc)
         return idf_err_set(err, rc, "run %lld: cannot read the outputs of foreach step '%s'", (long long)st->run->id,
                            s->id);
@@ -735,8 +685,9 @@ static int foreach_finish(struct exec_state *st, const struct flow_step *s, stru
     st->pc++;
     st->item = 0;
     st->attempt = 0;
-    trace(st, s, -1, "done", NULL);
-    return finish(st, NULL, &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_RUNNING}, err);
+    exec__trace(st, s, -1, "done", NULL);
+    return exec__finish(st, NULL, &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_RUNNING},
+                        err);
 }
 
 /* The first visit of foreach step s: its list is evaluated (once) and its
@@ -745,7 +696,7 @@ static int foreach_finish(struct exec_state *st, const struct flow_step *s, stru
 static int foreach_start(struct exec_state *st, const struct flow_step *s, bool *done, struct idf_err *err)
 {
     json_t *tmpl = json_string(s->foreach_expr);
-    json_t *input = jq_input(st, NULL, NULL);
+    json_t *input = exec__jq_input(st, NULL, NULL);
     json_t *items = NULL;
     struct idf_err e2;
     char msg[EXPR_MSG_MAX];
@@ -757,7 +708,7 @@ static int foreach_start(struct exec_state *st, const struct flow_step *s, bool 
     json_decref(input);
     if (rc || !json_is_array(items) || json_array_size(items) > EXEC_MAX_FOREACH_ITEMS) {
         if (rc)
-            expr_failure(msg, st, s->foreach_at, "foreach", e2.msg);
+            exec__expr_failure(msg, st, s->foreach_at, "foreach", e2.msg);
         else if (!json_is_array(items))
             snprintf(msg, sizeof msg, "foreach: the expression must give an array");
         else
@@ -765,7 +716,7 @@ static int foreach_start(struct exec_state *st, const struct flow_step *s, bool 
                      EXEC_MAX_FOREACH_ITEMS);
         json_decref(items);
         *done = true;
-        return finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = -1, .message = msg}, err);
+        return exec__finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = -1, .message = msg}, err);
     }
     rc = foreach_begin(st, s, items, NULL, err);
     json_decref(items);
@@ -776,8 +727,8 @@ static int foreach_start(struct exec_state *st, const struct flow_step *s, bool 
  * ends it after the last item, or reads the current item from the store.
  * *done is set when the step's visit is over (begun and failed, or ended);
  * otherwise *item_out and *item_v_out (new reference) are the item to run. */
-static int foreach_current(struct exec_state *st, const struct flow_step *s, int *item_out, json_t **item_v_out,
-                           bool *done, struct idf_err *err)
+int exec__foreach_current(struct exec_state *st, const struct flow_step *s, int *item_out, json_t **item_v_out,
+                          bool *done, struct idf_err *err)
 {
     json_t *foreach = json_object_get(st->ctx, "foreach");
     json_t *fe = json_object_get(foreach, s->id);
@@ -815,7 +766,8 @@ static int foreach_current(struct exec_state *st, const struct flow_step *s, int
     if (!*item_v_out) {
         snprintf(msg, sizeof msg, "foreach: item %d is %s", st->item, rc ? "not stored" : "not valid JSON");
         *done = true;
-        return finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = st->item, .message = msg}, err);
+        return exec__finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = st->item, .message = msg},
+                            err);
     }
     return 0;
 }
@@ -834,16 +786,16 @@ static int step_if(struct exec_state *st, const struct flow_step *s, bool *done,
     if (!s->if_expr || st->item != 0 || st->attempt != 0 || json_object_get(json_object_get(st->ctx, "foreach"), s->id))
         return 0;
     idf_err_clear(&e2);
-    input = jq_input(st, NULL, NULL);
+    input = exec__jq_input(st, NULL, NULL);
     if (expr_truthy(st->env->expr, s->if_expr, input, &yes, &e2)) {
         char msg[EXPR_MSG_MAX], what[120];
         snprintf(what, sizeof what, "if '%.80s%s'", s->if_expr, strlen(s->if_expr) > 80 ? "..." : "");
-        expr_failure(msg, st, s->if_at, what, e2.msg);
+        exec__expr_failure(msg, st, s->if_at, what, e2.msg);
         *done = true;
-        rc = finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = -1, .message = msg}, err);
+        rc = exec__finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = -1, .message = msg}, err);
     } else if (!yes) {
         *done = true;
-        rc = finish(st, s, &(struct step_outcome){.kind = OUTCOME_SKIPPED, .item = -1}, err);
+        rc = exec__finish(st, s, &(struct step_outcome){.kind = OUTCOME_SKIPPED, .item = -1}, err);
     }
     json_decref(input);
     return rc;
@@ -855,21 +807,22 @@ static int step_if(struct exec_state *st, const struct flow_step *s, bool *done,
 static int step_params(struct exec_state *st, const struct flow_step *s, int item, const json_t *item_v,
                        json_t **params, bool *done, struct idf_err *err)
 {
-    json_t *input = jq_input(st, item_v, s->as);
+    json_t *input = exec__jq_input(st, item_v, s->as);
     struct idf_err e2;
     int rc = 0;
 
     idf_err_clear(&e2);
     if (expr_render(st->env->expr, s->with, input, params, &e2)) {
         char msg[EXPR_MSG_MAX];
-        expr_failure(msg, st, s->with_at, "with", e2.msg);
+        exec__expr_failure(msg, st, s->with_at, "with", e2.msg);
         *done = true;
-        rc = finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .message = msg}, err);
+        rc = exec__finish(st, s, &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .message = msg}, err);
     } else if (s->action->kind != CONN_K_SET && conn_params_check(s->action, *params, &e2)) {
         *done = true;
-        rc = finish(st, s,
-                    &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = *params, .message = e2.msg},
-                    err);
+        rc = exec__finish(st, s,
+                          &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = *params,
+                                                 .message = e2.msg},
+                          err);
     }
     json_decref(input);
     return rc;
@@ -880,7 +833,7 @@ static int dry_call(struct exec_state *st, const struct flow_step *s, int item, 
                     struct idf_err *err)
 {
     json_t *red = log_redact(params);
-    char *p = dump(red);
+    char *p = exec__dump(red);
     json_t *o;
     int rc;
 
@@ -889,10 +842,10 @@ static int dry_call(struct exec_state *st, const struct flow_step *s, int item, 
     free(p);
     json_decref(red);
     o = json_pack("{s:b,s:s}", "dry_run", 1, "action", s->action->name);
-    rc = finish(st, s,
-                &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = o,
-                                       .attempts = 1},
-                err);
+    rc = exec__finish(st, s,
+                      &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = o,
+                                             .attempts = 1},
+                      err);
     json_decref(o);
     return rc;
 }
@@ -917,10 +870,10 @@ static int action_connection(struct exec_state *st, const struct flow_step *s, c
     rc = cred_for_action(st->env->conns, st->env->store, owner, cname, &call->connection, &ce);
     if (rc) {
         *done = true;
-        return finish(st, s,
-                      &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params, .message = ce.msg,
-                                             .retryable = rc == IDF_EBUSY || rc == IDF_EDB},
-                      err);
+        return exec__finish(st, s,
+                            &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                                   .message = ce.msg, .retryable = rc == IDF_EBUSY || rc == IDF_EDB},
+                            err);
     }
     call->connection_name = json_string_value(json_object_get(call->connection, "name"));
     return 0;
@@ -938,7 +891,7 @@ static int record_intent(struct exec_state *st, const struct flow_step *s, int i
     snprintf(key, sizeof key, "%s#%d", s->id, item);
     call->uncertain = prev && strcmp(prev, key) == 0;
     json_object_set_new(st->ctx, "intent", json_string(key));
-    return finish(st, s, &(struct step_outcome){.kind = OUTCOME_INTENT, .item = item, .input = params}, err);
+    return exec__finish(st, s, &(struct step_outcome){.kind = OUTCOME_INTENT, .item = item, .input = params}, err);
 }
 
 /* Calls the action and finishes the visit with what it answered. */
@@ -952,30 +905,31 @@ static int call_action(struct exec_state *st, const struct flow_step *s, int ite
     if (s->action->fn(call, params, &res) == 0) {
         int src = engine__secrets_collect(st->ctx, res.output);
         if (src)
-            rc = finish(st, s,
-                        &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
-                                               .message = src == IDF_ETOOBIG
-                                                              ? "the run's actions gave more secrets than a run may hold"
-                                                              : "out of memory"},
-                        err);
+            rc = exec__finish(st, s,
+                              &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                                     .message =
+                                                         src == IDF_ETOOBIG
+                                                             ? "the run's actions gave more secrets than a run may hold"
+                                                             : "out of memory"},
+                              err);
         else
-            rc = finish(st, s,
-                        &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params,
-                                               .output = res.output, .trace = "succeeded", .show_secrets = true},
-                        err);
+            rc = exec__finish(st, s,
+                              &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params,
+                                                     .output = res.output, .trace = "succeeded", .show_secrets = true},
+                              err);
     } else if (res.deferred) {
-        rc = finish(st, s,
-                    &(struct step_outcome){.kind = OUTCOME_DEFERRED, .item = item, .input = params,
-                                           .message = res.message[0] ? res.message : "deferred",
-                                           .detail = res.detail, .retry_after_ms = res.retry_after_ms},
-                    err);
+        rc = exec__finish(st, s,
+                          &(struct step_outcome){.kind = OUTCOME_DEFERRED, .item = item, .input = params,
+                                                 .message = res.message[0] ? res.message : "deferred",
+                                                 .detail = res.detail, .retry_after_ms = res.retry_after_ms},
+                          err);
     } else {
-        rc = finish(st, s,
-                    &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
-                                           .message = res.message[0] ? res.message : "action failed",
-                                           .detail = res.detail, .retryable = res.retryable,
-                                           .retry_after_ms = res.retry_after_ms},
-                    err);
+        rc = exec__finish(st, s,
+                          &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                                 .message = res.message[0] ? res.message : "action failed",
+                                                 .detail = res.detail, .retryable = res.retryable,
+                                                 .retry_after_ms = res.retry_after_ms},
+                          err);
     }
     json_decref(res.output);
     json_decref(res.detail);
@@ -1015,7 +969,7 @@ static int action_step(struct exec_state *st, const struct flow_step *s, int ite
 
 /* Runs one step (or one foreach item): if:, foreach, with:, then the
  * control step itself or the action. Sets st->stop when the run waits or ends. */
-static int run_step(struct exec_state *st, const struct flow_step *s, struct idf_err *err)
+int exec__run_step(struct exec_state *st, const struct flow_step *s, struct idf_err *err)
 {
     json_t *params = NULL, *item_v = NULL;
     int item = -1;
@@ -1025,7 +979,7 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct idf
     st->started = time_now_ms();
     rc = step_if(st, s, &done, err);
     if (!rc && !done && s->foreach_expr)
-        rc = foreach_current(st, s, &item, &item_v, &done, err);
+        rc = exec__foreach_current(st, s, &item, &item_v, &done, err);
     if (!rc && !done)
         rc = step_params(st, s, item, item_v, &params, &done, err);
     if (rc || done)
@@ -1033,19 +987,19 @@ static int run_step(struct exec_state *st, const struct flow_step *s, struct idf
     switch (s->action->kind) {
     case CONN_K_SET:
         json_object_update(json_object_get(st->ctx, "vars"), params);
-        rc = finish(st, s,
-                    &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = params,
-                                           .trace = "succeeded"},
-                    err);
+        rc = exec__finish(st, s,
+                          &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params,
+                                                 .output = params, .trace = "succeeded"},
+                          err);
         break;
     case CONN_K_FAIL:
-        rc = finish(st, s,
-                    &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
-                                           .message = json_string_value(json_object_get(params, "message"))},
-                    err);
+        rc = exec__finish(st, s,
+                          &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
+                                                 .message = json_string_value(json_object_get(params, "message"))},
+                          err);
         break;
     case CONN_K_DELAY:
-    case CONN_K_APPROVAL: rc = wait_step(st, s, item, params, err); break;
+    case CONN_K_APPROVAL: rc = exec__wait_step(st, s, item, params, err); break;
     case CONN_K_ACTION:
     default: rc = action_step(st, s, item, params, err); break;
     }
@@ -1083,10 +1037,10 @@ static int fail_interrupted(struct exec_state *st, bool fresh, struct idf_err *e
     snprintf(msg, sizeof msg, "interrupted %d times while running %s; not retried", st->run->interrupted, where);
     log_warn("run %lld: %s", (long long)st->run->id, msg);
     st->started = time_now_ms();
-    return finish(st, s,
-                  &(struct step_outcome){.kind = OUTCOME_INTERRUPTED, .item = item, .message = msg,
-                                         .attempts = st->attempt > 0 ? st->attempt : 1},
-                  err);
+    return exec__finish(st, s,
+                        &(struct step_outcome){.kind = OUTCOME_INTERRUPTED, .item = item, .message = msg,
+                                               .attempts = st->attempt > 0 ? st->attempt : 1},
+                        err);
 }
 
 /* Sets st up for run (context opened, or a fresh one). Returns whether the
@@ -1124,13 +1078,14 @@ static int render_vars(struct exec_state *st, struct idf_err *err)
     if (!st->f->vars || !json_object_size(st->f->vars))
         return 0;
     idf_err_clear(&e2);
-    input = jq_input(st, NULL, NULL);
+    input = exec__jq_input(st, NULL, NULL);
     if (expr_render(st->env->expr, st->f->vars, input, &vars, &e2)) {
         char msg[EXPR_MSG_MAX];
-        expr_failure(msg, st, st->f->vars_at, "vars", e2.msg);
-        rc = finish(st, NULL,
-                    &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_FAILED, .message = msg},
-                    err);
+        exec__expr_failure(msg, st, st->f->vars_at, "vars", e2.msg);
+        rc = exec__finish(st, NULL,
+                          &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_FAILED,
+                                                 .message = msg},
+                          err);
     } else {
         json_object_set_new(st->ctx, "vars", vars);
     }
@@ -1197,14 +1152,15 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
     while (!rc && !st.stop && st.pc < (int)f->n_steps) {
         rc = renew_lease(&st, err);
         if (!rc)
-            rc = run_step(&st, &f->steps[st.pc], err);
+            rc = exec__run_step(&st, &f->steps[st.pc], err);
     }
     if (!rc && !st.stop) {
         IDF_INVARIANT(st.finished == (st.status == ENGINE_RUN_SUCCEEDED), "run %lld: finished but %s",
                       (long long)run->id, engine_run_status_name(st.status));
         if (!st.finished)
-            rc = finish(&st, NULL,
-                        &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_SUCCEEDED}, err);
+            rc = exec__finish(&st, NULL,
+                              &(struct step_outcome){.kind = OUTCOME_RUN, .item = -1, .run = ENGINE_RUN_SUCCEEDED},
+                              err);
         out->status = ENGINE_RUN_SUCCEEDED;
     }
 out:
