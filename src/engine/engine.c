@@ -6,10 +6,8 @@
  * ENGINE_INGEST_BATCH) and writes it in ONE durable store transaction, then
  * wakes the submitters and the workers. Workers claim runs with a lease and
  * execute them (exec.c); when idle they sleep on `work_cond` until woken by
- * new runs or for at most idle_poll_ms (to pick up due timers).
- *
- * Invariants: a submission is answered only after store_ingest returned for
- * its batch; `q_head..q_tail` and `stopping` are guarded by `q_lock`. */
+ * new runs or for at most idle_poll_ms (to pick up due timers). The engine
+ * object and its invariants: engine_obj.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +20,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/engine_internal.h"
+#include "engine/engine_obj.h"
 #include "expr/expr.h"
 #include "flow/flow.h"
 #include "net/http.h"
@@ -36,36 +35,6 @@ struct pending {
     int rc;
     char errmsg[256];
     struct pending *next;
-};
-
-struct engine {
-    struct engine_opts opts;
-    char *db_url;
-    char *node_id;
-    struct store *store;    /* the main thread's connection (loading) */
-    struct wfset *wfs;
-    /* ingest queue */
-    pthread_mutex_t q_lock;
-    pthread_cond_t q_cond;    /* ingest thread waits for work */
-    pthread_cond_t done_cond; /* submitters wait for their batch */
-    struct pending *q_head, *q_tail; /* guarded by q_lock */
-    bool stopping;            /* guarded by q_lock */
-    pthread_t ingest_thread;
-    bool ingest_started;
-    /* workers */
-    pthread_mutex_t work_lock;
-    pthread_cond_t work_cond;
-    unsigned long work_gen;   /* guarded by work_lock: bumped when runs are created */
-    pthread_t workers[ENGINE_MAX_WORKERS];
-    int n_workers;
-    atomic_int workers_ready;
-    struct pollers *pollers;  /* poller.c: the System Log / list pollers, or NULL */
-    struct schedule *schedule;/* schedule.c: the ticker of scheduled workflows, or NULL */
-    struct matcher *matcher;  /* match.c: matches events after their acknowledgement, expands deliveries */
-    /* metrics */
-    atomic_llong m_events, m_events_dup, m_runs_created, m_batches;
-    atomic_llong m_steps_ok, m_steps_failed, m_steps_retrying, m_steps_skipped, m_steps_waiting;
-    atomic_llong m_runs_succeeded, m_runs_failed;
 };
 
 /* ------------------------------------------------------- thread expr ctx */
@@ -395,7 +364,7 @@ int engine_submit_events(struct engine *e, const char *source, const char *conne
     return rc;
 }
 
-static void wake_workers(struct engine *e)
+void engine__wake_workers(struct engine *e)
 {
     pthread_mutex_lock(&e->work_lock);
     e->work_gen++;
@@ -408,10 +377,10 @@ void engine__runs_created(struct engine *e, size_t n)
     if (!n)
         return;
     atomic_fetch_add(&e->m_runs_created, (long long)n);
-    wake_workers(e);
+    engine__wake_workers(e);
 }
 
-static void *ingest_main(void *arg)
+void *engine__ingest_main(void *arg)
 {
     struct engine *e = arg;
     struct store *st = NULL;
@@ -474,7 +443,7 @@ static void *ingest_main(void *arg)
         pthread_cond_broadcast(&e->done_cond);
         pthread_mutex_unlock(&e->q_lock);
         if (created)
-            wake_workers(e);
+            engine__wake_workers(e);
         if (later)
             engine__matcher_wake(e->matcher);
         pthread_mutex_lock(&e->q_lock);
@@ -486,11 +455,6 @@ static void *ingest_main(void *arg)
 }
 
 /* -------------------------------------------------------------- workers */
-
-struct worker_arg {
-    struct engine *e;
-    int index;
-};
 
 static void fail_unloadable(struct store *st, const char *owner, const struct store_run *r, const char *msg)
 {
@@ -529,7 +493,7 @@ static void run_batch(struct engine *e, struct exec_env *env, struct store_run *
             log_error("run %lld: %s", (long long)runs[i]->id, err.msg);
         }
         if (f && f->concurrency > 0)
-            wake_workers(e); /* it freed a slot: an idle worker may take the next run of f */
+            engine__wake_workers(e); /* it freed a slot: an idle worker may take the next run of f */
         store_run_free(runs[i]);
     }
     env->next_begun = false;
@@ -573,7 +537,7 @@ static bool worker_round(struct engine *e, unsigned long *gen_out)
     return stopping;
 }
 
-static void *worker_main(void *arg)
+void *engine__worker_main(void *arg)
 {
     struct worker_arg *wa = arg;
     struct engine *e = wa->e;
@@ -747,7 +711,7 @@ out:
 
 int engine_start(struct engine *e, struct idf_err *err)
 {
-    if (pthread_create(&e->ingest_thread, NULL, ingest_main, e) != 0)
+    if (pthread_create(&e->ingest_thread, NULL, engine__ingest_main, e) != 0)
         return idf_err_set(err, IDF_ENOMEM, "cannot start the ingest thread");
     e->ingest_started = true;
     for (int i = 0; i < e->opts.workers; i++) {
@@ -756,7 +720,7 @@ int engine_start(struct engine *e, struct idf_err *err)
             return idf_err_set(err, IDF_ENOMEM, "out of memory");
         wa->e = e;
         wa->index = i;
-        if (pthread_create(&e->workers[i], NULL, worker_main, wa) != 0) {
+        if (pthread_create(&e->workers[i], NULL, engine__worker_main, wa) != 0) {
             free(wa);
             return idf_err_set(err, IDF_ENOMEM, "cannot start worker %d", i);
         }
@@ -779,7 +743,7 @@ void engine_free(struct engine *e)
     e->stopping = true;
     pthread_cond_broadcast(&e->q_cond);
     pthread_mutex_unlock(&e->q_lock);
-    wake_workers(e);
+    engine__wake_workers(e);
     for (int i = 0; i < e->n_workers; i++)
         pthread_join(e->workers[i], NULL);
     if (e->ingest_started)
