@@ -342,7 +342,8 @@ static json_t *settle_failure(struct exec_state *st, const struct flow_step *s, 
 /* DEFERRED (the action was not carried out: paced, busy, refused before
  * doing anything): wait and call again without counting an attempt. The
  * deferrals of the current step are counted in the context (capped by
- * finish). Returns the error object c->error points to; caller releases it. */
+ * exec__finish). Returns the error object c->error points to; caller
+ * releases it. */
 static json_t *settle_deferral(struct exec_state *st, const struct flow_step *s, const struct step_outcome *oc,
                                struct exec_commit *c)
 {
