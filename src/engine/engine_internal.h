@@ -72,7 +72,7 @@ void engine__matcher_wake(struct matcher *m);
 /* Signals and joins both (an expansion in flight finishes first); frees. m may be NULL. */
 void engine__matcher_stop(struct matcher *m);
 
-/* n runs were created outside the ingest path: counts them and wakes the workers (engine.c). */
+/* n runs were created outside the ingest path: counts them and wakes the workers (worker.c). */
 void engine__runs_created(struct engine *e, size_t n);
 
 /* The caps (`concurrency:`) of the current flows, for store_run_claim: a

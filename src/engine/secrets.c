@@ -19,7 +19,7 @@
  * The run's secrets are themselves kept in the context, as the array
  * ctx["secrets"], which is persisted (sealed) like everything else.
  *
- * Stateless; called by exec.c on the thread executing the run. */
+ * Stateless; called by the executor (exec*.c) on the thread executing the run. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
