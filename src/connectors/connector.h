@@ -100,7 +100,7 @@ struct conn_action {
     const char *output_doc;         /* what the output object holds, for the catalogue */
     bool records_intent;            /* not idempotent: the engine durably records "started" before
                                        each call and sets call->uncertain on the next attempt when
-                                       no outcome was recorded (see exec.c) */
+                                       no outcome was recorded (see engine/exec_step.c and exec_finish.c) */
 };
 
 /* Returns true when the event (normalized, see DESIGN.md §1) matches the
