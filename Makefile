@@ -33,6 +33,8 @@ OBJ_LIB  := $(SRC_LIB:%.c=$(BUILD)/%.o)
 
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
+# built through pattern rules only, so make would delete them as intermediates after each run
+.SECONDARY: $(TEST_SUPPORT_OBJ)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c tests/integration/test_*.c))
 TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 
