@@ -17,6 +17,7 @@
 # them to override. For every figure line (its label: the text before the
 # last ':'; or before the first number when there is no ':') it prints the
 # median of each number for both builds, and the change of the first.
+# AB_RAW=FILE keeps every round's lines ("before|..." / "after|...") there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ref=${1:?usage: bench/ab.sh BEFORE_REF [ROUNDS [AFTER_REF]]}
@@ -46,6 +47,7 @@ for r in $(seq "$rounds"); do
         done
     done
 done
+[ -n "${AB_RAW:-}" ] && cp "$tmp/out" "$AB_RAW"
 echo "before: $(git rev-parse --short "$ref"), after: $( [ -n "$after_ref" ] && git rev-parse --short "$after_ref" || echo "this tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +changes))"), $rounds rounds each, $(nproc) CPUs"
 python3 - "$tmp/out" <<'PY'
 import re, statistics, sys
