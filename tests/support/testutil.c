@@ -472,6 +472,35 @@ bool tu_sandbox_url(const struct tu_proc *p, char *out, size_t n)
     return ok;
 }
 
+int tu_fork_stderr(void (*fn)(void *arg), void *arg, char *msg, size_t cap)
+{
+    int fds[2], status = 0;
+    size_t n = 0;
+    ssize_t r;
+    pid_t pid;
+
+    if (cap == 0 || pipe(fds) != 0)
+        return -1;
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn(arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    while (n + 1 < cap && (r = read(fds[0], msg + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    msg[n] = '\0';
+    close(fds[0]);
+    return waitpid(pid, &status, 0) == pid ? status : -1;
+}
+
 int tu_run(const char *const argv[], const char *const env[], int timeout_ms, char **out, char **err)
 {
     struct tu_proc p;

@@ -80,6 +80,13 @@ void tu_proc_cleanup(struct tu_proc *p);
  * Meant for tu_wait_until. */
 bool tu_sandbox_url(const struct tu_proc *p, char *out, size_t n);
 
+/* Runs fn(arg) in a forked child whose stderr is captured into msg (cap
+ * bytes, NUL-terminated; what fits); the child exits 0 when fn returns.
+ * Returns the child's wait status (WIFSIGNALED / WTERMSIG for an abort), or
+ * -1 when the child could not be made. For checks that must stop the process
+ * (core/invariant.h). */
+int tu_fork_stderr(void (*fn)(void *arg), void *arg, char *msg, size_t cap);
+
 /* Runs argv (NULL-terminated, argv[0] the program) with env (as tu_spawn;
  * may be NULL) to its end (at most timeout_ms); returns its exit code (-1
  * when it could not start or did not end), with stdout in *out and stderr in

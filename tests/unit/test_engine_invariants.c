@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/invariant.h"
 #include "engine/engine.h"
 #include "engine/status.h"
 #include "flow/flow.h"
 #include "store/store.h"
+#include "support/testutil.h"
 
 #define OWNER "node/w0"
 #define T0 1700000000000LL
@@ -74,6 +74,17 @@ static int step_again(struct store *s, int64_t id)
     return rc;
 }
 
+struct again {
+    struct store *s;
+    int64_t id;
+};
+
+static void step_again_in_child(void *arg)
+{
+    struct again *a = arg;
+    (void)step_again(a->s, a->id);
+}
+
 static void a_finished_run_is_never_stepped_again(void **state)
 {
     int64_t id = 0;
@@ -82,27 +93,10 @@ static void a_finished_run_is_never_stepped_again(void **state)
     (void)state;
 
     if (IDF_INVARIANTS_ON) {
-        int fds[2], status = 0;
         char msg[2048];
-        size_t n = 0;
-        ssize_t got;
-        pid_t pid;
+        struct again a = {s, id};
+        int status = tu_fork_stderr(step_again_in_child, &a, msg, sizeof msg); /* aborts there when the invariant holds */
 
-        assert_int_equal(pipe(fds), 0);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            dup2(fds[1], 2);
-            close(fds[0]);
-            (void)step_again(s, id);
-            _exit(0); /* not reached when the invariant holds */
-        }
-        close(fds[1]);
-        while (n + 1 < sizeof msg && (got = read(fds[0], msg + n, sizeof msg - 1 - n)) > 0)
-            n += (size_t)got;
-        msg[n] = '\0';
-        close(fds[0]);
-        assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFSIGNALED(status));
         assert_int_equal(WTERMSIG(status), SIGABRT);
         assert_non_null(strstr(msg, "invariant broken at src/engine/exec.c"));

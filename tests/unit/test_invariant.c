@@ -12,33 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/invariant.h"
+#include "support/testutil.h"
+
+static void check(void *arg)
+{
+    int ok = *(int *)arg;
+    IDF_INVARIANT(ok, "run %d is %s", 7, "running");
+}
 
 /* Runs IDF_INVARIANT(ok, ...) in a child; returns its wait status and what it wrote to stderr. */
 static int check_in_child(int ok, char *msg, size_t cap)
 {
-    int fds[2], status = 0;
-    pid_t pid;
-    size_t n = 0;
-    ssize_t r;
-
-    assert_int_equal(pipe(fds), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        IDF_INVARIANT(ok, "run %d is %s", 7, "running");
-        _exit(0);
-    }
-    close(fds[1]);
-    while (n + 1 < cap && (r = read(fds[0], msg + n, cap - 1 - n)) > 0)
-        n += (size_t)r;
-    msg[n] = '\0';
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    int status = tu_fork_stderr(check, &ok, msg, cap);
+    assert_int_not_equal(status, -1);
     return status;
 }
 

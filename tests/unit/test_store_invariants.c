@@ -59,28 +59,20 @@ static int teardown(void **state)
 }
 
 /* Runs fn(url) in a child with stderr captured; returns the wait status. */
+static void (*child_fn)(const char *url);
+
+static void child_trampoline(void *url)
+{
+    child_fn(url);
+}
+
 static int in_child(void (*fn)(const char *url), const char *url, char *msg, size_t cap)
 {
-    int fds[2], status = 0;
-    size_t n = 0;
-    ssize_t r;
-    pid_t pid;
+    int status;
 
-    assert_int_equal(pipe(fds), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        fn(url);
-        _exit(0);
-    }
-    close(fds[1]);
-    while (n + 1 < cap && (r = read(fds[0], msg + n, cap - 1 - n)) > 0)
-        n += (size_t)r;
-    msg[n] = '\0';
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    child_fn = fn;
+    status = tu_fork_stderr(child_trampoline, (void *)url, msg, cap);
+    assert_int_not_equal(status, -1);
     return status;
 }
 
