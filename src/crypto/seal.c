@@ -66,6 +66,12 @@ void seal_plain_free(char *p, size_t len)
     free(p);
 }
 
+void seal_str_free(char *s)
+{
+    if (s)
+        seal_plain_free(s, strlen(s));
+}
+
 /* ------------------------------------------------------------------ keys */
 
 /* Takes 32 bytes into a new locked, read-only key. */

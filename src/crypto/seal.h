@@ -119,6 +119,9 @@ int seal_open_text(const struct seal_key *k, const char *text, const char *ad, c
 /* Wipes len bytes of p (plus its NUL) and frees it. p may be NULL. */
 void seal_plain_free(char *p, size_t len);
 
+/* Wipes the string s (up to its NUL) and frees it. s may be NULL. */
+void seal_str_free(char *s);
+
 /* Wipes n bytes at p (sodium_memzero: not optimized away). */
 void seal_wipe(void *p, size_t n);
 

@@ -34,6 +34,7 @@
 #include "connectors/happyfox/happyfox_internal.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "crypto/seal.h"
 #include "net/http.h"
 
 #define HFC_BODY_QUOTE 200 /* bytes of a non-JSON error body quoted in a message */
@@ -41,14 +42,6 @@
 static int64_t mono_ms(void)
 {
     return time_mono_ns() / 1000000;
-}
-
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    explicit_bzero(s, strlen(s));
-    free(s);
 }
 
 /* What the toolkit needs to know of HappyFox (see ctk_kind). */
@@ -149,7 +142,7 @@ int hfc__open(struct hfc *h, struct conn_call *call, struct conn_result *res, co
     if (b64)
         sodium_bin2base64(b64, b64len, (const unsigned char *)pair, strlen(pair), sodium_base64_VARIANT_ORIGINAL);
     if (ctk_secret_add(&h->s, key) || ctk_secret_add(&h->s, code)) {
-        wipe_free(b64);
+        seal_str_free(b64);
         rc = hfc__fail(h, IDF_ENOMEM, true, 0, "%s: out of memory", action);
         goto out;
     }
@@ -159,7 +152,7 @@ int hfc__open(struct hfc *h, struct conn_call *call, struct conn_result *res, co
     }
     h->acct = hfc__account_slot(h->s.base);
 out:
-    wipe_free(pair);
+    seal_str_free(pair);
     return rc;
 }
 

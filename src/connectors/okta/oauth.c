@@ -29,6 +29,7 @@
 #include "core/buf.h"
 #include "crypto/jwk.h"
 #include "core/timeutil.h"
+#include "crypto/seal.h"
 #include "net/http.h"
 
 #define OKTAC_TOKEN_CACHE 64             /* cached access tokens (connections x scope sets) */
@@ -251,14 +252,6 @@ static char *cache_get(const char *key, int64_t now)
     return tok;
 }
 
-static void wipe(char *s)
-{
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
 static void cache_put(const char *key, const char *token, int64_t expires_ms, int64_t now)
 {
     int slot = -1;
@@ -279,7 +272,7 @@ static void cache_put(const char *key, const char *token, int64_t expires_ms, in
                 slot = i;
         }
     }
-    wipe(tok_cache[slot].token);
+    seal_str_free(tok_cache[slot].token);
     snprintf(tok_cache[slot].key, sizeof tok_cache[slot].key, "%s", key);
     tok_cache[slot].token = strdup(token);
     tok_cache[slot].expires_ms = expires_ms;
@@ -294,7 +287,7 @@ void oktac__oauth_forget(const struct oktac *o)
     pthread_mutex_lock(&tok_lock);
     for (int i = 0; i < OKTAC_TOKEN_CACHE; i++) {
         if (tok_cache[i].token && strcmp(tok_cache[i].key, o->oauth_key) == 0) {
-            wipe(tok_cache[i].token);
+            seal_str_free(tok_cache[i].token);
             tok_cache[i].token = NULL;
             tok_cache[i].key[0] = '\0';
         }
@@ -439,10 +432,10 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
 out:
     EVP_PKEY_free(pkey);
     json_decref(claims);
-    wipe(jwt);
-    wipe(form);
-    wipe(e_jwt);
-    wipe(tok);
+    seal_str_free(jwt);
+    seal_str_free(form);
+    seal_str_free(e_jwt);
+    seal_str_free(tok);
     free(e_scope);
     free(e_cid);
     free(scopes);

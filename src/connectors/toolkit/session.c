@@ -17,14 +17,7 @@
 
 #include "connectors/toolkit.h"
 #include "core/log.h"
-
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    explicit_bzero(s, strlen(s));
-    free(s);
-}
+#include "crypto/seal.h"
 
 /* A base URL with conn_base_url's checks and no path: for connectors
  * without URL rules of their own. */
@@ -80,7 +73,7 @@ int ctk_secret_take(struct ctk_session *s, char *secret)
     if (!secret)
         return IDF_ENOMEM;
     if (s->nsecrets >= CTK_MAX_SECRETS) {
-        wipe_free(secret);
+        seal_str_free(secret);
         return IDF_ETOOBIG;
     }
     s->secrets[s->nsecrets++] = secret;
@@ -104,7 +97,7 @@ int ctk_auth_set(struct ctk_session *s, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return IDF_ENOMEM;
-    wipe_free(s->auth);
+    seal_str_free(s->auth);
     s->auth = line;
     return 0;
 }
@@ -193,10 +186,10 @@ int ctk_close(struct ctk_session *s, int rc)
                           "%s: the answer contained the connection's credential; it was dropped", s->action);
         }
     }
-    wipe_free(s->auth);
+    seal_str_free(s->auth);
     s->auth = NULL;
     for (int i = 0; i < s->nsecrets; i++) {
-        wipe_free(s->secrets[i]);
+        seal_str_free(s->secrets[i]);
         s->secrets[i] = NULL;
     }
     s->nsecrets = 0;
