@@ -182,6 +182,17 @@ static void moved(struct exec_state *st, const struct exec_commit *c, enum engin
     }
 }
 
+void exec__next_state(const struct exec_state *st, enum engine_run_status status, const char *ctx_text,
+                      struct store_run_next *next)
+{
+    memset(next, 0, sizeof *next);
+    next->status = engine_run_status_name(status);
+    next->pc = st->pc;
+    next->item = st->item;
+    next->attempt = st->attempt;
+    next->context = ctx_text;
+}
+
 /* Writes c: the step's record and the run's next state in one transaction
  * (store_step_commit), only while the lease is held. The foreach result
  * and foreach_clear of st go with it and are reset. */
@@ -212,12 +223,7 @@ static int commit(struct exec_state *st, const struct exec_commit *c, struct idf
         rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
         goto out;
     }
-    memset(&next, 0, sizeof next);
-    next.status = engine_run_status_name(run);
-    next.pc = st->pc;
-    next.item = st->item;
-    next.attempt = st->attempt;
-    next.context = t.ctx;
+    exec__next_state(st, run, t.ctx, &next);
     next.wake_at = c->wake_at;
     next.error = t.run_error;
     next.foreach_clear = st->foreach_clear;

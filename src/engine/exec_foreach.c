@@ -62,12 +62,7 @@ static int foreach_begin(struct exec_state *st, const struct flow_step *s, const
         rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
         goto out;
     }
-    memset(&next, 0, sizeof next);
-    next.status = engine_run_status_name(ENGINE_RUN_RUNNING);
-    next.pc = st->pc;
-    next.item = st->item;
-    next.attempt = st->attempt;
-    next.context = ctx_text;
+    exec__next_state(st, ENGINE_RUN_RUNNING, ctx_text, &next);
     rc = store_foreach_begin(st->env->store, st->run->id, st->env->owner, time_now_ms(), (int)(s - st->f->steps),
                              (const char *const *)texts, n, (const char *const *)(texts + n), n_res, &next, err);
 out:

@@ -17,6 +17,8 @@
 #include "engine/status.h"
 #include "flow/flow.h"
 
+struct store_run_next;
+
 #define EXPR_MSG_MAX 1400 /* an expression failure's message: location, what, the expression's own */
 
 struct exec_state {
@@ -88,6 +90,10 @@ char *exec__dump(const json_t *v);
 /* Run state v as stored: the run's secrets sealed, or redacted when the run
  * ends. Caller frees; NULL when v is NULL or memory ran out. */
 char *exec__dump_state(const struct exec_state *st, const json_t *v, bool ends);
+/* The run's next state as this execution stands: status, st's position
+ * (pc, item, attempt) and ctx_text (borrowed); every other field zero. */
+void exec__next_state(const struct exec_state *st, enum engine_run_status status, const char *ctx_text,
+                      struct store_run_next *next);
 /* Finishes one visit of step s (NULL for OUTCOME_RUN) as oc says and commits
  * it; st->stop when the run waits or ends. IDF_ECANCELLED: the run was
  * cancelled meanwhile (the commit was recorded anyway). */
