@@ -13,7 +13,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libmicrohttpd libcurl jansson yaml-0.1 sqlite3 libsodium oniguruma libcrypto
+PKGS    := libmicrohttpd libcurl jansson yaml-0.1 sqlite3 libsodium oniguruma libcrypto libpq
 OPT     ?= -O2
 SAN     ?=
 INVARIANTS ?=

@@ -1,0 +1,199 @@
+/* postgres_internal.h — shared internals of the PostgreSQL backend
+ * (postgres*.c, postgres_migrations.c). Private to src/store/.
+ *
+ * struct store__pg is one libpq connection, used by the thread that opened it
+ * (store.h, "Transactions and threads"). Invariants:
+ *  - base is first, so a struct store * of this backend casts to it;
+ *  - every statement goes through store__pg_exec*, which prepares its SQL on
+ *    the connection the first time that text is run (a named server-side
+ *    prepared statement, "s<N>"), and runs the prepared one after: callers
+ *    write the SQL where it is used, with $1..$N parameters, as a string
+ *    literal or a static const char[] (the cache keys on the text);
+ *  - every parameter crosses as text (NULL: SQL NULL) except the bytea ones
+ *    of store__pg_execb; every result column is read as text;
+ *  - in_tx is true between a successful store__pg_begin and the matching
+ *    commit or rollback; writes run only inside one (the one exception, as
+ *    for SQLite: the last_used_at touch of store_token_lookup);
+ *  - the session runs with synchronous_commit = on, so a COMMIT that returned
+ *    is durable (store_ingest's acknowledgement rule), and READ COMMITTED.
+ *    Where a write decides on what it read (the per-workflow cap of a claim,
+ *    a step commit's lease check), it locks what it read (FOR UPDATE, SKIP
+ *    LOCKED for claims, or a transaction-scoped advisory lock:
+ *    STORE__PG_LOCK_*), so the rule holds across connections and nodes.
+ *
+ * Error mapping (store__pg_exec): SQLSTATE class 40 (serialization failure,
+ * deadlock) and 55P03 (lock not available) -> IDF_EBUSY, 23505 (unique
+ * violation) -> IDF_EEXIST, out of memory -> IDF_ENOMEM, a broken connection
+ * or anything else -> IDF_EDB. The message is "store: WHAT: <primary
+ * message>": never the DETAIL, which can quote a row's values. */
+#ifndef IDF_STORE_POSTGRES_INTERNAL_H
+#define IDF_STORE_POSTGRES_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#include "core/invariant.h"
+#include "store/store_internal.h"
+
+#define STORE__PG_STMTS_MAX 256u /* distinct SQL texts one connection prepares */
+#define STORE__PG_INT_LEN 24u    /* bytes of an int64 as text, with its NUL */
+
+/* Transaction-scoped advisory lock keys (pg_advisory_xact_lock(KEY, n)):
+ * the first argument names what is locked, the second which one. */
+#define STORE__PG_LOCK_MIGRATE 0x69646601 /* n = 0: applying migrations */
+#define STORE__PG_LOCK_CAP 0x69646602     /* n = hashtext(workflow): counting a workflow's running runs */
+
+struct store__pg_stmt {
+    const char *sql; /* the text it was prepared from (borrowed: a literal) */
+    unsigned id;     /* its name on the server: "s<id>" */
+};
+
+struct store__pg {
+    struct store base;                                /* must be first */
+    PGconn *conn;                                     /* the connection */
+    struct store__pg_stmt stmts[STORE__PG_STMTS_MAX]; /* prepared on conn, open addressing by text hash */
+    unsigned n_stmts;
+    bool in_tx;       /* inside BEGIN ... COMMIT */
+    pthread_t opener; /* the thread that opened it */
+};
+
+static inline struct store__pg *store__pg(struct store *s)
+{
+    return (struct store__pg *)s;
+}
+
+/* int64 as decimal text in buf (STORE__PG_INT_LEN bytes); returns buf. */
+const char *store__pg_i64(char *buf, int64_t v);
+
+/* Runs sql (prepared on first use) with n text parameters (NULL entries are
+ * SQL NULL). *res (res may be NULL: cleared) gets the result on success,
+ * freed by the caller with PQclear; NULL on failure. what names the
+ * operation for the message. 0 or IDF_E* (see the mapping above) with err
+ * (may be NULL) set. */
+int store__pg_exec(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+                   PGresult **res, struct idf_err *err) IDF_MUST_USE;
+
+/* As store__pg_exec, where params[i] is binary (bytea) of lens[i] bytes when
+ * binary[i] is true, text otherwise. */
+int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+                    const int *lens, const bool *binary, PGresult **res, struct idf_err *err) IDF_MUST_USE;
+
+/* BEGIN (READ COMMITTED); IDF_EDB when the connection is gone. */
+int store__pg_begin(struct store__pg *c, struct idf_err *err) IDF_MUST_USE;
+/* COMMIT: 0 once it is durable. A failed commit has rolled back. */
+int store__pg_commit(struct store__pg *c, struct idf_err *err) IDF_MUST_USE;
+/* ROLLBACK when a transaction is open; a no-op otherwise. */
+void store__pg_rollback(struct store__pg *c);
+
+/* Column getters over a result row (text format). */
+int64_t store__pg_get_i64(const PGresult *r, int row, int col);   /* 0 for NULL */
+bool store__pg_get_bool(const PGresult *r, int row, int col);     /* "t"/"1" true; NULL false */
+bool store__pg_is_null(const PGresult *r, int row, int col);
+/* A malloc'd copy, NULL for SQL NULL; *oom set when the copy failed. */
+char *store__pg_get_dup(const PGresult *r, int row, int col, bool *oom);
+/* A bytea column (text format, hex escaped) decoded into a malloc'd buffer;
+ * NULL with *len 0 for SQL NULL. IDF_ENOMEM / IDF_EDB on failure. */
+int store__pg_get_bytea(const PGresult *r, int row, int col, unsigned char **out, size_t *len) IDF_MUST_USE;
+
+/* Appends an audit record inside the caller's open transaction. */
+int store__pg_audit(struct store__pg *c, int64_t at, const char *actor, const char *action, const char *target,
+                    const char *detail, struct idf_err *err) IDF_MUST_USE;
+
+/* The transaction rules, checked with IDF_INVARIANT (make asan). */
+static inline void store__pg_check_thread(const struct store__pg *c, const char *what)
+{
+    (void)what;
+    IDF_INVARIANT(pthread_equal(c->opener, pthread_self()),
+                  "store: %s on a connection another thread opened (a connection is its opener's)", what);
+}
+
+static inline void store__pg_check_idle(const struct store__pg *c)
+{
+    store__pg_check_thread(c, "a call");
+    IDF_INVARIANT(!c->in_tx && PQtransactionStatus(c->conn) == PQTRANS_IDLE,
+                  "store: a transaction left open after a call");
+}
+
+/* Opens the PostgreSQL backend on a libpq URL ("postgresql://..."):
+ * connects, sets the session (synchronous_commit, time zone UTC,
+ * application_name idflow), applies the migrations. */
+int store__pg_open(const char *url, struct store **out, struct idf_err *err) IDF_MUST_USE;
+
+/* postgres_migrations.c: applies the embedded PostgreSQL migrations under
+ * pg_advisory_xact_lock(STORE__PG_LOCK_MIGRATE, 0), each in its own
+ * transaction with its row in schema_migrations; a database newer than this
+ * binary is refused (IDF_ESTATE, "newer than this idflow"). */
+int store__pg_migrate(struct store__pg *c, struct idf_err *err) IDF_MUST_USE;
+int store__pg_schema_version(struct store *s, int *out);
+
+/* The ops, one file per area (as the SQLite backend's files):
+ * postgres_events.c: workflows, events, cursors, audit */
+int store__pg_workflow_save(struct store *s, const char *name, const char *source, const char *hash,
+                            int64_t *version_out, bool *created_out, struct idf_err *err);
+int store__pg_workflow_source(struct store *s, const char *name, int64_t version, char **source_out,
+                              int64_t *version_out);
+int store__pg_workflow_set_enabled(struct store *s, const char *name, bool enabled);
+int store__pg_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err);
+int store__pg_events_pending(struct store *s, enum store_event_stage stage, int64_t now_ms, size_t max,
+                             struct store_event **out, size_t *n_out, struct idf_err *err);
+int store__pg_events_settle(struct store *s, struct store_settle *items, size_t n, struct idf_err *err);
+int store__pg_event_expand(struct store *s, int64_t delivery_id, struct store_ingest_item *items, size_t n,
+                           const char *note, struct idf_err *err);
+int store__pg_event_retry(struct store *s, int64_t id, int64_t next_at_ms, const char *note, bool give_up,
+                          struct idf_err *err);
+int store__pg_cursor_get(struct store *s, const char *name, char **value_out);
+int store__pg_cursor_set(struct store *s, const char *name, const char *value);
+int store__pg_audit_add(struct store *s, const char *actor, const char *action, const char *target,
+                        const char *detail);
+
+/* postgres_runs.c (claims, leases, step commits; caps in postgres_caps.c;
+ * foreach state in postgres_foreach.c) */
+int store__pg_run_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms, size_t max,
+                        const struct store_cap *caps, size_t n_caps, struct store_run **out, size_t *n_out,
+                        struct idf_err *err);
+int store__pg_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
+int store__pg_run_begin(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);
+int store__pg_run_claim_id(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int64_t lease_ms,
+                           struct store_run **out, struct idf_err *err);
+int store__pg_release_leases(struct store *s, const char *owner, int64_t *n_out);
+int store__pg_next_wake(struct store *s, int64_t *wake_at_out);
+int store__pg_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
+                          const struct store_step_rec *step, const struct store_run_next *next, struct idf_err *err);
+int store__pg_run_get(struct store *s, int64_t id, struct store_run **out);
+int store__pg_foreach_begin(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int index,
+                            const char *const *items, size_t n, const char *const *results, size_t n_results,
+                            const struct store_run_next *next, struct idf_err *err);
+int store__pg_foreach_item(struct store *s, int64_t run_id, int index, int item, char **item_out);
+int store__pg_foreach_outputs(struct store *s, int64_t run_id, int index, char **json_out);
+
+/* postgres_admin.c: reruns, cancels, approvals, prune */
+int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
+                        struct idf_err *err);
+int store__pg_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
+int store__pg_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
+                       bool *pending_out, struct idf_err *err);
+int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
+                              int64_t now_ms, struct idf_err *err);
+int store__pg_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
+int store__pg_prune(struct store *s, int64_t before_ms, int64_t *n_out);
+
+/* postgres_conn.c: connections and API tokens */
+int store__pg_connection_put(struct store *s, const char *name, const char *kind, const char *config,
+                             const unsigned char *sealed, size_t sealed_len, const char *actor, bool *created_out,
+                             struct idf_err *err);
+int store__pg_connection_get(struct store *s, const char *name, char **kind_out, char **config_out,
+                             unsigned char **sealed_out, size_t *sealed_len_out, int64_t *updated_at_out);
+int store__pg_connection_delete(struct store *s, const char *name, const char *actor, struct idf_err *err);
+int store__pg_token_create(struct store *s, const char *name, const char *role, const char *hash, const char *prefix,
+                           int64_t expires_at, const char *actor, int64_t *id_out, struct idf_err *err);
+int store__pg_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct store_token **out);
+int store__pg_token_revoke(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err);
+int store__pg_initialized(struct store *s, bool *out);
+int store__pg_initialize(struct store *s, const char *actor, bool *changed_out, struct idf_err *err);
+
+/* The list and get-as-JSON ops (workflow_list, event_get, run_list,
+ * step_list, run_counts, approval_list, audit_list, connection_list,
+ * token_list) are added in postgres_lists.c once the store returns typed
+ * rows (issue 15, first part). */
+
+#endif
