@@ -191,9 +191,20 @@ int store__pg_token_revoke(struct store *s, const char *name, const char *actor,
 int store__pg_initialized(struct store *s, bool *out);
 int store__pg_initialize(struct store *s, const char *actor, bool *changed_out, struct idf_err *err);
 
-/* The list and get-as-JSON ops (workflow_list, event_get, run_list,
- * step_list, run_counts, approval_list, audit_list, connection_list,
- * token_list) are added in postgres_lists.c once the store returns typed
- * rows (issue 15, first part). */
+/* The list and get ops return typed rows (store.h; store_internal.h's ops
+ * table) and are added in postgres_lists.c, with these signatures:
+ *   workflow_list(s, struct store_workflow_info **rows_out, size_t *n_out)
+ *   event_get(s, int64_t id, struct store_event **out)
+ *   run_list(s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out)
+ *   step_list(s, int64_t run_id, struct store_step **rows_out, size_t *n_out)
+ *   run_counts(s, struct store_run_counts *out)
+ *   approval_list(s, struct store_approval **rows_out, size_t *n_out)
+ *   audit_list(s, int limit, struct store_audit **rows_out, size_t *n_out)
+ *   connection_list(s, struct store_connection_info **rows_out, size_t *n_out)
+ *   token_list(s, struct store_token **rows_out, size_t *n_out)
+ * A row's JSON columns stay text and nothing is rendered (api/render.c
+ * does that); a failed list frees its rows with the store__*_clear
+ * functions of store_internal.h, as the SQLite backend's store__sq_list
+ * does; audit details are written with store__detail/store__json_quote. */
 
 #endif
