@@ -206,10 +206,10 @@ static void a_newer_schema_is_refused(void **state)
 /* ----------------------------------------------------- passwords, URLs */
 
 /* msg says what went wrong and quotes no form of the password. */
-static void no_password(const char *msg, const char *pw)
+static void no_secret(const char *msg, const char *pw)
 {
     if (strstr(msg, pw))
-        fail_msg("the password is in the message: %s", msg);
+        fail_msg("a secret (%s) is in the message: %s", pw, msg);
 }
 
 static void open_fails_without_password(const char *url, const char *pw, int want_rc, const char *want_msg)
@@ -221,7 +221,7 @@ static void open_fails_without_password(const char *url, const char *pw, int wan
     assert_null(s);
     if (rc != want_rc || !strstr(e.msg, want_msg))
         fail_msg("store_open: %d %s (wanted %d, \"%s\")", rc, e.msg, want_rc, want_msg);
-    no_password(e.msg, pw);
+    no_secret(e.msg, pw);
 }
 
 static void a_password_never_shows_in_an_error(void **state)
@@ -273,10 +273,27 @@ static void a_password_never_shows_in_an_error(void **state)
     snprintf(url, sizeof url, "postgresql://%s:Wrong-Pass-7319@127.0.0.1:%d/idflow", role, port);
     assert_int_equal(tu_idflow_db(idflow_bin(), url, &out, &err, "migrate", NULL), 1);
     assert_non_null(strstr(err, "password authentication failed"));
-    no_password(err, "Wrong-Pass-7319");
-    no_password(out, "Wrong-Pass-7319");
+    no_secret(err, "Wrong-Pass-7319");
+    no_secret(out, "Wrong-Pass-7319");
     free(out);
     free(err);
+}
+
+/* What serve logs as its database. */
+static void a_url_for_a_log_has_no_password(void **state)
+{
+    char out[512];
+    (void)state;
+
+    store_url_for_log("postgresql://u:Pw-One-1@h:5/db?sslmode=require&password=Pw-Two-2&pass%77ord=Pw-Three-3", out,
+                      sizeof out);
+    assert_string_equal(out, "postgresql://u:***@h:5/db?sslmode=require&password=***&pass%77ord=***");
+    store_url_for_log("postgres://h/db?user=u&password=Pw-Four-4", out, sizeof out);
+    assert_string_equal(out, "postgres://h/db?user=u&password=***");
+    store_url_for_log("postgresql://u@h/db", out, sizeof out);
+    assert_string_equal(out, "postgresql://u@h/db");
+    store_url_for_log("sqlite:/var/lib/idflow/idflow.db", out, sizeof out);
+    assert_string_equal(out, "sqlite:/var/lib/idflow/idflow.db");
 }
 
 static void a_bad_url_fails_clearly(void **state)
@@ -383,7 +400,7 @@ static void errors_map_sqlstates_and_never_quote_a_row(void **state)
     OK(store__pg_exec(c, "insert", "INSERT INTO t (k) VALUES ($1)", 1, secret, NULL, &e));
     assert_int_equal(store__pg_exec(c, "insert", "INSERT INTO t (k) VALUES ($1)", 1, secret, NULL, &e), IDF_EEXIST);
     assert_non_null(strstr(e.msg, "store: insert: duplicate key value violates unique constraint"));
-    no_password(e.msg, "Row-Secret-2291");
+    no_secret(e.msg, "Row-Secret-2291");
     /* a failed transaction does not commit: IDF_EDB, rolled back */
     assert_int_equal(store__pg_commit(c, &e), IDF_EDB);
     assert_false(c->in_tx);
@@ -454,6 +471,7 @@ int main(void)
         cmocka_unit_test(concurrent_opens_apply_each_migration_once),
         cmocka_unit_test(a_newer_schema_is_refused),
         cmocka_unit_test(a_password_never_shows_in_an_error),
+        cmocka_unit_test(a_url_for_a_log_has_no_password),
         cmocka_unit_test(a_bad_url_fails_clearly),
         cmocka_unit_test(a_database_that_is_not_utf8_is_refused),
         cmocka_unit_test(statements_are_prepared_once_and_run_past_the_cap),
