@@ -17,8 +17,8 @@
  * The texts are JSON written by the engine and never parsed here.
  *
  * Callers: worker threads (through store.c), each on its own connection;
- * store__pg_foreach_result/_clear/_copy run inside a transaction opened by
- * postgres_runs.c or postgres_admin.c. */
+ * store__pg_foreach_result/_clear run inside a step commit's transaction
+ * (postgres_runs.c); a rerun copies the state in its own (postgres_admin.c). */
 #include "store/postgres_internal.h"
 
 #include <stdlib.h>
@@ -74,16 +74,6 @@ int store__pg_foreach_result(struct store__pg *c, int64_t run_id, const struct s
                          (long long)run_id, step->item, step->index);
     PQclear(res);
     return rc;
-}
-
-int store__pg_foreach_copy(struct store__pg *c, int64_t from_run, int64_t to_run, struct idf_err *err)
-{
-    char b_from[STORE__PG_INT_LEN], b_to[STORE__PG_INT_LEN];
-    const char *p[2] = {store__pg_i64(b_from, from_run), store__pg_i64(b_to, to_run)};
-    return store__pg_exec(c, "copy foreach items",
-                          "INSERT INTO foreach_items (run_id, idx, item, value, result) "
-                          "SELECT $2::bigint, idx, item, value, result FROM foreach_items WHERE run_id = $1::bigint",
-                          2, p, NULL, err);
 }
 
 /* Inserts the batch in vals/ress (text[] literals without their closing

@@ -206,12 +206,10 @@ int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, si
                            size_t max, struct store__pg_cands *cs, struct idf_err *err) IDF_MUST_USE;
 
 /* postgres_foreach.c: the parts of other transactions (step commit: an
- * item's result and the end of the step; rerun: the copy of the state), and
- * the text[] literal writer shared with postgres_caps.c. */
+ * item's result and the end of the step), and the text[] literal writer shared with postgres_caps.c. */
 int store__pg_foreach_result(struct store__pg *c, int64_t run_id, const struct store_step_rec *step,
                              struct idf_err *err) IDF_MUST_USE;
 int store__pg_foreach_clear(struct store__pg *c, int64_t run_id, struct idf_err *err) IDF_MUST_USE;
-int store__pg_foreach_copy(struct store__pg *c, int64_t from_run, int64_t to_run, struct idf_err *err) IDF_MUST_USE;
 /* Appends one element of an array literal to b: "," unless first, then v
  * double-quoted with " and \ escaped, or NULL for a NULL v. */
 struct buf;

@@ -52,7 +52,7 @@
  * interrupted + 1 when begun; a queued or due run keeps both. */
 #define TAKEOVER_SET                                                                                                   \
     "attempt = CASE WHEN r.status = 'running' THEN r.attempt + 1 ELSE r.attempt END, "                                 \
-    "interrupted = CASE WHEN r.status = 'running' THEN r.interrupted + r.begun::int ELSE r.interrupted END, "
+    "interrupted = CASE WHEN r.status = 'running' THEN r.interrupted + r.begun ELSE r.interrupted END, "
 
 /* ------------------------------------------------------------ reading */
 
@@ -243,7 +243,7 @@ static int take_runs(struct store__pg *c, const int64_t *ids, size_t n, const ch
                             store__pg_i64(b_first, ids[0])};
         /* the owner executes the first at once (begun); the others wait their turn */
         rc = store__pg_exec(c, "claim runs",
-                            "UPDATE runs r SET " TAKEOVER_SET "begun = (r.id = $5::bigint), status = 'running', "
+                            "UPDATE runs r SET " TAKEOVER_SET "begun = CASE WHEN r.id = $5::bigint THEN 1 ELSE 0 END, status = 'running', "
                             "lease_owner = $2::text, lease_until = $3::bigint, updated_at = $4::bigint "
                             "WHERE r.id = ANY ($1::bigint[]) RETURNING " RUN_COLS,
                             5, p, &res, err);
@@ -361,7 +361,7 @@ int store__pg_run_claim_id(struct store *s, int64_t run_id, const char *owner, i
         goto out;
     /* SKIP LOCKED: a run another transaction holds is not runnable now */
     rc = store__pg_exec(c, "claim run",
-                        "UPDATE runs r SET " TAKEOVER_SET "begun = false, status = 'running', "
+                        "UPDATE runs r SET " TAKEOVER_SET "begun = 0, status = 'running', "
                         "lease_owner = $2::text, lease_until = $3::bigint, updated_at = $4::bigint "
                         "WHERE r.id = (SELECT id FROM runs WHERE id = $1::bigint AND (status = 'queued' OR "
                         "(status = 'waiting' AND wake_at > 0 AND wake_at <= $4::bigint) OR "
@@ -415,7 +415,7 @@ int store__pg_run_renew(struct store *s, int64_t run_id, const char *owner, int6
 }
 
 /* The SQL of store_run_begin and a step commit's begin_run. */
-static const char SQL_BEGIN_RUN[] = "UPDATE runs SET lease_until = $3::bigint, begun = true WHERE id = $1::bigint "
+static const char SQL_BEGIN_RUN[] = "UPDATE runs SET lease_until = $3::bigint, begun = 1 WHERE id = $1::bigint "
                                     "AND status = 'running' AND lease_owner = $2::text";
 
 int store__pg_run_begin(struct store *s, int64_t run_id, const char *owner, int64_t lease_until)
@@ -448,7 +448,7 @@ int store__pg_release_leases(struct store *s, const char *owner, int64_t *n_out)
     if (rc == 0)
         rc = store__pg_exec(c, "release leases",
                             "UPDATE runs SET status = 'queued', attempt = attempt + 1, "
-                            "interrupted = interrupted + begun::int, begun = false, lease_owner = NULL, "
+                            "interrupted = interrupted + begun, begun = 0, lease_owner = NULL, "
                             "lease_until = NULL, updated_at = $2::bigint WHERE status = 'running' "
                             "AND (lease_owner = $1::text OR starts_with(lease_owner, $1::text || '/'))",
                             2, p, &res, NULL);
