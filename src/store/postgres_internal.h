@@ -42,6 +42,7 @@
  * the first argument names what is locked, the second which one. */
 #define STORE__PG_LOCK_MIGRATE 0x69646601 /* n = 0: applying migrations */
 #define STORE__PG_LOCK_CAP 0x69646602     /* n = hashtext(workflow): counting a workflow's running runs */
+#define STORE__PG_LOCK_WORKFLOW 0x69646610 /* n = hashtext(name): numbering a workflow's versions */
 
 struct store__pg_stmt {
     const char *sql; /* the text it was prepared from (borrowed: a literal) */
