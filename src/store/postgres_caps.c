@@ -84,8 +84,8 @@ static int count_free(struct store__pg *c, const struct store_cap *caps, size_t 
     return 0;
 }
 
-int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms,
-                           size_t max, struct store__pg_cands *cs, struct idf_err *err)
+int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms, size_t max,
+                           struct store__pg_cands *cs, struct idf_err *err)
 {
     char b_now[STORE__PG_INT_LEN], b_max[STORE__PG_INT_LEN];
     PGresult *res = NULL;
@@ -139,10 +139,11 @@ int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, si
         p[1] = b_max; /* $2 max, $3 now for the uncapped ranges */
         p[2] = b_now;
         rc = store__pg_exec(c, "find runnable runs",
-                            "(SELECT id FROM runs WHERE status = 'queued' AND workflow <> ALL ($1::text[]) "
-                            "ORDER BY id LIMIT $2::bigint FOR UPDATE SKIP LOCKED) UNION ALL "
-                            "(SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 AND wake_at <= $3::bigint "
-                            "AND workflow <> ALL ($1::text[]) ORDER BY wake_at LIMIT $2::bigint FOR UPDATE SKIP LOCKED)",
+                            "SELECT id FROM (SELECT id FROM runs WHERE status = 'queued' "
+                            "AND workflow <> ALL ($1::text[]) ORDER BY id LIMIT $2::bigint FOR UPDATE SKIP LOCKED) q "
+                            "UNION ALL SELECT id FROM (SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 "
+                            "AND wake_at <= $3::bigint AND workflow <> ALL ($1::text[]) ORDER BY wake_at "
+                            "LIMIT $2::bigint FOR UPDATE SKIP LOCKED) d",
                             3, p, &res, err);
         if (rc == 0)
             rc = store__pg_cands_read(cs, res, false, err);

@@ -78,8 +78,8 @@ int store__pg_foreach_result(struct store__pg *c, int64_t run_id, const struct s
 
 /* Inserts the batch in vals/ress (text[] literals without their closing
  * brace) as items first.. of step index, and empties the buffers. */
-static int flush_batch(struct store__pg *c, int64_t run_id, int index, size_t first, struct buf *vals,
-                       struct buf *ress, struct idf_err *err)
+static int flush_batch(struct store__pg *c, int64_t run_id, int index, size_t first, struct buf *vals, struct buf *ress,
+                       struct idf_err *err)
 {
     char b_id[STORE__PG_INT_LEN], b_idx[STORE__PG_INT_LEN], b_first[STORE__PG_INT_LEN];
     int rc = buf_puts(vals, "}");
@@ -184,10 +184,11 @@ int store__pg_foreach_outputs(struct store *s, int64_t run_id, int index, char *
     PGresult *res = NULL;
     bool oom = false;
     char *v = NULL;
-    int rc = store__pg_exec(store__pg(s), "read foreach results",
-                            "SELECT '[' || coalesce(string_agg(coalesce(result, 'null'), ',' ORDER BY item), '') || ']' "
-                            "FROM foreach_items WHERE run_id = $1::bigint AND idx = $2::int",
-                            2, p, &res, NULL);
+    int rc =
+        store__pg_exec(store__pg(s), "read foreach results",
+                       "SELECT '[' || coalesce(string_agg(coalesce(result, 'null'), ',' ORDER BY item), '') || ']' "
+                       "FROM foreach_items WHERE run_id = $1::bigint AND idx = $2::int",
+                       2, p, &res, NULL);
     if (rc)
         goto out;
     if (PQntuples(res) != 1 || store__pg_is_null(res, 0, 0)) {

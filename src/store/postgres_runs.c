@@ -183,10 +183,10 @@ static int claim_uncapped(struct store__pg *c, int64_t now_ms, size_t max, struc
     const char *p[2] = {store__pg_i64(b_now, now_ms), store__pg_i64(b_max, (int64_t)max)};
     PGresult *res = NULL;
     int rc = store__pg_exec(c, "find runnable runs",
-                            "(SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT $2::bigint "
-                            "FOR UPDATE SKIP LOCKED) UNION ALL "
-                            "(SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 AND wake_at <= $1::bigint "
-                            "ORDER BY wake_at LIMIT $2::bigint FOR UPDATE SKIP LOCKED)",
+                            "SELECT id FROM (SELECT id FROM runs WHERE status = 'queued' ORDER BY id "
+                            "LIMIT $2::bigint FOR UPDATE SKIP LOCKED) q UNION ALL "
+                            "SELECT id FROM (SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 "
+                            "AND wake_at <= $1::bigint ORDER BY wake_at LIMIT $2::bigint FOR UPDATE SKIP LOCKED) d",
                             2, p, &res, err);
     if (rc == 0)
         rc = store__pg_cands_read(cs, res, false, err);
@@ -243,7 +243,8 @@ static int take_runs(struct store__pg *c, const int64_t *ids, size_t n, const ch
                             store__pg_i64(b_first, ids[0])};
         /* the owner executes the first at once (begun); the others wait their turn */
         rc = store__pg_exec(c, "claim runs",
-                            "UPDATE runs r SET " TAKEOVER_SET "begun = CASE WHEN r.id = $5::bigint THEN 1 ELSE 0 END, status = 'running', "
+                            "UPDATE runs r SET " TAKEOVER_SET
+                            "begun = CASE WHEN r.id = $5::bigint THEN 1 ELSE 0 END, status = 'running', "
                             "lease_owner = $2::text, lease_until = $3::bigint, updated_at = $4::bigint "
                             "WHERE r.id = ANY ($1::bigint[]) RETURNING " RUN_COLS,
                             5, p, &res, err);
@@ -465,9 +466,9 @@ int store__pg_release_leases(struct store *s, const char *owner, int64_t *n_out)
 int store__pg_next_wake(struct store *s, int64_t *wake_at_out)
 {
     PGresult *res = NULL;
-    int rc = store__pg_exec(store__pg(s), "read next wake",
-                            "SELECT min(wake_at) FROM runs WHERE status = 'waiting' AND wake_at > 0", 0, NULL, &res,
-                            NULL);
+    int rc =
+        store__pg_exec(store__pg(s), "read next wake",
+                       "SELECT min(wake_at) FROM runs WHERE status = 'waiting' AND wake_at > 0", 0, NULL, &res, NULL);
     if (rc == 0)
         *wake_at_out = PQntuples(res) == 1 ? store__pg_get_i64(res, 0, 0) : 0; /* NULL reads as 0 */
     PQclear(res);

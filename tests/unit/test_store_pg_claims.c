@@ -36,11 +36,11 @@
 #define WAIT_MS 20000 /* deadline for a condition a test waits for */
 
 struct fx {
-    char name[64];   /* the test's database */
-    char url[1024];  /* its URL */
+    char name[64];    /* the test's database */
+    char url[1024];   /* its URL */
     char admin[1024]; /* the server's "postgres" database */
     struct store *s;
-    PGconn *raw;     /* "another node": a plain libpq connection to the test's database */
+    PGconn *raw; /* "another node": a plain libpq connection to the test's database */
 };
 
 static int n_tests;
@@ -192,20 +192,30 @@ static void *claim_thread(void *arg)
  * job finished. Fails the test when neither happens within WAIT_MS. */
 static bool done_or_waiting(struct fx *f, struct claim_job *j, const char *kind)
 {
+    PGconn *probe =
+        PQconnectdb(f->url); /* outside the raw transaction: pg_stat_activity is read once per transaction */
     char sql[256];
+    bool done = false;
+    assert_int_equal(PQstatus(probe), CONNECTION_OK);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
              "WHERE NOT l.granted AND a.datname = current_database() AND l.locktype %s",
              kind);
-    for (int waited = 0; waited < WAIT_MS; waited += 5) {
-        if (__atomic_load_n(&j->done, __ATOMIC_SEQ_CST))
-            return true;
-        if (raw_exec(f->raw, sql) > 0)
-            return false;
+    for (int waited = 0;; waited += 5) {
+        if (__atomic_load_n(&j->done, __ATOMIC_SEQ_CST)) {
+            done = true;
+            break;
+        }
+        if (raw_exec(probe, sql) > 0)
+            break;
+        if (waited >= WAIT_MS) {
+            PQfinish(probe);
+            fail_msg("the claim neither finished nor waited on a lock within %d ms", WAIT_MS);
+        }
         ms_sleep(5);
     }
-    fail_msg("the claim neither finished nor waited on a lock within %d ms", WAIT_MS);
-    return false;
+    PQfinish(probe);
+    return done;
 }
 
 /* ------------------------------------------------------------- tests */
@@ -356,10 +366,8 @@ static void test_cap_holds_across_connections(void **state)
     OK(j.rc);
     /* node-b got the uncapped run only: "capped" has its one running run */
     assert_int_equal(j.n, 1);
-    assert_int_equal(raw_exec(f->raw, "SELECT count(*) FROM runs WHERE workflow = 'capped' AND status = 'running'"),
-                     1);
-    assert_int_equal(raw_exec(f->raw, "SELECT count(*) FROM runs WHERE workflow = 'free' AND status = 'running'"),
-                     1);
+    assert_int_equal(raw_exec(f->raw, "SELECT count(*) FROM runs WHERE workflow = 'capped' AND status = 'running'"), 1);
+    assert_int_equal(raw_exec(f->raw, "SELECT count(*) FROM runs WHERE workflow = 'free' AND status = 'running'"), 1);
 }
 
 /* Two threads claiming a capped workflow at once, again and again (each
