@@ -195,6 +195,16 @@ int store__pg_initialize(struct store *s, const char *actor, bool *changed_out, 
 /* The list and get-as-JSON ops (workflow_list, event_get, run_list,
  * step_list, run_counts, approval_list, audit_list, connection_list,
  * token_list) are added in postgres_lists.c once the store returns typed
- * rows (issue 15, first part). */
+ * rows (issue 15, first part). Until then, they are the stubs in
+ * postgres_stubs.c: */
+int store__pg_workflow_list(struct store *s, json_t **out);
+int store__pg_event_get(struct store *s, int64_t id, json_t **out);
+int store__pg_run_list(struct store *s, const struct store_run_filter *f, json_t **out);
+int store__pg_step_list(struct store *s, int64_t run_id, json_t **out);
+int store__pg_run_counts(struct store *s, json_t **out);
+int store__pg_approval_list(struct store *s, json_t **out);
+int store__pg_audit_list(struct store *s, int limit, json_t **out);
+int store__pg_connection_list(struct store *s, json_t **out);
+int store__pg_token_list(struct store *s, int64_t now_ms, json_t **out);
 
 #endif

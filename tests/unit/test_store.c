@@ -213,10 +213,12 @@ static void test_open_urls(void **state)
     struct store *s = (struct store *)state; /* any non-NULL value: must be reset */
     struct idf_err err = {0};
 
-    assert_int_equal(store_open("postgresql://localhost/idflow", &s, &err), IDF_EINVAL);
+    /* PostgreSQL URLs go to its backend, which refuses a malformed one
+     * before connecting anywhere. */
+    assert_int_equal(store_open("postgresql://[::1/idflow", &s, &err), IDF_EINVAL);
     assert_null(s);
-    assert_non_null(strstr(err.msg, "PostgreSQL backend not built yet"));
-    assert_int_equal(store_open("postgres://localhost/idflow", &s, &err), IDF_EINVAL);
+    assert_non_null(strstr(err.msg, "bad PostgreSQL URL"));
+    assert_int_equal(store_open("postgres://[::1/idflow", &s, &err), IDF_EINVAL);
     assert_int_equal(store_open("mysql://localhost/idflow", &s, &err), IDF_EINVAL);
     assert_int_equal(store_open("notes.txt", &s, &err), IDF_EINVAL);
     assert_int_equal(store_open("sqlite:", &s, &err), IDF_EINVAL);
