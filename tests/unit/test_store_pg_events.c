@@ -171,10 +171,10 @@ static const struct store_run_in RUNS[2] = {{"wf-a", 1}, {"wf-b", 1}};
 static int do_ingest(struct store *s, struct writer *w)
 {
     struct store_ingest_item it[2];
-
-    memset(it, 0, sizeof it);
     struct idf_err err = {0};
     int rc;
+
+    memset(it, 0, sizeof it);
 
     it[0].event = (struct store_event_in){"pgtest", w->source_id, "manual", NULL, "{\"user\":\"ann@example.com\"}"};
     it[0].runs = RUNS;
