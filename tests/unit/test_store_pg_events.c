@@ -35,12 +35,15 @@
 #include "store/store.h"
 
 #define OK(x) assert_int_equal((x), 0)
-#define WAIT_MS 20000 /* longest wait for the writers to block */
+#define WAIT_MS 10000 /* longest wait for the writers to block */
 
 struct fx {
     char url[1024];
     struct store *s; /* the main thread's connection */
     PGconn *raw;     /* the lock holder */
+    PGconn *obs;     /* watches the writers (pg_stat_activity: outside raw's transaction,
+                        whose snapshot of it would never change) */
+    int raw_pid;     /* raw's backend */
 };
 
 static int setup(void **state)
@@ -66,27 +69,43 @@ static int setup(void **state)
         snprintf(f->url, sizeof f->url, "%.*s%s%s", (int)(p - env), env, tag, p + 2);
     else
         snprintf(f->url, sizeof f->url, "%s", env);
+    f->raw = PQconnectdb(f->url);
+    f->obs = PQconnectdb(f->url);
+    if (PQstatus(f->raw) != CONNECTION_OK || PQstatus(f->obs) != CONNECTION_OK) {
+        fprintf(stderr, "PQconnectdb: %s\n", PQerrorMessage(f->raw));
+        goto fail;
+    }
+    f->raw_pid = PQbackendPID(f->raw);
+    if (p) { /* the tag names the test's schema (the template's search_path) */
+        char sql[128];
+        PGresult *r;
+        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", tag);
+        r = PQexec(f->raw, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(f->raw));
+            PQclear(r);
+            goto fail;
+        }
+        PQclear(r);
+    }
     if (store_open(f->url, &f->s, &err) != 0) {
         fprintf(stderr, "store_open: %s\n", err.msg);
-        free(f);
-        return -1;
-    }
-    f->raw = PQconnectdb(f->url);
-    if (PQstatus(f->raw) != CONNECTION_OK) {
-        fprintf(stderr, "PQconnectdb: %s\n", PQerrorMessage(f->raw));
-        PQfinish(f->raw);
-        store_close(f->s);
-        free(f);
-        return -1;
+        goto fail;
     }
     *state = f;
     return 0;
+fail:
+    PQfinish(f->raw);
+    PQfinish(f->obs);
+    free(f);
+    return -1;
 }
 
 static int teardown(void **state)
 {
     struct fx *f = *state;
     PQfinish(f->raw);
+    PQfinish(f->obs);
     store_close(f->s);
     free(f);
     return 0;
@@ -104,29 +123,45 @@ static void raw(struct fx *f, const char *sql)
     PQclear(r);
 }
 
-/* The integer the one-row, one-column query sql returns. */
-static long long raw_int(struct fx *f, const char *sql)
+/* The integer the one-row, one-column query sql returns on conn. */
+static long long conn_int(PGconn *conn, const char *sql)
 {
-    PGresult *r = PQexec(f->raw, sql);
+    PGresult *r = PQexec(conn, sql);
     long long v;
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-        fail_msg("%s: %s", sql, PQerrorMessage(f->raw));
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
     v = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
     return v;
 }
 
-/* Waits until n other backends of this database are blocked on a lock. */
-static void wait_blocked(struct fx *f, int n)
+static long long raw_int(struct fx *f, const char *sql)
+{
+    return conn_int(f->raw, sql);
+}
+
+/* Waits until n backends are blocked on a lock, behind the raw connection;
+ * false when they were not after WAIT_MS. */
+static bool wait_blocked(struct fx *f, int n)
 {
     int64_t until = time_now_ms() + WAIT_MS;
     for (;;) {
-        long long k = raw_int(f, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                 "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'");
+        /* blocked by the raw connection, or by a backend it blocks */
+        char sql[512];
+        long long k;
+        snprintf(sql, sizeof sql,
+                 "WITH b1 AS (SELECT pid FROM pg_stat_activity WHERE %d = ANY (pg_blocking_pids(pid))), "
+                 "b2 AS (SELECT pid FROM pg_stat_activity "
+                 "  WHERE pg_blocking_pids(pid) && ARRAY(SELECT pid FROM b1)) "
+                 "SELECT count(*) FROM (SELECT pid FROM b1 UNION SELECT pid FROM b2) x",
+                 f->raw_pid);
+        k = conn_int(f->obs, sql);
         if (k >= n)
-            return;
-        if (time_now_ms() > until)
-            fail_msg("only %lld of %d writers blocked after %d ms", k, n, WAIT_MS);
+            return true;
+        if (time_now_ms() > until) {
+            print_error("only %lld of %d writers blocked after %d ms\n", k, n, WAIT_MS);
+            return false;
+        }
         nanosleep(&(struct timespec){0, 2000000}, NULL); /* poll the condition: 2 ms */
     }
 }
@@ -220,18 +255,22 @@ static int do_revoke(struct store *s, struct writer *w)
 
 /* Starts a on its thread, waits until it blocks, then b, waits until both
  * block, releases the raw connection's lock (ROLLBACK) and joins them. */
-static void race(struct fx *f, struct writer *a, struct writer *b, int base_blocked)
+static void race(struct fx *f, struct writer *a, struct writer *b)
 {
     pthread_t ta, tb;
 
+    bool ok;
+
     a->url = b->url = f->url;
     assert_int_equal(pthread_create(&ta, NULL, writer_main, a), 0);
-    wait_blocked(f, base_blocked + 1);
+    ok = wait_blocked(f, 1);
     assert_int_equal(pthread_create(&tb, NULL, writer_main, b), 0);
-    wait_blocked(f, base_blocked + 2);
+    ok = ok && wait_blocked(f, 2);
     raw(f, "ROLLBACK");
     assert_int_equal(pthread_join(ta, NULL), 0);
     assert_int_equal(pthread_join(tb, NULL), 0);
+    if (!ok)
+        fail_msg("the writers did not overlap (a: %d %s; b: %d %s)", a->rc, a->msg, b->rc, b->msg);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -249,7 +288,7 @@ static void test_ingest_same_key_at_once(void **state)
 
     raw(f, "BEGIN");
     raw(f, "INSERT INTO events (source, source_id, type, received_at, data) VALUES ('pgtest', 'Z', 'manual', 0, '{}')");
-    race(f, &a, &b, 0);
+    race(f, &a, &b);
 
     assert_int_equal(a.rc, 0);
     assert_int_equal(b.rc, 0);
@@ -284,7 +323,7 @@ static void test_settle_same_event_at_once(void **state)
     raw(f, "BEGIN");
     snprintf(sql, sizeof sql, "SELECT 1 FROM events WHERE id = %lld FOR UPDATE", (long long)it.event_id);
     raw(f, sql);
-    race(f, &a, &b, 0);
+    race(f, &a, &b);
 
     assert_int_equal(a.rc, 0);
     assert_int_equal(b.rc, 0);
@@ -308,7 +347,7 @@ static void test_workflow_save_at_once(void **state)
 
     raw(f, "BEGIN");
     raw(f, "INSERT INTO workflows (name, version, source, hash, created_at) VALUES ('wf', 1, 'x', 'hash-x', 0)");
-    race(f, &a, &b, 0);
+    race(f, &a, &b);
 
     if (a.rc || b.rc)
         fail_msg("a: %d %s; b: %d %s", a.rc, a.msg, b.rc, b.msg);
@@ -331,7 +370,7 @@ static void test_revoke_last_admins_at_once(void **state)
     OK(store_token_create(f->s, "adm-2", "admin", "hash-2", "idf_2", 0, "test", NULL, &err));
     raw(f, "BEGIN");
     raw(f, "SELECT 1 FROM tokens FOR UPDATE");
-    race(f, &a, &b, 0);
+    race(f, &a, &b);
 
     assert_true((a.rc == 0 && b.rc == IDF_ESTATE) || (a.rc == IDF_ESTATE && b.rc == 0));
     assert_non_null(strstr(a.rc ? a.msg : b.msg, "last admin token"));
