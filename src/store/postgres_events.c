@@ -153,7 +153,7 @@ int store__pg_workflow_set_enabled(struct store *s, const char *name, bool enabl
     struct store__pg *c = store__pg(s);
     PGresult *r = NULL;
     char b_now[STORE__PG_INT_LEN];
-    const char *p[] = {name, enabled ? "true" : "false", store__pg_i64(b_now, time_now_ms())};
+    const char *p[] = {name, enabled ? "1" : "0", store__pg_i64(b_now, time_now_ms())};
     int rc;
 
     rc = store__pg_begin(c, NULL);
