@@ -13,8 +13,9 @@
 # Output is TAP: each suite's own ok / not ok lines, passed through (named
 # "pg:SUITE: TEST") so tests/run.sh counts every test; a suite that is not
 # built, or exits non-zero without a failed test, adds a "not ok" line of its
-# own. Never skipped: a missing PostgreSQL is a "not ok" line saying so
-# (scripts/setup.sh installs it). Exit status 0 when every line is ok.
+# own, and so does a suite killed by a signal. Never skipped: a missing
+# PostgreSQL is a "not ok" line saying so (scripts/setup.sh installs it).
+# Exit status 0 when every line is ok.
 # Environment: IDFLOW_BIN (default build/idflow); the test programs are found
 # under its dir (tests/unit, tests/pg).
 set -u
@@ -54,7 +55,10 @@ for s in "${suites[@]}"; do
   printf '%s\n' "$out" | sed -E "s/^(not ok|ok) ([0-9]+) - /\1 \2 - pg:$name: /"
   if [ "$rc" -ne 0 ]; then
     status=1
-    if ! printf '%s\n' "$out" | grep -qE '^not ok [0-9]+'; then
+    if [ "$rc" -gt 128 ]; then
+      # killed by a signal: the tests after the one that crashed never ran
+      echo "not ok 1 - pg:$name was killed by signal $((rc - 128)) (its later tests did not run)"
+    elif ! printf '%s\n' "$out" | grep -qE '^not ok [0-9]+'; then
       echo "not ok 1 - pg:$name exited with status $rc without a failed test"
     fi
   fi
