@@ -13,7 +13,8 @@
 # Output is TAP: each suite's own ok / not ok lines, passed through (named
 # "pg:SUITE: TEST") so tests/run.sh counts every test; a suite that is not
 # built, or exits non-zero without a failed test, adds a "not ok" line of its
-# own, and so does a suite killed by a signal. Never skipped: a missing
+# own, and so does a suite that stopped before reporting every test its
+# plan ("1..N") announced (a crash). Never skipped: a missing
 # PostgreSQL is a "not ok" line saying so (scripts/setup.sh installs it).
 # Exit status 0 when every line is ok.
 # Environment: IDFLOW_BIN (default build/idflow); the test programs are found
@@ -53,11 +54,13 @@ for s in "${suites[@]}"; do
     "$s" 2>&1)
   rc=$?
   printf '%s\n' "$out" | sed -E "s/^(not ok|ok) ([0-9]+) - /\1 \2 - pg:$name: /"
+  # TAP plans ("1..N", one per test group) against the tests reported
+  planned=$(printf '%s\n' "$out" | sed -nE 's/^1\.\.([0-9]+)$/\1/p' | awk '{n += $1} END {print n + 0}')
+  reported=$(printf '%s\n' "$out" | grep -cE '^(not )?ok [0-9]+')
   if [ "$rc" -ne 0 ]; then
     status=1
-    if [ "$rc" -gt 128 ]; then
-      # killed by a signal: the tests after the one that crashed never ran
-      echo "not ok 1 - pg:$name was killed by signal $((rc - 128)) (its later tests did not run)"
+    if [ "$reported" -lt "$planned" ]; then
+      echo "not ok 1 - pg:$name stopped early (status $rc): $reported of its $planned tests reported"
     elif ! printf '%s\n' "$out" | grep -qE '^not ok [0-9]+'; then
       echo "not ok 1 - pg:$name exited with status $rc without a failed test"
     fi
