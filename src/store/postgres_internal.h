@@ -42,6 +42,7 @@
  * the first argument names what is locked, the second which one. */
 #define STORE__PG_LOCK_MIGRATE 0x69646601 /* n = 0: applying migrations */
 #define STORE__PG_LOCK_CAP 0x69646602     /* n = hashtext(workflow): counting a workflow's running runs */
+#define STORE__PG_LOCK_WORKFLOW 0x69646610 /* n = hashtext(name): numbering a workflow's versions */
 
 struct store__pg_stmt {
     const char *sql; /* the text it was prepared from (borrowed: a literal) */
@@ -119,6 +120,18 @@ static inline void store__pg_check_idle(const struct store__pg *c)
  * application_name idflow), applies the migrations. */
 int store__pg_open(const char *url, struct store **out, struct idf_err *err) IDF_MUST_USE;
 
+/* postgres.c: msg (libpq's, may be NULL) into out (STORE__PG_MSG_MAX bytes)
+ * on one line: the newlines between its lines become "; ", the last goes. */
+#define STORE__PG_MSG_MAX IDF_ERR_MSG_MAX
+void store__pg_one_line(char *out, const char *msg);
+
+/* postgres_url.c: the URL with every password replaced by "***", into out
+ * (n bytes); msg (libpq's, may be NULL) on one line into out
+ * (STORE__PG_MSG_MAX bytes), every form of url's password in it replaced by
+ * "***". */
+void store__pg_url_masked(const char *url, char *out, size_t n);
+void store__pg_scrub(const char *url, const char *msg, char *out);
+
 /* postgres_migrations.c: applies the embedded PostgreSQL migrations under
  * pg_advisory_xact_lock(STORE__PG_LOCK_MIGRATE, 0), each in its own
  * transaction with its row in schema_migrations; a database newer than this
@@ -166,6 +179,55 @@ int store__pg_foreach_begin(struct store *s, int64_t run_id, const char *owner, 
 int store__pg_foreach_item(struct store *s, int64_t run_id, int index, int item, char **item_out);
 int store__pg_foreach_outputs(struct store *s, int64_t run_id, int index, char **json_out);
 
+/* postgres_runs.c, shared with postgres_caps.c, postgres_foreach.c and
+ * postgres_admin.c. */
+/* Reads run id (with its event's data) into a new struct (caller frees with
+ * store_run_free); IDF_ENOTFOUND when absent. */
+int store__pg_read_run(struct store__pg *c, int64_t id, struct store_run **out, struct idf_err *err) IDF_MUST_USE;
+/* Inside an open transaction: locks the run's row (FOR UPDATE) and checks
+ * that owner holds its lease (IDF_ESTATE otherwise, IDF_ENOTFOUND when there
+ * is no run); *cancel_out (may be NULL) gets the reason of a cancellation
+ * asked (caller frees), NULL when none. */
+int store__pg_check_lease(struct store__pg *c, int64_t run_id, const char *owner, char **cancel_out,
+                          struct idf_err *err) IDF_MUST_USE;
+/* Inside an open transaction, with the row locked: moves the run to next. */
+int store__pg_advance_run(struct store__pg *c, int64_t run_id, int64_t now_ms, const struct store_run_next *next,
+                          struct idf_err *err) IDF_MUST_USE;
+
+/* A claim's candidates: runs locked by the claim's transaction. */
+struct store__pg_cand {
+    int64_t id;
+    int cap; /* index into the claim's caps, or -1 for an uncapped workflow */
+};
+struct store__pg_cands {
+    struct store__pg_cand *v; /* malloc'd, grows by doubling */
+    size_t n, cap;
+    int *free; /* malloc'd by store__pg_claim_capped: free[k] = slots caps[k] has left, or NULL */
+};
+int store__pg_cands_push(struct store__pg_cands *cs, int64_t id, int cap) IDF_MUST_USE;
+/* Appends the rows of res: column 0 the id, column 1 (when with_cap) the cap
+ * index or NULL. */
+int store__pg_cands_read(struct store__pg_cands *cs, const PGresult *res, bool with_cap,
+                         struct idf_err *err) IDF_MUST_USE;
+
+/* postgres_caps.c: inside a claim's transaction, with caps (n_caps > 0,
+ * sorted by name): takes the caps' advisory locks, counts their running runs
+ * and appends to cs the queued and due runs, oldest first, that may start:
+ * at most max uncapped ones per range, at most min(max, free slots) per
+ * capped workflow and range (cs->free set for the final count). */
+int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms,
+                           size_t max, struct store__pg_cands *cs, struct idf_err *err) IDF_MUST_USE;
+
+/* postgres_foreach.c: the parts of other transactions (step commit: an
+ * item's result and the end of the step), and the text[] literal writer shared with postgres_caps.c. */
+int store__pg_foreach_result(struct store__pg *c, int64_t run_id, const struct store_step_rec *step,
+                             struct idf_err *err) IDF_MUST_USE;
+int store__pg_foreach_clear(struct store__pg *c, int64_t run_id, struct idf_err *err) IDF_MUST_USE;
+/* Appends one element of an array literal to b: "," unless first, then v
+ * double-quoted with " and \ escaped, or NULL for a NULL v. */
+struct buf;
+int store__pg_array_elem(struct buf *b, const char *v, bool first) IDF_MUST_USE;
+
 /* postgres_admin.c: reruns, cancels, approvals, prune */
 int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
                         struct idf_err *err);
@@ -191,20 +253,18 @@ int store__pg_token_revoke(struct store *s, const char *name, const char *actor,
 int store__pg_initialized(struct store *s, bool *out);
 int store__pg_initialize(struct store *s, const char *actor, bool *changed_out, struct idf_err *err);
 
-/* The list and get ops return typed rows (store.h; store_internal.h's ops
- * table) and are added in postgres_lists.c, with these signatures:
- *   workflow_list(s, struct store_workflow_info **rows_out, size_t *n_out)
- *   event_get(s, int64_t id, struct store_event **out)
- *   run_list(s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out)
- *   step_list(s, int64_t run_id, struct store_step **rows_out, size_t *n_out)
- *   run_counts(s, struct store_run_counts *out)
- *   approval_list(s, struct store_approval **rows_out, size_t *n_out)
- *   audit_list(s, int limit, struct store_audit **rows_out, size_t *n_out)
- *   connection_list(s, struct store_connection_info **rows_out, size_t *n_out)
- *   token_list(s, struct store_token **rows_out, size_t *n_out)
- * A row's JSON columns stay text and nothing is rendered (api/render.c
- * does that); a failed list frees its rows with the store__*_clear
- * functions of store_internal.h, as the SQLite backend's store__sq_list
- * does; audit details are written with store__detail/store__json_quote. */
+/* postgres_lists.c: the list and get ops return typed rows (store.h). A
+ * row's JSON columns stay text and nothing is rendered (api/render.c does
+ * that); a failed list frees its rows with the store__*_clear functions of
+ * store_internal.h, as the SQLite backend's store__sq_list does. */
+int store__pg_workflow_list(struct store *s, struct store_workflow_info **rows_out, size_t *n_out);
+int store__pg_event_get(struct store *s, int64_t id, struct store_event **out);
+int store__pg_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out);
+int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
+int store__pg_run_counts(struct store *s, struct store_run_counts *out);
+int store__pg_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
+int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out);
+int store__pg_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out);
+int store__pg_token_list(struct store *s, struct store_token **rows_out, size_t *n_out);
 
 #endif

@@ -1,11 +1,13 @@
 /* store.h — idflow's durable state, behind an ops table with a written contract.
  *
  * A `struct store` is ONE connection to the database (each worker, each HTTP
- * thread and the CLI open their own). One backend exists: SQLite
- * ("sqlite:PATH"; src/store/sqlite*.c and migrations.c). A PostgreSQL backend
- * is planned behind the same ops table (docs/internals/store.md,
- * "PostgreSQL") but not written: store_open refuses "postgresql://..." URLs
- * with "not built yet". Nothing outside a backend file contains SQL.
+ * thread and the CLI open their own). Two backends sit behind the same ops
+ * table: SQLite ("sqlite:PATH" or a path ending in .db; src/store/sqlite*.c
+ * and migrations.c) and PostgreSQL (a libpq URL, "postgresql://..." or
+ * "postgres://..."; src/store/postgres*.c, docs/internals/store.md,
+ * "PostgreSQL"), which is being built op by op: the ops not written yet
+ * answer IDF_ESTATE "not built yet" (postgres_stubs.c). Nothing outside a
+ * backend file contains SQL.
  *
  * Transactions and threads (checked by the SQLite backend with IDF_INVARIANT
  * in debug builds, `make asan` / INVARIANTS=1; tests/unit/test_store_invariants.c):
@@ -119,6 +121,10 @@ int store_open(const char *url, struct store **out, struct idf_err *err) IDF_MUS
  * creates nothing: the SQLite file is there (":memory:" never is). A server
  * URL is assumed to exist. Lets a read-only command look without creating. */
 bool store_exists(const char *url);
+/* The database url as logs and messages may show it, into out (n bytes):
+ * a PostgreSQL URL with every password (user info, password= parameter)
+ * replaced by "***"; any other url as is. */
+void store_url_for_log(const char *url, char *out, size_t n);
 /* Closes s (NULL is fine), rolling back a transaction left open. */
 void store_close(struct store *s);
 /* How many connections are open in this process (opened and not yet

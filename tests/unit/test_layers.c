@@ -85,7 +85,7 @@ static void check_system_include(const char *file, const char *inc)
 {
     bool in_store = strncmp(file, "store/", 6) == 0;
 
-    if (strncmp(inc, "sqlite3", 7) == 0 && !in_store)
+    if ((strncmp(inc, "sqlite3", 7) == 0 || strncmp(inc, "libpq", 5) == 0) && !in_store)
         problem("%s includes <%s>: only src/store/ speaks SQL\n", file, inc);
     if (strncmp(inc, "jansson", 7) == 0 && in_store)
         problem("%s includes <%s>: the store returns rows, JSON is rendered in api/render.c\n", file, inc);
