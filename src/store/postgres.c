@@ -231,14 +231,26 @@ int store__pg_exec(struct store__pg *c, const char *what, const char *sql, int n
 int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
                     const int *lens, const bool *binary, PGresult **res, struct idf_err *err)
 {
-    int formats[n > 0 ? n : 1];
-    int lengths[n > 0 ? n : 1];
+    /* On the heap: a batch may bind thousands of parameters. */
+    int *formats = calloc(n > 0 ? (size_t)n : 1, sizeof *formats);
+    int *lengths = calloc(n > 0 ? (size_t)n : 1, sizeof *lengths);
+    int rc;
 
+    if (res)
+        *res = NULL;
+    if (!formats || !lengths) {
+        rc = idf_err_set(err, IDF_ENOMEM, "store: %s: out of memory", what);
+        goto out;
+    }
     for (int i = 0; i < n; i++) {
         formats[i] = binary && binary[i] ? 1 : 0;
         lengths[i] = lens ? lens[i] : 0;
     }
-    return exec_any(c, what, sql, n, params, lengths, formats, res, err);
+    rc = exec_any(c, what, sql, n, params, lengths, formats, res, err);
+out:
+    free(formats);
+    free(lengths);
+    return rc;
 }
 
 /* --------------------------------------------------------- transactions */
@@ -389,8 +401,12 @@ static void on_notice(void *arg, const char *message)
     log_debug("store: postgresql: %s", msg);
 }
 
-/* The session every connection runs with (postgres_internal.h). */
+/* The session every connection runs with (postgres_internal.h), whatever
+ * the URL's options say: durable commits, texts sent and read as UTF8 (no
+ * conversion: byte for byte on a UTF8 or SQL_ASCII database), UTC, READ
+ * COMMITTED, no NOTICE chatter. */
 static const char SQL_SESSION[] = "SET synchronous_commit = on;"
+                                  "SET client_encoding = 'UTF8';"
                                   "SET TimeZone = 'UTC';"
                                   "SET default_transaction_isolation = 'read committed';"
                                   "SET client_min_messages = warning";

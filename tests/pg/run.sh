@@ -36,6 +36,7 @@ if [ -z "$dir" ]; then
 fi
 rm -f "$errf"
 trap '"$here/cluster.sh" stop "$dir"' EXIT
+trap 'exit 143' INT TERM # so that EXIT runs too when tests/run.sh's timeout stops us
 url=$("$here/cluster.sh" url "$dir")
 echo "# postgresql: test cluster at $url"
 

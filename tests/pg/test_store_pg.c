@@ -312,6 +312,39 @@ static void a_bad_url_fails_clearly(void **state)
     assert_null(s);
 }
 
+static void show_is(struct store__pg *c, const char *sql, const char *want)
+{
+    PGresult *r = NULL;
+    OK(store__pg_exec(c, "show", sql, 0, NULL, &r, NULL));
+    assert_string_equal(PQgetvalue(r, 0, 0), want);
+    PQclear(r);
+}
+
+/* The session's settings hold whatever the URL's options ask. */
+static void the_session_is_set_whatever_the_url_says(void **state)
+{
+    char tmpl[1024], tag[64], url[1024];
+    struct store *s = NULL;
+    struct idf_err e = {0};
+    struct store__pg *c;
+    (void)state;
+
+    snprintf(tmpl, sizeof tmpl,
+             "%s?options=-csearch_path%%3D%%s%%20-csynchronous_commit%%3Doff%%20-cTimeZone%%3DEurope/Paris"
+             "%%20-cdefault_transaction_isolation%%3Dserializable&client_encoding=LATIN1",
+             base_url());
+    snprintf(tag, sizeof tag, "tpg_session_%d", (int)getpid());
+    assert_int_equal(tu_store_url(tmpl, tag, url, sizeof url), 0);
+    OK(store_open(url, &s, &e));
+    c = store__pg(s);
+    show_is(c, "SHOW synchronous_commit", "on");
+    show_is(c, "SHOW TimeZone", "UTC");
+    show_is(c, "SHOW default_transaction_isolation", "read committed");
+    show_is(c, "SHOW client_encoding", "UTF8");
+    show_is(c, "SHOW application_name", "idflow");
+    store_close(s);
+}
+
 /* Texts cross byte for byte only when the server keeps what it is sent. */
 static void a_database_that_is_not_utf8_is_refused(void **state)
 {
@@ -474,6 +507,7 @@ int main(void)
         cmocka_unit_test(a_url_for_a_log_has_no_password),
         cmocka_unit_test(a_bad_url_fails_clearly),
         cmocka_unit_test(a_database_that_is_not_utf8_is_refused),
+        cmocka_unit_test(the_session_is_set_whatever_the_url_says),
         cmocka_unit_test(statements_are_prepared_once_and_run_past_the_cap),
         cmocka_unit_test(errors_map_sqlstates_and_never_quote_a_row),
         cmocka_unit_test(bytea_round_trips),
