@@ -8,12 +8,14 @@
  * WAL flush: PostgreSQL's own group commit). Each item is ONE statement, a
  * data-modifying CTE: the event's INSERT ... ON CONFLICT (source, source_id)
  * DO NOTHING RETURNING id feeds the INSERT of its runs (one multi-row INSERT
- * from unnest of two arrays), so a duplicate inserts no run. When nothing was
- * inserted the existing id is read by a second statement: an insert of the
- * same key by another transaction still open makes ours wait for it, and the
- * next statement's snapshot sees its row once it committed (if it rolled
- * back, ours inserted). So two nodes acknowledging the same delivery write
- * one event and one set of runs, and the other reports a duplicate.
+ * from unnest of two arrays), so a duplicate inserts no run, and the same
+ * statement returns the id of a duplicate committed before it began. An
+ * insert of the same key by another transaction still open makes ours wait
+ * for it: if that one commits, ours inserts nothing and its snapshot (taken
+ * before) does not see the row, so a second statement reads the id; if it
+ * rolls back, ours inserts. So two nodes acknowledging the same delivery
+ * write one event and one set of runs, and the other reports a duplicate.
+ * Cost: one round trip per item (two for that race), plus BEGIN and COMMIT.
  *
  * events_settle and event_expand move an event out of its stage with an
  * UPDATE guarded by the stage in its WHERE (... AND stage = 1), and create
