@@ -120,6 +120,18 @@ static inline void store__pg_check_idle(const struct store__pg *c)
  * application_name idflow), applies the migrations. */
 int store__pg_open(const char *url, struct store **out, struct idf_err *err) IDF_MUST_USE;
 
+/* postgres.c: msg (libpq's, may be NULL) into out (STORE__PG_MSG_MAX bytes)
+ * on one line: the newlines between its lines become "; ", the last goes. */
+#define STORE__PG_MSG_MAX IDF_ERR_MSG_MAX
+void store__pg_one_line(char *out, const char *msg);
+
+/* postgres_url.c: the URL with every password replaced by "***", into out
+ * (n bytes); msg (libpq's, may be NULL) on one line into out
+ * (STORE__PG_MSG_MAX bytes), every form of url's password in it replaced by
+ * "***". */
+void store__pg_url_masked(const char *url, char *out, size_t n);
+void store__pg_scrub(const char *url, const char *msg, char *out);
+
 /* postgres_migrations.c: applies the embedded PostgreSQL migrations under
  * pg_advisory_xact_lock(STORE__PG_LOCK_MIGRATE, 0), each in its own
  * transaction with its row in schema_migrations; a database newer than this

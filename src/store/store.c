@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -136,6 +137,21 @@ bool store_exists(const char *url)
     return *path && strcmp(path, ":memory:") != 0 && access(path, F_OK) == 0;
 }
 
+static bool pg_url(const char *url)
+{
+    return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+}
+
+void store_url_for_log(const char *url, char *out, size_t n)
+{
+    if (!out || n == 0)
+        return;
+    if (url && pg_url(url))
+        store__pg_url_masked(url, out, n);
+    else
+        snprintf(out, n, "%s", url ? url : "");
+}
+
 int store_open(const char *url, struct store **out, struct idf_err *err)
 {
     const char *path = NULL;
@@ -157,7 +173,7 @@ int store_open(const char *url, struct store **out, struct idf_err *err)
         return idf_err_set(err, IDF_EINVAL, "store: \"sqlite:\" needs a path (sqlite:idflow.db)");
     if (path)
         rc = store__sqlite_open(path, out, err);
-    else if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+    else if (pg_url(url))
         rc = store__pg_open(url, out, err);
     else
         return idf_err_set(err, IDF_EINVAL,

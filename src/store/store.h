@@ -115,6 +115,10 @@ int store_open(const char *url, struct store **out, struct idf_err *err) IDF_MUS
  * creates nothing: the SQLite file is there (":memory:" never is). A server
  * URL is assumed to exist. Lets a read-only command look without creating. */
 bool store_exists(const char *url);
+/* The database url as logs and messages may show it, into out (n bytes):
+ * a PostgreSQL URL with every password (user info, password= parameter)
+ * replaced by "***"; any other url as is. */
+void store_url_for_log(const char *url, char *out, size_t n);
 /* Closes s (NULL is fine), rolling back a transaction left open. */
 void store_close(struct store *s);
 /* How many connections are open in this process (opened and not yet

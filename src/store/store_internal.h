@@ -146,6 +146,8 @@ int store__sqlite_open(const char *path, struct store **out, struct idf_err *err
 /* Opens the PostgreSQL backend on a libpq URL ("postgresql://..." or
  * "postgres://..."; postgres.c). Its errors never quote the URL's password. */
 int store__pg_open(const char *url, struct store **out, struct idf_err *err) IDF_MUST_USE;
+/* The PostgreSQL URL with every password replaced by "***" (postgres_url.c). */
+void store__pg_url_masked(const char *url, char *out, size_t n);
 
 /* Fills out (STORE__SOURCE_ID_LEN + 1 bytes) with 32 hex chars: 48 bits of
  * the current time in ms, then 80 random bits (unique, and time-ordered). */

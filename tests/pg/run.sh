@@ -24,7 +24,7 @@ root=$(cd "$here/../.." && pwd)
 bin=${IDFLOW_BIN:-$root/build/idflow}
 build=$(dirname "$bin")
 suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
-  "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events")
+  "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events" "$build/tests/pg/test_store_pg_claims")
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
 errf=$(mktemp)
@@ -36,6 +36,7 @@ if [ -z "$dir" ]; then
 fi
 rm -f "$errf"
 trap '"$here/cluster.sh" stop "$dir"' EXIT
+trap 'exit 143' INT TERM # so that EXIT runs too when tests/run.sh's timeout stops us
 url=$("$here/cluster.sh" url "$dir")
 echo "# postgresql: test cluster at $url"
 

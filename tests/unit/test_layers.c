@@ -97,7 +97,8 @@ static int visit(const char *path, const struct stat *sb, int type, struct FTW *
         char inc[512];
         if (sscanf(line, " # include \"%511[^\"]\"", inc) == 1)
             check_include(rel, inc);
-        else if (sscanf(line, " # include <%511[^>]>", inc) == 1 && strncmp(inc, "sqlite3", 7) == 0 &&
+        else if (sscanf(line, " # include <%511[^>]>", inc) == 1 &&
+                 (strncmp(inc, "sqlite3", 7) == 0 || strncmp(inc, "libpq", 5) == 0) &&
                  strncmp(rel, "store/", 6) != 0)
             problem("%s includes <%s>: only src/store/ speaks SQL\n", rel, inc);
     }

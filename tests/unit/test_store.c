@@ -1769,6 +1769,140 @@ static void test_cap_bad_input(void **state)
     assert_int_equal(count_of(s, STORE_RUN_QUEUED), 1);
 }
 
+/* ------------------------------------------------------- foreach state */
+
+static void assert_outputs(struct store *s, int64_t run, int index, const char *want)
+{
+    char *text = NULL;
+    OK(store_foreach_outputs(s, run, index, &text));
+    assert_string_equal(text, want);
+    free(text);
+}
+
+/* Items and results come back byte for byte (quotes, backslashes, commas,
+ * braces, the word NULL, non-ASCII), only while the lease is held; a result
+ * needs its item begun; the step's end deletes them. */
+static void test_foreach_state(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct store_run *r = NULL;
+    const char *items[] = {"\"a\"", "{\"b\":\"q\\\"uote\\\\ back, {brace}\"}", "\"NULL\"", "[3,null]", "\"\xc3\xa9\""};
+    const char *res0[] = {"\"r0\""};
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
+    struct store_step_rec rec = {.index = 1, .step_id = "each", .item = 2, .status = STORE_STEP_SUCCEEDED,
+                                 .result = "{\"x\":\"\\\\\\\"\"}"};
+    struct idf_err err = {0};
+    char *text = NULL;
+    json_t *steps = NULL;
+
+    new_run(s, "wf");
+    r = claim1(s, "w", T0);
+    assert_int_equal(store_foreach_begin(s, r->id, "other", T0, 1, items, 5, NULL, 0, &nx, &err), IDF_ESTATE);
+    assert_int_equal(store_foreach_item(s, r->id, 1, 0, &text), IDF_ENOTFOUND);
+
+    OK(store_foreach_begin(s, r->id, "w", T0, 1, items, 5, res0, 1, &nx, &err));
+    for (int i = 0; i < 5; i++) {
+        OK(store_foreach_item(s, r->id, 1, i, &text));
+        assert_string_equal(text, items[i]);
+        free(text);
+    }
+    assert_int_equal(store_foreach_item(s, r->id, 1, 5, &text), IDF_ENOTFOUND);
+    assert_outputs(s, r->id, 1, "[\"r0\",null,null,null,null]");
+
+    nx.item = 3;
+    OK(store_step_commit(s, r->id, "w", T0 + 1, &rec, &nx, &err));
+    assert_outputs(s, r->id, 1, "[\"r0\",null,{\"x\":\"\\\\\\\"\"},null,null]");
+
+    /* a result for an item never begun writes nothing, not even the step */
+    rec.item = 9;
+    assert_int_equal(store_step_commit(s, r->id, "w", T0 + 2, &rec, &nx, &err), IDF_ESTATE);
+    OK(store_step_list(s, r->id, &steps));
+    assert_int_equal(json_array_size(steps), 1);
+    json_decref(steps);
+
+    /* the step ends: its items go in the same commit */
+    nx.pc = 2;
+    nx.item = 0;
+    nx.foreach_clear = true;
+    OK(store_step_commit(s, r->id, "w", T0 + 3, NULL, &nx, &err));
+    assert_outputs(s, r->id, 1, "[]");
+    assert_int_equal(store_foreach_item(s, r->id, 1, 0, &text), IDF_ENOTFOUND);
+    store_run_free(r);
+}
+
+#define FE_MANY 25000 /* more items than one insert batch of a backend writes */
+
+/* Many items: every one is stored at its number, the outputs array holds
+ * them all in item order. */
+static void test_foreach_many_items(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    static char item_buf[FE_MANY][16], res_buf[FE_MANY][16];
+    static const char *items[FE_MANY], *res[FE_MANY];
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
+    struct store_run *r = NULL;
+    struct idf_err err = {0};
+    size_t n_res = FE_MANY / 2 + 7, len = 0;
+    char *text = NULL, *want = malloc(FE_MANY * 16 + 2);
+
+    assert_non_null(want);
+    want[len++] = '[';
+    for (int i = 0; i < FE_MANY; i++) {
+        snprintf(item_buf[i], sizeof item_buf[i], "%d", i);
+        snprintf(res_buf[i], sizeof res_buf[i], "\"r%d\"", i);
+        items[i] = item_buf[i];
+        res[i] = res_buf[i];
+        len += (size_t)sprintf(want + len, "%s%s", i ? "," : "", (size_t)i < n_res ? res[i] : "null");
+    }
+    want[len++] = ']';
+    want[len] = '\0';
+    new_run(s, "wf");
+    r = claim1(s, "w", T0);
+    OK(store_foreach_begin(s, r->id, "w", T0, 0, items, FE_MANY, res, n_res, &nx, &err));
+    for (int i = 0; i < FE_MANY; i += 2499) {
+        OK(store_foreach_item(s, r->id, 0, i, &text));
+        assert_string_equal(text, items[i]);
+        free(text);
+    }
+    OK(store_foreach_item(s, r->id, 0, FE_MANY - 1, &text));
+    assert_string_equal(text, items[FE_MANY - 1]);
+    free(text);
+    assert_outputs(s, r->id, 0, want);
+    free(want);
+    store_run_free(r);
+}
+
+/* An outputs array longer than a JSON text the store accepts is refused. */
+static void test_foreach_outputs_too_big(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const size_t big = 6u << 20; /* three of them: over 16 MiB */
+    char *v = malloc(big + 3);
+    const char *items[3] = {"1", "2", "3"}, *res[3];
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
+    struct store_run *r = NULL;
+    struct idf_err err = {0};
+    char *text = NULL;
+
+    assert_non_null(v);
+    v[0] = '"';
+    memset(v + 1, 'a', big);
+    v[big + 1] = '"';
+    v[big + 2] = '\0';
+    res[0] = res[1] = res[2] = v;
+    new_run(s, "wf");
+    r = claim1(s, "w", T0);
+    OK(store_foreach_begin(s, r->id, "w", T0, 0, items, 3, res, 2, &nx, &err));
+    OK(store_foreach_outputs(s, r->id, 0, &text)); /* two: 12 MiB */
+    free(text);
+    text = NULL;
+    OK(store_foreach_begin(s, r->id, "w", T0, 0, items, 3, res, 3, &nx, &err));
+    assert_int_equal(store_foreach_outputs(s, r->id, 0, &text), IDF_ETOOBIG);
+    assert_null(text);
+    free(v);
+    store_run_free(r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1809,6 +1943,9 @@ int main(void)
         T(test_audit),
         T(test_connections),
         T(test_prune),
+        T(test_foreach_state),
+        T(test_foreach_many_items),
+        T(test_foreach_outputs_too_big),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -9,9 +9,9 @@
  * "Another node" is a raw libpq connection holding a transaction open at the
  * point that matters, so each race is made to happen, not hoped for.
  *
- * Needs IDFLOW_TEST_STORE_URL = a postgresql:// URL whose database name is
- * "%s" (as test_store.c): each test creates its own database through the
- * same server's "postgres" database and drops it afterwards. */
+ * Run by tests/pg/run.sh against its throwaway cluster:
+ * IDFLOW_TEST_STORE_URL is the template of support/storeurl.h (each test
+ * gets a fresh schema of its own). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +29,7 @@
 
 #include "store/postgres_internal.h"
 #include "store/store.h"
+#include "support/storeurl.h"
 
 #define T0 1700000000000LL
 #define LEASE 60000
@@ -36,59 +37,30 @@
 #define WAIT_MS 20000 /* deadline for a condition a test waits for */
 
 struct fx {
-    char name[64];    /* the test's database */
-    char url[1024];   /* its URL */
-    char admin[1024]; /* the server's "postgres" database */
+    char url[1024]; /* the test's database (its own schema) */
     struct store *s;
-    PGconn *raw; /* "another node": a plain libpq connection to the test's database */
+    PGconn *raw; /* "another node": a plain libpq connection to the same schema */
 };
 
 static int n_tests;
 
-/* env with "%s" replaced by name, into out. */
-static int subst(char *out, size_t n, const char *env, const char *name)
-{
-    const char *p = strstr(env, "%s");
-    if (!p)
-        return -1;
-    snprintf(out, n, "%.*s%s%s", (int)(p - env), env, name, p + 2);
-    return 0;
-}
-
-static void admin_exec(const char *admin, const char *sql)
-{
-    PGconn *a = PQconnectdb(admin);
-    PGresult *r;
-    assert_int_equal(PQstatus(a), CONNECTION_OK);
-    r = PQexec(a, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        fprintf(stderr, "%s: %s", sql, PQerrorMessage(a));
-    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
-    PQfinish(a);
-}
-
 static int setup(void **state)
 {
-    const char *env = getenv("IDFLOW_TEST_STORE_URL");
+    const char *tmpl = getenv("IDFLOW_TEST_STORE_URL");
     struct fx *f = calloc(1, sizeof *f);
     struct idf_err err = {0};
-    char sql[128];
+    char tag[64];
 
-    if (!env || strncmp(env, "postgresql://", 13) != 0 || !strstr(env, "%s")) {
-        fprintf(stderr, "test_store_pg_claims needs IDFLOW_TEST_STORE_URL=postgresql://.../%%s "
-                        "(a PostgreSQL server: tests/run.sh's PostgreSQL half starts one)\n");
+    if (!f)
+        return -1;
+    if (!tmpl || strncmp(tmpl, "postgresql://", 13) != 0) {
+        fprintf(stderr, "test_store_pg_claims needs IDFLOW_TEST_STORE_URL=postgresql://... (a PostgreSQL "
+                        "server: run it through tests/pg/run.sh)\n");
         free(f);
         return -1;
     }
-    snprintf(f->name, sizeof f->name, "pgclaims_%d_%d", (int)getpid(), ++n_tests);
-    if (subst(f->url, sizeof f->url, env, f->name) || subst(f->admin, sizeof f->admin, env, "postgres")) {
-        free(f);
-        return -1;
-    }
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->name);
-    admin_exec(f->admin, sql);
-    if (store_open(f->url, &f->s, &err) != 0) {
+    snprintf(tag, sizeof tag, "pgclaims_%d_%d", (int)getpid(), ++n_tests);
+    if (tu_store_url(tmpl, tag, f->url, sizeof f->url) != 0 || store_open(f->url, &f->s, &err) != 0) {
         fprintf(stderr, "store_open: %s\n", err.msg);
         free(f);
         return -1;
@@ -96,6 +68,9 @@ static int setup(void **state)
     f->raw = PQconnectdb(f->url);
     if (PQstatus(f->raw) != CONNECTION_OK) {
         fprintf(stderr, "connect: %s", PQerrorMessage(f->raw));
+        PQfinish(f->raw);
+        store_close(f->s);
+        free(f);
         return -1;
     }
     *state = f;
@@ -105,11 +80,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char sql[128];
     store_close(f->s);
     PQfinish(f->raw);
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", f->name);
-    admin_exec(f->admin, sql);
     free(f);
     return 0;
 }
@@ -190,7 +162,7 @@ static void *claim_thread(void *arg)
 /* Waits until the job is done or a backend of this database waits on a lock
  * of `kind` ("tuple"/"transactionid" for a row, "advisory"); true when the
  * job finished. Fails the test when neither happens within WAIT_MS. */
-static bool done_or_waiting(struct fx *f, struct claim_job *j, const char *kind)
+static bool done_or_waiting(struct fx *f, volatile int *job_done, const char *kind)
 {
     PGconn *probe =
         PQconnectdb(f->url); /* outside the raw transaction: pg_stat_activity is read once per transaction */
@@ -202,7 +174,7 @@ static bool done_or_waiting(struct fx *f, struct claim_job *j, const char *kind)
              "WHERE NOT l.granted AND a.datname = current_database() AND l.locktype %s",
              kind);
     for (int waited = 0;; waited += 5) {
-        if (__atomic_load_n(&j->done, __ATOMIC_SEQ_CST)) {
+        if (__atomic_load_n(job_done, __ATOMIC_SEQ_CST)) {
             done = true;
             break;
         }
@@ -237,7 +209,7 @@ static void test_claim_skips_locked_rows(void **state)
     assert_int_equal(raw_exec(f->raw, sql), ids[0]);
 
     pthread_create(&t, NULL, claim_thread, &j);
-    finished = done_or_waiting(f, &j, "IN ('tuple', 'transactionid')");
+    finished = done_or_waiting(f, &j.done, "IN ('tuple', 'transactionid')");
     raw_exec(f->raw, "ROLLBACK"); /* lets a blocked claim go, so the thread ends either way */
     pthread_join(t, NULL);
     assert_true(finished); /* it did not wait for the locked row */
@@ -360,7 +332,7 @@ static void test_cap_holds_across_connections(void **state)
     raw_exec(f->raw, sql);
 
     pthread_create(&t, NULL, claim_thread, &j);
-    (void)done_or_waiting(f, &j, "= 'advisory'"); /* with the lock: waits for node-a's claim */
+    (void)done_or_waiting(f, &j.done, "= 'advisory'"); /* with the lock: waits for node-a's claim */
     raw_exec(f->raw, "COMMIT");
     pthread_join(t, NULL);
     OK(j.rc);
@@ -440,6 +412,68 @@ static void test_cap_concurrent_threads(void **state)
     assert_true(a.got + b.got > 0);
 }
 
+/* A step commit racing a takeover: node-a's lease expired and node-b's
+ * claim (here by hand) has taken the run but not committed. node-a's commit
+ * must wait for that claim and then find the lease lost (IDF_ESTATE, nothing
+ * written), not pass its check on the old row and overwrite node-b's. */
+struct commit_job {
+    const char *url;
+    int64_t run_id;
+    int rc;
+    char msg[256];
+    volatile int done;
+};
+
+static void *commit_thread(void *arg)
+{
+    struct commit_job *j = arg;
+    struct store *s = NULL;
+    struct idf_err err = {0};
+    struct store_step_rec st = {.index = 0, .step_id = "a", .item = -1, .status = STORE_STEP_SUCCEEDED};
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
+
+    j->rc = store_open(j->url, &s, &err);
+    if (j->rc == 0)
+        j->rc = store_step_commit(s, j->run_id, "node-a/w0", T0 + 2 * LEASE, &st, &nx, &err);
+    snprintf(j->msg, sizeof j->msg, "%s", err.msg);
+    store_close(s);
+    __atomic_store_n(&j->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void test_step_commit_waits_for_takeover(void **state)
+{
+    struct fx *f = *state;
+    struct store_run *r[1] = {NULL};
+    struct commit_job j = {.url = f->url};
+    size_t n = 0;
+    char sql[256];
+    pthread_t t;
+
+    new_runs(f->s, "wf", 1, &j.run_id);
+    OK(store_run_claim(f->s, "node-a/w0", T0, LEASE, 1, NULL, 0, r, &n, NULL));
+    assert_int_equal(n, 1);
+    store_run_free(r[0]);
+
+    raw_exec(f->raw, "BEGIN");
+    snprintf(sql, sizeof sql,
+             "UPDATE runs SET lease_owner = 'node-b/w0', lease_until = %lld, attempt = attempt + 1 WHERE id = %lld",
+             (long long)(T0 + 3 * LEASE), (long long)j.run_id);
+    raw_exec(f->raw, sql);
+    pthread_create(&t, NULL, commit_thread, &j);
+    (void)done_or_waiting(f, &j.done, "IN ('tuple', 'transactionid')");
+    raw_exec(f->raw, "COMMIT");
+    pthread_join(t, NULL);
+    assert_int_equal(j.rc, IDF_ESTATE);
+    assert_non_null(strstr(j.msg, "lease"));
+    snprintf(sql, sizeof sql, "SELECT pc FROM runs WHERE id = %lld AND lease_owner = 'node-b/w0'", (long long)j.run_id);
+    assert_int_equal(raw_exec(f->raw, sql), 0); /* node-b's takeover stands, at pc 0 */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id = %lld AND lease_owner = 'node-b/w0'",
+             (long long)j.run_id);
+    assert_int_equal(raw_exec(f->raw, sql), 1);
+    assert_int_equal(raw_exec(f->raw, "SELECT count(*) FROM steps"), 0); /* nothing written */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +481,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_claims_disjoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_holds_across_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_concurrent_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_commit_waits_for_takeover, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
