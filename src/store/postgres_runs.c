@@ -314,7 +314,7 @@ int store__pg_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
         if (i > 0 && cs.v[i].id == cs.v[i - 1].id)
             continue;
         if (k >= 0) {
-            if (taken[k] >= cs.free[k])
+            if (taken[k] >= cs.slots[k])
                 continue;
             taken[k]++;
         }
@@ -337,7 +337,7 @@ out:
     }
     *n_out = n;
     free(cs.v);
-    free(cs.free);
+    free(cs.slots);
     free(ids);
     free(taken);
     return rc;
