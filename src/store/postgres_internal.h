@@ -202,7 +202,7 @@ struct store__pg_cand {
 struct store__pg_cands {
     struct store__pg_cand *v; /* malloc'd, grows by doubling */
     size_t n, cap;
-    int *free; /* malloc'd by store__pg_claim_capped: free[k] = slots caps[k] has left, or NULL */
+    int *slots; /* malloc'd by store__pg_claim_capped: slots[k] = runs caps[k] may still start, or NULL */
 };
 int store__pg_cands_push(struct store__pg_cands *cs, int64_t id, int cap) IDF_MUST_USE;
 /* Appends the rows of res: column 0 the id, column 1 (when with_cap) the cap
@@ -214,7 +214,7 @@ int store__pg_cands_read(struct store__pg_cands *cs, const PGresult *res, bool w
  * sorted by name): takes the caps' advisory locks, counts their running runs
  * and appends to cs the queued and due runs, oldest first, that may start:
  * at most max uncapped ones per range, at most min(max, free slots) per
- * capped workflow and range (cs->free set for the final count). */
+ * capped workflow and range (cs->slots set for the final count). */
 int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms,
                            size_t max, struct store__pg_cands *cs, struct idf_err *err) IDF_MUST_USE;
 
