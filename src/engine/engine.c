@@ -76,6 +76,12 @@ char *engine_metrics(struct engine *e)
                  "# HELP idflow_ingest_batches_total Store transactions that acknowledged events.\n"
                  "# TYPE idflow_ingest_batches_total counter\n"
                  "idflow_ingest_batches_total %lld\n"
+                 "# HELP idflow_ingest_queued Acknowledgements waiting for the ingest thread (the next group commit).\n"
+                 "# TYPE idflow_ingest_queued gauge\n"
+                 "idflow_ingest_queued %lld\n"
+                 "# HELP idflow_ingest_writing Events in the store transaction under way.\n"
+                 "# TYPE idflow_ingest_writing gauge\n"
+                 "idflow_ingest_writing %lld\n"
                  "# HELP idflow_runs_created_total Runs created by events.\n"
                  "# TYPE idflow_runs_created_total counter\n"
                  "idflow_runs_created_total %lld\n"
@@ -94,6 +100,7 @@ char *engine_metrics(struct engine *e)
                  "# TYPE idflow_workers gauge\n"
                  "idflow_workers %d\n",
                  (long long)e->m_events, (long long)e->m_events_dup, (long long)e->m_batches,
+                 (long long)atomic_load(&e->m_ingest_queued), (long long)atomic_load(&e->m_ingest_writing),
                  (long long)e->m_runs_created, (long long)e->m_runs_succeeded, (long long)e->m_runs_failed,
                  (long long)e->m_steps_ok, (long long)e->m_steps_failed, (long long)e->m_steps_retrying,
                  (long long)e->m_steps_skipped, (long long)e->m_steps_waiting, atomic_load(&e->workers_ready)) < 0)

@@ -43,6 +43,8 @@ struct engine {
     struct matcher *matcher;  /* match.c: matches events after their acknowledgement, expands deliveries */
     /* metrics */
     atomic_llong m_events, m_events_dup, m_runs_created, m_batches;
+    atomic_llong m_ingest_queued;  /* events queued, not yet taken into a batch (a gauge) */
+    atomic_llong m_ingest_writing; /* events in the store transaction under way (a gauge) */
     atomic_llong m_steps_ok, m_steps_failed, m_steps_retrying, m_steps_skipped, m_steps_waiting;
     atomic_llong m_runs_succeeded, m_runs_failed;
 };
