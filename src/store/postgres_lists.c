@@ -27,11 +27,12 @@
  * what was filled). */
 typedef int (*pg_row_fn)(const PGresult *res, int i, void *row);
 
-/* Runs sql with its n text params and turns each result row into a
+/* Runs sql with its n text params (prepared, or planned at each call when
+ * once: store__pg_exec_once) and turns each result row into a
  * row_size-byte row with row_fn: *rows_out (caller frees with the matching
  * store_*_list_free; NULL when no row) and *n_out. On failure both are left
  * as they were (NULL and 0) and nothing is allocated. */
-static int pg_list(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+static int pg_list(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params, bool once,
                    pg_row_fn row_fn, void (*clear)(void *row), size_t row_size, void **rows_out, size_t *n_out)
 {
     PGresult *res = NULL;
@@ -40,7 +41,8 @@ static int pg_list(struct store__pg *c, const char *what, const char *sql, int n
     int rc;
 
     store__pg_check_thread(c, what);
-    rc = store__pg_exec(c, what, sql, n, params, &res, NULL);
+    rc = once ? store__pg_exec_once(c, what, sql, n, params, &res, NULL)
+              : store__pg_exec(c, what, sql, n, params, &res, NULL);
     if (rc)
         goto out;
     for (int i = 0; i < PQntuples(res); i++) {
@@ -104,7 +106,7 @@ int store__pg_workflow_list(struct store *s, struct store_workflow_info **rows_o
                      "JOIN workflows w ON w.name = s.name "
                      "AND w.version = (SELECT max(version) FROM workflows WHERE name = s.name) "
                      "ORDER BY s.name COLLATE \"C\"",
-                     0, NULL, workflow_row, store__workflow_info_clear, sizeof **rows_out, &rows, n_out);
+                     0, NULL, false, workflow_row, store__workflow_info_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -187,11 +189,14 @@ static int run_row(const PGresult *res, int i, void *row)
 
 int store__pg_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out)
 {
-    /* One statement per filter shape, so each prepared statement has a plan
-     * of its own: the newest ids first down the primary key, or the runs of
-     * one status / one workflow. (One statement with "($1 IS NULL OR ...)"
-     * gets a generic plan after five runs that cannot use an index on the
-     * parameter.) Measured in docs/internals/store.md. */
+    /* One statement per filter shape. The newest runs (no filter) come down
+     * the primary key: prepared. A filtered list is planned at each call
+     * with its values (store__pg_exec_once): runs_status (status, id) and
+     * runs_workflow (workflow, id) give the runs of one status or workflow
+     * newest first, but a prepared statement's generic plan, which cannot
+     * tell a rare status from a common one, walks the primary key and
+     * filters (a full scan for a status or workflow with few runs).
+     * Measured in docs/internals/store.md ("PostgreSQL", lists). */
     static const char *const sql[4] = {
         RUN_LIST_COLS "WHERE id < $1::bigint ORDER BY id DESC LIMIT $2::integer",
         RUN_LIST_COLS "WHERE status = $3 AND id < $1::bigint ORDER BY id DESC LIMIT $2::integer",
@@ -208,8 +213,8 @@ int store__pg_run_list(struct store *s, const struct store_run_filter *f, struct
     void *rows = NULL;
     int rc;
 
-    rc = pg_list(store__pg(s), "list runs", sql[shape], n, p, run_row, store__run_clear, sizeof **rows_out, &rows,
-                 n_out);
+    rc = pg_list(store__pg(s), "list runs", sql[shape], n, p, shape != 0, run_row, store__run_clear, sizeof **rows_out,
+                 &rows, n_out);
     *rows_out = rows;
     return rc;
 }
@@ -240,7 +245,7 @@ int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **row
     int rc = pg_list(store__pg(s), "list steps",
                      "SELECT idx, step_id, item, status, attempts, input, output, error, started_at, finished_at "
                      "FROM steps WHERE run_id = $1::bigint ORDER BY idx, item",
-                     1, p, step_row, store__step_clear, sizeof **rows_out, &rows, n_out);
+                     1, p, false, step_row, store__step_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -309,7 +314,7 @@ int store__pg_approval_list(struct store *s, struct store_approval **rows_out, s
                      "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at FROM approvals a "
                      "JOIN runs r ON r.id = a.run_id WHERE a.status = 'pending' AND r.status = 'waiting' "
                      "ORDER BY a.created_at, a.run_id LIMIT $1::integer",
-                     1, p, approval_row, store__approval_clear, sizeof **rows_out, &rows, n_out);
+                     1, p, false, approval_row, store__approval_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -338,7 +343,7 @@ int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_o
     void *rows = NULL;
     int rc = pg_list(store__pg(s), "list audit",
                      "SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT $1::integer", 1, p,
-                     audit_row, store__audit_clear, sizeof **rows_out, &rows, n_out);
+                     false, audit_row, store__audit_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -365,7 +370,7 @@ int store__pg_connection_list(struct store *s, struct store_connection_info **ro
     /* Never selects `secret`: the sealed blob does not leave through a list. */
     int rc = pg_list(store__pg(s), "list connections",
                      "SELECT name, kind, config, created_at, updated_at FROM connections ORDER BY name COLLATE \"C\"",
-                     0, NULL, connection_row, store__connection_info_clear, sizeof **rows_out, &rows, n_out);
+                     0, NULL, false, connection_row, store__connection_info_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -396,7 +401,7 @@ int store__pg_token_list(struct store *s, struct store_token **rows_out, size_t 
     int rc = pg_list(store__pg(s), "list tokens",
                      "SELECT id, name, role, prefix, created_at, created_by, expires_at, coalesce(last_used_at, 0) "
                      "FROM tokens ORDER BY name COLLATE \"C\"",
-                     0, NULL, token_row, store__token_clear, sizeof **rows_out, &rows, n_out);
+                     0, NULL, false, token_row, store__token_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
