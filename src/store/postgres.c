@@ -177,8 +177,9 @@ static struct store__pg_stmt *stmt_slot(struct store__pg *c, const char *sql)
     return NULL;
 }
 
+/* once: run sql unprepared even when the cache has room (store__pg_exec_once). */
 static int exec_any(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
-                    const int *lens, const int *formats, PGresult **res, struct idf_err *err)
+                    const int *lens, const int *formats, bool once, PGresult **res, struct idf_err *err)
 {
     struct store__pg_stmt *e;
     PGresult *r = NULL;
@@ -188,9 +189,10 @@ static int exec_any(struct store__pg *c, const char *what, const char *sql, int 
     if (res)
         *res = NULL;
     store__pg_check_thread(c, "a statement");
-    e = stmt_slot(c, sql);
+    e = once ? NULL : stmt_slot(c, sql);
     if (!e) {
-        /* Table full: run it unprepared (parsed and planned each time). */
+        /* Asked, or the table is full: run it unprepared (parsed and planned
+         * each time, with the parameters' values). */
         r = PQexecParams(c->conn, sql, n, NULL, params, lens, formats, 0);
     } else {
         if (!e->sql) {
@@ -225,7 +227,13 @@ out:
 int store__pg_exec(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
                    PGresult **res, struct idf_err *err)
 {
-    return exec_any(c, what, sql, n, params, NULL, NULL, res, err);
+    return exec_any(c, what, sql, n, params, NULL, NULL, false, res, err);
+}
+
+int store__pg_exec_once(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+                        PGresult **res, struct idf_err *err)
+{
+    return exec_any(c, what, sql, n, params, NULL, NULL, true, res, err);
 }
 
 int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
@@ -246,7 +254,7 @@ int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int 
         formats[i] = binary && binary[i] ? 1 : 0;
         lengths[i] = lens ? lens[i] : 0;
     }
-    rc = exec_any(c, what, sql, n, params, lengths, formats, res, err);
+    rc = exec_any(c, what, sql, n, params, lengths, formats, false, res, err);
 out:
     free(formats);
     free(lengths);

@@ -79,6 +79,13 @@ int store__pg_exec(struct store__pg *c, const char *what, const char *sql, int n
 int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
                     const int *lens, const bool *binary, PGresult **res, struct idf_err *err) IDF_MUST_USE;
 
+/* pglists: as store__pg_exec, but never prepared: PostgreSQL plans sql with
+ * the parameters' values at every call (a custom plan), for the queries
+ * whose best index depends on them (postgres_lists.c's filtered run lists:
+ * a prepared statement turns to a generic plan after five runs). */
+int store__pg_exec_once(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+                        PGresult **res, struct idf_err *err) IDF_MUST_USE;
+
 /* BEGIN (READ COMMITTED); IDF_EDB when the connection is gone. */
 int store__pg_begin(struct store__pg *c, struct idf_err *err) IDF_MUST_USE;
 /* COMMIT: 0 once it is durable. A failed commit has rolled back. */

@@ -5,9 +5,7 @@
  * table: SQLite ("sqlite:PATH" or a path ending in .db; src/store/sqlite*.c
  * and migrations.c) and PostgreSQL (a libpq URL, "postgresql://..." or
  * "postgres://..."; src/store/postgres*.c, docs/internals/store.md,
- * "PostgreSQL"), which is being built op by op: the ops not written yet
- * answer IDF_ESTATE "not built yet" (postgres_stubs.c). Nothing outside a
- * backend file contains SQL.
+ * "PostgreSQL"). Nothing outside a backend file contains SQL.
  *
  * Transactions and threads (checked by the SQLite backend with IDF_INVARIANT
  * in debug builds, `make asan` / INVARIANTS=1; tests/unit/test_store_invariants.c):

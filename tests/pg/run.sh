@@ -7,8 +7,9 @@
 #   2. the store's contract suites, unchanged, against it:
 #      IDFLOW_TEST_STORE_URL=postgresql://idflow@127.0.0.1:PORT/idflow?options=-csearch_path%3D%s
 #      (each test gets a fresh schema: tests/support/storeurl.h)
-#   3. tests/pg/test_store_pg (the backend's own tests: migrations, refusals,
-#      no password in any message) with IDFLOW_TEST_PG_URL, the cluster's URL
+#   3. every tests/pg/test_*.c program (the backend's own tests: migrations,
+#      refusals, no password in any message, claims across connections...)
+#      with IDFLOW_TEST_PG_URL, the cluster's URL
 #
 # Output is TAP: each suite's own ok / not ok lines, passed through (named
 # "pg:SUITE: TEST") so tests/run.sh counts every test; a suite that is not
@@ -25,8 +26,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=${IDFLOW_BIN:-$root/build/idflow}
 build=$(dirname "$bin")
-suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
-  "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events" "$build/tests/pg/test_store_pg_claims")
+suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens")
+# every PostgreSQL-only program, as the Makefile builds them (tests/pg/test_*.c)
+for src in "$here"/test_*.c; do
+  [ -e "$src" ] && suites+=("$build/tests/pg/$(basename "$src" .c)")
+done
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
 errf=$(mktemp)

@@ -3,7 +3,8 @@
  * database, migrations applied once by connections opening a fresh database
  * at once, a newer schema refused by store_open, `idflow migrate` and
  * `idflow serve`, no password in any error, bad URLs, a non-UTF8 database,
- * the prepared-statement cache and the SQLSTATE mapping (postgres_internal.h).
+ * the prepared-statement cache and the SQLSTATE mapping (postgres_internal.h),
+ * lists in byte order under a database collation that is not.
  *
  * Needs a server: IDFLOW_TEST_PG_URL (postgresql://idflow@127.0.0.1:PORT/idflow,
  * a superuser trusted from loopback, other roles by password: what
@@ -367,6 +368,59 @@ static void a_database_that_is_not_utf8_is_refused(void **state)
     sql_on(base_url(), sql, NULL, 0);
 }
 
+/* Lists sort names byte for byte, as SQLite's BINARY collation, whatever
+ * the database's collation: here ICU's en-US, which puts "alpha" before
+ * "Alpha" (bytes: "Alpha" < "alpha" < "beta"). */
+static void lists_sort_names_bytewise_whatever_the_locale(void **state)
+{
+    static const char *const names[3] = {"beta", "alpha", "Alpha"};
+    static const char *const want[3] = {"Alpha", "alpha", "beta"};
+    char sql[256], url[1024], hash[32], *p;
+    struct store *s = NULL;
+    struct store_workflow_info *wf = NULL;
+    struct store_connection_info *cn = NULL;
+    struct store_token *tk = NULL;
+    size_t n_wf = 0, n_cn = 0, n_tk = 0;
+    struct idf_err e = {0};
+    int64_t v = 0, id = 0;
+    bool created = false;
+    (void)state;
+
+    snprintf(sql, sizeof sql,
+             "CREATE DATABASE icu_%d LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C' TEMPLATE template0",
+             (int)getpid());
+    sql_on(base_url(), sql, NULL, 0);
+    snprintf(url, sizeof url, "%s", base_url());
+    p = strrchr(url, '/');
+    snprintf(p + 1, sizeof url - (size_t)(p + 1 - url), "icu_%d", (int)getpid());
+    sql_on(url, "SELECT 1", NULL, 0);
+    if (store_open(url, &s, &e) != 0)
+        fail_msg("store_open: %s", e.msg);
+    for (int i = 0; i < 3; i++) {
+        OK(store_workflow_save(s, names[i], "name: x", "h", &v, &created, &e));
+        OK(store_connection_put(s, names[i], "okta", "{}", NULL, 0, "test", &created, &e));
+        snprintf(hash, sizeof hash, "hash-%d", i);
+        OK(store_token_create(s, names[i], "viewer", hash, "idf_", 0, "test", &id, &e));
+    }
+    OK(store_workflow_list(s, &wf, &n_wf));
+    OK(store_connection_list(s, &cn, &n_cn));
+    OK(store_token_list(s, &tk, &n_tk));
+    assert_int_equal(n_wf, 3);
+    assert_int_equal(n_cn, 3);
+    assert_int_equal(n_tk, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(wf[i].name, want[i]);
+        assert_string_equal(cn[i].name, want[i]);
+        assert_string_equal(tk[i].name, want[i]);
+    }
+    store_workflow_list_free(wf, n_wf);
+    store_connection_list_free(cn, n_cn);
+    store_token_list_free(tk, n_tk);
+    store_close(s);
+    snprintf(sql, sizeof sql, "DROP DATABASE icu_%d", (int)getpid());
+    sql_on(base_url(), sql, NULL, 0);
+}
+
 /* ---------------------------------------------- statement cache, errors */
 
 #define N_TEXTS ((int)STORE__PG_STMTS_MAX + 44)
@@ -507,6 +561,7 @@ int main(void)
         cmocka_unit_test(a_url_for_a_log_has_no_password),
         cmocka_unit_test(a_bad_url_fails_clearly),
         cmocka_unit_test(a_database_that_is_not_utf8_is_refused),
+        cmocka_unit_test(lists_sort_names_bytewise_whatever_the_locale),
         cmocka_unit_test(the_session_is_set_whatever_the_url_says),
         cmocka_unit_test(statements_are_prepared_once_and_run_past_the_cap),
         cmocka_unit_test(errors_map_sqlstates_and_never_quote_a_row),
