@@ -6,7 +6,11 @@
 #      whatever happens (trap)
 #   2. the store's contract suites, unchanged, against it:
 #      IDFLOW_TEST_STORE_URL=postgresql://idflow@127.0.0.1:PORT/idflow?options=-csearch_path%3D%s
-#      (each test gets a fresh schema: tests/support/storeurl.h)
+#      (each test gets a fresh schema: tests/support/storeurl.h); and, the
+#      same way, programs of the SQLite suite whose database comes from that
+#      variable (engine_fixture's group commit test, serve_fixture's end-to-end
+#      tests: the six use cases, the Okta flow, concurrency caps, the API's
+#      admin routes, the expression budget) — idflow end to end on PostgreSQL
 #   3. every tests/pg/test_*.c program (the backend's own tests: migrations,
 #      refusals, no password in any message, claims across connections...)
 #      with IDFLOW_TEST_PG_URL, the cluster's URL
@@ -26,7 +30,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=${IDFLOW_BIN:-$root/build/idflow}
 build=$(dirname "$bin")
-suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens")
+# the contract suites, and programs of the SQLite suite that take their
+# database from IDFLOW_TEST_STORE_URL too (engine and serve end to end)
+suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
+  "$build/tests/unit/test_engine_group_commit" "$build/tests/integration/test_usecases"
+  "$build/tests/integration/test_okta_flow" "$build/tests/integration/test_concurrency"
+  "$build/tests/integration/test_api_admin" "$build/tests/integration/test_expr_budget")
 # every PostgreSQL-only program, as the Makefile builds them (tests/pg/test_*.c)
 for src in "$here"/test_*.c; do
   [ -e "$src" ] && suites+=("$build/tests/pg/$(basename "$src" .c)")
