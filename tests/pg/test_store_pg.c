@@ -551,9 +551,60 @@ static void bytea_round_trips(void **state)
     store_close(s);
 }
 
+/* The backend's pid of a store connection. */
+static void backend_pid(struct store__pg *c, char *pid, size_t n)
+{
+    PGresult *r = NULL;
+    OK(store__pg_exec(c, "pid", "SELECT pg_backend_pid()::text", 0, NULL, &r, NULL));
+    snprintf(pid, n, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
+/* A connection the server closes (a restart, a failover, an idle timeout)
+ * is opened again by the next call outside a transaction, with its session
+ * settings, and prepared statements work again; a transaction the closing
+ * cut short fails, and the call after it works. */
+static void a_connection_the_server_closed_is_opened_again(void **state)
+{
+    char url[1024], pid[32], pid2[32], sql[128], *v = NULL;
+    struct store *s = NULL;
+    struct idf_err e = {0};
+    struct store__pg *c;
+    (void)state;
+
+    fresh_url("reconnect", url, sizeof url);
+    OK(store_open(url, &s, &e));
+    c = store__pg(s);
+    OK(store_cursor_set(s, "k", "v1")); /* prepares its statements */
+    backend_pid(c, pid, sizeof pid);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%s)", pid);
+    sql_on(base_url(), sql, NULL, 0);
+
+    OK(store_cursor_get(s, "k", &v)); /* the same prepared statement, on a new session */
+    assert_string_equal(v, "v1");
+    free(v);
+    backend_pid(c, pid2, sizeof pid2);
+    assert_string_not_equal(pid, pid2);
+    show_is(c, "SHOW synchronous_commit", "on");
+    show_is(c, "SHOW TimeZone", "UTC");
+
+    /* closed inside a transaction: that call fails, the next one works */
+    OK(store__pg_begin(c, &e));
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%s)", pid2);
+    sql_on(base_url(), sql, NULL, 0);
+    assert_int_equal(store__pg_exec(c, "in tx", "SELECT 1", 0, NULL, NULL, &e), IDF_EDB);
+    store__pg_rollback(c);
+    OK(store_cursor_set(s, "k", "v2"));
+    OK(store_cursor_get(s, "k", &v));
+    assert_string_equal(v, "v2");
+    free(v);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_connection_the_server_closed_is_opened_again),
         cmocka_unit_test(migrate_creates_the_schema_and_prints_its_version),
         cmocka_unit_test(concurrent_opens_apply_each_migration_once),
         cmocka_unit_test(a_newer_schema_is_refused),
