@@ -6,7 +6,8 @@
  *    takes over; when it stalls inside a poll past the lease, the other
  *    takes over, and the stalled one does not poll again once it returns;
  *  - schedule: a tick fires once per tick with two nodes (no submission is
- *    absorbed as a duplicate), and the ticks go on when the holder stops;
+ *    absorbed as a duplicate), and the ticks go on when the holder stops; a
+ *    restarted node takes back at once the schedule its dead process held;
  *  - node identity: an engine with the node id of a live one is refused
  *    with a message saying so, and the live node's runs are untouched; once
  *    the dead holder's node lease expired the node id starts and puts its
@@ -349,6 +350,26 @@ static void a_schedule_ticks_once_per_tick_with_two_nodes(void **state)
     assert_int_equal(metric(h == a ? b : a, "idflow_events_duplicate_total"), 0);
 }
 
+/* A restarted node gets back at once the schedule its earlier, dead process
+ * held (an owner "<node_id>#..." other than its own: the node lease proves
+ * that process gone), rather than after that lease's ttl. */
+static void a_restarted_node_takes_back_its_dead_processs_schedule_at_once(void **state)
+{
+    struct ef *f = *state;
+    struct engine_opts o = {.node_id = "solo", .workers = 1, .singleton_ttl_ms = TTL_MS, .connectors = &tick_registry};
+    struct runs_want w = {f, 2};
+    bool held = false;
+
+    tick_list[0] = fakeconn_registry()->list[0];
+    tick_list[1] = registry_find(registry_default(), "core");
+    OK(ef_workflow(f, "tick", TICK));
+    OK(store_lease_take(f->st, "schedule", "solo#4242.1.0@another-machine:pid:[1]", time_now_ms(), 3600000, &held,
+                        NULL));
+    assert_true(held);
+    assert_non_null(ef_engine(f, &o));
+    assert_true(tu_wait_until(runs_reach, &w, WAIT_MS));
+}
+
 /* ------------------------------------------------------ node identity */
 
 static bool run_status_is(struct ef *f, int64_t id, const char *status)
@@ -537,6 +558,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(a_stalled_holder_loses_the_connection_to_the_other_node, pfx_setup,
                                         pfx_teardown),
         cmocka_unit_test_setup_teardown(a_schedule_ticks_once_per_tick_with_two_nodes, ef_setup, ef_teardown),
+        cmocka_unit_test_setup_teardown(a_restarted_node_takes_back_its_dead_processs_schedule_at_once, ef_setup,
+                                        ef_teardown),
         cmocka_unit_test_setup_teardown(a_second_engine_with_a_live_node_id_is_refused_and_changes_nothing, ef_setup,
                                         ef_teardown),
         cmocka_unit_test_setup_teardown(a_dead_nodes_id_starts_once_its_lease_expired_and_resumes_its_runs, ef_setup,
