@@ -221,6 +221,15 @@ static const char MIGRATION_8[] = "CREATE INDEX runs_queued_wf ON runs (workflow
                                   "CREATE INDEX runs_due_wf ON runs (workflow, wake_at)"
                                   "  WHERE status = 'waiting' AND wake_at > 0;";
 
+/* Named leases (store_lease_take, sqlite_leases.c): which node holds a
+ * poller, the schedule ticker or a node id, until when. One row per name;
+ * a free lease has no row. */
+static const char MIGRATION_9[] = "CREATE TABLE leases ("
+                                  "  name TEXT PRIMARY KEY,"
+                                  "  owner TEXT NOT NULL,"
+                                  "  held_until INTEGER NOT NULL,"
+                                  "  taken_at INTEGER NOT NULL);";
+
 static const struct migration MIGRATIONS[] = {
     {1, MIGRATION_1},
     {2, MIGRATION_2},
@@ -230,6 +239,7 @@ static const struct migration MIGRATIONS[] = {
     {6, MIGRATION_6},
     {7, MIGRATION_7},
     {8, MIGRATION_8},
+    {9, MIGRATION_9},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

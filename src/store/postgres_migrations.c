@@ -175,8 +175,16 @@ static const char PG_MIGRATION_1[] =
     "  value TEXT NOT NULL,"
     "  updated_at BIGINT NOT NULL);";
 
+/* Named leases (store_lease_take, postgres_leases.c): SQLite's migration 9. */
+static const char PG_MIGRATION_2[] = "CREATE TABLE leases ("
+                                     "  name TEXT PRIMARY KEY,"
+                                     "  owner TEXT NOT NULL,"
+                                     "  held_until BIGINT NOT NULL,"
+                                     "  taken_at BIGINT NOT NULL);";
+
 static const struct pg_migration PG_MIGRATIONS[] = {
     {1, PG_MIGRATION_1},
+    {2, PG_MIGRATION_2},
 };
 
 #define PG_N_MIGRATIONS (sizeof PG_MIGRATIONS / sizeof PG_MIGRATIONS[0])
