@@ -82,6 +82,10 @@ static const struct store_ops postgres_ops = {
     .foreach_begin = store__pg_foreach_begin,
     .foreach_item = store__pg_foreach_item,
     .foreach_outputs = store__pg_foreach_outputs,
+    /* wake-ups (helper "notify"; postgres_notify.c) */
+    .notify = store__pg_notify,
+    .listen = store__pg_listen,
+    .wait = store__pg_wait,
 };
 
 /* --------------------------------------------------------------- numbers */

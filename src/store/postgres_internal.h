@@ -267,4 +267,10 @@ int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_o
 int store__pg_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out);
 int store__pg_token_list(struct store *s, struct store_token **rows_out, size_t *n_out);
 
+/* postgres_notify.c (helper "notify"): wake-ups, store.h "wake-ups across
+ * connections": pg_notify in a transaction of its own, LISTEN, the wait. */
+int store__pg_notify(struct store *s, const char *channel);
+int store__pg_listen(struct store *s, const char *channel);
+int store__pg_wait(struct store *s, int64_t timeout_ms, int wake_fd, bool *woken_out);
+
 #endif

@@ -135,6 +135,14 @@ struct store_ops {
                          const struct store_run_next *next, struct idf_err *err);
     int (*foreach_item)(struct store *s, int64_t run_id, int index, int item, char **item_out);
     int (*foreach_outputs)(struct store *s, int64_t run_id, int index, char **json_out);
+
+    /* wake-ups (helper "notify"; store.h, "wake-ups across connections"):
+     * channel checked by store_notify.c; NULL ops: the backend has none (notify
+     * then succeeds doing nothing, listen and wait answer IDF_ENOTSUP);
+     * wait: timeout_ms >= 0, woken_out non-NULL and false on entry */
+    int (*notify)(struct store *s, const char *channel);
+    int (*listen)(struct store *s, const char *channel);
+    int (*wait)(struct store *s, int64_t timeout_ms, int wake_fd, bool *woken_out);
 };
 
 /* The head of every backend connection. */
