@@ -193,9 +193,12 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
         idf_err_set(err, rc, "cannot release the leases of an earlier run of node '%s'", e->node_id);
         goto out;
     }
-    if (released)
+    if (released) {
         log_info("resuming %lld run(s) left running by an earlier process of node %s", (long long)released,
                  e->node_id);
+        if (store_notify(e->store, STORE_CHANNEL_WORK)) /* queued again: other nodes may take them */
+            log_warn("could not tell other nodes about the released runs; they find them by polling");
+    }
 out:
     if (rc) {
         engine_free(e);
@@ -222,7 +225,10 @@ int engine_start(struct engine *e, struct idf_err *err)
         }
         e->n_workers++;
     }
-    int rc = engine__matcher_start(e, e->wfs, &e->opts, &e->matcher, err);
+    int rc = engine__listen_start(e, err); /* before anything that notifies */
+    if (rc)
+        return rc;
+    rc = engine__matcher_start(e, e->wfs, &e->opts, &e->matcher, err);
     if (rc)
         return rc;
     rc = engine__pollers_start(e, &e->opts, &e->pollers, err);
@@ -245,6 +251,7 @@ void engine_free(struct engine *e)
     if (e->ingest_started)
         pthread_join(e->ingest_thread, NULL);
     engine__matcher_stop(e->matcher); /* after ingest: nothing wakes it any more */
+    engine__listen_stop(e);           /* after the matcher and ingest: nothing notifies any more */
     engine__wfset_free(e->wfs);
     engine__thread_expr_release(); /* the context engine_new used on this thread */
     store_close(e->store);

@@ -1,5 +1,5 @@
 /* engine_obj.h — the engine object, shared by the files that run its
- * threads (private to engine.c, ingest.c and worker.c; the other files of
+ * threads (private to engine.c, ingest.c, worker.c and listen.c; the other files of
  * src/engine/ reach the engine only through engine_internal.h's functions).
  *
  * Invariants: a submission is answered only after store_ingest returned for
@@ -41,6 +41,7 @@ struct engine {
     struct pollers *pollers;  /* poller.c: the System Log / list pollers, or NULL */
     struct schedule *schedule;/* schedule.c: the ticker of scheduled workflows, or NULL */
     struct matcher *matcher;  /* match.c: matches events after their acknowledgement, expands deliveries */
+    struct listener *listener;/* listen.c: wake-ups from and to other nodes (PostgreSQL), or NULL */
     /* metrics */
     atomic_llong m_events, m_events_dup, m_runs_created, m_batches;
     atomic_llong m_steps_ok, m_steps_failed, m_steps_retrying, m_steps_skipped, m_steps_waiting;
