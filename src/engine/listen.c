@@ -45,13 +45,15 @@
 #include "engine/engine_obj.h"
 #include "store/store.h"
 
-#define LISTEN_IDLE_MS 30000      /* one wait with nothing to send; the poll of the socket notices a broken
-                                     connection sooner */
+#define LISTEN_IDLE_MS                                                                                                 \
+    30000                          /* one wait with nothing to send; the poll of the socket notices a broken           \
+                                      connection sooner */
 #define LISTEN_BACKOFF_BASE_MS 200 /* reconnecting: first delay */
 #define LISTEN_BACKOFF_MAX_MS 10000
+#define GAP_NS ((int64_t)ENGINE__NOTIFY_GAP_MS * 1000000)
 
 struct listener {
-    struct engine *e;     /* borrowed: outlives the listener */
+    struct engine *e; /* borrowed: outlives the listener */
     pthread_t thread;
     pthread_mutex_t lock;
     bool pending;         /* guarded by lock: a notification was asked for and is not sent yet */
@@ -122,7 +124,7 @@ static void *listen_main(void *arg)
     struct engine *e = l->e;
     struct store *st = NULL;
     struct idf_err err;
-    int64_t last_sent = 0; /* monotonic ms of the last notification sent; 0: none yet */
+    int64_t last_sent = 0; /* monotonic ns of the last notification sent; 0: none yet */
     int attempt = 0;
     bool down = false; /* the failure was logged; the recovery will be */
 
@@ -156,8 +158,8 @@ static void *listen_main(void *arg)
             attempt = 0;
             engine__wake_workers(e); /* what others announced meanwhile was lost */
         }
-        now = time_mono_ns() / 1000000;
-        if (pend && (last_sent == 0 || now - last_sent >= ENGINE__NOTIFY_GAP_MS)) {
+        now = time_mono_ns();
+        if (pend && (last_sent == 0 || now - last_sent >= GAP_NS)) {
             (void)take_pending(l, true, &stop);
             if (store_notify(st, STORE_CHANNEL_WORK)) {
                 put_back_pending(l);
@@ -168,7 +170,8 @@ static void *listen_main(void *arg)
             last_sent = now;
             pend = take_pending(l, false, &stop);
         }
-        timeout = pend ? last_sent + ENGINE__NOTIFY_GAP_MS - now : LISTEN_IDLE_MS;
+        /* pending and too soon: wait out the gap (rounded up to a ms) */
+        timeout = pend ? (last_sent + GAP_NS - now + 999999) / 1000000 : LISTEN_IDLE_MS;
         rc = store_wait(st, timeout < 0 ? 0 : timeout, l->pipe_rd, &woken);
         unpoke(l);
         if (rc) {

@@ -27,6 +27,7 @@ bin=${IDFLOW_BIN:-$root/build/idflow}
 build=$(dirname "$bin")
 suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
   "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events" "$build/tests/pg/test_store_pg_claims")
+suites+=("$build/tests/pg/test_pg_notify") # wake-ups across connections and nodes (helper "notify")
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
 errf=$(mktemp)
