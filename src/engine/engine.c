@@ -1,7 +1,8 @@
 /* engine.c — the engine's life cycle (see engine.h): engine_new loads the
  * workflows and releases the leases an earlier process of this node held;
- * engine_start starts the ingest thread, the workers, the matcher, the
- * pollers and the schedule; engine_free stops them in order. Also each
+ * engine_start starts the listener (PostgreSQL: listen.c), the ingest
+ * thread, the workers, the matcher, the pollers and the schedule;
+ * engine_free stops them in order. Also each
  * thread's expression context and the metrics. Submissions and the ingest
  * thread are ingest.c's, the workers worker.c's; the engine object and its
  * invariants: engine_obj.h. */
@@ -210,6 +211,10 @@ out:
 
 int engine_start(struct engine *e, struct idf_err *err)
 {
+    /* first: e->listener is set before any thread that notifies exists */
+    int rc = engine__listen_start(e, err);
+    if (rc)
+        return rc;
     if (pthread_create(&e->ingest_thread, NULL, engine__ingest_main, e) != 0)
         return idf_err_set(err, IDF_ENOMEM, "cannot start the ingest thread");
     e->ingest_started = true;
@@ -225,9 +230,6 @@ int engine_start(struct engine *e, struct idf_err *err)
         }
         e->n_workers++;
     }
-    int rc = engine__listen_start(e, err); /* before anything that notifies */
-    if (rc)
-        return rc;
     rc = engine__matcher_start(e, e->wfs, &e->opts, &e->matcher, err);
     if (rc)
         return rc;

@@ -24,9 +24,10 @@
  * lost) and sends what is pending.
  *
  * Threads: engine__notify_work from any thread (ingest, the matcher);
- * everything else on the listener thread, started by engine_start after
- * the workers and stopped by engine_free after the matcher (so no commit
- * asks for a notification after it is gone). On SQLite there is no
+ * everything else on the listener thread, started first by engine_start
+ * (e->listener is set before any thread that reads it exists) and stopped
+ * by engine_free after the ingest thread and the matcher (so no commit asks
+ * for a notification after it is gone). On SQLite there is no
  * listener (store_url_listens is false): engine__notify_work does nothing.
  *
  * Invariants: `pending` and `stopping` are guarded by `lock`; the pipe

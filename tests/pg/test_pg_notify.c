@@ -17,7 +17,9 @@
  * Node A's one worker is held inside a call (a gate of the fake
  * connector); an event acknowledged by A is run by B, which can only learn
  * of it through A's notification. The same after B's listening connection
- * is killed (it reconnects). The time from A's acknowledgement to B's call
+ * is killed (it reconnects), and for a rerun asked through the API (which
+ * notifies after its commit). A node notifies at most once per
+ * ENGINE__NOTIFY_GAP_MS, and not for events that started no run. The time from A's acknowledgement to B's call
  * starting is printed (median, p99) over NOTIFY_EVENTS events (default 200).
  *
  * Run by tests/pg/run.sh against its throwaway cluster: IDFLOW_TEST_STORE_URL
@@ -40,10 +42,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
+#include "core/buf.h"
 #include "core/timeutil.h"
 #include "engine/engine.h"
 #include "engine/engine_internal.h" /* ENGINE__NOTIFY_GAP_MS */
 #include "expr/expr.h"
+#include "net/http.h"
 #include "store/postgres_internal.h"
 #include "store/store.h"
 #include "support/engine_fixture.h"
@@ -265,6 +270,7 @@ static void sqlite_notify_does_nothing_and_cannot_listen(void **state)
 /* ----------------------------------------------------------- engine level */
 
 static const char HELD[] = "on: fake.event\nsteps:\n  - id: hold\n    do: fake.call\n    with: {key: held}\n";
+static const char ONCE[] = "on: fake.event\nsteps:\n  - id: go\n    do: fake.call\n    with: {key: once}\n";
 static const char QUICK[] = "on: fake.event\nsteps:\n  - id: go\n    do: fake.call\n    with: {key: quick}\n";
 
 struct pgstat {
@@ -328,6 +334,7 @@ static void two_nodes(struct eng2 *t, const char *what)
     assert_int_equal(ef_init_url(&t->f, t->url), 0);
     assert_int_equal(ef_workflow(&t->f, "held", HELD), 0);
     assert_int_equal(ef_workflow(&t->f, "quick", QUICK), 0);
+    assert_int_equal(ef_workflow(&t->f, "once", ONCE), 0);
     fakeconn_script("held", &(struct fakeconn_answer){.gate = "held"}, -1);
     t->a = ef_engine(&t->f, &(struct engine_opts){.node_id = "node-a", .workers = 1, .idle_poll_ms = HOUR_MS});
     assert_non_null(t->a);
@@ -421,6 +428,55 @@ static void a_node_whose_listening_connection_was_killed_listens_again(void **st
     assert_true(ef_wait_status(&t->f, run, "succeeded", WAIT_MS));
 }
 
+/* A rerun asked through the API (POST /api/v1/runs/ID/rerun, served in this
+ * process on loopback by api_handle) is run by idle B: the API's own
+ * notification after its commit is the only way B learns of it. */
+static void a_rerun_asked_through_the_api_wakes_an_idle_node(void **state)
+{
+    struct eng2 *t = *state;
+    struct api api;
+    struct http_server_opts so;
+    struct http_server *srv = NULL;
+    struct idf_err err;
+    char url[256];
+    long status = 0;
+    char *body = NULL;
+    json_t *ans;
+    int64_t run, rerun;
+
+    two_nodes(t, "rerun");
+    fakeconn_script("once", &(struct fakeconn_answer){.what = FAKECONN_FAIL}, 1); /* the first call fails */
+    run = ef_submit(&t->f, t->a, "once", NULL);
+    assert_true(run > 0);
+    assert_true(ef_wait_status(&t->f, run, "failed", WAIT_MS)); /* only a failed run is re-run */
+
+    memset(&api, 0, sizeof api);
+    api.engine = t->a;
+    api.db_url = t->url;
+    api.listen_addr = "127.0.0.1";
+    atomic_init(&api.closed, false);
+    memset(&so, 0, sizeof so);
+    so.addr = "127.0.0.1";
+    so.max_body = BUF_CAP_HTTP_BODY;
+    so.threads = 1;
+    so.handler = api_handle;
+    so.ud = &api;
+    OK(http_server_start(&so, &srv, &err));
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/runs/%lld/rerun", http_server_port(srv), (long long)run);
+    OK(tu_http("POST", url, "{}", NULL, &status, &body));
+    http_server_stop(srv);
+    if (status != 202)
+        fprintf(stderr, "# rerun answered %ld: %s\n", status, body ? body : "");
+    assert_int_equal(status, 202);
+    ans = json_loads(body, 0, NULL);
+    free(body);
+    assert_non_null(ans);
+    rerun = json_integer_value(json_object_get(ans, "run_id"));
+    json_decref(ans);
+    assert_true(rerun > run);
+    assert_true(ef_wait_status(&t->f, rerun, "succeeded", WAIT_MS)); /* A is held: B ran it */
+}
+
 /* Reads the notifications on raw (a LISTENing libpq connection) until none
  * came for QUIET_MS; adds them to *n, and the monotonic ms of the last to
  * *last_ms. */
@@ -506,6 +562,7 @@ int main(int argc, char **argv)
                                         eng2_setup, eng2_teardown),
         cmocka_unit_test_setup_teardown(a_node_whose_listening_connection_was_killed_listens_again, eng2_setup,
                                         eng2_teardown),
+        cmocka_unit_test_setup_teardown(a_rerun_asked_through_the_api_wakes_an_idle_node, eng2_setup, eng2_teardown),
         cmocka_unit_test_setup_teardown(a_node_notifies_at_most_once_per_gap_and_never_for_nothing_runnable, eng2_setup,
                                         eng2_teardown),
     };
