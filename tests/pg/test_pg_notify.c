@@ -17,8 +17,10 @@
  * Node A's one worker is held inside a call (a gate of the fake
  * connector); an event acknowledged by A is run by B, which can only learn
  * of it through A's notification. The same after B's listening connection
- * is killed (it reconnects), and for a rerun asked through the API (which
- * notifies after its commit). A node notifies at most once per
+ * is killed (it reconnects), for a run A's matcher created after the
+ * acknowledgement, for a rerun and an approval asked through the API
+ * (which notifies after its commit), and for the runs a node coming back released
+ * from its earlier life. A node notifies at most once per
  * ENGINE__NOTIFY_GAP_MS, and not for events that started no run. The time from A's acknowledgement to B's call
  * starting is printed (median, p99) over NOTIFY_EVENTS events (default 200).
  *
@@ -43,6 +45,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "connectors/registry.h"
 #include "core/buf.h"
 #include "core/timeutil.h"
 #include "engine/engine.h"
@@ -269,9 +272,17 @@ static void sqlite_notify_does_nothing_and_cannot_listen(void **state)
 
 /* ----------------------------------------------------------- engine level */
 
-static const char HELD[] = "on: fake.event\nsteps:\n  - id: hold\n    do: fake.call\n    with: {key: held}\n";
-static const char ONCE[] = "on: fake.event\nsteps:\n  - id: go\n    do: fake.call\n    with: {key: once}\n";
-static const char QUICK[] = "on: fake.event\nsteps:\n  - id: go\n    do: fake.call\n    with: {key: quick}\n";
+/* The workflows of the two nodes: each event starts one (ef_submit names it;
+ * a connector's event with route "matched" starts "matched" alone). */
+#define WF(key, cond)                                                                                                  \
+    "on: fake.event\nwhen: .event.route == " cond "\nsteps:\n  - id: go\n    do: fake.call\n    with: {key: " key "}"  \
+    "\n"
+static const char HELD[] = WF("held", "null");
+static const char ONCE[] = WF("once", "null");
+static const char QUICK[] = WF("quick", "null");
+static const char MATCHED[] = WF("matched", "\"matched\"");
+static const char ASK[] = "on: fake.event\nwhen: .event.route == null\nsteps:\n  - id: ask\n    do: approval\n"
+                          "    with: {message: go?}\n  - id: go\n    do: fake.call\n    with: {key: asked}\n";
 
 struct pgstat {
     PGconn *c;
@@ -322,6 +333,19 @@ struct eng2 {
     struct engine *a, *b;
 };
 
+/* The core connector (approval) and the fake one: the nodes' table. */
+static const struct registry *core_and_fake(void)
+{
+    static const struct connector *list[2];
+    static struct registry reg = {list, 2};
+
+    list[0] = registry_find(registry_default(), "core");
+    list[1] = registry_find(fakeconn_registry(), "fake");
+    assert_non_null(list[0]);
+    assert_non_null(list[1]);
+    return &reg;
+}
+
 /* A with one worker held in a call of workflow "held"; B started after, idle,
  * listening. Both poll once an hour. */
 static void two_nodes(struct eng2 *t, const char *what)
@@ -335,14 +359,21 @@ static void two_nodes(struct eng2 *t, const char *what)
     assert_int_equal(ef_workflow(&t->f, "held", HELD), 0);
     assert_int_equal(ef_workflow(&t->f, "quick", QUICK), 0);
     assert_int_equal(ef_workflow(&t->f, "once", ONCE), 0);
+    assert_int_equal(ef_workflow(&t->f, "matched", MATCHED), 0);
+    assert_int_equal(ef_workflow(&t->f, "ask", ASK), 0);
     fakeconn_script("held", &(struct fakeconn_answer){.gate = "held"}, -1);
-    t->a = ef_engine(&t->f, &(struct engine_opts){.node_id = "node-a", .workers = 1, .idle_poll_ms = HOUR_MS});
+    t->a = ef_engine(&t->f,
+                     &(struct engine_opts){
+                         .node_id = "node-a", .workers = 1, .idle_poll_ms = HOUR_MS, .connectors = core_and_fake()});
     assert_non_null(t->a);
     held = ef_submit(&t->f, t->a, "held", NULL);
     assert_true(held > 0);
     assert_true(fakeconn_wait_calls("held", 1, WAIT_MS)); /* A's only worker is inside it now */
-    t->b = ef_engine(
-        &t->f, &(struct engine_opts){.db_url = t->url_b, .node_id = "node-b", .workers = 1, .idle_poll_ms = HOUR_MS});
+    t->b = ef_engine(&t->f, &(struct engine_opts){.db_url = t->url_b,
+                                                  .connectors = core_and_fake(),
+                                                  .node_id = "node-b",
+                                                  .workers = 1,
+                                                  .idle_poll_ms = HOUR_MS});
     assert_non_null(t->b);
     t->raw = PQconnectdb(t->url);
     assert_int_equal(PQstatus(t->raw), CONNECTION_OK);
@@ -428,12 +459,29 @@ static void a_node_whose_listening_connection_was_killed_listens_again(void **st
     assert_true(ef_wait_status(&t->f, run, "succeeded", WAIT_MS));
 }
 
-/* A rerun asked through the API (POST /api/v1/runs/ID/rerun, served in this
- * process on loopback by api_handle) is run by idle B: the API's own
- * notification after its commit is the only way B learns of it. */
-static void a_rerun_asked_through_the_api_wakes_an_idle_node(void **state)
+/* A connector's event is acknowledged before it is matched: A's matcher
+ * creates its run later (the settle), and that commit is announced too. */
+static void a_run_the_matcher_created_after_the_acknowledgement_is_run_by_an_idle_node(void **state)
 {
     struct eng2 *t = *state;
+    json_t *evs = json_pack("[{s:s, s:s, s:s}]", "id", "m1", "type", "fake.event", "route", "matched");
+    struct idf_err err;
+    size_t n_new = 0;
+
+    assert_non_null(evs);
+    two_nodes(t, "matched");
+    OK(engine_submit_events(t->a, "fake", NULL, evs, &n_new, &err));
+    json_decref(evs);
+    assert_int_equal(n_new, 1);
+    assert_true(fakeconn_wait_calls("matched", 1, WAIT_MS)); /* A is held: B ran it */
+    assert_int_equal(fakeconn_calls("quick"), 0);
+}
+
+/* POST path (run id) to idflow's API, served in this process on loopback by
+ * api_handle on the test's database (no token exists: a fresh install on
+ * loopback); the answer's status, and its body parsed (caller decrefs). */
+static json_t *api_post(struct eng2 *t, const char *action, int64_t run, long want)
+{
     struct api api;
     struct http_server_opts so;
     struct http_server *srv = NULL;
@@ -442,13 +490,6 @@ static void a_rerun_asked_through_the_api_wakes_an_idle_node(void **state)
     long status = 0;
     char *body = NULL;
     json_t *ans;
-    int64_t run, rerun;
-
-    two_nodes(t, "rerun");
-    fakeconn_script("once", &(struct fakeconn_answer){.what = FAKECONN_FAIL}, 1); /* the first call fails */
-    run = ef_submit(&t->f, t->a, "once", NULL);
-    assert_true(run > 0);
-    assert_true(ef_wait_status(&t->f, run, "failed", WAIT_MS)); /* only a failed run is re-run */
 
     memset(&api, 0, sizeof api);
     api.engine = t->a;
@@ -462,19 +503,92 @@ static void a_rerun_asked_through_the_api_wakes_an_idle_node(void **state)
     so.handler = api_handle;
     so.ud = &api;
     OK(http_server_start(&so, &srv, &err));
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/runs/%lld/rerun", http_server_port(srv), (long long)run);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/runs/%lld/%s", http_server_port(srv), (long long)run, action);
     OK(tu_http("POST", url, "{}", NULL, &status, &body));
     http_server_stop(srv);
-    if (status != 202)
-        fprintf(stderr, "# rerun answered %ld: %s\n", status, body ? body : "");
-    assert_int_equal(status, 202);
-    ans = json_loads(body, 0, NULL);
+    if (status != want)
+        fprintf(stderr, "# %s answered %ld: %s\n", action, status, body ? body : "");
+    assert_int_equal(status, want);
+    ans = json_loads(body ? body : "", 0, NULL);
     free(body);
     assert_non_null(ans);
+    return ans;
+}
+
+/* A rerun asked through the API is run by idle B: the API's own
+ * notification after its commit is the only way B learns of it. */
+static void a_rerun_asked_through_the_api_wakes_an_idle_node(void **state)
+{
+    struct eng2 *t = *state;
+    json_t *ans;
+    int64_t run, rerun;
+
+    two_nodes(t, "rerun");
+    fakeconn_script("once", &(struct fakeconn_answer){.what = FAKECONN_FAIL}, 1); /* the first call fails */
+    run = ef_submit(&t->f, t->a, "once", NULL);
+    assert_true(run > 0);
+    assert_true(ef_wait_status(&t->f, run, "failed", WAIT_MS)); /* only a failed run is re-run */
+    ans = api_post(t, "rerun", run, 202);
     rerun = json_integer_value(json_object_get(ans, "run_id"));
     json_decref(ans);
     assert_true(rerun > run);
     assert_true(ef_wait_status(&t->f, rerun, "succeeded", WAIT_MS)); /* A is held: B ran it */
+}
+
+/* So is a run an approval through the API put back in the queue. */
+static void an_approval_through_the_api_wakes_an_idle_node(void **state)
+{
+    struct eng2 *t = *state;
+    int64_t run;
+
+    two_nodes(t, "approve");
+    run = ef_submit(&t->f, t->a, "ask", NULL);
+    assert_true(run > 0);
+    assert_true(ef_wait_status(&t->f, run, "waiting", WAIT_MS)); /* B ran it to its approval */
+    json_decref(api_post(t, "approve", run, 200));
+    assert_true(ef_wait_status(&t->f, run, "succeeded", WAIT_MS)); /* A is held: B ran the rest */
+    assert_int_equal(fakeconn_calls("asked"), 1);
+}
+
+/* A node coming back (engine_new) puts the runs its earlier life held back
+ * in the queue, and says so: idle B runs them. Node C is only created,
+ * never started, so its own workers cannot take them. */
+static void a_node_releasing_its_earlier_lifes_runs_wakes_an_idle_node(void **state)
+{
+    struct eng2 *t = *state;
+    struct store_run_in rin = {"quick", 1};
+    struct store_ingest_item it;
+    struct store_run *claimed[4];
+    struct engine_opts o;
+    struct engine *c = NULL;
+    struct idf_err err;
+    int64_t run = 0;
+    size_t n = 0;
+
+    two_nodes(t, "released");
+    memset(&it, 0, sizeof it);
+    it.event.source = "test";
+    it.event.type = "fake.event";
+    it.event.data = "{}";
+    it.runs = &rin;
+    it.n_runs = 1;
+    it.run_ids = &run;
+    OK(store_ingest(t->f.st, &it, 1, &err)); /* the store alone: no engine tells anyone */
+    OK(store_run_claim(t->f.st, "node-c/w0", time_now_ms(), HOUR_MS, 4, NULL, 0, claimed, &n, &err));
+    assert_int_equal(n, 1);
+    assert_int_equal(claimed[0]->id, run);
+    store_run_free(claimed[0]);
+
+    memset(&o, 0, sizeof o);
+    o.db_url = t->url;
+    o.workflows_dir = t->f.wfdir;
+    o.connectors = core_and_fake();
+    o.node_id = "node-c";
+    o.workers = 1;
+    o.idle_poll_ms = HOUR_MS;
+    OK(engine_new(&o, &c, &err)); /* releases node-c's leases */
+    engine_free(c);
+    assert_true(ef_wait_status(&t->f, run, "succeeded", WAIT_MS)); /* A is held: B ran it */
 }
 
 /* Reads the notifications on raw (a LISTENing libpq connection) until none
@@ -562,7 +676,12 @@ int main(int argc, char **argv)
                                         eng2_setup, eng2_teardown),
         cmocka_unit_test_setup_teardown(a_node_whose_listening_connection_was_killed_listens_again, eng2_setup,
                                         eng2_teardown),
+        cmocka_unit_test_setup_teardown(a_run_the_matcher_created_after_the_acknowledgement_is_run_by_an_idle_node,
+                                        eng2_setup, eng2_teardown),
+        cmocka_unit_test_setup_teardown(an_approval_through_the_api_wakes_an_idle_node, eng2_setup, eng2_teardown),
         cmocka_unit_test_setup_teardown(a_rerun_asked_through_the_api_wakes_an_idle_node, eng2_setup, eng2_teardown),
+        cmocka_unit_test_setup_teardown(a_node_releasing_its_earlier_lifes_runs_wakes_an_idle_node, eng2_setup,
+                                        eng2_teardown),
         cmocka_unit_test_setup_teardown(a_node_notifies_at_most_once_per_gap_and_never_for_nothing_runnable, eng2_setup,
                                         eng2_teardown),
     };
