@@ -126,8 +126,8 @@ static void *listen_main(void *arg)
     struct store *st = NULL;
     struct idf_err err;
     int64_t last_sent = 0; /* monotonic ns of the last notification sent; 0: none yet */
-    int attempt = 0;
-    bool down = false; /* the failure was logged; the recovery will be */
+    int attempt = 0;       /* connections opened since one proved healthy (a wait ended well) */
+    bool down = false;     /* the failure was logged; the recovery will be */
 
     for (;;) {
         bool stop, pend, woken = false;
@@ -138,6 +138,12 @@ static void *listen_main(void *arg)
         if (stop)
             break;
         if (!st) {
+            if (attempt++ > 0) { /* the first reconnect is at once; then with backoff */
+                nap(l, time_backoff_ms(attempt - 1, LISTEN_BACKOFF_BASE_MS, LISTEN_BACKOFF_MAX_MS));
+                (void)take_pending(l, false, &stop);
+                if (stop)
+                    break;
+            }
             idf_err_clear(&err);
             rc = store_open(e->db_url, &st, &err);
             if (rc == 0)
@@ -150,13 +156,11 @@ static void *listen_main(void *arg)
                 down = true;
                 store_close(st);
                 st = NULL;
-                nap(l, time_backoff_ms(++attempt, LISTEN_BACKOFF_BASE_MS, LISTEN_BACKOFF_MAX_MS));
                 continue;
             }
             if (down)
                 log_info("listener: listening for other nodes' work again");
             down = false;
-            attempt = 0;
             engine__wake_workers(e); /* what others announced meanwhile was lost */
         }
         now = time_mono_ns();
@@ -185,6 +189,7 @@ static void *listen_main(void *arg)
             st = NULL;
             continue;
         }
+        attempt = 0; /* the connection works */
         if (woken)
             engine__wake_workers(e);
     }
