@@ -76,7 +76,7 @@ void engine__matcher_stop(struct matcher *m);
 void engine__runs_created(struct engine *e, size_t n);
 
 /* Wake-ups across nodes (listen.c, helper "notify"; docs/internals/engine.md,
- * "Wake-ups"). On a PostgreSQL store a listener thread per node wakes the
+ * "Wake-ups across nodes"). On a PostgreSQL store a listener thread per node wakes the
  * idle workers when another node announces work, and announces this node's. */
 #define ENGINE__NOTIFY_GAP_MS 5 /* a node sends at most one notification per this many ms */
 /* Starts the listener on its own store connection (nothing on SQLite). */

@@ -1,5 +1,5 @@
 /* listen.c — wake-ups across the nodes sharing one PostgreSQL database
- * (docs/internals/engine.md, "Wake-ups").
+ * (docs/internals/engine.md, "Wake-ups across nodes").
  *
  * Within a process, whoever makes runs runnable wakes the idle workers
  * itself (engine__wake_workers: ingest, the matcher). Another node's idle
@@ -46,9 +46,8 @@
 #include "engine/engine_obj.h"
 #include "store/store.h"
 
-#define LISTEN_IDLE_MS                                                                                                 \
-    30000                          /* one wait with nothing to send; the poll of the socket notices a broken           \
-                                      connection sooner */
+/* One wait with nothing to send (poll() notices a broken connection sooner). */
+#define LISTEN_IDLE_MS 30000
 #define LISTEN_BACKOFF_BASE_MS 200 /* reconnecting: first delay */
 #define LISTEN_BACKOFF_MAX_MS 10000
 #define GAP_NS ((int64_t)ENGINE__NOTIFY_GAP_MS * 1000000)
