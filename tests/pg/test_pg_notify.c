@@ -18,8 +18,8 @@
  * connector); an event acknowledged by A is run by B, which can only learn
  * of it through A's notification. The same after B's listening connection
  * is killed (it reconnects), for a run A's matcher created after the
- * acknowledgement, for a rerun and an approval asked through the API
- * (which notifies after its commit), and for the runs a node coming back released
+ * acknowledgement, for a rerun and an approval asked through the API or
+ * the CLI (each notifies after its commit), and for the runs a node coming back released
  * from its earlier life. A node notifies at most once per
  * ENGINE__NOTIFY_GAP_MS, and not for events that started no run. The time from A's acknowledgement to B's call
  * starting is printed (median, p99) over NOTIFY_EVENTS events (default 200).
@@ -459,6 +459,51 @@ static void a_node_whose_listening_connection_was_killed_listens_again(void **st
     assert_true(ef_wait_status(&t->f, run, "succeeded", WAIT_MS));
 }
 
+/* `idflow CMD RUN --db URL` (the binary of IDFLOW_BIN): exits 0; its
+ * stdout (caller frees). */
+static char *idflow_cli(struct eng2 *t, const char *cmd, int64_t run)
+{
+    const char *bin = getenv("IDFLOW_BIN");
+    char id[32], *out = NULL, *errs = NULL;
+    int rc;
+
+    assert_non_null(bin);
+    snprintf(id, sizeof id, "%lld", (long long)run);
+    rc = tu_idflow_db(bin, t->url, &out, &errs, cmd, id, NULL);
+    if (rc != 0)
+        fprintf(stderr, "# idflow %s: %d: %s%s\n", cmd, rc, out ? out : "", errs ? errs : "");
+    free(errs);
+    assert_int_equal(rc, 0);
+    assert_non_null(out);
+    return out;
+}
+
+/* The CLI's rerun and approve work on the database directly, from another
+ * process: they notify after their commit too, and idle B runs the run. */
+static void a_rerun_and_an_approval_from_the_cli_wake_an_idle_node(void **state)
+{
+    struct eng2 *t = *state;
+    long long rerun = 0;
+    int64_t run, asked;
+    char *out;
+
+    two_nodes(t, "cli");
+    fakeconn_script("once", &(struct fakeconn_answer){.what = FAKECONN_FAIL}, 1);
+    run = ef_submit(&t->f, t->a, "once", NULL);
+    assert_true(run > 0);
+    assert_true(ef_wait_status(&t->f, run, "failed", WAIT_MS));
+    out = idflow_cli(t, "rerun", run);
+    assert_int_equal(sscanf(out, "run %lld queued", &rerun), 1); /* "run N queued: rerun of run R ..." */
+    free(out);
+    assert_true(ef_wait_status(&t->f, rerun, "succeeded", WAIT_MS)); /* A is held: B ran it */
+
+    asked = ef_submit(&t->f, t->a, "ask", NULL);
+    assert_true(asked > 0);
+    assert_true(ef_wait_status(&t->f, asked, "waiting", WAIT_MS));
+    free(idflow_cli(t, "approve", asked));
+    assert_true(ef_wait_status(&t->f, asked, "succeeded", WAIT_MS));
+}
+
 /* A connector's event is acknowledged before it is matched: A's matcher
  * creates its run later (the settle), and that commit is announced too. */
 static void a_run_the_matcher_created_after_the_acknowledgement_is_run_by_an_idle_node(void **state)
@@ -679,6 +724,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(a_run_the_matcher_created_after_the_acknowledgement_is_run_by_an_idle_node,
                                         eng2_setup, eng2_teardown),
         cmocka_unit_test_setup_teardown(an_approval_through_the_api_wakes_an_idle_node, eng2_setup, eng2_teardown),
+        cmocka_unit_test_setup_teardown(a_rerun_and_an_approval_from_the_cli_wake_an_idle_node, eng2_setup,
+                                        eng2_teardown),
         cmocka_unit_test_setup_teardown(a_rerun_asked_through_the_api_wakes_an_idle_node, eng2_setup, eng2_teardown),
         cmocka_unit_test_setup_teardown(a_node_releasing_its_earlier_lifes_runs_wakes_an_idle_node, eng2_setup,
                                         eng2_teardown),
