@@ -1,8 +1,9 @@
 /* engine.c — the engine's life cycle (see engine.h): engine_new loads the
  * workflows and releases the leases an earlier process of this node held
  * (only after taking the node id's lease, node.c); engine_start starts the
- * node heartbeat, the ingest thread, the workers, the matcher, the
- * pollers and the schedule; engine_free stops them in order. Also each
+ * listener (PostgreSQL: listen.c), the node heartbeat, the ingest thread,
+ * the workers, the matcher, the pollers and the schedule; engine_free stops
+ * them in order. Also each
  * thread's expression context and the metrics. Submissions and the ingest
  * thread are ingest.c's, the workers worker.c's; the engine object and its
  * invariants: engine_obj.h. */
@@ -212,9 +213,12 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
         idf_err_set(err, rc, "cannot release the leases of an earlier run of node '%s'", e->node_id);
         goto out;
     }
-    if (released)
+    if (released) {
         log_info("resuming %lld run(s) left running by an earlier process of node %s", (long long)released,
                  e->node_id);
+        if (store_notify(e->store, STORE_CHANNEL_WORK)) /* queued again: other nodes may take them */
+            log_warn("could not tell other nodes about the released runs; they find them by polling");
+    }
 out:
     if (rc) {
         engine_free(e);
@@ -226,6 +230,10 @@ out:
 
 int engine_start(struct engine *e, struct idf_err *err)
 {
+    /* first: e->listener is set before any thread that notifies exists */
+    int rc = engine__listen_start(e, err);
+    if (rc)
+        return rc;
     if (engine__node_start(e, err))
         return IDF_ENOMEM;
     if (pthread_create(&e->ingest_thread, NULL, engine__ingest_main, e) != 0)
@@ -243,7 +251,7 @@ int engine_start(struct engine *e, struct idf_err *err)
         }
         e->n_workers++;
     }
-    int rc = engine__matcher_start(e, e->wfs, &e->opts, &e->matcher, err);
+    rc = engine__matcher_start(e, e->wfs, &e->opts, &e->matcher, err);
     if (rc)
         return rc;
     rc = engine__pollers_start(e, &e->opts, &e->pollers, err);
@@ -267,6 +275,7 @@ void engine_free(struct engine *e)
         pthread_join(e->ingest_thread, NULL);
     engine__matcher_stop(e->matcher); /* after ingest: nothing wakes it any more */
     engine__node_stop(e);             /* after the workers: a successor may release our runs now */
+    engine__listen_stop(e);           /* after the matcher and ingest: nothing notifies any more */
     engine__wfset_free(e->wfs);
     engine__thread_expr_release(); /* the context engine_new used on this thread */
     store_close(e->store);

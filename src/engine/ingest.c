@@ -334,8 +334,10 @@ void *engine__ingest_main(void *arg)
             batch[i]->done = true;
         pthread_cond_broadcast(&e->done_cond);
         pthread_mutex_unlock(&e->q_lock);
-        if (created)
+        if (created) {
             engine__wake_workers(e);
+            engine__notify_work(e); /* and the other nodes' (listen.c) */
+        }
         if (later)
             engine__matcher_wake(e->matcher);
         pthread_mutex_lock(&e->q_lock);

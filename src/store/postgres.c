@@ -85,6 +85,10 @@ static const struct store_ops postgres_ops = {
     .lease_take = store__pg_lease_take,
     .lease_drop = store__pg_lease_drop,
     .lease_get = store__pg_lease_get,
+    /* wake-ups (helper "notify"; postgres_notify.c) */
+    .notify = store__pg_notify,
+    .listen = store__pg_listen,
+    .wait = store__pg_wait,
 };
 
 /* --------------------------------------------------------------- numbers */
@@ -188,11 +192,18 @@ static int session_setup(struct store__pg *c, struct idf_err *err);
  * with their session): so a node outlives a database restart instead of
  * failing every call of that thread until it restarts. Inside a transaction
  * nothing is retried: the transaction is lost, the call fails, and the next
- * call reconnects. 0 when the connection is usable. */
+ * call reconnects. A listening connection is never reopened: the new session
+ * would not listen, and its listener would wait forever; it gets IDF_EDB and
+ * opens a connection of its own (engine/listen.c). 0 when the connection is
+ * usable. */
 static int reconnect(struct store__pg *c, struct idf_err *err)
 {
     if (PQstatus(c->conn) != CONNECTION_BAD)
         return 0;
+    /* a new session would not be listening: its owner must see the break
+     * (and LISTEN again on a connection of its own making) */
+    if (c->listening)
+        return idf_err_set(err, IDF_EDB, "store: the listening connection to PostgreSQL was lost");
     PQreset(c->conn);
     memset(c->stmts, 0, sizeof c->stmts);
     c->n_stmts = 0;

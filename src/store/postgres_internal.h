@@ -55,6 +55,7 @@ struct store__pg {
     struct store__pg_stmt stmts[STORE__PG_STMTS_MAX]; /* prepared on conn, open addressing by text hash */
     unsigned n_stmts;
     bool in_tx;       /* inside BEGIN ... COMMIT */
+    bool listening;   /* LISTEN ran on it (store__pg_listen): never reopened behind the listener's back */
     pthread_t opener; /* the thread that opened it */
 };
 
@@ -279,5 +280,11 @@ int store__pg_lease_take(struct store *s, const char *name, const char *owner, i
                          bool *held_out, char **holder_out);
 int store__pg_lease_drop(struct store *s, const char *name, const char *owner);
 int store__pg_lease_get(struct store *s, const char *name, char **owner_out, int64_t *until_out);
+
+/* postgres_notify.c (helper "notify"): wake-ups, store.h "wake-ups across
+ * connections": pg_notify in a transaction of its own, LISTEN, the wait. */
+int store__pg_notify(struct store *s, const char *channel);
+int store__pg_listen(struct store *s, const char *channel);
+int store__pg_wait(struct store *s, int64_t timeout_ms, int wake_fd, bool *woken_out);
 
 #endif

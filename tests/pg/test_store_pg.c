@@ -598,6 +598,15 @@ static void a_connection_the_server_closed_is_opened_again(void **state)
     OK(store_cursor_get(s, "k", &v));
     assert_string_equal(v, "v2");
     free(v);
+
+    /* a listening connection is not reopened behind its listener's back: a
+     * new session would not be listening, and the listener would wait deaf */
+    OK(store_listen(s, "idflow_test"));
+    backend_pid(c, pid, sizeof pid);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%s)", pid);
+    sql_on(base_url(), sql, NULL, 0);
+    assert_int_equal(store_notify(s, "idflow_test"), IDF_EDB);
+    assert_int_equal(store_cursor_get(s, "k", &v), IDF_EDB);
     store_close(s);
 }
 
