@@ -2,6 +2,7 @@
 #
 #   make            build ./idflow (installs missing Debian packages first)
 #   make test       build and run every test suite; last line "N passed, M failed"
+#                   (tests/pg/run.sh: a throwaway PostgreSQL cluster and the suites run against it)
 #   make asan       the same suite under AddressSanitizer + UBSan (build-asan/), with
 #                   the invariant checks of core/invariant.h compiled in (INVARIANTS=1)
 #   make demo       the sandbox, the server and the shipped workflows, with a report
@@ -37,6 +38,10 @@ TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
 .SECONDARY: $(TEST_SUPPORT_OBJ)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c tests/integration/test_*.c))
 TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
+# The PostgreSQL backend's own tests need a server: tests/pg/run.sh starts one
+# and runs them (with the contract suites against it), so they are not in TEST_BIN.
+PG_TEST_SRC := $(sort $(wildcard tests/pg/test_*.c))
+PG_TEST_BIN := $(PG_TEST_SRC:%.c=$(BUILD)/%)
 
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
@@ -84,9 +89,10 @@ $(BUILD)/bench/%: bench/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libidflow.a | $(SETUP_S
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/libidflow.a \
 	  $(LDFLAGS) $(PKG_LIBS) $(LDLIBS)
 
-test: $(BUILD)/idflow $(TEST_BIN)
+test: $(BUILD)/idflow $(TEST_BIN) $(PG_TEST_BIN)
 	@bash scripts/setup.sh
-	@IDFLOW_BIN=$(abspath $(BUILD)/idflow) IDFLOW_SRC=$(CURDIR) bash tests/run.sh $(TEST_BIN) tests/conformance/run.sh tests/e2e/run.sh
+	@IDFLOW_BIN=$(abspath $(BUILD)/idflow) IDFLOW_SRC=$(CURDIR) bash tests/run.sh $(TEST_BIN) tests/conformance/run.sh tests/e2e/run.sh \
+	  tests/pg/run.sh
 
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 INVARIANTS=1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test

@@ -12,7 +12,10 @@ BUILD_PKGS=(
 )
 # chromium: tests/e2e/run.sh drives Debian's Chromium with playwright-core
 # (pinned in tests/e2e/package-lock.json, installed by that script with npm ci).
-TEST_PKGS=(curl ca-certificates sqlite3 jq procps chromium)
+# postgresql: tests/pg/run.sh starts a throwaway cluster with its initdb and
+# pg_ctl (Debian's package also starts a cluster of its own on port 5432,
+# which the tests leave alone).
+TEST_PKGS=(curl ca-certificates sqlite3 jq procps chromium postgresql)
 # tests/conformance/run.sh runs Prism (@stoplight/prism-cli, pinned, from npm):
 # Node.js >= 18.20 and npm (Debian 12 has 18.20.4). Asked for only when node or
 # npm is missing: a NodeSource nodejs bundles npm and conflicts with Debian's.

@@ -37,7 +37,9 @@ static bool addr_is_loopback(const char *a)
 /* Reads whether the store's API was initialized (store_initialized).
  * Beyond loopback the API must never be open: listening there needs the
  * mark, and then every /api/ request needs a token (api/auth.c). Prints why
- * and returns -1 when the store cannot be read or the address is refused. */
+ * and returns CLI_FAIL when the store cannot be opened or read (a database
+ * newer than this idflow among them), CLI_USAGE when the address is refused;
+ * CLI_OK otherwise. */
 static int check_initialized(const char *db, const char *addr, bool *init_out)
 {
     struct store *st = NULL;
@@ -46,23 +48,23 @@ static int check_initialized(const char *db, const char *addr, bool *init_out)
 
     if (store_open(db, &st, &err)) {
         fprintf(stderr, "idflow serve: %s\n", err.msg);
-        return -1;
+        return CLI_FAIL;
     }
     rc = store_initialized(st, init_out);
     store_close(st);
     if (rc) {
         fprintf(stderr, "idflow serve: cannot read the store's initialized mark\n");
-        return -1;
+        return CLI_FAIL;
     }
     if (*init_out || addr_is_loopback(addr))
-        return 0;
+        return CLI_OK;
     fprintf(stderr,
             "idflow serve: refusing to listen on %s: this store has no API token yet, so the API would have no "
             "protection. Create one first (idflow token create NAME --role admin) or run idflow init; from then on "
             "every /api/ request needs a token. Put a TLS reverse proxy in front: tokens and hook secrets travel in "
             "headers.\n",
             addr);
-    return -1;
+    return CLI_USAGE;
 }
 
 int cli_serve(int argc, char **argv)
@@ -144,8 +146,10 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "idflow serve: allowed_hosts holds more than %d names\n", CFG_MAX_HOSTS);
         return CLI_USAGE;
     }
-    if (check_initialized(cfg.db, addr, &initialized) != 0)
-        return CLI_USAGE;
+    rc = check_initialized(cfg.db, addr, &initialized);
+    if (rc != CLI_OK)
+        return rc;
+    rc = CLI_FAIL;
 
     sigemptyset(&set);
     sigaddset(&set, SIGINT);

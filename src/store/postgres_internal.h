@@ -42,6 +42,7 @@
  * the first argument names what is locked, the second which one. */
 #define STORE__PG_LOCK_MIGRATE 0x69646601 /* n = 0: applying migrations */
 #define STORE__PG_LOCK_CAP 0x69646602     /* n = hashtext(workflow): counting a workflow's running runs */
+#define STORE__PG_LOCK_WORKFLOW 0x69646610 /* n = hashtext(name): numbering a workflow's versions */
 
 struct store__pg_stmt {
     const char *sql; /* the text it was prepared from (borrowed: a literal) */
@@ -166,6 +167,55 @@ int store__pg_foreach_begin(struct store *s, int64_t run_id, const char *owner, 
 int store__pg_foreach_item(struct store *s, int64_t run_id, int index, int item, char **item_out);
 int store__pg_foreach_outputs(struct store *s, int64_t run_id, int index, char **json_out);
 
+/* postgres_runs.c, shared with postgres_caps.c, postgres_foreach.c and
+ * postgres_admin.c. */
+/* Reads run id (with its event's data) into a new struct (caller frees with
+ * store_run_free); IDF_ENOTFOUND when absent. */
+int store__pg_read_run(struct store__pg *c, int64_t id, struct store_run **out, struct idf_err *err) IDF_MUST_USE;
+/* Inside an open transaction: locks the run's row (FOR UPDATE) and checks
+ * that owner holds its lease (IDF_ESTATE otherwise, IDF_ENOTFOUND when there
+ * is no run); *cancel_out (may be NULL) gets the reason of a cancellation
+ * asked (caller frees), NULL when none. */
+int store__pg_check_lease(struct store__pg *c, int64_t run_id, const char *owner, char **cancel_out,
+                          struct idf_err *err) IDF_MUST_USE;
+/* Inside an open transaction, with the row locked: moves the run to next. */
+int store__pg_advance_run(struct store__pg *c, int64_t run_id, int64_t now_ms, const struct store_run_next *next,
+                          struct idf_err *err) IDF_MUST_USE;
+
+/* A claim's candidates: runs locked by the claim's transaction. */
+struct store__pg_cand {
+    int64_t id;
+    int cap; /* index into the claim's caps, or -1 for an uncapped workflow */
+};
+struct store__pg_cands {
+    struct store__pg_cand *v; /* malloc'd, grows by doubling */
+    size_t n, cap;
+    int *free; /* malloc'd by store__pg_claim_capped: free[k] = slots caps[k] has left, or NULL */
+};
+int store__pg_cands_push(struct store__pg_cands *cs, int64_t id, int cap) IDF_MUST_USE;
+/* Appends the rows of res: column 0 the id, column 1 (when with_cap) the cap
+ * index or NULL. */
+int store__pg_cands_read(struct store__pg_cands *cs, const PGresult *res, bool with_cap,
+                         struct idf_err *err) IDF_MUST_USE;
+
+/* postgres_caps.c: inside a claim's transaction, with caps (n_caps > 0,
+ * sorted by name): takes the caps' advisory locks, counts their running runs
+ * and appends to cs the queued and due runs, oldest first, that may start:
+ * at most max uncapped ones per range, at most min(max, free slots) per
+ * capped workflow and range (cs->free set for the final count). */
+int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms,
+                           size_t max, struct store__pg_cands *cs, struct idf_err *err) IDF_MUST_USE;
+
+/* postgres_foreach.c: the parts of other transactions (step commit: an
+ * item's result and the end of the step), and the text[] literal writer shared with postgres_caps.c. */
+int store__pg_foreach_result(struct store__pg *c, int64_t run_id, const struct store_step_rec *step,
+                             struct idf_err *err) IDF_MUST_USE;
+int store__pg_foreach_clear(struct store__pg *c, int64_t run_id, struct idf_err *err) IDF_MUST_USE;
+/* Appends one element of an array literal to b: "," unless first, then v
+ * double-quoted with " and \ escaped, or NULL for a NULL v. */
+struct buf;
+int store__pg_array_elem(struct buf *b, const char *v, bool first) IDF_MUST_USE;
+
 /* postgres_admin.c: reruns, cancels, approvals, prune */
 int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
                         struct idf_err *err);
@@ -194,6 +244,16 @@ int store__pg_initialize(struct store *s, const char *actor, bool *changed_out, 
 /* The list and get-as-JSON ops (workflow_list, event_get, run_list,
  * step_list, run_counts, approval_list, audit_list, connection_list,
  * token_list) are added in postgres_lists.c once the store returns typed
- * rows (issue 15, first part). */
+ * rows (issue 15, first part). Until then, they are the stubs in
+ * postgres_stubs.c: */
+int store__pg_workflow_list(struct store *s, json_t **out);
+int store__pg_event_get(struct store *s, int64_t id, json_t **out);
+int store__pg_run_list(struct store *s, const struct store_run_filter *f, json_t **out);
+int store__pg_step_list(struct store *s, int64_t run_id, json_t **out);
+int store__pg_run_counts(struct store *s, json_t **out);
+int store__pg_approval_list(struct store *s, json_t **out);
+int store__pg_audit_list(struct store *s, int limit, json_t **out);
+int store__pg_connection_list(struct store *s, json_t **out);
+int store__pg_token_list(struct store *s, int64_t now_ms, json_t **out);
 
 #endif

@@ -155,13 +155,14 @@ int store_open(const char *url, struct store **out, struct idf_err *err)
     path = sqlite_path(url, len);
     if (path && !*path)
         return idf_err_set(err, IDF_EINVAL, "store: \"sqlite:\" needs a path (sqlite:idflow.db)");
-    if (!path && (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0))
-        return idf_err_set(err, IDF_EINVAL, "store: PostgreSQL backend not built yet");
-    if (!path)
+    if (path)
+        rc = store__sqlite_open(path, out, err);
+    else if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+        rc = store__pg_open(url, out, err);
+    else
         return idf_err_set(err, IDF_EINVAL,
                            "store: unsupported database URL (use sqlite:PATH, a path ending in .db, "
                            "or postgresql://...)");
-    rc = store__sqlite_open(path, out, err);
     if (rc == 0)
         atomic_fetch_add(&open_connections, 1);
     return rc;

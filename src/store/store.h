@@ -1,11 +1,13 @@
 /* store.h — idflow's durable state, behind an ops table with a written contract.
  *
  * A `struct store` is ONE connection to the database (each worker, each HTTP
- * thread and the CLI open their own). One backend exists: SQLite
- * ("sqlite:PATH"; src/store/sqlite*.c and migrations.c). A PostgreSQL backend
- * is planned behind the same ops table (docs/internals/store.md,
- * "PostgreSQL") but not written: store_open refuses "postgresql://..." URLs
- * with "not built yet". Nothing outside a backend file contains SQL.
+ * thread and the CLI open their own). Two backends sit behind the same ops
+ * table: SQLite ("sqlite:PATH" or a path ending in .db; src/store/sqlite*.c
+ * and migrations.c) and PostgreSQL (a libpq URL, "postgresql://..." or
+ * "postgres://..."; src/store/postgres*.c, docs/internals/store.md,
+ * "PostgreSQL"), which is being built op by op: the ops not written yet
+ * answer IDF_ESTATE "not built yet" (postgres_stubs.c). Nothing outside a
+ * backend file contains SQL.
  *
  * Transactions and threads (checked by the SQLite backend with IDF_INVARIANT
  * in debug builds, `make asan` / INVARIANTS=1; tests/unit/test_store_invariants.c):

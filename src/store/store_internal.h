@@ -143,6 +143,10 @@ struct store {
 /* Opens the SQLite backend on path (a file path or ":memory:"). */
 int store__sqlite_open(const char *path, struct store **out, struct idf_err *err) IDF_MUST_USE;
 
+/* Opens the PostgreSQL backend on a libpq URL ("postgresql://..." or
+ * "postgres://..."; postgres.c). Its errors never quote the URL's password. */
+int store__pg_open(const char *url, struct store **out, struct idf_err *err) IDF_MUST_USE;
+
 /* Fills out (STORE__SOURCE_ID_LEN + 1 bytes) with 32 hex chars: 48 bits of
  * the current time in ms, then 80 random bits (unique, and time-ordered). */
 int store__gen_source_id(char *out, size_t n) IDF_MUST_USE;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "support/storeurl.h"
 #include "support/testutil.h"
 
 #define OK(x) assert_int_equal((x), 0)
@@ -43,11 +44,8 @@ static int setup(void **state)
         return -1;
     if (tmpl && *tmpl) {
         snprintf(name, sizeof name, "conn_%d_%d", (int)getpid(), n++);
-        const char *pct = strstr(tmpl, "%s");
-        if (pct)
-            snprintf(url, sizeof url, "%.*s%s%s", (int)(pct - tmpl), tmpl, name, pct + 2);
-        else
-            snprintf(url, sizeof url, "%s", tmpl);
+        if (tu_store_url(tmpl, name, url, sizeof url))
+            return -1;
     } else {
         f->dir = tu_mktemp_dir();
         snprintf(url, sizeof url, "sqlite:%s/idflow.db", f->dir);

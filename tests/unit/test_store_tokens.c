@@ -3,8 +3,13 @@
  * token's shape and hash, lookup by hash with expiry, the throttled time of
  * last use, unique names, revocation, the audit record of each change in
  * the same transaction, no hash in a listing, the permanent "initialized"
- * mark and the last admin token's protection. Each test gets a fresh
- * SQLite file. */
+ * mark and the last admin token's protection.
+ *
+ * Backend: IDFLOW_TEST_STORE_URL selects the database ("%s" replaced by a
+ * name unique to each test, support/storeurl.h); unset, each test gets a
+ * fresh SQLite file. upgrade_marks_a_store_that_had_tokens rewinds an SQLite
+ * file to schema 4 with sqlite3 itself: it is SQLite's migration test, run
+ * only on the SQLite fixture. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "crypto/token.h"
 #include "store/store.h"
+#include "support/storeurl.h"
 #include "support/testutil.h"
 
 #define OK(x) assert_int_equal((x), 0)
@@ -26,21 +33,30 @@
 #define DAY (24LL * 3600 * 1000)
 
 struct fx {
-    char *dir;
+    char *dir;      /* the SQLite fixture's temp dir; NULL with IDFLOW_TEST_STORE_URL */
+    char url[1024]; /* the database of this test */
     struct store *s;
 };
 
 static int setup(void **state)
 {
+    static int n;
     struct fx *f = calloc(1, sizeof *f);
-    char url[600];
+    const char *tmpl = getenv("IDFLOW_TEST_STORE_URL");
+    char name[64];
     struct idf_err err;
 
     if (!f)
         return -1;
-    f->dir = tu_mktemp_dir();
-    snprintf(url, sizeof url, "sqlite:%s/idflow.db", f->dir);
-    if (store_open(url, &f->s, &err)) {
+    if (tmpl && *tmpl) {
+        snprintf(name, sizeof name, "tok_%d_%d", (int)getpid(), n++);
+        if (tu_store_url(tmpl, name, f->url, sizeof f->url))
+            return -1;
+    } else {
+        f->dir = tu_mktemp_dir();
+        snprintf(f->url, sizeof f->url, "sqlite:%s/idflow.db", f->dir);
+    }
+    if (store_open(f->url, &f->s, &err)) {
         fprintf(stderr, "store_open: %s\n", err.msg);
         return -1;
     }
@@ -52,7 +68,8 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     store_close(f->s);
-    tu_rm_rf(f->dir);
+    if (f->dir)
+        tu_rm_rf(f->dir);
     free(f->dir);
     free(f);
     return 0;
@@ -206,7 +223,6 @@ static void first_token_or_init_marks_the_store_for_good(void **state)
     struct fx *f = *state;
     struct store *s = f->s, *s2 = NULL;
     struct idf_err err;
-    char url[600];
     json_t *l = NULL;
     bool changed = true;
 
@@ -220,8 +236,7 @@ static void first_token_or_init_marks_the_store_for_good(void **state)
     json_decref(l);
     /* the last token gone (forced): still initialized, also for a new connection */
     OK(store_token_revoke(s, "first", "cli:alice", true, &err));
-    snprintf(url, sizeof url, "sqlite:%s/idflow.db", f->dir);
-    OK(store_open(url, &s2, &err));
+    OK(store_open(f->url, &s2, &err));
     assert_true(is_initialized(s2));
     /* initializing again changes nothing and audits nothing */
     OK(store_initialize(s2, "cli:bob", &changed, &err));
@@ -332,6 +347,10 @@ static void last_admin_token_needs_force(void **state)
 
 int main(void)
 {
+    const char *tmpl = getenv("IDFLOW_TEST_STORE_URL");
+    const struct CMUnitTest sqlite_only[] = {
+        cmocka_unit_test_setup_teardown(upgrade_marks_a_store_that_had_tokens, setup, teardown),
+    };
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tokens_are_random_well_formed_and_hashed),
         cmocka_unit_test_setup_teardown(lookup_by_hash_honours_expiry, setup, teardown),
@@ -339,8 +358,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(names_are_unique_and_changes_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(first_token_or_init_marks_the_store_for_good, setup, teardown),
         cmocka_unit_test_setup_teardown(init_without_a_token, setup, teardown),
-        cmocka_unit_test_setup_teardown(upgrade_marks_a_store_that_had_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(last_admin_token_needs_force, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+
+    if (!tmpl || !*tmpl)
+        failed += cmocka_run_group_tests(sqlite_only, NULL, NULL);
+    return failed;
 }

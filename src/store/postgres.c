@@ -1,0 +1,713 @@
+/* postgres.c — the PostgreSQL backend's connection: open and close, the
+ * session settings, the per-connection prepared-statement cache, statement
+ * execution with its SQLSTATE -> IDF_E* mapping, transactions, the column
+ * getters, the shared audit insert, and the ops table that store.c
+ * dispatches through.
+ *
+ * The SQL of each area lives with its code (postgres_internal.h lists the
+ * files): the schema in postgres_migrations.c, workflows/events/cursors/
+ * audit in postgres_events.c, claims/leases/step commits in postgres_runs.c
+ * (caps in postgres_caps.c, foreach state in postgres_foreach.c), reruns,
+ * cancels, approvals and prune in postgres_admin.c, connections and tokens
+ * in postgres_conn.c.
+ *
+ * Threads: a connection is used only by the thread that opened it (checked
+ * with IDF_INVARIANT); store_close may run on another thread once the opener
+ * is done with it. Nothing here is shared between connections.
+ *
+ * Secrets: the URL may carry a password (in its user info or a password=
+ * parameter). It never appears in an error or a log line: the URL is shown
+ * masked ("postgresql://user:***@host/db"), and every message libpq wrote
+ * (some quote the URL, or the token they failed to decode) has the password,
+ * raw and percent-decoded, replaced by "***" before it is used. The
+ * connection's error verbosity is TERSE, and statement errors quote only the
+ * server's primary message, never its DETAIL (which can quote a row). */
+#include "store/postgres_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+#define PG_CONNECT_TIMEOUT "10" /* seconds, unless the URL says connect_timeout= */
+#define PG_MIN_SERVER 100000    /* PostgreSQL 10: identity columns */
+#define PG_SECRETS_MAX 16u      /* password forms masked in a message */
+#define PG_MSG_MAX IDF_ERR_MSG_MAX
+
+static void pg_close(struct store *s);
+
+static const struct store_ops postgres_ops = {
+    .name = "postgresql",
+    .close = pg_close,
+    .schema_version = store__pg_schema_version,
+    .workflow_save = store__pg_workflow_save,
+    .workflow_source = store__pg_workflow_source,
+    .workflow_set_enabled = store__pg_workflow_set_enabled,
+    .workflow_list = store__pg_workflow_list,
+    .ingest = store__pg_ingest,
+    .event_get = store__pg_event_get,
+    .events_pending = store__pg_events_pending,
+    .events_settle = store__pg_events_settle,
+    .event_expand = store__pg_event_expand,
+    .event_retry = store__pg_event_retry,
+    .run_claim = store__pg_run_claim,
+    .run_renew = store__pg_run_renew,
+    .run_begin = store__pg_run_begin,
+    .run_claim_id = store__pg_run_claim_id,
+    .release_leases = store__pg_release_leases,
+    .next_wake = store__pg_next_wake,
+    .step_commit = store__pg_step_commit,
+    .run_get = store__pg_run_get,
+    .run_list = store__pg_run_list,
+    .step_list = store__pg_step_list,
+    .run_counts = store__pg_run_counts,
+    .run_rerun = store__pg_run_rerun,
+    .run_cancel = store__pg_run_cancel,
+    .run_stop = store__pg_run_stop,
+    .approval_decide = store__pg_approval_decide,
+    .approval_get = store__pg_approval_get,
+    .approval_list = store__pg_approval_list,
+    .cursor_get = store__pg_cursor_get,
+    .cursor_set = store__pg_cursor_set,
+    .audit_add = store__pg_audit_add,
+    .audit_list = store__pg_audit_list,
+    .connection_put = store__pg_connection_put,
+    .connection_get = store__pg_connection_get,
+    .connection_list = store__pg_connection_list,
+    .connection_delete = store__pg_connection_delete,
+    .prune = store__pg_prune,
+    .token_create = store__pg_token_create,
+    .token_lookup = store__pg_token_lookup,
+    .token_list = store__pg_token_list,
+    .token_revoke = store__pg_token_revoke,
+    .initialized = store__pg_initialized,
+    .initialize = store__pg_initialize,
+    .foreach_begin = store__pg_foreach_begin,
+    .foreach_item = store__pg_foreach_item,
+    .foreach_outputs = store__pg_foreach_outputs,
+};
+
+/* --------------------------------------------------------------- numbers */
+
+const char *store__pg_i64(char *buf, int64_t v)
+{
+    snprintf(buf, STORE__PG_INT_LEN, "%lld", (long long)v);
+    return buf;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+/* Copies msg into out (PG_MSG_MAX bytes, cut to fit) with the newlines libpq
+ * puts between the lines of a message turned into "; " (the one at its end
+ * dropped). */
+static void one_line(char *out, const char *msg)
+{
+    size_t n = 0;
+
+    for (const char *p = msg ? msg : ""; *p && n + 3 < PG_MSG_MAX; p++) {
+        if (*p == '\n') {
+            if (p[1] == '\0')
+                break;
+            out[n++] = ';';
+            out[n++] = ' ';
+            while (p[1] == '\t' || p[1] == ' ')
+                p++; /* libpq indents its continuation lines */
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Maps a failed statement's result (r may be NULL: no result at all) to an
+ * IDF_E* code and sets err to "store: what: <primary message>". */
+static int fail_result(struct store__pg *c, const PGresult *r, const char *what, struct idf_err *err)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char msg[PG_MSG_MAX];
+    int code = IDF_EDB;
+
+    if (state && (strncmp(state, "40", 2) == 0 || strcmp(state, "55P03") == 0))
+        code = IDF_EBUSY;
+    else if (state && strcmp(state, "23505") == 0)
+        code = IDF_EEXIST;
+    else if (state && strcmp(state, "53200") == 0)
+        code = IDF_ENOMEM;
+    else if (!r && PQstatus(c->conn) != CONNECTION_BAD)
+        code = IDF_ENOMEM; /* libpq could not allocate a result */
+
+    if (primary)
+        one_line(msg, primary);
+    else if (!r && code == IDF_ENOMEM)
+        snprintf(msg, sizeof msg, "out of memory");
+    else
+        one_line(msg, PQerrorMessage(c->conn)); /* client-side: no server DETAIL in it */
+    if (!msg[0])
+        snprintf(msg, sizeof msg, "%s", PQstatus(c->conn) == CONNECTION_BAD ? "connection lost" : "failed");
+    /* Callers of the functions without an err get only the code: log why. */
+    if (!err)
+        log_warn("store: %s: %s", what, msg);
+    return idf_err_set(err, code, "store: %s: %s", what, msg);
+}
+
+/* ------------------------------------------------------ statement cache */
+
+/* FNV-1a over the SQL text: the cache keys on the text, not its address. */
+static uint64_t text_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* The slot holding sql, or the empty slot where it goes; NULL when the table
+ * is full and sql is not in it (the caller runs it unprepared). */
+static struct store__pg_stmt *stmt_slot(struct store__pg *c, const char *sql)
+{
+    unsigned mask = STORE__PG_STMTS_MAX - 1;
+    unsigned i = (unsigned)text_hash(sql) & mask;
+
+    _Static_assert((STORE__PG_STMTS_MAX & (STORE__PG_STMTS_MAX - 1)) == 0, "a power of two");
+    for (unsigned probes = 0; probes < STORE__PG_STMTS_MAX; probes++, i = (i + 1) & mask) {
+        struct store__pg_stmt *e = &c->stmts[i];
+        if (!e->sql || e->sql == sql || strcmp(e->sql, sql) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static int exec_any(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+                    const int *lens, const int *formats, PGresult **res, struct idf_err *err)
+{
+    struct store__pg_stmt *e;
+    PGresult *r = NULL;
+    char name[16];
+    int rc = 0;
+
+    if (res)
+        *res = NULL;
+    store__pg_check_thread(c, "a statement");
+    e = stmt_slot(c, sql);
+    if (!e) {
+        /* Table full: run it unprepared (parsed and planned each time). */
+        r = PQexecParams(c->conn, sql, n, NULL, params, lens, formats, 0);
+    } else {
+        if (!e->sql) {
+            unsigned id = c->n_stmts + 1;
+            snprintf(name, sizeof name, "s%u", id);
+            r = PQprepare(c->conn, name, sql, n, NULL);
+            if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+                rc = fail_result(c, r, what, err);
+                goto out;
+            }
+            PQclear(r);
+            e->sql = sql;
+            e->id = id;
+            c->n_stmts++;
+        }
+        snprintf(name, sizeof name, "s%u", e->id);
+        r = PQexecPrepared(c->conn, name, n, params, lens, formats, 0);
+    }
+    if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
+        rc = fail_result(c, r, what, err);
+        goto out;
+    }
+    if (res) {
+        *res = r;
+        r = NULL;
+    }
+out:
+    PQclear(r); /* NULL is a no-op */
+    return rc;
+}
+
+int store__pg_exec(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+                   PGresult **res, struct idf_err *err)
+{
+    return exec_any(c, what, sql, n, params, NULL, NULL, res, err);
+}
+
+int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+                    const int *lens, const bool *binary, PGresult **res, struct idf_err *err)
+{
+    int formats[n > 0 ? n : 1];
+    int lengths[n > 0 ? n : 1];
+
+    for (int i = 0; i < n; i++) {
+        formats[i] = binary && binary[i] ? 1 : 0;
+        lengths[i] = lens ? lens[i] : 0;
+    }
+    return exec_any(c, what, sql, n, params, lengths, formats, res, err);
+}
+
+/* --------------------------------------------------------- transactions */
+
+int store__pg_begin(struct store__pg *c, struct idf_err *err)
+{
+    int rc;
+
+    store__pg_check_thread(c, "BEGIN");
+    IDF_INVARIANT(!c->in_tx && PQtransactionStatus(c->conn) == PQTRANS_IDLE,
+                  "store: BEGIN on a connection already in a transaction (transactions do not nest)");
+    rc = store__pg_exec(c, "begin", "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL, NULL, err);
+    if (rc)
+        return rc;
+    c->in_tx = true;
+    return 0;
+}
+
+int store__pg_commit(struct store__pg *c, struct idf_err *err)
+{
+    PGresult *r = NULL;
+    int rc;
+
+    IDF_INVARIANT(c->in_tx, "store: COMMIT outside a transaction");
+    /* COMMIT of a failed transaction "succeeds" by rolling back: refuse it. */
+    if (PQtransactionStatus(c->conn) != PQTRANS_INTRANS) {
+        store__pg_rollback(c);
+        if (!err)
+            log_warn("store: commit: the transaction had failed; rolled back");
+        return idf_err_set(err, IDF_EDB, "store: commit: the transaction had failed; rolled back");
+    }
+    rc = store__pg_exec(c, "commit", "COMMIT", 0, NULL, &r, err);
+    if (rc == 0 && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        rc = idf_err_set(err, IDF_EDB, "store: commit: the server rolled the transaction back");
+    PQclear(r);
+    if (rc) {
+        store__pg_rollback(c);
+        return rc;
+    }
+    c->in_tx = false;
+    return 0;
+}
+
+void store__pg_rollback(struct store__pg *c)
+{
+    PGresult *r;
+
+    if (!c->in_tx)
+        return;
+    c->in_tx = false;
+    if (PQtransactionStatus(c->conn) == PQTRANS_IDLE || PQstatus(c->conn) == CONNECTION_BAD)
+        return; /* nothing open on the server (a failed COMMIT ended it) */
+    r = PQexec(c->conn, "ROLLBACK");
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+        (void)fail_result(c, r, "rollback", NULL);
+    PQclear(r);
+}
+
+/* ------------------------------------------------------------- getters */
+
+int64_t store__pg_get_i64(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return 0;
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+bool store__pg_get_bool(const PGresult *r, int row, int col)
+{
+    const char *v;
+
+    if (PQgetisnull(r, row, col))
+        return false;
+    v = PQgetvalue(r, row, col);
+    return strcmp(v, "t") == 0 || strcmp(v, "1") == 0;
+}
+
+bool store__pg_is_null(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) != 0;
+}
+
+char *store__pg_get_dup(const PGresult *r, int row, int col, bool *oom)
+{
+    size_t n;
+    char *p;
+
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    n = (size_t)PQgetlength(r, row, col);
+    p = malloc(n + 1);
+    if (!p) {
+        *oom = true;
+        return NULL;
+    }
+    memcpy(p, PQgetvalue(r, row, col), n);
+    p[n] = '\0';
+    return p;
+}
+
+int store__pg_get_bytea(const PGresult *r, int row, int col, unsigned char **out, size_t *len)
+{
+    unsigned char *raw;
+    size_t n = 0;
+
+    *out = NULL;
+    *len = 0;
+    if (PQgetisnull(r, row, col))
+        return 0;
+    raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
+    if (!raw)
+        return IDF_ENOMEM;
+    /* A copy the caller frees with free(), whatever PQfreemem is. */
+    *out = malloc(n ? n : 1);
+    if (!*out) {
+        PQfreemem(raw);
+        return IDF_ENOMEM;
+    }
+    memcpy(*out, raw, n);
+    *len = n;
+    PQfreemem(raw);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- audit */
+
+int store__pg_audit(struct store__pg *c, int64_t at, const char *actor, const char *action, const char *target,
+                    const char *detail, struct idf_err *err)
+{
+    char at_s[STORE__PG_INT_LEN];
+    const char *p[5] = {store__pg_i64(at_s, at), actor, action, target, detail};
+
+    return store__pg_exec(c, "audit",
+                          "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)", 5, p,
+                          NULL, err);
+}
+
+/* --------------------------------------------------- the URL's password */
+
+/* The password forms a URL carries (raw and percent-decoded, from its user
+ * info and from password= parameters), each a malloc'd string, so that a
+ * message can be scrubbed of them. */
+struct secrets {
+    char *v[PG_SECRETS_MAX];
+    size_t n;
+};
+
+static void secrets_free(struct secrets *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    s->n = 0;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* A malloc'd copy of s[0..n) with %XX decoded (a bad escape is kept as is). */
+static char *decode(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    size_t k = 0;
+
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            out[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else {
+            out[k++] = s[i];
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+static void secrets_add(struct secrets *s, const char *v, size_t n)
+{
+    if (n == 0 || s->n + 2 > PG_SECRETS_MAX)
+        return;
+    s->v[s->n] = strndup(v, n);
+    if (s->v[s->n])
+        s->n++;
+    s->v[s->n] = decode(v, n);
+    if (s->v[s->n])
+        s->n++;
+}
+
+/* Where the URL's parts are, the way libpq reads them: after "scheme://",
+ * the user info runs to the first '@' met before any '/'; its password
+ * follows its first ':'; parameters follow the first '?' after it. */
+struct url_parts {
+    size_t pw_at, pw_len; /* the user info's password (pw_len 0: none) */
+    size_t query_at;      /* index of the '?' (0: no parameters) */
+};
+
+static void url_split(const char *url, struct url_parts *u)
+{
+    const char *auth = strstr(url, "://");
+    const char *p, *at = NULL;
+
+    memset(u, 0, sizeof *u);
+    if (!auth)
+        return;
+    auth += 3;
+    for (p = auth; *p && *p != '/'; p++)
+        if (*p == '@') {
+            at = p;
+            break;
+        }
+    if (at) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        if (colon) {
+            u->pw_at = (size_t)(colon + 1 - url);
+            u->pw_len = (size_t)(at - colon - 1);
+        }
+    }
+    p = strchr(at ? at : auth, '?');
+    if (p)
+        u->query_at = (size_t)(p - url);
+}
+
+/* Calls fn for every "password=" parameter's value (key matched after
+ * percent-decoding, as libpq does). */
+static void each_password_param(const char *url, const struct url_parts *u,
+                                void (*fn)(void *ctx, size_t at, size_t len), void *ctx)
+{
+    size_t i;
+
+    if (!u->query_at)
+        return;
+    i = u->query_at + 1;
+    while (url[i]) {
+        size_t end = i, eq;
+        char *key;
+        while (url[end] && url[end] != '&')
+            end++;
+        for (eq = i; eq < end && url[eq] != '='; eq++)
+            ;
+        key = eq < end ? decode(url + i, eq - i) : NULL;
+        if (key && strcmp(key, "password") == 0)
+            fn(ctx, eq + 1, end - eq - 1);
+        free(key);
+        i = url[end] ? end + 1 : end;
+    }
+}
+
+struct collect_ctx {
+    const char *url;
+    struct secrets *s;
+};
+
+static void collect_param(void *ctx, size_t at, size_t len)
+{
+    struct collect_ctx *cc = ctx;
+    secrets_add(cc->s, cc->url + at, len);
+}
+
+static void url_secrets(const char *url, struct secrets *s)
+{
+    struct url_parts u;
+    struct collect_ctx cc = {url, s};
+
+    url_split(url, &u);
+    if (u.pw_len)
+        secrets_add(s, url + u.pw_at, u.pw_len);
+    each_password_param(url, &u, collect_param, &cc);
+}
+
+/* marks (one byte per URL byte) gets 1 over a password parameter's value. */
+static void mark_param(void *ctx, size_t at, size_t len)
+{
+    char *marks = ctx;
+    memset(marks + at, 1, len);
+}
+
+/* The URL with every password replaced by "***", into out (n bytes). */
+static void url_masked(const char *url, char *out, size_t n)
+{
+    size_t len = strlen(url), k = 0;
+    struct url_parts u;
+    char *marks = calloc(len + 1, 1);
+
+    if (!marks) {
+        snprintf(out, n, "the PostgreSQL URL");
+        return;
+    }
+    url_split(url, &u);
+    if (u.pw_len)
+        memset(marks + u.pw_at, 1, u.pw_len);
+    each_password_param(url, &u, mark_param, marks);
+    for (size_t i = 0; i < len && k + 4 < n;) {
+        if (marks[i]) {
+            memcpy(out + k, "***", 3);
+            k += 3;
+            while (i < len && marks[i])
+                i++;
+        } else {
+            out[k++] = url[i++];
+        }
+    }
+    out[k] = '\0';
+    free(marks);
+}
+
+/* msg with every occurrence of each secret replaced by "***", made one line
+ * into out (PG_MSG_MAX bytes). Scrubbed whole before it is cut, so a cut
+ * never leaves the start of a password behind. */
+static void scrubbed_line(char *out, const char *msg, const struct secrets *s)
+{
+    size_t len = strlen(msg ? msg : "");
+    char *a = malloc(3 * len + 1), *b = malloc(3 * len + 1);
+
+    if (!a || !b) {
+        snprintf(out, PG_MSG_MAX, "(message left out: out of memory)");
+        goto out;
+    }
+    memcpy(a, msg ? msg : "", len + 1);
+    for (size_t i = 0; i < s->n; i++) {
+        size_t sl = strlen(s->v[i]), k = 0;
+        const char *p = a, *hit;
+        char *t;
+        if (!sl)
+            continue;
+        while ((hit = strstr(p, s->v[i])) != NULL) {
+            memcpy(b + k, p, (size_t)(hit - p));
+            k += (size_t)(hit - p);
+            memcpy(b + k, "***", 3);
+            k += 3;
+            p = hit + sl;
+        }
+        strcpy(b + k, p); /* b holds 3 * len + 1: every char could become "***" */
+        t = a;
+        a = b;
+        b = t;
+    }
+    one_line(out, a);
+out:
+    free(a);
+    free(b);
+}
+
+/* ------------------------------------------------------------ open/close */
+
+/* libpq's notices (NOTICE: relation already exists, ...) go to the debug log,
+ * not to stderr. */
+static void on_notice(void *arg, const char *message)
+{
+    char msg[PG_MSG_MAX];
+
+    (void)arg;
+    one_line(msg, message);
+    log_debug("store: postgresql: %s", msg);
+}
+
+/* The session every connection runs with (postgres_internal.h). */
+static const char SQL_SESSION[] = "SET synchronous_commit = on;"
+                                  "SET TimeZone = 'UTC';"
+                                  "SET default_transaction_isolation = 'read committed';"
+                                  "SET client_min_messages = warning";
+
+static int connect_db(struct store__pg *c, const char *url, const struct secrets *sec, struct idf_err *err)
+{
+    /* Defaults first: the URL (dbname, expanded) overrides them. */
+    static const char *const keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", NULL};
+    const char *vals[] = {PG_CONNECT_TIMEOUT, "idflow", "UTF8", url, NULL};
+    PQconninfoOption *opts;
+    char *perr = NULL;
+    char msg[PG_MSG_MAX];
+    PGresult *r = NULL;
+    const char *enc;
+    int rc = 0;
+
+    opts = PQconninfoParse(url, &perr);
+    if (!opts) {
+        scrubbed_line(msg, perr ? perr : "out of memory", sec);
+        rc = idf_err_set(err, perr ? IDF_EINVAL : IDF_ENOMEM, "store: bad PostgreSQL URL: %s", msg);
+        PQfreemem(perr);
+        return rc;
+    }
+    PQconninfoFree(opts);
+
+    c->conn = PQconnectdbParams(keys, vals, 1);
+    if (!c->conn)
+        return idf_err_set(err, IDF_ENOMEM, "store: connect: out of memory");
+    if (PQstatus(c->conn) != CONNECTION_OK) {
+        scrubbed_line(msg, PQerrorMessage(c->conn), sec);
+        return idf_err_set(err, IDF_EDB, "store: connect: %s", msg);
+    }
+    PQsetErrorVerbosity(c->conn, PQERRORS_TERSE);
+    PQsetErrorContextVisibility(c->conn, PQSHOW_CONTEXT_NEVER);
+    PQsetNoticeProcessor(c->conn, on_notice, NULL);
+    if (PQserverVersion(c->conn) < PG_MIN_SERVER)
+        return idf_err_set(err, IDF_ESTATE, "store: PostgreSQL server version %d is too old (idflow needs 10 or newer)",
+                           PQserverVersion(c->conn));
+    /* Texts cross byte for byte only when the server stores them as sent. */
+    enc = PQparameterStatus(c->conn, "server_encoding");
+    if (!enc || (strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0))
+        return idf_err_set(err, IDF_ESTATE,
+                           "store: the database's encoding is %s; idflow needs a UTF8 database "
+                           "(CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)",
+                           enc ? enc : "unknown");
+    r = PQexec(c->conn, SQL_SESSION);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = fail_result(c, r, "set up the session", err);
+    PQclear(r);
+    return rc;
+}
+
+int store__pg_open(const char *url, struct store **out, struct idf_err *err)
+{
+    struct store__pg *c = NULL;
+    struct secrets sec = {0};
+    char shown[STORE__PATH_MAX + 8];
+    int rc;
+
+    *out = NULL;
+    url_secrets(url, &sec);
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+        goto out;
+    }
+    c->base.ops = &postgres_ops;
+    c->opener = pthread_self();
+    rc = connect_db(c, url, &sec, err);
+    if (rc == 0)
+        rc = store__pg_migrate(c, err);
+    if (rc)
+        goto out;
+    *out = &c->base;
+    c = NULL;
+out:
+    if (rc && err) {
+        char tmp[PG_MSG_MAX];
+        /* defence in depth: no message leaves with the password */
+        snprintf(tmp, sizeof tmp, "%s", err->msg);
+        scrubbed_line(err->msg, tmp, &sec);
+        url_masked(url, shown, sizeof shown);
+        idf_err_prefix(err, "%s: ", shown);
+    }
+    if (c)
+        pg_close(&c->base);
+    secrets_free(&sec);
+    return rc;
+}
+
+static void pg_close(struct store *s)
+{
+    struct store__pg *c = (struct store__pg *)s;
+
+    if (!c)
+        return;
+    if (c->conn)
+        store__pg_rollback(c);
+    PQfinish(c->conn); /* NULL is a no-op */
+    free(c);
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# tests/pg/run.sh — the PostgreSQL half of `make test`.
+#
+#   1. tests/pg/cluster.sh start: a throwaway cluster on 127.0.0.1 (a free
+#      port), as "nobody" when run as root; stopped and removed on exit,
+#      whatever happens (trap)
+#   2. the store's contract suites, unchanged, against it:
+#      IDFLOW_TEST_STORE_URL=postgresql://idflow@127.0.0.1:PORT/idflow?options=-csearch_path%3D%s
+#      (each test gets a fresh schema: tests/support/storeurl.h)
+#   3. tests/pg/test_store_pg (the backend's own tests: migrations, refusals,
+#      no password in any message) with IDFLOW_TEST_PG_URL, the cluster's URL
+#
+# Output is TAP: each suite's own ok / not ok lines, passed through (named
+# "pg:SUITE: TEST") so tests/run.sh counts every test; a suite that is not
+# built, or exits non-zero without a failed test, adds a "not ok" line of its
+# own. Never skipped: a missing PostgreSQL is a "not ok" line saying so
+# (scripts/setup.sh installs it). Exit status 0 when every line is ok.
+# Environment: IDFLOW_BIN (default build/idflow); the test programs are found
+# under its dir (tests/unit, tests/pg).
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=${IDFLOW_BIN:-$root/build/idflow}
+build=$(dirname "$bin")
+suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
+  "$build/tests/pg/test_store_pg")
+export CMOCKA_MESSAGE_OUTPUT=TAP
+
+errf=$(mktemp)
+dir=$("$here/cluster.sh" start 2>"$errf")
+if [ -z "$dir" ]; then
+  echo "not ok 1 - postgresql: the test cluster did not start: $(tr '\n' ' ' <"$errf")"
+  rm -f "$errf"
+  exit 1
+fi
+rm -f "$errf"
+trap '"$here/cluster.sh" stop "$dir"' EXIT
+url=$("$here/cluster.sh" url "$dir")
+echo "# postgresql: test cluster at $url"
+
+status=0
+for s in "${suites[@]}"; do
+  name=$(basename "$s")
+  if [ ! -x "$s" ]; then
+    echo "not ok 1 - pg:$name: not built ($s)"
+    status=1
+    continue
+  fi
+  out=$(IDFLOW_TEST_STORE_URL="$url?options=-csearch_path%3D%s" IDFLOW_TEST_PG_URL="$url" IDFLOW_BIN="$bin" \
+    "$s" 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | sed -E "s/^(not ok|ok) ([0-9]+) - /\1 \2 - pg:$name: /"
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    if ! printf '%s\n' "$out" | grep -qE '^not ok [0-9]+'; then
+      echo "not ok 1 - pg:$name exited with status $rc without a failed test"
+    fi
+  fi
+done
+exit $status

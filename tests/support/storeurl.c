@@ -1,0 +1,60 @@
+/* storeurl.c — the database of one contract test (storeurl.h): substitutes
+ * the tag, and creates the PostgreSQL schema it names over libpq. */
+#include "support/storeurl.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <string.h>
+
+static int is_pg(const char *url)
+{
+    return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+}
+
+/* Creates schema tag on url's database. */
+static int create_schema(const char *url, const char *tag)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = NULL;
+    char *ident = NULL;
+    char sql[256];
+    int rc = -1;
+
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "storeurl: cannot connect to create schema %s: %s\n", tag, c ? PQerrorMessage(c) : "no memory");
+        goto out;
+    }
+    ident = PQescapeIdentifier(c, tag, strlen(tag));
+    if (!ident)
+        goto out;
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", ident);
+    r = PQexec(c, sql);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "storeurl: %s: %s\n", sql, PQerrorMessage(c));
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    PQfreemem(ident);
+    PQfinish(c);
+    return rc;
+}
+
+int tu_store_url(const char *tmpl, const char *tag, char *out, size_t n)
+{
+    const char *p = strstr(tmpl, "%s");
+    int w;
+
+    if (p)
+        w = snprintf(out, n, "%.*s%s%s", (int)(p - tmpl), tmpl, tag, p + 2);
+    else
+        w = snprintf(out, n, "%s", tmpl);
+    if (w < 0 || (size_t)w >= n) {
+        fprintf(stderr, "storeurl: the test's database URL is longer than %zu bytes\n", n);
+        return -1;
+    }
+    if (p && is_pg(out))
+        return create_schema(out, tag);
+    return 0;
+}

@@ -1,0 +1,20 @@
+/* storeurl.h — the database of one contract test, from the template in
+ * IDFLOW_TEST_STORE_URL.
+ *
+ * The template's "%s" is replaced by a tag unique to the test. For a
+ * PostgreSQL URL the tag names a schema, which is created here (empty) on
+ * the URL's database, and the template puts the connection in it:
+ *   postgresql://idflow@127.0.0.1:PORT/idflow?options=-csearch_path%3D%s
+ * (tests/pg/run.sh builds that template). Any thread. */
+#ifndef IDF_TESTS_STOREURL_H
+#define IDF_TESTS_STOREURL_H
+
+#include <stddef.h>
+
+/* Writes the test's URL into out (n bytes): tmpl with "%s" replaced by tag
+ * (tmpl as is without one). When it is a PostgreSQL URL, also creates the
+ * schema tag (an identifier: letters, digits, '_'), failing when it already
+ * exists. Returns 0, or -1 with the reason on stderr. */
+int tu_store_url(const char *tmpl, const char *tag, char *out, size_t n);
+
+#endif
