@@ -31,8 +31,8 @@
  *  - every delivery to a surviving node was answered 2xx; the survivors
  *    stop cleanly (no sanitizer report) and log no secret.
  *
- * The database: IDFLOW_CLUSTER_DB (a postgresql:// URL of an empty database)
- * when set, else a SQLite file (several processes on one SQLite file in WAL
+ * The database: IDFLOW_TEST_STORE_URL when set (tests/pg/run.sh: the test
+ * cluster's URL with "%s" for a fresh schema), else a SQLite file (several processes on one SQLite file in WAL
  * mode keep the store's contract). N is smaller under ASan (IDFLOW_BIN in
  * build-asan/). IDFLOW_BIN is the binary. */
 #include <setjmp.h>
@@ -152,8 +152,11 @@ static int group_setup(void **state)
         n_okta = N_OKTA_ASAN;
         n_hf = N_HF_ASAN;
     }
-    if (cfx_use_env_db(&F))
-        fprintf(stderr, "# cluster test on %s\n", CFX_DB_ENV);
+    switch (cfx_use_env_db(&F, "cluster")) {
+    case 1: fprintf(stderr, "# the nodes share the database of %s\n", CFX_DB_ENV); break;
+    case 0: fprintf(stderr, "# the nodes share one SQLite file\n"); break;
+    default: return -1;
+    }
     if (sfx_write_secret(&F, "token", TOKEN, tok, sizeof tok) ||
         sfx_write_secret(&F, "hook_secret", HOOK_SECRET, hs, sizeof hs) ||
         sfx_write_secret(&F, "hf_secret", HF_SECRET, hfs, sizeof hfs))

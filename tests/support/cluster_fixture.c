@@ -12,19 +12,23 @@
 #include <unistd.h>
 
 #include "support/cluster_fixture.h"
+#include "support/storeurl.h"
 
 #define CFX_STOP_MS 15000
 #define CFX_PAGE 1000 /* the API's largest page of runs */
 #define CFX_MAX_ARGS 40
 
-bool cfx_use_env_db(struct sfx *f)
+int cfx_use_env_db(struct sfx *f, const char *tag)
 {
-    const char *url = getenv(CFX_DB_ENV);
+    const char *tmpl = getenv(CFX_DB_ENV);
+    char t[64];
 
-    if (!url || !*url)
-        return false;
-    snprintf(f->db, sizeof f->db, "%s", url);
-    return true;
+    if (!tmpl || !*tmpl)
+        return 0;
+    snprintf(t, sizeof t, "%s_%d", tag, (int)getpid());
+    if (tu_store_url(tmpl, t, f->db, sizeof f->db))
+        return -1;
+    return 1;
 }
 
 int cfx_node_start(struct sfx *f, struct cfx_node *n, const char *id, int workers, const char *const *extra)

@@ -7,8 +7,10 @@
  * the cluster checks need: every run of a workflow across pages, the
  * sandbox's call log, CPU time from /proc.
  *
- * The database is a parameter: cfx_db_url() picks IDFLOW_CLUSTER_DB when it
- * is set (a postgresql:// URL), else the fixture's SQLite file. Support code
+ * The database is a parameter: cfx_use_env_db() picks the template in
+ * IDFLOW_TEST_STORE_URL when it is set (tests/pg/run.sh sets it to the test
+ * cluster's postgresql:// URL with "%s" for a fresh schema,
+ * support/storeurl.h), else the nodes share the fixture's SQLite file. Support code
  * does not link cmocka: failures are returned and printed to stderr. One
  * thread (the test's) uses a fixture. */
 #ifndef IDF_TESTS_CLUSTER_FIXTURE_H
@@ -22,7 +24,7 @@
 #include "support/testutil.h"
 
 #define CFX_MAX_NODES 8
-#define CFX_DB_ENV "IDFLOW_CLUSTER_DB" /* a database URL for the nodes (else SQLite in the fixture's dir) */
+#define CFX_DB_ENV "IDFLOW_TEST_STORE_URL" /* the nodes' database template (else SQLite in the fixture's dir) */
 
 struct cfx_node {
     struct tu_proc p;  /* the serve process while up */
@@ -33,9 +35,11 @@ struct cfx_node {
     int64_t killed_at; /* wall-clock ms of its kill -9, or 0 */
 };
 
-/* Points f->db at IDFLOW_CLUSTER_DB when that is set (after sfx_start made
- * the SQLite path): true when it did. */
-bool cfx_use_env_db(struct sfx *f);
+/* When IDFLOW_TEST_STORE_URL is set, points f->db (after sfx_start made the
+ * SQLite path) at it, with "%s" replaced by "<tag>_<pid>" (for PostgreSQL a
+ * schema created empty): 1. 0 when it is not set (f->db stays SQLite); -1
+ * when the schema could not be made (printed). */
+int cfx_use_env_db(struct sfx *f, const char *tag);
 
 /* Starts `idflow serve --db f->db --listen 127.0.0.1:<free> --workflows
  * f->wfdir --node-id ID --workers WORKERS [extra...]` with f->serve_env and
