@@ -370,6 +370,11 @@ int main(int argc, char **argv)
     if (sfx_start(&F, NULL))
         return 1;
     dir = F.dir;
+    {
+        char key[500]; /* serve makes a master key: beside the fixture, whatever the database */
+        snprintf(key, sizeof key, "%s/idflow.key", dir);
+        setenv("IDFLOW_KEY_FILE", key, 1);
+    }
     if (sfx_write_wf(&F, "bench",
                      "name: bench-cluster\non:\n  manual:\nallow_private_network: true\nsteps:\n"
                      "  - id: a\n    do: http.request\n"

@@ -157,6 +157,13 @@ static int group_setup(void **state)
     case 0: fprintf(stderr, "# the nodes share one SQLite file\n"); break;
     default: return -1;
     }
+    /* the master key in the fixture's directory, for every command and node (with a
+     * postgresql:// URL it would otherwise be ./idflow.key, wherever the test runs) */
+    {
+        char key[500];
+        snprintf(key, sizeof key, "%s/idflow.key", F.dir);
+        setenv("IDFLOW_KEY_FILE", key, 1);
+    }
     if (sfx_write_secret(&F, "token", TOKEN, tok, sizeof tok) ||
         sfx_write_secret(&F, "hook_secret", HOOK_SECRET, hs, sizeof hs) ||
         sfx_write_secret(&F, "hf_secret", HF_SECRET, hfs, sizeof hfs))
@@ -246,7 +253,10 @@ struct want {
 static bool all_succeeded(void *ud)
 {
     struct want *w = ud;
-    return cfx_count_runs(live_base(), w->wf, "succeeded") >= w->n;
+    int n = cfx_count_runs(live_base(), w->wf, "succeeded");
+    if (n < 0)
+        fail_msg("cannot list the runs of %s", w->wf);
+    return n >= w->n;
 }
 
 /* The schedule's ticks after `after` (ms): each tick's scheduled_for, checked distinct. */
