@@ -10,7 +10,7 @@
 
 #include "api/api.h"
 #include "api/api_internal.h"
-#include "core/log.h"
+#include "api/render.h"
 #include "core/timeutil.h"
 #include "crypto/token.h"
 #include "engine/engine.h"
@@ -97,27 +97,6 @@ out:
     json_decref(body);
 }
 
-static json_t *run_json(const struct store_run *r)
-{
-    json_t *o = json_pack("{s:I,s:s,s:I,s:I,s:s,s:i,s:I,s:I,s:I}", "id", (json_int_t)r->id, "workflow", r->workflow,
-                          "version", (json_int_t)r->version, "event_id", (json_int_t)r->event_id, "status", r->status,
-                          "pc", r->pc, "created_at", (json_int_t)r->created_at, "updated_at",
-                          (json_int_t)r->updated_at, "finished_at", (json_int_t)r->finished_at);
-    if (r->error)
-        json_object_set_new(o, "error", json_string(r->error));
-    if (r->wake_at)
-        json_object_set_new(o, "wake_at", json_integer(r->wake_at));
-    if (r->rerun_of)
-        json_object_set_new(o, "rerun_of", json_integer(r->rerun_of));
-    if (r->event) {
-        /* stored as sent (the run needs it); answers redact it like step records */
-        json_t *ev = log_redact_text(r->event);
-        if (ev)
-            json_object_set_new(o, "event", ev);
-    }
-    return o;
-}
-
 static bool parse_id(const char *s, int64_t *out)
 {
     char *end;
@@ -139,7 +118,8 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
 
     if (*rest == '\0') {
         struct store_run_filter f;
-        json_t *list = NULL;
+        struct store_run *rows = NULL;
+        size_t n = 0;
         const char *lim = http_req_query(req, "limit");
         const char *before = http_req_query(req, "before");
         if (strcmp(req->method, "GET") != 0) {
@@ -151,12 +131,13 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
         f.workflow = http_req_query(req, "workflow");
         f.limit = lim ? atoi(lim) : 50;
         f.before_id = before ? atoll(before) : 0;
-        rc = store_run_list(st, &f, &list);
+        rc = store_run_list(st, &f, &rows, &n);
         if (rc) {
             api__error(resp, 500, "could not list runs");
             return;
         }
-        http_resp_json(resp, 200, json_pack("{s:o}", "runs", list));
+        http_resp_json(resp, 200, json_pack("{s:o}", "runs", render_runs(rows, n)));
+        store_run_list_free(rows, n);
         return;
     }
     if (*rest != '/' || !parse_id(rest + 1, &id)) {
@@ -166,14 +147,17 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
     action = strchr(rest + 1, '/');
     if (!action) {
         struct store_run *r = NULL;
-        json_t *steps = NULL, *o;
+        struct store_step *steps = NULL;
+        size_t n = 0;
+        json_t *o;
         if (store_run_get(st, id, &r)) {
             api__error(resp, 404, "no such run");
             return;
         }
-        o = run_json(r);
-        if (store_step_list(st, id, &steps) == 0)
-            json_object_set_new(o, "steps", steps);
+        o = render_run(r);
+        if (o && store_step_list(st, id, &steps, &n) == 0)
+            json_object_set_new(o, "steps", render_steps(steps, n));
+        store_step_list_free(steps, n);
         store_run_free(r);
         http_resp_json(resp, 200, o);
         return;
@@ -233,24 +217,23 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
 /* GET /api/v1/workflows/NAME: the newest version with its YAML. */
 static void workflow_get(struct store *st, struct http_resp *resp, const char *name)
 {
-    json_t *list = NULL, *w, *o = NULL;
+    struct store_workflow_info *rows = NULL;
+    json_t *o = NULL;
     char *source = NULL;
     int64_t version = 0;
-    size_t i;
+    size_t n = 0;
 
-    if (store_workflow_list(st, &list)) {
+    if (store_workflow_list(st, &rows, &n)) {
         api__error(resp, 500, "could not list workflows");
         return;
     }
-    json_array_foreach(list, i, w)
-    {
-        if (strcmp(json_string_value(json_object_get(w, "name")) ? json_string_value(json_object_get(w, "name")) : "",
-                   name) == 0) {
-            o = json_deep_copy(w);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].name ? rows[i].name : "", name) == 0) {
+            o = render_workflow(&rows[i]);
             break;
         }
     }
-    json_decref(list);
+    store_workflow_list_free(rows, n);
     if (!o) {
         api__error(resp, 404, "no such workflow");
         return;
@@ -264,22 +247,21 @@ static void workflow_get(struct store *st, struct http_resp *resp, const char *n
 static void metrics(struct api *a, struct store *st, struct http_resp *resp)
 {
     char *m = engine_metrics(a->engine);
-    json_t *counts = NULL;
+    struct store_run_counts c;
     struct buf b;
     buf_init(&b, BUF_CAP_SMALL);
-    if (m && buf_puts(&b, m) == 0 && store_run_counts(st, &counts) == 0) {
-        const char *k;
-        json_t *v;
+    if (m && buf_puts(&b, m) == 0 && store_run_counts(st, &c) == 0) {
+        const struct {
+            const char *status;
+            int64_t n;
+        } by[] = {{STORE_RUN_QUEUED, c.queued},       {STORE_RUN_RUNNING, c.running}, {STORE_RUN_WAITING, c.waiting},
+                  {STORE_RUN_SUCCEEDED, c.succeeded}, {STORE_RUN_FAILED, c.failed},   {STORE_RUN_CANCELLED, c.cancelled}};
         int rc = buf_puts(&b, "# HELP idflow_runs Runs in the store, by status.\n# TYPE idflow_runs gauge\n");
-        json_object_foreach(counts, k, v)
-        {
-            if (rc == 0)
-                rc = buf_printf(&b, "idflow_runs{status=\"%s\"} %" JSON_INTEGER_FORMAT "\n", k, json_integer_value(v));
-        }
+        for (size_t i = 0; rc == 0 && i < sizeof by / sizeof by[0]; i++)
+            rc = buf_printf(&b, "idflow_runs{status=\"%s\"} %" PRId64 "\n", by[i].status, by[i].n);
     }
     http_resp_text(resp, 200, "text/plain; version=0.0.4", b.data ? b.data : "");
     buf_free(&b);
-    json_decref(counts);
     free(m);
 }
 
@@ -288,7 +270,6 @@ static void api_route(struct api *a, struct store *st, const struct api__caller 
                       struct http_resp *resp)
 {
     const char *p = req->path;
-    json_t *list = NULL;
 
     if (strcmp(p, "/metrics") == 0) {
         metrics(a, st, resp);
@@ -305,10 +286,13 @@ static void api_route(struct api *a, struct store *st, const struct api__caller 
         http_resp_json(resp, 200, json_pack("{s:s,s:s}", "actor", who->actor, "role", token_role_name(who->role)));
     } else if (strcmp(p, "/api/v1/audit") == 0) {
         const char *lim = http_req_query(req, "limit");
-        if (store_audit_list(st, lim ? atoi(lim) : 100, &list))
+        struct store_audit *rows = NULL;
+        size_t n = 0;
+        if (store_audit_list(st, lim ? atoi(lim) : 100, &rows, &n))
             api__error(resp, 500, "could not list the audit log");
         else
-            http_resp_json(resp, 200, json_pack("{s:o}", "audit", list));
+            http_resp_json(resp, 200, json_pack("{s:o}", "audit", render_audit(rows, n)));
+        store_audit_list_free(rows, n);
     } else if (strcmp(p, "/api/v1/connectors") == 0) {
         api__connectors(resp);
     } else if (strcmp(p, "/api/v1/connections") == 0 || strncmp(p, "/api/v1/connections/", 20) == 0) {
@@ -316,15 +300,21 @@ static void api_route(struct api *a, struct store *st, const struct api__caller 
     } else if (strncmp(p, "/api/v1/workflows/", 18) == 0) {
         workflow_get(st, resp, p + 18);
     } else if (strcmp(p, "/api/v1/workflows") == 0) {
-        if (store_workflow_list(st, &list))
+        struct store_workflow_info *rows = NULL;
+        size_t n = 0;
+        if (store_workflow_list(st, &rows, &n))
             api__error(resp, 500, "could not list workflows");
         else
-            http_resp_json(resp, 200, json_pack("{s:o}", "workflows", list));
+            http_resp_json(resp, 200, json_pack("{s:o}", "workflows", render_workflows(rows, n)));
+        store_workflow_list_free(rows, n);
     } else if (strcmp(p, "/api/v1/approvals") == 0) {
-        if (store_approval_list(st, &list))
+        struct store_approval *rows = NULL;
+        size_t n = 0;
+        if (store_approval_list(st, &rows, &n))
             api__error(resp, 500, "could not list approvals");
         else
-            http_resp_json(resp, 200, json_pack("{s:o}", "approvals", list));
+            http_resp_json(resp, 200, json_pack("{s:o}", "approvals", render_approvals(rows, n)));
+        store_approval_list_free(rows, n);
     } else {
         api__error(resp, 404, "not found");
     }

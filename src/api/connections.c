@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/render.h"
 #include "credentials/credentials.h"
 #include "connectors/connector.h"
 #include "core/log.h"
@@ -149,20 +150,18 @@ static void test(struct api *a, struct store *st, struct http_resp *resp, const 
 /* GET /api/v1/connections/NAME: its row of the list (never a secret). */
 static void get_one(struct store *st, struct http_resp *resp, const char *name)
 {
-    json_t *list = NULL, *c, *found = NULL;
-    size_t i;
+    struct store_connection_info *rows = NULL;
+    json_t *found = NULL;
+    size_t n = 0;
 
-    if (store_connection_list(st, &list)) {
+    if (store_connection_list(st, &rows, &n)) {
         api__error(resp, 500, "could not list connections");
         return;
     }
-    json_array_foreach(list, i, c)
-    {
-        const char *n = json_string_value(json_object_get(c, "name"));
-        if (n && strcmp(n, name) == 0)
-            found = json_incref(c);
-    }
-    json_decref(list);
+    for (size_t i = 0; i < n && !found; i++)
+        if (rows[i].name && strcmp(rows[i].name, name) == 0)
+            found = render_connection(&rows[i]);
+    store_connection_list_free(rows, n);
     if (found)
         http_resp_json(resp, 200, found);
     else
@@ -176,16 +175,18 @@ void api__connections_route(struct api *a, struct store *st, const struct api__c
     const char *slash;
     size_t n;
     struct idf_err err;
-    json_t *list = NULL;
+    struct store_connection_info *rows = NULL;
+    size_t n_rows = 0;
     int rc;
 
     if (*rest == '\0') {
         if (strcmp(req->method, "GET") != 0) {
             api__error(resp, 405, "use GET (PUT /api/v1/connections/NAME stores one)");
-        } else if (store_connection_list(st, &list)) {
+        } else if (store_connection_list(st, &rows, &n_rows)) {
             api__error(resp, 500, "could not list connections");
         } else {
-            http_resp_json(resp, 200, json_pack("{s:o}", "connections", list));
+            http_resp_json(resp, 200, json_pack("{s:o}", "connections", render_connections(rows, n_rows)));
+            store_connection_list_free(rows, n_rows);
         }
         return;
     }

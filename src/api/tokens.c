@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/render.h"
 #include "core/timeutil.h"
 #include "store/store.h"
 
@@ -73,17 +74,19 @@ void api__tokens_route(struct api *a, struct store *st, const struct api__caller
                        struct http_resp *resp, const char *rest)
 {
     struct idf_err err;
-    json_t *list = NULL;
     const char *force;
     int rc;
 
     (void)a;
     if (*rest == '\0') {
         if (strcmp(req->method, "GET") == 0) {
-            if (store_token_list(st, time_now_ms(), &list))
+            struct store_token *rows = NULL;
+            size_t n = 0;
+            if (store_token_list(st, &rows, &n))
                 api__error(resp, 500, "could not list tokens");
             else
-                http_resp_json(resp, 200, json_pack("{s:o}", "tokens", list));
+                http_resp_json(resp, 200, json_pack("{s:o}", "tokens", render_tokens(rows, n, time_now_ms())));
+            store_token_list_free(rows, n);
         } else if (strcmp(req->method, "POST") == 0) {
             create(st, who, req, resp);
         } else {

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/render.h"
 #include "cli/cli.h"
 #include "cli/cli_hooks.h"
 #include "credentials/credentials.h"
@@ -550,9 +551,10 @@ int cli_connections(int argc, char **argv)
     bool as_json = false;
     struct store *st = NULL;
     struct idf_err err;
+    struct store_connection_info *rows = NULL;
     json_t *list = NULL, *row;
     char dbbuf[1100];
-    size_t i;
+    size_t i, n = 0;
     int rc = CLI_FAIL;
 
     for (int a = 1; a < argc; a++) {
@@ -571,7 +573,7 @@ int cli_connections(int argc, char **argv)
         fprintf(stderr, "idflow connections: %s\n", err.msg);
         return CLI_FAIL;
     }
-    if (store_connection_list(st, &list)) {
+    if (store_connection_list(st, &rows, &n) || !(list = render_connections(rows, n))) {
         fprintf(stderr, "idflow connections: cannot list connections\n");
         goto out;
     }
@@ -596,6 +598,7 @@ int cli_connections(int argc, char **argv)
     rc = CLI_OK;
 out:
     json_decref(list);
+    store_connection_list_free(rows, n);
     store_close(st);
     return rc;
 }

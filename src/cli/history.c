@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/render.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -36,7 +37,8 @@ int cli_runs(int argc, char **argv)
     const char *db = NULL;
     bool as_json = false;
     struct store *st = NULL;
-    json_t *list = NULL;
+    struct store_run *rows = NULL;
+    size_t n = 0;
     int c, rc;
 
     memset(&f, 0, sizeof f);
@@ -60,32 +62,29 @@ int cli_runs(int argc, char **argv)
     }
     if (cli_open_store(db, &st))
         return CLI_FAIL;
-    rc = store_run_list(st, &f, &list);
+    rc = store_run_list(st, &f, &rows, &n);
     if (rc) {
         fprintf(stderr, "idflow runs: cannot list runs: %s\n", idf_strerror(rc));
         store_close(st);
         return CLI_FAIL;
     }
     if (as_json) {
-        char *s = json_dumps(list, JSON_INDENT(2));
+        json_t *list = render_runs(rows, n);
+        char *s = list ? json_dumps(list, JSON_INDENT(2)) : NULL;
         puts(s ? s : "[]");
         free(s);
+        json_decref(list);
     } else {
-        size_t i;
-        json_t *r;
         printf("%-8s %-28s %-4s %-10s %-24s %s\n", "RUN", "WORKFLOW", "VER", "STATUS", "CREATED", "ERROR");
-        json_array_foreach(list, i, r)
-        {
+        for (size_t i = 0; i < n; i++) {
+            const struct store_run *r = &rows[i];
             char ts[40];
-            const char *e = json_string_value(json_object_get(r, "error"));
-            cli_fmt_time(json_integer_value(json_object_get(r, "created_at")), ts, sizeof ts);
-            printf("%-8lld %-28s %-4lld %-10s %-24s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
-                   json_string_value(json_object_get(r, "workflow")),
-                   (long long)json_integer_value(json_object_get(r, "version")),
-                   json_string_value(json_object_get(r, "status")), ts, e ? e : "");
+            cli_fmt_time(r->created_at, ts, sizeof ts);
+            printf("%-8lld %-28s %-4lld %-10s %-24s %s\n", (long long)r->id, r->workflow, (long long)r->version,
+                   r->status, ts, r->error ? r->error : "");
         }
     }
-    json_decref(list);
+    store_run_list_free(rows, n);
     store_close(st);
     return CLI_OK;
 }
@@ -113,6 +112,8 @@ int cli_show(int argc, char **argv)
     bool as_json = false;
     struct store *st = NULL;
     struct store_run *r = NULL;
+    struct store_step *rows = NULL;
+    size_t n = 0;
     json_t *steps = NULL;
     int64_t id;
     int c, rc = CLI_FAIL;
@@ -133,7 +134,7 @@ int cli_show(int argc, char **argv)
         fprintf(stderr, "idflow show: no run %lld\n", (long long)id);
         goto out;
     }
-    if (store_step_list(st, id, &steps)) {
+    if (store_step_list(st, id, &rows, &n) || !(steps = render_steps(rows, n))) {
         fprintf(stderr, "idflow show: cannot read the steps of run %lld\n", (long long)id);
         goto out;
     }
@@ -195,6 +196,7 @@ usage:
     return CLI_USAGE;
 out:
     json_decref(steps);
+    store_step_list_free(rows, n);
     store_run_free(r);
     store_close(st);
     return rc;

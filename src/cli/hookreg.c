@@ -49,10 +49,11 @@ static bool trigger_of(const struct connector *c, const struct conn_trigger *t)
  * may listen to connection `name`. */
 static int collect_triggers(struct store *st, const struct connector *c, const char *name, json_t **out)
 {
-    json_t *list = NULL, *row, *res = json_array();
+    struct store_workflow_info *rows = NULL;
+    json_t *res = json_array();
     struct expr_ctx *ectx = NULL;
     struct flow_diags *diags = calloc(1, sizeof *diags);
-    size_t i;
+    size_t n = 0;
     int rc;
 
     *out = NULL;
@@ -60,18 +61,17 @@ static int collect_triggers(struct store *st, const struct connector *c, const c
         rc = IDF_ENOMEM;
         goto out;
     }
-    rc = store_workflow_list(st, &list);
+    rc = store_workflow_list(st, &rows, &n);
     if (rc)
         goto out;
-    json_array_foreach(list, i, row)
-    {
-        const char *wf = json_string_value(json_object_get(row, "name"));
+    for (size_t i = 0; i < n; i++) {
+        const char *wf = rows[i].name;
         char *src = NULL;
         int64_t version = 0;
         struct flow *f = NULL;
         const char *want;
 
-        if (!wf || !json_is_true(json_object_get(row, "enabled")) || store_workflow_source(st, wf, 0, &src, &version))
+        if (!wf || !rows[i].enabled || store_workflow_source(st, wf, 0, &src, &version))
             continue;
         memset(diags, 0, sizeof *diags);
         if (flow_parse(registry_default(), wf, src, strlen(src), ectx, &f, diags) == 0 && trigger_of(c, f->trigger)) {
@@ -87,7 +87,7 @@ static int collect_triggers(struct store *st, const struct connector *c, const c
     res = NULL;
 out:
     json_decref(res);
-    json_decref(list);
+    store_workflow_list_free(rows, n);
     expr_ctx_free(ectx);
     free(diags);
     return rc;

@@ -18,17 +18,6 @@
 #include "core/timeutil.h"
 #include "store/store.h"
 
-/* The store URL without any "user:password@" part, for logs. */
-static void url_for_log(const char *url, char *out, size_t n)
-{
-    const char *scheme = strstr(url, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    if (at)
-        snprintf(out, n, "%.*s[redacted]@%s", (int)(scheme + 3 - url), url, at + 1);
-    else
-        snprintf(out, n, "%s", url);
-}
-
 static bool addr_is_loopback(const char *a)
 {
     return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0 || strcmp(a, "localhost") == 0;
@@ -197,7 +186,7 @@ int cli_serve(int argc, char **argv)
     {
         char dblog[CFG_MAX_VALUE + 16];
         json_t *f;
-        url_for_log(cfg.db, dblog, sizeof dblog);
+        store_url_for_log(cfg.db, dblog, sizeof dblog);
         f = json_pack("{s:s,s:i,s:s,s:s,s:i}", "addr", addr, "port", http_server_port(srv), "db", dblog,
                               "workflows", cfg.workflows, "workers", cfg.workers);
         log_msg(LOG_INFO, f, "idflow serve listening on http://%s:%d", addr, http_server_port(srv));

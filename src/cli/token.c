@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/render.h"
 #include "cli/cli.h"
 #include "core/timeutil.h"
 #include "crypto/token.h"
@@ -113,8 +114,9 @@ static int list(int argc, char **argv)
     const char *db = NULL;
     bool as_json = false;
     struct store *st = NULL;
-    json_t *rows = NULL, *r;
-    size_t i;
+    struct store_token *rows = NULL;
+    size_t n = 0;
+    int64_t now = time_now_ms();
     int c;
 
     optind = 1;
@@ -134,33 +136,34 @@ static int list(int argc, char **argv)
     }
     if (cli_open_store(db, &st))
         return CLI_FAIL;
-    if (store_token_list(st, time_now_ms(), &rows)) {
+    if (store_token_list(st, &rows, &n)) {
         fprintf(stderr, "idflow token list: could not read the tokens\n");
         store_close(st);
         return CLI_FAIL;
     }
     store_close(st);
     if (as_json) {
-        char *s = json_dumps(rows, JSON_INDENT(2));
+        json_t *list = render_tokens(rows, n, now);
+        char *s = list ? json_dumps(list, JSON_INDENT(2)) : NULL;
         printf("%s\n", s ? s : "[]");
         free(s);
-    } else if (json_array_size(rows) == 0) {
+        json_decref(list);
+    } else if (n == 0) {
         printf("no API tokens: the API answers only on loopback, to anyone there "
                "(idflow token create NAME --role ROLE)\n");
     } else {
         printf("%-24s %-9s %-13s %-24s %-24s %s\n", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED", "EXPIRES");
-        json_array_foreach(rows, i, r)
-        {
+        for (size_t i = 0; i < n; i++) {
+            const struct store_token *t = &rows[i];
             char c1[40], c2[40], c3[40];
-            cli_fmt_time(json_integer_value(json_object_get(r, "created_at")), c1, sizeof c1);
-            cli_fmt_time(json_integer_value(json_object_get(r, "last_used_at")), c2, sizeof c2);
-            cli_fmt_time(json_integer_value(json_object_get(r, "expires_at")), c3, sizeof c3);
-            printf("%-24s %-9s %-13s %-24s %-24s %s%s\n", json_string_value(json_object_get(r, "name")),
-                   json_string_value(json_object_get(r, "role")), json_string_value(json_object_get(r, "prefix")),
-                   c1, c2, json_is_true(json_object_get(r, "expired")) ? "EXPIRED " : "", c3);
+            cli_fmt_time(t->created_at, c1, sizeof c1);
+            cli_fmt_time(t->last_used_at, c2, sizeof c2);
+            cli_fmt_time(t->expires_at, c3, sizeof c3);
+            printf("%-24s %-9s %-13s %-24s %-24s %s%s\n", t->name, t->role, t->prefix, c1, c2,
+                   t->expires_at != 0 && t->expires_at <= now ? "EXPIRED " : "", c3);
         }
     }
-    json_decref(rows);
+    store_token_list_free(rows, n);
     return CLI_OK;
 }
 
@@ -273,8 +276,9 @@ int cli_audit(int argc, char **argv)
     bool as_json = false;
     int limit = 50, c;
     struct store *st = NULL;
+    struct store_audit *recs = NULL;
     json_t *rows = NULL, *r;
-    size_t i;
+    size_t i, n = 0;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -289,11 +293,13 @@ int cli_audit(int argc, char **argv)
         goto usage;
     if (cli_open_store(db, &st))
         return CLI_FAIL;
-    if (store_audit_list(st, limit, &rows)) {
+    if (store_audit_list(st, limit, &recs, &n) || !(rows = render_audit(recs, n))) {
         fprintf(stderr, "idflow audit: could not read the audit log\n");
+        store_audit_list_free(recs, n);
         store_close(st);
         return CLI_FAIL;
     }
+    store_audit_list_free(recs, n);
     store_close(st);
     if (as_json) {
         char *s = json_dumps(rows, JSON_INDENT(2));

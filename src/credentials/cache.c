@@ -119,19 +119,19 @@ static struct centry *new_entry(struct cred_cache *c)
 /* Picks the only connection of kind from the store's list into name_out. */
 static int pick_only(struct store *s, const char *kind, char *name_out, size_t n, struct idf_err *err)
 {
-    json_t *list = NULL, *row;
+    struct store_connection_info *rows = NULL;
     char names[600];
-    size_t off = 0, count = 0, i;
+    size_t off = 0, count = 0, n_rows = 0;
     const char *only = NULL;
     int rc;
 
-    rc = store_connection_list(s, &list);
+    rc = store_connection_list(s, &rows, &n_rows);
     if (rc)
         return idf_err_set(err, rc, "cannot list connections (%s)", idf_strerror(rc));
     names[0] = '\0';
-    json_array_foreach(list, i, row) {
-        const char *k = json_string_value(json_object_get(row, "kind"));
-        const char *nm = json_string_value(json_object_get(row, "name"));
+    for (size_t i = 0; i < n_rows; i++) {
+        const char *k = rows[i].kind;
+        const char *nm = rows[i].name;
         if (!k || !nm || strcmp(k, kind) != 0)
             continue;
         count++;
@@ -151,7 +151,7 @@ static int pick_only(struct store *s, const char *kind, char *name_out, size_t n
                          names);
     else
         snprintf(name_out, n, "%s", only);
-    json_decref(list);
+    store_connection_list_free(rows, n_rows);
     return rc;
 }
 

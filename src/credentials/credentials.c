@@ -214,6 +214,16 @@ static void wipe(json_t *v)
     }
 }
 
+json_t *cred_config_json(const char *text)
+{
+    json_t *v;
+
+    if (!text)
+        return json_null();
+    v = json_loads(text, JSON_DECODE_ANY, NULL);
+    return v ? v : json_string(text);
+}
+
 void cred_wipe_free(json_t *v)
 {
     if (!v)

@@ -96,6 +96,12 @@ int cred_load(struct store *s, const struct seal_key *key, const char *name, jso
  * objects this module built (their strings are not shared elsewhere). */
 void cred_wipe_free(json_t *v);
 
+/* The non-secret config of a connection as the store lists it
+ * (store_connection_info.config, JSON text) as a value: parsed, or a JSON
+ * string holding a text that does not parse, or null for NULL (as the API
+ * shows it). Caller frees with json_decref; NULL only on ENOMEM. */
+json_t *cred_config_json(const char *text);
+
 /* ---------------------------------------------------------------- cache */
 
 struct cred_cache;

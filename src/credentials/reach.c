@@ -20,27 +20,28 @@ int cred_reach_warnings(struct store *s, const struct registry *reg, const struc
 {
     const struct connector *c = registry_trigger_owner(reg, t);
     const char *want = json_string_value(json_object_get(params, "connection"));
-    json_t *list = NULL, *row;
-    size_t i;
+    struct store_connection_info *rows = NULL;
+    size_t n = 0;
     int rc = 0;
 
     if (!c || !c->ingress || !c->ingress->reachable)
         return 0;
-    rc = store_connection_list(s, &list);
+    rc = store_connection_list(s, &rows, &n);
     if (rc)
         return rc;
-    json_array_foreach(list, i, row)
-    {
-        const char *name = json_string_value(json_object_get(row, "name"));
-        const char *kind = json_string_value(json_object_get(row, "kind"));
+    for (size_t i = 0; i < n; i++) {
+        const char *name = rows[i].name, *kind = rows[i].kind;
+        json_t *config;
         char why[600];
 
         if (!name || !kind || strcmp(kind, c->name) != 0 || (want && strcmp(want, name) != 0))
             continue;
+        config = cred_config_json(rows[i].config);
         why[0] = '\0';
-        if (!c->ingress->reachable(json_object_get(row, "config"), t->name, params, why, sizeof why))
+        if (!c->ingress->reachable(config, t->name, params, why, sizeof why))
             json_array_append_new(warnings, json_sprintf("connection '%s' (%s): %s", name, kind, why));
+        json_decref(config);
     }
-    json_decref(list);
+    store_connection_list_free(rows, n);
     return 0;
 }

@@ -78,22 +78,23 @@ static bool stopping(struct pollers *p)
 /* Re-reads the connections to poll: adds new ones (due now), drops gone ones. */
 static void rescan(struct pollers *p, struct store *st)
 {
-    json_t *list = NULL, *row;
-    size_t i;
+    struct store_connection_info *rows = NULL;
+    size_t n_rows = 0;
 
-    if (store_connection_list(st, &list)) {
+    if (store_connection_list(st, &rows, &n_rows)) {
         log_warn("poller: cannot list connections");
         return;
     }
     for (int k = 0; k < p->n; k++)
         p->entries[k].seen = false;
-    json_array_foreach(list, i, row)
-    {
-        const char *name = json_string_value(json_object_get(row, "name"));
-        const char *kind = json_string_value(json_object_get(row, "kind"));
+    for (size_t i = 0; i < n_rows; i++) {
+        const char *name = rows[i].name, *kind = rows[i].kind;
         const struct connector *c = NULL;
-        enum conn_ingress_mode mode = conn_ingress_mode(json_object_get(row, "config"));
+        json_t *config = cred_config_json(rows[i].config);
+        enum conn_ingress_mode mode = conn_ingress_mode(config);
         int k;
+
+        json_decref(config);
 
         if (!name || !kind || strlen(name) > CRED_NAME_MAX || !(mode & CONN_MODE_POLL))
             continue;
@@ -125,7 +126,7 @@ static void rescan(struct pollers *p, struct store *st)
             k++;
         }
     }
-    json_decref(list);
+    store_connection_list_free(rows, n_rows);
 }
 
 static void fail_later(struct poll_entry *pe, int64_t now, int64_t at_least_ms, const char *what)

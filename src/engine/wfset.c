@@ -186,17 +186,15 @@ out:
 
 int engine__wfset_load_store(struct wfset *ws, struct store *st, struct expr_ctx *ectx, struct idf_err *err)
 {
-    json_t *list = NULL;
-    size_t i;
-    json_t *w;
-    int rc = store_workflow_list(st, &list);
+    struct store_workflow_info *rows = NULL;
+    size_t n = 0;
+    int rc = store_workflow_list(st, &rows, &n);
 
     if (rc)
         return idf_err_set(err, rc, "cannot list workflows in the store");
-    json_array_foreach(list, i, w)
-    {
-        const char *name = json_string_value(json_object_get(w, "name"));
-        int64_t version = json_integer_value(json_object_get(w, "version"));
+    for (size_t i = 0; i < n; i++) {
+        const char *name = rows[i].name;
+        int64_t version = rows[i].version;
         const struct flow *f = engine__wfset_get(ws, st, ectx, name, version, err);
         if (!f) {
             log_warn("workflow %s version %lld no longer loads: %s", name, (long long)version, err->msg);
@@ -219,7 +217,7 @@ int engine__wfset_load_store(struct wfset *ws, struct store *st, struct expr_ctx
         if (rc)
             break;
     }
-    json_decref(list);
+    store_workflow_list_free(rows, n);
     return rc;
 }
 

@@ -15,13 +15,11 @@
  * with IDF_INVARIANT); store_close may run on another thread once the opener
  * is done with it. Nothing here is shared between connections.
  *
- * Secrets: the URL may carry a password (in its user info or a password=
- * parameter). It never appears in an error or a log line: the URL is shown
- * masked ("postgresql://user:***@host/db"), and every message libpq wrote
- * (some quote the URL, or the token they failed to decode) has the password,
- * raw and percent-decoded, replaced by "***" before it is used. The
- * connection's error verbosity is TERSE, and statement errors quote only the
- * server's primary message, never its DETAIL (which can quote a row). */
+ * Secrets: the URL may carry a password. It never appears in an error or a
+ * log line: the URL is shown masked and every message libpq wrote about the
+ * connection is scrubbed of it (postgres_url.c). The connection's error
+ * verbosity is TERSE, and statement errors quote only the server's primary
+ * message, never its DETAIL (which can quote a row). */
 #include "store/postgres_internal.h"
 
 #include <stdio.h>
@@ -32,8 +30,6 @@
 
 #define PG_CONNECT_TIMEOUT "10" /* seconds, unless the URL says connect_timeout= */
 #define PG_MIN_SERVER 100000    /* PostgreSQL 10: identity columns */
-#define PG_SECRETS_MAX 16u      /* password forms masked in a message */
-#define PG_MSG_MAX IDF_ERR_MSG_MAX
 
 static void pg_close(struct store *s);
 
@@ -98,14 +94,13 @@ const char *store__pg_i64(char *buf, int64_t v)
 
 /* ---------------------------------------------------------------- errors */
 
-/* Copies msg into out (PG_MSG_MAX bytes, cut to fit) with the newlines libpq
- * puts between the lines of a message turned into "; " (the one at its end
- * dropped). */
-static void one_line(char *out, const char *msg)
+/* (postgres_internal.h) Cut to fit; libpq's indented continuation lines
+ * lose their indent. */
+void store__pg_one_line(char *out, const char *msg)
 {
     size_t n = 0;
 
-    for (const char *p = msg ? msg : ""; *p && n + 3 < PG_MSG_MAX; p++) {
+    for (const char *p = msg ? msg : ""; *p && n + 3 < STORE__PG_MSG_MAX; p++) {
         if (*p == '\n') {
             if (p[1] == '\0')
                 break;
@@ -126,7 +121,7 @@ static int fail_result(struct store__pg *c, const PGresult *r, const char *what,
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    char msg[PG_MSG_MAX];
+    char msg[STORE__PG_MSG_MAX];
     int code = IDF_EDB;
 
     if (state && (strncmp(state, "40", 2) == 0 || strcmp(state, "55P03") == 0))
@@ -139,11 +134,11 @@ static int fail_result(struct store__pg *c, const PGresult *r, const char *what,
         code = IDF_ENOMEM; /* libpq could not allocate a result */
 
     if (primary)
-        one_line(msg, primary);
+        store__pg_one_line(msg, primary);
     else if (!r && code == IDF_ENOMEM)
         snprintf(msg, sizeof msg, "out of memory");
     else
-        one_line(msg, PQerrorMessage(c->conn)); /* client-side: no server DETAIL in it */
+        store__pg_one_line(msg, PQerrorMessage(c->conn)); /* client-side: no server DETAIL in it */
     if (!msg[0])
         snprintf(msg, sizeof msg, "%s", PQstatus(c->conn) == CONNECTION_BAD ? "connection lost" : "failed");
     /* Callers of the functions without an err get only the code: log why. */
@@ -236,14 +231,26 @@ int store__pg_exec(struct store__pg *c, const char *what, const char *sql, int n
 int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
                     const int *lens, const bool *binary, PGresult **res, struct idf_err *err)
 {
-    int formats[n > 0 ? n : 1];
-    int lengths[n > 0 ? n : 1];
+    /* On the heap: a batch may bind thousands of parameters. */
+    int *formats = calloc(n > 0 ? (size_t)n : 1, sizeof *formats);
+    int *lengths = calloc(n > 0 ? (size_t)n : 1, sizeof *lengths);
+    int rc;
 
+    if (res)
+        *res = NULL;
+    if (!formats || !lengths) {
+        rc = idf_err_set(err, IDF_ENOMEM, "store: %s: out of memory", what);
+        goto out;
+    }
     for (int i = 0; i < n; i++) {
         formats[i] = binary && binary[i] ? 1 : 0;
         lengths[i] = lens ? lens[i] : 0;
     }
-    return exec_any(c, what, sql, n, params, lengths, formats, res, err);
+    rc = exec_any(c, what, sql, n, params, lengths, formats, res, err);
+out:
+    free(formats);
+    free(lengths);
+    return rc;
 }
 
 /* --------------------------------------------------------- transactions */
@@ -381,254 +388,44 @@ int store__pg_audit(struct store__pg *c, int64_t at, const char *actor, const ch
                           NULL, err);
 }
 
-/* --------------------------------------------------- the URL's password */
-
-/* The password forms a URL carries (raw and percent-decoded, from its user
- * info and from password= parameters), each a malloc'd string, so that a
- * message can be scrubbed of them. */
-struct secrets {
-    char *v[PG_SECRETS_MAX];
-    size_t n;
-};
-
-static void secrets_free(struct secrets *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    s->n = 0;
-}
-
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* A malloc'd copy of s[0..n) with %XX decoded (a bad escape is kept as is). */
-static char *decode(const char *s, size_t n)
-{
-    char *out = malloc(n + 1);
-    size_t k = 0;
-
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            out[k++] = s[i];
-        }
-    }
-    out[k] = '\0';
-    return out;
-}
-
-static void secrets_add(struct secrets *s, const char *v, size_t n)
-{
-    if (n == 0 || s->n + 2 > PG_SECRETS_MAX)
-        return;
-    s->v[s->n] = strndup(v, n);
-    if (s->v[s->n])
-        s->n++;
-    s->v[s->n] = decode(v, n);
-    if (s->v[s->n])
-        s->n++;
-}
-
-/* Where the URL's parts are, the way libpq reads them: after "scheme://",
- * the user info runs to the first '@' met before any '/'; its password
- * follows its first ':'; parameters follow the first '?' after it. */
-struct url_parts {
-    size_t pw_at, pw_len; /* the user info's password (pw_len 0: none) */
-    size_t query_at;      /* index of the '?' (0: no parameters) */
-};
-
-static void url_split(const char *url, struct url_parts *u)
-{
-    const char *auth = strstr(url, "://");
-    const char *p, *at = NULL;
-
-    memset(u, 0, sizeof *u);
-    if (!auth)
-        return;
-    auth += 3;
-    for (p = auth; *p && *p != '/'; p++)
-        if (*p == '@') {
-            at = p;
-            break;
-        }
-    if (at) {
-        const char *colon = memchr(auth, ':', (size_t)(at - auth));
-        if (colon) {
-            u->pw_at = (size_t)(colon + 1 - url);
-            u->pw_len = (size_t)(at - colon - 1);
-        }
-    }
-    p = strchr(at ? at : auth, '?');
-    if (p)
-        u->query_at = (size_t)(p - url);
-}
-
-/* Calls fn for every "password=" parameter's value (key matched after
- * percent-decoding, as libpq does). */
-static void each_password_param(const char *url, const struct url_parts *u,
-                                void (*fn)(void *ctx, size_t at, size_t len), void *ctx)
-{
-    size_t i;
-
-    if (!u->query_at)
-        return;
-    i = u->query_at + 1;
-    while (url[i]) {
-        size_t end = i, eq;
-        char *key;
-        while (url[end] && url[end] != '&')
-            end++;
-        for (eq = i; eq < end && url[eq] != '='; eq++)
-            ;
-        key = eq < end ? decode(url + i, eq - i) : NULL;
-        if (key && strcmp(key, "password") == 0)
-            fn(ctx, eq + 1, end - eq - 1);
-        free(key);
-        i = url[end] ? end + 1 : end;
-    }
-}
-
-struct collect_ctx {
-    const char *url;
-    struct secrets *s;
-};
-
-static void collect_param(void *ctx, size_t at, size_t len)
-{
-    struct collect_ctx *cc = ctx;
-    secrets_add(cc->s, cc->url + at, len);
-}
-
-static void url_secrets(const char *url, struct secrets *s)
-{
-    struct url_parts u;
-    struct collect_ctx cc = {url, s};
-
-    url_split(url, &u);
-    if (u.pw_len)
-        secrets_add(s, url + u.pw_at, u.pw_len);
-    each_password_param(url, &u, collect_param, &cc);
-}
-
-/* marks (one byte per URL byte) gets 1 over a password parameter's value. */
-static void mark_param(void *ctx, size_t at, size_t len)
-{
-    char *marks = ctx;
-    memset(marks + at, 1, len);
-}
-
-/* The URL with every password replaced by "***", into out (n bytes). */
-static void url_masked(const char *url, char *out, size_t n)
-{
-    size_t len = strlen(url), k = 0;
-    struct url_parts u;
-    char *marks = calloc(len + 1, 1);
-
-    if (!marks) {
-        snprintf(out, n, "the PostgreSQL URL");
-        return;
-    }
-    url_split(url, &u);
-    if (u.pw_len)
-        memset(marks + u.pw_at, 1, u.pw_len);
-    each_password_param(url, &u, mark_param, marks);
-    for (size_t i = 0; i < len && k + 4 < n;) {
-        if (marks[i]) {
-            memcpy(out + k, "***", 3);
-            k += 3;
-            while (i < len && marks[i])
-                i++;
-        } else {
-            out[k++] = url[i++];
-        }
-    }
-    out[k] = '\0';
-    free(marks);
-}
-
-/* msg with every occurrence of each secret replaced by "***", made one line
- * into out (PG_MSG_MAX bytes). Scrubbed whole before it is cut, so a cut
- * never leaves the start of a password behind. */
-static void scrubbed_line(char *out, const char *msg, const struct secrets *s)
-{
-    size_t len = strlen(msg ? msg : "");
-    char *a = malloc(3 * len + 1), *b = malloc(3 * len + 1);
-
-    if (!a || !b) {
-        snprintf(out, PG_MSG_MAX, "(message left out: out of memory)");
-        goto out;
-    }
-    memcpy(a, msg ? msg : "", len + 1);
-    for (size_t i = 0; i < s->n; i++) {
-        size_t sl = strlen(s->v[i]), k = 0;
-        const char *p = a, *hit;
-        char *t;
-        if (!sl)
-            continue;
-        while ((hit = strstr(p, s->v[i])) != NULL) {
-            memcpy(b + k, p, (size_t)(hit - p));
-            k += (size_t)(hit - p);
-            memcpy(b + k, "***", 3);
-            k += 3;
-            p = hit + sl;
-        }
-        strcpy(b + k, p); /* b holds 3 * len + 1: every char could become "***" */
-        t = a;
-        a = b;
-        b = t;
-    }
-    one_line(out, a);
-out:
-    free(a);
-    free(b);
-}
-
 /* ------------------------------------------------------------ open/close */
 
 /* libpq's notices (NOTICE: relation already exists, ...) go to the debug log,
  * not to stderr. */
 static void on_notice(void *arg, const char *message)
 {
-    char msg[PG_MSG_MAX];
+    char msg[STORE__PG_MSG_MAX];
 
     (void)arg;
-    one_line(msg, message);
+    store__pg_one_line(msg, message);
     log_debug("store: postgresql: %s", msg);
 }
 
-/* The session every connection runs with (postgres_internal.h). */
+/* The session every connection runs with (postgres_internal.h), whatever
+ * the URL's options say: durable commits, texts sent and read as UTF8 (no
+ * conversion: byte for byte on a UTF8 or SQL_ASCII database), UTC, READ
+ * COMMITTED, no NOTICE chatter. */
 static const char SQL_SESSION[] = "SET synchronous_commit = on;"
+                                  "SET client_encoding = 'UTF8';"
                                   "SET TimeZone = 'UTC';"
                                   "SET default_transaction_isolation = 'read committed';"
                                   "SET client_min_messages = warning";
 
-static int connect_db(struct store__pg *c, const char *url, const struct secrets *sec, struct idf_err *err)
+static int connect_db(struct store__pg *c, const char *url, struct idf_err *err)
 {
     /* Defaults first: the URL (dbname, expanded) overrides them. */
     static const char *const keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", NULL};
     const char *vals[] = {PG_CONNECT_TIMEOUT, "idflow", "UTF8", url, NULL};
     PQconninfoOption *opts;
     char *perr = NULL;
-    char msg[PG_MSG_MAX];
+    char msg[STORE__PG_MSG_MAX];
     PGresult *r = NULL;
     const char *enc;
     int rc = 0;
 
     opts = PQconninfoParse(url, &perr);
     if (!opts) {
-        scrubbed_line(msg, perr ? perr : "out of memory", sec);
+        store__pg_scrub(url, perr ? perr : "out of memory", msg);
         rc = idf_err_set(err, perr ? IDF_EINVAL : IDF_ENOMEM, "store: bad PostgreSQL URL: %s", msg);
         PQfreemem(perr);
         return rc;
@@ -639,7 +436,7 @@ static int connect_db(struct store__pg *c, const char *url, const struct secrets
     if (!c->conn)
         return idf_err_set(err, IDF_ENOMEM, "store: connect: out of memory");
     if (PQstatus(c->conn) != CONNECTION_OK) {
-        scrubbed_line(msg, PQerrorMessage(c->conn), sec);
+        store__pg_scrub(url, PQerrorMessage(c->conn), msg);
         return idf_err_set(err, IDF_EDB, "store: connect: %s", msg);
     }
     PQsetErrorVerbosity(c->conn, PQERRORS_TERSE);
@@ -665,12 +462,10 @@ static int connect_db(struct store__pg *c, const char *url, const struct secrets
 int store__pg_open(const char *url, struct store **out, struct idf_err *err)
 {
     struct store__pg *c = NULL;
-    struct secrets sec = {0};
     char shown[STORE__PATH_MAX + 8];
     int rc;
 
     *out = NULL;
-    url_secrets(url, &sec);
     c = calloc(1, sizeof *c);
     if (!c) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
@@ -678,7 +473,7 @@ int store__pg_open(const char *url, struct store **out, struct idf_err *err)
     }
     c->base.ops = &postgres_ops;
     c->opener = pthread_self();
-    rc = connect_db(c, url, &sec, err);
+    rc = connect_db(c, url, err);
     if (rc == 0)
         rc = store__pg_migrate(c, err);
     if (rc)
@@ -687,16 +482,15 @@ int store__pg_open(const char *url, struct store **out, struct idf_err *err)
     c = NULL;
 out:
     if (rc && err) {
-        char tmp[PG_MSG_MAX];
+        char tmp[STORE__PG_MSG_MAX];
         /* defence in depth: no message leaves with the password */
         snprintf(tmp, sizeof tmp, "%s", err->msg);
-        scrubbed_line(err->msg, tmp, &sec);
-        url_masked(url, shown, sizeof shown);
+        store__pg_scrub(url, tmp, err->msg);
+        store__pg_url_masked(url, shown, sizeof shown);
         idf_err_prefix(err, "%s: ", shown);
     }
     if (c)
         pg_close(&c->base);
-    secrets_free(&sec);
     return rc;
 }
 

@@ -243,7 +243,6 @@ int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, con
     char step[STORE__NAME_MAX + 1];
     char b_id[STORE__PG_INT_LEN], b_now[STORE__PG_INT_LEN];
     char *detail = NULL;
-    json_t *d = NULL;
     int rc;
 
     store__pg_i64(b_id, run_id);
@@ -281,8 +280,7 @@ int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, con
     if (rc)
         goto out;
     /* the decision's audit record, in the same transaction */
-    d = json_pack("{s:s}", "step", step);
-    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    detail = store__detail("step", step);
     if (!detail) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         goto out;
@@ -292,7 +290,6 @@ int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, con
     if (rc == 0)
         rc = store__pg_commit(c, err);
 out:
-    json_decref(d);
     free(detail);
     if (rc)
         store__pg_rollback(c);

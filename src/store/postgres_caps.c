@@ -61,9 +61,9 @@ static int lock_caps(struct store__pg *c, const char *names, struct idf_err *err
                           2, p, NULL, err);
 }
 
-/* free[k] = caps[k].max - running runs of caps[k].workflow (at least 0). */
-static int count_free(struct store__pg *c, const struct store_cap *caps, size_t n_caps, const char *names, int *free_,
-                      struct idf_err *err)
+/* slots[k] = caps[k].max - running runs of caps[k].workflow (at least 0). */
+static int count_slots(struct store__pg *c, const struct store_cap *caps, size_t n_caps, const char *names, int *slots,
+                       struct idf_err *err)
 {
     const char *p[1] = {names};
     PGresult *res = NULL;
@@ -74,11 +74,11 @@ static int count_free(struct store__pg *c, const struct store_cap *caps, size_t 
     if (rc)
         return rc;
     for (size_t k = 0; k < n_caps; k++)
-        free_[k] = caps[k].max;
+        slots[k] = caps[k].max;
     for (int i = 0; i < PQntuples(res); i++) {
         int64_t k = store__pg_get_i64(res, i, 0), used = store__pg_get_i64(res, i, 1);
         if (k >= 0 && (size_t)k < n_caps)
-            free_[k] = used >= caps[k].max ? 0 : caps[k].max - (int)used;
+            slots[k] = used >= caps[k].max ? 0 : caps[k].max - (int)used;
     }
     PQclear(res);
     return 0;
@@ -94,8 +94,8 @@ int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, si
 
     buf_init(&names, (size_t)n_caps * (2 * STORE__NAME_MAX + 3) + 3);
     buf_init(&lims, (size_t)n_caps * STORE__PG_INT_LEN + 3);
-    cs->free = calloc(n_caps, sizeof *cs->free);
-    if (!cs->free) {
+    cs->slots = calloc(n_caps, sizeof *cs->slots);
+    if (!cs->slots) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         goto out;
     }
@@ -106,12 +106,12 @@ int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, si
     }
     rc = lock_caps(c, names.data, err);
     if (rc == 0)
-        rc = count_free(c, caps, n_caps, names.data, cs->free, err);
+        rc = count_slots(c, caps, n_caps, names.data, cs->slots, err);
     if (rc)
         goto out;
     rc = buf_puts(&lims, "{");
     for (size_t k = 0; rc == 0 && k < n_caps; k++)
-        rc = buf_printf(&lims, "%s%d", k ? "," : "", (size_t)cs->free[k] < max ? cs->free[k] : (int)max);
+        rc = buf_printf(&lims, "%s%d", k ? "," : "", (size_t)cs->slots[k] < max ? cs->slots[k] : (int)max);
     if (rc == 0)
         rc = buf_puts(&lims, "}");
     if (rc) {

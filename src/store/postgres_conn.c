@@ -25,6 +25,8 @@
  * request). The caller's thread owns the connection. */
 #include "store/postgres_internal.h"
 
+#include "core/buf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,14 +45,12 @@ int store__pg_connection_put(struct store *s, const char *name, const char *kind
     char target[STORE__NAME_MAX + 16];
     char b_now[STORE__PG_INT_LEN];
     char *detail = NULL;
-    json_t *d = NULL;
     bool created = false;
     int rc;
 
     if (sealed && sealed_len > (size_t)STORE__TEXT_MAX)
         return idf_err_set(err, IDF_ETOOBIG, "store: sealed secret of %zu bytes is too big", sealed_len);
-    d = json_pack("{s:s}", "kind", kind);
-    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    detail = store__detail("kind", kind);
     if (!detail) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         goto out;
@@ -82,7 +82,6 @@ int store__pg_connection_put(struct store *s, const char *name, const char *kind
         *created_out = created;
 out:
     PQclear(r);
-    json_decref(d);
     free(detail);
     if (rc)
         store__pg_rollback(c);
@@ -144,7 +143,6 @@ int store__pg_connection_delete(struct store *s, const char *name, const char *a
     const char *p[] = {name};
     char target[STORE__NAME_MAX + 16];
     char *detail = NULL;
-    json_t *d = NULL;
     int rc;
 
     rc = store__pg_begin(c, err);
@@ -158,8 +156,7 @@ int store__pg_connection_delete(struct store *s, const char *name, const char *a
         rc = idf_err_set(err, IDF_ENOTFOUND, "store: no connection named %s", name);
         goto out;
     }
-    d = json_pack("{s:s}", "kind", PQgetvalue(r, 0, 0));
-    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    detail = store__detail("kind", PQgetvalue(r, 0, 0));
     if (!detail) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         goto out;
@@ -170,7 +167,6 @@ int store__pg_connection_delete(struct store *s, const char *name, const char *a
         rc = store__pg_commit(c, err);
 out:
     PQclear(r);
-    json_decref(d);
     free(detail);
     if (rc)
         store__pg_rollback(c);
@@ -253,14 +249,16 @@ int store__pg_token_create(struct store *s, const char *name, const char *role, 
     struct store__pg *c = store__pg(s);
     PGresult *r = NULL;
     char b_now[STORE__PG_INT_LEN], b_exp[STORE__PG_INT_LEN];
-    json_t *d = NULL;
+    struct buf b;
     char *detail = NULL;
     bool first = false;
     int rc;
 
-    d = json_pack("{s:s,s:I}", "role", role, "expires_at", (json_int_t)expires_at);
-    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
+    buf_init(&b, BUF_CAP_SMALL);
+    if (buf_puts(&b, "{\"role\":") == 0 && store__json_quote(&b, role) == 0 &&
+        buf_printf(&b, ",\"expires_at\":%lld}", (long long)expires_at) == 0)
+        detail = buf_take(&b);
+    buf_free(&b);
     if (!detail)
         return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     rc = store__pg_begin(c, err);

@@ -8,12 +8,14 @@
  * WAL flush: PostgreSQL's own group commit). Each item is ONE statement, a
  * data-modifying CTE: the event's INSERT ... ON CONFLICT (source, source_id)
  * DO NOTHING RETURNING id feeds the INSERT of its runs (one multi-row INSERT
- * from unnest of two arrays), so a duplicate inserts no run. When nothing was
- * inserted the existing id is read by a second statement: an insert of the
- * same key by another transaction still open makes ours wait for it, and the
- * next statement's snapshot sees its row once it committed (if it rolled
- * back, ours inserted). So two nodes acknowledging the same delivery write
- * one event and one set of runs, and the other reports a duplicate.
+ * from unnest of two arrays), so a duplicate inserts no run, and the same
+ * statement returns the id of a duplicate committed before it began. An
+ * insert of the same key by another transaction still open makes ours wait
+ * for it: if that one commits, ours inserts nothing and its snapshot (taken
+ * before) does not see the row, so a second statement reads the id; if it
+ * rolls back, ours inserts. So two nodes acknowledging the same delivery
+ * write one event and one set of runs, and the other reports a duplicate.
+ * Cost: one round trip per item (two for that race), plus BEGIN and COMMIT.
  *
  * events_settle and event_expand move an event out of its stage with an
  * UPDATE guarded by the stage in its WHERE (... AND stage = 1), and create
@@ -253,7 +255,10 @@ static int read_run_ids(const PGresult *r, int col, int64_t *run_ids, size_t n, 
 }
 
 /* One item's event and its runs, one statement: the runs are inserted only
- * when the event was (a duplicate returns a NULL id and no runs). */
+ * when the event was. Returns (id, run ids, inserted): for a duplicate, the
+ * id of the row the statement's snapshot sees (looked up only then: the
+ * subqueries of coalesce run lazily), NULL when the row was committed by a
+ * transaction this statement waited for (then ingest_one looks again). */
 static const char SQL_INGEST[] =
     "WITH e AS (INSERT INTO events (source, source_id, type, connection, received_at, data, stage) "
     "  VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::int) "
@@ -261,7 +266,8 @@ static const char SQL_INGEST[] =
     "r AS (INSERT INTO runs (workflow, version, event_id, status, created_at, updated_at) "
     "  SELECT u.w, u.v, e.id, 'queued', $5::bigint, $5::bigint "
     "  FROM e, unnest($8::text[], $9::bigint[]) WITH ORDINALITY AS u(w, v, o) ORDER BY u.o RETURNING id) "
-    "SELECT (SELECT id FROM e), (SELECT array_agg(id ORDER BY id) FROM r)";
+    "SELECT coalesce((SELECT id FROM e), (SELECT id FROM events WHERE source = $1 AND source_id = $2)), "
+    "  (SELECT array_agg(id ORDER BY id) FROM r), EXISTS (SELECT 1 FROM e)";
 
 /* Marks one event done (with its note) if it is in stage MATCH, and creates
  * its runs only then, one statement; a NULL id: it was not in the stage. */
@@ -297,12 +303,18 @@ static int ingest_one(struct store__pg *c, struct store_ingest_item *it, const c
     }
     if (rc)
         goto out;
-    if (!store__pg_is_null(r, 0, 0)) {
+    if (store__pg_get_bool(r, 0, 2)) {
         it->event_id = store__pg_get_i64(r, 0, 0);
         rc = read_run_ids(r, 1, it->run_ids, it->n_runs, err);
         goto out;
     }
-    /* A duplicate: the row is committed (ours waited for its inserter). */
+    if (!store__pg_is_null(r, 0, 0)) { /* a duplicate of a row committed before */
+        it->event_id = store__pg_get_i64(r, 0, 0);
+        it->duplicate = true;
+        goto out;
+    }
+    /* A duplicate of a row committed by the inserter this statement waited
+     * for: a new statement's snapshot sees it. */
     PQclear(r);
     r = NULL;
     {

@@ -121,7 +121,9 @@ int store__pg_foreach_begin(struct store *s, int64_t run_id, const char *owner, 
         rc = store__pg_foreach_clear(c, run_id, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (in_batch == 0)
-            rc = buf_puts(&vals, "{") || buf_puts(&ress, "{") ? IDF_ENOMEM : 0;
+            rc = buf_puts(&vals, "{");
+        if (rc == 0 && in_batch == 0)
+            rc = buf_puts(&ress, "{");
         if (rc == 0)
             rc = store__pg_array_elem(&vals, items[i], in_batch == 0);
         if (rc == 0)

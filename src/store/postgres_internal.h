@@ -120,6 +120,18 @@ static inline void store__pg_check_idle(const struct store__pg *c)
  * application_name idflow), applies the migrations. */
 int store__pg_open(const char *url, struct store **out, struct idf_err *err) IDF_MUST_USE;
 
+/* postgres.c: msg (libpq's, may be NULL) into out (STORE__PG_MSG_MAX bytes)
+ * on one line: the newlines between its lines become "; ", the last goes. */
+#define STORE__PG_MSG_MAX IDF_ERR_MSG_MAX
+void store__pg_one_line(char *out, const char *msg);
+
+/* postgres_url.c: the URL with every password replaced by "***", into out
+ * (n bytes); msg (libpq's, may be NULL) on one line into out
+ * (STORE__PG_MSG_MAX bytes), every form of url's password in it replaced by
+ * "***". */
+void store__pg_url_masked(const char *url, char *out, size_t n);
+void store__pg_scrub(const char *url, const char *msg, char *out);
+
 /* postgres_migrations.c: applies the embedded PostgreSQL migrations under
  * pg_advisory_xact_lock(STORE__PG_LOCK_MIGRATE, 0), each in its own
  * transaction with its row in schema_migrations; a database newer than this
@@ -190,7 +202,7 @@ struct store__pg_cand {
 struct store__pg_cands {
     struct store__pg_cand *v; /* malloc'd, grows by doubling */
     size_t n, cap;
-    int *free; /* malloc'd by store__pg_claim_capped: free[k] = slots caps[k] has left, or NULL */
+    int *slots; /* malloc'd by store__pg_claim_capped: slots[k] = runs caps[k] may still start, or NULL */
 };
 int store__pg_cands_push(struct store__pg_cands *cs, int64_t id, int cap) IDF_MUST_USE;
 /* Appends the rows of res: column 0 the id, column 1 (when with_cap) the cap
@@ -202,7 +214,7 @@ int store__pg_cands_read(struct store__pg_cands *cs, const PGresult *res, bool w
  * sorted by name): takes the caps' advisory locks, counts their running runs
  * and appends to cs the queued and due runs, oldest first, that may start:
  * at most max uncapped ones per range, at most min(max, free slots) per
- * capped workflow and range (cs->free set for the final count). */
+ * capped workflow and range (cs->slots set for the final count). */
 int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms,
                            size_t max, struct store__pg_cands *cs, struct idf_err *err) IDF_MUST_USE;
 
@@ -241,19 +253,18 @@ int store__pg_token_revoke(struct store *s, const char *name, const char *actor,
 int store__pg_initialized(struct store *s, bool *out);
 int store__pg_initialize(struct store *s, const char *actor, bool *changed_out, struct idf_err *err);
 
-/* The list and get-as-JSON ops (workflow_list, event_get, run_list,
- * step_list, run_counts, approval_list, audit_list, connection_list,
- * token_list) are added in postgres_lists.c once the store returns typed
- * rows (issue 15, first part). Until then, they are the stubs in
- * postgres_stubs.c: */
-int store__pg_workflow_list(struct store *s, json_t **out);
-int store__pg_event_get(struct store *s, int64_t id, json_t **out);
-int store__pg_run_list(struct store *s, const struct store_run_filter *f, json_t **out);
-int store__pg_step_list(struct store *s, int64_t run_id, json_t **out);
-int store__pg_run_counts(struct store *s, json_t **out);
-int store__pg_approval_list(struct store *s, json_t **out);
-int store__pg_audit_list(struct store *s, int limit, json_t **out);
-int store__pg_connection_list(struct store *s, json_t **out);
-int store__pg_token_list(struct store *s, int64_t now_ms, json_t **out);
+/* postgres_lists.c: the list and get ops return typed rows (store.h). A
+ * row's JSON columns stay text and nothing is rendered (api/render.c does
+ * that); a failed list frees its rows with the store__*_clear functions of
+ * store_internal.h, as the SQLite backend's store__sq_list does. */
+int store__pg_workflow_list(struct store *s, struct store_workflow_info **rows_out, size_t *n_out);
+int store__pg_event_get(struct store *s, int64_t id, struct store_event **out);
+int store__pg_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out);
+int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
+int store__pg_run_counts(struct store *s, struct store_run_counts *out);
+int store__pg_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
+int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out);
+int store__pg_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out);
+int store__pg_token_list(struct store *s, struct store_token **rows_out, size_t *n_out);
 
 #endif

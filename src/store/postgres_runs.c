@@ -314,7 +314,7 @@ int store__pg_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
         if (i > 0 && cs.v[i].id == cs.v[i - 1].id)
             continue;
         if (k >= 0) {
-            if (taken[k] >= cs.free[k])
+            if (taken[k] >= cs.slots[k])
                 continue;
             taken[k]++;
         }
@@ -337,7 +337,7 @@ out:
     }
     *n_out = n;
     free(cs.v);
-    free(cs.free);
+    free(cs.slots);
     free(ids);
     free(taken);
     return rc;
@@ -444,14 +444,14 @@ int store__pg_release_leases(struct store *s, const char *owner, int64_t *n_out)
                         "UPDATE runs SET status = 'cancelled', error = cancel_requested, wake_at = 0, "
                         "updated_at = $2::bigint, finished_at = $2::bigint, lease_owner = NULL, lease_until = NULL "
                         "WHERE status = 'running' AND cancel_requested IS NOT NULL "
-                        "AND (lease_owner = $1::text OR starts_with(lease_owner, $1::text || '/'))",
+                        "AND (lease_owner = $1::text OR left(lease_owner, length($1::text) + 1) = $1::text || '/')",
                         2, p, NULL, NULL);
     if (rc == 0)
         rc = store__pg_exec(c, "release leases",
                             "UPDATE runs SET status = 'queued', attempt = attempt + 1, "
                             "interrupted = interrupted + begun, begun = 0, lease_owner = NULL, "
                             "lease_until = NULL, updated_at = $2::bigint WHERE status = 'running' "
-                            "AND (lease_owner = $1::text OR starts_with(lease_owner, $1::text || '/'))",
+                            "AND (lease_owner = $1::text OR left(lease_owner, length($1::text) + 1) = $1::text || '/')",
                             2, p, &res, NULL);
     if (rc == 0) {
         *n_out = strtoll(PQcmdTuples(res), NULL, 10);

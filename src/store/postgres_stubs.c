@@ -11,14 +11,15 @@
 
 /* postgres_lists.c (the list and get-as-JSON ops) */
 
-int store__pg_workflow_list(struct store *s, json_t **out)
+int store__pg_workflow_list(struct store *s, struct store_workflow_info **out, size_t *n)
 {
     (void)s;
     (void)out;
+    (void)n;
     return PG_STUB(NULL, "workflow_list");
 }
 
-int store__pg_event_get(struct store *s, int64_t id, json_t **out)
+int store__pg_event_get(struct store *s, int64_t id, struct store_event **out)
 {
     (void)s;
     (void)id;
@@ -26,55 +27,60 @@ int store__pg_event_get(struct store *s, int64_t id, json_t **out)
     return PG_STUB(NULL, "event_get");
 }
 
-int store__pg_run_list(struct store *s, const struct store_run_filter *f, json_t **out)
+int store__pg_run_list(struct store *s, const struct store_run_filter *f, struct store_run **out, size_t *n)
 {
     (void)s;
     (void)f;
     (void)out;
+    (void)n;
     return PG_STUB(NULL, "run_list");
 }
 
-int store__pg_step_list(struct store *s, int64_t run_id, json_t **out)
+int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **out, size_t *n)
 {
     (void)s;
     (void)run_id;
     (void)out;
+    (void)n;
     return PG_STUB(NULL, "step_list");
 }
 
-int store__pg_run_counts(struct store *s, json_t **out)
+int store__pg_run_counts(struct store *s, struct store_run_counts *out)
 {
     (void)s;
     (void)out;
     return PG_STUB(NULL, "run_counts");
 }
 
-int store__pg_approval_list(struct store *s, json_t **out)
+int store__pg_approval_list(struct store *s, struct store_approval **out, size_t *n)
 {
     (void)s;
     (void)out;
+    (void)n;
     return PG_STUB(NULL, "approval_list");
 }
 
-int store__pg_audit_list(struct store *s, int limit, json_t **out)
+int store__pg_audit_list(struct store *s, int limit, struct store_audit **out, size_t *n)
 {
     (void)s;
     (void)limit;
     (void)out;
+    (void)n;
     return PG_STUB(NULL, "audit_list");
 }
 
-int store__pg_connection_list(struct store *s, json_t **out)
+int store__pg_connection_list(struct store *s, struct store_connection_info **out, size_t *n)
 {
     (void)s;
     (void)out;
+    (void)n;
     return PG_STUB(NULL, "connection_list");
 }
 
-int store__pg_token_list(struct store *s, int64_t now_ms, json_t **out)
+int store__pg_token_list(struct store *s, struct store_token **out, size_t *n)
 {
     (void)s;
-    (void)now_ms;
     (void)out;
+    (void)n;
     return PG_STUB(NULL, "token_list");
 }

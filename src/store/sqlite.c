@@ -240,27 +240,53 @@ char *store__sq_col_dup(sqlite3_stmt *st, int col, bool *oom)
     return p;
 }
 
-json_t *store__sq_col_jstr(sqlite3_stmt *st, int col)
+int store__sq_list(struct store__sq *c, enum store__sq_slot slot, const char *sql, store__sq_bind_fn bind,
+                   const void *bind_arg, store__sq_row_fn row_fn, void (*clear)(void *row), size_t row_size,
+                   void **rows_out, size_t *n_out, const char *what)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return json_null();
-    return json_stringn((const char *)sqlite3_column_text(st, col), (size_t)sqlite3_column_bytes(st, col));
-}
+    sqlite3_stmt *st = NULL;
+    char *rows = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
 
-json_t *store__sq_col_json(sqlite3_stmt *st, int col)
-{
-    json_t *v;
-    const char *t;
-    size_t n;
-
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return json_null();
-    t = (const char *)sqlite3_column_text(st, col);
-    n = (size_t)sqlite3_column_bytes(st, col);
-    if (!t)
-        return NULL;
-    v = json_loadb(t, n, JSON_DECODE_ANY, NULL);
-    return v ? v : json_stringn(t, n);
+    rc = store__sq_prep(c, slot, sql, &st, NULL);
+    if (rc)
+        return rc;
+    if (bind)
+        bind(st, bind_arg);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : SQ_LIST_FIRST;
+            char *grown = ncap > SIZE_MAX / row_size ? NULL : realloc(rows, ncap * row_size);
+            if (!grown) {
+                rc = IDF_ENOMEM;
+                goto out;
+            }
+            rows = grown;
+            cap = ncap;
+        }
+        memset(rows + n * row_size, 0, row_size);
+        rc = row_fn(st, rows + n * row_size);
+        if (rc) {
+            clear(rows + n * row_size);
+            goto out;
+        }
+        n++;
+    }
+    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, what, NULL);
+out:
+    store__sq_done(st);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            clear(rows + i * row_size);
+        free(rows);
+        return rc;
+    }
+    *rows_out = n ? rows : NULL;
+    if (!n)
+        free(rows);
+    *n_out = n;
+    return 0;
 }
 
 /* ------------------------------------------------------------ open/close */

@@ -302,9 +302,7 @@ int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, con
     /* the decision's audit record, in the same transaction */
     {
         char target[40];
-        json_t *d = json_pack("{s:s}", "step", step);
-        char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
-        json_decref(d);
+        char *detail = store__detail("step", step);
         snprintf(target, sizeof target, "run:%lld", (long long)run_id);
         rc = store__sq_audit(c, now_ms, actor, approve ? "approval.approve" : "approval.reject", target, detail, err);
         free(detail);
@@ -353,40 +351,37 @@ int store__sq_approval_get(struct store *s, int64_t run_id, const char *step_id,
     return 0;
 }
 
-int store__sq_approval_list(struct store *s, json_t **out)
+static int approval_row(sqlite3_stmt *st, void *row)
 {
-    struct store__sq *c = store__sq(s);
-    sqlite3_stmt *st = NULL;
-    json_t *arr = json_array();
-    int rc;
+    struct store_approval *a = row;
+    bool oom = false;
 
-    if (!arr)
-        return IDF_ENOMEM;
-    /* Only approvals a decision can still act on: the run is waiting. */
-    rc = store__sq_prep(c, SQ_APPROVAL_LIST,
-                        "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at FROM approvals a "
-                        "JOIN runs r ON r.id = a.run_id WHERE a.status = 'pending' AND r.status = 'waiting' "
-                        "ORDER BY a.created_at, a.run_id LIMIT ?1",
-                        &st, NULL);
-    if (rc)
-        goto out;
+    a->run_id = sqlite3_column_int64(st, 0);
+    a->step_id = store__sq_col_dup(st, 1, &oom);
+    a->workflow = store__sq_col_dup(st, 2, &oom);
+    a->message = store__sq_col_dup(st, 3, &oom);
+    a->created_at = sqlite3_column_int64(st, 4);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+static void bind_list_max(sqlite3_stmt *st, const void *arg)
+{
+    (void)arg;
     sqlite3_bind_int(st, 1, STORE_LIST_MAX);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:I, s:o, s:o, s:o, s:I}", "run_id", (json_int_t)sqlite3_column_int64(st, 0), "step_id",
-                              store__sq_col_jstr(st, 1), "workflow", store__sq_col_jstr(st, 2), "message",
-                              store__sq_col_jstr(st, 3), "created_at", (json_int_t)sqlite3_column_int64(st, 4));
-        if (!o || json_array_append_new(arr, o)) {
-            rc = IDF_ENOMEM;
-            goto out;
-        }
-    }
-    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "list approvals", NULL);
-out:
-    store__sq_done(st);
-    if (rc)
-        json_decref(arr);
-    else
-        *out = arr;
+}
+
+int store__sq_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out)
+{
+    void *rows = NULL;
+    /* Only approvals a decision can still act on: the run is waiting. */
+    int rc = store__sq_list(store__sq(s), SQ_APPROVAL_LIST,
+                            "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at FROM approvals a "
+                            "JOIN runs r ON r.id = a.run_id WHERE a.status = 'pending' AND r.status = 'waiting' "
+                            "ORDER BY a.created_at, a.run_id LIMIT ?1",
+                            bind_list_max, NULL, approval_row, store__approval_clear, sizeof **rows_out, &rows,
+                            n_out, "list approvals");
+
+    *rows_out = rows;
     return rc;
 }
 

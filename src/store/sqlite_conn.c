@@ -27,7 +27,6 @@ int store__sq_connection_put(struct store *s, const char *name, const char *kind
     int64_t now = time_now_ms();
     char target[STORE__NAME_MAX + 16];
     char *detail = NULL;
-    json_t *d = NULL;
     bool exists = false;
     int rc;
 
@@ -69,8 +68,7 @@ int store__sq_connection_put(struct store *s, const char *name, const char *kind
         goto out;
     }
 
-    d = json_pack("{s:s}", "kind", kind);
-    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    detail = store__detail("kind", kind);
     if (!detail) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         goto out;
@@ -83,7 +81,6 @@ int store__sq_connection_put(struct store *s, const char *name, const char *kind
     if (rc == 0)
         *created_out = !exists;
 out:
-    json_decref(d);
     free(detail);
     if (rc)
         store__sq_rollback(c);
@@ -139,36 +136,27 @@ out:
     return 0;
 }
 
-int store__sq_connection_list(struct store *s, json_t **out)
+static int connection_row(sqlite3_stmt *st, void *row)
 {
-    struct store__sq *c = store__sq(s);
-    sqlite3_stmt *st = NULL;
-    json_t *arr = json_array();
-    int rc;
+    struct store_connection_info *ci = row;
+    bool oom = false;
 
-    if (!arr)
-        return IDF_ENOMEM;
+    ci->name = store__sq_col_dup(st, 0, &oom);
+    ci->kind = store__sq_col_dup(st, 1, &oom);
+    ci->config = store__sq_col_dup(st, 2, &oom);
+    ci->created_at = sqlite3_column_int64(st, 3);
+    ci->updated_at = sqlite3_column_int64(st, 4);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+int store__sq_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out)
+{
+    void *rows = NULL;
     /* Never selects `secret`: the sealed blob does not leave through a list. */
-    rc = store__sq_prep(c, SQ_CONN_LIST,
-                        "SELECT name, kind, config, created_at, updated_at FROM connections ORDER BY name", &st, NULL);
-    if (rc)
-        goto out;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o =
-            json_pack("{s:o, s:o, s:o, s:I, s:I}", "name", store__sq_col_jstr(st, 0), "kind", store__sq_col_jstr(st, 1),
-                      "config", store__sq_col_json(st, 2), "created_at", (json_int_t)sqlite3_column_int64(st, 3),
-                      "updated_at", (json_int_t)sqlite3_column_int64(st, 4));
-        if (!o || json_array_append_new(arr, o)) {
-            rc = IDF_ENOMEM;
-            goto out;
-        }
-    }
-    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "list connections", NULL);
-out:
-    store__sq_done(st);
-    if (rc)
-        json_decref(arr);
-    else
-        *out = arr;
+    int rc = store__sq_list(
+        store__sq(s), SQ_CONN_LIST, "SELECT name, kind, config, created_at, updated_at FROM connections ORDER BY name",
+        NULL, NULL, connection_row, store__connection_info_clear, sizeof **rows_out, &rows, n_out, "list connections");
+
+    *rows_out = rows;
     return rc;
 }

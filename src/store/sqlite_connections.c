@@ -23,7 +23,8 @@ int store__sq_connection_delete(struct store *s, const char *name, const char *a
     sqlite3_stmt *st = NULL;
     char target[STORE__NAME_MAX + 16];
     char *detail = NULL;
-    json_t *d = NULL;
+    bool oom = false;
+    char *kind = NULL;
     int rc;
 
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
@@ -45,8 +46,8 @@ int store__sq_connection_delete(struct store *s, const char *name, const char *a
         rc = store__sq_fail(c, rc, "delete connection", err);
         goto out;
     }
-    d = json_pack("{s:o}", "kind", store__sq_col_jstr(st, 0));
-    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    kind = store__sq_col_dup(st, 0, &oom);
+    detail = kind ? store__detail("kind", kind) : NULL;
     if (!detail) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         goto out;
@@ -65,7 +66,7 @@ int store__sq_connection_delete(struct store *s, const char *name, const char *a
         rc = store__sq_commit(c, err);
 out:
     sqlite3_finalize(st); /* only the uncached DELETE is still held here */
-    json_decref(d);
+    free(kind);
     free(detail);
     if (rc)
         store__sq_rollback(c);

@@ -158,39 +158,31 @@ out:
     return rc;
 }
 
-int store__sq_workflow_list(struct store *s, json_t **out)
+static int workflow_row(sqlite3_stmt *st, void *row)
 {
-    struct store__sq *c = store__sq(s);
-    sqlite3_stmt *st = NULL;
-    json_t *arr = json_array();
-    int rc;
+    struct store_workflow_info *w = row;
+    bool oom = false;
 
-    if (!arr)
-        return IDF_ENOMEM;
-    rc = store__sq_prep(c, SQ_WF_LIST,
-                        "SELECT w.name, w.version, s.enabled, w.hash, s.updated_at FROM workflow_state s "
-                        "JOIN workflows w ON w.name = s.name "
-                        "AND w.version = (SELECT max(version) FROM workflows WHERE name = s.name) "
-                        "ORDER BY s.name",
-                        &st, NULL);
-    if (rc)
-        goto out;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:o, s:I, s:b, s:o, s:I}", "name", store__sq_col_jstr(st, 0), "version",
-                              (json_int_t)sqlite3_column_int64(st, 1), "enabled", sqlite3_column_int(st, 2) != 0,
-                              "hash", store__sq_col_jstr(st, 3), "updated_at", (json_int_t)sqlite3_column_int64(st, 4));
-        if (!o || json_array_append_new(arr, o)) {
-            rc = IDF_ENOMEM;
-            goto out;
-        }
-    }
-    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "list workflows", NULL);
-out:
-    store__sq_done(st);
-    if (rc)
-        json_decref(arr);
-    else
-        *out = arr;
+    w->name = store__sq_col_dup(st, 0, &oom);
+    w->version = sqlite3_column_int64(st, 1);
+    w->enabled = sqlite3_column_int(st, 2) != 0;
+    w->hash = store__sq_col_dup(st, 3, &oom);
+    w->updated_at = sqlite3_column_int64(st, 4);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+int store__sq_workflow_list(struct store *s, struct store_workflow_info **rows_out, size_t *n_out)
+{
+    void *rows = NULL;
+    int rc = store__sq_list(store__sq(s), SQ_WF_LIST,
+                          "SELECT w.name, w.version, s.enabled, w.hash, s.updated_at FROM workflow_state s "
+                          "JOIN workflows w ON w.name = s.name "
+                          "AND w.version = (SELECT max(version) FROM workflows WHERE name = s.name) "
+                          "ORDER BY s.name",
+                          NULL, NULL, workflow_row, store__workflow_info_clear, sizeof **rows_out, &rows, n_out,
+                            "list workflows");
+
+    *rows_out = rows;
     return rc;
 }
 
@@ -313,15 +305,12 @@ int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n,
     return ingest_tx(store__sq(s), items, n, 0, NULL, SQ_SYNC_FULL, err);
 }
 
-static const char *stage_name(int stage)
-{
-    return stage == STORE_EVENT_MATCH ? "match" : stage == STORE_EVENT_EXPAND ? "expand" : "done";
-}
-
-int store__sq_event_get(struct store *s, int64_t id, json_t **out)
+int store__sq_event_get(struct store *s, int64_t id, struct store_event **out)
 {
     struct store__sq *c = store__sq(s);
     sqlite3_stmt *st = NULL;
+    struct store_event *ev = NULL;
+    bool oom = false;
     int rc;
 
     rc = store__sq_prep(c, SQ_EV_GET,
@@ -332,18 +321,35 @@ int store__sq_event_get(struct store *s, int64_t id, json_t **out)
         return rc;
     sqlite3_bind_int64(st, 1, id);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out = json_pack("{s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:s, s:i, s:o}", "id",
-                         (json_int_t)sqlite3_column_int64(st, 0), "source", store__sq_col_jstr(st, 1), "source_id",
-                         store__sq_col_jstr(st, 2), "type", store__sq_col_jstr(st, 3), "connection",
-                         store__sq_col_jstr(st, 4), "received_at", (json_int_t)sqlite3_column_int64(st, 5), "data",
-                         store__sq_col_json(st, 6), "stage", stage_name(sqlite3_column_int(st, 7)), "tries",
-                         sqlite3_column_int(st, 8), "note", store__sq_col_jstr(st, 9));
-        rc = *out ? 0 : IDF_ENOMEM;
-    } else {
+    if (rc != SQLITE_ROW) {
         rc = rc == SQLITE_DONE ? IDF_ENOTFOUND : store__sq_fail(c, rc, "read event", NULL);
+        goto out;
     }
+    if (!(ev = calloc(1, sizeof *ev))) {
+        rc = IDF_ENOMEM;
+        goto out;
+    }
+    ev->id = sqlite3_column_int64(st, 0);
+    ev->source = store__sq_col_dup(st, 1, &oom);
+    ev->source_id = store__sq_col_dup(st, 2, &oom);
+    ev->type = store__sq_col_dup(st, 3, &oom);
+    ev->connection = store__sq_col_dup(st, 4, &oom);
+    ev->received_at = sqlite3_column_int64(st, 5);
+    ev->data = store__sq_col_dup(st, 6, &oom);
+    switch (sqlite3_column_int(st, 7)) {
+    case STORE_EVENT_MATCH: ev->stage = STORE_EVENT_MATCH; break;
+    case STORE_EVENT_EXPAND: ev->stage = STORE_EVENT_EXPAND; break;
+    default: ev->stage = STORE_EVENT_DONE; break;
+    }
+    ev->tries = sqlite3_column_int(st, 8);
+    ev->note = store__sq_col_dup(st, 9, &oom);
+    rc = oom ? IDF_ENOMEM : 0;
+out:
     store__sq_done(st);
+    if (rc)
+        store_event_free(ev);
+    else
+        *out = ev;
     return rc;
 }
 
@@ -578,36 +584,33 @@ int store__sq_audit_add(struct store *s, const char *actor, const char *action, 
     return write_one(store__sq(s), SQ_AUDIT_ADD, SQ_SQL_AUDIT_ADD, "add audit record", bind_audit, &kv);
 }
 
-int store__sq_audit_list(struct store *s, int limit, json_t **out)
+static int audit_row(sqlite3_stmt *st, void *row)
 {
-    struct store__sq *c = store__sq(s);
-    sqlite3_stmt *st = NULL;
-    json_t *arr = json_array();
-    int rc;
+    struct store_audit *a = row;
+    bool oom = false;
 
-    if (!arr)
-        return IDF_ENOMEM;
-    rc = store__sq_prep(c, SQ_AUDIT_LIST,
-                        "SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1", &st, NULL);
-    if (rc)
-        goto out;
-    sqlite3_bind_int(st, 1, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0), "at",
-                              (json_int_t)sqlite3_column_int64(st, 1), "actor", store__sq_col_jstr(st, 2), "action",
-                              store__sq_col_jstr(st, 3), "target", store__sq_col_jstr(st, 4), "detail",
-                              store__sq_col_json(st, 5));
-        if (!o || json_array_append_new(arr, o)) {
-            rc = IDF_ENOMEM;
-            goto out;
-        }
-    }
-    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "list audit", NULL);
-out:
-    store__sq_done(st);
-    if (rc)
-        json_decref(arr);
-    else
-        *out = arr;
+    a->id = sqlite3_column_int64(st, 0);
+    a->at = sqlite3_column_int64(st, 1);
+    a->actor = store__sq_col_dup(st, 2, &oom);
+    a->action = store__sq_col_dup(st, 3, &oom);
+    a->target = store__sq_col_dup(st, 4, &oom);
+    a->detail = store__sq_col_dup(st, 5, &oom);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+static void bind_limit(sqlite3_stmt *st, const void *arg)
+{
+    sqlite3_bind_int(st, 1, *(const int *)arg);
+}
+
+int store__sq_audit_list(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out)
+{
+    void *rows = NULL;
+    int rc = store__sq_list(store__sq(s), SQ_AUDIT_LIST,
+                          "SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1",
+                          bind_limit, &limit, audit_row, store__audit_clear, sizeof **rows_out, &rows, n_out,
+                            "list audit");
+
+    *rows_out = rows;
     return rc;
 }

@@ -108,6 +108,7 @@ enum store__sq_slot {
     /* sqlite_tokens.c */
     SQ_TOKEN_LOOKUP,
     SQ_TOKEN_TOUCH,
+    SQ_TOKEN_LIST,
     SQ_INITIALIZED,
     /* sqlite_foreach.c */
     SQ_FE_CLEAR,
@@ -226,12 +227,19 @@ int store__sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* A copy of column col as a C string, or NULL for SQL NULL. *oom set on ENOMEM. */
 char *store__sq_col_dup(sqlite3_stmt *st, int col, bool *oom);
 
-/* Column col as a JSON string, or json null for SQL NULL. */
-json_t *store__sq_col_jstr(sqlite3_stmt *st, int col);
-
-/* Column col parsed as JSON (json null for SQL NULL; a JSON string holding the
- * text when it does not parse). */
-json_t *store__sq_col_json(sqlite3_stmt *st, int col);
+/* The one list loop of the backend: prepares slot's sql, binds it with
+ * bind(st, bind_arg) (bind may be NULL), and for each result row grows an
+ * array of row_size-byte rows and fills a zeroed row with row_fn (0, or
+ * IDF_ENOMEM having filled part of it). On success *rows_out is the array
+ * (NULL when no row; caller frees each row with clear, then the array) and
+ * *n_out its length; on failure both are left alone and every row is freed
+ * with clear. what names the read in a database error. */
+#define SQ_LIST_FIRST 16 /* rows of a list's first allocation (then doubled) */
+typedef void (*store__sq_bind_fn)(sqlite3_stmt *st, const void *arg);
+typedef int (*store__sq_row_fn)(sqlite3_stmt *st, void *row);
+int store__sq_list(struct store__sq *c, enum store__sq_slot slot, const char *sql, store__sq_bind_fn bind,
+                   const void *bind_arg, store__sq_row_fn row_fn, void (*clear)(void *row), size_t row_size,
+                   void **rows_out, size_t *n_out, const char *what) IDF_MUST_USE;
 
 /* Applies the embedded migrations (migrations.c). */
 int store__sq_migrate(struct store__sq *c, struct idf_err *err) IDF_MUST_USE;
@@ -243,9 +251,9 @@ int store__sq_workflow_save(struct store *s, const char *name, const char *sourc
 int store__sq_workflow_source(struct store *s, const char *name, int64_t version, char **source_out,
                               int64_t *version_out);
 int store__sq_workflow_set_enabled(struct store *s, const char *name, bool enabled);
-int store__sq_workflow_list(struct store *s, json_t **out);
+int store__sq_workflow_list(struct store *s, struct store_workflow_info **rows_out, size_t *n_out);
 int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err);
-int store__sq_event_get(struct store *s, int64_t id, json_t **out);
+int store__sq_event_get(struct store *s, int64_t id, struct store_event **out);
 int store__sq_events_pending(struct store *s, enum store_event_stage stage, int64_t now_ms, size_t max,
                              struct store_event **out, size_t *n_out, struct idf_err *err);
 int store__sq_events_settle(struct store *s, struct store_settle *items, size_t n, struct idf_err *err);
@@ -256,7 +264,7 @@ int store__sq_event_retry(struct store *s, int64_t id, int64_t next_at_ms, const
 int store__sq_cursor_get(struct store *s, const char *name, char **value_out);
 int store__sq_cursor_set(struct store *s, const char *name, const char *value);
 int store__sq_audit_add(struct store *s, const char *actor, const char *action, const char *target, const char *detail);
-int store__sq_audit_list(struct store *s, int limit, json_t **out);
+int store__sq_audit_list(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out);
 
 /* sqlite_runs.c */
 /* Reads run id (with its event's data) into a new struct; IDF_ENOTFOUND when absent. */
@@ -282,9 +290,10 @@ int store__sq_next_wake(struct store *s, int64_t *wake_at_out);
 int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
                           const struct store_step_rec *step, const struct store_run_next *next, struct idf_err *err);
 int store__sq_run_get(struct store *s, int64_t id, struct store_run **out);
-int store__sq_run_list(struct store *s, const struct store_run_filter *f, json_t **out);
-int store__sq_step_list(struct store *s, int64_t run_id, json_t **out);
-int store__sq_run_counts(struct store *s, json_t **out);
+int store__sq_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out,
+                       size_t *n_out);
+int store__sq_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
+int store__sq_run_counts(struct store *s, struct store_run_counts *out);
 
 /* sqlite_admin.c */
 int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
@@ -295,7 +304,7 @@ int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int6
 int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
                               int64_t now_ms, struct idf_err *err);
 int store__sq_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
-int store__sq_approval_list(struct store *s, json_t **out);
+int store__sq_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
 int store__sq_prune(struct store *s, int64_t before_ms, int64_t *n_out);
 
 /* sqlite_conn.c (put, get, list) and sqlite_connections.c (delete) */
@@ -304,14 +313,14 @@ int store__sq_connection_put(struct store *s, const char *name, const char *kind
                              struct idf_err *err);
 int store__sq_connection_get(struct store *s, const char *name, char **kind_out, char **config_out,
                              unsigned char **sealed_out, size_t *sealed_len_out, int64_t *updated_at_out);
-int store__sq_connection_list(struct store *s, json_t **out);
+int store__sq_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out);
 int store__sq_connection_delete(struct store *s, const char *name, const char *actor, struct idf_err *err);
 
 /* sqlite_tokens.c */
 int store__sq_token_create(struct store *s, const char *name, const char *role, const char *hash, const char *prefix,
                            int64_t expires_at, const char *actor, int64_t *id_out, struct idf_err *err);
 int store__sq_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct store_token **out);
-int store__sq_token_list(struct store *s, int64_t now_ms, json_t **out);
+int store__sq_token_list(struct store *s, struct store_token **rows_out, size_t *n_out);
 int store__sq_token_revoke(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err);
 int store__sq_initialized(struct store *s, bool *out);
 int store__sq_initialize(struct store *s, const char *actor, bool *changed_out, struct idf_err *err);

@@ -34,6 +34,7 @@
  * Callers: any thread, each on its own connection. */
 #include "store/sqlite_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -596,7 +597,37 @@ int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, in
 
 /* -------------------------------------------------------------- listing */
 
-int store__sq_run_list(struct store *s, const struct store_run_filter *f, json_t **out)
+static int run_row(sqlite3_stmt *st, void *row)
+{
+    struct store_run *r = row;
+    bool oom = false;
+
+    r->id = sqlite3_column_int64(st, 0);
+    r->workflow = store__sq_col_dup(st, 1, &oom);
+    r->version = sqlite3_column_int64(st, 2);
+    r->event_id = sqlite3_column_int64(st, 3);
+    r->status = store__sq_col_dup(st, 4, &oom);
+    r->pc = sqlite3_column_int(st, 5);
+    r->error = store__sq_col_dup(st, 6, &oom);
+    r->created_at = sqlite3_column_int64(st, 7);
+    r->updated_at = sqlite3_column_int64(st, 8);
+    r->finished_at = sqlite3_column_int64(st, 9);
+    r->rerun_of = sqlite3_column_int64(st, 10);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+static void bind_run_filter(sqlite3_stmt *st, const void *arg)
+{
+    const struct store_run_filter *f = arg;
+
+    store__sq_bind_text(st, 1, f->status);
+    store__sq_bind_text(st, 2, f->workflow);
+    sqlite3_bind_int64(st, 3, f->before_id > 0 ? f->before_id : INT64_MAX);
+    sqlite3_bind_int(st, 4, f->limit);
+}
+
+int store__sq_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out,
+                       size_t *n_out)
 {
     /* One statement per filter shape, so each uses its own index
      * (runs_status or runs_workflow, walked by id descending). */
@@ -613,111 +644,82 @@ int store__sq_run_list(struct store *s, const struct store_run_filter *f, json_t
     };
     static const enum store__sq_slot slots[4] = {SQ_RUN_LIST_ALL, SQ_RUN_LIST_STATUS, SQ_RUN_LIST_WORKFLOW,
                                                  SQ_RUN_LIST_BOTH};
-    struct store__sq *c = store__sq(s);
     int shape = (f->status ? 1 : 0) + (f->workflow ? 2 : 0);
-    sqlite3_stmt *st = NULL;
-    json_t *arr = json_array();
-    int rc;
+    void *rows = NULL;
+    int rc = store__sq_list(store__sq(s), slots[shape], sql[shape], bind_run_filter, f, run_row, store__run_clear,
+                            sizeof **rows_out, &rows, n_out, "list runs");
 
-    if (!arr)
-        return IDF_ENOMEM;
-    rc = store__sq_prep(c, slots[shape], sql[shape], &st, NULL);
-    if (rc)
-        goto out;
-    store__sq_bind_text(st, 1, f->status);
-    store__sq_bind_text(st, 2, f->workflow);
-    sqlite3_bind_int64(st, 3, f->before_id > 0 ? f->before_id : INT64_MAX);
-    sqlite3_bind_int(st, 4, f->limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o =
-            json_pack("{s:I, s:o, s:I, s:I, s:o, s:i, s:o, s:I, s:I, s:I, s:I}", "id",
-                      (json_int_t)sqlite3_column_int64(st, 0), "workflow", store__sq_col_jstr(st, 1), "version",
-                      (json_int_t)sqlite3_column_int64(st, 2), "event_id", (json_int_t)sqlite3_column_int64(st, 3),
-                      "status", store__sq_col_jstr(st, 4), "pc", sqlite3_column_int(st, 5), "error",
-                      store__sq_col_jstr(st, 6), "created_at", (json_int_t)sqlite3_column_int64(st, 7), "updated_at",
-                      (json_int_t)sqlite3_column_int64(st, 8), "finished_at", (json_int_t)sqlite3_column_int64(st, 9),
-                      "rerun_of", (json_int_t)sqlite3_column_int64(st, 10));
-        if (!o || json_array_append_new(arr, o)) {
-            rc = IDF_ENOMEM;
-            goto out;
-        }
-    }
-    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "list runs", NULL);
-out:
-    store__sq_done(st);
-    if (rc)
-        json_decref(arr);
-    else
-        *out = arr;
+    *rows_out = rows;
     return rc;
 }
 
-int store__sq_step_list(struct store *s, int64_t run_id, json_t **out)
+static int step_row(sqlite3_stmt *st, void *row)
 {
-    struct store__sq *c = store__sq(s);
-    sqlite3_stmt *st = NULL;
-    json_t *arr = json_array();
-    int rc;
+    struct store_step *sp = row;
+    bool oom = false;
 
-    if (!arr)
-        return IDF_ENOMEM;
-    rc = store__sq_prep(c, SQ_STEP_LIST,
-                        "SELECT idx, step_id, item, status, attempts, input, output, error, started_at, finished_at "
-                        "FROM steps WHERE run_id = ?1 ORDER BY idx, item",
-                        &st, NULL);
-    if (rc)
-        goto out;
-    sqlite3_bind_int64(st, 1, run_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:i, s:o, s:i, s:o, s:i, s:o, s:o, s:o, s:I, s:I}", "index", sqlite3_column_int(st, 0),
-                              "step_id", store__sq_col_jstr(st, 1), "item", sqlite3_column_int(st, 2), "status",
-                              store__sq_col_jstr(st, 3), "attempts", sqlite3_column_int(st, 4), "input",
-                              store__sq_col_json(st, 5), "output", store__sq_col_json(st, 6), "error",
-                              store__sq_col_json(st, 7), "started_at", (json_int_t)sqlite3_column_int64(st, 8),
-                              "finished_at", (json_int_t)sqlite3_column_int64(st, 9));
-        if (!o || json_array_append_new(arr, o)) {
-            rc = IDF_ENOMEM;
-            goto out;
-        }
-    }
-    rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "list steps", NULL);
-out:
-    store__sq_done(st);
-    if (rc)
-        json_decref(arr);
-    else
-        *out = arr;
+    sp->index = sqlite3_column_int(st, 0);
+    sp->step_id = store__sq_col_dup(st, 1, &oom);
+    sp->item = sqlite3_column_int(st, 2);
+    sp->status = store__sq_col_dup(st, 3, &oom);
+    sp->attempts = sqlite3_column_int(st, 4);
+    sp->input = store__sq_col_dup(st, 5, &oom);
+    sp->output = store__sq_col_dup(st, 6, &oom);
+    sp->error = store__sq_col_dup(st, 7, &oom);
+    sp->started_at = sqlite3_column_int64(st, 8);
+    sp->finished_at = sqlite3_column_int64(st, 9);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+static void bind_run_id(sqlite3_stmt *st, const void *arg)
+{
+    sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
+}
+
+int store__sq_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out)
+{
+    void *rows = NULL;
+    int rc = store__sq_list(store__sq(s), SQ_STEP_LIST,
+                            "SELECT idx, step_id, item, status, attempts, input, output, error, started_at, "
+                            "finished_at FROM steps WHERE run_id = ?1 ORDER BY idx, item",
+                            bind_run_id, &run_id, step_row, store__step_clear, sizeof **rows_out, &rows, n_out,
+                            "list steps");
+
+    *rows_out = rows;
     return rc;
 }
 
-int store__sq_run_counts(struct store *s, json_t **out)
+int store__sq_run_counts(struct store *s, struct store_run_counts *out)
 {
     struct store__sq *c = store__sq(s);
     sqlite3_stmt *st = NULL;
-    json_t *obj = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", STORE_RUN_QUEUED, 0, STORE_RUN_RUNNING, 0,
-                            STORE_RUN_WAITING, 0, STORE_RUN_SUCCEEDED, 0, STORE_RUN_FAILED, 0, STORE_RUN_CANCELLED, 0);
     int rc;
 
-    if (!obj)
-        return IDF_ENOMEM;
     /* run_counts is kept by triggers in the transaction of every change. */
     rc = store__sq_prep(c, SQ_RUN_COUNTS, "SELECT status, n FROM run_counts", &st, NULL);
     if (rc)
-        goto out;
+        return rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *status = (const char *)sqlite3_column_text(st, 0);
-        if (status && json_object_get(obj, status) &&
-            json_object_set_new(obj, status, json_integer(sqlite3_column_int64(st, 1)))) {
-            rc = IDF_ENOMEM;
-            goto out;
-        }
+        int64_t n = sqlite3_column_int64(st, 1);
+        if (!status)
+            continue;
+        if (strcmp(status, STORE_RUN_QUEUED) == 0)
+            out->queued = n;
+        else if (strcmp(status, STORE_RUN_RUNNING) == 0)
+            out->running = n;
+        else if (strcmp(status, STORE_RUN_WAITING) == 0)
+            out->waiting = n;
+        else if (strcmp(status, STORE_RUN_SUCCEEDED) == 0)
+            out->succeeded = n;
+        else if (strcmp(status, STORE_RUN_FAILED) == 0)
+            out->failed = n;
+        else if (strcmp(status, STORE_RUN_CANCELLED) == 0)
+            out->cancelled = n;
     }
     rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "count runs", NULL);
-out:
     store__sq_done(st);
     if (rc)
-        json_decref(obj);
-    else
-        *out = obj;
+        memset(out, 0, sizeof *out);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/timeutil.h"
 
 /* Appends the audit record of a token change inside the open transaction. */
@@ -99,13 +100,15 @@ int store__sq_token_create(struct store *s, const char *name, const char *role, 
 {
     struct store__sq *c = store__sq(s);
     sqlite3_stmt *st = NULL;
-    json_t *d = NULL;
+    struct buf b;
     char *detail = NULL;
     int rc;
 
-    d = json_pack("{s:s,s:I}", "role", role, "expires_at", (json_int_t)expires_at);
-    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
+    buf_init(&b, BUF_CAP_SMALL);
+    if (buf_puts(&b, "{\"role\":") == 0 && store__json_quote(&b, role) == 0 &&
+        buf_printf(&b, ",\"expires_at\":%lld}", (long long)expires_at) == 0)
+        detail = buf_take(&b);
+    buf_free(&b);
     if (!detail)
         return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
@@ -207,41 +210,33 @@ int store__sq_token_lookup(struct store *s, const char *hash, int64_t now_ms, st
     return 0;
 }
 
-int store__sq_token_list(struct store *s, int64_t now_ms, json_t **out)
+static int token_row(sqlite3_stmt *st, void *row)
 {
-    struct store__sq *c = store__sq(s);
-    sqlite3_stmt *st = NULL;
-    json_t *list = json_array();
-    int rc;
+    struct store_token *t = row;
+    bool oom = false;
 
-    rc = sqlite3_prepare_v2(c->db,
+    t->id = sqlite3_column_int64(st, 0);
+    t->name = store__sq_col_dup(st, 1, &oom);
+    t->role = store__sq_col_dup(st, 2, &oom);
+    t->prefix = store__sq_col_dup(st, 3, &oom);
+    t->created_at = sqlite3_column_int64(st, 4);
+    t->created_by = store__sq_col_dup(st, 5, &oom);
+    t->expires_at = sqlite3_column_int64(st, 6);
+    t->last_used_at = sqlite3_column_int64(st, 7);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+int store__sq_token_list(struct store *s, struct store_token **rows_out, size_t *n_out)
+{
+    void *rows = NULL;
+    int rc = store__sq_list(store__sq(s), SQ_TOKEN_LIST,
                             "SELECT id, name, role, prefix, created_at, created_by, expires_at, "
                             "coalesce(last_used_at, 0) FROM tokens ORDER BY name",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK || !list) {
-        json_decref(list);
-        return store__sq_fail(c, rc, "list tokens", NULL);
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t exp = sqlite3_column_int64(st, 6);
-        json_t *o = json_pack("{s:I,s:o,s:o,s:o,s:I,s:o,s:I,s:I,s:b}", "id", (json_int_t)sqlite3_column_int64(st, 0),
-                              "name", store__sq_col_jstr(st, 1), "role", store__sq_col_jstr(st, 2), "prefix",
-                              store__sq_col_jstr(st, 3), "created_at", (json_int_t)sqlite3_column_int64(st, 4),
-                              "created_by", store__sq_col_jstr(st, 5), "expires_at", (json_int_t)exp,
-                              "last_used_at", (json_int_t)sqlite3_column_int64(st, 7), "expired",
-                              exp != 0 && exp <= now_ms);
-        if (!o || json_array_append_new(list, o)) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(list);
-        return rc == SQLITE_NOMEM ? IDF_ENOMEM : store__sq_fail(c, rc, "list tokens", NULL);
-    }
-    *out = list;
-    return 0;
+                            NULL, NULL, token_row, store__token_clear, sizeof **rows_out, &rows, n_out,
+                            "list tokens");
+
+    *rows_out = rows;
+    return rc;
 }
 
 /* Refuses (IDF_ESTATE) to revoke `name` when it is the last unexpired

@@ -10,11 +10,13 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/timeutil.h"
 
@@ -104,6 +106,51 @@ static bool text_ok(const char *v)
     return !v || strnlen(v, STORE__TEXT_MAX + 1) <= STORE__TEXT_MAX;
 }
 
+/* Frees an array of n rows of size bytes, each cleared by clear. */
+static void rows_free(void *rows, size_t n, size_t size, void (*clear)(void *row))
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        clear((char *)rows + i * size);
+    free(rows);
+}
+
+int store__json_quote(struct buf *b, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = buf_append(b, "\"", 1);
+
+    for (const char *p = v; rc == 0 && *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        char esc[7] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15], '\0'};
+        switch (ch) {
+        case '"': rc = buf_append(b, "\\\"", 2); break;
+        case '\\': rc = buf_append(b, "\\\\", 2); break;
+        case '\b': rc = buf_append(b, "\\b", 2); break;
+        case '\f': rc = buf_append(b, "\\f", 2); break;
+        case '\n': rc = buf_append(b, "\\n", 2); break;
+        case '\r': rc = buf_append(b, "\\r", 2); break;
+        case '\t': rc = buf_append(b, "\\t", 2); break;
+        default: rc = ch < 0x20 ? buf_append(b, esc, 6) : buf_append(b, p, 1); break;
+        }
+    }
+    return rc ? rc : buf_append(b, "\"", 1);
+}
+
+char *store__detail(const char *key, const char *value)
+{
+    struct buf b;
+    char *out = NULL;
+
+    buf_init(&b, BUF_CAP_SMALL);
+    if (buf_puts(&b, "{") == 0 && store__json_quote(&b, key) == 0 && buf_puts(&b, ":") == 0 &&
+        store__json_quote(&b, value) == 0 && buf_puts(&b, "}") == 0)
+        out = buf_take(&b);
+    buf_free(&b);
+    return out;
+}
+
 static int clamp_limit(int limit)
 {
     if (limit <= 0)
@@ -136,6 +183,21 @@ bool store_exists(const char *url)
     return *path && strcmp(path, ":memory:") != 0 && access(path, F_OK) == 0;
 }
 
+static bool pg_url(const char *url)
+{
+    return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+}
+
+void store_url_for_log(const char *url, char *out, size_t n)
+{
+    if (!out || n == 0)
+        return;
+    if (url && pg_url(url))
+        store__pg_url_masked(url, out, n);
+    else
+        snprintf(out, n, "%s", url ? url : "");
+}
+
 int store_open(const char *url, struct store **out, struct idf_err *err)
 {
     const char *path = NULL;
@@ -157,7 +219,7 @@ int store_open(const char *url, struct store **out, struct idf_err *err)
         return idf_err_set(err, IDF_EINVAL, "store: \"sqlite:\" needs a path (sqlite:idflow.db)");
     if (path)
         rc = store__sqlite_open(path, out, err);
-    else if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+    else if (pg_url(url))
         rc = store__pg_open(url, out, err);
     else
         return idf_err_set(err, IDF_EINVAL,
@@ -221,12 +283,26 @@ int store_workflow_set_enabled(struct store *s, const char *name, bool enabled)
     return s->ops->workflow_set_enabled(s, name, enabled);
 }
 
-int store_workflow_list(struct store *s, json_t **out)
+int store_workflow_list(struct store *s, struct store_workflow_info **rows_out, size_t *n_out)
 {
-    if (!s || !out)
+    if (!s || !rows_out || !n_out)
         return IDF_EINVAL;
-    *out = NULL;
-    return s->ops->workflow_list(s, out);
+    *rows_out = NULL;
+    *n_out = 0;
+    return s->ops->workflow_list(s, rows_out, n_out);
+}
+
+void store__workflow_info_clear(void *row)
+{
+    struct store_workflow_info *w = row;
+    free(w->name);
+    free(w->hash);
+    memset(w, 0, sizeof *w);
+}
+
+void store_workflow_list_free(struct store_workflow_info *rows, size_t n)
+{
+    rows_free(rows, n, sizeof *rows, store__workflow_info_clear);
 }
 
 /* --------------------------------------------------------------- events */
@@ -348,6 +424,7 @@ void store_event_free(struct store_event *ev)
     free(ev->type);
     free(ev->connection);
     free(ev->data);
+    free(ev->note);
     free(ev);
 }
 
@@ -415,7 +492,7 @@ int store_event_retry(struct store *s, int64_t id, int64_t next_at_ms, const cha
     return s->ops->event_retry(s, id, next_at_ms, note, give_up, err);
 }
 
-int store_event_get(struct store *s, int64_t id, json_t **out)
+int store_event_get(struct store *s, int64_t id, struct store_event **out)
 {
     if (!s || !out)
         return IDF_EINVAL;
@@ -578,12 +655,13 @@ int store_run_get(struct store *s, int64_t id, struct store_run **out)
     return s->ops->run_get(s, id, out);
 }
 
-int store_run_list(struct store *s, const struct store_run_filter *f, json_t **out)
+int store_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out)
 {
     struct store_run_filter fl = {0};
-    if (!s || !out)
+    if (!s || !rows_out || !n_out)
         return IDF_EINVAL;
-    *out = NULL;
+    *rows_out = NULL;
+    *n_out = 0;
     if (f)
         fl = *f;
     if (fl.status && !store__run_status_valid(fl.status))
@@ -591,22 +669,55 @@ int store_run_list(struct store *s, const struct store_run_filter *f, json_t **o
     if (!opt_name_ok(fl.workflow) || fl.before_id < 0)
         return IDF_EINVAL;
     fl.limit = clamp_limit(fl.limit);
-    return s->ops->run_list(s, &fl, out);
+    return s->ops->run_list(s, &fl, rows_out, n_out);
 }
 
-int store_step_list(struct store *s, int64_t run_id, json_t **out)
+void store__run_clear(void *row)
+{
+    struct store_run *r = row;
+    free(r->workflow);
+    free(r->status);
+    free(r->context);
+    free(r->event);
+    free(r->error);
+    memset(r, 0, sizeof *r);
+}
+
+void store_run_list_free(struct store_run *rows, size_t n)
+{
+    rows_free(rows, n, sizeof *rows, store__run_clear);
+}
+
+int store_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out)
+{
+    if (!s || !rows_out || !n_out)
+        return IDF_EINVAL;
+    *rows_out = NULL;
+    *n_out = 0;
+    return s->ops->step_list(s, run_id, rows_out, n_out);
+}
+
+void store__step_clear(void *row)
+{
+    struct store_step *st = row;
+    free(st->step_id);
+    free(st->status);
+    free(st->input);
+    free(st->output);
+    free(st->error);
+    memset(st, 0, sizeof *st);
+}
+
+void store_step_list_free(struct store_step *rows, size_t n)
+{
+    rows_free(rows, n, sizeof *rows, store__step_clear);
+}
+
+int store_run_counts(struct store *s, struct store_run_counts *out)
 {
     if (!s || !out)
         return IDF_EINVAL;
-    *out = NULL;
-    return s->ops->step_list(s, run_id, out);
-}
-
-int store_run_counts(struct store *s, json_t **out)
-{
-    if (!s || !out)
-        return IDF_EINVAL;
-    *out = NULL;
+    memset(out, 0, sizeof *out);
     return s->ops->run_counts(s, out);
 }
 
@@ -687,12 +798,27 @@ int store_approval_get(struct store *s, int64_t run_id, const char *step_id, cha
     return s->ops->approval_get(s, run_id, step_id, status_out, actor_out);
 }
 
-int store_approval_list(struct store *s, json_t **out)
+int store_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out)
 {
-    if (!s || !out)
+    if (!s || !rows_out || !n_out)
         return IDF_EINVAL;
-    *out = NULL;
-    return s->ops->approval_list(s, out);
+    *rows_out = NULL;
+    *n_out = 0;
+    return s->ops->approval_list(s, rows_out, n_out);
+}
+
+void store__approval_clear(void *row)
+{
+    struct store_approval *a = row;
+    free(a->step_id);
+    free(a->workflow);
+    free(a->message);
+    memset(a, 0, sizeof *a);
+}
+
+void store_approval_list_free(struct store_approval *rows, size_t n)
+{
+    rows_free(rows, n, sizeof *rows, store__approval_clear);
 }
 
 /* -------------------------------------------------------- cursors, audit */
@@ -723,12 +849,28 @@ int store_audit_add(struct store *s, const char *actor, const char *action, cons
     return s->ops->audit_add(s, actor, action, target, detail);
 }
 
-int store_audit_list(struct store *s, int limit, json_t **out)
+int store_audit_list(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out)
 {
-    if (!s || !out)
+    if (!s || !rows_out || !n_out)
         return IDF_EINVAL;
-    *out = NULL;
-    return s->ops->audit_list(s, clamp_limit(limit), out);
+    *rows_out = NULL;
+    *n_out = 0;
+    return s->ops->audit_list(s, clamp_limit(limit), rows_out, n_out);
+}
+
+void store__audit_clear(void *row)
+{
+    struct store_audit *a = row;
+    free(a->actor);
+    free(a->action);
+    free(a->target);
+    free(a->detail);
+    memset(a, 0, sizeof *a);
+}
+
+void store_audit_list_free(struct store_audit *rows, size_t n)
+{
+    rows_free(rows, n, sizeof *rows, store__audit_clear);
 }
 
 /* ------------------------------------------------------------ API tokens */
@@ -768,12 +910,28 @@ int store_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct
     return s->ops->token_lookup(s, hash, now_ms, out);
 }
 
-int store_token_list(struct store *s, int64_t now_ms, json_t **out)
+int store_token_list(struct store *s, struct store_token **rows_out, size_t *n_out)
 {
-    if (!s || !out)
+    if (!s || !rows_out || !n_out)
         return IDF_EINVAL;
-    *out = NULL;
-    return s->ops->token_list(s, now_ms, out);
+    *rows_out = NULL;
+    *n_out = 0;
+    return s->ops->token_list(s, rows_out, n_out);
+}
+
+void store__token_clear(void *row)
+{
+    struct store_token *t = row;
+    free(t->name);
+    free(t->role);
+    free(t->prefix);
+    free(t->created_by);
+    memset(t, 0, sizeof *t);
+}
+
+void store_token_list_free(struct store_token *rows, size_t n)
+{
+    rows_free(rows, n, sizeof *rows, store__token_clear);
 }
 
 int store_token_revoke(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err)
@@ -820,6 +978,7 @@ void store_token_free(struct store_token *t)
     free(t->name);
     free(t->role);
     free(t->prefix);
+    free(t->created_by);
     free(t);
 }
 
@@ -867,12 +1026,27 @@ int store_connection_get(struct store *s, const char *name, char **kind_out, cha
     return rc;
 }
 
-int store_connection_list(struct store *s, json_t **out)
+int store_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out)
 {
-    if (!s || !out)
+    if (!s || !rows_out || !n_out)
         return IDF_EINVAL;
-    *out = NULL;
-    return s->ops->connection_list(s, out);
+    *rows_out = NULL;
+    *n_out = 0;
+    return s->ops->connection_list(s, rows_out, n_out);
+}
+
+void store__connection_info_clear(void *row)
+{
+    struct store_connection_info *c = row;
+    free(c->name);
+    free(c->kind);
+    free(c->config);
+    memset(c, 0, sizeof *c);
+}
+
+void store_connection_list_free(struct store_connection_info *rows, size_t n)
+{
+    rows_free(rows, n, sizeof *rows, store__connection_info_clear);
 }
 
 int store_connection_delete(struct store *s, const char *name, const char *actor, struct idf_err *err)

@@ -69,15 +69,21 @@
  *    recorded.
  *  - Timestamps are ms since the Unix epoch (int64). JSON values cross this
  *    interface as text (char *), never parsed by the store.
+ *  - Reads return typed rows, never a rendering: a list or get operation
+ *    fills caller-owned structs (an array and its count for a list) whose
+ *    text columns are copies and whose JSON columns stay JSON text. How a row
+ *    looks in the API and the CLI is decided in one place above the store
+ *    (src/api/render.c), so every backend returns the same rows and nothing
+ *    more.
  *  - Returned structs and strings are owned by the caller and freed with the
- *    matching *_free function or free(). Every free function accepts NULL.
+ *    matching *_free function or free(). Every free function accepts NULL
+ *    (an array's *_list_free takes the array and its count).
  *  - On failure functions return a negative IDF_E* code and, where an err is
  *    passed, a message; IDF_ENOTFOUND for a missing row.
  */
 #ifndef IDF_STORE_STORE_H
 #define IDF_STORE_STORE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -115,6 +121,10 @@ int store_open(const char *url, struct store **out, struct idf_err *err) IDF_MUS
  * creates nothing: the SQLite file is there (":memory:" never is). A server
  * URL is assumed to exist. Lets a read-only command look without creating. */
 bool store_exists(const char *url);
+/* The database url as logs and messages may show it, into out (n bytes):
+ * a PostgreSQL URL with every password (user info, password= parameter)
+ * replaced by "***"; any other url as is. */
+void store_url_for_log(const char *url, char *out, size_t n);
 /* Closes s (NULL is fine), rolling back a transaction left open. */
 void store_close(struct store *s);
 /* How many connections are open in this process (opened and not yet
@@ -139,8 +149,19 @@ int store_workflow_source(struct store *s, const char *name, int64_t version, ch
 
 int store_workflow_set_enabled(struct store *s, const char *name, bool enabled) IDF_MUST_USE;
 
-/* Array of {name, version, enabled, hash, updated_at} for every workflow's newest version. */
-int store_workflow_list(struct store *s, json_t **out) IDF_MUST_USE;
+/* One workflow as store_workflow_list gives it: its newest version. */
+struct store_workflow_info {
+    char *name;
+    int64_t version;    /* the newest version */
+    bool enabled;
+    char *hash;         /* of the newest version's source */
+    int64_t updated_at; /* last save or enable/disable */
+};
+
+/* Every workflow's newest version, by name: *rows_out an array of *n_out
+ * rows (NULL when 0), caller frees with store_workflow_list_free. */
+int store_workflow_list(struct store *s, struct store_workflow_info **rows_out, size_t *n_out) IDF_MUST_USE;
+void store_workflow_list_free(struct store_workflow_info *rows, size_t n);
 
 /* --------------------------------------------------------------- events */
 
@@ -185,11 +206,8 @@ struct store_ingest_item {
 /* Writes all items in one durable transaction (see the contract above). */
 int store_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err) IDF_MUST_USE;
 
-/* The event row as {id, source, source_id, type, connection, received_at, data,
- * stage ("done", "match", "expand"), tries, note (null when none)}. */
-int store_event_get(struct store *s, int64_t id, json_t **out) IDF_MUST_USE;
-
-/* An event waiting in a stage (store_events_pending). */
+/* A stored event: one waiting in a stage (store_events_pending) or any one
+ * read back (store_event_get). */
 struct store_event {
     int64_t id;
     char *source;
@@ -198,7 +216,15 @@ struct store_event {
     char *connection; /* or NULL */
     char *data;       /* JSON text */
     int tries;        /* earlier attempts that were put off (store_event_retry) */
+    /* filled by store_event_get only (0 / DONE / NULL from store_events_pending): */
+    int64_t received_at;
+    enum store_event_stage stage;
+    char *note;       /* why a try was put off or given up, or NULL */
 };
+
+/* The event row id in *out (caller frees with store_event_free).
+ * IDF_ENOTFOUND when there is none. */
+int store_event_get(struct store *s, int64_t id, struct store_event **out) IDF_MUST_USE;
 
 void store_event_free(struct store_event *ev);
 
@@ -373,18 +399,41 @@ struct store_run_filter {
     int limit;            /* 0: 50; capped at STORE_LIST_MAX */
 };
 
-/* Runs newest first, as an array of objects {id, workflow, version, event_id,
- * status, pc, error, created_at, updated_at, finished_at, rerun_of} (no
- * context/event, to keep lists light). */
-int store_run_list(struct store *s, const struct store_run_filter *f, json_t **out) IDF_MUST_USE;
+/* Runs newest first: *rows_out an array of *n_out runs (NULL when 0) with
+ * id, workflow, version, event_id, status, pc, error, created_at,
+ * updated_at, finished_at and rerun_of set; the rest is 0/NULL (no context
+ * or event, to keep lists light). Caller frees with store_run_list_free. */
+int store_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out,
+                   size_t *n_out) IDF_MUST_USE;
+void store_run_list_free(struct store_run *rows, size_t n);
 
-/* Step records of a run in (index, item) order, as an array of objects
- * {index, step_id, item, status, attempts, input, output, error, started_at,
- * finished_at} with input/output/error parsed back to JSON. */
-int store_step_list(struct store *s, int64_t run_id, json_t **out) IDF_MUST_USE;
+/* One step record read back (the owned counterpart of struct
+ * store_step_rec, without the foreach result, which is never listed). */
+struct store_step {
+    int index;
+    char *step_id;
+    int item;            /* foreach item index; -1 for a plain step */
+    char *status;        /* STORE_STEP_* */
+    int attempts;
+    char *input;         /* JSON text as stored (redacted), or NULL */
+    char *output;        /* JSON text, or NULL */
+    char *error;         /* JSON text {message, detail?}, or NULL */
+    int64_t started_at;
+    int64_t finished_at; /* 0 when not finished */
+};
 
-/* Counts of runs by status: {"queued": n, ...} (all six keys present). */
-int store_run_counts(struct store *s, json_t **out) IDF_MUST_USE;
+/* Step records of a run in (index, item) order: *rows_out an array of
+ * *n_out records (NULL when 0), caller frees with store_step_list_free. */
+int store_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out) IDF_MUST_USE;
+void store_step_list_free(struct store_step *rows, size_t n);
+
+/* How many runs are in each status. */
+struct store_run_counts {
+    int64_t queued, running, waiting, succeeded, failed, cancelled;
+};
+
+/* Counts of runs by status into *out (every field set). */
+int store_run_counts(struct store *s, struct store_run_counts *out) IDF_MUST_USE;
 
 /* Starts a new queued run from a failed or cancelled run: same workflow,
  * version and event, pc/item/context copied (so outputs of succeeded steps
@@ -426,8 +475,20 @@ int store_approval_decide(struct store *s, int64_t run_id, bool approve, const c
 int store_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out,
                        char **actor_out) IDF_MUST_USE;
 
-/* Pending approvals: array of {run_id, step_id, workflow, message, created_at}. */
-int store_approval_list(struct store *s, json_t **out) IDF_MUST_USE;
+/* A pending approval (store_approval_list). */
+struct store_approval {
+    int64_t run_id;
+    char *step_id;
+    char *workflow;     /* the run's */
+    char *message;      /* shown to approvers, or NULL */
+    int64_t created_at;
+};
+
+/* Pending approvals of waiting runs, oldest first (at most STORE_LIST_MAX):
+ * *rows_out an array of *n_out rows (NULL when 0), caller frees with
+ * store_approval_list_free. */
+int store_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out) IDF_MUST_USE;
+void store_approval_list_free(struct store_approval *rows, size_t n);
 
 /* -------------------------------------------------------- cursors, audit */
 
@@ -438,8 +499,21 @@ int store_cursor_set(struct store *s, const char *name, const char *value) IDF_M
 /* Appends an audit record; detail is JSON text or NULL. */
 int store_audit_add(struct store *s, const char *actor, const char *action, const char *target,
                     const char *detail) IDF_MUST_USE;
-/* Newest first: array of {id, at, actor, action, target, detail}. */
-int store_audit_list(struct store *s, int limit, json_t **out) IDF_MUST_USE;
+/* One audit record (store_audit_list). */
+struct store_audit {
+    int64_t id;
+    int64_t at;
+    char *actor;
+    char *action;
+    char *target; /* or NULL */
+    char *detail; /* JSON text, or NULL */
+};
+
+/* The newest limit records (0: 50; capped at STORE_LIST_MAX), newest first:
+ * *rows_out an array of *n_out rows (NULL when 0), caller frees with
+ * store_audit_list_free. */
+int store_audit_list(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out) IDF_MUST_USE;
+void store_audit_list_free(struct store_audit *rows, size_t n);
 
 /* ---------------------------------------------------------- connections */
 
@@ -460,9 +534,19 @@ int store_connection_put(struct store *s, const char *name, const char *kind, co
 int store_connection_get(struct store *s, const char *name, char **kind_out, char **config_out,
                          unsigned char **sealed_out, size_t *sealed_len_out, int64_t *updated_at_out) IDF_MUST_USE;
 
-/* Every connection by name, as an array of {name, kind, config, created_at,
- * updated_at} with config parsed back to JSON; never the sealed secret. */
-int store_connection_list(struct store *s, json_t **out) IDF_MUST_USE;
+/* A connection as listed: never its sealed secret. */
+struct store_connection_info {
+    char *name;
+    char *kind;   /* the connector's name */
+    char *config; /* JSON text of the non-secret fields */
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+/* Every connection by name: *rows_out an array of *n_out rows (NULL when
+ * 0), caller frees with store_connection_list_free. */
+int store_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out) IDF_MUST_USE;
+void store_connection_list_free(struct store_connection_info *rows, size_t n);
 
 /* Deletes connection `name` with an audit record by actor
  * ("connection.delete", target "connection:<name>") in one transaction. IDF_ENOTFOUND when there is none. */
@@ -478,6 +562,7 @@ struct store_token {
     char *role;   /* "viewer" | "approver" | "operator" | "admin" */
     char *prefix; /* the token's first characters, for listings */
     int64_t created_at, expires_at, last_used_at;
+    char *created_by; /* the actor that created it (store_token_list only; NULL from lookup) */
 };
 
 /* Stores a new token (name unique: IDF_EEXIST when taken) with an audit
@@ -493,9 +578,12 @@ int store_token_create(struct store *s, const char *name, const char *role, cons
 int store_token_lookup(struct store *s, const char *hash, int64_t now_ms, struct store_token **out) IDF_MUST_USE;
 #define STORE_TOKEN_TOUCH_MS 60000
 
-/* Every token by name: array of {id, name, role, prefix, created_at,
- * created_by, expires_at, last_used_at, expired}; never a hash. */
-int store_token_list(struct store *s, int64_t now_ms, json_t **out) IDF_MUST_USE;
+/* Every token by name, expired ones included (expires_at tells; whether a
+ * token has expired is the reader's question, at its own now): *rows_out an
+ * array of *n_out rows (NULL when 0), never a hash; caller frees with
+ * store_token_list_free. */
+int store_token_list(struct store *s, struct store_token **rows_out, size_t *n_out) IDF_MUST_USE;
+void store_token_list_free(struct store_token *rows, size_t n);
 
 /* Deletes token `name` with an audit record by actor ("token.revoke",
  * target "token:<name>") in one transaction. IDF_ENOTFOUND when none.

@@ -51,11 +51,12 @@ struct store_ops {
                          bool *created_out, struct idf_err *err);
     int (*workflow_source)(struct store *s, const char *name, int64_t version, char **source_out, int64_t *version_out);
     int (*workflow_set_enabled)(struct store *s, const char *name, bool enabled);
-    int (*workflow_list)(struct store *s, json_t **out);
+    /* list ops: *rows_out and *n_out are NULL and 0 on entry, and stay so on failure */
+    int (*workflow_list)(struct store *s, struct store_workflow_info **rows_out, size_t *n_out);
 
     /* items: every event.source_id is non-NULL (store.c generated the missing). */
     int (*ingest)(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err);
-    int (*event_get)(struct store *s, int64_t id, json_t **out);
+    int (*event_get)(struct store *s, int64_t id, struct store_event **out);
     /* stage MATCH or EXPAND, 1 <= max <= STORE__INGEST_MAX */
     int (*events_pending)(struct store *s, enum store_event_stage stage, int64_t now_ms, size_t max,
                           struct store_event **out, size_t *n_out, struct idf_err *err);
@@ -83,9 +84,10 @@ struct store_ops {
                        const struct store_step_rec *step, const struct store_run_next *next, struct idf_err *err);
     int (*run_get)(struct store *s, int64_t id, struct store_run **out);
     /* f->limit is already resolved to 1..STORE_LIST_MAX */
-    int (*run_list)(struct store *s, const struct store_run_filter *f, json_t **out);
-    int (*step_list)(struct store *s, int64_t run_id, json_t **out);
-    int (*run_counts)(struct store *s, json_t **out);
+    int (*run_list)(struct store *s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out);
+    int (*step_list)(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
+    /* out is zeroed on entry */
+    int (*run_counts)(struct store *s, struct store_run_counts *out);
     int (*run_rerun)(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
                      struct idf_err *err);
     int (*run_cancel)(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
@@ -96,13 +98,13 @@ struct store_ops {
     int (*approval_decide)(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
                            int64_t now_ms, struct idf_err *err);
     int (*approval_get)(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
-    int (*approval_list)(struct store *s, json_t **out);
+    int (*approval_list)(struct store *s, struct store_approval **rows_out, size_t *n_out);
 
     int (*cursor_get)(struct store *s, const char *name, char **value_out);
     int (*cursor_set)(struct store *s, const char *name, const char *value);
     /* limit is already resolved to 1..STORE_LIST_MAX */
     int (*audit_add)(struct store *s, const char *actor, const char *action, const char *target, const char *detail);
-    int (*audit_list)(struct store *s, int limit, json_t **out);
+    int (*audit_list)(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out);
 
     int (*connection_put)(struct store *s, const char *name, const char *kind, const char *config,
                           const unsigned char *sealed, size_t sealed_len, const char *actor, bool *created_out,
@@ -110,14 +112,14 @@ struct store_ops {
     /* every out pointer is non-NULL (store.c substitutes locals) */
     int (*connection_get)(struct store *s, const char *name, char **kind_out, char **config_out,
                           unsigned char **sealed_out, size_t *sealed_len_out, int64_t *updated_at_out);
-    int (*connection_list)(struct store *s, json_t **out);
+    int (*connection_list)(struct store *s, struct store_connection_info **rows_out, size_t *n_out);
     int (*connection_delete)(struct store *s, const char *name, const char *actor, struct idf_err *err);
 
     /* API tokens: names and roles are checked by store.c */
     int (*token_create)(struct store *s, const char *name, const char *role, const char *hash, const char *prefix,
                         int64_t expires_at, const char *actor, int64_t *id_out, struct idf_err *err);
     int (*token_lookup)(struct store *s, const char *hash, int64_t now_ms, struct store_token **out);
-    int (*token_list)(struct store *s, int64_t now_ms, json_t **out);
+    int (*token_list)(struct store *s, struct store_token **rows_out, size_t *n_out);
     int (*token_revoke)(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err);
     int (*initialized)(struct store *s, bool *out);
     int (*initialize)(struct store *s, const char *actor, bool *changed_out, struct idf_err *err);
@@ -146,6 +148,8 @@ int store__sqlite_open(const char *path, struct store **out, struct idf_err *err
 /* Opens the PostgreSQL backend on a libpq URL ("postgresql://..." or
  * "postgres://..."; postgres.c). Its errors never quote the URL's password. */
 int store__pg_open(const char *url, struct store **out, struct idf_err *err) IDF_MUST_USE;
+/* The PostgreSQL URL with every password replaced by "***" (postgres_url.c). */
+void store__pg_url_masked(const char *url, char *out, size_t n);
 
 /* Fills out (STORE__SOURCE_ID_LEN + 1 bytes) with 32 hex chars: 48 bits of
  * the current time in ms, then 80 random bits (unique, and time-ordered). */
@@ -156,5 +160,27 @@ bool store__run_status_valid(const char *status);
 
 /* A terminal run status (succeeded, failed, cancelled). */
 bool store__run_status_final(const char *status);
+
+/* Row clearers for the backends' list ops: each frees what one row owns
+ * (row points to the struct named; NULL members are fine) and zeroes it,
+ * leaving the row itself to its array. store_*_list_free is the array loop
+ * over these. The void * signature lets one list loop per backend take any
+ * of them. */
+void store__workflow_info_clear(void *row);
+void store__run_clear(void *row);
+void store__step_clear(void *row);
+void store__approval_clear(void *row);
+void store__audit_clear(void *row);
+void store__connection_info_clear(void *row);
+void store__token_clear(void *row);
+
+/* Appends v to b as a JSON string (quotes, escapes of '"', '\\' and control
+ * characters; other bytes as they are), for the small JSON texts a backend
+ * writes itself (an audit record's detail): the store parses no JSON and
+ * links no JSON library. v is UTF-8 text checked by store.c. */
+struct buf;
+int store__json_quote(struct buf *b, const char *v) IDF_MUST_USE;
+/* The JSON text {"key":"value"} (caller frees), or NULL on ENOMEM. */
+char *store__detail(const char *key, const char *value);
 
 #endif

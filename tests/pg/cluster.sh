@@ -8,7 +8,8 @@
 #   tests/pg/cluster.sh stop DIR       stop the server and remove DIR
 #
 # The server comes from Debian's postgresql package (the newest
-# /usr/lib/postgresql/*/bin; PG_BINDIR overrides). It listens on 127.0.0.1 on
+# /usr/lib/postgresql/*/bin; PG_BINDIR names another bin dir, PG_LIB_DIR
+# another folder of versions). It listens on 127.0.0.1 on
 # a free port (never 5432, where Debian's own cluster may run), with its unix
 # socket inside DIR, and trusts the superuser "idflow" from loopback; every
 # other role must give its password (scram-sha-256), so tests can check what
@@ -20,6 +21,8 @@
 # A missing server is an error (exit 1) saying so: these tests are never
 # skipped. Messages go to stderr.
 set -euo pipefail
+
+PG_LIB_DIR=${PG_LIB_DIR:-/usr/lib/postgresql} # where Debian puts each major version's bin/
 
 die() {
   echo "tests/pg/cluster.sh: $*" >&2
@@ -33,15 +36,15 @@ find_bindir() {
     return
   fi
   local d v best_v=-1 best_d=""
-  for d in /usr/lib/postgresql/*/bin; do
+  for d in "$PG_LIB_DIR"/*/bin; do
     [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] || continue
-    v=${d#/usr/lib/postgresql/}
+    v=${d#"$PG_LIB_DIR"/}
     v=${v%/bin}
     case "$v" in *[!0-9]*) continue ;; esac
     if [ "$v" -gt "$best_v" ]; then best_v=$v; best_d=$d; fi
   done
   [ -n "$best_d" ] ||
-    die "PostgreSQL is missing: no initdb under /usr/lib/postgresql/*/bin. Install Debian's postgresql package (bash scripts/setup.sh does)."
+    die "PostgreSQL is missing: no initdb under $PG_LIB_DIR/*/bin. Install Debian's postgresql package (bash scripts/setup.sh does)."
   echo "$best_d"
 }
 

@@ -13,8 +13,10 @@
 # Output is TAP: each suite's own ok / not ok lines, passed through (named
 # "pg:SUITE: TEST") so tests/run.sh counts every test; a suite that is not
 # built, or exits non-zero without a failed test, adds a "not ok" line of its
-# own. Never skipped: a missing PostgreSQL is a "not ok" line saying so
-# (scripts/setup.sh installs it). Exit status 0 when every line is ok.
+# own, and so does a suite that stopped before reporting every test its
+# plan ("1..N") announced (a crash). Never skipped: a missing
+# PostgreSQL is a "not ok" line saying so (scripts/setup.sh installs it).
+# Exit status 0 when every line is ok.
 # Environment: IDFLOW_BIN (default build/idflow); the test programs are found
 # under its dir (tests/unit, tests/pg).
 set -u
@@ -24,7 +26,7 @@ root=$(cd "$here/../.." && pwd)
 bin=${IDFLOW_BIN:-$root/build/idflow}
 build=$(dirname "$bin")
 suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
-  "$build/tests/pg/test_store_pg")
+  "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events" "$build/tests/pg/test_store_pg_claims")
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
 errf=$(mktemp)
@@ -36,6 +38,7 @@ if [ -z "$dir" ]; then
 fi
 rm -f "$errf"
 trap '"$here/cluster.sh" stop "$dir"' EXIT
+trap 'exit 143' INT TERM # so that EXIT runs too when tests/run.sh's timeout stops us
 url=$("$here/cluster.sh" url "$dir")
 echo "# postgresql: test cluster at $url"
 
@@ -51,9 +54,14 @@ for s in "${suites[@]}"; do
     "$s" 2>&1)
   rc=$?
   printf '%s\n' "$out" | sed -E "s/^(not ok|ok) ([0-9]+) - /\1 \2 - pg:$name: /"
+  # TAP plans ("1..N", one per test group) against the tests reported
+  planned=$(printf '%s\n' "$out" | sed -nE 's/^1\.\.([0-9]+)$/\1/p' | awk '{n += $1} END {print n + 0}')
+  reported=$(printf '%s\n' "$out" | grep -cE '^(not )?ok [0-9]+')
   if [ "$rc" -ne 0 ]; then
     status=1
-    if ! printf '%s\n' "$out" | grep -qE '^not ok [0-9]+'; then
+    if [ "$reported" -lt "$planned" ]; then
+      echo "not ok 1 - pg:$name stopped early (status $rc): $reported of its $planned tests reported"
+    elif ! printf '%s\n' "$out" | grep -qE '^not ok [0-9]+'; then
       echo "not ok 1 - pg:$name exited with status $rc without a failed test"
     fi
   fi

@@ -206,10 +206,10 @@ static void a_newer_schema_is_refused(void **state)
 /* ----------------------------------------------------- passwords, URLs */
 
 /* msg says what went wrong and quotes no form of the password. */
-static void no_password(const char *msg, const char *pw)
+static void no_secret(const char *msg, const char *pw)
 {
     if (strstr(msg, pw))
-        fail_msg("the password is in the message: %s", msg);
+        fail_msg("a secret (%s) is in the message: %s", pw, msg);
 }
 
 static void open_fails_without_password(const char *url, const char *pw, int want_rc, const char *want_msg)
@@ -221,7 +221,7 @@ static void open_fails_without_password(const char *url, const char *pw, int wan
     assert_null(s);
     if (rc != want_rc || !strstr(e.msg, want_msg))
         fail_msg("store_open: %d %s (wanted %d, \"%s\")", rc, e.msg, want_rc, want_msg);
-    no_password(e.msg, pw);
+    no_secret(e.msg, pw);
 }
 
 static void a_password_never_shows_in_an_error(void **state)
@@ -273,10 +273,27 @@ static void a_password_never_shows_in_an_error(void **state)
     snprintf(url, sizeof url, "postgresql://%s:Wrong-Pass-7319@127.0.0.1:%d/idflow", role, port);
     assert_int_equal(tu_idflow_db(idflow_bin(), url, &out, &err, "migrate", NULL), 1);
     assert_non_null(strstr(err, "password authentication failed"));
-    no_password(err, "Wrong-Pass-7319");
-    no_password(out, "Wrong-Pass-7319");
+    no_secret(err, "Wrong-Pass-7319");
+    no_secret(out, "Wrong-Pass-7319");
     free(out);
     free(err);
+}
+
+/* What serve logs as its database. */
+static void a_url_for_a_log_has_no_password(void **state)
+{
+    char out[512];
+    (void)state;
+
+    store_url_for_log("postgresql://u:Pw-One-1@h:5/db?sslmode=require&password=Pw-Two-2&pass%77ord=Pw-Three-3", out,
+                      sizeof out);
+    assert_string_equal(out, "postgresql://u:***@h:5/db?sslmode=require&password=***&pass%77ord=***");
+    store_url_for_log("postgres://h/db?user=u&password=Pw-Four-4", out, sizeof out);
+    assert_string_equal(out, "postgres://h/db?user=u&password=***");
+    store_url_for_log("postgresql://u@h/db", out, sizeof out);
+    assert_string_equal(out, "postgresql://u@h/db");
+    store_url_for_log("sqlite:/var/lib/idflow/idflow.db", out, sizeof out);
+    assert_string_equal(out, "sqlite:/var/lib/idflow/idflow.db");
 }
 
 static void a_bad_url_fails_clearly(void **state)
@@ -293,6 +310,39 @@ static void a_bad_url_fails_clearly(void **state)
     assert_int_equal(store_open("postgres://127.0.0.1:notaport/x", &s, &e), IDF_EDB);
     assert_non_null(strstr(e.msg, "notaport"));
     assert_null(s);
+}
+
+static void show_is(struct store__pg *c, const char *sql, const char *want)
+{
+    PGresult *r = NULL;
+    OK(store__pg_exec(c, "show", sql, 0, NULL, &r, NULL));
+    assert_string_equal(PQgetvalue(r, 0, 0), want);
+    PQclear(r);
+}
+
+/* The session's settings hold whatever the URL's options ask. */
+static void the_session_is_set_whatever_the_url_says(void **state)
+{
+    char tmpl[1024], tag[64], url[1024];
+    struct store *s = NULL;
+    struct idf_err e = {0};
+    struct store__pg *c;
+    (void)state;
+
+    snprintf(tmpl, sizeof tmpl,
+             "%s?options=-csearch_path%%3D%%s%%20-csynchronous_commit%%3Doff%%20-cTimeZone%%3DEurope/Paris"
+             "%%20-cdefault_transaction_isolation%%3Dserializable&client_encoding=LATIN1",
+             base_url());
+    snprintf(tag, sizeof tag, "tpg_session_%d", (int)getpid());
+    assert_int_equal(tu_store_url(tmpl, tag, url, sizeof url), 0);
+    OK(store_open(url, &s, &e));
+    c = store__pg(s);
+    show_is(c, "SHOW synchronous_commit", "on");
+    show_is(c, "SHOW TimeZone", "UTC");
+    show_is(c, "SHOW default_transaction_isolation", "read committed");
+    show_is(c, "SHOW client_encoding", "UTF8");
+    show_is(c, "SHOW application_name", "idflow");
+    store_close(s);
 }
 
 /* Texts cross byte for byte only when the server keeps what it is sent. */
@@ -383,7 +433,7 @@ static void errors_map_sqlstates_and_never_quote_a_row(void **state)
     OK(store__pg_exec(c, "insert", "INSERT INTO t (k) VALUES ($1)", 1, secret, NULL, &e));
     assert_int_equal(store__pg_exec(c, "insert", "INSERT INTO t (k) VALUES ($1)", 1, secret, NULL, &e), IDF_EEXIST);
     assert_non_null(strstr(e.msg, "store: insert: duplicate key value violates unique constraint"));
-    no_password(e.msg, "Row-Secret-2291");
+    no_secret(e.msg, "Row-Secret-2291");
     /* a failed transaction does not commit: IDF_EDB, rolled back */
     assert_int_equal(store__pg_commit(c, &e), IDF_EDB);
     assert_false(c->in_tx);
@@ -454,8 +504,10 @@ int main(void)
         cmocka_unit_test(concurrent_opens_apply_each_migration_once),
         cmocka_unit_test(a_newer_schema_is_refused),
         cmocka_unit_test(a_password_never_shows_in_an_error),
+        cmocka_unit_test(a_url_for_a_log_has_no_password),
         cmocka_unit_test(a_bad_url_fails_clearly),
         cmocka_unit_test(a_database_that_is_not_utf8_is_refused),
+        cmocka_unit_test(the_session_is_set_whatever_the_url_says),
         cmocka_unit_test(statements_are_prepared_once_and_run_past_the_cap),
         cmocka_unit_test(errors_map_sqlstates_and_never_quote_a_row),
         cmocka_unit_test(bytea_round_trips),

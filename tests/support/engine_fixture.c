@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api/render.h"
 #include "connectors/registry.h"
 #include "support/engine_fixture.h"
 #include "support/fakeconn.h"
@@ -130,8 +131,14 @@ struct store_run *ef_run(struct ef *f, int64_t run_id)
 
 json_t *ef_steps(struct ef *f, int64_t run_id)
 {
+    struct store_step *rows = NULL;
     json_t *steps = NULL;
-    return store_step_list(f->st, run_id, &steps) == 0 ? steps : NULL;
+    size_t n = 0;
+
+    if (store_step_list(f->st, run_id, &rows, &n) == 0)
+        steps = render_steps(rows, n);
+    store_step_list_free(rows, n);
+    return steps;
 }
 
 json_t *ef_step(json_t *steps, const char *step_id, int item)

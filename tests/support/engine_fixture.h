@@ -63,7 +63,8 @@ int64_t ef_submit(struct ef *f, struct engine *e, const char *workflow, const ch
 
 /* The run as stored now (caller frees with store_run_free), or NULL. */
 struct store_run *ef_run(struct ef *f, int64_t run_id);
-/* The run's step records (store_step_list; caller decrefs), or NULL. */
+/* The run's step records as the API shows them (store_step_list, render_steps;
+ * caller decrefs), or NULL. */
 json_t *ef_steps(struct ef *f, int64_t run_id);
 /* The record of step_id (item -1 for a plain step) in steps (borrowed), or NULL. */
 json_t *ef_step(json_t *steps, const char *step_id, int item);

@@ -2,9 +2,11 @@
  * folders include only folders below them in one order, so there is no
  * cycle; nothing outside src/connectors/ names a connector's own folder
  * (the engine, the API and the CLI know connectors only through
- * connector.h and the registry), but for the sandbox's one shared list; and
- * only src/store/ includes SQLite. Reads the tree at $IDFLOW_SRC (set by
- * `make test`; the current directory otherwise). */
+ * connector.h and the registry), but for the sandbox's one shared list;
+ * only src/store/ includes SQLite; and nothing in src/store/ includes
+ * jansson (the store returns rows and never parses or builds JSON: the API's
+ * and the CLI's JSON is rendered in src/api/render.c). Reads the tree at
+ * $IDFLOW_SRC (set by `make test`; the current directory otherwise). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,6 +80,17 @@ static void check_include(const char *file, const char *inc)
         problem("%s includes %s: only src/connectors/ may name a connector's own folder\n", file, inc);
 }
 
+/* One #include <...> of file (a path below src/). */
+static void check_system_include(const char *file, const char *inc)
+{
+    bool in_store = strncmp(file, "store/", 6) == 0;
+
+    if ((strncmp(inc, "sqlite3", 7) == 0 || strncmp(inc, "libpq", 5) == 0) && !in_store)
+        problem("%s includes <%s>: only src/store/ speaks SQL\n", file, inc);
+    if (strncmp(inc, "jansson", 7) == 0 && in_store)
+        problem("%s includes <%s>: the store returns rows, JSON is rendered in api/render.c\n", file, inc);
+}
+
 static int visit(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
     const char *rel = strstr(path, "/src/");
@@ -97,9 +110,8 @@ static int visit(const char *path, const struct stat *sb, int type, struct FTW *
         char inc[512];
         if (sscanf(line, " # include \"%511[^\"]\"", inc) == 1)
             check_include(rel, inc);
-        else if (sscanf(line, " # include <%511[^>]>", inc) == 1 && strncmp(inc, "sqlite3", 7) == 0 &&
-                 strncmp(rel, "store/", 6) != 0)
-            problem("%s includes <%s>: only src/store/ speaks SQL\n", rel, inc);
+        else if (sscanf(line, " # include <%511[^>]>", inc) == 1)
+            check_system_include(rel, inc);
     }
     fclose(f);
     return 0;
@@ -146,6 +158,15 @@ static void test_checker_reports_each_rule(void **state)
     check_include("engine/exec.c", "connectors/connector.h");
     check_include("connectors/okta/okta.c", "connectors/okta/okta_internal.h");
     check_include("sandbox/okta/hooks.c", "connectors/okta/eligible.h");
+    assert_string_equal(problems, "");
+    check_system_include("api/api.c", "sqlite3.h");
+    assert_non_null(strstr(problems, "api/api.c includes <sqlite3.h>: only src/store/ speaks SQL"));
+    problems[0] = '\0';
+    check_system_include("store/sqlite_runs.c", "jansson.h");
+    assert_non_null(strstr(problems, "store/sqlite_runs.c includes <jansson.h>: the store returns rows"));
+    problems[0] = '\0';
+    check_system_include("store/sqlite.c", "sqlite3.h");
+    check_system_include("api/render.c", "jansson.h");
     assert_string_equal(problems, "");
 }
 

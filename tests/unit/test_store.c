@@ -153,15 +153,23 @@ static int commit(struct store *s, int64_t run_id, const char *owner, int64_t no
     return store_step_commit(s, run_id, owner, now, NULL, &nx, NULL);
 }
 
-static json_int_t count_of(struct store *s, const char *status)
+static int64_t count_of(struct store *s, const char *status)
 {
-    json_t *c = NULL;
-    json_int_t n;
+    struct store_run_counts c;
+    memset(&c, 0xff, sizeof c); /* every count is set by the call */
     OK(store_run_counts(s, &c));
-    assert_int_equal(json_object_size(c), 6);
-    n = json_integer_value(json_object_get(c, status));
-    json_decref(c);
-    return n;
+    if (strcmp(status, STORE_RUN_QUEUED) == 0)
+        return c.queued;
+    if (strcmp(status, STORE_RUN_RUNNING) == 0)
+        return c.running;
+    if (strcmp(status, STORE_RUN_WAITING) == 0)
+        return c.waiting;
+    if (strcmp(status, STORE_RUN_SUCCEEDED) == 0)
+        return c.succeeded;
+    if (strcmp(status, STORE_RUN_FAILED) == 0)
+        return c.failed;
+    assert_string_equal(status, STORE_RUN_CANCELLED);
+    return c.cancelled;
 }
 
 static char *run_status(struct store *s, int64_t id)
@@ -183,7 +191,7 @@ static void test_open_and_migrations(void **state)
     struct idf_err err = {0};
     int v1 = 0, v2 = 0;
     int64_t ev;
-    json_t *e = NULL;
+    struct store_event *e = NULL;
 
     OK(store_schema_version(f->s, &v1));
     assert_true(v1 >= 1);
@@ -196,8 +204,8 @@ static void test_open_and_migrations(void **state)
     OK(store_schema_version(f->s, &v2));
     assert_int_equal(v1, v2);
     OK(store_event_get(f->s, ev, &e));
-    assert_string_equal(json_string_value(json_object_get(e, "source_id")), "persist-1");
-    json_decref(e);
+    assert_string_equal(e->source_id, "persist-1");
+    store_event_free(e);
 
     /* A second connection at the same time sees the same schema. */
     OK(store_open(f->url, &s2, &err));
@@ -318,7 +326,8 @@ static void test_workflow_versions(void **state)
     int64_t v = 0;
     bool created = false;
     char *src = NULL;
-    json_t *list = NULL, *w;
+    struct store_workflow_info *list = NULL, *w;
+    size_t n = 99;
 
     OK(store_workflow_save(s, "onboard", "name: onboard # v1", "h1", &v, &created, NULL));
     assert_int_equal(v, 1);
@@ -349,16 +358,18 @@ static void test_workflow_versions(void **state)
     assert_int_equal(v, 3);
     assert_int_equal(store_workflow_set_enabled(s, "nope", true), IDF_ENOTFOUND);
 
-    OK(store_workflow_list(s, &list));
-    assert_int_equal(json_array_size(list), 2);
-    w = json_array_get(list, 1); /* sorted by name: lockout, onboard */
-    assert_string_equal(json_string_value(json_object_get(w, "name")), "onboard");
-    assert_int_equal(json_integer_value(json_object_get(w, "version")), 3);
-    assert_true(json_is_false(json_object_get(w, "enabled")));
-    assert_string_equal(json_string_value(json_object_get(w, "hash")), "h3");
-    assert_true(json_integer_value(json_object_get(w, "updated_at")) > 0);
-    assert_true(json_is_true(json_object_get(json_array_get(list, 0), "enabled")));
-    json_decref(list);
+    OK(store_workflow_list(s, &list, &n));
+    assert_int_equal(n, 2);
+    w = &list[1]; /* sorted by name: lockout, onboard */
+    assert_string_equal(w->name, "onboard");
+    assert_int_equal(w->version, 3);
+    assert_false(w->enabled);
+    assert_string_equal(w->hash, "h3");
+    assert_true(w->updated_at > 0);
+    assert_string_equal(list[0].name, "lockout");
+    assert_true(list[0].enabled);
+    store_workflow_list_free(list, n);
+    store_workflow_list_free(NULL, 0);
 }
 
 /* --------------------------------------------------------------- events */
@@ -369,7 +380,7 @@ static void test_ingest_dedup(void **state)
     struct store_run_in two[2] = {{"wf-a", 1}, {"wf-b", 2}};
     int64_t ids[4][2] = {{0}};
     struct store_ingest_item it[4] = {0};
-    json_t *e = NULL;
+    struct store_event *e = NULL;
     struct idf_err err = {0};
 
     for (int i = 0; i < 4; i++) {
@@ -411,18 +422,24 @@ static void test_ingest_dedup(void **state)
     assert_true(b != a);
 
     OK(store_event_get(s, it[0].event_id, &e));
-    assert_string_equal(json_string_value(json_object_get(e, "source")), "okta");
-    assert_string_equal(json_string_value(json_object_get(e, "source_id")), "uuid-1");
-    assert_string_equal(json_string_value(json_object_get(e, "type")), "okta.user_locked");
-    assert_string_equal(json_string_value(json_object_get(e, "connection")), "okta-prod");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "data"), "n")), 1); /* first wins */
-    assert_true(json_integer_value(json_object_get(e, "received_at")) > 0);
-    json_decref(e);
+    assert_int_equal(e->id, it[0].event_id);
+    assert_string_equal(e->source, "okta");
+    assert_string_equal(e->source_id, "uuid-1");
+    assert_string_equal(e->type, "okta.user_locked");
+    assert_string_equal(e->connection, "okta-prod");
+    assert_string_equal(e->data, "{\"n\":1}"); /* first wins, as sent */
+    assert_true(e->received_at > 0);
+    assert_int_equal(e->stage, STORE_EVENT_DONE);
+    assert_int_equal(e->tries, 0);
+    assert_null(e->note);
+    store_event_free(e);
     OK(store_event_get(s, it[3].event_id, &e));
-    assert_int_equal(strlen(json_string_value(json_object_get(e, "source_id"))), 32);
-    assert_true(json_is_null(json_object_get(e, "connection")));
-    json_decref(e);
+    assert_int_equal(strlen(e->source_id), 32);
+    assert_null(e->connection);
+    store_event_free(e);
+    e = (struct store_event *)state; /* any non-NULL value: must be reset */
     assert_int_equal(store_event_get(s, 999999, &e), IDF_ENOTFOUND);
+    assert_null(e);
 
     /* The run carries its event's data. */
     struct store_run *r = NULL;
@@ -451,7 +468,7 @@ static void test_event_stages(void **state)
     struct store_settle st[2] = {0};
     int64_t ids[2][2] = {{0}}, created;
     size_t n = 0;
-    json_t *e = NULL;
+    struct store_event *e = NULL;
     struct idf_err err = {0};
 
     it[0].event = (struct store_event_in){"okta", "e-1", "okta.user_locked", "sb", "{\"n\":1}", STORE_EVENT_MATCH};
@@ -493,9 +510,9 @@ static void test_event_stages(void **state)
     OK(store_events_pending(s, STORE_EVENT_MATCH, T0, 8, w, &n, &err));
     assert_int_equal(n, 0);
     OK(store_event_get(s, it[2].event_id, &e));
-    assert_string_equal(json_string_value(json_object_get(e, "stage")), "done");
-    assert_string_equal(json_string_value(json_object_get(e, "note")), "workflow x: when[0] failed");
-    json_decref(e);
+    assert_int_equal(e->stage, STORE_EVENT_DONE);
+    assert_string_equal(e->note, "workflow x: when[0] failed");
+    store_event_free(e);
 
     /* the delivery: put off (not due before its time), then expanded into
      * events in its place, once */
@@ -531,9 +548,9 @@ static void test_event_stages(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(store_event_retry(s, created, 0, "again", false, &err), IDF_ESTATE);
     OK(store_event_get(s, created, &e));
-    assert_string_equal(json_string_value(json_object_get(e, "stage")), "done");
-    assert_string_equal(json_string_value(json_object_get(e, "note")), "given up: no such ticket");
-    json_decref(e);
+    assert_int_equal(e->stage, STORE_EVENT_DONE);
+    assert_string_equal(e->note, "given up: no such ticket");
+    store_event_free(e);
     assert_int_equal(store_events_pending(s, STORE_EVENT_DONE, T0, 8, w, &n, &err), IDF_EINVAL);
 }
 
@@ -604,7 +621,7 @@ static void test_ingest_batch_is_one_transaction(void **state)
     struct batch_writer w = {f->url, -100};
     pthread_t t;
     int64_t deadline = time_mono_ns() + 30LL * 1000000000;
-    json_int_t seen = 0;
+    int64_t seen = 0;
     int observations = 0;
 
     pthread_create(&t, NULL, ingest_batches, &w);
@@ -740,7 +757,8 @@ static void test_lease_expiry(void **state)
     struct store_run *r = claim1(s, "node-a", T0);
     struct store_step_rec st = {0, "user", -1, STORE_STEP_SUCCEEDED, 1, "{}", "{\"id\":\"00u1\"}", NULL, T0, T0};
     struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1, .context = "{\"late\":true}"};
-    json_t *steps = NULL;
+    struct store_step *steps = NULL;
+    size_t n = 99;
     struct idf_err err = {0};
 
     assert_int_equal(r->id, id);
@@ -756,9 +774,9 @@ static void test_lease_expiry(void **state)
 
     assert_int_equal(store_step_commit(s, id, "node-a", T0 + 2 * LEASE + 2, &st, &nx, &err), IDF_ESTATE);
     assert_non_null(strstr(err.msg, "lease"));
-    OK(store_step_list(s, id, &steps));
-    assert_int_equal(json_array_size(steps), 0); /* nothing written */
-    json_decref(steps);
+    OK(store_step_list(s, id, &steps, &n));
+    assert_int_equal(n, 0); /* nothing written */
+    assert_null(steps);
     OK(store_run_get(s, id, &r));
     assert_int_equal(r->pc, 0);
     assert_null(r->context);
@@ -804,7 +822,8 @@ static void test_step_commit_states(void **state)
     struct store_run *r = claim1(s, "w", T0);
     struct store_step_rec st = {0, "user", -1, STORE_STEP_STARTED, 1, "{\"login\":\"ann\"}", NULL, NULL, T0, 0};
     struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 0, .context = "{\"steps\":{}}"};
-    json_t *steps = NULL, *x;
+    struct store_step *steps = NULL, *x;
+    size_t n = 0;
     struct idf_err err = {0};
 
     store_run_free(r);
@@ -836,21 +855,27 @@ static void test_step_commit_states(void **state)
     assert_int_equal(store_step_commit(s, id, "w", T0 + 40, NULL, &nx, &err), IDF_ESTATE);
     assert_int_equal(claim_count(s, "other", T0 + 10 * LEASE), 0);
 
-    OK(store_step_list(s, id, &steps));
-    assert_int_equal(json_array_size(steps), 2);
-    x = json_array_get(steps, 0);
-    assert_int_equal(json_integer_value(json_object_get(x, "index")), 0);
-    assert_int_equal(json_integer_value(json_object_get(x, "item")), -1);
-    assert_string_equal(json_string_value(json_object_get(x, "step_id")), "user");
-    assert_string_equal(json_string_value(json_object_get(x, "status")), "succeeded");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(x, "input"), "login")), "ann");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(x, "output"), "id")), "00u1");
-    assert_true(json_is_null(json_object_get(x, "error")));
-    assert_int_equal(json_integer_value(json_object_get(x, "finished_at")), T0 + 20);
-    x = json_array_get(steps, 1);
-    assert_int_equal(json_integer_value(json_object_get(x, "attempts")), 3);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(x, "error"), "message")), "E0000007");
-    json_decref(steps);
+    OK(store_step_list(s, id, &steps, &n));
+    assert_int_equal(n, 2);
+    x = &steps[0];
+    assert_int_equal(x->index, 0);
+    assert_int_equal(x->item, -1);
+    assert_string_equal(x->step_id, "user");
+    assert_string_equal(x->status, "succeeded");
+    assert_int_equal(x->attempts, 1);
+    assert_string_equal(x->input, "{\"login\":\"ann\"}"); /* JSON texts come back as stored */
+    assert_string_equal(x->output, "{\"id\":\"00u1\"}");
+    assert_null(x->error);
+    assert_int_equal(x->started_at, T0);
+    assert_int_equal(x->finished_at, T0 + 20);
+    x = &steps[1];
+    assert_int_equal(x->index, 1);
+    assert_int_equal(x->item, 0);
+    assert_int_equal(x->attempts, 3);
+    assert_null(x->input);
+    assert_null(x->output);
+    assert_string_equal(x->error, "{\"message\":\"E0000007\"}");
+    store_step_list_free(steps, n);
 
     /* Bad input is refused before anything is written. */
     nx.status = "exploded";
@@ -1121,7 +1146,7 @@ static void test_run_list_filter(void **state)
     struct store *s = ((struct fx *)*state)->s;
     int64_t a[3], b[3];
     struct store_run_filter f = {0};
-    json_t *l = NULL;
+    struct store_run *l = NULL;
 
     for (int i = 0; i < 3; i++) {
         a[i] = new_run(s, "alpha");
@@ -1138,56 +1163,69 @@ static void test_run_list_filter(void **state)
         store_run_free(r[i]);
     }
 
-    OK(store_run_list(s, NULL, &l));
-    assert_int_equal(json_array_size(l), 6);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "id")), b[2]); /* newest first */
-    assert_null(json_object_get(json_array_get(l, 0), "context"));
-    json_decref(l);
+    OK(store_run_list(s, NULL, &l, &n));
+    assert_int_equal(n, 6);
+    assert_int_equal(l[0].id, b[2]); /* newest first */
+    assert_string_equal(l[0].workflow, "beta");
+    assert_int_equal(l[0].version, 1);
+    assert_true(l[0].event_id > 0);
+    assert_string_equal(l[0].status, STORE_RUN_SUCCEEDED);
+    assert_int_equal(l[0].pc, 1);
+    assert_null(l[0].error);
+    assert_int_equal(l[0].updated_at, T0 + 1);
+    assert_int_equal(l[0].finished_at, T0 + 1);
+    assert_int_equal(l[0].rerun_of, 0);
+    assert_null(l[0].context); /* lists stay light */
+    assert_null(l[0].event);
+    store_run_list_free(l, n);
 
     f.workflow = "alpha";
-    OK(store_run_list(s, &f, &l));
-    assert_int_equal(json_array_size(l), 3);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 2), "id")), a[0]);
-    json_decref(l);
+    OK(store_run_list(s, &f, &l, &n));
+    assert_int_equal(n, 3);
+    assert_int_equal(l[2].id, a[0]);
+    store_run_list_free(l, n);
 
     f.workflow = NULL;
     f.status = STORE_RUN_FAILED;
-    OK(store_run_list(s, &f, &l));
-    assert_int_equal(json_array_size(l), 1);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "id")), b[1]);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "workflow")), "beta");
-    json_decref(l);
+    OK(store_run_list(s, &f, &l, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(l[0].id, b[1]);
+    assert_string_equal(l[0].workflow, "beta");
+    store_run_list_free(l, n);
 
     f.workflow = "alpha";
-    OK(store_run_list(s, &f, &l));
-    assert_int_equal(json_array_size(l), 0);
-    json_decref(l);
+    OK(store_run_list(s, &f, &l, &n));
+    assert_int_equal(n, 0);
+    assert_null(l);
 
     /* Paging: limit and before_id. */
     f = (struct store_run_filter){.limit = 2};
-    OK(store_run_list(s, &f, &l));
-    assert_int_equal(json_array_size(l), 2);
-    f.before_id = json_integer_value(json_object_get(json_array_get(l, 1), "id"));
-    json_decref(l);
-    OK(store_run_list(s, &f, &l));
-    assert_int_equal(json_array_size(l), 2);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "id")), b[1]);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 1), "id")), a[1]);
-    json_decref(l);
+    OK(store_run_list(s, &f, &l, &n));
+    assert_int_equal(n, 2);
+    f.before_id = l[1].id;
+    store_run_list_free(l, n);
+    OK(store_run_list(s, &f, &l, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(l[0].id, b[1]);
+    assert_int_equal(l[1].id, a[1]);
+    store_run_list_free(l, n);
 
     f = (struct store_run_filter){.status = "bogus"};
-    assert_int_equal(store_run_list(s, &f, &l), IDF_EINVAL);
+    assert_int_equal(store_run_list(s, &f, &l, &n), IDF_EINVAL);
+    assert_null(l);
+    assert_int_equal(n, 0);
+    store_run_list_free(NULL, 0);
 }
 
 static void test_run_counts(void **state)
 {
     struct store *s = ((struct fx *)*state)->s;
     int64_t ids[4];
-    json_t *c = NULL;
+    struct store_run_counts c;
 
+    memset(&c, 0xff, sizeof c);
     OK(store_run_counts(s, &c));
-    assert_int_equal(json_object_size(c), 6);
-    json_decref(c);
+    assert_int_equal(c.queued + c.running + c.waiting + c.succeeded + c.failed + c.cancelled, 0);
     for (int i = 0; i < 4; i++)
         ids[i] = new_run(s, "wf");
     assert_int_equal(count_of(s, STORE_RUN_QUEUED), 4);
@@ -1216,7 +1254,8 @@ static void test_rerun(void **state)
     struct store_step_rec s1 = {1, "ticket", -1, STORE_STEP_FAILED, 2, NULL, NULL, "{\"message\":\"500\"}", T0, T0};
     struct store_run_next n0 = {.status = STORE_RUN_RUNNING, .pc = 1, .context = "{\"steps\":{\"user\":1}}"};
     struct store_run_next n1 = {.status = STORE_RUN_FAILED, .pc = 1, .attempt = 2, .error = "ticket failed"};
-    json_t *steps = NULL;
+    struct store_step *steps = NULL;
+    size_t n = 0;
     struct idf_err err = {0};
 
     store_run_free(r);
@@ -1239,12 +1278,11 @@ static void test_rerun(void **state)
     assert_non_null(r->event);
     store_run_free(r);
 
-    OK(store_step_list(s, re, &steps));
-    assert_int_equal(json_array_size(steps), 1); /* only steps before pc */
-    assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 0), "status")), "reused");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(steps, 0), "output"), "id")),
-                        "00u1");
-    json_decref(steps);
+    OK(store_step_list(s, re, &steps, &n));
+    assert_int_equal(n, 1); /* only steps before pc */
+    assert_string_equal(steps[0].status, "reused");
+    assert_string_equal(steps[0].output, "{\"id\":\"00u1\"}");
+    store_step_list_free(steps, n);
 
     assert_int_equal(store_run_rerun(s, re, T0, "cli:test", &re, &err), IDF_ESTATE); /* queued */
     assert_int_equal(store_run_rerun(s, 987654, T0, "cli:test", &re, &err), IDF_ENOTFOUND);
@@ -1323,12 +1361,13 @@ static void test_stop(void **state)
     assert_int_equal(store_run_stop(s, 55555, "x", T0, "cli:test", &pending, &err), IDF_ENOTFOUND);
     /* each stop that took effect is audited with its actor, the refused ones not */
     {
-        json_t *l = NULL;
-        OK(store_audit_list(s, 10, &l));
-        assert_int_equal(json_array_size(l), 3);
-        assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "action")), "run.cancel");
-        assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "actor")), "cli:test");
-        json_decref(l);
+        struct store_audit *l = NULL;
+        size_t n_audit = 0;
+        OK(store_audit_list(s, 10, &l, &n_audit));
+        assert_int_equal(n_audit, 3);
+        assert_string_equal(l[0].action, "run.cancel");
+        assert_string_equal(l[0].actor, "cli:test");
+        store_audit_list_free(l, n_audit);
     }
 }
 
@@ -1344,7 +1383,8 @@ static void test_approvals(void **state)
                                   .approval_step_id = "manager_ok",
                                   .approval_message = "Deactivate ann?"};
     char *status = NULL, *actor = NULL;
-    json_t *l = NULL;
+    struct store_approval *l = NULL;
+    size_t n = 0;
     struct idf_err err = {0};
 
     for (int i = 0; i < 3; i++)
@@ -1356,13 +1396,14 @@ static void test_approvals(void **state)
     assert_string_equal(status, "pending");
     assert_null(actor);
     free(status);
-    OK(store_approval_list(s, &l));
-    assert_int_equal(json_array_size(l), 2);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "run_id")), a);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "step_id")), "manager_ok");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "workflow")), "offboard");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "message")), "Deactivate ann?");
-    json_decref(l);
+    OK(store_approval_list(s, &l, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(l[0].run_id, a);
+    assert_string_equal(l[0].step_id, "manager_ok");
+    assert_string_equal(l[0].workflow, "offboard");
+    assert_string_equal(l[0].message, "Deactivate ann?");
+    assert_true(l[0].created_at > 0);
+    store_approval_list_free(l, n);
 
     OK(store_approval_decide(s, a, true, "boss@example.com", "fine", T0 + 10, &err));
     assert_string_equal(run_status(s, a), STORE_RUN_QUEUED); /* runnable at once */
@@ -1377,9 +1418,9 @@ static void test_approvals(void **state)
     OK(store_approval_get(s, b, "manager_ok", &status, NULL));
     assert_string_equal(status, "rejected");
     free(status);
-    OK(store_approval_list(s, &l));
-    assert_int_equal(json_array_size(l), 0);
-    json_decref(l);
+    OK(store_approval_list(s, &l, &n));
+    assert_int_equal(n, 0);
+    assert_null(l);
 
     assert_int_equal(store_approval_decide(s, plain, true, "boss", NULL, T0, &err), IDF_ENOTFOUND);
     assert_int_equal(store_approval_decide(s, 777777, true, "boss", NULL, T0, &err), IDF_ENOTFOUND);
@@ -1413,26 +1454,30 @@ static void test_cursors(void **state)
 static void test_audit(void **state)
 {
     struct store *s = ((struct fx *)*state)->s;
-    json_t *l = NULL, *x;
+    struct store_audit *l = NULL, *x;
+    size_t n = 0;
 
     OK(store_audit_add(s, "admin", "workflow.disable", "workflow:onboard", NULL));
     OK(store_audit_add(s, "admin", "connection.create", "connection:okta-prod", "{\"kind\":\"okta\"}"));
     OK(store_audit_add(s, "api", "run.rerun", NULL, "{\"run\":7}"));
-    OK(store_audit_list(s, 0, &l));
-    assert_int_equal(json_array_size(l), 3);
-    x = json_array_get(l, 0); /* newest first */
-    assert_string_equal(json_string_value(json_object_get(x, "action")), "run.rerun");
-    assert_true(json_is_null(json_object_get(x, "target")));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(x, "detail"), "run")), 7);
-    assert_true(json_integer_value(json_object_get(x, "at")) > 0);
-    x = json_array_get(l, 1);
-    assert_string_equal(json_string_value(json_object_get(x, "actor")), "admin");
-    assert_string_equal(json_string_value(json_object_get(x, "target")), "connection:okta-prod");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(x, "detail"), "kind")), "okta");
-    json_decref(l);
-    OK(store_audit_list(s, 1, &l));
-    assert_int_equal(json_array_size(l), 1);
-    json_decref(l);
+    OK(store_audit_list(s, 0, &l, &n));
+    assert_int_equal(n, 3);
+    x = &l[0]; /* newest first */
+    assert_string_equal(x->actor, "api");
+    assert_string_equal(x->action, "run.rerun");
+    assert_null(x->target);
+    assert_string_equal(x->detail, "{\"run\":7}");
+    assert_true(x->at > 0);
+    assert_true(x->id > l[1].id);
+    x = &l[1];
+    assert_string_equal(x->actor, "admin");
+    assert_string_equal(x->target, "connection:okta-prod");
+    assert_string_equal(x->detail, "{\"kind\":\"okta\"}");
+    assert_null(l[2].detail);
+    store_audit_list_free(l, n);
+    OK(store_audit_list(s, 1, &l, &n));
+    assert_int_equal(n, 1);
+    store_audit_list_free(l, n);
     assert_int_equal(store_audit_add(s, "", "x", NULL, NULL), IDF_EINVAL);
 }
 
@@ -1447,7 +1492,9 @@ static void test_connections(void **state)
     size_t len = 0;
     int64_t up1 = 0, up2 = 0;
     bool created = false;
-    json_t *l = NULL, *x;
+    struct store_connection_info *l = NULL, *x;
+    struct store_audit *a = NULL;
+    size_t n = 0;
     struct idf_err err = {0};
 
     assert_int_equal(store_connection_get(s, "okta-prod", &kind, &config, &sealed, &len, &up1), IDF_ENOTFOUND);
@@ -1474,34 +1521,38 @@ static void test_connections(void **state)
     free(config);
     OK(store_connection_put(s, "hf", "happyfox", "{\"account\":\"acme\"}", blob, 2, "cli:alice", NULL, &err));
 
-    OK(store_connection_list(s, &l));
-    assert_int_equal(json_array_size(l), 2);
-    x = json_array_get(l, 0); /* by name */
-    assert_string_equal(json_string_value(json_object_get(x, "name")), "hf");
-    assert_string_equal(json_string_value(json_object_get(x, "kind")), "happyfox");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(x, "config"), "account")), "acme");
-    assert_null(json_object_get(x, "secret"));
-    assert_null(json_object_get(x, "sealed"));
-    json_decref(l);
+    OK(store_connection_list(s, &l, &n));
+    assert_int_equal(n, 2);
+    x = &l[0]; /* by name; the row has no place for a secret */
+    assert_string_equal(x->name, "hf");
+    assert_string_equal(x->kind, "happyfox");
+    assert_string_equal(x->config, "{\"account\":\"acme\"}");
+    assert_true(x->created_at > 0);
+    assert_true(x->updated_at >= x->created_at);
+    assert_string_equal(l[1].name, "okta-prod");
+    assert_string_equal(l[1].config, "{}");
+    assert_int_equal(l[1].updated_at, up2);
+    store_connection_list_free(l, n);
 
-    /* Each put is audited, by its actor. */
-    OK(store_audit_list(s, 10, &l));
-    assert_int_equal(json_array_size(l), 3);
-    x = json_array_get(l, 1);
-    assert_string_equal(json_string_value(json_object_get(x, "actor")), "cli:bob");
-    assert_string_equal(json_string_value(json_object_get(x, "action")), "connection.update");
-    assert_string_equal(json_string_value(json_object_get(x, "target")), "connection:okta-prod");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 2), "action")), "connection.create");
-    json_decref(l);
+    /* Each put is audited, by its actor, with the kind as its detail. */
+    OK(store_audit_list(s, 10, &a, &n));
+    assert_int_equal(n, 3);
+    assert_string_equal(a[1].actor, "cli:bob");
+    assert_string_equal(a[1].action, "connection.update");
+    assert_string_equal(a[1].target, "connection:okta-prod");
+    assert_string_equal(a[1].detail, "{\"kind\":\"okta\"}");
+    assert_string_equal(a[2].action, "connection.create");
+    store_audit_list_free(a, n);
 
     assert_int_equal(store_connection_put(s, "x", "okta", "{}", NULL, 0, "", NULL, &err), IDF_EINVAL);
 
     OK(store_connection_delete(s, "hf", "cli:alice", &err));
     assert_int_equal(store_connection_get(s, "hf", &kind, &config, &sealed, &len, NULL), IDF_ENOTFOUND);
     assert_int_equal(store_connection_delete(s, "hf", "cli:alice", &err), IDF_ENOTFOUND);
-    OK(store_audit_list(s, 1, &l));
-    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "action")), "connection.delete");
-    json_decref(l);
+    OK(store_audit_list(s, 1, &a, &n));
+    assert_string_equal(a[0].action, "connection.delete");
+    assert_string_equal(a[0].detail, "{\"kind\":\"happyfox\"}");
+    store_audit_list_free(a, n);
 }
 
 /* ------------------------------------------------------------ retention */
@@ -1514,7 +1565,9 @@ static void test_prune(void **state)
     int64_t ev_done, ev_wait, ev_none;
     struct store_step_rec st = {0, "a", -1, STORE_STEP_SUCCEEDED, 1, NULL, "{}", NULL, now, now};
     struct store_run_next fin = {.status = STORE_RUN_SUCCEEDED, .pc = 1};
-    json_t *x = NULL;
+    struct store_step *steps = NULL;
+    struct store_event *x = NULL;
+    size_t n_steps = 99;
     struct store_run *r;
 
     ev_done = ingest(s, "e-done", "wf", 1, &old_done, NULL);
@@ -1530,13 +1583,13 @@ static void test_prune(void **state)
     OK(store_prune(s, now - 5000, &n));
     assert_int_equal(n, 1);
     assert_int_equal(store_run_get(s, old_done, &r), IDF_ENOTFOUND);
-    OK(store_step_list(s, old_done, &x));
-    assert_int_equal(json_array_size(x), 0); /* its steps went with it */
-    json_decref(x);
+    OK(store_step_list(s, old_done, &steps, &n_steps));
+    assert_int_equal(n_steps, 0); /* its steps went with it */
+    assert_null(steps);
     OK(store_event_get(s, ev_done, &x)); /* received after the cut-off: kept for dedup */
-    json_decref(x);
+    store_event_free(x);
     OK(store_event_get(s, ev_none, &x));
-    json_decref(x);
+    store_event_free(x);
     OK(store_run_get(s, recent, &r));
     store_run_free(r);
     OK(store_run_get(s, old_wait, &r));
@@ -1549,7 +1602,7 @@ static void test_prune(void **state)
     assert_int_equal(store_event_get(s, ev_done, &x), IDF_ENOTFOUND);
     assert_int_equal(store_event_get(s, ev_none, &x), IDF_ENOTFOUND);
     OK(store_event_get(s, ev_wait, &x)); /* its run is still waiting */
-    json_decref(x);
+    store_event_free(x);
     assert_int_equal(count_of(s, STORE_RUN_SUCCEEDED), 0);
     assert_int_equal(count_of(s, STORE_RUN_WAITING), 1);
 }
@@ -1769,6 +1822,141 @@ static void test_cap_bad_input(void **state)
     assert_int_equal(count_of(s, STORE_RUN_QUEUED), 1);
 }
 
+/* ------------------------------------------------------- foreach state */
+
+static void assert_outputs(struct store *s, int64_t run, int index, const char *want)
+{
+    char *text = NULL;
+    OK(store_foreach_outputs(s, run, index, &text));
+    assert_string_equal(text, want);
+    free(text);
+}
+
+/* Items and results come back byte for byte (quotes, backslashes, commas,
+ * braces, the word NULL, non-ASCII), only while the lease is held; a result
+ * needs its item begun; the step's end deletes them. */
+static void test_foreach_state(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct store_run *r = NULL;
+    const char *items[] = {"\"a\"", "{\"b\":\"q\\\"uote\\\\ back, {brace}\"}", "\"NULL\"", "[3,null]", "\"\xc3\xa9\""};
+    const char *res0[] = {"\"r0\""};
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
+    struct store_step_rec rec = {.index = 1, .step_id = "each", .item = 2, .status = STORE_STEP_SUCCEEDED,
+                                 .result = "{\"x\":\"\\\\\\\"\"}"};
+    struct idf_err err = {0};
+    char *text = NULL;
+    struct store_step *steps = NULL;
+    size_t n_steps = 0;
+
+    new_run(s, "wf");
+    r = claim1(s, "w", T0);
+    assert_int_equal(store_foreach_begin(s, r->id, "other", T0, 1, items, 5, NULL, 0, &nx, &err), IDF_ESTATE);
+    assert_int_equal(store_foreach_item(s, r->id, 1, 0, &text), IDF_ENOTFOUND);
+
+    OK(store_foreach_begin(s, r->id, "w", T0, 1, items, 5, res0, 1, &nx, &err));
+    for (int i = 0; i < 5; i++) {
+        OK(store_foreach_item(s, r->id, 1, i, &text));
+        assert_string_equal(text, items[i]);
+        free(text);
+    }
+    assert_int_equal(store_foreach_item(s, r->id, 1, 5, &text), IDF_ENOTFOUND);
+    assert_outputs(s, r->id, 1, "[\"r0\",null,null,null,null]");
+
+    nx.item = 3;
+    OK(store_step_commit(s, r->id, "w", T0 + 1, &rec, &nx, &err));
+    assert_outputs(s, r->id, 1, "[\"r0\",null,{\"x\":\"\\\\\\\"\"},null,null]");
+
+    /* a result for an item never begun writes nothing, not even the step */
+    rec.item = 9;
+    assert_int_equal(store_step_commit(s, r->id, "w", T0 + 2, &rec, &nx, &err), IDF_ESTATE);
+    OK(store_step_list(s, r->id, &steps, &n_steps));
+    assert_int_equal(n_steps, 1);
+    store_step_list_free(steps, n_steps);
+
+    /* the step ends: its items go in the same commit */
+    nx.pc = 2;
+    nx.item = 0;
+    nx.foreach_clear = true;
+    OK(store_step_commit(s, r->id, "w", T0 + 3, NULL, &nx, &err));
+    assert_outputs(s, r->id, 1, "[]");
+    assert_int_equal(store_foreach_item(s, r->id, 1, 0, &text), IDF_ENOTFOUND);
+    store_run_free(r);
+}
+
+#define FE_MANY 25000 /* more items than one insert batch of a backend writes */
+
+/* Many items: every one is stored at its number, the outputs array holds
+ * them all in item order. */
+static void test_foreach_many_items(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    static char item_buf[FE_MANY][16], res_buf[FE_MANY][16];
+    static const char *items[FE_MANY], *res[FE_MANY];
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
+    struct store_run *r = NULL;
+    struct idf_err err = {0};
+    size_t n_res = FE_MANY / 2 + 7, len = 0;
+    char *text = NULL, *want = malloc(FE_MANY * 16 + 2);
+
+    assert_non_null(want);
+    want[len++] = '[';
+    for (int i = 0; i < FE_MANY; i++) {
+        snprintf(item_buf[i], sizeof item_buf[i], "%d", i);
+        snprintf(res_buf[i], sizeof res_buf[i], "\"r%d\"", i);
+        items[i] = item_buf[i];
+        res[i] = res_buf[i];
+        len += (size_t)sprintf(want + len, "%s%s", i ? "," : "", (size_t)i < n_res ? res[i] : "null");
+    }
+    want[len++] = ']';
+    want[len] = '\0';
+    new_run(s, "wf");
+    r = claim1(s, "w", T0);
+    OK(store_foreach_begin(s, r->id, "w", T0, 0, items, FE_MANY, res, n_res, &nx, &err));
+    for (int i = 0; i < FE_MANY; i += 2499) {
+        OK(store_foreach_item(s, r->id, 0, i, &text));
+        assert_string_equal(text, items[i]);
+        free(text);
+    }
+    OK(store_foreach_item(s, r->id, 0, FE_MANY - 1, &text));
+    assert_string_equal(text, items[FE_MANY - 1]);
+    free(text);
+    assert_outputs(s, r->id, 0, want);
+    free(want);
+    store_run_free(r);
+}
+
+/* An outputs array longer than a JSON text the store accepts is refused. */
+static void test_foreach_outputs_too_big(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const size_t big = 6u << 20; /* three of them: over 16 MiB */
+    char *v = malloc(big + 3);
+    const char *items[3] = {"1", "2", "3"}, *res[3];
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
+    struct store_run *r = NULL;
+    struct idf_err err = {0};
+    char *text = NULL;
+
+    assert_non_null(v);
+    v[0] = '"';
+    memset(v + 1, 'a', big);
+    v[big + 1] = '"';
+    v[big + 2] = '\0';
+    res[0] = res[1] = res[2] = v;
+    new_run(s, "wf");
+    r = claim1(s, "w", T0);
+    OK(store_foreach_begin(s, r->id, "w", T0, 0, items, 3, res, 2, &nx, &err));
+    OK(store_foreach_outputs(s, r->id, 0, &text)); /* two: 12 MiB */
+    free(text);
+    text = NULL;
+    OK(store_foreach_begin(s, r->id, "w", T0, 0, items, 3, res, 3, &nx, &err));
+    assert_int_equal(store_foreach_outputs(s, r->id, 0, &text), IDF_ETOOBIG);
+    assert_null(text);
+    free(v);
+    store_run_free(r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1809,6 +1997,9 @@ int main(void)
         T(test_audit),
         T(test_connections),
         T(test_prune),
+        T(test_foreach_state),
+        T(test_foreach_many_items),
+        T(test_foreach_outputs_too_big),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -13,9 +13,9 @@
  * thread with its own store connection, the test waits until
  * pg_stat_activity shows both blocked on a lock, then releases the lock.
  *
- * Database: IDFLOW_TEST_STORE_URL, a postgresql:// URL where "%s" is
- * replaced by a name unique to each test (as test_store.c); required: the PG
- * half of the test run sets it. */
+ * Database: IDFLOW_TEST_STORE_URL, a postgresql:// URL template whose "%s"
+ * names a fresh schema per test (support/storeurl.h); required: tests/pg/run.sh
+ * starts a throwaway cluster and sets it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +33,7 @@
 
 #include "core/timeutil.h"
 #include "store/store.h"
+#include "support/storeurl.h"
 
 #define OK(x) assert_int_equal((x), 0)
 #define WAIT_MS 10000 /* longest wait for the writers to block */
@@ -52,23 +53,19 @@ static int setup(void **state)
     const char *env = getenv("IDFLOW_TEST_STORE_URL");
     struct fx *f = calloc(1, sizeof *f);
     struct idf_err err = {0};
-    const char *p;
     char tag[64];
 
     if (!f)
         return -1;
     if (!env || strncmp(env, "postgresql://", 13) != 0) {
         fprintf(stderr, "test_store_pg_events: IDFLOW_TEST_STORE_URL must be a postgresql:// URL "
-                        "(tests/pg_cluster.sh starts a server and sets it)\n");
+                        "(tests/pg/run.sh starts a server and sets it)\n");
         free(f);
         return -1;
     }
     snprintf(tag, sizeof tag, "pgev%d_%d", (int)getpid(), ++n);
-    p = strstr(env, "%s");
-    if (p)
-        snprintf(f->url, sizeof f->url, "%.*s%s%s", (int)(p - env), env, tag, p + 2);
-    else
-        snprintf(f->url, sizeof f->url, "%s", env);
+    if (tu_store_url(env, tag, f->url, sizeof f->url) != 0) /* creates the test's schema */
+        goto fail;
     f->raw = PQconnectdb(f->url);
     f->obs = PQconnectdb(f->url);
     if (PQstatus(f->raw) != CONNECTION_OK || PQstatus(f->obs) != CONNECTION_OK) {
@@ -76,18 +73,6 @@ static int setup(void **state)
         goto fail;
     }
     f->raw_pid = PQbackendPID(f->raw);
-    if (p) { /* the tag names the test's schema (the template's search_path) */
-        char sql[128];
-        PGresult *r;
-        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", tag);
-        r = PQexec(f->raw, sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(f->raw));
-            PQclear(r);
-            goto fail;
-        }
-        PQclear(r);
-    }
     if (store_open(f->url, &f->s, &err) != 0) {
         fprintf(stderr, "store_open: %s\n", err.msg);
         goto fail;

@@ -9,9 +9,9 @@
  * "Another node" is a raw libpq connection holding a transaction open at the
  * point that matters, so each race is made to happen, not hoped for.
  *
- * Needs IDFLOW_TEST_STORE_URL = a postgresql:// URL whose database name is
- * "%s" (as test_store.c): each test creates its own database through the
- * same server's "postgres" database and drops it afterwards. */
+ * Run by tests/pg/run.sh against its throwaway cluster:
+ * IDFLOW_TEST_STORE_URL is the template of support/storeurl.h (each test
+ * gets a fresh schema of its own). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +29,7 @@
 
 #include "store/postgres_internal.h"
 #include "store/store.h"
+#include "support/storeurl.h"
 
 #define T0 1700000000000LL
 #define LEASE 60000
@@ -36,59 +37,30 @@
 #define WAIT_MS 20000 /* deadline for a condition a test waits for */
 
 struct fx {
-    char name[64];    /* the test's database */
-    char url[1024];   /* its URL */
-    char admin[1024]; /* the server's "postgres" database */
+    char url[1024]; /* the test's database (its own schema) */
     struct store *s;
-    PGconn *raw; /* "another node": a plain libpq connection to the test's database */
+    PGconn *raw; /* "another node": a plain libpq connection to the same schema */
 };
 
 static int n_tests;
 
-/* env with "%s" replaced by name, into out. */
-static int subst(char *out, size_t n, const char *env, const char *name)
-{
-    const char *p = strstr(env, "%s");
-    if (!p)
-        return -1;
-    snprintf(out, n, "%.*s%s%s", (int)(p - env), env, name, p + 2);
-    return 0;
-}
-
-static void admin_exec(const char *admin, const char *sql)
-{
-    PGconn *a = PQconnectdb(admin);
-    PGresult *r;
-    assert_int_equal(PQstatus(a), CONNECTION_OK);
-    r = PQexec(a, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        fprintf(stderr, "%s: %s", sql, PQerrorMessage(a));
-    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
-    PQfinish(a);
-}
-
 static int setup(void **state)
 {
-    const char *env = getenv("IDFLOW_TEST_STORE_URL");
+    const char *tmpl = getenv("IDFLOW_TEST_STORE_URL");
     struct fx *f = calloc(1, sizeof *f);
     struct idf_err err = {0};
-    char sql[128];
+    char tag[64];
 
-    if (!env || strncmp(env, "postgresql://", 13) != 0 || !strstr(env, "%s")) {
-        fprintf(stderr, "test_store_pg_claims needs IDFLOW_TEST_STORE_URL=postgresql://.../%%s "
-                        "(a PostgreSQL server: tests/run.sh's PostgreSQL half starts one)\n");
+    if (!f)
+        return -1;
+    if (!tmpl || strncmp(tmpl, "postgresql://", 13) != 0) {
+        fprintf(stderr, "test_store_pg_claims needs IDFLOW_TEST_STORE_URL=postgresql://... (a PostgreSQL "
+                        "server: run it through tests/pg/run.sh)\n");
         free(f);
         return -1;
     }
-    snprintf(f->name, sizeof f->name, "pgclaims_%d_%d", (int)getpid(), ++n_tests);
-    if (subst(f->url, sizeof f->url, env, f->name) || subst(f->admin, sizeof f->admin, env, "postgres")) {
-        free(f);
-        return -1;
-    }
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->name);
-    admin_exec(f->admin, sql);
-    if (store_open(f->url, &f->s, &err) != 0) {
+    snprintf(tag, sizeof tag, "pgclaims_%d_%d", (int)getpid(), ++n_tests);
+    if (tu_store_url(tmpl, tag, f->url, sizeof f->url) != 0 || store_open(f->url, &f->s, &err) != 0) {
         fprintf(stderr, "store_open: %s\n", err.msg);
         free(f);
         return -1;
@@ -96,6 +68,9 @@ static int setup(void **state)
     f->raw = PQconnectdb(f->url);
     if (PQstatus(f->raw) != CONNECTION_OK) {
         fprintf(stderr, "connect: %s", PQerrorMessage(f->raw));
+        PQfinish(f->raw);
+        store_close(f->s);
+        free(f);
         return -1;
     }
     *state = f;
@@ -105,11 +80,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char sql[128];
     store_close(f->s);
     PQfinish(f->raw);
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", f->name);
-    admin_exec(f->admin, sql);
     free(f);
     return 0;
 }
