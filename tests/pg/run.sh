@@ -9,6 +9,9 @@
 #      (each test gets a fresh schema: tests/support/storeurl.h)
 #   3. tests/pg/test_store_pg (the backend's own tests: migrations, refusals,
 #      no password in any message) with IDFLOW_TEST_PG_URL, the cluster's URL
+#   4. tests/integration/test_cluster (three serve nodes on one database, one
+#      killed with kill -9): the nodes share a fresh schema of the cluster
+#      (IDFLOW_TEST_STORE_URL, as the contract suites)
 #
 # Output is TAP: each suite's own ok / not ok lines, passed through (named
 # "pg:SUITE: TEST") so tests/run.sh counts every test; a suite that is not
@@ -18,7 +21,7 @@
 # PostgreSQL is a "not ok" line saying so (scripts/setup.sh installs it).
 # Exit status 0 when every line is ok.
 # Environment: IDFLOW_BIN (default build/idflow); the test programs are found
-# under its dir (tests/unit, tests/pg).
+# under its dir (tests/unit, tests/pg, tests/integration).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +29,8 @@ root=$(cd "$here/../.." && pwd)
 bin=${IDFLOW_BIN:-$root/build/idflow}
 build=$(dirname "$bin")
 suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
-  "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events" "$build/tests/pg/test_store_pg_claims")
+  "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events" "$build/tests/pg/test_store_pg_claims"
+  "$build/tests/integration/test_cluster")
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
 errf=$(mktemp)
