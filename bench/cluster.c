@@ -19,7 +19,7 @@
  * schema of its own, created empty); default: a SQLite file per
  * measurement in a temporary directory. Env: IDFLOW_BIN (set by make
  * bench), BENCH_RUNS, BENCH_ROUNDS (default 1: every figure is then the
- * median of the rounds). Prints one line per figure. */
+ * median of the rounds), BENCH_FAILOVER_ONLY=1 (only 2.). Prints one line per figure. */
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
@@ -50,6 +50,7 @@ static char *dir;              /* the temporary directory */
 static struct sfx F;           /* the directory, binary and workflows (no sandbox) */
 static struct testsrv *target; /* the steps' loopback server */
 static int n_runs = 3000;
+static bool only_failover; /* BENCH_FAILOVER_ONLY=1: skip the runs/s */
 
 /* ---------------------------------------------------------------- database */
 
@@ -310,6 +311,14 @@ static void failover(int round, struct failover *fo)
         fprintf(stderr, "bench: no progress before the kill\n");
         exit(1);
     }
+    /* kill while node-2 holds runs (it may be between claims) */
+    for (int64_t deadline = tu_now_ms() + 10000;
+         db_int(F.db, "SELECT count(*) FROM runs WHERE status = 'running' AND lease_owner LIKE 'node-2/%'") < 1;) {
+        if (tu_now_ms() > deadline) {
+            fprintf(stderr, "bench: node-2 never held a run\n");
+            exit(1);
+        }
+    }
     if (cfx_node_kill9(&nodes[1])) {
         fprintf(stderr, "bench: kill -9 failed\n");
         exit(1);
@@ -335,6 +344,10 @@ static void failover(int round, struct failover *fo)
         if (v > 0)
             fo->takeover_ms = (double)(v - nodes[1].killed_at);
     }
+    printf("  failover round %d: node-2 held %d run(s) at the kill; first lease expiry +%.0f ms; first step commit "
+           "of one of them elsewhere +%.0f ms\n",
+           round + 1, fo->held, fo->lease_left_ms, fo->takeover_ms);
+    fflush(stdout);
     stop_nodes(nodes, 3);
 }
 
@@ -360,6 +373,7 @@ int main(int argc, char **argv)
     db_arg = argc == 2 ? argv[1] : NULL;
     if ((e = getenv("BENCH_RUNS")) && atoi(e) > 0)
         n_runs = atoi(e);
+    only_failover = (e = getenv("BENCH_FAILOVER_ONLY")) && !strcmp(e, "1");
     if ((e = getenv("BENCH_ROUNDS")) && atoi(e) > 0)
         rounds = atoi(e) > MAX_ROUNDS ? MAX_ROUNDS : atoi(e);
     F.no_sandbox = true;
@@ -388,11 +402,11 @@ int main(int argc, char **argv)
            db_arg ? "PostgreSQL" : "SQLite (one file, WAL)", n_runs, WORKERS, rounds, sysconf(_SC_NPROCESSORS_ONLN));
     fflush(stdout);
     for (int r = 0; r < rounds; r++) {
-        for (int k = 1; k <= MAX_NODES; k++)
+        for (int k = 1; k <= MAX_NODES && !only_failover; k++)
             throughput(k, r, &fig[k - 1][r]);
         failover(r, &fo[r]);
     }
-    for (int k = 1; k <= MAX_NODES; k++) {
+    for (int k = 1; k <= MAX_NODES && !only_failover; k++) {
         double v[MAX_ROUNDS], p[MAX_ROUNDS], cpu[MAX_NODES];
         for (int r = 0; r < rounds; r++) {
             v[r] = fig[k - 1][r].runs_per_s;
