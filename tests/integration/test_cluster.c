@@ -306,8 +306,15 @@ static bool signin_ran(void *ud)
     return cfx_count_runs(live_base(), "cl-signin", "succeeded") >= 1;
 }
 
+/* When a logged call reached the sandbox (ms): its log time is the answer's
+ * ("at"), "ms" after the request arrived. */
+static int64_t arrived(const json_t *call)
+{
+    return cfx_iso_ms(json_string_value(json_object_get(call, "at"))) - json_integer_value(json_object_get(call, "ms"));
+}
+
 /* The calls per key (the path's part between prefix and suffix):
- * their times (ms) in a JSON object key -> [at...]. */
+ * their arrival times (ms) in a JSON object key -> [arrived...]. */
 static json_t *write_calls(const char *prefix, const char *suffix)
 {
     json_t *calls = cfx_calls(F.sb, prefix), *c, *by = json_object();
@@ -324,7 +331,7 @@ static json_t *write_calls(const char *prefix, const char *suffix)
         list = json_object_get(by, key);
         if (!list)
             json_object_set_new(by, key, list = json_array());
-        json_array_append_new(list, json_integer(cfx_iso_ms(json_string_value(json_object_get(c, "at")))));
+        json_array_append_new(list, json_integer(arrived(c)));
     }
     json_decref(calls);
     return by;
@@ -334,8 +341,8 @@ static json_t *write_calls(const char *prefix, const char *suffix)
  * execution reads the user (GET /api/v1/users/<id>), writes
  * (POST .../lifecycle/activate) unless the user is activated already, and
  * reads the user again after a write; so a read that does not follow a
- * write on that user begins an execution. Their times in a JSON object
- * id -> [at...]. */
+ * write on that user begins an execution. Their arrival times in a JSON
+ * object id -> [arrived...]. */
 static json_t *executions(void)
 {
     static const char prefix[] = "/api/v1/users/", act[] = "/lifecycle/activate";
@@ -361,11 +368,29 @@ static json_t *executions(void)
         list = json_object_get(by, id);
         if (!list)
             json_object_set_new(by, id, list = json_array());
-        json_array_append_new(list, json_integer(cfx_iso_ms(json_string_value(json_object_get(c, "at")))));
+        json_array_append_new(list, json_integer(arrived(c)));
     }
     json_decref(last_write);
     json_decref(calls);
     return by;
+}
+
+/* For a failure: the run's steps and the calls on the user, to stderr. */
+static void print_user_calls(const char *uid, const json_t *run)
+{
+    char pfx[100], *d = json_dumps(json_object_get(run, "steps"), JSON_COMPACT);
+    json_t *calls, *c;
+    size_t i;
+    fprintf(stderr, "run %lld steps: %.2000s\n", (long long)json_integer_value(json_object_get(run, "id")), d);
+    free(d);
+    snprintf(pfx, sizeof pfx, "/api/v1/users/%s", uid);
+    calls = cfx_calls(F.sb, pfx);
+    json_array_foreach (calls, i, c) {
+        d = json_dumps(c, JSON_COMPACT);
+        fprintf(stderr, "call %s\n", d);
+        free(d);
+    }
+    json_decref(calls);
 }
 
 /* kill -9 of node-2: the wall-clock time of the kill. */
@@ -516,6 +541,9 @@ static void three_nodes_one_killed_lose_nothing_and_repeat_nothing(void **state)
             }
             if (json_array_size(times) > 1) {
                 /* a repeat is a step in flight at the kill: once before it, once after */
+                if (json_array_size(times) != 2 || json_integer_value(json_array_get(times, 0)) > kill_at ||
+                    json_integer_value(json_array_get(times, 1)) <= kill_at)
+                    print_user_calls(uid, full);
                 if (json_array_size(times) != 2 || json_integer_value(json_array_get(times, 0)) > kill_at ||
                     json_integer_value(json_array_get(times, 1)) <= kill_at)
                     fail_msg("user %s: %zu executions of its step, at %+lld and %+lld ms from the kill", uid,
