@@ -25,19 +25,26 @@ static bool sandbox_up(void *ud)
 }
 
 /* f->db: a fresh schema of the PostgreSQL database IDFLOW_TEST_STORE_URL
- * names (tests/pg/run.sh sets it), else a SQLite file in f->dir. */
+ * names (tests/pg/run.sh sets it; IDFLOW_KEY_FILE is then set to a key in
+ * f->dir), else a SQLite file in f->dir (the key beside it). */
 static int store_url_from_env(struct sfx *f)
 {
     static int n_started;
     const char *tmpl = getenv("IDFLOW_TEST_STORE_URL");
-    char tag[64];
+    char tag[64], key[600];
 
     if (!tmpl || !*tmpl) {
         snprintf(f->db, sizeof f->db, "sqlite:%s/idflow.db", f->dir);
         return 0;
     }
     snprintf(tag, sizeof tag, "sfx_%d_%d", (int)getpid(), ++n_started);
-    return tu_store_url(tmpl, tag, f->db, sizeof f->db);
+    if (tu_store_url(tmpl, tag, f->db, sizeof f->db) != 0)
+        return -1;
+    /* a server URL has no folder to keep the master key beside: keep it in
+     * the fixture's, for every idflow process the test starts (never in the
+     * working directory) */
+    snprintf(key, sizeof key, "%s/idflow.key", f->dir);
+    return setenv("IDFLOW_KEY_FILE", key, 1);
 }
 
 int sfx_start(struct sfx *f, const char *const *sandbox_args)
