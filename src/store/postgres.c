@@ -82,6 +82,8 @@ static const struct store_ops postgres_ops = {
     .foreach_begin = store__pg_foreach_begin,
     .foreach_item = store__pg_foreach_item,
     .foreach_outputs = store__pg_foreach_outputs,
+    .window_take = store__pg_window_take,   /* helper "pacing" */
+    .window_block = store__pg_window_block, /* helper "pacing" */
 };
 
 /* --------------------------------------------------------------- numbers */

@@ -267,4 +267,9 @@ int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_o
 int store__pg_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out);
 int store__pg_token_list(struct store *s, struct store_token **rows_out, size_t *n_out);
 
+/* postgres_pace.c (helper "pacing"): the pacing windows (store.h) */
+int store__pg_window_take(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
+                          int64_t *wait_ms_out);
+int store__pg_window_block(struct store *s, const char *key, int64_t until_ms);
+
 #endif

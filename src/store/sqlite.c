@@ -91,6 +91,8 @@ static const struct store_ops sqlite_ops = {
     .foreach_begin = store__sq_foreach_begin,
     .foreach_item = store__sq_foreach_item,
     .foreach_outputs = store__sq_foreach_outputs,
+    .window_take = store__sq_window_take,   /* helper "pacing" */
+    .window_block = store__sq_window_block, /* helper "pacing" */
 };
 
 /* ------------------------------------------------------------- errors */

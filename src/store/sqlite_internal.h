@@ -117,6 +117,13 @@ enum store__sq_slot {
     SQ_FE_COPY,
     SQ_FE_ITEM,
     SQ_FE_OUTPUTS,
+    /* sqlite_pace.c (helper "pacing") */
+    SQ_PACE_BLOCKED,
+    SQ_PACE_NTH,
+    SQ_PACE_PRUNE,
+    SQ_PACE_INSERT,
+    SQ_PACE_BLOCK,
+    /* (end of "pacing") */
     SQ__COUNT
 };
 
@@ -343,5 +350,10 @@ int store__sq_foreach_result(struct store__sq *c, int64_t run_id, const struct s
                              struct idf_err *err);
 int store__sq_foreach_clear(struct store__sq *c, int64_t run_id, struct idf_err *err);
 int store__sq_foreach_copy(struct store__sq *c, int64_t from_run, int64_t to_run, struct idf_err *err);
+
+/* sqlite_pace.c (helper "pacing"): the pacing windows (store.h) */
+int store__sq_window_take(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
+                          int64_t *wait_ms_out);
+int store__sq_window_block(struct store *s, const char *key, int64_t until_ms);
 
 #endif

@@ -135,6 +135,11 @@ struct store_ops {
                          const struct store_run_next *next, struct idf_err *err);
     int (*foreach_item)(struct store *s, int64_t run_id, int index, int item, char **item_out);
     int (*foreach_outputs)(struct store *s, int64_t run_id, int index, char **json_out);
+
+    /* pacing windows (helper "pacing"; store_pace.c checked the input) */
+    int (*window_take)(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
+                       int64_t *wait_ms_out);
+    int (*window_block)(struct store *s, const char *key, int64_t until_ms);
 };
 
 /* The head of every backend connection. */

@@ -25,7 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=${IDFLOW_BIN:-$root/build/idflow}
 build=$(dirname "$bin")
-suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
+suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens" "$build/tests/unit/test_store_pace"
   "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events" "$build/tests/pg/test_store_pg_claims")
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
