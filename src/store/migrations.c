@@ -221,6 +221,14 @@ static const char MIGRATION_8[] = "CREATE INDEX runs_queued_wf ON runs (workflow
                                   "CREATE INDEX runs_due_wf ON runs (workflow, wake_at)"
                                   "  WHERE status = 'waiting' AND wake_at > 0;";
 
+/* Named leases (store_lease_take, sqlite_leases.c): which node holds a
+ * poller, the schedule ticker or a node id, until when. One row per name;
+ * a free lease has no row. */
+static const char MIGRATION_9[] = "CREATE TABLE leases ("
+                                  "  name TEXT PRIMARY KEY,"
+                                  "  owner TEXT NOT NULL,"
+                                  "  held_until INTEGER NOT NULL,"
+                                  "  taken_at INTEGER NOT NULL);";
 /* Pacing windows (store_window_take, sqlite_pace.c): a key's block
  * (blocked_until, 0 when none) and one row per admitted send, found by key
  * and time. (Number 9 belongs to another change of the same release.) */
@@ -241,6 +249,7 @@ static const struct migration MIGRATIONS[] = {
     {6, MIGRATION_6},
     {7, MIGRATION_7},
     {8, MIGRATION_8},
+    {9, MIGRATION_9},
     {10, MIGRATION_10}, /* helper "pacing" */
 };
 

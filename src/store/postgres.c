@@ -82,6 +82,9 @@ static const struct store_ops postgres_ops = {
     .foreach_begin = store__pg_foreach_begin,
     .foreach_item = store__pg_foreach_item,
     .foreach_outputs = store__pg_foreach_outputs,
+    .lease_take = store__pg_lease_take,
+    .lease_drop = store__pg_lease_drop,
+    .lease_get = store__pg_lease_get,
     .window_take = store__pg_window_take,   /* helper "pacing" */
     .window_block = store__pg_window_block, /* helper "pacing" */
 };

@@ -267,6 +267,12 @@ int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_o
 int store__pg_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out);
 int store__pg_token_list(struct store *s, struct store_token **rows_out, size_t *n_out);
 
+/* postgres_leases.c: named leases (helper "singleton") */
+int store__pg_lease_take(struct store *s, const char *name, const char *owner, int64_t now_ms, int64_t ttl_ms,
+                         bool *held_out, char **holder_out);
+int store__pg_lease_drop(struct store *s, const char *name, const char *owner);
+int store__pg_lease_get(struct store *s, const char *name, char **owner_out, int64_t *until_out);
+
 /* postgres_pace.c (helper "pacing"): the pacing windows (store.h) */
 int store__pg_window_take(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
                           int64_t *wait_ms_out);

@@ -173,6 +173,13 @@ static const char PG_MIGRATION_1[] =
     "  value TEXT NOT NULL,"
     "  updated_at BIGINT NOT NULL);";
 
+/* Named leases (store_lease_take, postgres_leases.c): SQLite's migration 9. */
+static const char PG_MIGRATION_2[] = "CREATE TABLE leases ("
+                                     "  name TEXT PRIMARY KEY,"
+                                     "  owner TEXT NOT NULL,"
+                                     "  held_until BIGINT NOT NULL,"
+                                     "  taken_at BIGINT NOT NULL);";
+
 /* Pacing windows (store_window_take, postgres_pace.c): SQLite's migration
  * 10, UNLOGGED (pacing state, not history: see postgres_pace.c). (Number 2
  * belongs to another change of the same release.) */
@@ -186,6 +193,7 @@ static const char PG_MIGRATION_3[] = "CREATE UNLOGGED TABLE pace_keys ("
 
 static const struct pg_migration PG_MIGRATIONS[] = {
     {1, PG_MIGRATION_1},
+    {2, PG_MIGRATION_2},
     {3, PG_MIGRATION_3}, /* helper "pacing" */
 };
 

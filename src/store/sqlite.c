@@ -91,6 +91,9 @@ static const struct store_ops sqlite_ops = {
     .foreach_begin = store__sq_foreach_begin,
     .foreach_item = store__sq_foreach_item,
     .foreach_outputs = store__sq_foreach_outputs,
+    .lease_take = store__sq_lease_take,
+    .lease_drop = store__sq_lease_drop,
+    .lease_get = store__sq_lease_get,
     .window_take = store__sq_window_take,   /* helper "pacing" */
     .window_block = store__sq_window_block, /* helper "pacing" */
 };

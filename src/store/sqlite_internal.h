@@ -117,6 +117,10 @@ enum store__sq_slot {
     SQ_FE_COPY,
     SQ_FE_ITEM,
     SQ_FE_OUTPUTS,
+    /* sqlite_leases.c (helper "singleton") */
+    SQ_NLEASE_READ,
+    SQ_NLEASE_PUT,
+    SQ_NLEASE_DROP,
     /* sqlite_pace.c (helper "pacing") */
     SQ_PACE_BLOCKED,
     SQ_PACE_NTH,
@@ -350,6 +354,12 @@ int store__sq_foreach_result(struct store__sq *c, int64_t run_id, const struct s
                              struct idf_err *err);
 int store__sq_foreach_clear(struct store__sq *c, int64_t run_id, struct idf_err *err);
 int store__sq_foreach_copy(struct store__sq *c, int64_t from_run, int64_t to_run, struct idf_err *err);
+
+/* sqlite_leases.c: named leases (helper "singleton") */
+int store__sq_lease_take(struct store *s, const char *name, const char *owner, int64_t now_ms, int64_t ttl_ms,
+                         bool *held_out, char **holder_out);
+int store__sq_lease_drop(struct store *s, const char *name, const char *owner);
+int store__sq_lease_get(struct store *s, const char *name, char **owner_out, int64_t *until_out);
 
 /* sqlite_pace.c (helper "pacing"): the pacing windows (store.h) */
 int store__sq_window_take(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,

@@ -1120,3 +1120,46 @@ int store_foreach_outputs(struct store *s, int64_t run_id, int index, char **jso
     *json_out = NULL;
     return s->ops->foreach_outputs(s, run_id, index, json_out);
 }
+
+/* ------------------------------------------- named leases ("singleton") */
+
+int store_lease_take(struct store *s, const char *name, const char *owner, int64_t now_ms, int64_t ttl_ms,
+                     bool *held_out, char **holder_out)
+{
+    int rc;
+
+    if (held_out)
+        *held_out = false;
+    if (holder_out)
+        *holder_out = NULL;
+    if (!s || !held_out || !name_ok(name) || !name_ok(owner) || now_ms < 0 || ttl_ms < 1 ||
+        ttl_ms > STORE_LEASE_TTL_MAX)
+        return IDF_EINVAL;
+    rc = s->ops->lease_take(s, name, owner, now_ms, ttl_ms, held_out, holder_out);
+    if (rc) {
+        *held_out = false;
+        if (holder_out) {
+            free(*holder_out);
+            *holder_out = NULL;
+        }
+    }
+    return rc;
+}
+
+int store_lease_drop(struct store *s, const char *name, const char *owner)
+{
+    if (!s || !name_ok(name) || !name_ok(owner))
+        return IDF_EINVAL;
+    return s->ops->lease_drop(s, name, owner);
+}
+
+int store_lease_get(struct store *s, const char *name, char **owner_out, int64_t *until_out)
+{
+    if (owner_out)
+        *owner_out = NULL;
+    if (until_out)
+        *until_out = 0;
+    if (!s || !name_ok(name))
+        return IDF_EINVAL;
+    return s->ops->lease_get(s, name, owner_out, until_out);
+}

@@ -607,6 +607,45 @@ int store_initialize(struct store *s, const char *actor, bool *changed_out, stru
 
 void store_token_free(struct store_token *t);
 
+/* ---------------------------------------------------------- named leases */
+/* (helper "singleton": one node at a time for a poller, the schedule
+ * ticker, a node id; docs/internals/store.md, "Named leases")
+ *
+ * A named lease is a row (name, owner, until, taken_at): `owner` holds
+ * `name` until `until` (ms). It is how the nodes sharing one database agree
+ * that one of them, and only one, does something: the lease is taken in one
+ * transaction (PostgreSQL: one INSERT ... ON CONFLICT statement), so of
+ * several connections or nodes taking a free lease at once exactly one gets
+ * it. A holder that stops renewing (it died) loses the lease when `until`
+ * passes: the next taker gets it. Times are the caller's (now_ms), like the
+ * run leases', so the nodes' clocks must agree to well within a ttl. */
+
+#define STORE_LEASE_TTL_MAX (24LL * 3600 * 1000) /* the longest ttl_ms: one day */
+
+/* Takes lease `name` for owner until now_ms + ttl_ms (1 <= ttl_ms <=
+ * STORE_LEASE_TTL_MAX, now_ms >= 0) when it is free, expired (until <=
+ * now_ms) or already owner's (a renewal: until moves, taken_at stays), in
+ * one transaction. *held_out: whether owner holds it now. *holder_out (may
+ * be NULL; caller frees): the owner holding it after the call (owner's own
+ * name when held; NULL when nobody does, which happens only when the lease
+ * was dropped between the two reads of a lost race). Names and owners are
+ * 1..256 bytes. IDF_EINVAL for bad input (nothing written); on failure
+ * *held_out is false and *holder_out NULL. */
+int store_lease_take(struct store *s, const char *name, const char *owner, int64_t now_ms, int64_t ttl_ms,
+                     bool *held_out, char **holder_out) IDF_MUST_USE;
+
+/* Drops lease `name` when owner holds it (expired or not), so that another
+ * taker gets it at once (a node stopping cleanly). 0 when dropped or when
+ * there is no such lease; IDF_ESTATE, nothing changed, when another owner
+ * holds it. */
+int store_lease_drop(struct store *s, const char *name, const char *owner) IDF_MUST_USE;
+
+/* Reads lease `name`: its owner (*owner_out, caller frees; may be NULL) and
+ * until (*until_out, may be NULL), expired or not. IDF_ENOTFOUND when there
+ * is no such lease. */
+int store_lease_get(struct store *s, const char *name, char **owner_out, int64_t *until_out) IDF_MUST_USE;
+/* (end of "singleton") */
+
 /* ------------------------------------------------------------ retention */
 
 /* Deletes finished runs (and their steps) finished before before_ms, and

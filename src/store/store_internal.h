@@ -136,6 +136,15 @@ struct store_ops {
     int (*foreach_item)(struct store *s, int64_t run_id, int index, int item, char **item_out);
     int (*foreach_outputs)(struct store *s, int64_t run_id, int index, char **json_out);
 
+    /* named leases (helper "singleton"): name and owner checked, 1 <= ttl_ms
+     * <= STORE_LEASE_TTL_MAX, now_ms >= 0; held_out non-NULL and false on
+     * entry, holder_out NULL or pointing at NULL */
+    int (*lease_take)(struct store *s, const char *name, const char *owner, int64_t now_ms, int64_t ttl_ms,
+                      bool *held_out, char **holder_out);
+    int (*lease_drop)(struct store *s, const char *name, const char *owner);
+    /* owner_out and until_out may be NULL */
+    int (*lease_get)(struct store *s, const char *name, char **owner_out, int64_t *until_out);
+
     /* pacing windows (helper "pacing"; store_pace.c checked the input) */
     int (*window_take)(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
                        int64_t *wait_ms_out);

@@ -1957,6 +1957,183 @@ static void test_foreach_outputs_too_big(void **state)
     store_run_free(r);
 }
 
+/* ------------------------------------------------ named leases ("singleton") */
+
+/* A free lease is taken; while it runs, another owner is refused and told
+ * who holds it; the owner renews it (until moves); once it expired another
+ * owner takes it over; bad input is refused. */
+static void test_named_lease_take_renew_expire(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    bool held = true;
+    char *holder = NULL, *owner = NULL;
+    int64_t until = 0;
+
+    assert_int_equal(store_lease_get(s, "poll:okta:prod", &owner, &until), IDF_ENOTFOUND);
+    OK(store_lease_take(s, "poll:okta:prod", "node-a#1", T0, 10000, &held, &holder));
+    assert_true(held);
+    assert_string_equal(holder, "node-a#1");
+    free(holder);
+    holder = NULL;
+
+    /* another owner, before expiry: refused, told who */
+    OK(store_lease_take(s, "poll:okta:prod", "node-b#2", T0 + 9999, 10000, &held, &holder));
+    assert_false(held);
+    assert_string_equal(holder, "node-a#1");
+    free(holder);
+    holder = NULL;
+
+    /* the owner renews: until moves on */
+    OK(store_lease_take(s, "poll:okta:prod", "node-a#1", T0 + 9000, 10000, &held, NULL));
+    assert_true(held);
+    OK(store_lease_get(s, "poll:okta:prod", &owner, &until));
+    assert_string_equal(owner, "node-a#1");
+    assert_int_equal(until, T0 + 19000);
+    free(owner);
+    owner = NULL;
+    OK(store_lease_take(s, "poll:okta:prod", "node-b#2", T0 + 18999, 10000, &held, NULL));
+    assert_false(held);
+
+    /* expired: taken over */
+    OK(store_lease_take(s, "poll:okta:prod", "node-b#2", T0 + 19000, 10000, &held, &holder));
+    assert_true(held);
+    assert_string_equal(holder, "node-b#2");
+    free(holder);
+    holder = NULL;
+    OK(store_lease_take(s, "poll:okta:prod", "node-a#1", T0 + 19001, 10000, &held, &holder));
+    assert_false(held);
+    assert_string_equal(holder, "node-b#2");
+    free(holder);
+    holder = NULL;
+
+    /* other names are other leases */
+    OK(store_lease_take(s, "schedule", "node-a#1", T0 + 19001, 10000, &held, NULL));
+    assert_true(held);
+
+    /* bad input: nothing written */
+    assert_int_equal(store_lease_take(s, "", "node-a#1", T0, 10000, &held, NULL), IDF_EINVAL);
+    assert_int_equal(store_lease_take(s, "x", "", T0, 10000, &held, NULL), IDF_EINVAL);
+    assert_int_equal(store_lease_take(s, "x", "a", T0, 0, &held, NULL), IDF_EINVAL);
+    assert_int_equal(store_lease_take(s, "x", "a", T0, STORE_LEASE_TTL_MAX + 1, &held, NULL), IDF_EINVAL);
+    assert_int_equal(store_lease_take(s, "x", "a", -1, 10000, &held, NULL), IDF_EINVAL);
+    assert_int_equal(store_lease_take(s, "x", "a", T0, 10000, NULL, NULL), IDF_EINVAL);
+    {
+        char big[300];
+        memset(big, 'n', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        assert_int_equal(store_lease_take(s, big, "a", T0, 10000, &held, &holder), IDF_EINVAL);
+        assert_false(held);
+        assert_null(holder);
+        assert_int_equal(store_lease_take(s, "x", big, T0, 10000, &held, NULL), IDF_EINVAL);
+    }
+    assert_int_equal(store_lease_get(s, "x", NULL, NULL), IDF_ENOTFOUND);
+}
+
+/* Only the owner drops a lease; once dropped anyone takes it at once. */
+static void test_named_lease_drop(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    bool held = false;
+    char *owner = NULL;
+
+    OK(store_lease_drop(s, "schedule", "node-a#1")); /* no such lease: nothing to do */
+    OK(store_lease_take(s, "schedule", "node-a#1", T0, 60000, &held, NULL));
+    assert_true(held);
+    assert_int_equal(store_lease_drop(s, "schedule", "node-b#2"), IDF_ESTATE);
+    OK(store_lease_get(s, "schedule", &owner, NULL));
+    assert_string_equal(owner, "node-a#1");
+    free(owner);
+    owner = NULL;
+    OK(store_lease_take(s, "schedule", "node-b#2", T0 + 1, 60000, &held, NULL));
+    assert_false(held);
+
+    OK(store_lease_drop(s, "schedule", "node-a#1"));
+    assert_int_equal(store_lease_get(s, "schedule", &owner, NULL), IDF_ENOTFOUND);
+    OK(store_lease_take(s, "schedule", "node-b#2", T0 + 2, 60000, &held, NULL));
+    assert_true(held);
+    /* an expired lease is still not a non-owner's to drop */
+    assert_int_equal(store_lease_drop(s, "schedule", "node-a#1"), IDF_ESTATE);
+    assert_int_equal(store_lease_drop(s, "", "node-a#1"), IDF_EINVAL);
+}
+
+struct lease_racer {
+    const char *url;
+    const char *owner;
+    int64_t now;
+    pthread_barrier_t *go;
+    int rounds;
+    int rc;
+    int won;          /* rounds this racer held the lease */
+    char holder[64];  /* who it was told holds it, last round */
+};
+
+#define LEASE_RACERS 4
+#define LEASE_ROUNDS 20
+
+static void *lease_race_thread(void *arg)
+{
+    struct lease_racer *r = arg;
+    struct store *s = NULL;
+    char name[32];
+
+    r->rc = store_open(r->url, &s, NULL);
+    for (int i = 0; i < r->rounds; i++) {
+        bool held = false;
+        char *holder = NULL;
+        snprintf(name, sizeof name, "race:%d", i);
+        pthread_barrier_wait(r->go); /* every round, even after a failure: the others wait here */
+        if (r->rc != 0)
+            continue;
+        r->rc = store_lease_take(s, name, r->owner, r->now, 60000, &held, &holder);
+        if (held)
+            r->won++;
+        if (holder)
+            snprintf(r->holder, sizeof r->holder, "%s", holder);
+        free(holder);
+    }
+    store_close(s);
+    return NULL;
+}
+
+/* Connections racing for one free lease, each round a new name: exactly
+ * one wins each round, and the losers are told the winner. */
+static void test_named_lease_race(void **state)
+{
+    struct fx *f = *state;
+    pthread_t t[LEASE_RACERS];
+    struct lease_racer r[LEASE_RACERS];
+    static const char *const owners[LEASE_RACERS] = {"n1#1", "n2#2", "n3#3", "n4#4"};
+    pthread_barrier_t go;
+    int total = 0;
+
+    pthread_barrier_init(&go, NULL, LEASE_RACERS);
+    for (int i = 0; i < LEASE_RACERS; i++) {
+        r[i] = (struct lease_racer){f->url, owners[i], T0, &go, LEASE_ROUNDS, -100, 0, ""};
+        pthread_create(&t[i], NULL, lease_race_thread, &r[i]);
+    }
+    for (int i = 0; i < LEASE_RACERS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].rc, 0);
+        total += r[i].won;
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(total, LEASE_ROUNDS);
+    for (int i = 0; i < LEASE_ROUNDS; i++) {
+        char name[32], *owner = NULL;
+        bool held = true;
+        snprintf(name, sizeof name, "race:%d", i);
+        OK(store_lease_get(f->s, name, &owner, NULL));
+        /* the one recorded holder: nobody else gets it now */
+        for (int k = 0; k < LEASE_RACERS; k++) {
+            if (strcmp(owners[k], owner) == 0)
+                continue;
+            OK(store_lease_take(f->s, name, owners[k], T0 + 1, 60000, &held, NULL));
+            assert_false(held);
+        }
+        free(owner);
+    }
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2000,6 +2177,9 @@ int main(void)
         T(test_foreach_state),
         T(test_foreach_many_items),
         T(test_foreach_outputs_too_big),
+        T(test_named_lease_take_renew_expire),
+        T(test_named_lease_drop),
+        T(test_named_lease_race),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
