@@ -57,6 +57,7 @@ struct rl_scope {
     int max_conc;          /* calls in flight allowed */
     int share_pct;         /* share of each bucket's limit this scope may use, as configured */
     int learned_pct;       /* share learned from a 429 (0 = none): the lower of the two is used */
+    int nodes;             /* live nodes sharing the remote's limits (>= 1): see ratelimit.h */
     int inflight;          /* granted, not released */
     int64_t blocked_until; /* after a concurrency 429 */
     bool skew_known;
@@ -84,6 +85,7 @@ static void scope_init(struct rl_scope *s, const char *key, int64_t now)
     snprintf(s->key, sizeof s->key, "%s", key);
     s->max_conc = RATELIMIT_DEFAULT_CONCURRENCY;
     s->share_pct = 100;
+    s->nodes = 1;
     s->last_use = now;
 }
 
@@ -153,6 +155,19 @@ static long burst_of(const struct rl_bucket *b)
     return b->limit / 100 > RATELIMIT_BURST ? b->limit / 100 : RATELIMIT_BURST;
 }
 
+/* This node's part of the scope's concurrency cap: ceil(cap / nodes). */
+static int conc_of(const struct rl_scope *s)
+{
+    return (s->max_conc + s->nodes - 1) / s->nodes;
+}
+
+/* This node's part of the burst: burst / nodes, at least 1. */
+static long node_burst(const struct rl_scope *s, const struct rl_bucket *b)
+{
+    long v = burst_of(b) / s->nodes;
+    return v > 0 ? v : 1;
+}
+
 /* A waiter's time to come back: `earliest`, or one pace interval after the
  * previous waiter's, whichever is later. Waiters are so spread over the
  * pace instead of all waking at the same moment (with durable waits, a herd
@@ -176,7 +191,7 @@ static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now, bool
         return s->blocked_until - now;
     if (b->blocked_until > now)
         return b->blocked_until - now;
-    if (s->inflight >= s->max_conc)
+    if (s->inflight >= conc_of(s))
         return RATELIMIT_CONC_WAIT_MS;
     if (!b->known)
         return b->pending > 0 && !b->unmetered ? RATELIMIT_PROBE_WAIT_MS : 0; /* learn the window first */
@@ -187,12 +202,15 @@ static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now, bool
 
     long reserve = b->limit * (100 - share_of(s)) / 100;
     long margin = (b->limit - reserve) / 100 > 1 ? (b->limit - reserve) / 100 : 1; /* 1 % of our share */
-    long budget = b->remaining - reserve - margin - b->pending;
+    /* the other nodes' calls this node cannot see yet: in flight, or sent since its last answer */
+    long others = (long)(s->nodes - 1) * (conc_of(s) + burst_of(b));
+    long budget = b->remaining - reserve - margin - others - b->pending;
     if (budget <= 0) /* spent: come back after the reset, spread at the limit's pace */
         return promise(b, now, end, RL_WINDOW_GUESS_MS / (double)b->limit);
-    /* Refill at the rate that spends the budget exactly by the reset. */
-    double rate = (double)budget / (double)(end - now); /* calls per ms */
-    double cap = (double)burst_of(b);
+    /* Refill at the rate that spends the budget exactly by the reset (this
+     * node's part of it: every node refills at the same rate). */
+    double rate = (double)budget / (double)(end - now) / (double)s->nodes; /* calls per ms */
+    double cap = (double)node_burst(s, b);
     if (cap > (double)budget)
         cap = (double)budget;
     if (now > b->tok_ms)
@@ -398,6 +416,19 @@ int64_t ratelimit_retry_after_ms(const struct ratelimit_obs *obs)
     if (obs && obs->limit == 0 && w > RATELIMIT_CONC_429_BLOCK_MS)
         w = RATELIMIT_CONC_429_BLOCK_MS;
     return w > RATELIMIT_MAX_WAIT_MS ? RATELIMIT_MAX_WAIT_MS : w;
+}
+
+void ratelimit_nodes(const char *scope, int nodes)
+{
+    if (nodes < 1)
+        nodes = 1;
+    if (nodes > RATELIMIT_MAX_NODES)
+        nodes = RATELIMIT_MAX_NODES;
+    pthread_mutex_lock(&rl_lock);
+    int si = scope_find(scope, 0, true);
+    if (si >= 0)
+        rl_scopes[si]->nodes = nodes;
+    pthread_mutex_unlock(&rl_lock);
 }
 
 void ratelimit_configure(const char *scope, int max_concurrency, int share_pct)

@@ -33,6 +33,17 @@
  * until its reset (a concurrency 429, X-Rate-Limit-Limit: 0, blocks the
  * whole scope briefly). A scope also caps calls in flight.
  *
+ * Several nodes (ratelimit_nodes). Nodes sharing one database share the
+ * remote's limits, and Okta's headers are org-wide: each node reads the
+ * others' consumption in every answer, so the share (a floor on
+ * X-Rate-Limit-Remaining) holds for all of them without being split. What
+ * a node cannot see is what the others have in flight and what they sent
+ * since its own last answer, and the concurrency cap is counted here only.
+ * With n live nodes a scope therefore caps calls in flight at ceil(cap / n),
+ * refills its pace at 1/n of the budget's rate with 1/n of the burst (at
+ * least 1), and keeps (n - 1) x (that cap + the burst) of the budget back
+ * for the others' unseen calls; together the nodes pace as one would.
+ *
  * Thread-safe; every function may be called from any thread. Times are
  * milliseconds on the wall clock (time_now_ms()). */
 #ifndef IDF_NET_RATELIMIT_H
@@ -55,6 +66,7 @@
 #define RATELIMIT_DEFAULT_429_WAIT_MS 60000 /* 429 without a usable reset header */
 #define RATELIMIT_MAX_WAIT_MS 3600000       /* no wait is ever longer than an hour */
 #define RATELIMIT_MIN_SHARE 10              /* a share learned from a 429 never goes below this (percent) */
+#define RATELIMIT_MAX_NODES 64              /* nodes a scope's limits are split between, at most */
 
 /* What acquire handed out; pass it to release exactly once. */
 struct ratelimit_grant {
@@ -129,6 +141,12 @@ int64_t ratelimit_retry_after_ms(const struct ratelimit_obs *obs);
  * 0 = 100), creating the scope when needed. A share learned from a 429 that
  * is lower stays in force. */
 void ratelimit_configure(const char *scope, int max_concurrency, int share_pct);
+
+/* Sets how many live nodes share the scope's remote limits (1 = alone, the
+ * default; values are clamped to 1..RATELIMIT_MAX_NODES), creating the
+ * scope when needed: see "Several nodes" above. Callers re-read the count
+ * every few seconds (engine/coord.c) and set it before acquiring. */
+void ratelimit_nodes(const char *scope, int nodes);
 
 /* Copies a bucket's counters; false when the scope or bucket is unknown. */
 bool ratelimit_stats(const char *scope, const char *bucket, struct ratelimit_stats *out);

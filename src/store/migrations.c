@@ -229,6 +229,7 @@ static const char MIGRATION_9[] = "CREATE TABLE leases ("
                                   "  owner TEXT NOT NULL,"
                                   "  held_until INTEGER NOT NULL,"
                                   "  taken_at INTEGER NOT NULL);";
+
 /* Pacing windows (store_window_take, sqlite_pace.c): a key's block
  * (blocked_until, 0 when none) and one row per admitted send, found by key
  * and time. (Number 9 belongs to another change of the same release.) */

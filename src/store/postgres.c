@@ -87,6 +87,7 @@ static const struct store_ops postgres_ops = {
     .lease_get = store__pg_lease_get,
     .window_take = store__pg_window_take,   /* helper "pacing" */
     .window_block = store__pg_window_block, /* helper "pacing" */
+    .lease_count = store__pg_lease_count,   /* helper "pacing" */
 };
 
 /* --------------------------------------------------------------- numbers */

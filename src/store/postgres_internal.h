@@ -277,5 +277,6 @@ int store__pg_lease_get(struct store *s, const char *name, char **owner_out, int
 int store__pg_window_take(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
                           int64_t *wait_ms_out);
 int store__pg_window_block(struct store *s, const char *key, int64_t until_ms);
+int store__pg_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out);
 
 #endif

@@ -95,3 +95,20 @@ int store__pg_window_block(struct store *s, const char *key, int64_t until_ms)
         store__pg_rollback(c);
     return rc;
 }
+
+int store__pg_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out)
+{
+    struct store__pg *c = store__pg(s);
+    char b_now[STORE__PG_INT_LEN];
+    const char *p[2] = {prefix, store__pg_i64(b_now, now_ms)};
+    PGresult *r = NULL;
+    int rc;
+
+    rc = store__pg_exec(c, "count leases",
+                        "SELECT count(*) FROM leases WHERE left(name, length($1)) = $1 AND held_until > $2::bigint", 2,
+                        p, &r, NULL);
+    if (rc == 0)
+        *n_out = (int)store__pg_get_i64(r, 0, 0);
+    PQclear(r);
+    return rc;
+}

@@ -96,6 +96,7 @@ static const struct store_ops sqlite_ops = {
     .lease_get = store__sq_lease_get,
     .window_take = store__sq_window_take,   /* helper "pacing" */
     .window_block = store__sq_window_block, /* helper "pacing" */
+    .lease_count = store__sq_lease_count,   /* helper "pacing" */
 };
 
 /* ------------------------------------------------------------- errors */

@@ -127,6 +127,7 @@ enum store__sq_slot {
     SQ_PACE_PRUNE,
     SQ_PACE_INSERT,
     SQ_PACE_BLOCK,
+    SQ_PACE_LEASES,
     /* (end of "pacing") */
     SQ__COUNT
 };
@@ -365,5 +366,6 @@ int store__sq_lease_get(struct store *s, const char *name, char **owner_out, int
 int store__sq_window_take(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
                           int64_t *wait_ms_out);
 int store__sq_window_block(struct store *s, const char *key, int64_t until_ms);
+int store__sq_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out);
 
 #endif

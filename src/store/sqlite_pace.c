@@ -7,7 +7,8 @@
  * pace_keys holds a key's block (blocked_until, 0 when none), pace_sends one
  * row per admitted send; a take deletes its key's sends that left the
  * window, so a key keeps at most limit rows plus those of the last window.
- * Called on the connection's opener thread (store.h). */
+ * Also the count of live named leases (store_lease_count). Called on the
+ * connection's opener thread (store.h). */
 #include "store/sqlite_internal.h"
 
 /* The limit-th newest send in (now - window, now], when there is one: then
@@ -131,5 +132,26 @@ int store__sq_window_block(struct store *s, const char *key, int64_t until_ms)
         rc = store__sq_commit(c, NULL);
     if (rc)
         store__sq_rollback(c);
+    return rc;
+}
+
+int store__sq_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_PACE_LEASES,
+                        "SELECT count(*) FROM leases WHERE substr(name, 1, length(?1)) = ?1 AND held_until > ?2", &st,
+                        NULL);
+    if (rc)
+        return rc;
+    store__sq_bind_text(st, 1, prefix);
+    sqlite3_bind_int64(st, 2, now_ms);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n_out = sqlite3_column_int(st, 0);
+    rc = rc == SQLITE_ROW ? 0 : store__sq_fail(c, rc, "count leases", NULL);
+    store__sq_done(st);
     return rc;
 }

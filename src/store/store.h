@@ -719,6 +719,11 @@ int store_window_take(struct store *s, const char *key, int limit, int64_t windo
  * changes nothing): takes before then wait. IDF_EINVAL for a bad key or
  * until_ms < 0. */
 int store_window_block(struct store *s, const char *key, int64_t until_ms) IDF_MUST_USE;
+
+/* How many named leases (store_lease_take) whose name begins with prefix
+ * (1..256 bytes) are unexpired (until > now_ms) into *n_out: the live nodes
+ * are the "node:" leases. IDF_EINVAL for bad input. */
+int store_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out) IDF_MUST_USE;
 /* (end of "pacing") */
 
 #endif

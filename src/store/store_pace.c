@@ -25,6 +25,15 @@ int store_window_take(struct store *s, const char *key, int limit, int64_t windo
     return s->ops->window_take(s, key, limit, window_ms, now_ms, wait_ms_out);
 }
 
+int store_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out)
+{
+    if (n_out)
+        *n_out = 0;
+    if (!s || !n_out || !key_ok(prefix) || now_ms < 0)
+        return IDF_EINVAL;
+    return s->ops->lease_count(s, prefix, now_ms, n_out);
+}
+
 int store_window_block(struct store *s, const char *key, int64_t until_ms)
 {
     if (!s || !key_ok(key) || until_ms < 0)

@@ -167,6 +167,33 @@ static void test_window_bad_input(void **state)
     assert_int_equal(take(f->s, "k", 1, 1000, T0), 0);
 }
 
+/* Live leases under a prefix: expired ones and other names do not count. */
+static void test_lease_count(void **state)
+{
+    struct fx *f = *state;
+    bool held = false;
+    int n = -1;
+
+    OK(store_lease_count(f->s, "node:", T0, &n));
+    assert_int_equal(n, 0);
+    OK(store_lease_take(f->s, "node:a", "a#1", T0, 10000, &held, NULL));
+    assert_true(held);
+    OK(store_lease_take(f->s, "node:b", "b#1", T0, 20000, &held, NULL));
+    OK(store_lease_take(f->s, "poll:okta:x", "a#1", T0, 20000, &held, NULL));
+    OK(store_lease_take(f->s, "nodes", "c#1", T0, 20000, &held, NULL)); /* not "node:" */
+    OK(store_lease_count(f->s, "node:", T0 + 1, &n));
+    assert_int_equal(n, 2);
+    OK(store_lease_count(f->s, "node:", T0 + 10000, &n)); /* node:a expired */
+    assert_int_equal(n, 1);
+    OK(store_lease_count(f->s, "node:", T0 + 20000, &n));
+    assert_int_equal(n, 0);
+    OK(store_lease_count(f->s, "poll:", T0 + 1, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(store_lease_count(f->s, "", T0, &n), IDF_EINVAL);
+    assert_int_equal(store_lease_count(f->s, "node:", -1, &n), IDF_EINVAL);
+    assert_int_equal(store_lease_count(f->s, "node:", T0, NULL), IDF_EINVAL);
+}
+
 #define RACERS 4
 #define RACE_TAKES 60
 #define RACE_LIMIT 50
@@ -235,7 +262,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_window_limit_and_wait), T(test_window_keys_independent), T(test_window_block),
-        T(test_window_bad_input),      T(test_window_race),
+        T(test_window_bad_input),      T(test_window_race),           T(test_lease_count),
     };
     return cmocka_run_group_tests_name("store_pace", tests, NULL, NULL);
 }
