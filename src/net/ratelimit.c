@@ -57,7 +57,7 @@ struct rl_scope {
     int max_conc;          /* calls in flight allowed */
     int share_pct;         /* share of each bucket's limit this scope may use, as configured */
     int learned_pct;       /* share learned from a 429 (0 = none): the lower of the two is used */
-    int nodes;             /* live nodes sharing the remote's limits (>= 1): see ratelimit.h */
+    int nodes;             /* live nodes sharing the remote's limits (>= 1): the cap is split (ratelimit.h) */
     int inflight;          /* granted, not released */
     int64_t blocked_until; /* after a concurrency 429 */
     bool skew_known;
@@ -161,12 +161,6 @@ static int conc_of(const struct rl_scope *s)
     return (s->max_conc + s->nodes - 1) / s->nodes;
 }
 
-/* This node's part of the burst: burst / nodes, at least 1. */
-static long node_burst(const struct rl_scope *s, const struct rl_bucket *b)
-{
-    long v = burst_of(b) / s->nodes;
-    return v > 0 ? v : 1;
-}
 
 /* A waiter's time to come back: `earliest`, or one pace interval after the
  * previous waiter's, whichever is later. Waiters are so spread over the
@@ -202,15 +196,12 @@ static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now, bool
 
     long reserve = b->limit * (100 - share_of(s)) / 100;
     long margin = (b->limit - reserve) / 100 > 1 ? (b->limit - reserve) / 100 : 1; /* 1 % of our share */
-    /* the other nodes' calls this node cannot see yet: in flight, or sent since its last answer */
-    long others = (long)(s->nodes - 1) * (conc_of(s) + burst_of(b));
-    long budget = b->remaining - reserve - margin - others - b->pending;
+    long budget = b->remaining - reserve - margin - b->pending;
     if (budget <= 0) /* spent: come back after the reset, spread at the limit's pace */
         return promise(b, now, end, RL_WINDOW_GUESS_MS / (double)b->limit);
-    /* Refill at the rate that spends the budget exactly by the reset (this
-     * node's part of it: every node refills at the same rate). */
-    double rate = (double)budget / (double)(end - now) / (double)s->nodes; /* calls per ms */
-    double cap = (double)node_burst(s, b);
+    /* Refill at the rate that spends the budget exactly by the reset. */
+    double rate = (double)budget / (double)(end - now); /* calls per ms */
+    double cap = (double)burst_of(b);
     if (cap > (double)budget)
         cap = (double)budget;
     if (now > b->tok_ms)

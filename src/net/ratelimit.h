@@ -34,15 +34,14 @@
  * whole scope briefly). A scope also caps calls in flight.
  *
  * Several nodes (ratelimit_nodes). Nodes sharing one database share the
- * remote's limits, and Okta's headers are org-wide: each node reads the
- * others' consumption in every answer, so the share (a floor on
- * X-Rate-Limit-Remaining) holds for all of them without being split. What
- * a node cannot see is what the others have in flight and what they sent
- * since its own last answer, and the concurrency cap is counted here only.
- * With n live nodes a scope therefore caps calls in flight at ceil(cap / n),
- * refills its pace at 1/n of the budget's rate with 1/n of the burst (at
- * least 1), and keeps (n - 1) x (that cap + the burst) of the budget back
- * for the others' unseen calls; together the nodes pace as one would.
+ * remote's limits. Okta's headers are org-wide, so each node reads the
+ * others' consumption in every answer: the share (a floor on
+ * X-Rate-Limit-Remaining) and the pace (the budget left spread over the
+ * time left) hold for all of them without being split, the 1 % margin
+ * covering the calls another node has in flight (tests/unit/test_ratelimit.c,
+ * test_two_nodes_share_a_bucket: no 429). What no header shows is the calls
+ * in flight, counted here per process: with n live nodes a scope caps them
+ * at ceil(cap / n), so the nodes together stay within the org's cap.
  *
  * Thread-safe; every function may be called from any thread. Times are
  * milliseconds on the wall clock (time_now_ms()). */
