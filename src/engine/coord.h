@@ -20,10 +20,10 @@
 
 struct store;
 
-#define ENGINE_COORD_OWNER_MAX 256     /* a lock holder's name, with its NUL */
-#define ENGINE_COORD_NODES_MS 5000     /* how long a node count is used before it is read again */
+#define ENGINE_COORD_OWNER_MAX 256       /* a lock holder's name, with its NUL */
+#define ENGINE_COORD_NODES_MS 5000       /* how long a node count is used before it is read again */
 #define ENGINE_COORD_NODE_PREFIX "node:" /* the names of the nodes' own leases */
-#define ENGINE_COORD_KEY_MAX 256       /* a budget's or lock's name as the store keeps it, with its NUL */
+#define ENGINE_COORD_KEY_MAX 256         /* a budget's or lock's name as the store keeps it, with its NUL */
 
 struct engine_coord {
     struct conn_coord pub;              /* what connectors are handed (ctx points back here) */

@@ -20,8 +20,8 @@ static int nth_newest(struct store__sq *c, const char *key, int limit, int64_t s
 
     *full = false;
     rc = store__sq_prep(c, SQ_PACE_NTH,
-                        "SELECT at FROM pace_sends WHERE key = ?1 AND at > ?2 ORDER BY at DESC LIMIT 1 OFFSET ?3",
-                        &st, NULL);
+                        "SELECT at FROM pace_sends WHERE key = ?1 AND at > ?2 ORDER BY at DESC LIMIT 1 OFFSET ?3", &st,
+                        NULL);
     if (rc)
         return rc;
     store__sq_bind_text(st, 1, key);

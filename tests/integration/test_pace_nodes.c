@@ -138,9 +138,10 @@ static void test_happyfox_two_nodes_one_budget_one_ticket(void **state)
     assert_int_equal(sfx_write_secret(&A, "hook_secret", HOOK_SECRET, hs, sizeof hs), 0);
     /* the ticket every run writes (created before the budget is set) */
     snprintf(url, sizeof url, "%s/api/1.1/json/tickets/", A.sb);
-    t = call("POST", url,
-             "{\"category\":1,\"subject\":\"Shared\",\"text\":\"help\",\"name\":\"Lin Chen\",\"email\":\"lin@acme.test\"}",
-             basic, 200);
+    t = call(
+        "POST", url,
+        "{\"category\":1,\"subject\":\"Shared\",\"text\":\"help\",\"name\":\"Lin Chen\",\"email\":\"lin@acme.test\"}",
+        basic, 200);
     ticket = (long long)json_integer_value(json_object_get(t, "id"));
     json_decref(t);
     assert_true(ticket > 0);
@@ -152,16 +153,17 @@ static void test_happyfox_two_nodes_one_budget_one_ticket(void **state)
              HF_POST_BUDGET, HF_GET_BUDGET);
     json_decref(call("POST", url, limits, NULL, 200));
 
-    assert_int_equal(sfx_write_wf(&A, "note",
-                                  "name: note-on-ticket\non:\n  webhook: {connection: gh}\nsteps:\n"
-                                  "  - id: note\n    do: happyfox.add_note\n"
-                                  "    with: {ticket: '${{ .event.data.ticket }}', text: 'note ${{ .event.data.n }}'}\n"),
-                     0);
+    assert_int_equal(
+        sfx_write_wf(&A, "note",
+                     "name: note-on-ticket\non:\n  webhook: {connection: gh}\nsteps:\n"
+                     "  - id: note\n    do: happyfox.add_note\n"
+                     "    with: {ticket: '${{ .event.data.ticket }}', text: 'note ${{ .event.data.n }}'}\n"),
+        0);
     char post[16], get[16];
     snprintf(post, sizeof post, "%d", HF_POST_BUDGET);
     snprintf(get, sizeof get, "%d", HF_GET_BUDGET);
-    assert_int_equal(sfx_idflow(&A, hf_env, NULL, "connect", "happyfox", "hd", "--url", A.sb, "--api-key-env",
-                                "HF_KEY", "--auth-code-env", "HF_CODE", "--sandbox", "--staff", "Priya Raman",
+    assert_int_equal(sfx_idflow(&A, hf_env, NULL, "connect", "happyfox", "hd", "--url", A.sb, "--api-key-env", "HF_KEY",
+                                "--auth-code-env", "HF_CODE", "--sandbox", "--staff", "Priya Raman",
                                 "--post-per-minute", post, "--get-per-minute", get, "--rate-window-seconds", "2",
                                 "--mode", "hook", "--hook-secret-file", hs, "--db", A.db, NULL),
                      0);
@@ -172,8 +174,7 @@ static void test_happyfox_two_nodes_one_budget_one_ticket(void **state)
      * budget, node a starts and is handed the second half (its workers,
      * woken by their own acknowledgements, claim them first): the two spend
      * the account's budget at the same time. */
-    assert_int_equal(sfx_serve_start(&B, A.wfdir, (const char *[]){"--workers", "3", "--node-id", "node-b", NULL}),
-                     0);
+    assert_int_equal(sfx_serve_start(&B, A.wfdir, (const char *[]){"--workers", "3", "--node-id", "node-b", NULL}), 0);
     post_notes(&B, ticket, 0, N_NOTES / 2);
     if (!tu_wait_until(b_is_under_way, NULL, WAIT_MS))
         fail_msg("node b finished no run");
@@ -253,8 +254,13 @@ static void *hf_node_thread(void *ud)
         json_t *params = json_pack("{s:I, s:s}", "ticket", (json_int_t)t->ticket, "text", owner);
         struct conn_result r = {0};
         /* run ids tell the processes' notes apart (the duplicate-write marker) */
-        struct conn_call c = {.http = http, .connection = t->conn, .run_id = (t->node[1] - '0') * 1000 + t->index,
-                              .step_id = "note", .item = i, .attempt = 1, .coord = &co.pub};
+        struct conn_call c = {.http = http,
+                              .connection = t->conn,
+                              .run_id = (t->node[1] - '0') * 1000 + t->index,
+                              .step_id = "note",
+                              .item = i,
+                              .attempt = 1,
+                              .coord = &co.pub};
         int rc = a->fn(&c, params, &r);
         if (rc == 0) {
             i++;
@@ -341,10 +347,10 @@ static void two_processes(bool one_ticket)
              "\"ticket_busy_ms\": %d}",
              HF_POST_BUDGET, HF_GET_BUDGET, one_ticket ? 200 : 0);
     json_decref(call("POST", url, limits, NULL, 200));
-    conn = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:i}", "name", "hd", "kind", "happyfox", "url",
-                     S.sb, "api_key", "sandbox-hf-key", "auth_code", "sandbox-hf-code", "staff", "Priya Raman",
-                     "sandbox", 1, "post_per_minute", HF_POST_BUDGET, "get_per_minute", HF_GET_BUDGET,
-                     "rate_window_seconds", 2);
+    conn =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:i}", "name", "hd", "kind", "happyfox", "url", S.sb,
+                  "api_key", "sandbox-hf-key", "auth_code", "sandbox-hf-code", "staff", "Priya Raman", "sandbox", 1,
+                  "post_per_minute", HF_POST_BUDGET, "get_per_minute", HF_GET_BUDGET, "rate_window_seconds", 2);
 
     child = fork();
     assert_true(child >= 0);
@@ -355,8 +361,9 @@ static void two_processes(bool one_ticket)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
     lim = hf_limits_at(S.sb);
-    print_message("# happyfox: 2 processes x %d threads x %d notes on %s: %lld x 429, %lld x 409\n",
-                  PROC_THREADS, PROC_NOTES, one_ticket ? "one ticket" : "a ticket each", (long long)json_integer_value(json_object_get(lim, "refused_429")),
+    print_message("# happyfox: 2 processes x %d threads x %d notes on %s: %lld x 429, %lld x 409\n", PROC_THREADS,
+                  PROC_NOTES, one_ticket ? "one ticket" : "a ticket each",
+                  (long long)json_integer_value(json_object_get(lim, "refused_429")),
                   (long long)json_integer_value(json_object_get(lim, "refused_409")));
     assert_int_equal(json_integer_value(json_object_get(lim, "refused_429")), 0);
     assert_int_equal(json_integer_value(json_object_get(lim, "refused_409")), 0);
@@ -392,13 +399,13 @@ static void test_happyfox_two_processes_one_ticket(void **state)
 /* ------------------------------------------------------------------ okta */
 
 #define OKTA_TOKEN "sbx-0123456789-abcdefghij-TOKEN"
-#define OKTA_CONC 4      /* the org's concurrency limit, and each node's configured cap */
-#define OKTA_THREADS 4   /* per node */
-#define OKTA_CALLS 6     /* per thread */
+#define OKTA_CONC 4    /* the org's concurrency limit, and each node's configured cap */
+#define OKTA_THREADS 4 /* per node */
+#define OKTA_CALLS 6   /* per thread */
 
 struct okta_node_thread {
-    const char *db;       /* the shared store */
-    const json_t *conn;   /* the node's connection */
+    const char *db;     /* the shared store */
+    const json_t *conn; /* the node's connection */
     int ok, failed;
     char problem[256];
 };
@@ -488,8 +495,8 @@ static void test_okta_two_nodes_split_the_cap(void **state)
     snprintf(url, sizeof url, "%s/_sandbox/faults", S.sb);
     json_decref(call("POST", url, "{\"spec\": \"path=/api/v1/users,latency=150ms\"}", NULL, 200));
     for (int k = 0; k < 2; k++)
-        conn[k] = json_pack("{s:s, s:s, s:s, s:s, s:b, s:i}", "name", k ? "okta-node-b" : "okta-node-a", "kind",
-                            "okta", "url", S.sb, "token", OKTA_TOKEN, "sandbox", 1, "max_concurrency", OKTA_CONC);
+        conn[k] = json_pack("{s:s, s:s, s:s, s:s, s:b, s:i}", "name", k ? "okta-node-b" : "okta-node-a", "kind", "okta",
+                            "url", S.sb, "token", OKTA_TOKEN, "sandbox", 1, "max_concurrency", OKTA_CONC);
     for (int i = 0; i < 2 * OKTA_THREADS; i++) {
         th[i] = (struct okta_node_thread){.db = S.db, .conn = conn[i % 2]};
         assert_int_equal(pthread_create(&pt[i], NULL, okta_thread, &th[i]), 0);
@@ -501,8 +508,8 @@ static void test_okta_two_nodes_split_the_cap(void **state)
         ok += th[i].ok;
     }
     n429 = count_okta_429(S.sb);
-    print_message("# okta: %d calls from 2 nodes x %d threads, cap %d each, org limit %d: %d x 429\n", ok,
-                  OKTA_THREADS, OKTA_CONC, OKTA_CONC, n429);
+    print_message("# okta: %d calls from 2 nodes x %d threads, cap %d each, org limit %d: %d x 429\n", ok, OKTA_THREADS,
+                  OKTA_CONC, OKTA_CONC, n429);
     assert_int_equal(ok, 2 * OKTA_THREADS * OKTA_CALLS);
     assert_int_equal(n429, 0);
     json_decref(conn[0]);

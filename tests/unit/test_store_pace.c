@@ -261,8 +261,9 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_window_limit_and_wait), T(test_window_keys_independent), T(test_window_block),
-        T(test_window_bad_input),      T(test_window_race),           T(test_lease_count),
+        T(test_window_limit_and_wait), T(test_window_keys_independent),
+        T(test_window_block),          T(test_window_bad_input),
+        T(test_window_race),           T(test_lease_count),
     };
     return cmocka_run_group_tests_name("store_pace", tests, NULL, NULL);
 }

@@ -172,7 +172,8 @@ static void ticket_release(struct hfc *h)
     if (h->ticket_leased && h->coord) {
         ticket_lease_name(h, h->locked_ticket, name, sizeof name);
         if (h->coord->ops->lock_drop(h->coord->ctx, name) != 0) /* it expires by its ttl */
-            log_warn("happyfox: could not drop the lease of ticket %lld (the store failed)", (long long)h->locked_ticket);
+            log_warn("happyfox: could not drop the lease of ticket %lld (the store failed)",
+                     (long long)h->locked_ticket);
     }
     h->ticket_leased = false;
     hfc__ticket_unlock(h->lock_slot, h->lock_gen);
