@@ -1,6 +1,7 @@
 /* engine.c — the engine's life cycle (see engine.h): engine_new loads the
- * workflows and releases the leases an earlier process of this node held;
- * engine_start starts the ingest thread, the workers, the matcher, the
+ * workflows and releases the leases an earlier process of this node held
+ * (only after taking the node id's lease, node.c); engine_start starts the
+ * node heartbeat, the ingest thread, the workers, the matcher, the
  * pollers and the schedule; engine_free stops them in order. Also each
  * thread's expression context and the metrics. Submissions and the ingest
  * thread are ingest.c's, the workers worker.c's; the engine object and its
@@ -165,8 +166,15 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
     pthread_cond_init(&e->done_cond, NULL);
     pthread_mutex_init(&e->work_lock, NULL);
     pthread_cond_init(&e->work_cond, NULL);
+    pthread_mutex_init(&e->node_lock, NULL);
+    pthread_cond_init(&e->node_cond, NULL);
     if (!e->node_id || !e->db_url) {
         rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (!e->node_id[0] || strchr(e->node_id, '#')) {
+        /* '#' separates the node id from the process in a lease owner name (node.c) */
+        rc = idf_err_set(err, IDF_EINVAL, "node id '%s': must be non-empty and without '#'", e->node_id);
         goto out;
     }
     if (e->opts.connectors->n > ENGINE_MAX_CONNECTORS) {
@@ -188,6 +196,10 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
     if (rc)
         goto out;
     engine__wfset_each(e->wfs, warn_unreachable, e);
+    /* only once no other live process has this node id are its run leases ours to release */
+    rc = engine__node_claim(e, err);
+    if (rc)
+        goto out;
     rc = store_release_leases(e->store, e->node_id, &released);
     if (rc) {
         idf_err_set(err, rc, "cannot release the leases of an earlier run of node '%s'", e->node_id);
@@ -207,6 +219,8 @@ out:
 
 int engine_start(struct engine *e, struct idf_err *err)
 {
+    if (engine__node_start(e, err))
+        return IDF_ENOMEM;
     if (pthread_create(&e->ingest_thread, NULL, engine__ingest_main, e) != 0)
         return idf_err_set(err, IDF_ENOMEM, "cannot start the ingest thread");
     e->ingest_started = true;
@@ -245,6 +259,7 @@ void engine_free(struct engine *e)
     if (e->ingest_started)
         pthread_join(e->ingest_thread, NULL);
     engine__matcher_stop(e->matcher); /* after ingest: nothing wakes it any more */
+    engine__node_stop(e);             /* after the workers: a successor may release our runs now */
     engine__wfset_free(e->wfs);
     engine__thread_expr_release(); /* the context engine_new used on this thread */
     store_close(e->store);
@@ -253,6 +268,8 @@ void engine_free(struct engine *e)
     pthread_cond_destroy(&e->done_cond);
     pthread_mutex_destroy(&e->work_lock);
     pthread_cond_destroy(&e->work_cond);
+    pthread_mutex_destroy(&e->node_lock);
+    pthread_cond_destroy(&e->node_cond);
     free(e->node_id);
     free(e->db_url);
     free(e);

@@ -37,6 +37,9 @@ struct conn_coord;
 #define ENGINE_CLAIM_BATCH 16       /* runs claimed by a worker at once */
 #define ENGINE_MAX_CONNECTORS 16    /* per-thread connector slots */
 #define ENGINE_DEFAULT_MAX_INTERRUPTIONS 3 /* deaths in a row at one step before a run is failed */
+/* (helper "singleton": one node at a time; docs/internals/engine.md, "Node identity") */
+#define ENGINE_DEFAULT_SINGLETON_TTL_MS 15000 /* lease of a poller or of the schedule ticker */
+#define ENGINE_NODE_TTL_MARGIN_MS 5000        /* the node id's lease: the run lease plus this */
 
 struct engine_opts {
     const char *db_url;        /* store URL */
@@ -55,11 +58,20 @@ struct engine_opts {
                                           actions, ingresses and pollers run (borrowed, outlives the
                                           engine; at most ENGINE_MAX_CONNECTORS); NULL:
                                           registry_default() */
+    /* (helper "singleton") */
+    int64_t singleton_ttl_ms;  /* ttl of the leases that give one node a poller or the schedule
+                                  ticker ("poll:<connector>:<connection>", "schedule"); renewed every
+                                  third of it; default ENGINE_DEFAULT_SINGLETON_TTL_MS */
+    int64_t node_ttl_ms;       /* ttl of the lease "node:<node_id>" that keeps a second live process
+                                  from using this node id; renewed every third of it; default
+                                  lease_ms + ENGINE_NODE_TTL_MARGIN_MS */
 };
 
 struct engine;
 
-/* Opens the store, releases leases left by a previous life of this node,
+/* Opens the store, takes the node id's lease "node:<node_id>" (IDF_EBUSY,
+ * "node id X is in use by a live node", and nothing released, when another
+ * live process holds it), releases leases left by a previous life of this node,
  * loads and validates the workflow files in opts->connectors (an invalid
  * file is an error naming every problem; nothing is loaded then). IDF_EINVAL
  * when the connector table has more than ENGINE_MAX_CONNECTORS entries.

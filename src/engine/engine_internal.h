@@ -111,6 +111,31 @@ int engine__schedule_start(struct engine *e, struct wfset *ws, const struct engi
 /* Wakes and joins the ticker (a submission in flight finishes first); frees. s may be NULL. */
 void engine__schedule_stop(struct schedule *s);
 
+/* One node at a time (node.c; helper "singleton"). Every process has a
+ * lease owner name "<node_id>#<pid>@<16 hex random>", unique to it even
+ * when two processes share a node id. */
+#define ENGINE_LEASE_OWNER_MAX 320 /* bytes of a lease owner name, with its NUL */
+
+/* engine_new: takes "node:<node_id>" for e's owner name (set here), or fails
+ * (IDF_EBUSY, err says who holds it until when) when another process holds
+ * it; uses e->store (the calling thread's). */
+int engine__node_claim(struct engine *e, struct idf_err *err) IDF_MUST_USE;
+/* engine_start: the heartbeat thread renewing the node lease. */
+int engine__node_start(struct engine *e, struct idf_err *err) IDF_MUST_USE;
+/* engine_free: stops the heartbeat and drops the node lease (after the
+ * workers stopped). Safe when neither claim nor start ran. */
+void engine__node_stop(struct engine *e);
+/* This process's lease owner name (borrowed, valid while e lives). */
+const char *engine__lease_owner(const struct engine *e);
+/* The ttl of the poller and schedule leases (engine_opts.singleton_ttl_ms). */
+int64_t engine__singleton_ttl(const struct engine *e);
+/* Takes or renews lease `name` for this process on st (the calling
+ * thread's connection), with the singleton ttl. A lease held by an earlier,
+ * dead process of this node id (an owner "<node_id>#..." other than ours:
+ * while we hold the node lease no other live process has our id) is
+ * dropped first, so a restarted node gets its leases back at once. */
+int engine__lease_take(struct engine *e, struct store *st, const char *name, bool *held_out) IDF_MUST_USE;
+
 /* Secrets in action outputs (secrets.c; docs/workflows.md, "Secrets in
  * outputs"). The run's secrets are the array ctx["secrets"]. */
 #define ENGINE_SECRETS_MAX 10000 /* secret values one run may hold; more fails the step */

@@ -41,6 +41,14 @@ struct engine {
     struct pollers *pollers;  /* poller.c: the System Log / list pollers, or NULL */
     struct schedule *schedule;/* schedule.c: the ticker of scheduled workflows, or NULL */
     struct matcher *matcher;  /* match.c: matches events after their acknowledgement, expands deliveries */
+    /* node identity (node.c; helper "singleton") */
+    char lease_owner[ENGINE_LEASE_OWNER_MAX]; /* "<node_id>#<pid>@<random>"; set by engine__node_claim */
+    bool node_held;           /* the node lease was taken (engine_new): drop it at the end */
+    pthread_t node_thread;    /* the heartbeat */
+    bool node_started;
+    pthread_mutex_t node_lock;
+    pthread_cond_t node_cond;
+    bool node_stopping;       /* guarded by node_lock */
     /* metrics */
     atomic_llong m_events, m_events_dup, m_runs_created, m_batches;
     atomic_llong m_steps_ok, m_steps_failed, m_steps_retrying, m_steps_skipped, m_steps_waiting;

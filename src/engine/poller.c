@@ -17,11 +17,23 @@
  * POLLER_RESCAN_MS, so connections added or switched to polling while the
  * server runs are picked up.
  *
+ * One node at a time: with several nodes on one database, each connection
+ * is polled only by the node holding the lease "poll:<connector>:<connection>"
+ * (engine__lease_take; the same name as its checkpoint, in the leases table).
+ * Every entry's lease is taken or renewed every third of the singleton ttl
+ * (engine_opts.singleton_ttl_ms), whether or not the connection is due; a
+ * node that does not hold it makes no remote call for that connection and
+ * tries again at its next renewal time, so when the holder dies the lease
+ * expires and another node takes it within the ttl plus a third of it, and
+ * goes on from the stored checkpoint. A stopping node drops its leases, so
+ * another takes over at its next try. The dedup on (source, source_id)
+ * stays the safety net for the overlap of a holder that stalled past its
+ * lease.
+ *
  * Threads: one poller thread owns its store connection, http client,
  * connection cache and per-connector slots; engine__pollers_stop (the
  * engine's owner thread) signals and joins it. `stopping` is guarded by
- * `lock`. With several nodes on one database every node polls; the dedup
- * keeps that correct, at the price of repeated requests. */
+ * `lock`. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +62,8 @@ struct poll_entry {
     int64_t next_at;  /* when to poll next (ms since the epoch) */
     int attempt;      /* consecutive failures */
     bool seen;        /* still listed at the last rescan */
+    bool held;        /* this node holds the entry's lease (as of lease_at's try) */
+    int64_t lease_at; /* when to take or renew the lease next (ms) */
 };
 
 struct pollers {
@@ -76,6 +90,45 @@ static bool stopping(struct pollers *p)
     s = p->stopping;
     pthread_mutex_unlock(&p->lock);
     return s;
+}
+
+static void lease_name(const struct poll_entry *pe, char *out, size_t n)
+{
+    snprintf(out, n, "poll:%s:%s", pe->c->name, pe->name);
+}
+
+/* Gives up the entry's lease, if held, so another node takes it at once. */
+static void drop_lease(struct pollers *p, struct store *st, struct poll_entry *pe)
+{
+    char name[POLLER_CURSOR_MAX];
+
+    if (!pe->held)
+        return;
+    lease_name(pe, name, sizeof name);
+    if (store_lease_drop(st, name, engine__lease_owner(p->e)) != 0)
+        log_warn("poller: %s: cannot drop the lease (it expires by itself)", pe->name);
+    pe->held = false;
+}
+
+/* Takes or renews the entry's lease when its time has come. */
+static void renew_lease(struct pollers *p, struct store *st, struct poll_entry *pe, int64_t now)
+{
+    char name[POLLER_CURSOR_MAX];
+    bool was = pe->held, held = false;
+
+    if (now < pe->lease_at)
+        return;
+    lease_name(pe, name, sizeof name);
+    if (engine__lease_take(p->e, st, name, &held) != 0) {
+        log_warn("poller: %s: cannot take or renew the lease; not polling it until that works", pe->name);
+        held = false;
+    }
+    pe->held = held;
+    pe->lease_at = now + engine__singleton_ttl(p->e) / 3;
+    if (held && !was)
+        log_info("poller: %s: this node polls it now", pe->name);
+    else if (!held && was)
+        log_info("poller: %s: another node polls it now", pe->name);
 }
 
 /* Re-reads the connections to poll: adds new ones (due now), drops gone ones. */
@@ -124,6 +177,7 @@ static void rescan(struct pollers *p, struct store *st)
     for (int k = 0; k < p->n;) {
         if (!p->entries[k].seen) {
             log_info("poller: no longer polling %s", p->entries[k].name);
+            drop_lease(p, st, &p->entries[k]);
             p->entries[k] = p->entries[--p->n];
         } else {
             k++;
@@ -240,16 +294,22 @@ static void *poller_main(void *arg)
             next_scan = now + POLLER_RESCAN_MS;
         }
         for (int k = 0; k < p->n && !stopping(p); k++) {
-            if (p->entries[k].next_at <= time_now_ms())
+            renew_lease(p, st, &p->entries[k], time_now_ms());
+            if (p->entries[k].held && p->entries[k].next_at <= time_now_ms())
                 poll_one(p, st, http, cc, &p->entries[k]);
         }
         next = next_scan;
-        for (int k = 0; k < p->n; k++)
-            if (p->entries[k].next_at < next)
+        for (int k = 0; k < p->n; k++) {
+            if (p->entries[k].held && p->entries[k].next_at < next)
                 next = p->entries[k].next_at;
+            if (p->entries[k].lease_at < next)
+                next = p->entries[k].lease_at;
+        }
         if (next > time_now_ms())
             wait_until(p, next);
     }
+    for (int k = 0; k < p->n && st; k++)
+        drop_lease(p, st, &p->entries[k]); /* stopping: another node takes over at its next try */
 out:
     registry_free_slots(p->reg, p->slots, ENGINE_MAX_CONNECTORS);
     cred_cache_free(cc);

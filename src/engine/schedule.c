@@ -7,8 +7,19 @@
  * `schedule` event for W alone, with source "schedule" and source_id
  * "W:<T as ISO-8601 UTC>", and data {scheduled_for, fired_at, timezone}.
  * The store deduplicates on (source, source_id), so a tick starts its run
- * once however often it is submitted: by a retry after a crash, or by every
- * node of a cluster (each node runs this ticker; the first to commit wins).
+ * once however often it is submitted: by a retry after a crash, or by two
+ * nodes during a takeover.
+ *
+ * One node at a time: with several nodes on one database only the node
+ * holding the lease "schedule" (engine__lease_take) fires ticks, so the
+ * event rate does not grow with the nodes. Every node with scheduled
+ * workflows runs this thread; each takes or renews the lease every third of
+ * the singleton ttl (engine_opts.singleton_ttl_ms). A node that gains the
+ * lease resumes every workflow from its cursor first (below), so a tick the
+ * dead holder missed fires late, once; the dedup absorbs a tick both fired
+ * (the holder died between submitting it and storing its cursor). Takeover
+ * after a holder's death: within the ttl plus a third of it, plus up to one
+ * tick. A stopping node drops the lease.
  *
  * Restarts: after each acknowledged tick the ticker stores T in the store
  * cursor "schedule:W". At start, when the cursor exists and ticks fell
@@ -44,6 +55,7 @@
 #define SCHEDULE_NAME_MAX 512              /* bytes of a cursor name or source id */
 #define SCHEDULE_RETRY_BASE_MS 1000        /* first retry after a failed submission */
 #define SCHEDULE_RETRY_MAX_MS 60000
+#define SCHEDULE_LEASE "schedule"          /* the lease naming the node that fires ticks */
 
 struct sched_entry {
     const struct flow *f;      /* borrowed from the workflow set */
@@ -66,6 +78,8 @@ struct schedule {
     struct sched_entry *entries;
     size_t n, cap;
     int oom;                   /* collecting ran out of memory */
+    bool held;                 /* thread-owned: this node holds the lease "schedule" */
+    int64_t lease_at;          /* thread-owned: when to take or renew it next (ms) */
 };
 
 static bool stopping(struct schedule *s)
@@ -234,29 +248,45 @@ static void *schedule_main(void *arg)
         log_error("schedule: cannot open the store: %s; no scheduled workflow will run", err.msg);
         goto out;
     }
-    for (size_t i = 0; i < s->n; i++)
-        resume(st, &s->entries[i]);
     while (!stopping(s)) {
         int64_t now_ms = time_now_ms(), wake = INT64_MAX;
 
-        for (size_t i = 0; i < s->n && !stopping(s); i++) {
+        if (now_ms >= s->lease_at) {
+            bool was = s->held;
+            if (engine__lease_take(s->e, st, SCHEDULE_LEASE, &s->held) != 0) {
+                log_warn("schedule: cannot take or renew the lease; no tick fires until that works");
+                s->held = false;
+            }
+            s->lease_at = now_ms + engine__singleton_ttl(s->e) / 3;
+            if (s->held && !was) {
+                /* the cursors moved while another node ticked: start from them */
+                log_info("schedule: this node fires the ticks now");
+                for (size_t i = 0; i < s->n; i++)
+                    resume(st, &s->entries[i]);
+            } else if (!s->held && was) {
+                log_info("schedule: another node fires the ticks now");
+            }
+        }
+        for (size_t i = 0; i < s->n && s->held && !stopping(s); i++) {
             struct sched_entry *en = &s->entries[i];
             if (en->next < 0 || en->next * 1000 > now_ms || en->retry_at > now_ms)
                 continue;
             if (fire(s, st, en, en->next) == 0)
                 plan(en, en->next, time_now_ms() / 1000);
         }
-        for (size_t i = 0; i < s->n; i++) {
+        for (size_t i = 0; i < s->n && s->held; i++) {
             const struct sched_entry *en = &s->entries[i];
             int64_t at = en->retry_at > en->next * 1000 ? en->retry_at : en->next * 1000;
             if (en->next >= 0 && at < wake)
                 wake = at;
         }
-        if (wake == INT64_MAX)
-            wake = time_now_ms() + 24 * 3600 * 1000LL; /* nothing left to fire: sleep until stopped */
+        if (s->lease_at < wake)
+            wake = s->lease_at; /* renew, or try to take over */
         if (wake > time_now_ms())
             wait_until_ms(s, wake);
     }
+    if (s->held && store_lease_drop(st, SCHEDULE_LEASE, engine__lease_owner(s->e)) != 0)
+        log_warn("schedule: cannot drop the lease (it expires by itself)");
 out:
     store_close(st);
     return NULL;

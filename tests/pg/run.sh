@@ -8,7 +8,9 @@
 #      IDFLOW_TEST_STORE_URL=postgresql://idflow@127.0.0.1:PORT/idflow?options=-csearch_path%3D%s
 #      (each test gets a fresh schema: tests/support/storeurl.h)
 #   3. tests/pg/test_store_pg (the backend's own tests: migrations, refusals,
-#      no password in any message) with IDFLOW_TEST_PG_URL, the cluster's URL
+#      no password in any message) with IDFLOW_TEST_PG_URL, the cluster's URL;
+#      tests/pg/test_engine_pg_singleton (engines on one schema: one node at a
+#      time for the schedule, node ids)
 #
 # Output is TAP: each suite's own ok / not ok lines, passed through (named
 # "pg:SUITE: TEST") so tests/run.sh counts every test; a suite that is not
@@ -25,8 +27,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=${IDFLOW_BIN:-$root/build/idflow}
 build=$(dirname "$bin")
-suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens" "$build/tests/unit/test_store_pace"
-  "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events" "$build/tests/pg/test_store_pg_claims")
+suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
+  "$build/tests/unit/test_store_pace" "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events"
+  "$build/tests/pg/test_store_pg_claims" "$build/tests/pg/test_engine_pg_singleton")
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
 errf=$(mktemp)
