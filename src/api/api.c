@@ -97,6 +97,16 @@ out:
     json_decref(body);
 }
 
+/* A run became runnable (its transaction committed): tells the idle workers
+ * of every node, this one's included, through the database (store_notify;
+ * nothing on SQLite, where they find it by polling, as before). A failure
+ * costs them one poll interval, and the answer stays what it was. */
+static void wake_nodes(struct store *st)
+{
+    int rc = store_notify(st, STORE_CHANNEL_WORK);
+    (void)rc;
+}
+
 static bool parse_id(const char *s, int64_t *out)
 {
     char *end;
@@ -171,6 +181,7 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
         int64_t nid = 0;
         rc = store_run_rerun(st, id, time_now_ms(), who->actor, &nid, &err);
         if (rc == 0) {
+            wake_nodes(st); /* the new run is queued */
             http_resp_json(resp, 202, json_pack("{s:I,s:I}", "run_id", (json_int_t)nid, "rerun_of", (json_int_t)id));
             return;
         }
@@ -203,6 +214,7 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
         rc = store_approval_decide(st, id, ok, actor, comment, time_now_ms(), &err);
         json_decref(b);
         if (rc == 0) {
+            wake_nodes(st); /* the run is queued again */
             http_resp_json(resp, 200, json_pack("{s:I,s:s}", "run_id", (json_int_t)id, "decision",
                                                 ok ? "approved" : "rejected"));
             return;

@@ -25,6 +25,16 @@ static bool parse_run_id(const char *s, int64_t *out)
     return true;
 }
 
+/* A run became runnable (its transaction committed): tells the idle workers
+ * of the `idflow serve` nodes on a PostgreSQL database (store_notify; on
+ * SQLite nothing, and they find it at their next poll, as before). A failure
+ * only costs them that poll: the command's outcome stays what it was. */
+static void wake_nodes(struct store *st)
+{
+    int rc = store_notify(st, STORE_CHANNEL_WORK);
+    (void)rc;
+}
+
 int cli_runs(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -229,6 +239,7 @@ int cli_rerun(int argc, char **argv)
     } else {
         printf("run %lld queued: rerun of run %lld from its failed step (idflow serve executes it)\n",
                (long long)nid, (long long)id);
+        wake_nodes(st); /* the new run is queued */
         rc = CLI_OK;
     }
     store_close(st);
@@ -317,6 +328,7 @@ int cli_decide(int argc, char **argv)
         fprintf(stderr, "idflow %s: %s\n", argv[0], err.msg);
     } else {
         printf("run %lld %s by %s\n", (long long)id, approve ? "approved" : "rejected", actor);
+        wake_nodes(st); /* the run is queued again */
         rc = CLI_OK;
     }
     store_close(st);

@@ -60,6 +60,7 @@ const char *idf_strerror(int code)
     case IDF_EDENIED: return "denied";
     case IDF_ECANCELLED: return "cancelled";
     case IDF_ECRASH: return "crashed";
+    case IDF_ENOTSUP: return "not supported";
     default: return "unknown error";
     }
 }

@@ -30,6 +30,7 @@ enum {
     IDF_EDENIED = -14,  /* refused by policy (fence, loopback-only, role) */
     IDF_ECANCELLED = -15, /* done, but the run was cancelled meanwhile: stop working on it */
     IDF_ECRASH = -16,   /* a contained child process (the expression evaluator) crashed */
+    IDF_ENOTSUP = -17,  /* this backend does not do that (store_listen on SQLite) */
 };
 
 /* Maximum length of an error message, including the terminating NUL. */

@@ -1,8 +1,9 @@
 /* engine.c — the engine's life cycle (see engine.h): engine_new loads the
  * workflows and releases the leases an earlier process of this node held
  * (only after taking the node id's lease, node.c); engine_start starts the
- * node heartbeat, the ingest thread, the workers, the matcher, the
- * pollers and the schedule; engine_free stops them in order. Also each
+ * listener (PostgreSQL: listen.c), the node heartbeat, the ingest thread,
+ * the workers, the matcher, the pollers and the schedule; engine_free stops
+ * them in order. Also each
  * thread's expression context and the metrics. Submissions and the ingest
  * thread are ingest.c's, the workers worker.c's; the engine object and its
  * invariants: engine_obj.h. */
@@ -77,6 +78,12 @@ char *engine_metrics(struct engine *e)
                  "# HELP idflow_ingest_batches_total Store transactions that acknowledged events.\n"
                  "# TYPE idflow_ingest_batches_total counter\n"
                  "idflow_ingest_batches_total %lld\n"
+                 "# HELP idflow_ingest_queued Acknowledgements waiting for the ingest thread (the next group commit).\n"
+                 "# TYPE idflow_ingest_queued gauge\n"
+                 "idflow_ingest_queued %lld\n"
+                 "# HELP idflow_ingest_writing Events in the store transaction under way.\n"
+                 "# TYPE idflow_ingest_writing gauge\n"
+                 "idflow_ingest_writing %lld\n"
                  "# HELP idflow_runs_created_total Runs created by events.\n"
                  "# TYPE idflow_runs_created_total counter\n"
                  "idflow_runs_created_total %lld\n"
@@ -95,6 +102,7 @@ char *engine_metrics(struct engine *e)
                  "# TYPE idflow_workers gauge\n"
                  "idflow_workers %d\n",
                  (long long)e->m_events, (long long)e->m_events_dup, (long long)e->m_batches,
+                 (long long)atomic_load(&e->m_ingest_queued), (long long)atomic_load(&e->m_ingest_writing),
                  (long long)e->m_runs_created, (long long)e->m_runs_succeeded, (long long)e->m_runs_failed,
                  (long long)e->m_steps_ok, (long long)e->m_steps_failed, (long long)e->m_steps_retrying,
                  (long long)e->m_steps_skipped, (long long)e->m_steps_waiting, atomic_load(&e->workers_ready)) < 0)
@@ -205,9 +213,12 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
         idf_err_set(err, rc, "cannot release the leases of an earlier run of node '%s'", e->node_id);
         goto out;
     }
-    if (released)
+    if (released) {
         log_info("resuming %lld run(s) left running by an earlier process of node %s", (long long)released,
                  e->node_id);
+        if (store_notify(e->store, STORE_CHANNEL_WORK)) /* queued again: other nodes may take them */
+            log_warn("could not tell other nodes about the released runs; they find them by polling");
+    }
 out:
     if (rc) {
         engine_free(e);
@@ -219,6 +230,10 @@ out:
 
 int engine_start(struct engine *e, struct idf_err *err)
 {
+    /* first: e->listener is set before any thread that notifies exists */
+    int rc = engine__listen_start(e, err);
+    if (rc)
+        return rc;
     if (engine__node_start(e, err))
         return IDF_ENOMEM;
     if (pthread_create(&e->ingest_thread, NULL, engine__ingest_main, e) != 0)
@@ -236,7 +251,7 @@ int engine_start(struct engine *e, struct idf_err *err)
         }
         e->n_workers++;
     }
-    int rc = engine__matcher_start(e, e->wfs, &e->opts, &e->matcher, err);
+    rc = engine__matcher_start(e, e->wfs, &e->opts, &e->matcher, err);
     if (rc)
         return rc;
     rc = engine__pollers_start(e, &e->opts, &e->pollers, err);
@@ -260,6 +275,7 @@ void engine_free(struct engine *e)
         pthread_join(e->ingest_thread, NULL);
     engine__matcher_stop(e->matcher); /* after ingest: nothing wakes it any more */
     engine__node_stop(e);             /* after the workers: a successor may release our runs now */
+    engine__listen_stop(e);           /* after the matcher and ingest: nothing notifies any more */
     engine__wfset_free(e->wfs);
     engine__thread_expr_release(); /* the context engine_new used on this thread */
     store_close(e->store);

@@ -75,6 +75,19 @@ void engine__matcher_stop(struct matcher *m);
 /* n runs were created outside the ingest path: counts them and wakes the workers (worker.c). */
 void engine__runs_created(struct engine *e, size_t n);
 
+/* Wake-ups across nodes (listen.c, helper "notify"; docs/internals/engine.md,
+ * "Wake-ups across nodes"). On a PostgreSQL store a listener thread per node wakes the
+ * idle workers when another node announces work, and announces this node's. */
+#define ENGINE__NOTIFY_GAP_MS 5 /* a node sends at most one notification per this many ms */
+/* Starts the listener on its own store connection (nothing on SQLite). */
+int engine__listen_start(struct engine *e, struct idf_err *err) IDF_MUST_USE;
+/* Stops and joins it (a notification still pending is sent first). */
+void engine__listen_stop(struct engine *e);
+/* Runs became runnable and their transaction committed: the other nodes'
+ * idle workers are told, coalesced (at most one notification per
+ * ENGINE__NOTIFY_GAP_MS). Any thread; never blocks on the database. */
+void engine__notify_work(struct engine *e);
+
 /* The caps (`concurrency:`) of the current flows, for store_run_claim: a
  * worker's own copy, rebuilt by engine__wfset_caps only when the set changed.
  * v[i].workflow is borrowed from the set's flows (valid until engine_free). */

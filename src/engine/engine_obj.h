@@ -1,5 +1,5 @@
 /* engine_obj.h — the engine object, shared by the files that run its
- * threads (private to engine.c, ingest.c and worker.c; the other files of
+ * threads (private to engine.c, ingest.c, worker.c and listen.c; the other files of
  * src/engine/ reach the engine only through engine_internal.h's functions).
  *
  * Invariants: a submission is answered only after store_ingest returned for
@@ -49,8 +49,11 @@ struct engine {
     pthread_mutex_t node_lock;
     pthread_cond_t node_cond;
     bool node_stopping;       /* guarded by node_lock */
+    struct listener *listener;/* listen.c: wake-ups from and to other nodes (PostgreSQL), or NULL */
     /* metrics */
     atomic_llong m_events, m_events_dup, m_runs_created, m_batches;
+    atomic_llong m_ingest_queued;  /* events queued, not yet taken into a batch (a gauge) */
+    atomic_llong m_ingest_writing; /* events in the store transaction under way (a gauge) */
     atomic_llong m_steps_ok, m_steps_failed, m_steps_retrying, m_steps_skipped, m_steps_waiting;
     atomic_llong m_runs_succeeded, m_runs_failed;
 };

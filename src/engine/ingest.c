@@ -160,6 +160,7 @@ static int submit(struct engine *e, const struct engine_event *evs, size_t n, en
             e->q_head = ps[i];
         e->q_tail = ps[i];
     }
+    atomic_fetch_add(&e->m_ingest_queued, (long long)n);
     pthread_cond_signal(&e->q_cond);
     for (size_t i = 0; i < n; i++) {
         while (!ps[i]->done)
@@ -297,6 +298,8 @@ void *engine__ingest_main(void *arg)
         }
         if (!e->q_head)
             e->q_tail = NULL;
+        atomic_fetch_sub(&e->m_ingest_queued, (long long)n);
+        atomic_store(&e->m_ingest_writing, (long long)n);
         pthread_mutex_unlock(&e->q_lock);
 
         for (size_t i = 0; i < n; i++)
@@ -306,6 +309,7 @@ void *engine__ingest_main(void *arg)
         if (rc && !st)
             snprintf(err.msg, sizeof err.msg, "the store is not available");
         atomic_fetch_add(&e->m_batches, 1);
+        atomic_store(&e->m_ingest_writing, 0);
 
         pthread_mutex_lock(&e->q_lock);
         for (size_t i = 0; i < n; i++) {
@@ -330,8 +334,10 @@ void *engine__ingest_main(void *arg)
             batch[i]->done = true;
         pthread_cond_broadcast(&e->done_cond);
         pthread_mutex_unlock(&e->q_lock);
-        if (created)
+        if (created) {
             engine__wake_workers(e);
+            engine__notify_work(e); /* and the other nodes' (listen.c) */
+        }
         if (later)
             engine__matcher_wake(e->matcher);
         pthread_mutex_lock(&e->q_lock);

@@ -34,6 +34,7 @@ void engine__runs_created(struct engine *e, size_t n)
         return;
     atomic_fetch_add(&e->m_runs_created, (long long)n);
     engine__wake_workers(e);
+    engine__notify_work(e); /* and the other nodes' (listen.c) */
 }
 
 static void fail_unloadable(struct store *st, const char *owner, const struct store_run *r, const char *msg)

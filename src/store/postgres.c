@@ -85,6 +85,10 @@ static const struct store_ops postgres_ops = {
     .lease_take = store__pg_lease_take,
     .lease_drop = store__pg_lease_drop,
     .lease_get = store__pg_lease_get,
+    /* wake-ups (helper "notify"; postgres_notify.c) */
+    .notify = store__pg_notify,
+    .listen = store__pg_listen,
+    .wait = store__pg_wait,
     .window_take = store__pg_window_take,   /* helper "pacing" */
     .window_block = store__pg_window_block, /* helper "pacing" */
     .lease_count = store__pg_lease_count,   /* helper "pacing" */
@@ -183,47 +187,94 @@ static struct store__pg_stmt *stmt_slot(struct store__pg *c, const char *sql)
     return NULL;
 }
 
-static int exec_any(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
-                    const int *lens, const int *formats, PGresult **res, struct idf_err *err)
+static int session_setup(struct store__pg *c, struct idf_err *err);
+
+/* Outside a transaction, a connection the server closed (a restart, a
+ * failover, an idle timeout, pg_terminate_backend) is opened again, with its
+ * session settings and an empty statement cache (prepared statements die
+ * with their session): so a node outlives a database restart instead of
+ * failing every call of that thread until it restarts. Inside a transaction
+ * nothing is retried: the transaction is lost, the call fails, and the next
+ * call reconnects. A listening connection is never reopened: the new session
+ * would not listen, and its listener would wait forever; it gets IDF_EDB and
+ * opens a connection of its own (engine/listen.c). 0 when the connection is
+ * usable. */
+static int reconnect(struct store__pg *c, struct idf_err *err)
 {
-    struct store__pg_stmt *e;
-    PGresult *r = NULL;
+    if (PQstatus(c->conn) != CONNECTION_BAD)
+        return 0;
+    /* a new session would not be listening: its owner must see the break
+     * (and LISTEN again on a connection of its own making) */
+    if (c->listening)
+        return idf_err_set(err, IDF_EDB, "store: the listening connection to PostgreSQL was lost");
+    PQreset(c->conn);
+    memset(c->stmts, 0, sizeof c->stmts);
+    c->n_stmts = 0;
+    if (PQstatus(c->conn) != CONNECTION_OK)
+        return idf_err_set(err, IDF_EDB, "store: the connection to PostgreSQL was lost and could not be opened again");
+    log_warn("store: the connection to PostgreSQL was lost; opened again");
+    return session_setup(c, err);
+}
+
+static bool result_ok(const PGresult *r)
+{
+    return r && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+}
+
+/* Runs sql once: prepared (preparing it on first use) unless once is set or
+ * the cache is full. The result, or the failed one (of the PREPARE when
+ * that failed; NULL when libpq made none). */
+static PGresult *run_stmt(struct store__pg *c, const char *sql, int n, const char *const *params, const int *lens,
+                          const int *formats, bool once)
+{
+    struct store__pg_stmt *e = once ? NULL : stmt_slot(c, sql);
+    PGresult *r;
     char name[16];
+
+    if (!e) /* asked, or the table is full: parsed and planned each time, with the values */
+        return PQexecParams(c->conn, sql, n, NULL, params, lens, formats, 0);
+    if (!e->sql) {
+        unsigned id = c->n_stmts + 1;
+        snprintf(name, sizeof name, "s%u", id);
+        r = PQprepare(c->conn, name, sql, n, NULL);
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+            return r;
+        PQclear(r);
+        e->sql = sql;
+        e->id = id;
+        c->n_stmts++;
+    }
+    snprintf(name, sizeof name, "s%u", e->id);
+    return PQexecPrepared(c->conn, name, n, params, lens, formats, 0);
+}
+
+/* once: run sql unprepared even when the cache has room (store__pg_exec_once).
+ * A statement outside a transaction that finds the connection closed by the
+ * server runs again, once, on the connection opened again (reconnect): such
+ * statements are reads or writes that may run twice (the token touch, a
+ * notification, a lease taken again by its owner). */
+static int exec_any(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+                    const int *lens, const int *formats, bool once, PGresult **res, struct idf_err *err)
+{
+    PGresult *r;
     int rc = 0;
 
     if (res)
         *res = NULL;
     store__pg_check_thread(c, "a statement");
-    e = stmt_slot(c, sql);
-    if (!e) {
-        /* Table full: run it unprepared (parsed and planned each time). */
-        r = PQexecParams(c->conn, sql, n, NULL, params, lens, formats, 0);
-    } else {
-        if (!e->sql) {
-            unsigned id = c->n_stmts + 1;
-            snprintf(name, sizeof name, "s%u", id);
-            r = PQprepare(c->conn, name, sql, n, NULL);
-            if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-                rc = fail_result(c, r, what, err);
-                goto out;
-            }
-            PQclear(r);
-            e->sql = sql;
-            e->id = id;
-            c->n_stmts++;
-        }
-        snprintf(name, sizeof name, "s%u", e->id);
-        r = PQexecPrepared(c->conn, name, n, params, lens, formats, 0);
+    if (!c->in_tx && (rc = reconnect(c, err)) != 0)
+        return rc;
+    r = run_stmt(c, sql, n, params, lens, formats, once);
+    if (!result_ok(r) && !c->in_tx && PQstatus(c->conn) == CONNECTION_BAD && reconnect(c, NULL) == 0) {
+        PQclear(r);
+        r = run_stmt(c, sql, n, params, lens, formats, once);
     }
-    if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
+    if (!result_ok(r))
         rc = fail_result(c, r, what, err);
-        goto out;
-    }
-    if (res) {
+    else if (res) {
         *res = r;
         r = NULL;
     }
-out:
     PQclear(r); /* NULL is a no-op */
     return rc;
 }
@@ -231,7 +282,13 @@ out:
 int store__pg_exec(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
                    PGresult **res, struct idf_err *err)
 {
-    return exec_any(c, what, sql, n, params, NULL, NULL, res, err);
+    return exec_any(c, what, sql, n, params, NULL, NULL, false, res, err);
+}
+
+int store__pg_exec_once(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+                        PGresult **res, struct idf_err *err)
+{
+    return exec_any(c, what, sql, n, params, NULL, NULL, true, res, err);
 }
 
 int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
@@ -252,7 +309,7 @@ int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int 
         formats[i] = binary && binary[i] ? 1 : 0;
         lengths[i] = lens ? lens[i] : 0;
     }
-    rc = exec_any(c, what, sql, n, params, lengths, formats, res, err);
+    rc = exec_any(c, what, sql, n, params, lengths, formats, false, res, err);
 out:
     free(formats);
     free(lengths);
@@ -425,7 +482,6 @@ static int connect_db(struct store__pg *c, const char *url, struct idf_err *err)
     PQconninfoOption *opts;
     char *perr = NULL;
     char msg[STORE__PG_MSG_MAX];
-    PGresult *r = NULL;
     const char *enc;
     int rc = 0;
 
@@ -458,7 +514,14 @@ static int connect_db(struct store__pg *c, const char *url, struct idf_err *err)
                            "store: the database's encoding is %s; idflow needs a UTF8 database "
                            "(CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)",
                            enc ? enc : "unknown");
-    r = PQexec(c->conn, SQL_SESSION);
+    return session_setup(c, err);
+}
+
+static int session_setup(struct store__pg *c, struct idf_err *err)
+{
+    PGresult *r = PQexec(c->conn, SQL_SESSION);
+    int rc = 0;
+
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
         rc = fail_result(c, r, "set up the session", err);
     PQclear(r);

@@ -55,6 +55,7 @@ struct store__pg {
     struct store__pg_stmt stmts[STORE__PG_STMTS_MAX]; /* prepared on conn, open addressing by text hash */
     unsigned n_stmts;
     bool in_tx;       /* inside BEGIN ... COMMIT */
+    bool listening;   /* LISTEN ran on it (store__pg_listen): never reopened behind the listener's back */
     pthread_t opener; /* the thread that opened it */
 };
 
@@ -78,6 +79,13 @@ int store__pg_exec(struct store__pg *c, const char *what, const char *sql, int n
  * binary[i] is true, text otherwise. */
 int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
                     const int *lens, const bool *binary, PGresult **res, struct idf_err *err) IDF_MUST_USE;
+
+/* pglists: as store__pg_exec, but never prepared: PostgreSQL plans sql with
+ * the parameters' values at every call (a custom plan), for the queries
+ * whose best index depends on them (postgres_lists.c's filtered run lists:
+ * a prepared statement turns to a generic plan after five runs). */
+int store__pg_exec_once(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
+                        PGresult **res, struct idf_err *err) IDF_MUST_USE;
 
 /* BEGIN (READ COMMITTED); IDF_EDB when the connection is gone. */
 int store__pg_begin(struct store__pg *c, struct idf_err *err) IDF_MUST_USE;
@@ -272,6 +280,12 @@ int store__pg_lease_take(struct store *s, const char *name, const char *owner, i
                          bool *held_out, char **holder_out);
 int store__pg_lease_drop(struct store *s, const char *name, const char *owner);
 int store__pg_lease_get(struct store *s, const char *name, char **owner_out, int64_t *until_out);
+
+/* postgres_notify.c (helper "notify"): wake-ups, store.h "wake-ups across
+ * connections": pg_notify in a transaction of its own, LISTEN, the wait. */
+int store__pg_notify(struct store *s, const char *channel);
+int store__pg_listen(struct store *s, const char *channel);
+int store__pg_wait(struct store *s, int64_t timeout_ms, int wake_fd, bool *woken_out);
 
 /* postgres_pace.c (helper "pacing"): the pacing windows (store.h) */
 int store__pg_window_take(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,

@@ -40,7 +40,9 @@ struct pg_migration {
  * by a query. The partial indexes on waiting, running, queued and due runs
  * hold only live runs, so a claim never reads a finished run however long
  * the history is; events_pending holds only the events still to match or
- * expand. */
+ * expand. runs_status and runs_workflow end with id (SQLite's indexes end
+ * with the rowid by themselves), so a list of one status or one workflow
+ * reads its newest runs straight off the index (postgres_lists.c). */
 static const char PG_MIGRATION_1[] =
     "CREATE TABLE workflows ("
     "  name TEXT NOT NULL,"
@@ -91,10 +93,10 @@ static const char PG_MIGRATION_1[] =
     "  cancel_requested TEXT,"
     "  interrupted INTEGER NOT NULL DEFAULT 0,"
     "  begun SMALLINT NOT NULL DEFAULT 0 CHECK (begun IN (0, 1)));"
-    "CREATE INDEX runs_status ON runs (status);"
+    "CREATE INDEX runs_status ON runs (status, id);"
     "CREATE INDEX runs_waiting ON runs (status, wake_at) WHERE status = 'waiting';"
     "CREATE INDEX runs_running ON runs (status, lease_until) WHERE status = 'running';"
-    "CREATE INDEX runs_workflow ON runs (workflow);"
+    "CREATE INDEX runs_workflow ON runs (workflow, id);"
     "CREATE INDEX runs_event ON runs (event_id);"
     "CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at > 0;"
     "CREATE INDEX runs_queued_wf ON runs (workflow) WHERE status = 'queued';"

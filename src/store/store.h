@@ -5,9 +5,7 @@
  * table: SQLite ("sqlite:PATH" or a path ending in .db; src/store/sqlite*.c
  * and migrations.c) and PostgreSQL (a libpq URL, "postgresql://..." or
  * "postgres://..."; src/store/postgres*.c, docs/internals/store.md,
- * "PostgreSQL"), which is being built op by op: the ops not written yet
- * answer IDF_ESTATE "not built yet" (postgres_stubs.c). Nothing outside a
- * backend file contains SQL.
+ * "PostgreSQL"). Nothing outside a backend file contains SQL.
  *
  * Transactions and threads (checked by the SQLite backend with IDF_INVARIANT
  * in debug builds, `make asan` / INVARIANTS=1; tests/unit/test_store_invariants.c):
@@ -682,6 +680,59 @@ int store_foreach_item(struct store *s, int64_t run_id, int index, int item, cha
  * nothing is stored), in *json_out (caller frees). IDF_ETOOBIG when it would
  * be longer than a JSON text the store accepts (16 MiB). */
 int store_foreach_outputs(struct store *s, int64_t run_id, int index, char **json_out) IDF_MUST_USE;
+
+/* ------------------------------------------- wake-ups across connections
+ * (helper "notify": LISTEN/NOTIFY; src/store/store_notify.c,
+ * postgres_notify.c; docs/internals/store.md, "Wake-ups")
+ *
+ * A hint, never a record: a notification tells the connections listening
+ * on the database that something changed ("work appeared"), and carries
+ * nothing else. Whatever it announces is in the tables already (it is sent
+ * after the writing transaction committed) and is found there by a claim or
+ * a read; a notification lost (a listener reconnecting, a server restart)
+ * costs whoever waited for it one poll interval, never data.
+ *
+ * PostgreSQL: NOTIFY / LISTEN on the whole database (every schema's
+ * listeners hear a channel). SQLite: store_notify succeeds and does
+ * nothing, store_listen and store_wait answer IDF_ENOTSUP (one process
+ * uses a SQLite file in practice; it wakes its own threads in memory). */
+#define STORE_CHANNEL_WORK "idflow_work" /* runs became runnable: idle workers look */
+#define STORE_CHANNEL_MAX 63u            /* bytes of a channel name (PostgreSQL's identifier length) */
+
+/* True when a connection to url can listen (store_listen): a PostgreSQL URL. */
+bool store_url_listens(const char *url);
+
+/* Tells every connection listening on channel (lower-case letters, digits
+ * and '_', 1..STORE_CHANNEL_MAX bytes; IDF_EINVAL otherwise) that something
+ * changed. Runs on its own, outside any transaction (no store_* call leaves
+ * one open), so it is sent once the caller's earlier writes committed; on
+ * PostgreSQL it is one statement, `SELECT pg_notify(channel, '')` in its
+ * own transaction, committed without waiting for the WAL flush (a
+ * notification carries no data: docs/internals/store.md says why its
+ * commit must stay short). Several notifications of one channel sent close
+ * together may reach a listener as one. SQLite: 0, nothing sent. */
+int store_notify(struct store *s, const char *channel) IDF_MUST_USE;
+
+/* Makes this connection listen on channel (checked as for store_notify):
+ * store_wait then reports the notifications sent on it by OTHER
+ * connections, committed after this returned. A connection that listens
+ * should do nothing else but store_notify and store_wait (notifications
+ * arriving during other calls are kept for the next store_wait).
+ * IDF_ENOTSUP on SQLite; IDF_EDB when the connection is gone. */
+int store_listen(struct store *s, const char *channel) IDF_MUST_USE;
+
+/* Waits on a listening connection until a notification sent by another
+ * connection arrives (*woken_out true: every notification already there is
+ * consumed with it, so many become one wake-up), timeout_ms (>= 0) passes,
+ * or wake_fd (-1: none) becomes readable (*woken_out false; the caller
+ * reads wake_fd: it is how another thread interrupts the wait). The
+ * connection's own notifications never wake it. 0 in those three cases;
+ * IDF_EDB when the connection broke (the caller closes it and opens
+ * another: the notifications sent meanwhile are lost), IDF_ENOTSUP on
+ * SQLite. (A connection that does not listen only times out or sees
+ * wake_fd.) */
+int store_wait(struct store *s, int64_t timeout_ms, int wake_fd, bool *woken_out) IDF_MUST_USE;
+/* ----------------------------------------- end of helper "notify"'s block */
 
 /* ------------------------------------------------------- pacing windows */
 /* (helper "pacing": budgets that hold across the nodes of one database;

@@ -144,6 +144,13 @@ struct store_ops {
     int (*lease_drop)(struct store *s, const char *name, const char *owner);
     /* owner_out and until_out may be NULL */
     int (*lease_get)(struct store *s, const char *name, char **owner_out, int64_t *until_out);
+    /* wake-ups (helper "notify"; store.h, "wake-ups across connections"):
+     * channel checked by store_notify.c; NULL ops: the backend has none (notify
+     * then succeeds doing nothing, listen and wait answer IDF_ENOTSUP);
+     * wait: timeout_ms >= 0, woken_out non-NULL and false on entry */
+    int (*notify)(struct store *s, const char *channel);
+    int (*listen)(struct store *s, const char *channel);
+    int (*wait)(struct store *s, int64_t timeout_ms, int wake_fd, bool *woken_out);
 
     /* pacing windows (helper "pacing"; store_pace.c checked the input) */
     int (*window_take)(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,

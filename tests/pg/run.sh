@@ -6,11 +6,14 @@
 #      whatever happens (trap)
 #   2. the store's contract suites, unchanged, against it:
 #      IDFLOW_TEST_STORE_URL=postgresql://idflow@127.0.0.1:PORT/idflow?options=-csearch_path%3D%s
-#      (each test gets a fresh schema: tests/support/storeurl.h)
-#   3. tests/pg/test_store_pg (the backend's own tests: migrations, refusals,
-#      no password in any message) with IDFLOW_TEST_PG_URL, the cluster's URL;
-#      tests/pg/test_engine_pg_singleton (engines on one schema: one node at a
-#      time for the schedule, node ids)
+#      (each test gets a fresh schema: tests/support/storeurl.h); and, the
+#      same way, programs of the SQLite suite whose database comes from that
+#      variable (engine_fixture's group commit test, serve_fixture's end-to-end
+#      tests: the six use cases, the Okta flow, concurrency caps, the API's
+#      admin routes, the expression budget) — idflow end to end on PostgreSQL
+#   3. every tests/pg/test_*.c program (the backend's own tests: migrations,
+#      refusals, no password in any message, claims across connections...)
+#      with IDFLOW_TEST_PG_URL, the cluster's URL
 #
 # Output is TAP: each suite's own ok / not ok lines, passed through (named
 # "pg:SUITE: TEST") so tests/run.sh counts every test; a suite that is not
@@ -27,9 +30,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=${IDFLOW_BIN:-$root/build/idflow}
 build=$(dirname "$bin")
+# the contract suites, and programs of the SQLite suite that take their
+# database from IDFLOW_TEST_STORE_URL too (engine and serve end to end)
 suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
-  "$build/tests/unit/test_store_pace" "$build/tests/pg/test_store_pg" "$build/tests/pg/test_store_pg_events"
-  "$build/tests/pg/test_store_pg_claims" "$build/tests/pg/test_engine_pg_singleton")
+  "$build/tests/unit/test_store_pace"
+  "$build/tests/unit/test_engine_group_commit" "$build/tests/integration/test_usecases"
+  "$build/tests/integration/test_okta_flow" "$build/tests/integration/test_concurrency"
+  "$build/tests/integration/test_api_admin" "$build/tests/integration/test_expr_budget")
+# every PostgreSQL-only program, as the Makefile builds them (tests/pg/test_*.c)
+for src in "$here"/test_*.c; do
+  [ -e "$src" ] && suites+=("$build/tests/pg/$(basename "$src" .c)")
+done
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
 errf=$(mktemp)

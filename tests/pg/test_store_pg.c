@@ -3,7 +3,8 @@
  * database, migrations applied once by connections opening a fresh database
  * at once, a newer schema refused by store_open, `idflow migrate` and
  * `idflow serve`, no password in any error, bad URLs, a non-UTF8 database,
- * the prepared-statement cache and the SQLSTATE mapping (postgres_internal.h).
+ * the prepared-statement cache and the SQLSTATE mapping (postgres_internal.h),
+ * lists in byte order under a database collation that is not.
  *
  * Needs a server: IDFLOW_TEST_PG_URL (postgresql://idflow@127.0.0.1:PORT/idflow,
  * a superuser trusted from loopback, other roles by password: what
@@ -367,6 +368,59 @@ static void a_database_that_is_not_utf8_is_refused(void **state)
     sql_on(base_url(), sql, NULL, 0);
 }
 
+/* Lists sort names byte for byte, as SQLite's BINARY collation, whatever
+ * the database's collation: here ICU's en-US, which puts "alpha" before
+ * "Alpha" (bytes: "Alpha" < "alpha" < "beta"). */
+static void lists_sort_names_bytewise_whatever_the_locale(void **state)
+{
+    static const char *const names[3] = {"beta", "alpha", "Alpha"};
+    static const char *const want[3] = {"Alpha", "alpha", "beta"};
+    char sql[256], url[1024], hash[32], *p;
+    struct store *s = NULL;
+    struct store_workflow_info *wf = NULL;
+    struct store_connection_info *cn = NULL;
+    struct store_token *tk = NULL;
+    size_t n_wf = 0, n_cn = 0, n_tk = 0;
+    struct idf_err e = {0};
+    int64_t v = 0, id = 0;
+    bool created = false;
+    (void)state;
+
+    snprintf(sql, sizeof sql,
+             "CREATE DATABASE icu_%d LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C' TEMPLATE template0",
+             (int)getpid());
+    sql_on(base_url(), sql, NULL, 0);
+    snprintf(url, sizeof url, "%s", base_url());
+    p = strrchr(url, '/');
+    snprintf(p + 1, sizeof url - (size_t)(p + 1 - url), "icu_%d", (int)getpid());
+    sql_on(url, "SELECT 1", NULL, 0);
+    if (store_open(url, &s, &e) != 0)
+        fail_msg("store_open: %s", e.msg);
+    for (int i = 0; i < 3; i++) {
+        OK(store_workflow_save(s, names[i], "name: x", "h", &v, &created, &e));
+        OK(store_connection_put(s, names[i], "okta", "{}", NULL, 0, "test", &created, &e));
+        snprintf(hash, sizeof hash, "hash-%d", i);
+        OK(store_token_create(s, names[i], "viewer", hash, "idf_", 0, "test", &id, &e));
+    }
+    OK(store_workflow_list(s, &wf, &n_wf));
+    OK(store_connection_list(s, &cn, &n_cn));
+    OK(store_token_list(s, &tk, &n_tk));
+    assert_int_equal(n_wf, 3);
+    assert_int_equal(n_cn, 3);
+    assert_int_equal(n_tk, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(wf[i].name, want[i]);
+        assert_string_equal(cn[i].name, want[i]);
+        assert_string_equal(tk[i].name, want[i]);
+    }
+    store_workflow_list_free(wf, n_wf);
+    store_connection_list_free(cn, n_cn);
+    store_token_list_free(tk, n_tk);
+    store_close(s);
+    snprintf(sql, sizeof sql, "DROP DATABASE icu_%d", (int)getpid());
+    sql_on(base_url(), sql, NULL, 0);
+}
+
 /* ---------------------------------------------- statement cache, errors */
 
 #define N_TEXTS ((int)STORE__PG_STMTS_MAX + 44)
@@ -497,9 +551,69 @@ static void bytea_round_trips(void **state)
     store_close(s);
 }
 
+/* The backend's pid of a store connection. */
+static void backend_pid(struct store__pg *c, char *pid, size_t n)
+{
+    PGresult *r = NULL;
+    OK(store__pg_exec(c, "pid", "SELECT pg_backend_pid()::text", 0, NULL, &r, NULL));
+    snprintf(pid, n, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
+/* A connection the server closes (a restart, a failover, an idle timeout)
+ * is opened again by the next call outside a transaction, with its session
+ * settings, and prepared statements work again; a transaction the closing
+ * cut short fails, and the call after it works. */
+static void a_connection_the_server_closed_is_opened_again(void **state)
+{
+    char url[1024], pid[32], pid2[32], sql[128], *v = NULL;
+    struct store *s = NULL;
+    struct idf_err e = {0};
+    struct store__pg *c;
+    (void)state;
+
+    fresh_url("reconnect", url, sizeof url);
+    OK(store_open(url, &s, &e));
+    c = store__pg(s);
+    OK(store_cursor_set(s, "k", "v1")); /* prepares its statements */
+    backend_pid(c, pid, sizeof pid);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%s)", pid);
+    sql_on(base_url(), sql, NULL, 0);
+
+    OK(store_cursor_get(s, "k", &v)); /* the same prepared statement, on a new session */
+    assert_string_equal(v, "v1");
+    free(v);
+    backend_pid(c, pid2, sizeof pid2);
+    assert_string_not_equal(pid, pid2);
+    show_is(c, "SHOW synchronous_commit", "on");
+    show_is(c, "SHOW TimeZone", "UTC");
+
+    /* closed inside a transaction: that call fails, the next one works */
+    OK(store__pg_begin(c, &e));
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%s)", pid2);
+    sql_on(base_url(), sql, NULL, 0);
+    assert_int_equal(store__pg_exec(c, "in tx", "SELECT 1", 0, NULL, NULL, &e), IDF_EDB);
+    store__pg_rollback(c);
+    OK(store_cursor_set(s, "k", "v2"));
+    OK(store_cursor_get(s, "k", &v));
+    assert_string_equal(v, "v2");
+    free(v);
+
+    /* a listening connection is not reopened behind its listener's back: a
+     * new session would not be listening, and the listener would wait deaf */
+    OK(store_listen(s, "idflow_test"));
+    backend_pid(c, pid, sizeof pid);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%s)", pid);
+    sql_on(base_url(), sql, NULL, 0);
+    assert_int_equal(store_notify(s, "idflow_test"), IDF_EDB);
+    assert_int_equal(store_cursor_get(s, "k", &v), IDF_EDB);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_connection_the_server_closed_is_opened_again),
         cmocka_unit_test(migrate_creates_the_schema_and_prints_its_version),
         cmocka_unit_test(concurrent_opens_apply_each_migration_once),
         cmocka_unit_test(a_newer_schema_is_refused),
@@ -507,6 +621,7 @@ int main(void)
         cmocka_unit_test(a_url_for_a_log_has_no_password),
         cmocka_unit_test(a_bad_url_fails_clearly),
         cmocka_unit_test(a_database_that_is_not_utf8_is_refused),
+        cmocka_unit_test(lists_sort_names_bytewise_whatever_the_locale),
         cmocka_unit_test(the_session_is_set_whatever_the_url_says),
         cmocka_unit_test(statements_are_prepared_once_and_run_past_the_cap),
         cmocka_unit_test(errors_map_sqlstates_and_never_quote_a_row),

@@ -372,14 +372,11 @@ static void *cap_loop(void *arg)
             j->over++;
         for (size_t i = 0; i < n; i++) {
             struct store_run_next nx = {.status = STORE_RUN_SUCCEEDED};
-            json_t *counts = NULL;
+            struct store_run_counts counts;
             j->got++;
             /* while it is running, nobody else may run one */
-            if (store_run_counts(s, &counts) == 0) {
-                if (json_integer_value(json_object_get(counts, STORE_RUN_RUNNING)) > 1)
-                    j->over++;
-                json_decref(counts);
-            }
+            if (store_run_counts(s, &counts) == 0 && counts.running > 1)
+                j->over++;
             if (j->rc == 0)
                 j->rc = store_step_commit(s, r[i]->id, j->owner, T0, NULL, &nx, &err);
             store_run_free(r[i]);

@@ -18,6 +18,11 @@
 
 int ef_init(struct ef *f)
 {
+    return ef_init_url(f, NULL);
+}
+
+int ef_init_url(struct ef *f, const char *db_url)
+{
     struct idf_err err;
 
     memset(f, 0, sizeof *f);
@@ -27,7 +32,14 @@ int ef_init(struct ef *f)
         fprintf(stderr, "ef: cannot create a temporary directory\n");
         return -1;
     }
-    snprintf(f->db_url, sizeof f->db_url, "sqlite:%s/idflow.db", f->dir);
+    if (db_url && strlen(db_url) >= sizeof f->db_url) {
+        fprintf(stderr, "ef: the database URL is longer than %zu bytes\n", sizeof f->db_url - 1);
+        return -1;
+    }
+    if (db_url)
+        snprintf(f->db_url, sizeof f->db_url, "%s", db_url);
+    else
+        snprintf(f->db_url, sizeof f->db_url, "sqlite:%s/idflow.db", f->dir);
     snprintf(f->wfdir, sizeof f->wfdir, "%s/workflows", f->dir);
     if (mkdir(f->wfdir, 0700) != 0) {
         fprintf(stderr, "ef: cannot create %s\n", f->wfdir);
@@ -64,7 +76,8 @@ struct engine *ef_engine(struct ef *f, const struct engine_opts *opts)
     memset(&o, 0, sizeof o);
     if (opts)
         o = *opts;
-    o.db_url = f->db_url;
+    if (!o.db_url)
+        o.db_url = f->db_url; /* a URL of the same database may name the engine's connections differently */
     o.workflows_dir = f->wfdir;
     if (!o.connectors)
         o.connectors = fakeconn_registry();

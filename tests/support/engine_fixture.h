@@ -33,7 +33,7 @@
 
 struct ef {
     char *dir;                              /* the temporary directory (owned) */
-    char db_url[600];                       /* "sqlite:<dir>/idflow.db" */
+    char db_url[1100];                      /* "sqlite:<dir>/idflow.db", or the URL ef_init_url was given */
     char wfdir[600];                        /* "<dir>/workflows" */
     struct store *st;                       /* the test thread's store connection */
     struct engine *engines[EF_MAX_ENGINES]; /* started by ef_engine, freed by ef_cleanup */
@@ -43,12 +43,18 @@ struct ef {
  * fake connector. 0, or -1 (printed). Clean up with ef_cleanup, even after a
  * failure. */
 int ef_init(struct ef *f);
+/* The same on the database db_url (a PostgreSQL schema of the test's own,
+ * tests/support/storeurl.h; NULL: the SQLite file of ef_init), which the
+ * fixture does not remove. */
+int ef_init_url(struct ef *f, const char *db_url);
 
 /* Writes <wfdir>/<name>.yaml. 0 or -1. */
 int ef_workflow(struct ef *f, const char *name, const char *yaml);
 
 /* Starts an engine on the fixture's store and workflows: opts may be NULL;
- * its db_url and workflows_dir are set by the fixture, and a NULL
+ * its workflows_dir is set by the fixture, a NULL db_url becomes the
+ * fixture's (another URL of the same database may be given, e.g. with an
+ * application_name of its own), and a NULL
  * connectors becomes fakeconn_registry(). workers default to 2, idle_poll_ms
  * to 20. The engine is freed by ef_cleanup (or earlier by ef_engine_free).
  * NULL when it cannot start (the reason printed). */

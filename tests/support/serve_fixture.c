@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "support/serve_fixture.h"
+#include "support/storeurl.h"
 
 #define SFX_CMD_MS 30000    /* an idflow command's deadline */
 #define SFX_STOP_MS 15000   /* serve's shutdown deadline */
@@ -21,6 +22,22 @@ static bool sandbox_up(void *ud)
 {
     struct sfx *f = ud;
     return tu_sandbox_url(&f->sandbox, f->sb, sizeof f->sb);
+}
+
+/* f->db: a fresh schema of the PostgreSQL database IDFLOW_TEST_STORE_URL
+ * names (tests/pg/run.sh sets it), else a SQLite file in f->dir. */
+static int store_url_from_env(struct sfx *f)
+{
+    static int n_started;
+    const char *tmpl = getenv("IDFLOW_TEST_STORE_URL");
+    char tag[64];
+
+    if (!tmpl || !*tmpl) {
+        snprintf(f->db, sizeof f->db, "sqlite:%s/idflow.db", f->dir);
+        return 0;
+    }
+    snprintf(tag, sizeof tag, "sfx_%d_%d", (int)getpid(), ++n_started);
+    return tu_store_url(tmpl, tag, f->db, sizeof f->db);
 }
 
 int sfx_start(struct sfx *f, const char *const *sandbox_args)
@@ -39,7 +56,8 @@ int sfx_start(struct sfx *f, const char *const *sandbox_args)
         fprintf(stderr, "sfx: cannot create a temporary directory\n");
         return -1;
     }
-    snprintf(f->db, sizeof f->db, "sqlite:%s/idflow.db", f->dir);
+    if (store_url_from_env(f) != 0)
+        return -1;
     snprintf(f->wfdir, sizeof f->wfdir, "%s/wf", f->dir);
     if (mkdir(f->wfdir, 0700) != 0) {
         fprintf(stderr, "sfx: cannot create %s\n", f->wfdir);

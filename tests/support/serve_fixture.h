@@ -42,7 +42,8 @@ struct sfx {
     char base[128];         /* idflow's base URL, "http://127.0.0.1:PORT" */
     char listen[64];        /* "127.0.0.1:PORT": a port free when sfx_start ran, kept across restarts */
     char *dir;              /* the temporary directory (owned) */
-    char db[400];           /* "sqlite:<dir>/idflow.db" */
+    char db[400];           /* "sqlite:<dir>/idflow.db"; with IDFLOW_TEST_STORE_URL set (the
+                               PostgreSQL runner, tests/pg/run.sh), a fresh schema of that database */
     char wfdir[400];        /* "<dir>/wf", created empty */
 };
 

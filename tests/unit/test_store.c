@@ -614,23 +614,35 @@ static void *ingest_batches(void *arg)
 }
 
 /* A batch is one transaction: a reader on another connection sees all of a
- * batch's runs or none of them, never a part. */
+ * batch's runs or none of them, never a part. The writer thread is joined
+ * before any assertion: a cmocka assertion longjmps out of the test, and a
+ * writer left running would race the teardown (which closes the store and
+ * removes the database under it). */
 static void test_ingest_batch_is_one_transaction(void **state)
 {
     struct fx *f = *state;
     struct batch_writer w = {f->url, -100};
     pthread_t t;
     int64_t deadline = time_mono_ns() + 30LL * 1000000000;
-    int64_t seen = 0;
-    int observations = 0;
+    int64_t seen = 0, partial = -1;
+    int observations = 0, read_rc = 0;
 
-    pthread_create(&t, NULL, ingest_batches, &w);
+    assert_int_equal(pthread_create(&t, NULL, ingest_batches, &w), 0);
     while (seen < BATCH * BATCHES && time_mono_ns() < deadline) {
-        seen = count_of(f->s, STORE_RUN_QUEUED);
-        assert_int_equal(seen % BATCH, 0);
+        struct store_run_counts c;
+        read_rc = store_run_counts(f->s, &c);
+        if (read_rc)
+            break;
+        seen = c.queued;
+        if (seen % BATCH) {
+            partial = seen; /* a part of a batch: the failure, reported after the join */
+            break;
+        }
         observations++;
     }
     pthread_join(t, NULL);
+    assert_int_equal(read_rc, 0);
+    assert_int_equal(partial, -1);
     assert_int_equal(w.rc, 0);
     assert_int_equal(count_of(f->s, STORE_RUN_QUEUED), BATCH * BATCHES);
     assert_true(observations > 0);
