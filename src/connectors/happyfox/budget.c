@@ -276,8 +276,12 @@ int64_t hfc__budget_take(const struct conn_coord *co, int acct, const char *base
         ring_refund(is_get ? &accounts[acct].get : &accounts[acct].post);
         pthread_mutex_unlock(&mu);
     }
-    if (rc)
+    if (rc) {
+        log_warn("happyfox: the account's shared budget could not be read (the store failed, code %d); the call "
+                 "waits %d ms rather than risk a lock-out",
+                 rc, HFC_STORE_RETRY_MS);
         return HFC_STORE_RETRY_MS;
+    }
     return shared > HFC_MAX_WAIT_MS ? HFC_MAX_WAIT_MS : shared;
 }
 
