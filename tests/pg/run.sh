@@ -10,7 +10,8 @@
 #      same way, programs of the SQLite suite whose database comes from that
 #      variable (engine_fixture's group commit test, serve_fixture's end-to-end
 #      tests: the six use cases, the Okta flow, concurrency caps, the API's
-#      admin routes, the expression budget) — idflow end to end on PostgreSQL
+#      admin routes, the expression budget; test_cluster: three serve nodes on
+#      one schema, one killed with kill -9) — idflow end to end on PostgreSQL
 #   3. every tests/pg/test_*.c program (the backend's own tests: migrations,
 #      refusals, no password in any message, claims across connections...)
 #      with IDFLOW_TEST_PG_URL, the cluster's URL
@@ -23,7 +24,7 @@
 # PostgreSQL is a "not ok" line saying so (scripts/setup.sh installs it).
 # Exit status 0 when every line is ok.
 # Environment: IDFLOW_BIN (default build/idflow); the test programs are found
-# under its dir (tests/unit, tests/pg).
+# under its dir (tests/unit, tests/pg, tests/integration).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +37,8 @@ suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections
   "$build/tests/unit/test_store_pace"
   "$build/tests/unit/test_engine_group_commit" "$build/tests/integration/test_usecases"
   "$build/tests/integration/test_okta_flow" "$build/tests/integration/test_concurrency"
-  "$build/tests/integration/test_api_admin" "$build/tests/integration/test_expr_budget")
+  "$build/tests/integration/test_api_admin" "$build/tests/integration/test_expr_budget"
+  "$build/tests/integration/test_cluster")
 # every PostgreSQL-only program, as the Makefile builds them (tests/pg/test_*.c)
 for src in "$here"/test_*.c; do
   [ -e "$src" ] && suites+=("$build/tests/pg/$(basename "$src" .c)")
