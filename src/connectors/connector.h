@@ -51,6 +51,42 @@ enum conn_kind {
     CONN_K_APPROVAL, /* with: {message, timeout} -> waits for approve/reject */
 };
 
+/* ---- coordination across nodes (helper "pacing") ----
+ *
+ * Several `idflow serve` nodes may share one database. What a connector
+ * paces or serializes per process (a remote account's budget, a lock on a
+ * remote object, its share of a rate limit) must then hold across them: the
+ * engine hands every action call, expansion and poll a `struct conn_coord`
+ * over the calling thread's own store connection (engine/coord.c), or NULL
+ * when the process is alone (`idflow run`, tests calling actions directly:
+ * the connector's in-process state is all there is). The interface knows no
+ * connector: named budgets, named locks and the live node count. Every
+ * function may do a database round trip (nodes: at most every few seconds),
+ * is called on the thread the coord was handed to, and returns 0 or a
+ * negative IDF_E* (the store failed: the caller decides whether to go on
+ * alone or to wait; nothing was counted or taken). */
+struct conn_coord_ops {
+    /* One send under the sliding window `name` (limit sends a window_ms):
+     * *wait_ms_out 0 when it may go (it is counted now, for every node), else
+     * how long to wait (nothing counted). */
+    int (*budget_take)(void *ctx, const char *name, int limit, int64_t window_ms, int64_t *wait_ms_out);
+    /* No send under `name` for for_ms from now, on any node (a lock-out). */
+    int (*budget_block)(void *ctx, const char *name, int64_t for_ms);
+    /* Takes lock `name` for ttl_ms (renews it when this thread holds it):
+     * *taken_out false when another holder, on any node, has it. */
+    int (*lock_take)(void *ctx, const char *name, int64_t ttl_ms, bool *taken_out);
+    /* Drops lock `name` when this thread holds it. */
+    int (*lock_drop)(void *ctx, const char *name);
+    /* The live nodes sharing the database (>= 1), re-read every few seconds. */
+    int (*nodes)(void *ctx, int *n_out);
+};
+
+struct conn_coord {
+    const struct conn_coord_ops *ops;
+    void *ctx; /* the engine's, per thread */
+};
+/* (end of "pacing") */
+
 /* What an action returns. On success fn sets `output` (owned by the result).
  * On failure fn returns a negative code and fills `message`, and may set
  * `detail` (an object: http status, remote error code, request id ...),
@@ -86,6 +122,7 @@ struct conn_call {
     bool allow_private_network;   /* the workflow opted in to loopback, private, link-local ...
                                      destinations (http.request) */
     void **thread_slot;           /* per-thread, per-connector cache slot (starts NULL) */
+    const struct conn_coord *coord; /* across nodes; NULL: this process is alone (see above) */
 };
 
 typedef int (*conn_action_fn)(struct conn_call *call, const json_t *params, struct conn_result *res);
@@ -213,6 +250,7 @@ struct conn_expand {
     const char *connection_name;
     const json_t *delivery;     /* one item of conn_hook_out.deliveries, as stored */
     void **thread_slot;         /* the expander thread's slot for this connector (as for actions) */
+    const struct conn_coord *coord; /* across nodes, as conn_call's; NULL: alone */
     /* out */
     json_t *events;             /* normalized events (an array, possibly empty) or NULL; caller decrefs */
     bool retryable;             /* on failure: try again later (network, 5xx, 429) */
@@ -234,6 +272,7 @@ struct conn_poll {
     const char *connection_name;
     const char *cursor;         /* the checkpoint stored after the last acknowledged poll; NULL the first time */
     void **thread_slot;         /* the poller thread's slot for this connector (as for actions) */
+    const struct conn_coord *coord; /* across nodes, as conn_call's; NULL: alone */
     /* out */
     json_t *events;             /* normalized events (array) or NULL; caller decrefs */
     char *cursor_out;           /* the new checkpoint (malloc'd, caller frees) or NULL for "unchanged";

@@ -29,6 +29,7 @@ struct http_client;
 struct cred_cache;
 struct seal_key;
 struct registry;
+struct conn_coord;
 
 #define ENGINE_MAX_WORKERS 64
 #define ENGINE_DEFAULT_LEASE_MS 60000
@@ -172,6 +173,7 @@ struct exec_env {
     bool begun;                         /* in: this run is marked begun already (by its claim or by
                                            the commit that ended the run before it) */
     bool next_begun;                    /* out: begin_next was marked begun */
+    const struct conn_coord *coord;     /* handed to actions (engine/coord.h); NULL: alone (idflow run) */
 };
 
 struct exec_outcome {

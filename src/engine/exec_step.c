@@ -211,6 +211,7 @@ static int action_step(struct exec_state *st, const struct flow_step *s, int ite
     call.allow_private_network = st->f->allow_private_network;
     call.timeout_ms = s->timeout_ms;
     call.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &st->env->slots[idx] : NULL;
+    call.coord = st->env->coord;
     return call_action(st, s, item, params, &call, err);
 }
 

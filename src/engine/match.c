@@ -47,7 +47,9 @@
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "engine/coord.h"
 #include "engine/engine_internal.h"
+#include "engine/engine_obj.h"
 #include "expr/expr.h"
 #include "flow/flow.h"
 #include "net/http.h"
@@ -328,6 +330,7 @@ struct expander {
     struct http_client *http;
     struct cred_cache *conns;
     void *slots[ENGINE_MAX_CONNECTORS];
+    struct engine_coord coord; /* over st, for the connectors' budgets (helper "pacing") */
 };
 
 static const struct connector *expanding_connector(const struct registry *reg, const char *name)
@@ -476,6 +479,7 @@ static void expand_one(struct expander *x, const struct store_event *d)
     ce.connection_name = d->connection;
     ce.delivery = delivery;
     ce.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &x->slots[idx] : NULL;
+    ce.coord = &x->coord.pub;
     rc = c->ingress->expand(&ce);
     if (rc && atomic_load(&x->m->abort))
         goto out; /* abandoned because idflow stops: not a failure of the delivery */
@@ -503,6 +507,11 @@ static void *expander_main(void *arg)
         goto out;
     }
     http_client_set_abort(x.http, &m->abort);
+    {
+        char owner[ENGINE_COORD_OWNER_MAX];
+        snprintf(owner, sizeof owner, "%s/expand", m->e->node_id);
+        engine_coord_init(&x.coord, x.st, owner);
+    }
     for (;;) {
         struct store_event *ds[EXPANDER_BATCH];
         bool stopping;

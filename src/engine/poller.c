@@ -44,7 +44,9 @@
 #include "connectors/connector.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "engine/coord.h"
 #include "engine/engine_internal.h"
+#include "engine/engine_obj.h"
 #include "net/http.h"
 #include "store/store.h"
 
@@ -78,6 +80,7 @@ struct pollers {
     struct poll_entry entries[POLLER_MAX_CONNECTIONS];
     int n;
     void *slots[ENGINE_MAX_CONNECTORS];
+    struct engine_coord coord; /* over the thread's store, for the connectors' budgets (helper "pacing") */
 };
 
 static bool stopping(struct pollers *p)
@@ -224,6 +227,7 @@ static void poll_one(struct pollers *p, struct store *st, struct http_client *ht
     cp.connection_name = pe->name;
     cp.cursor = cursor;
     cp.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &p->slots[idx] : NULL;
+    cp.coord = &p->coord.pub;
     rc = pe->c->ingress->poll(&cp);
     if (rc) {
         fail_later(pe, time_now_ms(), cp.retryable ? cp.retry_after_ms : POLLER_BACKOFF_MAX_MS, cp.message);
@@ -277,6 +281,11 @@ static void *poller_main(void *arg)
         cred_cache_new(p->key, CRED_RECHECK_MS, &cc)) {
         log_error("poller: cannot start (store, http client or connection cache)");
         goto out;
+    }
+    {
+        char owner[ENGINE_COORD_OWNER_MAX];
+        snprintf(owner, sizeof owner, "%s/poll", p->e->node_id);
+        engine_coord_init(&p->coord, st, owner);
     }
     while (!stopping(p)) {
         int64_t now = time_now_ms(), next;

@@ -13,6 +13,7 @@
 #include "core/invariant.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "engine/coord.h"
 #include "engine/engine_internal.h"
 #include "engine/engine_obj.h"
 #include "flow/flow.h"
@@ -122,6 +123,7 @@ void *engine__worker_main(void *arg)
     struct worker_arg *wa = arg;
     struct engine *e = wa->e;
     struct exec_env env;
+    struct engine_coord coord; /* this worker's view of the other nodes (helper "pacing") */
     struct store *st = NULL;
     struct http_client *http = NULL;
     struct idf_err err;
@@ -154,6 +156,8 @@ void *engine__worker_main(void *arg)
     env.key = e->opts.key;
     env.max_interruptions = e->opts.max_interruptions;
     env.connectors = e->opts.connectors;
+    engine_coord_init(&coord, st, owner);
+    env.coord = &coord.pub;
     atomic_fetch_add(&e->workers_ready, 1);
     ready = true;
 

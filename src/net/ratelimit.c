@@ -57,6 +57,7 @@ struct rl_scope {
     int max_conc;          /* calls in flight allowed */
     int share_pct;         /* share of each bucket's limit this scope may use, as configured */
     int learned_pct;       /* share learned from a 429 (0 = none): the lower of the two is used */
+    int nodes;             /* live nodes sharing the remote's limits (>= 1): the cap is split (ratelimit.h) */
     int inflight;          /* granted, not released */
     int64_t blocked_until; /* after a concurrency 429 */
     bool skew_known;
@@ -84,6 +85,7 @@ static void scope_init(struct rl_scope *s, const char *key, int64_t now)
     snprintf(s->key, sizeof s->key, "%s", key);
     s->max_conc = RATELIMIT_DEFAULT_CONCURRENCY;
     s->share_pct = 100;
+    s->nodes = 1;
     s->last_use = now;
 }
 
@@ -153,6 +155,13 @@ static long burst_of(const struct rl_bucket *b)
     return b->limit / 100 > RATELIMIT_BURST ? b->limit / 100 : RATELIMIT_BURST;
 }
 
+/* This node's part of the scope's concurrency cap: ceil(cap / nodes). */
+static int conc_of(const struct rl_scope *s)
+{
+    return (s->max_conc + s->nodes - 1) / s->nodes;
+}
+
+
 /* A waiter's time to come back: `earliest`, or one pace interval after the
  * previous waiter's, whichever is later. Waiters are so spread over the
  * pace instead of all waking at the same moment (with durable waits, a herd
@@ -176,7 +185,7 @@ static int64_t decide(struct rl_scope *s, struct rl_bucket *b, int64_t now, bool
         return s->blocked_until - now;
     if (b->blocked_until > now)
         return b->blocked_until - now;
-    if (s->inflight >= s->max_conc)
+    if (s->inflight >= conc_of(s))
         return RATELIMIT_CONC_WAIT_MS;
     if (!b->known)
         return b->pending > 0 && !b->unmetered ? RATELIMIT_PROBE_WAIT_MS : 0; /* learn the window first */
@@ -398,6 +407,19 @@ int64_t ratelimit_retry_after_ms(const struct ratelimit_obs *obs)
     if (obs && obs->limit == 0 && w > RATELIMIT_CONC_429_BLOCK_MS)
         w = RATELIMIT_CONC_429_BLOCK_MS;
     return w > RATELIMIT_MAX_WAIT_MS ? RATELIMIT_MAX_WAIT_MS : w;
+}
+
+void ratelimit_nodes(const char *scope, int nodes)
+{
+    if (nodes < 1)
+        nodes = 1;
+    if (nodes > RATELIMIT_MAX_NODES)
+        nodes = RATELIMIT_MAX_NODES;
+    pthread_mutex_lock(&rl_lock);
+    int si = scope_find(scope, 0, true);
+    if (si >= 0)
+        rl_scopes[si]->nodes = nodes;
+    pthread_mutex_unlock(&rl_lock);
 }
 
 void ratelimit_configure(const char *scope, int max_concurrency, int share_pct)

@@ -33,6 +33,16 @@
  * until its reset (a concurrency 429, X-Rate-Limit-Limit: 0, blocks the
  * whole scope briefly). A scope also caps calls in flight.
  *
+ * Several nodes (ratelimit_nodes). Nodes sharing one database share the
+ * remote's limits. Okta's headers are org-wide, so each node reads the
+ * others' consumption in every answer: the share (a floor on
+ * X-Rate-Limit-Remaining) and the pace (the budget left spread over the
+ * time left) hold for all of them without being split, the 1 % margin
+ * covering the calls another node has in flight (tests/unit/test_ratelimit.c,
+ * test_two_nodes_share_a_bucket: no 429). What no header shows is the calls
+ * in flight, counted here per process: with n live nodes a scope caps them
+ * at ceil(cap / n), so the nodes together stay within the org's cap.
+ *
  * Thread-safe; every function may be called from any thread. Times are
  * milliseconds on the wall clock (time_now_ms()). */
 #ifndef IDF_NET_RATELIMIT_H
@@ -55,6 +65,7 @@
 #define RATELIMIT_DEFAULT_429_WAIT_MS 60000 /* 429 without a usable reset header */
 #define RATELIMIT_MAX_WAIT_MS 3600000       /* no wait is ever longer than an hour */
 #define RATELIMIT_MIN_SHARE 10              /* a share learned from a 429 never goes below this (percent) */
+#define RATELIMIT_MAX_NODES 64              /* nodes a scope's limits are split between, at most */
 
 /* What acquire handed out; pass it to release exactly once. */
 struct ratelimit_grant {
@@ -129,6 +140,12 @@ int64_t ratelimit_retry_after_ms(const struct ratelimit_obs *obs);
  * 0 = 100), creating the scope when needed. A share learned from a 429 that
  * is lower stays in force. */
 void ratelimit_configure(const char *scope, int max_concurrency, int share_pct);
+
+/* Sets how many live nodes share the scope's remote limits (1 = alone, the
+ * default; values are clamped to 1..RATELIMIT_MAX_NODES), creating the
+ * scope when needed: see "Several nodes" above. Callers re-read the count
+ * every few seconds (engine/coord.c) and set it before acquiring. */
+void ratelimit_nodes(const char *scope, int nodes);
 
 /* Copies a bucket's counters; false when the scope or bucket is unknown. */
 bool ratelimit_stats(const char *scope, const char *bucket, struct ratelimit_stats *out);

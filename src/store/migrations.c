@@ -230,6 +230,17 @@ static const char MIGRATION_9[] = "CREATE TABLE leases ("
                                   "  held_until INTEGER NOT NULL,"
                                   "  taken_at INTEGER NOT NULL);";
 
+/* Pacing windows (store_window_take, sqlite_pace.c): a key's block
+ * (blocked_until, 0 when none) and one row per admitted send, found by key
+ * and time. (Number 9 belongs to another change of the same release.) */
+static const char MIGRATION_10[] = "CREATE TABLE pace_keys ("
+                                   "  key TEXT PRIMARY KEY,"
+                                   "  blocked_until INTEGER NOT NULL DEFAULT 0);"
+                                   "CREATE TABLE pace_sends ("
+                                   "  key TEXT NOT NULL,"
+                                   "  at INTEGER NOT NULL);"
+                                   "CREATE INDEX pace_sends_key_at ON pace_sends (key, at);";
+
 static const struct migration MIGRATIONS[] = {
     {1, MIGRATION_1},
     {2, MIGRATION_2},
@@ -240,6 +251,7 @@ static const struct migration MIGRATIONS[] = {
     {7, MIGRATION_7},
     {8, MIGRATION_8},
     {9, MIGRATION_9},
+    {10, MIGRATION_10}, /* helper "pacing" */
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -89,6 +89,9 @@ static const struct store_ops postgres_ops = {
     .notify = store__pg_notify,
     .listen = store__pg_listen,
     .wait = store__pg_wait,
+    .window_take = store__pg_window_take,   /* helper "pacing" */
+    .window_block = store__pg_window_block, /* helper "pacing" */
+    .lease_count = store__pg_lease_count,   /* helper "pacing" */
 };
 
 /* --------------------------------------------------------------- numbers */

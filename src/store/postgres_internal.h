@@ -287,4 +287,10 @@ int store__pg_notify(struct store *s, const char *channel);
 int store__pg_listen(struct store *s, const char *channel);
 int store__pg_wait(struct store *s, int64_t timeout_ms, int wake_fd, bool *woken_out);
 
+/* postgres_pace.c (helper "pacing"): the pacing windows (store.h) */
+int store__pg_window_take(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
+                          int64_t *wait_ms_out);
+int store__pg_window_block(struct store *s, const char *key, int64_t until_ms);
+int store__pg_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out);
+
 #endif

@@ -182,9 +182,21 @@ static const char PG_MIGRATION_2[] = "CREATE TABLE leases ("
                                      "  held_until BIGINT NOT NULL,"
                                      "  taken_at BIGINT NOT NULL);";
 
+/* Pacing windows (store_window_take, postgres_pace.c): SQLite's migration
+ * 10, UNLOGGED (pacing state, not history: see postgres_pace.c). (Number 2
+ * belongs to another change of the same release.) */
+static const char PG_MIGRATION_3[] = "CREATE UNLOGGED TABLE pace_keys ("
+                                     "  key TEXT PRIMARY KEY,"
+                                     "  blocked_until BIGINT NOT NULL DEFAULT 0);"
+                                     "CREATE UNLOGGED TABLE pace_sends ("
+                                     "  key TEXT NOT NULL,"
+                                     "  at BIGINT NOT NULL);"
+                                     "CREATE INDEX pace_sends_key_at ON pace_sends (key, at);";
+
 static const struct pg_migration PG_MIGRATIONS[] = {
     {1, PG_MIGRATION_1},
     {2, PG_MIGRATION_2},
+    {3, PG_MIGRATION_3}, /* helper "pacing" */
 };
 
 #define PG_N_MIGRATIONS (sizeof PG_MIGRATIONS / sizeof PG_MIGRATIONS[0])

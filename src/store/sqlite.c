@@ -94,6 +94,9 @@ static const struct store_ops sqlite_ops = {
     .lease_take = store__sq_lease_take,
     .lease_drop = store__sq_lease_drop,
     .lease_get = store__sq_lease_get,
+    .window_take = store__sq_window_take,   /* helper "pacing" */
+    .window_block = store__sq_window_block, /* helper "pacing" */
+    .lease_count = store__sq_lease_count,   /* helper "pacing" */
 };
 
 /* ------------------------------------------------------------- errors */

@@ -121,6 +121,14 @@ enum store__sq_slot {
     SQ_NLEASE_READ,
     SQ_NLEASE_PUT,
     SQ_NLEASE_DROP,
+    /* sqlite_pace.c (helper "pacing") */
+    SQ_PACE_BLOCKED,
+    SQ_PACE_NTH,
+    SQ_PACE_PRUNE,
+    SQ_PACE_INSERT,
+    SQ_PACE_BLOCK,
+    SQ_PACE_LEASES,
+    /* (end of "pacing") */
     SQ__COUNT
 };
 
@@ -353,5 +361,11 @@ int store__sq_lease_take(struct store *s, const char *name, const char *owner, i
                          bool *held_out, char **holder_out);
 int store__sq_lease_drop(struct store *s, const char *name, const char *owner);
 int store__sq_lease_get(struct store *s, const char *name, char **owner_out, int64_t *until_out);
+
+/* sqlite_pace.c (helper "pacing"): the pacing windows (store.h) */
+int store__sq_window_take(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
+                          int64_t *wait_ms_out);
+int store__sq_window_block(struct store *s, const char *key, int64_t until_ms);
+int store__sq_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out);
 
 #endif

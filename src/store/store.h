@@ -734,4 +734,47 @@ int store_listen(struct store *s, const char *channel) IDF_MUST_USE;
 int store_wait(struct store *s, int64_t timeout_ms, int wake_fd, bool *woken_out) IDF_MUST_USE;
 /* ----------------------------------------- end of helper "notify"'s block */
 
+/* ------------------------------------------------------- pacing windows */
+/* (helper "pacing": budgets that hold across the nodes of one database;
+ * docs/internals/store.md, "Pacing windows")
+ *
+ * A window is a sliding count of sends under a key (a remote account's
+ * budget, "happyfox:https://acme.happyfox.com|GET"): store_window_take
+ * admits a send when fewer than `limit` were recorded in the last window_ms
+ * and records it, in one transaction that locks the key first (PostgreSQL:
+ * the key's row, FOR UPDATE through an upsert), so connections and nodes
+ * taking from one key at once never admit more than limit in any window. A
+ * key may be blocked until a time (the remote locked the account out after
+ * a 429): every take waits until then. Times are the caller's (now_ms, wall
+ * clock), as for leases: the nodes' clocks must agree to well within the
+ * margin the caller keeps. The rows are pacing state, not history: the
+ * PostgreSQL tables are UNLOGGED and commit without waiting for the WAL
+ * flush (a database crash forgets them; the remote's own window has moved
+ * on by the time it is back). */
+
+#define STORE_WINDOW_LIMIT_MAX 100000             /* the largest limit of one window */
+#define STORE_WINDOW_MS_MAX (24LL * 3600 * 1000) /* the longest window, and the longest block */
+
+/* Asks for one send under key at now_ms (key 1..256 bytes, 1 <= limit <=
+ * STORE_WINDOW_LIMIT_MAX, 1 <= window_ms <= STORE_WINDOW_MS_MAX, now_ms >=
+ * 0). *wait_ms_out 0: the send is admitted and recorded at now_ms. Else
+ * nothing was recorded and *wait_ms_out (>= 1) is how long until a take
+ * could be admitted: until the block ends, or until the limit-th newest
+ * send of the window leaves it (sends at or before now_ms - window_ms have
+ * left; they are deleted by the next admitted take). IDF_EINVAL for bad
+ * input (nothing written, *wait_ms_out 0). */
+int store_window_take(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
+                      int64_t *wait_ms_out) IDF_MUST_USE;
+
+/* Blocks key until until_ms (a later block extends it, an earlier one
+ * changes nothing): takes before then wait. IDF_EINVAL for a bad key or
+ * until_ms < 0. */
+int store_window_block(struct store *s, const char *key, int64_t until_ms) IDF_MUST_USE;
+
+/* How many named leases (store_lease_take) whose name begins with prefix
+ * (1..256 bytes) are unexpired (until > now_ms) into *n_out: the live nodes
+ * are the "node:" leases. IDF_EINVAL for bad input. */
+int store_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out) IDF_MUST_USE;
+/* (end of "pacing") */
+
 #endif

@@ -151,6 +151,12 @@ struct store_ops {
     int (*notify)(struct store *s, const char *channel);
     int (*listen)(struct store *s, const char *channel);
     int (*wait)(struct store *s, int64_t timeout_ms, int wake_fd, bool *woken_out);
+
+    /* pacing windows (helper "pacing"; store_pace.c checked the input) */
+    int (*window_take)(struct store *s, const char *key, int limit, int64_t window_ms, int64_t now_ms,
+                       int64_t *wait_ms_out);
+    int (*window_block)(struct store *s, const char *key, int64_t until_ms);
+    int (*lease_count)(struct store *s, const char *prefix, int64_t now_ms, int *n_out);
 };
 
 /* The head of every backend connection. */

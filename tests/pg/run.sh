@@ -34,6 +34,7 @@ build=$(dirname "$bin")
 # the contract suites, and programs of the SQLite suite that take their
 # database from IDFLOW_TEST_STORE_URL too (engine and serve end to end)
 suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections" "$build/tests/unit/test_store_tokens"
+  "$build/tests/unit/test_store_pace"
   "$build/tests/unit/test_engine_group_commit" "$build/tests/integration/test_usecases"
   "$build/tests/integration/test_okta_flow" "$build/tests/integration/test_concurrency"
   "$build/tests/integration/test_api_admin" "$build/tests/integration/test_expr_budget"

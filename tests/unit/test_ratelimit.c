@@ -335,6 +335,91 @@ static void test_threads(void **state)
     }
 }
 
+/* ------------------------------------------------- several nodes */
+
+#define NODE_CLIENTS 8  /* callers of the busy node, each always wanting to call */
+#define NODE_LATENCY 40 /* ms from a grant to its answer (the server counts the call then) */
+#define NODE_IDLE_MS 7000 /* the quiet node's callers rest this long after each answer */
+
+struct node_client {
+    int node;       /* 0: the busy node, 1: the quiet one */
+    int64_t at;     /* next event: a try (granted false) or the answer (granted true) */
+    bool granted;
+    struct ratelimit_grant g;
+};
+
+/* Two nodes (two scopes: each process's limiter) on ONE simulated bucket for
+ * `minutes`: node 0's NODE_CLIENTS callers always want to call and come back
+ * exactly when told; node 1's as many callers rest NODE_IDLE_MS after each
+ * answer, so node 1 calls in bursts on a view of the window it read seconds
+ * ago. The server counts a call when its answer is due, so each node's calls
+ * in flight are invisible to the other until then. nodes: what both scopes
+ * are told (ratelimit_nodes). Returns the calls served; s->rejected the 429s. */
+static long two_nodes(const char *scope_a, const char *scope_b, int nodes, struct sim *s, int64_t t0, int minutes)
+{
+    struct node_client c[2 * NODE_CLIENTS];
+    const char *scope[2] = {scope_a, scope_b};
+    int64_t end = t0 + (int64_t)minutes * 60000;
+
+    for (int n = 0; n < 2; n++) {
+        ratelimit_configure(scope[n], 10, 100);
+        ratelimit_nodes(scope[n], nodes);
+    }
+    for (int k = 0; k < 2 * NODE_CLIENTS; k++)
+        c[k] = (struct node_client){.node = k % 2, .at = t0 + k};
+    for (;;) {
+        struct node_client *x = &c[0];
+        for (int k = 1; k < 2 * NODE_CLIENTS; k++)
+            if (c[k].at < x->at)
+                x = &c[k];
+        if (x->at >= end)
+            break;
+        if (x->granted) {
+            struct ratelimit_obs obs;
+            sim_answer(s, x->at, &obs);
+            ratelimit_release(&x->g, &obs);
+            x->granted = false;
+            if (x->node == 1)
+                x->at += NODE_IDLE_MS;
+            continue;
+        }
+        int64_t w = ratelimit_acquire(scope[x->node], "b", x->at, false, &x->g);
+        if (w > 0) {
+            x->at += w;
+        } else {
+            x->granted = true;
+            x->at += NODE_LATENCY;
+        }
+    }
+    for (int k = 0; k < 2 * NODE_CLIENTS; k++)
+        if (c[k].granted)
+            ratelimit_release(&c[k].g, NULL);
+    return s->served;
+}
+
+/* Two nodes on one bucket, one busy and one calling in bursts after rests,
+ * each pacing on the org-wide headers with its half of the cap: no 429 (the
+ * share and the pace need no split: every answer shows the other's calls,
+ * and the margin covers those in flight), and the budget is served. A limit
+ * of 100 keeps the margin at one call, the tightest case. */
+static void test_two_nodes_share_a_bucket(void **state)
+{
+    (void)state;
+    const long limits[] = {100, 600};
+
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        char a[32], b[32];
+        struct sim s = {.limit = limits[i]};
+        snprintf(a, sizeof a, "two-%ld-a", limits[i]);
+        snprintf(b, sizeof b, "two-%ld-b", limits[i]);
+        long served = two_nodes(a, b, 2, &s, 1700000000000LL, 10);
+        print_message("two nodes, limit %ld/min: %ld served in 10 min (%.1f%%), %ld 429s\n", limits[i], served,
+                      100.0 * served / (10.0 * limits[i]), s.rejected);
+        assert_int_equal(s.rejected, 0);
+        assert_true(served >= 10 * limits[i] * 95 / 100);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_share), cmocka_unit_test(test_share_learned_from_429),
         cmocka_unit_test(test_parse_headers),
         cmocka_unit_test(test_forget), cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_two_nodes_share_a_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

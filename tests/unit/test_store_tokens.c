@@ -255,9 +255,9 @@ static void first_token_or_init_marks_the_store_for_good(void **state)
 }
 
 /* Undoes every migration after 4 (5: settings; 6: runs' interruptions; 7: the events' stage; 8: the claim's
- * indexes by workflow; 9: named leases). */
+ * indexes by workflow; 9: named leases; 10: pacing windows). */
 #define BACK_TO_SCHEMA_4                                                                                               \
-    "DROP TABLE leases; "                                                                                              \
+    "DROP TABLE IF EXISTS leases; DROP TABLE IF EXISTS pace_sends; DROP TABLE IF EXISTS pace_keys; "                   \
     "DROP TABLE settings; DROP INDEX runs_queued_wf; DROP INDEX runs_due_wf; "                                         \
     "ALTER TABLE runs DROP COLUMN interrupted; ALTER TABLE runs DROP COLUMN begun; "                                    \
     "DROP INDEX events_pending; ALTER TABLE events DROP COLUMN stage; "                                                \

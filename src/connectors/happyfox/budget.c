@@ -21,6 +21,18 @@
  * locally until its Retry-After: every call waits, since calls during the
  * lock-out extend it.
  *
+ * Across nodes (a conn_coord, connectors/connector.h): several idflow
+ * nodes sharing one database would each spend a whole budget, so when the
+ * call carries a coord, a call the local ring admits must also be admitted
+ * by the store's window of the account ("happyfox:<base>|GET" or "|POST",
+ * the same effective limit and padded window), the authority for every
+ * node; a call the store refuses gives its local slot back. The local ring
+ * stays the first check: it costs no round trip and refuses what the store
+ * would refuse anyway once this node alone spent the budget. A 429 blocks
+ * both windows in the store too, so every node sits the lock-out out. A
+ * store that fails refuses the call (HFC_STORE_RETRY_MS): a missed budget
+ * costs a 10-minute lock-out, a wait costs a second.
+ *
  * Invariants: for each account, ring.count <= ring.cap and the ring holds
  * the send times (monotonic ms) of the last `count` calls, oldest at `head`;
  * `holds` counts the ticket locks held on the account, and an account with
@@ -32,6 +44,8 @@
 #include <string.h>
 
 #include "connectors/happyfox/happyfox_internal.h"
+#include "core/log.h"
+#include "core/timeutil.h"
 
 struct ring {
     int64_t *at; /* send times, cap slots */
@@ -122,6 +136,15 @@ static int64_t ring_take(struct ring *r, int limit, int64_t window_ms, int64_t n
         return 0;
     }
     return oldest + win - now;
+}
+
+/* Gives back the newest entry of r (a call the store refused after the
+ * ring had counted it). Entries are close in time, so which one goes does
+ * not matter. */
+static void ring_refund(struct ring *r)
+{
+    if (r->count > 0)
+        r->count--;
 }
 
 int hfc__account_slot(const char *base)
@@ -226,4 +249,52 @@ void hfc__ticket_unlock(int slot, unsigned gen)
             accounts[acct].holds--;
     }
     pthread_mutex_unlock(&mu);
+}
+
+/* The store's name of an account's budget. */
+static void budget_name(const char *base, bool is_get, char *out, size_t n)
+{
+    snprintf(out, n, "happyfox:%s|%s", base, is_get ? "GET" : "POST");
+}
+
+int64_t hfc__budget_take(const struct conn_coord *co, int acct, const char *base, bool is_get,
+                         const struct hfc_limits *lim, int64_t now_ms)
+{
+    char name[HFC_MAX_BASE + 32];
+    int64_t wait = hfc__budget_acquire(acct, is_get, lim, now_ms), shared = 0;
+    int limit = is_get ? lim->get_limit : lim->post_limit;
+    int rc;
+
+    if (wait > 0 || !co)
+        return wait;
+    budget_name(base, is_get, name, sizeof name);
+    rc = co->ops->budget_take(co->ctx, name, effective(limit), padded(lim->window_ms), &shared);
+    if (rc == 0 && shared <= 0)
+        return 0;
+    if (acct >= 0 && acct < HFC_MAX_ACCOUNTS) { /* not sent: the local slot goes back */
+        pthread_mutex_lock(&mu);
+        ring_refund(is_get ? &accounts[acct].get : &accounts[acct].post);
+        pthread_mutex_unlock(&mu);
+    }
+    if (rc) {
+        log_warn("happyfox: the account's shared budget could not be read (the store failed, code %d); the call "
+                 "waits %d ms rather than risk a lock-out",
+                 rc, HFC_STORE_RETRY_MS);
+        return HFC_STORE_RETRY_MS;
+    }
+    return shared > HFC_MAX_WAIT_MS ? HFC_MAX_WAIT_MS : shared;
+}
+
+void hfc__budget_lockout_all(const struct conn_coord *co, int acct, const char *base, int64_t for_ms)
+{
+    char name[HFC_MAX_BASE + 32];
+
+    hfc__budget_lockout(acct, time_mono_ns() / 1000000 + for_ms);
+    if (!co)
+        return;
+    for (int g = 0; g < 2; g++) {
+        budget_name(base, g == 0, name, sizeof name);
+        if (co->ops->budget_block(co->ctx, name, for_ms) != 0)
+            log_warn("happyfox: could not record the account's lock-out for the other nodes (the store failed)");
+    }
 }

@@ -151,19 +151,41 @@ int hfc__open(struct hfc *h, struct conn_call *call, struct conn_result *res, co
         goto out;
     }
     h->acct = hfc__account_slot(h->s.base);
+    h->coord = call->coord;
 out:
     seal_str_free(pair);
     return rc;
+}
+
+/* The store's name of a ticket's lock across nodes. */
+static void ticket_lease_name(const struct hfc *h, int64_t number, char *out, size_t n)
+{
+    snprintf(out, n, "happyfox-ticket:%s:%lld", h->s.base, (long long)number);
+}
+
+/* Releases the ticket lock h holds: the store's lease (other nodes), then
+ * the process's lock. */
+static void ticket_release(struct hfc *h)
+{
+    char name[HFC_MAX_BASE + 64];
+
+    if (h->ticket_leased && h->coord) {
+        ticket_lease_name(h, h->locked_ticket, name, sizeof name);
+        if (h->coord->ops->lock_drop(h->coord->ctx, name) != 0) /* it expires by its ttl */
+            log_warn("happyfox: could not drop the lease of ticket %lld (the store failed)",
+                     (long long)h->locked_ticket);
+    }
+    h->ticket_leased = false;
+    hfc__ticket_unlock(h->lock_slot, h->lock_gen);
+    h->locked_ticket = 0;
 }
 
 void hfc__close(struct hfc *h)
 {
     int rc;
 
-    if (h->locked_ticket) {
-        hfc__ticket_unlock(h->lock_slot, h->lock_gen);
-        h->locked_ticket = 0;
-    }
+    if (h->locked_ticket)
+        ticket_release(h);
     /* The action's own code stands: an output dropped for carrying a
      * credential leaves the message saying so (as before the toolkit). */
     rc = ctk_close(&h->s, 0);
@@ -177,32 +199,53 @@ static void set_detail(struct hfc *h, json_t *d)
     ctk_detail(&h->s, d);
 }
 
+/* The retryable failure of a ticket another call holds (where: "from this
+ * process", "on another node"); nothing was sent. */
+static int ticket_busy(struct hfc *h, int64_t number, const char *where, int64_t retry_ms)
+{
+    set_detail(h, json_pack("{s:b, s:b, s:I, s:I}", "ticket_busy", 1, "sent", 0, "ticket", (json_int_t)number,
+                            "retry_after_ms", (json_int_t)retry_ms));
+    hfc__fail(h, IDF_EBUSY, true, retry_ms,
+              "%s: ticket %lld is busy with another call %s (HappyFox refuses concurrent calls on one ticket); "
+              "retry in %lld ms",
+              h->s.action, (long long)number, where, (long long)retry_ms);
+    h->s.res->deferred = true; /* nothing was sent: not an attempt */
+    return IDF_EBUSY;
+}
+
 int hfc__lock_ticket(struct hfc *h, int64_t number)
 {
+    char name[HFC_MAX_BASE + 64];
     unsigned gen = 0;
-    int slot;
+    bool taken = false;
+    int64_t ttl;
+    int slot, rc;
 
     if (h->locked_ticket == number)
         return 0;
-    if (h->locked_ticket) { /* one ticket per call: release the previous one */
-        hfc__ticket_unlock(h->lock_slot, h->lock_gen);
-        h->locked_ticket = 0;
-    }
+    if (h->locked_ticket) /* one ticket per call: release the previous one */
+        ticket_release(h);
     slot = hfc__ticket_try_lock(h->acct, number, mono_ms(), &gen);
-    if (slot < 0) {
-        set_detail(h, json_pack("{s:b, s:b, s:I, s:I}", "ticket_busy", 1, "sent", 0, "ticket", (json_int_t)number,
-                                "retry_after_ms", (json_int_t)HFC_TICKET_BUSY_RETRY_MS));
-        hfc__fail(h, IDF_EBUSY, true, HFC_TICKET_BUSY_RETRY_MS,
-                  "%s: ticket %lld is busy with another call from this process (HappyFox refuses concurrent "
-                  "calls on one ticket); retry in %d ms",
-                  h->s.action, (long long)number, HFC_TICKET_BUSY_RETRY_MS);
-        h->s.res->deferred = true; /* nothing was sent: not an attempt */
-        return IDF_EBUSY;
-    }
+    if (slot < 0)
+        return ticket_busy(h, number, "from this process", HFC_TICKET_BUSY_RETRY_MS);
     h->locked_ticket = number;
     h->lock_slot = slot;
     h->lock_gen = gen;
-    return 0;
+    if (!h->coord)
+        return 0;
+    /* Other nodes: a lease that outlasts the action's requests, dropped by
+     * hfc__close (a node that dies leaves it to expire). */
+    ttl = (h->s.call->timeout_ms > 0 ? h->s.call->timeout_ms : HFC_TIMEOUT_MS) * HFC_TICKET_LEASE_CALLS +
+          HFC_TICKET_LEASE_MARGIN_MS;
+    ticket_lease_name(h, number, name, sizeof name);
+    rc = h->coord->ops->lock_take(h->coord->ctx, name, ttl, &taken);
+    if (rc == 0 && taken) {
+        h->ticket_leased = true;
+        return 0;
+    }
+    ticket_release(h);
+    return rc ? ticket_busy(h, number, "(the shared lock could not be read: the store failed)", HFC_STORE_RETRY_MS)
+              : ticket_busy(h, number, "on another node", HFC_TICKET_BUSY_RETRY_MS);
 }
 
 /* HappyFox's error text of an answer into out: the "error" string, else the
@@ -290,7 +333,7 @@ static int fail_answer(struct hfc *h, const char *what, bool is_get, const struc
         after = ctk_retry_after_ms(hr->headers);
         if (after < 0)
             after = HFC_LOCKOUT_MS;
-        hfc__budget_lockout(h->acct, mono_ms() + after);
+        hfc__budget_lockout_all(h->coord, h->acct, h->s.base, after);
         retry = true;
         json_object_set_new(d, "retry_after_ms", json_integer(after));
         hint = " (the account is locked out; every call waits until it ends)";
@@ -313,7 +356,7 @@ static int fail_answer(struct hfc *h, const char *what, bool is_get, const struc
 /* Counts one call against the budget, or writes the paced failure. */
 static int pace(struct hfc *h, bool is_get, const char *what)
 {
-    int64_t wait = hfc__budget_acquire(h->acct, is_get, &h->limits, mono_ms());
+    int64_t wait = hfc__budget_take(h->coord, h->acct, h->s.base, is_get, &h->limits, mono_ms());
 
     if (wait <= 0)
         return 0;

@@ -63,6 +63,9 @@
 #define HFC_TICKET_LOCK_STALE_MS 600000 /* a lock older than this is taken over (a leak guard) */
 #define HFC_REMOTE_BUSY_RETRY_MS 1000   /* retry_after of HappyFox's own 409 (ticket busy) */
 #define HFC_MAX_WAIT_MS 3600000         /* no wait handed to the engine is longer */
+#define HFC_STORE_RETRY_MS 1000         /* wait when the shared budget could not be read (store failed) */
+#define HFC_TICKET_LEASE_CALLS 4        /* requests one action makes on a locked ticket, at most (lease ttl) */
+#define HFC_TICKET_LEASE_MARGIN_MS 5000 /* added to a ticket lease's ttl */
 
 /* Reference-list cache (refs.c). */
 #define HFC_REFS_SLOTS 64             /* connections cached (LRU beyond) */
@@ -88,6 +91,8 @@ struct hfc {
     int lock_slot;         /* its slot */
     unsigned lock_gen;     /* and generation */
     bool post_reserved;    /* a POST slot of the budget is already counted for the next POST */
+    const struct conn_coord *coord; /* the call's (borrowed), NULL: this process is alone */
+    bool ticket_leased;    /* locked_ticket is also held as a lease in the store (other nodes) */
 };
 
 /* client.c. hfc__open fills h from the call's connection (a failure is
@@ -143,6 +148,15 @@ void hfc__budget_lockout(int acct, int64_t until_ms);
  * full). unlock releases the slot only if it still has that generation. */
 int hfc__ticket_try_lock(int acct, int64_t ticket, int64_t now_ms, unsigned *gen_out);
 void hfc__ticket_unlock(int slot, unsigned gen);
+/* Across nodes (co non-NULL: the call's conn_coord): hfc__budget_acquire,
+ * then the account's window in the store (the authority for every node);
+ * when the store refuses, the local count is given back. With co NULL it
+ * is hfc__budget_acquire. 0: go (counted), else the wait in ms. */
+int64_t hfc__budget_take(const struct conn_coord *co, int acct, const char *base, bool is_get,
+                         const struct hfc_limits *lim, int64_t now_ms);
+/* A 429: hfc__budget_lockout for for_ms from now, and (co non-NULL) both
+ * of the account's windows blocked in the store for every node. */
+void hfc__budget_lockout_all(const struct conn_coord *co, int acct, const char *base, int64_t for_ms);
 
 /* ------------------------------------------------------------- refs.c */
 

@@ -413,6 +413,7 @@ static int hf_expand(struct conn_expand *x)
         return IDF_EINVAL;
     }
     ctk_ingress_call(&call, x->http, x->connection, name, "webhook", NULL);
+    call.coord = x->coord; /* the account's budget is every node's */
     rc = hfc__open(&h, &call, &res, "happyfox webhook");
     if (rc == 0)
         rc = hfc__ticket_get(&h, number, "", &ticket);
@@ -609,6 +610,7 @@ static int hf_poll(struct conn_poll *p)
     p->events = NULL;
     p->cursor_out = NULL;
     ctk_ingress_call(&call, p->http, p->connection, p->connection_name, "poll", p->thread_slot);
+    call.coord = p->coord; /* the account's budget is every node's */
     have = cursor_parse(p->cursor, t, sizeof t, &seen);
     rc = hfc__open(&h, &call, &res, "happyfox ticket poll");
     if (rc == 0 && !fresh)

@@ -63,6 +63,12 @@ int oktac__open(struct oktac *o, struct conn_call *call, struct conn_result *res
         ratelimit_configure(o->scope, json_is_integer(conc) ? (int)json_integer_value(conc) : 0,
                             json_is_integer(share) ? (int)json_integer_value(share) : OKTAC_DEFAULT_RATE_SHARE);
     }
+    if (call->coord) { /* several nodes: each takes its part of the cap and the pace (net/ratelimit.h) */
+        int nodes = 1;
+        if (call->coord->ops->nodes(call->coord->ctx, &nodes) != 0)
+            log_warn("okta: could not count the live nodes (the store failed); using the last count, %d", nodes);
+        ratelimit_nodes(o->scope, nodes);
+    }
 
     if (json_is_string(json_object_get(conn, "client_id"))) {
         char *access = NULL;

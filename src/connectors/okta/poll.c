@@ -48,6 +48,7 @@ int oktac__poll(struct conn_poll *p)
     p->events = NULL;
     p->cursor_out = NULL;
     ctk_ingress_call(&call, p->http, p->connection, p->connection_name, "poll", p->thread_slot);
+    call.coord = p->coord; /* the org's limits are every node's */
     rc = oktac__open(&o, &call, &res, "okta System Log poll");
     if (rc)
         goto out;
