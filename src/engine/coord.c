@@ -70,7 +70,7 @@ static int co_lock_take(void *ctx, const char *name, int64_t ttl_ms, bool *taken
         ttl_ms = 1;
     if (ttl_ms > STORE_LEASE_TTL_MAX)
         ttl_ms = STORE_LEASE_TTL_MAX;
-    return store_lease_take(c->store, key, c->owner, time_now_ms(), ttl_ms, taken_out, NULL);
+    return store_lease_take(c->store, key, c->holder, time_now_ms(), ttl_ms, taken_out, NULL);
 }
 
 static int co_lock_drop(void *ctx, const char *name)
@@ -80,7 +80,7 @@ static int co_lock_drop(void *ctx, const char *name)
     int rc;
 
     key_of(name, key);
-    rc = store_lease_drop(c->store, key, c->owner);
+    rc = store_lease_drop(c->store, key, c->holder);
     return rc == IDF_ESTATE ? 0 : rc; /* it expired and another holder has it: not ours to drop */
 }
 
@@ -121,4 +121,13 @@ void engine_coord_init(struct engine_coord *c, struct store *s, const char *owne
     c->store = s;
     c->nodes = 1;
     snprintf(c->owner, sizeof c->owner, "%s", owner);
+    snprintf(c->holder, sizeof c->holder, "%s", c->owner);
+}
+
+void engine_coord_for_run(struct engine_coord *c, int64_t run_id)
+{
+    if (run_id > 0)
+        snprintf(c->holder, sizeof c->holder, "run:%lld", (long long)run_id);
+    else
+        snprintf(c->holder, sizeof c->holder, "%s", c->owner);
 }

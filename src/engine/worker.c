@@ -68,6 +68,8 @@ static void run_batch(struct engine *e, struct exec_env *env, struct store_run *
         env->begun = runs[i]->begun || env->next_begun;
         env->next_begun = false;
         env->begin_next = i + 1 < n ? runs[i + 1]->id : 0;
+        if (env->coord) /* the run holds the locks its actions take (coord.h) */
+            engine_coord_for_run(env->coord->ctx, runs[i]->id);
         if (!f) {
             fail_unloadable(env->store, env->owner, runs[i], err.msg);
         } else if (exec_run(env, f, runs[i], &oc, &err)) {
@@ -79,6 +81,8 @@ static void run_batch(struct engine *e, struct exec_env *env, struct store_run *
     }
     env->next_begun = false;
     env->begin_next = 0;
+    if (env->coord)
+        engine_coord_for_run(env->coord->ctx, 0);
 }
 
 /* An idle worker sleeps until runs are created (work_gen moves on from gen)
