@@ -180,9 +180,12 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
         rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
         goto out;
     }
-    if (!e->node_id[0] || strchr(e->node_id, '#')) {
-        /* '#' separates the node id from the process in a lease owner name (node.c) */
-        rc = idf_err_set(err, IDF_EINVAL, "node id '%s': must be non-empty and without '#'", e->node_id);
+    if (!e->node_id[0] || strpbrk(e->node_id, "#/")) {
+        /* '#' separates the node id from the process in a node lease's owner
+         * (node.c), '/' from the worker in a run lease's owner ("<node>/w3"):
+         * with '/' in ids, node "a" releasing its leases at start would take
+         * node "a/b"'s runs too (store_release_leases matches "a/...") */
+        rc = idf_err_set(err, IDF_EINVAL, "node id '%s': must be non-empty and without '#' or '/'", e->node_id);
         goto out;
     }
     if (e->opts.connectors->n > ENGINE_MAX_CONNECTORS) {

@@ -543,12 +543,15 @@ static void a_crashed_process_of_this_machine_is_taken_over_at_once(void **state
     assert_int_equal(new_engine(f, "alive", &err), IDF_EBUSY);
 }
 
-static void a_node_id_with_a_hash_is_refused(void **state)
+static void a_node_id_with_a_hash_or_a_slash_is_refused(void **state)
 {
     struct ef *f = *state;
     struct idf_err err;
     assert_int_equal(new_engine(f, "a#b", &err), IDF_EINVAL);
-    assert_non_null(strstr(err.msg, "without '#'"));
+    assert_non_null(strstr(err.msg, "without '#' or '/'"));
+    /* a '/' would let node "a" release node "a/b"'s runs at its start */
+    assert_int_equal(new_engine(f, "a/b", &err), IDF_EINVAL);
+    assert_non_null(strstr(err.msg, "node id 'a/b'"));
 }
 
 int main(int argc, char **argv)
@@ -565,7 +568,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(a_dead_nodes_id_starts_once_its_lease_expired_and_resumes_its_runs, ef_setup,
                                         ef_teardown),
         cmocka_unit_test_setup_teardown(a_crashed_process_of_this_machine_is_taken_over_at_once, ef_setup, ef_teardown),
-        cmocka_unit_test_setup_teardown(a_node_id_with_a_hash_is_refused, ef_setup, ef_teardown),
+        cmocka_unit_test_setup_teardown(a_node_id_with_a_hash_or_a_slash_is_refused, ef_setup, ef_teardown),
     };
     if (argc >= 2 && !strcmp(argv[1], "__expr-worker")) /* the engine's evaluators exec this program */
         return expr_worker_main(argc - 1, argv + 1);
