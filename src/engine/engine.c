@@ -1,7 +1,8 @@
 /* engine.c — the engine's life cycle (see engine.h): engine_new loads the
  * workflows and releases the leases an earlier process of this node held
  * (only after taking the node id's lease, node.c); engine_start starts the
- * listener (PostgreSQL: listen.c), the node heartbeat, the ingest thread,
+ * listener (PostgreSQL: listen.c), the node heartbeat, the lease keeper
+ * (keeper.c), the ingest thread,
  * the workers, the matcher, the pollers and the schedule; engine_free stops
  * them in order. Also each
  * thread's expression context and the metrics. Submissions and the ingest
@@ -236,6 +237,9 @@ int engine_start(struct engine *e, struct idf_err *err)
         return rc;
     if (engine__node_start(e, err))
         return IDF_ENOMEM;
+    rc = engine__keeper_start(e, &e->keeper, err); /* before the workers, which hold runs in it */
+    if (rc)
+        return rc;
     if (pthread_create(&e->ingest_thread, NULL, engine__ingest_main, e) != 0)
         return idf_err_set(err, IDF_ENOMEM, "cannot start the ingest thread");
     e->ingest_started = true;
@@ -274,6 +278,8 @@ void engine_free(struct engine *e)
     if (e->ingest_started)
         pthread_join(e->ingest_thread, NULL);
     engine__matcher_stop(e->matcher); /* after ingest: nothing wakes it any more */
+    engine__keeper_stop(e->keeper);   /* after the workers: no run is held any more */
+    e->keeper = NULL;
     engine__node_stop(e);             /* after the workers: a successor may release our runs now */
     engine__listen_stop(e);           /* after the matcher and ingest: nothing notifies any more */
     engine__wfset_free(e->wfs);

@@ -29,6 +29,7 @@ struct http_client;
 struct cred_cache;
 struct seal_key;
 struct registry;
+struct keeper;
 
 #define ENGINE_MAX_WORKERS 64
 #define ENGINE_DEFAULT_LEASE_MS 60000
@@ -64,6 +65,11 @@ struct engine_opts {
     int64_t node_ttl_ms;       /* ttl of the lease "node:<node_id>" that keeps a second live process
                                   from using this node id; renewed every third of it; default
                                   lease_ms + ENGINE_NODE_TTL_MARGIN_MS */
+    /* (helper "keeper") */
+    int64_t lease_renew_ms;    /* how often the lease keeper (keeper.c) renews the leases of the runs this
+                                  node executes, while their steps run; default lease_ms / 3; negative:
+                                  no keeper, leases are renewed between steps only (a stand-in, in tests,
+                                  for a node whose process stalled) */
 };
 
 struct engine;
@@ -172,6 +178,10 @@ struct exec_env {
     bool begun;                         /* in: this run is marked begun already (by its claim or by
                                            the commit that ended the run before it) */
     bool next_begun;                    /* out: begin_next was marked begun */
+    struct keeper *keeper;              /* the node's lease keeper (borrowed), which renews this run's
+                                           lease while it executes (slot keeper_slot); NULL: exec_run
+                                           renews it between steps itself (`idflow run`) */
+    int keeper_slot;                    /* this thread's slot in keeper (the worker's index) */
 };
 
 struct exec_outcome {

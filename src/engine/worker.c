@@ -128,6 +128,7 @@ void *engine__worker_main(void *arg)
     struct store_run *runs[ENGINE_CLAIM_BATCH];
     struct wfset_caps caps = {NULL, 0, 0}; /* this worker's copy of the workflows' `concurrency:` */
     char owner[300];
+    const int index = wa->index;
     bool ready = false;
 
     memset(&env, 0, sizeof env);
@@ -154,6 +155,8 @@ void *engine__worker_main(void *arg)
     env.key = e->opts.key;
     env.max_interruptions = e->opts.max_interruptions;
     env.connectors = e->opts.connectors;
+    env.keeper = e->keeper; /* renews the lease of the run this worker executes (keeper.c) */
+    env.keeper_slot = index;
     atomic_fetch_add(&e->workers_ready, 1);
     ready = true;
 
