@@ -153,7 +153,8 @@ int cli_serve(int argc, char **argv)
 
     /* the master key, before any thread starts (reading IDFLOW_MASTER_KEY removes it
      * from the environment, which must not change once threads run) */
-    if (cred_load_key(cfg.db, NULL, true, &key, NULL, &err)) {
+    /* on a shared database, never a new key: every node needs the others' (credentials.h) */
+    if (cred_load_key(cfg.db, NULL, !store_url_listens(cfg.db), &key, NULL, &err)) {
         fprintf(stderr, "idflow serve: %s\n", err.msg);
         goto out;
     }
