@@ -19,7 +19,8 @@
  * schema of its own, created empty); default: a SQLite file per
  * measurement in a temporary directory. Env: IDFLOW_BIN (set by make
  * bench), BENCH_RUNS, BENCH_ROUNDS (default 1: every figure is then the
- * median of the rounds), BENCH_FAILOVER_ONLY=1 (only 2.). Prints one line per figure. */
+ * median of the rounds), BENCH_FAILOVER_ONLY=1 (only 2.), BENCH_LEASE_MS
+ * (the nodes' --lease-ms; default serve's). Prints one line per figure. */
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/timeutil.h"
@@ -51,6 +54,7 @@ static struct sfx F;           /* the directory, binary and workflows (no sandbo
 static struct testsrv *target; /* the steps' loopback server */
 static int n_runs = 3000;
 static bool only_failover; /* BENCH_FAILOVER_ONLY=1: skip the runs/s */
+static const char *lease_arg; /* BENCH_LEASE_MS: the nodes' --lease-ms, or NULL */
 
 /* ---------------------------------------------------------------- database */
 
@@ -216,7 +220,8 @@ static void start_nodes(struct cfx_node *nodes, int k)
         char id[16];
         snprintf(id, sizeof id, "node-%d", i + 1);
         memset(&nodes[i], 0, sizeof nodes[i]);
-        if (cfx_node_start(&F, &nodes[i], id, WORKERS, NULL)) {
+        const char *const lease[] = {"--lease-ms", lease_arg, NULL};
+        if (cfx_node_start(&F, &nodes[i], id, WORKERS, lease_arg ? lease : NULL)) {
             fprintf(stderr, "bench: node %s did not start\n", id);
             exit(1);
         }
@@ -374,6 +379,7 @@ int main(int argc, char **argv)
     if ((e = getenv("BENCH_RUNS")) && atoi(e) > 0)
         n_runs = atoi(e);
     only_failover = (e = getenv("BENCH_FAILOVER_ONLY")) && !strcmp(e, "1");
+    lease_arg = (e = getenv("BENCH_LEASE_MS")) && *e ? e : NULL;
     if ((e = getenv("BENCH_ROUNDS")) && atoi(e) > 0)
         rounds = atoi(e) > MAX_ROUNDS ? MAX_ROUNDS : atoi(e);
     F.no_sandbox = true;
@@ -385,8 +391,23 @@ int main(int argc, char **argv)
         return 1;
     dir = F.dir;
     {
-        char key[500]; /* serve makes a master key: beside the fixture, whatever the database */
+        /* the nodes' master key, beside the fixture: on a shared database serve makes none (every
+         * node must be given the same one), so the bench writes it (64 random hex digits, 0600) */
+        char key[500], hex[66];
+        unsigned char b[32];
+        FILE *kf;
         snprintf(key, sizeof key, "%s/idflow.key", dir);
+        if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+            fprintf(stderr, "bench: no random bytes for the master key\n");
+            return 1;
+        }
+        for (size_t i = 0; i < sizeof b; i++)
+            snprintf(hex + 2 * i, 3, "%02x", b[i]);
+        umask(077);
+        if (!(kf = fopen(key, "wx")) || fprintf(kf, "%s\n", hex) < 0 || fclose(kf) != 0) {
+            fprintf(stderr, "bench: cannot write the master key %s\n", key);
+            return 1;
+        }
         setenv("IDFLOW_KEY_FILE", key, 1);
     }
     if (sfx_write_wf(&F, "bench",
