@@ -163,6 +163,10 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
         e->opts.idle_poll_ms = 200;
     if (e->opts.max_interruptions <= 0)
         e->opts.max_interruptions = ENGINE_DEFAULT_MAX_INTERRUPTIONS;
+    if (e->opts.claim_batch <= 0) /* runs claimed ahead are held for a lease: few where other nodes could run them */
+        e->opts.claim_batch = store_url_listens(opts->db_url) ? ENGINE_CLAIM_BATCH_SHARED : ENGINE_CLAIM_BATCH;
+    if (e->opts.claim_batch > ENGINE_CLAIM_BATCH_MAX)
+        e->opts.claim_batch = ENGINE_CLAIM_BATCH_MAX;
     if (!e->opts.connectors)
         e->opts.connectors = registry_default();
     if (gethostname(host, sizeof host) != 0)

@@ -34,7 +34,11 @@ struct keeper;
 #define ENGINE_MAX_WORKERS 64
 #define ENGINE_DEFAULT_LEASE_MS 60000
 #define ENGINE_INGEST_BATCH 512     /* events committed in one transaction at most */
-#define ENGINE_CLAIM_BATCH 16       /* runs claimed by a worker at once */
+#define ENGINE_CLAIM_BATCH 16       /* runs claimed by a worker at once on a database of its own (SQLite) */
+#define ENGINE_CLAIM_BATCH_SHARED 2 /* the same on a database nodes share (PostgreSQL: store_url_listens):
+                                       a dead node strands workers x this many runs for a lease
+                                       (docs/internals/engine.md, "Claim batches") */
+#define ENGINE_CLAIM_BATCH_MAX 64   /* the largest engine_opts.claim_batch */
 #define ENGINE_MAX_CONNECTORS 16    /* per-thread connector slots */
 #define ENGINE_DEFAULT_MAX_INTERRUPTIONS 3 /* deaths in a row at one step before a run is failed */
 /* (helper "singleton": one node at a time; docs/internals/engine.md, "Node identity") */
@@ -70,6 +74,8 @@ struct engine_opts {
                                   node executes, while their steps run; default lease_ms / 3; negative:
                                   no keeper, leases are renewed between steps only (a stand-in, in tests,
                                   for a node whose process stalled) */
+    int claim_batch;           /* runs a worker claims at once (1..ENGINE_CLAIM_BATCH_MAX); default
+                                  ENGINE_CLAIM_BATCH_SHARED on a shared database, else ENGINE_CLAIM_BATCH */
 };
 
 struct engine;
