@@ -153,7 +153,8 @@ int engine__lease_take(struct engine *e, struct store *st, const char *name, boo
  * "The lease keeper"): one thread per node renewing, every
  * engine_opts.lease_renew_ms, the lease of each run a worker executes. */
 struct keeper;
-/* Opens the keeper's store connection and starts its thread; *out stays
+/* Starts the keeper thread, which opens its own store connection (an
+ * error, nothing left running, when it cannot); *out stays
  * NULL (and 0 is returned) when opts.lease_renew_ms is negative. */
 int engine__keeper_start(struct engine *e, struct keeper **out, struct idf_err *err) IDF_MUST_USE;
 /* Stops and joins the thread (after the workers), closes its connection, frees. k may be NULL. */

@@ -21,7 +21,8 @@
  * (engine__keeper_lost; its commit would fail with IDF_ESTATE anyway).
  *
  * Threads: hold, drop and lost on the worker owning the slot; the keeper
- * thread renews. Invariants: every slot field and `stopping` are guarded by
+ * thread opens its own store connection (engine__keeper_start waits until
+ * it did) and renews. Invariants: every slot field and `stopping` are guarded by
  * `lock`; a slot's `seq` changes at each hold, so a renewal that began for
  * an earlier hold never marks a later one lost. The owner name a slot
  * points to is the worker's (borrowed; the worker outlives its holds). */
@@ -44,7 +45,8 @@ struct keeper_slot {
 
 struct keeper {
     struct engine *e; /* borrowed: outlives the keeper */
-    struct store *st; /* the keeper thread's connection (opened by engine__keeper_start) */
+    int opened;       /* guarded by lock: 0 while the thread opens its connection, 1 opened, -1 failed */
+    struct idf_err open_err; /* why it failed (written before opened becomes -1) */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -139,12 +141,23 @@ static void keeper_round(struct keeper *k, struct store *st)
     }
 }
 
+/* The thread opens its own connection (a connection is its opener's), tells
+ * engine__keeper_start how that went, and renews until the keeper stops. */
 static void *keeper_main(void *arg)
 {
     struct keeper *k = arg;
+    struct store *st = NULL;
+    int rc = store_open(k->e->db_url, &st, &k->open_err);
 
+    pthread_mutex_lock(&k->lock);
+    k->opened = rc ? -1 : 1;
+    pthread_cond_broadcast(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    if (rc)
+        return NULL;
     while (!keeper_wait(k, time_now_ms() + k->every_ms))
-        keeper_round(k, k->st);
+        keeper_round(k, st);
+    store_close(st);
     return NULL;
 }
 
@@ -160,11 +173,6 @@ int engine__keeper_start(struct engine *e, struct keeper **out, struct idf_err *
     if (!k)
         return idf_err_set(err, IDF_ENOMEM, "out of memory");
     k->e = e;
-    rc = store_open(e->db_url, &k->st, err);
-    if (rc) {
-        free(k);
-        return rc;
-    }
     k->every_ms = e->opts.lease_renew_ms > 0 ? e->opts.lease_renew_ms : e->opts.lease_ms / 3;
     if (k->every_ms < 1)
         k->every_ms = 1;
@@ -173,9 +181,21 @@ int engine__keeper_start(struct engine *e, struct keeper **out, struct idf_err *
     if (pthread_create(&k->thread, NULL, keeper_main, k) != 0) {
         pthread_mutex_destroy(&k->lock);
         pthread_cond_destroy(&k->cond);
-        store_close(k->st);
         free(k);
         return idf_err_set(err, IDF_ENOMEM, "cannot start the lease keeper thread");
+    }
+    pthread_mutex_lock(&k->lock);
+    while (k->opened == 0)
+        pthread_cond_wait(&k->cond, &k->lock);
+    pthread_mutex_unlock(&k->lock);
+    if (k->opened < 0) { /* the thread has returned */
+        rc = k->open_err.code ? k->open_err.code : IDF_EIO;
+        idf_err_set(err, rc, "lease keeper: %s", k->open_err.msg);
+        pthread_join(k->thread, NULL);
+        pthread_mutex_destroy(&k->lock);
+        pthread_cond_destroy(&k->cond);
+        free(k);
+        return rc;
     }
     *out = k;
     return 0;
@@ -190,7 +210,6 @@ void engine__keeper_stop(struct keeper *k)
     pthread_cond_broadcast(&k->cond);
     pthread_mutex_unlock(&k->lock);
     pthread_join(k->thread, NULL);
-    store_close(k->st);
     pthread_mutex_destroy(&k->lock);
     pthread_cond_destroy(&k->cond);
     free(k);
