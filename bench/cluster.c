@@ -35,6 +35,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/timeutil.h"
 #include "engine/engine.h"
@@ -420,7 +421,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof b; i++)
             snprintf(hex + 2 * i, 3, "%02x", b[i]);
         umask(077);
-        if (!(kf = fopen(key, "wx")) || fprintf(kf, "%s\n", hex) < 0 || fclose(kf) != 0) {
+        if (access(key, F_OK) != 0 && (!(kf = fopen(key, "wx")) || fprintf(kf, "%s\n", hex) < 0 || fclose(kf) != 0)) {
             fprintf(stderr, "bench: cannot write the master key %s\n", key);
             return 1;
         }
