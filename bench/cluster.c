@@ -7,8 +7,11 @@
  *     timed from the first POST until the store counts every run succeeded;
  *     with the CPU each node used (utime + stime from /proc/PID/stat, the
  *     whole life of the process) and the p99 of the acknowledgements;
- *  2. failover: three nodes, the same load, node-2 killed with SIGKILL
- *     once a third of the runs finished; the runs it held (leased to
+ *  2. failover: three nodes, the same load, the steps' server holding
+ *     every call while it comes in, then letting a tenth of the runs
+ *     through (the workers claim again from the backlog) and holding the
+ *     calls again until node-2 is killed with SIGKILL (each worker is then
+ *     inside a step with the rest of its claim batch leased); the runs it held (leased to
  *     "node-2/...", read from the database right after the kill) and the
  *     time from the kill to the first step commit of one of them on another
  *     node (steps.finished_at), against the lease time.
@@ -19,7 +22,8 @@
  * schema of its own, created empty); default: a SQLite file per
  * measurement in a temporary directory. Env: IDFLOW_BIN (set by make
  * bench), BENCH_RUNS, BENCH_ROUNDS (default 1: every figure is then the
- * median of the rounds), BENCH_FAILOVER_ONLY=1 (only 2.). Prints one line per figure. */
+ * median of the rounds), BENCH_FAILOVER_ONLY=1 (only 2.), BENCH_LEASE_MS
+ * (the nodes' --lease-ms; default serve's). Prints one line per figure. */
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,7 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/timeutil.h"
 #include "engine/engine.h"
@@ -43,7 +50,7 @@
 #define MAX_NODES 3
 #define MAX_ROUNDS 9
 #define MAX_HELD 1024
-#define DONE_MS (ENGINE_DEFAULT_LEASE_MS + 120000)
+#define DONE_MS (ENGINE_DEFAULT_LEASE_MS + 120000) /* at most: the longest lease BENCH_LEASE_MS would set is the default */
 
 static const char *db_arg;     /* NULL: SQLite */
 static char *dir;              /* the temporary directory */
@@ -51,6 +58,8 @@ static struct sfx F;           /* the directory, binary and workflows (no sandbo
 static struct testsrv *target; /* the steps' loopback server */
 static int n_runs = 3000;
 static bool only_failover; /* BENCH_FAILOVER_ONLY=1: skip the runs/s */
+static const char *lease_arg; /* BENCH_LEASE_MS: the nodes' --lease-ms, or NULL */
+static atomic_bool hold_calls; /* failover: the steps' server answers nothing until the kill */
 
 /* ---------------------------------------------------------------- database */
 
@@ -216,7 +225,8 @@ static void start_nodes(struct cfx_node *nodes, int k)
         char id[16];
         snprintf(id, sizeof id, "node-%d", i + 1);
         memset(&nodes[i], 0, sizeof nodes[i]);
-        if (cfx_node_start(&F, &nodes[i], id, WORKERS, NULL)) {
+        const char *const lease[] = {"--lease-ms", lease_arg, NULL};
+        if (cfx_node_start(&F, &nodes[i], id, WORKERS, lease_arg ? lease : NULL)) {
             fprintf(stderr, "bench: node %s did not start\n", id);
             exit(1);
         }
@@ -305,12 +315,21 @@ static void failover(int round, struct failover *fo)
     snprintf(tag, sizeof tag, "fo_r%d", round);
     fresh_db(tag);
     start_nodes(nodes, 3);
+    /* the steps' server holds every call until the kill: each worker is inside a step with the
+     * rest of its claim batch leased and waiting, as under a backlog (without it the runs may
+     * all be done before the kill, and the dead node holds nothing) */
+    atomic_store(&hold_calls, true);
     load_start(&l, t, nodes, 3);
     load_join(&l, t);
-    if (wait_succeeded(n_runs / 3)) {
+    /* every run is queued now; the workers claimed while the load came in (a run or two each): let
+     * a tenth through, so each worker claims again from the backlog, then hold the calls again */
+    atomic_store(&hold_calls, false);
+    if (wait_succeeded(n_runs / 10)) {
         fprintf(stderr, "bench: no progress before the kill\n");
         exit(1);
     }
+    atomic_store(&hold_calls, true);
+    sleep_ms(500); /* the workers reach the first step of their new claims */
     /* kill while node-2 holds runs (it may be between claims) */
     for (int64_t deadline = tu_now_ms() + 10000;
          db_int(F.db, "SELECT count(*) FROM runs WHERE status = 'running' AND lease_owner LIKE 'node-2/%'") < 1;) {
@@ -328,6 +347,7 @@ static void failover(int round, struct failover *fo)
     fo->held = n_held;
     v = db_int(F.db, "SELECT min(lease_until) FROM runs WHERE status = 'running' AND lease_owner LIKE 'node-2/%'");
     fo->lease_left_ms = v > 0 ? (double)(v - nodes[1].killed_at) : -1;
+    atomic_store(&hold_calls, false);
     if (wait_succeeded(n_runs)) {
         fprintf(stderr, "bench: the runs did not finish after the kill\n");
         exit(1);
@@ -355,6 +375,8 @@ static bool ok_handler(void *ud, const struct http_req *req, struct http_resp *r
 {
     (void)ud;
     (void)req;
+    while (atomic_load(&hold_calls))
+        sleep_ms(5);
     http_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
     return true;
 }
@@ -374,6 +396,7 @@ int main(int argc, char **argv)
     if ((e = getenv("BENCH_RUNS")) && atoi(e) > 0)
         n_runs = atoi(e);
     only_failover = (e = getenv("BENCH_FAILOVER_ONLY")) && !strcmp(e, "1");
+    lease_arg = (e = getenv("BENCH_LEASE_MS")) && *e ? e : NULL;
     if ((e = getenv("BENCH_ROUNDS")) && atoi(e) > 0)
         rounds = atoi(e) > MAX_ROUNDS ? MAX_ROUNDS : atoi(e);
     F.no_sandbox = true;
@@ -385,8 +408,23 @@ int main(int argc, char **argv)
         return 1;
     dir = F.dir;
     {
-        char key[500]; /* serve makes a master key: beside the fixture, whatever the database */
+        /* the nodes' master key, beside the fixture: on a shared database serve makes none (every
+         * node must be given the same one), so the bench writes it (64 random hex digits, 0600) */
+        char key[500], hex[66];
+        unsigned char b[32];
+        FILE *kf;
         snprintf(key, sizeof key, "%s/idflow.key", dir);
+        if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+            fprintf(stderr, "bench: no random bytes for the master key\n");
+            return 1;
+        }
+        for (size_t i = 0; i < sizeof b; i++)
+            snprintf(hex + 2 * i, 3, "%02x", b[i]);
+        umask(077);
+        if (access(key, F_OK) != 0 && (!(kf = fopen(key, "wx")) || fprintf(kf, "%s\n", hex) < 0 || fclose(kf) != 0)) {
+            fprintf(stderr, "bench: cannot write the master key %s\n", key);
+            return 1;
+        }
         setenv("IDFLOW_KEY_FILE", key, 1);
     }
     if (sfx_write_wf(&F, "bench",
@@ -435,7 +473,8 @@ int main(int argc, char **argv)
         printf("failover: node-2 killed holding %d run(s) (mean of rounds); their first lease expired %.0f ms after "
                "the kill; the first step commit of one of them on another node came %.0f ms after the kill "
                "(lease %d ms; goal: under lease + 1000 ms)\n",
-               held / rounds, median(left, rounds), median(tk, rounds), ENGINE_DEFAULT_LEASE_MS);
+               held / rounds, median(left, rounds), median(tk, rounds),
+               lease_arg ? atoi(lease_arg) : ENGINE_DEFAULT_LEASE_MS);
     }
     testsrv_stop(target);
     sfx_stop(&F);

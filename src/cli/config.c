@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "engine/engine.h"
 #include "expr/expr.h"
 
 #define CFG_FILE_MAX (64u << 10)
@@ -58,6 +59,13 @@ static int set_key(struct cfg *c, const char *k, const char *v, struct idf_err *
             return idf_err_set(err, IDF_EINVAL, "%s: max_interruptions must be a number from 1 to %d", where,
                                CFG_MAX_INTERRUPTIONS);
         c->max_interruptions = (int)m;
+    } else if (strcmp(k, "lease_ms") == 0) {
+        char *end;
+        long long m = strtoll(v, &end, 10);
+        if (*end || end == v || m < CFG_LEASE_MIN_MS || m > CFG_LEASE_MAX_MS)
+            return idf_err_set(err, IDF_EINVAL, "%s: lease_ms must be a number of milliseconds from %d to %d, got '%s'",
+                               where, CFG_LEASE_MIN_MS, CFG_LEASE_MAX_MS, v);
+        c->lease_ms = m;
     } else if (strcmp(k, "db") == 0 || strcmp(k, "listen") == 0 || strcmp(k, "workflows") == 0 ||
                strcmp(k, "log_level") == 0 || strcmp(k, "node_id") == 0 || strcmp(k, "public_url") == 0 ||
                strcmp(k, "allowed_hosts") == 0) {
@@ -65,10 +73,15 @@ static int set_key(struct cfg *c, const char *k, const char *v, struct idf_err *
     } else {
         return idf_err_set(err, IDF_EINVAL,
                            "%s: unknown setting '%s' (known: db, listen, workflows, workers, max_interruptions, "
-                           "log_level, node_id, public_url, allowed_hosts, expr_timeout_ms, expr_memory_mb)",
+                           "log_level, node_id, public_url, allowed_hosts, expr_timeout_ms, expr_memory_mb, lease_ms)",
                            where, k);
     }
     return 0;
+}
+
+int cfg_set(struct cfg *c, const char *key, const char *value, const char *where, struct idf_err *err)
+{
+    return set_key(c, key, value, err, where);
 }
 
 static int load_file(const char *path, struct cfg *c, struct idf_err *err)
@@ -145,6 +158,7 @@ int cfg_load(const char *path, struct cfg *c, struct idf_err *err)
         {"IDFLOW_ALLOWED_HOSTS", "allowed_hosts"},
         {"IDFLOW_EXPR_TIMEOUT_MS", "expr_timeout_ms"},
         {"IDFLOW_EXPR_MEMORY_MB", "expr_memory_mb"},
+        {"IDFLOW_LEASE_MS", "lease_ms"},
     };
     int rc;
 
@@ -157,6 +171,7 @@ int cfg_load(const char *path, struct cfg *c, struct idf_err *err)
     c->expr_timeout_ms = EXPR_DEFAULT_TIMEOUT_MS;
     c->expr_memory_mb = EXPR_DEFAULT_MEMORY_MB;
     c->max_interruptions = 3;
+    c->lease_ms = ENGINE_DEFAULT_LEASE_MS;
     if (path) {
         rc = load_file(path, c, err);
         if (rc)

@@ -6,6 +6,8 @@
 #ifndef IDF_CLI_CONFIG_H
 #define IDF_CLI_CONFIG_H
 
+#include <stdint.h>
+
 #include "core/err.h"
 
 #define CFG_MAX_VALUE 1024
@@ -23,10 +25,15 @@ struct cfg {
     char allowed_hosts[CFG_MAX_VALUE]; /* allowed_hosts: IDFLOW_ALLOWED_HOSTS  "a.example.com, b:8443", default none */
     int expr_timeout_ms; /* expr_timeout_ms: IDFLOW_EXPR_TIMEOUT_MS  one expression evaluation's time budget, default 1000 */
     int expr_memory_mb;  /* expr_memory_mb:  IDFLOW_EXPR_MEMORY_MB   an expression evaluator's memory budget, default 256 */
+    /* (helper "keeper") */
+    int64_t lease_ms;    /* lease_ms: IDFLOW_LEASE_MS  a run's lease (how long a dead node's runs wait before
+                            another node takes them over), default ENGINE_DEFAULT_LEASE_MS (60000) */
 };
 
 #define CFG_MAX_HOSTS 32 /* names in allowed_hosts */
 #define CFG_MAX_INTERRUPTIONS 1000 /* highest max_interruptions accepted */
+#define CFG_LEASE_MIN_MS 2000       /* lease_ms: below this, renewals (every third) crowd the database */
+#define CFG_LEASE_MAX_MS 3600000    /* lease_ms: above this, a dead node's runs wait more than an hour */
 
 /* Splits allowed_hosts (names separated by commas and/or spaces) into at
  * most CFG_MAX_HOSTS strings: hosts[] points into buf (a copy made here,
@@ -41,6 +48,11 @@ int cfg_public_origin(const struct cfg *c, char *out, size_t n) IDF_MUST_USE;
  * nothing), then the environment. IDF_EINVAL with file:line for a bad file or
  * an unknown key; a missing explicit path is IDF_ENOTFOUND. */
 int cfg_load(const char *path, struct cfg *out, struct idf_err *err) IDF_MUST_USE;
+
+/* Sets one setting as the file or the environment would (a command-line
+ * flag: where names it in the error). IDF_EINVAL for an unknown key or a bad
+ * value, and c is unchanged. */
+int cfg_set(struct cfg *c, const char *key, const char *value, const char *where, struct idf_err *err) IDF_MUST_USE;
 
 /* Splits "ADDR:PORT" ("[::1]:8080" for IPv6) into addr and port. */
 int cfg_split_listen(const char *s, char *addr, size_t addr_len, int *port) IDF_MUST_USE;

@@ -62,9 +62,9 @@ int cli_serve(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},  {"db", required_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'},  {"workflows", required_argument, NULL, 'w'},
         {"workers", required_argument, NULL, 'n'}, {"node-id", required_argument, NULL, 'i'},
-        {NULL, 0, NULL, 0},
+        {"lease-ms", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *db = NULL, *listen = NULL, *wfdir = NULL, *node = NULL;
+    const char *config = NULL, *db = NULL, *listen = NULL, *wfdir = NULL, *node = NULL, *lease = NULL;
     int workers = 0;
     struct cfg cfg;
     struct idf_err err;
@@ -89,6 +89,7 @@ int cli_serve(int argc, char **argv)
         case 'l': listen = optarg; break;
         case 'w': wfdir = optarg; break;
         case 'i': node = optarg; break;
+        case 'L': lease = optarg; break;
         case 'n':
             workers = atoi(optarg);
             if (workers < 1 || workers > ENGINE_MAX_WORKERS) {
@@ -98,7 +99,7 @@ int cli_serve(int argc, char **argv)
             break;
         default:
             fprintf(stderr, "usage: idflow serve [--config FILE] [--db URL] [--listen ADDR:PORT] [--workflows DIR] "
-                            "[--workers N] [--node-id ID]\n");
+                            "[--workers N] [--node-id ID] [--lease-ms MS]\n");
             return CLI_USAGE;
         }
     }
@@ -122,6 +123,10 @@ int cli_serve(int argc, char **argv)
         snprintf(cfg.node_id, sizeof cfg.node_id, "%s", node);
     if (workers)
         cfg.workers = workers;
+    if (lease && cfg_set(&cfg, "lease_ms", lease, "--lease-ms", &err)) {
+        fprintf(stderr, "idflow serve: %s\n", err.msg);
+        return CLI_USAGE;
+    }
     if (cfg_split_listen(cfg.listen, addr, sizeof addr, &port)) {
         fprintf(stderr, "idflow serve: --listen must be ADDR:PORT, got '%s'\n", cfg.listen);
         return CLI_USAGE;
@@ -148,7 +153,8 @@ int cli_serve(int argc, char **argv)
 
     /* the master key, before any thread starts (reading IDFLOW_MASTER_KEY removes it
      * from the environment, which must not change once threads run) */
-    if (cred_load_key(cfg.db, NULL, true, &key, NULL, &err)) {
+    /* on a shared database, never a new key: every node needs the others' (credentials.h) */
+    if (cred_load_key(cfg.db, NULL, !store_url_listens(cfg.db), &key, NULL, &err)) {
         fprintf(stderr, "idflow serve: %s\n", err.msg);
         goto out;
     }
@@ -161,6 +167,7 @@ int cli_serve(int argc, char **argv)
     eo.node_id = cfg.node_id[0] ? cfg.node_id : NULL;
     eo.expr_timeout_ms = cfg.expr_timeout_ms;
     eo.expr_memory_mb = cfg.expr_memory_mb;
+    eo.lease_ms = cfg.lease_ms; /* the node lease's ttl follows it (node.c) */
     if (engine_new(&eo, &eng, &err) || engine_start(eng, &err)) {
         fprintf(stderr, "idflow serve: %s\n", err.msg);
         goto out;

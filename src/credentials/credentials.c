@@ -66,7 +66,9 @@ int cred_load_key(const char *db_url, const char *key_file_flag, bool create, st
                          bool *created_out, struct idf_err *err)
 {
     char path[4200];
-    bool found = false;
+    const char *env_file = getenv(SEAL_ENV_KEY_FILE);
+    const bool shared = db_url && store_url_listens(db_url); /* several nodes: one key for all */
+    bool found = false, named;
     int rc;
 
     *out = NULL;
@@ -78,7 +80,18 @@ int cred_load_key(const char *db_url, const char *key_file_flag, bool create, st
     rc = cred_key_path(db_url, key_file_flag, path, sizeof path, err);
     if (rc)
         return rc;
-    return seal_key_file_load(path, create, out, created_out, err);
+    if (!shared)
+        return seal_key_file_load(path, create, out, created_out, err);
+    named = (key_file_flag && *key_file_flag) || (env_file && *env_file);
+    rc = seal_key_file_load(path, create && named, out, created_out, err);
+    if (rc == IDF_ENOTFOUND)
+        rc = idf_err_set(err, IDF_ENOTFOUND,
+                         "no master key (looked for %s%s): on a shared database every node needs the same key, and "
+                         "idflow does not make one here; give each node the key the others use, as the file named "
+                         "by IDFLOW_KEY_FILE (or --key-file) or as IDFLOW_MASTER_KEY (docs/operations.md, \"The "
+                         "master key and its backup\")",
+                         path, named ? "" : ", the default in the working directory");
+    return rc;
 }
 
 /* ------------------------------------------------------------ validate */

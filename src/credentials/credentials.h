@@ -52,7 +52,13 @@ int cred_key_path(const char *db_url, const char *key_file_flag, char *out, size
  * from the environment), else the key file of cred_key_path, created
  * (mode 0600, 32 random bytes) when absent and create is true. *created_out
  * (may be NULL) tells whether a new key file was made. Call before threads
- * start. Caller frees the key with seal_key_free. */
+ * start. Caller frees the key with seal_key_free.
+ * A database several nodes share (a URL that is not a SQLite file:
+ * store_url_listens) needs the same key on every node, so the key file is
+ * never created at the default path there (./idflow.key of whatever
+ * directory the process runs in): only at a path named by key_file_flag or
+ * IDFLOW_KEY_FILE. When no key is found then, IDF_ENOTFOUND with a message
+ * saying every node needs the same key and how to give it. */
 int cred_load_key(const char *db_url, const char *key_file_flag, bool create, struct seal_key **out,
                          bool *created_out, struct idf_err *err) IDF_MUST_USE;
 

@@ -1,7 +1,8 @@
 /* engine.c — the engine's life cycle (see engine.h): engine_new loads the
  * workflows and releases the leases an earlier process of this node held
  * (only after taking the node id's lease, node.c); engine_start starts the
- * listener (PostgreSQL: listen.c), the node heartbeat, the ingest thread,
+ * listener (PostgreSQL: listen.c), the node heartbeat, the lease keeper
+ * (keeper.c), the ingest thread,
  * the workers, the matcher, the pollers and the schedule; engine_free stops
  * them in order. Also each
  * thread's expression context and the metrics. Submissions and the ingest
@@ -162,6 +163,10 @@ int engine_new(const struct engine_opts *opts, struct engine **out, struct idf_e
         e->opts.idle_poll_ms = 200;
     if (e->opts.max_interruptions <= 0)
         e->opts.max_interruptions = ENGINE_DEFAULT_MAX_INTERRUPTIONS;
+    if (e->opts.claim_batch <= 0) /* runs claimed ahead are held for a lease: few where other nodes could run them */
+        e->opts.claim_batch = store_url_listens(opts->db_url) ? ENGINE_CLAIM_BATCH_SHARED : ENGINE_CLAIM_BATCH;
+    if (e->opts.claim_batch > ENGINE_CLAIM_BATCH_MAX)
+        e->opts.claim_batch = ENGINE_CLAIM_BATCH_MAX;
     if (!e->opts.connectors)
         e->opts.connectors = registry_default();
     if (gethostname(host, sizeof host) != 0)
@@ -239,6 +244,9 @@ int engine_start(struct engine *e, struct idf_err *err)
         return rc;
     if (engine__node_start(e, err))
         return IDF_ENOMEM;
+    rc = engine__keeper_start(e, &e->keeper, err); /* before the workers, which hold runs in it */
+    if (rc)
+        return rc;
     if (pthread_create(&e->ingest_thread, NULL, engine__ingest_main, e) != 0)
         return idf_err_set(err, IDF_ENOMEM, "cannot start the ingest thread");
     e->ingest_started = true;
@@ -277,6 +285,8 @@ void engine_free(struct engine *e)
     if (e->ingest_started)
         pthread_join(e->ingest_thread, NULL);
     engine__matcher_stop(e->matcher); /* after ingest: nothing wakes it any more */
+    engine__keeper_stop(e->keeper);   /* after the workers: no run is held any more */
+    e->keeper = NULL;
     engine__node_stop(e);             /* after the workers: a successor may release our runs now */
     engine__listen_stop(e);           /* after the matcher and ingest: nothing notifies any more */
     engine__wfset_free(e->wfs);

@@ -30,11 +30,16 @@ struct cred_cache;
 struct seal_key;
 struct registry;
 struct conn_coord;
+struct keeper;
 
 #define ENGINE_MAX_WORKERS 64
 #define ENGINE_DEFAULT_LEASE_MS 60000
 #define ENGINE_INGEST_BATCH 512     /* events committed in one transaction at most */
-#define ENGINE_CLAIM_BATCH 16       /* runs claimed by a worker at once */
+#define ENGINE_CLAIM_BATCH 16       /* runs claimed by a worker at once on a database of its own (SQLite) */
+#define ENGINE_CLAIM_BATCH_SHARED 2 /* the same on a database nodes share (PostgreSQL: store_url_listens):
+                                       a dead node strands workers x this many runs for a lease
+                                       (docs/internals/engine.md, "Claim batches") */
+#define ENGINE_CLAIM_BATCH_MAX 64   /* the largest engine_opts.claim_batch */
 #define ENGINE_MAX_CONNECTORS 16    /* per-thread connector slots */
 #define ENGINE_DEFAULT_MAX_INTERRUPTIONS 3 /* deaths in a row at one step before a run is failed */
 /* (helper "singleton": one node at a time; docs/internals/engine.md, "Node identity") */
@@ -65,6 +70,13 @@ struct engine_opts {
     int64_t node_ttl_ms;       /* ttl of the lease "node:<node_id>" that keeps a second live process
                                   from using this node id; renewed every third of it; default
                                   lease_ms + ENGINE_NODE_TTL_MARGIN_MS */
+    /* (helper "keeper") */
+    int64_t lease_renew_ms;    /* how often the lease keeper (keeper.c) renews the leases of the runs this
+                                  node executes, while their steps run; default lease_ms / 3; negative:
+                                  no keeper, leases are renewed between steps only (a stand-in, in tests,
+                                  for a node whose process stalled) */
+    int claim_batch;           /* runs a worker claims at once (1..ENGINE_CLAIM_BATCH_MAX); default
+                                  ENGINE_CLAIM_BATCH_SHARED on a shared database, else ENGINE_CLAIM_BATCH */
 };
 
 struct engine;
@@ -174,6 +186,10 @@ struct exec_env {
                                            the commit that ended the run before it) */
     bool next_begun;                    /* out: begin_next was marked begun */
     const struct conn_coord *coord;     /* handed to actions (engine/coord.h); NULL: alone (idflow run) */
+    struct keeper *keeper;              /* the node's lease keeper (borrowed), which renews this run's
+                                           lease while it executes (slot keeper_slot); NULL: exec_run
+                                           renews it between steps itself (`idflow run`) */
+    int keeper_slot;                    /* this thread's slot in keeper (the worker's index) */
 };
 
 struct exec_outcome {

@@ -149,6 +149,26 @@ int64_t engine__singleton_ttl(const struct engine *e);
  * dropped first, so a restarted node gets its leases back at once. */
 int engine__lease_take(struct engine *e, struct store *st, const char *name, bool *held_out) IDF_MUST_USE;
 
+/* The lease keeper (keeper.c; helper "keeper"; docs/internals/engine.md,
+ * "The lease keeper"): one thread per node renewing, every
+ * engine_opts.lease_renew_ms, the lease of each run a worker executes. */
+struct keeper;
+/* Starts the keeper thread, which opens its own store connection (an
+ * error, nothing left running, when it cannot); *out stays
+ * NULL (and 0 is returned) when opts.lease_renew_ms is negative. */
+int engine__keeper_start(struct engine *e, struct keeper **out, struct idf_err *err) IDF_MUST_USE;
+/* Stops and joins the thread (after the workers), closes its connection, frees. k may be NULL. */
+void engine__keeper_stop(struct keeper *k);
+/* The worker of slot (0..ENGINE_MAX_WORKERS-1) executes run_id under owner
+ * (borrowed until engine__keeper_drop) from now on: its lease is renewed.
+ * k may be NULL (nothing happens). */
+void engine__keeper_hold(struct keeper *k, int slot, int64_t run_id, const char *owner);
+/* The worker of slot is done with its run (its last commit is done). */
+void engine__keeper_drop(struct keeper *k, int slot);
+/* A renewal found the lease of slot's run lost (taken over, or the run left
+ * "running"): the worker starts no further step of it. */
+bool engine__keeper_lost(struct keeper *k, int slot);
+
 /* Secrets in action outputs (secrets.c; docs/workflows.md, "Secrets in
  * outputs"). The run's secrets are the array ctx["secrets"]. */
 #define ENGINE_SECRETS_MAX 10000 /* secret values one run may hold; more fails the step */

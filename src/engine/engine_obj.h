@@ -50,6 +50,7 @@ struct engine {
     pthread_cond_t node_cond;
     bool node_stopping;       /* guarded by node_lock */
     struct listener *listener;/* listen.c: wake-ups from and to other nodes (PostgreSQL), or NULL */
+    struct keeper *keeper;    /* keeper.c: renews the leases of the runs in flight (helper "keeper"), or NULL */
     /* metrics */
     atomic_llong m_events, m_events_dup, m_runs_created, m_batches;
     atomic_llong m_ingest_queued;  /* events queued, not yet taken into a batch (a gauge) */

@@ -2,7 +2,9 @@
  *
  * This file owns the run: exec_run's loop over the steps, the state it
  * sets up from the claim (the context opened, or a fresh one whose vars it
- * renders), the lease (begun, renewed), poison runs failed without running,
+ * renders), the lease (begun; held in the node's lease keeper, keeper.c,
+ * which renews it while steps run, or renewed between steps when there is
+ * none), poison runs failed without running,
  * and what every visit of a step uses (the jq input, the foreground trace,
  * an expression's failure message). It leaves one visit of a step to
  * exec_step.c, what the visit's outcome does and the commit to
@@ -184,13 +186,22 @@ static int begin_run(struct exec_state *st, struct idf_err *err)
     return rc;
 }
 
-/* Extends the lease when a third of it has passed. */
+/* Before each step: with a keeper (a node's worker), the lease is renewed
+ * by it while the steps run, and a renewal that found it lost stops the
+ * run here; without one (`idflow run`), the lease is extended when a third
+ * of it has passed. */
 static int renew_lease(struct exec_state *st, struct idf_err *err)
 {
     struct exec_env *env = st->env;
     int64_t now = time_now_ms();
     int rc;
 
+    if (env->keeper) {
+        if (!engine__keeper_lost(env->keeper, env->keeper_slot))
+            return 0;
+        return idf_err_set(err, IDF_ESTATE, "run %lld: lease lost (another node took it over)",
+                           (long long)st->run->id);
+    }
     if (env->lease_ms <= 0 || now - env->lease_renewed_at <= env->lease_ms / 3)
         return 0;
     rc = store_run_renew(env->store, st->run->id, env->owner, now + env->lease_ms);
@@ -222,6 +233,8 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
         goto out;
     }
     rc = begin_run(&st, err);
+    if (!rc)
+        engine__keeper_hold(env->keeper, env->keeper_slot, run->id, env->owner); /* until its last commit */
     if (!rc && fresh)
         rc = render_vars(&st, err);
     while (!rc && !st.stop && st.pc < (int)f->n_steps) {
@@ -239,6 +252,7 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
         out->status = ENGINE_RUN_SUCCEEDED;
     }
 out:
+    engine__keeper_drop(env->keeper, env->keeper_slot);
     if (rc == IDF_ECANCELLED) {
         /* cancelled while it ran (store_run_cancel_request): the last step is
          * recorded and the run is already "cancelled" in the store */

@@ -131,9 +131,10 @@ void *engine__worker_main(void *arg)
     struct store *st = NULL;
     struct http_client *http = NULL;
     struct idf_err err;
-    struct store_run *runs[ENGINE_CLAIM_BATCH];
+    struct store_run *runs[ENGINE_CLAIM_BATCH_MAX];
     struct wfset_caps caps = {NULL, 0, 0}; /* this worker's copy of the workflows' `concurrency:` */
     char owner[300];
+    const int index = wa->index;
     bool ready = false;
 
     memset(&env, 0, sizeof env);
@@ -162,6 +163,8 @@ void *engine__worker_main(void *arg)
     env.connectors = e->opts.connectors;
     engine_coord_init(&coord, st, owner);
     env.coord = &coord.pub;
+    env.keeper = e->keeper; /* renews the lease of the run this worker executes (keeper.c) */
+    env.keeper_slot = index;
     atomic_fetch_add(&e->workers_ready, 1);
     ready = true;
 
@@ -175,15 +178,13 @@ void *engine__worker_main(void *arg)
         env.lease_renewed_at = time_now_ms();
         if (engine__wfset_caps(e->wfs, &caps))
             log_error("worker: out of memory reading the workflows' caps; claiming with the previous ones");
-        rc = store_run_claim(st, owner, env.lease_renewed_at, e->opts.lease_ms, ENGINE_CLAIM_BATCH, caps.v, caps.n,
+        rc = store_run_claim(st, owner, env.lease_renewed_at, e->opts.lease_ms, (size_t)e->opts.claim_batch, caps.v, caps.n,
                              runs, &n, &err);
         if (rc) {
             log_error("worker: claim failed: %s", err.msg);
             n = 0;
         }
         run_batch(e, &env, runs, n);
-        if (n == ENGINE_CLAIM_BATCH)
-            continue;
         if (n > 0)
             continue; /* there may be more right away */
         idle_wait(e, gen);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "support/serve_fixture.h"
@@ -24,27 +25,54 @@ static bool sandbox_up(void *ud)
     return tu_sandbox_url(&f->sandbox, f->sb, sizeof f->sb);
 }
 
+/* On a shared database serve makes no master key (every node must be given
+ * the same one): unless the test chose one (IDFLOW_KEY_FILE or
+ * IDFLOW_MASTER_KEY), the fixture writes a random key to <dir>/idflow.key
+ * (mode 0600) and points IDFLOW_KEY_FILE at it, for every command it runs. */
+static int shared_db_key(struct sfx *f)
+{
+    static char ours[600]; /* the path an earlier fixture of this process set (its directory is gone) */
+    const char *kf = getenv("IDFLOW_KEY_FILE"), *mk = getenv("IDFLOW_MASTER_KEY");
+    unsigned char b[32];
+    char hex[2 * sizeof b + 2];
+    FILE *fp;
+    mode_t old;
+
+    if ((kf && *kf && strcmp(kf, ours) != 0) || (mk && *mk))
+        return 0;
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        return -1;
+    for (size_t i = 0; i < sizeof b; i++)
+        snprintf(hex + 2 * i, 3, "%02x", b[i]);
+    snprintf(ours, sizeof ours, "%s/idflow.key", f->dir);
+    old = umask(077);
+    fp = fopen(ours, "wx");
+    umask(old);
+    if (!fp || fprintf(fp, "%s\n", hex) < 0 || fclose(fp) != 0) {
+        fprintf(stderr, "sfx: cannot write the master key %s\n", ours);
+        return -1;
+    }
+    setenv("IDFLOW_KEY_FILE", ours, 1);
+    return 0;
+}
+
 /* f->db: a fresh schema of the PostgreSQL database IDFLOW_TEST_STORE_URL
- * names (tests/pg/run.sh sets it; IDFLOW_KEY_FILE is then set to a key in
- * f->dir), else a SQLite file in f->dir (the key beside it). */
+ * names (tests/pg/run.sh sets it; with its master key: shared_db_key), else
+ * a SQLite file in f->dir. */
 static int store_url_from_env(struct sfx *f)
 {
     static int n_started;
     const char *tmpl = getenv("IDFLOW_TEST_STORE_URL");
-    char tag[64], key[600];
+    char tag[64];
 
     if (!tmpl || !*tmpl) {
         snprintf(f->db, sizeof f->db, "sqlite:%s/idflow.db", f->dir);
         return 0;
     }
     snprintf(tag, sizeof tag, "sfx_%d_%d", (int)getpid(), ++n_started);
-    if (tu_store_url(tmpl, tag, f->db, sizeof f->db) != 0)
+    if (shared_db_key(f))
         return -1;
-    /* a server URL has no folder to keep the master key beside: keep it in
-     * the fixture's, for every idflow process the test starts (never in the
-     * working directory) */
-    snprintf(key, sizeof key, "%s/idflow.key", f->dir);
-    return setenv("IDFLOW_KEY_FILE", key, 1);
+    return tu_store_url(tmpl, tag, f->db, sizeof f->db);
 }
 
 int sfx_start(struct sfx *f, const char *const *sandbox_args)

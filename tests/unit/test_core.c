@@ -233,6 +233,41 @@ static void config_expression_budgets(void **state)
     unsetenv("IDFLOW_EXPR_MEMORY_MB");
 }
 
+/* lease_ms: default 60000, the file, then IDFLOW_LEASE_MS, then cfg_set (a
+ * flag); a value out of CFG_LEASE_MIN_MS..CFG_LEASE_MAX_MS is refused with
+ * the bounds, and cfg_set leaves the setting as it was. */
+static void config_lease_ms(void **state)
+{
+    char path[] = "/tmp/idflow-cfg-XXXXXX";
+    int fd = mkstemp(path);
+    struct cfg c;
+    struct idf_err err;
+    (void)state;
+    assert_true(fd >= 0);
+    assert_true(write(fd, "lease_ms: 5000\n", 15) == 15);
+    close(fd);
+    unsetenv("IDFLOW_LEASE_MS");
+    assert_int_equal(cfg_load("/dev/null", &c, &err), 0);
+    assert_int_equal(c.lease_ms, 60000);
+    assert_int_equal(cfg_load(path, &c, &err), 0);
+    assert_int_equal(c.lease_ms, 5000);
+    setenv("IDFLOW_LEASE_MS", "7000", 1);
+    assert_int_equal(cfg_load(path, &c, &err), 0);
+    assert_int_equal(c.lease_ms, 7000);
+    assert_int_equal(cfg_set(&c, "lease_ms", "3600000", "--lease-ms", &err), 0);
+    assert_int_equal(c.lease_ms, 3600000);
+    assert_int_equal(cfg_set(&c, "lease_ms", "1999", "--lease-ms", &err), IDF_EINVAL);
+    assert_non_null(strstr(err.msg, "--lease-ms: lease_ms must be a number of milliseconds from 2000 to 3600000"));
+    assert_int_equal(c.lease_ms, 3600000);
+    assert_int_equal(cfg_set(&c, "lease_ms", "3600001", "--lease-ms", &err), IDF_EINVAL);
+    setenv("IDFLOW_LEASE_MS", "5s", 1);
+    assert_int_equal(cfg_load(path, &c, &err), IDF_EINVAL);
+    assert_non_null(strstr(err.msg, "IDFLOW_LEASE_MS: lease_ms must be a number of milliseconds from 2000 to 3600000, "
+                                    "got '5s'"));
+    unsetenv("IDFLOW_LEASE_MS");
+    unlink(path);
+}
+
 /* max_interruptions: default 3, the file, then IDFLOW_MAX_INTERRUPTIONS; a
  * value that is not 1..CFG_MAX_INTERRUPTIONS is refused with its name. */
 static void config_max_interruptions(void **state)
@@ -325,6 +360,7 @@ int main(void)
         cmocka_unit_test(config_file_env_and_errors),
         cmocka_unit_test(config_expression_budgets),
         cmocka_unit_test(config_max_interruptions),
+        cmocka_unit_test(config_lease_ms),
         cmocka_unit_test(listen_split),
         cmocka_unit_test(allowed_hosts_and_public_url),
     };

@@ -5,7 +5,7 @@
  *    running one ends cancelled when its step in flight answers, and its
  *    next step is not called;
  *  - lease expiry: a run whose owner stops answering mid-step (its call hangs
- *    past the lease) is taken over by another node, resumed at that step
+ *    past the lease and its lease keeper is off, as in a stalled process) is taken over by another node, resumed at that step
  *    (not before), counted as an interruption, and its non-idempotent write
  *    is told the earlier attempt's outcome is unknown; the old owner's late
  *    answer changes nothing;
@@ -166,7 +166,9 @@ static void a_run_whose_owner_stopped_answering_is_taken_over_at_its_step(void *
     /* node A's call of w hangs (its node is as good as dead); node B's is held until the test looked */
     fakeconn_script("w", &(struct fakeconn_answer){FAKECONN_OK, .gate = "node-a"}, 1);
     fakeconn_script("w", &(struct fakeconn_answer){FAKECONN_OK, .gate = "node-b"}, 1);
-    struct engine *a = ef_engine(f, &(struct engine_opts){.node_id = "node-a", .workers = 1, .lease_ms = 400});
+    /* no lease keeper on A: its process stalled, so nothing renews its lease (keeper.c) */
+    struct engine *a = ef_engine(
+        f, &(struct engine_opts){.node_id = "node-a", .workers = 1, .lease_ms = 400, .lease_renew_ms = -1});
     assert_non_null(a);
     int64_t run = ef_submit(f, a, "w", NULL);
     assert_true(fakeconn_wait_calls("w", 1, WAIT_MS));
