@@ -22,11 +22,14 @@
  *    taken over from node-2 resumes within the lease plus 5 s;
  *  - no recorded step is called again: no call to a step's write path in the
  *    sandbox's call log is later than the step's record (finished_at);
- *  - a step executed twice (counted from the call log: an execution reads
- *    the user, writes unless the user is activated already, and re-reads
- *    after a write) is only a step in flight at the kill: its first
- *    execution before the kill, the second after it, no more of them than
- *    node-2 had workers, and at most one activation write per execution;
+ *  - no Okta write made twice for one step: exactly one activation write
+ *    per user, however often its step was executed (counted from the call
+ *    log: an execution reads the user, writes unless the user is activated
+ *    already, and re-reads after a write); a step executed on both sides of
+ *    the kill was in flight on node-2, and there are no more of them than
+ *    node-2 had workers (a step executed twice before the kill is one that
+ *    Okta's pacing deferred before its write: called again without counting
+ *    an attempt);
  *    no call on a user (read or write) is later than its step's record; a
  *    ticket gets exactly one note (the connector's duplicate-write guard);
  *  - the call log holds no 429 (neither HappyFox's lock-out nor Okta's);
@@ -521,7 +524,12 @@ static void three_nodes_one_killed_lose_nothing_and_repeat_nothing(void **state)
             json_object_set_new(seen, uid, json_true());
             recorded = json_integer_value(json_object_get(step, "finished_at"));
             times = json_object_get(activations, uid);
-            assert_true(json_array_size(times) <= json_array_size(json_object_get(execs, uid)));
+            /* no Okta write made twice for one step: a re-execution (after the kill, or after a
+             * deferral) reads the user first and finds it active */
+            if (json_array_size(times) != 1) {
+                print_user_calls(uid, full);
+                fail_msg("user %s: %zu activation writes (one expected)", uid, json_array_size(times));
+            }
             json_array_foreach (times, k, t) {
                 /* no recorded step is called again */
                 if (json_integer_value(t) > recorded)
@@ -542,19 +550,14 @@ static void three_nodes_one_killed_lose_nothing_and_repeat_nothing(void **state)
                 if (!first_resumed || recorded < first_resumed)
                     first_resumed = recorded;
             }
-            if (json_array_size(times) > 1) {
-                /* a repeat is a step in flight at the kill: once before it, once after */
-                if (json_array_size(times) != 2 || json_integer_value(json_array_get(times, 0)) > kill_at ||
-                    json_integer_value(json_array_get(times, 1)) <= kill_at)
-                    print_user_calls(uid, full);
-                if (json_array_size(times) != 2 || json_integer_value(json_array_get(times, 0)) > kill_at ||
-                    json_integer_value(json_array_get(times, 1)) <= kill_at)
-                    fail_msg("user %s: %zu executions of its step, at %+lld and %+lld ms from the kill", uid,
-                             json_array_size(times),
-                             (long long)(json_integer_value(json_array_get(times, 0)) - kill_at),
-                             (long long)(json_integer_value(json_array_get(times, 1)) - kill_at));
+            /* More than one execution: a step in flight at the kill (one before it, one after),
+             * or an execution deferred before its write (Okta's pacing: nothing of the write was
+             * sent, so the step is called again without counting an attempt, and re-reads the
+             * user). Either way the user was written once (above) and nothing after the record
+             * (above); the repeats across the kill are bounded by the dead node's workers. */
+            if (json_array_size(times) > 1 && json_integer_value(json_array_get(times, 0)) <= kill_at &&
+                json_integer_value(json_array_get(times, json_array_size(times) - 1)) > kill_at)
                 repeats++;
-            }
             json_decref(full);
         }
         for (int u = 0; u < n_okta; u++)
