@@ -323,7 +323,7 @@ int store__pg_begin(struct store__pg *c, struct idf_err *err)
     int rc;
 
     store__pg_check_thread(c, "BEGIN");
-    IDF_INVARIANT(!c->in_tx && PQtransactionStatus(c->conn) == PQTRANS_IDLE,
+    IDF_INVARIANT(!c->in_tx && (PQtransactionStatus(c->conn) == PQTRANS_IDLE || PQstatus(c->conn) == CONNECTION_BAD),
                   "store: BEGIN on a connection already in a transaction (transactions do not nest)");
     rc = store__pg_exec(c, "begin", "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL, NULL, err);
     if (rc)

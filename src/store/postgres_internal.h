@@ -119,7 +119,8 @@ static inline void store__pg_check_thread(const struct store__pg *c, const char 
 static inline void store__pg_check_idle(const struct store__pg *c)
 {
     store__pg_check_thread(c, "a call");
-    IDF_INVARIANT(!c->in_tx && PQtransactionStatus(c->conn) == PQTRANS_IDLE,
+    /* a connection the server closed is idle too: the next call opens it again (postgres.c) */
+    IDF_INVARIANT(!c->in_tx && (PQtransactionStatus(c->conn) == PQTRANS_IDLE || PQstatus(c->conn) == CONNECTION_BAD),
                   "store: a transaction left open after a call");
 }
 
