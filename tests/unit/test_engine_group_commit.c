@@ -85,6 +85,9 @@ static void lock_take(struct ef *f, struct db_lock *l)
     memset(l, 0, sizeof *l);
     if (strncmp(f->db_url, "sqlite:", 7) == 0) {
         assert_int_equal(sqlite3_open(f->db_url + 7, &l->lite), SQLITE_OK);
+        /* the engine's own writers (its node lease, its pollers' and schedule's leases) may
+         * hold the write lock a moment: wait for it as the engine's connections do */
+        assert_int_equal(sqlite3_busy_timeout(l->lite, 5000), SQLITE_OK);
         assert_int_equal(sqlite3_exec(l->lite, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
         return;
     }
