@@ -97,6 +97,13 @@ struct conn_result {
     json_t *detail;
     bool retryable;
     int64_t retry_after_ms;
+    /* issue 17 ("subjects"): what the call concerned, for the run's history. */
+    json_t *subjects;     /* NULL, or an array of subjects the call resolved or changed (the user it
+                             read, the group it removed them from, the ticket it made): see
+                             "subjects" below; the engine frees it */
+    char change[160];     /* when the call changed something remote, what, for a person, in a few
+                             words ("suspended", "removed from Finance", "ticket #HF00000006
+                             resolved"); "" when it changed nothing */
     bool deferred;        /* the operation was NOT carried out (paced by a rate budget, a busy
                              ticket, Okta's 429 or E0000112): the engine waits retry_after_ms and
                              calls again WITHOUT counting an attempt, whatever the step's retry: */
@@ -369,6 +376,31 @@ static inline enum conn_ingress_mode conn_ingress_mode(const json_t *config)
     return CONN_MODE_HOOK;
 }
 
+/* ---- subjects (issue 17) ----
+ *
+ * Whom and what a run concerns, so that every run that touched a person or
+ * a ticket can be found (store.h, "subjects"). A connector describes a
+ * subject as a JSON object
+ *
+ *   {"kind":  "<connector>.<what>" ("okta.user", "okta.group", "okta.app",
+ *              "happyfox.ticket"),
+ *    "label": how a person reads it ("jane@acme.com", "Finance",
+ *             "#HF00000006"),
+ *    "keys":  [every string a person may search it by: its id, login or
+ *              email, a ticket's number and display id] (strings; the
+ *              engine normalizes them with subject_key, core/subject.h)}
+ *
+ * both for the events it normalizes (event_subjects below) and in the
+ * subjects an action reports (conn_result.subjects). The engine stores them
+ * per run, knowing no kind by name. Personal data beyond the identifiers a
+ * search needs (names, phone numbers) never goes into a subject. */
+
+/* Appends the subjects of a normalized event of this connector (an item
+ * its ingress produced, as stored: user, group, app, ticket ...) to out (a
+ * JSON array). 0, or a negative code (out of memory); an event without
+ * subjects appends nothing. Pure; any thread. */
+typedef int (*conn_event_subjects_fn)(const json_t *event, json_t *out);
+
 struct connector {
     const char *name;                  /* "core", "okta", "happyfox" */
     const struct conn_connection_kind *connection; /* NULL when the connector needs no credentials */
@@ -376,6 +408,7 @@ struct connector {
     const struct conn_trigger *triggers; /* terminated by name == NULL; may be NULL */
     void (*thread_slot_free)(void *slot); /* frees what actions cached in *thread_slot; may be NULL */
     const struct conn_ingress *ingress; /* how its events arrive (hooks, polling); NULL: none */
+    conn_event_subjects_fn event_subjects; /* NULL: its events name no subject (issue 17) */
 };
 
 /* ---- base URLs of remote accounts (connectors/conn_url.c) ---- */

@@ -176,6 +176,31 @@ enum store_event_stage {
     STORE_EVENT_EXPAND = 2, /* a delivery not yet expanded into events */
 };
 
+/* ---- subjects (issue 17: "subjects") ----
+ * Whom and what a run concerns: the event's Okta user, group and app, its
+ * HappyFox ticket, and every user or ticket a step's action resolved. One
+ * subject is found by several keys (an Okta user by its id and its login, a
+ * ticket by its number and its display id): one struct per key. Keys are
+ * normalized with subject_key() (core/subject.h) by whoever writes or
+ * searches them, so the store compares them exactly (an index lookup).
+ * Stored per run (so a re-run, whose event is the same, carries them too). */
+struct store_subject {
+    const char *kind;    /* "<connector>.<what>": "okta.user", "okta.group", "okta.app", "happyfox.ticket" */
+    const char *key;     /* what a search matches exactly, normalized (subject_key) */
+    const char *label;   /* how a person reads the subject: "jane@acme.com", "Finance", "#HF00000006" */
+    const char *step_id; /* NULL: from the run's event; else the step whose action resolved or changed it */
+};
+#define STORE_SUBJECTS_MAX 64 /* subject keys one event or one step record may carry; more are dropped */
+
+/* Where an event came from, besides its source (the connector's name,
+ * "manual", "schedule", "cli"): how it arrived. Stored as these strings. */
+#define STORE_VIA_HOOK "hook"         /* pushed: an Okta event hook, a HappyFox webhook, a webhook */
+#define STORE_VIA_POLL "poll"         /* read by the poller: Okta's System Log, HappyFox's ticket list */
+#define STORE_VIA_SCHEDULE "schedule" /* a schedule trigger's tick */
+#define STORE_VIA_API "api"           /* POST /api/v1/workflows/{name}/runs (the console too) */
+#define STORE_VIA_CLI "cli"           /* `idflow run` */
+/* (end of "subjects") */
+
 struct store_event_in {
     const char *source;     /* "okta", "happyfox", "manual", "webhook", ... */
     const char *source_id;  /* dedup key within source; NULL: a fresh unique one is generated */
@@ -183,6 +208,12 @@ struct store_event_in {
     const char *connection; /* may be NULL */
     const char *data;       /* the normalized event, JSON text */
     enum store_event_stage stage; /* DONE (the default): runs are given now; MATCH, EXPAND: none may be given */
+    /* issue 17 ("subjects"): */
+    const char *via;        /* STORE_VIA_*, or NULL (unknown: events stored before it was recorded) */
+    const char *actor;      /* who submitted it by hand ("token:alice", "cli:root"), or NULL */
+    const struct store_subject *subjects; /* the event's subjects (step_id NULL), written for every run
+                                             created for this event (here or when it is settled) */
+    size_t n_subjects;
 };
 
 struct store_run_in {
@@ -240,6 +271,8 @@ struct store_settle {
     const struct store_run_in *runs; /* may be 0 */
     size_t n_runs;
     const char *note;                /* why a workflow could not be decided (a `when:` failed), or NULL */
+    const struct store_subject *subjects; /* the event's subjects, written for each run created (issue 17) */
+    size_t n_subjects;
     /* out */
     int64_t *run_ids;                /* caller array of n_runs, filled when settled */
     bool settled;                    /* false: the event was not in stage MATCH (settled already) */
@@ -287,6 +320,14 @@ struct store_run {
                             owner executes it at once), so store_run_begin is not needed */
     int interrupted;     /* times in a row the run was taken from a dead owner without a step commit
                           * moving it on (see the contract above) */
+    /* issue 17, filled by store_run_get and store_run_list (NULL/0 otherwise): */
+    char *source;        /* the event's source ("okta", "happyfox", "manual", "schedule", "cli") */
+    char *via;           /* STORE_VIA_* or NULL (unknown) */
+    char *actor;         /* who started it by hand, or NULL */
+    char *trigger;       /* the event's type ("okta.user_locked", "manual") */
+    char *connection;    /* the event's connection, or NULL */
+    char *subject;       /* label of the run's first subject from its event (else from its steps), or NULL */
+    int64_t rerun_as;    /* the newest run re-run from this one, 0 when none ("approvals-reruns") */
 };
 
 void store_run_free(struct store_run *r);
@@ -351,6 +392,12 @@ struct store_step_rec {
     const char *error;   /* JSON text {message, detail?} or NULL */
     int64_t started_at;
     int64_t finished_at; /* 0 when not finished */
+    /* issue 17 ("subjects"): */
+    const char *change;  /* what the step changed, for a person ("suspended", "removed from Finance"),
+                            or NULL when it changed nothing */
+    const struct store_subject *subjects; /* resolved or changed by the step (step_id = this step's),
+                                             added to the run's subjects; may be 0 */
+    size_t n_subjects;
     const char *result;  /* foreach item (item >= 0) whose outcome this is: what it adds to the step's
                           * outputs array (JSON text, not redacted, never listed), saved with the
                           * item's stored value (store_foreach_begin); NULL: no outcome yet */
@@ -395,6 +442,11 @@ struct store_run_filter {
     const char *workflow; /* NULL: any */
     int64_t before_id;    /* 0: from the newest; else only ids < before_id */
     int limit;            /* 0: 50; capped at STORE_LIST_MAX */
+    /* issue 17 ("subjects"): */
+    const char *subject;  /* NULL: any; else a key (normalized by subject_key) one of its subjects has */
+    const char *source;   /* NULL: any; else the event's source, or "source/via" ("okta/poll") */
+    int64_t since;        /* 0: any; else created_at >= since (ms) */
+    int64_t until;        /* 0: any; else created_at < until (ms) */
 };
 
 /* Runs newest first: *rows_out an array of *n_out runs (NULL when 0) with
@@ -418,12 +470,49 @@ struct store_step {
     char *error;         /* JSON text {message, detail?}, or NULL */
     int64_t started_at;
     int64_t finished_at; /* 0 when not finished */
+    char *change;        /* what it changed, for a person, or NULL (issue 17) */
 };
 
 /* Step records of a run in (index, item) order: *rows_out an array of
  * *n_out records (NULL when 0), caller frees with store_step_list_free. */
 int store_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out) IDF_MUST_USE;
 void store_step_list_free(struct store_step *rows, size_t n);
+
+/* ---- subjects: reads (issue 17: "subjects") ---- */
+
+/* How many runs match f (its before_id and limit are ignored): *n_out. */
+int store_run_count(struct store *s, const struct store_run_filter *f, int64_t *n_out) IDF_MUST_USE;
+
+/* One subject key of a run, read back (struct store_subject, owned). */
+struct store_run_subject {
+    char *kind;
+    char *key;
+    char *label;
+    char *step_id; /* NULL: from the event */
+};
+
+/* The subjects of a run, event's first then by step: *rows_out an array of
+ * *n_out rows (NULL when 0), caller frees with store_run_subject_list_free. */
+int store_run_subjects(struct store *s, int64_t run_id, struct store_run_subject **rows_out,
+                       size_t *n_out) IDF_MUST_USE;
+void store_run_subject_list_free(struct store_run_subject *rows, size_t n);
+
+/* What a run changed: one of its step records with a change. */
+struct store_change {
+    int64_t run_id;
+    char *step_id;
+    int item;            /* foreach item index; -1 for a plain step */
+    char *change;        /* "suspended", "removed from Finance" */
+    int64_t finished_at;
+};
+
+/* The changes of the n runs run_ids (at most STORE_LIST_MAX), by run id
+ * then (index, item): *rows_out an array of *n_out rows (NULL when 0),
+ * caller frees with store_change_list_free. */
+int store_run_changes(struct store *s, const int64_t *run_ids, size_t n, struct store_change **rows_out,
+                      size_t *n_out) IDF_MUST_USE;
+void store_change_list_free(struct store_change *rows, size_t n);
+/* (end of "subjects": reads) */
 
 /* How many runs are in each status. */
 struct store_run_counts {

@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "cli/config.h"
 #include "core/log.h"
+#include "core/subject.h"
 #include "core/timeutil.h"
 
 static void buf_cap_refuses_and_keeps_contents(void **state)
@@ -346,9 +347,38 @@ static void allowed_hosts_and_public_url(void **state)
     assert_int_equal(cfg_public_origin(&c, origin, sizeof origin), IDF_EINVAL);
 }
 
+/* A key is searched as it is stored: "#HF00000006", " Jane@Acme.COM " and
+ * "hf00000006" are the same key; nothing empty, controlling or too long is. */
+static void subject_key_normalizes_and_refuses(void **state)
+{
+    char out[SUBJECT_KEY_MAX], small[4];
+    char long_in[SUBJECT_KEY_MAX + 8];
+    (void)state;
+    assert_int_equal(subject_key(" Jane@Acme.COM\t", out, sizeof out), 0);
+    assert_string_equal(out, "jane@acme.com");
+    assert_int_equal(subject_key("#HF00000006", out, sizeof out), 0);
+    assert_string_equal(out, "hf00000006");
+    assert_int_equal(subject_key("00uAbC", out, sizeof out), 0);
+    assert_string_equal(out, "00uabc");
+    assert_int_equal(subject_key("Zoë", out, sizeof out), 0);
+    assert_string_equal(out, "zoë");
+    assert_int_equal(subject_key("  # ", out, sizeof out), IDF_EINVAL);
+    assert_int_equal(subject_key("#", out, sizeof out), IDF_EINVAL);
+    assert_int_equal(subject_key("", out, sizeof out), IDF_EINVAL);
+    assert_int_equal(subject_key(NULL, out, sizeof out), IDF_EINVAL);
+    assert_int_equal(subject_key("a\nb", out, sizeof out), IDF_EINVAL);
+    assert_string_equal(out, "");
+    assert_int_equal(subject_key("abcd", small, sizeof small), IDF_EINVAL);
+    assert_int_equal(subject_key("abc", small, sizeof small), 0);
+    memset(long_in, 'a', sizeof long_in - 1);
+    long_in[sizeof long_in - 1] = '\0';
+    assert_int_equal(subject_key(long_in, out, sizeof out), IDF_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(subject_key_normalizes_and_refuses),
         cmocka_unit_test(buf_cap_refuses_and_keeps_contents),
         cmocka_unit_test(buf_printf_long_text),
         cmocka_unit_test(redact_secret_keys_at_any_depth),
