@@ -24,6 +24,11 @@ int64_t time_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+int64_t time_mono_ms(void)
+{
+    return time_mono_ns() / 1000000;
+}
+
 int time_parse_duration(const char *s, int64_t *ms_out)
 {
     int64_t total = 0;

@@ -12,6 +12,9 @@ int64_t time_now_ms(void);
 /* Monotonic clock in nanoseconds (for measuring). */
 int64_t time_mono_ns(void);
 
+/* Monotonic clock in milliseconds (deadlines, budgets, cache ages). */
+int64_t time_mono_ms(void);
+
 /* Parses "250ms", "2s", "5m", "1h", "1d", "1h30m" or a bare integer (seconds)
  * into milliseconds. IDF_EINVAL on anything else, or on a value above 366 days. */
 int time_parse_duration(const char *s, int64_t *ms_out) IDF_MUST_USE;

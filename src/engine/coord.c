@@ -18,11 +18,6 @@
 #include "core/timeutil.h"
 #include "store/store.h"
 
-static int64_t mono_ms(void)
-{
-    return time_mono_ns() / 1000000;
-}
-
 /* The store key of a connector's name: the name itself, or "h:" and the
  * hex of its 32-byte BLAKE2b hash when it is too long. */
 static void key_of(const char *name, char out[ENGINE_COORD_KEY_MAX])
@@ -87,7 +82,7 @@ static int co_lock_drop(void *ctx, const char *name)
 static int co_nodes(void *ctx, int *n_out)
 {
     struct engine_coord *c = ctx;
-    int64_t now = mono_ms();
+    int64_t now = time_mono_ms();
     int n = 0, rc;
 
     if (c->nodes_at && now - c->nodes_at < ENGINE_COORD_NODES_MS) {

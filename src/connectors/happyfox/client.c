@@ -39,11 +39,6 @@
 
 #define HFC_BODY_QUOTE 200 /* bytes of a non-JSON error body quoted in a message */
 
-static int64_t mono_ms(void)
-{
-    return time_mono_ns() / 1000000;
-}
-
 /* What the toolkit needs to know of HappyFox (see ctk_kind). */
 static const struct ctk_kind happyfox_kind = {
     .connector = "happyfox", .product = "HappyFox", .normalize_url = hfc__normalize_url, .max_base = HFC_MAX_BASE,
@@ -225,7 +220,7 @@ int hfc__lock_ticket(struct hfc *h, int64_t number)
         return 0;
     if (h->locked_ticket) /* one ticket per call: release the previous one */
         ticket_release(h);
-    slot = hfc__ticket_try_lock(h->acct, number, mono_ms(), &gen);
+    slot = hfc__ticket_try_lock(h->acct, number, time_mono_ms(), &gen);
     if (slot < 0)
         return ticket_busy(h, number, "from this process", HFC_TICKET_BUSY_RETRY_MS);
     h->locked_ticket = number;
@@ -356,7 +351,7 @@ static int fail_answer(struct hfc *h, const char *what, bool is_get, const struc
 /* Counts one call against the budget, or writes the paced failure. */
 static int pace(struct hfc *h, bool is_get, const char *what)
 {
-    int64_t wait = hfc__budget_take(h->coord, h->acct, h->s.base, is_get, &h->limits, mono_ms());
+    int64_t wait = hfc__budget_take(h->coord, h->acct, h->s.base, is_get, &h->limits, time_mono_ms());
 
     if (wait <= 0)
         return 0;

@@ -51,11 +51,6 @@ static const struct {
     {"/ticket_custom_fields/", "custom field"},
 };
 
-static int64_t mono_ms(void)
-{
-    return time_mono_ns() / 1000000;
-}
-
 static void cache_key(const struct hfc *h, char *out, size_t n)
 {
     snprintf(out, n, "%.128s|%s", h->s.conn_name, h->s.base);
@@ -119,7 +114,7 @@ static void install(const char *key, enum hfc_ref_kind kind, json_t *list, int64
 static int list_get(struct hfc *h, enum hfc_ref_kind kind, bool refresh, json_t **out)
 {
     char key[REFS_KEY_MAX];
-    int64_t now = mono_ms();
+    int64_t now = time_mono_ms();
     json_t *j = NULL, *arr;
     int rc;
 

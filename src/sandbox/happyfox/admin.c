@@ -13,11 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/timeutil.h"
 #include "sandbox/happyfox/internal.h"
 
 static json_t *limits_view(struct sbhf_account *h)
 {
-    int64_t now = sbhf__mono_ms();
+    int64_t now = time_mono_ms();
     bool locked = h->locked_until && now < h->locked_until;
     json_t *busy = json_array();
     size_t i;

@@ -296,7 +296,7 @@ static void refuse_429(struct sbhf_account *h, int64_t now, struct http_resp *re
 /* True when the call may go on; otherwise resp holds the 429. */
 static bool budget_admit(struct sbhf_account *h, bool is_get, struct http_resp *resp)
 {
-    int64_t now = sbhf__mono_ms();
+    int64_t now = time_mono_ms();
     struct sbhf_ring *r = is_get ? &h->get_ring : &h->post_ring;
     char why[128];
 
@@ -337,7 +337,7 @@ static bool quirk_hits(struct sbhf_account *h, const struct http_req *req)
 
 static bool ticket_busy(struct sbhf_account *h, struct sbhf_ticket *t, struct http_resp *resp)
 {
-    if (t->busy_until <= sbhf__mono_ms())
+    if (t->busy_until <= time_mono_ms())
         return false;
     h->n_409++;
     sbhf__error(resp, 409,
@@ -373,7 +373,7 @@ static void route_ticket(struct sandbox *sb, char **seg, int nseg, const struct 
     /* The call stays "in flight" until its answer leaves: the server holds
      * the answer for ticket_busy_ms, and calls arriving meanwhile get 409. */
     if (h->ticket_busy_ms > 0) {
-        t->busy_until = sbhf__mono_ms() + h->ticket_busy_ms;
+        t->busy_until = time_mono_ms() + h->ticket_busy_ms;
         if (resp->delay_ms < h->ticket_busy_ms)
             resp->delay_ms = h->ticket_busy_ms;
     }

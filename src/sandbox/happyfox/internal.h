@@ -151,7 +151,6 @@ int sbhf__seed_tickets(struct sbhf_account *h, const json_t *seed, struct idf_er
 
 /* ------------------------------------------- happyfox/util.c: helpers */
 
-int64_t sbhf__mono_ms(void);
 /* "YYYY-MM-DD HH:MM:SS" (UTC) of a wall-clock time; a JSON string, new ref. */
 json_t *sbhf__time(int64_t wall_ms);
 

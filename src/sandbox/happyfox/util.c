@@ -16,11 +16,6 @@
 #include "core/timeutil.h"
 #include "sandbox/happyfox/internal.h"
 
-int64_t sbhf__mono_ms(void)
-{
-    return time_mono_ns() / 1000000;
-}
-
 json_t *sbhf__time(int64_t wall_ms)
 {
     time_t secs = (time_t)(wall_ms / 1000);
