@@ -28,15 +28,6 @@
 
 #define KEY_HEX "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
 
-static const char *base_url(void)
-{
-    const char *u = getenv("IDFLOW_TEST_PG_URL");
-    if (!u || !*u)
-        fail_msg("IDFLOW_TEST_PG_URL is not set: this suite needs a PostgreSQL server; run it through "
-                 "tests/pg/run.sh (make test), which starts one");
-    return u;
-}
-
 static const char *idflow_bin(void)
 {
     const char *b = getenv("IDFLOW_BIN");
@@ -48,12 +39,7 @@ static const char *idflow_bin(void)
 /* A fresh, empty schema's URL into out. */
 static void fresh_url(const char *what, char *out, size_t n)
 {
-    static int seq;
-    char tmpl[1024], tag[64];
-
-    snprintf(tmpl, sizeof tmpl, "%s?options=-csearch_path%%3D%%s", base_url());
-    snprintf(tag, sizeof tag, "tpg_%s_%d_%d", what, (int)getpid(), ++seq);
-    assert_int_equal(tu_store_url(tmpl, tag, out, n), 0);
+    assert_int_equal(tu_pg_fresh_url(what, out, n), 0);
 }
 
 /* The test's working directory: a fresh temporary one, with an empty

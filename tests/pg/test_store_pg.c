@@ -52,12 +52,7 @@ static const char *idflow_bin(void)
 /* A fresh, empty schema; its URL into out. */
 static void fresh_url(const char *what, char *out, size_t n)
 {
-    static int seq;
-    char tmpl[1024], tag[64];
-
-    snprintf(tmpl, sizeof tmpl, "%s?options=-csearch_path%%3D%%s", base_url());
-    snprintf(tag, sizeof tag, "tpg_%s_%d_%d", what, (int)getpid(), ++seq);
-    assert_int_equal(tu_store_url(tmpl, tag, out, n), 0);
+    assert_int_equal(tu_pg_fresh_url(what, out, n), 0);
 }
 
 /* Runs sql as the superuser on url's database; the first value of the first

@@ -4,6 +4,8 @@
 
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 static int is_pg(const char *url)
@@ -57,4 +59,20 @@ int tu_store_url(const char *tmpl, const char *tag, char *out, size_t n)
     if (p && is_pg(out))
         return create_schema(out, tag);
     return 0;
+}
+
+int tu_pg_fresh_url(const char *what, char *out, size_t n)
+{
+    static int seq;
+    const char *base = getenv("IDFLOW_TEST_PG_URL");
+    char tmpl[1024], tag[64];
+
+    if (!base || !*base) {
+        fprintf(stderr, "IDFLOW_TEST_PG_URL is not set: this suite needs a PostgreSQL server; run it through "
+                        "tests/pg/run.sh (make test), which starts one\n");
+        return -1;
+    }
+    snprintf(tmpl, sizeof tmpl, "%s?options=-csearch_path%%3D%%s", base);
+    snprintf(tag, sizeof tag, "tpg_%s_%d_%d", what, (int)getpid(), ++seq);
+    return tu_store_url(tmpl, tag, out, n);
 }

@@ -17,4 +17,11 @@
  * exists. Returns 0, or -1 with the reason on stderr. */
 int tu_store_url(const char *tmpl, const char *tag, char *out, size_t n);
 
+/* For the PostgreSQL-only suites (tests/pg/test_*.c), run by tests/pg/run.sh
+ * with IDFLOW_TEST_PG_URL naming the throwaway cluster's database: a fresh,
+ * empty schema "tpg_<what>_<pid>_<seq>" on it, and its URL (connections
+ * land in it) into out. Returns 0, or -1 with the reason on stderr (the
+ * variable is unset: the suite was not started by run.sh). */
+int tu_pg_fresh_url(const char *what, char *out, size_t n);
+
 #endif
