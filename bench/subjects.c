@@ -124,7 +124,8 @@ static void fill_sqlite(const char *path, int n_runs, int64_t now)
                      "VALUES (?1, ?2, ?1, ?3, 'prod', ?4, '{}', ?5)");
     run = sq_prep(db, "INSERT INTO runs (id, workflow, version, event_id, status, pc, created_at, updated_at, "
                       "finished_at) VALUES (?1, ?2, 1, ?1, ?3, 2, ?4, ?4, ?4)");
-    sj = sq_prep(db, "INSERT OR IGNORE INTO run_subjects (run_id, key, kind, label, step_id) VALUES (?1, ?2, ?3, ?4, ?5)");
+    sj = sq_prep(db,
+                 "INSERT OR IGNORE INTO run_subjects (run_id, key, kind, label, step_id) VALUES (?1, ?2, ?3, ?4, ?5)");
     step = sq_prep(db, "INSERT INTO steps (run_id, idx, item, step_id, status, attempts, started_at, finished_at, "
                        "change) VALUES (?1, 1, -1, 'remove', 'succeeded', 1, ?2, ?2, ?3)");
     sq_exec(db, "BEGIN");
@@ -309,10 +310,8 @@ static void run_shape(struct store *s, const struct shape *sh, int queries, int6
     }
     qsort(lat, (size_t)queries, sizeof *lat, cmp64);
     printf("  %-44s median %8.2f ms   p99 %8.2f ms   max %8.2f ms   (%s %.1f)\n", sh->name,
-           (double)lat[queries / 2] / 1000, (double)lat[queries * 99 / 100] / 1000,
-           (double)lat[queries - 1] / 1000, sh->count ? "count" : "rows", sh->count
-                                                                               ? (double)matches / queries
-                                                                               : (double)rows_total / queries);
+           (double)lat[queries / 2] / 1000, (double)lat[queries * 99 / 100] / 1000, (double)lat[queries - 1] / 1000,
+           sh->count ? "count" : "rows", sh->count ? (double)matches / queries : (double)rows_total / queries);
 }
 
 static void time_queries(const char *url, int queries, int64_t now)
