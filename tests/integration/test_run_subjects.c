@@ -66,6 +66,12 @@ static const char wf_manual[] = "name: offboard\n"
                                 "  - id: vpn\n    do: okta.add_to_group\n    connection: acme\n"
                                 "    with: {user: '${{ .event.data.login }}', group: VPN Users}\n";
 
+static const char wf_bulk[] = "name: bulk\n"
+                              "on: manual\n"
+                              "steps:\n"
+                              "  - id: each\n    foreach: ${{ .event.data.logins }}\n    as: login\n"
+                              "    do: okta.suspend_user\n    connection: acme\n    with: {user: '${{ .login }}'}\n";
+
 static const char wf_tick[] = "name: tick\n"
                               "on:\n  schedule: {cron: \"*/2 * * * * *\"}\n"
                               "steps:\n  - id: t\n    do: set\n    with: {at: '${{ .event.data.scheduled_for }}'}\n";
@@ -84,7 +90,7 @@ static int setup(void **state)
 
     if (sfx_start(&F, (const char *[]){"--token", TOKEN, NULL}) || sfx_write_wf(&F, "locked", wf_locked) ||
         sfx_write_wf(&F, "resolve", wf_resolve) || sfx_write_wf(&F, "offboard", wf_manual) ||
-        sfx_write_wf(&F, "tick", wf_tick))
+        sfx_write_wf(&F, "tick", wf_tick) || sfx_write_wf(&F, "bulk", wf_bulk))
         return -1;
     /* acme: the System Log poller only; acmehook: event hooks only (the same org) */
     if (sfx_idflow(&F, env, NULL, "connect", "okta", "acme", "--url", F.sb, "--token-env", "ST_TOKEN", "--sandbox",
@@ -342,27 +348,33 @@ static void api_run_has_actor_and_changes(void **state)
 
     snprintf(url, sizeof url, "%s/api/v1/events", F.base);
     for (int round = 0; round < 2; round++) {
+        char q[100];
+        int64_t id;
         a = sfx_assert_http_json("POST", url, "{\"workflow\":\"offboard\",\"data\":{\"login\":\"grace.liu" ST "\"}}", h,
                                  &status);
         assert_int_equal(status, 202);
+        id = json_integer_value(json_array_get(json_object_get(a, "run_ids"), 0));
         json_decref(a);
-        r = final_run(round == 0 ? "workflow=offboard&source=manual/api" : "workflow=offboard&subject=grace.liu" ST);
+        assert_true(id > 0);
+        /* this run, as the list finds it: by workflow, source/via and the id bound */
+        snprintf(q, sizeof q, "workflow=offboard&source=manual/api&before=%lld", (long long)id + 1);
+        r = final_run(q);
+        assert_int_equal(json_integer_value(json_object_get(r, "id")), id);
         assert_string_equal(sget(r, "status", NULL), "succeeded");
         assert_source(r, "manual", "api", "token:alice");
         assert_string_equal(sget(r, "subject", NULL), "grace.liu" ST);
         assert_non_null(subject(r, "grace.liu" ST, "suspend")); /* first resolved by suspend */
         assert_non_null(subject(r, "vpn users", "vpn"));
         if (round == 0) {
-            first = json_integer_value(json_object_get(r, "id"));
+            first = id;
             assert_string_equal(change_of(r, "suspend"), "suspended");
             assert_string_equal(change_of(r, "vpn"), "added to VPN Users");
         } else {
-            assert_true(json_integer_value(json_object_get(r, "id")) > first);
+            assert_true(id > first);
             assert_null(change_of(r, "suspend")); /* already suspended */
             assert_null(change_of(r, "vpn"));     /* already a member */
         }
         json_decref(r);
-        /* wait until the first round's run is listed before starting the next */
     }
     /* the timeline: both runs, newest first; only the first changed anything */
     hist = api_get("/api/v1/history?subject=Grace.Liu" ST);
@@ -373,6 +385,51 @@ static void api_run_has_actor_and_changes(void **state)
     assert_int_equal(json_integer_value(json_object_get(run, "id")), first);
     assert_int_equal(json_array_size(json_object_get(run, "changes")), 2);
     assert_string_equal(sget(json_array_get(json_object_get(run, "changes"), 0), "change", NULL), "suspended");
+    json_decref(hist);
+}
+
+/* A foreach step: each item's record carries its own change, and each
+ * item's user is a subject of the run (from that step). */
+static void foreach_items_carry_their_own(void **state)
+{
+    const char *h[] = {AUTH, "Content-Type: application/json", NULL};
+    char url[300];
+    long status = 0;
+    json_t *a, *r, *hist;
+    size_t i, items = 0;
+    const json_t *st;
+    (void)state;
+
+    snprintf(url, sizeof url, "%s/api/v1/events", F.base);
+    a = sfx_assert_http_json("POST", url,
+                             "{\"workflow\":\"bulk\",\"data\":{\"logins\":[\"liam.obrien" ST "\",\"ava.patel" ST
+                             "\",\"peter.novak" ST "\"]}}",
+                             h, &status);
+    assert_int_equal(status, 202);
+    json_decref(a);
+    r = final_run("workflow=bulk");
+    assert_string_equal(sget(r, "status", NULL), "succeeded");
+    json_array_foreach (json_object_get(r, "steps"), i, st) {
+        int item = (int)json_integer_value(json_object_get(st, "item"));
+        if (item < 0)
+            continue;
+        items++;
+        if (item < 2)
+            assert_string_equal(sget(st, "change", NULL), "suspended");
+        else
+            assert_true(json_is_null(json_object_get(st, "change"))); /* peter was SUSPENDED already */
+    }
+    assert_int_equal(items, 3);
+    assert_non_null(subject(r, "liam.obrien" ST, "each"));
+    assert_non_null(subject(r, "ava.patel" ST, "each"));
+    assert_non_null(subject(r, "peter.novak" ST, "each"));
+    json_decref(r);
+    hist = api_get("/api/v1/history?subject=ava.patel" ST);
+    assert_int_equal(json_array_size(json_object_get(hist, "runs")), 1);
+    assert_string_equal(
+        sget(json_array_get(json_object_get(json_array_get(json_object_get(hist, "runs"), 0), "changes"), 0), "change",
+             NULL),
+        "suspended");
     json_decref(hist);
 }
 
@@ -437,6 +494,7 @@ int main(void)
         cmocka_unit_test(poll_and_webhook_record_subjects_and_changes),
         cmocka_unit_test(okta_hook_is_via_hook),
         cmocka_unit_test(api_run_has_actor_and_changes),
+        cmocka_unit_test(foreach_items_carry_their_own),
         cmocka_unit_test(cli_run_is_via_cli),
         cmocka_unit_test(schedule_is_via_schedule),
         cmocka_unit_test(serve_exits_cleanly),
