@@ -137,6 +137,9 @@ json_t *ctk_masked_copy(const struct ctk_session *s, const json_t *v);
  * numbers): never names or phone numbers. 0, or IDF_ENOMEM. */
 int ctk_subject_add(struct conn_result *res, const char *kind, const char *label, const char *const *keys,
                     size_t n) IDF_MUST_USE;
+/* The same into list (a JSON array, borrowed: an event_subjects' out). */
+int ctk_subject_append(json_t *list, const char *kind, const char *label, const char *const *keys,
+                       size_t n) IDF_MUST_USE;
 /* Writes what the call changed, for a person ("suspended", "added to
  * Finance"), into res->change (cut to its size). Only for a call that
  * changed something (its output's changed: true). */

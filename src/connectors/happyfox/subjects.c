@@ -35,9 +35,9 @@ static const char *number_text(const json_t *ticket, char *buf, size_t n)
     return buf;
 }
 
-/* The ticket's subjects (into res through ctk_subject_add, or into an
- * array): the ticket by display id and number, its requester by email. */
-static int ticket_subjects(struct conn_result *res, const json_t *ticket, const json_t *requester)
+/* The ticket's subjects into list (an array): the ticket by display id
+ * and number, its requester by email. */
+static int ticket_subjects(json_t *list, const json_t *ticket, const json_t *requester)
 {
     char num[32];
     const char *disp = str_of(ticket, "display_id");
@@ -47,23 +47,16 @@ static int ticket_subjects(struct conn_result *res, const json_t *ticket, const 
 
     if (!json_is_object(ticket))
         return 0;
-    rc = ctk_subject_add(res, KIND_TICKET, disp && *disp ? disp : (num[0] ? num : NULL), tk, 2);
+    rc = ctk_subject_append(list, KIND_TICKET, disp && *disp ? disp : (num[0] ? num : NULL), tk, 2);
     if (rc == 0 && json_is_object(requester))
-        rc = ctk_subject_add(res, KIND_CONTACT, ck[0], ck, 1);
+        rc = ctk_subject_append(list, KIND_CONTACT, ck[0], ck, 1);
     return rc;
 }
 
 int hfc__event_subjects(const json_t *event, json_t *out)
 {
     const json_t *t = json_object_get(event, "ticket");
-    struct conn_result r;
-    int rc;
-
-    memset(&r, 0, sizeof r);
-    r.subjects = json_incref(out);
-    rc = ticket_subjects(&r, t, json_object_get(t, "requester"));
-    json_decref(r.subjects);
-    return rc;
+    return ticket_subjects(out, t, json_object_get(t, "requester"));
 }
 
 /* What each changing action did, for a person: before, the ticket's
@@ -93,7 +86,8 @@ void hfc__report(struct hfc *h, int rc)
 
     if (rc || !json_is_object(out) || !json_object_get(out, "number"))
         return;
-    if (ticket_subjects(res, out, json_object_get(out, "contact")))
+    if ((!res->subjects && !(res->subjects = json_array())) ||
+        ticket_subjects(res->subjects, out, json_object_get(out, "contact")))
         return; /* out of memory: the history misses a subject, the call stands */
     if (!json_is_true(json_object_get(out, "changed")))
         return;

@@ -28,31 +28,6 @@ static const char *str_of(const json_t *o, const char *k)
 
 /* ------------------------------------------------------------ events */
 
-/* Appends one subject to out (an array): {kind, label, keys}, keys the
- * non-empty ones of the n given. Nothing when none is left. */
-static int append(json_t *out, const char *kind, const char *label, const char *const *keys, size_t n)
-{
-    json_t *arr = json_array(), *s;
-
-    if (!arr)
-        return IDF_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (keys[i] && *keys[i] && json_array_append_new(arr, json_string(keys[i]))) {
-            json_decref(arr);
-            return IDF_ENOMEM;
-        }
-    }
-    if (json_array_size(arr) == 0) {
-        json_decref(arr);
-        return 0;
-    }
-    s = json_pack("{s:s, s:s, s:o}", "kind", kind, "label",
-                  label && *label ? label : json_string_value(json_array_get(arr, 0)), "keys", arr);
-    if (!s || json_array_append_new(out, s))
-        return IDF_ENOMEM;
-    return 0;
-}
-
 int oktac__event_subjects(const json_t *event, json_t *out)
 {
     const json_t *u = json_object_get(event, "user"), *g = json_object_get(event, "group"),
@@ -65,11 +40,11 @@ int oktac__event_subjects(const json_t *event, json_t *out)
 
     /* the event's user is a person only when Okta says User (or says nothing) */
     if (json_is_object(u) && (!type || strcasecmp(type, "User") == 0))
-        rc = append(out, KIND_USER, str_of(u, "login"), uk, 2);
+        rc = ctk_subject_append(out, KIND_USER, str_of(u, "login"), uk, 2);
     if (rc == 0 && json_is_object(g))
-        rc = append(out, KIND_GROUP, str_of(g, "name"), gk, 2);
+        rc = ctk_subject_append(out, KIND_GROUP, str_of(g, "name"), gk, 2);
     if (rc == 0 && json_is_object(a))
-        rc = append(out, KIND_APP, str_of(a, "label") ?: str_of(a, "name"), ak, 3);
+        rc = ctk_subject_append(out, KIND_APP, str_of(a, "label") ?: str_of(a, "name"), ak, 3);
     return rc;
 }
 

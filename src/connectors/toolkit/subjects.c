@@ -43,23 +43,21 @@ static json_t *same_subject(const json_t *subjects, const char *kind, const char
     return NULL;
 }
 
-int ctk_subject_add(struct conn_result *res, const char *kind, const char *label, const char *const *keys, size_t n)
+int ctk_subject_append(json_t *list, const char *kind, const char *label, const char *const *keys, size_t n)
 {
     json_t *s, *arr;
     size_t any = 0;
 
     for (size_t k = 0; k < n; k++)
         any += keys[k] && *keys[k];
-    if (!any || !kind)
+    if (!any || !kind || !json_is_array(list))
         return 0; /* nothing to find it by */
-    if (!res->subjects && !(res->subjects = json_array()))
-        return IDF_ENOMEM;
-    s = same_subject(res->subjects, kind, keys, n);
+    s = same_subject(list, kind, keys, n);
     if (!s) {
-        if (json_array_size(res->subjects) >= CTK_MAX_SUBJECTS)
+        if (json_array_size(list) >= CTK_MAX_SUBJECTS)
             return 0;
         s = json_pack("{s:s, s:[]}", "kind", kind, "keys");
-        if (!s || json_array_append_new(res->subjects, s))
+        if (!s || json_array_append_new(list, s))
             return IDF_ENOMEM;
     }
     if (!json_is_string(json_object_get(s, "label")) && label && *label)
@@ -72,6 +70,19 @@ int ctk_subject_add(struct conn_result *res, const char *kind, const char *label
     if (!json_is_string(json_object_get(s, "label")))
         json_object_set(s, "label", json_array_get(arr, 0));
     return 0;
+}
+
+int ctk_subject_add(struct conn_result *res, const char *kind, const char *label, const char *const *keys, size_t n)
+{
+    size_t any = 0;
+
+    for (size_t k = 0; k < n; k++)
+        any += keys[k] && *keys[k];
+    if (!any || !kind)
+        return 0;
+    if (!res->subjects && !(res->subjects = json_array()))
+        return IDF_ENOMEM;
+    return ctk_subject_append(res->subjects, kind, label, keys, n);
 }
 
 void ctk_change(struct conn_result *res, const char *fmt, ...)
