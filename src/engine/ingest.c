@@ -93,11 +93,6 @@ static int prepare(struct engine *e, const struct engine_event *ev, enum store_e
         rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
         goto out;
     }
-    /* issue 17: whom the event concerns, from its connector (runs created now or when it is settled) */
-    if (engine_subjects_of_event(&p->subjects, e->opts.connectors, ev->source, ev->type, event)) {
-        rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
-        goto out;
-    }
     if (stage == STORE_EVENT_DONE) {
         struct engine__match *m = &p->match;
         struct expr_ctx *ectx = engine__thread_expr(e);
@@ -119,6 +114,12 @@ static int prepare(struct engine *e, const struct engine_event *ev, enum store_e
         p->item.runs = m->runs;
         p->item.n_runs = m->n_runs;
         p->item.run_ids = p->run_ids;
+        /* issue 17: whom the event concerns, from its connector, written with the runs it starts (an
+         * event stored for the matcher gets them when it is settled: match.c) */
+        if (m->n_runs && engine_subjects_of_event(&p->subjects, e->opts.connectors, ev->source, ev->type, event)) {
+            rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+            goto out;
+        }
     }
     p->data_text = json_dumps(event, JSON_COMPACT);
     if (!p->data_text) {

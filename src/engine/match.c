@@ -272,7 +272,8 @@ static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ect
             engine__match(m->ws, ectx, event, &res[i]);
             /* the event's subjects, written with each run it starts; without them (out of
              * memory) the runs are still created */
-            if (engine_subjects_of_event(&subj[i], m->reg, evs[i]->source, evs[i]->type, event))
+            if (res[i].n_runs &&
+                engine_subjects_of_event(&subj[i], m->reg, evs[i]->source, evs[i]->type, event))
                 engine_subjects_clear(&subj[i]);
             json_decref(event);
         }
@@ -385,7 +386,6 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
 {
     struct store_ingest_item *items = NULL;
     struct engine_event *evs = NULL;
-    struct engine_subjects *subj = NULL; /* each event's (issue 17) */
     char **texts = NULL;
     json_t *item;
     struct idf_err err;
@@ -400,8 +400,7 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
     items = calloc(n ? n : 1, sizeof *items);
     evs = calloc(n ? n : 1, sizeof *evs);
     texts = calloc(n ? n : 1, sizeof *texts);
-    subj = calloc(n ? n : 1, sizeof *subj); /* zeroed: as engine_subjects_init */
-    if (!items || !evs || !texts || !subj) {
+    if (!items || !evs || !texts) {
         n = 0;
         put_off(x, d, true, 0, "out of memory");
         goto out;
@@ -423,8 +422,6 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
         evs[n].via = STORE_VIA_HOOK; /* deliveries come from hooks */
         ev = engine__event_json(&evs[n]);
         texts[n] = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-        if (ev && engine_subjects_of_event(&subj[n], x->m->reg, c->name, type, ev))
-            engine_subjects_clear(&subj[n]); /* out of memory: the runs are still created */
         json_decref(ev);
         if (!texts[n]) {
             put_off(x, d, true, 0, "out of memory");
@@ -436,9 +433,7 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
         items[n].event.connection = d->connection;
         items[n].event.data = texts[n];
         items[n].event.stage = STORE_EVENT_MATCH;
-        items[n].event.via = evs[n].via;
-        items[n].event.subjects = subj[n].n ? subj[n].v : NULL;
-        items[n].event.n_subjects = subj[n].n;
+        items[n].event.via = evs[n].via; /* its subjects: when it is settled (match_batch) */
         n++;
     }
     rc = store_event_expand(x->st, d->id, items, n, NULL, &err);
@@ -458,9 +453,6 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
 out:
     for (size_t k = 0; texts && k < n; k++)
         free(texts[k]);
-    for (size_t k = 0; subj && k < json_array_size(ce_events); k++)
-        engine_subjects_clear(&subj[k]);
-    free(subj);
     free(texts);
     free(items);
     free(evs);
