@@ -25,7 +25,9 @@
  * PostgreSQL, on BENCH_PG_RUNS runs (default 1,000,000) filled by the server
  * itself (INSERT ... SELECT FROM generate_series); without BENCH_PG_URL a
  * throwaway cluster is started with tests/pg/cluster.sh and stopped.
- * Env: BENCH_RUNS, BENCH_QUERIES, BENCH_KEEP (keep the SQLite file, printed). */
+ * Env: BENCH_RUNS, BENCH_QUERIES, BENCH_KEEP (keep the temp SQLite file,
+ * printed), BENCH_DB (a SQLite file: filled when it does not exist, kept,
+ * and only queried on the next runs). */
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -400,6 +402,32 @@ int main(void)
 
     if (n_runs < 1000 || queries < 10)
         die("env", "BENCH_RUNS >= 1000, BENCH_QUERIES >= 10");
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (getenv("BENCH_DB") && *getenv("BENCH_DB")) {
+        /* a database of an earlier run, kept: filled only the first time */
+        snprintf(path, sizeof path, "%s", getenv("BENCH_DB"));
+        snprintf(url, sizeof url, "sqlite:%s", path);
+        if (access(path, F_OK) == 0) {
+            struct store *s = NULL;
+            struct store_run_filter f = {.limit = 1};
+            struct store_run *r = NULL;
+            struct idf_err err = {0};
+            size_t n = 0;
+            if (store_open(url, &s, &err) || store_run_list(s, &f, &r, &n) || n != 1)
+                die(path, "not a bench database");
+            now = r[0].created_at; /* the fill's "now": the times of the queries match it */
+            store_run_list_free(r, n);
+            store_close(s);
+            printf("SQLite, the runs of %s:\n", path);
+            time_queries(url, queries, now);
+            goto pg;
+        }
+        printf("SQLite, %d runs (kept in %s):\n", n_runs, path);
+        migrate(url);
+        fill_sqlite(path, n_runs, now);
+        time_queries(url, queries, now);
+        goto pg;
+    }
     if (!mkdtemp(dir))
         die("mkdtemp", "failed");
     snprintf(path, sizeof path, "%s/subjects.db", dir);
@@ -417,6 +445,7 @@ int main(void)
         }
         rmdir(dir);
     }
+pg:
     if ((getenv("BENCH_PG") && *getenv("BENCH_PG") == '1') || (getenv("BENCH_PG_URL") && *getenv("BENCH_PG_URL")))
         pg_part(now, queries);
     return 0;

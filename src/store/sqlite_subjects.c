@@ -262,6 +262,10 @@ int store__sq_run_count(struct store *s, const struct store__run_query *q, int64
         /* by status only: the counts the triggers keep (run_counts) */
         rc = q->status ? buf_puts(&b, "SELECT coalesce(sum(n), 0) FROM run_counts WHERE status = ?2")
                        : buf_puts(&b, "SELECT coalesce(sum(n), 0) FROM run_counts");
+    } else if (!q->status && !q->workflow && !q->source && !q->since && !q->until) {
+        /* by subject only: its range of run_subjects_key, no run read (a row's
+         * run exists: ON DELETE CASCADE) */
+        rc = buf_puts(&b, "SELECT count(*) FROM run_subjects INDEXED BY run_subjects_key WHERE key = ?1");
     } else {
         rc = buf_puts(&b, "SELECT count(*)");
         if (rc == 0)
