@@ -50,6 +50,7 @@
 #include "engine/coord.h"
 #include "engine/engine_internal.h"
 #include "engine/engine_obj.h"
+#include "engine/subjects.h"
 #include "expr/expr.h"
 #include "flow/flow.h"
 #include "net/http.h"
@@ -234,6 +235,7 @@ static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ect
     struct store_event *evs[MATCHER_BATCH];
     struct store_settle *items = NULL;
     struct engine__match *res = NULL;
+    struct engine_subjects *subj = NULL; /* each event's (issue 17) */
     int64_t *ids = NULL;
     struct idf_err err;
     size_t n = 0, created = 0;
@@ -250,7 +252,8 @@ static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ect
     items = calloc(n, sizeof *items);
     res = calloc(n, sizeof *res);
     ids = calloc(n * ENGINE_ACK_MAX_RUNS, sizeof *ids);
-    if (!items || !res || !ids) {
+    subj = calloc(n, sizeof *subj); /* zeroed: as engine_subjects_init */
+    if (!items || !res || !ids || !subj) {
         rc = IDF_ENOMEM;
         log_error("matcher: out of memory");
         goto out;
@@ -267,8 +270,15 @@ static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ect
             log_error("matcher: event %lld: %s", (long long)evs[i]->id, res[i].note);
         } else {
             engine__match(m->ws, ectx, event, &res[i]);
+            /* the event's subjects, written with each run it starts; without them (out of
+             * memory) the runs are still created */
+            if (res[i].n_runs &&
+                engine_subjects_of_event(&subj[i], m->reg, evs[i]->source, evs[i]->type, event))
+                engine_subjects_clear(&subj[i]);
             json_decref(event);
         }
+        items[i].subjects = subj[i].n ? subj[i].v : NULL;
+        items[i].n_subjects = subj[i].n;
         items[i].runs = res[i].runs;
         items[i].n_runs = res[i].n_runs;
         items[i].note = res[i].note[0] ? res[i].note : NULL;
@@ -284,11 +294,15 @@ static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ect
     engine__runs_created(m->e, created);
     *n_out = n;
 out:
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         store_event_free(evs[i]);
+        if (subj)
+            engine_subjects_clear(&subj[i]);
+    }
     free(items);
     free(res);
     free(ids);
+    free(subj);
     return rc;
 }
 
@@ -405,6 +419,7 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
         evs[n].type = type;
         evs[n].connection = d->connection;
         evs[n].fields = item;
+        evs[n].via = STORE_VIA_HOOK; /* deliveries come from hooks */
         ev = engine__event_json(&evs[n]);
         texts[n] = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
         json_decref(ev);
@@ -418,6 +433,7 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
         items[n].event.connection = d->connection;
         items[n].event.data = texts[n];
         items[n].event.stage = STORE_EVENT_MATCH;
+        items[n].event.via = evs[n].via; /* its subjects: when it is settled (match_batch) */
         n++;
     }
     rc = store_event_expand(x->st, d->id, items, n, NULL, &err);
