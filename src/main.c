@@ -28,7 +28,7 @@ static const char usage[] =
     "           one run in the foreground (--dry-run calls nothing and prints what it would call)\n"
     "  runs     [--status S] [--workflow NAME] [--limit N] [--json] [--db URL]\n"
     "  show     RUN [--json] [--db URL]    a run with each step's input, output and error\n"
-    "  rerun    RUN [--db URL]             start a failed run again from its failed step\n"
+    "  rerun    RUN [--force] [--db URL]   start a failed run again from its failed step (once)\n"
     "  approve  RUN [--comment TEXT]      approve the run's pending approval step\n"
     "  reject   RUN [--comment TEXT]      reject it (the step fails)\n"
     "  cancel   RUN [--reason TEXT]       stop a run: at once when it waits, after its current step when it runs\n"

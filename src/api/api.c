@@ -124,11 +124,15 @@ static int add_decisions(struct store *st, const struct store_run *r, const stru
                          json_t *o)
 {
     struct store_approval *rows = NULL;
+    struct store_run with = *r; /* borrowed fields; only rerun_as may change */
     size_t n = 0;
     int rc = store_run_approvals(st, r->id, &rows, &n);
 
+    /* a finished run's re-run, when store_run_get did not fill it */
+    if (rc == 0 && !with.rerun_as && with.finished_at)
+        rc = store_run_newest_rerun(st, r->id, &with.rerun_as);
     if (rc == 0)
-        rc = render_run_decisions(o, r, steps, n_steps, rows, n);
+        rc = render_run_decisions(o, &with, steps, n_steps, rows, n);
     store_approval_list_free(rows, n);
     return rc;
 }

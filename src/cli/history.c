@@ -174,7 +174,8 @@ int cli_show(int argc, char **argv)
         fprintf(stderr, "idflow show: cannot read the steps of run %lld\n", (long long)id);
         goto out;
     }
-    if (store_run_approvals(st, id, &approvals, &n_approvals)) {
+    if ((!r->rerun_as && r->finished_at && store_run_newest_rerun(st, id, &r->rerun_as)) ||
+        store_run_approvals(st, id, &approvals, &n_approvals)) {
         fprintf(stderr, "idflow show: cannot read the approvals of run %lld\n", (long long)id);
         goto out;
     }

@@ -56,20 +56,35 @@ static int run_state(struct store__pg *c, int64_t run_id, char *status, size_t n
  * for that lock, then sees this one's new run). IDF_EEXIST (*prev_out the
  * newest re-run) when it was re-run already; IDF_ESTATE when it failed at an
  * approval step that was rejected. */
+/* The newest re-run of run_id into *id_out (0 when none). */
+static int newest_rerun(struct store__pg *c, int64_t run_id, int64_t *id_out, struct idf_err *err)
+{
+    PGresult *r = NULL;
+    char b_id[STORE__PG_INT_LEN];
+    const char *p[] = {store__pg_i64(b_id, run_id)};
+    int rc = store__pg_exec(c, "read re-runs", "SELECT coalesce(max(id), 0) FROM runs WHERE rerun_of = $1::bigint",
+                            1, p, &r, err);
+
+    if (rc == 0)
+        *id_out = PQntuples(r) ? store__pg_get_i64(r, 0, 0) : 0;
+    PQclear(r);
+    return rc;
+}
+
+int store__pg_run_newest_rerun(struct store *s, int64_t run_id, int64_t *id_out)
+{
+    return newest_rerun(store__pg(s), run_id, id_out, NULL);
+}
+
 static int rerun_refusal(struct store__pg *c, int64_t run_id, int pc, int64_t *prev_out, struct idf_err *err)
 {
     PGresult *r = NULL;
     char b_id[STORE__PG_INT_LEN], b_pc[STORE__PG_INT_LEN];
     const char *p[] = {store__pg_i64(b_id, run_id), store__pg_i64(b_pc, pc)};
-    int rc;
+    int rc = newest_rerun(c, run_id, prev_out, err);
 
-    rc = store__pg_exec(c, "read re-runs", "SELECT coalesce(max(id), 0) FROM runs WHERE rerun_of = $1::bigint", 1, p,
-                        &r, err);
     if (rc)
         return rc;
-    *prev_out = PQntuples(r) ? store__pg_get_i64(r, 0, 0) : 0;
-    PQclear(r);
-    r = NULL;
     if (*prev_out)
         return idf_err_set(err, IDF_EEXIST,
                            "run %lld was already re-run as run #%lld; re-running it again calls its steps again "

@@ -273,6 +273,7 @@ int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **row
 int store__pg_run_counts(struct store *s, struct store_run_counts *out);
 int store__pg_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
 int store__pg_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
+int store__pg_run_newest_rerun(struct store *s, int64_t run_id, int64_t *id_out);
 int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out);
 int store__pg_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out);
 int store__pg_token_list(struct store *s, struct store_token **rows_out, size_t *n_out);

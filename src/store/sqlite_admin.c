@@ -57,7 +57,8 @@ static int step_write(struct store__sq *c, sqlite3_stmt *st, const char *what, s
  * BEGIN IMMEDIATE took makes a concurrent re-run wait, then see this one's).
  * IDF_EEXIST (*prev_out the newest re-run) when it was re-run already;
  * IDF_ESTATE when it failed at an approval step that was rejected. */
-static int rerun_refusal(struct store__sq *c, int64_t run_id, int pc, int64_t *prev_out, struct idf_err *err)
+/* The newest re-run of run_id into *id_out (0 when none). */
+static int newest_rerun(struct store__sq *c, int64_t run_id, int64_t *id_out, struct idf_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = store__sq_prep(c, SQ_RERUN_PREV, "SELECT max(id) FROM runs WHERE rerun_of = ?1", &st, err);
@@ -66,12 +67,24 @@ static int rerun_refusal(struct store__sq *c, int64_t run_id, int pc, int64_t *p
     sqlite3_bind_int64(st, 1, run_id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *prev_out = sqlite3_column_int64(st, 0); /* 0 for NULL: never re-run */
+        *id_out = sqlite3_column_int64(st, 0); /* 0 for NULL: never re-run */
         rc = 0;
     } else {
         rc = store__sq_fail(c, rc, "read re-runs", err);
     }
     store__sq_done(st);
+    return rc;
+}
+
+int store__sq_run_newest_rerun(struct store *s, int64_t run_id, int64_t *id_out)
+{
+    return newest_rerun(store__sq(s), run_id, id_out, NULL);
+}
+
+static int rerun_refusal(struct store__sq *c, int64_t run_id, int pc, int64_t *prev_out, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = newest_rerun(c, run_id, prev_out, err);
     if (rc)
         return rc;
     if (*prev_out)

@@ -321,6 +321,7 @@ int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, con
 int store__sq_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
 int store__sq_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
 int store__sq_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
+int store__sq_run_newest_rerun(struct store *s, int64_t run_id, int64_t *id_out);
 int store__sq_prune(struct store *s, int64_t before_ms, int64_t *n_out);
 
 /* sqlite_conn.c (put, get, list) and sqlite_connections.c (delete) */

@@ -823,6 +823,14 @@ int store_approval_list(struct store *s, struct store_approval **rows_out, size_
     return s->ops->approval_list(s, rows_out, n_out);
 }
 
+int store_run_newest_rerun(struct store *s, int64_t run_id, int64_t *id_out)
+{
+    if (!s || !id_out)
+        return IDF_EINVAL;
+    *id_out = 0;
+    return s->ops->run_newest_rerun(s, run_id, id_out);
+}
+
 int store_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out)
 {
     if (!s || !rows_out || !n_out)

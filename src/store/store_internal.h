@@ -99,6 +99,8 @@ struct store_ops {
                            int64_t now_ms, struct idf_err *err);
     int (*approval_get)(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
     int (*approval_list)(struct store *s, struct store_approval **rows_out, size_t *n_out);
+    /* issue 17 ("approvals-reruns"): the newest re-run of a run (0 when none) */
+    int (*run_newest_rerun)(struct store *s, int64_t run_id, int64_t *id_out);
     /* issue 17 ("approvals-reruns"): every approval of a run, decisions included */
     int (*run_approvals)(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
 

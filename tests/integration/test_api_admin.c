@@ -337,7 +337,7 @@ static void rejected_run_and_rerun_once(void **state)
     json_t *ans = NULL, *rej, *ap;
     struct wait_arg w;
     char path[100], want[80];
-    int64_t again;
+    int64_t again, orig;
     (void)state;
     assert_int_equal(call("POST", "/api/v1/events", "{\"workflow\":\"gate\"}", E.operator_, &ans), 202);
     w.id = json_integer_value(json_array_get(json_object_get(ans, "run_ids"), 0));
@@ -387,6 +387,7 @@ static void rejected_run_and_rerun_once(void **state)
     assert_int_equal(call("POST", path, "{\"force\":true}", E.operator_, &ans), 202);
     again = json_integer_value(json_object_get(ans, "run_id"));
     json_decref(ans);
+    orig = w.id;
     /* a forced re-run of a rejection asks the approvers again */
     w.id = again;
     w.status = "waiting";
@@ -397,6 +398,16 @@ static void rejected_run_and_rerun_once(void **state)
     snprintf(want, sizeof want, "re-run as run #%lld", (long long)again);
     assert_non_null(strstr(str(ans, "error"), want));
     assert_int_equal(json_integer_value(json_object_get(ans, "rerun_as")), again);
+    json_decref(ans);
+    /* the original links to its re-run, the re-run back to it */
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)orig);
+    assert_int_equal(call("GET", path, NULL, E.viewer, &ans), 200);
+    assert_int_equal(json_integer_value(json_object_get(ans, "rerun_as")), again);
+    json_decref(ans);
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)again);
+    assert_int_equal(call("GET", path, NULL, E.viewer, &ans), 200);
+    assert_int_equal(json_integer_value(json_object_get(ans, "rerun_of")), orig);
+    assert_null(json_object_get(ans, "rerun_as"));
     json_decref(ans);
 }
 

@@ -1483,7 +1483,11 @@ static void test_rerun_once_unless_forced(void **state)
     char want[64];
     struct idf_err err = {0};
 
+    OK(store_run_newest_rerun(s, id, &got));
+    assert_int_equal(got, 0);
     OK(store_run_rerun(s, id, T0 + 10, "cli:test", false, &first, &err));
+    OK(store_run_newest_rerun(s, id, &got));
+    assert_int_equal(got, first);
     before = runs_total(s);
     assert_int_equal(store_run_rerun(s, id, T0 + 11, "cli:test", false, &got, &err), IDF_EEXIST);
     assert_int_equal(err.code, IDF_EEXIST);
@@ -1505,6 +1509,8 @@ static void test_rerun_once_unless_forced(void **state)
     store_audit_list_free(l, n);
     /* the newest re-run is the one named now */
     assert_int_equal(store_run_rerun(s, id, T0 + 13, "cli:test", false, &got, &err), IDF_EEXIST);
+    assert_int_equal(got, second);
+    OK(store_run_newest_rerun(s, id, &got));
     assert_int_equal(got, second);
 }
 
