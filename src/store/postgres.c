@@ -65,7 +65,6 @@ static const struct store_ops postgres_ops = {
     .approval_get = store__pg_approval_get,
     .approval_list = store__pg_approval_list,
     .run_approvals = store__pg_run_approvals, /* issue 17 ("approvals-reruns") */
-    .run_newest_rerun = store__pg_run_newest_rerun,
     .cursor_get = store__pg_cursor_get,
     .cursor_set = store__pg_cursor_set,
     .audit_add = store__pg_audit_add,
@@ -94,6 +93,9 @@ static const struct store_ops postgres_ops = {
     .window_take = store__pg_window_take,   /* helper "pacing" */
     .window_block = store__pg_window_block, /* helper "pacing" */
     .lease_count = store__pg_lease_count,   /* helper "pacing" */
+    .run_count = store__pg_run_count,       /* issue 17, "subjects" */
+    .run_subjects = store__pg_run_subjects,
+    .run_changes = store__pg_run_changes,
 };
 
 /* --------------------------------------------------------------- numbers */

@@ -71,11 +71,6 @@ static int newest_rerun(struct store__pg *c, int64_t run_id, int64_t *id_out, st
     return rc;
 }
 
-int store__pg_run_newest_rerun(struct store *s, int64_t run_id, int64_t *id_out)
-{
-    return newest_rerun(store__pg(s), run_id, id_out, NULL);
-}
-
 static int rerun_refusal(struct store__pg *c, int64_t run_id, int pc, int64_t *prev_out, struct idf_err *err)
 {
     PGresult *r = NULL;
@@ -181,6 +176,9 @@ int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const c
                             "SELECT $2::bigint, idx, item, value, result FROM foreach_items WHERE run_id = $1::bigint",
                             2, p, NULL, err);
     }
+    if (rc)
+        goto out;
+    rc = store__pg_subjects_copy(c, run_id, new_id, err); /* issue 17: the re-run concerns the same subjects */
     if (rc)
         goto out;
     snprintf(target, sizeof target, "run:%lld", (long long)run_id);

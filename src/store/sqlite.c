@@ -74,7 +74,6 @@ static const struct store_ops sqlite_ops = {
     .approval_get = store__sq_approval_get,
     .approval_list = store__sq_approval_list,
     .run_approvals = store__sq_run_approvals, /* issue 17 ("approvals-reruns") */
-    .run_newest_rerun = store__sq_run_newest_rerun,
     .cursor_get = store__sq_cursor_get,
     .cursor_set = store__sq_cursor_set,
     .audit_add = store__sq_audit_add,
@@ -99,6 +98,9 @@ static const struct store_ops sqlite_ops = {
     .window_take = store__sq_window_take,   /* helper "pacing" */
     .window_block = store__sq_window_block, /* helper "pacing" */
     .lease_count = store__sq_lease_count,   /* helper "pacing" */
+    .run_count = store__sq_run_count,       /* issue 17, "subjects" */
+    .run_subjects = store__sq_run_subjects,
+    .run_changes = store__sq_run_changes,
 };
 
 /* ------------------------------------------------------------- errors */

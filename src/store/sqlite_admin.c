@@ -76,11 +76,6 @@ static int newest_rerun(struct store__sq *c, int64_t run_id, int64_t *id_out, st
     return rc;
 }
 
-int store__sq_run_newest_rerun(struct store *s, int64_t run_id, int64_t *id_out)
-{
-    return newest_rerun(store__sq(s), run_id, id_out, NULL);
-}
-
 static int rerun_refusal(struct store__sq *c, int64_t run_id, int pc, int64_t *prev_out, struct idf_err *err)
 {
     sqlite3_stmt *st = NULL;
@@ -177,6 +172,9 @@ int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const c
     /* a run stopped inside a foreach step resumes at its item with the same
      * items and the results of the items before it (sqlite_foreach.c) */
     rc = store__sq_foreach_copy(c, run_id, new_id, err);
+    if (rc)
+        goto out;
+    rc = store__sq_subjects_copy(c, run_id, new_id, err); /* issue 17: the re-run concerns the same subjects */
     if (rc)
         goto out;
     {

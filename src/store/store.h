@@ -539,11 +539,6 @@ int store_run_counts(struct store *s, struct store_run_counts *out) IDF_MUST_USE
 int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, bool force,
                     int64_t *new_id_out, struct idf_err *err) IDF_MUST_USE;
 
-/* The newest run re-run from run_id into *id_out, 0 when none (issue 17,
- * "approvals-reruns": what store_run.rerun_as holds, for a caller that has
- * only the id). */
-int store_run_newest_rerun(struct store *s, int64_t run_id, int64_t *id_out) IDF_MUST_USE;
-
 /* Stops a run, in one transaction: a queued or waiting run is cancelled at
  * once (as store_run_cancel; *pending_out false); a running one is asked to
  * stop (*pending_out true): its worker's next store_step_commit records the
