@@ -30,7 +30,7 @@ static const char usage[] =
     "           [--since TIME] [--until TIME] [--before RUN] [--limit N] [--json] [--db URL]\n"
     "  history  USER|TICKET [--json] [--db URL]   every run that touched them, newest first, with what it changed\n"
     "  show     RUN [--json] [--db URL]    a run with each step's input, output and error\n"
-    "  rerun    RUN [--db URL]             start a failed run again from its failed step\n"
+    "  rerun    RUN [--force] [--db URL]   start a failed run again from its failed step (once)\n"
     "  approve  RUN [--comment TEXT]      approve the run's pending approval step\n"
     "  reject   RUN [--comment TEXT]      reject it (the step fails)\n"
     "  cancel   RUN [--reason TEXT]       stop a run: at once when it waits, after its current step when it runs\n"

@@ -119,6 +119,59 @@ static bool parse_id(const char *s, int64_t *out)
     return true;
 }
 
+/* Issue 17 ("approvals-reruns"): adds the run's approvals with their
+ * decisions, "rejected" and "rerun_as" to o (render_run_decisions). steps
+ * are the run's (borrowed). -1 when the store or memory failed. */
+static int add_decisions(struct store *st, const struct store_run *r, const struct store_step *steps, size_t n_steps,
+                         json_t *o)
+{
+    struct store_approval *rows = NULL;
+    size_t n = 0;
+    int rc = store_run_approvals(st, r->id, &rows, &n);
+
+    if (rc == 0)
+        rc = render_run_decisions(o, r, steps, n_steps, rows, n);
+    store_approval_list_free(rows, n);
+    return rc;
+}
+
+/* POST /api/v1/runs/ID/rerun [{"force": true}] (issue 17, "approvals-reruns"):
+ * 202 {run_id, rerun_of}; 409 when the run was re-run already ({error,
+ * rerun_as}) or ended by a rejection, unless forced. */
+static void rerun(struct store *st, const struct api__caller *who, const struct http_req *req,
+                  struct http_resp *resp, int64_t id)
+{
+    json_t *b = NULL, *fv = NULL;
+    struct idf_err err;
+    int64_t nid = 0;
+    int rc;
+
+    if (req->body_len) {
+        b = json_loadb(req->body, req->body_len, 0, NULL);
+        if (!json_is_object(b)) {
+            api__error(resp, 400, "the body must be a JSON object: {} or {\"force\": true}");
+            goto out;
+        }
+        fv = json_object_get(b, "force");
+        if (fv && !json_is_boolean(fv)) {
+            api__error(resp, 400, "\"force\" must be true or false");
+            goto out;
+        }
+    }
+    idf_err_clear(&err);
+    rc = store_run_rerun(st, id, time_now_ms(), who->actor, json_is_true(fv), &nid, &err);
+    if (rc == 0) {
+        wake_nodes(st); /* the new run is queued */
+        http_resp_json(resp, 202, json_pack("{s:I,s:I}", "run_id", (json_int_t)nid, "rerun_of", (json_int_t)id));
+    } else if (rc == IDF_EEXIST) {
+        http_resp_json(resp, 409, json_pack("{s:s,s:I}", "error", err.msg, "rerun_as", (json_int_t)nid));
+    } else {
+        api__error(resp, status_for(rc), err.msg[0] ? err.msg : idf_strerror(rc));
+    }
+out:
+    json_decref(b);
+}
+
 /* GET /api/v1/runs (history false) and GET /api/v1/history (true): the
  * filters of runquery.h from the query string; a bad one answers 400 naming
  * it (issue 17, "subjects"). */
@@ -199,9 +252,16 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
         }
         if (o && store_step_list(st, id, &steps, &n) == 0)
             json_object_set_new(o, "steps", render_steps(steps, n));
+        if (o && add_decisions(st, r, steps, n, o) != 0) { /* issue 17, "approvals-reruns" */
+            json_decref(o);
+            o = NULL;
+        }
         store_step_list_free(steps, n);
         store_run_free(r);
-        http_resp_json(resp, 200, o);
+        if (o)
+            http_resp_json(resp, 200, o);
+        else
+            api__error(resp, 500, "could not read the run");
         return;
     }
     if (strcmp(req->method, "POST") != 0) {
@@ -210,13 +270,8 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
     }
     idf_err_clear(&err);
     if (strcmp(action, "/rerun") == 0) {
-        int64_t nid = 0;
-        rc = store_run_rerun(st, id, time_now_ms(), who->actor, &nid, &err);
-        if (rc == 0) {
-            wake_nodes(st); /* the new run is queued */
-            http_resp_json(resp, 202, json_pack("{s:I,s:I}", "run_id", (json_int_t)nid, "rerun_of", (json_int_t)id));
-            return;
-        }
+        rerun(st, who, req, resp, id);
+        return;
     } else if (strcmp(action, "/cancel") == 0) {
         json_t *b = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
         const char *reason = json_string_value(json_object_get(b, "reason"));

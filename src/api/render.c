@@ -240,6 +240,55 @@ json_t *render_approvals(const struct store_approval *rows, size_t n)
     return array_of(rows, n, sizeof *rows, approval_row);
 }
 
+/* ---- issue 17 ("approvals-reruns"): decisions and re-runs of one run ---- */
+
+const struct store_approval *render_rejection(const struct store_run *r, const struct store_step *steps,
+                                              size_t n_steps, const struct store_approval *approvals,
+                                              size_t n_approvals)
+{
+    if (!r->status || strcmp(r->status, STORE_RUN_FAILED) != 0)
+        return NULL;
+    for (size_t i = 0; i < n_steps; i++) {
+        if (steps[i].index != r->pc || !steps[i].step_id)
+            continue;
+        for (size_t j = 0; j < n_approvals; j++) {
+            const struct store_approval *a = &approvals[j];
+            if (a->status && strcmp(a->status, "rejected") == 0 && a->step_id &&
+                strcmp(a->step_id, steps[i].step_id) == 0)
+                return a;
+        }
+    }
+    return NULL;
+}
+
+static json_t *decision_row(const void *row)
+{
+    const struct store_approval *a = row;
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "step_id", text_or_null(a->step_id), "status",
+                     text_or_null(a->status), "message", text_or_null(a->message), "actor", text_or_null(a->actor),
+                     "comment", text_or_null(a->comment), "created_at", (json_int_t)a->created_at, "decided_at",
+                     (json_int_t)a->decided_at);
+}
+
+int render_run_decisions(json_t *o, const struct store_run *r, const struct store_step *steps, size_t n_steps,
+                         const struct store_approval *approvals, size_t n_approvals)
+{
+    const struct store_approval *rej = render_rejection(r, steps, n_steps, approvals, n_approvals);
+    json_t *list = array_of(approvals, n_approvals, sizeof *approvals, decision_row);
+
+    if (!list || json_object_set_new(o, "approvals", list))
+        return -1;
+    if (rej && json_object_set_new(o, "rejected",
+                                   json_pack("{s:o, s:o, s:o, s:I}", "step_id", text_or_null(rej->step_id), "by",
+                                             text_or_null(rej->actor), "comment", text_or_null(rej->comment), "at",
+                                             (json_int_t)rej->decided_at)))
+        return -1;
+    if (r->rerun_as && json_object_set_new(o, "rerun_as", json_integer(r->rerun_as)))
+        return -1;
+    return 0;
+}
+/* ---- (end of "approvals-reruns") ---- */
+
 static json_t *audit_row(const void *row)
 {
     const struct store_audit *a = row;

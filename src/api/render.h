@@ -55,6 +55,27 @@ json_t *render_run_counts(const struct store_run_counts *c);
 /* [{run_id, step_id, workflow, message (null when none), created_at}] */
 json_t *render_approvals(const struct store_approval *rows, size_t n);
 
+/* ---- issue 17 ("approvals-reruns"): decisions and re-runs of one run ---- */
+
+/* The approval whose rejection ended run r (it failed at the step its pc
+ * points to, and that step's approval was rejected), or NULL. steps and
+ * approvals are the run's (store_step_list, store_run_approvals); borrowed. */
+const struct store_approval *render_rejection(const struct store_run *r, const struct store_step *steps,
+                                              size_t n_steps, const struct store_approval *approvals,
+                                              size_t n_approvals);
+
+/* Adds to o (the object of render_run) what the run page, `idflow show`
+ * and their JSON need about decisions and re-runs: "approvals": [{step_id,
+ * status, message, actor, comment, created_at, decided_at}] (actor,
+ * comment null while pending, decided_at 0), "rejected": {step_id, by,
+ * comment, at} only when render_rejection finds one, and "rerun_as" when
+ * the run was re-run (render_run has it too; `idflow show --json` has it
+ * from here). 0, or -1 when memory ran out (o may then hold
+ * part of it). */
+int render_run_decisions(json_t *o, const struct store_run *r, const struct store_step *steps, size_t n_steps,
+                         const struct store_approval *approvals, size_t n_approvals);
+/* ---- (end of "approvals-reruns") ---- */
+
 /* [{id, at, actor, action, target, detail}], detail as render_json_text. */
 json_t *render_audit(const struct store_audit *rows, size_t n);
 

@@ -227,6 +227,31 @@ static void print_value(const char *label, const json_t *v)
     free(s);
 }
 
+/* Issue 17 ("approvals-reruns"): the run's approvals with their decisions,
+ * what ended it when a rejection did, and its re-run, for `idflow show`. */
+static void print_decisions(const struct store_run *r, const struct store_step *steps, size_t n_steps,
+                            const struct store_approval *rows, size_t n)
+{
+    const struct store_approval *rej = render_rejection(r, steps, n_steps, rows, n);
+    char when[40];
+
+    if (rej)
+        printf("  rejected by %s%s%s\n", rej->actor ? rej->actor : "an approver", rej->comment ? ": " : "",
+               rej->comment ? rej->comment : "");
+    if (r->rerun_as)
+        printf("  re-run as run %lld\n", (long long)r->rerun_as);
+    for (size_t i = 0; i < n; i++) {
+        const struct store_approval *a = &rows[i];
+        if (!a->actor) {
+            printf("  approval %s: %s\n", a->step_id, a->status ? a->status : "pending");
+            continue;
+        }
+        cli_fmt_time(a->decided_at, when, sizeof when);
+        printf("  approval %s: %s by %s at %s%s%s\n", a->step_id, a->status ? a->status : "?", a->actor, when,
+               a->comment ? ": " : "", a->comment ? a->comment : "");
+    }
+}
+
 int cli_show(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -239,7 +264,8 @@ int cli_show(int argc, char **argv)
     struct store *st = NULL;
     struct store_run *r = NULL;
     struct store_step *rows = NULL;
-    size_t n = 0;
+    struct store_approval *approvals = NULL;
+    size_t n = 0, n_approvals = 0;
     json_t *steps = NULL;
     int64_t id;
     int c, rc = CLI_FAIL;
@@ -264,6 +290,10 @@ int cli_show(int argc, char **argv)
         fprintf(stderr, "idflow show: cannot read the steps of run %lld\n", (long long)id);
         goto out;
     }
+    if (store_run_approvals(st, id, &approvals, &n_approvals)) {
+        fprintf(stderr, "idflow show: cannot read the approvals of run %lld\n", (long long)id);
+        goto out;
+    }
     if (as_json) {
         json_t *o = json_pack("{s:I,s:s,s:I,s:I,s:s,s:s?,s:I,s:I,s:I,s:I,s:O}", "id", (json_int_t)r->id, "workflow",
                               r->workflow, "version", (json_int_t)r->version, "event_id", (json_int_t)r->event_id,
@@ -274,6 +304,11 @@ int cli_show(int argc, char **argv)
         char *s;
         if (ev)
             json_object_set_new(o, "event", ev);
+        if (render_run_decisions(o, r, rows, n, approvals, n_approvals)) {
+            fprintf(stderr, "idflow show: out of memory\n");
+            json_decref(o);
+            goto out;
+        }
         s = json_dumps(o, JSON_INDENT(2));
         puts(s ? s : "{}");
         free(s);
@@ -291,6 +326,7 @@ int cli_show(int argc, char **argv)
             printf("  rerun of run %lld\n", (long long)r->rerun_of);
         if (r->error)
             printf("  error: %s\n", r->error);
+        print_decisions(r, rows, n, approvals, n_approvals);
         if (engine_run_status_is(r->status, ENGINE_RUN_WAITING)) {
             cli_fmt_time(r->wake_at, c1, sizeof c1);
             printf("  waiting until %s\n", c1);
@@ -322,6 +358,7 @@ usage:
     return CLI_USAGE;
 out:
     json_decref(steps);
+    store_approval_list_free(approvals, n_approvals);
     store_step_list_free(rows, n);
     store_run_free(r);
     store_close(st);
@@ -330,8 +367,10 @@ out:
 
 int cli_rerun(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'}, {"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
     const char *db = NULL;
+    bool force = false;
     struct store *st = NULL;
     struct idf_err err;
     char actor[300];
@@ -342,6 +381,8 @@ int cli_rerun(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'd')
             db = optarg;
+        else if (c == 'f')
+            force = true;
         else
             goto usage;
     }
@@ -350,8 +391,10 @@ int cli_rerun(int argc, char **argv)
     if (cli_open_store(db, &st))
         return CLI_FAIL;
     cli_actor(actor, sizeof actor);
-    if (store_run_rerun(st, id, time_now_ms(), actor, &nid, &err)) {
-        fprintf(stderr, "idflow rerun: %s\n", err.msg);
+    if (store_run_rerun(st, id, time_now_ms(), actor, force, &nid, &err)) {
+        /* the store's refusal names the earlier re-run or the rejection and says "force" */
+        fprintf(stderr, "idflow rerun: %s%s\n", err.msg,
+                err.code == IDF_EEXIST || strstr(err.msg, "rejected by") ? " (idflow rerun --force)" : "");
     } else {
         printf("run %lld queued: rerun of run %lld from its failed step (idflow serve executes it)\n",
                (long long)nid, (long long)id);
@@ -361,7 +404,7 @@ int cli_rerun(int argc, char **argv)
     store_close(st);
     return rc;
 usage:
-    fprintf(stderr, "usage: idflow rerun RUN [--db URL]\n");
+    fprintf(stderr, "usage: idflow rerun RUN [--force] [--db URL]\n");
     return CLI_USAGE;
 }
 

@@ -50,14 +50,68 @@ static int run_state(struct store__pg *c, int64_t run_id, char *status, size_t n
 
 /* ---------------------------------------------------------- rerun, cancel */
 
-int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
-                        struct idf_err *err)
+/* Issue 17 ("approvals-reruns"): why a failed or cancelled run must not be
+ * re-run without force, read inside the rerun's transaction after
+ * run_state locked the run's row (a concurrent re-run of the same run waits
+ * for that lock, then sees this one's new run). IDF_EEXIST (*prev_out the
+ * newest re-run) when it was re-run already; IDF_ESTATE when it failed at an
+ * approval step that was rejected. */
+/* The newest re-run of run_id into *id_out (0 when none). */
+static int newest_rerun(struct store__pg *c, int64_t run_id, int64_t *id_out, struct idf_err *err)
+{
+    PGresult *r = NULL;
+    char b_id[STORE__PG_INT_LEN];
+    const char *p[] = {store__pg_i64(b_id, run_id)};
+    int rc = store__pg_exec(c, "read re-runs", "SELECT coalesce(max(id), 0) FROM runs WHERE rerun_of = $1::bigint",
+                            1, p, &r, err);
+
+    if (rc == 0)
+        *id_out = PQntuples(r) ? store__pg_get_i64(r, 0, 0) : 0;
+    PQclear(r);
+    return rc;
+}
+
+static int rerun_refusal(struct store__pg *c, int64_t run_id, int pc, int64_t *prev_out, struct idf_err *err)
+{
+    PGresult *r = NULL;
+    char b_id[STORE__PG_INT_LEN], b_pc[STORE__PG_INT_LEN];
+    const char *p[] = {store__pg_i64(b_id, run_id), store__pg_i64(b_pc, pc)};
+    int rc = newest_rerun(c, run_id, prev_out, err);
+
+    if (rc)
+        return rc;
+    if (*prev_out)
+        return idf_err_set(err, IDF_EEXIST,
+                           "run %lld was already re-run as run #%lld; re-running it again calls its steps again "
+                           "(force it to do that anyway)",
+                           (long long)run_id, (long long)*prev_out);
+    rc = store__pg_exec(c, "read approvals",
+                        "SELECT a.actor, a.comment FROM approvals a JOIN steps s ON s.run_id = a.run_id "
+                        "AND s.step_id = a.step_id WHERE a.run_id = $1::bigint AND a.status = 'rejected' "
+                        "AND s.idx = $2::int LIMIT 1",
+                        2, p, &r, err);
+    if (rc)
+        return rc;
+    if (PQntuples(r)) {
+        const char *who = PQgetisnull(r, 0, 0) ? "an approver" : PQgetvalue(r, 0, 0);
+        const char *why = PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1);
+        rc = idf_err_set(err, IDF_ESTATE,
+                         "run %lld was rejected by %.200s%s%.300s; a re-run would ask for the approval again "
+                         "(force it to do that)",
+                         (long long)run_id, who, *why ? ": " : "", why);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, bool force,
+                        int64_t *new_id_out, struct idf_err *err)
 {
     struct store__pg *c = store__pg(s);
     PGresult *r = NULL;
-    char status[32], target[40], detail[64];
+    char status[32], target[40], detail[80];
     char b_id[STORE__PG_INT_LEN], b_now[STORE__PG_INT_LEN], b_new[STORE__PG_INT_LEN], b_pc[STORE__PG_INT_LEN];
-    int64_t new_id = 0;
+    int64_t new_id = 0, prev = 0;
     int pc = 0;
     int rc;
 
@@ -73,6 +127,14 @@ int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const c
         rc = idf_err_set(err, IDF_ESTATE, "store: run %lld is %s; only a failed or cancelled run can be re-run",
                          (long long)run_id, status);
         goto out;
+    }
+    if (!force) {
+        rc = rerun_refusal(c, run_id, pc, &prev, err);
+        if (rc) {
+            if (rc == IDF_EEXIST)
+                *new_id_out = prev;
+            goto out;
+        }
     }
     {
         const char *p[] = {b_id, b_now};
@@ -120,7 +182,7 @@ int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const c
     if (rc)
         goto out;
     snprintf(target, sizeof target, "run:%lld", (long long)run_id);
-    snprintf(detail, sizeof detail, "{\"new_run\":%lld}", (long long)new_id);
+    snprintf(detail, sizeof detail, "{\"new_run\":%lld%s}", (long long)new_id, force ? ",\"forced\":true" : "");
     rc = store__pg_audit(c, now_ms, actor, "run.rerun", target, detail, err);
     if (rc)
         goto out;
@@ -283,7 +345,7 @@ int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, con
     if (rc)
         goto out;
     /* the decision's audit record, in the same transaction */
-    detail = store__detail("step", step);
+    detail = store__approval_detail(step, comment);
     if (!detail) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         goto out;

@@ -255,8 +255,8 @@ int store__pg_run_changes(struct store *s, const int64_t *run_ids, size_t n, str
                           size_t *n_out);
 
 /* postgres_admin.c: reruns, cancels, approvals, prune */
-int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
-                        struct idf_err *err);
+int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, bool force,
+                        int64_t *new_id_out, struct idf_err *err);
 int store__pg_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
 int store__pg_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
                        bool *pending_out, struct idf_err *err);
@@ -288,6 +288,7 @@ int store__pg_event_get(struct store *s, int64_t id, struct store_event **out);
 int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
 int store__pg_run_counts(struct store *s, struct store_run_counts *out);
 int store__pg_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
+int store__pg_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
 int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out);
 int store__pg_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out);
 int store__pg_token_list(struct store *s, struct store_token **rows_out, size_t *n_out);

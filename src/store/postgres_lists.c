@@ -268,6 +268,39 @@ int store__pg_approval_list(struct store *s, struct store_approval **rows_out, s
     return rc;
 }
 
+/* Issue 17 ("approvals-reruns"): one approval of a run with its decision. */
+static int run_approval_row(const PGresult *res, int i, void *row)
+{
+    struct store_approval *a = row;
+    bool oom = false;
+
+    a->run_id = store__pg_get_i64(res, i, 0);
+    a->step_id = store__pg_get_dup(res, i, 1, &oom);
+    a->workflow = store__pg_get_dup(res, i, 2, &oom);
+    a->message = store__pg_get_dup(res, i, 3, &oom);
+    a->created_at = store__pg_get_i64(res, i, 4);
+    a->status = store__pg_get_dup(res, i, 5, &oom);
+    a->actor = store__pg_get_dup(res, i, 6, &oom);
+    a->comment = store__pg_get_dup(res, i, 7, &oom);
+    a->decided_at = store__pg_get_i64(res, i, 8);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+int store__pg_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out)
+{
+    char b_id[STORE__PG_INT_LEN];
+    const char *p[1] = {store__pg_i64(b_id, run_id)};
+    void *rows = NULL;
+    int rc = pg_list(store__pg(s), "list a run's approvals",
+                     "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.status, a.actor, a.comment, "
+                     "coalesce(a.decided_at, 0) FROM approvals a JOIN runs r ON r.id = a.run_id "
+                     "WHERE a.run_id = $1::bigint ORDER BY a.created_at, a.step_id",
+                     1, p, false, run_approval_row, store__approval_clear, sizeof **rows_out, &rows, n_out);
+
+    *rows_out = rows;
+    return rc;
+}
+
 /* ---------------------------------------------------------------- audit */
 
 static int audit_row(const PGresult *res, int i, void *row)

@@ -73,6 +73,7 @@ static const struct store_ops sqlite_ops = {
     .approval_decide = store__sq_approval_decide,
     .approval_get = store__sq_approval_get,
     .approval_list = store__sq_approval_list,
+    .run_approvals = store__sq_run_approvals, /* issue 17 ("approvals-reruns") */
     .cursor_get = store__sq_cursor_get,
     .cursor_set = store__sq_cursor_set,
     .audit_add = store__sq_audit_add,

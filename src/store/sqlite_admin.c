@@ -52,13 +52,72 @@ static int step_write(struct store__sq *c, sqlite3_stmt *st, const char *what, s
 
 /* ---------------------------------------------------------- rerun, cancel */
 
-int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
-                        struct idf_err *err)
+/* Issue 17 ("approvals-reruns"): why a failed or cancelled run must not be
+ * re-run without force, read inside the rerun's transaction (the write lock
+ * BEGIN IMMEDIATE took makes a concurrent re-run wait, then see this one's).
+ * IDF_EEXIST (*prev_out the newest re-run) when it was re-run already;
+ * IDF_ESTATE when it failed at an approval step that was rejected. */
+/* The newest re-run of run_id into *id_out (0 when none). */
+static int newest_rerun(struct store__sq *c, int64_t run_id, int64_t *id_out, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, SQ_RERUN_PREV, "SELECT max(id) FROM runs WHERE rerun_of = ?1", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *id_out = sqlite3_column_int64(st, 0); /* 0 for NULL: never re-run */
+        rc = 0;
+    } else {
+        rc = store__sq_fail(c, rc, "read re-runs", err);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
+static int rerun_refusal(struct store__sq *c, int64_t run_id, int pc, int64_t *prev_out, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = newest_rerun(c, run_id, prev_out, err);
+    if (rc)
+        return rc;
+    if (*prev_out)
+        return idf_err_set(err, IDF_EEXIST,
+                           "run %lld was already re-run as run #%lld; re-running it again calls its steps again "
+                           "(force it to do that anyway)",
+                           (long long)run_id, (long long)*prev_out);
+    rc = store__sq_prep(c, SQ_RERUN_REJECTED,
+                        "SELECT a.actor, a.comment FROM approvals a JOIN steps s ON s.run_id = a.run_id "
+                        "AND s.step_id = a.step_id WHERE a.run_id = ?1 AND a.status = 'rejected' AND s.idx = ?2 "
+                        "LIMIT 1",
+                        &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, pc);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *who = (const char *)sqlite3_column_text(st, 0);
+        const char *why = (const char *)sqlite3_column_text(st, 1);
+        rc = idf_err_set(err, IDF_ESTATE,
+                         "run %lld was rejected by %.200s%s%.300s; a re-run would ask for the approval again "
+                         "(force it to do that)",
+                         (long long)run_id, who ? who : "an approver", why && *why ? ": " : "", why ? why : "");
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "read approvals", err);
+    }
+    store__sq_done(st);
+    return rc;
+}
+
+int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, bool force,
+                        int64_t *new_id_out, struct idf_err *err)
 {
     struct store__sq *c = store__sq(s);
     sqlite3_stmt *st = NULL;
     char status[32];
-    int64_t new_id = 0;
+    int64_t new_id = 0, prev = 0;
     int pc = 0;
     int rc;
 
@@ -72,6 +131,14 @@ int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const c
         rc = idf_err_set(err, IDF_ESTATE, "store: run %lld is %s; only a failed or cancelled run can be re-run",
                          (long long)run_id, status);
         goto out;
+    }
+    if (!force) {
+        rc = rerun_refusal(c, run_id, pc, &prev, err);
+        if (rc) {
+            if (rc == IDF_EEXIST)
+                *new_id_out = prev;
+            goto out;
+        }
     }
     rc = store__sq_prep(c, SQ_RERUN_INSERT,
                         "INSERT INTO runs (workflow, version, event_id, status, pc, item, attempt, context, "
@@ -111,9 +178,9 @@ int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const c
     if (rc)
         goto out;
     {
-        char target[40], detail[64];
+        char target[40], detail[80];
         snprintf(target, sizeof target, "run:%lld", (long long)run_id);
-        snprintf(detail, sizeof detail, "{\"new_run\":%lld}", (long long)new_id);
+        snprintf(detail, sizeof detail, "{\"new_run\":%lld%s}", (long long)new_id, force ? ",\"forced\":true" : "");
         rc = store__sq_audit(c, now_ms, actor, "run.rerun", target, detail, err);
     }
     if (rc)
@@ -305,9 +372,11 @@ int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, con
     /* the decision's audit record, in the same transaction */
     {
         char target[40];
-        char *detail = store__detail("step", step);
+        char *detail = store__approval_detail(step, comment);
         snprintf(target, sizeof target, "run:%lld", (long long)run_id);
-        rc = store__sq_audit(c, now_ms, actor, approve ? "approval.approve" : "approval.reject", target, detail, err);
+        rc = detail ? store__sq_audit(c, now_ms, actor, approve ? "approval.approve" : "approval.reject", target,
+                                      detail, err)
+                    : idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         free(detail);
     }
     if (rc == 0)
@@ -383,6 +452,43 @@ int store__sq_approval_list(struct store *s, struct store_approval **rows_out, s
                             "ORDER BY a.created_at, a.run_id LIMIT ?1",
                             bind_list_max, NULL, approval_row, store__approval_clear, sizeof **rows_out, &rows,
                             n_out, "list approvals");
+
+    *rows_out = rows;
+    return rc;
+}
+
+/* Issue 17 ("approvals-reruns"): one approval of a run with its decision. */
+static int run_approval_row(sqlite3_stmt *st, void *row)
+{
+    struct store_approval *a = row;
+    bool oom = false;
+
+    a->run_id = sqlite3_column_int64(st, 0);
+    a->step_id = store__sq_col_dup(st, 1, &oom);
+    a->workflow = store__sq_col_dup(st, 2, &oom);
+    a->message = store__sq_col_dup(st, 3, &oom);
+    a->created_at = sqlite3_column_int64(st, 4);
+    a->status = store__sq_col_dup(st, 5, &oom);
+    a->actor = store__sq_col_dup(st, 6, &oom);
+    a->comment = store__sq_col_dup(st, 7, &oom);
+    a->decided_at = sqlite3_column_int64(st, 8);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+static void bind_run_id(sqlite3_stmt *st, const void *arg)
+{
+    sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
+}
+
+int store__sq_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out)
+{
+    void *rows = NULL;
+    int rc = store__sq_list(store__sq(s), SQ_RUN_APPROVALS,
+                            "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.status, a.actor, "
+                            "a.comment, coalesce(a.decided_at, 0) FROM approvals a JOIN runs r ON r.id = a.run_id "
+                            "WHERE a.run_id = ?1 ORDER BY a.created_at, a.step_id",
+                            bind_run_id, &run_id, run_approval_row, store__approval_clear, sizeof **rows_out, &rows,
+                            n_out, "list a run's approvals");
 
     *rows_out = rows;
     return rc;

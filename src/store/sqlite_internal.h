@@ -96,6 +96,9 @@ enum store__sq_slot {
     SQ_PRUNE_RUNS,
     SQ_PRUNE_EVENTS,
     SQ_EVENTS_MAX_ID,
+    SQ_RERUN_PREV,     /* issue 17 ("approvals-reruns") */
+    SQ_RERUN_REJECTED,
+    SQ_RUN_APPROVALS,
     /* sqlite_conn.c */
     SQ_CONN_EXISTS,
     SQ_CONN_PUT,
@@ -309,8 +312,8 @@ int store__sq_step_list(struct store *s, int64_t run_id, struct store_step **row
 int store__sq_run_counts(struct store *s, struct store_run_counts *out);
 
 /* sqlite_admin.c */
-int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
-                        struct idf_err *err);
+int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, bool force,
+                        int64_t *new_id_out, struct idf_err *err);
 int store__sq_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
 int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
                        bool *pending_out, struct idf_err *err);
@@ -318,6 +321,7 @@ int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, con
                               int64_t now_ms, struct idf_err *err);
 int store__sq_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
 int store__sq_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
+int store__sq_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
 int store__sq_prune(struct store *s, int64_t before_ms, int64_t *n_out);
 
 /* sqlite_conn.c (put, get, list) and sqlite_connections.c (delete) */

@@ -151,6 +151,22 @@ char *store__detail(const char *key, const char *value)
     return out;
 }
 
+char *store__approval_detail(const char *step, const char *comment)
+{
+    struct buf b;
+    char *out = NULL;
+
+    buf_init(&b, BUF_CAP_SMALL);
+    if (buf_puts(&b, "{") == 0 && store__json_quote(&b, "step") == 0 && buf_puts(&b, ":") == 0 &&
+        store__json_quote(&b, step) == 0 &&
+        (!comment || (buf_puts(&b, ",") == 0 && store__json_quote(&b, "comment") == 0 && buf_puts(&b, ":") == 0 &&
+                      store__json_quote(&b, comment) == 0)) &&
+        buf_puts(&b, "}") == 0)
+        out = buf_take(&b);
+    buf_free(&b);
+    return out;
+}
+
 static int clamp_limit(int limit)
 {
     if (limit <= 0)
@@ -742,8 +758,8 @@ int store_run_counts(struct store *s, struct store_run_counts *out)
     return s->ops->run_counts(s, out);
 }
 
-int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
-                    struct idf_err *err)
+int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, bool force,
+                    int64_t *new_id_out, struct idf_err *err)
 {
     struct idf_err local;
     if (!err)
@@ -754,7 +770,7 @@ int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char 
     if (!name_ok(actor))
         return idf_err_set(err, IDF_EINVAL, "store: a re-run needs an actor");
     *new_id_out = 0;
-    return s->ops->run_rerun(s, run_id, now_ms, actor, new_id_out, err);
+    return s->ops->run_rerun(s, run_id, now_ms, actor, force, new_id_out, err);
 }
 
 int store_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
@@ -804,8 +820,8 @@ int store_approval_decide(struct store *s, int64_t run_id, bool approve, const c
         return idf_err_set(err, IDF_EINVAL, "store: missing argument");
     if (!name_ok(actor))
         return idf_err_set(err, IDF_EINVAL, "store: an approval needs an actor (1..%u bytes)", STORE__NAME_MAX);
-    if (!text_ok(comment))
-        return idf_err_set(err, IDF_ETOOBIG, "store: comment over %u bytes", STORE__TEXT_MAX);
+    if (comment && strnlen(comment, STORE_COMMENT_MAX + 1) > STORE_COMMENT_MAX)
+        return idf_err_set(err, IDF_ETOOBIG, "a comment is at most %u bytes", STORE_COMMENT_MAX);
     return s->ops->approval_decide(s, run_id, approve, actor, comment, now_ms, err);
 }
 
@@ -828,12 +844,24 @@ int store_approval_list(struct store *s, struct store_approval **rows_out, size_
     return s->ops->approval_list(s, rows_out, n_out);
 }
 
+int store_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out)
+{
+    if (!s || !rows_out || !n_out)
+        return IDF_EINVAL;
+    *rows_out = NULL;
+    *n_out = 0;
+    return s->ops->run_approvals(s, run_id, rows_out, n_out);
+}
+
 void store__approval_clear(void *row)
 {
     struct store_approval *a = row;
     free(a->step_id);
     free(a->workflow);
     free(a->message);
+    free(a->status);
+    free(a->actor);
+    free(a->comment);
     memset(a, 0, sizeof *a);
 }
 

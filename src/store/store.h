@@ -528,10 +528,16 @@ int store_run_counts(struct store *s, struct store_run_counts *out) IDF_MUST_USE
  * with status "reused", and the stored items and results of the foreach step
  * it stopped in are copied (so it resumes at the same item with the outputs
  * of the items before). An audit record by actor ("run.rerun", target
- * "run:<id>", detail {new_run}) is written in the same transaction.
- * IDF_ESTATE when the run is not failed/cancelled. */
-int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
-                    struct idf_err *err) IDF_MUST_USE;
+ * "run:<id>", detail {new_run, forced?}) is written in the same transaction.
+ * IDF_ESTATE when the run is not failed/cancelled.
+ * Unless force (issue 17, "approvals-reruns"), checked inside the same
+ * transaction, so that of two concurrent re-runs of one run only one
+ * succeeds: IDF_EEXIST when the run was re-run already (*new_id_out is then
+ * the newest re-run's id, and err names it); IDF_ESTATE when the run ended
+ * because an approval was rejected (a re-run would ask the approvers again;
+ * err names the decider). Nothing is written when refused. */
+int store_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, bool force,
+                    int64_t *new_id_out, struct idf_err *err) IDF_MUST_USE;
 
 /* Stops a run, in one transaction: a queued or waiting run is cancelled at
  * once (as store_run_cancel; *pending_out false); a running one is asked to
@@ -551,9 +557,12 @@ int store_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_
 
 /* ------------------------------------------------------------ approvals */
 
+#define STORE_COMMENT_MAX 4096u /* an approval decision's comment, in bytes (issue 17) */
+
 /* Decides the pending approval of a waiting run and makes the run runnable
- * (status "queued") in one transaction. IDF_ENOTFOUND: no such run or no
- * approval; IDF_ESTATE: already decided. */
+ * (status "queued") in one transaction; the audit record's detail is
+ * {step, comment?}. IDF_ENOTFOUND: no such run or no approval; IDF_ESTATE:
+ * already decided; IDF_ETOOBIG: comment over STORE_COMMENT_MAX bytes. */
 int store_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor,
                           const char *comment, int64_t now_ms, struct idf_err *err) IDF_MUST_USE;
 
@@ -562,13 +571,19 @@ int store_approval_decide(struct store *s, int64_t run_id, bool approve, const c
 int store_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out,
                        char **actor_out) IDF_MUST_USE;
 
-/* A pending approval (store_approval_list). */
+/* A pending approval (store_approval_list), or any approval of one run
+ * (store_run_approvals). */
 struct store_approval {
     int64_t run_id;
     char *step_id;
     char *workflow;     /* the run's */
     char *message;      /* shown to approvers, or NULL */
     int64_t created_at;
+    /* issue 17 ("approvals-reruns"), filled by store_run_approvals only (NULL/0 in the pending list): */
+    char *status;       /* "pending" | "approved" | "rejected" */
+    char *actor;        /* the decider, or NULL while pending */
+    char *comment;      /* the decider's comment, or NULL */
+    int64_t decided_at; /* 0 while pending */
 };
 
 /* Pending approvals of waiting runs, oldest first (at most STORE_LIST_MAX):
@@ -576,6 +591,13 @@ struct store_approval {
  * store_approval_list_free. */
 int store_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out) IDF_MUST_USE;
 void store_approval_list_free(struct store_approval *rows, size_t n);
+
+/* Every approval of one run (pending or decided), oldest first, with its
+ * decision (issue 17, "approvals-reruns"): *rows_out an array of *n_out rows
+ * (NULL when 0; none for a run that does not exist), caller frees with
+ * store_approval_list_free. */
+int store_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out,
+                        size_t *n_out) IDF_MUST_USE;
 
 /* -------------------------------------------------------- cursors, audit */
 

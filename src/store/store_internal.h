@@ -109,8 +109,8 @@ struct store_ops {
     int (*step_list)(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
     /* out is zeroed on entry */
     int (*run_counts)(struct store *s, struct store_run_counts *out);
-    int (*run_rerun)(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
-                     struct idf_err *err);
+    int (*run_rerun)(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, bool force,
+                     int64_t *new_id_out, struct idf_err *err);
     int (*run_cancel)(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
     /* pending_out is non-NULL */
     int (*run_stop)(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
@@ -120,6 +120,8 @@ struct store_ops {
                            int64_t now_ms, struct idf_err *err);
     int (*approval_get)(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
     int (*approval_list)(struct store *s, struct store_approval **rows_out, size_t *n_out);
+    /* issue 17 ("approvals-reruns"): every approval of a run, decisions included */
+    int (*run_approvals)(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
 
     int (*cursor_get)(struct store *s, const char *name, char **value_out);
     int (*cursor_set)(struct store *s, const char *name, const char *value);
@@ -270,5 +272,8 @@ struct buf;
 int store__json_quote(struct buf *b, const char *v) IDF_MUST_USE;
 /* The JSON text {"key":"value"} (caller frees), or NULL on ENOMEM. */
 char *store__detail(const char *key, const char *value);
+/* An approval decision's audit detail {"step": step, "comment": comment}
+ * ("comment" left out when NULL): caller frees; NULL when out of memory. */
+char *store__approval_detail(const char *step, const char *comment);
 
 #endif

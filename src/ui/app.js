@@ -109,6 +109,7 @@ async function route() {
   const { parts, query } = parseHash();
   const main = $('main');
   for (const a of $('nav').querySelectorAll('a')) a.classList.toggle('current', a.dataset.page === parts[0]);
+  if (parts[0] !== 'approvals') approvals.refreshNavCount(); // issue 17: the nav's pending count
   const root = h('section', { class: 'page', 'data-page': parts[0], 'data-route': location.hash || '#/runs' });
   const ctx = makeCtx(root, seq);
   const flash = flashNext;

@@ -3,6 +3,32 @@
 import { api, enc } from './api.js';
 import { busy, fmtTime, h, messageSlot } from './dom.js';
 
+// The nav's pending count (issue 17): the number of approvals waiting, from
+// the approvals list (a few hundred at most: STORE_LIST_MAX), shown after
+// the Approvals item; refreshed on every page change and after a decision.
+// A failure leaves the last count (the page itself reports errors).
+export async function refreshNavCount(pending) {
+  let n = pending;
+  if (n === undefined) {
+    try {
+      n = ((await api('GET', '/api/v1/approvals')).approvals || []).length;
+    } catch {
+      return;
+    }
+  }
+  const link = document.querySelector('#nav a[data-page="approvals"]');
+  if (!link) return;
+  let count = link.querySelector('.nav-count');
+  if (!count) {
+    count = h('span', { class: 'badge nav-count', id: 'nav-approvals-count' });
+    link.append(' ', count);
+  }
+  count.textContent = String(n);
+  count.hidden = n === 0;
+  count.setAttribute('aria-label', `${n} pending`);
+  count.dataset.count = String(n);
+}
+
 function card(ctx, a, pageSlot) {
   const slot = messageSlot();
   const el = h('div', { class: 'panel approval', dataset: { runId: String(a.run_id) } },
@@ -22,6 +48,7 @@ function card(ctx, a, pageSlot) {
     el.replaceWith(h('div', { class: 'notice', role: 'status', dataset: { runId: String(a.run_id) } },
       `Run ${a.run_id} ${res.decision || action + 'd'}. `, h('a', { href: `#/runs/${enc(a.run_id)}`, text: 'Follow the run' })));
     pageSlot.clear();
+    refreshNavCount();
   };
   el.append(h('div', { class: 'field' }, h('label', { for: id, text: 'Comment' }), comment),
     h('div', { class: 'row' },
@@ -35,6 +62,7 @@ export async function render(ctx) {
   const res = await api('GET', '/api/v1/approvals');
   const items = res.approvals || [];
   const slot = messageSlot();
+  refreshNavCount(items.length);
   ctx.root.append(h('h1', { text: 'Approvals' }), slot.el,
     h('div', { class: 'actions' }, h('button', { type: 'button', id: 'refresh', text: 'Refresh', onclick: () => ctx.reload() })));
   if (!ctx.can('approver') && items.length) {

@@ -112,16 +112,82 @@ function approvalBox(ctx, run, approval, slot) {
   return box;
 }
 
+// ---- issue 17 ("approvals-reruns"): decisions, rejection, re-run once ----
+
+// The steps a re-run calls again: those recorded from the step the run
+// stopped at (its pc) on, each named once; and the ones it reuses.
+function rerunPlan(run) {
+  const again = [];
+  const reused = [];
+  for (const s of run.steps || []) {
+    const list = s.index >= run.pc && s.status !== 'reused' ? again : reused;
+    if (!list.includes(s.step_id)) list.push(s.step_id);
+  }
+  return { again, reused: reused.filter((id) => !again.includes(id)) };
+}
+
+function rerunQuestion(run, lead) {
+  const { again, reused } = rerunPlan(run);
+  const calls = again.length
+    ? `These steps are called again: ${again.join(', ')}, then the steps after them.`
+    : `The workflow goes on from step ${run.pc + 1}.`;
+  return `${lead} ${calls}${reused.length ? ` Reused, not called: ${reused.join(', ')}.` : ''}`;
+}
+
+// A confirmed re-run (force: the run was re-run already or rejected).
+function rerunButton(ctx, run, slot, { id, label, lead, yes, force }) {
+  const c = confirmButton(label, rerunQuestion(run, lead), yes, async () => {
+    try {
+      const res = await api('POST', `/api/v1/runs/${enc(run.id)}/rerun`, force ? { force: true } : {});
+      ctx.go(`#/runs/${enc(res.run_id)}`, `Run ${run.id} re-run as run ${res.run_id}.`);
+    } catch (e) {
+      slot.error(e.message);
+    }
+  }, force ? '' : 'primary');
+  c.querySelector('button').id = id;
+  return c;
+}
+
+// "Rejected by X: comment" for a run a rejection ended (not an error).
+function rejectedBox(run) {
+  const r = run.rejected;
+  return h('div', { class: 'warn', id: 'rejected', role: 'status' },
+    h('strong', { text: `Rejected by ${r.by || 'an approver'}` }),
+    r.comment ? `: ${r.comment}` : ' (no comment)',
+    h('span', { class: 'muted small', text: ` · step ${r.step_id}, ${fmtTime(r.at)}` }));
+}
+
+// Every decided approval of the run: who, when, and the comment.
+function decisionsPanel(run) {
+  const done = (run.approvals || []).filter((a) => a.status !== 'pending');
+  if (!done.length) return null;
+  return h('div', { class: 'panel', id: 'decisions' },
+    h('h2', { text: 'Approvals' }),
+    h('ul', {}, done.map((a) => h('li', { class: 'decision', dataset: { step: String(a.step_id), status: String(a.status) } },
+      badge(a.status), ` ${a.status} by `, h('strong', { text: a.actor || '?' }),
+      a.comment ? `: ${a.comment}` : '',
+      h('span', { class: 'muted small', text: ` · step ${a.step_id}, ${fmtTime(a.decided_at)}` })))));
+}
+
 function actions(ctx, run, slot) {
   const bar = h('div', { class: 'actions' });
   if (ctx.can('operator') && RERUNNABLE.has(run.status)) {
-    bar.append(h('button', {
-      type: 'button', class: 'primary', id: 'rerun', text: 'Re-run from the failed step',
-      onclick: async (ev) => {
-        const res = await busy(ev.currentTarget, slot, () => api('POST', `/api/v1/runs/${enc(run.id)}/rerun`, {}));
-        if (res) ctx.go(`#/runs/${enc(res.run_id)}`, `Run ${run.id} re-run as run ${res.run_id}.`);
-      },
-    }));
+    if (run.rerun_as) {
+      bar.append(rerunButton(ctx, run, slot, {
+        id: 'rerun-again', label: 'Re-run again anyway', yes: 'Yes, re-run again', force: true,
+        lead: `Run ${run.id} was already re-run as #${run.rerun_as}. Re-run it again?`,
+      }));
+    } else if (run.rejected) {
+      bar.append(rerunButton(ctx, run, slot, {
+        id: 'ask-again', label: 'Ask for the approval again', yes: 'Yes, ask again', force: true,
+        lead: `Run ${run.id} was rejected by ${run.rejected.by || 'an approver'}. Start it again from the approval?`,
+      }));
+    } else {
+      bar.append(rerunButton(ctx, run, slot, {
+        id: 'rerun', label: 'Re-run from the failed step', yes: 'Yes, re-run',
+        lead: `Re-run run ${run.id}?`,
+      }));
+    }
   }
   if (ctx.can('operator') && ACTIVE.has(run.status)) {
     const c = confirmButton('Cancel run', `Cancel run ${run.id}?`, 'Yes, cancel it', async () => {
@@ -146,15 +212,20 @@ function runView(ctx, run, approval, slot) {
     h('dt', { text: 'Updated' }), h('dd', { text: fmtTime(run.updated_at) }),
     h('dt', { text: 'Finished' }), h('dd', { text: `${fmtTime(run.finished_at)} ${fmtDuration(run.created_at, run.finished_at)}` }),
     run.wake_at ? [h('dt', { text: 'Wakes at' }), h('dd', { text: fmtTime(run.wake_at) })] : null,
-    run.rerun_of ? [h('dt', { text: 'Re-run of' }), h('dd', {}, h('a', { href: `#/runs/${enc(run.rerun_of)}`, text: `run ${run.rerun_of}` }))] : null,
+    run.rerun_of ? [h('dt', { text: 'Re-run of' }), h('dd', {}, h('a', { href: `#/runs/${enc(run.rerun_of)}`, id: 'rerun-of', text: `#${run.rerun_of}` }))] : null,
+    run.rerun_as ? [h('dt', { text: 'Re-run as' }), h('dd', {}, h('a', { href: `#/runs/${enc(run.rerun_as)}`, id: 'rerun-as', text: `#${run.rerun_as}` }))] : null,
     h('dt', { text: 'Event' }), h('dd', { text: `#${run.event_id}` }));
   const steps = run.steps || [];
   return h('div', { class: 'run-body' },
-    h('h1', {}, h('span', { text: `Run ${run.id}` }), badge(run.status), h('span', { class: 'muted', text: run.workflow })),
+    h('h1', {}, h('span', { text: `Run ${run.id}` }), run.rejected ? badge('rejected') : badge(run.status),
+      h('span', { class: 'muted', text: run.workflow })),
     slot.el,
-    run.error ? errorBox(run.error) : null,
+    run.rejected ? rejectedBox(run) : (run.error ? errorBox(run.error) : null),
+    run.rerun_as ? h('div', { class: 'notice', id: 'rerun-as-note' }, `Re-run as `,
+      h('a', { href: `#/runs/${enc(run.rerun_as)}`, text: `#${run.rerun_as}` }), '.') : null,
     actions(ctx, run, slot),
     approval ? approvalBox(ctx, run, approval, slot) : null,
+    decisionsPanel(run),
     h('div', { class: 'panel' }, meta, h('div', { class: 'step-data' }, jsonBlock('Event', run.event, 'event'))),
     h('h2', { text: `Steps (${steps.length})` }),
     steps.length ? h('div', { class: 'steps', id: 'steps' }, steps.map(stepRow))
@@ -163,11 +234,9 @@ function runView(ctx, run, approval, slot) {
 
 async function loadRun(id) {
   const run = await api('GET', `/api/v1/runs/${enc(id)}`);
-  let approval = null;
-  if (run.status === 'waiting') {
-    const res = await api('GET', '/api/v1/approvals');
-    approval = (res.approvals || []).find((a) => String(a.run_id) === String(run.id)) || null;
-  }
+  // the run's own approvals carry the pending one (issue 17)
+  const approval = run.status === 'waiting'
+    ? (run.approvals || []).find((a) => a.status === 'pending') || null : null;
   return { run, approval };
 }
 

@@ -344,12 +344,13 @@ test('an operator re-runs a failed run once the cause is fixed, and it succeeds'
   });
   check(created.status === 200, `creating the user in the sandbox: ${created.status}`);
   await page.click('#rerun');
+  await page.click('.confirm button:has-text("Yes, re-run")'); // issue 17: asked first
   await page.waitForURL((u) => /#\/runs\/(\d+)$/.test(u.hash) && u.hash !== `#/runs/${runs.missing}`);
   runs.rerun = Number(/#\/runs\/(\d+)$/.exec(page.url())[1]);
   await seeText(page, '.notice', new RegExp(`Run ${runs.missing} re-run as run ${runs.rerun}`));
   await seeText(page, 'h1', new RegExp(`Run ${runs.rerun}\\s*succeeded`));
   check(await page.locator('.step[data-step="user"]').getAttribute('data-status') === 'succeeded', 'the step succeeded');
-  await seeText(page, 'dl.meta', new RegExp(`Re-run of\\s*run ${runs.missing}`));
+  await seeText(page, 'dl.meta', new RegExp(`Re-run of\\s*#${runs.missing}`));
 });
 
 test('an operator cancels a waiting run', async () => {
@@ -509,6 +510,86 @@ test('the audit log shows who approved, re-ran and cancelled', async () => {
   await seeText(page, 'tr[data-action="run.cancel"]', /token:e2e-operator/);
   await seeText(page, 'table', /token:e2e-approver/);
   await shot(page, 'audit');
+});
+
+// ---- issue 17 ("approvals-reruns"): decisions shown, re-runs once, the nav's count ----
+
+async function navCount(page) {
+  const el = page.locator('#nav-approvals-count');
+  await el.waitFor({ state: 'attached' });
+  return Number(await el.getAttribute('data-count'));
+}
+
+test('a rejected approval reads "Rejected by …: comment", is not offered a re-run, and the audit and the nav show it', async () => {
+  const id = await startRun('e2e-approval', { user: 'mia.keller@acme.example' }, T.operator);
+  await runStatus(id, T.viewer, 'waiting');
+  const page = await newPage();
+  await signIn(page, T.approver);
+  await go(page, '#/runs');
+  const before = await until('the nav to count the pending approval', async () => {
+    const n = await navCount(page);
+    return n >= 1 ? n : null;
+  });
+  check(/Approvals\s*\d+/.test(await page.locator('#nav a[data-page="approvals"]').textContent()), 'the count is on the Approvals item');
+  await go(page, `#/runs/${id}`);
+  await page.fill('#approval-comment', 'not before Friday');
+  await page.click('#reject');
+  await seeText(page, '#rejected', /Rejected by token:e2e-approver: not before Friday/);
+  await seeText(page, 'h1', new RegExp(`Run ${id}\\s*rejected`));
+  check(await page.locator('h1 .badge.st-failed').count() === 0, 'not the red failed look');
+  check(await page.locator('.error').count() === 0, 'no error box');
+  await seeText(page, `#decisions .decision[data-step="approve"]`, /rejected by\s*token:e2e-approver: not before Friday/);
+  await until('the nav count to go down after the decision', async () => (await navCount(page)) === before - 1);
+  await shot(page, 'run-rejected');
+
+  const ops = await newPage();
+  await signIn(ops, T.operator);
+  await go(ops, `#/runs/${id}`);
+  await seeText(ops, '#rejected', /Rejected by token:e2e-approver: not before Friday/);
+  check(await ops.locator('#rerun').count() === 0, 'no "Re-run from the failed step" for a rejection');
+  await ops.locator('#ask-again').waitFor(); // asking again is a separate, confirmed action
+  const r = await apiCall('POST', `/api/v1/runs/${id}/rerun`, { token: T.operator, body: {} });
+  check(r.status === 409 && /rejected by token:e2e-approver: not before Friday/.test(r.json.error), `the API refuses too: ${r.status} ${r.text}`);
+
+  const adm = await newPage();
+  await signIn(adm, T.admin);
+  await go(adm, '#/audit');
+  await seeText(adm, 'tr[data-action="approval.reject"]', /not before Friday/);
+  const shown = cli('show', String(id));
+  check(/rejected by \S+: not before Friday/.test(shown), `idflow show says who and why: ${shown}`);
+});
+
+test('a re-run is confirmed naming the steps called again; the original then shows "Re-run as #N" and is not re-run twice', async () => {
+  const id = await startRun('e2e-lookup', { login: 'nobody.here@acme.example' }, T.operator);
+  await runStatus(id, T.viewer, 'failed');
+  const page = await newPage();
+  await signIn(page, T.operator);
+  await go(page, `#/runs/${id}`);
+  await page.click('#rerun');
+  const ask = await seeText(page, '.confirm', /called again: user/);
+  check(/Re-run run \d+\?/.test(await ask.textContent()), 'the question names the run');
+  await page.click('.confirm button:has-text("No")');
+  check(await page.locator('.confirm').count() === 0, '"No" re-runs nothing');
+  await page.click('#rerun');
+  await page.click('.confirm button:has-text("Yes, re-run")');
+  await page.waitForURL((u) => /#\/runs\/(\d+)$/.test(u.hash) && u.hash !== `#/runs/${id}`);
+  const again = Number(/#\/runs\/(\d+)$/.exec(page.url())[1]);
+  await seeText(page, '#rerun-of', new RegExp(`#${id}$`));
+  await page.click('#rerun-of');
+  await routed(page, `#/runs/${id}`);
+  await seeText(page, '#rerun-as', new RegExp(`#${again}$`));
+  await seeText(page, '#rerun-as-note', new RegExp(`Re-run as #${again}`));
+  check(await page.locator('#rerun').count() === 0, 'no plain Re-run once re-run');
+  await page.click('#rerun-again');
+  await seeText(page, '.confirm', new RegExp(`already re-run as #${again}`));
+  await page.click('.confirm button:has-text("No")');
+  await shot(page, 'run-rerun-as');
+
+  const r = await apiCall('POST', `/api/v1/runs/${id}/rerun`, { token: T.operator, body: {} });
+  check(r.status === 409 && r.json.rerun_as === again && r.json.error.includes(`#${again}`), `a second re-run: ${r.status} ${r.text}`);
+  await page.click('#rerun-as');
+  await routed(page, `#/runs/${again}`);
+  await seeText(page, 'h1', new RegExp(`Run ${again}`));
 });
 
 // ------------------------------------------------------------ the runner

@@ -327,6 +327,90 @@ static void running_run_stops_after_its_current_step(void **state)
     assert_int_equal(call("POST", path, NULL, E.operator_, NULL), 409);
 }
 
+/* Issue 17 ("approvals-reruns"): a rejected run answers who rejected it and
+ * why (the run, its approvals, the audit record); it is not re-run as if it
+ * had failed (409 naming the decider) unless forced, and a forced re-run
+ * asks the approvers again; a run is re-run once: the next re-run is
+ * refused with 409 naming the first (rerun_as) unless forced. */
+static void rejected_run_and_rerun_once(void **state)
+{
+    json_t *ans = NULL, *rej, *ap;
+    struct wait_arg w;
+    char path[100], want[80];
+    int64_t again, orig;
+    (void)state;
+    assert_int_equal(call("POST", "/api/v1/events", "{\"workflow\":\"gate\"}", E.operator_, &ans), 202);
+    w.id = json_integer_value(json_array_get(json_object_get(ans, "run_ids"), 0));
+    json_decref(ans);
+    w.status = "waiting";
+    assert_true(tu_wait_until(has_status, &w, 15000));
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)w.id);
+    assert_int_equal(call("GET", path, NULL, E.viewer, &ans), 200);
+    ap = json_array_get(json_object_get(ans, "approvals"), 0);
+    assert_string_equal(str(ap, "status"), "pending");
+    assert_true(json_is_null(json_object_get(ap, "actor")));
+    assert_null(json_object_get(ans, "rejected"));
+    json_decref(ans);
+
+    snprintf(path, sizeof path, "/api/v1/runs/%lld/reject", (long long)w.id);
+    assert_int_equal(call("POST", path, "{\"comment\":\"not before Friday\"}", E.admin, NULL), 200);
+    w.status = "failed";
+    assert_true(tu_wait_until(has_status, &w, 15000));
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)w.id);
+    assert_int_equal(call("GET", path, NULL, E.viewer, &ans), 200);
+    rej = json_object_get(ans, "rejected");
+    assert_non_null(rej);
+    assert_string_equal(str(rej, "by"), "token:root");
+    assert_string_equal(str(rej, "comment"), "not before Friday");
+    assert_string_equal(str(rej, "step_id"), "ok");
+    assert_true(json_integer_value(json_object_get(rej, "at")) > 0);
+    ap = json_array_get(json_object_get(ans, "approvals"), 0);
+    assert_string_equal(str(ap, "status"), "rejected");
+    assert_string_equal(str(ap, "actor"), "token:root");
+    assert_string_equal(str(ap, "comment"), "not before Friday");
+    assert_string_equal(str(ap, "message"), "go?");
+    assert_true(json_integer_value(json_object_get(ap, "decided_at")) > 0);
+    json_decref(ans);
+    assert_int_equal(call("GET", "/api/v1/audit?limit=5", NULL, E.admin, &ans), 200);
+    ap = json_array_get(json_object_get(ans, "audit"), 0);
+    assert_string_equal(str(ap, "action"), "approval.reject");
+    assert_string_equal(str(json_object_get(ap, "detail"), "comment"), "not before Friday");
+    json_decref(ans);
+
+    snprintf(path, sizeof path, "/api/v1/runs/%lld/rerun", (long long)w.id);
+    assert_int_equal(call("POST", path, "{}", E.operator_, &ans), 409);
+    assert_non_null(strstr(str(ans, "error"), "rejected by token:root: not before Friday"));
+    json_decref(ans);
+    assert_int_equal(call("POST", path, "{\"force\":\"yes\"}", E.operator_, &ans), 400);
+    assert_non_null(strstr(str(ans, "error"), "\"force\""));
+    json_decref(ans);
+    assert_int_equal(call("POST", path, "{\"force\":true}", E.operator_, &ans), 202);
+    again = json_integer_value(json_object_get(ans, "run_id"));
+    json_decref(ans);
+    orig = w.id;
+    /* a forced re-run of a rejection asks the approvers again */
+    w.id = again;
+    w.status = "waiting";
+    assert_true(tu_wait_until(has_status, &w, 15000));
+
+    /* re-run once: the next one is refused naming it, unless forced */
+    assert_int_equal(call("POST", path, NULL, E.operator_, &ans), 409);
+    snprintf(want, sizeof want, "re-run as run #%lld", (long long)again);
+    assert_non_null(strstr(str(ans, "error"), want));
+    assert_int_equal(json_integer_value(json_object_get(ans, "rerun_as")), again);
+    json_decref(ans);
+    /* the original links to its re-run, the re-run back to it */
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)orig);
+    assert_int_equal(call("GET", path, NULL, E.viewer, &ans), 200);
+    assert_int_equal(json_integer_value(json_object_get(ans, "rerun_as")), again);
+    json_decref(ans);
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)again);
+    assert_int_equal(call("GET", path, NULL, E.viewer, &ans), 200);
+    assert_int_equal(json_integer_value(json_object_get(ans, "rerun_of")), orig);
+    assert_true(json_is_null(json_object_get(ans, "rerun_as")));
+    json_decref(ans);
+}
+
 /* Last: SIGTERM ends serve with status 0, and its log holds neither the
  * sandbox's token, the wrong one tried, nor the admin's API token
  * (F.secrets: sfx_serve_stop fails on any of them). */
@@ -346,6 +430,7 @@ int main(void)
         cmocka_unit_test(workflow_yaml_is_readable),
         cmocka_unit_test(waiting_run_is_cancelled_by_an_operator),
         cmocka_unit_test(running_run_stops_after_its_current_step),
+        cmocka_unit_test(rejected_run_and_rerun_once), /* issue 17, "approvals-reruns" */
         cmocka_unit_test(serve_log_holds_no_secret),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -510,7 +510,7 @@ static void store_rerun_copies_foreach_state_and_prune_removes_it(void **state)
     nx.error = "step 'each' failed: HTTP 400";
     OK(store_step_commit(s, r->id, "w1", tu_now_ms(), &rec, &nx, &err));
 
-    OK(store_run_rerun(s, r->id, tu_now_ms(), "cli:test", &nid, &err));
+    OK(store_run_rerun(s, r->id, tu_now_ms(), "cli:test", false, &nid, &err));
     OK(store_run_get(s, nid, &nr));
     assert_int_equal(nr->pc, 1);
     assert_int_equal(nr->item, 1);

@@ -342,6 +342,25 @@ static void rerun_starts_from_the_failed_step(void **state)
         snprintf(nids, sizeof nids, "%lld", (long long)nid);
         assert_int_equal(run_cli(argv, NULL), 1);
     }
+    /* issue 17 ("approvals-reruns"): a run is re-run once; show names its re-run */
+    {
+        char *err = NULL, want[80];
+        snprintf(want, sizeof want, "already re-run as run #%lld", (long long)nid);
+        assert_int_equal(tu_idflow_db(F.bin, F.db, NULL, &err, "rerun", ids, NULL), 1);
+        assert_non_null(strstr(err, want));
+        assert_non_null(strstr(err, "idflow rerun --force"));
+        free(err);
+        snprintf(want, sizeof want, "re-run as run %lld\n", (long long)nid);
+        assert_int_equal(tu_idflow_db(F.bin, F.db, &out, NULL, "show", ids, NULL), 0);
+        assert_non_null(strstr(out, want));
+        free(out);
+        assert_int_equal(tu_idflow_db(F.bin, F.db, &out, NULL, "show", ids, "--json", NULL), 0);
+        run = json_loads(out, 0, NULL);
+        assert_int_equal(json_integer_value(json_object_get(run, "rerun_as")), nid);
+        assert_int_equal(json_array_size(json_object_get(run, "approvals")), 0);
+        json_decref(run);
+        free(out);
+    }
     (void)ans;
 }
 

@@ -1271,11 +1271,11 @@ static void test_rerun(void **state)
     struct idf_err err = {0};
 
     store_run_free(r);
-    assert_int_equal(store_run_rerun(s, id, T0, "cli:test", &re, &err), IDF_ESTATE); /* running */
+    assert_int_equal(store_run_rerun(s, id, T0, "cli:test", false, &re, &err), IDF_ESTATE); /* running */
     OK(store_step_commit(s, id, "w", T0 + 1, &s0, &n0, NULL));
     OK(store_step_commit(s, id, "w", T0 + 2, &s1, &n1, NULL));
 
-    OK(store_run_rerun(s, id, T0 + 100, "cli:test", &re, &err));
+    OK(store_run_rerun(s, id, T0 + 100, "cli:test", false, &re, &err));
     assert_true(re > id);
     OK(store_run_get(s, re, &r));
     assert_string_equal(r->status, STORE_RUN_QUEUED);
@@ -1296,8 +1296,8 @@ static void test_rerun(void **state)
     assert_string_equal(steps[0].output, "{\"id\":\"00u1\"}");
     store_step_list_free(steps, n);
 
-    assert_int_equal(store_run_rerun(s, re, T0, "cli:test", &re, &err), IDF_ESTATE); /* queued */
-    assert_int_equal(store_run_rerun(s, 987654, T0, "cli:test", &re, &err), IDF_ENOTFOUND);
+    assert_int_equal(store_run_rerun(s, re, T0, "cli:test", false, &re, &err), IDF_ESTATE); /* queued */
+    assert_int_equal(store_run_rerun(s, 987654, T0, "cli:test", false, &re, &err), IDF_ENOTFOUND);
     /* The new run is claimable and starts at pc. */
     r = claim1(s, "w", T0 + 200);
     assert_int_equal(r->pc, 1);
@@ -1329,7 +1329,7 @@ static void test_cancel(void **state)
     assert_int_equal(store_run_cancel(s, run, NULL, T0, &err), IDF_ESTATE); /* running */
     assert_int_equal(store_run_cancel(s, 55555, NULL, T0, &err), IDF_ENOTFOUND);
 
-    OK(store_run_rerun(s, w, T0 + 7, "cli:test", &re, &err)); /* a cancelled run can be re-run */
+    OK(store_run_rerun(s, w, T0 + 7, "cli:test", false, &re, &err)); /* a cancelled run can be re-run */
     assert_string_equal(run_status(s, re), STORE_RUN_QUEUED);
 }
 
@@ -1443,6 +1443,257 @@ static void test_approvals(void **state)
     bad.status = STORE_RUN_RUNNING;
     assert_int_equal(store_step_commit(s, plain, "w", T0, NULL, &bad, &err), IDF_EINVAL);
 }
+
+/* ---- issue 17 ("approvals-reruns"): decisions shown, re-runs once ---- */
+
+/* A run that failed at step `step_id` (index pc) on owner "w"; its step
+ * before it succeeded. Returns its id. */
+static int64_t failed_run(struct store *s, const char *step_id, int pc)
+{
+    int64_t id = new_run(s, "wf");
+    struct store_run *r = NULL;
+    struct store_step_rec s0 = {0, "user", -1, STORE_STEP_SUCCEEDED, 1, NULL, "{}", NULL, T0, T0};
+    struct store_step_rec s1 = {pc, step_id, -1, STORE_STEP_FAILED, 1, NULL, NULL, "{\"message\":\"500\"}", T0, T0};
+    struct store_run_next n0 = {.status = STORE_RUN_RUNNING, .pc = pc};
+    struct store_run_next n1 = {.status = STORE_RUN_FAILED, .pc = pc, .error = "step failed"};
+
+    OK(store_run_claim_id(s, id, "w", T0, LEASE, &r, NULL));
+    assert_non_null(r);
+    store_run_free(r);
+    OK(store_step_commit(s, id, "w", T0 + 1, &s0, &n0, NULL));
+    OK(store_step_commit(s, id, "w", T0 + 2, &s1, &n1, NULL));
+    return id;
+}
+
+/* store_run_get's rerun_as of run id. */
+static int64_t rerun_as(struct store *s, int64_t id)
+{
+    struct store_run *r = NULL;
+    int64_t v;
+    OK(store_run_get(s, id, &r));
+    v = r->rerun_as;
+    store_run_free(r);
+    return v;
+}
+
+static int64_t runs_total(struct store *s)
+{
+    return count_of(s, STORE_RUN_QUEUED) + count_of(s, STORE_RUN_RUNNING) + count_of(s, STORE_RUN_WAITING) +
+           count_of(s, STORE_RUN_SUCCEEDED) + count_of(s, STORE_RUN_FAILED) + count_of(s, STORE_RUN_CANCELLED);
+}
+
+/* A run re-runs once: the second re-run is refused naming the first (and
+ * writes nothing) unless forced; a forced one is audited as forced and is
+ * then the one named. */
+static void test_rerun_once_unless_forced(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t id = failed_run(s, "ticket", 1), first = 0, second = 0, got = 0, before;
+    struct store_audit *l = NULL;
+    size_t n = 0;
+    char want[64];
+    struct idf_err err = {0};
+
+    assert_int_equal(rerun_as(s, id), 0);
+    OK(store_run_rerun(s, id, T0 + 10, "cli:test", false, &first, &err));
+    assert_int_equal(rerun_as(s, id), first);
+    before = runs_total(s);
+    assert_int_equal(store_run_rerun(s, id, T0 + 11, "cli:test", false, &got, &err), IDF_EEXIST);
+    assert_int_equal(err.code, IDF_EEXIST);
+    assert_int_equal(got, first);
+    snprintf(want, sizeof want, "re-run as run #%lld", (long long)first);
+    assert_non_null(strstr(err.msg, want));
+    assert_int_equal(runs_total(s), before); /* refused: nothing written */
+    OK(store_audit_list(s, 10, &l, &n));
+    assert_int_equal(n, 1); /* only the first re-run */
+    store_audit_list_free(l, n);
+
+    OK(store_run_rerun(s, id, T0 + 12, "cli:test", true, &second, &err));
+    assert_true(second > first);
+    OK(store_audit_list(s, 10, &l, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(l[0].action, "run.rerun");
+    assert_non_null(strstr(l[0].detail, "\"forced\":true"));
+    assert_null(strstr(l[1].detail, "forced"));
+    store_audit_list_free(l, n);
+    /* the newest re-run is the one named now */
+    assert_int_equal(store_run_rerun(s, id, T0 + 13, "cli:test", false, &got, &err), IDF_EEXIST);
+    assert_int_equal(got, second);
+    assert_int_equal(rerun_as(s, id), second);
+}
+
+/* A run that failed because its approval was rejected is not re-run as if
+ * it had failed (a re-run asks the approvers again): refused naming the
+ * decider and the comment unless forced. A rejection the run went past
+ * (on_error: continue) does not hold a later failure's re-run back. */
+static void test_rerun_rejected(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t id = new_run(s, "offboard"), later = new_run(s, "offboard"), re = 0;
+    struct store_step_rec wait_rec = {1, "manager_ok", -1, STORE_STEP_WAITING, 1, NULL, NULL, NULL, T0, 0};
+    struct store_run_next wait = {.status = STORE_RUN_WAITING,
+                                  .pc = 1,
+                                  .wake_at = T0 + 86400000,
+                                  .approval_step_id = "manager_ok",
+                                  .approval_message = "Deactivate ann?"};
+    struct store_step_rec failed_rec = {1, "manager_ok", -1, STORE_STEP_FAILED, 1, NULL, NULL,
+                                        "{\"message\":\"rejected by boss\"}", T0, T0 + 20};
+    struct store_run_next fail = {.status = STORE_RUN_FAILED, .pc = 1, .error = "step 'manager_ok' failed"};
+    struct store_step_rec other = {2, "notify", -1, STORE_STEP_FAILED, 1, NULL, NULL, "{\"message\":\"500\"}", T0,
+                                   T0 + 30};
+    struct store_run_next fail2 = {.status = STORE_RUN_FAILED, .pc = 2, .error = "step 'notify' failed"};
+    struct store_run *r = NULL;
+    struct idf_err err = {0};
+
+    for (int i = 0; i < 2; i++) {
+        int64_t run = i ? later : id;
+        OK(store_run_claim_id(s, run, "w", T0, LEASE, &r, NULL));
+        store_run_free(r);
+        OK(store_step_commit(s, run, "w", T0 + 1, &wait_rec, &wait, &err));
+        OK(store_approval_decide(s, run, false, "boss@example.com", "not before Friday", T0 + 10, &err));
+        OK(store_run_claim_id(s, run, "w", T0 + 11, LEASE, &r, NULL));
+        store_run_free(r);
+        OK(store_step_commit(s, run, "w", T0 + 20, &failed_rec, i ? &(struct store_run_next){.status =
+                                                                          STORE_RUN_RUNNING, .pc = 2}
+                                                                    : &fail,
+                             &err));
+    }
+    OK(store_step_commit(s, later, "w", T0 + 30, &other, &fail2, &err));
+
+    assert_int_equal(store_run_rerun(s, id, T0 + 40, "cli:test", false, &re, &err), IDF_ESTATE);
+    assert_non_null(strstr(err.msg, "rejected by boss@example.com: not before Friday"));
+    assert_int_equal(re, 0);
+    OK(store_run_rerun(s, later, T0 + 41, "cli:test", false, &re, &err)); /* failed after the rejection */
+    OK(store_run_rerun(s, id, T0 + 42, "cli:test", true, &re, &err));    /* forced: asks again */
+    assert_string_equal(run_status(s, re), STORE_RUN_QUEUED);
+}
+
+/* Every approval of a run reads back with its decision: who, the comment,
+ * when; the audit record carries the comment; a comment has a cap. */
+static void test_run_approvals_decisions(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a = new_run(s, "offboard"), none = new_run(s, "wf");
+    struct store_run_next wait = {.status = STORE_RUN_WAITING,
+                                  .pc = 1,
+                                  .wake_at = T0 + 86400000,
+                                  .approval_step_id = "manager_ok",
+                                  .approval_message = "Deactivate ann?"};
+    struct store_approval *l = NULL;
+    struct store_audit *au = NULL;
+    struct store_run *r = NULL;
+    size_t n = 0;
+    char *big = NULL;
+    struct idf_err err = {0};
+
+    OK(store_run_claim_id(s, a, "w", T0, LEASE, &r, NULL));
+    store_run_free(r);
+    OK(store_step_commit(s, a, "w", T0 + 1, NULL, &wait, &err));
+    OK(store_run_approvals(s, a, &l, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(l[0].status, "pending");
+    assert_null(l[0].actor);
+    assert_null(l[0].comment);
+    assert_int_equal(l[0].decided_at, 0);
+    assert_string_equal(l[0].message, "Deactivate ann?");
+    store_approval_list_free(l, n);
+
+    big = malloc(STORE_COMMENT_MAX + 2);
+    memset(big, 'x', STORE_COMMENT_MAX + 1);
+    big[STORE_COMMENT_MAX + 1] = '\0';
+    assert_int_equal(store_approval_decide(s, a, false, "boss", big, T0 + 5, &err), IDF_ETOOBIG);
+    free(big);
+    assert_string_equal(run_status(s, a), STORE_RUN_WAITING); /* refused: nothing decided */
+
+    OK(store_approval_decide(s, a, false, "boss@example.com", "not \"now\"", T0 + 10, &err));
+    OK(store_run_approvals(s, a, &l, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(l[0].run_id, a);
+    assert_string_equal(l[0].step_id, "manager_ok");
+    assert_string_equal(l[0].workflow, "offboard");
+    assert_string_equal(l[0].status, "rejected");
+    assert_string_equal(l[0].actor, "boss@example.com");
+    assert_string_equal(l[0].comment, "not \"now\"");
+    assert_int_equal(l[0].decided_at, T0 + 10);
+    store_approval_list_free(l, n);
+    OK(store_audit_list(s, 1, &au, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(au[0].action, "approval.reject");
+    assert_string_equal(au[0].detail, "{\"step\":\"manager_ok\",\"comment\":\"not \\\"now\\\"\"}");
+    store_audit_list_free(au, n);
+
+    OK(store_run_approvals(s, none, &l, &n));
+    assert_int_equal(n, 0);
+    assert_null(l);
+    OK(store_run_approvals(s, 999999, &l, &n));
+    assert_int_equal(n, 0);
+}
+
+#define RERUN_RACE_RUNS 40
+
+struct rerunner {
+    const char *url;
+    const int64_t *ids;
+    pthread_barrier_t *go;
+    int64_t got[RERUN_RACE_RUNS]; /* the new run, or -(the one named) when refused */
+    int rc;
+};
+
+static void *rerun_loop(void *arg)
+{
+    struct rerunner *w = arg;
+    struct store *s = NULL;
+
+    w->rc = store_open(w->url, &s, NULL);
+    pthread_barrier_wait(w->go);
+    for (int i = 0; w->rc == 0 && i < RERUN_RACE_RUNS; i++) {
+        struct idf_err err = {0};
+        int64_t nid = 0;
+        int rc = store_run_rerun(s, w->ids[i], T0 + 100, "cli:race", false, &nid, &err);
+        if (rc == 0)
+            w->got[i] = nid;
+        else if (rc == IDF_EEXIST)
+            w->got[i] = -nid;
+        else
+            w->rc = rc;
+    }
+    store_close(s);
+    return NULL;
+}
+
+/* Two connections re-running the same runs at once: each run is re-run
+ * exactly once, and the loser is told the winner's run. */
+static void test_rerun_concurrent(void **state)
+{
+    struct fx *f = *state;
+    static struct rerunner w[2];
+    static int64_t ids[RERUN_RACE_RUNS];
+    pthread_t t[2];
+    pthread_barrier_t go;
+
+    for (int i = 0; i < RERUN_RACE_RUNS; i++)
+        ids[i] = failed_run(f->s, "ticket", 1);
+    pthread_barrier_init(&go, NULL, 2);
+    for (int i = 0; i < 2; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].url = f->url;
+        w[i].ids = ids;
+        w[i].go = &go;
+        pthread_create(&t[i], NULL, rerun_loop, &w[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].rc, 0);
+    }
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < RERUN_RACE_RUNS; i++) {
+        int64_t a = w[0].got[i], b = w[1].got[i];
+        assert_true((a > 0) != (b > 0)); /* exactly one won */
+        assert_int_equal(a > 0 ? a : b, a > 0 ? -b : -a); /* the loser names the winner's run */
+    }
+    assert_int_equal(count_of(f->s, STORE_RUN_QUEUED), RERUN_RACE_RUNS);
+}
+/* ---- (end of "approvals-reruns") ---- */
 
 /* -------------------------------------------------------- cursors, audit */
 
@@ -2486,7 +2737,7 @@ static void test_subjects_rerun(void **state)
     ingest_subj(s, "okta", STORE_VIA_POLL, NULL, "okta.user_locked", JANE, 2, "wf", 1, a);
     store_run_free(claim1(s, "w", T0));
     OK(store_step_commit(s, a[0], "w", T0, &s0, &fail, NULL));
-    OK(store_run_rerun(s, a[0], T0 + 100, "cli:test", &re, NULL));
+    OK(store_run_rerun(s, a[0], T0 + 100, "cli:test", false, &re, NULL));
 
     assert_int_equal(list_n(s, &f, &first), 2);
     assert_int_equal(first, re);
@@ -2645,6 +2896,10 @@ int main(void)
         T(test_cancel),
         T(test_stop),
         T(test_approvals),
+        T(test_rerun_once_unless_forced), /* issue 17, "approvals-reruns" */
+        T(test_rerun_rejected),
+        T(test_run_approvals_decisions),
+        T(test_rerun_concurrent),
         T(test_cursors),
         T(test_audit),
         T(test_connections),
