@@ -92,7 +92,12 @@ int cli_validate(int argc, char **argv)
                 flow_diags_print(argv[i], d, stderr);
             bad++;
         } else {
-            printf("%s: ok (workflow %s, trigger %s, %zu steps)\n", argv[i], f->name, f->trigger->name, f->n_steps);
+            if (f->has_inputs) /* (helper "inputs") */
+                printf("%s: ok (workflow %s, trigger %s, %zu input%s, %zu steps)\n", argv[i], f->name,
+                       f->trigger->name, f->n_inputs, f->n_inputs == 1 ? "" : "s", f->n_steps);
+            else
+                printf("%s: ok (workflow %s, trigger %s, %zu steps)\n", argv[i], f->name, f->trigger->name,
+                       f->n_steps);
             if (st)
                 warn_unreachable(st, argv[i], f);
         }
