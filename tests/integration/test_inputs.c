@@ -307,6 +307,34 @@ static void cli_run_checks_inputs(void **state)
     free(out);
 }
 
+/* the command line's messages name the input, as the API's do; validate prints a declaration's errors */
+static void cli_messages_name_the_input(void **state)
+{
+    char path[600], bad[600], *out = NULL, *err = NULL;
+    (void)state;
+
+    snprintf(path, sizeof path, "%s/offboard.yaml", F.wfdir);
+    assert_int_equal(tu_run((const char *[]){F.bin, "run", path, "--dry-run", "--input", "days=7", NULL}, NULL, 30000,
+                            &out, &err),
+                     2);
+    assert_non_null(strstr(err, "idflow run: input 'login' is required"));
+    free(out);
+    free(err);
+    assert_int_equal(tu_run((const char *[]){F.bin, "run", path, "--dry-run", "--input", "login=j", "--input",
+                                             "days=seven", NULL},
+                            NULL, 30000, &out, &err),
+                     2);
+    assert_non_null(strstr(err, "idflow run: input 'days' must be an integer, not 'seven'"));
+    free(out);
+    free(err);
+    snprintf(bad, sizeof bad, "%s/tests/data/workflows/inputs-bad.yaml", F.src ? F.src : ".");
+    assert_int_equal(tu_run((const char *[]){F.bin, "validate", bad, NULL}, NULL, 30000, &out, &err), 1);
+    assert_non_null(strstr(err, "inputs-bad.yaml:6:22: input 'login': unknown type 'strin'"));
+    assert_non_null(strstr(err, "inputs-bad.yaml:8:69: input 'reason': the default 'other' is not one of its options"));
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +342,7 @@ int main(void)
         cmocka_unit_test(start_fills_defaults),
         cmocka_unit_test(workflows_explain_themselves),
         cmocka_unit_test(cli_run_checks_inputs),
+        cmocka_unit_test(cli_messages_name_the_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
