@@ -53,7 +53,9 @@ export async function list(ctx) {
     h('td', {}, h('a', { href: '#/runs' + withQuery('', { workflow: w.name }), text: 'runs' }))));
   ctx.root.append(h('h1', { text: 'Workflows' }),
     h('p', { class: 'muted' }, 'Loaded by ', h('code', { text: 'idflow serve' }), ' from its workflows directory.'),
-    table(['Name', 'Trigger', 'Connections', 'Last run', 'Enabled', 'Version', 'Updated', ''], rows, 'No workflow is loaded.'));
+    table(['Name', 'Trigger', 'Connections', 'Last run', 'Enabled', 'Version', 'Updated', ''], rows, 'No workflow is loaded.'),
+    wfs.some((w) => Array.isArray(w.inputs) && w.inputs.some((i) => i.required))
+      ? h('p', { class: 'muted small', id: 'inputs-legend', text: 'inputs: the data a manual workflow takes when started; * marks a required one.' }) : null);
 }
 
 // One typed field for a declared input: {el, read()} where read() is the

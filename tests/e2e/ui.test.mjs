@@ -524,14 +524,15 @@ test('the workflows list shows each workflow\'s trigger, description, connection
   await seeText(page, 'tr[data-workflow="e2e-inputs"] .description', /Offboards one person/);
   await seeText(page, 'tr[data-workflow="e2e-inputs"] .triggers', /manual/);
   await seeText(page, 'tr[data-workflow="e2e-inputs"] .triggers', /inputs: login\*, days, reason, notify/);
+  await seeText(page, '#inputs-legend', /\* marks a required one/);
   await seeText(page, 'tr[data-workflow="e2e-lookup"] .connections', /^acme$/);
   await seeText(page, 'tr[data-workflow="e2e-inputs"] .last', /never/);
   await seeText(page, 'tr[data-workflow="e2e-echo"] .last', new RegExp(`#${echo.last_run.id}\\b`));
   await seeText(page, 'tr[data-workflow="e2e-echo"] .last', new RegExp(echo.last_run.status));
   check(await row('e2e-free').locator('.description').count() === 0, 'no description: none shown');
+  await shot(page, 'workflows-list');
   await row('e2e-echo').locator('.last a').click();
   await routed(page, `#/runs/${echo.last_run.id}`);
-  await shot(page, 'workflows-list');
 });
 
 test('the start form is built from the inputs; a missing or mistyped input is refused with the API\'s message', async () => {
