@@ -91,8 +91,7 @@ out:
     store_workflow_list_free(rows, n);
 }
 
-int api__start_data(struct api *a, const char *workflow, const json_t *data, json_t **data_out,
-                    struct http_resp *resp)
+int api__start_data(struct api *a, const char *workflow, const json_t *data, json_t **data_out, struct http_resp *resp)
 {
     const struct flow *f = engine_workflow(a->engine, workflow, NULL);
     struct idf_err err;

@@ -77,8 +77,8 @@ static void unknown_key(struct flow__xctx *x, const struct flow__ynode *k, const
                    flow__suggest_best(&sg));
     else
         flow__diag(x->d, k->line, k->col,
-                   "input '%s': unknown key '%s' (an input has type, required, description, default, options)",
-                   input, k->text);
+                   "input '%s': unknown key '%s' (an input has type, required, description, default, options)", input,
+                   k->text);
 }
 
 /* type: one of type_names. */
@@ -94,9 +94,8 @@ static void parse_type(struct flow__xctx *x, const struct flow__ynode *v, struct
             return;
         }
     }
-    flow__diag(x->d, v->line, v->col,
-               "input '%s': unknown type %s%s%s (string, number, integer, boolean or choice)", in->name,
-               v->kind == FLOW__Y_SCALAR ? "'" : "", v->kind == FLOW__Y_SCALAR ? v->text : flow__ydescribe(v),
+    flow__diag(x->d, v->line, v->col, "input '%s': unknown type %s%s%s (string, number, integer, boolean or choice)",
+               in->name, v->kind == FLOW__Y_SCALAR ? "'" : "", v->kind == FLOW__Y_SCALAR ? v->text : flow__ydescribe(v),
                v->kind == FLOW__Y_SCALAR ? "'" : "");
 }
 
@@ -125,8 +124,7 @@ static bool text_ok(struct flow__xctx *x, const struct flow__ynode *v, const cha
 static int parse_options(struct flow__xctx *x, const struct flow__ynode *v, struct flow_input *in)
 {
     if (v->kind != FLOW__Y_SEQ || v->n == 0) {
-        flow__diag(x->d, v->line, v->col, "input '%s': 'options' must be a list of at least one text",
-                   in->name);
+        flow__diag(x->d, v->line, v->col, "input '%s': 'options' must be a list of at least one text", in->name);
         return 0;
     }
     if (v->n > FLOW_MAX_INPUT_OPTIONS) {
@@ -177,8 +175,8 @@ static int parse_default(struct flow__xctx *x, const struct flow__ynode *v, stru
             for (size_t i = 0; i < in->n_options; i++)
                 found = found || strcmp(in->options[i], v->text) == 0;
             if (!found && in->n_options > 0) {
-                flow__diag(x->d, v->line, v->col, "input '%s': the default '%s' is not one of its options",
-                           in->name, v->text);
+                flow__diag(x->d, v->line, v->col, "input '%s': the default '%s' is not one of its options", in->name,
+                           v->text);
                 return 0;
             }
         }
@@ -228,8 +226,8 @@ static int parse_one(struct flow__xctx *x, const struct flow__ynode *k, const st
         return 0; /* `login:` alone: an optional string */
     if (v->kind != FLOW__Y_MAP) {
         flow__diag(x->d, v->line, v->col,
-                   "input '%s' must be a mapping (type, required, description, default, options), not %s",
-                   in->name, flow__ydescribe(v));
+                   "input '%s' must be a mapping (type, required, description, default, options), not %s", in->name,
+                   flow__ydescribe(v));
         return 0;
     }
     for (size_t i = 0; i + 1 < v->n; i += 2) {
@@ -238,8 +236,8 @@ static int parse_one(struct flow__xctx *x, const struct flow__ynode *k, const st
             parse_type(x, vv, in);
         } else if (strcmp(kk->text, "required") == 0) {
             if (vv->kind != FLOW__Y_SCALAR || flow__yresolve(vv) != FLOW__V_BOOL)
-                flow__diag(x->d, vv->line, vv->col, "input '%s': 'required' must be true or false, not %s",
-                           in->name, flow__ydescribe(vv));
+                flow__diag(x->d, vv->line, vv->col, "input '%s': 'required' must be true or false, not %s", in->name,
+                           flow__ydescribe(vv));
             else
                 in->required = vv->text[0] == 't' || vv->text[0] == 'T';
         } else if (strcmp(kk->text, "description") == 0) {
@@ -251,13 +249,12 @@ static int parse_one(struct flow__xctx *x, const struct flow__ynode *k, const st
     }
     opt = flow__ymap_get(v, "options");
     if (opt && in->type != FLOW_INPUT_CHOICE)
-        flow__diag(x->d, opt->line, opt->col, "input '%s': 'options' belong to a choice input, not a %s one",
-                   in->name, flow_input_type_name(in->type));
+        flow__diag(x->d, opt->line, opt->col, "input '%s': 'options' belong to a choice input, not a %s one", in->name,
+                   flow_input_type_name(in->type));
     else if (opt && (rc = parse_options(x, opt, in)))
         return rc;
     else if (!opt && in->type == FLOW_INPUT_CHOICE)
-        flow__diag(x->d, k->line, k->col, "input '%s' is a choice: it needs 'options' (the allowed values)",
-                   in->name);
+        flow__diag(x->d, k->line, k->col, "input '%s' is a choice: it needs 'options' (the allowed values)", in->name);
     def = flow__ymap_get(v, "default");
     if (def)
         rc = parse_default(x, def, in);
@@ -273,14 +270,14 @@ int flow__inputs_parse(struct flow__xctx *x, const struct flow__ynode *v, struct
     if (is_null(v))
         return 0; /* `inputs:` with nothing: the workflow takes no data */
     if (v->kind != FLOW__Y_MAP) {
-        flow__diag(x->d, v->line, v->col,
-                   "'inputs' must be a mapping of input names to their declarations, not %s", flow__ydescribe(v));
+        flow__diag(x->d, v->line, v->col, "'inputs' must be a mapping of input names to their declarations, not %s",
+                   flow__ydescribe(v));
         return 0;
     }
     n = v->n / 2;
     if (n > FLOW_MAX_INPUTS) {
-        flow__diag(x->d, v->kids[2 * FLOW_MAX_INPUTS]->line, v->kids[2 * FLOW_MAX_INPUTS]->col,
-                   "more than %d inputs", FLOW_MAX_INPUTS);
+        flow__diag(x->d, v->kids[2 * FLOW_MAX_INPUTS]->line, v->kids[2 * FLOW_MAX_INPUTS]->col, "more than %d inputs",
+                   FLOW_MAX_INPUTS);
         n = FLOW_MAX_INPUTS;
     }
     if (n && !(f->inputs = calloc(n, sizeof *f->inputs)))
@@ -403,8 +400,7 @@ int flow_inputs_apply(const struct flow *f, const json_t *data, json_t **out, st
                            f->name, names, json_kind(data));
     }
     if (json_is_object(data)) {
-        json_object_foreach((json_t *)data, key, v)
-        {
+        json_object_foreach ((json_t *)data, key, v) {
             if (!flow_input_find(f, key)) {
                 names_list(f, names, sizeof names);
                 return idf_err_set(err, IDF_EINVAL, "unknown input '%.100s': workflow %s takes %s", key, f->name,

@@ -193,7 +193,8 @@ static void start_fills_defaults(void **state)
     assert_string_equal(s, "{\"login\":\"jane@acme.com\",\"days\":30,\"reason\":\"leaver\",\"notify\":true}");
     free(s);
     json_decref(got);
-    got = run_data(start("{\"workflow\":\"offboard\",\"data\":{\"login\":\"j\",\"days\":null,\"reason\":\"incident\"}}"));
+    got =
+        run_data(start("{\"workflow\":\"offboard\",\"data\":{\"login\":\"j\",\"days\":null,\"reason\":\"incident\"}}"));
     s = json_dumps(got, JSON_COMPACT);
     assert_string_equal(s, "{\"login\":\"j\",\"days\":30,\"reason\":\"incident\"}");
     free(s);
@@ -211,8 +212,7 @@ static json_t *find_wf(json_t *list, const char *name)
     size_t i;
     json_t *w;
 
-    json_array_foreach(list, i, w)
-    {
+    json_array_foreach (list, i, w) {
         if (strcmp(json_string_value(json_object_get(w, "name")), name) == 0)
             return w;
     }
@@ -287,16 +287,14 @@ static void cli_run_checks_inputs(void **state)
     snprintf(path, sizeof path, "%s/offboard.yaml", F.wfdir);
     assert_int_equal(sfx_idflow(&F, NULL, &out, "run", path, "--dry-run", "--input", "days=7", NULL), 2);
     free(out);
-    assert_int_equal(sfx_idflow(&F, NULL, &out, "run", path, "--dry-run", "--input", "login=j", "--input", "days=x",
-                                NULL),
-                     2);
+    assert_int_equal(
+        sfx_idflow(&F, NULL, &out, "run", path, "--dry-run", "--input", "login=j", "--input", "days=x", NULL), 2);
     free(out);
-    assert_int_equal(sfx_idflow(&F, NULL, &out, "run", path, "--dry-run", "--input", "login=j", "--input", "who=x",
-                                NULL),
-                     2);
+    assert_int_equal(
+        sfx_idflow(&F, NULL, &out, "run", path, "--dry-run", "--input", "login=j", "--input", "who=x", NULL), 2);
     free(out);
-    assert_int_equal(sfx_idflow(&F, NULL, &out, "run", path, "--dry-run", "--input", "login=jane@acme.com",
-                                "--input", "days=7", "--input", "notify=false", NULL),
+    assert_int_equal(sfx_idflow(&F, NULL, &out, "run", path, "--dry-run", "--input", "login=jane@acme.com", "--input",
+                                "days=7", "--input", "notify=false", NULL),
                      0);
     assert_non_null(strstr(out, "succeeded"));
     free(out);
@@ -314,16 +312,16 @@ static void cli_messages_name_the_input(void **state)
     (void)state;
 
     snprintf(path, sizeof path, "%s/offboard.yaml", F.wfdir);
-    assert_int_equal(tu_run((const char *[]){F.bin, "run", path, "--dry-run", "--input", "days=7", NULL}, NULL, 30000,
-                            &out, &err),
-                     2);
+    assert_int_equal(
+        tu_run((const char *[]){F.bin, "run", path, "--dry-run", "--input", "days=7", NULL}, NULL, 30000, &out, &err),
+        2);
     assert_non_null(strstr(err, "idflow run: input 'login' is required"));
     free(out);
     free(err);
-    assert_int_equal(tu_run((const char *[]){F.bin, "run", path, "--dry-run", "--input", "login=j", "--input",
-                                             "days=seven", NULL},
-                            NULL, 30000, &out, &err),
-                     2);
+    assert_int_equal(
+        tu_run((const char *[]){F.bin, "run", path, "--dry-run", "--input", "login=j", "--input", "days=seven", NULL},
+               NULL, 30000, &out, &err),
+        2);
     assert_non_null(strstr(err, "idflow run: input 'days' must be an integer, not 'seven'"));
     free(out);
     free(err);
@@ -338,10 +336,8 @@ static void cli_messages_name_the_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(start_refuses_bad_inputs),
-        cmocka_unit_test(start_fills_defaults),
-        cmocka_unit_test(workflows_explain_themselves),
-        cmocka_unit_test(cli_run_checks_inputs),
+        cmocka_unit_test(start_refuses_bad_inputs),     cmocka_unit_test(start_fills_defaults),
+        cmocka_unit_test(workflows_explain_themselves), cmocka_unit_test(cli_run_checks_inputs),
         cmocka_unit_test(cli_messages_name_the_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
