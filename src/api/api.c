@@ -40,7 +40,7 @@ static void post_event(struct api *a, const struct api__caller *who, const struc
     json_error_t jerr;
     json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
     const char *wf, *id = NULL;
-    json_t *idv, *data;
+    json_t *idv, *data = NULL;
     struct engine_event ev;
     struct engine_ack ack;
     struct idf_err err;
@@ -69,7 +69,9 @@ static void post_event(struct api *a, const struct api__caller *who, const struc
         }
         id = json_string_value(idv);
     }
-    data = json_object_get(body, "data");
+    /* (helper "inputs") the data must fit the workflow's declared inputs */
+    if (api__start_data(a, wf, json_object_get(body, "data"), &data, resp))
+        goto out;
     memset(&ev, 0, sizeof ev);
     ev.source = "manual";
     ev.source_id = NULL;
@@ -96,6 +98,7 @@ static void post_event(struct api *a, const struct api__caller *who, const struc
     out = json_pack("{s:I,s:b,s:o}", "event_id", (json_int_t)ack.event_id, "duplicate", ack.duplicate, "run_ids", ids);
     http_resp_json(resp, ack.duplicate ? 200 : 202, out);
 out:
+    json_decref(data);
     json_decref(body);
 }
 
@@ -313,36 +316,6 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
     api__error(resp, status_for(rc), err.msg[0] ? err.msg : idf_strerror(rc));
 }
 
-/* GET /api/v1/workflows/NAME: the newest version with its YAML. */
-static void workflow_get(struct store *st, struct http_resp *resp, const char *name)
-{
-    struct store_workflow_info *rows = NULL;
-    json_t *o = NULL;
-    char *source = NULL;
-    int64_t version = 0;
-    size_t n = 0;
-
-    if (store_workflow_list(st, &rows, &n)) {
-        api__error(resp, 500, "could not list workflows");
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(rows[i].name ? rows[i].name : "", name) == 0) {
-            o = render_workflow(&rows[i]);
-            break;
-        }
-    }
-    store_workflow_list_free(rows, n);
-    if (!o) {
-        api__error(resp, 404, "no such workflow");
-        return;
-    }
-    if (store_workflow_source(st, name, 0, &source, &version) == 0)
-        json_object_set_new(o, "source", json_string(source));
-    free(source);
-    http_resp_json(resp, 200, o);
-}
-
 static void metrics(struct api *a, struct store *st, struct http_resp *resp)
 {
     char *m = engine_metrics(a->engine);
@@ -402,15 +375,9 @@ static void api_route(struct api *a, struct store *st, const struct api__caller 
     } else if (strcmp(p, "/api/v1/connections") == 0 || strncmp(p, "/api/v1/connections/", 20) == 0) {
         api__connections_route(a, st, who, req, resp, p + 19);
     } else if (strncmp(p, "/api/v1/workflows/", 18) == 0) {
-        workflow_get(st, resp, p + 18);
+        api__workflows_route(a, st, resp, p + 18);
     } else if (strcmp(p, "/api/v1/workflows") == 0) {
-        struct store_workflow_info *rows = NULL;
-        size_t n = 0;
-        if (store_workflow_list(st, &rows, &n))
-            api__error(resp, 500, "could not list workflows");
-        else
-            http_resp_json(resp, 200, json_pack("{s:o}", "workflows", render_workflows(rows, n)));
-        store_workflow_list_free(rows, n);
+        api__workflows_route(a, st, resp, NULL);
     } else if (strcmp(p, "/api/v1/approvals") == 0) {
         struct store_approval *rows = NULL;
         size_t n = 0;

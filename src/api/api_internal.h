@@ -85,4 +85,18 @@ void api__connectors(struct http_resp *resp);
 void api__connections_route(struct api *a, struct store *st, const struct api__caller *who,
                             const struct http_req *req, struct http_resp *resp, const char *rest);
 
+/* workflows.c (helper "inputs"): GET /api/v1/workflows (name NULL) and
+ * /api/v1/workflows/NAME: the store's rows with each workflow's
+ * definition (description, triggers, connections, inputs) and last run. */
+void api__workflows_route(struct api *a, struct store *st, struct http_resp *resp, const char *name);
+
+/* workflows.c (helper "inputs"): the data to start a manual run of workflow
+ * with (data borrowed, may be NULL): checked against the workflow's
+ * declared inputs, defaults filled in (flow_inputs_apply); as it is when the
+ * workflow declares none, is unknown or is not started by a caller (the
+ * engine then says so). 0 with *data_out a new reference (or NULL for
+ * NULL), or -1 after answering 400 naming the input. */
+int api__start_data(struct api *a, const char *workflow, const json_t *data, json_t **data_out,
+                    struct http_resp *resp);
+
 #endif

@@ -10,7 +10,9 @@
 
 #include <string.h>
 
+#include "connectors/connector.h"
 #include "core/log.h"
+#include "flow/flow.h"
 
 /* A text column: a JSON string, or null for NULL. */
 static json_t *text_or_null(const char *s)
@@ -57,6 +59,95 @@ static json_t *workflow_row(const void *row)
 json_t *render_workflows(const struct store_workflow_info *rows, size_t n)
 {
     return array_of(rows, n, sizeof *rows, workflow_row);
+}
+
+/* ---- a workflow's definition (helper "inputs") ---- */
+
+static json_t *inputs_json(const struct flow *f)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr && i < f->n_inputs; i++) {
+        const struct flow_input *in = &f->inputs[i];
+        json_t *o = json_pack("{s:s, s:s, s:b, s:o}", "name", in->name, "type", flow_input_type_name(in->type),
+                              "required", in->required, "description", text_or_null(in->description));
+        json_t *opts = NULL;
+        if (o && in->def && json_object_set(o, "default", in->def))
+            goto fail;
+        if (o && in->type == FLOW_INPUT_CHOICE) {
+            if (!(opts = json_array()) || json_object_set_new(o, "options", opts))
+                goto fail;
+            for (size_t j = 0; j < in->n_options; j++) {
+                if (json_array_append_new(opts, json_string(in->options[j])))
+                    goto fail;
+            }
+        }
+        if (o && json_array_append_new(arr, o) == 0)
+            continue;
+        o = NULL;
+    fail:
+        json_decref(o);
+        json_decref(arr);
+        arr = NULL;
+    }
+    return arr;
+}
+
+/* Appends name to arr unless it is there already. */
+static int add_once(json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(arr, i, v)
+    {
+        if (strcmp(json_string_value(v), name) == 0)
+            return 0;
+    }
+    return json_array_append_new(arr, json_string(name));
+}
+
+int render_workflow_def(json_t *o, const struct flow *f)
+{
+    json_t *triggers = json_array(), *conns = json_array(), *inputs = NULL;
+    const char *tc;
+    int rc = IDF_ENOMEM;
+
+    if (!triggers || !conns)
+        goto out;
+    if (f) {
+        json_t *t = json_pack("{s:s, s:O}", "name", f->trigger->name, "params", f->trigger_params);
+        if (!t || json_array_append_new(triggers, t))
+            goto out;
+        if ((tc = json_string_value(json_object_get(f->trigger_params, "connection"))) && add_once(conns, tc))
+            goto out;
+        for (size_t i = 0; i < f->n_steps; i++) {
+            if (f->steps[i].connection && add_once(conns, f->steps[i].connection))
+                goto out;
+        }
+        if (f->has_inputs && !(inputs = inputs_json(f)))
+            goto out;
+    }
+    /* each json_object_set_new takes its value, also when it fails */
+    rc = json_object_set_new(o, "description", text_or_null(f ? f->description : NULL)) ? IDF_ENOMEM : 0;
+    rc = json_object_set_new(o, "triggers", triggers) ? IDF_ENOMEM : rc;
+    rc = json_object_set_new(o, "connections", conns) ? IDF_ENOMEM : rc;
+    rc = json_object_set_new(o, "startable", json_boolean(f && f->trigger->takes_inputs)) ? IDF_ENOMEM : rc;
+    rc = json_object_set_new(o, "inputs", inputs ? inputs : json_null()) ? IDF_ENOMEM : rc;
+    return rc;
+out:
+    json_decref(triggers);
+    json_decref(conns);
+    json_decref(inputs);
+    return rc;
+}
+
+json_t *render_last_run(const struct store_last_run *r)
+{
+    if (!r)
+        return json_null();
+    return json_pack("{s:I, s:o, s:I}", "id", (json_int_t)r->id, "status", text_or_null(r->status), "created_at",
+                     (json_int_t)r->created_at);
 }
 
 static const char *stage_name(enum store_event_stage stage)

@@ -26,6 +26,22 @@ json_t *render_json_text(const char *text);
 json_t *render_workflow(const struct store_workflow_info *w);
 json_t *render_workflows(const struct store_workflow_info *rows, size_t n);
 
+/* (helper "inputs") What the workflow's definition f says, set into o (a
+ * render_workflow object): "description" (null when none), "triggers"
+ * [{name, params}], "connections" [the names its trigger and steps name,
+ * each once, in file order], "startable" (a caller starts it with data:
+ * POST /api/v1/events), "inputs" (null when its trigger declares none, else
+ * [{name, type, required, description (null when none), default (absent
+ * when none), options (choice only)}] in file order). f NULL (the engine
+ * does not hold the workflow): description null, triggers and connections
+ * [], startable false, inputs null. 0, or IDF_ENOMEM (o partly filled). */
+struct flow;
+int render_workflow_def(json_t *o, const struct flow *f);
+
+/* (helper "inputs") {id, status, created_at} of a workflow's newest run, or
+ * null for NULL (it never ran). */
+json_t *render_last_run(const struct store_last_run *r);
+
 /* {id, source, source_id, type, connection, received_at, data (parsed),
  * stage ("done", "match", "expand"), tries, note (null when none)} */
 json_t *render_event(const struct store_event *ev);

@@ -93,7 +93,12 @@ int cli_validate(int argc, char **argv)
                 flow_diags_print(argv[i], d, stderr);
             bad++;
         } else {
-            printf("%s: ok (workflow %s, trigger %s, %zu steps)\n", argv[i], f->name, f->trigger->name, f->n_steps);
+            if (f->has_inputs) /* (helper "inputs") */
+                printf("%s: ok (workflow %s, trigger %s, %zu input%s, %zu steps)\n", argv[i], f->name,
+                       f->trigger->name, f->n_inputs, f->n_inputs == 1 ? "" : "s", f->n_steps);
+            else
+                printf("%s: ok (workflow %s, trigger %s, %zu steps)\n", argv[i], f->name, f->trigger->name,
+                       f->n_steps);
             if (st)
                 warn_unreachable(st, argv[i], f);
         }
@@ -139,14 +144,76 @@ out:
     return v;
 }
 
+#define RUN_MAX_INPUT_ARGS 100 /* --input options of one command */
+
+/* (helper "inputs") The event's data for a workflow started by a caller:
+ * the event file's "data" with each --input NAME=VALUE (inputs[0..n))
+ * set over it, read by the declared input's type (a string when the
+ * workflow declares none), then checked against the declaration with
+ * defaults filled in (flow_inputs_apply), as POST /api/v1/events does.
+ * Sets event's "data". 0, or CLI_USAGE after printing what is wrong. */
+static int apply_inputs(const struct flow *f, json_t *event, char *const *inputs, size_t n)
+{
+    json_t *data = json_object_get(event, "data");
+    json_t *checked = NULL;
+    struct idf_err err;
+    int rc = CLI_USAGE;
+
+    idf_err_clear(&err);
+    data = n && (!data || json_is_null(data)) ? json_object() : json_incref(data);
+    if (n && (!data || !json_is_object(data))) {
+        fprintf(stderr, "idflow run: --input needs the event's \"data\" to be an object\n");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(inputs[i], '=');
+        const struct flow_input *in;
+        char name[FLOW_MAX_INPUT_NAME + 1];
+        json_t *v = NULL;
+        if (!eq || eq == inputs[i] || (size_t)(eq - inputs[i]) > FLOW_MAX_INPUT_NAME) {
+            fprintf(stderr, "idflow run: --input takes NAME=VALUE, not '%.100s'\n", inputs[i]);
+            goto out;
+        }
+        snprintf(name, sizeof name, "%.*s", (int)(eq - inputs[i]), inputs[i]);
+        in = flow_input_find(f, name);
+        if (!in) {
+            /* undeclared: text (flow_inputs_apply refuses it when the workflow declares inputs) */
+            v = json_string(eq + 1);
+        } else if (flow_input_from_text(in, eq + 1, &v, &err)) {
+            fprintf(stderr, "idflow run: %s\n", err.msg);
+            goto out;
+        }
+        if (!v || json_object_set_new(data, name, v)) {
+            fprintf(stderr, "idflow run: out of memory\n");
+            rc = CLI_FAIL;
+            goto out;
+        }
+    }
+    if (flow_inputs_apply(f, data, &checked, &err)) {
+        fprintf(stderr, "idflow run: %s\n", err.msg);
+        goto out;
+    }
+    if (checked && json_object_set_new(event, "data", checked)) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(data);
+    return rc;
+}
+
 int cli_run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"event", required_argument, NULL, 'e'},
         {"dry-run", no_argument, NULL, 'n'},
         {"db", required_argument, NULL, 'd'},
+        {"input", required_argument, NULL, 'i'},
         {NULL, 0, NULL, 0},
     };
+    char *inputs[RUN_MAX_INPUT_ARGS];
+    size_t n_inputs = 0;
     const char *event_path = NULL, *db = NULL, *file;
     bool dry = false;
     char dbbuf[1100], owner[64];
@@ -171,10 +238,17 @@ int cli_run(int argc, char **argv)
         case 'e': event_path = optarg; break;
         case 'n': dry = true; break;
         case 'd': db = optarg; break;
+        case 'i':
+            if (n_inputs == RUN_MAX_INPUT_ARGS) {
+                fprintf(stderr, "idflow run: more than %d --input options\n", RUN_MAX_INPUT_ARGS);
+                goto usage;
+            }
+            inputs[n_inputs++] = optarg;
+            break;
         default: goto usage;
         }
     }
-    if (optind != argc - 1 || !event_path)
+    if (optind != argc - 1 || (!event_path && !n_inputs))
         goto usage;
     file = argv[optind];
     {
@@ -192,9 +266,20 @@ int cli_run(int argc, char **argv)
         flow_diags_print(file, diags, stderr);
         goto out;
     }
-    event = load_json_file(event_path, &err);
+    event = event_path ? load_json_file(event_path, &err) : json_object();
     if (!event) {
-        fprintf(stderr, "idflow run: %s\n", err.msg);
+        fprintf(stderr, "idflow run: %s\n", event_path ? err.msg : "out of memory");
+        goto out;
+    }
+    /* (helper "inputs") a caller's data meets the workflow's inputs */
+    if (n_inputs && !f->trigger->takes_inputs) {
+        fprintf(stderr, "idflow run: --input is for a workflow a caller starts (manual); %s is started by %s\n",
+                f->name, f->trigger->name);
+        rc = CLI_USAGE;
+        goto out;
+    }
+    if (f->trigger->takes_inputs && (c = apply_inputs(f, event, inputs, n_inputs)) != 0) {
+        rc = c;
         goto out;
     }
     if (!json_object_get(event, "type"))
@@ -315,7 +400,8 @@ int cli_run(int argc, char **argv)
         store_run_free(r);
     }
 usage:
-    fprintf(stderr, "usage: idflow run FILE --event EVENT.json [--dry-run] [--db URL]\n");
+    fprintf(stderr, "usage: idflow run FILE [--event EVENT.json] [--input NAME=VALUE]... [--dry-run] [--db URL]\n"
+                    "       (--event, or --input for a workflow started by a caller)\n");
     rc = CLI_USAGE;
     goto out;
 oom:

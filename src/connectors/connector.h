@@ -165,6 +165,9 @@ struct conn_trigger {
     const struct conn_param *params;/* terminated by name == NULL; may be NULL */
     conn_trigger_match_fn match;    /* may be NULL */
     conn_trigger_validate_fn validate; /* may be NULL */
+    bool takes_inputs;              /* (helper "inputs") started by a caller with data (manual): a workflow
+                                       may declare `inputs:` under it, and the data is checked against them
+                                       (flow/flow.h flow_inputs_apply) */
 };
 
 /* How a connector's connections (credentials for one remote account) look.

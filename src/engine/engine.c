@@ -303,3 +303,9 @@ void engine_free(struct engine *e)
     free(e->db_url);
     free(e);
 }
+
+/* (helper "inputs") */
+const struct flow *engine_workflow(struct engine *e, const char *name, int64_t *version_out)
+{
+    return e ? engine__wfset_current(e->wfs, name, version_out) : NULL;
+}

@@ -157,6 +157,12 @@ int engine_submit_events(struct engine *e, const char *source, const char *via, 
 int engine_submit_deliveries(struct engine *e, const char *source, const char *via, const char *connection,
                              const json_t *deliveries, struct idf_err *err) IDF_MUST_USE;
 
+/* (helper "inputs") The current version of the workflow called name, as
+ * this engine loaded it, and *version_out (may be NULL) its version; NULL
+ * when it has none by that name. Borrowed: valid until engine_free (the
+ * engine never frees a loaded workflow before). Any thread. */
+const struct flow *engine_workflow(struct engine *e, const char *name, int64_t *version_out);
+
 /* Prometheus text exposition of the engine's metrics; caller frees. */
 char *engine_metrics(struct engine *e);
 

@@ -35,6 +35,8 @@ const struct flow *engine__wfset_get(struct wfset *ws, struct store *st, struct 
 /* Current flows: calls fn for each (name, version, flow, enabled) under the read lock. */
 typedef void (*wfset_each_fn)(void *ud, const struct flow *f, int64_t version);
 void engine__wfset_each(struct wfset *ws, wfset_each_fn fn, void *ud);
+/* (helper "inputs") The current version of name (borrowed for the set's life) and its version, or NULL. */
+const struct flow *engine__wfset_current(struct wfset *ws, const char *name, int64_t *version_out);
 
 /* Matching (match.c): which workflows an event starts. */
 struct engine__match {

@@ -274,6 +274,26 @@ const struct flow *engine__wfset_get(struct wfset *ws, struct store *st, struct 
     return f;
 }
 
+/* (helper "inputs") Entries of cur are never freed before the set, so the
+ * pointer outlives the lock. */
+const struct flow *engine__wfset_current(struct wfset *ws, const char *name, int64_t *version_out)
+{
+    const struct flow *f = NULL;
+
+    if (!ws || !name)
+        return NULL;
+    pthread_rwlock_rdlock(&ws->lock);
+    for (size_t i = 0; i < ws->n_cur && !f; i++) {
+        if (strcmp(ws->cur[i].flow->name, name) == 0) {
+            f = ws->cur[i].flow;
+            if (version_out)
+                *version_out = ws->cur[i].version;
+        }
+    }
+    pthread_rwlock_unlock(&ws->lock);
+    return f;
+}
+
 void engine__wfset_each(struct wfset *ws, wfset_each_fn fn, void *ud)
 {
     pthread_rwlock_rdlock(&ws->lock);

@@ -191,12 +191,58 @@ static void unknown_trigger(struct parse *ps, const struct flow__ynode *k)
                known);
 }
 
-/* on: NAME | { NAME: null | { param: value ... } } */
+/* (helper "inputs") The trigger's `inputs:`, when its parameters have one:
+ * read into the flow for a trigger that takes inputs, refused for another.
+ * *rest_out is then a shallow copy of params without it, for flow__params
+ * (caller frees its kids and itself; the nodes stay the document's). */
+static int trigger_inputs(struct parse *ps, const struct conn_trigger *t, const struct flow__ynode *params,
+                          struct flow__ynode **rest_out)
+{
+    const struct flow__ynode *v = params && params->kind == FLOW__Y_MAP ? flow__ymap_get(params, "inputs") : NULL;
+    struct flow__ynode *rest;
+    size_t j = 0;
+
+    *rest_out = NULL;
+    if (!v)
+        return 0;
+    if (!t->takes_inputs) {
+        const struct flow__ynode *k = NULL;
+        for (size_t i = 0; i + 1 < params->n; i += 2)
+            k = params->kids[i + 1] == v ? params->kids[i] : k;
+        flow__diag(ps->x.d, k ? k->line : v->line, k ? k->col : v->col,
+                   "trigger %s takes no inputs: only a trigger a caller starts with data (manual) declares them",
+                   t->name);
+    } else {
+        int rc = flow__inputs_parse(&ps->x, v, ps->f);
+        if (rc)
+            return rc;
+    }
+    if (!(rest = malloc(sizeof *rest)))
+        return IDF_ENOMEM;
+    *rest = *params;
+    rest->kids = params->n ? calloc(params->n, sizeof *rest->kids) : NULL;
+    if (params->n && !rest->kids) {
+        free(rest);
+        return IDF_ENOMEM;
+    }
+    for (size_t i = 0; i + 1 < params->n; i += 2) {
+        if (params->kids[i + 1] == v)
+            continue;
+        rest->kids[j++] = params->kids[i];
+        rest->kids[j++] = params->kids[i + 1];
+    }
+    rest->n = rest->cap = j;
+    *rest_out = rest;
+    return 0;
+}
+
+/* on: NAME | { NAME: null | { inputs: {...}, param: value ... } } */
 static int parse_on(struct parse *ps)
 {
     const struct flow__ynode *v = flow__ymap_get(ps->root, "on");
     const struct flow__ynode *k, *params = NULL;
     const struct conn_trigger *t;
+    struct flow__ynode *params_rest = NULL;
     char owner[200];
     int rc;
 
@@ -222,7 +268,14 @@ static int parse_on(struct parse *ps)
     }
     ps->f->trigger = t;
     snprintf(owner, sizeof owner, "trigger %s", t->name);
-    rc = flow__params(&ps->x, params, k, owner, t->params, false, false, &ps->f->trigger_params);
+    if ((rc = trigger_inputs(ps, t, params, &params_rest)))
+        return rc;
+    rc = flow__params(&ps->x, params_rest ? params_rest : params, k, owner, t->params, false, false,
+                      &ps->f->trigger_params);
+    if (params_rest) {
+        free(params_rest->kids);
+        free(params_rest);
+    }
     if (rc)
         return rc;
     /* the connector's own checks of the values (a cron expression, a time zone) */
@@ -556,6 +609,7 @@ void flow_free(struct flow *f)
     free(f->when_any);
     free(f->when_any_at);
     json_decref(f->vars);
+    flow__inputs_clear(f);
     for (size_t i = 0; i < f->n_steps; i++)
         flow__step_clear(&f->steps[i]);
     free(f->steps);

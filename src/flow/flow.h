@@ -29,6 +29,10 @@ struct registry;
 #define FLOW_MAX_DIAGS 100
 #define FLOW_RETRY_MAX_ATTEMPTS 100
 #define FLOW_MAX_CONCURRENCY 1000 /* the largest `concurrency:` */
+#define FLOW_MAX_INPUTS 50         /* inputs one trigger declares */
+#define FLOW_MAX_INPUT_OPTIONS 100 /* options of one choice input */
+#define FLOW_MAX_INPUT_NAME 64     /* length of an input's name */
+#define FLOW_MAX_INPUT_TEXT 1000   /* length of a description or an option */
 
 /* Where something starts in the workflow file (1-based; 0 when unknown). */
 struct flow_pos {
@@ -52,6 +56,29 @@ struct flow_step {
     struct flow_pos if_at, foreach_at, with_at; /* where its if:, foreach: and with: values start */
 };
 
+/* (helper "inputs") What a caller-started trigger (manual) declares under
+ * `inputs:`, in the manner of GitHub Actions' workflow_dispatch inputs: the
+ * caller's data is checked against it (flow_inputs_apply) before a run
+ * starts. */
+enum flow_input_type {
+    FLOW_INPUT_STRING = 0, /* a JSON string (the default type) */
+    FLOW_INPUT_NUMBER,     /* any JSON number */
+    FLOW_INPUT_INTEGER,    /* a JSON integer */
+    FLOW_INPUT_BOOLEAN,    /* true or false */
+    FLOW_INPUT_CHOICE,     /* a string among options */
+};
+
+struct flow_input {
+    char *name;                /* [A-Za-z_][A-Za-z0-9_]*, so .event.data.<name> reads it */
+    enum flow_input_type type;
+    bool required;             /* a value must be given (or come from the default) */
+    char *description;         /* or NULL */
+    json_t *def;               /* the default, of the input's type, or NULL */
+    char **options;            /* choice: the allowed strings, in order */
+    size_t n_options;
+    struct flow_pos at;        /* where its name is written */
+};
+
 struct flow {
     char *name;                       /* from `name:` (defaults to the file's base name) */
     char *description;                /* or NULL */
@@ -72,6 +99,9 @@ struct flow {
     bool enabled;                     /* `enabled: false` loads it disabled */
     int concurrency;                  /* `concurrency: N` (1..FLOW_MAX_CONCURRENCY): at most N runs of this
                                          workflow running at once; 0 = no cap */
+    bool has_inputs;                  /* the trigger declares `inputs:` (possibly none): data is checked */
+    struct flow_input *inputs;        /* the declared inputs, in the file's order */
+    size_t n_inputs;
     struct flow_step *steps;
     size_t n_steps;
     char *source;                     /* the YAML text */
@@ -107,6 +137,30 @@ int flow_load_file(const struct registry *reg, const char *path, struct expr_ctx
 void flow_diags_print(const char *path, const struct flow_diags *diags, void *f);
 
 void flow_free(struct flow *f);
+
+/* (helper "inputs") The type's name as written in a workflow ("string" ...). */
+const char *flow_input_type_name(enum flow_input_type t);
+
+/* Checks data, the caller's data for a run of f (it becomes .event.data;
+ * NULL or JSON null for none), against f's declared inputs: every key is a
+ * declared input, every value has its input's type (a choice one of its
+ * options), every required input has a non-empty value; a missing input
+ * with a default gets it. On success *out is the data to start the run with
+ * (new reference, caller decrefs; NULL when data was NULL and f declares no
+ * inputs). A workflow without `inputs:` takes data as it is (*out is data,
+ * another reference). On failure returns IDF_EINVAL with err naming the
+ * input ("input 'login' is required"), *out NULL. Any thread. */
+int flow_inputs_apply(const struct flow *f, const json_t *data, json_t **out, struct idf_err *err) IDF_MUST_USE;
+
+/* The input called name in f, or NULL. */
+const struct flow_input *flow_input_find(const struct flow *f, const char *name);
+
+/* A value for in read from command-line text: a string or choice as it is,
+ * a number, an integer or a boolean (true/false) parsed. New reference in
+ * *out; IDF_EINVAL with err naming the input when the text is not of its
+ * type. */
+int flow_input_from_text(const struct flow_input *in, const char *text, json_t **out, struct idf_err *err)
+    IDF_MUST_USE;
 
 /* The index of step id in f, or -1. */
 int flow_step_index(const struct flow *f, const char *id);

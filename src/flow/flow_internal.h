@@ -6,6 +6,7 @@
  *   check.c  jq expressions and ${{ }} templates, `.steps.<id>` references
  *   step.c   one step: id, do, with (typed parameters), if, foreach, retry ...
  *   flow.c   the top level: name, on, when, vars, steps; load, hash, free
+ *   inputs.c a caller-started trigger's `inputs:`, and checking data against them
  *
  * The tree is built once per parse and thrown away after the model is built;
  * nothing here is shared between threads. */
@@ -169,5 +170,14 @@ int flow__params(struct flow__xctx *x, const struct flow__ynode *n, const struct
 bool flow__duration(const struct flow__ynode *n, int64_t *ms_out);
 
 void flow__step_clear(struct flow_step *s);
+
+/* ---- inputs (inputs.c) ---- */
+
+/* Reads the `inputs:` value v of a trigger that takes inputs into f
+ * (has_inputs, inputs, n_inputs); problems go to x->d. IDF_ENOMEM or 0. */
+int flow__inputs_parse(struct flow__xctx *x, const struct flow__ynode *v, struct flow *f) IDF_MUST_USE;
+
+/* Frees f's inputs (f itself stays). */
+void flow__inputs_clear(struct flow *f);
 
 #endif

@@ -41,6 +41,7 @@ static const struct store_ops postgres_ops = {
     .workflow_source = store__pg_workflow_source,
     .workflow_set_enabled = store__pg_workflow_set_enabled,
     .workflow_list = store__pg_workflow_list,
+    .workflow_last_runs = store__pg_workflow_last_runs,
     .ingest = store__pg_ingest,
     .event_get = store__pg_event_get,
     .events_pending = store__pg_events_pending,

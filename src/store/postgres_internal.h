@@ -284,6 +284,7 @@ int store__pg_initialize(struct store *s, const char *actor, bool *changed_out, 
  * that); a failed list frees its rows with the store__*_clear functions of
  * store_internal.h, as the SQLite backend's store__sq_list does. */
 int store__pg_workflow_list(struct store *s, struct store_workflow_info **rows_out, size_t *n_out);
+int store__pg_workflow_last_runs(struct store *s, struct store_last_run **rows_out, size_t *n_out);
 int store__pg_event_get(struct store *s, int64_t id, struct store_event **out);
 int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
 int store__pg_run_counts(struct store *s, struct store_run_counts *out);

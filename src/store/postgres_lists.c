@@ -112,6 +112,33 @@ int store__pg_workflow_list(struct store *s, struct store_workflow_info **rows_o
     return rc;
 }
 
+/* (helper "inputs") max(id) of one workflow: the last entry of its part of
+ * runs_workflow (workflow, id). */
+static int last_run_row(const PGresult *res, int i, void *row)
+{
+    struct store_last_run *r = row;
+    bool oom = false;
+
+    r->workflow = store__pg_get_dup(res, i, 0, &oom);
+    r->id = store__pg_get_i64(res, i, 1);
+    r->status = store__pg_get_dup(res, i, 2, &oom);
+    r->created_at = store__pg_get_i64(res, i, 3);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+int store__pg_workflow_last_runs(struct store *s, struct store_last_run **rows_out, size_t *n_out)
+{
+    void *rows = NULL;
+    int rc = pg_list(store__pg(s), "list the workflows' last runs",
+                     "SELECT s.name, r.id, r.status, r.created_at FROM workflow_state s "
+                     "JOIN runs r ON r.id = (SELECT max(id) FROM runs WHERE workflow = s.name) "
+                     "ORDER BY s.name COLLATE \"C\"",
+                     0, NULL, false, last_run_row, store__last_run_clear, sizeof **rows_out, &rows, n_out);
+
+    *rows_out = rows;
+    return rc;
+}
+
 /* --------------------------------------------------------------- events */
 
 int store__pg_event_get(struct store *s, int64_t id, struct store_event **out)

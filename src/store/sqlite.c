@@ -50,6 +50,7 @@ static const struct store_ops sqlite_ops = {
     .workflow_source = store__sq_workflow_source,
     .workflow_set_enabled = store__sq_workflow_set_enabled,
     .workflow_list = store__sq_workflow_list,
+    .workflow_last_runs = store__sq_workflow_last_runs,
     .ingest = store__sq_ingest,
     .event_get = store__sq_event_get,
     .events_pending = store__sq_events_pending,

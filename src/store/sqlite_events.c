@@ -186,6 +186,34 @@ int store__sq_workflow_list(struct store *s, struct store_workflow_info **rows_o
     return rc;
 }
 
+/* (helper "inputs") max(id) of one workflow is a seek at the end of its
+ * runs_workflow entries (the index ends with the rowid). */
+static int last_run_row(sqlite3_stmt *st, void *row)
+{
+    struct store_last_run *r = row;
+    bool oom = false;
+
+    r->workflow = store__sq_col_dup(st, 0, &oom);
+    r->id = sqlite3_column_int64(st, 1);
+    r->status = store__sq_col_dup(st, 2, &oom);
+    r->created_at = sqlite3_column_int64(st, 3);
+    return oom ? IDF_ENOMEM : 0;
+}
+
+int store__sq_workflow_last_runs(struct store *s, struct store_last_run **rows_out, size_t *n_out)
+{
+    void *rows = NULL;
+    int rc = store__sq_list(store__sq(s), SQ_WF_LAST_RUNS,
+                            "SELECT s.name, r.id, r.status, r.created_at FROM workflow_state s "
+                            "JOIN runs r ON r.id = (SELECT max(id) FROM runs WHERE workflow = s.name) "
+                            "ORDER BY s.name",
+                            NULL, NULL, last_run_row, store__last_run_clear, sizeof **rows_out, &rows, n_out,
+                            "list the workflows' last runs");
+
+    *rows_out = rows;
+    return rc;
+}
+
 /* --------------------------------------------------------------- events */
 
 /* Creates the n queued runs of event_id inside the open transaction, each

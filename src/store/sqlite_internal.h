@@ -45,6 +45,7 @@ enum store__sq_slot {
     SQ_WF_SOURCE,
     SQ_WF_SET_ENABLED,
     SQ_WF_LIST,
+    SQ_WF_LAST_RUNS, /* (helper "inputs") */
     SQ_EV_INSERT,
     SQ_EV_FIND,
     SQ_RUN_INSERT,
@@ -270,6 +271,7 @@ int store__sq_workflow_source(struct store *s, const char *name, int64_t version
                               int64_t *version_out);
 int store__sq_workflow_set_enabled(struct store *s, const char *name, bool enabled);
 int store__sq_workflow_list(struct store *s, struct store_workflow_info **rows_out, size_t *n_out);
+int store__sq_workflow_last_runs(struct store *s, struct store_last_run **rows_out, size_t *n_out);
 int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err);
 int store__sq_event_get(struct store *s, int64_t id, struct store_event **out);
 int store__sq_events_pending(struct store *s, enum store_event_stage stage, int64_t now_ms, size_t max,

@@ -321,6 +321,29 @@ void store_workflow_list_free(struct store_workflow_info *rows, size_t n)
     rows_free(rows, n, sizeof *rows, store__workflow_info_clear);
 }
 
+/* (helper "inputs") */
+int store_workflow_last_runs(struct store *s, struct store_last_run **rows_out, size_t *n_out)
+{
+    if (!s || !rows_out || !n_out)
+        return IDF_EINVAL;
+    *rows_out = NULL;
+    *n_out = 0;
+    return s->ops->workflow_last_runs(s, rows_out, n_out);
+}
+
+void store__last_run_clear(void *row)
+{
+    struct store_last_run *r = row;
+    free(r->workflow);
+    free(r->status);
+    memset(r, 0, sizeof *r);
+}
+
+void store_workflow_last_runs_free(struct store_last_run *rows, size_t n)
+{
+    rows_free(rows, n, sizeof *rows, store__last_run_clear);
+}
+
 /* --------------------------------------------------------------- events */
 
 /* Checks a batch of items for store_ingest / store_event_expand (expand:

@@ -161,6 +161,21 @@ struct store_workflow_info {
 int store_workflow_list(struct store *s, struct store_workflow_info **rows_out, size_t *n_out) IDF_MUST_USE;
 void store_workflow_list_free(struct store_workflow_info *rows, size_t n);
 
+/* (helper "inputs") The newest run of one workflow, for the workflows list. */
+struct store_last_run {
+    char *workflow;     /* the workflow's name */
+    int64_t id;         /* its newest run (the highest id) */
+    char *status;       /* STORE_RUN_* */
+    int64_t created_at;
+};
+
+/* The newest run of every workflow that has one, by name: *rows_out an
+ * array of *n_out rows (NULL when 0), caller frees with
+ * store_workflow_last_runs_free. One query, one index seek per workflow
+ * (runs_workflow), however long the history. */
+int store_workflow_last_runs(struct store *s, struct store_last_run **rows_out, size_t *n_out) IDF_MUST_USE;
+void store_workflow_last_runs_free(struct store_last_run *rows, size_t n);
+
 /* --------------------------------------------------------------- events */
 
 /* What is left to do for an acknowledged event (its `stage`). An event

@@ -73,6 +73,8 @@ struct store_ops {
     int (*workflow_set_enabled)(struct store *s, const char *name, bool enabled);
     /* list ops: *rows_out and *n_out are NULL and 0 on entry, and stay so on failure */
     int (*workflow_list)(struct store *s, struct store_workflow_info **rows_out, size_t *n_out);
+    /* (helper "inputs") the list's contract, as workflow_list */
+    int (*workflow_last_runs)(struct store *s, struct store_last_run **rows_out, size_t *n_out);
 
     /* items: every event.source_id is non-NULL (store.c generated the missing). */
     int (*ingest)(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err);
@@ -223,6 +225,7 @@ bool store__run_status_final(const char *status);
  * over these. The void * signature lets one list loop per backend take any
  * of them. */
 void store__workflow_info_clear(void *row);
+void store__last_run_clear(void *row); /* (helper "inputs") */
 void store__run_clear(void *row);
 void store__step_clear(void *row);
 void store__approval_clear(void *row);

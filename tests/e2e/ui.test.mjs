@@ -494,7 +494,7 @@ test('a workflow\'s page shows its YAML read-only and its recent runs; operators
   await seeText(page, '#yaml', /name: e2e-echo/);
   check(await page.locator('#yaml').evaluate((el) => el.tagName === 'PRE' && !el.isContentEditable), 'read-only');
   await page.locator(`tr.run-row[data-run-id="${runs.echo}"]`).waitFor();
-  await page.fill('#event-data', '{"name": "Linus"}');
+  await page.fill('#input-name', 'Linus'); // e2e-echo declares its inputs: a typed form
   await page.click('#start-run button[type=submit]');
   await seeText(page, 'h1', /succeeded/);
   await seeText(page, '.notice', /Started run \d+/);
@@ -592,6 +592,100 @@ test('a re-run is confirmed naming the steps called again; the original then sho
   await seeText(page, 'h1', new RegExp(`Run ${again}`));
 });
 
+// ---- workflows explain themselves; the start form is built from inputs: (helper "inputs")
+
+test('the workflows list shows each workflow\'s trigger, description, connections and last run', async () => {
+  const wfs = (await apiCall('GET', '/api/v1/workflows', { token: T.viewer })).json.workflows;
+  const echo = wfs.find((w) => w.name === 'e2e-echo');
+  check(echo && echo.last_run && echo.last_run.id > 0, `the API gives e2e-echo's last run: ${JSON.stringify(echo)}`);
+  const page = await newPage();
+  await signIn(page, T.viewer);
+  await go(page, '#/workflows');
+  const row = (name) => page.locator(`tr[data-workflow="${name}"]`);
+  await seeText(page, 'tr[data-workflow="e2e-inputs"] .description', /Offboards one person/);
+  await seeText(page, 'tr[data-workflow="e2e-inputs"] .triggers', /manual/);
+  await seeText(page, 'tr[data-workflow="e2e-inputs"] .triggers', /inputs: login\*, days, reason, notify/);
+  await seeText(page, '#inputs-legend', /\* marks a required one/);
+  await seeText(page, 'tr[data-workflow="e2e-lookup"] .connections', /^acme$/);
+  await seeText(page, 'tr[data-workflow="e2e-inputs"] .last', /never/);
+  await seeText(page, 'tr[data-workflow="e2e-echo"] .last', new RegExp(`#${echo.last_run.id}\\b`));
+  await seeText(page, 'tr[data-workflow="e2e-echo"] .last', new RegExp(echo.last_run.status));
+  check(await row('e2e-free').locator('.description').count() === 0, 'no description: none shown');
+  await shot(page, 'workflows-list');
+  await row('e2e-echo').locator('.last a').click();
+  await routed(page, `#/runs/${echo.last_run.id}`);
+});
+
+test('the start form is built from the inputs; a missing or mistyped input is refused with the API\'s message', async () => {
+  const before = (await apiCall('GET', '/api/v1/runs?workflow=e2e-inputs', { token: T.viewer })).json.runs.length;
+  const page = await newPage();
+  await signIn(page, T.operator);
+  await go(page, '#/workflows/e2e-inputs');
+  await seeText(page, '#wf-description', /Offboards one person/);
+  await seeText(page, '#wf-triggers', /manual/);
+  await seeText(page, '#start-run label[for="input-login"]', /login \(required\)/);
+  await seeText(page, '#start-run [data-input="login"] .help', /The person's Okta login/);
+  check(await page.locator('#input-login').getAttribute('aria-required') === 'true', 'login is marked required');
+  check(await page.locator('#input-days').getAttribute('type') === 'number', 'an integer is a number field');
+  check(await page.locator('#input-days').inputValue() === '30', 'the default is filled in');
+  check(await page.locator('#input-reason').evaluate((el) => el.tagName === 'SELECT' && el.value === 'leaver'), 'a choice is a select, on its default');
+  check(await page.locator('#input-reason option').allTextContents().then((t) => t.join(',') === 'leaver,incident'), 'the options');
+  check(await page.locator('#input-notify').getAttribute('type') === 'checkbox', 'a boolean is a checkbox');
+  check(!(await page.locator('#input-notify').isChecked()), 'unchecked without a default');
+  check(await page.locator('#event-data').count() === 0, 'no JSON text area when inputs are declared');
+  await shot(page, 'workflow-start-form');
+
+  await page.click('#start-run button[type=submit]');
+  await seeText(page, '#start-run .error', /^input 'login' is required$/);
+  await page.fill('#input-login', 'jane@acme.example');
+  await page.fill('#input-days', '1.5');
+  await page.click('#start-run button[type=submit]');
+  await seeText(page, '#start-run .error', /^input 'days' must be an integer, not a number$/);
+  const after = (await apiCall('GET', '/api/v1/runs?workflow=e2e-inputs', { token: T.viewer })).json.runs.length;
+  check(after === before, `a refused start started nothing (${before} -> ${after})`);
+});
+
+test('a filled start form starts a run that receives the values, with the defaults of the others', async () => {
+  const page = await newPage();
+  await signIn(page, T.operator);
+  await go(page, '#/workflows/e2e-inputs');
+  await page.fill('#input-login', 'jane@acme.example');
+  await page.fill('#input-days', '7');
+  await page.selectOption('#input-reason', 'incident');
+  await page.check('#input-notify');
+  await page.click('#start-run button[type=submit]');
+  await seeText(page, '.notice', /Started run \d+/);
+  const id = Number(/#\/runs\/(\d+)/.exec(page.url())[1]);
+  const run = await runStatus(id, T.viewer, 'succeeded');
+  const got = run.steps[0].output.got;
+  check(JSON.stringify(got) === JSON.stringify({ login: 'jane@acme.example', days: 7, reason: 'incident', notify: true }),
+    `the run got ${JSON.stringify(got)}`);
+
+  // only the required one: the defaults fill the rest; the list then shows this run as the last
+  await go(page, '#/workflows/e2e-inputs');
+  await page.fill('#input-login', 'noah.schmidt@acme.example');
+  await page.click('#start-run button[type=submit]');
+  await seeText(page, '.notice', /Started run \d+/);
+  const id2 = Number(/#\/runs\/(\d+)/.exec(page.url())[1]);
+  const run2 = await runStatus(id2, T.viewer, 'succeeded');
+  check(JSON.stringify(run2.steps[0].output.got) === JSON.stringify({ login: 'noah.schmidt@acme.example', days: 30, reason: 'leaver', notify: false }),
+    `the second run got ${JSON.stringify(run2.steps[0].output.got)}`);
+  await go(page, '#/workflows');
+  await seeText(page, 'tr[data-workflow="e2e-inputs"] .last', new RegExp(`#${id2}\\b`));
+});
+
+test('a workflow without inputs: keeps a JSON text area for its data', async () => {
+  const page = await newPage();
+  await signIn(page, T.operator);
+  await go(page, '#/workflows/e2e-free');
+  check(await page.locator('#start-run [data-input]').count() === 0, 'no typed field');
+  await page.fill('#event-data', '{"anything": [1, "two"]}');
+  await page.click('#start-run button[type=submit]');
+  await seeText(page, '.notice', /Started run \d+/);
+  const id = Number(/#\/runs\/(\d+)/.exec(page.url())[1]);
+  const run = await runStatus(id, T.viewer, 'succeeded');
+  check(JSON.stringify(run.steps[0].output.got) === JSON.stringify({ anything: [1, 'two'] }), `got ${JSON.stringify(run.steps[0].output.got)}`);
+});
 // ------------------------------------------------------------ the runner
 
 const extra = process.env.E2E_EXTRA_TESTS ? Number(process.env.E2E_EXTRA_TESTS) : 0;

@@ -889,12 +889,248 @@ static void truncated_and_mutated_files_never_crash(void **state)
     free(path);
 }
 
+/* ------------------------------------------- inputs (helper "inputs") */
+
+static const char INPUTS_WF[] = "name: in\n"
+                                "on:\n"
+                                "  manual:\n"
+                                "    inputs:\n"
+                                "      login: { type: string, required: true, description: Okta login }\n"
+                                "      count: { type: integer, default: 3 }\n"
+                                "      ratio: { type: number }\n"
+                                "      reason: { type: choice, options: [leaver, incident], default: leaver }\n"
+                                "      dry: { type: boolean, default: false }\n"
+                                "      note:\n"
+                                "      code: { default: 42 }\n"
+                                "steps:\n"
+                                "  - id: a\n"
+                                "    do: set\n"
+                                "    with: { x: \"${{ .event.data.login }}\" }\n";
+
+/* the declaration becomes the model: order, types, defaults, options */
+static void inputs_declaration_builds_the_model(void **state)
+{
+    struct flow *f = parse_ok("in.yaml", INPUTS_WF);
+    (void)state;
+
+    assert_true(f->has_inputs);
+    assert_int_equal(f->n_inputs, 7);
+    assert_string_equal(f->inputs[0].name, "login");
+    assert_int_equal(f->inputs[0].type, FLOW_INPUT_STRING);
+    assert_true(f->inputs[0].required);
+    assert_string_equal(f->inputs[0].description, "Okta login");
+    assert_null(f->inputs[0].def);
+    assert_int_equal(f->inputs[0].at.line, 5);
+    assert_int_equal(f->inputs[0].at.col, 7);
+    assert_int_equal(f->inputs[1].type, FLOW_INPUT_INTEGER);
+    assert_int_equal(json_integer_value(f->inputs[1].def), 3);
+    assert_int_equal(f->inputs[2].type, FLOW_INPUT_NUMBER);
+    assert_int_equal(f->inputs[3].type, FLOW_INPUT_CHOICE);
+    assert_int_equal(f->inputs[3].n_options, 2);
+    assert_string_equal(f->inputs[3].options[1], "incident");
+    assert_string_equal(json_string_value(f->inputs[3].def), "leaver");
+    assert_true(json_is_false(f->inputs[4].def));
+    assert_int_equal(f->inputs[5].type, FLOW_INPUT_STRING); /* `note:` alone */
+    assert_false(f->inputs[5].required);
+    assert_string_equal(json_string_value(f->inputs[6].def), "42"); /* a string's default is text */
+    assert_int_equal(json_object_size(f->trigger_params), 0);     /* inputs is not a parameter */
+    assert_string_equal(flow_input_type_name(FLOW_INPUT_BOOLEAN), "boolean");
+    flow_free(f);
+
+    /* no inputs: declared: none taken, data passes as it is */
+    f = parse_ok("m.yaml", "name: m\non: manual\nsteps:\n  - id: a\n    do: set\n    with: {x: 1}\n");
+    assert_false(f->has_inputs);
+    assert_int_equal(f->n_inputs, 0);
+    flow_free(f);
+}
+
+/* every problem of a declaration, each at its line:column */
+static void inputs_declaration_errors(void **state)
+{
+    static const struct want w[] = {
+        {6, 22, "input 'login': unknown type 'strin' (string, number, integer, boolean or choice)"},
+        {6, 39, "input 'login': 'required' must be true or false, not a string"},
+        {6, 44, "input 'login': unknown key 'descripton' (did you mean 'description'?)"},
+        {7, 40, "input 'count' is an integer: its default must be an integer, not a number"},
+        {8, 69, "input 'reason': the default 'other' is not one of its options"},
+        {9, 7, "input 'c2' is a choice: it needs 'options'"},
+        {10, 35, "input 'n': 'options' belong to a choice input, not a number one"},
+        {11, 7, "input name 'bad-name' must be letters, digits and '_'"},
+        {12, 36, "input 'd' is a boolean: its default must be true or false, not a string"},
+        {13, 35, "input 'e': templates are not allowed in 'default'"},
+        {14, 10, "input 'f' must be a mapping"},
+    };
+    const char *sched = "name: s\non:\n  schedule:\n    cron: \"* * * * *\"\n    inputs: { a: {} }\n"
+                        "steps:\n  - id: a\n    do: set\n    with: {x: 1}\n";
+    const char *notmap = "name: s\non:\n  manual:\n    inputs: [login]\nsteps:\n  - id: a\n    do: set\n"
+                         "    with: {x: 1}\n";
+    const char *dup = "name: s\non:\n  manual:\n    inputs:\n      r: { type: choice, options: [a, a] }\n"
+                      "steps:\n  - id: a\n    do: set\n    with: {x: 1}\n";
+    (void)state;
+
+    expect_file("inputs-bad.yaml", IDF_EINVAL, w, sizeof w / sizeof w[0]);
+    {
+        static const struct want ws[] = {{5, 5, "trigger schedule takes no inputs"}};
+        struct flow *f = NULL;
+        assert_int_equal(flow_parse(registry_default(), "s.yaml", sched, strlen(sched), ectx, &f, &diags),
+                         IDF_EINVAL);
+        check_diags("schedule with inputs", ws, 1);
+    }
+    {
+        static const struct want wn[] = {{4, 13, "'inputs' must be a mapping of input names"}};
+        struct flow *f = NULL;
+        assert_int_equal(flow_parse(registry_default(), "s.yaml", notmap, strlen(notmap), ectx, &f, &diags),
+                         IDF_EINVAL);
+        check_diags("inputs as a list", wn, 1);
+    }
+    {
+        static const struct want wd[] = {{5, 39, "input 'r': option 'a' is listed twice"}};
+        struct flow *f = NULL;
+        assert_int_equal(flow_parse(registry_default(), "s.yaml", dup, strlen(dup), ectx, &f, &diags),
+                         IDF_EINVAL);
+        check_diags("a duplicate option", wd, 1);
+    }
+}
+
+/* Applies the JSON text data to f's inputs; returns the rc and, on success, the result's dump in *out. */
+static int apply(const struct flow *f, const char *data, char **out, struct idf_err *err)
+{
+    json_t *in = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *res = (json_t *)0x1;
+    int rc;
+
+    if (data)
+        assert_non_null(in);
+    idf_err_clear(err);
+    rc = flow_inputs_apply(f, in, &res, err);
+    *out = NULL;
+    if (rc == 0)
+        *out = res ? json_dumps(res, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("NULL");
+    else
+        assert_null(res);
+    json_decref(res);
+    json_decref(in);
+    return rc;
+}
+
+/* a caller's data against the declaration: 400-worthy errors name the input; defaults are filled in */
+static void inputs_apply_checks_the_data(void **state)
+{
+    static const struct {
+        const char *data;
+        const char *has; /* the error, or NULL */
+        const char *want; /* the data afterwards, when accepted */
+    } cases[] = {
+        {"{\"login\": \"jane@acme.com\"}", NULL,
+         "{\"login\":\"jane@acme.com\",\"count\":3,\"reason\":\"leaver\",\"dry\":false,\"code\":\"42\"}"},
+        {"{\"login\": \"j\", \"count\": 7, \"ratio\": 0.5, \"reason\": \"incident\", \"dry\": true, \"note\": \"n\","
+         " \"code\": \"x\"}",
+         NULL,
+         "{\"login\":\"j\",\"count\":7,\"ratio\":0.5,\"reason\":\"incident\",\"dry\":true,\"note\":\"n\","
+         "\"code\":\"x\"}"},
+        {"{\"login\": \"j\", \"ratio\": 2, \"count\": null}", NULL,
+         "{\"login\":\"j\",\"count\":3,\"ratio\":2,\"reason\":\"leaver\",\"dry\":false,\"code\":\"42\"}"},
+        {"{}", "input 'login' is required", NULL},
+        {NULL, "input 'login' is required", NULL},
+        {"{\"login\": null}", "input 'login' is required", NULL},
+        {"{\"login\": \"\"}", "input 'login' is required: it is empty", NULL},
+        {"{\"login\": 5}", "input 'login' must be a string, not an integer", NULL},
+        {"{\"login\": \"j\", \"count\": \"3\"}", "input 'count' must be an integer, not a string", NULL},
+        {"{\"login\": \"j\", \"count\": 1.5}", "input 'count' must be an integer, not a number", NULL},
+        {"{\"login\": \"j\", \"ratio\": \"1\"}", "input 'ratio' must be a number, not a string", NULL},
+        {"{\"login\": \"j\", \"dry\": \"true\"}", "input 'dry' must be a boolean, not a string", NULL},
+        {"{\"login\": \"j\", \"reason\": \"fun\"}", "input 'reason' must be one of: leaver, incident", NULL},
+        {"{\"login\": \"j\", \"reason\": 1}", "input 'reason' must be a string, not an integer", NULL},
+        {"{\"login\": \"j\", \"logn\": \"x\"}",
+         "unknown input 'logn': workflow in takes login, count, ratio, reason, dry, note, code", NULL},
+        {"[1]", "the data of workflow in must be an object of its inputs (login, count", NULL},
+    };
+    struct flow *f = parse_ok("in.yaml", INPUTS_WF);
+    struct flow *plain = parse_ok("m.yaml", "name: m\non: manual\nsteps:\n  - id: a\n    do: set\n    with: {x: 1}\n");
+    struct flow *none = parse_ok("n.yaml", "name: n\non:\n  manual:\n    inputs:\nsteps:\n  - id: a\n    do: set\n"
+                                           "    with: {x: 1}\n");
+    struct idf_err err;
+    char *out;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = apply(f, cases[i].data, &out, &err);
+        if (cases[i].has) {
+            if (rc != IDF_EINVAL || !strstr(err.msg, cases[i].has))
+                print_message("case %zu: rc %d '%s', want '%s'\n", i, rc, err.msg, cases[i].has);
+            assert_int_equal(rc, IDF_EINVAL);
+            assert_non_null(strstr(err.msg, cases[i].has));
+        } else {
+            if (rc)
+                print_message("case %zu: %s\n", i, err.msg);
+            assert_int_equal(rc, 0);
+            assert_string_equal(out, cases[i].want);
+        }
+        free(out);
+    }
+    /* without a declaration the data is taken as it is, whatever it is */
+    assert_int_equal(apply(plain, "{\"anything\": [1, {\"x\": 2}]}", &out, &err), 0);
+    assert_string_equal(out, "{\"anything\":[1,{\"x\":2}]}");
+    free(out);
+    assert_int_equal(apply(plain, "\"text\"", &out, &err), 0);
+    assert_string_equal(out, "\"text\"");
+    free(out);
+    assert_int_equal(apply(plain, NULL, &out, &err), 0);
+    assert_string_equal(out, "NULL");
+    free(out);
+    /* `inputs:` with nothing declared takes nothing */
+    assert_int_equal(apply(none, "{}", &out, &err), 0);
+    assert_string_equal(out, "{}");
+    free(out);
+    assert_int_equal(apply(none, "{\"x\": 1}", &out, &err), IDF_EINVAL);
+    assert_non_null(strstr(err.msg, "unknown input 'x': workflow n takes none"));
+    flow_free(f);
+    flow_free(plain);
+    flow_free(none);
+}
+
+/* command-line text (idflow run --input NAME=VALUE) read by the input's type */
+static void inputs_from_text(void **state)
+{
+    struct flow *f = parse_ok("in.yaml", INPUTS_WF);
+    struct idf_err err;
+    json_t *v = NULL;
+    (void)state;
+
+    assert_int_equal(flow_input_from_text(flow_input_find(f, "count"), "12", &v, &err), 0);
+    assert_int_equal(json_integer_value(v), 12);
+    json_decref(v);
+    assert_int_equal(flow_input_from_text(flow_input_find(f, "count"), "12x", &v, &err), IDF_EINVAL);
+    assert_string_equal(err.msg, "input 'count' must be an integer, not '12x'");
+    assert_int_equal(flow_input_from_text(flow_input_find(f, "count"), " 1", &v, &err), IDF_EINVAL);
+    assert_int_equal(flow_input_from_text(flow_input_find(f, "ratio"), "0.25", &v, &err), 0);
+    assert_true(json_is_real(v) && json_real_value(v) == 0.25);
+    json_decref(v);
+    assert_int_equal(flow_input_from_text(flow_input_find(f, "ratio"), "7", &v, &err), 0);
+    assert_true(json_is_integer(v));
+    json_decref(v);
+    assert_int_equal(flow_input_from_text(flow_input_find(f, "ratio"), "nan", &v, &err), IDF_EINVAL);
+    assert_int_equal(flow_input_from_text(flow_input_find(f, "dry"), "true", &v, &err), 0);
+    assert_true(json_is_true(v));
+    assert_int_equal(flow_input_from_text(flow_input_find(f, "dry"), "yes", &v, &err), IDF_EINVAL);
+    assert_string_equal(err.msg, "input 'dry' must be true or false, not 'yes'");
+    assert_int_equal(flow_input_from_text(flow_input_find(f, "login"), "007", &v, &err), 0);
+    assert_string_equal(json_string_value(v), "007");
+    json_decref(v);
+    assert_null(flow_input_find(f, "nope"));
+    flow_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_workflow_builds_the_model),
         cmocka_unit_test(defaults_and_the_trigger_shorthand),
         cmocka_unit_test(step_connection_key),
+        cmocka_unit_test(inputs_declaration_builds_the_model),
+        cmocka_unit_test(inputs_declaration_errors),
+        cmocka_unit_test(inputs_apply_checks_the_data),
+        cmocka_unit_test(inputs_from_text),
         cmocka_unit_test(names_must_be_valid),
         cmocka_unit_test(literal_types_against_every_parameter_type),
         cmocka_unit_test(expressions_are_capped_per_file_not_per_use),

@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "api/render.h"
+#include "connectors/connector.h"
+#include "expr/expr.h"
+#include "flow/flow.h"
 
 /* Asserts that v (consumed) dumps compactly to want. */
 static void assert_json(json_t *v, const char *want)
@@ -46,6 +49,55 @@ static void test_workflows(void **state)
     assert_json(render_workflows(NULL, 0), "[]");
     assert_json(render_workflow(&w[0]),
                 "{\"name\":\"a\",\"version\":3,\"enabled\":true,\"hash\":\"h1\",\"updated_at\":10}");
+}
+
+/* (helper "inputs") a workflow's definition and last run, as the workflows list shows them */
+static void test_workflow_def(void **state)
+{
+    static const char wf[] = "name: d\n"
+                             "description: Does d.\n"
+                             "on:\n"
+                             "  manual:\n"
+                             "    inputs:\n"
+                             "      login: { required: true }\n"
+                             "      days: { type: integer, default: 30, description: Days }\n"
+                             "      why: { type: choice, options: [a, b] }\n"
+                             "steps:\n"
+                             "  - id: a\n"
+                             "    do: okta.get_user\n"
+                             "    connection: prod\n"
+                             "    with: {user: x}\n"
+                             "  - id: b\n"
+                             "    do: okta.get_user\n"
+                             "    connection: prod\n"
+                             "    with: {user: y}\n";
+    struct store_last_run lr = {"d", 7, "failed", 99};
+    struct expr_ctx *ectx = NULL;
+    struct flow_diags *diags = calloc(1, sizeof *diags);
+    struct flow *f = NULL;
+    json_t *o;
+
+    (void)state;
+    assert_int_equal(expr_ctx_new(&ectx), 0);
+    assert_int_equal(flow_parse(registry_default(), "d.yaml", wf, strlen(wf), ectx, &f, diags), 0);
+    o = json_object();
+    assert_int_equal(render_workflow_def(o, f), 0);
+    assert_json(o, "{\"description\":\"Does d.\",\"triggers\":[{\"name\":\"manual\",\"params\":{}}],"
+                   "\"connections\":[\"prod\"],\"startable\":true,\"inputs\":["
+                   "{\"name\":\"login\",\"type\":\"string\",\"required\":true,\"description\":null},"
+                   "{\"name\":\"days\",\"type\":\"integer\",\"required\":false,\"description\":\"Days\","
+                   "\"default\":30},"
+                   "{\"name\":\"why\",\"type\":\"choice\",\"required\":false,\"description\":null,"
+                   "\"options\":[\"a\",\"b\"]}]}");
+    /* a workflow the engine does not hold */
+    o = json_object();
+    assert_int_equal(render_workflow_def(o, NULL), 0);
+    assert_json(o, "{\"description\":null,\"triggers\":[],\"connections\":[],\"startable\":false,\"inputs\":null}");
+    assert_json(render_last_run(&lr), "{\"id\":7,\"status\":\"failed\",\"created_at\":99}");
+    assert_json(render_last_run(NULL), "null");
+    flow_free(f);
+    free(diags);
+    expr_ctx_free(ectx);
 }
 
 static void test_event(void **state)
@@ -241,6 +293,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_text),
         cmocka_unit_test(test_workflows),
+        cmocka_unit_test(test_workflow_def),
         cmocka_unit_test(test_event),
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_steps_and_counts),

@@ -372,6 +372,43 @@ static void test_workflow_versions(void **state)
     store_workflow_list_free(NULL, 0);
 }
 
+/* (helper "inputs") each workflow's newest run, for the workflows list:
+ * workflows without runs have no row, the newest is the highest id whatever
+ * its status, and the rows are by name */
+static void test_workflow_last_runs(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct store_last_run *rows = (struct store_last_run *)0x1;
+    struct idf_err err = {0};
+    int64_t v = 0, b1, b2, a1;
+    bool created, pending = false;
+    size_t n = 99;
+
+    OK(store_workflow_save(s, "wf-b", "name: wf-b", "h1", &v, &created, NULL));
+    OK(store_workflow_save(s, "wf-a", "name: wf-a", "h2", &v, &created, NULL));
+    OK(store_workflow_save(s, "wf-none", "name: wf-none", "h3", &v, &created, NULL));
+    OK(store_workflow_last_runs(s, &rows, &n));
+    assert_int_equal(n, 0);
+    assert_null(rows);
+
+    b1 = new_run(s, "wf-b");
+    a1 = new_run(s, "wf-a");
+    b2 = new_run(s, "wf-b");
+    OK(store_run_stop(s, b2, "not needed", T0, "cli:test", &pending, &err));
+    OK(store_workflow_last_runs(s, &rows, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(rows[0].workflow, "wf-a");
+    assert_int_equal(rows[0].id, a1);
+    assert_string_equal(rows[0].status, STORE_RUN_QUEUED);
+    assert_true(rows[0].created_at > 0);
+    assert_string_equal(rows[1].workflow, "wf-b");
+    assert_int_equal(rows[1].id, b2);
+    assert_true(b2 > b1);
+    assert_string_equal(rows[1].status, STORE_RUN_CANCELLED);
+    store_workflow_last_runs_free(rows, n);
+    store_workflow_last_runs_free(NULL, 0);
+}
+
 /* --------------------------------------------------------------- events */
 
 static void test_ingest_dedup(void **state)
@@ -2869,6 +2906,7 @@ int main(void)
         T(test_open_bare_path),
         T(test_open_concurrent),
         T(test_workflow_versions),
+        T(test_workflow_last_runs),
         T(test_ingest_dedup),
         T(test_event_stages),
         T(test_ingest_rejects_whole_batch),

@@ -281,14 +281,16 @@ static int schedule_validate(const json_t *params, const char **param_out, struc
 }
 
 static const struct conn_trigger core_triggers[] = {
-    {"manual",
-     "Started by name from the CLI or POST /api/v1/events, with the caller's JSON as .event.data.",
-     manual_params, NULL},
+    {.name = "manual",
+     .doc = "Started by name from the CLI, the console or POST /api/v1/events, with the caller's JSON as "
+            ".event.data; `inputs:` declares what that data holds (checked before a run starts).",
+     .params = manual_params,
+     .takes_inputs = true},
     {"schedule",
      "Started by the clock at each tick of a cron expression, once per tick even across restarts and "
      "nodes; .event.data is {scheduled_for, fired_at, timezone}.",
      schedule_params, NULL, schedule_validate},
-    {NULL, NULL, NULL, NULL, NULL},
+    {.name = NULL},
 };
 
 const struct connector connector_core = {
