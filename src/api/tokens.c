@@ -10,8 +10,9 @@
  * hash. The first token, asked for through the open door (no token yet,
  * this machine: auth.c), must be an admin's: it closes the API for good
  * (store_initialized), so any other role would lock out the very console
- * that asked for it; another role is refused (400) and nothing changes. Every change is audited by the store, with the caller as actor. The
- * route is reached only after auth.c let an admin in. HTTP server threads. */
+ * that asked for it; another role is refused (400) and nothing changes.
+ * Every change is audited by the store, with the caller as actor. The route
+ * is reached only after auth.c let an admin in. HTTP server threads. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@
 
 #define API_TOKEN_MAX_TTL_MS (3650LL * 24 * 3600 * 1000) /* ten years */
 #define API_FIRST_TOKEN_MSG                                                                                            \
-    "the first API token must have the admin role (\"role\": \"admin\"): once it exists, every request needs a "    \
+    "the first API token must have the admin role (\"role\": \"admin\"): once it exists, every request needs a "       \
     "token, this console's included, and only an admin token can create others"
 
 static void create(struct store *st, const struct api__caller *who, const struct http_req *req,

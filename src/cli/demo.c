@@ -591,13 +591,8 @@ static int setup(struct demo *d)
         }
         snprintf(d->listen, sizeof d->listen, "127.0.0.1:%d", port);
     }
-    /* the demo calls its serve on loopback whatever address it listens on */
-    if (strncmp(d->listen, "0.0.0.0:", 8) == 0)
-        snprintf(d->api, sizeof d->api, "http://127.0.0.1%s", strrchr(d->listen, ':'));
-    else if (strncmp(d->listen, "[::]:", 5) == 0)
-        snprintf(d->api, sizeof d->api, "http://[::1]%s", strrchr(d->listen, ':'));
-    else
-        snprintf(d->api, sizeof d->api, "http://%s", d->listen);
+    /* a loopback address: serve refuses any other while no API token exists */
+    snprintf(d->api, sizeof d->api, "http://%s", d->listen);
     snprintf(log, sizeof log, "%s/serve.log", d->dir);
     {
         const char *args[] = {"serve", "--db", d->db, "--listen", d->listen, "--workflows", d->wfcopy, NULL};
@@ -683,7 +678,7 @@ int cli_demo(int argc, char **argv)
         "usage: idflow demo [--once] [--dir DIR] [--listen HOST:PORT] [--workflows DIR]\n"
         "  --dir DIR        the demo's folder: database, key file, logs (new or empty; kept after exit;\n"
         "                   default: a new folder in $TMPDIR or /tmp, named in the report)\n"
-        "  --listen ADDR    where idflow serves (default 127.0.0.1 and a free port)\n"
+        "  --listen ADDR    where idflow serves, on loopback (default 127.0.0.1 and a free port)\n"
         "  --once           approve the approval run itself, and exit after the report\n"
         "  --workflows DIR  the workflows to play (default: the shipped examples/workflows)\n";
     struct demo d;

@@ -8,9 +8,9 @@
 
 #include "core/err.h"
 
-#define DEMO_PATH_MAX 512u          /* the demo's folder: longest path accepted */
-#define DEMO_WF_FILE_MAX (1u << 20) /* one workflow file copied into the demo's folder */
-#define DEMO_PLAIN_OFFBOARDING "offboarding-on-resolve"        /* left out: the approval variant plays instead */
+#define DEMO_PATH_MAX 512u                                    /* the demo's folder: longest path accepted */
+#define DEMO_WF_FILE_MAX (1u << 20)                           /* one workflow file copied into the demo's folder */
+#define DEMO_PLAIN_OFFBOARDING "offboarding-on-resolve"       /* left out: the approval variant plays instead */
 #define DEMO_APPROVAL_OFFBOARDING "offboarding-with-approval" /* shipped disabled; enabled in the copy */
 
 /* The demo's folder, into out (absolute): `given` (--dir) when non-NULL —

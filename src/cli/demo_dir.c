@@ -138,7 +138,9 @@ static int write_new(const char *path, const char *text, size_t len, struct idf_
 static bool workflow_file(const char *file, char *stem, size_t n)
 {
     size_t len = strlen(file);
-    size_t ext = len > 5 && strcmp(file + len - 5, ".yaml") == 0 ? 5 : len > 4 && strcmp(file + len - 4, ".yml") == 0 ? 4 : 0;
+    size_t ext = len > 5 && strcmp(file + len - 5, ".yaml") == 0  ? 5
+                 : len > 4 && strcmp(file + len - 4, ".yml") == 0 ? 4
+                                                                  : 0;
 
     if (!ext || file[0] == '.' || len - ext >= n)
         return false;

@@ -101,7 +101,8 @@ static void every_scenario_ends_as_expected(void **state)
     out = tu_proc_stdout(&p);
     err = tu_proc_stderr(&p);
     if (rc != 0)
-        fprintf(stderr, "idflow demo exited with %d\n%s\n%s\n", rc, out, err); /* whole: cmocka's messages are cut short */
+        /* whole: cmocka's messages are cut short */
+        fprintf(stderr, "idflow demo exited with %d\n%s\n%s\n", rc, out, err);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "demo: every scenario ended as expected"));
     assert_null(strstr(out, "UNEXPECTED"));
