@@ -199,6 +199,9 @@ static void the_approval_waits_until_someone_approves(void **state)
     if (!strstr(out, "demo: every scenario ended as expected") || !(at = strstr(out, "\nrun "))) {
         tu_proc_cleanup(&p);
         fprintf(stderr, "%s\n", out); /* whole: cmocka's messages are cut short */
+        free(out);
+        tu_rm_rf(dir);
+        free(dir);
         fail_msg("the demo did not end its report as expected (its output above)");
     }
     w.base = base;
