@@ -715,10 +715,17 @@ int cli_demo(int argc, char **argv)
         return CLI_USAGE;
     }
     n = readlink("/proc/self/exe", d.self, sizeof d.self - 1);
-    if (n <= 0 || !realpath(wfdir, d.wfdir)) {
-        fprintf(stderr, "idflow demo: cannot find the workflows directory '%s' (run it from the repository, or give "
-                        "--workflows)\n", wfdir);
-        return CLI_USAGE;
+    {
+        char *wf = realpath(wfdir, NULL); /* malloc'd: a resolved path may be longer than d.wfdir */
+        bool fits = wf && strlen(wf) < sizeof d.wfdir;
+        if (fits)
+            snprintf(d.wfdir, sizeof d.wfdir, "%s", wf);
+        free(wf);
+        if (n <= 0 || !fits) {
+            fprintf(stderr, "idflow demo: cannot find the workflows directory '%s' (run it from the repository, or "
+                            "give --workflows)\n", wfdir);
+            return CLI_USAGE;
+        }
     }
     d.self[n] = '\0';
     if (demo__dir_prepare(dir, d.dir, sizeof d.dir, &err) != 0) {

@@ -18,7 +18,9 @@
  * folder — or, when NULL, a new folder $TMPDIR/idflow-demo-XXXXXX (/tmp
  * without TMPDIR). The folder is the demo's and is kept after it exits.
  * IDF_EINVAL naming the problem (not a folder, not empty, too long),
- * IDF_EIO with the errno text. Nothing is created on IDF_EINVAL. */
+ * IDF_EIO with the errno text. Nothing is created on IDF_EINVAL, but for
+ * a missing --dir whose path, symbolic links resolved, turns out longer
+ * than DEMO_PATH_MAX. */
 int demo__dir_prepare(const char *given, char *out, size_t n, struct idf_err *err) IDF_MUST_USE;
 
 /* Copies the workflow files (*.yaml, *.yml) of folder `from` into

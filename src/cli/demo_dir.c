@@ -34,10 +34,10 @@ static int dir_is_empty(const char *path, bool *empty_out, struct idf_err *err)
 
 int demo__dir_prepare(const char *given, char *out, size_t n, struct idf_err *err)
 {
-    char probe[DEMO_PATH_MAX + 8];
+    char probe[DEMO_PATH_MAX + 8], *resolved;
     struct stat sb;
     bool empty = false;
-    int rc;
+    int rc = 0;
 
     if (!given) {
         const char *tmp = getenv("TMPDIR");
@@ -70,9 +70,16 @@ int demo__dir_prepare(const char *given, char *out, size_t n, struct idf_err *er
         if (rc)
             return rc;
     }
-    if (!realpath(given, out) || strlen(out) >= n)
-        return idf_err_set(err, IDF_EIO, "%s: %s", given, strerror(errno ? errno : ENAMETOOLONG));
-    return 0;
+    resolved = realpath(given, NULL); /* malloc'd: a resolved path may be longer than out */
+    if (!resolved)
+        return idf_err_set(err, IDF_EIO, "%s: %s", given, strerror(errno));
+    if (strlen(resolved) >= n || strlen(resolved) > DEMO_PATH_MAX)
+        rc = idf_err_set(err, IDF_EINVAL, "--dir %s: its full path is longer than %u characters", given,
+                         DEMO_PATH_MAX);
+    else
+        snprintf(out, n, "%s", resolved);
+    free(resolved);
+    return rc;
 }
 
 /* The whole file at path, NUL-terminated, into *text_out (caller frees). */
