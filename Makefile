@@ -100,10 +100,12 @@ asan:
 bench: $(BUILD)/idflow $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; IDFLOW_BIN=$(abspath $(BUILD)/idflow) $$b || exit 1; done
 
-# make demo: keeps serving after the report until Ctrl-C; DEMO_ONCE=1 exits after it.
+# make demo: keeps serving after the report until Ctrl-C; DEMO_ONCE=1 exits after it
+# (approving the waiting run itself); DEMO_DIR=DIR keeps the demo's database there
+# (default: a new folder it names), DEMO_LISTEN=HOST:PORT is where it serves.
 demo: idflow
 	@bash scripts/setup.sh --build-only
-	./idflow demo $(if $(DEMO_ONCE),--once)
+	./idflow demo $(if $(DEMO_ONCE),--once) $(if $(DEMO_DIR),--dir '$(DEMO_DIR)') $(if $(DEMO_LISTEN),--listen '$(DEMO_LISTEN)')
 
 fmt:
 	clang-format -i $(SRC_ALL) $(wildcard src/*/*.h src/*/*/*.h tests/*/*.c tests/*/*.h bench/*.c)

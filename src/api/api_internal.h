@@ -34,6 +34,7 @@ struct store;
 struct api__caller {
     enum token_role role;
     char actor[TOKEN_NAME_MAX + 16]; /* "token:<name>" or "local" */
+    bool open;                       /* let in without a token: the API was never initialized (auth.c) */
 };
 
 /* One row of the route table (auth.c): every /api/ route and /metrics. */

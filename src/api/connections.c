@@ -5,7 +5,9 @@
  * Secrets go in and never come out: a PUT's secret values are checked,
  * tried against the remote, sealed and stored, and wiped from memory when
  * the request ends; lists carry only the non-secret config; error messages
- * have every secret of the request masked (cred_check). Roles are
+ * have every secret of the request masked (cred_check). A failed check
+ * says its "cause" (cred_check_cause): the console tells "could not reach"
+ * from "refused these credentials" by it, not by the status. Roles are
  * checked before these routes run (the route table of auth.c): reading is
  * viewer, testing operator, changing admin. HTTP server threads. */
 #include <string.h>
@@ -102,7 +104,8 @@ static void put(struct api *a, struct store *st, const struct api__caller *who, 
     if (cred_check(c, name, config, &whoami, &err)) {
         char msg[IDF_ERR_MSG_MAX + 64];
         snprintf(msg, sizeof msg, "the credential check failed, nothing was stored: %s", err.msg);
-        http_resp_json(resp, 422, json_pack("{s:s,s:s}", "error", msg, "check", "failed"));
+        http_resp_json(resp, 422, json_pack("{s:s,s:s,s:s}", "error", msg, "check", "failed", "cause",
+                                            cred_check_cause(err.code)));
         goto out;
     }
     if (cred_save(st, a->key, c, name, config, who->actor, &created, &err)) {
@@ -141,7 +144,8 @@ static void test(struct api *a, struct store *st, struct http_resp *resp, const 
     if (!c)
         http_resp_json(resp, 200, json_pack("{s:b,s:s}", "ok", 0, "error", "this idflow has no connector of that kind"));
     else if (cred_check(c, name, conn, &whoami, &err))
-        http_resp_json(resp, 200, json_pack("{s:b,s:s}", "ok", 0, "error", err.msg));
+        http_resp_json(resp, 200, json_pack("{s:b,s:s,s:s}", "ok", 0, "error", err.msg, "cause",
+                                            cred_check_cause(err.code)));
     else
         http_resp_json(resp, 200, json_pack("{s:b,s:o}", "ok", 1, "whoami", whoami ? whoami : json_null()));
     cred_wipe_free(conn);

@@ -7,8 +7,12 @@
  *                                  → 409 unless ?force=true (store_token_revoke)
  *
  * The new token is in the 201 answer and nowhere else: the store keeps its
- * hash. Every change is audited by the store, with the caller as actor. The
- * route is reached only after auth.c let an admin in. HTTP server threads. */
+ * hash. The first token, asked for through the open door (no token yet,
+ * this machine: auth.c), must be an admin's: it closes the API for good
+ * (store_initialized), so any other role would lock out the very console
+ * that asked for it; another role is refused (400) and nothing changes.
+ * Every change is audited by the store, with the caller as actor. The route
+ * is reached only after auth.c let an admin in. HTTP server threads. */
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +22,9 @@
 #include "store/store.h"
 
 #define API_TOKEN_MAX_TTL_MS (3650LL * 24 * 3600 * 1000) /* ten years */
+#define API_FIRST_TOKEN_MSG                                                                                            \
+    "the first API token must have the admin role (\"role\": \"admin\"): once it exists, every request needs a "       \
+    "token, this console's included, and only an admin token can create others"
 
 static void create(struct store *st, const struct api__caller *who, const struct http_req *req,
                    struct http_resp *resp)
@@ -45,6 +52,10 @@ static void create(struct store *st, const struct api__caller *who, const struct
     }
     if (!token_role_parse(role)) {
         api__error(resp, 400, "\"role\" must be viewer, approver, operator or admin");
+        goto out;
+    }
+    if (who->open && token_role_parse(role) != TOKEN_ADMIN) {
+        api__error(resp, 400, API_FIRST_TOKEN_MSG);
         goto out;
     }
     if (json_object_get(body, "expires_in") &&

@@ -1,14 +1,19 @@
-/* demo.c — `idflow demo [--once]`: the whole product on one machine with
- * nothing else installed. Starts `idflow sandbox` and `idflow serve` (as
- * child processes of this binary) on free loopback ports with a fresh
- * database in a temporary directory, connects both apps (secrets through the
+/* demo.c — `idflow demo [--once] [--dir DIR] [--listen ADDR]`: the whole
+ * product on one machine with nothing else installed. Starts `idflow
+ * sandbox` and `idflow serve` (as child processes of this binary) on
+ * loopback with a fresh database in the demo's folder (--dir, or a new one
+ * it names: demo_dir.c; kept after exit, so the printed `idflow runs --db`
+ * commands keep working), connects both apps (secrets through the
  * environment, sealed at rest), registers the Okta event hook, has HappyFox
- * polled (its default mode, every second), loads the shipped workflows, plays
- * each scenario and prints a report. Then it keeps serving until Ctrl-C;
- * with --once it exits after the report: 0 only if every scenario ended as
- * expected. An operator's IDFLOW_MASTER_KEY and IDFLOW_KEY_FILE are neither
- * used nor passed on: the demo's secrets are sealed with a key file of its
- * own. Single-threaded; all state is local to cli_demo. */
+ * polled (its default mode, every second), serves a copy of the shipped
+ * workflows with offboarding's approval variant enabled, plays each
+ * scenario and prints a report. The approval run waits: the report says
+ * how to approve it, and keeps serving until Ctrl-C; with --once the demo
+ * approves it itself and exits after the report: 0 only if every scenario
+ * ended as expected. An operator's IDFLOW_MASTER_KEY and IDFLOW_KEY_FILE
+ * are neither used nor passed on: the demo's secrets are sealed with a key
+ * file of its own, in its folder. Single-threaded; all state is local to
+ * cli_demo. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/demo.h"
 #include "core/buf.h"
 #include "core/timeutil.h"
 #include "crypto/seal.h"
@@ -37,13 +43,19 @@ extern char **environ;
 #define DEMO_TOKEN "sandbox-okta-token"
 #define DEMO_WAIT_MS 20000
 
+#define DEMO_LOG_MAX (DEMO_PATH_MAX + 32)
+
 struct demo {
-    char self[1024];   /* this binary */
-    char dir[64];      /* temporary directory */
-    char db[128];
-    char sandbox[128]; /* the sandbox's base URL */
-    char api[128];     /* idflow's base URL */
-    char wfdir[1100];
+    char self[1024];                    /* this binary */
+    char dir[DEMO_PATH_MAX + 1];        /* the demo's folder: kept after exit */
+    char db[DEMO_PATH_MAX + 32];        /* "sqlite:DIR/idflow.db" */
+    char sandbox[128];                  /* the sandbox's base URL */
+    char api[128];                      /* idflow's base URL */
+    char listen[100];                   /* serve's --listen: given, or 127.0.0.1:<a free port> */
+    char wfdir[1100];                   /* the workflows given (--workflows) */
+    char wfcopy[DEMO_PATH_MAX + 16];    /* DIR/workflows: what serve reads (demo__workflows_copy) */
+    bool once;                          /* --once: approve the approval run, exit after the report */
+    int64_t pending;                    /* the run left waiting for an approval (0: none) */
     pid_t sandbox_pid, serve_pid;
     struct http_client *http;
     int failures;
@@ -89,7 +101,7 @@ static pid_t spawn_self(struct demo *d, const char *const *args, const char *con
 
 static int run_self(struct demo *d, const char *const *args, const char *const *env)
 {
-    char log[128];
+    char log[DEMO_LOG_MAX];
     int st = 0;
     pid_t pid;
     snprintf(log, sizeof log, "%s/connect.log", d->dir);
@@ -260,6 +272,7 @@ struct scenario {
     int category;         /* BY_TICKET */
     const char *expect_run;   /* "succeeded" | "failed" | NULL (no run must start) */
     const char *expect_state; /* prefix of user_state afterwards */
+    bool approval;            /* the run waits for an approval first (approved with --once) */
 };
 
 static const struct scenario scenarios[] = {
@@ -290,9 +303,9 @@ static const struct scenario scenarios[] = {
      "\"t-cf-11\": \"Lin\", \"t-cf-12\": \"Chen\", \"t-cf-13\": \"lin.chen@acme.example\", \"t-cf-14\": 101, "
      "\"t-cf-15\": [201, 202, 210], \"t-cf-16\": [301, 303, 305]",
      2, "succeeded", "PROVISIONED, 3 Okta groups"},
-    {"9. Offboarding ticket resolved: groups, apps, deactivation, private note", BY_RESOLVE, "offboarding-on-resolve",
-     "james.okafor@acme.example", "\"t-cf-18\": \"james.okafor@acme.example\"", 3, "succeeded",
-     "DEPROVISIONED, 0 Okta groups, 0 apps"},
+    {"9. Offboarding ticket resolved: once approved, groups, apps, deactivation, private note", BY_RESOLVE,
+     DEMO_APPROVAL_OFFBOARDING, "james.okafor@acme.example", "\"t-cf-18\": \"james.okafor@acme.example\"", 3,
+     "succeeded", "DEPROVISIONED, 0 Okta groups, 0 apps", true},
     {"10. MFA Reset ticket resolved: factors reset", BY_RESOLVE, "mfa-reset-on-resolve", "priya.raman@acme.example",
      "\"t-cf-18\": \"priya.raman@acme.example\"", 4, "succeeded", "ACTIVE"},
     {"11. Security Incident ticket: suspend the account", BY_TICKET, "security-incident", "omar.haddad@acme.example",
@@ -371,13 +384,91 @@ static long long events_total(struct demo *d)
     return v;
 }
 
+/* The ticket that started run, as the run's event has it: "  ticket
+ * #HF00000009 \"whole subject\"" (nothing for a run not started by one). */
+static void print_ticket(const json_t *run)
+{
+    const json_t *t = json_object_get(json_object_get(run, "event"), "ticket");
+    const char *subject = json_string_value(json_object_get(t, "subject"));
+    if (subject)
+        printf("  ticket %s \"%s\"\n", json_string_value(json_object_get(t, "display_id")) ?: "?", subject);
+}
+
+/* Waits for a new run of wf (beyond `before` runs) to wait at an approval;
+ * its id, or 0 at the deadline. */
+static int64_t wait_approval(struct demo *d, const char *wf, size_t before)
+{
+    int64_t deadline = time_now_ms() + DEMO_WAIT_MS, id = 0;
+    while (time_now_ms() < deadline) {
+        if (!id && runs_of(d, wf) > before) {
+            json_t *l = getf(d, false, "%s/api/v1/runs?workflow=%s&limit=1", d->api, wf);
+            id = json_integer_value(json_object_get(json_array_get(json_object_get(l, "runs"), 0), "id"));
+            json_decref(l);
+        }
+        if (id > 0) {
+            json_t *a = getf(d, false, "%s/api/v1/approvals", d->api), *x;
+            size_t i;
+            bool found = false;
+            json_array_foreach(json_object_get(a, "approvals"), i, x)
+            {
+                if (json_integer_value(json_object_get(x, "run_id")) == id)
+                    found = true;
+            }
+            json_decref(a);
+            if (found)
+                return id;
+        }
+        sleep_ms(50);
+    }
+    return 0;
+}
+
+/* The approval scenario: the run waits and nothing has changed yet; with
+ * --once the demo approves it and the run goes on, else the report says
+ * how to approve it. The run's final (or waiting) state into *run_out. */
+static bool play_approval(struct demo *d, const struct scenario *s, size_t before, json_t **run_out)
+{
+    char state[200], url[300];
+    int64_t id = wait_approval(d, s->workflow, before);
+    json_t *run;
+    long st = 0;
+
+    *run_out = NULL;
+    if (!id)
+        return false;
+    run = getf(d, false, "%s/api/v1/runs/%lld", d->api, (long long)id);
+    user_state(d, s->login, state, sizeof state);
+    printf("  workflow %s, run %lld (started by polling HappyFox's ticket list): waiting for an approval; "
+           "%s meanwhile: %s\n",
+           s->workflow, (long long)id, s->login, state);
+    print_ticket(run);
+    json_decref(run);
+    if (strncmp(state, "ACTIVE", 6) != 0) {
+        printf("  UNEXPECTED: the user changed before the approval\n");
+        return false;
+    }
+    if (!d->once) {
+        d->pending = id;
+        printf("  left waiting: the end of this report says how to approve it\n");
+        *run_out = getf(d, false, "%s/api/v1/runs/%lld", d->api, (long long)id);
+        return true;
+    }
+    snprintf(url, sizeof url, "%s/api/v1/runs/%lld/approve", d->api, (long long)id);
+    json_decref(call(d, "POST", url, "{\"comment\": \"approved by idflow demo --once\", \"actor\": \"demo\"}", false,
+                     &st));
+    printf("  approved by the demo (--once): HTTP %ld\n", st);
+    *run_out = wait_run(d, s->workflow, before, id);
+    return st == 200 && *run_out;
+}
+
 static void play(struct demo *d, const struct scenario *s)
 {
     char before_state[200], after_state[200];
     size_t before = runs_of(d, s->workflow);
     int64_t t0 = time_mono_ns(), run_id = 0;
+    const char *expect_state = s->expect_state, *expect_run = s->expect_run;
     json_t *run = NULL;
-    bool ok;
+    bool ok, played = true;
 
     user_state(d, s->login, before_state, sizeof before_state);
     printf("\n%s\n", s->title);
@@ -402,41 +493,63 @@ static void play(struct demo *d, const struct scenario *s)
                 sleep_ms(50);
         }
     } else {
-        int64_t n = new_ticket(d, s->category, s->title + 4, s->arg);
+        int64_t n = new_ticket(d, s->category, demo__ticket_subject(s->title), s->arg);
         if (s->how == BY_RESOLVE && n > 0)
             resolve_ticket(d, n);
     }
-    if (s->expect_run)
+    if (s->approval) {
+        played = play_approval(d, s, before, &run);
+        if (!d->once) { /* left waiting: nothing may have changed */
+            expect_state = "ACTIVE";
+            expect_run = engine_run_status_name(ENGINE_RUN_WAITING);
+        }
+    } else if (s->expect_run) {
         run = wait_run(d, s->workflow, before, run_id);
+    }
     user_state(d, s->login, after_state, sizeof after_state);
-    if (s->expect_run && run) {
+    if (expect_run && run && (d->once || !s->approval)) {
         printf("  workflow %s, run %lld (%s): %s in %lld ms\n", s->workflow,
                (long long)json_integer_value(json_object_get(run, "id")),
                s->how == BY_API ? "started through the API"
                : s->how == BY_OKTA ? "started by the Okta event hook"
                                    : "started by polling HappyFox's ticket list",
                json_string_value(json_object_get(run, "status")), (long long)((time_mono_ns() - t0) / 1000000));
+        if (!s->approval)
+            print_ticket(run);
         print_steps(run);
-    } else if (!s->expect_run) {
+    } else if (!expect_run) {
         printf("  workflow %s: %zu new run(s) (none expected)\n", s->workflow, runs_of(d, s->workflow) - before);
     }
     printf("  %s: before %s; after %s\n", s->login, before_state, after_state);
-    ok = strncmp(after_state, s->expect_state, strlen(s->expect_state)) == 0;
-    if (s->expect_run)
-        ok = ok && run && !strcmp(json_string_value(json_object_get(run, "status")), s->expect_run);
+    ok = played && strncmp(after_state, expect_state, strlen(expect_state)) == 0;
+    if (expect_run)
+        ok = ok && run && !strcmp(json_string_value(json_object_get(run, "status")) ?: "", expect_run);
     else
         ok = ok && runs_of(d, s->workflow) == before;
     if (!ok) {
-        printf("  UNEXPECTED: wanted %s %s and the user %s\n", s->expect_run ? "a run that" : "no run",
-               s->expect_run ? s->expect_run : "", s->expect_state);
+        printf("  UNEXPECTED: wanted %s %s and the user %s\n", expect_run ? "a run that is" : "no run",
+               expect_run ? expect_run : "", expect_state);
         d->failures++;
     }
     json_decref(run);
 }
 
-static int setup(struct demo *d, const char *wfdir)
+/* "HOST:PORT" with a port of 1 to 65535 (serve checks the rest). */
+static bool listen_valid(const char *v)
 {
-    char log[128], listen[64], hook[300], url[300];
+    const char *colon = strrchr(v, ':');
+    char *end;
+    long port;
+
+    if (!colon || colon == v || strlen(v) >= 100)
+        return false;
+    port = strtol(colon + 1, &end, 10);
+    return *end == '\0' && end != colon + 1 && port > 0 && port <= 65535;
+}
+
+static int setup(struct demo *d)
+{
+    char log[DEMO_LOG_MAX], hook[300], url[300];
 
     snprintf(d->db, sizeof d->db, "sqlite:%s/idflow.db", d->dir);
     snprintf(log, sizeof log, "%s/sandbox.log", d->dir);
@@ -461,7 +574,7 @@ static int setup(struct demo *d, const char *wfdir)
         if (run_self(d, okta, env) != 0 || run_self(d, happyfox, env) != 0)
             return fprintf(stderr, "idflow demo: connecting the sandbox failed (see %s/connect.log)\n", d->dir), -1;
     }
-    {
+    if (!d->listen[0]) {
         int port = 0;
         /* a free port: bind 0 through a throw-away socket */
         {
@@ -476,12 +589,13 @@ static int setup(struct demo *d, const char *wfdir)
             port = ntohs(a.sin_port);
             close(fd);
         }
-        snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-        snprintf(d->api, sizeof d->api, "http://%s", listen);
+        snprintf(d->listen, sizeof d->listen, "127.0.0.1:%d", port);
     }
+    /* a loopback address: serve refuses any other while no API token exists */
+    snprintf(d->api, sizeof d->api, "http://%s", d->listen);
     snprintf(log, sizeof log, "%s/serve.log", d->dir);
     {
-        const char *args[] = {"serve", "--db", d->db, "--listen", listen, "--workflows", wfdir, NULL};
+        const char *args[] = {"serve", "--db", d->db, "--listen", d->listen, "--workflows", d->wfcopy, NULL};
         d->serve_pid = spawn_self(d, args, NULL, log);
     }
     snprintf(url, sizeof url, "%s/readyz", d->api);
@@ -509,16 +623,67 @@ static void stop(struct demo *d)
     }
 }
 
+/* The security ticket's second half: resolve it, the suspension is lifted. */
+static void play_lift(struct demo *d)
+{
+    static const struct scenario lift = {"    ... and the Security Incident ticket resolved: lift the suspension",
+                                         BY_RESOLVE, "security-incident-resolved", "omar.haddad@acme.example",
+                                         NULL, 5, "succeeded", "ACTIVE", false};
+    json_t *l = getf(d, false, "%s/api/v1/runs?workflow=security-incident&limit=1", d->api);
+    json_t *r = getf(d, false, "%s/api/v1/runs/%lld", d->api,
+                     (long long)json_integer_value(json_object_get(json_array_get(json_object_get(l, "runs"), 0), "id")));
+    int64_t ticket = json_integer_value(json_object_get(json_object_get(json_object_get(r, "event"), "ticket"), "number"));
+    size_t before = runs_of(d, lift.workflow);
+    char st[200];
+    json_t *run;
+
+    printf("\n%s\n", lift.title);
+    resolve_ticket(d, ticket);
+    run = wait_run(d, lift.workflow, before, 0);
+    user_state(d, lift.login, st, sizeof st);
+    if (run) {
+        printf("  workflow %s, run %lld (started by polling HappyFox's ticket list): %s\n", lift.workflow,
+               (long long)json_integer_value(json_object_get(run, "id")), json_string_value(json_object_get(run, "status")));
+        print_ticket(run);
+        print_steps(run);
+    }
+    printf("  %s: %s\n", lift.login, st);
+    if (!run || !run_is(run, ENGINE_RUN_SUCCEEDED) || strncmp(st, "ACTIVE", 6)) {
+        printf("  UNEXPECTED: wanted a succeeded run and the user ACTIVE\n");
+        d->failures++;
+    }
+    json_decref(run);
+    json_decref(r);
+    json_decref(l);
+}
+
+/* Where the demo's runs are kept, and how to look at them afterwards. */
+static void print_kept(const struct demo *d)
+{
+    printf("the demo's folder is kept: %s\n", d->dir);
+    printf("  run history: %s runs --db %s    one run: %s show RUN --db %s\n", d->self, d->db, d->self, d->db);
+    printf("  serve it again: %s serve --db %s --workflows %s\n", d->self, d->db, d->wfcopy);
+}
+
 int cli_demo(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"once", no_argument, NULL, 'o'},
         {"workflows", required_argument, NULL, 'w'},
+        {"dir", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
+    static const char usage[] =
+        "usage: idflow demo [--once] [--dir DIR] [--listen HOST:PORT] [--workflows DIR]\n"
+        "  --dir DIR        the demo's folder: database, key file, logs (new or empty; kept after exit;\n"
+        "                   default: a new folder in $TMPDIR or /tmp, named in the report)\n"
+        "  --listen ADDR    where idflow serves, on loopback (default 127.0.0.1 and a free port)\n"
+        "  --once           approve the approval run itself, and exit after the report\n"
+        "  --workflows DIR  the workflows to play (default: the shipped examples/workflows)\n";
     struct demo d;
-    bool once = false;
-    const char *wfdir = "examples/workflows";
+    const char *wfdir = "examples/workflows", *dir = NULL;
+    struct idf_err err;
     ssize_t n;
     int c, rc = CLI_FAIL;
     sigset_t set;
@@ -531,23 +696,49 @@ int cli_demo(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': once = true; break;
+        case 'o': d.once = true; break;
         case 'w': wfdir = optarg; break;
-        default:
-            fprintf(stderr, "usage: idflow demo [--once] [--workflows DIR]   (DIR: the shipped examples/workflows)\n");
+        case 'd': dir = optarg; break;
+        case 'l':
+            if (!listen_valid(optarg)) {
+                fprintf(stderr, "idflow demo: --listen wants HOST:PORT with a port of 1 to 65535, e.g. "
+                                "127.0.0.1:8080 (got '%s')\n", optarg);
+                return CLI_USAGE;
+            }
+            snprintf(d.listen, sizeof d.listen, "%s", optarg);
+            break;
+        default: fputs(usage, stderr); return CLI_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "idflow demo: unexpected argument '%s'\n%s", argv[optind], usage);
+        return CLI_USAGE;
+    }
+    n = readlink("/proc/self/exe", d.self, sizeof d.self - 1);
+    {
+        char *wf = realpath(wfdir, NULL); /* malloc'd: a resolved path may be longer than d.wfdir */
+        bool fits = wf && strlen(wf) < sizeof d.wfdir;
+        if (fits)
+            snprintf(d.wfdir, sizeof d.wfdir, "%s", wf);
+        free(wf);
+        if (n <= 0 || !fits) {
+            fprintf(stderr, "idflow demo: cannot find the workflows directory '%s' (run it from the repository, or "
+                            "give --workflows)\n", wfdir);
             return CLI_USAGE;
         }
     }
-    n = readlink("/proc/self/exe", d.self, sizeof d.self - 1);
-    if (n <= 0 || !realpath(wfdir, d.wfdir)) {
-        fprintf(stderr, "idflow demo: cannot find the workflows directory '%s' (run it from the repository, or give "
-                        "--workflows)\n", wfdir);
-        return CLI_USAGE;
-    }
     d.self[n] = '\0';
-    snprintf(d.dir, sizeof d.dir, "/tmp/idflow-demo-XXXXXX");
-    if (!mkdtemp(d.dir) || http_client_new(&d.http)) {
-        fprintf(stderr, "idflow demo: cannot create a temporary directory\n");
+    if (demo__dir_prepare(dir, d.dir, sizeof d.dir, &err) != 0) {
+        fprintf(stderr, "idflow demo: %s\n", err.msg);
+        return err.code == IDF_EINVAL ? CLI_USAGE : CLI_FAIL;
+    }
+    snprintf(d.db, sizeof d.db, "sqlite:%s/idflow.db", d.dir);
+    if (demo__workflows_copy(d.wfdir, d.dir, d.wfcopy, sizeof d.wfcopy, &err) != 0) {
+        fprintf(stderr, "idflow demo: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    if (http_client_new(&d.http)) {
+        fprintf(stderr, "idflow demo: out of memory\n");
         return CLI_FAIL;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -555,55 +746,27 @@ int cli_demo(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    if (setup(&d, d.wfdir) == 0) {
-        printf("idflow demo: sandbox at %s, idflow at %s (database and logs in %s)\n", d.sandbox, d.api, d.dir);
+    if (setup(&d) == 0) {
+        printf("idflow demo: sandbox at %s, idflow at %s (database, key file and logs in %s)\n", d.sandbox, d.api,
+               d.dir);
         for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
             play(&d, &scenarios[i]);
-        /* the security ticket's second half: resolve it, the suspension is lifted */
-        {
-            static const struct scenario lift = {"    ... and the Security Incident ticket resolved: lift the suspension",
-                                                 BY_RESOLVE, "security-incident-resolved", "omar.haddad@acme.example",
-                                                 NULL, 5, "succeeded", "ACTIVE"};
-            json_t *l = getf(&d, false, "%s/api/v1/runs?workflow=security-incident&limit=1", d.api);
-            json_t *r = getf(&d, false, "%s/api/v1/runs/%lld", d.api,
-                             (long long)json_integer_value(json_object_get(json_array_get(json_object_get(l, "runs"), 0),
-                                                                           "id")));
-            int64_t ticket = json_integer_value(json_object_get(json_object_get(json_object_get(r, "event"), "ticket"),
-                                                                "number"));
-            size_t before = runs_of(&d, lift.workflow);
-            char st[200];
-            json_t *run;
-            printf("\n%s\n", lift.title);
-            resolve_ticket(&d, ticket);
-            run = wait_run(&d, lift.workflow, before, 0);
-            user_state(&d, lift.login, st, sizeof st);
-            if (run) {
-                printf("  workflow %s, run %lld (started by polling HappyFox's ticket list): %s\n", lift.workflow,
-                       (long long)json_integer_value(json_object_get(run, "id")),
-                       json_string_value(json_object_get(run, "status")));
-                print_steps(run);
-            }
-            printf("  %s: %s\n", lift.login, st);
-            if (!run || !run_is(run, ENGINE_RUN_SUCCEEDED) ||
-                strncmp(st, "ACTIVE", 6)) {
-                printf("  UNEXPECTED: wanted a succeeded run and the user ACTIVE\n");
-                d.failures++;
-            }
-            json_decref(run);
-            json_decref(r);
-            json_decref(l);
-        }
+        play_lift(&d);
         printf("\n%s\n", d.failures ? "demo: some scenarios did not end as expected"
                                     : "demo: every scenario ended as expected");
         rc = d.failures ? CLI_FAIL : CLI_OK;
-        if (!once) {
+        print_kept(&d);
+        if (!d.once) {
             int sig;
-            printf("run history: %s runs --db %s    one run: %s show RUN --db %s\n", d.self, d.db, d.self, d.db);
             printf("idflow keeps serving at %s: open %s/ in a browser for the web console (API: %s/api/v1/runs, "
                    "metrics: %s/metrics); Ctrl-C stops it.\n",
                    d.api, d.api, d.api, d.api);
-            printf("this demo's store holds no API token, so the API answers loopback callers without one; "
-                   "try roles with: %s token create me --role viewer --db %s\n",
+            if (d.pending)
+                printf("run %lld waits for an approval: approve it in the console (%s/#/approvals) or with: %s "
+                       "approve %lld --db %s\n",
+                       (long long)d.pending, d.api, d.self, (long long)d.pending, d.db);
+            printf("this demo's store holds no API token, so the API answers loopback callers without one until the "
+                   "first token (an admin's: %s token create me --role admin --db %s)\n",
                    d.self, d.db);
             fflush(stdout);
             sigwait(&set, &sig);
@@ -611,11 +774,7 @@ int cli_demo(int argc, char **argv)
     }
     stop(&d);
     http_client_free(d.http);
-    {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", d.dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "idflow demo: could not remove %s\n", d.dir);
-    }
+    if (!d.once)
+        printf("idflow demo: stopped; %s is kept (idflow runs --db %s)\n", d.dir, d.db);
     return rc;
 }

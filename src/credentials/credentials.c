@@ -435,6 +435,38 @@ static void mask_one(char *msg, size_t cap, const char *secret)
     }
 }
 
+/* "host[:port]" of url (scheme, user info and path left out) into out;
+ * "the remote system" when url is not a URL. */
+static void host_of(const char *url, char *out, size_t n)
+{
+    const char *p = url ? strstr(url, "://") : NULL, *at;
+    size_t len;
+
+    if (!p || !p[3]) {
+        snprintf(out, n, "the remote system");
+        return;
+    }
+    p += 3;
+    len = strcspn(p, "/?#");
+    at = memchr(p, '@', len);
+    if (at) {
+        len -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    snprintf(out, n, "%.*s", (int)(len > 255 ? 255 : len), p);
+}
+
+const char *cred_check_cause(int code)
+{
+    switch (code) {
+    case IDF_EIO:
+    case IDF_ETIMEOUT: return CRED_CAUSE_UNREACHABLE; /* the transport failed: no HTTP answer (toolkit/request.c) */
+    case IDF_EAUTH:
+    case IDF_EDENIED: return CRED_CAUSE_REFUSED; /* 401, 403, or credentials unusable as given */
+    default: return CRED_CAUSE_FAILED;
+    }
+}
+
 int cred_check(const struct connector *c, const char *name, const json_t *config, json_t **whoami_out,
                       struct idf_err *err)
 {
@@ -464,6 +496,12 @@ int cred_check(const struct connector *c, const char *name, const json_t *config
                 mask_one(err->msg, sizeof err->msg, v);
         }
         log_mask_secrets(err->msg);
+        err->code = rc;
+        if (strcmp(cred_check_cause(rc), CRED_CAUSE_UNREACHABLE) == 0) {
+            char host[300];
+            host_of(json_string_value(json_object_get(config, "url")), host, sizeof host);
+            idf_err_prefix(err, "could not reach %s: ", host);
+        }
         goto out;
     }
     if (whoami_out) {

@@ -91,6 +91,16 @@ int cred_save(struct store *s, const struct seal_key *key, const struct connecto
 int cred_check(const struct connector *c, const char *name, const json_t *config, json_t **whoami_out,
                       struct idf_err *err) IDF_MUST_USE;
 
+/* What a failed cred_check's code says happened, for people and for the
+ * API's "cause": "unreachable" (no answer: connection refused, DNS, TLS, a
+ * timeout — err then reads "could not reach HOST: ..."), "refused" (the
+ * remote answered 401 or 403, or the credentials are unusable as given) or
+ * "failed" (any other error answer). Static strings. */
+#define CRED_CAUSE_UNREACHABLE "unreachable"
+#define CRED_CAUSE_REFUSED "refused"
+#define CRED_CAUSE_FAILED "failed"
+const char *cred_check_cause(int code);
+
 /* Reads one stored connection and unseals it: *out is {"name", "kind",
  * fields...} with secrets (caller frees with cred_wipe_free). Used by
  * `idflow connect --test`; workers use the cache below. IDF_ENOTFOUND when

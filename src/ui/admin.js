@@ -40,8 +40,9 @@ function copyButton(input) {
   return btn;
 }
 
-// The new token, once, with a copy button.
-function newTokenPanel(ctx, res, closedOpenInstall) {
+// The new token, once, with a copy button. firstToken: it was the first
+// token, made while the API was open, and this console signed in with it.
+function newTokenPanel(res, firstToken) {
   const input = h('input', { type: 'text', id: 'new-token', readonly: true, value: res.token, spellcheck: 'false', 'aria-label': 'new API token' });
   input.addEventListener('focus', () => input.select());
   const panel = h('div', { class: 'panel token-once', id: 'token-once' },
@@ -49,26 +50,37 @@ function newTokenPanel(ctx, res, closedOpenInstall) {
     h('div', { class: 'warn', role: 'alert', text: 'Copy this token now: it will not be shown again. idflow keeps only its hash.' }),
     h('div', { class: 'row' }, input, copyButton(input)),
     res.expires_at ? h('p', { class: 'muted small', text: `Expires ${fmtTime(res.expires_at)}.` }) : null);
-  if (closedOpenInstall) {
-    panel.append(h('div', { class: 'warn', text: 'This was the first token: the API now needs a token on every request, this console included.' }));
-    if (res.role === 'admin') {
-      panel.append(h('button', { type: 'button', class: 'primary', id: 'signin-new', text: 'Sign in with this token',
-        onclick: async (ev) => { await busy(ev.currentTarget, null, () => ctx.signInWith(res.token)); } }));
-    }
+  if (firstToken) {
+    panel.append(h('div', { class: 'notice', id: 'first-token', role: 'status',
+      text: 'This was the first token: from now on every request needs a token. This console signed in with it ' +
+        '(in this tab only); keep a copy to sign in elsewhere.' }));
   }
   return panel;
 }
 
+// Part "demo-tokens" (issue 17): while the API is open (no token yet) the
+// first token must be an admin's — the API refuses another role — so the
+// form offers admin only and says why.
+const FIRST_TOKEN_WHY = 'The first token must be an admin\'s: once it exists, the console needs a token, ' +
+  'and only an admin token can make others.';
+
 function createForm(ctx, slot, onCreated) {
+  const first = ctx.open;
   const name = h('input', { type: 'text', id: 'token-name', maxlength: 64, placeholder: 'e.g. it-oncall', spellcheck: 'false', autocomplete: 'off' });
-  const role = h('select', { id: 'token-role' }, ROLES.map((r) => option(r, r, r === 'viewer')));
+  const role = h('select', { id: 'token-role', 'aria-describedby': first ? 'token-role-why' : undefined },
+    ROLES.map((r) => {
+      const o = option(r, r, first ? r === 'admin' : r === 'viewer');
+      if (first && r !== 'admin') o.disabled = true;
+      return o;
+    }));
   const ttl = h('input', { type: 'text', id: 'token-expires', placeholder: 'never (or 90d, 12h)', maxlength: 16 });
   const button = h('button', { type: 'submit', class: 'primary', id: 'create-token', text: 'Create token' });
   const form = h('form', { class: 'filters panel', id: 'token-form', novalidate: true },
     h('div', {}, h('label', { for: 'token-name', text: 'Name' }), name),
     h('div', {}, h('label', { for: 'token-role', text: 'Role' }), role),
     h('div', {}, h('label', { for: 'token-expires', text: 'Expires in' }), ttl),
-    button);
+    button,
+    first ? h('p', { class: 'help', id: 'token-role-why', text: FIRST_TOKEN_WHY }) : null);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const body = { name: name.value.trim(), role: role.value };
@@ -111,21 +123,30 @@ export async function tokens(ctx) {
   const cols = ['Name', 'Role', 'Prefix', 'Created', 'By', 'Expires', 'Last used', ''];
   const showList = (list) => listBox.replaceChildren(table(cols, tokenRows(ctx, list, slot), 'No token yet.'));
   showList(res.tokens || []);
+  const formBox = h('div', { id: 'token-form-box' });
   const onCreated = async (created) => {
-    // On an open install the first token ends open access: listing again
-    // would be refused, so keep the page (and the token on it) as it is.
-    const wasOpen = ctx.open;
-    once.replaceChildren(newTokenPanel(ctx, created, wasOpen));
-    if (wasOpen) return;
+    // On an open install the first token ends open access: the console
+    // signs in with it here, keeping this page (and the token on it).
+    const first = ctx.open;
+    if (first) {
+      try {
+        await ctx.adoptToken(created.token);
+      } catch (e) {
+        slot.error(`The token was created, but signing in with it failed: ${e.message}`);
+      }
+      formBox.replaceChildren(createForm(ctx, slot, onCreated)); // every role again
+    }
+    once.replaceChildren(newTokenPanel(created, first && !ctx.open));
     try {
       showList((await api('GET', '/api/v1/tokens')).tokens || []);
     } catch (e) {
       slot.error(e.message);
     }
   };
+  formBox.append(createForm(ctx, slot, onCreated));
   ctx.root.append(h('h1', { text: 'API tokens' }),
     h('p', { class: 'muted' }, 'Roles are ordered: viewer < approver < operator < admin; each may do what the ones before it may. ',
       'The same as ', h('code', { text: 'idflow token create|list|revoke' }), '.'),
-    slot.el, once, h('h2', { text: 'Create a token' }), createForm(ctx, slot, onCreated),
+    slot.el, once, h('h2', { text: 'Create a token' }), formBox,
     h('h2', { text: 'Tokens' }), listBox);
 }

@@ -79,8 +79,13 @@ function makeCtx(root, seq) {
     },
     // Shows the page: fn(ctx) again (e.g. after an action), keeping the route.
     reload(msg) { ctx.go(location.hash || '#/runs', msg); },
-    // Signs in with a token just created (the API tokens page, open install).
-    signInWith(token) { return signInWith(token); },
+    // Signs this console in with the first token, just made on this page
+    // (the API tokens page, open install), and keeps the page as it is.
+    async adoptToken(token) {
+      await adoptToken(token);
+      ctx.me = session.me;
+      ctx.open = false;
+    },
   };
   return ctx;
 }
@@ -177,6 +182,31 @@ async function signInWith(token) {
   startSession(me, false);
 }
 
+// Part "demo-tokens" (issue 17): the first token made in this console
+// signs it in at once. The page that made it stays (the token is shown
+// once), only the header changes: the open-install banner goes, the actor
+// is the new token. The next click then needs no sign-in.
+async function adoptToken(token) {
+  const me = await api('GET', '/api/v1/me', undefined, { token, quiet: true });
+  setToken(token);
+  session.me = { actor: String(me.actor ?? '?'), role: String(me.role ?? 'viewer') };
+  session.open = false;
+  renderHeader();
+  const here = parseHash().parts[0];
+  for (const a of $('nav').querySelectorAll('a')) a.classList.toggle('current', a.dataset.page === here);
+}
+
+// What the sign-in page says when the API turned the console away (a 401
+// on some call): in words for a person; the API's own text, meant for
+// programs, only where it adds something (the token's fate).
+function refusalForPeople(apiMessage, hadToken) {
+  if (!hadToken) {
+    return 'This idflow now has API tokens, so the console needs one too: someone created the first token ' +
+      '(on the server or in another browser). Sign in with a token.';
+  }
+  return `Your token no longer works (idflow says: ${apiMessage}). Sign in with another one.`;
+}
+
 function showSignIn(message, isError = true) {
   document.title = 'Sign in · idflow';
   $('nav').hidden = true;
@@ -192,9 +222,14 @@ function showSignIn(message, isError = true) {
   const form = h('form', { class: 'panel signin', id: 'signin', novalidate: true },
     h('h1', { text: 'Sign in to idflow' }),
     slot.el,
+    h('p', { id: 'signin-what' }, 'idflow asks who you are with an API token: a key starting with ',
+      h('code', { text: 'idf_' }), ' that an admin made for you, with a role — viewer (sees runs), approver ',
+      '(also decides approvals), operator (also starts, re-runs and cancels runs) or admin (everything).'),
+    h('p', { id: 'signin-where' }, 'No token yet? Ask an idflow admin for one (they make it on the API tokens page), or, ',
+      'on the server where idflow runs, create one yourself: ', h('code', { text: 'idflow token create NAME --role admin' }),
+      ' prints it once.'),
     h('div', { class: 'field' }, h('label', { for: 'token', text: 'API token' }), input,
-      h('div', { class: 'help' }, 'Create one with ', h('code', { text: 'idflow token create NAME --role viewer' }),
-        ' (viewer, approver, operator or admin). It is kept in this browser tab only and sent with each request.')),
+      h('div', { class: 'help' }, 'It is kept in this browser tab only and sent with each request; closing the tab forgets it.')),
     h('div', { class: 'row' }, button));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -216,7 +251,7 @@ function showSignIn(message, isError = true) {
 }
 
 async function boot() {
-  onUnauthorized((msg) => signOut(msg, true));
+  onUnauthorized((msg) => signOut(refusalForPeople(msg, !session.open), true));
   window.addEventListener('hashchange', route);
   const stored = getToken();
   try {
@@ -227,7 +262,7 @@ async function boot() {
   } catch (e) {
     if (e.status === 401) {
       clearToken();
-      showSignIn(stored ? e.message : null);
+      showSignIn(stored ? refusalForPeople(e.message, true) : null);
     } else {
       $('main').replaceChildren(h('h1', { text: 'idflow is not answering' }), errorBox(e.message),
         h('p', {}, h('a', { href: location.href, text: 'Try again' })));

@@ -6,8 +6,8 @@
 // Secret fields are password inputs that are never pre-filled: the API
 // cannot give them back; an edit leaves a secret empty to keep the stored
 // one (the API allows that only while the URL is unchanged). The API checks the credentials with a real call before it stores
-// anything; its answer (the field at fault, the remote's refusal, or whom
-// the credentials belong to) is shown as it is.
+// anything; its answer (the field at fault, the remote's refusal, a remote
+// it could not reach, or whom the credentials belong to) is shown as it is.
 import { api, enc } from './api.js';
 import { add, confirmButton, errorBox, fmtTime, h, messageSlot, option, table } from './dom.js';
 
@@ -111,6 +111,19 @@ function fieldInput(f, existing) {
     h('div', { class: 'help', text: help })), read, input];
 }
 
+// Part "demo-tokens" (issue 17): what a failed credential check means, by
+// the API's "cause" — not every failure is a refusal.
+function checkFailed(body) {
+  const cause = body && body.cause;
+  if (cause === 'refused') return h('p', { class: 'muted small', id: 'refused', text: 'The remote system refused these credentials: nothing was stored.' });
+  if (cause === 'unreachable') {
+    return h('p', { class: 'muted small', id: 'unreachable',
+      text: 'idflow could not reach the remote system, so the credentials were not tried: nothing was stored. ' +
+        'Check the URL, and that this server can reach it (DNS, firewall, proxy, TLS certificate).' });
+  }
+  return h('p', { class: 'muted small', id: 'check-failed', text: 'The credential check failed: nothing was stored.' });
+}
+
 function resultPanel(name, res) {
   return h('div', { class: 'panel', id: 'saved' },
     h('div', { class: 'notice', role: 'status', text: `Connection ${res.name || name} ${res.created ? 'created' : 'replaced'}: the credentials work.` }),
@@ -195,7 +208,7 @@ export async function form(ctx, name) {
     } catch (e) {
       slot.show(h('div', {},
         errorBox(e.message),
-        e.status === 422 ? h('p', { class: 'muted small', id: 'refused', text: 'The remote system refused these credentials: nothing was stored.' }) : null));
+        e.status === 422 ? checkFailed(e.body) : null));
       if (e.status === 400) {
         const bad = readers.find((r) => new RegExp(`^"?${r.f.name}\\b`).test(e.message));
         if (bad) {

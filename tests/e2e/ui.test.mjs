@@ -186,20 +186,42 @@ test('open install: the console says anyone on this machine can use it, until th
   check(await page.locator('#signout').count() === 0, 'nothing to sign out of');
   await page.locator('section.page[data-page=runs]').waitFor();
   await shot(page, 'open-install');
-  // The first token, made on the API tokens page, ends open access; the
-  // console offers to sign in with it.
+  // The first token, made on the API tokens page, ends open access. The
+  // form offers admin only and says why (any other role would lock this
+  // console out); the console signs in with the new token at once, keeps
+  // showing it, and the next click needs no sign-in.
+  const other = await newPage(); // a second console, open too
+  await other.goto(`${URL_}/`);
+  await seeText(other, '#banner', /No API token exists/);
   await go(page, '#/tokens');
+  check(await page.inputValue('#token-role') === 'admin', 'the first token\'s role is preselected as admin');
+  check(await page.locator('#token-role option[value=viewer]').isDisabled(), 'no other role is offered');
+  await seeText(page, '#token-role-why', /first token must be an admin's: once it exists, the console needs a token/);
+  check(await page.getAttribute('#token-role', 'aria-describedby') === 'token-role-why', 'the reason is tied to the field');
   await page.fill('#token-name', 'e2e-admin');
-  await page.selectOption('#token-role', 'admin');
   await page.click('#create-token');
-  await seeText(page, '#token-once .warn', /This was the first token/);
+  await seeText(page, '#first-token', /This was the first token.*signed in with it/);
   T.admin = await page.inputValue('#new-token');
   check(/^idf_/.test(T.admin), 'the new token is shown');
   check((await apiCall('GET', '/api/v1/me')).status === 401, 'the API is closed without a token');
-  await page.click('#signin-new');
+  check((await apiCall('GET', '/api/v1/me', { token: T.admin })).json.role === 'admin', 'the first token is an admin\'s');
   await seeText(page, '#actor', /token:e2e-admin/);
-  check(await page.locator('#banner').isHidden(), 'the open-install banner is gone');
-  await page.locator('tr[data-token="e2e-admin"]').waitFor();
+  check((await page.textContent('#role')) === 'admin', 'signed in as admin');
+  check(await page.locator('#banner').isHidden(), 'the open-install banner is gone at once');
+  check(!(await page.textContent('body')).includes('No API token exists'), 'nothing says no token exists');
+  await seeText(page, 'tr[data-token="e2e-admin"]', /this session/);
+  check(await page.inputValue('#new-token') === T.admin, 'the token is still shown');
+  check(await page.locator('#token-role option[value=viewer]').isEnabled(), 'every role is offered again');
+  check(await page.locator('#signout').count() === 1, 'the session can be signed out of');
+  // The next click stays signed in.
+  await page.click('#nav a[data-page=runs]');
+  await routed(page, '#/runs');
+  check(await page.locator('#signin').count() === 0, 'no sign-in page');
+  check(await page.evaluate(() => Object.values(sessionStorage)).then((v) => v.includes(T.admin)), 'the token is kept in this tab');
+  // The other console is turned away at its next click, in words for a person.
+  await other.click('#nav a[data-page=workflows]');
+  await seeText(other, '#signin .error', /now has API tokens, so the console needs one too/);
+  check(!(await other.textContent('#signin')).includes('Authorization'), 'not the API\'s header talk');
 });
 
 test('once a token exists the console asks for one, and a wrong token is refused with the API\'s message', async () => {
@@ -209,6 +231,11 @@ test('once a token exists the console asks for one, and a wrong token is refused
   await page.goto(`${URL_}/`);
   await page.locator('#signin').waitFor();
   check(await page.locator('#banner').isHidden(), 'the open-install banner is gone');
+  // The sign-in page speaks to a person: what a token is, where to get one.
+  await seeText(page, '#signin-what', /API token: a key starting with idf_ that an admin made for you, with a role/);
+  await seeText(page, '#signin-where', /Ask an idflow admin for one.*idflow token create NAME --role admin/);
+  check(!(await page.textContent('#signin')).includes('Authorization'), 'no HTTP header talk on the sign-in page');
+  check(await page.locator('#signin .error').count() === 0, 'no error before anything was tried');
   await page.fill('#token', 'not-a-token');
   await page.click('#signin button[type=submit]');
   await seeText(page, '#signin .error', /not an idflow API token/);
@@ -687,6 +714,25 @@ test('a workflow without inputs: keeps a JSON text area for its data', async () 
   check(JSON.stringify(run.steps[0].output.got) === JSON.stringify({ anything: [1, 'two'] }), `got ${JSON.stringify(run.steps[0].output.got)}`);
 });
 // ------------------------------------------------------------ the runner
+
+// Part "demo-tokens" (issue 17): a remote that does not answer is not a refusal.
+test('a connection to a host that does not answer says "could not reach", not "refused these credentials"', async () => {
+  const page = await newPage();
+  await signIn(page, T.admin);
+  await go(page, '#/connections/new');
+  await page.locator('#connection-form').waitFor();
+  await page.fill('#conn-name', 'okta-nowhere');
+  await page.fill('#field-url', 'http://127.0.0.1:1');
+  await page.fill('#field-token', OKTA_TOKEN);
+  await page.check('#field-sandbox');
+  await page.click('#save-connection');
+  await seeText(page, '#connection-form .error', /could not reach 127\.0\.0\.1:1: /);
+  await seeText(page, '#unreachable', /could not reach the remote system.*nothing was stored/);
+  check(await page.locator('#refused').count() === 0, 'not called a refusal');
+  check(!(await page.textContent('#connection-form')).includes('refused these credentials'), 'no refusal wording');
+  const listed = await apiCall('GET', '/api/v1/connections', { token: T.admin });
+  check(!listed.json.connections.some((c) => c.name === 'okta-nowhere'), 'nothing stored');
+});
 
 const extra = process.env.E2E_EXTRA_TESTS ? Number(process.env.E2E_EXTRA_TESTS) : 0;
 console.log(`1..${tests.length + extra}`);

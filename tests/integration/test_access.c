@@ -8,6 +8,9 @@
  *  - while the store is uninitialized, only local callers go without a
  *    token: a request through a proxy (forwarding headers) or for a
  *    non-loopback Host is refused; `idflow init` closes the API for good;
+ *  - the first token asked for through the open API must be an admin's
+ *    (another role would lock out the console that asked): 400, and the
+ *    API stays open until an admin token is made;
  *  - every route × every role: exactly the table's share, with names that
  *    collide with route words ("test", "runs"). */
 #include <setjmp.h>
@@ -348,6 +351,43 @@ static void open_only_to_local_callers_until_init(void **state)
     free(log);
 }
 
+/* 3b. The first token made through the open API (the console's API tokens
+ * page) is an admin's: a viewer token would close the API and lock its
+ * caller out, so it is refused (400 naming the admin role) and nothing
+ * changes; an admin token is made, and from then on a token is needed. */
+static void first_token_over_the_open_api_is_an_admins(void **state)
+{
+    struct srv s;
+    json_t *ans = NULL, *row;
+    char tok[100];
+    (void)state;
+
+    srv_start(&s, "first.db", NULL);
+    assert_int_equal(call(&s, "POST", "/api/v1/tokens", "{\"name\":\"desk\",\"role\":\"viewer\"}", NULL, &ans), 400);
+    assert_non_null(strstr(err_of(ans), "first API token must have the admin role"));
+    json_decref(ans);
+    /* nothing changed: still open, still no token */
+    assert_int_equal(call(&s, "GET", "/api/v1/tokens", NULL, NULL, &ans), 200);
+    assert_int_equal(json_array_size(json_object_get(ans, "tokens")), 0);
+    json_decref(ans);
+    assert_int_equal(call(&s, "POST", "/api/v1/tokens", "{\"name\":\"ops\",\"role\":\"operator\"}", NULL, NULL), 400);
+
+    assert_int_equal(call(&s, "POST", "/api/v1/tokens", "{\"name\":\"root\",\"role\":\"admin\"}", NULL, &ans), 201);
+    assert_string_equal(json_string_value(json_object_get(ans, "role")), "admin");
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(ans, "token")));
+    json_decref(ans);
+    assert_int_equal(call(&s, "GET", "/api/v1/tokens", NULL, NULL, NULL), 401);
+    /* the new token may do what the open API did: list, and make a viewer */
+    assert_int_equal(call(&s, "GET", "/api/v1/tokens", NULL, tok, &ans), 200);
+    assert_int_equal(json_array_size(json_object_get(ans, "tokens")), 1);
+    row = json_array_get(json_object_get(ans, "tokens"), 0);
+    assert_string_equal(json_string_value(json_object_get(row, "role")), "admin");
+    assert_string_equal(json_string_value(json_object_get(row, "created_by")), "local");
+    json_decref(ans);
+    assert_int_equal(call(&s, "POST", "/api/v1/tokens", "{\"name\":\"desk\",\"role\":\"viewer\"}", tok, NULL), 201);
+    free(srv_stop(&s));
+}
+
 /* ------------------------------------------------------------ routes × roles */
 
 struct want {
@@ -492,6 +532,7 @@ int main(void)
         cmocka_unit_test_teardown(foreign_host_is_refused, per_test),
         cmocka_unit_test_teardown(cross_origin_writes_are_refused, per_test),
         cmocka_unit_test_teardown(open_only_to_local_callers_until_init, per_test),
+        cmocka_unit_test_teardown(first_token_over_the_open_api_is_an_admins, per_test),
         cmocka_unit_test_teardown(every_route_every_role, per_test),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

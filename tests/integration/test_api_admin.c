@@ -160,6 +160,25 @@ static void connection_stored_only_after_a_real_check(void **state)
     assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 422);
     assert_string_equal(str(ans, "check"), "failed");
     assert_non_null(strstr(str(ans, "error"), "nothing was stored"));
+    assert_string_equal(str(ans, "cause"), "refused");
+    assert_null(strstr(str(ans, "error"), "could not reach"));
+    json_decref(ans);
+    /* a remote that does not answer did not refuse anything: "could not
+     * reach HOST", cause "unreachable" (port 1 on loopback: nothing listens) */
+    snprintf(body, sizeof body,
+             "{\"kind\":\"okta\",\"config\":{\"url\":\"http://127.0.0.1:1\",\"sandbox\":true,\"token\":\"%s\"}}",
+             SBX_TOKEN);
+    assert_int_equal(call("PUT", "/api/v1/connections/acme", body, E.admin, &ans), 422);
+    assert_string_equal(str(ans, "cause"), "unreachable");
+    assert_non_null(strstr(str(ans, "error"), "nothing was stored: could not reach 127.0.0.1:1: "));
+    assert_null(strstr(str(ans, "error"), SBX_TOKEN));
+    json_decref(ans);
+    snprintf(body, sizeof body,
+             "{\"kind\":\"happyfox\",\"config\":{\"url\":\"http://127.0.0.1:1\",\"sandbox\":true,"
+             "\"api_key\":\"k0123456789\",\"auth_code\":\"c0123456789\"}}");
+    assert_int_equal(call("PUT", "/api/v1/connections/desk", body, E.admin, &ans), 422);
+    assert_string_equal(str(ans, "cause"), "unreachable");
+    assert_non_null(strstr(str(ans, "error"), "could not reach 127.0.0.1:1: happyfox connection check"));
     json_decref(ans);
     /* roles: viewers and operators may not store */
     snprintf(body, sizeof body, "{\"kind\":\"okta\",\"config\":{\"url\":\"%s\",\"sandbox\":true,\"token\":\"%s\"}}",
