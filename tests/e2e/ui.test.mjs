@@ -519,7 +519,7 @@ test('the audit log shows who approved, re-ran and cancelled', async () => {
 // bypassCSP, so every other test keeps the CSP. docs/ui.md, "Layout and
 // accessibility". To check a new page, add it to A11Y_PAGES.
 
-const A11Y_WIDTHS = [390, 1280];
+const A11Y_WIDTHS = [360, 390, 1280]; // 360: the narrowest supported
 // name, and the address (a function: ids are known only once the tests before ran).
 const A11Y_PAGES = [
   { name: 'runs', hash: () => '#/runs' },
@@ -596,12 +596,13 @@ async function layoutProblems(page) {
   }, BARE_TIME.source);
 }
 
-test('every page fits 390 px and 1280 px without sideways scrolling, its menu and buttons in reach, and axe finds nothing serious', async () => {
+test('every page fits 360, 390 and 1280 px without sideways scrolling, its menu and buttons in reach, and axe finds nothing serious', async () => {
   runs.a11yWait = await startRun('e2e-approval', { user: 'mia.weber@acme.example' }, T.operator);
   await runStatus(runs.a11yWait, T.viewer, 'waiting');
   const found = [];
   for (const width of A11Y_WIDTHS) {
-    const page = await a11yPage({ width, bypassCSP: true });
+    // UTC+05:30: the longest zone text a time can carry.
+    const page = await a11yPage({ width, bypassCSP: true, timezoneId: 'Asia/Kolkata' });
     await page.goto(`${URL_}/`);
     await page.locator('#signin').waitFor();
     for (const p of [...await layoutProblems(page), ...await axeViolations(page)]) found.push(`${width} px, sign-in: ${p}`);
@@ -633,10 +634,13 @@ test('keyboard: a skip link, a visible focus ring, focus on the new page\'s head
     const f = await focused();
     return f.tag === 'H1' && f.inMain && /^Runs/.test(f.text);
   });
-  // The skip link: the first Tab stop, visible when focused, and it moves focus to the page.
+  // The skip link: the first Tab stop of a page just loaded, visible when
+  // focused, and it moves focus to the page.
   await page.goto(`${URL_}/#/workflows`);
   await routed(page, '#/workflows');
-  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.reload();
+  await routed(page, '#/workflows');
+  check((await focused()).tag === 'BODY', 'a page just loaded keeps the browser\'s own start');
   await page.keyboard.press('Tab');
   const skip = await page.evaluate(() => {
     const a = document.activeElement;
@@ -692,6 +696,26 @@ test('keyboard: a skip link, a visible focus ring, focus on the new page\'s head
   await seeText(ap, `.notice[data-run-id="${id2}"]`, /rejected/);
   const f4 = await ap.evaluate(() => document.activeElement.textContent);
   check(/rejected/.test(f4), `focus after rejecting: "${f4}"`);
+  // A run page refreshed under the focus (the run went on): the focus stays in the page.
+  const id3 = await startRun('e2e-approval', { user: 'emil.roth@acme.example' }, T.operator);
+  await runStatus(id3, T.viewer, 'waiting');
+  await go(page, `#/runs/${id3}`);
+  await page.focus('#cancel');
+  const ok = await apiCall('POST', `/api/v1/runs/${id3}/approve`, { token: T.approver, body: {} });
+  check(ok.status === 200, `approving ${id3}: ${ok.status} ${ok.text}`);
+  await seeText(page, 'h1', new RegExp(`Run ${id3}\\s*succeeded`));
+  const f5 = await focused();
+  check(f5.inMain, `focus after the run page refreshed: ${JSON.stringify(f5)}`);
+  // An action refused by the API: the focus is on the form or its error, not <body>.
+  const ad = await a11yPage({ width: 390 });
+  await signIn(ad, T.admin);
+  await go(ad, '#/tokens');
+  await ad.fill('#token-name', 'bad name!');
+  await ad.focus('#create-token');
+  await ad.keyboard.press('Enter');
+  await ad.locator('main .error').waitFor();
+  const f6 = await ad.evaluate(() => ({ tag: document.activeElement.tagName, inMain: !!document.activeElement.closest('main') }));
+  check(f6.inMain, `focus after a refused action: ${JSON.stringify(f6)}`);
 });
 
 test('times say their zone: the browser\'s local time with its UTC offset, the exact time in <time datetime>', async () => {
@@ -710,7 +734,7 @@ test('times say their zone: the browser\'s local time with its UTC offset, the e
   check(Date.parse(dt) === Math.floor(ms / 1000) * 1000 || Date.parse(dt) === ms, `datetime="${dt}" is not the run's time ${ms}`);
   check((await cell.getAttribute('title')) === dt, 'the full time is in its title');
   await go(page, `#/runs/${runs.echo}`);
-  await seeText(page, 'dl.meta time', new RegExp(want));
+  await seeText(page, 'dl.meta time', new RegExp(want.replace(/[+.]/g, '\\$&')));
   check(!BARE_TIME.test(await page.locator('main').innerText()), 'a time on the run page lacks its zone');
   // In UTC itself the zone reads "UTC".
   const utc = await a11yPage({ width: 1280, timezoneId: 'UTC' });
