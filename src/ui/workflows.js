@@ -2,7 +2,7 @@
 // (#/workflows/NAME): its YAML, read-only, and its recent runs. Operators
 // may start a workflow whose trigger is manual, with JSON event data.
 import { api, enc, withQuery } from './api.js';
-import { add, badge, busy, fmtTime, h, messageSlot, table } from './dom.js';
+import { add, badge, busy, h, messageSlot, table, timeEl } from './dom.js';
 import { runsTable } from './runs.js';
 
 const RECENT_RUNS = 20;
@@ -15,7 +15,7 @@ export async function list(ctx) {
     h('td', {}, h('a', { href: `#/workflows/${enc(w.name)}`, text: w.name })),
     h('td', { class: 'num', text: w.version }),
     h('td', {}, w.enabled ? badge('yes', 'enabled') : badge('no', 'disabled')),
-    h('td', { text: fmtTime(w.updated_at) }),
+    h('td', {}, timeEl(w.updated_at)),
     h('td', {}, h('a', { href: '#/runs' + withQuery('', { workflow: w.name }), text: 'runs' }))));
   ctx.root.append(h('h1', { text: 'Workflows' }),
     h('p', { class: 'muted' }, 'Loaded by ', h('code', { text: 'idflow serve' }), ' from its workflows directory.'),
@@ -69,7 +69,7 @@ export async function show(ctx, name) {
     h('h1', {}, h('span', { text: wf.name }), wf.enabled ? badge('yes', 'enabled') : badge('no', 'disabled')),
     h('div', { class: 'panel' }, h('dl', { class: 'meta' },
       h('dt', { text: 'Version' }), h('dd', { text: wf.version }),
-      h('dt', { text: 'Updated' }), h('dd', { text: fmtTime(wf.updated_at) }))),
+      h('dt', { text: 'Updated' }), h('dd', {}, timeEl(wf.updated_at)))),
     ctx.can('operator') && looksManual(source) ? startForm(ctx, wf.name) : null,
     h('h2', { text: 'Recent runs' }),
     runsTable(runs.runs || [], 'This workflow has not run yet.'),
