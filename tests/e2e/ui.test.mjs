@@ -628,7 +628,7 @@ test('keyboard: a skip link, a visible focus ring, focus on the new page\'s head
   await routed(page, '#/runs');
   const focused = () => page.evaluate(() => {
     const a = document.activeElement;
-    return { tag: a ? a.tagName : null, text: a ? a.textContent.trim() : '', inMain: !!(a && a.closest('main')), cls: a ? a.className : '' };
+    return { tag: a ? a.tagName : null, text: a ? a.textContent.trim().slice(0, 60) : '', inMain: !!(a && a.closest('main')), cls: a ? a.className : '' };
   });
   await until('focus on the Runs heading after signing in', async () => {
     const f = await focused();
