@@ -61,6 +61,14 @@ function focusPage(root, flashEl) {
   focusEl(flashEl || root.querySelector('h1') || root);
 }
 
+// a11y: the menu item of the page shown is aria-current=page.
+function markCurrent() {
+  for (const a of $('nav').querySelectorAll('a')) {
+    if (a.classList.contains('current')) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
 // a11y: the skip link moves the focus to the page's heading (the address is
 // the route, so the link must not change it).
 function skipToMain(ev) {
@@ -126,12 +134,7 @@ async function route() {
   const seq = ++renderSeq;
   const { parts, query } = parseHash();
   const main = $('main');
-  for (const a of $('nav').querySelectorAll('a')) {
-    const here = a.dataset.page === parts[0];
-    a.classList.toggle('current', here);
-    if (here) a.setAttribute('aria-current', 'page');
-    else a.removeAttribute('aria-current');
-  }
+  for (const a of $('nav').querySelectorAll('a')) a.classList.toggle('current', a.dataset.page === parts[0]);
   const root = h('section', { class: 'page', 'data-page': parts[0], 'data-route': location.hash || '#/runs' });
   const ctx = makeCtx(root, seq);
   const flash = flashNext;
@@ -149,6 +152,7 @@ async function route() {
   if (flashEl) root.prepend(flashEl);
   main.replaceChildren(root);
   window.scrollTo(0, 0);
+  markCurrent();
   if (focusNext) focusPage(root, flashEl);
   focusNext = true;
 }
