@@ -1,7 +1,7 @@
 // admin.js — the admin pages: the audit log (#/audit) and API tokens
 // (#/tokens: list, create — the new token is shown once — and revoke).
 import { api, enc, withQuery } from './api.js';
-import { badge, busy, confirmButton, fmtTime, h, messageSlot, option, table } from './dom.js';
+import { badge, busy, confirmButton, fmtTime, focusEl, h, messageSlot, option, table, timeEl } from './dom.js';
 
 const AUDIT_LIMITS = [100, 500, 1000];
 const ROLES = ['viewer', 'approver', 'operator', 'admin'];
@@ -16,7 +16,7 @@ export async function audit(ctx, q) {
   const sel = h('select', { id: 'audit-limit' }, AUDIT_LIMITS.map((n) => option(String(n), `newest ${n}`, n === limit)));
   sel.addEventListener('change', () => ctx.go('#/audit' + withQuery('', { limit: sel.value === '100' ? '' : sel.value })));
   const rows = items.map((a) => h('tr', { dataset: { action: String(a.action) } },
-    h('td', { text: fmtTime(a.at) }),
+    h('td', {}, timeEl(a.at)),
     h('td', { class: 'mono', text: a.actor }),
     h('td', { text: a.action }),
     h('td', { class: 'mono', text: a.target ?? '' }),
@@ -100,10 +100,10 @@ function tokenRows(ctx, tokens, slot) {
     h('td', { class: 'mono' }, t.name, `token:${t.name}` === ctx.me.actor ? h('span', { class: 'muted small', text: ' (this session)' }) : null),
     h('td', { text: t.role }),
     h('td', { class: 'mono', text: t.prefix ? `${t.prefix}…` : '' }),
-    h('td', { text: fmtTime(t.created_at) }),
+    h('td', {}, timeEl(t.created_at)),
     h('td', { class: 'mono small', text: t.created_by ?? '' }),
-    h('td', {}, t.expired ? badge('expired') : fmtTime(t.expires_at)),
-    h('td', { text: fmtTime(t.last_used_at) }),
+    h('td', {}, t.expired ? badge('expired') : timeEl(t.expires_at)),
+    h('td', {}, timeEl(t.last_used_at)),
     h('td', {}, confirmButton('Revoke', `Revoke ${t.name}? Requests with it are refused from now on.`, 'Yes, revoke', async () => {
       try {
         const res = await api('DELETE', `/api/v1/tokens/${enc(t.name)}`);
@@ -137,6 +137,7 @@ export async function tokens(ctx) {
       formBox.replaceChildren(createForm(ctx, slot, onCreated)); // every role again
     }
     once.replaceChildren(newTokenPanel(created, first && !ctx.open));
+    focusEl(once.querySelector('#new-token')); // a11y: the result, selected for copying
     try {
       showList((await api('GET', '/api/v1/tokens')).tokens || []);
     } catch (e) {

@@ -3,7 +3,7 @@
 // back button works. Each page lives in its own module and renders into the
 // context it is given (see makeCtx). docs/ui.md describes the pages.
 import { api, clearToken, getToken, onUnauthorized, setToken } from './api.js';
-import { errorBox, h, messageSlot, noticeBox } from './dom.js';
+import { errorBox, focusEl, h, messageSlot, noticeBox } from './dom.js';
 import * as runs from './runs.js';
 import * as approvals from './approvals.js';
 import * as workflows from './workflows.js';
@@ -50,6 +50,32 @@ function parseHash() {
 
 let renderSeq = 0; // bumped by every navigation and sign-out: older renders stop
 let flashNext = null;
+// a11y: whether the next render moves the focus. Not on the first page a
+// browser loads (it starts at the top, skip link first), on every later one.
+let focusNext = true;
+
+// a11y: the page just rendered takes the focus: its result message when
+// an action led here (ctx.go / ctx.reload with a message), else its h1, so
+// that a screen reader reads where one is and Tab goes on from there.
+function focusPage(root, flashEl) {
+  focusEl(flashEl || root.querySelector('h1') || root);
+}
+
+// a11y: the menu item of the page shown is aria-current=page.
+function markCurrent() {
+  for (const a of $('nav').querySelectorAll('a')) {
+    if (a.classList.contains('current')) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+// a11y: the skip link moves the focus to the page's heading (the address is
+// the route, so the link must not change it).
+function skipToMain(ev) {
+  ev.preventDefault();
+  const main = $('main');
+  focusEl(main.querySelector('h1') || main);
+}
 
 function makeCtx(root, seq) {
   const alive = () => seq === renderSeq && session.me !== null;
@@ -128,9 +154,13 @@ async function route() {
     root.replaceChildren(h('h1', { text: 'Error' }), errorBox(e.message));
   }
   if (seq !== renderSeq) return;
-  if (flash) root.prepend(noticeBox(flash));
+  const flashEl = flash ? noticeBox(flash) : null;
+  if (flashEl) root.prepend(flashEl);
   main.replaceChildren(root);
   window.scrollTo(0, 0);
+  markCurrent();
+  if (focusNext) focusPage(root, flashEl);
+  focusNext = true;
 }
 
 // ------------------------------------------------------------ the session
@@ -248,11 +278,15 @@ function showSignIn(message, isError = true) {
   });
   $('main').replaceChildren(form);
   input.focus();
+  focusNext = true; // the page after signing in takes the focus
 }
 
 async function boot() {
   onUnauthorized((msg) => signOut(refusalForPeople(msg, !session.open), true));
   window.addEventListener('hashchange', route);
+  $('skip').addEventListener('click', skipToMain);
+  focusNext = false; // the first page loaded keeps the browser's own start
+
   const stored = getToken();
   try {
     const me = stored

@@ -1,7 +1,7 @@
 // approvals.js — the approvals inbox (#/approvals): every pending approval
 // with its message; approvers approve or reject it with a comment.
 import { api, enc } from './api.js';
-import { busy, fmtTime, h, messageSlot } from './dom.js';
+import { busy, fmtTime, focusEl, h, messageSlot } from './dom.js';
 
 // The nav's pending count (issue 17): the number of approvals waiting, from
 // the approvals list (a few hundred at most: STORE_LIST_MAX), shown after
@@ -45,8 +45,10 @@ function card(ctx, a, pageSlot) {
     const body = comment.value.trim() ? { comment: comment.value.trim() } : {};
     const res = await busy(ev.currentTarget, slot, () => api('POST', `/api/v1/runs/${enc(a.run_id)}/${action}`, body));
     if (!res) return;
-    el.replaceWith(h('div', { class: 'notice', role: 'status', dataset: { runId: String(a.run_id) } },
-      `Run ${a.run_id} ${res.decision || action + 'd'}. `, h('a', { href: `#/runs/${enc(a.run_id)}`, text: 'Follow the run' })));
+    const done = h('div', { class: 'notice', role: 'status', dataset: { runId: String(a.run_id) } },
+      `Run ${a.run_id} ${res.decision || action + 'd'}. `, h('a', { href: `#/runs/${enc(a.run_id)}`, text: 'Follow the run' }));
+    el.replaceWith(done);
+    focusEl(done); // a11y: the focus follows the result, not <body>
     pageSlot.clear();
     refreshNavCount();
   };

@@ -9,7 +9,7 @@
 // anything; its answer (the field at fault, the remote's refusal, a remote
 // it could not reach, or whom the credentials belong to) is shown as it is.
 import { api, enc } from './api.js';
-import { add, confirmButton, errorBox, fmtTime, h, messageSlot, option, table } from './dom.js';
+import { add, confirmButton, errorBox, focusEl, h, messageSlot, option, table, timeEl } from './dom.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -67,7 +67,7 @@ export async function list(ctx) {
       h('td', { class: 'mono', text: c.name }),
       h('td', { text: c.kind }),
       h('td', { class: 'small', text: summary(c.config) }),
-      h('td', { text: fmtTime(c.updated_at || c.created_at) }),
+      h('td', {}, timeEl(c.updated_at || c.created_at)),
       ctx.can('operator') ? testCell(ctx, c) : null,
       ctx.can('admin') ? h('td', {}, tools) : null);
   });
@@ -204,7 +204,9 @@ export async function form(ctx, name) {
     try {
       const res = await api('PUT', `/api/v1/connections/${enc(cname)}`, { kind: kindSel.value, config });
       for (const r of readers) if (r.f.secret) r.input.value = '';
-      formEl.replaceWith(resultPanel(cname, res || {}));
+      const done = resultPanel(cname, res || {});
+      formEl.replaceWith(done);
+      focusEl(done.querySelector('.notice')); // a11y: the focus follows the result
     } catch (e) {
       slot.show(h('div', {},
         errorBox(e.message),

@@ -31,16 +31,45 @@ export function add(el, children) {
 
 const pad = (n) => String(n).padStart(2, '0');
 
-// A time from the API (milliseconds since the epoch; seconds are accepted
-// too) as local "YYYY-MM-DD HH:MM:SS"; "—" when absent.
-export function fmtTime(t) {
-  if (t === undefined || t === null || t === 0 || t === '') return '—';
+// An API time (milliseconds since the epoch; seconds are accepted too; or a
+// string Date.parse reads) as a Date; null when absent or unreadable.
+function toDate(t) {
+  if (t === undefined || t === null || t === 0 || t === '') return null;
   let ms = typeof t === 'number' ? t : Date.parse(t);
-  if (!Number.isFinite(ms)) return String(t);
+  if (!Number.isFinite(ms)) return null;
   if (ms < 1e11) ms *= 1000;
   const d = new Date(ms);
+  return Number.isFinite(d.getTime()) ? d : null;
+}
+
+// The browser's zone at d as its offset from UTC: "UTC+01:00", "UTC-05:00",
+// "UTC+05:30"; "UTC" when the offset is zero. An offset, not a name: names
+// ("CET", "EST") are ambiguous and not every zone has one.
+export function fmtZone(d) {
+  const east = -d.getTimezoneOffset(); // minutes east of UTC
+  if (east === 0) return 'UTC';
+  const a = Math.abs(east);
+  return `UTC${east < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+}
+
+// The one formatter of times (a11y, issue 17): an API time in the
+// browser's local time, with its zone: "2026-12-07 13:05:12 UTC+01:00";
+// "—" when absent. timeEl wraps it in a <time> with the exact instant.
+export function fmtTime(t) {
+  const d = toDate(t);
+  if (!d) return t === undefined || t === null || t === 0 || t === '' ? '—' : String(t);
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${fmtZone(d)}`;
+}
+
+// <time datetime="2026-12-07T12:05:12.000Z" title="...">2026-12-07 13:05:12
+// UTC+01:00</time>: the same text as fmtTime, the exact instant (UTC, ISO
+// 8601) in datetime and as a tooltip. A text node "—" when absent.
+export function timeEl(t) {
+  const d = toDate(t);
+  if (!d) return document.createTextNode(fmtTime(t));
+  const iso = d.toISOString();
+  return h('time', { datetime: iso, title: iso, text: fmtTime(t) });
 }
 
 // "1.2 s", "3 min 4 s" between two API times; "" when either is missing.
@@ -94,14 +123,61 @@ export function noticeBox(msg) {
   return h('div', { class: 'notice', role: 'status', text: msg });
 }
 
-// A slot for one message at a time: show(errorBox(...)), clear().
+// ------------------------------------------------------------ focus (a11y)
+//
+// Focus never falls to <body>: after a page change it is on the page's
+// heading (app.js), after an action on its result message or on the control
+// that is back in place. These helpers keep that true.
+
+// True when nothing useful has the focus: <body>, an element removed from
+// the page, or a control just disabled (a busy button).
+export function focusLost() {
+  const a = document.activeElement;
+  return !a || a === document.body || a === document.documentElement || !a.isConnected || a.disabled === true;
+}
+
+// Moves focus to el (a heading or a message gets tabindex=-1: focusable
+// by script, not a Tab stop), without scrolling the page sideways.
+export function focusEl(el) {
+  if (!el || !el.isConnected) return;
+  if (!el.matches('a[href], button, input, select, textarea, [tabindex]')) el.setAttribute('tabindex', '-1');
+  el.focus({ preventScroll: true });
+  if (el.scrollIntoView && !isInView(el)) el.scrollIntoView({ block: 'nearest' });
+}
+
+function isInView(el) {
+  const r = el.getBoundingClientRect();
+  return r.top >= 0 && r.bottom <= window.innerHeight;
+}
+
+// Replaces old with fresh (a refreshed part of a page); when the focus was
+// inside old, it moves to fresh's element of the same id, or to fresh.
+export function swapKeepingFocus(old, fresh) {
+  const a = document.activeElement;
+  const had = !!(a && old.contains(a));
+  const id = had && a.id ? a.id : null;
+  old.replaceWith(fresh);
+  if (!had) return;
+  const same = id ? fresh.querySelector(`#${CSS.escape(id)}`) : null;
+  focusEl(same && !same.disabled ? same : fresh);
+}
+
+// A slot for one message at a time: show(errorBox(...)), clear(). A
+// message shown while the focus is lost (the busy button that caused it is
+// disabled) takes the focus, so a keyboard or screen reader user is where
+// the answer is.
 export function messageSlot() {
   const el = h('div', { class: 'messages' });
+  const put = (node) => {
+    const lost = focusLost();
+    el.replaceChildren(node);
+    if (lost) focusEl(node);
+  };
   return {
     el,
-    error(msg) { el.replaceChildren(errorBox(msg)); },
-    notice(msg) { el.replaceChildren(noticeBox(msg)); },
-    show(node) { el.replaceChildren(node); },
+    error(msg) { put(errorBox(msg)); },
+    notice(msg) { put(noticeBox(msg)); },
+    show(node) { put(node); },
     clear() { el.replaceChildren(); },
   };
 }
@@ -115,14 +191,20 @@ export function confirmButton(label, question, yesLabel, onYes, cls = 'danger') 
     const yes = h('button', { type: 'button', class: 'danger', text: yesLabel });
     const no = h('button', { type: 'button', text: 'No' });
     const box = h('span', { class: 'confirm', role: 'group' }, h('span', { text: question }), yes, no);
-    no.addEventListener('click', () => wrap.replaceChildren(btn));
+    no.addEventListener('click', () => {
+      wrap.replaceChildren(btn);
+      btn.focus();
+    });
     yes.addEventListener('click', async () => {
       yes.disabled = true;
       no.disabled = true;
       try {
         await onYes();
       } finally {
-        if (wrap.isConnected) wrap.replaceChildren(btn);
+        if (wrap.isConnected) {
+          wrap.replaceChildren(btn);
+          if (focusLost()) btn.focus();
+        }
       }
     });
     wrap.replaceChildren(box);
@@ -134,7 +216,9 @@ export function confirmButton(label, question, yesLabel, onYes, cls = 'danger') 
 
 // Runs fn with the button disabled; errors go to slot (ApiError messages
 // verbatim). Returns fn's result, or undefined after an error.
+// Focus: the button keeps it, unless an error message took it.
 export async function busy(button, slot, fn) {
+  const had = !!button && document.activeElement === button;
   if (button) button.disabled = true;
   try {
     return await fn();
@@ -142,16 +226,46 @@ export async function busy(button, slot, fn) {
     if (slot) slot.error(e.message);
     return undefined;
   } finally {
-    if (button) button.disabled = false;
+    if (button) {
+      button.disabled = false;
+      if (had && button.isConnected && focusLost()) button.focus();
+    }
   }
 }
 
-// A table from column titles and rows of cells (cells: nodes or text).
-export function table(columns, rows, emptyText) {
+// A table from column titles and rows of cells (cells: nodes or text),
+// ready for any width (a11y): each cell carries its column's title
+// (data-label), so that below 640 px style.css shows each row as a card of
+// "title: value" lines; wider, the table sits in a region of its own that
+// scrolls sideways when the table is wider than the page (never the page
+// itself). That region is named (label, or the column titles) and is a Tab
+// stop only while it scrolls, so a keyboard can scroll it. Tables built
+// elsewhere get the same with tableWrap(tableEl, label).
+export function table(columns, rows, emptyText, label) {
   if (!rows.length) return h('div', { class: 'empty', text: emptyText || 'Nothing here yet.' });
-  return h('table', {},
-    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { text: c })))),
+  for (const tr of rows) {
+    [...tr.children].forEach((td, i) => {
+      if (td.tagName === 'TD' && columns[i] && !td.dataset.label) td.dataset.label = columns[i];
+    });
+  }
+  const t = h('table', { class: 'cards' },
+    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c || h('span', { class: 'sr-only', text: 'Actions' }))))),
     h('tbody', {}, rows));
+  return tableWrap(t, label || columns.filter(Boolean).join(', '));
+}
+
+export function tableWrap(tableEl, label) {
+  const wrap = h('div', { class: 'table-wrap', role: 'region', 'aria-label': label || 'table' }, tableEl);
+  if (typeof ResizeObserver === 'function') {
+    // Its own observer: nothing outlives the wrap once the page drops it.
+    new ResizeObserver(() => {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) wrap.setAttribute('tabindex', '0');
+      else wrap.removeAttribute('tabindex');
+    }).observe(wrap);
+  } else {
+    wrap.setAttribute('tabindex', '0');
+  }
+  return wrap;
 }
 
 export function field(labelText, input, help) {

@@ -4,7 +4,7 @@
 import { api, enc, withQuery } from './api.js';
 import {
   badge, busy, confirmButton, errorBox, fmtDuration, fmtTime, h, jsonBlock, keepOpen, messageSlot, option,
-  stClass, table,
+  stClass, swapKeepingFocus, table, timeEl,
 } from './dom.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled'];
@@ -19,8 +19,8 @@ export function runsTable(runs, emptyText) {
     h('td', {}, h('a', { href: `#/runs/${enc(r.id)}`, text: `#${r.id}` })),
     h('td', {}, h('a', { href: `#/workflows/${enc(r.workflow)}`, text: r.workflow })),
     h('td', {}, badge(r.status)),
-    h('td', { text: fmtTime(r.created_at) }),
-    h('td', { text: fmtTime(r.finished_at) }),
+    h('td', {}, timeEl(r.created_at)),
+    h('td', {}, timeEl(r.finished_at)),
     h('td', { class: 'muted', text: fmtDuration(r.created_at, r.finished_at) }),
     h('td', { class: 'clip', title: r.error || '', text: r.error || '' })));
   return table(['Run', 'Workflow', 'Status', 'Started', 'Finished', 'Took', 'Error'], rows, emptyText);
@@ -84,7 +84,7 @@ function stepRow(s) {
       h('span', { class: 'step-id', text: name }),
       badge(s.status),
       h('span', { class: 'muted small', text: `attempts: ${s.attempts ?? 0}` }),
-      h('span', { class: 'muted small', text: `started ${fmtTime(s.started_at)}` }),
+      h('span', { class: 'muted small' }, 'started ', timeEl(s.started_at)),
       s.finished_at ? h('span', { class: 'muted small', text: `took ${fmtDuration(s.started_at, s.finished_at) || '0 ms'}` }) : null),
     errText ? h('div', { class: 'step-error', text: errText }) : null,
     h('div', { class: 'step-data' },
@@ -208,10 +208,10 @@ function runView(ctx, run, approval, slot) {
   const meta = h('dl', { class: 'meta' },
     h('dt', { text: 'Workflow' }), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}`, text: run.workflow }),
       h('span', { class: 'muted', text: ` version ${run.version}` })),
-    h('dt', { text: 'Started' }), h('dd', { text: fmtTime(run.created_at) }),
-    h('dt', { text: 'Updated' }), h('dd', { text: fmtTime(run.updated_at) }),
-    h('dt', { text: 'Finished' }), h('dd', { text: `${fmtTime(run.finished_at)} ${fmtDuration(run.created_at, run.finished_at)}` }),
-    run.wake_at ? [h('dt', { text: 'Wakes at' }), h('dd', { text: fmtTime(run.wake_at) })] : null,
+    h('dt', { text: 'Started' }), h('dd', {}, timeEl(run.created_at)),
+    h('dt', { text: 'Updated' }), h('dd', {}, timeEl(run.updated_at)),
+    h('dt', { text: 'Finished' }), h('dd', {}, timeEl(run.finished_at), ` ${fmtDuration(run.created_at, run.finished_at)}`),
+    run.wake_at ? [h('dt', { text: 'Wakes at' }), h('dd', {}, timeEl(run.wake_at))] : null,
     run.rerun_of ? [h('dt', { text: 'Re-run of' }), h('dd', {}, h('a', { href: `#/runs/${enc(run.rerun_of)}`, id: 'rerun-of', text: `#${run.rerun_of}` }))] : null,
     run.rerun_as ? [h('dt', { text: 'Re-run as' }), h('dd', {}, h('a', { href: `#/runs/${enc(run.rerun_as)}`, id: 'rerun-as', text: `#${run.rerun_as}` }))] : null,
     h('dt', { text: 'Event' }), h('dd', { text: `#${run.event_id}` }));
@@ -265,7 +265,7 @@ export async function show(ctx, id) {
       const oldComment = view.querySelector('#approval-comment');
       const newComment = fresh.querySelector('#approval-comment');
       if (oldComment && newComment) newComment.value = oldComment.value;
-      view.replaceWith(fresh);
+      swapKeepingFocus(view, fresh); // a11y: focus stays where it was
       view = fresh;
     }
     return ACTIVE.has(run.status);

@@ -6,7 +6,7 @@
 // API checks the values and its 400 names the input), or with JSON event
 // data when it declares none.
 import { api, enc, withQuery } from './api.js';
-import { add, badge, busy, field, fmtTime, h, messageSlot, option, table } from './dom.js';
+import { add, badge, busy, field, fmtTime, h, messageSlot, option, table, timeEl } from './dom.js';
 import { runsTable } from './runs.js';
 
 const RECENT_RUNS = 20;
@@ -49,7 +49,7 @@ export async function list(ctx) {
     h('td', { class: 'last' }, lastRunCell(w.last_run)),
     h('td', {}, w.enabled ? badge('yes', 'enabled') : badge('no', 'disabled')),
     h('td', { class: 'num', text: w.version }),
-    h('td', { text: fmtTime(w.updated_at) }),
+    h('td', {}, timeEl(w.updated_at)),
     h('td', {}, h('a', { href: '#/runs' + withQuery('', { workflow: w.name }), text: 'runs' }))));
   ctx.root.append(h('h1', { text: 'Workflows' }),
     h('p', { class: 'muted' }, 'Loaded by ', h('code', { text: 'idflow serve' }), ' from its workflows directory.'),
@@ -154,7 +154,7 @@ export async function show(ctx, name) {
       h('dt', { text: 'Connections' }), h('dd', { id: 'wf-connections', text: (wf.connections || []).join(', ') || '—' }),
       h('dt', { text: 'Last run' }), h('dd', { id: 'wf-last-run' }, lastRunCell(wf.last_run)),
       h('dt', { text: 'Version' }), h('dd', { text: wf.version }),
-      h('dt', { text: 'Updated' }), h('dd', { text: fmtTime(wf.updated_at) }))),
+      h('dt', { text: 'Updated' }), h('dd', {}, timeEl(wf.updated_at)))),
     ctx.can('operator') && wf.startable ? startForm(ctx, wf) : null,
     h('h2', { text: 'Recent runs' }),
     runsTable(runs.runs || [], 'This workflow has not run yet.'),

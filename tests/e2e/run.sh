@@ -3,7 +3,8 @@
 # Chromium, driven by playwright-core, against a real `idflow serve` and
 # `idflow sandbox` on loopback.
 #
-#   1. npm ci (the pinned playwright-core) into ./node_modules if missing
+#   1. npm ci (the pinned playwright-core, and axe-core for the accessibility
+#      checks) into ./node_modules if missing or older than package-lock.json
 #   2. a fresh temporary directory: the database, the master key
 #   3. `idflow sandbox` on 127.0.0.1 (a free port); `idflow connect okta acme`
 #      to it (the connection tests/e2e/workflows/e2e-lookup.yaml uses)
@@ -97,6 +98,7 @@ if [ ! -f "$here/node_modules/.package-lock.json" ] || [ "$here/package-lock.jso
     { sed 's/^/# /' "$out/npm.log" | tail -n 20; fail_all "npm ci failed (see $out/npm.log)"; }
 fi
 [ -f "$here/node_modules/playwright-core/package.json" ] || fail_all "playwright-core is not installed in $here/node_modules"
+[ -f "$here/node_modules/axe-core/axe.min.js" ] || fail_all "axe-core is not installed in $here/node_modules"
 
 # 2. a fresh store
 tmp=$(mktemp -d /tmp/idflow-e2e-XXXXXX) || fail_all "mktemp failed"

@@ -713,6 +713,243 @@ test('a workflow without inputs: keeps a JSON text area for its data', async () 
   const run = await runStatus(id, T.viewer, 'succeeded');
   check(JSON.stringify(run.steps[0].output.got) === JSON.stringify({ anything: [1, 'two'] }), `got ${JSON.stringify(run.steps[0].output.got)}`);
 });
+// ------------------------------------------------------------ layout and accessibility (a11y)
+//
+// Every page at a phone's width and a desktop's, checked with axe-core
+// (tests/e2e/package.json, test-only). axe is injected as a script, which the
+// console's CSP refuses: these checks use a browser context of their own with
+// bypassCSP, so every other test keeps the CSP. docs/ui.md, "Layout and
+// accessibility". To check a new page, add it to A11Y_PAGES.
+
+const A11Y_WIDTHS = [360, 390, 1280]; // 360: the narrowest supported
+// name, and the address (a function: ids are known only once the tests before ran).
+const A11Y_PAGES = [
+  { name: 'runs', hash: () => '#/runs' },
+  { name: 'a failed run', hash: () => `#/runs/${runs.missing}` },
+  { name: 'a run waiting for an approval', hash: () => `#/runs/${runs.a11yWait}` },
+  { name: 'approvals', hash: () => '#/approvals' },
+  { name: 'workflows', hash: () => '#/workflows' },
+  { name: 'a workflow', hash: () => '#/workflows/e2e-echo' },
+  { name: 'connections', hash: () => '#/connections' },
+  { name: 'add a connection', hash: () => '#/connections/new' },
+  { name: 'audit log', hash: () => '#/audit' },
+  { name: 'API tokens', hash: () => '#/tokens' },
+];
+// "2026-12-07 13:05:12" not followed by its zone.
+const BARE_TIME = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?! UTC)/;
+
+let axeSource = null;
+async function axeViolations(page) {
+  if (axeSource === null) {
+    const { readFileSync } = await import('node:fs');
+    axeSource = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+  }
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ content: axeSource });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+}
+
+// A page in a context of its own (opts: viewport width, bypassCSP, timezoneId), watched like newPage's.
+async function a11yPage({ width = 1280, ...opts } = {}) {
+  const context = await browser.newContext({ viewport: { width, height: 800 }, ...opts });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  page.problems = [];
+  page.dialogs = [];
+  page.on('pageerror', (e) => page.problems.push(`uncaught: ${e.message}`));
+  if (!opts.bypassCSP) {
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) page.problems.push(`console: ${m.text()}`);
+    });
+  }
+  pages.push(page);
+  return page;
+}
+
+// Layout problems of the page shown: sideways scrolling of the page, a menu
+// item or a control out of reach (outside the viewport and not inside a
+// scrollable region of its own), a time without its zone.
+async function layoutProblems(page) {
+  return page.evaluate((bare) => {
+    const out = [];
+    const vw = window.innerWidth;
+    const sw = document.documentElement.scrollWidth;
+    if (sw > vw) out.push(`the page scrolls sideways: ${sw} px wide in a ${vw} px window`);
+    const name = (el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} "${(el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 30)}"`;
+    for (const el of document.querySelectorAll('#nav a, #who button, main a, main button, main input, main select, main textarea')) {
+      const r = el.getBoundingClientRect();
+      if (!r.width && !r.height) {
+        if (el.closest('#nav, #who')) out.push(`${name(el)} is not shown`);
+        continue; // hidden on purpose (a closed <details>, ...)
+      }
+      if (el.closest('.table-wrap')) continue; // reachable by scrolling that region
+      if (r.left < -1 || r.right > vw + 1) out.push(`${name(el)} is outside the window (${Math.round(r.left)}..${Math.round(r.right)} of ${vw})`);
+    }
+    const text = document.querySelector('main').innerText;
+    const m = new RegExp(bare).exec(text);
+    if (m) out.push(`a time without its zone: "${text.slice(m.index, m.index + 40)}"`);
+    for (const t of document.querySelectorAll('main time')) {
+      if (!Number.isFinite(Date.parse(t.getAttribute('datetime')))) out.push(`<time> without a datetime: ${t.outerHTML}`);
+    }
+    return out;
+  }, BARE_TIME.source);
+}
+
+test('every page fits 360, 390 and 1280 px without sideways scrolling, its menu and buttons in reach, and axe finds nothing serious', async () => {
+  runs.a11yWait = await startRun('e2e-approval', { user: 'mia.weber@acme.example' }, T.operator);
+  await runStatus(runs.a11yWait, T.viewer, 'waiting');
+  const found = [];
+  for (const width of A11Y_WIDTHS) {
+    // UTC+05:30: the longest zone text a time can carry.
+    const page = await a11yPage({ width, bypassCSP: true, timezoneId: 'Asia/Kolkata' });
+    await page.goto(`${URL_}/`);
+    await page.locator('#signin').waitFor();
+    for (const p of [...await layoutProblems(page), ...await axeViolations(page)]) found.push(`${width} px, sign-in: ${p}`);
+    await signIn(page, T.admin);
+    for (const pg of A11Y_PAGES) {
+      const hash = pg.hash();
+      await go(page, hash);
+      for (const p of [...await layoutProblems(page), ...await axeViolations(page)]) found.push(`${width} px, ${pg.name} (${hash}): ${p}`);
+      if (SHOTS) await shot(page, `a11y-${width}-${pg.name.replace(/\W+/g, '-')}`);
+    }
+    await page.context().close();
+  }
+  if (found.length) {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path.join(OUT, 'a11y-problems.txt'), found.join('\n') + '\n');
+  }
+  check(!found.length, `${found.length} problems (all in ${path.join(OUT, 'a11y-problems.txt')}):\n${found.join('\n')}`);
+});
+
+test('keyboard: a skip link, a visible focus ring, focus on the new page\'s heading, and on the result after an action', async () => {
+  const page = await a11yPage({ width: 390 });
+  await signIn(page, T.operator);
+  await routed(page, '#/runs');
+  const focused = () => page.evaluate(() => {
+    const a = document.activeElement;
+    return { tag: a ? a.tagName : null, text: a ? a.textContent.trim().slice(0, 60) : '', inMain: !!(a && a.closest('main')), cls: a ? a.className : '' };
+  });
+  await until('focus on the Runs heading after signing in', async () => {
+    const f = await focused();
+    return f.tag === 'H1' && f.inMain && /^Runs/.test(f.text);
+  });
+  // The skip link: the first Tab stop of a page just loaded, visible when
+  // focused, and it moves focus to the page.
+  await page.goto(`${URL_}/#/workflows`);
+  await routed(page, '#/workflows');
+  await page.reload();
+  await routed(page, '#/workflows');
+  check((await focused()).tag === 'BODY', 'a page just loaded keeps the browser\'s own start');
+  await page.keyboard.press('Tab');
+  const skip = await page.evaluate(() => {
+    const a = document.activeElement;
+    const r = a.getBoundingClientRect();
+    const s = getComputedStyle(a);
+    return { cls: a.className, text: a.textContent, inView: r.top >= 0 && r.left >= 0 && r.width > 10 && r.height > 10,
+      outline: s.outlineStyle, width: parseFloat(s.outlineWidth) };
+  });
+  check(/\bskip\b/.test(skip.cls) && /Skip to/.test(skip.text), `the first Tab stop is not the skip link: ${JSON.stringify(skip)}`);
+  check(skip.inView, `the focused skip link is not visible: ${JSON.stringify(skip)}`);
+  check(skip.outline !== 'none' && skip.width >= 2, `no visible focus ring on the skip link: ${JSON.stringify(skip)}`);
+  await page.keyboard.press('Enter');
+  const f1 = await focused();
+  check(f1.tag === 'H1' && f1.inMain && /^Workflows/.test(f1.text), `the skip link did not move focus to the page: ${JSON.stringify(f1)}`);
+  check(/#\/workflows$/.test(page.url()), `the skip link changed the address: ${page.url()}`);
+  // The next Tab stop is in the page, with a focus ring.
+  await page.keyboard.press('Tab');
+  const ring = await page.evaluate(() => {
+    const a = document.activeElement;
+    const s = getComputedStyle(a);
+    return { inMain: !!a.closest('main'), outline: s.outlineStyle, width: parseFloat(s.outlineWidth), tag: a.tagName };
+  });
+  check(ring.inMain && ring.outline !== 'none' && ring.width >= 2, `no visible focus ring in the page: ${JSON.stringify(ring)}`);
+  // A menu item chosen by keyboard: focus lands on the new page's heading.
+  await page.focus('#nav a[data-page=approvals]');
+  await page.keyboard.press('Enter');
+  await routed(page, '#/approvals');
+  const f2 = await focused();
+  check(f2.tag === 'H1' && /^Approvals/.test(f2.text), `focus after navigating: ${JSON.stringify(f2)}`);
+  // An action: "No" in a confirmation returns focus to its button; "Yes" to the result message.
+  const id = await startRun('e2e-approval', { user: 'jonas.berg@acme.example' }, T.operator);
+  await runStatus(id, T.viewer, 'waiting');
+  await go(page, `#/runs/${id}`);
+  await page.focus('#cancel');
+  await page.keyboard.press('Enter');
+  await page.locator('.confirm').waitFor();
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter'); // "No"
+  await until('focus back on the Cancel button', async () => (await page.evaluate(() => document.activeElement.id)) === 'cancel');
+  await page.keyboard.press('Enter');
+  await page.locator('.confirm').waitFor();
+  await page.keyboard.press('Enter'); // "Yes, cancel it" has the focus
+  await seeText(page, '.notice', new RegExp(`Run ${id}: cancelled`));
+  const f3 = await focused();
+  check(/notice/.test(f3.cls) && /cancelled/.test(f3.text), `focus after cancelling: ${JSON.stringify(f3)}`);
+  // A decision in the approvals inbox: focus goes to its result.
+  const id2 = await startRun('e2e-approval', { user: 'lena.koch@acme.example' }, T.operator);
+  await runStatus(id2, T.viewer, 'waiting');
+  const ap = await a11yPage({ width: 390 });
+  await signIn(ap, T.approver);
+  await go(ap, '#/approvals');
+  await ap.locator(`#approvals .approval[data-run-id="${id2}"] button.reject`).click();
+  await seeText(ap, `.notice[data-run-id="${id2}"]`, /rejected/);
+  const f4 = await ap.evaluate(() => {
+    const n = document.activeElement.closest('.notice');
+    return n ? n.textContent : `<${document.activeElement.tagName.toLowerCase()}>`;
+  });
+  check(/rejected/.test(f4), `focus after rejecting is not on its result but on ${f4}`);
+  // A run page refreshed under the focus (the run went on): the focus stays in the page.
+  const id3 = await startRun('e2e-approval', { user: 'emil.roth@acme.example' }, T.operator);
+  await runStatus(id3, T.viewer, 'waiting');
+  await go(page, `#/runs/${id3}`);
+  await page.focus('#cancel');
+  const ok = await apiCall('POST', `/api/v1/runs/${id3}/approve`, { token: T.approver, body: {} });
+  check(ok.status === 200, `approving ${id3}: ${ok.status} ${ok.text}`);
+  await seeText(page, 'h1', new RegExp(`Run ${id3}\\s*succeeded`));
+  const f5 = await focused();
+  check(f5.inMain, `focus after the run page refreshed: ${JSON.stringify(f5)}`);
+  // An action refused by the API: the focus is on the form or its error, not <body>.
+  const ad = await a11yPage({ width: 390 });
+  await signIn(ad, T.admin);
+  await go(ad, '#/tokens');
+  await ad.fill('#token-name', 'bad name!');
+  await ad.focus('#create-token');
+  await ad.keyboard.press('Enter');
+  await ad.locator('main .error').waitFor();
+  const f6 = await ad.evaluate(() => ({ tag: document.activeElement.tagName, inMain: !!document.activeElement.closest('main') }));
+  check(f6.inMain, `focus after a refused action: ${JSON.stringify(f6)}`);
+});
+
+test('times say their zone: the browser\'s local time with its UTC offset, the exact time in <time datetime>', async () => {
+  const run = (await apiCall('GET', `/api/v1/runs/${runs.echo}`, { token: T.viewer })).json;
+  let ms = Number(run.created_at);
+  if (ms < 1e11) ms *= 1000;
+  // Asia/Kolkata is UTC+05:30 all year: no daylight saving to guess.
+  const local = new Date(ms + 5.5 * 3600e3).toISOString().replace('T', ' ').slice(0, 19);
+  const want = `${local} UTC+05:30`;
+  const page = await a11yPage({ width: 1280, timezoneId: 'Asia/Kolkata' });
+  await signIn(page, T.viewer);
+  const cell = page.locator(`tr.run-row[data-run-id="${runs.echo}"] time`).first();
+  await cell.waitFor();
+  check((await cell.textContent()) === want, `the list shows "${await cell.textContent()}", not "${want}"`);
+  const dt = await cell.getAttribute('datetime');
+  check(Date.parse(dt) === Math.floor(ms / 1000) * 1000 || Date.parse(dt) === ms, `datetime="${dt}" is not the run's time ${ms}`);
+  check((await cell.getAttribute('title')) === dt, 'the full time is in its title');
+  await go(page, `#/runs/${runs.echo}`);
+  await seeText(page, 'dl.meta time', new RegExp(want.replace(/[+.]/g, '\\$&')));
+  check(!BARE_TIME.test(await page.locator('main').innerText()), 'a time on the run page lacks its zone');
+  // In UTC itself the zone reads "UTC".
+  const utc = await a11yPage({ width: 1280, timezoneId: 'UTC' });
+  await signIn(utc, T.viewer);
+  const c2 = utc.locator(`tr.run-row[data-run-id="${runs.echo}"] time`).first();
+  await c2.waitFor();
+  const want2 = `${new Date(ms).toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+  check((await c2.textContent()) === want2, `in UTC the list shows "${await c2.textContent()}", not "${want2}"`);
+});
+
 // ------------------------------------------------------------ the runner
 
 // Part "demo-tokens" (issue 17): a remote that does not answer is not a refusal.
