@@ -4,7 +4,7 @@
 // what an auditor asks for. #/history without a subject asks for one.
 // Built on GET /api/v1/history (docs/api.md); issue 17, part "console-runs".
 import { api, enc, withQuery } from './api.js';
-import { badge, fmtDuration, h } from './dom.js';
+import { add, badge, errorBox, fmtDuration, h } from './dom.js';
 import { fmtWhen, sourceText, subjectLink } from './runs.js';
 
 const PAGE = 50;
@@ -59,7 +59,15 @@ export async function render(ctx, subject, q) {
   }
   const before = /^[0-9]{1,18}$/.test(q.get('before') || '') ? q.get('before') : '';
   ctx.title(`Timeline of ${subject}`);
-  const res = await api('GET', withQuery('/api/v1/history', { subject, before, limit: PAGE }));
+  let res;
+  try {
+    res = await api('GET', withQuery('/api/v1/history', { subject, before, limit: PAGE }));
+  } catch (e) {
+    if (e.status !== 400) throw e;
+    // A subject the API refuses: its words, and the form to correct it.
+    ctx.root.append(h('h1', { text: 'Timeline' }), errorBox(e.message), askForm(ctx, subject));
+    return;
+  }
   const runs = res.runs || [];
   const total = typeof res.total === 'number' ? res.total : null;
   const label = res.label || subject;
@@ -72,12 +80,12 @@ export async function render(ctx, subject, q) {
       href: `#/history/${enc(subject)}` + withQuery('', { before: runs[runs.length - 1].id }), id: 'history-older', text: 'Older →',
     }));
   }
-  ctx.root.append(head,
+  add(ctx.root, [head,
     h('p', { class: 'muted', id: 'history-count' },
       count ? `${count} touched ${label}, newest first. ` : '',
       h('a', { href: '#/runs' + withQuery('', { subject }), text: 'Show them in the runs list' })),
     runs.length
       ? h('ol', { class: 'timeline', id: 'timeline' }, runs.map(entry))
       : h('div', { class: 'empty', id: 'timeline-empty', text: `No run touched "${subject}" (searched as a login, an Okta id and a ticket).` }),
-    pager, runs.length ? null : askForm(ctx, subject));
+    pager, runs.length ? null : askForm(ctx, subject)]);
 }

@@ -3,7 +3,7 @@
 // output and error, and the actions the signed-in role may take.
 import { api, enc, withQuery } from './api.js';
 import {
-  badge, busy, confirmButton, errorBox, fmtDuration, fmtTime, h, jsonBlock, keepOpen, messageSlot, option,
+  add, badge, busy, confirmButton, errorBox, fmtDuration, fmtTime, h, jsonBlock, keepOpen, messageSlot, option,
   stClass, table,
 } from './dom.js';
 
@@ -148,8 +148,15 @@ export async function list(ctx, q) {
   ctx.title(subject ? `Runs touching ${subject}` : 'Runs');
 
   const base = { subject, status, workflow, limit: limit === DEFAULT_LIMIT ? '' : limit };
+  // A search the API refuses (400: control characters, too long) keeps the
+  // form, with the API's words, so it can be corrected.
+  let refused = null;
   const [res, wfs] = await Promise.all([
-    api('GET', withQuery('/api/v1/runs', { ...base, limit, before })),
+    api('GET', withQuery('/api/v1/runs', { ...base, limit, before })).catch((e) => {
+      if (e.status !== 400) throw e;
+      refused = e.message;
+      return { runs: [] };
+    }),
     api('GET', '/api/v1/workflows').catch(() => ({ workflows: [] })),
   ]);
   const runs = res.runs || [];
@@ -186,8 +193,12 @@ export async function list(ctx, q) {
     ? h('p', { class: 'timeline-link' }, 'Everything that happened to ', subjectLink(subject, { id: 'timeline-link' }),
       ', with what each run changed: ', h('a', { href: `#/history/${enc(subject)}`, text: 'timeline' }), '.')
     : null;
-  ctx.root.append(h('h1', { text: 'Runs' }), filters, timeline,
-    runsTable(runs, empty), await pager({ ...base }, runs, total, at, limit, before, known));
+  if (refused) {
+    ctx.root.append(h('h1', { text: 'Runs' }), filters, errorBox(refused));
+    return;
+  }
+  add(ctx.root, [h('h1', { text: 'Runs' }), filters, timeline,
+    runsTable(runs, empty), await pager({ ...base }, runs, total, at, limit, before, known)]);
 }
 // ---- (end of "console-runs" list)
 
