@@ -87,10 +87,18 @@ export function runsTable(runs, emptyText) {
   return table(['Run', 'Source · trigger', 'Subject', 'Workflow', 'Status', 'Started', 'Took', 'Error'], rows, emptyText);
 }
 
+// The source filter's choices: the API's source= ("name" or "name/via").
+const RUN_SOURCES = [
+  ['okta/hook', 'Okta hook'], ['okta/poll', 'System Log poll'], ['happyfox/hook', 'HappyFox webhook'],
+  ['happyfox/poll', 'HappyFox poll'], ['webhook', 'Webhook'], ['schedule', 'schedule'], ['manual', 'API (by hand)'],
+  ['cli', 'CLI'],
+];
+
 // What the list was asked for, in words: 'touching "jane@acme.com", status failed'.
-function searchedText(subject, status, workflow) {
+function searchedText(subject, source, status, workflow) {
   const parts = [];
   if (subject) parts.push(`touching "${subject}"`);
+  if (source) parts.push(`from ${(RUN_SOURCES.find(([v]) => v === source) || [source, source])[1]}`);
   if (status) parts.push(`status ${status}`);
   if (workflow) parts.push(`workflow ${workflow}`);
   return parts.join(', ');
@@ -139,6 +147,7 @@ export async function list(ctx, q) {
   const subject = (q.get('subject') || '').trim();
   const status = q.get('status') || '';
   const workflow = q.get('workflow') || '';
+  const source = q.get('source') || '';
   const before = /^[0-9]{1,18}$/.test(q.get('before') || '') ? q.get('before') : '';
   let limit = parseInt(q.get('limit') || '', 10);
   if (!(limit >= 1 && limit <= 1000)) limit = DEFAULT_LIMIT;
@@ -147,7 +156,7 @@ export async function list(ctx, q) {
   if (!(at >= 1) || !before) at = 1;
   ctx.title(subject ? `Runs touching ${subject}` : 'Runs');
 
-  const base = { subject, status, workflow, limit: limit === DEFAULT_LIMIT ? '' : limit };
+  const base = { subject, source, status, workflow, limit: limit === DEFAULT_LIMIT ? '' : limit };
   // A search the API refuses (400: control characters, too long) keeps the
   // form, with the API's words, so it can be corrected.
   let refused = null;
@@ -170,12 +179,16 @@ export async function list(ctx, q) {
   });
   const stSel = h('select', { id: 'filter-status', name: 'status' }, option('', 'any status', !status),
     RUN_STATUSES.map((s) => option(s, s, s === status)));
+  const sources = RUN_SOURCES.some(([v]) => v === source) || !source ? RUN_SOURCES : [...RUN_SOURCES, [source, source]];
+  const srcSel = h('select', { id: 'filter-source', name: 'source' }, option('', 'any source', !source),
+    sources.map(([v, t]) => option(v, t, v === source)));
   const wfSel = h('select', { id: 'filter-workflow', name: 'workflow' }, option('', 'any workflow', !workflow),
     names.map((n) => option(n, n, n === workflow)));
   const filters = h('form', { class: 'filters', id: 'run-filters', role: 'search' },
     h('div', { class: 'search' }, h('label', { for: 'filter-subject', text: 'Person or ticket' }), search,
       h('div', { class: 'help muted small', id: 'filter-subject-help', text: 'a login, an Okta id, or a ticket (#HF00000006 or its number)' })),
     h('div', {}, h('label', { for: 'filter-status', text: 'Status' }), stSel),
+    h('div', {}, h('label', { for: 'filter-source', text: 'Source' }), srcSel),
     h('div', {}, h('label', { for: 'filter-workflow', text: 'Workflow' }), wfSel),
     h('button', { type: 'submit', class: 'primary', text: 'Search' }),
     h('a', { href: '#/runs', class: 'button', text: 'Clear' }),
@@ -183,11 +196,11 @@ export async function list(ctx, q) {
   filters.addEventListener('submit', (ev) => {
     ev.preventDefault();
     ctx.go('#/runs' + withQuery('', {
-      subject: search.value.trim(), status: stSel.value, workflow: wfSel.value, limit: limit === DEFAULT_LIMIT ? '' : limit,
+      subject: search.value.trim(), source: srcSel.value, status: stSel.value, workflow: wfSel.value, limit: limit === DEFAULT_LIMIT ? '' : limit,
     }));
   });
 
-  const asked = searchedText(subject, status, workflow);
+  const asked = searchedText(subject, source, status, workflow);
   const empty = asked ? `No run ${asked}.` : 'No run yet.';
   const timeline = subject
     ? h('p', { class: 'timeline-link' }, 'Everything that happened to ', subjectLink(subject, { id: 'timeline-link' }),

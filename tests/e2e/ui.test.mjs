@@ -564,6 +564,10 @@ test('the runs list shows each run\'s source, trigger and subject; a search by l
   await routed(page, `${hash}&workflow=e2e-suspend`);
   check(JSON.stringify(await rowIds(page)) === JSON.stringify([runs.hannahSuspend]), 'subject and workflow combine');
   await seeText(page, '#where', /^1–1 of 1$/);
+  await page.selectOption('#filter-source', 'cli');
+  await page.click('#run-filters button[type=submit]');
+  await routed(page, `#/runs?subject=${encodeURIComponent('Hannah.Kim@ACME.example')}&source=cli&workflow=e2e-suspend`);
+  await seeText(page, '.empty', /^No run touching "Hannah\.Kim@ACME\.example", from CLI, workflow e2e-suspend\.$/);
   // A ticket-looking search that matches nothing says what was searched.
   await go(page, `#/runs?subject=${encodeURIComponent('#HF99999999')}&status=failed`);
   await seeText(page, '.empty', /^No run touching "#HF99999999", status failed\.$/);
