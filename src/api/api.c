@@ -75,6 +75,7 @@ static void post_event(struct api *a, const struct api__caller *who, const struc
     ev.type = "manual";
     ev.workflow = wf;
     ev.actor = who->actor;
+    ev.via = STORE_VIA_API; /* issue 17: a run started through the API (the console too), by who->actor */
     ev.data = data ? data : json_null();
     /* a client id is scoped to the workflow it starts */
     {

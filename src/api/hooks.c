@@ -110,7 +110,7 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
         goto out;
     }
     if (out.deliveries) {
-        rc = engine_submit_deliveries(a->engine, c->name, name, out.deliveries, &err);
+        rc = engine_submit_deliveries(a->engine, c->name, STORE_VIA_HOOK, name, out.deliveries, &err);
         if (rc) {
             log_error("hook %s/%s: could not acknowledge the delivery: %s", c->name, name, err.msg);
             api__error(resp, 503, "the delivery could not be stored; retry");
@@ -118,7 +118,7 @@ void api__hooks_route(struct api *a, const struct http_req *req, struct http_res
         }
     }
     if (out.events) {
-        rc = engine_submit_events(a->engine, c->name, name, out.events, &n_new, &err);
+        rc = engine_submit_events(a->engine, c->name, STORE_VIA_HOOK, name, out.events, &n_new, &err);
         if (rc) {
             log_error("hook %s/%s: could not acknowledge the delivery: %s", c->name, name, err.msg);
             api__error(resp, 503, "the events could not be stored; retry");

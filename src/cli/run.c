@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/engine.h"
+#include "engine/subjects.h"
 #include "expr/expr.h"
 #include "flow/flow.h"
 #include "net/http.h"
@@ -212,14 +213,30 @@ int cli_run(int argc, char **argv)
     {
         struct store_run_in rin = {f->name, version};
         struct store_ingest_item item;
+        struct engine_subjects subj; /* issue 17: the event's, from the connector it names */
+        char actor[96];
+        int irc;
         memset(&item, 0, sizeof item);
+        engine_subjects_init(&subj);
+        cli_actor(actor, sizeof actor);
+        if (engine_subjects_of_event(&subj, registry_default(), json_string_value(json_object_get(event, "source")),
+                                     f->trigger->name, event)) {
+            engine_subjects_clear(&subj);
+            goto oom;
+        }
         item.event.source = "cli";
         item.event.type = f->trigger->name;
         item.event.data = event_text;
+        item.event.via = STORE_VIA_CLI;
+        item.event.actor = actor;
+        item.event.subjects = subj.n ? subj.v : NULL;
+        item.event.n_subjects = subj.n;
         item.runs = &rin;
         item.n_runs = 1;
         item.run_ids = &run_id;
-        if (store_ingest(st, &item, 1, &err)) {
+        irc = store_ingest(st, &item, 1, &err);
+        engine_subjects_clear(&subj);
+        if (irc) {
             fprintf(stderr, "idflow run: %s\n", err.msg);
             goto out;
         }

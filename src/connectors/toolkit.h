@@ -125,6 +125,23 @@ bool ctk_mask(const struct ctk_session *s, char *text);
  * (caller decrefs); NULL when v is NULL or memory runs out. */
 json_t *ctk_masked_copy(const struct ctk_session *s, const json_t *v);
 
+/* ---- subjects (toolkit/subjects.c; issue 17, connector.h "subjects") ---- */
+
+#define CTK_MAX_SUBJECTS 64 /* subjects one call reports; more are not added */
+
+/* Appends the subject {kind, label, keys} to res->subjects (creating the
+ * array), or, when a subject of that kind with one of these keys is there
+ * already, adds the keys it lacks (and the label when it had none). keys is
+ * n strings, NULL or "" ones skipped; nothing is added when none is left.
+ * label NULL: the first key. Identifiers only (ids, logins, emails, ticket
+ * numbers): never names or phone numbers. 0, or IDF_ENOMEM. */
+int ctk_subject_add(struct conn_result *res, const char *kind, const char *label, const char *const *keys,
+                    size_t n) IDF_MUST_USE;
+/* Writes what the call changed, for a person ("suspended", "added to
+ * Finance"), into res->change (cut to its size). Only for a call that
+ * changed something (its output's changed: true). */
+void ctk_change(struct conn_result *res, const char *fmt, ...) IDF_PRINTF(2, 3);
+
 /* ---- requests (toolkit/request.c) ---- */
 
 struct ctk_request {

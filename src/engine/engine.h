@@ -106,6 +106,8 @@ struct engine_event {
     json_t *data;           /* the event's payload (borrowed); becomes .event.data */
     const char *actor;      /* who submitted it ("token:NAME", "local", "cli:USER") or NULL; becomes
                                .event.actor (with data; a connector's fields carry their own actor) */
+    const char *via;        /* how it arrived: STORE_VIA_* ("hook", "poll", "schedule", "api", "cli"), or
+                               NULL; stored with the event, with actor (issue 17) */
     const json_t *fields;   /* or: a connector's normalized event (an object, borrowed; connector.h
                                "ingress"): its members become .event's own (user, group, app, actor,
                                changes, time, raw ...); id, source, type and connection are set from
@@ -141,17 +143,19 @@ int engine_submit_many(struct engine *e, const struct engine_event *evs, size_t 
  * connection, all together as with engine_submit_many, but NOT matched: they
  * are stored for the matcher thread, which creates their runs after this
  * returns (so a hook's answer never waits on a workflow's expressions).
- * *n_new_out: how many were not duplicates. */
-int engine_submit_events(struct engine *e, const char *source, const char *connection, const json_t *events,
-                         size_t *n_new_out, struct idf_err *err) IDF_MUST_USE;
+ * *n_new_out: how many were not duplicates. via: how they arrived
+ * (STORE_VIA_HOOK, STORE_VIA_POLL), stored with each (issue 17). */
+int engine_submit_events(struct engine *e, const char *source, const char *via, const char *connection,
+                         const json_t *events, size_t *n_new_out, struct idf_err *err) IDF_MUST_USE;
 
 /* Stores a connector's deliveries (conn_hook_out.deliveries: a JSON array of
  * objects) from source and connection durably, as events of type
  * "<source>.delivery" in stage EXPAND, and returns when they are on disk;
  * the expander thread turns each into the events it stands for (the
- * connector's ingress->expand) after this returns. */
-int engine_submit_deliveries(struct engine *e, const char *source, const char *connection, const json_t *deliveries,
-                             struct idf_err *err) IDF_MUST_USE;
+ * connector's ingress->expand) after this returns. via: how they arrived
+ * (STORE_VIA_HOOK); the events they stand for arrived that way too. */
+int engine_submit_deliveries(struct engine *e, const char *source, const char *via, const char *connection,
+                             const json_t *deliveries, struct idf_err *err) IDF_MUST_USE;
 
 /* Prometheus text exposition of the engine's metrics; caller frees. */
 char *engine_metrics(struct engine *e);

@@ -29,6 +29,7 @@
 #include "engine/engine_internal.h"
 #include "engine/exec_internal.h"
 #include "engine/status.h"
+#include "engine/subjects.h"
 #include "flow/flow.h"
 #include "store/store.h"
 
@@ -97,11 +98,14 @@ struct exec_commit {
     int64_t wake_at;              /* when run is waiting: when it is runnable again */
     const char *run_error;        /* the run's error when it fails, or NULL */
     const char *approval;         /* opens an approval of s with this message, or NULL */
+    const char *change;           /* what the step changed, for a person, or NULL (issue 17) */
+    const json_t *subjects;       /* the subjects its action reported (connector.h), or NULL (issue 17) */
 };
 
 /* The texts one commit writes (owned, freed by texts_free). */
 struct commit_texts {
-    char *input, *output, *error, *ctx, *result, *run_error, *approval;
+    char *input, *output, *error, *ctx, *result, *run_error, *approval, *change;
+    struct engine_subjects subjects; /* the step record's (issue 17) */
 };
 
 static void texts_free(struct commit_texts *t)
@@ -113,6 +117,8 @@ static void texts_free(struct commit_texts *t)
     free(t->result);
     free(t->run_error);
     free(t->approval);
+    free(t->change);
+    engine_subjects_clear(&t->subjects);
 }
 
 /* Fills rec, the history record of c's step, with texts kept in t. */
@@ -137,6 +143,17 @@ static int fill_record(struct exec_state *st, const struct exec_commit *c, int64
     rec->error = t->error;
     rec->started_at = st->started;
     rec->finished_at = c->step == ENGINE_STEP_WAITING ? 0 : now;
+    /* issue 17: what the step changed (its run's secrets masked) and whom its action resolved */
+    if (c->change && *c->change) {
+        t->change = engine__secrets_mask_str(c->change, engine__secrets_of(st->ctx));
+        if (!t->change)
+            return idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
+        rec->change = t->change;
+    }
+    if (engine_subjects_add(&t->subjects, c->subjects, c->s->id))
+        return idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
+    rec->subjects = t->subjects.n ? t->subjects.v : NULL;
+    rec->n_subjects = t->subjects.n;
     if (c->item >= 0 && st->result) {
         t->result = exec__dump_state(st, st->result, false); /* kept until the step ends: sealed */
         if (!t->result)
@@ -206,7 +223,7 @@ static int commit(struct exec_state *st, const struct exec_commit *c, struct idf
     int64_t now = time_now_ms();
     int rc = 0;
 
-    memset(&t, 0, sizeof t);
+    memset(&t, 0, sizeof t); /* t.subjects too: as engine_subjects_init */
     if (c->s && (rc = fill_record(st, c, now, &rec, &t, err)))
         goto out;
     /* the last step's outcome and the run's success share one transaction */
@@ -298,6 +315,8 @@ static void settle_success(struct exec_state *st, const struct flow_step *s, con
     if (oc->attempts)
         c->attempts = oc->attempts;
     c->output = oc->output;
+    c->change = oc->change;
+    c->subjects = oc->subjects;
     record_output(st, s, oc->item, oc->output);
 }
 
@@ -321,6 +340,7 @@ static json_t *settle_failure(struct exec_state *st, const struct flow_step *s, 
     c->step = ENGINE_STEP_FAILED;
     c->attempts = attempts;
     c->error = e;
+    c->subjects = oc->subjects; /* whom it resolved before failing (issue 17) */
     if (oc->retryable && attempts < s->retry_max) {
         int64_t delay = time_backoff_ms(attempts, s->retry_backoff_ms, s->retry_max_delay_ms);
         if (oc->retry_after_ms > delay)

@@ -70,6 +70,9 @@ struct step_outcome {
     const char *trace;          /* SUCCEEDED: the word of its trace line ("succeeded", "approved"), or NULL */
     bool show_secrets;          /* SUCCEEDED: the foreground shows the output's secrets once */
     int attempts;               /* SUCCEEDED, INTERRUPTED: the record's attempts; 0: this attempt */
+    /* issue 17 ("subjects"), from the action's conn_result: */
+    const char *change;         /* SUCCEEDED: what it changed, for a person, or NULL / "" */
+    const json_t *subjects;     /* SUCCEEDED, FAILED: the subjects it resolved (connector.h), or NULL */
 };
 
 /* exec.c: what every visit uses. */

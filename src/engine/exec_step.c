@@ -162,7 +162,8 @@ static int call_action(struct exec_state *st, const struct flow_step *s, int ite
         else
             rc = exec__finish(st, s,
                               &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params,
-                                                     .output = res.output, .trace = "succeeded", .show_secrets = true},
+                                                     .output = res.output, .trace = "succeeded", .show_secrets = true,
+                                                     .change = res.change, .subjects = res.subjects},
                               err);
     } else if (res.deferred) {
         rc = exec__finish(st, s,
@@ -175,11 +176,12 @@ static int call_action(struct exec_state *st, const struct flow_step *s, int ite
                           &(struct step_outcome){.kind = OUTCOME_FAILED, .item = item, .input = params,
                                                  .message = res.message[0] ? res.message : "action failed",
                                                  .detail = res.detail, .retryable = res.retryable,
-                                                 .retry_after_ms = res.retry_after_ms},
+                                                 .retry_after_ms = res.retry_after_ms, .subjects = res.subjects},
                           err);
     }
     json_decref(res.output);
     json_decref(res.detail);
+    json_decref(res.subjects);
     return rc;
 }
 

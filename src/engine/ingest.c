@@ -17,6 +17,7 @@
 #include "core/timeutil.h"
 #include "engine/engine_internal.h"
 #include "engine/engine_obj.h"
+#include "engine/subjects.h"
 #include "store/store.h"
 
 struct pending {
@@ -24,6 +25,7 @@ struct pending {
     struct engine__match match; /* for an event matched now: its runs (item.runs points here) */
     int64_t run_ids[ENGINE_ACK_MAX_RUNS];
     char *data_text;
+    struct engine_subjects subjects; /* the event's (issue 17), borrowed by item.event until freed */
     bool done;
     int rc;
     char errmsg[256];
@@ -33,6 +35,7 @@ struct pending {
 static void pending_free(struct pending *p)
 {
     if (p) {
+        engine_subjects_clear(&p->subjects);
         free(p->data_text);
         free(p);
     }
@@ -76,6 +79,7 @@ static int prepare(struct engine *e, const struct engine_event *ev, enum store_e
     *out = NULL;
     if (!p)
         return idf_err_set(err, IDF_ENOMEM, "out of memory");
+    engine_subjects_init(&p->subjects);
     if (stage == STORE_EVENT_EXPAND) {
         p->data_text = json_dumps(ev->data ? ev->data : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
         if (!p->data_text) {
@@ -86,6 +90,11 @@ static int prepare(struct engine *e, const struct engine_event *ev, enum store_e
     }
     event = engine__event_json(ev);
     if (!event) {
+        rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* issue 17: whom the event concerns, from its connector (runs created now or when it is settled) */
+    if (engine_subjects_of_event(&p->subjects, e->opts.connectors, ev->source, ev->type, event)) {
         rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
         goto out;
     }
@@ -123,6 +132,10 @@ fill:
     p->item.event.connection = ev->connection;
     p->item.event.data = p->data_text;
     p->item.event.stage = stage;
+    p->item.event.via = ev->via;
+    p->item.event.actor = ev->actor;
+    p->item.event.subjects = p->subjects.n ? p->subjects.v : NULL;
+    p->item.event.n_subjects = p->subjects.n;
 out:
     json_decref(event);
     if (rc)
@@ -200,8 +213,8 @@ int engine_submit(struct engine *e, const struct engine_event *ev, struct engine
     return submit(e, ev, 1, STORE_EVENT_DONE, ack, err);
 }
 
-int engine_submit_deliveries(struct engine *e, const char *source, const char *connection, const json_t *deliveries,
-                             struct idf_err *err)
+int engine_submit_deliveries(struct engine *e, const char *source, const char *via, const char *connection,
+                             const json_t *deliveries, struct idf_err *err)
 {
     size_t i, n = json_array_size(deliveries);
     const json_t *item;
@@ -221,6 +234,7 @@ int engine_submit_deliveries(struct engine *e, const char *source, const char *c
         evs[i].source = source;
         evs[i].type = type;
         evs[i].connection = connection;
+        evs[i].via = via;
         evs[i].data = (json_t *)item;
     }
     rc = n ? submit(e, evs, n, STORE_EVENT_EXPAND, acks, err) : 0;
@@ -229,8 +243,8 @@ int engine_submit_deliveries(struct engine *e, const char *source, const char *c
     return rc;
 }
 
-int engine_submit_events(struct engine *e, const char *source, const char *connection, const json_t *events,
-                         size_t *n_new_out, struct idf_err *err)
+int engine_submit_events(struct engine *e, const char *source, const char *via, const char *connection,
+                         const json_t *events, size_t *n_new_out, struct idf_err *err)
 {
     size_t i, n = 0, total = json_array_size(events);
     const json_t *item;
@@ -256,6 +270,7 @@ int engine_submit_events(struct engine *e, const char *source, const char *conne
         evs[n].source_id = id;
         evs[n].type = type;
         evs[n].connection = connection;
+        evs[n].via = via;
         evs[n].fields = item;
         n++;
     }

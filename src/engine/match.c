@@ -50,6 +50,7 @@
 #include "engine/coord.h"
 #include "engine/engine_internal.h"
 #include "engine/engine_obj.h"
+#include "engine/subjects.h"
 #include "expr/expr.h"
 #include "flow/flow.h"
 #include "net/http.h"
@@ -234,6 +235,7 @@ static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ect
     struct store_event *evs[MATCHER_BATCH];
     struct store_settle *items = NULL;
     struct engine__match *res = NULL;
+    struct engine_subjects *subj = NULL; /* each event's (issue 17) */
     int64_t *ids = NULL;
     struct idf_err err;
     size_t n = 0, created = 0;
@@ -250,7 +252,8 @@ static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ect
     items = calloc(n, sizeof *items);
     res = calloc(n, sizeof *res);
     ids = calloc(n * ENGINE_ACK_MAX_RUNS, sizeof *ids);
-    if (!items || !res || !ids) {
+    subj = calloc(n, sizeof *subj); /* zeroed: as engine_subjects_init */
+    if (!items || !res || !ids || !subj) {
         rc = IDF_ENOMEM;
         log_error("matcher: out of memory");
         goto out;
@@ -267,8 +270,14 @@ static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ect
             log_error("matcher: event %lld: %s", (long long)evs[i]->id, res[i].note);
         } else {
             engine__match(m->ws, ectx, event, &res[i]);
+            /* the event's subjects, written with each run it starts; without them (out of
+             * memory) the runs are still created */
+            if (engine_subjects_of_event(&subj[i], m->reg, evs[i]->source, evs[i]->type, event))
+                engine_subjects_clear(&subj[i]);
             json_decref(event);
         }
+        items[i].subjects = subj[i].n ? subj[i].v : NULL;
+        items[i].n_subjects = subj[i].n;
         items[i].runs = res[i].runs;
         items[i].n_runs = res[i].n_runs;
         items[i].note = res[i].note[0] ? res[i].note : NULL;
@@ -284,11 +293,15 @@ static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ect
     engine__runs_created(m->e, created);
     *n_out = n;
 out:
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         store_event_free(evs[i]);
+        if (subj)
+            engine_subjects_clear(&subj[i]);
+    }
     free(items);
     free(res);
     free(ids);
+    free(subj);
     return rc;
 }
 
@@ -372,6 +385,7 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
 {
     struct store_ingest_item *items = NULL;
     struct engine_event *evs = NULL;
+    struct engine_subjects *subj = NULL; /* each event's (issue 17) */
     char **texts = NULL;
     json_t *item;
     struct idf_err err;
@@ -386,7 +400,8 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
     items = calloc(n ? n : 1, sizeof *items);
     evs = calloc(n ? n : 1, sizeof *evs);
     texts = calloc(n ? n : 1, sizeof *texts);
-    if (!items || !evs || !texts) {
+    subj = calloc(n ? n : 1, sizeof *subj); /* zeroed: as engine_subjects_init */
+    if (!items || !evs || !texts || !subj) {
         n = 0;
         put_off(x, d, true, 0, "out of memory");
         goto out;
@@ -405,8 +420,11 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
         evs[n].type = type;
         evs[n].connection = d->connection;
         evs[n].fields = item;
+        evs[n].via = STORE_VIA_HOOK; /* deliveries come from hooks */
         ev = engine__event_json(&evs[n]);
         texts[n] = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+        if (ev && engine_subjects_of_event(&subj[n], x->m->reg, c->name, type, ev))
+            engine_subjects_clear(&subj[n]); /* out of memory: the runs are still created */
         json_decref(ev);
         if (!texts[n]) {
             put_off(x, d, true, 0, "out of memory");
@@ -418,6 +436,9 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
         items[n].event.connection = d->connection;
         items[n].event.data = texts[n];
         items[n].event.stage = STORE_EVENT_MATCH;
+        items[n].event.via = evs[n].via;
+        items[n].event.subjects = subj[n].n ? subj[n].v : NULL;
+        items[n].event.n_subjects = subj[n].n;
         n++;
     }
     rc = store_event_expand(x->st, d->id, items, n, NULL, &err);
@@ -437,6 +458,9 @@ static void store_expansion(struct expander *x, const struct store_event *d, con
 out:
     for (size_t k = 0; texts && k < n; k++)
         free(texts[k]);
+    for (size_t k = 0; subj && k < json_array_size(ce_events); k++)
+        engine_subjects_clear(&subj[k]);
+    free(subj);
     free(texts);
     free(items);
     free(evs);

@@ -233,7 +233,7 @@ static void poll_one(struct pollers *p, struct store *st, struct http_client *ht
         fail_later(pe, time_now_ms(), cp.retryable ? cp.retry_after_ms : POLLER_BACKOFF_MAX_MS, cp.message);
         goto out;
     }
-    if (cp.events && engine_submit_events(p->e, pe->c->name, pe->name, cp.events, &n_new, &err)) {
+    if (cp.events && engine_submit_events(p->e, pe->c->name, STORE_VIA_POLL, pe->name, cp.events, &n_new, &err)) {
         fail_later(pe, time_now_ms(), 0, err.msg);
         goto out;
     }

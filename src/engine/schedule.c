@@ -160,6 +160,7 @@ static int fire(struct schedule *s, struct store *st, struct sched_entry *en, in
     ev.source_id = sid;
     ev.type = SCHEDULE_TRIGGER;
     ev.workflow = en->f->name;
+    ev.via = STORE_VIA_SCHEDULE; /* issue 17 */
     ev.data = data;
     idf_err_clear(&err);
     rc = engine_submit(s->e, &ev, &ack, &err);

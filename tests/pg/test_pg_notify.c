@@ -515,7 +515,7 @@ static void a_run_the_matcher_created_after_the_acknowledgement_is_run_by_an_idl
 
     assert_non_null(evs);
     two_nodes(t, "matched");
-    OK(engine_submit_events(t->a, "fake", NULL, evs, &n_new, &err));
+    OK(engine_submit_events(t->a, "fake", NULL, NULL, evs, &n_new, &err));
     json_decref(evs);
     assert_int_equal(n_new, 1);
     assert_true(fakeconn_wait_calls("matched", 1, WAIT_MS)); /* A is held: B ran it */

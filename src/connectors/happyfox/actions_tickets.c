@@ -203,6 +203,7 @@ int hfc__act_create_ticket(struct conn_call *call, const json_t *params, struct 
     res->output = hfc__output(t, uid, true);
     json_object_set_new(res->output, "marker", json_string(marker));
 out:
+    hfc__report(&h, rc); /* issue 17: its ticket, and what it changed */
     hfc__close(&h);
     json_decref(cat);
     json_decref(prio);
@@ -247,6 +248,7 @@ int hfc__act_get_ticket(struct conn_call *call, const json_t *params, struct con
     json_object_set_new(res->output, "updates", out_ups);
     json_object_set_new(res->output, "update_count", json_integer((json_int_t)json_array_size(ups)));
 out:
+    hfc__report(&h, rc); /* issue 17: its ticket, and what it changed */
     hfc__close(&h);
     json_decref(t);
     json_decref(uid);

@@ -176,6 +176,7 @@ static int message_action(struct conn_call *call, const json_t *params, struct c
     uid = uid_json(added);
     res->output = hfc__output(t, uid, true);
 out:
+    hfc__report(&h, rc); /* issue 17: its ticket, and what it changed */
     hfc__close(&h);
     json_decref(staff);
     json_decref(body);
@@ -244,6 +245,7 @@ static int prop_action(struct conn_call *call, const json_t *params, struct conn
     res->output = hfc__output(after, uid, true);
     json_object_update(res->output, extra);
 out:
+    hfc__report(&h, rc); /* issue 17: its ticket, and what it changed */
     hfc__close(&h);
     json_decref(staff);
     json_decref(resolved);

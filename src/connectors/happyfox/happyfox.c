@@ -335,4 +335,5 @@ const struct connector connector_happyfox = {
     .triggers = hfc__triggers, /* triggers.c */
     .thread_slot_free = NULL,  /* caches are process-wide (refs.c, budget.c), not per thread */
     .ingress = &hfc__ingress,  /* ingress.c: webhook and ticket-list polling */
+    .event_subjects = hfc__event_subjects, /* subjects.c (issue 17) */
 };

@@ -133,6 +133,15 @@ int hfc__normalize_url(const char *url, bool sandbox, char *out, size_t n, struc
 /* The pacing configuration of a connection config (defaults filled in). */
 void hfc__limits_of(const json_t *conn, struct hfc_limits *out);
 
+/* ------------------------------------------------------------ subjects.c
+ * (issue 17, connector.h "subjects"). hfc__report: after an action, its
+ * ticket (number, display id) and requester (email) into res->subjects,
+ * and, when its output says changed: true, what it changed into
+ * res->change ("ticket #HF00000006 resolved"). Call before hfc__close. */
+void hfc__report(struct hfc *h, int rc);
+/* connector.event_subjects: the ticket and requester of a normalized event. */
+int hfc__event_subjects(const json_t *event, json_t *out) IDF_MUST_USE;
+
 /* ------------------------------------------------------------ budget.c */
 
 /* The slot of an account (created when new); -1 when the table is full

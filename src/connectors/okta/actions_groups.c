@@ -191,6 +191,8 @@ OKTAC__ACTION(oktac__act_list_user_groups)
     rc = oktac__list(&o, path, cap, &items, &truncated);
     if (rc)
         goto out;
+    if (!id)
+        oktac__note_user_key(&o, key); /* issue 17: the user, as named (not read) */
     groups = json_array();
     json_array_foreach (items, i, g) {
         json_array_append_new(groups, group_out(g));

@@ -93,6 +93,8 @@ int oktac__open(struct oktac *o, struct conn_call *call, struct conn_result *res
 
 int oktac__close(struct oktac *o, int rc)
 {
+    if (o->s.res)
+        oktac__report_change(o, rc); /* issue 17: what the call changed, before the scrub */
     return ctk_close(&o->s, rc);
 }
 

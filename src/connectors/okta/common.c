@@ -308,6 +308,8 @@ int oktac__user_get(struct oktac *o, const char *key, json_t **user_out)
         path = NULL;
     rc = path ? get_object(o, path, "user", key, user_out) : oktac__fail(o, IDF_ENOMEM, true, 0, "out of memory");
 out:
+    if (rc == 0)
+        oktac__note_user(o, *user_out); /* issue 17: the user this call resolved */
     json_decref(items);
     json_decref(one);
     free(path);
@@ -324,6 +326,7 @@ int oktac__user_id(struct oktac *o, const char *key, char **id_out)
 
     *id_out = NULL;
     if (oktac__is_id(key, "00u")) {
+        oktac__note_user_key(o, key); /* issue 17: named by its id, not read */
         *id_out = strdup(key);
         return *id_out ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
     }
@@ -352,6 +355,8 @@ int oktac__group_resolve(struct oktac *o, const char *ref, json_t **group_out)
             return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
         rc = get_object(o, path, "group", ref, group_out);
         free(path);
+        if (rc == 0)
+            oktac__note_group(o, *group_out);
         return rc;
     }
     q = oktac__scim_quote(ref);
@@ -365,6 +370,8 @@ int oktac__group_resolve(struct oktac *o, const char *ref, json_t **group_out)
     rc = oktac__list(o, path, OKTAC_FIND_CAP, &items, &trunc);
     if (rc == 0)
         rc = one_match(o, exact_matches(items, "profile", "name", ref), "group", "named", ref, group_out);
+    if (rc == 0)
+        oktac__note_group(o, *group_out); /* issue 17 */
 out:
     json_decref(items);
     free(path);
@@ -388,6 +395,8 @@ int oktac__app_resolve(struct oktac *o, const char *ref, json_t **app_out)
             return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
         rc = get_object(o, path, "app", ref, app_out);
         free(path);
+        if (rc == 0)
+            oktac__note_app(o, *app_out);
         return rc;
     }
     /* Labels cannot be filtered on; q= is a prefix match on name or label. */
@@ -397,6 +406,8 @@ int oktac__app_resolve(struct oktac *o, const char *ref, json_t **app_out)
     rc = oktac__list(o, path, OKTAC_FIND_CAP, &items, &trunc);
     if (rc == 0)
         rc = one_match(o, exact_matches(items, NULL, "label", ref), "app", "labelled", ref, app_out);
+    if (rc == 0)
+        oktac__note_app(o, *app_out); /* issue 17 */
     json_decref(items);
     free(path);
     return rc;

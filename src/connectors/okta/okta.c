@@ -373,4 +373,5 @@ const struct connector connector_okta = {
     .triggers = oktac__triggers,
     .thread_slot_free = NULL,
     .ingress = &oktac__ingress,
+    .event_subjects = oktac__event_subjects, /* subjects.c (issue 17) */
 };

@@ -147,6 +147,23 @@ const char *oktac__login(const json_t *user);
 /* Reads the list cap parameter `max` (default OKTAC_LIST_CAP_DEFAULT). */
 int oktac__param_cap(struct oktac *o, const json_t *params, size_t *cap_out) IDF_MUST_USE;
 
+/* ------------------------------------------------------------ subjects.c
+ * (issue 17, connector.h "subjects"). The notes add a resolved object to the
+ * call's conn_result.subjects (its id, login or email, name or label: never
+ * a person's name); a failure to allocate loses the subject, not the call. */
+void oktac__note_user(struct oktac *o, const json_t *user);
+/* A user named by the caller and not read (an id or login used as it is). */
+void oktac__note_user_key(struct oktac *o, const char *key);
+void oktac__note_group(struct oktac *o, const json_t *group);
+void oktac__note_app(struct oktac *o, const json_t *app);
+/* After a successful call whose output says changed: true, writes what it
+ * changed into res->change ("suspended", "added to Finance"); actions with
+ * no entry in its table (okta.request, the reads) write nothing. */
+void oktac__report_change(struct oktac *o, int rc);
+/* connector.event_subjects: the user (id, login), group (id, name) and app
+ * (id, label, name) of a normalized event (events.c). */
+int oktac__event_subjects(const json_t *event, json_t *out) IDF_MUST_USE;
+
 /* --------------------------------------------------- actions_lifecycle.c */
 
 /* One converging lifecycle operation (POST /users/{id}/lifecycle/<endpoint>).

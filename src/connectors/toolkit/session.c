@@ -179,6 +179,13 @@ int ctk_close(struct ctk_session *s, int rc)
             json_decref(s->res->detail);
             s->res->detail = json_pack("{s:s}", "redacted", "the error detail contained a credential and was dropped");
         }
+        /* issue 17: what the call reports for the run's history carries no credential either */
+        if (mask_one(s->res->change, s->secrets[i]))
+            s->res->change[0] = '\0';
+        if (json_has(s->res->subjects, s->secrets[i])) {
+            json_decref(s->res->subjects);
+            s->res->subjects = NULL;
+        }
         if (json_has(s->res->output, s->secrets[i])) {
             json_decref(s->res->output);
             s->res->output = NULL;
