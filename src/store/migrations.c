@@ -241,6 +241,31 @@ static const char MIGRATION_10[] = "CREATE TABLE pace_keys ("
                                    "  at INTEGER NOT NULL);"
                                    "CREATE INDEX pace_sends_key_at ON pace_sends (key, at);";
 
+/* Run subjects (issue 17, "subjects"; store.h): whom and what a run
+ * concerns, one row per run and normalized key (the first label of a key
+ * wins: INSERT OR IGNORE on the UNIQUE pair), written with the run (its
+ * event's, step_id NULL) and by step commits (step_id set). The rowid keeps
+ * the order they were written in (the event's first). run_subjects_key makes
+ * "runs with key K, newest first" a backwards walk of one index range, the
+ * other filters checked on each run it reaches. Events gain how they arrived
+ * (via, NULL: unknown, as for every event stored before) and who submitted
+ * them by hand (actor); steps what they changed (change, NULL: nothing).
+ * runs_rerun_of finds a run's re-run (store_run.rerun_as); runs_created
+ * serves since/until without a subject. */
+static const char MIGRATION_11[] = "CREATE TABLE run_subjects ("
+                                   "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+                                   "  key TEXT NOT NULL,"
+                                   "  kind TEXT NOT NULL,"
+                                   "  label TEXT NOT NULL,"
+                                   "  step_id TEXT,"
+                                   "  UNIQUE (run_id, key));"
+                                   "CREATE INDEX run_subjects_key ON run_subjects (key, run_id);"
+                                   "ALTER TABLE events ADD COLUMN via TEXT;"
+                                   "ALTER TABLE events ADD COLUMN actor TEXT;"
+                                   "ALTER TABLE steps ADD COLUMN change TEXT;"
+                                   "CREATE INDEX runs_rerun_of ON runs (rerun_of) WHERE rerun_of > 0;"
+                                   "CREATE INDEX runs_created ON runs (created_at);";
+
 static const struct migration MIGRATIONS[] = {
     {1, MIGRATION_1},
     {2, MIGRATION_2},
@@ -252,6 +277,7 @@ static const struct migration MIGRATIONS[] = {
     {8, MIGRATION_8},
     {9, MIGRATION_9},
     {10, MIGRATION_10}, /* helper "pacing" */
+    {11, MIGRATION_11}, /* issue 17, "subjects" */
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -92,6 +92,9 @@ static const struct store_ops postgres_ops = {
     .window_take = store__pg_window_take,   /* helper "pacing" */
     .window_block = store__pg_window_block, /* helper "pacing" */
     .lease_count = store__pg_lease_count,   /* helper "pacing" */
+    .run_count = store__pg_run_count,       /* issue 17, "subjects" */
+    .run_subjects = store__pg_run_subjects,
+    .run_changes = store__pg_run_changes,
 };
 
 /* --------------------------------------------------------------- numbers */

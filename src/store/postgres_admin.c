@@ -116,6 +116,9 @@ int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const c
     }
     if (rc)
         goto out;
+    rc = store__pg_subjects_copy(c, run_id, new_id, err); /* issue 17: the re-run concerns the same subjects */
+    if (rc)
+        goto out;
     snprintf(target, sizeof target, "run:%lld", (long long)run_id);
     snprintf(detail, sizeof detail, "{\"new_run\":%lld}", (long long)new_id);
     rc = store__pg_audit(c, now_ms, actor, "run.rerun", target, detail, err);

@@ -260,8 +260,8 @@ static int read_run_ids(const PGresult *r, int col, int64_t *run_ids, size_t n, 
  * subqueries of coalesce run lazily), NULL when the row was committed by a
  * transaction this statement waited for (then ingest_one looks again). */
 static const char SQL_INGEST[] =
-    "WITH e AS (INSERT INTO events (source, source_id, type, connection, received_at, data, stage) "
-    "  VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::int) "
+    "WITH e AS (INSERT INTO events (source, source_id, type, connection, received_at, data, stage, via, actor) "
+    "  VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::int, $10, $11) "
     "  ON CONFLICT (source, source_id) DO NOTHING RETURNING id), "
     "r AS (INSERT INTO runs (workflow, version, event_id, status, created_at, updated_at) "
     "  SELECT u.w, u.v, e.id, 'queued', $5::bigint, $5::bigint "
@@ -298,14 +298,19 @@ static int ingest_one(struct store__pg *c, struct store_ingest_item *it, const c
                            it->event.data,
                            store__pg_i64(b_stage, (int64_t)it->event.stage),
                            names,
-                           versions};
-        rc = store__pg_exec(c, "store event", SQL_INGEST, 9, p, &r, err);
+                           versions,
+                           it->event.via,
+                           it->event.actor};
+        rc = store__pg_exec(c, "store event", SQL_INGEST, 11, p, &r, err);
     }
     if (rc)
         goto out;
     if (store__pg_get_bool(r, 0, 2)) {
         it->event_id = store__pg_get_i64(r, 0, 0);
         rc = read_run_ids(r, 1, it->run_ids, it->n_runs, err);
+        if (rc == 0) /* issue 17: the event's subjects, for each run it started */
+            rc = store__pg_subjects_write(c, it->run_ids, it->n_runs, it->event.subjects, it->event.n_subjects, NULL,
+                                          err);
         goto out;
     }
     if (!store__pg_is_null(r, 0, 0)) { /* a duplicate of a row committed before */
@@ -473,6 +478,9 @@ int store__pg_events_settle(struct store *s, struct store_settle *items, size_t 
         names = versions = NULL;
         if (rc == 0 && !store__pg_is_null(r, 0, 0)) {
             rc = read_run_ids(r, 1, items[i].run_ids, items[i].n_runs, err);
+            if (rc == 0) /* issue 17: the event's subjects, for each run it started */
+                rc = store__pg_subjects_write(c, items[i].run_ids, items[i].n_runs, items[i].subjects,
+                                              items[i].n_subjects, NULL, err);
             items[i].settled = rc == 0;
         }
         PQclear(r);

@@ -237,6 +237,23 @@ int store__pg_foreach_clear(struct store__pg *c, int64_t run_id, struct idf_err 
 struct buf;
 int store__pg_array_elem(struct buf *b, const char *v, bool first) IDF_MUST_USE;
 
+/* postgres_subjects.c (issue 17, "subjects"): the run list and the reads of
+ * subjects, and the parts of other transactions: writing at most
+ * STORE_SUBJECTS_MAX of subjects (each through store__subject_prep, with
+ * step_id) for each of the n_runs runs (a key a run has is kept as it is),
+ * copying a run's subjects to its re-run, and filling a read run's source,
+ * via, actor, trigger, connection, subject and rerun_as. */
+int store__pg_subjects_write(struct store__pg *c, const int64_t *run_ids, size_t n_runs,
+                             const struct store_subject *subjects, size_t n, const char *step_id,
+                             struct idf_err *err) IDF_MUST_USE;
+int store__pg_subjects_copy(struct store__pg *c, int64_t from_run, int64_t to_run, struct idf_err *err) IDF_MUST_USE;
+int store__pg_run_extra(struct store__pg *c, struct store_run *run) IDF_MUST_USE;
+int store__pg_run_list(struct store *s, const struct store__run_query *q, struct store_run **rows_out, size_t *n_out);
+int store__pg_run_count(struct store *s, const struct store__run_query *q, int64_t *n_out);
+int store__pg_run_subjects(struct store *s, int64_t run_id, struct store_run_subject **rows_out, size_t *n_out);
+int store__pg_run_changes(struct store *s, const int64_t *run_ids, size_t n, struct store_change **rows_out,
+                          size_t *n_out);
+
 /* postgres_admin.c: reruns, cancels, approvals, prune */
 int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, int64_t *new_id_out,
                         struct idf_err *err);
@@ -268,7 +285,6 @@ int store__pg_initialize(struct store *s, const char *actor, bool *changed_out, 
  * store_internal.h, as the SQLite backend's store__sq_list does. */
 int store__pg_workflow_list(struct store *s, struct store_workflow_info **rows_out, size_t *n_out);
 int store__pg_event_get(struct store *s, int64_t id, struct store_event **out);
-int store__pg_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out);
 int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
 int store__pg_run_counts(struct store *s, struct store_run_counts *out);
 int store__pg_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);

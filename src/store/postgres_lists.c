@@ -164,60 +164,7 @@ out:
 
 /* ----------------------------------------------------------------- runs */
 
-static int run_row(const PGresult *res, int i, void *row)
-{
-    struct store_run *r = row;
-    bool oom = false;
-
-    r->id = store__pg_get_i64(res, i, 0);
-    r->workflow = store__pg_get_dup(res, i, 1, &oom);
-    r->version = store__pg_get_i64(res, i, 2);
-    r->event_id = store__pg_get_i64(res, i, 3);
-    r->status = store__pg_get_dup(res, i, 4, &oom);
-    r->pc = (int)store__pg_get_i64(res, i, 5);
-    r->error = store__pg_get_dup(res, i, 6, &oom);
-    r->created_at = store__pg_get_i64(res, i, 7);
-    r->updated_at = store__pg_get_i64(res, i, 8);
-    r->finished_at = store__pg_get_i64(res, i, 9);
-    r->rerun_of = store__pg_get_i64(res, i, 10);
-    return oom ? IDF_ENOMEM : 0;
-}
-
-#define RUN_LIST_COLS                                                                                                  \
-    "SELECT id, workflow, version, event_id, status, pc, error, created_at, updated_at, finished_at, rerun_of "        \
-    "FROM runs "
-
-int store__pg_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out)
-{
-    /* One statement per filter shape. The newest runs (no filter) come down
-     * the primary key: prepared. A filtered list is planned at each call
-     * with its values (store__pg_exec_once): runs_status (status, id) and
-     * runs_workflow (workflow, id) give the runs of one status or workflow
-     * newest first, but a prepared statement's generic plan, which cannot
-     * tell a rare status from a common one, walks the primary key and
-     * filters (a full scan for a status or workflow with few runs).
-     * Measured in docs/internals/store.md ("PostgreSQL", lists). */
-    static const char *const sql[4] = {
-        RUN_LIST_COLS "WHERE id < $1::bigint ORDER BY id DESC LIMIT $2::integer",
-        RUN_LIST_COLS "WHERE status = $3 AND id < $1::bigint ORDER BY id DESC LIMIT $2::integer",
-        RUN_LIST_COLS "WHERE workflow = $3 AND id < $1::bigint ORDER BY id DESC LIMIT $2::integer",
-        RUN_LIST_COLS "WHERE status = $3 AND workflow = $4 AND id < $1::bigint ORDER BY id DESC LIMIT $2::integer",
-    };
-    /* Each shape is given only the parameters its text uses (PostgreSQL
-     * must type every $N it is sent): before and limit, then the filters. */
-    char b_before[STORE__PG_INT_LEN], b_limit[STORE__PG_INT_LEN];
-    int shape = (f->status ? 1 : 0) + (f->workflow ? 2 : 0);
-    const char *p[4] = {store__pg_i64(b_before, f->before_id > 0 ? f->before_id : INT64_MAX),
-                        store__pg_i64(b_limit, f->limit), f->status ? f->status : f->workflow, f->workflow};
-    int n = shape == 0 ? 2 : shape == 3 ? 4 : 3;
-    void *rows = NULL;
-    int rc;
-
-    rc = pg_list(store__pg(s), "list runs", sql[shape], n, p, shape != 0, run_row, store__run_clear, sizeof **rows_out,
-                 &rows, n_out);
-    *rows_out = rows;
-    return rc;
-}
+/* (the run list: postgres_subjects.c) */
 
 static int step_row(const PGresult *res, int i, void *row)
 {
@@ -234,6 +181,7 @@ static int step_row(const PGresult *res, int i, void *row)
     sp->error = store__pg_get_dup(res, i, 7, &oom);
     sp->started_at = store__pg_get_i64(res, i, 8);
     sp->finished_at = store__pg_get_i64(res, i, 9);
+    sp->change = store__pg_get_dup(res, i, 10, &oom); /* issue 17 */
     return oom ? IDF_ENOMEM : 0;
 }
 
@@ -243,8 +191,8 @@ int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **row
     const char *p[1] = {store__pg_i64(b_id, run_id)};
     void *rows = NULL;
     int rc = pg_list(store__pg(s), "list steps",
-                     "SELECT idx, step_id, item, status, attempts, input, output, error, started_at, finished_at "
-                     "FROM steps WHERE run_id = $1::bigint ORDER BY idx, item",
+                     "SELECT idx, step_id, item, status, attempts, input, output, error, started_at, finished_at, "
+                     "change FROM steps WHERE run_id = $1::bigint ORDER BY idx, item",
                      1, p, false, step_row, store__step_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;

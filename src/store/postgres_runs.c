@@ -114,7 +114,14 @@ out:
 
 int store__pg_run_get(struct store *s, int64_t id, struct store_run **out)
 {
-    return store__pg_read_run(store__pg(s), id, out, NULL);
+    int rc = store__pg_read_run(store__pg(s), id, out, NULL);
+    if (rc == 0)
+        rc = store__pg_run_extra(store__pg(s), *out); /* issue 17: source, subject, rerun_as */
+    if (rc) {
+        store_run_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* --------------------------------------------------------------- claims */
@@ -522,7 +529,8 @@ static int upsert_step(struct store__pg *c, int64_t run_id, const struct store_s
 {
     char b_id[STORE__PG_INT_LEN], b_idx[STORE__PG_INT_LEN], b_item[STORE__PG_INT_LEN], b_att[STORE__PG_INT_LEN],
         b_start[STORE__PG_INT_LEN], b_fin[STORE__PG_INT_LEN];
-    const char *p[11] = {store__pg_i64(b_id, run_id),
+    char change[STORE__CHANGE_MAX + 1]; /* issue 17: what it changed, cut to its cap */
+    const char *p[12] = {store__pg_i64(b_id, run_id),
                          store__pg_i64(b_idx, step->index),
                          store__pg_i64(b_item, step->item),
                          step->step_id,
@@ -532,16 +540,17 @@ static int upsert_step(struct store__pg *c, int64_t run_id, const struct store_s
                          step->output,
                          step->error,
                          store__pg_i64(b_start, step->started_at),
-                         store__pg_i64(b_fin, step->finished_at)};
+                         store__pg_i64(b_fin, step->finished_at),
+                         store__text_cut(step->change, change, STORE__CHANGE_MAX)};
     return store__pg_exec(c, "save step",
                           "INSERT INTO steps (run_id, idx, item, step_id, status, attempts, input, output, error, "
-                          "started_at, finished_at) VALUES ($1::bigint, $2::int, $3::int, $4::text, $5::text, $6::int, "
-                          "$7::text, $8::text, $9::text, $10::bigint, $11::bigint) "
+                          "started_at, finished_at, change) VALUES ($1::bigint, $2::int, $3::int, $4::text, $5::text, "
+                          "$6::int, $7::text, $8::text, $9::text, $10::bigint, $11::bigint, $12::text) "
                           "ON CONFLICT (run_id, idx, item) DO UPDATE SET step_id = EXCLUDED.step_id, "
                           "status = EXCLUDED.status, attempts = EXCLUDED.attempts, input = EXCLUDED.input, "
                           "output = EXCLUDED.output, error = EXCLUDED.error, started_at = EXCLUDED.started_at, "
-                          "finished_at = EXCLUDED.finished_at",
-                          11, p, NULL, err);
+                          "finished_at = EXCLUDED.finished_at, change = EXCLUDED.change",
+                          12, p, NULL, err);
 }
 
 int store__pg_advance_run(struct store__pg *c, int64_t run_id, int64_t now_ms, const struct store_run_next *next,
@@ -614,6 +623,8 @@ int store__pg_step_commit(struct store *s, int64_t run_id, const char *owner, in
     }
     if (step)
         rc = upsert_step(c, run_id, step, err);
+    if (rc == 0 && step) /* issue 17: what the step resolved or changed */
+        rc = store__pg_subjects_write(c, &run_id, 1, step->subjects, step->n_subjects, step->step_id, err);
     /* foreach state (postgres_foreach.c): the item's result, or the end of the step */
     if (rc == 0 && step && step->item >= 0 && step->result)
         rc = store__pg_foreach_result(c, run_id, step, err);

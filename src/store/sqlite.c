@@ -97,6 +97,9 @@ static const struct store_ops sqlite_ops = {
     .window_take = store__sq_window_take,   /* helper "pacing" */
     .window_block = store__sq_window_block, /* helper "pacing" */
     .lease_count = store__sq_lease_count,   /* helper "pacing" */
+    .run_count = store__sq_run_count,       /* issue 17, "subjects" */
+    .run_subjects = store__sq_run_subjects,
+    .run_changes = store__sq_run_changes,
 };
 
 /* ------------------------------------------------------------- errors */

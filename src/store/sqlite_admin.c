@@ -107,6 +107,9 @@ int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const c
     rc = store__sq_foreach_copy(c, run_id, new_id, err);
     if (rc)
         goto out;
+    rc = store__sq_subjects_copy(c, run_id, new_id, err); /* issue 17: the re-run concerns the same subjects */
+    if (rc)
+        goto out;
     {
         char target[40], detail[64];
         snprintf(target, sizeof target, "run:%lld", (long long)run_id);

@@ -188,9 +188,11 @@ int store__sq_workflow_list(struct store *s, struct store_workflow_info **rows_o
 
 /* --------------------------------------------------------------- events */
 
-/* Creates the n queued runs of event_id inside the open transaction. */
+/* Creates the n queued runs of event_id inside the open transaction, each
+ * with the event's subjects (issue 17). */
 static int create_runs(struct store__sq *c, int64_t event_id, const struct store_run_in *runs, size_t n,
-                       int64_t *run_ids, int64_t now, struct idf_err *err)
+                       int64_t *run_ids, const struct store_subject *subjects, size_t n_subjects, int64_t now,
+                       struct idf_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -211,6 +213,9 @@ static int create_runs(struct store__sq *c, int64_t event_id, const struct store
         if (rc != SQLITE_DONE)
             return store__sq_fail(c, rc, "create run", err);
         run_ids[j] = sqlite3_last_insert_rowid(c->db);
+        rc = store__sq_subjects_write(c, run_ids[j], subjects, n_subjects, NULL, err);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -222,8 +227,8 @@ static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t
     int rc;
 
     rc = store__sq_prep(c, SQ_EV_INSERT,
-                        "INSERT INTO events (source, source_id, type, connection, received_at, data, stage) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (source, source_id) DO NOTHING",
+                        "INSERT INTO events (source, source_id, type, connection, received_at, data, stage, via, "
+                        "actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (source, source_id) DO NOTHING",
                         &st, err);
     if (rc)
         return rc;
@@ -234,6 +239,8 @@ static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t
     sqlite3_bind_int64(st, 5, now);
     store__sq_bind_text(st, 6, it->event.data);
     sqlite3_bind_int(st, 7, (int)it->event.stage);
+    store__sq_bind_text(st, 8, it->event.via);
+    store__sq_bind_text(st, 9, it->event.actor);
     rc = sqlite3_step(st);
     store__sq_done(st);
     if (rc != SQLITE_DONE)
@@ -257,7 +264,8 @@ static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t
         return rc;
     }
     it->event_id = sqlite3_last_insert_rowid(c->db);
-    return create_runs(c, it->event_id, it->runs, it->n_runs, it->run_ids, now, err);
+    return create_runs(c, it->event_id, it->runs, it->n_runs, it->run_ids, it->event.subjects, it->event.n_subjects,
+                       now, err);
 }
 
 static int mark_done(struct store__sq *c, int64_t id, int from, const char *note, bool *changed,
@@ -437,7 +445,8 @@ int store__sq_events_settle(struct store *s, struct store_settle *items, size_t 
         bool changed = false;
         rc = mark_done(c, items[i].event_id, STORE_EVENT_MATCH, items[i].note, &changed, err);
         if (rc == 0 && changed)
-            rc = create_runs(c, items[i].event_id, items[i].runs, items[i].n_runs, items[i].run_ids, now, err);
+            rc = create_runs(c, items[i].event_id, items[i].runs, items[i].n_runs, items[i].run_ids,
+                             items[i].subjects, items[i].n_subjects, now, err);
         items[i].settled = rc == 0 && changed;
     }
     if (rc == 0)

@@ -71,10 +71,6 @@ enum store__sq_slot {
     SQ_RUN_ADVANCE,
     SQ_APPROVAL_OPEN,
     SQ_RUN_COUNTS,
-    SQ_RUN_LIST_ALL,
-    SQ_RUN_LIST_STATUS,
-    SQ_RUN_LIST_WORKFLOW,
-    SQ_RUN_LIST_BOTH,
     SQ_STEP_LIST,
     SQ_CANCEL_REQUESTED,
     /* sqlite_caps.c */
@@ -129,6 +125,13 @@ enum store__sq_slot {
     SQ_PACE_BLOCK,
     SQ_PACE_LEASES,
     /* (end of "pacing") */
+    /* issue 17, "subjects" (sqlite_subjects.c) */
+    SQ_SUBJ_INSERT,
+    SQ_SUBJ_COPY,
+    SQ_SUBJ_LIST,
+    SQ_RUN_EXTRA,
+    SQ_CHANGE_LIST,
+
     SQ__COUNT
 };
 
@@ -302,8 +305,6 @@ int store__sq_next_wake(struct store *s, int64_t *wake_at_out);
 int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
                           const struct store_step_rec *step, const struct store_run_next *next, struct idf_err *err);
 int store__sq_run_get(struct store *s, int64_t id, struct store_run **out);
-int store__sq_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out,
-                       size_t *n_out);
 int store__sq_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
 int store__sq_run_counts(struct store *s, struct store_run_counts *out);
 
@@ -367,5 +368,22 @@ int store__sq_window_take(struct store *s, const char *key, int limit, int64_t w
                           int64_t *wait_ms_out);
 int store__sq_window_block(struct store *s, const char *key, int64_t until_ms);
 int store__sq_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out);
+
+/* sqlite_subjects.c (issue 17, "subjects"): the run list and the reads of
+ * subjects, and the parts of other transactions: writing at most
+ * STORE_SUBJECTS_MAX of subjects for run_id (each through
+ * store__subject_prep, with step_id; a key already there is kept as it is),
+ * copying a run's subjects to its re-run, and filling a read run's
+ * source, via, actor, trigger, connection, subject and rerun_as. */
+int store__sq_subjects_write(struct store__sq *c, int64_t run_id, const struct store_subject *subjects, size_t n,
+                             const char *step_id, struct idf_err *err) IDF_MUST_USE;
+int store__sq_subjects_copy(struct store__sq *c, int64_t from_run, int64_t to_run, struct idf_err *err) IDF_MUST_USE;
+int store__sq_run_extra(struct store__sq *c, struct store_run *r) IDF_MUST_USE;
+int store__sq_run_list(struct store *s, const struct store__run_query *q, struct store_run **rows_out,
+                       size_t *n_out);
+int store__sq_run_count(struct store *s, const struct store__run_query *q, int64_t *n_out);
+int store__sq_run_subjects(struct store *s, int64_t run_id, struct store_run_subject **rows_out, size_t *n_out);
+int store__sq_run_changes(struct store *s, const int64_t *run_ids, size_t n, struct store_change **rows_out,
+                          size_t *n_out);
 
 #endif

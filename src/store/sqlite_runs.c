@@ -101,7 +101,14 @@ out:
 
 int store__sq_run_get(struct store *s, int64_t id, struct store_run **out)
 {
-    return store__sq_read_run(store__sq(s), id, out, NULL);
+    int rc = store__sq_read_run(store__sq(s), id, out, NULL);
+    if (rc == 0)
+        rc = store__sq_run_extra(store__sq(s), *out); /* issue 17: source, subject, rerun_as */
+    if (rc) {
+        store_run_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* --------------------------------------------------------------- claims */
@@ -443,14 +450,15 @@ int store__sq_check_lease(struct store__sq *c, int64_t run_id, const char *owner
 
 static int upsert_step(struct store__sq *c, int64_t run_id, const struct store_step_rec *step, struct idf_err *err)
 {
+    char change[STORE__CHANGE_MAX + 1];
     sqlite3_stmt *st = NULL;
     int rc = store__sq_prep(c, SQ_STEP_UPSERT,
                             "INSERT INTO steps (run_id, idx, item, step_id, status, attempts, input, output, error, "
-                            "started_at, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-                            "ON CONFLICT (run_id, idx, item) DO UPDATE SET step_id = excluded.step_id, "
+                            "started_at, finished_at, change) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                            "?12) ON CONFLICT (run_id, idx, item) DO UPDATE SET step_id = excluded.step_id, "
                             "status = excluded.status, attempts = excluded.attempts, input = excluded.input, "
                             "output = excluded.output, error = excluded.error, started_at = excluded.started_at, "
-                            "finished_at = excluded.finished_at",
+                            "finished_at = excluded.finished_at, change = excluded.change",
                             &st, err);
     if (rc)
         return rc;
@@ -465,6 +473,7 @@ static int upsert_step(struct store__sq *c, int64_t run_id, const struct store_s
     store__sq_bind_text(st, 9, step->error);
     sqlite3_bind_int64(st, 10, step->started_at);
     sqlite3_bind_int64(st, 11, step->finished_at);
+    store__sq_bind_text(st, 12, store__text_cut(step->change, change, STORE__CHANGE_MAX)); /* issue 17 */
     rc = sqlite3_step(st);
     store__sq_done(st);
     return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "save step", err);
@@ -575,6 +584,8 @@ int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, in
     }
     if (rc == 0 && step)
         rc = upsert_step(c, run_id, step, err);
+    if (rc == 0 && step) /* issue 17: what the step resolved or changed */
+        rc = store__sq_subjects_write(c, run_id, step->subjects, step->n_subjects, step->step_id, err);
     /* foreach state (sqlite_foreach.c): the item's result, or the end of the step */
     if (rc == 0 && step && step->item >= 0 && step->result)
         rc = store__sq_foreach_result(c, run_id, step, err);
@@ -597,61 +608,7 @@ int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, in
 
 /* -------------------------------------------------------------- listing */
 
-static int run_row(sqlite3_stmt *st, void *row)
-{
-    struct store_run *r = row;
-    bool oom = false;
-
-    r->id = sqlite3_column_int64(st, 0);
-    r->workflow = store__sq_col_dup(st, 1, &oom);
-    r->version = sqlite3_column_int64(st, 2);
-    r->event_id = sqlite3_column_int64(st, 3);
-    r->status = store__sq_col_dup(st, 4, &oom);
-    r->pc = sqlite3_column_int(st, 5);
-    r->error = store__sq_col_dup(st, 6, &oom);
-    r->created_at = sqlite3_column_int64(st, 7);
-    r->updated_at = sqlite3_column_int64(st, 8);
-    r->finished_at = sqlite3_column_int64(st, 9);
-    r->rerun_of = sqlite3_column_int64(st, 10);
-    return oom ? IDF_ENOMEM : 0;
-}
-
-static void bind_run_filter(sqlite3_stmt *st, const void *arg)
-{
-    const struct store_run_filter *f = arg;
-
-    store__sq_bind_text(st, 1, f->status);
-    store__sq_bind_text(st, 2, f->workflow);
-    sqlite3_bind_int64(st, 3, f->before_id > 0 ? f->before_id : INT64_MAX);
-    sqlite3_bind_int(st, 4, f->limit);
-}
-
-int store__sq_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out,
-                       size_t *n_out)
-{
-    /* One statement per filter shape, so each uses its own index
-     * (runs_status or runs_workflow, walked by id descending). */
-    static const char *const sql[4] = {
-        "SELECT id, workflow, version, event_id, status, pc, error, created_at, updated_at, finished_at, rerun_of "
-        "FROM runs WHERE id < ?3 ORDER BY id DESC LIMIT ?4",
-        "SELECT id, workflow, version, event_id, status, pc, error, created_at, updated_at, finished_at, rerun_of "
-        "FROM runs WHERE status = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?4",
-        "SELECT id, workflow, version, event_id, status, pc, error, created_at, updated_at, finished_at, rerun_of "
-        "FROM runs WHERE workflow = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
-        "SELECT id, workflow, version, event_id, status, pc, error, created_at, updated_at, finished_at, rerun_of "
-        "FROM runs INDEXED BY runs_workflow WHERE workflow = ?2 AND status = ?1 AND id < ?3 "
-        "ORDER BY id DESC LIMIT ?4",
-    };
-    static const enum store__sq_slot slots[4] = {SQ_RUN_LIST_ALL, SQ_RUN_LIST_STATUS, SQ_RUN_LIST_WORKFLOW,
-                                                 SQ_RUN_LIST_BOTH};
-    int shape = (f->status ? 1 : 0) + (f->workflow ? 2 : 0);
-    void *rows = NULL;
-    int rc = store__sq_list(store__sq(s), slots[shape], sql[shape], bind_run_filter, f, run_row, store__run_clear,
-                            sizeof **rows_out, &rows, n_out, "list runs");
-
-    *rows_out = rows;
-    return rc;
-}
+/* (the run list: sqlite_subjects.c) */
 
 static int step_row(sqlite3_stmt *st, void *row)
 {
@@ -668,6 +625,7 @@ static int step_row(sqlite3_stmt *st, void *row)
     sp->error = store__sq_col_dup(st, 7, &oom);
     sp->started_at = sqlite3_column_int64(st, 8);
     sp->finished_at = sqlite3_column_int64(st, 9);
+    sp->change = store__sq_col_dup(st, 10, &oom);
     return oom ? IDF_ENOMEM : 0;
 }
 
@@ -681,7 +639,7 @@ int store__sq_step_list(struct store *s, int64_t run_id, struct store_step **row
     void *rows = NULL;
     int rc = store__sq_list(store__sq(s), SQ_STEP_LIST,
                             "SELECT idx, step_id, item, status, attempts, input, output, error, started_at, "
-                            "finished_at FROM steps WHERE run_id = ?1 ORDER BY idx, item",
+                            "finished_at, change FROM steps WHERE run_id = ?1 ORDER BY idx, item",
                             bind_run_id, &run_id, step_row, store__step_clear, sizeof **rows_out, &rows, n_out,
                             "list steps");
 

@@ -338,6 +338,12 @@ static int check_items(const struct store_ingest_item *items, size_t n, bool exp
         for (size_t j = 0; j < it->n_runs; j++)
             if (!name_ok(it->runs[j].workflow) || it->runs[j].version < 1)
                 return idf_err_set(err, IDF_EINVAL, "store: event %zu run %zu: bad workflow or version", i, j);
+        /* issue 17 ("subjects") */
+        if (!opt_name_ok(it->event.via) || !opt_name_ok(it->event.actor))
+            return idf_err_set(err, IDF_EINVAL, "store: event %zu: via and actor absent or 1..%u bytes", i,
+                               STORE__NAME_MAX);
+        if (store__subjects_check(it->event.subjects, it->event.n_subjects, err))
+            return IDF_EINVAL;
     }
     return 0;
 }
@@ -471,6 +477,8 @@ int store_events_settle(struct store *s, struct store_settle *items, size_t n, s
         for (size_t j = 0; j < it->n_runs; j++)
             if (!name_ok(it->runs[j].workflow) || it->runs[j].version < 1)
                 return idf_err_set(err, IDF_EINVAL, "store: settle %zu run %zu: bad workflow or version", i, j);
+        if (store__subjects_check(it->subjects, it->n_subjects, err)) /* issue 17 */
+            return IDF_EINVAL;
     }
     if (n == 0)
         return 0;
@@ -511,6 +519,12 @@ void store_run_free(struct store_run *r)
     free(r->context);
     free(r->event);
     free(r->error);
+    free(r->source); /* issue 17 ("subjects") */
+    free(r->via);
+    free(r->actor);
+    free(r->trigger);
+    free(r->connection);
+    free(r->subject);
     free(r);
 }
 
@@ -643,6 +657,8 @@ int store_step_commit(struct store *s, int64_t run_id, const char *owner, int64_
             return idf_err_set(err, IDF_EINVAL, "store: a result belongs to a foreach item");
         if (!text_ok(step->result))
             return idf_err_set(err, IDF_ETOOBIG, "store: foreach item result over %u bytes", STORE__TEXT_MAX);
+        if (store__subjects_check(step->subjects, step->n_subjects, err)) /* issue 17; change is cut, not refused */
+            return IDF_EINVAL;
     }
     return s->ops->step_commit(s, run_id, owner, now_ms, step, next, err);
 }
@@ -657,19 +673,17 @@ int store_run_get(struct store *s, int64_t id, struct store_run **out)
 
 int store_run_list(struct store *s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out)
 {
-    struct store_run_filter fl = {0};
+    struct store__run_query q; /* the filter checked, issue 17's included (store_subjects.c) */
+    int rc;
     if (!s || !rows_out || !n_out)
         return IDF_EINVAL;
     *rows_out = NULL;
     *n_out = 0;
-    if (f)
-        fl = *f;
-    if (fl.status && !store__run_status_valid(fl.status))
-        return IDF_EINVAL;
-    if (!opt_name_ok(fl.workflow) || fl.before_id < 0)
-        return IDF_EINVAL;
-    fl.limit = clamp_limit(fl.limit);
-    return s->ops->run_list(s, &fl, rows_out, n_out);
+    rc = store__run_query_make(f, &q);
+    if (rc)
+        return rc;
+    q.limit = clamp_limit(q.limit);
+    return s->ops->run_list(s, &q, rows_out, n_out);
 }
 
 void store__run_clear(void *row)
@@ -680,6 +694,12 @@ void store__run_clear(void *row)
     free(r->context);
     free(r->event);
     free(r->error);
+    free(r->source); /* issue 17 ("subjects") */
+    free(r->via);
+    free(r->actor);
+    free(r->trigger);
+    free(r->connection);
+    free(r->subject);
     memset(r, 0, sizeof *r);
 }
 
@@ -705,6 +725,7 @@ void store__step_clear(void *row)
     free(st->input);
     free(st->output);
     free(st->error);
+    free(st->change); /* issue 17 */
     memset(st, 0, sizeof *st);
 }
 

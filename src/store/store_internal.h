@@ -29,6 +29,7 @@
 #ifndef IDF_STORE_STORE_INTERNAL_H
 #define IDF_STORE_STORE_INTERNAL_H
 
+#include "core/subject.h"
 #include "store/store.h"
 
 /* Caps on what enters the store (checked in store.c). */
@@ -40,6 +41,25 @@
 #define STORE__CLAIM_MAX 256u           /* runs one claim may return */
 #define STORE__SOURCE_ID_LEN 32u        /* hex chars of a generated source_id */
 #define STORE__DEFAULT_LIST 50          /* rows of a list call without a limit */
+#define STORE__LABEL_MAX 200u           /* bytes of a subject's label kept (cut at a UTF-8 boundary) */
+#define STORE__CHANGE_MAX 500u          /* bytes of a step's change text kept (cut the same way) */
+
+/* A run filter as the backends take it (store__run_query_make, from a
+ * store_run_filter): checked, the subject key normalized, "source/via"
+ * split. Every pointer is NULL (any) or a non-empty string. */
+struct store__run_query {
+    const char *status;   /* one of STORE_RUN_*, or NULL */
+    const char *workflow; /* a name, or NULL */
+    const char *subject;  /* a normalized key (subject_buf), or NULL */
+    const char *source;   /* the event's source (source_buf), or NULL */
+    const char *via;      /* the event's via (in source_buf), or NULL */
+    int64_t since;        /* 0: any; else created_at >= since */
+    int64_t until;        /* 0: any; else created_at < until */
+    int64_t before_id;    /* 0: from the newest; else id < before_id (lists only) */
+    int limit;            /* 1..STORE_LIST_MAX (lists only) */
+    char subject_buf[SUBJECT_KEY_MAX];
+    char source_buf[STORE__NAME_MAX + 1];
+};
 
 struct store_ops {
     const char *name; /* "sqlite", "postgresql": for messages */
@@ -83,8 +103,9 @@ struct store_ops {
     int (*step_commit)(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
                        const struct store_step_rec *step, const struct store_run_next *next, struct idf_err *err);
     int (*run_get)(struct store *s, int64_t id, struct store_run **out);
-    /* f->limit is already resolved to 1..STORE_LIST_MAX */
-    int (*run_list)(struct store *s, const struct store_run_filter *f, struct store_run **rows_out, size_t *n_out);
+    /* q->limit is already resolved to 1..STORE_LIST_MAX; rows carry the issue 17
+     * fields (source, via, actor, trigger, connection, subject, rerun_as) */
+    int (*run_list)(struct store *s, const struct store__run_query *q, struct store_run **rows_out, size_t *n_out);
     int (*step_list)(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
     /* out is zeroed on entry */
     int (*run_counts)(struct store *s, struct store_run_counts *out);
@@ -157,6 +178,17 @@ struct store_ops {
                        int64_t *wait_ms_out);
     int (*window_block)(struct store *s, const char *key, int64_t until_ms);
     int (*lease_count)(struct store *s, const char *prefix, int64_t now_ms, int *n_out);
+
+    /* run subjects (issue 17, "subjects"; store_subjects.c checked the input):
+     * run_count ignores q's before_id and limit; run_changes: 1 <= n <=
+     * STORE_LIST_MAX. Writers of subjects (ingest, settle, expand, step
+     * commit, rerun) pass each through store__subject_prep, keep at most
+     * STORE_SUBJECTS_MAX per event or step record, and insert (run_id, key)
+     * once (the first label stays). */
+    int (*run_count)(struct store *s, const struct store__run_query *q, int64_t *n_out);
+    int (*run_subjects)(struct store *s, int64_t run_id, struct store_run_subject **rows_out, size_t *n_out);
+    int (*run_changes)(struct store *s, const int64_t *run_ids, size_t n, struct store_change **rows_out,
+                       size_t *n_out);
 };
 
 /* The head of every backend connection. */
@@ -195,6 +227,40 @@ void store__approval_clear(void *row);
 void store__audit_clear(void *row);
 void store__connection_info_clear(void *row);
 void store__token_clear(void *row);
+void store__run_subject_clear(void *row);
+void store__change_clear(void *row);
+
+/* ---- run subjects (store_subjects.c, issue 17) ---- */
+
+/* A subject made fit for writing: key normalized (subject_key), label cut. */
+struct store__subject_row {
+    const char *kind;    /* borrowed from the input */
+    const char *key;     /* key_buf */
+    const char *label;   /* label_buf (the key when the input had none) */
+    const char *step_id; /* borrowed: NULL for the event's */
+    char key_buf[SUBJECT_KEY_MAX];
+    char label_buf[STORE__LABEL_MAX + 1];
+};
+
+/* Prepares in for writing into *out with step_id (NULL: the event's):
+ * false when it is skipped (no kind, or a kind not 1..STORE__NAME_MAX bytes
+ * of printable ASCII; a key that does not normalize, is SUBJECT_KEY_MAX bytes
+ * or more, or is not UTF-8). The label is cut as store__text_cut does, to
+ * STORE__LABEL_MAX bytes. out borrows in's kind and step_id. */
+bool store__subject_prep(const struct store_subject *in, const char *step_id, struct store__subject_row *out);
+
+/* in cut to at most cap bytes into buf (cap + 1 bytes), at a UTF-8 character
+ * boundary, control characters as spaces, bytes that are not UTF-8 as '?';
+ * returns buf, or NULL for a NULL in. */
+const char *store__text_cut(const char *in, char *buf, size_t cap);
+
+/* IDF_EINVAL when n > 0 and subjects is NULL. */
+int store__subjects_check(const struct store_subject *subjects, size_t n, struct idf_err *err) IDF_MUST_USE;
+
+/* Makes the backends' query from f (NULL: no filter, default limit):
+ * IDF_EINVAL for an unknown status, a bad workflow, subject or source, or
+ * negative ids or times. */
+int store__run_query_make(const struct store_run_filter *f, struct store__run_query *q) IDF_MUST_USE;
 
 /* Appends v to b as a JSON string (quotes, escapes of '"', '\\' and control
  * characters; other bytes as they are), for the small JSON texts a backend

@@ -211,7 +211,7 @@ static int do_ingest(struct store *s, struct writer *w)
 
 static int do_settle(struct store *s, struct writer *w)
 {
-    struct store_settle it = {w->event_id, RUNS, 2, NULL, w->run_ids, false};
+    struct store_settle it = {.event_id = w->event_id, .runs = RUNS, .n_runs = 2, .run_ids = w->run_ids};
     struct idf_err err = {0};
     int rc = store_events_settle(s, &it, 1, &err);
     w->settled = it.settled;

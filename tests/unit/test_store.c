@@ -2146,6 +2146,447 @@ static void test_named_lease_race(void **state)
     }
 }
 
+/* ------------------------------------- subjects (issue 17, "subjects") */
+
+/* Ingests one event of source/via with subjects, starting n_runs runs of wf. */
+static int64_t ingest_subj(struct store *s, const char *source, const char *via, const char *actor, const char *type,
+                           const struct store_subject *subj, size_t n_subj, const char *wf, size_t n_runs,
+                           int64_t *run_ids)
+{
+    struct store_run_in runs[4];
+    struct store_ingest_item it = {0};
+    struct idf_err err = {0};
+
+    assert_true(n_runs <= 4);
+    for (size_t i = 0; i < n_runs; i++)
+        runs[i] = (struct store_run_in){wf, 1};
+    it.event = (struct store_event_in){.source = source, .type = type, .connection = "prod", .data = "{}",
+                                       .via = via, .actor = actor, .subjects = subj, .n_subjects = n_subj};
+    it.runs = runs;
+    it.n_runs = n_runs;
+    it.run_ids = run_ids;
+    assert_int_equal(store_ingest(s, &it, 1, &err), 0);
+    return it.event_id;
+}
+
+static size_t list_n(struct store *s, const struct store_run_filter *f, int64_t *first_id)
+{
+    struct store_run *l = NULL;
+    size_t n = 0;
+    OK(store_run_list(s, f, &l, &n));
+    if (first_id)
+        *first_id = n ? l[0].id : 0;
+    store_run_list_free(l, n);
+    return n;
+}
+
+static int64_t count_n(struct store *s, const struct store_run_filter *f)
+{
+    int64_t n = -1;
+    OK(store_run_count(s, f, &n));
+    return n;
+}
+
+static const struct store_subject JANE[] = {
+    {"okta.user", "00u1jane", "jane@acme.com", NULL},
+    {"okta.user", "jane@acme.com", "jane@acme.com", NULL},
+};
+static const struct store_subject TICKET6[] = {
+    {"happyfox.ticket", "6", "#HF00000006", NULL},
+    {"happyfox.ticket", "hf00000006", "#HF00000006", NULL},
+};
+
+/* Filters by subject (any of its keys, normalized), source, source/via and
+ * time combine with status and workflow; the count matches the list; a list
+ * row carries the event's source, via, actor, trigger, connection and the
+ * first subject's label. */
+static void test_subjects_filters(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a[2], b[1], c[1], first = 0;
+    struct store_run_filter f = {0};
+    struct store_run *l = NULL;
+    size_t n = 0;
+
+    ingest_subj(s, "okta", STORE_VIA_HOOK, NULL, "okta.user_locked", JANE, 2, "alpha", 2, a);
+    ingest_subj(s, "happyfox", STORE_VIA_POLL, NULL, "happyfox.ticket_created", TICKET6, 2, "beta", 1, b);
+    ingest_subj(s, "manual", STORE_VIA_API, "token:alice", "manual", NULL, 0, "alpha", 1, c);
+
+    f.subject = "jane@acme.com";
+    assert_int_equal(list_n(s, &f, &first), 2);
+    assert_int_equal(first, a[1]); /* newest first */
+    assert_int_equal(count_n(s, &f), 2);
+    f.subject = "  Jane@ACME.com"; /* normalized by the store too */
+    assert_int_equal(list_n(s, &f, NULL), 2);
+    f.subject = "00u1jane";
+    assert_int_equal(list_n(s, &f, NULL), 2);
+    f.subject = "#HF00000006";
+    assert_int_equal(list_n(s, &f, &first), 1);
+    assert_int_equal(first, b[0]);
+    f.subject = "6";
+    assert_int_equal(list_n(s, &f, &first), 1);
+    f.subject = "nobody@acme.com";
+    assert_int_equal(list_n(s, &f, NULL), 0);
+    assert_int_equal(count_n(s, &f), 0);
+
+    /* source and source/via, alone and with a subject and a workflow */
+    f = (struct store_run_filter){.source = "okta"};
+    assert_int_equal(list_n(s, &f, NULL), 2);
+    f.source = "okta/hook";
+    assert_int_equal(list_n(s, &f, NULL), 2);
+    f.source = "okta/poll";
+    assert_int_equal(list_n(s, &f, NULL), 0);
+    assert_int_equal(count_n(s, &f), 0);
+    f.source = "happyfox/poll";
+    f.subject = "hf00000006";
+    assert_int_equal(list_n(s, &f, NULL), 1);
+    f.workflow = "alpha";
+    assert_int_equal(list_n(s, &f, NULL), 0);
+    f = (struct store_run_filter){.workflow = "alpha"};
+    assert_int_equal(count_n(s, &f), 3);
+    f.subject = "jane@acme.com";
+    f.status = STORE_RUN_QUEUED;
+    assert_int_equal(list_n(s, &f, NULL), 2);
+    assert_int_equal(count_n(s, &f), 2);
+    f.status = STORE_RUN_FAILED;
+    assert_int_equal(list_n(s, &f, NULL), 0);
+    assert_int_equal(count_n(s, &f), 0);
+
+    /* paging by subject: before_id and limit; the count ignores both */
+    f = (struct store_run_filter){.subject = "jane@acme.com", .limit = 1};
+    assert_int_equal(list_n(s, &f, &first), 1);
+    assert_int_equal(first, a[1]);
+    f.before_id = a[1];
+    assert_int_equal(list_n(s, &f, &first), 1);
+    assert_int_equal(first, a[0]);
+    assert_int_equal(count_n(s, &f), 2);
+
+    /* time: created_at of these runs is now; since/until around it */
+    f = (struct store_run_filter){.since = time_now_ms() + 3600000};
+    assert_int_equal(list_n(s, &f, NULL), 0);
+    assert_int_equal(count_n(s, &f), 0);
+    f = (struct store_run_filter){.since = T0, .until = time_now_ms() + 3600000};
+    assert_int_equal(list_n(s, &f, NULL), 4);
+    assert_int_equal(count_n(s, &f), 4);
+    f.until = T0 + 1;
+    assert_int_equal(list_n(s, &f, NULL), 0);
+    f = (struct store_run_filter){.subject = "jane@acme.com", .since = T0};
+    assert_int_equal(count_n(s, &f), 2);
+    f.until = T0;
+    assert_int_equal(count_n(s, &f), 0);
+
+    /* no filter, and status only */
+    assert_int_equal(count_n(s, NULL), 4);
+    f = (struct store_run_filter){.status = STORE_RUN_QUEUED};
+    assert_int_equal(count_n(s, &f), 4);
+
+    /* the row: source, via, actor, trigger, connection, subject */
+    OK(store_run_list(s, NULL, &l, &n));
+    assert_int_equal(n, 4);
+    assert_int_equal(l[0].id, c[0]);
+    assert_string_equal(l[0].source, "manual");
+    assert_string_equal(l[0].via, "api");
+    assert_string_equal(l[0].actor, "token:alice");
+    assert_string_equal(l[0].trigger, "manual");
+    assert_string_equal(l[0].connection, "prod");
+    assert_null(l[0].subject);
+    assert_int_equal(l[0].rerun_as, 0);
+    assert_int_equal(l[1].id, b[0]);
+    assert_string_equal(l[1].subject, "#HF00000006");
+    assert_string_equal(l[1].via, "poll");
+    assert_null(l[1].actor);
+    assert_string_equal(l[2].subject, "jane@acme.com");
+    assert_string_equal(l[2].trigger, "okta.user_locked");
+    store_run_list_free(l, n);
+
+    /* bad filters change nothing and allocate nothing */
+    f = (struct store_run_filter){.subject = " "};
+    assert_int_equal(store_run_list(s, &f, &l, &n), IDF_EINVAL);
+    assert_null(l);
+    assert_int_equal(store_run_count(s, &f, &(int64_t){0}), IDF_EINVAL);
+    f = (struct store_run_filter){.subject = "a\nb"};
+    assert_int_equal(store_run_list(s, &f, &l, &n), IDF_EINVAL);
+    f = (struct store_run_filter){.source = "okta/poll/x"};
+    assert_int_equal(store_run_list(s, &f, &l, &n), IDF_EINVAL);
+    f = (struct store_run_filter){.source = "/poll"};
+    assert_int_equal(store_run_count(s, &f, &(int64_t){0}), IDF_EINVAL);
+    f = (struct store_run_filter){.since = -1};
+    assert_int_equal(store_run_list(s, &f, &l, &n), IDF_EINVAL);
+}
+
+/* An event stored without via/actor/subjects (as every event before
+ * migration 11) reads back with NULLs; store_run_get fills the same fields
+ * as the list. */
+static void test_subjects_unknown_via(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t id = new_run(s, "wf");
+    struct store_run *r = NULL;
+    struct store_run_subject *subj = NULL;
+    size_t n = 9;
+
+    OK(store_run_get(s, id, &r));
+    assert_string_equal(r->source, "test");
+    assert_null(r->via);
+    assert_null(r->actor);
+    assert_string_equal(r->trigger, "manual");
+    assert_null(r->connection);
+    assert_null(r->subject);
+    assert_int_equal(r->rerun_as, 0);
+    store_run_free(r);
+    OK(store_run_subjects(s, id, &subj, &n));
+    assert_int_equal(n, 0);
+    assert_null(subj);
+}
+
+/* A step commit adds the step's subjects (step_id set) in its transaction,
+ * once per key (the first label kept, the event's included), records the
+ * step's change; store_run_changes lists the changes by run; a commit that
+ * fails writes no subject. */
+static void test_subjects_step_commit(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a[1], other = 0, first = 0;
+    const struct store_subject step_subj[] = {
+        {"okta.group", "00g1fin", "Finance", NULL},
+        {"okta.group", "finance", "Finance", NULL},
+        {"okta.user", "jane@acme.com", "another label", NULL}, /* the event has it: kept as it was */
+        {"okta.group", "00G1FIN", "Finance again", NULL},      /* the same key once normalized */
+    };
+    struct store_step_rec s0 = {.index = 0, .step_id = "suspend", .item = -1, .status = STORE_STEP_SUCCEEDED,
+                                .attempts = 1, .started_at = T0, .finished_at = T0 + 1, .change = "suspended"};
+    struct store_step_rec s1 = {.index = 1, .step_id = "remove", .item = -1, .status = STORE_STEP_SUCCEEDED,
+                                .attempts = 1, .started_at = T0, .finished_at = T0 + 2,
+                                .change = "removed from Finance", .subjects = step_subj, .n_subjects = 4};
+    struct store_step_rec s2 = {.index = 2, .step_id = "note", .item = -1, .status = STORE_STEP_SUCCEEDED,
+                                .attempts = 1, .started_at = T0, .finished_at = T0 + 3};
+    struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
+    struct store_run_next done = {.status = STORE_RUN_SUCCEEDED, .pc = 3};
+    struct store_run_subject *subj = NULL;
+    struct store_change *ch = NULL;
+    struct store_step *steps = NULL;
+    struct store_run_filter f = {0};
+    struct store_run *r = NULL;
+    size_t n = 0;
+
+    ingest_subj(s, "okta", STORE_VIA_HOOK, NULL, "okta.user_locked", JANE, 2, "wf", 1, a);
+    other = new_run(s, "wf");
+    store_run_free(claim1(s, "w", T0));
+    /* a commit by the wrong owner fails and writes none of its subjects */
+    assert_int_equal(store_step_commit(s, a[0], "intruder", T0, &s1, &nx, NULL), IDF_ESTATE);
+    f.subject = "finance";
+    assert_int_equal(list_n(s, &f, NULL), 0);
+
+    OK(store_step_commit(s, a[0], "w", T0 + 1, &s0, &nx, NULL));
+    nx.pc = 2;
+    OK(store_step_commit(s, a[0], "w", T0 + 2, &s1, &nx, NULL));
+    OK(store_step_commit(s, a[0], "w", T0 + 3, &s2, &done, NULL));
+
+    assert_int_equal(list_n(s, &f, &first), 1);
+    assert_int_equal(first, a[0]);
+    f.subject = "00g1fin";
+    assert_int_equal(count_n(s, &f), 1);
+
+    OK(store_run_subjects(s, a[0], &subj, &n));
+    assert_int_equal(n, 4); /* 00u1jane, jane@acme.com (event's), 00g1fin, finance (step's) */
+    assert_string_equal(subj[0].key, "00u1jane");
+    assert_string_equal(subj[0].kind, "okta.user");
+    assert_null(subj[0].step_id);
+    assert_string_equal(subj[1].key, "jane@acme.com");
+    assert_string_equal(subj[1].label, "jane@acme.com"); /* the first label stays */
+    assert_null(subj[1].step_id);
+    assert_string_equal(subj[2].key, "00g1fin");
+    assert_string_equal(subj[2].label, "Finance");
+    assert_string_equal(subj[2].step_id, "remove");
+    assert_string_equal(subj[3].key, "finance");
+    store_run_subject_list_free(subj, n);
+
+    OK(store_run_get(s, a[0], &r));
+    assert_string_equal(r->subject, "jane@acme.com");
+    store_run_free(r);
+
+    OK(store_step_list(s, a[0], &steps, &n));
+    assert_int_equal(n, 3);
+    assert_string_equal(steps[0].change, "suspended");
+    assert_string_equal(steps[1].change, "removed from Finance");
+    assert_null(steps[2].change);
+    store_step_list_free(steps, n);
+
+    {
+        const int64_t ids[] = {other, a[0], 987654};
+        OK(store_run_changes(s, ids, 3, &ch, &n));
+    }
+    assert_int_equal(n, 2);
+    assert_int_equal(ch[0].run_id, a[0]);
+    assert_string_equal(ch[0].step_id, "suspend");
+    assert_int_equal(ch[0].item, -1);
+    assert_string_equal(ch[0].change, "suspended");
+    assert_int_equal(ch[0].finished_at, T0 + 1);
+    assert_string_equal(ch[1].change, "removed from Finance");
+    store_change_list_free(ch, n);
+    {
+        const int64_t ids[] = {other};
+        OK(store_run_changes(s, ids, 1, &ch, &n));
+        assert_int_equal(n, 0);
+        assert_null(ch);
+    }
+    assert_int_equal(store_run_changes(s, NULL, 1, &ch, &n), IDF_EINVAL);
+    store_change_list_free(NULL, 0);
+    store_run_subject_list_free(NULL, 0);
+}
+
+/* A run's step subjects only: its first step subject labels it. A stage
+ * MATCH event gets its subjects when it is settled. */
+static void test_subjects_settle(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct store_ingest_item it = {0};
+    struct store_run_in run = {"wf", 1};
+    struct store_settle st = {0};
+    struct store_run_filter f = {.subject = "#hf00000006"};
+    int64_t id = 0, first = 0;
+    struct store_run *r = NULL;
+
+    it.event = (struct store_event_in){.source = "happyfox", .type = "happyfox.ticket_created", .data = "{}",
+                                       .stage = STORE_EVENT_MATCH, .via = STORE_VIA_HOOK, .subjects = TICKET6,
+                                       .n_subjects = 2};
+    OK(store_ingest(s, &it, 1, NULL));
+    st.event_id = it.event_id;
+    st.runs = &run;
+    st.n_runs = 1;
+    st.run_ids = &id;
+    st.subjects = TICKET6;
+    st.n_subjects = 2;
+    OK(store_events_settle(s, &st, 1, NULL));
+    assert_true(st.settled);
+    assert_int_equal(list_n(s, &f, &first), 1);
+    assert_int_equal(first, id);
+    OK(store_run_get(s, id, &r));
+    assert_string_equal(r->subject, "#HF00000006");
+    assert_string_equal(r->via, "hook");
+    store_run_free(r);
+}
+
+/* A re-run carries the original's subjects; the original names its newest
+ * re-run (rerun_as), in the list and when read alone. */
+static void test_subjects_rerun(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a[1], re = 0, first = 0;
+    const struct store_subject grp[] = {{"okta.group", "00g1fin", "Finance", NULL}};
+    struct store_step_rec s0 = {.index = 0, .step_id = "remove", .item = -1, .status = STORE_STEP_FAILED,
+                                .attempts = 1, .started_at = T0, .finished_at = T0, .subjects = grp,
+                                .n_subjects = 1};
+    struct store_run_next fail = {.status = STORE_RUN_FAILED, .error = "boom"};
+    struct store_run_filter f = {.subject = "jane@acme.com"};
+    struct store_run_subject *subj = NULL;
+    struct store_run *r = NULL, *l = NULL;
+    size_t n = 0;
+
+    ingest_subj(s, "okta", STORE_VIA_POLL, NULL, "okta.user_locked", JANE, 2, "wf", 1, a);
+    store_run_free(claim1(s, "w", T0));
+    OK(store_step_commit(s, a[0], "w", T0, &s0, &fail, NULL));
+    OK(store_run_rerun(s, a[0], T0 + 100, "cli:test", &re, NULL));
+
+    assert_int_equal(list_n(s, &f, &first), 2);
+    assert_int_equal(first, re);
+    f.subject = "00g1fin";
+    assert_int_equal(count_n(s, &f), 2);
+    OK(store_run_subjects(s, re, &subj, &n));
+    assert_int_equal(n, 3);
+    assert_null(subj[0].step_id);
+    assert_string_equal(subj[2].step_id, "remove");
+    store_run_subject_list_free(subj, n);
+
+    OK(store_run_get(s, a[0], &r));
+    assert_int_equal(r->rerun_as, re);
+    store_run_free(r);
+    OK(store_run_get(s, re, &r));
+    assert_int_equal(r->rerun_as, 0);
+    assert_string_equal(r->subject, "jane@acme.com");
+    assert_string_equal(r->via, "poll");
+    store_run_free(r);
+    OK(store_run_list(s, NULL, &l, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(l[1].id, a[0]);
+    assert_int_equal(l[1].rerun_as, re);
+    store_run_list_free(l, n);
+    /* the re-run's created_at is the one given: found by time */
+    f = (struct store_run_filter){.since = T0, .until = T0 + 101};
+    assert_int_equal(list_n(s, &f, &first), 1);
+    assert_int_equal(first, re);
+}
+
+/* Caps: at most STORE_SUBJECTS_MAX subjects of one event or step record are
+ * kept; a subject without a kind, with a key that does not normalize or is
+ * too long is skipped; a label and a change are cut (at a UTF-8 boundary),
+ * bytes that are not UTF-8 replaced: nothing is refused. */
+static void test_subjects_caps(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    enum { N = STORE_SUBJECTS_MAX + 10 };
+    static struct store_subject many[N + 4];
+    static char keys[N][16];
+    static char longkey[400], longlabel[1000], longchange[2000];
+    struct store_run_subject *subj = NULL;
+    struct store_step *steps = NULL;
+    struct store_run_filter f = {0};
+    int64_t a[1];
+    size_t n = 0;
+
+    memset(longkey, 'k', sizeof longkey - 1);
+    /* "é" (2 bytes) repeated: a cut must not split one */
+    for (size_t i = 0; i + 2 < sizeof longlabel; i += 2)
+        memcpy(longlabel + i, "\xc3\xa9", 2);
+    memset(longchange, 'c', sizeof longchange - 1);
+    many[0] = (struct store_subject){NULL, "nokind", "x", NULL};          /* skipped */
+    many[1] = (struct store_subject){"okta.user", longkey, "long", NULL}; /* skipped */
+    many[2] = (struct store_subject){"okta.user", "a\tb", "ctl", NULL};   /* skipped: control character */
+    many[3] = (struct store_subject){"okta.user", "bad\xff", "x", NULL};  /* skipped: not UTF-8 */
+    many[4] = (struct store_subject){"okta.user", "cut", longlabel, NULL};
+    many[5] = (struct store_subject){"okta.user", "odd", "a\xffz\x01", NULL};
+    for (int i = 6; i < N + 4; i++) {
+        snprintf(keys[i - 4], sizeof keys[0], "u%03d", i);
+        many[i] = (struct store_subject){"okta.user", keys[i - 4], NULL, NULL};
+    }
+    ingest_subj(s, "okta", STORE_VIA_HOOK, NULL, "okta.user_locked", many, N + 4, "wf", 1, a);
+    OK(store_run_subjects(s, a[0], &subj, &n));
+    assert_int_equal(n, STORE_SUBJECTS_MAX);
+    assert_string_equal(subj[0].key, "cut");
+    assert_true(strlen(subj[0].label) <= 200 && strlen(subj[0].label) >= 190);
+    assert_int_equal(strlen(subj[0].label) % 2, 0); /* whole characters */
+    assert_string_equal(subj[1].label, "a?z ");
+    assert_string_equal(subj[2].label, "u006"); /* no label: the key */
+    store_run_subject_list_free(subj, n);
+    f.subject = "nokind";
+    assert_int_equal(list_n(s, &f, NULL), 0);
+
+    /* a step record's change is cut, not refused */
+    {
+        struct store_step_rec s0 = {.index = 0, .step_id = "x", .item = -1, .status = STORE_STEP_SUCCEEDED,
+                                    .attempts = 1, .started_at = T0, .finished_at = T0, .change = longchange,
+                                    .subjects = many + 40, .n_subjects = N + 4 - 40};
+        struct store_run_next done = {.status = STORE_RUN_SUCCEEDED, .pc = 1};
+        store_run_free(claim1(s, "w", T0));
+        OK(store_step_commit(s, a[0], "w", T0, &s0, &done, NULL));
+    }
+    OK(store_step_list(s, a[0], &steps, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(strlen(steps[0].change), 500);
+    store_step_list_free(steps, n);
+    OK(store_run_subjects(s, a[0], &subj, &n));
+    assert_int_equal(n, STORE_SUBJECTS_MAX + 10); /* the step's u040..u077: u068..u077 are new */
+    store_run_subject_list_free(subj, n);
+
+    /* subjects given without their array: refused, nothing written */
+    {
+        struct store_ingest_item it = {0};
+        it.event = (struct store_event_in){.source = "x", .type = "t", .data = "{}", .n_subjects = 1};
+        assert_int_equal(store_ingest(s, &it, 1, NULL), IDF_EINVAL);
+    }
+}
+/* (end of "subjects") */
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2192,6 +2633,12 @@ int main(void)
         T(test_named_lease_take_renew_expire),
         T(test_named_lease_drop),
         T(test_named_lease_race),
+        T(test_subjects_filters), /* issue 17, "subjects" */
+        T(test_subjects_unknown_via),
+        T(test_subjects_step_commit),
+        T(test_subjects_settle),
+        T(test_subjects_rerun),
+        T(test_subjects_caps),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
