@@ -26,7 +26,9 @@ static const char usage[] =
     "           the configured one when it exists)\n"
     "  run      FILE --event EVENT.json [--dry-run] [--db URL]\n"
     "           one run in the foreground (--dry-run calls nothing and prints what it would call)\n"
-    "  runs     [--status S] [--workflow NAME] [--limit N] [--json] [--db URL]\n"
+    "  runs     [--status S] [--workflow NAME] [--subject|--user LOGIN|ID|TICKET] [--source SRC[/VIA]]\n"
+    "           [--since TIME] [--until TIME] [--before RUN] [--limit N] [--json] [--db URL]\n"
+    "  history  USER|TICKET [--json] [--db URL]   every run that touched them, newest first, with what it changed\n"
     "  show     RUN [--json] [--db URL]    a run with each step's input, output and error\n"
     "  rerun    RUN [--db URL]             start a failed run again from its failed step\n"
     "  approve  RUN [--comment TEXT]      approve the run's pending approval step\n"
@@ -93,6 +95,8 @@ int main(int argc, char **argv)
         return cli_runs(argc, argv);
     if (!strcmp(cmd, "show"))
         return cli_show(argc, argv);
+    if (!strcmp(cmd, "history"))
+        return cli_history(argc, argv);
     if (!strcmp(cmd, "rerun"))
         return cli_rerun(argc, argv);
     if (!strcmp(cmd, "cancel"))

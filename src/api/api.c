@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "api/api_internal.h"
 #include "api/render.h"
+#include "api/runquery.h"
 #include "core/timeutil.h"
 #include "crypto/token.h"
 #include "engine/engine.h"
@@ -118,6 +119,45 @@ static bool parse_id(const char *s, int64_t *out)
     return true;
 }
 
+/* GET /api/v1/runs (history false) and GET /api/v1/history (true): the
+ * filters of runquery.h from the query string; a bad one answers 400 naming
+ * it (issue 17, "subjects"). */
+static void runs_query(struct store *st, const struct http_req *req, struct http_resp *resp, bool history)
+{
+    struct runquery_in in = {
+        .status = http_req_query(req, "status"),
+        .workflow = http_req_query(req, "workflow"),
+        .subject = http_req_query(req, "subject"),
+        .source = http_req_query(req, "source"),
+        .since = http_req_query(req, "since"),
+        .until = http_req_query(req, "until"),
+        .before = http_req_query(req, "before"),
+        .limit = http_req_query(req, "limit"),
+    };
+    struct runquery *q = malloc(sizeof *q);
+    struct idf_err err;
+    json_t *out = NULL;
+    int rc;
+
+    idf_err_clear(&err);
+    if (!q) {
+        api__error(resp, 500, "out of memory");
+        return;
+    }
+    if (history && !in.subject)
+        rc = idf_err_set(&err, IDF_EINVAL, "missing subject: a login, an Okta id or a ticket number (#HF00000006)");
+    else
+        rc = runquery_parse(&in, "", q, &err);
+    if (rc == 0)
+        rc = history ? runquery_history_json(st, q, &out, &err) : runquery_list_json(st, q, &out, &err);
+    free(q);
+    if (rc) {
+        api__error(resp, rc == IDF_EINVAL ? 400 : status_for(rc), err.msg[0] ? err.msg : idf_strerror(rc));
+        return;
+    }
+    http_resp_json(resp, 200, out);
+}
+
 /* /api/v1/runs[/ID[/rerun|approve|reject|cancel]] */
 static void runs_route(struct store *st, const struct api__caller *who, const struct http_req *req,
                        struct http_resp *resp, const char *rest)
@@ -128,27 +168,11 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
     int rc;
 
     if (*rest == '\0') {
-        struct store_run_filter f;
-        struct store_run *rows = NULL;
-        size_t n = 0;
-        const char *lim = http_req_query(req, "limit");
-        const char *before = http_req_query(req, "before");
         if (strcmp(req->method, "GET") != 0) {
             api__error(resp, 405, "use GET");
             return;
         }
-        memset(&f, 0, sizeof f);
-        f.status = http_req_query(req, "status");
-        f.workflow = http_req_query(req, "workflow");
-        f.limit = lim ? atoi(lim) : 50;
-        f.before_id = before ? atoll(before) : 0;
-        rc = store_run_list(st, &f, &rows, &n);
-        if (rc) {
-            api__error(resp, 500, "could not list runs");
-            return;
-        }
-        http_resp_json(resp, 200, json_pack("{s:o}", "runs", render_runs(rows, n)));
-        store_run_list_free(rows, n);
+        runs_query(st, req, resp, false); /* issue 17: filters by subject, source, time; total */
         return;
     }
     if (*rest != '/' || !parse_id(rest + 1, &id)) {
@@ -166,6 +190,13 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
             return;
         }
         o = render_run(r);
+        if (o) { /* issue 17: whom and what the run concerns */
+            struct store_run_subject *subj = NULL;
+            size_t n_subj = 0;
+            if (store_run_subjects(st, id, &subj, &n_subj) == 0)
+                json_object_set_new(o, "subjects", render_run_subjects(subj, n_subj));
+            store_run_subject_list_free(subj, n_subj);
+        }
         if (o && store_step_list(st, id, &steps, &n) == 0)
             json_object_set_new(o, "steps", render_steps(steps, n));
         store_step_list_free(steps, n);
@@ -293,6 +324,11 @@ static void api_route(struct api *a, struct store *st, const struct api__caller 
             post_event(a, who, req, resp);
     } else if (strncmp(p, "/api/v1/runs", 12) == 0) {
         runs_route(st, who, req, resp, p + 12);
+    } else if (strcmp(p, "/api/v1/history") == 0) { /* issue 17: a person's or a ticket's timeline */
+        if (strcmp(req->method, "GET") != 0)
+            api__error(resp, 405, "use GET");
+        else
+            runs_query(st, req, resp, true);
     } else if (strncmp(p, "/api/v1/tokens", 14) == 0) {
         api__tokens_route(a, st, who, req, resp, p + 14);
     } else if (strcmp(p, "/api/v1/me") == 0) {

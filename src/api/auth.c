@@ -40,6 +40,7 @@ static const struct api__route routes[] = {
     {"POST", "/api/v1/events", TOKEN_OPERATOR},
     {"GET", "/api/v1/runs", TOKEN_VIEWER},
     {"GET", "/api/v1/runs/*", TOKEN_VIEWER},
+    {"GET", "/api/v1/history", TOKEN_VIEWER}, /* issue 17: a subject's timeline */
     {"POST", "/api/v1/runs/*/rerun", TOKEN_OPERATOR},
     {"POST", "/api/v1/runs/*/cancel", TOKEN_OPERATOR},
     {"POST", "/api/v1/runs/*/approve", TOKEN_APPROVER},

@@ -8,6 +8,8 @@
  * thread. */
 #include "api/render.h"
 
+#include <string.h>
+
 #include "core/log.h"
 
 /* A text column: a JSON string, or null for NULL. */
@@ -71,14 +73,107 @@ json_t *render_event(const struct store_event *ev)
                      text_or_null(ev->note));
 }
 
+/* ---- issue 17 ("subjects"): where a run came from, whom it concerns ---- */
+
+/* Adds source {name, via, actor, connection}, trigger, subject and rerun_as
+ * (null when none) to the run object o; o is NULL-safe (returned as is). */
+static json_t *add_origin(json_t *o, const struct store_run *r)
+{
+    json_t *src;
+
+    if (!o)
+        return NULL;
+    src = json_pack("{s:o, s:o, s:o, s:o}", "name", text_or_null(r->source), "via", text_or_null(r->via), "actor",
+                    text_or_null(r->actor), "connection", text_or_null(r->connection));
+    if (!src || json_object_set_new(o, "source", src) ||
+        json_object_set_new(o, "trigger", text_or_null(r->trigger)) ||
+        json_object_set_new(o, "subject", text_or_null(r->subject)) ||
+        json_object_set_new(o, "rerun_as", r->rerun_as ? json_integer(r->rerun_as) : json_null())) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Whether two optional texts are equal (NULL only to NULL). */
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+json_t *render_run_subjects(const struct store_run_subject *rows, size_t n)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *keys = NULL, *o;
+        bool seen = false;
+        /* one entry per (kind, label, step_id), in the order first met */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = same_text(rows[j].kind, rows[i].kind) && same_text(rows[j].label, rows[i].label) &&
+                   same_text(rows[j].step_id, rows[i].step_id);
+        if (seen)
+            continue;
+        keys = json_array();
+        for (size_t j = i; keys && j < n; j++)
+            if (same_text(rows[j].kind, rows[i].kind) && same_text(rows[j].label, rows[i].label) &&
+                same_text(rows[j].step_id, rows[i].step_id) && json_array_append_new(keys, text_or_null(rows[j].key))) {
+                json_decref(keys);
+                keys = NULL;
+            }
+        o = keys ? json_pack("{s:o, s:o, s:o, s:o}", "kind", text_or_null(rows[i].kind), "label",
+                             text_or_null(rows[i].label), "step_id", text_or_null(rows[i].step_id), "keys", keys)
+                 : NULL;
+        if (!o || json_array_append_new(arr, o)) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
+static json_t *change_row(const struct store_change *c)
+{
+    return json_pack("{s:o, s:i, s:o, s:I}", "step_id", text_or_null(c->step_id), "item", c->item, "change",
+                     text_or_null(c->change), "finished_at", (json_int_t)c->finished_at);
+}
+
+static json_t *run_row(const void *row);
+
+json_t *render_history(const char *key, int64_t total, const struct store_run *runs, size_t n,
+                       const struct store_change *changes, size_t n_changes)
+{
+    json_t *arr = json_array(), *o;
+
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *r = run_row(&runs[i]), *ch = json_array();
+        for (size_t j = 0; r && ch && j < n_changes; j++) {
+            if (changes[j].run_id == runs[i].id && json_array_append_new(ch, change_row(&changes[j]))) {
+                json_decref(ch);
+                ch = NULL;
+            }
+        }
+        if (!r || !ch || json_object_set_new(r, "changes", ch) || json_array_append_new(arr, r)) {
+            json_decref(r);
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    if (!arr)
+        return NULL;
+    o = json_pack("{s:s, s:I, s:o}", "subject", key, "total", (json_int_t)total, "runs", arr);
+    return o;
+}
+/* (end of "subjects") */
+
 static json_t *run_row(const void *row)
 {
     const struct store_run *r = row;
-    return json_pack("{s:I, s:o, s:I, s:I, s:o, s:i, s:o, s:I, s:I, s:I, s:I}", "id", (json_int_t)r->id, "workflow",
+    return add_origin(json_pack("{s:I, s:o, s:I, s:I, s:o, s:i, s:o, s:I, s:I, s:I, s:I}", "id", (json_int_t)r->id, "workflow",
                      text_or_null(r->workflow), "version", (json_int_t)r->version, "event_id", (json_int_t)r->event_id,
                      "status", text_or_null(r->status), "pc", r->pc, "error", text_or_null(r->error), "created_at",
                      (json_int_t)r->created_at, "updated_at", (json_int_t)r->updated_at, "finished_at",
-                     (json_int_t)r->finished_at, "rerun_of", (json_int_t)r->rerun_of);
+                     (json_int_t)r->finished_at, "rerun_of", (json_int_t)r->rerun_of), r);
 }
 
 json_t *render_runs(const struct store_run *rows, size_t n)
@@ -106,17 +201,17 @@ json_t *render_run(const struct store_run *r)
         if (ev)
             json_object_set_new(o, "event", ev);
     }
-    return o;
+    return add_origin(o, r); /* issue 17 */
 }
 
 static json_t *step_row(const void *row)
 {
     const struct store_step *sp = row;
-    return json_pack("{s:i, s:o, s:i, s:o, s:i, s:o, s:o, s:o, s:I, s:I}", "index", sp->index, "step_id",
+    return json_pack("{s:i, s:o, s:i, s:o, s:i, s:o, s:o, s:o, s:I, s:I, s:o}", "index", sp->index, "step_id",
                      text_or_null(sp->step_id), "item", sp->item, "status", text_or_null(sp->status), "attempts",
                      sp->attempts, "input", render_json_text(sp->input), "output", render_json_text(sp->output),
                      "error", render_json_text(sp->error), "started_at", (json_int_t)sp->started_at, "finished_at",
-                     (json_int_t)sp->finished_at);
+                     (json_int_t)sp->finished_at, "change", text_or_null(sp->change));
 }
 
 json_t *render_steps(const struct store_step *rows, size_t n)

@@ -31,17 +31,21 @@ json_t *render_workflows(const struct store_workflow_info *rows, size_t n);
 json_t *render_event(const struct store_event *ev);
 
 /* A list row: {id, workflow, version, event_id, status, pc, error,
- * created_at, updated_at, finished_at, rerun_of} (error null when none). */
+ * created_at, updated_at, finished_at, rerun_of, source {name, via, actor,
+ * connection}, trigger, subject, rerun_as} (error, the source's fields,
+ * trigger, subject null when none; rerun_as null when none). */
 json_t *render_runs(const struct store_run *rows, size_t n);
 
 /* One run as GET /api/v1/runs/ID answers it (without its steps): {id,
  * workflow, version, event_id, status, pc, created_at, updated_at,
  * finished_at}, then error, wake_at and rerun_of only when set, then event
- * (the event's data, redacted as log_redact_text does) when it parses. */
+ * (the event's data, redacted as log_redact_text does) when it parses, then
+ * source, trigger, subject and rerun_as as in a list row. */
 json_t *render_run(const struct store_run *r);
 
 /* [{index, step_id, item, status, attempts, input, output, error,
- * started_at, finished_at}] with input/output/error as render_json_text. */
+ * started_at, finished_at, change}] with input/output/error as
+ * render_json_text, change null when the step changed nothing. */
 json_t *render_steps(const struct store_step *rows, size_t n);
 
 /* {"queued": n, "running": n, "waiting": n, "succeeded": n, "failed": n,
@@ -63,5 +67,16 @@ json_t *render_connections(const struct store_connection_info *rows, size_t n);
  * last_used_at, expired}], expired: expires_at is set and at or before
  * now_ms. Never a hash (the rows hold none). */
 json_t *render_tokens(const struct store_token *rows, size_t n, int64_t now_ms);
+
+/* issue 17 ("subjects"): a run's subjects, one entry per (kind, label,
+ * step_id) with every key that finds it, in the order first stored:
+ * [{kind, label, step_id (null: the event's), keys: [...]}]. */
+json_t *render_run_subjects(const struct store_run_subject *rows, size_t n);
+
+/* A timeline (GET /api/v1/history, `idflow history --json`): {subject: key,
+ * total, runs: [list row + changes: [{step_id, item, change, finished_at}]]},
+ * each run's changes taken from changes (store_run_changes) by run id. */
+json_t *render_history(const char *key, int64_t total, const struct store_run *runs, size_t n,
+                       const struct store_change *changes, size_t n_changes);
 
 #endif

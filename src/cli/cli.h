@@ -14,6 +14,7 @@ int cli_serve(int argc, char **argv);
 int cli_validate(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_runs(int argc, char **argv);
+int cli_history(int argc, char **argv); /* issue 17: a subject's timeline */
 int cli_show(int argc, char **argv);
 int cli_rerun(int argc, char **argv);
 int cli_decide(int argc, char **argv); /* approve | reject */

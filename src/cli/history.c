@@ -1,6 +1,7 @@
 /* history.c — the run-history subcommands, which work on the store directly
  * (so they also work while a server runs): runs, show, rerun, approve,
- * reject, migrate. Output is a human table, or JSON with --json. */
+ * reject, migrate, and history (a subject's timeline, issue 17). Output is a
+ * human table, or JSON with --json. */
 #include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/render.h"
+#include "api/runquery.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -35,67 +37,181 @@ static void wake_nodes(struct store *st)
     (void)rc;
 }
 
-int cli_runs(int argc, char **argv)
+/* "okta/poll", "manual by token:alice": where a run came from, for a table. */
+static void fmt_source(const struct store_run *r, char *out, size_t n)
+{
+    if (r->actor)
+        snprintf(out, n, "%s by %s", r->source ? r->source : "-", r->actor);
+    else if (r->via)
+        snprintf(out, n, "%s/%s", r->source ? r->source : "-", r->via);
+    else
+        snprintf(out, n, "%s", r->source ? r->source : "-");
+}
+
+/* The options `runs` and `history` share (issue 17, "subjects"): the
+ * filters of api/runquery.h, --json and --db. */
+struct runs_opts {
+    struct runquery_in in;
+    const char *db;
+    bool as_json;
+};
+
+static int parse_runs_opts(int argc, char **argv, bool history, struct runs_opts *o)
 {
     static const struct option opts[] = {
         {"status", required_argument, NULL, 's'}, {"workflow", required_argument, NULL, 'w'},
         {"limit", required_argument, NULL, 'l'},  {"json", no_argument, NULL, 'j'},
-        {"db", required_argument, NULL, 'd'},     {NULL, 0, NULL, 0},
+        {"db", required_argument, NULL, 'd'},     {"subject", required_argument, NULL, 'S'},
+        {"user", required_argument, NULL, 'S'},   {"ticket", required_argument, NULL, 'S'},
+        {"source", required_argument, NULL, 'o'}, {"since", required_argument, NULL, 'a'},
+        {"until", required_argument, NULL, 'u'},  {"before", required_argument, NULL, 'b'},
+        {NULL, 0, NULL, 0},
     };
-    struct store_run_filter f;
-    enum engine_run_status status;
-    const char *db = NULL;
-    bool as_json = false;
-    struct store *st = NULL;
-    struct store_run *rows = NULL;
-    size_t n = 0;
-    int c, rc;
+    int c;
 
-    memset(&f, 0, sizeof f);
+    memset(o, 0, sizeof *o);
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 's': f.status = optarg; break;
-        case 'w': f.workflow = optarg; break;
-        case 'l': f.limit = atoi(optarg); break;
-        case 'j': as_json = true; break;
-        case 'd': db = optarg; break;
-        default:
-            fprintf(stderr, "usage: idflow runs [--status S] [--workflow NAME] [--limit N] [--json] [--db URL]\n");
-            return CLI_USAGE;
+        case 's': o->in.status = optarg; break;
+        case 'w': o->in.workflow = optarg; break;
+        case 'l': o->in.limit = optarg; break;
+        case 'j': o->as_json = true; break;
+        case 'd': o->db = optarg; break;
+        case 'S': o->in.subject = optarg; break;
+        case 'o': o->in.source = optarg; break;
+        case 'a': o->in.since = optarg; break;
+        case 'u': o->in.until = optarg; break;
+        case 'b': o->in.before = optarg; break;
+        default: return -1;
         }
     }
-    if (f.status && engine_run_status_parse(f.status, &status)) {
-        fprintf(stderr, "idflow runs: unknown status '%s' (queued, running, waiting, succeeded, failed, cancelled)\n",
-                f.status);
+    if (history) {
+        if (optind != argc - 1 || o->in.subject)
+            return -1;
+        o->in.subject = argv[optind];
+    } else if (optind != argc) {
+        return -1;
+    }
+    return 0;
+}
+
+int cli_runs(int argc, char **argv)
+{
+    struct runs_opts o;
+    struct runquery q;
+    struct idf_err err;
+    struct store *st = NULL;
+    struct store_run *rows = NULL;
+    int64_t total = 0;
+    size_t n = 0;
+    int rc;
+
+    idf_err_clear(&err);
+    if (parse_runs_opts(argc, argv, false, &o)) {
+        fprintf(stderr, "usage: idflow runs [--status S] [--workflow NAME] [--subject|--user LOGIN|ID|TICKET] "
+                        "[--source SOURCE[/VIA]] [--since TIME] [--until TIME] [--before RUN] [--limit N] [--json] "
+                        "[--db URL]\n");
         return CLI_USAGE;
     }
-    if (cli_open_store(db, &st))
+    if (runquery_parse(&o.in, "--", &q, &err)) {
+        fprintf(stderr, "idflow runs: %s\n", err.msg);
+        return CLI_USAGE;
+    }
+    if (cli_open_store(o.db, &st))
         return CLI_FAIL;
-    rc = store_run_list(st, &f, &rows, &n);
+    rc = store_run_list(st, &q.f, &rows, &n);
+    if (rc == 0 && !o.as_json)
+        rc = store_run_count(st, &q.f, &total);
     if (rc) {
         fprintf(stderr, "idflow runs: cannot list runs: %s\n", idf_strerror(rc));
         store_close(st);
         return CLI_FAIL;
     }
-    if (as_json) {
+    if (o.as_json) {
         json_t *list = render_runs(rows, n);
         char *s = list ? json_dumps(list, JSON_INDENT(2)) : NULL;
         puts(s ? s : "[]");
         free(s);
         json_decref(list);
     } else {
-        printf("%-8s %-28s %-4s %-10s %-24s %s\n", "RUN", "WORKFLOW", "VER", "STATUS", "CREATED", "ERROR");
+        printf("%-8s %-24s %-10s %-24s %-22s %-26s %s\n", "RUN", "WORKFLOW", "STATUS", "CREATED", "SOURCE", "SUBJECT",
+               "ERROR");
         for (size_t i = 0; i < n; i++) {
             const struct store_run *r = &rows[i];
-            char ts[40];
+            char ts[40], src[300];
             cli_fmt_time(r->created_at, ts, sizeof ts);
-            printf("%-8lld %-28s %-4lld %-10s %-24s %s\n", (long long)r->id, r->workflow, (long long)r->version,
-                   r->status, ts, r->error ? r->error : "");
+            fmt_source(r, src, sizeof src);
+            printf("%-8lld %-24s %-10s %-24s %-22s %-26s %s\n", (long long)r->id, r->workflow, r->status, ts, src,
+                   r->subject ? r->subject : "-", r->error ? r->error : "");
         }
+        printf("(%zu of %lld matching run%s%s)\n", n, (long long)total, total == 1 ? "" : "s",
+               n && (int64_t)n < total ? "; --before ID for older ones" : "");
     }
     store_run_list_free(rows, n);
     store_close(st);
+    return CLI_OK;
+}
+
+/* idflow history USER|TICKET: every run that touched it, newest first,
+ * with what each changed (issue 17, "subjects"). */
+int cli_history(int argc, char **argv)
+{
+    struct runs_opts o;
+    struct runquery q;
+    struct idf_err err;
+    struct store *st = NULL;
+    json_t *h = NULL;
+    int rc;
+
+    idf_err_clear(&err);
+    if (parse_runs_opts(argc, argv, true, &o)) {
+        fprintf(stderr, "usage: idflow history USER|TICKET [--status S] [--workflow NAME] [--source SOURCE[/VIA]] "
+                        "[--since TIME] [--until TIME] [--before RUN] [--limit N] [--json] [--db URL]\n"
+                        "  USER: a login (jane@acme.com) or an Okta id; TICKET: #HF00000006 or its number\n");
+        return CLI_USAGE;
+    }
+    if (runquery_parse(&o.in, "", &q, &err)) {
+        fprintf(stderr, "idflow history: %s\n", err.msg);
+        return CLI_USAGE;
+    }
+    if (cli_open_store(o.db, &st))
+        return CLI_FAIL;
+    rc = runquery_history_json(st, &q, &h, &err);
+    store_close(st);
+    if (rc) {
+        fprintf(stderr, "idflow history: %s: %s\n", err.msg, idf_strerror(rc));
+        return CLI_FAIL;
+    }
+    if (o.as_json) {
+        char *s = json_dumps(h, JSON_INDENT(2));
+        puts(s ? s : "{}");
+        free(s);
+    } else {
+        json_t *runs = json_object_get(h, "runs"), *r;
+        size_t i;
+        printf("runs that touched %s, newest first (%zu of %lld):\n", json_string_value(json_object_get(h, "subject")),
+               json_array_size(runs), (long long)json_integer_value(json_object_get(h, "total")));
+        json_array_foreach (runs, i, r) {
+            json_t *src = json_object_get(r, "source"), *chs = json_object_get(r, "changes"), *ch;
+            const char *via = json_string_value(json_object_get(src, "via"));
+            const char *actor = json_string_value(json_object_get(src, "actor"));
+            char ts[40];
+            size_t j;
+            cli_fmt_time(json_integer_value(json_object_get(r, "created_at")), ts, sizeof ts);
+            printf("#%-7lld %s  %-24s %-10s %s%s%s%s%s\n", (long long)json_integer_value(json_object_get(r, "id")), ts,
+                   json_string_value(json_object_get(r, "workflow")), json_string_value(json_object_get(r, "status")),
+                   json_string_value(json_object_get(src, "name")) ? json_string_value(json_object_get(src, "name"))
+                                                                   : "-",
+                   via ? "/" : "", via ? via : "", actor ? " by " : "", actor ? actor : "");
+            if (json_array_size(chs) == 0)
+                printf("         changed nothing\n");
+            json_array_foreach (chs, j, ch)
+                printf("         %s (step %s)\n", json_string_value(json_object_get(ch, "change")),
+                       json_string_value(json_object_get(ch, "step_id")));
+        }
+    }
+    json_decref(h);
     return CLI_OK;
 }
 
