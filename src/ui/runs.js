@@ -116,7 +116,7 @@ async function pager(base, runs, total, at, limit, before, known) {
   const of = Number.isFinite(total) ? ` of ${fmtCount(total)}` : '';
   let where = runs.length ? `${fmtCount(first)}–${fmtCount(last)}${of}` : `none${of}`;
   if (before && !known) where = `${fmtCount(runs.length)} older than run #${before}${of}`;
-  el.append(h('span', { class: 'where', id: 'where', text: where }));
+  if (runs.length || before) el.append(h('span', { class: 'where', id: 'where', text: where }));
   if (before) {
     const above = at - limit - 1; // runs above the newer page
     let newer = null;
@@ -203,8 +203,8 @@ export async function list(ctx, q) {
   const asked = searchedText(subject, source, status, workflow);
   const empty = asked ? `No run ${asked}.` : 'No run yet.';
   const timeline = subject
-    ? h('p', { class: 'timeline-link' }, 'Everything that happened to ', subjectLink(subject, { id: 'timeline-link' }),
-      ', with what each run changed: ', h('a', { href: `#/history/${enc(subject)}`, text: 'timeline' }), '.')
+    ? h('p', { class: 'timeline-link' }, h('a', { href: `#/history/${enc(subject)}`, id: 'timeline-link', text: `Timeline of ${subject}` }),
+      ': every run that touched it, newest first, with what each changed.')
     : null;
   if (refused) {
     ctx.root.append(h('h1', { text: 'Runs' }), filters, errorBox(refused));
@@ -305,8 +305,7 @@ function startedBy(run) {
     h('dt', { text: 'By' }), h('dd', { id: 'started-actor', text: src.actor ?? '—' }),
     h('dt', { text: 'Trigger' }), h('dd', { id: 'started-trigger', text: run.trigger ?? ev.type ?? '—' }),
     h('dt', { text: 'Connection' }), h('dd', { text: src.connection ?? '—' }),
-    h('dt', { text: 'Event time' }), h('dd', { text: when ? fmtWhen(when) : '—' }),
-    h('dt', { text: 'Event' }), h('dd', { text: `#${run.event_id}` }));
+    h('dt', { text: 'Event time' }), h('dd', { text: when ? fmtWhen(when) : '—' }));
   return h('section', { class: 'panel started-by', id: 'started-by', 'aria-labelledby': 'started-by-h' },
     h('h2', { id: 'started-by-h', text: 'Started by' }), dl);
 }
@@ -357,7 +356,7 @@ function runView(ctx, run, approval, slot) {
     run.error ? errorBox(run.error) : null,
     actions(ctx, run, slot),
     approval ? approvalBox(ctx, run, approval, slot) : null,
-    startedBy(run), concerns(run), // "console-runs"
+    h('div', { class: 'run-origin' }, startedBy(run), concerns(run)), // "console-runs"
     h('div', { class: 'panel' }, meta, h('div', { class: 'step-data' }, jsonBlock('Event', run.event, 'event'))),
     h('h2', { text: `Steps (${steps.length})` }),
     steps.length ? h('div', { class: 'steps', id: 'steps' }, steps.map(stepRow))
