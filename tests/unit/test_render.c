@@ -103,17 +103,68 @@ static void test_runs(void **state)
     /* the list: every field, error null when none */
     assert_json(render_runs(r, 2),
                 "[{\"id\":2,\"workflow\":\"w\",\"version\":1,\"event_id\":5,\"status\":\"failed\",\"pc\":3,"
-                "\"error\":\"boom\",\"created_at\":10,\"updated_at\":11,\"finished_at\":12,\"rerun_of\":1},"
+                "\"error\":\"boom\",\"created_at\":10,\"updated_at\":11,\"finished_at\":12,\"rerun_of\":1,"
+                "\"source\":{\"name\":null,\"via\":null,\"actor\":null,\"connection\":null},\"trigger\":null,\"subject\":null,\"rerun_as\":null},"
                 "{\"id\":1,\"workflow\":\"w\",\"version\":1,\"event_id\":5,\"status\":\"waiting\",\"pc\":0,"
-                "\"error\":null,\"created_at\":8,\"updated_at\":9,\"finished_at\":0,\"rerun_of\":0}]");
+                "\"error\":null,\"created_at\":8,\"updated_at\":9,\"finished_at\":0,\"rerun_of\":0,"
+                "\"source\":{\"name\":null,\"via\":null,\"actor\":null,\"connection\":null},\"trigger\":null,\"subject\":null,\"rerun_as\":null}]");
     /* one run: error, wake_at and rerun_of only when set; the event redacted */
     assert_json(render_run(&r[0]), "{\"id\":2,\"workflow\":\"w\",\"version\":1,\"event_id\":5,\"status\":\"failed\","
                                    "\"pc\":3,\"created_at\":10,\"updated_at\":11,\"finished_at\":12,"
-                                   "\"error\":\"boom\",\"rerun_of\":1}");
+                                   "\"error\":\"boom\",\"rerun_of\":1,"
+                                   "\"source\":{\"name\":null,\"via\":null,\"actor\":null,\"connection\":null},\"trigger\":null,\"subject\":null,\"rerun_as\":null}");
     r[1].event = "{\"user\":\"ann\",\"token\":\"s3cret\"}";
     assert_json(render_run(&r[1]), "{\"id\":1,\"workflow\":\"w\",\"version\":1,\"event_id\":5,\"status\":\"waiting\","
                                    "\"pc\":0,\"created_at\":8,\"updated_at\":9,\"finished_at\":0,\"wake_at\":50,"
-                                   "\"event\":{\"user\":\"ann\",\"token\":\"[redacted]\"}}");
+                                   "\"event\":{\"user\":\"ann\",\"token\":\"[redacted]\"},"
+                                   "\"source\":{\"name\":null,\"via\":null,\"actor\":null,\"connection\":null},\"trigger\":null,\"subject\":null,\"rerun_as\":null}");
+    /* issue 17: where it came from, whom it concerns, its re-run */
+    r[1].event = NULL;
+    r[1].source = "okta";
+    r[1].via = "poll";
+    r[1].connection = "prod";
+    r[1].trigger = "okta.user_locked";
+    r[1].subject = "jane@acme.com";
+    r[1].rerun_as = 7;
+    assert_json(render_runs(&r[1], 1),
+                "[{\"id\":1,\"workflow\":\"w\",\"version\":1,\"event_id\":5,\"status\":\"waiting\",\"pc\":0,"
+                "\"error\":null,\"created_at\":8,\"updated_at\":9,\"finished_at\":0,\"rerun_of\":0,"
+                "\"source\":{\"name\":\"okta\",\"via\":\"poll\",\"actor\":null,\"connection\":\"prod\"},"
+                "\"trigger\":\"okta.user_locked\",\"subject\":\"jane@acme.com\",\"rerun_as\":7}]");
+}
+
+/* issue 17: a run's subjects grouped per (kind, label, step) with their
+ * keys; a timeline's runs each with its own changes. */
+static void test_subjects_and_history(void **state)
+{
+    struct store_run_subject sj[4] = {
+        {"okta.user", "00u1", "jane@acme.com", NULL},
+        {"okta.user", "jane@acme.com", "jane@acme.com", NULL},
+        {"okta.group", "00g1", "Finance", "remove"},
+        {"okta.group", "finance", "Finance", "remove"},
+    };
+    struct store_run r[2] = {{.id = 9, .workflow = "off", .version = 1, .status = "succeeded"},
+                             {.id = 4, .workflow = "off", .version = 1, .status = "failed"}};
+    struct store_change ch[2] = {{9, "suspend", -1, "suspended", 100}, {9, "remove", -1, "removed from Finance", 101}};
+    json_t *h;
+
+    (void)state;
+    assert_json(render_run_subjects(sj, 4),
+                "[{\"kind\":\"okta.user\",\"label\":\"jane@acme.com\",\"step_id\":null,"
+                "\"keys\":[\"00u1\",\"jane@acme.com\"]},{\"kind\":\"okta.group\",\"label\":\"Finance\","
+                "\"step_id\":\"remove\",\"keys\":[\"00g1\",\"finance\"]}]");
+    assert_json(render_run_subjects(NULL, 0), "[]");
+    h = render_history("jane@acme.com", 12, r, 2, ch, 2);
+    assert_non_null(h);
+    assert_string_equal(json_string_value(json_object_get(h, "subject")), "jane@acme.com");
+    assert_int_equal(json_integer_value(json_object_get(h, "total")), 12);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(h, "runs"), 0), "changes")), 2);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(h, "runs"), 1), "changes")), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(json_array_get(json_object_get(h, "runs"), 0), "changes"), 1),
+                            "change")),
+                        "removed from Finance");
+    json_decref(h);
 }
 
 static void test_steps_and_counts(void **state)
@@ -128,9 +179,9 @@ static void test_steps_and_counts(void **state)
     assert_json(render_steps(st, 2),
                 "[{\"index\":0,\"step_id\":\"user\",\"item\":-1,\"status\":\"succeeded\",\"attempts\":1,"
                 "\"input\":{\"login\":\"ann\"},\"output\":{\"id\":\"00u1\"},\"error\":null,\"started_at\":5,"
-                "\"finished_at\":6},{\"index\":1,\"step_id\":\"each\",\"item\":2,\"status\":\"failed\",\"attempts\":3,"
+                "\"finished_at\":6,\"change\":null},{\"index\":1,\"step_id\":\"each\",\"item\":2,\"status\":\"failed\",\"attempts\":3,"
                 "\"input\":\"not json\",\"output\":null,\"error\":{\"message\":\"E1\"},\"started_at\":7,"
-                "\"finished_at\":0}]");
+                "\"finished_at\":0,\"change\":null}]");
     assert_json(render_run_counts(&c), "{\"queued\":1,\"running\":2,\"waiting\":3,\"succeeded\":4,\"failed\":5,"
                                        "\"cancelled\":6}");
 }
@@ -193,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_event),
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_steps_and_counts),
+        cmocka_unit_test(test_subjects_and_history), /* issue 17 */
         cmocka_unit_test(test_approvals_audit_connections),
         cmocka_unit_test(test_tokens_expired_from_now),
     };
