@@ -125,6 +125,7 @@ HFN void hfx_clear(struct conn_result *r)
 {
     json_decref(r->output);
     json_decref(r->detail);
+    json_decref(r->subjects);
     memset(r, 0, sizeof *r);
 }
 
@@ -214,6 +215,12 @@ HFN int hfx_run(struct hfx *f, struct hfx_call *c, const char *action, struct co
     hfx_leak_check(f, "message", res->message, problem);
     hfx_leak_check_json(f, "detail", res->detail, problem);
     hfx_leak_check_json(f, "output", res->output, problem);
+    /* issue 17: the history's subjects and change text carry no credential; a change only
+     * from a call that changed something */
+    hfx_leak_check_json(f, "subjects", res->subjects, problem);
+    hfx_leak_check(f, "change", res->change, problem);
+    if (res->change[0] && !(rc == 0 && json_is_true(json_object_get(res->output, "changed"))) && !problem[0])
+        snprintf(problem, HFX_PROBLEM, "%s reported the change '%s' without changing anything", action, res->change);
     return rc;
 }
 

@@ -93,6 +93,7 @@ OFN void res_clear(struct conn_result *r)
 {
     json_decref(r->output);
     json_decref(r->detail);
+    json_decref(r->subjects);
     memset(r, 0, sizeof *r);
 }
 
@@ -143,6 +144,7 @@ OFN int ofx_act_conn(struct ofx *f, const json_t *conn, const char *action, int 
             break;
         int64_t w = res->retry_after_ms;
         json_decref(res->detail);
+        json_decref(res->subjects);
         f->paced++;
         sleep_ms(w > 0 ? w : 1);
     }
@@ -158,6 +160,13 @@ OFN int ofx_act_conn(struct ofx *f, const json_t *conn, const char *action, int 
     no_token("message", res->message);
     no_token_json("detail", res->detail);
     no_token_json("output", res->output);
+    /* issue 17: what a call reports for the run's history carries no credential, and a change
+     * is reported only by a call that changed something */
+    no_token_json("subjects", res->subjects);
+    no_token("change", res->change);
+    ofx_check(!res->change[0] || (rc == 0 && json_is_true(json_object_get(res->output, "changed"))),
+              "%s reported the change '%s' without changing anything", action, res->change);
+    ofx_check(!res->subjects || json_is_array(res->subjects), "%s: subjects is not an array", action);
     return rc;
 }
 

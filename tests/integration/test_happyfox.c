@@ -878,6 +878,87 @@ static void test_triggers(void **state)
     assert_true(matches("happyfox.ticket_updated", "{\"category\": 3}", ev));
 }
 
+/* ------------------------------------------------ subjects (issue 17) */
+
+/* The label of the subject of kind whose keys hold key, or NULL. */
+static const char *subject_label(const struct conn_result *r, const char *kind, const char *key)
+{
+    size_t i, k;
+    json_t *s, *v;
+
+    json_array_foreach(r->subjects, i, s)
+    {
+        if (strcmp(hfx_str(s, "kind") ? hfx_str(s, "kind") : "", kind) != 0)
+            continue;
+        json_array_foreach(json_object_get(s, "keys"), k, v)
+        {
+            if (strcmp(json_string_value(v), key) == 0)
+                return hfx_str(s, "label");
+        }
+    }
+    return NULL;
+}
+
+/* Every action reports its ticket by number and display id (and the
+ * requester by email, never by name) and, when it changed the ticket, what
+ * it did; a call that changed nothing reports no change. */
+static void test_subjects_and_changes(void **state)
+{
+    struct hfx *f = *state;
+    struct conn_result r;
+    char disp[32], num[16], *dump;
+
+    HFX_MUST(hfx_actf(f, "happyfox.create_ticket", &r,
+                      "{\"category\": \"onboarding\", \"subject\": \"New starter\", \"text\": \"Starts Monday\", "
+                      "\"email\": \"lin.chen@acme.example\", \"name\": \"Lin Chen\", \"fields\": {\"First Name\": \"Lin\", "
+                      "\"Last Name\": \"Chen\", \"Email\": \"lin.chen@acme.example\", \"Department\": \"Engineering\"}}"),
+             r);
+    snprintf(disp, sizeof disp, "%s", hfx_str(r.output, "display_id"));
+    snprintf(num, sizeof num, "%lld", (long long)hfx_int(r.output, "number"));
+    assert_string_equal(subject_label(&r, "happyfox.ticket", disp), disp);
+    assert_string_equal(subject_label(&r, "happyfox.ticket", num), disp);
+    assert_string_equal(subject_label(&r, "happyfox.contact", "lin.chen@acme.example"), "lin.chen@acme.example");
+    {
+        char want[64];
+        snprintf(want, sizeof want, "ticket %s created", disp);
+        assert_string_equal(r.change, want);
+    }
+    dump = json_dumps(r.subjects, JSON_COMPACT);
+    assert_null(strstr(dump, "Lin Chen")); /* identifiers only */
+    free(dump);
+    hfx_clear(&r);
+
+    static const struct {
+        const char *action, *params, *change; /* %s: the display id */
+    } cases[] = {
+        {"happyfox.add_note", "\"text\": \"checked\", \"staff\": 1", "note added to %s"},
+        {"happyfox.reply", "\"text\": \"on it\", \"staff\": 1", "reply sent on %s"},
+        {"happyfox.assign", "\"assignee\": \"Priya Raman\"", "ticket %s assigned"},
+        {"happyfox.assign", "\"assignee\": \"Priya Raman\"", ""}, /* already: no change */
+        {"happyfox.assign", "\"assignee\": \"\"", "ticket %s unassigned"},
+        {"happyfox.add_tags", "\"tags\": [\"vip\"]", "tags changed on %s"},
+        {"happyfox.update_custom_fields", "\"fields\": {\"First Name\": \"Linda\"}", "fields set on %s"},
+        {"happyfox.set_status", "\"status\": \"Open\", \"staff\": 1", "ticket %s set to Open"},
+        {"happyfox.set_status", "\"status\": \"Solved\"", "ticket %s resolved"},
+        {"happyfox.set_status", "\"status\": \"Solved\"", ""}, /* converged */
+        {"happyfox.get_ticket", "\"updates\": 1", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char want[80];
+        HFX_MUST(hfx_actf(f, cases[i].action, &r, "{\"ticket\": \"%s\", %s}", i % 2 ? disp : num, cases[i].params), r);
+        const char *pc = strstr(cases[i].change, "%s");
+        if (pc)
+            snprintf(want, sizeof want, "%.*s%s%s", (int)(pc - cases[i].change), cases[i].change, disp, pc + 2);
+        else
+            snprintf(want, sizeof want, "%s", cases[i].change);
+        if (strcmp(r.change, want) != 0)
+            fail_msg("%s %s: change '%s', expected '%s'", cases[i].action, cases[i].params, r.change, want);
+        assert_non_null(subject_label(&r, "happyfox.ticket", num));
+        assert_non_null(subject_label(&r, "happyfox.ticket", disp));
+        hfx_clear(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -898,6 +979,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_guard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_guard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_triggers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subjects_and_changes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -710,6 +710,162 @@ static void test_still_activating(void **state)
     assert_int_equal(count_calls(f, "POST", "/lifecycle/suspend", 409), 1);
 }
 
+/* ------------------------------------------------ subjects (issue 17) */
+
+/* The label of the subject of kind whose keys hold key, or NULL. */
+static const char *subject_label(const struct conn_result *r, const char *kind, const char *key)
+{
+    size_t i, k;
+    json_t *s, *v;
+
+    json_array_foreach(r->subjects, i, s)
+    {
+        if (strcmp(ostr(s, "kind") ? ostr(s, "kind") : "", kind) != 0)
+            continue;
+        json_array_foreach(json_object_get(s, "keys"), k, v)
+        {
+            if (strcmp(json_string_value(v), key) == 0)
+                return ostr(s, "label");
+        }
+    }
+    return NULL;
+}
+
+/* Every action reports the user, group and app it resolved, by id and by
+ * what a person types (login, name, label), and what it changed; a
+ * converged call reports the subjects but no change; okta.request reports
+ * nothing; no name beyond identifiers goes in. */
+static void test_subjects_and_changes(void **state)
+{
+    struct ofx *f = *state;
+    struct conn_result r;
+    char uid[32], gid[32], aid[32];
+    char *dump;
+
+    MUST(ofx_actf(f, "okta.suspend_user", 1, &r, "{\"user\": \"mia.novak" ST "\"}"), r);
+    snprintf(uid, sizeof uid, "%s", ostr(r.output, "id"));
+    assert_string_equal(r.change, "suspended");
+    assert_string_equal(subject_label(&r, "okta.user", "mia.novak" ST), "mia.novak" ST);
+    assert_non_null(subject_label(&r, "okta.user", uid));
+    assert_int_equal(json_array_size(r.subjects), 1); /* one user, however many keys */
+    dump = json_dumps(r.subjects, JSON_COMPACT);
+    assert_null(strstr(dump, "Mia")); /* names never: identifiers only */
+    assert_null(strstr(dump, "Novak"));
+    free(dump);
+    res_clear(&r);
+    /* converged: already SUSPENDED, nothing changed, the user still reported */
+    MUST(ofx_actf(f, "okta.suspend_user", 1, &r, "{\"user\": \"%s\"}", uid), r);
+    assert_false(ochanged(&r));
+    assert_string_equal(r.change, "");
+    assert_non_null(subject_label(&r, "okta.user", "mia.novak" ST));
+    res_clear(&r);
+    MUST(ofx_actf(f, "okta.unsuspend_user", 1, &r, "{\"user\": \"%s\"}", uid), r);
+    assert_string_equal(r.change, "unsuspended");
+    res_clear(&r);
+
+    /* a refused call still says whom it concerned (the user was read), and no change */
+    assert_int_equal(ofx_actf(f, "okta.unsuspend_user", 1, &r, "{\"user\": \"%s\"}", uid), IDF_ESTATE);
+    assert_non_null(subject_label(&r, "okta.user", uid));
+    assert_string_equal(r.change, "");
+    res_clear(&r);
+
+    MUST(ofx_actf(f, "okta.add_to_group", 1, &r, "{\"user\": \"mia.novak" ST "\", \"group\": \"VPN Users\"}"), r);
+    snprintf(gid, sizeof gid, "%s", ostr(json_object_get(r.output, "group"), "id"));
+    assert_string_equal(r.change, "added to VPN Users");
+    assert_string_equal(subject_label(&r, "okta.group", "VPN Users"), "VPN Users");
+    assert_non_null(subject_label(&r, "okta.group", gid));
+    assert_non_null(subject_label(&r, "okta.user", uid));
+    res_clear(&r);
+    MUST(ofx_actf(f, "okta.remove_from_group", 1, &r, "{\"user\": \"%s\", \"group\": \"%s\"}", uid, gid), r);
+    assert_string_equal(r.change, "removed from VPN Users");
+    res_clear(&r);
+    MUST(ofx_actf(f, "okta.remove_from_group", 1, &r, "{\"user\": \"%s\", \"group\": \"%s\"}", uid, gid), r);
+    assert_string_equal(r.change, ""); /* not a member any more */
+    assert_non_null(subject_label(&r, "okta.group", "VPN Users"));
+    res_clear(&r);
+
+    MUST(ofx_actf(f, "okta.assign_app", 1, &r, "{\"user\": \"mia.novak" ST "\", \"app\": \"Zoom\"}"), r);
+    snprintf(aid, sizeof aid, "%s", ostr(json_object_get(r.output, "app"), "id"));
+    assert_string_equal(r.change, "assigned Zoom");
+    assert_string_equal(subject_label(&r, "okta.app", "Zoom"), "Zoom");
+    assert_non_null(subject_label(&r, "okta.app", aid));
+    res_clear(&r);
+    MUST(ofx_actf(f, "okta.revoke_app", 1, &r, "{\"user\": \"mia.novak" ST "\", \"app\": \"%s\"}", aid), r);
+    assert_string_equal(r.change, "unassigned Zoom");
+    res_clear(&r);
+
+    static const struct {
+        const char *action, *user, *more, *change;
+    } lc[] = {
+        {"okta.reset_password", "olivia.chen" ST, ", \"send_email\": false", "password reset"},
+        {"okta.expire_password", "priya.raman" ST, "", "password expired"},
+        {"okta.clear_sessions", "marcus.lee" ST, "", "sessions cleared"},
+        {"okta.deactivate_user", "sofia.rossi" ST, "", "deactivated"},
+        {"okta.activate_user", "zoe.adams" ST, ", \"send_email\": false", "activated"},
+        {"okta.unlock_user", "kevin.murphy" ST, "", "unlocked"},
+        {"okta.reactivate_user", "tom.fischer" ST, "", "activation restarted"},
+        {"okta.reset_factors", "ethan.brooks" ST, "", NULL}, /* "factors reset" when it had any */
+    };
+    for (size_t i = 0; i < sizeof lc / sizeof lc[0]; i++) {
+        MUST(ofx_actf(f, lc[i].action, 1, &r, "{\"user\": \"%s\"%s}", lc[i].user, lc[i].more), r);
+        assert_string_equal(r.change, lc[i].change ? lc[i].change : ochanged(&r) ? "factors reset" : "");
+        assert_non_null(subject_label(&r, "okta.user", lc[i].user));
+        res_clear(&r);
+    }
+    MUST(ofx_actf(f, "okta.update_user", 1, &r, "{\"user\": \"%s\", \"profile\": {\"title\": \"Lead\"}}", uid), r);
+    assert_string_equal(r.change, "profile updated");
+    res_clear(&r);
+    MUST(ofx_actf(f, "okta.create_user", 1, &r,
+                  "{\"profile\": {\"login\": \"new.hire" ST "\", \"email\": \"new.hire" ST
+                  "\", \"firstName\": \"New\", \"lastName\": \"Hire\"}}"),
+         r);
+    assert_string_equal(r.change, "created");
+    assert_string_equal(subject_label(&r, "okta.user", "new.hire" ST), "new.hire" ST);
+    assert_non_null(subject_label(&r, "okta.user", ostr(r.output, "id")));
+    res_clear(&r);
+
+    /* reads report whom they read, and no change */
+    MUST(ofx_actf(f, "okta.get_user", 1, &r, "{\"user\": \"%s\"}", uid), r);
+    assert_non_null(subject_label(&r, "okta.user", "mia.novak" ST));
+    assert_string_equal(r.change, "");
+    res_clear(&r);
+    MUST(ofx_actf(f, "okta.list_user_groups", 1, &r, "{\"user\": \"mia.novak" ST "\"}"), r);
+    assert_non_null(subject_label(&r, "okta.user", "mia.novak" ST));
+    assert_int_equal(json_array_size(r.subjects), 1); /* its groups are what it read, not whom it concerns */
+    res_clear(&r);
+    MUST(ofx_actf(f, "okta.find_app", 1, &r, "{\"app\": \"Slack\"}"), r);
+    assert_non_null(subject_label(&r, "okta.app", "Slack"));
+    res_clear(&r);
+
+    /* the generic call reports nothing, even when it changes something */
+    MUST(ofx_actf(f, "okta.request", 1, &r, "{\"method\": \"POST\", \"path\": \"/api/v1/users/%s/lifecycle/suspend\"}",
+                  uid),
+         r);
+    assert_true(ochanged(&r));
+    assert_null(r.subjects);
+    assert_string_equal(r.change, "");
+    res_clear(&r);
+}
+
+/* A subject or change text that would carry the connection's credential (a
+ * login crafted to hold the token) is dropped with the output it came from:
+ * the run's history never holds it (ofx_act_conn checks every call). */
+static void test_subjects_never_carry_the_token(void **state)
+{
+    struct ofx *f = *state;
+    struct conn_result r;
+
+    assert_int_equal(ofx_actf(f, "okta.create_user", 1, &r,
+                              "{\"profile\": {\"login\": \"x" OFX_TOKEN "@acme.example\", \"email\": \"x@acme.example\","
+                              " \"firstName\": \"X\", \"lastName\": \"Y\"}}"),
+                     IDF_EDENIED);
+    assert_null(r.subjects);
+    res_clear(&r);
+    assert_int_equal(ofx_actf(f, "okta.get_user", 1, &r, "{\"user\": \"x" OFX_TOKEN "@acme.example\"}"), IDF_EDENIED);
+    assert_null(r.subjects);
+    res_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,6 +883,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search_and_pagination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_still_activating, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subjects_and_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subjects_never_carry_the_token, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

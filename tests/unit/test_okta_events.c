@@ -401,6 +401,84 @@ static void test_trigger_matching(void **state)
     json_decref(ev);
 }
 
+/* ---- subjects (issue 17): connector_okta.event_subjects ---- */
+
+/* The subject of kind in list (an array), or NULL. */
+static const json_t *subject_of(const json_t *list, const char *kind)
+{
+    size_t i;
+    const json_t *s;
+    json_array_foreach(list, i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "kind")), kind) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static json_t *subjects_of(const json_t *event)
+{
+    json_t *out = json_array();
+    assert_non_null(connector_okta.event_subjects);
+    assert_int_equal(connector_okta.event_subjects(event, out), 0);
+    return out;
+}
+
+static void test_event_subjects(void **state)
+{
+    json_t *le = load_sample("04-logevent-group.user_membership.add.demisto-content.json");
+    json_t *e = normalize_one(le), *subj;
+    const json_t *u, *g;
+    char *dump;
+    (void)state;
+
+    subj = subjects_of(e);
+    assert_int_equal(json_array_size(subj), 2); /* the user and the group; no app */
+    u = subject_of(subj, "okta.user");
+    assert_string_equal(json_string_value(json_object_get(u, "label")), "test@this.com");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(u, "keys"), 0)), "00ued6gq9jItNhAsN0h7");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(u, "keys"), 1)), "test@this.com");
+    g = subject_of(subj, "okta.group");
+    assert_string_equal(json_string_value(json_object_get(g, "label")), "test1");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(g, "keys"), 0)), "00g8mo0l5wuTxmoIC0h7");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(g, "keys"), 1)), "test1");
+    /* identifiers only: the user's display name stays out */
+    dump = json_dumps(subj, JSON_COMPACT);
+    assert_null(strstr(dump, sget(e, "user.name") ? sget(e, "user.name") : "\x01"));
+    free(dump);
+    json_decref(subj);
+    json_decref(e);
+    json_decref(le);
+
+    /* the locked user (the actor) of user.account.lock */
+    le = load_sample("06-logevent-user.account.lock.google-secops-sample.json");
+    e = normalize_one(le);
+    subj = subjects_of(e);
+    assert_int_equal(json_array_size(subj), 1);
+    assert_string_equal(json_string_value(json_object_get(subject_of(subj, "okta.user"), "label")),
+                        "mark.taylor@cymbal-investments.org");
+    json_decref(subj);
+    json_decref(e);
+    json_decref(le);
+
+    /* an app, and an acting client that is not a person: no user subject */
+    e = json_pack("{s:{s:s,s:s,s:s}, s:n, s:{s:s,s:s,s:s}}", "user", "id", "0oaClient", "login", "client",
+                  "type", "PublicClientApp", "group", "app", "id", "0oa1", "name", "slack", "label", "Slack");
+    subj = subjects_of(e);
+    assert_int_equal(json_array_size(subj), 1);
+    assert_string_equal(json_string_value(json_object_get(subject_of(subj, "okta.app"), "label")), "Slack");
+    assert_int_equal(json_array_size(json_object_get(subject_of(subj, "okta.app"), "keys")), 3);
+    json_decref(subj);
+    json_decref(e);
+
+    /* nothing named: nothing appended */
+    e = json_pack("{s:n, s:n, s:n}", "user", "group", "app");
+    subj = subjects_of(e);
+    assert_int_equal(json_array_size(subj), 0);
+    json_decref(subj);
+    json_decref(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_lock_without_actor_falls_back_to_target),
         cmocka_unit_test(test_bad_events),
         cmocka_unit_test(test_trigger_matching),
+        cmocka_unit_test(test_event_subjects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

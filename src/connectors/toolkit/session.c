@@ -189,6 +189,7 @@ int ctk_close(struct ctk_session *s, int rc)
         if (json_has(s->res->output, s->secrets[i])) {
             json_decref(s->res->output);
             s->res->output = NULL;
+            s->res->change[0] = '\0'; /* the call now fails: it reports no change */
             rc = ctk_fail(s, IDF_EDENIED, false, 0,
                           "%s: the answer contained the connection's credential; it was dropped", s->action);
         }

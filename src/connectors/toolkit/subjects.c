@@ -54,22 +54,22 @@ int ctk_subject_add(struct conn_result *res, const char *kind, const char *label
         return 0; /* nothing to find it by */
     if (!res->subjects && !(res->subjects = json_array()))
         return IDF_ENOMEM;
-    if (json_array_size(res->subjects) >= CTK_MAX_SUBJECTS)
-        return 0;
     s = same_subject(res->subjects, kind, keys, n);
     if (!s) {
-        s = json_pack("{s:s, s:s?, s:[]}", "kind", kind, "label", label && *label ? label : NULL, "keys");
+        if (json_array_size(res->subjects) >= CTK_MAX_SUBJECTS)
+            return 0;
+        s = json_pack("{s:s, s:[]}", "kind", kind, "keys");
         if (!s || json_array_append_new(res->subjects, s))
             return IDF_ENOMEM;
-    } else if (!json_object_get(s, "label") && label && *label) {
-        json_object_set_new(s, "label", json_string(label));
     }
+    if (!json_is_string(json_object_get(s, "label")) && label && *label)
+        json_object_set_new(s, "label", json_string(label));
     arr = json_object_get(s, "keys");
     for (size_t k = 0; k < n; k++) {
         if (keys[k] && *keys[k] && !has_string(arr, keys[k]) && json_array_append_new(arr, json_string(keys[k])))
             return IDF_ENOMEM;
     }
-    if (!json_object_get(s, "label"))
+    if (!json_is_string(json_object_get(s, "label")))
         json_object_set(s, "label", json_array_get(arr, 0));
     return 0;
 }
