@@ -8,7 +8,7 @@
 // before any token exists. Nothing sleeps for luck: every wait is for an
 // element or a condition, with a deadline.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from './node_modules/playwright-core/index.mjs';
 
@@ -519,6 +519,23 @@ test('the audit log shows who approved, re-ran and cancelled', async () => {
 const HANNAH = 'hannah.kim@acme.example';
 const ids = (rows) => rows.map((r) => Number(r.id)).sort((a, b) => a - b);
 
+// Runs workflow file tests/e2e/workflows/NAME.yaml with `idflow run` (the
+// CLI executes it in the foreground; should `idflow serve` claim it first,
+// the CLI says so and the server runs it): its run id.
+function cliRun(name, data) {
+  const ev = path.join(OUT, `event-${name}-${Date.now()}.json`);
+  writeFileSync(ev, JSON.stringify({ data }));
+  let out;
+  try {
+    out = cli('run', path.join(path.dirname(new URL(import.meta.url).pathname), 'workflows', `${name}.yaml`), '--event', ev);
+  } catch (e) {
+    out = String(e.stdout || '');
+  }
+  const m = /^run (\d+) of /m.exec(out);
+  check(m, `idflow run ${name}: ${out}`);
+  return Number(m[1]);
+}
+
 // The run ids of the rows on the page, in page order.
 async function rowIds(page, selector = 'tr.run-row') {
   return (await page.locator(selector).evaluateAll((els) => els.map((e) => Number(e.dataset.runId))));
@@ -527,6 +544,8 @@ async function rowIds(page, selector = 'tr.run-row') {
 test('the runs list shows each run\'s source, trigger and subject; a search by login finds exactly the runs that touched it', async () => {
   runs.hannahLookup = await startRun('e2e-lookup', { login: HANNAH }, T.operator);
   await runStatus(runs.hannahLookup, T.viewer, 'succeeded');
+  runs.hannahCli = cliRun('e2e-lookup', { login: HANNAH });
+  await runStatus(runs.hannahCli, T.viewer, 'succeeded');
   runs.hannahSuspend = await startRun('e2e-suspend', { login: HANNAH }, T.operator);
   await runStatus(runs.hannahSuspend, T.viewer, 'succeeded');
   runs.sofiaSuspend = await startRun('e2e-suspend', { login: 'sofia.rossi@acme.example' }, T.operator);
@@ -546,28 +565,32 @@ test('the runs list shows each run\'s source, trigger and subject; a search by l
   const hash = `#/runs?subject=${encodeURIComponent('Hannah.Kim@ACME.example')}`;
   await routed(page, hash);
   const want = await apiCall('GET', `/api/v1/runs?subject=${encodeURIComponent(HANNAH)}`, { token: T.viewer });
-  check(want.status === 200 && want.json.total === 2, `the API finds 2 runs: ${want.text}`);
+  check(want.status === 200 && want.json.total === 3, `the API finds 3 runs: ${want.text}`);
   const got = await rowIds(page);
-  check(JSON.stringify([...got].sort((a, b) => a - b)) === JSON.stringify([runs.hannahLookup, runs.hannahSuspend].sort((a, b) => a - b)),
+  check(JSON.stringify([...got].sort((a, b) => a - b)) === JSON.stringify([runs.hannahLookup, runs.hannahCli, runs.hannahSuspend].sort((a, b) => a - b)),
     `exactly the runs that touched ${HANNAH}: ${got}`);
   check(JSON.stringify(ids(want.json.runs)) === JSON.stringify([...got].sort((a, b) => a - b)), 'the same as the API');
   check(got[0] === runs.hannahSuspend, 'newest first');
-  await seeText(page, '#where', /^1–2 of 2$/);
+  await seeText(page, '#where', /^1–3 of 3$/);
+  const cliRow = page.locator(`tr.run-row[data-run-id="${runs.hannahCli}"] td.source`);
+  check(/^CLI by cli:\S+$/.test(await cliRow.textContent()), `a run started with idflow run: ${await cliRow.textContent()}`);
   await page.locator('#timeline-link').waitFor();
   // The search is a link: it survives a reload, and combines with the filters.
   await page.reload();
   await routed(page, hash);
   check((await page.inputValue('#filter-subject')) === 'Hannah.Kim@ACME.example', 'the box keeps the search');
-  check((await rowIds(page)).length === 2, 'the same two runs after a reload');
+  check((await rowIds(page)).length === 3, 'the same three runs after a reload');
   await page.selectOption('#filter-workflow', 'e2e-suspend');
   await page.click('#run-filters button[type=submit]');
   await routed(page, `${hash}&workflow=e2e-suspend`);
   check(JSON.stringify(await rowIds(page)) === JSON.stringify([runs.hannahSuspend]), 'subject and workflow combine');
   await seeText(page, '#where', /^1–1 of 1$/);
-  await page.selectOption('#filter-source', 'cli');
+  await go(page, `#/runs?subject=${encodeURIComponent(HANNAH)}&source=cli`);
+  check(JSON.stringify(await rowIds(page)) === JSON.stringify([runs.hannahCli]), 'subject and source combine');
+  await page.selectOption('#filter-workflow', 'e2e-suspend');
   await page.click('#run-filters button[type=submit]');
-  await routed(page, `#/runs?subject=${encodeURIComponent('Hannah.Kim@ACME.example')}&source=cli&workflow=e2e-suspend`);
-  await seeText(page, '.empty', /^No run touching "Hannah\.Kim@ACME\.example", from CLI, workflow e2e-suspend\.$/);
+  await routed(page, `#/runs?subject=${encodeURIComponent(HANNAH)}&source=cli&workflow=e2e-suspend`);
+  await seeText(page, '.empty', /^No run touching "hannah\.kim@acme\.example", from CLI, workflow e2e-suspend\.$/);
   // A ticket-looking search that matches nothing says what was searched.
   await go(page, `#/runs?subject=${encodeURIComponent('#HF99999999')}&status=failed`);
   await seeText(page, '.empty', /^No run touching "#HF99999999", status failed\.$/);
@@ -609,9 +632,10 @@ test('a person\'s timeline lists every run that touched them, newest first, with
   await page.click(`tr.run-row[data-run-id="${runs.hannahSuspend}"] td.subject-cell a`);
   await routed(page, `#/history/${encodeURIComponent(HANNAH)}`);
   await seeText(page, 'h1', new RegExp(`Timeline of ${HANNAH.replace(/\./g, '\\.')}`));
-  await seeText(page, '#history-count', /^2 runs touched/);
+  await seeText(page, '#history-count', /^3 runs touched/);
   const got = await rowIds(page, 'li.timeline-entry');
-  check(JSON.stringify(got) === JSON.stringify([runs.hannahSuspend, runs.hannahLookup]), `newest first: ${got}`);
+  check(JSON.stringify(got) === JSON.stringify([runs.hannahSuspend, runs.hannahCli, runs.hannahLookup]), `newest first: ${got}`);
+  check(/CLI by cli:/.test(await page.locator(`li.timeline-entry[data-run-id="${runs.hannahCli}"]`).textContent()), 'each says how it started');
   const suspend = page.locator(`li.timeline-entry[data-run-id="${runs.hannahSuspend}"]`);
   check((await suspend.locator('li.change strong').allTextContents()).join('|') === 'suspended', 'the suspension is named');
   check(/step suspend/.test(await suspend.locator('li.change').textContent()), 'with its step');
