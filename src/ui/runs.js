@@ -21,7 +21,7 @@ const DEFAULT_LIMIT = 50;
 // lead switches to it at merge.)
 export function fmtWhen(t) {
   const text = fmtTime(t);
-  if (text === '—') return text;
+  if (text === '—' || /(UTC|GMT)([+-][0-9:]+)?$/.test(text)) return text; // dom.js's already names the zone
   let ms = typeof t === 'number' ? t : Date.parse(t);
   if (!Number.isFinite(ms)) return text;
   if (ms < 1e11) ms *= 1000;
