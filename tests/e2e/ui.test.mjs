@@ -536,6 +536,13 @@ function cliRun(name, data) {
   return Number(m[1]);
 }
 
+// The right edge of the page's content (main, not the header: helper
+// "a11y" owns that), in CSS pixels.
+async function mainRight(page) {
+  return page.evaluate(() => Math.max(...[...document.querySelectorAll('main, main *')]
+    .map((el) => Math.ceil(el.getBoundingClientRect().right))));
+}
+
 // The run ids of the rows on the page, in page order.
 async function rowIds(page, selector = 'tr.run-row') {
   return (await page.locator(selector).evaluateAll((els) => els.map((e) => Number(e.dataset.runId))));
@@ -643,6 +650,11 @@ test('a person\'s timeline lists every run that touched them, newest first, with
   await page.locator(`li.timeline-entry[data-run-id="${runs.hannahLookup}"] .no-change`).waitFor();
   check(await page.locator(`li.timeline-entry[data-run-id="${runs.sofiaSuspend}"]`).count() === 0, 'not another person\'s run');
   await shot(page, 'timeline');
+  // On a phone the timeline fits the screen: no sideways scrolling.
+  await page.setViewportSize({ width: 390, height: 800 });
+  const wide = await mainRight(page);
+  check(wide <= 390, `the timeline reaches ${wide} px at 390 px`);
+  await page.setViewportSize({ width: 1366, height: 800 });
   await suspend.locator('a.run-link').click();
   await routed(page, `#/runs/${runs.hannahSuspend}`);
   // Nobody: the page says what it searched and offers the form again.
@@ -668,6 +680,11 @@ test('a run\'s page says what started it, whom it concerns and what each step ch
   check((await who.locator('a').getAttribute('href')) === `#/history/${encodeURIComponent(HANNAH)}`, 'a link to the timeline');
   await seeText(page, '.step[data-step="suspend"] .change', /^changed: suspended$/);
   await shot(page, 'run-started-by');
+  await page.setViewportSize({ width: 390, height: 800 });
+  const wide = await page.evaluate(() => Math.max(...[...document.querySelectorAll('.run-origin, .run-origin *')]
+    .map((el) => Math.ceil(el.getBoundingClientRect().right))));
+  check(wide <= 390, `Started by and Concerns reach ${wide} px at 390 px`);
+  await page.setViewportSize({ width: 1366, height: 800 });
   // A run that changed nothing says so per step (no change tag).
   await go(page, `#/runs/${runs.hannahLookup}`);
   await page.locator(`#concerns li[data-subject="${HANNAH}"]`).waitFor();
