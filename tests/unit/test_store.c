@@ -2585,6 +2585,28 @@ static void test_subjects_caps(void **state)
         assert_int_equal(store_ingest(s, &it, 1, NULL), IDF_EINVAL);
     }
 }
+/* Pruning a finished run deletes its subjects with it: a search finds
+ * nothing, and nothing of the person is left behind. */
+static void test_subjects_pruned(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct store_run_next done = {.status = STORE_RUN_SUCCEEDED, .pc = 1};
+    struct store_run_filter f = {.subject = "jane@acme.com"};
+    struct store_run_subject *subj = NULL;
+    int64_t a[1], pruned = 0;
+    size_t n = 9;
+
+    ingest_subj(s, "okta", STORE_VIA_HOOK, NULL, "okta.user_locked", JANE, 2, "wf", 1, a);
+    store_run_free(claim1(s, "w", T0));
+    OK(store_step_commit(s, a[0], "w", T0, NULL, &done, NULL));
+    assert_int_equal(count_n(s, &f), 1);
+    OK(store_prune(s, T0 + 1, &pruned));
+    assert_int_equal(pruned, 1);
+    assert_int_equal(count_n(s, &f), 0);
+    assert_int_equal(list_n(s, &f, NULL), 0);
+    OK(store_run_subjects(s, a[0], &subj, &n));
+    assert_int_equal(n, 0);
+}
 /* (end of "subjects") */
 
 int main(void)
@@ -2639,6 +2661,7 @@ int main(void)
         T(test_subjects_settle),
         T(test_subjects_rerun),
         T(test_subjects_caps),
+        T(test_subjects_pruned),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
