@@ -388,8 +388,9 @@ static void store_keeps_items_and_results_apart_from_history(void **state)
     const char *again[] = {"\"x\"", "\"y\""};
     const char *again_res[] = {"\"rx\""};
     struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1, .context = "{\"foreach\":{\"each\":{\"n\":3}}}"};
-    struct store_step_rec rec = {1, "each", 0, STORE_STEP_SUCCEEDED, 1, "{\"user\":\"a\"}", "{\"token\":\"[redacted]\"}",
-                                 NULL, 1, 2, "{\"token\":\"t-a\"}"};
+    struct store_step_rec rec = {.index = 1, .step_id = "each", .item = 0, .status = STORE_STEP_SUCCEEDED,
+                                 .attempts = 1, .input = "{\"user\":\"a\"}", .output = "{\"token\":\"[redacted]\"}",
+                                 .started_at = 1, .finished_at = 2, .result = "{\"token\":\"t-a\"}"};
     struct idf_err err = {0};
     char *text = NULL;
     json_t *steps = NULL;
@@ -484,8 +485,11 @@ static void store_rerun_copies_foreach_state_and_prune_removes_it(void **state)
     struct store_run *r = claimed_run(s, "wf", "w1"), *nr = NULL;
     const char *items[] = {"\"a\"", "\"b\"", "\"c\""};
     struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1, .context = "{\"foreach\":{\"each\":{\"n\":3}}}"};
-    struct store_step_rec first = {0, "first", -1, STORE_STEP_SUCCEEDED, 1, NULL, "{}", NULL, 1, 2, NULL};
-    struct store_step_rec rec = {1, "each", 0, STORE_STEP_SUCCEEDED, 1, NULL, "\"ra\"", NULL, 1, 2, "\"ra\""};
+    struct store_step_rec first = {.index = 0, .step_id = "first", .item = -1, .status = STORE_STEP_SUCCEEDED,
+                                   .attempts = 1, .output = "{}", .started_at = 1, .finished_at = 2};
+    struct store_step_rec rec = {.index = 1, .step_id = "each", .item = 0, .status = STORE_STEP_SUCCEEDED,
+                                 .attempts = 1, .output = "\"ra\"", .started_at = 1, .finished_at = 2,
+                                 .result = "\"ra\""};
     struct idf_err err = {0};
     int64_t nid = 0, pruned = 0;
     char *text = NULL;
