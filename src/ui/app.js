@@ -9,6 +9,7 @@ import * as approvals from './approvals.js';
 import * as workflows from './workflows.js';
 import * as connections from './connections.js';
 import * as admin from './admin.js';
+import * as timeline from './history.js';
 
 const ROLES = ['viewer', 'approver', 'operator', 'admin'];
 
@@ -121,6 +122,7 @@ async function dispatch(ctx, parts, query) {
   const n = parts.length;
   if (page === 'runs' && n === 1) return runs.list(ctx, query);
   if (page === 'runs' && n === 2) return runs.show(ctx, a);
+  if (page === 'history' && n <= 2) return timeline.render(ctx, a, query); // "console-runs": a timeline
   if (page === 'approvals' && n === 1) return approvals.render(ctx);
   if (page === 'workflows' && n === 1) return workflows.list(ctx);
   if (page === 'workflows' && n === 2) return workflows.show(ctx, a);

@@ -45,6 +45,7 @@ UI_ASSET(idf_ui_approvals_js, "src/ui/approvals.js");
 UI_ASSET(idf_ui_workflows_js, "src/ui/workflows.js");
 UI_ASSET(idf_ui_connections_js, "src/ui/connections.js");
 UI_ASSET(idf_ui_admin_js, "src/ui/admin.js");
+UI_ASSET(idf_ui_history_js, "src/ui/history.js");
 
 #define TEXT(t) t "; charset=utf-8"
 
@@ -67,6 +68,7 @@ static const struct {
     {"workflows.js", TEXT("text/javascript"), idf_ui_workflows_js, &idf_ui_workflows_js_size},
     {"connections.js", TEXT("text/javascript"), idf_ui_connections_js, &idf_ui_connections_js_size},
     {"admin.js", TEXT("text/javascript"), idf_ui_admin_js, &idf_ui_admin_js_size},
+    {"history.js", TEXT("text/javascript"), idf_ui_history_js, &idf_ui_history_js_size},
 };
 
 #define N_ASSETS (sizeof assets / sizeof assets[0])

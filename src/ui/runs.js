@@ -3,7 +3,7 @@
 // output and error, and the actions the signed-in role may take.
 import { api, enc, withQuery } from './api.js';
 import {
-  badge, busy, confirmButton, errorBox, fmtDuration, fmtTime, h, jsonBlock, keepOpen, messageSlot, option,
+  add, badge, busy, confirmButton, errorBox, fmtDuration, fmtTime, h, jsonBlock, keepOpen, messageSlot, option,
   stClass, swapKeepingFocus, table, timeEl,
 } from './dom.js';
 
@@ -13,63 +13,193 @@ const RERUNNABLE = new Set(['failed', 'cancelled']);
 const REFRESH_MS = 1500;
 const DEFAULT_LIMIT = 50;
 
+// ---- "console-runs" (issue 17): what started a run, whom it concerns, and
+// the runs list with its search and paging. history.js uses these too.
+
+// Connector names as people write them.
+const SOURCE_NAMES = { okta: 'Okta', happyfox: 'HappyFox', webhook: 'Webhook' };
+
+// How a run's event arrived, for a person: "Okta hook", "System Log poll",
+// "HappyFox webhook", "schedule", "API by token:alice", "CLI by cli:root".
+// Runs stored before this was recorded (no via) show their source.
+// The run row's source object (docs/api.md: {name, via, actor, connection}).
+export function runSource(r) {
+  const s = r && typeof r.source === 'object' && r.source !== null ? r.source : { name: r && r.source };
+  return { name: s.name ?? null, via: s.via ?? null, actor: s.actor ?? null, connection: s.connection ?? null };
+}
+
+export function startedVia(r) {
+  const { name: srcName, via, actor } = runSource(r);
+  const src = String(srcName ?? '');
+  const name = SOURCE_NAMES[src] || src || 'unknown';
+  const by = actor ? ` by ${actor}` : '';
+  switch (via) {
+    case 'hook': return src === 'happyfox' ? 'HappyFox webhook' : src === 'webhook' ? 'Webhook' : `${name} hook`;
+    case 'poll': return src === 'okta' ? 'System Log poll' : `${name} poll`;
+    case 'schedule': return 'schedule';
+    case 'api': return `API${by}`;
+    case 'cli': return `CLI${by}`;
+    default: return src ? `${name}${by}` : 'unknown';
+  }
+}
+
+// "Okta hook · okta.user_locked"; the trigger is left out where it says
+// nothing more ("manual" runs started by hand, "schedule").
+export function sourceText(r) {
+  const via = startedVia(r);
+  const trig = r.trigger;
+  if (!trig || trig === 'manual' || trig === 'schedule' || trig === via) return via;
+  return `${via} · ${trig}`;
+}
+
+// A link to the timeline of a subject (a login, an id, "#HF00000006").
+export function subjectLink(label, attrs = {}) {
+  return h('a', { href: `#/history/${enc(label)}`, class: 'subject', text: label, ...attrs });
+}
+
+const fmtCount = (n) => Number(n).toLocaleString('en-US');
+
 // A table of runs (the list and a workflow's page share it).
 export function runsTable(runs, emptyText) {
   const rows = runs.map((r) => h('tr', { class: 'run-row', dataset: { runId: String(r.id), status: String(r.status) } },
     h('td', {}, h('a', { href: `#/runs/${enc(r.id)}`, text: `#${r.id}` })),
+    h('td', { class: 'source', text: sourceText(r) }),
+    h('td', { class: 'subject-cell' }, r.subject ? subjectLink(r.subject) : h('span', { class: 'muted', text: '—' })),
     h('td', {}, h('a', { href: `#/workflows/${enc(r.workflow)}`, text: r.workflow })),
     h('td', {}, badge(r.status)),
-    h('td', {}, timeEl(r.created_at)),
-    h('td', {}, timeEl(r.finished_at)),
-    h('td', { class: 'muted', text: fmtDuration(r.created_at, r.finished_at) }),
+    h('td', { class: 'started' }, timeEl(r.created_at)),
+    h('td', { class: 'muted took', text: fmtDuration(r.created_at, r.finished_at) }),
     h('td', { class: 'clip', title: r.error || '', text: r.error || '' })));
-  return table(['Run', 'Workflow', 'Status', 'Started', 'Finished', 'Took', 'Error'], rows, emptyText);
+  return table(['Run', 'Source · trigger', 'Subject', 'Workflow', 'Status', 'Started', 'Took', 'Error'], rows, emptyText);
 }
 
-// #/runs?status=&workflow=&before=&limit=
+// The source filter's choices: the API's source= ("name" or "name/via").
+const RUN_SOURCES = [
+  ['okta/hook', 'Okta hook'], ['okta/poll', 'System Log poll'], ['happyfox/hook', 'HappyFox webhook'],
+  ['happyfox/poll', 'HappyFox poll'], ['webhook', 'Webhook'], ['schedule', 'schedule'], ['manual', 'API (by hand)'],
+  ['cli', 'CLI'],
+];
+
+// What the list was asked for, in words: 'touching "jane@acme.com", status failed'.
+function searchedText(subject, source, status, workflow) {
+  const parts = [];
+  if (subject) parts.push(`touching "${subject}"`);
+  if (source) parts.push(`from ${(RUN_SOURCES.find(([v]) => v === source) || [source, source])[1]}`);
+  if (status) parts.push(`status ${status}`);
+  if (workflow) parts.push(`workflow ${workflow}`);
+  return parts.join(', ');
+}
+
+// The pager: "1–50 of 1,234", ← Newer / Older →. Pages are keyset pages
+// (before=ID, the API's); at= carries the position of the page's first run
+// so the page can say where it is. The newer page's before= is the id of
+// the run just above this page, read with one more call (up to the API's
+// 1000 a call; beyond that only "Newest" is offered).
+async function pager(base, runs, total, at, limit, before, known) {
+  const el = h('nav', { class: 'pager', id: 'pager', 'aria-label': 'Pages of runs' });
+  const first = runs.length ? at : 0;
+  const last = runs.length ? at + runs.length - 1 : 0;
+  const of = Number.isFinite(total) ? ` of ${fmtCount(total)}` : '';
+  let where = runs.length ? `${fmtCount(first)}–${fmtCount(last)}${of}` : `none${of}`;
+  if (before && !known) where = `${fmtCount(runs.length)} older than run #${before}${of}`;
+  if (runs.length || before) el.append(h('span', { class: 'where', id: 'where', text: where }));
+  if (before) {
+    const above = at - limit - 1; // runs above the newer page
+    let newer = null;
+    if (!known) {
+      newer = null;
+    } else if (above <= 0) {
+      newer = '#/runs' + withQuery('', base);
+    } else if (above <= 1000) {
+      const res = await api('GET', withQuery('/api/v1/runs', { ...base, limit: above })).catch(() => null);
+      const rows = (res && res.runs) || [];
+      if (rows.length === above) newer = '#/runs' + withQuery('', { ...base, before: rows[above - 1].id, at: above + 1 });
+    }
+    el.append(h('a', { href: '#/runs' + withQuery('', base), id: 'newest', text: '⇤ Newest' }));
+    if (newer) el.append(h('a', { href: newer, id: 'newer', rel: 'prev', text: '← Newer' }));
+  }
+  const more = Number.isFinite(total) && known ? last < total : runs.length === limit;
+  if (runs.length && more) {
+    el.append(h('a', {
+      href: '#/runs' + withQuery('', { ...base, before: runs[runs.length - 1].id, at: known ? last + 1 : '' }),
+      id: 'older', rel: 'next', text: 'Older →',
+    }));
+  }
+  return el;
+}
+
+// #/runs?subject=&status=&workflow=&before=&at=&limit=
 export async function list(ctx, q) {
+  const subject = (q.get('subject') || '').trim();
   const status = q.get('status') || '';
   const workflow = q.get('workflow') || '';
-  const before = q.get('before') || '';
+  const source = q.get('source') || '';
+  const before = /^[0-9]{1,18}$/.test(q.get('before') || '') ? q.get('before') : '';
   let limit = parseInt(q.get('limit') || '', 10);
   if (!(limit >= 1 && limit <= 1000)) limit = DEFAULT_LIMIT;
-  ctx.title('Runs');
+  let at = parseInt(q.get('at') || '', 10);
+  const known = !before || at >= 1; // where this page starts is known (at= came with before=)
+  if (!(at >= 1) || !before) at = 1;
+  ctx.title(subject ? `Runs touching ${subject}` : 'Runs');
 
+  const base = { subject, source, status, workflow, limit: limit === DEFAULT_LIMIT ? '' : limit };
+  // A search the API refuses (400: control characters, too long) keeps the
+  // form, with the API's words, so it can be corrected.
+  let refused = null;
   const [res, wfs] = await Promise.all([
-    api('GET', withQuery('/api/v1/runs', { status, workflow, before, limit })),
+    api('GET', withQuery('/api/v1/runs', { ...base, limit, before })).catch((e) => {
+      if (e.status !== 400) throw e;
+      refused = e.message;
+      return { runs: [] };
+    }),
     api('GET', '/api/v1/workflows').catch(() => ({ workflows: [] })),
   ]);
   const runs = res.runs || [];
+  const total = typeof res.total === 'number' ? res.total : NaN;
   const names = [...new Set((wfs.workflows || []).map((w) => w.name))].sort();
   if (workflow && !names.includes(workflow)) names.push(workflow);
 
+  const search = h('input', {
+    type: 'search', id: 'filter-subject', name: 'subject', value: subject, maxlength: 255, autocomplete: 'off',
+    spellcheck: 'false', placeholder: 'login, Okta id or ticket #HF…', 'aria-describedby': 'filter-subject-help',
+  });
   const stSel = h('select', { id: 'filter-status', name: 'status' }, option('', 'any status', !status),
     RUN_STATUSES.map((s) => option(s, s, s === status)));
+  const sources = RUN_SOURCES.some(([v]) => v === source) || !source ? RUN_SOURCES : [...RUN_SOURCES, [source, source]];
+  const srcSel = h('select', { id: 'filter-source', name: 'source' }, option('', 'any source', !source),
+    sources.map(([v, t]) => option(v, t, v === source)));
   const wfSel = h('select', { id: 'filter-workflow', name: 'workflow' }, option('', 'any workflow', !workflow),
     names.map((n) => option(n, n, n === workflow)));
-  const filters = h('form', { class: 'filters', id: 'run-filters' },
+  const filters = h('form', { class: 'filters', id: 'run-filters', role: 'search' },
+    h('div', { class: 'search' }, h('label', { for: 'filter-subject', text: 'Person or ticket' }), search,
+      h('div', { class: 'help muted small', id: 'filter-subject-help', text: 'a login, an Okta id, or a ticket (#HF00000006 or its number)' })),
     h('div', {}, h('label', { for: 'filter-status', text: 'Status' }), stSel),
+    h('div', {}, h('label', { for: 'filter-source', text: 'Source' }), srcSel),
     h('div', {}, h('label', { for: 'filter-workflow', text: 'Workflow' }), wfSel),
-    h('button', { type: 'submit', class: 'primary', text: 'Filter' }),
+    h('button', { type: 'submit', class: 'primary', text: 'Search' }),
     h('a', { href: '#/runs', class: 'button', text: 'Clear' }),
     h('button', { type: 'button', id: 'refresh', text: 'Refresh', onclick: () => ctx.reload() }));
   filters.addEventListener('submit', (ev) => {
     ev.preventDefault();
     ctx.go('#/runs' + withQuery('', {
-      status: stSel.value, workflow: wfSel.value, limit: limit === DEFAULT_LIMIT ? '' : limit,
+      subject: search.value.trim(), source: srcSel.value, status: stSel.value, workflow: wfSel.value, limit: limit === DEFAULT_LIMIT ? '' : limit,
     }));
   });
 
-  const here = { status, workflow, limit: limit === DEFAULT_LIMIT ? '' : limit };
-  const pager = h('div', { class: 'pager' });
-  if (before) pager.append(h('a', { href: '#/runs' + withQuery('', here), id: 'newest', text: '← Newest runs' }));
-  if (runs.length === limit && runs.length) {
-    const last = runs[runs.length - 1].id;
-    pager.append(h('a', { href: '#/runs' + withQuery('', { ...here, before: last }), id: 'older', text: 'Older runs →' }));
+  const asked = searchedText(subject, source, status, workflow);
+  const empty = asked ? `No run ${asked}.` : 'No run yet.';
+  const timeline = subject
+    ? h('p', { class: 'timeline-link' }, h('a', { href: `#/history/${enc(subject)}`, id: 'timeline-link', text: `Timeline of ${subject}` }),
+      ': every run that touched it, newest first, with what each changed.')
+    : null;
+  if (refused) {
+    ctx.root.append(h('h1', { text: 'Runs' }), filters, errorBox(refused));
+    return;
   }
-  ctx.root.append(h('h1', { text: 'Runs' }), filters,
-    runsTable(runs, status || workflow ? 'No run matches these filters.' : 'No run yet.'), pager);
+  add(ctx.root, [h('h1', { text: 'Runs' }), filters, timeline,
+    runsTable(runs, empty), await pager({ ...base }, runs, total, at, limit, before, known)]);
 }
+// ---- (end of "console-runs" list)
 
 // ------------------------------------------------------------ one run
 
@@ -83,6 +213,7 @@ function stepRow(s) {
       h('span', { class: 'idx', text: `${s.index}` }),
       h('span', { class: 'step-id', text: name }),
       badge(s.status),
+      changeTag(s), // "console-runs"
       h('span', { class: 'muted small', text: `attempts: ${s.attempts ?? 0}` }),
       h('span', { class: 'muted small' }, 'started ', timeEl(s.started_at)),
       s.finished_at ? h('span', { class: 'muted small', text: `took ${fmtDuration(s.started_at, s.finished_at) || '0 ms'}` }) : null),
@@ -204,6 +335,62 @@ function actions(ctx, run, slot) {
   return bar.childNodes.length ? bar : null;
 }
 
+// ---- "console-runs" (issue 17): the run page's "Started by" and
+// "Concerns" panels, and what a step changed.
+
+// Subject kinds as people say them ("okta.user" -> "Okta user").
+function kindText(kind) {
+  const [conn, what] = String(kind || '').split('.', 2);
+  if (!what) return conn || '';
+  return `${SOURCE_NAMES[conn] || conn} ${what}`;
+}
+
+// What started the run: how its event came (source, via, by whom), its
+// trigger, its connection and when idflow received it.
+function startedBy(run) {
+  const src = runSource(run);
+  const ev = run.event && typeof run.event === 'object' ? run.event : {};
+  const when = typeof ev.time === 'string' || typeof ev.time === 'number' ? ev.time : null;
+  const dl = h('dl', { class: 'meta' },
+    h('dt', { text: 'Source' }), h('dd', { id: 'started-source', text: startedVia(run) }),
+    h('dt', { text: 'Via' }), h('dd', { id: 'started-via', text: src.via ? `${src.name ?? '?'} / ${src.via}` : `${src.name ?? '?'} (not recorded)` }),
+    h('dt', { text: 'By' }), h('dd', { id: 'started-actor', text: src.actor ?? '—' }),
+    h('dt', { text: 'Trigger' }), h('dd', { id: 'started-trigger', text: run.trigger ?? ev.type ?? '—' }),
+    h('dt', { text: 'Connection' }), h('dd', { text: src.connection ?? '—' }),
+    h('dt', { text: 'Event time' }), h('dd', {}, when ? timeEl(when) : '—'));
+  return h('section', { class: 'panel started-by', id: 'started-by', 'aria-labelledby': 'started-by-h' },
+    h('h2', { id: 'started-by-h', text: 'Started by' }), dl);
+}
+
+// Whom and what the run concerns: one line per subject (its keys folded
+// into one: a user found by id and login is one person), from the event
+// first, then what steps resolved, each a link to its timeline.
+function concerns(run) {
+  const seen = new Map();
+  for (const sub of run.subjects || []) {
+    const label = sub.label || (Array.isArray(sub.keys) ? sub.keys[0] : sub.key);
+    if (!label) continue;
+    const k = `${sub.kind}\u0000${label}`;
+    if (!seen.has(k)) seen.set(k, { kind: sub.kind, label, steps: new Set() });
+    seen.get(k).steps.add(sub.step_id ?? null);
+  }
+  const items = [...seen.values()].map((x) => {
+    const from = [...x.steps].map((st) => (st === null ? 'the event' : `step ${st}`)).join(', ');
+    return h('li', { class: 'subject-item', dataset: { subject: x.label } },
+      subjectLink(x.label), h('span', { class: 'muted small', text: ` ${kindText(x.kind)} · from ${from}` }));
+  });
+  return h('section', { class: 'panel concerns', id: 'concerns', 'aria-labelledby': 'concerns-h' },
+    h('h2', { id: 'concerns-h', text: 'Concerns' }),
+    items.length ? h('ul', { class: 'subjects' }, items)
+      : h('p', { class: 'muted', text: 'No user or ticket recorded for this run.' }));
+}
+
+// What a step changed ("suspended"), shown in its head; null when nothing.
+function changeTag(s) {
+  return s.change ? h('span', { class: 'change', title: 'what this step changed', text: `changed: ${s.change}` }) : null;
+}
+// ---- (end of "console-runs" run page)
+
 function runView(ctx, run, approval, slot) {
   const meta = h('dl', { class: 'meta' },
     h('dt', { text: 'Workflow' }), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}`, text: run.workflow }),
@@ -226,6 +413,7 @@ function runView(ctx, run, approval, slot) {
     actions(ctx, run, slot),
     approval ? approvalBox(ctx, run, approval, slot) : null,
     decisionsPanel(run),
+    h('div', { class: 'run-origin' }, startedBy(run), concerns(run)), // "console-runs"
     h('div', { class: 'panel' }, meta, h('div', { class: 'step-data' }, jsonBlock('Event', run.event, 'event'))),
     h('h2', { text: `Steps (${steps.length})` }),
     steps.length ? h('div', { class: 'steps', id: 'steps' }, steps.map(stepRow))

@@ -8,7 +8,7 @@
 // before any token exists. Nothing sleeps for luck: every wait is for an
 // element or a condition, with a deadline.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from './node_modules/playwright-core/index.mjs';
 
@@ -314,7 +314,7 @@ test('runs are filtered by status and workflow, and paged with before=', async (
   await page.locator(`tr.run-row[data-run-id="${runs.echo2}"]`).waitFor();
   check(await page.locator('tr.run-row').count() === 1, 'one a page');
   await page.click('#older');
-  await routed(page, `#/runs?workflow=e2e-echo&limit=1&before=${runs.echo2}`);
+  await routed(page, `#/runs?workflow=e2e-echo&limit=1&before=${runs.echo2}&at=2`); // at=: the position (console-runs)
   await page.locator(`tr.run-row[data-run-id="${runs.echo}"]`).waitFor();
   await page.locator('#newest').waitFor();
 });
@@ -949,6 +949,187 @@ test('times say their zone: the browser\'s local time with its UTC offset, the e
   const want2 = `${new Date(ms).toISOString().replace('T', ' ').slice(0, 19)} UTC`;
   check((await c2.textContent()) === want2, `in UTC the list shows "${await c2.textContent()}", not "${want2}"`);
 });
+
+// ---- "console-runs" (issue 17): runs found by person or ticket, where a
+// page is, a person's timeline, what started a run and what it touched.
+// These need the engine to record subjects ("subjects-engine") and the API
+// to list and search them ("subjects-store").
+
+const HANNAH = 'hannah.kim@acme.example';
+const ids = (rows) => rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+
+// Runs workflow file tests/e2e/workflows/NAME.yaml with `idflow run` (the
+// CLI executes it in the foreground; should `idflow serve` claim it first,
+// the CLI says so and the server runs it): its run id.
+function cliRun(name, data) {
+  const ev = path.join(OUT, `event-${name}-${Date.now()}.json`);
+  writeFileSync(ev, JSON.stringify({ data }));
+  let out;
+  try {
+    out = cli('run', path.join(path.dirname(new URL(import.meta.url).pathname), 'workflows', `${name}.yaml`), '--event', ev);
+  } catch (e) {
+    out = String(e.stdout || '');
+  }
+  const m = /^run (\d+) of /m.exec(out);
+  check(m, `idflow run ${name}: ${out}`);
+  return Number(m[1]);
+}
+
+// The right edge of the page's content (main, not the header: helper
+// "a11y" owns that), in CSS pixels.
+async function mainRight(page) {
+  return page.evaluate(() => Math.max(...[...document.querySelectorAll('main, main *')]
+    .map((el) => Math.ceil(el.getBoundingClientRect().right))));
+}
+
+// The run ids of the rows on the page, in page order.
+async function rowIds(page, selector = 'tr.run-row') {
+  return (await page.locator(selector).evaluateAll((els) => els.map((e) => Number(e.dataset.runId))));
+}
+
+test('the runs list shows each run\'s source, trigger and subject; a search by login finds exactly the runs that touched it', async () => {
+  runs.hannahLookup = await startRun('e2e-lookup', { login: HANNAH }, T.operator);
+  await runStatus(runs.hannahLookup, T.viewer, 'succeeded');
+  runs.hannahCli = cliRun('e2e-lookup', { login: HANNAH });
+  await runStatus(runs.hannahCli, T.viewer, 'succeeded');
+  runs.hannahSuspend = await startRun('e2e-suspend', { login: HANNAH }, T.operator);
+  await runStatus(runs.hannahSuspend, T.viewer, 'succeeded');
+  runs.sofiaSuspend = await startRun('e2e-suspend', { login: 'sofia.rossi@acme.example' }, T.operator);
+  await runStatus(runs.sofiaSuspend, T.viewer, 'succeeded');
+  const page = await newPage();
+  await signIn(page, T.viewer);
+  const row = page.locator(`tr.run-row[data-run-id="${runs.hannahSuspend}"]`);
+  await row.waitFor();
+  check((await row.locator('td.source').textContent()) === 'API by token:e2e-operator', `source: ${await row.locator('td.source').textContent()}`);
+  const link = row.locator('td.subject-cell a');
+  check((await link.textContent()) === HANNAH, `subject: ${await row.locator('td.subject-cell').textContent()}`);
+  check((await link.getAttribute('href')) === `#/history/${encodeURIComponent(HANNAH)}`, 'the subject links to the timeline');
+  check(/UTC/.test(await row.locator('td.started').textContent()), 'the start time names its zone');
+  // The search: any case, spaces around; the hash carries it.
+  await page.fill('#filter-subject', ` Hannah.Kim@ACME.example `);
+  await page.click('#run-filters button[type=submit]');
+  const hash = `#/runs?subject=${encodeURIComponent('Hannah.Kim@ACME.example')}`;
+  await routed(page, hash);
+  const want = await apiCall('GET', `/api/v1/runs?subject=${encodeURIComponent(HANNAH)}`, { token: T.viewer });
+  check(want.status === 200 && want.json.total === 3, `the API finds 3 runs: ${want.text}`);
+  const got = await rowIds(page);
+  check(JSON.stringify([...got].sort((a, b) => a - b)) === JSON.stringify([runs.hannahLookup, runs.hannahCli, runs.hannahSuspend].sort((a, b) => a - b)),
+    `exactly the runs that touched ${HANNAH}: ${got}`);
+  check(JSON.stringify(ids(want.json.runs)) === JSON.stringify([...got].sort((a, b) => a - b)), 'the same as the API');
+  check(got[0] === runs.hannahSuspend, 'newest first');
+  await seeText(page, '#where', /^1–3 of 3$/);
+  const cliRow = page.locator(`tr.run-row[data-run-id="${runs.hannahCli}"] td.source`);
+  check(/^CLI by cli:\S+$/.test(await cliRow.textContent()), `a run started with idflow run: ${await cliRow.textContent()}`);
+  await page.locator('#timeline-link').waitFor();
+  // The search is a link: it survives a reload, and combines with the filters.
+  await page.reload();
+  await routed(page, hash);
+  check((await page.inputValue('#filter-subject')) === 'Hannah.Kim@ACME.example', 'the box keeps the search');
+  check((await rowIds(page)).length === 3, 'the same three runs after a reload');
+  await page.selectOption('#filter-workflow', 'e2e-suspend');
+  await page.click('#run-filters button[type=submit]');
+  await routed(page, `${hash}&workflow=e2e-suspend`);
+  check(JSON.stringify(await rowIds(page)) === JSON.stringify([runs.hannahSuspend]), 'subject and workflow combine');
+  await seeText(page, '#where', /^1–1 of 1$/);
+  await go(page, `#/runs?subject=${encodeURIComponent(HANNAH)}&source=cli`);
+  check(JSON.stringify(await rowIds(page)) === JSON.stringify([runs.hannahCli]), 'subject and source combine');
+  await page.selectOption('#filter-workflow', 'e2e-suspend');
+  await page.click('#run-filters button[type=submit]');
+  await routed(page, `#/runs?subject=${encodeURIComponent(HANNAH)}&source=cli&workflow=e2e-suspend`);
+  await seeText(page, '.empty', /^No run touching "hannah\.kim@acme\.example", from CLI, workflow e2e-suspend\.$/);
+  // A ticket-looking search that matches nothing says what was searched.
+  await go(page, `#/runs?subject=${encodeURIComponent('#HF99999999')}&status=failed`);
+  await seeText(page, '.empty', /^No run touching "#HF99999999", status failed\.$/);
+  await shot(page, 'runs-search');
+});
+
+test('paging the runs says where one is: "1–2 of N", older and newer', async () => {
+  const all = await apiCall('GET', '/api/v1/runs?limit=1000', { token: T.viewer });
+  const n = all.json.total;
+  check(n >= 6 && n === all.json.runs.length, `total ${n} of ${all.json.runs.length} listed`);
+  const fmt = (v) => v.toLocaleString('en-US');
+  const order = all.json.runs.map((r) => Number(r.id));
+  const page = await newPage();
+  await signIn(page, T.viewer);
+  await go(page, '#/runs?limit=2');
+  await seeText(page, '#where', new RegExp(`^1–2 of ${fmt(n)}$`));
+  check(JSON.stringify(await rowIds(page)) === JSON.stringify(order.slice(0, 2)), 'the newest two');
+  check(await page.locator('#newer').count() === 0, 'nothing newer on the first page');
+  await page.click('#older');
+  await routed(page, `#/runs?limit=2&before=${order[1]}&at=3`);
+  await seeText(page, '#where', new RegExp(`^3–4 of ${fmt(n)}$`));
+  check(JSON.stringify(await rowIds(page)) === JSON.stringify(order.slice(2, 4)), 'the next two');
+  await page.click('#older');
+  await routed(page, `#/runs?limit=2&before=${order[3]}&at=5`);
+  await seeText(page, '#where', new RegExp(`^5–6 of ${fmt(n)}$`));
+  // Newer from the third page finds the second page again.
+  await page.click('#newer');
+  await routed(page, `#/runs?limit=2&before=${order[1]}&at=3`);
+  check(JSON.stringify(await rowIds(page)) === JSON.stringify(order.slice(2, 4)), 'back to the second page');
+  await page.click('#newer');
+  await routed(page, '#/runs?limit=2');
+  await seeText(page, '#where', new RegExp(`^1–2 of ${fmt(n)}$`));
+});
+
+test('a person\'s timeline lists every run that touched them, newest first, with what each changed', async () => {
+  const page = await newPage();
+  await signIn(page, T.viewer);
+  await go(page, `#/runs?subject=${encodeURIComponent(HANNAH)}`);
+  await page.click(`tr.run-row[data-run-id="${runs.hannahSuspend}"] td.subject-cell a`);
+  await routed(page, `#/history/${encodeURIComponent(HANNAH)}`);
+  await seeText(page, 'h1', new RegExp(`Timeline of ${HANNAH.replace(/\./g, '\\.')}`));
+  await seeText(page, '#history-count', /^3 runs touched/);
+  const got = await rowIds(page, 'li.timeline-entry');
+  check(JSON.stringify(got) === JSON.stringify([runs.hannahSuspend, runs.hannahCli, runs.hannahLookup]), `newest first: ${got}`);
+  check(/CLI by cli:/.test(await page.locator(`li.timeline-entry[data-run-id="${runs.hannahCli}"]`).textContent()), 'each says how it started');
+  const suspend = page.locator(`li.timeline-entry[data-run-id="${runs.hannahSuspend}"]`);
+  check((await suspend.locator('li.change strong').allTextContents()).join('|') === 'suspended', 'the suspension is named');
+  check(/step suspend/.test(await suspend.locator('li.change').textContent()), 'with its step');
+  check(/API by token:e2e-operator/.test(await suspend.textContent()), 'and how it started');
+  await page.locator(`li.timeline-entry[data-run-id="${runs.hannahLookup}"] .no-change`).waitFor();
+  check(await page.locator(`li.timeline-entry[data-run-id="${runs.sofiaSuspend}"]`).count() === 0, 'not another person\'s run');
+  await shot(page, 'timeline');
+  // On a phone the timeline fits the screen: no sideways scrolling.
+  await page.setViewportSize({ width: 390, height: 800 });
+  const wide = await mainRight(page);
+  check(wide <= 390, `the timeline reaches ${wide} px at 390 px`);
+  await page.setViewportSize({ width: 1366, height: 800 });
+  await suspend.locator('a.run-link').click();
+  await routed(page, `#/runs/${runs.hannahSuspend}`);
+  // Nobody: the page says what it searched and offers the form again.
+  await go(page, '#/history/nobody%40acme.example');
+  await seeText(page, '#timeline-empty', /No run touched "nobody@acme\.example"/);
+  await page.fill('#history-subject', 'sofia.rossi@acme.example');
+  await page.click('#history-form button[type=submit]');
+  await routed(page, `#/history/${encodeURIComponent('sofia.rossi@acme.example')}`);
+  check(JSON.stringify(await rowIds(page, 'li.timeline-entry')) === JSON.stringify([runs.sofiaSuspend]), 'Sofia\'s one run');
+});
+
+test('a run\'s page says what started it, whom it concerns and what each step changed', async () => {
+  const page = await newPage();
+  await signIn(page, T.viewer);
+  await go(page, `#/runs/${runs.hannahSuspend}`);
+  await seeText(page, '#started-source', /^API by token:e2e-operator$/);
+  check((await page.textContent('#started-via')) === 'manual / api', `via: ${await page.textContent('#started-via')}`);
+  check((await page.textContent('#started-actor')) === 'token:e2e-operator', 'by whom');
+  check((await page.textContent('#started-trigger')) === 'manual', 'the trigger');
+  const who = page.locator(`#concerns li[data-subject="${HANNAH}"]`);
+  await who.waitFor();
+  check(/Okta user · from (.*, )?step suspend/.test(await who.textContent()), `what it is and where from: ${await who.textContent()}`);
+  check((await who.locator('a').getAttribute('href')) === `#/history/${encodeURIComponent(HANNAH)}`, 'a link to the timeline');
+  await seeText(page, '.step[data-step="suspend"] .change', /^changed: suspended$/);
+  await shot(page, 'run-started-by');
+  await page.setViewportSize({ width: 390, height: 800 });
+  const wide = await page.evaluate(() => Math.max(...[...document.querySelectorAll('.run-origin, .run-origin *')]
+    .map((el) => Math.ceil(el.getBoundingClientRect().right))));
+  check(wide <= 390, `Started by and Concerns reach ${wide} px at 390 px`);
+  await page.setViewportSize({ width: 1366, height: 800 });
+  // A run that changed nothing says so per step (no change tag).
+  await go(page, `#/runs/${runs.hannahLookup}`);
+  await page.locator(`#concerns li[data-subject="${HANNAH}"]`).waitFor();
+  check(await page.locator('.step .change').count() === 0, 'a lookup changes nothing');
+});
+// ---- (end of "console-runs")
 
 // ------------------------------------------------------------ the runner
 
