@@ -284,7 +284,11 @@ function showSignIn(message, isError = true) {
 }
 
 async function boot() {
-  onUnauthorized((msg) => signOut(refusalForPeople(msg, !session.open), true));
+  // Several calls of one page may be refused at once (the page's and the
+  // nav's pending count): the first signs out, the others change nothing.
+  onUnauthorized((msg) => {
+    if (session.me) signOut(refusalForPeople(msg, !session.open), true);
+  });
   window.addEventListener('hashchange', route);
   $('skip').addEventListener('click', skipToMain);
   focusNext = false; // the first page loaded keeps the browser's own start

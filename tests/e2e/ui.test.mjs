@@ -734,6 +734,7 @@ const A11Y_PAGES = [
   { name: 'add a connection', hash: () => '#/connections/new' },
   { name: 'audit log', hash: () => '#/audit' },
   { name: 'API tokens', hash: () => '#/tokens' },
+  { name: 'timeline', hash: () => '#/history/lucas.martin%40acme.example' },
 ];
 // "2026-12-07 13:05:12" not followed by its zone.
 const BARE_TIME = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?! UTC)/;

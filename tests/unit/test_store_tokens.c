@@ -255,8 +255,10 @@ static void first_token_or_init_marks_the_store_for_good(void **state)
 }
 
 /* Undoes every migration after 4 (5: settings; 6: runs' interruptions; 7: the events' stage; 8: the claim's
- * indexes by workflow; 9: named leases; 10: pacing windows). */
+ * indexes by workflow; 9: named leases; 10: pacing windows; 11: run subjects). */
 #define BACK_TO_SCHEMA_4                                                                                               \
+    "DROP TABLE IF EXISTS run_subjects; DROP INDEX IF EXISTS runs_rerun_of; DROP INDEX IF EXISTS runs_created; "       \
+    "ALTER TABLE events DROP COLUMN via; ALTER TABLE events DROP COLUMN actor; ALTER TABLE steps DROP COLUMN change; " \
     "DROP TABLE IF EXISTS leases; DROP TABLE IF EXISTS pace_sends; DROP TABLE IF EXISTS pace_keys; "                   \
     "DROP TABLE settings; DROP INDEX runs_queued_wf; DROP INDEX runs_due_wf; "                                         \
     "ALTER TABLE runs DROP COLUMN interrupted; ALTER TABLE runs DROP COLUMN begun; "                                    \
