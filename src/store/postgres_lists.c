@@ -299,13 +299,8 @@ int store__pg_approval_list(struct store *s, struct store_approval **rows_out, s
 static int run_approval_row(const PGresult *res, int i, void *row)
 {
     struct store_approval *a = row;
-    bool oom = false;
+    bool oom = approval_row(res, i, row) != 0; /* columns 0-4 as a pending one's */
 
-    a->run_id = store__pg_get_i64(res, i, 0);
-    a->step_id = store__pg_get_dup(res, i, 1, &oom);
-    a->workflow = store__pg_get_dup(res, i, 2, &oom);
-    a->message = store__pg_get_dup(res, i, 3, &oom);
-    a->created_at = store__pg_get_i64(res, i, 4);
     a->status = store__pg_get_dup(res, i, 5, &oom);
     a->actor = store__pg_get_dup(res, i, 6, &oom);
     a->comment = store__pg_get_dup(res, i, 7, &oom);

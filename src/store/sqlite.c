@@ -251,6 +251,11 @@ char *store__sq_col_dup(sqlite3_stmt *st, int col, bool *oom)
     return p;
 }
 
+void store__sq_bind_id(sqlite3_stmt *st, const void *arg)
+{
+    sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
+}
+
 int store__sq_list(struct store__sq *c, enum store__sq_slot slot, const char *sql, store__sq_bind_fn bind,
                    const void *bind_arg, store__sq_row_fn row_fn, void (*clear)(void *row), size_t row_size,
                    void **rows_out, size_t *n_out, const char *what)

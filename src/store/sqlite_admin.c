@@ -461,23 +461,13 @@ int store__sq_approval_list(struct store *s, struct store_approval **rows_out, s
 static int run_approval_row(sqlite3_stmt *st, void *row)
 {
     struct store_approval *a = row;
-    bool oom = false;
+    bool oom = approval_row(st, row) != 0; /* columns 0-4 as a pending one's */
 
-    a->run_id = sqlite3_column_int64(st, 0);
-    a->step_id = store__sq_col_dup(st, 1, &oom);
-    a->workflow = store__sq_col_dup(st, 2, &oom);
-    a->message = store__sq_col_dup(st, 3, &oom);
-    a->created_at = sqlite3_column_int64(st, 4);
     a->status = store__sq_col_dup(st, 5, &oom);
     a->actor = store__sq_col_dup(st, 6, &oom);
     a->comment = store__sq_col_dup(st, 7, &oom);
     a->decided_at = sqlite3_column_int64(st, 8);
     return oom ? IDF_ENOMEM : 0;
-}
-
-static void bind_run_id(sqlite3_stmt *st, const void *arg)
-{
-    sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
 }
 
 int store__sq_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out)
@@ -487,7 +477,7 @@ int store__sq_run_approvals(struct store *s, int64_t run_id, struct store_approv
                             "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.status, a.actor, "
                             "a.comment, coalesce(a.decided_at, 0) FROM approvals a JOIN runs r ON r.id = a.run_id "
                             "WHERE a.run_id = ?1 ORDER BY a.created_at, a.step_id",
-                            bind_run_id, &run_id, run_approval_row, store__approval_clear, sizeof **rows_out, &rows,
+                            store__sq_bind_id, &run_id, run_approval_row, store__approval_clear, sizeof **rows_out, &rows,
                             n_out, "list a run's approvals");
 
     *rows_out = rows;

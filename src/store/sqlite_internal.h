@@ -259,6 +259,8 @@ typedef int (*store__sq_row_fn)(sqlite3_stmt *st, void *row);
 int store__sq_list(struct store__sq *c, enum store__sq_slot slot, const char *sql, store__sq_bind_fn bind,
                    const void *bind_arg, store__sq_row_fn row_fn, void (*clear)(void *row), size_t row_size,
                    void **rows_out, size_t *n_out, const char *what) IDF_MUST_USE;
+/* A store__sq_bind_fn binding ?1 to the int64_t that arg points to (a run id). */
+void store__sq_bind_id(sqlite3_stmt *st, const void *arg);
 
 /* Applies the embedded migrations (migrations.c). */
 int store__sq_migrate(struct store__sq *c, struct idf_err *err) IDF_MUST_USE;

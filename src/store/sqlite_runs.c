@@ -629,18 +629,13 @@ static int step_row(sqlite3_stmt *st, void *row)
     return oom ? IDF_ENOMEM : 0;
 }
 
-static void bind_run_id(sqlite3_stmt *st, const void *arg)
-{
-    sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
-}
-
 int store__sq_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out)
 {
     void *rows = NULL;
     int rc = store__sq_list(store__sq(s), SQ_STEP_LIST,
                             "SELECT idx, step_id, item, status, attempts, input, output, error, started_at, "
                             "finished_at, change FROM steps WHERE run_id = ?1 ORDER BY idx, item",
-                            bind_run_id, &run_id, step_row, store__step_clear, sizeof **rows_out, &rows, n_out,
+                            store__sq_bind_id, &run_id, step_row, store__step_clear, sizeof **rows_out, &rows, n_out,
                             "list steps");
 
     *rows_out = rows;

@@ -303,18 +303,13 @@ static int subject_row(sqlite3_stmt *st, void *row)
     return oom ? IDF_ENOMEM : 0;
 }
 
-static void bind_id(sqlite3_stmt *st, const void *arg)
-{
-    sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
-}
-
 int store__sq_run_subjects(struct store *s, int64_t run_id, struct store_run_subject **rows_out, size_t *n_out)
 {
     void *rows = NULL;
     int rc = store__sq_list(store__sq(s), SQ_SUBJ_LIST,
                             "SELECT kind, key, label, step_id FROM run_subjects WHERE run_id = ?1 "
                             "ORDER BY step_id IS NOT NULL, rowid",
-                            bind_id, &run_id, subject_row, store__run_subject_clear, sizeof **rows_out, &rows, n_out,
+                            store__sq_bind_id, &run_id, subject_row, store__run_subject_clear, sizeof **rows_out, &rows, n_out,
                             "list run subjects");
     *rows_out = rows;
     return rc;
