@@ -155,8 +155,7 @@ static void *share_thread(void *ud)
                 fprintf(stderr, "%s: %s\n", login, r.message);
                 atomic_fetch_add(&s->errors, 1);
             }
-            json_decref(r.output);
-            json_decref(r.detail);
+            conn_result_clear(&r);
             if (!retry)
                 break;
             sleep_ms(wait > 0 ? wait : 10); /* the engine's durable wait */

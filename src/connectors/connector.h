@@ -110,6 +110,18 @@ struct conn_result {
     char message[1024];
 };
 
+/* Frees what an action left in r (output, detail, subjects) and zeroes it:
+ * every caller of an action's fn ends with this. NULL is fine. */
+static inline void conn_result_clear(struct conn_result *r)
+{
+    if (!r)
+        return;
+    json_decref(r->output);
+    json_decref(r->detail);
+    json_decref(r->subjects);
+    memset(r, 0, sizeof *r);
+}
+
 /* Everything an action may use during one call; all borrowed. */
 struct conn_call {
     struct http_client *http;     /* this worker thread's client */

@@ -179,9 +179,7 @@ static int call_action(struct exec_state *st, const struct flow_step *s, int ite
                                                  .retry_after_ms = res.retry_after_ms, .subjects = res.subjects},
                           err);
     }
-    json_decref(res.output);
-    json_decref(res.detail);
-    json_decref(res.subjects);
+    conn_result_clear(&res);
     return rc;
 }
 

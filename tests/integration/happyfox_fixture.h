@@ -123,10 +123,7 @@ HFN void hfx_stop(struct hfx *f)
 
 HFN void hfx_clear(struct conn_result *r)
 {
-    json_decref(r->output);
-    json_decref(r->detail);
-    json_decref(r->subjects);
-    memset(r, 0, sizeof *r);
+    conn_result_clear(r);
 }
 
 /* problem += why, when s contains a credential. */

@@ -91,10 +91,7 @@ OFN void ofx_stop(struct ofx *f)
 
 OFN void res_clear(struct conn_result *r)
 {
-    json_decref(r->output);
-    json_decref(r->detail);
-    json_decref(r->subjects);
-    memset(r, 0, sizeof *r);
+    conn_result_clear(r);
 }
 
 /* Asserts that s never contains the token. */

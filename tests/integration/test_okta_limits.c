@@ -336,8 +336,7 @@ static void *pace_thread(void *ud)
         } else {
             fprintf(stderr, "pace: %s\n", r.message);
         }
-        json_decref(r.output);
-        json_decref(r.detail);
+        conn_result_clear(&r);
     }
     json_decref(params);
     http_client_free(http);

@@ -273,8 +273,7 @@ static void *hf_node_thread(void *ud)
             t->failed++;
             i++;
         }
-        json_decref(r.output);
-        json_decref(r.detail);
+        conn_result_clear(&r);
         json_decref(params);
     }
 out:
@@ -444,8 +443,7 @@ static void *okta_thread(void *ud)
             t->failed++;
             i++;
         }
-        json_decref(r.output);
-        json_decref(r.detail);
+        conn_result_clear(&r);
     }
 out:
     store_close(st);

@@ -175,8 +175,7 @@ static int hf_check(struct http_client *http, const json_t *config, json_t **who
     json_decref(staff);
     json_decref(acting);
     json_decref(none);
-    json_decref(res.detail);
-    json_decref(res.output);
+    conn_result_clear(&res);
     return rc;
 }
 

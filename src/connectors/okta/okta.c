@@ -158,8 +158,7 @@ static int okta_check(struct http_client *http, const json_t *config, json_t **w
     rc = oktac__close(&o, rc);
     if (rc)
         idf_err_set(err, rc, "%s", res.message);
-    json_decref(res.detail);
-    json_decref(res.output);
+    conn_result_clear(&res);
     return rc;
 }
 
