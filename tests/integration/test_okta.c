@@ -769,6 +769,14 @@ static void test_subjects_and_changes(void **state)
     assert_string_equal(r.change, "");
     res_clear(&r);
 
+    /* a user not found: the run still concerned whom it asked for (the offboarding that failed on a
+     * mistyped login is found by that login), and no change */
+    assert_int_equal(ofx_actf(f, "okta.get_user", 1, &r, "{\"user\": \"no.such.person" ST "\"}"), IDF_ENOTFOUND);
+    assert_non_null(subject_label(&r, "okta.user", "no.such.person" ST));
+    assert_string_equal(subject_label(&r, "okta.user", "no.such.person" ST), "no.such.person" ST);
+    assert_string_equal(r.change, "");
+    res_clear(&r);
+
     MUST(ofx_actf(f, "okta.add_to_group", 1, &r, "{\"user\": \"mia.novak" ST "\", \"group\": \"VPN Users\"}"), r);
     snprintf(gid, sizeof gid, "%s", ostr(json_object_get(r.output, "group"), "id"));
     assert_string_equal(r.change, "added to VPN Users");

@@ -310,6 +310,9 @@ int oktac__user_get(struct oktac *o, const char *key, json_t **user_out)
 out:
     if (rc == 0)
         oktac__note_user(o, *user_out); /* issue 17: the user this call resolved */
+    else
+        oktac__note_user_key(o, key); /* or whom it was asked about: a run that failed to find or
+                                         read jane@ is still one that concerned her */
     json_decref(items);
     json_decref(one);
     free(path);
