@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/store.h"
 #include "support/serve_fixture.h"
 #include "support/testutil.h"
 
@@ -234,12 +235,36 @@ static size_t runs_for(const char *key)
 }
 
 /* A System Log lock-out (poller: via poll) and the ticket it opened (HappyFox webhook: via hook). */
+/* Waits until the System Log poller of "acme" has stored its first cursor:
+ * its first poll asks for events since that moment (an idflow that starts
+ * does not replay the org's past), so an event made before it is never read.
+ * Fails after 20 s. */
+static void wait_first_poll(void)
+{
+    int64_t deadline = tu_now_ms() + 20000;
+    struct store *st = NULL;
+    struct idf_err err;
+    char *cursor = NULL;
+    int rc;
+
+    assert_int_equal(store_open(F.db, &st, &err), 0);
+    while ((rc = store_cursor_get(st, "poll:okta:acme", &cursor)) == IDF_ENOTFOUND) {
+        if (tu_now_ms() > deadline)
+            fail_msg("the System Log poller of acme did not poll within 20 s");
+        pause_ms(50);
+    }
+    assert_int_equal(rc, 0);
+    free(cursor);
+    store_close(st);
+}
+
 static void poll_and_webhook_record_subjects_and_changes(void **state)
 {
     json_t *r, *t;
     char disp[32], num[16], q[200], uid[32];
     const json_t *s;
     (void)state;
+    wait_first_poll();
     {
         char url[300];
         long status = 0;
