@@ -87,6 +87,18 @@ int store__pg_execb(struct store__pg *c, const char *what, const char *sql, int 
 int store__pg_exec_once(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params,
                         PGresult **res, struct idf_err *err) IDF_MUST_USE;
 
+/* The one list loop of the backend (postgres_lists.c): runs sql with its n
+ * text params (prepared, or planned at each call when once:
+ * store__pg_exec_once) and turns each result row into a row_size-byte row,
+ * zeroed and filled by row_fn (0, or IDF_ENOMEM having filled part of it):
+ * *rows_out (caller frees each row with clear, then the array; NULL when no
+ * row) and *n_out. On failure both are left as they were and nothing is
+ * allocated. */
+typedef int (*store__pg_row_fn)(const PGresult *res, int i, void *row);
+int store__pg_list(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params, bool once,
+                   store__pg_row_fn row_fn, void (*clear)(void *row), size_t row_size, void **rows_out,
+                   size_t *n_out) IDF_MUST_USE;
+
 /* BEGIN (READ COMMITTED); IDF_EDB when the connection is gone. */
 int store__pg_begin(struct store__pg *c, struct idf_err *err) IDF_MUST_USE;
 /* COMMIT: 0 once it is durable. A failed commit has rolled back. */

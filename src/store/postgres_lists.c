@@ -23,17 +23,8 @@
 
 #define PG_LIST_FIRST 16 /* rows of a list's first allocation (then doubled) */
 
-/* Fills the zeroed row from row i of res: 0 or IDF_ENOMEM (the caller clears
- * what was filled). */
-typedef int (*pg_row_fn)(const PGresult *res, int i, void *row);
-
-/* Runs sql with its n text params (prepared, or planned at each call when
- * once: store__pg_exec_once) and turns each result row into a
- * row_size-byte row with row_fn: *rows_out (caller frees with the matching
- * store_*_list_free; NULL when no row) and *n_out. On failure both are left
- * as they were (NULL and 0) and nothing is allocated. */
-static int pg_list(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params, bool once,
-                   pg_row_fn row_fn, void (*clear)(void *row), size_t row_size, void **rows_out, size_t *n_out)
+int store__pg_list(struct store__pg *c, const char *what, const char *sql, int n, const char *const *params, bool once,
+                   store__pg_row_fn row_fn, void (*clear)(void *row), size_t row_size, void **rows_out, size_t *n_out)
 {
     PGresult *res = NULL;
     char *rows = NULL;
@@ -101,12 +92,12 @@ int store__pg_workflow_list(struct store *s, struct store_workflow_info **rows_o
     void *rows = NULL;
     /* ORDER BY name COLLATE "C": byte order, as SQLite's BINARY collation,
      * whatever the database's locale. */
-    int rc = pg_list(store__pg(s), "list workflows",
-                     "SELECT w.name, w.version, s.enabled, w.hash, s.updated_at FROM workflow_state s "
-                     "JOIN workflows w ON w.name = s.name "
-                     "AND w.version = (SELECT max(version) FROM workflows WHERE name = s.name) "
-                     "ORDER BY s.name COLLATE \"C\"",
-                     0, NULL, false, workflow_row, store__workflow_info_clear, sizeof **rows_out, &rows, n_out);
+    int rc = store__pg_list(store__pg(s), "list workflows",
+                            "SELECT w.name, w.version, s.enabled, w.hash, s.updated_at FROM workflow_state s "
+                            "JOIN workflows w ON w.name = s.name "
+                            "AND w.version = (SELECT max(version) FROM workflows WHERE name = s.name) "
+                            "ORDER BY s.name COLLATE \"C\"",
+                            0, NULL, false, workflow_row, store__workflow_info_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -129,11 +120,11 @@ static int last_run_row(const PGresult *res, int i, void *row)
 int store__pg_workflow_last_runs(struct store *s, struct store_last_run **rows_out, size_t *n_out)
 {
     void *rows = NULL;
-    int rc = pg_list(store__pg(s), "list the workflows' last runs",
-                     "SELECT s.name, r.id, r.status, r.created_at FROM workflow_state s "
-                     "JOIN runs r ON r.id = (SELECT max(id) FROM runs WHERE workflow = s.name) "
-                     "ORDER BY s.name COLLATE \"C\"",
-                     0, NULL, false, last_run_row, store__last_run_clear, sizeof **rows_out, &rows, n_out);
+    int rc = store__pg_list(store__pg(s), "list the workflows' last runs",
+                            "SELECT s.name, r.id, r.status, r.created_at FROM workflow_state s "
+                            "JOIN runs r ON r.id = (SELECT max(id) FROM runs WHERE workflow = s.name) "
+                            "ORDER BY s.name COLLATE \"C\"",
+                            0, NULL, false, last_run_row, store__last_run_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -217,10 +208,11 @@ int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **row
     char b_id[STORE__PG_INT_LEN];
     const char *p[1] = {store__pg_i64(b_id, run_id)};
     void *rows = NULL;
-    int rc = pg_list(store__pg(s), "list steps",
-                     "SELECT idx, step_id, item, status, attempts, input, output, error, started_at, finished_at, "
-                     "change FROM steps WHERE run_id = $1::bigint ORDER BY idx, item",
-                     1, p, false, step_row, store__step_clear, sizeof **rows_out, &rows, n_out);
+    int rc =
+        store__pg_list(store__pg(s), "list steps",
+                       "SELECT idx, step_id, item, status, attempts, input, output, error, started_at, finished_at, "
+                       "change FROM steps WHERE run_id = $1::bigint ORDER BY idx, item",
+                       1, p, false, step_row, store__step_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -285,11 +277,11 @@ int store__pg_approval_list(struct store *s, struct store_approval **rows_out, s
     const char *p[1] = {store__pg_i64(b_max, STORE_LIST_MAX)};
     void *rows = NULL;
     /* Only approvals a decision can still act on: the run is waiting. */
-    int rc = pg_list(store__pg(s), "list approvals",
-                     "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at FROM approvals a "
-                     "JOIN runs r ON r.id = a.run_id WHERE a.status = 'pending' AND r.status = 'waiting' "
-                     "ORDER BY a.created_at, a.run_id LIMIT $1::integer",
-                     1, p, false, approval_row, store__approval_clear, sizeof **rows_out, &rows, n_out);
+    int rc = store__pg_list(store__pg(s), "list approvals",
+                            "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at FROM approvals a "
+                            "JOIN runs r ON r.id = a.run_id WHERE a.status = 'pending' AND r.status = 'waiting' "
+                            "ORDER BY a.created_at, a.run_id LIMIT $1::integer",
+                            1, p, false, approval_row, store__approval_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -313,11 +305,12 @@ int store__pg_run_approvals(struct store *s, int64_t run_id, struct store_approv
     char b_id[STORE__PG_INT_LEN];
     const char *p[1] = {store__pg_i64(b_id, run_id)};
     void *rows = NULL;
-    int rc = pg_list(store__pg(s), "list a run's approvals",
-                     "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.status, a.actor, a.comment, "
-                     "coalesce(a.decided_at, 0) FROM approvals a JOIN runs r ON r.id = a.run_id "
-                     "WHERE a.run_id = $1::bigint ORDER BY a.created_at, a.step_id",
-                     1, p, false, run_approval_row, store__approval_clear, sizeof **rows_out, &rows, n_out);
+    int rc =
+        store__pg_list(store__pg(s), "list a run's approvals",
+                       "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.status, a.actor, a.comment, "
+                       "coalesce(a.decided_at, 0) FROM approvals a JOIN runs r ON r.id = a.run_id "
+                       "WHERE a.run_id = $1::bigint ORDER BY a.created_at, a.step_id",
+                       1, p, false, run_approval_row, store__approval_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -344,9 +337,10 @@ int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_o
     char b_limit[STORE__PG_INT_LEN];
     const char *p[1] = {store__pg_i64(b_limit, limit)};
     void *rows = NULL;
-    int rc = pg_list(store__pg(s), "list audit",
-                     "SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT $1::integer", 1, p,
-                     false, audit_row, store__audit_clear, sizeof **rows_out, &rows, n_out);
+    int rc =
+        store__pg_list(store__pg(s), "list audit",
+                       "SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT $1::integer", 1,
+                       p, false, audit_row, store__audit_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -371,9 +365,10 @@ int store__pg_connection_list(struct store *s, struct store_connection_info **ro
 {
     void *rows = NULL;
     /* Never selects `secret`: the sealed blob does not leave through a list. */
-    int rc = pg_list(store__pg(s), "list connections",
-                     "SELECT name, kind, config, created_at, updated_at FROM connections ORDER BY name COLLATE \"C\"",
-                     0, NULL, false, connection_row, store__connection_info_clear, sizeof **rows_out, &rows, n_out);
+    int rc =
+        store__pg_list(store__pg(s), "list connections",
+                       "SELECT name, kind, config, created_at, updated_at FROM connections ORDER BY name COLLATE \"C\"",
+                       0, NULL, false, connection_row, store__connection_info_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;
@@ -401,10 +396,11 @@ int store__pg_token_list(struct store *s, struct store_token **rows_out, size_t 
 {
     void *rows = NULL;
     /* Never selects `hash`. */
-    int rc = pg_list(store__pg(s), "list tokens",
-                     "SELECT id, name, role, prefix, created_at, created_by, expires_at, coalesce(last_used_at, 0) "
-                     "FROM tokens ORDER BY name COLLATE \"C\"",
-                     0, NULL, false, token_row, store__token_clear, sizeof **rows_out, &rows, n_out);
+    int rc =
+        store__pg_list(store__pg(s), "list tokens",
+                       "SELECT id, name, role, prefix, created_at, created_by, expires_at, coalesce(last_used_at, 0) "
+                       "FROM tokens ORDER BY name COLLATE \"C\"",
+                       0, NULL, false, token_row, store__token_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;

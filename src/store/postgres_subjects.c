@@ -198,8 +198,9 @@ static int query_from(struct buf *b, struct params *ps, const struct store__run_
     return rc;
 }
 
-static int list_row(const PGresult *res, int i, struct store_run *r)
+static int list_row(const PGresult *res, int i, void *row)
 {
+    struct store_run *r = row;
     bool oom = false;
 
     r->id = store__pg_get_i64(res, i, 0);
@@ -225,15 +226,11 @@ static int list_row(const PGresult *res, int i, struct store_run *r)
 
 int store__pg_run_list(struct store *s, const struct store__run_query *q, struct store_run **rows_out, size_t *n_out)
 {
-    struct store__pg *c = store__pg(s);
-    struct store_run *rows = NULL;
     struct params ps = {.n = 0};
-    PGresult *res = NULL;
+    void *rows = NULL;
     struct buf b;
-    size_t n = 0;
     int rc;
 
-    store__pg_check_thread(c, "list runs");
     buf_init(&b, 8192);
     rc = buf_puts(
         &b, "SELECT r.id, r.workflow, r.version, r.event_id, r.status, r.pc, r.error, r.created_at, "
@@ -241,36 +238,12 @@ int store__pg_run_list(struct store *s, const struct store__run_query *q, struct
             ", " RERUN_AS_COL);
     if (rc == 0)
         rc = query_from(&b, &ps, q, true);
-    if (rc) {
-        rc = IDF_ENOMEM;
-        goto out;
-    }
     /* a text built here: planned at each call (the statement cache keeps literals only) */
-    rc = store__pg_exec_once(c, "list runs", b.data, ps.n, ps.v, &res, NULL);
-    if (rc)
-        goto out;
-    if (PQntuples(res) > 0) {
-        rows = calloc((size_t)PQntuples(res), sizeof *rows);
-        if (!rows) {
-            rc = IDF_ENOMEM;
-            goto out;
-        }
-    }
-    for (int i = 0; i < PQntuples(res); i++) {
-        rc = list_row(res, i, &rows[n++]);
-        if (rc)
-            goto out;
-    }
-out:
-    PQclear(res);
+    rc = rc ? IDF_ENOMEM
+            : store__pg_list(store__pg(s), "list runs", b.data, ps.n, ps.v, true, list_row, store__run_clear,
+                             sizeof **rows_out, &rows, n_out);
     buf_free(&b);
-    if (rc || n == 0) {
-        store_run_list_free(rows, n);
-        rows = NULL;
-        n = 0;
-    }
     *rows_out = rows;
-    *n_out = n;
     return rc;
 }
 
@@ -309,99 +282,67 @@ out:
 
 /* ------------------------------------------------ subjects and changes */
 
+static int subject_row(const PGresult *res, int i, void *row)
+{
+    struct store_run_subject *r = row;
+    bool oom = false;
+
+    r->kind = store__pg_get_dup(res, i, 0, &oom);
+    r->key = store__pg_get_dup(res, i, 1, &oom);
+    r->label = store__pg_get_dup(res, i, 2, &oom);
+    r->step_id = store__pg_get_dup(res, i, 3, &oom);
+    return oom ? IDF_ENOMEM : 0;
+}
+
 int store__pg_run_subjects(struct store *s, int64_t run_id, struct store_run_subject **rows_out, size_t *n_out)
 {
-    struct store__pg *c = store__pg(s);
     char b_id[STORE__PG_INT_LEN];
     const char *p[] = {store__pg_i64(b_id, run_id)};
-    struct store_run_subject *rows = NULL;
-    PGresult *res = NULL;
-    size_t n = 0;
-    bool oom = false;
-    int rc;
-
-    store__pg_check_thread(c, "list run subjects");
-    rc = store__pg_exec(c, "list run subjects",
-                        "SELECT kind, key, label, step_id FROM run_subjects WHERE run_id = $1::bigint "
-                        "ORDER BY step_id IS NOT NULL, seq",
-                        1, p, &res, NULL);
-    if (rc)
-        goto out;
-    if (PQntuples(res) > 0 && !(rows = calloc((size_t)PQntuples(res), sizeof *rows))) {
-        rc = IDF_ENOMEM;
-        goto out;
-    }
-    for (int i = 0; i < PQntuples(res); i++, n++) {
-        rows[n].kind = store__pg_get_dup(res, i, 0, &oom);
-        rows[n].key = store__pg_get_dup(res, i, 1, &oom);
-        rows[n].label = store__pg_get_dup(res, i, 2, &oom);
-        rows[n].step_id = store__pg_get_dup(res, i, 3, &oom);
-    }
-    rc = oom ? IDF_ENOMEM : 0;
-out:
-    PQclear(res);
-    if (rc || n == 0) {
-        store_run_subject_list_free(rows, n);
-        rows = NULL;
-        n = 0;
-    }
+    void *rows = NULL;
+    int rc = store__pg_list(store__pg(s), "list run subjects",
+                            "SELECT kind, key, label, step_id FROM run_subjects WHERE run_id = $1::bigint "
+                            "ORDER BY step_id IS NOT NULL, seq",
+                            1, p, false, subject_row, store__run_subject_clear, sizeof **rows_out, &rows, n_out);
     *rows_out = rows;
-    *n_out = n;
     return rc;
+}
+
+static int change_row(const PGresult *res, int i, void *row)
+{
+    struct store_change *r = row;
+    bool oom = false;
+
+    r->run_id = store__pg_get_i64(res, i, 0);
+    r->step_id = store__pg_get_dup(res, i, 1, &oom);
+    r->item = (int)store__pg_get_i64(res, i, 2);
+    r->change = store__pg_get_dup(res, i, 3, &oom);
+    r->finished_at = store__pg_get_i64(res, i, 4);
+    return oom ? IDF_ENOMEM : 0;
 }
 
 int store__pg_run_changes(struct store *s, const int64_t *run_ids, size_t n, struct store_change **rows_out,
                           size_t *n_out)
 {
-    struct store__pg *c = store__pg(s);
-    struct store_change *rows = NULL;
-    PGresult *res = NULL;
+    void *rows = NULL;
     struct buf ids;
-    size_t count = 0;
-    bool oom = false;
     int rc;
 
-    store__pg_check_thread(c, "list run changes");
     buf_init(&ids, (size_t)STORE_LIST_MAX * STORE__PG_INT_LEN + 4);
     rc = buf_puts(&ids, "{");
     for (size_t j = 0; j < n && rc == 0; j++)
         rc = buf_printf(&ids, "%s%lld", j ? "," : "", (long long)run_ids[j]);
     if (rc == 0)
         rc = buf_puts(&ids, "}");
-    if (rc) {
-        rc = IDF_ENOMEM;
-        goto out;
-    }
-    {
+    if (rc == 0) {
         const char *p[] = {ids.data};
-        rc = store__pg_exec(c, "list run changes",
+        rc = store__pg_list(store__pg(s), "list run changes",
                             "SELECT run_id, step_id, item, change, finished_at FROM steps "
                             "WHERE run_id = ANY ($1::bigint[]) AND change IS NOT NULL ORDER BY run_id, idx, item",
-                            1, p, &res, NULL);
-    }
-    if (rc)
-        goto out;
-    if (PQntuples(res) > 0 && !(rows = calloc((size_t)PQntuples(res), sizeof *rows))) {
+                            1, p, false, change_row, store__change_clear, sizeof **rows_out, &rows, n_out);
+    } else {
         rc = IDF_ENOMEM;
-        goto out;
     }
-    for (int i = 0; i < PQntuples(res); i++, count++) {
-        rows[count].run_id = store__pg_get_i64(res, i, 0);
-        rows[count].step_id = store__pg_get_dup(res, i, 1, &oom);
-        rows[count].item = (int)store__pg_get_i64(res, i, 2);
-        rows[count].change = store__pg_get_dup(res, i, 3, &oom);
-        rows[count].finished_at = store__pg_get_i64(res, i, 4);
-    }
-    rc = oom ? IDF_ENOMEM : 0;
-out:
-    PQclear(res);
     buf_free(&ids);
-    if (rc || count == 0) {
-        store_change_list_free(rows, count);
-        rows = NULL;
-        count = 0;
-    }
     *rows_out = rows;
-    *n_out = count;
     return rc;
 }

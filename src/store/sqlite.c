@@ -256,6 +256,21 @@ void store__sq_bind_id(sqlite3_stmt *st, const void *arg)
     sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
 }
 
+int store__sq_copy_run_rows(struct store__sq *c, enum store__sq_slot slot, const char *sql, int64_t from_run,
+                            int64_t to_run, const char *what, struct idf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, slot, sql, &st, err);
+
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, from_run);
+    sqlite3_bind_int64(st, 2, to_run);
+    rc = sqlite3_step(st);
+    store__sq_done(st);
+    return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, what, err);
+}
+
 int store__sq_list(struct store__sq *c, enum store__sq_slot slot, const char *sql, store__sq_bind_fn bind,
                    const void *bind_arg, store__sq_row_fn row_fn, void (*clear)(void *row), size_t row_size,
                    void **rows_out, size_t *n_out, const char *what)

@@ -64,18 +64,10 @@ int store__sq_foreach_result(struct store__sq *c, int64_t run_id, const struct s
 
 int store__sq_foreach_copy(struct store__sq *c, int64_t from_run, int64_t to_run, struct idf_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = store__sq_prep(c, SQ_FE_COPY,
-                            "INSERT INTO foreach_items (run_id, idx, item, value, result) "
-                            "SELECT ?2, idx, item, value, result FROM foreach_items WHERE run_id = ?1",
-                            &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, from_run);
-    sqlite3_bind_int64(st, 2, to_run);
-    rc = sqlite3_step(st);
-    store__sq_done(st);
-    return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "copy foreach items", err);
+    return store__sq_copy_run_rows(c, SQ_FE_COPY,
+                                   "INSERT INTO foreach_items (run_id, idx, item, value, result) "
+                                   "SELECT ?2, idx, item, value, result FROM foreach_items WHERE run_id = ?1",
+                                   from_run, to_run, "copy foreach items", err);
 }
 
 int store__sq_foreach_begin(struct store *s, int64_t run_id, const char *owner, int64_t now_ms, int index,

@@ -261,6 +261,11 @@ int store__sq_list(struct store__sq *c, enum store__sq_slot slot, const char *sq
                    void **rows_out, size_t *n_out, const char *what) IDF_MUST_USE;
 /* A store__sq_bind_fn binding ?1 to the int64_t that arg points to (a run id). */
 void store__sq_bind_id(sqlite3_stmt *st, const void *arg);
+/* Runs slot's sql, an INSERT ... SELECT copying one run's rows to another,
+ * with ?1 = from_run and ?2 = to_run (a re-run's foreach items, its
+ * subjects). what names it in a database error. */
+int store__sq_copy_run_rows(struct store__sq *c, enum store__sq_slot slot, const char *sql, int64_t from_run,
+                            int64_t to_run, const char *what, struct idf_err *err) IDF_MUST_USE;
 
 /* Applies the embedded migrations (migrations.c). */
 int store__sq_migrate(struct store__sq *c, struct idf_err *err) IDF_MUST_USE;

@@ -61,18 +61,11 @@ int store__sq_subjects_write(struct store__sq *c, int64_t run_id, const struct s
 
 int store__sq_subjects_copy(struct store__sq *c, int64_t from_run, int64_t to_run, struct idf_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = store__sq_prep(c, SQ_SUBJ_COPY,
-                            "INSERT OR IGNORE INTO run_subjects (run_id, key, kind, label, step_id) "
-                            "SELECT ?2, key, kind, label, step_id FROM run_subjects WHERE run_id = ?1 ORDER BY rowid",
-                            &st, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, from_run);
-    sqlite3_bind_int64(st, 2, to_run);
-    rc = sqlite3_step(st);
-    store__sq_done(st);
-    return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "copy run subjects", err);
+    return store__sq_copy_run_rows(c, SQ_SUBJ_COPY,
+                                   "INSERT OR IGNORE INTO run_subjects (run_id, key, kind, label, step_id) "
+                                   "SELECT ?2, key, kind, label, step_id FROM run_subjects WHERE run_id = ?1 "
+                                   "ORDER BY rowid",
+                                   from_run, to_run, "copy run subjects", err);
 }
 
 /* ------------------------------------------------------------- one run */
