@@ -175,16 +175,25 @@ static void backoff_grows_within_bounds(void **state)
     }
 }
 
+/* Makes path (a mkstemp template) a new file holding text: a config file. */
+static void cfg_file(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    size_t n = strlen(text);
+
+    assert_true(fd >= 0);
+    assert_true(write(fd, text, n) == (ssize_t)n);
+    close(fd);
+}
+
 static void config_file_env_and_errors(void **state)
 {
     char path[] = "/tmp/idflow-cfg-XXXXXX";
-    int fd = mkstemp(path);
     struct cfg c;
     struct idf_err err;
+    int fd;
     (void)state;
-    assert_true(fd >= 0);
-    assert_true(write(fd, "db: sqlite:/tmp/x.db\nworkers: 7\n", 32) == 32);
-    close(fd);
+    cfg_file(path, "db: sqlite:/tmp/x.db\nworkers: 7\n");
     unsetenv("IDFLOW_WORKERS");
     setenv("IDFLOW_LISTEN", "127.0.0.1:9999", 1);
     assert_int_equal(cfg_load(path, &c, &err), 0);
@@ -207,13 +216,10 @@ static void config_file_env_and_errors(void **state)
 static void config_expression_budgets(void **state)
 {
     char path[] = "/tmp/idflow-cfg-XXXXXX";
-    int fd = mkstemp(path);
     struct cfg c;
     struct idf_err err;
     (void)state;
-    assert_true(fd >= 0);
-    assert_true(write(fd, "expr_timeout_ms: 250\n", 21) == 21);
-    close(fd);
+    cfg_file(path, "expr_timeout_ms: 250\n");
     unsetenv("IDFLOW_EXPR_TIMEOUT_MS");
     setenv("IDFLOW_EXPR_MEMORY_MB", "512", 1);
     assert_int_equal(cfg_load(path, &c, &err), 0);
@@ -240,13 +246,10 @@ static void config_expression_budgets(void **state)
 static void config_lease_ms(void **state)
 {
     char path[] = "/tmp/idflow-cfg-XXXXXX";
-    int fd = mkstemp(path);
     struct cfg c;
     struct idf_err err;
     (void)state;
-    assert_true(fd >= 0);
-    assert_true(write(fd, "lease_ms: 5000\n", 15) == 15);
-    close(fd);
+    cfg_file(path, "lease_ms: 5000\n");
     unsetenv("IDFLOW_LEASE_MS");
     assert_int_equal(cfg_load("/dev/null", &c, &err), 0);
     assert_int_equal(c.lease_ms, 60000);
@@ -274,13 +277,10 @@ static void config_lease_ms(void **state)
 static void config_max_interruptions(void **state)
 {
     char path[] = "/tmp/idflow-cfg-XXXXXX";
-    int fd = mkstemp(path);
     struct cfg c;
     struct idf_err err;
     (void)state;
-    assert_true(fd >= 0);
-    assert_true(write(fd, "max_interruptions: 5\n", 21) == 21);
-    close(fd);
+    cfg_file(path, "max_interruptions: 5\n");
     unsetenv("IDFLOW_MAX_INTERRUPTIONS");
     assert_int_equal(cfg_load("/dev/null", &c, &err), 0);
     assert_int_equal(c.max_interruptions, 3);
