@@ -30,6 +30,10 @@ for bin in "$@"; do
   failed=$((failed + f))
   printf '%-28s %4d passed %3d failed  (%.1fs)\n' "$name" "$p" "$f" "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')"
   if [ "$f" -ne 0 ]; then
+    # the failed tests first (a long suite's, such as the PostgreSQL runner's, may end
+    # far from them), each with the lines cmocka printed after it
+    echo "---- $name: the failed tests ----"
+    grep -n -A 6 -E '^not ok' "$log" | head -n 80
     echo "---- $name output (last 60 lines) ----"
     tail -n 60 "$log"
     echo "----"
