@@ -9,10 +9,12 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/param_build.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto/jwk.h"
+#include "crypto/jws.h"
 
 #define JWK_RSA_MEMBERS 8   /* n, e, d and the five CRT values */
 #define JWK_EC_MAX_COORD 66 /* bytes of a P-521 coordinate */
@@ -167,4 +169,86 @@ out:
     for (int i = 0; i < JWK_RSA_MEMBERS; i++)
         BN_clear_free(bn[i]);
     return pkey;
+}
+
+/* base64url of bn, left-padded with zeros to pad bytes (0: its own size). */
+static char *bn_b64url(const BIGNUM *bn, int pad)
+{
+    int n = pad > 0 ? pad : BN_num_bytes(bn);
+    unsigned char buf[1024];
+    char *out;
+
+    if (n <= 0 || n > (int)sizeof buf || BN_bn2binpad(bn, buf, n) < 0)
+        return NULL;
+    out = jws_b64url(buf, (size_t)n);
+    return out;
+}
+
+json_t *jwk_public(EVP_PKEY *key)
+{
+    BIGNUM *a = NULL, *b = NULL;
+    char *sa = NULL, *sb = NULL, group[64] = "";
+    json_t *out = NULL;
+
+    if (!key)
+        return NULL;
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA) {
+        if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &a) == 1 &&
+            EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &b) == 1 && (sa = bn_b64url(a, 0)) &&
+            (sb = bn_b64url(b, 0)))
+            out = json_pack("{s:s, s:s, s:s}", "kty", "RSA", "n", sa, "e", sb);
+    } else if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
+        const char *crv = NULL;
+        int coord = 0;
+        if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) == 1) {
+            if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
+                crv = "P-256", coord = 32;
+            else if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
+                crv = "P-384", coord = 48;
+            else if (strcmp(group, "secp521r1") == 0 || strcmp(group, "P-521") == 0)
+                crv = "P-521", coord = JWK_EC_MAX_COORD;
+        }
+        if (crv && EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &a) == 1 &&
+            EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &b) == 1 && (sa = bn_b64url(a, coord)) &&
+            (sb = bn_b64url(b, coord)))
+            out = json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", crv, "x", sa, "y", sb);
+    }
+    BN_free(a);
+    BN_free(b);
+    free(sa);
+    free(sb);
+    return out;
+}
+
+int jwk_thumbprint(const json_t *jwk, char out[JWK_THUMBPRINT_SIZE])
+{
+    static const char *const ec[] = {"crv", "kty", "x", "y", NULL}, *const rsa[] = {"e", "kty", "n", NULL};
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    const char *const *members = kty && strcmp(kty, "EC") == 0 ? ec : kty && strcmp(kty, "RSA") == 0 ? rsa : NULL;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned dlen = 0;
+    json_t *req;
+    char *text = NULL, *b64 = NULL;
+    int rc = -1;
+
+    out[0] = '\0';
+    if (!members || !(req = json_object()))
+        return -1;
+    for (const char *const *m = members; *m; m++) {
+        const json_t *v = json_object_get(jwk, *m);
+        if (!json_is_string(v) || json_object_set_new(req, *m, json_string(json_string_value(v))) != 0)
+            goto out;
+    }
+    /* RFC 7638 §3: no whitespace, members in lexicographic order */
+    text = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text && EVP_Digest(text, strlen(text), digest, &dlen, EVP_sha256(), NULL) == 1 &&
+        (b64 = jws_b64url(digest, dlen)) && strlen(b64) < JWK_THUMBPRINT_SIZE) {
+        memcpy(out, b64, strlen(b64) + 1);
+        rc = 0;
+    }
+out:
+    free(text);
+    free(b64);
+    json_decref(req);
+    return rc;
 }

@@ -15,8 +15,6 @@
  * `tok_lock`; it holds access tokens (secrets) in memory only, wiped when
  * replaced. The token request itself is made outside the lock (two threads
  * may both renew; the later one wins, both tokens are valid). */
-#include <openssl/bn.h>
-#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -28,6 +26,7 @@
 #include "connectors/okta/okta_internal.h"
 #include "core/buf.h"
 #include "crypto/jwk.h"
+#include "crypto/jws.h"
 #include "core/timeutil.h"
 #include "crypto/seal.h"
 #include "net/http.h"
@@ -50,34 +49,6 @@ struct tok_entry {
 
 static pthread_mutex_t tok_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tok_entry tok_cache[OKTAC_TOKEN_CACHE]; /* guarded by tok_lock */
-
-/* ------------------------------------------------------------ encoding */
-
-static char *b64url(const unsigned char *p, size_t n)
-{
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = malloc(n * 4 / 3 + 4), *w = out;
-    size_t i;
-
-    if (!out)
-        return NULL;
-    for (i = 0; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-        *w++ = abc[v >> 18];
-        *w++ = abc[(v >> 12) & 63];
-        *w++ = abc[(v >> 6) & 63];
-        *w++ = abc[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
-        *w++ = abc[v >> 18];
-        *w++ = abc[(v >> 12) & 63];
-        if (i + 1 < n)
-            *w++ = abc[(v >> 6) & 63];
-    }
-    *w = '\0';
-    return out;
-}
 
 /* ---------------------------------------------------------------- keys */
 
@@ -124,69 +95,13 @@ static char *key_id(const json_t *conn)
 
 /* ---------------------------------------------------------------- JWT */
 
-/* Signs "header.claims" with pkey; returns the compact JWS or NULL. */
+/* Signs the client assertion: header {typ: "JWT"[, kid]}, alg from the key. */
 static char *sign_jwt(EVP_PKEY *pkey, const char *kid, const json_t *claims)
 {
-    const char *alg = "RS256";
-    const EVP_MD *md = EVP_sha256();
-    size_t coord = 0, siglen = 0;
-    int bits = EVP_PKEY_get_bits(pkey);
-    json_t *hdr = NULL;
-    char *h = NULL, *c = NULL, *h64 = NULL, *c64 = NULL, *input = NULL, *s64 = NULL, *jwt = NULL;
-    unsigned char *sig = NULL, raw[2 * 66];
-    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-    ECDSA_SIG *es = NULL;
+    json_t *hdr = kid ? json_pack("{s:s, s:s}", "typ", "JWT", "kid", kid) : json_pack("{s:s}", "typ", "JWT");
+    char *jwt = hdr ? jws_sign(pkey, hdr, claims) : NULL;
 
-    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
-        if (bits <= 256)
-            alg = "ES256", coord = 32;
-        else if (bits <= 384)
-            alg = "ES384", md = EVP_sha384(), coord = 48;
-        else
-            alg = "ES512", md = EVP_sha512(), coord = 66;
-    } else if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-        goto out;
-    }
-    hdr = kid ? json_pack("{s:s, s:s, s:s}", "alg", alg, "typ", "JWT", "kid", kid)
-              : json_pack("{s:s, s:s}", "alg", alg, "typ", "JWT");
-    h = json_dumps(hdr, JSON_COMPACT);
-    c = json_dumps(claims, JSON_COMPACT);
-    h64 = h ? b64url((const unsigned char *)h, strlen(h)) : NULL;
-    c64 = c ? b64url((const unsigned char *)c, strlen(c)) : NULL;
-    if (!mctx || !h64 || !c64 || asprintf(&input, "%s.%s", h64, c64) < 0) {
-        input = NULL;
-        goto out;
-    }
-    if (EVP_DigestSignInit(mctx, NULL, md, NULL, pkey) != 1 ||
-        EVP_DigestSign(mctx, NULL, &siglen, (const unsigned char *)input, strlen(input)) != 1 ||
-        !(sig = OPENSSL_malloc(siglen)) ||
-        EVP_DigestSign(mctx, sig, &siglen, (const unsigned char *)input, strlen(input)) != 1)
-        goto out;
-    if (coord) { /* OpenSSL gives DER; JWS wants r||s of fixed width */
-        const unsigned char *p = sig;
-        const BIGNUM *r, *s;
-        if (!(es = d2i_ECDSA_SIG(NULL, &p, (long)siglen)))
-            goto out;
-        ECDSA_SIG_get0(es, &r, &s);
-        if (BN_bn2binpad(r, raw, (int)coord) < 0 || BN_bn2binpad(s, raw + coord, (int)coord) < 0)
-            goto out;
-        s64 = b64url(raw, 2 * coord);
-    } else {
-        s64 = b64url(sig, siglen);
-    }
-    if (s64 && asprintf(&jwt, "%s.%s", input, s64) < 0)
-        jwt = NULL;
-out:
     json_decref(hdr);
-    free(h);
-    free(c);
-    free(h64);
-    free(c64);
-    free(input);
-    free(s64);
-    OPENSSL_free(sig);
-    ECDSA_SIG_free(es);
-    EVP_MD_CTX_free(mctx);
     return jwt;
 }
 

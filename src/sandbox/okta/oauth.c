@@ -25,6 +25,7 @@
 
 #include "core/timeutil.h"
 #include "crypto/jwk.h"
+#include "crypto/jws.h"
 #include "sandbox/okta/internal.h"
 
 #define OAUTH_MAX_FIELD 8192      /* one form field */
@@ -40,15 +41,6 @@ static void oauth_error(struct sbok_ctx *c, int status, const char *error, const
 }
 
 /* ---------------------------------------------------------- decoding */
-
-static json_t *b64url_json(const char *s, size_t len)
-{
-    size_t n;
-    unsigned char *raw = jwk_b64url_decode(s, len, &n);
-    json_t *j = raw ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
-    free(raw);
-    return j;
-}
 
 /* Percent-decodes a form value in place ('+' is a space). */
 static void form_decode(char *s)
@@ -94,50 +86,13 @@ static json_t *parse_form(const char *body, size_t len)
 
 /* ---------------------------------------------------------- keys */
 
-/* Verifies sig over data with the JWK for alg. */
-static bool jws_verify(const json_t *jwk, const char *alg, const unsigned char *data, size_t dlen,
+/* Verifies sig over data with the JWK for alg (the kty must be alg's). */
+static bool jwk_verify(const json_t *jwk, const char *alg, const unsigned char *data, size_t dlen,
                        const unsigned char *sig, size_t slen)
 {
-    const EVP_MD *md = NULL;
-    bool ec = alg[0] == 'E';
-    size_t coord = 0;
-    if (strcmp(alg + 2, "256") == 0)
-        md = EVP_sha256(), coord = 32;
-    else if (strcmp(alg + 2, "384") == 0)
-        md = EVP_sha384(), coord = 48;
-    else if (strcmp(alg + 2, "512") == 0)
-        md = EVP_sha512(), coord = 66;
-    const char *kty = json_string_value(json_object_get(jwk, "kty"));
-    if (!md || !kty || strcmp(kty, ec ? "EC" : "RSA") != 0)
-        return false;
     EVP_PKEY *pkey = jwk_to_pkey(jwk, false);
-    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-    unsigned char *der = NULL;
-    ECDSA_SIG *es = NULL;
-    bool ok = false;
-    if (!pkey || !mctx)
-        goto out;
-    if (ec) { /* JWS carries r||s; OpenSSL wants DER */
-        if (slen != 2 * coord)
-            goto out;
-        es = ECDSA_SIG_new();
-        BIGNUM *r = BN_bin2bn(sig, (int)coord, NULL), *s = BN_bin2bn(sig + coord, (int)coord, NULL);
-        if (!es || !r || !s || !ECDSA_SIG_set0(es, r, s)) {
-            BN_free(r);
-            BN_free(s);
-            goto out;
-        }
-        int dl = i2d_ECDSA_SIG(es, &der);
-        if (dl <= 0)
-            goto out;
-        sig = der;
-        slen = (size_t)dl;
-    }
-    ok = EVP_DigestVerifyInit(mctx, NULL, md, NULL, pkey) == 1 && EVP_DigestVerify(mctx, sig, slen, data, dlen) == 1;
-out:
-    OPENSSL_free(der);
-    ECDSA_SIG_free(es);
-    EVP_MD_CTX_free(mctx);
+    bool ok = pkey && jws_verify(pkey, alg, data, dlen, sig, slen);
+
     EVP_PKEY_free(pkey);
     return ok;
 }
@@ -161,18 +116,12 @@ static json_t *find_client(struct sbok_org *o, const char *client_id)
 /* Checks the assertion; returns the client app or NULL after answering. */
 static json_t *check_assertion(struct sbok_ctx *c, const char *jwt)
 {
-    const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    json_t *hdr = NULL, *claims = NULL, *app = NULL;
-    unsigned char *sig = NULL;
-    size_t slen = 0;
+    struct jws_parts jp;
+    json_t *app = NULL;
     const char *why = "The client_assertion is not a valid JWT.";
-    if (!d1 || !d2 || strchr(d2 + 1, '.'))
+    if (jws_split(jwt, &jp) != 0)
         goto fail;
-    hdr = b64url_json(jwt, (size_t)(d1 - jwt));
-    claims = b64url_json(d1 + 1, (size_t)(d2 - d1 - 1));
-    sig = jwk_b64url_decode(d2 + 1, strlen(d2 + 1), &slen);
-    if (!json_is_object(hdr) || !json_is_object(claims) || !sig)
-        goto fail;
+    const json_t *hdr = jp.header, *claims = jp.claims;
     const char *alg = json_string_value(json_object_get(hdr, "alg"));
     const char *kid = json_string_value(json_object_get(hdr, "kid"));
     const char *iss = json_string_value(json_object_get(claims, "iss"));
@@ -215,7 +164,7 @@ static json_t *check_assertion(struct sbok_ctx *c, const char *jwt)
         const char *kk = json_string_value(json_object_get(k, "kid"));
         if (kid && kk && strcmp(kid, kk) != 0)
             continue;
-        if (jws_verify(k, alg, (const unsigned char *)jwt, (size_t)(d2 - jwt), sig, slen)) {
+        if (jwk_verify(k, alg, (const unsigned char *)jwt, jp.signed_len, jp.sig, jp.sig_len)) {
             verified = true;
             break;
         }
@@ -240,14 +189,10 @@ static json_t *check_assertion(struct sbok_ctx *c, const char *jwt)
         why = "The client is not active.";
         goto fail;
     }
-    json_decref(hdr);
-    json_decref(claims);
-    free(sig);
+    jws_parts_free(&jp);
     return app;
 fail:
-    json_decref(hdr);
-    json_decref(claims);
-    free(sig);
+    jws_parts_free(&jp);
     oauth_error(c, 401, "invalid_client", why);
     return NULL;
 }
