@@ -30,6 +30,7 @@
 
 #include "connectors/okta/okta_internal.h"
 #include "core/log.h"
+#include "crypto/dpop.h"
 #include "core/timeutil.h"
 #include "net/http.h"
 
@@ -72,10 +73,12 @@ int oktac__open(struct oktac *o, struct conn_call *call, struct conn_result *res
 
     if (json_is_string(json_object_get(conn, "client_id"))) {
         char *access = NULL;
-        rc = oktac__oauth_token(o, conn, &access);
+        rc = oktac__oauth_token(o, conn, &access, &o->dpop_key);
         if (rc)
             return rc;
-        if (ctk_secret_take(&o->s, access) || ctk_auth_set(&o->s, "Authorization: Bearer %s", o->s.secrets[0]))
+        /* a DPoP-bound token goes with the DPoP scheme and a proof per request (oktac__send) */
+        if (ctk_secret_take(&o->s, access) ||
+            ctk_auth_set(&o->s, "Authorization: %s %s", o->dpop_key ? "DPoP" : "Bearer", o->s.secrets[0]))
             return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", action);
     } else {
         token = json_string_value(json_object_get(conn, "token"));
@@ -95,10 +98,14 @@ int oktac__close(struct oktac *o, int rc)
 {
     if (o->s.res)
         oktac__report_change(o, rc); /* issue 17: what the call changed, before the scrub */
+    EVP_PKEY_free(o->dpop_key);
+    o->dpop_key = NULL;
     return ctk_close(&o->s, rc);
 }
 
 /* ------------------------------------------------------------ failures */
+
+static bool challenge_param(const char *header, const char *scheme, const char *name, char *out, size_t n);
 
 const char *oktac__error_code(const struct oktac_resp *r)
 {
@@ -213,6 +220,16 @@ int oktac__fail_http(struct oktac *o, const struct oktac_resp *r, const char *wh
         oktac__oauth_forget(o);
     resp_masked(o, r, &safe);
     okta_text(&safe, text, sizeof text);
+    if (r->status == 401 && o->dpop_key) { /* what the API said of the DPoP proof or token (RFC 9449 §7.1) */
+        const char *wa = json_string_value(json_object_get(r->headers, "www-authenticate"));
+        char err[64], desc[200];
+        if (challenge_param(wa, "DPoP", "error", err, sizeof err)) {
+            challenge_param(wa, "DPoP", "error_description", desc, sizeof desc);
+            size_t used = strlen(text);
+            snprintf(text + used, sizeof text - used, " (DPoP: %s%s%s)", err, desc[0] ? ": " : "", desc);
+            ctk_mask(&o->s, text);
+        }
+    }
     json_decref(o->s.res->detail);
     o->s.res->detail = http_detail(&safe);
     rc = oktac__fail(o, e112 ? IDF_EBUSY : ctk_status_code(r->status), retry, after, "%s: %s: %s", o->s.action, what, text);
@@ -368,48 +385,75 @@ static void what_of(const struct oktac *o, const char *method, const char *path,
     snprintf(out, n, "%s %.*s", method, (int)strcspn(path, "?"), path);
 }
 
-int oktac__send(struct oktac *o, const char *method, const char *path, const json_t *body, struct oktac_resp *r)
+/* The value of parameter name (e.g. "error") in a WWW-Authenticate
+ * challenge of scheme ("DPoP") into out; false when absent. Quoted values
+ * are copied up to the closing quote, at most n - 1 bytes. */
+static bool challenge_param(const char *header, const char *scheme, const char *name, char *out, size_t n)
 {
-    static const char *const headers[] = {"Accept: application/json", "Content-Type: application/json", NULL};
+    const char *p = header ? strcasestr(header, scheme) : NULL;
+    size_t nl = strlen(name);
+
+    out[0] = '\0';
+    if (!p || (p != header && p[-1] != ' ' && p[-1] != ','))
+        return false;
+    for (p += strlen(scheme); (p = strcasestr(p, name)) != NULL; p += nl) {
+        if ((p[-1] != ' ' && p[-1] != ',') || p[nl] != '=')
+            continue;
+        p += nl + 1;
+        size_t len = *p == '"' ? strcspn(p + 1, "\"") : strcspn(p, " ,");
+        if (*p == '"')
+            p++;
+        snprintf(out, n, "%.*s", (int)len, p);
+        return true;
+    }
+    return false;
+}
+
+/* One request: paced, with a fresh DPoP proof when the token is DPoP-bound,
+ * its answer in r. *nonce_challenge is set when the API refused with
+ * `WWW-Authenticate: DPoP error="use_dpop_nonce"` and sent a new nonce. */
+static int send_once(struct oktac *o, const char *method, const char *url, const char *what, const char *bucket,
+                     const char *text, struct oktac_resp *r, bool *nonce_challenge)
+{
+    const char *headers[] = {"Accept: application/json", "Content-Type: application/json", NULL, NULL};
     struct ctk_request rq = {0};
     struct http_response hr;
     struct ratelimit_grant g;
     struct ratelimit_obs obs;
-    char what[300], *url = NULL, *text = NULL;
-    const char *bucket;
+    char *dpop_line = NULL, *proof = NULL;
     int64_t wait;
     int rc;
 
-    memset(r, 0, sizeof *r);
     memset(&hr, 0, sizeof hr);
-    what_of(o, method, path, what, sizeof what);
-    rc = target_url(o, path, &url);
-    if (rc)
-        return rc;
-    bucket = oktac__bucket(method, url + strlen(o->s.base));
+    *nonce_challenge = false;
     wait = ratelimit_acquire(o->scope, bucket, time_now_ms(), o->sent > 0, &g);
     if (wait > 0) {
         json_decref(o->s.res->detail);
         o->s.res->detail = json_pack("{s:b, s:b, s:s, s:I}", "rate_limited", 1, "sent", 0, "bucket", bucket,
-                                   "retry_after_ms", (json_int_t)wait);
+                                     "retry_after_ms", (json_int_t)wait);
         rc = oktac__fail(o, IDF_EBUSY, true, wait,
                          "%s: %s: paced by the rate limiter (connection '%s', bucket %s); next call in %lld ms",
                          o->s.action, what, o->s.conn_name, bucket, (long long)wait);
         o->s.res->deferred = true; /* nothing of this request was sent: not an attempt */
-        goto out;
+        return rc;
     }
-    if (body) {
-        text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (!text) {
+    if (o->dpop_key) { /* RFC 9449 §7: a proof per request, bound to the token by ath */
+        char nonce[DPOP_MAX_NONCE];
+        oktac__dpop_nonce(o, nonce, sizeof nonce);
+        proof = dpop_proof(o->dpop_key, method, url, nonce, o->s.secrets[0]);
+        if (!proof || asprintf(&dpop_line, "DPoP: %s", proof) < 0) {
+            free(proof);
             ratelimit_release(&g, NULL);
-            rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
-            goto out;
+            return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: %s: cannot make the DPoP proof", o->s.action, what);
         }
+        free(proof);
+        headers[2] = dpop_line;
     }
     rq = (struct ctk_request){
         .method = method, .url = url, .what = what, .headers = headers, .body = text, .body_len = text ? strlen(text) : 0};
     o->sent++;
     rc = ctk_send(&o->s, &rq, &hr);
+    free(dpop_line);
     if (rc) {
         ratelimit_release(&g, NULL);
         goto out;
@@ -426,6 +470,19 @@ int oktac__send(struct oktac *o, const char *method, const char *path, const jso
     r->status = hr.status;
     r->headers = hr.headers;
     hr.headers = NULL;
+    if (o->dpop_key) { /* keep the API's newest nonce; answer its challenge once */
+        const char *nonce = json_string_value(json_object_get(r->headers, "dpop-nonce"));
+        char err[64];
+        if (oktac__dpop_nonce_ok(nonce))
+            oktac__dpop_nonce_keep(o, nonce);
+        if (r->status == 401 && oktac__dpop_nonce_ok(nonce) &&
+            challenge_param(json_string_value(json_object_get(r->headers, "www-authenticate")), "DPoP", "error", err,
+                            sizeof err) &&
+            strcmp(err, "use_dpop_nonce") == 0) {
+            o->dpop_challenges++;
+            *nonce_challenge = true;
+        }
+    }
     if (hr.body.len > 0)
         r->json = json_loadb(hr.body.data, hr.body.len, JSON_DECODE_ANY, NULL);
     snprintf(r->request_id, sizeof r->request_id, "%s",
@@ -447,6 +504,35 @@ int oktac__send(struct oktac *o, const char *method, const char *path, const jso
     rc = 0;
 out:
     http_response_free(&hr);
+    return rc;
+}
+
+int oktac__send(struct oktac *o, const char *method, const char *path, const json_t *body, struct oktac_resp *r)
+{
+    char what[300], *url = NULL, *text = NULL;
+    const char *bucket;
+    bool challenge = false;
+    int rc;
+
+    memset(r, 0, sizeof *r);
+    what_of(o, method, path, what, sizeof what);
+    rc = target_url(o, path, &url);
+    if (rc)
+        return rc;
+    bucket = oktac__bucket(method, url + strlen(o->s.base));
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!text) {
+            rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
+            goto out;
+        }
+    }
+    rc = send_once(o, method, url, what, bucket, text, r, &challenge);
+    if (rc == 0 && challenge) { /* RFC 9449 §9: the API wants its nonce in the proof: once more with it */
+        oktac__resp_free(r);
+        rc = send_once(o, method, url, what, bucket, text, r, &challenge);
+    }
+out:
     free(url);
     free(text);
     return rc;

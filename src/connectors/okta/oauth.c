@@ -11,10 +11,27 @@
  * random jti; Okta's token lives an hour and is renewed OKTAC_RENEW_MS
  * before it expires.
  *
+ * DPoP (RFC 9449; issue 18). Every token request carries a DPoP proof made
+ * with the connection's DPoP key, whatever the app's setting, so idflow
+ * never has to be told which mode an app uses: an app that requires DPoP
+ * answers `use_dpop_nonce` with a DPoP-Nonce (retried once with the nonce
+ * and a new assertion) and then a token of type "DPoP"; an app that does
+ * not ignores the proof and answers "Bearer" (reported in okta/okta-sdk-
+ * golang PR #597). The token's type decides how client.c sends it. The
+ * DPoP key is an ES256 key made in memory per connection and process, not
+ * stored: it only guards access tokens, which live in this process's
+ * memory for an hour; a key on disk would be one more secret to seal,
+ * back up and rotate for nothing (the client-assertion key, which is
+ * stored, mints new tokens anyway). A restart makes a new key and fetches
+ * new tokens. The newest nonces of the authorization server (token
+ * endpoint) and of the resource server (the API) are kept per entry.
+ *
  * Threads: any. The cache `tok_cache` is a documented singleton guarded by
  * `tok_lock`; it holds access tokens (secrets) in memory only, wiped when
- * replaced. The token request itself is made outside the lock (two threads
- * may both renew; the later one wins, both tokens are valid). */
+ * replaced, and the DPoP keys (a caller takes its own reference). The
+ * token request itself is made outside the lock (two threads may both
+ * renew; the later one wins, both tokens are valid and bound to the same
+ * key). */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -22,9 +39,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "connectors/okta/okta_internal.h"
 #include "core/buf.h"
+#include "core/log.h"
+#include "crypto/dpop.h"
 #include "crypto/jwk.h"
 #include "crypto/jws.h"
 #include "core/timeutil.h"
@@ -35,16 +55,22 @@
 #define OKTAC_RENEW_MS (5LL * 60 * 1000) /* renew this long before expiry */
 #define OKTAC_ASSERTION_TTL_S 300        /* the client assertion's lifetime (Okta: at most 1 h) */
 #define OKTAC_MAX_KEY_TEXT (64u << 10)   /* a private key, PEM or JWK */
+#define TOK_AGAIN 1                      /* request_token: answer the use_dpop_nonce challenge (not an IDF_E* code) */
 #define OKTAC_DEFAULT_SCOPES                                                                                           \
     "okta.users.read okta.users.manage okta.groups.read okta.groups.manage "                                           \
     "okta.apps.read okta.apps.manage"
 #define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 struct tok_entry {
-    char key[OKTAC_MAX_CACHE_KEY]; /* base|client_id|scopes|key digest */
-    char *token;                   /* owned, wiped when replaced */
+    char key[OKTAC_MAX_CACHE_KEY]; /* base|client_id|scopes|key digest; "" when the slot is free */
+    char *token;                   /* owned, wiped when replaced; NULL before the first or after a 401 */
+    bool dpop;                     /* the token is DPoP-bound (token_type "DPoP") */
+    bool mode_logged;              /* the app's mode was logged once */
     int64_t expires_ms;
     int64_t used_ms;
+    EVP_PKEY *dpop_key;            /* owned reference: the connection's DPoP key in this process */
+    char as_nonce[DPOP_MAX_NONCE]; /* the token endpoint's newest DPoP-Nonce, "" for none */
+    char rs_nonce[DPOP_MAX_NONCE]; /* the API's newest DPoP-Nonce, "" for none */
 };
 
 static pthread_mutex_t tok_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -150,34 +176,27 @@ int oktac__oauth_validate(const json_t *config, struct idf_err *err)
 
 /* ---------------------------------------------------------------- cache */
 
-static char *cache_get(const char *key, int64_t now)
+/* The entry of key, or NULL. tok_lock held. */
+static struct tok_entry *entry_find(const char *key)
 {
-    char *tok = NULL;
-
-    pthread_mutex_lock(&tok_lock);
     for (int i = 0; i < OKTAC_TOKEN_CACHE; i++) {
-        struct tok_entry *e = &tok_cache[i];
-        if (e->token && strcmp(e->key, key) == 0 && e->expires_ms - OKTAC_RENEW_MS > now) {
-            e->used_ms = now;
-            tok = strdup(e->token);
-            break;
-        }
+        if (tok_cache[i].key[0] && strcmp(tok_cache[i].key, key) == 0)
+            return &tok_cache[i];
     }
-    pthread_mutex_unlock(&tok_lock);
-    return tok;
+    return NULL;
 }
 
-static void cache_put(const char *key, const char *token, int64_t expires_ms, int64_t now)
+/* The entry of key, made (a free slot, else the least recently used one,
+ * emptied) when there is none. tok_lock held. */
+static struct tok_entry *entry_get(const char *key, int64_t now)
 {
+    struct tok_entry *e = entry_find(key);
     int slot = -1;
 
-    pthread_mutex_lock(&tok_lock);
+    if (e)
+        return e;
     for (int i = 0; i < OKTAC_TOKEN_CACHE && slot < 0; i++) {
-        if (strcmp(tok_cache[i].key, key) == 0)
-            slot = i;
-    }
-    for (int i = 0; i < OKTAC_TOKEN_CACHE && slot < 0; i++) {
-        if (!tok_cache[i].token)
+        if (!tok_cache[i].key[0])
             slot = i;
     }
     if (slot < 0) { /* evict the least recently used */
@@ -187,51 +206,171 @@ static void cache_put(const char *key, const char *token, int64_t expires_ms, in
                 slot = i;
         }
     }
-    seal_str_free(tok_cache[slot].token);
-    snprintf(tok_cache[slot].key, sizeof tok_cache[slot].key, "%s", key);
-    tok_cache[slot].token = strdup(token);
-    tok_cache[slot].expires_ms = expires_ms;
-    tok_cache[slot].used_ms = now;
+    e = &tok_cache[slot];
+    seal_str_free(e->token);
+    EVP_PKEY_free(e->dpop_key);
+    memset(e, 0, sizeof *e);
+    snprintf(e->key, sizeof e->key, "%s", key);
+    e->used_ms = now;
+    return e;
+}
+
+/* A live cached token of key (a new string) and whether it is DPoP-bound;
+ * NULL when there is none or it is due for renewal. */
+static char *cache_get(const char *key, int64_t now, bool *dpop)
+{
+    struct tok_entry *e;
+    char *tok = NULL;
+
+    pthread_mutex_lock(&tok_lock);
+    e = entry_find(key);
+    if (e && e->token && e->expires_ms - OKTAC_RENEW_MS > now) {
+        e->used_ms = now;
+        tok = strdup(e->token);
+        *dpop = e->dpop;
+    }
     pthread_mutex_unlock(&tok_lock);
+    return tok;
+}
+
+/* Keeps token for key. Returns true the first time an entry learns its
+ * mode, for the caller to log it once. */
+static bool cache_put(const char *key, const char *token, bool dpop, int64_t expires_ms, int64_t now)
+{
+    struct tok_entry *e;
+    bool first;
+
+    pthread_mutex_lock(&tok_lock);
+    e = entry_get(key, now);
+    seal_str_free(e->token);
+    e->token = strdup(token);
+    first = !e->mode_logged || e->dpop != dpop;
+    e->dpop = dpop;
+    e->mode_logged = true;
+    e->expires_ms = expires_ms;
+    e->used_ms = now;
+    pthread_mutex_unlock(&tok_lock);
+    return first;
+}
+
+/* A new reference to key's DPoP key, made on first use; NULL when OpenSSL
+ * cannot make one. */
+static EVP_PKEY *cache_dpop_key(const char *key, int64_t now)
+{
+    struct tok_entry *e;
+    EVP_PKEY *k = NULL;
+
+    pthread_mutex_lock(&tok_lock);
+    e = entry_get(key, now);
+    if (!e->dpop_key)
+        e->dpop_key = dpop_key_new(); /* ~0.1 ms, once per connection and process */
+    if (e->dpop_key && EVP_PKEY_up_ref(e->dpop_key) == 1)
+        k = e->dpop_key;
+    pthread_mutex_unlock(&tok_lock);
+    return k;
+}
+
+/* Copies (as) or keeps (put: non-NULL) key's token-endpoint or API nonce. */
+static void cache_nonce(const char *key, bool as, char *out, size_t n, const char *put)
+{
+    struct tok_entry *e;
+
+    if (out && n)
+        out[0] = '\0';
+    if (!key[0])
+        return;
+    pthread_mutex_lock(&tok_lock);
+    e = entry_find(key);
+    if (e) {
+        char *slot = as ? e->as_nonce : e->rs_nonce;
+        if (put)
+            snprintf(slot, DPOP_MAX_NONCE, "%s", put);
+        else if (out)
+            snprintf(out, n, "%s", slot);
+    }
+    pthread_mutex_unlock(&tok_lock);
+}
+
+void oktac__dpop_nonce(const struct oktac *o, char *out, size_t n)
+{
+    cache_nonce(o->oauth_key, false, out, n, NULL);
+}
+
+void oktac__dpop_nonce_keep(const struct oktac *o, const char *nonce)
+{
+    if (oktac__dpop_nonce_ok(nonce))
+        cache_nonce(o->oauth_key, false, NULL, 0, nonce);
+}
+
+bool oktac__dpop_nonce_ok(const char *nonce)
+{
+    size_t n = nonce ? strlen(nonce) : 0;
+
+    if (n == 0 || n >= DPOP_MAX_NONCE)
+        return false;
+    for (const char *p = nonce; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch < 0x21 || ch > 0x7e || ch == '"' || ch == '\\')
+            return false;
+    }
+    return true;
 }
 
 void oktac__oauth_forget(const struct oktac *o)
 {
+    struct tok_entry *e;
+
     if (!o->oauth_key[0])
         return;
     pthread_mutex_lock(&tok_lock);
-    for (int i = 0; i < OKTAC_TOKEN_CACHE; i++) {
-        if (tok_cache[i].token && strcmp(tok_cache[i].key, o->oauth_key) == 0) {
-            seal_str_free(tok_cache[i].token);
-            tok_cache[i].token = NULL;
-            tok_cache[i].key[0] = '\0';
-        }
+    e = entry_find(o->oauth_key);
+    if (e) { /* the key and the nonces stay: only the token was refused */
+        seal_str_free(e->token);
+        e->token = NULL;
     }
     pthread_mutex_unlock(&tok_lock);
 }
 
 /* --------------------------------------------------------------- token */
 
-/* POSTs the token request; on success *token_out and *ttl_s. */
-static int request_token(struct oktac *o, const char *form, char **token_out, int64_t *ttl_s)
+/* What one token request brought back. */
+struct tok_answer {
+    char *token; /* owned, a secret */
+    int64_t ttl_s;
+    bool dpop;      /* token_type "DPoP" */
+    bool use_nonce; /* refused with use_dpop_nonce and a usable DPoP-Nonce */
+};
+
+/* POSTs the token request with the DPoP proof (NULL: none); on success
+ * fills a->token, ttl_s and dpop. A use_dpop_nonce refusal that brings a
+ * nonce sets a->use_nonce and returns TOK_AGAIN with nothing written to
+ * the result (the caller retries once). Any DPoP-Nonce answered is kept
+ * for the next proof. */
+static int request_token(struct oktac *o, const char *form, const char *proof, struct tok_answer *a)
 {
-    const char *headers[] = {"Accept: application/json", "Content-Type: application/x-www-form-urlencoded", NULL};
-    char url[OKTAC_MAX_BASE + 32];
+    char url[OKTAC_MAX_BASE + 32], *dpop_line = NULL;
+    const char *headers[] = {"Accept: application/json", "Content-Type: application/x-www-form-urlencoded", NULL, NULL};
     struct http_request rq = {0};
     struct http_response hr = {0};
     struct ratelimit_grant g;
     struct ratelimit_obs obs;
     struct idf_err err = {0};
     json_t *j = NULL;
+    const char *nonce, *error, *type;
     int64_t wait;
     int rc;
 
-    *token_out = NULL;
+    memset(a, 0, sizeof *a);
     wait = ratelimit_acquire(o->scope, "token", time_now_ms(), false, &g);
     if (wait > 0)
         return oktac__fail(o, IDF_EBUSY, true, wait,
                            "%s: OAuth token request paced by the rate limiter; next in %lld ms", o->s.action,
                            (long long)wait);
+    if (proof && asprintf(&dpop_line, "DPoP: %s", proof) < 0) {
+        ratelimit_release(&g, NULL);
+        return oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
+    }
+    headers[2] = dpop_line;
     snprintf(url, sizeof url, "%s/oauth2/v1/token", o->s.base);
     rq.method = "POST";
     rq.url = url;
@@ -243,6 +382,7 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
     rq.max_response = 64u << 10;
     rq.https_only = !o->s.sandbox;
     rc = http_client_do(o->s.call->http, &rq, &hr, &err);
+    free(dpop_line);
     if (rc) {
         ratelimit_release(&g, NULL);
         return oktac__fail(o, rc, rc == IDF_EIO || rc == IDF_ETIMEOUT, 0, "%s: OAuth token request: %s", o->s.action,
@@ -250,22 +390,47 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
     }
     ratelimit_parse_headers(hr.headers, hr.status, time_now_ms(), &obs);
     ratelimit_release(&g, &obs);
+    nonce = json_string_value(json_object_get(hr.headers, "dpop-nonce"));
+    if (oktac__dpop_nonce_ok(nonce))
+        cache_nonce(o->oauth_key, true, NULL, 0, nonce);
     j = hr.body.len ? json_loadb(hr.body.data, hr.body.len, 0, NULL) : NULL;
+    error = json_string_value(json_object_get(j, "error"));
+    type = json_string_value(json_object_get(j, "token_type"));
     if (hr.status == 200 && json_is_string(json_object_get(j, "access_token"))) {
-        *token_out = strdup(json_string_value(json_object_get(j, "access_token")));
-        *ttl_s = json_is_integer(json_object_get(j, "expires_in"))
-                     ? json_integer_value(json_object_get(j, "expires_in"))
-                     : 3600;
-        rc = *token_out ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
+        if (type && strcasecmp(type, "DPoP") == 0) {
+            a->dpop = true;
+        } else if (type && strcasecmp(type, "Bearer") != 0) {
+            rc = oktac__fail(o, IDF_EREMOTE, false, 0,
+                             "%s: the OAuth token endpoint answered a token of type '%.40s' (idflow uses Bearer and "
+                             "DPoP tokens)",
+                             o->s.action, type);
+            goto out;
+        }
+        a->token = strdup(json_string_value(json_object_get(j, "access_token")));
+        a->ttl_s = json_is_integer(json_object_get(j, "expires_in"))
+                       ? json_integer_value(json_object_get(j, "expires_in"))
+                       : 3600;
+        rc = a->token ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
+    } else if (hr.status == 400 && error && strcmp(error, "use_dpop_nonce") == 0 && proof) {
+        o->dpop_challenges++;
+        if (oktac__dpop_nonce_ok(nonce)) {
+            a->use_nonce = true;
+            rc = TOK_AGAIN;
+        } else {
+            rc = oktac__fail(o, IDF_EREMOTE, true, 0,
+                             "%s: the OAuth token endpoint asked for a DPoP nonce (use_dpop_nonce) but sent no "
+                             "usable DPoP-Nonce header",
+                             o->s.action);
+        }
     } else {
         bool retry = hr.status == 429 || hr.status >= 500;
+        const char *desc = json_string_value(json_object_get(j, "error_description"));
         rc = oktac__fail(o, hr.status == 401 || hr.status == 400 ? IDF_EAUTH : IDF_EREMOTE, retry,
                          hr.status == 429 ? ratelimit_retry_after_ms(&obs) : 0,
-                         "%s: the OAuth token request was refused: HTTP %ld %s%s%s", o->s.action, hr.status,
-                         json_string_value(json_object_get(j, "error")) ?: "",
-                         json_object_get(j, "error_description") ? ": " : "",
-                         json_string_value(json_object_get(j, "error_description")) ?: "");
+                         "%s: the OAuth token request was refused: HTTP %ld %.100s%s%.300s", o->s.action, hr.status,
+                         error ? error : "", desc ? ": " : "", desc ? desc : "");
     }
+out:
     if (j) { /* the body held the access token */
         json_t *at = json_object_get(j, "access_token");
         if (json_is_string(at))
@@ -278,21 +443,53 @@ static int request_token(struct oktac *o, const char *form, char **token_out, in
     return rc;
 }
 
-int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
+/* The form of one token request, with a freshly signed client assertion
+ * (a new jti each time: Okta refuses an assertion used before). A new
+ * string (a secret: the caller wipes it), or NULL. */
+static char *token_form(struct oktac *o, EVP_PKEY *pkey, const char *kid, const char *cid, const char *scopes)
+{
+    char aud[OKTAC_MAX_BASE + 32], jti[33], *jwt = NULL, *e_jwt = NULL, *e_scope = NULL, *form = NULL;
+    unsigned char jti_raw[16];
+    int64_t now = time_now_ms();
+    json_t *claims;
+
+    if (RAND_bytes(jti_raw, sizeof jti_raw) != 1)
+        return NULL;
+    for (size_t i = 0; i < sizeof jti_raw; i++)
+        snprintf(jti + 2 * i, 3, "%02x", jti_raw[i]);
+    snprintf(aud, sizeof aud, "%s/oauth2/v1/token", o->s.base);
+    claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", cid, "sub", cid, "aud", aud, "iat",
+                       (json_int_t)(now / 1000), "exp", (json_int_t)(now / 1000 + OKTAC_ASSERTION_TTL_S), "jti", jti);
+    jwt = claims ? sign_jwt(pkey, kid, claims) : NULL;
+    e_jwt = jwt ? http_urlencode(jwt) : NULL;
+    e_scope = http_urlencode(scopes);
+    if (!e_jwt || !e_scope ||
+        asprintf(&form, "grant_type=client_credentials&scope=%s&client_assertion_type=%s&client_assertion=%s", e_scope,
+                 "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", e_jwt) < 0)
+        form = NULL;
+    json_decref(claims);
+    seal_str_free(jwt);
+    seal_str_free(e_jwt);
+    free(e_scope);
+    return form;
+}
+
+int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out, EVP_PKEY **dpop_key_out)
 {
     const char *cid = json_string_value(json_object_get(conn, "client_id"));
     const char *keytext = json_string_value(json_object_get(conn, "private_key"));
-    char *scopes = scopes_of(conn), *kid = key_id(conn), *jwt = NULL, *form = NULL, *e_jwt = NULL, *e_scope = NULL,
-         *e_cid = NULL, *tok = NULL;
-    char cache_key[OKTAC_MAX_CACHE_KEY], aud[OKTAC_MAX_BASE + 32], digest_hex[33] = "";
-    unsigned char digest[EVP_MAX_MD_SIZE], jti_raw[16];
+    char *scopes = scopes_of(conn), *kid = key_id(conn), *form = NULL, *proof = NULL;
+    char cache_key[OKTAC_MAX_CACHE_KEY], digest_hex[33] = "", url[OKTAC_MAX_BASE + 32], nonce[DPOP_MAX_NONCE];
+    unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned dlen = 0;
-    EVP_PKEY *pkey = NULL;
-    json_t *claims = NULL;
-    int64_t now = time_now_ms(), ttl = 3600;
+    EVP_PKEY *pkey = NULL, *dkey = NULL;
+    struct tok_answer a = {0};
+    int64_t now = time_now_ms();
+    bool dpop = false;
     int rc = 0;
 
     *token_out = NULL;
+    *dpop_key_out = NULL;
     if (!cid || !keytext || !scopes) {
         rc = oktac__fail(o, IDF_EAUTH, false, 0,
                          "%s: connection '%s' has an incomplete OAuth service app (client_id, "
@@ -305,9 +502,9 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
             snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
     snprintf(cache_key, sizeof cache_key, "%.400s|%.200s|%.300s|%s", o->s.base, cid, scopes, digest_hex);
     snprintf(o->oauth_key, sizeof o->oauth_key, "%s", cache_key);
-    *token_out = cache_get(cache_key, now);
+    *token_out = cache_get(cache_key, now, &dpop);
     if (*token_out)
-        goto out;
+        goto bound;
 
     pkey = load_key(conn);
     if (!pkey) {
@@ -315,44 +512,63 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out)
                          o->s.conn_name);
         goto out;
     }
-    if (RAND_bytes(jti_raw, sizeof jti_raw) != 1) {
-        rc = oktac__fail(o, IDF_EIO, true, 0, "%s: no randomness for the client assertion", o->s.action);
+    dkey = cache_dpop_key(cache_key, now);
+    if (!dkey) {
+        rc = oktac__fail(o, IDF_EIO, true, 0, "%s: cannot make a DPoP key", o->s.action);
         goto out;
     }
-    char jti[33];
-    for (size_t i = 0; i < sizeof jti_raw; i++)
-        snprintf(jti + 2 * i, 3, "%02x", jti_raw[i]);
-    snprintf(aud, sizeof aud, "%s/oauth2/v1/token", o->s.base);
-    claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", cid, "sub", cid, "aud", aud, "iat",
-                       (json_int_t)(now / 1000), "exp", (json_int_t)(now / 1000 + OKTAC_ASSERTION_TTL_S), "jti", jti);
-    jwt = claims ? sign_jwt(pkey, kid, claims) : NULL;
-    e_jwt = jwt ? http_urlencode(jwt) : NULL;
-    e_scope = http_urlencode(scopes);
-    e_cid = http_urlencode(cid);
-    if (!e_jwt || !e_scope || !e_cid ||
-        asprintf(&form, "grant_type=client_credentials&scope=%s&client_assertion_type=%s&client_assertion=%s", e_scope,
-                 "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", e_jwt) < 0) {
-        form = NULL;
-        rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: cannot sign the OAuth client assertion", o->s.action);
-        goto out;
+    snprintf(url, sizeof url, "%s/oauth2/v1/token", o->s.base);
+    /* At most two requests: the second answers a use_dpop_nonce challenge. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        seal_str_free(form);
+        free(proof);
+        cache_nonce(cache_key, true, nonce, sizeof nonce, NULL);
+        form = token_form(o, pkey, kid, cid, scopes);
+        proof = dpop_proof(dkey, "POST", url, nonce, NULL);
+        if (!form || !proof) {
+            rc = oktac__fail(o, IDF_EAUTH, false, 0, "%s: cannot sign the OAuth client assertion or DPoP proof",
+                             o->s.action);
+            goto out;
+        }
+        rc = request_token(o, form, proof, &a);
+        if (rc != TOK_AGAIN)
+            break;
     }
-    rc = request_token(o, form, &tok, &ttl);
+    if (rc == TOK_AGAIN) /* challenged again right after answering with its nonce */
+        rc = oktac__fail(o, IDF_EREMOTE, true, 0,
+                         "%s: the OAuth token endpoint refused the DPoP nonce it had just sent (use_dpop_nonce "
+                         "twice)",
+                         o->s.action);
     if (rc)
         goto out;
-    if (ttl < 60)
-        ttl = 60;
-    cache_put(cache_key, tok, now + ttl * 1000, now);
-    *token_out = tok;
-    tok = NULL;
+    if (a.ttl_s < 60)
+        a.ttl_s = 60;
+    dpop = a.dpop;
+    if (cache_put(cache_key, a.token, dpop, now + a.ttl_s * 1000, now))
+        log_info("okta connection '%s': OAuth service app %s issues %s", o->s.conn_name, cid,
+                 dpop ? "DPoP-bound tokens (its \"Require DPoP\" setting is on): every call carries a DPoP proof"
+                      : "Bearer tokens (its \"Require DPoP\" setting is off)");
+    *token_out = a.token;
+    a.token = NULL;
+bound:
+    if (dpop) { /* the key the token is bound to; cache_put or an earlier call made it */
+        EVP_PKEY_free(dkey);
+        dkey = cache_dpop_key(cache_key, now);
+        if (!dkey) {
+            rc = oktac__fail(o, IDF_EIO, true, 0, "%s: cannot make a DPoP key", o->s.action);
+            seal_str_free(*token_out);
+            *token_out = NULL;
+            goto out;
+        }
+        *dpop_key_out = dkey;
+        dkey = NULL;
+    }
 out:
     EVP_PKEY_free(pkey);
-    json_decref(claims);
-    seal_str_free(jwt);
+    EVP_PKEY_free(dkey);
     seal_str_free(form);
-    seal_str_free(e_jwt);
-    seal_str_free(tok);
-    free(e_scope);
-    free(e_cid);
+    seal_str_free(a.token);
+    free(proof);
     free(scopes);
     free(kid);
     return rc;

@@ -146,8 +146,13 @@ static int okta_check(struct http_client *http, const json_t *config, json_t **w
     if (rc == 0)
         rc = oktac__call(&o, "GET", oauth ? "/api/v1/users?limit=1" : "/api/v1/users/me", NULL, &r, NULL);
     if (rc == 0 && oauth) {
-        *whoami_out = json_pack("{s:s, s:O, s:s}", "kind", "oauth", "client_id", json_object_get(config, "client_id"),
-                                "request_id", o.request_id);
+        /* which mode the app uses, learnt from Okta's answer (issue 18), never asked of the admin */
+        *whoami_out =
+            json_pack("{s:s, s:O, s:s, s:s, s:s}", "kind", "oauth", "client_id", json_object_get(config, "client_id"),
+                      "token_type", o.dpop_key ? "DPoP" : "Bearer", "dpop",
+                      o.dpop_key ? "required by the app: every call carries a DPoP proof"
+                                 : "not required by the app: a Bearer token",
+                      "request_id", o.request_id);
     } else if (rc == 0) {
         const json_t *u = r.json;
         *whoami_out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "token", "id",

@@ -11,6 +11,7 @@
 #define IDF_CONNECTORS_OKTA_INTERNAL_H
 
 #include <jansson.h>
+#include <openssl/types.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -50,6 +51,9 @@ struct oktac {
     char request_id[OKTAC_MAX_REQUEST_ID]; /* X-Okta-Request-Id of the last response */
     int sent;                              /* requests sent so far: later ones are rate-limit follow-ups */
     char oauth_key[OKTAC_MAX_CACHE_KEY];   /* OAuth: the token cache key ("" for an API token) */
+    EVP_PKEY *dpop_key;                    /* OAuth with a DPoP-bound token: owned reference to the key it
+                                              is bound to (every request carries a proof); NULL otherwise */
+    int dpop_challenges;                   /* use_dpop_nonce answers seen by this call (tests, messages) */
 };
 
 /* One response. Free with oktac__resp_free. */
@@ -104,8 +108,17 @@ const char *oktac__bucket(const char *method, const char *path);
 
 /* oauth.c: the access token of an OAuth service-app connection (cached per
  * process, renewed before expiry). On success *token_out is a new string
- * (caller wipes and frees). */
-int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out) IDF_MUST_USE;
+ * (caller wipes and frees); when Okta bound it to DPoP (token_type "DPoP"),
+ * *dpop_key_out is a new reference to the key (caller frees with
+ * EVP_PKEY_free), else NULL. */
+int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out, EVP_PKEY **dpop_key_out) IDF_MUST_USE;
+/* The resource server's newest DPoP nonce for o's connection into out
+ * ("" when it sent none); and keeping a newer one it sent. */
+void oktac__dpop_nonce(const struct oktac *o, char *out, size_t n);
+void oktac__dpop_nonce_keep(const struct oktac *o, const char *nonce);
+/* A DPoP-Nonce header value worth keeping: 1..DPOP_MAX_NONCE-1 bytes of
+ * RFC 9449's NQCHAR (visible ASCII but '"' and '\\'). */
+bool oktac__dpop_nonce_ok(const char *nonce);
 /* Drops the cached access token of o (after Okta answered 401 to it). */
 void oktac__oauth_forget(const struct oktac *o);
 /* Checks the OAuth fields of a connection config (key parses, ids present). */
