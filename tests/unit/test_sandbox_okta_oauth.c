@@ -628,11 +628,18 @@ static void test_resource_dpop_success(void **state)
     assert_string_equal(jstr(ev, "0.actor.id"), FULL_CLIENT);
     json_decref(ev);
     free(p);
+    /* a scope not granted: 403, challenged with the scheme the call used */
+    p = good_proof(f, key, "GET", "/api/v1/groups", NULL, tok);
+    assert_int_equal(scheme_call(f, "DPoP", tok, p, "GET", "/api/v1/groups"), 403);
+    assert_okta_error(f, 403, "E0000006");
+    assert_non_null(fx_header(f, "www-authenticate"));
+    assert_int_equal(strncmp(fx_header(f, "www-authenticate"), "DPoP error=\"insufficient_scope\"", 31), 0);
+    free(p);
     /* neither the token nor a proof reaches the call log */
     assert_int_equal(fx_raw(f, "GET", "/_sandbox/calls", NULL, NULL), 200);
     assert_null(strstr(f->body, tok));
     assert_null(strstr(f->body, "eyJ"));
-    assert_int_equal(counter(f, "proofs_accepted"), 3); /* the token request, the GET, the POST */
+    assert_int_equal(counter(f, "proofs_accepted"), 4); /* the token request, the GETs, the POST */
     free(id);
     free(tok);
     EVP_PKEY_free(key);

@@ -149,6 +149,7 @@ struct sbok_ctx {
     json_t *actor;            /* owned: LogActor for events this request causes */
     char token_id[32];        /* requestApiTokenId, "" for OAuth / simulations */
     const json_t *scopes;     /* borrowed: OAuth scopes granted, NULL for SSWS (all) */
+    bool dpop;                /* the OAuth token came with the DPoP scheme (and a valid proof) */
     char principal[SBOK_MAX_PRINCIPAL_KEY]; /* the credential the request presents, "" when none is valid */
     char *seg[SBOK_MAX_PATH_SEGS]; /* decoded path segments after /api/v1/ (owned) */
     int nseg;
