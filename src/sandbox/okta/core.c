@@ -27,17 +27,11 @@ struct route {
     const char *method;
     const char *pattern; /* segments after /api/v1/, '*' = any one segment */
     route_fn fn;
-    const char *scope; /* "okta.users": + ".read" for GET, ".manage" otherwise */
+    const char *scope;   /* "okta.users": + ".read" for GET, ".manage" otherwise */
 };
 
-static void users_replace(struct sbok_ctx *c)
-{
-    sbok__users_update(c, true);
-}
-static void users_update(struct sbok_ctx *c)
-{
-    sbok__users_update(c, false);
-}
+static void users_replace(struct sbok_ctx *c) { sbok__users_update(c, true); }
+static void users_update(struct sbok_ctx *c) { sbok__users_update(c, false); }
 
 static const struct route routes[] = {
     {"GET", "users", sbok__users_list, "okta.users"},
@@ -98,7 +92,8 @@ static void split_path(struct sbok_ctx *c, const char *rest)
         }
         for (size_t i = 0; i < len; i++) {
             int h, l;
-            if (rest[i] == '%' && i + 2 < len && (h = hexval(rest[i + 1])) >= 0 && (l = hexval(rest[i + 2])) >= 0) {
+            if (rest[i] == '%' && i + 2 < len && (h = hexval(rest[i + 1])) >= 0 &&
+                (l = hexval(rest[i + 2])) >= 0) {
                 *w++ = (char)(h * 16 + l);
                 i += 2;
             } else {
@@ -215,7 +210,8 @@ static void identify(struct sbok_ctx *c)
     const char *at = access_token_of(auth, &dpop);
     if (!at)
         return;
-    json_array_foreach (c->o->tokens, i, t) {
+    json_array_foreach(c->o->tokens, i, t)
+    {
         if (strcmp(json_string_value(json_object_get(t, "token")) ?: "", at) != 0)
             continue;
         if (json_integer_value(json_object_get(t, "expMs")) > time_now_ms())
@@ -345,7 +341,8 @@ static void dispatch(struct sbok_ctx *c)
         snprintf(need, sizeof need, "%s.%s", hit->scope, strcmp(c->req->method, "GET") == 0 ? "read" : "manage");
         if (!sbok__scope_allows(c->scopes, need)) {
             char h[160];
-            snprintf(h, sizeof h, "%s error=\"insufficient_scope\", scope=\"%s\"", c->dpop ? "DPoP" : "Bearer", need);
+            snprintf(h, sizeof h, "%s error=\"insufficient_scope\", scope=\"%s\"", c->dpop ? "DPoP" : "Bearer",
+                     need);
             sbok__header(c, "WWW-Authenticate", h);
             sbok__error(c, 403, "E0000006", "You do not have permission to perform the requested action", NULL);
             return;
@@ -465,13 +462,15 @@ json_t *sbok__dump(struct sandbox *sb)
     json_t *hooks = json_deep_copy(o->hooks);
     size_t i;
     json_t *h;
-    json_array_foreach (hooks, i, h) {
+    json_array_foreach(hooks, i, h)
+    {
         json_t *s = json_object_get(h, "_sbx");
         if (json_object_get(s, "authValue"))
             json_object_set_new(s, "authValue", json_string("[redacted]"));
     }
     json_t *tokens = json_array();
-    json_array_foreach (o->tokens, i, h) {
+    json_array_foreach(o->tokens, i, h)
+    {
         json_t *t = json_pack("{s:O, s:O, s:O, s:b}", "clientId", json_object_get(h, "clientId"), "scopes",
                               json_object_get(h, "scopes"), "expMs", json_object_get(h, "expMs"), "dpop",
                               json_is_true(json_object_get(h, "dpop")));
@@ -484,9 +483,9 @@ json_t *sbok__dump(struct sandbox *sb)
         json_object_set_new(buckets, sbok__bucket_name(b),
                             json_pack("{s:i, s:i, s:I}", "limit", o->buckets[b].limit, "used", o->buckets[b].used,
                                       "resetMs", (json_int_t)o->buckets[b].reset_ms));
-    return json_pack("{s:O, s:O, s:O, s:O, s:i, s:o, s:o, s:o, s:{s:i, s:i, s:I}}", "org", o->org, "users", o->users,
-                     "groups", o->groups, "apps", o->apps, "logEvents", (int)json_array_size(o->logs), "eventHooks",
-                     hooks, "tokens", tokens, "rateLimits", buckets, "settings", "concurrencyLimit",
-                     o->concurrency_limit, "lockoutAttempts", o->lockout_attempts, "activationDelayMs",
-                     (json_int_t)o->activation_ms);
+    return json_pack("{s:O, s:O, s:O, s:O, s:i, s:o, s:o, s:o, s:{s:i, s:i, s:I}}", "org", o->org, "users",
+                     o->users, "groups", o->groups, "apps", o->apps, "logEvents", (int)json_array_size(o->logs),
+                     "eventHooks", hooks, "tokens", tokens, "rateLimits", buckets, "settings",
+                     "concurrencyLimit", o->concurrency_limit, "lockoutAttempts", o->lockout_attempts,
+                     "activationDelayMs", (json_int_t)o->activation_ms);
 }
