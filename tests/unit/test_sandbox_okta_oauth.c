@@ -588,6 +588,67 @@ static void test_token_dpop_wrong_typ(void **state)
     token_refused("typ", spoil_typ, false);
 }
 
+static void spoil_jwk(json_t *hdr, json_t *cl)
+{
+    (void)cl;
+    json_object_set_new(hdr, "jwk",
+                        json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", "AAAA", "y", "AAAA"));
+}
+
+static void test_token_dpop_unusable_jwk(void **state)
+{
+    (void)state;
+    token_refused("not a usable EC or RSA public key", spoil_jwk, false);
+}
+
+/* An alg that is not asymmetric (HS256) and two DPoP headers. */
+static void test_token_dpop_alg_and_two_headers(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start();
+    EVP_PKEY *rsa = load_key("sandbox_service_rsa.pem"), *key = dpop_key_new();
+    char *nonce = as_nonce(f, rsa, key);
+    json_t *hdr = proof_header(key), *cl = proof_claims(f, "POST", TOKEN_PATH, nonce, NULL);
+    json_object_set_new(hdr, "alg", json_string("HS256"));
+    char *hs = json_dumps(hdr, JSON_COMPACT), *cs = json_dumps(cl, JSON_COMPACT);
+    char *hb = jws_b64url((const unsigned char *)hs, strlen(hs)),
+         *cb = jws_b64url((const unsigned char *)cs, strlen(cs));
+    char *p = NULL;
+    assert_true(asprintf(&p, "%s.%s.c2lnbmF0dXJl", hb, cb) > 0);
+    dpop_token_call(f, rsa, "okta.users.read", p);
+    expect_bad_proof(f, "alg is not supported");
+    free(p);
+    /* two good proofs in two DPoP headers */
+    char *p1 = good_proof(f, key, "POST", TOKEN_PATH, nonce, NULL),
+         *p2 = good_proof(f, key, "POST", TOKEN_PATH, nonce, NULL);
+    char *jwt = assertion(f, rsa, FULL_CLIENT), *body = NULL, *d1 = NULL, *d2 = NULL;
+    assert_true(asprintf(&body,
+                         "grant_type=client_credentials&scope=okta.users.read&client_assertion_type=%s&"
+                         "client_assertion=%s",
+                         ASSERTION_TYPE, jwt) > 0);
+    assert_true(asprintf(&d1, "DPoP: %s", p1) > 0);
+    assert_true(asprintf(&d2, "DPoP: %s", p2) > 0);
+    const char *h[] = {"Content-Type: application/x-www-form-urlencoded", d1, d2, NULL};
+    fx_raw(f, "POST", TOKEN_PATH, body, h);
+    expect_bad_proof(f, "more than one DPoP header");
+    free(d2);
+    free(d1);
+    free(body);
+    free(jwt);
+    free(p2);
+    free(p1);
+    free(hb);
+    free(cb);
+    free(hs);
+    free(cs);
+    json_decref(hdr);
+    json_decref(cl);
+    free(nonce);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(rsa);
+    fx_stop(f);
+}
+
 static void test_token_dpop_replayed_jti(void **state)
 {
     (void)state;
@@ -947,6 +1008,8 @@ int main(void)
         cmocka_unit_test(test_token_dpop_private_jwk),
         cmocka_unit_test(test_token_dpop_wrong_typ),
         cmocka_unit_test(test_token_dpop_replayed_jti),
+        cmocka_unit_test(test_token_dpop_unusable_jwk),
+        cmocka_unit_test(test_token_dpop_alg_and_two_headers),
         cmocka_unit_test(test_resource_dpop_success),
         cmocka_unit_test(test_resource_dpop_wrong_ath),
         cmocka_unit_test(test_resource_dpop_other_key),
