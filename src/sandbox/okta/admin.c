@@ -6,7 +6,11 @@
  *   POST /users/{idOrLogin}/auto_unlock                 the lockout policy unlocks
  *   POST /users/{idOrLogin}/profile  {"profile": {..}, "actor": login}  an admin edits in the console
  *   POST /events  {"eventType": .., "target": [..], ..., "count": n}  any other System Log event (n of them)
- *   GET|POST /config  {"rateLimit","buckets","concurrencyLimit","lockoutAttempts","activationDelayMs"}
+ *   GET|POST /config  {"rateLimit","buckets","concurrencyLimit","lockoutAttempts","activationDelayMs",
+ *                      "dpopResourceNonce"}
+ *   POST /apps/{client_id}/dpop  {"required": bool}    the service app's "Require DPoP" switch
+ *   GET  /dpop                                         DPoP counters (proofs accepted, challenges, refusals)
+ *   POST /dpop/nonce                                   new DPoP nonces (token endpoint and resources)
  *
  * Events from these carry the person as actor (sign-ins, the lock: as in
  * Okta's real user.account.lock, whose actor is the locked user and whose
@@ -271,6 +275,11 @@ static void config(struct sbok_ctx *c)
         json_t *buckets = json_object_get(c->body, "buckets");
         if (buckets && !json_is_object(buckets))
             return admin_error(c, 400, "buckets must be an object {bucket name: limit}");
+        json_t *rsn = json_object_get(c->body, "dpopResourceNonce");
+        if (rsn && !json_is_boolean(rsn))
+            return admin_error(c, 400, "dpopResourceNonce must be true or false");
+        if (rsn)
+            o->dpop.rs_nonce_on = json_is_true(rsn);
         o->rate_override = (int)rate;
         o->token_share = (int)share;
         o->rate_window_ms = window;
@@ -290,11 +299,35 @@ static void config(struct sbok_ctx *c)
     json_t *buckets = json_object();
     for (int b = 0; b < SBOK_B_COUNT; b++)
         json_object_set_new(buckets, sbok__bucket_name(b), json_integer(o->buckets[b].limit));
-    sbok__json(c, 200, json_pack("{s:i, s:o, s:i, s:I, s:i, s:i, s:I}", "rateLimit", o->rate_override, "buckets",
-                                 buckets, "tokenShare", o->token_share, "rateWindowMs",
+    sbok__json(c, 200, json_pack("{s:i, s:o, s:i, s:I, s:i, s:i, s:I, s:b}", "rateLimit", o->rate_override,
+                                 "buckets", buckets, "tokenShare", o->token_share, "rateWindowMs",
                                  (json_int_t)o->rate_window_ms, "concurrencyLimit", o->concurrency_limit,
                                  "lockoutAttempts", o->lockout_attempts, "activationDelayMs",
-                                 (json_int_t)o->activation_ms));
+                                 (json_int_t)o->activation_ms, "dpopResourceNonce", o->dpop.rs_nonce_on));
+}
+
+/* POST /apps/{client_id}/dpop {"required": bool}: the app's "Require
+ * Demonstrating Proof of Possession (DPoP) header in token requests". */
+static void app_dpop(struct sbok_ctx *c, const char *client_id)
+{
+    json_t *app = sbok__oauth_client(c->o, client_id);
+    json_t *req = json_object_get(c->body, "required");
+    if (!app)
+        return admin_error(c, 404, "no service app with this client_id");
+    if (!json_is_boolean(req))
+        return admin_error(c, 400, "required must be true or false");
+    json_t *settings = json_object_get(app, "settings");
+    if (!json_is_object(settings)) {
+        settings = json_object();
+        json_object_set_new(app, "settings", settings);
+    }
+    json_t *oc = json_object_get(settings, "oauthClient");
+    if (!json_is_object(oc)) {
+        oc = json_object();
+        json_object_set_new(settings, "oauthClient", oc);
+    }
+    json_object_set_new(oc, "dpop_bound_access_tokens", json_boolean(json_is_true(req)));
+    sbok__json(c, 200, json_pack("{s:s, s:b}", "client_id", client_id, "required", json_is_true(req)));
 }
 
 bool sbok__admin_route(struct sbok_ctx *c, const char *rest)
@@ -307,10 +340,23 @@ bool sbok__admin_route(struct sbok_ctx *c, const char *rest)
         config(c);
         return true;
     }
+    if (c->nseg == 1 && strcmp(c->seg[0], "dpop") == 0 && strcmp(c->req->method, "GET") == 0) {
+        sbok__json(c, 200, sbok__dpop_stats(c->o));
+        return true;
+    }
     if (!post)
         return false;
     if (!sbok__body(c, true))
         return true;
+    if (c->nseg == 2 && strcmp(c->seg[0], "dpop") == 0 && strcmp(c->seg[1], "nonce") == 0) {
+        sbok__dpop_rotate(c->o);
+        sbok__json(c, 200, json_pack("{s:b}", "rotated", 1));
+        return true;
+    }
+    if (c->nseg == 3 && strcmp(c->seg[0], "apps") == 0 && strcmp(c->seg[2], "dpop") == 0) {
+        app_dpop(c, c->seg[1]);
+        return true;
+    }
     if (c->nseg == 1 && strcmp(c->seg[0], "events") == 0) {
         as_person(c, json_pack("{s:s, s:s, s:s, s:s}", "id", "0oa1sandboxsystem000", "type", "SystemPrincipal",
                                "alternateId", "system@okta.com", "displayName", "Okta System"));

@@ -3,8 +3,9 @@
  *
  * A request under /api/v1/ goes: request id → concurrency and bucket budget
  * (X-Rate-Limit-* on every answer) → 411 for a body-less POST/PUT without
- * Content-Length → credentials (SSWS token or OAuth bearer token; 401
- * E0000011 otherwise) → route → the scope the route needs (403 E0000006) →
+ * Content-Length → credentials (SSWS token, an OAuth access token as
+ * Bearer, or a DPoP-bound one as DPoP with a valid proof; 401 E0000011
+ * otherwise, with a WWW-Authenticate naming the defect) → route → the scope the route needs (403 E0000006) →
  * handler → the events the request caused go to the event hooks as one
  * batch. /oauth2/v1/token skips credentials (it is how a service app gets
  * them).
@@ -174,9 +175,24 @@ static bool secret_eq(const char *a, const char *b)
     return d == 0;
 }
 
+/* The access token of an "Authorization: Bearer <t>" or "DPoP <t>" header
+ * (borrowed from auth), NULL for another scheme; *dpop says which. */
+static const char *access_token_of(const char *auth, bool *dpop)
+{
+    *dpop = false;
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        return auth + 7;
+    if (auth && strncasecmp(auth, "DPoP ", 5) == 0) {
+        *dpop = true;
+        return auth + 5;
+    }
+    return NULL;
+}
+
 /* Names the credential the request presents, for its share of the rate
  * limits: "ssws:<token id>" for the API token, "oauth:<client id>" for a
- * live access token; "" when neither is valid (counted org-wide only). */
+ * live access token (Bearer or DPoP scheme, the proof not yet checked);
+ * "" when neither is valid (counted org-wide only). */
 static void identify(struct sbok_ctx *c)
 {
     const char *auth = http_req_header(c->req, "Authorization");
@@ -190,11 +206,13 @@ static void identify(struct sbok_ctx *c)
                  json_string_value(json_object_get(c->o->org, "apiTokenId")) ?: "00Tsandbox000000000");
         return;
     }
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+    bool dpop;
+    const char *at = access_token_of(auth, &dpop);
+    if (!at)
         return;
     json_array_foreach(c->o->tokens, i, t)
     {
-        if (strcmp(json_string_value(json_object_get(t, "token")) ?: "", auth + 7) != 0)
+        if (strcmp(json_string_value(json_object_get(t, "token")) ?: "", at) != 0)
             continue;
         if (json_integer_value(json_object_get(t, "expMs")) > time_now_ms())
             snprintf(c->principal, sizeof c->principal, "oauth:%s",
@@ -203,28 +221,79 @@ static void identify(struct sbok_ctx *c)
     }
 }
 
+/* Answers 401 E0000011 with `WWW-Authenticate: <scheme> error="<error>",
+ * error_description="<desc>"` (desc: a static sentence without quotes). */
+static void refuse_token(struct sbok_ctx *c, const char *scheme, const char *error, const char *desc)
+{
+    char h[512];
+    snprintf(h, sizeof h, "%s error=\"%s\", error_description=\"%s\"", scheme, error, desc);
+    sbok__header(c, "WWW-Authenticate", h);
+    sbok__error(c, 401, "E0000011", "Invalid token provided", NULL);
+}
+
+/* An access token sent with the DPoP scheme: the token must be DPoP-bound
+ * and the request's proof valid for it (ath, its key), with the resource
+ * nonce when that is switched on. False after answering 401. */
+static bool authenticate_dpop(struct sbok_ctx *c, const json_t *rec, const char *token)
+{
+    struct sbok_dpop *d = &c->o->dpop;
+    char jkt[JWK_THUMBPRINT_SIZE];
+    const char *why = NULL;
+    if (!json_is_true(json_object_get(rec, "dpop"))) {
+        sbok__dpop_count(c->o, "unbound_token");
+        refuse_token(c, "DPoP", "invalid_token",
+                     "The access token is not bound to a DPoP key: send it with the Bearer scheme.");
+        return false;
+    }
+    struct sbok_dpop_want want = {.access_token = token,
+                                  .jkt = json_string_value(json_object_get(rec, "jkt")) ?: "-",
+                                  .nonce = d->rs_nonce_on ? d->rs_nonce : NULL};
+    enum sbok_dpop_verdict v = sbok__dpop_check(c, &want, jkt, &why);
+    if (v == SBOK_DPOP_USE_NONCE) {
+        sbok__header(c, "DPoP-Nonce", d->rs_nonce);
+        refuse_token(c, "DPoP", "use_dpop_nonce", "Resource server requires nonce in DPoP proof");
+        return false;
+    }
+    if (v != SBOK_DPOP_OK) {
+        refuse_token(c, "DPoP", "invalid_dpop_proof", why);
+        return false;
+    }
+    return true;
+}
+
 /* Fills the caller's identity; false after answering 401. */
 static bool authenticate(struct sbok_ctx *c)
 {
     const char *auth = http_req_header(c->req, "Authorization");
     const char *tok = c->sb->opts.token ? c->sb->opts.token : "sandbox-okta-token";
+    bool dpop;
     if (auth && strncasecmp(auth, "SSWS ", 5) == 0 && secret_eq(auth + 5, tok)) {
         c->actor = token_actor(c->o);
         snprintf(c->token_id, sizeof c->token_id, "%s",
                  json_string_value(json_object_get(c->o->org, "apiTokenId")) ?: "00Tsandbox000000000");
         return true;
     }
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-        const json_t *scopes = sbok__oauth_lookup(c, auth + 7);
-        if (scopes) {
-            c->scopes = scopes;
-            return true;
-        }
-        sbok__header(c, "WWW-Authenticate", "Bearer error=\"invalid_token\", "
-                                            "error_description=\"The token is not valid.\"");
+    const char *at = access_token_of(auth, &dpop);
+    if (!at) {
+        sbok__error(c, 401, "E0000011", "Invalid token provided", NULL);
+        return false;
     }
-    sbok__error(c, 401, "E0000011", "Invalid token provided", NULL);
-    return false;
+    const json_t *rec = sbok__oauth_lookup(c, at);
+    if (!rec) {
+        refuse_token(c, dpop ? "DPoP" : "Bearer", "invalid_token", "The token is not valid.");
+        return false;
+    }
+    if (dpop && !authenticate_dpop(c, rec, at))
+        return false;
+    if (!dpop && json_is_true(json_object_get(rec, "dpop"))) {
+        sbok__dpop_count(c->o, "bearer_scheme");
+        refuse_token(c, "DPoP", "invalid_token",
+                     "The access token is bound to a DPoP key: send it with the DPoP scheme and a proof.");
+        return false;
+    }
+    c->scopes = json_object_get(rec, "scopes");
+    c->dpop = dpop;
+    return true;
 }
 
 /* ------------------------------------------------------------ routes */
@@ -272,7 +341,8 @@ static void dispatch(struct sbok_ctx *c)
         snprintf(need, sizeof need, "%s.%s", hit->scope, strcmp(c->req->method, "GET") == 0 ? "read" : "manage");
         if (!sbok__scope_allows(c->scopes, need)) {
             char h[160];
-            snprintf(h, sizeof h, "Bearer error=\"insufficient_scope\", scope=\"%s\"", need);
+            snprintf(h, sizeof h, "%s error=\"insufficient_scope\", scope=\"%s\"", c->dpop ? "DPoP" : "Bearer",
+                     need);
             sbok__header(c, "WWW-Authenticate", h);
             sbok__error(c, 403, "E0000006", "You do not have permission to perform the requested action", NULL);
             return;
@@ -349,6 +419,10 @@ int sbok__init(struct sandbox *sb, const json_t *seed, struct sbok_org **out, st
     o->tokens = json_array();
     o->jtis = json_array();
     o->org = json_object();
+    if (sbok__dpop_init(o) != 0) {
+        sbok__free(o);
+        return idf_err_set(err, IDF_ENOMEM, "out of memory");
+    }
     o->rate_override = sb->opts.rate_limit;
     o->token_share = sb->opts.token_share > 0 ? sb->opts.token_share : SBOK_DEFAULT_TOKEN_SHARE;
     o->rate_window_ms = sb->opts.rate_window_ms > 0 ? sb->opts.rate_window_ms : SBOK_DEFAULT_RATE_WINDOW_MS;
@@ -376,6 +450,7 @@ void sbok__free(struct sbok_org *o)
     json_decref(o->hooks);
     json_decref(o->tokens);
     json_decref(o->jtis);
+    sbok__dpop_free(o);
     free(o);
 }
 
@@ -396,9 +471,12 @@ json_t *sbok__dump(struct sandbox *sb)
     json_t *tokens = json_array();
     json_array_foreach(o->tokens, i, h)
     {
-        json_array_append_new(tokens, json_pack("{s:O, s:O, s:O}", "clientId", json_object_get(h, "clientId"),
-                                                "scopes", json_object_get(h, "scopes"), "expMs",
-                                                json_object_get(h, "expMs")));
+        json_t *t = json_pack("{s:O, s:O, s:O, s:b}", "clientId", json_object_get(h, "clientId"), "scopes",
+                              json_object_get(h, "scopes"), "expMs", json_object_get(h, "expMs"), "dpop",
+                              json_is_true(json_object_get(h, "dpop")));
+        if (json_object_get(h, "jkt")) /* the key's thumbprint: public, never the token */
+            json_object_set(t, "jkt", json_object_get(h, "jkt"));
+        json_array_append_new(tokens, t);
     }
     json_t *buckets = json_object();
     for (int b = 0; b < SBOK_B_COUNT; b++)

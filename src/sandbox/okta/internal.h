@@ -18,7 +18,7 @@
  * with the lock held.
  *
  * One request is one `struct sbok_ctx`: it carries the caller's identity
- * (SSWS token or OAuth bearer token), the request id, the path segments and
+ * (SSWS token, or an OAuth access token sent as Bearer or DPoP), the request id, the path segments and
  * the lazily-parsed body, and it collects the System Log events the request
  * caused so they are delivered to event hooks together, as Okta batches
  * events that happen together. */
@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "crypto/jwk.h"
 #include "sandbox/sandbox_internal.h"
 
 /* ------------------------------------------------------------- caps */
@@ -41,6 +42,10 @@
 #define SBOK_MAX_HOOK_EVENT_TYPES 300 /* event types per hook */
 #define SBOK_MAX_TOKENS 2000        /* live OAuth access tokens */
 #define SBOK_MAX_JTIS 4096          /* remembered client-assertion jti values */
+#define SBOK_MAX_DPOP_JTIS 8192     /* remembered DPoP proof jti values (apart from the assertions') */
+#define SBOK_MAX_DPOP_JTI_LEN 256   /* bytes of one proof's jti (longer: refused) */
+#define SBOK_MAX_DPOP_PROOF 8192    /* bytes of one DPoP header (longer: refused) */
+#define SBOK_MAX_DPOP_REASONS 32    /* distinct refusal reasons counted */
 #define SBOK_MAX_GROUP_IDS 20       /* groupIds on createUser (E0000093 above) */
 #define SBOK_MAX_EXPR_LEN 4096      /* a search/filter expression */
 #define SBOK_MAX_EXPR_NODES 256     /* nodes in one parsed expression */
@@ -59,6 +64,9 @@
 #define SBOK_DEFAULT_LOCKOUT 10     /* failed sign-ins before auto-lock */
 #define SBOK_HOOK_TIMEOUT_MS 3000   /* delivery and verification timeout */
 #define SBOK_TOKEN_LIFETIME_S 3600  /* OAuth access tokens live one hour */
+#define SBOK_DPOP_MAX_AGE_S 300     /* a DPoP proof's iat may be this old */
+#define SBOK_DPOP_MAX_AHEAD_S 60    /* ... and this far in the future (clock skew) */
+#define SBOK_DPOP_NONCE_LEN 32      /* characters of a server DPoP nonce */
 
 /* ------------------------------------------------------- rate limits */
 
@@ -94,6 +102,21 @@ struct sbok_bucket_state {
 
 /* -------------------------------------------------------------- state */
 
+/* DPoP (RFC 9449) state of one org, kept by okta/dpop.c. The nonces are
+ * not secrets (a server sends them to anyone who asks); only the current
+ * one of each is accepted. */
+struct sbok_dpop {
+    json_t *jtis;      /* {jti: true}: proof jtis seen (the set) */
+    json_t *jti_order; /* [jti] the same, oldest first (for eviction at SBOK_MAX_DPOP_JTIS) */
+    char as_nonce[SBOK_DPOP_NONCE_LEN + 1]; /* the token endpoint's nonce */
+    char rs_nonce[SBOK_DPOP_NONCE_LEN + 1]; /* the resource server's nonce */
+    bool rs_nonce_on;  /* /api/v1 calls need rs_nonce in their proofs (off by default) */
+    int64_t accepted;  /* proofs that passed every check */
+    int64_t challenges; /* use_dpop_nonce answers */
+    int64_t replays;   /* proofs refused for a jti already seen */
+    json_t *refused;   /* {short reason: count} */
+};
+
 struct sbok_org {
     json_t *org;     /* {"name","domain","apiTokenId","apiTokenUserId","consoleAdminId"} */
     json_t *users;   /* [User + _sbx{seq,password,sessions,factors,failed,transitionUntil}] */
@@ -101,8 +124,9 @@ struct sbok_org {
     json_t *apps;    /* [Application + _sbx{seq,users:[AppUser],groups:[groupId],jwks,scopes}] */
     json_t *logs;    /* [LogEvent + _sbx{seq}] oldest first */
     json_t *hooks;   /* [EventHook + _sbx{seq,authValue}] */
-    json_t *tokens;  /* [{token, clientId, scopes:[..], expMs}] */
+    json_t *tokens;  /* [{token, clientId, scopes:[..], expMs, dpop: bool, jkt}] (jkt when DPoP-bound) */
     json_t *jtis;    /* [jti] of accepted client assertions, oldest first */
+    struct sbok_dpop dpop; /* DPoP nonces, proof jtis, counters */
     int64_t seq;     /* last object / event sequence number handed out */
     struct sbok_bucket_state buckets[SBOK_B_COUNT];
     int rate_override;        /* --rate-limit: every bucket's limit; 0 = table */
@@ -125,6 +149,7 @@ struct sbok_ctx {
     json_t *actor;            /* owned: LogActor for events this request causes */
     char token_id[32];        /* requestApiTokenId, "" for OAuth / simulations */
     const json_t *scopes;     /* borrowed: OAuth scopes granted, NULL for SSWS (all) */
+    bool dpop;                /* the OAuth token came with the DPoP scheme (and a valid proof) */
     char principal[SBOK_MAX_PRINCIPAL_KEY]; /* the credential the request presents, "" when none is valid */
     char *seg[SBOK_MAX_PATH_SEGS]; /* decoded path segments after /api/v1/ (owned) */
     int nseg;
@@ -346,9 +371,51 @@ void sbok__hooks_deliver(struct sbok_ctx *c, json_t *events);
 /* ----------------------------------------------------- okta/oauth.c */
 
 void sbok__oauth_token(struct sbok_ctx *c); /* POST /oauth2/v1/token */
-/* Looks up a bearer token; returns its scopes (borrowed) and fills the
- * service app's actor in c, or NULL when unknown or expired. */
+/* Looks up a live access token; returns its record ({scopes, dpop, jkt, ...},
+ * borrowed, valid while sb->lock is held and the token table unchanged) and
+ * fills the service app's actor in c, or NULL when unknown or expired. */
 const json_t *sbok__oauth_lookup(struct sbok_ctx *c, const char *token);
+/* The service app with this OAuth client_id (borrowed) or NULL. */
+json_t *sbok__oauth_client(struct sbok_org *o, const char *client_id);
+/* True when the app requires DPoP-bound tokens
+ * (settings.oauthClient.dpop_bound_access_tokens). */
+bool sbok__oauth_dpop_required(const json_t *app);
+
+/* ----------------------------------------------------- okta/dpop.c */
+
+enum sbok_dpop_verdict {
+    SBOK_DPOP_OK,        /* the proof passed every check */
+    SBOK_DPOP_INVALID,   /* a check failed: answer invalid_dpop_proof */
+    SBOK_DPOP_USE_NONCE, /* valid, but without the current nonce: answer use_dpop_nonce */
+};
+
+/* What a proof must match beyond the request itself (htm, htu). */
+struct sbok_dpop_want {
+    const char *access_token; /* resource call: ath must be its hash; NULL at the token endpoint */
+    const char *jkt;          /* resource call: the key the token is bound to; NULL otherwise */
+    const char *nonce;        /* the nonce required; NULL when none is */
+};
+
+/* Starts / frees o->dpop (fresh random nonces, empty jti set). */
+int sbok__dpop_init(struct sbok_org *o) IDF_MUST_USE;
+void sbok__dpop_free(struct sbok_org *o);
+/* New random AS and RS nonces (the old ones stop being accepted). */
+void sbok__dpop_rotate(struct sbok_org *o);
+/* Checks the request's DPoP header as RFC 9449 §4.3 says: one header, a
+ * compact JWS, typ dpop+jwt, an asymmetric alg, a public jwk (no private
+ * member) that verifies the signature, htm = the method, htu = the URL the
+ * request came in on (c->base or the org's url, + the path, no query), iat
+ * within SBOK_DPOP_MAX_AGE_S back / SBOK_DPOP_MAX_AHEAD_S ahead, a jti not
+ * seen before (recorded once the signature verifies), then w's ath, jkt
+ * and nonce. On SBOK_DPOP_INVALID, *why is a static sentence naming the
+ * defect; on SBOK_DPOP_OK, jkt_out holds the proof key's thumbprint. Counts
+ * the outcome in o->dpop. */
+enum sbok_dpop_verdict sbok__dpop_check(struct sbok_ctx *c, const struct sbok_dpop_want *w,
+                                        char jkt_out[JWK_THUMBPRINT_SIZE], const char **why);
+/* Counts a refusal that is not about the proof itself (e.g. "bearer_scheme"). */
+void sbok__dpop_count(struct sbok_org *o, const char *reason);
+/* GET /_sandbox/okta/dpop: the counters, a new object (caller decrefs). */
+json_t *sbok__dpop_stats(const struct sbok_org *o);
 /* True when the granted scopes allow `need` (".manage" implies ".read"). */
 bool sbok__scope_allows(const json_t *scopes, const char *need);
 

@@ -1,5 +1,5 @@
 /* okta/oauth.c — OAuth 2.0 for Okta service apps: POST /oauth2/v1/token
- * (client credentials with a private_key_jwt assertion) and the bearer
+ * (client credentials with a private_key_jwt assertion) and the access
  * tokens it issues, checked per endpoint scope.
  *
  * The assertion is verified as Okta's org authorization server does: RS256/
@@ -11,6 +11,17 @@
  * JWTs; clients must treat them as opaque). Errors use the OAuth shape
  * {"error", "error_description"}: 401 invalid_client, 400 invalid_request,
  * unsupported_grant_type, invalid_scope.
+ *
+ * DPoP (RFC 9449): an app whose settings.oauthClient.dpop_bound_access_tokens
+ * is true (the seed's default, as for a new API Services app in Okta) needs,
+ * once its assertion passed, a valid `DPoP` proof carrying the org's current
+ * authorization-server nonce: 400 invalid_dpop_proof for a missing or bad
+ * proof, 400 use_dpop_nonce with a `DPoP-Nonce` header for a valid proof
+ * without that nonce. Its token is then of type DPoP and bound to the
+ * proof key's thumbprint (jkt). For any other app a proof is ignored and a
+ * Bearer token issued, as Okta does. The assertion's jti is spent when the
+ * assertion verifies, so a client answering the nonce challenge sends a new
+ * assertion with its new proof.
  *
  * Called with sb->lock held. Uses OpenSSL's libcrypto (libsodium has no RSA). */
 #include <openssl/bn.h>
@@ -99,7 +110,7 @@ static bool jwk_verify(const json_t *jwk, const char *alg, const unsigned char *
 
 /* ---------------------------------------------------------- token */
 
-static json_t *find_client(struct sbok_org *o, const char *client_id)
+json_t *sbok__oauth_client(struct sbok_org *o, const char *client_id)
 {
     size_t i;
     json_t *app;
@@ -111,6 +122,12 @@ static json_t *find_client(struct sbok_org *o, const char *client_id)
             return app;
     }
     return NULL;
+}
+
+bool sbok__oauth_dpop_required(const json_t *app)
+{
+    return json_is_true(
+        json_object_get(json_object_get(json_object_get(app, "settings"), "oauthClient"), "dpop_bound_access_tokens"));
 }
 
 /* Checks the assertion; returns the client app or NULL after answering. */
@@ -134,7 +151,7 @@ static json_t *check_assertion(struct sbok_ctx *c, const char *jwt)
         goto fail;
     }
     why = "The client_id in the client_assertion is invalid.";
-    if (!iss || !(app = find_client(c->o, iss)))
+    if (!iss || !(app = sbok__oauth_client(c->o, iss)))
         goto fail;
     if (!sub || strcmp(sub, iss) != 0) {
         why = "The 'sub' claim of the client_assertion must equal the client_id.";
@@ -221,6 +238,22 @@ void sbok__oauth_token(struct sbok_ctx *c)
     }
     if (!(app = check_assertion(c, assertion)))
         goto out;
+    char jkt[JWK_THUMBPRINT_SIZE] = "";
+    bool dpop = sbok__oauth_dpop_required(app);
+    if (dpop) {
+        const char *why = NULL;
+        struct sbok_dpop_want want = {.nonce = c->o->dpop.as_nonce};
+        enum sbok_dpop_verdict v = sbok__dpop_check(c, &want, jkt, &why);
+        if (v == SBOK_DPOP_USE_NONCE) {
+            sbok__header(c, "DPoP-Nonce", c->o->dpop.as_nonce);
+            oauth_error(c, 400, "use_dpop_nonce", "Authorization server requires nonce in DPoP proof.");
+            goto out;
+        }
+        if (v != SBOK_DPOP_OK) {
+            oauth_error(c, 400, "invalid_dpop_proof", why);
+            goto out;
+        }
+    }
     if (!scope || !*scope) {
         oauth_error(c, 400, "invalid_scope", "The authorization server requires a scope for client_credentials.");
         goto out;
@@ -260,12 +293,15 @@ void sbok__oauth_token(struct sbok_ctx *c)
     sbok__rand_alnum(tok, 48);
     const char *cid = json_string_value(
         json_object_get(json_object_get(json_object_get(app, "credentials"), "oauthClient"), "client_id"));
-    json_array_append_new(c->o->tokens, json_pack("{s:s, s:s, s:O, s:I}", "token", tok, "clientId", cid, "scopes",
-                                                  scopes, "expMs", (json_int_t)(now + SBOK_TOKEN_LIFETIME_S * 1000)));
+    json_t *rec = json_pack("{s:s, s:s, s:O, s:I, s:b}", "token", tok, "clientId", cid, "scopes", scopes, "expMs",
+                            (json_int_t)(now + SBOK_TOKEN_LIFETIME_S * 1000), "dpop", dpop);
+    if (dpop)
+        json_object_set_new(rec, "jkt", json_string(jkt));
+    json_array_append_new(c->o->tokens, rec);
     sbok__header(c, "Cache-Control", "no-store");
     sbok__header(c, "Pragma", "no-cache");
-    sbok__json(c, 200, json_pack("{s:s, s:i, s:s, s:s}", "token_type", "Bearer", "expires_in", SBOK_TOKEN_LIFETIME_S,
-                                 "access_token", tok, "scope", scope));
+    sbok__json(c, 200, json_pack("{s:s, s:i, s:s, s:s}", "token_type", dpop ? "DPoP" : "Bearer", "expires_in",
+                                 SBOK_TOKEN_LIFETIME_S, "access_token", tok, "scope", scope));
 out:
     json_decref(scopes);
     json_decref(form);
@@ -283,11 +319,11 @@ const json_t *sbok__oauth_lookup(struct sbok_ctx *c, const char *token)
         if (json_integer_value(json_object_get(t, "expMs")) <= now)
             return NULL;
         const char *cid = json_string_value(json_object_get(t, "clientId"));
-        json_t *app = find_client(c->o, cid ? cid : "");
+        json_t *app = sbok__oauth_client(c->o, cid ? cid : "");
         json_decref(c->actor);
         c->actor = json_pack("{s:s, s:s, s:s, s:s}", "id", cid ? cid : "", "type", "PublicClientApp", "alternateId",
                              cid ? cid : "", "displayName", json_string_value(json_object_get(app, "label")) ?: "");
-        return json_object_get(t, "scopes");
+        return t;
     }
     return NULL;
 }
