@@ -7,7 +7,7 @@
  *   POST /users/{idOrLogin}/profile  {"profile": {..}, "actor": login}  an admin edits in the console
  *   POST /events  {"eventType": .., "target": [..], ..., "count": n}  any other System Log event (n of them)
  *   GET|POST /config  {"rateLimit","buckets","concurrencyLimit","lockoutAttempts","activationDelayMs",
- *                      "dpopResourceNonce"}
+ *                      "dpopResourceNonce", "dpopClockSkewS"}
  *   POST /apps/{client_id}/dpop  {"required": bool}    the service app's "Require DPoP" switch
  *   GET  /dpop                                         DPoP counters (proofs accepted, challenges, refusals)
  *   POST /dpop/nonce                                   new DPoP nonces (token endpoint and resources)
@@ -266,11 +266,13 @@ static void config(struct sbok_ctx *c)
     struct sbok_org *o = c->o;
     if (strcmp(c->req->method, "POST") == 0) {
         json_int_t rate = o->rate_override, conc = o->concurrency_limit, lock = o->lockout_attempts,
-                   act = o->activation_ms, share = o->token_share, window = o->rate_window_ms;
+                   act = o->activation_ms, share = o->token_share, window = o->rate_window_ms,
+                   skew = o->dpop.clock_skew_s;
         if (!int_field(c, "rateLimit", 0, 1000000, &rate) || !int_field(c, "tokenShare", 1, 100, &share) ||
             !int_field(c, "rateWindowMs", 1000, 3600000, &window) ||
             !int_field(c, "concurrencyLimit", 1, SBOK_MAX_CONCURRENCY_TRACK, &conc) ||
-            !int_field(c, "lockoutAttempts", 1, 100, &lock) || !int_field(c, "activationDelayMs", 0, 600000, &act))
+            !int_field(c, "lockoutAttempts", 1, 100, &lock) || !int_field(c, "activationDelayMs", 0, 600000, &act) ||
+            !int_field(c, "dpopClockSkewS", -SBOK_MAX_CLOCK_SKEW_S, SBOK_MAX_CLOCK_SKEW_S, &skew))
             return;
         json_t *buckets = json_object_get(c->body, "buckets");
         if (buckets && !json_is_object(buckets))
@@ -280,6 +282,7 @@ static void config(struct sbok_ctx *c)
             return admin_error(c, 400, "dpopResourceNonce must be true or false");
         if (rsn)
             o->dpop.rs_nonce_on = json_is_true(rsn);
+        o->dpop.clock_skew_s = skew;
         o->rate_override = (int)rate;
         o->token_share = (int)share;
         o->rate_window_ms = window;
@@ -299,11 +302,12 @@ static void config(struct sbok_ctx *c)
     json_t *buckets = json_object();
     for (int b = 0; b < SBOK_B_COUNT; b++)
         json_object_set_new(buckets, sbok__bucket_name(b), json_integer(o->buckets[b].limit));
-    sbok__json(c, 200, json_pack("{s:i, s:o, s:i, s:I, s:i, s:i, s:I, s:b}", "rateLimit", o->rate_override,
+    sbok__json(c, 200, json_pack("{s:i, s:o, s:i, s:I, s:i, s:i, s:I, s:b, s:I}", "rateLimit", o->rate_override,
                                  "buckets", buckets, "tokenShare", o->token_share, "rateWindowMs",
                                  (json_int_t)o->rate_window_ms, "concurrencyLimit", o->concurrency_limit,
                                  "lockoutAttempts", o->lockout_attempts, "activationDelayMs",
-                                 (json_int_t)o->activation_ms, "dpopResourceNonce", o->dpop.rs_nonce_on));
+                                 (json_int_t)o->activation_ms, "dpopResourceNonce", o->dpop.rs_nonce_on,
+                                 "dpopClockSkewS", (json_int_t)o->dpop.clock_skew_s));
 }
 
 /* POST /apps/{client_id}/dpop {"required": bool}: the app's "Require

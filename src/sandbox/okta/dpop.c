@@ -197,7 +197,7 @@ enum sbok_dpop_verdict sbok__dpop_check(struct sbok_ctx *c, const struct sbok_dp
         reason = "htu", *why = "The DPoP proof's htu does not match the request URL (without query and fragment).";
         goto out;
     }
-    double now = (double)(time_now_ms() / 1000);
+    double now = (double)(time_now_ms() / 1000 + c->o->dpop.clock_skew_s); /* the org's clock */
     if (!json_is_number(iat)) {
         reason = "iat", *why = "The DPoP proof has no iat claim.";
         goto out;

@@ -65,6 +65,7 @@
 #define SBOK_HOOK_TIMEOUT_MS 3000   /* delivery and verification timeout */
 #define SBOK_TOKEN_LIFETIME_S 3600  /* OAuth access tokens live one hour */
 #define SBOK_DPOP_MAX_AGE_S 300     /* a DPoP proof's iat may be this old */
+#define SBOK_MAX_CLOCK_SKEW_S 86400 /* config dpopClockSkewS: at most a day either way */
 #define SBOK_DPOP_MAX_AHEAD_S 60    /* ... and this far in the future (clock skew) */
 #define SBOK_DPOP_NONCE_LEN 32      /* characters of a server DPoP nonce */
 
@@ -111,6 +112,7 @@ struct sbok_dpop {
     char as_nonce[SBOK_DPOP_NONCE_LEN + 1]; /* the token endpoint's nonce */
     char rs_nonce[SBOK_DPOP_NONCE_LEN + 1]; /* the resource server's nonce */
     bool rs_nonce_on;  /* /api/v1 calls need rs_nonce in their proofs (off by default) */
+    int64_t clock_skew_s; /* the org's clock runs this far ahead of ours for iat checks (config dpopClockSkewS) */
     int64_t accepted;  /* proofs that passed every check */
     int64_t challenges; /* use_dpop_nonce answers */
     int64_t replays;   /* proofs refused for a jti already seen */
