@@ -8,7 +8,7 @@
 // before any token exists. Nothing sleeps for luck: every wait is for an
 // element or a condition, with a deadline.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from './node_modules/playwright-core/index.mjs';
 
@@ -1151,6 +1151,35 @@ test('a connection to a host that does not answer says "could not reach", not "r
   check(!(await page.textContent('#connection-form')).includes('refused these credentials'), 'no refusal wording');
   const listed = await apiCall('GET', '/api/v1/connections', { token: T.admin });
   check(!listed.json.connections.some((c) => c.name === 'okta-nowhere'), 'nothing stored');
+});
+
+// Issue 18: an OAuth service app as Okta creates it today (DPoP required,
+// the sandbox's default), its PEM key pasted into the password input (which
+// drops the line breaks: idflow puts them back); the check says the mode.
+test('an admin connects an OAuth service app that requires DPoP, and the console says so', async () => {
+  const src = process.env.IDFLOW_SRC || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+  const pem = readFileSync(path.join(src, 'tests/data/sandbox_service_ec.pem'), 'utf8');
+  const page = await newPage();
+  await signIn(page, T.admin);
+  await go(page, `#/connections/new`);
+  await page.locator('#connection-form').waitFor();
+  await page.fill('#conn-name', 'okta-dpop');
+  await page.selectOption('#conn-kind', 'okta');
+  await page.fill('#field-url', SANDBOX);
+  await page.fill('#field-client_id', '0oa1idflowsvc0000001');
+  await page.fill('#field-private_key', pem);
+  check(!(await page.inputValue('#field-private_key')).includes('\n'), 'the password input dropped the line breaks');
+  await page.fill('#field-key_id', 'sandbox-ec-1');
+  await page.check('#field-sandbox');
+  await page.click('#save-connection');
+  await seeText(page, '#saved .notice', /Connection okta-dpop created: the credentials work/);
+  await seeText(page, '#whoami', /token_type\s*DPoP/);
+  await seeText(page, '#whoami', /required by the app: every call carries a DPoP proof/);
+  check(!(await page.content()).includes('PRIVATE KEY'), 'the key is nowhere on the page');
+  await page.click('#saved a:has-text("Back to connections")');
+  const tr = page.locator('tr[data-connection="okta-dpop"]');
+  await tr.locator('button.test').click();
+  await seeText(page, 'tr[data-connection="okta-dpop"] .test-result', /OK.*token_type: DPoP/);
 });
 
 const extra = process.env.E2E_EXTRA_TESTS ? Number(process.env.E2E_EXTRA_TESTS) : 0;

@@ -78,6 +78,39 @@ static struct tok_entry tok_cache[OKTAC_TOKEN_CACHE]; /* guarded by tok_lock */
 
 /* ---------------------------------------------------------------- keys */
 
+/* A PEM whose line breaks were lost ("-----BEGIN X-----MIIE...-----END
+ * X-----", as a browser's password input leaves a pasted key) with its
+ * lines back: header, the base64 in lines of 64, footer. NULL when text
+ * has its line breaks or is not one PEM block (caller wipes and frees). */
+static char *pem_reflow(const char *text)
+{
+    const char *begin = strstr(text, "-----BEGIN "), *hdr_end, *end;
+    struct buf b;
+    size_t col = 0;
+
+    if (strchr(text, '\n') || !begin || !(hdr_end = strstr(begin + 11, "-----")) ||
+        !(end = strstr(hdr_end + 5, "-----END ")))
+        return NULL;
+    hdr_end += 5;
+    buf_init(&b, OKTAC_MAX_KEY_TEXT + 256);
+    if (buf_printf(&b, "%.*s\n", (int)(hdr_end - begin), begin) != 0)
+        goto fail;
+    for (const char *p = hdr_end; p < end; p++) {
+        if (*p == ' ' || *p == '\t' || *p == '\r')
+            continue;
+        if (buf_printf(&b, "%c%s", *p, ++col % 64 == 0 ? "\n" : "") != 0)
+            goto fail;
+    }
+    if (buf_printf(&b, "%s%s\n", col % 64 ? "\n" : "", end) != 0)
+        goto fail;
+    return buf_take(&b);
+fail:
+    if (b.data)
+        explicit_bzero(b.data, b.len);
+    buf_free(&b);
+    return NULL;
+}
+
 /* Loads the connection's private key (PEM or private JWK); NULL when it
  * cannot be read. Caller frees with EVP_PKEY_free. */
 static EVP_PKEY *load_key(const json_t *conn)
@@ -94,10 +127,12 @@ static EVP_PKEY *load_key(const json_t *conn)
         json_decref(jwk);
         return pkey;
     }
-    bio = BIO_new_mem_buf(text, -1);
+    char *flowed = pem_reflow(text);
+    bio = BIO_new_mem_buf(flowed ? flowed : text, -1);
     if (bio)
         pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
     BIO_free(bio);
+    seal_str_free(flowed);
     return pkey;
 }
 
@@ -425,10 +460,14 @@ static int request_token(struct oktac *o, const char *form, const char *proof, s
     } else {
         bool retry = hr.status == 429 || hr.status >= 500;
         const char *desc = json_string_value(json_object_get(j, "error_description"));
+        bool bad_proof = error && strcmp(error, "invalid_dpop_proof") == 0;
         rc = oktac__fail(o, hr.status == 401 || hr.status == 400 ? IDF_EAUTH : IDF_EREMOTE, retry,
                          hr.status == 429 ? ratelimit_retry_after_ms(&obs) : 0,
-                         "%s: the OAuth token request was refused: HTTP %ld %.100s%s%.300s", o->s.action, hr.status,
-                         error ? error : "", desc ? ": " : "", desc ? desc : "");
+                         "%s: the OAuth token request was refused: HTTP %ld %.100s%s%.300s%s", o->s.action, hr.status,
+                         error ? error : "", desc ? ": " : "", desc ? desc : "",
+                         bad_proof ? " (idflow's DPoP proof was refused; one made on a machine whose clock is off by "
+                                     "minutes is: check this machine's time)"
+                                   : "");
     }
 out:
     if (j) { /* the body held the access token */
