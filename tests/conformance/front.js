@@ -19,9 +19,10 @@
 //    answer (whose response is checked too). Tests send bad requests on
 //    purpose (malformed limits, missing fields, unknown paths); report.js
 //    lets through only the ones listed in exceptions.json.
-// Two kinds of calls go straight to the sandbox, recorded as not checked:
+// Three kinds of calls go straight to the sandbox, recorded as not checked:
 //  - /oauth2/* (the OAuth 2.0 API is another spec than the management one);
 //    the Host header is kept, since the token's audience is the URL called;
+//  - a call with a DPoP proof, Host kept too: the proof's htu is that URL;
 //  - a JSON body that does not parse (Prism never answers one).
 // Single-threaded Node; the log line of an exchange is written before its
 // answer is sent, so the log is complete when the client has its answers.
@@ -130,6 +131,13 @@ async function exchange(opts, req, body) {
     if (req.url.startsWith('/oauth2/')) {
         rec.via = 'direct';
         rec.note = 'outside the management spec';
+        ans = await send(opts.sandbox, req, body, true);
+    } else if (req.headers['dpop'] !== undefined) {
+        // A DPoP proof names the URL called (htu): Prism would change the
+        // Host the sandbox compares it with. The same calls with other
+        // credentials are checked.
+        rec.via = 'direct';
+        rec.note = 'a DPoP proof names the URL called';
         ans = await send(opts.sandbox, req, body, true);
     } else if (isBrokenJson(req, body)) {
         rec.via = 'direct';

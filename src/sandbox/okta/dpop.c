@@ -148,7 +148,9 @@ enum sbok_dpop_verdict sbok__dpop_check(struct sbok_ctx *c, const struct sbok_dp
         reason = "missing", *why = DPOP_MISSING;
         goto out;
     }
-    if (nheaders > 1) {
+    /* two field lines, or a proxy's fold of them into one with a comma (RFC
+     * 9110 §5.3): a compact JWS never holds a comma */
+    if (nheaders > 1 || strchr(proof, ',')) {
         reason = "multiple", *why = "The request carries more than one DPoP header.";
         goto out;
     }
