@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "support/serve_fixture.h"
 
@@ -30,7 +29,7 @@
 #define ST "@acme.example"
 
 static struct sfx F = {.secrets = {PROOF_MARK, ASSERTION_MARK, TOKEN_MARK, KEY_MARK}};
-static char keyfile[600], dbfile[600];
+static char keyfile[600];
 static char viewer[128], operator_[128];
 
 static const char wf_offboard[] = "name: lockdown\n"
@@ -77,7 +76,6 @@ static int setup(void **state)
     if (!pem || sfx_write_secret(&F, "svc.pem", pem, keyfile, sizeof keyfile))
         return -1;
     free(pem);
-    snprintf(dbfile, sizeof dbfile, "%s/idflow.db", F.dir);
     if (sfx_write_wf(&F, "lockdown", wf_offboard))
         return -1;
     if (tu_idflow_token(F.bin, F.db, "reader", "viewer", viewer, sizeof viewer) ||
@@ -118,40 +116,11 @@ static void connect_says_the_mode(void **state)
     free(out);
 }
 
-static char *get_as_viewer(const char *path)
-{
-    char url[300], auth[200], *resp = NULL;
-    const char *h[] = {auth, NULL};
-    long status = 0;
-    snprintf(url, sizeof url, "%s%s", F.base, path);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", viewer);
-    assert_int_equal(tu_http("GET", url, NULL, h, &status, &resp), 0);
-    assert_int_equal(status, 200);
-    return resp;
-}
-
-static bool db_files_hold(const char *needle)
-{
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal", NULL};
-    bool found = false;
-    for (int i = 0; sfx[i]; i++) {
-        char p[700];
-        size_t n = 0;
-        char *bytes;
-        snprintf(p, sizeof p, "%s%s", dbfile, sfx[i]);
-        bytes = tu_read_file(p, &n);
-        if (bytes && memmem(bytes, n, needle, strlen(needle)))
-            found = true;
-        free(bytes);
-    }
-    return found;
-}
-
 /* A run's Okta steps with a DPoP-bound token; no JWT and no key anywhere
  * after (serve's log is checked by sfx_serve_stop against F.secrets). */
 static void run_with_dpop_leaves_no_proof(void **state)
 {
-    char url[200], auth[200], path[100], *resp = NULL, *out = NULL, ids[32];
+    char url[200], auth[200], *resp = NULL, *out = NULL, ids[32];
     const char *h[] = {auth, NULL};
     long status = 0;
     (void)state;
@@ -167,23 +136,12 @@ static void run_with_dpop_leaves_no_proof(void **state)
     int64_t id = json_integer_value(json_array_get(json_object_get(a, "run_ids"), 0));
     json_decref(a);
     assert_true(id > 0);
-    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)id);
-    int64_t deadline = tu_now_ms() + SFX_WAIT_MS;
-    for (;;) {
-        resp = get_as_viewer(path);
-        json_t *r = json_loads(resp, 0, NULL);
-        const char *st = json_string_value(json_object_get(r, "status"));
-        bool done = st && (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "cancelled"));
-        if (done && strcmp(st, "succeeded") != 0)
-            fail_msg("run %lld ended %s: %s", (long long)id, st, resp);
-        json_decref(r);
-        if (done)
-            break;
-        free(resp);
-        assert_true(tu_now_ms() < deadline);
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
+    resp = sfx_run_final(&F, viewer, (long long)id, SFX_WAIT_MS);
+    assert_non_null(resp);
+    json_t *run = json_loads(resp, 0, NULL);
+    if (strcmp(json_string_value(json_object_get(run, "status")) ?: "", "succeeded") != 0)
+        fail_msg("run %lld did not succeed: %s", (long long)id, resp);
+    json_decref(run);
     no_marks(resp);
     free(resp);
     snprintf(ids, sizeof ids, "%lld", (long long)id);
@@ -198,10 +156,10 @@ static void run_with_dpop_leaves_no_proof(void **state)
     assert_int_equal(json_integer_value(json_object_get(d, "replays")), 0);
     json_decref(d);
     assert_int_equal(sfx_serve_stop(&F), 0); /* and its log held no JWT and no key */
-    assert_false(db_files_hold(PROOF_MARK));
-    assert_false(db_files_hold(ASSERTION_MARK));
-    assert_false(db_files_hold(TOKEN_MARK));
-    assert_false(db_files_hold(KEY_MARK)); /* the key is sealed */
+    assert_false(sfx_db_files_hold(&F, PROOF_MARK));
+    assert_false(sfx_db_files_hold(&F, ASSERTION_MARK));
+    assert_false(sfx_db_files_hold(&F, TOKEN_MARK));
+    assert_false(sfx_db_files_hold(&F, KEY_MARK)); /* the key is sealed */
 }
 
 int main(void)

@@ -28,7 +28,6 @@
 
 static struct sfx F = {.secrets = {TOKEN, EVENT_SECRET}};
 static struct testsrv *desk;
-static char dbfile[600];
 static char viewer[128], operator_[128];
 
 static const char wf_echo[] = "name: echo\n"
@@ -74,7 +73,6 @@ static int setup(void **state)
     if (sfx_start(&F, (const char *[]){"--token", TOKEN, NULL}))
         return -1;
     desk = testsrv_start();
-    snprintf(dbfile, sizeof dbfile, "%s/idflow.db", F.dir);
     snprintf(wf, sizeof wf, wf_temp_fmt, testsrv_url(desk));
     if (sfx_write_wf(&F, "echo", wf_echo) || sfx_write_wf(&F, "temp", wf))
         return -1;
@@ -128,25 +126,12 @@ static int64_t start(const char *workflow, const char *data)
     return id;
 }
 
-/* Polls the run until it has ended; its answer as text (caller frees). */
+/* The run's answer once it has ended (caller frees), failing the test at the deadline. */
 static char *wait_final(int64_t id, int timeout_ms)
 {
-    int64_t deadline = tu_now_ms() + timeout_ms;
-    char path[100];
-    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)id);
-    for (;;) {
-        char *resp = get_as_viewer(path);
-        json_t *r = json_loads(resp, 0, NULL);
-        const char *st = json_string_value(json_object_get(r, "status"));
-        bool done = st && (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "cancelled"));
-        json_decref(r);
-        if (done)
-            return resp;
-        free(resp);
-        assert_true(tu_now_ms() < deadline);
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
+    char *resp = sfx_run_final(&F, viewer, (long long)id, timeout_ms);
+    assert_non_null(resp);
+    return resp;
 }
 
 /* `idflow show ID [--json]`: its stdout (caller frees), asserting success. */
@@ -161,24 +146,6 @@ static char *show(int64_t id, bool as_json)
         rc = tu_idflow_db(F.bin, F.db, &out, NULL, "show", ids, NULL);
     assert_int_equal(rc, 0);
     return out;
-}
-
-/* True when one of the database files holds `needle`. */
-static bool db_files_hold(const char *needle)
-{
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal", NULL};
-    bool found = false;
-    for (int i = 0; sfx[i]; i++) {
-        char p[500];
-        size_t n = 0;
-        char *bytes;
-        snprintf(p, sizeof p, "%s%s", dbfile, sfx[i]);
-        bytes = tu_read_file(p, &n);
-        if (bytes && memmem(bytes, n, needle, strlen(needle)))
-            found = true;
-        free(bytes);
-    }
-    return found;
 }
 
 static void event_payload_is_answered_redacted(void **state)
@@ -264,9 +231,9 @@ static void temp_password_is_never_stored(void **state)
     free(out);
 
     /* nor any byte of the database, while serve runs and after it stopped */
-    assert_false(db_files_hold(pw));
+    assert_false(sfx_db_files_hold(&F, pw));
     assert_int_equal(sfx_serve_stop(&F), 0); /* exit 0, and its log held neither the token nor the event's secret */
-    assert_false(db_files_hold(pw));
+    assert_false(sfx_db_files_hold(&F, pw));
 }
 
 int main(void)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "support/serve_fixture.h"
 #include "support/storeurl.h"
@@ -251,6 +252,58 @@ int sfx_http_json(const char *method, const char *url, const char *body, const c
         fprintf(stderr, "sfx: %s %s: error %d\n", method, url, rc);
     free(resp);
     return rc;
+}
+
+char *sfx_run_final(struct sfx *f, const char *token, long long id, int timeout_ms)
+{
+    int64_t deadline = tu_now_ms() + timeout_ms;
+    char url[300], auth[300];
+    const char *h[] = {auth, NULL};
+
+    snprintf(url, sizeof url, "%s/api/v1/runs/%lld", f->base, id);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    for (;;) {
+        char *resp = NULL;
+        long status = 0;
+        if (tu_http("GET", url, NULL, h, &status, &resp) != 0 || status != 200) {
+            fprintf(stderr, "GET %s: HTTP %ld %s\n", url, status, resp ? resp : "");
+            free(resp);
+            return NULL;
+        }
+        json_t *r = json_loads(resp, 0, NULL);
+        const char *st = json_string_value(json_object_get(r, "status"));
+        bool done = st && (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "cancelled"));
+        json_decref(r);
+        if (done)
+            return resp;
+        free(resp);
+        if (tu_now_ms() >= deadline) {
+            fprintf(stderr, "run %lld did not end within %d ms\n", id, timeout_ms);
+            return NULL;
+        }
+        struct timespec ts = {0, 20 * 1000000}; /* the next look at the run */
+        nanosleep(&ts, NULL);
+    }
+}
+
+bool sfx_db_files_hold(const struct sfx *f, const char *needle)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal", NULL};
+    bool found = false;
+
+    if (strncmp(f->db, "sqlite:", 7) != 0)
+        return false;
+    for (int i = 0; suffix[i]; i++) {
+        char p[500];
+        size_t n = 0;
+        char *bytes;
+        snprintf(p, sizeof p, "%s%s", f->db + 7, suffix[i]);
+        bytes = tu_read_file(p, &n);
+        if (bytes && memmem(bytes, n, needle, strlen(needle)))
+            found = true;
+        free(bytes);
+    }
+    return found;
 }
 
 int sfx_metric(struct sfx *f, const char *name, long long *value_out)

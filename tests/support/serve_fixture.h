@@ -91,6 +91,15 @@ int sfx_stop(struct sfx *f);
 int sfx_http_json(const char *method, const char *url, const char *body, const char *const *headers, long *status,
                   json_t **json_out);
 
+/* Polls GET /api/v1/runs/ID (with `Authorization: Bearer token`) until the
+ * run has ended (succeeded, failed or cancelled): its answer as text (caller
+ * frees), or NULL when the API failed or timeout_ms passed (printed). */
+char *sfx_run_final(struct sfx *f, const char *token, long long id, int timeout_ms);
+/* True when one of the SQLite database's files (the db, -wal, -shm,
+ * -journal) holds needle; false for a database of another kind (nothing to
+ * read: the caller checks what it can). */
+bool sfx_db_files_hold(const struct sfx *f, const char *needle);
+
 /* idflow's /metrics: *value_out = the value of the line "name value", or -1
  * when there is no such line. 0, or -1 when /metrics did not answer 200. */
 int sfx_metric(struct sfx *f, const char *name, long long *value_out);
