@@ -145,6 +145,7 @@ static void rsa_sign_verify(void **state)
     EVP_PKEY *pub = jwk_to_pkey(pubj, false);
     assert_true(jws_verify(pub, "RS256", (const unsigned char *)jwt, jp.signed_len, jp.sig, jp.sig_len));
     assert_false(jws_verify(pub, "ES256", (const unsigned char *)jwt, jp.signed_len, jp.sig, jp.sig_len));
+    jws_parts_free(&jp);
     assert_int_equal(jws_split("a.b", &jp), -1);
     assert_int_equal(jws_split("e30.e30.", &jp), -1);
     assert_int_equal(jws_split("e30.WzFd.AA", &jp), -1); /* a payload that is not an object */
