@@ -55,6 +55,7 @@
 #define OKTAC_RENEW_MS (5LL * 60 * 1000) /* renew this long before expiry */
 #define OKTAC_ASSERTION_TTL_S 300        /* the client assertion's lifetime (Okta: at most 1 h) */
 #define OKTAC_MAX_KEY_TEXT (64u << 10)   /* a private key, PEM or JWK */
+#define OKTAC_MAX_TOKEN_TTL_S 86400      /* the longest a token is kept, whatever expires_in says */
 #define TOK_AGAIN 1                      /* request_token: answer the use_dpop_nonce challenge (not an IDF_E* code) */
 #define OKTAC_DEFAULT_SCOPES                                                                                           \
     "okta.users.read okta.users.manage okta.groups.read okta.groups.manage "                                           \
@@ -250,33 +251,48 @@ static struct tok_entry *entry_get(const char *key, int64_t now)
     return e;
 }
 
-/* A live cached token of key (a new string) and whether it is DPoP-bound;
- * NULL when there is none or it is due for renewal. */
-static char *cache_get(const char *key, int64_t now, bool *dpop)
+/* A live cached token of key (a new string), and when it is DPoP-bound a
+ * new reference to the key it is bound to in *dkey (read together, so an
+ * eviction in between cannot pair a token with another key); NULL when
+ * there is none or it is due for renewal. */
+static char *cache_get(const char *key, int64_t now, EVP_PKEY **dkey)
 {
     struct tok_entry *e;
     char *tok = NULL;
 
+    *dkey = NULL;
     pthread_mutex_lock(&tok_lock);
     e = entry_find(key);
-    if (e && e->token && e->expires_ms - OKTAC_RENEW_MS > now) {
+    if (e && e->token && e->expires_ms - OKTAC_RENEW_MS > now &&
+        (!e->dpop || (e->dpop_key && EVP_PKEY_up_ref(e->dpop_key) == 1))) {
         e->used_ms = now;
         tok = strdup(e->token);
-        *dpop = e->dpop;
+        if (e->dpop) {
+            if (tok)
+                *dkey = e->dpop_key;
+            else
+                EVP_PKEY_free(e->dpop_key); /* the reference just taken */
+        }
     }
     pthread_mutex_unlock(&tok_lock);
     return tok;
 }
 
-/* Keeps token for key. Returns true the first time an entry learns its
- * mode, for the caller to log it once. */
-static bool cache_put(const char *key, const char *token, bool dpop, int64_t expires_ms, int64_t now)
+/* Keeps token for key, with the DPoP key it is bound to (dkey, borrowed;
+ * the entry takes its own reference: the entry may have been evicted and
+ * made again, with another key, since the request began). Returns true the
+ * first time an entry learns its mode, for the caller to log it once. */
+static bool cache_put(const char *key, const char *token, bool dpop, EVP_PKEY *dkey, int64_t expires_ms, int64_t now)
 {
     struct tok_entry *e;
     bool first;
 
     pthread_mutex_lock(&tok_lock);
     e = entry_get(key, now);
+    if (dkey && e->dpop_key != dkey && EVP_PKEY_up_ref(dkey) == 1) {
+        EVP_PKEY_free(e->dpop_key);
+        e->dpop_key = dkey;
+    }
     seal_str_free(e->token);
     e->token = strdup(token);
     first = !e->mode_logged || e->dpop != dpop;
@@ -524,7 +540,6 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out, EV
     EVP_PKEY *pkey = NULL, *dkey = NULL;
     struct tok_answer a = {0};
     int64_t now = time_now_ms();
-    bool dpop = false;
     int rc = 0;
 
     *token_out = NULL;
@@ -541,9 +556,9 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out, EV
             snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
     snprintf(cache_key, sizeof cache_key, "%.400s|%.200s|%.300s|%s", o->s.base, cid, scopes, digest_hex);
     snprintf(o->oauth_key, sizeof o->oauth_key, "%s", cache_key);
-    *token_out = cache_get(cache_key, now, &dpop);
+    *token_out = cache_get(cache_key, now, dpop_key_out);
     if (*token_out)
-        goto bound;
+        goto out;
 
     pkey = load_key(conn);
     if (!pkey) {
@@ -582,23 +597,15 @@ int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out, EV
         goto out;
     if (a.ttl_s < 60)
         a.ttl_s = 60;
-    dpop = a.dpop;
-    if (cache_put(cache_key, a.token, dpop, now + a.ttl_s * 1000, now))
+    if (a.ttl_s > OKTAC_MAX_TOKEN_TTL_S) /* a remote's expires_in is not trusted to overflow a time */
+        a.ttl_s = OKTAC_MAX_TOKEN_TTL_S;
+    if (cache_put(cache_key, a.token, a.dpop, dkey, now + a.ttl_s * 1000, now))
         log_info("okta connection '%s': OAuth service app %s issues %s", o->s.conn_name, cid,
-                 dpop ? "DPoP-bound tokens (its \"Require DPoP\" setting is on): every call carries a DPoP proof"
-                      : "Bearer tokens (its \"Require DPoP\" setting is off)");
+                 a.dpop ? "DPoP-bound tokens (its \"Require DPoP\" setting is on): every call carries a DPoP proof"
+                        : "Bearer tokens (its \"Require DPoP\" setting is off)");
     *token_out = a.token;
     a.token = NULL;
-bound:
-    if (dpop) { /* the key the token is bound to; cache_put or an earlier call made it */
-        EVP_PKEY_free(dkey);
-        dkey = cache_dpop_key(cache_key, now);
-        if (!dkey) {
-            rc = oktac__fail(o, IDF_EIO, true, 0, "%s: cannot make a DPoP key", o->s.action);
-            seal_str_free(*token_out);
-            *token_out = NULL;
-            goto out;
-        }
+    if (a.dpop) { /* the key the token is bound to: the one its proof was signed with */
         *dpop_key_out = dkey;
         dkey = NULL;
     }
