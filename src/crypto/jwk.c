@@ -176,12 +176,10 @@ static char *bn_b64url(const BIGNUM *bn, int pad)
 {
     int n = pad > 0 ? pad : BN_num_bytes(bn);
     unsigned char buf[1024];
-    char *out;
 
     if (n <= 0 || n > (int)sizeof buf || BN_bn2binpad(bn, buf, n) < 0)
         return NULL;
-    out = jws_b64url(buf, (size_t)n);
-    return out;
+    return jws_b64url(buf, (size_t)n);
 }
 
 json_t *jwk_public(EVP_PKEY *key)

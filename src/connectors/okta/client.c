@@ -105,7 +105,29 @@ int oktac__close(struct oktac *o, int rc)
 
 /* ------------------------------------------------------------ failures */
 
-static bool challenge_param(const char *header, const char *scheme, const char *name, char *out, size_t n);
+/* The value of parameter name (e.g. "error") in a WWW-Authenticate
+ * challenge of scheme ("DPoP") into out; false when absent. Quoted values
+ * are copied up to the closing quote, at most n - 1 bytes. */
+static bool challenge_param(const char *header, const char *scheme, const char *name, char *out, size_t n)
+{
+    const char *p = header ? strcasestr(header, scheme) : NULL;
+    size_t nl = strlen(name);
+
+    out[0] = '\0';
+    if (!p || (p != header && p[-1] != ' ' && p[-1] != ','))
+        return false;
+    for (p += strlen(scheme); (p = strcasestr(p, name)) != NULL; p += nl) {
+        if ((p[-1] != ' ' && p[-1] != ',') || p[nl] != '=')
+            continue;
+        p += nl + 1;
+        size_t len = *p == '"' ? strcspn(p + 1, "\"") : strcspn(p, " ,");
+        if (*p == '"')
+            p++;
+        snprintf(out, n, "%.*s", (int)len, p);
+        return true;
+    }
+    return false;
+}
 
 const char *oktac__error_code(const struct oktac_resp *r)
 {
@@ -385,30 +407,6 @@ static void what_of(const struct oktac *o, const char *method, const char *path,
     snprintf(out, n, "%s %.*s", method, (int)strcspn(path, "?"), path);
 }
 
-/* The value of parameter name (e.g. "error") in a WWW-Authenticate
- * challenge of scheme ("DPoP") into out; false when absent. Quoted values
- * are copied up to the closing quote, at most n - 1 bytes. */
-static bool challenge_param(const char *header, const char *scheme, const char *name, char *out, size_t n)
-{
-    const char *p = header ? strcasestr(header, scheme) : NULL;
-    size_t nl = strlen(name);
-
-    out[0] = '\0';
-    if (!p || (p != header && p[-1] != ' ' && p[-1] != ','))
-        return false;
-    for (p += strlen(scheme); (p = strcasestr(p, name)) != NULL; p += nl) {
-        if ((p[-1] != ' ' && p[-1] != ',') || p[nl] != '=')
-            continue;
-        p += nl + 1;
-        size_t len = *p == '"' ? strcspn(p + 1, "\"") : strcspn(p, " ,");
-        if (*p == '"')
-            p++;
-        snprintf(out, n, "%.*s", (int)len, p);
-        return true;
-    }
-    return false;
-}
-
 /* One request: paced, with a fresh DPoP proof when the token is DPoP-bound,
  * its answer in r. *nonce_challenge is set when the API refused with
  * `WWW-Authenticate: DPoP error="use_dpop_nonce"` and sent a new nonce. */
@@ -473,15 +471,11 @@ static int send_once(struct oktac *o, const char *method, const char *url, const
     if (o->dpop_key) { /* keep the API's newest nonce; answer its challenge once */
         const char *nonce = json_string_value(json_object_get(r->headers, "dpop-nonce"));
         char err[64];
-        if (oktac__dpop_nonce_ok(nonce))
-            oktac__dpop_nonce_keep(o, nonce);
-        if (r->status == 401 && oktac__dpop_nonce_ok(nonce) &&
-            challenge_param(json_string_value(json_object_get(r->headers, "www-authenticate")), "DPoP", "error", err,
-                            sizeof err) &&
-            strcmp(err, "use_dpop_nonce") == 0) {
-            o->dpop_challenges++;
-            *nonce_challenge = true;
-        }
+        oktac__dpop_nonce_keep(o, nonce);
+        *nonce_challenge = r->status == 401 && oktac__dpop_nonce_ok(nonce) &&
+                           challenge_param(json_string_value(json_object_get(r->headers, "www-authenticate")), "DPoP",
+                                           "error", err, sizeof err) &&
+                           strcmp(err, "use_dpop_nonce") == 0;
     }
     if (hr.body.len > 0)
         r->json = json_loadb(hr.body.data, hr.body.len, JSON_DECODE_ANY, NULL);

@@ -321,23 +321,25 @@ static EVP_PKEY *cache_dpop_key(const char *key, int64_t now)
     return k;
 }
 
-/* Copies (as) or keeps (put: non-NULL) key's token-endpoint or API nonce. */
+/* Copies key's token-endpoint (as) or API nonce into out (n bytes), or,
+ * with out NULL, keeps put there when it is a nonce worth keeping (else
+ * nothing is done, not even the lock taken). */
 static void cache_nonce(const char *key, bool as, char *out, size_t n, const char *put)
 {
     struct tok_entry *e;
 
     if (out && n)
         out[0] = '\0';
-    if (!key[0])
+    if (!key[0] || (!out && !oktac__dpop_nonce_ok(put)))
         return;
     pthread_mutex_lock(&tok_lock);
     e = entry_find(key);
     if (e) {
         char *slot = as ? e->as_nonce : e->rs_nonce;
-        if (put)
-            snprintf(slot, DPOP_MAX_NONCE, "%s", put);
-        else if (out)
+        if (out)
             snprintf(out, n, "%s", slot);
+        else
+            snprintf(slot, DPOP_MAX_NONCE, "%s", put);
     }
     pthread_mutex_unlock(&tok_lock);
 }
@@ -349,8 +351,7 @@ void oktac__dpop_nonce(const struct oktac *o, char *out, size_t n)
 
 void oktac__dpop_nonce_keep(const struct oktac *o, const char *nonce)
 {
-    if (oktac__dpop_nonce_ok(nonce))
-        cache_nonce(o->oauth_key, false, NULL, 0, nonce);
+    cache_nonce(o->oauth_key, false, NULL, 0, nonce);
 }
 
 bool oktac__dpop_nonce_ok(const char *nonce)
@@ -388,14 +389,13 @@ void oktac__oauth_forget(const struct oktac *o)
 struct tok_answer {
     char *token; /* owned, a secret */
     int64_t ttl_s;
-    bool dpop;      /* token_type "DPoP" */
-    bool use_nonce; /* refused with use_dpop_nonce and a usable DPoP-Nonce */
+    bool dpop; /* token_type "DPoP" */
 };
 
 /* POSTs the token request with the DPoP proof (NULL: none); on success
  * fills a->token, ttl_s and dpop. A use_dpop_nonce refusal that brings a
- * nonce sets a->use_nonce and returns TOK_AGAIN with nothing written to
- * the result (the caller retries once). Any DPoP-Nonce answered is kept
+ * nonce returns TOK_AGAIN with nothing written to the result (the caller
+ * retries once). Any DPoP-Nonce answered is kept
  * for the next proof. */
 static int request_token(struct oktac *o, const char *form, const char *proof, struct tok_answer *a)
 {
@@ -442,8 +442,7 @@ static int request_token(struct oktac *o, const char *form, const char *proof, s
     ratelimit_parse_headers(hr.headers, hr.status, time_now_ms(), &obs);
     ratelimit_release(&g, &obs);
     nonce = json_string_value(json_object_get(hr.headers, "dpop-nonce"));
-    if (oktac__dpop_nonce_ok(nonce))
-        cache_nonce(o->oauth_key, true, NULL, 0, nonce);
+    cache_nonce(o->oauth_key, true, NULL, 0, nonce);
     j = hr.body.len ? json_loadb(hr.body.data, hr.body.len, 0, NULL) : NULL;
     error = json_string_value(json_object_get(j, "error"));
     type = json_string_value(json_object_get(j, "token_type"));
@@ -463,9 +462,7 @@ static int request_token(struct oktac *o, const char *form, const char *proof, s
                        : 3600;
         rc = a->token ? 0 : oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
     } else if (hr.status == 400 && error && strcmp(error, "use_dpop_nonce") == 0 && proof) {
-        o->dpop_challenges++;
         if (oktac__dpop_nonce_ok(nonce)) {
-            a->use_nonce = true;
             rc = TOK_AGAIN;
         } else {
             rc = oktac__fail(o, IDF_EREMOTE, true, 0,

@@ -53,7 +53,6 @@ struct oktac {
     char oauth_key[OKTAC_MAX_CACHE_KEY];   /* OAuth: the token cache key ("" for an API token) */
     EVP_PKEY *dpop_key;                    /* OAuth with a DPoP-bound token: owned reference to the key it
                                               is bound to (every request carries a proof); NULL otherwise */
-    int dpop_challenges;                   /* use_dpop_nonce answers seen by this call (tests, messages) */
 };
 
 /* One response. Free with oktac__resp_free. */
@@ -113,7 +112,8 @@ const char *oktac__bucket(const char *method, const char *path);
  * EVP_PKEY_free), else NULL. */
 int oktac__oauth_token(struct oktac *o, const json_t *conn, char **token_out, EVP_PKEY **dpop_key_out) IDF_MUST_USE;
 /* The resource server's newest DPoP nonce for o's connection into out
- * ("" when it sent none); and keeping a newer one it sent. */
+ * ("" when it sent none); and keeping a newer one it sent, when it is a
+ * nonce worth keeping (oktac__dpop_nonce_ok). */
 void oktac__dpop_nonce(const struct oktac *o, char *out, size_t n);
 void oktac__dpop_nonce_keep(const struct oktac *o, const char *nonce);
 /* A DPoP-Nonce header value worth keeping: 1..DPOP_MAX_NONCE-1 bytes of
