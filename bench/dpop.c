@@ -55,20 +55,7 @@ static double median(double *v, int n)
  * (tokens are cached per org, app, scopes and key, not per connection) */
 static json_t *oauth_conn(struct ofx *f, const char *name, const char *scopes)
 {
-    char path[512];
-    const char *src = getenv("IDFLOW_SRC");
-    snprintf(path, sizeof path, "%s/tests/data/sandbox_service_ec.pem", src ? src : ".");
-    char *pem = tu_read_file(path, NULL);
-    if (!pem) {
-        fprintf(stderr, "cannot read %s (set IDFLOW_SRC)\n", path);
-        exit(1);
-    }
-    json_t *c =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", name, "kind", "okta", "url", f->base, "client_id",
-                  "0oa1idflowsvc0000001", "private_key", pem, "key_id", "sandbox-ec-1", "sandbox", 1);
-    json_object_set_new(c, "scopes", json_string(scopes));
-    free(pem);
-    return c;
+    return ofx_oauth_conn(f, name, "0oa1idflowsvc0000001", "sandbox_service_ec.pem", "sandbox-ec-1", scopes);
 }
 
 /* calls okta.get_user n times on conn; CPU and wall microseconds per call */

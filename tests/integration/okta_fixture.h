@@ -19,9 +19,11 @@
 #include <time.h>
 
 #include "connectors/connector.h"
+#include "connectors/registry.h"
 #include "core/timeutil.h"
 #include "net/http.h"
 #include "sandbox/sandbox.h"
+#include "support/testutil.h"
 
 #define OFN static __attribute__((unused))
 #define OFX_TOKEN "okta-fixture-SECRET-token-7f3a9c1e5b"
@@ -276,6 +278,37 @@ OFN const char *ostr(const json_t *o, const char *key)
 OFN bool ochanged(const struct conn_result *r)
 {
     return json_is_true(json_object_get(r->output, "changed"));
+}
+
+/* The okta connector of the default registry. */
+OFN const struct connector *ofx_okta(void)
+{
+    const struct connector *c = registry_find(registry_default(), "okta");
+    ofx_check(c != NULL, "no okta connector in the registry");
+    return c;
+}
+
+/* An OAuth service-app connection to f's sandbox named name, for the app
+ * client, with the private key in tests/data/<pem_file> (under IDFLOW_SRC,
+ * else the current folder), and key_id kid and scopes when not NULL.
+ * Caller decrefs. */
+OFN json_t *ofx_oauth_conn(struct ofx *f, const char *name, const char *client, const char *pem_file, const char *kid,
+                           const char *scopes)
+{
+    char path[512];
+    const char *src = getenv("IDFLOW_SRC");
+    snprintf(path, sizeof path, "%s/tests/data/%s", src ? src : ".", pem_file);
+    char *pem = tu_read_file(path, NULL);
+    ofx_check(pem != NULL, "cannot read %s (set IDFLOW_SRC)", path);
+    json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "name", name, "kind", "okta", "url", f->base, "client_id",
+                          client, "private_key", pem, "sandbox", 1);
+    if (kid)
+        json_object_set_new(c, "key_id", json_string(kid));
+    if (scopes)
+        json_object_set_new(c, "scopes", json_string(scopes));
+    explicit_bzero(pem, strlen(pem));
+    free(pem);
+    return c;
 }
 
 #endif

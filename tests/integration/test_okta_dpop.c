@@ -19,7 +19,6 @@
 #include <cmocka.h>
 
 #include "integration/okta_fixture.h"
-#include "connectors/registry.h"
 #include "net/ratelimit.h"
 #include "support/testutil.h"
 
@@ -27,34 +26,15 @@
 #define SVC "0oa1idflowsvc0000001"
 #define USER "{\"user\": \"james.okafor" ST "\"}"
 
-static const struct connector *okta_connector(void)
-{
-    const struct connector *c = registry_find(registry_default(), "okta");
-    if (!c)
-        fail_msg("no okta connector in the registry");
-    return c;
-}
-
 /* An OAuth connection to the fixture's sandbox for the seeded service app,
  * with the EC (or RSA) key in tests/data; a name of its own (its own token
  * cache entry and rate-limit scope). */
 static json_t *oauth_conn(struct ofx *f, const char *name, bool ec)
 {
-    char path[512];
-    const char *src = getenv("IDFLOW_SRC");
-    snprintf(path, sizeof path, "%s/tests/data/%s", src ? src : ".",
-             ec ? "sandbox_service_ec.pem" : "sandbox_service_rsa.pem");
-    char *pem = tu_read_file(path, NULL);
-    if (!pem)
-        fail_msg("cannot read %s", path);
     char full[128];
     snprintf(full, sizeof full, "%s-%s", f->name, name);
-    json_t *c =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", full, "kind", "okta", "url", f->base, "client_id", SVC,
-                  "private_key", pem, "key_id", ec ? "sandbox-ec-1" : "sandbox-rsa-1", "sandbox", 1);
-    explicit_bzero(pem, strlen(pem));
-    free(pem);
-    return c;
+    return ofx_oauth_conn(f, full, SVC, ec ? "sandbox_service_ec.pem" : "sandbox_service_rsa.pem",
+                          ec ? "sandbox-ec-1" : "sandbox-rsa-1", NULL);
 }
 
 /* The sandbox's DPoP counters. */
@@ -84,7 +64,7 @@ static void test_dpop_required_app(void **state)
     struct idf_err err = {0};
     json_t *who = NULL, *c = oauth_conn(f, "req", true);
 
-    assert_int_equal(okta_connector()->connection->check(f->http, c, &who, &err), 0);
+    assert_int_equal(ofx_okta()->connection->check(f->http, c, &who, &err), 0);
     assert_string_equal(ostr(who, "kind"), "oauth");
     assert_string_equal(ostr(who, "token_type"), "DPoP");
     assert_non_null(strstr(ostr(who, "dpop"), "required by the app"));
@@ -123,7 +103,7 @@ static void test_bearer_app(void **state)
     json_t *who = NULL, *c = oauth_conn(f, "bearer", false);
 
     set_required(f, false);
-    assert_int_equal(okta_connector()->connection->check(f->http, c, &who, &err), 0);
+    assert_int_equal(ofx_okta()->connection->check(f->http, c, &who, &err), 0);
     assert_string_equal(ostr(who, "token_type"), "Bearer");
     assert_non_null(strstr(ostr(who, "dpop"), "not required"));
     json_decref(who);
@@ -256,12 +236,12 @@ static void test_flat_pem(void **state)
     *w = '\0';
     assert_null(strchr(pem, '\n'));
     json_object_set_new(c, "private_key", json_string(pem));
-    assert_int_equal(okta_connector()->connection->validate(c, &err), 0);
+    assert_int_equal(ofx_okta()->connection->validate(c, &err), 0);
     assert_int_equal(ofx_act_conn(f, c, "okta.get_user", 1, &r, USER), 0);
     res_clear(&r);
     pem[strlen(pem) / 2] = '\0'; /* half a key */
     json_object_set_new(c, "private_key", json_string(pem));
-    assert_int_equal(okta_connector()->connection->validate(c, &err), IDF_EINVAL);
+    assert_int_equal(ofx_okta()->connection->validate(c, &err), IDF_EINVAL);
     assert_non_null(strstr(err.msg, "private_key"));
     explicit_bzero(pem, strlen(pem));
     free(pem);

@@ -16,6 +16,7 @@
 #include <pthread.h>
 
 #include "core/log.h"
+#include "crypto/jws.h"
 #include "integration/okta_fixture.h"
 #include "net/ratelimit.h"
 #include "support/testsrv.h"
@@ -27,14 +28,6 @@ static void assert_has(const char *hay, const char *needle)
 {
     if (!hay || !strstr(hay, needle))
         fail_msg("'%s' does not contain '%s'", hay ? hay : "(null)", needle);
-}
-
-static const struct connector *okta_connector(void)
-{
-    const struct connector *c = registry_find(registry_default(), "okta");
-    if (!c)
-        fail_msg("no okta connector in the registry");
-    return c;
 }
 
 /* ------------------------------------------------------- rate limits */
@@ -81,7 +74,7 @@ static void test_every_action_is_paced(void **state)
     bool first_wait = true;
 
     f->raw = true;
-    for (const struct conn_action *a = okta_connector()->actions; a->name; a++)
+    for (const struct conn_action *a = ofx_okta()->actions; a->name; a++)
         actions++;
     assert_int_equal((int)n, actions); /* the list above covers every action */
     for (size_t i = 0; i < n; i++) {
@@ -713,7 +706,7 @@ static int validate(const char *json, json_t **out, struct idf_err *err)
     json_t *c = json_loads(json, 0, NULL);
     assert_non_null(c);
     memset(err, 0, sizeof *err);
-    int rc = okta_connector()->connection->validate(c, err);
+    int rc = ofx_okta()->connection->validate(c, err);
     if (out)
         *out = c;
     else
@@ -726,7 +719,7 @@ static void test_connection_validate(void **state)
     (void)state;
     struct idf_err err;
     json_t *c;
-    const struct conn_field *fl = okta_connector()->connection->fields;
+    const struct conn_field *fl = ofx_okta()->connection->fields;
     bool token_secret = false, url_required = false;
 
     for (; fl->name; fl++) {
@@ -792,7 +785,7 @@ static void test_connection_check(void **state)
     struct ofx *f = ofx_start();
     struct idf_err err = {0};
     json_t *who = NULL;
-    const struct conn_connection_kind *k = okta_connector()->connection;
+    const struct conn_connection_kind *k = ofx_okta()->connection;
 
     assert_int_equal(k->check(f->http, f->conn, &who, &err), 0);
     assert_string_equal(ostr(who, "login"), "it.automation" ST);
@@ -813,25 +806,6 @@ static void test_connection_check(void **state)
 
 /* ----------------------------------------------------------------- OAuth */
 
-static json_t *oauth_conn(struct ofx *f, const char *client, const char *pem_file, const char *kid, const char *scopes)
-{
-    char path[512];
-    const char *src = getenv("IDFLOW_SRC");
-    snprintf(path, sizeof path, "%s/tests/data/%s", src ? src : ".", pem_file);
-    char *pem = tu_read_file(path, NULL);
-    if (!pem)
-        fail_msg("cannot read %s", path);
-    json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "name", client, "kind", "okta", "url", f->base,
-                          "client_id", client, "private_key", pem, "sandbox", 1);
-    if (kid)
-        json_object_set_new(c, "key_id", json_string(kid));
-    if (scopes)
-        json_object_set_new(c, "scopes", json_string(scopes));
-    explicit_bzero(pem, strlen(pem));
-    free(pem);
-    return c;
-}
-
 static void test_oauth_service_app(void **state)
 {
     (void)state;
@@ -841,32 +815,36 @@ static void test_oauth_service_app(void **state)
     json_t *who = NULL;
     const char *p = "{\"user\": \"james.okafor" ST "\"}";
 
-    json_t *rsa = oauth_conn(f, "0oa1idflowsvc0000001", "sandbox_service_rsa.pem", "sandbox-rsa-1", NULL);
-    assert_int_equal(okta_connector()->connection->validate(rsa, &err), 0);
+    json_t *rsa = ofx_oauth_conn(f, "0oa1idflowsvc0000001", "0oa1idflowsvc0000001", "sandbox_service_rsa.pem",
+                                 "sandbox-rsa-1", NULL);
+    assert_int_equal(ofx_okta()->connection->validate(rsa, &err), 0);
     assert_int_equal(ofx_act_conn(f, rsa, "okta.get_user", 1, &r, p), 0);
     res_clear(&r);
     assert_int_equal(ofx_act_conn(f, rsa, "okta.suspend_user", 1, &r, p), 0);
     assert_true(ochanged(&r));
     res_clear(&r);
     assert_int_equal(count_calls(f, "POST", "/oauth2/v1/token", 200), 1); /* cached */
-    assert_int_equal(okta_connector()->connection->check(f->http, rsa, &who, &err), 0);
+    assert_int_equal(ofx_okta()->connection->check(f->http, rsa, &who, &err), 0);
     assert_string_equal(ostr(who, "kind"), "oauth");
     json_decref(who);
 
-    json_t *ec = oauth_conn(f, "0oa1idflowsvc0000001", "sandbox_service_ec.pem", "sandbox-ec-1", NULL);
+    json_t *ec = ofx_oauth_conn(f, "0oa1idflowsvc0000001", "0oa1idflowsvc0000001", "sandbox_service_ec.pem",
+                                "sandbox-ec-1", NULL);
     assert_int_equal(ofx_act_conn(f, ec, "okta.unsuspend_user", 1, &r, p), 0);
     assert_true(ochanged(&r));
     res_clear(&r);
     assert_int_equal(count_calls(f, "POST", "/oauth2/v1/token", 200), 2);
 
     /* the read-only app: asking for manage scopes is refused, not retried */
-    json_t *ro = oauth_conn(f, "0oa1idflowro00000001", "sandbox_service_rsa.pem", "sandbox-rsa-1", NULL);
+    json_t *ro = ofx_oauth_conn(f, "0oa1idflowro00000001", "0oa1idflowro00000001", "sandbox_service_rsa.pem",
+                                "sandbox-rsa-1", NULL);
     assert_int_equal(ofx_act_conn(f, ro, "okta.get_user", 1, &r, p), IDF_EAUTH);
     assert_false(r.retryable);
     assert_has(r.message, "invalid_scope");
     res_clear(&r);
     /* with its read scope it reads, and a write is denied by Okta */
-    json_t *ro2 = oauth_conn(f, "0oa1idflowro00000001", "sandbox_service_rsa.pem", "sandbox-rsa-1", "okta.users.read");
+    json_t *ro2 = ofx_oauth_conn(f, "0oa1idflowro00000001", "0oa1idflowro00000001", "sandbox_service_rsa.pem",
+                                 "sandbox-rsa-1", "okta.users.read");
     json_object_set_new(ro2, "name", json_string("ro2"));
     assert_int_equal(ofx_act_conn(f, ro2, "okta.get_user", 1, &r, p), 0);
     res_clear(&r);
@@ -875,7 +853,8 @@ static void test_oauth_service_app(void **state)
     assert_string_equal(ostr(r.detail, "errorCode"), "E0000006");
     res_clear(&r);
     /* a client the org does not know */
-    json_t *unknown = oauth_conn(f, "0oa1unknownclient001", "sandbox_service_rsa.pem", NULL, NULL);
+    json_t *unknown =
+        ofx_oauth_conn(f, "0oa1unknownclient001", "0oa1unknownclient001", "sandbox_service_rsa.pem", NULL, NULL);
     assert_int_equal(ofx_act_conn(f, unknown, "okta.get_user", 1, &r, p), IDF_EAUTH);
     assert_has(r.message, "invalid_client");
     res_clear(&r);
@@ -898,31 +877,13 @@ static void test_oauth_service_app(void **state)
     ofx_stop(f);
 }
 
-/* base64url of n bytes (no padding); caller frees. */
-static char *b64u(const unsigned char *p, size_t n)
-{
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = malloc(n * 4 / 3 + 4), *w = out;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-        *w++ = abc[v >> 18];
-        *w++ = abc[(v >> 12) & 63];
-        if (i + 1 < n)
-            *w++ = abc[(v >> 6) & 63];
-        if (i + 2 < n)
-            *w++ = abc[v & 63];
-    }
-    *w = '\0';
-    return out;
-}
-
 static void jwk_bn(json_t *jwk, const char *name, EVP_PKEY *k, const char *param)
 {
     BIGNUM *bn = NULL;
     assert_int_equal(EVP_PKEY_get_bn_param(k, param, &bn), 1);
     unsigned char buf[1024];
     int n = BN_bn2bin(bn, buf);
-    char *s = b64u(buf, (size_t)n);
+    char *s = jws_b64url(buf, (size_t)n);
     json_object_set_new(jwk, name, json_string(s));
     free(s);
     BN_clear_free(bn);
@@ -953,7 +914,7 @@ static char *pem_to_jwk(const char *file, const char *kid)
         size_t len = 0;
         assert_int_equal(EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub, &len), 1);
         assert_int_equal((int)len, 65);
-        char *x = b64u(pub + 1, 32), *y = b64u(pub + 33, 32);
+        char *x = jws_b64url(pub + 1, 32), *y = jws_b64url(pub + 33, 32);
         json_object_set_new(jwk, "kty", json_string("EC"));
         json_object_set_new(jwk, "crv", json_string("P-256"));
         json_object_set_new(jwk, "x", json_string(x));
@@ -981,7 +942,7 @@ static void test_oauth_jwk(void **state)
         char *jwk = pem_to_jwk(files[i][0], files[i][1]);
         json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "name", files[i][1], "kind", "okta", "url", f->base,
                               "client_id", "0oa1idflowsvc0000001", "private_key", jwk, "sandbox", 1);
-        assert_int_equal(okta_connector()->connection->validate(c, &err), 0);
+        assert_int_equal(ofx_okta()->connection->validate(c, &err), 0);
         if (ofx_act_conn(f, c, "okta.get_user", 1, &r, "{\"user\": \"james.okafor" ST "\"}") != 0)
             fail_msg("%s: %s", files[i][0], r.message);
         res_clear(&r);
