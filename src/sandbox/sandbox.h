@@ -14,6 +14,12 @@
 
 #include "core/err.h"
 
+/* How every OAuth access token the emulated Okta org issues begins: the
+ * base64url of {"kid":"sandbox-at","alg":"RS256"}, a JWT header as Okta's
+ * tokens have (the rest is random: opaque, as clients must treat tokens).
+ * Tests search logs and history for it to find a leaked token. */
+#define SANDBOX_OKTA_TOKEN_HEADER "eyJraWQiOiJzYW5kYm94LWF0IiwiYWxnIjoiUlMyNTYifQ"
+
 struct sandbox_opts {
     const char *addr;       /* default "127.0.0.1" */
     int port;               /* 0 = pick a free port */

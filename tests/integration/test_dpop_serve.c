@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sandbox/sandbox.h"
 #include "support/serve_fixture.h"
 
 #define SVC "0oa1idflowsvc0000001"
@@ -24,7 +25,7 @@
  * ({"kid":"sandbox-at","alg":"RS256"}, JWT-shaped like Okta's). */
 #define PROOF_MARK "eyJ0eXAiOiJkcG9wK2p3dC"
 #define ASSERTION_MARK "eyJ0eXAiOiJKV1Qi"
-#define TOKEN_MARK "eyJraWQiOiJzYW5kYm94LWF0IiwiYWxnIjoiUlMyNTYifQ"
+#define TOKEN_MARK SANDBOX_OKTA_TOKEN_HEADER
 #define KEY_MARK "PRIVATE KEY"
 #define ST "@acme.example"
 

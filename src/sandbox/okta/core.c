@@ -5,10 +5,10 @@
  * (X-Rate-Limit-* on every answer) → 411 for a body-less POST/PUT without
  * Content-Length → credentials (SSWS token, an OAuth access token as
  * Bearer, or a DPoP-bound one as DPoP with a valid proof; 401 E0000011
- * otherwise, with a WWW-Authenticate naming the defect) → route → the scope the route needs (403 E0000006) →
- * handler → the events the request caused go to the event hooks as one
- * batch. /oauth2/v1/token skips credentials (it is how a service app gets
- * them).
+ * otherwise, with a WWW-Authenticate naming the defect) → route → the
+ * scope the route needs (403 E0000006) → handler → the events the request
+ * caused go to the event hooks as one batch. /oauth2/v1/token skips
+ * credentials (it is how a service app gets them).
  *
  * Called on HTTP server threads with sb->lock held. */
 #include <ctype.h>

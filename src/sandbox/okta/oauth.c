@@ -8,9 +8,9 @@
  * the token endpoint URL, exp in the future and at most one hour ahead, a
  * `jti` not seen before. Requested scopes must all be granted to the app.
  * Access tokens are random strings shaped like Okta's JWTs (the fixed
- * header SBOK_TOKEN_HEADER, then random parts: opaque, as clients must
- * treat them; tests find a leaked token by that header), valid one hour. Errors use the OAuth shape
- * {"error", "error_description"}: 401 invalid_client, 400 invalid_request,
+ * header SANDBOX_OKTA_TOKEN_HEADER of sandbox.h, then random parts),
+ * valid one hour. Errors use the OAuth shape {"error",
+ * "error_description"}: 401 invalid_client, 400 invalid_request,
  * unsupported_grant_type, invalid_scope.
  *
  * DPoP (RFC 9449): an app whose settings.oauthClient.dpop_bound_access_tokens
@@ -42,8 +42,6 @@
 
 #define OAUTH_MAX_FIELD 8192      /* one form field */
 #define OAUTH_MAX_SCOPES 32
-/* base64url of {"kid":"sandbox-at","alg":"RS256"}: how every access token begins */
-#define SBOK_TOKEN_HEADER "eyJraWQiOiJzYW5kYm94LWF0IiwiYWxnIjoiUlMyNTYifQ"
 #define OAUTH_SKEW_S 60
 #define JWT_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -294,10 +292,10 @@ void sbok__oauth_token(struct sbok_ctx *c)
         json_array_remove(c->o->tokens, 0);
     /* JWT-shaped like Okta's (a header, then random "claims" and
      * "signature": not a verifiable JWT; clients treat tokens as opaque) */
-    char claims_[41], sig_[44], tok[sizeof SBOK_TOKEN_HEADER + sizeof claims_ + sizeof sig_ + 2];
+    char claims_[41], sig_[44], tok[sizeof SANDBOX_OKTA_TOKEN_HEADER + sizeof claims_ + sizeof sig_ + 2];
     sbok__rand_alnum(claims_, 40);
     sbok__rand_alnum(sig_, 43);
-    snprintf(tok, sizeof tok, "%s.%s.%s", SBOK_TOKEN_HEADER, claims_, sig_);
+    snprintf(tok, sizeof tok, "%s.%s.%s", SANDBOX_OKTA_TOKEN_HEADER, claims_, sig_);
     const char *cid = json_string_value(
         json_object_get(json_object_get(json_object_get(app, "credentials"), "oauthClient"), "client_id"));
     json_t *rec = json_pack("{s:s, s:s, s:O, s:I, s:b}", "token", tok, "clientId", cid, "scopes", scopes, "expMs",
