@@ -81,10 +81,7 @@ static int rerun_refusal(struct store__pg *c, int64_t run_id, int pc, int64_t *p
     if (rc)
         return rc;
     if (*prev_out)
-        return idf_err_set(err, IDF_EEXIST,
-                           "run %lld was already re-run as run #%lld; re-running it again calls its steps again "
-                           "(force it to do that anyway)",
-                           (long long)run_id, (long long)*prev_out);
+        return store__rerun_refused_done(err, run_id, *prev_out);
     rc = store__pg_exec(c, "read approvals",
                         "SELECT a.actor, a.comment FROM approvals a JOIN steps s ON s.run_id = a.run_id "
                         "AND s.step_id = a.step_id WHERE a.run_id = $1::bigint AND a.status = 'rejected' "
@@ -92,14 +89,9 @@ static int rerun_refusal(struct store__pg *c, int64_t run_id, int pc, int64_t *p
                         2, p, &r, err);
     if (rc)
         return rc;
-    if (PQntuples(r)) {
-        const char *who = PQgetisnull(r, 0, 0) ? "an approver" : PQgetvalue(r, 0, 0);
-        const char *why = PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1);
-        rc = idf_err_set(err, IDF_ESTATE,
-                         "run %lld was rejected by %.200s%s%.300s; a re-run would ask for the approval again "
-                         "(force it to do that)",
-                         (long long)run_id, who, *why ? ": " : "", why);
-    }
+    if (PQntuples(r))
+        rc = store__rerun_refused_rejected(err, run_id, PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0),
+                                           PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1));
     PQclear(r);
     return rc;
 }

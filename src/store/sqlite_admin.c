@@ -83,10 +83,7 @@ static int rerun_refusal(struct store__sq *c, int64_t run_id, int pc, int64_t *p
     if (rc)
         return rc;
     if (*prev_out)
-        return idf_err_set(err, IDF_EEXIST,
-                           "run %lld was already re-run as run #%lld; re-running it again calls its steps again "
-                           "(force it to do that anyway)",
-                           (long long)run_id, (long long)*prev_out);
+        return store__rerun_refused_done(err, run_id, *prev_out);
     rc = store__sq_prep(c, SQ_RERUN_REJECTED,
                         "SELECT a.actor, a.comment FROM approvals a JOIN steps s ON s.run_id = a.run_id "
                         "AND s.step_id = a.step_id WHERE a.run_id = ?1 AND a.status = 'rejected' AND s.idx = ?2 "
@@ -98,12 +95,8 @@ static int rerun_refusal(struct store__sq *c, int64_t run_id, int pc, int64_t *p
     sqlite3_bind_int(st, 2, pc);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        const char *who = (const char *)sqlite3_column_text(st, 0);
-        const char *why = (const char *)sqlite3_column_text(st, 1);
-        rc = idf_err_set(err, IDF_ESTATE,
-                         "run %lld was rejected by %.200s%s%.300s; a re-run would ask for the approval again "
-                         "(force it to do that)",
-                         (long long)run_id, who ? who : "an approver", why && *why ? ": " : "", why ? why : "");
+        rc = store__rerun_refused_rejected(err, run_id, (const char *)sqlite3_column_text(st, 0),
+                                           (const char *)sqlite3_column_text(st, 1));
     } else {
         rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "read approvals", err);
     }

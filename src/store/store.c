@@ -106,14 +106,29 @@ static bool text_ok(const char *v)
     return !v || strnlen(v, STORE__TEXT_MAX + 1) <= STORE__TEXT_MAX;
 }
 
-/* Frees an array of n rows of size bytes, each cleared by clear. */
-static void rows_free(void *rows, size_t n, size_t size, void (*clear)(void *row))
+void store__rows_free(void *rows, size_t n, size_t size, void (*clear)(void *row))
 {
     if (!rows)
         return;
     for (size_t i = 0; i < n; i++)
         clear((char *)rows + i * size);
     free(rows);
+}
+
+int store__rerun_refused_done(struct idf_err *err, int64_t run_id, int64_t rerun_id)
+{
+    return idf_err_set(err, IDF_EEXIST,
+                       "run %lld was already re-run as run #%lld; re-running it again calls its steps again "
+                       "(force it to do that anyway)",
+                       (long long)run_id, (long long)rerun_id);
+}
+
+int store__rerun_refused_rejected(struct idf_err *err, int64_t run_id, const char *who, const char *why)
+{
+    return idf_err_set(err, IDF_ESTATE,
+                       "run %lld was rejected by %.200s%s%.300s; a re-run would ask for the approval again "
+                       "(force it to do that)",
+                       (long long)run_id, who ? who : "an approver", why && *why ? ": " : "", why ? why : "");
 }
 
 int store__json_quote(struct buf *b, const char *v)
@@ -318,7 +333,7 @@ void store__workflow_info_clear(void *row)
 
 void store_workflow_list_free(struct store_workflow_info *rows, size_t n)
 {
-    rows_free(rows, n, sizeof *rows, store__workflow_info_clear);
+    store__rows_free(rows, n, sizeof *rows, store__workflow_info_clear);
 }
 
 /* (helper "inputs") */
@@ -341,7 +356,7 @@ void store__last_run_clear(void *row)
 
 void store_workflow_last_runs_free(struct store_last_run *rows, size_t n)
 {
-    rows_free(rows, n, sizeof *rows, store__last_run_clear);
+    store__rows_free(rows, n, sizeof *rows, store__last_run_clear);
 }
 
 /* --------------------------------------------------------------- events */
@@ -744,7 +759,7 @@ void store__run_clear(void *row)
 
 void store_run_list_free(struct store_run *rows, size_t n)
 {
-    rows_free(rows, n, sizeof *rows, store__run_clear);
+    store__rows_free(rows, n, sizeof *rows, store__run_clear);
 }
 
 int store_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out)
@@ -770,7 +785,7 @@ void store__step_clear(void *row)
 
 void store_step_list_free(struct store_step *rows, size_t n)
 {
-    rows_free(rows, n, sizeof *rows, store__step_clear);
+    store__rows_free(rows, n, sizeof *rows, store__step_clear);
 }
 
 int store_run_counts(struct store *s, struct store_run_counts *out)
@@ -890,7 +905,7 @@ void store__approval_clear(void *row)
 
 void store_approval_list_free(struct store_approval *rows, size_t n)
 {
-    rows_free(rows, n, sizeof *rows, store__approval_clear);
+    store__rows_free(rows, n, sizeof *rows, store__approval_clear);
 }
 
 /* -------------------------------------------------------- cursors, audit */
@@ -942,7 +957,7 @@ void store__audit_clear(void *row)
 
 void store_audit_list_free(struct store_audit *rows, size_t n)
 {
-    rows_free(rows, n, sizeof *rows, store__audit_clear);
+    store__rows_free(rows, n, sizeof *rows, store__audit_clear);
 }
 
 /* ------------------------------------------------------------ API tokens */
@@ -1003,7 +1018,7 @@ void store__token_clear(void *row)
 
 void store_token_list_free(struct store_token *rows, size_t n)
 {
-    rows_free(rows, n, sizeof *rows, store__token_clear);
+    store__rows_free(rows, n, sizeof *rows, store__token_clear);
 }
 
 int store_token_revoke(struct store *s, const char *name, const char *actor, bool force, struct idf_err *err)
@@ -1118,7 +1133,7 @@ void store__connection_info_clear(void *row)
 
 void store_connection_list_free(struct store_connection_info *rows, size_t n)
 {
-    rows_free(rows, n, sizeof *rows, store__connection_info_clear);
+    store__rows_free(rows, n, sizeof *rows, store__connection_info_clear);
 }
 
 int store_connection_delete(struct store *s, const char *name, const char *actor, struct idf_err *err)

@@ -234,6 +234,16 @@ void store__connection_info_clear(void *row);
 void store__token_clear(void *row);
 void store__run_subject_clear(void *row);
 void store__change_clear(void *row);
+/* Frees an array of n rows of size bytes, each cleared by clear (rows may
+ * be NULL): the loop behind every store_*_list_free. */
+void store__rows_free(void *rows, size_t n, size_t size, void (*clear)(void *row));
+
+/* The two refusals of a re-run (issue 17), worded once for both backends:
+ * run_id was re-run already as rerun_id (IDF_EEXIST), or ended by a
+ * rejection decided by who (NULL: "an approver") with the comment why
+ * (NULL or "": none) (IDF_ESTATE). Each writes err and returns its code. */
+int store__rerun_refused_done(struct idf_err *err, int64_t run_id, int64_t rerun_id);
+int store__rerun_refused_rejected(struct idf_err *err, int64_t run_id, const char *who, const char *why);
 
 /* ---- run subjects (store_subjects.c, issue 17) ---- */
 

@@ -198,11 +198,7 @@ void store__run_subject_clear(void *row)
 
 void store_run_subject_list_free(struct store_run_subject *rows, size_t n)
 {
-    if (!rows)
-        return;
-    for (size_t i = 0; i < n; i++)
-        store__run_subject_clear(&rows[i]);
-    free(rows);
+    store__rows_free(rows, n, sizeof *rows, store__run_subject_clear);
 }
 
 int store_run_changes(struct store *s, const int64_t *run_ids, size_t n, struct store_change **rows_out, size_t *n_out)
@@ -228,9 +224,5 @@ void store__change_clear(void *row)
 
 void store_change_list_free(struct store_change *rows, size_t n)
 {
-    if (!rows)
-        return;
-    for (size_t i = 0; i < n; i++)
-        store__change_clear(&rows[i]);
-    free(rows);
+    store__rows_free(rows, n, sizeof *rows, store__change_clear);
 }
