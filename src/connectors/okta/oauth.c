@@ -60,7 +60,6 @@
 #define OKTAC_DEFAULT_SCOPES                                                                                           \
     "okta.users.read okta.users.manage okta.groups.read okta.groups.manage "                                           \
     "okta.apps.read okta.apps.manage"
-#define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 struct tok_entry {
     char key[OKTAC_MAX_CACHE_KEY]; /* base|client_id|scopes|key digest; "" when the slot is free */

@@ -25,11 +25,7 @@
  * assertion with its new proof.
  *
  * Called with sb->lock held. Uses OpenSSL's libcrypto (libsodium has no RSA). */
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
