@@ -77,11 +77,22 @@ int cli_catalogue(int argc, char **argv)
         for (const struct conn_action *a = c->actions; a && a->name; a++) {
             if (md) {
                 printf("### %s `%s`%s\n\n%s\n\n", kind(a->kind)[0] == 'a' ? "Action" : "Control step", a->name,
-                       a->mutating ? " (changes remote state)" : "", a->doc);
+                       a->kind != CONN_K_ACTION               ? ""
+                       : a->effect_of                         ? " (effect: depends on the call)"
+                       : a->effect == CONN_EFFECT_DESTRUCTIVE ? " (effect: destructive)"
+                       : a->effect == CONN_EFFECT_CHANGE      ? " (effect: change)"
+                                                              : " (effect: read)",
+                       a->doc);
+                if (a->effect_of)
+                    printf("Effect: destructive unless the call only reads (see the method).\n\n");
                 params_md(a->params, a->kind == CONN_K_SET);
                 printf("Output: %s.\n\n", a->output_doc ? a->output_doc : "none");
             } else {
-                printf("  %-7s %-30s %s\n", a->kind == CONN_K_ACTION ? "action" : "control", a->name, a->doc);
+                printf("  %-7s %-30s %-11s %s\n", a->kind == CONN_K_ACTION ? "action" : "control", a->name,
+                       a->kind != CONN_K_ACTION ? ""
+                       : a->effect_of           ? "(varies)"
+                                                : conn_effect_name(a->effect),
+                       a->doc);
                 for (const struct conn_param *p = a->params; p && p->name; p++)
                     printf("      %-14s %-9s %-9s %s\n", p->name, ptype(p->type), p->required ? "required" : "",
                            p->doc);

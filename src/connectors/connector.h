@@ -146,18 +146,56 @@ struct conn_call {
 
 typedef int (*conn_action_fn)(struct conn_call *call, const json_t *params, struct conn_result *res);
 
+/* ---- blast radius (issue 19; docs/security.md, "Blast radius") ----
+ *
+ * Every action says what its call does to the remote, so that the engine
+ * can guard the calls that hurt when a workflow is wrong without knowing any
+ * action by name:
+ *  - read: reads only;
+ *  - change: changes something that is easily undone or adds (create a user,
+ *    add to a group, post a reply);
+ *  - destructive: takes access away or breaks a person's sign-in (deactivate,
+ *    suspend, reset factors, clear sessions, expire or reset a password,
+ *    remove from a group, revoke an app).
+ * A destructive call is checked against the connection's protected accounts
+ * (the connector's `protect`, below) and counted against its budget of
+ * destructive calls (engine/guard.c), before it is made. */
+enum conn_effect {
+    CONN_EFFECT_READ = 0,
+    CONN_EFFECT_CHANGE,
+    CONN_EFFECT_DESTRUCTIVE,
+};
+
+/* The effect of one call of an action whose effect depends on its
+ * parameters (a generic request: GET reads, DELETE may destroy). params are
+ * rendered and checked. Pure; any thread. */
+typedef enum conn_effect (*conn_effect_fn)(const json_t *params);
+
 struct conn_action {
     const char *name;               /* full name used in YAML: "okta.suspend_user", "http.request" */
     const char *doc;                /* one paragraph for the catalogue */
     const struct conn_param *params;/* terminated by an entry with name == NULL */
     enum conn_kind kind;
     conn_action_fn fn;              /* CONN_K_ACTION only */
-    bool mutating;                  /* changes remote state (shown as such in dry runs) */
+    enum conn_effect effect;        /* what a call does to the remote (see "blast radius" above) */
     const char *output_doc;         /* what the output object holds, for the catalogue */
     bool records_intent;            /* not idempotent: the engine durably records "started" before
                                        each call and sets call->uncertain on the next attempt when
                                        no outcome was recorded (see engine/exec_step.c and exec_finish.c) */
+    conn_effect_fn effect_of;       /* NULL: every call has `effect`; else the call's effect (issue 19) */
 };
+
+/* The effect of one call of a with params (rendered and checked). */
+static inline enum conn_effect conn_action_effect(const struct conn_action *a, const json_t *params)
+{
+    return a->effect_of ? a->effect_of(params) : a->effect;
+}
+
+/* The name of an effect: "read", "change", "destructive". */
+static inline const char *conn_effect_name(enum conn_effect e)
+{
+    return e == CONN_EFFECT_DESTRUCTIVE ? "destructive" : e == CONN_EFFECT_CHANGE ? "change" : "read";
+}
 
 /* Returns true when the event (normalized, see DESIGN.md §1) matches the
  * trigger's parameters. NULL means "the type matching is enough". */
@@ -416,6 +454,34 @@ static inline enum conn_ingress_mode conn_ingress_mode(const json_t *config)
  * subjects appends nothing. Pure; any thread. */
 typedef int (*conn_event_subjects_fn)(const json_t *event, json_t *out);
 
+/* ---- protected accounts (issue 19) ----
+ *
+ * A connection may name accounts no workflow may harm (its `protected`
+ * config: the automation's own account, the break-glass admins, a group of
+ * them). Before every destructive call (see "blast radius") the engine asks
+ * the connector whether the call's target is protected; when it is, the
+ * step fails without the call, naming the rule, and the refusal is audited.
+ * The connector knows what the target of each of its actions is and how to
+ * tell membership (it may make read calls through call, paced like any
+ * other). */
+struct conn_protect {
+    char rule[256];         /* on refusal: the rule that refused ("protected login admin@acme.com", "member of the
+                               protected group IT Admins"); on failure: why the target could not be checked */
+    char target[256];       /* on refusal: whom the call was for, as a person reads it ("jane@acme.com") */
+    bool retryable;         /* on failure: the check may succeed later (network, 5xx, 429) */
+    int64_t retry_after_ms; /* on failure: the least wait, 0 = the step's backoff */
+};
+
+/* Checks the target of one call of destructive action a (params rendered
+ * and checked) against call->connection's protected accounts. Returns 0 with
+ * *refused_out false (go on: no rule applies, or the connection names none)
+ * or true (out->rule and out->target set); or a negative code with out->rule
+ * saying why it could not tell (then nothing is called: a target that cannot
+ * be checked is not touched). Called on worker threads, concurrently, with
+ * the call as the action itself would get it. Never quotes a secret. */
+typedef int (*conn_protect_fn)(struct conn_call *call, const struct conn_action *a, const json_t *params,
+                               bool *refused_out, struct conn_protect *out);
+
 struct connector {
     const char *name;                  /* "core", "okta", "happyfox" */
     const struct conn_connection_kind *connection; /* NULL when the connector needs no credentials */
@@ -424,6 +490,7 @@ struct connector {
     void (*thread_slot_free)(void *slot); /* frees what actions cached in *thread_slot; may be NULL */
     const struct conn_ingress *ingress; /* how its events arrive (hooks, polling); NULL: none */
     conn_event_subjects_fn event_subjects; /* NULL: its events name no subject (issue 17) */
+    conn_protect_fn protect;               /* NULL: its connections protect no account (issue 19) */
 };
 
 /* ---- base URLs of remote accounts (connectors/conn_url.c) ---- */

@@ -106,6 +106,16 @@ int exec__finish(struct exec_state *st, const struct flow_step *s, const struct 
 /* exec_step.c: one visit of a step (if:, foreach, with:, the step itself). */
 int exec__run_step(struct exec_state *st, const struct flow_step *s, struct idf_err *err) IDF_MUST_USE;
 
+/* guard.c: the blast-radius checks of a destructive call (issue 19): the
+ * connection's protected accounts and its budget. Nothing for a call that is
+ * not destructive. call is filled as the action would get it. *done when the
+ * visit is over (refused: the step failed; or held: the run waits for an
+ * admin); else the call may be made. */
+struct connector;
+struct conn_call;
+int exec__guard(struct exec_state *st, const struct flow_step *s, const struct connector *owner, int item,
+                const json_t *params, struct conn_call *call, bool *done, struct idf_err *err) IDF_MUST_USE;
+
 /* exec_foreach.c: the foreach part of a step. *done when the visit is over;
  * otherwise *item_out and *item_v_out (new reference) are the item to run. */
 int exec__foreach_current(struct exec_state *st, const struct flow_step *s, int *item_out, json_t **item_v_out,

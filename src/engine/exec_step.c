@@ -85,10 +85,12 @@ static int dry_call(struct exec_state *st, const struct flow_step *s, int item, 
     int rc;
 
     if (st->env->trace)
-        fprintf(st->env->trace, "  %-24s would call %s %s\n", s->id, s->action->name, p ? p : "{}");
+        fprintf(st->env->trace, "  %-24s would call %s %s%s\n", s->id, s->action->name, p ? p : "{}",
+                conn_action_effect(s->action, params) == CONN_EFFECT_DESTRUCTIVE ? " (destructive)" : "");
     free(p);
     json_decref(red);
-    o = json_pack("{s:b,s:s}", "dry_run", 1, "action", s->action->name);
+    o = json_pack("{s:b,s:s,s:s}", "dry_run", 1, "action", s->action->name, "effect",
+                  conn_effect_name(conn_action_effect(s->action, params)));
     rc = exec__finish(st, s,
                       &(struct step_outcome){.kind = OUTCOME_SUCCEEDED, .item = item, .input = params, .output = o,
                                              .attempts = 1},
@@ -200,8 +202,6 @@ static int action_step(struct exec_state *st, const struct flow_step *s, int ite
     rc = action_connection(st, s, owner, item, params, &call, &done, err);
     if (rc || done)
         return rc;
-    if (s->action->records_intent && (rc = record_intent(st, s, item, params, &call, err)))
-        return rc;
     call.item = item;
     call.http = st->env->http;
     call.run_id = st->run->id;
@@ -212,6 +212,11 @@ static int action_step(struct exec_state *st, const struct flow_step *s, int ite
     call.timeout_ms = s->timeout_ms;
     call.thread_slot = idx >= 0 && idx < ENGINE_MAX_CONNECTORS ? &st->env->slots[idx] : NULL;
     call.coord = st->env->coord;
+    rc = exec__guard(st, s, owner, item, params, &call, &done, err);
+    if (rc || done)
+        return rc;
+    if (s->action->records_intent && (rc = record_intent(st, s, item, params, &call, err)))
+        return rc;
     return call_action(st, s, item, params, &call, err);
 }
 

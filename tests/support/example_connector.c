@@ -117,7 +117,7 @@ static const struct conn_action actions[] = {
      .doc = "Creates an item.",
      .params = create_params,
      .fn = create_item,
-     .mutating = true,
+     .effect = CONN_EFFECT_CHANGE,
      .records_intent = true},
     {.name = NULL},
 };

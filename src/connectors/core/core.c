@@ -231,7 +231,7 @@ static const struct conn_action core_actions[] = {
      .params = http_params,
      .kind = CONN_K_ACTION,
      .fn = http_request_fn,
-     .mutating = true,
+     .effect = CONN_EFFECT_CHANGE,
      .output_doc = "status, headers, and json (when the response is JSON) or body"},
     {.name = "set",
      .doc = "Computes values into .vars: every parameter becomes .vars.<name>.",
@@ -290,6 +290,11 @@ static const struct conn_trigger core_triggers[] = {
      "Started by the clock at each tick of a cron expression, once per tick even across restarts and "
      "nodes; .event.data is {scheduled_for, fired_at, timezone}.",
      schedule_params, NULL, schedule_validate},
+    {.name = "idflow.guardrail_tripped",
+     .doc = "A connection's budget of destructive calls was spent (issue 19): the step that would have gone "
+            "over it, and every later destructive step on that connection, is held until an admin releases "
+            "or rejects it. Raised once per trip, with .event.connection, and .event.data {connection, "
+            "budget, run, workflow, step, action, target, held}: for alert workflows (a ticket, a page)."},
     {.name = NULL},
 };
 

@@ -294,37 +294,38 @@ static const struct conn_action hf_actions[] = {
      "Creates a ticket in a category (by name or id) for a requester (email, or an existing contact). The ticket "
      "gets idflow's marker tag; a retry after an unknown outcome returns the ticket the earlier attempt made "
      "(changed: false) instead of creating a second one.",
-     p_create, CONN_K_ACTION, hfc__act_create_ticket, true,
+     p_create, CONN_K_ACTION, hfc__act_create_ticket, CONN_EFFECT_CHANGE,
      TICKET_OUT ", marker (the marker tag), recovered (true: an earlier attempt's ticket was found)", true},
     {"happyfox.get_ticket", "Reads one ticket by number or display id, with its newest updates.", p_get, CONN_K_ACTION,
-     hfc__act_get_ticket, false, TICKET_OUT " (update_id: the newest; changed: false), updates [...], update_count",
-     false},
+     hfc__act_get_ticket, CONN_EFFECT_READ,
+     TICKET_OUT " (update_id: the newest; changed: false), updates [...], update_count", false},
     {"happyfox.reply",
      "Posts a staff reply (the contact sees it) and optionally changes status, priority, assignee, due date, tags "
      "and custom fields in the same update. Never posted twice: a retry after an unknown outcome finds the reply by "
      "its invisible marker.",
-     p_reply, CONN_K_ACTION, hfc__act_reply, true,
+     p_reply, CONN_K_ACTION, hfc__act_reply, CONN_EFFECT_CHANGE,
      TICKET_OUT ", recovered (true: an earlier attempt's reply was found)", true},
     {"happyfox.add_note",
      "Adds a private note (agents only), optionally alerting subscribers, the category's agents or one agent, and "
      "changing properties in the same update. Never posted twice (see happyfox.reply).",
-     p_note, CONN_K_ACTION, hfc__act_add_note, true,
+     p_note, CONN_K_ACTION, hfc__act_add_note, CONN_EFFECT_CHANGE,
      TICKET_OUT ", recovered (true: an earlier attempt's note was found)", true},
     {"happyfox.set_status",
      "Moves a ticket to a status (by name or id). Already in it: changed: false, nothing written. A status whose "
      "behavior is completed resolves the ticket.",
-     p_status, CONN_K_ACTION, hfc__act_set_status, true, TICKET_OUT ", previous_status", false},
+     p_status, CONN_K_ACTION, hfc__act_set_status, CONN_EFFECT_CHANGE, TICKET_OUT ", previous_status", false},
     {"happyfox.assign",
      "Assigns a ticket to an agent (by name, email or id), or unassigns it with \"\". Already so: changed: false.",
-     p_assign, CONN_K_ACTION, hfc__act_assign, true, TICKET_OUT ", previous_assignee", false},
+     p_assign, CONN_K_ACTION, hfc__act_assign, CONN_EFFECT_CHANGE, TICKET_OUT ", previous_assignee", false},
     {"happyfox.update_custom_fields",
      "Sets ticket custom fields by name or id, choices by text or id. Fields already holding the value are left "
      "alone; all of them: changed: false.",
-     p_fields, CONN_K_ACTION, hfc__act_update_custom_fields, true, TICKET_OUT ", changed_fields [names]", false},
+     p_fields, CONN_K_ACTION, hfc__act_update_custom_fields, CONN_EFFECT_CHANGE, TICKET_OUT ", changed_fields [names]",
+     false},
     {"happyfox.add_tags",
      "Adds tags to a ticket (and removes those in remove). Tags already there (or already absent): changed: false.",
-     p_tags, CONN_K_ACTION, hfc__act_add_tags, true, TICKET_OUT ", added, removed", false},
-    {NULL, NULL, NULL, 0, NULL, false, NULL, false},
+     p_tags, CONN_K_ACTION, hfc__act_add_tags, CONN_EFFECT_CHANGE, TICKET_OUT ", added, removed", false},
+    {NULL, NULL, NULL, 0, NULL, CONN_EFFECT_READ, NULL, false},
 };
 
 const struct connector connector_happyfox = {

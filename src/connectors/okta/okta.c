@@ -284,90 +284,104 @@ static const struct conn_param p_request[] = {
 
 /* ------------------------------------------------------------ actions */
 
+/* okta.request reaches any path: a GET reads, anything else may take access
+ * away (a DELETE of a user, a POST to a lifecycle operation) and the path
+ * alone cannot always tell, so every other method counts as destructive. */
+static enum conn_effect okta_request_effect(const json_t *params)
+{
+    const char *m = json_string_value(json_object_get(params, "method"));
+
+    return !m || strcasecmp(m, "GET") == 0 ? CONN_EFFECT_READ : CONN_EFFECT_DESTRUCTIVE;
+}
+
 #define USER_OUT "the user (id, status, profile, ...), changed, request_id"
 #define LC_OUT "the user after the change (id, status, profile, ...), previous_status, changed, request_id"
 
 static const struct conn_action okta_actions[] = {
-    {"okta.get_user", "Reads one Okta user by login or id.", p_get_user, CONN_K_ACTION, oktac__act_get_user, false,
-     USER_OUT " (changed is always false)"},
+    {"okta.get_user", "Reads one Okta user by login or id.", p_get_user, CONN_K_ACTION, oktac__act_get_user,
+     CONN_EFFECT_READ, USER_OUT " (changed is always false)"},
     {"okta.create_user",
      "Creates a user (activated by default), optionally with a password and groups. An existing login fails the "
      "step, or with if_exists: reuse returns that user unchanged.",
-     p_create_user, CONN_K_ACTION, oktac__act_create_user, true, USER_OUT ", groupIds"},
+     p_create_user, CONN_K_ACTION, oktac__act_create_user, CONN_EFFECT_CHANGE, USER_OUT ", groupIds"},
     {"okta.activate_user",
      "Activates a STAGED or DEPROVISIONED user. Already ACTIVE or PROVISIONED (or activating): changed: false.",
-     p_activate, CONN_K_ACTION, oktac__act_activate_user, true, LC_OUT ", activationUrl when send_email is false"},
+     p_activate, CONN_K_ACTION, oktac__act_activate_user, CONN_EFFECT_CHANGE,
+     LC_OUT ", activationUrl when send_email is false"},
     {"okta.reactivate_user",
      "Restarts the activation of a PROVISIONED or RECOVERY user (new activation link). Other states are refused "
      "with both states named.",
-     p_reactivate, CONN_K_ACTION, oktac__act_reactivate_user, true, LC_OUT ", activationUrl when send_email is false"},
+     p_reactivate, CONN_K_ACTION, oktac__act_reactivate_user, CONN_EFFECT_CHANGE,
+     LC_OUT ", activationUrl when send_email is false"},
     {"okta.deactivate_user",
      "Deactivates a user (DEPROVISIONED; Okta removes their app assignments). Never deletes. Already "
      "DEPROVISIONED: changed: false.",
-     p_deactivate, CONN_K_ACTION, oktac__act_deactivate_user, true, LC_OUT},
+     p_deactivate, CONN_K_ACTION, oktac__act_deactivate_user, CONN_EFFECT_DESTRUCTIVE, LC_OUT},
     {"okta.suspend_user", "Suspends an ACTIVE user. Already SUSPENDED: changed: false; other states are refused.",
-     p_user, CONN_K_ACTION, oktac__act_suspend_user, true, LC_OUT},
+     p_user, CONN_K_ACTION, oktac__act_suspend_user, CONN_EFFECT_DESTRUCTIVE, LC_OUT},
     {"okta.unsuspend_user",
      "Unsuspends a SUSPENDED user (back to ACTIVE). Any other state is refused with both states named (on a retry, "
      "ACTIVE is taken as the earlier attempt's result).",
-     p_user, CONN_K_ACTION, oktac__act_unsuspend_user, true, LC_OUT},
+     p_user, CONN_K_ACTION, oktac__act_unsuspend_user, CONN_EFFECT_CHANGE, LC_OUT},
     {"okta.unlock_user",
      "Unlocks a LOCKED_OUT user (or an ACTIVE one blocked from unknown devices). ACTIVE and not blocked: changed: "
      "false.",
-     p_user, CONN_K_ACTION, oktac__act_unlock_user, true, LC_OUT},
+     p_user, CONN_K_ACTION, oktac__act_unlock_user, CONN_EFFECT_CHANGE, LC_OUT},
     {"okta.reset_password",
      "Starts a password reset (the user goes to RECOVERY). Already in RECOVERY: changed: false unless force.",
-     p_reset_password, CONN_K_ACTION, oktac__act_reset_password, true,
+     p_reset_password, CONN_K_ACTION, oktac__act_reset_password, CONN_EFFECT_DESTRUCTIVE,
      LC_OUT ", resetPasswordUrl when send_email is false"},
     {"okta.expire_password",
      "Expires the password (PASSWORD_EXPIRED: the user changes it at the next sign-in). Already expired: "
      "changed: false.",
-     p_expire_password, CONN_K_ACTION, oktac__act_expire_password, true, LC_OUT ", tempPassword with temp_password"},
-    {"okta.reset_factors",
-     "Un-enrolls every MFA factor of the user. No enrolled factor: changed: false.", p_user, CONN_K_ACTION,
-     oktac__act_reset_factors, true, LC_OUT},
+     p_expire_password, CONN_K_ACTION, oktac__act_expire_password, CONN_EFFECT_DESTRUCTIVE,
+     LC_OUT ", tempPassword with temp_password"},
+    {"okta.reset_factors", "Un-enrolls every MFA factor of the user. No enrolled factor: changed: false.", p_user,
+     CONN_K_ACTION, oktac__act_reset_factors, CONN_EFFECT_DESTRUCTIVE, LC_OUT},
     {"okta.clear_sessions", "Ends the user's Okta sessions (optionally OAuth tokens and remembered devices).",
-     p_clear_sessions, CONN_K_ACTION, oktac__act_clear_sessions, true, USER_OUT " (changed is always true)"},
+     p_clear_sessions, CONN_K_ACTION, oktac__act_clear_sessions, CONN_EFFECT_DESTRUCTIVE,
+     USER_OUT " (changed is always true)"},
     {"okta.add_to_group",
      "Adds the user to an OKTA_GROUP (by id or exact name). Already a member: changed: false. APP_GROUP "
      "memberships are refused (app imports own them).",
-     p_group_member, CONN_K_ACTION, oktac__act_add_to_group, true, "changed, group, user {id, login}, request_id"},
+     p_group_member, CONN_K_ACTION, oktac__act_add_to_group, CONN_EFFECT_CHANGE,
+     "changed, group, user {id, login}, request_id"},
     {"okta.remove_from_group",
      "Removes the user from an OKTA_GROUP (by id or exact name). Not a member: changed: false.", p_group_member,
-     CONN_K_ACTION, oktac__act_remove_from_group, true, "changed, group, user {id, login}, request_id"},
-    {"okta.assign_app",
-     "Assigns an app (by id or exact label) to the user. Already assigned: changed: false.", p_assign_app,
-     CONN_K_ACTION, oktac__act_assign_app, true,
+     CONN_K_ACTION, oktac__act_remove_from_group, CONN_EFFECT_DESTRUCTIVE,
+     "changed, group, user {id, login}, request_id"},
+    {"okta.assign_app", "Assigns an app (by id or exact label) to the user. Already assigned: changed: false.",
+     p_assign_app, CONN_K_ACTION, oktac__act_assign_app, CONN_EFFECT_CHANGE,
      "changed, app {id, name, label, status, signOnMode}, assignment (the app user), user {id, login}, request_id"},
     {"okta.revoke_app",
      "Removes the user's direct assignment of an app (by id or exact label). Not assigned: changed: false; an "
      "assignment through a group is refused.",
-     p_revoke_app, CONN_K_ACTION, oktac__act_revoke_app, true,
+     p_revoke_app, CONN_K_ACTION, oktac__act_revoke_app, CONN_EFFECT_DESTRUCTIVE,
      "changed, app, assignment (the one removed, or null), user {id, login}, request_id"},
     {"okta.update_user",
-     "Sets profile attributes (partial update). When every given value is already set: changed: false.",
-     p_update_user, CONN_K_ACTION, oktac__act_update_user, true, USER_OUT},
+     "Sets profile attributes (partial update). When every given value is already set: changed: false.", p_update_user,
+     CONN_K_ACTION, oktac__act_update_user, CONN_EFFECT_CHANGE, USER_OUT},
     {"okta.list_user_groups", "Lists the user's groups (all pages, up to max).", p_list_user, CONN_K_ACTION,
-     oktac__act_list_user_groups, false, "groups [...], count, truncated, changed (false), request_id"},
-    {"okta.list_user_apps",
-     "Lists the apps assigned to the user, directly or through groups (all pages, up to max).", p_list_user,
-     CONN_K_ACTION, oktac__act_list_user_apps, false,
+     oktac__act_list_user_groups, CONN_EFFECT_READ, "groups [...], count, truncated, changed (false), request_id"},
+    {"okta.list_user_apps", "Lists the apps assigned to the user, directly or through groups (all pages, up to max).",
+     p_list_user, CONN_K_ACTION, oktac__act_list_user_apps, CONN_EFFECT_READ,
      "apps [{id, name, label, status, signOnMode, assignment {scope, status, ...}}], count, truncated, changed, "
      "request_id"},
-    {"okta.find_group", "Finds one group by id or exact name (several groups with the name is an error).",
-     p_find_group, CONN_K_ACTION, oktac__act_find_group, false, "found, group, changed (false), request_id"},
+    {"okta.find_group", "Finds one group by id or exact name (several groups with the name is an error).", p_find_group,
+     CONN_K_ACTION, oktac__act_find_group, CONN_EFFECT_READ, "found, group, changed (false), request_id"},
     {"okta.find_app", "Finds one app by id or exact label (several apps with the label is an error).", p_find_app,
-     CONN_K_ACTION, oktac__act_find_app, false, "found, app, changed (false), request_id"},
+     CONN_K_ACTION, oktac__act_find_app, CONN_EFFECT_READ, "found, app, changed (false), request_id"},
     {"okta.search_users", "Lists the users matching an Okta search or filter expression (all pages, up to max).",
-     p_search_users, CONN_K_ACTION, oktac__act_search_users, false,
+     p_search_users, CONN_K_ACTION, oktac__act_search_users, CONN_EFFECT_READ,
      "users [...], count, truncated, changed (false), request_id"},
     {"okta.request",
      "Calls any Okta API path on the connection's org, with the same credentials, rate limiting and error "
      "handling. A status outside 2xx fails the step (retryable for 429, 5xx and E0000112).",
-     p_request, CONN_K_ACTION, oktac__act_request, true,
+     p_request, CONN_K_ACTION, oktac__act_request, CONN_EFFECT_CHANGE,
      "status, json (the answer), next (Link rel=next), changed (true unless GET), request_id; with paginate: "
-     "items, count, truncated"},
-    {NULL, NULL, NULL, 0, NULL, false, NULL},
+     "items, count, truncated",
+     false, okta_request_effect},
+    {NULL, NULL, NULL, 0, NULL, CONN_EFFECT_READ, NULL},
 };
 
 const struct connector connector_okta = {

@@ -246,7 +246,7 @@ static const struct conn_ingress webhook_ingress = {
 };
 
 static const struct conn_action webhook_actions[] = {
-    {NULL, NULL, NULL, 0, NULL, false, NULL, false},
+    {NULL, NULL, NULL, 0, NULL, CONN_EFFECT_READ, NULL, false},
 };
 
 const struct connector connector_webhook = {
