@@ -35,6 +35,8 @@ static const char usage[] =
     "  approve  RUN [--comment TEXT]      approve the run's pending approval step\n"
     "  reject   RUN [--comment TEXT]      reject it (the step fails)\n"
     "  cancel   RUN [--reason TEXT]       stop a run: at once when it waits, after its current step when it runs\n"
+    "  release  RUN... [--reject] [--comment TEXT]   let runs held at a connection's guardrail (budget of\n"
+    "           destructive calls spent) go on, or fail them with --reject\n"
     "  sandbox  [--listen ADDR:PORT] [--seed FILE] [--token T] [--faults SPEC] [--rate-limit N]\n"
     "           the local Okta + HappyFox emulator\n"
     "  connect  okta|happyfox NAME ...  store a connection (secrets sealed); --test re-checks one\n"
@@ -104,6 +106,8 @@ int main(int argc, char **argv)
         return cli_cancel(argc, argv);
     if (!strcmp(cmd, "approve") || !strcmp(cmd, "reject"))
         return cli_decide(argc, argv);
+    if (!strcmp(cmd, "release"))
+        return cli_release(argc, argv);
     if (!strcmp(cmd, "sandbox"))
         return sandbox_main(argc, argv);
     if (!strcmp(cmd, "catalogue") || !strcmp(cmd, "catalog"))

@@ -288,12 +288,17 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
                                                 pending ? "cancelling" : "cancelled"));
             return;
         }
-    } else if (strcmp(action, "/approve") == 0 || strcmp(action, "/reject") == 0) {
+    } else if (strcmp(action, "/approve") == 0 || strcmp(action, "/reject") == 0 || strcmp(action, "/release") == 0) {
+        /* /release (issue 19, admin only: api/auth.c): a guardrail hold, released or with
+         * {"reject": true} rejected; /approve and /reject: an approval step */
+        bool hold = strcmp(action, "/release") == 0;
         bool ok = strcmp(action, "/approve") == 0;
         json_t *b = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
         const char *comment = json_string_value(json_object_get(b, "comment"));
         const char *claimed = json_string_value(json_object_get(b, "actor"));
         char actor[sizeof who->actor + 80];
+        if (hold)
+            ok = !json_is_true(json_object_get(b, "reject"));
         /* The decider is the caller: with a token, a name in the body is not
          * evidence and is ignored. Without one (a fresh install on loopback)
          * there is no identity, so the claimed name is kept, marked local. */
@@ -301,12 +306,16 @@ static void runs_route(struct store *st, const struct api__caller *who, const st
             snprintf(actor, sizeof actor, "local:%s", claimed);
         else
             snprintf(actor, sizeof actor, "%s", who->actor);
-        rc = store_approval_decide(st, id, ok, actor, comment, time_now_ms(), &err);
+        rc = hold ? store_guard_decide(st, id, ok, actor, comment, time_now_ms(), &err)
+                  : store_approval_decide(st, id, ok, actor, comment, time_now_ms(), &err);
         json_decref(b);
         if (rc == 0) {
             wake_nodes(st); /* the run is queued again */
-            http_resp_json(resp, 200, json_pack("{s:I,s:s}", "run_id", (json_int_t)id, "decision",
-                                                ok ? "approved" : "rejected"));
+            http_resp_json(resp, 200,
+                           json_pack("{s:I,s:s}", "run_id", (json_int_t)id, "decision",
+                                     hold ? (ok ? "released" : "rejected")
+                                     : ok ? "approved"
+                                          : "rejected"));
             return;
         }
     } else {
@@ -326,8 +335,10 @@ static void metrics(struct api *a, struct store *st, struct http_resp *resp)
         const struct {
             const char *status;
             int64_t n;
-        } by[] = {{STORE_RUN_QUEUED, c.queued},       {STORE_RUN_RUNNING, c.running}, {STORE_RUN_WAITING, c.waiting},
-                  {STORE_RUN_SUCCEEDED, c.succeeded}, {STORE_RUN_FAILED, c.failed},   {STORE_RUN_CANCELLED, c.cancelled}};
+        } by[] = {{STORE_RUN_QUEUED, c.queued},   {STORE_RUN_RUNNING, c.running},
+                  {STORE_RUN_WAITING, c.waiting}, {STORE_RUN_SUCCEEDED, c.succeeded},
+                  {STORE_RUN_FAILED, c.failed},   {STORE_RUN_CANCELLED, c.cancelled},
+                  {STORE_RUN_HELD, c.held}};
         int rc = buf_puts(&b, "# HELP idflow_runs Runs in the store, by status.\n# TYPE idflow_runs gauge\n");
         for (size_t i = 0; rc == 0 && i < sizeof by / sizeof by[0]; i++)
             rc = buf_printf(&b, "idflow_runs{status=\"%s\"} %" PRId64 "\n", by[i].status, by[i].n);

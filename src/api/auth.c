@@ -45,6 +45,7 @@ static const struct api__route routes[] = {
     {"POST", "/api/v1/runs/*/cancel", TOKEN_OPERATOR},
     {"POST", "/api/v1/runs/*/approve", TOKEN_APPROVER},
     {"POST", "/api/v1/runs/*/reject", TOKEN_APPROVER},
+    {"POST", "/api/v1/runs/*/release", TOKEN_ADMIN}, /* issue 19: a guardrail hold */
     {"GET", "/api/v1/approvals", TOKEN_VIEWER},
     {"GET", "/api/v1/workflows", TOKEN_VIEWER},
     {"GET", "/api/v1/workflows/*", TOKEN_VIEWER},

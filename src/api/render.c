@@ -312,18 +312,19 @@ json_t *render_steps(const struct store_step *rows, size_t n)
 
 json_t *render_run_counts(const struct store_run_counts *c)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", STORE_RUN_QUEUED, (json_int_t)c->queued, STORE_RUN_RUNNING,
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", STORE_RUN_QUEUED, (json_int_t)c->queued, STORE_RUN_RUNNING,
                      (json_int_t)c->running, STORE_RUN_WAITING, (json_int_t)c->waiting, STORE_RUN_SUCCEEDED,
                      (json_int_t)c->succeeded, STORE_RUN_FAILED, (json_int_t)c->failed, STORE_RUN_CANCELLED,
-                     (json_int_t)c->cancelled);
+                     (json_int_t)c->cancelled, STORE_RUN_HELD, (json_int_t)c->held);
 }
 
 static json_t *approval_row(const void *row)
 {
     const struct store_approval *a = row;
-    return json_pack("{s:I, s:o, s:o, s:o, s:I}", "run_id", (json_int_t)a->run_id, "step_id", text_or_null(a->step_id),
-                     "workflow", text_or_null(a->workflow), "message", text_or_null(a->message), "created_at",
-                     (json_int_t)a->created_at);
+    /* hold (issue 19): the connection whose guardrail holds the run, null for an approval step */
+    return json_pack("{s:I, s:o, s:o, s:o, s:I, s:o}", "run_id", (json_int_t)a->run_id, "step_id",
+                     text_or_null(a->step_id), "workflow", text_or_null(a->workflow), "message",
+                     text_or_null(a->message), "created_at", (json_int_t)a->created_at, "hold", text_or_null(a->hold));
 }
 
 json_t *render_approvals(const struct store_approval *rows, size_t n)
@@ -355,10 +356,10 @@ const struct store_approval *render_rejection(const struct store_run *r, const s
 static json_t *decision_row(const void *row)
 {
     const struct store_approval *a = row;
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "step_id", text_or_null(a->step_id), "status",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o}", "step_id", text_or_null(a->step_id), "status",
                      text_or_null(a->status), "message", text_or_null(a->message), "actor", text_or_null(a->actor),
                      "comment", text_or_null(a->comment), "created_at", (json_int_t)a->created_at, "decided_at",
-                     (json_int_t)a->decided_at);
+                     (json_int_t)a->decided_at, "hold", text_or_null(a->hold));
 }
 
 int render_run_decisions(json_t *o, const struct store_run *r, const struct store_step *steps, size_t n_steps,

@@ -18,6 +18,7 @@ int cli_history(int argc, char **argv); /* issue 17: a subject's timeline */
 int cli_show(int argc, char **argv);
 int cli_rerun(int argc, char **argv);
 int cli_decide(int argc, char **argv); /* approve | reject */
+int cli_release(int argc, char **argv); /* issue 19: release (or --reject) runs held at a guardrail */
 int cli_cancel(int argc, char **argv); /* cancel a queued, waiting or running run */
 int cli_catalogue(int argc, char **argv);
 int cli_migrate(int argc, char **argv);

@@ -497,6 +497,64 @@ usage:
     return CLI_USAGE;
 }
 
+/* `idflow release RUN... [--reject]` (issue 19): decides the guardrail
+ * holds of held runs; each run is decided on its own (one that is not held
+ * is reported and the others still go). */
+int cli_release(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"reject", no_argument, NULL, 'r'},
+        {"comment", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = NULL, *comment = NULL;
+    struct store *st = NULL;
+    struct idf_err err;
+    char actor[300];
+    bool release = true, woke = false;
+    int64_t id;
+    int c, rc = CLI_OK;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': release = false; break;
+        case 'c': comment = optarg; break;
+        case 'd': db = optarg; break;
+        default: goto usage;
+        }
+    }
+    if (optind >= argc)
+        goto usage;
+    for (int i = optind; i < argc; i++)
+        if (!parse_run_id(argv[i], &id)) {
+            fprintf(stderr, "idflow release: '%s' is not a run id\n", argv[i]);
+            goto usage;
+        }
+    cli_actor(actor, sizeof actor);
+    if (cli_open_store(db, &st))
+        return CLI_FAIL;
+    for (int i = optind; i < argc; i++) {
+        if (!parse_run_id(argv[i], &id))
+            continue; /* checked above */
+        if (store_guard_decide(st, id, release, actor, comment, time_now_ms(), &err)) {
+            fprintf(stderr, "idflow release: run %lld: %s\n", (long long)id, err.msg);
+            rc = CLI_FAIL;
+        } else {
+            printf("run %lld %s by %s\n", (long long)id, release ? "released" : "rejected at the guardrail", actor);
+            woke = true;
+        }
+    }
+    if (woke)
+        wake_nodes(st); /* the runs are queued again */
+    store_close(st);
+    return rc;
+usage:
+    fprintf(stderr, "usage: idflow release RUN... [--reject] [--comment TEXT] [--db URL]\n");
+    return CLI_USAGE;
+}
+
 int cli_migrate(int argc, char **argv)
 {
     static const struct option opts[] = {{"db", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};

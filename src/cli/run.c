@@ -378,6 +378,15 @@ int cli_run(int argc, char **argv)
             usleep((useconds_t)(wait * 1000));
             continue;
         }
+        if (status == ENGINE_RUN_HELD) {
+            /* issue 19: a destructive step went over its connection's budget */
+            printf("run %lld is held at a guardrail: `idflow release %lld` lets it go on (`idflow serve` then "
+                   "continues it), `idflow release --reject %lld` fails it\n",
+                   (long long)run_id, (long long)run_id, (long long)run_id);
+            store_run_free(r);
+            rc = CLI_OK;
+            goto out;
+        }
         if (engine_run_status_final(status)) {
             printf("run %lld %s%s%s\n", (long long)run_id, r->status, r->error ? ": " : "", r->error ? r->error : "");
             rc = status == ENGINE_RUN_SUCCEEDED ? CLI_OK : CLI_FAIL;

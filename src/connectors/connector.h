@@ -166,6 +166,14 @@ enum conn_effect {
     CONN_EFFECT_DESTRUCTIVE,
 };
 
+/* A connection's budget of destructive calls: its config field
+ * `max_destructive` ("N/PERIOD" or "off", core/rate.h), which every kind
+ * accepts (credentials/credentials.c checks it), counted over every workflow
+ * and every node (engine/guard.c); a connection without one has the default.
+ * A call over the budget is not made: its run is held for an admin. */
+#define CONN_MAX_DESTRUCTIVE_FIELD "max_destructive"
+#define CONN_MAX_DESTRUCTIVE_DEFAULT "20/1h"
+
 /* The effect of one call of an action whose effect depends on its
  * parameters (a generic request: GET reads, DELETE may destroy). params are
  * rendered and checked. Pure; any thread. */

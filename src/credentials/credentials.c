@@ -27,6 +27,8 @@
 #include "net/http.h"
 #include "store/store.h"
 
+#include "core/rate.h"
+
 #define SANDBOX_FIELD "sandbox" /* a boolean every kind accepts: talk to the local emulator */
 
 /* ----------------------------------------------------------------- key */
@@ -172,6 +174,21 @@ int cred_validate(const struct connector *c, json_t *config, struct idf_err *err
         if (strcmp(f->name, "name") == 0 || strcmp(f->name, "kind") == 0)
             return idf_err_set(err, IDF_EINVAL, "%s connection: field name '%s' is reserved", c->name, f->name);
     json_object_foreach(config, key, v) {
+        if (strcmp(key, CONN_MAX_DESTRUCTIVE_FIELD) == 0 && !find_field(k, key)) {
+            /* issue 19: every kind has a budget of destructive calls; stored in its canonical form */
+            struct rate_spec spec;
+            char canon[32];
+            if (!json_is_string(v) || rate_spec_parse(json_string_value(v), CONN_MAX_DESTRUCTIVE_FIELD, &spec, err)) {
+                if (!json_is_string(v))
+                    idf_err_set(err, IDF_EINVAL, "%s must be a string such as \"20/1h\" or \"off\"",
+                                CONN_MAX_DESTRUCTIVE_FIELD);
+                idf_err_prefix(err, "%s connection: ", c->name);
+                return IDF_EINVAL;
+            }
+            rate_spec_format(&spec, canon, sizeof canon);
+            json_string_set(v, canon);
+            continue;
+        }
         if (strcmp(key, SANDBOX_FIELD) == 0 && !find_field(k, key)) {
             if (!json_is_boolean(v))
                 return idf_err_set(err, IDF_EINVAL, "%s connection: %s must be true or false", c->name,

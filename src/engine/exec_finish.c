@@ -98,6 +98,8 @@ struct exec_commit {
     int64_t wake_at;              /* when run is waiting: when it is runnable again */
     const char *run_error;        /* the run's error when it fails, or NULL */
     const char *approval;         /* opens an approval of s with this message, or NULL */
+    const char *hold;             /* with approval and run held: the approval is a guardrail hold of this
+                                     connection (issue 19) */
     const char *change;           /* what the step changed, for a person, or NULL (issue 17) */
     const json_t *subjects;       /* the subjects its action reported (connector.h), or NULL (issue 17) */
 };
@@ -233,7 +235,8 @@ static int commit(struct exec_state *st, const struct exec_commit *c, struct idf
     }
     check_transition(st, c, run);
     /* once the run ends, nothing secret stays: its secrets are redacted, not sealed */
-    t.ctx = exec__dump_state(st, st->ctx, run != ENGINE_RUN_RUNNING && run != ENGINE_RUN_WAITING);
+    t.ctx =
+        exec__dump_state(st, st->ctx, run != ENGINE_RUN_RUNNING && run != ENGINE_RUN_WAITING && run != ENGINE_RUN_HELD);
     t.run_error = c->run_error ? engine__secrets_mask_str(c->run_error, secrets) : NULL;
     t.approval = c->approval ? engine__secrets_mask_str(c->approval, secrets) : NULL;
     if (!t.ctx || (c->run_error && !t.run_error) || (c->approval && !t.approval)) {
@@ -247,6 +250,7 @@ static int commit(struct exec_state *st, const struct exec_commit *c, struct idf
     if (c->approval) {
         next.approval_step_id = c->s->id;
         next.approval_message = t.approval;
+        next.hold = c->hold;
     }
     if (run != ENGINE_RUN_RUNNING && st->env->begin_next > 0 && !st->env->next_begun) {
         /* this thread leaves the run: the next one it executes begins in the same transaction */
@@ -431,6 +435,19 @@ int exec__finish(struct exec_state *st, const struct flow_step *s, const struct 
         c.wake_at = oc->wake_at;
         c.approval = oc->approval;
         break;
+    case OUTCOME_HELD:
+        /* not an attempt: nothing was sent. The record says why it waits; the hold is the decision. */
+        e = error_obj(oc->message, NULL);
+        json_object_set_new(e, "held", json_true());
+        json_object_set_new(st->ctx, "guardrail", json_pack("{s:s,s:s}", "step", s->id, "connection", oc->hold));
+        exec__trace(st, s, oc->item, "held", oc->message);
+        c.step = ENGINE_STEP_WAITING;
+        c.attempts = st->attempt;
+        c.error = e;
+        c.run = ENGINE_RUN_HELD;
+        c.approval = oc->message;
+        c.hold = oc->hold;
+        break;
     case OUTCOME_INTENT: c.step = ENGINE_STEP_STARTED; break;
     case OUTCOME_INTERRUPTED:
         e = error_obj(oc->message, NULL);
@@ -451,7 +468,7 @@ int exec__finish(struct exec_state *st, const struct flow_step *s, const struct 
         break;
     }
     rc = commit(st, &c, err);
-    if (c.run == ENGINE_RUN_WAITING || c.run == ENGINE_RUN_FAILED) {
+    if (c.run == ENGINE_RUN_WAITING || c.run == ENGINE_RUN_FAILED || c.run == ENGINE_RUN_HELD) {
         st->out->status = c.run;
         if (c.run == ENGINE_RUN_WAITING)
             st->out->wake_at = c.wake_at;

@@ -53,6 +53,8 @@ enum outcome_kind {
     OUTCOME_INTENT,      /* a non-idempotent call is about to be made: recorded first, the visit goes on */
     OUTCOME_INTERRUPTED, /* a poison run: the step (when s) and the run fail with message as it is */
     OUTCOME_RUN,         /* no step record: the run's state only, with status `run` */
+    OUTCOME_HELD,        /* a destructive call went over its connection's budget (issue 19): not made; the
+                            run is held for an admin (message: why; hold: the connection) */
 };
 
 struct step_outcome {
@@ -66,6 +68,7 @@ struct step_outcome {
     int64_t retry_after_ms;     /* FAILED, DEFERRED: the next call not before this (a rate-limit reset) */
     int64_t wake_at;            /* WAITING, RUN (waiting): when the run is runnable again */
     const char *approval;       /* WAITING: opens an approval with this message; NULL for a delay */
+    const char *hold;           /* HELD: the connection whose guardrail holds the run */
     enum engine_run_status run; /* RUN: the run's next status */
     const char *trace;          /* SUCCEEDED: the word of its trace line ("succeeded", "approved"), or NULL */
     bool show_secrets;          /* SUCCEEDED: the foreground shows the output's secrets once */

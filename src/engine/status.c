@@ -14,6 +14,7 @@ static const char *const run_names[ENGINE_RUN_N_] = {
     [ENGINE_RUN_QUEUED] = STORE_RUN_QUEUED,   [ENGINE_RUN_RUNNING] = STORE_RUN_RUNNING,
     [ENGINE_RUN_WAITING] = STORE_RUN_WAITING, [ENGINE_RUN_SUCCEEDED] = STORE_RUN_SUCCEEDED,
     [ENGINE_RUN_FAILED] = STORE_RUN_FAILED,   [ENGINE_RUN_CANCELLED] = STORE_RUN_CANCELLED,
+    [ENGINE_RUN_HELD] = STORE_RUN_HELD,
 };
 
 static const char *const step_names[ENGINE_STEP_N_] = {
@@ -107,12 +108,14 @@ static const unsigned run_next[ENGINE_RUN_N_] = {
     /* a step commit (moving on, waiting, finishing), a cancel noted while it ran, a claim of
      * its expired lease (running again, or cancelled), a restart releasing its lease (queued) */
     [ENGINE_RUN_RUNNING] = R(ENGINE_RUN_RUNNING) | R(ENGINE_RUN_WAITING) | R(ENGINE_RUN_SUCCEEDED) |
-                           R(ENGINE_RUN_FAILED) | R(ENGINE_RUN_CANCELLED) | R(ENGINE_RUN_QUEUED),
+                           R(ENGINE_RUN_FAILED) | R(ENGINE_RUN_CANCELLED) | R(ENGINE_RUN_QUEUED) | R(ENGINE_RUN_HELD),
     /* claimed when due; queued at once by an approval's decision; cancelled by an operator */
     [ENGINE_RUN_WAITING] = R(ENGINE_RUN_RUNNING) | R(ENGINE_RUN_QUEUED) | R(ENGINE_RUN_CANCELLED),
     [ENGINE_RUN_SUCCEEDED] = 0,
     [ENGINE_RUN_FAILED] = 0,
     [ENGINE_RUN_CANCELLED] = 0,
+    /* released (queued) or rejected (queued: the step then fails) by an admin; cancelled by an operator */
+    [ENGINE_RUN_HELD] = R(ENGINE_RUN_QUEUED) | R(ENGINE_RUN_CANCELLED),
 };
 
 /* step_next[from]: the statuses the record of one step (and item) may go to. */
@@ -128,9 +131,13 @@ static const unsigned step_next[ENGINE_STEP_N_] = {
     /* the next attempt (or call, after a deferral); skipped when if:, evaluated again because
      * no attempt was counted (a deferral), is now false */
     [ENGINE_STEP_RETRYING] = R(ENGINE_STEP_STARTED) | R(ENGINE_STEP_SUCCEEDED) | R(ENGINE_STEP_FAILED) |
-                             R(ENGINE_STEP_SKIPPED) | R(ENGINE_STEP_RETRYING),
+                             R(ENGINE_STEP_SKIPPED) | R(ENGINE_STEP_RETRYING) | R(ENGINE_STEP_WAITING),
     /* the delay is over, the approval decided or timed out (skipped: as after a deferral) */
-    [ENGINE_STEP_WAITING] = R(ENGINE_STEP_SUCCEEDED) | R(ENGINE_STEP_FAILED) | R(ENGINE_STEP_SKIPPED),
+    [ENGINE_STEP_WAITING] = R(ENGINE_STEP_SUCCEEDED) | R(ENGINE_STEP_FAILED) | R(ENGINE_STEP_SKIPPED) |
+                            /* a destructive call held at the guardrail (issue 19), then released: the call
+                             * records its intent, is deferred or retried like any other; a retrying step
+                             * may be held (above) */
+                            R(ENGINE_STEP_STARTED) | R(ENGINE_STEP_RETRYING),
     [ENGINE_STEP_SUCCEEDED] = 0,
     [ENGINE_STEP_FAILED] = 0,
     [ENGINE_STEP_SKIPPED] = 0,

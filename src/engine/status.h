@@ -22,6 +22,8 @@ enum engine_run_status {
     ENGINE_RUN_SUCCEEDED, /* finished: every step done */
     ENGINE_RUN_FAILED,    /* finished: a step failed (or the workflow could not run) */
     ENGINE_RUN_CANCELLED, /* finished: cancelled by an operator */
+    ENGINE_RUN_HELD,      /* a destructive step went over its connection's budget (issue 19): waits, never
+                             claimed, until an admin releases (queued) or rejects it (a guardrail hold) */
     ENGINE_RUN_N_         /* the number of statuses (not a status) */
 };
 

@@ -12,6 +12,7 @@
  * Called from store__sqlite_open on the opening thread. */
 #include "store/sqlite_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/timeutil.h"
@@ -19,6 +20,8 @@
 struct migration {
     int version;
     const char *sql;
+    /* what SQL alone cannot do, run after sql in the same transaction; NULL: nothing */
+    int (*fn)(struct store__sq *c, struct idf_err *err);
 };
 
 /* Runs: status strings are the six STORE_RUN_*; wake_at is 0 unless waiting;
@@ -266,6 +269,66 @@ static const char MIGRATION_11[] = "CREATE TABLE run_subjects ("
                                    "CREATE INDEX runs_rerun_of ON runs (rerun_of) WHERE rerun_of > 0;"
                                    "CREATE INDEX runs_created ON runs (created_at);";
 
+/* Issue 19: guardrail holds. A run may be "held" (never claimed until an
+ * admin decides); the decision is an approval row whose `hold` names the
+ * connection. run_counts gains the status. The runs table's CHECK list is
+ * widened by widen_run_status below. */
+static const char MIGRATION_12[] =
+    "ALTER TABLE approvals ADD COLUMN hold TEXT;"
+    "CREATE INDEX approvals_hold ON approvals (hold) WHERE status = 'pending' AND hold IS NOT NULL;"
+    "INSERT INTO run_counts (status, n) VALUES ('held', 0);";
+
+/* SQLite cannot alter a CHECK constraint. Widening one (a value more is
+ * allowed, nothing stored becomes invalid) may be done by rewriting the
+ * table's stored CREATE statement, the procedure of
+ * https://www.sqlite.org/lang_altertable.html ("Making Other Kinds Of Table
+ * Schema Changes"): writable_schema on, the text replaced, the schema
+ * version bumped (so every open connection re-reads the schema), then
+ * writable_schema off, all inside the migration's transaction; the text must
+ * change exactly once or nothing is done. A rebuild of the table (the other
+ * procedure) would need foreign keys off, which cannot change inside a
+ * transaction, and would cascade-delete every run's steps otherwise. */
+static int widen_run_status(struct store__sq *c, struct idf_err *err)
+{
+    static const char from[] = "'waiting','succeeded','failed','cancelled')";
+    static const char to[] = "'waiting','succeeded','failed','cancelled','held')";
+    sqlite3_stmt *st = NULL;
+    char sql[128];
+    int version = 0, rc;
+
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA schema_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        version = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_OK)
+        return store__sq_fail(c, rc, "read the schema version", err);
+    rc = sqlite3_exec(c->db, "PRAGMA writable_schema = ON", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(c->db,
+                                "UPDATE sqlite_schema SET sql = replace(sql, ?1, ?2) WHERE type = 'table' AND "
+                                "name = 'runs' AND instr(sql, ?1) > 0 AND instr(sql, ?2) = 0",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK && sqlite3_changes(c->db) != 1) {
+        sqlite3_exec(c->db, "PRAGMA writable_schema = OFF", NULL, NULL, NULL);
+        return idf_err_set(err, IDF_EDB, "store: the runs table's status list is not the one expected");
+    }
+    snprintf(sql, sizeof sql, "PRAGMA schema_version = %d", version + 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    if (sqlite3_exec(c->db, "PRAGMA writable_schema = OFF", NULL, NULL, NULL) != SQLITE_OK && rc == SQLITE_OK)
+        rc = SQLITE_ERROR;
+    return rc == SQLITE_OK ? 0 : store__sq_fail(c, rc, "widen the runs' statuses", err);
+}
+
 static const struct migration MIGRATIONS[] = {
     {1, MIGRATION_1},
     {2, MIGRATION_2},
@@ -276,8 +339,9 @@ static const struct migration MIGRATIONS[] = {
     {7, MIGRATION_7},
     {8, MIGRATION_8},
     {9, MIGRATION_9},
-    {10, MIGRATION_10}, /* helper "pacing" */
-    {11, MIGRATION_11}, /* issue 17, "subjects" */
+    {10, MIGRATION_10},                   /* helper "pacing" */
+    {11, MIGRATION_11},                   /* issue 17, "subjects" */
+    {12, MIGRATION_12, widen_run_status}, /* issue 19, guardrail holds */
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
@@ -357,6 +421,10 @@ int store__sq_migrate(struct store__sq *c, struct idf_err *err)
         rc = sqlite3_exec(c->db, MIGRATIONS[i].sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
             rc = store__sq_fail(c, rc, "apply migration", err);
+            idf_err_prefix(err, "migration %d: ", MIGRATIONS[i].version);
+            goto out;
+        }
+        if (MIGRATIONS[i].fn && (rc = MIGRATIONS[i].fn(c, err)) != 0) {
             idf_err_prefix(err, "migration %d: ", MIGRATIONS[i].version);
             goto out;
         }

@@ -65,6 +65,7 @@ static const struct store_ops postgres_ops = {
     .approval_decide = store__pg_approval_decide,
     .approval_get = store__pg_approval_get,
     .approval_list = store__pg_approval_list,
+    .guard_held = store__pg_guard_held,
     .run_approvals = store__pg_run_approvals, /* issue 17 ("approvals-reruns") */
     .cursor_get = store__pg_cursor_get,
     .cursor_set = store__pg_cursor_set,

@@ -189,16 +189,17 @@ out:
 }
 
 /* Cancels run_id inside the open transaction: IDF_ESTATE unless it is
- * queued or waiting (status is what run_state read and locked). */
+ * queued, waiting or held (status is what run_state read and locked). */
 static int cancel_now(struct store__pg *c, int64_t run_id, const char *status, const char *reason, int64_t now_ms,
                       struct idf_err *err)
 {
     char b_id[STORE__PG_INT_LEN], b_now[STORE__PG_INT_LEN];
     const char *p[] = {store__pg_i64(b_id, run_id), reason, store__pg_i64(b_now, now_ms)};
 
-    if (strcmp(status, STORE_RUN_QUEUED) != 0 && strcmp(status, STORE_RUN_WAITING) != 0)
-        return idf_err_set(err, IDF_ESTATE, "store: run %lld is %s; only a queued or waiting run can be cancelled",
-                           (long long)run_id, status);
+    int rc = store__cancel_state_ok(run_id, status, err);
+
+    if (rc)
+        return rc;
     return store__pg_exec(c, "cancel run",
                           "UPDATE runs SET status = 'cancelled', error = coalesce($2, 'cancelled'), wake_at = 0, "
                           "updated_at = $3::bigint, finished_at = $3::bigint, lease_owner = NULL, lease_until = NULL "
@@ -240,7 +241,7 @@ int store__pg_run_stop(struct store *s, int64_t run_id, const char *reason, int6
         goto out;
     *pending_out = strcmp(status, STORE_RUN_RUNNING) == 0;
     if (!*pending_out) {
-        /* queued or waiting: cancelled now, under the same row lock */
+        /* queued, waiting or held: cancelled now, under the same row lock */
         rc = cancel_now(c, run_id, status, reason, now_ms, err);
     } else {
         /* running: its worker's next step commit applies it (postgres_runs.c) */
@@ -265,39 +266,43 @@ out:
 /* ------------------------------------------------------------ approvals */
 
 /* Finds the pending approval of run_id (its step id copied into step, n
- * bytes). IDF_ESTATE when the run's approvals are all decided, IDF_ENOTFOUND
- * when it has none. */
-static int pending_approval(struct store__pg *c, int64_t run_id, char *step, size_t n, struct idf_err *err)
+ * bytes; the connection of a guardrail hold into hold, n bytes, "" for an
+ * approval step). IDF_ESTATE when the run's approvals are all decided,
+ * IDF_ENOTFOUND when it has none. */
+static int pending_approval(struct store__pg *c, int64_t run_id, char *step, char *hold, size_t n, struct idf_err *err)
 {
     PGresult *r = NULL;
     char b_id[STORE__PG_INT_LEN];
     const char *p[] = {store__pg_i64(b_id, run_id)};
     int rc;
 
-    rc = store__pg_exec(c, "read approval",
-                        "SELECT step_id, status = 'pending' FROM approvals WHERE run_id = $1::bigint "
-                        "ORDER BY status = 'pending' DESC LIMIT 1",
-                        1, p, &r, err);
+    rc = store__pg_exec(
+        c, "read approval",
+        "SELECT step_id, status = 'pending', coalesce(hold, '') FROM approvals WHERE run_id = $1::bigint "
+        "ORDER BY status = 'pending' DESC LIMIT 1",
+        1, p, &r, err);
     if (rc)
         return rc;
     if (PQntuples(r) == 0)
         rc = idf_err_set(err, IDF_ENOTFOUND, "store: run %lld has no approval", (long long)run_id);
     else if (!store__pg_get_bool(r, 0, 1))
         rc = idf_err_set(err, IDF_ESTATE, "store: the approval of run %lld was already decided", (long long)run_id);
-    else if ((size_t)PQgetlength(r, 0, 0) >= n)
+    else if ((size_t)PQgetlength(r, 0, 0) >= n || (size_t)PQgetlength(r, 0, 2) >= n)
         rc = idf_err_set(err, IDF_EDB, "store: bad approval row");
-    else
+    else {
         memcpy(step, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0) + 1);
+        memcpy(hold, PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2) + 1);
+    }
     PQclear(r);
     return rc;
 }
 
-int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
-                              int64_t now_ms, struct idf_err *err)
+int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, bool hold_expected, const char *actor,
+                              const char *comment, int64_t now_ms, struct idf_err *err)
 {
     struct store__pg *c = store__pg(s);
     char status[32], target[40];
-    char step[STORE__NAME_MAX + 1];
+    char step[STORE__NAME_MAX + 1], hold[STORE__NAME_MAX + 1];
     char b_id[STORE__PG_INT_LEN], b_now[STORE__PG_INT_LEN];
     char *detail = NULL;
     int rc;
@@ -310,14 +315,11 @@ int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, con
     /* the run's row lock serializes two deciders and the run's own worker */
     rc = run_state(c, run_id, status, sizeof status, NULL, err);
     if (rc == 0)
-        rc = pending_approval(c, run_id, step, sizeof step, err);
+        rc = pending_approval(c, run_id, step, hold, sizeof step, err);
+    if (rc == 0)
+        rc = store__decide_state_ok(run_id, status, hold, hold_expected, err);
     if (rc)
         goto out;
-    if (strcmp(status, STORE_RUN_WAITING) != 0) {
-        rc = idf_err_set(err, IDF_ESTATE, "store: run %lld is %s, not waiting for an approval", (long long)run_id,
-                         status);
-        goto out;
-    }
     {
         const char *p[] = {b_id, step, approve ? "approved" : "rejected", actor, comment, b_now};
         rc = store__pg_exec(c, "decide approval",
@@ -337,13 +339,13 @@ int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, con
     if (rc)
         goto out;
     /* the decision's audit record, in the same transaction */
-    detail = store__approval_detail(step, comment);
+    detail = store__approval_detail(step, comment, hold[0] ? hold : NULL);
     if (!detail) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         goto out;
     }
     snprintf(target, sizeof target, "run:%lld", (long long)run_id);
-    rc = store__pg_audit(c, now_ms, actor, approve ? "approval.approve" : "approval.reject", target, detail, err);
+    rc = store__pg_audit(c, now_ms, actor, store__approval_action(approve, hold[0] != '\0'), target, detail, err);
     if (rc == 0)
         rc = store__pg_commit(c, err);
 out:

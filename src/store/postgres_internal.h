@@ -272,8 +272,8 @@ int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const c
 int store__pg_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
 int store__pg_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
                        bool *pending_out, struct idf_err *err);
-int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
-                              int64_t now_ms, struct idf_err *err);
+int store__pg_approval_decide(struct store *s, int64_t run_id, bool approve, bool hold_expected, const char *actor,
+                              const char *comment, int64_t now_ms, struct idf_err *err);
 int store__pg_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
 int store__pg_prune(struct store *s, int64_t before_ms, int64_t *n_out);
 
@@ -301,6 +301,7 @@ int store__pg_event_get(struct store *s, int64_t id, struct store_event **out);
 int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **rows_out, size_t *n_out);
 int store__pg_run_counts(struct store *s, struct store_run_counts *out);
 int store__pg_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
+int store__pg_guard_held(struct store *s, const char *connection, int64_t *n_out);
 int store__pg_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
 int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out);
 int store__pg_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out);

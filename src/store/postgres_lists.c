@@ -235,11 +235,12 @@ int store__pg_run_counts(struct store *s, struct store_run_counts *out)
                         "(SELECT count(*) FROM runs WHERE status = 'waiting'), "
                         "(SELECT count(*) FROM runs WHERE status = 'succeeded'), "
                         "(SELECT count(*) FROM runs WHERE status = 'failed'), "
-                        "(SELECT count(*) FROM runs WHERE status = 'cancelled')",
+                        "(SELECT count(*) FROM runs WHERE status = 'cancelled'), "
+                        "(SELECT count(*) FROM runs WHERE status = 'held')",
                         0, NULL, &res, NULL);
     if (rc)
         goto out;
-    if (PQntuples(res) != 1 || PQnfields(res) != 6) {
+    if (PQntuples(res) != 1 || PQnfields(res) != 7) {
         rc = IDF_EDB;
         goto out;
     }
@@ -249,6 +250,7 @@ int store__pg_run_counts(struct store *s, struct store_run_counts *out)
     out->succeeded = store__pg_get_i64(res, 0, 3);
     out->failed = store__pg_get_i64(res, 0, 4);
     out->cancelled = store__pg_get_i64(res, 0, 5);
+    out->held = store__pg_get_i64(res, 0, 6);
 out:
     PQclear(res);
     if (rc)
@@ -268,6 +270,7 @@ static int approval_row(const PGresult *res, int i, void *row)
     a->workflow = store__pg_get_dup(res, i, 2, &oom);
     a->message = store__pg_get_dup(res, i, 3, &oom);
     a->created_at = store__pg_get_i64(res, i, 4);
+    a->hold = PQgetisnull(res, i, 5) ? NULL : store__pg_get_dup(res, i, 5, &oom); /* issue 19 */
     return oom ? IDF_ENOMEM : 0;
 }
 
@@ -276,10 +279,11 @@ int store__pg_approval_list(struct store *s, struct store_approval **rows_out, s
     char b_max[STORE__PG_INT_LEN];
     const char *p[1] = {store__pg_i64(b_max, STORE_LIST_MAX)};
     void *rows = NULL;
-    /* Only approvals a decision can still act on: the run is waiting. */
+    /* Only approvals a decision can still act on: the run is waiting (held, for a guardrail hold). */
     int rc = store__pg_list(store__pg(s), "list approvals",
-                            "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at FROM approvals a "
-                            "JOIN runs r ON r.id = a.run_id WHERE a.status = 'pending' AND r.status = 'waiting' "
+                            "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.hold FROM approvals a "
+                            "JOIN runs r ON r.id = a.run_id WHERE a.status = 'pending' AND "
+                            "r.status = CASE WHEN a.hold IS NULL THEN 'waiting' ELSE 'held' END "
                             "ORDER BY a.created_at, a.run_id LIMIT $1::integer",
                             1, p, false, approval_row, store__approval_clear, sizeof **rows_out, &rows, n_out);
 
@@ -291,12 +295,12 @@ int store__pg_approval_list(struct store *s, struct store_approval **rows_out, s
 static int run_approval_row(const PGresult *res, int i, void *row)
 {
     struct store_approval *a = row;
-    bool oom = approval_row(res, i, row) != 0; /* columns 0-4 as a pending one's */
+    bool oom = approval_row(res, i, row) != 0; /* columns 0-5 as a pending one's */
 
-    a->status = store__pg_get_dup(res, i, 5, &oom);
-    a->actor = store__pg_get_dup(res, i, 6, &oom);
-    a->comment = store__pg_get_dup(res, i, 7, &oom);
-    a->decided_at = store__pg_get_i64(res, i, 8);
+    a->status = store__pg_get_dup(res, i, 6, &oom);
+    a->actor = store__pg_get_dup(res, i, 7, &oom);
+    a->comment = store__pg_get_dup(res, i, 8, &oom);
+    a->decided_at = store__pg_get_i64(res, i, 9);
     return oom ? IDF_ENOMEM : 0;
 }
 
@@ -307,12 +311,27 @@ int store__pg_run_approvals(struct store *s, int64_t run_id, struct store_approv
     void *rows = NULL;
     int rc =
         store__pg_list(store__pg(s), "list a run's approvals",
-                       "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.status, a.actor, a.comment, "
-                       "coalesce(a.decided_at, 0) FROM approvals a JOIN runs r ON r.id = a.run_id "
+                       "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.hold, a.status, a.actor, "
+                       "a.comment, coalesce(a.decided_at, 0) FROM approvals a JOIN runs r ON r.id = a.run_id "
                        "WHERE a.run_id = $1::bigint ORDER BY a.created_at, a.step_id",
                        1, p, false, run_approval_row, store__approval_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
+    return rc;
+}
+
+/* Issue 19: the runs held at connection's guardrail. */
+int store__pg_guard_held(struct store *s, const char *connection, int64_t *n_out)
+{
+    PGresult *res = NULL;
+    const char *p[1] = {connection};
+    int rc = store__pg_exec(store__pg(s), "count held runs",
+                            "SELECT count(*) FROM approvals a JOIN runs r ON r.id = a.run_id "
+                            "WHERE a.hold = $1::text AND a.status = 'pending' AND r.status = 'held'",
+                            1, p, &res, NULL);
+    if (rc == 0)
+        *n_out = store__pg_get_i64(res, 0, 0);
+    PQclear(res);
     return rc;
 }
 

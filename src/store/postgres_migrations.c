@@ -212,11 +212,21 @@ static const char PG_MIGRATION_4[] = "CREATE TABLE run_subjects ("
                                      "CREATE INDEX runs_rerun_of ON runs (rerun_of) WHERE rerun_of > 0;"
                                      "CREATE INDEX runs_created ON runs (created_at);";
 
+/* Issue 19: guardrail holds. A run may be "held" (never claimed until an
+ * admin decides); the decision is an approval row whose `hold` names the
+ * connection. The CHECK constraint on runs.status is replaced by a wider
+ * one (its name is PostgreSQL's default for a column constraint). */
+static const char PG_MIGRATION_5[] =
+    "ALTER TABLE approvals ADD COLUMN hold TEXT;"
+    "CREATE INDEX approvals_hold ON approvals (hold) WHERE status = 'pending' AND hold IS NOT NULL;"
+    "ALTER TABLE runs DROP CONSTRAINT runs_status_check;"
+    "ALTER TABLE runs ADD CONSTRAINT runs_status_check CHECK (status IN"
+    "  ('queued','running','waiting','succeeded','failed','cancelled','held'));";
+
 static const struct pg_migration PG_MIGRATIONS[] = {
-    {1, PG_MIGRATION_1},
-    {2, PG_MIGRATION_2},
-    {3, PG_MIGRATION_3}, /* helper "pacing" */
-    {4, PG_MIGRATION_4}, /* issue 17, "subjects" */
+    {1, PG_MIGRATION_1}, {2, PG_MIGRATION_2}, {3, PG_MIGRATION_3}, /* helper "pacing" */
+    {4, PG_MIGRATION_4},                                           /* issue 17, "subjects" */
+    {5, PG_MIGRATION_5},                                           /* issue 19, guardrail holds */
 };
 
 #define PG_N_MIGRATIONS (sizeof PG_MIGRATIONS / sizeof PG_MIGRATIONS[0])

@@ -586,13 +586,13 @@ static int open_approval(struct store__pg *c, int64_t run_id, int64_t now_ms, co
                          struct idf_err *err)
 {
     char b_id[STORE__PG_INT_LEN], b_now[STORE__PG_INT_LEN];
-    const char *p[4] = {store__pg_i64(b_id, run_id), next->approval_step_id, next->approval_message,
-                        store__pg_i64(b_now, now_ms)};
+    const char *p[5] = {store__pg_i64(b_id, run_id), next->approval_step_id, next->approval_message,
+                        store__pg_i64(b_now, now_ms), next->hold /* issue 19: a guardrail hold, or NULL */};
     return store__pg_exec(c, "open approval",
-                          "INSERT INTO approvals (run_id, step_id, status, message, created_at) "
-                          "VALUES ($1::bigint, $2::text, 'pending', $3::text, $4::bigint) "
+                          "INSERT INTO approvals (run_id, step_id, status, message, created_at, hold) "
+                          "VALUES ($1::bigint, $2::text, 'pending', $3::text, $4::bigint, $5::text) "
                           "ON CONFLICT (run_id, step_id) DO NOTHING",
-                          4, p, NULL, err);
+                          5, p, NULL, err);
 }
 
 int store__pg_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
@@ -619,6 +619,7 @@ int store__pg_step_commit(struct store *s, int64_t run_id, const char *owner, in
         cancelled.wake_at = 0;
         cancelled.approval_step_id = NULL;
         cancelled.approval_message = NULL;
+        cancelled.hold = NULL;
         next = &cancelled;
     }
     if (step)

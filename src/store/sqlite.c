@@ -74,6 +74,7 @@ static const struct store_ops sqlite_ops = {
     .approval_decide = store__sq_approval_decide,
     .approval_get = store__sq_approval_get,
     .approval_list = store__sq_approval_list,
+    .guard_held = store__sq_guard_held,
     .run_approvals = store__sq_run_approvals, /* issue 17 ("approvals-reruns") */
     .cursor_get = store__sq_cursor_get,
     .cursor_set = store__sq_cursor_set,

@@ -193,11 +193,11 @@ static int cancel_now(struct store__sq *c, int64_t run_id, const char *status, c
                       struct idf_err *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc;
 
-    if (strcmp(status, STORE_RUN_QUEUED) != 0 && strcmp(status, STORE_RUN_WAITING) != 0)
-        return idf_err_set(err, IDF_ESTATE, "store: run %lld is %s; only a queued or waiting run can be cancelled",
-                           (long long)run_id, status);
+    int rc = store__cancel_state_ok(run_id, status, err);
+
+    if (rc)
+        return rc;
     rc = store__sq_prep(c, SQ_CANCEL,
                         "UPDATE runs SET status = 'cancelled', error = coalesce(?2, 'cancelled'), wake_at = 0, "
                         "updated_at = ?3, finished_at = ?3, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
@@ -245,7 +245,7 @@ int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int6
         goto out;
     *pending_out = strcmp(status, STORE_RUN_RUNNING) == 0;
     if (!*pending_out) {
-        /* queued or waiting: cancelled now, under the same lock */
+        /* queued, waiting or held: cancelled now, under the same lock */
         rc = cancel_now(c, run_id, status, reason, now_ms, err);
     } else {
         /* running: its worker's next step commit applies it (sqlite_runs.c) */
@@ -277,23 +277,27 @@ out:
 /* ------------------------------------------------------------ approvals */
 
 /* Finds the pending approval of run_id (its step id copied into step, n
- * bytes). IDF_ESTATE when the run's approvals are all decided, IDF_ENOTFOUND
- * when it has none. */
-static int pending_approval(struct store__sq *c, int64_t run_id, char *step, size_t n, struct idf_err *err)
+ * bytes; the connection of a guardrail hold into hold, n bytes, "" for an
+ * approval step). IDF_ESTATE when the run's approvals are all decided,
+ * IDF_ENOTFOUND when it has none. */
+static int pending_approval(struct store__sq *c, int64_t run_id, char *step, char *hold, size_t n, struct idf_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = store__sq_prep(c, SQ_APPROVAL_PENDING,
-                            "SELECT step_id FROM approvals WHERE run_id = ?1 AND status = 'pending' LIMIT 1", &st, err);
+                            "SELECT step_id, hold FROM approvals WHERE run_id = ?1 AND status = 'pending' LIMIT 1", &st,
+                            err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, run_id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
-        if (!v || strlen(v) >= n)
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+        if (!v || strlen(v) >= n || (h && strlen(h) >= n))
             rc = idf_err_set(err, IDF_EDB, "store: bad approval row");
         else {
             memcpy(step, v, strlen(v) + 1);
+            snprintf(hold, n, "%s", h ? h : "");
             rc = 0;
         }
         store__sq_done(st);
@@ -316,13 +320,13 @@ static int pending_approval(struct store__sq *c, int64_t run_id, char *step, siz
     return store__sq_fail(c, rc, "read approval", err);
 }
 
-int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
-                              int64_t now_ms, struct idf_err *err)
+int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, bool hold_expected, const char *actor,
+                              const char *comment, int64_t now_ms, struct idf_err *err)
 {
     struct store__sq *c = store__sq(s);
     sqlite3_stmt *st = NULL;
     char status[32];
-    char step[STORE__NAME_MAX + 1];
+    char step[STORE__NAME_MAX + 1], hold[STORE__NAME_MAX + 1];
     int rc;
 
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
@@ -330,14 +334,11 @@ int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, con
         return rc;
     rc = run_state(c, run_id, status, sizeof status, NULL, err);
     if (rc == 0)
-        rc = pending_approval(c, run_id, step, sizeof step, err);
+        rc = pending_approval(c, run_id, step, hold, sizeof step, err);
     if (rc)
         goto out;
-    if (strcmp(status, STORE_RUN_WAITING) != 0) {
-        rc = idf_err_set(err, IDF_ESTATE, "store: run %lld is %s, not waiting for an approval", (long long)run_id,
-                         status);
+    if ((rc = store__decide_state_ok(run_id, status, hold, hold_expected, err)) != 0)
         goto out;
-    }
     rc = store__sq_prep(c, SQ_APPROVAL_SET,
                         "UPDATE approvals SET status = ?3, actor = ?4, comment = ?5, decided_at = ?6 "
                         "WHERE run_id = ?1 AND step_id = ?2",
@@ -365,9 +366,9 @@ int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, con
     /* the decision's audit record, in the same transaction */
     {
         char target[40];
-        char *detail = store__approval_detail(step, comment);
+        char *detail = store__approval_detail(step, comment, hold[0] ? hold : NULL);
         snprintf(target, sizeof target, "run:%lld", (long long)run_id);
-        rc = detail ? store__sq_audit(c, now_ms, actor, approve ? "approval.approve" : "approval.reject", target,
+        rc = detail ? store__sq_audit(c, now_ms, actor, store__approval_action(approve, hold[0] != '\0'), target,
                                       detail, err)
                     : idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         free(detail);
@@ -426,6 +427,7 @@ static int approval_row(sqlite3_stmt *st, void *row)
     a->workflow = store__sq_col_dup(st, 2, &oom);
     a->message = store__sq_col_dup(st, 3, &oom);
     a->created_at = sqlite3_column_int64(st, 4);
+    a->hold = store__sq_col_dup(st, 5, &oom); /* issue 19 */
     return oom ? IDF_ENOMEM : 0;
 }
 
@@ -438,13 +440,14 @@ static void bind_list_max(sqlite3_stmt *st, const void *arg)
 int store__sq_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out)
 {
     void *rows = NULL;
-    /* Only approvals a decision can still act on: the run is waiting. */
+    /* Only approvals a decision can still act on: the run is waiting (held, for a guardrail hold). */
     int rc = store__sq_list(store__sq(s), SQ_APPROVAL_LIST,
-                            "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at FROM approvals a "
-                            "JOIN runs r ON r.id = a.run_id WHERE a.status = 'pending' AND r.status = 'waiting' "
+                            "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.hold FROM approvals a "
+                            "JOIN runs r ON r.id = a.run_id WHERE a.status = 'pending' AND "
+                            "r.status = CASE WHEN a.hold IS NULL THEN 'waiting' ELSE 'held' END "
                             "ORDER BY a.created_at, a.run_id LIMIT ?1",
-                            bind_list_max, NULL, approval_row, store__approval_clear, sizeof **rows_out, &rows,
-                            n_out, "list approvals");
+                            bind_list_max, NULL, approval_row, store__approval_clear, sizeof **rows_out, &rows, n_out,
+                            "list approvals");
 
     *rows_out = rows;
     return rc;
@@ -454,12 +457,12 @@ int store__sq_approval_list(struct store *s, struct store_approval **rows_out, s
 static int run_approval_row(sqlite3_stmt *st, void *row)
 {
     struct store_approval *a = row;
-    bool oom = approval_row(st, row) != 0; /* columns 0-4 as a pending one's */
+    bool oom = approval_row(st, row) != 0; /* columns 0-5 as a pending one's */
 
-    a->status = store__sq_col_dup(st, 5, &oom);
-    a->actor = store__sq_col_dup(st, 6, &oom);
-    a->comment = store__sq_col_dup(st, 7, &oom);
-    a->decided_at = sqlite3_column_int64(st, 8);
+    a->status = store__sq_col_dup(st, 6, &oom);
+    a->actor = store__sq_col_dup(st, 7, &oom);
+    a->comment = store__sq_col_dup(st, 8, &oom);
+    a->decided_at = sqlite3_column_int64(st, 9);
     return oom ? IDF_ENOMEM : 0;
 }
 
@@ -467,13 +470,37 @@ int store__sq_run_approvals(struct store *s, int64_t run_id, struct store_approv
 {
     void *rows = NULL;
     int rc = store__sq_list(store__sq(s), SQ_RUN_APPROVALS,
-                            "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.status, a.actor, "
-                            "a.comment, coalesce(a.decided_at, 0) FROM approvals a JOIN runs r ON r.id = a.run_id "
+                            "SELECT a.run_id, a.step_id, r.workflow, a.message, a.created_at, a.hold, a.status, "
+                            "a.actor, a.comment, coalesce(a.decided_at, 0) FROM approvals a JOIN runs r ON r.id = "
+                            "a.run_id "
                             "WHERE a.run_id = ?1 ORDER BY a.created_at, a.step_id",
-                            store__sq_bind_id, &run_id, run_approval_row, store__approval_clear, sizeof **rows_out, &rows,
-                            n_out, "list a run's approvals");
+                            store__sq_bind_id, &run_id, run_approval_row, store__approval_clear, sizeof **rows_out,
+                            &rows, n_out, "list a run's approvals");
 
     *rows_out = rows;
+    return rc;
+}
+
+/* Issue 19: the runs held at connection's guardrail. */
+int store__sq_guard_held(struct store *s, const char *connection, int64_t *n_out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    int rc = store__sq_prep(c, SQ_GUARD_HELD,
+                            "SELECT count(*) FROM approvals a JOIN runs r ON r.id = a.run_id "
+                            "WHERE a.hold = ?1 AND a.status = 'pending' AND r.status = 'held'",
+                            &st, NULL);
+    if (rc)
+        return rc;
+    store__sq_bind_text(st, 1, connection);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *n_out = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        rc = store__sq_fail(c, rc, "count held runs", NULL);
+    }
+    store__sq_done(st);
     return rc;
 }
 

@@ -80,7 +80,7 @@ enum store__sq_slot {
     SQ_CAP_QUEUED,
     SQ_CAP_DUE_NEXT,
     SQ_CAP_DUE,
-    SQ_CLAIM_CANCELLED,   /* poison runs: a dead owner's run whose cancellation was asked */
+    SQ_CLAIM_CANCELLED, /* poison runs: a dead owner's run whose cancellation was asked */
     SQ_RELEASE_CANCELLED,
     SQ_RUN_BEGIN,
     /* sqlite_admin.c */
@@ -94,10 +94,11 @@ enum store__sq_slot {
     SQ_RUN_REQUEUE,
     SQ_APPROVAL_GET,
     SQ_APPROVAL_LIST,
+    SQ_GUARD_HELD, /* issue 19 */
     SQ_PRUNE_RUNS,
     SQ_PRUNE_EVENTS,
     SQ_EVENTS_MAX_ID,
-    SQ_RERUN_PREV,     /* issue 17 ("approvals-reruns") */
+    SQ_RERUN_PREV, /* issue 17 ("approvals-reruns") */
     SQ_RERUN_REJECTED,
     SQ_RUN_APPROVALS,
     /* sqlite_conn.c */
@@ -326,10 +327,11 @@ int store__sq_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const c
 int store__sq_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, struct idf_err *err);
 int store__sq_run_stop(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
                        bool *pending_out, struct idf_err *err);
-int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
-                              int64_t now_ms, struct idf_err *err);
+int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, bool hold_expected, const char *actor,
+                              const char *comment, int64_t now_ms, struct idf_err *err);
 int store__sq_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
 int store__sq_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
+int store__sq_guard_held(struct store *s, const char *connection, int64_t *n_out);
 int store__sq_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
 int store__sq_prune(struct store *s, int64_t before_ms, int64_t *n_out);
 

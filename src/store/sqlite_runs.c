@@ -517,8 +517,8 @@ static int open_approval(struct store__sq *c, int64_t run_id, int64_t now_ms, co
 {
     sqlite3_stmt *st = NULL;
     int rc = store__sq_prep(c, SQ_APPROVAL_OPEN,
-                            "INSERT INTO approvals (run_id, step_id, status, message, created_at) "
-                            "VALUES (?1, ?2, 'pending', ?3, ?4) ON CONFLICT (run_id, step_id) DO NOTHING",
+                            "INSERT INTO approvals (run_id, step_id, status, message, created_at, hold) "
+                            "VALUES (?1, ?2, 'pending', ?3, ?4, ?5) ON CONFLICT (run_id, step_id) DO NOTHING",
                             &st, err);
     if (rc)
         return rc;
@@ -526,6 +526,7 @@ static int open_approval(struct store__sq *c, int64_t run_id, int64_t now_ms, co
     store__sq_bind_text(st, 2, next->approval_step_id);
     store__sq_bind_text(st, 3, next->approval_message);
     sqlite3_bind_int64(st, 4, now_ms);
+    store__sq_bind_text(st, 5, next->hold); /* issue 19: a guardrail hold, or NULL */
     rc = sqlite3_step(st);
     store__sq_done(st);
     return rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "open approval", err);
@@ -579,6 +580,7 @@ int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, in
             cancelled.wake_at = 0;
             cancelled.approval_step_id = NULL;
             cancelled.approval_message = NULL;
+            cancelled.hold = NULL;
             next = &cancelled;
         }
     }
@@ -669,6 +671,8 @@ int store__sq_run_counts(struct store *s, struct store_run_counts *out)
             out->failed = n;
         else if (strcmp(status, STORE_RUN_CANCELLED) == 0)
             out->cancelled = n;
+        else if (strcmp(status, STORE_RUN_HELD) == 0)
+            out->held = n;
     }
     rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "count runs", NULL);
     store__sq_done(st);

@@ -30,8 +30,8 @@ static atomic_int open_connections;
 
 bool store__run_status_valid(const char *status)
 {
-    static const char *const all[] = {STORE_RUN_QUEUED,    STORE_RUN_RUNNING, STORE_RUN_WAITING,
-                                      STORE_RUN_SUCCEEDED, STORE_RUN_FAILED,  STORE_RUN_CANCELLED};
+    static const char *const all[] = {STORE_RUN_QUEUED, STORE_RUN_RUNNING,   STORE_RUN_WAITING, STORE_RUN_SUCCEEDED,
+                                      STORE_RUN_FAILED, STORE_RUN_CANCELLED, STORE_RUN_HELD};
     if (!status)
         return false;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -166,7 +166,42 @@ char *store__detail(const char *key, const char *value)
     return out;
 }
 
-char *store__approval_detail(const char *step, const char *comment)
+int store__cancel_state_ok(int64_t run_id, const char *status, struct idf_err *err)
+{
+    if (strcmp(status, STORE_RUN_QUEUED) == 0 || strcmp(status, STORE_RUN_WAITING) == 0 ||
+        strcmp(status, STORE_RUN_HELD) == 0)
+        return 0;
+    return idf_err_set(err, IDF_ESTATE, "store: run %lld is %s; only a queued, waiting or held run can be cancelled",
+                       (long long)run_id, status);
+}
+
+int store__decide_state_ok(int64_t run_id, const char *status, const char *hold, bool hold_expected,
+                           struct idf_err *err)
+{
+    bool held = hold && hold[0];
+
+    if (held && !hold_expected)
+        return idf_err_set(err, IDF_ESTATE,
+                           "store: run %lld is held at the guardrail of connection '%s', not waiting for an "
+                           "approval: an admin releases or rejects it (idflow release)",
+                           (long long)run_id, hold);
+    if (!held && hold_expected)
+        return idf_err_set(err, IDF_ESTATE, "store: run %lld is not held at a guardrail (it is %s)", (long long)run_id,
+                           status);
+    if (strcmp(status, held ? STORE_RUN_HELD : STORE_RUN_WAITING) == 0)
+        return 0;
+    return idf_err_set(err, IDF_ESTATE, "store: run %lld is %s, not %s", (long long)run_id, status,
+                       held ? "held at a guardrail" : "waiting for an approval");
+}
+
+const char *store__approval_action(bool approve, bool hold)
+{
+    if (hold)
+        return approve ? "guardrail.release" : "guardrail.reject";
+    return approve ? "approval.approve" : "approval.reject";
+}
+
+char *store__approval_detail(const char *step, const char *comment, const char *hold)
 {
     struct buf b;
     char *out = NULL;
@@ -176,6 +211,8 @@ char *store__approval_detail(const char *step, const char *comment)
         store__json_quote(&b, step) == 0 &&
         (!comment || (buf_puts(&b, ",") == 0 && store__json_quote(&b, "comment") == 0 && buf_puts(&b, ":") == 0 &&
                       store__json_quote(&b, comment) == 0)) &&
+        (!hold || (buf_puts(&b, ",") == 0 && store__json_quote(&b, "connection") == 0 && buf_puts(&b, ":") == 0 &&
+                   store__json_quote(&b, hold) == 0)) &&
         buf_puts(&b, "}") == 0)
         out = buf_take(&b);
     buf_free(&b);
@@ -699,8 +736,12 @@ int store_step_commit(struct store *s, int64_t run_id, const char *owner, int64_
     if (!text_ok(next->context) || !text_ok(next->error) || !opt_name_ok(next->approval_step_id) ||
         !text_ok(next->approval_message))
         return idf_err_set(err, IDF_ETOOBIG, "store: run state field over its cap");
-    if (next->approval_step_id && strcmp(next->status, STORE_RUN_WAITING) != 0)
+    if (next->approval_step_id && !next->hold && strcmp(next->status, STORE_RUN_WAITING) != 0)
         return idf_err_set(err, IDF_EINVAL, "store: an approval needs the run to be waiting");
+    /* issue 19: a run is held exactly when a guardrail hold is opened with it */
+    if ((next->hold != NULL) != (strcmp(next->status, STORE_RUN_HELD) == 0) ||
+        (next->hold && (!next->approval_step_id || !name_ok(next->hold))))
+        return idf_err_set(err, IDF_EINVAL, "store: a held run needs a hold (connection and step), and only it");
     if (step) {
         if (!name_ok(step->step_id) || !step_status_valid(step->status) || step->index < 0 || step->item < -1 ||
             step->attempts < 0)
@@ -860,7 +901,23 @@ int store_approval_decide(struct store *s, int64_t run_id, bool approve, const c
         return idf_err_set(err, IDF_EINVAL, "store: an approval needs an actor (1..%u bytes)", STORE__NAME_MAX);
     if (comment && strnlen(comment, STORE_COMMENT_MAX + 1) > STORE_COMMENT_MAX)
         return idf_err_set(err, IDF_ETOOBIG, "a comment is at most %u bytes", STORE_COMMENT_MAX);
-    return s->ops->approval_decide(s, run_id, approve, actor, comment, now_ms, err);
+    return s->ops->approval_decide(s, run_id, approve, false, actor, comment, now_ms, err);
+}
+
+int store_guard_decide(struct store *s, int64_t run_id, bool release, const char *actor, const char *comment,
+                       int64_t now_ms, struct idf_err *err)
+{
+    struct idf_err local;
+    if (!err)
+        err = &local;
+    idf_err_clear(err);
+    if (!s)
+        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
+    if (!name_ok(actor))
+        return idf_err_set(err, IDF_EINVAL, "store: a release needs an actor (1..%u bytes)", STORE__NAME_MAX);
+    if (comment && strnlen(comment, STORE_COMMENT_MAX + 1) > STORE_COMMENT_MAX)
+        return idf_err_set(err, IDF_ETOOBIG, "a comment is at most %u bytes", STORE_COMMENT_MAX);
+    return s->ops->approval_decide(s, run_id, release, true, actor, comment, now_ms, err);
 }
 
 int store_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out)
@@ -891,9 +948,18 @@ int store_run_approvals(struct store *s, int64_t run_id, struct store_approval *
     return s->ops->run_approvals(s, run_id, rows_out, n_out);
 }
 
+int store_guard_held(struct store *s, const char *connection, int64_t *n_out)
+{
+    if (!s || !name_ok(connection) || !n_out)
+        return IDF_EINVAL;
+    *n_out = 0;
+    return s->ops->guard_held(s, connection, n_out);
+}
+
 void store__approval_clear(void *row)
 {
     struct store_approval *a = row;
+    free(a->hold);
     free(a->step_id);
     free(a->workflow);
     free(a->message);
@@ -1177,7 +1243,8 @@ int store_foreach_begin(struct store *s, int64_t run_id, const char *owner, int6
         return idf_err_set(err, IDF_EINVAL, "store: a foreach step has 1..%d items", STORE_FOREACH_MAX);
     if (!name_ok(owner))
         return idf_err_set(err, IDF_EINVAL, "store: lease owner must be 1..%u bytes", STORE__NAME_MAX);
-    if (!store__run_status_valid(next->status) || next->approval_step_id)
+    if (!store__run_status_valid(next->status) || next->approval_step_id || next->hold ||
+        strcmp(next->status, STORE_RUN_HELD) == 0)
         return idf_err_set(err, IDF_EINVAL, "store: bad run state");
     if (next->pc < 0 || next->item < 0 || next->attempt < 0)
         return idf_err_set(err, IDF_EINVAL, "store: negative pc, item or attempt");

@@ -95,6 +95,7 @@
 #define STORE_RUN_SUCCEEDED "succeeded"
 #define STORE_RUN_FAILED "failed"
 #define STORE_RUN_CANCELLED "cancelled"
+#define STORE_RUN_HELD "held" /* a guardrail hold (issue 19): never claimed until decided */
 
 /* Step record statuses. */
 #define STORE_STEP_STARTED "started"     /* intent recorded before a non-idempotent call */
@@ -428,6 +429,8 @@ struct store_run_next {
     const char *error;    /* for "failed"/"cancelled": the run's error message */
     const char *approval_step_id; /* non-NULL: open a pending approval for this step */
     const char *approval_message; /* shown to approvers; may be NULL */
+    const char *hold;             /* with status "held" and approval_step_id (issue 19): the approval opened is a
+                                     guardrail hold of this connection (store_approval.hold, store_guard_held) */
     bool foreach_clear;   /* the run leaves its foreach step: delete its stored items and results */
     int64_t begin_run;    /* 0, or another run the same owner holds and executes next: marked begun
                              (as store_run_begin, lease until begin_lease_until) in the same
@@ -531,7 +534,7 @@ void store_change_list_free(struct store_change *rows, size_t n);
 
 /* How many runs are in each status. */
 struct store_run_counts {
-    int64_t queued, running, waiting, succeeded, failed, cancelled;
+    int64_t queued, running, waiting, succeeded, failed, cancelled, held;
 };
 
 /* Counts of runs by status into *out (every field set). */
@@ -575,11 +578,22 @@ int store_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_
 #define STORE_COMMENT_MAX 4096u /* an approval decision's comment, in bytes (issue 17) */
 
 /* Decides the pending approval of a waiting run and makes the run runnable
- * (status "queued") in one transaction; the audit record's detail is
- * {step, comment?}. IDF_ENOTFOUND: no such run or no approval; IDF_ESTATE:
- * already decided; IDF_ETOOBIG: comment over STORE_COMMENT_MAX bytes. */
+ * (status "queued") in one transaction; the audit record ("approval.approve"
+ * / "approval.reject") has the detail {step, comment?}. IDF_ENOTFOUND: no
+ * such run or no approval; IDF_ESTATE: already decided, the run is not
+ * waiting, or what is pending is a guardrail hold (store_guard_decide);
+ * IDF_ETOOBIG: comment over STORE_COMMENT_MAX bytes. */
 int store_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor,
                           const char *comment, int64_t now_ms, struct idf_err *err) IDF_MUST_USE;
+
+/* The same for the guardrail hold of a held run (issue 19): released
+ * (release true) or rejected, the run is queued again (a rejected one then
+ * fails its step); the audit record is "guardrail.release" /
+ * "guardrail.reject" with {step, comment?, connection}. IDF_ESTATE when the
+ * run is not held at a guardrail (an approval step is decided by
+ * store_approval_decide). */
+int store_guard_decide(struct store *s, int64_t run_id, bool release, const char *actor, const char *comment,
+                       int64_t now_ms, struct idf_err *err) IDF_MUST_USE;
 
 /* The approval of (run, step): *status_out "pending" | "approved" | "rejected"
  * (caller frees), *actor_out the decider or NULL. IDF_ENOTFOUND when none. */
@@ -599,9 +613,12 @@ struct store_approval {
     char *actor;        /* the decider, or NULL while pending */
     char *comment;      /* the decider's comment, or NULL */
     int64_t decided_at; /* 0 while pending */
+    char *hold;         /* issue 19: a guardrail hold of this connection (the run is "held"), or NULL for an
+                           approval step */
 };
 
-/* Pending approvals of waiting runs, oldest first (at most STORE_LIST_MAX):
+/* Pending approvals of waiting runs and pending holds of held runs (hold
+ * set), oldest first (at most STORE_LIST_MAX):
  * *rows_out an array of *n_out rows (NULL when 0), caller frees with
  * store_approval_list_free. */
 int store_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out) IDF_MUST_USE;
@@ -613,6 +630,12 @@ void store_approval_list_free(struct store_approval *rows, size_t n);
  * store_approval_list_free. */
 int store_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out,
                         size_t *n_out) IDF_MUST_USE;
+
+/* How many runs are held at the guardrail of connection (issue 19: a
+ * pending hold, store_run_next.hold, of a run still "held") into *n_out.
+ * While there is one, every destructive step on that connection is held
+ * too. IDF_EINVAL for a NULL or empty connection. */
+int store_guard_held(struct store *s, const char *connection, int64_t *n_out) IDF_MUST_USE;
 
 /* -------------------------------------------------------- cursors, audit */
 

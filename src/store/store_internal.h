@@ -118,10 +118,11 @@ struct store_ops {
     int (*run_stop)(struct store *s, int64_t run_id, const char *reason, int64_t now_ms, const char *actor,
                     bool *pending_out, struct idf_err *err);
 
-    int (*approval_decide)(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
-                           int64_t now_ms, struct idf_err *err);
+    int (*approval_decide)(struct store *s, int64_t run_id, bool approve, bool hold, const char *actor,
+                           const char *comment, int64_t now_ms, struct idf_err *err);
     int (*approval_get)(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
     int (*approval_list)(struct store *s, struct store_approval **rows_out, size_t *n_out);
+    int (*guard_held)(struct store *s, const char *connection, int64_t *n_out); /* issue 19 */
     /* issue 17 ("approvals-reruns"): every approval of a run, decisions included */
     int (*run_approvals)(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
 
@@ -287,6 +288,18 @@ int store__json_quote(struct buf *b, const char *v) IDF_MUST_USE;
 char *store__detail(const char *key, const char *value);
 /* An approval decision's audit detail {"step": step, "comment": comment}
  * ("comment" left out when NULL): caller frees; NULL when out of memory. */
-char *store__approval_detail(const char *step, const char *comment);
+char *store__approval_detail(const char *step, const char *comment, const char *hold);
+/* The audit action of a decision: "approval.approve" / "approval.reject", or
+ * for a guardrail hold (issue 19) "guardrail.release" / "guardrail.reject". */
+const char *store__approval_action(bool approve, bool hold);
+/* IDF_ESTATE (err naming both) unless a run in status may be cancelled at
+ * once: queued, waiting or held. */
+int store__cancel_state_ok(int64_t run_id, const char *status, struct idf_err *err);
+/* IDF_ESTATE (err naming both) unless a run in status may have its pending
+ * approval decided: waiting for an approval step, held for a guardrail hold
+ * (hold non-empty), and the pending one is the kind the caller decides
+ * (hold_expected: store_guard_decide). */
+int store__decide_state_ok(int64_t run_id, const char *status, const char *hold, bool hold_expected,
+                           struct idf_err *err);
 
 #endif

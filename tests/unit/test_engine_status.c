@@ -103,17 +103,20 @@ static void final_statuses(void **state)
     assert_true(engine_run_status_final(ENGINE_RUN_SUCCEEDED));
     assert_true(engine_run_status_final(ENGINE_RUN_FAILED));
     assert_true(engine_run_status_final(ENGINE_RUN_CANCELLED));
+    assert_false(engine_run_status_final(ENGINE_RUN_HELD)); /* issue 19: held runs wait for a decision */
+    assert_true(engine_run_status_is("held", ENGINE_RUN_HELD));
 }
 
 /* The run's state machine, every pair: 1 = allowed. Rows from, columns to:
- * queued running waiting succeeded failed cancelled. */
+ * queued running waiting succeeded failed cancelled held. */
 static const int run_expected[ENGINE_RUN_N_][ENGINE_RUN_N_] = {
-    /* queued    */ {0, 1, 0, 0, 0, 1},
-    /* running   */ {1, 1, 1, 1, 1, 1},
-    /* waiting   */ {1, 1, 0, 0, 0, 1},
-    /* succeeded */ {0, 0, 0, 0, 0, 0},
-    /* failed    */ {0, 0, 0, 0, 0, 0},
-    /* cancelled */ {0, 0, 0, 0, 0, 0},
+    /* queued    */ {0, 1, 0, 0, 0, 1, 0},
+    /* running   */ {1, 1, 1, 1, 1, 1, 1},
+    /* waiting   */ {1, 1, 0, 0, 0, 1, 0},
+    /* succeeded */ {0, 0, 0, 0, 0, 0, 0},
+    /* failed    */ {0, 0, 0, 0, 0, 0, 0},
+    /* cancelled */ {0, 0, 0, 0, 0, 0, 0},
+    /* held      */ {1, 0, 0, 0, 0, 1, 0}, /* issue 19: released or rejected (queued), cancelled; never claimed */
 };
 
 static void run_transitions(void **state)
@@ -144,8 +147,8 @@ static const int step_expected[ENGINE_STEP_N_][ENGINE_STEP_N_] = {
     /* succeeded */ {0, 0, 0, 0, 0, 0, 0, 0},
     /* failed    */ {0, 0, 0, 0, 0, 0, 0, 0},
     /* skipped   */ {0, 0, 0, 0, 0, 0, 0, 0},
-    /* retrying  */ {0, 1, 1, 1, 1, 1, 0, 0},
-    /* waiting   */ {0, 0, 1, 1, 1, 0, 0, 0},
+    /* retrying  */ {0, 1, 1, 1, 1, 1, 1, 0}, /* waiting: held at a guardrail after a deferral (issue 19) */
+    /* waiting   */ {0, 1, 1, 1, 1, 1, 0, 0}, /* started, retrying: the call after a guardrail release */
     /* reused    */ {0, 0, 0, 0, 0, 0, 0, 0},
 };
 

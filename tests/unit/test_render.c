@@ -225,7 +225,7 @@ static void test_steps_and_counts(void **state)
         {0, "user", -1, "succeeded", 1, "{\"login\":\"ann\"}", "{\"id\":\"00u1\"}", NULL, 5, 6},
         {1, "each", 2, "failed", 3, "not json", "null", "{\"message\":\"E1\"}", 7, 0},
     };
-    struct store_run_counts c = {1, 2, 3, 4, 5, 6};
+    struct store_run_counts c = {1, 2, 3, 4, 5, 6, 7};
 
     (void)state;
     assert_json(render_steps(st, 2),
@@ -235,20 +235,22 @@ static void test_steps_and_counts(void **state)
                 "\"input\":\"not json\",\"output\":null,\"error\":{\"message\":\"E1\"},\"started_at\":7,"
                 "\"finished_at\":0,\"change\":null}]");
     assert_json(render_run_counts(&c), "{\"queued\":1,\"running\":2,\"waiting\":3,\"succeeded\":4,\"failed\":5,"
-                                       "\"cancelled\":6}");
+                                       "\"cancelled\":6,\"held\":7}");
 }
 
 static void test_approvals_audit_connections(void **state)
 {
-    struct store_approval a[2] = {{4, "ok", "off", "Go?", 10}, {5, "ok2", "off", NULL, 11}};
+    struct store_approval a[2] = {{4, "ok", "off", "Go?", 10},
+                                  {5, "ok2", "off", NULL, 11, .hold = "okta-prod"}}; /* issue 19: a guardrail hold */
     struct store_audit au[2] = {{9, 20, "cli:a", "connection.create", "connection:x", "{\"kind\":\"okta\"}"},
                                 {8, 19, "api", "run.rerun", NULL, NULL}};
     struct store_connection_info ci = {"x", "okta", "{\"url\":\"https://a\"}", 1, 2};
 
     (void)state;
     assert_json(render_approvals(a, 2),
-                "[{\"run_id\":4,\"step_id\":\"ok\",\"workflow\":\"off\",\"message\":\"Go?\",\"created_at\":10},"
-                "{\"run_id\":5,\"step_id\":\"ok2\",\"workflow\":\"off\",\"message\":null,\"created_at\":11}]");
+                "[{\"run_id\":4,\"step_id\":\"ok\",\"workflow\":\"off\",\"message\":\"Go?\",\"created_at\":10,"
+                "\"hold\":null},{\"run_id\":5,\"step_id\":\"ok2\",\"workflow\":\"off\",\"message\":null,"
+                "\"created_at\":11,\"hold\":\"okta-prod\"}]");
     assert_json(render_audit(au, 2),
                 "[{\"id\":9,\"at\":20,\"actor\":\"cli:a\",\"action\":\"connection.create\",\"target\":"
                 "\"connection:x\",\"detail\":{\"kind\":\"okta\"}},{\"id\":8,\"at\":19,\"actor\":\"api\","

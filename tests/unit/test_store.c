@@ -168,6 +168,8 @@ static int64_t count_of(struct store *s, const char *status)
         return c.succeeded;
     if (strcmp(status, STORE_RUN_FAILED) == 0)
         return c.failed;
+    if (strcmp(status, STORE_RUN_HELD) == 0)
+        return c.held;
     assert_string_equal(status, STORE_RUN_CANCELLED);
     return c.cancelled;
 }
@@ -1479,6 +1481,111 @@ static void test_approvals(void **state)
     struct store_run_next bad = wait;
     bad.status = STORE_RUN_RUNNING;
     assert_int_equal(store_step_commit(s, plain, "w", T0, NULL, &bad, &err), IDF_EINVAL);
+}
+
+/* Issue 19: a run held at a connection's guardrail. It is never claimed
+ * while held, it is counted and listed with its connection, an approval's
+ * decision does not release it (an admin's release does), and the hold
+ * survives closing and reopening the database (a restart). */
+static void test_guardrail_holds(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = f->s;
+    int64_t a = new_run(s, "offboard"), b = new_run(s, "offboard"), c = new_run(s, "offboard"), n_held = -1;
+    struct store_run_next hold = {.status = STORE_RUN_HELD,
+                                  .pc = 1,
+                                  .item = 5,
+                                  .approval_step_id = "suspend",
+                                  .approval_message = "held: budget spent",
+                                  .hold = "okta-prod"};
+    struct store_run_next wait = {.status = STORE_RUN_WAITING, .pc = 0, .approval_step_id = "ok"};
+    struct store_approval *l = NULL;
+    struct store_audit *au = NULL;
+    char *status = NULL, *actor = NULL;
+    size_t n = 0;
+    struct idf_err err = {0};
+
+    for (int i = 0; i < 3; i++)
+        store_run_free(claim1(s, "w", T0));
+    OK(store_guard_held(s, "okta-prod", &n_held));
+    assert_int_equal(n_held, 0);
+    OK(store_step_commit(s, a, "w", T0 + 1, NULL, &hold, &err));
+    OK(store_step_commit(s, b, "w", T0 + 2, NULL, &hold, &err));
+    OK(store_step_commit(s, c, "w", T0 + 3, NULL, &wait, &err)); /* an approval step, for contrast */
+    assert_string_equal(run_status(s, a), STORE_RUN_HELD);
+    assert_int_equal(count_of(s, STORE_RUN_HELD), 2);
+    OK(store_guard_held(s, "okta-prod", &n_held));
+    assert_int_equal(n_held, 2);
+    OK(store_guard_held(s, "okta-other", &n_held));
+    assert_int_equal(n_held, 0);
+    /* never claimed while held, however late */
+    assert_int_equal(claim_count(s, "w2", T0 + 365LL * 86400000), 0);
+
+    /* a restart: the hold is in the database */
+    store_close(s);
+    OK(store_open(f->url, &f->s, &err));
+    s = f->s;
+    assert_string_equal(run_status(s, b), STORE_RUN_HELD);
+    OK(store_approval_list(s, &l, &n));
+    assert_int_equal(n, 3);
+    assert_int_equal(l[0].run_id, a);
+    assert_string_equal(l[0].hold, "okta-prod");
+    assert_string_equal(l[0].step_id, "suspend");
+    assert_null(l[2].hold); /* the approval step */
+    store_approval_list_free(l, n);
+
+    /* an approval's decision does not release a hold, nor a release an approval */
+    assert_int_equal(store_approval_decide(s, a, true, "approver", NULL, T0 + 5, &err), IDF_ESTATE);
+    assert_non_null(strstr(err.msg, "guardrail"));
+    assert_int_equal(store_guard_decide(s, c, true, "admin", NULL, T0 + 5, &err), IDF_ESTATE);
+    assert_string_equal(run_status(s, a), STORE_RUN_HELD);
+    assert_string_equal(run_status(s, c), STORE_RUN_WAITING);
+
+    /* released: queued at once, counted out, audited */
+    OK(store_guard_decide(s, a, true, "cli:admin", "checked the list", T0 + 6, &err));
+    assert_string_equal(run_status(s, a), STORE_RUN_QUEUED);
+    OK(store_approval_get(s, a, "suspend", &status, &actor));
+    assert_string_equal(status, "approved");
+    assert_string_equal(actor, "cli:admin");
+    free(status);
+    free(actor);
+    OK(store_guard_held(s, "okta-prod", &n_held));
+    assert_int_equal(n_held, 1);
+    assert_int_equal(store_guard_decide(s, a, true, "cli:admin", NULL, T0 + 7, &err), IDF_ESTATE); /* once */
+    OK(store_audit_list(s, 1, &au, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(au[0].action, "guardrail.release");
+    assert_non_null(strstr(au[0].detail, "\"connection\":\"okta-prod\""));
+    store_audit_list_free(au, n);
+
+    /* rejected: queued too (its step then fails), no longer held */
+    OK(store_guard_decide(s, b, false, "cli:admin", NULL, T0 + 8, &err));
+    assert_string_equal(run_status(s, b), STORE_RUN_QUEUED);
+    OK(store_guard_held(s, "okta-prod", &n_held));
+    assert_int_equal(n_held, 0);
+    assert_int_equal(count_of(s, STORE_RUN_HELD), 0);
+    assert_int_equal(claim_count(s, "w3", T0 + 9), 2);
+}
+
+/* A held run needs its hold, and a hold its held run. */
+static void test_guardrail_hold_checks(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t a = new_run(s, "offboard");
+    struct store_run_next bad = {.status = STORE_RUN_HELD, .pc = 0, .approval_step_id = "suspend"};
+    struct store_run_next ok = {.status = STORE_RUN_HELD, .pc = 0, .approval_step_id = "suspend", .hold = "p"};
+    struct idf_err err = {0};
+
+    store_run_free(claim1(s, "w", T0));
+    assert_int_equal(store_step_commit(s, a, "w", T0, NULL, &bad, &err), IDF_EINVAL); /* no hold */
+    bad.status = STORE_RUN_WAITING;
+    bad.hold = "p";
+    assert_int_equal(store_step_commit(s, a, "w", T0, NULL, &bad, &err), IDF_EINVAL); /* a hold, not held */
+    assert_int_equal(store_guard_held(s, "", &(int64_t){0}), IDF_EINVAL);
+    OK(store_step_commit(s, a, "w", T0, NULL, &ok, &err));
+    OK(store_run_cancel(s, a, "no", T0 + 1, &err)); /* a held run may be cancelled */
+    assert_string_equal(run_status(s, a), STORE_RUN_CANCELLED);
+    assert_int_equal(count_of(s, STORE_RUN_HELD), 0);
 }
 
 /* ---- issue 17 ("approvals-reruns"): decisions shown, re-runs once ---- */
@@ -2934,6 +3041,8 @@ int main(void)
         T(test_cancel),
         T(test_stop),
         T(test_approvals),
+        T(test_guardrail_holds),
+        T(test_guardrail_hold_checks),
         T(test_rerun_once_unless_forced), /* issue 17, "approvals-reruns" */
         T(test_rerun_rejected),
         T(test_run_approvals_decisions),
