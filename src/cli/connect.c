@@ -75,6 +75,10 @@ static void usage_kind(FILE *f, const struct connector *c)
         else
             fprintf(f, "  --%s VALUE   %s%s\n", o, fl->doc ? fl->doc : "", fl->required ? ", required" : "");
     }
+    fprintf(f,
+            "  --max-destructive N/PERIOD|off   destructive calls allowed on this connection in any window of "
+            "PERIOD,\n      over every workflow and node; over it a run is held for an admin (default %s)\n",
+            CONN_MAX_DESTRUCTIVE_DEFAULT);
 }
 
 static void usage_all(FILE *f)
@@ -253,6 +257,18 @@ static int field_option(struct opts *o, const char *opt, const char *eq, int arg
         if (f->secret)
             log_add_secret(json_string_value(v));
         json_object_set_new(o->config, f->name, v);
+        return CLI_OK;
+    }
+    /* issue 19: every kind's budget of destructive calls (checked with the config by cred_validate) */
+    if (!strcmp(opt, "max-destructive") || !strcmp(opt, CONN_MAX_DESTRUCTIVE_FIELD)) {
+        if (json_object_get(o->config, CONN_MAX_DESTRUCTIVE_FIELD)) {
+            fprintf(stderr, "idflow connect: %s given twice\n", CONN_MAX_DESTRUCTIVE_FIELD);
+            return CLI_USAGE;
+        }
+        val = opt_value(eq, argc, argv, i, opt);
+        if (!val)
+            return CLI_USAGE;
+        json_object_set_new(o->config, CONN_MAX_DESTRUCTIVE_FIELD, json_string(val));
         return CLI_OK;
     }
     fprintf(stderr, "idflow connect: unknown option --%s for %s (idflow connect %s --help)\n", opt, o->conn->name,
