@@ -40,6 +40,13 @@ void api__connectors(struct http_resp *resp)
         for (const struct conn_field *f = c->connection->fields; f->name; f++)
             json_array_append_new(fields, json_pack("{s:s,s:b,s:b,s:s}", "name", f->name, "required", f->required,
                                                     "secret", f->secret, "description", f->doc ? f->doc : ""));
+        /* issue 19: the budget of destructive calls every kind accepts (credentials.c checks it) */
+        json_array_append_new(fields,
+                              json_pack("{s:s,s:b,s:b,s:s}", "name", CONN_MAX_DESTRUCTIVE_FIELD, "required", 0,
+                                        "secret", 0, "description",
+                                        "destructive calls allowed in any window of the period, over every "
+                                        "workflow (N/PERIOD, e.g. 20/1h, or off; default " CONN_MAX_DESTRUCTIVE_DEFAULT
+                                        "): over it a run is held for an admin"));
         json_array_append_new(list, json_pack("{s:s,s:o}", "name", c->name, "fields", fields));
     }
     http_resp_json(resp, 200, json_pack("{s:o}", "connectors", list));

@@ -1,5 +1,7 @@
 // approvals.js — the approvals inbox (#/approvals): every pending approval
-// with its message; approvers approve or reject it with a comment.
+// with its message; approvers approve or reject it with a comment. Runs
+// held at a connection's guardrail (issue 19: a.hold names the connection)
+// are listed too; only an admin releases or rejects them.
 import { api, enc } from './api.js';
 import { busy, fmtTime, focusEl, h, messageSlot } from './dom.js';
 
@@ -31,19 +33,29 @@ export async function refreshNavCount(pending) {
 
 function card(ctx, a, pageSlot) {
   const slot = messageSlot();
-  const el = h('div', { class: 'panel approval', dataset: { runId: String(a.run_id) } },
-    h('div', { class: 'row' },
-      h('a', { href: `#/runs/${enc(a.run_id)}`, text: `Run #${a.run_id}` }),
-      h('a', { href: `#/workflows/${enc(a.workflow)}`, text: a.workflow }),
-      h('span', { class: 'muted small', text: `step ${a.step_id} · asked ${fmtTime(a.created_at)}` })),
-    h('div', { class: 'message', text: a.message || '(no message)' }),
-    slot.el);
-  if (!ctx.can('approver')) return el;
+  const hold = typeof a.hold === 'string' && a.hold !== '';
+  const el =
+      h('div', {class : hold ? 'panel approval hold' : 'panel approval', dataset : {runId : String(a.run_id)}},
+        h('div', {class : 'row'}, h('a', {href : `#/runs/${enc(a.run_id)}`, text : `Run #${a.run_id}`}),
+          h('a', {href : `#/workflows/${enc(a.workflow)}`, text : a.workflow}),
+          hold ? h('span', {class : 'badge held', text : `held at the guardrail of ${a.hold}`}) : null,
+          h('span',
+            {class : 'muted small', text : `step ${a.step_id} · ${hold ? 'held' : 'asked'} ${fmtTime(a.created_at)}`})),
+        h('div', {class : 'message', text : a.message || '(no message)'}), slot.el);
+  if (!ctx.can(hold ? 'admin' : 'approver')) {
+      if (hold)
+          el.append(h('div', {class : 'muted small', text : 'Releasing a held run needs the admin role.'}));
+      return el;
+  }
   const id = `comment-${a.run_id}`;
   const comment = h('input', { type: 'text', id, class: 'comment', placeholder: 'Comment (optional)', maxlength: 1000 });
   const decide = (action) => async (ev) => {
     const body = comment.value.trim() ? { comment: comment.value.trim() } : {};
-    const res = await busy(ev.currentTarget, slot, () => api('POST', `/api/v1/runs/${enc(a.run_id)}/${action}`, body));
+    // a hold: POST .../release, {reject: true} to reject it
+    if (hold && action === 'reject')
+        body.reject = true;
+    const path = hold ? 'release' : action;
+    const res = await busy(ev.currentTarget, slot, () => api('POST', `/api/v1/runs/${enc(a.run_id)}/${path}`, body));
     if (!res) return;
     const done = h('div', { class: 'notice', role: 'status', dataset: { runId: String(a.run_id) } },
       `Run ${a.run_id} ${res.decision || action + 'd'}. `, h('a', { href: `#/runs/${enc(a.run_id)}`, text: 'Follow the run' }));
@@ -52,10 +64,18 @@ function card(ctx, a, pageSlot) {
     pageSlot.clear();
     refreshNavCount();
   };
-  el.append(h('div', { class: 'field' }, h('label', { for: id, text: 'Comment' }), comment),
-    h('div', { class: 'row' },
-      h('button', { type: 'button', class: 'primary approve', text: 'Approve', onclick: decide('approve') }),
-      h('button', { type: 'button', class: 'danger reject', text: 'Reject', onclick: decide('reject') })));
+  el.append(h('div', {class : 'field'},
+              h('label',
+                { for: id, text: 'Comment'
+                }),
+              comment),
+            h('div', {class : 'row'}, h('button', {
+                  type : 'button',
+                  class : 'primary approve',
+                  text : hold ? 'Release' : 'Approve',
+                  onclick : decide('approve')
+              }),
+              h('button', {type : 'button', class : 'danger reject', text : 'Reject', onclick : decide('reject')})));
   return el;
 }
 

@@ -1156,6 +1156,29 @@ test('a connection to a host that does not answer says "could not reach", not "r
 // Issue 18: an OAuth service app as Okta creates it today (DPoP required,
 // the sandbox's default), its PEM key pasted into the password input (which
 // drops the line breaks: idflow puts them back); the check says the mode.
+test('a run held at a guardrail: an approver sees why but cannot release it, an admin releases it and it finishes', async () => {
+  cli('connect', 'okta', 'capped', '--url', SANDBOX, '--token-env', 'OKTA_TOKEN', '--sandbox', '--max-destructive', '1/1h');
+  const id = await startRun('e2e-hold', { users: ['grace.liu@acme.example', 'omar.haddad@acme.example'] }, T.operator);
+  await runStatus(id, T.viewer, 'held');
+  const page = await newPage();
+  await signIn(page, T.approver);
+  await go(page, '#/approvals');
+  const card = page.locator(`#approvals .approval[data-run-id="${id}"]`);
+  await card.waitFor();
+  await seeText(page, `#approvals .approval[data-run-id="${id}"] .badge.held`, /held at the guardrail of capped/);
+  await seeText(page, `#approvals .approval[data-run-id="${id}"] .message`, /budget of destructive calls \(1\/1h\)/);
+  check(await card.locator('button').count() === 0, 'an approver has no release button');
+  const admin = await newPage();
+  await signIn(admin, T.admin);
+  await go(admin, `#/runs/${id}`);
+  await seeText(admin, '#approval h2', /Held at the guardrail of capped/);
+  await admin.fill('#approval-comment', 'two people, as asked');
+  await admin.click('#approve');
+  await seeText(admin, 'h1', new RegExp(`Run ${id}\\s*succeeded`));
+  const audit = await apiCall('GET', '/api/v1/audit?limit=10', { token: T.admin });
+  check(audit.json.audit.some((a) => a.action === 'guardrail.release' && a.target === `run:${id}`), 'the release is audited');
+});
+
 test('an admin connects an OAuth service app that requires DPoP, and the console says so', async () => {
   const src = process.env.IDFLOW_SRC || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
   const pem = readFileSync(path.join(src, 'tests/data/sandbox_service_ec.pem'), 'utf8');

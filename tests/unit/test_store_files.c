@@ -2,7 +2,8 @@
  * its -wal and -shm files and the folders idflow creates for it are private
  * to the owner (0600 files, 0700 folders) whatever the umask lets through; an
  * operator's existing database keeps its mode and gets a warning; a
- * "file:" path is a file name, not an SQLite URI. SQLite only (the contract
+ * "file:" path is a file name, not an SQLite URI; migration 12 (issue 19)
+ * upgrades a database of version 11 in place, its runs kept. SQLite only (the contract
  * suite in test_store.c covers behaviour common to every backend). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "core/log.h"
 #include "store/store.h"
@@ -168,13 +171,85 @@ static void folder_that_is_a_file(void **state)
     free(dir);
 }
 
+/* Runs sql on the database file path (several statements), failing the test on error. */
+static void sq_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* Whether sql runs on path without an error. */
+static bool sq_ok(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    bool ok;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    ok = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close(db);
+    return ok;
+}
+
+/* A database made by the version before issue 19 (schema 11: no "held"
+ * status, no approvals.hold), with a run, its step and its approval: opening
+ * it applies migration 12, which widens the runs' status list in place and
+ * keeps every row (a rebuild of the table would have cascaded the steps and
+ * approvals away). The version-11 file is made from a current one by undoing
+ * migration 12 exactly. */
+static void migration_12_upgrades_in_place(void **state)
+{
+    char *dir = tu_mktemp_dir(), path[600], url[700];
+    struct store *s = NULL;
+    struct idf_err err;
+    int v = 0;
+    (void)state;
+    assert_non_null(dir);
+    snprintf(path, sizeof path, "%s/old.db", dir);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    OK(store_open(url, &s, &err));
+    store_close(s);
+    sq_exec(path,
+            "PRAGMA writable_schema = ON;"
+            "UPDATE sqlite_schema SET sql = replace(sql, ',''held'')', ')') WHERE type = 'table' AND "
+            "name = 'runs';"
+            "PRAGMA writable_schema = OFF;"
+            "DROP INDEX approvals_hold;"
+            "ALTER TABLE approvals DROP COLUMN hold;"
+            "DELETE FROM run_counts WHERE status = 'held';"
+            "DELETE FROM schema_migrations WHERE version = 12;"
+            "INSERT INTO events (source, source_id, type, received_at, data) VALUES ('t', 'e1', 'manual', 1, '{}');"
+            "INSERT INTO runs (workflow, version, event_id, status, created_at, updated_at) "
+            "  VALUES ('wf', 1, 1, 'waiting', 1, 1);"
+            "INSERT INTO steps (run_id, idx, item, step_id, status) VALUES (1, 0, -1, 'ask', 'waiting');"
+            "INSERT INTO approvals (run_id, step_id, created_at) VALUES (1, 'ask', 1);");
+    /* as version 11 was: a held run is refused by the schema */
+    assert_false(sq_ok(path, "UPDATE runs SET status = 'held' WHERE id = 1"));
+
+    OK(store_open(url, &s, &err));
+    OK(store_schema_version(s, &v));
+    assert_int_equal(v, 12);
+    store_close(s);
+    assert_true(sq_ok(path, "UPDATE runs SET status = 'held' WHERE id = 1"));
+    assert_false(sq_ok(path, "UPDATE runs SET status = 'bogus' WHERE id = 1")); /* still a list */
+    assert_true(sq_ok(path, "UPDATE approvals SET hold = 'okta' WHERE run_id = 1"));
+    /* every row kept, the counts right */
+    assert_true(sq_ok(path, "SELECT CASE WHEN (SELECT count(*) FROM steps) = 1 AND (SELECT count(*) FROM approvals) "
+                            "= 1 AND (SELECT n FROM run_counts WHERE status = 'held') = 1 THEN 1 ELSE "
+                            "abs(-9223372036854775807 - 1) END"));
+    assert_true(sq_ok(path, "PRAGMA integrity_check"));
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(new_database_is_private),
-        cmocka_unit_test(existing_database_keeps_mode_and_warns),
-        cmocka_unit_test(file_prefix_is_a_file_name),
-        cmocka_unit_test(folder_that_is_a_file),
+        cmocka_unit_test(new_database_is_private),        cmocka_unit_test(existing_database_keeps_mode_and_warns),
+        cmocka_unit_test(file_prefix_is_a_file_name),     cmocka_unit_test(folder_that_is_a_file),
+        cmocka_unit_test(migration_12_upgrades_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
