@@ -40,7 +40,7 @@ suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections
   "$build/tests/integration/test_api_admin" "$build/tests/integration/test_expr_budget"
   "$build/tests/integration/test_cluster" "$build/tests/unit/test_engine_coord"
   "$build/tests/integration/test_subjects" "$build/tests/integration/test_inputs"
-  "$build/tests/integration/test_run_subjects")
+  "$build/tests/integration/test_run_subjects" "$build/tests/unit/test_store_replay")
 # every PostgreSQL-only program, as the Makefile builds them (tests/pg/test_*.c)
 for src in "$here"/test_*.c; do
   [ -e "$src" ] && suites+=("$build/tests/pg/$(basename "$src" .c)")
