@@ -291,6 +291,8 @@ static int replay_event(struct replay *R, const struct store_event *ev, json_t *
     }
     if (event && why == ENGINE_NOT_TRIGGER && n_runs == 0)
         goto out; /* neither version's business */
+    if (R->f->trigger->takes_inputs && n_runs == 0)
+        goto out; /* a caller's start names one workflow (the event does not say which): another's */
     if (why == ENGINE_STARTS && (rc = dry_run(R, ev, &edited, err)))
         goto out;
     if (!(stored = json_array())) {

@@ -142,6 +142,16 @@ static int setup(void **state)
             return -1;
     }
     wf_path("stored", stored, sizeof stored);
+    /* a caller's start of another workflow: not the business of a replay of a manual workflow */
+    if (sfx_write_wf(&F, "other", "name: other\non: manual\nsteps:\n  - id: s\n    do: set\n    with: {n: 1}\n") ||
+        sfx_write_wf(&F, "byhand", "name: byhand\non: manual\nsteps:\n  - id: s\n    do: set\n    with: {n: 2}\n"))
+        return -1;
+    {
+        char other[600];
+        wf_path("other", other, sizeof other);
+        if (sfx_idflow(&F, NULL, NULL, "run", other, "--input", "x=1", "--db", F.db, NULL))
+            return -1;
+    }
     for (int i = 0; i < 3; i++) {
         snprintf(ev, sizeof ev, "{\"type\":\"okta.user_locked\",\"user\":{\"login\":\"%s@acme.example\"}}", logins[i]);
         snprintf(name, sizeof name, "event%d.json", i);
@@ -330,6 +340,24 @@ static void test_since_excludes_older(void **state)
     json_decref(doc);
 }
 
+/* A caller's start (manual) names its workflow, which the event does not
+ * record: a replay of another manual workflow does not take it for its
+ * own; the workflow it started sees it. */
+static void test_manual_event_of_another_workflow(void **state)
+{
+    json_t *doc;
+    (void)state;
+
+    doc = replay_json("byhand", "7d", 0);
+    assert_int_equal(json_array_size(json_object_get(doc, "events")), 0);
+    assert_int_equal(json_integer_value(json_object_get(doc, "other_events")), 4);
+    json_decref(doc);
+    doc = replay_json("other", "7d", 0);
+    assert_int_equal(json_array_size(json_object_get(doc, "events")), 1);
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(doc, "events"), 0), "would_start")));
+    json_decref(doc);
+}
+
 /* Replays leave the database as it was: the same bytes, the same runs. */
 static void test_database_unchanged(void **state)
 {
@@ -404,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_when_excludes_event),
         cmocka_unit_test(test_since_excludes_older),
         cmocka_unit_test(test_database_unchanged),
+        cmocka_unit_test(test_manual_event_of_another_workflow),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests_name("replay", tests, setup, teardown);
