@@ -320,6 +320,27 @@ static void test_when_excludes_event(void **state)
     free(out);
 }
 
+/* A trigger parameter that excludes the events: "would not start" with
+ * the reason trigger_params. */
+static void test_trigger_params_exclude(void **state)
+{
+    char steps[2048], text[4096];
+    json_t *doc, *e;
+    size_t i;
+    (void)state;
+
+    snprintf(steps, sizeof steps, WF_STEPS, "");
+    snprintf(text, sizeof text, "name: lockout\non:\n  okta.user_locked: {connection: elsewhere}\n%s", steps);
+    assert_int_equal(sfx_write_wf(&F, "onconn", text), 0);
+    doc = replay_json("onconn", "7d", 0);
+    assert_int_equal(json_array_size(json_object_get(doc, "events")), 3);
+    json_array_foreach (json_object_get(doc, "events"), i, e) {
+        assert_false(json_is_true(json_object_get(e, "would_start")));
+        assert_string_equal(json_string_value(json_object_get(e, "reason")), "trigger_params");
+    }
+    json_decref(doc);
+}
+
 /* --since leaves the events received before it out (an ISO time here, a
  * duration elsewhere). */
 static void test_since_excludes_older(void **state)
@@ -432,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_when_excludes_event),
         cmocka_unit_test(test_since_excludes_older),
         cmocka_unit_test(test_database_unchanged),
+        cmocka_unit_test(test_trigger_params_exclude),
         cmocka_unit_test(test_manual_event_of_another_workflow),
         cmocka_unit_test(test_errors),
     };

@@ -219,6 +219,20 @@ static void test_event_runs(void **state)
     assert_int_equal(rows[0].rerun_of, 0);
     store_run_list_free(rows, n);
 
+    /* a re-run of the first run is one of the event's runs too */
+    {
+        struct idf_err err = {0};
+        int64_t rerun = 0;
+        OK(store_run_cancel(f->s, ids[0], "stop", time_now_ms(), &err));
+        OK(store_run_rerun(f->s, ids[0], time_now_ms(), "t", false, &rerun, &err));
+        OK(store_event_runs(f->s, ev, "wf-a", &rows, &n));
+        assert_int_equal(n, 3);
+        assert_int_equal(rows[2].id, rerun);
+        assert_int_equal(rows[2].rerun_of, ids[0]);
+        assert_string_equal(rows[0].status, STORE_RUN_CANCELLED);
+        store_run_list_free(rows, n);
+    }
+
     OK(store_event_runs(f->s, ev, "wf-b", &rows, &n));
     assert_int_equal(n, 1);
     assert_int_equal(rows[0].id, ids[1]);
