@@ -382,28 +382,33 @@ static void test_manual_event_of_another_workflow(void **state)
 /* Replays leave the database as it was: the same bytes, the same runs. */
 static void test_database_unchanged(void **state)
 {
-    const char *file = F.db + strlen("sqlite:");
-    char *before, *after, *runs0 = NULL, *runs1 = NULL;
+    bool sqlite = strncmp(F.db, "sqlite:", 7) == 0; /* else the PostgreSQL runner's schema: its rows only */
+    const char *file = F.db + (sqlite ? strlen("sqlite:") : 0);
+    char *before = NULL, *after = NULL, *runs0 = NULL, *runs1 = NULL;
     size_t n0 = 0, n1 = 0;
     json_t *doc;
     (void)state;
 
-    assert_int_equal(strncmp(F.db, "sqlite:", 7), 0);
-    assert_int_equal(idflow(&runs0, NULL, "runs", "--json", "--db", F.db, NULL), 0);
-    before = tu_read_file(file, &n0);
-    assert_non_null(before);
+    assert_int_equal(idflow(&runs0, NULL, "runs", "--json", "--limit", "1000", "--db", F.db, NULL), 0);
+    if (sqlite)
+        assert_non_null(before = tu_read_file(file, &n0));
     write_wf("edited2", "", "",
              "  - id: deact\n    do: okta.deactivate_user\n    with: {user: '${{ .event.user.login }}'}\n");
     doc = replay_json("edited2", "7d", 3);
     json_decref(doc);
     doc = replay_json("stored", "7d", 0);
     json_decref(doc);
-    after = tu_read_file(file, &n1);
-    assert_non_null(after);
-    assert_int_equal(n0, n1);
-    assert_memory_equal(before, after, n0);
-    assert_int_equal(idflow(&runs1, NULL, "runs", "--json", "--db", F.db, NULL), 0);
+    if (sqlite) {
+        assert_non_null(after = tu_read_file(file, &n1));
+        assert_int_equal(n0, n1);
+        assert_memory_equal(before, after, n0);
+    }
+    assert_int_equal(idflow(&runs1, NULL, "runs", "--json", "--limit", "1000", "--db", F.db, NULL), 0);
     assert_string_equal(runs0, runs1);
+    /* and the replays' dry runs are nowhere in it: the stored runs only */
+    doc = json_loads(runs1, 0, NULL);
+    assert_int_equal(json_array_size(doc), 4);
+    json_decref(doc);
     free(before);
     free(after);
     free(runs0);
