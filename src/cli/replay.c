@@ -136,30 +136,36 @@ static int dry_run(struct replay *R, const struct store_event *ev, json_t **out,
     item.n_runs = 1;
     item.run_ids = &run_id;
     if ((rc = store_ingest(R->mem, &item, 1, err)))
-        return rc;
+        goto out;
     for (;;) {
         enum engine_run_status status;
         struct exec_outcome oc;
 
-        if ((rc = store_run_get(R->mem, run_id, &r)))
-            return idf_err_set(err, rc, "the dry run of event %lld vanished", (long long)ev->id);
+        if ((rc = store_run_get(R->mem, run_id, &r))) {
+            idf_err_set(err, rc, "the dry run of event %lld vanished", (long long)ev->id);
+            goto out;
+        }
         if (engine_run_status_parse(r->status, &status) == 0 &&
             (engine_run_status_final(status) || status == ENGINE_RUN_WAITING))
-            break;
+            break; /* a dry run waits for nothing: "waiting" is only a retry's pause */
         store_run_free(r);
         r = NULL;
-        if (++visits > REPLAY_MAX_STEPS_PER_RUN)
-            return idf_err_set(err, IDF_ETOOBIG, "the dry run of event %lld did not end", (long long)ev->id);
+        if (++visits > REPLAY_MAX_STEPS_PER_RUN) {
+            rc = idf_err_set(err, IDF_ETOOBIG, "the dry run of event %lld did not end", (long long)ev->id);
+            goto out;
+        }
         R->env.lease_renewed_at = time_now_ms();
         if ((rc = store_run_claim_id(R->mem, run_id, R->env.owner, R->env.lease_renewed_at, R->env.lease_ms, &r, err)))
-            return rc;
-        if (!r)
-            return idf_err_set(err, IDF_ESTATE, "the dry run of event %lld could not be claimed", (long long)ev->id);
+            goto out;
+        if (!r) {
+            rc = idf_err_set(err, IDF_ESTATE, "the dry run of event %lld could not be claimed", (long long)ev->id);
+            goto out;
+        }
         rc = exec_run(&R->env, R->f, r, &oc, err);
         store_run_free(r);
         r = NULL;
         if (rc)
-            return rc;
+            goto out;
     }
     if ((rc = store_step_list(R->mem, run_id, &rows, &n)))
         goto out;
