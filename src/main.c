@@ -27,6 +27,10 @@ static const char usage[] =
     "  run      FILE [--event EVENT.json] [--input NAME=VALUE]... [--dry-run] [--db URL]\n"
     "           one run in the foreground (--dry-run calls nothing and prints what it would call);\n"
     "           --input sets one of a manual workflow's inputs (checked against its declaration)\n"
+    "  replay   FILE --since 7d|TIME [--db URL] [--json]\n"
+    "           the workflow as edited, dry-run over the events recorded since then, side by side with\n"
+    "           what its stored version did (nothing is called or stored); exit 3 when it would make a\n"
+    "           destructive call the stored version did not\n"
     "  runs     [--status S] [--workflow NAME] [--subject|--user LOGIN|ID|TICKET] [--source SRC[/VIA]]\n"
     "           [--since TIME] [--until TIME] [--before RUN] [--limit N] [--json] [--db URL]\n"
     "  history  USER|TICKET [--json] [--db URL]   every run that touched them, newest first, with what it changed\n"
@@ -52,7 +56,7 @@ static const char usage[] =
     "  version                      print the version\n"
     "  help                         this text\n"
     "\n"
-    "Exit status: 0 ok, 1 the thing asked failed, 2 usage error.\n"
+    "Exit status: 0 ok, 1 the thing asked failed, 2 usage error (replay: 3, see above).\n"
     "Settings: idflow.yaml (or --config FILE), overridden by IDFLOW_* variables, then by flags.\n";
 
 int main(int argc, char **argv)
@@ -94,6 +98,8 @@ int main(int argc, char **argv)
         return cli_validate(argc, argv);
     if (!strcmp(cmd, "run"))
         return cli_run(argc, argv);
+    if (!strcmp(cmd, "replay"))
+        return cli_replay(argc, argv);
     if (!strcmp(cmd, "runs"))
         return cli_runs(argc, argv);
     if (!strcmp(cmd, "show"))

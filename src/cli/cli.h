@@ -9,6 +9,8 @@
 #define CLI_OK 0
 #define CLI_FAIL 1
 #define CLI_USAGE 2
+#define CLI_REPLAY_DESTRUCTIVE 3 /* `idflow replay`: the edited workflow would make a destructive call the
+                                    stored version did not (issue 19) */
 
 int cli_serve(int argc, char **argv);
 int cli_validate(int argc, char **argv);
@@ -30,6 +32,7 @@ int cli_connections(int argc, char **argv); /* list connections without secrets 
 int cli_token(int argc, char **argv);       /* API tokens: create | list | revoke (src/cli/token.c) */
 int cli_audit(int argc, char **argv);       /* the audit log, newest first */
 int cli_init(int argc, char **argv);        /* marks the store's API initialized (src/cli/token.c) */
+int cli_replay(int argc, char **argv);      /* a workflow as edited, dry-run over recorded events (issue 19) */
 
 /* common.c — shared by the subcommands. */
 #include <stdint.h>

@@ -223,4 +223,23 @@ int exec_run(struct exec_env *env, const struct flow *f, const struct store_run 
 /* Frees per-connector slots of env (call before the thread exits). */
 void exec_env_release(struct exec_env *env);
 
+/* ---- replay (issue 19): the matcher's decision for one workflow ---- */
+
+/* Why an event does or does not start a workflow. */
+enum engine_start_why {
+    ENGINE_STARTS = 0,    /* it starts it */
+    ENGINE_NOT_TRIGGER,   /* the event's type is not the workflow's trigger */
+    ENGINE_NOT_PARAMS,    /* the trigger's parameters (its connection, a group...) do not match the event */
+    ENGINE_NOT_CONDITION, /* a `when:` is false, no `when_any:` holds, or a condition failed */
+};
+
+/* Whether the normalized event (jq .event; its stored type `type`) would
+ * start f, decided exactly as the matcher decides it (match.c: trigger,
+ * trigger parameters, `when:`, `when_any:`, conditions evaluated with ectx)
+ * but whether f is enabled is not asked. why (why_n bytes; may be NULL)
+ * receives which condition was false or failed and where ("" otherwise).
+ * A failed condition is also logged, as the matcher logs it. */
+enum engine_start_why engine_match_flow(struct expr_ctx *ectx, const struct flow *f, const char *type,
+                                        const json_t *event, char *why, size_t why_n);
+
 #endif

@@ -7,7 +7,9 @@
  * (the API's POST /api/v1/events, the schedule), and by the matcher thread
  * for everything that arrives from outside (hooks, polls): those events are
  * stored in stage MATCH, acknowledged, and only then matched, so a hook's
- * answer never waits on a workflow's expressions.
+ * answer never waits on a workflow's expressions. engine_match_flow makes
+ * the same decision (the same code, `starts`) for one workflow outside the
+ * set, enabled or not, and says why not (`idflow replay`, issue 19).
  *
  * The matcher takes the events waiting in stage MATCH (oldest first, up to
  * MATCHER_BATCH), matches each, and settles the batch in ONE transaction:
@@ -69,25 +71,30 @@
 struct match_ctx {
     const json_t *event; /* normalized event (jq .event), borrowed */
     struct expr_ctx *ectx;
-    struct engine__match *out;
+    struct engine__match *out; /* NULL for engine_match_flow */
+    char *note;                /* where failed conditions are noted (out->note, or the caller's why) */
+    size_t note_n;
 };
 
-/* Appends "; " and the formatted text to out->note (truncated when full). */
-static void note_add(struct engine__match *out, const char *fmt, ...) IDF_PRINTF(2, 3);
+/* Appends "; " and the formatted text to m->note (truncated when full). */
+static void note_add(struct match_ctx *m, const char *fmt, ...) IDF_PRINTF(2, 3);
 
-static void note_add(struct engine__match *out, const char *fmt, ...)
+static void note_add(struct match_ctx *m, const char *fmt, ...)
 {
-    size_t n = strlen(out->note);
+    size_t n;
     va_list ap;
 
-    if (n + 3 >= sizeof out->note)
+    if (!m->note || !m->note_n)
+        return;
+    n = strlen(m->note);
+    if (n + 3 >= m->note_n)
         return;
     if (n) {
-        memcpy(out->note + n, "; ", 3);
+        memcpy(m->note + n, "; ", 3);
         n += 2;
     }
     va_start(ap, fmt);
-    vsnprintf(out->note + n, sizeof out->note - n, fmt, ap);
+    vsnprintf(m->note + n, m->note_n - n, fmt, ap);
     va_end(ap);
 }
 
@@ -103,28 +110,53 @@ static bool condition(struct match_ctx *m, const struct flow *f, const char *kin
     if (expr_truthy(m->ectx, jq, in, &yes, &e)) {
         log_warn("workflow %s: %s:%d:%d: %s[%zu] '%.80s' failed, the event does not start it: %s", f->name, f->path,
                  at.line, at.col, kind, i, jq, e.msg);
-        note_add(m->out, "workflow %s: %s:%d:%d: %s[%zu] '%.80s' failed: %s", f->name, f->path, at.line, at.col, kind,
-                 i, jq, e.msg);
+        note_add(m, "workflow %s: %s:%d:%d: %s[%zu] '%.80s' failed: %s", f->name, f->path, at.line, at.col, kind, i, jq,
+                 e.msg);
         return false;
     }
     return yes;
 }
 
+/* The conditions of f on the event. When m->out is NULL (engine_match_flow)
+ * a false one is noted too (which one), not only a failed one. */
 static bool conditions_hold(struct match_ctx *m, const struct flow *f)
 {
     json_t *in = json_pack("{s:O,s:{s:s}}", "event", m->event, "workflow", "name", f->name);
     bool ok = in != NULL;
 
-    for (size_t i = 0; ok && i < f->n_when; i++)
+    if (!in)
+        note_add(m, "out of memory");
+    for (size_t i = 0; ok && i < f->n_when; i++) {
         ok = condition(m, f, "when", i, f->when[i], f->when_at[i], in);
+        if (!ok && !m->out && !m->note[0])
+            note_add(m, "%s:%d:%d: when[%zu] '%.80s' is false", f->path, f->when_at[i].line, f->when_at[i].col, i,
+                     f->when[i]);
+    }
     if (ok && f->n_when_any) {
         bool any = false;
         for (size_t i = 0; !any && i < f->n_when_any; i++)
             any = condition(m, f, "when_any", i, f->when_any[i], f->when_any_at[i], in);
         ok = any;
+        if (!ok && !m->out && !m->note[0])
+            note_add(m, "%s:%d:%d: none of the %zu when_any conditions holds", f->path, f->when_any_at[0].line,
+                     f->when_any_at[0].col, f->n_when_any);
     }
     json_decref(in);
     return ok;
+}
+
+/* Whether the event (of type `type`) starts f, enabled or not: its trigger,
+ * the trigger's parameters, then its conditions (the one decision both
+ * engine__match and engine_match_flow make). */
+static enum engine_start_why starts(struct match_ctx *m, const struct flow *f, const char *type)
+{
+    if (strcmp(f->trigger->name, type) != 0)
+        return ENGINE_NOT_TRIGGER;
+    if (f->trigger->match && !f->trigger->match(f->trigger_params, m->event))
+        return ENGINE_NOT_PARAMS;
+    if (!conditions_hold(m, f))
+        return ENGINE_NOT_CONDITION;
+    return ENGINE_STARTS;
 }
 
 static void match_one(void *ud, const struct flow *f, int64_t version)
@@ -145,13 +177,11 @@ static void match_one(void *ud, const struct flow *f, int64_t version)
     }
     if (!f->enabled)
         return;
-    if (f->trigger->match && !f->trigger->match(f->trigger_params, m->event))
-        return;
-    if (!conditions_hold(m, f))
+    if (starts(m, f, o->type) != ENGINE_STARTS)
         return;
     if (o->n_runs >= ENGINE_ACK_MAX_RUNS) {
         log_warn("event matches more than %d workflows; %s not started", ENGINE_ACK_MAX_RUNS, f->name);
-        note_add(o, "more than %d workflows match: %s not started", ENGINE_ACK_MAX_RUNS, f->name);
+        note_add(m, "more than %d workflows match: %s not started", ENGINE_ACK_MAX_RUNS, f->name);
         return;
     }
     o->runs[o->n_runs].workflow = f->name;
@@ -159,9 +189,20 @@ static void match_one(void *ud, const struct flow *f, int64_t version)
     o->n_runs++;
 }
 
+enum engine_start_why engine_match_flow(struct expr_ctx *ectx, const struct flow *f, const char *type,
+                                        const json_t *event, char *why, size_t why_n)
+{
+    char none[1] = "";
+    struct match_ctx m = {
+        .event = event, .ectx = ectx, .note = why && why_n ? why : none, .note_n = why && why_n ? why_n : sizeof none};
+
+    m.note[0] = '\0';
+    return starts(&m, f, type);
+}
+
 void engine__match(struct wfset *ws, struct expr_ctx *ectx, const json_t *event, struct engine__match *out)
 {
-    struct match_ctx m = {.event = event, .ectx = ectx, .out = out};
+    struct match_ctx m = {.event = event, .ectx = ectx, .out = out, .note = out->note, .note_n = sizeof out->note};
 
     out->found_named = false;
     out->named_wrong_trigger = false;
@@ -272,8 +313,7 @@ static int match_batch(struct matcher *m, struct store *st, struct expr_ctx *ect
             engine__match(m->ws, ectx, event, &res[i]);
             /* the event's subjects, written with each run it starts; without them (out of
              * memory) the runs are still created */
-            if (res[i].n_runs &&
-                engine_subjects_of_event(&subj[i], m->reg, evs[i]->source, evs[i]->type, event))
+            if (res[i].n_runs && engine_subjects_of_event(&subj[i], m->reg, evs[i]->source, evs[i]->type, event))
                 engine_subjects_clear(&subj[i]);
             json_decref(event);
         }

@@ -98,6 +98,8 @@ static const struct store_ops postgres_ops = {
     .run_count = store__pg_run_count,       /* issue 17, "subjects" */
     .run_subjects = store__pg_run_subjects,
     .run_changes = store__pg_run_changes,
+    .event_list = store__pg_event_list, /* replay (issue 19) */
+    .event_runs = store__pg_event_runs,
 };
 
 /* --------------------------------------------------------------- numbers */

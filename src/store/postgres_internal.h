@@ -265,6 +265,11 @@ int store__pg_run_count(struct store *s, const struct store__run_query *q, int64
 int store__pg_run_subjects(struct store *s, int64_t run_id, struct store_run_subject **rows_out, size_t *n_out);
 int store__pg_run_changes(struct store *s, const int64_t *run_ids, size_t n, struct store_change **rows_out,
                           size_t *n_out);
+/* postgres_replay.c (issue 19): the replay reads (store.h, "replay") */
+int store__pg_event_list(struct store *s, int64_t since_ms, int64_t after_id, int limit,
+                         struct store_event **rows_out, size_t *n_out);
+int store__pg_event_runs(struct store *s, int64_t event_id, const char *workflow, struct store_run **rows_out,
+                         size_t *n_out);
 
 /* postgres_admin.c: reruns, cancels, approvals, prune */
 int store__pg_run_rerun(struct store *s, int64_t run_id, int64_t now_ms, const char *actor, bool force,

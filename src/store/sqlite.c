@@ -103,6 +103,8 @@ static const struct store_ops sqlite_ops = {
     .run_count = store__sq_run_count,       /* issue 17, "subjects" */
     .run_subjects = store__sq_run_subjects,
     .run_changes = store__sq_run_changes,
+    .event_list = store__sq_event_list, /* replay (issue 19) */
+    .event_runs = store__sq_event_runs,
 };
 
 /* ------------------------------------------------------------- errors */

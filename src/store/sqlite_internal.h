@@ -136,6 +136,9 @@ enum store__sq_slot {
     SQ_SUBJ_LIST,
     SQ_RUN_EXTRA,
     SQ_CHANGE_LIST,
+    /* replay (issue 19, sqlite_replay.c) */
+    SQ_REPLAY_EVENTS,
+    SQ_REPLAY_RUNS,
 
     SQ__COUNT
 };
@@ -400,5 +403,10 @@ int store__sq_run_count(struct store *s, const struct store__run_query *q, int64
 int store__sq_run_subjects(struct store *s, int64_t run_id, struct store_run_subject **rows_out, size_t *n_out);
 int store__sq_run_changes(struct store *s, const int64_t *run_ids, size_t n, struct store_change **rows_out,
                           size_t *n_out);
+/* sqlite_replay.c (issue 19): the replay reads (store.h, "replay") */
+int store__sq_event_list(struct store *s, int64_t since_ms, int64_t after_id, int limit,
+                         struct store_event **rows_out, size_t *n_out);
+int store__sq_event_runs(struct store *s, int64_t event_id, const char *workflow, struct store_run **rows_out,
+                         size_t *n_out);
 
 #endif

@@ -926,4 +926,29 @@ int store_window_block(struct store *s, const char *key, int64_t until_ms) IDF_M
 int store_lease_count(struct store *s, const char *prefix, int64_t now_ms, int *n_out) IDF_MUST_USE;
 /* (end of "pacing") */
 
+/* ------------------------------------------------ replay (issue 19) */
+/* What `idflow replay` reads (src/cli/replay.c): the events of a window and
+ * the runs each started. Reads only: nothing is written. */
+
+/* The events received at or after since_ms whose id is above after_id,
+ * oldest first (by id), at most limit (1..STORE_LIST_MAX; IDF_EINVAL
+ * otherwise): *rows_out an array of *n_out events (NULL when 0) with every
+ * field store_event_get fills, deliveries waiting to be expanded included
+ * (their stage tells). Caller frees with store_event_list_free. Paging:
+ * the next call's after_id is the last row's id. No index serves
+ * received_at: a backend may scan the events older than the window once
+ * (docs/internals/store.md, "Replay reads"). */
+int store_event_list(struct store *s, int64_t since_ms, int64_t after_id, int limit, struct store_event **rows_out,
+                     size_t *n_out) IDF_MUST_USE;
+void store_event_list_free(struct store_event *rows, size_t n);
+
+/* The runs of workflow `workflow` whose event is event_id (re-runs
+ * included), oldest first, at most STORE_LIST_MAX: *rows_out an array of
+ * *n_out runs (NULL when 0) with id, workflow, version, event_id, status,
+ * error, created_at, finished_at and rerun_of set (the rest 0/NULL).
+ * Caller frees with store_run_list_free. */
+int store_event_runs(struct store *s, int64_t event_id, const char *workflow, struct store_run **rows_out,
+                     size_t *n_out) IDF_MUST_USE;
+/* (end of "replay") */
+
 #endif

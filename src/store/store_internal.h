@@ -194,6 +194,14 @@ struct store_ops {
     int (*run_subjects)(struct store *s, int64_t run_id, struct store_run_subject **rows_out, size_t *n_out);
     int (*run_changes)(struct store *s, const int64_t *run_ids, size_t n, struct store_change **rows_out,
                        size_t *n_out);
+
+    /* replay (issue 19; store.h, "replay"): list ops as above; event_list:
+     * 1 <= limit <= STORE_LIST_MAX, since_ms and after_id >= 0; event_runs:
+     * workflow a valid name */
+    int (*event_list)(struct store *s, int64_t since_ms, int64_t after_id, int limit, struct store_event **rows_out,
+                      size_t *n_out);
+    int (*event_runs)(struct store *s, int64_t event_id, const char *workflow, struct store_run **rows_out,
+                      size_t *n_out);
 };
 
 /* The head of every backend connection. */
@@ -235,6 +243,7 @@ void store__connection_info_clear(void *row);
 void store__token_clear(void *row);
 void store__run_subject_clear(void *row);
 void store__change_clear(void *row);
+void store__event_clear(void *row); /* replay (issue 19) */
 /* Frees an array of n rows of size bytes, each cleared by clear (rows may
  * be NULL): the loop behind every store_*_list_free. */
 void store__rows_free(void *rows, size_t n, size_t size, void (*clear)(void *row));

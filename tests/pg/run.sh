@@ -11,7 +11,8 @@
 #      variable (engine_fixture's group commit test, serve_fixture's end-to-end
 #      tests: the six use cases, the Okta flow, concurrency caps, the API's
 #      admin routes, the expression budget; test_cluster: three serve nodes on
-#      one schema, one killed with kill -9) — idflow end to end on PostgreSQL
+#      one schema, one killed with kill -9; test_replay: `idflow replay` over
+#      the schema) — idflow end to end on PostgreSQL
 #   3. every tests/pg/test_*.c program (the backend's own tests: migrations,
 #      refusals, no password in any message, claims across connections...)
 #      with IDFLOW_TEST_PG_URL, the cluster's URL
@@ -40,7 +41,8 @@ suites=("$build/tests/unit/test_store" "$build/tests/unit/test_store_connections
   "$build/tests/integration/test_api_admin" "$build/tests/integration/test_expr_budget"
   "$build/tests/integration/test_cluster" "$build/tests/unit/test_engine_coord"
   "$build/tests/integration/test_subjects" "$build/tests/integration/test_inputs"
-  "$build/tests/integration/test_run_subjects" "$build/tests/integration/test_guardrails")
+  "$build/tests/integration/test_run_subjects" "$build/tests/unit/test_store_replay"
+  "$build/tests/integration/test_replay" "$build/tests/integration/test_guardrails")
 # every PostgreSQL-only program, as the Makefile builds them (tests/pg/test_*.c)
 for src in "$here"/test_*.c; do
   [ -e "$src" ] && suites+=("$build/tests/pg/$(basename "$src" .c)")
