@@ -11,11 +11,9 @@
 
 #include "api/render.h"
 #include "core/timeutil.h"
+#include "engine/status.h"
 
 #define RUNQUERY_SOURCE_MAX 256 /* bytes of a source filter ("okta/poll") */
-
-static const char *const STATUSES[] = {STORE_RUN_QUEUED,    STORE_RUN_RUNNING, STORE_RUN_WAITING,
-                                       STORE_RUN_SUCCEEDED, STORE_RUN_FAILED,  STORE_RUN_CANCELLED};
 
 /* A decimal integer > 0 (no sign, no space, at most 18 digits). */
 static bool parse_positive(const char *s, int64_t *out)
@@ -49,12 +47,13 @@ int runquery_parse(const struct runquery_in *in, const char *prefix, struct runq
 
     memset(q, 0, sizeof *q);
     if (in->status) {
-        for (size_t i = 0; i < sizeof STATUSES / sizeof STATUSES[0]; i++)
-            if (strcmp(in->status, STATUSES[i]) == 0)
-                f->status = STATUSES[i];
-        if (!f->status)
+        /* the statuses are the engine's (status.c), held included (issue 19): no list of our own */
+        enum engine_run_status st;
+        if (engine_run_status_parse(in->status, &st))
             return idf_err_set(err, IDF_EINVAL,
-                               "bad %sstatus: one of queued, running, waiting, succeeded, failed, cancelled", prefix);
+                               "bad %sstatus: one of queued, running, waiting, held, succeeded, failed, cancelled",
+                               prefix);
+        f->status = engine_run_status_name(st);
     }
     if (in->workflow) {
         if (!*in->workflow || strlen(in->workflow) > 256)

@@ -331,6 +331,11 @@ int cli_show(int argc, char **argv)
             cli_fmt_time(r->wake_at, c1, sizeof c1);
             printf("  waiting until %s\n", c1);
         }
+        for (size_t k = 0; engine_run_status_is(r->status, ENGINE_RUN_HELD) && k < n_approvals; k++)
+            if (approvals[k].hold && approvals[k].status && strcmp(approvals[k].status, "pending") == 0)
+                printf("  held at the guardrail of connection '%s' at step %s: an admin releases it "
+                       "(idflow release %lld) or rejects it (idflow release --reject %lld)\n",
+                       approvals[k].hold, approvals[k].step_id, (long long)r->id, (long long)r->id);
         printf("  steps:\n");
         json_array_foreach(steps, i, sp)
         {

@@ -338,6 +338,19 @@ static void restart_keeps_them_held(void **state)
     wait_status(mass_run, "held");
     wait_status(one_run, "held");
     assert_int_equal(suspended_count(), BUDGET);
+    /* what an admin reads on the server */
+    char ids[32], *out = NULL;
+    snprintf(ids, sizeof ids, "%lld", (long long)mass_run);
+    assert_int_equal(tu_idflow_db(F.bin, F.db, &out, NULL, "show", ids, NULL), 0);
+    assert_non_null(strstr(out, "held at the guardrail of connection 'okta' at step suspend"));
+    assert_non_null(strstr(out, "budget of destructive calls (5/1h)"));
+    free(out);
+    assert_int_equal(tu_idflow_db(F.bin, F.db, &out, NULL, "runs", "--status", "held", "--json", NULL), 0);
+    json_t *l = json_loads(out, 0, NULL);
+    free(out);
+    json_t *runs = json_is_array(l) ? l : json_object_get(l, "runs");
+    assert_int_equal(json_array_size(runs), 2);
+    json_decref(l);
 }
 
 /* Neither an approver's release nor an approval's decision lets a hold go. */
