@@ -408,6 +408,7 @@ static const struct want WANT[] = {
     {"POST", "/api/v1/runs/*/cancel", "/api/v1/runs/999/cancel", TOKEN_OPERATOR},
     {"POST", "/api/v1/runs/*/approve", "/api/v1/runs/999/approve", TOKEN_APPROVER},
     {"POST", "/api/v1/runs/*/reject", "/api/v1/runs/999/reject", TOKEN_APPROVER},
+    {"POST", "/api/v1/runs/*/release", "/api/v1/runs/999/release", TOKEN_ADMIN}, /* issue 19: a guardrail hold */
     {"GET", "/api/v1/history", "/api/v1/history", TOKEN_VIEWER}, /* issue 17: a subject's timeline */
     {"GET", "/api/v1/approvals", "/api/v1/approvals", TOKEN_VIEWER},
     {"GET", "/api/v1/workflows", "/api/v1/workflows", TOKEN_VIEWER},

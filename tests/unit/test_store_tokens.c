@@ -255,8 +255,12 @@ static void first_token_or_init_marks_the_store_for_good(void **state)
 }
 
 /* Undoes every migration after 4 (5: settings; 6: runs' interruptions; 7: the events' stage; 8: the claim's
- * indexes by workflow; 9: named leases; 10: pacing windows; 11: run subjects). */
+ * indexes by workflow; 9: named leases; 10: pacing windows; 11: run subjects; 12: guardrail holds, whose
+ * widened CHECK list is put back as it was). */
 #define BACK_TO_SCHEMA_4                                                                                               \
+    "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, ',''held'')', ')') "                   \
+    "WHERE type = 'table' AND name = 'runs'; PRAGMA writable_schema = OFF; "                                          \
+    "DROP INDEX approvals_hold; ALTER TABLE approvals DROP COLUMN hold; DELETE FROM run_counts WHERE status = 'held'; " \
     "DROP TABLE IF EXISTS run_subjects; DROP INDEX IF EXISTS runs_rerun_of; DROP INDEX IF EXISTS runs_created; "       \
     "ALTER TABLE events DROP COLUMN via; ALTER TABLE events DROP COLUMN actor; ALTER TABLE steps DROP COLUMN change; " \
     "DROP TABLE IF EXISTS leases; DROP TABLE IF EXISTS pace_sends; DROP TABLE IF EXISTS pace_keys; "                   \
