@@ -308,6 +308,52 @@ static void okta_request_to_a_protected_user_fails_the_run(void **state)
     assert_int_equal(audited("member of the protected group 'IT Admins'"), 2);
 }
 
+/* PUT /api/v1/connections/NAME takes the same list: groups completed with
+ * their ids, an unknown group or a bad entry refused with nothing stored. */
+static void the_api_takes_the_same_list(void **state)
+{
+    char url[200], body[600];
+    long status = 0;
+    json_t *a, *prot;
+    (void)state;
+
+    snprintf(url, sizeof url, "%s/api/v1/connections/acme2", F.base);
+    snprintf(body, sizeof body,
+             "{\"kind\": \"okta\", \"config\": {\"url\": \"%s\", \"token\": \"%s\", \"sandbox\": true, "
+             "\"protected\": [{\"group\": \"No Such Group\"}]}}",
+             F.sb, TOKEN);
+    a = sfx_assert_http_json("PUT", url, body, NULL, &status);
+    assert_int_equal(status, 400);
+    assert_non_null(strstr(json_string_value(json_object_get(a, "error")) ?: "", "No Such Group"));
+    json_decref(a);
+    snprintf(body, sizeof body,
+             "{\"kind\": \"okta\", \"config\": {\"url\": \"%s\", \"token\": \"%s\", \"sandbox\": true, "
+             "\"protected\": [{\"login\": \"a*b\"}]}}",
+             F.sb, TOKEN);
+    a = sfx_assert_http_json("PUT", url, body, NULL, &status);
+    assert_int_equal(status, 400);
+    assert_non_null(strstr(json_string_value(json_object_get(a, "error")) ?: "", "protected[0]"));
+    json_decref(a);
+    a = sfx_assert_http_json("GET", url, NULL, NULL, &status);
+    assert_int_equal(status, 404); /* nothing stored */
+    json_decref(a);
+    snprintf(body, sizeof body,
+             "{\"kind\": \"okta\", \"config\": {\"url\": \"%s\", \"token\": \"%s\", \"sandbox\": true, "
+             "\"protected\": [{\"group\": \"IT Admins\"}]}}",
+             F.sb, TOKEN);
+    a = sfx_assert_http_json("PUT", url, body, NULL, &status);
+    assert_int_equal(status, 201);
+    json_decref(a);
+    a = sfx_assert_http_json("GET", url, NULL, NULL, &status);
+    prot = json_object_get(json_object_get(a, "config"), "protected");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(prot, 0), "group")), "IT Admins");
+    assert_int_equal(strncmp(json_string_value(json_object_get(json_array_get(prot, 0), "id")) ?: "", "00g", 3), 0);
+    json_decref(a);
+    a = sfx_assert_http_json("DELETE", url, NULL, NULL, &status);
+    assert_int_equal(status, 200);
+    json_decref(a);
+}
+
 /* The check's own read answered 429: the step waits and asks again, as a
  * deferred action would, instead of failing (the step has no retry:). */
 static void a_rate_limited_check_defers_the_step(void **state)
@@ -346,6 +392,7 @@ int main(void)
         cmocka_unit_test(protected_targets_are_refused_by_the_engine),
         cmocka_unit_test(okta_request_to_a_protected_user_fails_the_run),
         cmocka_unit_test(a_rate_limited_check_defers_the_step),
+        cmocka_unit_test(the_api_takes_the_same_list),
         cmocka_unit_test(serve_exits_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
