@@ -337,7 +337,8 @@ static int check_user(struct oktac *o, const json_t *list, const char *key, bool
         rc = oktac__fail(o, IDF_EREMOTE, false, 0, "%s: Okta answered user '%s' without a valid id", o->s.action, key);
         goto out;
     }
-    if (asprintf(&path, "/api/v1/users/%s/groups?limit=%d", uid, OKTAC_PAGE_LIMIT) < 0) {
+    /* listUserGroups takes no paging parameter (docs/okta.md, "Facts checked in the spec"); a next link is followed */
+    if (asprintf(&path, "/api/v1/users/%s/groups", uid) < 0) {
         path = NULL;
         rc = oktac__fail(o, IDF_ENOMEM, true, 0, "%s: out of memory", o->s.action);
         goto out;
