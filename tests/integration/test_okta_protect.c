@@ -54,9 +54,13 @@ static int protect(struct ofx *f, const json_t *conn, const char *action, const 
     const struct conn_action *a = registry_find_action(registry_default(), action);
     json_t *pj = json_loads(params, 0, NULL);
     void *slot = NULL;
-    struct conn_call c = {.http = f->http, .connection = conn,
-                          .connection_name = json_string_value(json_object_get(conn, "name")), .run_id = 1,
-                          .step_id = "test", .attempt = 1, .thread_slot = &slot};
+    struct conn_call c = {.http = f->http,
+                          .connection = conn,
+                          .connection_name = json_string_value(json_object_get(conn, "name")),
+                          .run_id = 1,
+                          .step_id = "test",
+                          .attempt = 1,
+                          .thread_slot = &slot};
     int rc;
 
     assert_non_null(a);
@@ -129,8 +133,13 @@ static void a_member_of_a_protected_group_is_refused(void **state)
 
     snprintf(list, sizeof list, IT_ADMINS, sb_id(f, "IT Admins", true, gid));
     json_t *conn = conn_with(f, list);
-    static const char *const actions[] = {"okta.suspend_user", "okta.deactivate_user", "okta.reset_factors",
-                                          "okta.clear_sessions", "okta.reset_password", "okta.expire_password", NULL};
+    static const char *const actions[] = {"okta.suspend_user",
+                                          "okta.deactivate_user",
+                                          "okta.reset_factors",
+                                          "okta.clear_sessions",
+                                          "okta.reset_password",
+                                          "okta.expire_password",
+                                          NULL};
     for (int i = 0; actions[i]; i++) {
         assert_int_equal(protect(f, conn, actions[i], "{\"user\": \"priya.raman@acme.example\"}", &refused, &p), 0);
         assert_true(refused);
@@ -227,7 +236,8 @@ static void no_list_costs_no_call(void **state)
 
     json_t *conn = conn_with(f, NULL), *empty = conn_with(f, "[]");
     int before = api_calls(f);
-    assert_int_equal(protect(f, conn, "okta.suspend_user", "{\"user\": \"priya.raman@acme.example\"}", &refused, &p), 0);
+    assert_int_equal(protect(f, conn, "okta.suspend_user", "{\"user\": \"priya.raman@acme.example\"}", &refused, &p),
+                     0);
     assert_false(refused);
     assert_int_equal(protect(f, empty, "okta.suspend_user", "{\"user\": \"priya.raman@acme.example\"}", &refused, &p),
                      0);
@@ -236,7 +246,8 @@ static void no_list_costs_no_call(void **state)
     /* only logins protected: the user is read, their groups are not */
     json_decref(conn);
     conn = conn_with(f, "[{\"login\": \"svc-*\"}]");
-    assert_int_equal(protect(f, conn, "okta.suspend_user", "{\"user\": \"priya.raman@acme.example\"}", &refused, &p), 0);
+    assert_int_equal(protect(f, conn, "okta.suspend_user", "{\"user\": \"priya.raman@acme.example\"}", &refused, &p),
+                     0);
     assert_false(refused);
     assert_int_equal(count_calls(f, NULL, "/groups", -1), 0);
     json_decref(conn);
@@ -256,12 +267,12 @@ static void okta_request_writes_to_protected_users_are_refused(void **state)
     sb_id(f, "priya.raman@acme.example", false, pid);
     json_t *conn = conn_with(f, list);
     const char *const paths[][2] = {
-        {"/api/v1/users/", ""},                                        /* a user */
-        {"/api/v1/users/", "/lifecycle/suspend"},                      /* a lifecycle operation */
-        {"/api/v1/users/", "/sessions"},                               /* their sessions */
-        {"/api/v1/groups/00g00000000000000000/users/", ""},             /* their membership of another group */
+        {"/api/v1/users/", ""},                                           /* a user */
+        {"/api/v1/users/", "/lifecycle/suspend"},                         /* a lifecycle operation */
+        {"/api/v1/users/", "/sessions"},                                  /* their sessions */
+        {"/api/v1/groups/00g00000000000000000/users/", ""},               /* their membership of another group */
         {"/api//v1/./groups/00gX/../../users/", "/lifecycle/deactivate"}, /* dot segments and "//" */
-        {"/api/v1/users/", "/factors/%2e%2e/lifecycle/deactivate"},    /* an encoded dot segment */
+        {"/api/v1/users/", "/factors/%2e%2e/lifecycle/deactivate"},       /* an encoded dot segment */
         {NULL, NULL}};
     for (int i = 0; paths[i][0]; i++) {
         char path[300];
@@ -402,8 +413,8 @@ static void prepare_resolves_groups_and_refuses_unknown_ones(void **state)
     json_object_del(cfg, "name");
     json_object_del(cfg, "kind");
     sb_id(f, "IT Admins", true, gid);
-    json_object_set_new(cfg, "protected", json_pack("[{s:s}, {s:s}, {s:s}]", "login", "svc-*", "group", "IT Admins",
-                                                    "group", gid));
+    json_object_set_new(cfg, "protected",
+                        json_pack("[{s:s}, {s:s}, {s:s}]", "login", "svc-*", "group", "IT Admins", "group", gid));
     assert_int_equal(cred_prepare(ofx_okta(), "acme", cfg, &err), 0);
     json_t *want = json_pack("[{s:s}, {s:s, s:s}, {s:s, s:s}]", "login", "svc-*", "group", "IT Admins", "id", gid,
                              "group", "IT Admins", "id", gid);

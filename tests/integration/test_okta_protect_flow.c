@@ -47,7 +47,7 @@ static const char wf_raw[] = "name: raw-deactivate\n"
 /* `idflow connect okta acme ...` with the given --protect values (NULL-terminated). */
 static int connect_with(const char *const *protect, char **out)
 {
-    const char *args[40] = {"connect", "okta", "acme", "--url", F.sb, "--token-env", "PROTECT_TEST_TOKEN",
+    const char *args[40] = {"connect",   "okta", "acme", "--url", F.sb, "--token-env", "PROTECT_TEST_TOKEN",
                             "--sandbox", "--db", F.db};
     int n = 10;
     for (; protect && *protect && n < 36; protect++) {
@@ -151,7 +151,7 @@ static int64_t start(const char *workflow, const char *data)
 }
 
 /* The run once it has ended (the API answers loopback callers while no token exists). */
-static json_t *final(int64_t id)
+static json_t * final(int64_t id)
 {
     int64_t deadline = tu_now_ms() + 30000;
     for (;;) {
@@ -223,7 +223,7 @@ static int audited(const char *rule)
     json_array_foreach (json_object_get(r, "audit"), i, a) {
         const char *d = json_string_value(json_object_get(a, "detail"));
         json_t *dj = json_is_object(json_object_get(a, "detail")) ? json_incref(json_object_get(a, "detail"))
-                                                                   : json_loads(d ? d : "", 0, NULL);
+                                                                  : json_loads(d ? d : "", 0, NULL);
         if (!strcmp(json_string_value(json_object_get(a, "action")) ?: "", "guardrail.protected") &&
             !strcmp(json_string_value(json_object_get(dj, "rule")) ?: "", rule))
             n++;
