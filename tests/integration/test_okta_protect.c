@@ -273,6 +273,8 @@ static void okta_request_writes_to_protected_users_are_refused(void **state)
         {"/api/v1/groups/00g00000000000000000/users/", ""},               /* their membership of another group */
         {"/api//v1/./groups/00gX/../../users/", "/lifecycle/deactivate"}, /* dot segments and "//" */
         {"/api/v1/users/", "/factors/%2e%2e/lifecycle/deactivate"},       /* an encoded dot segment */
+        {"/api;v=1/v1\\\\users/", ";jsessionid=x/lifecycle/suspend"},     /* matrix parameters, a backslash */
+        {"/api/v1/groups%2F00g00000000000000000%2Fusers%2F", ""},         /* encoded slashes */
         {NULL, NULL}};
     for (int i = 0; paths[i][0]; i++) {
         char path[300];
@@ -302,6 +304,17 @@ static void okta_request_writes_to_protected_users_are_refused(void **state)
     assert_int_equal(protect(f, conn, "okta.request", params, &refused, &p), 0);
     assert_true(refused);
     assert_string_equal(p.target, "group IT Admins");
+    /* a path too long to read is not guessed at: the check fails, so nothing is called */
+    {
+        char longp[1200], big[1300];
+        memset(longp, 'a', sizeof longp - 1);
+        longp[sizeof longp - 1] = '\0';
+        memcpy(longp, "/api/v1/users/", 14);
+        snprintf(big, sizeof big, "{\"method\": \"DELETE\", \"path\": \"%s\"}", longp);
+        assert_true(protect(f, conn, "okta.request", big, &refused, &p) < 0);
+        assert_false(refused);
+        assert_non_null(strstr(p.rule, "too long to check"));
+    }
     /* a write that names no user: nothing to refuse */
     assert_int_equal(protect(f, conn, "okta.request",
                              "{\"method\": \"POST\", \"path\": \"/api/v1/users?activate=false\", \"json\": {}}",

@@ -228,14 +228,18 @@ static int hexval(char c)
 }
 
 /* Splits the path of an okta.request (relative, or an absolute URL: its
- * path) into percent-decoded segments, as the server routes it: empty
- * segments skipped, "." dropped, ".." removing the one before (also when
- * spelled %2e). Returns the number of leading segments in seg (at most
- * PROTECT_SEGS: deeper ones are counted, not kept), or -1 for a segment too
- * long to read. */
+ * path) into segments, reading it as leniently as any server in front of
+ * Okta might: percent-decoded first (so an encoded '/' or '.' counts), '\\'
+ * taken as '/', empty segments skipped, matrix parameters (";...") dropped
+ * from each segment, "." dropped, ".." removing the one before. Reading more
+ * into a path than Okta does can only refuse more. Returns the number of
+ * leading segments in seg (at most PROTECT_SEGS: deeper ones are counted,
+ * not kept), or -1 for a path or a segment too long to read. */
 static int path_segments(const char *path, char seg[PROTECT_SEGS][PROTECT_SEG_MAX])
 {
     const char *p = path;
+    char *dec = NULL, *q;
+    size_t n, o = 0;
     int total = 0;
 
     if (p[0] != '/') { /* "https://host/...": its path */
@@ -244,37 +248,44 @@ static int path_segments(const char *path, char seg[PROTECT_SEGS][PROTECT_SEG_MA
         if (!p)
             p = "";
     }
-    while (*p && *p != '?' && *p != '#') {
-        size_t len = strcspn(p, "/?#"), o = 0;
-        char d[PROTECT_SEG_MAX];
+    n = strcspn(p, "?#");
+    if (n > OKTAC_MAX_URL || !(dec = malloc(n + 1)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+            c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+            i += 2;
+        }
+        dec[o++] = c;
+    }
+    dec[o] = '\0';
+    for (q = dec; *q;) {
+        size_t len = strcspn(q, "/\\"), keep = strcspn(q, "/\\;");
 
-        if (len == 0) {
-            p++;
+        if (len == 0) { /* "//" or "/\\" */
+            q++;
             continue;
         }
-        for (size_t i = 0; i < len; i++) {
-            char c = p[i];
-            if (c == '%' && i + 2 < len && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-                c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
-                i += 2;
-            }
-            if (o + 1 >= sizeof d)
-                return -1;
-            d[o++] = c;
+        if (keep >= PROTECT_SEG_MAX) {
+            free(dec);
+            return -1;
         }
-        d[o] = '\0';
-        p += len;
-        if (strcmp(d, ".") == 0)
-            continue;
-        if (strcmp(d, "..") == 0) {
+        if (keep == 1 && q[0] == '.') {
+            /* "." */
+        } else if (keep == 2 && q[0] == '.' && q[1] == '.') {
             if (total > 0)
                 total--;
-            continue;
+        } else {
+            if (total < PROTECT_SEGS) {
+                memcpy(seg[total], q, keep);
+                seg[total][keep] = '\0';
+            }
+            total++;
         }
-        if (total < PROTECT_SEGS)
-            memcpy(seg[total], d, o + 1);
-        total++;
+        q += len;
     }
+    free(dec);
     return total < PROTECT_SEGS ? total : PROTECT_SEGS;
 }
 
@@ -389,7 +400,8 @@ int oktac__protect(struct conn_call *call, const struct conn_action *a, const js
         const char *path = json_string_value(json_object_get(params, "path"));
         n = path ? path_segments(path, seg) : 0;
         if (n < 0) {
-            snprintf(out->rule, sizeof out->rule, "okta.request: a path segment is longer than %d bytes",
+            snprintf(out->rule, sizeof out->rule,
+                     "okta.request: the path is too long to check (a segment of at most %d bytes)",
                      PROTECT_SEG_MAX - 1);
             return IDF_EINVAL;
         }
