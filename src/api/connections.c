@@ -115,6 +115,10 @@ static void put(struct api *a, struct store *st, const struct api__caller *who, 
                                             cred_check_cause(err.code)));
         goto out;
     }
+    if (cred_prepare(c, name, config, &err)) { /* e.g. the protected groups' ids (issue 19) */
+        api__error(resp, err.code == IDF_ENOTFOUND || err.code == IDF_EINVAL ? 400 : 502, err.msg);
+        goto out;
+    }
     if (cred_save(st, a->key, c, name, config, who->actor, &created, &err)) {
         log_mask_secrets(err.msg);
         api__error(resp, err.code == IDF_EINVAL ? 400 : 500, err.msg);

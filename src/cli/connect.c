@@ -35,6 +35,7 @@
 #include "store/store.h"
 
 #define OPT_MAX 96 /* bytes of one option name */
+#define PROTECT_FIELD "protected" /* the config field --protect fills, of a connector with a `protect` (issue 19) */
 
 struct opts {
     const struct connector *conn; /* the kind */
@@ -42,6 +43,7 @@ struct opts {
     const char *db;               /* --db or NULL */
     const char *key_file;         /* --key-file or NULL */
     bool test, remove, sandbox, help;
+    bool no_protect;              /* --no-protect: store no protected accounts (a reconnect keeps them otherwise) */
     const char *register_hook;    /* --register-hook URL or NULL */
     bool stdin_used;              /* one secret may come from stdin */
     json_t *config;               /* fields given (secrets included): wiped at the end */
@@ -67,7 +69,12 @@ static void usage_kind(FILE *f, const struct connector *c)
                 c->name);
     for (const struct conn_field *fl = c->connection->fields; fl && fl->name; fl++) {
         field_opt(fl->name, o, sizeof o);
-        if (!strcmp(fl->name, "sandbox"))
+        if (c->protect && !strcmp(fl->name, PROTECT_FIELD))
+            fprintf(f, "  --protect LOGIN|GROUP   repeatable: an account no destructive action may touch: a login "
+                       "(with '@', or ending in '*' for a prefix) or a group (exact name or 00g id, looked up now);\n"
+                       "              a reconnect without --protect keeps the stored ones\n"
+                       "  --no-protect   store no protected accounts\n");
+        else if (!strcmp(fl->name, "sandbox"))
             fprintf(f, "  --sandbox   %s\n", fl->doc ? fl->doc : "");
         else if (fl->secret)
             fprintf(f, "  --%s-file F | --%s-env VAR | --%s -   %s%s (secret)\n", o, o, o, fl->doc ? fl->doc : "",
@@ -276,6 +283,31 @@ static int field_option(struct opts *o, const char *opt, const char *eq, int arg
     return CLI_USAGE;
 }
 
+/* --protect VALUE: a login pattern (has '@' or ends in '*') or a group
+ * (name or id, completed with its id by the connector's prepare before the
+ * connection is stored), appended to the config's protected list. */
+static int protect_option(struct opts *o, const char *v)
+{
+    json_t *list = json_object_get(o->config, PROTECT_FIELD);
+    size_t n = strlen(v);
+    bool login = strchr(v, '@') || (n && v[n - 1] == '*');
+
+    if (!o->conn->protect || !o->conn->connection) {
+        fprintf(stderr, "idflow connect: %s connections protect no account (no --protect)\n", o->conn->name);
+        return CLI_USAGE;
+    }
+    if (n == 0) {
+        fprintf(stderr, "idflow connect: --protect needs a login or a group\n");
+        return CLI_USAGE;
+    }
+    if (!list) {
+        list = json_array();
+        if (!list || json_object_set_new(o->config, PROTECT_FIELD, list))
+            return CLI_FAIL;
+    }
+    return json_array_append_new(list, json_pack("{s:s}", login ? "login" : "group", v)) ? CLI_FAIL : CLI_OK;
+}
+
 static const struct connector *find_kind(const char *kind)
 {
     const struct connector *c = registry_find(registry_default(), kind);
@@ -317,6 +349,17 @@ static int parse(struct opts *o, int argc, char **argv)
             o->remove = true;
         } else if (!strcmp(opt, "sandbox")) {
             o->sandbox = true;
+        } else if (o->conn && !strcmp(opt, "protect")) {
+            const char *v = opt_value(eq, argc, argv, &i, opt);
+            if (!v)
+                return CLI_USAGE;
+            if ((rc = protect_option(o, v)) != 0)
+                return rc;
+        } else if (o->conn && !strcmp(opt, "no-protect") && o->conn->protect) {
+            o->no_protect = true;
+        } else if (o->conn && o->conn->protect && !strcmp(opt, PROTECT_FIELD)) {
+            fprintf(stderr, "idflow connect: give protected accounts with --protect LOGIN|GROUP (repeatable)\n");
+            return CLI_USAGE;
         } else if (!strcmp(opt, "register-hook")) {
             if (!(o->register_hook = opt_value(eq, argc, argv, &i, opt)))
                 return CLI_USAGE;
@@ -335,6 +378,10 @@ static int parse(struct opts *o, int argc, char **argv)
     }
     if (o->help)
         return CLI_OK;
+    if (o->no_protect && json_object_get(o->config, PROTECT_FIELD)) {
+        fprintf(stderr, "idflow connect: --protect and --no-protect together\n");
+        return CLI_USAGE;
+    }
     if (!o->conn || npos < 2) {
         if (o->conn)
             usage_kind(stderr, o->conn);
@@ -351,7 +398,7 @@ static int parse(struct opts *o, int argc, char **argv)
         return CLI_USAGE;
     }
     if (o->test + o->remove + !!o->register_hook > 1 ||
-        ((o->test || o->remove || o->register_hook) && (json_object_size(o->config) || o->sandbox))) {
+        ((o->test || o->remove || o->register_hook) && (json_object_size(o->config) || o->sandbox || o->no_protect))) {
         fprintf(stderr, "idflow connect: --test, --remove and --register-hook take no other field and not each "
                         "other\n");
         return CLI_USAGE;
@@ -468,6 +515,29 @@ static void print_hook_url(const struct opts *o)
         printf("  (replace <idflow host> with the address HappyFox reaches idflow serve at, or set public_url)\n");
 }
 
+/* A reconnect without --protect (or --no-protect) keeps the protected
+ * accounts of the stored connection of that name and kind: rotating a token
+ * must not quietly lift them. */
+static void keep_protected(struct store *st, const struct seal_key *key, struct opts *o)
+{
+    json_t *stored = NULL;
+    const json_t *list;
+    struct idf_err err;
+    const char *kind;
+
+    if (!o->conn->protect || o->no_protect || json_object_get(o->config, PROTECT_FIELD) ||
+        cred_load(st, key, o->name, &stored, &err) != 0)
+        return; /* asked for, none wanted, or nothing stored to keep */
+    kind = json_string_value(json_object_get(stored, "kind"));
+    list = json_object_get(stored, PROTECT_FIELD);
+    if (kind && !strcmp(kind, o->conn->name) && json_is_array(list) && json_array_size(list) > 0 &&
+        json_object_set_new(o->config, PROTECT_FIELD, json_deep_copy(list)) == 0)
+        printf("%s connection %s: keeping its %zu protected account(s) (--protect replaces them, --no-protect "
+               "clears them)\n",
+               o->conn->name, o->name, json_array_size(list));
+    cred_wipe_free(stored);
+}
+
 static int do_save(struct store *st, const struct seal_key *key, struct opts *o)
 {
     struct idf_err err;
@@ -475,6 +545,7 @@ static int do_save(struct store *st, const struct seal_key *key, struct opts *o)
     bool created = false;
     int rc;
 
+    keep_protected(st, key, o);
     if (cred_validate(o->conn, o->config, &err)) {
         log_mask_secrets(err.msg);
         fprintf(stderr, "idflow connect: %s\n", err.msg);
@@ -484,6 +555,10 @@ static int do_save(struct store *st, const struct seal_key *key, struct opts *o)
     if (rc) {
         fprintf(stderr, "idflow connect: nothing was stored\n");
         return rc;
+    }
+    if (cred_prepare(o->conn, o->name, o->config, &err)) { /* e.g. the protected groups' ids */
+        fprintf(stderr, "idflow connect: %s connection %s: %s\n", o->conn->name, o->name, err.msg);
+        return CLI_FAIL;
     }
     cli_actor(actor, sizeof actor);
     if (cred_save(st, key, o->conn, o->name, o->config, actor, &created, &err)) {

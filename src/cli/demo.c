@@ -4,7 +4,9 @@
  * loopback with a fresh database in the demo's folder (--dir, or a new one
  * it names: demo_dir.c; kept after exit, so the printed `idflow runs --db`
  * commands keep working), connects both apps (secrets through the
- * environment, sealed at rest), registers the Okta event hook, has HappyFox
+ * environment, sealed at rest; the Okta connection protects the automation
+ * account and the IT Admins group, and one scenario shows a refusal),
+ * registers the Okta event hook, has HappyFox
  * polled (its default mode, every second), serves a copy of the shipped
  * workflows with offboarding's approval variant enabled, plays each
  * scenario and prints a report. The approval run waits: the report says
@@ -42,6 +44,8 @@ extern char **environ;
 
 #define DEMO_TOKEN "sandbox-okta-token"
 #define DEMO_WAIT_MS 20000
+#define DEMO_PROTECT_LOGIN "it.automation@acme.example" /* the sandbox's API token owner (sandbox/seed.c) */
+#define DEMO_PROTECT_GROUP "IT Admins"                  /* the sandbox's admins, priya.raman among them */
 
 #define DEMO_LOG_MAX (DEMO_PATH_MAX + 32)
 
@@ -282,6 +286,9 @@ static const struct scenario scenarios[] = {
      "kevin.murphy@acme.example", NULL, 0, "succeeded", "ACTIVE"},
     {"2. Security incident: suspend an account", BY_API, "security-suspend", "ethan.brooks@acme.example", NULL, 0,
      "succeeded", "SUSPENDED"},
+    /* issue 19: the demo's connection protects the automation account and the IT Admins group (setup) */
+    {"   ... but an IT admin is a protected account: the suspension is refused, Okta is not called", BY_API,
+     "security-suspend", "priya.raman@acme.example", NULL, 0, "failed", "ACTIVE"},
     {"3. MFA reset after an identity check", BY_API, "mfa-reset", "maria.gonzalez@acme.example", NULL, 0, "succeeded",
      "ACTIVE"},
     {"4. Offboarding: groups, apps, then deactivation", BY_API, "offboard-user", "lucas.martin@acme.example", NULL, 0,
@@ -306,8 +313,8 @@ static const struct scenario scenarios[] = {
     {"9. Offboarding ticket resolved: once approved, groups, apps, deactivation, private note", BY_RESOLVE,
      DEMO_APPROVAL_OFFBOARDING, "james.okafor@acme.example", "\"t-cf-18\": \"james.okafor@acme.example\"", 3,
      "succeeded", "DEPROVISIONED, 0 Okta groups, 0 apps", true},
-    {"10. MFA Reset ticket resolved: factors reset", BY_RESOLVE, "mfa-reset-on-resolve", "priya.raman@acme.example",
-     "\"t-cf-18\": \"priya.raman@acme.example\"", 4, "succeeded", "ACTIVE"},
+    {"10. MFA Reset ticket resolved: factors reset", BY_RESOLVE, "mfa-reset-on-resolve", "marcus.lee@acme.example",
+     "\"t-cf-18\": \"marcus.lee@acme.example\"", 4, "succeeded", "ACTIVE"},
     {"11. Security Incident ticket: suspend the account", BY_TICKET, "security-incident", "omar.haddad@acme.example",
      "\"t-cf-18\": \"omar.haddad@acme.example\"", 5, "succeeded", "SUSPENDED"},
 };
@@ -562,8 +569,11 @@ static int setup(struct demo *d)
     {
         char tok[80];
         const char *env[] = {tok, "DEMO_HF_KEY=sandbox-hf-key", "DEMO_HF_CODE=sandbox-hf-code", NULL};
+        /* the automation's own account and the IT admins are protected (issue 19): no workflow may
+         * suspend, deactivate or reset them; one scenario shows the refusal */
         const char *okta[] = {"connect", "okta", "acme", "--url", d->sandbox, "--token-env", "DEMO_OKTA_TOKEN",
-                              "--sandbox", "--db", d->db, NULL};
+                              "--sandbox", "--protect", DEMO_PROTECT_LOGIN, "--protect", DEMO_PROTECT_GROUP, "--db",
+                              d->db, NULL};
         /* HappyFox in its default mode, polling the ticket list (every second
          * here, for the demo's pace): no public HappyFox source shows a Smart
          * Rule that can carry a secret (docs/happyfox.md, "Webhook") */

@@ -248,6 +248,12 @@ struct conn_connection_kind {
     /* Checks the credentials with a real call; on success *whoami_out is a
      * short object saying whom they belong to (caller decrefs). */
     int (*check)(struct http_client *http, const json_t *config, json_t **whoami_out, struct idf_err *err);
+    /* Completes a validated, checked config with what only the remote can
+     * tell, before it is stored (`idflow connect`, PUT /api/v1/connections;
+     * see credentials.h cred_prepare): e.g. the ids of the groups it names.
+     * May rewrite fields of config; reads only. A failure (err naming the
+     * field) stores nothing. NULL: nothing to complete. */
+    int (*prepare)(struct http_client *http, json_t *config, struct idf_err *err);
 };
 
 /* ---- ingress: how a connector's events reach the engine ----
@@ -478,6 +484,9 @@ struct conn_protect {
     char target[256];       /* on refusal: whom the call was for, as a person reads it ("jane@acme.com") */
     bool retryable;         /* on failure: the check may succeed later (network, 5xx, 429) */
     int64_t retry_after_ms; /* on failure: the least wait, 0 = the step's backoff */
+    bool deferred;          /* on failure: the check's own read was not made (paced by the rate limiter, a 429):
+                               the engine waits retry_after_ms and asks again without counting an attempt, as
+                               for an action's conn_result.deferred */
 };
 
 /* Checks the target of one call of destructive action a (params rendered

@@ -531,3 +531,47 @@ out:
     http_client_free(http);
     return rc;
 }
+
+int cred_prepare(const struct connector *c, const char *name, json_t *config, struct idf_err *err)
+{
+    struct http_client *http = NULL;
+    json_t *named = NULL, *v;
+    const char *k;
+    int rc;
+
+    idf_err_clear(err);
+    if (!c || !c->connection || !name || !json_is_object(config))
+        return idf_err_set(err, IDF_EINVAL, "connections: missing argument");
+    if (!c->connection->prepare)
+        return 0;
+    /* a deep copy: the connector may rewrite members; config changes only on success */
+    named = json_deep_copy(config);
+    if (!named || json_object_set_new(named, "name", json_string(name)) ||
+        json_object_set_new(named, "kind", json_string(c->name)) || http_client_new(&http)) {
+        rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = c->connection->prepare(http, named, err);
+    if (rc) {
+        for (const struct conn_field *f = c->connection->fields; f->name; f++) {
+            const char *s = f->secret ? json_string_value(json_object_get(config, f->name)) : NULL;
+            if (s)
+                mask_one(err->msg, sizeof err->msg, s);
+        }
+        log_mask_secrets(err->msg);
+        err->code = rc;
+        goto out;
+    }
+    json_object_foreach (named, k, v) {
+        const struct conn_field *f = find_field(c->connection, k);
+        if (f && !f->secret && json_object_set(config, k, v)) {
+            rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+out:
+    if (named) /* the copy holds the secrets too */
+        cred_wipe_free(named);
+    http_client_free(http);
+    return rc;
+}

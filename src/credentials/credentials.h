@@ -91,6 +91,14 @@ int cred_save(struct store *s, const struct seal_key *key, const struct connecto
 int cred_check(const struct connector *c, const char *name, const json_t *config, json_t **whoami_out,
                       struct idf_err *err) IDF_MUST_USE;
 
+/* Completes config (validated and checked, with secrets) through the
+ * connector's `prepare` (connector.h), as actions will see it (plus "name"
+ * and "kind", which are not copied back): e.g. Okta resolves the protected
+ * groups' names to ids. Members the connector rewrote are set on config. A
+ * kind without prepare succeeds without a call. On failure nothing of
+ * config changed and err says why, every secret masked as in cred_check. */
+int cred_prepare(const struct connector *c, const char *name, json_t *config, struct idf_err *err) IDF_MUST_USE;
+
 /* What a failed cred_check's code says happened, for people and for the
  * API's "cause": "unreachable" (no answer: connection refused, DNS, TLS, a
  * timeout — err then reads "could not reach HOST: ..."), "refused" (the

@@ -213,6 +213,17 @@ int exec__guard(struct exec_state *st, const struct flow_step *s, const struct c
                      call->connection_name ? call->connection_name : "?", s->action->name,
                      p.rule[0] ? p.rule : "unknown error");
             *done = true;
+            /* The check's own read was paced or answered 429: nothing was asked of the target yet; wait
+             * and ask again without counting an attempt, as a deferred action would (a step without
+             * retry: would otherwise fail on its first paced check). */
+            if (p.deferred)
+                return exec__finish(st, s,
+                                    &(struct step_outcome){.kind = OUTCOME_DEFERRED,
+                                                           .item = item,
+                                                           .input = params,
+                                                           .message = msg,
+                                                           .retry_after_ms = p.retry_after_ms},
+                                    err);
             return exec__finish(st, s,
                                 &(struct step_outcome){.kind = OUTCOME_FAILED,
                                                        .item = item,

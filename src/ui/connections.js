@@ -104,6 +104,11 @@ function fieldInput(f, existing) {
     if (v === '') return undefined;
     if (f.secret) return v;
     if (/^-?[0-9]{1,15}$/.test(v)) return Number(v);
+    // a list or an object (shown as JSON above, e.g. Okta's `protected`) goes back as one;
+    // text that does not parse is sent as it is, and the server names the field at fault
+    if (/^[[{]/.test(v)) {
+      try { return JSON.parse(v); } catch (e) { return v; }
+    }
     return v;
   };
   return [h('div', { class: 'field', dataset: { field: f.name } },

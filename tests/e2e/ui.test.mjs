@@ -459,6 +459,26 @@ test('a wrong Okta token is refused with the remote\'s error and nothing is stor
   check(await page.locator('tr[data-connection="okta-ui"]').count() === 0, 'gone from the list');
 });
 
+test('an Okta connection\'s protected accounts survive an edit in the form (issue 19)', async () => {
+  const put = await apiCall('PUT', '/api/v1/connections/okta-prot', { token: T.admin, body: {
+    kind: 'okta',
+    config: { url: SANDBOX, token: OKTA_TOKEN, sandbox: true, protected: [{ login: 'svc-*' }, { group: 'IT Admins' }] } } });
+  check(put.status === 201, `created: ${put.status} ${put.text}`);
+  const before = (await apiCall('GET', '/api/v1/connections/okta-prot', { token: T.admin })).json.config.protected;
+  check(before.length === 2 && /^00g/.test(before[1].id), 'the group was stored with its id');
+  const page = await newPage();
+  await signIn(page, T.admin);
+  await go(page, `#/connections/edit/okta-prot`);
+  await page.locator('#connection-form').waitFor();
+  check((await page.inputValue('#field-protected')).includes('"IT Admins"'), 'the list is shown as JSON');
+  await page.click('#save-connection'); // the token left empty: the stored one is kept
+  await seeText(page, '#saved .notice', /Connection okta-prot replaced/);
+  const after = (await apiCall('GET', '/api/v1/connections/okta-prot', { token: T.admin })).json.config.protected;
+  check(JSON.stringify(after) === JSON.stringify(before), `the list went back as a list: ${JSON.stringify(after)}`);
+  const del = await apiCall('DELETE', '/api/v1/connections/okta-prot', { token: T.admin, body: {} });
+  check(del.status === 200, `deleted: ${del.status} ${del.text}`);
+});
+
 test('a new API token is shown once, works, and is revoked with a confirmation', async () => {
   const page = await newPage();
   await signIn(page, T.admin);

@@ -116,6 +116,11 @@ static void every_scenario_ends_as_expected(void **state)
     assert_non_null(strstr(out, "started by the Okta event hook"));
     assert_non_null(strstr(out, "started by polling HappyFox's ticket list"));
     assert_non_null(strstr(out, "changed: false")); /* the second unlock converged */
+    /* issue 19: the IT admin is protected: the suspension was refused, naming the rule, before any call */
+    assert_non_null(strstr(out, "refused: priya.raman@acme.example is protected on connection 'acme' (member of the "
+                                "protected group 'IT Admins'); okta.suspend_user was not called"));
+    assert_non_null(strstr(out, "priya.raman@acme.example: before ACTIVE, 2 Okta groups, 3 apps; after ACTIVE, 2 Okta "
+                                "groups, 3 apps"));
     /* --listen is where it served */
     snprintf(want, sizeof want, "idflow at http://%s ", listen);
     assert_non_null(strstr(out, want));

@@ -70,6 +70,9 @@ static const struct conn_field okta_fields[] = {
     {"mode", false, false, "how events arrive: hook (default), poll (System Log) or both"},
     {"poll_interval", false, false, "System Log polling: seconds between polls when caught up (default 10)"},
     {"token_id", false, false, "the API token's id (00T...): workflows may ignore the events it causes"},
+    {"protected", false, false,
+     "accounts no destructive action may touch: [{\"login\": L}, {\"group\": NAME, \"id\": 00g...}]; a login may "
+     "end in * (idflow connect: --protect LOGIN|GROUP, repeatable)"},
     {NULL, false, false, NULL},
 };
 
@@ -116,6 +119,8 @@ static int okta_validate(json_t *config, struct idf_err *err)
             (!m || (strcmp(m, "hook") != 0 && strcmp(m, "poll") != 0 && strcmp(m, "both") != 0)))
             return idf_err_set(err, IDF_EINVAL, "mode must be hook, poll or both");
     }
+    if ((rc = oktac__protected_validate(config, err)) != 0) /* protect.c (issue 19) */
+        return rc;
     if (json_object_get(config, "client_id"))
         return oktac__oauth_validate(config, err);
     tok = json_object_get(config, "token");
@@ -171,6 +176,7 @@ static const struct conn_connection_kind okta_connection = {
     .fields = okta_fields,
     .validate = okta_validate,
     .check = okta_check,
+    .prepare = oktac__protected_prepare, /* protect.c: the protected groups' ids (issue 19) */
 };
 
 /* ------------------------------------------------------------- params */
@@ -392,4 +398,5 @@ const struct connector connector_okta = {
     .thread_slot_free = NULL,
     .ingress = &oktac__ingress,
     .event_subjects = oktac__event_subjects, /* subjects.c (issue 17) */
+    .protect = oktac__protect,               /* protect.c (issue 19) */
 };

@@ -41,6 +41,8 @@
 #define OKTAC_MAX_TOKEN 4096            /* an API token or access token */
 #define OKTAC_MAX_CACHE_KEY 1024        /* an OAuth token cache key (org|client|scopes|key digest) */
 #define OKTAC_DEFAULT_RATE_SHARE 50     /* % of each bucket one API token / OAuth app gets by default (Okta) */
+#define OKTAC_PROTECT_MAX 100           /* entries of a connection's `protected` list */
+#define OKTAC_PROTECT_TEXT_MAX 255      /* a protected login pattern or group name (Okta: names up to 255) */
 
 /* ----------------------------------------------------------- the call */
 
@@ -242,6 +244,17 @@ OKTAC__ACTION(oktac__act_find_app);
 OKTAC__ACTION(oktac__act_list_user_apps);
 /* actions_helpers.c */
 OKTAC__ACTION(oktac__act_request);
+
+/* protect.c (issue 19; connector.h "protected accounts"). The checks of a
+ * config's `protected` list (absent is fine): IDF_EINVAL naming the entry. */
+int oktac__protected_validate(const json_t *config, struct idf_err *err) IDF_MUST_USE;
+/* Completes a validated config's group entries that lack an id or a name
+ * from Okta (by id, or by exact name): an unknown group is IDF_ENOTFOUND
+ * with err naming it. Reads only; no call when every entry is complete. */
+int oktac__protected_prepare(struct http_client *http, json_t *config, struct idf_err *err) IDF_MUST_USE;
+/* connector.protect: see connector.h ("protected accounts"). */
+int oktac__protect(struct conn_call *call, const struct conn_action *a, const json_t *params, bool *refused_out,
+                   struct conn_protect *out) IDF_MUST_USE;
 
 /* okta.c: validates and normalizes an org URL into out ("https://host[:port]"). */
 int oktac__normalize_url(const char *url, bool sandbox, char *out, size_t n, struct idf_err *err) IDF_MUST_USE;
