@@ -17,39 +17,13 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench.h"
 #include "crypto/dpop.h"
 #include "integration/okta_fixture.h"
 #include "support/testutil.h"
 
 #define MAX_ROUNDS 21
 #define USER "{\"user\": \"james.okafor@acme.example\"}"
-
-static int64_t thread_cpu_us(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_THREAD, &ru);
-    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + (int64_t)ru.ru_stime.tv_sec * 1000000 +
-           ru.ru_stime.tv_usec;
-}
-
-static int env_int(const char *name, int def, int lo, int hi)
-{
-    const char *v = getenv(name);
-    int n = v ? atoi(v) : def;
-    return n < lo ? lo : n > hi ? hi : n;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 /* scopes: a different set per connection gives each its own cached token
  * (tokens are cached per org, app, scopes and key, not per connection) */
@@ -62,7 +36,7 @@ static json_t *oauth_conn(struct ofx *f, const char *name, const char *scopes)
 static void run_calls(struct ofx *f, const json_t *conn, int n, double *cpu_us, double *wall_us)
 {
     struct conn_result r;
-    int64_t c0 = thread_cpu_us(), w0 = tu_now_ms();
+    int64_t c0 = bench_cpu_us(RUSAGE_THREAD), w0 = tu_now_ms();
     for (int i = 0; i < n; i++) {
         if (ofx_act_conn(f, conn, "okta.get_user", 1, &r, USER) != 0) {
             fprintf(stderr, "get_user: %s\n", r.message);
@@ -70,20 +44,20 @@ static void run_calls(struct ofx *f, const json_t *conn, int n, double *cpu_us, 
         }
         res_clear(&r);
     }
-    *cpu_us = (double)(thread_cpu_us() - c0) / n;
+    *cpu_us = (double)(bench_cpu_us(RUSAGE_THREAD) - c0) / n;
     *wall_us = (double)(tu_now_ms() - w0) * 1000.0 / n;
 }
 
 int main(void)
 {
-    int proofs = env_int("BENCH_DPOP_PROOFS", 20000, 100, 10000000);
-    int calls = env_int("BENCH_DPOP_CALLS", 2000, 10, 1000000);
-    int rounds = env_int("BENCH_DPOP_ROUNDS", 5, 1, MAX_ROUNDS);
+    int proofs = bench_env_int("BENCH_DPOP_PROOFS", 20000, 100, 10000000);
+    int calls = bench_env_int("BENCH_DPOP_CALLS", 2000, 10, 1000000);
+    int rounds = bench_env_int("BENCH_DPOP_ROUNDS", 5, 1, MAX_ROUNDS);
     double proof_us[MAX_ROUNDS];
 
     for (int k = 0; k < rounds; k++) {
         EVP_PKEY *key = dpop_key_new();
-        int64_t c0 = thread_cpu_us();
+        int64_t c0 = bench_cpu_us(RUSAGE_THREAD);
         for (int i = 0; i < proofs; i++) {
             char *p = dpop_proof(key, "GET", "https://acme.okta.com/api/v1/users/00u1?x=1", "nonce-1", "token");
             if (!p) {
@@ -92,10 +66,11 @@ int main(void)
             }
             free(p);
         }
-        proof_us[k] = (double)(thread_cpu_us() - c0) / proofs;
+        proof_us[k] = (double)(bench_cpu_us(RUSAGE_THREAD) - c0) / proofs;
         EVP_PKEY_free(key);
     }
-    printf("dpop_proof: %.1f us CPU per proof (median of %d rounds of %d)\n", median(proof_us, rounds), rounds, proofs);
+    printf("dpop_proof: %.1f us CPU per proof (median of %d rounds of %d)\n", bench_median(proof_us, rounds), rounds,
+           proofs);
 
     struct sandbox_opts o = {.rate_limit = 100000000};
     struct ofx *f = ofx_start_opts(o);
@@ -118,7 +93,7 @@ int main(void)
     }
     for (int m = 0; m < 3; m++)
         printf("okta.get_user, %-17s: %.1f us CPU, %.1f us wall per call (median of %d rounds of %d)\n", names[m],
-               median(cpu[m], rounds), median(wall[m], rounds), rounds, calls);
+               bench_median(cpu[m], rounds), bench_median(wall[m], rounds), rounds, calls);
     json_t *d = sbx(f, "GET", "/_sandbox/okta/dpop", NULL);
     printf("sandbox: %lld proofs accepted, %lld replays\n",
            (long long)json_integer_value(json_object_get(d, "proofs_accepted")),

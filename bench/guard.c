@@ -15,32 +15,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench.h"
 #include "core/timeutil.h"
 #include "store/store.h"
 #include "support/testutil.h"
 
 #define MAX_ROUNDS 21
-
-static int64_t cpu_us(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + (int64_t)ru.ru_stime.tv_sec * 1000000 +
-           ru.ru_stime.tv_usec;
-}
-
-static int env_int(const char *name, int def, int lo, int hi)
-{
-    const char *v = getenv(name);
-    int n = v ? atoi(v) : def;
-    return n < lo ? lo : n > hi ? hi : n;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* n runs held at the guardrail of connection "other". */
 static int hold_runs(struct store *s, int n)
@@ -71,9 +51,9 @@ static int hold_runs(struct store *s, int n)
 
 int main(void)
 {
-    int calls = env_int("BENCH_GUARD_CALLS", 5000, 10, 1000000);
-    int rounds = env_int("BENCH_GUARD_ROUNDS", 5, 1, MAX_ROUNDS);
-    int held = env_int("BENCH_GUARD_HELD", 200, 0, 100000);
+    int calls = bench_env_int("BENCH_GUARD_CALLS", 5000, 10, 1000000);
+    int rounds = bench_env_int("BENCH_GUARD_ROUNDS", 5, 1, MAX_ROUNDS);
+    int held = bench_env_int("BENCH_GUARD_HELD", 200, 0, 100000);
     double wall[MAX_ROUNDS], cpu[MAX_ROUNDS];
     char *dir = tu_mktemp_dir(), url[600];
     struct store *s = NULL;
@@ -88,7 +68,7 @@ int main(void)
         goto out;
     }
     for (int r = 0; r < rounds; r++) {
-        int64_t t0 = time_mono_ns(), c0 = cpu_us();
+        int64_t t0 = time_mono_ns(), c0 = bench_cpu_us(RUSAGE_SELF);
         for (int i = 0; i < calls; i++) {
             int64_t n = 0, wait = 0;
             char key[64];
@@ -102,13 +82,11 @@ int main(void)
             }
         }
         wall[r] = (double)(time_mono_ns() - t0) / 1000.0 / calls;
-        cpu[r] = (double)(cpu_us() - c0) / calls;
+        cpu[r] = (double)(bench_cpu_us(RUSAGE_SELF) - c0) / calls;
     }
-    qsort(wall, (size_t)rounds, sizeof wall[0], cmp_d);
-    qsort(cpu, (size_t)rounds, sizeof cpu[0], cmp_d);
     printf("guard.budget_check: %.1f us wall, %.1f us CPU per destructive call (median of %d rounds of %d calls; "
            "%d runs held on another connection; SQLite file)\n",
-           wall[rounds / 2], cpu[rounds / 2], rounds, calls, held);
+           bench_median(wall, rounds), bench_median(cpu, rounds), rounds, calls, held);
     rc = 0;
 out:
     store_close(s);

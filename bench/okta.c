@@ -20,19 +20,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench.h"
 #include "integration/okta_fixture.h"
 #include "support/testutil.h"
 
 #define CPU_CALLS 1000
 #define SHARE_THREADS 8
-
-static int64_t thread_cpu_us(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_THREAD, &ru);
-    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + (int64_t)ru.ru_stime.tv_sec * 1000000 +
-           ru.ru_stime.tv_usec;
-}
 
 /* A seed of n ACTIVE users u00000@bench.example... and one group. */
 static char *write_seed(const char *dir, int n)
@@ -82,7 +75,7 @@ static void cpu_cost(const char *seed)
         res_clear(&r);
     }
     for (int k = 0; k < 3; k++) {
-        int64_t c0 = thread_cpu_us(), w0 = time_mono_ns();
+        int64_t c0 = bench_cpu_us(RUSAGE_THREAD), w0 = time_mono_ns();
         for (int i = 0; i < CPU_CALLS; i++) {
             int u = i % 100;
             if (k == 0) {
@@ -97,7 +90,7 @@ static void cpu_cost(const char *seed)
             }
             res_clear(&r);
         }
-        m[k].cpu = thread_cpu_us() - c0;
+        m[k].cpu = bench_cpu_us(RUSAGE_THREAD) - c0;
         m[k].wall = (time_mono_ns() - w0) / 1000;
     }
     for (int k = 0; k < 3; k++)

@@ -888,8 +888,11 @@ int store_run_cancel(struct store *s, int64_t run_id, const char *reason, int64_
 
 /* ------------------------------------------------------------ approvals */
 
-int store_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
-                          int64_t now_ms, struct idf_err *err)
+/* An approval's decision (hold false) or a guardrail hold's (issue 19):
+ * the same checks of the arguments, then the backend, which decides only the
+ * kind asked for. */
+static int decide(struct store *s, int64_t run_id, bool yes, bool hold, const char *actor, const char *comment,
+                  int64_t now_ms, struct idf_err *err)
 {
     struct idf_err local;
     if (!err)
@@ -898,26 +901,23 @@ int store_approval_decide(struct store *s, int64_t run_id, bool approve, const c
     if (!s)
         return idf_err_set(err, IDF_EINVAL, "store: missing argument");
     if (!name_ok(actor))
-        return idf_err_set(err, IDF_EINVAL, "store: an approval needs an actor (1..%u bytes)", STORE__NAME_MAX);
+        return idf_err_set(err, IDF_EINVAL, "store: %s needs an actor (1..%u bytes)",
+                           hold ? "a release" : "an approval", STORE__NAME_MAX);
     if (comment && strnlen(comment, STORE_COMMENT_MAX + 1) > STORE_COMMENT_MAX)
         return idf_err_set(err, IDF_ETOOBIG, "a comment is at most %u bytes", STORE_COMMENT_MAX);
-    return s->ops->approval_decide(s, run_id, approve, false, actor, comment, now_ms, err);
+    return s->ops->approval_decide(s, run_id, yes, hold, actor, comment, now_ms, err);
+}
+
+int store_approval_decide(struct store *s, int64_t run_id, bool approve, const char *actor, const char *comment,
+                          int64_t now_ms, struct idf_err *err)
+{
+    return decide(s, run_id, approve, false, actor, comment, now_ms, err);
 }
 
 int store_guard_decide(struct store *s, int64_t run_id, bool release, const char *actor, const char *comment,
                        int64_t now_ms, struct idf_err *err)
 {
-    struct idf_err local;
-    if (!err)
-        err = &local;
-    idf_err_clear(err);
-    if (!s)
-        return idf_err_set(err, IDF_EINVAL, "store: missing argument");
-    if (!name_ok(actor))
-        return idf_err_set(err, IDF_EINVAL, "store: a release needs an actor (1..%u bytes)", STORE__NAME_MAX);
-    if (comment && strnlen(comment, STORE_COMMENT_MAX + 1) > STORE_COMMENT_MAX)
-        return idf_err_set(err, IDF_ETOOBIG, "a comment is at most %u bytes", STORE_COMMENT_MAX);
-    return s->ops->approval_decide(s, run_id, release, true, actor, comment, now_ms, err);
+    return decide(s, run_id, release, true, actor, comment, now_ms, err);
 }
 
 int store_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out)
