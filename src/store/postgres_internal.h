@@ -307,6 +307,8 @@ int store__pg_step_list(struct store *s, int64_t run_id, struct store_step **row
 int store__pg_run_counts(struct store *s, struct store_run_counts *out);
 int store__pg_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
 int store__pg_guard_held(struct store *s, const char *connection, int64_t *n_out);
+/* Row i of res (columns STORE__EVENT_COLUMNS) into *row, a struct store_event (postgres_lists.c). */
+int store__pg_event_row(const PGresult *res, int i, void *row);
 int store__pg_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
 int store__pg_audit_list(struct store *s, int limit, struct store_audit **rows_out, size_t *n_out);
 int store__pg_connection_list(struct store *s, struct store_connection_info **rows_out, size_t *n_out);

@@ -132,6 +132,30 @@ int store__pg_workflow_last_runs(struct store *s, struct store_last_run **rows_o
 
 /* --------------------------------------------------------------- events */
 
+/* One event row of a result with the columns STORE__EVENT_COLUMNS (row i):
+ * for store__pg_event_get and the replay's list. */
+int store__pg_event_row(const PGresult *res, int i, void *row)
+{
+    struct store_event *ev = row;
+    bool oom = false;
+
+    ev->id = store__pg_get_i64(res, i, 0);
+    ev->source = store__pg_get_dup(res, i, 1, &oom);
+    ev->source_id = store__pg_get_dup(res, i, 2, &oom);
+    ev->type = store__pg_get_dup(res, i, 3, &oom);
+    ev->connection = store__pg_get_dup(res, i, 4, &oom);
+    ev->received_at = store__pg_get_i64(res, i, 5);
+    ev->data = store__pg_get_dup(res, i, 6, &oom);
+    switch (store__pg_get_i64(res, i, 7)) {
+    case STORE_EVENT_MATCH: ev->stage = STORE_EVENT_MATCH; break;
+    case STORE_EVENT_EXPAND: ev->stage = STORE_EVENT_EXPAND; break;
+    default: ev->stage = STORE_EVENT_DONE; break;
+    }
+    ev->tries = (int)store__pg_get_i64(res, i, 8);
+    ev->note = store__pg_get_dup(res, i, 9, &oom);
+    return oom ? IDF_ENOMEM : 0;
+}
+
 int store__pg_event_get(struct store *s, int64_t id, struct store_event **out)
 {
     struct store__pg *c = store__pg(s);
@@ -139,13 +163,10 @@ int store__pg_event_get(struct store *s, int64_t id, struct store_event **out)
     const char *p[1] = {store__pg_i64(b_id, id)};
     struct store_event *ev = NULL;
     PGresult *res = NULL;
-    bool oom = false;
     int rc;
 
-    rc = store__pg_exec(c, "read event",
-                        "SELECT id, source, source_id, type, connection, received_at, data, stage, tries, note "
-                        "FROM events WHERE id = $1::bigint",
-                        1, p, &res, NULL);
+    rc = store__pg_exec(c, "read event", "SELECT " STORE__EVENT_COLUMNS " FROM events WHERE id = $1::bigint", 1, p,
+                        &res, NULL);
     if (rc)
         goto out;
     if (PQntuples(res) != 1) {
@@ -156,21 +177,7 @@ int store__pg_event_get(struct store *s, int64_t id, struct store_event **out)
         rc = IDF_ENOMEM;
         goto out;
     }
-    ev->id = store__pg_get_i64(res, 0, 0);
-    ev->source = store__pg_get_dup(res, 0, 1, &oom);
-    ev->source_id = store__pg_get_dup(res, 0, 2, &oom);
-    ev->type = store__pg_get_dup(res, 0, 3, &oom);
-    ev->connection = store__pg_get_dup(res, 0, 4, &oom);
-    ev->received_at = store__pg_get_i64(res, 0, 5);
-    ev->data = store__pg_get_dup(res, 0, 6, &oom);
-    switch (store__pg_get_i64(res, 0, 7)) {
-    case STORE_EVENT_MATCH: ev->stage = STORE_EVENT_MATCH; break;
-    case STORE_EVENT_EXPAND: ev->stage = STORE_EVENT_EXPAND; break;
-    default: ev->stage = STORE_EVENT_DONE; break;
-    }
-    ev->tries = (int)store__pg_get_i64(res, 0, 8);
-    ev->note = store__pg_get_dup(res, 0, 9, &oom);
-    rc = oom ? IDF_ENOMEM : 0;
+    rc = store__pg_event_row(res, 0, ev);
 out:
     PQclear(res);
     if (rc)

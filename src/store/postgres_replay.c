@@ -6,28 +6,6 @@
 
 #include "store/postgres_internal.h"
 
-static int event_row(const PGresult *res, int i, void *row)
-{
-    struct store_event *ev = row;
-    bool oom = false;
-
-    ev->id = store__pg_get_i64(res, i, 0);
-    ev->source = store__pg_get_dup(res, i, 1, &oom);
-    ev->source_id = store__pg_get_dup(res, i, 2, &oom);
-    ev->type = store__pg_get_dup(res, i, 3, &oom);
-    ev->connection = store__pg_get_dup(res, i, 4, &oom);
-    ev->received_at = store__pg_get_i64(res, i, 5);
-    ev->data = store__pg_get_dup(res, i, 6, &oom);
-    switch (store__pg_get_i64(res, i, 7)) {
-    case STORE_EVENT_MATCH: ev->stage = STORE_EVENT_MATCH; break;
-    case STORE_EVENT_EXPAND: ev->stage = STORE_EVENT_EXPAND; break;
-    default: ev->stage = STORE_EVENT_DONE; break;
-    }
-    ev->tries = (int)store__pg_get_i64(res, i, 8);
-    ev->note = store__pg_get_dup(res, i, 9, &oom);
-    return oom ? IDF_ENOMEM : 0;
-}
-
 /* By the primary key from after_id: the window's first page may scan the
  * older events once (no index on received_at). */
 int store__pg_event_list(struct store *s, int64_t since_ms, int64_t after_id, int limit, struct store_event **rows_out,
@@ -38,10 +16,10 @@ int store__pg_event_list(struct store *s, int64_t since_ms, int64_t after_id, in
                         store__pg_i64(b_limit, limit)};
     void *rows = NULL;
     int rc = store__pg_list(store__pg(s), "list events",
-                            "SELECT id, source, source_id, type, connection, received_at, data, stage, tries, note "
-                            "FROM events WHERE id > $2::bigint AND received_at >= $1::bigint ORDER BY id "
+                            "SELECT " STORE__EVENT_COLUMNS
+                            " FROM events WHERE id > $2::bigint AND received_at >= $1::bigint ORDER BY id "
                             "LIMIT $3::integer",
-                            3, p, false, event_row, store__event_clear, sizeof **rows_out, &rows, n_out);
+                            3, p, false, store__pg_event_row, store__event_clear, sizeof **rows_out, &rows, n_out);
 
     *rows_out = rows;
     return rc;

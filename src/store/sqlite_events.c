@@ -341,30 +341,13 @@ int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n,
     return ingest_tx(store__sq(s), items, n, 0, NULL, SQ_SYNC_FULL, err);
 }
 
-int store__sq_event_get(struct store *s, int64_t id, struct store_event **out)
+/* One event row of a statement with the columns STORE__EVENT_COLUMNS: for
+ * store__sq_event_get and the replay's list. */
+int store__sq_event_row(sqlite3_stmt *st, void *row)
 {
-    struct store__sq *c = store__sq(s);
-    sqlite3_stmt *st = NULL;
-    struct store_event *ev = NULL;
+    struct store_event *ev = row;
     bool oom = false;
-    int rc;
 
-    rc = store__sq_prep(c, SQ_EV_GET,
-                        "SELECT id, source, source_id, type, connection, received_at, data, stage, tries, note "
-                        "FROM events WHERE id = ?1",
-                        &st, NULL);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        rc = rc == SQLITE_DONE ? IDF_ENOTFOUND : store__sq_fail(c, rc, "read event", NULL);
-        goto out;
-    }
-    if (!(ev = calloc(1, sizeof *ev))) {
-        rc = IDF_ENOMEM;
-        goto out;
-    }
     ev->id = sqlite3_column_int64(st, 0);
     ev->source = store__sq_col_dup(st, 1, &oom);
     ev->source_id = store__sq_col_dup(st, 2, &oom);
@@ -379,7 +362,30 @@ int store__sq_event_get(struct store *s, int64_t id, struct store_event **out)
     }
     ev->tries = sqlite3_column_int(st, 8);
     ev->note = store__sq_col_dup(st, 9, &oom);
-    rc = oom ? IDF_ENOMEM : 0;
+    return oom ? IDF_ENOMEM : 0;
+}
+
+int store__sq_event_get(struct store *s, int64_t id, struct store_event **out)
+{
+    struct store__sq *c = store__sq(s);
+    sqlite3_stmt *st = NULL;
+    struct store_event *ev = NULL;
+    int rc;
+
+    rc = store__sq_prep(c, SQ_EV_GET, "SELECT " STORE__EVENT_COLUMNS " FROM events WHERE id = ?1", &st, NULL);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? IDF_ENOTFOUND : store__sq_fail(c, rc, "read event", NULL);
+        goto out;
+    }
+    if (!(ev = calloc(1, sizeof *ev))) {
+        rc = IDF_ENOMEM;
+        goto out;
+    }
+    rc = store__sq_event_row(st, ev);
 out:
     store__sq_done(st);
     if (rc)

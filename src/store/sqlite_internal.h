@@ -335,6 +335,8 @@ int store__sq_approval_decide(struct store *s, int64_t run_id, bool approve, boo
 int store__sq_approval_get(struct store *s, int64_t run_id, const char *step_id, char **status_out, char **actor_out);
 int store__sq_approval_list(struct store *s, struct store_approval **rows_out, size_t *n_out);
 int store__sq_guard_held(struct store *s, const char *connection, int64_t *n_out);
+/* An event row (columns STORE__EVENT_COLUMNS) into *row, a struct store_event (sqlite_events.c). */
+int store__sq_event_row(sqlite3_stmt *st, void *row);
 int store__sq_run_approvals(struct store *s, int64_t run_id, struct store_approval **rows_out, size_t *n_out);
 int store__sq_prune(struct store *s, int64_t before_ms, int64_t *n_out);
 

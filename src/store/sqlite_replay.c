@@ -19,28 +19,6 @@ static void bind_window(sqlite3_stmt *st, const void *arg)
     sqlite3_bind_int(st, 3, w->limit);
 }
 
-static int event_row(sqlite3_stmt *st, void *row)
-{
-    struct store_event *ev = row;
-    bool oom = false;
-
-    ev->id = sqlite3_column_int64(st, 0);
-    ev->source = store__sq_col_dup(st, 1, &oom);
-    ev->source_id = store__sq_col_dup(st, 2, &oom);
-    ev->type = store__sq_col_dup(st, 3, &oom);
-    ev->connection = store__sq_col_dup(st, 4, &oom);
-    ev->received_at = sqlite3_column_int64(st, 5);
-    ev->data = store__sq_col_dup(st, 6, &oom);
-    switch (sqlite3_column_int(st, 7)) {
-    case STORE_EVENT_MATCH: ev->stage = STORE_EVENT_MATCH; break;
-    case STORE_EVENT_EXPAND: ev->stage = STORE_EVENT_EXPAND; break;
-    default: ev->stage = STORE_EVENT_DONE; break;
-    }
-    ev->tries = sqlite3_column_int(st, 8);
-    ev->note = store__sq_col_dup(st, 9, &oom);
-    return oom ? IDF_ENOMEM : 0;
-}
-
 /* By rowid from after_id: the window's first page scans the older events
  * once (no index on received_at), later pages start at their id. */
 int store__sq_event_list(struct store *s, int64_t since_ms, int64_t after_id, int limit, struct store_event **rows_out,
@@ -48,11 +26,10 @@ int store__sq_event_list(struct store *s, int64_t since_ms, int64_t after_id, in
 {
     struct window w = {since_ms, after_id, limit};
     void *rows = NULL;
-    int rc =
-        store__sq_list(store__sq(s), SQ_REPLAY_EVENTS,
-                       "SELECT id, source, source_id, type, connection, received_at, data, stage, tries, note "
-                       "FROM events WHERE id > ?2 AND received_at >= ?1 ORDER BY id LIMIT ?3",
-                       bind_window, &w, event_row, store__event_clear, sizeof **rows_out, &rows, n_out, "list events");
+    int rc = store__sq_list(
+        store__sq(s), SQ_REPLAY_EVENTS,
+        "SELECT " STORE__EVENT_COLUMNS " FROM events WHERE id > ?2 AND received_at >= ?1 ORDER BY id LIMIT ?3",
+        bind_window, &w, store__sq_event_row, store__event_clear, sizeof **rows_out, &rows, n_out, "list events");
 
     *rows_out = rows;
     return rc;

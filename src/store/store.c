@@ -512,16 +512,25 @@ int store_event_expand(struct store *s, int64_t delivery_id, struct store_ingest
     return ingest_with_ids(s, items, n, delivery_id, note, err);
 }
 
-void store_event_free(struct store_event *ev)
+/* What an event row owns (its strings), freed and zeroed: for
+ * store_event_free and the rows of store_event_list (store_replay.c). */
+void store__event_clear(void *row)
 {
-    if (!ev)
-        return;
+    struct store_event *ev = row;
     free(ev->source);
     free(ev->source_id);
     free(ev->type);
     free(ev->connection);
     free(ev->data);
     free(ev->note);
+    memset(ev, 0, sizeof *ev);
+}
+
+void store_event_free(struct store_event *ev)
+{
+    if (!ev)
+        return;
+    store__event_clear(ev);
     free(ev);
 }
 

@@ -243,7 +243,10 @@ void store__connection_info_clear(void *row);
 void store__token_clear(void *row);
 void store__run_subject_clear(void *row);
 void store__change_clear(void *row);
-void store__event_clear(void *row); /* replay (issue 19) */
+/* The columns of an event row, in the order the backends' row readers
+ * (store__sq_event_row, store__pg_event_row) read them. */
+#define STORE__EVENT_COLUMNS "id, source, source_id, type, connection, received_at, data, stage, tries, note"
+void store__event_clear(void *row); /* an event row's strings (store.c): store_event_free, the replay's list */
 /* Frees an array of n rows of size bytes, each cleared by clear (rows may
  * be NULL): the loop behind every store_*_list_free. */
 void store__rows_free(void *rows, size_t n, size_t size, void (*clear)(void *row));

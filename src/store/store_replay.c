@@ -5,7 +5,6 @@
  * Kept apart from store.c so that the block of store.h it serves has one
  * file of its own; the rules are store.c's (input checked here, SQL in the
  * backends only). Reads only. Any thread, on the connection it opened. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "store/store_internal.h"
@@ -20,18 +19,6 @@ int store_event_list(struct store *s, int64_t since_ms, int64_t after_id, int li
     if (since_ms < 0 || after_id < 0 || limit < 1 || limit > STORE_LIST_MAX)
         return IDF_EINVAL;
     return s->ops->event_list(s, since_ms, after_id, limit, rows_out, n_out);
-}
-
-void store__event_clear(void *row)
-{
-    struct store_event *ev = row;
-    free(ev->source);
-    free(ev->source_id);
-    free(ev->type);
-    free(ev->connection);
-    free(ev->data);
-    free(ev->note);
-    memset(ev, 0, sizeof *ev);
 }
 
 void store_event_list_free(struct store_event *rows, size_t n)
