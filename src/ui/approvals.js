@@ -31,31 +31,39 @@ export async function refreshNavCount(pending) {
   count.dataset.count = String(n);
 }
 
+// Issue 19: true when a pending approval is a run's guardrail hold (a.hold
+// names the connection), which only an admin decides.
+export function isHold(a) {
+  return typeof a.hold === 'string' && a.hold !== '';
+}
+
+// Decides a pending approval (action 'approve' or 'reject'), or releases or
+// rejects a guardrail hold: POST .../release, with {reject: true} to reject.
+export function decide(runId, hold, action, comment) {
+  const body = comment ? { comment } : {};
+  if (hold && action === 'reject') body.reject = true;
+  return api('POST', `/api/v1/runs/${enc(runId)}/${hold ? 'release' : action}`, body);
+}
+
 function card(ctx, a, pageSlot) {
   const slot = messageSlot();
-  const hold = typeof a.hold === 'string' && a.hold !== '';
-  const el =
-      h('div', {class : hold ? 'panel approval hold' : 'panel approval', dataset : {runId : String(a.run_id)}},
-        h('div', {class : 'row'}, h('a', {href : `#/runs/${enc(a.run_id)}`, text : `Run #${a.run_id}`}),
-          h('a', {href : `#/workflows/${enc(a.workflow)}`, text : a.workflow}),
-          hold ? h('span', {class : 'badge held', text : `held at the guardrail of ${a.hold}`}) : null,
-          h('span',
-            {class : 'muted small', text : `step ${a.step_id} · ${hold ? 'held' : 'asked'} ${fmtTime(a.created_at)}`})),
-        h('div', {class : 'message', text : a.message || '(no message)'}), slot.el);
+  const hold = isHold(a);
+  const el = h('div', { class: hold ? 'panel approval hold' : 'panel approval', dataset: { runId: String(a.run_id) } },
+    h('div', { class: 'row' },
+      h('a', { href: `#/runs/${enc(a.run_id)}`, text: `Run #${a.run_id}` }),
+      h('a', { href: `#/workflows/${enc(a.workflow)}`, text: a.workflow }),
+      hold ? h('span', { class: 'badge held', text: `held at the guardrail of ${a.hold}` }) : null,
+      h('span', { class: 'muted small', text: `step ${a.step_id} · ${hold ? 'held' : 'asked'} ${fmtTime(a.created_at)}` })),
+    h('div', { class: 'message', text: a.message || '(no message)' }),
+    slot.el);
   if (!ctx.can(hold ? 'admin' : 'approver')) {
-      if (hold)
-          el.append(h('div', {class : 'muted small', text : 'Releasing a held run needs the admin role.'}));
-      return el;
+    if (hold) el.append(h('div', { class: 'muted small', text: 'Releasing a held run needs the admin role.' }));
+    return el;
   }
   const id = `comment-${a.run_id}`;
   const comment = h('input', { type: 'text', id, class: 'comment', placeholder: 'Comment (optional)', maxlength: 1000 });
-  const decide = (action) => async (ev) => {
-    const body = comment.value.trim() ? { comment: comment.value.trim() } : {};
-    // a hold: POST .../release, {reject: true} to reject it
-    if (hold && action === 'reject')
-        body.reject = true;
-    const path = hold ? 'release' : action;
-    const res = await busy(ev.currentTarget, slot, () => api('POST', `/api/v1/runs/${enc(a.run_id)}/${path}`, body));
+  const onDecide = (action) => async (ev) => {
+    const res = await busy(ev.currentTarget, slot, () => decide(a.run_id, hold, action, comment.value.trim()));
     if (!res) return;
     const done = h('div', { class: 'notice', role: 'status', dataset: { runId: String(a.run_id) } },
       `Run ${a.run_id} ${res.decision || action + 'd'}. `, h('a', { href: `#/runs/${enc(a.run_id)}`, text: 'Follow the run' }));
@@ -64,18 +72,10 @@ function card(ctx, a, pageSlot) {
     pageSlot.clear();
     refreshNavCount();
   };
-  el.append(h('div', {class : 'field'},
-              h('label',
-                { for: id, text: 'Comment'
-                }),
-              comment),
-            h('div', {class : 'row'}, h('button', {
-                  type : 'button',
-                  class : 'primary approve',
-                  text : hold ? 'Release' : 'Approve',
-                  onclick : decide('approve')
-              }),
-              h('button', {type : 'button', class : 'danger reject', text : 'Reject', onclick : decide('reject')})));
+  el.append(h('div', { class: 'field' }, h('label', { for: id, text: 'Comment' }), comment),
+    h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'primary approve', text: hold ? 'Release' : 'Approve', onclick: onDecide('approve') }),
+      h('button', { type: 'button', class: 'danger reject', text: 'Reject', onclick: onDecide('reject') })));
   return el;
 }
 

@@ -2,13 +2,14 @@
 // (#/runs/ID): its event, each step coloured by status with its input,
 // output and error, and the actions the signed-in role may take.
 import { api, enc, withQuery } from './api.js';
+import { decide, isHold } from './approvals.js';
 import {
   add, badge, busy, confirmButton, errorBox, fmtDuration, fmtTime, h, jsonBlock, keepOpen, messageSlot, option,
   stClass, swapKeepingFocus, table, timeEl,
 } from './dom.js';
 
-export const RUN_STATUSES = [ 'queued', 'running', 'waiting', 'held', 'succeeded', 'failed', 'cancelled' ];
-const ACTIVE = new Set([ 'queued', 'running', 'waiting', 'held' ]);
+export const RUN_STATUSES = ['queued', 'running', 'waiting', 'held', 'succeeded', 'failed', 'cancelled'];
+const ACTIVE = new Set(['queued', 'running', 'waiting', 'held']);
 const RERUNNABLE = new Set(['failed', 'cancelled']);
 const REFRESH_MS = 1500;
 const DEFAULT_LIMIT = 50;
@@ -227,41 +228,22 @@ function stepRow(s) {
 // A pending approval, or (issue 19) the run's guardrail hold (approval.hold
 // names the connection): an approver decides the one, only an admin the other.
 function approvalBox(ctx, run, approval, slot) {
-    const hold = typeof approval.hold === 'string' && approval.hold !== '';
-    const box = h('div', {class : 'panel approval', id : 'approval'},
-                  h('h2', {text : hold ? `Held at the guardrail of ${approval.hold}` : 'Waiting for an approval'}),
-                  h('div', {class : 'message', text : approval.message || '(no message)'}), h('div', {
-                      class : 'muted small',
-                      text : `step ${approval.step_id}, ${hold ? 'held' : 'asked'} ${fmtTime(approval.created_at)}`
-                  }));
-    if (!ctx.can(hold ? 'admin' : 'approver'))
-        return box;
-    const comment =
-        h('input', {type : 'text', id : 'approval-comment', placeholder : 'Comment (optional)', maxlength : 1000});
-    const decide = (action) => async (ev) => {
-        const body = comment.value.trim() ? {comment : comment.value.trim()} : {};
-        if (hold && action === 'reject')
-            body.reject = true;
-        const path = hold ? 'release' : action;
-        const res = await busy(ev.currentTarget, slot, () => api('POST', `/api/v1/runs/${enc(run.id)}/${path}`, body));
-        if (res)
-            ctx.reload(`Run ${run.id} ${res.decision || action + 'd'}.`);
-    };
-    box.append(h('div', {class : 'field'},
-                 h('label',
-                   { for: 'approval-comment', text: 'Comment'
-                   }),
-                 comment),
-               h('div', {class : 'row'}, h('button', {
-                     type : 'button',
-                     class : 'primary',
-                     id : 'approve',
-                     text : hold ? 'Release' : 'Approve',
-                     onclick : decide('approve')
-                 }),
-                 h('button',
-                   {type : 'button', class : 'danger', id : 'reject', text : 'Reject', onclick : decide('reject')})));
-    return box;
+  const hold = isHold(approval);
+  const box = h('div', { class: 'panel approval', id: 'approval' },
+    h('h2', { text: hold ? `Held at the guardrail of ${approval.hold}` : 'Waiting for an approval' }),
+    h('div', { class: 'message', text: approval.message || '(no message)' }),
+    h('div', { class: 'muted small', text: `step ${approval.step_id}, ${hold ? 'held' : 'asked'} ${fmtTime(approval.created_at)}` }));
+  if (!ctx.can(hold ? 'admin' : 'approver')) return box;
+  const comment = h('input', { type: 'text', id: 'approval-comment', placeholder: 'Comment (optional)', maxlength: 1000 });
+  const onDecide = (action) => async (ev) => {
+    const res = await busy(ev.currentTarget, slot, () => decide(run.id, hold, action, comment.value.trim()));
+    if (res) ctx.reload(`Run ${run.id} ${res.decision || action + 'd'}.`);
+  };
+  box.append(h('div', { class: 'field' }, h('label', { for: 'approval-comment', text: 'Comment' }), comment),
+    h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'primary', id: 'approve', text: hold ? 'Release' : 'Approve', onclick: onDecide('approve') }),
+      h('button', { type: 'button', class: 'danger', id: 'reject', text: 'Reject', onclick: onDecide('reject') })));
+  return box;
 }
 
 // ---- issue 17 ("approvals-reruns"): decisions, rejection, re-run once ----
