@@ -41,6 +41,7 @@
 #include "core/timeutil.h"
 
 static void sq_close(struct store *s);
+static void end_tx(struct store__sq *c);
 
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -131,20 +132,22 @@ int store__sq_fail(struct store__sq *c, int sqlite_rc, const char *what, struct 
 int store__sq_prep(struct store__sq *c, enum store__sq_slot slot, const char *sql, sqlite3_stmt **out,
                    struct idf_err *err)
 {
+    sqlite3_stmt **stmts = c->cur->stmts; /* the cache of the connection in use (see store__sq_begin) */
     int rc;
 
     *out = NULL;
-    if (!c->stmts[slot]) {
-        rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[slot], NULL);
+    if (!stmts[slot]) {
+        rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmts[slot], NULL);
         if (rc != SQLITE_OK) {
-            c->stmts[slot] = NULL;
+            stmts[slot] = NULL;
             return store__sq_fail(c, rc, "prepare", err);
         }
     }
-    sqlite3_reset(c->stmts[slot]);
-    sqlite3_clear_bindings(c->stmts[slot]);
-    store__sq_check_stmt(c, slot, c->stmts[slot]);
-    *out = c->stmts[slot];
+    store__sq_check_indexed(slot, stmts[slot]);
+    sqlite3_reset(stmts[slot]);
+    sqlite3_clear_bindings(stmts[slot]);
+    store__sq_check_stmt(c, slot, stmts[slot]);
+    *out = stmts[slot];
     return 0;
 }
 
@@ -174,24 +177,53 @@ static int run_simple(struct store__sq *c, enum store__sq_slot slot, const char 
 
 /* --------------------------------------------------------- transactions */
 
+/* Makes l the connection c's statements run on (its own, or the gate's
+ * writer inside a transaction). */
+static void use_link(struct store__sq *c, struct store__sq_link *l)
+{
+    c->cur = l;
+    c->db = l->db;
+}
+
 int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_err *err)
 {
     int rc;
 
     store__sq_check_begin(c);
-    if (c->sync != sync) {
+    /* this process's writers queue in the gate (sqlite_gate.c), not in
+     * SQLite's sleeping busy handler, and write through its one connection */
+    if (c->gate) {
+        if (!store__sq_gate_enter(c->gate, STORE__SQ_BUSY_MS))
+            return idf_err_set(err, IDF_EBUSY,
+                               "store: begin: another writer of this process kept the database for %d ms",
+                               STORE__SQ_BUSY_MS);
+        use_link(c, store__sq_gate_writer(c->gate));
+    }
+    if (c->cur->sync != sync) {
         rc = sync == SQ_SYNC_FULL
                  ? run_simple(c, SQ_SYNC_FULL_STMT, "PRAGMA synchronous=FULL", "set synchronous", err)
                  : run_simple(c, SQ_SYNC_NORMAL_STMT, "PRAGMA synchronous=NORMAL", "set synchronous", err);
         if (rc)
-            return rc;
-        c->sync = sync;
+            goto fail;
+        c->cur->sync = sync;
     }
     rc = run_simple(c, SQ_BEGIN, "BEGIN IMMEDIATE", "begin", err);
     if (rc)
-        return rc;
+        goto fail;
     c->in_tx = true;
     return 0;
+fail:
+    end_tx(c);
+    return rc;
+}
+
+/* Leaves the gate, back on c's own connection. */
+static void end_tx(struct store__sq *c)
+{
+    if (c->cur != &c->own) {
+        use_link(c, &c->own);
+        store__sq_gate_leave(c->gate);
+    }
 }
 
 int store__sq_commit(struct store__sq *c, struct idf_err *err)
@@ -205,6 +237,7 @@ int store__sq_commit(struct store__sq *c, struct idf_err *err)
         return rc;
     }
     c->in_tx = false;
+    end_tx(c);
     return 0;
 }
 
@@ -213,9 +246,10 @@ void store__sq_rollback(struct store__sq *c)
     if (!c->in_tx)
         return;
     c->in_tx = false;
-    if (sqlite3_get_autocommit(c->db))
-        return; /* SQLite already rolled back by itself (after an I/O error) */
-    (void)run_simple(c, SQ_ROLLBACK, "ROLLBACK", "rollback", NULL);
+    /* unless SQLite already rolled back by itself (after an I/O error) */
+    if (!sqlite3_get_autocommit(c->db))
+        (void)run_simple(c, SQ_ROLLBACK, "ROLLBACK", "rollback", NULL);
+    end_tx(c);
 }
 
 bool store__sq_checks_on(void)
@@ -414,31 +448,21 @@ int store__sqlite_open(const char *path, struct store **out, struct idf_err *err
         return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     c->base.ops = &sqlite_ops;
     c->opener = pthread_self();
-    rc = sqlite3_open_v2(fname, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        rc = store__sq_fail(c, rc, "open", err);
-        goto out;
-    }
-    sqlite3_busy_timeout(c->db, STORE__SQ_BUSY_MS);
-    rc = set_wal(c, memory, err);
+    c->cur = &c->own;
+    rc = store__sq_open_link(fname, memory, &c->own, err);
+    c->db = c->own.db;
     if (rc)
         goto out;
-    rc = exec_pragma(c, "PRAGMA foreign_keys=ON", err);
-    if (rc)
-        goto out;
-    rc = exec_pragma(c, "PRAGMA journal_size_limit=" STORE__SQ_WAL_KEEP, err);
-    if (rc)
-        goto out;
-    rc = exec_pragma(c, "PRAGMA cache_size=" STORE__SQ_CACHE_KIB, err);
-    if (rc)
-        goto out;
-    rc = exec_pragma(c, "PRAGMA synchronous=NORMAL", err);
-    if (rc)
-        goto out;
-    c->sync = SQ_SYNC_NORMAL;
     rc = store__sq_migrate(c, err);
     if (rc)
         goto out;
+    /* after the migrations: from now on this process's writes to the file go
+     * through its gate and writer connection */
+    if (!memory) {
+        rc = store__sq_gate_open(fname, &c->gate, err);
+        if (rc)
+            goto out;
+    }
     *out = &c->base;
     c = NULL;
 out:
@@ -449,6 +473,39 @@ out:
     return rc;
 }
 
+int store__sq_open_link(const char *fname, bool memory, struct store__sq_link *l, struct idf_err *err)
+{
+    struct store__sq tmp; /* for set_wal and exec_pragma, which report through a connection */
+    int rc;
+
+    memset(l, 0, sizeof *l);
+    memset(&tmp, 0, sizeof tmp);
+    rc = sqlite3_open_v2(fname, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    tmp.db = l->db;
+    if (rc != SQLITE_OK)
+        return store__sq_fail(&tmp, rc, "open", err);
+    sqlite3_busy_timeout(l->db, STORE__SQ_BUSY_MS);
+    rc = set_wal(&tmp, memory, err);
+    if (rc == 0)
+        rc = exec_pragma(&tmp, "PRAGMA foreign_keys=ON", err);
+    if (rc == 0)
+        rc = exec_pragma(&tmp, "PRAGMA journal_size_limit=" STORE__SQ_WAL_KEEP, err);
+    if (rc == 0)
+        rc = exec_pragma(&tmp, "PRAGMA cache_size=" STORE__SQ_CACHE_KIB, err);
+    if (rc == 0)
+        rc = exec_pragma(&tmp, "PRAGMA synchronous=NORMAL", err);
+    l->sync = SQ_SYNC_NORMAL;
+    return rc;
+}
+
+void store__sq_close_link(struct store__sq_link *l)
+{
+    for (size_t i = 0; i < SQ__COUNT; i++)
+        sqlite3_finalize(l->stmts[i]);
+    sqlite3_close_v2(l->db); /* NULL is a no-op */
+    memset(l, 0, sizeof *l);
+}
+
 static void sq_close(struct store *s)
 {
     struct store__sq *c = store__sq(s);
@@ -456,9 +513,8 @@ static void sq_close(struct store *s)
     if (!c)
         return;
     store__sq_rollback(c);
-    for (size_t i = 0; i < SQ__COUNT; i++)
-        sqlite3_finalize(c->stmts[i]);
-    sqlite3_close_v2(c->db); /* NULL is a no-op */
+    store__sq_close_link(&c->own);
+    store__sq_gate_close(c->gate);
     free(c);
 }
 

@@ -404,9 +404,12 @@ int store__sq_events_pending(struct store *s, enum store_event_stage stage, int6
     size_t n = 0;
     int rc;
 
+    /* "stage > 0" is the partial index's own condition, spelled out: SQLite
+     * uses a partial index only when the query states its WHERE term, and
+     * "stage = ?1" does not (without it every poll read the whole table) */
     rc = store__sq_prep(c, SQ_EV_PENDING,
                         "SELECT id, source, source_id, type, connection, data, tries FROM events "
-                        "WHERE stage = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3",
+                        "WHERE stage = ?1 AND stage > 0 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3",
                         &st, err);
     if (rc)
         return rc;

@@ -150,13 +150,42 @@ enum store__sq_slot {
 
 enum store__sq_sync { SQ_SYNC_NORMAL = 1, SQ_SYNC_FULL = 2 };
 
+/* One SQLite connection and its prepared-statement cache (slots above). */
+struct store__sq_link {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[SQ__COUNT];
+    enum store__sq_sync sync; /* its current PRAGMA synchronous */
+};
+
+/* Opens fname (":memory:" when memory) with the pragmas every connection
+ * has: WAL, foreign keys, busy timeout, cache size, synchronous NORMAL. On
+ * failure l->db may be set: close with store__sq_close_link. */
+int store__sq_open_link(const char *fname, bool memory, struct store__sq_link *l, struct idf_err *err) IDF_MUST_USE;
+void store__sq_close_link(struct store__sq_link *l);
+
+/* The writer gate (sqlite_gate.c): this process's write transactions on one
+ * database file queue in it, first come first served, and run on its one
+ * writer connection, whose page cache therefore stays valid from one
+ * transaction to the next. open: the gate of the file at path, shared and
+ * reference counted, with its writer opened on first use; enter: waits for
+ * the writer's turn, false after timeout_ms (its place given up); writer:
+ * the connection the holder writes through; leave: hands the turn to the
+ * oldest waiter. */
+struct store__sq_gate;
+int store__sq_gate_open(const char *path, struct store__sq_gate **out, struct idf_err *err) IDF_MUST_USE;
+void store__sq_gate_close(struct store__sq_gate *g);
+bool store__sq_gate_enter(struct store__sq_gate *g, int64_t timeout_ms) IDF_MUST_USE;
+struct store__sq_link *store__sq_gate_writer(struct store__sq_gate *g);
+void store__sq_gate_leave(struct store__sq_gate *g);
+
 struct store__sq {
-    struct store base;              /* must be first */
-    sqlite3 *db;                    /* the connection, opened NOMUTEX: one thread at a time */
-    sqlite3_stmt *stmts[SQ__COUNT]; /* prepared statement cache, see above */
-    enum store__sq_sync sync;       /* current PRAGMA synchronous */
-    bool in_tx;                     /* inside BEGIN IMMEDIATE ... COMMIT */
-    pthread_t opener;               /* the thread that opened it (store__sq_check_thread) */
+    struct store base;           /* must be first */
+    sqlite3 *db;                 /* cur->db: the connection statements run on */
+    struct store__sq_link own;   /* this store's connection, opened NOMUTEX: one thread at a time */
+    struct store__sq_link *cur;  /* &own, or the gate's writer between begin and commit/rollback */
+    bool in_tx;                  /* inside BEGIN IMMEDIATE ... COMMIT (and inside the gate) */
+    struct store__sq_gate *gate; /* the file's writer gate (sqlite_gate.c); NULL for :memory: */
+    pthread_t opener;            /* the thread that opened it (store__sq_check_thread) */
 };
 
 static inline struct store__sq *store__sq(struct store *s)
@@ -207,6 +236,27 @@ static inline void store__sq_check_stmt(const struct store__sq *c, enum store__s
     store__sq_check_thread(c, "a statement");
     IDF_INVARIANT(c->in_tx || sqlite3_stmt_readonly(st) || store__sq_slot_autocommit(slot),
                   "store: a write (statement slot %d) outside a transaction", (int)slot);
+}
+
+/* The statements that must find their rows through an index, never by
+ * reading their whole table: the ones every event or run executes, on
+ * tables that grow with history. */
+static inline bool store__sq_slot_indexed(enum store__sq_slot slot)
+{
+    return slot == SQ_EV_PENDING || slot == SQ_EV_FIND || slot == SQ_NEXT_WAKE || slot == SQ_RUN_GET ||
+           slot == SQ_LEASE_CHECK || slot == SQ_CLAIM_WAKE || slot == SQ_CLAIM_EXPIRED;
+}
+
+/* A cached statement about to be reused did not scan a whole table in its
+ * last execution when its slot is one of store__sq_slot_indexed's (SQLite's
+ * full-scan step counter, reset by the read). */
+static inline void store__sq_check_indexed(enum store__sq_slot slot, sqlite3_stmt *st)
+{
+    int scans = IDF_INVARIANTS_ON ? sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1) : 0;
+    (void)slot;
+    (void)scans;
+    IDF_INVARIANT(!scans || !store__sq_slot_indexed(slot),
+                  "store: statement slot %d read its whole table (%d steps): its index is not used", (int)slot, scans);
 }
 
 /* Between two store_* calls: no transaction is left open. */

@@ -1,0 +1,487 @@
+/* bench/flood.c — do runs keep pace with a flood of events? (issue 20)
+ *
+ * The flow of the issue's peer comparison: each request is an Okta
+ * event-hook delivery of one `user.account.lock` event (~1.9 KB, a fresh
+ * uuid) to `idflow serve` (POST /hooks/okta/<connection>), which starts
+ * `okta.user_locked` → one `http.request` step posting a ticket to a
+ * loopback stub (this program's own recording server). Prints:
+ *
+ *  0. the drain rate: with the stub holding its answers (the workers wait
+ *     in their calls), BENCH_FLOOD_BACKLOG (default 10000) events are
+ *     acknowledged; then the stub answers, and the tickets/s until the last
+ *     one is how fast the workers drain a backlog with no events arriving;
+ *  1. a burst of BENCH_FLOOD_SECS (default 10) seconds at concurrency
+ *     BENCH_FLOOD_CONC (default 16): acknowledgements/s, tickets/s during
+ *     the burst, and their ratio to the drain rate (the issue's goal is
+ *     >= 70 %);
+ *  2. the server's CPU (user + system, from /proc, expression evaluator
+ *     processes included) per event over burst and drain, in ms;
+ *  3. event → ticket latency at a steady open-loop load of half the
+ *     capacity (the lesser of the acknowledgements/s and the drain rate;
+ *     BENCH_FLOOD_STEADY_SECS, default 5): p50 / p99 / max;
+ *  4. the database's bytes per run (file + WAL after the drain, ÷ runs).
+ *  5. RSS of serve (VmRSS idle, VmHWM after).
+ * BENCH_FLOOD_ROUNDS (default 1) repeats 1–4 with a fresh server and
+ * database, and prints the median of each figure. Env: IDFLOW_BIN (set by
+ * make bench). */
+#include <ctype.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "bench.h"
+#include "core/timeutil.h"
+#include "net/http.h"
+#include "support/testsrv.h"
+#include "support/testutil.h"
+
+#define TOKEN "sbx-0123456789-abcdefghij-TOKEN"
+#define SECRET "bench-hook-secret-0123456789abcdef"
+#define MAX_EVENTS 2000000
+#define MAX_CONC 64
+
+static const char *bin;
+static int64_t *arrive_ns; /* by event index: when its ticket reached the stub (0 = not yet) */
+static atomic_int tickets;
+static atomic_bool stub_hold; /* the stub keeps its answers back (a backlog builds) */
+
+/* The stub's handler: notes when event i's ticket arrived (the login carries
+ * i) and answers 201. */
+static bool stub(void *ud, const struct http_req *req, struct http_resp *resp)
+{
+    const char *at = strstr(req->body, "\"user");
+    (void)ud;
+    for (int waited = 0; atomic_load(&stub_hold) && waited < 120000; waited++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (at) {
+        long i = strtol(at + 5, NULL, 10);
+        if (i >= 0 && i < MAX_EVENTS && !arrive_ns[i])
+            arrive_ns[i] = time_mono_ns();
+    }
+    atomic_fetch_add(&tickets, 1);
+    resp->status = 201;
+    if (buf_puts(&resp->body, "{\"id\":1}"))
+        resp->status = 500;
+    return true;
+}
+
+/* One Okta event-hook delivery of a user.account.lock, padded with the
+ * client, request and transaction blocks Okta sends to about 1.9 KB. */
+static void delivery(char *out, size_t n, int round, int i)
+{
+    snprintf(out, n,
+             "{\"eventType\":\"com.okta.event_hook\",\"eventTypeVersion\":\"1.0\",\"cloudEventsVersion\":\"0.1\","
+             "\"source\":\"https://acme.okta.com/api/v1/eventHooks/who8bench\",\"eventId\":\"hook-%d-%d\","
+             "\"data\":{\"events\":[{\"uuid\":\"flood-%d-%d\",\"published\":\"2026-12-07T10:00:00.000Z\","
+             "\"eventType\":\"user.account.lock\",\"version\":\"0\",\"displayMessage\":\"Max sign in attempts "
+             "exceeded\",\"severity\":\"WARN\",\"client\":{\"userAgent\":{\"rawUserAgent\":\"Mozilla/5.0 (X11; "
+             "Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\",\"os\":\"Linux\","
+             "\"browser\":\"CHROME\"},\"zone\":\"null\",\"device\":\"Computer\",\"id\":null,\"ipAddress\":"
+             "\"198.51.100.7\",\"geographicalContext\":{\"city\":\"Chennai\",\"state\":\"Tamil Nadu\",\"country\":"
+             "\"India\",\"postalCode\":\"600001\",\"geolocation\":{\"lat\":13.0878,\"lon\":80.2785}}},"
+             "\"device\":null,\"actor\":{\"id\":\"00ub%07d\",\"type\":\"User\",\"alternateId\":"
+             "\"user%d@acme.example\",\"displayName\":\"User %d\",\"detailEntry\":null},\"outcome\":{\"result\":"
+             "\"FAILURE\",\"reason\":\"LOCKED_OUT\"},\"target\":null,\"transaction\":{\"type\":\"WEB\",\"id\":"
+             "\"Xbench%d\",\"detail\":{}},\"debugContext\":{\"debugData\":{\"requestId\":\"Xbench%d\",\"dtHash\":"
+             "\"d6ac8c1ea12a2f7c4f4c3c7f0d2a1b5e9e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b\",\"requestUri\":"
+             "\"/idp/idx/challenge/answer\",\"threatSuspected\":\"false\",\"url\":\"/idp/idx/challenge/answer?\"}},"
+             "\"legacyEventType\":\"core.user_auth.account_locked\",\"authenticationContext\":{\"authenticationStep\":"
+             "0,\"externalSessionId\":\"102bench%d\",\"interface\":null,\"credentialProvider\":null,"
+             "\"credentialType\":null,\"issuer\":null,\"authenticationProvider\":null},\"securityContext\":"
+             "{\"asNumber\":64496,\"asOrg\":\"example\",\"isp\":\"example\",\"domain\":\"example.net\",\"isProxy\":"
+             "false},\"insertionTimestamp\":null}]}}",
+             round, i, round, i, i % 10000000, i, i, i, i, i);
+}
+
+struct load {
+    char url[200];
+    int round;
+    int64_t end_ns;      /* burst: stop at this time */
+    int64_t interval_ns; /* steady: one request per interval across all threads (0 = closed loop) */
+    int64_t start_ns;
+    int first, limit; /* event indexes first .. limit-1 */
+    atomic_int next;
+    atomic_int acked, errors;
+    int64_t *sent_ns;
+};
+
+static void *load_thread(void *arg)
+{
+    struct load *l = arg;
+    struct http_client *c = NULL;
+    const char *h[] = {"Content-Type: application/json", "Authorization: " SECRET, NULL};
+    char body[4096];
+
+    if (http_client_new(&c))
+        return NULL;
+    for (;;) {
+        int k = atomic_fetch_add(&l->next, 1), i = l->first + k;
+        struct http_request rq;
+        struct http_response rs;
+        struct idf_err err;
+        if (i >= l->limit)
+            break;
+        if (l->interval_ns) {
+            int64_t due = l->start_ns + (int64_t)k * l->interval_ns, now = time_mono_ns();
+            if (due > now) {
+                struct timespec ts = {(due - now) / 1000000000, (due - now) % 1000000000};
+                nanosleep(&ts, NULL);
+            }
+        } else if (time_mono_ns() >= l->end_ns) {
+            break;
+        }
+        delivery(body, sizeof body, l->round, i);
+        memset(&rq, 0, sizeof rq);
+        rq.method = "POST";
+        rq.url = l->url;
+        rq.headers = h;
+        rq.body = body;
+        rq.body_len = strlen(body);
+        rq.timeout_ms = 60000;
+        l->sent_ns[i] = time_mono_ns();
+        if (http_client_do(c, &rq, &rs, &err) || rs.status != 200)
+            atomic_fetch_add(&l->errors, 1);
+        else
+            atomic_fetch_add(&l->acked, 1);
+        http_response_free(&rs);
+    }
+    http_client_free(c);
+    return NULL;
+}
+
+static void run_load(struct load *l, int conc)
+{
+    pthread_t t[MAX_CONC];
+    for (int i = 0; i < conc; i++)
+        pthread_create(&t[i], NULL, load_thread, l);
+    for (int i = 0; i < conc; i++)
+        pthread_join(t[i], NULL);
+}
+
+/* utime + stime of pid and its reaped and live children, in clock ticks. */
+static long long proc_cpu_ticks(int pid)
+{
+    char path[64], buf[2048];
+    long long sum = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    f = fopen(path, "r");
+    if (f) {
+        if (fgets(buf, sizeof buf, f)) {
+            char *p = strrchr(buf, ')');
+            unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
+            /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime
+             * cstime */
+            if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ut, &st, &cut,
+                            &cst) == 4)
+                sum += (long long)(ut + st + cut + cst);
+        }
+        fclose(f);
+    }
+    /* the live expression evaluators (children of serve) */
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    f = fopen(path, "r");
+    if (f) {
+        int child;
+        while (fscanf(f, "%d", &child) == 1)
+            sum += proc_cpu_ticks(child);
+        fclose(f);
+    }
+    return sum;
+}
+
+static long proc_status_kb(int pid, const char *field)
+{
+    char path[64], line[256];
+    long kb = -1;
+    size_t fl = strlen(field);
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':')
+            kb = strtol(line + fl + 1, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+static long long file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/* Moves the WAL into the database file and truncates it, so that the file
+ * size is the database's. */
+static void checkpoint(const char *path)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+        sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    sqlite3_close(db);
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Waits until the stub has n tickets or timeout_ms pass: the time it took
+ * (ns), or -1 on timeout. */
+static int64_t wait_tickets(int n, int timeout_ms)
+{
+    int64_t t0 = time_mono_ns(), deadline = t0 + (int64_t)timeout_ms * 1000000;
+    while (atomic_load(&tickets) < n) {
+        struct timespec ts = {0, 2 * 1000000};
+        if (time_mono_ns() > deadline)
+            return -1;
+        nanosleep(&ts, NULL);
+    }
+    return time_mono_ns() - t0;
+}
+
+struct figures {
+    double acks_s, burst_runs_s, drain_runs_s, ratio, cpu_ms, p50_ms, p99_ms, max_ms, bytes_run, rss_idle_mb,
+        rss_peak_mb;
+};
+
+static int setup_connection(const char *dir, const char *db)
+{
+    struct tu_proc sb, c;
+    char sburl[200] = "", tok[700], hs[700], cmd[1500];
+    int64_t deadline;
+    int rc = 1;
+
+    snprintf(tok, sizeof tok, "%s/tok", dir);
+    snprintf(hs, sizeof hs, "%s/hs", dir);
+    snprintf(cmd, sizeof cmd, "printf %%s '%s' > '%s' && printf %%s '%s' > '%s' && chmod 600 '%s' '%s'", TOKEN, tok,
+             SECRET, hs, tok, hs);
+    if (system(cmd) != 0)
+        return 1;
+    {
+        const char *argv[] = {bin, "sandbox", "--listen", "127.0.0.1:0", "--token", TOKEN, NULL};
+        if (tu_spawn(argv, NULL, &sb))
+            return 1;
+    }
+    deadline = tu_now_ms() + 15000;
+    while (!tu_sandbox_url(&sb, sburl, sizeof sburl) && tu_now_ms() < deadline) {
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    {
+        const char *argv[] = {
+            bin, "connect", "okta", "bench", "--url", sburl, "--sandbox", "--token-file", tok, "--hook-secret-file",
+            hs,  "--db",    db,     NULL};
+        if (sburl[0] && tu_spawn(argv, NULL, &c) == 0) {
+            rc = tu_wait(&c, 30000) != 0;
+            tu_proc_cleanup(&c);
+        }
+    }
+    tu_kill(&sb, SIGTERM);
+    tu_wait(&sb, 10000);
+    tu_proc_cleanup(&sb);
+    return rc;
+}
+
+static int one_round(int round, int secs, int conc, int steady_secs, int backlog, const char *stub_url,
+                     struct figures *fg)
+{
+    struct tu_proc srv;
+    struct load l;
+    char *dir = tu_mktemp_dir(), db[600], dbfile[600], wal[620], wfdir[600], path[700], wf[1200], listen[64], base[128];
+    int64_t t0, burst_ns, drain_ns;
+    int at_burst_end, acked = 0, first;
+    long long cpu0, cpu1;
+    long hz = sysconf(_SC_CLK_TCK);
+    int rc = 1;
+
+    memset(fg, 0, sizeof *fg);
+    snprintf(dbfile, sizeof dbfile, "%s/idflow.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", dbfile);
+    snprintf(db, sizeof db, "sqlite:%s", dbfile);
+    snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
+    snprintf(path, sizeof path, "%s/lock.yaml", wfdir);
+    snprintf(wf, sizeof wf,
+             "name: lockout-ticket\non:\n  okta.user_locked: {}\n"
+             "allow_private_network: true # the ticket stub is on loopback\n"
+             "steps:\n  - id: ticket\n    do: http.request\n    with:\n      method: POST\n"
+             "      url: \"%s/tickets\"\n      json:\n        subject: \"Locked out: ${{ .event.user.login }}\"\n"
+             "        login: \"${{ .event.user.login }}\"\n",
+             stub_url);
+    if (mkdir(wfdir, 0700) || tu_write_file(path, wf) || setup_connection(dir, db)) {
+        fprintf(stderr, "flood: cannot prepare %s\n", dir);
+        goto out;
+    }
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
+    snprintf(base, sizeof base, "http://%s", listen);
+    {
+        const char *argv[] = {bin, "serve", "--db", db, "--listen", listen, "--workflows", wfdir, NULL};
+        const char *env[] = {"IDFLOW_LOG_LEVEL=warn", NULL};
+        char url[200];
+        snprintf(url, sizeof url, "%s/readyz", base);
+        if (tu_spawn(argv, env, &srv) || tu_wait_http_ok(url, 60000)) {
+            fprintf(stderr, "flood: idflow serve did not start\n");
+            goto out;
+        }
+    }
+    fg->rss_idle_mb = proc_status_kb(srv.pid, "VmRSS") / 1024.0;
+    atomic_store(&tickets, 0);
+    memset(arrive_ns, 0, MAX_EVENTS * sizeof *arrive_ns);
+
+    /* 0. the drain rate of a backlog */
+    memset(&l, 0, sizeof l);
+    snprintf(l.url, sizeof l.url, "%s/hooks/okta/bench", base);
+    l.round = round;
+    l.sent_ns = calloc(MAX_EVENTS, sizeof *l.sent_ns);
+    l.first = MAX_EVENTS / 2 + MAX_EVENTS / 4;
+    l.limit = l.first + backlog;
+    l.end_ns = INT64_MAX;
+    atomic_store(&stub_hold, true);
+    run_load(&l, conc);
+    atomic_store(&stub_hold, false);
+    drain_ns = wait_tickets(backlog, 600000);
+    if (drain_ns <= 0 || atomic_load(&l.errors)) {
+        fprintf(stderr, "flood: the backlog of %d was not drained (%d failed deliveries)\n", backlog,
+                atomic_load(&l.errors));
+        goto stop;
+    }
+    fg->drain_runs_s = backlog / (drain_ns / 1e9);
+    atomic_store(&tickets, 0);
+
+    /* 1. the burst, and the runs it left */
+    atomic_store(&l.next, 0);
+    atomic_store(&l.acked, 0);
+    l.first = 0;
+    l.limit = MAX_EVENTS / 2;
+    cpu0 = proc_cpu_ticks(srv.pid);
+    t0 = time_mono_ns();
+    l.end_ns = t0 + (int64_t)secs * 1000000000;
+    run_load(&l, conc);
+    burst_ns = time_mono_ns() - t0;
+    at_burst_end = atomic_load(&tickets);
+    acked = atomic_load(&l.acked);
+    drain_ns = wait_tickets(acked, 600000);
+    cpu1 = proc_cpu_ticks(srv.pid);
+    if (drain_ns < 0) {
+        fprintf(stderr, "flood: only %d of %d tickets within 10 minutes of the burst\n", atomic_load(&tickets), acked);
+        goto stop;
+    }
+    fg->acks_s = acked / (burst_ns / 1e9);
+    fg->burst_runs_s = at_burst_end / (burst_ns / 1e9);
+    fg->ratio = fg->burst_runs_s / fg->drain_runs_s;
+    fg->cpu_ms = (double)(cpu1 - cpu0) * 1000.0 / (double)hz / (acked ? acked : 1);
+    if (atomic_load(&l.errors))
+        fprintf(stderr, "flood: %d deliveries failed during the burst\n", atomic_load(&l.errors));
+
+    /* 3. a steady load at half the drain rate */
+    {
+        /* capacity: what the server sustains end to end, the lesser of its
+         * acknowledgements/s and its drain rate */
+        double rate = (fg->drain_runs_s < fg->acks_s ? fg->drain_runs_s : fg->acks_s) / 2;
+        int n = (int)(rate * steady_secs), got = 0;
+        int64_t *lat;
+        struct load s;
+        if (n < 10)
+            n = 10;
+        first = l.limit;
+        memset(&s, 0, sizeof s);
+        memcpy(s.url, l.url, sizeof s.url);
+        s.round = round;
+        s.first = first;
+        s.limit = first + n;
+        s.sent_ns = l.sent_ns;
+        s.interval_ns = (int64_t)(1e9 / rate);
+        s.start_ns = time_mono_ns();
+        run_load(&s, conc);
+        if (wait_tickets(acked + n, 60000) < 0)
+            fprintf(stderr, "flood: the steady load's tickets did not all arrive\n");
+        lat = calloc((size_t)n, sizeof *lat);
+        for (int i = first; i < first + n; i++)
+            if (arrive_ns[i] && s.sent_ns[i])
+                lat[got++] = arrive_ns[i] - s.sent_ns[i];
+        qsort(lat, (size_t)got, sizeof *lat, cmp64);
+        if (got) {
+            fg->p50_ms = lat[got / 2] / 1e6;
+            fg->p99_ms = lat[(size_t)got * 99 / 100] / 1e6;
+            fg->max_ms = lat[got - 1] / 1e6;
+        }
+        printf("flood round %d: steady %.0f events/s for %d s: %d events\n", round, rate, steady_secs, n);
+        free(lat);
+        acked += n;
+    }
+    fg->rss_peak_mb = proc_status_kb(srv.pid, "VmHWM") / 1024.0;
+    rc = 0;
+stop:
+    tu_kill(&srv, SIGTERM);
+    tu_wait(&srv, 60000);
+    tu_proc_cleanup(&srv);
+    checkpoint(dbfile);
+    fg->bytes_run = (double)(file_size(dbfile) + file_size(wal)) / (acked + backlog);
+    free(l.sent_ns);
+out:
+    tu_rm_rf(dir);
+    free(dir);
+    return rc;
+}
+
+int main(void)
+{
+    int secs = bench_env_int("BENCH_FLOOD_SECS", 10, 1, 600), conc = bench_env_int("BENCH_FLOOD_CONC", 16, 1, MAX_CONC),
+        steady = bench_env_int("BENCH_FLOOD_STEADY_SECS", 5, 1, 600),
+        rounds = bench_env_int("BENCH_FLOOD_ROUNDS", 1, 1, 15),
+        backlog = bench_env_int("BENCH_FLOOD_BACKLOG", 10000, 100, MAX_EVENTS / 4);
+    struct figures fg[15];
+    struct testsrv *ts;
+    double v[15];
+
+    bin = getenv("IDFLOW_BIN");
+    if (!bin) {
+        fprintf(stderr, "IDFLOW_BIN must be set (make bench sets it)\n");
+        return 1;
+    }
+    arrive_ns = calloc(MAX_EVENTS, sizeof *arrive_ns);
+    ts = testsrv_start();
+    testsrv_set_handler(ts, stub, NULL);
+    for (int r = 0; r < rounds; r++) {
+        if (one_round(r + 1, secs, conc, steady, backlog, testsrv_url(ts), &fg[r]))
+            return 1;
+        testsrv_reset(ts); /* the recorded requests */
+        printf("flood round %d: %.0f acks/s, runs/s during the burst %.0f, draining %.0f (%.0f %%), "
+               "CPU per event %.3f ms, steady p50 %.1f ms p99 %.1f ms max %.1f ms, %.0f bytes per run, "
+               "RSS idle %.1f MB peak %.1f MB\n",
+               r + 1, fg[r].acks_s, fg[r].burst_runs_s, fg[r].drain_runs_s, fg[r].ratio * 100, fg[r].cpu_ms,
+               fg[r].p50_ms, fg[r].p99_ms, fg[r].max_ms, fg[r].bytes_run, fg[r].rss_idle_mb, fg[r].rss_peak_mb);
+        fflush(stdout);
+    }
+#define MEDIAN(field, label, fmt)                                                                                      \
+    do {                                                                                                               \
+        for (int r = 0; r < rounds; r++)                                                                               \
+            v[r] = fg[r].field;                                                                                        \
+        printf("flood: " label ": " fmt "\n", bench_median(v, rounds));                                                \
+    } while (0)
+    printf("flood: %d s bursts at concurrency %d, medians of %d round(s):\n", secs, conc, rounds);
+    MEDIAN(acks_s, "acknowledgements/s", "%.0f");
+    MEDIAN(burst_runs_s, "runs/s during the burst", "%.0f");
+    MEDIAN(drain_runs_s, "runs/s draining the backlog", "%.0f");
+    MEDIAN(ratio * 100, "runs during the burst, %% of the drain rate", "%.0f");
+    MEDIAN(cpu_ms, "server CPU per event (ms)", "%.3f");
+    MEDIAN(p99_ms, "event -> ticket p99 at half capacity (ms)", "%.1f");
+    MEDIAN(bytes_run, "database bytes per one-step run", "%.0f");
+    MEDIAN(rss_peak_mb, "RSS peak (MB)", "%.1f");
+    testsrv_stop(ts);
+    free(arrive_ns);
+    return 0;
+}

@@ -1,0 +1,204 @@
+/* sqlite_gate.c — the writer gate: one FIFO queue per database file per
+ * process, which every write transaction of this process's SQLite
+ * connections to that file passes before its BEGIN IMMEDIATE
+ * (store__sq_begin) and leaves at its COMMIT or ROLLBACK.
+ *
+ * Why: SQLite admits one writer at a time and makes the others wait in its
+ * busy handler, which sleeps and polls (1, 2, 5, 10 … 100 ms). Under a flood
+ * of events the ingest thread commits back to back, and a worker that missed
+ * the lock sleeps through many of those commits: in a 10-second burst the
+ * workers completed about a tenth of the runs they complete once the burst
+ * stops (issue 20; docs/internals/performance.md has the evidence). In the
+ * gate the writers of one process queue instead, woken in the order they
+ * came the moment the lock is free, so ingest and the workers alternate.
+ * Writers in other processes (the CLI) still meet SQLite's busy handler.
+ *
+ * A gate is keyed by the file's device and inode, shared by every
+ * connection to it (reference counted), and freed with the last one. The
+ * lock is handed over: leave() grants it to the oldest waiter, so no
+ * newcomer can barge past a waiting writer. A writer that waits longer than
+ * its timeout gives up its place (store__sq_begin then answers IDF_EBUSY, as
+ * SQLite's own busy timeout does).
+ *
+ * The gate also owns the process's writer connection to the file: every
+ * transaction in the gate runs on it (store__sq_begin switches to it), so
+ * its page cache stays valid from one transaction to the next. With a
+ * connection per thread, each transaction found its cache stale after
+ * another connection's commit and read its pages again (pread was a quarter
+ * of the server's CPU in a flood). Reads outside a transaction stay on each
+ * store's own connection.
+ *
+ * Threads: any; the registry and each gate have their own mutex. The writer
+ * connection is opened NOMUTEX and used by one thread at a time: the one
+ * inside the gate (the gate's mutex orders the hand-overs). */
+#include "store/sqlite_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct gate_waiter {
+    pthread_cond_t cond;
+    bool granted;
+    struct gate_waiter *next;
+};
+
+struct store__sq_gate {
+    dev_t dev;
+    ino_t ino;
+    int refs; /* under registry_lock */
+    pthread_mutex_t lock;
+    bool held;                       /* a writer is inside */
+    struct gate_waiter *head, *tail; /* waiting writers, oldest first */
+    struct store__sq_link writer;    /* the connection every transaction in the gate writes through */
+    struct store__sq_gate *next;     /* the registry's list */
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store__sq_gate *registry;
+
+int store__sq_gate_open(const char *path, struct store__sq_gate **out, struct idf_err *err)
+{
+    struct store__sq_gate *g;
+    struct stat sb;
+    int rc = 0;
+
+    *out = NULL;
+    if (stat(path, &sb) != 0)
+        return idf_err_set(err, IDF_EIO, "store: cannot stat %s: %s", path, strerror(errno));
+    pthread_mutex_lock(&registry_lock);
+    for (g = registry; g; g = g->next)
+        if (g->dev == sb.st_dev && g->ino == sb.st_ino)
+            break;
+    if (!g) {
+        g = calloc(1, sizeof *g);
+        if (!g) {
+            rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+            goto out;
+        }
+        rc = store__sq_open_link(path, false, &g->writer, err);
+        if (rc) {
+            store__sq_close_link(&g->writer);
+            free(g);
+            g = NULL;
+            goto out;
+        }
+        g->dev = sb.st_dev;
+        g->ino = sb.st_ino;
+        pthread_mutex_init(&g->lock, NULL);
+        g->next = registry;
+        registry = g;
+    }
+    g->refs++;
+    *out = g;
+out:
+    pthread_mutex_unlock(&registry_lock);
+    return rc;
+}
+
+struct store__sq_link *store__sq_gate_writer(struct store__sq_gate *g)
+{
+    return &g->writer;
+}
+
+void store__sq_gate_close(struct store__sq_gate *g)
+{
+    struct store__sq_gate **p;
+
+    if (!g)
+        return;
+    pthread_mutex_lock(&registry_lock);
+    if (--g->refs == 0) {
+        for (p = &registry; *p && *p != g; p = &(*p)->next)
+            ;
+        if (*p)
+            *p = g->next;
+        store__sq_close_link(&g->writer);
+        pthread_mutex_destroy(&g->lock);
+        free(g);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Takes g out of the waiters' queue (under g->lock). */
+static void unlink_waiter(struct store__sq_gate *g, struct gate_waiter *w)
+{
+    struct gate_waiter *prev = NULL;
+
+    for (struct gate_waiter *it = g->head; it; prev = it, it = it->next) {
+        if (it != w)
+            continue;
+        if (prev)
+            prev->next = w->next;
+        else
+            g->head = w->next;
+        if (g->tail == w)
+            g->tail = prev;
+        return;
+    }
+}
+
+bool store__sq_gate_enter(struct store__sq_gate *g, int64_t timeout_ms)
+{
+    struct gate_waiter w = {.granted = false, .next = NULL};
+    struct timespec until;
+    bool ok = true;
+
+    if (!g)
+        return true;
+    pthread_mutex_lock(&g->lock);
+    if (!g->held && !g->head) {
+        g->held = true;
+        pthread_mutex_unlock(&g->lock);
+        return true;
+    }
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (g->tail)
+        g->tail->next = &w;
+    else
+        g->head = &w;
+    g->tail = &w;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    while (!w.granted) {
+        if (pthread_cond_timedwait(&w.cond, &g->lock, &until) == ETIMEDOUT && !w.granted) {
+            unlink_waiter(g, &w);
+            ok = false;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g->lock);
+    pthread_cond_destroy(&w.cond);
+    return ok;
+}
+
+void store__sq_gate_leave(struct store__sq_gate *g)
+{
+    struct gate_waiter *w;
+
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->lock);
+    w = g->head;
+    if (w) { /* hand the lock over: held stays true */
+        g->head = w->next;
+        if (!g->head)
+            g->tail = NULL;
+        w->granted = true;
+        pthread_cond_signal(&w->cond);
+    } else {
+        g->held = false;
+    }
+    pthread_mutex_unlock(&g->lock);
+}
