@@ -417,10 +417,11 @@ int store__pg_events_pending(struct store *s, enum store_event_stage stage, int6
     int rc;
 
     *n_out = 0;
-    rc = store__pg_exec(c, "find waiting events",
-                        "SELECT id, source, source_id, type, connection, data, tries FROM events "
-                        "WHERE stage = $1::int AND next_at <= $2::bigint ORDER BY next_at, id LIMIT $3::bigint",
-                        3, p, &r, err);
+    rc = store__pg_exec(
+        c, "find waiting events",
+        "SELECT id, source, source_id, type, connection, data, tries FROM events "
+        "WHERE stage = $1::int AND stage > 0 AND next_at <= $2::bigint ORDER BY next_at, id LIMIT $3::bigint",
+        3, p, &r, err);
     if (rc)
         return rc;
     for (int i = 0; i < PQntuples(r) && n < max && !oom; i++) {
