@@ -107,8 +107,10 @@ stop_pid() {
   forget "$pid"
 }
 
-for v in rounds secs conc wthreads drain_timeout start_timeout; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive whole number, not '${!v}'"
+for v in PEERS_ROUNDS:rounds PEERS_SECONDS:secs PEERS_CONC:conc PEERS_THREADS:wthreads \
+  PEERS_DRAIN_TIMEOUT:drain_timeout PEERS_START_TIMEOUT:start_timeout; do
+  n=${v#*:}
+  [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "${v%%:*} must be a positive whole number, not '${!n}'"
 done
 [ "$conc" -ge "$wthreads" ] || die "PEERS_CONC ($conc) must be at least PEERS_THREADS ($wthreads)"
 
@@ -306,11 +308,12 @@ EOF
 
 # Waits until the stub has at least N tickets and no new one came for 0.5 s,
 # or LIMIT seconds passed; prints the stats JSON, and returns 1 on timeout,
-# 2 when the stub does not answer.
+# 2 when the stub does not answer, 3 when the server PID has exited.
 drain() {
-  local n=$1 deadline=$((SECONDS + $2)) s c last=-1 still=0
+  local n=$1 deadline=$((SECONDS + $2)) pid=$3 s c last=-1 still=0
   while :; do
     s=$(stub_stats) || return 2
+    kill -0 "$pid" 2>/dev/null || return 3
     c=$(jq -r .tickets <<<"$s")
     if [ "$c" -ge "$n" ]; then
       if [ "$c" = "$last" ]; then
@@ -331,7 +334,7 @@ measure() {
   local kind=$1 r=$2 cpu0 cpu1 idle peak nproc_tree t0 line req dur non2xx sockerr acks s tickets last dt drained=1
   start_server "$kind" "$r"
   # the warm-up delivery's ticket, then a clean count
-  drain 1 30 >/dev/null || die "$kind: the warm-up delivery's ticket did not arrive in 30 s, or the stub stopped (see $slog)"
+  drain 1 30 "$spid" >/dev/null || die "$kind: the warm-up delivery's ticket did not arrive in 30 s, or the stub stopped (see $slog)"
   curl -fsS --max-time 5 -X POST "$stub_url/_reset" >/dev/null || die "the ticket stub cannot be reset"
   sleep 1
   idle=$(tree_mem "$spid" VmRSS)
@@ -345,16 +348,16 @@ measure() {
   non2xx=$(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$line")
   sockerr=$(awk '{ for (i = 4; i <= NF; i++) { split($i, kv, "="); t += kv[2] } } END { print t + 0 }' <<<"$line")
   acks=$((req - non2xx))
-  s=$(drain "$acks" "$drain_timeout")
+  s=$(drain "$acks" "$drain_timeout" "$spid")
   case $? in
     0) ;;
     1) drained=0 ;;
-    *) die "the ticket stub stopped answering (see $out/stub.log)" ;;
+    2) die "the ticket stub stopped answering (see $out/stub.log)" ;;
+    *) die "$kind exited during the round (see $slog)" ;;
   esac
   cpu1=$(tree_cpu "$spid")
   peak=$(tree_mem "$spid" VmHWM)
   nproc_tree=$(tree_pids "$spid" | wc -l)
-  kill -0 "$spid" 2>/dev/null || die "$kind died during the round (see $slog)"
   stop_pid "$spid"
   tickets=$(jq -r .tickets <<<"$s")
   last=$(jq -r .last_ns <<<"$s")
