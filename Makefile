@@ -7,6 +7,7 @@
 #                   the invariant checks of core/invariant.h compiled in (INVARIANTS=1)
 #   make demo       the sandbox, the server and the shipped workflows, with a report
 #   make bench      the benchmarks in bench/
+#   make peers      idflow against Node-RED (bench/peers.sh; installs wrk and Node-RED)
 #   make fmt | tidy | cppcheck    style and static checks
 #
 # Warnings are errors everywhere (-Wall -Wextra -Werror). -Wno-format-truncation:
@@ -49,7 +50,7 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-.PHONY: all test asan demo bench fmt tidy cppcheck clean setup
+.PHONY: all test asan demo bench peers fmt tidy cppcheck clean setup
 all: idflow
 
 setup $(SETUP_STAMP): scripts/setup.sh
@@ -89,6 +90,12 @@ $(BUILD)/bench/%: bench/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libidflow.a | $(SETUP_S
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/libidflow.a \
 	  $(LDFLAGS) $(PKG_LIBS) $(LDLIBS)
 
+# bench/peers.sh's loopback ticket stub: libmicrohttpd only (not one of
+# BENCH_BIN, which make bench runs: it serves until stopped).
+$(BUILD)/bench/peers/ticketstub: bench/peers/ticketstub.c | $(SETUP_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libmicrohttpd) -o $@ $< $(LDFLAGS) $(shell pkg-config --libs libmicrohttpd)
+
 test: $(BUILD)/idflow $(TEST_BIN) $(PG_TEST_BIN)
 	@bash scripts/setup.sh
 	@IDFLOW_BIN=$(abspath $(BUILD)/idflow) IDFLOW_SRC=$(CURDIR) bash tests/run.sh $(TEST_BIN) tests/conformance/run.sh tests/e2e/run.sh \
@@ -99,6 +106,10 @@ asan:
 
 bench: $(BUILD)/idflow $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; IDFLOW_BIN=$(abspath $(BUILD)/idflow) $$b || exit 1; done
+
+# make peers: PEERS_ROUNDS, PEERS_SECONDS, PEERS_CONC, ... (see bench/peers.sh)
+peers: $(BUILD)/idflow $(BUILD)/bench/peers/ticketstub
+	@IDFLOW_BIN=$(abspath $(BUILD)/idflow) bash bench/peers.sh
 
 # make demo: keeps serving after the report until Ctrl-C; DEMO_ONCE=1 exits after it
 # (approving the waiting run itself); DEMO_DIR=DIR keeps the demo's database there

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages idflow needs to build, test and run its demo.
+# Installs the Debian packages idflow needs to build, test and run its demo;
+# with --bench, those bench/peers.sh needs (make peers) besides the build's.
 # Idempotent: packages already installed are left alone, and apt-get runs only
 # when something is missing. Called by `make` (through the .deps stamp) and by
 # .ci/run; safe to run by hand. Needs root (or sudo) on Debian 12.
@@ -19,15 +20,20 @@ TEST_PKGS=(curl ca-certificates sqlite3 jq procps chromium postgresql)
 # tests/conformance/run.sh runs Prism (@stoplight/prism-cli, pinned, from npm):
 # Node.js >= 18.20 and npm (Debian 12 has 18.20.4). Asked for only when node or
 # npm is missing: a NodeSource nodejs bundles npm and conflicts with Debian's.
+# bench/peers.sh (make peers, not make test): wrk drives the load; Node-RED,
+# the peer it measures, comes from npm (bench/peers/package-lock.json).
+BENCH_PKGS=(wrk curl ca-certificates jq procps)
 CONFORMANCE_PKGS=()
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   CONFORMANCE_PKGS=(nodejs npm)
 fi
 
 want=("${BUILD_PKGS[@]}")
-if [ "${1:-}" != "--build-only" ]; then
-  want+=("${TEST_PKGS[@]}" "${CONFORMANCE_PKGS[@]}")
-fi
+case "${1:-}" in
+  --build-only) ;;
+  --bench) want+=("${BENCH_PKGS[@]}" "${CONFORMANCE_PKGS[@]}") ;;
+  *) want+=("${TEST_PKGS[@]}" "${CONFORMANCE_PKGS[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
