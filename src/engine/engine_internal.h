@@ -90,7 +90,7 @@ void engine__listen_stop(struct engine *e);
  * ENGINE__NOTIFY_GAP_MS). Any thread; never blocks on the database. */
 void engine__notify_work(struct engine *e);
 
-/* The caps (`concurrency:`) of the current flows, for store_run_claim: a
+/* The caps (`concurrency:`) and priorities (`priority:`) of the current flows, for store_run_claim: a
  * worker's own copy, rebuilt by engine__wfset_caps only when the set changed.
  * v[i].workflow is borrowed from the set's flows (valid until engine_free). */
 struct wfset_caps {

@@ -316,17 +316,21 @@ int engine__wfset_caps(struct wfset *ws, struct wfset_caps *wc)
     pthread_rwlock_rdlock(&ws->lock);
     if (wc->gen == ws->gen)
         goto out;
-    for (size_t i = 0; i < ws->n_cur; i++)
-        n += ws->cur[i].flow->concurrency > 0;
+    for (size_t i = 0; i < ws->n_cur; i++) /* an entry for a cap or a priority; none for the others */
+        n += ws->cur[i].flow->concurrency > 0 || ws->cur[i].flow->priority != FLOW_PRIORITY_NORMAL;
     if (n && !(v = malloc(n * sizeof *v))) {
         rc = IDF_ENOMEM;
         goto out;
     }
     n = 0;
     for (size_t i = 0; i < ws->n_cur; i++) {
-        if (ws->cur[i].flow->concurrency > 0) {
-            v[n].workflow = ws->cur[i].flow->name;
-            v[n].max = ws->cur[i].flow->concurrency;
+        const struct flow *f = ws->cur[i].flow;
+        if (f->concurrency > 0 || f->priority != FLOW_PRIORITY_NORMAL) {
+            v[n].workflow = f->name;
+            v[n].max = f->concurrency; /* 0: no cap */
+            v[n].priority = f->priority == FLOW_PRIORITY_HIGH  ? STORE_PRIORITY_HIGH
+                            : f->priority == FLOW_PRIORITY_LOW ? STORE_PRIORITY_LOW
+                                                               : STORE_PRIORITY_NORMAL;
             n++;
         }
     }

@@ -2,7 +2,7 @@
  *
  * It owns the top level of the language (name, description, on, when,
  * when_any, vars, allow_http, allow_private_network, enabled, concurrency,
- * steps), the
+ * priority, steps), the
  * order of the checks, the model's memory, the file reading and the source
  * hash. The YAML tree is yaml.c's, one step is step.c's, expressions and
  * references are check.c's.
@@ -28,12 +28,9 @@
 #define KNOWN_LIST_MAX 300
 #define READ_CHUNK 65536
 
-static const char *const top_keys[] = {"name",       "description",
-                                       "on",         "when",
-                                       "when_any",   "vars",
-                                       "allow_http", "allow_private_network",
-                                       "enabled",    "concurrency",
-                                       "steps",      NULL};
+static const char *const top_keys[] = {
+    "name",    "description", "on",       "when",  "when_any", "vars", "allow_http", "allow_private_network",
+    "enabled", "concurrency", "priority", "steps", NULL};
 
 struct parse {
     struct flow__xctx x;
@@ -88,7 +85,7 @@ static void check_top_keys(struct parse *ps)
         else
             flow__diag(ps->x.d, k->line, k->col,
                        "unknown key '%s' (a workflow has name, description, on, when, when_any, "
-                       "vars, allow_http, allow_private_network, enabled, concurrency, steps)",
+                       "vars, allow_http, allow_private_network, enabled, concurrency, priority, steps)",
                        k->text);
     }
 }
@@ -165,6 +162,33 @@ static void parse_concurrency(struct parse *ps)
                    v->kind == FLOW__Y_SCALAR ? v->text : flow__ydescribe(v), v->kind == FLOW__Y_SCALAR ? "'" : "");
     else
         ps->f->concurrency = (int)n;
+}
+
+/* priority: high, normal or low (absent: normal). Words, not numbers: the
+ * claim only compares workflows, three levels are enough to say "before
+ * the others" and "after the others", and a fixed set does not invite an
+ * escalation of ever larger numbers between workflow authors. */
+static void parse_priority(struct parse *ps)
+{
+    static const struct {
+        const char *word;
+        int value;
+    } words[] = {{"high", FLOW_PRIORITY_HIGH}, {"normal", FLOW_PRIORITY_NORMAL}, {"low", FLOW_PRIORITY_LOW}};
+    const struct flow__ynode *v = flow__ymap_get(ps->root, "priority");
+
+    if (!v)
+        return;
+    if (v->kind == FLOW__Y_SCALAR && flow__yresolve(v) == FLOW__V_STRING) {
+        for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+            if (strcmp(v->text, words[i].word) == 0) {
+                ps->f->priority = words[i].value;
+                return;
+            }
+        }
+    }
+    flow__diag(ps->x.d, v->line, v->col, "'priority' must be high, normal or low, not %s%.40s%s",
+               v->kind == FLOW__Y_SCALAR ? "'" : "", v->kind == FLOW__Y_SCALAR ? v->text : flow__ydescribe(v),
+               v->kind == FLOW__Y_SCALAR ? "'" : "");
 }
 
 static void unknown_trigger(struct parse *ps, const struct flow__ynode *k)
@@ -516,6 +540,7 @@ int flow_parse(const struct registry *reg, const char *path, const char *text, s
     parse_bool(&ps, "allow_private_network", &ps.f->allow_private_network);
     parse_bool(&ps, "enabled", &ps.f->enabled);
     parse_concurrency(&ps);
+    parse_priority(&ps);
     if ((rc = parse_on(&ps)) || (rc = parse_steps(&ps)))
         goto out;
     ps.x.step_line = ps.step_line;

@@ -29,6 +29,9 @@ struct registry;
 #define FLOW_MAX_DIAGS 100
 #define FLOW_RETRY_MAX_ATTEMPTS 100
 #define FLOW_MAX_CONCURRENCY 1000 /* the largest `concurrency:` */
+#define FLOW_PRIORITY_LOW (-1)    /* `priority: low`: claimed after every normal and high run */
+#define FLOW_PRIORITY_NORMAL 0    /* no `priority:` */
+#define FLOW_PRIORITY_HIGH 1      /* `priority: high`: claimed before every normal and low run */
 #define FLOW_MAX_INPUTS 50         /* inputs one trigger declares */
 #define FLOW_MAX_INPUT_OPTIONS 100 /* options of one choice input */
 #define FLOW_MAX_INPUT_NAME 64     /* length of an input's name */
@@ -99,6 +102,7 @@ struct flow {
     bool enabled;                     /* `enabled: false` loads it disabled */
     int concurrency;                  /* `concurrency: N` (1..FLOW_MAX_CONCURRENCY): at most N runs of this
                                          workflow running at once; 0 = no cap */
+    int priority;                     /* `priority: high | normal | low`: FLOW_PRIORITY_*; absent: normal */
     bool has_inputs;                  /* the trigger declares `inputs:` (possibly none): data is checked */
     struct flow_input *inputs;        /* the declared inputs, in the file's order */
     size_t n_inputs;

@@ -1,5 +1,6 @@
-/* postgres_caps.c — the PostgreSQL claim's choice of queued and due runs when
- * some workflows are capped (`concurrency:`, struct store_cap). The rule is
+/* postgres_caps.c — the PostgreSQL claim's queued and due candidates, per
+ * workflow, within the workflows' caps (`concurrency:`, struct store_cap);
+ * store_fair.c puts them in the claim's fair order. The rule is
  * sqlite_caps.c's; what differs is how it holds across connections.
  *
  * Why a lock. Under READ COMMITTED two claims on two connections (or nodes)
@@ -20,15 +21,18 @@
  * may hold different cap lists during a rolling change, so only the key
  * order is the same for everybody), each key once.
  *
- * Candidates, all FOR UPDATE SKIP LOCKED, oldest first:
- *  - per capped workflow with free slots, its first min(max, free) queued
- *    runs and its first min(max, free) due waiting runs (a LATERAL range per
- *    workflow, so a capped backlog is never read past its free slots);
- *  - the first max queued and max due runs of every other workflow
- *    (workflow <> ALL (capped names)). This range walks the id order past the
- *    rows of capped workflows (SQLite's claim seeks per workflow instead):
- *    its cost grows with the capped backlog ahead of the oldest uncapped run.
- * The caller merges them by id and counts the capped ones against free.
+ * Candidates, all FOR UPDATE SKIP LOCKED: the workflows with queued runs
+ * (and, separately, with due waiting runs) are listed by a recursive walk of
+ * the partial index runs_queued_wf (runs_due_wf), one index probe per
+ * distinct name (PostgreSQL has no skip scan; min(workflow) above the last
+ * name is one), and each gives, through a LATERAL range of the same index,
+ * its first min(max, free slots) queued runs by id and as many due runs by
+ * wake_at (max for an uncapped workflow). So no backlog is read past max
+ * runs, whatever its length (issue 20; before, the uncapped range walked the
+ * id order past every capped backlog). store__fair_pick then orders them
+ * (priority, round-robin across workflows) and counts the capped ones
+ * against their slots; the rows locked and not taken are released at
+ * commit.
  *
  * Callers: store__pg_run_claim, inside its transaction, on the connection's
  * thread. */
@@ -84,34 +88,82 @@ static int count_slots(struct store__pg *c, const struct store_cap *caps, size_t
     return 0;
 }
 
-int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms, size_t max,
-                           struct store__pg_cands *cs, struct idf_err *err)
+/* The workflows with queued (qn) and with waiting-with-a-wake (dn) runs, one
+ * index probe each (a loose index scan), joined with the claim's limits ($1
+ * names, $2 limits; $4 for a workflow not listed), and per workflow its
+ * first runs of each kind, locked. $3: now. "workflow >= w AND workflow <=
+ * w" instead of "workflow = w", on purpose: with an equality the planner
+ * (which cannot know w) walks the primary key in id order and filters,
+ * reading every run of the other workflows' backlogs ahead (EXPLAIN
+ * ANALYZE: 20,000 rows removed by the filter to find one); with the range
+ * only runs_queued_wf (workflow, id) / runs_due_wf (workflow, wake_at) give
+ * the ORDER BY, one index range each (docs/internals/store.md). */
+static const char SQL_FAIR[] =
+    "WITH RECURSIVE qn(w) AS ("
+    " SELECT min(workflow) FROM runs WHERE status = 'queued'"
+    " UNION ALL SELECT (SELECT min(workflow) FROM runs WHERE status = 'queued' AND workflow > qn.w) FROM qn"
+    " WHERE qn.w IS NOT NULL), "
+    "dn(w) AS ("
+    " SELECT min(workflow) FROM runs WHERE status = 'waiting' AND wake_at > 0"
+    " UNION ALL SELECT (SELECT min(workflow) FROM runs WHERE status = 'waiting' AND wake_at > 0 AND workflow > dn.w)"
+    " FROM dn WHERE dn.w IS NOT NULL), "
+    "lim(w, n) AS (SELECT w, n FROM unnest($1::text[], $2::int[]) AS c(w, n)) "
+    "SELECT q.id, x.w FROM (SELECT qn.w, coalesce(lim.n, $4::int) AS n FROM qn LEFT JOIN lim ON lim.w = qn.w"
+    " WHERE qn.w IS NOT NULL) x, "
+    "LATERAL (SELECT id FROM runs WHERE status = 'queued' AND workflow >= x.w AND workflow <= x.w"
+    " ORDER BY workflow, id LIMIT x.n"
+    " FOR UPDATE SKIP LOCKED) q WHERE x.n > 0 "
+    "UNION ALL "
+    "SELECT d.id, x.w FROM (SELECT dn.w, coalesce(lim.n, $4::int) AS n FROM dn LEFT JOIN lim ON lim.w = dn.w"
+    " WHERE dn.w IS NOT NULL) x, "
+    "LATERAL (SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 AND wake_at <= $3::bigint"
+    " AND workflow >= x.w AND workflow <= x.w ORDER BY workflow, wake_at LIMIT x.n FOR UPDATE SKIP LOCKED) d"
+    " WHERE x.n > 0";
+
+int store__pg_claim_fair(struct store__pg *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms, size_t max,
+                         int64_t *ids, size_t *n_ids, struct idf_err *err)
 {
     char b_now[STORE__PG_INT_LEN], b_max[STORE__PG_INT_LEN];
+    struct store_cap *capped = NULL;
+    struct store__fair_cand *cands = NULL;
+    int *room = NULL, *slots = NULL;
+    size_t n_capped = 0;
     PGresult *res = NULL;
     struct buf names, lims;
-    int rc;
+    int rc = 0;
 
     buf_init(&names, (size_t)n_caps * (2 * STORE__NAME_MAX + 3) + 3);
     buf_init(&lims, (size_t)n_caps * STORE__PG_INT_LEN + 3);
-    cs->slots = calloc(n_caps, sizeof *cs->slots);
-    if (!cs->slots) {
+    capped = malloc((n_caps ? n_caps : 1) * sizeof *capped);
+    room = calloc(n_caps ? n_caps : 1, sizeof *room);
+    slots = calloc(n_caps ? n_caps : 1, sizeof *slots);
+    if (!capped || !room || !slots) {
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
         goto out;
     }
-    rc = names_literal(&names, caps, n_caps);
-    if (rc) {
-        rc = idf_err_set(err, rc, "store: claim: cannot list the caps");
-        goto out;
+    for (size_t k = 0; k < n_caps; k++)
+        if (caps[k].max > 0)
+            capped[n_capped++] = caps[k];
+    if (n_capped) { /* lock and count the capped workflows only */
+        rc = names_literal(&names, capped, n_capped);
+        if (rc) {
+            rc = idf_err_set(err, rc, "store: claim: cannot list the caps");
+            goto out;
+        }
+        rc = lock_caps(c, names.data, err);
+        if (rc == 0)
+            rc = count_slots(c, capped, n_capped, names.data, slots, err);
+        if (rc)
+            goto out;
+        buf_reset(&names);
     }
-    rc = lock_caps(c, names.data, err);
+    for (size_t k = 0, j = 0; k < n_caps; k++) /* capped is caps' capped entries in order */
+        room[k] = caps[k].max > 0 ? slots[j++] : (int)max;
+    rc = names_literal(&names, caps, n_caps);
     if (rc == 0)
-        rc = count_slots(c, caps, n_caps, names.data, cs->slots, err);
-    if (rc)
-        goto out;
-    rc = buf_puts(&lims, "{");
+        rc = buf_puts(&lims, "{");
     for (size_t k = 0; rc == 0 && k < n_caps; k++)
-        rc = buf_printf(&lims, "%s%d", k ? "," : "", (size_t)cs->slots[k] < max ? cs->slots[k] : (int)max);
+        rc = buf_printf(&lims, "%s%d", k ? "," : "", (size_t)room[k] < max ? room[k] : (int)max);
     if (rc == 0)
         rc = buf_puts(&lims, "}");
     if (rc) {
@@ -120,36 +172,29 @@ int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, si
     }
     {
         const char *p[4] = {names.data, lims.data, store__pg_i64(b_now, now_ms), store__pg_i64(b_max, (int64_t)max)};
-        rc = store__pg_exec(c, "find capped runs",
-                            "SELECT q.id, c.k - 1 FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS c(w, lim, k), "
-                            "LATERAL (SELECT id FROM runs WHERE status = 'queued' AND workflow = c.w ORDER BY id "
-                            "LIMIT c.lim FOR UPDATE SKIP LOCKED) q WHERE c.lim > 0 "
-                            "UNION ALL "
-                            "SELECT d.id, c.k - 1 FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS c(w, lim, k), "
-                            "LATERAL (SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 "
-                            "AND wake_at <= $3::bigint AND workflow = c.w ORDER BY wake_at "
-                            "LIMIT c.lim FOR UPDATE SKIP LOCKED) d WHERE c.lim > 0",
-                            3, p, &res, err);
-        if (rc == 0)
-            rc = store__pg_cands_read(cs, res, true, err);
-        PQclear(res);
-        res = NULL;
+        int nt;
+        rc = store__pg_exec(c, "find runnable runs", SQL_FAIR, 4, p, &res, err);
         if (rc)
             goto out;
-        p[1] = b_max; /* $2 max, $3 now for the uncapped ranges */
-        p[2] = b_now;
-        rc = store__pg_exec(c, "find runnable runs",
-                            "SELECT id FROM (SELECT id FROM runs WHERE status = 'queued' "
-                            "AND workflow <> ALL ($1::text[]) ORDER BY id LIMIT $2::bigint FOR UPDATE SKIP LOCKED) q "
-                            "UNION ALL SELECT id FROM (SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 "
-                            "AND wake_at <= $3::bigint AND workflow <> ALL ($1::text[]) ORDER BY wake_at "
-                            "LIMIT $2::bigint FOR UPDATE SKIP LOCKED) d",
-                            3, p, &res, err);
-        if (rc == 0)
-            rc = store__pg_cands_read(cs, res, false, err);
+        nt = PQntuples(res);
+        cands = malloc((nt > 0 ? (size_t)nt : 1) * sizeof *cands);
+        if (!cands) {
+            rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+            goto out;
+        }
+        for (int i = 0; i < nt; i++) { /* the names borrow res, freed below */
+            cands[i].id = store__pg_get_i64(res, i, 0);
+            cands[i].workflow = PQgetvalue(res, i, 1);
+        }
+        if (store__fair_pick(&c->base, cands, (size_t)nt, caps, n_caps, room, max, ids, n_ids))
+            rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     }
 out:
     PQclear(res);
+    free(cands);
+    free(capped);
+    free(room);
+    free(slots);
     buf_free(&names);
     buf_free(&lims);
     return rc;

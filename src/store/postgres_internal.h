@@ -215,29 +215,14 @@ int store__pg_check_lease(struct store__pg *c, int64_t run_id, const char *owner
 int store__pg_advance_run(struct store__pg *c, int64_t run_id, int64_t now_ms, const struct store_run_next *next,
                           struct idf_err *err) IDF_MUST_USE;
 
-/* A claim's candidates: runs locked by the claim's transaction. */
-struct store__pg_cand {
-    int64_t id;
-    int cap; /* index into the claim's caps, or -1 for an uncapped workflow */
-};
-struct store__pg_cands {
-    struct store__pg_cand *v; /* malloc'd, grows by doubling */
-    size_t n, cap;
-    int *slots; /* malloc'd by store__pg_claim_capped: slots[k] = runs caps[k] may still start, or NULL */
-};
-int store__pg_cands_push(struct store__pg_cands *cs, int64_t id, int cap) IDF_MUST_USE;
-/* Appends the rows of res: column 0 the id, column 1 (when with_cap) the cap
- * index or NULL. */
-int store__pg_cands_read(struct store__pg_cands *cs, const PGresult *res, bool with_cap,
-                         struct idf_err *err) IDF_MUST_USE;
-
-/* postgres_caps.c: inside a claim's transaction, with caps (n_caps > 0,
- * sorted by name): takes the caps' advisory locks, counts their running runs
- * and appends to cs the queued and due runs, oldest first, that may start:
- * at most max uncapped ones per range, at most min(max, free slots) per
- * capped workflow and range (cs->slots set for the final count). */
-int store__pg_claim_capped(struct store__pg *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms,
-                           size_t max, struct store__pg_cands *cs, struct idf_err *err) IDF_MUST_USE;
+/* postgres_caps.c: inside a claim's transaction, with caps (n_caps entries,
+ * sorted by name; may be 0): takes the capped workflows' advisory locks,
+ * counts their running runs, locks (FOR UPDATE SKIP LOCKED) per workflow
+ * its first queued and due runs, at most min(max, free slots) of each kind,
+ * and appends to ids (*n_ids entries already, at most max in all) the ones
+ * the claim takes, in the fair order of store__fair_pick. */
+int store__pg_claim_fair(struct store__pg *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms, size_t max,
+                         int64_t *ids, size_t *n_ids, struct idf_err *err) IDF_MUST_USE;
 
 /* postgres_foreach.c: the parts of other transactions (step commit: an
  * item's result and the end of the step), and the text[] literal writer shared with postgres_caps.c. */

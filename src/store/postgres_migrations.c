@@ -223,10 +223,21 @@ static const char PG_MIGRATION_5[] =
     "ALTER TABLE runs ADD CONSTRAINT runs_status_check CHECK (status IN"
     "  ('queued','running','waiting','succeeded','failed','cancelled','held'));";
 
+/* Issue 20, fair queues: the claim reads each workflow's oldest queued runs
+ * (postgres_caps.c, a LATERAL range per workflow ORDER BY id). On (workflow)
+ * alone that range is not in id order, so the planner walked the primary
+ * key past every other workflow's backlog (20,000 rows to reach a run of
+ * another workflow); on (workflow, id) it is one index range. (SQLite's
+ * index of migration 8 has the rowid as its last column already.) Number 6
+ * belongs to another change of the same release. */
+static const char PG_MIGRATION_7[] = "DROP INDEX runs_queued_wf;"
+                                     "CREATE INDEX runs_queued_wf ON runs (workflow, id) WHERE status = 'queued';";
+
 static const struct pg_migration PG_MIGRATIONS[] = {
     {1, PG_MIGRATION_1}, {2, PG_MIGRATION_2}, {3, PG_MIGRATION_3}, /* helper "pacing" */
     {4, PG_MIGRATION_4},                                           /* issue 17, "subjects" */
     {5, PG_MIGRATION_5},                                           /* issue 19, guardrail holds */
+    {7, PG_MIGRATION_7},                                           /* issue 20, fair queues */
 };
 
 #define PG_N_MIGRATIONS (sizeof PG_MIGRATIONS / sizeof PG_MIGRATIONS[0])

@@ -7,17 +7,18 @@
  *  - a dead owner's run whose cancellation was asked is ended cancelled
  *    (end_cancelled), never handed out;
  *  - candidates are picked with SELECT ... ORDER BY ... LIMIT ... FOR UPDATE
- *    SKIP LOCKED, three ranges (queued by id; waiting and due, by wake_at;
- *    running with an expired lease, by lease_until). SKIP LOCKED is what lets
+ *    SKIP LOCKED: running with an expired lease, by lease_until, first; then
+ *    per workflow its queued runs by id and its due waiting runs by wake_at
+ *    (postgres_caps.c), put in the fair order (store_fair.c). SKIP LOCKED is what lets
  *    several nodes claim at once: a row another claim has locked is passed
  *    over instead of waited for, and a row another claim took and committed
  *    meanwhile is re-checked against the WHERE on its newest version (READ
  *    COMMITTED's re-check after a lock), so it no longer qualifies. Two
  *    claims therefore never hand out one run, and neither waits for the
- *    other. With per-workflow caps the queued and due ranges are chosen per
- *    workflow instead, under an advisory lock (postgres_caps.c);
- *  - the candidates (all locked by this transaction) are merged oldest first
- *    by id, the first max are updated to running with the caller's lease in
+ *    other. Capped workflows are counted under an advisory lock
+ *    (postgres_caps.c);
+ *  - the first max candidates (all locked by this transaction) in that
+ *    order are updated to running with the caller's lease in
  *    one UPDATE ... RETURNING the runs; rows locked and not taken are released
  *    at commit.
  * Taking a run from a dead owner adds one to attempt, and one to interrupted
@@ -126,32 +127,6 @@ int store__pg_run_get(struct store *s, int64_t id, struct store_run **out)
 
 /* --------------------------------------------------------------- claims */
 
-int store__pg_cands_push(struct store__pg_cands *cs, int64_t id, int cap)
-{
-    if (cs->n == cs->cap) {
-        size_t nc = cs->cap ? 2 * cs->cap : 64;
-        struct store__pg_cand *p = realloc(cs->v, nc * sizeof *p);
-        if (!p)
-            return IDF_ENOMEM;
-        cs->v = p;
-        cs->cap = nc;
-    }
-    cs->v[cs->n].id = id;
-    cs->v[cs->n].cap = cap;
-    cs->n++;
-    return 0;
-}
-
-int store__pg_cands_read(struct store__pg_cands *cs, const PGresult *res, bool with_cap, struct idf_err *err)
-{
-    for (int i = 0; i < PQntuples(res); i++) {
-        int cap = with_cap && !store__pg_is_null(res, i, 1) ? (int)store__pg_get_i64(res, i, 1) : -1;
-        if (store__pg_cands_push(cs, store__pg_get_i64(res, i, 0), cap))
-            return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
-    }
-    return 0;
-}
-
 /* Inside a claim's transaction: ends as cancelled, with the reason asked,
  * every run whose owner died (running, lease expired) while a cancellation
  * was pending (store_run_stop), so no claim hands it out again. SKIP LOCKED:
@@ -169,41 +144,10 @@ static int end_cancelled(struct store__pg *c, int64_t now_ms, struct idf_err *er
                           1, p, NULL, err);
 }
 
-static int cmp_cand(const void *a, const void *b)
-{
-    int64_t x = ((const struct store__pg_cand *)a)->id, y = ((const struct store__pg_cand *)b)->id;
-    return (x > y) - (x < y);
-}
-
-static int cmp_run(const void *a, const void *b)
-{
-    int64_t x = (*(struct store_run *const *)a)->id, y = (*(struct store_run *const *)b)->id;
-    return (x > y) - (x < y);
-}
-
-/* Candidates without caps: the queued and due runs, oldest first, at most
- * max of each, locked with SKIP LOCKED. */
-static int claim_uncapped(struct store__pg *c, int64_t now_ms, size_t max, struct store__pg_cands *cs,
-                          struct idf_err *err)
-{
-    char b_now[STORE__PG_INT_LEN], b_max[STORE__PG_INT_LEN];
-    const char *p[2] = {store__pg_i64(b_now, now_ms), store__pg_i64(b_max, (int64_t)max)};
-    PGresult *res = NULL;
-    int rc = store__pg_exec(c, "find runnable runs",
-                            "SELECT id FROM (SELECT id FROM runs WHERE status = 'queued' ORDER BY id "
-                            "LIMIT $2::bigint FOR UPDATE SKIP LOCKED) q UNION ALL "
-                            "SELECT id FROM (SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 "
-                            "AND wake_at <= $1::bigint ORDER BY wake_at LIMIT $2::bigint FOR UPDATE SKIP LOCKED) d",
-                            2, p, &res, err);
-    if (rc == 0)
-        rc = store__pg_cands_read(cs, res, false, err);
-    PQclear(res);
-    return rc;
-}
-
 /* Candidates whose owner died: running with an expired lease, oldest lease
- * first. Taking one over keeps its workflow's running count: no cap. */
-static int claim_expired(struct store__pg *c, int64_t now_ms, size_t max, struct store__pg_cands *cs,
+ * first, appended to ids (at most max in all). Taking one over keeps its
+ * workflow's running count: no cap. */
+static int claim_expired(struct store__pg *c, int64_t now_ms, size_t max, int64_t *ids, size_t *n_ids,
                          struct idf_err *err)
 {
     char b_now[STORE__PG_INT_LEN], b_max[STORE__PG_INT_LEN];
@@ -213,8 +157,8 @@ static int claim_expired(struct store__pg *c, int64_t now_ms, size_t max, struct
                             "SELECT id FROM runs WHERE status = 'running' AND lease_until < $1::bigint "
                             "ORDER BY lease_until LIMIT $2::bigint FOR UPDATE SKIP LOCKED",
                             2, p, &res, err);
-    if (rc == 0)
-        rc = store__pg_cands_read(cs, res, false, err);
+    for (int i = 0; rc == 0 && i < PQntuples(res) && *n_ids < max; i++)
+        ids[(*n_ids)++] = store__pg_get_i64(res, i, 0);
     PQclear(res);
     return rc;
 }
@@ -229,7 +173,7 @@ static int ids_literal(struct buf *b, const int64_t *ids, size_t n)
 }
 
 /* Marks the runs ids[0..n) (locked by this transaction) running for owner and
- * reads them into out[0..n), oldest first. */
+ * reads them into out[0..n), in the order of ids (ids[0] is begun). */
 static int take_runs(struct store__pg *c, const int64_t *ids, size_t n, const char *owner, int64_t now_ms,
                      int64_t lease_ms, struct store_run **out, size_t *n_out, struct idf_err *err)
 {
@@ -258,13 +202,17 @@ static int take_runs(struct store__pg *c, const int64_t *ids, size_t n, const ch
     }
     if (rc)
         goto out;
-    for (int i = 0; i < PQntuples(res) && got < n; i++) {
-        rc = run_from_row(res, i, &out[got], err);
-        if (rc)
-            goto out;
-        got++;
+    for (size_t j = 0; j < n; j++) { /* the rows come in any order: put them in ids' (n is small) */
+        for (int i = 0; i < PQntuples(res); i++) {
+            if (store__pg_get_i64(res, i, 0) != ids[j])
+                continue;
+            rc = run_from_row(res, i, &out[got], err);
+            if (rc)
+                goto out;
+            got++;
+            break;
+        }
     }
-    qsort(out, got, sizeof *out, cmp_run);
 out:
     if (rc) {
         for (size_t i = 0; i < got; i++) {
@@ -284,56 +232,26 @@ int store__pg_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
                         struct idf_err *err)
 {
     struct store__pg *c = store__pg(s);
-    struct store__pg_cands cs = {NULL, 0, 0};
     int64_t *ids = NULL;
-    int *taken = NULL;
     size_t n_ids = 0, n = 0;
     int rc;
 
     *n_out = 0;
+    ids = malloc(max * sizeof *ids);
+    if (!ids)
+        return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     rc = store__pg_begin(c, err);
     if (rc)
-        return rc;
+        goto out_free;
     rc = end_cancelled(c, now_ms, err); /* before the candidates: a cancelled run is not one */
-    if (rc)
-        goto out;
-    if (n_caps) /* capped workflows: queued and due runs per workflow, under the caps' locks */
-        rc = store__pg_claim_capped(c, caps, n_caps, now_ms, max, &cs, err);
-    else
-        rc = claim_uncapped(c, now_ms, max, &cs, err);
-    if (rc == 0)
-        rc = claim_expired(c, now_ms, max, &cs, err);
-    if (rc)
-        goto out;
-    if (cs.n == 0)
-        goto commit;
-    ids = malloc(max * sizeof *ids);
-    taken = calloc(n_caps ? n_caps : 1, sizeof *taken);
-    if (!ids || !taken) {
-        rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
-        goto out;
-    }
-    /* oldest first; a capped workflow's candidates were limited to its free
-     * slots per range (queued, due), so count them again across ranges */
-    qsort(cs.v, cs.n, sizeof *cs.v, cmp_cand);
-    for (size_t i = 0; i < cs.n && n_ids < max; i++) {
-        int k = cs.v[i].cap;
-        if (i > 0 && cs.v[i].id == cs.v[i - 1].id)
-            continue;
-        if (k >= 0) {
-            if (taken[k] >= cs.slots[k])
-                continue;
-            taken[k]++;
-        }
-        ids[n_ids++] = cs.v[i].id;
-    }
-    if (n_ids)
+    if (rc == 0)                        /* runs whose owner died first, oldest lease first: they waited longest */
+        rc = claim_expired(c, now_ms, max, ids, &n_ids, err);
+    if (rc == 0 && n_ids < max) /* then by priority, round-robin across workflows, within caps */
+        rc = store__pg_claim_fair(c, caps, n_caps, now_ms, max, ids, &n_ids, err);
+    if (rc == 0 && n_ids)
         rc = take_runs(c, ids, n_ids, owner, now_ms, lease_ms, out, &n, err);
-    if (rc)
-        goto out;
-commit:
-    rc = store__pg_commit(c, err);
-out:
+    if (rc == 0)
+        rc = store__pg_commit(c, err);
     if (rc) {
         store__pg_rollback(c);
         for (size_t i = 0; i < n; i++) {
@@ -343,10 +261,8 @@ out:
         n = 0;
     }
     *n_out = n;
-    free(cs.v);
-    free(cs.slots);
+out_free:
     free(ids);
-    free(taken);
     return rc;
 }
 

@@ -1,29 +1,32 @@
-/* sqlite_caps.c — the SQLite claim's choice of queued and due runs when some
- * workflows are capped (`concurrency:`, struct store_cap).
+/* sqlite_caps.c — the SQLite claim's queued and due candidates, per
+ * workflow, within the workflows' caps (`concurrency:`, struct store_cap);
+ * store_fair.c puts them in the claim's fair order.
  *
- * Without caps the claim takes the oldest queued and due runs with one
- * LIMITed range scan each (sqlite_runs.c). With caps that is wrong twice: a
- * capped workflow's backlog ahead of everything fills the LIMIT with runs
- * that may not start, so the runs of other workflows behind it would never be
- * reached. So here the candidates are read per workflow:
+ * One LIMITed range scan in id order would be wrong twice: a backlog of one
+ * workflow ahead of everything fills the LIMIT, so a run of another workflow
+ * behind it waits for the whole backlog (unfair, issue 20), and a capped
+ * workflow's backlog whose runs may not start hides every run behind it
+ * (#12). So the candidates are read per workflow:
  *
  *  - running(W), the runs of each capped W in status running, is counted in
  *    the claim's transaction (one grouped scan of runs_running, which holds
- *    only live runs: at most the leases of every worker of every node);
+ *    only live runs: at most the leases of every worker of every node), only
+ *    when some workflow is capped;
  *  - the workflows that have queued runs are listed by seeking the partial
  *    index runs_queued_wf once per distinct name (not once per run), and each
  *    gives its oldest min(max, slots) runs, where slots = cap - running(W) for
  *    a capped W and max for the others: a range of the same index;
  *  - the same for due waiting runs through runs_due_wf, oldest wake first;
- *  - then all candidates are merged oldest first (by id, as without caps) and
- *    taken while the workflow's slots last, up to max.
+ *  - store__fair_pick orders them (priority, round-robin) and takes them
+ *    while each workflow's slots last, up to max.
  *
- * The cost is one seek per distinct workflow with live runs plus the runs
- * read, whatever the length of any backlog. Runs whose lease expired are the
- * caller's third candidate scan: taking one over keeps running(W), so it
- * needs no slot. INDEXED BY pins each query to its index (the planner, with
- * no statistics, would otherwise sort a whole status range to find one
- * name); if a migration ever dropped one the prepare fails loudly.
+ * The cost is one seek per distinct workflow with live runs plus at most max
+ * runs read per workflow, whatever the length of any backlog. Runs whose
+ * lease expired are the caller's own candidates: taking one over keeps
+ * running(W), so it needs no slot. INDEXED BY pins each query to its index
+ * (the planner, with no statistics, would otherwise sort a whole status
+ * range to find one name); if a migration ever dropped one the prepare
+ * fails loudly.
  *
  * Callers: store__sq_run_claim, inside its BEGIN IMMEDIATE, on the
  * connection's thread. */
@@ -32,42 +35,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cand {
-    int64_t id;
-    int cap; /* index into caps, or -1 for an uncapped workflow */
-};
-
+/* The candidates and the workflow names they borrow. */
 struct cands {
-    struct cand *v; /* malloc'd, grows by doubling */
+    struct store__fair_cand *v; /* malloc'd, grows by doubling */
     size_t n, cap;
+    char **names; /* malloc'd, each name once per kind of candidate */
+    size_t n_names, cap_names;
 };
 
-static int cands_push(struct cands *cs, int64_t id, int cap)
+static int cands_push(struct cands *cs, int64_t id, const char *workflow)
 {
     if (cs->n == cs->cap) {
         size_t nc = cs->cap ? 2 * cs->cap : 64;
-        struct cand *p = realloc(cs->v, nc * sizeof *p);
+        struct store__fair_cand *p = realloc(cs->v, nc * sizeof *p);
         if (!p)
             return IDF_ENOMEM;
         cs->v = p;
         cs->cap = nc;
     }
     cs->v[cs->n].id = id;
-    cs->v[cs->n].cap = cap;
+    cs->v[cs->n].workflow = workflow;
     cs->n++;
     return 0;
 }
 
-static int cmp_cap_name(const void *key, const void *elem)
+/* Keeps name (takes ownership; freed on failure too). */
+static int names_keep(struct cands *cs, char *name)
 {
-    return strcmp((const char *)key, ((const struct store_cap *)elem)->workflow);
+    if (cs->n_names == cs->cap_names) {
+        size_t nc = cs->cap_names ? 2 * cs->cap_names : 16;
+        char **p = realloc(cs->names, nc * sizeof *p);
+        if (!p) {
+            free(name);
+            return IDF_ENOMEM;
+        }
+        cs->names = p;
+        cs->cap_names = nc;
+    }
+    cs->names[cs->n_names++] = name;
+    return 0;
 }
 
-/* The index of workflow in caps (sorted by name), or -1. */
-static int find_cap(const struct store_cap *caps, size_t n_caps, const char *workflow)
+static void cands_clear(struct cands *cs)
 {
-    const struct store_cap *c = n_caps ? bsearch(workflow, caps, n_caps, sizeof *caps, cmp_cap_name) : NULL;
-    return c ? (int)(c - caps) : -1;
+    for (size_t i = 0; i < cs->n_names; i++)
+        free(cs->names[i]);
+    free(cs->names);
+    free(cs->v);
 }
 
 /* used[i] = runs of caps[i].workflow in status running. */
@@ -83,7 +97,7 @@ static int count_running(struct store__sq *c, const struct store_cap *caps, size
         return rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *w = (const char *)sqlite3_column_text(st, 0);
-        int k = w ? find_cap(caps, n_caps, w) : -1;
+        int k = w ? store__cap_find(caps, n_caps, w) : -1;
         if (k >= 0)
             used[k] = sqlite3_column_int(st, 1);
     }
@@ -123,27 +137,22 @@ static const struct source DUE = {
     "find due runs",
 };
 
-/* Reads the next workflow name after *name (a malloc'd string, "" at first)
- * into *name; *done when there is none. */
-static int next_workflow(struct store__sq *c, const struct source *src, char **name, bool *done, struct idf_err *err)
+/* Reads the next workflow name after after (a name, "" at first) into
+ * *name (malloc'd, caller frees); *name NULL when there is none. */
+static int next_workflow(struct store__sq *c, const struct source *src, const char *after, char **name,
+                         struct idf_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = store__sq_prep(c, src->next_slot, src->next_sql, &st, err);
     if (rc)
         return rc;
-    store__sq_bind_text(st, 1, *name);
+    *name = NULL;
+    store__sq_bind_text(st, 1, after);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
-        char *dup = strdup((const char *)sqlite3_column_text(st, 0));
-        if (!dup) {
-            rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
-        } else {
-            free(*name);
-            *name = dup;
-            rc = 0;
-        }
+        *name = strdup((const char *)sqlite3_column_text(st, 0));
+        rc = *name ? 0 : idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     } else if (rc == SQLITE_DONE || rc == SQLITE_ROW) { /* none left (a name is NOT NULL TEXT) */
-        *done = true;
         rc = 0;
     } else {
         rc = store__sq_fail(c, rc, src->what, err);
@@ -156,19 +165,28 @@ static int next_workflow(struct store__sq *c, const struct source *src, char **n
  * claim order: up to max for an uncapped workflow, up to its free slots (at
  * most max) for a capped one. */
 static int gather(struct store__sq *c, const struct source *src, const struct store_cap *caps, size_t n_caps,
-                  const int *used, int64_t now_ms, size_t max, struct cands *cs, struct idf_err *err)
+                  const int *room, int64_t now_ms, size_t max, struct cands *cs, struct idf_err *err)
 {
-    char *name = strdup("");
-    bool done = false;
-    int rc = name ? 0 : idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+    const char *after = "";
+    int rc = 0;
 
-    while (rc == 0 && !(rc = next_workflow(c, src, &name, &done, err)) && !done) {
-        int k = find_cap(caps, n_caps, name);
+    for (;;) {
+        char *name = NULL;
+        int k;
         int64_t lim = (int64_t)max;
         sqlite3_stmt *st = NULL;
 
-        if (k >= 0 && caps[k].max - used[k] < lim)
-            lim = caps[k].max - used[k];
+        rc = next_workflow(c, src, after, &name, err);
+        if (rc || !name)
+            break;
+        if ((rc = names_keep(cs, name))) {
+            idf_err_set(err, rc, "store: out of memory");
+            break;
+        }
+        after = name;
+        k = store__cap_find(caps, n_caps, name);
+        if (k >= 0 && caps[k].max > 0 && room[k] < lim)
+            lim = room[k];
         if (lim <= 0)
             continue; /* at its cap: its runs stay where they are */
         rc = store__sq_prep(c, src->ids_slot, src->ids_sql, &st, err);
@@ -178,7 +196,7 @@ static int gather(struct store__sq *c, const struct source *src, const struct st
         sqlite3_bind_int64(st, 2, now_ms);
         sqlite3_bind_int64(st, 3, lim);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if ((rc = cands_push(cs, sqlite3_column_int64(st, 0), k)))
+            if ((rc = cands_push(cs, sqlite3_column_int64(st, 0), name)))
                 break;
         }
         if (rc == IDF_ENOMEM)
@@ -186,49 +204,35 @@ static int gather(struct store__sq *c, const struct source *src, const struct st
         else
             rc = rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, src->what, err);
         store__sq_done(st);
+        if (rc)
+            break;
     }
-    free(name);
     return rc;
 }
 
-static int cmp_cand(const void *a, const void *b)
+int store__sq_claim_fair(struct store__sq *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms, size_t max,
+                         int64_t *ids, size_t *n_ids, struct idf_err *err)
 {
-    int64_t x = ((const struct cand *)a)->id, y = ((const struct cand *)b)->id;
-    return (x > y) - (x < y);
-}
-
-int store__sq_claim_capped(struct store__sq *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms, size_t max,
-                           int64_t *ids, size_t *n_ids, struct idf_err *err)
-{
-    struct cands cs = {NULL, 0, 0};
-    int *used = NULL;
+    struct cands cs = {0};
+    int *room = NULL;
+    bool capped = false;
     int rc;
 
-    used = calloc(n_caps ? n_caps : 1, 2 * sizeof *used); /* used[k], then taken[k] */
-    if (!used)
+    for (size_t k = 0; k < n_caps; k++)
+        capped |= caps[k].max > 0;
+    room = calloc(n_caps ? n_caps : 1, sizeof *room);
+    if (!room)
         return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
-    rc = count_running(c, caps, n_caps, used, err);
+    rc = capped ? count_running(c, caps, n_caps, room, err) : 0; /* room[k] = running(W) for now */
+    for (size_t k = 0; rc == 0 && k < n_caps; k++)
+        room[k] = caps[k].max > room[k] ? caps[k].max - room[k] : 0;
     if (rc == 0)
-        rc = gather(c, &QUEUED, caps, n_caps, used, now_ms, max, &cs, err);
+        rc = gather(c, &QUEUED, caps, n_caps, room, now_ms, max, &cs, err);
     if (rc == 0)
-        rc = gather(c, &DUE, caps, n_caps, used, now_ms, max, &cs, err);
-    if (rc)
-        goto out;
-    if (cs.n)
-        qsort(cs.v, cs.n, sizeof *cs.v, cmp_cand);
-    for (size_t i = 0, taken = 0; i < cs.n && taken < max; i++) {
-        int k = cs.v[i].cap;
-        if (k >= 0) {
-            int *took = &used[n_caps + (size_t)k];
-            if (used[k] + *took >= caps[k].max)
-                continue;
-            (*took)++;
-        }
-        ids[(*n_ids)++] = cs.v[i].id;
-        taken++;
-    }
-out:
-    free(cs.v);
-    free(used);
+        rc = gather(c, &DUE, caps, n_caps, room, now_ms, max, &cs, err);
+    if (rc == 0 && store__fair_pick(&c->base, cs.v, cs.n, caps, n_caps, room, max, ids, n_ids))
+        rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+    cands_clear(&cs);
+    free(room);
     return rc;
 }

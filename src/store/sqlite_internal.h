@@ -58,8 +58,6 @@ enum store__sq_slot {
     SQ_AUDIT_ADD,
     SQ_AUDIT_LIST,
     /* sqlite_runs.c */
-    SQ_CLAIM_QUEUED,
-    SQ_CLAIM_WAKE,
     SQ_CLAIM_EXPIRED,
     SQ_CLAIM_SET,
     SQ_RUN_GET,
@@ -355,11 +353,12 @@ int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
                         struct idf_err *err);
 
 /* sqlite_caps.c */
-/* Inside a claim's transaction: appends to ids (room for max more) the ids of
- * at most max queued and due waiting runs, oldest first, that caps (n_caps >
- * 0, sorted by name) let start now. */
-int store__sq_claim_capped(struct store__sq *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms,
-                           size_t max, int64_t *ids, size_t *n_ids, struct idf_err *err);
+/* Inside a claim's transaction: appends to ids (*n_ids entries already, at
+ * most max in all) the queued and due waiting runs that caps (n_caps entries,
+ * sorted by name; may be 0) let start now, in the fair order of
+ * store__fair_pick. */
+int store__sq_claim_fair(struct store__sq *c, const struct store_cap *caps, size_t n_caps, int64_t now_ms, size_t max,
+                         int64_t *ids, size_t *n_ids, struct idf_err *err) IDF_MUST_USE;
 
 /* sqlite_runs.c, continued */
 int store__sq_run_renew(struct store *s, int64_t run_id, const char *owner, int64_t lease_until);

@@ -1,13 +1,12 @@
 /* sqlite_runs.c — the SQLite backend's run life cycle: claims and leases,
  * step commits, and reading runs, steps and counts.
  *
- * A claim is one BEGIN IMMEDIATE transaction: it picks candidates with three
- * index-only range scans (queued runs by id through runs_status; due waiting
- * runs through the partial index runs_waiting; runs whose lease expired
- * through the partial index runs_running), merges them oldest first (by id)
- * and marks the chosen ones running with the caller's lease. When workflows
- * are capped (`concurrency:`), the queued and due runs are chosen per
- * workflow instead, within each one's free slots (sqlite_caps.c). Because SQLite
+ * A claim is one BEGIN IMMEDIATE transaction: it takes the runs whose lease
+ * expired first (oldest lease first, a range of the partial index
+ * runs_running), then queued and due waiting runs per workflow, within each
+ * one's free slots (`concurrency:`), by priority and round-robin across
+ * workflows (sqlite_caps.c, store_fair.c), and marks the chosen ones running
+ * with the caller's lease, in that order. Because SQLite
  * has a single writer, two connections can never take the same run; the
  * PostgreSQL backend gets the same property from FOR UPDATE SKIP LOCKED. No
  * scan touches a finished run, so a long history does not slow claims.
@@ -130,12 +129,6 @@ static int candidates(struct store__sq *c, enum store__sq_slot slot, const char 
     return rc;
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Inside a claim's transaction: ends as cancelled, with the reason asked,
  * every run whose owner died (running, lease expired) while a cancellation
  * was pending (store_run_stop), so no claim hands it out again. The scan is
@@ -166,7 +159,7 @@ int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
     sqlite3_stmt *st = NULL;
     int rc;
 
-    ids = malloc(3 * max * sizeof *ids);
+    ids = malloc(max * sizeof *ids);
     if (!ids)
         return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
@@ -175,26 +168,17 @@ int store__sq_run_claim(struct store *s, const char *owner, int64_t now_ms, int6
     rc = end_cancelled(c, now_ms, err); /* before the candidates: a cancelled run is not one */
     if (rc)
         goto out;
-    if (n_caps) /* capped workflows: queued and due runs per workflow (sqlite_caps.c) */
-        rc = store__sq_claim_capped(c, caps, n_caps, now_ms, max, ids, &n_ids, err);
-    else
-        rc = candidates(c, SQ_CLAIM_QUEUED, "SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT ?1", now_ms,
-                        max, ids, &n_ids, err);
-    if (rc == 0 && !n_caps)
-        rc = candidates(c, SQ_CLAIM_WAKE,
-                        "SELECT id FROM runs WHERE status = 'waiting' AND wake_at > 0 AND wake_at <= ?2 "
-                        "ORDER BY wake_at LIMIT ?1",
-                        now_ms, max, ids, &n_ids, err);
-    if (rc == 0)
-        rc = candidates(c, SQ_CLAIM_EXPIRED,
-                        "SELECT id FROM runs WHERE status = 'running' AND lease_until < ?2 "
-                        "ORDER BY lease_until LIMIT ?1",
-                        now_ms, max, ids, &n_ids, err);
+    /* runs whose owner died first, oldest lease first: they waited longest */
+    rc = candidates(c, SQ_CLAIM_EXPIRED,
+                    "SELECT id FROM runs WHERE status = 'running' AND lease_until < ?2 "
+                    "ORDER BY lease_until LIMIT ?1",
+                    now_ms, max, ids, &n_ids, err);
+    /* then queued and due runs, by priority and round-robin across workflows
+     * within their caps (sqlite_caps.c, store_fair.c) */
+    if (rc == 0 && n_ids < max)
+        rc = store__sq_claim_fair(c, caps, n_caps, now_ms, max, ids, &n_ids, err);
     if (rc)
         goto out;
-    qsort(ids, n_ids, sizeof *ids, cmp_id);
-    if (n_ids > max)
-        n_ids = max;
 
     for (size_t i = 0; i < n_ids; i++) {
         rc = store__sq_prep(c, SQ_CLAIM_SET,

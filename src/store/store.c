@@ -628,7 +628,8 @@ void store_run_free(struct store_run *r)
     free(r);
 }
 
-/* Caps: at most STORE_CAPS_MAX, each a valid name with 1..STORE_CAP_MAX, in
+/* Caps: at most STORE_CAPS_MAX, each a valid name with 0..STORE_CAP_MAX and a
+ * priority within STORE_PRIORITY_LOW..STORE_PRIORITY_HIGH, in
  * strictly ascending strcmp order of name (so no name twice, and the backend
  * may search them). */
 static int caps_ok(const struct store_cap *caps, size_t n, struct idf_err *err)
@@ -641,9 +642,12 @@ static int caps_ok(const struct store_cap *caps, size_t n, struct idf_err *err)
         if (!name_ok(caps[i].workflow))
             return idf_err_set(err, IDF_EINVAL, "store: a capped workflow's name must be 1..%u bytes",
                                STORE__NAME_MAX);
-        if (caps[i].max < 1 || caps[i].max > STORE_CAP_MAX)
-            return idf_err_set(err, IDF_EINVAL, "store: workflow %s: cap %d is not within 1..%d", caps[i].workflow,
+        if (caps[i].max < 0 || caps[i].max > STORE_CAP_MAX)
+            return idf_err_set(err, IDF_EINVAL, "store: workflow %s: cap %d is not within 0..%d", caps[i].workflow,
                                caps[i].max, STORE_CAP_MAX);
+        if (caps[i].priority < STORE_PRIORITY_LOW || caps[i].priority > STORE_PRIORITY_HIGH)
+            return idf_err_set(err, IDF_EINVAL, "store: workflow %s: priority %d is not within %d..%d",
+                               caps[i].workflow, caps[i].priority, STORE_PRIORITY_LOW, STORE_PRIORITY_HIGH);
         if (i > 0 && strcmp(caps[i - 1].workflow, caps[i].workflow) >= 0)
             return idf_err_set(err, IDF_EINVAL, "store: workflow caps must be sorted by name, each name once (%s)",
                                caps[i].workflow);

@@ -45,6 +45,14 @@
  *    expired keeps the count and is always allowed. Runs over a cap stay as
  *    they are, in their order; runs of other workflows are claimed past them
  *    however many there are.
+ *  - The claim is fair between workflows (issue 20, store_fair.c): runs whose
+ *    owner died come first (oldest lease first); then the queued and due runs
+ *    are taken by priority (struct store_cap.priority, from `priority:`;
+ *    higher first, strictly) and, within one priority, round-robin across
+ *    workflows: the first run of each workflow in turn, then the second...,
+ *    each workflow's own runs oldest first (by id). The turn starts after
+ *    the workflow this connection served last, so no backlog of one
+ *    workflow delays another's run by more than one claim.
  *  - When the dead owner of a run taken over had begun executing it
  *    (store_run_begin), the takeover also adds one to `interrupted`,
  *    which every step commit that moves the run on (pc or item changes) sets
@@ -348,22 +356,30 @@ struct store_run {
 
 void store_run_free(struct store_run *r);
 
-/* A cap on one workflow's running runs, for store_run_claim. */
+/* One workflow's claim policy, for store_run_claim: a cap on its running
+ * runs and its priority. A workflow without an entry has no cap and
+ * priority STORE_PRIORITY_NORMAL. */
 struct store_cap {
     const char *workflow; /* borrowed for the call */
-    int max;              /* 1..STORE_CAP_MAX runs "running" at once */
+    int max;              /* 1..STORE_CAP_MAX runs "running" at once; 0: no cap */
+    int priority;         /* STORE_PRIORITY_LOW..STORE_PRIORITY_HIGH; higher is claimed first */
 };
 
 #define STORE_CAP_MAX 1000    /* the largest cap */
+#define STORE_PRIORITY_LOW (-1)
+#define STORE_PRIORITY_NORMAL 0
+#define STORE_PRIORITY_HIGH 1
 #define STORE_CAPS_MAX 1024u  /* caps in one claim */
 
-/* Claims up to max runnable runs (oldest first) for owner, with lease_until =
- * now_ms + lease_ms, in one transaction. caps (n_caps entries sorted by
- * workflow name in strcmp order, each name once; NULL when n_caps is 0) limit
- * how many runs of a workflow are running at once, counted inside the
- * transaction (see the contract above): a queued or due run of a workflow at
- * its cap is left as it is and runs behind it are claimed. IDF_EINVAL for bad
- * caps (an empty or long name, max out of 1..STORE_CAP_MAX, more than
+/* Claims up to max runnable runs for owner, with lease_until = now_ms +
+ * lease_ms, in one transaction, in the fair order of the contract above
+ * (out[0] first; it is the one marked begun). caps (n_caps entries sorted by
+ * workflow name in strcmp order, each name once; NULL when n_caps is 0) give
+ * the workflows' priorities and limit how many runs of a workflow are
+ * running at once, counted inside the transaction (see the contract above):
+ * a queued or due run of a workflow at its cap is left as it is and runs
+ * behind it are claimed. IDF_EINVAL for bad caps (an empty or long name, max
+ * out of 0..STORE_CAP_MAX, a priority out of its range, more than
  * STORE_CAPS_MAX, out of order or a name twice), nothing claimed.
  * *n_out may be 0. out is a caller array of max pointers; each claimed run
  * is freed by the caller. */

@@ -206,8 +206,30 @@ struct store_ops {
 
 /* The head of every backend connection. */
 struct store {
-    const struct store_ops *ops; /* the backend; never NULL while open */
+    const struct store_ops *ops;          /* the backend; never NULL while open */
+    char fair_after[STORE__NAME_MAX + 1]; /* the claim's round-robin turn: the workflow this connection
+                                             served last ("" at first; store__fair_pick) */
 };
+
+/* The claim's fair order (store_fair.c). A candidate is a queued or due run
+ * a backend found, with its workflow's name (borrowed: valid for the call). */
+struct store__fair_cand {
+    int64_t id;
+    const char *workflow;
+};
+
+/* Appends to ids (*n_ids entries already, at most max in all) the runs of
+ * cands[0..n) in the claim's fair order (store.h's contract): by priority
+ * (caps), then round-robin across workflows starting after s->fair_after,
+ * each workflow's runs by id, at most room[k] runs of a capped caps[k]
+ * (max > 0; room[k] is its free slots, room may be NULL when no entry is
+ * capped) and at most max of any. Sorts cands; a run listed twice is taken
+ * once. Updates s->fair_after. 0 or IDF_ENOMEM (nothing appended). */
+int store__fair_pick(struct store *s, struct store__fair_cand *cands, size_t n, const struct store_cap *caps,
+                     size_t n_caps, const int *room, size_t max, int64_t *ids, size_t *n_ids) IDF_MUST_USE;
+
+/* The index of workflow in caps (sorted by name), or -1. */
+int store__cap_find(const struct store_cap *caps, size_t n_caps, const char *workflow);
 
 /* Opens the SQLite backend on path (a file path or ":memory:"). */
 int store__sqlite_open(const char *path, struct store **out, struct idf_err *err) IDF_MUST_USE;

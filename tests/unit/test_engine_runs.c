@@ -5,16 +5,17 @@
  *    running one ends cancelled when its step in flight answers, and its
  *    next step is not called;
  *  - lease expiry: a run whose owner stops answering mid-step (its call hangs
- *    past the lease and its lease keeper is off, as in a stalled process) is taken over by another node, resumed at that step
- *    (not before), counted as an interruption, and its non-idempotent write
- *    is told the earlier attempt's outcome is unknown; the old owner's late
- *    answer changes nothing;
+ *    past the lease and its lease keeper is off, as in a stalled process) is taken over by another node, resumed at
+ * that step (not before), counted as an interruption, and its non-idempotent write is told the earlier attempt's
+ * outcome is unknown; the old owner's late answer changes nothing;
  *  - foreach: items fan out (one call each, in order), their outputs are
  *    gathered for the next step; one failing item fails the run there (the
  *    items after it are not called), or, with on_error: continue, leaves its
  *    error in its place;
  *  - concurrency: a workflow's `concurrency: 1` keeps its runs one at a time
- *    (counted by the fake connector) while other workers are free. */
+ *    (counted by the fake connector) while other workers are free;
+ *  - priority: a `priority: high` workflow's run is taken before older runs
+ *    of a normal one (issue 20). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -365,6 +366,47 @@ static void a_capped_workflow_runs_one_at_a_time_while_workers_are_free(void **s
     assert_int_equal(fakeconn_max_in_flight(NULL), 2); /* the free run's call beside the capped one */
 }
 
+/* ------------------------------------------------------------ priority */
+
+/* `priority: high` reaches the claim (issue 20): with the one worker busy,
+ * two runs of a normal workflow and then one of a high-priority workflow
+ * queue up; when the worker is free again it takes the high one first,
+ * though it is the newest. */
+static void a_high_priority_run_goes_before_older_normal_runs(void **state)
+{
+    struct ef *f = *state;
+    struct fakeconn_call c;
+    int64_t blocker, normal[2], urgent;
+    static const char STEP[] = "steps:\n"
+                               "  - id: one\n"
+                               "    do: fake.call\n";
+
+    char y[3][200];
+    snprintf(y[0], sizeof y[0], "on: fake.event\n%s    with: {key: blocker}\n", STEP);
+    snprintf(y[1], sizeof y[1], "on: fake.event\n%s    with: {key: normal}\n", STEP);
+    snprintf(y[2], sizeof y[2], "on: fake.event\npriority: high\n%s    with: {key: urgent}\n", STEP);
+    assert_int_equal(ef_workflow(f, "blocker", y[0]), 0);
+    assert_int_equal(ef_workflow(f, "normal", y[1]), 0);
+    assert_int_equal(ef_workflow(f, "urgent", y[2]), 0);
+    fakeconn_script("blocker", &(struct fakeconn_answer){FAKECONN_OK, .gate = "blocker"}, -1);
+    struct engine *e = ef_engine(f, &(struct engine_opts){.workers = 1, .claim_batch = 1});
+    assert_non_null(e);
+    assert_true((blocker = ef_submit(f, e, "blocker", NULL)) > 0);
+    assert_true(fakeconn_wait_calls("blocker", 1, WAIT_MS)); /* the worker is busy */
+    for (int i = 0; i < 2; i++)
+        assert_true((normal[i] = ef_submit(f, e, "normal", NULL)) > 0);
+    assert_true((urgent = ef_submit(f, e, "urgent", NULL)) > 0);
+    fakeconn_open("blocker");
+    for (int i = 0; i < 2; i++)
+        assert_true(ef_wait_status(f, normal[i], "succeeded", WAIT_MS));
+    assert_true(ef_wait_status(f, urgent, "succeeded", WAIT_MS));
+    get_call(NULL, 1, &c); /* the call after the blocker's */
+    assert_string_equal(c.key, "urgent");
+    assert_int_equal(c.run_id, urgent);
+    get_call(NULL, 2, &c);
+    assert_int_equal(c.run_id, normal[0]);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +420,7 @@ int main(int argc, char **argv)
                                         ef_setup, ef_teardown),
         cmocka_unit_test_setup_teardown(a_capped_workflow_runs_one_at_a_time_while_workers_are_free, ef_setup,
                                         ef_teardown),
+        cmocka_unit_test_setup_teardown(a_high_priority_run_goes_before_older_normal_runs, ef_setup, ef_teardown),
     };
     if (argc >= 2 && !strcmp(argv[1], "__expr-worker")) /* the engine's evaluators exec this program */
         return expr_worker_main(argc - 1, argv + 1);

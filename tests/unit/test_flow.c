@@ -582,6 +582,68 @@ static void allow_private_network_key(void **state)
     check_diags("w.yaml", w, 1);
 }
 
+/* priority: high | normal | low orders the claim (issue 20): absent is
+ * normal; anything else (a number, another word, the wrong case, a list) is
+ * refused at the value with the three words, and a typo of the key is
+ * suggested. */
+static void priority_key(void **state)
+{
+    static const char *const bad[] = {"urgent", "1", "0", "-1", "HIGH", "'hi'", "[high]", "{p: high}", "~", "true"};
+    static const struct want typo[] = {{3, 1, "unknown key 'priorty' (did you mean 'priority'?)"}};
+    static const struct {
+        const char *text;
+        int want;
+    } good[] = {{"high", FLOW_PRIORITY_HIGH},
+                {"normal", FLOW_PRIORITY_NORMAL},
+                {"low", FLOW_PRIORITY_LOW},
+                {"'high'", FLOW_PRIORITY_HIGH}};
+    struct flow *f = NULL;
+    (void)state;
+
+    f = parse_ok("w.yaml", "name: w\non: manual\nsteps: [{id: a, do: fail, with: {message: stop}}]\n");
+    assert_int_equal(f->priority, FLOW_PRIORITY_NORMAL);
+    flow_free(f);
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char *t = NULL;
+        assert_true(asprintf(&t,
+                             "name: w\non: manual\npriority: %s\n"
+                             "steps: [{id: a, do: fail, with: {message: stop}}]\n",
+                             good[i].text) > 0);
+        f = parse_ok("w.yaml", t);
+        assert_int_equal(f->priority, good[i].want);
+        flow_free(f);
+        free(t);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *t = NULL;
+        assert_true(asprintf(&t,
+                             "name: w\non: manual\npriority: %s\n"
+                             "steps: [{id: a, do: fail, with: {message: stop}}]\n",
+                             bad[i]) > 0);
+        f = NULL;
+        assert_int_equal(flow_parse(registry_default(), "w.yaml", t, strlen(t), ectx, &f, &diags), IDF_EINVAL);
+        assert_null(f);
+        if (diags.n != 1 || diags.items[0].line != 3 || diags.items[0].col != 11 ||
+            !strstr(diags.items[0].msg, "'priority' must be high, normal or low"))
+            dump_diags(bad[i]);
+        assert_int_equal(diags.n, 1);
+        assert_int_equal(diags.items[0].line, 3);
+        assert_int_equal(diags.items[0].col, 11);
+        assert_non_null(strstr(diags.items[0].msg, "'priority' must be high, normal or low"));
+        free(t);
+    }
+    { /* the message quotes the value the user wrote */
+        static const char t1[] = "name: w\non: manual\npriority: urgent\n"
+                                 "steps: [{id: a, do: fail, with: {message: stop}}]\n";
+        static const char t2[] = "name: w\non: manual\npriorty: high\n"
+                                 "steps: [{id: a, do: fail, with: {message: stop}}]\n";
+        assert_int_equal(flow_parse(registry_default(), "w.yaml", t1, strlen(t1), ectx, &f, &diags), IDF_EINVAL);
+        assert_non_null(strstr(diags.items[0].msg, "not 'urgent'"));
+        assert_int_equal(flow_parse(registry_default(), "w.yaml", t2, strlen(t2), ectx, &f, &diags), IDF_EINVAL);
+        check_diags("typo", typo, 1);
+    }
+}
+
 /* concurrency: N caps the workflow's running runs: 1..FLOW_MAX_CONCURRENCY,
  * absent = 0 (no cap); anything else is refused at the value, and a typo of
  * the key is suggested. */
@@ -1148,6 +1210,7 @@ int main(void)
         cmocka_unit_test(shapes_of_keys),
         cmocka_unit_test(allow_private_network_key),
         cmocka_unit_test(concurrency_key),
+        cmocka_unit_test(priority_key),
         cmocka_unit_test(literal_block_positions),
         cmocka_unit_test(every_error_of_a_file_is_reported),
         cmocka_unit_test(diags_print_as_path_line_col),

@@ -2178,8 +2178,9 @@ static void test_cap_due_backlog_does_not_block_others(void **state)
     }
     assert_int_equal(count_of(s, STORE_RUN_WAITING), 41);
     assert_int_equal(claim_capped(s, "w1", T0 + 1000, 4, cap1, 1, got), 2);
-    assert_int_equal(got[0], first[0]);
-    assert_int_equal(got[1], late);
+    /* both, in the round-robin's turn (the setup claims served "flood" last) */
+    assert_int_equal(got[0], late);
+    assert_int_equal(got[1], first[0]);
     assert_int_equal(claim_capped(s, "w2", T0 + 1000, 4, cap1, 1, NULL), 0);
     assert_int_equal(count_of(s, STORE_RUN_WAITING), 39);
 }
@@ -2207,14 +2208,23 @@ static void test_cap_bad_input(void **state)
     struct store *s = ((struct fx *)*state)->s;
     const struct store_cap unsorted[] = {{"b", 1}, {"a", 1}};
     const struct store_cap twice[] = {{"a", 1}, {"a", 2}};
-    const struct store_cap zero[] = {{"a", 0}};
+    const struct store_cap negative[] = {{"a", -1}};
     const struct store_cap big[] = {{"a", STORE_CAP_MAX + 1}};
+    const struct store_cap high[] = {{"a", 0, STORE_PRIORITY_HIGH + 1}};
+    const struct store_cap low[] = {{"a", 1, STORE_PRIORITY_LOW - 1}};
     const struct store_cap empty[] = {{"", 1}};
     const struct store_cap null_name[] = {{NULL, 1}};
-    const struct { const struct store_cap *c; size_t n; const char *msg; } bad[] = {
-        {unsorted, 2, "sorted by name"}, {twice, 2, "each name once"}, {zero, 1, "not within 1..1000"},
-        {big, 1, "not within 1..1000"},  {empty, 1, "name must be"},    {null_name, 1, "name must be"},
+    const struct { const struct store_cap *c; size_t n; const char *msg;
+    } bad[] = {
+        {unsorted, 2, "sorted by name"},
+        {twice, 2, "each name once"},
+        {negative, 1, "not within 0..1000"},
+        {big, 1, "not within 0..1000"},
+        {empty, 1, "name must be"},
+        {null_name, 1, "name must be"},
         {NULL, 1, "missing argument"},
+        {high, 1, "priority 2 is not within -1..1"},
+        {low, 1, "priority -2 is not within -1..1"},
     };
     struct store_run *r[4] = {NULL};
     size_t n = 0;
@@ -2227,6 +2237,119 @@ static void test_cap_bad_input(void **state)
         assert_non_null(strstr(err.msg, bad[i].msg));
     }
     assert_int_equal(count_of(s, STORE_RUN_QUEUED), 1);
+}
+
+/* ------------------------------------------------- fair queues (issue 20) */
+
+enum { FAIR_BACKLOG = 20000 }; /* the issue's figure: a bulk import in Okta */
+
+/* True when id is among got[0..n). */
+static bool has_id(const int64_t *got, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (got[i] == id)
+            return true;
+    return false;
+}
+
+/* A run of one workflow queued behind 20,000 runs of another is in the very
+ * next claim (a worker's batch of 16), and with claims of one the turn goes
+ * round: one of each, not the whole backlog first. */
+static void test_fair_backlog_does_not_delay_other(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t first[8], got[16], b1, b2;
+
+    ingest_many(s, "a-bulk", 1, FAIR_BACKLOG, first);
+    b1 = new_run(s, "b-lockout");
+    assert_int_equal(claim_capped(s, "w1", T0, 16, NULL, 0, got), 16);
+    assert_true(has_id(got, 16, b1));
+    assert_true(has_id(got, 16, first[0])); /* the backlog goes on too, oldest first */
+
+    /* claims of one: turns alternate between the workflows with work */
+    b2 = new_run(s, "b-lockout");
+    assert_int_equal(claim_capped(s, "w1", T0, 1, NULL, 0, got), 1);
+    assert_int_equal(got[0], b2); /* the last claim served a-bulk last */
+    assert_int_equal(claim_capped(s, "w1", T0, 1, NULL, 0, got), 1);
+    assert_int_not_equal(got[0], b2);
+    assert_int_equal(count_of(s, STORE_RUN_QUEUED), FAIR_BACKLOG - 15 - 1);
+}
+
+/* priority: a run of a high-priority workflow goes before older runs of
+ * normal ones, a low-priority workflow's older run after a normal one's; a
+ * claim takes the higher level whole before the next. */
+static void test_fair_priority(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const struct store_cap pol[] = {{"bulk", 0, STORE_PRIORITY_LOW}, {"urgent", 0, STORE_PRIORITY_HIGH}};
+    int64_t bulk[8], got[16], normal, urgent[2];
+
+    ingest_many(s, "bulk", 1, 3, bulk);
+    normal = new_run(s, "normal");
+    urgent[0] = new_run(s, "urgent");
+    urgent[1] = new_run(s, "urgent");
+    assert_int_equal(claim_capped(s, "w1", T0, 1, pol, 2, got), 1);
+    assert_int_equal(got[0], urgent[0]);
+    assert_int_equal(claim_capped(s, "w1", T0, 2, pol, 2, got), 2);
+    assert_int_equal(got[0], urgent[1]);
+    assert_int_equal(got[1], normal);
+    assert_int_equal(claim_capped(s, "w1", T0, 16, pol, 2, got), 3);
+    assert_int_equal(got[0], bulk[0]);
+    assert_int_equal(got[1], bulk[1]);
+    assert_int_equal(got[2], bulk[2]);
+}
+
+/* The cap (`concurrency:`) still holds under the fair order, for a high
+ * priority too: a capped workflow gives its free slots and no more, across
+ * connections, and the rest of the claim goes round the others. */
+static void test_fair_cap_still_holds(void **state)
+{
+    struct fx *f = *state;
+    struct store *a = f->s, *b = NULL;
+    const struct store_cap pol[] = {{"capped", 2, STORE_PRIORITY_HIGH}};
+    int64_t c[8], o[8], got[16];
+    struct idf_err err = {0};
+
+    OK(store_open(f->url, &b, &err));
+    ingest_many(a, "capped", 1, 500, c);
+    ingest_many(a, "other", 1, 3, o);
+    assert_int_equal(claim_capped(a, "node-a", T0, 16, pol, 1, got), 5);
+    assert_int_equal(got[0], c[0]); /* high priority first, within its cap */
+    assert_int_equal(got[1], c[1]);
+    assert_int_equal(got[2], o[0]);
+    assert_int_equal(got[3], o[1]);
+    assert_int_equal(got[4], o[2]);
+    assert_int_equal(claim_capped(b, "node-b", T0, 16, pol, 1, NULL), 0); /* at its cap on any connection */
+    OK(commit(a, c[0], "node-a", T0 + 1, STORE_RUN_SUCCEEDED, 1, 0));
+    assert_int_equal(claim_capped(b, "node-b", T0 + 2, 16, pol, 1, got), 1);
+    assert_int_equal(got[0], c[2]);
+    assert_int_equal(count_of(a, STORE_RUN_RUNNING), 2 + 3);
+    store_close(b);
+}
+
+/* A waiting run is claimed when it is due and not before, and once due it
+ * is in the next claim, whatever backlog of another workflow is queued. */
+static void test_fair_not_due_not_early(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    struct store_run *r = NULL;
+    int64_t got[16], late;
+    struct idf_err err = {0};
+
+    ingest_many(s, "a-bulk", 1, 1000, NULL);
+    late = new_run(s, "b-delay");
+    OK(store_run_claim_id(s, late, "setup", T0, LEASE, &r, &err));
+    assert_non_null(r);
+    store_run_free(r);
+    OK(commit(s, late, "setup", T0 + 1, STORE_RUN_WAITING, 1, T0 + 500));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(claim_capped(s, "w1", T0 + 499, 16, NULL, 0, got), 16);
+        assert_false(has_id(got, 16, late));
+    }
+    assert_int_equal(count_of(s, STORE_RUN_WAITING), 1);
+    assert_int_equal(claim_capped(s, "w1", T0 + 500, 16, NULL, 0, got), 16);
+    assert_true(has_id(got, 16, late));
+    assert_int_equal(count_of(s, STORE_RUN_WAITING), 0);
 }
 
 /* ------------------------------------------------------- foreach state */
@@ -3026,6 +3149,10 @@ int main(void)
         T(test_cap_due_backlog_does_not_block_others),
         T(test_cap_expired_lease_takeover),
         T(test_cap_bad_input),
+        T(test_fair_backlog_does_not_delay_other),
+        T(test_fair_priority),
+        T(test_fair_cap_still_holds),
+        T(test_fair_not_due_not_early),
         T(test_lease_expiry),
         T(test_waiting_wake),
         T(test_step_commit_states),
