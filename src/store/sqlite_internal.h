@@ -242,7 +242,8 @@ static inline void store__sq_check_stmt(const struct store__sq *c, enum store__s
 static inline bool store__sq_slot_indexed(enum store__sq_slot slot)
 {
     return slot == SQ_EV_PENDING || slot == SQ_EV_FIND || slot == SQ_NEXT_WAKE || slot == SQ_RUN_GET ||
-           slot == SQ_LEASE_CHECK || slot == SQ_CLAIM_WAKE || slot == SQ_CLAIM_EXPIRED;
+           slot == SQ_LEASE_CHECK || slot == SQ_CLAIM_EXPIRED || slot == SQ_CAP_QUEUED_NEXT || slot == SQ_CAP_QUEUED ||
+           slot == SQ_CAP_DUE_NEXT || slot == SQ_CAP_DUE;
 }
 
 /* A cached statement about to be reused did not scan a whole table in its
