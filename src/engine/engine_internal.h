@@ -59,7 +59,8 @@ void engine__match(struct wfset *ws, struct expr_ctx *ectx, const json_t *event,
 
 /* The normalized event (jq .event) of ev: a connector's fields with source,
  * type, id, connection (and time when missing) set, or the envelope around
- * ev->data. New reference; NULL when memory ran out. */
+ * ev->data. New reference; NULL when memory ran out. Its members may be
+ * ev->fields' own (a shallow copy): read it, never change what is nested. */
 json_t *engine__event_json(const struct engine_event *ev);
 
 /* The matcher and expander threads (match.c): events stored in stage MATCH

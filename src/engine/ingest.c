@@ -51,8 +51,10 @@ json_t *engine__event_json(const struct engine_event *ev)
         return json_pack("{s:s?,s:s,s:s,s:s,s:s?,s:s?,s:O}", "id", ev->source_id, "source", ev->source, "type",
                          ev->type, "time", ts, "connection", ev->connection, "actor", ev->actor, "data",
                          ev->data ? ev->data : json_null());
-    /* a connector's normalized event: its members are .event's */
-    event = json_deep_copy(ev->fields);
+    /* a connector's normalized event: its members are .event's. A shallow
+     * copy: only top-level members are set below, and every caller reads the
+     * result and drops it (a deep copy was ~3% of a flood's CPU, issue 20) */
+    event = json_copy((json_t *)ev->fields);
     if (event && (json_object_set_new(event, "source", json_string(ev->source)) ||
                   json_object_set_new(event, "type", json_string(ev->type)) ||
                   (ev->source_id && json_object_set_new(event, "id", json_string(ev->source_id))) ||
