@@ -206,7 +206,9 @@ static inline const char *conn_effect_name(enum conn_effect e)
 }
 
 /* Returns true when the event (normalized, see DESIGN.md §1) matches the
- * trigger's parameters. NULL means "the type matching is enough". */
+ * trigger's parameters. NULL means "the type matching is enough". It may run
+ * on the thread that answers a hook, before the answer: it only compares
+ * JSON, never blocks and never calls out. */
 typedef bool (*conn_trigger_match_fn)(const json_t *params, const json_t *event);
 
 /* Checks a workflow's trigger parameters beyond their types, when the

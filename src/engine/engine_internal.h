@@ -43,7 +43,10 @@ struct engine__match {
     /* in */
     const char *type;     /* the event's type (trigger name) */
     const char *workflow; /* only this workflow (a manual start), or NULL for every match */
+    bool plain_only;      /* decide only without expressions: see `deferred` */
     /* out */
+    bool deferred;        /* plain_only and a workflow the event may start has `when:` / `when_any:`
+                           * conditions: nothing was decided (the matcher thread decides) */
     bool found_named;     /* the named workflow exists */
     bool named_wrong_trigger;
     struct store_run_in runs[ENGINE_ACK_MAX_RUNS]; /* workflow names borrowed from the set */
@@ -52,9 +55,11 @@ struct engine__match {
 };
 
 /* Runs the trigger filters and conditions of the enabled workflows of ws on
- * event (the normalized .event) with ectx, filling out (type and workflow
- * set by the caller). A condition that fails counts as false, is logged and
- * noted. */
+ * event (the normalized .event) with ectx, filling out (type, workflow and
+ * plain_only set by the caller). A condition that fails counts as false, is
+ * logged and noted. With plain_only, a workflow of the event's type that has
+ * conditions stops the matching (out->deferred, no runs): the decision needs
+ * a workflow's expressions, which a hook's answer never waits on. */
 void engine__match(struct wfset *ws, struct expr_ctx *ectx, const json_t *event, struct engine__match *out);
 
 /* The normalized event (jq .event) of ev: a connector's fields with source,

@@ -69,8 +69,10 @@ json_t *engine__event_json(const struct engine_event *ev)
 
 /* Builds ev's ingest item (borrowing ev's strings). stage DONE: the event is
  * normalized and matched now (its runs go into the same transaction); MATCH:
- * it is normalized and stored for the matcher; EXPAND: ev->data is stored
- * as it is, a delivery for the expander. Nothing is queued. */
+ * it is normalized, and matched now too when that needs no workflow's
+ * expressions (then it is stored DONE with its runs), else stored for the
+ * matcher; EXPAND: ev->data is stored as it is, a delivery for the
+ * expander. Nothing is queued. */
 static int prepare(struct engine *e, const struct engine_event *ev, enum store_event_stage stage,
                    struct pending **out, struct idf_err *err)
 {
@@ -95,7 +97,19 @@ static int prepare(struct engine *e, const struct engine_event *ev, enum store_e
         rc = idf_err_set(err, IDF_ENOMEM, "out of memory");
         goto out;
     }
-    if (stage == STORE_EVENT_DONE) {
+    if (stage == STORE_EVENT_MATCH) {
+        /* decided now when no workflow's expressions are needed: then the
+         * runs are created with the event, and the matcher has nothing to do */
+        struct engine__match *m = &p->match;
+        m->type = ev->type;
+        m->workflow = NULL;
+        m->plain_only = true;
+        engine__match(e->wfs, NULL, event, m); /* no expression is evaluated: no context */
+        if (!m->deferred && !m->note[0])
+            stage = STORE_EVENT_DONE;
+        else
+            m->n_runs = 0;
+    } else if (stage == STORE_EVENT_DONE) {
         struct engine__match *m = &p->match;
         struct expr_ctx *ectx = engine__thread_expr(e);
         if (!ectx) {
@@ -104,6 +118,7 @@ static int prepare(struct engine *e, const struct engine_event *ev, enum store_e
         }
         m->type = ev->type;
         m->workflow = ev->workflow;
+        m->plain_only = false;
         engine__match(e->wfs, ectx, event, m);
         if (ev->workflow && !m->found_named) {
             rc = idf_err_set(err, IDF_ENOTFOUND, "unknown workflow '%s'", ev->workflow);
@@ -113,6 +128,9 @@ static int prepare(struct engine *e, const struct engine_event *ev, enum store_e
             rc = idf_err_set(err, IDF_EINVAL, "workflow '%s' is not started by a '%s' event", ev->workflow, ev->type);
             goto out;
         }
+    }
+    if (stage == STORE_EVENT_DONE) {
+        struct engine__match *m = &p->match;
         p->item.runs = m->runs;
         p->item.n_runs = m->n_runs;
         p->item.run_ids = p->run_ids;

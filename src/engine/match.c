@@ -5,9 +5,15 @@
  * / `when_any:` conditions on the normalized event. It is called inline by
  * engine_submit for events whose submitter wants the run ids in its answer
  * (the API's POST /api/v1/events, the schedule), and by the matcher thread
- * for everything that arrives from outside (hooks, polls): those events are
- * stored in stage MATCH, acknowledged, and only then matched, so a hook's
- * answer never waits on a workflow's expressions. engine_match_flow makes
+ * for what arrives from outside (hooks, polls) when deciding needs a
+ * workflow's `when:` / `when_any:` expressions: those events are stored in
+ * stage MATCH, acknowledged, and only then matched, so a hook's answer never
+ * waits on a workflow's expressions. An outside event that no workflow's
+ * expressions decide (only trigger types and the connectors' C filters of
+ * trigger parameters) is matched before it is stored, its runs created in
+ * the ingest transaction (plain_only, engine_submit_events): under a flood
+ * that saved a second transaction per event, its pages and a parse of the
+ * stored event (issue 20). engine_match_flow makes
  * the same decision (the same code, `starts`) for one workflow outside the
  * set, enabled or not, and says why not (`idflow replay`, issue 19).
  *
@@ -175,8 +181,12 @@ static void match_one(void *ud, const struct flow *f, int64_t version)
     } else if (strcmp(f->trigger->name, o->type) != 0) {
         return;
     }
-    if (!f->enabled)
+    if (!f->enabled || o->deferred)
         return;
+    if (o->plain_only && (f->n_when || f->n_when_any)) {
+        o->deferred = true;
+        return;
+    }
     if (starts(m, f, o->type) != ENGINE_STARTS)
         return;
     if (o->n_runs >= ENGINE_ACK_MAX_RUNS) {
@@ -206,9 +216,12 @@ void engine__match(struct wfset *ws, struct expr_ctx *ectx, const json_t *event,
 
     out->found_named = false;
     out->named_wrong_trigger = false;
+    out->deferred = false;
     out->n_runs = 0;
     out->note[0] = '\0';
     engine__wfset_each(ws, match_one, &m);
+    if (out->deferred)
+        out->n_runs = 0;
 }
 
 /* ------------------------------------------------------------- threads */
