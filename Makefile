@@ -85,7 +85,7 @@ $(BUILD)/tests/support/%.o: tests/support/%.c | $(SETUP_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -MMD -MP -c $< -o $@
 
-$(BUILD)/bench/%: bench/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libidflow.a | $(SETUP_STAMP)
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(TEST_SUPPORT_OBJ) $(BUILD)/libidflow.a | $(SETUP_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/libidflow.a \
 	  $(LDFLAGS) $(PKG_LIBS) $(LDLIBS)

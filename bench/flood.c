@@ -15,7 +15,8 @@
  *     the burst, and their ratio to the drain rate (the issue's goal is
  *     >= 70 %);
  *  2. the server's CPU (user + system, from /proc, expression evaluator
- *     processes included) per event over burst and drain, in ms;
+ *     processes included) per event over burst and drain, in ms, and what
+ *     it wrote (/proc/PID/io wchar: WAL frames and checkpoints) per event;
  *  3. event → ticket latency at a steady open-loop load of half the
  *     capacity (the lesser of the acknowledgements/s and the drain rate;
  *     BENCH_FLOOD_STEADY_SECS, default 5): p50 / p99 / max;
@@ -38,13 +39,12 @@
 #include <sqlite3.h>
 
 #include "bench.h"
+#include "hookload.h"
 #include "core/timeutil.h"
 #include "net/http.h"
 #include "support/testsrv.h"
 #include "support/testutil.h"
 
-#define TOKEN "sbx-0123456789-abcdefghij-TOKEN"
-#define SECRET "bench-hook-secret-0123456789abcdef"
 #define MAX_EVENTS 2000000
 #define MAX_CONC 64
 
@@ -75,34 +75,6 @@ static bool stub(void *ud, const struct http_req *req, struct http_resp *resp)
     return true;
 }
 
-/* One Okta event-hook delivery of a user.account.lock, padded with the
- * client, request and transaction blocks Okta sends to about 1.9 KB. */
-static void delivery(char *out, size_t n, int round, int i)
-{
-    snprintf(out, n,
-             "{\"eventType\":\"com.okta.event_hook\",\"eventTypeVersion\":\"1.0\",\"cloudEventsVersion\":\"0.1\","
-             "\"source\":\"https://acme.okta.com/api/v1/eventHooks/who8bench\",\"eventId\":\"hook-%d-%d\","
-             "\"data\":{\"events\":[{\"uuid\":\"flood-%d-%d\",\"published\":\"2026-12-07T10:00:00.000Z\","
-             "\"eventType\":\"user.account.lock\",\"version\":\"0\",\"displayMessage\":\"Max sign in attempts "
-             "exceeded\",\"severity\":\"WARN\",\"client\":{\"userAgent\":{\"rawUserAgent\":\"Mozilla/5.0 (X11; "
-             "Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\",\"os\":\"Linux\","
-             "\"browser\":\"CHROME\"},\"zone\":\"null\",\"device\":\"Computer\",\"id\":null,\"ipAddress\":"
-             "\"198.51.100.7\",\"geographicalContext\":{\"city\":\"Chennai\",\"state\":\"Tamil Nadu\",\"country\":"
-             "\"India\",\"postalCode\":\"600001\",\"geolocation\":{\"lat\":13.0878,\"lon\":80.2785}}},"
-             "\"device\":null,\"actor\":{\"id\":\"00ub%07d\",\"type\":\"User\",\"alternateId\":"
-             "\"user%d@acme.example\",\"displayName\":\"User %d\",\"detailEntry\":null},\"outcome\":{\"result\":"
-             "\"FAILURE\",\"reason\":\"LOCKED_OUT\"},\"target\":null,\"transaction\":{\"type\":\"WEB\",\"id\":"
-             "\"Xbench%d\",\"detail\":{}},\"debugContext\":{\"debugData\":{\"requestId\":\"Xbench%d\",\"dtHash\":"
-             "\"d6ac8c1ea12a2f7c4f4c3c7f0d2a1b5e9e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b\",\"requestUri\":"
-             "\"/idp/idx/challenge/answer\",\"threatSuspected\":\"false\",\"url\":\"/idp/idx/challenge/answer?\"}},"
-             "\"legacyEventType\":\"core.user_auth.account_locked\",\"authenticationContext\":{\"authenticationStep\":"
-             "0,\"externalSessionId\":\"102bench%d\",\"interface\":null,\"credentialProvider\":null,"
-             "\"credentialType\":null,\"issuer\":null,\"authenticationProvider\":null},\"securityContext\":"
-             "{\"asNumber\":64496,\"asOrg\":\"example\",\"isp\":\"example\",\"domain\":\"example.net\",\"isProxy\":"
-             "false},\"insertionTimestamp\":null}]}}",
-             round, i, round, i, i % 10000000, i, i, i, i, i);
-}
-
 struct load {
     char url[200];
     int round;
@@ -119,7 +91,7 @@ static void *load_thread(void *arg)
 {
     struct load *l = arg;
     struct http_client *c = NULL;
-    const char *h[] = {"Content-Type: application/json", "Authorization: " SECRET, NULL};
+    const char *h[] = {"Content-Type: application/json", "Authorization: " BENCH_HOOK_SECRET, NULL};
     char body[4096];
 
     if (http_client_new(&c))
@@ -140,7 +112,7 @@ static void *load_thread(void *arg)
         } else if (time_mono_ns() >= l->end_ns) {
             break;
         }
-        delivery(body, sizeof body, l->round, i);
+        bench_okta_lock_delivery(body, sizeof body, l->round, i);
         memset(&rq, 0, sizeof rq);
         rq.method = "POST";
         rq.url = l->url;
@@ -166,55 +138,6 @@ static void run_load(struct load *l, int conc)
         pthread_create(&t[i], NULL, load_thread, l);
     for (int i = 0; i < conc; i++)
         pthread_join(t[i], NULL);
-}
-
-/* utime + stime of pid and its reaped and live children, in clock ticks. */
-static long long proc_cpu_ticks(int pid)
-{
-    char path[64], buf[2048];
-    long long sum = 0;
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    f = fopen(path, "r");
-    if (f) {
-        if (fgets(buf, sizeof buf, f)) {
-            char *p = strrchr(buf, ')');
-            unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
-            /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime
-             * cstime */
-            if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ut, &st, &cut,
-                            &cst) == 4)
-                sum += (long long)(ut + st + cut + cst);
-        }
-        fclose(f);
-    }
-    /* the live expression evaluators (children of serve) */
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
-    f = fopen(path, "r");
-    if (f) {
-        int child;
-        while (fscanf(f, "%d", &child) == 1)
-            sum += proc_cpu_ticks(child);
-        fclose(f);
-    }
-    return sum;
-}
-
-static long proc_status_kb(int pid, const char *field)
-{
-    char path[64], line[256];
-    long kb = -1;
-    size_t fl = strlen(field);
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, fl) == 0 && line[fl] == ':')
-            kb = strtol(line + fl + 1, NULL, 10);
-    fclose(f);
-    return kb;
 }
 
 static long long file_size(const char *path)
@@ -254,47 +177,9 @@ static int64_t wait_tickets(int n, int timeout_ms)
 }
 
 struct figures {
-    double acks_s, burst_runs_s, drain_runs_s, ratio, cpu_ms, p50_ms, p99_ms, max_ms, bytes_run, rss_idle_mb,
-        rss_peak_mb;
+    double acks_s, burst_runs_s, drain_runs_s, ratio, cpu_ms, written_kb, p50_ms, p99_ms, max_ms, bytes_run,
+        rss_idle_mb, rss_peak_mb;
 };
-
-static int setup_connection(const char *dir, const char *db)
-{
-    struct tu_proc sb, c;
-    char sburl[200] = "", tok[700], hs[700], cmd[1500];
-    int64_t deadline;
-    int rc = 1;
-
-    snprintf(tok, sizeof tok, "%s/tok", dir);
-    snprintf(hs, sizeof hs, "%s/hs", dir);
-    snprintf(cmd, sizeof cmd, "printf %%s '%s' > '%s' && printf %%s '%s' > '%s' && chmod 600 '%s' '%s'", TOKEN, tok,
-             SECRET, hs, tok, hs);
-    if (system(cmd) != 0)
-        return 1;
-    {
-        const char *argv[] = {bin, "sandbox", "--listen", "127.0.0.1:0", "--token", TOKEN, NULL};
-        if (tu_spawn(argv, NULL, &sb))
-            return 1;
-    }
-    deadline = tu_now_ms() + 15000;
-    while (!tu_sandbox_url(&sb, sburl, sizeof sburl) && tu_now_ms() < deadline) {
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    {
-        const char *argv[] = {
-            bin, "connect", "okta", "bench", "--url", sburl, "--sandbox", "--token-file", tok, "--hook-secret-file",
-            hs,  "--db",    db,     NULL};
-        if (sburl[0] && tu_spawn(argv, NULL, &c) == 0) {
-            rc = tu_wait(&c, 30000) != 0;
-            tu_proc_cleanup(&c);
-        }
-    }
-    tu_kill(&sb, SIGTERM);
-    tu_wait(&sb, 10000);
-    tu_proc_cleanup(&sb);
-    return rc;
-}
 
 static int one_round(int round, int secs, int conc, int steady_secs, int backlog, const char *stub_url,
                      struct figures *fg)
@@ -304,7 +189,7 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
     char *dir = tu_mktemp_dir(), db[600], dbfile[600], wal[620], wfdir[600], path[700], wf[1200], listen[64], base[128];
     int64_t t0, burst_ns, drain_ns;
     int at_burst_end, acked = 0, first;
-    long long cpu0, cpu1;
+    long long cpu0, cpu1, w0, w1;
     long hz = sysconf(_SC_CLK_TCK);
     int rc = 1;
 
@@ -321,7 +206,7 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
              "      url: \"%s/tickets\"\n      json:\n        subject: \"Locked out: ${{ .event.user.login }}\"\n"
              "        login: \"${{ .event.user.login }}\"\n",
              stub_url);
-    if (mkdir(wfdir, 0700) || tu_write_file(path, wf) || setup_connection(dir, db)) {
+    if (mkdir(wfdir, 0700) || tu_write_file(path, wf) || bench_hook_setup(bin, dir, db, false, NULL, NULL, 0)) {
         fprintf(stderr, "flood: cannot prepare %s\n", dir);
         goto out;
     }
@@ -337,7 +222,7 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
             goto out;
         }
     }
-    fg->rss_idle_mb = proc_status_kb(srv.pid, "VmRSS") / 1024.0;
+    fg->rss_idle_mb = bench_proc_status_kb(srv.pid, "VmRSS") / 1024.0;
     atomic_store(&tickets, 0);
     memset(arrive_ns, 0, MAX_EVENTS * sizeof *arrive_ns);
 
@@ -366,7 +251,8 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
     atomic_store(&l.acked, 0);
     l.first = 0;
     l.limit = MAX_EVENTS / 2;
-    cpu0 = proc_cpu_ticks(srv.pid);
+    cpu0 = bench_proc_cpu_ticks(srv.pid);
+    w0 = bench_proc_wchar(srv.pid);
     t0 = time_mono_ns();
     l.end_ns = t0 + (int64_t)secs * 1000000000;
     run_load(&l, conc);
@@ -374,7 +260,8 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
     at_burst_end = atomic_load(&tickets);
     acked = atomic_load(&l.acked);
     drain_ns = wait_tickets(acked, 600000);
-    cpu1 = proc_cpu_ticks(srv.pid);
+    cpu1 = bench_proc_cpu_ticks(srv.pid);
+    w1 = bench_proc_wchar(srv.pid);
     if (drain_ns < 0) {
         fprintf(stderr, "flood: only %d of %d tickets within 10 minutes of the burst\n", atomic_load(&tickets), acked);
         goto stop;
@@ -383,6 +270,7 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
     fg->burst_runs_s = at_burst_end / (burst_ns / 1e9);
     fg->ratio = fg->burst_runs_s / fg->drain_runs_s;
     fg->cpu_ms = (double)(cpu1 - cpu0) * 1000.0 / (double)hz / (acked ? acked : 1);
+    fg->written_kb = (double)(w1 - w0) / 1024.0 / (acked ? acked : 1);
     if (atomic_load(&l.errors))
         fprintf(stderr, "flood: %d deliveries failed during the burst\n", atomic_load(&l.errors));
 
@@ -422,7 +310,7 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
         free(lat);
         acked += n;
     }
-    fg->rss_peak_mb = proc_status_kb(srv.pid, "VmHWM") / 1024.0;
+    fg->rss_peak_mb = bench_proc_status_kb(srv.pid, "VmHWM") / 1024.0;
     rc = 0;
 stop:
     tu_kill(&srv, SIGTERM);
@@ -460,10 +348,12 @@ int main(void)
             return 1;
         testsrv_reset(ts); /* the recorded requests */
         printf("flood round %d: %.0f acks/s, runs/s during the burst %.0f, draining %.0f (%.0f %%), "
-               "CPU per event %.3f ms, steady p50 %.1f ms p99 %.1f ms max %.1f ms, %.0f bytes per run, "
+               "CPU per event %.3f ms, written per event %.1f KB, steady p50 %.1f ms p99 %.1f ms max %.1f ms, %.0f "
+               "bytes per run, "
                "RSS idle %.1f MB peak %.1f MB\n",
                r + 1, fg[r].acks_s, fg[r].burst_runs_s, fg[r].drain_runs_s, fg[r].ratio * 100, fg[r].cpu_ms,
-               fg[r].p50_ms, fg[r].p99_ms, fg[r].max_ms, fg[r].bytes_run, fg[r].rss_idle_mb, fg[r].rss_peak_mb);
+               fg[r].written_kb, fg[r].p50_ms, fg[r].p99_ms, fg[r].max_ms, fg[r].bytes_run, fg[r].rss_idle_mb,
+               fg[r].rss_peak_mb);
         fflush(stdout);
     }
 #define MEDIAN(field, label, fmt)                                                                                      \
@@ -478,6 +368,7 @@ int main(void)
     MEDIAN(drain_runs_s, "runs/s draining the backlog", "%.0f");
     MEDIAN(ratio * 100, "runs during the burst, %% of the drain rate", "%.0f");
     MEDIAN(cpu_ms, "server CPU per event (ms)", "%.3f");
+    MEDIAN(written_kb, "bytes written per event (KB, WAL frames and checkpoints)", "%.1f");
     MEDIAN(p99_ms, "event -> ticket p99 at half capacity (ms)", "%.1f");
     MEDIAN(bytes_run, "database bytes per one-step run", "%.0f");
     MEDIAN(rss_peak_mb, "RSS peak (MB)", "%.1f");

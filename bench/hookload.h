@@ -1,0 +1,126 @@
+/* hookload.h — what the flood and soak benchmarks share: the Okta
+ * event-hook delivery they post (a user.account.lock, ~1.9 KB), and the
+ * setup of a database with an Okta connection (and optionally a HappyFox
+ * one) whose hook secrets they know. Header-only, for bench programs. */
+#ifndef IDF_BENCH_HOOKLOAD_H
+#define IDF_BENCH_HOOKLOAD_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "support/testutil.h"
+
+#define BENCH_SANDBOX_TOKEN "sbx-0123456789-abcdefghij-TOKEN"
+#define BENCH_HOOK_SECRET "bench-hook-secret-0123456789abcdef"
+#define BENCH_HF_SECRET "bench-hf-secret-0123456789abcdef0"
+#define BENCH_HF_BASIC "Authorization: Basic c2FuZGJveC1oZi1rZXk6c2FuZGJveC1oZi1jb2Rl" /* sandbox-hf-key:code */
+
+/* One Okta event-hook delivery of a user.account.lock, padded with the
+ * client, request and transaction blocks Okta sends to about 1.9 KB. */
+static inline void bench_okta_lock_delivery(char *out, size_t n, int round, int i)
+{
+    snprintf(out, n,
+             "{\"eventType\":\"com.okta.event_hook\",\"eventTypeVersion\":\"1.0\",\"cloudEventsVersion\":\"0.1\","
+             "\"source\":\"https://acme.okta.com/api/v1/eventHooks/who8bench\",\"eventId\":\"hook-%d-%d\","
+             "\"data\":{\"events\":[{\"uuid\":\"flood-%d-%d\",\"published\":\"2026-12-07T10:00:00.000Z\","
+             "\"eventType\":\"user.account.lock\",\"version\":\"0\",\"displayMessage\":\"Max sign in attempts "
+             "exceeded\",\"severity\":\"WARN\",\"client\":{\"userAgent\":{\"rawUserAgent\":\"Mozilla/5.0 (X11; "
+             "Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\",\"os\":\"Linux\","
+             "\"browser\":\"CHROME\"},\"zone\":\"null\",\"device\":\"Computer\",\"id\":null,\"ipAddress\":"
+             "\"198.51.100.7\",\"geographicalContext\":{\"city\":\"Chennai\",\"state\":\"Tamil Nadu\",\"country\":"
+             "\"India\",\"postalCode\":\"600001\",\"geolocation\":{\"lat\":13.0878,\"lon\":80.2785}}},"
+             "\"device\":null,\"actor\":{\"id\":\"00ub%07d\",\"type\":\"User\",\"alternateId\":"
+             "\"user%d@acme.example\",\"displayName\":\"User %d\",\"detailEntry\":null},\"outcome\":{\"result\":"
+             "\"FAILURE\",\"reason\":\"LOCKED_OUT\"},\"target\":null,\"transaction\":{\"type\":\"WEB\",\"id\":"
+             "\"Xbench%d\",\"detail\":{}},\"debugContext\":{\"debugData\":{\"requestId\":\"Xbench%d\",\"dtHash\":"
+             "\"d6ac8c1ea12a2f7c4f4c3c7f0d2a1b5e9e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b\",\"requestUri\":"
+             "\"/idp/idx/challenge/answer\",\"threatSuspected\":\"false\",\"url\":\"/idp/idx/challenge/answer?\"}},"
+             "\"legacyEventType\":\"core.user_auth.account_locked\",\"authenticationContext\":{\"authenticationStep\":"
+             "0,\"externalSessionId\":\"102bench%d\",\"interface\":null,\"credentialProvider\":null,"
+             "\"credentialType\":null,\"issuer\":null,\"authenticationProvider\":null},\"securityContext\":"
+             "{\"asNumber\":64496,\"asOrg\":\"example\",\"isp\":\"example\",\"domain\":\"example.net\",\"isProxy\":"
+             "false},\"insertionTimestamp\":null}]}}",
+             round, i, round, i, i % 10000000, i, i, i, i, i);
+}
+
+/* Starts `idflow sandbox`, connects the Okta connection "bench" (hook secret
+ * BENCH_HOOK_SECRET) into db, and with happyfox the HappyFox connection "hd"
+ * (webhook secret BENCH_HF_SECRET, hook mode). With keep, the sandbox is
+ * left running in *keep (its URL in sburl) for the caller to stop; else it
+ * is stopped. 0 on success. */
+static inline int bench_hook_setup(const char *bin, const char *dir, const char *db, bool happyfox,
+                                   struct tu_proc *keep, char *sburl_out, size_t sburl_n)
+{
+    struct tu_proc sb, c;
+    char sburl[200] = "", tok[700], hs[700], hfs[700], cmd[2500];
+    int64_t deadline;
+    int rc = 1;
+
+    snprintf(tok, sizeof tok, "%s/tok", dir);
+    snprintf(hs, sizeof hs, "%s/hs", dir);
+    snprintf(hfs, sizeof hfs, "%s/hfs", dir);
+    snprintf(cmd, sizeof cmd,
+             "printf %%s '%s' > '%s' && printf %%s '%s' > '%s' && printf %%s '%s' > '%s' && chmod 600 '%s' '%s' '%s'",
+             BENCH_SANDBOX_TOKEN, tok, BENCH_HOOK_SECRET, hs, BENCH_HF_SECRET, hfs, tok, hs, hfs);
+    if (system(cmd) != 0)
+        return 1;
+    {
+        const char *argv[] = {bin, "sandbox", "--listen", "127.0.0.1:0", "--token", BENCH_SANDBOX_TOKEN, NULL};
+        if (tu_spawn(argv, NULL, &sb))
+            return 1;
+    }
+    deadline = tu_now_ms() + 15000;
+    while (!tu_sandbox_url(&sb, sburl, sizeof sburl) && tu_now_ms() < deadline) {
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    {
+        const char *argv[] = {
+            bin, "connect", "okta", "bench", "--url", sburl, "--sandbox", "--token-file", tok, "--hook-secret-file",
+            hs,  "--db",    db,     NULL};
+        if (sburl[0] && tu_spawn(argv, NULL, &c) == 0) {
+            rc = tu_wait(&c, 30000) != 0;
+            tu_proc_cleanup(&c);
+        }
+    }
+    if (rc == 0 && happyfox) {
+        const char *argv[] = {bin,
+                              "connect",
+                              "happyfox",
+                              "hd",
+                              "--url",
+                              sburl,
+                              "--api-key-env",
+                              "HF_KEY",
+                              "--auth-code-env",
+                              "HF_CODE",
+                              "--sandbox",
+                              "--hook-secret-file",
+                              hfs,
+                              "--mode",
+                              "hook",
+                              "--db",
+                              db,
+                              NULL};
+        const char *env[] = {"HF_KEY=sandbox-hf-key", "HF_CODE=sandbox-hf-code", NULL};
+        rc = 1;
+        if (tu_spawn(argv, env, &c) == 0) {
+            rc = tu_wait(&c, 30000) != 0;
+            tu_proc_cleanup(&c);
+        }
+    }
+    if (keep && rc == 0) {
+        *keep = sb;
+        snprintf(sburl_out, sburl_n, "%s", sburl);
+        return 0;
+    }
+    tu_kill(&sb, SIGTERM);
+    tu_wait(&sb, 10000);
+    tu_proc_cleanup(&sb);
+    return rc;
+}
+
+#endif
