@@ -52,7 +52,7 @@ int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, 
     struct store_run *r = NULL;
     sqlite3_stmt *st = NULL;
     bool oom = false;
-    int rc;
+    int rc, bad = 0;
 
     *out = NULL;
     rc = store__sq_prep(c, SQ_RUN_GET, "SELECT " RUN_COLUMNS "WHERE r.id = ?1", &st, err);
@@ -80,7 +80,7 @@ int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, 
     r->item = sqlite3_column_int(st, 6);
     r->attempt = sqlite3_column_int(st, 7);
     r->context = store__sq_col_dup(st, 8, &oom);
-    r->event = store__sq_col_dup(st, 9, &oom);
+    bad = store__sq_col_data(st, 9, &r->event);
     r->error = store__sq_col_dup(st, 10, &oom);
     r->wake_at = sqlite3_column_int64(st, 11);
     r->created_at = sqlite3_column_int64(st, 12);
@@ -89,7 +89,12 @@ int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, 
     r->rerun_of = sqlite3_column_int64(st, 15);
     r->interrupted = sqlite3_column_int(st, 16);
     r->begun = sqlite3_column_int(st, 17) != 0;
-    rc = oom ? idf_err_set(err, IDF_ENOMEM, "store: out of memory") : 0;
+    if (oom || bad == IDF_ENOMEM)
+        rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+    else if (bad)
+        rc = idf_err_set(err, bad, "store: run %lld: its event's stored data is damaged", (long long)id);
+    else
+        rc = 0;
 out:
     store__sq_done(st);
     if (rc)

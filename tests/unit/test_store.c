@@ -511,8 +511,8 @@ static void test_event_stages(void **state)
     struct idf_err err = {0};
 
     it[0].event = (struct store_event_in){"okta", "e-1", "okta.user_locked", "sb", "{\"n\":1}", STORE_EVENT_MATCH};
-    it[1].event = (struct store_event_in){"happyfox", NULL, "happyfox.delivery", "hd", "{\"ticket\":7}",
-                                          STORE_EVENT_EXPAND};
+    it[1].event =
+        (struct store_event_in){"happyfox", NULL, "happyfox.delivery", "hd", "{\"ticket\":7}", STORE_EVENT_EXPAND};
     it[2].event = (struct store_event_in){"okta", "e-2", "okta.user_locked", "sb", "{\"n\":2}", STORE_EVENT_MATCH};
     OK(store_ingest(s, it, 3, &err));
     /* runs cannot be given with an event that is matched later */
@@ -566,8 +566,8 @@ static void test_event_stages(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(w[0]->tries, 1);
     store_event_free(w[0]);
-    ex[0].event = (struct store_event_in){"happyfox", "hd:7:created", "happyfox.ticket_created", "hd", "{}",
-                                          STORE_EVENT_MATCH};
+    ex[0].event =
+        (struct store_event_in){"happyfox", "hd:7:created", "happyfox.ticket_created", "hd", "{}", STORE_EVENT_MATCH};
     ex[1].event = (struct store_event_in){"okta", "e-1", "okta.user_locked", "sb", "{}", STORE_EVENT_MATCH};
     OK(store_event_expand(s, it[1].event_id, ex, 2, NULL, &err));
     assert_false(ex[0].duplicate);
@@ -591,6 +591,100 @@ static void test_event_stages(void **state)
     assert_string_equal(e->note, "given up: no such ticket");
     store_event_free(e);
     assert_int_equal(store_events_pending(s, STORE_EVENT_DONE, T0, 8, w, &n, &err), IDF_EINVAL);
+}
+
+/* Issue 20: event data the backend may store compressed (SQLite packs data
+ * of 1 KiB or more) reads back byte for byte through every read of it: the
+ * event, a run's event (get and claim), the pending events, the replay's
+ * list. Sizes around the threshold, UTF-8, and noise that shrinks little. */
+static char *event_text(size_t size, unsigned seed)
+{
+    static const char fill[] = "{\"k\":\"d\\u00e9j\\u00e0 vu \xc3\xa9t\xc3\xa9 \xf0\x9f\x94\x92 Mark Taylor\"},";
+    char *t = malloc(size + 1);
+    size_t n = 0;
+    assert_non_null(t);
+    t[n++] = '[';
+    while (n + sizeof fill + 2 < size) {
+        if (seed) { /* printable noise: shrinks far less than JSON */
+            for (size_t i = 0; i < 40; i++) {
+                seed = seed * 1103515245u + 12345u;
+                t[n++] = (char)('#' + (seed >> 16) % 57); /* '#'..'[': no quote, no backslash */
+            }
+            continue;
+        }
+        memcpy(t + n, fill, sizeof fill - 1);
+        n += sizeof fill - 1;
+    }
+    if (seed) {
+        memmove(t + 2, t + 1, n - 1);
+        t[1] = '"';
+        n++;
+        t[n++] = '"';
+    } else if (t[n - 1] == ',') {
+        n--;
+    }
+    while (n + 1 < size) /* pad to the exact size with spaces (still JSON) */
+        t[n++] = ' ';
+    t[n++] = ']';
+    t[n] = '\0';
+    assert_int_equal(strlen(t), size);
+    return t;
+}
+
+static void test_event_data_reads_back(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const size_t sizes[] = {2, 1023, 1024, 1025, 2435, 70000};
+    enum { N = sizeof sizes / sizeof sizes[0] + 1 };
+    char *text[N];
+    struct store_ingest_item it[N], pend = {0};
+    struct store_run_in run = {"wf", 1};
+    int64_t run_ids[N];
+    struct store_event *list = NULL, *w[2] = {NULL};
+    size_t n = 0;
+    struct idf_err err = {0};
+    char sid[32];
+
+    memset(it, 0, sizeof it);
+    for (size_t i = 0; i < N; i++) {
+        text[i] = i + 1 < N ? event_text(sizes[i], 0) : event_text(3000, 7);
+        snprintf(sid, sizeof sid, "big-%zu", i);
+        it[i].event = (struct store_event_in){"test", strdup(sid), "manual", NULL, text[i]};
+        it[i].runs = &run;
+        it[i].n_runs = 1;
+        it[i].run_ids = &run_ids[i];
+    }
+    OK(store_ingest(s, it, N, &err));
+    for (size_t i = 0; i < N; i++) {
+        struct store_event *e = NULL;
+        struct store_run *r = NULL;
+        OK(store_event_get(s, it[i].event_id, &e));
+        assert_string_equal(e->data, text[i]);
+        store_event_free(e);
+        OK(store_run_get(s, run_ids[i], &r));
+        assert_string_equal(r->event, text[i]);
+        store_run_free(r);
+        r = claim1(s, "w", T0);
+        assert_int_equal(r->id, run_ids[i]);
+        assert_string_equal(r->event, text[i]);
+        store_run_free(r);
+    }
+    OK(store_event_list(s, 0, 0, 100, &list, &n));
+    assert_int_equal(n, N);
+    for (size_t i = 0; i < N; i++)
+        assert_string_equal(list[i].data, text[i]);
+    store_event_list_free(list, n);
+    /* an event matched later, read back by the matcher */
+    pend.event = (struct store_event_in){"okta", "big-pending", "okta.user_locked", "sb", text[4], STORE_EVENT_MATCH};
+    OK(store_ingest(s, &pend, 1, &err));
+    OK(store_events_pending(s, STORE_EVENT_MATCH, T0, 2, w, &n, &err));
+    assert_int_equal(n, 1);
+    assert_string_equal(w[0]->data, text[4]);
+    store_event_free(w[0]);
+    for (size_t i = 0; i < N; i++) {
+        free((char *)it[i].event.source_id);
+        free(text[i]);
+    }
 }
 
 /* A batch that fails validation writes nothing at all. */
@@ -1680,11 +1774,11 @@ static void test_rerun_rejected(void **state)
                                   .wake_at = T0 + 86400000,
                                   .approval_step_id = "manager_ok",
                                   .approval_message = "Deactivate ann?"};
-    struct store_step_rec failed_rec = {1, "manager_ok", -1, STORE_STEP_FAILED, 1, NULL, NULL,
-                                        "{\"message\":\"rejected by boss\"}", T0, T0 + 20};
+    struct store_step_rec failed_rec = {
+        1, "manager_ok", -1, STORE_STEP_FAILED, 1, NULL, NULL, "{\"message\":\"rejected by boss\"}", T0, T0 + 20};
     struct store_run_next fail = {.status = STORE_RUN_FAILED, .pc = 1, .error = "step 'manager_ok' failed"};
-    struct store_step_rec other = {2, "notify", -1, STORE_STEP_FAILED, 1, NULL, NULL, "{\"message\":\"500\"}", T0,
-                                   T0 + 30};
+    struct store_step_rec other = {2,  "notify", -1, STORE_STEP_FAILED, 1, NULL, NULL, "{\"message\":\"500\"}",
+                                   T0, T0 + 30};
     struct store_run_next fail2 = {.status = STORE_RUN_FAILED, .pc = 2, .error = "step 'notify' failed"};
     struct store_run *r = NULL;
     struct idf_err err = {0};
@@ -1697,10 +1791,8 @@ static void test_rerun_rejected(void **state)
         OK(store_approval_decide(s, run, false, "boss@example.com", "not before Friday", T0 + 10, &err));
         OK(store_run_claim_id(s, run, "w", T0 + 11, LEASE, &r, NULL));
         store_run_free(r);
-        OK(store_step_commit(s, run, "w", T0 + 20, &failed_rec, i ? &(struct store_run_next){.status =
-                                                                          STORE_RUN_RUNNING, .pc = 2}
-                                                                    : &fail,
-                             &err));
+        OK(store_step_commit(s, run, "w", T0 + 20, &failed_rec,
+                             i ? &(struct store_run_next){.status = STORE_RUN_RUNNING, .pc = 2} : &fail, &err));
     }
     OK(store_step_commit(s, later, "w", T0 + 30, &other, &fail2, &err));
 
@@ -1708,7 +1800,7 @@ static void test_rerun_rejected(void **state)
     assert_non_null(strstr(err.msg, "rejected by boss@example.com: not before Friday"));
     assert_int_equal(re, 0);
     OK(store_run_rerun(s, later, T0 + 41, "cli:test", false, &re, &err)); /* failed after the rejection */
-    OK(store_run_rerun(s, id, T0 + 42, "cli:test", true, &re, &err));    /* forced: asks again */
+    OK(store_run_rerun(s, id, T0 + 42, "cli:test", true, &re, &err));     /* forced: asks again */
     assert_string_equal(run_status(s, re), STORE_RUN_QUEUED);
 }
 
@@ -1832,7 +1924,7 @@ static void test_rerun_concurrent(void **state)
     pthread_barrier_destroy(&go);
     for (int i = 0; i < RERUN_RACE_RUNS; i++) {
         int64_t a = w[0].got[i], b = w[1].got[i];
-        assert_true((a > 0) != (b > 0)); /* exactly one won */
+        assert_true((a > 0) != (b > 0));                  /* exactly one won */
         assert_int_equal(a > 0 ? a : b, a > 0 ? -b : -a); /* the loser names the winner's run */
     }
     assert_int_equal(count_of(f->s, STORE_RUN_QUEUED), RERUN_RACE_RUNS);
@@ -2211,9 +2303,13 @@ static void test_cap_bad_input(void **state)
     const struct store_cap big[] = {{"a", STORE_CAP_MAX + 1}};
     const struct store_cap empty[] = {{"", 1}};
     const struct store_cap null_name[] = {{NULL, 1}};
-    const struct { const struct store_cap *c; size_t n; const char *msg; } bad[] = {
+    const struct {
+        const struct store_cap *c;
+        size_t n;
+        const char *msg;
+    } bad[] = {
         {unsorted, 2, "sorted by name"}, {twice, 2, "each name once"}, {zero, 1, "not within 1..1000"},
-        {big, 1, "not within 1..1000"},  {empty, 1, "name must be"},    {null_name, 1, "name must be"},
+        {big, 1, "not within 1..1000"},  {empty, 1, "name must be"},   {null_name, 1, "name must be"},
         {NULL, 1, "missing argument"},
     };
     struct store_run *r[4] = {NULL};
@@ -2249,8 +2345,8 @@ static void test_foreach_state(void **state)
     const char *items[] = {"\"a\"", "{\"b\":\"q\\\"uote\\\\ back, {brace}\"}", "\"NULL\"", "[3,null]", "\"\xc3\xa9\""};
     const char *res0[] = {"\"r0\""};
     struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
-    struct store_step_rec rec = {.index = 1, .step_id = "each", .item = 2, .status = STORE_STEP_SUCCEEDED,
-                                 .result = "{\"x\":\"\\\\\\\"\"}"};
+    struct store_step_rec rec = {
+        .index = 1, .step_id = "each", .item = 2, .status = STORE_STEP_SUCCEEDED, .result = "{\"x\":\"\\\\\\\"\"}"};
     struct idf_err err = {0};
     char *text = NULL;
     struct store_step *steps = NULL;
@@ -2470,8 +2566,8 @@ struct lease_racer {
     pthread_barrier_t *go;
     int rounds;
     int rc;
-    int won;          /* rounds this racer held the lease */
-    char holder[64];  /* who it was told holds it, last round */
+    int won;         /* rounds this racer held the lease */
+    char holder[64]; /* who it was told holds it, last round */
 };
 
 #define LEASE_RACERS 4
@@ -2555,8 +2651,14 @@ static int64_t ingest_subj(struct store *s, const char *source, const char *via,
     assert_true(n_runs <= 4);
     for (size_t i = 0; i < n_runs; i++)
         runs[i] = (struct store_run_in){wf, 1};
-    it.event = (struct store_event_in){.source = source, .type = type, .connection = "prod", .data = "{}",
-                                       .via = via, .actor = actor, .subjects = subj, .n_subjects = n_subj};
+    it.event = (struct store_event_in){.source = source,
+                                       .type = type,
+                                       .connection = "prod",
+                                       .data = "{}",
+                                       .via = via,
+                                       .actor = actor,
+                                       .subjects = subj,
+                                       .n_subjects = n_subj};
     it.runs = runs;
     it.n_runs = n_runs;
     it.run_ids = run_ids;
@@ -2748,13 +2850,31 @@ static void test_subjects_step_commit(void **state)
         {"okta.user", "jane@acme.com", "another label", NULL}, /* the event has it: kept as it was */
         {"okta.group", "00G1FIN", "Finance again", NULL},      /* the same key once normalized */
     };
-    struct store_step_rec s0 = {.index = 0, .step_id = "suspend", .item = -1, .status = STORE_STEP_SUCCEEDED,
-                                .attempts = 1, .started_at = T0, .finished_at = T0 + 1, .change = "suspended"};
-    struct store_step_rec s1 = {.index = 1, .step_id = "remove", .item = -1, .status = STORE_STEP_SUCCEEDED,
-                                .attempts = 1, .started_at = T0, .finished_at = T0 + 2,
-                                .change = "removed from Finance", .subjects = step_subj, .n_subjects = 4};
-    struct store_step_rec s2 = {.index = 2, .step_id = "note", .item = -1, .status = STORE_STEP_SUCCEEDED,
-                                .attempts = 1, .started_at = T0, .finished_at = T0 + 3};
+    struct store_step_rec s0 = {.index = 0,
+                                .step_id = "suspend",
+                                .item = -1,
+                                .status = STORE_STEP_SUCCEEDED,
+                                .attempts = 1,
+                                .started_at = T0,
+                                .finished_at = T0 + 1,
+                                .change = "suspended"};
+    struct store_step_rec s1 = {.index = 1,
+                                .step_id = "remove",
+                                .item = -1,
+                                .status = STORE_STEP_SUCCEEDED,
+                                .attempts = 1,
+                                .started_at = T0,
+                                .finished_at = T0 + 2,
+                                .change = "removed from Finance",
+                                .subjects = step_subj,
+                                .n_subjects = 4};
+    struct store_step_rec s2 = {.index = 2,
+                                .step_id = "note",
+                                .item = -1,
+                                .status = STORE_STEP_SUCCEEDED,
+                                .attempts = 1,
+                                .started_at = T0,
+                                .finished_at = T0 + 3};
     struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
     struct store_run_next done = {.status = STORE_RUN_SUCCEEDED, .pc = 3};
     struct store_run_subject *subj = NULL;
@@ -2842,8 +2962,12 @@ static void test_subjects_settle(void **state)
     int64_t id = 0, first = 0;
     struct store_run *r = NULL;
 
-    it.event = (struct store_event_in){.source = "happyfox", .type = "happyfox.ticket_created", .data = "{}",
-                                       .stage = STORE_EVENT_MATCH, .via = STORE_VIA_HOOK, .subjects = TICKET6,
+    it.event = (struct store_event_in){.source = "happyfox",
+                                       .type = "happyfox.ticket_created",
+                                       .data = "{}",
+                                       .stage = STORE_EVENT_MATCH,
+                                       .via = STORE_VIA_HOOK,
+                                       .subjects = TICKET6,
                                        .n_subjects = 2};
     OK(store_ingest(s, &it, 1, NULL));
     st.event_id = it.event_id;
@@ -2869,8 +2993,14 @@ static void test_subjects_rerun(void **state)
     struct store *s = ((struct fx *)*state)->s;
     int64_t a[1], re = 0, first = 0;
     const struct store_subject grp[] = {{"okta.group", "00g1fin", "Finance", NULL}};
-    struct store_step_rec s0 = {.index = 0, .step_id = "remove", .item = -1, .status = STORE_STEP_FAILED,
-                                .attempts = 1, .started_at = T0, .finished_at = T0, .subjects = grp,
+    struct store_step_rec s0 = {.index = 0,
+                                .step_id = "remove",
+                                .item = -1,
+                                .status = STORE_STEP_FAILED,
+                                .attempts = 1,
+                                .started_at = T0,
+                                .finished_at = T0,
+                                .subjects = grp,
                                 .n_subjects = 1};
     struct store_run_next fail = {.status = STORE_RUN_FAILED, .error = "boom"};
     struct store_run_filter f = {.subject = "jane@acme.com"};
@@ -2958,9 +3088,16 @@ static void test_subjects_caps(void **state)
 
     /* a step record's change is cut, not refused */
     {
-        struct store_step_rec s0 = {.index = 0, .step_id = "x", .item = -1, .status = STORE_STEP_SUCCEEDED,
-                                    .attempts = 1, .started_at = T0, .finished_at = T0, .change = longchange,
-                                    .subjects = many + 40, .n_subjects = N + 4 - 40};
+        struct store_step_rec s0 = {.index = 0,
+                                    .step_id = "x",
+                                    .item = -1,
+                                    .status = STORE_STEP_SUCCEEDED,
+                                    .attempts = 1,
+                                    .started_at = T0,
+                                    .finished_at = T0,
+                                    .change = longchange,
+                                    .subjects = many + 40,
+                                    .n_subjects = N + 4 - 40};
         struct store_run_next done = {.status = STORE_RUN_SUCCEEDED, .pc = 1};
         store_run_free(claim1(s, "w", T0));
         OK(store_step_commit(s, a[0], "w", T0, &s0, &done, NULL));
@@ -3016,6 +3153,7 @@ int main(void)
         T(test_workflow_last_runs),
         T(test_ingest_dedup),
         T(test_event_stages),
+        T(test_event_data_reads_back), /* issue 20, packed event data */
         T(test_ingest_rejects_whole_batch),
         T(test_ingest_batch_is_one_transaction),
         T(test_claim_oldest_first_one_owner),
