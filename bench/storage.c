@@ -11,8 +11,11 @@
  * freelist_count, times page_size) since before the first delivery is
  * divided by the runs. Prints "bytes per one-step run: N" and, per table and
  * index, the bytes per run (SQLite's dbstat). Env: IDFLOW_BIN (set by make
- * bench), BENCH_RUNS, BENCH_KEEP=1 (keep the database and print its path). */
+ * bench), BENCH_RUNS, BENCH_KEEP=1 (keep the database and print its path),
+ * BENCH_PG_URL (a postgresql:// URL of an empty schema: measure PostgreSQL
+ * instead, per table with its indexes and TOAST, pg_total_relation_size). */
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -167,6 +170,32 @@ out:
     return (pages - freel) * psize;
 }
 
+/* PostgreSQL (BENCH_PG_URL): the bytes of the tables and indexes of the
+ * current schema (pg_total_relation_size), after a VACUUM, or after a VACUUM
+ * FULL (the live rows compacted) with full; per relation into sizes. */
+static long long pg_bytes(const char *url, bool full, json_t *sizes)
+{
+    PGconn *db = PQconnectdb(url);
+    PGresult *res = NULL;
+    long long total = 0;
+    if (PQstatus(db) != CONNECTION_OK) {
+        fprintf(stderr, "postgresql: %s", PQerrorMessage(db));
+        goto out;
+    }
+    PQclear(PQexec(db, full ? "VACUUM FULL" : "VACUUM"));
+    res = PQexec(db, "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON "
+                     "n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'");
+    for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++) {
+        long long b = atoll(PQgetvalue(res, i, 1));
+        json_object_set_new(sizes, PQgetvalue(res, i, 0), json_integer(b));
+        total += b;
+    }
+out:
+    PQclear(res);
+    PQfinish(db);
+    return total;
+}
+
 int main(void)
 {
     int total = bench_env_int("BENCH_RUNS", 5000, 100, 10000000);
@@ -175,6 +204,7 @@ int main(void)
     struct load l;
     char *dir, db[600], file[600], wfdir[600], path[700], sburl[200] = "", listen[64], base[128], cmd[1500];
     char wf[1500];
+    const char *pg = getenv("BENCH_PG_URL");
     long long before, after;
     json_t *sz0 = json_object(), *sz1 = json_object();
     pthread_t t[CONC];
@@ -191,6 +221,10 @@ int main(void)
     dir = tu_mktemp_dir();
     snprintf(file, sizeof file, "%s/idflow.db", dir);
     snprintf(db, sizeof db, "sqlite:%s", file);
+    if (pg) { /* a shared database: every command is given the key (a bench-only one) */
+        snprintf(db, sizeof db, "%s", pg);
+        setenv("IDFLOW_MASTER_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
+    }
     snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
     snprintf(cmd, sizeof cmd,
              "mkdir -p '%s' && printf %%s '%s' > '%s/tok' && printf %%s '%s' > '%s/hs' && "
@@ -259,7 +293,7 @@ int main(void)
             return 1;
         }
     }
-    before = used_bytes(file, sz0);
+    before = pg ? pg_bytes(pg, true, sz0) : used_bytes(file, sz0);
     {
         char d[DELIVERY_MAX];
         printf("delivery: %d bytes\n", delivery(d, sizeof d, 0));
@@ -285,7 +319,13 @@ int main(void)
     tu_kill(&srv, SIGTERM);
     tu_wait(&srv, 30000);
     tu_proc_cleanup(&srv);
-    after = used_bytes(file, sz1);
+    if (pg) {
+        json_t *vac = json_object();
+        printf("bytes per one-step run after a VACUUM (dead row versions kept for reuse): %.0f\n",
+               (double)(pg_bytes(pg, false, vac) - before) / total);
+        json_decref(vac);
+    }
+    after = pg ? pg_bytes(pg, true, sz1) : used_bytes(file, sz1);
     if (atomic_load(&l.errors) || testsrv_calls(stub, NULL) < total)
         fprintf(stderr, "warning: %d deliveries failed, %d tickets posted\n", atomic_load(&l.errors),
                 testsrv_calls(stub, NULL));
@@ -298,8 +338,9 @@ int main(void)
                 printf("  %-24s %7.0f bytes per run\n", name, (double)d / total);
         }
     }
-    printf("bytes per one-step run: %.0f (%d runs with their events, the file's used pages after a checkpoint)\n",
-           (double)(after - before) / total, total);
+    printf("bytes per one-step run: %.0f (%d runs with their events, %s)\n", (double)(after - before) / total, total,
+           pg ? "PostgreSQL, the schema's tables and indexes after a VACUUM FULL"
+              : "the file's used pages after a checkpoint");
     json_decref(sz0);
     json_decref(sz1);
     json_decref(sample);

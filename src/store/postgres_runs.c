@@ -572,7 +572,8 @@ int store__pg_advance_run(struct store__pg *c, int64_t run_id, int64_t now_ms, c
     return store__pg_exec(c, "update run",
                           "UPDATE runs SET status = $2::text, pc = $3::int, item = $4::int, attempt = $5::int, "
                           "interrupted = CASE WHEN pc = $3::int AND item = $4::int THEN interrupted ELSE 0 END, "
-                          "context = coalesce($6::text, context), wake_at = $7::bigint, error = $8::text, "
+                          "context = CASE WHEN $2::text = 'succeeded' THEN NULL ELSE coalesce($6::text, context) END, "
+                          "wake_at = $7::bigint, error = $8::text, "
                           "updated_at = $9::bigint, finished_at = $10::bigint, "
                           "lease_owner = CASE WHEN $2::text = 'running' THEN lease_owner END, "
                           "lease_until = CASE WHEN $2::text = 'running' THEN lease_until END "

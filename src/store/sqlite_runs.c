@@ -492,7 +492,8 @@ int store__sq_advance_run(struct store__sq *c, int64_t run_id, int64_t now_ms, c
     int rc = store__sq_prep(c, SQ_RUN_ADVANCE,
                             "UPDATE runs SET status = ?2, pc = ?3, item = ?4, attempt = ?5, "
                             "interrupted = CASE WHEN pc = ?3 AND item = ?4 THEN interrupted ELSE 0 END, "
-                            "context = coalesce(?6, context), wake_at = ?7, error = ?8, updated_at = ?9, "
+                            "context = CASE WHEN ?2 = 'succeeded' THEN NULL ELSE coalesce(?6, context) END, "
+                            "wake_at = ?7, error = ?8, updated_at = ?9, "
                             "finished_at = ?10, "
                             "lease_owner = CASE WHEN ?2 = 'running' THEN lease_owner END, "
                             "lease_until = CASE WHEN ?2 = 'running' THEN lease_until END "

@@ -511,8 +511,8 @@ static void test_event_stages(void **state)
     struct idf_err err = {0};
 
     it[0].event = (struct store_event_in){"okta", "e-1", "okta.user_locked", "sb", "{\"n\":1}", STORE_EVENT_MATCH};
-    it[1].event =
-        (struct store_event_in){"happyfox", NULL, "happyfox.delivery", "hd", "{\"ticket\":7}", STORE_EVENT_EXPAND};
+    it[1].event = (struct store_event_in){"happyfox", NULL, "happyfox.delivery", "hd", "{\"ticket\":7}",
+                                          STORE_EVENT_EXPAND};
     it[2].event = (struct store_event_in){"okta", "e-2", "okta.user_locked", "sb", "{\"n\":2}", STORE_EVENT_MATCH};
     OK(store_ingest(s, it, 3, &err));
     /* runs cannot be given with an event that is matched later */
@@ -566,8 +566,8 @@ static void test_event_stages(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(w[0]->tries, 1);
     store_event_free(w[0]);
-    ex[0].event =
-        (struct store_event_in){"happyfox", "hd:7:created", "happyfox.ticket_created", "hd", "{}", STORE_EVENT_MATCH};
+    ex[0].event = (struct store_event_in){"happyfox", "hd:7:created", "happyfox.ticket_created", "hd", "{}",
+                                          STORE_EVENT_MATCH};
     ex[1].event = (struct store_event_in){"okta", "e-1", "okta.user_locked", "sb", "{}", STORE_EVENT_MATCH};
     OK(store_event_expand(s, it[1].event_id, ex, 2, NULL, &err));
     assert_false(ex[0].duplicate);
@@ -1437,6 +1437,40 @@ static void test_rerun(void **state)
     store_run_free(r);
 }
 
+/* Issue 20: a run that succeeds keeps no context (its steps' records hold
+ * every output it had, and a succeeded run is never resumed or re-run),
+ * while its step records stay whole; a failed run keeps its context for a
+ * re-run (test_rerun). */
+static void test_succeeded_run_keeps_no_context(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t id = new_run(s, "wf");
+    struct store_run *r = claim1(s, "w", T0);
+    struct store_step_rec s0 = {0, "user", -1, STORE_STEP_SUCCEEDED, 1, "{\"login\":\"ann\"}", "{\"id\":\"00u1\"}",
+                                NULL, T0, T0};
+    struct store_run_next n0 = {.status = STORE_RUN_RUNNING, .pc = 1, .context = "{\"steps\":{\"user\":1}}"};
+    struct store_run_next n1 = {.status = STORE_RUN_SUCCEEDED, .pc = 1, .context = "{\"steps\":{\"user\":1}}"};
+    struct store_step *steps = NULL;
+    size_t n = 0;
+
+    store_run_free(r);
+    OK(store_step_commit(s, id, "w", T0 + 1, &s0, &n0, NULL));
+    OK(store_run_get(s, id, &r));
+    assert_string_equal(r->context, "{\"steps\":{\"user\":1}}"); /* running: kept */
+    store_run_free(r);
+    OK(store_step_commit(s, id, "w", T0 + 2, NULL, &n1, NULL));
+    OK(store_run_get(s, id, &r));
+    assert_string_equal(r->status, STORE_RUN_SUCCEEDED);
+    assert_null(r->context);
+    assert_non_null(r->event);
+    store_run_free(r);
+    OK(store_step_list(s, id, &steps, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(steps[0].input, "{\"login\":\"ann\"}");
+    assert_string_equal(steps[0].output, "{\"id\":\"00u1\"}");
+    store_step_list_free(steps, n);
+}
+
 static void test_cancel(void **state)
 {
     struct store *s = ((struct fx *)*state)->s;
@@ -1774,11 +1808,11 @@ static void test_rerun_rejected(void **state)
                                   .wake_at = T0 + 86400000,
                                   .approval_step_id = "manager_ok",
                                   .approval_message = "Deactivate ann?"};
-    struct store_step_rec failed_rec = {
-        1, "manager_ok", -1, STORE_STEP_FAILED, 1, NULL, NULL, "{\"message\":\"rejected by boss\"}", T0, T0 + 20};
+    struct store_step_rec failed_rec = {1, "manager_ok", -1, STORE_STEP_FAILED, 1, NULL, NULL,
+                                        "{\"message\":\"rejected by boss\"}", T0, T0 + 20};
     struct store_run_next fail = {.status = STORE_RUN_FAILED, .pc = 1, .error = "step 'manager_ok' failed"};
-    struct store_step_rec other = {2,  "notify", -1, STORE_STEP_FAILED, 1, NULL, NULL, "{\"message\":\"500\"}",
-                                   T0, T0 + 30};
+    struct store_step_rec other = {2, "notify", -1, STORE_STEP_FAILED, 1, NULL, NULL, "{\"message\":\"500\"}", T0,
+                                   T0 + 30};
     struct store_run_next fail2 = {.status = STORE_RUN_FAILED, .pc = 2, .error = "step 'notify' failed"};
     struct store_run *r = NULL;
     struct idf_err err = {0};
@@ -1791,8 +1825,10 @@ static void test_rerun_rejected(void **state)
         OK(store_approval_decide(s, run, false, "boss@example.com", "not before Friday", T0 + 10, &err));
         OK(store_run_claim_id(s, run, "w", T0 + 11, LEASE, &r, NULL));
         store_run_free(r);
-        OK(store_step_commit(s, run, "w", T0 + 20, &failed_rec,
-                             i ? &(struct store_run_next){.status = STORE_RUN_RUNNING, .pc = 2} : &fail, &err));
+        OK(store_step_commit(s, run, "w", T0 + 20, &failed_rec, i ? &(struct store_run_next){.status =
+                                                                          STORE_RUN_RUNNING, .pc = 2}
+                                                                    : &fail,
+                             &err));
     }
     OK(store_step_commit(s, later, "w", T0 + 30, &other, &fail2, &err));
 
@@ -1800,7 +1836,7 @@ static void test_rerun_rejected(void **state)
     assert_non_null(strstr(err.msg, "rejected by boss@example.com: not before Friday"));
     assert_int_equal(re, 0);
     OK(store_run_rerun(s, later, T0 + 41, "cli:test", false, &re, &err)); /* failed after the rejection */
-    OK(store_run_rerun(s, id, T0 + 42, "cli:test", true, &re, &err));     /* forced: asks again */
+    OK(store_run_rerun(s, id, T0 + 42, "cli:test", true, &re, &err));    /* forced: asks again */
     assert_string_equal(run_status(s, re), STORE_RUN_QUEUED);
 }
 
@@ -1924,7 +1960,7 @@ static void test_rerun_concurrent(void **state)
     pthread_barrier_destroy(&go);
     for (int i = 0; i < RERUN_RACE_RUNS; i++) {
         int64_t a = w[0].got[i], b = w[1].got[i];
-        assert_true((a > 0) != (b > 0));                  /* exactly one won */
+        assert_true((a > 0) != (b > 0)); /* exactly one won */
         assert_int_equal(a > 0 ? a : b, a > 0 ? -b : -a); /* the loser names the winner's run */
     }
     assert_int_equal(count_of(f->s, STORE_RUN_QUEUED), RERUN_RACE_RUNS);
@@ -2303,13 +2339,9 @@ static void test_cap_bad_input(void **state)
     const struct store_cap big[] = {{"a", STORE_CAP_MAX + 1}};
     const struct store_cap empty[] = {{"", 1}};
     const struct store_cap null_name[] = {{NULL, 1}};
-    const struct {
-        const struct store_cap *c;
-        size_t n;
-        const char *msg;
-    } bad[] = {
+    const struct { const struct store_cap *c; size_t n; const char *msg; } bad[] = {
         {unsorted, 2, "sorted by name"}, {twice, 2, "each name once"}, {zero, 1, "not within 1..1000"},
-        {big, 1, "not within 1..1000"},  {empty, 1, "name must be"},   {null_name, 1, "name must be"},
+        {big, 1, "not within 1..1000"},  {empty, 1, "name must be"},    {null_name, 1, "name must be"},
         {NULL, 1, "missing argument"},
     };
     struct store_run *r[4] = {NULL};
@@ -2345,8 +2377,8 @@ static void test_foreach_state(void **state)
     const char *items[] = {"\"a\"", "{\"b\":\"q\\\"uote\\\\ back, {brace}\"}", "\"NULL\"", "[3,null]", "\"\xc3\xa9\""};
     const char *res0[] = {"\"r0\""};
     struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
-    struct store_step_rec rec = {
-        .index = 1, .step_id = "each", .item = 2, .status = STORE_STEP_SUCCEEDED, .result = "{\"x\":\"\\\\\\\"\"}"};
+    struct store_step_rec rec = {.index = 1, .step_id = "each", .item = 2, .status = STORE_STEP_SUCCEEDED,
+                                 .result = "{\"x\":\"\\\\\\\"\"}"};
     struct idf_err err = {0};
     char *text = NULL;
     struct store_step *steps = NULL;
@@ -2566,8 +2598,8 @@ struct lease_racer {
     pthread_barrier_t *go;
     int rounds;
     int rc;
-    int won;         /* rounds this racer held the lease */
-    char holder[64]; /* who it was told holds it, last round */
+    int won;          /* rounds this racer held the lease */
+    char holder[64];  /* who it was told holds it, last round */
 };
 
 #define LEASE_RACERS 4
@@ -2651,14 +2683,8 @@ static int64_t ingest_subj(struct store *s, const char *source, const char *via,
     assert_true(n_runs <= 4);
     for (size_t i = 0; i < n_runs; i++)
         runs[i] = (struct store_run_in){wf, 1};
-    it.event = (struct store_event_in){.source = source,
-                                       .type = type,
-                                       .connection = "prod",
-                                       .data = "{}",
-                                       .via = via,
-                                       .actor = actor,
-                                       .subjects = subj,
-                                       .n_subjects = n_subj};
+    it.event = (struct store_event_in){.source = source, .type = type, .connection = "prod", .data = "{}",
+                                       .via = via, .actor = actor, .subjects = subj, .n_subjects = n_subj};
     it.runs = runs;
     it.n_runs = n_runs;
     it.run_ids = run_ids;
@@ -2850,31 +2876,13 @@ static void test_subjects_step_commit(void **state)
         {"okta.user", "jane@acme.com", "another label", NULL}, /* the event has it: kept as it was */
         {"okta.group", "00G1FIN", "Finance again", NULL},      /* the same key once normalized */
     };
-    struct store_step_rec s0 = {.index = 0,
-                                .step_id = "suspend",
-                                .item = -1,
-                                .status = STORE_STEP_SUCCEEDED,
-                                .attempts = 1,
-                                .started_at = T0,
-                                .finished_at = T0 + 1,
-                                .change = "suspended"};
-    struct store_step_rec s1 = {.index = 1,
-                                .step_id = "remove",
-                                .item = -1,
-                                .status = STORE_STEP_SUCCEEDED,
-                                .attempts = 1,
-                                .started_at = T0,
-                                .finished_at = T0 + 2,
-                                .change = "removed from Finance",
-                                .subjects = step_subj,
-                                .n_subjects = 4};
-    struct store_step_rec s2 = {.index = 2,
-                                .step_id = "note",
-                                .item = -1,
-                                .status = STORE_STEP_SUCCEEDED,
-                                .attempts = 1,
-                                .started_at = T0,
-                                .finished_at = T0 + 3};
+    struct store_step_rec s0 = {.index = 0, .step_id = "suspend", .item = -1, .status = STORE_STEP_SUCCEEDED,
+                                .attempts = 1, .started_at = T0, .finished_at = T0 + 1, .change = "suspended"};
+    struct store_step_rec s1 = {.index = 1, .step_id = "remove", .item = -1, .status = STORE_STEP_SUCCEEDED,
+                                .attempts = 1, .started_at = T0, .finished_at = T0 + 2,
+                                .change = "removed from Finance", .subjects = step_subj, .n_subjects = 4};
+    struct store_step_rec s2 = {.index = 2, .step_id = "note", .item = -1, .status = STORE_STEP_SUCCEEDED,
+                                .attempts = 1, .started_at = T0, .finished_at = T0 + 3};
     struct store_run_next nx = {.status = STORE_RUN_RUNNING, .pc = 1};
     struct store_run_next done = {.status = STORE_RUN_SUCCEEDED, .pc = 3};
     struct store_run_subject *subj = NULL;
@@ -2962,12 +2970,8 @@ static void test_subjects_settle(void **state)
     int64_t id = 0, first = 0;
     struct store_run *r = NULL;
 
-    it.event = (struct store_event_in){.source = "happyfox",
-                                       .type = "happyfox.ticket_created",
-                                       .data = "{}",
-                                       .stage = STORE_EVENT_MATCH,
-                                       .via = STORE_VIA_HOOK,
-                                       .subjects = TICKET6,
+    it.event = (struct store_event_in){.source = "happyfox", .type = "happyfox.ticket_created", .data = "{}",
+                                       .stage = STORE_EVENT_MATCH, .via = STORE_VIA_HOOK, .subjects = TICKET6,
                                        .n_subjects = 2};
     OK(store_ingest(s, &it, 1, NULL));
     st.event_id = it.event_id;
@@ -2993,14 +2997,8 @@ static void test_subjects_rerun(void **state)
     struct store *s = ((struct fx *)*state)->s;
     int64_t a[1], re = 0, first = 0;
     const struct store_subject grp[] = {{"okta.group", "00g1fin", "Finance", NULL}};
-    struct store_step_rec s0 = {.index = 0,
-                                .step_id = "remove",
-                                .item = -1,
-                                .status = STORE_STEP_FAILED,
-                                .attempts = 1,
-                                .started_at = T0,
-                                .finished_at = T0,
-                                .subjects = grp,
+    struct store_step_rec s0 = {.index = 0, .step_id = "remove", .item = -1, .status = STORE_STEP_FAILED,
+                                .attempts = 1, .started_at = T0, .finished_at = T0, .subjects = grp,
                                 .n_subjects = 1};
     struct store_run_next fail = {.status = STORE_RUN_FAILED, .error = "boom"};
     struct store_run_filter f = {.subject = "jane@acme.com"};
@@ -3088,16 +3086,9 @@ static void test_subjects_caps(void **state)
 
     /* a step record's change is cut, not refused */
     {
-        struct store_step_rec s0 = {.index = 0,
-                                    .step_id = "x",
-                                    .item = -1,
-                                    .status = STORE_STEP_SUCCEEDED,
-                                    .attempts = 1,
-                                    .started_at = T0,
-                                    .finished_at = T0,
-                                    .change = longchange,
-                                    .subjects = many + 40,
-                                    .n_subjects = N + 4 - 40};
+        struct store_step_rec s0 = {.index = 0, .step_id = "x", .item = -1, .status = STORE_STEP_SUCCEEDED,
+                                    .attempts = 1, .started_at = T0, .finished_at = T0, .change = longchange,
+                                    .subjects = many + 40, .n_subjects = N + 4 - 40};
         struct store_run_next done = {.status = STORE_RUN_SUCCEEDED, .pc = 1};
         store_run_free(claim1(s, "w", T0));
         OK(store_step_commit(s, a[0], "w", T0, &s0, &done, NULL));
@@ -3176,6 +3167,7 @@ int main(void)
         T(test_run_list_filter),
         T(test_run_counts),
         T(test_rerun),
+        T(test_succeeded_run_keeps_no_context), /* issue 20 */
         T(test_cancel),
         T(test_stop),
         T(test_approvals),
