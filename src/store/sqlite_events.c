@@ -249,7 +249,8 @@ static int create_runs(struct store__sq *c, int64_t event_id, const struct store
 }
 
 /* Stores one item inside the open ingest transaction; packed (n bytes, NULL:
- * none) is its data as store__sq_pack made it, stored instead of the text. */
+ * none) is its data as store__pack made it, stored instead of the text: a BLOB
+ * in events.data, which every reader tells from text by its type. */
 static int ingest_one(struct store__sq *c, struct store_ingest_item *it, const unsigned char *packed, size_t n,
                       int64_t now, struct idf_err *err)
 {
@@ -328,7 +329,7 @@ static int ingest_tx(struct store__sq *c, struct store_ingest_item *items, size_
             rc = IDF_ENOMEM;
     }
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = store__sq_pack(items[i].event.data, &packed[i], &packed_n[i]);
+        rc = store__pack(items[i].event.data, &packed[i], &packed_n[i]);
     if (rc) {
         rc = idf_err_set(err, rc, "store: out of memory");
         goto out;
@@ -365,6 +366,18 @@ out:
 int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n, struct idf_err *err)
 {
     return ingest_tx(store__sq(s), items, n, 0, NULL, SQ_SYNC_FULL, err);
+}
+
+int store__sq_col_data(sqlite3_stmt *st, int col, char **out)
+{
+    bool oom = false;
+
+    *out = NULL;
+    if (sqlite3_column_type(st, col) != SQLITE_BLOB) { /* text, as every event before migration 13 */
+        *out = store__sq_col_dup(st, col, &oom);
+        return oom ? IDF_ENOMEM : 0;
+    }
+    return store__unpack(sqlite3_column_blob(st, col), (size_t)sqlite3_column_bytes(st, col), out);
 }
 
 /* One event row of a statement with the columns STORE__EVENT_COLUMNS: for

@@ -250,20 +250,10 @@ int store__sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* A copy of column col as a C string, or NULL for SQL NULL. *oom set on ENOMEM. */
 char *store__sq_col_dup(sqlite3_stmt *st, int col, bool *oom);
 
-/* Event data (sqlite_pack.c): text of STORE__SQ_PACK_MIN bytes or more is
- * stored as a packed BLOB (a length and a zlib stream). */
-#define STORE__SQ_PACK_MIN 1024u             /* smaller data stays text */
-#define STORE__SQ_PACK_MAX (64u * 1024 * 1024) /* larger data stays text; a packed length above it is refused */
-
-/* Packs text when it is worth it: *out (caller frees with free) and *n_out
- * the BLOB to store, or *out NULL when text is to be stored as it is (short,
- * long, or not shrinking by an eighth). 0, or IDF_ENOMEM (nothing out). */
-int store__sq_pack(const char *text, unsigned char **out, size_t *n_out) IDF_MUST_USE;
-
-/* Column col of event data, in either form, as a C string (caller frees),
- * or NULL for SQL NULL. 0, IDF_ENOMEM, or IDF_EDB for a BLOB that is not
- * packed data this store wrote (too short, a length over the cap, a zlib
- * stream that does not inflate to exactly that length, or a NUL inside). */
+/* Column col of event data, in either form (text, or a BLOB store__pack
+ * made: sqlite_events.c), as a C string (caller frees), or NULL for SQL
+ * NULL. 0, IDF_ENOMEM, or IDF_EDB for a BLOB that is not packed data
+ * (store__unpack). */
 int store__sq_col_data(sqlite3_stmt *st, int col, char **out) IDF_MUST_USE;
 
 /* The one list loop of the backend: prepares slot's sql, binds it with

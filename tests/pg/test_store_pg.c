@@ -89,11 +89,11 @@ static void migrate_creates_the_schema_and_prints_its_version(void **state)
 
     fresh_url("migrate", url, sizeof url);
     assert_int_equal(tu_idflow_db(idflow_bin(), url, &out, &err, "migrate", NULL), 0);
-    assert_non_null(strstr(out, "schema version 5"));
+    assert_non_null(strstr(out, "schema version 6"));
     free(out);
     free(err);
     sql_on(url, "SELECT count(*) || ':' || max(version) FROM schema_migrations", v, sizeof v);
-    assert_string_equal(v, "5:5");
+    assert_string_equal(v, "6:6");
     sql_on(url,
            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN "
            "('workflows','workflow_state','events','runs','steps','approvals','cursors','audit',"
@@ -106,11 +106,11 @@ static void migrate_creates_the_schema_and_prints_its_version(void **state)
     /* again: nothing to do, same version, one row */
     out = err = NULL;
     assert_int_equal(tu_idflow_db(idflow_bin(), url, &out, &err, "migrate", NULL), 0);
-    assert_non_null(strstr(out, "schema version 5"));
+    assert_non_null(strstr(out, "schema version 6"));
     free(out);
     free(err);
     sql_on(url, "SELECT count(*) FROM schema_migrations", v, sizeof v);
-    assert_string_equal(v, "5");
+    assert_string_equal(v, "6");
 }
 
 struct opener {
@@ -157,7 +157,7 @@ static void concurrent_opens_apply_each_migration_once(void **state)
             if (o[i].rc)
                 fail_msg("opener %d: %d %s", i, o[i].rc, o[i].msg);
         sql_on(url, "SELECT count(*) || ':' || count(DISTINCT version) FROM schema_migrations", v, sizeof v);
-        assert_string_equal(v, "5:5");
+        assert_string_equal(v, "6:6");
     }
 }
 

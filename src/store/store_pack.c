@@ -1,28 +1,27 @@
-/* sqlite_pack.c — event data stored compressed in the SQLite backend
- * (issue 20: at most 3 KB on disk per one-step run with its event).
+/* store_pack.c — event data packed for storage, both backends (issue 20:
+ * at most 3 KB on disk per one-step run with its event).
  *
- * An event's data (events.data, the normalized event with its raw LogEvent:
- * about 2.4 KB for an Okta user.account.lock) is the largest thing a run
- * stores, and a row of that size fills one 4 KiB page alone. Data of
- * STORE__SQ_PACK_MIN bytes or more is stored as a BLOB:
+ * An event's data (the normalized event with its raw LogEvent: about 2.4 KB
+ * for an Okta user.account.lock) is the largest thing a run stores; on
+ * SQLite a row of that size fills a 4 KiB page alone. Data of
+ * STORE__PACK_MIN bytes or more is packed:
  *
- *     4 bytes   the length of the text, big-endian (at most STORE__SQ_PACK_MAX)
+ *     4 bytes   the length of the text, big-endian (at most STORE__PACK_MAX)
  *     n bytes   the text, a zlib stream (RFC 1950, so inflate checks its
  *               Adler-32), deflated at level 1 with a 4 KiB window
  *
- * and kept only when it saves at least an eighth; smaller data, and data that
- * does not shrink, stays TEXT. A reader tells the two forms apart by the
- * column's type (TEXT is never a BLOB: every other writer binds text), so the
- * rows of a database written before migration 13 read as they always did.
- * The cost was measured (docs/internals/store.md, "Packed event data"): about
- * 250,000 instructions to pack a 2.4 KB event (ingest, before the
- * transaction begins), 75,000 to unpack it (each read of the event).
+ * and kept only when it saves at least an eighth; smaller data stays text.
+ * Where each backend puts the packed bytes and how a reader tells the two
+ * forms apart: SQLite, a BLOB in events.data (sqlite_events.c); PostgreSQL,
+ * the column events.packed (postgres_events.c). The cost was measured
+ * (docs/internals/store.md, "Packed event data").
  *
  * Nothing else is packed: runs' context and steps' input and output are a
  * few hundred bytes for a typical step. No state: each call makes its own
  * zlib stream (the 4 KiB window makes that cheap). Any thread. */
-#include "store/sqlite_internal.h"
+#include "store/store_internal.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +32,7 @@
 #define PACK_WINDOW_BITS 12 /* a 4 KiB window: events are a few KB; zlib format (not raw deflate) */
 #define PACK_MEM_LEVEL 6    /* a 16 KiB hash: less to set up per call than the default's 128 KiB */
 
-int store__sq_pack(const char *text, unsigned char **out, size_t *n_out)
+int store__pack(const char *text, unsigned char **out, size_t *n_out)
 {
     size_t len = text ? strlen(text) : 0, cap;
     unsigned char *buf = NULL;
@@ -42,7 +41,7 @@ int store__sq_pack(const char *text, unsigned char **out, size_t *n_out)
 
     *out = NULL;
     *n_out = 0;
-    if (len < STORE__SQ_PACK_MIN || len > STORE__SQ_PACK_MAX)
+    if (len < STORE__PACK_MIN || len > STORE__PACK_MAX)
         return 0;
     memset(&z, 0, sizeof z);
     if (deflateInit2(&z, PACK_LEVEL, Z_DEFLATED, PACK_WINDOW_BITS, PACK_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -72,26 +71,18 @@ out:
     return rc;
 }
 
-int store__sq_col_data(sqlite3_stmt *st, int col, char **out)
+int store__unpack(const unsigned char *p, size_t n, char **out)
 {
-    const unsigned char *p;
-    size_t n, len;
+    size_t len;
     char *text = NULL;
     z_stream z;
     int zrc;
-    bool oom = false;
 
     *out = NULL;
-    if (sqlite3_column_type(st, col) != SQLITE_BLOB) {
-        *out = store__sq_col_dup(st, col, &oom);
-        return oom ? IDF_ENOMEM : 0;
-    }
-    p = sqlite3_column_blob(st, col);
-    n = (size_t)sqlite3_column_bytes(st, col);
     if (!p || n <= PACK_HEADER)
-        return IDF_EDB; /* a BLOB too short to be packed data: not one this store wrote */
+        return IDF_EDB; /* too short to be packed data */
     len = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | (size_t)p[3];
-    if (len > STORE__SQ_PACK_MAX)
+    if (len > STORE__PACK_MAX)
         return IDF_EDB;
     text = malloc(len + 1);
     if (!text)
