@@ -13,7 +13,9 @@
  * index, the bytes per run (SQLite's dbstat). Env: IDFLOW_BIN (set by make
  * bench), BENCH_RUNS, BENCH_KEEP=1 (keep the database and print its path),
  * BENCH_PG_URL (a postgresql:// URL of an empty schema: measure PostgreSQL
- * instead, per table with its indexes and TOAST, pg_total_relation_size). */
+ * instead, per table with its indexes and TOAST, pg_total_relation_size).
+ * Also prints the server's CPU time per run (user + system, from its start
+ * to its stop: the packing and unpacking of event data is in it). */
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -206,6 +208,7 @@ int main(void)
     char wf[1500];
     const char *pg = getenv("BENCH_PG_URL");
     long long before, after;
+    int64_t cpu0;
     json_t *sz0 = json_object(), *sz1 = json_object();
     pthread_t t[CONC];
 
@@ -316,9 +319,12 @@ int main(void)
             nanosleep(&ts, NULL);
         }
     }
+    cpu0 = bench_cpu_us(RUSAGE_CHILDREN); /* the sandbox and connect, waited for already */
     tu_kill(&srv, SIGTERM);
     tu_wait(&srv, 30000);
     tu_proc_cleanup(&srv);
+    printf("server CPU per run (user + system, start to stop, its evaluator children included): %.3f ms\n",
+           (double)(bench_cpu_us(RUSAGE_CHILDREN) - cpu0) / 1000.0 / total);
     if (pg) {
         json_t *vac = json_object();
         printf("bytes per one-step run after a VACUUM (dead row versions kept for reuse): %.0f\n",
