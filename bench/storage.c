@@ -275,7 +275,9 @@ int main(void)
             bin, "connect", "okta", "bench", "--url", sburl, "--sandbox", "--token-file", tok, "--hook-secret-file",
             hs,  "--db",    db,     NULL};
         if (!sburl[0] || tu_spawn(argv, NULL, &c) || tu_wait(&c, 30000) != 0) {
-            fprintf(stderr, "idflow connect failed\n");
+            fprintf(stderr, "idflow connect failed (database kept: %s)\n", dir);
+            tu_kill(&sb, SIGTERM);
+            tu_wait(&sb, 10000);
             return 1;
         }
         tu_proc_cleanup(&c);
@@ -291,8 +293,14 @@ int main(void)
         const char *env[] = {"IDFLOW_LOG_LEVEL=warn", NULL};
         char url[200];
         snprintf(url, sizeof url, "%s/readyz", base);
-        if (tu_spawn(argv, env, &srv) || tu_wait_http_ok(url, 60000)) {
-            fprintf(stderr, "idflow serve did not start\n");
+        if (tu_spawn(argv, env, &srv)) {
+            fprintf(stderr, "cannot start idflow serve\n");
+            return 1;
+        }
+        if (tu_wait_http_ok(url, 60000)) {
+            fprintf(stderr, "idflow serve did not start (database kept: %s)\n", dir);
+            tu_kill(&srv, SIGTERM);
+            tu_wait(&srv, 10000);
             return 1;
         }
     }
@@ -313,7 +321,9 @@ int main(void)
         while (metric(base, "idflow_runs_finished_total{status=\"succeeded\"} ") < total) {
             struct timespec ts = {0, 20 * 1000000};
             if (tu_now_ms() > deadline) {
-                fprintf(stderr, "timed out waiting for the runs\n");
+                fprintf(stderr, "timed out waiting for the runs (database kept: %s)\n", dir);
+                tu_kill(&srv, SIGTERM);
+                tu_wait(&srv, 30000);
                 return 1;
             }
             nanosleep(&ts, NULL);
