@@ -15,7 +15,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libmicrohttpd libcurl jansson yaml-0.1 sqlite3 libsodium oniguruma libcrypto libpq
+PKGS    := libmicrohttpd libcurl jansson yaml-0.1 sqlite3 libsodium oniguruma libcrypto libpq zlib
 OPT     ?= -O2
 SAN     ?=
 INVARIANTS ?=

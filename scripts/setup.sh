@@ -9,7 +9,7 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential pkg-config
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libjq-dev libonig-dev
-  libyaml-dev libsqlite3-dev libsodium-dev libpq-dev libcmocka-dev libssl-dev
+  libyaml-dev libsqlite3-dev libsodium-dev libpq-dev libcmocka-dev libssl-dev zlib1g-dev
 )
 # chromium: tests/e2e/run.sh drives Debian's Chromium with playwright-core
 # (pinned in tests/e2e/package-lock.json, installed by that script with npm ci).

@@ -260,8 +260,8 @@ static int read_run_ids(const PGresult *r, int col, int64_t *run_ids, size_t n, 
  * subqueries of coalesce run lazily), NULL when the row was committed by a
  * transaction this statement waited for (then ingest_one looks again). */
 static const char SQL_INGEST[] =
-    "WITH e AS (INSERT INTO events (source, source_id, type, connection, received_at, data, stage, via, actor) "
-    "  VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::int, $10, $11) "
+    "WITH e AS (INSERT INTO events (source, source_id, type, connection, received_at, data, stage, via, actor, "
+    "  packed) VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::int, $10, $11, decode($12, 'hex')) "
     "  ON CONFLICT (source, source_id) DO NOTHING RETURNING id), "
     "r AS (INSERT INTO runs (workflow, version, event_id, status, created_at, updated_at) "
     "  SELECT u.w, u.v, e.id, 'queued', $5::bigint, $5::bigint "
@@ -278,30 +278,63 @@ static const char SQL_SETTLE[] =
     "  FROM e, unnest($4::text[], $5::bigint[]) WITH ORDINALITY AS u(w, v, o) ORDER BY u.o RETURNING id) "
     "SELECT (SELECT id FROM e), (SELECT array_agg(id ORDER BY id) FROM r)";
 
-/* Stores one item inside the open ingest transaction. */
+/* The packed form of data (store__pack) as hex text into *out (caller
+ * frees), or *out NULL when data is to be stored as text. 0 or IDF_ENOMEM. */
+static int packed_hex(const char *data, char **out)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char *bytes = NULL;
+    size_t n = 0;
+    int rc = store__pack(data, &bytes, &n);
+
+    *out = NULL;
+    if (rc || !bytes)
+        return rc;
+    *out = malloc(2 * n + 1);
+    if (!*out) {
+        free(bytes);
+        return IDF_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        (*out)[2 * i] = digits[bytes[i] >> 4];
+        (*out)[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    (*out)[2 * n] = '\0';
+    free(bytes);
+    return 0;
+}
+
+/* Stores one item inside the open ingest transaction: its data as text, or
+ * packed (events.packed, data NULL) when store__pack finds it worth it. */
 static int ingest_one(struct store__pg *c, struct store_ingest_item *it, const char *b_now, struct idf_err *err)
 {
     PGresult *r = NULL;
-    char *names = NULL, *versions = NULL;
+    char *names = NULL, *versions = NULL, *packed = NULL;
     char b_stage[STORE__PG_INT_LEN];
     int rc;
 
     rc = runs_arrays(it->runs, it->n_runs, &names, &versions);
-    if (rc)
+    if (rc == 0)
+        rc = packed_hex(it->event.data, &packed);
+    if (rc) {
+        free(names);
+        free(versions);
         return idf_err_set(err, rc, "store: out of memory");
+    }
     {
         const char *p[] = {it->event.source,
                            it->event.source_id,
                            it->event.type,
                            it->event.connection,
                            b_now,
-                           it->event.data,
+                           packed ? NULL : it->event.data,
                            store__pg_i64(b_stage, (int64_t)it->event.stage),
                            names,
                            versions,
                            it->event.via,
-                           it->event.actor};
-        rc = store__pg_exec(c, "store event", SQL_INGEST, 11, p, &r, err);
+                           it->event.actor,
+                           packed};
+        rc = store__pg_exec(c, "store event", SQL_INGEST, 12, p, &r, err);
     }
     if (rc)
         goto out;
@@ -340,6 +373,7 @@ out:
     PQclear(r);
     free(names);
     free(versions);
+    free(packed);
     return rc;
 }
 
@@ -414,12 +448,12 @@ int store__pg_events_pending(struct store *s, enum store_event_stage stage, int6
                        store__pg_i64(b_max, (int64_t)max)};
     bool oom = false;
     size_t n = 0;
-    int rc;
+    int rc, bad = 0;
 
     *n_out = 0;
     rc = store__pg_exec(
         c, "find waiting events",
-        "SELECT id, source, source_id, type, connection, data, tries FROM events "
+        "SELECT id, source, source_id, type, connection, " STORE__PG_EVENT_DATA ", tries FROM events "
         "WHERE stage = $1::int AND stage > 0 AND next_at <= $2::bigint ORDER BY next_at, id LIMIT $3::bigint",
         3, p, &r, err);
     if (rc)
@@ -436,15 +470,20 @@ int store__pg_events_pending(struct store *s, enum store_event_stage stage, int6
         ev->source_id = store__pg_get_dup(r, i, 2, &oom);
         ev->type = store__pg_get_dup(r, i, 3, &oom);
         ev->connection = store__pg_get_dup(r, i, 4, &oom);
-        ev->data = store__pg_get_dup(r, i, 5, &oom);
+        bad = store__pg_get_data(r, i, 5, &ev->data);
         ev->tries = (int)store__pg_get_i64(r, i, 6);
+        if (bad)
+            break;
     }
     PQclear(r);
-    if (oom) {
+    if (oom || bad) {
+        int64_t id = n ? out[n - 1]->id : 0;
         for (size_t i = 0; i < n; i++) {
             store_event_free(out[i]);
             out[i] = NULL;
         }
+        if (!oom && bad != IDF_ENOMEM)
+            return idf_err_set(err, bad, "store: event %lld: its stored data is damaged", (long long)id);
         return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
     }
     *n_out = n;

@@ -116,6 +116,18 @@ char *store__pg_get_dup(const PGresult *r, int row, int col, bool *oom);
  * NULL with *len 0 for SQL NULL. IDF_ENOMEM / IDF_EDB on failure. */
 int store__pg_get_bytea(const PGresult *r, int row, int col, unsigned char **out, size_t *len) IDF_MUST_USE;
 
+/* Event data as a reader selects it from events (issue 20): the text
+ * tagged 't', or the packed bytes (store_pack.c) as hex tagged 'z';
+ * store__pg_get_data turns either into the text. */
+#define STORE__PG_EVENT_DATA "CASE WHEN packed IS NULL THEN 't' || data ELSE 'z' || encode(packed, 'hex') END"
+/* STORE__EVENT_COLUMNS with the data so selected (for store__pg_event_row). */
+#define STORE__PG_EVENT_COLUMNS                                                                                        \
+    "id, source, source_id, type, connection, received_at, " STORE__PG_EVENT_DATA ", stage, tries, note"
+/* The event data of a column selected with STORE__PG_EVENT_DATA into *out
+ * (caller frees), NULL for SQL NULL. 0, IDF_ENOMEM, or IDF_EDB when it is
+ * neither form (or the packed bytes are not packed data: store__unpack). */
+int store__pg_get_data(const PGresult *r, int row, int col, char **out) IDF_MUST_USE;
+
 /* Appends an audit record inside the caller's open transaction. */
 int store__pg_audit(struct store__pg *c, int64_t at, const char *actor, const char *action, const char *target,
                     const char *detail, struct idf_err *err) IDF_MUST_USE;

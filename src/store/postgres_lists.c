@@ -132,12 +132,55 @@ int store__pg_workflow_last_runs(struct store *s, struct store_last_run **rows_o
 
 /* --------------------------------------------------------------- events */
 
-/* One event row of a result with the columns STORE__EVENT_COLUMNS (row i):
+static int hex_digit(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+int store__pg_get_data(const PGresult *r, int row, int col, char **out)
+{
+    const char *v;
+    size_t n, half;
+    unsigned char *bytes = NULL;
+    bool oom = false;
+    int rc = 0;
+
+    *out = NULL;
+    if (PQgetisnull(r, row, col))
+        return 0;
+    v = PQgetvalue(r, row, col);
+    n = (size_t)PQgetlength(r, row, col);
+    if (n >= 1 && v[0] == 't') {
+        *out = store__pg_get_dup(r, row, col, &oom);
+        if (*out)
+            memmove(*out, *out + 1, n); /* the tag off, the NUL moved along */
+        return oom ? IDF_ENOMEM : 0;
+    }
+    if (n < 1 || v[0] != 'z' || (n - 1) % 2 != 0)
+        return IDF_EDB;
+    half = (n - 1) / 2;
+    bytes = malloc(half ? half : 1);
+    if (!bytes)
+        return IDF_ENOMEM;
+    for (size_t i = 0; i < half && rc == 0; i++) {
+        int hi = hex_digit(v[1 + 2 * i]), lo = hex_digit(v[2 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            rc = IDF_EDB;
+        bytes[i] = (unsigned char)(hi << 4 | lo);
+    }
+    if (rc == 0)
+        rc = store__unpack(bytes, half, out);
+    free(bytes);
+    return rc;
+}
+
+/* One event row of a result with the columns STORE__PG_EVENT_COLUMNS (row i):
  * for store__pg_event_get and the replay's list. */
 int store__pg_event_row(const PGresult *res, int i, void *row)
 {
     struct store_event *ev = row;
     bool oom = false;
+    int rc;
 
     ev->id = store__pg_get_i64(res, i, 0);
     ev->source = store__pg_get_dup(res, i, 1, &oom);
@@ -145,7 +188,7 @@ int store__pg_event_row(const PGresult *res, int i, void *row)
     ev->type = store__pg_get_dup(res, i, 3, &oom);
     ev->connection = store__pg_get_dup(res, i, 4, &oom);
     ev->received_at = store__pg_get_i64(res, i, 5);
-    ev->data = store__pg_get_dup(res, i, 6, &oom);
+    rc = store__pg_get_data(res, i, 6, &ev->data);
     switch (store__pg_get_i64(res, i, 7)) {
     case STORE_EVENT_MATCH: ev->stage = STORE_EVENT_MATCH; break;
     case STORE_EVENT_EXPAND: ev->stage = STORE_EVENT_EXPAND; break;
@@ -153,7 +196,7 @@ int store__pg_event_row(const PGresult *res, int i, void *row)
     }
     ev->tries = (int)store__pg_get_i64(res, i, 8);
     ev->note = store__pg_get_dup(res, i, 9, &oom);
-    return oom ? IDF_ENOMEM : 0;
+    return oom ? IDF_ENOMEM : rc;
 }
 
 int store__pg_event_get(struct store *s, int64_t id, struct store_event **out)
@@ -165,7 +208,7 @@ int store__pg_event_get(struct store *s, int64_t id, struct store_event **out)
     PGresult *res = NULL;
     int rc;
 
-    rc = store__pg_exec(c, "read event", "SELECT " STORE__EVENT_COLUMNS " FROM events WHERE id = $1::bigint", 1, p,
+    rc = store__pg_exec(c, "read event", "SELECT " STORE__PG_EVENT_COLUMNS " FROM events WHERE id = $1::bigint", 1, p,
                         &res, NULL);
     if (rc)
         goto out;

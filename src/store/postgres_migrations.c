@@ -223,13 +223,23 @@ static const char PG_MIGRATION_5[] =
     "ALTER TABLE runs ADD CONSTRAINT runs_status_check CHECK (status IN"
     "  ('queued','running','waiting','succeeded','failed','cancelled','held'));";
 
+/* Issue 20: event data of 1 KiB or more is stored packed (store_pack.c: a
+ * length and a zlib stream) in events.packed, data NULL; exactly one of the
+ * two is set (the CHECK, NOT VALID: rows stored before all have data, and
+ * are not scanned). EXTERNAL: PostgreSQL does not try to compress the packed
+ * bytes again. Nothing is converted: old rows read as before. */
+static const char PG_MIGRATION_6[] =
+    "ALTER TABLE events ADD COLUMN packed BYTEA;"
+    "ALTER TABLE events ALTER COLUMN packed SET STORAGE EXTERNAL;"
+    "ALTER TABLE events ALTER COLUMN data DROP NOT NULL;"
+    "ALTER TABLE events ADD CONSTRAINT events_data_or_packed CHECK ((data IS NULL) <> (packed IS NULL)) NOT VALID;";
+
 /* Issue 20, fair queues: the claim reads each workflow's oldest queued runs
  * (postgres_caps.c, a LATERAL range per workflow ORDER BY id). On (workflow)
  * alone that range is not in id order, so the planner walked the primary
  * key past every other workflow's backlog (20,000 rows to reach a run of
  * another workflow); on (workflow, id) it is one index range. (SQLite's
- * index of migration 8 has the rowid as its last column already.) Number 6
- * belongs to another change of the same release. */
+ * index of migration 8 has the rowid as its last column already.) */
 static const char PG_MIGRATION_7[] = "DROP INDEX runs_queued_wf;"
                                      "CREATE INDEX runs_queued_wf ON runs (workflow, id) WHERE status = 'queued';";
 
@@ -237,6 +247,7 @@ static const struct pg_migration PG_MIGRATIONS[] = {
     {1, PG_MIGRATION_1}, {2, PG_MIGRATION_2}, {3, PG_MIGRATION_3}, /* helper "pacing" */
     {4, PG_MIGRATION_4},                                           /* issue 17, "subjects" */
     {5, PG_MIGRATION_5},                                           /* issue 19, guardrail holds */
+    {6, PG_MIGRATION_6},                                           /* issue 20, packed event data */
     {7, PG_MIGRATION_7},                                           /* issue 20, fair queues */
 };
 

@@ -16,7 +16,7 @@ int store__pg_event_list(struct store *s, int64_t since_ms, int64_t after_id, in
                         store__pg_i64(b_limit, limit)};
     void *rows = NULL;
     int rc = store__pg_list(store__pg(s), "list events",
-                            "SELECT " STORE__EVENT_COLUMNS
+                            "SELECT " STORE__PG_EVENT_COLUMNS
                             " FROM events WHERE id > $2::bigint AND received_at >= $1::bigint ORDER BY id "
                             "LIMIT $3::integer",
                             3, p, false, store__pg_event_row, store__event_clear, sizeof **rows_out, &rows, n_out);

@@ -46,8 +46,8 @@
 /* The columns of struct store_run, as read by run_from_row, over runs r. */
 #define RUN_COLS                                                                                                       \
     "r.id, r.workflow, r.version, r.event_id, r.status, r.pc, r.item, r.attempt, r.context, "                          \
-    "(SELECT e.data FROM events e WHERE e.id = r.event_id), r.error, r.wake_at, r.created_at, r.updated_at, "          \
-    "r.finished_at, r.rerun_of, r.interrupted, r.begun "
+    "(SELECT " STORE__PG_EVENT_DATA " FROM events e WHERE e.id = r.event_id), r.error, r.wake_at, "                    \
+    "r.created_at, r.updated_at, r.finished_at, r.rerun_of, r.interrupted, r.begun "
 
 /* A takeover's counters: from a running run (its owner died) attempt + 1,
  * interrupted + 1 when begun; a queued or due run keeps both. */
@@ -62,6 +62,7 @@ static int run_from_row(const PGresult *res, int row, struct store_run **out, st
 {
     struct store_run *r = calloc(1, sizeof *r);
     bool oom = false;
+    int bad;
 
     *out = NULL;
     if (!r)
@@ -75,7 +76,7 @@ static int run_from_row(const PGresult *res, int row, struct store_run **out, st
     r->item = (int)store__pg_get_i64(res, row, 6);
     r->attempt = (int)store__pg_get_i64(res, row, 7);
     r->context = store__pg_get_dup(res, row, 8, &oom);
-    r->event = store__pg_get_dup(res, row, 9, &oom);
+    bad = store__pg_get_data(res, row, 9, &r->event);
     r->error = store__pg_get_dup(res, row, 10, &oom);
     r->wake_at = store__pg_get_i64(res, row, 11);
     r->created_at = store__pg_get_i64(res, row, 12);
@@ -84,9 +85,12 @@ static int run_from_row(const PGresult *res, int row, struct store_run **out, st
     r->rerun_of = store__pg_get_i64(res, row, 15);
     r->interrupted = (int)store__pg_get_i64(res, row, 16);
     r->begun = store__pg_get_bool(res, row, 17);
-    if (oom) {
+    if (oom || bad) {
+        int64_t id = r->id;
         store_run_free(r);
-        return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+        if (oom || bad == IDF_ENOMEM)
+            return idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+        return idf_err_set(err, bad, "store: run %lld: its event's stored data is damaged", (long long)id);
     }
     *out = r;
     return 0;
@@ -488,7 +492,8 @@ int store__pg_advance_run(struct store__pg *c, int64_t run_id, int64_t now_ms, c
     return store__pg_exec(c, "update run",
                           "UPDATE runs SET status = $2::text, pc = $3::int, item = $4::int, attempt = $5::int, "
                           "interrupted = CASE WHEN pc = $3::int AND item = $4::int THEN interrupted ELSE 0 END, "
-                          "context = coalesce($6::text, context), wake_at = $7::bigint, error = $8::text, "
+                          "context = CASE WHEN $2::text = 'succeeded' THEN NULL ELSE coalesce($6::text, context) END, "
+                          "wake_at = $7::bigint, error = $8::text, "
                           "updated_at = $9::bigint, finished_at = $10::bigint, "
                           "lease_owner = CASE WHEN $2::text = 'running' THEN lease_owner END, "
                           "lease_until = CASE WHEN $2::text = 'running' THEN lease_until END "

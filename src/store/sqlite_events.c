@@ -248,8 +248,11 @@ static int create_runs(struct store__sq *c, int64_t event_id, const struct store
     return 0;
 }
 
-/* Stores one item inside the open ingest transaction. */
-static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t now, struct idf_err *err)
+/* Stores one item inside the open ingest transaction; packed (n bytes, NULL:
+ * none) is its data as store__pack made it, stored instead of the text: a BLOB
+ * in events.data, which every reader tells from text by its type. */
+static int ingest_one(struct store__sq *c, struct store_ingest_item *it, const unsigned char *packed, size_t n,
+                      int64_t now, struct idf_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -265,7 +268,10 @@ static int ingest_one(struct store__sq *c, struct store_ingest_item *it, int64_t
     store__sq_bind_text(st, 3, it->event.type);
     store__sq_bind_text(st, 4, it->event.connection);
     sqlite3_bind_int64(st, 5, now);
-    store__sq_bind_text(st, 6, it->event.data);
+    if (packed)
+        sqlite3_bind_blob(st, 6, packed, (int)n, SQLITE_STATIC);
+    else
+        store__sq_bind_text(st, 6, it->event.data);
     sqlite3_bind_int(st, 7, (int)it->event.stage);
     store__sq_bind_text(st, 8, it->event.via);
     store__sq_bind_text(st, 9, it->event.actor);
@@ -307,15 +313,30 @@ static int ingest_tx(struct store__sq *c, struct store_ingest_item *items, size_
 {
     int64_t now = time_now_ms();
     bool changed = false;
-    int rc;
+    unsigned char **packed = NULL; /* each item's packed data, NULL: stored as text */
+    size_t *packed_n = NULL;
+    int rc = 0;
 
     for (size_t i = 0; i < n; i++) {
         items[i].event_id = 0;
         items[i].duplicate = false;
     }
+    /* packed before the write lock is taken: its CPU is not spent holding it */
+    if (n > 0) {
+        packed = calloc(n, sizeof *packed);
+        packed_n = calloc(n, sizeof *packed_n);
+        if (!packed || !packed_n)
+            rc = IDF_ENOMEM;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = store__pack(items[i].event.data, &packed[i], &packed_n[i]);
+    if (rc) {
+        rc = idf_err_set(err, rc, "store: out of memory");
+        goto out;
+    }
     rc = store__sq_begin(c, sync, err);
     if (rc)
-        return rc;
+        goto out;
     if (delivery > 0) {
         rc = mark_done(c, delivery, STORE_EVENT_EXPAND, note, &changed, err);
         if (rc == 0 && !changed)
@@ -323,16 +344,22 @@ static int ingest_tx(struct store__sq *c, struct store_ingest_item *items, size_
                              (long long)delivery);
     }
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = ingest_one(c, &items[i], now, err);
+        rc = ingest_one(c, &items[i], packed[i], packed_n[i], now, err);
     if (rc == 0)
         rc = store__sq_commit(c, err);
-    if (rc) {
+    if (rc)
         store__sq_rollback(c);
+out:
+    if (rc) {
         for (size_t i = 0; i < n; i++) {
             items[i].event_id = 0;
             items[i].duplicate = false;
         }
     }
+    for (size_t i = 0; packed && i < n; i++)
+        free(packed[i]);
+    free(packed);
+    free(packed_n);
     return rc;
 }
 
@@ -341,12 +368,25 @@ int store__sq_ingest(struct store *s, struct store_ingest_item *items, size_t n,
     return ingest_tx(store__sq(s), items, n, 0, NULL, SQ_SYNC_FULL, err);
 }
 
+int store__sq_col_data(sqlite3_stmt *st, int col, char **out)
+{
+    bool oom = false;
+
+    *out = NULL;
+    if (sqlite3_column_type(st, col) != SQLITE_BLOB) { /* text, as every event before migration 13 */
+        *out = store__sq_col_dup(st, col, &oom);
+        return oom ? IDF_ENOMEM : 0;
+    }
+    return store__unpack(sqlite3_column_blob(st, col), (size_t)sqlite3_column_bytes(st, col), out);
+}
+
 /* One event row of a statement with the columns STORE__EVENT_COLUMNS: for
  * store__sq_event_get and the replay's list. */
 int store__sq_event_row(sqlite3_stmt *st, void *row)
 {
     struct store_event *ev = row;
     bool oom = false;
+    int rc;
 
     ev->id = sqlite3_column_int64(st, 0);
     ev->source = store__sq_col_dup(st, 1, &oom);
@@ -354,7 +394,7 @@ int store__sq_event_row(sqlite3_stmt *st, void *row)
     ev->type = store__sq_col_dup(st, 3, &oom);
     ev->connection = store__sq_col_dup(st, 4, &oom);
     ev->received_at = sqlite3_column_int64(st, 5);
-    ev->data = store__sq_col_dup(st, 6, &oom);
+    rc = store__sq_col_data(st, 6, &ev->data);
     switch (sqlite3_column_int(st, 7)) {
     case STORE_EVENT_MATCH: ev->stage = STORE_EVENT_MATCH; break;
     case STORE_EVENT_EXPAND: ev->stage = STORE_EVENT_EXPAND; break;
@@ -362,7 +402,7 @@ int store__sq_event_row(sqlite3_stmt *st, void *row)
     }
     ev->tries = sqlite3_column_int(st, 8);
     ev->note = store__sq_col_dup(st, 9, &oom);
-    return oom ? IDF_ENOMEM : 0;
+    return oom ? IDF_ENOMEM : rc;
 }
 
 int store__sq_event_get(struct store *s, int64_t id, struct store_event **out)
@@ -402,7 +442,7 @@ int store__sq_events_pending(struct store *s, enum store_event_stage stage, int6
     sqlite3_stmt *st = NULL;
     bool oom = false;
     size_t n = 0;
-    int rc;
+    int rc, bad = 0;
 
     /* "stage > 0" is the partial index's own condition, spelled out: SQLite
      * uses a partial index only when the query states its WHERE term, and
@@ -428,13 +468,15 @@ int store__sq_events_pending(struct store *s, enum store_event_stage stage, int6
         ev->source_id = store__sq_col_dup(st, 2, &oom);
         ev->type = store__sq_col_dup(st, 3, &oom);
         ev->connection = store__sq_col_dup(st, 4, &oom);
-        ev->data = store__sq_col_dup(st, 5, &oom);
+        bad = store__sq_col_data(st, 5, &ev->data);
         ev->tries = sqlite3_column_int(st, 6);
-        if (oom)
+        if (oom || bad)
             break;
     }
-    if (oom)
+    if (oom || bad == IDF_ENOMEM)
         rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+    else if (bad)
+        rc = idf_err_set(err, bad, "store: event %lld: its stored data is damaged", (long long)out[n - 1]->id);
     else
         rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store__sq_fail(c, rc, "find waiting events", err);
     store__sq_done(st);

@@ -299,6 +299,12 @@ int store__sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* A copy of column col as a C string, or NULL for SQL NULL. *oom set on ENOMEM. */
 char *store__sq_col_dup(sqlite3_stmt *st, int col, bool *oom);
 
+/* Column col of event data, in either form (text, or a BLOB store__pack
+ * made: sqlite_events.c), as a C string (caller frees), or NULL for SQL
+ * NULL. 0, IDF_ENOMEM, or IDF_EDB for a BLOB that is not packed data
+ * (store__unpack). */
+int store__sq_col_data(sqlite3_stmt *st, int col, char **out) IDF_MUST_USE;
+
 /* The one list loop of the backend: prepares slot's sql, binds it with
  * bind(st, bind_arg) (bind may be NULL), and for each result row grows an
  * array of row_size-byte rows and fills a zeroed row with row_fn (0, or

@@ -51,7 +51,7 @@ int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, 
     struct store_run *r = NULL;
     sqlite3_stmt *st = NULL;
     bool oom = false;
-    int rc;
+    int rc, bad = 0;
 
     *out = NULL;
     rc = store__sq_prep(c, SQ_RUN_GET, "SELECT " RUN_COLUMNS "WHERE r.id = ?1", &st, err);
@@ -79,7 +79,7 @@ int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, 
     r->item = sqlite3_column_int(st, 6);
     r->attempt = sqlite3_column_int(st, 7);
     r->context = store__sq_col_dup(st, 8, &oom);
-    r->event = store__sq_col_dup(st, 9, &oom);
+    bad = store__sq_col_data(st, 9, &r->event);
     r->error = store__sq_col_dup(st, 10, &oom);
     r->wake_at = sqlite3_column_int64(st, 11);
     r->created_at = sqlite3_column_int64(st, 12);
@@ -88,7 +88,12 @@ int store__sq_read_run(struct store__sq *c, int64_t id, struct store_run **out, 
     r->rerun_of = sqlite3_column_int64(st, 15);
     r->interrupted = sqlite3_column_int(st, 16);
     r->begun = sqlite3_column_int(st, 17) != 0;
-    rc = oom ? idf_err_set(err, IDF_ENOMEM, "store: out of memory") : 0;
+    if (oom || bad == IDF_ENOMEM)
+        rc = idf_err_set(err, IDF_ENOMEM, "store: out of memory");
+    else if (bad)
+        rc = idf_err_set(err, bad, "store: run %lld: its event's stored data is damaged", (long long)id);
+    else
+        rc = 0;
 out:
     store__sq_done(st);
     if (rc)
@@ -471,7 +476,8 @@ int store__sq_advance_run(struct store__sq *c, int64_t run_id, int64_t now_ms, c
     int rc = store__sq_prep(c, SQ_RUN_ADVANCE,
                             "UPDATE runs SET status = ?2, pc = ?3, item = ?4, attempt = ?5, "
                             "interrupted = CASE WHEN pc = ?3 AND item = ?4 THEN interrupted ELSE 0 END, "
-                            "context = coalesce(?6, context), wake_at = ?7, error = ?8, updated_at = ?9, "
+                            "context = CASE WHEN ?2 = 'succeeded' THEN NULL ELSE coalesce(?6, context) END, "
+                            "wake_at = ?7, error = ?8, updated_at = ?9, "
                             "finished_at = ?10, "
                             "lease_owner = CASE WHEN ?2 = 'running' THEN lease_owner END, "
                             "lease_until = CASE WHEN ?2 = 'running' THEN lease_until END "

@@ -332,7 +332,7 @@ struct store_run {
     int pc;              /* index of the next step to execute */
     int item;            /* next foreach item index within step pc (0 when not in a foreach) */
     int attempt;         /* attempts already made of the current step/item */
-    char *context;       /* engine state, JSON text; NULL for a fresh run */
+    char *context;       /* engine state, JSON text; NULL for a fresh run and a succeeded one (issue 20) */
     char *event;         /* the event's data, JSON text */
     char *error;         /* final error message, or NULL */
     int64_t wake_at;     /* for waiting runs, 0 otherwise */
@@ -440,7 +440,7 @@ struct store_run_next {
     int pc;
     int item;
     int attempt;
-    const char *context;  /* JSON text; NULL keeps the stored one */
+    const char *context;  /* JSON text; NULL keeps the stored one; "succeeded" stores none (issue 20) */
     int64_t wake_at;      /* for "waiting" (0 = wait without a deadline) */
     const char *error;    /* for "failed"/"cancelled": the run's error message */
     const char *approval_step_id; /* non-NULL: open a pending approval for this step */

@@ -267,6 +267,23 @@ void store__run_subject_clear(void *row);
 void store__change_clear(void *row);
 /* The columns of an event row, in the order the backends' row readers
  * (store__sq_event_row, store__pg_event_row) read them. */
+/* Event data packed for storage (store_pack.c, issue 20): text of
+ * STORE__PACK_MIN bytes or more is stored as a length and a zlib stream. */
+#define STORE__PACK_MIN 1024u               /* smaller data stays text */
+#define STORE__PACK_MAX (64u * 1024 * 1024) /* larger data stays text; a packed length above it is refused */
+
+/* Packs text when it is worth it: *out (caller frees with free) and *n_out
+ * the bytes to store, or *out NULL when text is to be stored as it is
+ * (shorter than STORE__PACK_MIN, longer than STORE__PACK_MAX, or not
+ * shrinking by an eighth). 0, or IDF_ENOMEM (nothing out). */
+int store__pack(const char *text, unsigned char **out, size_t *n_out) IDF_MUST_USE;
+
+/* The text packed in p (n bytes) into *out (caller frees). 0, IDF_ENOMEM,
+ * or IDF_EDB when p is not packed data store__pack made: too short, a length
+ * over STORE__PACK_MAX, a zlib stream that does not inflate to exactly that
+ * length (or fails its checksum), or a NUL inside. */
+int store__unpack(const unsigned char *p, size_t n, char **out) IDF_MUST_USE;
+
 #define STORE__EVENT_COLUMNS "id, source, source_id, type, connection, received_at, data, stage, tries, note"
 void store__event_clear(void *row); /* an event row's strings (store.c): store_event_free, the replay's list */
 /* Frees an array of n rows of size bytes, each cleared by clear (rows may

@@ -93,7 +93,7 @@ static void migrate_creates_the_schema_and_prints_its_version(void **state)
     free(out);
     free(err);
     sql_on(url, "SELECT count(*) || ':' || max(version) FROM schema_migrations", v, sizeof v);
-    assert_string_equal(v, "6:7"); /* issue 20 is number 7; 6 is another change of the release */
+    assert_string_equal(v, "7:7");
     sql_on(url,
            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN "
            "('workflows','workflow_state','events','runs','steps','approvals','cursors','audit',"
@@ -157,7 +157,7 @@ static void concurrent_opens_apply_each_migration_once(void **state)
             if (o[i].rc)
                 fail_msg("opener %d: %d %s", i, o[i].rc, o[i].msg);
         sql_on(url, "SELECT count(*) || ':' || count(DISTINCT version) FROM schema_migrations", v, sizeof v);
-        assert_string_equal(v, "6:6");
+        assert_string_equal(v, "7:7");
     }
 }
 
@@ -546,6 +546,83 @@ static void bytea_round_trips(void **state)
     store_close(s);
 }
 
+/* Issue 20: a schema of version 5 (events.data text, no packed column) with
+ * a large event and its run: opening it applies migration 6, which converts
+ * nothing; the old row reads as before (the event, the run's event), a new
+ * large event is stored packed (data NULL), a row with neither form is
+ * refused by the schema, and packed bytes that are not packed data are
+ * IDF_EDB, never handed out. */
+static void migration_6_keeps_old_events_and_packs_new_ones(void **state)
+{
+    char url[1024], v[64], *big = malloc(3001);
+    struct store *s = NULL;
+    struct store_event *e = NULL;
+    struct store_run *r = NULL;
+    struct store_run_in run = {"wf", 1};
+    struct store_ingest_item it = {0};
+    struct idf_err err = {0};
+    int64_t run_id = 0;
+    int ver = 0;
+    (void)state;
+
+    assert_non_null(big);
+    strcpy(big, "{\"raw\":\"");
+    for (size_t i = strlen(big); i < 2998; i++)
+        big[i] = "abcdefgh"[i % 8];
+    strcpy(big + 2998, "\"}");
+    fresh_url("mig6", url, sizeof url);
+    OK(store_open(url, &s, &err));
+    store_close(s);
+    sql_on(url,
+           "ALTER TABLE events DROP CONSTRAINT events_data_or_packed; ALTER TABLE events DROP COLUMN packed; "
+           "ALTER TABLE events ALTER COLUMN data SET NOT NULL; DELETE FROM schema_migrations WHERE version >= 6; "
+           "INSERT INTO events (source, source_id, type, received_at, data) VALUES ('okta', 'old', 'okta.user_locked', "
+           "1, '{\"raw\":\"' || repeat('abcdefgh', 373) || 'abcdef\"}'); "
+           "INSERT INTO runs (workflow, version, event_id, status, created_at, updated_at) "
+           "SELECT 'wf', 1, id, 'succeeded', 1, 1 FROM events",
+           NULL, 0);
+    OK(store_open(url, &s, &err));
+    OK(store_schema_version(s, &ver));
+    assert_int_equal(ver, 7); /* 6 and, after it, 7 (fair queues: its index is rebuilt) */
+    sql_on(url, "SELECT id FROM events WHERE source_id = 'old'", v, sizeof v);
+    OK(store_event_get(s, atoll(v), &e));
+    assert_string_equal(e->data, big);
+    store_event_free(e);
+    sql_on(url, "SELECT id FROM runs", v, sizeof v);
+    OK(store_run_get(s, atoll(v), &r));
+    assert_string_equal(r->event, big);
+    store_run_free(r);
+
+    it.event = (struct store_event_in){"okta", "new", "okta.user_locked", NULL, big};
+    it.runs = &run;
+    it.n_runs = 1;
+    it.run_ids = &run_id;
+    OK(store_ingest(s, &it, 1, &err));
+    sql_on(url, "SELECT (data IS NULL AND length(packed) < 200)::text FROM events WHERE source_id = 'new'", v,
+           sizeof v);
+    assert_string_equal(v, "true");
+    OK(store_event_get(s, it.event_id, &e));
+    assert_string_equal(e->data, big);
+    store_event_free(e);
+    OK(store_run_get(s, run_id, &r));
+    assert_string_equal(r->event, big);
+    store_run_free(r);
+    {
+        PGconn *c = PQconnectdb(url);
+        PGresult *res = PQexec(c, "UPDATE events SET packed = NULL WHERE source_id = 'new'");
+        assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR); /* neither form: refused */
+        PQclear(res);
+        PQfinish(c);
+    }
+    sql_on(url, "UPDATE events SET packed = '\\x00000010deadbeef' WHERE source_id = 'new'", NULL, 0);
+    e = NULL;
+    assert_int_equal(store_event_get(s, it.event_id, &e), IDF_EDB);
+    assert_null(e);
+    assert_int_equal(store_run_get(s, run_id, &r), IDF_EDB);
+    store_close(s);
+    free(big);
+}
+
 /* The backend's pid of a store connection. */
 static void backend_pid(struct store__pg *c, char *pid, size_t n)
 {
@@ -621,6 +698,7 @@ int main(void)
         cmocka_unit_test(statements_are_prepared_once_and_run_past_the_cap),
         cmocka_unit_test(errors_map_sqlstates_and_never_quote_a_row),
         cmocka_unit_test(bytea_round_trips),
+        cmocka_unit_test(migration_6_keeps_old_events_and_packs_new_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -593,6 +593,100 @@ static void test_event_stages(void **state)
     assert_int_equal(store_events_pending(s, STORE_EVENT_DONE, T0, 8, w, &n, &err), IDF_EINVAL);
 }
 
+/* Issue 20: event data the backend may store compressed (SQLite packs data
+ * of 1 KiB or more) reads back byte for byte through every read of it: the
+ * event, a run's event (get and claim), the pending events, the replay's
+ * list. Sizes around the threshold, UTF-8, and noise that shrinks little. */
+static char *event_text(size_t size, unsigned seed)
+{
+    static const char fill[] = "{\"k\":\"d\\u00e9j\\u00e0 vu \xc3\xa9t\xc3\xa9 \xf0\x9f\x94\x92 Mark Taylor\"},";
+    char *t = malloc(size + 1);
+    size_t n = 0;
+    assert_non_null(t);
+    t[n++] = '[';
+    while (n + sizeof fill + 2 < size) {
+        if (seed) { /* printable noise: shrinks far less than JSON */
+            for (size_t i = 0; i < 40; i++) {
+                seed = seed * 1103515245u + 12345u;
+                t[n++] = (char)('#' + (seed >> 16) % 57); /* '#'..'[': no quote, no backslash */
+            }
+            continue;
+        }
+        memcpy(t + n, fill, sizeof fill - 1);
+        n += sizeof fill - 1;
+    }
+    if (seed) {
+        memmove(t + 2, t + 1, n - 1);
+        t[1] = '"';
+        n++;
+        t[n++] = '"';
+    } else if (t[n - 1] == ',') {
+        n--;
+    }
+    while (n + 1 < size) /* pad to the exact size with spaces (still JSON) */
+        t[n++] = ' ';
+    t[n++] = ']';
+    t[n] = '\0';
+    assert_int_equal(strlen(t), size);
+    return t;
+}
+
+static void test_event_data_reads_back(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    const size_t sizes[] = {2, 1023, 1024, 1025, 2435, 70000};
+    enum { N = sizeof sizes / sizeof sizes[0] + 1 };
+    char *text[N];
+    struct store_ingest_item it[N], pend = {0};
+    struct store_run_in run = {"wf", 1};
+    int64_t run_ids[N];
+    struct store_event *list = NULL, *w[2] = {NULL};
+    size_t n = 0;
+    struct idf_err err = {0};
+    char sid[32];
+
+    memset(it, 0, sizeof it);
+    for (size_t i = 0; i < N; i++) {
+        text[i] = i + 1 < N ? event_text(sizes[i], 0) : event_text(3000, 7);
+        snprintf(sid, sizeof sid, "big-%zu", i);
+        it[i].event = (struct store_event_in){"test", strdup(sid), "manual", NULL, text[i]};
+        it[i].runs = &run;
+        it[i].n_runs = 1;
+        it[i].run_ids = &run_ids[i];
+    }
+    OK(store_ingest(s, it, N, &err));
+    for (size_t i = 0; i < N; i++) {
+        struct store_event *e = NULL;
+        struct store_run *r = NULL;
+        OK(store_event_get(s, it[i].event_id, &e));
+        assert_string_equal(e->data, text[i]);
+        store_event_free(e);
+        OK(store_run_get(s, run_ids[i], &r));
+        assert_string_equal(r->event, text[i]);
+        store_run_free(r);
+        r = claim1(s, "w", T0);
+        assert_int_equal(r->id, run_ids[i]);
+        assert_string_equal(r->event, text[i]);
+        store_run_free(r);
+    }
+    OK(store_event_list(s, 0, 0, 100, &list, &n));
+    assert_int_equal(n, N);
+    for (size_t i = 0; i < N; i++)
+        assert_string_equal(list[i].data, text[i]);
+    store_event_list_free(list, n);
+    /* an event matched later, read back by the matcher */
+    pend.event = (struct store_event_in){"okta", "big-pending", "okta.user_locked", "sb", text[4], STORE_EVENT_MATCH};
+    OK(store_ingest(s, &pend, 1, &err));
+    OK(store_events_pending(s, STORE_EVENT_MATCH, T0, 2, w, &n, &err));
+    assert_int_equal(n, 1);
+    assert_string_equal(w[0]->data, text[4]);
+    store_event_free(w[0]);
+    for (size_t i = 0; i < N; i++) {
+        free((char *)it[i].event.source_id);
+        free(text[i]);
+    }
+}
+
 /* A batch that fails validation writes nothing at all. */
 static void test_ingest_rejects_whole_batch(void **state)
 {
@@ -1341,6 +1435,40 @@ static void test_rerun(void **state)
     r = claim1(s, "w", T0 + 200);
     assert_int_equal(r->pc, 1);
     store_run_free(r);
+}
+
+/* Issue 20: a run that succeeds keeps no context (its steps' records hold
+ * every output it had, and a succeeded run is never resumed or re-run),
+ * while its step records stay whole; a failed run keeps its context for a
+ * re-run (test_rerun). */
+static void test_succeeded_run_keeps_no_context(void **state)
+{
+    struct store *s = ((struct fx *)*state)->s;
+    int64_t id = new_run(s, "wf");
+    struct store_run *r = claim1(s, "w", T0);
+    struct store_step_rec s0 = {0,    "user", -1, STORE_STEP_SUCCEEDED, 1, "{\"login\":\"ann\"}", "{\"id\":\"00u1\"}",
+                                NULL, T0,     T0};
+    struct store_run_next n0 = {.status = STORE_RUN_RUNNING, .pc = 1, .context = "{\"steps\":{\"user\":1}}"};
+    struct store_run_next n1 = {.status = STORE_RUN_SUCCEEDED, .pc = 1, .context = "{\"steps\":{\"user\":1}}"};
+    struct store_step *steps = NULL;
+    size_t n = 0;
+
+    store_run_free(r);
+    OK(store_step_commit(s, id, "w", T0 + 1, &s0, &n0, NULL));
+    OK(store_run_get(s, id, &r));
+    assert_string_equal(r->context, "{\"steps\":{\"user\":1}}"); /* running: kept */
+    store_run_free(r);
+    OK(store_step_commit(s, id, "w", T0 + 2, NULL, &n1, NULL));
+    OK(store_run_get(s, id, &r));
+    assert_string_equal(r->status, STORE_RUN_SUCCEEDED);
+    assert_null(r->context);
+    assert_non_null(r->event);
+    store_run_free(r);
+    OK(store_step_list(s, id, &steps, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(steps[0].input, "{\"login\":\"ann\"}");
+    assert_string_equal(steps[0].output, "{\"id\":\"00u1\"}");
+    store_step_list_free(steps, n);
 }
 
 static void test_cancel(void **state)
@@ -3139,6 +3267,7 @@ int main(void)
         T(test_workflow_last_runs),
         T(test_ingest_dedup),
         T(test_event_stages),
+        T(test_event_data_reads_back), /* issue 20, packed event data */
         T(test_ingest_rejects_whole_batch),
         T(test_ingest_batch_is_one_transaction),
         T(test_claim_oldest_first_one_owner),
@@ -3165,6 +3294,7 @@ int main(void)
         T(test_run_list_filter),
         T(test_run_counts),
         T(test_rerun),
+        T(test_succeeded_run_keeps_no_context), /* issue 20 */
         T(test_cancel),
         T(test_stop),
         T(test_approvals),
