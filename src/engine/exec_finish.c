@@ -234,12 +234,17 @@ static int commit(struct exec_state *st, const struct exec_commit *c, struct idf
         st->finished = true;
     }
     check_transition(st, c, run);
-    /* once the run ends, nothing secret stays: its secrets are redacted, not sealed */
-    t.ctx =
-        exec__dump_state(st, st->ctx, run != ENGINE_RUN_RUNNING && run != ENGINE_RUN_WAITING && run != ENGINE_RUN_HELD);
+    /* once the run ends, nothing secret stays: its secrets are redacted, not
+     * sealed. A succeeded run keeps no context at all (the store drops it:
+     * nothing reads it, and only failed or cancelled runs are re-run), so
+     * none is written (issue 20) */
+    t.ctx = run == ENGINE_RUN_SUCCEEDED
+                ? NULL
+                : exec__dump_state(st, st->ctx,
+                                   run != ENGINE_RUN_RUNNING && run != ENGINE_RUN_WAITING && run != ENGINE_RUN_HELD);
     t.run_error = c->run_error ? engine__secrets_mask_str(c->run_error, secrets) : NULL;
     t.approval = c->approval ? engine__secrets_mask_str(c->approval, secrets) : NULL;
-    if (!t.ctx || (c->run_error && !t.run_error) || (c->approval && !t.approval)) {
+    if ((!t.ctx && run != ENGINE_RUN_SUCCEEDED) || (c->run_error && !t.run_error) || (c->approval && !t.approval)) {
         rc = idf_err_set(err, IDF_ENOMEM, "run %lld: out of memory", (long long)st->run->id);
         goto out;
     }
