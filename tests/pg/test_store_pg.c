@@ -110,7 +110,7 @@ static void migrate_creates_the_schema_and_prints_its_version(void **state)
     free(out);
     free(err);
     sql_on(url, "SELECT count(*) FROM schema_migrations", v, sizeof v);
-    assert_string_equal(v, "6");
+    assert_string_equal(v, "7");
 }
 
 struct opener {
