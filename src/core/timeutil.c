@@ -24,6 +24,17 @@ int64_t time_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+void time_deadline_ts(clockid_t clock, int64_t ms, struct timespec *out)
+{
+    clock_gettime(clock, out);
+    out->tv_sec += ms / 1000;
+    out->tv_nsec += (ms % 1000) * 1000000;
+    if (out->tv_nsec >= 1000000000) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000;
+    }
+}
+
 int64_t time_mono_ms(void)
 {
     return time_mono_ns() / 1000000;

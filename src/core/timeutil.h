@@ -3,6 +3,7 @@
 #define IDF_CORE_TIMEUTIL_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "core/err.h"
 
@@ -11,6 +12,11 @@ int64_t time_now_ms(void);
 
 /* Monotonic clock in nanoseconds (for measuring). */
 int64_t time_mono_ns(void);
+
+/* *out = the time ms milliseconds from now on clock (CLOCK_REALTIME, or
+ * CLOCK_MONOTONIC for a condition variable set to it): the deadline of a
+ * pthread_cond_timedwait. */
+void time_deadline_ts(clockid_t clock, int64_t ms, struct timespec *out);
 
 /* Monotonic clock in milliseconds (deadlines, budgets, cache ages). */
 int64_t time_mono_ms(void);

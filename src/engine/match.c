@@ -257,13 +257,7 @@ static bool wait_for(struct matcher *m, unsigned long gen, int64_t ms)
     struct timespec ts;
     bool go;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    time_deadline_ts(CLOCK_REALTIME, ms, &ts);
     pthread_mutex_lock(&m->lock);
     while (!m->stopping && m->gen == gen)
         if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) == ETIMEDOUT)

@@ -92,13 +92,7 @@ static void idle_wait(struct engine *e, unsigned long gen)
     struct timespec ts;
     int64_t wait_ms = e->opts.idle_poll_ms;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += wait_ms / 1000;
-    ts.tv_nsec += (wait_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    time_deadline_ts(CLOCK_REALTIME, wait_ms, &ts);
     pthread_mutex_lock(&e->work_lock);
     while (e->work_gen == gen) {
         if (pthread_cond_timedwait(&e->work_cond, &e->work_lock, &ts) == ETIMEDOUT)

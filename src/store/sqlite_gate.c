@@ -39,6 +39,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/timeutil.h"
+
 struct gate_waiter {
     pthread_cond_t cond;
     bool granted;
@@ -164,13 +166,7 @@ bool store__sq_gate_enter(struct store__sq_gate *g, int64_t timeout_ms)
     else
         g->head = &w;
     g->tail = &w;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    time_deadline_ts(CLOCK_MONOTONIC, timeout_ms, &until);
     while (!w.granted) {
         if (pthread_cond_timedwait(&w.cond, &g->lock, &until) == ETIMEDOUT && !w.granted) {
             unlink_waiter(g, &w);
