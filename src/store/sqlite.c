@@ -190,6 +190,12 @@ int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_er
     int rc;
 
     store__sq_check_begin(c);
+    /* (where the checks are not built in: a nested BEGIN would wait for the
+     * gate this connection holds; refuse it as SQLite would) */
+    if (c->in_tx)
+        return idf_err_set(err, IDF_EDB,
+                           "store: begin: a transaction is open on this connection already "
+                           "(transactions do not nest)");
     /* this process's writers queue in the gate (sqlite_gate.c), not in
      * SQLite's sleeping busy handler, and write through its one connection */
     if (c->gate) {

@@ -194,14 +194,14 @@ static inline struct store__sq *store__sq(struct store *s)
 /* ------------------------------------------------- transaction rules */
 
 /* Statements that run outside a transaction although they are not read-only:
- * the connection's own transaction control and synchronous level, and the
- * one write that is a single statement on its own (a token's last_used_at,
- * best effort, store_token_lookup). Every other write runs between
- * store__sq_begin and store__sq_commit / store__sq_rollback. */
+ * the connection's own transaction control and synchronous level. Every
+ * write runs between store__sq_begin and store__sq_commit /
+ * store__sq_rollback (a token's last_used_at too, since the writer gate:
+ * store_token_lookup). */
 static inline bool store__sq_slot_autocommit(enum store__sq_slot slot)
 {
     return slot == SQ_BEGIN || slot == SQ_COMMIT || slot == SQ_ROLLBACK || slot == SQ_SYNC_FULL_STMT ||
-           slot == SQ_SYNC_NORMAL_STMT || slot == SQ_TOKEN_TOUCH;
+           slot == SQ_SYNC_NORMAL_STMT;
 }
 
 /* The connection is used by the thread that opened it. */

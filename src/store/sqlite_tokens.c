@@ -6,9 +6,9 @@
  * migration 5) in that transaction, so no crash can leave a token without
  * the mark. Revoking the last unexpired admin token needs `force`. A
  * lookup is a read of the unique hash index; it writes (last_used_at) only
- * when the stored time is older than STORE_TOKEN_TOUCH_MS, outside any
- * caller's transaction, and a failure of that write (the database busy with
- * the engine) is ignored: the time of last use is a hint, never a reason to
+ * when the stored time is older than STORE_TOKEN_TOUCH_MS, in a transaction
+ * of its own (never inside a caller's), and a failure of that write (the
+ * database busy with the engine) is ignored: the time of last use is a hint, never a reason to
  * refuse a request. The caller's thread owns the connection. */
 #include "store/sqlite_internal.h"
 
@@ -198,13 +198,19 @@ int store__sq_token_lookup(struct store *s, const char *hash, int64_t now_ms, st
         store_token_free(t);
         return IDF_ENOMEM;
     }
-    if (now_ms - t->last_used_at >= STORE_TOKEN_TOUCH_MS &&
-        store__sq_prep(c, SQ_TOKEN_TOUCH, "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1", &st, NULL) == 0) {
-        sqlite3_bind_int64(st, 1, t->id);
-        sqlite3_bind_int64(st, 2, now_ms);
-        if (sqlite3_step(st) == SQLITE_DONE)
+    /* a transaction of its own, so that it waits its turn in this process's
+     * writer gate (sqlite_gate.c) rather than in SQLite's busy handler */
+    if (now_ms - t->last_used_at >= STORE_TOKEN_TOUCH_MS && store__sq_begin(c, SQ_SYNC_NORMAL, NULL) == 0) {
+        if (store__sq_prep(c, SQ_TOKEN_TOUCH, "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1", &st, NULL) == 0) {
+            sqlite3_bind_int64(st, 1, t->id);
+            sqlite3_bind_int64(st, 2, now_ms);
+            rc = sqlite3_step(st);
+            store__sq_done(st);
+        }
+        if (rc == SQLITE_DONE && store__sq_commit(c, NULL) == 0)
             t->last_used_at = now_ms;
-        store__sq_done(st);
+        else
+            store__sq_rollback(c);
     }
     *out = t;
     return 0;

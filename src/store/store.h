@@ -15,9 +15,10 @@
  *  - Every write runs in ONE transaction (BEGIN IMMEDIATE ... COMMIT, or
  *    rolled back) that the call opens and ends: no transaction outlives a
  *    store_* call, transactions never nest, and a commit only ends a
- *    transaction the connection began. The one write outside a transaction
- *    is a single statement on its own: the last_used_at touch of
- *    store_token_lookup.
+ *    transaction the connection began. The one write that may run outside
+ *    a transaction is a single statement on its own: the last_used_at touch
+ *    of store_token_lookup (SQLite gives it a transaction of its own, so it
+ *    waits its turn in the backend's writer gate).
  *
  * Contract every backend keeps (tests/unit/test_store.c and
  * test_store_connections.c are written against this header only;
