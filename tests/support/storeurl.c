@@ -1,12 +1,17 @@
 /* storeurl.c — the database of one contract test (storeurl.h): substitutes
- * the tag, and creates the PostgreSQL schema it names over libpq. */
+ * the tag, and creates the PostgreSQL schema it names over libpq; opens
+ * and closes a test's store on it (tu_store_fx_*). */
 #include "support/storeurl.h"
 
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
+
+#include "store/store.h"
+#include "support/testutil.h"
 
 static int is_pg(const char *url)
 {
@@ -75,4 +80,37 @@ int tu_pg_fresh_url(const char *what, char *out, size_t n)
     snprintf(tmpl, sizeof tmpl, "%s?options=-csearch_path%%3D%%s", base);
     snprintf(tag, sizeof tag, "tpg_%s_%d_%d", what, (int)getpid(), ++seq);
     return tu_store_url(tmpl, tag, out, n);
+}
+
+int tu_store_fx_open(const char *prefix, struct tu_store_fx *f)
+{
+    static atomic_int seq;
+    const char *env = getenv("IDFLOW_TEST_STORE_URL");
+    struct idf_err err = {0};
+    char tag[64];
+
+    memset(f, 0, sizeof *f);
+    snprintf(tag, sizeof tag, "%s%d_%d", prefix, (int)getpid(), atomic_fetch_add(&seq, 1) + 1);
+    if (env && *env) {
+        if (tu_store_url(env, tag, f->url, sizeof f->url) != 0)
+            return -1;
+    } else {
+        snprintf(f->dir, sizeof f->dir, "%s/idflow-%s-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", prefix);
+        if (!mkdtemp(f->dir))
+            return -1;
+        snprintf(f->url, sizeof f->url, "sqlite:%s/test.db", f->dir);
+    }
+    if (store_open(f->url, &f->s, &err) != 0) {
+        fprintf(stderr, "store_open(%s): %s\n", f->url, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+void tu_store_fx_close(struct tu_store_fx *f)
+{
+    store_close(f->s);
+    f->s = NULL;
+    if (f->dir[0])
+        tu_rm_rf(f->dir);
 }

@@ -13,7 +13,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,33 +25,12 @@
 #define T0 1700000000000LL
 #define OK(x) assert_int_equal((x), 0)
 
-struct fx {
-    char dir[256];  /* temp dir for the sqlite default, "" otherwise */
-    char url[1024]; /* the database of this test */
-    struct store *s;
-};
-
-static int n_tests;
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    struct idf_err err = {0};
-    const char *env = getenv("IDFLOW_TEST_STORE_URL");
-    char tag[64];
+    struct tu_store_fx *f = calloc(1, sizeof *f);
 
-    snprintf(tag, sizeof tag, "p%d_%d", (int)getpid(), ++n_tests);
-    if (env && *env) {
-        if (tu_store_url(env, tag, f->url, sizeof f->url) != 0)
-            return -1;
-    } else {
-        snprintf(f->dir, sizeof f->dir, "%s/idflow-pace-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        if (!mkdtemp(f->dir))
-            return -1;
-        snprintf(f->url, sizeof f->url, "sqlite:%s/test.db", f->dir);
-    }
-    if (store_open(f->url, &f->s, &err) != 0) {
-        fprintf(stderr, "store_open(%s): %s\n", f->url, err.msg);
+    if (!f || tu_store_fx_open("pace", f) != 0) {
+        free(f);
         return -1;
     }
     *state = f;
@@ -61,22 +39,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-    store_close(f->s);
-    if (f->dir[0]) {
-        DIR *d = opendir(f->dir);
-        struct dirent *e;
-        char p[512];
-        while (d && (e = readdir(d))) {
-            if (e->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        if (d)
-            closedir(d);
-        rmdir(f->dir);
-    }
+    struct tu_store_fx *f = *state;
+    tu_store_fx_close(f);
     free(f);
     return 0;
 }
@@ -94,7 +58,7 @@ static int64_t take(struct store *s, const char *key, int limit, int64_t window,
  * leaves the window, and a send that left it frees a place exactly then. */
 static void test_window_limit_and_wait(void **state)
 {
-    struct fx *f = *state;
+    struct tu_store_fx *f = *state;
     const char *k = "happyfox:https://a.example|GET";
 
     assert_int_equal(take(f->s, k, 3, 1000, T0), 0);
@@ -117,7 +81,7 @@ static void test_window_limit_and_wait(void **state)
 /* Keys are independent budgets. */
 static void test_window_keys_independent(void **state)
 {
-    struct fx *f = *state;
+    struct tu_store_fx *f = *state;
 
     assert_int_equal(take(f->s, "a|GET", 1, 60000, T0), 0);
     assert_true(take(f->s, "a|GET", 1, 60000, T0 + 1) > 0);
@@ -129,7 +93,7 @@ static void test_window_keys_independent(void **state)
  * shorten it; takes during a block count nothing. */
 static void test_window_block(void **state)
 {
-    struct fx *f = *state;
+    struct tu_store_fx *f = *state;
 
     OK(store_window_block(f->s, "acct|GET", T0 + 5000));
     OK(store_window_block(f->s, "acct|GET", T0 + 100)); /* earlier: no change */
@@ -145,7 +109,7 @@ static void test_window_block(void **state)
 
 static void test_window_bad_input(void **state)
 {
-    struct fx *f = *state;
+    struct tu_store_fx *f = *state;
     char longkey[300];
     int64_t wait = 7;
 
@@ -170,7 +134,7 @@ static void test_window_bad_input(void **state)
 /* Live leases under a prefix: expired ones and other names do not count. */
 static void test_lease_count(void **state)
 {
-    struct fx *f = *state;
+    struct tu_store_fx *f = *state;
     bool held = false;
     int n = -1;
 
@@ -235,7 +199,7 @@ static void *race_thread(void *ud)
  * the same window. */
 static void test_window_race(void **state)
 {
-    struct fx *f = *state;
+    struct tu_store_fx *f = *state;
     struct racer r[RACERS];
     pthread_t t[RACERS];
     pthread_barrier_t go;

@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,33 +21,12 @@
 
 #define OK(x) assert_int_equal((x), 0)
 
-struct fx {
-    char dir[256];  /* temp dir for the sqlite default, "" otherwise */
-    char url[1024]; /* the database of this test */
-    struct store *s;
-};
-
-static int n_tests;
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    struct idf_err err = {0};
-    const char *env = getenv("IDFLOW_TEST_STORE_URL");
-    char tag[64];
+    struct tu_store_fx *f = calloc(1, sizeof *f);
 
-    snprintf(tag, sizeof tag, "r%d_%d", (int)getpid(), ++n_tests);
-    if (env && *env) {
-        if (tu_store_url(env, tag, f->url, sizeof f->url) != 0)
-            return -1;
-    } else {
-        snprintf(f->dir, sizeof f->dir, "%s/idflow-replay-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        if (!mkdtemp(f->dir))
-            return -1;
-        snprintf(f->url, sizeof f->url, "sqlite:%s/test.db", f->dir);
-    }
-    if (store_open(f->url, &f->s, &err) != 0) {
-        fprintf(stderr, "store_open(%s): %s\n", f->url, err.msg);
+    if (!f || tu_store_fx_open("replay", f) != 0) {
+        free(f);
         return -1;
     }
     *state = f;
@@ -57,22 +35,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-    store_close(f->s);
-    if (f->dir[0]) {
-        DIR *d = opendir(f->dir);
-        struct dirent *e;
-        char p[512];
-        while (d && (e = readdir(d))) {
-            if (e->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        if (d)
-            closedir(d);
-        rmdir(f->dir);
-    }
+    struct tu_store_fx *f = *state;
+    tu_store_fx_close(f);
     free(f);
     return 0;
 }
@@ -120,7 +84,7 @@ static void clock_past(int64_t t)
  * an event received before since is not in it. */
 static void test_event_list_window(void **state)
 {
-    struct fx *f = *state;
+    struct tu_store_fx *f = *state;
     struct store_event *rows = NULL;
     size_t n = 9;
     int64_t old, mid, a, b;
@@ -158,7 +122,7 @@ static void test_event_list_window(void **state)
 /* Pages of limit rows, the next after the last id, end with an empty page. */
 static void test_event_list_pages(void **state)
 {
-    struct fx *f = *state;
+    struct tu_store_fx *f = *state;
     struct store_event *rows = NULL;
     int64_t ids[5], after = 0;
     size_t n = 0, seen = 0;
@@ -181,7 +145,7 @@ static void test_event_list_pages(void **state)
 
 static void test_event_list_bad_input(void **state)
 {
-    struct fx *f = *state;
+    struct tu_store_fx *f = *state;
     struct store_event *rows = (struct store_event *)1;
     size_t n = 7;
 
@@ -198,7 +162,7 @@ static void test_event_list_bad_input(void **state)
  * workflow's, not another event's. */
 static void test_event_runs(void **state)
 {
-    struct fx *f = *state;
+    struct tu_store_fx *f = *state;
     const char *ab[3] = {"wf-a", "wf-b", "wf-a"};
     int64_t ids[3], other_ids[1], ev, other;
     struct store_run *rows = NULL;
