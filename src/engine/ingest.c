@@ -106,9 +106,7 @@ static int prepare(struct engine *e, const struct engine_event *ev, enum store_e
         m->plain_only = true;
         engine__match(e->wfs, NULL, event, m); /* no expression is evaluated: no context */
         if (!m->deferred && !m->note[0])
-            stage = STORE_EVENT_DONE;
-        else
-            m->n_runs = 0;
+            stage = STORE_EVENT_DONE; /* else its runs are the matcher's to decide: none is used here */
     } else if (stage == STORE_EVENT_DONE) {
         struct engine__match *m = &p->match;
         struct expr_ctx *ectx = engine__thread_expr(e);
