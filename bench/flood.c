@@ -91,16 +91,12 @@ static void *load_thread(void *arg)
 {
     struct load *l = arg;
     struct http_client *c = NULL;
-    const char *h[] = {"Content-Type: application/json", "Authorization: " BENCH_HOOK_SECRET, NULL};
     char body[4096];
 
     if (http_client_new(&c))
         return NULL;
     for (;;) {
         int k = atomic_fetch_add(&l->next, 1), i = l->first + k;
-        struct http_request rq;
-        struct http_response rs;
-        struct idf_err err;
         if (i >= l->limit)
             break;
         if (l->interval_ns) {
@@ -113,19 +109,11 @@ static void *load_thread(void *arg)
             break;
         }
         bench_okta_lock_delivery(body, sizeof body, l->round, i);
-        memset(&rq, 0, sizeof rq);
-        rq.method = "POST";
-        rq.url = l->url;
-        rq.headers = h;
-        rq.body = body;
-        rq.body_len = strlen(body);
-        rq.timeout_ms = 60000;
         l->sent_ns[i] = time_mono_ns();
-        if (http_client_do(c, &rq, &rs, &err) || rs.status != 200)
-            atomic_fetch_add(&l->errors, 1);
-        else
+        if (bench_post_delivery(c, l->url, body))
             atomic_fetch_add(&l->acked, 1);
-        http_response_free(&rs);
+        else
+            atomic_fetch_add(&l->errors, 1);
     }
     http_client_free(c);
     return NULL;
@@ -186,7 +174,7 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
 {
     struct tu_proc srv;
     struct load l;
-    char *dir = tu_mktemp_dir(), db[600], dbfile[600], wal[620], wfdir[600], path[700], wf[1200], listen[64], base[128];
+    char *dir = tu_mktemp_dir(), db[600], dbfile[600], wal[620], wfdir[600], path[700], wf[1200], base[128];
     int64_t t0, burst_ns, drain_ns;
     int at_burst_end, acked = 0, first;
     long long cpu0, cpu1, w0, w1;
@@ -199,28 +187,14 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
     snprintf(db, sizeof db, "sqlite:%s", dbfile);
     snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
     snprintf(path, sizeof path, "%s/lock.yaml", wfdir);
-    snprintf(wf, sizeof wf,
-             "name: lockout-ticket\non:\n  okta.user_locked: {}\n"
-             "allow_private_network: true # the ticket stub is on loopback\n"
-             "steps:\n  - id: ticket\n    do: http.request\n    with:\n      method: POST\n"
-             "      url: \"%s/tickets\"\n      json:\n        subject: \"Locked out: ${{ .event.user.login }}\"\n"
-             "        login: \"${{ .event.user.login }}\"\n",
-             stub_url);
+    bench_lockout_workflow(wf, sizeof wf, stub_url);
     if (mkdir(wfdir, 0700) || tu_write_file(path, wf) || bench_hook_setup(bin, dir, db, false, NULL, NULL, 0)) {
         fprintf(stderr, "flood: cannot prepare %s\n", dir);
         goto out;
     }
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
-    snprintf(base, sizeof base, "http://%s", listen);
-    {
-        const char *argv[] = {bin, "serve", "--db", db, "--listen", listen, "--workflows", wfdir, NULL};
-        const char *env[] = {"IDFLOW_LOG_LEVEL=warn", NULL};
-        char url[200];
-        snprintf(url, sizeof url, "%s/readyz", base);
-        if (tu_spawn(argv, env, &srv) || tu_wait_http_ok(url, 60000)) {
-            fprintf(stderr, "flood: idflow serve did not start\n");
-            goto out;
-        }
+    if (bench_serve_start(bin, db, wfdir, &srv, base, sizeof base)) {
+        fprintf(stderr, "flood: idflow serve did not start\n");
+        goto out;
     }
     fg->rss_idle_mb = bench_proc_status_kb(srv.pid, "VmRSS") / 1024.0;
     atomic_store(&tickets, 0);

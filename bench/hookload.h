@@ -1,7 +1,8 @@
-/* hookload.h — what the flood and soak benchmarks share: the Okta
- * event-hook delivery they post (a user.account.lock, ~1.9 KB), and the
- * setup of a database with an Okta connection (and optionally a HappyFox
- * one) whose hook secrets they know. Header-only, for bench programs. */
+/* hookload.h — what the benchmarks that post Okta hooks share: the
+ * delivery (a user.account.lock, ~1.9 KB) and its POST, the one-step
+ * lockout-to-ticket workflow, the setup of a database with an Okta
+ * connection (and optionally a HappyFox one) whose hook secrets they know,
+ * and starting `idflow serve` on it. Header-only, for bench programs. */
 #ifndef IDF_BENCH_HOOKLOAD_H
 #define IDF_BENCH_HOOKLOAD_H
 
@@ -9,8 +10,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "net/http.h"
 #include "support/testutil.h"
 
 #define BENCH_SANDBOX_TOKEN "sbx-0123456789-abcdefghij-TOKEN"
@@ -44,6 +47,65 @@ static inline void bench_okta_lock_delivery(char *out, size_t n, int round, int 
              "{\"asNumber\":64496,\"asOrg\":\"example\",\"isp\":\"example\",\"domain\":\"example.net\",\"isProxy\":"
              "false},\"insertionTimestamp\":null}]}}",
              round, i, round, i, i % 10000000, i, i, i, i, i);
+}
+
+/* POSTs body, an Okta event-hook delivery, to url with the connection's
+ * hook secret on client c: true when it was acknowledged (200). */
+static inline bool bench_post_delivery(struct http_client *c, const char *url, const char *body)
+{
+    const char *h[] = {"Content-Type: application/json", "Authorization: " BENCH_HOOK_SECRET, NULL};
+    struct http_request rq;
+    struct http_response rs;
+    struct idf_err err;
+    bool ok;
+
+    memset(&rq, 0, sizeof rq);
+    rq.method = "POST";
+    rq.url = url;
+    rq.headers = h;
+    rq.body = body;
+    rq.body_len = strlen(body);
+    rq.timeout_ms = 60000;
+    ok = http_client_do(c, &rq, &rs, &err) == 0 && rs.status == 200;
+    http_response_free(&rs);
+    return ok;
+}
+
+/* The issue's one-step workflow: okta.user_locked -> http.request POSTing
+ * a ticket to stub_url/tickets (a loopback stub), into out. */
+static inline void bench_lockout_workflow(char *out, size_t n, const char *stub_url)
+{
+    snprintf(out, n,
+             "name: lockout-ticket\non:\n  okta.user_locked: {}\n"
+             "allow_private_network: true # the ticket stub is on loopback\n"
+             "steps:\n  - id: ticket\n    do: http.request\n    with:\n      method: POST\n"
+             "      url: \"%s/tickets\"\n      json:\n        subject: \"Locked out: ${{ .event.user.login }}\"\n"
+             "        login: \"${{ .event.user.login }}\"\n",
+             stub_url);
+}
+
+/* Starts `idflow serve` on db with the workflows of wfdir, 4 workers (the
+ * default), on a free loopback port (its base URL into base), and waits
+ * up to 60 s for /readyz: 0 when it is ready; else it is stopped. */
+static inline int bench_serve_start(const char *bin, const char *db, const char *wfdir, struct tu_proc *srv, char *base,
+                                    size_t base_n)
+{
+    char listen[64], url[200];
+    const char *argv[] = {bin, "serve", "--db", db, "--listen", listen, "--workflows", wfdir, "--workers", "4", NULL};
+    const char *env[] = {"IDFLOW_LOG_LEVEL=warn", NULL};
+
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
+    snprintf(base, base_n, "http://%s", listen);
+    snprintf(url, sizeof url, "%s/readyz", base);
+    if (tu_spawn(argv, env, srv))
+        return 1;
+    if (tu_wait_http_ok(url, 60000)) {
+        tu_kill(srv, SIGTERM);
+        tu_wait(srv, 10000);
+        tu_proc_cleanup(srv);
+        return 1;
+    }
+    return 0;
 }
 
 /* Starts `idflow sandbox`, connects the Okta connection "bench" (hook secret

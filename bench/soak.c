@@ -59,29 +59,17 @@ static void *okta_thread(void *arg)
 {
     struct load *l = arg;
     struct http_client *c = NULL;
-    const char *h[] = {"Content-Type: application/json", "Authorization: " BENCH_HOOK_SECRET, NULL};
     char body[4096];
 
     if (http_client_new(&c))
         return NULL;
     for (;;) {
         int i = atomic_fetch_add(&l->next, 1);
-        struct http_request rq;
-        struct http_response rs;
-        struct idf_err err;
         if (i >= l->total)
             break;
         bench_okta_lock_delivery(body, sizeof body, 1, i);
-        memset(&rq, 0, sizeof rq);
-        rq.method = "POST";
-        rq.url = l->url;
-        rq.headers = h;
-        rq.body = body;
-        rq.body_len = strlen(body);
-        rq.timeout_ms = 60000;
-        if (http_client_do(c, &rq, &rs, &err) || rs.status != 200)
+        if (!bench_post_delivery(c, l->url, body))
             atomic_fetch_add(&l->errors, 1);
-        http_response_free(&rs);
     }
     http_client_free(c);
     return NULL;
@@ -148,7 +136,7 @@ int main(void)
     struct load l;
     struct hf x;
     pthread_t t[MAX_CONC], hft;
-    char *dir, db[600], wfdir[600], path[700], wf[1200], listen[64], base[128], sburl[200];
+    char *dir, db[600], wfdir[600], path[700], wf[1200], base[128], sburl[200];
     long rss[11];
     int64_t t0;
     int rc = 1;
@@ -163,12 +151,7 @@ int main(void)
     dir = tu_mktemp_dir();
     snprintf(db, sizeof db, "sqlite:%s/idflow.db", dir);
     snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
-    snprintf(wf, sizeof wf,
-             "name: lockout-ticket\non:\n  okta.user_locked: {}\n"
-             "allow_private_network: true # the ticket stub is on loopback\n"
-             "steps:\n  - id: ticket\n    do: http.request\n    with:\n      method: POST\n"
-             "      url: \"%s/tickets\"\n      json:\n        subject: \"Locked out: ${{ .event.user.login }}\"\n",
-             testsrv_url(ts));
+    bench_lockout_workflow(wf, sizeof wf, testsrv_url(ts));
     snprintf(path, sizeof path, "%s/lock.yaml", wfdir);
     if (mkdir(wfdir, 0700) || tu_write_file(path, wf)) {
         fprintf(stderr, "soak: cannot prepare %s\n", dir);
@@ -181,17 +164,9 @@ int main(void)
         fprintf(stderr, "soak: cannot prepare %s\n", dir);
         goto out;
     }
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
-    snprintf(base, sizeof base, "http://%s", listen);
-    {
-        const char *argv[] = {bin, "serve", "--db", db, "--listen", listen, "--workflows", wfdir, NULL};
-        const char *env[] = {"IDFLOW_LOG_LEVEL=warn", NULL};
-        char url[200];
-        snprintf(url, sizeof url, "%s/readyz", base);
-        if (tu_spawn(argv, env, &srv) || tu_wait_http_ok(url, 60000)) {
-            fprintf(stderr, "soak: idflow serve did not start\n");
-            goto stop_sb;
-        }
+    if (bench_serve_start(bin, db, wfdir, &srv, base, sizeof base)) {
+        fprintf(stderr, "soak: idflow serve did not start\n");
+        goto stop_sb;
     }
     memset(&l, 0, sizeof l);
     snprintf(l.url, sizeof l.url, "%s/hooks/okta/bench", base);

@@ -29,13 +29,12 @@
 #include <time.h>
 
 #include "bench.h"
+#include "hookload.h"
 #include "net/http.h"
 #include "support/testsrv.h"
 #include "support/testutil.h"
 
 #define CONC 16
-#define TOKEN "sbx-0123456789-abcdefghij-TOKEN"
-#define SECRET "bench-hook-secret-0123456789abcdef"
 #define SAMPLE "tests/data/okta-samples/06-logevent-user.account.lock.google-secops-sample.json"
 #define DELIVERY_MAX 8192
 
@@ -80,7 +79,6 @@ static void *load_thread(void *arg)
 {
     struct load *l = arg;
     struct http_client *c = NULL;
-    const char *h[] = {"Content-Type: application/json", "Authorization: " SECRET, NULL};
     char *body = malloc(DELIVERY_MAX);
     if (!body || http_client_new(&c)) {
         free(body);
@@ -88,21 +86,11 @@ static void *load_thread(void *arg)
     }
     for (;;) {
         int i = atomic_fetch_add(&l->next, 1);
-        struct http_request rq;
-        struct http_response rs;
-        struct idf_err err;
         if (i >= l->total)
             break;
-        memset(&rq, 0, sizeof rq);
-        rq.method = "POST";
-        rq.url = l->url;
-        rq.headers = h;
-        rq.body = body;
-        rq.body_len = (size_t)delivery(body, DELIVERY_MAX, i);
-        rq.timeout_ms = 60000;
-        if (http_client_do(c, &rq, &rs, &err) || rs.status != 200)
+        delivery(body, DELIVERY_MAX, i);
+        if (!bench_post_delivery(c, l->url, body))
             atomic_fetch_add(&l->errors, 1);
-        http_response_free(&rs);
     }
     http_client_free(c);
     free(body);
@@ -201,10 +189,10 @@ out:
 int main(void)
 {
     int total = bench_env_int("BENCH_RUNS", 5000, 100, 10000000);
-    struct tu_proc sb, srv;
+    struct tu_proc srv;
     struct testsrv *stub;
     struct load l;
-    char *dir, db[600], file[600], wfdir[600], path[700], sburl[200] = "", listen[64], base[128], cmd[1500];
+    char *dir, db[600], file[600], wfdir[600], path[700], base[128];
     char wf[1500];
     const char *pg = getenv("BENCH_PG_URL");
     long long before, after;
@@ -229,10 +217,6 @@ int main(void)
         setenv("IDFLOW_MASTER_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
     }
     snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
-    snprintf(cmd, sizeof cmd,
-             "mkdir -p '%s' && printf %%s '%s' > '%s/tok' && printf %%s '%s' > '%s/hs' && "
-             "chmod 600 '%s/tok' '%s/hs'",
-             wfdir, TOKEN, dir, SECRET, dir, dir, dir);
     snprintf(path, sizeof path, "%s/lock.yaml", wfdir);
     snprintf(wf, sizeof wf,
              "name: lock-ticket\n"
@@ -252,57 +236,17 @@ int main(void)
              "        category: 1\n"
              "        priority: 2\n",
              testsrv_url(stub));
-    if (system(cmd) != 0 || tu_write_file(path, wf)) {
+    if (mkdir(wfdir, 0700) || tu_write_file(path, wf)) {
         fprintf(stderr, "cannot prepare %s\n", dir);
         return 1;
     }
-    {
-        const char *argv[] = {bin, "sandbox", "--listen", "127.0.0.1:0", "--token", TOKEN, NULL};
-        int64_t deadline = tu_now_ms() + 15000;
-        if (tu_spawn(argv, NULL, &sb))
-            return 1;
-        while (!tu_sandbox_url(&sb, sburl, sizeof sburl) && tu_now_ms() < deadline) {
-            struct timespec ts = {0, 20 * 1000000};
-            nanosleep(&ts, NULL);
-        }
+    if (bench_hook_setup(bin, dir, db, false, NULL, NULL, 0)) {
+        fprintf(stderr, "idflow connect failed (database kept: %s)\n", dir);
+        return 1;
     }
-    {
-        char tok[700], hs[700];
-        struct tu_proc c;
-        snprintf(tok, sizeof tok, "%s/tok", dir);
-        snprintf(hs, sizeof hs, "%s/hs", dir);
-        const char *argv[] = {
-            bin, "connect", "okta", "bench", "--url", sburl, "--sandbox", "--token-file", tok, "--hook-secret-file",
-            hs,  "--db",    db,     NULL};
-        if (!sburl[0] || tu_spawn(argv, NULL, &c) || tu_wait(&c, 30000) != 0) {
-            fprintf(stderr, "idflow connect failed (database kept: %s)\n", dir);
-            tu_kill(&sb, SIGTERM);
-            tu_wait(&sb, 10000);
-            return 1;
-        }
-        tu_proc_cleanup(&c);
-    }
-    tu_kill(&sb, SIGTERM);
-    tu_wait(&sb, 10000);
-    tu_proc_cleanup(&sb);
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", tu_free_port());
-    snprintf(base, sizeof base, "http://%s", listen);
-    {
-        const char *argv[] = {bin,           "serve", "--db",      db,  "--listen", listen,
-                              "--workflows", wfdir,   "--workers", "4", NULL};
-        const char *env[] = {"IDFLOW_LOG_LEVEL=warn", NULL};
-        char url[200];
-        snprintf(url, sizeof url, "%s/readyz", base);
-        if (tu_spawn(argv, env, &srv)) {
-            fprintf(stderr, "cannot start idflow serve\n");
-            return 1;
-        }
-        if (tu_wait_http_ok(url, 60000)) {
-            fprintf(stderr, "idflow serve did not start (database kept: %s)\n", dir);
-            tu_kill(&srv, SIGTERM);
-            tu_wait(&srv, 10000);
-            return 1;
-        }
+    if (bench_serve_start(bin, db, wfdir, &srv, base, sizeof base)) {
+        fprintf(stderr, "idflow serve did not start (database kept: %s)\n", dir);
+        return 1;
     }
     before = pg ? pg_bytes(pg, true, sz0) : used_bytes(file, sz0);
     {
