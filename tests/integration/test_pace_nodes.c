@@ -121,6 +121,17 @@ static void post_notes(struct sfx *f, long long ticket, int from, int to)
     }
 }
 
+/* Both nodes' finished-run counters add up to every note. A worker bumps
+ * its counter after its run's commit, so the store can show the last run
+ * succeeded a moment before its node's counter does. */
+static bool counters_add_up(void *ud)
+{
+    long long a = -1, b = -1;
+    (void)ud;
+    return sfx_metric(&A, "idflow_runs_finished_total{status=\"succeeded\"}", &a) == 0 &&
+           sfx_metric(&B, "idflow_runs_finished_total{status=\"succeeded\"}", &b) == 0 && a + b >= N_NOTES;
+}
+
 static void test_happyfox_two_nodes_one_budget_one_ticket(void **state)
 {
     const char *hf_env[] = {"HF_KEY=sandbox-hf-key", "HF_CODE=sandbox-hf-code", NULL};
@@ -193,6 +204,7 @@ static void test_happyfox_two_nodes_one_budget_one_ticket(void **state)
     if (!finished)
         fail_msg("%d of %d runs succeeded in %d ms", count_runs(&A, "note-on-ticket", "succeeded"), N_NOTES, WAIT_MS);
     /* both nodes ran some of them */
+    (void)tu_wait_until(counters_add_up, NULL, WAIT_MS);
     done_a = metric(&A, "idflow_runs_finished_total{status=\"succeeded\"}");
     done_b = metric(&B, "idflow_runs_finished_total{status=\"succeeded\"}");
     print_message("# happyfox: %d notes, node a ran %lld, node b %lld; 0 x 429, 0 x 409\n", N_NOTES, done_a, done_b);
