@@ -185,26 +185,12 @@ static void use_link(struct store__sq *c, struct store__sq_link *l)
     c->db = l->db;
 }
 
-int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_err *err)
+/* BEGIN IMMEDIATE at sync on c's current connection (the gate's writer once
+ * c holds the gate); on failure c leaves the gate. */
+static int begin_held(struct store__sq *c, enum store__sq_sync sync, struct idf_err *err)
 {
     int rc;
 
-    store__sq_check_begin(c);
-    /* (where the checks are not built in: a nested BEGIN would wait for the
-     * gate this connection holds; refuse it as SQLite would) */
-    if (c->in_tx)
-        return idf_err_set(err, IDF_EDB,
-                           "store: begin: a transaction is open on this connection already "
-                           "(transactions do not nest)");
-    /* this process's writers queue in the gate (sqlite_gate.c), not in
-     * SQLite's sleeping busy handler, and write through its one connection */
-    if (c->gate) {
-        if (!store__sq_gate_enter(c->gate, STORE__SQ_BUSY_MS))
-            return idf_err_set(err, IDF_EBUSY,
-                               "store: begin: another writer of this process kept the database for %d ms",
-                               STORE__SQ_BUSY_MS);
-        use_link(c, store__sq_gate_writer(c->gate));
-    }
     if (c->cur->sync != sync) {
         rc = sync == SQ_SYNC_FULL
                  ? run_simple(c, SQ_SYNC_FULL_STMT, "PRAGMA synchronous=FULL", "set synchronous", err)
@@ -221,6 +207,132 @@ int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_er
 fail:
     end_tx(c);
     return rc;
+}
+
+static int refuse_nested(struct idf_err *err)
+{
+    /* (where the checks are not built in: a nested BEGIN would wait for the
+     * gate this connection holds; refuse it as SQLite would) */
+    return idf_err_set(err, IDF_EDB,
+                       "store: begin: a transaction is open on this connection already "
+                       "(transactions do not nest)");
+}
+
+static int gate_timeout(struct idf_err *err)
+{
+    return idf_err_set(err, IDF_EBUSY, "store: begin: another writer of this process kept the database for %d ms",
+                       STORE__SQ_BUSY_MS);
+}
+
+int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_err *err)
+{
+    store__sq_check_begin(c);
+    if (c->in_tx)
+        return refuse_nested(err);
+    /* this process's writers queue in the gate (sqlite_gate.c), not in
+     * SQLite's sleeping busy handler, and write through its one connection */
+    if (c->gate) {
+        if (!store__sq_gate_enter(c->gate, STORE__SQ_BUSY_MS))
+            return gate_timeout(err);
+        use_link(c, store__sq_gate_writer(c->gate));
+    }
+    return begin_held(c, sync, err);
+}
+
+/* One op of a combined transaction in a savepoint of its own (when it is
+ * not alone): its failure undoes its writes only. false when SQLite rolled
+ * the whole transaction back by itself (an I/O error, a full disk). */
+static bool run_op(struct store__sq *c, struct store__sq_op *op, bool alone)
+{
+    struct idf_err sp_err;
+
+    if (!alone && (op->rc = run_simple(c, SQ_SP_BEGIN, "SAVEPOINT op", "savepoint", op->err)) != 0)
+        return !sqlite3_get_autocommit(c->db);
+    op->rc = op->fn(c, op, op->err);
+    if (sqlite3_get_autocommit(c->db))
+        return false;
+    if (alone)
+        return true;
+    if (op->rc && run_simple(c, SQ_SP_ROLLBACK, "ROLLBACK TO op", "roll back to savepoint", &sp_err) != 0)
+        return false;
+    if (run_simple(c, SQ_SP_RELEASE, "RELEASE op", "release savepoint", &sp_err) != 0) {
+        if (!op->rc) {
+            op->rc = sp_err.code;
+            if (op->err)
+                *op->err = sp_err;
+        }
+        return !sqlite3_get_autocommit(c->db);
+    }
+    return true;
+}
+
+/* Gives every op of ops that has no result of its own the result rc, err. */
+static void ops_fail(struct store__sq_op **ops, size_t n, bool all, int rc, const struct idf_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ops[i]->rc && !all)
+            continue;
+        ops[i]->rc = rc;
+        if (ops[i]->err && ops[i]->err != err)
+            *ops[i]->err = *err;
+    }
+}
+
+int store__sq_combine(struct store__sq *c, struct store__sq_op *op)
+{
+    struct store__sq_op *ops[STORE__SQ_COMBINE_MAX];
+    struct idf_err tx_err = {0};
+    size_t n = 1, ok = 0;
+    bool intact = true;
+    int rc;
+
+    store__sq_check_begin(c);
+    if (c->in_tx)
+        return refuse_nested(op->err);
+    op->rc = 0;
+    if (c->gate) {
+        switch (store__sq_gate_enter_op(c->gate, op, STORE__SQ_BUSY_MS)) {
+        case STORE__SQ_GATE_DONE: return op->rc;
+        case STORE__SQ_GATE_TIMEOUT: return gate_timeout(op->err);
+        case STORE__SQ_GATE_HELD: break;
+        }
+        use_link(c, store__sq_gate_writer(c->gate));
+    }
+    ops[0] = op;
+    n += store__sq_gate_take_ops(c->gate, ops + 1, STORE__SQ_COMBINE_MAX - 1);
+    rc = begin_held(c, SQ_SYNC_NORMAL, &tx_err); /* (left the gate on failure) */
+    if (rc) {
+        ops_fail(ops, n, true, rc, &tx_err);
+        store__sq_gate_ops_done(c->gate, ops + 1, n - 1);
+        return op->rc;
+    }
+    for (size_t i = 0; i < n && intact; i++) {
+        intact = run_op(c, ops[i], n == 1);
+        if (!intact) /* the transaction is gone: the ops before this one with it */
+            tx_err = ops[i]->err ? *ops[i]->err : (struct idf_err){.code = ops[i]->rc ? ops[i]->rc : IDF_EDB};
+        else if (!ops[i]->rc)
+            ok++;
+    }
+    if (intact && !ok) { /* nothing to keep (an op alone has no savepoint): each keeps its own error */
+        store__sq_rollback(c);
+        store__sq_gate_ops_done(c->gate, ops + 1, n - 1);
+        return op->rc;
+    }
+    if (intact)
+        rc = run_simple(c, SQ_COMMIT, "COMMIT", "commit", &tx_err);
+    else
+        rc = tx_err.code ? tx_err.code : IDF_EDB;
+    if (rc) {
+        if (!tx_err.msg[0])
+            idf_err_set(&tx_err, rc, "store: the transaction was rolled back");
+        ops_fail(ops, n, !intact, rc, &tx_err);
+        store__sq_rollback(c);
+    } else {
+        c->in_tx = false;
+        end_tx(c);
+    }
+    store__sq_gate_ops_done(c->gate, ops + 1, n - 1);
+    return op->rc;
 }
 
 /* Leaves the gate, back on c's own connection. */

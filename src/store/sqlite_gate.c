@@ -28,6 +28,13 @@
  * of the server's CPU in a flood). Reads outside a transaction stay on each
  * store's own connection.
  *
+ * Combining: a writer whose transaction is data (a step commit: struct
+ * store__sq_op) queues as an op; the writer the turn is handed to takes the
+ * queued ops out (store__sq_gate_take_ops) and runs them in its own
+ * transaction (store__sq_combine, sqlite.c), then hands each its result
+ * (store__sq_gate_ops_done). A taken op's owner waits for that result past
+ * its timeout: the holder is already running it.
+ *
  * Threads: any; the registry and each gate have their own mutex. The writer
  * connection is opened NOMUTEX and used by one thread at a time: the one
  * inside the gate (the gate's mutex orders the hand-overs). */
@@ -43,7 +50,10 @@
 
 struct gate_waiter {
     pthread_cond_t cond;
-    bool granted;
+    bool granted;            /* the gate is its (handed over) */
+    struct store__sq_op *op; /* NULL: a transaction of its own; else combinable */
+    bool taken;              /* a holder took op out of the queue: wait for done, whatever the timeout */
+    bool done;               /* ... and ran it: op->rc is set */
     struct gate_waiter *next;
 };
 
@@ -55,6 +65,7 @@ struct store__sq_gate {
     bool held;                       /* a writer is inside */
     struct gate_waiter *head, *tail; /* waiting writers, oldest first */
     struct store__sq_link writer;    /* the connection every transaction in the gate writes through */
+    size_t combined;                 /* ops taken into another writer's transaction (tests) */
     struct store__sq_gate *next;     /* the registry's list */
 };
 
@@ -142,41 +153,120 @@ static void unlink_waiter(struct store__sq_gate *g, struct gate_waiter *w)
     }
 }
 
-bool store__sq_gate_enter(struct store__sq_gate *g, int64_t timeout_ms)
+enum store__sq_gate_in store__sq_gate_enter_op(struct store__sq_gate *g, struct store__sq_op *op, int64_t timeout_ms)
 {
-    struct gate_waiter w = {.granted = false, .next = NULL};
+    struct gate_waiter w = {.granted = false, .op = op, .next = NULL};
+    enum store__sq_gate_in in = STORE__SQ_GATE_HELD;
     struct timespec until;
-    bool ok = true;
 
     if (!g)
-        return true;
+        return STORE__SQ_GATE_HELD;
     pthread_mutex_lock(&g->lock);
     if (!g->held && !g->head) {
         g->held = true;
         pthread_mutex_unlock(&g->lock);
-        return true;
+        return STORE__SQ_GATE_HELD;
     }
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&w.cond, &attr);
     pthread_condattr_destroy(&attr);
+    if (op)
+        op->waiter = &w;
     if (g->tail)
         g->tail->next = &w;
     else
         g->head = &w;
     g->tail = &w;
     time_deadline_ts(CLOCK_MONOTONIC, timeout_ms, &until);
-    while (!w.granted) {
-        if (pthread_cond_timedwait(&w.cond, &g->lock, &until) == ETIMEDOUT && !w.granted) {
+    while (!w.granted && !w.done) {
+        if (w.taken) { /* its holder runs it now: the result comes, timeout or not */
+            pthread_cond_wait(&w.cond, &g->lock);
+            continue;
+        }
+        if (pthread_cond_timedwait(&w.cond, &g->lock, &until) == ETIMEDOUT && !w.granted && !w.taken) {
             unlink_waiter(g, &w);
-            ok = false;
+            in = STORE__SQ_GATE_TIMEOUT;
             break;
         }
     }
+    if (w.done)
+        in = STORE__SQ_GATE_DONE;
     pthread_mutex_unlock(&g->lock);
     pthread_cond_destroy(&w.cond);
-    return ok;
+    if (op)
+        op->waiter = NULL;
+    return in;
+}
+
+bool store__sq_gate_enter(struct store__sq_gate *g, int64_t timeout_ms)
+{
+    return store__sq_gate_enter_op(g, NULL, timeout_ms) == STORE__SQ_GATE_HELD;
+}
+
+size_t store__sq_gate_take_ops(struct store__sq_gate *g, struct store__sq_op **ops, size_t max)
+{
+    struct gate_waiter *prev = NULL, *w, *next;
+    size_t n = 0;
+
+    if (!g)
+        return 0;
+    pthread_mutex_lock(&g->lock);
+    for (w = g->head; w && n < max; w = next) {
+        next = w->next;
+        if (!w->op) {
+            prev = w;
+            continue;
+        }
+        if (prev)
+            prev->next = next;
+        else
+            g->head = next;
+        if (g->tail == w)
+            g->tail = prev;
+        w->taken = true;
+        ops[n++] = w->op;
+    }
+    g->combined += n;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+void store__sq_gate_ops_done(struct store__sq_gate *g, struct store__sq_op **ops, size_t n)
+{
+    if (!g || !n)
+        return;
+    pthread_mutex_lock(&g->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct gate_waiter *w = ops[i]->waiter;
+        w->done = true;
+        pthread_cond_signal(&w->cond);
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+size_t store__sq_gate_combined(struct store__sq_gate *g)
+{
+    size_t n;
+
+    pthread_mutex_lock(&g->lock);
+    n = g->combined;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+size_t store__sq_gate_waiting(struct store__sq_gate *g)
+{
+    size_t n = 0;
+
+    if (!g)
+        return 0;
+    pthread_mutex_lock(&g->lock);
+    for (struct gate_waiter *w = g->head; w; w = w->next)
+        n++;
+    pthread_mutex_unlock(&g->lock);
+    return n;
 }
 
 void store__sq_gate_leave(struct store__sq_gate *g)

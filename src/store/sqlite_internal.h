@@ -36,6 +36,9 @@ enum store__sq_slot {
     SQ_ROLLBACK,
     SQ_SYNC_FULL_STMT,
     SQ_SYNC_NORMAL_STMT,
+    SQ_SP_BEGIN, /* the savepoints of combined transactions (store__sq_combine) */
+    SQ_SP_RELEASE,
+    SQ_SP_ROLLBACK,
     /* migrations.c */
     SQ_SCHEMA_VERSION,
     /* sqlite_events.c */
@@ -176,6 +179,39 @@ bool store__sq_gate_enter(struct store__sq_gate *g, int64_t timeout_ms) IDF_MUST
 struct store__sq_link *store__sq_gate_writer(struct store__sq_gate *g);
 void store__sq_gate_leave(struct store__sq_gate *g);
 
+/* Combined transactions (store__sq_combine, sqlite.c): a write whose whole
+ * transaction is data (its arguments) rather than code waits in the gate
+ * as an op. The writer the gate is handed to takes the ops queued behind it
+ * and runs them with its own in one transaction, each in a savepoint of its
+ * own, so one commit carries several (a step commit is ~9 pages alone, and
+ * consecutive runs share most of them). fn runs on whichever thread holds
+ * the gate, with that thread's connection: it reads and writes only through
+ * c and op (the op's owner waits, blocked, until done). rc and *err are the
+ * op's result: its own failure (its savepoint rolled back, the others go
+ * on), or the shared transaction's. */
+struct store__sq;
+struct store__sq_op {
+    int (*fn)(struct store__sq *c, struct store__sq_op *op, struct idf_err *err);
+    struct idf_err *err; /* the owner's (may be NULL) */
+    int rc;
+    void *waiter; /* the gate's */
+};
+#define STORE__SQ_COMBINE_MAX 16 /* ops in one transaction at most */
+enum store__sq_gate_in {
+    STORE__SQ_GATE_HELD,    /* the caller holds the gate: it runs its op (and takes others) */
+    STORE__SQ_GATE_DONE,    /* another writer ran the op: op->rc is its result */
+    STORE__SQ_GATE_TIMEOUT, /* not admitted within the timeout (nothing ran) */
+};
+/* enter_op: waits for the gate's turn as op. take_ops: (holder) takes up
+ * to max ops waiting in the queue, oldest first, out of it. ops_done:
+ * (holder) hands each taken op its result and wakes its owner. waiting:
+ * writers queued; combined: ops taken so far (both for tests). */
+enum store__sq_gate_in store__sq_gate_enter_op(struct store__sq_gate *g, struct store__sq_op *op, int64_t timeout_ms);
+size_t store__sq_gate_take_ops(struct store__sq_gate *g, struct store__sq_op **ops, size_t max);
+void store__sq_gate_ops_done(struct store__sq_gate *g, struct store__sq_op **ops, size_t n);
+size_t store__sq_gate_waiting(struct store__sq_gate *g);
+size_t store__sq_gate_combined(struct store__sq_gate *g);
+
 struct store__sq {
     struct store base;           /* must be first */
     sqlite3 *db;                 /* cur->db: the connection statements run on */
@@ -292,6 +328,11 @@ int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_er
 int store__sq_commit(struct store__sq *c, struct idf_err *err) IDF_MUST_USE;
 /* Rolls back when a transaction is open; a no-op otherwise. */
 void store__sq_rollback(struct store__sq *c);
+/* Runs op (see struct store__sq_op) in a write transaction at synchronous
+ * NORMAL, combined with the ops of other writers of this process queued
+ * in the gate meanwhile. Returns op->rc: 0 once committed, else op's own
+ * error or the transaction's (nothing of op kept), with op->err set. */
+int store__sq_combine(struct store__sq *c, struct store__sq_op *op) IDF_MUST_USE;
 
 /* Binds text or NULL. */
 int store__sq_bind_text(sqlite3_stmt *st, int i, const char *v);

@@ -546,32 +546,44 @@ static int cancel_requested(struct store__sq *c, int64_t run_id, char *buf, size
     return rc;
 }
 
-int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
-                          const struct store_step_rec *step, const struct store_run_next *next_in, struct idf_err *err)
-{
-    struct store__sq *c = store__sq(s);
+/* A step commit as an op of a combined transaction (store__sq_combine):
+ * its arguments, and whether a cancellation ended the run. */
+struct step_commit_op {
+    struct store__sq_op base; /* must be first */
+    int64_t run_id;
+    const char *owner;
+    int64_t now_ms;
+    const struct store_step_rec *step;
+    const struct store_run_next *next_in;
     struct store_run_next cancelled;
-    const struct store_run_next *next = next_in;
+    bool was_cancelled;
     char reason[1024];
+};
+
+static int step_commit_op(struct store__sq *c, struct store__sq_op *base, struct idf_err *err)
+{
+    struct step_commit_op *o = (struct step_commit_op *)base;
+    const struct store_run_next *next = o->next_in;
+    const struct store_step_rec *step = o->step;
+    int64_t run_id = o->run_id;
     int rc;
 
-    rc = store__sq_begin(c, SQ_SYNC_NORMAL, err);
-    if (rc)
-        return rc;
-    rc = store__sq_check_lease(c, run_id, owner, err);
+    o->was_cancelled = false;
+    rc = store__sq_check_lease(c, run_id, o->owner, err);
     /* a cancellation asked while the run ran: the step is recorded, the run
      * ends here instead of moving on (the caller is told to stop) */
-    if (rc == 0 && !store__run_status_final(next_in->status)) {
-        rc = cancel_requested(c, run_id, reason, sizeof reason, err);
-        if (rc == 0 && reason[0]) {
-            cancelled = *next_in;
-            cancelled.status = STORE_RUN_CANCELLED;
-            cancelled.error = reason;
-            cancelled.wake_at = 0;
-            cancelled.approval_step_id = NULL;
-            cancelled.approval_message = NULL;
-            cancelled.hold = NULL;
-            next = &cancelled;
+    if (rc == 0 && !store__run_status_final(o->next_in->status)) {
+        rc = cancel_requested(c, run_id, o->reason, sizeof o->reason, err);
+        if (rc == 0 && o->reason[0]) {
+            o->cancelled = *o->next_in;
+            o->cancelled.status = STORE_RUN_CANCELLED;
+            o->cancelled.error = o->reason;
+            o->cancelled.wake_at = 0;
+            o->cancelled.approval_step_id = NULL;
+            o->cancelled.approval_message = NULL;
+            o->cancelled.hold = NULL;
+            next = &o->cancelled;
+            o->was_cancelled = true;
         }
     }
     if (rc == 0 && step)
@@ -584,17 +596,30 @@ int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, in
     if (rc == 0 && next->foreach_clear)
         rc = store__sq_foreach_clear(c, run_id, err);
     if (rc == 0)
-        rc = store__sq_advance_run(c, run_id, now_ms, next, err);
+        rc = store__sq_advance_run(c, run_id, o->now_ms, next, err);
     if (rc == 0 && next->approval_step_id)
-        rc = open_approval(c, run_id, now_ms, next, err);
-    if (rc == 0 && next_in->begin_run > 0)
-        rc = begin_run(c, next_in->begin_run, owner, next_in->begin_lease_until, NULL, err);
-    if (rc == 0)
-        rc = store__sq_commit(c, err);
-    if (rc)
-        store__sq_rollback(c);
-    else if (next == &cancelled)
-        rc = idf_err_set(err, IDF_ECANCELLED, "run %lld was cancelled: %s", (long long)run_id, reason);
+        rc = open_approval(c, run_id, o->now_ms, next, err);
+    if (rc == 0 && o->next_in->begin_run > 0)
+        rc = begin_run(c, o->next_in->begin_run, o->owner, o->next_in->begin_lease_until, NULL, err);
+    return rc;
+}
+
+/* A step commit is combined with the step commits of this process's other
+ * workers that wait meanwhile: one transaction, one commit for several
+ * (docs/internals/store.md, "Transactions"). */
+int store__sq_step_commit(struct store *s, int64_t run_id, const char *owner, int64_t now_ms,
+                          const struct store_step_rec *step, const struct store_run_next *next_in, struct idf_err *err)
+{
+    struct step_commit_op o = {.base = {.fn = step_commit_op, .err = err},
+                               .run_id = run_id,
+                               .owner = owner,
+                               .now_ms = now_ms,
+                               .step = step,
+                               .next_in = next_in};
+    int rc = store__sq_combine(store__sq(s), &o.base);
+
+    if (rc == 0 && o.was_cancelled)
+        rc = idf_err_set(err, IDF_ECANCELLED, "run %lld was cancelled: %s", (long long)run_id, o.reason);
     return rc;
 }
 
