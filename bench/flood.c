@@ -17,6 +17,9 @@
  *  2. the server's CPU (user + system, from /proc, expression evaluator
  *     processes included) per event over burst and drain, in ms, and what
  *     it wrote (/proc/PID/io wchar: WAL frames and checkpoints) per event;
+ *     and, from step 0, the CPU per acknowledgement while the backlog
+ *     builds (the workers wait in their held calls) and per run while it
+ *     drains (no event arrives): the two halves of an event's cost;
  *  3. event → ticket latency at a steady open-loop load of half the
  *     capacity (the lesser of the acknowledgements/s and the drain rate;
  *     BENCH_FLOOD_STEADY_SECS, default 5): p50 / p99 / max;
@@ -165,8 +168,8 @@ static int64_t wait_tickets(int n, int timeout_ms)
 }
 
 struct figures {
-    double acks_s, burst_runs_s, drain_runs_s, ratio, cpu_ms, written_kb, p50_ms, p99_ms, max_ms, bytes_run,
-        rss_idle_mb, rss_peak_mb;
+    double acks_s, burst_runs_s, drain_runs_s, ratio, cpu_ms, ack_cpu_ms, run_cpu_ms, written_kb, p50_ms, p99_ms,
+        max_ms, bytes_run, rss_idle_mb, rss_peak_mb;
 };
 
 static int one_round(int round, int secs, int conc, int steady_secs, int backlog, const char *stub_url,
@@ -177,7 +180,7 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
     char *dir = tu_mktemp_dir(), db[600], dbfile[600], wal[620], wfdir[600], path[700], wf[1200], base[128];
     int64_t t0, burst_ns, drain_ns;
     int at_burst_end, acked = 0, first;
-    long long cpu0, cpu1, w0, w1;
+    long long cpu0, cpu1, cpu_held, w0, w1;
     long hz = sysconf(_SC_CLK_TCK);
     int rc = 1;
 
@@ -209,9 +212,14 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
     l.limit = l.first + backlog;
     l.end_ns = INT64_MAX;
     atomic_store(&stub_hold, true);
+    cpu0 = bench_proc_cpu_ticks(srv.pid);
     run_load(&l, conc);
+    cpu_held = bench_proc_cpu_ticks(srv.pid); /* acknowledgements only: the workers wait in their calls */
     atomic_store(&stub_hold, false);
     drain_ns = wait_tickets(backlog, 600000);
+    cpu1 = bench_proc_cpu_ticks(srv.pid); /* the runs only: no event arrives */
+    fg->ack_cpu_ms = (double)(cpu_held - cpu0) * 1000.0 / (double)hz / backlog;
+    fg->run_cpu_ms = (double)(cpu1 - cpu_held) * 1000.0 / (double)hz / backlog;
     if (drain_ns <= 0 || atomic_load(&l.errors)) {
         fprintf(stderr, "flood: the backlog of %d was not drained (%d failed deliveries)\n", backlog,
                 atomic_load(&l.errors));
@@ -322,12 +330,13 @@ int main(void)
             return 1;
         testsrv_reset(ts); /* the recorded requests */
         printf("flood round %d: %.0f acks/s, runs/s during the burst %.0f, draining %.0f (%.0f %%), "
-               "CPU per event %.3f ms, written per event %.1f KB, steady p50 %.1f ms p99 %.1f ms max %.1f ms, %.0f "
+               "CPU per event %.3f ms (backlog: %.3f per acknowledgement, %.3f per run), written per event %.1f KB, "
+               "steady p50 %.1f ms p99 %.1f ms max %.1f ms, %.0f "
                "bytes per run, "
                "RSS idle %.1f MB peak %.1f MB\n",
                r + 1, fg[r].acks_s, fg[r].burst_runs_s, fg[r].drain_runs_s, fg[r].ratio * 100, fg[r].cpu_ms,
-               fg[r].written_kb, fg[r].p50_ms, fg[r].p99_ms, fg[r].max_ms, fg[r].bytes_run, fg[r].rss_idle_mb,
-               fg[r].rss_peak_mb);
+               fg[r].ack_cpu_ms, fg[r].run_cpu_ms, fg[r].written_kb, fg[r].p50_ms, fg[r].p99_ms, fg[r].max_ms,
+               fg[r].bytes_run, fg[r].rss_idle_mb, fg[r].rss_peak_mb);
         fflush(stdout);
     }
 #define MEDIAN(field, label, fmt)                                                                                      \
@@ -342,6 +351,8 @@ int main(void)
     MEDIAN(drain_runs_s, "runs/s draining the backlog", "%.0f");
     MEDIAN(ratio * 100, "runs during the burst, %% of the drain rate", "%.0f");
     MEDIAN(cpu_ms, "server CPU per event (ms)", "%.3f");
+    MEDIAN(ack_cpu_ms, "server CPU per acknowledgement, building the backlog (ms)", "%.3f");
+    MEDIAN(run_cpu_ms, "server CPU per one-step run, draining the backlog (ms)", "%.3f");
     MEDIAN(written_kb, "bytes written per event (KB, WAL frames and checkpoints)", "%.1f");
     MEDIAN(p99_ms, "event -> ticket p99 at half capacity (ms)", "%.1f");
     MEDIAN(bytes_run, "database bytes per one-step run", "%.0f");
