@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hookload.h"
 #include "core/timeutil.h"
 #include "crypto/token.h"
 #include "net/http.h"
@@ -200,17 +201,7 @@ static void use_token(const char *db)
 
 static long metric(const char *base, const char *name)
 {
-    char url[200], *body = NULL, *p;
-    const char *h[] = {auth_header[0] ? auth_header : NULL, NULL};
-    long status = 0, v = -1;
-    snprintf(url, sizeof url, "%s/metrics", base);
-    if (tu_http("GET", url, NULL, h, &status, &body) || status != 200)
-        return -1;
-    p = strstr(body, name);
-    if (p)
-        v = atol(p + strlen(name));
-    free(body);
-    return v;
+    return bench_metric(base, auth_header[0] ? auth_header : NULL, name);
 }
 
 static void wait_metric(const char *base, const char *name, long want, int timeout_s)

@@ -169,7 +169,7 @@ static int64_t wait_tickets(int n, int timeout_ms)
 
 struct figures {
     double acks_s, burst_runs_s, drain_runs_s, ratio, cpu_ms, ack_cpu_ms, run_cpu_ms, written_kb, p50_ms, p99_ms,
-        max_ms, bytes_run, rss_idle_mb, rss_peak_mb;
+        max_ms, bytes_run, rss_idle_mb, rss_peak_mb, per_commit;
 };
 
 static int one_round(int round, int secs, int conc, int steady_secs, int backlog, const char *stub_url,
@@ -180,7 +180,7 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
     char *dir = tu_mktemp_dir(), db[600], dbfile[600], wal[620], wfdir[600], path[700], wf[1200], base[128];
     int64_t t0, burst_ns, drain_ns;
     int at_burst_end, acked = 0, first;
-    long long cpu0, cpu1, cpu_held, w0, w1;
+    long long cpu0, cpu1, cpu_held, w0, w1, ev0, ev1, tx0, tx1;
     long hz = sysconf(_SC_CLK_TCK);
     int rc = 1;
 
@@ -233,12 +233,17 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
     atomic_store(&l.acked, 0);
     l.first = 0;
     l.limit = MAX_EVENTS / 2;
+    ev0 = bench_metric(base, NULL, "idflow_events_total ");
+    tx0 = bench_metric(base, NULL, "idflow_ingest_batches_total ");
     cpu0 = bench_proc_cpu_ticks(srv.pid);
     w0 = bench_proc_wchar(srv.pid);
     t0 = time_mono_ns();
     l.end_ns = t0 + (int64_t)secs * 1000000000;
     run_load(&l, conc);
     burst_ns = time_mono_ns() - t0;
+    ev1 = bench_metric(base, NULL, "idflow_events_total ");
+    tx1 = bench_metric(base, NULL, "idflow_ingest_batches_total ");
+    fg->per_commit = tx1 > tx0 ? (double)(ev1 - ev0) / (double)(tx1 - tx0) : 0;
     at_burst_end = atomic_load(&tickets);
     acked = atomic_load(&l.acked);
     drain_ns = wait_tickets(acked, 600000);
@@ -331,12 +336,12 @@ int main(void)
         testsrv_reset(ts); /* the recorded requests */
         printf("flood round %d: %.0f acks/s, runs/s during the burst %.0f, draining %.0f (%.0f %%), "
                "CPU per event %.3f ms (backlog: %.3f per acknowledgement, %.3f per run), written per event %.1f KB, "
-               "steady p50 %.1f ms p99 %.1f ms max %.1f ms, %.0f "
+               "%.1f events per ingest commit, steady p50 %.1f ms p99 %.1f ms max %.1f ms, %.0f "
                "bytes per run, "
                "RSS idle %.1f MB peak %.1f MB\n",
                r + 1, fg[r].acks_s, fg[r].burst_runs_s, fg[r].drain_runs_s, fg[r].ratio * 100, fg[r].cpu_ms,
-               fg[r].ack_cpu_ms, fg[r].run_cpu_ms, fg[r].written_kb, fg[r].p50_ms, fg[r].p99_ms, fg[r].max_ms,
-               fg[r].bytes_run, fg[r].rss_idle_mb, fg[r].rss_peak_mb);
+               fg[r].ack_cpu_ms, fg[r].run_cpu_ms, fg[r].written_kb, fg[r].per_commit, fg[r].p50_ms, fg[r].p99_ms,
+               fg[r].max_ms, fg[r].bytes_run, fg[r].rss_idle_mb, fg[r].rss_peak_mb);
         fflush(stdout);
     }
 #define MEDIAN(field, label, fmt)                                                                                      \
@@ -354,6 +359,7 @@ int main(void)
     MEDIAN(ack_cpu_ms, "server CPU per acknowledgement, building the backlog (ms)", "%.3f");
     MEDIAN(run_cpu_ms, "server CPU per one-step run, draining the backlog (ms)", "%.3f");
     MEDIAN(written_kb, "bytes written per event (KB, WAL frames and checkpoints)", "%.1f");
+    MEDIAN(per_commit, "events per ingest commit during the burst", "%.1f");
     MEDIAN(p99_ms, "event -> ticket p99 at half capacity (ms)", "%.1f");
     MEDIAN(bytes_run, "database bytes per one-step run", "%.0f");
     MEDIAN(rss_peak_mb, "RSS peak (MB)", "%.1f");

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "hookload.h"
 #include "core/timeutil.h"
 #include "support/testsrv.h"
 #include "support/testutil.h"
@@ -76,18 +77,7 @@ static long long file_size(const char *path)
 /* A counter line of /metrics ("name value"), or -1. */
 static long metric(const char *base, const char *name)
 {
-    char url[200], *body = NULL, *p;
-    long status = 0, v = -1;
-    snprintf(url, sizeof url, "%s/metrics", base);
-    if (tu_http("GET", url, NULL, NULL, &status, &body) || status != 200) {
-        free(body);
-        return -1;
-    }
-    p = strstr(body, name);
-    if (p)
-        v = atol(p + strlen(name));
-    free(body);
-    return v;
+    return bench_metric(base, NULL, name);
 }
 
 static int bench_one(struct testsrv *target, int n, int timeout_s)

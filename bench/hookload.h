@@ -108,6 +108,32 @@ static inline int bench_serve_start(const char *bin, const char *db, const char 
     return 0;
 }
 
+/* The value of the /metrics line that starts with name (give the name with
+ * its labels and a trailing space: "idflow_events_total "), or -1 when
+ * there is none or /metrics did not answer 200. auth_header: an
+ * "Authorization: ..." line, or NULL. */
+static inline long bench_metric(const char *base, const char *auth_header, const char *name)
+{
+    char url[200], *body = NULL, *p;
+    const char *h[] = {auth_header, NULL};
+    long status = 0, v = -1;
+
+    snprintf(url, sizeof url, "%s/metrics", base);
+    if (tu_http("GET", url, NULL, h, &status, &body) || status != 200) {
+        free(body);
+        return -1;
+    }
+    for (p = body; p; p = strchr(p, '\n')) { /* a line that starts with name (not a # HELP line) */
+        p += *p == '\n';
+        if (strncmp(p, name, strlen(name)) == 0) {
+            v = atol(p + strlen(name));
+            break;
+        }
+    }
+    free(body);
+    return v;
+}
+
 /* Starts `idflow sandbox`, connects the Okta connection "bench" (hook secret
  * BENCH_HOOK_SECRET) into db, and with happyfox the HappyFox connection "hd"
  * (webhook secret BENCH_HF_SECRET, hook mode). With keep, the sandbox is

@@ -112,18 +112,7 @@ static bool answer_ticket(void *ud, const struct http_req *req, struct http_resp
 
 static long metric(const char *base, const char *name)
 {
-    char url[200], *body = NULL, *p;
-    long status = 0, v = -1;
-    snprintf(url, sizeof url, "%s/metrics", base);
-    if (tu_http("GET", url, NULL, NULL, &status, &body) || status != 200) {
-        free(body);
-        return -1;
-    }
-    p = strstr(body, name);
-    if (p)
-        v = atol(p + strlen(name));
-    free(body);
-    return v;
+    return bench_metric(base, NULL, name);
 }
 
 /* Checkpoints the WAL into the file and reads the used bytes (0 on failure);
