@@ -15,15 +15,11 @@
  * writer takes the write lock up front and waits (busy_timeout) instead of
  * failing half-way through with SQLITE_BUSY on a read-to-write upgrade.
  *
- * Durability: every connection runs PRAGMA synchronous=NORMAL (in WAL mode a
- * committed transaction survives a process crash; a power loss may lose the
- * last few transactions). A transaction begun at SQ_SYNC_FULL (store_ingest)
- * has the WAL fsynced after its COMMIT, before store__sq_commit returns —
- * what synchronous=FULL does at each commit — so an acknowledged event
- * survives a power loss. The level is not switched with PRAGMA synchronous:
- * on the gate's one writer connection the ingest thread's and the workers'
- * transactions alternate, and every switch re-prepared the PRAGMA (the
- * parser ~1.5 % of a flood's CPU; issue 20).
+ * Durability: PRAGMA synchronous=NORMAL by default (in WAL mode a committed
+ * transaction survives a process crash; a power loss may lose the last few
+ * transactions) and FULL for store_ingest (the WAL is fsynced at commit, so an
+ * acknowledged event survives a power loss). The level is a per-connection
+ * setting changed between transactions (see store__sq_begin).
  *
  * Files: the database holds run history and sealed secrets, so a new database
  * file is created here with mode 0600 (core/fsutil.h) before SQLite opens it,
@@ -189,34 +185,28 @@ static void use_link(struct store__sq *c, struct store__sq_link *l)
     c->db = l->db;
 }
 
-/* BEGIN IMMEDIATE on c's current connection (the gate's writer once c
- * holds the gate), to be committed at sync; on failure c leaves the gate. */
+/* BEGIN IMMEDIATE at sync on c's current connection (the gate's writer once
+ * c holds the gate); on failure c leaves the gate. */
 static int begin_held(struct store__sq *c, enum store__sq_sync sync, struct idf_err *err)
 {
-    int rc = run_simple(c, SQ_BEGIN, "BEGIN IMMEDIATE", "begin", err);
+    int rc;
 
-    if (rc) {
-        end_tx(c);
-        return rc;
+    if (c->cur->sync != sync) {
+        rc = sync == SQ_SYNC_FULL
+                 ? run_simple(c, SQ_SYNC_FULL_STMT, "PRAGMA synchronous=FULL", "set synchronous", err)
+                 : run_simple(c, SQ_SYNC_NORMAL_STMT, "PRAGMA synchronous=NORMAL", "set synchronous", err);
+        if (rc)
+            goto fail;
+        c->cur->sync = sync;
     }
-    c->tx_sync = sync;
+    rc = run_simple(c, SQ_BEGIN, "BEGIN IMMEDIATE", "begin", err);
+    if (rc)
+        goto fail;
     c->in_tx = true;
     return 0;
-}
-
-/* fsyncs the WAL of c's current connection: every frame committed so far
- * is on disk (SQLite's own sync at a synchronous=FULL commit). */
-static int sync_wal(struct store__sq *c, struct idf_err *err)
-{
-    sqlite3_file *f = NULL;
-    int rc = sqlite3_file_control(c->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f);
-
-    if (rc != SQLITE_OK)
-        return store__sq_fail(c, rc, "find the write-ahead log to sync", err);
-    if (!f || !f->pMethods) /* no log file (an in-memory database) */
-        return 0;
-    rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
-    return rc == SQLITE_OK ? 0 : store__sq_fail(c, rc, "sync the write-ahead log", err);
+fail:
+    end_tx(c);
+    return rc;
 }
 
 static int refuse_nested(struct idf_err *err)
@@ -364,13 +354,9 @@ int store__sq_commit(struct store__sq *c, struct idf_err *err)
         store__sq_rollback(c);
         return rc;
     }
-    /* committed; a SQ_SYNC_FULL transaction is not done until it is on disk
-     * (a failed sync is an error: the caller must not acknowledge it) */
-    if (c->tx_sync == SQ_SYNC_FULL)
-        rc = sync_wal(c, err);
     c->in_tx = false;
     end_tx(c);
-    return rc;
+    return 0;
 }
 
 void store__sq_rollback(struct store__sq *c)
@@ -626,6 +612,7 @@ int store__sq_open_link(const char *fname, bool memory, struct store__sq_link *l
         rc = exec_pragma(&tmp, "PRAGMA cache_size=" STORE__SQ_CACHE_KIB, err);
     if (rc == 0)
         rc = exec_pragma(&tmp, "PRAGMA synchronous=NORMAL", err);
+    l->sync = SQ_SYNC_NORMAL;
     return rc;
 }
 

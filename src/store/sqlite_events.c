@@ -3,7 +3,7 @@
  *
  * store_ingest is the durable acknowledgement path: the whole batch (events,
  * dedup look-ups and the runs they start) is one BEGIN IMMEDIATE transaction
- * committed at SQ_SYNC_FULL (the WAL fsynced after it), so one fsync covers every event of the
+ * committed with synchronous=FULL, so one fsync covers every event of the
  * batch and an acknowledged event survives a power loss. Deduplication rests
  * on the UNIQUE (source, source_id) constraint: INSERT ... ON CONFLICT DO
  * NOTHING, then a look-up of the existing id when nothing was inserted.

@@ -6,8 +6,8 @@
  *  - stmts[k] is NULL or a statement prepared on db for slot k, reset and
  *    unbound whenever no call is in progress (store__sq_prep hands it out
  *    reset; callers never keep it across calls);
- *  - tx_sync is the level the open transaction commits at (SQ_SYNC_*): FULL
- *    fsyncs the WAL after COMMIT (every connection is synchronous=NORMAL);
+ *  - sync is the connection's current PRAGMA synchronous level (SQ_SYNC_*),
+ *    changed only between transactions by store__sq_begin;
  *  - in_tx is true between a successful store__sq_begin and the matching
  *    commit or rollback;
  *  - opener is the thread that opened the connection: the only one that runs
@@ -34,6 +34,8 @@ enum store__sq_slot {
     SQ_BEGIN,
     SQ_COMMIT,
     SQ_ROLLBACK,
+    SQ_SYNC_FULL_STMT,
+    SQ_SYNC_NORMAL_STMT,
     SQ_SP_BEGIN, /* the savepoints of combined transactions (store__sq_combine) */
     SQ_SP_RELEASE,
     SQ_SP_ROLLBACK,
@@ -153,6 +155,7 @@ enum store__sq_sync { SQ_SYNC_NORMAL = 1, SQ_SYNC_FULL = 2 };
 struct store__sq_link {
     sqlite3 *db;
     sqlite3_stmt *stmts[SQ__COUNT];
+    enum store__sq_sync sync; /* its current PRAGMA synchronous */
 };
 
 /* Opens fname (":memory:" when memory) with the pragmas every connection
@@ -215,7 +218,6 @@ struct store__sq {
     struct store__sq_link own;   /* this store's connection, opened NOMUTEX: one thread at a time */
     struct store__sq_link *cur;  /* &own, or the gate's writer between begin and commit/rollback */
     bool in_tx;                  /* inside BEGIN IMMEDIATE ... COMMIT (and inside the gate) */
-    enum store__sq_sync tx_sync; /* what the open transaction's commit waits for */
     struct store__sq_gate *gate; /* the file's writer gate (sqlite_gate.c); NULL for :memory: */
     pthread_t opener;            /* the thread that opened it (store__sq_check_thread) */
 };
@@ -228,13 +230,14 @@ static inline struct store__sq *store__sq(struct store *s)
 /* ------------------------------------------------- transaction rules */
 
 /* Statements that run outside a transaction although they are not read-only:
- * the connection's own transaction control. Every
+ * the connection's own transaction control and synchronous level. Every
  * write runs between store__sq_begin and store__sq_commit /
  * store__sq_rollback (a token's last_used_at too, since the writer gate:
  * store_token_lookup). */
 static inline bool store__sq_slot_autocommit(enum store__sq_slot slot)
 {
-    return slot == SQ_BEGIN || slot == SQ_COMMIT || slot == SQ_ROLLBACK;
+    return slot == SQ_BEGIN || slot == SQ_COMMIT || slot == SQ_ROLLBACK || slot == SQ_SYNC_FULL_STMT ||
+           slot == SQ_SYNC_NORMAL_STMT;
 }
 
 /* The connection is used by the thread that opened it. */
@@ -319,10 +322,8 @@ int store__sq_fail(struct store__sq *c, int sqlite_rc, const char *what, struct 
 int store__sq_audit(struct store__sq *c, int64_t at, const char *actor, const char *action, const char *target,
                     const char *detail, struct idf_err *err) IDF_MUST_USE;
 
-/* Starts a write transaction (BEGIN IMMEDIATE) that commits at sync: with
- * SQ_SYNC_FULL, store__sq_commit returns once the WAL is fsynced (an error
- * if the sync failed: committed, but not known to be on disk). IDF_EBUSY
- * when the write lock stays taken for STORE__SQ_BUSY_MS. */
+/* Starts a write transaction (BEGIN IMMEDIATE) with PRAGMA synchronous set to
+ * sync first. IDF_EBUSY when the write lock stays taken for STORE__SQ_BUSY_MS. */
 int store__sq_begin(struct store__sq *c, enum store__sq_sync sync, struct idf_err *err) IDF_MUST_USE;
 int store__sq_commit(struct store__sq *c, struct idf_err *err) IDF_MUST_USE;
 /* Rolls back when a transaction is open; a no-op otherwise. */

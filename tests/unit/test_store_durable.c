@@ -1,8 +1,9 @@
 /* test_store_durable.c — what reaches the disk before a SQLite store call
  * returns (src/store/sqlite.c, "Durability"): an acknowledged event's
- * transaction (store_ingest) has the write-ahead log fsynced before the
- * call returns, so it survives a power loss; a routine write (a cursor, a
- * step commit) does not wait for a sync of its own.
+ * transaction (store_ingest, synchronous=FULL) has the write-ahead log
+ * fsynced before it commits, so it survives a power loss and nobody sees
+ * it before; a routine write (a cursor, a step commit) does not wait for a
+ * sync of its own.
  *
  * A VFS shim over the default one counts xSync calls on each database's
  * "-wal" file, and fails them on request, so the test sees the syncs the
@@ -222,8 +223,9 @@ static void ingest_syncs_the_log(void **state)
 }
 
 /* When the log cannot be synced, store_ingest fails (the hook must not be
- * acknowledged) with an error that says so; the event it committed is
- * found as a duplicate when the sender delivers it again. */
+ * acknowledged) with an error that says so, and keeps nothing: SQLite syncs
+ * the log inside the COMMIT (synchronous=FULL) before the commit is visible,
+ * so the sender's retry is stored as a new event. */
 static void a_failed_sync_is_not_an_acknowledgement(void **state)
 {
     char *dir = tu_mktemp_dir(), url[600];
@@ -241,15 +243,16 @@ static void a_failed_sync_is_not_an_acknowledgement(void **state)
     atomic_store(&fail_wal_sync, true);
     assert_int_not_equal(ingest_one(s, "evt-2", &err), 0);
     atomic_store(&fail_wal_sync, false);
-    assert_non_null(strstr(err.msg, "sync the write-ahead log"));
+    assert_non_null(strstr(err.msg, "commit"));
+    assert_non_null(strstr(err.msg, "I/O error"));
 
-    /* the retry: stored once, answered as a duplicate */
+    /* the retry: the failed commit kept nothing, so it is stored now */
     it.event = (struct store_event_in){"test", "evt-2", "manual", NULL, "{\"user\":\"ann@example.com\"}"};
     it.runs = &run;
     it.n_runs = 1;
     it.run_ids = &run_id;
     assert_int_equal(store_ingest(s, &it, 1, &err), 0);
-    assert_true(it.duplicate);
+    assert_false(it.duplicate);
 
     store_close(s);
     tu_rm_rf(dir);
