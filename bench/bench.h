@@ -73,40 +73,35 @@ static inline long long bench_proc_cpu_ticks(int pid)
     return sum;
 }
 
-/* A "Name: N kB" line of /proc/PID/status (VmRSS, VmHWM), in kB; -1 when absent. */
-static inline long bench_proc_status_kb(int pid, const char *field)
+/* The number of the "field: N" line of /proc/PID/file; -1 when absent. */
+static inline long long bench_proc_field(int pid, const char *file, const char *field)
 {
     char path[64], line[256];
-    long kb = -1;
+    long long v = -1;
     size_t fl = strlen(field);
     FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
     f = fopen(path, "r");
     if (!f)
         return -1;
     while (fgets(line, sizeof line, f))
         if (strncmp(line, field, fl) == 0 && line[fl] == ':')
-            kb = strtol(line + fl + 1, NULL, 10);
+            v = strtoll(line + fl + 1, NULL, 10);
     fclose(f);
-    return kb;
+    return v;
+}
+
+/* A "Name: N kB" line of /proc/PID/status (VmRSS, VmHWM), in kB; -1 when absent. */
+static inline long bench_proc_status_kb(int pid, const char *field)
+{
+    return (long)bench_proc_field(pid, "status", field);
 }
 
 /* Bytes pid passed to write(2) and pwrite(2) so far (/proc/PID/io wchar):
  * for serve under load, the WAL's page frames and the checkpoints. */
 static inline long long bench_proc_wchar(int pid)
 {
-    char path[64], line[256];
-    long long v = -1;
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/io", pid);
-    f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "wchar:", 6) == 0)
-            v = strtoll(line + 6, NULL, 10);
-    fclose(f);
-    return v;
+    return bench_proc_field(pid, "io", "wchar");
 }
 
 #endif

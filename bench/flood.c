@@ -72,9 +72,7 @@ static bool stub(void *ud, const struct http_req *req, struct http_resp *resp)
             arrive_ns[i] = time_mono_ns();
     }
     atomic_fetch_add(&tickets, 1);
-    resp->status = 201;
-    if (buf_puts(&resp->body, "{\"id\":1}"))
-        resp->status = 500;
+    bench_answer_ticket(resp);
     return true;
 }
 
@@ -177,7 +175,7 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
 {
     struct tu_proc srv;
     struct load l;
-    char *dir = tu_mktemp_dir(), db[600], dbfile[600], wal[620], wfdir[600], path[700], wf[1200], base[128];
+    char *dir = tu_mktemp_dir(), db[600], dbfile[600], wal[620], wfdir[600], base[128];
     int64_t t0, burst_ns, drain_ns;
     int at_burst_end, acked = 0, first;
     long long cpu0, cpu1, cpu_held, w0, w1, ev0, ev1, tx0, tx1;
@@ -189,9 +187,7 @@ static int one_round(int round, int secs, int conc, int steady_secs, int backlog
     snprintf(wal, sizeof wal, "%s-wal", dbfile);
     snprintf(db, sizeof db, "sqlite:%s", dbfile);
     snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
-    snprintf(path, sizeof path, "%s/lock.yaml", wfdir);
-    bench_lockout_workflow(wf, sizeof wf, stub_url);
-    if (mkdir(wfdir, 0700) || tu_write_file(path, wf) || bench_hook_setup(bin, dir, db, false, NULL, NULL, 0)) {
+    if (bench_lockout_workflow(wfdir, stub_url) || bench_hook_setup(bin, dir, db, false, NULL, NULL, 0)) {
         fprintf(stderr, "flood: cannot prepare %s\n", dir);
         goto out;
     }

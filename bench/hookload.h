@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "net/http.h"
@@ -71,17 +72,31 @@ static inline bool bench_post_delivery(struct http_client *c, const char *url, c
     return ok;
 }
 
-/* The issue's one-step workflow: okta.user_locked -> http.request POSTing
- * a ticket to stub_url/tickets (a loopback stub), into out. */
-static inline void bench_lockout_workflow(char *out, size_t n, const char *stub_url)
+/* Creates the folder wfdir (0700) with the issue's one-step workflow in
+ * lock.yaml: okta.user_locked -> http.request POSTing a ticket to
+ * stub_url/tickets (a loopback stub). 0, or -1 when it cannot. */
+static inline int bench_lockout_workflow(const char *wfdir, const char *stub_url)
 {
-    snprintf(out, n,
+    char wf[1200], path[700];
+
+    snprintf(wf, sizeof wf,
              "name: lockout-ticket\non:\n  okta.user_locked: {}\n"
              "allow_private_network: true # the ticket stub is on loopback\n"
              "steps:\n  - id: ticket\n    do: http.request\n    with:\n      method: POST\n"
              "      url: \"%s/tickets\"\n      json:\n        subject: \"Locked out: ${{ .event.user.login }}\"\n"
              "        login: \"${{ .event.user.login }}\"\n",
              stub_url);
+    snprintf(path, sizeof path, "%s/lock.yaml", wfdir);
+    return mkdir(wfdir, 0700) || tu_write_file(path, wf) ? -1 : 0;
+}
+
+/* The ticket stub's answer to a created ticket: 201 {"id":1} (500 when the
+ * body cannot be written). */
+static inline void bench_answer_ticket(struct http_resp *resp)
+{
+    resp->status = 201;
+    if (buf_puts(&resp->body, "{\"id\":1}"))
+        resp->status = 500;
 }
 
 /* Starts `idflow serve` on db with the workflows of wfdir, 4 workers (the

@@ -43,9 +43,7 @@ static bool stub(void *ud, const struct http_req *req, struct http_resp *resp)
     (void)ud;
     (void)req;
     atomic_fetch_add(&tickets, 1);
-    resp->status = 201;
-    if (buf_puts(&resp->body, "{\"id\":1}"))
-        resp->status = 500;
+    bench_answer_ticket(resp);
     return true;
 }
 
@@ -136,7 +134,7 @@ int main(void)
     struct load l;
     struct hf x;
     pthread_t t[MAX_CONC], hft;
-    char *dir, db[600], wfdir[600], path[700], wf[1200], base[128], sburl[200];
+    char *dir, db[600], wfdir[600], path[700], base[128], sburl[200];
     long rss[11];
     int64_t t0;
     int rc = 1;
@@ -151,9 +149,7 @@ int main(void)
     dir = tu_mktemp_dir();
     snprintf(db, sizeof db, "sqlite:%s/idflow.db", dir);
     snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
-    bench_lockout_workflow(wf, sizeof wf, testsrv_url(ts));
-    snprintf(path, sizeof path, "%s/lock.yaml", wfdir);
-    if (mkdir(wfdir, 0700) || tu_write_file(path, wf)) {
+    if (bench_lockout_workflow(wfdir, testsrv_url(ts))) {
         fprintf(stderr, "soak: cannot prepare %s\n", dir);
         goto out;
     }
