@@ -38,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/timeutil.h"
 
 /* ------------------------------------------------------------- workflows */
@@ -282,7 +284,6 @@ static const char SQL_SETTLE[] =
  * frees), or *out NULL when data is to be stored as text. 0 or IDF_ENOMEM. */
 static int packed_hex(const char *data, char **out)
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char *bytes = NULL;
     size_t n = 0;
     int rc = store__pack(data, &bytes, &n);
@@ -295,11 +296,7 @@ static int packed_hex(const char *data, char **out)
         free(bytes);
         return IDF_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        (*out)[2 * i] = digits[bytes[i] >> 4];
-        (*out)[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    (*out)[2 * n] = '\0';
+    sodium_bin2hex(*out, 2 * n + 1, bytes, n); /* lowercase, as decode(..., 'hex') takes it */
     free(bytes);
     return 0;
 }
